@@ -1,0 +1,289 @@
+package io.edgefleet.controller;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.edgefleet.controller.api.AdminTokens;
+import io.edgefleet.controller.api.ApiRoutes;
+import io.edgefleet.controller.api.HttpApi;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import io.edgefleet.controller.onboarding.Preregistrations;
+import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running controller: database, key material, the HTTPS/WebSocket listener and background
+ * work. {@link #start} prepares the data directory on first use and reuses it afterwards.
+ */
+public final class Controller implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
+  public static final String VERSION = version();
+
+  private final ControllerConfig config;
+  private final Database database;
+  private final ControllerPki pki;
+  private final Presence presence;
+  private final DeviceService devices;
+  private final AgentGateway gateway;
+  private final OnboardingTokens onboarding;
+  private final HttpApi http;
+  private final ScheduledExecutorService scheduler;
+  private final Optional<String> newAdminToken;
+  private final String url;
+
+  private Controller(ControllerConfig config, Clock clock) {
+    this.config = config;
+    Path dataDir = config.dataDir().toAbsolutePath();
+    try {
+      Files.createDirectories(dataDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create data directory " + dataDir, e);
+    }
+    this.database =
+        Database.open(
+            config.databaseUrl().orElse(Database.sqliteUrl(dataDir)),
+            config.databaseUser().orElse(null),
+            config.databasePassword().orElse(null));
+    try {
+      this.pki = ControllerPki.open(dataDir.resolve("pki"), serverNames(config), clock);
+      AuditLog audit = new AuditLog(database.jdbi(), clock);
+      DeviceStore store = new DeviceStore();
+      this.presence = new Presence(database.jdbi(), clock);
+      presence.load();
+      this.devices =
+          new DeviceService(
+              database.jdbi(), clock, store, presence, pki, audit, config.offlineAfter());
+      this.gateway = new AgentGateway(database.jdbi(), store, presence, clock, config.heartbeat());
+      devices.onRevoke((id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
+      this.onboarding = new OnboardingTokens(database.jdbi(), clock, audit);
+      Preregistrations preregistrations = new Preregistrations(database.jdbi(), clock, audit);
+      AdminTokens admins = new AdminTokens(database.jdbi(), clock);
+      this.newAdminToken = admins.createInitialIfNone();
+      newAdminToken.ifPresent(t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
+
+      // The advertised URL is known only once the port is bound.
+      AtomicReference<String> advertised = new AtomicReference<>("");
+      EnrollmentService enrollment =
+          new EnrollmentService(
+              database.jdbi(),
+              clock,
+              store,
+              devices,
+              onboarding,
+              preregistrations,
+              pki,
+              audit,
+              advertised::get);
+      this.http =
+          new HttpApi(
+              config.listenHost(),
+              config.listenPort(),
+              pki,
+              ApiRoutes.build(
+                  () -> info(advertised.get()),
+                  database,
+                  onboarding,
+                  preregistrations,
+                  devices,
+                  enrollment,
+                  audit,
+                  openApiJson()),
+              admins,
+              gateway,
+              HttpApi.Limits.defaults());
+      http.start();
+      this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
+      advertised.set(url);
+      writeCliConfig(dataDir);
+      this.scheduler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "edgefleet-presence");
+                t.setDaemon(true);
+                return t;
+              });
+      long flush = config.presenceFlush().toMillis();
+      scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
+    } catch (RuntimeException e) {
+      database.close();
+      throw e;
+    }
+  }
+
+  /** Starts a controller; the returned instance is serving when this returns. */
+  public static Controller start(ControllerConfig config, Clock clock) {
+    return new Controller(config, clock);
+  }
+
+  /** The URL devices and the CLI use, e.g. {@code https://127.0.0.1:7443}. */
+  public String url() {
+    return url;
+  }
+
+  public int port() {
+    return http.port();
+  }
+
+  /** The admin token created by this start, if this was the first start. */
+  public Optional<String> newAdminToken() {
+    return newAdminToken;
+  }
+
+  /** The admin token from the data directory, if present. */
+  public Optional<String> adminToken() {
+    Path file = config.dataDir().resolve("admin-token");
+    try {
+      return Files.exists(file) ? Optional.of(Files.readString(file).trim()) : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  public ControllerPki pki() {
+    return pki;
+  }
+
+  public DeviceService devices() {
+    return devices;
+  }
+
+  public AgentGateway gateway() {
+    return gateway;
+  }
+
+  public Presence presence() {
+    return presence;
+  }
+
+  public OnboardingTokens onboarding() {
+    return onboarding;
+  }
+
+  public Database database() {
+    return database;
+  }
+
+  public Path cliConfig() {
+    return config.dataDir().toAbsolutePath().resolve("cli-config.json");
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    gateway.closeAll();
+    http.close();
+    presence.flush();
+    database.close();
+  }
+
+  private ApiRoutes.Info info(String url) {
+    return new ApiRoutes.Info(
+        VERSION,
+        url,
+        pki.caFingerprint(),
+        (int) config.heartbeat().toSeconds(),
+        database.kind().name().toLowerCase(java.util.Locale.ROOT));
+  }
+
+  private void writeCliConfig(Path dataDir) {
+    adminToken()
+        .ifPresent(
+            token ->
+                SecureFiles.writeSecret(
+                    cliConfig(),
+                    Json.pretty(
+                            Map.of(
+                                "server", url, "token", token, "caFingerprint", pki.caFingerprint()))
+                        + "\n"));
+  }
+
+  private static String defaultUrl(ControllerConfig config, int port) {
+    String host = config.listenHost();
+    if (host.equals("0.0.0.0") || host.equals("::") || host.isBlank()) {
+      host = hostname();
+    }
+    String h = host.contains(":") ? "[" + host + "]" : host;
+    return "https://" + h + ":" + port;
+  }
+
+  private static Set<String> serverNames(ControllerConfig config) {
+    Set<String> names = new LinkedHashSet<>();
+    names.add("localhost");
+    names.add("127.0.0.1");
+    names.add("::1");
+    names.add(hostname());
+    String host = config.listenHost();
+    if (!host.isBlank() && !host.equals("0.0.0.0") && !host.equals("::")) {
+      names.add(host);
+    } else {
+      try {
+        for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+          for (InetAddress a : Collections.list(nif.getInetAddresses())) {
+            if (!a.isLinkLocalAddress()) {
+              names.add(a.getHostAddress().replaceAll("%.*$", ""));
+            }
+          }
+        }
+      } catch (SocketException e) {
+        LOG.debug("cannot list interfaces: {}", e.toString());
+      }
+    }
+    config.advertiseUrl().map(u -> URI.create(u).getHost()).ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
+    names.addAll(config.tlsNames());
+    return names;
+  }
+
+  private static String hostname() {
+    try {
+      return InetAddress.getLocalHost().getHostName().toLowerCase(java.util.Locale.ROOT);
+    } catch (IOException e) {
+      return "localhost";
+    }
+  }
+
+  private static byte[] openApiJson() {
+    try (InputStream in = Controller.class.getResourceAsStream("/openapi.yaml")) {
+      if (in == null) {
+        throw new IllegalStateException("openapi.yaml missing from the controller jar");
+      }
+      Object doc = new ObjectMapper(new YAMLFactory()).readValue(in, Object.class);
+      return Json.writeBytes(doc);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read openapi.yaml", e);
+    }
+  }
+
+  private static String version() {
+    String v = Controller.class.getPackage().getImplementationVersion();
+    return v == null ? "0.1.0-dev" : v;
+  }
+}

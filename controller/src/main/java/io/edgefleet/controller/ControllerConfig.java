@@ -1,0 +1,97 @@
+package io.edgefleet.controller;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How a controller runs.
+ *
+ * @param databaseUrl JDBC URL; empty means SQLite in the data directory
+ * @param advertiseUrl the URL devices use; empty means derived from the listen address
+ * @param tlsNames extra DNS names or IPs for the server certificate
+ * @param heartbeat check-in interval told to agents
+ * @param offlineAfter silence after which a device counts as offline
+ * @param presenceFlush how often last-seen times are written to the database
+ */
+public record ControllerConfig(
+    Path dataDir,
+    String listenHost,
+    int listenPort,
+    Optional<String> databaseUrl,
+    Optional<String> databaseUser,
+    Optional<String> databasePassword,
+    Optional<String> advertiseUrl,
+    List<String> tlsNames,
+    Duration heartbeat,
+    Duration offlineAfter,
+    Duration presenceFlush) {
+
+  public static final int DEFAULT_PORT = 7443;
+
+  public ControllerConfig {
+    if (listenPort < 0 || listenPort > 65535) {
+      throw new IllegalArgumentException("listen port must be 0..65535, got " + listenPort);
+    }
+    if (heartbeat.isNegative() || heartbeat.isZero()) {
+      throw new IllegalArgumentException("heartbeat must be positive");
+    }
+    tlsNames = List.copyOf(tlsNames);
+  }
+
+  /** Defaults for a data directory: all interfaces, port 7443, SQLite, 30 s heartbeats. */
+  public static ControllerConfig defaults(Path dataDir) {
+    Duration heartbeat = Duration.ofSeconds(30);
+    return new ControllerConfig(
+        dataDir,
+        "0.0.0.0",
+        DEFAULT_PORT,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        List.of(),
+        heartbeat,
+        heartbeat.multipliedBy(3),
+        Duration.ofSeconds(10));
+  }
+
+  public ControllerConfig withListen(String host, int port) {
+    return new ControllerConfig(
+        dataDir, host, port, databaseUrl, databaseUser, databasePassword, advertiseUrl, tlsNames,
+        heartbeat, offlineAfter, presenceFlush);
+  }
+
+  public ControllerConfig withDatabase(String url, String user, String password) {
+    return new ControllerConfig(
+        dataDir, listenHost, listenPort, Optional.ofNullable(url), Optional.ofNullable(user),
+        Optional.ofNullable(password), advertiseUrl, tlsNames, heartbeat, offlineAfter,
+        presenceFlush);
+  }
+
+  public ControllerConfig withAdvertiseUrl(String url) {
+    return new ControllerConfig(
+        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword,
+        Optional.ofNullable(url), tlsNames, heartbeat, offlineAfter, presenceFlush);
+  }
+
+  public ControllerConfig withTlsNames(List<String> names) {
+    return new ControllerConfig(
+        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
+        names, heartbeat, offlineAfter, presenceFlush);
+  }
+
+  /** Heartbeat cadence; devices count as offline after three missed heartbeats. */
+  public ControllerConfig withHeartbeat(Duration heartbeat) {
+    return new ControllerConfig(
+        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
+        tlsNames, heartbeat, heartbeat.multipliedBy(3), presenceFlush);
+  }
+
+  public ControllerConfig withPresenceFlush(Duration flush) {
+    return new ControllerConfig(
+        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
+        tlsNames, heartbeat, offlineAfter, flush);
+  }
+}

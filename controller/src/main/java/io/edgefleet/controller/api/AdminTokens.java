@@ -1,0 +1,74 @@
+package io.edgefleet.controller.api;
+
+import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import java.time.Clock;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Bearer tokens of operators. Only hashes are stored. There is no default password: the first
+ * start creates one token and shows it once. Thread-safe.
+ */
+public final class AdminTokens {
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final Map<String, String> nameByHash = new ConcurrentHashMap<>();
+
+  public AdminTokens(Jdbi jdbi, Clock clock) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    reload();
+  }
+
+  private void reload() {
+    jdbi.useHandle(
+        h ->
+            h.createQuery("SELECT token_hash, name FROM admin_tokens")
+                .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> nameByHash.put(e.getKey(), e.getValue())));
+  }
+
+  /**
+   * Creates the first admin token if none exists yet.
+   *
+   * @return the new token, shown to the operator once; empty if tokens already existed
+   */
+  public synchronized Optional<String> createInitialIfNone() {
+    return jdbi.inTransaction(
+        h -> {
+          int n = h.createQuery("SELECT COUNT(*) FROM admin_tokens").mapTo(Integer.class).one();
+          if (n > 0) {
+            return Optional.empty();
+          }
+          String token = Ids.secret("efa");
+          String hash = OnboardingTokens.hash(token);
+          h.createUpdate(
+                  "INSERT INTO admin_tokens (id, name, token_hash, created_at)"
+                      + " VALUES (:id, 'admin', :hash, :now)")
+              .bind("id", Ids.next("adm"))
+              .bind("hash", hash)
+              .bind("now", clock.millis())
+              .execute();
+          nameByHash.put(hash, "admin");
+          return Optional.of(token);
+        });
+  }
+
+  /** The operator name behind a bearer token, if the token is valid. */
+  public Optional<String> authenticate(String token) {
+    if (token == null || token.isBlank() || token.length() > 200) {
+      return Optional.empty();
+    }
+    String hash = OnboardingTokens.hash(token.trim());
+    String name = nameByHash.get(hash);
+    if (name == null) {
+      // Another controller replica sharing the database may have created it.
+      reload();
+      name = nameByHash.get(hash);
+    }
+    return Optional.ofNullable(name);
+  }
+}

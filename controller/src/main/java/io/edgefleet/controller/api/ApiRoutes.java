@@ -1,0 +1,156 @@
+package io.edgefleet.controller.api;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+import static io.edgefleet.controller.api.Router.Access.OPEN;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import io.edgefleet.controller.onboarding.Preregistrations;
+import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.EnrollmentRequest;
+import io.edgefleet.protocol.ErrorCode;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** The route table of the controller: every endpoint the OpenAPI document describes. */
+public final class ApiRoutes {
+  private ApiRoutes() {}
+
+  /** Body of {@code POST /api/v1/onboarding-tokens/bootstrap}. */
+  public record BootstrapRequest(String token) {}
+
+  /** Answer of {@code GET /api/v1/info}. */
+  public record Info(
+      String version,
+      String controllerUrl,
+      String caFingerprint,
+      int heartbeatSeconds,
+      String database) {}
+
+  public record Items<T>(List<T> items) {}
+
+  public static Router build(
+      Supplier<Info> info,
+      Database database,
+      OnboardingTokens onboarding,
+      Preregistrations preregistrations,
+      DeviceService devices,
+      EnrollmentService enrollment,
+      AuditLog audit,
+      byte[] openApiJson) {
+    Router r = new Router();
+    r.get(
+        "/healthz",
+        OPEN,
+        c ->
+            database.healthy()
+                ? Reply.ok(Map.of("status", "ok"))
+                : new Reply(503, Map.of("status", "database unavailable")));
+    r.post(
+        DeviceApi.ENROLLMENTS,
+        OPEN,
+        c -> Reply.ok(enrollment.enroll(c.body(EnrollmentRequest.class), c.remoteAddress())));
+
+    r.get("/api/v1/openapi.json", ADMIN, c -> Reply.ok(new RawJson(openApiJson)));
+    r.get("/api/v1/info", ADMIN, c -> Reply.ok(info.get()));
+
+    r.post(
+        "/api/v1/onboarding-tokens",
+        ADMIN,
+        c -> Reply.created(onboarding.create(c.body(OnboardingTokens.CreateRequest.class), c.actor())));
+    r.get("/api/v1/onboarding-tokens", ADMIN, c -> Reply.ok(new Items<>(onboarding.list())));
+    r.delete(
+        "/api/v1/onboarding-tokens/{id}",
+        ADMIN,
+        c -> {
+          onboarding.revoke(c.path("id"), c.actor());
+          return Reply.noContent();
+        });
+    r.post(
+        "/api/v1/onboarding-tokens/bootstrap",
+        ADMIN,
+        c -> {
+          String token = c.body(BootstrapRequest.class).token();
+          if (token == null || token.isBlank()) {
+            throw ControllerException.invalid("token is required");
+          }
+          onboarding.checkUsable(token);
+          Info i = info.get();
+          return Reply.ok(Bootstrap.of(i.controllerUrl(), i.caFingerprint(), token.trim()));
+        });
+
+    r.post(
+        "/api/v1/preregistrations",
+        ADMIN,
+        c ->
+            Reply.created(
+                preregistrations.create(c.body(Preregistrations.CreateRequest.class), c.actor())));
+    r.get("/api/v1/preregistrations", ADMIN, c -> Reply.ok(new Items<>(preregistrations.list())));
+    r.delete(
+        "/api/v1/preregistrations/{serial}",
+        ADMIN,
+        c -> {
+          preregistrations.delete(c.path("serial"), c.actor());
+          return Reply.noContent();
+        });
+
+    r.get(
+        "/api/v1/devices",
+        ADMIN,
+        c -> Reply.ok(new Items<>(devices.list(c.query("status").map(ApiRoutes::status)))));
+    r.get("/api/v1/devices/{id}", ADMIN, c -> Reply.ok(devices.get(c.path("id"))));
+    r.post(
+        "/api/v1/devices/{id}/approve",
+        ADMIN,
+        c -> Reply.ok(devices.approve(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/devices/{id}/reject", ADMIN, c -> Reply.ok(devices.reject(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/devices/{id}/decommission",
+        ADMIN,
+        c -> Reply.ok(devices.decommission(c.path("id"), c.actor())));
+    r.patch(
+        "/api/v1/devices/{id}/tags",
+        ADMIN,
+        c ->
+            Reply.ok(
+                devices.changeTags(
+                    c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
+    r.get("/api/v1/fleet/summary", ADMIN, c -> Reply.ok(devices.summary()));
+    r.get(
+        "/api/v1/audit",
+        ADMIN,
+        c -> Reply.ok(new Items<>(audit.recent(limit(c.query("limit"))))));
+    return r;
+  }
+
+  private static DeviceStatus status(String s) {
+    try {
+      return DeviceStatus.valueOf(s.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw ControllerException.invalid(
+          "status must be one of " + Arrays.toString(DeviceStatus.values()) + ", got " + s);
+    }
+  }
+
+  private static int limit(Optional<String> s) {
+    try {
+      int n = s.map(Integer::parseInt).orElse(100);
+      if (n < 1 || n > 1000) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new ControllerException(ErrorCode.VALIDATION_FAILED, "limit must be 1 to 1000");
+    }
+  }
+}

@@ -1,0 +1,313 @@
+package io.edgefleet.controller.api;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.protocol.ApiError;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Json;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The controller's HTTPS listener: the REST API, the enrollment endpoint and the agents'
+ * WebSocket, all on one TLS port. Client certificates are requested but optional at the TLS
+ * layer; each route decides what it needs. Errors are answered as {@link ApiError} with the status
+ * of their {@link ErrorCode}.
+ */
+public final class HttpApi implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+  private static final char[] KEYSTORE_PASSWORD = "edgefleet".toCharArray();
+
+  private final Server server;
+  private final ServerConnector connector;
+
+  /** Limits that protect the controller from oversized input. */
+  public record Limits(int maxApiBody, int maxDeviceBody) {
+    public static Limits defaults() {
+      return new Limits(1024 * 1024, 64 * 1024);
+    }
+  }
+
+  public HttpApi(
+      String host,
+      int port,
+      ControllerPki pki,
+      Router router,
+      AdminTokens adminTokens,
+      AgentGateway gateway,
+      Limits limits) {
+    QueuedThreadPool threads = new QueuedThreadPool(200, 4);
+    threads.setName("edgefleet-http");
+    server = new Server(threads);
+
+    SslContextFactory.Server ssl = new SslContextFactory.Server();
+    ssl.setKeyStore(keyStore(pki));
+    ssl.setKeyStorePassword(new String(KEYSTORE_PASSWORD));
+    ssl.setTrustStore(trustStore(pki.caCertificate()));
+    ssl.setWantClientAuth(true);
+    ssl.setIncludeProtocols("TLSv1.3", "TLSv1.2");
+    ssl.setSniRequired(false);
+
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    SecureRequestCustomizer secure = new SecureRequestCustomizer();
+    secure.setSniHostCheck(false);
+    http.addCustomizer(secure);
+
+    connector =
+        new ServerConnector(
+            server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(http));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setReuseAddress(true);
+    connector.setIdleTimeout(120_000);
+    server.addConnector(connector);
+
+    ServerWebSocketContainer ws = ServerWebSocketContainer.ensure(server);
+    server.setHandler(new Root(router, adminTokens, gateway, ws, limits));
+  }
+
+  public void start() {
+    try {
+      server.start();
+    } catch (Exception e) {
+      try {
+        server.stop();
+      } catch (Exception ignored) {
+        // The original failure is the one worth reporting.
+      }
+      throw new IllegalStateException(
+          "cannot listen on "
+              + connector.getHost()
+              + ":"
+              + connector.getPort()
+              + ": "
+              + e.getMessage()
+              + " (is another controller running? choose another port with --listen)",
+          e);
+    }
+  }
+
+  /** The port actually bound (useful when 0 was asked for). */
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  @Override
+  public void close() {
+    try {
+      server.stop();
+    } catch (Exception e) {
+      LOG.warn("error while stopping the HTTP server: {}", e.toString());
+    }
+  }
+
+  private static KeyStore keyStore(ControllerPki pki) {
+    try {
+      KeyStore ks = KeyStore.getInstance("PKCS12");
+      ks.load(null, null);
+      ks.setKeyEntry(
+          "server",
+          pki.serverKey(),
+          KEYSTORE_PASSWORD,
+          new X509Certificate[] {pki.serverCertificate(), pki.caCertificate()});
+      return ks;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot build the server key store", e);
+    }
+  }
+
+  private static KeyStore trustStore(X509Certificate ca) {
+    try {
+      KeyStore ks = KeyStore.getInstance("PKCS12");
+      ks.load(null, null);
+      ks.setCertificateEntry("edgefleet-ca", ca);
+      return ks;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot build the server trust store", e);
+    }
+  }
+
+  private static final class Root extends Handler.Abstract {
+    private final Router router;
+    private final AdminTokens adminTokens;
+    private final AgentGateway gateway;
+    private final ServerWebSocketContainer ws;
+    private final Limits limits;
+
+    Root(
+        Router router,
+        AdminTokens adminTokens,
+        AgentGateway gateway,
+        ServerWebSocketContainer ws,
+        Limits limits) {
+      this.router = router;
+      this.adminTokens = adminTokens;
+      this.gateway = gateway;
+      this.ws = ws;
+      this.limits = limits;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      String path = Request.getPathInContext(request);
+      String method = request.getMethod();
+      try {
+        if (path.equals(DeviceApi.CONNECT)) {
+          return connect(request, response, callback);
+        }
+        Optional<Router.Match> match = router.match(method, path);
+        if (match.isEmpty()) {
+          Set<String> allowed = router.methodsFor(path);
+          if (!allowed.isEmpty()) {
+            response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", allowed));
+            throw new ControllerException(
+                ErrorCode.METHOD_NOT_ALLOWED,
+                method + " is not supported on " + path + "; use " + String.join(" or ", allowed));
+          }
+          throw new ControllerException(
+              ErrorCode.ROUTE_NOT_FOUND,
+              "no such endpoint: "
+                  + method
+                  + " "
+                  + path
+                  + " (the API is described at /api/v1/openapi.json)");
+        }
+        Router.Route route = match.get().route();
+        String actor = "anonymous";
+        if (route.access() == Router.Access.ADMIN) {
+          actor = authenticate(request);
+        }
+        int max = path.startsWith("/device/") ? limits.maxDeviceBody() : limits.maxApiBody();
+        byte[] body = readBody(request, max);
+        Call call =
+            new Call(
+                match.get().pathParams(),
+                query(request),
+                body,
+                actor,
+                Request.getRemoteAddr(request));
+        Reply reply = route.handler().handle(call);
+        write(response, callback, reply.status(), reply.body());
+      } catch (ControllerException e) {
+        write(response, callback, e.code().httpStatus(), ApiError.of(e.code(), e.getMessage()));
+      } catch (RuntimeException e) {
+        LOG.error("{} {} failed", method, path, e);
+        write(
+            response,
+            callback,
+            500,
+            ApiError.of(
+                ErrorCode.INTERNAL, "internal error; the controller log has the details"));
+      }
+      return true;
+    }
+
+    private boolean connect(Request request, Response response, Callback callback) {
+      EndPoint.SslSessionData ssl =
+          (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
+      String deviceId = gateway.admit(ssl == null ? null : ssl.peerCertificates());
+      boolean upgraded = ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback);
+      if (!upgraded) {
+        throw new ControllerException(
+            ErrorCode.BAD_REQUEST, DeviceApi.CONNECT + " only accepts WebSocket upgrades");
+      }
+      return true;
+    }
+
+    private String authenticate(Request request) {
+      String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+      if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        throw new ControllerException(
+            ErrorCode.UNAUTHENTICATED,
+            "missing bearer token: send 'Authorization: Bearer <token>' (the controller wrote"
+                + " its admin token to <data dir>/admin-token)");
+      }
+      return adminTokens
+          .authenticate(header.substring(7))
+          .orElseThrow(
+              () ->
+                  new ControllerException(
+                      ErrorCode.UNAUTHENTICATED,
+                      "the bearer token is not valid for this controller"));
+    }
+
+    private static byte[] readBody(Request request, int max) {
+      long declared = request.getLength();
+      if (declared > max) {
+        throw tooLarge(max);
+      }
+      try (InputStream in = Content.Source.asInputStream(request)) {
+        byte[] body = in.readNBytes(max + 1);
+        if (body.length > max) {
+          throw tooLarge(max);
+        }
+        if (body.length > 0) {
+          String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+          if (type != null && !type.toLowerCase(java.util.Locale.ROOT).contains("json")) {
+            throw new ControllerException(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                "send the body as application/json, not " + type);
+          }
+        }
+        return body;
+      } catch (IOException e) {
+        throw new ControllerException(ErrorCode.BAD_REQUEST, "the request body could not be read");
+      }
+    }
+
+    private static ControllerException tooLarge(int max) {
+      return new ControllerException(
+          ErrorCode.BODY_TOO_LARGE, "the request body is larger than " + max + " bytes");
+    }
+
+    private static Map<String, String> query(Request request) {
+      Map<String, String> out = new LinkedHashMap<>();
+      Fields fields = Request.extractQueryParameters(request);
+      for (Fields.Field f : fields) {
+        out.put(f.getName(), f.getValue());
+      }
+      return out;
+    }
+
+    private static void write(Response response, Callback callback, int status, Object body) {
+      response.setStatus(status);
+      if (body == null) {
+        response.write(true, null, callback);
+        return;
+      }
+      byte[] bytes = Json.writeBytes(body);
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      response.write(true, ByteBuffer.wrap(bytes), callback);
+    }
+  }
+}

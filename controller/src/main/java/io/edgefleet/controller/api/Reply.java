@@ -1,0 +1,16 @@
+package io.edgefleet.controller.api;
+
+/** What a route handler answers: a status and a body serialised as JSON (none for 204). */
+public record Reply(int status, Object body) {
+  public static Reply ok(Object body) {
+    return new Reply(200, body);
+  }
+
+  public static Reply created(Object body) {
+    return new Reply(201, body);
+  }
+
+  public static Reply noContent() {
+    return new Reply(204, null);
+  }
+}

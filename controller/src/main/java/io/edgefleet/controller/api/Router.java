@@ -1,0 +1,115 @@
+package io.edgefleet.controller.api;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/** Maps method and path templates such as {@code /api/v1/devices/{id}} to handlers. */
+public final class Router {
+
+  /** Who may call a route. */
+  public enum Access {
+    /** Anyone: health and the enrollment endpoint (which checks its own credential). */
+    OPEN,
+    /** Operators with an admin bearer token. */
+    ADMIN
+  }
+
+  @FunctionalInterface
+  public interface Handler {
+    Reply handle(Call call);
+  }
+
+  public record Route(String method, String template, Access access, Handler handler) {
+    String[] segments() {
+      return template.substring(1).split("/");
+    }
+  }
+
+  public record Match(Route route, Map<String, String> pathParams) {}
+
+  private final List<Route> routes = new ArrayList<>();
+
+  public Router get(String template, Access access, Handler handler) {
+    return add("GET", template, access, handler);
+  }
+
+  public Router post(String template, Access access, Handler handler) {
+    return add("POST", template, access, handler);
+  }
+
+  public Router patch(String template, Access access, Handler handler) {
+    return add("PATCH", template, access, handler);
+  }
+
+  public Router delete(String template, Access access, Handler handler) {
+    return add("DELETE", template, access, handler);
+  }
+
+  private Router add(String method, String template, Access access, Handler handler) {
+    routes.add(new Route(method, template, access, handler));
+    return this;
+  }
+
+  public List<Route> routes() {
+    return List.copyOf(routes);
+  }
+
+  /** The route for this method and path, if any. Literal segments win over parameters. */
+  public Optional<Match> match(String method, String path) {
+    Match best = null;
+    int bestLiterals = -1;
+    for (Route r : routes) {
+      if (!r.method().equals(method)) {
+        continue;
+      }
+      Map<String, String> params = bind(r, path);
+      if (params != null) {
+        int literals = (int) java.util.Arrays.stream(r.segments()).filter(s -> !s.startsWith("{")).count();
+        if (literals > bestLiterals) {
+          best = new Match(r, params);
+          bestLiterals = literals;
+        }
+      }
+    }
+    return Optional.ofNullable(best);
+  }
+
+  /** Methods that do serve this path, for 405 answers. */
+  public Set<String> methodsFor(String path) {
+    Set<String> methods = new LinkedHashSet<>();
+    for (Route r : routes) {
+      if (bind(r, path) != null) {
+        methods.add(r.method());
+      }
+    }
+    return methods;
+  }
+
+  private static Map<String, String> bind(Route r, String path) {
+    if (!path.startsWith("/")) {
+      return null;
+    }
+    String[] want = r.segments();
+    String[] have = path.substring(1).split("/", -1);
+    if (want.length != have.length) {
+      return null;
+    }
+    Map<String, String> params = new LinkedHashMap<>();
+    for (int i = 0; i < want.length; i++) {
+      if (want[i].startsWith("{")) {
+        if (have[i].isEmpty()) {
+          return null;
+        }
+        params.put(want[i].substring(1, want[i].length() - 1), java.net.URLDecoder.decode(have[i], java.nio.charset.StandardCharsets.UTF_8));
+      } else if (!want[i].equals(have[i])) {
+        return null;
+      }
+    }
+    return params;
+  }
+}

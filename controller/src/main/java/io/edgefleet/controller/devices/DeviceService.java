@@ -1,0 +1,276 @@
+package io.edgefleet.controller.devices;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.protocol.Durations;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Labels;
+import io.edgefleet.protocol.tls.Pem;
+import java.security.KeyFactory;
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.security.spec.X509EncodedKeySpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.BiConsumer;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The device registry as operators use it: list and inspect devices with honest status, approve
+ * or reject pending ones, tag, and decommission. Thread-safe.
+ */
+public final class DeviceService {
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final DeviceStore store;
+  private final Presence presence;
+  private final ControllerPki pki;
+  private final AuditLog audit;
+  private final Duration offlineAfter;
+  private volatile BiConsumer<String, String> disconnector = (id, reason) -> {};
+
+  public DeviceService(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore store,
+      Presence presence,
+      ControllerPki pki,
+      AuditLog audit,
+      Duration offlineAfter) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.store = store;
+    this.presence = presence;
+    this.pki = pki;
+    this.audit = audit;
+    this.offlineAfter = offlineAfter;
+  }
+
+  /** Called with (deviceId, reason) when a device must be cut off at once. */
+  public void onRevoke(BiConsumer<String, String> disconnector) {
+    this.disconnector = disconnector;
+  }
+
+  public record TagChange(Map<String, String> set, List<String> remove) {}
+
+  public List<DeviceView> list(Optional<DeviceStatus> status) {
+    List<DeviceRecord> all = jdbi.withHandle(store::all);
+    return all.stream()
+        .map(this::view)
+        .filter(v -> status.isEmpty() || v.status() == status.get())
+        .toList();
+  }
+
+  public DeviceView get(String idOrCode) {
+    return view(jdbi.withHandle(h -> resolve(h, idOrCode)));
+  }
+
+  public FleetSummary summary() {
+    Map<DeviceStatus, Integer> counts = new EnumMap<>(DeviceStatus.class);
+    List<DeviceView> all = list(Optional.empty());
+    for (DeviceView v : all) {
+      counts.merge(v.status(), 1, Integer::sum);
+    }
+    return new FleetSummary(
+        all.size(),
+        counts.getOrDefault(DeviceStatus.ONLINE, 0),
+        counts.getOrDefault(DeviceStatus.OFFLINE, 0),
+        counts.getOrDefault(DeviceStatus.NEVER_SEEN, 0),
+        counts.getOrDefault(DeviceStatus.PENDING, 0),
+        counts.getOrDefault(DeviceStatus.REJECTED, 0),
+        counts.getOrDefault(DeviceStatus.DECOMMISSIONED, 0));
+  }
+
+  /** Approves a pending device: its certificate is issued and handed out at its next poll. */
+  public DeviceView approve(String idOrCode, String actor) {
+    DeviceRecord d =
+        jdbi.inTransaction(
+            h -> {
+              DeviceRecord r = resolve(h, idOrCode);
+              if (r.lifecycle() == DeviceRecord.Lifecycle.ACTIVE) {
+                return r;
+              }
+              if (r.lifecycle() != DeviceRecord.Lifecycle.PENDING) {
+                throw new ControllerException(
+                    ErrorCode.CONFLICT,
+                    "device " + r.id() + " is " + r.lifecycle() + " and cannot be approved");
+              }
+              issueCertificateFor(h, r);
+              audit.record(h, actor, "device.approve", r.id(), Map.of());
+              return store.byId(h, r.id()).orElseThrow();
+            });
+    return view(d);
+  }
+
+  public DeviceView reject(String idOrCode, String actor) {
+    DeviceRecord d =
+        jdbi.inTransaction(
+            h -> {
+              DeviceRecord r = resolve(h, idOrCode);
+              if (r.lifecycle() != DeviceRecord.Lifecycle.PENDING) {
+                throw new ControllerException(
+                    ErrorCode.CONFLICT,
+                    "device "
+                        + r.id()
+                        + " is "
+                        + r.lifecycle()
+                        + "; only pending devices can be rejected (decommission active ones)");
+              }
+              store.setLifecycle(h, r.id(), DeviceRecord.Lifecycle.REJECTED, clock.millis());
+              audit.record(h, actor, "device.reject", r.id(), Map.of());
+              return store.byId(h, r.id()).orElseThrow();
+            });
+    return view(d);
+  }
+
+  /**
+   * Retires a device: its certificate is revoked, its connection is closed at once, and every
+   * later attempt is refused with {@link ErrorCode#DEVICE_DECOMMISSIONED}. Idempotent.
+   */
+  public DeviceView decommission(String idOrCode, String actor) {
+    DeviceRecord d =
+        jdbi.inTransaction(
+            h -> {
+              DeviceRecord r = resolve(h, idOrCode);
+              if (r.lifecycle() == DeviceRecord.Lifecycle.DECOMMISSIONED) {
+                return r;
+              }
+              long now = clock.millis();
+              store.setLifecycle(h, r.id(), DeviceRecord.Lifecycle.DECOMMISSIONED, now);
+              if (r.certificateSerial() != null) {
+                h.createUpdate(
+                        "INSERT INTO revoked_certificates (serial, device_id, revoked_at, reason)"
+                            + " VALUES (:serial, :id, :now, 'decommissioned')"
+                            + " ON CONFLICT (serial) DO NOTHING")
+                    .bind("serial", r.certificateSerial())
+                    .bind("id", r.id())
+                    .bind("now", now)
+                    .execute();
+              }
+              audit.record(h, actor, "device.decommission", r.id(), Map.of());
+              return store.byId(h, r.id()).orElseThrow();
+            });
+    disconnector.accept(d.id(), "device decommissioned by an operator");
+    return view(d);
+  }
+
+  public DeviceView changeTags(String idOrCode, TagChange change, String actor) {
+    Map<String, String> set = change.set() == null ? Map.of() : change.set();
+    List<String> remove = change.remove() == null ? List.of() : change.remove();
+    if (set.isEmpty() && remove.isEmpty()) {
+      throw ControllerException.invalid("nothing to change: give tags to set or keys to remove");
+    }
+    try {
+      Labels.validate(set);
+      remove.forEach(Labels::validateKey);
+    } catch (IllegalArgumentException e) {
+      throw ControllerException.invalid(e.getMessage());
+    }
+    DeviceRecord d =
+        jdbi.inTransaction(
+            h -> {
+              DeviceRecord r = resolve(h, idOrCode);
+              Map<String, String> tags = new TreeMap<>(r.tags());
+              tags.putAll(set);
+              remove.forEach(tags::remove);
+              store.setTags(h, r.id(), tags, clock.millis());
+              audit.record(h, actor, "device.tags", r.id(), Map.of("set", set, "remove", remove));
+              return store.byId(h, r.id()).orElseThrow();
+            });
+    return view(d);
+  }
+
+  /** Issues the certificate for a device whose CSR was accepted, inside the caller's transaction. */
+  public void issueCertificateFor(Handle h, DeviceRecord r) {
+    try {
+      byte[] der = Pem.decode(r.publicKeyPem(), "PUBLIC KEY").getFirst();
+      PublicKey key = KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(der));
+      X509Certificate cert = pki.issueDevice(r.id(), key);
+      store.activate(
+          h,
+          r.id(),
+          Pem.certificate(cert),
+          ControllerPki.serialOf(cert),
+          cert.getNotAfter().toInstant(),
+          clock.millis());
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("stored public key of " + r.id() + " is unreadable", e);
+    }
+  }
+
+  private DeviceRecord resolve(Handle h, String idOrCode) {
+    return store
+        .byId(h, idOrCode)
+        .or(() -> store.byEnrollmentCode(h, idOrCode.toUpperCase(java.util.Locale.ROOT)))
+        .orElseThrow(() -> ControllerException.notFound("device", idOrCode));
+  }
+
+  /** Derives the status a person should see from lifecycle and presence. */
+  public DeviceView view(DeviceRecord d) {
+    Presence.Snapshot p = presence.snapshot(d.id());
+    Instant now = clock.instant();
+    DeviceStatus status;
+    String reason;
+    switch (d.lifecycle()) {
+      case PENDING -> {
+        status = DeviceStatus.PENDING;
+        reason = "waiting for an operator to approve enrollment code " + d.enrollmentCode();
+      }
+      case REJECTED -> {
+        status = DeviceStatus.REJECTED;
+        reason = "enrollment rejected by an operator";
+      }
+      case DECOMMISSIONED -> {
+        status = DeviceStatus.DECOMMISSIONED;
+        reason = "decommissioned " + ago(now, d.decommissionedAt()) + "; certificate revoked";
+      }
+      default -> {
+        if (p.lastSeen().isEmpty()) {
+          status = DeviceStatus.NEVER_SEEN;
+          reason = "enrolled " + ago(now, d.enrolledAt()) + ", has not connected since";
+        } else {
+          Instant seen = p.lastSeen().get();
+          boolean fresh = Duration.between(seen, now).compareTo(offlineAfter) <= 0;
+          boolean droppedAfterSeen =
+              !p.connected() && p.disconnectedAt().map(t -> !t.isBefore(seen)).orElse(false);
+          if (fresh && !droppedAfterSeen) {
+            status = DeviceStatus.ONLINE;
+            reason = "connected, last heartbeat " + ago(now, seen);
+          } else {
+            status = DeviceStatus.OFFLINE;
+            reason =
+                droppedAfterSeen
+                    ? "connection closed " + ago(now, p.disconnectedAt().get()) + ", not back since"
+                    : "no heartbeat for " + Durations.human(Duration.between(seen, now));
+          }
+        }
+      }
+    }
+    return new DeviceView(
+        d.id(),
+        d.name(),
+        d.serial(),
+        d.tags(),
+        status,
+        reason,
+        p.lastSeen().orElse(null),
+        d.agentVersion(),
+        d.facts(),
+        d.lifecycle() == DeviceRecord.Lifecycle.PENDING ? d.enrollmentCode() : null,
+        d.createdAt(),
+        d.enrolledAt(),
+        d.certificateExpiresAt());
+  }
+
+  private static String ago(Instant now, Instant then) {
+    return then == null ? "at an unknown time" : Durations.human(Duration.between(then, now)) + " ago";
+  }
+}

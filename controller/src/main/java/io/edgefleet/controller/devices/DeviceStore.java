@@ -1,0 +1,150 @@
+package io.edgefleet.controller.devices;
+
+import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.Json;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+
+/** SQL for the {@code devices} table. Every method runs inside the caller's handle. */
+public final class DeviceStore {
+
+  public void insert(Handle h, DeviceRecord d, long now) {
+    h.createUpdate(
+            "INSERT INTO devices (id, name, serial, lifecycle, enrollment_code, key_fingerprint,"
+                + " public_key, certificate_pem, certificate_serial, certificate_expires_at, tags,"
+                + " facts, agent_version, onboarding_token_id, created_at, enrolled_at, updated_at)"
+                + " VALUES (:id, :name, :serial, :lifecycle, :code, :keyFp, :pub, :cert, :certSerial,"
+                + " :certExp, :tags, :facts, :agentVersion, :tokenId, :created, :enrolled, :now)")
+        .bind("id", d.id())
+        .bind("name", d.name())
+        .bind("serial", d.serial())
+        .bind("lifecycle", d.lifecycle().name())
+        .bind("code", d.enrollmentCode())
+        .bind("keyFp", d.keyFingerprint())
+        .bind("pub", d.publicKeyPem())
+        .bind("cert", d.certificatePem())
+        .bind("certSerial", d.certificateSerial())
+        .bind("certExp", millis(d.certificateExpiresAt()))
+        .bind("tags", JsonColumns.tags(d.tags()))
+        .bind("facts", Json.write(d.facts()))
+        .bind("agentVersion", d.agentVersion())
+        .bind("tokenId", d.onboardingTokenId())
+        .bind("created", millis(d.createdAt()))
+        .bind("enrolled", millis(d.enrolledAt()))
+        .bind("now", now)
+        .execute();
+  }
+
+  public Optional<DeviceRecord> byId(Handle h, String id) {
+    return one(h, "id", id);
+  }
+
+  public Optional<DeviceRecord> byKeyFingerprint(Handle h, String fp) {
+    return one(h, "key_fingerprint", fp);
+  }
+
+  public Optional<DeviceRecord> byEnrollmentCode(Handle h, String code) {
+    return one(h, "enrollment_code", code);
+  }
+
+  /** Devices with this serial that still count (not rejected or decommissioned). */
+  public List<DeviceRecord> activeBySerial(Handle h, String serial) {
+    return h.createQuery(
+            "SELECT * FROM devices WHERE serial = :serial AND lifecycle IN ('PENDING','ACTIVE')")
+        .bind("serial", serial)
+        .map((rs, ctx) -> row(rs))
+        .list();
+  }
+
+  public List<DeviceRecord> all(Handle h) {
+    return h.createQuery("SELECT * FROM devices ORDER BY created_at, id")
+        .map((rs, ctx) -> row(rs))
+        .list();
+  }
+
+  public void activate(
+      Handle h, String id, String certPem, String certSerial, Instant certExpires, long now) {
+    h.createUpdate(
+            "UPDATE devices SET lifecycle = 'ACTIVE', certificate_pem = :cert, certificate_serial"
+                + " = :serial, certificate_expires_at = :exp, enrolled_at = :now, updated_at = :now"
+                + " WHERE id = :id")
+        .bind("cert", certPem)
+        .bind("serial", certSerial)
+        .bind("exp", certExpires.toEpochMilli())
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
+  public void setLifecycle(Handle h, String id, DeviceRecord.Lifecycle lifecycle, long now) {
+    h.createUpdate(
+            "UPDATE devices SET lifecycle = :lifecycle, updated_at = :now"
+                + (lifecycle == DeviceRecord.Lifecycle.DECOMMISSIONED
+                    ? ", decommissioned_at = :now"
+                    : "")
+                + " WHERE id = :id")
+        .bind("lifecycle", lifecycle.name())
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
+  public void setTags(Handle h, String id, Map<String, String> tags, long now) {
+    h.createUpdate("UPDATE devices SET tags = :tags, updated_at = :now WHERE id = :id")
+        .bind("tags", JsonColumns.tags(tags))
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
+  public void setAgentVersion(Handle h, String id, String version, long now) {
+    h.createUpdate("UPDATE devices SET agent_version = :v, updated_at = :now WHERE id = :id")
+        .bind("v", version)
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
+  private Optional<DeviceRecord> one(Handle h, String column, String value) {
+    return h.createQuery("SELECT * FROM devices WHERE " + column + " = :v")
+        .bind("v", value)
+        .map((rs, ctx) -> row(rs))
+        .findOne();
+  }
+
+  private static DeviceRecord row(ResultSet rs) throws SQLException {
+    return new DeviceRecord(
+        rs.getString("id"),
+        rs.getString("name"),
+        rs.getString("serial"),
+        DeviceRecord.Lifecycle.valueOf(rs.getString("lifecycle")),
+        rs.getString("enrollment_code"),
+        rs.getString("key_fingerprint"),
+        rs.getString("public_key"),
+        rs.getString("certificate_pem"),
+        rs.getString("certificate_serial"),
+        instant(rs, "certificate_expires_at"),
+        JsonColumns.tags(rs.getString("tags")),
+        JsonColumns.read(rs.getString("facts"), DeviceFacts.class),
+        rs.getString("agent_version"),
+        rs.getString("onboarding_token_id"),
+        instant(rs, "created_at"),
+        instant(rs, "enrolled_at"),
+        instant(rs, "decommissioned_at"));
+  }
+
+  private static Instant instant(ResultSet rs, String column) throws SQLException {
+    long v = rs.getLong(column);
+    return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+  }
+
+  private static Long millis(Instant i) {
+    return i == null ? null : i.toEpochMilli();
+  }
+}

@@ -1,0 +1,236 @@
+package io.edgefleet.controller.enrollment;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.devices.DeviceRecord;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import io.edgefleet.controller.onboarding.Preregistrations;
+import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.EnrollmentRequest;
+import io.edgefleet.protocol.EnrollmentResponse;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.tls.Pem;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Zero-touch enrollment. A device proves possession of its key with a CSR and presents either an
+ * onboarding token or a pre-registered serial number. It is approved at once (certificate issued)
+ * or left pending for an operator. The same key asking again gets the current answer without
+ * using the token again, which is how pending devices poll. All-or-nothing: a refused request
+ * stores nothing. Thread-safe.
+ */
+public final class EnrollmentService {
+  private static final int PENDING_POLL_SECONDS = 10;
+  private static final int MAX_FACT_TEXT = 256;
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final DeviceStore store;
+  private final DeviceService devices;
+  private final OnboardingTokens tokens;
+  private final Preregistrations preregistrations;
+  private final ControllerPki pki;
+  private final AuditLog audit;
+  private final Supplier<String> advertiseUrl;
+
+  public EnrollmentService(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore store,
+      DeviceService devices,
+      OnboardingTokens tokens,
+      Preregistrations preregistrations,
+      ControllerPki pki,
+      AuditLog audit,
+      Supplier<String> advertiseUrl) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.store = store;
+    this.devices = devices;
+    this.tokens = tokens;
+    this.preregistrations = preregistrations;
+    this.pki = pki;
+    this.audit = audit;
+    this.advertiseUrl = advertiseUrl;
+  }
+
+  public EnrollmentResponse enroll(EnrollmentRequest req, String remoteAddress) {
+    if (req == null) {
+      throw ControllerException.invalid("the enrollment request body is empty");
+    }
+    ControllerPki.ValidCsr csr = ControllerPki.validateCsr(req.csrPem());
+    DeviceFacts facts = validFacts(req.facts());
+    String serial = blankToNull(req.serial() != null ? req.serial() : facts.serial());
+    String token = blankToNull(req.token());
+    if (token == null && serial == null) {
+      throw new ControllerException(
+          ErrorCode.ENROLLMENT_CREDENTIAL_MISSING,
+          "no onboarding token and no serial number: put a token in the bootstrap file or"
+              + " pre-register this device's serial with `edgefleet devices preregister`");
+    }
+    DeviceRecord device =
+        jdbi.inTransaction(
+            h -> {
+              Optional<DeviceRecord> existing = store.byKeyFingerprint(h, csr.keyFingerprint());
+              if (existing.isPresent()) {
+                return existing.get();
+              }
+              return enrollNew(h, csr, facts, serial, token, remoteAddress);
+            });
+    return answer(device);
+  }
+
+  private DeviceRecord enrollNew(
+      Handle h,
+      ControllerPki.ValidCsr csr,
+      DeviceFacts facts,
+      String serial,
+      String token,
+      String remoteAddress) {
+    Optional<Preregistrations.View> prereg =
+        serial == null ? Optional.empty() : preregistrations.find(h, serial);
+    Map<String, String> tags = new TreeMap<>();
+    boolean approval = false;
+    String tokenId = null;
+    String name = facts.hostname() == null || facts.hostname().isBlank() ? null : facts.hostname();
+    if (token != null) {
+      OnboardingTokens.Grant grant = tokens.consume(h, token);
+      tags.putAll(grant.tags());
+      approval = grant.requireApproval();
+      tokenId = grant.tokenId();
+    } else if (prereg.isEmpty()) {
+      throw new ControllerException(
+          ErrorCode.ENROLLMENT_CREDENTIAL_MISSING,
+          "serial number "
+              + serial
+              + " is not pre-registered and no onboarding token was given; pre-register it with"
+              + " `edgefleet devices preregister --serial "
+              + serial
+              + "` or use a bootstrap file with a token");
+    }
+    if (prereg.isPresent()) {
+      if (serial != null && !store.activeBySerial(h, serial).isEmpty()) {
+        throw new ControllerException(
+            ErrorCode.CONFLICT,
+            "serial number "
+                + serial
+                + " already belongs to an enrolled device; decommission that device before this"
+                + " hardware can enroll again");
+      }
+      tags.putAll(prereg.get().tags());
+      approval = approval || prereg.get().requireApproval();
+      if (prereg.get().name() != null) {
+        name = prereg.get().name();
+      }
+    }
+    String id = Ids.next("dev");
+    Instant now = clock.instant();
+    DeviceRecord pending =
+        new DeviceRecord(
+            id,
+            name == null ? id : name,
+            serial,
+            DeviceRecord.Lifecycle.PENDING,
+            Ids.humanCode(),
+            csr.keyFingerprint(),
+            Pem.encode("PUBLIC KEY", csr.publicKey().getEncoded()),
+            null,
+            null,
+            null,
+            tags,
+            facts,
+            facts.agentVersion(),
+            tokenId,
+            now,
+            null,
+            null);
+    store.insert(h, pending, now.toEpochMilli());
+    if (prereg.isPresent()) {
+      preregistrations.claim(h, serial, id);
+    }
+    audit.record(
+        h,
+        "device:" + id,
+        "device.enroll",
+        id,
+        Map.of(
+            "from", remoteAddress,
+            "credential", token != null ? "token " + tokenId : "serial " + serial,
+            "tags", tags,
+            "requireApproval", approval));
+    if (!approval) {
+      devices.issueCertificateFor(h, pending);
+    }
+    return store.byId(h, id).orElseThrow();
+  }
+
+  private EnrollmentResponse answer(DeviceRecord d) {
+    return switch (d.lifecycle()) {
+      case ACTIVE ->
+          new EnrollmentResponse(
+              EnrollmentResponse.Status.APPROVED,
+              d.id(),
+              null,
+              null,
+              d.certificatePem(),
+              Pem.certificate(pki.caCertificate()),
+              null,
+              "enrolled as " + d.id());
+      case PENDING ->
+          new EnrollmentResponse(
+              EnrollmentResponse.Status.PENDING,
+              d.id(),
+              d.enrollmentCode(),
+              advertiseUrl.get() + "/console/approve?code=" + d.enrollmentCode(),
+              null,
+              null,
+              PENDING_POLL_SECONDS,
+              "waiting for an operator: edgefleet devices approve " + d.enrollmentCode());
+      case REJECTED ->
+          throw new ControllerException(
+              ErrorCode.ENROLLMENT_REJECTED,
+              "an operator rejected device " + d.id() + "; this key will not be enrolled");
+      case DECOMMISSIONED ->
+          throw new ControllerException(
+              ErrorCode.DEVICE_DECOMMISSIONED,
+              "device "
+                  + d.id()
+                  + " was decommissioned; to enroll this hardware again, wipe the agent state"
+                  + " directory and use a new bootstrap file");
+    };
+  }
+
+  private static DeviceFacts validFacts(DeviceFacts f) {
+    if (f == null) {
+      throw ControllerException.invalid("facts are required (hostname, arch, agentVersion, ...)");
+    }
+    for (String text :
+        new String[] {f.hostname(), f.serial(), f.arch(), f.os(), f.osVersion(), f.agentVersion()}) {
+      if (text != null && text.length() > MAX_FACT_TEXT) {
+        throw ControllerException.invalid("a fact is longer than " + MAX_FACT_TEXT + " characters");
+      }
+    }
+    if (f.macs().size() > 64) {
+      throw ControllerException.invalid("more than 64 MAC addresses reported");
+    }
+    if (f.cpus() < 0 || f.memoryBytes() < 0 || f.diskBytes() < 0) {
+      throw ControllerException.invalid("cpus, memoryBytes and diskBytes cannot be negative");
+    }
+    return f;
+  }
+
+  private static String blankToNull(String s) {
+    return s == null || s.isBlank() ? null : s.trim();
+  }
+}

@@ -1,0 +1,99 @@
+package io.edgefleet.controller.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.nio.file.Path;
+import org.flywaydb.core.Flyway;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The controller's SQL database: embedded SQLite in the data directory by default, PostgreSQL for
+ * production. The same migrations and the same SQL run on both. Thread-safe.
+ */
+public final class Database implements AutoCloseable {
+  private final HikariDataSource dataSource;
+  private final Jdbi jdbi;
+  private final Kind kind;
+
+  public enum Kind {
+    SQLITE,
+    POSTGRESQL
+  }
+
+  private Database(HikariDataSource dataSource, Kind kind) {
+    this.dataSource = dataSource;
+    this.kind = kind;
+    this.jdbi = Jdbi.create(dataSource);
+  }
+
+  /** The default embedded database file inside the data directory. */
+  public static String sqliteUrl(Path dataDir) {
+    return "jdbc:sqlite:" + dataDir.resolve("edgefleet.db").toAbsolutePath();
+  }
+
+  /** Opens the database at {@code url} and applies pending migrations. */
+  public static Database open(String url, String user, String password) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(url);
+    config.setPoolName("edgefleet-db");
+    Kind kind;
+    if (url.startsWith("jdbc:sqlite:")) {
+      kind = Kind.SQLITE;
+      // One connection: SQLite has a single writer, and one connection avoids SQLITE_BUSY
+      // between our own threads. WAL keeps readers of other processes unblocked.
+      config.setMaximumPoolSize(1);
+      config.addDataSourceProperty("journal_mode", "WAL");
+      config.addDataSourceProperty("synchronous", "NORMAL");
+      config.addDataSourceProperty("foreign_keys", "true");
+      config.addDataSourceProperty("busy_timeout", "10000");
+    } else if (url.startsWith("jdbc:postgresql:")) {
+      kind = Kind.POSTGRESQL;
+      config.setMaximumPoolSize(10);
+      if (user != null) {
+        config.setUsername(user);
+      }
+      if (password != null) {
+        config.setPassword(password);
+      }
+    } else {
+      throw new IllegalArgumentException(
+          "unsupported database URL "
+              + url
+              + ": use jdbc:sqlite:<file> or jdbc:postgresql://host:port/db");
+    }
+    HikariDataSource ds = new HikariDataSource(config);
+    try {
+      Flyway.configure()
+          .dataSource(ds)
+          .locations("classpath:db/migration")
+          .load()
+          .migrate();
+    } catch (RuntimeException e) {
+      ds.close();
+      throw e;
+    }
+    return new Database(ds, kind);
+  }
+
+  public Jdbi jdbi() {
+    return jdbi;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  /** Cheap liveness probe for {@code /healthz}. */
+  public boolean healthy() {
+    try {
+      return jdbi.withHandle(h -> h.createQuery("SELECT 1").mapTo(Integer.class).one()) == 1;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    dataSource.close();
+  }
+}

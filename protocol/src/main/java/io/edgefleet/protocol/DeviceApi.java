@@ -1,0 +1,21 @@
+package io.edgefleet.protocol;
+
+/** Paths and WebSocket close codes of the agent-facing protocol ({@code /device/v1}). */
+public final class DeviceApi {
+  public static final String ENROLLMENTS = "/device/v1/enrollments";
+  public static final String CONNECT = "/device/v1/connect";
+
+  /** Normal close because the controller is shutting down; reconnect with backoff. */
+  public static final int CLOSE_GOING_AWAY = 1001;
+
+  /** The device has been decommissioned or its certificate revoked: back off for long. */
+  public static final int CLOSE_REVOKED = 4003;
+
+  /** A newer connection of the same device replaced this one. */
+  public static final int CLOSE_REPLACED = 4009;
+
+  /** The peer sent something it must not; the reason says what. */
+  public static final int CLOSE_PROTOCOL_ERROR = 4400;
+
+  private DeviceApi() {}
+}

@@ -1,0 +1,61 @@
+package io.edgefleet.protocol;
+
+/**
+ * Stable error codes shared by the controller, the agent and the CLI. The HTTP status of each code
+ * is defined here and nowhere else. Codes never change meaning once published.
+ */
+public enum ErrorCode {
+  BAD_REQUEST(400, false),
+  INVALID_JSON(400, false),
+  VALIDATION_FAILED(422, false),
+  BODY_TOO_LARGE(413, false),
+  UNSUPPORTED_MEDIA_TYPE(415, false),
+  UNAUTHENTICATED(401, false),
+  FORBIDDEN(403, false),
+  NOT_FOUND(404, false),
+  ROUTE_NOT_FOUND(404, false),
+  METHOD_NOT_ALLOWED(405, false),
+  CONFLICT(409, false),
+  ONBOARDING_TOKEN_INVALID(401, false),
+  ONBOARDING_TOKEN_EXPIRED(403, false),
+  ONBOARDING_TOKEN_USED_UP(403, false),
+  ONBOARDING_TOKEN_REVOKED(403, false),
+  ENROLLMENT_CREDENTIAL_MISSING(401, false),
+  ENROLLMENT_REJECTED(403, false),
+  INVALID_CSR(400, false),
+  CLIENT_CERTIFICATE_REQUIRED(401, false),
+  DEVICE_UNKNOWN(403, false),
+  DEVICE_DECOMMISSIONED(403, false),
+  DEVICE_NOT_ENROLLED(409, false),
+  UNAVAILABLE(503, true),
+  INTERNAL(500, true);
+
+  private final int httpStatus;
+  private final boolean retryable;
+
+  ErrorCode(int httpStatus, boolean retryable) {
+    this.httpStatus = httpStatus;
+    this.retryable = retryable;
+  }
+
+  public int httpStatus() {
+    return httpStatus;
+  }
+
+  /** Whether the same request may succeed later without any change by the caller. */
+  public boolean retryable() {
+    return retryable;
+  }
+
+  /** Parses a code received from a peer; unknown codes from newer peers map to {@link #INTERNAL}. */
+  public static ErrorCode parse(String code) {
+    if (code == null) {
+      return INTERNAL;
+    }
+    try {
+      return valueOf(code);
+    } catch (IllegalArgumentException e) {
+      return INTERNAL;
+    }
+  }
+}
