@@ -41,8 +41,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running controller: database, key material, the HTTPS/WebSocket listener and background
- * work. {@link #start} prepares the data directory on first use and reuses it afterwards.
+ * A running controller: database, key material, the HTTPS/WebSocket listener and background work.
+ * {@link #start} prepares the data directory on first use and reuses it afterwards.
  */
 public final class Controller implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
@@ -88,7 +88,8 @@ public final class Controller implements AutoCloseable {
       Preregistrations preregistrations = new Preregistrations(database.jdbi(), clock, audit);
       AdminTokens admins = new AdminTokens(database.jdbi(), clock);
       this.newAdminToken = admins.createInitialIfNone();
-      newAdminToken.ifPresent(t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
+      newAdminToken.ifPresent(
+          t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
 
       // The advertised URL is known only once the port is bound.
       AtomicReference<String> advertised = new AtomicReference<>("");
@@ -222,7 +223,12 @@ public final class Controller implements AutoCloseable {
                     cliConfig(),
                     Json.pretty(
                             Map.of(
-                                "server", url, "token", token, "caFingerprint", pki.caFingerprint()))
+                                "server",
+                                url,
+                                "token",
+                                token,
+                                "caFingerprint",
+                                pki.caFingerprint()))
                         + "\n"));
   }
 
@@ -257,7 +263,10 @@ public final class Controller implements AutoCloseable {
         LOG.debug("cannot list interfaces: {}", e.toString());
       }
     }
-    config.advertiseUrl().map(u -> URI.create(u).getHost()).ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
+    config
+        .advertiseUrl()
+        .map(u -> URI.create(u).getHost())
+        .ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
     names.addAll(config.tlsNames());
     return names;
   }

@@ -59,39 +59,92 @@ public record ControllerConfig(
 
   public ControllerConfig withListen(String host, int port) {
     return new ControllerConfig(
-        dataDir, host, port, databaseUrl, databaseUser, databasePassword, advertiseUrl, tlsNames,
-        heartbeat, offlineAfter, presenceFlush);
+        dataDir,
+        host,
+        port,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush);
   }
 
   public ControllerConfig withDatabase(String url, String user, String password) {
     return new ControllerConfig(
-        dataDir, listenHost, listenPort, Optional.ofNullable(url), Optional.ofNullable(user),
-        Optional.ofNullable(password), advertiseUrl, tlsNames, heartbeat, offlineAfter,
+        dataDir,
+        listenHost,
+        listenPort,
+        Optional.ofNullable(url),
+        Optional.ofNullable(user),
+        Optional.ofNullable(password),
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
         presenceFlush);
   }
 
   public ControllerConfig withAdvertiseUrl(String url) {
     return new ControllerConfig(
-        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword,
-        Optional.ofNullable(url), tlsNames, heartbeat, offlineAfter, presenceFlush);
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        Optional.ofNullable(url),
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush);
   }
 
   public ControllerConfig withTlsNames(List<String> names) {
     return new ControllerConfig(
-        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
-        names, heartbeat, offlineAfter, presenceFlush);
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        names,
+        heartbeat,
+        offlineAfter,
+        presenceFlush);
   }
 
   /** Heartbeat cadence; devices count as offline after three missed heartbeats. */
   public ControllerConfig withHeartbeat(Duration heartbeat) {
     return new ControllerConfig(
-        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
-        tlsNames, heartbeat, heartbeat.multipliedBy(3), presenceFlush);
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        heartbeat.multipliedBy(3),
+        presenceFlush);
   }
 
   public ControllerConfig withPresenceFlush(Duration flush) {
     return new ControllerConfig(
-        dataDir, listenHost, listenPort, databaseUrl, databaseUser, databasePassword, advertiseUrl,
-        tlsNames, heartbeat, offlineAfter, flush);
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        flush);
   }
 }

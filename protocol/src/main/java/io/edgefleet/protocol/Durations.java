@@ -14,7 +14,9 @@ public final class Durations {
     Matcher m = SHORT.matcher(text == null ? "" : text.trim());
     if (!m.matches()) {
       throw new IllegalArgumentException(
-          "'" + text + "' is not a duration: use a number and a unit (ms, s, m, h, d), e.g. 30s or 7d");
+          "'"
+              + text
+              + "' is not a duration: use a number and a unit (ms, s, m, h, d), e.g. 30s or 7d");
     }
     long n = Long.parseLong(m.group(1));
     return switch (m.group(2)) {

@@ -47,7 +47,9 @@ public enum ErrorCode {
     return retryable;
   }
 
-  /** Parses a code received from a peer; unknown codes from newer peers map to {@link #INTERNAL}. */
+  /**
+   * Parses a code received from a peer; unknown codes from newer peers map to {@link #INTERNAL}.
+   */
   public static ErrorCode parse(String code) {
     if (code == null) {
       return INTERNAL;

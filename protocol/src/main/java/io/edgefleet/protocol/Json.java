@@ -19,6 +19,7 @@ public final class Json {
           .addModule(new JavaTimeModule())
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
           .serializationInclusion(JsonInclude.Include.NON_NULL)
           .build();
 

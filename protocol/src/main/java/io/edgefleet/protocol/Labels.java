@@ -4,12 +4,13 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Validation of device tags with Kubernetes label rules: a key is an optional DNS-subdomain
- * prefix and {@code /} followed by a name of at most 63 characters; a value is at most 63
- * characters; both use {@code [A-Za-z0-9._-]} and start and end alphanumeric.
+ * Validation of device tags with Kubernetes label rules: a key is an optional DNS-subdomain prefix
+ * and {@code /} followed by a name of at most 63 characters; a value is at most 63 characters; both
+ * use {@code [A-Za-z0-9._-]} and start and end alphanumeric.
  */
 public final class Labels {
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
+  private static final Pattern NAME =
+      Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
   private static final Pattern PREFIX =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
 

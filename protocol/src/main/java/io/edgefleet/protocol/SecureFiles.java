@@ -34,8 +34,14 @@ public final class SecureFiles {
                   dir,
                   "." + file.getFileName(),
                   ".tmp",
-                  PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
-              : Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+                  PosixFilePermissions.asFileAttribute(
+                      PosixFilePermissions.fromString("rw-------")))
+              : Files.createTempFile(
+                  dir,
+                  "." + file.getFileName(),
+                  ".tmp",
+                  PosixFilePermissions.asFileAttribute(
+                      PosixFilePermissions.fromString("rw-r--r--")));
       Files.writeString(tmp, content, StandardCharsets.UTF_8);
       try {
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -9,8 +9,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * Bearer tokens of operators. Only hashes are stored. There is no default password: the first
- * start creates one token and shows it once. Thread-safe.
+ * Bearer tokens of operators. Only hashes are stored. There is no default password: the first start
+ * creates one token and shows it once. Thread-safe.
  */
 public final class AdminTokens {
   private final Jdbi jdbi;

@@ -66,7 +66,9 @@ public final class ApiRoutes {
     r.post(
         "/api/v1/onboarding-tokens",
         ADMIN,
-        c -> Reply.created(onboarding.create(c.body(OnboardingTokens.CreateRequest.class), c.actor())));
+        c ->
+            Reply.created(
+                onboarding.create(c.body(OnboardingTokens.CreateRequest.class), c.actor())));
     r.get("/api/v1/onboarding-tokens", ADMIN, c -> Reply.ok(new Items<>(onboarding.list())));
     r.delete(
         "/api/v1/onboarding-tokens/{id}",
@@ -113,7 +115,9 @@ public final class ApiRoutes {
         ADMIN,
         c -> Reply.ok(devices.approve(c.path("id"), c.actor())));
     r.post(
-        "/api/v1/devices/{id}/reject", ADMIN, c -> Reply.ok(devices.reject(c.path("id"), c.actor())));
+        "/api/v1/devices/{id}/reject",
+        ADMIN,
+        c -> Reply.ok(devices.reject(c.path("id"), c.actor())));
     r.post(
         "/api/v1/devices/{id}/decommission",
         ADMIN,
@@ -127,9 +131,7 @@ public final class ApiRoutes {
                     c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
     r.get("/api/v1/fleet/summary", ADMIN, c -> Reply.ok(devices.summary()));
     r.get(
-        "/api/v1/audit",
-        ADMIN,
-        c -> Reply.ok(new Items<>(audit.recent(limit(c.query("limit"))))));
+        "/api/v1/audit", ADMIN, c -> Reply.ok(new Items<>(audit.recent(limit(c.query("limit"))))));
     return r;
   }
 

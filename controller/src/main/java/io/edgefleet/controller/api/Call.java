@@ -40,8 +40,7 @@ public record Call(
       }
       return value;
     } catch (MismatchedInputException e) {
-      String field =
-          e.getPath().isEmpty() ? "body" : e.getPath().getLast().getFieldName();
+      String field = e.getPath().isEmpty() ? "body" : e.getPath().getLast().getFieldName();
       throw new ControllerException(
           ErrorCode.VALIDATION_FAILED,
           "field '" + field + "' has the wrong type: " + e.getOriginalMessage());

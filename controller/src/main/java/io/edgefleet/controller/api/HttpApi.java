@@ -37,10 +37,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The controller's HTTPS listener: the REST API, the enrollment endpoint and the agents'
- * WebSocket, all on one TLS port. Client certificates are requested but optional at the TLS
- * layer; each route decides what it needs. Errors are answered as {@link ApiError} with the status
- * of their {@link ErrorCode}.
+ * The controller's HTTPS listener: the REST API, the enrollment endpoint and the agents' WebSocket,
+ * all on one TLS port. Client certificates are requested but optional at the TLS layer; each route
+ * decides what it needs. Errors are answered as {@link ApiError} with the status of their {@link
+ * ErrorCode}.
  */
 public final class HttpApi implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -225,8 +225,7 @@ public final class HttpApi implements AutoCloseable {
             response,
             callback,
             500,
-            ApiError.of(
-                ErrorCode.INTERNAL, "internal error; the controller log has the details"));
+            ApiError.of(ErrorCode.INTERNAL, "internal error; the controller log has the details"));
       }
       return true;
     }
@@ -235,7 +234,8 @@ public final class HttpApi implements AutoCloseable {
       EndPoint.SslSessionData ssl =
           (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
       String deviceId = gateway.admit(ssl == null ? null : ssl.peerCertificates());
-      boolean upgraded = ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback);
+      boolean upgraded =
+          ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback);
       if (!upgraded) {
         throw new ControllerException(
             ErrorCode.BAD_REQUEST, DeviceApi.CONNECT + " only accepts WebSocket upgrades");
@@ -274,8 +274,7 @@ public final class HttpApi implements AutoCloseable {
           String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
           if (type != null && !type.toLowerCase(java.util.Locale.ROOT).contains("json")) {
             throw new ControllerException(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                "send the body as application/json, not " + type);
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json, not " + type);
           }
         }
         return body;

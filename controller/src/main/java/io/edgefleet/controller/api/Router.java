@@ -69,7 +69,8 @@ public final class Router {
       }
       Map<String, String> params = bind(r, path);
       if (params != null) {
-        int literals = (int) java.util.Arrays.stream(r.segments()).filter(s -> !s.startsWith("{")).count();
+        int literals =
+            (int) java.util.Arrays.stream(r.segments()).filter(s -> !s.startsWith("{")).count();
         if (literals > bestLiterals) {
           best = new Match(r, params);
           bestLiterals = literals;
@@ -105,7 +106,9 @@ public final class Router {
         if (have[i].isEmpty()) {
           return null;
         }
-        params.put(want[i].substring(1, want[i].length() - 1), java.net.URLDecoder.decode(have[i], java.nio.charset.StandardCharsets.UTF_8));
+        params.put(
+            want[i].substring(1, want[i].length() - 1),
+            java.net.URLDecoder.decode(have[i], java.nio.charset.StandardCharsets.UTF_8));
       } else if (!want[i].equals(have[i])) {
         return null;
       }

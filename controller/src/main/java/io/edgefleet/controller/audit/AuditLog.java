@@ -10,8 +10,8 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * Who changed what, when. Every mutation writes its entry inside the same transaction as the
- * change itself, so the log and the state cannot disagree. Thread-safe.
+ * Who changed what, when. Every mutation writes its entry inside the same transaction as the change
+ * itself, so the log and the state cannot disagree. Thread-safe.
  */
 public final class AuditLog {
   private final Jdbi jdbi;

@@ -24,8 +24,8 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * The device registry as operators use it: list and inspect devices with honest status, approve
- * or reject pending ones, tag, and decommission. Thread-safe.
+ * The device registry as operators use it: list and inspect devices with honest status, approve or
+ * reject pending ones, tag, and decommission. Thread-safe.
  */
 public final class DeviceService {
   private final Jdbi jdbi;
@@ -132,8 +132,8 @@ public final class DeviceService {
   }
 
   /**
-   * Retires a device: its certificate is revoked, its connection is closed at once, and every
-   * later attempt is refused with {@link ErrorCode#DEVICE_DECOMMISSIONED}. Idempotent.
+   * Retires a device: its certificate is revoked, its connection is closed at once, and every later
+   * attempt is refused with {@link ErrorCode#DEVICE_DECOMMISSIONED}. Idempotent.
    */
   public DeviceView decommission(String idOrCode, String actor) {
     DeviceRecord d =
@@ -188,7 +188,9 @@ public final class DeviceService {
     return view(d);
   }
 
-  /** Issues the certificate for a device whose CSR was accepted, inside the caller's transaction. */
+  /**
+   * Issues the certificate for a device whose CSR was accepted, inside the caller's transaction.
+   */
   public void issueCertificateFor(Handle h, DeviceRecord r) {
     try {
       byte[] der = Pem.decode(r.publicKeyPem(), "PUBLIC KEY").getFirst();
@@ -271,6 +273,8 @@ public final class DeviceService {
   }
 
   private static String ago(Instant now, Instant then) {
-    return then == null ? "at an unknown time" : Durations.human(Duration.between(then, now)) + " ago";
+    return then == null
+        ? "at an unknown time"
+        : Durations.human(Duration.between(then, now)) + " ago";
   }
 }

@@ -40,7 +40,9 @@ public final class Presence {
     this.clock = clock;
   }
 
-  /** Loads the last flushed values, so a restarted controller still knows when devices were seen. */
+  /**
+   * Loads the last flushed values, so a restarted controller still knows when devices were seen.
+   */
   public void load() {
     jdbi.useHandle(
         h ->
@@ -84,7 +86,9 @@ public final class Presence {
     return new Snapshot(
         e.lastSeen == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(e.lastSeen)),
         e.connected,
-        e.disconnectedAt == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(e.disconnectedAt)));
+        e.disconnectedAt == 0
+            ? Optional.empty()
+            : Optional.of(Instant.ofEpochMilli(e.disconnectedAt)));
   }
 
   public int connectedCount() {

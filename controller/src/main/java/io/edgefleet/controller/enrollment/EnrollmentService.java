@@ -26,9 +26,9 @@ import org.jdbi.v3.core.Jdbi;
 /**
  * Zero-touch enrollment. A device proves possession of its key with a CSR and presents either an
  * onboarding token or a pre-registered serial number. It is approved at once (certificate issued)
- * or left pending for an operator. The same key asking again gets the current answer without
- * using the token again, which is how pending devices poll. All-or-nothing: a refused request
- * stores nothing. Thread-safe.
+ * or left pending for an operator. The same key asking again gets the current answer without using
+ * the token again, which is how pending devices poll. All-or-nothing: a refused request stores
+ * nothing. Thread-safe.
  */
 public final class EnrollmentService {
   private static final int PENDING_POLL_SECONDS = 10;
@@ -216,7 +216,9 @@ public final class EnrollmentService {
       throw ControllerException.invalid("facts are required (hostname, arch, agentVersion, ...)");
     }
     for (String text :
-        new String[] {f.hostname(), f.serial(), f.arch(), f.os(), f.osVersion(), f.agentVersion()}) {
+        new String[] {
+          f.hostname(), f.serial(), f.arch(), f.os(), f.osVersion(), f.agentVersion()
+        }) {
       if (text != null && text.length() > MAX_FACT_TEXT) {
         throw ControllerException.invalid("a fact is longer than " + MAX_FACT_TEXT + " characters");
       }

@@ -5,11 +5,9 @@ import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.pki.ControllerPki;
-import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -17,7 +15,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -31,7 +28,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class AgentGateway {
   private static final Logger LOG = LoggerFactory.getLogger(AgentGateway.class);
-  private static final int MAX_MESSAGE_BYTES = 64 * 1024;
 
   private final Jdbi jdbi;
   private final DeviceStore store;
@@ -39,7 +35,7 @@ public final class AgentGateway {
   private final Clock clock;
   private final int heartbeatSeconds;
   private final Duration idleTimeout;
-  private final Map<String, Connection> connections = new ConcurrentHashMap<>();
+  private final Map<String, AgentConnection> connections = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
   private final AtomicLong malformedMessages = new AtomicLong();
 
@@ -72,7 +68,11 @@ public final class AgentGateway {
     DeviceRecord d =
         jdbi.withHandle(h -> store.byId(h, deviceId))
             .orElseThrow(
-                () -> refused(deviceId, ErrorCode.DEVICE_UNKNOWN, "device " + deviceId + " is not known"));
+                () ->
+                    refused(
+                        deviceId,
+                        ErrorCode.DEVICE_UNKNOWN,
+                        "device " + deviceId + " is not known"));
     boolean revoked =
         jdbi.withHandle(
             h ->
@@ -89,7 +89,8 @@ public final class AgentGateway {
               + deviceId
               + " was decommissioned and its certificate revoked; it will not be let back in");
     }
-    if (d.lifecycle() != DeviceRecord.Lifecycle.ACTIVE || !Objects.equals(serial, d.certificateSerial())) {
+    if (d.lifecycle() != DeviceRecord.Lifecycle.ACTIVE
+        || !Objects.equals(serial, d.certificateSerial())) {
       throw refused(
           deviceId,
           ErrorCode.DEVICE_UNKNOWN,
@@ -105,12 +106,12 @@ public final class AgentGateway {
 
   /** The endpoint serving one admitted device's socket. */
   public Session.Listener endpoint(String deviceId) {
-    return new Connection(deviceId);
+    return new AgentConnection(this, deviceId);
   }
 
   /** Closes the device's socket, if any, telling the agent why. */
   public void disconnect(String deviceId, int closeCode, String reason) {
-    Connection c = connections.get(deviceId);
+    AgentConnection c = connections.get(deviceId);
     if (c != null) {
       c.close(closeCode, reason);
     }
@@ -118,7 +119,9 @@ public final class AgentGateway {
 
   /** Closes every socket, for shutdown; agents reconnect with backoff. */
   public void closeAll() {
-    connections.values().forEach(c -> c.close(DeviceApi.CLOSE_GOING_AWAY, "controller shutting down"));
+    connections
+        .values()
+        .forEach(c -> c.close(DeviceApi.CLOSE_GOING_AWAY, "controller shutting down"));
   }
 
   public int connectionCount() {
@@ -139,84 +142,44 @@ public final class AgentGateway {
     return malformedMessages.get();
   }
 
-  private final class Connection implements Session.Listener.AutoDemanding {
-    private final String deviceId;
-    private volatile Session session;
-
-    Connection(String deviceId) {
-      this.deviceId = deviceId;
+  void register(String deviceId, AgentConnection c) {
+    AgentConnection previous = connections.put(deviceId, c);
+    if (previous != null && previous != c) {
+      previous.close(DeviceApi.CLOSE_REPLACED, "replaced by a newer connection of the same device");
     }
+    presence.connected(deviceId);
+  }
 
-    @Override
-    public void onWebSocketOpen(Session s) {
-      this.session = s;
-      s.setIdleTimeout(idleTimeout);
-      s.setMaxTextMessageSize(MAX_MESSAGE_BYTES);
-      s.setMaxBinaryMessageSize(MAX_MESSAGE_BYTES);
-      Connection previous = connections.put(deviceId, this);
-      if (previous != null && previous != this) {
-        previous.close(DeviceApi.CLOSE_REPLACED, "replaced by a newer connection of the same device");
-      }
-      presence.connected(deviceId);
+  void unregister(String deviceId, AgentConnection c) {
+    if (connections.remove(deviceId, c)) {
+      presence.disconnected(deviceId);
     }
+  }
 
-    @Override
-    public void onWebSocketText(String text) {
-      AgentMessage msg;
-      try {
-        msg = Json.mapper().readValue(text, AgentMessage.class);
-      } catch (Exception e) {
-        malformedMessages.incrementAndGet();
-        LOG.debug("malformed message from {}: {}", deviceId, e.toString());
-        return;
-      }
-      switch (msg) {
-        case AgentMessage.Hello hello -> {
-          presence.heartbeat(deviceId);
-          recordAgentVersion(hello.agentVersion());
-          send(new ControllerMessage.Welcome(deviceId, heartbeatSeconds));
-        }
-        case AgentMessage.Heartbeat hb -> presence.heartbeat(deviceId);
-      }
-    }
+  void malformed(String deviceId, Exception e) {
+    malformedMessages.incrementAndGet();
+    LOG.debug("malformed message from {}: {}", deviceId, e.toString());
+  }
 
-    @Override
-    public void onWebSocketClose(int statusCode, String reason, Callback callback) {
-      if (connections.remove(deviceId, this)) {
-        presence.disconnected(deviceId);
-      }
-      callback.succeed();
-    }
+  void heartbeat(String deviceId) {
+    presence.heartbeat(deviceId);
+  }
 
-    @Override
-    public void onWebSocketError(Throwable cause) {
-      LOG.debug("socket of {} failed: {}", deviceId, cause.toString());
-    }
-
-    void send(ControllerMessage msg) {
-      Session s = session;
-      if (s != null && s.isOpen()) {
-        s.sendText(Json.write(msg), Callback.NOOP);
-      }
-    }
-
-    void close(int code, String reason) {
-      Session s = session;
-      if (s != null && s.isOpen()) {
-        s.close(code, reason, Callback.NOOP);
-      }
-    }
-
-    private void recordAgentVersion(String version) {
-      if (version == null || version.length() > 64) {
-        return;
-      }
+  void hello(AgentConnection c, String deviceId, String agentVersion) {
+    presence.heartbeat(deviceId);
+    if (agentVersion != null && agentVersion.length() <= 64) {
       jdbi.useHandle(
           h ->
               store
                   .byId(h, deviceId)
-                  .filter(d -> !version.equals(d.agentVersion()))
-                  .ifPresent(d -> store.setAgentVersion(h, deviceId, version, clock.millis())));
+                  .filter(d -> !agentVersion.equals(d.agentVersion()))
+                  .ifPresent(
+                      d -> store.setAgentVersion(h, deviceId, agentVersion, clock.millis())));
     }
+    c.send(new ControllerMessage.Welcome(deviceId, heartbeatSeconds));
+  }
+
+  Duration idleTimeout() {
+    return idleTimeout;
   }
 }

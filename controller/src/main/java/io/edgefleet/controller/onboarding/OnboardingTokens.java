@@ -21,9 +21,9 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * Onboarding tokens: shared secrets printed into bootstrap files. Only a hash is stored; the
- * token itself is shown once, at creation. A token carries tags that enrolling devices receive,
- * an optional use limit and expiry, and whether its devices wait for approval. Thread-safe.
+ * Onboarding tokens: shared secrets printed into bootstrap files. Only a hash is stored; the token
+ * itself is shown once, at creation. A token carries tags that enrolling devices receive, an
+ * optional use limit and expiry, and whether its devices wait for approval. Thread-safe.
  */
 public final class OnboardingTokens {
   private final Jdbi jdbi;

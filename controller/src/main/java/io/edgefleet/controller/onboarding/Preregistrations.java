@@ -16,8 +16,8 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * Hardware registered by serial number before it ships. When a device with that serial calls
- * home it is enrolled with these tags, without a token. Thread-safe.
+ * Hardware registered by serial number before it ships. When a device with that serial calls home
+ * it is enrolled with these tags, without a token. Thread-safe.
  */
 public final class Preregistrations {
   private static final int MAX_SERIAL = 200;

@@ -51,10 +51,10 @@ import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.util.io.pem.PemReader;
 
 /**
- * The controller's key material, kept in its data directory: an EC P-256 certificate authority,
- * the TLS server certificate it issues to itself, and the Ed25519 key that signs desired state.
- * Created on first start, reused afterwards; the server certificate is re-issued when the names it
- * must cover change. Device certificates are issued from CSRs. Thread-safe after {@link #open}.
+ * The controller's key material, kept in its data directory: an EC P-256 certificate authority, the
+ * TLS server certificate it issues to itself, and the Ed25519 key that signs desired state. Created
+ * on first start, reused afterwards; the server certificate is re-issued when the names it must
+ * cover change. Device certificates are issued from CSRs. Thread-safe after {@link #open}.
  */
 public final class ControllerPki {
   private static final Duration CA_VALIDITY = Duration.ofDays(3650);
@@ -119,7 +119,10 @@ public final class ControllerPki {
         boolean stale =
             !covers(serverCert, names)
                 || !serverCert.getIssuerX500Principal().equals(caCert.getSubjectX500Principal())
-                || serverCert.getNotAfter().toInstant().isBefore(clock.instant().plus(Duration.ofDays(30)));
+                || serverCert
+                    .getNotAfter()
+                    .toInstant()
+                    .isBefore(clock.instant().plus(Duration.ofDays(30)));
         if (stale) {
           serverCert = null;
         }
@@ -196,13 +199,14 @@ public final class ControllerPki {
       PKCS10CertificationRequest csr = new PKCS10CertificationRequest(pem.getContent());
       PublicKey key =
           KeyFactory.getInstance("EC")
-              .generatePublic(
-                  new X509EncodedKeySpec(csr.getSubjectPublicKeyInfo().getEncoded()));
-      if (!(key instanceof ECPublicKey ec) || ec.getParams().getCurve().getField().getFieldSize() != 256) {
+              .generatePublic(new X509EncodedKeySpec(csr.getSubjectPublicKeyInfo().getEncoded()));
+      if (!(key instanceof ECPublicKey ec)
+          || ec.getParams().getCurve().getField().getFieldSize() != 256) {
         throw new ControllerException(ErrorCode.INVALID_CSR, "the CSR key must be EC P-256");
       }
       boolean valid =
-          csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()));
+          csr.isSignatureValid(
+              new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()));
       if (!valid) {
         throw new ControllerException(
             ErrorCode.INVALID_CSR, "the CSR signature does not verify with its own key");
@@ -268,7 +272,9 @@ public final class ControllerPki {
   }
 
   private static X509Certificate selfSignedCa(KeyPair ca, Instant now) throws Exception {
-    X500Principal subject = new X500Principal("CN=edgefleet controller CA " + Long.toHexString(RANDOM.nextLong()) + ",O=edgefleet");
+    X500Principal subject =
+        new X500Principal(
+            "CN=edgefleet controller CA " + Long.toHexString(RANDOM.nextLong()) + ",O=edgefleet");
     X509v3CertificateBuilder b =
         new JcaX509v3CertificateBuilder(
             subject,
@@ -279,9 +285,9 @@ public final class ControllerPki {
             ca.getPublic());
     JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
     b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
+    b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
     b.addExtension(
-        Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-    b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(ca.getPublic()));
+        Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(ca.getPublic()));
     return sign(b, ca.getPrivate());
   }
 
@@ -310,8 +316,11 @@ public final class ControllerPki {
     b.addExtension(
         Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
     b.addExtension(
-        Extension.subjectAlternativeName, false, new GeneralNames(sans.toArray(GeneralName[]::new)));
-    b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(caCert));
+        Extension.subjectAlternativeName,
+        false,
+        new GeneralNames(sans.toArray(GeneralName[]::new)));
+    b.addExtension(
+        Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(caCert));
     return sign(b, caKey);
   }
 
@@ -353,5 +362,4 @@ public final class ControllerPki {
   private static BigInteger serial() {
     return new BigInteger(127, RANDOM).add(BigInteger.ONE);
   }
-
 }

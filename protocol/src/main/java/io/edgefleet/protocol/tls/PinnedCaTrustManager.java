@@ -15,8 +15,8 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Trusts a server only if its chain contains the CA whose SHA-256 fingerprint is pinned, and the
- * chain validates against that CA with the usual PKIX and host-name checks. This lets a device
- * that knows nothing but a fingerprint (from its bootstrap file) connect safely on first contact.
+ * chain validates against that CA with the usual PKIX and host-name checks. This lets a device that
+ * knows nothing but a fingerprint (from its bootstrap file) connect safely on first contact.
  * Thread-safe.
  */
 public final class PinnedCaTrustManager extends X509ExtendedTrustManager {
@@ -32,7 +32,8 @@ public final class PinnedCaTrustManager extends X509ExtendedTrustManager {
   public PinnedCaTrustManager(String pinnedFingerprint, X509Certificate knownCa) {
     this(pinnedFingerprint);
     if (!Fingerprints.of(knownCa).equals(pinnedFingerprint)) {
-      throw new IllegalArgumentException("stored CA certificate does not match the pinned fingerprint");
+      throw new IllegalArgumentException(
+          "stored CA certificate does not match the pinned fingerprint");
     }
     this.delegate = pkixFor(knownCa);
     this.pinnedCa = knownCa;

@@ -28,7 +28,8 @@ public final class TlsContexts {
       KeyStore ks = KeyStore.getInstance("PKCS12");
       ks.load(null, null);
       ks.setKeyEntry("device", key, EPHEMERAL, chain);
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, EPHEMERAL);
       return build(kmf.getKeyManagers(), trust);
     } catch (GeneralSecurityException | java.io.IOException e) {

@@ -1,0 +1,683 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ApiError;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.EnrollmentRequest;
+import io.edgefleet.protocol.EnrollmentResponse;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tls.Fingerprints;
+import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.TlsContexts;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.random.RandomGenerator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/**
+ * The edge agent: enrolls once with its own key, then keeps one outbound mutual-TLS WebSocket to
+ * the controller, heartbeating at the cadence the controller sets and reconnecting with exponential
+ * backoff and full jitter whenever the link or the controller goes away. A revoked device backs off
+ * for long instead of hammering.
+ *
+ * <p>Threading: all state changes run as tasks on the given scheduler, one at a time per agent;
+ * socket callbacks hand their work to it. Several agents may share one scheduler.
+ */
+public final class Agent implements AutoCloseable {
+
+  /** Where the agent is in its life. */
+  public enum State {
+    STARTING,
+    ENROLLING,
+    PENDING_APPROVAL,
+    CONNECTING,
+    CONNECTED,
+    BACKING_OFF,
+    ENROLLMENT_REFUSED,
+    REJECTED,
+    REVOKED,
+    STOPPED
+  }
+
+  /** A snapshot for people and tests. */
+  public record Status(
+      State state,
+      Optional<String> deviceId,
+      Optional<String> enrollmentCode,
+      Optional<String> lastError,
+      long connections,
+      long refusals) {}
+
+  /**
+   * How an agent runs.
+   *
+   * @param maxBackoff cap of the reconnect backoff window
+   * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
+   *     token); long, so refused devices do not hammer the controller
+   */
+  public record Options(
+      Path bootstrapFile,
+      Path stateDir,
+      Optional<String> serial,
+      Duration maxBackoff,
+      Duration refusedBackoff,
+      boolean showQr) {
+    public static Options of(Path bootstrapFile, Path stateDir) {
+      return new Options(
+          bootstrapFile,
+          stateDir,
+          Optional.empty(),
+          Duration.ofSeconds(60),
+          Duration.ofHours(1),
+          true);
+    }
+
+    public Options withSerial(String s) {
+      return new Options(
+          bootstrapFile, stateDir, Optional.ofNullable(s), maxBackoff, refusedBackoff, showQr);
+    }
+
+    public Options withMaxBackoff(Duration d) {
+      return new Options(bootstrapFile, stateDir, serial, d, refusedBackoff, showQr);
+    }
+
+    public Options withRefusedBackoff(Duration d) {
+      return new Options(bootstrapFile, stateDir, serial, maxBackoff, d, showQr);
+    }
+
+    public Options withQr(boolean show) {
+      return new Options(bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, show);
+    }
+  }
+
+  private static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(30);
+  private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(30);
+
+  private final Options options;
+  private final ScheduledExecutorService scheduler;
+  private final Executor httpExecutor;
+  private final RandomGenerator random;
+  private final Clock clock;
+  private final PrintStream out;
+  private final IdentityStore identities;
+  private final Facts facts;
+  private final Backoff backoff;
+  private final long bootId;
+  private final AtomicLong connections = new AtomicLong();
+  private final AtomicLong refusals = new AtomicLong();
+
+  private volatile State state = State.STARTING;
+  private volatile String deviceId;
+  private volatile String enrollmentCode;
+  private volatile String lastError;
+  private volatile boolean closed;
+
+  // Touched only on the scheduler.
+  private IdentityStore.Identity identity;
+  private HttpClient mtlsClient;
+  private Link link;
+  private ScheduledFuture<?> pending;
+  private String shownCode;
+
+  public Agent(
+      Options options,
+      ScheduledExecutorService scheduler,
+      Executor httpExecutor,
+      RandomGenerator random,
+      Clock clock,
+      PrintStream out) {
+    this.options = options;
+    this.scheduler = scheduler;
+    this.httpExecutor = httpExecutor;
+    this.random = random;
+    this.clock = clock;
+    this.out = out;
+    this.identities = new IdentityStore(options.stateDir());
+    this.facts = new Facts();
+    this.backoff = new Backoff(Duration.ofSeconds(1), options.maxBackoff(), random);
+    this.bootId = random.nextLong();
+  }
+
+  /** Begins enrolling or connecting; returns at once. */
+  public void start() {
+    // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
+    BootstrapFile.read(options.bootstrapFile());
+    identities.load().ifPresent(id -> deviceId = id.deviceId());
+    run(this::step, Duration.ZERO);
+  }
+
+  public Status status() {
+    return new Status(
+        state,
+        Optional.ofNullable(deviceId),
+        Optional.ofNullable(enrollmentCode),
+        Optional.ofNullable(lastError),
+        connections.get(),
+        refusals.get());
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+      if (pending != null) {
+        pending.cancel(false);
+      }
+      if (link != null) {
+        link.close();
+        link = null;
+      }
+      if (mtlsClient != null) {
+        mtlsClient.shutdownNow();
+      }
+      state = State.STOPPED;
+    }
+  }
+
+  private void step() {
+    if (closed) {
+      return;
+    }
+    try {
+      if (identity == null) {
+        Optional<IdentityStore.Identity> stored = identities.load();
+        if (stored.isPresent()) {
+          adopt(stored.get());
+        } else {
+          enroll();
+          return;
+        }
+      }
+      connect();
+    } catch (AgentException e) {
+      fail(
+          e.getMessage(),
+          e.code() == AgentException.Code.STATE_CORRUPT ? options.refusedBackoff() : null);
+    }
+  }
+
+  // ---------------------------------------------------------------- enrollment
+
+  private void enroll() {
+    state = State.ENROLLING;
+    Bootstrap bootstrap = BootstrapFile.read(options.bootstrapFile());
+    KeyPair key = identities.key();
+    DeviceFacts f = facts.collect(options.serial(), options.stateDir());
+    EnrollmentRequest req = new EnrollmentRequest(bootstrap.token(), f.serial(), csr(key), f);
+    PinnedCaTrustManager trust = new PinnedCaTrustManager(bootstrap.caFingerprint());
+    HttpClient client = client(TlsContexts.pinned(trust));
+    HttpRequest http =
+        HttpRequest.newBuilder(URI.create(bootstrap.baseUrl() + DeviceApi.ENROLLMENTS))
+            .timeout(HTTP_TIMEOUT)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(req)))
+            .build();
+    HttpResponse<String> resp;
+    try {
+      resp = client.send(http, HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      fail(describe(e, bootstrap.baseUrl()), null);
+      return;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } finally {
+      client.shutdownNow();
+    }
+    if (resp.statusCode() != 200) {
+      refused(resp.statusCode(), resp.body(), "enrollment");
+      return;
+    }
+    EnrollmentResponse answer;
+    try {
+      answer = Json.mapper().readValue(resp.body(), EnrollmentResponse.class);
+    } catch (IOException e) {
+      fail("the controller sent an unreadable enrollment answer: " + e.getMessage(), null);
+      return;
+    }
+    switch (answer.status()) {
+      case APPROVED -> {
+        IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
+        identities.save(id);
+        out.printf("enrolled as %s with %s%n", id.deviceId(), bootstrap.baseUrl());
+        adopt(id);
+        backoff.reset();
+        connect();
+      }
+      case PENDING -> {
+        state = State.PENDING_APPROVAL;
+        deviceId = answer.deviceId();
+        enrollmentCode = answer.enrollmentCode();
+        if (!answer.enrollmentCode().equals(shownCode)) {
+          shownCode = answer.enrollmentCode();
+          out.printf(
+              "waiting for approval. Enrollment code: %s%n"
+                  + "  an operator approves it with: edgefleet devices approve %s%n"
+                  + "  or by opening: %s%n",
+              answer.enrollmentCode(), answer.enrollmentCode(), answer.approvalUrl());
+          if (options.showQr() && answer.approvalUrl() != null) {
+            out.print(QrTerminal.render(answer.approvalUrl()));
+          }
+        }
+        int retry = answer.retryAfterSeconds() == null ? 10 : answer.retryAfterSeconds();
+        run(this::step, Duration.ofSeconds(Math.clamp(retry, 1, 300)));
+      }
+      case REJECTED -> refusedFor(State.REJECTED, "an operator rejected this device");
+    }
+  }
+
+  private IdentityStore.Identity verifiedIdentity(
+      EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {
+    try {
+      X509Certificate cert = Pem.certificateOf(answer.certificatePem());
+      X509Certificate ca = Pem.certificateOf(answer.caCertificatePem());
+      if (!Fingerprints.of(ca).equals(bootstrap.caFingerprint())) {
+        throw new AgentException(
+            AgentException.Code.CA_FINGERPRINT_MISMATCH,
+            "the controller answered with a CA that does not match the pinned fingerprint");
+      }
+      if (!Arrays.equals(cert.getPublicKey().getEncoded(), key.getPublic().getEncoded())) {
+        throw new AgentException(
+            AgentException.Code.PROTOCOL, "the issued certificate is not for this device's key");
+      }
+      cert.verify(ca.getPublicKey());
+      return new IdentityStore.Identity(
+          answer.deviceId(), bootstrap.baseUrl(), bootstrap.caFingerprint(), key, cert, ca);
+    } catch (AgentException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL, "the issued certificate is invalid: " + e.getMessage(), e);
+    }
+  }
+
+  private static String csr(KeyPair key) {
+    try {
+      var builder =
+          new JcaPKCS10CertificationRequestBuilder(
+              new javax.security.auth.x500.X500Principal("CN=edgefleet-agent"), key.getPublic());
+      var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate());
+      return Pem.encode("CERTIFICATE REQUEST", builder.build(signer).getEncoded());
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot build a CSR", e);
+    }
+  }
+
+  private void adopt(IdentityStore.Identity id) {
+    identity = id;
+    deviceId = id.deviceId();
+    enrollmentCode = null;
+    if (mtlsClient != null) {
+      mtlsClient.shutdownNow();
+    }
+    PinnedCaTrustManager trust = new PinnedCaTrustManager(id.caFingerprint(), id.ca());
+    mtlsClient =
+        client(
+            TlsContexts.mutual(
+                id.key().getPrivate(), new X509Certificate[] {id.certificate(), id.ca()}, trust));
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  private void connect() {
+    state = State.CONNECTING;
+    String base = controllerUrl();
+    URI uri = URI.create(base.replaceFirst("^https", "wss") + DeviceApi.CONNECT);
+    Link l = new Link();
+    link = l;
+    mtlsClient
+        .newWebSocketBuilder()
+        .connectTimeout(HTTP_TIMEOUT)
+        .buildAsync(uri, l)
+        .whenComplete(
+            (ws, err) -> {
+              if (err != null) {
+                run(() -> connectFailed(l, err, base), Duration.ZERO);
+              }
+            });
+  }
+
+  private String controllerUrl() {
+    // The bootstrap file may have been replaced to point at a moved controller.
+    try {
+      Bootstrap b = BootstrapFile.read(options.bootstrapFile());
+      if (b.caFingerprint().equals(identity.caFingerprint())) {
+        return b.baseUrl();
+      }
+    } catch (AgentException e) {
+      // Keep using the URL we enrolled with.
+    }
+    return identity.controllerUrl();
+  }
+
+  private void connectFailed(Link l, Throwable err, String base) {
+    if (link != l || closed) {
+      return;
+    }
+    Throwable cause =
+        err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (cause instanceof WebSocketHandshakeException hs) {
+      HttpResponse<?> r = hs.getResponse();
+      Object body = r.body();
+      refused(r.statusCode(), body instanceof String s ? s : "", "connection");
+      return;
+    }
+    fail(describe(cause, base), null);
+  }
+
+  private void connected(Link l, int heartbeatSeconds) {
+    if (link != l) {
+      return;
+    }
+    boolean first = state != State.CONNECTED;
+    state = State.CONNECTED;
+    lastError = null;
+    backoff.reset();
+    if (first) {
+      connections.incrementAndGet();
+      out.printf(
+          "connected to %s as %s (heartbeat every %ds)%n",
+          controllerUrl(), deviceId, heartbeatSeconds);
+    }
+    l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
+  }
+
+  private void disconnected(Link l, int code, String reason) {
+    if (link != l || closed) {
+      return;
+    }
+    link = null;
+    l.stopTimers();
+    if (code == DeviceApi.CLOSE_REVOKED) {
+      refusedFor(State.REVOKED, "the controller revoked this device: " + reason);
+      return;
+    }
+    fail("connection closed (" + code + (reason.isEmpty() ? "" : ", " + reason) + ")", null);
+  }
+
+  private void refused(int status, String body, String what) {
+    ApiError error = parseError(body).orElse(ApiError.of(ErrorCode.INTERNAL, "HTTP " + status));
+    String message = what + " refused: " + error.message() + " [" + error.code() + "]";
+    ErrorCode code = error.errorCode();
+    if (code.retryable() || status >= 500) {
+      fail(message, null);
+      return;
+    }
+    switch (code) {
+      case DEVICE_DECOMMISSIONED, DEVICE_UNKNOWN, CLIENT_CERTIFICATE_REQUIRED ->
+          refusedFor(State.REVOKED, message);
+      case ENROLLMENT_REJECTED -> refusedFor(State.REJECTED, message);
+      default -> refusedFor(State.ENROLLMENT_REFUSED, message);
+    }
+  }
+
+  private void refusedFor(State s, String message) {
+    refusals.incrementAndGet();
+    state = s;
+    lastError = message;
+    // Jitter within the upper half of the window so refused devices never synchronise.
+    long window = options.refusedBackoff().toMillis();
+    Duration delay = Duration.ofMillis(window / 2 + random.nextLong(window / 2 + 1));
+    out.printf("%s; will try again in %s%n", message, human(delay));
+    run(this::step, delay);
+  }
+
+  private void fail(String message, Duration fixedDelay) {
+    Duration delay = fixedDelay != null ? fixedDelay : backoff.next();
+    state = State.BACKING_OFF;
+    if (!message.equals(lastError)) {
+      out.printf("%s; retrying in %s%n", message, human(delay));
+    }
+    lastError = message;
+    run(this::step, delay);
+  }
+
+  private static Optional<ApiError> parseError(String body) {
+    try {
+      return body == null || body.isBlank()
+          ? Optional.empty()
+          : Optional.ofNullable(Json.mapper().readValue(body, ApiError.class));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String describe(Throwable e, String url) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      if (root instanceof PinnedCaTrustManager.PinMismatchException) {
+        break;
+      }
+      root = root.getCause();
+    }
+    if (root instanceof PinnedCaTrustManager.PinMismatchException pin) {
+      return "["
+          + AgentException.Code.CA_FINGERPRINT_MISMATCH
+          + "] "
+          + pin.getMessage()
+          + ". Check the bootstrap file: it must come from this controller";
+    }
+    if (e instanceof SSLHandshakeException
+        || root instanceof java.security.cert.CertificateException) {
+      return "["
+          + AgentException.Code.CONTROLLER_UNREACHABLE
+          + "] TLS handshake with "
+          + url
+          + " failed: "
+          + root.getMessage();
+    }
+    if (root instanceof ConnectException || e instanceof ConnectException) {
+      return "["
+          + AgentException.Code.CONTROLLER_UNREACHABLE
+          + "] controller "
+          + url
+          + " is unreachable (connection refused)";
+    }
+    if (root instanceof HttpTimeoutException) {
+      return "["
+          + AgentException.Code.CONTROLLER_UNREACHABLE
+          + "] controller "
+          + url
+          + " did not answer in time";
+    }
+    return "["
+        + AgentException.Code.CONTROLLER_UNREACHABLE
+        + "] controller "
+        + url
+        + " is unreachable: "
+        + root;
+  }
+
+  private static String human(Duration d) {
+    long ms = d.toMillis();
+    return ms < 10_000 ? String.format("%.1fs", ms / 1000.0) : (ms / 1000) + "s";
+  }
+
+  private HttpClient client(SSLContext ssl) {
+    return HttpClient.newBuilder()
+        .sslContext(ssl)
+        .connectTimeout(HTTP_TIMEOUT)
+        .executor(httpExecutor)
+        .version(HttpClient.Version.HTTP_1_1)
+        .build();
+  }
+
+  private void run(Runnable task, Duration delay) {
+    if (closed) {
+      return;
+    }
+    Runnable guarded = serialized(task);
+    if (delay.isZero()) {
+      scheduler.execute(guarded);
+    } else {
+      if (pending != null && !pending.isDone()) {
+        pending.cancel(false);
+      }
+      pending = scheduler.schedule(guarded, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Runs agent work one task at a time even on a scheduler shared by many agents. */
+  private Runnable serialized(Runnable task) {
+    return () -> {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        try {
+          task.run();
+        } catch (RuntimeException e) {
+          fail("unexpected error: " + e, null);
+        }
+      }
+    };
+  }
+
+  /** One WebSocket connection and its timers. Callbacks come on HTTP client threads. */
+  private final class Link implements WebSocket.Listener {
+    private final StringBuilder partial = new StringBuilder();
+    private volatile WebSocket ws;
+    private volatile Instant lastInbound = clock.instant();
+    private ScheduledFuture<?> heartbeats;
+    private CompletableFuture<WebSocket> sending = CompletableFuture.completedFuture(null);
+    private long seq;
+
+    @Override
+    public void onOpen(WebSocket webSocket) {
+      ws = webSocket;
+      lastInbound = clock.instant();
+      send(new AgentMessage.Hello(Facts.AGENT_VERSION, bootId));
+      webSocket.request(1);
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+      lastInbound = clock.instant();
+      partial.append(data);
+      if (last) {
+        String text = partial.toString();
+        partial.setLength(0);
+        handle(text);
+      }
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+      run(() -> disconnected(this, statusCode, reason == null ? "" : reason), Duration.ZERO);
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+      run(() -> disconnected(this, 1006, describe(error, controllerUrl())), Duration.ZERO);
+    }
+
+    private void handle(String text) {
+      ControllerMessage msg;
+      try {
+        msg = Json.mapper().readValue(text, ControllerMessage.class);
+      } catch (IOException e) {
+        return; // A newer controller may send messages this agent does not know.
+      }
+      switch (msg) {
+        case ControllerMessage.Welcome w ->
+            run(() -> connected(this, w.heartbeatSeconds()), Duration.ZERO);
+        case ControllerMessage.Ack a -> {}
+      }
+    }
+
+    /** Runs on the scheduler. */
+    void heartbeatEvery(Duration interval) {
+      if (heartbeats != null) {
+        heartbeats.cancel(false);
+      }
+      long ms = interval.toMillis();
+      heartbeats =
+          scheduler.scheduleAtFixedRate(
+              serialized(() -> beat(interval)), jitter(ms), ms, TimeUnit.MILLISECONDS);
+    }
+
+    private long jitter(long ms) {
+      // Spread the first beat so devices that connected together do not beat together.
+      return ms / 2 + random.nextLong(ms / 2 + 1);
+    }
+
+    private void beat(Duration interval) {
+      if (link != this || closed) {
+        return;
+      }
+      // No answer for three intervals: the link is dead even if TCP has not noticed yet.
+      if (Duration.between(lastInbound, clock.instant()).compareTo(interval.multipliedBy(3)) > 0) {
+        WebSocket w = ws;
+        if (w != null) {
+          w.abort();
+        }
+        disconnected(
+            this,
+            1006,
+            "no answer from the controller for " + interval.multipliedBy(3).toSeconds() + "s");
+        return;
+      }
+      send(new AgentMessage.Heartbeat(++seq));
+    }
+
+    private synchronized void send(AgentMessage msg) {
+      WebSocket w = ws;
+      if (w == null) {
+        return;
+      }
+      String text = Json.write(msg);
+      sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    }
+
+    void stopTimers() {
+      if (heartbeats != null) {
+        heartbeats.cancel(false);
+      }
+    }
+
+    void close() {
+      stopTimers();
+      WebSocket w = ws;
+      if (w != null) {
+        w.sendClose(WebSocket.NORMAL_CLOSURE, "agent stopping")
+            .orTimeout(2, TimeUnit.SECONDS)
+            .whenComplete((x, e) -> w.abort());
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.protocol.Durations;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.random.RandomGenerator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code edgefleet agent}: runs the agent of this node until stopped. */
+@Command(
+    name = "agent",
+    description = "Run the edge agent: enroll with the controller, then stay connected.",
+    mixinStandardHelpOptions = true)
+public final class AgentCommand implements Callable<Integer> {
+
+  @Option(
+      names = "--bootstrap",
+      required = true,
+      paramLabel = "FILE",
+      description = "Bootstrap file from `edgefleet onboarding bootstrap`.")
+  Path bootstrap;
+
+  @Option(
+      names = "--state",
+      paramLabel = "DIR",
+      description = "Where the agent keeps its key and identity (default: ~/.edgefleet/agent).")
+  Path state = Path.of(System.getProperty("user.home"), ".edgefleet", "agent");
+
+  @Option(
+      names = "--serial",
+      paramLabel = "SERIAL",
+      description = "Serial number to report instead of /sys/class/dmi/id/product_serial.")
+  String serial;
+
+  @Option(
+      names = "--max-backoff",
+      paramLabel = "DURATION",
+      description = "Longest wait between reconnect attempts (default: 60s).")
+  String maxBackoff = "60s";
+
+  @Option(
+      names = "--no-qr",
+      description = "Do not print the approval QR code while waiting for approval.")
+  boolean noQr;
+
+  @Override
+  public Integer call() throws Exception {
+    Duration cap;
+    try {
+      cap = Durations.parse(maxBackoff);
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: --max-backoff: " + e.getMessage());
+      return 2;
+    }
+    if (cap.toMillis() < 1000) {
+      System.err.println("error: --max-backoff must be at least 1s");
+      return 2;
+    }
+    ScheduledExecutorService scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "edgefleet-agent");
+              t.setDaemon(true);
+              return t;
+            });
+    ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
+    Agent.Options options =
+        Agent.Options.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
+    Agent agent =
+        new Agent(
+            options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), System.out);
+    try {
+      agent.start();
+    } catch (AgentException e) {
+      System.err.println("error [" + e.code() + "]: " + e.getMessage());
+      return 2;
+    }
+    Optional<String> id = agent.status().deviceId();
+    System.out.println(
+        "edgefleet agent "
+            + Facts.AGENT_VERSION
+            + " started"
+            + id.map(d -> " as " + d).orElse(", enrolling")
+            + " (state in "
+            + state.toAbsolutePath()
+            + ")");
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  agent.close();
+                  stopped.countDown();
+                },
+                "edgefleet-agent-stop"));
+    stopped.await();
+    return 0;
+  }
+}

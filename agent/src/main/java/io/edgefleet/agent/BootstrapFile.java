@@ -1,0 +1,55 @@
+package io.edgefleet.agent;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Reads and validates the bootstrap file written by {@code edgefleet onboarding bootstrap}. */
+public final class BootstrapFile {
+  private static final long MAX_BYTES = 64 * 1024;
+
+  private BootstrapFile() {}
+
+  public static Bootstrap read(Path file) {
+    String text;
+    try {
+      if (Files.size(file) > MAX_BYTES) {
+        throw invalid(file, "it is larger than 64 KiB; is this really a bootstrap file?");
+      }
+      text = Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw invalid(file, "the file does not exist");
+    } catch (IOException e) {
+      throw invalid(file, "it cannot be read: " + e.getMessage());
+    }
+    try {
+      Bootstrap b = Json.mapper().readValue(text, Bootstrap.class);
+      if (b == null) {
+        throw invalid(file, "it is empty");
+      }
+      return b;
+    } catch (JsonMappingException e) {
+      Throwable cause = e.getCause();
+      String why =
+          cause instanceof IllegalArgumentException ? cause.getMessage() : e.getOriginalMessage();
+      throw invalid(file, why);
+    } catch (JsonProcessingException e) {
+      throw invalid(file, "it is not valid JSON (" + e.getOriginalMessage() + ")");
+    }
+  }
+
+  private static AgentException invalid(Path file, String why) {
+    return new AgentException(
+        AgentException.Code.BOOTSTRAP_INVALID,
+        "bootstrap file "
+            + file
+            + " is unusable: "
+            + why
+            + ". Write a new one with `edgefleet onboarding bootstrap --token <token>`.");
+  }
+}

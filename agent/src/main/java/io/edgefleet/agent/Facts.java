@@ -1,0 +1,159 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.protocol.DeviceFacts;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Reads hardware and software facts from {@code /proc}, {@code /sys} and {@code /etc}. Every probe
+ * is best effort: a fact that cannot be read is reported as absent, never as an error.
+ */
+public final class Facts {
+  public static final String AGENT_VERSION = version();
+
+  private final Path root;
+
+  /** Reads from the real file system. */
+  public Facts() {
+    this(Path.of("/"));
+  }
+
+  /** Reads from a different root, for tests. */
+  public Facts(Path root) {
+    this.root = root;
+  }
+
+  /**
+   * Collects the facts.
+   *
+   * @param serialOverride serial to report instead of the DMI one (VMs, tests)
+   * @param stateDir where the agent keeps its state, for the disk size
+   */
+  public DeviceFacts collect(Optional<String> serialOverride, Path stateDir) {
+    return new DeviceFacts(
+        hostname(),
+        serialOverride.or(this::dmiSerial).orElse(null),
+        macs(),
+        System.getProperty("os.arch"),
+        Runtime.getRuntime().availableProcessors(),
+        memoryBytes(),
+        diskBytes(stateDir),
+        osName(),
+        osVersion(),
+        AGENT_VERSION,
+        exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
+        exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"));
+  }
+
+  /** The serial number from {@code /sys/class/dmi/id/product_serial}, if readable and real. */
+  public Optional<String> dmiSerial() {
+    return read("sys/class/dmi/id/product_serial")
+        .map(String::trim)
+        .filter(s -> !s.isEmpty())
+        .filter(s -> !s.equalsIgnoreCase("To Be Filled By O.E.M.") && !s.equals("0"));
+  }
+
+  private String hostname() {
+    return read("etc/hostname")
+        .map(String::trim)
+        .filter(s -> !s.isEmpty())
+        .orElseGet(
+            () -> {
+              try {
+                return InetAddress.getLocalHost().getHostName();
+              } catch (IOException e) {
+                return "unknown";
+              }
+            });
+  }
+
+  private List<String> macs() {
+    List<String> macs = new ArrayList<>();
+    Path net = root.resolve("sys/class/net");
+    if (!Files.isDirectory(net)) {
+      return macs;
+    }
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(net)) {
+      for (Path nif : dirs) {
+        if (nif.getFileName().toString().equals("lo")) {
+          continue;
+        }
+        read(root.relativize(nif.resolve("address")).toString())
+            .map(String::trim)
+            .filter(
+                m -> m.matches("([0-9a-f]{2}:){5}[0-9a-f]{2}") && !m.equals("00:00:00:00:00:00"))
+            .ifPresent(macs::add);
+      }
+    } catch (IOException e) {
+      return macs;
+    }
+    macs.sort(null);
+    return macs;
+  }
+
+  private long memoryBytes() {
+    return read("proc/meminfo")
+        .flatMap(
+            text ->
+                text.lines()
+                    .filter(l -> l.startsWith("MemTotal:"))
+                    .findFirst()
+                    .map(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024))
+        .orElse(0L);
+  }
+
+  private static long diskBytes(Path stateDir) {
+    try {
+      Path p = stateDir.toAbsolutePath();
+      while (p != null && !Files.exists(p)) {
+        p = p.getParent();
+      }
+      return p == null ? 0 : Files.getFileStore(p).getTotalSpace();
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  private String osName() {
+    return osRelease("NAME").orElse(System.getProperty("os.name"));
+  }
+
+  private String osVersion() {
+    return osRelease("VERSION_ID").orElse(System.getProperty("os.version"));
+  }
+
+  private Optional<String> osRelease(String key) {
+    return read("etc/os-release")
+        .flatMap(
+            text ->
+                text.lines()
+                    .filter(l -> l.startsWith(key + "="))
+                    .findFirst()
+                    .map(l -> l.substring(key.length() + 1).replace("\"", "").trim()));
+  }
+
+  private boolean exists(String relative) {
+    return Files.exists(root.resolve(relative));
+  }
+
+  private Optional<String> read(String relative) {
+    try {
+      Path p = root.resolve(relative);
+      return Files.isReadable(p) ? Optional.of(Files.readString(p)) : Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String version() {
+    String v = Facts.class.getPackage().getImplementationVersion();
+    return v == null ? "0.1.0-dev" : v.toLowerCase(Locale.ROOT);
+  }
+}

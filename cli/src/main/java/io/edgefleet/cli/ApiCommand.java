@@ -1,0 +1,86 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.edgefleet.cli.ConnectionOptions.Output;
+import io.edgefleet.protocol.Json;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * Base of every leaf command: resolves the connection, calls {@link #run}, prints failures as
+ * {@code error: <message>} on stderr and turns them into the exit code (0 success, 1 failed call, 2
+ * bad input or configuration). Output goes through the picocli {@code CommandLine}'s writers so a
+ * caller can capture it. In JSON mode stdout carries only JSON; notes go to stderr.
+ */
+abstract class ApiCommand implements Callable<Integer> {
+  @Mixin ConnectionOptions connection;
+  @Spec CommandSpec spec;
+
+  /** The API token given on this command line, if any. */
+  abstract Optional<String> tokenOption();
+
+  /** Checks what converters cannot check one value at a time; throws {@link ParameterException}. */
+  void validate() {}
+
+  abstract void run(ControllerClient api);
+
+  @Override
+  public final Integer call() {
+    validate();
+    PrintWriter err = spec.commandLine().getErr();
+    try {
+      Connection resolved =
+          connection.resolve(
+              tokenOption(), System.getenv(), Path.of(System.getProperty("user.home")));
+      try (ControllerClient api = new ControllerClient(resolved)) {
+        run(api);
+      }
+      return 0;
+    } catch (CliException e) {
+      err.println("error: " + e.getMessage());
+      return e.exitCode();
+    } finally {
+      out().flush();
+      err.flush();
+    }
+  }
+
+  PrintWriter out() {
+    return spec.commandLine().getOut();
+  }
+
+  Instant now() {
+    return Instant.now();
+  }
+
+  boolean json() {
+    return connection.output == Output.JSON;
+  }
+
+  /** Prints the API's JSON in JSON mode, else the rendered table text. */
+  void print(JsonNode api, Supplier<String> table) {
+    out().print(json() ? Json.pretty(api) + "\n" : table.get());
+  }
+
+  /** A line for people: on stdout for tables, on stderr in JSON mode to keep stdout parseable. */
+  void note(String line) {
+    (json() ? spec.commandLine().getErr() : out()).println(line);
+  }
+
+  ParameterException badInput(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  static ObjectNode object() {
+    return Json.mapper().createObjectNode();
+  }
+}

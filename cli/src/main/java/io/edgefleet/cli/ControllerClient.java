@@ -1,0 +1,207 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import io.edgefleet.protocol.ApiError;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.PinnedCaTrustManager.PinMismatchException;
+import io.edgefleet.protocol.tls.TlsContexts;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Optional;
+import javax.net.ssl.SSLException;
+
+/**
+ * Calls the controller's REST API over HTTPS that trusts only the pinned controller CA, with the
+ * API token as bearer token. Every failure becomes a {@link CliException} whose message says what
+ * went wrong and, where it can, what to do. Thread-safe; {@link #close()} releases the client.
+ */
+final class ControllerClient implements AutoCloseable {
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
+  private final Connection connection;
+  private final HttpClient http;
+
+  ControllerClient(Connection connection) {
+    this.connection = connection;
+    this.http =
+        HttpClient.newBuilder()
+            .sslContext(TlsContexts.pinned(new PinnedCaTrustManager(connection.caFingerprint())))
+            .connectTimeout(CONNECT_TIMEOUT)
+            .build();
+  }
+
+  /** Encodes one path segment, such as a device id or serial number. */
+  static String segment(String value) {
+    return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  JsonNode get(String path) {
+    return send("GET", path, Optional.empty());
+  }
+
+  JsonNode post(String path, JsonNode body) {
+    return send("POST", path, Optional.of(body));
+  }
+
+  JsonNode patch(String path, JsonNode body) {
+    return send("PATCH", path, Optional.of(body));
+  }
+
+  void delete(String path) {
+    send("DELETE", path, Optional.empty());
+  }
+
+  /** The answer's JSON; a {@link MissingNode} when the answer has no body (204). */
+  private JsonNode send(String method, String path, Optional<JsonNode> body) {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(connection.server() + path))
+            .timeout(REQUEST_TIMEOUT)
+            .header("Accept", "application/json")
+            .header("Authorization", "Bearer " + connection.token());
+    if (body.isPresent()) {
+      request
+          .header("Content-Type", "application/json")
+          .method(method, BodyPublishers.ofByteArray(Json.writeBytes(body.get())));
+    } else {
+      request.method(method, BodyPublishers.noBody());
+    }
+    HttpResponse<String> response;
+    try {
+      response = http.send(request.build(), BodyHandlers.ofString(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw failure(e, connection);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliException.failed("interrupted while waiting for the controller");
+    }
+    if (response.statusCode() / 100 != 2) {
+      throw apiError(response.statusCode(), response.body());
+    }
+    if (response.body().isBlank()) {
+      return MissingNode.getInstance();
+    }
+    try {
+      return Json.mapper().readTree(response.body());
+    } catch (IOException e) {
+      throw CliException.failed(
+          "the controller at " + connection.server() + " answered with invalid JSON: " + e);
+    }
+  }
+
+  /** {@code <message> (<code>)} from an error answer, which should carry an {@link ApiError}. */
+  static CliException apiError(int status, String body) {
+    ApiError error;
+    try {
+      error = Json.mapper().readValue(body, ApiError.class);
+    } catch (IOException | RuntimeException e) {
+      String excerpt = body.strip();
+      excerpt = excerpt.length() > 200 ? excerpt.substring(0, 200) + "…" : excerpt;
+      error =
+          new ApiError(
+              "HTTP_" + status,
+              "the controller answered HTTP " + status + (excerpt.isEmpty() ? "" : ": " + excerpt));
+    }
+    String message = error.message().isBlank() ? "request failed" : error.message();
+    String text = message + " (" + error.code() + ")";
+    if (error.errorCode() == ErrorCode.UNAUTHENTICATED) {
+      text +=
+          "\nthe controller refused the API token: check --token, EDGEFLEET_TOKEN or the"
+              + " token in cli-config.json";
+    }
+    return CliException.failed(text);
+  }
+
+  /** Explains a transport failure: unreachable, timed out, TLS refused, or CA pin mismatch. */
+  static CliException failure(IOException e, Connection connection) {
+    URI server = connection.server();
+    Optional<PinMismatchException> mismatch = cause(e, PinMismatchException.class);
+    if (mismatch.isPresent()) {
+      String detail = mismatch.get().getMessage();
+      int presented = detail.indexOf("presented ");
+      return CliException.failed(
+          "the controller's CA does not match the pinned fingerprint "
+              + connection.caFingerprint()
+              + ": the controller at "
+              + server
+              + (presented >= 0
+                  ? " " + detail.substring(presented)
+                  : " failed the check: " + detail)
+              + "\nit is a different controller or its CA was re-created; take caFingerprint from"
+              + " that controller's cli-config.json");
+    }
+    if (e instanceof HttpConnectTimeoutException) {
+      return unreachable(connection, "no connection within " + CONNECT_TIMEOUT.toSeconds() + "s");
+    }
+    if (e instanceof HttpTimeoutException) {
+      return CliException.failed(
+          "the controller at "
+              + server
+              + " did not answer within "
+              + REQUEST_TIMEOUT.toSeconds()
+              + "s");
+    }
+    Optional<SSLException> tls = cause(e, SSLException.class);
+    if (tls.isPresent()) {
+      return CliException.failed(
+          "TLS with the controller at " + server + " failed: " + reason(tls.get()));
+    }
+    if (cause(e, UnresolvedAddressException.class).isPresent()) {
+      return unreachable(connection, "unknown host " + server.getHost());
+    }
+    return unreachable(connection, reason(e));
+  }
+
+  private static CliException unreachable(Connection connection, String reason) {
+    return CliException.failed(
+        "cannot reach the controller at "
+            + connection.server()
+            + ": "
+            + reason
+            + "\nis the controller running? (the URL came from "
+            + connection.origin()
+            + ")");
+  }
+
+  /** The first message in the cause chain: the JDK client often wraps a message-less exception. */
+  private static String reason(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return t.getMessage();
+      }
+    }
+    // The JDK client reports a refused connection as a ConnectException without any message.
+    return cause(e, ConnectException.class).isPresent()
+        ? "connection refused"
+        : e.getClass().getSimpleName();
+  }
+
+  private static <T extends Throwable> Optional<T> cause(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return Optional.of(type.cast(t));
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public void close() {
+    http.close();
+  }
+}

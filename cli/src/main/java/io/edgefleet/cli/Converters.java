@@ -1,0 +1,96 @@
+package io.edgefleet.cli;
+
+import java.util.Locale;
+import java.util.Set;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/** picocli converters that validate arguments where they enter, naming the offending value. */
+final class Converters {
+  static final Set<String> DEVICE_STATUSES =
+      Set.of("PENDING", "NEVER_SEEN", "ONLINE", "OFFLINE", "REJECTED", "DECOMMISSIONED");
+
+  private Converters() {}
+
+  /** {@code key=value} by the Kubernetes label rules. */
+  static final class Tag implements ITypeConverter<Tags.Tag> {
+    @Override
+    public Tags.Tag convert(String value) {
+      try {
+        return Tags.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** A tag key by the Kubernetes label rules. */
+  static final class TagKey implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      try {
+        return Tags.key(value);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** A duration such as {@code 7d}, passed on unchanged once it is known to be valid. */
+  static final class DurationText implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      try {
+        Durations.parse(value);
+        return value;
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** A whole number of at least 1. */
+  static final class PositiveInt implements ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      try {
+        int n = Integer.parseInt(value.strip());
+        if (n >= 1) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new TypeConversionException("'" + value + "' is not a whole number of at least 1");
+    }
+  }
+
+  /** A device status, in any case; sent upper-case. */
+  static final class DeviceStatus implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      String status = value.strip().toUpperCase(Locale.ROOT);
+      if (!DEVICE_STATUSES.contains(status)) {
+        throw new TypeConversionException(
+            "'"
+                + value
+                + "' is not a device status: use one of "
+                + String.join(", ", DEVICE_STATUSES.stream().sorted().toList()));
+      }
+      return status;
+    }
+  }
+
+  /** A non-blank identifier: device id, enrollment code, token id or serial number. */
+  static final class Id implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      String id = value.strip();
+      if (id.isEmpty() || id.length() > 253 || !id.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+        throw new TypeConversionException(
+            "'" + value + "' is not an id: 1 to 253 printable characters without spaces");
+      }
+      return id;
+    }
+  }
+}

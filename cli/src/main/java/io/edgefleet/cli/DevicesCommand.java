@@ -1,0 +1,312 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SequencedMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code edgefleet devices …}: the fleet's devices, their approval, tags and pre-registration. */
+@Command(
+    name = "devices",
+    description = "List, inspect, approve, tag and retire devices; pre-register serial numbers.",
+    subcommands = {
+      DevicesCommand.ListDevices.class,
+      DevicesCommand.Get.class,
+      DevicesCommand.Tag.class,
+      DevicesCommand.Untag.class,
+      DevicesCommand.Approve.class,
+      DevicesCommand.Reject.class,
+      DevicesCommand.Decommission.class,
+      DevicesCommand.Preregister.class,
+      DevicesCommand.ListPreregistrations.class
+    })
+final class DevicesCommand {
+  static final String DEVICES = "/api/v1/devices";
+  static final String PREREGISTRATIONS = "/api/v1/preregistrations";
+
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help message and exit.")
+  boolean help;
+
+  @Command(name = "list", description = "List devices with their status and last contact.")
+  static final class ListDevices extends TokenCommand {
+    @Option(
+        names = "--status",
+        paramLabel = "STATUS",
+        converter = Converters.DeviceStatus.class,
+        description =
+            "Only devices in this status: PENDING, NEVER_SEEN, ONLINE, OFFLINE, REJECTED or"
+                + " DECOMMISSIONED.")
+    String status;
+
+    @Override
+    void run(ControllerClient api) {
+      String query = status == null ? "" : "?status=" + status;
+      JsonNode items = api.get(DEVICES + query).path("items");
+      print(items, () -> table(items, now()));
+    }
+  }
+
+  @Command(name = "get", description = "Show one device with its hardware facts.")
+  static final class Get extends TokenCommand {
+    @Parameters(paramLabel = "ID", converter = Converters.Id.class, description = "Device id.")
+    String id;
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode device = api.get(device(id));
+      print(device, () -> details(device, now()));
+    }
+  }
+
+  @Command(name = "tag", description = "Set tags on a device (replacing values of existing keys).")
+  static final class Tag extends TokenCommand {
+    @Parameters(
+        index = "0",
+        paramLabel = "ID",
+        converter = Converters.Id.class,
+        description = "Device id.")
+    String id;
+
+    @Parameters(
+        index = "1..*",
+        arity = "1..*",
+        paramLabel = "KEY=VALUE",
+        converter = Converters.Tag.class,
+        description = "Tags to set.")
+    List<Tags.Tag> tags = new ArrayList<>();
+
+    private Map<String, String> set = Map.of();
+
+    @Override
+    void validate() {
+      try {
+        set = Tags.toMap(tags);
+      } catch (IllegalArgumentException e) {
+        throw badInput(e.getMessage());
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      ObjectNode body = object();
+      set.forEach(body.putObject("set")::put);
+      body.putArray("remove");
+      showDevice(this, api.patch(device(id) + "/tags", body));
+    }
+  }
+
+  @Command(name = "untag", description = "Remove tags from a device.")
+  static final class Untag extends TokenCommand {
+    @Parameters(
+        index = "0",
+        paramLabel = "ID",
+        converter = Converters.Id.class,
+        description = "Device id.")
+    String id;
+
+    @Parameters(
+        index = "1..*",
+        arity = "1..*",
+        paramLabel = "KEY",
+        converter = Converters.TagKey.class,
+        description = "Tag keys to remove.")
+    List<String> keys = new ArrayList<>();
+
+    @Override
+    void run(ControllerClient api) {
+      ObjectNode body = object();
+      body.putObject("set");
+      new LinkedHashSet<>(keys).forEach(body.putArray("remove")::add);
+      showDevice(this, api.patch(device(id) + "/tags", body));
+    }
+  }
+
+  /** A lifecycle transition: {@code POST /api/v1/devices/{id}/<action>} answering the device. */
+  abstract static class Transition extends TokenCommand {
+    @Parameters(
+        paramLabel = "ID",
+        converter = Converters.Id.class,
+        description = "Device id or enrollment code.")
+    String id;
+
+    abstract String action();
+
+    @Override
+    void run(ControllerClient api) {
+      showDevice(this, api.post(device(id) + "/" + action(), object()));
+    }
+  }
+
+  @Command(name = "approve", description = "Approve a device that waits for approval.")
+  static final class Approve extends Transition {
+    @Override
+    String action() {
+      return "approve";
+    }
+  }
+
+  @Command(name = "reject", description = "Reject a device that waits for approval.")
+  static final class Reject extends Transition {
+    @Override
+    String action() {
+      return "reject";
+    }
+  }
+
+  @Command(
+      name = "decommission",
+      description = "Retire a device: its certificate stops working and it is disconnected.")
+  static final class Decommission extends Transition {
+    @Override
+    String action() {
+      return "decommission";
+    }
+  }
+
+  @Command(
+      name = "preregister",
+      description = "Pre-register a serial number: a device reporting it enrolls without a token.")
+  static final class Preregister extends TokenCommand {
+    @Option(
+        names = "--serial",
+        required = true,
+        paramLabel = "SERIAL",
+        converter = Converters.Id.class,
+        description = "The hardware serial number the agent reports.")
+    String serial;
+
+    @Option(
+        names = "--tag",
+        paramLabel = "KEY=VALUE",
+        converter = Converters.Tag.class,
+        description = "Tag the device gets; repeatable.")
+    List<Tags.Tag> tags = new ArrayList<>();
+
+    @Option(names = "--require-approval", description = "The device waits for approval.")
+    boolean requireApproval;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Name of the device.")
+    String name;
+
+    private Map<String, String> tagMap = Map.of();
+
+    @Override
+    void validate() {
+      try {
+        tagMap = Tags.toMap(tags);
+      } catch (IllegalArgumentException e) {
+        throw badInput(e.getMessage());
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      ObjectNode body = object().put("serial", serial);
+      tagMap.forEach(body.putObject("tags")::put);
+      body.put("requireApproval", requireApproval);
+      Optional.ofNullable(name).ifPresent(n -> body.put("name", n));
+      JsonNode created = api.post(PREREGISTRATIONS, body);
+      print(created, () -> preregistrations(List.of(created), now()));
+    }
+  }
+
+  @Command(name = "preregistrations", description = "List pre-registered serial numbers.")
+  static final class ListPreregistrations extends TokenCommand {
+    @Override
+    void run(ControllerClient api) {
+      JsonNode items = api.get(PREREGISTRATIONS).path("items");
+      print(items, () -> preregistrations(items, now()));
+    }
+  }
+
+  static String table(Iterable<JsonNode> devices, Instant now) {
+    Table table = new Table("id", "name", "status", "reason", "last seen", "tags", "version");
+    for (JsonNode d : devices) {
+      table.row(
+          Formats.text(d, "id"),
+          Formats.text(d, "name"),
+          Formats.text(d, "status"),
+          Formats.text(d, "statusReason"),
+          Formats.relative(d, "lastSeen", now),
+          Tags.format(d.path("tags")),
+          version(d));
+    }
+    return table.render();
+  }
+
+  static String details(JsonNode d, Instant now) {
+    JsonNode facts = d.path("facts");
+    SequencedMap<String, String> fields = new LinkedHashMap<>();
+    fields.put("ID", Formats.text(d, "id"));
+    fields.put("Name", Formats.text(d, "name"));
+    fields.put("Serial", Formats.text(d, "serial"));
+    fields.put("Status", Formats.text(d, "status"));
+    fields.put("Reason", Formats.text(d, "statusReason"));
+    fields.put("Last seen", Formats.timestamp(d, "lastSeen", now));
+    fields.put("Tags", Tags.format(d.path("tags")));
+    fields.put("Agent version", version(d));
+    fields.put("Enrollment code", Formats.text(d, "enrollmentCode"));
+    fields.put("Created", Formats.timestamp(d, "createdAt", now));
+    fields.put("Enrolled", Formats.timestamp(d, "enrolledAt", now));
+    fields.put("Hostname", Formats.text(facts, "hostname"));
+    fields.put("OS", (Formats.text(facts, "os") + " " + Formats.text(facts, "osVersion")).strip());
+    fields.put("Architecture", Formats.text(facts, "arch"));
+    fields.put("CPUs", Formats.text(facts, "cpus"));
+    fields.put("Memory", size(facts, "memoryBytes"));
+    fields.put("Disk", size(facts, "diskBytes"));
+    List<String> macs = new ArrayList<>();
+    facts.path("macs").forEach(m -> macs.add(m.asText()));
+    fields.put("MACs", String.join(",", macs));
+    fields.put("K3s", yesNo(facts, "k3s"));
+    fields.put("Kubelet", yesNo(facts, "kubelet"));
+    return Table.fields(fields);
+  }
+
+  static String preregistrations(Iterable<JsonNode> items, Instant now) {
+    Table table = new Table("serial", "name", "tags", "approval", "device", "created");
+    for (JsonNode p : items) {
+      table.row(
+          Formats.text(p, "serial"),
+          Formats.text(p, "name"),
+          Tags.format(p.path("tags")),
+          p.path("requireApproval").asBoolean() ? "required" : "automatic",
+          Formats.text(p, "deviceId"),
+          Formats.relative(p, "createdAt", now));
+    }
+    return table.render();
+  }
+
+  /** A device answered by a change, as a one-row table. */
+  private static void showDevice(ApiCommand command, JsonNode device) {
+    command.print(device, () -> table(List.of(device), command.now()));
+  }
+
+  private static String device(String id) {
+    return DEVICES + "/" + ControllerClient.segment(id);
+  }
+
+  private static String version(JsonNode d) {
+    String version = Formats.text(d, "agentVersion");
+    return version.isEmpty() ? Formats.text(d.path("facts"), "agentVersion") : version;
+  }
+
+  private static String size(JsonNode facts, String field) {
+    return facts.path(field).isNumber() ? Formats.bytes(facts.path(field).asLong()) : "";
+  }
+
+  private static String yesNo(JsonNode facts, String field) {
+    return facts.path(field).isBoolean() ? (facts.path(field).asBoolean() ? "yes" : "no") : "";
+  }
+}

@@ -1,0 +1,82 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Optional;
+
+/** How API values read in a terminal: relative times, byte sizes, plain text of JSON fields. */
+final class Formats {
+  private Formats() {}
+
+  /** The field's value as text; empty when it is absent or null. */
+  static String text(JsonNode node, String field) {
+    JsonNode value = node.path(field);
+    if (value.isMissingNode() || value.isNull()) {
+      return "";
+    }
+    return value.isValueNode() ? value.asText() : value.toString();
+  }
+
+  /** {@code 12s ago}, {@code 5m ago}, {@code in 7d}: in the largest unit that fits, rounded. */
+  static String relative(Instant when, Instant now) {
+    Duration d = Duration.between(when, now);
+    return d.isNegative() ? "in " + span(d.negated()) : span(d) + " ago";
+  }
+
+  /** An ISO-8601 instant field; empty when absent or not an instant. */
+  static Optional<Instant> instant(JsonNode node, String field) {
+    try {
+      String text = text(node, field);
+      return text.isEmpty() ? Optional.empty() : Optional.of(Instant.parse(text));
+    } catch (DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** An ISO-8601 instant field as a relative time; text that is no instant is shown as is. */
+  static String relative(JsonNode node, String field, Instant now) {
+    return instant(node, field).map(t -> relative(t, now)).orElse(text(node, field));
+  }
+
+  /** An ISO-8601 instant field followed by its relative time, for detail views. */
+  static String timestamp(JsonNode node, String field, Instant now) {
+    return instant(node, field)
+        .map(t -> text(node, field) + " (" + relative(t, now) + ")")
+        .orElse(text(node, field));
+  }
+
+  /** Binary units: {@code 512 B}, {@code 1.5 KiB}, {@code 7.6 GiB}. */
+  static String bytes(long bytes) {
+    if (bytes < 1024) {
+      return bytes + " B";
+    }
+    String units = "KMGTPE";
+    double value = bytes;
+    int unit = -1;
+    while (value >= 1024 && unit < units.length() - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return String.format(Locale.ROOT, "%.1f %siB", value, units.charAt(unit));
+  }
+
+  // Rounded, not truncated: a token created with --expires 7d should read "in 7d", not "in 6d".
+  private static String span(Duration d) {
+    long seconds = Math.round(d.toMillis() / 1000.0);
+    if (seconds < 60) {
+      return seconds + "s";
+    }
+    long minutes = Math.round(seconds / 60.0);
+    if (minutes < 60) {
+      return minutes + "m";
+    }
+    long hours = Math.round(minutes / 60.0);
+    if (hours < 48) {
+      return hours + "h";
+    }
+    return Math.round(hours / 24.0) + "d";
+  }
+}

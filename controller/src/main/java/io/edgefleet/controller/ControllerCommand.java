@@ -1,0 +1,168 @@
+package io.edgefleet.controller;
+
+import io.edgefleet.protocol.Durations;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code edgefleet controller}: runs the controller until stopped. */
+@Command(
+    name = "controller",
+    description = "Run the controller: REST API, enrollment and the agents' connections.",
+    mixinStandardHelpOptions = true)
+public final class ControllerCommand implements Callable<Integer> {
+
+  @Option(
+      names = "--data",
+      paramLabel = "DIR",
+      description =
+          "Data directory: database, keys, admin token (default: ~/.edgefleet/controller).")
+  Path data = defaultDataDir();
+
+  @Option(
+      names = "--listen",
+      paramLabel = "HOST:PORT",
+      description = "Address to listen on (default: 0.0.0.0:7443).")
+  String listen = "0.0.0.0:" + ControllerConfig.DEFAULT_PORT;
+
+  @Option(
+      names = "--database-url",
+      paramLabel = "URL",
+      description =
+          "JDBC URL, e.g. jdbc:postgresql://db:5432/edgefleet (default: SQLite in the data"
+              + " directory). Credentials from EDGEFLEET_DATABASE_USER/EDGEFLEET_DATABASE_PASSWORD.")
+  String databaseUrl;
+
+  @Option(
+      names = "--advertise-url",
+      paramLabel = "URL",
+      description = "URL devices use to reach this controller (default: from --listen).")
+  String advertiseUrl;
+
+  @Option(
+      names = "--tls-san",
+      paramLabel = "NAME",
+      description = "Extra DNS name or IP for the TLS certificate (repeatable).")
+  List<String> tlsNames = new ArrayList<>();
+
+  @Option(
+      names = "--heartbeat",
+      paramLabel = "DURATION",
+      description = "Heartbeat interval told to agents (default: 30s).")
+  String heartbeat = "30s";
+
+  /** Runs only the controller role, e.g. as a child process in tests. */
+  public static void main(String[] args) {
+    System.exit(new picocli.CommandLine(new ControllerCommand()).execute(args));
+  }
+
+  public static Path defaultDataDir() {
+    return Path.of(System.getProperty("user.home"), ".edgefleet", "controller");
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    ControllerConfig config;
+    try {
+      config = config();
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
+    Controller controller;
+    try {
+      controller = Controller.start(config, Clock.systemUTC());
+    } catch (RuntimeException e) {
+      System.err.println("error: the controller could not start: " + rootMessage(e));
+      return 1;
+    }
+    Path dataDir = config.dataDir().toAbsolutePath();
+    System.out.println(
+        "edgefleet controller " + Controller.VERSION + " serving " + controller.url());
+    System.out.println("  data:          " + dataDir);
+    System.out.println(
+        "  database:      "
+            + controller.database().kind().name().toLowerCase(java.util.Locale.ROOT));
+    System.out.println("  CA fingerprint " + controller.pki().caFingerprint());
+    controller
+        .newAdminToken()
+        .ifPresentOrElse(
+            t -> {
+              System.out.println(
+                  "  admin token (shown once; saved to "
+                      + dataDir.resolve("admin-token")
+                      + ", mode 0600):");
+              System.out.println("    " + t);
+            },
+            () -> System.out.println("  admin token:   in " + dataDir.resolve("admin-token")));
+    System.out.println("next: create an onboarding token and a bootstrap file for your devices:");
+    System.out.println(
+        "  EDGEFLEET_CONFIG="
+            + controller.cliConfig()
+            + " edgefleet onboarding create --tag site=lab");
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  controller.close();
+                  stopped.countDown();
+                },
+                "edgefleet-controller-stop"));
+    stopped.await();
+    return 0;
+  }
+
+  ControllerConfig config() {
+    int colon = listen.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--listen must be HOST:PORT, got " + listen);
+    }
+    String host = listen.substring(0, colon).replaceAll("^\\[|\\]$", "");
+    int port;
+    try {
+      port = Integer.parseInt(listen.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--listen port is not a number: " + listen);
+    }
+    Duration hb;
+    try {
+      hb = Durations.parse(heartbeat);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--heartbeat: " + e.getMessage());
+    }
+    if (hb.toSeconds() < 1) {
+      throw new IllegalArgumentException("--heartbeat must be at least 1s");
+    }
+    if (advertiseUrl != null && !advertiseUrl.startsWith("https://")) {
+      throw new IllegalArgumentException("--advertise-url must start with https://");
+    }
+    return ControllerConfig.defaults(data)
+        .withListen(host, port)
+        .withDatabase(
+            databaseUrl,
+            System.getenv("EDGEFLEET_DATABASE_USER"),
+            System.getenv("EDGEFLEET_DATABASE_PASSWORD"))
+        .withAdvertiseUrl(advertiseUrl)
+        .withTlsNames(tlsNames)
+        .withHeartbeat(hb);
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+      if (t.getMessage() != null && !sb.toString().contains(t.getMessage())) {
+        sb.append(": ").append(t.getMessage());
+      }
+    }
+    return sb.toString();
+  }
+}
