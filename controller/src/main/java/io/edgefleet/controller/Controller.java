@@ -103,7 +103,8 @@ public final class Controller implements AutoCloseable {
               preregistrations,
               pki,
               audit,
-              advertised::get);
+              advertised::get,
+              config.heartbeat());
       this.http =
           new HttpApi(
               config.listenHost(),

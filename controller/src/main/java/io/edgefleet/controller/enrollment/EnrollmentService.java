@@ -31,7 +31,7 @@ import org.jdbi.v3.core.Jdbi;
  * nothing. Thread-safe.
  */
 public final class EnrollmentService {
-  private static final int PENDING_POLL_SECONDS = 10;
+  private static final int MAX_PENDING_POLL_SECONDS = 10;
   private static final int MAX_FACT_TEXT = 256;
 
   private final Jdbi jdbi;
@@ -43,6 +43,7 @@ public final class EnrollmentService {
   private final ControllerPki pki;
   private final AuditLog audit;
   private final Supplier<String> advertiseUrl;
+  private final int pendingPollSeconds;
 
   public EnrollmentService(
       Jdbi jdbi,
@@ -53,7 +54,8 @@ public final class EnrollmentService {
       Preregistrations preregistrations,
       ControllerPki pki,
       AuditLog audit,
-      Supplier<String> advertiseUrl) {
+      Supplier<String> advertiseUrl,
+      java.time.Duration heartbeat) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -63,6 +65,9 @@ public final class EnrollmentService {
     this.pki = pki;
     this.audit = audit;
     this.advertiseUrl = advertiseUrl;
+    // Pending devices poll about as often as connected ones check in, at most every 10 s, so an
+    // approval takes effect quickly without a socket being held open for a device not yet trusted.
+    this.pendingPollSeconds = (int) Math.clamp(heartbeat.toSeconds(), 1, MAX_PENDING_POLL_SECONDS);
   }
 
   public EnrollmentResponse enroll(EnrollmentRequest req, String remoteAddress) {
@@ -195,7 +200,7 @@ public final class EnrollmentService {
               advertiseUrl.get() + "/console/approve?code=" + d.enrollmentCode(),
               null,
               null,
-              PENDING_POLL_SECONDS,
+              pendingPollSeconds,
               "waiting for an operator: edgefleet devices approve " + d.enrollmentCode());
       case REJECTED ->
           throw new ControllerException(

@@ -1,0 +1,98 @@
+package io.edgefleet.testkit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.TlsContexts;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** A minimal operator client for tests: real HTTPS with the controller CA pinned. */
+public final class AdminClient implements AutoCloseable {
+  private final String url;
+  private final String token;
+  private final HttpClient http;
+
+  /** An answer: status and parsed JSON body (a missing body is JSON null). */
+  public record Answer(int status, JsonNode body) {
+    public String code() {
+      return body.path("code").asText();
+    }
+  }
+
+  public AdminClient(String url, String token, String caFingerprint) {
+    this.url = url;
+    this.token = token;
+    this.http =
+        HttpClient.newBuilder()
+            .sslContext(TlsContexts.pinned(new PinnedCaTrustManager(caFingerprint)))
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+  }
+
+  public Answer get(String path) {
+    return send("GET", path, null, token);
+  }
+
+  public Answer post(String path, Object body) {
+    return send("POST", path, body, token);
+  }
+
+  public Answer patch(String path, Object body) {
+    return send("PATCH", path, body, token);
+  }
+
+  public Answer delete(String path) {
+    return send("DELETE", path, null, token);
+  }
+
+  /** Sends with any bearer token (null for none) and a raw body, for negative tests. */
+  public Answer raw(String method, String path, byte[] body, String bearer, String contentType) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(url + path))
+            .timeout(Duration.ofSeconds(30))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(body));
+    if (bearer != null) {
+      b.header("Authorization", "Bearer " + bearer);
+    }
+    if (contentType != null) {
+      b.header("Content-Type", contentType);
+    }
+    try {
+      HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+      JsonNode node =
+          r.body() == null || r.body().isEmpty()
+              ? Json.mapper().nullNode()
+              : Json.mapper().readTree(r.body());
+      return new Answer(r.statusCode(), node);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private Answer send(String method, String path, Object body, String bearer) {
+    return raw(
+        method,
+        path,
+        body == null ? null : Json.writeBytes(body),
+        bearer,
+        body == null ? null : "application/json");
+  }
+
+  @Override
+  public void close() {
+    http.shutdownNow();
+  }
+}

@@ -1,0 +1,166 @@
+package io.edgefleet.testkit;
+
+import io.edgefleet.protocol.tls.Fingerprints;
+import io.edgefleet.protocol.tls.Pem;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A controller in its own JVM process, so tests can kill it with SIGKILL and start it again on the
+ * same data directory and port.
+ */
+public final class ControllerProcess implements AutoCloseable {
+  private final Path dataDir;
+  private final int port;
+  private final List<String> extraArgs;
+  private final List<String> output = new CopyOnWriteArrayList<>();
+  private Process process;
+
+  public ControllerProcess(Path dataDir, List<String> extraArgs) {
+    this.dataDir = dataDir;
+    this.port = freePort();
+    this.extraArgs = List.copyOf(extraArgs);
+  }
+
+  public String url() {
+    return "https://127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /** Starts the process and waits until it serves. */
+  public ControllerProcess start() {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("-cp");
+    cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-Xmx256m");
+    cmd.add("io.edgefleet.controller.ControllerCommand");
+    cmd.add("--data");
+    cmd.add(dataDir.toString());
+    cmd.add("--listen");
+    cmd.add("127.0.0.1:" + port);
+    cmd.addAll(extraArgs);
+    output.clear();
+    try {
+      process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the controller process", e);
+    }
+    Process p = process;
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                  output.add(line);
+                }
+              } catch (IOException e) {
+                // The process died; its exit is observed elsewhere.
+              }
+            },
+            "controller-process-output");
+    reader.setDaemon(true);
+    reader.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      if (output.stream().anyMatch(l -> l.contains(" serving https://"))) {
+        return this;
+      }
+      if (!p.isAlive()) {
+        throw new IllegalStateException("controller process exited:\n" + String.join("\n", output));
+      }
+      try {
+        p.waitFor(50, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
+    throw new IllegalStateException("controller did not start in 60s:\n" + String.join("\n", output));
+  }
+
+  /** SIGKILL: no shutdown hook runs, nothing is flushed. */
+  public void kill9() {
+    process.destroyForcibly();
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("controller process did not die");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public String adminToken() {
+    try {
+      return Files.readString(dataDir.resolve("admin-token")).trim();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public String caFingerprint() {
+    try {
+      return Fingerprints.of(Pem.certificateOf(Files.readString(dataDir.resolve("pki/ca.crt"))));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public AdminClient admin() {
+    return new AdminClient(url(), adminToken(), caFingerprint());
+  }
+
+  public List<String> output() {
+    return List.copyOf(output);
+  }
+
+  public Duration uptime() {
+    return process.info().totalCpuDuration().orElse(Duration.ZERO);
+  }
+
+  @Override
+  public void close() {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+      }
+    }
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

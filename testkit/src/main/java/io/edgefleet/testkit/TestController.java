@@ -1,0 +1,75 @@
+package io.edgefleet.testkit;
+
+import io.edgefleet.controller.Controller;
+import io.edgefleet.controller.ControllerConfig;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A real controller in the test JVM on a free loopback port, with a 1 s heartbeat so presence
+ * changes are observable quickly.
+ */
+public final class TestController implements AutoCloseable {
+  public static final Duration HEARTBEAT = Duration.ofSeconds(1);
+
+  private final Controller controller;
+  private final AdminClient admin;
+
+  private TestController(Controller controller) {
+    this.controller = controller;
+    this.admin =
+        new AdminClient(
+            controller.url(),
+            controller.adminToken().orElseThrow(),
+            controller.pki().caFingerprint());
+  }
+
+  public static ControllerConfig config(Path dataDir) {
+    return ControllerConfig.defaults(dataDir)
+        .withListen("127.0.0.1", 0)
+        .withHeartbeat(HEARTBEAT)
+        .withPresenceFlush(Duration.ofMillis(200));
+  }
+
+  public static TestController start(Path dataDir) {
+    return start(config(dataDir));
+  }
+
+  public static TestController start(ControllerConfig config) {
+    return new TestController(Controller.start(config, Clock.systemUTC()));
+  }
+
+  public Controller controller() {
+    return controller;
+  }
+
+  public AdminClient admin() {
+    return admin;
+  }
+
+  public String url() {
+    return controller.url();
+  }
+
+  public String caFingerprint() {
+    return controller.pki().caFingerprint();
+  }
+
+  /** Creates an onboarding token through the service and returns its secret. */
+  public String token(Map<String, String> tags, Integer maxUses, boolean requireApproval) {
+    return controller
+        .onboarding()
+        .create(
+            new OnboardingTokens.CreateRequest(null, tags, maxUses, null, requireApproval), "test")
+        .token();
+  }
+
+  @Override
+  public void close() {
+    admin.close();
+    controller.close();
+  }
+}
