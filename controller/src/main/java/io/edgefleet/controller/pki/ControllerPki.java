@@ -32,7 +32,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import javax.security.auth.x500.X500Principal;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
 import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
@@ -197,6 +199,11 @@ public final class ControllerPki {
             ErrorCode.INVALID_CSR, "csrPem must hold a PEM 'CERTIFICATE REQUEST' block");
       }
       PKCS10CertificationRequest csr = new PKCS10CertificationRequest(pem.getContent());
+      var algorithm = csr.getSubjectPublicKeyInfo().getAlgorithm();
+      if (!X9ObjectIdentifiers.id_ecPublicKey.equals(algorithm.getAlgorithm())
+          || !SECObjectIdentifiers.secp256r1.equals(algorithm.getParameters())) {
+        throw new ControllerException(ErrorCode.INVALID_CSR, "the CSR key must be EC P-256");
+      }
       PublicKey key =
           KeyFactory.getInstance("EC")
               .generatePublic(new X509EncodedKeySpec(csr.getSubjectPublicKeyInfo().getEncoded()));

@@ -1,0 +1,60 @@
+package io.edgefleet.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.edgefleet.protocol.DeviceFacts;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FactsTest {
+  @TempDir Path root;
+
+  @Test
+  void readsFactsFromProcSysAndEtc() throws Exception {
+    write("etc/hostname", "store-17-pos\n");
+    write("sys/class/dmi/id/product_serial", "SN-4711\n");
+    write("sys/class/net/eth0/address", "aa:bb:cc:dd:ee:01\n");
+    write("sys/class/net/lo/address", "00:00:00:00:00:00\n");
+    write("sys/class/net/wlan0/address", "aa:bb:cc:dd:ee:02\n");
+    write("proc/meminfo", "MemTotal:        2048000 kB\nMemFree: 1 kB\n");
+    write("etc/os-release", "NAME=\"Ubuntu\"\nVERSION_ID=\"24.04\"\n");
+    write("usr/local/bin/k3s", "");
+
+    DeviceFacts f = new Facts(root).collect(Optional.empty(), root);
+    assertThat(f.hostname()).isEqualTo("store-17-pos");
+    assertThat(f.serial()).isEqualTo("SN-4711");
+    assertThat(f.macs()).containsExactly("aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02");
+    assertThat(f.memoryBytes()).isEqualTo(2048000L * 1024);
+    assertThat(f.os()).isEqualTo("Ubuntu");
+    assertThat(f.osVersion()).isEqualTo("24.04");
+    assertThat(f.k3s()).isTrue();
+    assertThat(f.kubelet()).isFalse();
+    assertThat(f.cpus()).isPositive();
+    assertThat(f.diskBytes()).isPositive();
+  }
+
+  @Test
+  void serialOverrideWinsAndPlaceholderSerialsAreIgnored() throws Exception {
+    write("sys/class/dmi/id/product_serial", "To Be Filled By O.E.M.\n");
+    Facts facts = new Facts(root);
+    assertThat(facts.dmiSerial()).isEmpty();
+    assertThat(facts.collect(Optional.of("VM-7"), root).serial()).isEqualTo("VM-7");
+  }
+
+  @Test
+  void missingFilesAreAbsentFactsNotErrors() {
+    DeviceFacts f = new Facts(root).collect(Optional.empty(), root);
+    assertThat(f.serial()).isNull();
+    assertThat(f.macs()).isEmpty();
+    assertThat(f.memoryBytes()).isZero();
+  }
+
+  private void write(String relative, String content) throws Exception {
+    Path p = root.resolve(relative);
+    Files.createDirectories(p.getParent());
+    Files.writeString(p, content);
+  }
+}
