@@ -18,7 +18,8 @@ class BackoffTest {
 
   @Test
   void delaysAreSpreadOverTheWholeWindowAndNeverExceedIt() {
-    Backoff b = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30), new SplittableRandom(42));
+    Backoff b =
+        new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30), new SplittableRandom(42));
     long min = Long.MAX_VALUE;
     long max = 0;
     for (int i = 0; i < 10; i++) {

@@ -38,7 +38,8 @@ class BootstrapFileTest {
     assertThatThrownBy(() -> BootstrapFile.read(notJson)).hasMessageContaining("not valid JSON");
 
     Path badFp = dir.resolve("fp.json");
-    Files.writeString(badFp, "{\"version\":1,\"controllerUrl\":\"https://h:1\",\"caFingerprint\":\"abc\"}");
+    Files.writeString(
+        badFp, "{\"version\":1,\"controllerUrl\":\"https://h:1\",\"caFingerprint\":\"abc\"}");
     assertThatThrownBy(() -> BootstrapFile.read(badFp))
         .hasMessageContaining("caFingerprint")
         .extracting(e -> ((AgentException) e).code())

@@ -1,5 +1,7 @@
 package io.edgefleet.cli;
 
+import io.edgefleet.protocol.Durations;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
 import picocli.CommandLine.ITypeConverter;
@@ -36,16 +38,33 @@ final class Converters {
     }
   }
 
-  /** A duration such as {@code 7d}, passed on unchanged once it is known to be valid. */
+  /**
+   * A duration such as {@code 7d}, passed on (stripped) once it is known to be valid. The syntax is
+   * the protocol's, which the controller parses with; the CLI also refuses zero and {@code ms},
+   * which make no sense for the lifetimes operators type here.
+   */
   static final class DurationText implements ITypeConverter<String> {
     @Override
     public String convert(String value) {
+      String text = value.strip();
+      Duration duration;
       try {
-        Durations.parse(value);
-        return value;
+        duration = Durations.parse(text);
       } catch (IllegalArgumentException e) {
-        throw new TypeConversionException(e.getMessage());
+        throw notPositive(value);
       }
+      if (duration.isZero() || text.endsWith("ms")) {
+        throw notPositive(value);
+      }
+      return text;
+    }
+
+    private static TypeConversionException notPositive(String value) {
+      return new TypeConversionException(
+          "'"
+              + value
+              + "' is not a positive duration: use a whole number and a unit s, m, h or d,"
+              + " for example 90s, 30m, 12h or 7d");
     }
   }
 

@@ -219,12 +219,7 @@ final class OnboardingCommand {
   static JsonNode writeBootstrap(
       ApiCommand command, ControllerClient api, String token, Path file) {
     JsonNode document = api.post(BOOTSTRAP, ApiCommand.object().put("token", token));
-    try {
-      Json.mapper().treeToValue(document, Bootstrap.class);
-    } catch (IOException | IllegalArgumentException e) {
-      throw CliException.failed(
-          "the controller answered an invalid bootstrap document: " + rootMessage(e));
-    }
+    validBootstrap(document);
     try {
       SecureFiles.writeSecret(file, Json.pretty(document) + "\n");
     } catch (UncheckedIOException e) {
@@ -232,6 +227,25 @@ final class OnboardingCommand {
     }
     command.note("wrote " + file + "; start the agent: edgefleet agent --bootstrap " + file);
     return document;
+  }
+
+  /**
+   * The document as the agent will read it; a document the agent would refuse is never written.
+   *
+   * @throws CliException (exit 1) saying what is wrong with it
+   */
+  static Bootstrap validBootstrap(JsonNode document) {
+    Bootstrap bootstrap;
+    try {
+      bootstrap = Json.mapper().treeToValue(document, Bootstrap.class);
+    } catch (IOException | IllegalArgumentException e) {
+      throw CliException.failed(
+          "the controller answered an invalid bootstrap document: " + rootMessage(e));
+    }
+    if (bootstrap == null) {
+      throw CliException.failed("the controller answered an empty bootstrap document");
+    }
+    return bootstrap;
   }
 
   private static String rootMessage(Throwable e) {

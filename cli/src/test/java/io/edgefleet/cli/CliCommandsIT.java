@@ -1,139 +1,531 @@
 package io.edgefleet.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.controller.Controller;
+import io.edgefleet.controller.ControllerConfig;
+import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.onboarding.OnboardingTokens;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.EnrollmentResponse;
+import io.edgefleet.protocol.EnrollmentResponse.Status;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The commands against a real HTTPS server with its own CA, over loopback. */
+/**
+ * The commands against a real controller started in this JVM: its HTTPS listener on loopback, its
+ * own CA, SQLite in a temporary data directory, and the admin token and {@code cli-config.json} it
+ * writes at first start. Devices enroll through the controller's real enrollment endpoint. The
+ * controller is shared by the class, so each test works with its own tokens, devices and serials.
+ */
 class CliCommandsIT {
-  private static final String API_TOKEN = "efa_test";
-  private static final String DEVICE =
-      """
-      {"id":"d-1","name":"pos-1","serial":"SN1","tags":{"site":"store-17","role":"pos"},
-       "status":"ONLINE","statusReason":"heartbeat","lastSeen":"%s","agentVersion":"0.1.0",
-       "facts":{"hostname":"pos-1","serial":"SN1","macs":["aa:bb:cc:dd:ee:ff"],"arch":"amd64",
-                "cpus":4,"memoryBytes":8000000000,"diskBytes":64000000000,"os":"debian",
-                "osVersion":"12","agentVersion":"0.1.0","k3s":true,"kubelet":false},
-       "createdAt":"2025-01-01T00:00:00Z","enrolledAt":"2025-01-01T00:01:00Z"}
-      """
-          .formatted(Instant.now().minus(Duration.ofDays(3)));
-  private static final String PENDING =
-      """
-      {"id":"d-2","serial":"SN2","tags":{},"status":"PENDING","enrollmentCode":"ABCD-1234",
-       "createdAt":"2025-01-01T00:00:00Z"}
-      """;
+  private static final Pattern TOKEN = Pattern.compile("Token: +(efo_\\S+) +\\(shown only now\\)");
+  private static final AtomicInteger NEXT = new AtomicInteger();
 
-  @TempDir Path dir;
-  private FakeController controller;
+  @TempDir static Path dir;
+  private static Controller controller;
+  private static String url;
+  private static String adminToken;
+  private static String fingerprint;
 
-  @BeforeEach
-  void start() throws Exception {
-    controller = new FakeController();
+  @BeforeAll
+  static void startController() {
+    controller =
+        Controller.start(
+            ControllerConfig.defaults(dir.resolve("controller"))
+                .withListen("127.0.0.1", 0)
+                .withHeartbeat(Duration.ofSeconds(1))
+                .withPresenceFlush(Duration.ofMillis(200)),
+            Clock.systemUTC());
+    url = controller.url();
+    adminToken = controller.adminToken().orElseThrow();
+    fingerprint = controller.pki().caFingerprint();
   }
 
-  @AfterEach
-  void stop() {
-    controller.close();
+  @AfterAll
+  static void stopController() {
+    if (controller != null) {
+      controller.close();
+    }
   }
 
   @Test
-  void devicesListPrintsAnAlignedTableAndSendsTheBearerToken() {
-    controller.answer(
-        "GET",
-        "/api/v1/devices?status=ONLINE",
-        200,
-        "{\"items\":[" + DEVICE + "," + PENDING + "]}");
+  void theControllerWroteTheConfigFileTheCommandsRead() {
+    JsonNode config = json(read(controller.cliConfig()));
 
-    Cli.Result r = run("devices", "list", "--status", "online");
+    assertThat(config.path("server").asText()).isEqualTo(url).startsWith("https://127.0.0.1:");
+    assertThat(config.path("token").asText()).isEqualTo(adminToken);
+    assertThat(config.path("caFingerprint").asText()).isEqualTo(fingerprint);
+  }
+
+  // --- onboarding ---------------------------------------------------------------------------
+
+  @Test
+  void onboardingCreateShowsTheTokenOnceAndTheControllerKeepsItsSettings() {
+    String name = unique("stores");
+
+    Cli.Result r =
+        run(
+            "onboarding",
+            "create",
+            "--name",
+            name,
+            "--tag",
+            "site=store-17",
+            "--tag",
+            "role=pos",
+            "--uses",
+            "5",
+            "--expires",
+            "7d",
+            "--require-approval");
 
     assertThat(r.err()).isEmpty();
     assertThat(r.exitCode()).isZero();
-    assertThat(r.out().lines())
-        .containsExactly(
-            "ID   NAME   STATUS   REASON     LAST SEEN  TAGS                    VERSION",
-            "d-1  pos-1  ONLINE   heartbeat  3d ago     role=pos,site=store-17  0.1.0",
-            "d-2  -      PENDING  -          -          -                       -");
-    assertThat(controller.requests())
-        .singleElement()
-        .satisfies(q -> assertThat(q.authorization()).isEqualTo("Bearer " + API_TOKEN));
-  }
-
-  @Test
-  void jsonOutputIsTheApiItemsArray() throws Exception {
-    controller.answer("GET", "/api/v1/devices", 200, "{\"items\":[" + PENDING + "]}");
-
-    Cli.Result r = run("devices", "list", "-o", "json");
-
-    assertThat(Json.mapper().readTree(r.out()))
-        .isEqualTo(Json.mapper().readTree("[" + PENDING + "]"));
-  }
-
-  @Test
-  void devicesGetShowsFacts() {
-    controller.answer("GET", "/api/v1/devices/d-1", 200, DEVICE);
-
-    Cli.Result r = run("devices", "get", "d-1");
-
+    String token = shownToken(r.out());
     assertThat(r.out())
-        .contains("Hostname:")
+        .containsPattern("Name: +" + name)
+        .containsPattern("Tags: +role=pos,site=store-17")
+        .containsPattern("Uses: +0/5")
+        .containsPattern("Expires: +in 7d")
+        .containsPattern("Approval: +required")
+        .endsWith(
+            "write a bootstrap file: edgefleet onboarding bootstrap --token "
+                + token
+                + System.lineSeparator());
+    OnboardingTokens.View stored = controller.onboarding().checkUsable(token);
+    assertThat(stored.name()).isEqualTo(name);
+    assertThat(stored.tags()).isEqualTo(Map.of("site", "store-17", "role", "pos"));
+    assertThat(stored.maxUses()).isEqualTo(5);
+    assertThat(stored.requireApproval()).isTrue();
+    assertThat(stored.expiresAt())
+        .isBetween(
+            Instant.now().plus(Duration.ofDays(7)).minusSeconds(60),
+            Instant.now().plus(Duration.ofDays(7)));
+
+    Cli.Result list = run("onboarding", "list");
+    Cli.Result listJson = run("onboarding", "list", "-o", "json");
+
+    assertThat(row(list.out(), stored.id()))
+        .matches(
+            Pattern.quote(stored.id())
+                + " +"
+                + name
+                + " +role=pos,site=store-17 +0/5 +in 7d +required +active");
+    assertThat(list.out()).doesNotContain(token);
+    assertThat(listJson.out()).doesNotContain(token);
+  }
+
+  @Test
+  void onboardingCreateAsJsonPrintsOnlyTheApiAnswerOnStdout() {
+    Cli.Result r = run("onboarding", "create", "--tag", "site=store-3", "-o", "json");
+
+    assertThat(r.exitCode()).isZero();
+    JsonNode created = json(r.out());
+    String token = created.path("token").asText();
+    assertThat(token).startsWith("efo_");
+    assertThat(created.path("tags")).isEqualTo(json("{\"site\":\"store-3\"}"));
+    assertThat(created.path("requireApproval").asBoolean()).isFalse();
+    assertThat(created.path("uses").asInt()).isZero();
+    assertThat(controller.onboarding().checkUsable(token).id())
+        .isEqualTo(created.path("id").asText());
+    assertThat(r.err())
+        .isEqualTo(
+            "write a bootstrap file: edgefleet onboarding bootstrap --token "
+                + token
+                + System.lineSeparator());
+  }
+
+  @Test
+  void onboardingListShowsUsedUpRevokedAndExpiredTokens() {
+    JsonNode usedUp = createToken("--uses", "1");
+    JsonNode revoked = createToken();
+    JsonNode expiring = createToken("--expires", "1s");
+    new EnrollingDevice(unique("till"), unique("SN"))
+        .enroll(url, fingerprint, usedUp.path("token").asText())
+        .response();
+    assertThat(run("onboarding", "revoke", revoked.path("id").asText()).exitCode()).isZero();
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              String out = run("onboarding", "list").out();
+              assertThat(row(out, expiring.path("id").asText()))
+                  .matches(".* +\\d+s ago +automatic +expired");
+              assertThat(row(out, usedUp.path("id").asText()))
+                  .matches(".* +1/1 +never +automatic +used up");
+              assertThat(row(out, revoked.path("id").asText()))
+                  .matches(".* +0 +never +automatic +revoked");
+            });
+  }
+
+  @Test
+  void onboardingRevokeStopsTheTokenFromEnrollingDevices() {
+    JsonNode created = createToken();
+    String id = created.path("id").asText();
+
+    Cli.Result r = run("onboarding", "revoke", id);
+
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exitCode()).isZero();
+    assertThat(r.out()).isEqualTo("revoked onboarding token " + id + System.lineSeparator());
+    EnrollingDevice.Answer refused =
+        new EnrollingDevice(unique("pos"), unique("SN"))
+            .enroll(url, fingerprint, created.path("token").asText());
+    assertThat(refused.error().errorCode()).isEqualTo(ErrorCode.ONBOARDING_TOKEN_REVOKED);
+  }
+
+  @Test
+  void onboardingRevokeOfAnUnknownTokenIsNotFound() {
+    Cli.Result r = run("onboarding", "revoke", "obt-nope");
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err()).startsWith("error: ").contains("(NOT_FOUND)").contains("obt-nope");
+  }
+
+  @Test
+  void onboardingBootstrapWritesAPrivateFileThatEnrollsADevice() throws IOException {
+    String token = createToken("--tag", "site=store-5").path("token").asText();
+    // An existing world-readable file must not keep its mode when the secret replaces it.
+    Path file = dir.resolve(unique("bootstrap") + ".json");
+    Files.writeString(file, "old");
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+
+    Cli.Result r =
+        Cli.run(
+            "onboarding",
+            "bootstrap",
+            "--token",
+            token,
+            "--out",
+            file.toString(),
+            "--api-token",
+            adminToken,
+            "--server",
+            url,
+            "--ca-fingerprint",
+            fingerprint);
+
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exitCode()).isZero();
+    assertThat(r.out())
+        .isEqualTo(
+            "wrote "
+                + file
+                + "; start the agent: edgefleet agent --bootstrap "
+                + file
+                + System.lineSeparator());
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+        .isEqualTo("rw-------");
+    Bootstrap bootstrap = Json.mapper().readValue(file.toFile(), Bootstrap.class);
+    assertThat(bootstrap).isEqualTo(Bootstrap.of(url, fingerprint, token));
+
+    EnrollmentResponse enrolled =
+        new EnrollingDevice(unique("pos"), unique("SN"))
+            .enroll(bootstrap.baseUrl(), bootstrap.caFingerprint(), bootstrap.token())
+            .response();
+    assertThat(enrolled.status()).isEqualTo(Status.APPROVED);
+    assertThat(controller.devices().get(enrolled.deviceId()).tags())
+        .isEqualTo(Map.of("site", "store-5"));
+  }
+
+  @Test
+  void onboardingCreateWithBootstrapOutWritesTheShownToken() {
+    Path file = dir.resolve(unique("created") + ".json");
+
+    Cli.Result r = run("onboarding", "create", "-o", "json", "--bootstrap-out", file.toString());
+
+    assertThat(r.exitCode()).isZero();
+    String token = json(r.out()).path("token").asText();
+    assertThat(Json.mapper().convertValue(json(read(file)), Bootstrap.class))
+        .isEqualTo(Bootstrap.of(url, fingerprint, token));
+    assertThat(mode(file)).isEqualTo("rw-------");
+    assertThat(r.err())
+        .isEqualTo(
+            "wrote "
+                + file
+                + "; start the agent: edgefleet agent --bootstrap "
+                + file
+                + System.lineSeparator());
+  }
+
+  @Test
+  void onboardingBootstrapForAnUnknownTokenWritesNothing() {
+    Path file = dir.resolve(unique("unknown") + ".json");
+
+    Cli.Result r = run("onboarding", "bootstrap", "--token", "efo_nope", "--out", file.toString());
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err()).startsWith("error: ").contains("(ONBOARDING_TOKEN_INVALID)");
+    assertThat(file).doesNotExist();
+  }
+
+  // --- devices ------------------------------------------------------------------------------
+
+  @Test
+  void devicesListAndGetShowAnEnrolledDevice() {
+    EnrollingDevice device = new EnrollingDevice(unique("pos"), unique("SN"));
+    String id = enroll(device, "--tag", "site=store-17", "--tag", "role=pos").deviceId();
+
+    Cli.Result list = run("devices", "list");
+    Cli.Result get = run("devices", "get", id);
+
+    assertThat(list.exitCode()).isZero();
+    assertThat(list.out().lines().findFirst())
+        .hasValueSatisfying(
+            h -> assertThat(h).matches("ID +NAME +STATUS +REASON +LAST SEEN +TAGS +VERSION"));
+    assertThat(row(list.out(), id))
+        .matches(
+            Pattern.quote(id)
+                + " +"
+                + device.hostname()
+                + " +NEVER_SEEN +enrolled .*, has not connected since +- +role=pos,site=store-17"
+                + " +0\\.1\\.0");
+    assertThat(get.exitCode()).isZero();
+    assertThat(get.out())
+        .containsPattern("ID: +" + id)
+        .containsPattern("Serial: +" + device.serial())
+        .containsPattern("Status: +NEVER_SEEN")
+        .containsPattern("Hostname: +" + device.hostname())
+        .containsPattern("OS: +debian 12")
+        .containsPattern("Architecture: +amd64")
         .containsPattern("Memory: +7\\.5 GiB")
+        .containsPattern("MACs: +aa:bb:cc:dd:ee:ff")
         .containsPattern("K3s: +yes")
         .containsPattern("Kubelet: +no")
-        .containsPattern("MACs: +aa:bb:cc:dd:ee:ff")
-        .containsPattern("Last seen: +\\S+Z \\(3d ago\\)");
+        .containsPattern("Enrolled: +\\S+Z \\(");
   }
 
   @Test
-  void apiErrorIsPrintedOnStderrWithItsCodeAndExitsOne() {
-    controller.answer(
-        "GET",
-        "/api/v1/devices/d-9",
-        404,
-        "{\"code\":\"NOT_FOUND\",\"message\":\"no device d-9\"}");
+  void devicesListAsJsonCarriesTheTagsAndFiltersByStatus() {
+    String active =
+        enroll(new EnrollingDevice(unique("pos"), unique("SN")), "--tag", "site=s-1").deviceId();
+    String pending =
+        enroll(new EnrollingDevice(unique("pos"), unique("SN")), "--require-approval").deviceId();
 
-    Cli.Result r = run("devices", "get", "d-9");
+    JsonNode all = json(run("devices", "list", "-o", "json").out());
+    JsonNode onlyPending = json(run("devices", "list", "--status", "pending", "-o", "json").out());
+
+    assertThat(all.isArray()).isTrue();
+    assertThat(item(all, "id", active).path("tags")).isEqualTo(json("{\"site\":\"s-1\"}"));
+    assertThat(item(all, "id", active).path("status").asText()).isEqualTo("NEVER_SEEN");
+    assertThat(item(all, "id", pending).path("status").asText()).isEqualTo("PENDING");
+    assertThat(onlyPending.findValuesAsText("id")).contains(pending).doesNotContain(active);
+    assertThat(onlyPending.findValuesAsText("status")).containsOnly("PENDING");
+  }
+
+  @Test
+  void devicesTagAndUntagChangeTheStoredTags() {
+    String id =
+        enroll(new EnrollingDevice(unique("pos"), unique("SN")), "--tag", "site=store-17")
+            .deviceId();
+
+    Cli.Result tag = run("devices", "tag", id, "site=store-18", "role=");
+
+    assertThat(tag.err()).isEmpty();
+    assertThat(tag.exitCode()).isZero();
+    assertThat(row(tag.out(), id)).contains(" role=,site=store-18 ");
+    assertThat(controller.devices().get(id).tags())
+        .isEqualTo(Map.of("site", "store-18", "role", ""));
+
+    Cli.Result untag = run("devices", "untag", id, "role", "role");
+
+    assertThat(untag.exitCode()).isZero();
+    assertThat(controller.devices().get(id).tags()).isEqualTo(Map.of("site", "store-18"));
+  }
+
+  @Test
+  void badTagSyntaxIsExitTwoAndChangesNothing() {
+    String id =
+        enroll(new EnrollingDevice(unique("pos"), unique("SN")), "--tag", "site=store-17")
+            .deviceId();
+    int tokens = controller.onboarding().list().size();
+
+    Cli.Result tag = run("devices", "tag", id, "site=store 18");
+    Cli.Result create = run("onboarding", "create", "--tag", "site");
+
+    assertThat(tag.exitCode()).isEqualTo(2);
+    assertThat(tag.err()).contains("'store 18'").contains("Usage:");
+    assertThat(create.exitCode()).isEqualTo(2);
+    assertThat(create.err()).contains("'site' is not KEY=VALUE");
+    assertThat(controller.devices().get(id).tags()).isEqualTo(Map.of("site", "store-17"));
+    assertThat(controller.onboarding().list()).hasSize(tokens);
+  }
+
+  @Test
+  void approvingAPendingDeviceByItsCodeLetsItsNextPollGetACertificate() {
+    EnrollingDevice device = new EnrollingDevice(unique("pos"), unique("SN"));
+    EnrollmentResponse pending = enroll(device, "--require-approval");
+    assertThat(pending.status()).isEqualTo(Status.PENDING);
+    assertThat(row(run("devices", "list", "--status", "PENDING").out(), pending.deviceId()))
+        .contains(" PENDING ")
+        .contains(pending.enrollmentCode());
+
+    Cli.Result r = run("devices", "approve", pending.enrollmentCode());
+
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exitCode()).isZero();
+    assertThat(row(r.out(), pending.deviceId())).contains(" NEVER_SEEN ");
+    assertThat(controller.devices().get(pending.deviceId()).status())
+        .isEqualTo(DeviceStatus.NEVER_SEEN);
+    EnrollmentResponse polled = device.askAgain().response();
+    assertThat(polled.status()).isEqualTo(Status.APPROVED);
+    assertThat(polled.deviceId()).isEqualTo(pending.deviceId());
+    assertThat(polled.certificatePem()).contains("BEGIN CERTIFICATE");
+  }
+
+  @Test
+  void rejectingAPendingDeviceRefusesItsNextPollAndCannotBeRepeated() {
+    EnrollingDevice device = new EnrollingDevice(unique("pos"), unique("SN"));
+    EnrollmentResponse pending = enroll(device, "--require-approval");
+
+    Cli.Result r = run("devices", "reject", pending.deviceId());
+
+    assertThat(r.exitCode()).isZero();
+    assertThat(row(r.out(), pending.deviceId())).contains(" REJECTED ");
+    assertThat(controller.devices().get(pending.deviceId()).status())
+        .isEqualTo(DeviceStatus.REJECTED);
+    assertThat(device.askAgain().error().errorCode()).isEqualTo(ErrorCode.ENROLLMENT_REJECTED);
+
+    Cli.Result again = run("devices", "reject", pending.deviceId());
+
+    assertThat(again.exitCode()).isEqualTo(1);
+    assertThat(again.err()).startsWith("error: ").contains("(CONFLICT)");
+  }
+
+  @Test
+  void decommissioningADeviceRetiresIt() {
+    EnrollingDevice device = new EnrollingDevice(unique("pos"), unique("SN"));
+    EnrollmentResponse enrolled = enroll(device);
+
+    Cli.Result r = run("devices", "decommission", enrolled.deviceId(), "-o", "json");
+
+    assertThat(r.exitCode()).isZero();
+    assertThat(json(r.out()).path("status").asText()).isEqualTo("DECOMMISSIONED");
+    assertThat(controller.devices().get(enrolled.deviceId()).status())
+        .isEqualTo(DeviceStatus.DECOMMISSIONED);
+    assertThat(device.askAgain().error().errorCode()).isEqualTo(ErrorCode.DEVICE_DECOMMISSIONED);
+  }
+
+  @Test
+  void preregisteredSerialEnrollsWithoutATokenAndGetsItsNameAndTags() {
+    String serial = unique("SN-PRE");
+    String name = unique("till");
+
+    Cli.Result r =
+        run("devices", "preregister", "--serial", serial, "--tag", "site=store-9", "--name", name);
+
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exitCode()).isZero();
+    assertThat(r.out().lines().findFirst())
+        .hasValueSatisfying(
+            h -> assertThat(h).matches("SERIAL +NAME +TAGS +APPROVAL +DEVICE +CREATED"));
+    assertThat(row(r.out(), serial))
+        .matches(Pattern.quote(serial) + " +" + name + " +site=store-9 +automatic +- +\\d+s ago");
+
+    EnrollmentResponse enrolled =
+        new EnrollingDevice(unique("pos"), serial).enrollBySerial(url, fingerprint).response();
+
+    assertThat(enrolled.status()).isEqualTo(Status.APPROVED);
+    JsonNode device = json(run("devices", "get", enrolled.deviceId(), "-o", "json").out());
+    assertThat(device.path("name").asText()).isEqualTo(name);
+    assertThat(device.path("tags")).isEqualTo(json("{\"site\":\"store-9\"}"));
+    JsonNode preregistrations = json(run("devices", "preregistrations", "-o", "json").out());
+    assertThat(item(preregistrations, "serial", serial).path("deviceId").asText())
+        .isEqualTo(enrolled.deviceId());
+    assertThat(row(run("devices", "preregistrations").out(), serial))
+        .contains(" " + enrolled.deviceId() + " ");
+  }
+
+  @Test
+  void preregisteringASerialTwiceIsAConflict() {
+    String serial = unique("SN-TWICE");
+    assertThat(run("devices", "preregister", "--serial", serial).exitCode()).isZero();
+
+    Cli.Result r = run("devices", "preregister", "--serial", serial, "--require-approval");
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err())
+        .startsWith("error: serial " + serial + " is already pre-registered")
+        .endsWith("(CONFLICT)" + System.lineSeparator());
+  }
+
+  // --- failures -----------------------------------------------------------------------------
+
+  @Test
+  void unknownDeviceIsNotFoundOnStderrWithExitOne() {
+    Cli.Result r = run("devices", "get", "dev-nope");
 
     assertThat(r.exitCode()).isEqualTo(1);
     assertThat(r.out()).isEmpty();
-    assertThat(r.err()).isEqualTo("error: no device d-9 (NOT_FOUND)" + System.lineSeparator());
+    assertThat(r.err())
+        .isEqualTo("error: device 'dev-nope' does not exist (NOT_FOUND)" + System.lineSeparator());
   }
 
   @Test
-  void wrongPinnedFingerprintIsRefusedBeforeAnyRequest() {
-    Cli.Result r =
+  void wrongApiTokenIsRefusedWithAHint() {
+    // The flag overrides the config file's token only; server and CA still come from the file.
+    Cli.Result fromConfig = run("devices", "list", "--token", "efa_wrong");
+    Cli.Result fromFlags =
         Cli.run(
             "devices",
             "list",
             "--server",
-            controller.url(),
+            url,
             "--token",
-            API_TOKEN,
+            "efa_wrong",
             "--ca-fingerprint",
-            "sha256:" + "0".repeat(64));
+            fingerprint);
 
-    assertThat(r.exitCode()).isEqualTo(1);
-    assertThat(r.err())
-        .startsWith(
-            "error: the controller's CA does not match the pinned fingerprint sha256:"
-                + "0".repeat(64))
-        .contains(controller.caFingerprint());
-    assertThat(controller.requests()).isEmpty();
+    for (Cli.Result r : new Cli.Result[] {fromConfig, fromFlags}) {
+      assertThat(r.exitCode()).isEqualTo(1);
+      assertThat(r.out()).isEmpty();
+      assertThat(r.err())
+          .startsWith("error: the bearer token is not valid for this controller (UNAUTHENTICATED)")
+          .contains("check --token, EDGEFLEET_TOKEN or the token in cli-config.json");
+    }
   }
 
   @Test
-  void closedPortSaysTheControllerCannotBeReached() throws Exception {
+  void wrongPinnedFingerprintIsRefusedAndNamesWhatTheControllerPresented() {
+    String wrong = "sha256:" + "0".repeat(64);
+
+    Cli.Result r = run("devices", "list", "--ca-fingerprint", wrong);
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.out()).isEmpty();
+    assertThat(r.err())
+        .startsWith(
+            "error: the controller's CA does not match the pinned fingerprint "
+                + wrong
+                + ": the controller at "
+                + url)
+        .contains(fingerprint)
+        .contains("take caFingerprint from that controller's cli-config.json");
+  }
+
+  @Test
+  void closedPortSaysTheControllerCannotBeReached() throws IOException {
     int port;
     try (ServerSocket socket = new ServerSocket(0)) {
       port = socket.getLocalPort();
@@ -146,258 +538,96 @@ class CliCommandsIT {
             "--server",
             "https://127.0.0.1:" + port,
             "--token",
-            API_TOKEN,
+            adminToken,
             "--ca-fingerprint",
-            controller.caFingerprint());
+            fingerprint);
 
     assertThat(r.exitCode()).isEqualTo(1);
     assertThat(r.err())
-        .startsWith(
+        .isEqualTo(
             "error: cannot reach the controller at https://127.0.0.1:"
                 + port
                 + ": connection refused"
+                + System.lineSeparator()
+                + "is the controller running? (the URL came from --server)"
                 + System.lineSeparator());
   }
 
-  @Test
-  void onboardingCreateSendsTheRequestAndWritesAPrivateBootstrapFile() throws Exception {
-    String bootstrap =
-        "{\"version\":1,\"controllerUrl\":\"https://127.0.0.1:7443\",\"caFingerprint\":\"sha256:"
-            + "a".repeat(64)
-            + "\",\"token\":\"efo_secret\"}";
-    controller
-        .answer("POST", "/api/v1/onboarding-tokens", 201, token("efo_secret"))
-        .answer("POST", "/api/v1/onboarding-tokens/bootstrap", 200, bootstrap);
-    Path file = dir.resolve("boot.json");
+  // --- helpers ------------------------------------------------------------------------------
 
-    Cli.Result r =
-        run(
-            "onboarding",
-            "create",
-            "--name",
-            "stores",
-            "--tag",
-            "site=store-17",
-            "--tag",
-            "role=pos",
-            "--uses",
-            "5",
-            "--expires",
-            "7d",
-            "--require-approval",
-            "--bootstrap-out",
-            file.toString());
-
-    assertThat(r.err()).isEmpty();
-    assertThat(r.exitCode()).isZero();
-    assertThat(body(0))
-        .isEqualTo(
-            json(
-                "{\"name\":\"stores\",\"tags\":{\"site\":\"store-17\",\"role\":\"pos\"},"
-                    + "\"maxUses\":5,\"expiresIn\":\"7d\",\"requireApproval\":true}"));
-    assertThat(body(1)).isEqualTo(json("{\"token\":\"efo_secret\"}"));
-    assertThat(json(Files.readString(file))).isEqualTo(json(bootstrap));
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
-        .isEqualTo("rw-------");
-    assertThat(r.out())
-        .containsPattern("Token: +efo_secret")
-        .containsPattern("Tags: +role=pos,site=store-17")
-        .contains("wrote " + file + "; start the agent: edgefleet agent --bootstrap " + file);
-  }
-
-  @Test
-  void onboardingCreateWithoutFileHintsAtTheBootstrapCommand() {
-    controller.answer("POST", "/api/v1/onboarding-tokens", 201, token("efo_x"));
-
-    Cli.Result r = run("onboarding", "create");
-
-    assertThat(body(0)).isEqualTo(json("{\"tags\":{},\"requireApproval\":false}"));
-    assertThat(r.out())
-        .endsWith(
-            "write a bootstrap file: edgefleet onboarding bootstrap --token efo_x"
-                + System.lineSeparator());
-  }
-
-  @Test
-  void bootstrapCommandTakesTheOnboardingTokenAndApiTokenSeparately() throws Exception {
-    // An existing world-readable file must not keep its mode when the secret replaces it.
-    Path file = dir.resolve("edgefleet-bootstrap.json");
-    Files.writeString(file, "old");
-    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
-    controller.answer(
-        "POST",
-        "/api/v1/onboarding-tokens/bootstrap",
-        200,
-        "{\"version\":1,\"controllerUrl\":\"https://c:7443\",\"caFingerprint\":\"sha256:"
-            + "b".repeat(64)
-            + "\",\"token\":\"efo_1\"}");
-
-    Cli.Result r =
-        Cli.run(
-            "onboarding",
-            "bootstrap",
-            "--token",
-            "efo_1",
-            "--out",
-            file.toString(),
-            "--api-token",
-            API_TOKEN,
-            "--server",
-            controller.url(),
-            "--ca-fingerprint",
-            controller.caFingerprint());
-
-    assertThat(r.exitCode()).isZero();
-    assertThat(controller.requests().getFirst().authorization()).isEqualTo("Bearer " + API_TOKEN);
-    assertThat(body(0)).isEqualTo(json("{\"token\":\"efo_1\"}"));
-    assertThat(r.out())
-        .isEqualTo(
-            "wrote "
-                + file
-                + "; start the agent: edgefleet agent --bootstrap "
-                + file
-                + System.lineSeparator());
-    assertThat(Files.getPosixFilePermissions(file))
-        .isEqualTo(PosixFilePermissions.fromString("rw-------"));
-    assertThat(json(Files.readString(file)).path("token").asText()).isEqualTo("efo_1");
-  }
-
-  @Test
-  void invalidBootstrapDocumentIsNotWritten() {
-    controller.answer(
-        "POST",
-        "/api/v1/onboarding-tokens/bootstrap",
-        200,
-        "{\"version\":1,\"controllerUrl\":\"http://c\",\"caFingerprint\":\"x\"}");
-    Path file = dir.resolve("b.json");
-
-    Cli.Result r =
-        Cli.run(
-            "onboarding",
-            "bootstrap",
-            "--token",
-            "efo_1",
-            "--out",
-            file.toString(),
-            "--api-token",
-            API_TOKEN,
-            "--server",
-            controller.url(),
-            "--ca-fingerprint",
-            controller.caFingerprint());
-
-    assertThat(r.exitCode()).isEqualTo(1);
-    assertThat(r.err()).contains("invalid bootstrap document").contains("https://");
-    assertThat(file).doesNotExist();
-  }
-
-  @Test
-  void onboardingListShowsUsesExpiryAndState() {
-    String expired = Instant.now().minus(Duration.ofHours(2)).toString();
-    controller.answer(
-        "GET",
-        "/api/v1/onboarding-tokens",
-        200,
-        "{\"items\":[{\"id\":\"t-1\",\"name\":\"a\",\"tags\":{},\"maxUses\":2,\"uses\":2,"
-            + "\"requireApproval\":false,\"revoked\":false},"
-            + "{\"id\":\"t-2\",\"tags\":{\"site\":\"s\"},\"uses\":0,\"expiresAt\":\""
-            + expired
-            + "\",\"requireApproval\":true,\"revoked\":false}]}");
-
-    Cli.Result r = run("onboarding", "list");
-
-    assertThat(r.out().lines())
-        .containsExactly(
-            "ID   NAME  TAGS    USES  EXPIRES  APPROVAL   STATE",
-            "t-1  a     -       2/2   never    automatic  used up",
-            "t-2  -     site=s  0     2h ago   required   expired");
-  }
-
-  @Test
-  void revokeDeletesTheToken() {
-    controller.answer("DELETE", "/api/v1/onboarding-tokens/t-1", 204, "");
-
-    Cli.Result r = run("onboarding", "revoke", "t-1");
-
-    assertThat(r.exitCode()).isZero();
-    assertThat(r.out()).isEqualTo("revoked onboarding token t-1" + System.lineSeparator());
-  }
-
-  @Test
-  void tagAndUntagPatchTheDeviceTags() {
-    controller.answer("PATCH", "/api/v1/devices/d-1/tags", 200, DEVICE);
-
-    assertThat(run("devices", "tag", "d-1", "site=store-17", "role=").exitCode()).isZero();
-    assertThat(run("devices", "untag", "d-1", "role", "role", "site").exitCode()).isZero();
-
-    assertThat(body(0))
-        .isEqualTo(json("{\"set\":{\"site\":\"store-17\",\"role\":\"\"},\"remove\":[]}"));
-    assertThat(body(1)).isEqualTo(json("{\"set\":{},\"remove\":[\"role\",\"site\"]}"));
-  }
-
-  @Test
-  void approveByEnrollmentCodeShowsTheDevice() {
-    controller.answer(
-        "POST", "/api/v1/devices/ABCD-1234/approve", 200, PENDING.replace("PENDING", "NEVER_SEEN"));
-
-    Cli.Result r = run("devices", "approve", "ABCD-1234");
-
-    assertThat(r.exitCode()).isZero();
-    assertThat(r.out().lines()).hasSize(2).last().asString().startsWith("d-2  -     NEVER_SEEN");
-  }
-
-  @Test
-  void preregisterSendsSerialAndTags() {
-    controller.answer(
-        "POST",
-        "/api/v1/preregistrations",
-        201,
-        "{\"serial\":\"SN 9\",\"tags\":{\"site\":\"s\"},\"requireApproval\":false,"
-            + "\"createdAt\":\"2025-01-01T00:00:00Z\"}");
-
-    Cli.Result r =
-        run("devices", "preregister", "--serial", "SN9", "--tag", "site=s", "--name", "till");
-
-    assertThat(r.exitCode()).isZero();
-    assertThat(body(0))
-        .isEqualTo(
-            json(
-                "{\"serial\":\"SN9\",\"tags\":{\"site\":\"s\"},\"requireApproval\":false,"
-                    + "\"name\":\"till\"}"));
-    assertThat(r.out()).startsWith("SERIAL  NAME  TAGS    APPROVAL   DEVICE  CREATED");
-  }
-
-  private Cli.Result run(String... args) {
+  /** Runs the CLI against the controller through the config file it wrote. */
+  private static Cli.Result run(String... args) {
     return Cli.run(
-        Stream.concat(
-                Stream.of(args),
-                Stream.of(
-                    "--server",
-                    controller.url(),
-                    "--token",
-                    API_TOKEN,
-                    "--ca-fingerprint",
-                    controller.caFingerprint()))
+        Stream.concat(Stream.of(args), Stream.of("--config", controller.cliConfig().toString()))
             .toArray(String[]::new));
   }
 
-  private JsonNode body(int request) {
-    return json(controller.requests().get(request).body());
+  /** Creates an onboarding token through the CLI and returns the API's answer. */
+  private static JsonNode createToken(String... options) {
+    String[] args =
+        Stream.concat(Stream.of("onboarding", "create", "-o", "json"), Stream.of(options))
+            .toArray(String[]::new);
+    Cli.Result r = run(args);
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    return json(r.out());
+  }
+
+  /** Enrolls the device with a fresh token created with these {@code onboarding create} options. */
+  private static EnrollmentResponse enroll(EnrollingDevice device, String... tokenOptions) {
+    return device
+        .enroll(url, fingerprint, createToken(tokenOptions).path("token").asText())
+        .response();
+  }
+
+  private static String shownToken(String out) {
+    Matcher m = TOKEN.matcher(out);
+    assertThat(m.find()).as("token line in%n%s", out).isTrue();
+    return m.group(1);
+  }
+
+  /** The table line whose first cell is {@code first}. */
+  private static String row(String table, String first) {
+    return table
+        .lines()
+        .filter(line -> line.startsWith(first + " "))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no row for " + first + " in\n" + table));
+  }
+
+  private static JsonNode item(JsonNode items, String field, String value) {
+    for (JsonNode item : items) {
+      if (item.path(field).asText().equals(value)) {
+        return item;
+      }
+    }
+    throw new AssertionError("no item with " + field + "=" + value + " in " + items);
+  }
+
+  private static String unique(String prefix) {
+    return prefix + "-" + NEXT.incrementAndGet();
+  }
+
+  private static String mode(Path file) {
+    try {
+      return PosixFilePermissions.toString(Files.getPosixFilePermissions(file));
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static JsonNode json(String text) {
     try {
       return Json.mapper().readTree(text);
-    } catch (Exception e) {
+    } catch (IOException e) {
       throw new AssertionError("not JSON: " + text, e);
     }
-  }
-
-  private static String token(String token) {
-    return "{\"id\":\"t-1\",\"name\":\"stores\",\"token\":\""
-        + token
-        + "\",\"tags\":{\"site\":\"store-17\",\"role\":\"pos\"},\"maxUses\":5,\"uses\":0,"
-        + "\"expiresAt\":\"2099-01-01T00:00:00Z\",\"requireApproval\":true,"
-        + "\"createdAt\":\"2025-01-01T00:00:00Z\",\"revoked\":false}";
   }
 }

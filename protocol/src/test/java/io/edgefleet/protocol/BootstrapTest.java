@@ -25,8 +25,10 @@ class BootstrapTest {
   void refusesUnsafeOrMalformedContent() {
     assertThatThrownBy(() -> Bootstrap.of("http://h:1", FP, "t")).hasMessageContaining("https://");
     assertThatThrownBy(() -> Bootstrap.of("", FP, "t")).hasMessageContaining("controllerUrl");
-    assertThatThrownBy(() -> Bootstrap.of("https://h:1", "sha256:ABC", "t")).hasMessageContaining("caFingerprint");
-    assertThatThrownBy(() -> new Bootstrap(2, "https://h:1", FP, "t")).hasMessageContaining("version");
+    assertThatThrownBy(() -> Bootstrap.of("https://h:1", "sha256:ABC", "t"))
+        .hasMessageContaining("caFingerprint");
+    assertThatThrownBy(() -> new Bootstrap(2, "https://h:1", FP, "t"))
+        .hasMessageContaining("version");
   }
 
   @Test
@@ -34,7 +36,10 @@ class BootstrapTest {
     assertThat(Json.write(new AgentMessage.Heartbeat(7))).isEqualTo("{\"t\":\"hb\",\"seq\":7}");
     assertThat(Json.write(new ControllerMessage.Ack())).isEqualTo("{\"t\":\"ack\"}");
     ControllerMessage m =
-        Json.mapper().readValue("{\"t\":\"welcome\",\"deviceId\":\"d\",\"heartbeatSeconds\":30,\"new\":1}", ControllerMessage.class);
+        Json.mapper()
+            .readValue(
+                "{\"t\":\"welcome\",\"deviceId\":\"d\",\"heartbeatSeconds\":30,\"new\":1}",
+                ControllerMessage.class);
     assertThat(m).isEqualTo(new ControllerMessage.Welcome("d", 30));
   }
 }

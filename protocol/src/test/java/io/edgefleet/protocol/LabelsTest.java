@@ -20,7 +20,8 @@ class LabelsTest {
     assertThatThrownBy(() -> Labels.validate("-lead", "x")).hasMessageContaining("'-lead'");
     assertThatThrownBy(() -> Labels.validate("Bad_Prefix/x", "y")).hasMessageContaining("prefix");
     assertThatThrownBy(() -> Labels.validate("k", "a".repeat(64))).hasMessageContaining("63");
-    assertThatThrownBy(() -> Labels.validate("k", "Europe/Berlin")).hasMessageContaining("Europe/Berlin");
+    assertThatThrownBy(() -> Labels.validate("k", "Europe/Berlin"))
+        .hasMessageContaining("Europe/Berlin");
     assertThatThrownBy(() -> Labels.validate("", "x")).hasMessageContaining("empty");
   }
 }

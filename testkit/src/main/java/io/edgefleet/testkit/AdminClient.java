@@ -69,10 +69,13 @@ public final class AdminClient implements AutoCloseable {
     }
     try {
       HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+      String type = r.headers().firstValue("Content-Type").orElse("");
       JsonNode node =
           r.body() == null || r.body().isEmpty()
               ? Json.mapper().nullNode()
-              : Json.mapper().readTree(r.body());
+              : type.contains("json")
+                  ? Json.mapper().readTree(r.body())
+                  : Json.mapper().getNodeFactory().textNode(r.body());
       return new Answer(r.statusCode(), node);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

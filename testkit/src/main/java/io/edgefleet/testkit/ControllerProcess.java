@@ -98,7 +98,8 @@ public final class ControllerProcess implements AutoCloseable {
         throw new IllegalStateException(e);
       }
     }
-    throw new IllegalStateException("controller did not start in 60s:\n" + String.join("\n", output));
+    throw new IllegalStateException(
+        "controller did not start in 60s:\n" + String.join("\n", output));
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is flushed. */

@@ -61,7 +61,8 @@ public final class TestAgents implements AutoCloseable {
 
   /** Creates and starts an agent. */
   public Agent start(Agent.Options options) {
-    Agent a = new Agent(options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), out);
+    Agent a =
+        new Agent(options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), out);
     synchronized (agents) {
       agents.add(a);
     }

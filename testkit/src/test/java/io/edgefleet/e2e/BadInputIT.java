@@ -57,7 +57,9 @@ class BadInputIT {
     assertThatThrownBy(() -> agents.start(options))
         .isInstanceOf(AgentException.class)
         .satisfies(
-            e -> assertThat(((AgentException) e).code()).isEqualTo(AgentException.Code.BOOTSTRAP_INVALID))
+            e ->
+                assertThat(((AgentException) e).code())
+                    .isEqualTo(AgentException.Code.BOOTSTRAP_INVALID))
         .hasMessageContaining("edgefleet onboarding bootstrap");
     assertThat(Files.exists(dir.resolve("agents/a1/identity.json"))).isFalse();
   }
@@ -70,10 +72,13 @@ class BadInputIT {
     Agent agent = agents.start(agents.options("a1", bootstrap));
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> agent.status().lastError().orElse(""), e -> e.contains("CA_FINGERPRINT_MISMATCH"));
+        .until(
+            () -> agent.status().lastError().orElse(""),
+            e -> e.contains("CA_FINGERPRINT_MISMATCH"));
     assertThat(agent.status().state()).isIn(Agent.State.BACKING_OFF, Agent.State.ENROLLING);
     assertThat(admin.get("/api/v1/devices").body().path("items")).isEmpty();
-    assertThat(admin.get("/api/v1/onboarding-tokens").body().path("items").get(0).path("uses").asInt())
+    assertThat(
+            admin.get("/api/v1/onboarding-tokens").body().path("items").get(0).path("uses").asInt())
         .isZero();
   }
 
@@ -82,7 +87,9 @@ class BadInputIT {
     String token = controller.token(Map.of(), 1, false);
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent first = agents.start(agents.options("a1", bootstrap));
-    await().atMost(Duration.ofSeconds(20)).until(() -> first.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> first.status().state() == Agent.State.CONNECTED);
 
     Agent second = agents.start(agents.options("a2", bootstrap));
     await()
@@ -121,12 +128,14 @@ class BadInputIT {
     Agent revoked =
         agents.start(
             agents.options(
-                "a1", agents.bootstrap("r", controller.url(), controller.caFingerprint(), t.token())));
+                "a1",
+                agents.bootstrap("r", controller.url(), controller.caFingerprint(), t.token())));
     Agent unknown =
         agents.start(
             agents.options(
                 "a2",
-                agents.bootstrap("u", controller.url(), controller.caFingerprint(), "efo_doesnotexist")));
+                agents.bootstrap(
+                    "u", controller.url(), controller.caFingerprint(), "efo_doesnotexist")));
     await()
         .atMost(Duration.ofSeconds(20))
         .until(

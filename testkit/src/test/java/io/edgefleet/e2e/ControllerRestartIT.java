@@ -61,7 +61,8 @@ class ControllerRestartIT {
       assertThat(fleet).allMatch(a -> a.status().connections() == 2);
       try (AdminClient admin = controller.admin()) {
         assertThat(devices(admin)).hasSize(AGENTS);
-        assertThat(devices(admin)).allMatch(d -> d.path("tags").path("site").asText().equals("store-17"));
+        assertThat(devices(admin))
+            .allMatch(d -> d.path("tags").path("site").asText().equals("store-17"));
       }
     }
   }
@@ -72,13 +73,17 @@ class ControllerRestartIT {
           .atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofMillis(250))
           .until(
-              () -> devices(admin).stream().filter(d -> d.path("status").asText().equals("ONLINE")).count(),
+              () ->
+                  devices(admin).stream()
+                      .filter(d -> d.path("status").asText().equals("ONLINE"))
+                      .count(),
               c -> c == n);
     }
   }
 
   private static List<JsonNode> devices(AdminClient admin) {
-    return StreamSupport.stream(admin.get("/api/v1/devices").body().path("items").spliterator(), false)
+    return StreamSupport.stream(
+            admin.get("/api/v1/devices").body().path("items").spliterator(), false)
         .toList();
   }
 }

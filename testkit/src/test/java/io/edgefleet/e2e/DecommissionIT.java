@@ -25,7 +25,9 @@ class DecommissionIT {
       String token = controller.token(Map.of("site", "store-17"), null, false);
       Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
       Agent agent = agents.start(agents.options("a1", bootstrap));
-      await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.CONNECTED);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> agent.status().state() == Agent.State.CONNECTED);
       String id = agent.status().deviceId().orElseThrow();
 
       AdminClient.Answer answer = admin.post("/api/v1/devices/" + id + "/decommission", Map.of());
@@ -33,7 +35,9 @@ class DecommissionIT {
       assertThat(answer.body().path("status").asText()).isEqualTo("DECOMMISSIONED");
 
       // The open socket is closed at once with the reason.
-      await().atMost(Duration.ofSeconds(10)).until(() -> agent.status().state() == Agent.State.REVOKED);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> agent.status().state() == Agent.State.REVOKED);
       assertThat(agent.status().lastError().orElseThrow()).contains("decommissioned");
       assertThat(controller.controller().gateway().isConnected(id)).isFalse();
 

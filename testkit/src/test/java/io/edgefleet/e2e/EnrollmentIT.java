@@ -46,7 +46,9 @@ class EnrollmentIT {
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent agent = agents.start(agents.options("a1", bootstrap).withSerial("SN-0001"));
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED);
     String id = agent.status().deviceId().orElseThrow();
     JsonNode device = awaitStatus(id, "ONLINE");
     assertThat(device.path("tags").path("site").asText()).isEqualTo("store-17");
@@ -58,7 +60,9 @@ class EnrollmentIT {
     assertThat(device.path("lastSeen").asText()).isNotEmpty();
 
     Path state = dir.resolve("agents/a1");
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("device.key"))))
+    assertThat(
+            PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(state.resolve("device.key"))))
         .isEqualTo("rw-------");
     assertThat(Files.readString(state.resolve("identity.json"))).contains(id);
   }
@@ -68,14 +72,18 @@ class EnrollmentIT {
     String token = controller.token(Map.of("site", "s"), 5, false);
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent first = agents.start(agents.options("a1", bootstrap));
-    await().atMost(Duration.ofSeconds(20)).until(() -> first.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> first.status().state() == Agent.State.CONNECTED);
     String id = first.status().deviceId().orElseThrow();
     first.close();
     awaitStatus(id, "OFFLINE");
 
     Agent second = agents.start(agents.options("a1", bootstrap));
     assertThat(second.status().deviceId()).contains(id);
-    await().atMost(Duration.ofSeconds(20)).until(() -> second.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> second.status().state() == Agent.State.CONNECTED);
     awaitStatus(id, "ONLINE");
     assertThat(items("/api/v1/devices")).hasSize(1);
     assertThat(items("/api/v1/onboarding-tokens").getFirst().path("uses").asInt()).isEqualTo(1);
@@ -87,15 +95,20 @@ class EnrollmentIT {
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent agent = agents.start(agents.options("a1", bootstrap));
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.PENDING_APPROVAL);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.PENDING_APPROVAL);
     String code = agent.status().enrollmentCode().orElseThrow();
     JsonNode pending = items("/api/v1/devices").getFirst();
     assertThat(pending.path("status").asText()).isEqualTo("PENDING");
     assertThat(pending.path("enrollmentCode").asText()).isEqualTo(code);
     assertThat(Files.exists(dir.resolve("agents/a1/identity.json"))).isFalse();
 
-    assertThat(admin.post("/api/v1/devices/" + code + "/approve", Map.of()).status()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(30)).until(() -> agent.status().state() == Agent.State.CONNECTED);
+    assertThat(admin.post("/api/v1/devices/" + code + "/approve", Map.of()).status())
+        .isEqualTo(200);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED);
     JsonNode device = awaitStatus(agent.status().deviceId().orElseThrow(), "ONLINE");
     assertThat(device.path("tags").path("site").asText()).isEqualTo("ship-3");
   }
@@ -105,13 +118,18 @@ class EnrollmentIT {
     String token = controller.token(Map.of(), null, true);
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent agent = agents.start(agents.options("a1", bootstrap));
-    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.PENDING_APPROVAL);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.PENDING_APPROVAL);
 
     String id = agent.status().deviceId().orElseThrow();
     assertThat(admin.post("/api/v1/devices/" + id + "/reject", Map.of()).status()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(30)).until(() -> agent.status().state() == Agent.State.REJECTED);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> agent.status().state() == Agent.State.REJECTED);
     assertThat(agent.status().lastError().orElseThrow()).contains("ENROLLMENT_REJECTED");
-    assertThat(admin.get("/api/v1/devices/" + id).body().path("status").asText()).isEqualTo("REJECTED");
+    assertThat(admin.get("/api/v1/devices/" + id).body().path("status").asText())
+        .isEqualTo("REJECTED");
   }
 
   @Test
@@ -120,23 +138,29 @@ class EnrollmentIT {
             admin
                 .post(
                     "/api/v1/preregistrations",
-                    Map.of("serial", "SN-PRE-9", "tags", Map.of("site", "rig-4", "role", "gateway")))
+                    Map.of(
+                        "serial", "SN-PRE-9", "tags", Map.of("site", "rig-4", "role", "gateway")))
                 .status())
         .isEqualTo(201);
-    Path bootstrap = agents.bootstrap("serial-only", controller.url(), controller.caFingerprint(), null);
+    Path bootstrap =
+        agents.bootstrap("serial-only", controller.url(), controller.caFingerprint(), null);
     Agent agent = agents.start(agents.options("a1", bootstrap).withSerial("SN-PRE-9"));
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED);
     String id = agent.status().deviceId().orElseThrow();
     JsonNode device = awaitStatus(id, "ONLINE");
     assertThat(device.path("tags").path("site").asText()).isEqualTo("rig-4");
     assertThat(device.path("tags").path("role").asText()).isEqualTo("gateway");
-    assertThat(items("/api/v1/preregistrations").getFirst().path("deviceId").asText()).isEqualTo(id);
+    assertThat(items("/api/v1/preregistrations").getFirst().path("deviceId").asText())
+        .isEqualTo(id);
   }
 
   @Test
   void unknownSerialWithoutTokenIsRefusedAndNothingIsStored() {
-    Path bootstrap = agents.bootstrap("serial-only", controller.url(), controller.caFingerprint(), null);
+    Path bootstrap =
+        agents.bootstrap("serial-only", controller.url(), controller.caFingerprint(), null);
     Agent agent = agents.start(agents.options("a1", bootstrap).withSerial("SN-NOBODY"));
     await()
         .atMost(Duration.ofSeconds(20))
@@ -150,7 +174,9 @@ class EnrollmentIT {
     String token = controller.token(Map.of(), null, false);
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
     Agent agent = agents.start(agents.options("a1", bootstrap));
-    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().state() == Agent.State.CONNECTED);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED);
     String id = agent.status().deviceId().orElseThrow();
     awaitStatus(id, "ONLINE");
 
@@ -162,7 +188,9 @@ class EnrollmentIT {
   private JsonNode awaitStatus(String id, String status) {
     return await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.get("/api/v1/devices/" + id).body(), d -> d.path("status").asText().equals(status));
+        .until(
+            () -> admin.get("/api/v1/devices/" + id).body(),
+            d -> d.path("status").asText().equals(status));
   }
 
   private List<JsonNode> items(String path) {

@@ -25,13 +25,15 @@ class PostgresIT {
   @Test
   void fleetLivesInPostgresAcrossControllerRestarts() {
     String url = Postgres.newDatabase();
-    ControllerConfig config = TestController.config(dir.resolve("controller")).withDatabase(url, null, null);
+    ControllerConfig config =
+        TestController.config(dir.resolve("controller")).withDatabase(url, null, null);
     try (TestAgents agents = new TestAgents(dir)) {
       String decommissioned;
       int port;
       try (TestController controller = TestController.start(config)) {
         AdminClient admin = controller.admin();
-        assertThat(admin.get("/api/v1/info").body().path("database").asText()).isEqualTo("postgresql");
+        assertThat(admin.get("/api/v1/info").body().path("database").asText())
+            .isEqualTo("postgresql");
         String token = controller.token(Map.of("site", "store-17"), null, false);
         Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
         List<Agent> fleet =
@@ -43,14 +45,18 @@ class PostgresIT {
         String tagged = fleet.get(0).status().deviceId().orElseThrow();
         assertThat(
                 admin
-                    .patch("/api/v1/devices/" + tagged + "/tags", Map.of("set", Map.of("zone", "eu")))
+                    .patch(
+                        "/api/v1/devices/" + tagged + "/tags", Map.of("set", Map.of("zone", "eu")))
                     .body()
                     .path("tags")
                     .path("zone")
                     .asText())
             .isEqualTo("eu");
         decommissioned = fleet.get(2).status().deviceId().orElseThrow();
-        assertThat(admin.post("/api/v1/devices/" + decommissioned + "/decommission", Map.of()).status())
+        assertThat(
+                admin
+                    .post("/api/v1/devices/" + decommissioned + "/decommission", Map.of())
+                    .status())
             .isEqualTo(200);
         port = controller.controller().port();
       }
@@ -74,7 +80,8 @@ class PostgresIT {
   }
 
   private static List<JsonNode> devices(AdminClient admin) {
-    return StreamSupport.stream(admin.get("/api/v1/devices").body().path("items").spliterator(), false)
+    return StreamSupport.stream(
+            admin.get("/api/v1/devices").body().path("items").spliterator(), false)
         .toList();
   }
 }

@@ -156,7 +156,11 @@ public final class HttpApi implements AutoCloseable {
     }
   }
 
+  /** Where the QR code of a pending device points. */
+  public static final String APPROVE_PAGE = "/console/approve";
+
   private static final class Root extends Handler.Abstract {
+    private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
     private final AdminTokens adminTokens;
     private final AgentGateway gateway;
@@ -183,6 +187,18 @@ public final class HttpApi implements AutoCloseable {
       try {
         if (path.equals(DeviceApi.CONNECT)) {
           return connect(request, response, callback);
+        }
+        if (path.equals(APPROVE_PAGE) && method.equals("GET")) {
+          // A static page without data: the approval itself is an authenticated API call.
+          response.setStatus(200);
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
+          response
+              .getHeaders()
+              .put(
+                  "Content-Security-Policy",
+                  "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+          response.write(true, ByteBuffer.wrap(approvePage), callback);
+          return true;
         }
         Optional<Router.Match> match = router.match(method, path);
         if (match.isEmpty()) {
@@ -260,14 +276,31 @@ public final class HttpApi implements AutoCloseable {
                       "the bearer token is not valid for this controller"));
     }
 
+    private static byte[] resource(String name) {
+      try (InputStream in = HttpApi.class.getResourceAsStream(name)) {
+        if (in == null) {
+          throw new IllegalStateException(name + " missing from the controller jar");
+        }
+        return in.readAllBytes();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
     private static byte[] readBody(Request request, int max) {
       long declared = request.getLength();
-      if (declared > max) {
-        throw tooLarge(max);
-      }
       try (InputStream in = Content.Source.asInputStream(request)) {
+        if (declared > 4L * max) {
+          throw tooLarge(max);
+        }
         byte[] body = in.readNBytes(max + 1);
         if (body.length > max) {
+          // Drain a moderately oversized body so the client can read the 413 instead of seeing
+          // a reset; anything far larger is cut off.
+          long skipped = 0;
+          while (skipped < 3L * max && in.read() >= 0) {
+            skipped += 1 + in.skip(64 * 1024);
+          }
           throw tooLarge(max);
         }
         if (body.length > 0) {

@@ -2,6 +2,7 @@ package io.edgefleet.controller.enrollment;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
@@ -197,7 +198,7 @@ public final class EnrollmentService {
               EnrollmentResponse.Status.PENDING,
               d.id(),
               d.enrollmentCode(),
-              advertiseUrl.get() + "/console/approve?code=" + d.enrollmentCode(),
+              advertiseUrl.get() + HttpApi.APPROVE_PAGE + "?code=" + d.enrollmentCode(),
               null,
               null,
               pendingPollSeconds,

@@ -26,7 +26,9 @@ class OpenApiContractTest {
     Iterator<Map.Entry<String, JsonNode>> paths = doc.path("paths").fields();
     while (paths.hasNext()) {
       Map.Entry<String, JsonNode> p = paths.next();
-      p.getValue().fieldNames().forEachRemaining(m -> documented.add(m.toUpperCase(Locale.ROOT) + " " + p.getKey()));
+      p.getValue()
+          .fieldNames()
+          .forEachRemaining(m -> documented.add(m.toUpperCase(Locale.ROOT) + " " + p.getKey()));
     }
     Router router = ApiRoutes.build(null, null, null, null, null, null, null, new byte[0]);
     Set<String> served =
@@ -48,7 +50,9 @@ class OpenApiContractTest {
         .path("enum")
         .forEach(n -> documented.add(n.asText()));
     Set<String> codes =
-        Arrays.stream(ErrorCode.values()).map(Enum::name).collect(Collectors.toCollection(TreeSet::new));
+        Arrays.stream(ErrorCode.values())
+            .map(Enum::name)
+            .collect(Collectors.toCollection(TreeSet::new));
     assertThat(documented).isEqualTo(codes);
   }
 

@@ -77,7 +77,8 @@ class PresenceTest {
 
   private int rows() {
     return db.jdbi()
-        .withHandle(h -> h.createQuery("SELECT COUNT(*) FROM device_presence").mapTo(Integer.class).one());
+        .withHandle(
+            h -> h.createQuery("SELECT COUNT(*) FROM device_presence").mapTo(Integer.class).one());
   }
 
   private long lastSeen(String id) {

@@ -26,7 +26,8 @@ class ControllerPkiTest {
 
   @Test
   void firstOpenCreatesKeyMaterialWithPrivateKeysOnlyReadableByTheOwner() throws Exception {
-    ControllerPki pki = ControllerPki.open(dir, List.of("localhost", "127.0.0.1"), Clock.systemUTC());
+    ControllerPki pki =
+        ControllerPki.open(dir, List.of("localhost", "127.0.0.1"), Clock.systemUTC());
     for (String secret : List.of("ca.key", "server.key", "signing.key")) {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(secret))))
           .as(secret)
@@ -51,7 +52,8 @@ class ControllerPkiTest {
   void serverCertificateIsReissuedWhenNamesChangeButTheCaStays() throws Exception {
     ControllerPki first = ControllerPki.open(dir, List.of("localhost"), Clock.systemUTC());
     ControllerPki second =
-        ControllerPki.open(dir, List.of("localhost", "edge.example.org", "10.1.2.3"), Clock.systemUTC());
+        ControllerPki.open(
+            dir, List.of("localhost", "edge.example.org", "10.1.2.3"), Clock.systemUTC());
     assertThat(second.caFingerprint()).isEqualTo(first.caFingerprint());
     assertThat(second.serverCertificate()).isNotEqualTo(first.serverCertificate());
     assertThat(second.serverCertificate().getSubjectAlternativeNames())
@@ -91,11 +93,14 @@ class ControllerPkiTest {
     KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
     g.initialize(2048);
     KeyPair rsa = g.generateKeyPair();
-    var builder = new JcaPKCS10CertificationRequestBuilder(new X500Principal("CN=x"), rsa.getPublic());
+    var builder =
+        new JcaPKCS10CertificationRequestBuilder(new X500Principal("CN=x"), rsa.getPublic());
     String pem =
         Pem.encode(
             "CERTIFICATE REQUEST",
-            builder.build(new JcaContentSignerBuilder("SHA256withRSA").build(rsa.getPrivate())).getEncoded());
+            builder
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(rsa.getPrivate()))
+                .getEncoded());
     assertThatThrownBy(() -> ControllerPki.validateCsr(pem))
         .isInstanceOf(ControllerException.class)
         .hasMessageContaining("EC P-256");
@@ -108,9 +113,12 @@ class ControllerPkiTest {
   }
 
   static String csr(KeyPair key) throws Exception {
-    var builder = new JcaPKCS10CertificationRequestBuilder(new X500Principal("CN=agent"), key.getPublic());
+    var builder =
+        new JcaPKCS10CertificationRequestBuilder(new X500Principal("CN=agent"), key.getPublic());
     return Pem.encode(
         "CERTIFICATE REQUEST",
-        builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())).getEncoded());
+        builder
+            .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()))
+            .getEncoded());
   }
 }

@@ -1,0 +1,60 @@
+package io.edgefleet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.protocol.Json;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Rendering of devices in states the integration test cannot reach without a connected agent (a
+ * device last seen days ago). The input is the API's device JSON.
+ */
+class DevicesCommandTest {
+  private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
+
+  @Test
+  void tableAlignsColumnsAndShowsLastContactRelativeToNow() {
+    String table =
+        DevicesCommand.table(
+            json(
+                "[{\"id\":\"d-1\",\"name\":\"pos-1\",\"tags\":{\"site\":\"store-17\",\"role\":\"pos\"},"
+                    + "\"status\":\"OFFLINE\",\"statusReason\":\"no heartbeat for 3d\","
+                    + "\"lastSeen\":\""
+                    + NOW.minus(Duration.ofDays(3))
+                    + "\",\"facts\":{\"agentVersion\":\"0.1.0\"}},"
+                    + "{\"id\":\"d-2\",\"tags\":{},\"status\":\"PENDING\"}]"),
+            NOW);
+
+    assertThat(table.lines())
+        .containsExactly(
+            "ID   NAME   STATUS   REASON               LAST SEEN  TAGS                    VERSION",
+            "d-1  pos-1  OFFLINE  no heartbeat for 3d  3d ago     role=pos,site=store-17  0.1.0",
+            "d-2  -      PENDING  -                    -          -                       -");
+  }
+
+  @Test
+  void detailsShowLastContactAsTimestampAndAge() {
+    String details =
+        DevicesCommand.details(
+            json(
+                "{\"id\":\"d-1\",\"status\":\"ONLINE\",\"lastSeen\":\"2025-06-01T11:59:48Z\","
+                    + "\"facts\":{\"diskBytes\":64000000000}}"),
+            NOW);
+
+    assertThat(details)
+        .containsPattern("Last seen: +2025-06-01T11:59:48Z \\(12s ago\\)")
+        .containsPattern("Disk: +59\\.6 GiB")
+        .containsPattern("K3s: +-");
+  }
+
+  private static JsonNode json(String text) {
+    try {
+      return Json.mapper().readTree(text);
+    } catch (Exception e) {
+      throw new AssertionError(text, e);
+    }
+  }
+}
