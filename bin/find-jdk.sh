@@ -1,8 +1,13 @@
 # Sourced by ./mvnw and ./edgefleet (POSIX sh). Exports JAVA_HOME pointing at a JDK >= 21:
 # JAVA_HOME if it is new enough, else the newest JDK under /usr/lib/jvm, else a clear error.
 edgefleet_java_major() {
-  "$1/bin/java" -XshowSettings:properties -version 2>&1 |
-    sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
+  # The JDK's release file answers without starting a JVM; ask the JVM only if it is missing.
+  if [ -f "$1/release" ]; then
+    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" | head -n 1
+  else
+    "$1/bin/java" -XshowSettings:properties -version 2>&1 |
+      sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
+  fi
 }
 
 edgefleet_find_jdk() {
