@@ -7,6 +7,8 @@ import io.edgefleet.protocol.Json;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -74,6 +76,15 @@ abstract class ApiCommand implements Callable<Integer> {
   /** A line for people: on stdout for tables, on stderr in JSON mode to keep stdout parseable. */
   void note(String line) {
     (json() ? spec.commandLine().getErr() : out()).println(line);
+  }
+
+  /** The tags as a map, or a usage error naming the offending tag. */
+  Map<String, String> tagMap(List<Tags.Tag> tags) {
+    try {
+      return Tags.toMap(tags);
+    } catch (IllegalArgumentException e) {
+      throw badInput(e.getMessage());
+    }
   }
 
   ParameterException badInput(String message) {

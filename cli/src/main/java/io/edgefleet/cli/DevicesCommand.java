@@ -91,11 +91,7 @@ final class DevicesCommand {
 
     @Override
     void validate() {
-      try {
-        set = Tags.toMap(tags);
-      } catch (IllegalArgumentException e) {
-        throw badInput(e.getMessage());
-      }
+      set = tagMap(tags);
     }
 
     @Override
@@ -204,11 +200,7 @@ final class DevicesCommand {
 
     @Override
     void validate() {
-      try {
-        tagMap = Tags.toMap(tags);
-      } catch (IllegalArgumentException e) {
-        throw badInput(e.getMessage());
-      }
+      tagMap = tagMap(tags);
     }
 
     @Override

@@ -86,11 +86,7 @@ final class OnboardingCommand {
 
     @Override
     void validate() {
-      try {
-        tagMap = Tags.toMap(tags);
-      } catch (IllegalArgumentException e) {
-        throw badInput(e.getMessage());
-      }
+      tagMap = tagMap(tags);
     }
 
     @Override

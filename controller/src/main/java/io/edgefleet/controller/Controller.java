@@ -236,7 +236,8 @@ public final class Controller implements AutoCloseable {
   private static String defaultUrl(ControllerConfig config, int port) {
     String host = config.listenHost();
     if (host.equals("0.0.0.0") || host.equals("::") || host.isBlank()) {
-      host = hostname();
+      // Devices elsewhere can rarely resolve this machine's host name; its address they can use.
+      host = primaryAddress().orElseGet(Controller::hostname);
     }
     String h = host.contains(":") ? "[" + host + "]" : host;
     return "https://" + h + ":" + port;
@@ -270,6 +271,25 @@ public final class Controller implements AutoCloseable {
         .ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
     names.addAll(config.tlsNames());
     return names;
+  }
+
+  /** The first IPv4 address of an interface that is up and neither loopback nor link-local. */
+  private static Optional<String> primaryAddress() {
+    try {
+      for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+        if (!nif.isUp() || nif.isLoopback()) {
+          continue;
+        }
+        for (InetAddress a : Collections.list(nif.getInetAddresses())) {
+          if (a instanceof java.net.Inet4Address && !a.isLinkLocalAddress()) {
+            return Optional.of(a.getHostAddress());
+          }
+        }
+      }
+    } catch (SocketException e) {
+      LOG.debug("cannot list interfaces: {}", e.toString());
+    }
+    return Optional.empty();
   }
 
   private static String hostname() {

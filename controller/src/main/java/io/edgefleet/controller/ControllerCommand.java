@@ -85,6 +85,10 @@ public final class ControllerCommand implements Callable<Integer> {
     Path dataDir = config.dataDir().toAbsolutePath();
     System.out.println(
         "edgefleet controller " + Controller.VERSION + " serving " + controller.url());
+    System.out.println(
+        "  devices use:   "
+            + controller.url()
+            + (advertiseUrl == null ? " (change with --advertise-url)" : ""));
     System.out.println("  data:          " + dataDir);
     System.out.println(
         "  database:      "

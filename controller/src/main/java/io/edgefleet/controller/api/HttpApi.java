@@ -297,10 +297,7 @@ public final class HttpApi implements AutoCloseable {
         if (body.length > max) {
           // Drain a moderately oversized body so the client can read the 413 instead of seeing
           // a reset; anything far larger is cut off.
-          long skipped = 0;
-          while (skipped < 3L * max && in.read() >= 0) {
-            skipped += 1 + in.skip(64 * 1024);
-          }
+          drain(in, 3L * max);
           throw tooLarge(max);
         }
         if (body.length > 0) {
@@ -313,6 +310,15 @@ public final class HttpApi implements AutoCloseable {
         return body;
       } catch (IOException e) {
         throw new ControllerException(ErrorCode.BAD_REQUEST, "the request body could not be read");
+      }
+    }
+
+    private static void drain(InputStream in, long limit) throws IOException {
+      byte[] sink = new byte[64 * 1024];
+      long left = limit;
+      int n;
+      while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) >= 0) {
+        left -= n;
       }
     }
 
