@@ -10,6 +10,8 @@ import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.RenewalRequest;
+import io.edgefleet.protocol.RenewalResponse;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
@@ -77,6 +79,7 @@ public final class Agent implements AutoCloseable {
       Optional<String> deviceId,
       Optional<String> enrollmentCode,
       Optional<String> lastError,
+      Optional<Instant> certificateNotAfter,
       long connections,
       long refusals) {}
 
@@ -143,12 +146,15 @@ public final class Agent implements AutoCloseable {
   private volatile String enrollmentCode;
   private volatile String lastError;
   private volatile boolean closed;
+  private volatile Instant certificateNotAfter;
 
   // Touched only on the scheduler.
   private IdentityStore.Identity identity;
   private HttpClient mtlsClient;
+  private HttpClient retiredClient;
   private Link link;
   private ScheduledFuture<?> pending;
+  private ScheduledFuture<?> renewal;
   private String shownCode;
 
   public Agent(
@@ -184,6 +190,7 @@ public final class Agent implements AutoCloseable {
         Optional.ofNullable(deviceId),
         Optional.ofNullable(enrollmentCode),
         Optional.ofNullable(lastError),
+        Optional.ofNullable(certificateNotAfter),
         connections.get(),
         refusals.get());
   }
@@ -195,12 +202,17 @@ public final class Agent implements AutoCloseable {
       if (pending != null) {
         pending.cancel(false);
       }
+      if (renewal != null) {
+        renewal.cancel(false);
+      }
       if (link != null) {
         link.close();
         link = null;
       }
-      if (mtlsClient != null) {
-        mtlsClient.shutdownNow();
+      for (HttpClient c : new HttpClient[] {mtlsClient, retiredClient}) {
+        if (c != null) {
+          c.shutdownNow();
+        }
       }
       state = State.STOPPED;
     }
@@ -338,9 +350,14 @@ public final class Agent implements AutoCloseable {
   private void adopt(IdentityStore.Identity id) {
     identity = id;
     deviceId = id.deviceId();
+    certificateNotAfter = id.certificate().getNotAfter().toInstant();
     enrollmentCode = null;
     if (mtlsClient != null) {
-      mtlsClient.shutdownNow();
+      // The live socket (if any) belongs to the old client: retire it at the next connect.
+      if (retiredClient != null) {
+        retiredClient.shutdownNow();
+      }
+      retiredClient = mtlsClient;
     }
     PinnedCaTrustManager trust = new PinnedCaTrustManager(id.caFingerprint(), id.ca());
     mtlsClient =
@@ -353,6 +370,10 @@ public final class Agent implements AutoCloseable {
 
   private void connect() {
     state = State.CONNECTING;
+    if (retiredClient != null) {
+      retiredClient.shutdownNow();
+      retiredClient = null;
+    }
     String base = controllerUrl();
     URI uri = URI.create(base.replaceFirst("^https", "wss") + DeviceApi.CONNECT);
     Link l = new Link();
@@ -412,6 +433,98 @@ public final class Agent implements AutoCloseable {
           controllerUrl(), deviceId, heartbeatSeconds);
     }
     l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
+    if (first) {
+      renewIfDue();
+    }
+  }
+
+  // ---------------------------------------------------------------- certificate renewal
+
+  private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
+  private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
+
+  /**
+   * Renews the device certificate once less than a third of its lifetime is left, over the
+   * mutual-TLS channel with the current certificate, for the same key. Runs after each new
+   * connection and every 12 hours; a failure is retried within the hour and never disturbs the
+   * connection.
+   */
+  private void renewIfDue() {
+    if (renewal != null) {
+      renewal.cancel(false);
+    }
+    Duration next = RENEWAL_CHECK;
+    X509Certificate cert = identity.certificate();
+    Instant notBefore = cert.getNotBefore().toInstant();
+    Instant notAfter = cert.getNotAfter().toInstant();
+    Duration left = Duration.between(clock.instant(), notAfter);
+    if (left.compareTo(Duration.between(notBefore, notAfter).dividedBy(3)) < 0) {
+      try {
+        renew();
+      } catch (AgentException e) {
+        lastError = e.getMessage();
+        out.printf("%s; trying again in %s%n", e.getMessage(), human(RENEWAL_RETRY));
+        next = RENEWAL_RETRY;
+      }
+    }
+    renewal =
+        scheduler.schedule(serialized(this::renewIfDue), next.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void renew() {
+    HttpRequest http =
+        HttpRequest.newBuilder(URI.create(controllerUrl() + DeviceApi.RENEWALS))
+            .timeout(HTTP_TIMEOUT)
+            .header("Content-Type", "application/json")
+            .POST(
+                HttpRequest.BodyPublishers.ofByteArray(
+                    Json.writeBytes(new RenewalRequest(csr(identity.key())))))
+            .build();
+    HttpResponse<String> resp;
+    try {
+      resp = mtlsClient.send(http, HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new AgentException(
+          AgentException.Code.CONTROLLER_UNREACHABLE,
+          "certificate renewal failed: " + e.getMessage(),
+          e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(
+          AgentException.Code.CONTROLLER_UNREACHABLE, "certificate renewal interrupted");
+    }
+    if (resp.statusCode() != 200) {
+      String why =
+          parseError(resp.body())
+              .map(e -> e.message() + " [" + e.code() + "]")
+              .orElse("HTTP " + resp.statusCode());
+      throw new AgentException(AgentException.Code.PROTOCOL, "certificate renewal refused: " + why);
+    }
+    X509Certificate renewed;
+    try {
+      RenewalResponse answer = Json.mapper().readValue(resp.body(), RenewalResponse.class);
+      renewed = Pem.certificateOf(answer.certificatePem());
+      renewed.verify(identity.ca().getPublicKey());
+    } catch (Exception e) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL, "the renewed certificate is invalid: " + e.getMessage(), e);
+    }
+    if (!Arrays.equals(
+        renewed.getPublicKey().getEncoded(), identity.key().getPublic().getEncoded())) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL, "the renewed certificate is not for this device's key");
+    }
+    identities.saveCertificate(renewed);
+    adopt(
+        new IdentityStore.Identity(
+            identity.deviceId(),
+            identity.controllerUrl(),
+            identity.caFingerprint(),
+            identity.key(),
+            renewed,
+            identity.ca()));
+    out.printf(
+        "renewed the device certificate; valid until %s%n", renewed.getNotAfter().toInstant());
   }
 
   private void disconnected(Link l, int code, String reason) {

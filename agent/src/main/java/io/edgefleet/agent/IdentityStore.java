@@ -103,6 +103,11 @@ public final class IdentityStore {
     }
   }
 
+  /** Replaces the certificate after a renewal; one atomic write, the key is unchanged. */
+  public void saveCertificate(X509Certificate cert) {
+    SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(cert));
+  }
+
   public void save(Identity id) {
     SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(id.certificate()));
     SecureFiles.writePublic(dir.resolve("ca.crt"), Pem.certificate(id.ca()));

@@ -18,6 +18,7 @@ import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -112,6 +113,7 @@ public final class Controller implements AutoCloseable {
               pki,
               ApiRoutes.build(
                   () -> info(advertised.get()),
+                  () -> Pem.certificate(pki.caCertificate()),
                   database,
                   onboarding,
                   preregistrations,

@@ -4,6 +4,7 @@ package io.edgefleet.protocol;
 public final class DeviceApi {
   public static final String ENROLLMENTS = "/device/v1/enrollments";
   public static final String CONNECT = "/device/v1/connect";
+  public static final String RENEWALS = "/device/v1/renewals";
 
   /** Normal close because the controller is shutting down; reconnect with backoff. */
   public static final int CLOSE_GOING_AWAY = 1001;

@@ -61,8 +61,12 @@ public final class TestAgents implements AutoCloseable {
 
   /** Creates and starts an agent. */
   public Agent start(Agent.Options options) {
-    Agent a =
-        new Agent(options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), out);
+    return start(options, Clock.systemUTC());
+  }
+
+  /** Creates and starts an agent whose clock may differ from the controller's. */
+  public Agent start(Agent.Options options, Clock clock) {
+    Agent a = new Agent(options, scheduler, http, RandomGenerator.getDefault(), clock, out);
     synchronized (agents) {
       agents.add(a);
     }

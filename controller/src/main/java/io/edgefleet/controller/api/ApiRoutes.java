@@ -1,6 +1,7 @@
 package io.edgefleet.controller.api;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
+import static io.edgefleet.controller.api.Router.Access.DEVICE;
 import static io.edgefleet.controller.api.Router.Access.OPEN;
 
 import io.edgefleet.controller.ControllerException;
@@ -15,6 +16,9 @@ import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.RenewalRequest;
+import io.edgefleet.protocol.RenewalResponse;
+import io.edgefleet.protocol.tls.Pem;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +44,7 @@ public final class ApiRoutes {
 
   public static Router build(
       Supplier<Info> info,
+      Supplier<String> caPem,
       Database database,
       OnboardingTokens onboarding,
       Preregistrations preregistrations,
@@ -59,6 +64,18 @@ public final class ApiRoutes {
         DeviceApi.ENROLLMENTS,
         OPEN,
         c -> Reply.ok(enrollment.enroll(c.body(EnrollmentRequest.class), c.remoteAddress())));
+
+    r.post(
+        DeviceApi.RENEWALS,
+        DEVICE,
+        c -> {
+          var cert =
+              devices.renew(
+                  c.admittedDevice().deviceId(),
+                  c.admittedDevice().certificateSerial(),
+                  c.body(RenewalRequest.class).csrPem());
+          return Reply.ok(new RenewalResponse(Pem.certificate(cert), caPem.get()));
+        });
 
     r.get("/api/v1/openapi.json", ADMIN, c -> Reply.ok(new RawJson(openApiJson)));
     r.get("/api/v1/info", ADMIN, c -> Reply.ok(info.get()));

@@ -3,6 +3,7 @@ package io.edgefleet.controller.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
@@ -18,7 +19,13 @@ public record Call(
     Map<String, String> query,
     byte[] body,
     String actor,
+    Optional<AgentGateway.Admission> device,
     String remoteAddress) {
+
+  /** The admitted device of a {@link Router.Access#DEVICE} route. */
+  public AgentGateway.Admission admittedDevice() {
+    return device.orElseThrow(() -> new IllegalStateException("not a device route"));
+  }
 
   public String path(String name) {
     return pathParams.get(name);

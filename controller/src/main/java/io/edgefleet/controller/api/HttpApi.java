@@ -219,8 +219,14 @@ public final class HttpApi implements AutoCloseable {
         }
         Router.Route route = match.get().route();
         String actor = "anonymous";
-        if (route.access() == Router.Access.ADMIN) {
-          actor = authenticate(request);
+        Optional<AgentGateway.Admission> device = Optional.empty();
+        switch (route.access()) {
+          case ADMIN -> actor = authenticate(request);
+          case DEVICE -> {
+            device = Optional.of(gateway.admit(peerCertificates(request)));
+            actor = "device:" + device.get().deviceId();
+          }
+          case OPEN -> {}
         }
         int max = path.startsWith("/device/") ? limits.maxDeviceBody() : limits.maxApiBody();
         byte[] body = readBody(request, max);
@@ -230,6 +236,7 @@ public final class HttpApi implements AutoCloseable {
                 query(request),
                 body,
                 actor,
+                device,
                 Request.getRemoteAddr(request));
         Reply reply = route.handler().handle(call);
         write(response, callback, reply.status(), reply.body());
@@ -246,10 +253,14 @@ public final class HttpApi implements AutoCloseable {
       return true;
     }
 
-    private boolean connect(Request request, Response response, Callback callback) {
+    private static X509Certificate[] peerCertificates(Request request) {
       EndPoint.SslSessionData ssl =
           (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
-      String deviceId = gateway.admit(ssl == null ? null : ssl.peerCertificates());
+      return ssl == null ? null : ssl.peerCertificates();
+    }
+
+    private boolean connect(Request request, Response response, Callback callback) {
+      String deviceId = gateway.admit(peerCertificates(request)).deviceId();
       boolean upgraded =
           ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback);
       if (!upgraded) {

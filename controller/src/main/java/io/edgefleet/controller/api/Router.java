@@ -16,7 +16,9 @@ public final class Router {
     /** Anyone: health and the enrollment endpoint (which checks its own credential). */
     OPEN,
     /** Operators with an admin bearer token. */
-    ADMIN
+    ADMIN,
+    /** Enrolled devices presenting a current, unrevoked certificate (mutual TLS). */
+    DEVICE
   }
 
   @FunctionalInterface

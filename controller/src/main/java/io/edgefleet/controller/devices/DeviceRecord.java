@@ -15,6 +15,7 @@ public record DeviceRecord(
     String publicKeyPem,
     String certificatePem,
     String certificateSerial,
+    String previousCertificateSerial,
     Instant certificateExpiresAt,
     Map<String, String> tags,
     DeviceFacts facts,

@@ -145,15 +145,18 @@ public final class DeviceService {
               }
               long now = clock.millis();
               store.setLifecycle(h, r.id(), DeviceRecord.Lifecycle.DECOMMISSIONED, now);
-              if (r.certificateSerial() != null) {
-                h.createUpdate(
-                        "INSERT INTO revoked_certificates (serial, device_id, revoked_at, reason)"
-                            + " VALUES (:serial, :id, :now, 'decommissioned')"
-                            + " ON CONFLICT (serial) DO NOTHING")
-                    .bind("serial", r.certificateSerial())
-                    .bind("id", r.id())
-                    .bind("now", now)
-                    .execute();
+              for (String serial :
+                  new String[] {r.certificateSerial(), r.previousCertificateSerial()}) {
+                if (serial != null) {
+                  h.createUpdate(
+                          "INSERT INTO revoked_certificates (serial, device_id, revoked_at, reason)"
+                              + " VALUES (:serial, :id, :now, 'decommissioned')"
+                              + " ON CONFLICT (serial) DO NOTHING")
+                      .bind("serial", serial)
+                      .bind("id", r.id())
+                      .bind("now", now)
+                      .execute();
+                }
               }
               audit.record(h, actor, "device.decommission", r.id(), Map.of());
               return store.byId(h, r.id()).orElseThrow();
@@ -186,6 +189,41 @@ public final class DeviceService {
               return store.byId(h, r.id()).orElseThrow();
             });
     return view(d);
+  }
+
+  /**
+   * Issues a fresh certificate for an admitted device's own key. The certificate it presented stays
+   * accepted (until it expires) so a device that loses the answer can simply ask again.
+   */
+  public X509Certificate renew(String deviceId, String presentedSerial, String csrPem) {
+    ControllerPki.ValidCsr csr = ControllerPki.validateCsr(csrPem);
+    return jdbi.inTransaction(
+        h -> {
+          DeviceRecord r =
+              store
+                  .byId(h, deviceId)
+                  .orElseThrow(() -> ControllerException.notFound("device", deviceId));
+          if (!csr.keyFingerprint().equals(r.keyFingerprint())) {
+            throw new ControllerException(
+                ErrorCode.INVALID_CSR, "a renewal must be for the key the device enrolled with");
+          }
+          X509Certificate cert = pki.issueDevice(r.id(), csr.publicKey());
+          store.renew(
+              h,
+              r.id(),
+              Pem.certificate(cert),
+              ControllerPki.serialOf(cert),
+              cert.getNotAfter().toInstant(),
+              presentedSerial,
+              clock.millis());
+          audit.record(
+              h,
+              "device:" + r.id(),
+              "device.renew",
+              r.id(),
+              Map.of("expiresAt", cert.getNotAfter().toInstant().toString()));
+          return cert;
+        });
   }
 
   /**

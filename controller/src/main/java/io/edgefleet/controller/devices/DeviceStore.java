@@ -82,6 +82,28 @@ public final class DeviceStore {
         .execute();
   }
 
+  /** Replaces the certificate; the one the device presented stays accepted until it expires. */
+  public void renew(
+      Handle h,
+      String id,
+      String certPem,
+      String certSerial,
+      Instant certExpires,
+      String presentedSerial,
+      long now) {
+    h.createUpdate(
+            "UPDATE devices SET certificate_pem = :cert, certificate_serial = :serial,"
+                + " previous_certificate_serial = :previous, certificate_expires_at = :exp,"
+                + " updated_at = :now WHERE id = :id")
+        .bind("cert", certPem)
+        .bind("serial", certSerial)
+        .bind("previous", presentedSerial)
+        .bind("exp", certExpires.toEpochMilli())
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
   public void setLifecycle(Handle h, String id, DeviceRecord.Lifecycle lifecycle, long now) {
     h.createUpdate(
             "UPDATE devices SET lifecycle = :lifecycle, updated_at = :now"
@@ -129,6 +151,7 @@ public final class DeviceStore {
         rs.getString("public_key"),
         rs.getString("certificate_pem"),
         rs.getString("certificate_serial"),
+        rs.getString("previous_certificate_serial"),
         instant(rs, "certificate_expires_at"),
         JsonColumns.tags(rs.getString("tags")),
         JsonColumns.read(rs.getString("facts"), DeviceFacts.class),

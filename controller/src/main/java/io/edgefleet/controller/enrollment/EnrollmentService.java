@@ -154,6 +154,7 @@ public final class EnrollmentService {
             null,
             null,
             null,
+            null,
             tags,
             facts,
             facts.agentVersion(),

@@ -53,10 +53,10 @@ public final class AgentGateway {
   /**
    * Decides whether the presented client certificate may connect.
    *
-   * @return the device id
+   * @return the device and the certificate it presented
    * @throws ControllerException with a code the agent acts on
    */
-  public String admit(X509Certificate[] peerCertificates) {
+  public Admission admit(X509Certificate[] peerCertificates) {
     if (peerCertificates == null || peerCertificates.length == 0) {
       throw new ControllerException(
           ErrorCode.CLIENT_CERTIFICATE_REQUIRED,
@@ -89,15 +89,20 @@ public final class AgentGateway {
               + deviceId
               + " was decommissioned and its certificate revoked; it will not be let back in");
     }
-    if (d.lifecycle() != DeviceRecord.Lifecycle.ACTIVE
-        || !Objects.equals(serial, d.certificateSerial())) {
+    boolean current =
+        Objects.equals(serial, d.certificateSerial())
+            || Objects.equals(serial, d.previousCertificateSerial());
+    if (d.lifecycle() != DeviceRecord.Lifecycle.ACTIVE || !current) {
       throw refused(
           deviceId,
           ErrorCode.DEVICE_UNKNOWN,
           "certificate " + serial + " is not the current certificate of device " + deviceId);
     }
-    return deviceId;
+    return new Admission(deviceId, serial);
   }
+
+  /** A device that presented a valid, current certificate. */
+  public record Admission(String deviceId, String certificateSerial) {}
 
   private ControllerException refused(String deviceId, ErrorCode code, String message) {
     refusals.computeIfAbsent(deviceId, k -> new AtomicLong()).incrementAndGet();

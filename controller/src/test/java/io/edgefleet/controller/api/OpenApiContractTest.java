@@ -30,7 +30,7 @@ class OpenApiContractTest {
           .fieldNames()
           .forEachRemaining(m -> documented.add(m.toUpperCase(Locale.ROOT) + " " + p.getKey()));
     }
-    Router router = ApiRoutes.build(null, null, null, null, null, null, null, new byte[0]);
+    Router router = ApiRoutes.build(null, null, null, null, null, null, null, null, new byte[0]);
     Set<String> served =
         router.routes().stream()
             .map(r -> r.method() + " " + r.template())
@@ -57,12 +57,16 @@ class OpenApiContractTest {
   }
 
   @Test
-  void routesOutsideHealthAndEnrollmentNeedAToken() {
-    Router router = ApiRoutes.build(null, null, null, null, null, null, null, new byte[0]);
+  void routesOutsideHealthAndEnrollmentNeedATokenOrADeviceCertificate() {
+    Router router = ApiRoutes.build(null, null, null, null, null, null, null, null, new byte[0]);
     assertThat(router.routes())
         .filteredOn(r -> r.access() == Router.Access.OPEN)
         .extracting(Router.Route::template)
         .containsExactlyInAnyOrder("/healthz", "/device/v1/enrollments");
+    assertThat(router.routes())
+        .filteredOn(r -> r.access() == Router.Access.DEVICE)
+        .extracting(Router.Route::template)
+        .containsExactly("/device/v1/renewals");
   }
 
   private static JsonNode document() throws Exception {
