@@ -1,9 +1,14 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.desiredstate.DesiredStateStore;
+import io.edgefleet.agent.reconcile.Reconciler;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ApiError;
+import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
@@ -12,9 +17,11 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.RenewalRequest;
 import io.edgefleet.protocol.RenewalResponse;
+import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.Signatures;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -28,11 +35,13 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -96,7 +105,8 @@ public final class Agent implements AutoCloseable {
       Optional<String> serial,
       Duration maxBackoff,
       Duration refusedBackoff,
-      boolean showQr) {
+      boolean showQr,
+      Duration reconcileInterval) {
     public static Options of(Path bootstrapFile, Path stateDir) {
       return new Options(
           bootstrapFile,
@@ -104,24 +114,38 @@ public final class Agent implements AutoCloseable {
           Optional.empty(),
           Duration.ofSeconds(60),
           Duration.ofHours(1),
-          true);
+          true,
+          Duration.ofSeconds(10));
     }
 
     public Options withSerial(String s) {
       return new Options(
-          bootstrapFile, stateDir, Optional.ofNullable(s), maxBackoff, refusedBackoff, showQr);
+          bootstrapFile,
+          stateDir,
+          Optional.ofNullable(s),
+          maxBackoff,
+          refusedBackoff,
+          showQr,
+          reconcileInterval);
     }
 
     public Options withMaxBackoff(Duration d) {
-      return new Options(bootstrapFile, stateDir, serial, d, refusedBackoff, showQr);
+      return new Options(
+          bootstrapFile, stateDir, serial, d, refusedBackoff, showQr, reconcileInterval);
     }
 
     public Options withRefusedBackoff(Duration d) {
-      return new Options(bootstrapFile, stateDir, serial, maxBackoff, d, showQr);
+      return new Options(bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval);
     }
 
     public Options withQr(boolean show) {
-      return new Options(bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, show);
+      return new Options(
+          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, show, reconcileInterval);
+    }
+
+    /** How often the runtime is compared with the desired state (self-healing drift). */
+    public Options withReconcileInterval(Duration d) {
+      return new Options(bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d);
     }
   }
 
@@ -152,7 +176,16 @@ public final class Agent implements AutoCloseable {
   private IdentityStore.Identity identity;
   private HttpClient mtlsClient;
   private HttpClient retiredClient;
-  private Link link;
+  private volatile Link link;
+  private final WorkloadRuntime runtime;
+  private final Reconciler reconciler;
+  private final DesiredStateStore desiredStore;
+  private final Object reconcileLock = new Object();
+  private volatile DesiredStateStore.Verified current;
+  private volatile PublicKey signingKey;
+  private volatile List<AppState> lastReported = List.of();
+  private volatile boolean reportDue;
+  private ScheduledFuture<?> reconcileLoop;
   private ScheduledFuture<?> pending;
   private ScheduledFuture<?> renewal;
   private String shownCode;
@@ -163,8 +196,12 @@ public final class Agent implements AutoCloseable {
       Executor httpExecutor,
       RandomGenerator random,
       Clock clock,
-      PrintStream out) {
+      PrintStream out,
+      WorkloadRuntime runtime) {
     this.options = options;
+    this.runtime = runtime;
+    this.reconciler = new Reconciler(runtime);
+    this.desiredStore = new DesiredStateStore(options.stateDir());
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
     this.random = random;
@@ -180,8 +217,27 @@ public final class Agent implements AutoCloseable {
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
     BootstrapFile.read(options.bootstrapFile());
-    identities.load().ifPresent(id -> deviceId = id.deviceId());
+    identities
+        .load()
+        .ifPresent(
+            id -> {
+              deviceId = id.deviceId();
+              // Autonomy: run the last verified desired state before any contact with the
+              // controller.
+              identities.signingKey().ifPresent(k -> loadDesired(k, id.deviceId()));
+            });
     run(this::step, Duration.ZERO);
+  }
+
+  /** The generation of the desired state this device holds (0 if none). */
+  public long generation() {
+    DesiredStateStore.Verified v = current;
+    return v == null ? 0 : v.state().generation();
+  }
+
+  /** What the last reconcile found, per app. */
+  public List<AppState> apps() {
+    return lastReported;
   }
 
   public Status status() {
@@ -204,6 +260,9 @@ public final class Agent implements AutoCloseable {
       }
       if (renewal != null) {
         renewal.cancel(false);
+      }
+      if (reconcileLoop != null) {
+        reconcileLoop.cancel(false);
       }
       if (link != null) {
         link.close();
@@ -282,6 +341,10 @@ public final class Agent implements AutoCloseable {
     switch (answer.status()) {
       case APPROVED -> {
         IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
+        identities.signingKeyPem(answer.signingKeyPem()).ifPresent(k -> signingKey = k);
+        if (answer.signingKeyPem() != null) {
+          identities.saveSigningKey(answer.signingKeyPem());
+        }
         identities.save(id);
         out.printf("enrolled as %s with %s%n", id.deviceId(), bootstrap.baseUrl());
         adopt(id);
@@ -418,7 +481,7 @@ public final class Agent implements AutoCloseable {
     fail(describe(cause, base), null);
   }
 
-  private void connected(Link l, int heartbeatSeconds) {
+  private void connected(Link l, int heartbeatSeconds, long controllerGeneration) {
     if (link != l) {
       return;
     }
@@ -434,7 +497,144 @@ public final class Agent implements AutoCloseable {
     }
     l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
     if (first) {
+      reportDue = true;
+      // The controller's generation may be lower than ours after a restore: ask anyway.
+      if (controllerGeneration != generation()) {
+        fetchDesired();
+      }
+      requestReconcile();
       renewIfDue();
+    }
+  }
+
+  // ---------------------------------------------------------------- desired state
+
+  private void loadDesired(PublicKey key, String id) {
+    signingKey = key;
+    desiredStore.load(key, id).ifPresent(v -> current = v);
+    startReconcileLoop();
+  }
+
+  /** Pulls, verifies and stores the newest desired state and its missing bundles. */
+  private void fetchDesired() {
+    if (identity == null || mtlsClient == null) {
+      return;
+    }
+    try {
+      PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
+      HttpResponse<String> resp =
+          get(DeviceApi.DESIRED + "?known=" + generation(), HttpResponse.BodyHandlers.ofString());
+      if (resp.statusCode() == 204) {
+        return;
+      }
+      if (resp.statusCode() != 200) {
+        lastError = "desired state fetch failed: HTTP " + resp.statusCode();
+        return;
+      }
+      SignedDesiredState doc = Json.mapper().readValue(resp.body(), SignedDesiredState.class);
+      DesiredStateStore.Verified v;
+      try {
+        v = DesiredStateStore.verify(doc, key, deviceId, generation());
+        for (DesiredState.DesiredApp app : v.state().apps()) {
+          if (!desiredStore.hasBundle(app.bundle())) {
+            HttpResponse<byte[]> b =
+                get(DeviceApi.BUNDLES + app.bundle(), HttpResponse.BodyHandlers.ofByteArray());
+            if (b.statusCode() != 200) {
+              lastError = "bundle " + app.bundle() + " fetch failed: HTTP " + b.statusCode();
+              return;
+            }
+            desiredStore.saveBundle(app.bundle(), b.body());
+          }
+        }
+      } catch (DesiredStateStore.Refused r) {
+        // The last good state stays in effect; the controller learns why.
+        lastError = r.getMessage();
+        out.println(r.getMessage());
+        sendEvent(r.kind(), r.getMessage());
+        return;
+      }
+      desiredStore.save(v);
+      current = v;
+      desiredStore.collectGarbage(v.state());
+      out.printf(
+          "desired state generation %d: %d app(s)%n",
+          v.state().generation(), v.state().apps().size());
+      startReconcileLoop();
+      requestReconcile();
+    } catch (IOException e) {
+      lastError = "desired state fetch failed: " + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private PublicKey fetchSigningKey() throws IOException, InterruptedException {
+    HttpResponse<String> resp = get(DeviceApi.SIGNING_KEY, HttpResponse.BodyHandlers.ofString());
+    if (resp.statusCode() != 200) {
+      throw new IOException("signing key fetch failed: HTTP " + resp.statusCode());
+    }
+    String pem = Json.mapper().readTree(resp.body()).path("publicKeyPem").asText();
+    PublicKey key = Signatures.publicKey(pem);
+    identities.saveSigningKey(pem);
+    signingKey = key;
+    return key;
+  }
+
+  private <T> HttpResponse<T> get(String path, HttpResponse.BodyHandler<T> handler)
+      throws IOException, InterruptedException {
+    return mtlsClient.send(
+        HttpRequest.newBuilder(URI.create(controllerUrl() + path))
+            .timeout(HTTP_TIMEOUT)
+            .GET()
+            .build(),
+        handler);
+  }
+
+  private void sendEvent(String kind, String message) {
+    Link l = link;
+    if (l != null) {
+      l.send(new AgentMessage.Event(kind, message, clock.instant()));
+    }
+  }
+
+  private void startReconcileLoop() {
+    if (reconcileLoop == null && !closed) {
+      long ms = options.reconcileInterval().toMillis();
+      reconcileLoop =
+          scheduler.scheduleWithFixedDelay(this::reconcile, 0, ms, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void requestReconcile() {
+    if (!closed) {
+      scheduler.execute(this::reconcile);
+    }
+  }
+
+  /**
+   * One reconcile pass, outside the agent's lock so slow runtime calls never delay heartbeats;
+   * passes of one agent never overlap.
+   */
+  private void reconcile() {
+    DesiredStateStore.Verified v = current;
+    if (v == null || closed) {
+      return;
+    }
+    synchronized (reconcileLock) {
+      List<AppState> states;
+      try {
+        states = reconciler.reconcile(v.state(), desiredStore::bundle);
+      } catch (RuntimeException e) {
+        lastError = "reconcile failed: " + e.getMessage();
+        return;
+      }
+      boolean changed = !states.equals(lastReported);
+      lastReported = List.copyOf(states);
+      Link l = link;
+      if ((changed || reportDue) && l != null && state == State.CONNECTED) {
+        reportDue = false;
+        l.send(new AgentMessage.AppReport(v.state().generation(), states));
+      }
     }
   }
 
@@ -728,8 +928,16 @@ public final class Agent implements AutoCloseable {
       }
       switch (msg) {
         case ControllerMessage.Welcome w ->
-            run(() -> connected(this, w.heartbeatSeconds()), Duration.ZERO);
+            run(() -> connected(this, w.heartbeatSeconds(), w.generation()), Duration.ZERO);
         case ControllerMessage.Ack a -> {}
+        case ControllerMessage.Nudge n ->
+            run(
+                () -> {
+                  if (n.generation() > generation()) {
+                    fetchDesired();
+                  }
+                },
+                Duration.ZERO);
       }
     }
 

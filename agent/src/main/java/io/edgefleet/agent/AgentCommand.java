@@ -1,5 +1,7 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.runtime.Runtimes;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -51,6 +53,24 @@ public final class AgentCommand implements Callable<Integer> {
       description = "Do not print the approval QR code while waiting for approval.")
   boolean noQr;
 
+  @Option(
+      names = "--kubeconfig",
+      paramLabel = "FILE",
+      description = "Kubeconfig of the node's Kubernetes (default: /etc/rancher/k3s/k3s.yaml).")
+  Path kubeconfig = Path.of("/etc/rancher/k3s/k3s.yaml");
+
+  @Option(
+      names = "--runtime",
+      paramLabel = "KIND",
+      description =
+          "Where workloads run: kubernetes, none, or auto (kubernetes when the kubeconfig exists;"
+              + " default).")
+  String runtimeKind = "auto";
+
+  WorkloadRuntime runtime() {
+    return Runtimes.create(runtimeKind, kubeconfig);
+  }
+
   @Override
   public Integer call() throws Exception {
     Duration cap;
@@ -76,7 +96,13 @@ public final class AgentCommand implements Callable<Integer> {
         Agent.Options.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
     Agent agent =
         new Agent(
-            options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), System.out);
+            options,
+            scheduler,
+            http,
+            RandomGenerator.getDefault(),
+            Clock.systemUTC(),
+            System.out,
+            runtime());
     try {
       agent.start();
     } catch (AgentException e) {

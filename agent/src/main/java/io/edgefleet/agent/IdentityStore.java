@@ -4,6 +4,7 @@ import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -100,6 +101,29 @@ public final class IdentityStore {
               + e.getMessage()
               + "); wipe the state directory to enroll again",
           e);
+    }
+  }
+
+  /** Stores the controller's desired-state signing key, received over the pinned channel. */
+  public void saveSigningKey(String pem) {
+    Signatures.publicKey(pem);
+    SecureFiles.writePublic(dir.resolve("signing.pub"), pem);
+  }
+
+  /** Parses a signing key from an answer, if present. */
+  public Optional<PublicKey> signingKeyPem(String pem) {
+    return pem == null ? Optional.empty() : Optional.of(Signatures.publicKey(pem));
+  }
+
+  /** The stored signing key, if this device has one. */
+  public Optional<PublicKey> signingKey() {
+    Path file = dir.resolve("signing.pub");
+    try {
+      return Files.exists(file)
+          ? Optional.of(Signatures.publicKey(Files.readString(file)))
+          : Optional.empty();
+    } catch (IOException | IllegalArgumentException e) {
+      return Optional.empty();
     }
   }
 

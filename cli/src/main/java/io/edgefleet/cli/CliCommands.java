@@ -23,6 +23,8 @@ public final class CliCommands {
     Map<String, Object> commands = new LinkedHashMap<>();
     commands.put("onboarding", new OnboardingCommand());
     commands.put("devices", new DevicesCommand());
+    commands.put("repos", new ReposCommand());
+    commands.put("apps", new AppsCommand());
     return commands;
   }
 }

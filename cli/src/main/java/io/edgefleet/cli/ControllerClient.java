@@ -51,6 +51,11 @@ final class ControllerClient implements AutoCloseable {
     return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
+  /** The controller's https URL without a trailing slash, for links such as the webhook URL. */
+  URI server() {
+    return connection.server();
+  }
+
   JsonNode get(String path) {
     return send("GET", path, Optional.empty());
   }

@@ -4,6 +4,7 @@ import io.edgefleet.protocol.Durations;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Pattern;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -11,6 +12,12 @@ import picocli.CommandLine.TypeConversionException;
 final class Converters {
   static final Set<String> DEVICE_STATUSES =
       Set.of("PENDING", "NEVER_SEEN", "ONLINE", "OFFLINE", "REJECTED", "DECOMMISSIONED");
+
+  /** The largest {@code --limit} the controller accepts. */
+  static final int MAX_LIMIT = 1000;
+
+  private static final Pattern SOURCE_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  private static final Pattern SHA = Pattern.compile("[0-9a-fA-F]{4,64}");
 
   private Converters() {}
 
@@ -110,6 +117,64 @@ final class Converters {
             "'" + value + "' is not an id: 1 to 253 printable characters without spaces");
       }
       return id;
+    }
+  }
+
+  /** A number of items to fetch: 1 to {@value #MAX_LIMIT}, as the controller accepts. */
+  static final class Limit implements ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      try {
+        int n = Integer.parseInt(value.strip());
+        if (n >= 1 && n <= MAX_LIMIT) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new TypeConversionException(
+          "'" + value + "' is not a limit: use a whole number from 1 to " + MAX_LIMIT);
+    }
+  }
+
+  /** A git source name: a DNS label, as the controller requires it. */
+  static final class SourceName implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      if (!SOURCE_NAME.matcher(value).matches()) {
+        throw new TypeConversionException(
+            "'"
+                + value
+                + "' is not a repository name: 1 to 63 lower-case letters, digits and '-',"
+                + " starting and ending with a letter or digit (for example shop-apps)");
+      }
+      return value;
+    }
+  }
+
+  /** A commit SHA, full or abbreviated to at least 4 hex digits; sent in lower case. */
+  static final class Sha implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      String sha = value.strip();
+      if (!SHA.matcher(sha).matches()) {
+        throw new TypeConversionException(
+            "'" + value + "' is not a commit SHA: 4 to 64 hex digits, as `repos history` shows");
+      }
+      return sha.toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** Text that must not be blank, such as a URL or branch; sent without surrounding blanks. */
+  static final class NonBlank implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      String text = value.strip();
+      if (text.isEmpty() || text.chars().anyMatch(Character::isISOControl)) {
+        throw new TypeConversionException(
+            "'" + value + "' must be non-empty text without control characters");
+      }
+      return text;
     }
   }
 }

@@ -27,7 +27,9 @@ import picocli.CommandLine.Parameters;
       DevicesCommand.Reject.class,
       DevicesCommand.Decommission.class,
       DevicesCommand.Preregister.class,
-      DevicesCommand.ListPreregistrations.class
+      DevicesCommand.ListPreregistrations.class,
+      DevicesCommand.Apps.class,
+      DevicesCommand.Events.class
     })
 final class DevicesCommand {
   static final String DEVICES = "/api/v1/devices";
@@ -221,6 +223,52 @@ final class DevicesCommand {
       JsonNode items = api.get(PREREGISTRATIONS).path("items");
       print(items, () -> preregistrations(items, now()));
     }
+  }
+
+  @Command(
+      name = "apps",
+      description = "Show the applications a device should run, and what it reports it runs.")
+  static final class Apps extends TokenCommand {
+    @Parameters(paramLabel = "ID", converter = Converters.Id.class, description = "Device id.")
+    String id;
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode items = api.get(device(id) + "/apps").path("items");
+      print(items, () -> AppsCommand.appTable(items, now()));
+    }
+  }
+
+  @Command(name = "events", description = "Show the events a device reported, newest first.")
+  static final class Events extends TokenCommand {
+    @Parameters(paramLabel = "ID", converter = Converters.Id.class, description = "Device id.")
+    String id;
+
+    @Option(
+        names = "--limit",
+        paramLabel = "N",
+        defaultValue = "50",
+        converter = Converters.Limit.class,
+        description = "How many events to show (default: ${DEFAULT-VALUE}).")
+    int limit = 50;
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode items = api.get(device(id) + "/events?limit=" + limit).path("items");
+      print(items, () -> events(items, now()));
+    }
+  }
+
+  static String events(Iterable<JsonNode> events, Instant now) {
+    Table table = new Table("time", "age", "kind", "message");
+    for (JsonNode e : events) {
+      table.row(
+          Formats.text(e, "at"),
+          Formats.relative(e, "at", now),
+          Formats.text(e, "kind"),
+          Formats.text(e, "message"));
+    }
+    return table.render();
   }
 
   static String table(Iterable<JsonNode> devices, Instant now) {

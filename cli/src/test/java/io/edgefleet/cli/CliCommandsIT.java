@@ -470,6 +470,64 @@ class CliCommandsIT {
         .endsWith("(CONFLICT)" + System.lineSeparator());
   }
 
+  // --- applications -------------------------------------------------------------------------
+
+  @Test
+  void appsListWithoutAnyApplicationIsTheHeaderAlone() {
+    Cli.Result table = run("apps", "list");
+    Cli.Result asJson = run("apps", "list", "-o", "json");
+
+    assertThat(table.err()).isEmpty();
+    assertThat(table.exitCode()).isZero();
+    assertThat(table.out())
+        .isEqualTo(
+            "APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE"
+                + System.lineSeparator());
+    assertThat(asJson.exitCode()).isZero();
+    assertThat(json(asJson.out())).isEqualTo(json("[]"));
+  }
+
+  @Test
+  void appsStatusOfAnUnknownAppIsNotFound() {
+    Cli.Result r = run("apps", "status", "no-such-app");
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.out()).isEmpty();
+    assertThat(r.err()).startsWith("error: ").contains("no-such-app").contains("(NOT_FOUND)");
+  }
+
+  @Test
+  void devicesAppsAndEventsOfADeviceWithoutApplicationsAreEmptyTables() {
+    String id = enroll(new EnrollingDevice(unique("pos"), unique("SN"))).deviceId();
+
+    Cli.Result apps = run("devices", "apps", id);
+    Cli.Result events = run("devices", "events", id, "--limit", "5");
+    Cli.Result appsJson = run("devices", "apps", id, "-o", "json");
+    Cli.Result eventsJson = run("devices", "events", id, "-o", "json");
+
+    assertThat(apps.err()).isEmpty();
+    assertThat(apps.exitCode()).isZero();
+    assertThat(apps.out())
+        .isEqualTo("APP  SOURCE  DESIRED  RUNNING  STATE  REASON  SINCE" + System.lineSeparator());
+    assertThat(events.err()).isEmpty();
+    assertThat(events.exitCode()).isZero();
+    assertThat(events.out()).isEqualTo("TIME  AGE  KIND  MESSAGE" + System.lineSeparator());
+    assertThat(json(appsJson.out())).isEqualTo(json("[]"));
+    assertThat(json(eventsJson.out())).isEqualTo(json("[]"));
+  }
+
+  @Test
+  void devicesAppsAndEventsOfAnUnknownDeviceAreNotFound() {
+    for (String verb : new String[] {"apps", "events"}) {
+      Cli.Result r = run("devices", verb, "dev-nope");
+
+      assertThat(r.exitCode()).isEqualTo(1);
+      assertThat(r.err())
+          .isEqualTo(
+              "error: device 'dev-nope' does not exist (NOT_FOUND)" + System.lineSeparator());
+    }
+  }
+
   // --- failures -----------------------------------------------------------------------------
 
   @Test

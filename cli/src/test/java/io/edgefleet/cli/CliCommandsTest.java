@@ -2,7 +2,11 @@ package io.edgefleet.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** Registration and input validation; every case here fails before any network call. */
@@ -22,7 +26,7 @@ class CliCommandsTest {
     var first = CliCommands.commands();
     var second = CliCommands.commands();
 
-    assertThat(first).containsOnlyKeys("onboarding", "devices");
+    assertThat(first.keySet()).containsExactly("onboarding", "devices", "repos", "apps");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
 
@@ -42,7 +46,100 @@ class CliCommandsTest {
             "reject",
             "decommission",
             "preregister",
-            "preregistrations");
+            "preregistrations",
+            "apps",
+            "events");
+    assertThat(root.getSubcommands().get("repos").getSubcommands())
+        .containsOnlyKeys("add", "list", "get", "remove", "sync", "history", "diff");
+    assertThat(root.getSubcommands().get("apps").getSubcommands())
+        .containsOnlyKeys("list", "status");
+  }
+
+  @Test
+  void reposAddUsesTokenForTheApiAndGitTokenForTheRepository() {
+    Cli.Result r = Cli.run("repos", "add", "--help");
+
+    assertThat(r.out()).contains("--token=TOKEN", "--git-token=TOKEN", "EDGEFLEET_GIT_TOKEN");
+  }
+
+  @Test
+  void badRepositoryNameIsExitTwoNamingTheValue() {
+    Cli.Result r = run("repos", "add", "Shop_Apps", "--url", "file:///srv/git", "--target", "");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("'Shop_Apps' is not a repository name").contains("Usage:");
+  }
+
+  @Test
+  void reposAddNeedsUrlAndTarget() {
+    assertThat(run("repos", "add", "shop", "--target", "").err())
+        .contains("Missing required option: '--url=URL'");
+    assertThat(run("repos", "add", "shop", "--url", "file:///srv/git").err())
+        .contains("Missing required option: '--target=SELECTOR'");
+  }
+
+  @Test
+  void sshKeyAndGitTokenTogetherAreExitTwo(@TempDir Path dir) throws IOException {
+    Path key =
+        Files.writeString(
+            dir.resolve("key"), "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n");
+
+    Cli.Result r =
+        run(
+            "repos",
+            "add",
+            "shop",
+            "--url",
+            "git@git.example:shop.git",
+            "--target",
+            "",
+            "--ssh-key",
+            key.toString(),
+            "--git-token",
+            "ght_1");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("--ssh-key and --git-token cannot be used together")
+        .contains("Usage:");
+  }
+
+  @Test
+  void missingSshKeyFileIsExitTwo(@TempDir Path dir) {
+    Path key = dir.resolve("id_ed25519");
+
+    Cli.Result r =
+        run(
+            "repos",
+            "add",
+            "shop",
+            "--url",
+            "git@git.example:shop.git",
+            "--target",
+            "site=s1",
+            "--ssh-key",
+            key.toString());
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("ssh key file " + key + " does not exist");
+  }
+
+  @Test
+  void badIntervalShaAndLimitAreExitTwo() {
+    Cli.Result interval =
+        run("repos", "add", "shop", "--url", "u", "--target", "", "--interval", "1w");
+    Cli.Result sha = run("repos", "diff", "shop", "main");
+    Cli.Result limit = run("repos", "history", "shop", "--limit", "0");
+    Cli.Result events = run("devices", "events", "d-1", "--limit", "5000");
+
+    assertThat(interval.exitCode()).isEqualTo(2);
+    assertThat(interval.err()).contains("'1w' is not a positive duration");
+    assertThat(sha.exitCode()).isEqualTo(2);
+    assertThat(sha.err()).contains("'main' is not a commit SHA");
+    assertThat(limit.exitCode()).isEqualTo(2);
+    assertThat(limit.err()).contains("'0' is not a limit");
+    assertThat(events.exitCode()).isEqualTo(2);
+    assertThat(events.err()).contains("'5000' is not a limit");
   }
 
   @Test

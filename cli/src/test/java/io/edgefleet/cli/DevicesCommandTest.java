@@ -50,6 +50,24 @@ class DevicesCommandTest {
         .containsPattern("K3s: +-");
   }
 
+  @Test
+  void eventsShowTimeAgeKindAndMessage() {
+    String table =
+        DevicesCommand.events(
+            json(
+                "[{\"id\":\"evt-2\",\"deviceId\":\"d-1\",\"at\":\"2025-06-01T11:59:00Z\","
+                    + "\"kind\":\"app.failed\",\"message\":\"web: image pull failed\"},"
+                    + "{\"id\":\"evt-1\",\"deviceId\":\"d-1\",\"at\":\"2025-06-01T09:00:00Z\","
+                    + "\"kind\":\"app.ready\",\"message\":\"web\\nready\"}]"),
+            NOW);
+
+    assertThat(table.lines())
+        .containsExactly(
+            "TIME                  AGE     KIND        MESSAGE",
+            "2025-06-01T11:59:00Z  1m ago  app.failed  web: image pull failed",
+            "2025-06-01T09:00:00Z  3h ago  app.ready   web?ready");
+  }
+
   private static JsonNode json(String text) {
     try {
       return Json.mapper().readTree(text);

@@ -6,19 +6,28 @@ import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.desired.AppStatusService;
+import io.edgefleet.controller.desired.BundleStore;
+import io.edgefleet.controller.desired.DesiredStateEngine;
+import io.edgefleet.controller.desired.GitCatalog;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.gitops.GitOps;
+import io.edgefleet.controller.gitops.SecretBox;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -56,6 +65,9 @@ public final class Controller implements AutoCloseable {
   private final DeviceService devices;
   private final AgentGateway gateway;
   private final OnboardingTokens onboarding;
+  private final DesiredStateEngine desired;
+  private final GitOps gitops;
+  private final AppStatusService appStatus;
   private final HttpApi http;
   private final ScheduledExecutorService scheduler;
   private final Optional<String> newAdminToken;
@@ -85,6 +97,31 @@ public final class Controller implements AutoCloseable {
               database.jdbi(), clock, store, presence, pki, audit, config.offlineAfter());
       this.gateway = new AgentGateway(database.jdbi(), store, presence, clock, config.heartbeat());
       devices.onRevoke((id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
+      BundleStore bundles = new BundleStore(database.jdbi(), clock);
+      this.gitops =
+          new GitOps(
+              database.jdbi(),
+              clock,
+              audit,
+              dataDir.resolve("gitops"),
+              new SecretBox(dataDir.resolve("secret.key")));
+      AppCatalog catalog = new GitCatalog(gitops);
+      this.appStatus = new AppStatusService(database.jdbi(), clock, id -> devices.get(id).status());
+      this.desired =
+          new DesiredStateEngine(
+              database.jdbi(), clock, store, bundles, pki.signingKey().getPrivate(), catalog);
+      desired.onChange(gateway::nudge);
+      gitops.onChange(source -> desired.requestAll());
+      devices.onChange(desired::request);
+      gateway.generations(desired::generation);
+      gateway.onReport(
+          (id, message) -> {
+            switch (message) {
+              case AgentMessage.AppReport report -> appStatus.report(id, report);
+              case AgentMessage.Event event -> appStatus.event(id, event);
+              default -> {}
+            }
+          });
       this.onboarding = new OnboardingTokens(database.jdbi(), clock, audit);
       Preregistrations preregistrations = new Preregistrations(database.jdbi(), clock, audit);
       AdminTokens admins = new AdminTokens(database.jdbi(), clock);
@@ -119,6 +156,11 @@ public final class Controller implements AutoCloseable {
                   preregistrations,
                   devices,
                   enrollment,
+                  gitops,
+                  desired,
+                  bundles,
+                  appStatus,
+                  () -> Signatures.publicKeyPem(pki.signingKey().getPublic()),
                   audit,
                   openApiJson()),
               admins,
@@ -137,6 +179,9 @@ public final class Controller implements AutoCloseable {
               });
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
+      // Safety net: everything is recomputed now and then, whatever triggers were missed.
+      scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
+      gitops.start();
     } catch (RuntimeException e) {
       database.close();
       throw e;
@@ -192,6 +237,18 @@ public final class Controller implements AutoCloseable {
     return onboarding;
   }
 
+  public GitOps gitops() {
+    return gitops;
+  }
+
+  public DesiredStateEngine desired() {
+    return desired;
+  }
+
+  public AppStatusService appStatus() {
+    return appStatus;
+  }
+
   public Database database() {
     return database;
   }
@@ -203,6 +260,8 @@ public final class Controller implements AutoCloseable {
   @Override
   public void close() {
     scheduler.shutdownNow();
+    gitops.close();
+    desired.close();
     gateway.closeAll();
     http.close();
     presence.flush();

@@ -1,6 +1,7 @@
 package io.edgefleet.launcher;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.runtime.NoRuntime;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.controller.devices.FleetSummary;
@@ -126,7 +127,13 @@ public final class DemoCommand implements Callable<Integer> {
                 .withQr(false);
         Agent agent =
             new Agent(
-                options, scheduler, http, RandomGenerator.getDefault(), Clock.systemUTC(), quiet);
+                options,
+                scheduler,
+                http,
+                RandomGenerator.getDefault(),
+                Clock.systemUTC(),
+                quiet,
+                new NoRuntime("demo agents run no workloads"));
         agents.add(agent);
         agent.start();
       }

@@ -7,7 +7,9 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
 @JsonSubTypes({
   @JsonSubTypes.Type(value = AgentMessage.Hello.class, name = "hello"),
-  @JsonSubTypes.Type(value = AgentMessage.Heartbeat.class, name = "hb")
+  @JsonSubTypes.Type(value = AgentMessage.Heartbeat.class, name = "hb"),
+  @JsonSubTypes.Type(value = AgentMessage.AppReport.class, name = "apps"),
+  @JsonSubTypes.Type(value = AgentMessage.Event.class, name = "event")
 })
 public sealed interface AgentMessage {
 
@@ -16,4 +18,17 @@ public sealed interface AgentMessage {
 
   /** Liveness; deliberately tiny because it is the most frequent exchange. */
   record Heartbeat(long seq) implements AgentMessage {}
+
+  /**
+   * The state of every application the device should run, for the generation it holds. Sent when
+   * something changed and after each (re)connect.
+   */
+  record AppReport(long generation, java.util.List<AppState> apps) implements AgentMessage {
+    public AppReport {
+      apps = apps == null ? java.util.List.of() : java.util.List.copyOf(apps);
+    }
+  }
+
+  /** Something that happened on the device, e.g. a refused desired-state document. */
+  record Event(String kind, String message, java.time.Instant at) implements AgentMessage {}
 }

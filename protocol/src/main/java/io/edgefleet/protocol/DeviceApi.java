@@ -5,6 +5,9 @@ public final class DeviceApi {
   public static final String ENROLLMENTS = "/device/v1/enrollments";
   public static final String CONNECT = "/device/v1/connect";
   public static final String RENEWALS = "/device/v1/renewals";
+  public static final String DESIRED = "/device/v1/desired";
+  public static final String BUNDLES = "/device/v1/bundles/";
+  public static final String SIGNING_KEY = "/device/v1/signing-key";
 
   /** Normal close because the controller is shutting down; reconnect with backoff. */
   public static final int CLOSE_GOING_AWAY = 1001;

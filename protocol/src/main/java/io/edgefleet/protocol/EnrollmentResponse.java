@@ -9,6 +9,7 @@ package io.edgefleet.protocol;
  * @param approvalUrl link an operator opens to approve this device
  * @param certificatePem the device certificate (APPROVED only)
  * @param caCertificatePem the controller CA that issued it (APPROVED only)
+ * @param signingKeyPem the Ed25519 key that signs desired state (APPROVED only)
  */
 public record EnrollmentResponse(
     Status status,
@@ -18,7 +19,8 @@ public record EnrollmentResponse(
     String certificatePem,
     String caCertificatePem,
     Integer retryAfterSeconds,
-    String message) {
+    String message,
+    String signingKeyPem) {
   public enum Status {
     APPROVED,
     PENDING,

@@ -40,6 +40,6 @@ class BootstrapTest {
             .readValue(
                 "{\"t\":\"welcome\",\"deviceId\":\"d\",\"heartbeatSeconds\":30,\"new\":1}",
                 ControllerMessage.class);
-    assertThat(m).isEqualTo(new ControllerMessage.Welcome("d", 30));
+    assertThat(m).isEqualTo(new ControllerMessage.Welcome("d", 30, 0));
   }
 }

@@ -1,6 +1,8 @@
 package io.edgefleet.testkit;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.runtime.NoRuntime;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
@@ -66,7 +68,13 @@ public final class TestAgents implements AutoCloseable {
 
   /** Creates and starts an agent whose clock may differ from the controller's. */
   public Agent start(Agent.Options options, Clock clock) {
-    Agent a = new Agent(options, scheduler, http, RandomGenerator.getDefault(), clock, out);
+    return start(options, clock, new NoRuntime("test agent without a workload runtime"));
+  }
+
+  /** Creates and starts an agent with the given clock and workload runtime. */
+  public Agent start(Agent.Options options, Clock clock, WorkloadRuntime runtime) {
+    Agent a =
+        new Agent(options, scheduler, http, RandomGenerator.getDefault(), clock, out, runtime);
     synchronized (agents) {
       agents.add(a);
     }

@@ -6,9 +6,14 @@ import static io.edgefleet.controller.api.Router.Access.OPEN;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.desired.AppStatusService;
+import io.edgefleet.controller.desired.BundleStore;
+import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.gitops.AddSource;
+import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.store.Database;
@@ -50,6 +55,11 @@ public final class ApiRoutes {
       Preregistrations preregistrations,
       DeviceService devices,
       EnrollmentService enrollment,
+      GitOps gitops,
+      DesiredStateEngine desired,
+      BundleStore bundles,
+      AppStatusService appStatus,
+      Supplier<String> signingKeyPem,
       AuditLog audit,
       byte[] openApiJson) {
     Router r = new Router();
@@ -76,6 +86,84 @@ public final class ApiRoutes {
                   c.body(RenewalRequest.class).csrPem());
           return Reply.ok(new RenewalResponse(Pem.certificate(cert), caPem.get()));
         });
+
+    r.get(
+        DeviceApi.DESIRED,
+        DEVICE,
+        c -> {
+          long known = c.query("known").map(ApiRoutes::generation).orElse(0L);
+          return desired
+              .newerThan(c.admittedDevice().deviceId(), known)
+              .map(Reply::ok)
+              .orElseGet(Reply::noContent);
+        });
+    r.get(
+        DeviceApi.BUNDLES + "{digest}",
+        DEVICE,
+        c -> {
+          String digest = c.path("digest");
+          if (!desired.references(c.admittedDevice().deviceId(), digest)) {
+            throw ControllerException.notFound("bundle", digest);
+          }
+          return bundles
+              .get(digest)
+              .map(
+                  y ->
+                      Reply.raw(
+                          "application/yaml", y.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+              .orElseThrow(() -> ControllerException.notFound("bundle", digest));
+        });
+    r.get(
+        DeviceApi.SIGNING_KEY, DEVICE, c -> Reply.ok(Map.of("publicKeyPem", signingKeyPem.get())));
+
+    r.post(
+        "/api/v1/repos", ADMIN, c -> Reply.created(gitops.add(c.body(AddSource.class), c.actor())));
+    r.get("/api/v1/repos", ADMIN, c -> Reply.ok(new Items<>(gitops.list())));
+    r.get("/api/v1/repos/{name}", ADMIN, c -> Reply.ok(gitops.get(c.path("name"))));
+    r.delete(
+        "/api/v1/repos/{name}",
+        ADMIN,
+        c -> {
+          gitops.remove(c.path("name"), c.actor());
+          return Reply.noContent();
+        });
+    r.post(
+        "/api/v1/repos/{name}/sync",
+        ADMIN,
+        c -> {
+          boolean changed = gitops.pollNow(c.path("name"));
+          return Reply.ok(Map.of("changed", changed, "source", gitops.get(c.path("name"))));
+        });
+    r.get(
+        "/api/v1/repos/{name}/history",
+        ADMIN,
+        c -> Reply.ok(new Items<>(gitops.history(c.path("name"), limit(c.query("limit"))))));
+    r.get(
+        "/api/v1/repos/{name}/commits/{sha}",
+        ADMIN,
+        c -> Reply.ok(gitops.commit(c.path("name"), c.path("sha"))));
+    // Authenticated by the source's shared secret (HMAC or token header), not by a bearer token.
+    r.post(
+        GitOps.WEBHOOK_PATH + "{name}",
+        OPEN,
+        c -> Reply.ok(gitops.webhook(c.path("name"), c.headers(), c.body())));
+
+    r.get("/api/v1/apps", ADMIN, c -> Reply.ok(new Items<>(appStatus.summary())));
+    r.get(
+        "/api/v1/apps/{name}/status",
+        ADMIN,
+        c -> Reply.ok(Map.of("app", c.path("name"), "devices", appStatus.byApp(c.path("name")))));
+    r.get(
+        "/api/v1/devices/{id}/apps",
+        ADMIN,
+        c -> Reply.ok(new Items<>(appStatus.byDevice(devices.get(c.path("id")).id()))));
+    r.get(
+        "/api/v1/devices/{id}/events",
+        ADMIN,
+        c ->
+            Reply.ok(
+                new Items<>(
+                    appStatus.events(devices.get(c.path("id")).id(), limit(c.query("limit"))))));
 
     r.get("/api/v1/openapi.json", ADMIN, c -> Reply.ok(new RawJson(openApiJson)));
     r.get("/api/v1/info", ADMIN, c -> Reply.ok(info.get()));
@@ -150,6 +238,18 @@ public final class ApiRoutes {
     r.get(
         "/api/v1/audit", ADMIN, c -> Reply.ok(new Items<>(audit.recent(limit(c.query("limit"))))));
     return r;
+  }
+
+  private static long generation(String s) {
+    try {
+      long g = Long.parseLong(s);
+      if (g < 0) {
+        throw new NumberFormatException();
+      }
+      return g;
+    } catch (NumberFormatException e) {
+      throw ControllerException.invalid("known must be a generation number (0 or more), got " + s);
+    }
   }
 
   private static DeviceStatus status(String s) {

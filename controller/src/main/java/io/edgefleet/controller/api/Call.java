@@ -20,7 +20,8 @@ public record Call(
     byte[] body,
     String actor,
     Optional<AgentGateway.Admission> device,
-    String remoteAddress) {
+    String remoteAddress,
+    Map<String, String> headers) {
 
   /** The admitted device of a {@link Router.Access#DEVICE} route. */
   public AgentGateway.Admission admittedDevice() {

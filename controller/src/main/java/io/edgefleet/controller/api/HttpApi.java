@@ -237,7 +237,8 @@ public final class HttpApi implements AutoCloseable {
                 body,
                 actor,
                 device,
-                Request.getRemoteAddr(request));
+                Request.getRemoteAddr(request),
+                headers(request));
         Reply reply = route.handler().handle(call);
         write(response, callback, reply.status(), reply.body());
       } catch (ControllerException e) {
@@ -338,6 +339,14 @@ public final class HttpApi implements AutoCloseable {
           ErrorCode.BODY_TOO_LARGE, "the request body is larger than " + max + " bytes");
     }
 
+    private static Map<String, String> headers(Request request) {
+      Map<String, String> out = new LinkedHashMap<>();
+      for (org.eclipse.jetty.http.HttpField f : request.getHeaders()) {
+        out.putIfAbsent(f.getLowerCaseName(), f.getValue());
+      }
+      return out;
+    }
+
     private static Map<String, String> query(Request request) {
       Map<String, String> out = new LinkedHashMap<>();
       Fields fields = Request.extractQueryParameters(request);
@@ -351,6 +360,11 @@ public final class HttpApi implements AutoCloseable {
       response.setStatus(status);
       if (body == null) {
         response.write(true, null, callback);
+        return;
+      }
+      if (body instanceof Reply.Raw raw) {
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, raw.contentType());
+        response.write(true, ByteBuffer.wrap(raw.bytes()), callback);
         return;
       }
       byte[] bytes = Json.writeBytes(body);

@@ -13,4 +13,11 @@ public record Reply(int status, Object body) {
   public static Reply noContent() {
     return new Reply(204, null);
   }
+
+  /** A body that is sent as it is, not as JSON. */
+  public record Raw(String contentType, byte[] bytes) {}
+
+  public static Reply raw(String contentType, byte[] bytes) {
+    return new Reply(200, new Raw(contentType, bytes));
+  }
 }

@@ -36,6 +36,7 @@ public final class DeviceService {
   private final AuditLog audit;
   private final Duration offlineAfter;
   private volatile BiConsumer<String, String> disconnector = (id, reason) -> {};
+  private volatile java.util.function.Consumer<String> changed = id -> {};
 
   public DeviceService(
       Jdbi jdbi,
@@ -52,6 +53,16 @@ public final class DeviceService {
     this.pki = pki;
     this.audit = audit;
     this.offlineAfter = offlineAfter;
+  }
+
+  /** Called with the device id after its tags or lifecycle changed. */
+  public void onChange(java.util.function.Consumer<String> listener) {
+    this.changed = listener;
+  }
+
+  /** Announces a change made elsewhere (enrollment) to the listener. */
+  public void changed(String deviceId) {
+    changed.accept(deviceId);
   }
 
   /** Called with (deviceId, reason) when a device must be cut off at once. */
@@ -107,6 +118,7 @@ public final class DeviceService {
               audit.record(h, actor, "device.approve", r.id(), Map.of());
               return store.byId(h, r.id()).orElseThrow();
             });
+    changed.accept(d.id());
     return view(d);
   }
 
@@ -162,6 +174,7 @@ public final class DeviceService {
               return store.byId(h, r.id()).orElseThrow();
             });
     disconnector.accept(d.id(), "device decommissioned by an operator");
+    changed.accept(d.id());
     return view(d);
   }
 
@@ -188,6 +201,7 @@ public final class DeviceService {
               audit.record(h, actor, "device.tags", r.id(), Map.of("set", set, "remove", remove));
               return store.byId(h, r.id()).orElseThrow();
             });
+    changed.accept(d.id());
     return view(d);
   }
 

@@ -15,6 +15,7 @@ import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.Signatures;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
@@ -94,6 +95,9 @@ public final class EnrollmentService {
               }
               return enrollNew(h, csr, facts, serial, token, remoteAddress);
             });
+    if (device.lifecycle() == DeviceRecord.Lifecycle.ACTIVE && device.enrolledAt() != null) {
+      devices.changed(device.id());
+    }
     return answer(device);
   }
 
@@ -193,7 +197,8 @@ public final class EnrollmentService {
               d.certificatePem(),
               Pem.certificate(pki.caCertificate()),
               null,
-              "enrolled as " + d.id());
+              "enrolled as " + d.id(),
+              Signatures.publicKeyPem(pki.signingKey().getPublic()));
       case PENDING ->
           new EnrollmentResponse(
               EnrollmentResponse.Status.PENDING,
@@ -203,7 +208,8 @@ public final class EnrollmentService {
               null,
               null,
               pendingPollSeconds,
-              "waiting for an operator: edgefleet devices approve " + d.enrollmentCode());
+              "waiting for an operator: edgefleet devices approve " + d.enrollmentCode(),
+              null);
       case REJECTED ->
           throw new ControllerException(
               ErrorCode.ENROLLMENT_REJECTED,

@@ -47,6 +47,8 @@ public final class AgentConnection implements Session.Listener.AutoDemanding {
         gateway.heartbeat(deviceId);
         send(ACK);
       }
+      case AgentMessage.AppReport report -> gateway.report(deviceId, report);
+      case AgentMessage.Event event -> gateway.report(deviceId, event);
     }
   }
 

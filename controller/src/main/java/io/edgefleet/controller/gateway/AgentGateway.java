@@ -5,6 +5,7 @@ import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
@@ -15,6 +16,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import java.util.function.ToLongFunction;
 import org.eclipse.jetty.websocket.api.Session;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -38,6 +41,8 @@ public final class AgentGateway {
   private final Map<String, AgentConnection> connections = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
   private final AtomicLong malformedMessages = new AtomicLong();
+  private volatile ToLongFunction<String> generations = id -> 0;
+  private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
 
   public AgentGateway(
       Jdbi jdbi, DeviceStore store, Presence presence, Clock clock, Duration heartbeat) {
@@ -114,6 +119,33 @@ public final class AgentGateway {
     return new AgentConnection(this, deviceId);
   }
 
+  /** Where the current desired-state generation of a device comes from (for {@code welcome}). */
+  public void generations(ToLongFunction<String> source) {
+    this.generations = source;
+  }
+
+  /** Receives app reports and events from devices, on the socket's thread. */
+  public void onReport(BiConsumer<String, AgentMessage> sink) {
+    this.reports = sink;
+  }
+
+  /** Tells a connected device that a newer desired state exists; a no-op if it is offline. */
+  public void nudge(String deviceId, long generation) {
+    AgentConnection c = connections.get(deviceId);
+    if (c != null) {
+      c.send(new ControllerMessage.Nudge(generation));
+    }
+  }
+
+  void report(String deviceId, AgentMessage message) {
+    try {
+      reports.accept(deviceId, message);
+    } catch (RuntimeException e) {
+      malformedMessages.incrementAndGet();
+      LOG.debug("report from {} refused: {}", deviceId, e.toString());
+    }
+  }
+
   /** Closes the device's socket, if any, telling the agent why. */
   public void disconnect(String deviceId, int closeCode, String reason) {
     AgentConnection c = connections.get(deviceId);
@@ -181,7 +213,9 @@ public final class AgentGateway {
                   .ifPresent(
                       d -> store.setAgentVersion(h, deviceId, agentVersion, clock.millis())));
     }
-    c.send(new ControllerMessage.Welcome(deviceId, heartbeatSeconds));
+    c.send(
+        new ControllerMessage.Welcome(
+            deviceId, heartbeatSeconds, generations.applyAsLong(deviceId)));
   }
 
   Duration idleTimeout() {

@@ -1,0 +1,50 @@
+package io.edgefleet.agent.runtime;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/** What one {@link WorkloadRuntime#apply} or {@link WorkloadRuntime#remove} did. */
+public sealed interface ApplyOutcome {
+
+  /**
+   * Changes were made.
+   *
+   * @param objects objects applied (for {@code remove}: 0)
+   * @param pruned objects deleted because they are no longer desired
+   */
+  record Applied(int objects, int pruned) implements ApplyOutcome {
+    public Applied {
+      if (objects < 0 || pruned < 0) {
+        throw new IllegalArgumentException("counts must not be negative");
+      }
+    }
+  }
+
+  /** Nothing needed changing. */
+  record InSync() implements ApplyOutcome {}
+
+  /**
+   * Not done now for a reason that may go away by itself (the cluster is unreachable, overloaded,
+   * or still registering a new kind); try again after {@code delay}. Part of the change may have
+   * been made: the next attempt completes it.
+   */
+  record RetryAfter(Duration delay, String reason) implements ApplyOutcome {
+    public RetryAfter {
+      Objects.requireNonNull(reason, "reason");
+      if (delay.isNegative()) {
+        throw new IllegalArgumentException("delay must not be negative");
+      }
+    }
+  }
+
+  /**
+   * Cannot be done as asked (a malformed manifest, a kind the cluster does not know, a request the
+   * API server rejected); retrying the same input fails the same way. {@code reason} is for a
+   * person.
+   */
+  record Failed(String reason) implements ApplyOutcome {
+    public Failed {
+      Objects.requireNonNull(reason, "reason");
+    }
+  }
+}

@@ -1,0 +1,340 @@
+package io.edgefleet.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.protocol.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Local checks of {@code repos add} and the rendering of git sources and commits; the input is the
+ * API's JSON.
+ */
+class ReposCommandTest {
+  private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
+  private static final String SERVER = "https://c.example:7443";
+  private static final String SHA = "0123456789abcdef0123456789abcdef01234567";
+  private static final String SOURCE =
+      "{\"name\":\"shop\",\"url\":\"https://git.example/shop.git\",\"branch\":\"main\","
+          + "\"path\":\"apps/\",\"interval\":\"15s\",\"auth\":\"token\",\"target\":\"site=store-17\","
+          + "\"webhookSecret\":\"whs_secret\",\"webhookUrlPath\":\"/api/v1/hooks/git/shop\","
+          + "\"lastCommit\":{\"sha\":\""
+          + SHA
+          + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web to 1.2\\n\\nbody\","
+          + "\"committedAt\":\"2025-06-01T11:00:00Z\"},"
+          + "\"lastPolledAt\":\"2025-06-01T11:59:50Z\","
+          + "\"apps\":[\"kiosk\",\"web\"],\"createdAt\":\"2025-05-01T12:00:00Z\"}";
+
+  @TempDir Path dir;
+
+  // --- git token and ssh key --------------------------------------------------------------
+
+  @Test
+  void gitTokenFlagWinsOverTheEnvironment() {
+    assertThat(ReposCommand.gitToken(" ght_1 ", false, Map.of("EDGEFLEET_GIT_TOKEN", "ght_env")))
+        .contains("ght_1");
+  }
+
+  @Test
+  void gitTokenComesFromTheEnvironmentWithoutFlagOrKey() {
+    assertThat(ReposCommand.gitToken(null, false, Map.of("EDGEFLEET_GIT_TOKEN", "ght_env")))
+        .contains("ght_env");
+    assertThat(ReposCommand.gitToken(null, false, Map.of("EDGEFLEET_GIT_TOKEN", " ")))
+        .isEqualTo(Optional.empty());
+    assertThat(ReposCommand.gitToken(null, false, Map.of())).isEmpty();
+  }
+
+  @Test
+  void anSshKeyOnTheCommandLineWinsOverATokenInTheEnvironment() {
+    assertThat(ReposCommand.gitToken(null, true, Map.of("EDGEFLEET_GIT_TOKEN", "ght_env")))
+        .isEmpty();
+  }
+
+  @Test
+  void sshKeyAndGitTokenFlagsTogetherAreRefused() {
+    assertThatThrownBy(() -> ReposCommand.gitToken("ght_1", true, Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--ssh-key and --git-token cannot be used together");
+  }
+
+  @Test
+  void blankGitTokenIsRefused() {
+    assertThatThrownBy(() -> ReposCommand.gitToken(" ", false, Map.of()))
+        .hasMessage("--git-token must not be empty");
+  }
+
+  @Test
+  void unencryptedOpenSshKeyIsReadAsItIs() throws IOException {
+    String pem = openSsh("none");
+    Path file = write("id_ed25519", pem);
+
+    assertThat(ReposCommand.readSshKey(file)).isEqualTo(pem);
+  }
+
+  @Test
+  void unencryptedPemKeyIsRead() throws IOException {
+    String pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n";
+
+    assertThat(ReposCommand.readSshKey(write("key.pem", pem))).isEqualTo(pem);
+  }
+
+  @Test
+  void keyWithAPassphraseIsRefused() throws IOException {
+    Path openSsh = write("id_aes", openSsh("aes256-ctr"));
+    Path pkcs8 =
+        write(
+            "pkcs8.pem",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    Path pkcs1 =
+        write(
+            "rsa.pem",
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n"
+                + "MIIE\n-----END RSA PRIVATE KEY-----\n");
+
+    for (Path file : new Path[] {openSsh, pkcs8, pkcs1}) {
+      assertThatThrownBy(() -> ReposCommand.readSshKey(file))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage(
+              "ssh key file "
+                  + file
+                  + " is protected by a passphrase; the controller needs a key without one (a"
+                  + " deploy key)");
+    }
+  }
+
+  @Test
+  void publicKeyIsRefusedWithAHint() throws IOException {
+    Path file = write("id_ed25519.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA me@host\n");
+
+    assertThatThrownBy(() -> ReposCommand.readSshKey(file))
+        .hasMessage(
+            "ssh key file "
+                + file
+                + " holds a public key; pass the private key (the file without"
+                + " .pub)");
+  }
+
+  @Test
+  void fileWithoutAPrivateKeyIsRefused() throws IOException {
+    Path file = write("notes.txt", "hello");
+
+    assertThatThrownBy(() -> ReposCommand.readSshKey(file))
+        .hasMessageStartingWith("ssh key file " + file + " holds no private key");
+  }
+
+  @Test
+  void missingOrHugeKeyFileIsRefused() throws IOException {
+    Path missing = dir.resolve("nope");
+    Path huge = write("huge", "x".repeat(ReposCommand.MAX_SSH_KEY_BYTES + 1));
+
+    assertThatThrownBy(() -> ReposCommand.readSshKey(missing))
+        .hasMessage("ssh key file " + missing + " does not exist");
+    assertThatThrownBy(() -> ReposCommand.readSshKey(dir))
+        .hasMessage("ssh key file " + dir + " does not exist");
+    assertThatThrownBy(() -> ReposCommand.readSshKey(huge))
+        .hasMessage("ssh key file " + huge + " is too large for a private key");
+  }
+
+  // --- rendering ---------------------------------------------------------------------------
+
+  @Test
+  void tableShowsEachSourceWithItsShortCommitAndAppCount() {
+    String table =
+        ReposCommand.table(
+            json(
+                "["
+                    + SOURCE
+                    + ",{\"name\":\"lab\",\"url\":\"file:///srv/lab\",\"branch\":\"dev\","
+                    + "\"path\":\".\",\"target\":\"\",\"apps\":[],"
+                    + "\"lastError\":\"cannot reach the remote\\nsecond line\"}]"),
+            NOW);
+
+    assertThat(table.lines())
+        .containsExactly(
+            "NAME  URL                           BRANCH  PATH   TARGET         COMMIT        APPS "
+                + " POLLED   ERROR",
+            "shop  https://git.example/shop.git  main    apps/  site=store-17  0123456789ab  2    "
+                + " 10s ago  -",
+            "lab   file:///srv/lab               dev     .      (all devices)  -             0    "
+                + " -        cannot reach the remote");
+  }
+
+  @Test
+  void detailsShowTheCommitAppsAndWebhook() {
+    String details = ReposCommand.details(json(SOURCE), SERVER, NOW, true);
+
+    assertThat(details)
+        .containsPattern("Name: +shop\n")
+        .containsPattern("Target: +site=store-17\n")
+        .containsPattern("Commit: +" + SHA + "\n")
+        .containsPattern("Message: +Bump web to 1\\.2\n")
+        .containsPattern("Author: +Ada <ada@example\\.com>\n")
+        .containsPattern("Committed: +2025-06-01T11:00:00Z \\(1h ago\\)\n")
+        .containsPattern("Apps: +kiosk,web\n")
+        .containsPattern("Last error: +-\n")
+        .containsPattern("Webhook URL: +https://c\\.example:7443/api/v1/hooks/git/shop\n")
+        .containsPattern("Webhook secret: +whs_secret\n");
+    assertThat(ReposCommand.details(json(SOURCE), SERVER, NOW, false)).doesNotContain("Webhook");
+  }
+
+  @Test
+  void webhookHintNamesUrlContentTypeAndSecret() {
+    String hint = ReposCommand.webhookHint(json(SOURCE), SERVER);
+
+    assertThat(hint)
+        .startsWith("Webhook: a push then deploys at once instead of at the next poll (every 15s):")
+        .contains("  Payload URL:   https://c.example:7443/api/v1/hooks/git/shop\n")
+        .contains("  Content type:  application/json\n")
+        .contains("  Secret:        whs_secret\n")
+        .contains("GitHub:")
+        .contains("GitLab:");
+  }
+
+  @Test
+  void webhookUrlFallsBackToTheNameWhenThePathIsMissing() {
+    assertThat(ReposCommand.webhookHint(json("{\"name\":\"shop\"}"), SERVER))
+        .contains("Payload URL:   https://c.example:7443/api/v1/hooks/git/shop\n");
+  }
+
+  @Test
+  void syncSummarySaysWhetherANewCommitCame() {
+    assertThat(
+            ReposCommand.syncSummary("shop", json("{\"changed\":true,\"source\":" + SOURCE + "}")))
+        .isEqualTo("synced shop: new commit 0123456789ab Bump web to 1.2");
+    assertThat(
+            ReposCommand.syncSummary("shop", json("{\"changed\":false,\"source\":" + SOURCE + "}")))
+        .isEqualTo("synced shop: no new commit (at 0123456789ab)");
+    assertThat(ReposCommand.syncSummary("shop", json("{\"changed\":false,\"source\":{}}")))
+        .isEqualTo("synced shop: no new commit");
+  }
+
+  @Test
+  void historyListsCommitsWithTheirAppChangesAndErrors() {
+    String table =
+        ReposCommand.history(
+            json(
+                "[{\"sha\":\""
+                    + SHA
+                    + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web\\nbody\","
+                    + "\"committedAt\":\"2025-06-01T11:55:00Z\",\"status\":\"APPLIED\","
+                    + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\"},"
+                    + "{\"app\":\"kiosk\",\"change\":\"ADDED\"}]},"
+                    + "{\"sha\":\"fedcba9876543210\",\"author\":\"Bob\",\"message\":\"oops\","
+                    + "\"committedAt\":\"2025-06-01T10:00:00Z\",\"status\":\"FAILED\","
+                    + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]}]"),
+            NOW);
+
+    assertThat(table.lines())
+        .containsExactly(
+            "SHA           STATUS   COMMITTED  AUTHOR  APPS                      MESSAGE   ERROR",
+            "0123456789ab  APPLIED  5m ago     Ada     web changed, kiosk added  Bump web  -",
+            "fedcba987654  FAILED   2h ago     Bob     -                         oops     "
+                + " web/deploy.yaml: document 1 has no kind");
+  }
+
+  @Test
+  void diffShowsPerAppTheAddedChangedAndRemovedResources() {
+    String diff =
+        ReposCommand.diff(
+            json(
+                "{\"source\":\"shop\",\"sha\":\""
+                    + SHA
+                    + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web\","
+                    + "\"committedAt\":\"2025-06-01T11:55:00Z\","
+                    + "\"recordedAt\":\"2025-06-01T11:56:00Z\",\"status\":\"APPLIED\","
+                    + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
+                    + "\"added\":[\"v1 ConfigMap shop/web-config\"],"
+                    + "\"changed\":[\"apps/v1 Deployment shop/web\"],"
+                    + "\"removed\":[\"v1 Service shop/web-old\"]},"
+                    + "{\"app\":\"kiosk\",\"change\":\"ADDED\","
+                    + "\"added\":[\"v1 Namespace kiosk\",\"apps/v1 Deployment kiosk/kiosk\"],"
+                    + "\"changed\":[],\"removed\":[]}]}"),
+            NOW);
+
+    assertThat(diff)
+        .containsPattern("Repository: +shop\n")
+        .containsPattern("Commit: +" + SHA + "\n")
+        .containsPattern("Status: +APPLIED\n")
+        .containsPattern("Apps: +web changed, kiosk added\n")
+        .endsWith(
+            """
+
+            APP    CHANGE   RESOURCE
+            web    added    ConfigMap/shop/web-config
+            web    changed  Deployment/shop/web
+            web    removed  Service/shop/web-old
+            kiosk  added    Namespace/kiosk
+            kiosk  added    Deployment/kiosk/kiosk
+            """);
+  }
+
+  @Test
+  void diffOfARefusedCommitSaysSoAndShowsTheError() {
+    String diff =
+        ReposCommand.diff(
+            json(
+                "{\"sha\":\""
+                    + SHA
+                    + "\",\"status\":\"FAILED\",\"error\":\"bad yaml\",\"apps\":[]}"),
+            NOW);
+
+    assertThat(diff)
+        .containsPattern("Error: +bad yaml\n")
+        .endsWith("\nno application changed: the commit was refused\n");
+  }
+
+  @Test
+  void resourceIdentitiesReadAsKindNamespaceName() {
+    assertThat(ReposCommand.resource("apps/v1 Deployment shop/web"))
+        .isEqualTo("Deployment/shop/web");
+    assertThat(ReposCommand.resource("rbac.authorization.k8s.io/v1 ClusterRole reader"))
+        .isEqualTo("ClusterRole/reader");
+    assertThat(ReposCommand.resource("Deployment/shop/web")).isEqualTo("Deployment/shop/web");
+  }
+
+  @Test
+  void shortShaAndFirstLine() {
+    assertThat(ReposCommand.shortSha(SHA)).isEqualTo("0123456789ab");
+    assertThat(ReposCommand.shortSha("abc")).isEqualTo("abc");
+    assertThat(ReposCommand.firstLine("subject\n\nbody")).isEqualTo("subject");
+    assertThat(ReposCommand.abbreviate("abcdef", 4)).isEqualTo("abc…");
+  }
+
+  /** OpenSSH private key text whose only meaningful content is the cipher name. */
+  private static String openSsh(String cipher) throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    DataOutputStream out = new DataOutputStream(bytes);
+    out.write("openssh-key-v1\0".getBytes(StandardCharsets.US_ASCII));
+    for (String s : new String[] {cipher, "none".equals(cipher) ? "none" : "bcrypt", ""}) {
+      out.writeInt(s.length());
+      out.write(s.getBytes(StandardCharsets.US_ASCII));
+    }
+    out.writeInt(1);
+    String body = Base64.getMimeEncoder(70, "\n".getBytes()).encodeToString(bytes.toByteArray());
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + body + "\n-----END OPENSSH PRIVATE KEY-----\n";
+  }
+
+  private Path write(String name, String text) throws IOException {
+    return Files.writeString(dir.resolve(name), text);
+  }
+
+  private static JsonNode json(String text) {
+    try {
+      return Json.mapper().readTree(text);
+    } catch (IOException e) {
+      throw new AssertionError(text, e);
+    }
+  }
+}

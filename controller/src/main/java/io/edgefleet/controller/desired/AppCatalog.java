@@ -1,0 +1,47 @@
+package io.edgefleet.controller.desired;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where applications come from (Git sources now, the catalog later): which apps exist at which
+ * revision, which devices they target, and their manifests rendered for one device.
+ */
+public interface AppCatalog {
+
+  /** An application at a revision, targeting devices whose tags the target matches. */
+  record App(String name, String source, String revision, Target target) {}
+
+  /** Decides from a device's tags whether an app goes to it. */
+  @FunctionalInterface
+  interface Target {
+    boolean matches(Map<String, String> tags);
+  }
+
+  /** Rendered manifests and the {@code sha256:} digest of their UTF-8 bytes. */
+  record Rendered(String yaml, String digest) {}
+
+  /** A catalog without apps. */
+  AppCatalog EMPTY =
+      new AppCatalog() {
+        @Override
+        public List<App> apps() {
+          return List.of();
+        }
+
+        @Override
+        public Rendered render(App app, Map<String, String> tags) {
+          throw new IllegalArgumentException("no such app: " + app.name());
+        }
+      };
+
+  List<App> apps();
+
+  /**
+   * Renders the app for a device.
+   *
+   * @throws RuntimeException with a message for a person when the app cannot be rendered for these
+   *     tags (e.g. a missing tag it substitutes)
+   */
+  Rendered render(App app, Map<String, String> tags);
+}

@@ -1,0 +1,235 @@
+package io.edgefleet.controller.desired;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.AppState;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * What devices report they run, joined with what they should run. Truth comes from the device: an
+ * app counts as running a revision only when the device says so. A device that is offline and
+ * behind is {@code PENDING_OFFLINE}, never failed. Thread-safe.
+ */
+public final class AppStatusService {
+  private static final int MAX_TEXT = 2000;
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final Function<String, DeviceStatus> presence;
+
+  /** How one app stands on one device. */
+  public record DeviceApp(
+      String deviceId,
+      String deviceName,
+      String app,
+      String source,
+      String desiredRevision,
+      String runningRevision,
+      State state,
+      String reason,
+      Instant desiredSince,
+      Instant reportedAt) {}
+
+  public enum State {
+    READY,
+    PROGRESSING,
+    APPLIED,
+    FAILED,
+    PENDING,
+    PENDING_OFFLINE
+  }
+
+  /** Counts per app across devices. */
+  public record AppSummary(
+      String app,
+      String source,
+      int devices,
+      int ready,
+      int failed,
+      int pending,
+      int pendingOffline) {}
+
+  /** An event a device reported. */
+  public record DeviceEvent(String id, String deviceId, Instant at, String kind, String message) {}
+
+  public AppStatusService(Jdbi jdbi, Clock clock, Function<String, DeviceStatus> presence) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.presence = presence;
+  }
+
+  /** Records a device's report. Unknown apps are ignored; oversized text is cut. */
+  public void report(String deviceId, AgentMessage.AppReport report) {
+    long now = clock.millis();
+    jdbi.useTransaction(
+        h -> {
+          for (AppState s : report.apps()) {
+            if (s == null || s.name() == null || s.phase() == null) {
+              continue;
+            }
+            h.createUpdate(
+                    "UPDATE device_apps SET running_revision = :rev, phase = :phase, reason ="
+                        + " :reason, reported_at = :now WHERE device_id = :d AND app = :app")
+                .bind("rev", cut(s.revision(), 100))
+                .bind("phase", s.phase().name())
+                .bind("reason", cut(s.reason(), MAX_TEXT))
+                .bind("now", now)
+                .bind("d", deviceId)
+                .bind("app", s.name())
+                .execute();
+          }
+        });
+  }
+
+  public void event(String deviceId, AgentMessage.Event event) {
+    if (event.kind() == null || event.message() == null) {
+      return;
+    }
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "INSERT INTO device_events (id, device_id, at, kind, message) VALUES (:id, :d,"
+                        + " :at, :kind, :msg)")
+                .bind("id", Ids.next("evt"))
+                .bind("d", deviceId)
+                .bind("at", (event.at() == null ? clock.instant() : event.at()).toEpochMilli())
+                .bind("kind", cut(event.kind(), 100))
+                .bind("msg", cut(event.message(), MAX_TEXT))
+                .execute());
+  }
+
+  public List<DeviceEvent> events(String deviceId, int limit) {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                    "SELECT id, device_id, at, kind, message FROM device_events WHERE device_id ="
+                        + " :d ORDER BY at DESC, id DESC LIMIT :limit")
+                .bind("d", deviceId)
+                .bind("limit", limit)
+                .map(
+                    (rs, ctx) ->
+                        new DeviceEvent(
+                            rs.getString(1),
+                            rs.getString(2),
+                            Instant.ofEpochMilli(rs.getLong(3)),
+                            rs.getString(4),
+                            rs.getString(5)))
+                .list());
+  }
+
+  /** Every device the app should run on, with its state. */
+  public List<DeviceApp> byApp(String app) {
+    List<DeviceApp> rows = query("WHERE a.app = :v ORDER BY a.device_id", app);
+    if (rows.isEmpty() && !known(app)) {
+      throw ControllerException.notFound("app", app);
+    }
+    return rows;
+  }
+
+  public List<DeviceApp> byDevice(String deviceId) {
+    return query("WHERE a.device_id = :v ORDER BY a.app", deviceId);
+  }
+
+  public List<AppSummary> summary() {
+    List<DeviceApp> all = query("ORDER BY a.app", null);
+    java.util.Map<String, int[]> counts = new java.util.TreeMap<>();
+    java.util.Map<String, String> sources = new java.util.HashMap<>();
+    for (DeviceApp d : all) {
+      int[] c = counts.computeIfAbsent(d.app(), k -> new int[5]);
+      sources.putIfAbsent(d.app(), d.source());
+      c[0]++;
+      switch (d.state()) {
+        case READY -> c[1]++;
+        case FAILED -> c[2]++;
+        case PENDING_OFFLINE -> c[4]++;
+        default -> c[3]++;
+      }
+    }
+    return counts.entrySet().stream()
+        .map(
+            e ->
+                new AppSummary(
+                    e.getKey(),
+                    sources.get(e.getKey()),
+                    e.getValue()[0],
+                    e.getValue()[1],
+                    e.getValue()[2],
+                    e.getValue()[3],
+                    e.getValue()[4]))
+        .toList();
+  }
+
+  private boolean known(String app) {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery("SELECT COUNT(*) FROM device_apps WHERE app = :a")
+                    .bind("a", app)
+                    .mapTo(Integer.class)
+                    .one()
+                > 0);
+  }
+
+  private List<DeviceApp> query(String where, String value) {
+    String sql =
+        "SELECT a.device_id, d.name, a.app, a.source, a.desired_revision, a.running_revision,"
+            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at FROM device_apps a"
+            + " JOIN devices d ON d.id = a.device_id "
+            + where;
+    return jdbi.withHandle(
+        h -> {
+          var q = h.createQuery(sql);
+          if (value != null) {
+            q.bind("v", value);
+          }
+          return q.map((rs, ctx) -> row(rs)).list();
+        });
+  }
+
+  private DeviceApp row(ResultSet rs) throws SQLException {
+    String deviceId = rs.getString(1);
+    String desired = rs.getString(5);
+    String running = rs.getString(6);
+    String phase = rs.getString(7);
+    String reason = rs.getString(8);
+    String renderError = rs.getString(9);
+    long reported = rs.getLong(11);
+    boolean hasReport = !rs.wasNull();
+    State state;
+    if (renderError != null && running == null) {
+      state = State.FAILED;
+      reason = "cannot be rendered for this device: " + renderError;
+    } else if (Objects.equals(desired, running) && phase != null) {
+      state = State.valueOf(phase);
+    } else if (presence.apply(deviceId) != DeviceStatus.ONLINE) {
+      state = State.PENDING_OFFLINE;
+      reason = "device is offline; it updates when it reconnects";
+    } else {
+      state = State.PENDING;
+      reason = running == null ? "not reported yet" : "running " + running + ", updating";
+    }
+    return new DeviceApp(
+        deviceId,
+        rs.getString(2),
+        rs.getString(3),
+        rs.getString(4),
+        desired,
+        running,
+        state,
+        reason,
+        Instant.ofEpochMilli(rs.getLong(10)),
+        hasReport ? Instant.ofEpochMilli(reported) : null);
+  }
+
+  private static String cut(String s, int max) {
+    return s == null ? null : s.length() <= max ? s : s.substring(0, max);
+  }
+}

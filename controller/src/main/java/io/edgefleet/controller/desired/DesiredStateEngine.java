@@ -1,0 +1,384 @@
+package io.edgefleet.controller.desired;
+
+import io.edgefleet.controller.devices.DeviceRecord;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.tls.Fingerprints;
+import io.edgefleet.protocol.tls.Signatures;
+import java.nio.charset.StandardCharsets;
+import java.security.PrivateKey;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.BiConsumer;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns the app catalog and each device's tags into a signed, versioned desired state per device. A
+ * device's generation increases only when what it should run changes; bundles are stored once per
+ * content digest. Recomputations requested while one runs are coalesced and run on one background
+ * thread; {@link #recompute} runs synchronously.
+ */
+public final class DesiredStateEngine implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DesiredStateEngine.class);
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final DeviceStore devices;
+  private final BundleStore bundles;
+  private final PrivateKey signingKey;
+  private final AppCatalog catalog;
+  private final ExecutorService worker;
+  private final Object lock = new Object();
+  private final Set<String> pending = new LinkedHashSet<>();
+  private boolean pendingAll;
+  private boolean scheduled;
+  private volatile BiConsumer<String, Long> nudger = (id, gen) -> {};
+
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      PrivateKey signingKey,
+      AppCatalog catalog) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.devices = devices;
+    this.bundles = bundles;
+    this.signingKey = signingKey;
+    this.catalog = catalog;
+    this.worker =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "edgefleet-desired-state");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Called with (device id, generation) whenever a device's desired state changed. */
+  public void onChange(BiConsumer<String, Long> nudger) {
+    this.nudger = nudger;
+  }
+
+  /** Recomputes every active device soon. */
+  public void requestAll() {
+    synchronized (lock) {
+      pendingAll = true;
+      schedule();
+    }
+  }
+
+  /** Recomputes one device soon. */
+  public void request(String deviceId) {
+    synchronized (lock) {
+      pending.add(deviceId);
+      schedule();
+    }
+  }
+
+  private void schedule() {
+    if (!scheduled) {
+      scheduled = true;
+      worker.execute(this::drain);
+    }
+  }
+
+  private void drain() {
+    while (true) {
+      List<String> ids;
+      synchronized (lock) {
+        if (!pendingAll && pending.isEmpty()) {
+          scheduled = false;
+          return;
+        }
+        ids = pendingAll ? activeDeviceIds() : new ArrayList<>(pending);
+        pendingAll = false;
+        pending.clear();
+      }
+      for (String id : ids) {
+        try {
+          recompute(id);
+        } catch (RuntimeException e) {
+          LOG.warn("desired state of {} could not be computed: {}", id, e.toString());
+        }
+      }
+    }
+  }
+
+  private List<String> activeDeviceIds() {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery("SELECT id FROM devices WHERE lifecycle = 'ACTIVE' ORDER BY id")
+                .mapTo(String.class)
+                .list());
+  }
+
+  /**
+   * Recomputes one device now.
+   *
+   * @return the device's generation afterwards (0 if it has none)
+   */
+  public long recompute(String deviceId) {
+    Optional<DeviceRecord> found = jdbi.withHandle(h -> devices.byId(h, deviceId));
+    if (found.isEmpty() || found.get().lifecycle() != DeviceRecord.Lifecycle.ACTIVE) {
+      return generation(deviceId);
+    }
+    Map<String, String> tags = found.get().tags();
+    Map<String, Entry> desired = new LinkedHashMap<>();
+    List<AppCatalog.App> apps = new ArrayList<>(catalog.apps());
+    apps.sort(Comparator.comparing(AppCatalog.App::source).thenComparing(AppCatalog.App::name));
+    for (AppCatalog.App app : apps) {
+      if (desired.containsKey(app.name()) || !app.target().matches(tags)) {
+        continue;
+      }
+      try {
+        desired.put(app.name(), new Entry(app, Optional.of(catalog.render(app, tags)), null));
+      } catch (RuntimeException e) {
+        desired.put(app.name(), new Entry(app, Optional.empty(), e.getMessage()));
+      }
+    }
+    long[] changedTo = {0};
+    long generation =
+        jdbi.inTransaction(
+            h -> {
+              Map<String, String> previousBundles = previousBundles(h, deviceId);
+              List<DesiredState.DesiredApp> list = new ArrayList<>();
+              for (Entry e : desired.values()) {
+                Optional<String> digest =
+                    e.rendered()
+                        .map(AppCatalog.Rendered::digest)
+                        .or(() -> Optional.ofNullable(previousBundles.get(e.app().name())));
+                e.rendered().ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
+                if (digest.isPresent()) {
+                  long size =
+                      e.rendered()
+                          .map(r -> (long) r.yaml().getBytes(StandardCharsets.UTF_8).length)
+                          .orElseGet(() -> bundleSize(h, digest.get()));
+                  // A device keeps the last bundle that rendered if the new one cannot be.
+                  String revision =
+                      e.rendered().isPresent()
+                          ? e.app().revision()
+                          : previousRevision(h, deviceId, e.app().name());
+                  list.add(
+                      new DesiredState.DesiredApp(
+                          e.app().name(), e.app().source(), revision, digest.get(), size));
+                }
+              }
+              String fingerprint = fingerprint(list);
+              Optional<Current> current = current(h, deviceId);
+              long gen = current.map(Current::generation).orElse(0L);
+              if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
+                gen = store(h, deviceId, gen + 1, fingerprint, list);
+                changedTo[0] = gen;
+              }
+              recordApps(h, deviceId, desired, list);
+              return gen;
+            });
+    if (changedTo[0] > 0) {
+      nudger.accept(deviceId, changedTo[0]);
+    }
+    return generation;
+  }
+
+  /**
+   * The signed document for a device that holds {@code known}. A device that holds a generation
+   * above ours (the controller's database was restored from an older backup) gets the same content
+   * re-issued above its generation, so it never stays stuck on a stale document.
+   */
+  public Optional<SignedDesiredState> newerThan(String deviceId, long known) {
+    Optional<Current> current = jdbi.withHandle(h -> current(h, deviceId));
+    if (current.isEmpty()) {
+      return Optional.empty();
+    }
+    Current c = current.get();
+    if (c.generation() > known) {
+      return Optional.of(new SignedDesiredState(c.payload(), c.signature()));
+    }
+    if (c.generation() == known) {
+      return Optional.empty();
+    }
+    return jdbi.inTransaction(
+        h -> {
+          DesiredState old = decode(c.payload());
+          store(h, deviceId, known + 1, c.fingerprint(), old.apps());
+          Current again = current(h, deviceId).orElseThrow();
+          return Optional.of(new SignedDesiredState(again.payload(), again.signature()));
+        });
+  }
+
+  public long generation(String deviceId) {
+    return jdbi.withHandle(h -> current(h, deviceId).map(Current::generation).orElse(0L));
+  }
+
+  /** Whether the device's current desired state references this bundle. */
+  public boolean references(String deviceId, String digest) {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                        "SELECT COUNT(*) FROM device_apps WHERE device_id = :d AND desired_bundle = :b")
+                    .bind("d", deviceId)
+                    .bind("b", digest)
+                    .mapTo(Integer.class)
+                    .one()
+                > 0);
+  }
+
+  private long store(
+      Handle h, String deviceId, long gen, String fingerprint, List<DesiredState.DesiredApp> list) {
+    DesiredState doc = new DesiredState(deviceId, gen, clock.instant(), list);
+    byte[] payload = Json.writeBytes(doc);
+    h.createUpdate(
+            "INSERT INTO device_desired (device_id, generation, fingerprint, payload, signature,"
+                + " updated_at) VALUES (:d, :g, :f, :p, :s, :now) ON CONFLICT (device_id) DO UPDATE"
+                + " SET generation = excluded.generation, fingerprint = excluded.fingerprint,"
+                + " payload = excluded.payload, signature = excluded.signature,"
+                + " updated_at = excluded.updated_at")
+        .bind("d", deviceId)
+        .bind("g", gen)
+        .bind("f", fingerprint)
+        .bind("p", Base64.getEncoder().encodeToString(payload))
+        .bind("s", Signatures.sign(signingKey, payload))
+        .bind("now", clock.millis())
+        .execute();
+    return gen;
+  }
+
+  private void recordApps(
+      Handle h, String deviceId, Map<String, Entry> desired, List<DesiredState.DesiredApp> list) {
+    long now = clock.millis();
+    for (DesiredState.DesiredApp a : list) {
+      h.createUpdate(
+              "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_bundle,"
+                  + " desired_since, render_error) VALUES (:d, :app, :src, :rev, :bundle, :now,"
+                  + " :err) ON CONFLICT (device_id, app) DO UPDATE SET source = excluded.source,"
+                  + " desired_bundle = excluded.desired_bundle, render_error ="
+                  + " excluded.render_error, desired_since = CASE WHEN device_apps.desired_revision"
+                  + " = excluded.desired_revision THEN device_apps.desired_since ELSE"
+                  + " excluded.desired_since END, desired_revision = excluded.desired_revision")
+          .bind("d", deviceId)
+          .bind("app", a.name())
+          .bind("src", a.source())
+          .bind("rev", a.revision())
+          .bind("bundle", a.bundle())
+          .bind("now", now)
+          .bind("err", desired.get(a.name()).renderError())
+          .execute();
+    }
+    for (Entry e : desired.values()) {
+      if (e.rendered().isEmpty() && list.stream().noneMatch(a -> a.name().equals(e.app().name()))) {
+        // Never rendered for this device: visible as a failure, nothing to run.
+        h.createUpdate(
+                "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_since,"
+                    + " render_error) VALUES (:d, :app, :src, :rev, :now, :err) ON CONFLICT"
+                    + " (device_id, app) DO UPDATE SET render_error = excluded.render_error,"
+                    + " desired_revision = excluded.desired_revision")
+            .bind("d", deviceId)
+            .bind("app", e.app().name())
+            .bind("src", e.app().source())
+            .bind("rev", e.app().revision())
+            .bind("now", now)
+            .bind("err", e.renderError())
+            .execute();
+      }
+    }
+    List<String> names = new ArrayList<>(desired.keySet());
+    if (names.isEmpty()) {
+      h.createUpdate("DELETE FROM device_apps WHERE device_id = :d").bind("d", deviceId).execute();
+    } else {
+      h.createUpdate("DELETE FROM device_apps WHERE device_id = :d AND app NOT IN (<names>)")
+          .bind("d", deviceId)
+          .bindList("names", names)
+          .execute();
+    }
+  }
+
+  private Map<String, String> previousBundles(Handle h, String deviceId) {
+    Map<String, String> out = new LinkedHashMap<>();
+    h.createQuery(
+            "SELECT app, desired_bundle FROM device_apps WHERE device_id = :d AND desired_bundle IS"
+                + " NOT NULL")
+        .bind("d", deviceId)
+        .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
+
+  private String previousRevision(Handle h, String deviceId, String app) {
+    return h.createQuery(
+            "SELECT desired_revision FROM device_apps WHERE device_id = :d AND app = :a")
+        .bind("d", deviceId)
+        .bind("a", app)
+        .mapTo(String.class)
+        .one();
+  }
+
+  private long bundleSize(Handle h, String digest) {
+    return h.createQuery("SELECT size FROM bundles WHERE digest = :d")
+        .bind("d", digest)
+        .mapTo(Long.class)
+        .findOne()
+        .orElse(0L);
+  }
+
+  private static Optional<Current> current(Handle h, String deviceId) {
+    return h.createQuery(
+            "SELECT generation, fingerprint, payload, signature FROM device_desired WHERE"
+                + " device_id = :d")
+        .bind("d", deviceId)
+        .map(
+            (rs, ctx) ->
+                new Current(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4)))
+        .findOne();
+  }
+
+  private static DesiredState decode(String payload) {
+    try {
+      return Json.mapper().readValue(Base64.getDecoder().decode(payload), DesiredState.class);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("stored desired state is unreadable", e);
+    }
+  }
+
+  private static String fingerprint(List<DesiredState.DesiredApp> apps) {
+    StringBuilder sb = new StringBuilder();
+    apps.stream()
+        .sorted(Comparator.comparing(DesiredState.DesiredApp::name))
+        .forEach(
+            a ->
+                sb.append(a.name())
+                    .append('\n')
+                    .append(a.source())
+                    .append('\n')
+                    .append(a.revision())
+                    .append('\n')
+                    .append(a.bundle())
+                    .append('\n'));
+    return Fingerprints.sha256(sb.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public void close() {
+    worker.shutdownNow();
+  }
+
+  private record Entry(
+      AppCatalog.App app, Optional<AppCatalog.Rendered> rendered, String renderError) {}
+
+  private record Current(long generation, String fingerprint, String payload, String signature) {}
+}

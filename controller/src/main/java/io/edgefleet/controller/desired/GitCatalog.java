@@ -1,0 +1,49 @@
+package io.edgefleet.controller.desired;
+
+import io.edgefleet.controller.gitops.AppDefinition;
+import io.edgefleet.controller.gitops.GitOps;
+import io.edgefleet.controller.gitops.RenderedApp;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The apps of every Git source at its current head, as the desired-state engine sees them. */
+public final class GitCatalog implements AppCatalog {
+  private final GitOps gitops;
+  private final Map<String, AppDefinition> definitions = new ConcurrentHashMap<>();
+
+  public GitCatalog(GitOps gitops) {
+    this.gitops = gitops;
+  }
+
+  @Override
+  public List<App> apps() {
+    return gitops.apps().stream()
+        .map(
+            d -> {
+              definitions.put(key(d.source(), d.name(), d.revision()), d);
+              return new App(d.name(), d.source(), d.revision(), d.target()::matches);
+            })
+        .toList();
+  }
+
+  @Override
+  public Rendered render(App app, Map<String, String> tags) {
+    AppDefinition d = definitions.get(key(app.source(), app.name(), app.revision()));
+    if (d == null) {
+      d =
+          gitops.apps().stream()
+              .filter(a -> a.source().equals(app.source()) && a.name().equals(app.name()))
+              .filter(a -> a.revision().equals(app.revision()))
+              .findFirst()
+              .orElseThrow(
+                  () -> new IllegalStateException(app.name() + " is no longer in " + app.source()));
+    }
+    RenderedApp r = gitops.render(d, tags);
+    return new Rendered(r.yaml(), r.digest());
+  }
+
+  private static String key(String source, String name, String revision) {
+    return source + "/" + name + "@" + revision;
+  }
+}

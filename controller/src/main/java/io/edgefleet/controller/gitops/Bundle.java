@@ -1,0 +1,183 @@
+package io.edgefleet.controller.gitops;
+
+import io.edgefleet.protocol.Labels;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The content of one application directory at one commit, parsed: for manifests the objects of all
+ * YAML files in sorted path order, for Helm charts the chart's values and the per-target overrides.
+ * Immutable; thread-safe.
+ *
+ * @param name the application name (directory name)
+ * @param treeId the git tree id of the directory: equal ids mean equal content
+ * @param kind manifests or Helm
+ * @param files every file of the directory by path relative to it, sorted
+ * @param objects for manifests: the objects in order (not yet namespaced); for Helm: the objects of
+ *     the chart's (and unpacked subcharts') {@code crds/} directories, in path order
+ * @param values for Helm: the chart's {@code values.yaml}; empty for manifests
+ * @param overrides for Helm: the entries of {@code edgefleet-overrides.yaml}, in order
+ */
+record Bundle(
+    String name,
+    String treeId,
+    AppDefinition.Kind kind,
+    SortedMap<String, byte[]> files,
+    List<Map<String, Object>> objects,
+    Map<String, Object> values,
+    List<Override> overrides) {
+
+  static final String OVERRIDES_FILE = "edgefleet-overrides.yaml";
+  static final Pattern CRD_PATH =
+      Pattern.compile("(charts/[^/]+/)*crds/.+\\.(yaml|yml|json)", Pattern.CASE_INSENSITIVE);
+  static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
+  /** One entry of {@code edgefleet-overrides.yaml}. */
+  record Override(Selector selector, Map<String, Object> values) {}
+
+  /** The total size of all files, for cache accounting. */
+  long size() {
+    long n = 0;
+    for (byte[] b : files.values()) {
+      n += b.length + 64;
+    }
+    return n;
+  }
+
+  /**
+   * Parses an application directory.
+   *
+   * @throws RenderException if a file is not valid YAML, the overrides file is malformed, or values
+   *     use an invalid {@code ${tag:KEY}}; the message names the file
+   */
+  static Bundle parse(String name, String treeId, SortedMap<String, byte[]> files) {
+    SortedMap<String, byte[]> copy = Collections.unmodifiableSortedMap(new TreeMap<>(files));
+    {
+      if (files.containsKey("Chart.yaml")) {
+        Map<String, Object> values = Map.of();
+        byte[] v = files.get("values.yaml");
+        if (v != null) {
+          values = map(Manifests.readYaml(Values.utf8(v), "values.yaml"), "values.yaml");
+        }
+        List<Override> overrides = List.of();
+        byte[] o = files.get(OVERRIDES_FILE);
+        if (o != null) {
+          overrides = overrides(Manifests.readYaml(Values.utf8(o), OVERRIDES_FILE));
+        }
+        checkTagKeys(values, "values.yaml");
+        for (int i = 0; i < overrides.size(); i++) {
+          checkTagKeys(overrides.get(i).values(), OVERRIDES_FILE + " entry " + (i + 1));
+        }
+        // Helm installs crds/ as is (never templated) but `helm template` leaves them out.
+        List<Map<String, Object>> crds = new ArrayList<>();
+        for (Map.Entry<String, byte[]> f : copy.entrySet()) {
+          if (CRD_PATH.matcher(f.getKey()).matches()) {
+            crds.addAll(Manifests.parse(Values.utf8(f.getValue()), f.getKey()));
+          }
+        }
+        return new Bundle(
+            name, treeId, AppDefinition.Kind.HELM, copy, List.copyOf(crds), values, overrides);
+      }
+      List<Map<String, Object>> objects = new ArrayList<>();
+      for (Map.Entry<String, byte[]> f : copy.entrySet()) {
+        if (isManifest(f.getKey())) {
+          objects.addAll(Manifests.parse(Values.utf8(f.getValue()), f.getKey()));
+        }
+      }
+      return new Bundle(
+          name,
+          treeId,
+          AppDefinition.Kind.MANIFESTS,
+          copy,
+          List.copyOf(objects),
+          Map.of(),
+          List.of());
+    }
+  }
+
+  /** YAML and JSON files, except the overrides file (which only Helm apps use). */
+  static boolean isManifest(String path) {
+    if (path.equals(OVERRIDES_FILE)) {
+      return false;
+    }
+    String p = path.toLowerCase(java.util.Locale.ROOT);
+    return p.endsWith(".yaml") || p.endsWith(".yml") || p.endsWith(".json");
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> map(Object o, String origin) {
+    if (o == null) {
+      return Map.of();
+    }
+    if (!(o instanceof Map<?, ?> m)) {
+      throw new RenderException(origin + " must be a YAML mapping");
+    }
+    return (Map<String, Object>) m;
+  }
+
+  private static List<Override> overrides(Object o) {
+    if (o == null) {
+      return List.of();
+    }
+    if (!(o instanceof List<?> list)) {
+      throw new RenderException(
+          OVERRIDES_FILE + " must be a list of entries '- selector: …  values: {…}'");
+    }
+    List<Override> out = new ArrayList<>();
+    int i = 0;
+    for (Object e : list) {
+      i++;
+      String at = OVERRIDES_FILE + " entry " + i;
+      if (!(e instanceof Map<?, ?> m)) {
+        throw new RenderException(at + " must be a mapping with 'selector' and 'values'");
+      }
+      Set<?> extra = new java.util.TreeSet<>(m.keySet().stream().map(String::valueOf).toList());
+      extra.removeAll(Set.of("selector", "values"));
+      if (!extra.isEmpty()) {
+        throw new RenderException(
+            at + " has unknown fields " + extra + "; only 'selector' and 'values' are allowed");
+      }
+      Object sel = m.get("selector");
+      if (sel != null && !(sel instanceof String)) {
+        throw new RenderException(at + ": selector must be a string such as 'site-size=large'");
+      }
+      Selector selector;
+      try {
+        selector = Selector.parse((String) sel);
+      } catch (IllegalArgumentException ex) {
+        throw new RenderException(at + ": " + ex.getMessage());
+      }
+      Map<String, Object> values = map(m.get("values"), at + " values");
+      out.add(new Override(selector, values));
+    }
+    return List.copyOf(out);
+  }
+
+  private static void checkTagKeys(Object values, String origin) {
+    for (String key : Values.tagKeys(values)) {
+      try {
+        Labels.validateKey(key);
+      } catch (IllegalArgumentException e) {
+        throw new RenderException(origin + " uses '${tag:" + key + "}' but " + e.getMessage());
+      }
+    }
+  }
+
+  /** The chart's values with matching overrides merged in order (tags not yet substituted). */
+  Map<String, Object> valuesFor(Map<String, String> tags) {
+    Map<String, Object> v = new LinkedHashMap<>(values);
+    for (Override o : overrides) {
+      if (o.selector().matches(tags)) {
+        v = Values.merge(v, o.values());
+      }
+    }
+    return v;
+  }
+}

@@ -1,0 +1,158 @@
+package io.edgefleet.controller.gitops;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * Turns bundles into {@link RenderedApp}s and caches the results by (application, tree id, values
+ * digest) in a bounded LRU. Failures are cached too, so a chart that fails for some devices does
+ * not make Helm run (and leak) again for each of them. Concurrent requests for the same key wait
+ * for one render. Thread-safe.
+ */
+final class Renderer {
+  private static final String MANIFESTS = "manifests";
+
+  private final HelmRenderer helm;
+  private final Lru<Key, Outcome> cache;
+  private final ConcurrentHashMap<Key, CompletableFuture<Outcome>> inflight =
+      new ConcurrentHashMap<>();
+  private final AtomicLong hits = new AtomicLong();
+  private final AtomicLong misses = new AtomicLong();
+
+  private record Key(String app, String treeId, String valuesDigest) {}
+
+  private record Outcome(RenderedApp app, RenderException error) {
+    RenderedApp get() {
+      if (error != null) {
+        throw new RenderException(error.getMessage(), error);
+      }
+      return app;
+    }
+
+    long weight() {
+      return 256 + (app != null ? app.yaml().length() : error.getMessage().length());
+    }
+  }
+
+  Renderer(HelmRenderer helm, long cacheBytes) {
+    this.helm = helm;
+    this.cache = new Lru<>(cacheBytes, Outcome::weight);
+  }
+
+  long hits() {
+    return hits.get();
+  }
+
+  long misses() {
+    return misses.get();
+  }
+
+  long helmRenders() {
+    return helm.renders();
+  }
+
+  /**
+   * The application for a device with these tags.
+   *
+   * @throws RenderException if a referenced tag is missing or the chart does not render
+   */
+  RenderedApp render(Bundle b, Map<String, String> tags) {
+    return switch (b.kind()) {
+      case MANIFESTS -> cached(new Key(b.name(), b.treeId(), MANIFESTS), () -> manifests(b));
+      case HELM -> {
+        Object values =
+            Values.substitute(
+                b.valuesFor(tags),
+                key -> {
+                  String v = tags.get(key);
+                  if (v == null) {
+                    throw new RenderException(
+                        "values use ${tag:"
+                            + key
+                            + "} but the device has no tag '"
+                            + key
+                            + "'; add the tag to the device or remove the reference");
+                  }
+                  return v;
+                });
+        yield helm(b, values);
+      }
+    };
+  }
+
+  /**
+   * The application as every device would get it before overrides and tags: overrides ignored,
+   * {@code ${tag:KEY}} replaced by {@code tag-KEY}. Used to validate commits and to compute diffs.
+   */
+  RenderedApp renderBase(Bundle b) {
+    return switch (b.kind()) {
+      case MANIFESTS -> render(b, Map.of());
+      case HELM ->
+          helm(
+              b,
+              Values.substitute(b.values(), key -> "tag-" + key.replaceAll("[^A-Za-z0-9]", "-")));
+    };
+  }
+
+  /** Identity → YAML of every object of {@link #renderBase}. */
+  Map<String, String> baseIndex(Bundle b) {
+    return Manifests.index(Manifests.parse(renderBase(b).yaml(), "rendered output"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private RenderedApp helm(Bundle b, Object values) {
+    Map<String, Object> v = (Map<String, Object>) values;
+    return cached(
+        new Key(b.name(), b.treeId(), Values.digest(v)),
+        () -> {
+          String out = helm.template(b, v);
+          List<Map<String, Object>> objects = new java.util.ArrayList<>(b.objects());
+          objects.addAll(Manifests.parse(out, "Helm output"));
+          return RenderedApp.of(Manifests.write(Manifests.finish(objects, b.name())));
+        });
+  }
+
+  private static RenderedApp manifests(Bundle b) {
+    return RenderedApp.of(Manifests.write(Manifests.finish(b.objects(), b.name())));
+  }
+
+  private RenderedApp cached(Key key, Supplier<RenderedApp> compute) {
+    var hit = cache.get(key);
+    if (hit.isPresent()) {
+      hits.incrementAndGet();
+      return hit.get().get();
+    }
+    CompletableFuture<Outcome> mine = new CompletableFuture<>();
+    CompletableFuture<Outcome> running = inflight.putIfAbsent(key, mine);
+    if (running != null) {
+      hits.incrementAndGet();
+      try {
+        return running.join().get();
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof RuntimeException r ? r : e;
+      }
+    }
+    misses.incrementAndGet();
+    try {
+      Outcome outcome;
+      try {
+        outcome = new Outcome(compute.get(), null);
+      } catch (RenderException e) {
+        outcome = new Outcome(null, e);
+      }
+      cache.put(key, outcome);
+      mine.complete(outcome);
+      return outcome.get();
+    } catch (RuntimeException | Error e) {
+      mine.completeExceptionally(e);
+      throw e;
+    } finally {
+      inflight.remove(key, mine);
+    }
+  }
+}

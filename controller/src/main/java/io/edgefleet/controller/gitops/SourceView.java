@@ -1,0 +1,46 @@
+package io.edgefleet.controller.gitops;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * A git source as the API shows it. Never contains the token or the ssh private key; {@code auth}
+ * only says which kind of credential is stored. Fields documented as optional are null when absent
+ * (and omitted from JSON).
+ *
+ * @param name the source name
+ * @param url the repository URL
+ * @param branch the followed branch
+ * @param path the directory whose subdirectories are applications ({@code .} for the root)
+ * @param interval the polling interval, e.g. {@code 15s}
+ * @param auth {@code none}, {@code token} or {@code ssh}
+ * @param target the canonical selector of the devices the applications are meant for
+ * @param webhookSecret the shared secret for {@code POST webhookUrlPath}
+ * @param webhookUrlPath {@code /api/v1/hooks/git/<name>}
+ * @param lastCommit optional: the commit currently in effect (the last good one)
+ * @param lastPolledAt optional: when the remote was last checked successfully
+ * @param lastError optional: why the last poll failed, or why the newest commit was refused
+ * @param sshHostKey optional: fingerprint of the pinned ssh server key ({@code SHA256:…})
+ * @param apps the application names at {@code lastCommit}, sorted
+ * @param createdAt when the source was added
+ */
+public record SourceView(
+    String name,
+    String url,
+    String branch,
+    String path,
+    String interval,
+    String auth,
+    String target,
+    String webhookSecret,
+    String webhookUrlPath,
+    SourceView.Commit lastCommit,
+    Instant lastPolledAt,
+    String lastError,
+    String sshHostKey,
+    List<String> apps,
+    Instant createdAt) {
+
+  /** A commit in brief. */
+  public record Commit(String sha, String author, String message, Instant committedAt) {}
+}

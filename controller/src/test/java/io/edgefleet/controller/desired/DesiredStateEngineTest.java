@@ -1,0 +1,208 @@
+package io.edgefleet.controller.desired;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.edgefleet.controller.devices.DeviceRecord;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.tls.Fingerprints;
+import io.edgefleet.protocol.tls.Signatures;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The engine against a real SQLite database and a catalog defined by the test. */
+class DesiredStateEngineTest {
+  @TempDir Path dir;
+  Database db;
+  DesiredStateEngine engine;
+  KeyPair signing;
+  final List<AppCatalog.App> apps = new CopyOnWriteArrayList<>();
+  final List<String> nudges = new ArrayList<>();
+  final DeviceStore devices = new DeviceStore();
+  String failRenderFor;
+
+  final AppCatalog catalog =
+      new AppCatalog() {
+        @Override
+        public List<App> apps() {
+          return List.copyOf(apps);
+        }
+
+        @Override
+        public Rendered render(App app, Map<String, String> tags) {
+          if (app.name().equals(failRenderFor)) {
+            throw new IllegalArgumentException("tag 'site' is missing");
+          }
+          String yaml =
+              "# "
+                  + app.name()
+                  + "@"
+                  + app.revision()
+                  + " for "
+                  + tags.getOrDefault("site", "-")
+                  + "\n";
+          return new Rendered(yaml, Fingerprints.sha256(yaml.getBytes(StandardCharsets.UTF_8)));
+        }
+      };
+
+  @BeforeEach
+  void open() throws Exception {
+    db = Database.open(Database.sqliteUrl(dir), null, null);
+    signing = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    engine =
+        new DesiredStateEngine(
+            db.jdbi(),
+            Clock.systemUTC(),
+            devices,
+            new BundleStore(db.jdbi(), Clock.systemUTC()),
+            signing.getPrivate(),
+            catalog);
+    engine.onChange((id, gen) -> nudges.add(id + "@" + gen));
+    device("dev-1", Map.of("site", "store-17", "role", "pos"));
+  }
+
+  @AfterEach
+  void close() {
+    engine.close();
+    db.close();
+  }
+
+  @Test
+  void generationMovesOnlyWhenWhatTheDeviceShouldRunChanges() {
+    apps.add(app("web", "r1", "role", "pos"));
+    assertThat(engine.recompute("dev-1")).isEqualTo(1);
+    assertThat(engine.recompute("dev-1")).as("nothing changed").isEqualTo(1);
+    apps.set(0, app("web", "r2", "role", "pos"));
+    assertThat(engine.recompute("dev-1")).isEqualTo(2);
+    assertThat(nudges).containsExactly("dev-1@1", "dev-1@2");
+
+    DesiredState state = decode(engine.newerThan("dev-1", 0).orElseThrow());
+    assertThat(state.generation()).isEqualTo(2);
+    assertThat(state.apps())
+        .singleElement()
+        .satisfies(a -> assertThat(a.revision()).isEqualTo("r2"));
+    assertThat(engine.newerThan("dev-1", 2)).as("device is up to date").isEmpty();
+  }
+
+  @Test
+  void documentsAreSignedByTheControllerKey() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    SignedDesiredState doc = engine.newerThan("dev-1", 0).orElseThrow();
+    byte[] payload = Base64.getDecoder().decode(doc.payload());
+    assertThat(Signatures.verify(signing.getPublic(), payload, doc.signature())).isTrue();
+    assertThat(engine.references("dev-1", decode(doc).apps().getFirst().bundle())).isTrue();
+  }
+
+  @Test
+  void onlyMatchingAppsAreDesiredAndTagChangesAddAndPrune() {
+    apps.add(app("web", "r1", "role", "pos"));
+    apps.add(app("kiosk", "r1", "role", "kiosk"));
+    engine.recompute("dev-1");
+    assertThat(decode(engine.newerThan("dev-1", 0).orElseThrow()).apps())
+        .extracting(DesiredState.DesiredApp::name)
+        .containsExactly("web");
+
+    retag("dev-1", Map.of("site", "store-17", "role", "kiosk"));
+    engine.recompute("dev-1");
+    assertThat(decode(engine.newerThan("dev-1", 0).orElseThrow()).apps())
+        .extracting(DesiredState.DesiredApp::name)
+        .containsExactly("kiosk");
+  }
+
+  @Test
+  void anAppThatCannotBeRenderedKeepsItsLastGoodBundle() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    String before = decode(engine.newerThan("dev-1", 0).orElseThrow()).apps().getFirst().bundle();
+
+    apps.set(0, app("web", "r2", "role", "pos"));
+    failRenderFor = "web";
+    engine.recompute("dev-1");
+    DesiredState.DesiredApp after =
+        decode(engine.newerThan("dev-1", 0).orElseThrow()).apps().getFirst();
+    assertThat(after.bundle()).isEqualTo(before);
+    assertThat(after.revision()).isEqualTo("r1");
+    String error =
+        db.jdbi()
+            .withHandle(
+                h ->
+                    h.createQuery("SELECT render_error FROM device_apps WHERE device_id = 'dev-1'")
+                        .mapTo(String.class)
+                        .one());
+    assertThat(error).contains("tag 'site' is missing");
+  }
+
+  @Test
+  void aDeviceAheadOfARestoredControllerGetsTheContentAboveItsGeneration() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    DesiredState reissued = decode(engine.newerThan("dev-1", 41).orElseThrow());
+    assertThat(reissued.generation()).isEqualTo(42);
+    assertThat(reissued.apps()).extracting(DesiredState.DesiredApp::name).containsExactly("web");
+    assertThat(engine.generation("dev-1")).isEqualTo(42);
+  }
+
+  private AppCatalog.App app(String name, String revision, String key, String value) {
+    return new AppCatalog.App(name, "repo", revision, tags -> value.equals(tags.get(key)));
+  }
+
+  private void device(String id, Map<String, String> tags) {
+    DeviceFacts facts =
+        new DeviceFacts("h", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false);
+    db.jdbi()
+        .useHandle(
+            h ->
+                devices.insert(
+                    h,
+                    new DeviceRecord(
+                        id,
+                        id,
+                        null,
+                        DeviceRecord.Lifecycle.ACTIVE,
+                        "CODE-" + id,
+                        "fp-" + id,
+                        "pub",
+                        null,
+                        null,
+                        null,
+                        null,
+                        tags,
+                        facts,
+                        "t",
+                        null,
+                        Instant.now(),
+                        Instant.now(),
+                        null),
+                    System.currentTimeMillis()));
+  }
+
+  private void retag(String id, Map<String, String> tags) {
+    db.jdbi().useHandle(h -> devices.setTags(h, id, tags, System.currentTimeMillis()));
+  }
+
+  private static DesiredState decode(SignedDesiredState doc) {
+    try {
+      return Json.mapper().readValue(Base64.getDecoder().decode(doc.payload()), DesiredState.class);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,268 @@
+package io.edgefleet.controller.gitops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.store.Database;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Helm charts in a git source, rendered by real Helm 3 (helm-java). */
+class HelmIT {
+  static final String CHART =
+      """
+      apiVersion: v2
+      name: web
+      version: 0.1.0
+      """;
+  static final String VALUES =
+      """
+      replicaCount: 1
+      site: "${tag:site}"
+      host: "${tag:site}.shops.example.com"
+      image:
+        repository: nginx
+        tag: "1.27"
+      """;
+  static final String OVERRIDES =
+      """
+      - selector: site-size=large
+        values: { replicaCount: 3 }
+      - selector: site-size in (large),region=eu
+        values: { image: { tag: "1.27-eu" } }
+      """;
+  static final String DEPLOYMENT =
+      """
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: {{ .Release.Name }}
+        labels:
+          site: {{ .Values.site | quote }}
+      spec:
+        replicas: {{ .Values.replicaCount }}
+        template:
+          spec:
+            containers:
+              - name: web
+                image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+                env:
+                  - name: HOST
+                    value: {{ .Values.host | quote }}
+      """;
+  static final String CONFIGMAP =
+      """
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: {{ .Release.Name }}-config
+        namespace: {{ .Release.Namespace }}
+      data:
+        release: {{ .Release.Name | quote }}
+      ---
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: shared
+        namespace: infra
+      """;
+
+  static final String CRD =
+      """
+      apiVersion: apiextensions.k8s.io/v1
+      kind: CustomResourceDefinition
+      metadata:
+        name: gadgets.example.com
+      spec:
+        group: example.com
+        scope: Namespaced
+        names: {kind: Gadget, plural: gadgets}
+      """;
+
+  @TempDir Path tmp;
+  Database db;
+  GitOps gitops;
+  Upstream up;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    Path data = Files.createDirectories(tmp.resolve("data"));
+    db = Database.open(Database.sqliteUrl(data), null, null);
+    gitops =
+        new GitOps(
+            db.jdbi(),
+            Clock.systemUTC(),
+            new AuditLog(db.jdbi(), Clock.systemUTC()),
+            data.resolve("gitops"),
+            new SecretBox(data.resolve("secret.key")));
+    up = Upstream.create(tmp.resolve("upstream"));
+    up.write("apps/web/Chart.yaml", CHART)
+        .write("apps/web/values.yaml", VALUES)
+        .write("apps/web/edgefleet-overrides.yaml", OVERRIDES)
+        .write("apps/web/templates/deployment.yaml", DEPLOYMENT)
+        .write("apps/web/templates/configmap.yaml", CONFIGMAP)
+        .write("apps/web/templates/NOTES.txt", "Thanks for installing {{ .Release.Name }}.")
+        .write("apps/web/crds/gadgets.yaml", CRD);
+  }
+
+  @AfterEach
+  void tearDown() {
+    gitops.close();
+    db.close();
+    up.close();
+  }
+
+  private AppDefinition web() {
+    return gitops.apps().stream().filter(a -> a.name().equals("web")).findFirst().orElseThrow();
+  }
+
+  @Test
+  void chartIsRenderedWithValuesOverridesBySelectorAndDeviceTags() {
+    up.commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    AppDefinition web = web();
+    assertThat(web.kind()).isEqualTo(AppDefinition.Kind.HELM);
+
+    RenderedApp large =
+        gitops.render(web, Map.of("site", "s1", "site-size", "large", "region", "eu"));
+    assertThat(large.yaml())
+        .startsWith(
+            "---\napiVersion: \"v1\"\nkind: \"Namespace\"\nmetadata:\n  name: \"infra\"\n"
+                + "---\napiVersion: \"v1\"\nkind: \"Namespace\"\nmetadata:\n  name: \"web\"\n")
+        .contains("replicas: 3")
+        .contains("site: \"s1\"")
+        .contains("value: \"s1.shops.example.com\"")
+        .contains("image: \"nginx:1.27-eu\"")
+        .contains("  name: \"web\"\n  namespace: \"web\"\n")
+        .contains("  name: \"web-config\"\n  namespace: \"web\"\n")
+        .contains("  name: \"shared\"\n  namespace: \"infra\"\n")
+        .contains(
+            "kind: \"CustomResourceDefinition\"\nmetadata:\n  name: \"gadgets.example.com\"\nspec:")
+        .doesNotContain("Thanks for installing")
+        .doesNotContain("${tag:");
+    assertThat(large.digest()).isEqualTo(RenderedApp.of(large.yaml()).digest());
+
+    RenderedApp small = gitops.render(web, Map.of("site", "s2", "site-size", "small"));
+    assertThat(small.yaml())
+        .contains("replicas: 1")
+        .contains("site: \"s2\"")
+        .contains("image: \"nginx:1.27\"");
+
+    assertThatThrownBy(() -> gitops.render(web, Map.of("site-size", "large")))
+        .isInstanceOf(RenderException.class)
+        .hasMessageContaining("fleet/web@" + web.revision().substring(0, 12))
+        .hasMessageContaining("the device has no tag 'site'");
+  }
+
+  @Test
+  void rendersAreCachedByChartAndEffectiveValues() {
+    up.commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+    gitops.pollNow("fleet");
+    AppDefinition web = web();
+
+    RenderedApp first = gitops.render(web, Map.of("site", "s1", "site-size", "large"));
+    long helm = gitops.stats().helmRenders();
+
+    // Same effective values (unrelated tags differ): no Helm call, byte-identical output.
+    RenderedApp again = gitops.render(web, Map.of("site", "s1", "site-size", "large"));
+    RenderedApp sameValues =
+        gitops.render(web, Map.of("site", "s1", "site-size", "large", "rack", "r7"));
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm);
+    assertThat(again).isEqualTo(first);
+    assertThat(sameValues).isEqualTo(first);
+
+    gitops.render(web, Map.of("site", "s9", "site-size", "large"));
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 1);
+    assertThat(gitops.stats().renderCacheHits()).isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  void outputIsDeterministicAcrossEngines() throws Exception {
+    up.commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+    gitops.pollNow("fleet");
+    Map<String, String> tags = Map.of("site", "s1", "site-size", "large");
+    RenderedApp one = gitops.render(web(), tags);
+
+    gitops.close();
+    Path data = tmp.resolve("data");
+    gitops =
+        new GitOps(
+            db.jdbi(),
+            Clock.systemUTC(),
+            new AuditLog(db.jdbi(), Clock.systemUTC()),
+            data.resolve("gitops"),
+            new SecretBox(data.resolve("secret.key")));
+    RenderedApp two = gitops.render(web(), tags);
+
+    assertThat(two.yaml()).isEqualTo(one.yaml());
+    assertThat(two.digest()).isEqualTo(one.digest());
+  }
+
+  @Test
+  void valueChangesShowInTheDiffAndBrokenChartsAreRefused() {
+    String first = up.commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+    gitops.pollNow("fleet");
+    assertThat(gitops.commit("fleet", first).apps().get(0).added())
+        .containsExactly(
+            "v1 Namespace infra",
+            "v1 Namespace web",
+            "apiextensions.k8s.io/v1 CustomResourceDefinition gadgets.example.com",
+            "v1 ConfigMap web/web-config",
+            "v1 ConfigMap infra/shared",
+            "apps/v1 Deployment web/web");
+
+    String scaled =
+        up.write("apps/web/values.yaml", VALUES.replace("replicaCount: 1", "replicaCount: 2"))
+            .commit("scale");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(gitops.commit("fleet", scaled).apps())
+        .containsExactly(
+            new CommitView.AppChange(
+                "web",
+                CommitView.Change.CHANGED,
+                List.of(),
+                List.of("apps/v1 Deployment web/web"),
+                List.of()));
+
+    String broken =
+        up.write("apps/web/templates/broken.yaml", "kind: {{ .Values.image.tag | nosuchfunc }}\n")
+            .commit("broken template");
+    assertThat(gitops.pollNow("fleet")).isFalse();
+    SourceView v = gitops.get("fleet");
+    assertThat(v.lastCommit().sha()).isEqualTo(scaled);
+    assertThat(v.lastError())
+        .contains("commit " + broken.substring(0, 12) + " was refused")
+        .contains("helm template failed")
+        .contains("nosuchfunc");
+
+    String missingDeps =
+        up.delete("apps/web/templates/broken.yaml")
+            .write(
+                "apps/web/Chart.yaml",
+                CHART
+                    + """
+                    dependencies:
+                      - name: redis
+                        version: 19.0.0
+                        repository: https://charts.example.com
+                    """)
+            .commit("needs redis");
+    assertThat(gitops.pollNow("fleet")).isFalse();
+    assertThat(gitops.get("fleet").lastError())
+        .contains("commit " + missingDeps.substring(0, 12) + " was refused")
+        .contains("redis");
+    assertThat(web().revision()).isEqualTo(scaled);
+  }
+}

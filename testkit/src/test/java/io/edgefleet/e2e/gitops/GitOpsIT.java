@@ -1,0 +1,353 @@
+package io.edgefleet.e2e.gitops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
+import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.TestAgents;
+import io.edgefleet.testkit.TestController;
+import io.edgefleet.testkit.kube.KubeCluster;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.StreamSupport;
+import org.eclipse.jgit.api.Git;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A commit to a real Git repository becomes signed desired state and reaches the real Kubernetes
+ * API of every tag-selected device, including devices that were offline and devices that lost the
+ * controller.
+ */
+class GitOpsIT {
+  static final KubeCluster KUBE = KubeCluster.shared();
+
+  @TempDir Path dir;
+  TestController controller;
+  TestAgents agents;
+  AdminClient admin;
+  Git repo;
+  Path work;
+  String app;
+
+  @BeforeEach
+  void start() throws Exception {
+    app = "web-" + UUID.randomUUID().toString().substring(0, 8);
+    work = dir.resolve("repo");
+    repo = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call();
+    commit(
+        Map.of("apps/" + app + "/app.yaml", deployment(1) + "---\n" + configMap("settings")),
+        "add " + app);
+    controller = TestController.start(dir.resolve("controller"));
+    admin = controller.admin();
+    agents = new TestAgents(dir);
+  }
+
+  @AfterEach
+  void stop() {
+    agents.close();
+    if (controller != null) {
+      controller.close();
+    }
+    repo.close();
+    KUBE.client().namespaces().withName(app).delete();
+  }
+
+  @Test
+  void commitReachesTaggedDevicesAndTagChangesPrune() throws Exception {
+    addRepo("site=store-17");
+    Agent agent = startAgent("a1", Map.of("site", "store-17"));
+    String sha1 = head();
+
+    Deployment d = awaitDeployment();
+    assertThat(d.getMetadata().getLabels())
+        .containsEntry("app.kubernetes.io/managed-by", "edgefleet")
+        .containsEntry("edgefleet.io/app", app);
+    assertThat(KUBE.client().configMaps().inNamespace(app).withName("settings").get()).isNotNull();
+    String id = agent.status().deviceId().orElseThrow();
+    awaitAppState(id, sha1, KUBE.local() ? "READY" : null);
+
+    // A new commit: two replicas, the ConfigMap is gone.
+    commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale " + app);
+    String sha2 = head();
+    assertThat(admin.post("/api/v1/repos/fleet/sync", Map.of()).body().path("changed").asBoolean())
+        .isTrue();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                replicas() == 2
+                    && KUBE.client().configMaps().inNamespace(app).withName("settings").get()
+                        == null);
+    awaitAppState(id, sha2, KUBE.local() ? "READY" : null);
+    JsonNode diff = admin.get("/api/v1/repos/fleet/commits/" + sha2).body();
+    assertThat(diff.toString()).contains(app).contains("settings");
+    assertThat(items("/api/v1/repos/fleet/history")).hasSize(2);
+
+    // The device stops matching: the app is pruned from its cluster.
+    admin.patch("/api/v1/devices/" + id + "/tags", Map.of("remove", List.of("site")));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                KUBE.client().apps().deployments().inNamespace(app).withName("web").get() == null);
+    assertThat(items("/api/v1/devices/" + id + "/apps")).isEmpty();
+  }
+
+  @Test
+  void offlineDeviceIsPendingOfflineAndConvergesWhenItReturns() throws Exception {
+    addRepo("site=ship-3");
+    Agent agent = startAgent("a1", Map.of("site", "ship-3"));
+    String id = agent.status().deviceId().orElseThrow();
+    awaitAppState(id, head(), null);
+    Agent.Options options =
+        agents
+            .options("a1", bootstrapFor(Map.of("site", "ship-3")))
+            .withReconcileInterval(Duration.ofSeconds(1));
+    agent.close();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                admin
+                    .get("/api/v1/devices/" + id)
+                    .body()
+                    .path("status")
+                    .asText()
+                    .equals("OFFLINE"));
+
+    commit(Map.of("apps/" + app + "/app.yaml", deployment(3)), "scale to 3");
+    String sha = head();
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    JsonNode row =
+        await()
+            .atMost(Duration.ofSeconds(20))
+            .until(
+                () -> appRow(id), r -> r != null && r.path("desiredRevision").asText().equals(sha));
+    assertThat(row.path("state").asText()).isEqualTo("PENDING_OFFLINE");
+
+    Agent back = startAgent(options);
+    await().atMost(Duration.ofSeconds(30)).until(() -> replicas() == 3);
+    awaitAppState(id, sha, null);
+    assertThat(back.generation()).isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  void deviceKeepsReconcilingAndRestartsFromItsLocalStoreWithoutTheController() throws Exception {
+    addRepo("site=rig-4");
+    Map<String, String> tags = Map.of("site", "rig-4");
+    Agent agent = startAgent("a1", tags);
+    String id = agent.status().deviceId().orElseThrow();
+    awaitAppState(id, head(), null);
+    Agent.Options options =
+        agents.options("a1", bootstrapFor(tags)).withReconcileInterval(Duration.ofSeconds(1));
+
+    controller.close();
+    controller = null;
+    KUBE.client().apps().deployments().inNamespace(app).withName("web").delete();
+    await().atMost(Duration.ofSeconds(30)).until(() -> deploymentExists());
+
+    // Restarted while the controller is unreachable: it re-applies from its own store.
+    agent.close();
+    KUBE.client().apps().deployments().inNamespace(app).withName("web").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> !deploymentExists());
+    Agent restarted = startAgent(options);
+    await().atMost(Duration.ofSeconds(30)).until(() -> deploymentExists());
+    assertThat(restarted.status().state()).isNotEqualTo(Agent.State.CONNECTED);
+    assertThat(restarted.generation()).isEqualTo(1);
+  }
+
+  @Test
+  void tamperedDesiredStateIsRefusedReportedAndTheLastGoodStateKeepsRunning() throws Exception {
+    addRepo("site=store-9");
+    Agent agent = startAgent("a1", Map.of("site", "store-9"));
+    String id = agent.status().deviceId().orElseThrow();
+    awaitAppState(id, head(), null);
+
+    // Someone with write access to the database (but not the signing key) forges a newer document.
+    controller
+        .controller()
+        .database()
+        .jdbi()
+        .useHandle(
+            h ->
+                h.createUpdate(
+                        "UPDATE device_desired SET generation = generation + 1, signature ="
+                            + " :forged WHERE device_id = :d")
+                    .bind("forged", java.util.Base64.getEncoder().encodeToString(new byte[64]))
+                    .bind("d", id)
+                    .execute());
+    controller.controller().gateway().nudge(id, 99);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                items("/api/v1/devices/" + id + "/events").stream()
+                    .anyMatch(e -> e.path("kind").asText().equals("desired-state-bad-signature")));
+    assertThat(agent.generation()).isEqualTo(1);
+    assertThat(deploymentExists()).isTrue();
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private void addRepo(String target) {
+    AdminClient.Answer a =
+        admin.post(
+            "/api/v1/repos",
+            Map.of(
+                "name",
+                "fleet",
+                "url",
+                work.toUri().toString(),
+                "target",
+                target,
+                "interval",
+                "5s"));
+    assertThat(a.status()).as(a.body().toString()).isEqualTo(201);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                admin
+                    .get("/api/v1/repos/fleet")
+                    .body()
+                    .path("lastCommit")
+                    .path("sha")
+                    .asText()
+                    .equals(head()));
+  }
+
+  private Path bootstrapFor(Map<String, String> tags) {
+    return agents.bootstrap(
+        "b-" + String.join("-", tags.values()),
+        controller.url(),
+        controller.caFingerprint(),
+        controller.token(tags, null, false));
+  }
+
+  private Agent startAgent(String name, Map<String, String> tags) {
+    Agent agent =
+        startAgent(
+            agents.options(name, bootstrapFor(tags)).withReconcileInterval(Duration.ofSeconds(1)));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED);
+    return agent;
+  }
+
+  private Agent startAgent(Agent.Options options) {
+    return agents.start(options, Clock.systemUTC(), new KubernetesRuntime(KUBE.kubeconfig()));
+  }
+
+  private void awaitAppState(String deviceId, String sha, String state) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> appRow(deviceId),
+            r ->
+                r != null
+                    && r.path("runningRevision").asText().equals(sha)
+                    && (state == null || r.path("state").asText().equals(state)));
+  }
+
+  private JsonNode appRow(String deviceId) {
+    JsonNode status = admin.get("/api/v1/apps/" + app + "/status").body();
+    for (JsonNode d : status.path("devices")) {
+      if (d.path("deviceId").asText().equals(deviceId)) {
+        return d;
+      }
+    }
+    return null;
+  }
+
+  private Deployment awaitDeployment() {
+    return await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> KUBE.client().apps().deployments().inNamespace(app).withName("web").get(),
+            d -> d != null);
+  }
+
+  private boolean deploymentExists() {
+    return KUBE.client().apps().deployments().inNamespace(app).withName("web").get() != null;
+  }
+
+  private int replicas() {
+    Deployment d = KUBE.client().apps().deployments().inNamespace(app).withName("web").get();
+    return d == null ? -1 : d.getSpec().getReplicas();
+  }
+
+  private List<JsonNode> items(String path) {
+    return StreamSupport.stream(admin.get(path).body().path("items").spliterator(), false).toList();
+  }
+
+  private String head() throws Exception {
+    return repo.getRepository().resolve("refs/heads/main").getName();
+  }
+
+  private void commit(Map<String, String> files, String message) throws Exception {
+    // Each commit states the whole app: files not given are removed.
+    if (Files.exists(work.resolve("apps"))) {
+      for (Path p : Files.walk(work.resolve("apps")).filter(Files::isRegularFile).toList()) {
+        Files.delete(p);
+      }
+    }
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      Path p = work.resolve(f.getKey());
+      Files.createDirectories(p.getParent());
+      Files.writeString(p, f.getValue());
+    }
+    repo.add().addFilepattern(".").call();
+    repo.add().addFilepattern(".").setUpdate(true).call();
+    repo.commit()
+        .setMessage(message)
+        .setAuthor("Ada", "ada@example.com")
+        .setCommitter("Ada", "ada@example.com")
+        .setSign(false)
+        .call();
+  }
+
+  private static String deployment(int replicas) {
+    return """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          replicas: %d
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: nginx:1.27
+        """
+        .formatted(replicas);
+  }
+
+  private static String configMap(String name) {
+    return """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: %s
+        data:
+          greeting: hello
+        """
+        .formatted(name);
+  }
+}
