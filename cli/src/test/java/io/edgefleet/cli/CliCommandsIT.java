@@ -26,6 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.eclipse.jgit.api.Git;
+import org.eclipse.jgit.api.errors.GitAPIException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -526,6 +528,223 @@ class CliCommandsIT {
           .isEqualTo(
               "error: device 'dev-nope' does not exist (NOT_FOUND)" + System.lineSeparator());
     }
+  }
+
+  // --- repositories ---------------------------------------------------------------------------
+
+  @Test
+  void reposAddListGetHistoryDiffAndRemoveAGitRepository() throws Exception {
+    String name = unique("shop");
+    Path work = dir.resolve(name);
+    String first;
+    String second;
+    try (Git git = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call()) {
+      first =
+          commit(
+              git, work, Map.of("apps/web/config.yaml", configMap("web-config", "1")), "Add web");
+
+      // A target no device matches: the shared controller's apps stay empty for the other tests.
+      Cli.Result add =
+          run(
+              "repos",
+              "add",
+              name,
+              "--url",
+              work.toUri().toString(),
+              "--interval",
+              "1h",
+              "--target",
+              "nobody=here");
+
+      assertThat(add.err()).isEmpty();
+      assertThat(add.exitCode()).isZero();
+      JsonNode source = json(run("repos", "get", name, "-o", "json").out());
+      String secret = source.path("webhookSecret").asText();
+      assertThat(secret).isNotBlank();
+      assertThat(source.path("webhookUrlPath").asText()).isEqualTo("/api/v1/hooks/git/" + name);
+      assertThat(add.out())
+          .containsPattern("Name: +" + name + "\n")
+          .containsPattern("Target: +nobody=here\n")
+          .contains("  Payload URL:   " + url + "/api/v1/hooks/git/" + name + "\n")
+          .contains("  Content type:  application/json\n")
+          .contains("  Secret:        " + secret + "\n");
+
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () -> {
+                assertThat(run("repos", "sync", name).exitCode()).isZero();
+                assertThat(
+                        json(run("repos", "get", name, "-o", "json").out())
+                            .path("lastCommit")
+                            .path("sha")
+                            .asText())
+                    .isEqualTo(first);
+              });
+      assertThat(row(run("repos", "list").out(), name))
+          .matches(
+              Pattern.quote(name)
+                  + " +"
+                  + Pattern.quote(work.toUri().toString())
+                  + " +main +apps/? +nobody=here +"
+                  + first.substring(0, 12)
+                  + " +1 +\\d+s ago +-");
+      assertThat(run("repos", "get", name).out())
+          .containsPattern("Commit: +" + first + "\n")
+          .containsPattern("Apps: +web\n")
+          .containsPattern("Webhook URL: +" + Pattern.quote(url) + "/api/v1/hooks/git/" + name)
+          .containsPattern("Webhook secret: +" + secret);
+
+      second =
+          commit(
+              git,
+              work,
+              Map.of(
+                  "apps/web/config.yaml",
+                  configMap("web-config", "2"),
+                  "apps/web/extra.yaml",
+                  configMap("extra", "1")),
+              "Change web");
+    }
+
+    Cli.Result sync = run("repos", "sync", name, "-o", "json");
+
+    assertThat(sync.exitCode()).as(sync.err()).isZero();
+    JsonNode synced = json(sync.out());
+    assertThat(synced.path("changed").asBoolean()).isTrue();
+    assertThat(synced.path("source").path("lastCommit").path("sha").asText()).isEqualTo(second);
+    assertThat(run("repos", "sync", name).out())
+        .endsWith(
+            "synced "
+                + name
+                + ": no new commit (at "
+                + second.substring(0, 12)
+                + ")"
+                + System.lineSeparator());
+
+    String history = run("repos", "history", name).out();
+    assertThat(row(history, second.substring(0, 12)))
+        .matches(
+            Pattern.quote(second.substring(0, 12))
+                + " +APPLIED +\\d+s ago +Ada +web changed +Change web +-");
+    assertThat(row(history, first.substring(0, 12)))
+        .matches(
+            Pattern.quote(first.substring(0, 12))
+                + " +APPLIED +\\d+s ago +Ada +web added +Add web +-");
+    JsonNode newest = json(run("repos", "history", name, "--limit", "1", "-o", "json").out());
+    assertThat(newest.findValuesAsText("sha")).containsExactly(second);
+
+    Cli.Result diff = run("repos", "diff", name, second);
+
+    assertThat(diff.exitCode()).as(diff.err()).isZero();
+    assertThat(diff.out())
+        .containsPattern("Commit: +" + second + "\n")
+        .containsPattern("Author: +Ada <ada@example.com>\n")
+        .containsPattern("Status: +APPLIED\n")
+        .containsPattern("Apps: +web changed\n")
+        .containsPattern("\nweb +added +ConfigMap/web/extra\n")
+        .containsPattern("\nweb +changed +ConfigMap/web/web-config\n");
+    assertThat(run("repos", "diff", name, first).out())
+        .containsPattern("\nweb +added +ConfigMap/web/web-config\n");
+
+    Cli.Result remove = run("repos", "remove", name);
+
+    assertThat(remove.exitCode()).as(remove.err()).isZero();
+    assertThat(remove.out()).isEqualTo("removed repository " + name + System.lineSeparator());
+    Cli.Result gone = run("repos", "get", name);
+    assertThat(gone.exitCode()).isEqualTo(1);
+    assertThat(gone.err()).startsWith("error: ").contains("(NOT_FOUND)");
+  }
+
+  @Test
+  void reposAddAsJsonPrintsTheSourceAndTheWebhookHintOnStderr() throws Exception {
+    String name = unique("lab");
+    Path work = dir.resolve(name);
+    try (Git git = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call()) {
+      commit(git, work, Map.of("apps/kiosk/config.yaml", configMap("kiosk", "1")), "Add kiosk");
+    }
+
+    Cli.Result r =
+        run(
+            "repos",
+            "add",
+            name,
+            "--url",
+            work.toUri().toString(),
+            "--target",
+            "nobody=here",
+            "-o",
+            "json");
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    JsonNode source = json(r.out());
+    assertThat(source.path("name").asText()).isEqualTo(name);
+    assertThat(source.path("auth").asText()).isEqualTo("none");
+    assertThat(source.path("target").asText()).isEqualTo("nobody=here");
+    assertThat(source.has("token")).isFalse();
+    assertThat(r.err())
+        .contains("Payload URL:   " + url + source.path("webhookUrlPath").asText())
+        .contains("Secret:        " + source.path("webhookSecret").asText());
+
+    Cli.Result again =
+        run("repos", "add", name, "--url", work.toUri().toString(), "--target", "nobody=here");
+
+    assertThat(again.exitCode()).isEqualTo(1);
+    assertThat(again.err()).startsWith("error: ").contains("(CONFLICT)");
+    assertThat(run("repos", "remove", name).exitCode()).isZero();
+  }
+
+  @Test
+  void reposAddWithABadSelectorIsRefusedByTheController() {
+    Cli.Result r =
+        run("repos", "add", unique("bad"), "--url", "file:///nowhere", "--target", "site in (");
+
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err()).startsWith("error: ").contains("(VALIDATION_FAILED)");
+  }
+
+  @Test
+  void unknownRepositoryIsNotFound() {
+    for (String[] args :
+        new String[][] {
+          {"repos", "get", "no-such-repo"},
+          {"repos", "sync", "no-such-repo"},
+          {"repos", "history", "no-such-repo"},
+          {"repos", "remove", "no-such-repo"}
+        }) {
+      Cli.Result r = run(args);
+
+      assertThat(r.exitCode()).as(String.join(" ", args)).isEqualTo(1);
+      assertThat(r.err()).startsWith("error: ").contains("(NOT_FOUND)");
+    }
+  }
+
+  // helpers to add next to the others:
+
+  /** Writes the files into the work tree, commits them as Ada and returns the commit's SHA. */
+  private static String commit(Git git, Path work, Map<String, String> files, String message)
+      throws IOException, GitAPIException {
+    for (Map.Entry<String, String> file : files.entrySet()) {
+      Path path = work.resolve(file.getKey());
+      Files.createDirectories(path.getParent());
+      Files.writeString(path, file.getValue());
+    }
+    git.add().addFilepattern(".").call();
+    return git.commit()
+        .setMessage(message)
+        .setAuthor("Ada", "ada@example.com")
+        .setCommitter("Ada", "ada@example.com")
+        .setSign(false)
+        .call()
+        .getName();
+  }
+
+  private static String configMap(String name, String value) {
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "
+        + name
+        + "\ndata:\n  value: \""
+        + value
+        + "\"\n";
   }
 
   // --- failures -----------------------------------------------------------------------------

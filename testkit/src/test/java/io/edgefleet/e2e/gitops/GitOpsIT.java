@@ -199,6 +199,35 @@ class GitOpsIT {
     assertThat(deploymentExists()).isTrue();
   }
 
+  @Test
+  void helmChartIsRenderedPerDeviceWithOverridesAndTagValues() throws Exception {
+    String chart = app;
+    commit(
+        Map.of(
+            "apps/" + chart + "/Chart.yaml",
+            "apiVersion: v2\nname: " + chart + "\nversion: 0.1.0\n",
+            "apps/" + chart + "/values.yaml",
+            "replicaCount: 1\nsite: \"${tag:site}\"\n",
+            "apps/" + chart + "/edgefleet-overrides.yaml",
+            "- selector: site-size=large\n  values: {replicaCount: 3}\n",
+            "apps/" + chart + "/templates/deployment.yaml",
+            deployment(1).replace("replicas: 1", "replicas: {{ .Values.replicaCount }}"),
+            "apps/" + chart + "/templates/site.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site\ndata:\n  site: {{ .Values.site | quote }}\n"),
+        "helm chart");
+    addRepo("role=pos");
+    Agent agent = startAgent("a1", Map.of("role", "pos", "site", "store-42", "site-size", "large"));
+    String id = agent.status().deviceId().orElseThrow();
+
+    await().atMost(Duration.ofSeconds(60)).until(() -> replicas() == 3);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> KUBE.client().configMaps().inNamespace(app).withName("site").get(),
+            cm -> cm != null && "store-42".equals(cm.getData().get("site")));
+    awaitAppState(id, head(), null);
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private void addRepo(String target) {
