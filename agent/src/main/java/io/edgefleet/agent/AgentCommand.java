@@ -67,8 +67,16 @@ public final class AgentCommand implements Callable<Integer> {
               + " default).")
   String runtimeKind = "auto";
 
+  @Option(
+      names = "--inventory-namespace",
+      paramLabel = "NAMESPACE",
+      description =
+          "Namespace where app inventories are kept (default: edgefleet-system); agents sharing a"
+              + " cluster need one each.")
+  String inventoryNamespace = "edgefleet-system";
+
   WorkloadRuntime runtime() {
-    return Runtimes.create(runtimeKind, kubeconfig);
+    return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace);
   }
 
   @Override
@@ -94,6 +102,13 @@ public final class AgentCommand implements Callable<Integer> {
     ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
     Agent.Options options =
         Agent.Options.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
+    WorkloadRuntime runtime;
+    try {
+      runtime = runtime();
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
     Agent agent =
         new Agent(
             options,
@@ -102,7 +117,7 @@ public final class AgentCommand implements Callable<Integer> {
             RandomGenerator.getDefault(),
             Clock.systemUTC(),
             System.out,
-            runtime());
+            runtime);
     try {
       agent.start();
     } catch (AgentException e) {

@@ -13,6 +13,13 @@ public final class Runtimes {
    *     exists)
    */
   public static WorkloadRuntime create(String kind, Path kubeconfig) {
+    return create(kind, kubeconfig, "edgefleet-system");
+  }
+
+  /**
+   * @param inventoryNamespace where the Kubernetes runtime keeps app inventories
+   */
+  public static WorkloadRuntime create(String kind, Path kubeconfig, String inventoryNamespace) {
     return switch (kind) {
       case "none" -> new NoRuntime("started with --runtime none");
       case "kubernetes", "auto" -> {
@@ -25,7 +32,8 @@ public final class Runtimes {
                   + kubeconfig
                   + " (use --kubeconfig)");
         }
-        yield kubernetes(kubeconfig);
+        yield new KubernetesRuntime(
+            KubernetesRuntime.Options.of(kubeconfig).withInventoryNamespace(inventoryNamespace));
       }
       default ->
           throw new IllegalArgumentException(
@@ -33,7 +41,4 @@ public final class Runtimes {
     };
   }
 
-  private static WorkloadRuntime kubernetes(Path kubeconfig) {
-    return new KubernetesRuntime(kubeconfig);
-  }
 }

@@ -54,6 +54,8 @@ public final class KubernetesRuntime implements WorkloadRuntime {
 
   static final String FIELD_MANAGER = "edgefleet";
   static final String SYSTEM_NAMESPACE = "edgefleet-system";
+
+  private final String inventoryNamespace;
   static final String INVENTORY_PREFIX = "edgefleet-inventory-";
   static final String INVENTORY_LABEL = "edgefleet.io/inventory";
 
@@ -78,9 +80,18 @@ public final class KubernetesRuntime implements WorkloadRuntime {
    * @param busyDelay the delay when it answered "not now" (409, 429, 5xx)
    */
   public record Options(
-      Path kubeconfig, Duration requestTimeout, Duration unreachableDelay, Duration busyDelay) {
+      Path kubeconfig,
+      Duration requestTimeout,
+      Duration unreachableDelay,
+      Duration busyDelay,
+      String inventoryNamespace) {
     public Options {
       Objects.requireNonNull(kubeconfig, "kubeconfig");
+      if (inventoryNamespace == null
+          || !inventoryNamespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+        throw new IllegalArgumentException(
+            "the inventory namespace must be a DNS label, got " + inventoryNamespace);
+      }
       for (Duration d : List.of(requestTimeout, unreachableDelay, busyDelay)) {
         if (d.isNegative() || d.isZero()) {
           throw new IllegalArgumentException("durations must be positive");
@@ -95,15 +106,27 @@ public final class KubernetesRuntime implements WorkloadRuntime {
 
     public static Options of(Path kubeconfig) {
       return new Options(
-          kubeconfig, Duration.ofSeconds(30), Duration.ofSeconds(15), Duration.ofSeconds(5));
+          kubeconfig,
+          Duration.ofSeconds(30),
+          Duration.ofSeconds(15),
+          Duration.ofSeconds(5),
+          SYSTEM_NAMESPACE);
     }
 
     public Options withRequestTimeout(Duration d) {
-      return new Options(kubeconfig, d, unreachableDelay, busyDelay);
+      return new Options(kubeconfig, d, unreachableDelay, busyDelay, inventoryNamespace);
     }
 
     public Options withRetryDelays(Duration unreachable, Duration busy) {
-      return new Options(kubeconfig, requestTimeout, unreachable, busy);
+      return new Options(kubeconfig, requestTimeout, unreachable, busy, inventoryNamespace);
+    }
+
+    /**
+     * Where the app inventories live (default {@value #SYSTEM_NAMESPACE}). Agents that share one
+     * cluster keep separate inventories, so none of them prunes what another applied.
+     */
+    public Options withInventoryNamespace(String namespace) {
+      return new Options(kubeconfig, requestTimeout, unreachableDelay, busyDelay, namespace);
     }
   }
 
@@ -166,6 +189,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     this.writeMode = writeMode;
     this.errors = new ApiErrors(options.unreachableDelay(), options.busyDelay());
     this.catalog = new ResourceCatalog(api);
+    this.inventoryNamespace = options.inventoryNamespace();
   }
 
   @Override
@@ -216,7 +240,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   /**
    * {@inheritDoc}
    *
-   * <p>Apps whose inventory ConfigMap exists in {@value #SYSTEM_NAMESPACE}.
+   * <p>Apps whose inventory ConfigMap exists in the inventory namespace.
    *
    * @throws IllegalStateException when the API server refuses the list (the kubeconfig's user may
    *     not read ConfigMaps there)
@@ -227,7 +251,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     try {
       Set<String> apps = new TreeSet<>();
       for (ObjectNode cm :
-          api.list(CONFIG_MAPS.collectionPath(SYSTEM_NAMESPACE), INVENTORY_LABEL + "=true")) {
+          api.list(CONFIG_MAPS.collectionPath(inventoryNamespace), INVENTORY_LABEL + "=true")) {
         String name = cm.path("metadata").path("name").asText();
         if (name.startsWith(INVENTORY_PREFIX)) {
           apps.add(name.substring(INVENTORY_PREFIX.length()));
@@ -283,7 +307,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     }
     List<ObjectRef> refs = plan.stream().map(Planned::ref).toList();
     try {
-      ensureNamespace(SYSTEM_NAMESPACE);
+      ensureNamespace(inventoryNamespace);
       writeInventory(app, previous.orElse(Inventory.empty()).intending(refs));
     } catch (KubeApiException e) {
       return errors.outcome("write inventory of app " + app, e);
@@ -530,7 +554,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
       }
     }
     try {
-      api.delete(CONFIG_MAPS.path(SYSTEM_NAMESPACE, INVENTORY_PREFIX + app), "");
+      api.delete(CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app), "");
     } catch (KubeApiException e) {
       return errors.outcome("delete inventory of app " + app, e);
     }
@@ -579,7 +603,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   // ---- cluster access ----
 
   private Optional<Inventory> readInventory(String app) {
-    return api.get(CONFIG_MAPS.path(SYSTEM_NAMESPACE, INVENTORY_PREFIX + app))
+    return api.get(CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app))
         .map(
             cm -> {
               Map<String, String> data = new HashMap<>();
@@ -594,18 +618,18 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     ObjectNode cm = KubeApi.JSON.createObjectNode();
     cm.put("apiVersion", "v1").put("kind", "ConfigMap");
     ObjectNode meta = cm.putObject("metadata");
-    meta.put("name", INVENTORY_PREFIX + app).put("namespace", SYSTEM_NAMESPACE);
+    meta.put("name", INVENTORY_PREFIX + app).put("namespace", inventoryNamespace);
     meta.putObject("labels")
         .put(Ownership.MANAGED_BY, Ownership.MANAGER)
         .put(Ownership.APP, app)
         .put(INVENTORY_LABEL, "true");
     ObjectNode data = cm.putObject("data");
     inventory.toData().forEach(data::put);
-    String path = CONFIG_MAPS.path(SYSTEM_NAMESPACE, INVENTORY_PREFIX + app);
+    String path = CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app);
     switch (writeMode) {
       case SERVER_SIDE_APPLY -> api.apply(path, cm, FIELD_MANAGER);
       case CREATE_OR_REPLACE ->
-          createOrReplace(CONFIG_MAPS.collectionPath(SYSTEM_NAMESPACE), path, cm);
+          createOrReplace(CONFIG_MAPS.collectionPath(inventoryNamespace), path, cm);
     }
   }
 
