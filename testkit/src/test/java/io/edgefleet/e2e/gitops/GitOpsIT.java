@@ -153,6 +153,7 @@ class GitOpsIT {
     Agent.Options options =
         agents.options("a1", bootstrapFor(tags)).withReconcileInterval(Duration.ofSeconds(1));
 
+    int port = controller.controller().port();
     controller.close();
     controller = null;
     KUBE.client().apps().deployments().inNamespace(app).withName("web").delete();
@@ -166,37 +167,47 @@ class GitOpsIT {
     await().atMost(Duration.ofSeconds(30)).until(() -> deploymentExists());
     assertThat(restarted.status().state()).isNotEqualTo(Agent.State.CONNECTED);
     assertThat(restarted.generation()).isEqualTo(1);
+
+    // A commit made during the outage arrives once the controller is back.
+    commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale during the outage");
+    String sha = head();
+    controller =
+        TestController.start(
+            TestController.config(dir.resolve("controller")).withListen("127.0.0.1", port));
+    admin = controller.admin();
+    await().atMost(Duration.ofSeconds(60)).until(() -> replicas() == 2);
+    awaitAppState(id, sha, null);
+    assertThat(restarted.generation()).isEqualTo(2);
   }
 
   @Test
-  void tamperedDesiredStateIsRefusedReportedAndTheLastGoodStateKeepsRunning() throws Exception {
+  void flippedByteAndReplayedOlderGenerationAreRefusedAndReported() throws Exception {
     addRepo("site=store-9");
     Agent agent = startAgent("a1", Map.of("site", "store-9"));
     String id = agent.status().deviceId().orElseThrow();
     awaitAppState(id, head(), null);
+    String[] first = storedDocument(id);
 
-    // Someone with write access to the database (but not the signing key) forges a newer document.
-    controller
-        .controller()
-        .database()
-        .jdbi()
-        .useHandle(
-            h ->
-                h.createUpdate(
-                        "UPDATE device_desired SET generation = generation + 1, signature ="
-                            + " :forged WHERE device_id = :d")
-                    .bind("forged", java.util.Base64.getEncoder().encodeToString(new byte[64]))
-                    .bind("d", id)
-                    .execute());
-    controller.controller().gateway().nudge(id, 99);
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(
-            () ->
-                items("/api/v1/devices/" + id + "/events").stream()
-                    .anyMatch(e -> e.path("kind").asText().equals("desired-state-bad-signature")));
-    assertThat(agent.generation()).isEqualTo(1);
-    assertThat(deploymentExists()).isTrue();
+    commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale");
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    await().atMost(Duration.ofSeconds(30)).until(() -> agent.generation() == 2);
+
+    // Someone with write access to the database, but not to the signing key, flips one byte.
+    String[] current = storedDocument(id);
+    byte[] payload = java.util.Base64.getDecoder().decode(current[0]);
+    int at =
+        new String(payload, java.nio.charset.StandardCharsets.UTF_8).indexOf("\"generation\":2")
+            + 13;
+    payload[at] = (byte) '7';
+    forge(id, 99, java.util.Base64.getEncoder().encodeToString(payload), current[1]);
+    awaitEvent(id, "desired-state-bad-signature");
+    assertThat(agent.generation()).isEqualTo(2);
+
+    // A genuine but older document served again is a replay.
+    forge(id, 100, first[0], first[1]);
+    awaitEvent(id, "desired-state-replayed");
+    assertThat(agent.generation()).isEqualTo(2);
+    assertThat(replicas()).as("the last good state keeps running").isEqualTo(2);
   }
 
   @Test
@@ -229,6 +240,46 @@ class GitOpsIT {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  private String[] storedDocument(String deviceId) {
+    return controller
+        .controller()
+        .database()
+        .jdbi()
+        .withHandle(
+            h ->
+                h.createQuery("SELECT payload, signature FROM device_desired WHERE device_id = :d")
+                    .bind("d", deviceId)
+                    .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+                    .one());
+  }
+
+  private void forge(String deviceId, long generation, String payload, String signature) {
+    controller
+        .controller()
+        .database()
+        .jdbi()
+        .useHandle(
+            h ->
+                h.createUpdate(
+                        "UPDATE device_desired SET generation = :g, payload = :p, signature = :s"
+                            + " WHERE device_id = :d")
+                    .bind("g", generation)
+                    .bind("p", payload)
+                    .bind("s", signature)
+                    .bind("d", deviceId)
+                    .execute());
+    controller.controller().gateway().nudge(deviceId, generation);
+  }
+
+  private void awaitEvent(String deviceId, String kind) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                items("/api/v1/devices/" + deviceId + "/events").stream()
+                    .anyMatch(e -> e.path("kind").asText().equals(kind)));
+  }
 
   private void addRepo(String target) {
     AdminClient.Answer a =
