@@ -7,11 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import io.edgefleet.testkit.kube.KubeCluster;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.UUID;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
-import org.eclipse.jgit.api.Git;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -40,8 +39,7 @@ class FleetTargetingIT {
   TestController controller;
   TestAgents agents;
   AdminClient admin;
-  Git repo;
-  Path work;
+  GitRepo repo;
   String app;
   String suffix;
 
@@ -49,10 +47,9 @@ class FleetTargetingIT {
   void start() throws Exception {
     suffix = UUID.randomUUID().toString().substring(0, 6);
     app = "pos-" + suffix;
-    work = dir.resolve("repo");
-    repo = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call();
-    write("apps/" + app + "/app.yaml", deployment(1) + "---\n" + configMap("v1"));
-    commit("add " + app);
+    repo = GitRepo.init(dir.resolve("repo"));
+    repo.write("apps/" + app + "/app.yaml", deployment(1) + "---\n" + configMap("v1"));
+    repo.commit("add " + app);
     controller = TestController.start(dir.resolve("controller"));
     admin = controller.admin();
     agents = new TestAgents(dir);
@@ -72,21 +69,19 @@ class FleetTargetingIT {
   @Test
   void onlyMatchingDevicesApplyAndADeletedAppIsPruned() throws Exception {
     AdminClient.Answer added =
-        admin.post(
-            "/api/v1/repos",
-            Map.of("name", "fleet", "url", work.toUri().toString(), "target", "site=a"));
+        admin.post("/api/v1/repos", Map.of("name", "fleet", "url", repo.url(), "target", "site=a"));
     assertThat(added.status()).as(added.body().toString()).isEqualTo(201);
     String secret = added.body().path("webhookSecret").asText();
     String a1 = startAgent("a1", "a");
     String a2 = startAgent("a2", "a");
     String b = startAgent("b", "b");
-    awaitRunning(Duration.ofSeconds(60), head(), a1, a2);
+    awaitRunning(Duration.ofSeconds(60), repo.head(), a1, a2);
 
     // Webhook: both site=a devices apply within 5 s; the site=b device never gets the app.
-    write("apps/" + app + "/app.yaml", deployment(2) + "---\n" + configMap("v2"));
-    commit("v2");
+    repo.write("apps/" + app + "/app.yaml", deployment(2) + "---\n" + configMap("v2"));
+    repo.commit("v2");
     webhook(secret);
-    awaitRunning(Duration.ofSeconds(5), head(), a1, a2);
+    awaitRunning(Duration.ofSeconds(5), repo.head(), a1, a2);
     assertThat(
             KUBE.client()
                 .apps()
@@ -106,14 +101,14 @@ class FleetTargetingIT {
     assertThat(admin.get("/api/v1/devices/" + b + "/apps").body().path("items")).isEmpty();
 
     // Polling (default interval 15 s): within 20 s without any webhook.
-    write("apps/" + app + "/app.yaml", deployment(3) + "---\n" + configMap("v3"));
-    commit("v3");
-    awaitRunning(Duration.ofSeconds(20), head(), a1, a2);
+    repo.write("apps/" + app + "/app.yaml", deployment(3) + "---\n" + configMap("v3"));
+    repo.commit("v3");
+    awaitRunning(Duration.ofSeconds(20), repo.head(), a1, a2);
 
     // The app directory leaves Git: its resources are pruned from the cluster.
-    Files.delete(work.resolve("apps/" + app + "/app.yaml"));
-    write("apps/other-" + suffix + "/app.yaml", configMap("other"));
-    commit("remove " + app);
+    repo.delete("apps/" + app);
+    repo.write("apps/other-" + suffix + "/app.yaml", configMap("other"));
+    repo.commit("remove " + app);
     webhook(secret);
     await()
         .atMost(Duration.ofSeconds(20))
@@ -126,17 +121,16 @@ class FleetTargetingIT {
 
   @Test
   void badContentIsRefusedPerCommitOrPerAppAndTheLastGoodRevisionKeepsRunning() throws Exception {
-    String good = head();
-    admin.post(
-        "/api/v1/repos",
-        Map.of("name", "fleet", "url", work.toUri().toString(), "target", "site=a"));
+    String good = repo.head();
+    admin.post("/api/v1/repos", Map.of("name", "fleet", "url", repo.url(), "target", "site=a"));
     String a1 = startAgent("a1", "a");
     awaitRunning(Duration.ofSeconds(60), good, a1);
 
     // Invalid YAML: the commit is refused with a reason, the devices keep the last good revision.
-    write("apps/" + app + "/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n");
-    commit("broken yaml");
-    String broken = head();
+    repo.write(
+        "apps/" + app + "/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n");
+    repo.commit("broken yaml");
+    String broken = repo.head();
     admin.post("/api/v1/repos/fleet/sync", Map.of());
     JsonNode commit = admin.get("/api/v1/repos/fleet/commits/" + broken).body();
     assertThat(commit.path("status").asText()).isEqualTo("FAILED");
@@ -149,12 +143,12 @@ class FleetTargetingIT {
 
     // An unknown kind passes Git but not the API server: that app fails on the device, with the
     // server's reason, while another app of the same commit runs.
-    write(
+    repo.write(
         "apps/" + app + "/app.yaml",
         deployment(1) + "---\napiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n");
-    write("apps/ok-" + suffix + "/app.yaml", configMap("ok"));
-    commit("unknown kind");
-    String next = head();
+    repo.write("apps/ok-" + suffix + "/app.yaml", configMap("ok"));
+    repo.commit("unknown kind");
+    String next = repo.head();
     admin.post("/api/v1/repos/fleet/sync", Map.of());
     await()
         .atMost(Duration.ofSeconds(30))
@@ -236,7 +230,7 @@ class FleetTargetingIT {
 
   private void webhook(String secret) throws Exception {
     byte[] body =
-        ("{\"ref\":\"refs/heads/main\",\"after\":\"" + head() + "\"}")
+        ("{\"ref\":\"refs/heads/main\",\"after\":\"" + repo.head() + "\"}")
             .getBytes(StandardCharsets.UTF_8);
     Mac mac = Mac.getInstance("HmacSHA256");
     mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
@@ -264,57 +258,11 @@ class FleetTargetingIT {
     }
   }
 
-  private String head() throws Exception {
-    return repo.getRepository().resolve("refs/heads/main").getName();
-  }
-
-  private void write(String path, String content) throws Exception {
-    Path p = work.resolve(path);
-    Files.createDirectories(p.getParent());
-    Files.writeString(p, content);
-  }
-
-  private void commit(String message) throws Exception {
-    repo.add().addFilepattern(".").call();
-    repo.add().addFilepattern(".").setUpdate(true).call();
-    repo.commit()
-        .setMessage(message)
-        .setAuthor("Ada", "ada@example.com")
-        .setCommitter("Ada", "ada@example.com")
-        .setSign(false)
-        .call();
-  }
-
   private static String deployment(int replicas) {
-    return """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web
-        spec:
-          replicas: %d
-          selector:
-            matchLabels: {app: web}
-          template:
-            metadata:
-              labels: {app: web}
-            spec:
-              containers:
-                - name: web
-                  image: nginx:1.27
-        """
-        .formatted(replicas);
+    return GitRepo.deployment("web", replicas);
   }
 
   private static String configMap(String value) {
-    return """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: settings
-        data:
-          version: "%s"
-        """
-        .formatted(value);
+    return GitRepo.configMap("settings", "version", value);
   }
 }

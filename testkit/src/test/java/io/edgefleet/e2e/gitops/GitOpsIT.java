@@ -7,11 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import io.edgefleet.testkit.kube.KubeCluster;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.StreamSupport;
-import org.eclipse.jgit.api.Git;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -37,15 +36,13 @@ class GitOpsIT {
   TestController controller;
   TestAgents agents;
   AdminClient admin;
-  Git repo;
-  Path work;
+  GitRepo repo;
   String app;
 
   @BeforeEach
   void start() throws Exception {
     app = "web-" + UUID.randomUUID().toString().substring(0, 8);
-    work = dir.resolve("repo");
-    repo = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call();
+    repo = GitRepo.init(dir.resolve("repo"));
     commit(
         Map.of("apps/" + app + "/app.yaml", deployment(1) + "---\n" + configMap("settings")),
         "add " + app);
@@ -68,7 +65,7 @@ class GitOpsIT {
   void commitReachesTaggedDevicesAndTagChangesPrune() throws Exception {
     addRepo("site=store-17");
     Agent agent = startAgent("a1", Map.of("site", "store-17"));
-    String sha1 = head();
+    String sha1 = repo.head();
 
     Deployment d = awaitDeployment();
     assertThat(d.getMetadata().getLabels())
@@ -80,7 +77,7 @@ class GitOpsIT {
 
     // A new commit: two replicas, the ConfigMap is gone.
     commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale " + app);
-    String sha2 = head();
+    String sha2 = repo.head();
     assertThat(admin.post("/api/v1/repos/fleet/sync", Map.of()).body().path("changed").asBoolean())
         .isTrue();
     await()
@@ -110,7 +107,7 @@ class GitOpsIT {
     addRepo("site=ship-3");
     Agent agent = startAgent("a1", Map.of("site", "ship-3"));
     String id = agent.status().deviceId().orElseThrow();
-    awaitAppState(id, head(), null);
+    awaitAppState(id, repo.head(), null);
     Agent.Options options =
         agents
             .options("a1", bootstrapFor(Map.of("site", "ship-3")))
@@ -128,7 +125,7 @@ class GitOpsIT {
                     .equals("OFFLINE"));
 
     commit(Map.of("apps/" + app + "/app.yaml", deployment(3)), "scale to 3");
-    String sha = head();
+    String sha = repo.head();
     admin.post("/api/v1/repos/fleet/sync", Map.of());
     JsonNode row =
         await()
@@ -149,7 +146,7 @@ class GitOpsIT {
     Map<String, String> tags = Map.of("site", "rig-4");
     Agent agent = startAgent("a1", tags);
     String id = agent.status().deviceId().orElseThrow();
-    awaitAppState(id, head(), null);
+    awaitAppState(id, repo.head(), null);
     Agent.Options options =
         agents.options("a1", bootstrapFor(tags)).withReconcileInterval(Duration.ofSeconds(1));
 
@@ -170,7 +167,7 @@ class GitOpsIT {
 
     // A commit made during the outage arrives once the controller is back.
     commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale during the outage");
-    String sha = head();
+    String sha = repo.head();
     controller =
         TestController.start(
             TestController.config(dir.resolve("controller")).withListen("127.0.0.1", port));
@@ -185,7 +182,7 @@ class GitOpsIT {
     addRepo("site=store-9");
     Agent agent = startAgent("a1", Map.of("site", "store-9"));
     String id = agent.status().deviceId().orElseThrow();
-    awaitAppState(id, head(), null);
+    awaitAppState(id, repo.head(), null);
     String[] first = storedDocument(id);
 
     commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale");
@@ -236,7 +233,7 @@ class GitOpsIT {
         .until(
             () -> KUBE.client().configMaps().inNamespace(app).withName("site").get(),
             cm -> cm != null && "store-42".equals(cm.getData().get("site")));
-    awaitAppState(id, head(), null);
+    awaitAppState(id, repo.head(), null);
   }
 
   // ------------------------------------------------------------------ helpers
@@ -285,15 +282,7 @@ class GitOpsIT {
     AdminClient.Answer a =
         admin.post(
             "/api/v1/repos",
-            Map.of(
-                "name",
-                "fleet",
-                "url",
-                work.toUri().toString(),
-                "target",
-                target,
-                "interval",
-                "5s"));
+            Map.of("name", "fleet", "url", repo.url(), "target", target, "interval", "5s"));
     assertThat(a.status()).as(a.body().toString()).isEqualTo(201);
     await()
         .atMost(Duration.ofSeconds(30))
@@ -305,7 +294,7 @@ class GitOpsIT {
                     .path("lastCommit")
                     .path("sha")
                     .asText()
-                    .equals(head()));
+                    .equals(repo.head()));
   }
 
   private Path bootstrapFor(Map<String, String> tags) {
@@ -372,62 +361,20 @@ class GitOpsIT {
     return StreamSupport.stream(admin.get(path).body().path("items").spliterator(), false).toList();
   }
 
-  private String head() throws Exception {
-    return repo.getRepository().resolve("refs/heads/main").getName();
-  }
-
-  private void commit(Map<String, String> files, String message) throws Exception {
-    // Each commit states the whole app: files not given are removed.
-    if (Files.exists(work.resolve("apps"))) {
-      for (Path p : Files.walk(work.resolve("apps")).filter(Files::isRegularFile).toList()) {
-        Files.delete(p);
-      }
+  /** Commits exactly these files under apps/: what is not given is removed. */
+  private void commit(Map<String, String> files, String message) {
+    if (java.nio.file.Files.exists(repo.work().resolve("apps"))) {
+      repo.delete("apps");
     }
-    for (Map.Entry<String, String> f : files.entrySet()) {
-      Path p = work.resolve(f.getKey());
-      Files.createDirectories(p.getParent());
-      Files.writeString(p, f.getValue());
-    }
-    repo.add().addFilepattern(".").call();
-    repo.add().addFilepattern(".").setUpdate(true).call();
-    repo.commit()
-        .setMessage(message)
-        .setAuthor("Ada", "ada@example.com")
-        .setCommitter("Ada", "ada@example.com")
-        .setSign(false)
-        .call();
+    files.forEach(repo::write);
+    repo.commit(message);
   }
 
   private static String deployment(int replicas) {
-    return """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web
-        spec:
-          replicas: %d
-          selector:
-            matchLabels: {app: web}
-          template:
-            metadata:
-              labels: {app: web}
-            spec:
-              containers:
-                - name: web
-                  image: nginx:1.27
-        """
-        .formatted(replicas);
+    return GitRepo.deployment("web", replicas);
   }
 
   private static String configMap(String name) {
-    return """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: %s
-        data:
-          greeting: hello
-        """
-        .formatted(name);
+    return GitRepo.configMap(name, "greeting", "hello");
   }
 }
