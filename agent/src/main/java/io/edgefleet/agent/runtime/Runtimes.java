@@ -40,5 +40,4 @@ public final class Runtimes {
               "--runtime must be kubernetes, none or auto, got " + kind);
     };
   }
-
 }
