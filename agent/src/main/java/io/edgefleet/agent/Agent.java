@@ -150,6 +150,7 @@ public final class Agent implements AutoCloseable {
   }
 
   private static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(30);
+  private static final int MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
   private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(30);
 
   private final Options options;
@@ -538,12 +539,23 @@ public final class Agent implements AutoCloseable {
         for (DesiredState.DesiredApp app : v.state().apps()) {
           if (!desiredStore.hasBundle(app.bundle())) {
             HttpResponse<byte[]> b =
-                get(DeviceApi.BUNDLES + app.bundle(), HttpResponse.BodyHandlers.ofByteArray());
+                mtlsClient.send(
+                    HttpRequest.newBuilder(
+                            URI.create(controllerUrl() + DeviceApi.BUNDLES + app.bundle()))
+                        .timeout(HTTP_TIMEOUT)
+                        .header("Accept-Encoding", "gzip")
+                        .GET()
+                        .build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
             if (b.statusCode() != 200) {
               lastError = "bundle " + app.bundle() + " fetch failed: HTTP " + b.statusCode();
               return;
             }
-            desiredStore.saveBundle(app.bundle(), b.body());
+            byte[] content =
+                b.headers().firstValue("Content-Encoding").orElse("").equalsIgnoreCase("gzip")
+                    ? io.edgefleet.protocol.Gzip.inflate(b.body(), MAX_BUNDLE_BYTES)
+                    : b.body();
+            desiredStore.saveBundle(app.bundle(), content);
           }
         }
       } catch (DesiredStateStore.Refused r) {
@@ -635,8 +647,30 @@ public final class Agent implements AutoCloseable {
         reportDue = false;
         l.send(new AgentMessage.AppReport(v.state().generation(), states));
       }
+      // A rollout in progress is watched closely so READY is reported when it happens, not one
+      // full interval later.
+      boolean progressing =
+          states.stream()
+              .anyMatch(
+                  s -> s.phase() != AppState.Phase.READY && s.phase() != AppState.Phase.FAILED);
+      if (progressing
+          && !closed
+          && PROGRESS_CHECK.compareTo(options.reconcileInterval()) < 0
+          && followUpScheduled.compareAndSet(false, true)) {
+        scheduler.schedule(
+            () -> {
+              followUpScheduled.set(false);
+              reconcile();
+            },
+            PROGRESS_CHECK.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
     }
   }
+
+  private static final Duration PROGRESS_CHECK = Duration.ofSeconds(2);
+  private final java.util.concurrent.atomic.AtomicBoolean followUpScheduled =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   // ---------------------------------------------------------------- certificate renewal
 

@@ -69,9 +69,16 @@ public final class Reconciler {
       case ApplyOutcome.Failed f ->
           new AppState(app.name(), app.revision(), AppState.Phase.FAILED, f.reason());
       case ApplyOutcome.RetryAfter r -> {
+        // Report what actually runs: the update has not reached the runtime yet.
         AppState previous = last.get(app.name());
-        yield previous != null && app.revision().equals(previous.revision())
-            ? previous
+        yield previous != null
+            ? new AppState(
+                app.name(),
+                previous.revision(),
+                previous.phase(),
+                app.revision().equals(previous.revision())
+                    ? previous.reason()
+                    : "update to " + app.revision() + " waits for the runtime: " + r.reason())
             : new AppState(
                 app.name(),
                 app.revision(),

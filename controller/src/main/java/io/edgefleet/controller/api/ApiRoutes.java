@@ -110,7 +110,9 @@ public final class ApiRoutes {
               .map(
                   y ->
                       Reply.raw(
-                          "application/yaml", y.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                          "application/yaml",
+                          y.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                          c.headers().getOrDefault("accept-encoding", "").contains("gzip")))
               .orElseThrow(() -> ControllerException.notFound("bundle", digest));
         });
     r.get(

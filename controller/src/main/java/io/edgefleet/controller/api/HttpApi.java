@@ -364,6 +364,9 @@ public final class HttpApi implements AutoCloseable {
       }
       if (body instanceof Reply.Raw raw) {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, raw.contentType());
+        if (!raw.contentEncoding().isEmpty()) {
+          response.getHeaders().put(HttpHeader.CONTENT_ENCODING, raw.contentEncoding());
+        }
         response.write(true, ByteBuffer.wrap(raw.bytes()), callback);
         return;
       }
