@@ -487,11 +487,14 @@ public final class Agent implements AutoCloseable {
       return;
     }
     boolean first = state != State.CONNECTED;
+    if (first) {
+      // Counted before the state changes, so a reader that sees CONNECTED sees the count too.
+      connections.incrementAndGet();
+    }
     state = State.CONNECTED;
     lastError = null;
     backoff.reset();
     if (first) {
-      connections.incrementAndGet();
       out.printf(
           "connected to %s as %s (heartbeat every %ds)%n",
           controllerUrl(), deviceId, heartbeatSeconds);
