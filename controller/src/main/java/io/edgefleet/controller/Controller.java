@@ -106,7 +106,7 @@ public final class Controller implements AutoCloseable {
               dataDir.resolve("gitops"),
               new SecretBox(dataDir.resolve("secret.key")));
       AppCatalog catalog = new GitCatalog(gitops);
-      this.appStatus = new AppStatusService(database.jdbi(), clock, id -> devices.get(id).status());
+      this.appStatus = new AppStatusService(database.jdbi(), clock, devices::presenceStatus);
       this.desired =
           new DesiredStateEngine(
               database.jdbi(), clock, store, bundles, pki.signingKey().getPrivate(), catalog);

@@ -111,9 +111,17 @@ public final class DesiredStateEngine implements AutoCloseable {
         pendingAll = false;
         pending.clear();
       }
+      // One read of the catalog per batch, not per device.
+      List<AppCatalog.App> apps;
+      try {
+        apps = catalog.apps();
+      } catch (RuntimeException e) {
+        LOG.warn("the app catalog could not be read: {}", e.toString());
+        continue;
+      }
       for (String id : ids) {
         try {
-          recompute(id);
+          recompute(id, apps);
         } catch (RuntimeException e) {
           LOG.warn("desired state of {} could not be computed: {}", id, e.toString());
         }
@@ -135,13 +143,23 @@ public final class DesiredStateEngine implements AutoCloseable {
    * @return the device's generation afterwards (0 if it has none)
    */
   public long recompute(String deviceId) {
+    return recompute(deviceId, catalog.apps());
+  }
+
+  private long recompute(String deviceId, List<AppCatalog.App> catalogApps) {
     Optional<DeviceRecord> found = jdbi.withHandle(h -> devices.byId(h, deviceId));
     if (found.isEmpty() || found.get().lifecycle() != DeviceRecord.Lifecycle.ACTIVE) {
+      // A retired device runs nothing any more: it leaves every app's status.
+      jdbi.useHandle(
+          h ->
+              h.createUpdate("DELETE FROM device_apps WHERE device_id = :d")
+                  .bind("d", deviceId)
+                  .execute());
       return generation(deviceId);
     }
     Map<String, String> tags = found.get().tags();
     Map<String, Entry> desired = new LinkedHashMap<>();
-    List<AppCatalog.App> apps = new ArrayList<>(catalog.apps());
+    List<AppCatalog.App> apps = new ArrayList<>(catalogApps);
     apps.sort(Comparator.comparing(AppCatalog.App::source).thenComparing(AppCatalog.App::name));
     for (AppCatalog.App app : apps) {
       if (desired.containsKey(app.name()) || !app.target().matches(tags)) {

@@ -287,25 +287,20 @@ public final class DeviceService {
         reason = "decommissioned " + ago(now, d.decommissionedAt()) + "; certificate revoked";
       }
       default -> {
-        if (p.lastSeen().isEmpty()) {
-          status = DeviceStatus.NEVER_SEEN;
-          reason = "enrolled " + ago(now, d.enrolledAt()) + ", has not connected since";
-        } else {
-          Instant seen = p.lastSeen().get();
-          boolean fresh = Duration.between(seen, now).compareTo(offlineAfter) <= 0;
-          boolean droppedAfterSeen =
-              !p.connected() && p.disconnectedAt().map(t -> !t.isBefore(seen)).orElse(false);
-          if (fresh && !droppedAfterSeen) {
-            status = DeviceStatus.ONLINE;
-            reason = "connected, last heartbeat " + ago(now, seen);
-          } else {
-            status = DeviceStatus.OFFLINE;
-            reason =
-                droppedAfterSeen
-                    ? "connection closed " + ago(now, p.disconnectedAt().get()) + ", not back since"
-                    : "no heartbeat for " + Durations.human(Duration.between(seen, now));
-          }
-        }
+        status = presenceStatus(p, now);
+        reason =
+            switch (status) {
+              case NEVER_SEEN ->
+                  "enrolled " + ago(now, d.enrolledAt()) + ", has not connected since";
+              case ONLINE -> "connected, last heartbeat " + ago(now, p.lastSeen().orElseThrow());
+              default ->
+                  droppedAfterSeen(p)
+                      ? "connection closed "
+                          + ago(now, p.disconnectedAt().orElseThrow())
+                          + ", not back since"
+                      : "no heartbeat for "
+                          + Durations.human(Duration.between(p.lastSeen().orElseThrow(), now));
+            };
       }
     }
     return new DeviceView(
@@ -322,6 +317,28 @@ public final class DeviceService {
         d.createdAt(),
         d.enrolledAt(),
         d.certificateExpiresAt());
+  }
+
+  /**
+   * ONLINE, OFFLINE or NEVER_SEEN for an enrolled device, from memory only (no database read):
+   * cheap enough to call for every row of a fleet-wide view.
+   */
+  public DeviceStatus presenceStatus(String deviceId) {
+    return presenceStatus(presence.snapshot(deviceId), clock.instant());
+  }
+
+  private DeviceStatus presenceStatus(Presence.Snapshot p, Instant now) {
+    if (p.lastSeen().isEmpty()) {
+      return DeviceStatus.NEVER_SEEN;
+    }
+    boolean fresh = Duration.between(p.lastSeen().get(), now).compareTo(offlineAfter) <= 0;
+    return fresh && !droppedAfterSeen(p) ? DeviceStatus.ONLINE : DeviceStatus.OFFLINE;
+  }
+
+  private static boolean droppedAfterSeen(Presence.Snapshot p) {
+    return !p.connected()
+        && p.lastSeen().isPresent()
+        && p.disconnectedAt().map(t -> !t.isBefore(p.lastSeen().get())).orElse(false);
   }
 
   private static String ago(Instant now, Instant then) {

@@ -160,6 +160,30 @@ class DesiredStateEngineTest {
     assertThat(engine.generation("dev-1")).isEqualTo(42);
   }
 
+  @Test
+  void aRetiredDeviceLeavesTheAppStatus() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    assertThat(rows("dev-1")).isEqualTo(1);
+    db.jdbi()
+        .useHandle(
+            h ->
+                devices.setLifecycle(
+                    h, "dev-1", DeviceRecord.Lifecycle.DECOMMISSIONED, System.currentTimeMillis()));
+    engine.recompute("dev-1");
+    assertThat(rows("dev-1")).isZero();
+  }
+
+  private int rows(String id) {
+    return db.jdbi()
+        .withHandle(
+            h ->
+                h.createQuery("SELECT COUNT(*) FROM device_apps WHERE device_id = :d")
+                    .bind("d", id)
+                    .mapTo(Integer.class)
+                    .one());
+  }
+
   private AppCatalog.App app(String name, String revision, String key, String value) {
     return new AppCatalog.App(name, "repo", revision, tags -> value.equals(tags.get(key)));
   }
