@@ -25,6 +25,9 @@ public final class CliCommands {
     commands.put("devices", new DevicesCommand());
     commands.put("repos", new ReposCommand());
     commands.put("apps", new AppsCommand());
+    commands.put("deploy", new DeployCommand());
+    commands.put("deployments", new DeploymentsCommand());
+    commands.put("rollouts", new RolloutsCommand());
     return commands;
   }
 }

@@ -130,7 +130,16 @@ final class ReposCommand {
                 + " 'role in (pos,kiosk)' or 'env!=lab'; '' selects every device.")
     String target;
 
+    @Option(
+        names = "--rollout",
+        paramLabel = "POLICY.yaml",
+        description =
+            "Roll each new revision of the applications out in phases under this policy (canary,"
+                + " waves, thresholds, windows); see `deploy --help`. Default: all devices at once.")
+    Path rollout;
+
     private String sshKeyText;
+    private String policy;
     private Optional<String> token = Optional.empty();
 
     @Override
@@ -140,6 +149,7 @@ final class ReposCommand {
         if (sshKey != null) {
           sshKeyText = readSshKey(sshKey);
         }
+        policy = DeployCommand.readPolicy(rollout, this);
       } catch (IllegalArgumentException e) {
         throw badInput(e.getMessage());
       }
@@ -155,6 +165,7 @@ final class ReposCommand {
       token.ifPresent(t -> body.put("token", t));
       Optional.ofNullable(sshHostKey).ifPresent(k -> body.put("sshHostKey", k));
       body.put("target", target.strip());
+      Optional.ofNullable(policy).ifPresent(p -> body.put("rollout", p));
       JsonNode created = api.post(REPOS, body);
       String server = api.server().toString();
       print(created, () -> details(created, server, now(), false) + "\n");

@@ -84,6 +84,77 @@ class AppsCommandTest {
         .isEqualTo("2 devices: 1 failed, 1 unknown");
   }
 
+  @Test
+  void catalogListShowsTheLatestVersionOfEachApp() {
+    String table =
+        AppsCommand.catalogTable(
+            json(
+                "[{\"name\":\"pos\",\"description\":\"Point of sale\\nmore\","
+                    + "\"latestVersion\":\"1.10.0\",\"versions\":3,\"kind\":\"chart\"},"
+                    + "{\"name\":\"kiosk\",\"latestVersion\":\"edge\",\"versions\":1,"
+                    + "\"kind\":\"manifests\"}]"));
+
+    assertThat(table.lines())
+        .containsExactly(
+            "NAME   LATEST  VERSIONS  KIND       DESCRIPTION",
+            "pos    1.10.0  3         chart      Point of sale",
+            "kiosk  edge    1         manifests  -");
+  }
+
+  @Test
+  void versionsShowShortDigestsSizesAndAge() {
+    String table =
+        AppsCommand.versionTable(
+            json(
+                "[{\"name\":\"pos\",\"version\":\"1.1.0\",\"kind\":\"chart\","
+                    + "\"digest\":\"sha256:0123456789abcdef0123\",\"size\":3500,\"files\":6,"
+                    + "\"createdAt\":\"2025-06-01T11:00:00Z\",\"createdBy\":\"admin\","
+                    + "\"description\":\"faster\"}]"),
+            NOW);
+
+    assertThat(table.lines())
+        .containsExactly(
+            "VERSION  KIND   DIGEST               SIZE     FILES  CREATED  BY     DESCRIPTION",
+            "1.1.0    chart  sha256:0123456789ab  3.4 KiB  6      1h ago   admin  faster");
+  }
+
+  @Test
+  void pushSummarySaysWhetherTheVersionIsNew() {
+    assertThat(
+            AppsCommand.pushSummary(
+                json("{\"name\":\"pos\",\"version\":\"1.0.0\",\"created\":true}")))
+        .isEqualTo("pushed pos@1.0.0 (new version)");
+    assertThat(
+            AppsCommand.pushSummary(
+                json("{\"name\":\"pos\",\"version\":\"1.0.0\",\"created\":false}")))
+        .isEqualTo("pos@1.0.0 already exists with the same content; nothing changed");
+  }
+
+  @Test
+  void showPrintsMetadataPathsAndTheRenderedYamlOrTheDefaultValues() {
+    JsonNode version =
+        json(
+            "{\"name\":\"pos\",\"version\":\"1.0.0\",\"kind\":\"chart\","
+                + "\"digest\":\"sha256:ab\",\"size\":10,\"files\":2,"
+                + "\"createdAt\":\"2025-06-01T11:59:00Z\",\"createdBy\":\"admin\","
+                + "\"paths\":[\"Chart.yaml\",\"values.yaml\"],\"values\":\"a: 1\\n\"}");
+    JsonNode preview =
+        json(
+            "{\"app\":\"pos\",\"version\":\"1.0.0\",\"device\":\"dev-1\","
+                + "\"tags\":{\"site\":\"s1\"},\"yaml\":\"---\\nkind: X\\n\","
+                + "\"digest\":\"sha256:cd\"}");
+
+    assertThat(AppsCommand.showText(version, null, NOW))
+        .contains("Digest:        sha256:ab\n")
+        .contains("Paths:\n  Chart.yaml\n  values.yaml\n")
+        .endsWith("Default values (values.yaml):\n  a: 1\n");
+    assertThat(AppsCommand.showText(version, preview, NOW))
+        .endsWith("# rendered for device dev-1 with tags site=s1, sha256:cd\n---\nkind: X\n")
+        .doesNotContain("Default values");
+    assertThat(AppsCommand.previewHeader(json("{\"yaml\":\"\",\"digest\":\"sha256:ef\"}")))
+        .isEqualTo("# rendered with placeholder tags (${tag:KEY} as tag-KEY), sha256:ef");
+  }
+
   private static JsonNode json(String text) {
     try {
       return Json.mapper().readTree(text);

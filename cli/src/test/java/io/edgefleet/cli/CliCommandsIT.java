@@ -475,9 +475,9 @@ class CliCommandsIT {
   // --- applications -------------------------------------------------------------------------
 
   @Test
-  void appsListWithoutAnyApplicationIsTheHeaderAlone() {
-    Cli.Result table = run("apps", "list");
-    Cli.Result asJson = run("apps", "list", "-o", "json");
+  void appsStatusWithoutAnyApplicationIsTheHeaderAlone() {
+    Cli.Result table = run("apps", "status");
+    Cli.Result asJson = run("apps", "status", "-o", "json");
 
     assertThat(table.err()).isEmpty();
     assertThat(table.exitCode()).isZero();
@@ -486,6 +486,18 @@ class CliCommandsIT {
             "APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE"
                 + System.lineSeparator());
     assertThat(asJson.exitCode()).isZero();
+    assertThat(json(asJson.out())).isEqualTo(json("[]"));
+  }
+
+  @Test
+  void appsListOfAnEmptyCatalogIsTheHeaderAlone() {
+    Cli.Result table = run("apps", "list");
+    Cli.Result asJson = run("apps", "list", "-o", "json");
+
+    assertThat(table.err()).isEmpty();
+    assertThat(table.exitCode()).isZero();
+    assertThat(table.out())
+        .isEqualTo("NAME  LATEST  VERSIONS  KIND  DESCRIPTION" + System.lineSeparator());
     assertThat(json(asJson.out())).isEqualTo(json("[]"));
   }
 

@@ -26,7 +26,9 @@ class CliCommandsTest {
     var first = CliCommands.commands();
     var second = CliCommands.commands();
 
-    assertThat(first.keySet()).containsExactly("onboarding", "devices", "repos", "apps");
+    assertThat(first.keySet())
+        .containsExactly(
+            "onboarding", "devices", "repos", "apps", "deploy", "deployments", "rollouts");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
 
@@ -52,7 +54,11 @@ class CliCommandsTest {
     assertThat(root.getSubcommands().get("repos").getSubcommands())
         .containsOnlyKeys("add", "list", "get", "remove", "sync", "history", "diff");
     assertThat(root.getSubcommands().get("apps").getSubcommands())
-        .containsOnlyKeys("list", "status");
+        .containsOnlyKeys("push", "list", "versions", "show", "status");
+    assertThat(root.getSubcommands().get("deployments").getSubcommands())
+        .containsOnlyKeys("list", "show", "upgrade", "remove");
+    assertThat(root.getSubcommands().get("rollouts").getSubcommands())
+        .containsOnlyKeys("list", "status", "pause", "resume", "abort", "rollback");
   }
 
   @Test

@@ -6,9 +6,11 @@ import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
+import io.edgefleet.controller.desired.CompositeCatalog;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.GitCatalog;
 import io.edgefleet.controller.devices.DeviceService;
@@ -21,6 +23,8 @@ import io.edgefleet.controller.gitops.SecretBox;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.rollouts.Deployments;
+import io.edgefleet.controller.rollouts.RolloutEngine;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.DeviceApi;
@@ -40,6 +44,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Collections;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -68,6 +73,11 @@ public final class Controller implements AutoCloseable {
   private final DesiredStateEngine desired;
   private final GitOps gitops;
   private final AppStatusService appStatus;
+  private final Catalog catalog;
+  private final RolloutEngine rollouts;
+  private final Deployments deployments;
+  private final AppCatalog allApps;
+  private final Clock clock;
   private final HttpApi http;
   private final ScheduledExecutorService scheduler;
   private final Optional<String> newAdminToken;
@@ -75,6 +85,7 @@ public final class Controller implements AutoCloseable {
 
   private Controller(ControllerConfig config, Clock clock) {
     this.config = config;
+    this.clock = clock;
     Path dataDir = config.dataDir().toAbsolutePath();
     try {
       Files.createDirectories(dataDir);
@@ -105,14 +116,27 @@ public final class Controller implements AutoCloseable {
               audit,
               dataDir.resolve("gitops"),
               new SecretBox(dataDir.resolve("secret.key")));
-      AppCatalog catalog = new GitCatalog(gitops);
+      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops);
+      this.rollouts =
+          new RolloutEngine(database.jdbi(), clock, () -> apps().apps(), devices::presenceStatus);
+      this.deployments = new Deployments(database.jdbi(), clock, catalog, rollouts, audit);
+      AppCatalog apps = new CompositeCatalog(List.of(new GitCatalog(gitops), deployments));
+      this.allApps = apps;
       this.appStatus = new AppStatusService(database.jdbi(), clock, devices::presenceStatus);
       this.desired =
           new DesiredStateEngine(
-              database.jdbi(), clock, store, bundles, pki.signingKey().getPrivate(), catalog);
+              database.jdbi(), clock, store, bundles, pki.signingKey().getPrivate(), apps);
+      desired.gate(rollouts.gate());
+      rollouts.gitPolicies(gitops::rolloutPolicies);
+      rollouts.onRelease(desired::request);
+      deployments.onChange(desired::requestAll);
       desired.onChange(gateway::nudge);
       gitops.onChange(source -> desired.requestAll());
-      devices.onChange(desired::request);
+      devices.onChange(
+          id -> {
+            desired.request(id);
+            rollouts.devicesChanged();
+          });
       gateway.generations(desired::generation);
       gateway.onReport(
           (id, message) -> {
@@ -160,6 +184,9 @@ public final class Controller implements AutoCloseable {
                   desired,
                   bundles,
                   appStatus,
+                  this.catalog,
+                  deployments,
+                  rollouts,
                   () -> Signatures.publicKeyPem(pki.signingKey().getPublic()),
                   audit,
                   openApiJson()),
@@ -181,6 +208,8 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
+      long tick = config.rolloutTick().toMillis();
+      scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
       gitops.start();
     } catch (RuntimeException e) {
       database.close();
@@ -247,6 +276,30 @@ public final class Controller implements AutoCloseable {
 
   public AppStatusService appStatus() {
     return appStatus;
+  }
+
+  public Catalog catalog() {
+    return catalog;
+  }
+
+  public RolloutEngine rollouts() {
+    return rollouts;
+  }
+
+  public Deployments deployments() {
+    return deployments;
+  }
+
+  private AppCatalog apps() {
+    return allApps;
+  }
+
+  private void tickRollouts() {
+    try {
+      rollouts.tick(clock.instant());
+    } catch (RuntimeException e) {
+      LOG.warn("rollouts could not advance: {}", e.toString());
+    }
   }
 
   public Database database() {

@@ -57,6 +57,12 @@ public final class ControllerCommand implements Callable<Integer> {
       description = "Heartbeat interval told to agents (default: 30s).")
   String heartbeat = "30s";
 
+  @Option(
+      names = "--rollout-tick",
+      paramLabel = "DURATION",
+      description = "How often rollouts advance (default: 2s).")
+  String rolloutTick = "2s";
+
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
     System.exit(new picocli.CommandLine(new ControllerCommand()).execute(args));
@@ -144,6 +150,15 @@ public final class ControllerCommand implements Callable<Integer> {
     if (hb.toSeconds() < 1) {
       throw new IllegalArgumentException("--heartbeat must be at least 1s");
     }
+    Duration tick;
+    try {
+      tick = Durations.parse(rolloutTick);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--rollout-tick: " + e.getMessage());
+    }
+    if (tick.toMillis() < 50) {
+      throw new IllegalArgumentException("--rollout-tick must be at least 50ms");
+    }
     if (advertiseUrl != null && !advertiseUrl.startsWith("https://")) {
       throw new IllegalArgumentException("--advertise-url must start with https://");
     }
@@ -155,7 +170,8 @@ public final class ControllerCommand implements Callable<Integer> {
             System.getenv("EDGEFLEET_DATABASE_PASSWORD"))
         .withAdvertiseUrl(advertiseUrl)
         .withTlsNames(tlsNames)
-        .withHeartbeat(hb);
+        .withHeartbeat(hb)
+        .withRolloutTick(tick);
   }
 
   private static String rootMessage(Throwable e) {

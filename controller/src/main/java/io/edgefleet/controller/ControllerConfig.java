@@ -14,6 +14,7 @@ import java.util.Optional;
  * @param heartbeat check-in interval told to agents
  * @param offlineAfter silence after which a device counts as offline
  * @param presenceFlush how often last-seen times are written to the database
+ * @param rolloutTick how often rollouts advance
  */
 public record ControllerConfig(
     Path dataDir,
@@ -26,7 +27,8 @@ public record ControllerConfig(
     List<String> tlsNames,
     Duration heartbeat,
     Duration offlineAfter,
-    Duration presenceFlush) {
+    Duration presenceFlush,
+    Duration rolloutTick) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -54,7 +56,8 @@ public record ControllerConfig(
         List.of(),
         heartbeat,
         heartbeat.multipliedBy(3),
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(2));
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -69,7 +72,8 @@ public record ControllerConfig(
         tlsNames,
         heartbeat,
         offlineAfter,
-        presenceFlush);
+        presenceFlush,
+        rolloutTick);
   }
 
   public ControllerConfig withDatabase(String url, String user, String password) {
@@ -84,7 +88,8 @@ public record ControllerConfig(
         tlsNames,
         heartbeat,
         offlineAfter,
-        presenceFlush);
+        presenceFlush,
+        rolloutTick);
   }
 
   public ControllerConfig withAdvertiseUrl(String url) {
@@ -99,7 +104,8 @@ public record ControllerConfig(
         tlsNames,
         heartbeat,
         offlineAfter,
-        presenceFlush);
+        presenceFlush,
+        rolloutTick);
   }
 
   public ControllerConfig withTlsNames(List<String> names) {
@@ -114,7 +120,8 @@ public record ControllerConfig(
         names,
         heartbeat,
         offlineAfter,
-        presenceFlush);
+        presenceFlush,
+        rolloutTick);
   }
 
   /** Heartbeat cadence; devices count as offline after three missed heartbeats. */
@@ -130,7 +137,8 @@ public record ControllerConfig(
         tlsNames,
         heartbeat,
         heartbeat.multipliedBy(3),
-        presenceFlush);
+        presenceFlush,
+        rolloutTick);
   }
 
   public ControllerConfig withPresenceFlush(Duration flush) {
@@ -145,6 +153,23 @@ public record ControllerConfig(
         tlsNames,
         heartbeat,
         offlineAfter,
-        flush);
+        flush,
+        rolloutTick);
+  }
+
+  public ControllerConfig withRolloutTick(Duration tick) {
+    return new ControllerConfig(
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush,
+        tick);
   }
 }

@@ -31,7 +31,8 @@ public final class TestController implements AutoCloseable {
     return ControllerConfig.defaults(dataDir)
         .withListen("127.0.0.1", 0)
         .withHeartbeat(HEARTBEAT)
-        .withPresenceFlush(Duration.ofMillis(200));
+        .withPresenceFlush(Duration.ofMillis(200))
+        .withRolloutTick(Duration.ofMillis(200));
   }
 
   public static TestController start(Path dataDir) {
@@ -39,7 +40,12 @@ public final class TestController implements AutoCloseable {
   }
 
   public static TestController start(ControllerConfig config) {
-    return new TestController(Controller.start(config, Clock.systemUTC()));
+    return start(config, Clock.systemUTC());
+  }
+
+  /** A controller whose rollouts, presence and certificates run on this clock. */
+  public static TestController start(ControllerConfig config, Clock clock) {
+    return new TestController(Controller.start(config, clock));
   }
 
   public Controller controller() {

@@ -6,6 +6,8 @@ import static io.edgefleet.controller.api.Router.Access.OPEN;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;
@@ -16,6 +18,9 @@ import io.edgefleet.controller.gitops.AddSource;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
+import io.edgefleet.controller.rollouts.Deployments;
+import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.DeviceApi;
@@ -59,6 +64,9 @@ public final class ApiRoutes {
       DesiredStateEngine desired,
       BundleStore bundles,
       AppStatusService appStatus,
+      Catalog catalog,
+      Deployments deployments,
+      RolloutEngine rollouts,
       Supplier<String> signingKeyPem,
       AuditLog audit,
       byte[] openApiJson) {
@@ -166,6 +174,8 @@ public final class ApiRoutes {
             Reply.ok(
                 new Items<>(
                     appStatus.events(devices.get(c.path("id")).id(), limit(c.query("limit"))))));
+    CatalogRoutes.register(r, catalog, devices);
+    RolloutRoutes.register(r, deployments, rollouts);
 
     r.get("/api/v1/openapi.json", ADMIN, c -> Reply.ok(new RawJson(openApiJson)));
     r.get("/api/v1/info", ADMIN, c -> Reply.ok(info.get()));

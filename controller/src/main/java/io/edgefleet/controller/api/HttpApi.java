@@ -228,7 +228,10 @@ public final class HttpApi implements AutoCloseable {
           }
           case OPEN -> {}
         }
-        int max = path.startsWith("/device/") ? limits.maxDeviceBody() : limits.maxApiBody();
+        int max =
+            route.maxBody() > 0
+                ? route.maxBody()
+                : path.startsWith("/device/") ? limits.maxDeviceBody() : limits.maxApiBody();
         byte[] body = readBody(request, max);
         Call call =
             new Call(

@@ -26,7 +26,13 @@ public final class Router {
     Reply handle(Call call);
   }
 
-  public record Route(String method, String template, Access access, Handler handler) {
+  /**
+   * One endpoint.
+   *
+   * @param maxBody the largest request body this route accepts in bytes; 0 for the listener's
+   *     default limit
+   */
+  public record Route(String method, String template, Access access, Handler handler, int maxBody) {
     String[] segments() {
       return template.substring(1).split("/");
     }
@@ -44,6 +50,15 @@ public final class Router {
     return add("POST", template, access, handler);
   }
 
+  /** A POST route that accepts bodies up to {@code maxBody} bytes instead of the default limit. */
+  public Router post(String template, Access access, int maxBody, Handler handler) {
+    if (maxBody < 1) {
+      throw new IllegalArgumentException("maxBody must be positive");
+    }
+    routes.add(new Route("POST", template, access, handler, maxBody));
+    return this;
+  }
+
   public Router patch(String template, Access access, Handler handler) {
     return add("PATCH", template, access, handler);
   }
@@ -53,7 +68,7 @@ public final class Router {
   }
 
   private Router add(String method, String template, Access access, Handler handler) {
-    routes.add(new Route(method, template, access, handler));
+    routes.add(new Route(method, template, access, handler, 0));
     return this;
   }
 

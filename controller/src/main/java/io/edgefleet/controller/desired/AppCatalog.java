@@ -9,8 +9,22 @@ import java.util.Map;
  */
 public interface AppCatalog {
 
-  /** An application at a revision, targeting devices whose tags the target matches. */
-  record App(String name, String source, String revision, Target target) {}
+  /**
+   * An application at a revision, targeting devices whose tags the target matches.
+   *
+   * @param phased whether a new revision reaches devices through a phased rollout (the {@link
+   *     ReleaseGate} decides per device) rather than at once
+   */
+  record App(String name, String source, String revision, Target target, boolean phased) {
+    public App(String name, String source, String revision, Target target) {
+      this(name, source, revision, target, false);
+    }
+
+    /** The key rollouts use for this app: {@code source/name}. */
+    public String subject() {
+      return source + "/" + name;
+    }
+  }
 
   /** Decides from a device's tags whether an app goes to it. */
   @FunctionalInterface

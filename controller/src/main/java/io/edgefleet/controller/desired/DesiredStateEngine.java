@@ -48,6 +48,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private boolean pendingAll;
   private boolean scheduled;
   private volatile BiConsumer<String, Long> nudger = (id, gen) -> {};
+  private volatile ReleaseGate gate = ReleaseGate.OPEN;
 
   public DesiredStateEngine(
       Jdbi jdbi,
@@ -74,6 +75,11 @@ public final class DesiredStateEngine implements AutoCloseable {
   /** Called with (device id, generation) whenever a device's desired state changed. */
   public void onChange(BiConsumer<String, Long> nudger) {
     this.nudger = nudger;
+  }
+
+  /** Sets the gate that decides which revision of a phased app each device gets. */
+  public void gate(ReleaseGate gate) {
+    this.gate = gate;
   }
 
   /** Recomputes every active device soon. */
@@ -158,17 +164,35 @@ public final class DesiredStateEngine implements AutoCloseable {
       return generation(deviceId);
     }
     Map<String, String> tags = found.get().tags();
-    Map<String, Entry> desired = new LinkedHashMap<>();
     List<AppCatalog.App> apps = new ArrayList<>(catalogApps);
     apps.sort(Comparator.comparing(AppCatalog.App::source).thenComparing(AppCatalog.App::name));
+    Map<String, AppCatalog.App> targeting = new LinkedHashMap<>();
     for (AppCatalog.App app : apps) {
-      if (desired.containsKey(app.name()) || !app.target().matches(tags)) {
-        continue;
+      if (app.target().matches(tags)) {
+        targeting.putIfAbsent(app.name(), app);
       }
-      try {
-        desired.put(app.name(), new Entry(app, Optional.of(catalog.render(app, tags)), null));
-      } catch (RuntimeException e) {
-        desired.put(app.name(), new Entry(app, Optional.empty(), e.getMessage()));
+    }
+    List<AppCatalog.App> phased =
+        targeting.values().stream().filter(AppCatalog.App::phased).toList();
+    Map<String, ReleaseGate.Decision> decisions =
+        phased.isEmpty() ? Map.of() : jdbi.withHandle(h -> gate.decide(h, deviceId, phased));
+    Map<String, Entry> desired = new LinkedHashMap<>();
+    for (AppCatalog.App app : targeting.values()) {
+      ReleaseGate.Decision decision = decisions.getOrDefault(app.name(), ReleaseGate.FOLLOW);
+      switch (decision) {
+        case ReleaseGate.Follow f -> {
+          try {
+            desired.put(
+                app.name(), new Entry(app, Optional.of(catalog.render(app, tags)), null, decision));
+          } catch (RuntimeException e) {
+            desired.put(app.name(), new Entry(app, Optional.empty(), e.getMessage(), decision));
+          }
+        }
+        case ReleaseGate.Keep k ->
+            desired.put(app.name(), new Entry(app, Optional.empty(), null, k));
+        case ReleaseGate.Pin p ->
+            desired.put(app.name(), new Entry(app, Optional.empty(), null, p));
+        case ReleaseGate.Absent a -> {}
       }
     }
     long[] changedTo = {0};
@@ -178,6 +202,16 @@ public final class DesiredStateEngine implements AutoCloseable {
               Map<String, String> previousBundles = previousBundles(h, deviceId);
               List<DesiredState.DesiredApp> list = new ArrayList<>();
               for (Entry e : desired.values()) {
+                if (e.decision() instanceof ReleaseGate.Pin pin) {
+                  list.add(
+                      new DesiredState.DesiredApp(
+                          e.app().name(),
+                          e.app().source(),
+                          pin.revision(),
+                          pin.bundle(),
+                          bundleSize(h, pin.bundle())));
+                  continue;
+                }
                 Optional<String> digest =
                     e.rendered()
                         .map(AppCatalog.Rendered::digest)
@@ -188,7 +222,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                       e.rendered()
                           .map(r -> (long) r.yaml().getBytes(StandardCharsets.UTF_8).length)
                           .orElseGet(() -> bundleSize(h, digest.get()));
-                  // A device keeps the last bundle that rendered if the new one cannot be.
+                  // A device keeps the last bundle that rendered if the new one cannot be, and
+                  // what it had while a rollout holds it back.
                   String revision =
                       e.rendered().isPresent()
                           ? e.app().revision()
@@ -298,8 +333,10 @@ public final class DesiredStateEngine implements AutoCloseable {
           .bind("err", desired.get(a.name()).renderError())
           .execute();
     }
+    List<String> names = new ArrayList<>();
+    list.forEach(a -> names.add(a.name()));
     for (Entry e : desired.values()) {
-      if (e.rendered().isEmpty() && list.stream().noneMatch(a -> a.name().equals(e.app().name()))) {
+      if (e.renderError() != null && !names.contains(e.app().name())) {
         // Never rendered for this device: visible as a failure, nothing to run.
         h.createUpdate(
                 "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_since,"
@@ -313,9 +350,9 @@ public final class DesiredStateEngine implements AutoCloseable {
             .bind("now", now)
             .bind("err", e.renderError())
             .execute();
+        names.add(e.app().name());
       }
     }
-    List<String> names = new ArrayList<>(desired.keySet());
     if (names.isEmpty()) {
       h.createUpdate("DELETE FROM device_apps WHERE device_id = :d").bind("d", deviceId).execute();
     } else {
@@ -396,7 +433,10 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private record Entry(
-      AppCatalog.App app, Optional<AppCatalog.Rendered> rendered, String renderError) {}
+      AppCatalog.App app,
+      Optional<AppCatalog.Rendered> rendered,
+      String renderError,
+      ReleaseGate.Decision decision) {}
 
   private record Current(long generation, String fingerprint, String payload, String signature) {}
 }

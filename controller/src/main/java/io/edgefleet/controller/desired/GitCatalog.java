@@ -18,11 +18,17 @@ public final class GitCatalog implements AppCatalog {
 
   @Override
   public List<App> apps() {
+    Map<String, String> phased = gitops.rolloutPolicies();
     return gitops.apps().stream()
         .map(
             d -> {
               definitions.put(key(d.source(), d.name(), d.revision()), d);
-              return new App(d.name(), d.source(), d.revision(), d.target()::matches);
+              return new App(
+                  d.name(),
+                  d.source(),
+                  d.revision(),
+                  d.target()::matches,
+                  phased.containsKey(d.source()));
             })
         .toList();
   }

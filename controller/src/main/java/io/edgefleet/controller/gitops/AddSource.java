@@ -16,6 +16,8 @@ package io.edgefleet.controller.gitops;
  *     selects every device)
  * @param sshHostKey the server's public key ({@code ssh-ed25519 AAAA…} or a known_hosts line) to
  *     pin; without it the key seen on the first connection is pinned
+ * @param rollout a rollout policy (YAML text) under which each new revision of an application
+ *     reaches the devices in phases; without it every revision goes to all devices at once
  */
 public record AddSource(
     String name,
@@ -26,7 +28,22 @@ public record AddSource(
     String sshKey,
     String token,
     String target,
-    String sshHostKey) {
+    String sshHostKey,
+    String rollout) {
+
+  /** A request without a rollout policy. */
+  public AddSource(
+      String name,
+      String url,
+      String branch,
+      String path,
+      String interval,
+      String sshKey,
+      String token,
+      String target,
+      String sshHostKey) {
+    this(name, url, branch, path, interval, sshKey, token, target, sshHostKey, null);
+  }
 
   /** A request without a pinned ssh host key. */
   public AddSource(
@@ -38,7 +55,7 @@ public record AddSource(
       String sshKey,
       String token,
       String target) {
-    this(name, url, branch, path, interval, sshKey, token, target, null);
+    this(name, url, branch, path, interval, sshKey, token, target, null, null);
   }
 
   /** Hides credentials from logs and error reports. */
@@ -62,6 +79,8 @@ public record AddSource(
         + target
         + ", sshHostKey="
         + sshHostKey
+        + ", rollout="
+        + (rollout == null ? "none" : "given")
         + "]";
   }
 }

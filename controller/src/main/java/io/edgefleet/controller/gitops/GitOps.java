@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -34,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.lib.Repository;
 import org.jdbi.v3.core.Jdbi;
@@ -71,6 +73,7 @@ public final class GitOps implements AutoCloseable {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
   private static final Pattern SCP_LIKE = Pattern.compile("[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:.+");
   private static final Pattern HEX = Pattern.compile("[0-9a-f]{4,64}");
+  private static final Pattern CONTENT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
 
   private final Clock clock;
   private final AuditLog audit;
@@ -193,6 +196,12 @@ public final class GitOps implements AutoCloseable {
               throw conflict(v.name);
             }
             store.insert(h, row);
+            if (v.rollout != null) {
+              h.createUpdate("UPDATE git_sources SET rollout_policy = :p WHERE name = :n")
+                  .bind("p", v.rollout)
+                  .bind("n", v.name)
+                  .execute();
+            }
             Map<String, Object> detail = new LinkedHashMap<>();
             detail.put("url", v.url);
             detail.put("branch", v.branch);
@@ -200,6 +209,9 @@ public final class GitOps implements AutoCloseable {
             detail.put("interval", Durations.human(v.interval));
             detail.put("auth", v.auth);
             detail.put("target", v.target.toString());
+            if (v.rollout != null) {
+              detail.put("rollout", v.rollout);
+            }
             audit.record(h, actor, "git-source.add", v.name, detail);
           });
     } catch (ControllerException e) {
@@ -408,6 +420,87 @@ public final class GitOps implements AutoCloseable {
     } catch (RenderException e) {
       throw new RenderException("app " + app.label() + ": " + e.getMessage(), e);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Content that does not come from Git (the app catalog)
+
+  /**
+   * Renders application content that does not come from Git exactly as a Git application is
+   * rendered: the same parser, Helm, overrides, {@code ${tag:KEY}} substitution and render cache,
+   * keyed by (name, content id, effective values). {@code extraValues} are deep-merged over the
+   * chart's values after the matching entries of {@code edgefleet-overrides.yaml}, before tags are
+   * substituted. Thread-safe.
+   *
+   * @param name the application name: Helm release name and default namespace
+   * @param contentId identifies the files, such as {@code sha256:<hex>}: equal ids must mean equal
+   *     files ({@code [A-Za-z0-9._:-]}, at most 128 characters)
+   * @param files the files by relative path; asked for only when the parsed content is not cached
+   * @throws RenderException if the content does not parse, a tag is missing, the chart fails with
+   *     these values, or values are given for plain manifests
+   */
+  public RenderedApp renderContent(
+      String name,
+      String contentId,
+      Supplier<SortedMap<String, byte[]>> files,
+      Map<String, Object> extraValues,
+      Map<String, String> deviceTags) {
+    return renderer.render(content(name, contentId, files), checked(extraValues), deviceTags);
+  }
+
+  /**
+   * The content as every device would get it before overrides and tags, as a commit is validated:
+   * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}. See {@link #renderContent}.
+   *
+   * @throws RenderException if the content does not parse or does not render with these values
+   */
+  public RenderedApp renderContentBase(
+      String name,
+      String contentId,
+      Supplier<SortedMap<String, byte[]>> files,
+      Map<String, Object> extraValues) {
+    return renderer.renderBase(content(name, contentId, files), checked(extraValues));
+  }
+
+  /**
+   * Runs {@code helm package} over a chart's files and returns the archive Helm wrote: {@code
+   * .helmignore} applied, {@code Chart.yaml} rewritten in Helm's form, subchart archives unpacked.
+   * The same chart from a directory or from its packaged archive packages to the same files.
+   *
+   * @throws RenderException with Helm's message if the chart is invalid (bad {@code Chart.yaml},
+   *     missing dependencies)
+   */
+  public byte[] packageChart(SortedMap<String, byte[]> files) {
+    return renderer.packageChart(files);
+  }
+
+  private Bundle content(String name, String contentId, Supplier<SortedMap<String, byte[]>> files) {
+    if (name == null || !Bundle.APP_NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("invalid application name " + name);
+    }
+    if (contentId == null || !CONTENT_ID.matcher(contentId).matches()) {
+      throw new IllegalArgumentException("invalid content id " + contentId);
+    }
+    // Git keys start with a source name, never with NUL.
+    String key = "\u0000content\u0000" + contentId + "\u0000" + name;
+    Optional<Bundle> cached = bundles.get(key);
+    if (cached.isPresent()) {
+      return cached.get();
+    }
+    Bundle b = Bundle.parse(name, contentId.replace(':', '-'), files.get());
+    bundles.put(key, b);
+    return b;
+  }
+
+  private static Map<String, Object> checked(Map<String, Object> values) {
+    for (String key : Values.tagKeys(values)) {
+      try {
+        io.edgefleet.protocol.Labels.validateKey(key);
+      } catch (IllegalArgumentException e) {
+        throw new RenderException("values use '${tag:" + key + "}' but " + e.getMessage());
+      }
+    }
+    return values;
   }
 
   @Override
@@ -773,7 +866,23 @@ public final class GitOps implements AutoCloseable {
         s.lastError(),
         hostKey,
         apps,
-        Instant.ofEpochMilli(s.createdAt()));
+        Instant.ofEpochMilli(s.createdAt()),
+        rolloutPolicies().get(s.name()));
+  }
+
+  /**
+   * The rollout policy text of every source that has one, by source name. Applications of these
+   * sources reach devices through phased rollouts.
+   */
+  public Map<String, String> rolloutPolicies() {
+    Map<String, String> out = new LinkedHashMap<>();
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT name, rollout_policy FROM git_sources WHERE rollout_policy IS NOT NULL")
+                .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> out.put(e.getKey(), e.getValue())));
+    return out;
   }
 
   /** The webhook secret, or null (logged) if it cannot be opened: one bad row must not hide all. */
@@ -814,7 +923,8 @@ public final class GitOps implements AutoCloseable {
       String auth,
       String credential,
       PublicKey hostKey,
-      Selector target) {}
+      Selector target,
+      String rollout) {}
 
   private Validated validate(AddSource req) {
     if (req == null) {
@@ -910,7 +1020,22 @@ public final class GitOps implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       throw ControllerException.invalid("target: " + e.getMessage());
     }
-    return new Validated(name, url, branch, path, interval, auth, credential, hostKey, target);
+    String rollout = null;
+    if (req.rollout() != null && !req.rollout().isBlank()) {
+      try {
+        rollout = io.edgefleet.controller.rollouts.RolloutPolicy.parse(req.rollout()).source();
+      } catch (io.edgefleet.controller.rollouts.RolloutPolicyException e) {
+        throw new ControllerException(ErrorCode.ROLLOUT_POLICY_INVALID, e.getMessage());
+      }
+    }
+    if (name.equals(io.edgefleet.controller.rollouts.Deployments.SOURCE)) {
+      throw ControllerException.invalid(
+          "name '"
+              + name
+              + "' is reserved for deployments of the app catalog; choose another name");
+    }
+    return new Validated(
+        name, url, branch, path, interval, auth, credential, hostKey, target, rollout);
   }
 
   enum Transport {

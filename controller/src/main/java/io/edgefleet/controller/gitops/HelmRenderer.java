@@ -88,6 +88,65 @@ final class HelmRenderer {
     }
   }
 
+  /**
+   * {@code helm package} over these chart files: the {@code .tgz} bytes Helm writes, with {@code
+   * .helmignore} applied, {@code Chart.yaml} rewritten in Helm's form and subchart archives under
+   * {@code charts/} unpacked. Packaging the unpacked result again gives the same files.
+   *
+   * @throws RenderException with Helm's own message if the chart is invalid
+   */
+  synchronized byte[] packageChart(java.util.SortedMap<String, byte[]> files) {
+    if (System.getProperty(SKIP_REMOTE_JAR) == null) {
+      System.setProperty(SKIP_REMOTE_JAR, "true");
+    }
+    Path work = null;
+    try {
+      Files.createDirectories(tmpDir);
+      work = Files.createTempDirectory(tmpDir, "package-");
+      Path chart = work.resolve("chart");
+      for (Map.Entry<String, byte[]> f : files.entrySet()) {
+        Path target = chart.resolve(f.getKey()).normalize();
+        if (!target.startsWith(chart)) {
+          throw new RenderException("chart file path '" + f.getKey() + "' leaves the chart");
+        }
+        Files.createDirectories(target.getParent());
+        Files.write(target, f.getValue());
+      }
+      Path out = Files.createDirectories(work.resolve("out"));
+      renders.incrementAndGet();
+      try {
+        new Helm(chart).packageIt().withDestination(out).call();
+      } catch (LinkageError e) {
+        throw new RenderException(
+            "Helm is not available in this controller ("
+                + e
+                + "); it needs the helm-java native library for this platform",
+            e);
+      } catch (RuntimeException e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage().strip();
+        throw new RenderException("helm package failed: " + m, e);
+      }
+      try (var packaged = Files.list(out)) {
+        Path tgz =
+            packaged
+                .filter(p -> p.getFileName().toString().endsWith(".tgz"))
+                .findFirst()
+                .orElseThrow(() -> new RenderException("helm package wrote no archive"));
+        return Files.readAllBytes(tgz);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot package a chart under " + tmpDir, e);
+    } finally {
+      if (work != null) {
+        try {
+          Directories.delete(work);
+        } catch (UncheckedIOException e) {
+          // A leftover directory is harmless; tmp/ is emptied on the next start.
+        }
+      }
+    }
+  }
+
   /** Writes the chart files once per tree id (atomically, so a crash never leaves half a chart). */
   private Path materialize(Bundle bundle) {
     Path dir = chartsDir.resolve(bundle.treeId());

@@ -62,12 +62,26 @@ final class Renderer {
    * @throws RenderException if a referenced tag is missing or the chart does not render
    */
   RenderedApp render(Bundle b, Map<String, String> tags) {
+    return render(b, Map.of(), tags);
+  }
+
+  /**
+   * The application for a device with these tags, with {@code extra} values deep-merged over the
+   * chart's values and matching overrides before tags are substituted.
+   *
+   * @throws RenderException if a referenced tag is missing, the chart does not render, or extra
+   *     values are given for plain manifests
+   */
+  RenderedApp render(Bundle b, Map<String, Object> extra, Map<String, String> tags) {
     return switch (b.kind()) {
-      case MANIFESTS -> cached(new Key(b.name(), b.treeId(), MANIFESTS), () -> manifests(b));
+      case MANIFESTS -> {
+        requireNoValues(b, extra);
+        yield cached(new Key(b.name(), b.treeId(), MANIFESTS), () -> manifests(b));
+      }
       case HELM -> {
         Object values =
             Values.substitute(
-                b.valuesFor(tags),
+                extra.isEmpty() ? b.valuesFor(tags) : Values.merge(b.valuesFor(tags), extra),
                 key -> {
                   String v = tags.get(key);
                   if (v == null) {
@@ -90,13 +104,34 @@ final class Renderer {
    * {@code ${tag:KEY}} replaced by {@code tag-KEY}. Used to validate commits and to compute diffs.
    */
   RenderedApp renderBase(Bundle b) {
+    return renderBase(b, Map.of());
+  }
+
+  /** {@link #renderBase(Bundle)} with {@code extra} values deep-merged over the chart's values. */
+  RenderedApp renderBase(Bundle b, Map<String, Object> extra) {
     return switch (b.kind()) {
-      case MANIFESTS -> render(b, Map.of());
+      case MANIFESTS -> render(b, extra, Map.of());
       case HELM ->
           helm(
               b,
-              Values.substitute(b.values(), key -> "tag-" + key.replaceAll("[^A-Za-z0-9]", "-")));
+              Values.substitute(
+                  extra.isEmpty() ? b.values() : Values.merge(b.values(), extra),
+                  key -> "tag-" + key.replaceAll("[^A-Za-z0-9]", "-")));
     };
+  }
+
+  private static void requireNoValues(Bundle b, Map<String, Object> extra) {
+    if (!extra.isEmpty()) {
+      throw new RenderException(
+          "values apply to Helm charts only; '"
+              + b.name()
+              + "' is plain Kubernetes YAML, so change its files instead");
+    }
+  }
+
+  /** See {@link HelmRenderer#packageChart}. */
+  byte[] packageChart(java.util.SortedMap<String, byte[]> files) {
+    return helm.packageChart(files);
   }
 
   /** Identity → YAML of every object of {@link #renderBase}. */

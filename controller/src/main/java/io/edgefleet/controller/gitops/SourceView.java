@@ -23,6 +23,7 @@ import java.util.List;
  * @param sshHostKey optional: fingerprint of the pinned ssh server key ({@code SHA256:…})
  * @param apps the application names at {@code lastCommit}, sorted
  * @param createdAt when the source was added
+ * @param rollout optional: the rollout policy new revisions are rolled out with
  */
 public record SourceView(
     String name,
@@ -39,7 +40,8 @@ public record SourceView(
     String lastError,
     String sshHostKey,
     List<String> apps,
-    Instant createdAt) {
+    Instant createdAt,
+    String rollout) {
 
   /** A commit in brief. */
   public record Commit(String sha, String author, String message, Instant committedAt) {}

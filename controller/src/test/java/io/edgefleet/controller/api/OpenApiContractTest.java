@@ -83,6 +83,22 @@ class OpenApiContractTest {
   /** The route table; handlers are not called, so the services can be absent. */
   private static Router routes() {
     return ApiRoutes.build(
-        null, null, null, null, null, null, null, null, null, null, null, null, null, new byte[0]);
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        new byte[0]);
   }
 }

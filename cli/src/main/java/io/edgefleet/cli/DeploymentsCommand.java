@@ -1,0 +1,163 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.SequencedMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code edgefleet deployments …}: catalog apps deployed to devices. */
+@Command(
+    name = "deployments",
+    description = "List, show, upgrade and remove deployments of catalog apps.",
+    subcommands = {
+      DeploymentsCommand.ListDeployments.class,
+      DeploymentsCommand.Show.class,
+      DeploymentsCommand.Upgrade.class,
+      DeploymentsCommand.Remove.class
+    })
+final class DeploymentsCommand {
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help message and exit.")
+  boolean help;
+
+  static String path(String name) {
+    return DeployCommand.DEPLOYMENTS + "/" + ControllerClient.segment(name);
+  }
+
+  @Command(name = "list", description = "List deployments with their version and rollout.")
+  static final class ListDeployments extends TokenCommand {
+    @Override
+    void run(ControllerClient api) {
+      JsonNode items = api.get(DeployCommand.DEPLOYMENTS).path("items");
+      print(
+          items,
+          () -> {
+            Table t = new Table("name", "app", "version", "target", "rollout", "state", "updated");
+            for (JsonNode d : items) {
+              JsonNode r = d.path("latestRollout");
+              t.row(
+                  d.path("name").asText(),
+                  d.path("app").asText(),
+                  d.path("version").asText(),
+                  d.path("target").asText("*"),
+                  r.path("id").asText(""),
+                  r.path("state").asText(""),
+                  Formats.relative(d, "updatedAt", now()));
+            }
+            return t.render();
+          });
+    }
+  }
+
+  @Command(name = "show", description = "Show one deployment: version, values, target, rollout.")
+  static final class Show extends TokenCommand {
+    @Parameters(paramLabel = "NAME", description = "Deployment name.")
+    String name;
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode d = api.get(path(name));
+      print(d, () -> details(d, now()));
+    }
+  }
+
+  @Command(
+      name = "upgrade",
+      description = {
+        "Change a deployment's version, values, target or rollout policy. A new version or new",
+        "values start a new rollout, which supersedes an unfinished one."
+      })
+  static final class Upgrade extends TokenCommand {
+    @Parameters(paramLabel = "NAME", description = "Deployment name.")
+    String name;
+
+    @Option(names = "--version", paramLabel = "VERSION", description = "New catalog version.")
+    String version;
+
+    @Option(names = "--target", paramLabel = "SELECTOR", description = "New target selector.")
+    String target;
+
+    @Option(
+        names = "--reset-values",
+        description = "Start from no values instead of merging --set/--values into the current.")
+    boolean resetValues;
+
+    @Option(names = "--rollout", paramLabel = "POLICY.yaml", description = "New rollout policy.")
+    Path rollout;
+
+    @Mixin ValuesOptions values;
+
+    private String policy;
+
+    @Override
+    void validate() {
+      policy = DeployCommand.readPolicy(rollout, this);
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      ObjectNode body = object();
+      if (version != null) {
+        body.put("version", version);
+      }
+      if (target != null) {
+        body.put("target", target.strip());
+      }
+      if (!values.values().isEmpty() || resetValues) {
+        body.set("values", DeployCommand.json(values.values()));
+      }
+      if (resetValues) {
+        body.put("resetValues", true);
+      }
+      if (policy != null) {
+        body.put("rollout", policy);
+      }
+      JsonNode d = api.post(path(name) + "/upgrade", body);
+      print(d, () -> details(d, now()));
+      JsonNode r = d.path("latestRollout");
+      if (!r.isMissingNode()) {
+        note("follow it with: edgefleet rollouts status " + r.path("id").asText());
+      }
+    }
+  }
+
+  @Command(
+      name = "remove",
+      description = "Remove a deployment: its rollout ends and the app leaves every device.")
+  static final class Remove extends TokenCommand {
+    @Parameters(paramLabel = "NAME", description = "Deployment name.")
+    String name;
+
+    @Override
+    void run(ControllerClient api) {
+      api.delete(path(name));
+      print(object().put("removed", name), () -> "Removed deployment " + name + "\n");
+    }
+  }
+
+  static String details(JsonNode d, Instant now) {
+    SequencedMap<String, String> f = new LinkedHashMap<>();
+    f.put("Name", d.path("name").asText());
+    f.put("App", d.path("app").asText() + "@" + d.path("version").asText());
+    f.put("Revision", d.path("revision").asText());
+    f.put("Target", d.path("target").asText("").isBlank() ? "*" : d.path("target").asText());
+    JsonNode values = d.path("values");
+    f.put("Values", values.isEmpty() ? "" : values.toString());
+    f.put("Rollout policy", d.path("rolloutSummary").asText());
+    JsonNode r = d.path("latestRollout");
+    if (!r.isMissingNode()) {
+      f.put("Rollout", r.path("id").asText() + " " + r.path("state").asText());
+      f.put("Why", r.path("reason").asText());
+    }
+    f.put("Updated", Formats.relative(d, "updatedAt", now));
+    return Table.fields(f);
+  }
+}

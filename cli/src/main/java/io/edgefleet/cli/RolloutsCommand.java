@@ -1,0 +1,235 @@
+package io.edgefleet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.SequencedMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code edgefleet rollouts …}: watch and steer phased rollouts. */
+@Command(
+    name = "rollouts",
+    description = "List rollouts, show their batches, pause, resume, abort or roll them back.",
+    subcommands = {
+      RolloutsCommand.ListRollouts.class,
+      RolloutsCommand.Status.class,
+      RolloutsCommand.Pause.class,
+      RolloutsCommand.Resume.class,
+      RolloutsCommand.Abort.class,
+      RolloutsCommand.Rollback.class
+    })
+final class RolloutsCommand {
+  static final String ROLLOUTS = "/api/v1/rollouts";
+
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help message and exit.")
+  boolean help;
+
+  static String path(String id) {
+    return ROLLOUTS + "/" + ControllerClient.segment(id);
+  }
+
+  @Command(name = "list", description = "List rollouts, newest first.")
+  static final class ListRollouts extends TokenCommand {
+    @Option(names = "--app", paramLabel = "NAME", description = "Only rollouts of this app.")
+    String app;
+
+    @Option(
+        names = "--state",
+        paramLabel = "STATE",
+        description =
+            "Only rollouts in this state: PROGRESSING, PAUSED, ROLLING_BACK, SUCCEEDED,"
+                + " ROLLED_BACK, ABORTED, SUPERSEDED.")
+    String state;
+
+    @Override
+    void run(ControllerClient api) {
+      StringBuilder q = new StringBuilder(ROLLOUTS + "?limit=100");
+      if (app != null) {
+        q.append("&app=").append(ControllerClient.segment(app));
+      }
+      if (state != null) {
+        q.append("&state=").append(ControllerClient.segment(state));
+      }
+      JsonNode items = api.get(q.toString()).path("items");
+      print(
+          items,
+          () -> {
+            Table t = new Table("id", "app", "from", "to", "state", "batch", "started", "why");
+            for (JsonNode r : items) {
+              t.row(
+                  r.path("id").asText(),
+                  r.path("app").asText(),
+                  r.path("fromRevision").asText(""),
+                  r.path("toRevision").asText(),
+                  r.path("state").asText(),
+                  batches(r),
+                  Formats.relative(r, "createdAt", now()),
+                  cut(r.path("reason").asText(), 80));
+            }
+            return t.render();
+          });
+    }
+  }
+
+  @Command(
+      name = "status",
+      description =
+          "Show a rollout: per batch the devices targeted, updated, ready, failed,"
+              + " pending, offline and outside their window; why it waits; its history.")
+  static final class Status extends TokenCommand {
+    @Parameters(paramLabel = "ID", description = "Rollout id, as `rollouts list` shows it.")
+    String id;
+
+    @Option(names = "--devices", description = "Also list every device with its state.")
+    boolean devices;
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode r = api.get(path(id) + "?devices=" + devices);
+      print(r, () -> status(r, now(), devices));
+    }
+  }
+
+  abstract static class Transition extends TokenCommand {
+    @Parameters(paramLabel = "ID", description = "Rollout id.")
+    String id;
+
+    abstract String verb();
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode r = api.post(path(id) + "/" + verb(), object());
+      print(
+          r,
+          () ->
+              "Rollout "
+                  + r.path("id").asText()
+                  + " is "
+                  + r.path("state").asText()
+                  + ": "
+                  + r.path("reason").asText()
+                  + "\n");
+    }
+  }
+
+  @Command(name = "pause", description = "Pause: no more devices are released.")
+  static final class Pause extends Transition {
+    @Override
+    String verb() {
+      return "pause";
+    }
+  }
+
+  @Command(
+      name = "resume",
+      description = "Resume a paused rollout; a failed batch starts over with a new deadline.")
+  static final class Resume extends Transition {
+    @Override
+    String verb() {
+      return "resume";
+    }
+  }
+
+  @Command(
+      name = "abort",
+      description = "Stop where it is: updated devices keep the new version, the others the old.")
+  static final class Abort extends Transition {
+    @Override
+    String verb() {
+      return "abort";
+    }
+  }
+
+  @Command(
+      name = "rollback",
+      description = "Return every device the rollout updated to the version it ran before.")
+  static final class Rollback extends Transition {
+    @Override
+    String verb() {
+      return "rollback";
+    }
+  }
+
+  static String batches(JsonNode r) {
+    int total = r.path("batches").asInt();
+    return total == 0 ? "-" : Math.min(r.path("batch").asInt() + 1, total) + "/" + total;
+  }
+
+  static String status(JsonNode r, Instant now, boolean devices) {
+    SequencedMap<String, String> f = new LinkedHashMap<>();
+    f.put("Rollout", r.path("id").asText());
+    f.put("App", r.path("app").asText() + " (" + r.path("source").asText() + ")");
+    f.put(
+        "Revision",
+        (r.hasNonNull("fromRevision") ? r.path("fromRevision").asText() + " → " : "")
+            + r.path("toRevision").asText());
+    f.put("State", r.path("state").asText());
+    f.put("Why", r.path("reason").asText());
+    f.put("Policy", r.path("policySummary").asText());
+    f.put(
+        "Started", Formats.timestamp(r, "createdAt", now) + " by " + r.path("createdBy").asText());
+    StringBuilder out = new StringBuilder(Table.fields(f)).append('\n');
+    Table t =
+        new Table(
+            "batch",
+            "name",
+            "state",
+            "targeted",
+            "updated",
+            "ready",
+            "failed",
+            "pending",
+            "offline",
+            "outside-window",
+            "needs");
+    for (JsonNode b : r.path("batches")) {
+      JsonNode c = b.path("counts");
+      t.row(
+          String.valueOf(b.path("index").asInt() + 1),
+          b.path("name").asText(),
+          b.path("state").asText(),
+          c.path("targeted").asText(),
+          c.path("updated").asText(),
+          c.path("ready").asText(),
+          c.path("failed").asText(),
+          c.path("pending").asText(),
+          c.path("pendingOffline").asText(),
+          c.path("outsideWindow").asText(),
+          b.path("successThreshold").asText() + "% ready");
+    }
+    out.append(t.render());
+    if (devices) {
+      Table d = new Table("device", "name", "batch", "state", "running", "why");
+      for (JsonNode m : r.path("devices")) {
+        d.row(
+            m.path("deviceId").asText(),
+            m.path("deviceName").asText(),
+            String.valueOf(m.path("batch").asInt() + 1),
+            m.path("state").asText(),
+            m.path("runningRevision").asText(""),
+            cut(m.path("reason").asText(), 80));
+      }
+      out.append('\n').append(d.render());
+    }
+    out.append("\nHistory:\n");
+    for (JsonNode e : r.path("events")) {
+      out.append("  ")
+          .append(Formats.timestamp(e, "at", now))
+          .append("  ")
+          .append(e.path("kind").asText())
+          .append("  ")
+          .append(e.path("message").asText())
+          .append('\n');
+    }
+    return out.toString();
+  }
+
+  private static String cut(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max - 1) + "…";
+  }
+}

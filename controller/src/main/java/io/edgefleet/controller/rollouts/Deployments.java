@@ -1,0 +1,421 @@
+package io.edgefleet.controller.rollouts;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.gitops.RenderedApp;
+import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tls.Fingerprints;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Deployments: a catalog app version with values given at deploy time, sent to the devices a
+ * selector matches through a phased rollout. Creating, upgrading and removing a deployment each
+ * start (or end) its rollout in the same transaction. Also the {@link AppCatalog} the desired-state
+ * engine reads deployments from. Thread-safe.
+ */
+public final class Deployments implements AppCatalog {
+  /** The source name deployments carry on devices and in app status. */
+  public static final String SOURCE = "catalog";
+
+  private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  private static final TypeReference<LinkedHashMap<String, Object>> MAP = new TypeReference<>() {};
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final Catalog catalog;
+  private final RolloutEngine engine;
+  private final AuditLog audit;
+  private volatile Runnable changed = () -> {};
+
+  public Deployments(
+      Jdbi jdbi, Clock clock, Catalog catalog, RolloutEngine engine, AuditLog audit) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.catalog = catalog;
+    this.engine = engine;
+    this.audit = audit;
+  }
+
+  /** Called after a deployment was created, changed or removed. */
+  public void onChange(Runnable changed) {
+    this.changed = changed;
+  }
+
+  /** Body of {@code POST /api/v1/deployments}. */
+  public record DeployRequest(
+      String name,
+      String app,
+      String version,
+      String target,
+      Map<String, Object> values,
+      String rollout) {}
+
+  /** Body of {@code POST /api/v1/deployments/{name}/upgrade}; absent fields stay as they are. */
+  public record UpgradeRequest(
+      String version,
+      Map<String, Object> values,
+      Boolean resetValues,
+      String target,
+      String rollout) {}
+
+  /** A deployment with its latest rollout. */
+  public record View(
+      String name,
+      String app,
+      String version,
+      String revision,
+      String target,
+      Map<String, Object> values,
+      String rollout,
+      String rolloutSummary,
+      RolloutEngine.Summary latestRollout,
+      String createdBy,
+      Instant createdAt,
+      Instant updatedAt) {}
+
+  private record Row(
+      String name,
+      String app,
+      String version,
+      String revision,
+      String target,
+      Map<String, Object> values,
+      String policy,
+      String createdBy,
+      long createdAt,
+      long updatedAt) {}
+
+  // ------------------------------------------------------------------------------------------
+
+  public View deploy(DeployRequest req, String actor) {
+    if (req.app() == null || req.app().isBlank()) {
+      throw ControllerException.invalid("'app' is required: the catalog app to deploy");
+    }
+    if (req.version() == null || req.version().isBlank()) {
+      throw ControllerException.invalid(
+          "'version' is required: deploy NAME@VERSION (see `apps versions " + req.app() + "`)");
+    }
+    String name = req.name() == null || req.name().isBlank() ? req.app() : req.name();
+    if (!NAME.matcher(name).matches()) {
+      throw ControllerException.invalid(
+          "deployment name '"
+              + name
+              + "' must be a DNS label (lower-case letters, digits and '-', at most 63)");
+    }
+    Selector target = target(req.target());
+    Map<String, Object> values = req.values() == null ? Map.of() : req.values();
+    RolloutPolicy policy = policy(req.rollout());
+    catalog.version(req.app(), req.version());
+    catalog.validateValues(req.app(), req.version(), values);
+    String revision = revision(req.version(), values);
+    long now = clock.millis();
+    engine.transaction(
+        h -> {
+          if (row(h, name).isPresent()) {
+            throw new ControllerException(
+                ErrorCode.CONFLICT,
+                "deployment '"
+                    + name
+                    + "' exists; change it with `deployments upgrade "
+                    + name
+                    + "`, or deploy under another name with --name");
+          }
+          h.createUpdate(
+                  "INSERT INTO deployments (name, app, version, revision, target, vals, policy,"
+                      + " created_by, created_at, updated_at) VALUES (:name, :app, :version, :rev,"
+                      + " :target, :vals, :policy, :by, :now, :now)")
+              .bind("name", name)
+              .bind("app", req.app())
+              .bind("version", req.version())
+              .bind("rev", revision)
+              .bind("target", target.toString())
+              .bind("vals", Json.write(values))
+              .bind("policy", policy.source())
+              .bind("by", actor)
+              .bind("now", now)
+              .execute();
+          String rollout =
+              engine.start(
+                  h,
+                  new RolloutEngine.Start(
+                      subject(name),
+                      name,
+                      SOURCE,
+                      Optional.empty(),
+                      revision,
+                      policy,
+                      target::matches,
+                      actor));
+          audit.record(
+              h,
+              actor,
+              "deployment.create",
+              name,
+              Map.of(
+                  "app",
+                  req.app(),
+                  "version",
+                  req.version(),
+                  "target",
+                  target.toString(),
+                  "rollout",
+                  rollout));
+          return rollout;
+        });
+    changed.run();
+    return get(name);
+  }
+
+  public View upgrade(String name, UpgradeRequest req, String actor) {
+    Row current = jdbi.withHandle(h -> row(h, name)).orElseThrow(() -> notFound(name));
+    String version =
+        req.version() == null || req.version().isBlank() ? current.version() : req.version();
+    Map<String, Object> values =
+        Boolean.TRUE.equals(req.resetValues())
+            ? (req.values() == null ? Map.of() : req.values())
+            : merge(current.values(), req.values() == null ? Map.of() : req.values());
+    Selector target = req.target() == null ? target(current.target()) : target(req.target());
+    RolloutPolicy policy =
+        req.rollout() == null ? RolloutPolicy.parse(current.policy()) : policy(req.rollout());
+    catalog.version(current.app(), version);
+    catalog.validateValues(current.app(), version, values);
+    String revision = revision(version, values);
+    long now = clock.millis();
+    engine.transaction(
+        h -> {
+          Row again = row(h, name).orElseThrow(() -> notFound(name));
+          boolean newRevision = !again.revision().equals(revision);
+          h.createUpdate(
+                  "UPDATE deployments SET version = :version, revision = :rev, target = :target,"
+                      + " vals = :vals, policy = :policy, updated_at = :now WHERE name = :name")
+              .bind("version", version)
+              .bind("rev", revision)
+              .bind("target", target.toString())
+              .bind("vals", Json.write(values))
+              .bind("policy", policy.source())
+              .bind("now", now)
+              .bind("name", name)
+              .execute();
+          Map<String, Object> detail = new LinkedHashMap<>();
+          detail.put("version", version);
+          detail.put("revision", revision);
+          detail.put("target", target.toString());
+          if (newRevision) {
+            String rollout =
+                engine.start(
+                    h,
+                    new RolloutEngine.Start(
+                        subject(name),
+                        name,
+                        SOURCE,
+                        Optional.of(again.revision()),
+                        revision,
+                        policy,
+                        target::matches,
+                        actor));
+            detail.put("rollout", rollout);
+          }
+          audit.record(h, actor, "deployment.upgrade", name, detail);
+          return null;
+        });
+    engine.devicesChanged();
+    changed.run();
+    return get(name);
+  }
+
+  /** Removes the deployment: its rollout ends and the app leaves every device. */
+  public void remove(String name, String actor) {
+    engine.transaction(
+        h -> {
+          row(h, name).orElseThrow(() -> notFound(name));
+          engine.abortSubject(h, subject(name), "deployment '" + name + "' was removed");
+          h.createUpdate("DELETE FROM deployments WHERE name = :n").bind("n", name).execute();
+          audit.record(h, actor, "deployment.remove", name, Map.of());
+          return null;
+        });
+    changed.run();
+  }
+
+  public List<View> list() {
+    return jdbi
+        .withHandle(
+            h ->
+                h.createQuery("SELECT * FROM deployments ORDER BY name")
+                    .map((rs, c) -> row(rs))
+                    .list())
+        .stream()
+        .map(this::view)
+        .toList();
+  }
+
+  public View get(String name) {
+    return view(jdbi.withHandle(h -> row(h, name)).orElseThrow(() -> notFound(name)));
+  }
+
+  private View view(Row r) {
+    return new View(
+        r.name(),
+        r.app(),
+        r.version(),
+        r.revision(),
+        r.target(),
+        r.values(),
+        r.policy(),
+        RolloutPolicy.parse(r.policy()).describe(),
+        engine.latest(subject(r.name())).orElse(null),
+        r.createdBy(),
+        Instant.ofEpochMilli(r.createdAt()),
+        Instant.ofEpochMilli(r.updatedAt()));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // AppCatalog
+
+  @Override
+  public List<App> apps() {
+    return jdbi
+        .withHandle(
+            h ->
+                h.createQuery("SELECT * FROM deployments ORDER BY name")
+                    .map((rs, c) -> row(rs))
+                    .list())
+        .stream()
+        .map(
+            r -> {
+              Selector s = Selector.parse(r.target());
+              return new App(r.name(), SOURCE, r.revision(), s::matches, true);
+            })
+        .toList();
+  }
+
+  @Override
+  public Rendered render(App app, Map<String, String> tags) {
+    Row r =
+        jdbi.withHandle(h -> row(h, app.name()))
+            .filter(d -> d.revision().equals(app.revision()))
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "deployment " + app.name() + "@" + app.revision() + " no longer exists"));
+    RenderedApp out = catalog.render(r.app(), r.version(), r.values(), tags);
+    return new Rendered(out.yaml(), out.digest());
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  static String subject(String name) {
+    return SOURCE + "/" + name;
+  }
+
+  /**
+   * What devices report running: the version, plus a short digest of the values when there are any,
+   * so that a change of values alone is a new revision too.
+   */
+  static String revision(String version, Map<String, Object> values) {
+    if (values.isEmpty()) {
+      return version;
+    }
+    String digest =
+        Fingerprints.sha256(Json.write(canonical(values)).getBytes(StandardCharsets.UTF_8));
+    return version + "+" + digest.substring("sha256:".length(), "sha256:".length() + 8);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Object canonical(Object v) {
+    if (v instanceof Map<?, ?> m) {
+      Map<String, Object> out = new TreeMap<>();
+      m.forEach((k, x) -> out.put(String.valueOf(k), canonical(x)));
+      return out;
+    }
+    if (v instanceof List<?> l) {
+      return l.stream().map(Deployments::canonical).toList();
+    }
+    return v;
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> merge(Map<String, Object> base, Map<String, Object> overlay) {
+    Map<String, Object> out = new LinkedHashMap<>(base);
+    overlay.forEach(
+        (k, v) -> {
+          Object old = out.get(k);
+          if (old instanceof Map<?, ?> om && v instanceof Map<?, ?> nm) {
+            out.put(k, merge((Map<String, Object>) om, (Map<String, Object>) nm));
+          } else {
+            out.put(k, v);
+          }
+        });
+    return out;
+  }
+
+  private static Selector target(String text) {
+    if (text == null || text.isBlank()) {
+      throw ControllerException.invalid(
+          "'target' is required: a tag selector such as 'site=berlin' or 'region in (eu, us)',"
+              + " or '*' for every device");
+    }
+    try {
+      return text.trim().equals("*") ? Selector.everything() : Selector.parse(text);
+    } catch (RuntimeException e) {
+      throw ControllerException.invalid("target: " + e.getMessage());
+    }
+  }
+
+  private static RolloutPolicy policy(String text) {
+    try {
+      return text == null ? RolloutPolicy.defaults() : RolloutPolicy.parse(text);
+    } catch (RolloutPolicyException e) {
+      throw new ControllerException(ErrorCode.ROLLOUT_POLICY_INVALID, e.getMessage());
+    }
+  }
+
+  private static ControllerException notFound(String name) {
+    return new ControllerException(
+        ErrorCode.NOT_FOUND,
+        "deployment '" + name + "' does not exist; `deployments list` shows the deployments");
+  }
+
+  private static Optional<Row> row(Handle h, String name) {
+    return h.createQuery("SELECT * FROM deployments WHERE name = :n")
+        .bind("n", name)
+        .map((rs, c) -> row(rs))
+        .findOne();
+  }
+
+  private static Row row(java.sql.ResultSet rs) throws java.sql.SQLException {
+    Map<String, Object> values;
+    try {
+      values = Json.mapper().readValue(rs.getString("vals"), MAP);
+    } catch (IOException e) {
+      throw new UncheckedIOException("corrupt values of deployment " + rs.getString("name"), e);
+    }
+    return new Row(
+        rs.getString("name"),
+        rs.getString("app"),
+        rs.getString("version"),
+        rs.getString("revision"),
+        rs.getString("target"),
+        values,
+        rs.getString("policy"),
+        rs.getString("created_by"),
+        rs.getLong("created_at"),
+        rs.getLong("updated_at"));
+  }
+}

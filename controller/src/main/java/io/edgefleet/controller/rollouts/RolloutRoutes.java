@@ -1,0 +1,95 @@
+package io.edgefleet.controller.rollouts;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.api.Reply;
+import io.edgefleet.controller.api.Router;
+import io.edgefleet.protocol.ErrorCode;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/** The REST routes of deployments and rollouts. */
+public final class RolloutRoutes {
+  private RolloutRoutes() {}
+
+  record Items<T>(List<T> items) {}
+
+  public static void register(Router r, Deployments deployments, RolloutEngine rollouts) {
+    r.post(
+        "/api/v1/deployments",
+        ADMIN,
+        c -> Reply.created(deployments.deploy(c.body(Deployments.DeployRequest.class), c.actor())));
+    r.get("/api/v1/deployments", ADMIN, c -> Reply.ok(new Items<>(deployments.list())));
+    r.get("/api/v1/deployments/{name}", ADMIN, c -> Reply.ok(deployments.get(c.path("name"))));
+    r.post(
+        "/api/v1/deployments/{name}/upgrade",
+        ADMIN,
+        c ->
+            Reply.ok(
+                deployments.upgrade(
+                    c.path("name"), c.body(Deployments.UpgradeRequest.class), c.actor())));
+    r.delete(
+        "/api/v1/deployments/{name}",
+        ADMIN,
+        c -> {
+          deployments.remove(c.path("name"), c.actor());
+          return Reply.noContent();
+        });
+
+    r.get(
+        "/api/v1/rollouts",
+        ADMIN,
+        c ->
+            Reply.ok(
+                new Items<>(
+                    rollouts.list(
+                        c.query("app"), state(c.query("state")), limit(c.query("limit"))))));
+    r.get(
+        "/api/v1/rollouts/{id}",
+        ADMIN,
+        c ->
+            Reply.ok(
+                rollouts.view(
+                    c.path("id"),
+                    !c.query("devices").map("false"::equalsIgnoreCase).orElse(false))));
+    r.post(
+        "/api/v1/rollouts/{id}/pause",
+        ADMIN,
+        c -> Reply.ok(rollouts.pause(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/rollouts/{id}/resume",
+        ADMIN,
+        c -> Reply.ok(rollouts.resume(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/rollouts/{id}/abort",
+        ADMIN,
+        c -> Reply.ok(rollouts.abort(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/rollouts/{id}/rollback",
+        ADMIN,
+        c -> Reply.ok(rollouts.rollback(c.path("id"), c.actor())));
+  }
+
+  private static Optional<RolloutEngine.State> state(Optional<String> s) {
+    try {
+      return s.map(v -> RolloutEngine.State.valueOf(v.toUpperCase(Locale.ROOT)));
+    } catch (IllegalArgumentException e) {
+      throw ControllerException.invalid(
+          "state must be one of " + List.of(RolloutEngine.State.values()));
+    }
+  }
+
+  private static int limit(Optional<String> s) {
+    try {
+      int n = s.map(Integer::parseInt).orElse(100);
+      if (n < 1 || n > 1000) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new ControllerException(ErrorCode.VALIDATION_FAILED, "limit must be 1 to 1000");
+    }
+  }
+}

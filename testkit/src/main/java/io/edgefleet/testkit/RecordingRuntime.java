@@ -1,0 +1,74 @@
+package io.edgefleet.testkit;
+
+import io.edgefleet.agent.runtime.AppHealth;
+import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Wraps a real workload runtime and records, per app, every revision the agent applied that changed
+ * what runs (an apply the runtime answers {@code InSync}, as reconciliation and a restart do, is
+ * not a change), so tests can prove that a device was updated exactly once. Thread-safe.
+ */
+public final class RecordingRuntime implements WorkloadRuntime {
+  private final WorkloadRuntime delegate;
+  private final Map<String, List<String>> revisions = new ConcurrentHashMap<>();
+
+  public RecordingRuntime(WorkloadRuntime delegate) {
+    this.delegate = delegate;
+  }
+
+  /** The revisions the app went through on this device, in order, without repeats. */
+  public List<String> revisions(String app) {
+    List<String> r = revisions.get(app);
+    synchronized (this) {
+      return r == null ? List.of() : List.copyOf(r);
+    }
+  }
+
+  @Override
+  public ApplyOutcome apply(String app, String revision, String manifestsYaml) {
+    ApplyOutcome outcome = delegate.apply(app, revision, manifestsYaml);
+    if (!(outcome instanceof ApplyOutcome.Applied)) {
+      return outcome;
+    }
+    synchronized (this) {
+      List<String> r = revisions.computeIfAbsent(app, k -> new ArrayList<>());
+      if (r.isEmpty() || !r.getLast().equals(revision)) {
+        r.add(revision);
+      }
+    }
+    return outcome;
+  }
+
+  @Override
+  public ApplyOutcome remove(String app) {
+    ApplyOutcome outcome = delegate.remove(app);
+    synchronized (this) {
+      List<String> r = revisions.computeIfAbsent(app, k -> new ArrayList<>());
+      if (r.isEmpty() || !r.getLast().equals("(removed)")) {
+        r.add("(removed)");
+      }
+    }
+    return outcome;
+  }
+
+  @Override
+  public AppHealth health(String app) {
+    return delegate.health(app);
+  }
+
+  @Override
+  public Set<String> ownedApps() {
+    return delegate.ownedApps();
+  }
+
+  @Override
+  public void close() {
+    delegate.close();
+  }
+}

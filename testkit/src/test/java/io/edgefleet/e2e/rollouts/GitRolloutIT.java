@@ -1,0 +1,170 @@
+package io.edgefleet.e2e.rollouts;
+
+import static io.edgefleet.e2e.rollouts.Fleet.list;
+import static io.edgefleet.e2e.rollouts.Fleet.state;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.GitRepo;
+import io.edgefleet.testkit.TestController;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A Git source added with a rollout policy: every new commit of an app reaches the devices canary
+ * first, then the wave, from what the devices report; a commit that leaves the app's content as it
+ * was goes everywhere at once.
+ */
+class GitRolloutIT {
+  @TempDir Path dir;
+  TestController controller;
+  Fleet fleet;
+  GitRepo repo;
+
+  @AfterEach
+  void stop() {
+    if (fleet != null) {
+      fleet.close();
+    }
+    if (controller != null) {
+      controller.close();
+    }
+    if (repo != null) {
+      repo.close();
+      Fleet.KUBE.client().namespaces().withName("notes-" + fleet.suffix).delete();
+    }
+  }
+
+  @Test
+  void eachCommitIsRolledOutCanaryFirstUnderTheSourcesPolicy() throws Exception {
+    controller = TestController.start(dir.resolve("controller"));
+    AdminClient admin = controller.admin();
+    fleet = new Fleet(dir, controller.url(), controller.caFingerprint(), admin);
+    List<Fleet.Device> all = fleet.start("g", 4, Map.of());
+    repo = GitRepo.init(dir.resolve("repo"));
+    chart("1.0");
+    repo.write(notes(), GitRepo.configMap("notes", "text", "one"));
+    repo.commit("pos 1.0");
+    String sha1 = repo.head();
+
+    AdminClient.Answer bad =
+        admin.post(
+            "/api/v1/repos",
+            Map.of(
+                "name",
+                "fleet",
+                "url",
+                repo.url(),
+                "target",
+                "fleet=" + fleet.suffix,
+                "rollout",
+                "canary: 0"));
+    assertThat(bad.status()).isEqualTo(422);
+    assertThat(bad.code()).isEqualTo("ROLLOUT_POLICY_INVALID");
+    assertThat(bad.body().path("message").asText()).contains("canary");
+
+    AdminClient.Answer added =
+        admin.post(
+            "/api/v1/repos",
+            Map.of(
+                "name",
+                "fleet",
+                "url",
+                repo.url(),
+                "target",
+                "fleet=" + fleet.suffix,
+                "rollout",
+                "canary: 1\nwaves: [100%]\nprogressDeadline: 2m\n"));
+    assertThat(added.status()).as(added.body().toString()).isEqualTo(201);
+    assertThat(added.body().path("rollout").asText()).contains("canary: 1");
+
+    JsonNode first = awaitRolloutTo(admin, sha1, "SUCCEEDED");
+    assertThat(first.path("batches").get(0).path("counts").path("targeted").asInt()).isEqualTo(1);
+    fleet.awaitReady(Duration.ofSeconds(60), sha1, all);
+
+    chart("2.0");
+    repo.commit("pos 2.0");
+    String sha2 = repo.head();
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    JsonNode second = awaitRolloutTo(admin, sha2, "SUCCEEDED");
+    assertThat(second.path("fromRevision").asText()).isEqualTo(sha1);
+    assertThat(list(second.path("events")))
+        .extracting(e -> e.path("kind").asText())
+        .containsSubsequence(
+            "BATCH_STARTED",
+            "RELEASED",
+            "BATCH_SUCCEEDED",
+            "BATCH_STARTED",
+            "RELEASED",
+            "BATCH_SUCCEEDED",
+            "SUCCEEDED");
+    fleet.awaitReady(Duration.ofSeconds(60), sha2, all);
+    for (Fleet.Device d : all) {
+      assertThat(d.runtime().revisions(fleet.app)).as(d.name()).containsExactly(sha1, sha2);
+    }
+
+    // Only another app changes: this app's rollout to the new commit is one batch, at once.
+    repo.write(notes(), GitRepo.configMap("notes", "text", "two"));
+    repo.commit("notes only");
+    String sha3 = repo.head();
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    JsonNode third = awaitRolloutTo(admin, sha3, "SUCCEEDED");
+    assertThat(third.path("batches")).hasSize(1);
+    assertThat(third.path("createdBy").asText()).contains("content unchanged");
+  }
+
+  private String notes() {
+    return "apps/notes-" + fleet.suffix + "/app.yaml";
+  }
+
+  private JsonNode awaitRolloutTo(AdminClient admin, String sha, String state) {
+    String[] id = {null};
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              for (JsonNode r :
+                  list(admin.get("/api/v1/rollouts?app=" + fleet.app).body().path("items"))) {
+                if (r.path("toRevision").asText().equals(sha)) {
+                  id[0] = r.path("id").asText();
+                  return true;
+                }
+              }
+              return false;
+            });
+    return fleet.awaitRollout(id[0], Duration.ofSeconds(120), state(state));
+  }
+
+  private void chart(String imageTag) {
+    String base = "apps/" + fleet.app + "/";
+    repo.write(base + "Chart.yaml", "apiVersion: v2\nname: " + fleet.app + "\nversion: 1.0.0\n");
+    repo.write(
+        base + "values.yaml",
+        "namespace: \"${tag:ns}\"\nimage: registry.example/edgefleet/pos:" + imageTag + "\n");
+    repo.write(
+        base + "templates/deployment.yaml",
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: pos
+          namespace: {{ .Values.namespace }}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: pos}}
+          template:
+            metadata: {labels: {app: pos}}
+            spec:
+              containers:
+              - name: pos
+                image: {{ .Values.image }}
+        """);
+  }
+}
