@@ -76,7 +76,9 @@ final class DeploymentsCommand {
         "values start a new rollout, which supersedes an unfinished one."
       })
   static final class Upgrade extends TokenCommand {
-    @Parameters(paramLabel = "NAME", description = "Deployment name.")
+    @Parameters(
+        paramLabel = "NAME[@VERSION]",
+        description = "Deployment name; NAME@VERSION is short for NAME --version VERSION.")
     String name;
 
     @Option(names = "--version", paramLabel = "VERSION", description = "New catalog version.")
@@ -100,6 +102,16 @@ final class DeploymentsCommand {
     @Override
     void validate() {
       policy = DeployCommand.readPolicy(rollout, this);
+      int at = name.indexOf('@');
+      if (at >= 0) {
+        String v = name.substring(at + 1);
+        if (at == 0 || v.isBlank() || (version != null && !version.equals(v))) {
+          throw badInput(
+              "'" + name + "': give the version once, as NAME@VERSION or as --version VERSION");
+        }
+        version = v;
+        name = name.substring(0, at);
+      }
     }
 
     @Override

@@ -184,7 +184,7 @@ final class RolloutsCommand {
             "ready",
             "failed",
             "pending",
-            "offline",
+            "pending-offline",
             "outside-window",
             "needs");
     for (JsonNode b : r.path("batches")) {

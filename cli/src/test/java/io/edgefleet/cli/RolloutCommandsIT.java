@@ -70,7 +70,7 @@ class RolloutCommandsIT {
     Cli.Result list = run("deployments", "list");
     assertThat(list.out()).startsWith("NAME").contains("web").contains("1.0.0");
 
-    Cli.Result upgraded = run("deployments", "upgrade", "web", "--version", "2.0.0", "-o", "json");
+    Cli.Result upgraded = run("deployments", "upgrade", "web@2.0.0", "-o", "json");
     assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
     JsonNode d = Json.mapper().readTree(upgraded.out());
     assertThat(d.path("version").asText()).isEqualTo("2.0.0");
@@ -82,6 +82,8 @@ class RolloutCommandsIT {
         .contains("1.0.0 → 2.0.0")
         .contains("SUCCEEDED")
         .contains("no device matches the target")
+        .contains("PENDING-OFFLINE")
+        .contains("OUTSIDE-WINDOW")
         .contains("History:")
         .contains("CREATED");
 

@@ -1,38 +1,26 @@
 package io.edgefleet.controller.gitops;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import io.edgefleet.controller.store.TestPostgres;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 /** The engine contract on a real PostgreSQL server: the same SQL as on SQLite. */
 class GitOpsPostgresIT extends GitOpsContract {
-  private static final AtomicInteger COUNTER = new AtomicInteger();
-  private static EmbeddedPostgres postgres;
+  private static TestPostgres postgres;
 
   @BeforeAll
-  static void startPostgres() throws Exception {
-    postgres = EmbeddedPostgres.builder().start();
+  static void startPostgres() {
+    postgres = TestPostgres.start();
   }
 
   @AfterAll
-  static void stopPostgres() throws Exception {
+  static void stopPostgres() {
     postgres.close();
   }
 
   @Override
   String databaseUrl(Path dataDir) {
-    String name = "gitops_" + COUNTER.incrementAndGet();
-    try (Connection c = postgres.getPostgresDatabase().getConnection();
-        Statement s = c.createStatement()) {
-      s.execute("CREATE DATABASE " + name);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
-    return postgres.getJdbcUrl("postgres", name);
+    return postgres.newDatabaseUrl("gitops");
   }
 }
