@@ -273,7 +273,8 @@ public final class ApiRoutes {
     }
   }
 
-  private static int limit(Optional<String> s) {
+  /** The {@code limit} query parameter: 1 to 1000, default 100. */
+  public static int limit(Optional<String> s) {
     try {
       int n = s.map(Integer::parseInt).orElse(100);
       if (n < 1 || n > 1000) {

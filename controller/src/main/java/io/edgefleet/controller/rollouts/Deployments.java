@@ -254,15 +254,15 @@ public final class Deployments implements AppCatalog {
   }
 
   public List<View> list() {
-    return jdbi
-        .withHandle(
-            h ->
-                h.createQuery("SELECT * FROM deployments ORDER BY name")
-                    .map((rs, c) -> row(rs))
-                    .list())
-        .stream()
-        .map(this::view)
-        .toList();
+    return rows().stream().map(this::view).toList();
+  }
+
+  private List<Row> rows() {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery("SELECT * FROM deployments ORDER BY name")
+                .map((rs, c) -> row(rs))
+                .list());
   }
 
   public View get(String name) {
@@ -290,13 +290,7 @@ public final class Deployments implements AppCatalog {
 
   @Override
   public List<App> apps() {
-    return jdbi
-        .withHandle(
-            h ->
-                h.createQuery("SELECT * FROM deployments ORDER BY name")
-                    .map((rs, c) -> row(rs))
-                    .list())
-        .stream()
+    return rows().stream()
         .map(
             r -> {
               Selector s = Selector.parse(r.target());

@@ -3,9 +3,9 @@ package io.edgefleet.controller.rollouts;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
 import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
-import io.edgefleet.protocol.ErrorCode;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -45,7 +45,9 @@ public final class RolloutRoutes {
             Reply.ok(
                 new Items<>(
                     rollouts.list(
-                        c.query("app"), state(c.query("state")), limit(c.query("limit"))))));
+                        c.query("app"),
+                        state(c.query("state")),
+                        ApiRoutes.limit(c.query("limit"))))));
     r.get(
         "/api/v1/rollouts/{id}",
         ADMIN,
@@ -78,18 +80,6 @@ public final class RolloutRoutes {
     } catch (IllegalArgumentException e) {
       throw ControllerException.invalid(
           "state must be one of " + List.of(RolloutEngine.State.values()));
-    }
-  }
-
-  private static int limit(Optional<String> s) {
-    try {
-      int n = s.map(Integer::parseInt).orElse(100);
-      if (n < 1 || n > 1000) {
-        throw new NumberFormatException();
-      }
-      return n;
-    } catch (NumberFormatException e) {
-      throw new ControllerException(ErrorCode.VALIDATION_FAILED, "limit must be 1 to 1000");
     }
   }
 }

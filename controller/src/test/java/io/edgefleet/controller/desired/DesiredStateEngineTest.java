@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.DesiredState;
-import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -189,33 +189,7 @@ class DesiredStateEngineTest {
   }
 
   private void device(String id, Map<String, String> tags) {
-    DeviceFacts facts =
-        new DeviceFacts("h", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false);
-    db.jdbi()
-        .useHandle(
-            h ->
-                devices.insert(
-                    h,
-                    new DeviceRecord(
-                        id,
-                        id,
-                        null,
-                        DeviceRecord.Lifecycle.ACTIVE,
-                        "CODE-" + id,
-                        "fp-" + id,
-                        "pub",
-                        null,
-                        null,
-                        null,
-                        null,
-                        tags,
-                        facts,
-                        "t",
-                        null,
-                        Instant.now(),
-                        Instant.now(),
-                        null),
-                    System.currentTimeMillis()));
+    TestDevices.insertActive(db.jdbi(), id, tags, Instant.now());
   }
 
   private void retag(String id, Map<String, String> tags) {

@@ -8,13 +8,12 @@ import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;
-import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
-import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;
@@ -458,33 +457,7 @@ abstract class RolloutEngineContract {
   }
 
   private String device(String id, Map<String, String> tags) {
-    DeviceFacts facts =
-        new DeviceFacts("h", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false);
-    db.jdbi()
-        .useHandle(
-            h ->
-                store.insert(
-                    h,
-                    new DeviceRecord(
-                        id,
-                        id,
-                        null,
-                        DeviceRecord.Lifecycle.ACTIVE,
-                        "CODE-" + id,
-                        "fp-" + id,
-                        "pub",
-                        null,
-                        null,
-                        null,
-                        null,
-                        tags,
-                        facts,
-                        "t",
-                        null,
-                        T0,
-                        T0,
-                        null),
-                    T0.toEpochMilli()));
+    TestDevices.insertActive(db.jdbi(), id, tags, T0);
     return id;
   }
 }

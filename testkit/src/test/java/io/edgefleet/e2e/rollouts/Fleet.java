@@ -112,18 +112,18 @@ final class Fleet implements AutoCloseable {
     return "rt-" + suffix + "-" + device;
   }
 
-  /** Pushes the test chart as version {@code version} whose pods run the given image tag. */
-  void push(String version, String imageTag) throws IOException, InterruptedException {
-    Path chart = dir.resolve("chart-" + version).resolve(app);
-    Files.createDirectories(chart.resolve("templates"));
-    Files.writeString(
-        chart.resolve("Chart.yaml"),
-        "apiVersion: v2\nname: " + app + "\nversion: " + version + "\n");
-    Files.writeString(
-        chart.resolve("values.yaml"),
-        "namespace: default\nimage: registry.example/edgefleet/pos:" + imageTag + "\n");
-    Files.writeString(
-        chart.resolve("templates/deployment.yaml"),
+  /**
+   * The test chart: one Deployment whose namespace and image come from the values, so that each
+   * device can run it in its own namespace ({@code namespace: ${tag:ns}}).
+   */
+  static Map<String, String> chart(String name, String version, String namespace, String image) {
+    Map<String, String> files = new LinkedHashMap<>();
+    files.put("Chart.yaml", "apiVersion: v2\nname: " + name + "\nversion: " + version + "\n");
+    files.put(
+        "values.yaml",
+        "namespace: \"" + namespace + "\"\nimage: registry.example/edgefleet/pos:" + image + "\n");
+    files.put(
+        "templates/deployment.yaml",
         """
         apiVersion: apps/v1
         kind: Deployment
@@ -132,7 +132,6 @@ final class Fleet implements AutoCloseable {
           namespace: {{ .Values.namespace }}
         spec:
           replicas: 1
-          progressDeadlineSeconds: 600
           selector: {matchLabels: {app: pos}}
           template:
             metadata: {labels: {app: pos}}
@@ -141,6 +140,16 @@ final class Fleet implements AutoCloseable {
               - name: pos
                 image: {{ .Values.image }}
         """);
+    return files;
+  }
+
+  /** Pushes the test chart as version {@code version} whose pods run the given image tag. */
+  void push(String version, String imageTag) throws IOException, InterruptedException {
+    Path chart = dir.resolve("chart-" + version).resolve(app);
+    for (var f : chart(app, version, "default", imageTag).entrySet()) {
+      Files.createDirectories(chart.resolve(f.getKey()).getParent());
+      Files.writeString(chart.resolve(f.getKey()), f.getValue());
+    }
     Path archive = dir.resolve(app + "-" + version + ".tgz");
     Process tar =
         new ProcessBuilder(

@@ -143,28 +143,7 @@ class GitRolloutIT {
   }
 
   private void chart(String imageTag) {
-    String base = "apps/" + fleet.app + "/";
-    repo.write(base + "Chart.yaml", "apiVersion: v2\nname: " + fleet.app + "\nversion: 1.0.0\n");
-    repo.write(
-        base + "values.yaml",
-        "namespace: \"${tag:ns}\"\nimage: registry.example/edgefleet/pos:" + imageTag + "\n");
-    repo.write(
-        base + "templates/deployment.yaml",
-        """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: pos
-          namespace: {{ .Values.namespace }}
-        spec:
-          replicas: 1
-          selector: {matchLabels: {app: pos}}
-          template:
-            metadata: {labels: {app: pos}}
-            spec:
-              containers:
-              - name: pos
-                image: {{ .Values.image }}
-        """);
+    Fleet.chart(fleet.app, "1.0.0", "${tag:ns}", imageTag)
+        .forEach((path, content) -> repo.write("apps/" + fleet.app + "/" + path, content));
   }
 }
