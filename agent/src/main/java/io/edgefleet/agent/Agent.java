@@ -190,6 +190,7 @@ public final class Agent implements AutoCloseable {
   private ScheduledFuture<?> pending;
   private ScheduledFuture<?> renewal;
   private String shownCode;
+  private final List<AgentFeature> features = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   public Agent(
       Options options,
@@ -212,6 +213,13 @@ public final class Agent implements AutoCloseable {
     this.facts = new Facts();
     this.backoff = new Backoff(Duration.ofSeconds(1), options.maxBackoff(), random);
     this.bootId = random.nextLong();
+  }
+
+  /**
+   * Adds a feature (telemetry, logs) that uses the agent's connection; call before {@link #start}.
+   */
+  public void add(AgentFeature feature) {
+    features.add(feature);
   }
 
   /** Begins enrolling or connecting; returns at once. */
@@ -254,6 +262,13 @@ public final class Agent implements AutoCloseable {
 
   @Override
   public void close() {
+    for (AgentFeature f : features) {
+      try {
+        f.close();
+      } catch (RuntimeException e) {
+        out.printf("a feature did not close cleanly: %s%n", e);
+      }
+    }
     synchronized (this) {
       closed = true;
       if (pending != null) {
@@ -482,7 +497,9 @@ public final class Agent implements AutoCloseable {
     fail(describe(cause, base), null);
   }
 
-  private void connected(Link l, int heartbeatSeconds, long controllerGeneration) {
+  private void connected(Link l, ControllerMessage.Welcome welcome) {
+    int heartbeatSeconds = welcome.heartbeatSeconds();
+    long controllerGeneration = welcome.generation();
     if (link != l) {
       return;
     }
@@ -508,6 +525,17 @@ public final class Agent implements AutoCloseable {
       }
       requestReconcile();
       renewIfDue();
+      AgentFeature.Channel channel =
+          message -> {
+            if (link != l) {
+              return false;
+            }
+            l.send(message);
+            return true;
+          };
+      for (AgentFeature f : features) {
+        f.connected(channel, welcome);
+      }
     }
   }
 
@@ -606,9 +634,23 @@ public final class Agent implements AutoCloseable {
   }
 
   private void sendEvent(String kind, String message) {
+    event(kind, "error", null, message);
+  }
+
+  /**
+   * Records something that happened on the device: through a feature that keeps events (the
+   * outbox), else sent at once if connected.
+   */
+  public void event(String kind, String severity, String app, String message) {
+    Instant at = clock.instant();
+    for (AgentFeature f : features) {
+      if (f.event(kind, severity, app, message, at)) {
+        return;
+      }
+    }
     Link l = link;
     if (l != null) {
-      l.send(new AgentMessage.Event(kind, message, clock.instant()));
+      l.send(new AgentMessage.Event(kind, message, at));
     }
   }
 
@@ -770,6 +812,9 @@ public final class Agent implements AutoCloseable {
     }
     link = null;
     l.stopTimers();
+    if (state == State.CONNECTED) {
+      features.forEach(AgentFeature::disconnected);
+    }
     if (code == DeviceApi.CLOSE_REVOKED) {
       refusedFor(State.REVOKED, "the controller revoked this device: " + reason);
       return;
@@ -956,6 +1001,17 @@ public final class Agent implements AutoCloseable {
       run(() -> disconnected(this, 1006, describe(error, controllerUrl())), Duration.ZERO);
     }
 
+    private void offer(ControllerMessage message) {
+      if (link != this) {
+        return;
+      }
+      for (AgentFeature f : features) {
+        if (f.handle(message)) {
+          return;
+        }
+      }
+    }
+
     private void handle(String text) {
       ControllerMessage msg;
       try {
@@ -964,9 +1020,11 @@ public final class Agent implements AutoCloseable {
         return; // A newer controller may send messages this agent does not know.
       }
       switch (msg) {
-        case ControllerMessage.Welcome w ->
-            run(() -> connected(this, w.heartbeatSeconds(), w.generation()), Duration.ZERO);
+        case ControllerMessage.Welcome w -> run(() -> connected(this, w), Duration.ZERO);
         case ControllerMessage.Ack a -> {}
+        case ControllerMessage.TelemetryAck a -> offer(a);
+        case ControllerMessage.LogsRequest r -> offer(r);
+        case ControllerMessage.LogsCancel c -> offer(c);
         case ControllerMessage.Nudge n ->
             run(
                 () -> {

@@ -9,7 +9,9 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.Hello.class, name = "hello"),
   @JsonSubTypes.Type(value = AgentMessage.Heartbeat.class, name = "hb"),
   @JsonSubTypes.Type(value = AgentMessage.AppReport.class, name = "apps"),
-  @JsonSubTypes.Type(value = AgentMessage.Event.class, name = "event")
+  @JsonSubTypes.Type(value = AgentMessage.Event.class, name = "event"),
+  @JsonSubTypes.Type(value = AgentMessage.TelemetryBatch.class, name = "tel"),
+  @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log")
 })
 public sealed interface AgentMessage {
 
@@ -31,4 +33,25 @@ public sealed interface AgentMessage {
 
   /** Something that happened on the device, e.g. a refused desired-state document. */
   record Event(String kind, String message, java.time.Instant at) implements AgentMessage {}
+
+  /** Records from the agent's outbox, oldest first within each kind (events before metrics). */
+  record TelemetryBatch(java.util.List<Telemetry> records) implements AgentMessage {
+    public TelemetryBatch {
+      records = records == null ? java.util.List.of() : java.util.List.copyOf(records);
+    }
+  }
+
+  /**
+   * Workload log lines answering {@link ControllerMessage.LogsRequest} {@code id}; {@code done}
+   * ends the stream, {@code error} says why it ended early (null otherwise).
+   */
+  record LogLines(String id, java.util.List<LogLine> lines, boolean done, String error)
+      implements AgentMessage {
+    public LogLines {
+      lines = lines == null ? java.util.List.of() : java.util.List.copyOf(lines);
+    }
+  }
+
+  /** One log line of a workload: when the container wrote it, from which pod and container. */
+  record LogLine(java.time.Instant at, String pod, String container, String line) {}
 }

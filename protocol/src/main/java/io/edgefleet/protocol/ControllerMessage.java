@@ -8,13 +8,23 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
 @JsonSubTypes({
   @JsonSubTypes.Type(value = ControllerMessage.Welcome.class, name = "welcome"),
   @JsonSubTypes.Type(value = ControllerMessage.Ack.class, name = "ack"),
-  @JsonSubTypes.Type(value = ControllerMessage.Nudge.class, name = "nudge")
+  @JsonSubTypes.Type(value = ControllerMessage.Nudge.class, name = "nudge"),
+  @JsonSubTypes.Type(value = ControllerMessage.TelemetryAck.class, name = "tack"),
+  @JsonSubTypes.Type(value = ControllerMessage.LogsRequest.class, name = "logs"),
+  @JsonSubTypes.Type(value = ControllerMessage.LogsCancel.class, name = "logs-stop")
 })
 public sealed interface ControllerMessage {
 
-  /** Answer to {@link AgentMessage.Hello}: who the agent is and how often to check in. */
-  record Welcome(String deviceId, int heartbeatSeconds, long generation)
-      implements ControllerMessage {}
+  /**
+   * Answer to {@link AgentMessage.Hello}: who the agent is, how often to check in and how often to
+   * send metric summaries ({@code telemetrySeconds}; 0 from an older controller means the default).
+   */
+  record Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds)
+      implements ControllerMessage {
+    public Welcome(String deviceId, int heartbeatSeconds, long generation) {
+      this(deviceId, heartbeatSeconds, generation, 0);
+    }
+  }
 
   /** A newer desired state exists; the agent fetches and verifies it itself. */
   record Nudge(long generation) implements ControllerMessage {}
@@ -24,4 +34,18 @@ public sealed interface ControllerMessage {
    * not noticed a dead peer yet.
    */
   record Ack() implements ControllerMessage {}
+
+  /** The controller stored every outbox record up to and including {@code upTo}. */
+  record TelemetryAck(long upTo) implements ControllerMessage {}
+
+  /**
+   * Send the last {@code tail} log lines of an app's workloads (from the agent's ring of recent
+   * lines when the runtime cannot be asked), then, with {@code follow}, new lines as they come,
+   * until {@link LogsCancel}.
+   */
+  record LogsRequest(String id, String app, int tail, boolean follow)
+      implements ControllerMessage {}
+
+  /** Stop the log stream {@code id}. */
+  record LogsCancel(String id) implements ControllerMessage {}
 }

@@ -1,0 +1,39 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ControllerMessage;
+import java.time.Instant;
+
+/**
+ * A part of the agent that talks to the controller over the agent's one connection (telemetry,
+ * logs). The agent calls these methods from its own threads; implementations are thread-safe and
+ * must not block for long.
+ */
+public interface AgentFeature extends AutoCloseable {
+
+  /** Sends messages over the current connection. */
+  interface Channel {
+    /** Queues a message; false if the connection is gone. */
+    boolean send(AgentMessage message);
+  }
+
+  /** The connection is up and the controller welcomed the agent. */
+  void connected(Channel channel, ControllerMessage.Welcome welcome);
+
+  /** The connection is gone; messages sent through the old channel are lost. */
+  void disconnected();
+
+  /** Offered every controller message the agent core does not handle; true if handled. */
+  boolean handle(ControllerMessage message);
+
+  /**
+   * Something happened on the device. A feature that takes events (the outbox) returns true; if
+   * none does, the agent sends the event at once when connected.
+   */
+  default boolean event(String kind, String severity, String app, String message, Instant at) {
+    return false;
+  }
+
+  @Override
+  void close();
+}
