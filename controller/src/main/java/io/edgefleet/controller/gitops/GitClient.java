@@ -93,7 +93,13 @@ final class GitClient implements AutoCloseable {
       String message,
       Instant committedAt,
       List<AppTree> apps,
-      String contentError) {}
+      String contentError,
+      String rolloutPolicy) {}
+
+  /** A rollout policy file next to the application directories applies to all of them. */
+  static final String ROLLOUT_POLICY_FILE = "edgefleet-rollout.yaml";
+
+  private static final int MAX_POLICY_BYTES = 256 * 1024;
 
   GitClient(Path reposDir, Path sshHome, Duration timeout) {
     this.reposDir = reposDir;
@@ -302,12 +308,15 @@ final class GitClient implements AutoCloseable {
                 List.of(),
                 "the directory '"
                     + path
-                    + "' does not exist in this commit; create it or change the source's path");
+                    + "' does not exist in this commit; create it or change the source's path",
+                null);
           }
           base = tw.getObjectId(0);
         }
       }
       TreeMap<String, ObjectId> dirs = new TreeMap<>();
+      List<String> problems = new ArrayList<>();
+      String policy = null;
       try (TreeWalk tw = new TreeWalk(reader)) {
         tw.addTree(base);
         tw.setRecursive(false);
@@ -315,10 +324,19 @@ final class GitClient implements AutoCloseable {
           String name = tw.getNameString();
           if (tw.getFileMode(0) == FileMode.TREE && !name.startsWith(".")) {
             dirs.put(name, tw.getObjectId(0));
+          } else if (name.equals(ROLLOUT_POLICY_FILE)
+              && tw.getFileMode(0) == FileMode.REGULAR_FILE) {
+            if (reader.getObjectSize(tw.getObjectId(0), Constants.OBJ_BLOB) > MAX_POLICY_BYTES) {
+              problems.add(ROLLOUT_POLICY_FILE + " is larger than 256 KiB");
+            } else {
+              policy =
+                  new String(
+                      reader.open(tw.getObjectId(0)).getCachedBytes(),
+                      java.nio.charset.StandardCharsets.UTF_8);
+            }
           }
         }
       }
-      List<String> problems = new ArrayList<>();
       List<AppTree> apps = new ArrayList<>();
       long total = 0;
       for (Map.Entry<String, ObjectId> d : dirs.entrySet()) {
@@ -376,7 +394,8 @@ final class GitClient implements AutoCloseable {
           c.getFullMessage(),
           at,
           problems.isEmpty() ? List.copyOf(apps) : List.of(),
-          problems.isEmpty() ? null : String.join("; ", problems));
+          problems.isEmpty() ? null : String.join("; ", problems),
+          policy);
     }
   }
 

@@ -597,6 +597,13 @@ public final class GitOps implements AutoCloseable {
     if (snap.contentError() != null) {
       return refusal(s, snap, snap.contentError());
     }
+    if (snap.rolloutPolicy() != null) {
+      try {
+        io.edgefleet.controller.rollouts.RolloutPolicy.parse(snap.rolloutPolicy());
+      } catch (io.edgefleet.controller.rollouts.RolloutPolicyException e) {
+        return refusal(s, snap, GitClient.ROLLOUT_POLICY_FILE + ": " + e.getMessage());
+      }
+    }
     Map<String, SourceStore.AppRow> previous = new LinkedHashMap<>();
     if (s.headSha() != null) {
       for (SourceStore.AppRow a : store.appsAt(s.name(), s.headSha())) {
@@ -871,15 +878,17 @@ public final class GitOps implements AutoCloseable {
   }
 
   /**
-   * The rollout policy text of every source that has one, by source name. Applications of these
-   * sources reach devices through phased rollouts.
+   * The rollout policy text of every source that has one, by source name: the {@code
+   * edgefleet-rollout.yaml} of the commit in effect, else the policy given when the source was
+   * added. Applications of these sources reach devices through phased rollouts.
    */
   public Map<String, String> rolloutPolicies() {
     Map<String, String> out = new LinkedHashMap<>();
     jdbi.useHandle(
         h ->
             h.createQuery(
-                    "SELECT name, rollout_policy FROM git_sources WHERE rollout_policy IS NOT NULL")
+                    "SELECT name, COALESCE(head_rollout_policy, rollout_policy) FROM git_sources"
+                        + " WHERE head_rollout_policy IS NOT NULL OR rollout_policy IS NOT NULL")
                 .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
                 .forEach(e -> out.put(e.getKey(), e.getValue())));
     return out;

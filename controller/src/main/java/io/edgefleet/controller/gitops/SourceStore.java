@@ -219,6 +219,7 @@ final class SourceStore {
                 h.createUpdate(
                         "UPDATE git_sources SET seen_sha = :sha, seen_error = :error, head_sha = "
                             + (r.applied() ? ":sha" : "head_sha")
+                            + (r.applied() ? ", head_rollout_policy = :policy" : "")
                             + ", last_polled_at = :now, last_error = :error, updated_at = :now"
                             + " WHERE name = :name AND "
                             + guard)
@@ -226,6 +227,9 @@ final class SourceStore {
                     .bind("error", r.error() == null ? null : truncate(r.error(), 4000))
                     .bind("now", now)
                     .bind("name", prev.name());
+            if (r.applied()) {
+              update.bind("policy", s.rolloutPolicy());
+            }
             if (prev.seenSha() != null) {
               update.bind("prevSeen", prev.seenSha());
             }

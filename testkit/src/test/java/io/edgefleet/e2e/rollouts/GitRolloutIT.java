@@ -120,6 +120,45 @@ class GitRolloutIT {
     assertThat(third.path("createdBy").asText()).contains("content unchanged");
   }
 
+  @Test
+  void aPolicyFileInTheRepositoryGovernsItsAppsAndABadOneRefusesTheCommit() throws Exception {
+    controller = TestController.start(dir.resolve("controller"));
+    AdminClient admin = controller.admin();
+    fleet = new Fleet(dir, controller.url(), controller.caFingerprint(), admin);
+    List<Fleet.Device> all = fleet.start("f", 3, Map.of());
+    repo = GitRepo.init(dir.resolve("repo"));
+    chart("1.0");
+    repo.write("apps/edgefleet-rollout.yaml", "canary: 1\nwaves: [100%]\n");
+    repo.commit("pos 1.0 with a policy");
+    String sha1 = repo.head();
+    AdminClient.Answer added =
+        admin.post(
+            "/api/v1/repos",
+            Map.of("name", "fleet", "url", repo.url(), "target", "fleet=" + fleet.suffix));
+    assertThat(added.status()).as(added.body().toString()).isEqualTo(201);
+    JsonNode first = awaitRolloutTo(admin, sha1, "SUCCEEDED");
+    assertThat(list(first.path("batches")))
+        .extracting(b -> b.path("name").asText())
+        .containsExactly("canary", "wave-1");
+    fleet.awaitReady(Duration.ofSeconds(60), sha1, all);
+    assertThat(admin.get("/api/v1/repos/fleet").body().path("rollout").asText())
+        .contains("canary: 1");
+
+    // An invalid policy file refuses the commit: the last good one stays in effect.
+    chart("2.0");
+    repo.write("apps/edgefleet-rollout.yaml", "canary: 1\nonFailure: explode\n");
+    repo.commit("bad policy");
+    String bad = repo.head();
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    JsonNode refused = admin.get("/api/v1/repos/fleet/commits/" + bad).body();
+    assertThat(refused.path("status").asText()).isEqualTo("FAILED");
+    assertThat(refused.path("error").asText())
+        .contains("edgefleet-rollout.yaml")
+        .contains("explode");
+    assertThat(admin.get("/api/v1/repos/fleet").body().path("lastCommit").path("sha").asText())
+        .isEqualTo(sha1);
+  }
+
   private String notes() {
     return "apps/notes-" + fleet.suffix + "/app.yaml";
   }
