@@ -1,0 +1,505 @@
+package io.edgefleet.controller.events;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.protocol.Durations;
+import java.nio.charset.StandardCharsets;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.Query;
+
+/**
+ * One chronology of everything that happened to devices: what they reported ({@code device}), how
+ * their apps' reported phases changed ({@code app}), the rollouts they were part of ({@code
+ * rollout}), what operators and the controller did ({@code controller}, the audit log) and how
+ * their status changed ({@code health}). Items are ordered by the time they happened at the device
+ * (for device events; the controller's time for the rest), then by sequence number.
+ *
+ * <p>A listing returns the newest events of a time window. Its cursor ({@code next}) then returns
+ * every event <em>recorded</em> after it, whenever it happened: an event a device kept in its
+ * outbox during an outage and delivered hours later is still delivered to a follower. Cursors
+ * follow the time each row was recorded and reach only up to {@link #SETTLE} before now, so a
+ * transaction that commits a moment after its clock reading is not skipped; a cursor never returns
+ * an event twice. Thread-safe; reads only.
+ */
+public final class EventLog {
+  /** How far behind now cursors stay, so rows committed late are still ahead of them. */
+  public static final Duration SETTLE = Duration.ofSeconds(2);
+
+  /** The window of a listing without {@code since}. */
+  public static final Duration DEFAULT_SINCE = Duration.ofHours(1);
+
+  /** The most devices a selector may choose; the filter is a list of ids in SQL. */
+  public static final int MAX_DEVICES = 20_000;
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final DeviceService devices;
+
+  /**
+   * One event.
+   *
+   * @param id unique in the log
+   * @param at when it happened: the device's time for device events, the controller's otherwise
+   * @param recordedAt when the controller recorded it
+   * @param source {@code device}, {@code app}, {@code rollout}, {@code controller} or {@code
+   *     health}
+   * @param severity {@code info}, {@code warning} or {@code error}
+   * @param deviceId the device it concerns; absent for rollout and fleet-wide controller events
+   * @param seq the device's outbox sequence number, or the rollout's event number
+   */
+  public record Event(
+      String id,
+      Instant at,
+      Instant recordedAt,
+      String source,
+      String kind,
+      String severity,
+      String deviceId,
+      String app,
+      String rolloutId,
+      Long seq,
+      String message) {}
+
+  /**
+   * A page of events in order and the cursor to ask for what comes after.
+   *
+   * @param more in a listing: older events of the window were left out; after a cursor: more events
+   *     are waiting after {@code next}
+   */
+  public record Page(List<Event> items, String next, boolean more) {}
+
+  /** The query parameters of {@code GET /api/v1/events}, as given. */
+  public record Request(
+      Optional<String> device,
+      Optional<String> selector,
+      Optional<String> since,
+      Optional<String> after,
+      int limit) {}
+
+  public EventLog(Jdbi jdbi, Clock clock, DeviceService devices) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.devices = devices;
+  }
+
+  /**
+   * A listing (no {@code after}): the newest {@code limit} events that happened since {@code since}
+   * (default {@link #DEFAULT_SINCE}); or, after a cursor, the next {@code limit} events recorded
+   * after it ({@code since} is then ignored).
+   *
+   * @throws ControllerException {@code NOT_FOUND} for an unknown device, {@code VALIDATION_FAILED}
+   *     for a malformed selector, since or cursor
+   */
+  public Page list(Request r) {
+    Instant now = clock.instant();
+    Optional<Set<String>> scope = scope(r.device(), r.selector());
+    Optional<Cursor> after = r.after().map(Cursor::decode);
+    Instant since = after.isPresent() ? Instant.EPOCH : since(r.since(), now);
+    return list(scope, since, after, r.limit(), now);
+  }
+
+  /** The devices the events are limited to, if any. */
+  private Optional<Set<String>> scope(Optional<String> device, Optional<String> selector) {
+    Optional<Set<String>> scope = device.map(d -> Set.of(devices.get(d).id()));
+    if (selector.isPresent()) {
+      Selector s;
+      try {
+        s = Selector.parse(selector.get());
+      } catch (IllegalArgumentException e) {
+        throw ControllerException.invalid("selector '" + selector.get() + "': " + e.getMessage());
+      }
+      Set<String> chosen = new HashSet<>();
+      jdbi.useHandle(
+          h ->
+              h.createQuery("SELECT id, tags FROM devices")
+                  .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+                  .forEach(
+                      d -> {
+                        if (s.matches(JsonColumns.tags(d[1]))) {
+                          chosen.add(d[0]);
+                        }
+                      }));
+      if (chosen.size() > MAX_DEVICES) {
+        throw ControllerException.invalid(
+            "the selector chooses "
+                + chosen.size()
+                + " devices; events can be filtered by at most "
+                + MAX_DEVICES
+                + " devices at a time: narrow the selector");
+      }
+      scope = Optional.of(scope.map(one -> intersect(one, chosen)).orElse(chosen));
+    }
+    return scope;
+  }
+
+  private static Set<String> intersect(Set<String> a, Set<String> b) {
+    Set<String> out = new HashSet<>(a);
+    out.retainAll(b);
+    return out;
+  }
+
+  /** The query itself, for explicit instants (tests). */
+  Page list(
+      Optional<Set<String>> scope, Instant since, Optional<Cursor> after, int limit, Instant now) {
+    long horizon = now.minus(SETTLE).toEpochMilli();
+    if (scope.isPresent() && scope.get().isEmpty()) {
+      return new Page(List.of(), after.orElse(Cursor.complete(horizon)).encode(), false);
+    }
+    return jdbi.withHandle(
+        h ->
+            after.isPresent()
+                ? follow(h, scope, after.get(), limit, horizon)
+                : window(h, scope, since.toEpochMilli(), limit, horizon));
+  }
+
+  private Page window(Handle h, Optional<Set<String>> scope, long since, int limit, long horizon) {
+    List<Event> rows = new ArrayList<>();
+    for (Source s : Source.values()) {
+      rows.addAll(
+          s.fetch(
+              h,
+              s.at + " >= :since AND " + s.rec + " <= :horizon",
+              s.at + " DESC",
+              limit + 1,
+              scope,
+              q -> q.bind("since", since).bind("horizon", horizon)));
+    }
+    rows.sort(CHRONOLOGICAL.reversed());
+    boolean more = rows.size() > limit;
+    List<Event> page = new ArrayList<>(rows.subList(0, Math.min(limit, rows.size())));
+    return new Page(chronological(page), Cursor.complete(horizon).encode(), more);
+  }
+
+  private Page follow(Handle h, Optional<Set<String>> scope, Cursor c, int limit, long horizon) {
+    if (c.recorded() >= horizon && c.id() == null) {
+      return new Page(List.of(), c.encode(), false);
+    }
+    long frontier = horizon;
+    List<Event> rows = new ArrayList<>();
+    for (Source s : Source.values()) {
+      if (c.id() != null) {
+        for (Event e : at(h, s, c.recorded(), scope)) {
+          if (e.id().compareTo(c.id()) > 0) {
+            rows.add(e);
+          }
+        }
+      }
+      List<Event> page =
+          s.fetch(
+              h,
+              s.rec + " > :r AND " + s.rec + " <= :horizon",
+              s.rec,
+              limit + 1,
+              scope,
+              q -> q.bind("r", c.recorded()).bind("horizon", horizon));
+      if (page.size() == limit + 1) {
+        // Cut inside this source: complete it at its last recorded time, and go no further.
+        long last = page.getLast().recordedAt().toEpochMilli();
+        page = new ArrayList<>(page.stream().filter(e -> millis(e) < last).toList());
+        page.addAll(at(h, s, last, scope));
+        frontier = Math.min(frontier, last);
+      }
+      rows.addAll(page);
+    }
+    long upTo = frontier;
+    rows.removeIf(e -> millis(e) > upTo);
+    rows.sort(RECORDED);
+    Cursor next;
+    boolean more;
+    List<Event> page;
+    if (rows.size() > limit) {
+      page = new ArrayList<>(rows.subList(0, limit));
+      Event last = page.getLast();
+      next = new Cursor(millis(last), last.id());
+      more = true;
+    } else {
+      page = rows;
+      next = Cursor.complete(frontier);
+      more = frontier < horizon;
+    }
+    return new Page(chronological(page), next.encode(), more);
+  }
+
+  /** Every event of a source recorded at exactly this millisecond. */
+  private static List<Event> at(Handle h, Source s, long recorded, Optional<Set<String>> scope) {
+    return s.fetch(h, s.rec + " = :r", s.rec, Integer.MAX_VALUE, scope, q -> q.bind("r", recorded));
+  }
+
+  private static long millis(Event e) {
+    return e.recordedAt().toEpochMilli();
+  }
+
+  /** In the order things happened: time, then sequence number, then id. */
+  static final Comparator<Event> CHRONOLOGICAL =
+      Comparator.comparing(Event::at)
+          .thenComparing(e -> e.seq() == null ? Long.MAX_VALUE : e.seq())
+          .thenComparing(Event::id);
+
+  /**
+   * Sorts by {@link #CHRONOLOGICAL}, then puts the events of each numbered stream (one device's
+   * outbox, one rollout) in the order of their sequence numbers within the places the stream
+   * occupies: a stream's own order is the truth even where its clock readings disagree (a device
+   * clock stepped back, a rollout tick that read the clock before waiting for the database).
+   */
+  static List<Event> chronological(List<Event> events) {
+    List<Event> out = new ArrayList<>(events);
+    out.sort(CHRONOLOGICAL);
+    java.util.Map<String, List<Integer>> streams = new java.util.HashMap<>();
+    for (int i = 0; i < out.size(); i++) {
+      Event e = out.get(i);
+      if (e.seq() != null) {
+        String stream =
+            e.rolloutId() != null ? "rollout:" + e.rolloutId() : e.source() + ":" + e.deviceId();
+        streams.computeIfAbsent(stream, k -> new ArrayList<>()).add(i);
+      }
+    }
+    for (List<Integer> places : streams.values()) {
+      List<Event> inStream = new ArrayList<>();
+      places.forEach(i -> inStream.add(out.get(i)));
+      inStream.sort(Comparator.comparing(Event::seq));
+      for (int k = 0; k < places.size(); k++) {
+        out.set(places.get(k), inStream.get(k));
+      }
+    }
+    return out;
+  }
+
+  /** In the order things were recorded, the order of cursors. */
+  static final Comparator<Event> RECORDED =
+      Comparator.comparing(Event::recordedAt).thenComparing(Event::id);
+
+  static Instant since(Optional<String> since, Instant now) {
+    if (since.isEmpty()) {
+      return now.minus(DEFAULT_SINCE);
+    }
+    String text = since.get().strip();
+    try {
+      Duration d = Durations.parse(text);
+      if (!d.isZero()) {
+        return now.minus(d);
+      }
+    } catch (IllegalArgumentException e) {
+      try {
+        return Instant.parse(text);
+      } catch (DateTimeParseException notAnInstant) {
+        // reported below
+      }
+    }
+    throw ControllerException.invalid(
+        "since must be a duration such as 30m, 1h or 7d, or a time such as"
+            + " 2026-01-31T08:00:00Z; got '"
+            + since.get()
+            + "'");
+  }
+
+  /**
+   * Where a follower stands: every event recorded before {@code recorded} has been delivered, and
+   * of those recorded at {@code recorded}, the ones with an id up to {@code id} (all when null).
+   */
+  record Cursor(long recorded, String id) {
+    static Cursor complete(long recorded) {
+      return new Cursor(recorded, null);
+    }
+
+    String encode() {
+      String text = "v1:" + recorded + (id == null ? "" : ":" + id);
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static Cursor decode(String cursor) {
+      try {
+        String text =
+            new String(Base64.getUrlDecoder().decode(cursor.strip()), StandardCharsets.UTF_8);
+        String[] parts = text.split(":", 3);
+        if (parts.length >= 2 && parts[0].equals("v1")) {
+          long recorded = Long.parseLong(parts[1]);
+          if (recorded >= 0) {
+            return new Cursor(recorded, parts.length == 3 ? parts[2] : null);
+          }
+        }
+      } catch (IllegalArgumentException e) {
+        // reported below
+      }
+      throw ControllerException.invalid(
+          "after must be a cursor as returned in 'next' by this endpoint; got '" + cursor + "'");
+    }
+  }
+
+  /** Where events come from, each with its SQL. */
+  private enum Source {
+    DEVICE(
+        "device",
+        "SELECT id, device_id, at, seq, kind, severity, app, message, COALESCE(received_at, at)"
+            + " FROM device_events",
+        "at",
+        "COALESCE(received_at, at)",
+        "device_id IN (<ids>)") {
+      @Override
+      Event map(ResultSet rs) throws SQLException {
+        long seq = rs.getLong(4);
+        boolean hasSeq = !rs.wasNull();
+        return new Event(
+            "device:" + rs.getString(1),
+            Instant.ofEpochMilli(rs.getLong(3)),
+            Instant.ofEpochMilli(rs.getLong(9)),
+            "device",
+            rs.getString(5),
+            rs.getString(6) == null ? "info" : rs.getString(6),
+            rs.getString(2),
+            rs.getString(7),
+            null,
+            hasSeq ? seq : null,
+            rs.getString(8));
+      }
+    },
+    FLEET(
+        "app/health",
+        "SELECT id, device_id, at, source, kind, severity, app, message FROM fleet_events",
+        "at",
+        "at",
+        "device_id IN (<ids>)") {
+      @Override
+      Event map(ResultSet rs) throws SQLException {
+        Instant at = Instant.ofEpochMilli(rs.getLong(3));
+        return new Event(
+            rs.getString(4) + ":" + rs.getString(1),
+            at,
+            at,
+            rs.getString(4),
+            rs.getString(5),
+            rs.getString(6),
+            rs.getString(2),
+            rs.getString(7),
+            null,
+            null,
+            rs.getString(8));
+      }
+    },
+    ROLLOUT(
+        "rollout",
+        "SELECT e.id, e.rollout_id, e.seq, e.at, e.kind, e.batch, e.message, r.app,"
+            + " r.from_revision, r.to_revision FROM rollout_events e"
+            + " JOIN rollouts r ON r.id = e.rollout_id",
+        "e.at",
+        "e.at",
+        // A device's rollouts: the events of the whole rollout and of the device's own batch.
+        "EXISTS (SELECT 1 FROM rollout_devices d WHERE d.rollout_id = e.rollout_id AND d.device_id"
+            + " IN (<ids>) AND (e.batch IS NULL OR e.batch = d.batch))") {
+      @Override
+      Event map(ResultSet rs) throws SQLException {
+        Instant at = Instant.ofEpochMilli(rs.getLong(4));
+        String kind = rs.getString(5);
+        String from = rs.getString(9);
+        return new Event(
+            "rollout:" + rs.getString(1),
+            at,
+            at,
+            "rollout",
+            kind,
+            switch (kind) {
+              case "BATCH_FAILED", "PAUSED", "ROLLING_BACK", "ROLLED_BACK", "ABORTED" -> "warning";
+              default -> "info";
+            },
+            null,
+            rs.getString(8),
+            rs.getString(2),
+            rs.getLong(3),
+            "rollout "
+                + rs.getString(2)
+                + " of "
+                + rs.getString(8)
+                + " ("
+                + (from == null ? "" : from + " → ")
+                + rs.getString(10)
+                + "): "
+                + rs.getString(7));
+      }
+    },
+    CONTROLLER(
+        "controller",
+        "SELECT a.id, a.at, a.actor, a.action, a.target, a.detail FROM audit_log a",
+        "a.at",
+        "a.at",
+        "a.target IN (<ids>)") {
+      @Override
+      Event map(ResultSet rs) throws SQLException {
+        Instant at = Instant.ofEpochMilli(rs.getLong(2));
+        String action = rs.getString(4);
+        String target = rs.getString(5);
+        String detail = rs.getString(6);
+        return new Event(
+            "controller:" + rs.getString(1),
+            at,
+            at,
+            "controller",
+            action,
+            "info",
+            action.startsWith("device.") ? target : null,
+            null,
+            null,
+            null,
+            action
+                + " "
+                + target
+                + " by "
+                + rs.getString(3)
+                + (detail == null || detail.equals("{}") ? "" : " " + detail));
+      }
+    };
+
+    final String label;
+    final String select;
+    final String at;
+    final String rec;
+    final String scoped;
+
+    Source(String label, String select, String at, String rec, String scoped) {
+      this.label = label;
+      this.select = select;
+      this.at = at;
+      this.rec = rec;
+      this.scoped = scoped;
+    }
+
+    abstract Event map(ResultSet rs) throws SQLException;
+
+    List<Event> fetch(
+        Handle h,
+        String where,
+        String order,
+        int limit,
+        Optional<Set<String>> scope,
+        java.util.function.Consumer<Query> bind) {
+      String sql =
+          select
+              + " WHERE "
+              + where
+              + (scope.isPresent() ? " AND " + scoped : "")
+              + " ORDER BY "
+              + order
+              + (limit == Integer.MAX_VALUE ? "" : " LIMIT " + limit);
+      Query q = h.createQuery(sql);
+      scope.ifPresent(ids -> q.bindList("ids", List.copyOf(ids)));
+      bind.accept(q);
+      return q.map((rs, ctx) -> map(rs)).list();
+    }
+  }
+}

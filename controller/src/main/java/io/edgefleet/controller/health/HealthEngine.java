@@ -1,0 +1,614 @@
+package io.edgefleet.controller.health;
+
+import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.devices.DeviceRecord;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.DeviceView;
+import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.AppState;
+import io.edgefleet.protocol.Telemetry;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The health model: refines the presence status of every reachable device into {@code ONLINE},
+ * {@code DEGRADED} or {@code ERROR} (see {@link HealthRules}), says since when each device is in
+ * its status, and records every change of status as a {@code health} event and every change of an
+ * app's reported phase as an {@code app} event.
+ *
+ * <p>Reads are cheap: status is derived in memory from presence, the latest metrics (held by
+ * telemetry ingestion) and a per-device cache of app state and refusals. The cache is loaded once,
+ * refreshed in bulk at {@link #tick(Instant)} for the devices something happened to, and reloaded
+ * as a whole every {@link HealthPolicy#refresh()} as a safety net. {@link #tick(Instant)} also
+ * persists status transitions ({@code device_health}), so {@code since} survives a restart.
+ *
+ * <p>Thread-safe: reports arrive on socket threads, reads on request threads, ticks on one
+ * scheduler thread.
+ */
+public final class HealthEngine implements DeviceService.StatusRefiner {
+  private static final Logger LOG = LoggerFactory.getLogger(HealthEngine.class);
+  private static final Set<DeviceStatus> REACHABLE =
+      EnumSet.of(DeviceStatus.ONLINE, DeviceStatus.DEGRADED, DeviceStatus.ERROR);
+  private static final String REFUSAL_KINDS = "desired-state-";
+  // A refusal is matched to the document it refused by the time it was received; the device's own
+  // time narrows the search (index on device_id, at) and may be this far off.
+  private static final long CLOCK_SLACK_MS = Duration.ofDays(1).toMillis();
+  private static final int CHUNK = 500;
+  private static final int MAX_TEXT = 2000;
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final HealthPolicy policy;
+  private final Function<String, Optional<Telemetry.Metrics>> metrics;
+  private final DeviceStore store = new DeviceStore();
+  private final Map<String, DeviceRecord> devices = new ConcurrentHashMap<>();
+  private final Map<String, Signals> signals = new ConcurrentHashMap<>();
+  private final Map<String, Persisted> persisted = new ConcurrentHashMap<>();
+  private final Map<String, Map<String, String>> reportedPhases = new ConcurrentHashMap<>();
+  private final Set<String> changedDevices = ConcurrentHashMap.newKeySet();
+  private final Set<String> changedSignals = ConcurrentHashMap.newKeySet();
+  private final Object tickLock = new Object();
+  private volatile DeviceService deviceService;
+  private volatile Instant lastReload = Instant.EPOCH;
+
+  /** A status as persisted: it holds since {@code since}. */
+  record Persisted(DeviceStatus status, String reason, Instant since, Instant reachableSince) {}
+
+  /**
+   * @param metrics the newest metric summary of a device, from memory (telemetry ingestion)
+   */
+  public HealthEngine(
+      Jdbi jdbi,
+      Clock clock,
+      HealthPolicy policy,
+      Function<String, Optional<Telemetry.Metrics>> metrics) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.policy = policy;
+    this.metrics = metrics;
+  }
+
+  /** Sets the registry whose views {@link #tick(Instant)} persists; call once at start. */
+  public void attach(DeviceService devices) {
+    this.deviceService = devices;
+  }
+
+  public HealthPolicy policy() {
+    return policy;
+  }
+
+  /** Loads devices, persisted statuses and every device's app state and refusals. */
+  public void load() {
+    jdbi.useHandle(
+        h -> {
+          h.createQuery(
+                  "SELECT device_id, status, reason, since, reachable_since FROM device_health")
+              .map((rs, ctx) -> Map.entry(rs.getString(1), persisted(rs)))
+              .forEach(e -> persisted.put(e.getKey(), e.getValue()));
+          for (DeviceRecord d : store.all(h)) {
+            devices.put(d.id(), d);
+          }
+          signals.putAll(readSignals(h, Optional.empty()));
+          h.createQuery(
+                  "SELECT device_id, app, running_revision, phase FROM device_apps"
+                      + " WHERE phase IS NOT NULL")
+              .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2), phaseKey(rs)})
+              .forEach(
+                  r ->
+                      reportedPhases
+                          .computeIfAbsent(r[0], k -> new ConcurrentHashMap<>())
+                          .put(r[1], r[2]));
+        });
+    lastReload = clock.instant();
+  }
+
+  /** A device's registry entry changed (enrolled, approved, tagged, retired). */
+  public void deviceChanged(String deviceId) {
+    changedDevices.add(deviceId);
+    changedSignals.add(deviceId);
+  }
+
+  /** What a device should run changed (its desired state was recomputed). */
+  public void desiredChanged(String deviceId) {
+    changedSignals.add(deviceId);
+  }
+
+  /**
+   * A device reported something over its connection, already stored by the services that own it:
+   * app reports become {@code app} events when a phase or revision changed; refusals of the desired
+   * state are picked up at the next tick.
+   */
+  public void reported(String deviceId, AgentMessage message) {
+    switch (message) {
+      case AgentMessage.AppReport report -> {
+        appEvents(deviceId, report);
+        remember(deviceId, report);
+        changedSignals.add(deviceId);
+      }
+      case AgentMessage.Event event -> {
+        if (event.kind() != null && event.kind().startsWith(REFUSAL_KINDS)) {
+          changedSignals.add(deviceId);
+        }
+      }
+      default -> {}
+    }
+  }
+
+  /** Applies a report to the cache at once, so views are current before the next tick. */
+  private void remember(String deviceId, AgentMessage.AppReport report) {
+    Instant now = clock.instant();
+    Map<String, AppState> byName = new HashMap<>();
+    for (AppState s : report.apps()) {
+      if (s != null && s.name() != null && s.phase() != null) {
+        byName.put(s.name(), s);
+      }
+    }
+    signals.computeIfPresent(
+        deviceId,
+        (id, old) ->
+            new Signals(
+                old.apps().stream()
+                    .map(
+                        a -> {
+                          AppState s = byName.get(a.name());
+                          return s == null
+                              ? a
+                              : new Signals.App(
+                                  a.name(),
+                                  a.desired(),
+                                  cut(s.revision(), 100),
+                                  s.phase().name(),
+                                  cut(s.reason()),
+                                  a.renderError(),
+                                  a.desiredSince(),
+                                  now);
+                        })
+                    .toList(),
+                old.refusal()));
+  }
+
+  /**
+   * Wraps the telemetry sink so that device events arriving through the outbox (refusals among
+   * them) reach the health model at the next tick.
+   */
+  public AgentGateway.TelemetrySink observing(AgentGateway.TelemetrySink sink) {
+    return new AgentGateway.TelemetrySink() {
+      @Override
+      public long batch(String deviceId, List<Telemetry> records) {
+        long upTo = sink.batch(deviceId, records);
+        for (Telemetry t : records) {
+          if (t instanceof Telemetry.DeviceEvent e
+              && e.kind() != null
+              && e.kind().startsWith(REFUSAL_KINDS)) {
+            changedSignals.add(deviceId);
+            break;
+          }
+        }
+        return upTo;
+      }
+
+      @Override
+      public long raw(String deviceId, com.fasterxml.jackson.databind.JsonNode records) {
+        long upTo = sink.raw(deviceId, records);
+        changedSignals.add(deviceId);
+        return upTo;
+      }
+
+      @Override
+      public void refused(String deviceId, String reason) {
+        sink.refused(deviceId, reason);
+      }
+    };
+  }
+
+  @Override
+  public DeviceService.Status refine(
+      DeviceRecord device, DeviceService.Status status, Instant now) {
+    Persisted p = persisted.get(device.id());
+    DeviceStatus result = status.status();
+    String reason = status.reason();
+    Instant estimate = status.since();
+    if (status.status() == DeviceStatus.ONLINE) {
+      Instant reachable = reachableSince(p, now);
+      Optional<HealthRules.Assessment> a =
+          HealthRules.assess(
+              signals.getOrDefault(device.id(), Signals.NONE),
+              metrics.apply(device.id()),
+              device.facts(),
+              reachable,
+              now,
+              policy);
+      if (a.isPresent()) {
+        result = a.get().status();
+        reason = a.get().reason();
+        estimate = a.get().since().isBefore(reachable) ? reachable : a.get().since();
+      }
+    }
+    Instant since;
+    if (p != null && p.status() == result) {
+      since = p.since();
+    } else {
+      // A new status never began before the previous one, nor in the future.
+      since = estimate.isAfter(now) ? now : estimate;
+      if (p != null && since.isBefore(p.since())) {
+        since = p.since();
+      }
+    }
+    return new DeviceService.Status(result, reason, since);
+  }
+
+  /** Whether the tags put the device in maintenance (tag {@link HealthPolicy#maintenanceTag()}). */
+  public boolean inMaintenance(Map<String, String> tags) {
+    return "true".equalsIgnoreCase(tags.getOrDefault(policy.maintenanceTag(), ""));
+  }
+
+  /**
+   * Whether a reachable device is still converging on its desired state: an app is not READY on its
+   * desired revision yet, but neither failed nor late. From memory.
+   */
+  public boolean updating(String deviceId, Instant now) {
+    return HealthRules.updating(
+        signals.getOrDefault(deviceId, Signals.NONE),
+        reachableSince(persisted.get(deviceId), now),
+        now,
+        policy);
+  }
+
+  /** The status last persisted for a device, if any. */
+  Optional<Persisted> persisted(String deviceId) {
+    return Optional.ofNullable(persisted.get(deviceId));
+  }
+
+  /**
+   * Refreshes the cache for the devices something happened to (or all, every {@link
+   * HealthPolicy#refresh()}), derives every device's status as of {@code now} and persists each
+   * change with a {@code health} event, in one transaction. Failures are logged and retried at the
+   * next tick.
+   *
+   * @return how many devices changed status
+   */
+  public int tick(Instant now) {
+    DeviceService registry = deviceService;
+    if (registry == null) {
+      throw new IllegalStateException("attach(DeviceService) before tick");
+    }
+    synchronized (tickLock) {
+      refresh(now);
+      List<Transition> transitions = new ArrayList<>();
+      for (DeviceRecord d : devices.values()) {
+        DeviceView v = registry.view(d, now);
+        Persisted p = persisted.get(d.id());
+        if (p == null || p.status() != v.status()) {
+          Instant reachable =
+              !REACHABLE.contains(v.status())
+                  ? null
+                  : p != null && REACHABLE.contains(p.status()) && p.reachableSince() != null
+                      ? p.reachableSince()
+                      : v.statusSince();
+          transitions.add(
+              new Transition(
+                  d.id(),
+                  p,
+                  new Persisted(v.status(), cut(v.statusReason()), v.statusSince(), reachable)));
+        }
+      }
+      if (transitions.isEmpty()) {
+        return 0;
+      }
+      try {
+        jdbi.useTransaction(h -> persist(h, transitions, now));
+      } catch (RuntimeException e) {
+        LOG.warn(
+            "{} status change(s) not persisted; will retry: {}", transitions.size(), e.toString());
+        return 0;
+      }
+      transitions.forEach(t -> persisted.put(t.deviceId(), t.to()));
+      return transitions.size();
+    }
+  }
+
+  private record Transition(String deviceId, Persisted from, Persisted to) {}
+
+  private void persist(Handle h, List<Transition> transitions, Instant now) {
+    PreparedBatch upsert =
+        h.prepareBatch(
+            "INSERT INTO device_health (device_id, status, reason, since, reachable_since,"
+                + " updated_at) VALUES (:d, :status, :reason, :since, :reachable, :now)"
+                + " ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, reason ="
+                + " excluded.reason, since = excluded.since, reachable_since ="
+                + " excluded.reachable_since, updated_at = excluded.updated_at");
+    PreparedBatch events =
+        h.prepareBatch(
+            "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, message)"
+                + " VALUES (:id, :d, 'health', :at, :kind, :severity, :message)");
+    int eventCount = 0;
+    for (Transition t : transitions) {
+      upsert
+          .bind("d", t.deviceId())
+          .bind("status", t.to().status().name())
+          .bind("reason", t.to().reason())
+          .bind("since", t.to().since().toEpochMilli())
+          .bind(
+              "reachable",
+              t.to().reachableSince() == null ? null : t.to().reachableSince().toEpochMilli())
+          .bind("now", now.toEpochMilli())
+          .add();
+      // The first assessment of a device is where it starts, not a change.
+      if (t.from() != null) {
+        events
+            .bind("id", Ids.next("fev"))
+            .bind("d", t.deviceId())
+            .bind("at", now.toEpochMilli())
+            .bind("kind", t.to().status().name())
+            .bind("severity", severity(t.to().status()))
+            .bind(
+                "message",
+                cut(t.from().status() + " → " + t.to().status() + ": " + t.to().reason()))
+            .add();
+        eventCount++;
+      }
+    }
+    upsert.execute();
+    if (eventCount > 0) {
+      events.execute();
+    }
+  }
+
+  private static String severity(DeviceStatus s) {
+    return switch (s) {
+      case ERROR -> "error";
+      case DEGRADED, OFFLINE -> "warning";
+      default -> "info";
+    };
+  }
+
+  private Instant reachableSince(Persisted p, Instant now) {
+    // Not reachable by the last tick: it has just come back, so its apps get their chance now.
+    return p != null && REACHABLE.contains(p.status()) && p.reachableSince() != null
+        ? p.reachableSince()
+        : now;
+  }
+
+  private void refresh(Instant now) {
+    if (Duration.between(lastReload, now).compareTo(policy.refresh()) >= 0) {
+      changedDevices.clear();
+      changedSignals.clear();
+      jdbi.useHandle(
+          h -> {
+            Map<String, DeviceRecord> all = new HashMap<>();
+            store.all(h).forEach(d -> all.put(d.id(), d));
+            devices.keySet().retainAll(all.keySet());
+            devices.putAll(all);
+            Map<String, Signals> fresh = readSignals(h, Optional.empty());
+            signals.keySet().retainAll(fresh.keySet());
+            signals.putAll(fresh);
+          });
+      lastReload = now;
+      return;
+    }
+    Set<String> changed = drain(changedDevices);
+    Set<String> changedApps = drain(changedSignals);
+    if (changed.isEmpty() && changedApps.isEmpty()) {
+      return;
+    }
+    try {
+      jdbi.useHandle(
+          h -> {
+            for (String id : changed) {
+              store.byId(h, id).ifPresent(d -> devices.put(id, d));
+            }
+            List<String> ids = new ArrayList<>(changedApps);
+            for (int i = 0; i < ids.size(); i += CHUNK) {
+              List<String> chunk = ids.subList(i, Math.min(ids.size(), i + CHUNK));
+              Map<String, Signals> fresh = readSignals(h, Optional.of(chunk));
+              for (String id : chunk) {
+                signals.put(id, fresh.getOrDefault(id, Signals.NONE));
+              }
+            }
+          });
+    } catch (RuntimeException e) {
+      changedDevices.addAll(changed);
+      changedSignals.addAll(changedApps);
+      throw e;
+    }
+  }
+
+  private static Set<String> drain(Set<String> set) {
+    Set<String> out = new HashSet<>();
+    for (String id : List.copyOf(set)) {
+      if (set.remove(id)) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /** App state and current refusals of these devices (all when empty), in two queries. */
+  private Map<String, Signals> readSignals(Handle h, Optional<Collection<String>> ids) {
+    Map<String, List<Signals.App>> apps = new HashMap<>();
+    var appQuery =
+        h.createQuery(
+            "SELECT device_id, app, desired_revision, running_revision, phase, reason,"
+                + " render_error, desired_since, reported_at FROM device_apps"
+                + (ids.isPresent() ? " WHERE device_id IN (<ids>)" : ""));
+    ids.ifPresent(list -> appQuery.bindList("ids", List.copyOf(list)));
+    appQuery
+        .map(
+            (rs, ctx) -> {
+              long reported = rs.getLong(9);
+              boolean hasReport = !rs.wasNull();
+              return Map.entry(
+                  rs.getString(1),
+                  new Signals.App(
+                      rs.getString(2),
+                      rs.getString(3),
+                      rs.getString(4),
+                      rs.getString(5),
+                      rs.getString(6),
+                      rs.getString(7),
+                      Instant.ofEpochMilli(rs.getLong(8)),
+                      hasReport ? Instant.ofEpochMilli(reported) : null));
+            })
+        .forEach(e -> apps.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue()));
+    Map<String, Signals.Refusal> refusals = new HashMap<>();
+    var refusalQuery =
+        h.createQuery(
+                "SELECT e.device_id, e.kind, e.message, COALESCE(e.received_at, e.at) FROM"
+                    + " device_events e JOIN device_desired dd ON dd.device_id = e.device_id WHERE"
+                    + " e.kind LIKE :kinds AND e.at >= dd.updated_at - :slack AND"
+                    + " COALESCE(e.received_at, e.at) >= dd.updated_at"
+                    + (ids.isPresent() ? " AND e.device_id IN (<ids>)" : ""))
+            .bind("kinds", REFUSAL_KINDS + "%")
+            .bind("slack", CLOCK_SLACK_MS);
+    ids.ifPresent(list -> refusalQuery.bindList("ids", List.copyOf(list)));
+    refusalQuery
+        .map(
+            (rs, ctx) ->
+                Map.entry(
+                    rs.getString(1),
+                    new Signals.Refusal(
+                        rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4)))))
+        .forEach(
+            e ->
+                refusals.merge(
+                    e.getKey(),
+                    e.getValue(),
+                    (a, b) -> b.recorded().isAfter(a.recorded()) ? b : a));
+    Map<String, Signals> out = new HashMap<>();
+    Set<String> all = new HashSet<>(apps.keySet());
+    all.addAll(refusals.keySet());
+    for (String id : all) {
+      out.put(id, new Signals(apps.getOrDefault(id, List.of()), refusals.get(id)));
+    }
+    return out;
+  }
+
+  /** Records an {@code app} event for every app whose reported revision or phase changed. */
+  private void appEvents(String deviceId, AgentMessage.AppReport report) {
+    Map<String, String> previous =
+        reportedPhases.computeIfAbsent(deviceId, k -> new ConcurrentHashMap<>());
+    Set<String> known = knownApps(deviceId, report);
+    List<String[]> changes = new ArrayList<>();
+    for (AppState s : report.apps()) {
+      if (s == null || s.name() == null || s.phase() == null || !known.contains(s.name())) {
+        continue;
+      }
+      String key = s.revision() + "\u0000" + s.phase().name();
+      String before = previous.get(s.name());
+      if (!key.equals(before)) {
+        String was = "";
+        if (before != null) {
+          String[] b = before.split("\u0000", 2);
+          was =
+              Objects.equals(b[0], s.revision())
+                  ? " (was " + b[1] + ")"
+                  : " (was " + b[0] + " " + b[1] + ")";
+        }
+        changes.add(
+            new String[] {
+              s.name(),
+              s.phase().name(),
+              s.name()
+                  + " "
+                  + s.revision()
+                  + " "
+                  + s.phase().name()
+                  + (s.reason() == null || s.reason().isBlank() ? "" : ": " + s.reason())
+                  + was,
+              key
+            });
+      }
+    }
+    if (changes.isEmpty()) {
+      return;
+    }
+    long now = clock.millis();
+    try {
+      jdbi.useTransaction(
+          h -> {
+            PreparedBatch batch =
+                h.prepareBatch(
+                    "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, app,"
+                        + " message) VALUES (:id, :d, 'app', :at, :kind, :severity, :app,"
+                        + " :message)");
+            for (String[] c : changes) {
+              batch
+                  .bind("id", Ids.next("fev"))
+                  .bind("d", deviceId)
+                  .bind("at", now)
+                  .bind("kind", c[1])
+                  .bind("severity", c[1].equals("FAILED") ? "error" : "info")
+                  .bind("app", cut(c[0], 200))
+                  .bind("message", cut(c[2]))
+                  .add();
+            }
+            batch.execute();
+          });
+    } catch (RuntimeException e) {
+      LOG.warn("app events of {} not recorded: {}", deviceId, e.toString());
+      return;
+    }
+    changes.forEach(c -> previous.put(c[0], c[3]));
+  }
+
+  /** The apps the device should run: from the cache, or the database for an app not cached yet. */
+  private Set<String> knownApps(String deviceId, AgentMessage.AppReport report) {
+    Set<String> names = new HashSet<>();
+    signals.getOrDefault(deviceId, Signals.NONE).apps().forEach(a -> names.add(a.name()));
+    boolean uncached = report.apps().stream().anyMatch(s -> s != null && !names.contains(s.name()));
+    if (uncached) {
+      jdbi.useHandle(
+          h ->
+              h.createQuery("SELECT app FROM device_apps WHERE device_id = :d")
+                  .bind("d", deviceId)
+                  .mapTo(String.class)
+                  .forEach(names::add));
+    }
+    return names;
+  }
+
+  private static String phaseKey(ResultSet rs) throws SQLException {
+    return rs.getString(3) + "\u0000" + rs.getString(4);
+  }
+
+  private static Persisted persisted(ResultSet rs) throws SQLException {
+    long reachable = rs.getLong(5);
+    boolean hasReachable = !rs.wasNull();
+    return new Persisted(
+        DeviceStatus.valueOf(rs.getString(2)),
+        rs.getString(3),
+        Instant.ofEpochMilli(rs.getLong(4)),
+        hasReachable ? Instant.ofEpochMilli(reachable) : null);
+  }
+
+  private static String cut(String s) {
+    return cut(s, MAX_TEXT);
+  }
+
+  private static String cut(String s, int max) {
+    return s == null || s.length() <= max ? s : s.substring(0, max);
+  }
+}
