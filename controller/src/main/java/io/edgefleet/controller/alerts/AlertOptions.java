@@ -1,0 +1,53 @@
+package io.edgefleet.controller.alerts;
+
+import java.time.Duration;
+
+/**
+ * How the alert engine runs.
+ *
+ * @param tick how often rules are evaluated and due notifications are sent
+ * @param retryBase the wait after the first failed delivery; it doubles with every further failure
+ * @param retryCap the longest wait between two delivery attempts
+ * @param maxAttempts deliveries tried before a notification is given up (and shown as failed)
+ * @param sendTimeout how long one delivery may take, connection included
+ */
+public record AlertOptions(
+    Duration tick, Duration retryBase, Duration retryCap, int maxAttempts, Duration sendTimeout) {
+
+  public AlertOptions {
+    if (tick.toMillis() < 50) {
+      throw new IllegalArgumentException("the alert tick must be at least 50ms");
+    }
+    if (retryBase.toMillis() < 1 || retryCap.compareTo(retryBase) < 0) {
+      throw new IllegalArgumentException("retry base must be positive and not above the cap");
+    }
+    if (maxAttempts < 1) {
+      throw new IllegalArgumentException("at least one delivery attempt is needed");
+    }
+    if (sendTimeout.toMillis() < 100) {
+      throw new IllegalArgumentException("the send timeout must be at least 100ms");
+    }
+  }
+
+  /** Every 10 s; retries after 10 s, 20 s, 40 s … at most 15 min apart, 20 attempts (≈ 4 h). */
+  public static AlertOptions defaults() {
+    return new AlertOptions(
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(10),
+        Duration.ofMinutes(15),
+        20,
+        Duration.ofSeconds(10));
+  }
+
+  public AlertOptions withTick(Duration tick) {
+    return new AlertOptions(tick, retryBase, retryCap, maxAttempts, sendTimeout);
+  }
+
+  public AlertOptions withRetry(Duration base, Duration cap, int attempts) {
+    return new AlertOptions(tick, base, cap, attempts, sendTimeout);
+  }
+
+  public AlertOptions withSendTimeout(Duration timeout) {
+    return new AlertOptions(tick, retryBase, retryCap, maxAttempts, timeout);
+  }
+}

@@ -1,0 +1,48 @@
+package io.edgefleet.controller.alerts;
+
+import io.edgefleet.controller.devices.DeviceStatus;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the rules are evaluated against, read once per tick and only for the rule types in use.
+ *
+ * @param devices active (enrolled, not retired) devices
+ * @param failedApps apps whose state on a device is FAILED
+ * @param disks the latest disk usage per device and mount
+ * @param pausedRollouts rollouts in state PAUSED
+ */
+record Facts(
+    List<Device> devices,
+    List<FailedApp> failedApps,
+    List<Disk> disks,
+    List<PausedRollout> pausedRollouts) {
+
+  static final Facts NONE = new Facts(List.of(), List.of(), List.of(), List.of());
+
+  /**
+   * @param offlineSince when the device was last heard from or its connection closed, for an
+   *     OFFLINE device; null otherwise
+   * @param certificateExpiresAt null when the device has no certificate
+   */
+  record Device(
+      String id,
+      String name,
+      Map<String, String> tags,
+      DeviceStatus status,
+      Instant offlineSince,
+      Instant certificateExpiresAt) {}
+
+  record FailedApp(String deviceId, String app, String reason) {}
+
+  /**
+   * {@code percent} is the last value of {@code disk.<mount>.used.percent} measured at {@code at}.
+   */
+  record Disk(String deviceId, String mount, double percent, Instant at) {}
+
+  /**
+   * @param since when the rollout last changed state (it was paused then)
+   */
+  record PausedRollout(String id, String app, String reason, Instant since) {}
+}

@@ -1,0 +1,207 @@
+package io.edgefleet.controller.alerts;
+
+import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.Telemetry;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Reads the {@link Facts} of one tick with a fixed number of queries, whatever the fleet's size:
+ * one for the active devices (status and offline time come from presence in memory), one for failed
+ * apps, one for paused rollouts, and the latest disk usage from the telemetry ingestion's memory
+ * when it is wired (else one query over {@code device_metrics}). Sources no rule needs are not
+ * read. Thread-safe.
+ */
+final class FleetFacts {
+  /** {@code disk.<mount>.used.percent}, e.g. {@code disk./.used.percent}. */
+  static final Pattern DISK = Pattern.compile("disk\\.(.+)\\.used\\.percent");
+
+  private final Jdbi jdbi;
+  private final Function<String, DeviceStatus> status;
+  private final Function<String, Presence.Snapshot> presence;
+  private volatile Function<String, Optional<Telemetry.Metrics>> latest;
+
+  FleetFacts(
+      Jdbi jdbi,
+      Function<String, DeviceStatus> status,
+      Function<String, Presence.Snapshot> presence) {
+    this.jdbi = jdbi;
+    this.status = status;
+    this.presence = presence;
+  }
+
+  /** Reads the latest metric summary per device from memory instead of the database. */
+  void latestMetrics(Function<String, Optional<Telemetry.Metrics>> source) {
+    this.latest = source;
+  }
+
+  Facts read(Set<RuleType> needed) {
+    if (needed.isEmpty()) {
+      return Facts.NONE;
+    }
+    boolean aboutDevices = needed.stream().anyMatch(RuleType::aboutDevices);
+    List<Facts.Device> devices = aboutDevices ? devices() : List.of();
+    List<Facts.FailedApp> failed = needed.contains(RuleType.APP_FAILED) ? failedApps() : List.of();
+    List<Facts.Disk> disks = needed.contains(RuleType.DISK_USAGE) ? disks(devices) : List.of();
+    List<Facts.PausedRollout> paused =
+        needed.contains(RuleType.ROLLOUT_PAUSED) ? pausedRollouts() : List.of();
+    return new Facts(devices, failed, disks, paused);
+  }
+
+  private List<Facts.Device> devices() {
+    record Row(String id, String name, Map<String, String> tags, Instant expires) {}
+    List<Row> rows =
+        jdbi.withHandle(
+            h ->
+                h.createQuery(
+                        "SELECT id, name, tags, certificate_expires_at FROM devices"
+                            + " WHERE lifecycle = 'ACTIVE' ORDER BY id")
+                    .map(
+                        (rs, ctx) -> {
+                          long exp = rs.getLong(4);
+                          Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
+                          return new Row(
+                              rs.getString(1),
+                              rs.getString(2),
+                              JsonColumns.tags(rs.getString(3)),
+                              expires);
+                        })
+                    .list());
+    List<Facts.Device> out = new ArrayList<>(rows.size());
+    for (Row r : rows) {
+      DeviceStatus s = status.apply(r.id());
+      out.add(
+          new Facts.Device(
+              r.id(),
+              r.name(),
+              r.tags(),
+              s,
+              s == DeviceStatus.OFFLINE ? offlineSince(presence.apply(r.id())) : null,
+              r.expires()));
+    }
+    return out;
+  }
+
+  /** When the connection closed if that came after the last heartbeat, else the last heartbeat. */
+  static Instant offlineSince(Presence.Snapshot p) {
+    Optional<Instant> seen = p.lastSeen();
+    Optional<Instant> closed =
+        p.disconnectedAt().filter(d -> seen.map(s -> !d.isBefore(s)).orElse(true));
+    return closed.or(() -> seen).orElse(null);
+  }
+
+  private List<Facts.FailedApp> failedApps() {
+    return jdbi.withHandle(
+        h ->
+            h
+                .createQuery(
+                    "SELECT device_id, app, phase, reason, render_error, desired_revision,"
+                        + " running_revision FROM device_apps WHERE phase = 'FAILED' OR"
+                        + " render_error IS NOT NULL ORDER BY device_id, app")
+                .map(
+                    (rs, ctx) -> {
+                      String phase = rs.getString(3);
+                      String reason = rs.getString(4);
+                      String renderError = rs.getString(5);
+                      String desired = rs.getString(6);
+                      String running = rs.getString(7);
+                      // The same judgement as the app status the API shows: a render error
+                      // before anything ran, or FAILED reported for the desired revision.
+                      if (renderError != null && running == null) {
+                        return new Facts.FailedApp(
+                            rs.getString(1),
+                            rs.getString(2),
+                            "cannot be rendered for this device: " + renderError);
+                      }
+                      if ("FAILED".equals(phase) && Objects.equals(desired, running)) {
+                        return new Facts.FailedApp(rs.getString(1), rs.getString(2), reason);
+                      }
+                      return null;
+                    })
+                .list()
+                .stream()
+                .filter(Objects::nonNull)
+                .toList());
+  }
+
+  private List<Facts.PausedRollout> pausedRollouts() {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                    "SELECT id, app, reason, updated_at FROM rollouts WHERE state = 'PAUSED'"
+                        + " ORDER BY seq")
+                .map(
+                    (rs, ctx) ->
+                        new Facts.PausedRollout(
+                            rs.getString(1),
+                            rs.getString(2),
+                            rs.getString(3),
+                            Instant.ofEpochMilli(rs.getLong(4))))
+                .list());
+  }
+
+  private List<Facts.Disk> disks(List<Facts.Device> devices) {
+    Function<String, Optional<Telemetry.Metrics>> memory = latest;
+    List<Facts.Disk> out = new ArrayList<>();
+    if (memory != null) {
+      for (Facts.Device d : devices) {
+        memory.apply(d.id()).ifPresent(m -> addDisks(out, d.id(), m.at(), m.metrics()));
+      }
+      return out;
+    }
+    // Without the ingestion's memory: the newest summary of every device, in one query.
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT m.device_id, m.at, m.metrics FROM device_metrics m JOIN (SELECT"
+                        + " device_id, MAX(seq) AS seq FROM device_metrics GROUP BY device_id) l"
+                        + " ON l.device_id = m.device_id AND l.seq = m.seq")
+                .map(
+                    (rs, ctx) ->
+                        new Object[] {
+                          rs.getString(1), Instant.ofEpochMilli(rs.getLong(2)), rs.getString(3)
+                        })
+                .forEach(
+                    row -> {
+                      try {
+                        Map<String, Telemetry.Stat> metrics =
+                            Json.mapper()
+                                .readValue(
+                                    (String) row[2],
+                                    new com.fasterxml.jackson.core.type.TypeReference<
+                                        Map<String, Telemetry.Stat>>() {});
+                        addDisks(out, (String) row[0], (Instant) row[1], metrics);
+                      } catch (IOException e) {
+                        // A summary the ingestion should not have stored; the others still count.
+                      }
+                    }));
+    return out;
+  }
+
+  private static void addDisks(
+      List<Facts.Disk> out, String deviceId, Instant at, Map<String, Telemetry.Stat> metrics) {
+    if (metrics == null) {
+      return;
+    }
+    metrics.forEach(
+        (name, stat) -> {
+          Matcher m = DISK.matcher(name);
+          if (m.matches() && stat != null && Double.isFinite(stat.last())) {
+            out.add(new Facts.Disk(deviceId, m.group(1), stat.last(), at));
+          }
+        });
+  }
+}

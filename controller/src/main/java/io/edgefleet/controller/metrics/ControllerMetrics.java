@@ -1,0 +1,201 @@
+package io.edgefleet.controller.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.MultiCollector;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * The controller's own metrics, served at {@code /metrics} in the Prometheus text format: HTTP
+ * requests, agent connections and WebSocket messages, desired-state recomputations, rollout and
+ * alert ticks, telemetry ingestion, the JVM, and the fleet gauges of {@link FleetGauges} computed
+ * at scrape time. Each controller has its own registry (never the client library's global one), so
+ * several controllers in one JVM do not mix their numbers. Thread-safe.
+ *
+ * <p>Every label value comes from a bounded set (route templates, not paths; known HTTP methods;
+ * message types), so no client can grow the number of series.
+ */
+public final class ControllerMetrics {
+  /** The content type of the Prometheus text exposition format, version 0.0.4. */
+  public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+
+  private static final Set<String> METHODS =
+      Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final Counter httpRequests;
+  private final Histogram httpDuration;
+  private final Counter websocketMessages;
+  private final Counter rolloutTicks;
+  private final Counter alertTicks;
+  private final Counter alertNotifications;
+  private final Map<String, String> typeLabels = new ConcurrentHashMap<>();
+  private volatile IntSupplier connectedAgents = () -> 0;
+  private volatile LongSupplier recomputations = () -> 0;
+  private volatile LongSupplier telemetryRecords;
+  private volatile LongSupplier telemetryRefused;
+
+  public ControllerMetrics() {
+    httpRequests =
+        Counter.builder()
+            .name("edgefleet_http_requests_total")
+            .help("HTTP requests answered, by method, route template and status")
+            .labelNames("method", "route", "status")
+            .register(registry);
+    httpDuration =
+        Histogram.builder()
+            .name("edgefleet_http_request_duration_seconds")
+            .help("Time from request to answer, by method and route template")
+            .labelNames("method", "route")
+            .classicOnly()
+            .classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+            .withoutExemplars()
+            .register(registry);
+    websocketMessages =
+        Counter.builder()
+            .name("edgefleet_websocket_messages_total")
+            .help("Messages on the agents' WebSockets, by direction (in, out) and type")
+            .labelNames("direction", "type")
+            .register(registry);
+    CounterWithCallback.builder()
+        .name("edgefleet_desired_state_recomputations_total")
+        .help("Desired states computed for a device, changed or not")
+        .callback(cb -> cb.call(recomputations.getAsLong()))
+        .register(registry);
+    rolloutTicks =
+        Counter.builder()
+            .name("edgefleet_rollout_ticks_total")
+            .help("Rollout engine ticks, by outcome (ok, failed)")
+            .labelNames("outcome")
+            .register(registry);
+    alertTicks =
+        Counter.builder()
+            .name("edgefleet_alert_ticks_total")
+            .help("Alert engine ticks, by outcome (ok, failed)")
+            .labelNames("outcome")
+            .register(registry);
+    alertNotifications =
+        Counter.builder()
+            .name("edgefleet_alert_notifications_total")
+            .help(
+                "Alert notification deliveries, by receiver format and outcome (sent, failed,"
+                    + " gave_up)")
+            .labelNames("format", "outcome")
+            .register(registry);
+    GaugeWithCallback.builder()
+        .name("edgefleet_agents_connected")
+        .help("Agents with an open WebSocket to this controller")
+        .callback(cb -> cb.call(connectedAgents.getAsInt()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("edgefleet_telemetry_records_total")
+        .help("Telemetry records (metric summaries, events, losses) stored from agents")
+        .callback(
+            cb -> {
+              LongSupplier s = telemetryRecords;
+              if (s != null) {
+                cb.call(s.getAsLong());
+              }
+            })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("edgefleet_telemetry_refused_total")
+        .help("Telemetry records refused as malformed or oversized")
+        .callback(
+            cb -> {
+              LongSupplier s = telemetryRefused;
+              if (s != null) {
+                cb.call(s.getAsLong());
+              }
+            })
+        .register(registry);
+    registry.register(new JvmMetrics());
+  }
+
+  /** Adds collectors computed at scrape time, such as the fleet gauges. */
+  public void register(MultiCollector collector) {
+    registry.register(collector);
+  }
+
+  /** Where the number of connected agents comes from. */
+  public void connectedAgents(IntSupplier source) {
+    this.connectedAgents = source;
+  }
+
+  /**
+   * Hook for the telemetry ingestion counters: records stored and records refused since the
+   * controller started. Until it is wired, the two telemetry counters have no sample.
+   */
+  public void telemetry(LongSupplier records, LongSupplier refused) {
+    this.telemetryRecords = records;
+    this.telemetryRefused = refused;
+  }
+
+  /**
+   * Counts one answered HTTP request; {@code route} is the route template or {@code unmatched} (see
+   * {@link io.edgefleet.controller.api.HttpApi.RequestObserver}).
+   */
+  public void request(String method, String route, int status, long nanos) {
+    String m = method == null ? "OTHER" : method.toUpperCase(Locale.ROOT);
+    if (!METHODS.contains(m)) {
+      m = "OTHER";
+    }
+    httpRequests.labelValues(m, route, Integer.toString(status)).inc();
+    httpDuration.labelValues(m, route).observe(nanos / 1e9);
+  }
+
+  /**
+   * Counts one WebSocket message; {@code type} is the message record's simple name ({@code
+   * TelemetryBatch}), shown in snake case ({@code telemetry_batch}).
+   */
+  public void websocketMessage(boolean inbound, String type) {
+    String label = typeLabels.computeIfAbsent(type, ControllerMetrics::snake);
+    websocketMessages.labelValues(inbound ? "in" : "out", label).inc();
+  }
+
+  static String snake(String camel) {
+    return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+  }
+
+  /** Where the number of desired-state recomputations since the start comes from. */
+  public void desiredState(LongSupplier recomputations) {
+    this.recomputations = recomputations;
+  }
+
+  public void rolloutTick(boolean ok) {
+    rolloutTicks.labelValues(ok ? "ok" : "failed").inc();
+  }
+
+  public void alertTick(boolean ok) {
+    alertTicks.labelValues(ok ? "ok" : "failed").inc();
+  }
+
+  /** Counts one delivery attempt of an alert notification. */
+  public void alertNotification(String format, String outcome) {
+    alertNotifications.labelValues(format, outcome).inc();
+  }
+
+  /** Every metric in the Prometheus text format (version 0.0.4). */
+  public byte[] scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(32 * 1024);
+    try {
+      writer.write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the metrics", e);
+    }
+    return out.toByteArray();
+  }
+}
