@@ -1,5 +1,8 @@
 package io.edgefleet.testkit.kube;
 
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
@@ -27,20 +30,51 @@ import io.fabric8.kubernetes.client.http.HttpRequest;
 import io.fabric8.kubernetes.client.http.HttpResponse;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Date;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * Plays scheduler and kubelet for a control plane that has neither (the local test cluster of
@@ -64,7 +98,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Pods being deleted are removed at once (as a kubelet does once its containers have stopped). A
  * pod whose {@code nodeSelector} the node does not match, or that names another scheduler, stays
- * Pending. Never start this against a real cluster.
+ * Pending.
+ *
+ * <p>Container logs: like a kubelet, the stand-in serves {@code
+ * /containerLogs/{namespace}/{pod}/{container}} over HTTPS (a self-signed certificate on a loopback
+ * port, registered as the node's kubelet endpoint), which is where the API server reads {@code
+ * pods/log} from. Every container of a pod bound to the node writes one line every {@link
+ * #LOG_INTERVAL} from the moment the stand-in first saw the pod: {@link #logLine line N of
+ * POD/CONTAINER}. The query parameters {@code tailLines}, {@code timestamps}, {@code sinceTime},
+ * {@code sinceSeconds} and {@code follow} behave as a kubelet's; a followed log ends when the pod
+ * is gone or the reader disconnects. Containers of Job pods have terminated and write nothing more.
+ *
+ * <p>Never start this against a real cluster.
  */
 public final class KubeletStandIn implements AutoCloseable {
   /** The name of the node the stand-in registers and binds pods to. */
@@ -81,6 +126,14 @@ public final class KubeletStandIn implements AutoCloseable {
 
   /** About how often a {@value #TAG_CRASH} container's restart count goes up. */
   public static final int CRASH_RESTART_SECONDS = 2;
+
+  /** How often every container writes a log line. */
+  public static final Duration LOG_INTERVAL = Duration.ofMillis(200);
+
+  private static final String LOGS_PATH = "/containerLogs/";
+  private static final DateTimeFormatter RFC3339_NANO =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSSSSS'Z'")
+          .withZone(java.time.ZoneOffset.UTC);
 
   private static final System.Logger LOG = System.getLogger(KubeletStandIn.class.getName());
   private static final String DEFAULT_SCHEDULER = "default-scheduler";
@@ -102,11 +155,16 @@ public final class KubeletStandIn implements AutoCloseable {
   private final Set<String> queued = ConcurrentHashMap.newKeySet();
   private final Map<String, PodRecord> records = new ConcurrentHashMap<>();
   private final AtomicInteger nextIp = new AtomicInteger(2);
+  private final ExecutorService logThreads = Executors.newVirtualThreadPerTaskExecutor();
+  private final CountDownLatch closing = new CountDownLatch(1);
+  private final Map<String, AtomicInteger> followed = new ConcurrentHashMap<>();
+  private final HttpsServer logServer;
   private volatile boolean closed;
 
   /** What the stand-in "kubelet" remembers per pod uid: start time, pod IP, restarts. */
   private static final class PodRecord {
-    final String startTime = now();
+    final Instant started = Instant.now();
+    final String startTime = started.truncatedTo(ChronoUnit.SECONDS).toString();
     final String ip;
     final AtomicInteger restarts = new AtomicInteger();
 
@@ -118,7 +176,14 @@ public final class KubeletStandIn implements AutoCloseable {
   private KubeletStandIn(KubernetesClient client) {
     this.client = client;
     this.http = client.getHttpClient();
-    registerNode();
+    this.logServer = startLogServer();
+    try {
+      registerNode();
+    } catch (RuntimeException e) {
+      logServer.stop(0);
+      logThreads.shutdownNow();
+      throw e;
+    }
     this.worker = Thread.ofPlatform().daemon().name("kubelet-standin").start(this::work);
     this.pods =
         client
@@ -171,9 +236,31 @@ public final class KubeletStandIn implements AutoCloseable {
       return;
     }
     closed = true;
+    closing.countDown();
     timers.shutdownNow();
     pods.stop();
     worker.interrupt();
+    logServer.stop(0);
+    logThreads.shutdownNow();
+  }
+
+  /** The port of the HTTPS endpoint serving container logs (the node's kubelet endpoint). */
+  public int kubeletPort() {
+    return logServer.getAddress().getPort();
+  }
+
+  /**
+   * How many followed logs of pods in {@code namespace} the stand-in is serving now: a reader that
+   * went away stops being counted once the stand-in noticed.
+   */
+  public int followedLogs(String namespace) {
+    AtomicInteger n = followed.get(namespace);
+    return n == null ? 0 : n.get();
+  }
+
+  /** The text of log line {@code n} (from 1) of a container, as the stand-in writes it. */
+  public static String logLine(long n, String pod, String container) {
+    return "line " + n + " of " + pod + "/" + container;
   }
 
   // ---- node ----
@@ -187,7 +274,7 @@ public final class KubeletStandIn implements AutoCloseable {
             .endMetadata()
             .withNewSpec()
             .endSpec()
-            .withStatus(nodeStatus())
+            .withStatus(nodeStatus(kubeletPort()))
             .build();
     Node existing = client.nodes().withName(NODE_NAME).get();
     if (existing == null) {
@@ -197,7 +284,7 @@ public final class KubeletStandIn implements AutoCloseable {
     client
         .nodes()
         .withName(NODE_NAME)
-        .editStatus(n -> new NodeBuilder(n).withStatus(nodeStatus()).build());
+        .editStatus(n -> new NodeBuilder(n).withStatus(nodeStatus(kubeletPort())).build());
     // The TaintNodesByCondition admission plugin taints every new node not-ready:NoSchedule; the
     // node lifecycle controller (not running here) would lift it once the node reports Ready.
     // DaemonSet pods do not tolerate it, so lift it as that controller would.
@@ -216,7 +303,7 @@ public final class KubeletStandIn implements AutoCloseable {
                     .build());
   }
 
-  private static NodeStatus nodeStatus() {
+  private static NodeStatus nodeStatus(int kubeletPort) {
     String now = now();
     Map<String, Quantity> capacity = new LinkedHashMap<>();
     capacity.put("cpu", new Quantity("16"));
@@ -247,14 +334,17 @@ public final class KubeletStandIn implements AutoCloseable {
         .withCapacity(capacity)
         .withAllocatable(capacity)
         .withConditions(conditions)
+        // Only an InternalIP: the API server connects to the first address of its preferred types,
+        // Hostname first, and the node name resolves nowhere.
         .addNewAddress()
         .withType("InternalIP")
         .withAddress("127.0.0.1")
         .endAddress()
-        .addNewAddress()
-        .withType("Hostname")
-        .withAddress(NODE_NAME)
-        .endAddress()
+        .withNewDaemonEndpoints()
+        .withNewKubeletEndpoint()
+        .withPort(kubeletPort)
+        .endKubeletEndpoint()
+        .endDaemonEndpoints()
         .withNewNodeInfo()
         .withArchitecture("amd64")
         .withOperatingSystem("linux")
@@ -268,6 +358,243 @@ public final class KubeletStandIn implements AutoCloseable {
         .withBootID("")
         .endNodeInfo()
         .build();
+  }
+
+  // ---- container logs ----
+
+  private HttpsServer startLogServer() {
+    try {
+      HttpsServer server =
+          HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      server.setHttpsConfigurator(new HttpsConfigurator(selfSignedTls()));
+      server.setExecutor(logThreads);
+      server.createContext(LOGS_PATH, this::containerLogs);
+      server.start();
+      return server;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the stand-in's kubelet endpoint", e);
+    }
+  }
+
+  /**
+   * A TLS context with a fresh self-signed certificate: the API server of {@link KubeCluster} does
+   * not verify kubelet certificates (no {@code --kubelet-certificate-authority}).
+   */
+  private static SSLContext selfSignedTls() {
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+      generator.initialize(256);
+      KeyPair key = generator.generateKeyPair();
+      X500Name name = new X500Name("CN=" + NODE_NAME);
+      Instant now = Instant.now();
+      JcaX509v3CertificateBuilder builder =
+          new JcaX509v3CertificateBuilder(
+              name,
+              BigInteger.valueOf(now.toEpochMilli()),
+              Date.from(now.minus(Duration.ofDays(1))),
+              Date.from(now.plus(Duration.ofDays(3650))),
+              name,
+              key.getPublic());
+      builder.addExtension(
+          Extension.subjectAlternativeName,
+          false,
+          new GeneralNames(
+              new GeneralName[] {
+                new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
+                new GeneralName(GeneralName.dNSName, "localhost")
+              }));
+      X509Certificate cert =
+          new JcaX509CertificateConverter()
+              .getCertificate(
+                  builder.build(
+                      new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())));
+      char[] password = "standin".toCharArray();
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      store.setKeyEntry("kubelet", key.getPrivate(), password, new Certificate[] {cert});
+      KeyManagerFactory keys =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      keys.init(store, password);
+      SSLContext tls = SSLContext.getInstance("TLS");
+      tls.init(keys.getKeyManagers(), null, null);
+      return tls;
+    } catch (GeneralSecurityException | IOException | OperatorCreationException e) {
+      throw new IllegalStateException("cannot make the stand-in's kubelet certificate", e);
+    }
+  }
+
+  /** {@code GET /containerLogs/{namespace}/{pod}/{container}}, as a kubelet serves it. */
+  private void containerLogs(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String[] parts =
+          exchange.getRequestURI().getRawPath().substring(LOGS_PATH.length()).split("/", -1);
+      if (!"GET".equals(exchange.getRequestMethod()) || parts.length != 3) {
+        plain(exchange, 404, "not found");
+        return;
+      }
+      String ns = decode(parts[0]);
+      String name = decode(parts[1]);
+      String container = decode(parts[2]);
+      Pod pod = pods.getStore().getByKey(ns + "/" + name);
+      if (pod == null || !NODE_NAME.equals(pod.getSpec().getNodeName())) {
+        plain(exchange, 404, "pod " + ns + "/" + name + " is not on node " + NODE_NAME);
+        return;
+      }
+      boolean known =
+          java.util.stream.Stream.concat(
+                  nullSafe(pod.getSpec().getContainers()).stream(),
+                  nullSafe(pod.getSpec().getInitContainers()).stream())
+              .anyMatch(c -> container.equals(c.getName()));
+      if (!known) {
+        plain(exchange, 404, "container " + container + " is not in pod " + ns + "/" + name);
+        return;
+      }
+      Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
+      LogQuery q;
+      try {
+        q = LogQuery.of(query, Instant.now());
+      } catch (IllegalArgumentException e) {
+        plain(exchange, 400, e.getMessage());
+        return;
+      }
+      serveLog(exchange, pod, container, q);
+    } catch (IOException e) {
+      // The reader went away (the API server closed its stream): nothing left to do.
+    }
+  }
+
+  /** The kubelet's log options that the stand-in honours. */
+  private record LogQuery(long tailLines, boolean follow, boolean timestamps, Instant since) {
+    static LogQuery of(Map<String, String> q, Instant now) {
+      long tail = -1;
+      if (q.containsKey("tailLines")) {
+        try {
+          tail = Long.parseLong(q.get("tailLines"));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("tailLines must be a number");
+        }
+      }
+      Instant since = Instant.EPOCH;
+      try {
+        if (q.containsKey("sinceTime")) {
+          since = Instant.parse(q.get("sinceTime"));
+        } else if (q.containsKey("sinceSeconds")) {
+          since = now.minusSeconds(Long.parseLong(q.get("sinceSeconds")));
+        }
+      } catch (DateTimeParseException | NumberFormatException e) {
+        throw new IllegalArgumentException("sinceTime / sinceSeconds is malformed");
+      }
+      return new LogQuery(tail, flag(q.get("follow")), flag(q.get("timestamps")), since);
+    }
+
+    private static boolean flag(String v) {
+      return "true".equalsIgnoreCase(v) || "1".equals(v);
+    }
+  }
+
+  private void serveLog(HttpExchange exchange, Pod pod, String container, LogQuery q)
+      throws IOException {
+    String name = pod.getMetadata().getName();
+    Instant started = record(pod).started;
+    boolean job = ownedByJob(pod);
+    exchange.getResponseHeaders().set("Content-Type", "text/plain");
+    exchange.sendResponseHeaders(200, 0);
+    OutputStream out = exchange.getResponseBody();
+    // Line n was written at started + n * LOG_INTERVAL; a Job's container wrote nothing.
+    long last = job ? 0 : linesBy(started, Instant.now());
+    long first = Math.max(1, linesBy(started, q.since().minusNanos(1)) + 1);
+    if (q.tailLines() >= 0) {
+      first = Math.max(first, last - q.tailLines() + 1);
+    }
+    for (long n = first; n <= last; n++) {
+      writeLine(out, started, n, name, container, q.timestamps());
+    }
+    out.flush();
+    if (!q.follow() || job) {
+      return;
+    }
+    AtomicInteger counter =
+        followed.computeIfAbsent(pod.getMetadata().getNamespace(), k -> new AtomicInteger());
+    counter.incrementAndGet();
+    try {
+      follow(out, pod, container, q, started, last);
+    } finally {
+      counter.decrementAndGet();
+    }
+  }
+
+  /** Writes each new line when it is due until the pod is gone or the reader left. */
+  private void follow(
+      OutputStream out, Pod pod, String container, LogQuery q, Instant started, long last)
+      throws IOException {
+    String ns = pod.getMetadata().getNamespace();
+    String name = pod.getMetadata().getName();
+    String uid = pod.getMetadata().getUid();
+    for (long n = last + 1; !closed; n++) {
+      Instant at = lineAt(started, n);
+      Duration wait = Duration.between(Instant.now(), at);
+      try {
+        if (wait.isPositive() && closing.await(wait.toNanos(), TimeUnit.NANOSECONDS)) {
+          return;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      Pod now = pods.getStore().getByKey(ns + "/" + name);
+      if (now == null
+          || !uid.equals(now.getMetadata().getUid())
+          || now.getMetadata().getDeletionTimestamp() != null) {
+        return; // the pod is gone: a kubelet ends the stream
+      }
+      writeLine(out, started, n, name, container, q.timestamps());
+      out.flush();
+    }
+  }
+
+  private static long linesBy(Instant started, Instant t) {
+    if (t.isBefore(started)) {
+      return 0;
+    }
+    return Duration.between(started, t).toNanos() / LOG_INTERVAL.toNanos();
+  }
+
+  private static Instant lineAt(Instant started, long n) {
+    return started.plus(LOG_INTERVAL.multipliedBy(n));
+  }
+
+  private static void writeLine(
+      OutputStream out, Instant started, long n, String pod, String container, boolean timestamps)
+      throws IOException {
+    String text = logLine(n, pod, container) + "\n";
+    if (timestamps) {
+      text = RFC3339_NANO.format(lineAt(started, n)) + " " + text;
+    }
+    out.write(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static void plain(HttpExchange exchange, int status, String message) throws IOException {
+    byte[] body = message.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", "text/plain");
+    exchange.sendResponseHeaders(status, body.length);
+    exchange.getResponseBody().write(body);
+  }
+
+  private static Map<String, String> query(String raw) {
+    Map<String, String> out = new HashMap<>();
+    if (raw == null || raw.isEmpty()) {
+      return out;
+    }
+    for (String pair : raw.split("&")) {
+      int eq = pair.indexOf('=');
+      String key = decode(eq < 0 ? pair : pair.substring(0, eq));
+      out.put(key, eq < 0 ? "" : decode(pair.substring(eq + 1)));
+    }
+    return out;
+  }
+
+  private static String decode(String s) {
+    return URLDecoder.decode(s, StandardCharsets.UTF_8);
   }
 
   // ---- work queue ----
