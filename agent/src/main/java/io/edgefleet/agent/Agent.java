@@ -683,9 +683,17 @@ public final class Agent implements AutoCloseable {
         states = reconciler.reconcile(v.state(), desiredStore::bundle);
       } catch (RuntimeException e) {
         lastError = "reconcile failed: " + e.getMessage();
+        if (!lastError.equals(lastReconcileError)) {
+          lastReconcileError = lastError;
+          event("reconcile-failed", "error", null, lastError);
+        }
         return;
       }
+      lastReconcileError = null;
       boolean changed = !states.equals(lastReported);
+      if (changed) {
+        reportChanges(lastReported, states);
+      }
       lastReported = List.copyOf(states);
       Link l = link;
       if ((changed || reportDue) && l != null && state == State.CONNECTED) {
@@ -714,6 +722,46 @@ public final class Agent implements AutoCloseable {
   }
 
   private static final Duration PROGRESS_CHECK = Duration.ofSeconds(2);
+  private String lastReconcileError;
+
+  /**
+   * Apply results as device events: an app that failed, became ready or recovered, took a new
+   * revision, or was removed. Right after a start only failures are news.
+   */
+  private void reportChanges(List<AppState> before, List<AppState> after) {
+    java.util.Map<String, AppState> old = new java.util.HashMap<>();
+    for (AppState s : before) {
+      old.put(s.name(), s);
+    }
+    for (AppState s : after) {
+      AppState was = old.remove(s.name());
+      if (s.phase() == null || s.equals(was)) {
+        continue;
+      }
+      boolean newRevision = was != null && !java.util.Objects.equals(was.revision(), s.revision());
+      String rev = s.revision() == null ? "" : " revision " + s.revision();
+      if (s.phase() == AppState.Phase.FAILED) {
+        if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
+          event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());
+        }
+      } else if (was == null) {
+        continue;
+      } else if (s.phase() == AppState.Phase.READY && was.phase() != AppState.Phase.READY) {
+        boolean recovered = was.phase() == AppState.Phase.FAILED;
+        event(
+            recovered ? "app-recovered" : "app-ready",
+            "info",
+            s.name(),
+            "app" + rev + (recovered ? " recovered and is ready" : " is ready"));
+      } else if (newRevision) {
+        event("app-updated", "info", s.name(), "app" + rev + " applied (" + s.phase() + ")");
+      }
+    }
+    if (!before.isEmpty()) {
+      old.keySet().forEach(name -> event("app-removed", "info", name, "app removed"));
+    }
+  }
+
   private final java.util.concurrent.atomic.AtomicBoolean followUpScheduled =
       new java.util.concurrent.atomic.AtomicBoolean();
 

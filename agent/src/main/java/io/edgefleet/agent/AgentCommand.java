@@ -1,7 +1,11 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.outbox.Outbox;
+import io.edgefleet.agent.outbox.Sizes;
 import io.edgefleet.agent.runtime.Runtimes;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.telemetry.NodeSampler;
+import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -75,6 +79,22 @@ public final class AgentCommand implements Callable<Integer> {
               + " cluster need one each.")
   String inventoryNamespace = "edgefleet-system";
 
+  @Option(
+      names = "--outbox-max",
+      paramLabel = "SIZE",
+      description =
+          "Most disk space for telemetry kept while the controller is unreachable, e.g. 64MB"
+              + " (default); when full, old metric summaries are merged.")
+  String outboxMax = "64MB";
+
+  @Option(
+      names = "--logs-rate",
+      paramLabel = "KIB_PER_S",
+      description =
+          "Most bandwidth workload logs asked for by operators may use, in KiB/s (default: 32);"
+              + " keep it well below the link's speed.")
+  int logsRate = 32;
+
   WorkloadRuntime runtime() {
     return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace);
   }
@@ -90,6 +110,17 @@ public final class AgentCommand implements Callable<Integer> {
     }
     if (cap.toMillis() < 1000) {
       System.err.println("error: --max-backoff must be at least 1s");
+      return 2;
+    }
+    if (logsRate < 1) {
+      System.err.println("error: --logs-rate must be at least 1 (KiB/s)");
+      return 2;
+    }
+    Outbox.Options outboxOptions;
+    try {
+      outboxOptions = Outbox.Options.bounded(Sizes.parse(outboxMax));
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: --outbox-max: " + e.getMessage());
       return 2;
     }
     ScheduledExecutorService scheduler =
@@ -118,6 +149,30 @@ public final class AgentCommand implements Callable<Integer> {
             Clock.systemUTC(),
             System.out,
             runtime);
+    Outbox outbox;
+    try {
+      outbox = Outbox.open(state.resolve("outbox"), outboxOptions, Clock.systemUTC());
+    } catch (RuntimeException e) {
+      System.err.println("error: the telemetry outbox cannot be opened: " + e.getMessage());
+      return 2;
+    }
+    TelemetryFeature telemetry =
+        new TelemetryFeature(
+            outbox,
+            NodeSampler.system(),
+            agent::apps,
+            scheduler,
+            Clock.systemUTC(),
+            TelemetryFeature.Options.defaults());
+    agent.add(telemetry);
+    telemetry.start();
+    agent.add(
+        io.edgefleet.agent.logs.LogsFeature.forAgent(
+            agent,
+            runtime,
+            Clock.systemUTC(),
+            io.edgefleet.agent.logs.LogsFeature.Options.defaults()
+                .withBytesPerSecond(Math.min(logsRate, 1 << 20) * 1024)));
     try {
       agent.start();
     } catch (AgentException e) {

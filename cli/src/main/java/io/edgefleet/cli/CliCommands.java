@@ -28,6 +28,10 @@ public final class CliCommands {
     commands.put("deploy", new DeployCommand());
     commands.put("deployments", new DeploymentsCommand());
     commands.put("rollouts", new RolloutsCommand());
+    commands.put("alerts", new AlertsCommand());
+    commands.put("fleet", new FleetCommand());
+    commands.put("events", new EventsCommand());
+    commands.put("logs", new LogsCommand());
     return commands;
   }
 }

@@ -72,6 +72,47 @@ final class ControllerClient implements AutoCloseable {
     send("DELETE", path, Optional.empty());
   }
 
+  /**
+   * GETs an answer that is written while it is produced (NDJSON) and hands its lines to {@code
+   * lines} as they arrive, until the answer ends or {@code lines} returns false (then the
+   * connection is closed). No request timeout applies: a followed stream lasts as long as it lasts.
+   */
+  void stream(String path, java.util.function.Predicate<String> lines) {
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(connection.server() + path))
+            .header("Accept", "application/x-ndjson, application/json")
+            .header("Authorization", "Bearer " + connection.token())
+            .GET()
+            .build();
+    HttpResponse<java.util.stream.Stream<String>> response;
+    try {
+      response = http.send(request, BodyHandlers.ofLines());
+    } catch (IOException e) {
+      throw failure(e, connection);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliException.failed("interrupted while waiting for the controller");
+    }
+    try (java.util.stream.Stream<String> body = response.body()) {
+      if (response.statusCode() / 100 != 2) {
+        throw apiError(
+            response.statusCode(), body.collect(java.util.stream.Collectors.joining("\n")));
+      }
+      java.util.Iterator<String> it = body.iterator();
+      while (it.hasNext()) {
+        if (!lines.test(it.next())) {
+          return;
+        }
+      }
+    } catch (java.io.UncheckedIOException e) {
+      throw CliException.failed(
+          "the stream from the controller at "
+              + connection.server()
+              + " broke off: "
+              + reason(e.getCause()));
+    }
+  }
+
   /** The answer's JSON; a {@link MissingNode} when the answer has no body (204). */
   private JsonNode send(String method, String path, Optional<JsonNode> body) {
     HttpRequest.Builder request =

@@ -11,7 +11,15 @@ import picocli.CommandLine.TypeConversionException;
 /** picocli converters that validate arguments where they enter, naming the offending value. */
 final class Converters {
   static final Set<String> DEVICE_STATUSES =
-      Set.of("PENDING", "NEVER_SEEN", "ONLINE", "OFFLINE", "REJECTED", "DECOMMISSIONED");
+      Set.of(
+          "PENDING",
+          "NEVER_SEEN",
+          "ONLINE",
+          "DEGRADED",
+          "ERROR",
+          "OFFLINE",
+          "REJECTED",
+          "DECOMMISSIONED");
 
   /** The largest {@code --limit} the controller accepts. */
   static final int MAX_LIMIT = 1000;

@@ -48,8 +48,8 @@ final class DevicesCommand {
         paramLabel = "STATUS",
         converter = Converters.DeviceStatus.class,
         description =
-            "Only devices in this status: PENDING, NEVER_SEEN, ONLINE, OFFLINE, REJECTED or"
-                + " DECOMMISSIONED.")
+            "Only devices in this status: PENDING, NEVER_SEEN, ONLINE, DEGRADED, ERROR, OFFLINE,"
+                + " REJECTED or DECOMMISSIONED.")
     String status;
 
     @Override
@@ -294,6 +294,7 @@ final class DevicesCommand {
     fields.put("Serial", Formats.text(d, "serial"));
     fields.put("Status", Formats.text(d, "status"));
     fields.put("Reason", Formats.text(d, "statusReason"));
+    fields.put("Status since", Formats.timestamp(d, "statusSince", now));
     fields.put("Last seen", Formats.timestamp(d, "lastSeen", now));
     fields.put("Tags", Tags.format(d.path("tags")));
     fields.put("Agent version", version(d));

@@ -28,7 +28,17 @@ class CliCommandsTest {
 
     assertThat(first.keySet())
         .containsExactly(
-            "onboarding", "devices", "repos", "apps", "deploy", "deployments", "rollouts");
+            "onboarding",
+            "devices",
+            "repos",
+            "apps",
+            "deploy",
+            "deployments",
+            "rollouts",
+            "alerts",
+            "fleet",
+            "events",
+            "logs");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
 

@@ -2,6 +2,10 @@ package io.edgefleet.controller;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.edgefleet.controller.alerts.AlertEngine;
+import io.edgefleet.controller.alerts.AlertReceivers;
+import io.edgefleet.controller.alerts.AlertRoutes;
+import io.edgefleet.controller.alerts.AlertRules;
 import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.HttpApi;
@@ -17,15 +21,23 @@ import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.health.FleetSummaries;
+import io.edgefleet.controller.health.HealthEngine;
+import io.edgefleet.controller.health.HealthPolicy;
+import io.edgefleet.controller.logs.LogSessions;
+import io.edgefleet.controller.metrics.ControllerMetrics;
+import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -69,6 +81,7 @@ public final class Controller implements AutoCloseable {
   private final Presence presence;
   private final DeviceService devices;
   private final AgentGateway gateway;
+  private final LogSessions logs;
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
   private final GitOps gitops;
@@ -76,6 +89,11 @@ public final class Controller implements AutoCloseable {
   private final Catalog catalog;
   private final RolloutEngine rollouts;
   private final Deployments deployments;
+  private final TelemetryIngest telemetry;
+  private final HealthEngine health;
+  private final ControllerMetrics metrics;
+  private final AlertEngine alerts;
+  private final ScheduledExecutorService alertScheduler;
   private final AppCatalog allApps;
   private final Clock clock;
   private final HttpApi http;
@@ -100,6 +118,7 @@ public final class Controller implements AutoCloseable {
     try {
       this.pki = ControllerPki.open(dataDir.resolve("pki"), serverNames(config), clock);
       AuditLog audit = new AuditLog(database.jdbi(), clock);
+      this.metrics = new ControllerMetrics();
       DeviceStore store = new DeviceStore();
       this.presence = new Presence(database.jdbi(), clock);
       presence.load();
@@ -107,7 +126,17 @@ public final class Controller implements AutoCloseable {
           new DeviceService(
               database.jdbi(), clock, store, presence, pki, audit, config.offlineAfter());
       this.gateway = new AgentGateway(database.jdbi(), store, presence, clock, config.heartbeat());
+      this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
       devices.onRevoke((id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
+      this.telemetry = new TelemetryIngest(database.jdbi(), clock);
+      telemetry.load();
+      this.health =
+          new HealthEngine(database.jdbi(), clock, HealthPolicy.defaults(), telemetry::latest);
+      health.load();
+      health.attach(devices);
+      devices.refineWith(health);
+      gateway.onTelemetry(health.observing(telemetry));
+      gateway.telemetryInterval(config.telemetryInterval());
       BundleStore bundles = new BundleStore(database.jdbi(), clock);
       this.gitops =
           new GitOps(
@@ -130,12 +159,17 @@ public final class Controller implements AutoCloseable {
       rollouts.gitPolicies(gitops::rolloutPolicies);
       rollouts.onRelease(desired::request);
       deployments.onChange(desired::requestAll);
-      desired.onChange(gateway::nudge);
+      desired.onChange(
+          (id, generation) -> {
+            gateway.nudge(id, generation);
+            health.desiredChanged(id);
+          });
       gitops.onChange(source -> desired.requestAll());
       devices.onChange(
           id -> {
             desired.request(id);
             rollouts.devicesChanged();
+            health.deviceChanged(id);
           });
       gateway.generations(desired::generation);
       gateway.onReport(
@@ -145,6 +179,7 @@ public final class Controller implements AutoCloseable {
               case AgentMessage.Event event -> appStatus.event(id, event);
               default -> {}
             }
+            health.reported(id, message);
           });
       this.onboarding = new OnboardingTokens(database.jdbi(), clock, audit);
       Preregistrations preregistrations = new Preregistrations(database.jdbi(), clock, audit);
@@ -155,6 +190,31 @@ public final class Controller implements AutoCloseable {
 
       // The advertised URL is known only once the port is bound.
       AtomicReference<String> advertised = new AtomicReference<>("");
+      AlertRules alertRules = new AlertRules(database.jdbi(), clock, audit);
+      AlertReceivers alertReceivers =
+          new AlertReceivers(
+              database.jdbi(),
+              clock,
+              audit,
+              new SecretBox(dataDir.resolve("secret.key")),
+              alertRules);
+      this.alerts =
+          new AlertEngine(
+              database.jdbi(),
+              clock,
+              alertRules,
+              alertReceivers,
+              devices::presenceStatus,
+              presence::snapshot,
+              config.alerts(),
+              advertised::get);
+      alerts.latestMetrics(telemetry::latest);
+      alerts.onDelivery(metrics::alertNotification);
+      metrics.connectedAgents(gateway::connectionCount);
+      gateway.onTraffic(metrics::websocketMessage);
+      metrics.telemetry(telemetry::records, telemetry::refused);
+      metrics.desiredState(desired::recomputations);
+      metrics.register(new FleetGauges(config.metricsTagKeys(), fleetSources(appStatus)));
       EnrollmentService enrollment =
           new EnrollmentService(
               database.jdbi(),
@@ -187,12 +247,19 @@ public final class Controller implements AutoCloseable {
                   this.catalog,
                   deployments,
                   rollouts,
+                  new FleetSummaries(devices, health, clock),
+                  new EventLog(database.jdbi(), clock, devices),
+                  telemetry,
+                  new AlertRoutes.Services(alertRules, alertReceivers, alerts),
+                  metrics,
+                  logs,
                   () -> Signatures.publicKeyPem(pki.signingKey().getPublic()),
                   audit,
                   openApiJson()),
               admins,
               gateway,
               HttpApi.Limits.defaults());
+      http.onRequest(metrics::request);
       http.start();
       this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
       advertised.set(url);
@@ -210,7 +277,20 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
       long tick = config.rolloutTick().toMillis();
       scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
       gitops.start();
+      this.alertScheduler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                // Its own thread: a slow webhook must not hold up presence or rollouts.
+                Thread t = new Thread(r, "edgefleet-alerts");
+                t.setDaemon(true);
+                return t;
+              });
+      long alertTick = config.alerts().tick().toMillis();
+      alertScheduler.scheduleWithFixedDelay(
+          this::tickAlerts, alertTick, alertTick, TimeUnit.MILLISECONDS);
     } catch (RuntimeException e) {
       database.close();
       throw e;
@@ -258,6 +338,11 @@ public final class Controller implements AutoCloseable {
     return gateway;
   }
 
+  /** Log requests to devices in flight. */
+  public LogSessions logs() {
+    return logs;
+  }
+
   public Presence presence() {
     return presence;
   }
@@ -282,6 +367,11 @@ public final class Controller implements AutoCloseable {
     return catalog;
   }
 
+  /** The health model: status beyond presence, since when, transitions. */
+  public HealthEngine health() {
+    return health;
+  }
+
   public RolloutEngine rollouts() {
     return rollouts;
   }
@@ -290,16 +380,84 @@ public final class Controller implements AutoCloseable {
     return deployments;
   }
 
+  /** Telemetry ingestion: counters, the newest metrics of each device. */
+  public TelemetryIngest telemetry() {
+    return telemetry;
+  }
+
   private AppCatalog apps() {
     return allApps;
+  }
+
+  private void pruneTelemetry() {
+    try {
+      telemetry.prune();
+    } catch (RuntimeException e) {
+      LOG.warn("old metric summaries could not be pruned: {}", e.toString());
+    }
+  }
+
+  private void tickHealth() {
+    try {
+      health.tick(clock.instant());
+    } catch (RuntimeException e) {
+      LOG.warn("device health could not be updated: {}", e.toString());
+    }
   }
 
   private void tickRollouts() {
     try {
       rollouts.tick(clock.instant());
+      metrics.rolloutTick(true);
     } catch (RuntimeException e) {
+      metrics.rolloutTick(false);
       LOG.warn("rollouts could not advance: {}", e.toString());
     }
+  }
+
+  private void tickAlerts() {
+    try {
+      alerts.tick(clock.instant());
+      metrics.alertTick(true);
+    } catch (RuntimeException e) {
+      metrics.alertTick(false);
+      LOG.warn("alert rules could not be evaluated: {}", e.toString());
+    }
+  }
+
+  /** The alert engine: rules, receivers and notifications, advanced by {@code tick(now)}. */
+  public AlertEngine alerts() {
+    return alerts;
+  }
+
+  /** The controller's own metrics and the fleet gauges, as served at {@code /metrics}. */
+  public ControllerMetrics metrics() {
+    return metrics;
+  }
+
+  /** Where the fleet gauges of {@code /metrics} come from: one read per source and scrape. */
+  private FleetGauges.Sources fleetSources(AppStatusService apps) {
+    return new FleetGauges.Sources(
+        () ->
+            devices.list(Optional.empty()).stream()
+                .map(v -> new FleetGauges.Device(v.status().name(), v.tags()))
+                .toList(),
+        () -> FleetGauges.countRollouts(database.jdbi()),
+        () ->
+            apps.summary().stream()
+                .flatMap(
+                    a ->
+                        java.util.stream.Stream.of(
+                            new FleetGauges.AppCount(a.app(), "READY", a.ready()),
+                            new FleetGauges.AppCount(a.app(), "FAILED", a.failed()),
+                            new FleetGauges.AppCount(a.app(), "PENDING", a.pending()),
+                            new FleetGauges.AppCount(
+                                a.app(), "PENDING_OFFLINE", a.pendingOffline())))
+                .toList(),
+        () ->
+            alerts.firingCounts().stream()
+                .map(c -> new FleetGauges.AlertCount(c.rule(), c.severity(), c.firing()))
+                .toList());
   }
 
   public Database database() {
@@ -312,6 +470,14 @@ public final class Controller implements AutoCloseable {
 
   @Override
   public void close() {
+    alertScheduler.shutdownNow();
+    try {
+      // A tick that is sending finishes its bookkeeping before the database closes.
+      alertScheduler.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    alerts.close();
     scheduler.shutdownNow();
     gitops.close();
     desired.close();

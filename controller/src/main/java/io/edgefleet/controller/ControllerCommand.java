@@ -1,5 +1,7 @@
 package io.edgefleet.controller;
 
+import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -62,6 +64,27 @@ public final class ControllerCommand implements Callable<Integer> {
       paramLabel = "DURATION",
       description = "How often rollouts advance (default: 2s).")
   String rolloutTick = "2s";
+
+  @Option(
+      names = "--telemetry-interval",
+      paramLabel = "DURATION",
+      description = "How often agents send metric summaries (default: 60s).")
+  String telemetryInterval = "60s";
+
+  @Option(
+      names = "--metrics-tag-keys",
+      paramLabel = "KEY[,KEY…]",
+      split = ",",
+      description =
+          "Device tag keys (at most 5) whose values label edgefleet_devices_by_tags in /metrics,"
+              + " e.g. region,site (default: none).")
+  List<String> metricsTagKeys = new ArrayList<>();
+
+  @Option(
+      names = "--alert-interval",
+      paramLabel = "DURATION",
+      description = "How often alert rules are evaluated and notifications sent (default: 10s).")
+  String alertInterval = "10s";
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -159,6 +182,31 @@ public final class ControllerCommand implements Callable<Integer> {
     if (tick.toMillis() < 50) {
       throw new IllegalArgumentException("--rollout-tick must be at least 50ms");
     }
+    Duration telemetry;
+    try {
+      telemetry = Durations.parse(telemetryInterval);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--telemetry-interval: " + e.getMessage());
+    }
+    if (telemetry.toSeconds() < 1) {
+      throw new IllegalArgumentException("--telemetry-interval must be at least 1s");
+    }
+    Duration alerts;
+    try {
+      alerts = Durations.parse(alertInterval);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--alert-interval: " + e.getMessage());
+    }
+    if (alerts.toSeconds() < 1) {
+      throw new IllegalArgumentException("--alert-interval must be at least 1s");
+    }
+    List<String> tagKeys =
+        metricsTagKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
+    try {
+      FleetGauges.labelsFor(tagKeys);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--metrics-tag-keys: " + e.getMessage());
+    }
     if (advertiseUrl != null && !advertiseUrl.startsWith("https://")) {
       throw new IllegalArgumentException("--advertise-url must start with https://");
     }
@@ -171,7 +219,10 @@ public final class ControllerCommand implements Callable<Integer> {
         .withAdvertiseUrl(advertiseUrl)
         .withTlsNames(tlsNames)
         .withHeartbeat(hb)
-        .withRolloutTick(tick);
+        .withRolloutTick(tick)
+        .withTelemetryInterval(telemetry)
+        .withMetricsTagKeys(tagKeys)
+        .withAlerts(AlertOptions.defaults().withTick(alerts));
   }
 
   private static String rootMessage(Throwable e) {

@@ -1,5 +1,6 @@
 package io.edgefleet.controller;
 
+import io.edgefleet.controller.alerts.AlertOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +16,9 @@ import java.util.Optional;
  * @param offlineAfter silence after which a device counts as offline
  * @param presenceFlush how often last-seen times are written to the database
  * @param rolloutTick how often rollouts advance
+ * @param telemetryInterval how often agents send metric summaries (told in {@code welcome})
+ * @param metricsTagKeys device tag keys that label the per-tag fleet gauges of {@code /metrics}
+ * @param alerts how the alert engine evaluates rules and delivers notifications
  */
 public record ControllerConfig(
     Path dataDir,
@@ -28,7 +32,10 @@ public record ControllerConfig(
     Duration heartbeat,
     Duration offlineAfter,
     Duration presenceFlush,
-    Duration rolloutTick) {
+    Duration rolloutTick,
+    Duration telemetryInterval,
+    List<String> metricsTagKeys,
+    AlertOptions alerts) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -39,7 +46,11 @@ public record ControllerConfig(
     if (heartbeat.isNegative() || heartbeat.isZero()) {
       throw new IllegalArgumentException("heartbeat must be positive");
     }
+    if (telemetryInterval.toSeconds() < 1) {
+      throw new IllegalArgumentException("telemetry interval must be at least 1s");
+    }
     tlsNames = List.copyOf(tlsNames);
+    metricsTagKeys = List.copyOf(metricsTagKeys);
   }
 
   /** Defaults for a data directory: all interfaces, port 7443, SQLite, 30 s heartbeats. */
@@ -57,7 +68,10 @@ public record ControllerConfig(
         heartbeat,
         heartbeat.multipliedBy(3),
         Duration.ofSeconds(10),
-        Duration.ofSeconds(2));
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(60),
+        List.of(),
+        AlertOptions.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -73,7 +87,10 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         presenceFlush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   public ControllerConfig withDatabase(String url, String user, String password) {
@@ -89,7 +106,10 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         presenceFlush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   public ControllerConfig withAdvertiseUrl(String url) {
@@ -105,7 +125,10 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         presenceFlush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   public ControllerConfig withTlsNames(List<String> names) {
@@ -121,7 +144,10 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         presenceFlush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   /** Heartbeat cadence; devices count as offline after three missed heartbeats. */
@@ -138,7 +164,10 @@ public record ControllerConfig(
         heartbeat,
         heartbeat.multipliedBy(3),
         presenceFlush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   public ControllerConfig withPresenceFlush(Duration flush) {
@@ -154,7 +183,10 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         flush,
-        rolloutTick);
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
   }
 
   public ControllerConfig withRolloutTick(Duration tick) {
@@ -170,6 +202,72 @@ public record ControllerConfig(
         heartbeat,
         offlineAfter,
         presenceFlush,
-        tick);
+        tick,
+        telemetryInterval,
+        metricsTagKeys,
+        alerts);
+  }
+
+  /** How often agents summarise their metrics and send them (default 60 s). */
+  public ControllerConfig withTelemetryInterval(Duration interval) {
+    return new ControllerConfig(
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush,
+        rolloutTick,
+        interval,
+        metricsTagKeys,
+        alerts);
+  }
+
+  /**
+   * Device tag keys (at most {@value io.edgefleet.controller.metrics.FleetGauges#MAX_TAG_KEYS})
+   * whose values label {@code edgefleet_devices_by_tags} in {@code /metrics}.
+   */
+  public ControllerConfig withMetricsTagKeys(List<String> keys) {
+    return new ControllerConfig(
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush,
+        rolloutTick,
+        telemetryInterval,
+        keys,
+        alerts);
+  }
+
+  /** How often alert rules are evaluated and how failed notifications are retried. */
+  public ControllerConfig withAlerts(AlertOptions options) {
+    return new ControllerConfig(
+        dataDir,
+        listenHost,
+        listenPort,
+        databaseUrl,
+        databaseUser,
+        databasePassword,
+        advertiseUrl,
+        tlsNames,
+        heartbeat,
+        offlineAfter,
+        presenceFlush,
+        rolloutTick,
+        telemetryInterval,
+        metricsTagKeys,
+        options);
   }
 }

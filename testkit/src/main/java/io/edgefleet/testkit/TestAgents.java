@@ -82,6 +82,90 @@ public final class TestAgents implements AutoCloseable {
     return a;
   }
 
+  /** An agent and its telemetry feature. */
+  public record WithTelemetry(
+      Agent agent, io.edgefleet.agent.telemetry.TelemetryFeature telemetry) {}
+
+  /**
+   * Creates and starts an agent with telemetry as {@code edgefleet agent} has it: the outbox in the
+   * agent's state directory (64 MiB), sampling with {@code sampler} (a zero {@code sampleEvery}
+   * leaves sampling to {@code TelemetryFeature.tick()}), on the agents' shared threads.
+   */
+  public WithTelemetry startWithTelemetry(
+      Agent.Options options,
+      Clock clock,
+      io.edgefleet.agent.telemetry.Sampler sampler,
+      io.edgefleet.agent.telemetry.TelemetryFeature.Options telemetry) {
+    return startWithTelemetry(
+        options, clock, new NoRuntime("test agent without a workload runtime"), sampler, telemetry);
+  }
+
+  /** The same with a workload runtime, whose app states become gauges and events. */
+  public WithTelemetry startWithTelemetry(
+      Agent.Options options,
+      Clock clock,
+      WorkloadRuntime runtime,
+      io.edgefleet.agent.telemetry.Sampler sampler,
+      io.edgefleet.agent.telemetry.TelemetryFeature.Options telemetry) {
+    var made =
+        new java.util.concurrent.atomic.AtomicReference<
+            io.edgefleet.agent.telemetry.TelemetryFeature>();
+    Agent agent =
+        start(
+            options,
+            clock,
+            runtime,
+            List.of(
+                a -> {
+                  var outbox =
+                      io.edgefleet.agent.outbox.Outbox.open(
+                          options.stateDir().resolve("outbox"),
+                          io.edgefleet.agent.outbox.Outbox.Options.defaults(),
+                          clock);
+                  var f =
+                      new io.edgefleet.agent.telemetry.TelemetryFeature(
+                          outbox, sampler, a::apps, scheduler, clock, telemetry);
+                  f.start();
+                  made.set(f);
+                  return f;
+                }));
+    return new WithTelemetry(agent, made.get());
+  }
+
+  /**
+   * Creates and starts an agent with the given runtime and the features {@code features} make for
+   * it (e.g. {@code a -> LogsFeature.forAgent(a, runtime, clock, options)}), added before it
+   * starts.
+   */
+  public Agent start(
+      Agent.Options options,
+      Clock clock,
+      WorkloadRuntime runtime,
+      List<java.util.function.Function<Agent, ? extends io.edgefleet.agent.AgentFeature>>
+          features) {
+    Agent a =
+        new Agent(options, scheduler, http, RandomGenerator.getDefault(), clock, out, runtime);
+    features.forEach(f -> a.add(f.apply(a)));
+    synchronized (agents) {
+      agents.add(a);
+    }
+    a.start();
+    return a;
+  }
+
+  /** Creates and starts an agent that also serves its workload logs, as {@code edgefleet agent}. */
+  public Agent startWithLogs(
+      Agent.Options options,
+      WorkloadRuntime runtime,
+      io.edgefleet.agent.logs.LogsFeature.Options logs) {
+    Clock clock = Clock.systemUTC();
+    return start(
+        options,
+        clock,
+        runtime,
+        List.of(a -> io.edgefleet.agent.logs.LogsFeature.forAgent(a, runtime, clock, logs)));
+  }
+
   public List<Agent> all() {
     synchronized (agents) {
       return List.copyOf(agents);

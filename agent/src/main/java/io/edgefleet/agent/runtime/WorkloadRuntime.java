@@ -1,5 +1,7 @@
 package io.edgefleet.agent.runtime;
 
+import java.time.Instant;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -43,6 +45,63 @@ public interface WorkloadRuntime extends AutoCloseable {
    * @throws RuntimeUnavailableException when the runtime cannot be asked (retryable)
    */
   Set<String> ownedApps();
+
+  /** One container of one pod of an app: where log lines come from. */
+  record LogSource(String namespace, String pod, String container) {}
+
+  /**
+   * What to read of a log: the last {@code tailLines} lines written at or after {@code since}
+   * ({@link Instant#EPOCH} for all), then, with {@code follow}, new lines until the stream is
+   * closed or the container goes away.
+   */
+  record LogQuery(int tailLines, boolean follow, Instant since) {
+    public LogQuery {
+      if (tailLines < 0) {
+        throw new IllegalArgumentException("tailLines must be 0 or more");
+      }
+    }
+  }
+
+  /**
+   * Receives the lines of one log stream, one call at a time, in order; then exactly one of {@link
+   * #completed()} or {@link #failed(String)}. Called on the runtime's threads: must not block.
+   */
+  interface LogSink {
+    /** A line (without its line break) and when the container wrote it. */
+    void line(Instant at, String line);
+
+    /** The log ended: all lines were read, or the followed container or pod is gone. */
+    void completed();
+
+    /** The log could not be read (further); {@code reason} says why. */
+    void failed(String reason);
+  }
+
+  /** A log being read; {@link #close()} stops it (idempotent, the sink hears nothing more). */
+  interface LogStream extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  /**
+   * The containers of the app's running and finished pods, whose logs {@link #readLogs} reads.
+   * Empty when the app has no pods.
+   *
+   * @throws RuntimeUnavailableException when the runtime cannot be asked (retryable)
+   * @throws UnsupportedOperationException when this runtime keeps no workload logs
+   */
+  default List<LogSource> logSources(String app) {
+    throw new UnsupportedOperationException("this node's workload runtime keeps no logs");
+  }
+
+  /**
+   * Starts reading one container's log into {@code sink}; returns at once.
+   *
+   * @throws UnsupportedOperationException when this runtime keeps no workload logs
+   */
+  default LogStream readLogs(LogSource source, LogQuery query, LogSink sink) {
+    throw new UnsupportedOperationException("this node's workload runtime keeps no logs");
+  }
 
   /** Releases connections; afterwards every method throws {@link IllegalStateException}. */
   @Override

@@ -5,6 +5,7 @@ import static io.edgefleet.controller.api.Router.Access.DEVICE;
 import static io.edgefleet.controller.api.Router.Access.OPEN;
 
 import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.alerts.AlertRoutes;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
@@ -14,14 +15,22 @@ import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.gitops.AddSource;
 import io.edgefleet.controller.gitops.GitOps;
+import io.edgefleet.controller.health.FleetSummaries;
+import io.edgefleet.controller.logs.LogRoutes;
+import io.edgefleet.controller.logs.LogSessions;
+import io.edgefleet.controller.metrics.ControllerMetrics;
+import io.edgefleet.controller.metrics.MetricsRoutes;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.controller.telemetry.TelemetryIngest;
+import io.edgefleet.controller.telemetry.TelemetryRoutes;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.EnrollmentRequest;
@@ -67,6 +76,12 @@ public final class ApiRoutes {
       Catalog catalog,
       Deployments deployments,
       RolloutEngine rollouts,
+      FleetSummaries fleet,
+      EventLog events,
+      TelemetryIngest telemetry,
+      AlertRoutes.Services alerts,
+      ControllerMetrics metrics,
+      LogSessions logs,
       Supplier<String> signingKeyPem,
       AuditLog audit,
       byte[] openApiJson) {
@@ -176,6 +191,10 @@ public final class ApiRoutes {
                     appStatus.events(devices.get(c.path("id")).id(), limit(c.query("limit"))))));
     CatalogRoutes.register(r, catalog, devices);
     RolloutRoutes.register(r, deployments, rollouts);
+    TelemetryRoutes.register(r, telemetry, devices);
+    AlertRoutes.register(r, alerts);
+    MetricsRoutes.register(r, metrics);
+    LogRoutes.register(r, logs, devices, appStatus);
 
     r.get("/api/v1/openapi.json", ADMIN, c -> Reply.ok(new RawJson(openApiJson)));
     r.get("/api/v1/info", ADMIN, c -> Reply.ok(info.get()));
@@ -246,7 +265,22 @@ public final class ApiRoutes {
             Reply.ok(
                 devices.changeTags(
                     c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
-    r.get("/api/v1/fleet/summary", ADMIN, c -> Reply.ok(devices.summary()));
+    r.get(
+        "/api/v1/fleet/summary",
+        ADMIN,
+        c -> Reply.ok(fleet.summary(c.query("selector"), c.query("by"))));
+    r.get(
+        "/api/v1/events",
+        ADMIN,
+        c ->
+            Reply.ok(
+                events.list(
+                    new EventLog.Request(
+                        c.query("device"),
+                        c.query("selector"),
+                        c.query("since"),
+                        c.query("after"),
+                        limit(c.query("limit"))))));
     r.get(
         "/api/v1/audit", ADMIN, c -> Reply.ok(new Items<>(audit.recent(limit(c.query("limit"))))));
     return r;

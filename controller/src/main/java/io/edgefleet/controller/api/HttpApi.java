@@ -48,6 +48,21 @@ public final class HttpApi implements AutoCloseable {
 
   private final Server server;
   private final ServerConnector connector;
+  private final Root root;
+
+  /** Sees every answered request (WebSocket upgrades aside), e.g. to count it. */
+  @FunctionalInterface
+  public interface RequestObserver {
+    /** The route label of a request that matched no route: paths are not bounded, routes are. */
+    String UNMATCHED = "unmatched";
+
+    /**
+     * Called on the request's thread once the answer's status is set.
+     *
+     * @param route the route template, e.g. {@code /api/v1/devices/{id}}, or {@link #UNMATCHED}
+     */
+    void observe(String method, String route, int status, long nanos);
+  }
 
   /** Limits that protect the controller from oversized input. */
   public record Limits(int maxApiBody, int maxDeviceBody) {
@@ -92,7 +107,13 @@ public final class HttpApi implements AutoCloseable {
     server.addConnector(connector);
 
     ServerWebSocketContainer ws = ServerWebSocketContainer.ensure(server);
-    server.setHandler(new Root(router, adminTokens, gateway, ws, limits));
+    root = new Root(router, adminTokens, gateway, ws, limits);
+    server.setHandler(root);
+  }
+
+  /** Sets who observes answered requests; one observer, replacing the previous one. */
+  public void onRequest(RequestObserver observer) {
+    root.observer = observer;
   }
 
   public void start() {
@@ -160,12 +181,14 @@ public final class HttpApi implements AutoCloseable {
   public static final String APPROVE_PAGE = "/console/approve";
 
   private static final class Root extends Handler.Abstract {
+    private static final String ROUTE_ATTRIBUTE = "edgefleet.route";
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
     private final AdminTokens adminTokens;
     private final AgentGateway gateway;
     private final ServerWebSocketContainer ws;
     private final Limits limits;
+    private volatile RequestObserver observer = (method, route, status, nanos) -> {};
 
     Root(
         Router router,
@@ -182,6 +205,24 @@ public final class HttpApi implements AutoCloseable {
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
+      long started = System.nanoTime();
+      boolean handled = serve(request, response, callback);
+      if (!DeviceApi.CONNECT.equals(Request.getPathInContext(request))) {
+        try {
+          Object route = request.getAttribute(ROUTE_ATTRIBUTE);
+          observer.observe(
+              request.getMethod(),
+              route == null ? RequestObserver.UNMATCHED : route.toString(),
+              response.getStatus(),
+              System.nanoTime() - started);
+        } catch (RuntimeException e) {
+          LOG.debug("request observer failed: {}", e.toString());
+        }
+      }
+      return handled;
+    }
+
+    private boolean serve(Request request, Response response, Callback callback) {
       String path = Request.getPathInContext(request);
       String method = request.getMethod();
       try {
@@ -189,6 +230,7 @@ public final class HttpApi implements AutoCloseable {
           return connect(request, response, callback);
         }
         if (path.equals(APPROVE_PAGE) && method.equals("GET")) {
+          request.setAttribute(ROUTE_ATTRIBUTE, APPROVE_PAGE);
           // A static page without data: the approval itself is an authenticated API call.
           response.setStatus(200);
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
@@ -218,6 +260,7 @@ public final class HttpApi implements AutoCloseable {
                   + " (the API is described at /api/v1/openapi.json)");
         }
         Router.Route route = match.get().route();
+        request.setAttribute(ROUTE_ATTRIBUTE, route.template());
         String actor = "anonymous";
         Optional<AgentGateway.Admission> device = Optional.empty();
         switch (route.access()) {
@@ -365,6 +408,10 @@ public final class HttpApi implements AutoCloseable {
         response.write(true, null, callback);
         return;
       }
+      if (body instanceof Reply.Stream stream) {
+        writeStream(response, callback, stream);
+        return;
+      }
       if (body instanceof Reply.Raw raw) {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, raw.contentType());
         if (!raw.contentEncoding().isEmpty()) {
@@ -377,6 +424,26 @@ public final class HttpApi implements AutoCloseable {
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
       response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
       response.write(true, ByteBuffer.wrap(bytes), callback);
+    }
+
+    /** Runs the producer on a virtual thread so that a long answer holds no server thread. */
+    private static void writeStream(Response response, Callback callback, Reply.Stream stream) {
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, stream.contentType());
+      response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      Thread.ofVirtual()
+          .name("edgefleet-api-stream")
+          .start(
+              () -> {
+                try (java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
+                  stream.producer().write(out);
+                } catch (IOException | RuntimeException e) {
+                  // Mostly the client went away; the status line is long gone, so only log.
+                  LOG.debug("streamed answer ended: {}", e.toString());
+                  callback.failed(e);
+                  return;
+                }
+                callback.succeeded();
+              });
     }
   }
 }

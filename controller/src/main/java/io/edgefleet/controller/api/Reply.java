@@ -21,6 +21,24 @@ public record Reply(int status, Object body) {
     return new Reply(200, new Raw(contentType, "", bytes));
   }
 
+  /**
+   * A body written while it is produced, for long-lived answers such as a followed log: the status
+   * and headers go out first, then {@code producer} writes to the response on a thread of its own;
+   * each {@code flush()} sends what was written so far. The answer ends when the producer returns;
+   * a write fails with an {@link java.io.IOException} once the client went away.
+   */
+  public record Stream(String contentType, Producer producer) {}
+
+  /** Writes a {@link Stream} body. */
+  @FunctionalInterface
+  public interface Producer {
+    void write(java.io.OutputStream out) throws java.io.IOException;
+  }
+
+  public static Reply stream(String contentType, Producer producer) {
+    return new Reply(200, new Stream(contentType, producer));
+  }
+
   /** The bytes gzip-compressed when the client accepts it (bundles are repetitive YAML). */
   public static Reply raw(String contentType, byte[] bytes, boolean gzip) {
     return gzip

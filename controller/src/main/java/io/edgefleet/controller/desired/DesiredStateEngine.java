@@ -49,6 +49,8 @@ public final class DesiredStateEngine implements AutoCloseable {
   private boolean scheduled;
   private volatile BiConsumer<String, Long> nudger = (id, gen) -> {};
   private volatile ReleaseGate gate = ReleaseGate.OPEN;
+  private final java.util.concurrent.atomic.LongAdder recomputations =
+      new java.util.concurrent.atomic.LongAdder();
 
   public DesiredStateEngine(
       Jdbi jdbi,
@@ -152,7 +154,13 @@ public final class DesiredStateEngine implements AutoCloseable {
     return recompute(deviceId, catalog.apps());
   }
 
+  /** Desired states computed since start, changed or not (for {@code /metrics}). */
+  public long recomputations() {
+    return recomputations.sum();
+  }
+
   private long recompute(String deviceId, List<AppCatalog.App> catalogApps) {
+    recomputations.increment();
     Optional<DeviceRecord> found = jdbi.withHandle(h -> devices.byId(h, deviceId));
     if (found.isEmpty() || found.get().lifecycle() != DeviceRecord.Lifecycle.ACTIVE) {
       // A retired device runs nothing any more: it leaves every app's status.

@@ -14,7 +14,6 @@ import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,6 +36,7 @@ public final class DeviceService {
   private final Duration offlineAfter;
   private volatile BiConsumer<String, String> disconnector = (id, reason) -> {};
   private volatile java.util.function.Consumer<String> changed = id -> {};
+  private volatile StatusRefiner refiner = (d, status, now) -> status;
 
   public DeviceService(
       Jdbi jdbi,
@@ -72,6 +72,28 @@ public final class DeviceService {
 
   public record TagChange(Map<String, String> set, List<String> remove) {}
 
+  /** A status with its reason and since when it holds. */
+  public record Status(DeviceStatus status, String reason, Instant since) {}
+
+  /**
+   * Refines the status derived from lifecycle and presence with what else is known about a device
+   * (its apps, metrics, refused documents) and says since when the result holds. Called for every
+   * row of every listing: implementations answer from memory, never from the database.
+   */
+  @FunctionalInterface
+  public interface StatusRefiner {
+    /**
+     * @param status derived from lifecycle and presence, with its reason and the best estimate of
+     *     when it began
+     */
+    Status refine(DeviceRecord device, Status status, Instant now);
+  }
+
+  /** Sets how statuses are refined beyond presence (the health engine). */
+  public void refineWith(StatusRefiner refiner) {
+    this.refiner = refiner;
+  }
+
   public List<DeviceView> list(Optional<DeviceStatus> status) {
     List<DeviceRecord> all = jdbi.withHandle(store::all);
     return all.stream()
@@ -85,19 +107,7 @@ public final class DeviceService {
   }
 
   public FleetSummary summary() {
-    Map<DeviceStatus, Integer> counts = new EnumMap<>(DeviceStatus.class);
-    List<DeviceView> all = list(Optional.empty());
-    for (DeviceView v : all) {
-      counts.merge(v.status(), 1, Integer::sum);
-    }
-    return new FleetSummary(
-        all.size(),
-        counts.getOrDefault(DeviceStatus.ONLINE, 0),
-        counts.getOrDefault(DeviceStatus.OFFLINE, 0),
-        counts.getOrDefault(DeviceStatus.NEVER_SEEN, 0),
-        counts.getOrDefault(DeviceStatus.PENDING, 0),
-        counts.getOrDefault(DeviceStatus.REJECTED, 0),
-        counts.getOrDefault(DeviceStatus.DECOMMISSIONED, 0));
+    return FleetSummary.count(list(Optional.empty()).stream().map(DeviceView::status).toList());
   }
 
   /** Approves a pending device: its certificate is issued and handed out at its next poll. */
@@ -267,27 +277,47 @@ public final class DeviceService {
         .orElseThrow(() -> ControllerException.notFound("device", idOrCode));
   }
 
-  /** Derives the status a person should see from lifecycle and presence. */
+  /**
+   * Derives the status a person should see from lifecycle and presence, refined by the {@link
+   * StatusRefiner} (health).
+   */
   public DeviceView view(DeviceRecord d) {
+    return view(d, clock.instant());
+  }
+
+  /** {@link #view(DeviceRecord)} as of {@code now}, for engines advanced by {@code tick(now)}. */
+  public DeviceView view(DeviceRecord d, Instant now) {
     Presence.Snapshot p = presence.snapshot(d.id());
-    Instant now = clock.instant();
     DeviceStatus status;
     String reason;
+    Instant since;
     switch (d.lifecycle()) {
       case PENDING -> {
         status = DeviceStatus.PENDING;
         reason = "waiting for an operator to approve enrollment code " + d.enrollmentCode();
+        since = orNow(d.createdAt(), now);
       }
       case REJECTED -> {
         status = DeviceStatus.REJECTED;
         reason = "enrollment rejected by an operator";
+        since = now;
       }
       case DECOMMISSIONED -> {
         status = DeviceStatus.DECOMMISSIONED;
         reason = "decommissioned " + ago(now, d.decommissionedAt()) + "; certificate revoked";
+        since = orNow(d.decommissionedAt(), now);
       }
       default -> {
         status = presenceStatus(p, now);
+        since =
+            switch (status) {
+              case NEVER_SEEN -> orNow(d.enrolledAt(), now);
+              case OFFLINE ->
+                  droppedAfterSeen(p)
+                      ? p.disconnectedAt().orElseThrow()
+                      : p.lastSeen().orElseThrow();
+              default -> now;
+            };
         reason =
             switch (status) {
               case NEVER_SEEN ->
@@ -303,13 +333,15 @@ public final class DeviceService {
             };
       }
     }
+    Status refined = refiner.refine(d, new Status(status, reason, since), now);
     return new DeviceView(
         d.id(),
         d.name(),
         d.serial(),
         d.tags(),
-        status,
-        reason,
+        refined.status(),
+        refined.reason(),
+        refined.since(),
         p.lastSeen().orElse(null),
         d.agentVersion(),
         d.facts(),
@@ -339,6 +371,10 @@ public final class DeviceService {
     return !p.connected()
         && p.lastSeen().isPresent()
         && p.disconnectedAt().map(t -> !t.isBefore(p.lastSeen().get())).orElse(false);
+  }
+
+  private static Instant orNow(Instant then, Instant now) {
+    return then == null ? now : then;
   }
 
   private static String ago(Instant now, Instant then) {

@@ -4,7 +4,10 @@ import io.edgefleet.protocol.DeviceFacts;
 import java.time.Instant;
 import java.util.Map;
 
-/** A device as the API shows it: stored facts plus status derived from presence. */
+/**
+ * A device as the API shows it: stored facts plus status derived from presence and health, with the
+ * reason and since when the device has been in that status.
+ */
 public record DeviceView(
     String id,
     String name,
@@ -12,6 +15,7 @@ public record DeviceView(
     Map<String, String> tags,
     DeviceStatus status,
     String statusReason,
+    Instant statusSince,
     Instant lastSeen,
     String agentVersion,
     DeviceFacts facts,

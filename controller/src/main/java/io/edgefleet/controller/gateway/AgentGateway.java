@@ -1,5 +1,6 @@
 package io.edgefleet.controller.gateway;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
@@ -9,9 +10,12 @@ import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.Telemetry;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,6 +47,11 @@ public final class AgentGateway {
   private final AtomicLong malformedMessages = new AtomicLong();
   private volatile ToLongFunction<String> generations = id -> 0;
   private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
+  private volatile BiConsumer<String, AgentMessage.LogLines> logLines = (id, m) -> {};
+  private volatile java.util.function.Consumer<String> disconnects = id -> {};
+  private volatile BiConsumer<Boolean, String> traffic = (inbound, type) -> {};
+  private volatile TelemetrySink telemetry = TelemetrySink.NONE;
+  private volatile int telemetrySeconds = 60;
 
   public AgentGateway(
       Jdbi jdbi, DeviceStore store, Presence presence, Clock clock, Duration heartbeat) {
@@ -129,6 +138,79 @@ public final class AgentGateway {
     this.reports = sink;
   }
 
+  /**
+   * Where telemetry batches go. Implementations validate every record, store the good ones, skip
+   * and count the bad ones, and answer the sequence number to acknowledge; they are called on the
+   * socket's thread.
+   */
+  public interface TelemetrySink {
+    TelemetrySink NONE =
+        new TelemetrySink() {
+          @Override
+          public long batch(String deviceId, List<Telemetry> r) {
+            return 0;
+          }
+
+          @Override
+          public long raw(String deviceId, JsonNode records) {
+            return 0;
+          }
+
+          @Override
+          public void refused(String deviceId, String reason) {}
+        };
+
+    /** A well-formed batch; returns the highest seq handled (stored or skipped), 0 for none. */
+    long batch(String deviceId, List<Telemetry> records);
+
+    /** A batch that did not bind as a whole: {@code records} is read one record at a time. */
+    long raw(String deviceId, JsonNode records);
+
+    /** A telemetry message refused as a whole (too large, unreadable). */
+    void refused(String deviceId, String reason);
+  }
+
+  /** Receives telemetry batches; the agent gets a {@code TelemetryAck} for what it answers. */
+  public void onTelemetry(TelemetrySink sink) {
+    this.telemetry = sink;
+  }
+
+  /** How often agents send metric summaries, told in {@code welcome}. */
+  public void telemetryInterval(Duration interval) {
+    this.telemetrySeconds = (int) Math.clamp(interval.toSeconds(), 1, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Called for every message on an agent socket with (inbound, message type: the record's simple
+   * name, or {@code Oversized}/{@code Unreadable} for refused input), on the socket's thread.
+   */
+  public void onTraffic(BiConsumer<Boolean, String> listener) {
+    this.traffic = listener;
+  }
+
+  void traffic(boolean inbound, String type) {
+    traffic.accept(inbound, type);
+  }
+
+  /** Receives workload log lines from devices, on the socket's thread; must not block. */
+  public void onLogLines(BiConsumer<String, AgentMessage.LogLines> sink) {
+    this.logLines = sink;
+  }
+
+  /**
+   * Hears that a device's connection ended (closed, failed or replaced by a newer one), on the
+   * socket's thread; must not block.
+   */
+  public void onDisconnect(java.util.function.Consumer<String> listener) {
+    this.disconnects = listener;
+  }
+
+  /** Sends a message over the device's connection; false if it has none. */
+  public boolean send(String deviceId, ControllerMessage message) {
+    AgentConnection c = connections.get(deviceId);
+    return c != null && c.send(message);
+  }
+
   /** Tells a connected device that a newer desired state exists; a no-op if it is offline. */
   public void nudge(String deviceId, long generation) {
     AgentConnection c = connections.get(deviceId);
@@ -183,6 +265,7 @@ public final class AgentGateway {
     AgentConnection previous = connections.put(deviceId, c);
     if (previous != null && previous != c) {
       previous.close(DeviceApi.CLOSE_REPLACED, "replaced by a newer connection of the same device");
+      ended(deviceId);
     }
     presence.connected(deviceId);
   }
@@ -190,12 +273,81 @@ public final class AgentGateway {
   void unregister(String deviceId, AgentConnection c) {
     if (connections.remove(deviceId, c)) {
       presence.disconnected(deviceId);
+      ended(deviceId);
+    }
+  }
+
+  private void ended(String deviceId) {
+    try {
+      disconnects.accept(deviceId);
+    } catch (RuntimeException e) {
+      LOG.warn("disconnect listener failed for {}: {}", deviceId, e.toString());
+    }
+  }
+
+  void logLines(String deviceId, AgentMessage.LogLines message) {
+    try {
+      logLines.accept(deviceId, message);
+    } catch (RuntimeException e) {
+      malformedMessages.incrementAndGet();
+      LOG.debug("log lines from {} refused: {}", deviceId, e.toString());
     }
   }
 
   void malformed(String deviceId, Exception e) {
     malformedMessages.incrementAndGet();
     LOG.debug("malformed message from {}: {}", deviceId, e.toString());
+  }
+
+  void telemetry(AgentConnection c, String deviceId, AgentMessage.TelemetryBatch batch) {
+    long upTo;
+    try {
+      upTo = telemetry.batch(deviceId, batch.records());
+    } catch (RuntimeException e) {
+      // Not acknowledged: the agent sends the batch again later.
+      LOG.warn("telemetry from {} not stored: {}", deviceId, e.toString());
+      return;
+    }
+    if (upTo > 0) {
+      c.send(new ControllerMessage.TelemetryAck(upTo));
+    }
+  }
+
+  /** A message that did not bind: if it is telemetry, its records are read one by one. */
+  boolean telemetryText(AgentConnection c, String deviceId, String text) {
+    JsonNode tree;
+    try {
+      tree = Json.mapper().readTree(text);
+    } catch (Exception e) {
+      if (text.startsWith("{\"t\":\"tel\"")) {
+        malformedMessages.incrementAndGet();
+        telemetry.refused(deviceId, "unreadable telemetry message: " + e.getMessage());
+        return true;
+      }
+      return false;
+    }
+    if (tree == null || !"tel".equals(tree.path("t").asText())) {
+      return false;
+    }
+    long upTo;
+    try {
+      upTo = telemetry.raw(deviceId, tree.path("records"));
+    } catch (RuntimeException e) {
+      LOG.warn("telemetry from {} not stored: {}", deviceId, e.toString());
+      return true;
+    }
+    if (upTo > 0) {
+      c.send(new ControllerMessage.TelemetryAck(upTo));
+    }
+    return true;
+  }
+
+  void oversized(String deviceId, int length, int limit) {
+    malformedMessages.incrementAndGet();
+    LOG.debug("message of {} characters from {} refused", length, deviceId);
+    telemetry.refused(
+        deviceId,
+        "a message of " + length + " characters was refused: the limit is " + limit + " bytes");
   }
 
   void heartbeat(String deviceId) {
@@ -215,7 +367,7 @@ public final class AgentGateway {
     }
     c.send(
         new ControllerMessage.Welcome(
-            deviceId, heartbeatSeconds, generations.applyAsLong(deviceId)));
+            deviceId, heartbeatSeconds, generations.applyAsLong(deviceId), telemetrySeconds));
   }
 
   Duration idleTimeout() {

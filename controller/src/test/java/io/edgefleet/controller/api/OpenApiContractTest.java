@@ -99,6 +99,12 @@ class OpenApiContractTest {
         null,
         null,
         null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
         new byte[0]);
   }
 }

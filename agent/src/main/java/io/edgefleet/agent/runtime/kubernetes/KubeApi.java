@@ -15,6 +15,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Flow;
 
 /**
  * A small typed client of the Kubernetes REST API over {@code java.net.http}: just the calls the
@@ -133,6 +136,50 @@ final class KubeApi implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /**
+   * Reads the text at {@code path} (a pod's log) line by line into {@code lines}, without blocking.
+   * An error answer sends no lines and fails the returned future with a {@link KubeApiException};
+   * so does no answer at all (status 0). The request timeout bounds only the wait for the answer,
+   * so a followed log stays open until the subscriber cancels or the server ends it.
+   */
+  CompletableFuture<Void> streamLines(String path, Flow.Subscriber<String> lines) {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(server + path)).timeout(timeout).GET();
+    bearerToken.ifPresent(t -> request.header("Authorization", "Bearer " + t));
+    HttpResponse.BodyHandler<String> handler =
+        info ->
+            info.statusCode() < 300
+                ? HttpResponse.BodySubscribers.fromLineSubscriber(
+                    lines, s -> "", StandardCharsets.UTF_8, "\n")
+                : HttpResponse.BodySubscribers.ofString(StandardCharsets.UTF_8);
+    return http.sendAsync(request.build(), handler)
+        .handle(
+            (response, error) -> {
+              if (error != null) {
+                Throwable cause = error instanceof CompletionException c ? c.getCause() : error;
+                throw new CompletionException(
+                    new KubeApiException(
+                        0,
+                        "",
+                        cause instanceof IOException io ? describe(io) : String.valueOf(cause),
+                        cause));
+              }
+              if (response.statusCode() >= 300) {
+                JsonNode answer = parse(response.body().getBytes(StandardCharsets.UTF_8));
+                String message = answer.path("message").asText("");
+                throw new CompletionException(
+                    new KubeApiException(
+                        response.statusCode(),
+                        answer.path("reason").asText(""),
+                        message.isEmpty()
+                            ? "GET " + path + " answered HTTP " + response.statusCode()
+                            : message,
+                        null));
+              }
+              return null;
+            });
   }
 
   /** API discovery: the resources of {@code groupVersion} ("v1", "apps/v1"), empty if unserved. */

@@ -6,8 +6,12 @@ import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.AppHealth.State;
 import io.edgefleet.agent.runtime.ApplyOutcome;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -17,7 +21,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -260,6 +267,171 @@ public final class KubernetesRuntime implements WorkloadRuntime {
       return Set.copyOf(apps);
     } catch (KubeApiException e) {
       throw errors.forQuery("list inventories", e);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The containers of the pods labelled {@code edgefleet.io/app=<app>} (the label is on every
+   * pod template the runtime applies) in the namespaces of the app's inventory, that are bound to a
+   * node; sorted by namespace, pod and container.
+   *
+   * @throws IllegalStateException when the API server refuses the list (403)
+   */
+  @Override
+  public List<LogSource> logSources(String app) {
+    ensureOpen();
+    Optional<String> invalid = invalidApp(app);
+    if (invalid.isPresent()) {
+      throw new IllegalArgumentException(invalid.get());
+    }
+    try {
+      Optional<Inventory> inventory = readInventory(app);
+      if (inventory.isEmpty()) {
+        return List.of();
+      }
+      Set<String> namespaces = new TreeSet<>();
+      for (Inventory.Entry e : inventory.get().entries()) {
+        if (!e.ref().clusterScoped()) {
+          namespaces.add(e.ref().namespace());
+        }
+      }
+      List<LogSource> sources = new ArrayList<>();
+      for (String namespace : namespaces) {
+        for (ObjectNode pod : api.list(PODS.collectionPath(namespace), Ownership.APP + "=" + app)) {
+          JsonNode spec = pod.path("spec");
+          if (spec.path("nodeName").asText("").isEmpty()) {
+            continue; // not scheduled yet: no container has written anything
+          }
+          String name = pod.path("metadata").path("name").asText();
+          for (JsonNode c : spec.path("containers")) {
+            sources.add(new LogSource(namespace, name, c.path("name").asText()));
+          }
+        }
+      }
+      sources.sort(
+          java.util.Comparator.comparing(LogSource::namespace)
+              .thenComparing(LogSource::pod)
+              .thenComparing(LogSource::container));
+      return List.copyOf(sources);
+    } catch (KubeApiException e) {
+      throw errors.forQuery("list the pods of app " + app, e);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Reads {@code pods/log} of the API server (which asks the node's kubelet) with timestamps,
+   * over the runtime's own HTTP client: no port is opened on the node.
+   */
+  @Override
+  public LogStream readLogs(LogSource source, LogQuery query, LogSink sink) {
+    ensureOpen();
+    StringBuilder path =
+        new StringBuilder(PODS.path(source.namespace(), source.pod()))
+            .append("/log?timestamps=true&container=")
+            .append(URLEncoder.encode(source.container(), StandardCharsets.UTF_8))
+            .append("&tailLines=")
+            .append(query.tailLines());
+    if (query.follow()) {
+      path.append("&follow=true");
+    }
+    if (query.since().isAfter(Instant.EPOCH)) {
+      // Whole seconds only: the caller drops the lines it already has.
+      path.append("&sinceTime=")
+          .append(query.since().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+    }
+    PodLog log = new PodLog(source, sink);
+    log.request = api.streamLines(path.toString(), log);
+    log.request.whenComplete((ok, error) -> log.ended(error));
+    return log;
+  }
+
+  /** One pod container's log being read: parses the kubelet's timestamp prefix of each line. */
+  private static final class PodLog implements LogStream, Flow.Subscriber<String> {
+    private final LogSource source;
+    private final LogSink sink;
+    private final AtomicBoolean finished = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile Flow.Subscription subscription;
+    private volatile CompletableFuture<Void> request;
+    private Instant last = Instant.EPOCH;
+
+    PodLog(LogSource source, LogSink sink) {
+      this.source = source;
+      this.sink = sink;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      subscription = s;
+      if (closed) {
+        s.cancel();
+      } else {
+        s.request(Long.MAX_VALUE);
+      }
+    }
+
+    @Override
+    public void onNext(String text) {
+      if (closed || finished.get()) {
+        return;
+      }
+      String line = text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
+      int space = line.indexOf(' ');
+      Instant at = last;
+      if (space > 0) {
+        try {
+          at = Instant.parse(line.substring(0, space));
+          line = line.substring(space + 1);
+        } catch (DateTimeParseException e) {
+          // No timestamp (a line the kubelet did not write): keep it, at the previous time.
+        }
+      }
+      last = at;
+      sink.line(at, line);
+    }
+
+    @Override
+    public void onError(Throwable error) {
+      ended(error);
+    }
+
+    @Override
+    public void onComplete() {
+      ended(null);
+    }
+
+    void ended(Throwable error) {
+      if (closed || !finished.compareAndSet(false, true)) {
+        return;
+      }
+      if (error == null) {
+        sink.completed();
+        return;
+      }
+      Throwable cause =
+          error instanceof CompletionException c && c.getCause() != null ? c.getCause() : error;
+      String why =
+          cause instanceof KubeApiException k
+              ? ApiErrors.describe(k)
+              : "API server unreachable (" + cause + ")";
+      sink.failed("log of " + source.pod() + "/" + source.container() + ": " + why);
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+      Flow.Subscription s = subscription;
+      if (s != null) {
+        s.cancel();
+      }
+      CompletableFuture<Void> r = request;
+      if (r != null) {
+        r.cancel(true);
+      }
     }
   }
 
