@@ -75,157 +75,50 @@ public record ControllerConfig(
   }
 
   public ControllerConfig withListen(String host, int port) {
-    return new ControllerConfig(
-        dataDir,
-        host,
-        port,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(
+        b -> {
+          b.listenHost = host;
+          b.listenPort = port;
+        });
   }
 
   public ControllerConfig withDatabase(String url, String user, String password) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        Optional.ofNullable(url),
-        Optional.ofNullable(user),
-        Optional.ofNullable(password),
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(
+        b -> {
+          b.databaseUrl = Optional.ofNullable(url);
+          b.databaseUser = Optional.ofNullable(user);
+          b.databasePassword = Optional.ofNullable(password);
+        });
   }
 
   public ControllerConfig withAdvertiseUrl(String url) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        Optional.ofNullable(url),
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(b -> b.advertiseUrl = Optional.ofNullable(url));
   }
 
   public ControllerConfig withTlsNames(List<String> names) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        names,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(b -> b.tlsNames = names);
   }
 
   /** Heartbeat cadence; devices count as offline after three missed heartbeats. */
   public ControllerConfig withHeartbeat(Duration heartbeat) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        heartbeat.multipliedBy(3),
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(
+        b -> {
+          b.heartbeat = heartbeat;
+          b.offlineAfter = heartbeat.multipliedBy(3);
+        });
   }
 
   public ControllerConfig withPresenceFlush(Duration flush) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        flush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(b -> b.presenceFlush = flush);
   }
 
   public ControllerConfig withRolloutTick(Duration tick) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        tick,
-        telemetryInterval,
-        metricsTagKeys,
-        alerts);
+    return with(b -> b.rolloutTick = tick);
   }
 
-  /** How often agents summarise their metrics and send them (default 60 s). */
+  /** How often agents send metric summaries (at least 1 s). */
   public ControllerConfig withTelemetryInterval(Duration interval) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        interval,
-        metricsTagKeys,
-        alerts);
+    return with(b -> b.telemetryInterval = interval);
   }
 
   /**
@@ -233,41 +126,74 @@ public record ControllerConfig(
    * whose values label {@code edgefleet_devices_by_tags} in {@code /metrics}.
    */
   public ControllerConfig withMetricsTagKeys(List<String> keys) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        keys,
-        alerts);
+    return with(b -> b.metricsTagKeys = keys);
   }
 
   /** How often alert rules are evaluated and how failed notifications are retried. */
   public ControllerConfig withAlerts(AlertOptions options) {
-    return new ControllerConfig(
-        dataDir,
-        listenHost,
-        listenPort,
-        databaseUrl,
-        databaseUser,
-        databasePassword,
-        advertiseUrl,
-        tlsNames,
-        heartbeat,
-        offlineAfter,
-        presenceFlush,
-        rolloutTick,
-        telemetryInterval,
-        metricsTagKeys,
-        options);
+    return with(b -> b.alerts = options);
+  }
+
+  /** A copy with some components changed; validated like any new config. */
+  private ControllerConfig with(java.util.function.Consumer<Copy> change) {
+    Copy b = new Copy(this);
+    change.accept(b);
+    return b.build();
+  }
+
+  /** The components of a config while a copy is being changed. */
+  private static final class Copy {
+    Path dataDir;
+    String listenHost;
+    int listenPort;
+    Optional<String> databaseUrl;
+    Optional<String> databaseUser;
+    Optional<String> databasePassword;
+    Optional<String> advertiseUrl;
+    List<String> tlsNames;
+    Duration heartbeat;
+    Duration offlineAfter;
+    Duration presenceFlush;
+    Duration rolloutTick;
+    Duration telemetryInterval;
+    List<String> metricsTagKeys;
+    AlertOptions alerts;
+
+    Copy(ControllerConfig c) {
+      dataDir = c.dataDir;
+      listenHost = c.listenHost;
+      listenPort = c.listenPort;
+      databaseUrl = c.databaseUrl;
+      databaseUser = c.databaseUser;
+      databasePassword = c.databasePassword;
+      advertiseUrl = c.advertiseUrl;
+      tlsNames = c.tlsNames;
+      heartbeat = c.heartbeat;
+      offlineAfter = c.offlineAfter;
+      presenceFlush = c.presenceFlush;
+      rolloutTick = c.rolloutTick;
+      telemetryInterval = c.telemetryInterval;
+      metricsTagKeys = c.metricsTagKeys;
+      alerts = c.alerts;
+    }
+
+    ControllerConfig build() {
+      return new ControllerConfig(
+          dataDir,
+          listenHost,
+          listenPort,
+          databaseUrl,
+          databaseUser,
+          databasePassword,
+          advertiseUrl,
+          tlsNames,
+          heartbeat,
+          offlineAfter,
+          presenceFlush,
+          rolloutTick,
+          telemetryInterval,
+          metricsTagKeys,
+          alerts);
+    }
   }
 }
