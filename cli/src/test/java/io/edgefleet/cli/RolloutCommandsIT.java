@@ -102,6 +102,15 @@ class RolloutCommandsIT {
   }
 
   @Test
+  void aDeploymentToEveryDeviceCanBeUpgradedWithoutRepeatingItsTarget() throws Exception {
+    assertThat(run("deploy", "web@1.0.0", "--name", "everywhere", "--target", "*").exitCode())
+        .isZero();
+    Cli.Result upgraded = run("deployments", "upgrade", "everywhere", "--version", "2.0.0");
+    assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
+    assertThat(upgraded.out()).contains("web@2.0.0").contains("Target:").contains("*");
+  }
+
+  @Test
   void aBadPolicyIsRefusedWithEveryProblemAndNothingIsStored() throws Exception {
     Path policy = dir.resolve("bad.yaml");
     Files.writeString(policy, "canery: 10%\nwaves: [150%]\nonFailure: explode\n");

@@ -191,7 +191,9 @@ public final class Deployments implements AppCatalog {
         Boolean.TRUE.equals(req.resetValues())
             ? (req.values() == null ? Map.of() : req.values())
             : merge(current.values(), req.values() == null ? Map.of() : req.values());
-    Selector target = req.target() == null ? target(current.target()) : target(req.target());
+    // A stored target is canonical ("" selects every device); only a given one is checked.
+    Selector target =
+        req.target() == null ? Selector.parse(current.target()) : target(req.target());
     RolloutPolicy policy =
         req.rollout() == null ? RolloutPolicy.parse(current.policy()) : policy(req.rollout());
     catalog.version(current.app(), version);
