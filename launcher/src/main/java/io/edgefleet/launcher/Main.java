@@ -3,6 +3,7 @@ package io.edgefleet.launcher;
 import io.edgefleet.agent.AgentCommand;
 import io.edgefleet.cli.CliCommands;
 import io.edgefleet.controller.ControllerCommand;
+import io.edgefleet.simulator.SimCommand;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,7 +18,12 @@ import picocli.CommandLine.Command;
       "",
       "Start here:  edgefleet demo"
     },
-    subcommands = {ControllerCommand.class, AgentCommand.class, DemoCommand.class})
+    subcommands = {
+      ControllerCommand.class,
+      AgentCommand.class,
+      DemoCommand.class,
+      SimCommand.class
+    })
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

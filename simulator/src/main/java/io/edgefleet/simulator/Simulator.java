@@ -1,0 +1,645 @@
+package io.edgefleet.simulator;
+
+import io.edgefleet.agent.BootstrapFile;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.Signatures;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+
+/**
+ * Many virtual agents in one JVM against one controller. Devices share a few selector threads
+ * ({@link TlsNet}), one timer scheduler and one TLS context; each keeps only its identity and a
+ * handful of fields. Identities persist under the state directory so a restarted simulator
+ * reconnects as the same devices without enrolling again.
+ */
+public final class Simulator implements AutoCloseable {
+
+  /**
+   * What to simulate.
+   *
+   * @param sourceAddresses local addresses to spread connections over (empty: the OS chooses)
+   * @param enrollConcurrency enrollments in flight at most
+   * @param handshakeConcurrency WebSocket connects (TCP, TLS, upgrade) in flight at most
+   */
+  public record Options(
+      Path bootstrapFile,
+      int devices,
+      LinkProfile link,
+      List<OutageSpec> outages,
+      double applyFailRate,
+      double churnPerMinute,
+      Path statsFile,
+      Path stateDir,
+      List<InetAddress> sourceAddresses,
+      int threads,
+      int enrollConcurrency,
+      int handshakeConcurrency,
+      Duration maxBackoff,
+      Duration rampUp) {
+    public Options {
+      if (devices < 1) {
+        throw new IllegalArgumentException("--devices must be at least 1");
+      }
+      if (applyFailRate < 0 || applyFailRate > 1) {
+        throw new IllegalArgumentException("--apply-fail-rate must be between 0 and 1");
+      }
+      if (churnPerMinute < 0) {
+        throw new IllegalArgumentException("--churn must not be negative");
+      }
+      outages = List.copyOf(outages);
+      sourceAddresses = List.copyOf(sourceAddresses);
+    }
+
+    public static Options of(Path bootstrapFile, int devices, Path stateDir) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          LinkProfile.LAN,
+          List.of(),
+          0,
+          0,
+          null,
+          stateDir,
+          List.of(),
+          Math.max(1, Runtime.getRuntime().availableProcessors()),
+          64,
+          256,
+          Duration.ofSeconds(60),
+          Duration.ZERO);
+    }
+
+    public Options withApplyFailRate(double p) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          p,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp);
+    }
+
+    public Options withMaxBackoff(Duration d) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          d,
+          rampUp);
+    }
+
+    public Options withSourceAddresses(List<InetAddress> addresses) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          addresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp);
+    }
+  }
+
+  /** Counters, updated lock-free by devices. */
+  static final class Stats {
+    final AtomicInteger enrolled = new AtomicInteger();
+    final AtomicInteger connected = new AtomicInteger();
+    final LongAdder enrollments = new LongAdder();
+    final LongAdder reconnects = new LongAdder();
+    final LongAdder disconnects = new LongAdder();
+    final LongAdder desiredFetches = new LongAdder();
+    final LongAdder bundleFetches = new LongAdder();
+    final LongAdder bundleBytes = new LongAdder();
+    final LongAdder fetchFailures = new LongAdder();
+    final LongAdder failedApplies = new LongAdder();
+    final LongAdder refusedDocuments = new LongAdder();
+    final LongAdder refused = new LongAdder();
+    final LongAdder telemetryRecords = new LongAdder();
+    final LongAdder messagesIn = new LongAdder();
+    final LongAdder messagesOut = new LongAdder();
+    final LongAdder churned = new LongAdder();
+    final LongAdder cuts = new LongAdder();
+    final LongAdder gaveUp = new LongAdder();
+    volatile String lastError;
+  }
+
+  /** Runs at most {@code limit} tasks at once; a task calls its release when done. */
+  static final class Gate {
+    private final int limit;
+    private final AtomicInteger running = new AtomicInteger();
+    private final ConcurrentLinkedQueue<Consumer<Runnable>> queue = new ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.Executor executor;
+
+    Gate(int limit, java.util.concurrent.Executor executor) {
+      this.limit = limit;
+      this.executor = executor;
+    }
+
+    void submit(Consumer<Runnable> task) {
+      queue.add(task);
+      drain();
+    }
+
+    private void drain() {
+      while (true) {
+        int r = running.get();
+        if (r >= limit || queue.isEmpty()) {
+          return;
+        }
+        if (!running.compareAndSet(r, r + 1)) {
+          continue;
+        }
+        Consumer<Runnable> task = queue.poll();
+        if (task == null) {
+          running.decrementAndGet();
+          continue;
+        }
+        AtomicInteger once = new AtomicInteger();
+        Runnable release =
+            () -> {
+              if (once.getAndIncrement() == 0) {
+                running.decrementAndGet();
+                drain();
+              }
+            };
+        executor.execute(
+            () -> {
+              try {
+                task.accept(release);
+              } catch (RuntimeException e) {
+                release.run();
+              }
+            });
+      }
+    }
+  }
+
+  final Options options;
+  final Bootstrap bootstrap;
+  final Stats stats = new Stats();
+  final DeviceKeys keys = new DeviceKeys();
+  final TlsNet net;
+  final ScheduledThreadPoolExecutor scheduler;
+  final Gate enrollments;
+  final Gate handshakes;
+  final InetSocketAddress remote;
+  final String host;
+  final String hostHeader;
+  final Identities identities;
+  private final List<VirtualDevice> devices = new ArrayList<>();
+  private volatile PublicKey signingKey;
+  private final long startedNanos = System.nanoTime();
+  private final PrintStream out;
+  private long lastBytesIn;
+  private long lastBytesOut;
+  private long lastProgress;
+  private volatile long heapPerDevice;
+
+  private Simulator(Options options, PrintStream out) {
+    this.options = options;
+    this.out = out;
+    this.bootstrap = BootstrapFile.read(options.bootstrapFile());
+    URI uri = URI.create(bootstrap.baseUrl());
+    this.host = uri.getHost();
+    int port = uri.getPort() < 0 ? 443 : uri.getPort();
+    this.remote = new InetSocketAddress(host, port);
+    this.hostHeader = host + ":" + port;
+    this.identities = new Identities(options.stateDir());
+    PinnedCaTrustManager trust =
+        identities
+            .ca()
+            .map(ca -> new PinnedCaTrustManager(bootstrap.caFingerprint(), ca))
+            .orElseGet(() -> new PinnedCaTrustManager(bootstrap.caFingerprint()));
+    SSLContext ssl;
+    try {
+      ssl = SSLContext.getInstance("TLSv1.3");
+      ssl.init(new KeyManager[] {keys}, new TrustManager[] {trust}, new SecureRandom());
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("cannot build the TLS context", e);
+    }
+    this.net = new TlsNet(ssl, options.threads());
+    this.scheduler =
+        new ScheduledThreadPoolExecutor(
+            options.threads(),
+            r -> {
+              Thread t = new Thread(r, "sim-timers");
+              t.setDaemon(true);
+              return t;
+            });
+    scheduler.setRemoveOnCancelPolicy(true);
+    this.enrollments = new Gate(options.enrollConcurrency(), scheduler);
+    this.handshakes = new Gate(options.handshakeConcurrency(), scheduler);
+    identities.signingKey().ifPresent(k -> signingKey = Signatures.publicKey(k));
+  }
+
+  /** Creates the devices (loading saved identities) and starts them; returns at once. */
+  public static Simulator start(Options options, PrintStream out) {
+    Simulator sim = new Simulator(options, out);
+    sim.begin();
+    return sim;
+  }
+
+  private void begin() {
+    String fleet = identities.fleetId();
+    for (int i = 0; i < options.devices(); i++) {
+      String serial = "sim-" + fleet + "-" + i;
+      VirtualDevice d =
+          identities
+              .load(serial, i)
+              .map(
+                  id ->
+                      new VirtualDevice(
+                          this, devices.size(), serial, id.credential(), id.deviceId()))
+              .orElseGet(() -> new VirtualDevice(this, devices.size(), serial, null, null));
+      if (d.enrolled()) {
+        stats.enrolled.incrementAndGet();
+      }
+      devices.add(d);
+    }
+    long ramp = options.rampUp().toNanos();
+    for (VirtualDevice d : devices) {
+      d.start(Duration.ofNanos(ramp == 0 ? 0 : ThreadLocalRandom.current().nextLong(ramp)));
+    }
+    for (OutageSpec o : options.outages()) {
+      long every = o.every().toNanos();
+      scheduler.scheduleAtFixedRate(() -> outage(o), every, every, TimeUnit.NANOSECONDS);
+    }
+    if (!options.link().cutEvery().isZero()) {
+      for (VirtualDevice d : devices) {
+        scheduleCut(d);
+      }
+    }
+    if (options.churnPerMinute() > 0) {
+      scheduler.scheduleAtFixedRate(new Churn(), 1, 1, TimeUnit.SECONDS);
+    }
+    scheduler.scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+  }
+
+  private void scheduleCut(VirtualDevice d) {
+    long in = options.link().nextCutNanos(ThreadLocalRandom.current());
+    scheduler.schedule(
+        () -> {
+          d.cut(options.link().cutFor().toNanos());
+          scheduleCut(d);
+        },
+        in,
+        TimeUnit.NANOSECONDS);
+  }
+
+  private void outage(OutageSpec o) {
+    long nanos = o.duration().toNanos();
+    for (VirtualDevice d : devices) {
+      if (ThreadLocalRandom.current().nextDouble() < o.share()) {
+        d.cut(nanos);
+      }
+    }
+  }
+
+  /** Disconnects {@code --churn} devices per minute, spread over each second. */
+  private final class Churn implements Runnable {
+    private double owed;
+
+    @Override
+    public void run() {
+      owed += options.churnPerMinute() / 60.0;
+      while (owed >= 1) {
+        owed -= 1;
+        devices.get(ThreadLocalRandom.current().nextInt(devices.size())).churn();
+      }
+    }
+  }
+
+  InetAddress localAddress(int index) {
+    List<InetAddress> a = options.sourceAddresses();
+    return a.isEmpty() ? null : a.get(index % a.size());
+  }
+
+  PublicKey signingKey() {
+    PublicKey k = signingKey;
+    if (k == null) {
+      throw new IllegalStateException("no desired-state signing key yet");
+    }
+    return k;
+  }
+
+  synchronized void adoptSigningKey(String pem) {
+    if (signingKey == null) {
+      signingKey = Signatures.publicKey(pem);
+      identities.saveSigningKey(pem);
+    }
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  /** A snapshot of the counters, as written to {@code --stats}. */
+  public Map<String, Object> snapshot() {
+    Map<String, Object> s = new LinkedHashMap<>();
+    s.put("t", Math.round((System.nanoTime() - startedNanos) / 1e6) / 1000.0);
+    s.put("at", Instant.now().toString());
+    s.put("devices", devices.size());
+    s.put("enrolled", stats.enrolled.get());
+    s.put("enrollments", stats.enrollments.sum());
+    s.put("connected", stats.connected.get());
+    s.put("reconnects", stats.reconnects.sum());
+    s.put("disconnects", stats.disconnects.sum());
+    s.put("desiredFetches", stats.desiredFetches.sum());
+    s.put("bundleFetches", stats.bundleFetches.sum());
+    s.put("fetchFailures", stats.fetchFailures.sum());
+    s.put("bytesIn", net.bytesIn.sum());
+    s.put("bytesOut", net.bytesOut.sum());
+    s.put("messagesIn", stats.messagesIn.sum());
+    s.put("messagesOut", stats.messagesOut.sum());
+    s.put("telemetryRecords", stats.telemetryRecords.sum());
+    Map<String, Integer> generations = new TreeMap<>();
+    Map<String, Integer> ready = new TreeMap<>();
+    Map<String, Integer> failed = new TreeMap<>();
+    for (VirtualDevice d : devices) {
+      generations.merge(Long.toString(d.generation), 1, Integer::sum);
+      for (var a : d.report) {
+        Map<String, Integer> m =
+            switch (a.phase()) {
+              case READY -> ready;
+              case FAILED -> failed;
+              default -> null;
+            };
+        if (m != null) {
+          m.merge(a.revision(), 1, Integer::sum);
+        }
+      }
+    }
+    s.put("generations", generations);
+    s.put("appReady", ready);
+    s.put("appFailed", failed);
+    s.put("failedApplies", stats.failedApplies.sum());
+    s.put("refusedDocuments", stats.refusedDocuments.sum());
+    s.put("churned", stats.churned.sum());
+    s.put("cuts", stats.cuts.sum());
+    s.put("refused", stats.refused.sum());
+    s.put("gaveUp", stats.gaveUp.sum());
+    MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
+    s.put("heapUsedBytes", mem.getHeapMemoryUsage().getUsed());
+    s.put("heapPerDeviceBytes", heapPerDevice);
+    s.put("threads", ManagementFactory.getThreadMXBean().getThreadCount());
+    s.put("lastError", stats.lastError);
+    return s;
+  }
+
+  /**
+   * Heap in use after a full GC divided by the number of devices: what one more device costs, with
+   * the JVM's fixed baseline included (so it overstates small fleets).
+   */
+  public long measureHeapPerDevice() {
+    System.gc();
+    long used = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    heapPerDevice = used / Math.max(1, devices.size());
+    return heapPerDevice;
+  }
+
+  private void tick() {
+    try {
+      Map<String, Object> s = snapshot();
+      if (options.statsFile() != null) {
+        Path f = options.statsFile();
+        Path tmp = f.resolveSibling(f.getFileName() + ".tmp");
+        Files.writeString(tmp, Json.write(s) + "\n");
+        Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      }
+      long now = System.nanoTime();
+      if (out != null && now - lastProgress >= TimeUnit.SECONDS.toNanos(5)) {
+        double secs = lastProgress == 0 ? 1 : (now - lastProgress) / 1e9;
+        lastProgress = now;
+        long in = (long) s.get("bytesIn");
+        long outB = (long) s.get("bytesOut");
+        long top = 0;
+        long topCount = 0;
+        @SuppressWarnings("unchecked")
+        Map<String, Integer> gens = (Map<String, Integer>) s.get("generations");
+        for (var e : gens.entrySet()) {
+          long g = Long.parseLong(e.getKey());
+          if (g > top) {
+            top = g;
+            topCount = e.getValue();
+          }
+        }
+        out.printf(
+            "t=%5.0fs enrolled=%d connected=%d/%d reconnects=%d in-sync(gen %d)=%.1f%%"
+                + " fetches=%d bundles=%d failedApplies=%d gaveUp=%d in=%.1fkB/s out=%.1fkB/s"
+                + " heap=%dMB%n",
+            (double) s.get("t"),
+            s.get("enrolled"),
+            s.get("connected"),
+            devices.size(),
+            s.get("reconnects"),
+            top,
+            100.0 * topCount / devices.size(),
+            s.get("desiredFetches"),
+            s.get("bundleFetches"),
+            s.get("failedApplies"),
+            s.get("gaveUp"),
+            (in - lastBytesIn) / 1024.0 / secs,
+            (outB - lastBytesOut) / 1024.0 / secs,
+            ((long) s.get("heapUsedBytes")) >> 20);
+        if (stats.lastError != null) {
+          out.println("  last error: " + stats.lastError);
+        }
+        lastBytesIn = in;
+        lastBytesOut = outB;
+      }
+    } catch (IOException | RuntimeException e) {
+      stats.lastError = "stats: " + e;
+    }
+  }
+
+  public int connected() {
+    return stats.connected.get();
+  }
+
+  public int enrolled() {
+    return stats.enrolled.get();
+  }
+
+  /** Enrollments this simulator performed (not counting identities loaded from the state). */
+  public long enrollments() {
+    return stats.enrollments.sum();
+  }
+
+  public int size() {
+    return devices.size();
+  }
+
+  @Override
+  public void close() {
+    for (VirtualDevice d : devices) {
+      d.stop();
+    }
+    try {
+      // Let close frames leave before the selector threads stop.
+      scheduler.schedule(() -> {}, 300, TimeUnit.MILLISECONDS).get();
+    } catch (Exception e) {
+      Thread.currentThread().interrupt();
+    }
+    tick();
+    scheduler.shutdownNow();
+    net.close();
+  }
+
+  // ------------------------------------------------------------------ identities
+
+  /**
+   * Device identities under the state directory: {@code devices/<serial>.json} (device id, key and
+   * certificate; mode 0600), the controller CA and signing key, and a fleet id that keeps serials
+   * unique between state directories.
+   */
+  static final class Identities {
+    private final Path dir;
+
+    record Stored(String deviceId, String keyPem, String certificatePem) {}
+
+    record Loaded(String deviceId, DeviceKeys.Credential credential) {}
+
+    Identities(Path dir) {
+      this.dir = dir;
+      try {
+        Files.createDirectories(dir.resolve("devices"));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot create the state directory " + dir, e);
+      }
+    }
+
+    synchronized String fleetId() {
+      Path f = dir.resolve("fleet.id");
+      try {
+        if (Files.exists(f)) {
+          return Files.readString(f).trim();
+        }
+        byte[] b = new byte[4];
+        new SecureRandom().nextBytes(b);
+        String id = HexFormat.of().formatHex(b);
+        SecureFiles.writePublic(f, id + "\n");
+        return id;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    java.util.Optional<X509Certificate> ca() {
+      Path f = dir.resolve("ca.crt");
+      try {
+        return Files.exists(f)
+            ? java.util.Optional.of(Pem.certificateOf(Files.readString(f)))
+            : java.util.Optional.empty();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    java.util.Optional<String> signingKey() {
+      Path f = dir.resolve("signing.pub");
+      try {
+        return Files.exists(f)
+            ? java.util.Optional.of(Files.readString(f))
+            : java.util.Optional.empty();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    void saveSigningKey(String pem) {
+      SecureFiles.writePublic(dir.resolve("signing.pub"), pem);
+    }
+
+    java.util.Optional<Loaded> load(String serial, int index) {
+      Path f = dir.resolve("devices").resolve(serial + ".json");
+      if (!Files.exists(f)) {
+        return java.util.Optional.empty();
+      }
+      try {
+        Stored s = Json.mapper().readValue(Files.readString(f), Stored.class);
+        X509Certificate ca = ca().orElseThrow();
+        return java.util.Optional.of(
+            new Loaded(
+                s.deviceId(),
+                new DeviceKeys.Credential(
+                    "d" + index,
+                    Pem.privateKey(s.keyPem(), "EC"),
+                    new X509Certificate[] {Pem.certificateOf(s.certificatePem()), ca})));
+      } catch (IOException | RuntimeException e) {
+        // An unreadable identity is enrolled again rather than stopping the whole simulation.
+        return java.util.Optional.empty();
+      }
+    }
+
+    void save(
+        String serial, String deviceId, PrivateKey key, X509Certificate cert, X509Certificate ca) {
+      Path caFile = dir.resolve("ca.crt");
+      if (!Files.exists(caFile)) {
+        synchronized (this) {
+          if (!Files.exists(caFile)) {
+            SecureFiles.writePublic(caFile, Pem.certificate(ca));
+          }
+        }
+      }
+      SecureFiles.writeSecret(
+          dir.resolve("devices").resolve(serial + ".json"),
+          Json.write(new Stored(deviceId, Pem.privateKey(key), Pem.certificate(cert))));
+    }
+  }
+}

@@ -1,0 +1,159 @@
+package io.edgefleet.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.edgefleet.controller.ControllerConfig;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.TestController;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * 200 simulated devices against a real in-process controller: they enroll, come online, apply a
+ * catalog deployment (about 10 % FAILED by choice), survive a simulator restart without enrolling
+ * again, and come back after a controller restart.
+ */
+class SimulatorIT {
+  private static final int N = 200;
+
+  @TempDir Path dir;
+
+  @Test
+  void fleetEnrollsAppliesAndSurvivesRestarts() throws Exception {
+    Path data = dir.resolve("controller");
+    ControllerConfig config = TestController.config(data);
+    TestController controller = TestController.start(config);
+    int port = URI.create(controller.url()).getPort();
+    Path bootstrap = dir.resolve("bootstrap.json");
+    Files.writeString(
+        bootstrap,
+        Json.write(
+            Bootstrap.of(
+                controller.url(),
+                controller.caFingerprint(),
+                controller.token(Map.of("fleet", "sim"), null, false))));
+    Path state = dir.resolve("sim-state");
+    Simulator.Options options =
+        Simulator.Options.of(bootstrap, N, state)
+            .withApplyFailRate(0.1)
+            .withMaxBackoff(Duration.ofSeconds(3));
+
+    Simulator sim = Simulator.start(options, System.out);
+    try {
+      await().atMost(Duration.ofSeconds(40)).until(() -> sim.connected() == N);
+      assertThat(sim.enrollments()).isEqualTo(N);
+      AdminClient admin = controller.admin();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> admin.get("/api/v1/fleet/summary").body().path("online").asInt() == N);
+
+      pushAndDeploy(admin);
+      await().atMost(Duration.ofSeconds(30)).until(() -> applied(sim) == N);
+      long failed = count(sim, "appFailed");
+      // 10 % of 200 is 20; a binomial spread of ±4.2 makes 5..40 a safe "roughly".
+      assertThat(failed).isBetween(5L, 40L);
+      assertThat(count(sim, "appReady")).isEqualTo(N - failed);
+      assertThat(sim.snapshot().get("bundleFetches")).isEqualTo((long) N);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(admin.get("/api/v1/apps/simapp/status").body().path("devices").size())
+                      .isEqualTo(N));
+    } finally {
+      sim.close();
+    }
+    assertThat(sim.snapshot().get("gaveUp")).isEqualTo(0L);
+
+    // A restarted simulator is the same fleet: no enrollment, same device count.
+    Simulator again = Simulator.start(options, System.out);
+    try {
+      await().atMost(Duration.ofSeconds(30)).until(() -> again.connected() == N);
+      assertThat(again.enrollments()).isZero();
+      assertThat(controller.admin().get("/api/v1/fleet/summary").body().path("total").asInt())
+          .isEqualTo(N);
+      await().atMost(Duration.ofSeconds(20)).until(() -> applied(again) == N);
+
+      // The controller restarts on the same port and data: every device comes back.
+      controller.close();
+      await().atMost(Duration.ofSeconds(10)).until(() -> again.connected() == 0);
+      controller = TestController.start(config.withListen("127.0.0.1", port));
+      TestController restarted = controller;
+      await().atMost(Duration.ofSeconds(30)).until(() -> again.connected() == N);
+      assertThat((long) again.snapshot().get("reconnects")).isGreaterThanOrEqualTo(N);
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .untilAsserted(
+              () ->
+                  assertThat(restarted.admin().get("/api/v1/fleet/summary").body().toString())
+                      // Devices with a FAILED app are DEGRADED: operational, not offline.
+                      .contains("\"offline\":0,")
+                      .contains("\"operational\":" + N + ","));
+      assertThat(again.snapshot().get("gaveUp")).isEqualTo(0L);
+    } finally {
+      again.close();
+      controller.close();
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static long count(Simulator sim, String key) {
+    return ((Map<String, Integer>) sim.snapshot().get(key))
+        .values().stream().mapToLong(Integer::longValue).sum();
+  }
+
+  private static long applied(Simulator sim) {
+    return count(sim, "appReady") + count(sim, "appFailed");
+  }
+
+  private void pushAndDeploy(AdminClient admin) throws Exception {
+    Path chart = dir.resolve("chart").resolve("simapp");
+    Files.createDirectories(chart.resolve("templates"));
+    Files.writeString(
+        chart.resolve("Chart.yaml"), "apiVersion: v2\nname: simapp\nversion: 1.0.0\n");
+    Files.writeString(chart.resolve("values.yaml"), "image: registry.example/sim:1\n");
+    Files.writeString(
+        chart.resolve("templates/configmap.yaml"),
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: simapp
+          namespace: default
+        data:
+          image: {{ .Values.image }}
+        """);
+    Path archive = dir.resolve("simapp.tgz");
+    Process tar =
+        new ProcessBuilder(
+                "tar", "-czf", archive.toString(), "-C", chart.getParent().toString(), "simapp")
+            .redirectErrorStream(true)
+            .start();
+    assertThat(tar.waitFor()).isZero();
+    AdminClient.Answer pushed =
+        admin.post(
+            "/api/v1/catalog/apps/simapp/versions",
+            Map.of(
+                "version",
+                "1.0.0",
+                "kind",
+                "chart",
+                "archive",
+                Base64.getEncoder().encodeToString(Files.readAllBytes(archive))));
+    assertThat(pushed.status()).as(pushed.body().toString()).isEqualTo(201);
+    AdminClient.Answer deployed =
+        admin.post(
+            "/api/v1/deployments",
+            Map.of("app", "simapp", "version", "1.0.0", "target", "fleet=sim"));
+    assertThat(deployed.status()).as(deployed.body().toString()).isEqualTo(201);
+  }
+}
