@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Scale benchmark: one controller process and one simulator process (`edgefleet sim`, N virtual
+# devices speaking the real protocol) on this machine, through four scenarios
+# (io.edgefleet.bench.ScaleBench):
+#   connect  time until 25/50/100 % of N are enrolled and online; controller RSS, heap, CPU,
+#            memory per connected device
+#   steady   controller CPU at N idle devices; wire bytes per device per day (simulator counters)
+#   fan-out  deploy a tiny catalog app to '*', then upgrade it: time until 50/90/99/100 % READY
+#   storm    kill -9 the controller with N connected and restart it: time until all are back and
+#            in sync, peak CPU, gaveUp == 0 and connected == N at the end
+#
+#   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
+#
+# small: 1,000 devices (250/500/1,000), 30 s steady window, about 3-4 minutes with the build.
+# full:  100,000 devices (10k/50k/100k), 60 s steady window; needs a machine of its own (see
+#        docs/benchmarks.md).
+# Controller: `edgefleet controller --data DIR --listen 127.0.0.1:PORT` (SQLite, heartbeat 30 s)
+# with -XX:+UseG1GC -XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -Xms512m -Xmx4g; simulator:
+# `edgefleet sim` with the launcher's -XX:+UseG1GC -Xmx4g -Xss512k. Both are started from the
+# distribution the launcher builds (launcher/target/dist), on the same machine.
+# Writes bench/results/scale-<profile>-<date>.json and prints progress.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PROFILE=small
+for ((i = 1; i <= $#; i++)); do
+  if [ "${!i}" = "--profile" ]; then j=$((i + 1)); PROFILE="${!j}"; fi
+done
+case "$PROFILE" in small|full) ;; *) echo "usage: bench/scale.sh --profile small|full [--devices N]" >&2; exit 2 ;; esac
+"$ROOT/edgefleet" --version >/dev/null   # builds the distribution (controller, simulator) on first use
+# Formatting checks belong to `verify`, not to running a benchmark.
+./mvnw -q -B -pl bench -am install -DskipTests -Dspotless.check.skip=true
+CP="$(mktemp /tmp/edgefleet-bench-cp-XXXXXX)"
+trap 'rm -f "$CP"' EXIT
+./mvnw -q -B -pl bench dependency:build-classpath -Dmdep.outputFile="$CP" -Dmdep.includeScope=runtime
+# shellcheck source=../bin/find-jdk.sh
+. "$ROOT/bin/find-jdk.sh"
+edgefleet_find_jdk
+OUT="$ROOT/bench/results/scale-$PROFILE-$(date -u +%Y%m%d).json"
+"$JAVA_HOME/bin/java" -XX:+UseSerialGC -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+  -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.ScaleBench \
+  --root "$ROOT" --out "$OUT" "$@"

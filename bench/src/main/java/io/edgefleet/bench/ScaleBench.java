@@ -1,0 +1,841 @@
+package io.edgefleet.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tls.Fingerprints;
+import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.testkit.AdminClient;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPOutputStream;
+
+/**
+ * The scale benchmark: one controller process and one simulator process ({@code edgefleet sim})
+ * with N virtual devices on this machine, driven through four scenarios (connect, steady, fan-out,
+ * storm). Run by {@code bench/scale.sh}; reports figures, asserts nothing.
+ *
+ * <p>The controller runs as {@code ./edgefleet controller --data DIR --listen 127.0.0.1:PORT}
+ * (SQLite, default heartbeat 30 s and telemetry 60 s) with the launcher's flags plus {@link
+ * #CONTROLLER_OPTS}; its CPU and RSS come from {@code /proc/PID}, its heap from {@code jcmd}.
+ * Progress of the devices comes from the simulator's {@code --stats} file (rewritten every second,
+ * so times read from it have a resolution of about one second) and from {@code GET
+ * /api/v1/fleet/summary}.
+ */
+public final class ScaleBench {
+  /**
+   * The controller's JVM flags: the launcher's for the controller role plus a fixed heap range, so
+   * runs on different machines size the heap alike.
+   */
+  static final List<String> CONTROLLER_OPTS =
+      List.of(
+          "-XX:+UseG1GC",
+          "-XX:MaxRAMPercentage=50",
+          "-XX:+ExitOnOutOfMemoryError",
+          "-Xms512m",
+          "-Xmx4g");
+
+  /** The simulator's JVM flags: the launcher's for the sim role. */
+  static final List<String> SIM_OPTS = List.of("-XX:+UseG1GC", "-Xmx4g", "-Xss512k");
+
+  static final String APP = "scale-app";
+
+  private final Path root;
+  private final Path work;
+  private final String profile;
+  private final int devices;
+  private final int[] milestones;
+  private final int steadySeconds;
+  private final long phaseTimeoutMillis;
+  private final String link;
+  private final Map<String, Object> result = new LinkedHashMap<>();
+  private final int port = freePort();
+  private final Path controllerData;
+  private final Path statsFile;
+  private final Sampler sampler = new Sampler();
+  private Process controller;
+  private Process sim;
+  private AdminClient admin;
+  private final long clockTicks;
+
+  ScaleBench(
+      Path root, Path work, String profile, int devices, int steadySeconds, String link, long tmo) {
+    this.root = root;
+    this.work = work;
+    this.profile = profile;
+    this.devices = devices;
+    this.milestones =
+        devices == 100_000
+            ? new int[] {10_000, 50_000, 100_000}
+            : new int[] {devices / 4, devices / 2, devices};
+    this.steadySeconds = steadySeconds;
+    this.link = link;
+    this.phaseTimeoutMillis = tmo;
+    this.controllerData = work.resolve("controller");
+    this.statsFile = work.resolve("sim-stats.json");
+    this.clockTicks = clockTicks();
+  }
+
+  public static void main(String[] args) throws Exception {
+    String profile = "small";
+    Integer devices = null;
+    Path root = Path.of(".").toAbsolutePath().normalize();
+    Path out = null;
+    String link = "lan";
+    Integer steady = null;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--profile" -> profile = args[++i];
+        case "--devices" -> devices = Integer.parseInt(args[++i]);
+        case "--root" -> root = Path.of(args[++i]).toAbsolutePath();
+        case "--out" -> out = Path.of(args[++i]);
+        case "--link" -> link = args[++i];
+        case "--steady-seconds" -> steady = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    boolean full =
+        switch (profile) {
+          case "small" -> false;
+          case "full" -> true;
+          default -> throw new IllegalArgumentException("--profile small|full, not " + profile);
+        };
+    int n = devices != null ? devices : full ? 100_000 : 1_000;
+    Path work = Files.createTempDirectory("edgefleet-scale-");
+    ScaleBench b =
+        new ScaleBench(
+            root,
+            work,
+            profile,
+            n,
+            steady != null ? steady : full ? 60 : 30,
+            link,
+            full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
+    Thread cleanup = new Thread(b::close);
+    Runtime.getRuntime().addShutdownHook(cleanup);
+    try {
+      b.run();
+    } finally {
+      b.close();
+      Runtime.getRuntime().removeShutdownHook(cleanup);
+    }
+    String json = Json.pretty(b.result);
+    if (out != null) {
+      Files.createDirectories(out.toAbsolutePath().getParent());
+      Files.writeString(out, json + "\n");
+      System.out.println("results: " + out);
+    } else {
+      System.out.println(json);
+    }
+    deleteTree(work);
+  }
+
+  void run() throws Exception {
+    result.put("benchmark", "scale");
+    result.put("profile", profile);
+    result.put("devices", devices);
+    result.put("date", Instant.now().toString());
+    result.put("machine", machine());
+    result.put(
+        "controller",
+        Map.of(
+            "command",
+            "./edgefleet controller --data DIR --listen 127.0.0.1:PORT (SQLite, heartbeat 30 s,"
+                + " telemetry 60 s)",
+            "jvmFlags",
+            String.join(" ", CONTROLLER_OPTS)));
+    result.put(
+        "simulator",
+        Map.of(
+            "command",
+            "./edgefleet sim --bootstrap FILE --devices "
+                + devices
+                + " --link "
+                + link
+                + " --stats FILE --state DIR",
+            "jvmFlags",
+            String.join(" ", SIM_OPTS)));
+    log("work directory %s, controller port %d", work, port);
+
+    startController();
+    sampler.start();
+    admin = newAdmin();
+    Map<String, Object> baseline = new LinkedHashMap<>();
+    baseline.put("rssBytes", rss(pid(controller)));
+    baseline.put("heapUsedAfterGcBytes", heapAfterGc(pid(controller)));
+    result.put("idleController", baseline);
+    Path bootstrap = bootstrapFile();
+
+    try {
+      connect(bootstrap, baseline);
+      steady();
+      fanOut();
+      storm();
+    } catch (RuntimeException e) {
+      // Keep what was measured; the error says where it stopped.
+      result.put("error", e.toString());
+      log("stopped: %s", e);
+    }
+  }
+
+  // ---------------------------------------------------------------- scenarios
+
+  private void connect(Path bootstrap, Map<String, Object> baseline) throws Exception {
+    log("connect: starting the simulator with %d devices", devices);
+    long start = System.nanoTime();
+    long cpu0 = sampler.cpuTicks();
+    startSimulator(bootstrap);
+    Map<String, Object> connect = new LinkedHashMap<>();
+    List<Map<String, Object>> reached = new ArrayList<>();
+    int next = 0;
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    int online = 0;
+    while (next < milestones.length && System.currentTimeMillis() < deadline) {
+      online = online();
+      while (next < milestones.length && online >= milestones[next]) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("devices", milestones[next]);
+        m.put("seconds", seconds(start));
+        JsonNode s = stats();
+        m.put("simEnrolled", s.path("enrolled").asLong());
+        m.put("simConnected", s.path("connected").asLong());
+        m.put("controllerRssBytes", rss(pid(controller)));
+        reached.add(m);
+        log("connect: %d online after %.1f s", milestones[next], seconds(start));
+        next++;
+      }
+      if (!sim.isAlive()) {
+        throw new IllegalStateException("the simulator exited: see " + work.resolve("sim.log"));
+      }
+      Thread.sleep(250);
+    }
+    connect.put("milestones", reached);
+    connect.put("completed", next == milestones.length);
+    if (next < milestones.length) {
+      connect.put("onlineAtTimeout", online);
+    }
+    double elapsed = seconds(start);
+    connect.put("controllerCpuSeconds", (sampler.cpuTicks() - cpu0) / (double) clockTicks);
+    connect.put("controllerPeakCpuPercent", sampler.peakPercentSince(start));
+    connect.put(
+        "controllerMeanCpuPercent",
+        100 * (sampler.cpuTicks() - cpu0) / (double) clockTicks / elapsed);
+    // Let enrollment bursts settle before the memory is read.
+    Thread.sleep(5_000);
+    long pid = pid(controller);
+    long rss = rss(pid);
+    long heap = heapAfterGc(pid);
+    connect.put("controllerRssBytes", rss);
+    connect.put("controllerHeapUsedAfterGcBytes", heap);
+    int connected = (int) stats().path("connected").asLong();
+    connect.put("connected", connected);
+    if (connected > 0) {
+      connect.put("rssPerDeviceBytes", (rss - (long) baseline.get("rssBytes")) / connected);
+      connect.put(
+          "heapPerDeviceBytes", (heap - (long) baseline.get("heapUsedAfterGcBytes")) / connected);
+    }
+    JsonNode s = stats();
+    connect.put("simHeapPerDeviceBytes", s.path("heapPerDeviceBytes").asLong());
+    connect.put("simLastError", s.path("lastError").asText(null));
+    result.put("connect", connect);
+  }
+
+  private void steady() throws Exception {
+    log("steady: %d s at %d idle devices", steadySeconds, devices);
+    JsonNode s0 = stats();
+    long cpu0 = sampler.cpuTicks();
+    long start = System.nanoTime();
+    Thread.sleep(steadySeconds * 1000L);
+    JsonNode s1 = stats();
+    double secs = seconds(start);
+    long cpu = sampler.cpuTicks() - cpu0;
+    long in = s1.path("bytesIn").asLong() - s0.path("bytesIn").asLong();
+    long out = s1.path("bytesOut").asLong() - s0.path("bytesOut").asLong();
+    int n = Math.max(1, (int) s1.path("connected").asLong());
+    Map<String, Object> steady = new LinkedHashMap<>();
+    steady.put("seconds", secs);
+    steady.put("connected", n);
+    steady.put("controllerCpuPercentOfOneCore", 100 * cpu / (double) clockTicks / secs);
+    steady.put("controllerPeakCpuPercent", sampler.peakPercentSince(start));
+    steady.put("controllerCpuMicrosPerDevicePerSecond", 1e6 * cpu / (double) clockTicks / secs / n);
+    steady.put("simBytesIn", in);
+    steady.put("simBytesOut", out);
+    steady.put("bytesInPerDevicePerDay", Math.round(in / (double) n * 86_400 / secs));
+    steady.put("bytesOutPerDevicePerDay", Math.round(out / (double) n * 86_400 / secs));
+    steady.put("messagesOut", s1.path("messagesOut").asLong() - s0.path("messagesOut").asLong());
+    steady.put("messagesIn", s1.path("messagesIn").asLong() - s0.path("messagesIn").asLong());
+    steady.put("reconnects", s1.path("reconnects").asLong() - s0.path("reconnects").asLong());
+    for (String k : List.of("desiredFetches", "bundleFetches", "telemetryRecords")) {
+      steady.put(k, s1.path(k).asLong() - s0.path(k).asLong());
+    }
+    steady.put("controllerRssBytes", rss(pid(controller)));
+    result.put("steady", steady);
+  }
+
+  private void fanOut() throws Exception {
+    log("fan-out: pushing %s 1 and deploying it to '*'", APP);
+    push("1");
+    JsonNode d =
+        checked(
+            admin.post(
+                "/api/v1/deployments",
+                Map.of("name", APP, "app", APP, "version", "1", "target", "*")));
+    result.put("deploy", progress(d, "1", "deploy of a new app to every device"));
+    push("2");
+    log("fan-out: upgrading %s to 2", APP);
+    // The target is repeated: a deployment to '*' stores the empty (canonical) selector, and an
+    // upgrade without 'target' re-reads that as missing (422 VALIDATION_FAILED).
+    JsonNode u =
+        checked(
+            admin.post(
+                "/api/v1/deployments/" + APP + "/upgrade", Map.of("version", "2", "target", "*")));
+    result.put("fanOut", progress(u, "2", "upgrade of one app on every device"));
+  }
+
+  /** Times until 50/90/99/100 % of the devices report the revision READY. */
+  private Map<String, Object> progress(JsonNode answer, String revision, String what)
+      throws Exception {
+    long start = System.nanoTime();
+    long cpu0 = sampler.cpuTicks();
+    JsonNode s0 = stats();
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("what", what);
+    r.put("revision", revision);
+    double[] shares = {0.5, 0.9, 0.99, 1.0};
+    Map<String, Object> times = new LinkedHashMap<>();
+    int next = 0;
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    long ready = 0;
+    while (next < shares.length && System.currentTimeMillis() < deadline) {
+      JsonNode s = stats();
+      ready = ready(s, revision);
+      while (next < shares.length && ready >= Math.ceil(shares[next] * devices)) {
+        times.put(Math.round(shares[next] * 100) + "%", seconds(start));
+        next++;
+      }
+      Thread.sleep(100);
+    }
+    double secs = seconds(start);
+    JsonNode s1 = stats();
+    r.put("secondsUntil", times);
+    r.put("completed", next == shares.length);
+    r.put("readyAtEnd", ready);
+    r.put("failedApplies", s1.path("failedApplies").asLong() - s0.path("failedApplies").asLong());
+    r.put(
+        "desiredFetches", s1.path("desiredFetches").asLong() - s0.path("desiredFetches").asLong());
+    r.put("bundleFetches", s1.path("bundleFetches").asLong() - s0.path("bundleFetches").asLong());
+    r.put("simBytesIn", s1.path("bytesIn").asLong() - s0.path("bytesIn").asLong());
+    r.put("simBytesOut", s1.path("bytesOut").asLong() - s0.path("bytesOut").asLong());
+    r.put("controllerCpuSeconds", (sampler.cpuTicks() - cpu0) / (double) clockTicks);
+    r.put("controllerPeakCpuPercent", sampler.peakPercentSince(start));
+    r.put(
+        "controllerMeanCpuPercent", 100 * (sampler.cpuTicks() - cpu0) / (double) clockTicks / secs);
+    r.put("rollout", answer.path("rollout").path("id").asText(null));
+    log("%s: %s", what, times);
+    return r;
+  }
+
+  private void storm() throws Exception {
+    JsonNode before = stats();
+    log("storm: kill -9 of the controller with %d connected", before.path("connected").asLong());
+    Map<String, Object> storm = new LinkedHashMap<>();
+    storm.put("connectedBefore", before.path("connected").asLong());
+    storm.put("generationsBefore", before.path("generations"));
+    long killed = System.nanoTime();
+    controller.destroyForcibly();
+    controller.waitFor(30, TimeUnit.SECONDS);
+    startController();
+    double serving = seconds(killed);
+    storm.put("secondsUntilServing", serving);
+    long restarted = System.nanoTime();
+    admin.close();
+    admin = newAdmin();
+    Double allConnected = null;
+    Double allOnline = null;
+    Double inSync = null;
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    long cpu0 = sampler.cpuTicks();
+    while (inSync == null && System.currentTimeMillis() < deadline) {
+      JsonNode s = stats();
+      if (allConnected == null && s.path("connected").asLong() >= devices) {
+        allConnected = seconds(killed);
+      }
+      if (allOnline == null && online() >= devices) {
+        allOnline = seconds(killed);
+      }
+      if (allConnected != null
+          && allOnline != null
+          && s.path("connected").asLong() >= devices
+          && ready(s, "2") >= devices
+          && s.path("generations").size() == 1) {
+        inSync = seconds(killed);
+      }
+      Thread.sleep(250);
+    }
+    storm.put("secondsUntilAllConnected", allConnected);
+    storm.put("secondsUntilAllOnline", allOnline);
+    storm.put("secondsUntilInSync", inSync);
+    storm.put("controllerCpuSeconds", (sampler.cpuTicks() - cpu0) / (double) clockTicks);
+    storm.put("controllerPeakCpuPercent", sampler.peakPercentSince(restarted));
+    // Stay a few more seconds: a device that is lost or gives up late should show.
+    Thread.sleep(5_000);
+    JsonNode after = stats();
+    storm.put("connectedAtEnd", after.path("connected").asLong());
+    storm.put("onlineAtEnd", online());
+    storm.put("gaveUp", after.path("gaveUp").asLong());
+    storm.put("reconnects", after.path("reconnects").asLong() - before.path("reconnects").asLong());
+    storm.put(
+        "desiredFetches",
+        after.path("desiredFetches").asLong() - before.path("desiredFetches").asLong());
+    storm.put(
+        "bundleFetches",
+        after.path("bundleFetches").asLong() - before.path("bundleFetches").asLong());
+    storm.put(
+        "enrollments", after.path("enrollments").asLong() - before.path("enrollments").asLong());
+    storm.put("generationsAfter", after.path("generations"));
+    storm.put("controllerRssBytes", rss(pid(controller)));
+    storm.put("simLastError", after.path("lastError").asText(null));
+    log(
+        "storm: serving after %.1f s, all connected after %s s, in sync after %s s, gaveUp %d",
+        serving, allConnected, inSync, after.path("gaveUp").asLong());
+    result.put("storm", storm);
+  }
+
+  // ---------------------------------------------------------------- processes
+
+  private void startController() throws Exception {
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                launcher(
+                    CONTROLLER_OPTS,
+                    "controller",
+                    "--data",
+                    controllerData.toString(),
+                    "--listen",
+                    "127.0.0.1:" + port))
+            .redirectErrorStream(true)
+            .redirectOutput(
+                ProcessBuilder.Redirect.appendTo(work.resolve("controller.log").toFile()));
+    Path logFile = work.resolve("controller.log");
+    long mark = Files.exists(logFile) ? Files.size(logFile) : 0;
+    controller = pb.start();
+    sampler.watch(controller.pid());
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (System.currentTimeMillis() < deadline) {
+      String text = Files.exists(logFile) ? Files.readString(logFile) : "";
+      if (text.length() > mark
+          && text.substring((int) Math.min(mark, text.length())).contains(" serving https://")) {
+        return;
+      }
+      if (!controller.isAlive()) {
+        throw new IllegalStateException("the controller exited:\n" + text);
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("the controller did not start in 120 s; see " + logFile);
+  }
+
+  private void startSimulator(Path bootstrap) throws IOException {
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                launcher(
+                    SIM_OPTS,
+                    "sim",
+                    "--bootstrap",
+                    bootstrap.toString(),
+                    "--devices",
+                    Integer.toString(devices),
+                    "--link",
+                    link,
+                    "--stats",
+                    statsFile.toString(),
+                    "--state",
+                    work.resolve("sim-state").toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(work.resolve("sim.log").toFile());
+    if (devices > 20_000) {
+      // One source address has ~28k ephemeral ports: spread large fleets over 127.0.0.2-11
+      // (all of 127/8 is local on Linux).
+      pb.command().addAll(List.of("--source-addresses", "127.0.0.2-127.0.0.11"));
+    }
+    sim = pb.start();
+  }
+
+  /**
+   * The command {@code ./edgefleet ROLE …} runs, with the distribution the launcher built, but
+   * started directly: the script would rebuild the distribution when a source file changed while
+   * the benchmark runs (e.g. between the kill and the restart of the storm).
+   */
+  private List<String> launcher(List<String> jvmOpts, String... args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.addAll(jvmOpts);
+    cmd.add("-cp");
+    cmd.add(root.resolve("launcher/target/dist/lib").toString() + "/*");
+    cmd.add("io.edgefleet.launcher.Main");
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  private AdminClient newAdmin() throws IOException {
+    String token = Files.readString(controllerData.resolve("admin-token")).trim();
+    String ca =
+        Fingerprints.of(Pem.certificateOf(Files.readString(controllerData.resolve("pki/ca.crt"))));
+    return new AdminClient("https://127.0.0.1:" + port, token, ca);
+  }
+
+  private Path bootstrapFile() throws IOException {
+    JsonNode token =
+        checked(
+            admin.post(
+                "/api/v1/onboarding-tokens",
+                Map.of("name", "scale-bench", "tags", Map.of("bench", "scale"))));
+    JsonNode bootstrap =
+        checked(
+            admin.post(
+                "/api/v1/onboarding-tokens/bootstrap",
+                Map.of("token", token.path("token").asText())));
+    Path f = work.resolve("bootstrap.json");
+    Files.writeString(f, Json.pretty(bootstrap));
+    return f;
+  }
+
+  /** Pushes a one-ConfigMap manifests app at this version. */
+  private void push(String version) {
+    String yaml =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scale\n  namespace: scale\ndata:\n"
+            + "  version: \""
+            + version
+            + "\"\n";
+    byte[] tgz = tarGz("scale/configmap.yaml", yaml.getBytes(StandardCharsets.UTF_8));
+    checked(
+        admin.post(
+            "/api/v1/catalog/apps/" + APP + "/versions",
+            Map.of(
+                "version",
+                version,
+                "kind",
+                "manifests",
+                "archive",
+                Base64.getEncoder().encodeToString(tgz))));
+  }
+
+  void close() {
+    sampler.stop();
+    if (admin != null) {
+      admin.close();
+    }
+    for (Process p : new Process[] {sim, controller}) {
+      if (p != null && p.isAlive()) {
+        p.destroy();
+        try {
+          if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+          }
+        } catch (InterruptedException e) {
+          p.destroyForcibly();
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- observations
+
+  private int online() {
+    try {
+      AdminClient.Answer a = admin.get("/api/v1/fleet/summary");
+      return a.status() == 200 ? a.body().path("online").asInt() : -1;
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private JsonNode stats() {
+    for (int i = 0; i < 20; i++) {
+      try {
+        if (Files.exists(statsFile)) {
+          return Json.mapper().readTree(Files.readString(statsFile));
+        }
+      } catch (IOException e) {
+        // Being replaced; read again.
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return Json.mapper().createObjectNode();
+  }
+
+  /** Devices that report {@code revision} (or {@code revision+values}) READY. */
+  private static long ready(JsonNode stats, String revision) {
+    long n = 0;
+    var it = stats.path("appReady").fields();
+    while (it.hasNext()) {
+      var e = it.next();
+      if (e.getKey().equals(revision) || e.getKey().startsWith(revision + "+")) {
+        n += e.getValue().asLong();
+      }
+    }
+    return n;
+  }
+
+  private static JsonNode checked(AdminClient.Answer a) {
+    if (a.status() / 100 != 2) {
+      throw new IllegalStateException("the admin API answered " + a.status() + ": " + a.body());
+    }
+    return a.body();
+  }
+
+  private static long pid(Process p) {
+    return p.pid();
+  }
+
+  static long rss(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException e) {
+      // The process is gone.
+    }
+    return -1;
+  }
+
+  /** Heap in use after a full collection ({@code jcmd PID GC.run}, then {@code GC.heap_info}). */
+  private long heapAfterGc(long pid) {
+    Path jcmd =
+        Path.of(ProcessHandle.current().info().command().orElse("java")).resolveSibling("jcmd");
+    try {
+      run(jcmd.toString(), Long.toString(pid), "GC.run");
+      String info = run(jcmd.toString(), Long.toString(pid), "GC.heap_info");
+      // G1 (JDK 21-25): " garbage-first heap   total reserved 4194304K, committed 524288K, used
+      // 21011K [...]"; the first "used" is the whole heap's.
+      var m = java.util.regex.Pattern.compile("used (\\d+)K").matcher(info);
+      if (m.find()) {
+        return Long.parseLong(m.group(1)) * 1024;
+      }
+    } catch (IOException e) {
+      log("jcmd failed: %s", e);
+    }
+    return -1;
+  }
+
+  private static String run(String... cmd) throws IOException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      p.waitFor(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return out;
+  }
+
+  private static Map<String, Object> machine() throws IOException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    String cpuinfo = Files.readString(Path.of("/proc/cpuinfo"));
+    m.put(
+        "cpu",
+        cpuinfo
+            .lines()
+            .filter(l -> l.startsWith("model name"))
+            .findFirst()
+            .map(l -> l.substring(l.indexOf(':') + 1).trim())
+            .orElse("?"));
+    m.put("cores", Runtime.getRuntime().availableProcessors());
+    String meminfo = Files.readString(Path.of("/proc/meminfo"));
+    m.put(
+        "memoryBytes",
+        meminfo
+            .lines()
+            .filter(l -> l.startsWith("MemTotal:"))
+            .findFirst()
+            .map(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024)
+            .orElse(-1L));
+    m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+    m.put(
+        "jvm",
+        System.getProperty("java.vm.vendor")
+            + " "
+            + System.getProperty("java.vm.name")
+            + " "
+            + System.getProperty("java.vm.version"));
+    return m;
+  }
+
+  private static long clockTicks() {
+    try {
+      return Long.parseLong(run("getconf", "CLK_TCK").trim());
+    } catch (IOException | NumberFormatException e) {
+      return 100;
+    }
+  }
+
+  /**
+   * Samples the controller's CPU (utime + stime of {@code /proc/PID/stat}) every second; survives a
+   * restart (the counter continues from the dead process's last value).
+   */
+  private final class Sampler {
+    private record Sample(long nanos, long ticks) {}
+
+    private final List<Sample> samples = new CopyOnWriteArrayList<>();
+    private volatile long pid = -1;
+    private volatile long carried;
+    private volatile long lastOfPid;
+    private volatile boolean running;
+    private Thread thread;
+
+    void watch(long newPid) {
+      carried += lastOfPid;
+      lastOfPid = 0;
+      pid = newPid;
+    }
+
+    void start() {
+      running = true;
+      thread =
+          new Thread(
+              () -> {
+                while (running) {
+                  samples.add(new Sample(System.nanoTime(), cpuTicks()));
+                  try {
+                    Thread.sleep(1_000);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              },
+              "scale-sampler");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void stop() {
+      running = false;
+      if (thread != null) {
+        thread.interrupt();
+      }
+    }
+
+    /** CPU ticks of the controller so far, across restarts. */
+    synchronized long cpuTicks() {
+      try {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // After ')' the fields start at state (3rd); utime is the 14th, stime the 15th.
+        lastOfPid = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      } catch (IOException | RuntimeException e) {
+        // Gone: keep the last value seen.
+      }
+      return carried + lastOfPid;
+    }
+
+    /** The highest one-second CPU use (percent of one core) since {@code sinceNanos}. */
+    double peakPercentSince(long sinceNanos) {
+      double peak = 0;
+      Sample prev = null;
+      for (Sample s : samples) {
+        if (prev != null && s.nanos() >= sinceNanos) {
+          double secs = (s.nanos() - prev.nanos()) / 1e9;
+          if (secs > 0) {
+            peak = Math.max(peak, 100 * (s.ticks() - prev.ticks()) / (double) clockTicks / secs);
+          }
+        }
+        prev = s;
+      }
+      return Math.round(peak * 10) / 10.0;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private static double seconds(long startNanos) {
+    return Math.round((System.nanoTime() - startNanos) / 1e8) / 10.0;
+  }
+
+  private static void log(String format, Object... args) {
+    System.out.printf(Locale.ROOT, "[scale] " + format + "%n", args);
+  }
+
+  /** A gzip-compressed ustar archive of one regular file. */
+  static byte[] tarGz(String name, byte[] content) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (GZIPOutputStream out = new GZIPOutputStream(bytes)) {
+      byte[] h = new byte[512];
+      put(h, 0, name);
+      put(h, 100, "0000644");
+      put(h, 108, "0000000");
+      put(h, 116, "0000000");
+      put(h, 124, String.format(Locale.ROOT, "%011o", content.length));
+      put(h, 136, "00000000000");
+      h[156] = '0';
+      put(h, 257, "ustar");
+      put(h, 263, "00");
+      for (int i = 148; i < 156; i++) {
+        h[i] = ' ';
+      }
+      long sum = 0;
+      for (byte b : h) {
+        sum += b & 0xff;
+      }
+      put(h, 148, String.format(Locale.ROOT, "%06o", sum));
+      h[154] = 0;
+      out.write(h);
+      out.write(content);
+      out.write(new byte[(512 - content.length % 512) % 512]);
+      out.write(new byte[1024]);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  private static void put(byte[] h, int off, String s) {
+    byte[] b = s.getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(b, 0, h, off, b.length);
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (var walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder())
+          .forEach(
+              p -> {
+                try {
+                  Files.deleteIfExists(p);
+                } catch (IOException e) {
+                  // Best effort.
+                }
+              });
+    } catch (IOException e) {
+      // Best effort.
+    }
+  }
+}
