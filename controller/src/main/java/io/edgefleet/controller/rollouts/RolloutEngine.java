@@ -463,6 +463,12 @@ public final class RolloutEngine {
 
   /** Advances every unfinished rollout to {@code now}. */
   public void tick(Instant now) {
+    // Cheap checks first: with nothing in flight and no phased Git source there is nothing to read.
+    Map<String, String> policies = gitPolicies.get();
+    List<String> active = activeIds();
+    if (active.isEmpty() && policies.isEmpty()) {
+      return;
+    }
     Map<String, AppCatalog.App> bySubject = new HashMap<>();
     try {
       for (AppCatalog.App a : apps.get()) {
@@ -472,15 +478,9 @@ public final class RolloutEngine {
       LOG.warn("rollouts wait: the app catalog could not be read: {}", e.toString());
       return;
     }
-    startGitRollouts(bySubject);
-    List<String> active =
-        jdbi.withHandle(
-            h ->
-                h.createQuery(
-                        "SELECT id FROM rollouts WHERE state IN ('PROGRESSING','PAUSED',"
-                            + "'ROLLING_BACK') ORDER BY seq")
-                    .mapTo(String.class)
-                    .list());
+    if (!policies.isEmpty() && startGitRollouts(bySubject, policies)) {
+      active = activeIds();
+    }
     if (active.isEmpty()) {
       return;
     }
@@ -501,6 +501,16 @@ public final class RolloutEngine {
     }
   }
 
+  private List<String> activeIds() {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                    "SELECT id FROM rollouts WHERE state IN ('PROGRESSING','PAUSED',"
+                        + "'ROLLING_BACK') ORDER BY seq")
+                .mapTo(String.class)
+                .list());
+  }
+
   /** Where the policies of phased Git sources come from: source name → policy text. */
   public void gitPolicies(Supplier<Map<String, String>> policies) {
     this.gitPolicies = policies;
@@ -510,46 +520,52 @@ public final class RolloutEngine {
    * Starts a rollout for every phased Git app whose current revision has none yet. An app whose
    * content did not change between the two commits is rolled out at once: nothing runs differently.
    */
-  private void startGitRollouts(Map<String, AppCatalog.App> bySubject) {
-    Map<String, String> policies = null;
+  private boolean startGitRollouts(
+      Map<String, AppCatalog.App> bySubject, Map<String, String> policies) {
+    boolean started = false;
     for (AppCatalog.App app : bySubject.values()) {
-      if (!app.phased() || app.source().equals(Deployments.SOURCE)) {
+      String text = policies.get(app.source());
+      if (!app.phased() || app.source().equals(Deployments.SOURCE) || text == null) {
         continue;
       }
-      if (policies == null) {
-        policies = gitPolicies.get();
-      }
-      String text = policies.get(app.source());
-      if (text == null) {
+      // The cached latest rollouts answer the usual case (nothing new) without a transaction.
+      if (hasRolloutFor(jdbi.withHandle(gate::latest), app)) {
         continue;
       }
       try {
-        transaction(
-            h -> {
-              RolloutGate.Latest latest = gate.latest(h).get(app.subject());
-              if (latest != null && latest.toRevision().equals(app.revision())) {
-                return null;
-              }
-              Optional<String> from =
-                  Optional.ofNullable(latest).map(RolloutGate.Latest::toRevision);
-              boolean unchanged = from.isPresent() && sameTree(h, app, from.get());
-              start(
-                  h,
-                  new Start(
-                      app.subject(),
-                      app.name(),
-                      app.source(),
-                      from,
-                      app.revision(),
-                      unchanged ? RolloutPolicy.defaults() : policy(text),
-                      app.target(),
-                      unchanged ? "git (content unchanged)" : "git"));
-              return null;
-            });
+        started |=
+            transaction(
+                h -> {
+                  RolloutGate.Latest latest = gate.latest(h).get(app.subject());
+                  if (hasRolloutFor(gate.latest(h), app)) {
+                    return false;
+                  }
+                  Optional<String> from =
+                      Optional.ofNullable(latest).map(RolloutGate.Latest::toRevision);
+                  boolean unchanged = from.isPresent() && sameTree(h, app, from.get());
+                  start(
+                      h,
+                      new Start(
+                          app.subject(),
+                          app.name(),
+                          app.source(),
+                          from,
+                          app.revision(),
+                          unchanged ? RolloutPolicy.defaults() : policy(text),
+                          app.target(),
+                          unchanged ? "git (content unchanged)" : "git"));
+                  return true;
+                });
       } catch (RuntimeException e) {
         LOG.warn("no rollout could start for {}: {}", app.subject(), e.toString());
       }
     }
+    return started;
+  }
+
+  private static boolean hasRolloutFor(Map<String, RolloutGate.Latest> latest, AppCatalog.App app) {
+    RolloutGate.Latest l = latest.get(app.subject());
+    return l != null && l.toRevision().equals(app.revision());
   }
 
   private static boolean sameTree(Handle h, AppCatalog.App app, String fromSha) {
