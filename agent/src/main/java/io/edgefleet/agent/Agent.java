@@ -42,6 +42,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -553,7 +554,6 @@ public final class Agent implements AutoCloseable {
       return;
     }
     try {
-      PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
       HttpResponse<String> resp =
           get(DeviceApi.DESIRED + "?known=" + generation(), HttpResponse.BodyHandlers.ofString());
       if (resp.statusCode() == 204) {
@@ -563,51 +563,98 @@ public final class Agent implements AutoCloseable {
         lastError = "desired state fetch failed: HTTP " + resp.statusCode();
         return;
       }
-      SignedDesiredState doc = Json.mapper().readValue(resp.body(), SignedDesiredState.class);
-      DesiredStateStore.Verified v;
-      try {
-        v = DesiredStateStore.verify(doc, key, deviceId, generation());
-        for (DesiredState.DesiredApp app : v.state().apps()) {
-          if (!desiredStore.hasBundle(app.bundle())) {
-            HttpResponse<byte[]> b =
-                mtlsClient.send(
-                    HttpRequest.newBuilder(
-                            URI.create(controllerUrl() + DeviceApi.BUNDLES + app.bundle()))
-                        .timeout(HTTP_TIMEOUT)
-                        .header("Accept-Encoding", "gzip")
-                        .GET()
-                        .build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
-            if (b.statusCode() != 200) {
-              lastError = "bundle " + app.bundle() + " fetch failed: HTTP " + b.statusCode();
-              return;
-            }
-            byte[] content =
-                b.headers().firstValue("Content-Encoding").orElse("").equalsIgnoreCase("gzip")
-                    ? io.edgefleet.protocol.Gzip.inflate(b.body(), MAX_BUNDLE_BYTES)
-                    : b.body();
-            desiredStore.saveBundle(app.bundle(), content);
-          }
-        }
-      } catch (DesiredStateStore.Refused r) {
-        // The last good state stays in effect; the controller learns why.
-        lastError = r.getMessage();
-        out.println(r.getMessage());
-        sendEvent(r.kind(), r.getMessage());
-        return;
-      }
-      desiredStore.save(v);
-      current = v;
-      desiredStore.collectGarbage(v.state());
-      out.printf(
-          "desired state generation %d: %d app(s)%n",
-          v.state().generation(), v.state().apps().size());
-      startReconcileLoop();
-      requestReconcile();
+      accept(Json.mapper().readValue(resp.body(), SignedDesiredState.class), Map.of());
     } catch (IOException e) {
       lastError = "desired state fetch failed: " + e.getMessage();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Takes the desired state a nudge carried: verified and stored exactly like a fetched one, with
+   * the bundles that came inline; anything missing is fetched.
+   */
+  private void acceptPushed(ControllerMessage.Nudge n) {
+    if (identity == null || mtlsClient == null || n.generation() <= generation()) {
+      return;
+    }
+    try {
+      accept(n.desired(), n.bundles());
+    } catch (IOException e) {
+      lastError = "desired state fetch failed: " + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Verifies a signed document, stores its missing bundles (from {@code inline}, digest → base64
+   * gzip, else fetched), and makes it current. A refused document or bundle leaves the last good
+   * state in effect and is reported.
+   */
+  private void accept(SignedDesiredState doc, Map<String, String> inline)
+      throws IOException, InterruptedException {
+    PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
+    DesiredStateStore.Verified v;
+    try {
+      v = DesiredStateStore.verify(doc, key, deviceId, generation());
+      for (DesiredState.DesiredApp app : v.state().apps()) {
+        if (desiredStore.hasBundle(app.bundle())) {
+          continue;
+        }
+        byte[] pushed = inlineBundle(inline, app.bundle());
+        if (pushed != null) {
+          desiredStore.saveBundle(app.bundle(), pushed);
+        } else {
+          HttpResponse<byte[]> b =
+              mtlsClient.send(
+                  HttpRequest.newBuilder(
+                          URI.create(controllerUrl() + DeviceApi.BUNDLES + app.bundle()))
+                      .timeout(HTTP_TIMEOUT)
+                      .header("Accept-Encoding", "gzip")
+                      .GET()
+                      .build(),
+                  HttpResponse.BodyHandlers.ofByteArray());
+          if (b.statusCode() != 200) {
+            lastError = "bundle " + app.bundle() + " fetch failed: HTTP " + b.statusCode();
+            return;
+          }
+          byte[] content =
+              b.headers().firstValue("Content-Encoding").orElse("").equalsIgnoreCase("gzip")
+                  ? io.edgefleet.protocol.Gzip.inflate(b.body(), MAX_BUNDLE_BYTES)
+                  : b.body();
+          desiredStore.saveBundle(app.bundle(), content);
+        }
+      }
+    } catch (DesiredStateStore.Refused r) {
+      // The last good state stays in effect; the controller learns why.
+      lastError = r.getMessage();
+      out.println(r.getMessage());
+      sendEvent(r.kind(), r.getMessage());
+      return;
+    }
+    desiredStore.save(v);
+    current = v;
+    desiredStore.collectGarbage(v.state());
+    out.printf(
+        "desired state generation %d: %d app(s)%n",
+        v.state().generation(), v.state().apps().size());
+    startReconcileLoop();
+    requestReconcile();
+  }
+
+  /** An inline bundle's content, or null if it is absent or not valid base64 gzip. */
+  private static byte[] inlineBundle(Map<String, String> inline, String digest) {
+    String packed = inline.get(digest);
+    if (packed == null) {
+      return null;
+    }
+    try {
+      return io.edgefleet.protocol.Gzip.inflate(
+          java.util.Base64.getDecoder().decode(packed), MAX_BUNDLE_BYTES);
+    } catch (IOException | IllegalArgumentException e) {
+      return null; // fetched instead
     }
   }
 
@@ -1076,7 +1123,12 @@ public final class Agent implements AutoCloseable {
         case ControllerMessage.Nudge n ->
             run(
                 () -> {
-                  if (n.generation() > generation()) {
+                  if (n.generation() <= generation()) {
+                    return;
+                  }
+                  if (n.desired() != null) {
+                    acceptPushed(n);
+                  } else {
                     fetchDesired();
                   }
                 },

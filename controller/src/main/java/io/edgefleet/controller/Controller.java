@@ -160,8 +160,8 @@ public final class Controller implements AutoCloseable {
       rollouts.onRelease(desired::request);
       deployments.onChange(desired::requestAll);
       desired.onChange(
-          (id, generation) -> {
-            gateway.nudge(id, generation);
+          (id, nudge) -> {
+            gateway.send(id, nudge);
             health.desiredChanged(id);
           });
       gitops.onChange(source -> desired.requestAll());

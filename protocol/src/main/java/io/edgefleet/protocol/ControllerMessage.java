@@ -26,8 +26,35 @@ public sealed interface ControllerMessage {
     }
   }
 
-  /** A newer desired state exists; the agent fetches and verifies it itself. */
-  record Nudge(long generation) implements ControllerMessage {}
+  /**
+   * A newer desired state exists. When the controller has it at hand, {@code desired} is the signed
+   * document itself and {@code bundles} holds the bundles it newly references that are small
+   * (digest → base64 of the gzip of the bundle), so the agent needs no request at all. The agent
+   * verifies an inline document and inline bundles exactly as fetched ones (signature, device,
+   * generation, content digest); what is missing it fetches. A nudge without {@code desired} (or
+   * from an older controller) means: fetch {@code GET /device/v1/desired}.
+   */
+  record Nudge(
+      long generation,
+      SignedDesiredState desired,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+          java.util.Map<String, String> bundles)
+      implements ControllerMessage {
+    /** Largest gzip of one bundle sent inline; larger ones are fetched. */
+    public static final int MAX_INLINE_BUNDLE_BYTES = 16 * 1024;
+
+    /** Largest gzip of all inline bundles of one nudge together. */
+    public static final int MAX_INLINE_TOTAL_BYTES = 48 * 1024;
+
+    public Nudge {
+      bundles = bundles == null ? java.util.Map.of() : java.util.Map.copyOf(bundles);
+    }
+
+    public Nudge(long generation) {
+      this(generation, null, java.util.Map.of());
+    }
+  }
 
   /**
    * Answer to a heartbeat. Its arrival is how an agent knows the link is alive even when TCP has

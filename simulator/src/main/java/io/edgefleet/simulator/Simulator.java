@@ -167,6 +167,8 @@ public final class Simulator implements AutoCloseable {
     final LongAdder disconnects = new LongAdder();
     final LongAdder desiredFetches = new LongAdder();
     final LongAdder bundleFetches = new LongAdder();
+    final LongAdder pushedDocuments = new LongAdder();
+    final LongAdder inlineBundles = new LongAdder();
     final LongAdder bundleBytes = new LongAdder();
     final LongAdder fetchFailures = new LongAdder();
     final LongAdder failedApplies = new LongAdder();
@@ -401,6 +403,8 @@ public final class Simulator implements AutoCloseable {
     s.put("reconnects", stats.reconnects.sum());
     s.put("disconnects", stats.disconnects.sum());
     s.put("desiredFetches", stats.desiredFetches.sum());
+    s.put("pushedDocuments", stats.pushedDocuments.sum());
+    s.put("inlineBundles", stats.inlineBundles.sum());
     s.put("bundleFetches", stats.bundleFetches.sum());
     s.put("fetchFailures", stats.fetchFailures.sum());
     s.put("bytesIn", net.bytesIn.sum());

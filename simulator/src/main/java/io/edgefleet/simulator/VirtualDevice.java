@@ -440,40 +440,57 @@ final class VirtualDevice {
     fetchAgain = false;
     sim.stats.desiredFetches.increment();
     long held = generation;
-    http("GET", DeviceApi.DESIRED + "?known=" + held, null, true)
-        .thenCompose(this::verifyAndFetchBundles)
-        .whenComplete(
-            (v, err) -> {
-              synchronized (this) {
-                fetching = false;
-                if (state == State.STOPPED) {
-                  return;
-                }
-                if (err != null) {
-                  sim.stats.fetchFailures.increment();
-                  sim.stats.lastError = "desired state: " + rootMessage(err);
-                  if (ws != null) {
-                    // Retry while connected; a reconnect asks again anyway.
-                    Ws w = ws;
-                    sim.scheduler.schedule(
-                        () -> {
-                          synchronized (this) {
-                            if (ws == w) {
-                              fetchDesired();
-                            }
-                          }
-                        },
-                        5000 + ThreadLocalRandom.current().nextLong(10_000),
-                        TimeUnit.MILLISECONDS);
-                  }
-                } else if (v != null) {
-                  apply(v);
-                }
-                if (fetchAgain) {
-                  fetchDesired();
-                }
+    finish(
+        http("GET", DeviceApi.DESIRED + "?known=" + held, null, true)
+            .thenCompose(this::verifyAndFetchBundles));
+  }
+
+  /** Applies what a fetch or a pushed document gave, or retries later while connected. */
+  private void finish(CompletableFuture<DesiredState> outcome) {
+    outcome.whenComplete(
+        (v, err) -> {
+          synchronized (this) {
+            fetching = false;
+            if (state == State.STOPPED) {
+              return;
+            }
+            if (err != null) {
+              sim.stats.fetchFailures.increment();
+              sim.stats.lastError = "desired state: " + rootMessage(err);
+              if (ws != null) {
+                // Retry while connected; a reconnect asks again anyway.
+                Ws w = ws;
+                sim.scheduler.schedule(
+                    () -> {
+                      synchronized (this) {
+                        if (ws == w) {
+                          fetchDesired();
+                        }
+                      }
+                    },
+                    5000 + ThreadLocalRandom.current().nextLong(10_000),
+                    TimeUnit.MILLISECONDS);
               }
-            });
+            } else if (v != null) {
+              apply(v);
+            }
+            if (fetchAgain) {
+              fetchDesired();
+            }
+          }
+        });
+  }
+
+  /** Takes the document a nudge carried; while a fetch runs, the nudge waits for it. */
+  private void acceptPushed(ControllerMessage.Nudge n) {
+    if (fetching) {
+      fetchAgain = true;
+      return;
+    }
+    fetching = true;
+    fetchAgain = false;
+    sim.stats.pushedDocuments.increment();
+    finish(verifyAndFetchBundles(n.desired(), n.bundles()));
   }
 
   /** Verifies the document (the agent's own check) and fetches bundles this device lacks. */
@@ -484,9 +501,23 @@ final class VirtualDevice {
     if (resp.status() != 200) {
       return CompletableFuture.failedFuture(new IOException("HTTP " + resp.status()));
     }
+    SignedDesiredState doc;
+    try {
+      doc = Json.mapper().readValue(resp.body(), SignedDesiredState.class);
+    } catch (Exception e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return verifyAndFetchBundles(doc, Map.of());
+  }
+
+  /**
+   * Verifies a document (fetched, or pushed with its nudge) and stores the bundles this device
+   * lacks: from {@code inline} (digest → base64 gzip) when they came with it, else fetched.
+   */
+  private CompletableFuture<DesiredState> verifyAndFetchBundles(
+      SignedDesiredState doc, Map<String, String> inline) {
     DesiredState state;
     try {
-      SignedDesiredState doc = Json.mapper().readValue(resp.body(), SignedDesiredState.class);
       long held;
       synchronized (this) {
         held = generation;
@@ -507,9 +538,42 @@ final class VirtualDevice {
       if (held.stream().anyMatch(h -> h.bundle().equals(app.bundle()))) {
         continue;
       }
+      byte[] pushed = inlineBundle(inline.get(app.bundle()));
+      if (pushed != null) {
+        try {
+          storeBundle(app.bundle(), pushed);
+        } catch (Exception e) {
+          return CompletableFuture.failedFuture(e);
+        }
+        sim.stats.inlineBundles.increment();
+        continue;
+      }
       chain = chain.thenCompose(x -> fetchBundle(app.bundle()));
     }
     return chain.thenApply(x -> state);
+  }
+
+  /** An inline bundle's content; null if absent or not base64 gzip (then it is fetched). */
+  private static byte[] inlineBundle(String packed) {
+    if (packed == null) {
+      return null;
+    }
+    try {
+      return Gzip.inflate(Base64.getDecoder().decode(packed), Wire.MAX_RESPONSE_BYTES);
+    } catch (IOException | IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** Checks a bundle's content against its digest, as the agent does before storing it. */
+  private void storeBundle(String digest, byte[] content) throws Exception {
+    String actual =
+        "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+    if (!actual.equals(digest)) {
+      sim.stats.refusedDocuments.increment();
+      throw new IOException("bundle digest mismatch: " + actual + " != " + digest);
+    }
+    sim.stats.bundleBytes.add(content.length);
   }
 
   private CompletableFuture<Void> fetchBundle(String digest) {
@@ -525,15 +589,7 @@ final class VirtualDevice {
                     b.header("content-encoding").equalsIgnoreCase("gzip")
                         ? Gzip.inflate(b.body(), Wire.MAX_RESPONSE_BYTES)
                         : b.body();
-                String actual =
-                    "sha256:"
-                        + HexFormat.of()
-                            .formatHex(MessageDigest.getInstance("SHA-256").digest(content));
-                if (!actual.equals(digest)) {
-                  sim.stats.refusedDocuments.increment();
-                  throw new IOException("bundle digest mismatch: " + actual + " != " + digest);
-                }
-                sim.stats.bundleBytes.add(content.length);
+                storeBundle(digest, content);
                 return CompletableFuture.<Void>completedFuture(null);
               } catch (Exception e) {
                 return CompletableFuture.<Void>failedFuture(e);
@@ -813,7 +869,11 @@ final class VirtualDevice {
         case ControllerMessage.Nudge n -> {
           synchronized (VirtualDevice.this) {
             if (ws == this && n.generation() > generation) {
-              fetchDesired();
+              if (n.desired() != null) {
+                acceptPushed(n);
+              } else {
+                fetchDesired();
+              }
             }
           }
         }

@@ -62,7 +62,9 @@ class SimulatorIT {
       // 10 % of 200 is 20; a binomial spread of ±4.2 makes 5..40 a safe "roughly".
       assertThat(failed).isBetween(5L, 40L);
       assertThat(count(sim, "appReady")).isEqualTo(N - failed);
-      assertThat(sim.snapshot().get("bundleFetches")).isEqualTo((long) N);
+      // The deployment's document and its small bundle travel with each device's nudge.
+      assertThat(sim.snapshot().get("inlineBundles")).isEqualTo((long) N);
+      assertThat(sim.snapshot().get("bundleFetches")).isEqualTo(0L);
       await()
           .atMost(Duration.ofSeconds(10))
           .untilAsserted(

@@ -73,7 +73,7 @@ public class RecomputeBench {
             new BundleStore(database.db.jdbi(), clock),
             KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPrivate(),
             catalog);
-    engine.onChange((id, gen) -> nudges.increment());
+    engine.onChange((id, nudge) -> nudges.increment());
     engine.recompute(DEVICE);
   }
 

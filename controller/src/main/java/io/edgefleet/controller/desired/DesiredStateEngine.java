@@ -2,7 +2,9 @@ package io.edgefleet.controller.desired;
 
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -47,7 +49,18 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final Set<String> pending = new LinkedHashSet<>();
   private boolean pendingAll;
   private boolean scheduled;
-  private volatile BiConsumer<String, Long> nudger = (id, gen) -> {};
+  private volatile BiConsumer<String, ControllerMessage.Nudge> nudger = (id, nudge) -> {};
+
+  /** Gzip (base64) of recently rendered bundles small enough to go inline, by digest. */
+  private final Map<String, String> inlineBundles =
+      java.util.Collections.synchronizedMap(
+          new LinkedHashMap<>(64, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+              return size() > 64;
+            }
+          });
+
   private volatile ReleaseGate gate = ReleaseGate.OPEN;
   private final java.util.concurrent.atomic.LongAdder recomputations =
       new java.util.concurrent.atomic.LongAdder();
@@ -74,8 +87,12 @@ public final class DesiredStateEngine implements AutoCloseable {
             });
   }
 
-  /** Called with (device id, generation) whenever a device's desired state changed. */
-  public void onChange(BiConsumer<String, Long> nudger) {
+  /**
+   * Called whenever a device's desired state changed, with the nudge to send it: the new
+   * generation, the signed document, and the newly referenced bundles that are small enough to
+   * travel inline.
+   */
+  public void onChange(BiConsumer<String, ControllerMessage.Nudge> nudger) {
     this.nudger = nudger;
   }
 
@@ -203,7 +220,7 @@ public final class DesiredStateEngine implements AutoCloseable {
         case ReleaseGate.Absent a -> {}
       }
     }
-    long[] changedTo = {0};
+    ControllerMessage.Nudge[] changed = {null};
     long generation =
         jdbi.inTransaction(
             h -> {
@@ -245,16 +262,52 @@ public final class DesiredStateEngine implements AutoCloseable {
               Optional<Current> current = current(h, deviceId);
               long gen = current.map(Current::generation).orElse(0L);
               if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
-                gen = store(h, deviceId, gen + 1, fingerprint, list);
-                changedTo[0] = gen;
+                SignedDesiredState doc = store(h, deviceId, gen + 1, fingerprint, list);
+                gen = gen + 1;
+                changed[0] =
+                    new ControllerMessage.Nudge(
+                        gen, doc, inline(desired.values(), previousBundles));
               }
               recordApps(h, deviceId, desired, list);
               return gen;
             });
-    if (changedTo[0] > 0) {
-      nudger.accept(deviceId, changedTo[0]);
+    if (changed[0] != null) {
+      nudger.accept(deviceId, changed[0]);
     }
     return generation;
+  }
+
+  /**
+   * The bundles rendered now that the device was not told before, gzip and base64, as long as each
+   * and all together stay small; a bundle left out is fetched by the device.
+   */
+  private Map<String, String> inline(
+      java.util.Collection<Entry> entries, Map<String, String> previousBundles) {
+    Map<String, String> out = new LinkedHashMap<>();
+    int total = 0;
+    for (Entry e : entries) {
+      if (e.rendered().isEmpty()
+          || e.rendered().get().digest().equals(previousBundles.get(e.app().name()))) {
+        continue;
+      }
+      AppCatalog.Rendered r = e.rendered().get();
+      String packed =
+          inlineBundles.computeIfAbsent(
+              r.digest(),
+              d -> {
+                byte[] gz = Gzip.deflate(r.yaml().getBytes(StandardCharsets.UTF_8));
+                return gz.length > ControllerMessage.Nudge.MAX_INLINE_BUNDLE_BYTES
+                    ? ""
+                    : Base64.getEncoder().encodeToString(gz);
+              });
+      if (packed.isEmpty()
+          || total + packed.length() * 3 / 4 > ControllerMessage.Nudge.MAX_INLINE_TOTAL_BYTES) {
+        continue;
+      }
+      total += packed.length() * 3 / 4;
+      out.put(r.digest(), packed);
+    }
+    return out;
   }
 
   /**
@@ -277,9 +330,7 @@ public final class DesiredStateEngine implements AutoCloseable {
     return jdbi.inTransaction(
         h -> {
           DesiredState old = decode(c.payload());
-          store(h, deviceId, known + 1, c.fingerprint(), old.apps());
-          Current again = current(h, deviceId).orElseThrow();
-          return Optional.of(new SignedDesiredState(again.payload(), again.signature()));
+          return Optional.of(store(h, deviceId, known + 1, c.fingerprint(), old.apps()));
         });
   }
 
@@ -300,10 +351,13 @@ public final class DesiredStateEngine implements AutoCloseable {
                 > 0);
   }
 
-  private long store(
+  private SignedDesiredState store(
       Handle h, String deviceId, long gen, String fingerprint, List<DesiredState.DesiredApp> list) {
     DesiredState doc = new DesiredState(deviceId, gen, clock.instant(), list);
     byte[] payload = Json.writeBytes(doc);
+    SignedDesiredState signed =
+        new SignedDesiredState(
+            Base64.getEncoder().encodeToString(payload), Signatures.sign(signingKey, payload));
     h.createUpdate(
             "INSERT INTO device_desired (device_id, generation, fingerprint, payload, signature,"
                 + " updated_at) VALUES (:d, :g, :f, :p, :s, :now) ON CONFLICT (device_id) DO UPDATE"
@@ -313,11 +367,11 @@ public final class DesiredStateEngine implements AutoCloseable {
         .bind("d", deviceId)
         .bind("g", gen)
         .bind("f", fingerprint)
-        .bind("p", Base64.getEncoder().encodeToString(payload))
-        .bind("s", Signatures.sign(signingKey, payload))
+        .bind("p", signed.payload())
+        .bind("s", signed.signature())
         .bind("now", clock.millis())
         .execute();
-    return gen;
+    return signed;
   }
 
   private void recordApps(

@@ -35,8 +35,10 @@ class DesiredStateEngineTest {
   KeyPair signing;
   final List<AppCatalog.App> apps = new CopyOnWriteArrayList<>();
   final List<String> nudges = new ArrayList<>();
+  final List<io.edgefleet.protocol.ControllerMessage.Nudge> sent = new ArrayList<>();
   final DeviceStore devices = new DeviceStore();
   String failRenderFor;
+  boolean hugeRender;
 
   final AppCatalog catalog =
       new AppCatalog() {
@@ -57,7 +59,8 @@ class DesiredStateEngineTest {
                   + app.revision()
                   + " for "
                   + tags.getOrDefault("site", "-")
-                  + "\n";
+                  + "\n"
+                  + (hugeRender ? randomComment(64 * 1024) : "");
           return new Rendered(yaml, Fingerprints.sha256(yaml.getBytes(StandardCharsets.UTF_8)));
         }
       };
@@ -74,8 +77,19 @@ class DesiredStateEngineTest {
             new BundleStore(db.jdbi(), Clock.systemUTC()),
             signing.getPrivate(),
             catalog);
-    engine.onChange((id, gen) -> nudges.add(id + "@" + gen));
+    engine.onChange(
+        (id, nudge) -> {
+          nudges.add(id + "@" + nudge.generation());
+          sent.add(nudge);
+        });
     device("dev-1", Map.of("site", "store-17", "role", "pos"));
+  }
+
+  /** Incompressible text: its gzip is larger than an inline bundle may be. */
+  static String randomComment(int bytes) {
+    byte[] raw = new byte[bytes];
+    new java.util.Random(7).nextBytes(raw);
+    return "# " + Base64.getEncoder().encodeToString(raw) + "\n";
   }
 
   @AfterEach
@@ -99,6 +113,50 @@ class DesiredStateEngineTest {
         .singleElement()
         .satisfies(a -> assertThat(a.revision()).isEqualTo("r2"));
     assertThat(engine.newerThan("dev-1", 2)).as("device is up to date").isEmpty();
+  }
+
+  @Test
+  void theNudgeCarriesTheSignedDocumentAndOnlyNewSmallBundles() throws Exception {
+    apps.add(app("web", "r1", "role", "pos"));
+    apps.add(app("db", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    var first = sent.getLast();
+    assertThat(first.desired()).isEqualTo(engine.newerThan("dev-1", 0).orElseThrow());
+    DesiredState state = decode(first.desired());
+    assertThat(first.bundles().keySet())
+        .containsExactlyInAnyOrderElementsOf(
+            state.apps().stream().map(DesiredState.DesiredApp::bundle).toList());
+    for (var e : first.bundles().entrySet()) {
+      byte[] content =
+          io.edgefleet.protocol.Gzip.inflate(Base64.getDecoder().decode(e.getValue()), 1 << 20);
+      assertThat(Fingerprints.sha256(content)).isEqualTo(e.getKey());
+    }
+
+    apps.set(0, app("web", "r2", "role", "pos"));
+    engine.recompute("dev-1");
+    var second = sent.getLast();
+    String web =
+        decode(second.desired()).apps().stream()
+            .filter(a -> a.name().equals("web"))
+            .findFirst()
+            .orElseThrow()
+            .bundle();
+    assertThat(second.bundles().keySet()).as("only the changed app's bundle").containsExactly(web);
+    assertThat(
+            Signatures.verify(
+                signing.getPublic(),
+                Base64.getDecoder().decode(second.desired().payload()),
+                second.desired().signature()))
+        .isTrue();
+  }
+
+  @Test
+  void bundlesTooLargeToGoInlineAreLeftForTheDeviceToFetch() {
+    hugeRender = true;
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    assertThat(sent.getLast().desired()).isNotNull();
+    assertThat(sent.getLast().bundles()).isEmpty();
   }
 
   @Test

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
+import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.TestAgents;
@@ -208,6 +209,65 @@ class GitOpsIT {
   }
 
   @Test
+  void aChangeArrivesWithItsNudgeAndForgedPushesAreRefused() throws Exception {
+    addRepo("site=store-7");
+    Agent agent = startAgent("a1", Map.of("site", "store-7"));
+    String id = agent.status().deviceId().orElseThrow();
+    awaitAppState(id, repo.head(), null);
+    long generation = agent.generation();
+    double fetches = deviceFetches();
+
+    commit(Map.of("apps/" + app + "/app.yaml", deployment(2)), "scale");
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    await().atMost(Duration.ofSeconds(30)).until(() -> agent.generation() > generation);
+    await().atMost(Duration.ofSeconds(60)).until(() -> replicas() == 2);
+    awaitAppState(id, repo.head(), null);
+    assertThat(deviceFetches())
+        .as("the signed document and the bundle came with the nudge: nothing was fetched")
+        .isEqualTo(fetches);
+
+    // A pushed document is checked like a fetched one: one flipped byte breaks the signature.
+    long now = agent.generation();
+    String[] current = storedDocument(id);
+    byte[] payload = java.util.Base64.getDecoder().decode(current[0]);
+    String text = new String(payload, java.nio.charset.StandardCharsets.UTF_8);
+    payload[text.indexOf("\"generation\":" + now) + 13] = (byte) '9';
+    push(id, now + 90, java.util.Base64.getEncoder().encodeToString(payload), current[1], Map.of());
+    awaitEvent(id, "desired-state-bad-signature");
+
+    // A genuine document with an inline bundle whose content is not what its digest says.
+    DesiredState state =
+        io.edgefleet.protocol.Json.mapper()
+            .readValue(java.util.Base64.getDecoder().decode(current[0]), DesiredState.class);
+    byte[] real = "kind: ConfigMap\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String digest = io.edgefleet.protocol.tls.Fingerprints.sha256(real);
+    DesiredState.DesiredApp first = state.apps().getFirst();
+    DesiredState forged =
+        new DesiredState(
+            id,
+            now + 1,
+            state.issuedAt(),
+            List.of(
+                new DesiredState.DesiredApp(
+                    first.name(), first.source(), "forged", digest, real.length)));
+    byte[] bytes = io.edgefleet.protocol.Json.writeBytes(forged);
+    byte[] other = "kind: Secret\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    push(
+        id,
+        now + 1,
+        java.util.Base64.getEncoder().encodeToString(bytes),
+        io.edgefleet.protocol.tls.Signatures.sign(
+            controller.controller().pki().signingKey().getPrivate(), bytes),
+        Map.of(
+            digest,
+            java.util.Base64.getEncoder()
+                .encodeToString(io.edgefleet.protocol.Gzip.deflate(other))));
+    awaitEvent(id, "bundle-digest-mismatch");
+    assertThat(agent.generation()).as("the last good state stays in effect").isEqualTo(now);
+    assertThat(replicas()).isEqualTo(2);
+  }
+
+  @Test
   void helmChartIsRenderedPerDeviceWithOverridesAndTagValues() throws Exception {
     String chart = app;
     commit(
@@ -237,6 +297,36 @@ class GitOpsIT {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Sends a nudge that carries a document (and inline bundles) straight to the device. */
+  private void push(
+      String deviceId, long generation, String payload, String signature, Map<String, String> b) {
+    assertThat(
+            controller
+                .controller()
+                .gateway()
+                .send(
+                    deviceId,
+                    new io.edgefleet.protocol.ControllerMessage.Nudge(
+                        generation,
+                        new io.edgefleet.protocol.SignedDesiredState(payload, signature),
+                        b)))
+        .isTrue();
+  }
+
+  /** Requests devices made for desired states and bundles, from the controller's /metrics. */
+  private double deviceFetches() {
+    String text = admin.get("/metrics").body().asText();
+    double n = 0;
+    for (String line : text.split("\n")) {
+      if (line.startsWith("edgefleet_http_requests_total{")
+          && (line.contains("route=\"" + io.edgefleet.protocol.DeviceApi.DESIRED)
+              || line.contains("route=\"" + io.edgefleet.protocol.DeviceApi.BUNDLES))) {
+        n += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return n;
+  }
 
   private String[] storedDocument(String deviceId) {
     return controller
