@@ -5,11 +5,14 @@
 #   connect  time until 25/50/100 % of N are enrolled and online; controller RSS, heap, CPU,
 #            memory per connected device
 #   steady   controller CPU at N idle devices; wire bytes per device per day (simulator counters)
-#   fan-out  deploy a tiny catalog app to '*', then upgrade it: time until 50/90/99/100 % READY
+#   fan-out  a Git source with one app for every device; one commit announced by a signed push
+#            webhook: time from the commit until 50/90/99/100 % run it READY; then a tiny catalog
+#            app deployed to '*' and upgraded (default rollout policy), timed the same way
 #   storm    kill -9 the controller with N connected and restart it: time until all are back and
 #            in sync, peak CPU, gaveUp == 0 and connected == N at the end
 #
 #   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
+#                  [--jfr DIR]   (a JFR recording of the controller per scenario, DIR/<scenario>.jfr)
 #
 # small: 1,000 devices (250/500/1,000), 30 s steady window, about 3-4 minutes with the build.
 # full:  100,000 devices (10k/50k/100k), 60 s steady window; needs a machine of its own (see
@@ -36,6 +39,9 @@ trap 'rm -f "$CP"' EXIT
 # shellcheck source=../bin/find-jdk.sh
 . "$ROOT/bin/find-jdk.sh"
 edgefleet_find_jdk
+# Each device holds one socket in the simulator and one in the controller.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open files limit: $(ulimit -n)"
 OUT="$ROOT/bench/results/scale-$PROFILE-$(date -u +%Y%m%d).json"
 "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
   -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.ScaleBench \

@@ -22,11 +22,15 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.eclipse.jgit.api.Git;
 
 /**
  * The scale benchmark: one controller process and one simulator process ({@code edgefleet sim})
- * with N virtual devices on this machine, driven through four scenarios (connect, steady, fan-out,
- * storm). Run by {@code bench/scale.sh}; reports figures, asserts nothing.
+ * with N virtual devices on this machine, driven through the scenarios connect, steady, fan-out (a
+ * Git commit announced by webhook, then a catalog deployment and its upgrade) and storm. Run by
+ * {@code bench/scale.sh}; reports figures, asserts nothing.
  *
  * <p>The controller runs as {@code ./edgefleet controller --data DIR --listen 127.0.0.1:PORT}
  * (SQLite, default heartbeat 30 s and telemetry 60 s) with the launcher's flags plus {@link
@@ -53,6 +57,11 @@ public final class ScaleBench {
 
   static final String APP = "scale-app";
 
+  /** The Git source and the app in its repository. */
+  static final String SOURCE = "scale-git";
+
+  static final String GIT_APP = "scale-git-app";
+
   private final Path root;
   private final Path work;
   private final String profile;
@@ -70,6 +79,10 @@ public final class ScaleBench {
   private Process sim;
   private AdminClient admin;
   private final long clockTicks;
+  private Path jfrDir;
+  private Git git;
+  private String webhookSecret;
+  private String gitHead;
 
   ScaleBench(
       Path root, Path work, String profile, int devices, int steadySeconds, String link, long tmo) {
@@ -96,6 +109,7 @@ public final class ScaleBench {
     Path out = null;
     String link = "lan";
     Integer steady = null;
+    Path jfr = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--profile" -> profile = args[++i];
@@ -104,6 +118,7 @@ public final class ScaleBench {
         case "--out" -> out = Path.of(args[++i]);
         case "--link" -> link = args[++i];
         case "--steady-seconds" -> steady = Integer.parseInt(args[++i]);
+        case "--jfr" -> jfr = Path.of(args[++i]).toAbsolutePath();
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -124,6 +139,7 @@ public final class ScaleBench {
             steady != null ? steady : full ? 60 : 30,
             link,
             full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
+    b.jfrDir = jfr;
     Thread cleanup = new Thread(b::close);
     Runtime.getRuntime().addShutdownHook(cleanup);
     try {
@@ -180,10 +196,11 @@ public final class ScaleBench {
     Path bootstrap = bootstrapFile();
 
     try {
-      connect(bootstrap, baseline);
-      steady();
-      fanOut();
-      storm();
+      profiled("connect", () -> connect(bootstrap, baseline));
+      profiled("steady", this::steady);
+      profiled("git-fan-out", this::gitFanOut);
+      profiled("catalog-fan-out", this::fanOut);
+      profiled("storm", this::storm);
     } catch (RuntimeException e) {
       // Keep what was measured; the error says where it stopped.
       result.put("error", e.toString());
@@ -192,6 +209,48 @@ public final class ScaleBench {
   }
 
   // ---------------------------------------------------------------- scenarios
+
+  private interface Scenario {
+    void run() throws Exception;
+  }
+
+  /**
+   * Runs a scenario; with {@code --jfr DIR}, under a JFR recording of the controller ("profile"
+   * settings) written to {@code DIR/<scenario>.jfr}. The storm's recording starts after the restart
+   * (the killed process's recording is lost).
+   */
+  private void profiled(String name, Scenario scenario) throws Exception {
+    if (jfrDir == null) {
+      scenario.run();
+      return;
+    }
+    Files.createDirectories(jfrDir);
+    Path file = jfrDir.resolve(name + ".jfr");
+    if (!name.equals("storm")) {
+      jcmd("JFR.start", "name=" + name, "settings=profile");
+    } else {
+      stormRecording = file;
+    }
+    try {
+      scenario.run();
+    } finally {
+      if (controller != null && controller.isAlive()) {
+        jcmd("JFR.dump", "name=" + name, "filename=" + file);
+        jcmd("JFR.stop", "name=" + name);
+        log("%s: JFR recording %s", name, file);
+      }
+    }
+  }
+
+  private Path stormRecording;
+
+  private void jcmd(String... args) throws IOException {
+    Path jcmd =
+        Path.of(ProcessHandle.current().info().command().orElse("java")).resolveSibling("jcmd");
+    List<String> cmd = new ArrayList<>(List.of(jcmd.toString(), Long.toString(controller.pid())));
+    cmd.addAll(List.of(args));
+    run(cmd.toArray(String[]::new));
+  }
 
   private void connect(Path bootstrap, Map<String, Object> baseline) throws Exception {
     log("connect: starting the simulator with %d devices", devices);
@@ -254,7 +313,25 @@ public final class ScaleBench {
   }
 
   private void steady() throws Exception {
-    log("steady: %d s at %d idle devices", steadySeconds, devices);
+    // Idle means idle: the window starts once no device has fetched or been sent a desired state
+    // for 15 s (enrollment's first documents are done).
+    long settleStart = System.nanoTime();
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    long last = -1;
+    long quietSince = System.nanoTime();
+    while (System.currentTimeMillis() < deadline) {
+      JsonNode s = stats();
+      long changes = s.path("desiredFetches").asLong() + s.path("pushedDocuments").asLong();
+      if (changes != last) {
+        last = changes;
+        quietSince = System.nanoTime();
+      } else if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(15)) {
+        break;
+      }
+      Thread.sleep(500);
+    }
+    double settled = seconds(settleStart);
+    log("steady: %d s at %d idle devices (settled after %.0f s)", steadySeconds, devices, settled);
     JsonNode s0 = stats();
     long cpu0 = sampler.cpuTicks();
     long start = System.nanoTime();
@@ -267,6 +344,7 @@ public final class ScaleBench {
     int n = Math.max(1, (int) s1.path("connected").asLong());
     Map<String, Object> steady = new LinkedHashMap<>();
     steady.put("seconds", secs);
+    steady.put("settledAfterSeconds", settled);
     steady.put("connected", n);
     steady.put("controllerCpuPercentOfOneCore", 100 * cpu / (double) clockTicks / secs);
     steady.put("controllerPeakCpuPercent", sampler.peakPercentSince(start));
@@ -278,13 +356,102 @@ public final class ScaleBench {
     steady.put("messagesOut", s1.path("messagesOut").asLong() - s0.path("messagesOut").asLong());
     steady.put("messagesIn", s1.path("messagesIn").asLong() - s0.path("messagesIn").asLong());
     steady.put("reconnects", s1.path("reconnects").asLong() - s0.path("reconnects").asLong());
-    for (String k : List.of("desiredFetches", "bundleFetches", "telemetryRecords")) {
+    for (String k :
+        List.of(
+            "desiredFetches",
+            "pushedDocuments",
+            "bundleFetches",
+            "inlineBundles",
+            "telemetryRecords")) {
       steady.put(k, s1.path(k).asLong() - s0.path(k).asLong());
     }
     steady.put("controllerRssBytes", rss(pid(controller)));
     result.put("steady", steady);
   }
 
+  /**
+   * A Git source whose one app targets every device; once all run its first commit, one commit
+   * changes the app and the controller is told by a signed push webhook. The clock starts just
+   * before the commit.
+   */
+  private void gitFanOut() throws Exception {
+    Path repo = work.resolve("repo");
+    git = Git.init().setDirectory(repo.toFile()).setInitialBranch("main").call();
+    String first = commitGit(1);
+    checked(
+        admin.post(
+            "/api/v1/repos",
+            Map.of(
+                "name", SOURCE, "url", repo.toUri().toString(), "target", "", "interval", "1h")));
+    JsonNode source = checked(admin.get("/api/v1/repos/" + SOURCE));
+    webhookSecret = source.path("webhookSecret").asText();
+    log("git: source added at %s; waiting for every device to run it", first.substring(0, 12));
+    result.put(
+        "gitDeploy",
+        progress(
+            Json.mapper().createObjectNode(), first, "first commit of a Git app on every device"));
+    long t0 = System.nanoTime();
+    String second = commitGit(2);
+    int status = callWebhook(second);
+    Map<String, Object> fan =
+        progress(
+            Json.mapper().createObjectNode(),
+            second,
+            "one Git commit (webhook) changing an app on every device",
+            t0);
+    fan.put("webhookStatus", status);
+    result.put("fanOut", fan);
+    gitHead = second;
+  }
+
+  private String commitGit(int version) throws Exception {
+    Path dir = git.getRepository().getWorkTree().toPath().resolve("apps").resolve(GIT_APP);
+    Files.createDirectories(dir);
+    Files.writeString(
+        dir.resolve("configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scale-git\n  namespace: scale\n"
+            + "data:\n  version: \""
+            + version
+            + "\"\n");
+    git.add().addFilepattern(".").call();
+    return git.commit()
+        .setMessage("scale-git " + version)
+        .setAuthor("Bench", "bench@example.com")
+        .setCommitter("Bench", "bench@example.com")
+        .setSign(false)
+        .call()
+        .getName();
+  }
+
+  /** A GitHub-style push webhook, signed with the source's secret. */
+  private int callWebhook(String sha) throws Exception {
+    byte[] body =
+        Json.writeBytes(
+            Map.of(
+                "ref",
+                "refs/heads/main",
+                "after",
+                sha,
+                "repository",
+                Map.of("full_name", "bench/" + SOURCE)));
+    Mac mac = Mac.getInstance("HmacSHA256");
+    mac.init(new SecretKeySpec(webhookSecret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+    String signature = "sha256=" + java.util.HexFormat.of().formatHex(mac.doFinal(body));
+    AdminClient.Answer a =
+        admin.raw(
+            "POST",
+            "/api/v1/hooks/git/" + SOURCE,
+            body,
+            null,
+            "application/json",
+            Map.of("X-GitHub-Event", "push", "X-Hub-Signature-256", signature));
+    if (a.status() / 100 != 2) {
+      throw new IllegalStateException("the webhook answered " + a.status() + ": " + a.body());
+    }
+    return a.status();
+  }
+
+  /** The catalog: a new app deployed to every device, then upgraded (default rollout policy). */
   private void fanOut() throws Exception {
     log("fan-out: pushing %s 1 and deploying it to '*'", APP);
     push("1");
@@ -302,13 +469,17 @@ public final class ScaleBench {
         checked(
             admin.post(
                 "/api/v1/deployments/" + APP + "/upgrade", Map.of("version", "2", "target", "*")));
-    result.put("fanOut", progress(u, "2", "upgrade of one app on every device"));
+    result.put("catalogUpgrade", progress(u, "2", "upgrade of one app on every device"));
   }
 
   /** Times until 50/90/99/100 % of the devices report the revision READY. */
   private Map<String, Object> progress(JsonNode answer, String revision, String what)
       throws Exception {
-    long start = System.nanoTime();
+    return progress(answer, revision, what, System.nanoTime());
+  }
+
+  private Map<String, Object> progress(JsonNode answer, String revision, String what, long start)
+      throws Exception {
     long cpu0 = sampler.cpuTicks();
     JsonNode s0 = stats();
     Map<String, Object> r = new LinkedHashMap<>();
@@ -337,6 +508,10 @@ public final class ScaleBench {
     r.put(
         "desiredFetches", s1.path("desiredFetches").asLong() - s0.path("desiredFetches").asLong());
     r.put("bundleFetches", s1.path("bundleFetches").asLong() - s0.path("bundleFetches").asLong());
+    r.put(
+        "pushedDocuments",
+        s1.path("pushedDocuments").asLong() - s0.path("pushedDocuments").asLong());
+    r.put("inlineBundles", s1.path("inlineBundles").asLong() - s0.path("inlineBundles").asLong());
     r.put("simBytesIn", s1.path("bytesIn").asLong() - s0.path("bytesIn").asLong());
     r.put("simBytesOut", s1.path("bytesOut").asLong() - s0.path("bytesOut").asLong());
     r.put("controllerCpuSeconds", (sampler.cpuTicks() - cpu0) / (double) clockTicks);
@@ -358,6 +533,9 @@ public final class ScaleBench {
     controller.destroyForcibly();
     controller.waitFor(30, TimeUnit.SECONDS);
     startController();
+    if (stormRecording != null) {
+      jcmd("JFR.start", "name=storm", "settings=profile");
+    }
     double serving = seconds(killed);
     storm.put("secondsUntilServing", serving);
     long restarted = System.nanoTime();
@@ -380,6 +558,7 @@ public final class ScaleBench {
           && allOnline != null
           && s.path("connected").asLong() >= devices
           && ready(s, "2") >= devices
+          && (gitHead == null || ready(s, gitHead) >= devices)
           && s.path("generations").size() == 1) {
         inSync = seconds(killed);
       }

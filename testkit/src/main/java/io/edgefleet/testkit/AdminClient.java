@@ -53,6 +53,17 @@ public final class AdminClient implements AutoCloseable {
 
   /** Sends with any bearer token (null for none) and a raw body, for negative tests. */
   public Answer raw(String method, String path, byte[] body, String bearer, String contentType) {
+    return raw(method, path, body, bearer, contentType, java.util.Map.of());
+  }
+
+  /** {@link #raw(String, String, byte[], String, String)} with more request headers. */
+  public Answer raw(
+      String method,
+      String path,
+      byte[] body,
+      String bearer,
+      String contentType,
+      java.util.Map<String, String> headers) {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(url + path))
             .timeout(Duration.ofSeconds(30))
@@ -67,6 +78,7 @@ public final class AdminClient implements AutoCloseable {
     if (contentType != null) {
       b.header("Content-Type", contentType);
     }
+    headers.forEach(b::header);
     try {
       HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
       String type = r.headers().firstValue("Content-Type").orElse("");
