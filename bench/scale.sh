@@ -14,7 +14,7 @@
 #   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
 #                  [--jfr DIR]   (a JFR recording of the controller per scenario, DIR/<scenario>.jfr)
 #
-# small: 1,000 devices (250/500/1,000), 30 s steady window, about 3-4 minutes with the build.
+# small: 1,000 devices (250/500/1,000), 60 s steady window (one heartbeat), about 4 minutes.
 # full:  100,000 devices (10k/50k/100k), 60 s steady window; needs a machine of its own (see
 #        docs/benchmarks.md).
 # Controller: `edgefleet controller --data DIR --listen 127.0.0.1:PORT` (SQLite, heartbeat 30 s)

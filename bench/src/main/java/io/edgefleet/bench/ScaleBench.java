@@ -136,7 +136,7 @@ public final class ScaleBench {
             work,
             profile,
             n,
-            steady != null ? steady : full ? 60 : 30,
+            steady != null ? steady : 60,
             link,
             full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
@@ -334,9 +334,11 @@ public final class ScaleBench {
     log("steady: %d s at %d idle devices (settled after %.0f s)", steadySeconds, devices, settled);
     JsonNode s0 = stats();
     long cpu0 = sampler.cpuTicks();
+    long segs0 = tcpOutSegments();
     long start = System.nanoTime();
     Thread.sleep(steadySeconds * 1000L);
     JsonNode s1 = stats();
+    long segs = tcpOutSegments() - segs0;
     double secs = seconds(start);
     long cpu = sampler.cpuTicks() - cpu0;
     long in = s1.path("bytesIn").asLong() - s0.path("bytesIn").asLong();
@@ -353,6 +355,13 @@ public final class ScaleBench {
     steady.put("simBytesOut", out);
     steady.put("bytesInPerDevicePerDay", Math.round(in / (double) n * 86_400 / secs));
     steady.put("bytesOutPerDevicePerDay", Math.round(out / (double) n * 86_400 / secs));
+    // On the wire: TLS payload plus an IPv4 + TCP header (with timestamps, 52 B) per segment.
+    // The kernel counts segments for the whole machine (both ends here, and anything else
+    // running), so this is an upper bound.
+    steady.put("tcpSegments", segs);
+    steady.put(
+        "wireBytesPerDevicePerDayUpperBound",
+        Math.round((in + out + 52.0 * segs) / n * 86_400 / secs));
     steady.put("messagesOut", s1.path("messagesOut").asLong() - s0.path("messagesOut").asLong());
     steady.put("messagesIn", s1.path("messagesIn").asLong() - s0.path("messagesIn").asLong());
     steady.put("reconnects", s1.path("reconnects").asLong() - s0.path("reconnects").asLong());
@@ -764,6 +773,20 @@ public final class ScaleBench {
   }
 
   /** Devices that report {@code revision} (or {@code revision+values}) READY. */
+  /** {@code Tcp: OutSegs} of {@code /proc/net/snmp}: segments this machine sent. */
+  private static long tcpOutSegments() {
+    try {
+      List<String> tcp =
+          Files.readAllLines(Path.of("/proc/net/snmp")).stream()
+              .filter(l -> l.startsWith("Tcp:"))
+              .toList();
+      List<String> names = List.of(tcp.get(0).split("\\s+"));
+      return Long.parseLong(tcp.get(1).split("\\s+")[names.indexOf("OutSegs")]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
   private static long ready(JsonNode stats, String revision) {
     long n = 0;
     var it = stats.path("appReady").fields();

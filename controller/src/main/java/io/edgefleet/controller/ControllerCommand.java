@@ -56,8 +56,10 @@ public final class ControllerCommand implements Callable<Integer> {
   @Option(
       names = "--heartbeat",
       paramLabel = "DURATION",
-      description = "Heartbeat interval told to agents (default: 30s).")
-  String heartbeat = "30s";
+      description =
+          "Heartbeat interval told to agents; a device is offline after three missed heartbeats"
+              + " (default: 60s).")
+  String heartbeat = "60s";
 
   @Option(
       names = "--rollout-tick",
@@ -68,8 +70,10 @@ public final class ControllerCommand implements Callable<Integer> {
   @Option(
       names = "--telemetry-interval",
       paramLabel = "DURATION",
-      description = "How often agents send metric summaries (default: 60s).")
-  String telemetryInterval = "60s";
+      description =
+          "How often agents send metric summaries (min/max/mean/last of 5 s samples)"
+              + " (default: 5m).")
+  String telemetryInterval = "5m";
 
   @Option(
       names = "--metrics-tag-keys",

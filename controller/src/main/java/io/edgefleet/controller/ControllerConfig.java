@@ -53,9 +53,12 @@ public record ControllerConfig(
     metricsTagKeys = List.copyOf(metricsTagKeys);
   }
 
-  /** Defaults for a data directory: all interfaces, port 7443, SQLite, 30 s heartbeats. */
+  /**
+   * Defaults for a data directory: all interfaces, port 7443, SQLite, 60 s heartbeats and 5-minute
+   * metric summaries (together under 1 MB per device per day on the wire; see docs/benchmarks.md).
+   */
   public static ControllerConfig defaults(Path dataDir) {
-    Duration heartbeat = Duration.ofSeconds(30);
+    Duration heartbeat = Duration.ofSeconds(60);
     return new ControllerConfig(
         dataDir,
         "0.0.0.0",
@@ -69,7 +72,7 @@ public record ControllerConfig(
         heartbeat.multipliedBy(3),
         Duration.ofSeconds(10),
         Duration.ofSeconds(2),
-        Duration.ofSeconds(60),
+        Duration.ofMinutes(5),
         List.of(),
         AlertOptions.defaults());
   }

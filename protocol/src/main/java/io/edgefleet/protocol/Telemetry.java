@@ -47,4 +47,16 @@ public sealed interface Telemetry {
    * Never silent: this record itself is kept.
    */
   record Loss(long seq, Instant at, long events, String reason) implements Telemetry {}
+
+  /**
+   * A value as agents send it: seven significant digits, more than any gauge here is accurate to,
+   * and about half the JSON of a full double (every summary travels, possibly over a satellite
+   * link).
+   */
+  static double round(double v) {
+    if (v == 0 || !Double.isFinite(v)) {
+      return v;
+    }
+    return new java.math.BigDecimal(v).round(new java.math.MathContext(7)).doubleValue();
+  }
 }

@@ -49,7 +49,7 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 final class VirtualDevice {
   private static final String AGENT_VERSION = "edgefleet-sim/0.1";
   private static final int HEARTBEAT_DEFAULT = 30;
-  private static final int TELEMETRY_DEFAULT = 60;
+  private static final int TELEMETRY_DEFAULT = 300;
   private static final int MAX_UNACKED = 16;
   private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(30);
 
@@ -329,17 +329,12 @@ final class VirtualDevice {
     }
     long now = System.currentTimeMillis();
     ThreadLocalRandom r = ThreadLocalRandom.current();
-    double cpu = r.nextDouble(5, 60);
     Telemetry.Metrics m =
         new Telemetry.Metrics(
             ++telemetrySeq,
             Instant.ofEpochMilli(telemetryFrom),
             Instant.ofEpochMilli(now),
-            Map.of(
-                "cpu.used.percent",
-                new Telemetry.Stat(cpu / 2, cpu * 1.5, cpu, cpu, 6),
-                "mem.used.bytes",
-                new Telemetry.Stat(1.0e9, 1.2e9, 1.1e9, 1.1e9, 6)));
+            nodeMetrics(r, (int) Math.max(1, (now - telemetryFrom) / 5000)));
     telemetryFrom = now;
     if (unacked.size() >= MAX_UNACKED) {
       unacked.removeFirst();
@@ -347,6 +342,51 @@ final class VirtualDevice {
     unacked.add(m);
     sim.stats.telemetryRecords.increment();
     w.send(new AgentMessage.TelemetryBatch(List.copyOf(unacked)));
+  }
+
+  /**
+   * What a real agent reports for a node with one disk and one network interface (the names of its
+   * {@code NodeSampler}), with values that vary like real ones, so the bytes on the wire are those
+   * of a real summary.
+   */
+  private static Map<String, Telemetry.Stat> nodeMetrics(ThreadLocalRandom r, int samples) {
+    Map<String, Telemetry.Stat> m = new java.util.LinkedHashMap<>();
+    double memTotal = 8_221_065_216.0;
+    double rx = r.nextDouble(1e8, 1e10);
+    double tx = r.nextDouble(1e7, 1e9);
+    double uptime = r.nextDouble(1e5, 1e7);
+    double free = r.nextDouble(1e10, 6e10);
+    m.put("cpu.used.percent", stat(r, r.nextDouble(3, 60), 0.5, samples));
+    m.put("cpu.iowait.percent", stat(r, r.nextDouble(0, 4), 0.8, samples));
+    m.put("load.1", stat(r, r.nextDouble(0.05, 3), 0.3, samples));
+    m.put("mem.total.bytes", rounded(memTotal, memTotal, memTotal, memTotal, samples));
+    m.put("mem.used.bytes", stat(r, r.nextDouble(1e9, 6e9), 0.05, samples));
+    m.put("mem.used.percent", stat(r, r.nextDouble(15, 75), 0.05, samples));
+    m.put("uptime.seconds", rounded(uptime, uptime + 300, uptime + 150, uptime + 300, samples));
+    m.put("disk.root.used.percent", stat(r, r.nextDouble(20, 80), 0.001, samples));
+    m.put("disk.root.free.bytes", stat(r, free, 0.001, samples));
+    m.put("net.eth0.rx.bytes", rounded(rx, rx + 9e5, rx + 4.5e5, rx + 9e5, samples));
+    m.put("net.eth0.tx.bytes", rounded(tx, tx + 3e5, tx + 1.5e5, tx + 3e5, samples));
+    m.put("net.eth0.errors", rounded(0, 0, 0, 0, samples));
+    m.put("net.eth0.rx.bytes_per_s", stat(r, r.nextDouble(500, 50_000), 0.6, samples));
+    m.put("net.eth0.tx.bytes_per_s", stat(r, r.nextDouble(200, 20_000), 0.6, samples));
+    return m;
+  }
+
+  /** Rounded as the agent rounds (seven significant digits). */
+  private static Telemetry.Stat rounded(double min, double max, double mean, double last, int n) {
+    return new Telemetry.Stat(
+        Telemetry.round(min),
+        Telemetry.round(max),
+        Telemetry.round(mean),
+        Telemetry.round(last),
+        n);
+  }
+
+  private static Telemetry.Stat stat(ThreadLocalRandom r, double mean, double spread, int n) {
+    double min = mean * (1 - spread * r.nextDouble());
+    double max = mean * (1 + spread * r.nextDouble());
+    return rounded(min, max, mean, r.nextDouble(min, max), n);
   }
 
   private synchronized void telemetryAcked(Ws w, long upTo) {

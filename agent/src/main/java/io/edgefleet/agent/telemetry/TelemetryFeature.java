@@ -68,16 +68,25 @@ public final class TelemetryFeature implements AgentFeature {
       }
     }
 
-    /** 5 s samples, 60 s windows, batches of 200 records or 48 KiB, 16 KiB/s, 60 s ack timeout. */
+    /**
+     * 5 s samples, 5-minute windows until the controller says otherwise, batches of 200 records or
+     * 48 KiB, 16 KiB/s, 60 s ack timeout.
+     */
     public static Options defaults() {
       return new Options(
           Duration.ofSeconds(5),
-          Duration.ofSeconds(60),
+          Duration.ofMinutes(5),
           200,
           48 * 1024,
           16 * 1024,
           Duration.ofSeconds(60),
           300);
+    }
+
+    /** The window until the controller sets one in {@code welcome}. */
+    public Options withDefaultWindow(Duration d) {
+      return new Options(
+          sampleEvery, d, maxBatchRecords, maxBatchBytes, bytesPerSecond, ackTimeout, maxMetrics);
     }
 
     public Options withSampleEvery(Duration d) {

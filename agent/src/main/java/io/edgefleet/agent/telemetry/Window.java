@@ -50,15 +50,8 @@ final class Window {
     return out;
   }
 
-  /**
-   * Seven significant digits: more than any gauge here is accurate to, and about half the JSON of a
-   * full double (every summary travels, possibly over a satellite link).
-   */
   static double round(double v) {
-    if (v == 0 || !Double.isFinite(v)) {
-      return v;
-    }
-    return new java.math.BigDecimal(v).round(new java.math.MathContext(7)).doubleValue();
+    return Telemetry.round(v);
   }
 
   void reset() {

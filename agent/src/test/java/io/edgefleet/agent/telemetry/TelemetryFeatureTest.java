@@ -121,7 +121,7 @@ class TelemetryFeatureTest {
 
   @Test
   void samplesAreSummarisedPerWindowWithAppReadiness() {
-    start(TelemetryFeature.Options.defaults());
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
     apps.add(new AppState("web", "r1", AppState.Phase.READY, null));
     apps.add(new AppState("db", "r1", AppState.Phase.FAILED, "crash"));
     ticks(11, Duration.ofSeconds(5));
@@ -156,7 +156,10 @@ class TelemetryFeatureTest {
 
   @Test
   void whatAccumulatesOfflineDrainsAfterConnectEventsFirstOneBatchPerAck() {
-    start(TelemetryFeature.Options.defaults().withBatch(5, 48 * 1024));
+    start(
+        TelemetryFeature.Options.defaults()
+            .withDefaultWindow(Duration.ofSeconds(60))
+            .withBatch(5, 48 * 1024));
     ticks(12 * 10, Duration.ofSeconds(5)); // ten windows while offline
     for (int i = 0; i < 3; i++) {
       assertThat(feature.event("app-failed", "error", "web", "boom " + i, clock.instant()))
