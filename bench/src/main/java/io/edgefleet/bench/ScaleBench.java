@@ -57,6 +57,9 @@ public final class ScaleBench {
 
   static final String APP = "scale-app";
 
+  /** Descriptors a process needs besides the devices' sockets (jars, database, selectors). */
+  static final int FD_RESERVE = 1_000;
+
   /** The Git source and the app in its repository. */
   static final String SOURCE = "scale-git";
 
@@ -91,8 +94,8 @@ public final class ScaleBench {
     this.profile = profile;
     this.devices = devices;
     this.milestones =
-        devices == 100_000
-            ? new int[] {10_000, 50_000, 100_000}
+        devices > 20_000
+            ? new int[] {10_000, devices / 2, devices}
             : new int[] {devices / 4, devices / 2, devices};
     this.steadySeconds = steadySeconds;
     this.link = link;
@@ -129,6 +132,25 @@ public final class ScaleBench {
           default -> throw new IllegalArgumentException("--profile small|full, not " + profile);
         };
     int n = devices != null ? devices : full ? 100_000 : 1_000;
+    // Each device is one socket in the controller and one in the simulator, and a process may
+    // hold only RLIMIT_NOFILE descriptors: beyond that the figures would be of refused
+    // connections, not of the controller.
+    long files = openFilesLimit();
+    String capped = null;
+    if (n > files - FD_RESERVE) {
+      int fit = (int) Math.max(0, (files - FD_RESERVE) / 1000 * 1000);
+      capped =
+          String.format(
+              Locale.ROOT,
+              "%,d devices need %,d open files per process; this machine allows %,d (ulimit -Hn;"
+                  + " raising it needs CAP_SYS_RESOURCE or limits.conf): running %,d devices",
+              n,
+              n + FD_RESERVE,
+              files,
+              fit);
+      System.out.println("[scale] " + capped);
+      n = fit;
+    }
     Path work = Files.createTempDirectory("edgefleet-scale-");
     ScaleBench b =
         new ScaleBench(
@@ -140,6 +162,9 @@ public final class ScaleBench {
             link,
             full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
+    if (capped != null) {
+      b.result.put("capped", capped);
+    }
     Thread cleanup = new Thread(b::close);
     Runtime.getRuntime().addShutdownHook(cleanup);
     try {
@@ -773,6 +798,21 @@ public final class ScaleBench {
   }
 
   /** Devices that report {@code revision} (or {@code revision+values}) READY. */
+  /** The soft limit of open files this process (and its children) may hold. */
+  private static long openFilesLimit() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+        if (line.startsWith("Max open files")) {
+          String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+          return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // Not Linux: no limit known.
+    }
+    return Long.MAX_VALUE;
+  }
+
   /** {@code Tcp: OutSegs} of {@code /proc/net/snmp}: segments this machine sent. */
   private static long tcpOutSegments() {
     try {

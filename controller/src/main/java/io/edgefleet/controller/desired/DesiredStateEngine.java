@@ -224,7 +224,14 @@ public final class DesiredStateEngine implements AutoCloseable {
     long generation =
         jdbi.inTransaction(
             h -> {
-              Map<String, String> previousBundles = previousBundles(h, deviceId);
+              Map<String, AppRow> rows = appRows(h, deviceId);
+              Map<String, String> previousBundles = new LinkedHashMap<>();
+              rows.forEach(
+                  (name, row) -> {
+                    if (row.bundle() != null) {
+                      previousBundles.put(name, row.bundle());
+                    }
+                  });
               List<DesiredState.DesiredApp> list = new ArrayList<>();
               for (Entry e : desired.values()) {
                 if (e.decision() instanceof ReleaseGate.Pin pin) {
@@ -241,7 +248,10 @@ public final class DesiredStateEngine implements AutoCloseable {
                     e.rendered()
                         .map(AppCatalog.Rendered::digest)
                         .or(() -> Optional.ofNullable(previousBundles.get(e.app().name())));
-                e.rendered().ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
+                // A bundle the device was already told about is stored already.
+                e.rendered()
+                    .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
+                    .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
                 if (digest.isPresent()) {
                   long size =
                       e.rendered()
@@ -268,7 +278,9 @@ public final class DesiredStateEngine implements AutoCloseable {
                     new ControllerMessage.Nudge(
                         gen, doc, inline(desired.values(), previousBundles));
               }
-              recordApps(h, deviceId, desired, list);
+              if (!recorded(rows, desired, list)) {
+                recordApps(h, deviceId, desired, list);
+              }
               return gen;
             });
     if (changed[0] != null) {
@@ -425,15 +437,50 @@ public final class DesiredStateEngine implements AutoCloseable {
     }
   }
 
-  private Map<String, String> previousBundles(Handle h, String deviceId) {
-    Map<String, String> out = new LinkedHashMap<>();
+  private record AppRow(String source, String revision, String bundle, String renderError) {}
+
+  private static Map<String, AppRow> appRows(Handle h, String deviceId) {
+    Map<String, AppRow> out = new LinkedHashMap<>();
     h.createQuery(
-            "SELECT app, desired_bundle FROM device_apps WHERE device_id = :d AND desired_bundle IS"
-                + " NOT NULL")
+            "SELECT app, source, desired_revision, desired_bundle, render_error FROM device_apps"
+                + " WHERE device_id = :d")
         .bind("d", deviceId)
-        .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+        .map(
+            (rs, ctx) ->
+                Map.entry(
+                    rs.getString(1),
+                    new AppRow(rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5))))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
+  }
+
+  /**
+   * Whether the device's app rows already say what {@link #recordApps} would write: then a
+   * recomputation that changed nothing (the periodic one, a reconnect storm) writes nothing.
+   */
+  private static boolean recorded(
+      Map<String, AppRow> rows, Map<String, Entry> desired, List<DesiredState.DesiredApp> list) {
+    Set<String> names = new java.util.HashSet<>();
+    for (DesiredState.DesiredApp a : list) {
+      names.add(a.name());
+      AppRow row = rows.get(a.name());
+      if (row == null
+          || !new AppRow(a.source(), a.revision(), a.bundle(), desired.get(a.name()).renderError())
+              .equals(row)) {
+        return false;
+      }
+    }
+    for (Entry e : desired.values()) {
+      if (e.renderError() != null && names.add(e.app().name())) {
+        AppRow row = rows.get(e.app().name());
+        if (row == null
+            || !e.renderError().equals(row.renderError())
+            || !e.app().revision().equals(row.revision())) {
+          return false;
+        }
+      }
+    }
+    return names.equals(rows.keySet());
   }
 
   private String previousRevision(Handle h, String deviceId, String app) {

@@ -160,6 +160,29 @@ class DesiredStateEngineTest {
   }
 
   @Test
+  void aRecomputationThatChangesNothingWritesNothing() {
+    apps.add(app("web", "r1", "role", "pos"));
+    apps.add(app("db", "r1", "role", "pos"));
+    failRenderFor = "db";
+    engine.recompute("dev-1");
+    long before = rowsChanged();
+    engine.recompute("dev-1");
+    engine.recompute("dev-1");
+    assertThat(rowsChanged()).as("the periodic recomputation writes no row").isEqualTo(before);
+
+    failRenderFor = null;
+    engine.recompute("dev-1");
+    assertThat(rowsChanged()).as("a real change is written").isGreaterThan(before);
+    assertThat(decode(engine.newerThan("dev-1", 0).orElseThrow()).apps()).hasSize(2);
+  }
+
+  /** Rows inserted, updated or deleted on SQLite's one connection since it opened. */
+  long rowsChanged() {
+    return db.jdbi()
+        .withHandle(h -> h.createQuery("SELECT total_changes()").mapTo(Long.class).one());
+  }
+
+  @Test
   void documentsAreSignedByTheControllerKey() {
     apps.add(app("web", "r1", "role", "pos"));
     engine.recompute("dev-1");
