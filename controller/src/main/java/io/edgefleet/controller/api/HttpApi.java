@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.ArrayByteBufferPool;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
@@ -32,7 +33,8 @@ import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Fields;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.websocket.server.ServerWebSocketContainer;
+import org.eclipse.jetty.websocket.core.server.WebSocketMappings;
+import org.eclipse.jetty.websocket.core.server.WebSocketServerComponents;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +47,10 @@ import org.slf4j.LoggerFactory;
 public final class HttpApi implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
   private static final char[] KEYSTORE_PASSWORD = "edgefleet".toCharArray();
+  private static final long MAX_POOLED_BYTES = 64L * 1024 * 1024;
+
+  /** Client certificate chains remembered as verified (≈ 100 B each). */
+  private static final int REMEMBERED_CHAINS = 250_000;
 
   private final Server server;
   private final ServerConnector connector;
@@ -81,9 +87,35 @@ public final class HttpApi implements AutoCloseable {
       Limits limits) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
-    server = new Server(threads);
+    // A connection storm (every device reconnecting after a restart or a network outage) grows
+    // the pool to its maximum, as handlers wait for the database. With Jetty's defaults (60 s idle,
+    // one thread evicted per idle period) the pool then stays near 200 threads for hours, each
+    // idle thread keeping its thread-local caches (Jackson's buffer recycler, NIO's temporary
+    // buffer cache: ~30 KB of heap) and its stack. Here a thread idle for 15 s may go, up to 64
+    // every 15 s, so the pool is back to what the load needs within a minute or so.
+    threads.setIdleTimeout(15_000);
+    threads.setMaxEvictCount(64);
+    // Buffers returned to Jetty's pool stay pooled up to a bound that defaults to an eighth of the
+    // heap each for heap and direct buffers; after a storm of TLS handshakes (~17 KB records) that
+    // could be hundreds of MB kept for nothing. A connection does not hold pooled buffers while
+    // idle, so the pool only has to cover the buffers in use at once.
+    ArrayByteBufferPool buffers =
+        new ArrayByteBufferPool(0, -1, -1, Integer.MAX_VALUE, MAX_POOLED_BYTES, MAX_POOLED_BYTES);
+    server = new Server(threads, null, buffers);
 
-    SslContextFactory.Server ssl = new SslContextFactory.Server();
+    SslContextFactory.Server ssl =
+        new SslContextFactory.Server() {
+          @Override
+          protected javax.net.ssl.TrustManager[] getTrustManagers(
+              KeyStore trustStore, java.util.Collection<? extends java.security.cert.CRL> crls)
+              throws Exception {
+            // A device reconnecting with the certificate it had is not verified twice.
+            return io.edgefleet.controller.pki.RememberingTrustManager.wrap(
+                super.getTrustManagers(trustStore, crls),
+                java.time.Clock.systemUTC(),
+                REMEMBERED_CHAINS);
+          }
+        };
     ssl.setKeyStore(keyStore(pki));
     ssl.setKeyStorePassword(new String(KEYSTORE_PASSWORD));
     ssl.setTrustStore(trustStore(pki.caCertificate()));
@@ -106,7 +138,9 @@ public final class HttpApi implements AutoCloseable {
     connector.setIdleTimeout(120_000);
     server.addConnector(connector);
 
-    ServerWebSocketContainer ws = ServerWebSocketContainer.ensure(server);
+    // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
+    WebSocketMappings ws =
+        new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
     root = new Root(router, adminTokens, gateway, ws, limits);
     server.setHandler(root);
   }
@@ -186,7 +220,7 @@ public final class HttpApi implements AutoCloseable {
     private final Router router;
     private final AdminTokens adminTokens;
     private final AgentGateway gateway;
-    private final ServerWebSocketContainer ws;
+    private final WebSocketMappings ws;
     private final Limits limits;
     private volatile RequestObserver observer = (method, route, status, nanos) -> {};
 
@@ -194,7 +228,7 @@ public final class HttpApi implements AutoCloseable {
         Router router,
         AdminTokens adminTokens,
         AgentGateway gateway,
-        ServerWebSocketContainer ws,
+        WebSocketMappings ws,
         Limits limits) {
       this.router = router;
       this.adminTokens = adminTokens;
@@ -309,7 +343,7 @@ public final class HttpApi implements AutoCloseable {
     private boolean connect(Request request, Response response, Callback callback) {
       String deviceId = gateway.admit(peerCertificates(request)).deviceId();
       boolean upgraded =
-          ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback);
+          ws.upgrade((rq, rs, cb) -> gateway.endpoint(deviceId), request, response, callback, null);
       if (!upgraded) {
         throw new ControllerException(
             ErrorCode.BAD_REQUEST, DeviceApi.CONNECT + " only accepts WebSocket upgrades");

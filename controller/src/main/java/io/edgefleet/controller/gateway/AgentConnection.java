@@ -3,14 +3,27 @@ package io.edgefleet.controller.gateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
-import org.eclipse.jetty.websocket.api.Callback;
-import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Utf8StringBuilder;
+import org.eclipse.jetty.websocket.core.CloseStatus;
+import org.eclipse.jetty.websocket.core.CoreSession;
+import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.FrameHandler;
+import org.eclipse.jetty.websocket.core.OpCode;
+import org.eclipse.jetty.websocket.core.exception.BadPayloadException;
+import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
 
 /**
- * One admitted device's WebSocket. Public because Jetty binds listener methods by method handle;
- * created only by {@link AgentGateway}.
+ * One admitted device's WebSocket; created only by {@link AgentGateway}.
+ *
+ * <p>Written against Jetty's core WebSocket API rather than the Jetty WebSocket API: the latter
+ * keeps, for the whole life of every socket, a copy of the upgrade request and response that still
+ * references the HTTP/1.1 connection it was upgraded from (parser, header tables, channel state),
+ * plus a session object and bound method handles per socket. Here a socket costs this object and
+ * Jetty's core session. Between messages nothing is buffered: a text message is assembled only
+ * while its frames arrive.
  */
-public final class AgentConnection implements Session.Listener.AutoDemanding {
+final class AgentConnection implements FrameHandler {
   private static final ControllerMessage ACK = new ControllerMessage.Ack();
   private static final int MAX_MESSAGE_BYTES = 64 * 1024;
   // Up to this size a message too large for MAX_MESSAGE_BYTES is refused and counted while the
@@ -19,7 +32,12 @@ public final class AgentConnection implements Session.Listener.AutoDemanding {
 
   private final AgentGateway gateway;
   private final String deviceId;
-  private volatile Session session;
+  private volatile CoreSession session;
+  // The message being received. Frames of one socket are delivered one at a time (each after the
+  // previous one's demand), so these need no lock; they are empty between messages.
+  private Utf8StringBuilder text;
+  private byte messageType = OpCode.UNDEFINED;
+  private long messageBytes;
 
   AgentConnection(AgentGateway gateway, String deviceId) {
     this.gateway = gateway;
@@ -27,16 +45,112 @@ public final class AgentConnection implements Session.Listener.AutoDemanding {
   }
 
   @Override
-  public void onWebSocketOpen(Session s) {
-    this.session = s;
-    s.setIdleTimeout(gateway.idleTimeout());
-    s.setMaxTextMessageSize(MAX_FRAME_BYTES);
-    s.setMaxBinaryMessageSize(MAX_FRAME_BYTES);
-    gateway.register(deviceId, this);
+  public void onOpen(CoreSession s, Callback callback) {
+    try {
+      this.session = s;
+      s.setIdleTimeout(gateway.idleTimeout());
+      s.setMaxTextMessageSize(MAX_FRAME_BYTES);
+      s.setMaxBinaryMessageSize(MAX_FRAME_BYTES);
+      gateway.register(deviceId, this);
+    } catch (Throwable t) {
+      callback.failed(t);
+      return;
+    }
+    callback.succeeded();
+    s.demand();
   }
 
   @Override
-  public void onWebSocketText(String text) {
+  public void onFrame(Frame frame, Callback callback) {
+    switch (frame.getOpCode()) {
+      case OpCode.TEXT, OpCode.BINARY -> {
+        messageType = frame.getOpCode();
+        messageBytes = 0;
+        data(frame, callback);
+      }
+      case OpCode.CONTINUATION -> data(frame, callback);
+      case OpCode.PING -> pong(frame, callback);
+      case OpCode.PONG -> {
+        callback.succeeded();
+        session.demand();
+      }
+      // Jetty answers the close frame once the callback completes; the socket's end is then
+      // reported to onClosed.
+      case OpCode.CLOSE -> callback.succeeded();
+      default -> callback.failed(new IllegalStateException("unexpected frame " + frame));
+    }
+  }
+
+  /** A frame of a text or binary message: assembled up to MAX_FRAME_BYTES, then handled. */
+  private void data(Frame frame, Callback callback) {
+    CoreSession s = session;
+    try {
+      messageBytes += frame.getPayloadLength();
+      long max =
+          messageType == OpCode.TEXT ? s.getMaxTextMessageSize() : s.getMaxBinaryMessageSize();
+      if (max > 0 && messageBytes > max) {
+        reset();
+        callback.failed(
+            new MessageTooLargeException(
+                String.format("message too large: %,d > %,d bytes", messageBytes, max)));
+        return;
+      }
+      if (messageType == OpCode.TEXT) {
+        if (text == null) {
+          text =
+              new Utf8StringBuilder(
+                  frame.isFin()
+                      ? Math.max(16, frame.getPayloadLength())
+                      : Math.max(s.getInputBufferSize(), frame.getPayloadLength()));
+        }
+        if (frame.hasPayload()) {
+          text.append(frame.getPayload());
+        }
+      }
+      // Binary messages are not part of the protocol: their frames are read and dropped.
+      if (!frame.isFin()) {
+        callback.succeeded();
+        s.demand();
+        return;
+      }
+      String message =
+          messageType == OpCode.TEXT
+              ? text.takeCompleteString(BadPayloadException.InvalidUtf8::new)
+              : null;
+      reset();
+      if (message != null) {
+        onText(message);
+      }
+      callback.succeeded();
+      s.demand();
+    } catch (Throwable t) {
+      reset();
+      callback.failed(t);
+    }
+  }
+
+  private void reset() {
+    text = null;
+    messageType = OpCode.UNDEFINED;
+    messageBytes = 0;
+  }
+
+  /** Answers a ping with a pong of the same payload; reads on once the pong is out. */
+  private void pong(Frame ping, Callback callback) {
+    CoreSession s = session;
+    Runnable readOn =
+        () -> {
+          // A failed pong (e.g. the output is already closed) does not fail the socket.
+          callback.succeeded();
+          s.demand();
+        };
+    s.sendFrame(
+        new Frame(OpCode.PONG, true, ping.getPayload()),
+        Callback.from(readOn, x -> readOn.run()),
+        false);
+  }
+
+  void onText(String text) {
     if (text.length() > MAX_MESSAGE_BYTES) {
       gateway.oversized(deviceId, text.length(), MAX_MESSAGE_BYTES);
       gateway.traffic(true, "Oversized");
@@ -68,21 +182,22 @@ public final class AgentConnection implements Session.Listener.AutoDemanding {
   }
 
   @Override
-  public void onWebSocketClose(int statusCode, String reason, Callback callback) {
+  public void onError(Throwable cause, Callback callback) {
     gateway.unregister(deviceId, this);
-    callback.succeed();
+    callback.succeeded();
   }
 
   @Override
-  public void onWebSocketError(Throwable cause) {
+  public void onClosed(CloseStatus closeStatus, Callback callback) {
     gateway.unregister(deviceId, this);
+    callback.succeeded();
   }
 
   /** Queues a message; false if the socket is not open. */
   boolean send(ControllerMessage msg) {
-    Session s = session;
-    if (s != null && s.isOpen()) {
-      s.sendText(Json.write(msg), Callback.NOOP);
+    CoreSession s = session;
+    if (s != null && s.isOutputOpen()) {
+      s.sendFrame(new Frame(OpCode.TEXT, true, Json.write(msg)), Callback.NOOP, false);
       gateway.traffic(false, msg.getClass().getSimpleName());
       return true;
     }
@@ -90,8 +205,8 @@ public final class AgentConnection implements Session.Listener.AutoDemanding {
   }
 
   void close(int code, String reason) {
-    Session s = session;
-    if (s != null && s.isOpen()) {
+    CoreSession s = session;
+    if (s != null && s.isOutputOpen()) {
       s.close(code, reason, Callback.NOOP);
     }
   }

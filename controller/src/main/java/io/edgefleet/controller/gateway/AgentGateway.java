@@ -22,7 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.ToLongFunction;
-import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.core.FrameHandler;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -124,7 +124,7 @@ public final class AgentGateway {
   }
 
   /** The endpoint serving one admitted device's socket. */
-  public Session.Listener endpoint(String deviceId) {
+  public FrameHandler endpoint(String deviceId) {
     return new AgentConnection(this, deviceId);
   }
 

@@ -100,6 +100,32 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     return policy;
   }
 
+  /**
+   * The record as the status needs it: without the device's key and certificate in PEM (about 1 KB
+   * per device, kept for every enrolled device).
+   */
+  private static DeviceRecord slim(DeviceRecord d) {
+    return new DeviceRecord(
+        d.id(),
+        d.name(),
+        d.serial(),
+        d.lifecycle(),
+        d.enrollmentCode(),
+        d.keyFingerprint(),
+        null,
+        null,
+        d.certificateSerial(),
+        d.previousCertificateSerial(),
+        d.certificateExpiresAt(),
+        d.tags(),
+        d.facts(),
+        d.agentVersion(),
+        d.onboardingTokenId(),
+        d.createdAt(),
+        d.enrolledAt(),
+        d.decommissionedAt());
+  }
+
   /** Loads devices, persisted statuses and every device's app state and refusals. */
   public void load() {
     jdbi.useHandle(
@@ -109,7 +135,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
               .map((rs, ctx) -> Map.entry(rs.getString(1), persisted(rs)))
               .forEach(e -> persisted.put(e.getKey(), e.getValue()));
           for (DeviceRecord d : store.all(h)) {
-            devices.put(d.id(), d);
+            devices.put(d.id(), slim(d));
           }
           signals.putAll(readSignals(h, Optional.empty()));
           h.createQuery(
@@ -399,7 +425,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
       jdbi.useHandle(
           h -> {
             Map<String, DeviceRecord> all = new HashMap<>();
-            store.all(h).forEach(d -> all.put(d.id(), d));
+            store.all(h).forEach(d -> all.put(d.id(), slim(d)));
             devices.keySet().retainAll(all.keySet());
             devices.putAll(all);
             Map<String, Signals> fresh = readSignals(h, Optional.empty());
@@ -418,7 +444,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
       jdbi.useHandle(
           h -> {
             for (String id : changed) {
-              store.byId(h, id).ifPresent(d -> devices.put(id, d));
+              store.byId(h, id).ifPresent(d -> devices.put(id, slim(d)));
             }
             List<String> ids = new ArrayList<>(changedApps);
             for (int i = 0; i < ids.size(); i += CHUNK) {

@@ -50,7 +50,8 @@ class TelemetryBadInputIT {
             .atMost(DeviceSocket.patience())
             .until(() -> !device.received(ControllerMessage.Welcome.class).isEmpty());
         assertThat(device.received(ControllerMessage.Welcome.class).getFirst().telemetrySeconds())
-            .isEqualTo(60);
+            .as("the controller's default: one summary every 5 minutes")
+            .isEqualTo(300);
         heartbeatIsAnswered(device, 1);
 
         // 1. Larger than the message limit: refused unread, the socket stays.

@@ -1,0 +1,298 @@
+package io.edgefleet.controller.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.Telemetry;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.websocket.core.CloseStatus;
+import org.eclipse.jetty.websocket.core.CoreSession;
+import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.FrameHandler;
+import org.eclipse.jetty.websocket.core.OpCode;
+import org.eclipse.jetty.websocket.core.OutgoingEntry;
+import org.eclipse.jetty.websocket.core.exception.BadPayloadException;
+import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent socket's frame handling on Jetty's core WebSocket API, driven frame by frame: message
+ * assembly across frames, the size limits, pings, binary frames and the end of the socket.
+ */
+class AgentConnectionTest {
+  private static final String DEVICE = "dev-1";
+
+  @TempDir Path dir;
+  Database db;
+  Presence presence;
+  AgentGateway gateway;
+  FakeSession session;
+  FrameHandler socket;
+  final List<String> refused = new CopyOnWriteArrayList<>();
+  final List<String> traffic = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void open() {
+    db = Database.open(Database.sqliteUrl(dir), null, null);
+    presence = new Presence(db.jdbi(), Clock.systemUTC());
+    gateway =
+        new AgentGateway(
+            db.jdbi(), new DeviceStore(), presence, Clock.systemUTC(), Duration.ofSeconds(30));
+    gateway.onTraffic((inbound, type) -> traffic.add((inbound ? "in:" : "out:") + type));
+    gateway.onTelemetry(
+        new AgentGateway.TelemetrySink() {
+          @Override
+          public long batch(String deviceId, List<Telemetry> records) {
+            return 0;
+          }
+
+          @Override
+          public long raw(String deviceId, JsonNode records) {
+            return 0;
+          }
+
+          @Override
+          public void refused(String deviceId, String reason) {
+            refused.add(reason);
+          }
+        });
+    session = new FakeSession();
+    socket = gateway.endpoint(DEVICE);
+    Recorded opened = new Recorded();
+    socket.onOpen(session, opened);
+    assertThat(opened.succeeded).isTrue();
+  }
+
+  @AfterEach
+  void close() {
+    db.close();
+  }
+
+  @Test
+  void openingRegistersTheDeviceAndAsksForTheFirstFrame() {
+    assertThat(gateway.isConnected(DEVICE)).isTrue();
+    assertThat(presence.snapshot(DEVICE).connected()).isTrue();
+    assertThat(session.demands).isEqualTo(1);
+    assertThat(session.getIdleTimeout()).isEqualTo(Duration.ofSeconds(95));
+    assertThat(session.getMaxTextMessageSize()).isEqualTo(1024 * 1024);
+  }
+
+  @Test
+  void aHeartbeatIsAcknowledged() {
+    Recorded cb = frame(new Frame(OpCode.TEXT, true, Json.write(new AgentMessage.Heartbeat(7))));
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Ack());
+    assertThat(traffic).containsExactly("in:Heartbeat", "out:Ack");
+    assertThat(session.demands).isEqualTo(2);
+  }
+
+  @Test
+  void aMessageSplitOverFramesIsAssembledBeforeItIsRead() {
+    byte[] text = Json.write(new AgentMessage.Heartbeat(1)).getBytes(StandardCharsets.UTF_8);
+    int cut = text.length / 2;
+
+    Recorded first = frame(new Frame(OpCode.TEXT, false, ByteBuffer.wrap(text, 0, cut)));
+    assertThat(first.succeeded).isTrue();
+    assertThat(session.sent).isEmpty();
+
+    Recorded last =
+        frame(
+            new Frame(
+                OpCode.CONTINUATION, true, ByteBuffer.wrap(text, cut, text.length - cut).slice()));
+    assertThat(last.succeeded).isTrue();
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Ack());
+    assertThat(session.demands).as("one demand per frame after the open").isEqualTo(3);
+  }
+
+  @Test
+  void aMultiByteCharacterCutBetweenFramesSurvives() {
+    String message = "{\"t\":\"event\",\"kind\":\"note\",\"message\":\"h\u00e9llo \u20ac\"}";
+    byte[] text = message.getBytes(StandardCharsets.UTF_8);
+    int cut = message.indexOf('\u00e9') + 1; // inside the two bytes of the é
+    List<AgentMessage> reports = new ArrayList<>();
+    gateway.onReport((id, m) -> reports.add(m));
+
+    frame(new Frame(OpCode.TEXT, false, ByteBuffer.wrap(text, 0, cut)));
+    frame(
+        new Frame(
+            OpCode.CONTINUATION, true, ByteBuffer.wrap(text, cut, text.length - cut).slice()));
+
+    assertThat(reports)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            AgentMessage.Event.class, e -> assertThat(e.message()).isEqualTo("h\u00e9llo \u20ac"));
+  }
+
+  @Test
+  void aMessageOverTheMessageLimitIsRefusedAndTheSocketReadsOn() {
+    String big = "{\"t\":\"tel\",\"records\":[],\"pad\":\"" + "x".repeat(70 * 1024) + "\"}";
+
+    Recorded cb = frame(new Frame(OpCode.TEXT, true, big));
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(refused).singleElement().asString().contains("the limit is 65536 bytes");
+    assertThat(traffic).containsExactly("in:Oversized");
+    assertThat(session.closeCode).isNull();
+
+    Recorded next = frame(new Frame(OpCode.TEXT, true, Json.write(new AgentMessage.Heartbeat(2))));
+    assertThat(next.succeeded).isTrue();
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Ack());
+  }
+
+  @Test
+  void aMessageOverTheFrameLimitFailsTheSocketWith1009() {
+    ByteBuffer half = ByteBuffer.wrap(new byte[600 * 1024]);
+    java.util.Arrays.fill(half.array(), (byte) 'x');
+
+    assertThat(frame(new Frame(OpCode.TEXT, false, half.duplicate())).succeeded).isTrue();
+    Recorded tooMuch = frame(new Frame(OpCode.CONTINUATION, true, half.duplicate()));
+
+    assertThat(tooMuch.failure)
+        .isInstanceOfSatisfying(
+            MessageTooLargeException.class,
+            e -> assertThat(e.getStatusCode()).isEqualTo(CloseStatus.MESSAGE_TOO_LARGE));
+  }
+
+  @Test
+  void invalidUtf8FailsTheSocket() {
+    Recorded cb =
+        frame(new Frame(OpCode.TEXT, true, ByteBuffer.wrap(new byte[] {'{', (byte) 0xC3, '}'})));
+
+    assertThat(cb.failure).isInstanceOf(BadPayloadException.class);
+  }
+
+  @Test
+  void aPingIsAnsweredWithItsPayload() {
+    Recorded cb = frame(new Frame(OpCode.PING, true, "are you there"));
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(session.sent).singleElement().satisfies(f -> assertPong(f, "are you there"));
+    assertThat(session.demands).isEqualTo(2);
+  }
+
+  @Test
+  void binaryMessagesAreReadAndDropped() {
+    Recorded first = frame(new Frame(OpCode.BINARY, false, ByteBuffer.wrap(new byte[] {1, 2})));
+    Recorded last = frame(new Frame(OpCode.CONTINUATION, true, ByteBuffer.wrap(new byte[] {3})));
+
+    assertThat(first.succeeded).isTrue();
+    assertThat(last.succeeded).isTrue();
+    assertThat(session.sent).isEmpty();
+    assertThat(session.demands).isEqualTo(3);
+
+    Recorded text = frame(new Frame(OpCode.TEXT, true, Json.write(new AgentMessage.Heartbeat(3))));
+    assertThat(text.succeeded).isTrue();
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Ack());
+  }
+
+  @Test
+  void theEndOfTheSocketUnregistersTheDevice() {
+    Recorded cb = new Recorded();
+    socket.onClosed(new CloseStatus(CloseStatus.NORMAL, "bye"), cb);
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(gateway.isConnected(DEVICE)).isFalse();
+    assertThat(presence.snapshot(DEVICE).connected()).isFalse();
+    assertThat(gateway.send(DEVICE, new ControllerMessage.Ack())).isFalse();
+  }
+
+  @Test
+  void anErrorUnregistersTheDevice() {
+    Recorded cb = new Recorded();
+    socket.onError(new java.io.IOException("reset"), cb);
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(gateway.isConnected(DEVICE)).isFalse();
+  }
+
+  @Test
+  void theGatewaySendsAndClosesThroughTheSession() {
+    assertThat(gateway.send(DEVICE, new ControllerMessage.Nudge(4))).isTrue();
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Nudge(4));
+
+    gateway.disconnect(DEVICE, 4001, "go away");
+    assertThat(session.closeCode).isEqualTo(4001);
+  }
+
+  private Recorded frame(Frame frame) {
+    Recorded cb = new Recorded();
+    socket.onFrame(frame, cb);
+    return cb;
+  }
+
+  private static void assertPong(Frame f, String payload) {
+    assertThat(f.getOpCode()).isEqualTo(OpCode.PONG);
+    assertThat(f.getPayloadAsUTF8()).isEqualTo(payload);
+  }
+
+  static final class Recorded implements Callback {
+    boolean succeeded;
+    Throwable failure;
+
+    @Override
+    public void succeeded() {
+      succeeded = true;
+    }
+
+    @Override
+    public void failed(Throwable x) {
+      failure = x;
+    }
+  }
+
+  /** Jetty's empty session plus what the handler did to it. */
+  static final class FakeSession extends CoreSession.Empty {
+    final List<Frame> sent = new CopyOnWriteArrayList<>();
+    int demands;
+    Integer closeCode;
+
+    @Override
+    public void demand() {
+      demands++;
+    }
+
+    @Override
+    public void sendFrame(OutgoingEntry entry) {
+      sent.add(entry.getFrame());
+      entry.getCallback().succeeded();
+    }
+
+    @Override
+    public void close(int statusCode, String reason, Callback callback) {
+      closeCode = statusCode;
+      callback.succeeded();
+    }
+
+    List<ControllerMessage> sentMessages() {
+      List<ControllerMessage> out = new ArrayList<>();
+      for (Frame f : sent) {
+        if (f.getOpCode() == OpCode.TEXT) {
+          try {
+            out.add(Json.mapper().readValue(f.getPayloadAsUTF8(), ControllerMessage.class));
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }
+      }
+      return out;
+    }
+  }
+}
