@@ -62,6 +62,18 @@ public final class DesiredStateEngine implements AutoCloseable {
           });
 
   private volatile ReleaseGate gate = ReleaseGate.OPEN;
+
+  /** Digests of bundles known to be stored (bounded; bundles are immutable and kept). */
+  private final Set<String> storedBundles =
+      java.util.Collections.newSetFromMap(
+          java.util.Collections.synchronizedMap(
+              new LinkedHashMap<>(256, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                  return size() > 1024;
+                }
+              }));
+
   private final java.util.concurrent.atomic.LongAdder recomputations =
       new java.util.concurrent.atomic.LongAdder();
 
@@ -248,9 +260,11 @@ public final class DesiredStateEngine implements AutoCloseable {
                     e.rendered()
                         .map(AppCatalog.Rendered::digest)
                         .or(() -> Optional.ofNullable(previousBundles.get(e.app().name())));
-                // A bundle the device was already told about is stored already.
+                // A bundle the device was already told about, or that an earlier committed
+                // recomputation stored, is stored already (bundles are never deleted).
                 e.rendered()
                     .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
+                    .filter(r -> !storedBundles.contains(r.digest()))
                     .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
                 if (digest.isPresent()) {
                   long size =
@@ -279,10 +293,14 @@ public final class DesiredStateEngine implements AutoCloseable {
                         gen, doc, inline(desired.values(), previousBundles));
               }
               if (!recorded(rows, desired, list)) {
-                recordApps(h, deviceId, desired, list);
+                recordApps(h, deviceId, desired, list, rows);
               }
               return gen;
             });
+    // Committed: these bundles are in the database now.
+    for (Entry e : desired.values()) {
+      e.rendered().ifPresent(r -> storedBundles.add(r.digest()));
+    }
     if (changed[0] != null) {
       nudger.accept(deviceId, changed[0]);
     }
@@ -387,9 +405,17 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private void recordApps(
-      Handle h, String deviceId, Map<String, Entry> desired, List<DesiredState.DesiredApp> list) {
+      Handle h,
+      String deviceId,
+      Map<String, Entry> desired,
+      List<DesiredState.DesiredApp> list,
+      Map<String, AppRow> rows) {
     long now = clock.millis();
     for (DesiredState.DesiredApp a : list) {
+      String err = desired.get(a.name()).renderError();
+      if (new AppRow(a.source(), a.revision(), a.bundle(), err).equals(rows.get(a.name()))) {
+        continue; // this app's row says so already
+      }
       h.createUpdate(
               "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_bundle,"
                   + " desired_since, render_error) VALUES (:d, :app, :src, :rev, :bundle, :now,"
@@ -426,6 +452,9 @@ public final class DesiredStateEngine implements AutoCloseable {
             .execute();
         names.add(e.app().name());
       }
+    }
+    if (names.containsAll(rows.keySet())) {
+      return; // no app to remove
     }
     if (names.isEmpty()) {
       h.createUpdate("DELETE FROM device_apps WHERE device_id = :d").bind("d", deviceId).execute();
