@@ -46,6 +46,10 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final AppCatalog catalog;
   private final ExecutorService worker;
   private final Object lock = new Object();
+
+  /** Devices recomputed in one transaction by the background worker. */
+  private static final int CHUNK = 64;
+
   private final Set<String> pending = new LinkedHashSet<>();
   private boolean pendingAll;
   private boolean scheduled;
@@ -156,14 +160,59 @@ public final class DesiredStateEngine implements AutoCloseable {
         LOG.warn("the app catalog could not be read: {}", e.toString());
         continue;
       }
-      for (String id : ids) {
-        try {
-          recompute(id, apps);
-        } catch (RuntimeException e) {
-          LOG.warn("desired state of {} could not be computed: {}", id, e.toString());
-        }
+      for (int i = 0; i < ids.size(); i += CHUNK) {
+        recomputeChunk(ids.subList(i, Math.min(ids.size(), i + CHUNK)), apps);
       }
     }
+  }
+
+  /**
+   * Recomputes devices with one transaction for all of them (one connection hold instead of one per
+   * device); their nudges go out once it committed. If the transaction fails, each device is tried
+   * on its own, so one device's problem does not hold back the others.
+   */
+  private void recomputeChunk(List<String> ids, List<AppCatalog.App> apps) {
+    Map<String, Map<String, Entry>> prepared = new LinkedHashMap<>();
+    for (String id : ids) {
+      try {
+        Map<String, Entry> desired = prepare(id, apps);
+        if (desired == null) {
+          retire(id);
+        } else {
+          prepared.put(id, desired);
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("desired state of {} could not be computed: {}", id, e.toString());
+      }
+    }
+    if (prepared.isEmpty()) {
+      return;
+    }
+    Map<String, Written> written;
+    try {
+      written =
+          jdbi.inTransaction(
+              h -> {
+                Map<String, Written> out = new LinkedHashMap<>();
+                Set<String> storedHere = new java.util.HashSet<>();
+                prepared.forEach((id, desired) -> out.put(id, write(h, id, desired, storedHere)));
+                return out;
+              });
+    } catch (RuntimeException e) {
+      for (var p : prepared.entrySet()) {
+        try {
+          committed(
+              p.getKey(),
+              p.getValue(),
+              jdbi.inTransaction(
+                  h -> write(h, p.getKey(), p.getValue(), new java.util.HashSet<>())));
+        } catch (RuntimeException again) {
+          LOG.warn("desired state of {} could not be computed: {}", p.getKey(), again.toString());
+        }
+      }
+      return;
+    }
+    written.forEach((id, w) -> committed(id, prepared.get(id), w));
   }
 
   private List<String> activeDeviceIds() {
@@ -189,16 +238,34 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private long recompute(String deviceId, List<AppCatalog.App> catalogApps) {
+    Map<String, Entry> desired = prepare(deviceId, catalogApps);
+    if (desired == null) {
+      retire(deviceId);
+      return generation(deviceId);
+    }
+    Written w = jdbi.inTransaction(h -> write(h, deviceId, desired, new java.util.HashSet<>()));
+    committed(deviceId, desired, w);
+    return w.generation();
+  }
+
+  /** A retired device runs nothing any more: it leaves every app's status. */
+  private void retire(String deviceId) {
+    jdbi.useHandle(
+        h ->
+            h.createUpdate("DELETE FROM device_apps WHERE device_id = :d")
+                .bind("d", deviceId)
+                .execute());
+  }
+
+  /**
+   * What the device should run, per app: targeting, the rollouts' decisions and renders; nothing is
+   * written. Null if the device is not active.
+   */
+  private Map<String, Entry> prepare(String deviceId, List<AppCatalog.App> catalogApps) {
     recomputations.increment();
     Optional<DeviceRecord> found = jdbi.withHandle(h -> devices.byId(h, deviceId));
     if (found.isEmpty() || found.get().lifecycle() != DeviceRecord.Lifecycle.ACTIVE) {
-      // A retired device runs nothing any more: it leaves every app's status.
-      jdbi.useHandle(
-          h ->
-              h.createUpdate("DELETE FROM device_apps WHERE device_id = :d")
-                  .bind("d", deviceId)
-                  .execute());
-      return generation(deviceId);
+      return null;
     }
     Map<String, String> tags = found.get().tags();
     List<AppCatalog.App> apps = new ArrayList<>(catalogApps);
@@ -232,79 +299,88 @@ public final class DesiredStateEngine implements AutoCloseable {
         case ReleaseGate.Absent a -> {}
       }
     }
+    return desired;
+  }
+
+  /** The device's new generation, and the nudge to send it if it changed. */
+  private record Written(long generation, ControllerMessage.Nudge nudge) {}
+
+  /**
+   * Inside the caller's transaction: the signed document if what the device should run changed, its
+   * bundles and its app rows.
+   */
+  private Written write(
+      Handle h, String deviceId, Map<String, Entry> desired, Set<String> storedHere) {
     ControllerMessage.Nudge[] changed = {null};
-    long generation =
-        jdbi.inTransaction(
-            h -> {
-              Map<String, AppRow> rows = appRows(h, deviceId);
-              Map<String, String> previousBundles = new LinkedHashMap<>();
-              rows.forEach(
-                  (name, row) -> {
-                    if (row.bundle() != null) {
-                      previousBundles.put(name, row.bundle());
-                    }
-                  });
-              List<DesiredState.DesiredApp> list = new ArrayList<>();
-              for (Entry e : desired.values()) {
-                if (e.decision() instanceof ReleaseGate.Pin pin) {
-                  list.add(
-                      new DesiredState.DesiredApp(
-                          e.app().name(),
-                          e.app().source(),
-                          pin.revision(),
-                          pin.bundle(),
-                          bundleSize(h, pin.bundle())));
-                  continue;
-                }
-                Optional<String> digest =
-                    e.rendered()
-                        .map(AppCatalog.Rendered::digest)
-                        .or(() -> Optional.ofNullable(previousBundles.get(e.app().name())));
-                // A bundle the device was already told about, or that an earlier committed
-                // recomputation stored, is stored already (bundles are never deleted).
-                e.rendered()
-                    .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
-                    .filter(r -> !storedBundles.contains(r.digest()))
-                    .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
-                if (digest.isPresent()) {
-                  long size =
-                      e.rendered()
-                          .map(r -> (long) r.yaml().getBytes(StandardCharsets.UTF_8).length)
-                          .orElseGet(() -> bundleSize(h, digest.get()));
-                  // A device keeps the last bundle that rendered if the new one cannot be, and
-                  // what it had while a rollout holds it back.
-                  String revision =
-                      e.rendered().isPresent()
-                          ? e.app().revision()
-                          : previousRevision(h, deviceId, e.app().name());
-                  list.add(
-                      new DesiredState.DesiredApp(
-                          e.app().name(), e.app().source(), revision, digest.get(), size));
-                }
-              }
-              String fingerprint = fingerprint(list);
-              Optional<Current> current = current(h, deviceId);
-              long gen = current.map(Current::generation).orElse(0L);
-              if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
-                SignedDesiredState doc = store(h, deviceId, gen + 1, fingerprint, list);
-                gen = gen + 1;
-                changed[0] =
-                    new ControllerMessage.Nudge(
-                        gen, doc, inline(desired.values(), previousBundles));
-              }
-              if (!recorded(rows, desired, list)) {
-                recordApps(h, deviceId, desired, list, rows);
-              }
-              return gen;
-            });
-    // Committed: these bundles are in the database now.
+    Map<String, AppRow> rows = appRows(h, deviceId);
+    Map<String, String> previousBundles = new LinkedHashMap<>();
+    rows.forEach(
+        (name, row) -> {
+          if (row.bundle() != null) {
+            previousBundles.put(name, row.bundle());
+          }
+        });
+    List<DesiredState.DesiredApp> list = new ArrayList<>();
+    for (Entry e : desired.values()) {
+      if (e.decision() instanceof ReleaseGate.Pin pin) {
+        list.add(
+            new DesiredState.DesiredApp(
+                e.app().name(),
+                e.app().source(),
+                pin.revision(),
+                pin.bundle(),
+                bundleSize(h, pin.bundle())));
+        continue;
+      }
+      Optional<String> digest =
+          e.rendered()
+              .map(AppCatalog.Rendered::digest)
+              .or(() -> Optional.ofNullable(previousBundles.get(e.app().name())));
+      // A bundle the device was already told about, or that an earlier committed
+      // recomputation stored, is stored already (bundles are never deleted).
+      e.rendered()
+          .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
+          .filter(r -> !storedBundles.contains(r.digest()))
+          .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
+      if (digest.isPresent()) {
+        long size =
+            e.rendered()
+                .map(r -> (long) r.yaml().getBytes(StandardCharsets.UTF_8).length)
+                .orElseGet(() -> bundleSize(h, digest.get()));
+        // A device keeps the last bundle that rendered if the new one cannot be, and
+        // what it had while a rollout holds it back.
+        String revision =
+            e.rendered().isPresent()
+                ? e.app().revision()
+                : previousRevision(h, deviceId, e.app().name());
+        list.add(
+            new DesiredState.DesiredApp(
+                e.app().name(), e.app().source(), revision, digest.get(), size));
+      }
+    }
+    String fingerprint = fingerprint(list);
+    Optional<Current> current = current(h, deviceId);
+    long gen = current.map(Current::generation).orElse(0L);
+    if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
+      SignedDesiredState doc = store(h, deviceId, gen + 1, fingerprint, list);
+      gen = gen + 1;
+      changed[0] = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
+    }
+    if (!recorded(rows, desired, list)) {
+      recordApps(h, deviceId, desired, list, rows);
+    }
+    return new Written(gen, changed[0]);
+  }
+
+  /** After the transaction that wrote {@code w} committed. */
+  private void committed(String deviceId, Map<String, Entry> desired, Written w) {
+    // These bundles are in the database now.
     for (Entry e : desired.values()) {
       e.rendered().ifPresent(r -> storedBundles.add(r.digest()));
     }
-    if (changed[0] != null) {
-      nudger.accept(deviceId, changed[0]);
+    if (w.nudge() != null) {
+      nudger.accept(deviceId, w.nudge());
     }
-    return generation;
   }
 
   /**

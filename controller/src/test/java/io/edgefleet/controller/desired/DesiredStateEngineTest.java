@@ -17,7 +17,6 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -34,8 +33,8 @@ class DesiredStateEngineTest {
   DesiredStateEngine engine;
   KeyPair signing;
   final List<AppCatalog.App> apps = new CopyOnWriteArrayList<>();
-  final List<String> nudges = new ArrayList<>();
-  final List<io.edgefleet.protocol.ControllerMessage.Nudge> sent = new ArrayList<>();
+  final List<String> nudges = new CopyOnWriteArrayList<>();
+  final List<io.edgefleet.protocol.ControllerMessage.Nudge> sent = new CopyOnWriteArrayList<>();
   final DeviceStore devices = new DeviceStore();
   String failRenderFor;
   boolean hugeRender;
@@ -180,6 +179,35 @@ class DesiredStateEngineTest {
   long rowsChanged() {
     return db.jdbi()
         .withHandle(h -> h.createQuery("SELECT total_changes()").mapTo(Long.class).one());
+  }
+
+  @Test
+  void aRequestForEveryDeviceReachesEachOnceAcrossTransactionsOfManyDevices() {
+    int n = 150; // more than two transactions' worth
+    for (int i = 2; i <= n; i++) {
+      device("dev-" + i, Map.of("site", "store-" + i, "role", "pos"));
+    }
+    device("dev-kiosk", Map.of("site", "store-0", "role", "kiosk"));
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.requestAll();
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(30))
+        .until(() -> nudges.size() >= n + 1);
+    assertThat(nudges).doesNotHaveDuplicates().hasSize(n + 1);
+    for (int i = 1; i <= n; i++) {
+      DesiredState state = decode(engine.newerThan("dev-" + i, 0).orElseThrow());
+      assertThat(state.apps())
+          .singleElement()
+          .satisfies(a -> assertThat(a.revision()).isEqualTo("r1"));
+    }
+    assertThat(decode(engine.newerThan("dev-kiosk", 0).orElseThrow()).apps()).isEmpty();
+    // Each device's own bundle (its site is in it) was stored once and is served.
+    for (var nudge : sent) {
+      DesiredState state = decode(nudge.desired());
+      state
+          .apps()
+          .forEach(a -> assertThat(engine.references(state.deviceId(), a.bundle())).isTrue());
+    }
   }
 
   @Test
