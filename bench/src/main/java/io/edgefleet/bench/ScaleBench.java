@@ -679,9 +679,10 @@ public final class ScaleBench {
                     work.resolve("sim-state").toString()))
             .redirectErrorStream(true)
             .redirectOutput(work.resolve("sim.log").toFile());
-    if (devices > 20_000) {
-      // One source address has ~28k ephemeral ports: spread large fleets over 127.0.0.2-11
-      // (all of 127/8 is local on Linux).
+    if (devices > 5_000) {
+      // One source address has ~28k ephemeral ports, shared by the sockets and the enrollment
+      // connections in TIME_WAIT: spread larger fleets over 127.0.0.2-11 (all of 127/8 is local
+      // on Linux).
       pb.command().addAll(List.of("--source-addresses", "127.0.0.2-127.0.0.11"));
     }
     sim = pb.start();
