@@ -36,7 +36,11 @@ class TelemetryOutageIT {
 
   @Test
   void telemetryFromATenMinuteOutageArrivesCompleteAndInOrder() throws Exception {
-    try (TestController controller = TestController.start(dir.resolve("controller"));
+    // One-minute windows: ten summaries in the ten minutes of the outage.
+    try (TestController controller =
+            TestController.start(
+                TestController.config(dir.resolve("controller"))
+                    .withTelemetryInterval(Duration.ofSeconds(60)));
         LinkProxy link = LinkProxy.forUrl(controller.url());
         TestAgents agents = new TestAgents(dir);
         AdminClient admin = controller.admin()) {
