@@ -1,5 +1,6 @@
 package io.edgefleet.controller.desired;
 
+import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.protocol.ControllerMessage;
@@ -55,28 +56,15 @@ public final class DesiredStateEngine implements AutoCloseable {
   private boolean scheduled;
   private volatile BiConsumer<String, ControllerMessage.Nudge> nudger = (id, nudge) -> {};
 
-  /** Gzip (base64) of recently rendered bundles small enough to go inline, by digest. */
-  private final Map<String, String> inlineBundles =
-      java.util.Collections.synchronizedMap(
-          new LinkedHashMap<>(64, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
-              return size() > 64;
-            }
-          });
+  /**
+   * Gzip (base64) of recently rendered bundles by digest; "" for a bundle too large to go inline.
+   */
+  private final Lru<String, String> inlineBundles = Lru.ofEntries(64);
 
   private volatile ReleaseGate gate = ReleaseGate.OPEN;
 
-  /** Digests of bundles known to be stored (bounded; bundles are immutable and kept). */
-  private final Set<String> storedBundles =
-      java.util.Collections.newSetFromMap(
-          java.util.Collections.synchronizedMap(
-              new LinkedHashMap<>(256, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-                  return size() > 1024;
-                }
-              }));
+  /** Digests of bundles known to be stored (bundles are immutable and never deleted). */
+  private final Lru<String, Boolean> storedBundles = Lru.ofEntries(1024);
 
   private final java.util.concurrent.atomic.LongAdder recomputations =
       new java.util.concurrent.atomic.LongAdder();
@@ -201,11 +189,7 @@ public final class DesiredStateEngine implements AutoCloseable {
     } catch (RuntimeException e) {
       for (var p : prepared.entrySet()) {
         try {
-          committed(
-              p.getKey(),
-              p.getValue(),
-              jdbi.inTransaction(
-                  h -> write(h, p.getKey(), p.getValue(), new java.util.HashSet<>())));
+          writeAlone(p.getKey(), p.getValue());
         } catch (RuntimeException again) {
           LOG.warn("desired state of {} could not be computed: {}", p.getKey(), again.toString());
         }
@@ -243,9 +227,14 @@ public final class DesiredStateEngine implements AutoCloseable {
       retire(deviceId);
       return generation(deviceId);
     }
+    return writeAlone(deviceId, desired).generation();
+  }
+
+  /** Writes one device in its own transaction, then sends its nudge. */
+  private Written writeAlone(String deviceId, Map<String, Entry> desired) {
     Written w = jdbi.inTransaction(h -> write(h, deviceId, desired, new java.util.HashSet<>()));
     committed(deviceId, desired, w);
-    return w.generation();
+    return w;
   }
 
   /** A retired device runs nothing any more: it leaves every app's status. */
@@ -311,7 +300,6 @@ public final class DesiredStateEngine implements AutoCloseable {
    */
   private Written write(
       Handle h, String deviceId, Map<String, Entry> desired, Set<String> storedHere) {
-    ControllerMessage.Nudge[] changed = {null};
     Map<String, AppRow> rows = appRows(h, deviceId);
     Map<String, String> previousBundles = new LinkedHashMap<>();
     rows.forEach(
@@ -340,7 +328,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       // recomputation stored, is stored already (bundles are never deleted).
       e.rendered()
           .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
-          .filter(r -> !storedBundles.contains(r.digest()))
+          .filter(r -> storedBundles.get(r.digest()).isEmpty())
           .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
       if (digest.isPresent()) {
         long size =
@@ -361,22 +349,23 @@ public final class DesiredStateEngine implements AutoCloseable {
     String fingerprint = fingerprint(list);
     Optional<Current> current = current(h, deviceId);
     long gen = current.map(Current::generation).orElse(0L);
+    ControllerMessage.Nudge nudge = null;
     if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
-      SignedDesiredState doc = store(h, deviceId, gen + 1, fingerprint, list);
-      gen = gen + 1;
-      changed[0] = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
+      gen++;
+      SignedDesiredState doc = store(h, deviceId, gen, fingerprint, list);
+      nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
     }
     if (!recorded(rows, desired, list)) {
       recordApps(h, deviceId, desired, list, rows);
     }
-    return new Written(gen, changed[0]);
+    return new Written(gen, nudge);
   }
 
   /** After the transaction that wrote {@code w} committed. */
   private void committed(String deviceId, Map<String, Entry> desired, Written w) {
     // These bundles are in the database now.
     for (Entry e : desired.values()) {
-      e.rendered().ifPresent(r -> storedBundles.add(r.digest()));
+      e.rendered().ifPresent(r -> storedBundles.put(r.digest(), true));
     }
     if (w.nudge() != null) {
       nudger.accept(deviceId, w.nudge());
@@ -397,15 +386,15 @@ public final class DesiredStateEngine implements AutoCloseable {
         continue;
       }
       AppCatalog.Rendered r = e.rendered().get();
-      String packed =
-          inlineBundles.computeIfAbsent(
-              r.digest(),
-              d -> {
-                byte[] gz = Gzip.deflate(r.yaml().getBytes(StandardCharsets.UTF_8));
-                return gz.length > ControllerMessage.Nudge.MAX_INLINE_BUNDLE_BYTES
-                    ? ""
-                    : Base64.getEncoder().encodeToString(gz);
-              });
+      String packed = inlineBundles.get(r.digest()).orElse(null);
+      if (packed == null) {
+        byte[] gz = Gzip.deflate(r.yaml().getBytes(StandardCharsets.UTF_8));
+        packed =
+            gz.length > ControllerMessage.Nudge.MAX_INLINE_BUNDLE_BYTES
+                ? ""
+                : Base64.getEncoder().encodeToString(gz);
+        inlineBundles.put(r.digest(), packed);
+      }
       if (packed.isEmpty()
           || total + packed.length() * 3 / 4 > ControllerMessage.Nudge.MAX_INLINE_TOTAL_BYTES) {
         continue;

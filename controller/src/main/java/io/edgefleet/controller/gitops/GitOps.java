@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;

@@ -1,5 +1,6 @@
 package io.edgefleet.controller.pki;
 
+import io.edgefleet.controller.Lru;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
@@ -9,8 +10,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.Date;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -24,20 +23,19 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * holds the certificate's key (CertificateVerify); whether the device may connect at all is decided
  * afterwards from the database, as for every connection.
  *
- * <p>Bounded: past {@code capacity} chains the memory is cleared and fills again.
+ * <p>Bounded: past {@code capacity} chains the least recently seen is forgotten.
  */
 public final class RememberingTrustManager extends X509ExtendedTrustManager {
   private record Key(String authType, long a, long b, long c, long d) {}
 
   private final X509ExtendedTrustManager delegate;
   private final Clock clock;
-  private final int capacity;
-  private final Set<Key> accepted = ConcurrentHashMap.newKeySet();
+  private final Lru<Key, Boolean> accepted;
 
   public RememberingTrustManager(X509ExtendedTrustManager delegate, Clock clock, int capacity) {
     this.delegate = delegate;
     this.clock = clock;
-    this.capacity = capacity;
+    this.accepted = Lru.ofEntries(capacity);
   }
 
   /** Wraps every X.509 trust manager of {@code managers}; others are returned as they are. */
@@ -110,7 +108,7 @@ public final class RememberingTrustManager extends X509ExtendedTrustManager {
   }
 
   private boolean rememberedAndValid(Key key, X509Certificate[] chain) throws CertificateException {
-    if (key == null || !accepted.contains(key)) {
+    if (key == null || accepted.get(key).isEmpty()) {
       return false;
     }
     Date now = Date.from(clock.instant());
@@ -121,13 +119,9 @@ public final class RememberingTrustManager extends X509ExtendedTrustManager {
   }
 
   private void remember(Key key) {
-    if (key == null) {
-      return;
+    if (key != null) {
+      accepted.put(key, true);
     }
-    if (accepted.size() >= capacity) {
-      accepted.clear();
-    }
-    accepted.add(key);
   }
 
   /** SHA-256 over every certificate's DER (length-prefixed), or null for an empty chain. */

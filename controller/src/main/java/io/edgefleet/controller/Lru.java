@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller;
 
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -11,13 +11,13 @@ import java.util.function.ToLongFunction;
  * otherwise). An entry heavier than the bound is not kept. Thread-safe (one lock; every operation
  * is O(1) amortized).
  */
-final class Lru<K, V> {
+public final class Lru<K, V> {
   private final long maxWeight;
   private final ToLongFunction<V> weigher;
   private final LinkedHashMap<K, V> map = new LinkedHashMap<>(64, 0.75f, true);
   private long weight;
 
-  Lru(long maxWeight, ToLongFunction<V> weigher) {
+  public Lru(long maxWeight, ToLongFunction<V> weigher) {
     if (maxWeight < 1) {
       throw new IllegalArgumentException("maxWeight must be positive");
     }
@@ -25,15 +25,15 @@ final class Lru<K, V> {
     this.weigher = weigher;
   }
 
-  static <K, V> Lru<K, V> ofEntries(int maxEntries) {
+  public static <K, V> Lru<K, V> ofEntries(int maxEntries) {
     return new Lru<>(maxEntries, v -> 1);
   }
 
-  synchronized Optional<V> get(K key) {
+  public synchronized Optional<V> get(K key) {
     return Optional.ofNullable(map.get(key));
   }
 
-  synchronized void put(K key, V value) {
+  public synchronized void put(K key, V value) {
     long w = weigher.applyAsLong(value);
     V old = map.remove(key);
     if (old != null) {
@@ -52,16 +52,16 @@ final class Lru<K, V> {
     }
   }
 
-  synchronized void clear() {
+  public synchronized void clear() {
     map.clear();
     weight = 0;
   }
 
-  synchronized int size() {
+  public synchronized int size() {
     return map.size();
   }
 
-  synchronized long weight() {
+  public synchronized long weight() {
     return weight;
   }
 }
