@@ -576,7 +576,7 @@ public final class Agent implements AutoCloseable {
    * the bundles that came inline; anything missing is fetched.
    */
   private void acceptPushed(ControllerMessage.Nudge n) {
-    if (identity == null || mtlsClient == null || n.generation() <= generation()) {
+    if (identity == null || mtlsClient == null) {
       return;
     }
     try {
@@ -603,7 +603,8 @@ public final class Agent implements AutoCloseable {
         if (desiredStore.hasBundle(app.bundle())) {
           continue;
         }
-        byte[] pushed = inlineBundle(inline, app.bundle());
+        byte[] pushed =
+            ControllerMessage.Nudge.inlineBundle(inline, app.bundle(), MAX_BUNDLE_BYTES);
         if (pushed != null) {
           desiredStore.saveBundle(app.bundle(), pushed);
         } else {
@@ -642,20 +643,6 @@ public final class Agent implements AutoCloseable {
         v.state().generation(), v.state().apps().size());
     startReconcileLoop();
     requestReconcile();
-  }
-
-  /** An inline bundle's content, or null if it is absent or not valid base64 gzip. */
-  private static byte[] inlineBundle(Map<String, String> inline, String digest) {
-    String packed = inline.get(digest);
-    if (packed == null) {
-      return null;
-    }
-    try {
-      return io.edgefleet.protocol.Gzip.inflate(
-          java.util.Base64.getDecoder().decode(packed), MAX_BUNDLE_BYTES);
-    } catch (IOException | IllegalArgumentException e) {
-      return null; // fetched instead
-    }
   }
 
   private PublicKey fetchSigningKey() throws IOException, InterruptedException {
@@ -1070,6 +1057,21 @@ public final class Agent implements AutoCloseable {
       lastInbound = clock.instant();
       send(new AgentMessage.Hello(Facts.AGENT_VERSION, bootId));
       webSocket.request(1);
+      // Heartbeats start with the welcome: a socket that never gets one must not stay forever.
+      scheduler.schedule(
+          serialized(this::welcomeOverdue), HTTP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void welcomeOverdue() {
+      if (link != this || closed || state == State.CONNECTED) {
+        return;
+      }
+      WebSocket w = ws;
+      if (w != null) {
+        w.abort();
+      }
+      disconnected(
+          this, 1006, "no welcome from the controller within " + HTTP_TIMEOUT.toSeconds() + "s");
     }
 
     @Override

@@ -54,6 +54,24 @@ public sealed interface ControllerMessage {
     public Nudge(long generation) {
       this(generation, null, java.util.Map.of());
     }
+
+    /**
+     * The content of the inline bundle {@code digest} of {@code bundles}, or null if there is none
+     * or it is not base64 gzip of at most {@code maxBytes} (the device then fetches it). The caller
+     * still checks the content against its digest.
+     */
+    public static byte[] inlineBundle(
+        java.util.Map<String, String> bundles, String digest, int maxBytes) {
+      String packed = bundles.get(digest);
+      if (packed == null) {
+        return null;
+      }
+      try {
+        return Gzip.inflate(java.util.Base64.getDecoder().decode(packed), maxBytes);
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        return null;
+      }
+    }
   }
 
   /**

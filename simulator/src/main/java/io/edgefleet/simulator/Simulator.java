@@ -438,6 +438,11 @@ public final class Simulator implements AutoCloseable {
     s.put("cuts", stats.cuts.sum());
     s.put("refused", stats.refused.sum());
     s.put("gaveUp", stats.gaveUp.sum());
+    Map<String, Integer> states = new java.util.TreeMap<>();
+    for (VirtualDevice d : devices) {
+      states.merge(d.state.name(), 1, Integer::sum);
+    }
+    s.put("states", states);
     MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
     s.put("heapUsedBytes", mem.getHeapMemoryUsage().getUsed());
     s.put("heapPerDeviceBytes", heapPerDevice);

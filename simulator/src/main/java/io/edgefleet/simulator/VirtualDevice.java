@@ -578,7 +578,8 @@ final class VirtualDevice {
       if (held.stream().anyMatch(h -> h.bundle().equals(app.bundle()))) {
         continue;
       }
-      byte[] pushed = inlineBundle(inline.get(app.bundle()));
+      byte[] pushed =
+          ControllerMessage.Nudge.inlineBundle(inline, app.bundle(), Wire.MAX_RESPONSE_BYTES);
       if (pushed != null) {
         try {
           storeBundle(app.bundle(), pushed);
@@ -591,18 +592,6 @@ final class VirtualDevice {
       chain = chain.thenCompose(x -> fetchBundle(app.bundle()));
     }
     return chain.thenApply(x -> state);
-  }
-
-  /** An inline bundle's content; null if absent or not base64 gzip (then it is fetched). */
-  private static byte[] inlineBundle(String packed) {
-    if (packed == null) {
-      return null;
-    }
-    try {
-      return Gzip.inflate(Base64.getDecoder().decode(packed), Wire.MAX_RESPONSE_BYTES);
-    } catch (IOException | IllegalArgumentException e) {
-      return null;
-    }
   }
 
   /** Checks a bundle's content against its digest, as the agent does before storing it. */
@@ -781,6 +770,7 @@ final class VirtualDevice {
     TlsNet.Conn conn;
     private SSLEngine engine;
     private Wire.ResponseReader upgrade = new Wire.ResponseReader();
+    private volatile boolean welcomed;
     private final Wire.FrameReader frames = new Wire.FrameReader();
     private String key;
     volatile long lastInbound = System.nanoTime();
@@ -810,8 +800,9 @@ final class VirtualDevice {
               });
       sim.scheduler.schedule(
           () -> {
-            if (upgrade != null) {
-              conn.abort(new IOException("WebSocket handshake timed out"));
+            // Heartbeats start with the welcome: without one the device would wait forever.
+            if (upgrade != null || !welcomed) {
+              conn.abort(new IOException("no welcome within " + HTTP_TIMEOUT.toSeconds() + "s"));
             }
           },
           HTTP_TIMEOUT.toMillis(),
@@ -903,7 +894,10 @@ final class VirtualDevice {
       }
       sim.stats.messagesIn.increment();
       switch (msg) {
-        case ControllerMessage.Welcome w -> welcomed(this, w);
+        case ControllerMessage.Welcome w -> {
+          welcomed = true;
+          welcomed(this, w);
+        }
         case ControllerMessage.Ack a -> {}
         case ControllerMessage.TelemetryAck a -> telemetryAcked(this, a.upTo());
         case ControllerMessage.Nudge n -> {
