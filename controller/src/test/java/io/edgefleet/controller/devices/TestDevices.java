@@ -15,29 +15,30 @@ public final class TestDevices {
     DeviceFacts facts =
         new DeviceFacts("h", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false);
     jdbi.useHandle(
-        h ->
-            new DeviceStore()
-                .insert(
-                    h,
-                    new DeviceRecord(
-                        id,
-                        id,
-                        null,
-                        DeviceRecord.Lifecycle.ACTIVE,
-                        "CODE-" + id,
-                        "fp-" + id,
-                        "pub",
-                        null,
-                        null,
-                        null,
-                        null,
-                        tags,
-                        facts,
-                        "t",
-                        null,
-                        at,
-                        at,
-                        null),
-                    at.toEpochMilli()));
+        h -> new DeviceStore().insert(h, active(id, tags, facts, at), at.toEpochMilli()));
+  }
+
+  /** The record of an enrolled, active device with these tags and facts. */
+  public static DeviceRecord active(
+      String id, Map<String, String> tags, DeviceFacts facts, Instant at) {
+    return new DeviceRecord(
+        id,
+        id,
+        null,
+        DeviceRecord.Lifecycle.ACTIVE,
+        "CODE-" + id,
+        "fp-" + id,
+        "pub",
+        null,
+        null,
+        null,
+        null,
+        tags,
+        facts,
+        "t",
+        null,
+        at,
+        at,
+        null);
   }
 }

@@ -289,25 +289,7 @@ abstract class HealthEngineContract {
     DeviceFacts facts =
         new DeviceFacts(
             "h", null, List.of(), "amd64", 1, 8_000_000_000L, 1, "Linux", "6", "t", false, false);
-    return new DeviceRecord(
-        id,
-        id,
-        null,
-        DeviceRecord.Lifecycle.ACTIVE,
-        "CODE-" + id,
-        "fp-" + id,
-        "pub",
-        null,
-        null,
-        null,
-        null,
-        tags,
-        facts,
-        "t",
-        null,
-        T0,
-        T0,
-        null);
+    return io.edgefleet.controller.devices.TestDevices.active(id, tags, facts, T0);
   }
 
   /** The device should run {@code app} at revision r1 since {@code since}. */
