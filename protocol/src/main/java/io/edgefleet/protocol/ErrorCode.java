@@ -9,6 +9,8 @@ public enum ErrorCode {
   INVALID_JSON(400, false),
   VALIDATION_FAILED(422, false),
   BODY_TOO_LARGE(413, false),
+  REQUEST_TIMEOUT(408, true),
+  RATE_LIMITED(429, true),
   UNSUPPORTED_MEDIA_TYPE(415, false),
   UNAUTHENTICATED(401, false),
   FORBIDDEN(403, false),

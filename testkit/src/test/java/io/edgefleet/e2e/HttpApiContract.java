@@ -156,6 +156,67 @@ abstract class HttpApiContract {
   }
 
   @Test
+  void badPercentEncodingIsABadRequestNotAnInternalError() {
+    for (String path :
+        List.of("/healthz?x=%ff", "/api/v1/devices?status=%e2%82", "/api/v1/devices/%ff%fe")) {
+      AdminClient.Answer a = admin.raw("GET", path, null, token(), null);
+      assertThat(a.status()).as(path).isEqualTo(400);
+      assertThat(a.code()).as(path).isEqualTo("BAD_REQUEST");
+      assertThat(a.body().path("message").asText()).as(path).contains("%XX");
+    }
+    AdminClient.Answer enrollment =
+        anonymous.raw("POST", "/device/v1/enrollments?x=%ff", "{}".getBytes(), null, null);
+    assertThat(enrollment.status()).isEqualTo(400);
+    assertThat(enrollment.code()).isEqualTo("BAD_REQUEST");
+  }
+
+  @Test
+  void pathParametersAreDecodedExactlyOnce() {
+    AdminClient.Answer plus = admin.get("/api/v1/devices/a+b");
+    assertThat(plus.status()).isEqualTo(404);
+    assertThat(plus.body().path("message").asText()).contains("a+b").doesNotContain("a b");
+    AdminClient.Answer escaped = admin.get("/api/v1/devices/a%2520b");
+    assertThat(escaped.body().path("message").asText()).contains("a%20b");
+  }
+
+  @Test
+  void routesThatTakeNoBodyRefuseOneUnread() {
+    AdminClient.Answer a =
+        admin.raw("GET", "/api/v1/devices", new byte[10_000], token(), "application/json");
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.body().path("message").asText()).contains("takes no request body");
+    assertThat(admin.get("/healthz").status()).isEqualTo(200);
+  }
+
+  @Test
+  void everyAnswerCarriesBrowserHardening() throws Exception {
+    java.net.http.HttpClient http =
+        java.net.http.HttpClient.newBuilder()
+            .sslContext(
+                io.edgefleet.protocol.tls.TlsContexts.pinned(
+                    new io.edgefleet.protocol.tls.PinnedCaTrustManager(controller.caFingerprint())))
+            .build();
+    for (String path :
+        List.of("/healthz", "/api/v1/devices", "/console/approve?code=AB", "/nothing")) {
+      java.net.http.HttpResponse<Void> r =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(java.net.URI.create(controller.url() + path))
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.discarding());
+      var h = r.headers();
+      assertThat(h.firstValue("Strict-Transport-Security"))
+          .as(path)
+          .hasValueSatisfying(v -> assertThat(v).startsWith("max-age="));
+      assertThat(h.firstValue("X-Content-Type-Options")).as(path).contains("nosniff");
+      assertThat(h.firstValue("X-Frame-Options")).as(path).contains("DENY");
+      assertThat(h.allValues("Content-Security-Policy")).as(path).hasSize(1);
+      assertThat(h.firstValue("Content-Security-Policy").orElseThrow())
+          .as(path)
+          .contains("frame-ancestors 'none'");
+    }
+  }
+
+  @Test
   void webSocketNeedsADeviceCertificate() {
     AdminClient.Answer a = anonymous.get("/device/v1/connect");
     assertThat(a.status()).isEqualTo(401);

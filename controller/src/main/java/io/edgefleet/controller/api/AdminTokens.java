@@ -3,19 +3,30 @@ package io.edgefleet.controller.api;
 import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * Bearer tokens of operators. Only hashes are stored. There is no default password: the first start
  * creates one token and shows it once. Thread-safe.
+ *
+ * <p>Tokens are held in memory. An unknown token reloads the table (another controller replica may
+ * have created it), but at most once per {@link #RELOAD_INTERVAL}: a client sending wrong tokens
+ * costs a hash and a map lookup, never a database query each.
  */
 public final class AdminTokens {
+  /** The shortest time between two reloads of the token table caused by unknown tokens. */
+  static final Duration RELOAD_INTERVAL = Duration.ofSeconds(5);
+
   private final Jdbi jdbi;
   private final Clock clock;
   private final Map<String, String> nameByHash = new ConcurrentHashMap<>();
+  private final AtomicLong reloads = new AtomicLong();
+  private final AtomicLong lastReload = new AtomicLong();
 
   public AdminTokens(Jdbi jdbi, Clock clock) {
     this.jdbi = jdbi;
@@ -24,6 +35,8 @@ public final class AdminTokens {
   }
 
   private void reload() {
+    lastReload.set(clock.millis());
+    reloads.incrementAndGet();
     jdbi.useHandle(
         h ->
             h.createQuery("SELECT token_hash, name FROM admin_tokens")
@@ -66,9 +79,18 @@ public final class AdminTokens {
     String name = nameByHash.get(hash);
     if (name == null) {
       // Another controller replica sharing the database may have created it.
-      reload();
-      name = nameByHash.get(hash);
+      long last = lastReload.get();
+      long now = clock.millis();
+      if (now - last >= RELOAD_INTERVAL.toMillis() && lastReload.compareAndSet(last, now)) {
+        reload();
+        name = nameByHash.get(hash);
+      }
     }
     return Optional.ofNullable(name);
+  }
+
+  /** How many times the token table was read. */
+  long reloads() {
+    return reloads.get();
   }
 }

@@ -16,13 +16,18 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.ArrayByteBufferPool;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -30,7 +35,6 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.Fields;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.core.server.WebSocketMappings;
@@ -54,6 +58,8 @@ public final class HttpApi implements AutoCloseable {
 
   private final Server server;
   private final ServerConnector connector;
+  private final ScheduledExecutorService timer;
+  private final ConnectionGuard guard;
   private final Root root;
 
   /** Sees every answered request (WebSocket upgrades aside), e.g. to count it. */
@@ -70,13 +76,6 @@ public final class HttpApi implements AutoCloseable {
     void observe(String method, String route, int status, long nanos);
   }
 
-  /** Limits that protect the controller from oversized input. */
-  public record Limits(int maxApiBody, int maxDeviceBody) {
-    public static Limits defaults() {
-      return new Limits(1024 * 1024, 64 * 1024);
-    }
-  }
-
   public HttpApi(
       String host,
       int port,
@@ -84,7 +83,7 @@ public final class HttpApi implements AutoCloseable {
       Router router,
       AdminTokens adminTokens,
       AgentGateway gateway,
-      Limits limits) {
+      HttpLimits limits) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
     // A connection storm (every device reconnecting after a restart or a network outage) grows
@@ -102,6 +101,7 @@ public final class HttpApi implements AutoCloseable {
     ArrayByteBufferPool buffers =
         new ArrayByteBufferPool(0, -1, -1, Integer.MAX_VALUE, MAX_POOLED_BYTES, MAX_POOLED_BYTES);
     server = new Server(threads, null, buffers);
+    server.setErrorHandler(new JsonErrors());
 
     SslContextFactory.Server ssl =
         new SslContextFactory.Server() {
@@ -125,6 +125,14 @@ public final class HttpApi implements AutoCloseable {
 
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
+    // The router decodes each path segment exactly once from the raw path, so an escaped '%'
+    // cannot be decoded twice; malformed UTF-8 in a segment is answered 400 with our error code.
+    http.setUriCompliance(
+        UriCompliance.DEFAULT.with(
+            "edgefleet",
+            UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING,
+            UriCompliance.Violation.BAD_UTF8_ENCODING,
+            UriCompliance.Violation.TRUNCATED_UTF8_ENCODING));
     SecureRequestCustomizer secure = new SecureRequestCustomizer();
     secure.setSniHostCheck(false);
     http.addCustomizer(secure);
@@ -135,14 +143,37 @@ public final class HttpApi implements AutoCloseable {
     connector.setHost(host);
     connector.setPort(port);
     connector.setReuseAddress(true);
-    connector.setIdleTimeout(120_000);
+    // Jetty's idle timeout restarts with each byte: it only catches a peer that went silent
+    // (such as a stalled answer). The absolute deadlines are the guard's and the body reader's.
+    connector.setIdleTimeout(60_000);
     server.addConnector(connector);
+
+    timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "edgefleet-http-timer");
+              t.setDaemon(true);
+              return t;
+            });
+    guard = new ConnectionGuard(limits, System::nanoTime, timer);
+    connector.addEventListener(guard);
+    // Past this many connections the listener stops accepting until one closes, rather than
+    // failing accept() for lack of file descriptors; meanwhile idle ones time out sooner.
+    NetworkConnectionLimit cap = new NetworkConnectionLimit(limits.maxConnections(), connector);
+    cap.setEndPointIdleTimeout(limits.idleTimeout().toMillis());
+    server.addBean(cap);
 
     // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
     WebSocketMappings ws =
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
-    root = new Root(router, adminTokens, gateway, ws, limits);
+    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer);
     server.setHandler(root);
+  }
+
+  /** Called with a reason label each time a connection is closed for breaking a limit. */
+  public void onLimit(java.util.function.Consumer<String> listener) {
+    guard.onClose(reason -> listener.accept(reason.label()));
+    root.limitObserver = listener;
   }
 
   /** Sets who observes answered requests; one observer, replacing the previous one. */
@@ -182,6 +213,9 @@ public final class HttpApi implements AutoCloseable {
       server.stop();
     } catch (Exception e) {
       LOG.warn("error while stopping the HTTP server: {}", e.toString());
+    } finally {
+      guard.close();
+      timer.shutdownNow();
     }
   }
 
@@ -221,50 +255,72 @@ public final class HttpApi implements AutoCloseable {
     private final AdminTokens adminTokens;
     private final AgentGateway gateway;
     private final WebSocketMappings ws;
-    private final Limits limits;
+    private final HttpLimits limits;
+    private final ConnectionGuard guard;
+    private final ScheduledExecutorService timer;
     private volatile RequestObserver observer = (method, route, status, nanos) -> {};
+    private volatile java.util.function.Consumer<String> limitObserver = reason -> {};
 
     Root(
         Router router,
         AdminTokens adminTokens,
         AgentGateway gateway,
         WebSocketMappings ws,
-        Limits limits) {
+        HttpLimits limits,
+        ConnectionGuard guard,
+        ScheduledExecutorService timer) {
       this.router = router;
       this.adminTokens = adminTokens;
       this.gateway = gateway;
       this.ws = ws;
       this.limits = limits;
+      this.guard = guard;
+      this.timer = timer;
     }
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
       long started = System.nanoTime();
-      boolean handled = serve(request, response, callback);
-      if (!DeviceApi.CONNECT.equals(Request.getPathInContext(request))) {
-        try {
-          Object route = request.getAttribute(ROUTE_ATTRIBUTE);
-          observer.observe(
-              request.getMethod(),
-              route == null ? RequestObserver.UNMATCHED : route.toString(),
-              response.getStatus(),
-              System.nanoTime() - started);
-        } catch (RuntimeException e) {
-          LOG.debug("request observer failed: {}", e.toString());
-        }
+      String path = Request.getPathInContext(request);
+      Connection connection = request.getConnectionMetaData().getConnection();
+      guard.answering(connection);
+      if (path.equals(DeviceApi.CONNECT)) {
+        // Upgraded sockets leave the guard; a refused upgrade is answered like any request.
+        return serve(request, response, answered(callback, connection));
       }
-      return handled;
+      Callback observed =
+          Callback.from(
+              answered(callback, connection),
+              () -> {
+                try {
+                  Object route = request.getAttribute(ROUTE_ATTRIBUTE);
+                  observer.observe(
+                      request.getMethod(),
+                      route == null ? RequestObserver.UNMATCHED : route.toString(),
+                      response.getStatus(),
+                      System.nanoTime() - started);
+                } catch (RuntimeException e) {
+                  LOG.debug("request observer failed: {}", e.toString());
+                }
+              });
+      SecurityHeaders.apply(response);
+      return serve(request, response, observed);
+    }
+
+    private Callback answered(Callback callback, Connection connection) {
+      return Callback.from(callback, () -> guard.answered(connection));
     }
 
     private boolean serve(Request request, Response response, Callback callback) {
-      String path = Request.getPathInContext(request);
       String method = request.getMethod();
+      String path = Request.getPathInContext(request);
       try {
         if (path.equals(DeviceApi.CONNECT)) {
           return connect(request, response, callback);
         }
         if (path.equals(APPROVE_PAGE) && method.equals("GET")) {
           request.setAttribute(ROUTE_ATTRIBUTE, APPROVE_PAGE);
+          refuseBody(request);
           // A static page without data: the approval itself is an authenticated API call.
           response.setStatus(200);
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
@@ -272,13 +328,14 @@ public final class HttpApi implements AutoCloseable {
               .getHeaders()
               .put(
                   "Content-Security-Policy",
-                  "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+                  "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
+                      + " frame-ancestors 'none'");
           response.write(true, ByteBuffer.wrap(approvePage), callback);
           return true;
         }
-        Optional<Router.Match> match = router.match(method, path);
+        Optional<Router.Match> match = router.match(method, request.getHttpURI().getPath());
         if (match.isEmpty()) {
-          Set<String> allowed = router.methodsFor(path);
+          Set<String> allowed = router.methodsFor(request.getHttpURI().getPath());
           if (!allowed.isEmpty()) {
             response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", allowed));
             throw new ControllerException(
@@ -305,24 +362,53 @@ public final class HttpApi implements AutoCloseable {
           }
           case OPEN -> {}
         }
+        Map<String, String> query = query(request);
+        String who = actor;
+        Optional<AgentGateway.Admission> admitted = device;
+        java.util.function.Consumer<byte[]> handle =
+            body ->
+                answer(
+                    request,
+                    response,
+                    callback,
+                    route,
+                    new Call(
+                        match.get().pathParams(),
+                        query,
+                        body,
+                        who,
+                        admitted,
+                        Request.getRemoteAddr(request),
+                        headers(request)));
+        if (!route.takesBody()) {
+          refuseBody(request);
+          handle.accept(new byte[0]);
+          return true;
+        }
+        if (request.getLength() == 0) {
+          handle.accept(new byte[0]);
+          return true;
+        }
+        checkContentType(request);
         int max =
             route.maxBody() > 0
                 ? route.maxBody()
                 : path.startsWith("/device/") ? limits.maxDeviceBody() : limits.maxApiBody();
-        byte[] body = readBody(request, max);
-        Call call =
-            new Call(
-                match.get().pathParams(),
-                query(request),
-                body,
-                actor,
-                device,
-                Request.getRemoteAddr(request),
-                headers(request));
-        Reply reply = route.handler().handle(call);
-        write(response, callback, reply.status(), reply.body());
+        long expected = request.getLength() > 0 ? request.getLength() : max;
+        BodyReader.read(
+            request,
+            max,
+            limits.bodyDeadline(Math.min(expected, max)),
+            timer,
+            handle,
+            e -> {
+              if (e.code() == ErrorCode.REQUEST_TIMEOUT) {
+                limitObserver.accept("body_timeout");
+              }
+              fail(response, callback, e, true);
+            });
       } catch (ControllerException e) {
-        write(response, callback, e.code().httpStatus(), ApiError.of(e.code(), e.getMessage()));
+        fail(response, callback, e, false);
       } catch (RuntimeException e) {
         LOG.error("{} {} failed", method, path, e);
         write(
@@ -332,6 +418,58 @@ public final class HttpApi implements AutoCloseable {
             ApiError.of(ErrorCode.INTERNAL, "internal error; the controller log has the details"));
       }
       return true;
+    }
+
+    /** Runs a route's handler and writes its answer; never throws. */
+    private static void answer(
+        Request request, Response response, Callback callback, Router.Route route, Call call) {
+      try {
+        Reply reply = route.handler().handle(call);
+        write(response, callback, reply.status(), reply.body());
+      } catch (ControllerException e) {
+        fail(response, callback, e, false);
+      } catch (RuntimeException e) {
+        LOG.error("{} {} failed", request.getMethod(), Request.getPathInContext(request), e);
+        write(
+            response,
+            callback,
+            500,
+            ApiError.of(ErrorCode.INTERNAL, "internal error; the controller log has the details"));
+      }
+    }
+
+    /**
+     * Answers with the error's code; a request whose body was not (fully) read is answered with
+     * {@code Connection: close}, so the rest of the body never has to be read.
+     */
+    private static void fail(
+        Response response, Callback callback, ControllerException e, boolean close) {
+      if (close || e.code() == ErrorCode.BODY_TOO_LARGE || e.code() == ErrorCode.REQUEST_TIMEOUT) {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+      }
+      write(response, callback, e.code().httpStatus(), ApiError.of(e.code(), e.getMessage()));
+    }
+
+    /** Routes that take no body refuse one instead of reading it. */
+    private static void refuseBody(Request request) {
+      if (request.getLength() > 0
+          || (request.getLength() < 0
+              && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING))) {
+        throw new ControllerException(
+            ErrorCode.BAD_REQUEST,
+            request.getMethod()
+                + " "
+                + Request.getPathInContext(request)
+                + " takes no request body");
+      }
+    }
+
+    private static void checkContentType(Request request) {
+      String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+      if (type != null && !type.toLowerCase(java.util.Locale.ROOT).contains("json")) {
+        throw new ControllerException(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json, not " + type);
+      }
     }
 
     private static X509Certificate[] peerCertificates(Request request) {
@@ -379,46 +517,6 @@ public final class HttpApi implements AutoCloseable {
       }
     }
 
-    private static byte[] readBody(Request request, int max) {
-      long declared = request.getLength();
-      try (InputStream in = Content.Source.asInputStream(request)) {
-        if (declared > 4L * max) {
-          throw tooLarge(max);
-        }
-        byte[] body = in.readNBytes(max + 1);
-        if (body.length > max) {
-          // Drain a moderately oversized body so the client can read the 413 instead of seeing
-          // a reset; anything far larger is cut off.
-          drain(in, 3L * max);
-          throw tooLarge(max);
-        }
-        if (body.length > 0) {
-          String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
-          if (type != null && !type.toLowerCase(java.util.Locale.ROOT).contains("json")) {
-            throw new ControllerException(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json, not " + type);
-          }
-        }
-        return body;
-      } catch (IOException e) {
-        throw new ControllerException(ErrorCode.BAD_REQUEST, "the request body could not be read");
-      }
-    }
-
-    private static void drain(InputStream in, long limit) throws IOException {
-      byte[] sink = new byte[64 * 1024];
-      long left = limit;
-      int n;
-      while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) >= 0) {
-        left -= n;
-      }
-    }
-
-    private static ControllerException tooLarge(int max) {
-      return new ControllerException(
-          ErrorCode.BODY_TOO_LARGE, "the request body is larger than " + max + " bytes");
-    }
-
     private static Map<String, String> headers(Request request) {
       Map<String, String> out = new LinkedHashMap<>();
       for (org.eclipse.jetty.http.HttpField f : request.getHeaders()) {
@@ -427,11 +525,24 @@ public final class HttpApi implements AutoCloseable {
       return out;
     }
 
+    /**
+     * The query parameters, decoded strictly (UTF-8, %XX, {@code +} as a space); the first value of
+     * a repeated name wins.
+     */
     private static Map<String, String> query(Request request) {
       Map<String, String> out = new LinkedHashMap<>();
-      Fields fields = Request.extractQueryParameters(request);
-      for (Fields.Field f : fields) {
-        out.put(f.getName(), f.getValue());
+      String raw = request.getHttpURI().getQuery();
+      if (raw == null || raw.isEmpty()) {
+        return out;
+      }
+      for (String pair : raw.split("&")) {
+        if (pair.isEmpty()) {
+          continue;
+        }
+        int eq = pair.indexOf('=');
+        String name = Router.decode(eq < 0 ? pair : pair.substring(0, eq), true);
+        String value = eq < 0 ? "" : Router.decode(pair.substring(eq + 1), true);
+        out.putIfAbsent(name, value);
       }
       return out;
     }

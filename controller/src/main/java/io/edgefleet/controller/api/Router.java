@@ -1,5 +1,13 @@
 package io.edgefleet.controller.api;
 
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.protocol.ErrorCode;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -35,6 +43,11 @@ public final class Router {
   public record Route(String method, String template, Access access, Handler handler, int maxBody) {
     String[] segments() {
       return template.substring(1).split("/");
+    }
+
+    /** Whether requests to this route carry a body; others must not send one. */
+    boolean takesBody() {
+      return method.equals("POST") || method.equals("PATCH") || method.equals("PUT");
     }
   }
 
@@ -76,7 +89,13 @@ public final class Router {
     return List.copyOf(routes);
   }
 
-  /** The route for this method and path, if any. Literal segments win over parameters. */
+  /**
+   * The route for this method and path, if any. Literal segments win over parameters.
+   *
+   * @param path the path as sent, with its %-escapes: each segment is decoded exactly once, so
+   *     {@code a+b} stays {@code a+b} and {@code %2520} becomes {@code %20}
+   * @throws ControllerException {@code BAD_REQUEST} if a segment is not valid %-encoded UTF-8
+   */
   public Optional<Match> match(String method, String path) {
     Match best = null;
     int bestLiterals = -1;
@@ -123,13 +142,63 @@ public final class Router {
         if (have[i].isEmpty()) {
           return null;
         }
-        params.put(
-            want[i].substring(1, want[i].length() - 1),
-            java.net.URLDecoder.decode(have[i], java.nio.charset.StandardCharsets.UTF_8));
-      } else if (!want[i].equals(have[i])) {
+        params.put(want[i].substring(1, want[i].length() - 1), decode(have[i]));
+      } else if (!want[i].equals(decode(have[i]))) {
         return null;
       }
     }
     return params;
+  }
+
+  /** Percent-decodes one path segment as UTF-8; unlike form decoding, {@code +} stays itself. */
+  static String decode(String segment) {
+    return decode(segment, false);
+  }
+
+  /**
+   * Percent-decodes UTF-8 text; {@code form} also reads {@code +} as a space, as query strings do.
+   *
+   * @throws ControllerException {@code BAD_REQUEST} for a broken escape or invalid UTF-8
+   */
+  static String decode(String segment, boolean form) {
+    if (form) {
+      segment = segment.replace('+', ' ');
+    }
+    if (segment.indexOf('%') < 0) {
+      return segment;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(segment.length());
+    for (int i = 0; i < segment.length(); i++) {
+      char c = segment.charAt(i);
+      if (c != '%') {
+        out.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
+        continue;
+      }
+      int hi = i + 2 < segment.length() ? Character.digit(segment.charAt(i + 1), 16) : -1;
+      int lo = hi >= 0 ? Character.digit(segment.charAt(i + 2), 16) : -1;
+      if (lo < 0) {
+        throw badSegment(segment);
+      }
+      out.write(hi * 16 + lo);
+      i += 2;
+    }
+    CharsetDecoder utf8 =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    try {
+      return utf8.decode(ByteBuffer.wrap(out.toByteArray())).toString();
+    } catch (CharacterCodingException e) {
+      throw badSegment(segment);
+    }
+  }
+
+  private static ControllerException badSegment(String segment) {
+    return new ControllerException(
+        ErrorCode.BAD_REQUEST,
+        "'"
+            + (segment.length() > 80 ? segment.substring(0, 80) + "…" : segment)
+            + "' in the path or query is not valid: use UTF-8 and %XX escapes");
   }
 }

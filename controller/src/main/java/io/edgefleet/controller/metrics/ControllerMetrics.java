@@ -42,6 +42,7 @@ public final class ControllerMetrics {
   private final Counter rolloutTicks;
   private final Counter alertTicks;
   private final Counter alertNotifications;
+  private final Counter connectionsLimited;
   private final Map<String, String> typeLabels = new ConcurrentHashMap<>();
   private volatile IntSupplier connectedAgents = () -> 0;
   private volatile LongSupplier recomputations = () -> 0;
@@ -94,6 +95,14 @@ public final class ControllerMetrics {
                 "Alert notification deliveries, by receiver format and outcome (sent, failed,"
                     + " gave_up)")
             .labelNames("format", "outcome")
+            .register(registry);
+    connectionsLimited =
+        Counter.builder()
+            .name("edgefleet_http_connections_limited_total")
+            .help(
+                "HTTP connections closed for breaking a limit, by reason (header_timeout,"
+                    + " idle_timeout, address_limit, body_timeout)")
+            .labelNames("reason")
             .register(registry);
     GaugeWithCallback.builder()
         .name("edgefleet_agents_connected")
@@ -186,6 +195,11 @@ public final class ControllerMetrics {
   /** Counts one delivery attempt of an alert notification. */
   public void alertNotification(String format, String outcome) {
     alertNotifications.labelValues(format, outcome).inc();
+  }
+
+  /** Counts one connection closed (or request refused) for breaking a listener limit. */
+  public void connectionLimited(String reason) {
+    connectionsLimited.labelValues(reason).inc();
   }
 
   /** Every metric in the Prometheus text format (version 0.0.4). */
