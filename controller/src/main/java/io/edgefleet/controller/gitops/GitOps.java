@@ -80,6 +80,7 @@ public final class GitOps implements AutoCloseable {
   private final AuditLog audit;
   private final Jdbi jdbi;
   private final SecretBox secrets;
+  private final Webhooks webhooks = new Webhooks();
   private final Settings settings;
   private final SourceStore store;
   private final GitClient git;
@@ -346,13 +347,18 @@ public final class GitOps implements AutoCloseable {
    * acknowledged without a fetch.
    *
    * @param headersLowercase request headers with lower-case names
-   * @throws ControllerException {@code NOT_FOUND} for an unknown source, {@code UNAUTHENTICATED}
-   *     for a missing or wrong secret
+   * @throws ControllerException {@code UNAUTHENTICATED} for a missing or wrong secret and, alike,
+   *     for an unknown source; {@code CONFLICT} for a delivery already received
    */
   public WebhookResult webhook(String name, Map<String, String> headersLowercase, byte[] body) {
-    SourceStore.SourceRow s = source(name);
-    String secret = secrets.open(s.webhookSecret(), context(name, "webhook"));
-    Webhooks.verify(secret, headersLowercase, body);
+    Optional<SourceStore.SourceRow> found = store.find(name == null ? "" : name);
+    Webhooks.verify(
+        name,
+        found.map(s -> secrets.open(s.webhookSecret(), context(name, "webhook"))),
+        headersLowercase,
+        body);
+    SourceStore.SourceRow s = found.orElseThrow();
+    webhooks.refuseReplay(name, headersLowercase, body, clock.instant());
     Webhooks.Event e = Webhooks.event(headersLowercase, body);
     if (e.ping()) {
       return new WebhookResult(name, false, "ping");

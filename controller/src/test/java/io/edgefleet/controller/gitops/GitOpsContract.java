@@ -364,10 +364,65 @@ abstract class GitOpsContract {
         .isInstanceOfSatisfying(
             ControllerException.class,
             e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHENTICATED));
-    assertThatThrownBy(() -> gitops.webhook("nope", Map.of("x-gitlab-token", "x"), body))
-        .isInstanceOfSatisfying(
-            ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
     assertThat(gitops.stats().lsRemotes()).isZero();
+  }
+
+  @Test
+  void anUnknownSourceAnswersExactlyLikeAWrongSecret() {
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    byte[] body = "{\"ref\":\"refs/heads/main\"}".getBytes(StandardCharsets.UTF_8);
+    for (String header : List.of("x-hub-signature-256", "x-gitlab-token")) {
+      String value =
+          header.equals("x-gitlab-token") ? "x" : "sha256=" + Webhooks.hmacSha256Hex("x", body);
+      ControllerException known =
+          refusal(() -> gitops.webhook("fleet", Map.of(header, value), body));
+      ControllerException unknown =
+          refusal(() -> gitops.webhook("nope", Map.of(header, value), body));
+      assertThat(unknown.code()).isEqualTo(known.code()).isEqualTo(ErrorCode.UNAUTHENTICATED);
+      assertThat(unknown.getMessage().replace("nope", "fleet")).isEqualTo(known.getMessage());
+      assertThat(known.getMessage())
+          .contains("edgefleet repos get fleet")
+          .doesNotContain("git get");
+    }
+  }
+
+  @Test
+  void aReplayedDeliveryIsRefusedAndFetchesNothingMore() {
+    String sha = up.write("apps/web/a.yaml", CONFIG).commit("first");
+    SourceView s = gitops.add(source("fleet", up.fileUrl()), "alice");
+    byte[] body =
+        ("{\"ref\":\"refs/heads/main\",\"after\":\"" + sha + "\"}")
+            .getBytes(StandardCharsets.UTF_8);
+    Map<String, String> signed =
+        Map.of("x-hub-signature-256", "sha256=" + Webhooks.hmacSha256Hex(s.webhookSecret(), body));
+    assertThat(gitops.webhook("fleet", signed, body).triggered()).isTrue();
+    ControllerException replay = refusal(() -> gitops.webhook("fleet", signed, body));
+    assertThat(replay.code()).isEqualTo(ErrorCode.CONFLICT);
+    assertThat(replay.getMessage()).contains("already received").contains("repos sync fleet");
+
+    // A new delivery id does not make the same signed body new.
+    Map<String, String> relabelled = new HashMap<>(signed);
+    relabelled.put("x-github-delivery", "another-id");
+    assertThat(refusal(() -> gitops.webhook("fleet", relabelled, body)).code())
+        .isEqualTo(ErrorCode.CONFLICT);
+
+    // A payload that says it was pushed long ago is refused too.
+    byte[] old =
+        ("{\"ref\":\"refs/heads/main\",\"repository\":{\"pushed_at\":1000}}")
+            .getBytes(StandardCharsets.UTF_8);
+    Map<String, String> oldSigned =
+        Map.of("x-hub-signature-256", "sha256=" + Webhooks.hmacSha256Hex(s.webhookSecret(), old));
+    assertThat(refusal(() -> gitops.webhook("fleet", oldSigned, old)).getMessage())
+        .contains("older than 24 h");
+  }
+
+  private static ControllerException refusal(Runnable call) {
+    try {
+      call.run();
+    } catch (ControllerException e) {
+      return e;
+    }
+    throw new AssertionError("expected the call to be refused");
   }
 
   @Test

@@ -17,9 +17,11 @@ class WebhooksTest {
   void githubSignatureIsTheHmacOfTheBody() {
     // The last assertion is the published HMAC-SHA256 test vector.
     String sig = "sha256=" + Webhooks.hmacSha256Hex("s3cret", BODY);
-    Webhooks.verify("s3cret", Map.of("x-hub-signature-256", sig), BODY);
     Webhooks.verify(
-        "s3cret",
+        "shop", java.util.Optional.of("s3cret"), Map.of("x-hub-signature-256", sig), BODY);
+    Webhooks.verify(
+        "shop",
+        java.util.Optional.of("s3cret"),
         Map.of("x-hub-signature-256", sig.toUpperCase().replace("SHA256", "sha256")),
         BODY);
     assertThat(
@@ -31,12 +33,24 @@ class WebhooksTest {
   void wrongOrMissingSecretsAreUnauthenticated() {
     String sig = "sha256=" + Webhooks.hmacSha256Hex("other", BODY);
     assertUnauthenticated(
-        () -> Webhooks.verify("s3cret", Map.of("x-hub-signature-256", sig), BODY));
+        () ->
+            Webhooks.verify(
+                "shop", java.util.Optional.of("s3cret"), Map.of("x-hub-signature-256", sig), BODY));
     assertUnauthenticated(
-        () -> Webhooks.verify("s3cret", Map.of("x-hub-signature-256", "sha256="), BODY));
-    assertUnauthenticated(() -> Webhooks.verify("s3cret", Map.of("x-gitlab-token", "s3cre"), BODY));
-    assertUnauthenticated(() -> Webhooks.verify("s3cret", Map.of(), BODY));
-    Webhooks.verify("s3cret", Map.of("x-gitlab-token", "s3cret"), BODY);
+        () ->
+            Webhooks.verify(
+                "shop",
+                java.util.Optional.of("s3cret"),
+                Map.of("x-hub-signature-256", "sha256="),
+                BODY));
+    assertUnauthenticated(
+        () ->
+            Webhooks.verify(
+                "shop", java.util.Optional.of("s3cret"), Map.of("x-gitlab-token", "s3cre"), BODY));
+    assertUnauthenticated(
+        () -> Webhooks.verify("shop", java.util.Optional.of("s3cret"), Map.of(), BODY));
+    Webhooks.verify(
+        "shop", java.util.Optional.of("s3cret"), Map.of("x-gitlab-token", "s3cret"), BODY);
   }
 
   @Test
