@@ -24,12 +24,12 @@ trap cleanup EXIT
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 "$EF" --version >/dev/null   # builds on first use
-"$EF" controller --data "$WORK/controller" --listen "127.0.0.1:$PORT" >"$WORK/controller.log" 2>&1 &
+"$EF" controller --data "$WORK/controller" --listen "127.0.0.1:$PORT" --enrollments-per-address 100000 >"$WORK/controller.log" 2>&1 &
 CTL=$!
 PIDS+=("$CTL")
 for _ in $(seq 1 120); do grep -q " serving https://" "$WORK/controller.log" && break; sleep 0.5; done
 export EDGEFLEET_CONFIG="$WORK/controller/cli-config.json"
-TOKEN=$("$EF" onboarding create --tag site=bench --uses "$N" -o json | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+TOKEN=$("$EF" onboarding create --tag site=bench --uses "$N" --per-minute 100000 -o json | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
 "$EF" onboarding bootstrap --token "$TOKEN" --out "$WORK/bootstrap.json" 2>/dev/null
 
 start=$(date +%s.%N)

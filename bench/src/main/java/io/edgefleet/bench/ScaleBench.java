@@ -638,7 +638,10 @@ public final class ScaleBench {
                     "--data",
                     controllerData.toString(),
                     "--listen",
-                    "127.0.0.1:" + port))
+                    "127.0.0.1:" + port,
+                    // The whole simulated fleet enrolls from a few addresses at once.
+                    "--enrollments-per-address",
+                    "1000000"))
             .redirectErrorStream(true)
             .redirectOutput(
                 ProcessBuilder.Redirect.appendTo(work.resolve("controller.log").toFile()));
@@ -717,7 +720,13 @@ public final class ScaleBench {
         checked(
             admin.post(
                 "/api/v1/onboarding-tokens",
-                Map.of("name", "scale-bench", "tags", Map.of("bench", "scale"))));
+                Map.of(
+                    "name",
+                    "scale-bench",
+                    "tags",
+                    Map.of("bench", "scale"),
+                    "perMinute",
+                    1_000_000)));
     JsonNode bootstrap =
         checked(
             admin.post(

@@ -58,6 +58,14 @@ final class Converters {
    * the protocol's, which the controller parses with; the CLI also refuses zero and {@code ms},
    * which make no sense for the lifetimes operators type here.
    */
+  /** A positive duration, or {@code never}. */
+  static final class ExpiryText implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      return value.strip().equals("never") ? "never" : new DurationText().convert(value);
+    }
+  }
+
   static final class DurationText implements ITypeConverter<String> {
     @Override
     public String convert(String value) {

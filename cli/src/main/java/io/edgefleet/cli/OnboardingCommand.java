@@ -67,9 +67,19 @@ final class OnboardingCommand {
     @Option(
         names = "--expires",
         paramLabel = "DURATION",
-        converter = Converters.DurationText.class,
-        description = "Lifetime such as 90s, 30m, 12h or 7d (default: never expires).")
+        converter = Converters.ExpiryText.class,
+        description =
+            "Lifetime such as 90s, 30m, 12h or 30d, or 'never' (default: 7d, so a leaked"
+                + " bootstrap file stops working).")
     String expires;
+
+    @Option(
+        names = "--per-minute",
+        paramLabel = "N",
+        converter = Converters.PositiveInt.class,
+        description =
+            "How many new devices may enroll with it per minute, and at once (default: 60).")
+    Integer perMinute;
 
     @Option(
         names = "--require-approval",
@@ -96,15 +106,40 @@ final class OnboardingCommand {
       tagMap.forEach(body.putObject("tags")::put);
       Optional.ofNullable(uses).ifPresent(n -> body.put("maxUses", n));
       Optional.ofNullable(expires).ifPresent(d -> body.put("expiresIn", d));
+      Optional.ofNullable(perMinute).ifPresent(n -> body.put("perMinute", n));
       body.put("requireApproval", requireApproval);
       JsonNode created = api.post(TOKENS, body);
       String token = Formats.text(created, "token");
       print(created, () -> details(created, now()));
+      note(limits(created, now()));
       if (bootstrapOut != null) {
         writeBootstrap(this, api, token, bootstrapOut);
       } else {
         note("write a bootstrap file: edgefleet onboarding bootstrap --token " + token);
       }
+    }
+
+    /** What the token allows, said once at creation so nobody is surprised by a default. */
+    static String limits(JsonNode t, Instant now) {
+      String expiry =
+          t.path("expiresAt").isTextual()
+              ? "it expires " + expiry(t, now) + " (--expires to change, 'never' for none)"
+              : "it never expires";
+      String uses =
+          t.path("maxUses").isNumber()
+              ? "at most " + t.path("maxUses").asInt() + " devices"
+              : "any number of devices (--uses N to cap)";
+      String approval =
+          t.path("requireApproval").asBoolean()
+              ? "each waits for `edgefleet devices approve`"
+              : "they are approved automatically (--require-approval to review each)";
+      return expiry
+          + "; "
+          + uses
+          + ", at most "
+          + t.path("perMinute").asInt(60)
+          + " a minute, may enroll with it; "
+          + approval;
     }
 
     static String details(JsonNode t, Instant now) {

@@ -36,6 +36,7 @@ import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.protocol.AgentMessage;
@@ -104,19 +105,16 @@ public final class Controller implements AutoCloseable {
   private Controller(ControllerConfig config, Clock clock) {
     this.config = config;
     this.clock = clock;
-    Path dataDir = config.dataDir().toAbsolutePath();
-    try {
-      Files.createDirectories(dataDir);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create data directory " + dataDir, e);
-    }
+    Path dataDir = DataDirectory.prepare(config.dataDir());
     this.database =
         Database.open(
             config.databaseUrl().orElse(Database.sqliteUrl(dataDir)),
             config.databaseUser().orElse(null),
             config.databasePassword().orElse(null));
     try {
-      this.pki = ControllerPki.open(dataDir.resolve("pki"), serverNames(config), clock);
+      this.pki =
+          ControllerPki.open(
+              DataDirectory.subdirectory(dataDir, "pki"), serverNames(config), clock);
       AuditLog audit = new AuditLog(database.jdbi(), clock);
       this.metrics = new ControllerMetrics();
       DeviceStore store = new DeviceStore();
@@ -143,7 +141,7 @@ public final class Controller implements AutoCloseable {
               database.jdbi(),
               clock,
               audit,
-              dataDir.resolve("gitops"),
+              DataDirectory.subdirectory(dataDir, "gitops"),
               new SecretBox(dataDir.resolve("secret.key")));
       this.catalog = new Catalog(database.jdbi(), clock, audit, gitops);
       this.rollouts =
@@ -226,7 +224,8 @@ public final class Controller implements AutoCloseable {
               pki,
               audit,
               advertised::get,
-              config.heartbeat());
+              config.heartbeat(),
+              config.enrollmentsPerAddress());
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -258,8 +257,9 @@ public final class Controller implements AutoCloseable {
                   openApiJson()),
               admins,
               gateway,
-              HttpApi.Limits.defaults());
+              config.http());
       http.onRequest(metrics::request);
+      http.onLimit(metrics::connectionLimited);
       http.start();
       this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
       advertised.set(url);

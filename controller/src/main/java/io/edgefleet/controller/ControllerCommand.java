@@ -90,6 +90,15 @@ public final class ControllerCommand implements Callable<Integer> {
       description = "How often alert rules are evaluated and notifications sent (default: 10s).")
   String alertInterval = "10s";
 
+  @Option(
+      names = "--enrollments-per-address",
+      paramLabel = "N",
+      description =
+          "New devices one source address may enroll per minute (and at once); more are answered"
+              + " 429 and retried by the agents (default: 60). Raise it for sites that enroll"
+              + " hundreds of devices behind one NAT address at the same time.")
+  int enrollmentsPerAddress = 60;
+
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
     System.exit(new picocli.CommandLine(new ControllerCommand()).execute(args));
@@ -201,6 +210,9 @@ public final class ControllerCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--alert-interval: " + e.getMessage());
     }
+    if (enrollmentsPerAddress < 1) {
+      throw new IllegalArgumentException("--enrollments-per-address must be at least 1");
+    }
     if (alerts.toSeconds() < 1) {
       throw new IllegalArgumentException("--alert-interval must be at least 1s");
     }
@@ -226,7 +238,8 @@ public final class ControllerCommand implements Callable<Integer> {
         .withRolloutTick(tick)
         .withTelemetryInterval(telemetry)
         .withMetricsTagKeys(tagKeys)
-        .withAlerts(AlertOptions.defaults().withTick(alerts));
+        .withAlerts(AlertOptions.defaults().withTick(alerts))
+        .withEnrollmentsPerAddress(enrollmentsPerAddress);
   }
 
   private static String rootMessage(Throwable e) {

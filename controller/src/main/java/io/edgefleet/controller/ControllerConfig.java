@@ -1,6 +1,8 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.api.HttpLimits;
+import io.edgefleet.controller.enrollment.EnrollmentService;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -19,6 +21,8 @@ import java.util.Optional;
  * @param telemetryInterval how often agents send metric summaries (told in {@code welcome})
  * @param metricsTagKeys device tag keys that label the per-tag fleet gauges of {@code /metrics}
  * @param alerts how the alert engine evaluates rules and delivers notifications
+ * @param http what one client may make the HTTPS listener spend (bodies, deadlines, connections)
+ * @param enrollmentsPerAddress new devices one source address may enroll per minute
  */
 public record ControllerConfig(
     Path dataDir,
@@ -35,7 +39,9 @@ public record ControllerConfig(
     Duration rolloutTick,
     Duration telemetryInterval,
     List<String> metricsTagKeys,
-    AlertOptions alerts) {
+    AlertOptions alerts,
+    HttpLimits http,
+    int enrollmentsPerAddress) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -45,6 +51,9 @@ public record ControllerConfig(
     }
     if (heartbeat.isNegative() || heartbeat.isZero()) {
       throw new IllegalArgumentException("heartbeat must be positive");
+    }
+    if (enrollmentsPerAddress < 1) {
+      throw new IllegalArgumentException("enrollments per address must be at least 1 a minute");
     }
     if (telemetryInterval.toSeconds() < 1) {
       throw new IllegalArgumentException("telemetry interval must be at least 1s");
@@ -74,7 +83,9 @@ public record ControllerConfig(
         Duration.ofSeconds(2),
         Duration.ofMinutes(5),
         List.of(),
-        AlertOptions.defaults());
+        AlertOptions.defaults(),
+        HttpLimits.defaults(),
+        EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE);
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -137,6 +148,16 @@ public record ControllerConfig(
     return with(b -> b.alerts = options);
   }
 
+  /** Body, deadline and connection limits of the HTTPS listener. */
+  public ControllerConfig withHttpLimits(HttpLimits limits) {
+    return with(b -> b.http = limits);
+  }
+
+  /** New devices one source address may enroll per minute. */
+  public ControllerConfig withEnrollmentsPerAddress(int perMinute) {
+    return with(b -> b.enrollmentsPerAddress = perMinute);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -161,6 +182,8 @@ public record ControllerConfig(
     Duration telemetryInterval;
     List<String> metricsTagKeys;
     AlertOptions alerts;
+    HttpLimits http;
+    int enrollmentsPerAddress;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -178,6 +201,8 @@ public record ControllerConfig(
       telemetryInterval = c.telemetryInterval;
       metricsTagKeys = c.metricsTagKeys;
       alerts = c.alerts;
+      http = c.http;
+      enrollmentsPerAddress = c.enrollmentsPerAddress;
     }
 
     ControllerConfig build() {
@@ -196,7 +221,9 @@ public record ControllerConfig(
           rolloutTick,
           telemetryInterval,
           metricsTagKeys,
-          alerts);
+          alerts,
+          http,
+          enrollmentsPerAddress);
     }
   }
 }

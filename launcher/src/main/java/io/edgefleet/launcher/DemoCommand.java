@@ -83,7 +83,10 @@ public final class DemoCommand implements Callable<Integer> {
 
     Controller controller =
         Controller.start(
-            ControllerConfig.defaults(dir.resolve("controller")).withListen("127.0.0.1", port),
+            ControllerConfig.defaults(dir.resolve("controller"))
+                .withListen("127.0.0.1", port)
+                // Every demo agent enrolls from loopback at the same moment.
+                .withEnrollmentsPerAddress(Math.max(60, devices)),
             Clock.systemUTC());
     ScheduledExecutorService scheduler =
         Executors.newScheduledThreadPool(
@@ -108,7 +111,12 @@ public final class DemoCommand implements Callable<Integer> {
                 .onboarding()
                 .create(
                     new OnboardingTokens.CreateRequest(
-                        "demo " + site, Map.of("site", site, "env", "demo"), null, "1d", false),
+                        "demo " + site,
+                        Map.of("site", site, "env", "demo"),
+                        null,
+                        "1d",
+                        false,
+                        Math.max(60, devices)),
                     "demo");
         Path file = dir.resolve("bootstrap-" + site + ".json");
         SecureFiles.writeSecret(

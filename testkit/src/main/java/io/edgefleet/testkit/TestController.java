@@ -32,7 +32,9 @@ public final class TestController implements AutoCloseable {
         .withListen("127.0.0.1", 0)
         .withHeartbeat(HEARTBEAT)
         .withPresenceFlush(Duration.ofMillis(200))
-        .withRolloutTick(Duration.ofMillis(200));
+        .withRolloutTick(Duration.ofMillis(200))
+        // Tests enroll whole fleets from one loopback address at once.
+        .withEnrollmentsPerAddress(100_000);
   }
 
   public static TestController start(Path dataDir) {
@@ -69,7 +71,8 @@ public final class TestController implements AutoCloseable {
     return controller
         .onboarding()
         .create(
-            new OnboardingTokens.CreateRequest(null, tags, maxUses, null, requireApproval), "test")
+            new OnboardingTokens.CreateRequest(null, tags, maxUses, null, requireApproval, 100_000),
+            "test")
         .token();
   }
 

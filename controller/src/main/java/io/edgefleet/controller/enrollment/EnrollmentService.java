@@ -2,6 +2,7 @@ package io.edgefleet.controller.enrollment;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.RateLimiter;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.devices.DeviceRecord;
@@ -31,10 +32,22 @@ import org.jdbi.v3.core.Jdbi;
  * or left pending for an operator. The same key asking again gets the current answer without using
  * the token again, which is how pending devices poll. All-or-nothing: a refused request stores
  * nothing. Thread-safe.
+ *
+ * <p>Requests that would enroll a new device, and refused ones, are rate-limited per source address
+ * ({@code perAddressPerMinute}) and, once the token is known, per token (its own {@code
+ * perMinute}): a leaked bootstrap file, or a client guessing tokens, gets {@code RATE_LIMITED}
+ * (429, retryable) instead of an unbounded number of devices. A known key polling for its approval
+ * is not limited.
  */
 public final class EnrollmentService {
   private static final int MAX_PENDING_POLL_SECONDS = 10;
   private static final int MAX_FACT_TEXT = 256;
+
+  /** New devices per minute from one source address, unless configured otherwise. */
+  public static final int DEFAULT_PER_ADDRESS_PER_MINUTE = 60;
+
+  /** Source addresses and tokens whose buckets are remembered at most. */
+  private static final int LIMITED_KEYS = 100_000;
 
   private final Jdbi jdbi;
   private final Clock clock;
@@ -46,6 +59,8 @@ public final class EnrollmentService {
   private final AuditLog audit;
   private final Supplier<String> advertiseUrl;
   private final int pendingPollSeconds;
+  private final int perAddressPerMinute;
+  private final RateLimiter<String> limiter;
 
   public EnrollmentService(
       Jdbi jdbi,
@@ -57,7 +72,8 @@ public final class EnrollmentService {
       ControllerPki pki,
       AuditLog audit,
       Supplier<String> advertiseUrl,
-      java.time.Duration heartbeat) {
+      java.time.Duration heartbeat,
+      int perAddressPerMinute) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -70,6 +86,11 @@ public final class EnrollmentService {
     // Pending devices poll about as often as connected ones check in, at most every 10 s, so an
     // approval takes effect quickly without a socket being held open for a device not yet trusted.
     this.pendingPollSeconds = (int) Math.clamp(heartbeat.toSeconds(), 1, MAX_PENDING_POLL_SECONDS);
+    if (perAddressPerMinute < 1) {
+      throw new IllegalArgumentException("perAddressPerMinute must be at least 1");
+    }
+    this.perAddressPerMinute = perAddressPerMinute;
+    this.limiter = new RateLimiter<>(clock, LIMITED_KEYS);
   }
 
   public EnrollmentResponse enroll(EnrollmentRequest req, String remoteAddress) {
@@ -93,6 +114,7 @@ public final class EnrollmentService {
               if (existing.isPresent()) {
                 return existing.get();
               }
+              limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
               return enrollNew(h, csr, facts, serial, token, remoteAddress);
             });
     if (device.lifecycle() == DeviceRecord.Lifecycle.ACTIVE && device.enrolledAt() != null) {
@@ -116,6 +138,7 @@ public final class EnrollmentService {
     String name = facts.hostname() == null || facts.hostname().isBlank() ? null : facts.hostname();
     if (token != null) {
       OnboardingTokens.Grant grant = tokens.consume(h, token);
+      limit("token " + grant.tokenId(), grant.perMinute(), "with token " + grant.tokenId());
       tags.putAll(grant.tags());
       approval = grant.requireApproval();
       tokenId = grant.tokenId();
@@ -184,6 +207,24 @@ public final class EnrollmentService {
       devices.issueCertificateFor(h, pending);
     }
     return store.byId(h, id).orElseThrow();
+  }
+
+  /** Spends one unit of {@code key}'s budget or refuses the request, which then stores nothing. */
+  private void limit(String key, int perMinute, String what) {
+    limiter
+        .take(key, perMinute)
+        .ifPresent(
+            wait -> {
+              throw new ControllerException(
+                  ErrorCode.RATE_LIMITED,
+                  "too many new enrollments "
+                      + what
+                      + " (at most "
+                      + perMinute
+                      + " a minute); try again in "
+                      + Math.max(1, wait.toSeconds())
+                      + " s");
+            });
   }
 
   private EnrollmentResponse answer(DeviceRecord d) {

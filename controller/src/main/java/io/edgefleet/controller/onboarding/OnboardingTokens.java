@@ -23,9 +23,20 @@ import org.jdbi.v3.core.Jdbi;
 /**
  * Onboarding tokens: shared secrets printed into bootstrap files. Only a hash is stored; the token
  * itself is shown once, at creation. A token carries tags that enrolling devices receive, an
- * optional use limit and expiry, and whether its devices wait for approval. Thread-safe.
+ * optional use limit, an expiry ({@link #DEFAULT_EXPIRY} unless asked otherwise, {@code never} only
+ * when asked), how many new devices it may enroll per minute, and whether its devices wait for
+ * approval. Thread-safe.
  */
 public final class OnboardingTokens {
+  /** How long a token lives when its creator does not say: a leaked file is not valid forever. */
+  public static final Duration DEFAULT_EXPIRY = Duration.ofDays(7);
+
+  /** New devices one token may enroll per minute (and at once) when its creator does not say. */
+  public static final int DEFAULT_PER_MINUTE = 60;
+
+  /** The {@code expiresIn} value that asks for a token without expiry. */
+  public static final String NEVER = "never";
+
   private final Jdbi jdbi;
   private final Clock clock;
   private final AuditLog audit;
@@ -36,13 +47,30 @@ public final class OnboardingTokens {
     this.audit = audit;
   }
 
-  /** API request to create a token. */
+  /**
+   * API request to create a token.
+   *
+   * @param expiresIn a duration such as {@code 7d}, {@code never}, or null for {@link
+   *     #DEFAULT_EXPIRY}
+   * @param perMinute new devices per minute, or null for {@link #DEFAULT_PER_MINUTE}
+   */
   public record CreateRequest(
       String name,
       Map<String, String> tags,
       Integer maxUses,
       String expiresIn,
-      Boolean requireApproval) {}
+      Boolean requireApproval,
+      Integer perMinute) {
+
+    public CreateRequest(
+        String name,
+        Map<String, String> tags,
+        Integer maxUses,
+        String expiresIn,
+        Boolean requireApproval) {
+      this(name, tags, maxUses, expiresIn, requireApproval, null);
+    }
+  }
 
   /** A token as the API shows it; {@code token} is present only in the answer to create. */
   public record View(
@@ -55,10 +83,12 @@ public final class OnboardingTokens {
       Instant expiresAt,
       boolean requireApproval,
       Instant createdAt,
-      boolean revoked) {}
+      boolean revoked,
+      int perMinute) {}
 
   /** What a successful enrollment with a token grants. */
-  public record Grant(String tokenId, Map<String, String> tags, boolean requireApproval) {}
+  public record Grant(
+      String tokenId, Map<String, String> tags, boolean requireApproval, int perMinute) {}
 
   public View create(CreateRequest req, String actor) {
     Map<String, String> tags = req.tags() == null ? Map.of() : req.tags();
@@ -71,17 +101,22 @@ public final class OnboardingTokens {
       throw ControllerException.invalid("maxUses must be at least 1, got " + req.maxUses());
     }
     Instant expiresAt = null;
-    if (req.expiresIn() != null) {
+    if (!NEVER.equals(req.expiresIn())) {
       Duration d;
       try {
-        d = Durations.parse(req.expiresIn());
+        d = req.expiresIn() == null ? DEFAULT_EXPIRY : Durations.parse(req.expiresIn());
       } catch (IllegalArgumentException e) {
-        throw ControllerException.invalid("expiresIn: " + e.getMessage());
+        throw ControllerException.invalid(
+            "expiresIn: " + e.getMessage() + " (or '" + NEVER + "' for a token without expiry)");
       }
       if (d.isZero()) {
         throw ControllerException.invalid("expiresIn must be positive");
       }
       expiresAt = clock.instant().plus(d);
+    }
+    int perMinute = req.perMinute() == null ? DEFAULT_PER_MINUTE : req.perMinute();
+    if (perMinute < 1 || perMinute > 1_000_000) {
+      throw ControllerException.invalid("perMinute must be 1..1000000, got " + perMinute);
     }
     if (req.name() != null && req.name().length() > 200) {
       throw ControllerException.invalid("name is longer than 200 characters");
@@ -95,8 +130,9 @@ public final class OnboardingTokens {
         h -> {
           h.createUpdate(
                   "INSERT INTO onboarding_tokens (id, name, token_hash, tags, max_uses, uses,"
-                      + " expires_at, require_approval, revoked, created_at) VALUES (:id, :name,"
-                      + " :hash, :tags, :maxUses, 0, :exp, :approval, FALSE, :now)")
+                      + " expires_at, require_approval, revoked, created_at, per_minute) VALUES"
+                      + " (:id, :name, :hash, :tags, :maxUses, 0, :exp, :approval, FALSE, :now,"
+                      + " :perMinute)")
               .bind("id", id)
               .bind("name", req.name())
               .bind("hash", hash(token))
@@ -105,16 +141,35 @@ public final class OnboardingTokens {
               .bind("exp", exp == null ? null : exp.toEpochMilli())
               .bind("approval", approval)
               .bind("now", now.toEpochMilli())
+              .bind("perMinute", perMinute)
               .execute();
           audit.record(
               h,
               actor,
               "onboarding-token.create",
               id,
-              Map.of("tags", tags, "requireApproval", approval));
+              Map.of(
+                  "tags",
+                  tags,
+                  "requireApproval",
+                  approval,
+                  "expiresAt",
+                  exp == null ? NEVER : exp.toString(),
+                  "perMinute",
+                  perMinute));
         });
     return new View(
-        id, req.name(), token, Map.copyOf(tags), req.maxUses(), 0, exp, approval, now, false);
+        id,
+        req.name(),
+        token,
+        Map.copyOf(tags),
+        req.maxUses(),
+        0,
+        exp,
+        approval,
+        now,
+        false,
+        perMinute);
   }
 
   public List<View> list() {
@@ -159,7 +214,7 @@ public final class OnboardingTokens {
     if (n == 0) {
       throw usedUp(v);
     }
-    return new Grant(v.id(), v.tags(), v.requireApproval());
+    return new Grant(v.id(), v.tags(), v.requireApproval(), v.perMinute());
   }
 
   private View usable(Handle h, String token) {
@@ -220,7 +275,13 @@ public final class OnboardingTokens {
         hasExp ? Instant.ofEpochMilli(exp) : null,
         rs.getBoolean("require_approval"),
         Instant.ofEpochMilli(rs.getLong("created_at")),
-        rs.getBoolean("revoked"));
+        rs.getBoolean("revoked"),
+        perMinute(rs));
+  }
+
+  private static int perMinute(ResultSet rs) throws SQLException {
+    int n = rs.getInt("per_minute");
+    return rs.wasNull() ? DEFAULT_PER_MINUTE : n;
   }
 
   /** Stored form of a secret token. */

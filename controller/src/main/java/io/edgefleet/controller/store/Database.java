@@ -2,7 +2,13 @@ package io.edgefleet.controller.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
 
@@ -39,6 +45,7 @@ public final class Database implements AutoCloseable {
     Kind kind;
     if (url.startsWith("jdbc:sqlite:")) {
       kind = Kind.SQLITE;
+      createPrivately(url.substring("jdbc:sqlite:".length()));
       // One connection: SQLite has a single writer, and one connection avoids SQLITE_BUSY
       // between our own threads. WAL keeps readers of other processes unblocked.
       config.setMaximumPoolSize(1);
@@ -69,6 +76,29 @@ public final class Database implements AutoCloseable {
       throw e;
     }
     return new Database(ds, kind);
+  }
+
+  /**
+   * Creates a missing SQLite file 0600 before SQLite opens it: SQLite would create it with the
+   * umask, and it gives its journal and WAL files the database file's own mode.
+   */
+  private static void createPrivately(String file) {
+    if (file.isEmpty() || file.startsWith(":") || file.startsWith("file:")) {
+      return;
+    }
+    Path path = Path.of(file.contains("?") ? file.substring(0, file.indexOf('?')) : file);
+    if (Files.exists(path)
+        || !FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+      return;
+    }
+    try {
+      Files.createFile(
+          path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (FileAlreadyExistsException e) {
+      // Created meanwhile by another process: its mode is its creator's business.
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the database file " + path, e);
+    }
   }
 
   public Jdbi jdbi() {
