@@ -152,10 +152,18 @@ class CliCommandsIT {
         .isEqualTo(created.path("id").asText());
     assertThat(r.err())
         .isEqualTo(
-            "write a bootstrap file: edgefleet onboarding bootstrap --token "
+            DEFAULT_LIMITS
+                + System.lineSeparator()
+                + "write a bootstrap file: edgefleet onboarding bootstrap --token "
                 + token
                 + System.lineSeparator());
   }
+
+  /** What `onboarding create` says of a token made without limits of its own. */
+  static final String DEFAULT_LIMITS =
+      "it expires in 7d (--expires to change, 'never' for none); any number of devices (--uses N"
+          + " to cap), at most 60 a minute, may enroll with it; they are approved automatically"
+          + " (--require-approval to review each)";
 
   @Test
   void onboardingListShowsUsedUpRevokedAndExpiredTokens() {
@@ -175,9 +183,9 @@ class CliCommandsIT {
               assertThat(row(out, expiring.path("id").asText()))
                   .matches(".* +\\d+s ago +automatic +expired");
               assertThat(row(out, usedUp.path("id").asText()))
-                  .matches(".* +1/1 +never +automatic +used up");
+                  .matches(".* +1/1 +in 7d +automatic +used up");
               assertThat(row(out, revoked.path("id").asText()))
-                  .matches(".* +0 +never +automatic +revoked");
+                  .matches(".* +0 +in 7d +automatic +revoked");
             });
   }
 
@@ -264,7 +272,9 @@ class CliCommandsIT {
     assertThat(mode(file)).isEqualTo("rw-------");
     assertThat(r.err())
         .isEqualTo(
-            "wrote "
+            DEFAULT_LIMITS
+                + System.lineSeparator()
+                + "wrote "
                 + file
                 + "; start the agent: edgefleet agent --bootstrap "
                 + file
