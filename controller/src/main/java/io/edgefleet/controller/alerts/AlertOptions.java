@@ -9,7 +9,9 @@ import java.time.Duration;
  * @param retryBase the wait after the first failed delivery; it doubles with every further failure
  * @param retryCap the longest wait between two delivery attempts
  * @param maxAttempts deliveries tried before a notification is given up (and shown as failed)
- * @param sendTimeout how long one delivery may take, connection included
+ * @param sendTimeout the deadline of one delivery: connecting, sending, the answer's status and the
+ *     bounded read of its body all count against it; a receiver that has not answered by then is
+ *     given up for this attempt (and retried)
  */
 public record AlertOptions(
     Duration tick, Duration retryBase, Duration retryCap, int maxAttempts, Duration sendTimeout) {
