@@ -70,6 +70,7 @@ interface WebhookSender {
 
     private final Duration deadline;
     private final Map<String, HttpClient> clients = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     /**
      * @param deadline the longest one delivery may take, from connecting to the last byte read
@@ -84,6 +85,11 @@ interface WebhookSender {
       HttpClient client =
           clients.computeIfAbsent(
               target.caPem() == null ? "" : target.caPem(), ca -> client(ca, deadline));
+      if (closed) {
+        // close() may have gone over the clients before this one was added.
+        client.shutdownNow();
+        return Result.failed(true, "not sent: the controller is stopping");
+      }
       HttpRequest request =
           HttpRequest.newBuilder(target.url())
               .timeout(deadline)
@@ -166,6 +172,7 @@ interface WebhookSender {
     /** Aborts exchanges still under way and releases connections, without waiting for them. */
     @Override
     public void close() {
+      closed = true;
       clients.values().forEach(HttpClient::shutdownNow);
       clients.clear();
     }

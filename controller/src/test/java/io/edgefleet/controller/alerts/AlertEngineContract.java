@@ -138,7 +138,9 @@ abstract class AlertEngineContract {
                     id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty()))),
         sender,
         options,
-        () -> "https://controller.test:7443");
+        () -> "https://controller.test:7443",
+        // Deliveries run inside tick(), so each scenario reads them right after it.
+        Runnable::run);
   }
 
   AlertEngine.Tick tick(Instant at) {
