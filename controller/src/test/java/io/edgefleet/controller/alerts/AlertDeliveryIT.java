@@ -167,4 +167,34 @@ class AlertDeliveryIT {
     // And its connection is closed: the receiver's next drip finds it gone.
     await().atMost(Duration.ofSeconds(5)).until(() -> drip.answersCut() == 1);
   }
+
+  @Test
+  void closingAbortsADeliveryUnderWayAndHandsItBackUncounted() throws Exception {
+    offline("d1", T0);
+    tick(T0.plusSeconds(5)).get(2, TimeUnit.SECONDS);
+    await()
+        .atMost(Duration.ofSeconds(2))
+        .untilAsserted(() -> assertThat(delivered(ops, "d1")).hasSize(1));
+    await().atMost(Duration.ofSeconds(2)).until(() -> drip.requests().size() == 1);
+
+    long start = System.nanoTime();
+    engine.close();
+    assertThat(TestReceiver.since(start)).isLessThan(DEADLINE.dividedBy(2));
+    record Row(String state, int attempts, long nextAttemptAt, String lastError) {}
+    List<Row> rows =
+        db.jdbi()
+            .withHandle(
+                h ->
+                    h.createQuery(
+                            "SELECT n.state, n.attempts, n.next_attempt_at, n.last_error FROM"
+                                + " alert_notifications n JOIN alert_receivers r ON r.id ="
+                                + " n.receiver_id WHERE r.name = 'drip'")
+                        .map(
+                            (rs, ctx) ->
+                                new Row(
+                                    rs.getString(1), rs.getInt(2), rs.getLong(3), rs.getString(4)))
+                        .list());
+    // Due again at once after a restart, and not counted against the receiver.
+    assertThat(rows).containsExactly(new Row("PENDING", 0, T0.plusSeconds(5).toEpochMilli(), null));
+  }
 }

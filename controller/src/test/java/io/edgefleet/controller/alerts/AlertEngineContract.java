@@ -344,6 +344,31 @@ abstract class AlertEngineContract {
   }
 
   @Test
+  void aReceiverThatFailsIsNotTriedForItsOtherNotificationsUntilTheNextTick() {
+    device("d1");
+    device("d2");
+    receiver("down", "generic");
+    rule("{\"name\":\"offline\",\"type\":\"device-offline\",\"for\":\"1s\"}");
+    sender.failNext("down", 1, true);
+    offline("d1", T0);
+    offline("d2", T0);
+    Instant t = T0.plusSeconds(5);
+    assertThat(tick(t).fired()).isEqualTo(2);
+    // The first failed: the second would likely cost a timeout too, so it waits.
+    assertThat(sender.to("down")).hasSize(1);
+    tick(t.plusSeconds(1));
+    assertThat(sender.to("down")).hasSize(2);
+    // The failed one after its backoff.
+    tick(t.plusSeconds(10));
+    assertThat(sender.to("down")).hasSize(3);
+    assertThat(sender.to("down"))
+        .extracting(c -> c.body().path("alert").path("labels").path("device").asText())
+        .containsExactly("d1", "d2", "d1");
+    assertThat(engine.list(Optional.empty(), 10))
+        .allSatisfy(a -> assertThat(a.delivery().sent()).isEqualTo(1));
+  }
+
+  @Test
   void aResolveIsNeverDeliveredBeforeItsFiring() {
     device("d1");
     receiver("flaky", "alertmanager");
