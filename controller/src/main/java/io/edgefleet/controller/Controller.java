@@ -283,7 +283,8 @@ public final class Controller implements AutoCloseable {
       this.alertScheduler =
           Executors.newSingleThreadScheduledExecutor(
               r -> {
-                // Its own thread: a slow webhook must not hold up presence or rollouts.
+                // Its own thread: rule evaluation must not hold up presence or rollouts. Webhooks
+                // are called by the alert engine's delivery threads, never here.
                 Thread t = new Thread(r, "edgefleet-alerts");
                 t.setDaemon(true);
                 return t;
@@ -472,7 +473,7 @@ public final class Controller implements AutoCloseable {
   public void close() {
     alertScheduler.shutdownNow();
     try {
-      // A tick that is sending finishes its bookkeeping before the database closes.
+      // A tick under way finishes before the database closes; deliveries stop in alerts.close().
       alertScheduler.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

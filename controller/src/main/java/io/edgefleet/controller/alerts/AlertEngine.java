@@ -28,6 +28,15 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -49,21 +58,31 @@ import org.slf4j.LoggerFactory;
  * again only if its rule has a {@code repeat} interval. Receivers told that an alert fired are told
  * when it resolves.
  *
- * <p>Then the tick delivers due notifications, oldest first, in order per receiver and alert: a
- * failed delivery is retried after {@code retryBase × 2^(attempts-1)}, at most {@code retryCap}
- * apart, and given up after {@code maxAttempts} (or at once on an answer that retrying cannot
- * change, such as 400). A delivery is claimed for a lease before it is sent, so a restart does not
- * lose a notification; the only repeat possible is a controller that dies between the receiver's
- * answer and recording it.
+ * <p>Then the tick hands the receivers that have due notifications to delivery, and returns:
+ * delivery runs on its own threads, outside evaluation, so no rule waits on a network call. Each
+ * receiver has one lane: at most one run at a time sends its notifications, oldest first, so they
+ * stay in order per receiver and alert, while receivers are served independently of each other, at
+ * most {@link AlertOptions#deliveryThreads()} at once. A receiver that fails in a way worth
+ * retrying (no answer by the deadline, 5xx, 429) ends its run: its other notifications wait for the
+ * next tick instead of each costing a deadline, and its lane frees a thread for others.
  *
- * <p>Ticks are serialised on this instance; nothing is held open (no transaction, no handle) while
- * a webhook is called.
+ * <p>A failed delivery is retried after {@code retryBase × 2^(attempts-1)}, at most {@code
+ * retryCap} apart, and given up after {@code maxAttempts} (or at once on an answer that retrying
+ * cannot change, such as 400). A delivery is claimed for a lease before it is sent, so a restart
+ * does not lose a notification; the only repeat possible is a controller that dies between the
+ * receiver's answer and recording it.
+ *
+ * <p>Evaluations are serialised on this instance; nothing is held open (no transaction, no handle,
+ * no lock) while a webhook is called.
  */
 public final class AlertEngine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AlertEngine.class);
   private static final Duration RECENTLY_RESOLVED = Duration.ofHours(24);
   private static final Duration KEEP = Duration.ofDays(7);
-  private static final int MAX_DELIVERIES_PER_TICK = 200;
+  private static final int MAX_DELIVERIES_PER_RUN = 200;
+  private static final int IDLE = 0;
+  private static final int RUNNING = 1;
+  private static final int AGAIN = 2;
 
   private final Jdbi jdbi;
   private final Clock clock;
@@ -73,10 +92,20 @@ public final class AlertEngine implements AutoCloseable {
   private final WebhookSender sender;
   private final AlertOptions options;
   private final Supplier<String> controllerUrl;
+  private final Executor delivery;
+  private final ExecutorService ownDelivery;
+  private final Map<String, Lane> lanes = new ConcurrentHashMap<>();
+  private final Object evaluation = new Object();
+  private volatile boolean closed;
   private volatile BiConsumer<String, String> deliveries = (format, outcome) -> {};
 
-  /** What one tick did. */
-  public record Tick(int fired, int resolved, int repeated, int sent, int failed) {}
+  /**
+   * What one tick did.
+   *
+   * @param receivers receivers with due notifications handed to delivery, which goes on after the
+   *     tick returns
+   */
+  public record Tick(int fired, int resolved, int repeated, int receivers) {}
 
   /** An alert as the API shows it. */
   public record AlertView(
@@ -124,9 +153,14 @@ public final class AlertEngine implements AutoCloseable {
         new FleetFacts(jdbi, status, presence),
         new WebhookSender.Http(options.sendTimeout()),
         options,
-        controllerUrl);
+        controllerUrl,
+        null);
   }
 
+  /**
+   * @param delivery runs the receivers' delivery lanes; {@code null}: a pool of {@link
+   *     AlertOptions#deliveryThreads()} threads owned (and shut down) by this engine
+   */
   AlertEngine(
       Jdbi jdbi,
       Clock clock,
@@ -135,7 +169,8 @@ public final class AlertEngine implements AutoCloseable {
       FleetFacts facts,
       WebhookSender sender,
       AlertOptions options,
-      Supplier<String> controllerUrl) {
+      Supplier<String> controllerUrl,
+      Executor delivery) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.rules = rules;
@@ -144,6 +179,28 @@ public final class AlertEngine implements AutoCloseable {
     this.sender = sender;
     this.options = options;
     this.controllerUrl = controllerUrl;
+    this.ownDelivery = delivery == null ? pool(options.deliveryThreads()) : null;
+    this.delivery = delivery == null ? ownDelivery : delivery;
+  }
+
+  /** Threads that exist only while there is something to deliver. */
+  private static ExecutorService pool(int threads) {
+    AtomicInteger n = new AtomicInteger();
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            threads,
+            threads,
+            60,
+            TimeUnit.SECONDS,
+            // At most one run per receiver is ever queued: bounded by the number of receivers.
+            new LinkedBlockingQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "edgefleet-alert-delivery-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
   }
 
   /**
@@ -163,12 +220,20 @@ public final class AlertEngine implements AutoCloseable {
     return options;
   }
 
-  /** Evaluates every rule at {@code now}, then delivers due notifications. */
-  public synchronized Tick tick(Instant now) {
-    int[] changes = evaluate(now);
-    int[] delivered = deliver(now);
-    prune(now);
-    return new Tick(changes[0], changes[1], changes[2], delivered[0], delivered[1]);
+  /**
+   * Evaluates every rule at {@code now}, then hands the receivers with due notifications to
+   * delivery. Returns without waiting for any receiver: delivery goes on on the delivery threads
+   * (unless the engine was given an executor that runs tasks in the caller's thread). Evaluations
+   * are serialised; delivery is not under their lock.
+   */
+  public Tick tick(Instant now) {
+    int[] changes;
+    synchronized (evaluation) {
+      changes = evaluate(now);
+      prune(now);
+    }
+    int handed = dispatch(now);
+    return new Tick(changes[0], changes[1], changes[2], handed);
   }
 
   // ---------------------------------------------------------------------------------- evaluate
@@ -539,6 +604,91 @@ public final class AlertEngine implements AutoCloseable {
 
   // ----------------------------------------------------------------------------------- deliver
 
+  /** Asks the lane of every receiver with due notifications to run; returns how many. */
+  private int dispatch(Instant now) {
+    if (closed) {
+      return 0;
+    }
+    List<String> due =
+        jdbi.withHandle(
+            h ->
+                h.createQuery(
+                        "SELECT DISTINCT receiver_id FROM alert_notifications WHERE state ="
+                            + " 'PENDING' AND next_attempt_at <= :now")
+                    .bind("now", now.toEpochMilli())
+                    .mapTo(String.class)
+                    .list());
+    synchronized (lanes) {
+      due.forEach(id -> lanes.computeIfAbsent(id, Lane::new).request(now));
+      // An idle lane with nothing due holds nothing: dropping it keeps the map to the receivers
+      // with work. Under this lock no request can revive a lane being dropped.
+      lanes.values().removeIf(l -> l.idle() && !due.contains(l.receiverId));
+    }
+    return due.size();
+  }
+
+  /**
+   * One receiver's deliveries: at most one run at a time (so they go out in order), and a run asked
+   * for while one is under way follows it, queued behind other receivers' runs.
+   */
+  private final class Lane {
+    final String receiverId;
+    final AtomicInteger state = new AtomicInteger(IDLE);
+    final AtomicLong asked = new AtomicLong(Long.MIN_VALUE);
+
+    Lane(String receiverId) {
+      this.receiverId = receiverId;
+    }
+
+    boolean idle() {
+      return state.get() == IDLE;
+    }
+
+    void request(Instant now) {
+      asked.accumulateAndGet(now.toEpochMilli(), Math::max);
+      while (true) {
+        int s = state.get();
+        if (s == IDLE && state.compareAndSet(IDLE, RUNNING)) {
+          submit();
+          return;
+        }
+        if (s == AGAIN || (s == RUNNING && state.compareAndSet(RUNNING, AGAIN))) {
+          return;
+        }
+      }
+    }
+
+    private void submit() {
+      try {
+        delivery.execute(this::run);
+      } catch (RejectedExecutionException e) {
+        // The engine is closing: what is due stays due for the next start.
+        state.set(IDLE);
+      }
+    }
+
+    private void run() {
+      try {
+        if (!closed) {
+          deliver(receiverId, asked.get());
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("alert notifications could not be delivered: {}", e.toString());
+      }
+      if (state.compareAndSet(RUNNING, IDLE)) {
+        return;
+      }
+      // Asked again while running: one more run, at the end of the queue, so that receivers
+      // waiting for a thread go first.
+      state.set(RUNNING);
+      if (closed) {
+        state.set(IDLE);
+      } else {
+        submit();
+      }
+    }
+  }
+
   private record Due(
       String id,
       String fingerprint,
@@ -547,15 +697,20 @@ public final class AlertEngine implements AutoCloseable {
       int attempts,
       long nextAttemptAt) {}
 
-  private int[] deliver(Instant now) {
-    long nowMs = now.toEpochMilli();
+  /**
+   * Sends one receiver's due notifications, oldest first; per alert, a notification waits for the
+   * one before it. Ends early after a failure worth retrying: the receiver is down, slow or
+   * overloaded, and its other notifications would each cost a deadline.
+   */
+  private void deliver(String receiverId, long askedMs) {
     List<Due> pending =
         jdbi.withHandle(
             h ->
                 h.createQuery(
                         "SELECT id, fingerprint, receiver_id, body, attempts, next_attempt_at FROM"
-                            + " alert_notifications WHERE state = 'PENDING' ORDER BY seq, id"
-                            + " LIMIT 1000")
+                            + " alert_notifications WHERE state = 'PENDING' AND receiver_id ="
+                            + " :receiver ORDER BY seq, id LIMIT 1000")
+                    .bind("receiver", receiverId)
                     .map(
                         (rs, ctx) ->
                             new Due(
@@ -567,25 +722,27 @@ public final class AlertEngine implements AutoCloseable {
                                 rs.getLong(6)))
                     .list());
     if (pending.isEmpty()) {
-      return new int[] {0, 0};
+      return;
     }
-    Map<String, AlertReceivers.Target> targets = jdbi.withHandle(receivers::targets);
+    Optional<AlertReceivers.Target> found = jdbi.withHandle(h -> receivers.target(h, receiverId));
+    if (found.isEmpty()) {
+      // Deleted meanwhile, with its notifications.
+      return;
+    }
+    AlertReceivers.Target target = found.get();
     Set<String> blocked = new HashSet<>();
-    int sent = 0;
-    int failed = 0;
     int tried = 0;
     for (Due n : pending) {
+      if (closed) {
+        return;
+      }
       // Per receiver and alert, notifications go out in order: never a resolve before its fire.
-      String key = n.receiverId() + "/" + n.fingerprint();
-      if (blocked.contains(key)) {
+      if (blocked.contains(n.fingerprint())) {
         continue;
       }
-      if (n.nextAttemptAt() > nowMs || tried >= MAX_DELIVERIES_PER_TICK) {
-        blocked.add(key);
-        continue;
-      }
-      AlertReceivers.Target target = targets.get(n.receiverId());
-      if (target == null) {
+      long nowMs = Math.max(askedMs, clock.millis());
+      if (n.nextAttemptAt() > nowMs || tried >= MAX_DELIVERIES_PER_RUN) {
+        blocked.add(n.fingerprint());
         continue;
       }
       long lease = nowMs + options.sendTimeout().toMillis() + 60_000;
@@ -600,7 +757,7 @@ public final class AlertEngine implements AutoCloseable {
                       .bind("seen", n.nextAttemptAt())
                       .execute());
       if (claimed != 1) {
-        blocked.add(key);
+        blocked.add(n.fingerprint());
         continue;
       }
       tried++;
@@ -610,55 +767,78 @@ public final class AlertEngine implements AutoCloseable {
       } catch (RuntimeException e) {
         result = WebhookSender.Result.failed(true, e.toString());
       }
-      int attempts = n.attempts() + 1;
-      if (result.delivered()) {
-        sent++;
+      if (!result.delivered() && closed) {
+        // Cut short by the controller stopping, not the receiver's doing: handed back as it was,
+        // due at once after the next start.
         jdbi.useHandle(
             h ->
                 h.createUpdate(
-                        "UPDATE alert_notifications SET state = 'SENT', attempts = :attempts,"
-                            + " sent_at = :now, last_error = NULL WHERE id = :id")
-                    .bind("attempts", attempts)
-                    .bind("now", nowMs)
+                        "UPDATE alert_notifications SET next_attempt_at = :due WHERE id = :id AND"
+                            + " state = 'PENDING' AND next_attempt_at = :lease")
+                    .bind("due", n.nextAttemptAt())
                     .bind("id", n.id())
+                    .bind("lease", lease)
                     .execute());
-        deliveries.accept(target.format().id(), "sent");
-        continue;
+        return;
       }
-      failed++;
-      blocked.add(key);
-      boolean giveUp = !result.retryable() || attempts >= options.maxAttempts();
-      String error = cut(result.detail(), 1000);
-      // The wait counts from the failure, which may come well into a tick of slow receivers.
-      long next = Math.max(nowMs, clock.millis()) + backoff(attempts, options).toMillis();
+      if (record(n, target, result, nowMs)) {
+        if (result.retryable()) {
+          return;
+        }
+        blocked.add(n.fingerprint());
+      }
+    }
+  }
+
+  /** Records the outcome of one delivery; whether it failed. */
+  private boolean record(
+      Due n, AlertReceivers.Target target, WebhookSender.Result result, long at) {
+    int attempts = n.attempts() + 1;
+    long doneMs = Math.max(at, clock.millis());
+    if (result.delivered()) {
       jdbi.useHandle(
           h ->
               h.createUpdate(
-                      "UPDATE alert_notifications SET state = :state, attempts = :attempts,"
-                          + " next_attempt_at = :next, last_error = :error WHERE id = :id")
-                  .bind("state", giveUp ? "FAILED" : "PENDING")
+                      "UPDATE alert_notifications SET state = 'SENT', attempts = :attempts,"
+                          + " sent_at = :now, last_error = NULL WHERE id = :id")
                   .bind("attempts", attempts)
-                  .bind("next", next)
-                  .bind("error", error)
+                  .bind("now", doneMs)
                   .bind("id", n.id())
                   .execute());
-      deliveries.accept(target.format().id(), giveUp ? "gave_up" : "failed");
-      if (giveUp) {
-        LOG.warn(
-            "alert notification to receiver {} given up after {} attempts: {}",
-            target.name(),
-            attempts,
-            error);
-      } else {
-        LOG.info(
-            "alert notification to receiver {} failed (attempt {}), next in {}: {}",
-            target.name(),
-            attempts,
-            backoff(attempts, options),
-            error);
-      }
+      deliveries.accept(target.format().id(), "sent");
+      return false;
     }
-    return new int[] {sent, failed};
+    boolean giveUp = !result.retryable() || attempts >= options.maxAttempts();
+    String error = cut(result.detail(), 1000);
+    // The wait counts from the failure, which may come a deadline after the attempt began.
+    long next = doneMs + backoff(attempts, options).toMillis();
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE alert_notifications SET state = :state, attempts = :attempts,"
+                        + " next_attempt_at = :next, last_error = :error WHERE id = :id")
+                .bind("state", giveUp ? "FAILED" : "PENDING")
+                .bind("attempts", attempts)
+                .bind("next", next)
+                .bind("error", error)
+                .bind("id", n.id())
+                .execute());
+    deliveries.accept(target.format().id(), giveUp ? "gave_up" : "failed");
+    if (giveUp) {
+      LOG.warn(
+          "alert notification to receiver {} given up after {} attempts: {}",
+          target.name(),
+          attempts,
+          error);
+    } else {
+      LOG.info(
+          "alert notification to receiver {} failed (attempt {}), next in {}: {}",
+          target.name(),
+          attempts,
+          backoff(attempts, options),
+          error);
+    }
+    return true;
   }
 
   /**
@@ -832,8 +1012,25 @@ public final class AlertEngine implements AutoCloseable {
     return s == null ? null : s.length() <= max ? s : s.substring(0, max);
   }
 
+  /**
+   * Stops delivery: runs not yet started are dropped, exchanges under way are aborted and their
+   * notifications handed back (due again after the next start), and the delivery threads are waited
+   * for (a few seconds at most) so that nothing is written after the database closes.
+   */
   @Override
   public void close() {
+    closed = true;
     sender.close();
+    if (ownDelivery != null) {
+      ownDelivery.shutdown();
+      try {
+        if (!ownDelivery.awaitTermination(5, TimeUnit.SECONDS)) {
+          ownDelivery.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        ownDelivery.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 }

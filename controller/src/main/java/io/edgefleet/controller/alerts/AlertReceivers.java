@@ -10,6 +10,8 @@ import io.edgefleet.protocol.tls.Pem;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.cert.X509Certificate;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.LinkedHashSet;
@@ -220,16 +222,27 @@ public final class AlertReceivers {
   Map<String, Target> targets(Handle h) {
     Map<String, Target> out = new java.util.LinkedHashMap<>();
     h.createQuery("SELECT id, name, format, url_sealed, ca_pem FROM alert_receivers ORDER BY name")
-        .map(
-            (rs, ctx) ->
-                new Target(
-                    rs.getString(1),
-                    rs.getString(2),
-                    ReceiverFormat.parse(rs.getString(3)),
-                    URI.create(secrets.open(rs.getString(4), context(rs.getString(1)))),
-                    rs.getString(5)))
+        .map((rs, ctx) -> target(rs))
         .forEach(t -> out.put(t.id(), t));
     return out;
+  }
+
+  /** One receiver with its URL unsealed, if it (still) exists. */
+  Optional<Target> target(Handle h, String id) {
+    return h.createQuery(
+            "SELECT id, name, format, url_sealed, ca_pem FROM alert_receivers WHERE id = :id")
+        .bind("id", id)
+        .map((rs, ctx) -> target(rs))
+        .findOne();
+  }
+
+  private Target target(ResultSet rs) throws SQLException {
+    return new Target(
+        rs.getString(1),
+        rs.getString(2),
+        ReceiverFormat.parse(rs.getString(3)),
+        URI.create(secrets.open(rs.getString(4), context(rs.getString(1)))),
+        rs.getString(5));
   }
 
   private static String context(String id) {

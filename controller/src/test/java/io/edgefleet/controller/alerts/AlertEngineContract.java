@@ -138,7 +138,9 @@ abstract class AlertEngineContract {
                     id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty()))),
         sender,
         options,
-        () -> "https://controller.test:7443");
+        () -> "https://controller.test:7443",
+        // Deliveries run inside tick(), so each scenario reads them right after it.
+        Runnable::run);
   }
 
   AlertEngine.Tick tick(Instant at) {
@@ -339,6 +341,31 @@ abstract class AlertEngineContract {
     assertThat(alerts)
         .extracting(a -> a.delivery().lastError())
         .containsExactlyInAnyOrder("HTTP 500: boom", "HTTP 400: bad payload");
+  }
+
+  @Test
+  void aReceiverThatFailsIsNotTriedForItsOtherNotificationsUntilTheNextTick() {
+    device("d1");
+    device("d2");
+    receiver("down", "generic");
+    rule("{\"name\":\"offline\",\"type\":\"device-offline\",\"for\":\"1s\"}");
+    sender.failNext("down", 1, true);
+    offline("d1", T0);
+    offline("d2", T0);
+    Instant t = T0.plusSeconds(5);
+    assertThat(tick(t).fired()).isEqualTo(2);
+    // The first failed: the second would likely cost a timeout too, so it waits.
+    assertThat(sender.to("down")).hasSize(1);
+    tick(t.plusSeconds(1));
+    assertThat(sender.to("down")).hasSize(2);
+    // The failed one after its backoff.
+    tick(t.plusSeconds(10));
+    assertThat(sender.to("down")).hasSize(3);
+    assertThat(sender.to("down"))
+        .extracting(c -> c.body().path("alert").path("labels").path("device").asText())
+        .containsExactly("d1", "d2", "d1");
+    assertThat(engine.list(Optional.empty(), 10))
+        .allSatisfy(a -> assertThat(a.delivery().sent()).isEqualTo(1));
   }
 
   @Test
