@@ -1,6 +1,7 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
@@ -89,6 +90,22 @@ public final class ControllerCommand implements Callable<Integer> {
       paramLabel = "DURATION",
       description = "How often alert rules are evaluated and notifications sent (default: 10s).")
   String alertInterval = "10s";
+
+  @Option(
+      names = "--event-retention",
+      paramLabel = "DURATION",
+      description =
+          "How long device events, app and health changes are kept in the event log"
+              + " (default: 30d; at least 1h).")
+  String eventRetention = "30d";
+
+  @Option(
+      names = "--event-max-rows",
+      paramLabel = "N",
+      description =
+          "The most device events, and the most app and health changes, the event log keeps;"
+              + " the oldest go first (default: 5000000; at least 1000).")
+  long eventMaxRows = EventLimits.defaults().maxRows();
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -204,6 +221,15 @@ public final class ControllerCommand implements Callable<Integer> {
     if (alerts.toSeconds() < 1) {
       throw new IllegalArgumentException("--alert-interval must be at least 1s");
     }
+    EventLimits events;
+    try {
+      events =
+          EventLimits.defaults()
+              .withRetention(Durations.parse(eventRetention))
+              .withMaxRows(eventMaxRows);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--event-retention/--event-max-rows: " + e.getMessage());
+    }
     List<String> tagKeys =
         metricsTagKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
     try {
@@ -226,7 +252,8 @@ public final class ControllerCommand implements Callable<Integer> {
         .withRolloutTick(tick)
         .withTelemetryInterval(telemetry)
         .withMetricsTagKeys(tagKeys)
-        .withAlerts(AlertOptions.defaults().withTick(alerts));
+        .withAlerts(AlertOptions.defaults().withTick(alerts))
+        .withEvents(events);
   }
 
   private static String rootMessage(Throwable e) {

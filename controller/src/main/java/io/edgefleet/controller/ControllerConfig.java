@@ -1,6 +1,7 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.events.EventLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -19,6 +20,7 @@ import java.util.Optional;
  * @param telemetryInterval how often agents send metric summaries (told in {@code welcome})
  * @param metricsTagKeys device tag keys that label the per-tag fleet gauges of {@code /metrics}
  * @param alerts how the alert engine evaluates rules and delivers notifications
+ * @param events what devices may put into the event log and how long it is kept
  */
 public record ControllerConfig(
     Path dataDir,
@@ -35,7 +37,8 @@ public record ControllerConfig(
     Duration rolloutTick,
     Duration telemetryInterval,
     List<String> metricsTagKeys,
-    AlertOptions alerts) {
+    AlertOptions alerts,
+    EventLimits events) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -74,7 +77,8 @@ public record ControllerConfig(
         Duration.ofSeconds(2),
         Duration.ofMinutes(5),
         List.of(),
-        AlertOptions.defaults());
+        AlertOptions.defaults(),
+        EventLimits.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -137,6 +141,11 @@ public record ControllerConfig(
     return with(b -> b.alerts = options);
   }
 
+  /** What devices may put into the event log and how long it is kept. */
+  public ControllerConfig withEvents(EventLimits limits) {
+    return with(b -> b.events = limits);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -161,6 +170,7 @@ public record ControllerConfig(
     Duration telemetryInterval;
     List<String> metricsTagKeys;
     AlertOptions alerts;
+    EventLimits events;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -178,6 +188,7 @@ public record ControllerConfig(
       telemetryInterval = c.telemetryInterval;
       metricsTagKeys = c.metricsTagKeys;
       alerts = c.alerts;
+      events = c.events;
     }
 
     ControllerConfig build() {
@@ -196,7 +207,8 @@ public record ControllerConfig(
           rolloutTick,
           telemetryInterval,
           metricsTagKeys,
-          alerts);
+          alerts,
+          events);
     }
   }
 }
