@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.eclipse.jgit.api.Git;
 
 /**
@@ -1032,39 +1034,20 @@ public final class ScaleBench {
   /** A gzip-compressed ustar archive of one regular file. */
   static byte[] tarGz(String name, byte[] content) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (GZIPOutputStream out = new GZIPOutputStream(bytes)) {
-      byte[] h = new byte[512];
-      put(h, 0, name);
-      put(h, 100, "0000644");
-      put(h, 108, "0000000");
-      put(h, 116, "0000000");
-      put(h, 124, String.format(Locale.ROOT, "%011o", content.length));
-      put(h, 136, "00000000000");
-      h[156] = '0';
-      put(h, 257, "ustar");
-      put(h, 263, "00");
-      for (int i = 148; i < 156; i++) {
-        h[i] = ' ';
-      }
-      long sum = 0;
-      for (byte b : h) {
-        sum += b & 0xff;
-      }
-      put(h, 148, String.format(Locale.ROOT, "%06o", sum));
-      h[154] = 0;
-      out.write(h);
+    try (TarArchiveOutputStream out =
+        new TarArchiveOutputStream(new GZIPOutputStream(bytes), StandardCharsets.UTF_8.name())) {
+      TarArchiveEntry e = new TarArchiveEntry(name);
+      e.setSize(content.length);
+      e.setMode(0644);
+      e.setModTime(0);
+      e.setUserName("");
+      out.putArchiveEntry(e);
       out.write(content);
-      out.write(new byte[(512 - content.length % 512) % 512]);
-      out.write(new byte[1024]);
+      out.closeArchiveEntry();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return bytes.toByteArray();
-  }
-
-  private static void put(byte[] h, int off, String s) {
-    byte[] b = s.getBytes(StandardCharsets.US_ASCII);
-    System.arraycopy(b, 0, h, off, b.length);
   }
 
   private static int freePort() {

@@ -12,12 +12,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
  * Packs a directory into a {@code .tar.gz} in memory, the format the controller's catalog reads:
  * regular files only, paths relative to the directory in sorted order, no owners or times (so the
  * same files always give the same bytes). Names longer than a tar header holds go in pax headers.
- * Stateless.
+ * Written with Apache Commons Compress. Stateless.
  */
 final class DirectoryArchive {
   /** The controller refuses archives with more files. */
@@ -25,8 +27,6 @@ final class DirectoryArchive {
 
   /** The controller refuses archives that unpack to more bytes. */
   static final long MAX_BYTES = 64L << 20;
-
-  private static final int BLOCK = 512;
 
   private DirectoryArchive() {}
 
@@ -39,7 +39,9 @@ final class DirectoryArchive {
   static byte[] pack(Path dir) {
     List<Path> files = files(dir);
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (GZIPOutputStream gz = new GZIPOutputStream(buf)) {
+    try (TarArchiveOutputStream tar =
+        new TarArchiveOutputStream(new GZIPOutputStream(buf), StandardCharsets.UTF_8.name())) {
+      tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
       long total = 0;
       for (Path file : files) {
         byte[] content = Files.readAllBytes(file);
@@ -48,9 +50,11 @@ final class DirectoryArchive {
           throw new IllegalArgumentException(
               dir + " holds more than " + (MAX_BYTES >> 20) + " MiB of files; the limit is that");
         }
-        entry(gz, relative(dir, file), content);
+        tar.putArchiveEntry(entry(relative(dir, file), content.length));
+        tar.write(content);
+        tar.closeArchiveEntry();
       }
-      gz.write(new byte[2 * BLOCK]);
+      tar.finish();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + dir, e);
     }
@@ -103,56 +107,15 @@ final class DirectoryArchive {
     return dir.relativize(file).toString().replace('\\', '/');
   }
 
-  private static void entry(GZIPOutputStream out, String name, byte[] content) throws IOException {
-    byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
-    if (utf8.length > 100) {
-      String record = " path=" + name + "\n";
-      int len = record.getBytes(StandardCharsets.UTF_8).length + 1;
-      while ((len + record).getBytes(StandardCharsets.UTF_8).length != len) {
-        len++;
-      }
-      write(out, "././@PaxHeader", 'x', (len + record).getBytes(StandardCharsets.UTF_8));
-      write(out, shortName(name), '0', content);
-    } else {
-      write(out, name, '0', content);
-    }
-  }
-
-  /** A stand-in name for the ustar field when a pax header carries the real one. */
-  private static String shortName(String name) {
-    byte[] b = name.getBytes(StandardCharsets.UTF_8);
-    return new String(b, b.length - 99, 99, StandardCharsets.ISO_8859_1)
-        .replaceAll("[^A-Za-z0-9._/-]", "_");
-  }
-
-  private static void write(GZIPOutputStream out, String name, char type, byte[] content)
-      throws IOException {
-    byte[] h = new byte[BLOCK];
-    put(h, 0, 100, name);
-    put(h, 100, 8, "0000644");
-    put(h, 108, 8, "0000000");
-    put(h, 116, 8, "0000000");
-    put(h, 124, 12, String.format(Locale.ROOT, "%011o", content.length));
-    put(h, 136, 12, "00000000000");
-    h[156] = (byte) type;
-    put(h, 257, 6, "ustar");
-    put(h, 263, 2, "00");
-    for (int i = 148; i < 156; i++) {
-      h[i] = ' ';
-    }
-    long sum = 0;
-    for (byte b : h) {
-      sum += b & 0xff;
-    }
-    put(h, 148, 6, String.format(Locale.ROOT, "%06o", sum));
-    h[154] = 0;
-    out.write(h);
-    out.write(content);
-    out.write(new byte[(BLOCK - content.length % BLOCK) % BLOCK]);
-  }
-
-  private static void put(byte[] h, int off, int len, String value) {
-    byte[] b = value.getBytes(StandardCharsets.UTF_8);
-    System.arraycopy(b, 0, h, off, Math.min(len, b.length));
+  /** A regular file's header without owner or time, so equal files give equal archives. */
+  private static TarArchiveEntry entry(String name, long size) {
+    TarArchiveEntry e = new TarArchiveEntry(name);
+    e.setSize(size);
+    e.setMode(0644);
+    e.setModTime(0);
+    e.setIds(0, 0);
+    e.setUserName("");
+    e.setGroupName("");
+    return e;
   }
 }

@@ -148,7 +148,10 @@ final class EventsCommand extends TokenCommand {
           Formats.text(e, "deviceId"),
           Formats.text(e, "source"),
           Formats.text(e, "kind"),
-          Formats.text(e, "message"));
+          Formats.text(e, "message")
+              + (e.hasNonNull("deviceAt")
+                  ? " (device clock said " + Formats.text(e, "deviceAt") + ")"
+                  : ""));
     }
     String text = t.render();
     return header ? text : text.substring(text.indexOf('\n') + 1);

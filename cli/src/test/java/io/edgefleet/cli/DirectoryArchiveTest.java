@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayInputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +11,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,31 +59,20 @@ class DirectoryArchiveTest {
     Files.writeString(p, content);
   }
 
-  /** A minimal tar reader (ustar names and pax paths) to check what was written. */
+  /** The entries of a tar.gz, read with Commons Compress, in archive order. */
   static Map<String, String> read(byte[] tgz) throws IOException {
     Map<String, String> out = new LinkedHashMap<>();
-    try (DataInputStream in =
-        new DataInputStream(new GZIPInputStream(new ByteArrayInputStream(tgz)))) {
-      String pax = null;
-      while (true) {
-        byte[] h = new byte[512];
-        in.readFully(h);
-        if (h[0] == 0) {
-          return out;
-        }
-        String name = new String(h, 0, 100, StandardCharsets.UTF_8).replaceAll("\0.*", "");
-        int size = Integer.parseInt(new String(h, 124, 11, StandardCharsets.US_ASCII), 8);
-        byte[] data = new byte[size];
-        in.readFully(data);
-        in.skipNBytes((512 - size % 512) % 512);
-        String text = new String(data, StandardCharsets.UTF_8);
-        if (h[156] == 'x') {
-          pax = text.substring(text.indexOf("path=") + 5, text.length() - 1);
-        } else {
-          out.put(pax != null ? pax : name, text);
-          pax = null;
-        }
+    try (TarArchiveInputStream in =
+        new TarArchiveInputStream(new GZIPInputStream(new ByteArrayInputStream(tgz)), "UTF-8")) {
+      TarArchiveEntry e;
+      while ((e = in.getNextEntry()) != null) {
+        assertThat(e.isFile()).isTrue();
+        assertThat(e.getMode()).isEqualTo(0644);
+        assertThat(e.getLastModifiedTime().toMillis()).isZero();
+        assertThat(e.getUserName()).isEmpty();
+        out.put(e.getName(), new String(in.readAllBytes(), StandardCharsets.UTF_8));
       }
     }
+    return out;
   }
 }

@@ -38,6 +38,16 @@ class EventsCommandTest {
   }
 
   @Test
+  void aDeviceTimeTheControllerDidNotBelieveIsShownWithTheMessage() {
+    String skewed =
+        "[{\"id\":\"device:e2\",\"at\":\"2026-11-23T01:00:30Z\",\"source\":\"device\","
+            + "\"kind\":\"forged\",\"deviceId\":\"dev-1\",\"message\":\"hello\","
+            + "\"deviceAt\":\"9999-12-31T23:00:00Z\"}]";
+    assertThat(EventsCommand.table(json(skewed), false))
+        .contains("hello (device clock said 9999-12-31T23:00:00Z)");
+  }
+
+  @Test
   void sinceIsAPositiveDurationOrATime() {
     EventsCommand.Since since = new EventsCommand.Since();
     assertThat(since.convert(" 90m ")).isEqualTo("90m");

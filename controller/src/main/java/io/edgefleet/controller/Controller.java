@@ -21,7 +21,9 @@ import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLog;
+import io.edgefleet.controller.events.EventRetention;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.SecretBox;
@@ -91,6 +93,9 @@ public final class Controller implements AutoCloseable {
   private final RolloutEngine rollouts;
   private final Deployments deployments;
   private final TelemetryIngest telemetry;
+  private final DeviceEvents deviceEvents;
+  private final EventRetention eventRetention;
+  private final ScheduledExecutorService eventScheduler;
   private final HealthEngine health;
   private final ControllerMetrics metrics;
   private final AlertEngine alerts;
@@ -126,12 +131,16 @@ public final class Controller implements AutoCloseable {
       this.gateway = new AgentGateway(database.jdbi(), store, presence, clock, config.heartbeat());
       this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
       devices.onRevoke((id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
-      this.telemetry = new TelemetryIngest(database.jdbi(), clock);
+      this.deviceEvents = new DeviceEvents(database.jdbi(), clock, config.events());
+      this.eventRetention = new EventRetention(database.jdbi(), clock, config.events());
+      eventRetention.repair();
+      this.telemetry = new TelemetryIngest(database.jdbi(), clock, deviceEvents);
       telemetry.load();
       this.health =
           new HealthEngine(database.jdbi(), clock, HealthPolicy.defaults(), telemetry::latest);
       health.load();
       health.attach(devices);
+      health.limitAppEvents(deviceEvents);
       devices.refineWith(health);
       gateway.onTelemetry(health.observing(telemetry));
       gateway.telemetryInterval(config.telemetryInterval());
@@ -174,7 +183,7 @@ public final class Controller implements AutoCloseable {
           (id, message) -> {
             switch (message) {
               case AgentMessage.AppReport report -> appStatus.report(id, report);
-              case AgentMessage.Event event -> appStatus.event(id, event);
+              case AgentMessage.Event event -> deviceEvents.record(id, event);
               default -> {}
             }
             health.reported(id, message);
@@ -211,6 +220,7 @@ public final class Controller implements AutoCloseable {
       metrics.connectedAgents(gateway::connectionCount);
       gateway.onTraffic(metrics::websocketMessage);
       metrics.telemetry(telemetry::records, telemetry::refused);
+      metrics.deviceEvents(deviceEvents::dropped, deviceEvents::heldBack, deviceEvents::skewed);
       metrics.desiredState(desired::recomputations);
       metrics.register(new FleetGauges(config.metricsTagKeys(), fleetSources(appStatus)));
       EnrollmentService enrollment =
@@ -289,6 +299,16 @@ public final class Controller implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
               });
+      this.eventScheduler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                // Its own thread: deleting a large backlog must not hold up presence or rollouts.
+                Thread t = new Thread(r, "edgefleet-events");
+                t.setDaemon(true);
+                return t;
+              });
+      eventScheduler.scheduleWithFixedDelay(this::flushDeviceEvents, 1, 1, TimeUnit.MINUTES);
+      eventScheduler.scheduleWithFixedDelay(this::pruneEvents, 1, 10, TimeUnit.MINUTES);
       long alertTick = config.alerts().tick().toMillis();
       alertScheduler.scheduleWithFixedDelay(
           this::tickAlerts, alertTick, alertTick, TimeUnit.MILLISECONDS);
@@ -381,6 +401,16 @@ public final class Controller implements AutoCloseable {
     return deployments;
   }
 
+  /** What devices may add to the event log: counters of what was dropped or re-dated. */
+  public DeviceEvents deviceEvents() {
+    return deviceEvents;
+  }
+
+  /** Keeps the event log within its retention and size. */
+  public EventRetention eventRetention() {
+    return eventRetention;
+  }
+
   /** Telemetry ingestion: counters, the newest metrics of each device. */
   public TelemetryIngest telemetry() {
     return telemetry;
@@ -395,6 +425,22 @@ public final class Controller implements AutoCloseable {
       telemetry.prune();
     } catch (RuntimeException e) {
       LOG.warn("old metric summaries could not be pruned: {}", e.toString());
+    }
+  }
+
+  private void flushDeviceEvents() {
+    try {
+      deviceEvents.flush();
+    } catch (RuntimeException e) {
+      LOG.warn("devices over their event rate could not be recorded: {}", e.toString());
+    }
+  }
+
+  private void pruneEvents() {
+    try {
+      eventRetention.prune();
+    } catch (RuntimeException e) {
+      LOG.warn("old events could not be pruned: {}", e.toString());
     }
   }
 
@@ -479,6 +525,13 @@ public final class Controller implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     alerts.close();
+    eventScheduler.shutdownNow();
+    try {
+      // A delete in progress finishes before the database closes.
+      eventScheduler.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     scheduler.shutdownNow();
     gitops.close();
     desired.close();

@@ -1,6 +1,7 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
@@ -98,6 +99,22 @@ public final class ControllerCommand implements Callable<Integer> {
               + " 429 and retried by the agents (default: 60). Raise it for sites that enroll"
               + " hundreds of devices behind one NAT address at the same time.")
   int enrollmentsPerAddress = 60;
+
+  @Option(
+      names = "--event-retention",
+      paramLabel = "DURATION",
+      description =
+          "How long device events, app and health changes are kept in the event log"
+              + " (default: 30d; at least 1h).")
+  String eventRetention = "30d";
+
+  @Option(
+      names = "--event-max-rows",
+      paramLabel = "N",
+      description =
+          "The most device events, and the most app and health changes, the event log keeps;"
+              + " the oldest go first (default: 5000000; at least 1000).")
+  long eventMaxRows = EventLimits.defaults().maxRows();
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -216,6 +233,15 @@ public final class ControllerCommand implements Callable<Integer> {
     if (alerts.toSeconds() < 1) {
       throw new IllegalArgumentException("--alert-interval must be at least 1s");
     }
+    EventLimits events;
+    try {
+      events =
+          EventLimits.defaults()
+              .withRetention(Durations.parse(eventRetention))
+              .withMaxRows(eventMaxRows);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--event-retention/--event-max-rows: " + e.getMessage());
+    }
     List<String> tagKeys =
         metricsTagKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
     try {
@@ -239,7 +265,8 @@ public final class ControllerCommand implements Callable<Integer> {
         .withTelemetryInterval(telemetry)
         .withMetricsTagKeys(tagKeys)
         .withAlerts(AlertOptions.defaults().withTick(alerts))
-        .withEnrollmentsPerAddress(enrollmentsPerAddress);
+        .withEnrollmentsPerAddress(enrollmentsPerAddress)
+        .withEvents(events);
   }
 
   private static String rootMessage(Throwable e) {

@@ -3,6 +3,7 @@ package io.edgefleet.controller;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
 import io.edgefleet.controller.enrollment.EnrollmentService;
+import io.edgefleet.controller.events.EventLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -23,6 +24,7 @@ import java.util.Optional;
  * @param alerts how the alert engine evaluates rules and delivers notifications
  * @param http what one client may make the HTTPS listener spend (bodies, deadlines, connections)
  * @param enrollmentsPerAddress new devices one source address may enroll per minute
+ * @param events what devices may put into the event log and how long it is kept
  */
 public record ControllerConfig(
     Path dataDir,
@@ -41,7 +43,8 @@ public record ControllerConfig(
     List<String> metricsTagKeys,
     AlertOptions alerts,
     HttpLimits http,
-    int enrollmentsPerAddress) {
+    int enrollmentsPerAddress,
+    EventLimits events) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -85,7 +88,8 @@ public record ControllerConfig(
         List.of(),
         AlertOptions.defaults(),
         HttpLimits.defaults(),
-        EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE);
+        EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE,
+        EventLimits.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -158,6 +162,11 @@ public record ControllerConfig(
     return with(b -> b.enrollmentsPerAddress = perMinute);
   }
 
+  /** What devices may put into the event log and how long it is kept. */
+  public ControllerConfig withEvents(EventLimits limits) {
+    return with(b -> b.events = limits);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -184,6 +193,7 @@ public record ControllerConfig(
     AlertOptions alerts;
     HttpLimits http;
     int enrollmentsPerAddress;
+    EventLimits events;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -203,6 +213,7 @@ public record ControllerConfig(
       alerts = c.alerts;
       http = c.http;
       enrollmentsPerAddress = c.enrollmentsPerAddress;
+      events = c.events;
     }
 
     ControllerConfig build() {
@@ -223,7 +234,8 @@ public record ControllerConfig(
           metricsTagKeys,
           alerts,
           http,
-          enrollmentsPerAddress);
+          enrollmentsPerAddress,
+          events);
     }
   }
 }

@@ -12,17 +12,7 @@ import java.util.Optional;
  */
 public final class RateLimiter<K> {
   private final Clock clock;
-  private final Lru<K, Bucket> buckets;
-
-  private static final class Bucket {
-    double units;
-    long at;
-
-    Bucket(double units, long at) {
-      this.units = units;
-      this.at = at;
-    }
-  }
+  private final Lru<K, TokenBucket> buckets;
 
   public RateLimiter(Clock clock, int maxKeys) {
     this.clock = clock;
@@ -40,21 +30,15 @@ public final class RateLimiter<K> {
       throw new IllegalArgumentException("perMinute must be at least 1");
     }
     long now = clock.millis();
+    long wait;
     synchronized (buckets) {
-      Bucket b = buckets.get(key).orElse(null);
+      TokenBucket b = buckets.get(key).orElse(null);
       if (b == null) {
-        b = new Bucket(perMinute, now);
+        b = new TokenBucket(perMinute, now);
         buckets.put(key, b);
       }
-      double refill = Math.max(0, now - b.at) * perMinute / 60_000.0;
-      b.units = Math.min(perMinute, b.units + refill);
-      b.at = now;
-      if (b.units >= 1) {
-        b.units -= 1;
-        return Optional.empty();
-      }
-      long wait = (long) Math.ceil((1 - b.units) * 60_000.0 / perMinute);
-      return Optional.of(Duration.ofMillis(Math.max(1, wait)));
+      wait = b.take(now, perMinute, perMinute);
     }
+    return wait == 0 ? Optional.empty() : Optional.of(Duration.ofMillis(wait));
   }
 }

@@ -2,11 +2,13 @@ package io.edgefleet.controller.catalog;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -24,12 +26,16 @@ import java.util.TreeSet;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarUtils;
 
 /**
  * Catalog content as file trees: reading uploaded {@code .tar.gz} archives safely, and the
  * canonical encoding whose SHA-256 is the content digest. A file tree maps relative paths ({@code
  * templates/deployment.yaml}) to bytes, sorted by path; nothing else (modes, times, owners) is part
- * of the content. Stateless.
+ * of the content. Archives are read with Apache Commons Compress's tar reader under this class's
+ * limits, which count every byte an archive unpacks to. Stateless.
  */
 final class Archives {
   /** The most files an archive may hold. */
@@ -38,9 +44,29 @@ final class Archives {
   /** The most bytes all files of an archive may hold together, uncompressed. */
   static final long MAX_BYTES = 64L << 20;
 
-  private static final int BLOCK = 512;
+  /**
+   * The most bytes an archive may unpack to, everything counted: files, tar headers, pax headers,
+   * GNU long names, padding, entries that are skipped. Room for {@link #MAX_BYTES} of files and the
+   * headers of the most entries an archive may have.
+   */
+  static final long MAX_INFLATED = MAX_BYTES + (16L << 20);
+
+  /** The largest pax header or GNU long name (or long link name) entry. */
+  static final int MAX_EXTENSION = 64 << 10;
+
+  /** The most bytes all pax headers and GNU long names of an archive may take together. */
+  static final long MAX_EXTENSIONS = 8L << 20;
+
+  /** The most tar headers, directories and extension headers included. */
+  private static final int MAX_ENTRIES = 4 * MAX_FILES + 16;
+
+  /**
+   * The most headers in a row before an entry: a pax header, a global pax header, a GNU long name
+   * and long link name are four; a longer chain is no archive any tool writes.
+   */
+  private static final int MAX_CHAIN = 8;
+
   private static final int MAX_PATH = 1000;
-  private static final int MAX_META = 1 << 20;
   private static final byte[] MAGIC = "edgefleet-files-v1\n".getBytes(StandardCharsets.US_ASCII);
 
   private Archives() {}
@@ -50,103 +76,76 @@ final class Archives {
    * with a leading {@code ./} removed; directory entries are skipped.
    *
    * @throws ControllerException {@code CATALOG_CONTENT_INVALID} if the bytes are not a tar.gz, an
-   *     entry has an absolute path or one with {@code ..}, is a link, device or FIFO, a path occurs
-   *     twice, or the archive holds more than {@value #MAX_FILES} files or {@link #MAX_BYTES} bytes
+   *     entry has an absolute path or one with {@code ..}, is a link, device, FIFO or sparse file,
+   *     a path occurs twice, the archive holds more than {@value #MAX_FILES} files or more than
+   *     {@link #MAX_BYTES} bytes of files, has a pax header or GNU long name larger than {@link
+   *     #MAX_EXTENSION} or more than {@link #MAX_EXTENSIONS} of them, or unpacks to more than
+   *     {@link #MAX_INFLATED} bytes in all
    */
   static SortedMap<String, byte[]> readTarGz(byte[] tgz) {
     if (tgz.length < 2 || (tgz[0] & 0xff) != 0x1f || (tgz[1] & 0xff) != 0x8b) {
-      throw invalid(
-          "the archive is not gzip-compressed: send a .tar.gz (such as `helm package` writes)");
+      throw notGzip();
     }
-    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(tgz), 64 * 1024)) {
-      return readTar(in);
+    return readTarGz(new ByteArrayInputStream(tgz), MAX_INFLATED);
+  }
+
+  /**
+   * {@link #readTarGz(byte[])} from a stream, refusing the archive as soon as it has unpacked to
+   * more than {@code maxInflated} bytes. The stream is read only as far as needed and is closed.
+   */
+  static SortedMap<String, byte[]> readTarGz(InputStream compressed, long maxInflated) {
+    try (InputStream gz = gunzipping(compressed);
+        // Every byte the decompressor produces is counted, whatever the tar reader does with it;
+        // the buffer above the count keeps the reader's byte-at-a-time parsing cheap.
+        TarReader tar =
+            new TarReader(new BufferedInputStream(new Inflation(gz, maxInflated), 64 * 1024))) {
+      return read(tar);
     } catch (ZipException | EOFException e) {
       throw invalid("the archive is not a valid .tar.gz: " + e.getMessage());
     } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      throw invalid("the archive is not a valid tar file (" + e.getMessage() + ")");
     }
   }
 
-  private static SortedMap<String, byte[]> readTar(InputStream raw) throws IOException {
-    DataInputStream in = new DataInputStream(raw);
+  private static InputStream gunzipping(InputStream compressed) throws IOException {
+    try {
+      return new GZIPInputStream(compressed, 64 * 1024);
+    } catch (ZipException | EOFException e) {
+      throw notGzip();
+    }
+  }
+
+  private static SortedMap<String, byte[]> read(TarReader tar) throws IOException {
     TreeMap<String, byte[]> files = new TreeMap<>();
     long total = 0;
-    int entries = 0;
-    String longName = null;
-    String paxPath = null;
-    Long paxSize = null;
-    byte[] header = new byte[BLOCK];
-    while (true) {
-      if (!readBlock(in, header)) {
-        break; // Archives cut after the last entry are accepted, as tar does.
-      }
-      if (isZero(header)) {
-        break;
-      }
-      if (++entries > 4 * MAX_FILES + 16) {
-        throw invalid("the archive has too many entries; at most " + MAX_FILES + " files");
-      }
-      checkChecksum(header);
-      char type = (char) header[156];
-      long size = number(header, 124, 12);
-      String name = string(header, 0, 100);
-      if (isUstar(header)) {
-        String prefix = string(header, 345, 155);
-        if (!prefix.isEmpty()) {
-          name = prefix + "/" + name;
-        }
-      }
-      if (longName != null) {
-        name = longName;
-        longName = null;
-      }
-      if (paxPath != null) {
-        name = paxPath;
-        paxPath = null;
-      }
-      if (paxSize != null) {
-        size = paxSize;
-        paxSize = null;
-      }
-      if (size < 0) {
-        throw invalid("entry '" + name + "' has a negative size");
-      }
+    TarReader.Entry entry;
+    while ((entry = tar.next()) != null) {
+      String name = entry.name();
+      TarArchiveEntry e = entry.header();
+      long size = e.getSize();
+      char type = (char) e.getLinkFlag();
       switch (type) {
-        case 'x' -> {
-          Map<String, String> pax = pax(readData(in, size, MAX_META, "pax header"));
-          paxPath = pax.get("path");
-          if (pax.containsKey("size")) {
-            try {
-              paxSize = Long.parseLong(pax.get("size"));
-            } catch (NumberFormatException e) {
-              throw invalid("a pax header has an invalid size '" + pax.get("size") + "'");
-            }
-          }
-        }
-        case 'g' -> skip(in, size, MAX_META, "pax global header");
-        case 'L' -> longName = cString(readData(in, size, MAX_META, "GNU long name"));
-        case 'K' -> skip(in, size, MAX_META, "GNU long link name");
-        case '5' -> {
-          path(name); // a directory with a bad path is refused too
-          skip(in, size, MAX_META, "directory");
-        }
+        case '5' -> directory(name, size);
         case '0', '\0', '7' -> {
-          if (name.endsWith("/") && size == 0) {
-            path(name);
+          if (name.endsWith("/")) {
+            directory(name, size);
             continue;
           }
           String path = path(name);
           if (path.isEmpty()) {
             throw invalid("the archive has a file entry without a name ('" + name + "')");
           }
+          if (e.isSparse()) {
+            throw invalid("'" + name + "' is a sparse file; only regular files are allowed");
+          }
           if (files.size() >= MAX_FILES) {
             throw invalid("the archive has more than " + MAX_FILES + " files");
           }
-          if (total + size > MAX_BYTES) {
+          if (size < 0 || total + size > MAX_BYTES) {
             throw invalid(
                 "the archive holds more than " + (MAX_BYTES >> 20) + " MiB of files uncompressed");
           }
-          byte[] data = readData(in, size, MAX_BYTES, path);
+          byte[] data = tar.data(path, (int) size);
           total += size;
           if (files.put(path, data) != null) {
             throw invalid("'" + path + "' occurs twice in the archive");
@@ -168,6 +167,14 @@ final class Archives {
       }
     }
     return files;
+  }
+
+  /** A directory entry: nothing is kept, but a bad path is refused like a file's. */
+  private static void directory(String name, long size) {
+    path(name);
+    if (size != 0) {
+      throw invalid("'" + name + "' is a directory with content; the archive is malformed");
+    }
   }
 
   /**
@@ -326,115 +333,245 @@ final class Archives {
     return String.join("/", segments);
   }
 
-  private static boolean readBlock(DataInputStream in, byte[] block) throws IOException {
-    int n = in.readNBytes(block, 0, BLOCK);
-    if (n == 0) {
-      return false;
-    }
-    if (n < BLOCK) {
-      throw invalid("the archive ends in the middle of a tar header");
-    }
-    return true;
+  static ControllerException invalid(String message) {
+    return new ControllerException(ErrorCode.CATALOG_CONTENT_INVALID, message);
   }
 
-  private static byte[] readData(DataInputStream in, long size, long max, String what)
-      throws IOException {
-    if (size > max) {
-      throw invalid(what + " is too large (" + size + " bytes)");
-    }
-    byte[] data = new byte[(int) size];
-    try {
-      in.readFully(data);
-      in.skipNBytes(padding(size));
-    } catch (EOFException e) {
-      throw invalid("the archive ends in the middle of '" + what + "'");
-    }
-    return data;
+  private static ControllerException notGzip() {
+    return invalid(
+        "the archive is not gzip-compressed: send a .tar.gz (such as `helm package` writes)");
   }
 
-  private static void skip(DataInputStream in, long size, long max, String what)
-      throws IOException {
-    if (size > max) {
-      throw invalid(what + " is too large (" + size + " bytes)");
-    }
-    try {
-      in.skipNBytes(size + padding(size));
-    } catch (EOFException e) {
-      throw invalid("the archive ends in the middle of '" + what + "'");
-    }
-  }
+  /** Counts what the decompressor produces and refuses the archive past a limit. */
+  private static final class Inflation extends FilterInputStream {
+    private final long limit;
+    private long inflated;
 
-  private static long padding(long size) {
-    return (BLOCK - size % BLOCK) % BLOCK;
-  }
+    Inflation(InputStream in, long limit) {
+      super(in);
+      this.limit = limit;
+    }
 
-  private static boolean isZero(byte[] block) {
-    for (byte b : block) {
-      if (b != 0) {
-        return false;
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        add(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        add(n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      // Skipping inflates just the same; it is counted in slices so a huge skip stops at the limit.
+      long skipped = super.skip(Math.min(n, limit - inflated + 1));
+      add(skipped);
+      return skipped;
+    }
+
+    private void add(long n) {
+      inflated += n;
+      if (inflated > limit) {
+        throw invalid(
+            "the archive unpacks to more than "
+                + (limit >> 20)
+                + " MiB (files, tar headers and padding together); at most "
+                + (MAX_BYTES >> 20)
+                + " MiB of files are allowed");
       }
     }
-    return true;
   }
 
-  private static boolean isUstar(byte[] h) {
-    return h[257] == 'u' && h[258] == 's' && h[259] == 't' && h[260] == 'a' && h[261] == 'r';
-  }
+  /**
+   * Commons Compress's tar reader with this reader's limits applied where only it can see them:
+   * every header's checksum is verified and headers are counted; pax headers and GNU long names are
+   * limited in size, alone and together, and chains of them are kept short (the library reads them
+   * recursively); and the names they carry are kept as written, because the library quietly makes
+   * absolute names relative and such archives are refused here instead.
+   */
+  private static final class TarReader extends TarArchiveInputStream {
+    /** An entry, with its name as the archive wrote it. */
+    record Entry(String name, TarArchiveEntry header) {}
 
-  private static void checkChecksum(byte[] h) {
-    long want = number(h, 148, 8);
-    long unsigned = 0;
-    long signed = 0;
-    for (int i = 0; i < BLOCK; i++) {
-      int b = (i >= 148 && i < 156) ? ' ' : h[i];
-      unsigned += b & 0xff;
-      signed += b;
+    private int headers;
+    private int depth;
+    private long extensionBytes;
+    private TarArchiveEntry capturing;
+    private TarArchiveEntry captured;
+    private final ByteArrayOutputStream capture = new ByteArrayOutputStream();
+    private String paxPath;
+    private String globalPaxPath;
+    private String longName;
+
+    TarReader(InputStream in) {
+      super(in, "UTF-8");
     }
-    if (want != unsigned && want != signed) {
-      throw invalid("the archive is not a valid tar file (a header checksum does not match)");
-    }
-  }
 
-  /** An octal field, or a base-256 one (high bit set) as GNU tar writes large values. */
-  private static long number(byte[] h, int off, int len) {
-    if ((h[off] & 0x80) != 0) {
-      long v = h[off] & 0x7f;
-      for (int i = off + 1; i < off + len; i++) {
-        if (v > (Long.MAX_VALUE >> 8)) {
-          throw invalid("a tar header has a number that is too large");
+    /** The next entry that is not a pax header or GNU long name, or null at the end. */
+    Entry next() throws IOException {
+      paxPath = null;
+      longName = null;
+      TarArchiveEntry e = getNextEntry();
+      if (e == null) {
+        return null;
+      }
+      String name = e.getName();
+      if (paxPath != null) {
+        name = paxPath;
+      } else if (longName != null) {
+        name = longName;
+      } else if (globalPaxPath != null) {
+        name = globalPaxPath;
+      }
+      return new Entry(name, e);
+    }
+
+    /** The content of the current entry, which has {@code size} bytes. */
+    byte[] data(String path, int size) throws IOException {
+      byte[] data = new byte[size];
+      try {
+        if (readNBytes(data, 0, size) < size) {
+          throw invalid("the archive ends in the middle of '" + path + "'");
         }
-        v = (v << 8) | (h[i] & 0xff);
+      } catch (ZipException | EOFException e) {
+        throw e;
+      } catch (IOException e) {
+        throw invalid("the archive ends in the middle of '" + path + "' (" + e.getMessage() + ")");
       }
-      return v;
+      return data;
     }
-    long v = 0;
-    boolean digits = false;
-    for (int i = off; i < off + len; i++) {
-      byte b = h[i];
-      if (b == 0 || (b == ' ' && digits)) {
-        break;
-      }
-      if (b == ' ') {
-        continue;
-      }
-      if (b < '0' || b > '7') {
-        throw invalid("the archive is not a valid tar file (a header has a malformed number)");
-      }
-      digits = true;
-      if (v > (Long.MAX_VALUE >> 3)) {
-        throw invalid("a tar header has a number that is too large");
-      }
-      v = (v << 3) + (b - '0');
-    }
-    return v;
-  }
 
-  private static String string(byte[] h, int off, int len) {
-    int end = off;
-    while (end < off + len && h[end] != 0) {
-      end++;
+    @Override
+    public TarArchiveEntry getNextEntry() throws IOException {
+      // The library calls this again for the entry after each pax header or long name.
+      endCapture();
+      if (++depth > MAX_CHAIN) {
+        throw invalid(
+            "the archive has more than "
+                + (MAX_CHAIN - 1)
+                + " pax headers or GNU long names in a row");
+      }
+      try {
+        return super.getNextEntry();
+      } finally {
+        depth--;
+        endCapture();
+      }
     }
-    return new String(h, off, end - off, StandardCharsets.UTF_8);
+
+    @Override
+    protected byte[] readRecord() throws IOException {
+      long before = getBytesRead();
+      byte[] record = super.readRecord();
+      if (isAtEOF()) {
+        return record; // after the end-of-archive block: what follows is ignored, as tar does
+      }
+      if (record == null) {
+        if (getBytesRead() > before) {
+          throw invalid("the archive ends in the middle of a tar header");
+        }
+        return null; // archives cut after the last entry are accepted, as tar does
+      }
+      if (isEOFRecord(record)) {
+        return record;
+      }
+      if (++headers > MAX_ENTRIES) {
+        throw invalid("the archive has too many entries; at most " + MAX_FILES + " files");
+      }
+      boolean ok;
+      try {
+        ok = TarUtils.verifyCheckSum(record);
+      } catch (IllegalArgumentException e) {
+        ok = false;
+      }
+      if (!ok) {
+        throw invalid("the archive is not a valid tar file (a header checksum does not match)");
+      }
+      return record;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) throws IOException {
+      TarArchiveEntry e = getCurrentEntry();
+      boolean extension = isExtension(e);
+      if (extension) {
+        startCapture(e);
+      }
+      int n = super.read(buf, off, len);
+      if (extension && n > 0) {
+        extensionBytes += n;
+        if (extensionBytes > MAX_EXTENSIONS) {
+          throw invalid(
+              "the archive's pax headers and GNU long names take more than "
+                  + (MAX_EXTENSIONS >> 20)
+                  + " MiB");
+        }
+        capture.write(buf, off, n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      TarArchiveEntry e = getCurrentEntry();
+      if (isExtension(e)) {
+        startCapture(e);
+      }
+      return super.skip(n);
+    }
+
+    private static boolean isExtension(TarArchiveEntry e) {
+      return e != null
+          && (e.isPaxHeader()
+              || e.isGlobalPaxHeader()
+              || e.isGNULongNameEntry()
+              || e.isGNULongLinkEntry());
+    }
+
+    private void startCapture(TarArchiveEntry e) {
+      if (e == capturing || e == captured) {
+        return; // reading on, or skipping what is left after the library read it
+      }
+      endCapture();
+      if (e.getSize() > MAX_EXTENSION) {
+        throw invalid(
+            "the archive has a pax header or GNU long name larger than "
+                + (MAX_EXTENSION >> 10)
+                + " KiB ("
+                + e.getSize()
+                + " bytes)");
+      }
+      capturing = e;
+      capture.reset();
+    }
+
+    /** Keeps the name an extension entry that was just read carries, as written. */
+    private void endCapture() {
+      TarArchiveEntry e = capturing;
+      if (e == null) {
+        return;
+      }
+      capturing = null;
+      captured = e;
+      byte[] data = capture.toByteArray();
+      capture.reset();
+      if (e.isPaxHeader()) {
+        paxPath = paxValue(data, "path");
+      } else if (e.isGlobalPaxHeader()) {
+        globalPaxPath = paxValue(data, "path");
+      } else if (e.isGNULongNameEntry()) {
+        longName = cString(data);
+      }
+    }
   }
 
   private static String cString(byte[] data) {
@@ -445,9 +582,13 @@ final class Archives {
     return new String(data, 0, end, StandardCharsets.UTF_8);
   }
 
-  /** Records {@code "<len> <key>=<value>\n"}; the length counts the whole record in bytes. */
-  private static Map<String, String> pax(byte[] data) {
-    Map<String, String> out = new java.util.HashMap<>();
+  /**
+   * The value of a key in pax records ({@code "<len> <key>=<value>\n"}, the length counting the
+   * whole record in bytes), the last one if it occurs more than once, or null. The library has
+   * already parsed the same bytes and refused malformed ones; this reads them only for the name.
+   */
+  private static String paxValue(byte[] data, String key) {
+    String value = null;
     int pos = 0;
     while (pos < data.length) {
       int space = pos;
@@ -458,22 +599,18 @@ final class Archives {
       try {
         len = Integer.parseInt(new String(data, pos, space - pos, StandardCharsets.US_ASCII));
       } catch (NumberFormatException e) {
-        throw invalid("the archive has a malformed pax header");
+        return value;
       }
       if (len <= space - pos + 1 || pos + len > data.length) {
-        throw invalid("the archive has a malformed pax header");
+        return value;
       }
       String record = new String(data, space + 1, pos + len - space - 2, StandardCharsets.UTF_8);
       int eq = record.indexOf('=');
-      if (eq > 0) {
-        out.put(record.substring(0, eq), record.substring(eq + 1));
+      if (eq > 0 && record.substring(0, eq).equals(key)) {
+        value = record.substring(eq + 1);
       }
       pos += len;
     }
-    return out;
-  }
-
-  static ControllerException invalid(String message) {
-    return new ControllerException(ErrorCode.CATALOG_CONTENT_INVALID, message);
+    return value;
   }
 }

@@ -1,7 +1,6 @@
 package io.edgefleet.controller.desired;
 
 import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -58,8 +57,14 @@ public final class AppStatusService {
       int pending,
       int pendingOffline) {}
 
-  /** An event a device reported. */
-  public record DeviceEvent(String id, String deviceId, Instant at, String kind, String message) {}
+  /**
+   * An event a device reported.
+   *
+   * @param deviceAt the time the device claimed when the controller did not believe it (too far
+   *     ahead of its clock or too old); {@code at} is then when the event arrived
+   */
+  public record DeviceEvent(
+      String id, String deviceId, Instant at, String kind, String message, Instant deviceAt) {}
 
   public AppStatusService(Jdbi jdbi, Clock clock, Function<String, DeviceStatus> presence) {
     this.jdbi = jdbi;
@@ -90,29 +95,16 @@ public final class AppStatusService {
         });
   }
 
-  public void event(String deviceId, AgentMessage.Event event) {
-    if (event.kind() == null || event.message() == null) {
-      return;
-    }
-    jdbi.useHandle(
-        h ->
-            h.createUpdate(
-                    "INSERT INTO device_events (id, device_id, at, kind, message) VALUES (:id, :d,"
-                        + " :at, :kind, :msg)")
-                .bind("id", Ids.next("evt"))
-                .bind("d", deviceId)
-                .bind("at", (event.at() == null ? clock.instant() : event.at()).toEpochMilli())
-                .bind("kind", cut(event.kind(), 100))
-                .bind("msg", cut(event.message(), MAX_TEXT))
-                .execute());
-  }
-
+  /**
+   * The device's newest events, newest first (by the time they happened as far as the controller
+   * believes it: see {@link io.edgefleet.controller.events.DeviceEvents}).
+   */
   public List<DeviceEvent> events(String deviceId, int limit) {
     return jdbi.withHandle(
         h ->
             h.createQuery(
-                    "SELECT id, device_id, at, kind, message FROM device_events WHERE device_id ="
-                        + " :d ORDER BY at DESC, id DESC LIMIT :limit")
+                    "SELECT id, device_id, at, kind, message, device_at FROM device_events WHERE"
+                        + " device_id = :d ORDER BY at DESC, id DESC LIMIT :limit")
                 .bind("d", deviceId)
                 .bind("limit", limit)
                 .map(
@@ -122,7 +114,8 @@ public final class AppStatusService {
                             rs.getString(2),
                             Instant.ofEpochMilli(rs.getLong(3)),
                             rs.getString(4),
-                            rs.getString(5)))
+                            rs.getString(5),
+                            instantOrNull(rs.getLong(6), rs.wasNull())))
                 .list());
   }
 
@@ -227,6 +220,10 @@ public final class AppStatusService {
         reason,
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null);
+  }
+
+  private static Instant instantOrNull(long millis, boolean wasNull) {
+    return wasNull ? null : Instant.ofEpochMilli(millis);
   }
 
   private static String cut(String s, int max) {

@@ -28,7 +28,8 @@ import org.jdbi.v3.core.statement.Query;
  * their apps' reported phases changed ({@code app}), the rollouts they were part of ({@code
  * rollout}), what operators and the controller did ({@code controller}, the audit log) and how
  * their status changed ({@code health}). Items are ordered by the time they happened at the device
- * (for device events; the controller's time for the rest), then by sequence number.
+ * (for device events, as far as the controller believes the device's clock: see {@link
+ * DeviceEvents}; the controller's time for the rest), then by sequence number.
  *
  * <p>A listing returns the newest events of a time window. Its cursor ({@code next}) then returns
  * every event <em>recorded</em> after it, whenever it happened: an event a device kept in its
@@ -62,6 +63,8 @@ public final class EventLog {
    * @param severity {@code info}, {@code warning} or {@code error}
    * @param deviceId the device it concerns; absent for rollout and fleet-wide controller events
    * @param seq the device's outbox sequence number, or the rollout's event number
+   * @param deviceAt for a device event whose time the controller did not believe (see {@link
+   *     DeviceEvents}), the time the device claimed; {@code at} is then when it arrived
    */
   public record Event(
       String id,
@@ -74,7 +77,8 @@ public final class EventLog {
       String app,
       String rolloutId,
       Long seq,
-      String message) {}
+      String message,
+      Instant deviceAt) {}
 
   /**
    * A page of events in order and the cursor to ask for what comes after.
@@ -347,8 +351,8 @@ public final class EventLog {
   private enum Source {
     DEVICE(
         "device",
-        "SELECT id, device_id, at, seq, kind, severity, app, message, COALESCE(received_at, at)"
-            + " FROM device_events",
+        "SELECT id, device_id, at, seq, kind, severity, app, message, COALESCE(received_at, at),"
+            + " device_at FROM device_events",
         "at",
         "COALESCE(received_at, at)",
         "device_id IN (<ids>)") {
@@ -356,6 +360,8 @@ public final class EventLog {
       Event map(ResultSet rs) throws SQLException {
         long seq = rs.getLong(4);
         boolean hasSeq = !rs.wasNull();
+        long deviceAt = rs.getLong(10);
+        boolean skewed = !rs.wasNull();
         return new Event(
             "device:" + rs.getString(1),
             Instant.ofEpochMilli(rs.getLong(3)),
@@ -367,7 +373,8 @@ public final class EventLog {
             rs.getString(7),
             null,
             hasSeq ? seq : null,
-            rs.getString(8));
+            rs.getString(8),
+            skewed ? Instant.ofEpochMilli(deviceAt) : null);
       }
     },
     FLEET(
@@ -390,7 +397,8 @@ public final class EventLog {
             rs.getString(7),
             null,
             null,
-            rs.getString(8));
+            rs.getString(8),
+            null);
       }
     },
     ROLLOUT(
@@ -430,7 +438,8 @@ public final class EventLog {
                 + (from == null ? "" : from + " → ")
                 + rs.getString(10)
                 + "): "
-                + rs.getString(7));
+                + rs.getString(7),
+            null);
       }
     },
     CONTROLLER(
@@ -461,7 +470,8 @@ public final class EventLog {
                 + target
                 + " by "
                 + rs.getString(3)
-                + (detail == null || detail.equals("{}") ? "" : " " + detail));
+                + (detail == null || detail.equals("{}") ? "" : " " + detail),
+            null);
       }
     };
 

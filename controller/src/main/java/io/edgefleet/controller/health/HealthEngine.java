@@ -6,6 +6,7 @@ import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
+import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -72,6 +73,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   private final Set<String> changedSignals = ConcurrentHashMap.newKeySet();
   private final Object tickLock = new Object();
   private volatile DeviceService deviceService;
+  private volatile DeviceEvents deviceEvents;
   private volatile Instant lastReload = Instant.EPOCH;
 
   /** A status as persisted: it holds since {@code since}. */
@@ -94,6 +96,14 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   /** Sets the registry whose views {@link #tick(Instant)} persists; call once at start. */
   public void attach(DeviceService devices) {
     this.deviceService = devices;
+  }
+
+  /**
+   * The allowance {@code app} events take from: a device that reports phase changes faster than its
+   * allowance has the excess events dropped (its apps' state is still followed).
+   */
+  public void limitAppEvents(DeviceEvents events) {
+    this.deviceEvents = events;
   }
 
   public HealthPolicy policy() {
@@ -571,6 +581,13 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     if (changes.isEmpty()) {
       return;
     }
+    DeviceEvents limit = deviceEvents;
+    List<String[]> recorded =
+        limit == null ? changes : changes.stream().filter(c -> limit.admit(deviceId)).toList();
+    if (recorded.isEmpty()) {
+      changes.forEach(c -> previous.put(c[0], c[3]));
+      return;
+    }
     long now = clock.millis();
     try {
       jdbi.useTransaction(
@@ -580,7 +597,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
                     "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, app,"
                         + " message) VALUES (:id, :d, 'app', :at, :kind, :severity, :app,"
                         + " :message)");
-            for (String[] c : changes) {
+            for (String[] c : recorded) {
               batch
                   .bind("id", Ids.next("fev"))
                   .bind("d", deviceId)

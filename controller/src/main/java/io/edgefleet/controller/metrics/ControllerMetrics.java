@@ -48,6 +48,7 @@ public final class ControllerMetrics {
   private volatile LongSupplier recomputations = () -> 0;
   private volatile LongSupplier telemetryRecords;
   private volatile LongSupplier telemetryRefused;
+  private volatile Map<String, LongSupplier> deviceEventsLimited = Map.of();
 
   public ControllerMetrics() {
     httpRequests =
@@ -131,6 +132,14 @@ public final class ControllerMetrics {
               }
             })
         .register(registry);
+    CounterWithCallback.builder()
+        .name("edgefleet_device_events_limited_total")
+        .help(
+            "Device events beyond their device's allowance (dropped, held back in the outbox) or"
+                + " whose device time was not believed (redated)")
+        .labelNames("outcome")
+        .callback(cb -> deviceEventsLimited.forEach((k, s) -> cb.call(s.getAsLong(), k)))
+        .register(registry);
     registry.register(new JvmMetrics());
   }
 
@@ -151,6 +160,12 @@ public final class ControllerMetrics {
   public void telemetry(LongSupplier records, LongSupplier refused) {
     this.telemetryRecords = records;
     this.telemetryRefused = refused;
+  }
+
+  /** Where the counts of device events held to the event log's limits come from. */
+  public void deviceEvents(LongSupplier dropped, LongSupplier heldBack, LongSupplier redated) {
+    this.deviceEventsLimited =
+        Map.of("dropped", dropped, "held_back", heldBack, "redated", redated);
   }
 
   /**

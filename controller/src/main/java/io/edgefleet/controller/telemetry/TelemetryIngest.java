@@ -3,6 +3,8 @@ package io.edgefleet.controller.telemetry;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.events.DeviceEvents;
+import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
@@ -31,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * once per (device, seq) however often a device resends them, and each batch is one transaction.
  * The newest summary per device is also kept in memory for cheap reads.
  *
+ * <p>Events and loss records are placed in time and take from the device's event allowance by
+ * {@link DeviceEvents}: from the first one over the allowance, the rest of the batch is neither
+ * stored nor acknowledged, so the device keeps it in its outbox and sends it again later.
+ *
  * <p>Thread-safe: batches of different devices are ingested concurrently on their sockets' threads.
  */
 public final class TelemetryIngest implements AgentGateway.TelemetrySink {
@@ -53,6 +59,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
 
   private final Jdbi jdbi;
   private final Clock clock;
+  private final DeviceEvents deviceEvents;
   private final Map<String, Telemetry.Metrics> latest = new ConcurrentHashMap<>();
   private final Map<String, Refusals> refusals = new ConcurrentHashMap<>();
   private final LongAdder batches = new LongAdder();
@@ -75,9 +82,15 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
    */
   public record DeviceMetrics(String deviceId, Summary latest, List<Summary> summaries) {}
 
+  /** With the default {@link EventLimits} for device events. */
   public TelemetryIngest(Jdbi jdbi, Clock clock) {
+    this(jdbi, clock, new DeviceEvents(jdbi, clock, EventLimits.defaults()));
+  }
+
+  public TelemetryIngest(Jdbi jdbi, Clock clock, DeviceEvents deviceEvents) {
     this.jdbi = jdbi;
     this.clock = clock;
+    this.deviceEvents = deviceEvents;
   }
 
   /** Loads the newest stored summary of every device, so a restarted controller knows them. */
@@ -102,36 +115,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
 
   @Override
   public long batch(String deviceId, List<Telemetry> batch) {
-    List<Telemetry> good = new ArrayList<>(batch.size());
-    List<String> problems = new ArrayList<>();
-    long upTo = 0;
-    Instant now = clock.instant();
-    if (batch.size() > TelemetryValidation.MAX_RECORDS) {
-      refusedMessages.increment();
-      refused.add(batch.size());
-      refusedEvent(
-          deviceId,
-          batch.size(),
-          "a batch may hold " + TelemetryValidation.MAX_RECORDS + " records, got " + batch.size());
-      return 0;
-    }
-    for (Telemetry t : batch) {
-      if (t != null && t.seq() > 0) {
-        upTo = Math.max(upTo, t.seq());
-      }
-      Optional<String> problem = TelemetryValidation.problem(t, now);
-      if (problem.isPresent()) {
-        problems.add((t == null ? "record" : "record " + t.seq()) + ": " + problem.get());
-      } else {
-        good.add(t);
-      }
-    }
-    store(deviceId, good, now);
-    if (!problems.isEmpty()) {
-      refused.add(problems.size());
-      refusedEvent(deviceId, problems.size(), problems.getFirst());
-    }
-    return upTo;
+    return ingest(deviceId, batch, 0);
   }
 
   @Override
@@ -155,11 +139,62 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
       }
     }
     refused.add(problems.size());
-    long stored = batch(deviceId, good);
+    long acknowledged = ingest(deviceId, good, upTo);
     if (!problems.isEmpty()) {
       refusedEvent(deviceId, problems.size(), problems.getFirst());
     }
-    return Math.max(upTo, stored);
+    return acknowledged;
+  }
+
+  /**
+   * Validates, admits and stores a batch; returns the seq to acknowledge, at least {@code
+   * unreadableUpTo} (records refused before they could be read) unless records are held back.
+   */
+  private long ingest(String deviceId, List<Telemetry> batch, long unreadableUpTo) {
+    List<Telemetry> good = new ArrayList<>(batch.size());
+    List<String> problems = new ArrayList<>();
+    long upTo = unreadableUpTo;
+    Instant now = clock.instant();
+    if (batch.size() > TelemetryValidation.MAX_RECORDS) {
+      refusedMessages.increment();
+      refused.add(batch.size());
+      refusedEvent(
+          deviceId,
+          batch.size(),
+          "a batch may hold " + TelemetryValidation.MAX_RECORDS + " records, got " + batch.size());
+      return 0;
+    }
+    for (Telemetry t : batch) {
+      if (t != null && t.seq() > 0) {
+        upTo = Math.max(upTo, t.seq());
+      }
+      Optional<String> problem = TelemetryValidation.problem(t, now);
+      if (problem.isPresent()) {
+        problems.add((t == null ? "record" : "record " + t.seq()) + ": " + problem.get());
+      } else {
+        good.add(t);
+      }
+    }
+    // Events take from the device's allowance in the order it recorded them; from the first one
+    // over it, nothing more of the batch is stored or acknowledged: the outbox sends it again.
+    long[] eventSeqs =
+        good.stream()
+            .filter(t -> !(t instanceof Telemetry.Metrics))
+            .mapToLong(Telemetry::seq)
+            .sorted()
+            .toArray();
+    int admitted = deviceEvents.admitOutbox(deviceId, eventSeqs);
+    if (admitted < eventSeqs.length) {
+      long heldFrom = eventSeqs[admitted];
+      good.removeIf(t -> t.seq() >= heldFrom);
+      upTo = Math.min(upTo, heldFrom - 1);
+    }
+    store(deviceId, good, now);
+    if (!problems.isEmpty()) {
+      refused.add(problems.size());
+      refusedEvent(deviceId, problems.size(), problems.getFirst());
+    }
+    return upTo;
   }
 
   @Override
@@ -182,8 +217,8 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
               PreparedBatch events =
                   h.prepareBatch(
                       "INSERT INTO device_events (id, device_id, at, kind, message, seq, severity,"
-                          + " app, received_at) VALUES (:id, :d, :at, :kind, :msg, :seq, :sev,"
-                          + " :app, :now) ON CONFLICT (device_id, seq) DO NOTHING");
+                          + " app, received_at, device_at) VALUES (:id, :d, :at, :kind, :msg, :seq,"
+                          + " :sev, :app, :now, :deviceAt) ON CONFLICT (device_id, seq) DO NOTHING");
               PreparedBatch metrics =
                   h.prepareBatch(
                       "INSERT INTO device_metrics (device_id, seq, from_at, at, metrics,"
@@ -193,12 +228,16 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
               for (Telemetry t : good) {
                 switch (t) {
                   case Telemetry.DeviceEvent e ->
-                      event(events, deviceId, e.seq(), e.at(), e.kind(), e.severity(), e.app())
+                      event(events, deviceId, e.seq(), deviceEvents.place(e.at(), now), e.kind())
+                          .bind("sev", e.severity() == null ? "info" : e.severity())
+                          .bind("app", e.app())
                           .bind("msg", e.message())
                           .bind("now", nowMs)
                           .add();
                   case Telemetry.Loss l ->
-                      event(events, deviceId, l.seq(), l.at(), LOSS_KIND, "warning", null)
+                      event(events, deviceId, l.seq(), deviceEvents.place(l.at(), now), LOSS_KIND)
+                          .bind("sev", "warning")
+                          .bind("app", (String) null)
                           .bind("msg", lossMessage(l))
                           .bind("now", nowMs)
                           .add();
@@ -237,14 +276,13 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
   }
 
   private static PreparedBatch event(
-      PreparedBatch b, String d, long seq, Instant at, String kind, String sev, String app) {
+      PreparedBatch b, String d, long seq, DeviceEvents.Placement p, String kind) {
     return b.bind("id", Ids.next("evt"))
         .bind("d", d)
-        .bind("at", at.toEpochMilli())
+        .bind("at", p.at().toEpochMilli())
+        .bind("deviceAt", p.deviceAt() == null ? null : p.deviceAt().toEpochMilli())
         .bind("kind", kind)
-        .bind("seq", seq)
-        .bind("sev", sev == null ? "info" : sev)
-        .bind("app", app);
+        .bind("seq", seq);
   }
 
   private static int inserted(PreparedBatch b) {

@@ -25,10 +25,10 @@ final class TelemetryValidation {
   /** Records per batch; the agent sends at most 200. */
   static final int MAX_RECORDS = 1000;
 
-  /** Device clocks may be wrong, but not before this. */
+  /** Metric summaries from before this are refused (device clocks may be wrong, but not so). */
   static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
 
-  /** How far a device's clock may run ahead of the controller's. */
+  /** How far the end of a metric summary may run ahead of the controller's clock. */
   static final Duration MAX_AHEAD = Duration.ofDays(1);
 
   /** A down-sampled summary may cover a long outage, but not more than this. */
@@ -49,10 +49,11 @@ final class TelemetryValidation {
     if (t.seq() <= 0) {
       return Optional.of("seq must be positive, got " + t.seq());
     }
-    Optional<String> time = time("at", t.at(), now);
-    if (time.isPresent()) {
-      return time;
+    if (t.at() == null) {
+      return Optional.of("at is missing");
     }
+    // An event or loss record keeps any time: the event log places implausible ones at their
+    // arrival (DeviceEvents). A summary's times decide which window it covers, so they must hold.
     return switch (t) {
       case Telemetry.Metrics m -> metrics(m, now);
       case Telemetry.DeviceEvent e -> event(e);
@@ -71,6 +72,10 @@ final class TelemetryValidation {
   }
 
   private static Optional<String> metrics(Telemetry.Metrics m, Instant now) {
+    Optional<String> at = time("at", m.at(), now);
+    if (at.isPresent()) {
+      return at;
+    }
     Optional<String> from = time("from", m.from(), now);
     if (from.isPresent()) {
       return from;

@@ -11,6 +11,9 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Reading uploaded archives safely, and the canonical digest of a file tree. */
 class ArchivesTest {
@@ -113,6 +116,38 @@ class ArchivesTest {
     assertInvalid(
         Tars.create().file("a.yaml", "1").file("./a.yaml", "2").tgz(),
         "'a.yaml' occurs twice in the archive");
+    String longAbsolute = "/etc/" + "x".repeat(120);
+    assertInvalid(
+        Tars.create().paxFile(longAbsolute, "x").tgz(),
+        "'" + longAbsolute + "' has an absolute path");
+    assertInvalid(
+        Tars.create().gnuLongNameFile(longAbsolute, "x").tgz(),
+        "'" + longAbsolute + "' has an absolute path");
+    assertInvalid(
+        Tars.create().paxFile("templates/" + "x".repeat(120) + "/../../../evil", "x").tgz(),
+        "leaves the archive");
+    assertInvalid(
+        Tars.create()
+            .paxHeader(
+                'x', Tars.record("GNU.sparse.map", "0,1"), Tars.record("GNU.sparse.size", "1"))
+            .file("sparse.bin", "x")
+            .tgz(),
+        "'sparse.bin' is a sparse file");
+  }
+
+  @Test
+  void aChainOfExtensionHeadersLongerThanAnyToolWritesIsRefused() {
+    Tars fine = Tars.create();
+    Tars chain = Tars.create();
+    for (int i = 0; i < 4; i++) {
+      fine.paxHeader('x', Tars.record("comment", "c" + i));
+    }
+    for (int i = 0; i < 20; i++) {
+      chain.paxHeader('x', Tars.record("comment", "c" + i));
+    }
+
+    assertThat(Archives.readTarGz(fine.file("a.yaml", "x").tgz())).containsOnlyKeys("a.yaml");
+    assertInvalid(chain.file("a.yaml", "x").tgz(), "pax headers or GNU long names in a row");
   }
 
   @Test
@@ -128,6 +163,81 @@ class ArchivesTest {
     byte[] bomb = Tars.create().file("a.bin", big).file("b.bin", big).tgz();
     assertThat(bomb.length).isLessThan(1 << 20);
     assertInvalid(bomb, "more than 64 MiB of files uncompressed");
+  }
+
+  @Test
+  void paxHeadersCountTowardTheLimitsWhileTheFilesStaySmall() {
+    // 1,900 files of one byte, each after a pax header of 64,000 bytes: 122 MB unpacked.
+    Tars t = Tars.create();
+    for (int i = 0; i < 1_900; i++) {
+      t.paxHeader('x', Tars.recordOfSize(64_000)).file("f" + i + ".yaml", "x");
+    }
+    byte[] tgz = t.tgz();
+    assertThat(tgz.length).isLessThan(1 << 20);
+
+    assertInvalid(tgz, "pax headers and GNU long names take more than 8 MiB");
+    assertInvalid(
+        Tars.create().paxHeader('x', Tars.recordOfSize(100_000)).file("a.yaml", "x").tgz(),
+        "a pax header or GNU long name larger than 64 KiB");
+    assertInvalid(
+        Tars.create().paxHeader('g', Tars.recordOfSize(100_000)).file("a.yaml", "x").tgz(),
+        "a pax header or GNU long name larger than 64 KiB");
+  }
+
+  @Test
+  void gnuLongNamesCountTowardTheLimitsWhileTheFilesStaySmall() {
+    // Each name is followed by 64,000 NUL bytes, which end the name and are otherwise ignored.
+    Tars t = Tars.create();
+    for (int i = 0; i < 1_900; i++) {
+      t.gnuLongNameFile("f" + i + ".yaml", "x", 64_000);
+    }
+    byte[] tgz = t.tgz();
+    assertThat(tgz.length).isLessThan(1 << 20);
+
+    assertInvalid(tgz, "pax headers and GNU long names take more than 8 MiB");
+  }
+
+  @Test
+  void everyUnpackedByteCountsTowardTheLimitHeadersAndPaddingIncluded() {
+    // 2,100 empty directories: no file data at all, 1 MiB of tar headers.
+    Tars dirs = Tars.create();
+    for (int i = 0; i < 2_100; i++) {
+      dirs.directory("d" + i + "/");
+    }
+    byte[] tgz = dirs.tgz();
+
+    assertThat(Archives.readTarGz(tgz)).isEmpty();
+    assertThatThrownBy(() -> Archives.readTarGz(new java.io.ByteArrayInputStream(tgz), 1L << 20))
+        .isInstanceOf(ControllerException.class)
+        .hasMessageContaining("the archive unpacks to more than 1 MiB")
+        .extracting(e -> ((ControllerException) e).code())
+        .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
+  }
+
+  /**
+   * Streams that would unpack to several gigabytes: pax headers (as large as the per-header limit
+   * allows, or far larger) each followed by a directory entry, 100,000 times over. Reading stops at
+   * the first limit it reaches, long before the end of the stream.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {64_000, 1_000_000})
+  @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void readingStopsEarlyOnAStreamOfExtensionHeaders(int paxBytes) {
+    byte[] pax =
+        Tars.raw(
+            "PaxHeaders/x", 'x', Tars.recordOfSize(paxBytes).getBytes(StandardCharsets.UTF_8), "");
+    byte[] dir = Tars.raw("d/", '5', new byte[0], "");
+    byte[] unit = java.util.Arrays.copyOf(pax, pax.length + dir.length);
+    System.arraycopy(dir, 0, unit, pax.length, dir.length);
+    RepeatedTarGz in = new RepeatedTarGz(unit, 100_000);
+    assertThat(in.unpackedTotal()).isGreaterThan(4L << 30);
+
+    assertThatThrownBy(() -> Archives.readTarGz(in, Archives.MAX_INFLATED))
+        .isInstanceOf(ControllerException.class)
+        .extracting(e -> ((ControllerException) e).code())
+        .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
+    assertThat(in.unpackedServed()).isLessThanOrEqualTo(Archives.MAX_INFLATED + unit.length);
+    assertThat(in.compressedRead()).isLessThan(1 << 20);
   }
 
   @Test

@@ -11,9 +11,21 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 
-/** Writes tar.gz archives for tests, including the entries the catalog must refuse. */
+/**
+ * Writes tar.gz archives for tests, including the entries the catalog must refuse. Compresses as it
+ * goes, so archives that unpack to hundreds of megabytes stay small in memory.
+ */
 final class Tars {
-  private final ByteArrayOutputStream tar = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream compressed = new ByteArrayOutputStream();
+  private final GZIPOutputStream tar;
+
+  private Tars() {
+    try {
+      tar = new GZIPOutputStream(compressed, 64 * 1024);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   static Tars create() {
     return new Tars();
@@ -80,22 +92,55 @@ final class Tars {
   }
 
   private void paxHeader(String path) {
-    String record = " path=" + path + "\n";
+    paxHeader('x', record("path", path));
+  }
+
+  /** A pax extended header ({@code x}) or global header ({@code g}) holding these records. */
+  Tars paxHeader(char type, String... records) {
+    return entry(
+        "PaxHeaders/x", type, String.join("", records).getBytes(StandardCharsets.UTF_8), "");
+  }
+
+  /** One pax record, {@code "<length> <key>=<value>\n"}. */
+  static String record(String key, String value) {
+    String record = " " + key + "=" + value + "\n";
     int len = record.getBytes(StandardCharsets.UTF_8).length + 1;
     while ((len + record).getBytes(StandardCharsets.UTF_8).length != len) {
       len++;
     }
-    entry("PaxHeaders/x", 'x', (len + record).getBytes(StandardCharsets.UTF_8), "");
+    return len + record;
+  }
+
+  /** A pax record of exactly {@code bytes} bytes: a comment of that many letters. */
+  static String recordOfSize(int bytes) {
+    // "<digits of bytes> comment=<letters>\n"
+    int letters = bytes - String.valueOf(bytes).length() - " comment=\n".length();
+    return record("comment", "a".repeat(letters));
   }
 
   /** A file whose path comes from a GNU long-name entry. */
   Tars gnuLongNameFile(String path, String content) {
-    byte[] name = (path + "\0").getBytes(StandardCharsets.UTF_8);
-    entry("././@LongLink", 'L', name, "");
+    return gnuLongNameFile(path, content, 0);
+  }
+
+  /** A file whose path comes from a GNU long-name entry padded with {@code nuls} NUL bytes. */
+  Tars gnuLongNameFile(String path, String content, int nuls) {
+    byte[] name = path.getBytes(StandardCharsets.UTF_8);
+    entry("././@LongLink", 'L', java.util.Arrays.copyOf(name, name.length + 1 + nuls), "");
     return file("truncated-name", content);
   }
 
   Tars entry(String name, char type, byte[] content, String link) {
+    try {
+      tar.write(raw(name, type, content, link));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return this;
+  }
+
+  /** One uncompressed entry: its ustar header, the content and the padding to a whole block. */
+  static byte[] raw(String name, char type, byte[] content, String link) {
     byte[] h = new byte[512];
     put(h, 0, 100, name);
     put(h, 100, 8, "0000644");
@@ -116,22 +161,21 @@ final class Tars {
     }
     put(h, 148, 8, String.format("%06o", sum));
     h[155] = ' ';
-    tar.writeBytes(h);
-    tar.writeBytes(content);
     int pad = (512 - content.length % 512) % 512;
-    tar.writeBytes(new byte[pad]);
-    return this;
+    byte[] out = java.util.Arrays.copyOf(h, 512 + content.length + pad);
+    System.arraycopy(content, 0, out, 512, content.length);
+    return out;
   }
 
+  /** The archive: what was written, two zero blocks, compressed. Called once. */
   byte[] tgz() {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-      gz.write(tar.toByteArray());
-      gz.write(new byte[1024]);
+    try {
+      tar.write(new byte[1024]);
+      tar.close();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return out.toByteArray();
+    return compressed.toByteArray();
   }
 
   private static void put(byte[] h, int off, int len, String value) {

@@ -10,6 +10,8 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.events.DeviceEvents;
+import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.protocol.AgentMessage;
@@ -138,7 +140,7 @@ abstract class HealthEngineContract {
     AgentMessage.Event refusal =
         new AgentMessage.Event(
             "desired-state-replayed", "generation 3 is not above the held generation 7", at(5));
-    apps.event("d1", refusal);
+    new DeviceEvents(db.jdbi(), clock, EventLimits.defaults()).record("d1", refusal);
     health.reported("d1", refusal);
     health.tick(at(5));
     DeviceView error = view("d1");
@@ -220,6 +222,30 @@ abstract class HealthEngineContract {
             "web r1 FAILED: crashing (was PROGRESSING)",
             "web r1 READY (was FAILED)");
     assertThat(healthEvents("d1")).containsExactly("DEGRADED", "ONLINE");
+  }
+
+  @Test
+  void appEventsBeyondTheDevicesEventAllowanceAreDroppedWhileItsAppsAreStillFollowed() {
+    device("d1");
+    desired("d1", "web", T0);
+    presence.connected("d1");
+    DeviceEvents allowance =
+        new DeviceEvents(db.jdbi(), clock, EventLimits.defaults().withRate(2, 1));
+    health.limitAppEvents(allowance);
+    health.tick(at(1));
+    for (int i = 0; i < 10; i++) {
+      report("d1", "web", i % 2 == 0 ? AppState.Phase.FAILED : AppState.Phase.READY, "");
+    }
+    assertThat(rows("SELECT COUNT(*) FROM fleet_events WHERE source = 'app'")).isEqualTo(2);
+    assertThat(allowance.dropped()).isEqualTo(8);
+
+    clock.advance(java.time.Duration.ofMinutes(1));
+    report("d1", "web", AppState.Phase.FAILED, "crashing");
+    assertThat(rows("SELECT COUNT(*) FROM fleet_events WHERE source = 'app'")).isEqualTo(3);
+  }
+
+  long rows(String sql) {
+    return db.jdbi().withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
   }
 
   @Test

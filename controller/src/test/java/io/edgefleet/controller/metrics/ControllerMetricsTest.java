@@ -81,6 +81,7 @@ class ControllerMetricsTest {
     assertThat(before).doesNotContainKey("edgefleet_telemetry_records_total");
 
     m.telemetry(() -> 1500, () -> 3);
+    m.deviceEvents(() -> 1700, () -> 40, () -> 5);
     recomputed.set(13);
     Map<String, PrometheusText.Family> out = scrape(m);
     assertThat(
@@ -125,6 +126,14 @@ class ControllerMetricsTest {
             out.get("edgefleet_telemetry_refused_total")
                 .value("edgefleet_telemetry_refused_total", Map.of()))
         .contains(3.0);
+    assertThat(
+            out.get("edgefleet_device_events_limited_total")
+                .value("edgefleet_device_events_limited_total", Map.of("outcome", "dropped")))
+        .contains(1700.0);
+    assertThat(
+            out.get("edgefleet_device_events_limited_total")
+                .value("edgefleet_device_events_limited_total", Map.of("outcome", "redated")))
+        .contains(5.0);
 
     assertThat(
             out.get("jvm_memory_used_bytes").value("jvm_memory_used_bytes", Map.of("area", "heap")))

@@ -187,7 +187,7 @@ abstract class TelemetryIngestContract {
                 event(1, "fine"),
                 new Telemetry.Loss(0, NOW, 1, "seq zero"),
                 nan,
-                new Telemetry.DeviceEvent(6, NOW.plusSeconds(30 * 86400), "k", "info", null, "x"),
+                new Telemetry.DeviceEvent(6, NOW, "k", "catastrophic", null, "x"),
                 metrics(7, NOW, 10)));
 
     assertThat(upTo).as("refused records are acknowledged so they are not resent").isEqualTo(7);

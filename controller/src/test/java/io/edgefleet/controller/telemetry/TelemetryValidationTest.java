@@ -42,11 +42,15 @@ class TelemetryValidationTest {
   }
 
   @Test
-  void timesMustBePlausible() {
+  void summaryTimesMustBePlausibleWhileEventsKeepAnyTimeForTheLogToPlace() {
     assertThat(problem(new Telemetry.Loss(1, null, 1, "x"))).contains("at is missing");
-    assertThat(problem(new Telemetry.Loss(1, Instant.parse("1970-01-01T00:00:00Z"), 1, "x")))
+    Instant epoch = Instant.parse("1970-01-01T00:00:00Z");
+    Instant ahead = NOW.plusSeconds(3 * 86400);
+    assertThat(problem(new Telemetry.Loss(1, epoch, 1, "x"))).isEmpty();
+    assertThat(problem(new Telemetry.DeviceEvent(1, ahead, "k", "info", null, "x"))).isEmpty();
+    assertThat(problem(new Telemetry.Metrics(1, epoch, epoch.plusSeconds(60), Map.of("a", OK))))
         .contains("plausible");
-    assertThat(problem(new Telemetry.Loss(1, NOW.plusSeconds(3 * 86400), 1, "x")))
+    assertThat(problem(new Telemetry.Metrics(1, NOW, ahead, Map.of("a", OK))))
         .contains("plausible");
     assertThat(problem(new Telemetry.Metrics(1, NOW, NOW.minusSeconds(1), Map.of("a", OK))))
         .contains("after");
