@@ -564,13 +564,14 @@ public final class GitOps implements AutoCloseable {
     running = false;
     scheduler.shutdownNow();
     workers.shutdownNow();
+    // First, so that a poll waiting for Helm ends now rather than at its render deadline.
+    renderer.close();
     try {
       workers.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     git.close();
-    renderer.close();
   }
 
   /** The process that runs Helm (for tests). */
