@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -50,7 +51,7 @@ final class HelmWorker implements AutoCloseable {
   /** Answers are a line of a few hundred bytes; anything longer is not an answer. */
   private static final int MAX_LINE = 1 << 20;
 
-  private static final int STDERR_TAIL = 10;
+  private static final int LAST_LINES = 10;
 
   /** The worker's JVM: small, since Helm's work happens in native memory. */
   static final List<String> DEFAULT_JVM_OPTIONS =
@@ -324,9 +325,20 @@ final class HelmWorker implements AutoCloseable {
     // class path; the controller must only ever run the one it was built with.
     cmd.add("-Dcom.marcnuri.jkube-helm.skipRemoteJar=true");
     cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(classPath());
     cmd.add(HelmWorkerMain.class.getName());
     return cmd;
+  }
+
+  /** This JVM's class path with absolute entries: the worker runs in a directory of its own. */
+  private static String classPath() {
+    List<String> entries = new ArrayList<>();
+    for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      if (!e.isEmpty()) {
+        entries.add(Path.of(e).toAbsolutePath().toString());
+      }
+    }
+    return String.join(File.pathSeparator, entries);
   }
 
   private static String javaBinary() {
@@ -393,7 +405,7 @@ final class HelmWorker implements AutoCloseable {
     final Process process;
     final Path dir;
     final BlockingQueue<Line> lines = new LinkedBlockingQueue<>(1000);
-    final Deque<String> stderr = new ArrayDeque<>();
+    final Deque<String> lastLines = new ArrayDeque<>();
     final Thread stderrReader;
     int served;
 
@@ -439,7 +451,19 @@ final class HelmWorker implements AutoCloseable {
         if (answer != null && answer.path("id").asLong(-1) == id) {
           return answer;
         }
+        // Not an answer: the JVM itself writes some last words here (an OutOfMemoryError).
         LOG.warn("Helm process {}: {}", process.pid(), line.text());
+        remember(line.text());
+      }
+    }
+
+    /** Keeps the last lines the process wrote besides its answers, to say why it ended. */
+    private void remember(String line) {
+      synchronized (lastLines) {
+        lastLines.addLast(line);
+        if (lastLines.size() > LAST_LINES) {
+          lastLines.removeFirst();
+        }
       }
     }
 
@@ -452,7 +476,7 @@ final class HelmWorker implements AutoCloseable {
       }
     }
 
-    /** How the process ended, with the last lines it wrote to standard error. */
+    /** How the process ended, with the last lines it wrote besides its answers. */
     private String exit() {
       try {
         process.waitFor(2, TimeUnit.SECONDS);
@@ -462,8 +486,8 @@ final class HelmWorker implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
       String how = process.isAlive() ? "its output ended" : "exit status " + process.exitValue();
-      synchronized (stderr) {
-        return stderr.isEmpty() ? how : how + ": " + String.join(" | ", stderr);
+      synchronized (lastLines) {
+        return lastLines.isEmpty() ? how : how + ": " + String.join(" | ", lastLines);
       }
     }
 
@@ -487,12 +511,7 @@ final class HelmWorker implements AutoCloseable {
         String line;
         while ((line = readLine(err)) != null) {
           LOG.warn("Helm process {}: {}", process.pid(), line);
-          synchronized (stderr) {
-            stderr.addLast(line);
-            if (stderr.size() > STDERR_TAIL) {
-              stderr.removeFirst();
-            }
-          }
+          remember(line);
         }
       } catch (IOException e) {
         // The process is gone.

@@ -87,7 +87,17 @@ public final class HelmWorkerMain {
       }
       renders.execute(() -> send(answers, answer(request)));
     }
-    // The controller closed our input or died: stop now, even if a render is still running.
+    // The controller closed our input or died: stop now, even if a render is still running. A
+    // normal exit lets helm-java delete the library it unpacked; should that hang, halt anyway.
+    java.util.Timer halt = new java.util.Timer("helm-halt", true);
+    halt.schedule(
+        new java.util.TimerTask() {
+          @Override
+          public void run() {
+            Runtime.getRuntime().halt(0);
+          }
+        },
+        5_000);
     System.exit(0);
   }
 
@@ -99,7 +109,7 @@ public final class HelmWorkerMain {
         case "package" -> packageChart(id, request);
         default -> failure(id, "unknown operation '" + request.path("op").asText() + "'");
       };
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError | StackOverflowError e) {
       String m = e.getMessage() == null ? e.toString() : e.getMessage().strip();
       return failure(id, m);
     } catch (IOException e) {

@@ -144,6 +144,40 @@ class HelmWorkerIT {
   }
 
   @Test
+  void aChartThatKillsTheProcessIsTriedOnceMoreThenRefused() throws Exception {
+    // 40 MB of output does not fit the worker's 32 MB heap: its JVM exits on the OutOfMemoryError.
+    worker =
+        new HelmWorker(
+            tmp.resolve("helm"),
+            new HelmWorker.Options(
+                Duration.ofSeconds(60),
+                Duration.ofSeconds(60),
+                100,
+                Duration.ofMinutes(10),
+                List.of("-XX:+UseSerialGC", "-Xmx32m", "-XX:+ExitOnOutOfMemoryError")));
+    Path huge =
+        chart(
+            "huge",
+            """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: huge
+            data:
+              blob: {{ "x" | repeat 40000000 | quote }}
+            """);
+
+    assertThatThrownBy(() -> render(huge, 1))
+        .isInstanceOf(RenderException.class)
+        .hasMessageContaining("Helm stopped unexpectedly on this chart twice in a row")
+        .hasMessageContaining("OutOfMemoryError");
+    assertThat(worker.starts()).isEqualTo(2);
+
+    assertThat(render(chart("web", DEPLOYMENT), 6)).contains("replicas: 6");
+    assertThat(worker.starts()).isEqualTo(3);
+  }
+
+  @Test
   void helmsOwnErrorsComeBackAsRenderErrors() throws Exception {
     worker(Duration.ofSeconds(30), 100, Duration.ofMinutes(10));
     Path broken = chart("broken", "kind: {{ .Values.replicas | nosuchfunc }}\n");
