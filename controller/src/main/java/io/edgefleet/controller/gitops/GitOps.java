@@ -176,6 +176,18 @@ public final class GitOps implements AutoCloseable {
    */
   public GitOps(
       Jdbi jdbi, Clock clock, AuditLog audit, Path workDir, SecretBox secrets, Settings settings) {
+    this(jdbi, clock, audit, workDir, secrets, settings, HelmWorker.DEFAULT_JVM_OPTIONS);
+  }
+
+  /** As the public constructor, with these options for the JVM that runs Helm. */
+  GitOps(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      Path workDir,
+      SecretBox secrets,
+      Settings settings,
+      List<String> helmJvmOptions) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.audit = audit;
@@ -187,7 +199,6 @@ public final class GitOps implements AutoCloseable {
     Directories.delete(dir.resolve("tmp"));
     this.store = new SourceStore(jdbi);
     this.git = new GitClient(dir.resolve("repos"), dir.resolve("ssh"), settings.gitTimeout());
-    HelmWorker.Options helm = HelmWorker.Options.defaults();
     this.renderer =
         new Renderer(
             new HelmRenderer(
@@ -199,11 +210,11 @@ public final class GitOps implements AutoCloseable {
                 new HelmWorker(
                     dir.resolve("helm"),
                     new HelmWorker.Options(
-                        helm.startTimeout(),
+                        HelmWorker.Options.defaults().startTimeout(),
                         settings.helmRenderTimeout(),
                         settings.helmRendersPerProcess(),
                         settings.helmIdleTimeout(),
-                        helm.jvmOptions()))),
+                        helmJvmOptions))),
             settings.renderCacheBytes());
     this.bundles = new Lru<>(settings.bundleCacheBytes(), Bundle::size);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("edgefleet-gitops-timer"));
