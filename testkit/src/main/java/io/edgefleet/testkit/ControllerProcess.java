@@ -114,6 +114,35 @@ public final class ControllerProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * SIGTERM, as {@code systemctl stop} and Kubernetes send it, then waits up to {@code timeout} for
+   * the process to exit.
+   *
+   * @return the exit code, or empty if the process was still running when the time was up (it is
+   *     left running: {@link #close} or {@link #kill9} ends it)
+   */
+  public java.util.OptionalInt terminate(Duration timeout) {
+    process.destroy();
+    try {
+      return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
+          ? java.util.OptionalInt.of(process.exitValue())
+          : java.util.OptionalInt.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return java.util.OptionalInt.empty();
+    }
+  }
+
+  /** The running controller process. */
+  public ProcessHandle handle() {
+    return process.toHandle();
+  }
+
+  /** The processes the controller started that are still running (children and theirs). */
+  public List<ProcessHandle> descendants() {
+    return process.toHandle().descendants().toList();
+  }
+
   public String adminToken() {
     try {
       return Files.readString(dataDir.resolve("admin-token")).trim();
@@ -145,6 +174,7 @@ public final class ControllerProcess implements AutoCloseable {
   @Override
   public void close() {
     if (process != null && process.isAlive()) {
+      List<ProcessHandle> children = descendants();
       process.destroy();
       try {
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -154,6 +184,8 @@ public final class ControllerProcess implements AutoCloseable {
         Thread.currentThread().interrupt();
         process.destroyForcibly();
       }
+      // A controller that did not stop cleanly must not leave its children to the next test.
+      children.forEach(ProcessHandle::destroyForcibly);
     }
   }
 

@@ -232,7 +232,8 @@ public final class Catalog {
    *
    * @throws ControllerException {@code VALIDATION_FAILED} for a bad name, version, kind or base64;
    *     {@code CATALOG_CONTENT_INVALID} for an unsafe archive or content that does not render;
-   *     {@code APP_VERSION_EXISTS} if the version exists with other content
+   *     {@code APP_VERSION_EXISTS} if the version exists with other content; {@code UNAVAILABLE} if
+   *     Helm cannot run now (nothing is stored; pushing again later may succeed)
    */
   PushResult push(String app, PushRequest req, String actor) {
     String name = checkName(app);

@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: every public method is thread-safe. Polls of one source are serialized (timer,
  * webhook and {@link #pollNow} share a lock); different sources poll in parallel on a small worker
  * pool; one scheduler thread keeps jittered timers. Change listeners run on the polling thread.
- * Rendering is cached and Helm runs one chart at a time.
+ * Rendering is cached and Helm runs one chart at a time, in a process of its own ({@link
+ * HelmWorker}) that {@link #close} stops.
  */
 public final class GitOps implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GitOps.class);
@@ -109,17 +110,50 @@ public final class GitOps implements AutoCloseable {
    * @param bundleCacheBytes bound of the cache of parsed application directories
    * @param gitTimeout network timeout of one git operation
    * @param minInterval the smallest polling interval a source may ask for
+   * @param chartCacheBytes bound of the chart files kept on disk for Helm ({@code charts/})
+   * @param chartCacheEntries how many charts are kept on disk at most
+   * @param helmRenderTimeout how long one Helm call may take before its process is killed
+   * @param helmRendersPerProcess Helm calls one Helm process serves before it is replaced
+   * @param helmIdleTimeout the Helm process is stopped after this long without work
    */
   public record Settings(
       int pollThreads,
       long renderCacheBytes,
       long bundleCacheBytes,
       Duration gitTimeout,
-      Duration minInterval) {
+      Duration minInterval,
+      long chartCacheBytes,
+      int chartCacheEntries,
+      Duration helmRenderTimeout,
+      int helmRendersPerProcess,
+      Duration helmIdleTimeout) {
+    /** These tunables with the defaults for the chart cache and the Helm process. */
+    public Settings(
+        int pollThreads,
+        long renderCacheBytes,
+        long bundleCacheBytes,
+        Duration gitTimeout,
+        Duration minInterval) {
+      this(
+          pollThreads,
+          renderCacheBytes,
+          bundleCacheBytes,
+          gitTimeout,
+          minInterval,
+          DEFAULT_CHART_CACHE_BYTES,
+          DEFAULT_CHART_CACHE_ENTRIES,
+          HelmWorker.Options.defaults().requestTimeout(),
+          HelmWorker.Options.defaults().requestsPerProcess(),
+          HelmWorker.Options.defaults().idleTimeout());
+    }
+
     public static Settings defaults() {
       return new Settings(4, 64L << 20, 64L << 20, Duration.ofSeconds(60), Duration.ofSeconds(5));
     }
   }
+
+  static final long DEFAULT_CHART_CACHE_BYTES = 256L << 20;
+  static final int DEFAULT_CHART_CACHE_ENTRIES = 1000;
 
   /** Counters since start, for metrics and tests. */
   public record Stats(
@@ -137,10 +171,24 @@ public final class GitOps implements AutoCloseable {
 
   /**
    * Creates the engine; nothing polls until {@link #start}. {@code workDir} holds local clones
-   * ({@code repos/}), charts written for Helm ({@code charts/}, emptied here) and temporary files.
+   * ({@code repos/}), charts written for Helm ({@code charts/}), the Helm process's files ({@code
+   * helm/}) and temporary files ({@code tmp/}); all but the clones are emptied here. Helm's process
+   * is started on the first Helm call and stopped by {@link #close}.
    */
   public GitOps(
       Jdbi jdbi, Clock clock, AuditLog audit, Path workDir, SecretBox secrets, Settings settings) {
+    this(jdbi, clock, audit, workDir, secrets, settings, HelmWorker.DEFAULT_JVM_OPTIONS);
+  }
+
+  /** As the public constructor, with these options for the JVM that runs Helm. */
+  GitOps(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      Path workDir,
+      SecretBox secrets,
+      Settings settings,
+      List<String> helmJvmOptions) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.audit = audit;
@@ -148,12 +196,26 @@ public final class GitOps implements AutoCloseable {
     this.settings = settings;
     Path dir = workDir.toAbsolutePath();
     Directories.delete(dir.resolve("charts"));
+    Directories.delete(dir.resolve("helm"));
     Directories.delete(dir.resolve("tmp"));
     this.store = new SourceStore(jdbi);
     this.git = new GitClient(dir.resolve("repos"), dir.resolve("ssh"), settings.gitTimeout());
     this.renderer =
         new Renderer(
-            new HelmRenderer(dir.resolve("charts"), dir.resolve("tmp")),
+            new HelmRenderer(
+                new ChartCache(
+                    dir.resolve("charts"),
+                    settings.chartCacheBytes(),
+                    settings.chartCacheEntries()),
+                dir.resolve("tmp"),
+                new HelmWorker(
+                    dir.resolve("helm"),
+                    new HelmWorker.Options(
+                        HelmWorker.Options.defaults().startTimeout(),
+                        settings.helmRenderTimeout(),
+                        settings.helmRendersPerProcess(),
+                        settings.helmIdleTimeout(),
+                        helmJvmOptions))),
             settings.renderCacheBytes());
     this.bundles = new Lru<>(settings.bundleCacheBytes(), Bundle::size);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("edgefleet-gitops-timer"));
@@ -445,6 +507,7 @@ public final class GitOps implements AutoCloseable {
    * @param files the files by relative path; asked for only when the parsed content is not cached
    * @throws RenderException if the content does not parse, a tag is missing, the chart fails with
    *     these values, or values are given for plain manifests
+   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
    */
   public RenderedApp renderContent(
       String name,
@@ -460,6 +523,7 @@ public final class GitOps implements AutoCloseable {
    * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}. See {@link #renderContent}.
    *
    * @throws RenderException if the content does not parse or does not render with these values
+   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
    */
   public RenderedApp renderContentBase(
       String name,
@@ -476,6 +540,7 @@ public final class GitOps implements AutoCloseable {
    *
    * @throws RenderException with Helm's message if the chart is invalid (bad {@code Chart.yaml},
    *     missing dependencies)
+   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
    */
   public byte[] packageChart(SortedMap<String, byte[]> files) {
     return renderer.packageChart(files);
@@ -516,12 +581,24 @@ public final class GitOps implements AutoCloseable {
     running = false;
     scheduler.shutdownNow();
     workers.shutdownNow();
+    // First, so that a poll waiting for Helm ends now rather than at its render deadline.
+    renderer.close();
     try {
       workers.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     git.close();
+  }
+
+  /** The process that runs Helm (for tests). */
+  HelmWorker helmWorker() {
+    return renderer.helm().worker();
+  }
+
+  /** The chart files kept on disk for Helm (for tests). */
+  ChartCache chartCache() {
+    return renderer.helm().charts();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -567,7 +644,16 @@ public final class GitOps implements AutoCloseable {
         store.polled(name, clock.millis());
         return false;
       }
-      SourceStore.Recording r = evaluate(s, snapshot);
+      SourceStore.Recording r;
+      try {
+        r = evaluate(s, snapshot);
+      } catch (HelmUnavailableException e) {
+        // Says nothing about the commit: it is neither applied nor refused, and the next poll
+        // tries again.
+        LOG.warn("git source {}: cannot validate {}: {}", name, snapshot.sha(), e.getMessage());
+        store.pollFailed(name, "cannot validate the new commit: " + e.getMessage());
+        return false;
+      }
       if (!store.record(s, r, clock.millis())) {
         LOG.info("git source {}: another controller recorded {} first", name, snapshot.sha());
         return false;

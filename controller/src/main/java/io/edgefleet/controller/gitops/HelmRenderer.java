@@ -1,35 +1,35 @@
 package io.edgefleet.controller.gitops;
 
-import com.marcnuri.helm.Helm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Runs real Helm 3 ({@code helm template}) through helm-java. The 98 MB native library is loaded on
- * the first render only, so controllers without Helm applications never pay its ~75 MB of memory.
- * Each call leaks about 10 KB of native memory inside Helm, which is why callers cache results.
+ * Runs real Helm 3 ({@code helm template}, {@code helm package}) through helm-java in a separate
+ * process ({@link HelmWorker}); this JVM never loads Helm's native library.
  *
- * <p>Charts are written once per git tree id under {@code chartsDir}. Renders are serialized: one
- * at a time per process. Thread-safe.
+ * <p>Charts are written to disk once per git tree id in a bounded {@link ChartCache}; values and
+ * outputs go through {@code tmpDir} and are deleted after each call, whatever its outcome. A chart
+ * that fails is deleted from the cache at once. Renders are serialized: one at a time per
+ * controller. Thread-safe.
  */
-final class HelmRenderer {
-  private static final String SKIP_REMOTE_JAR = "com.marcnuri.jkube-helm.skipRemoteJar";
+final class HelmRenderer implements AutoCloseable {
+  /** The most YAML one render may produce; a device's bundle is far smaller. */
+  static final long MAX_OUTPUT = 16L << 20;
 
-  private final Path chartsDir;
+  private final ChartCache charts;
   private final Path tmpDir;
+  private final HelmWorker worker;
   private final AtomicLong renders = new AtomicLong();
 
-  HelmRenderer(Path chartsDir, Path tmpDir) {
-    this.chartsDir = chartsDir;
+  HelmRenderer(ChartCache charts, Path tmpDir, HelmWorker worker) {
+    this.charts = charts;
     this.tmpDir = tmpDir;
+    this.worker = worker;
   }
 
   /** How many times Helm itself ran. */
@@ -37,72 +37,71 @@ final class HelmRenderer {
     return renders.get();
   }
 
+  /** The process that runs Helm, for tests and metrics. */
+  HelmWorker worker() {
+    return worker;
+  }
+
+  /** The chart files on disk. */
+  ChartCache charts() {
+    return charts;
+  }
+
   /**
    * {@code helm template <name> <chart> --namespace <name> -f <values>} over the bundle's files.
    *
    * @throws RenderException with Helm's own message if the chart does not render
+   * @throws HelmUnavailableException if Helm cannot run now, whatever the chart
    */
   synchronized String template(Bundle bundle, Map<String, Object> values) {
-    // helm-java would otherwise download a native library from the internet when none is on the
-    // class path; the controller must only ever run the one it was built with.
-    if (System.getProperty(SKIP_REMOTE_JAR) == null) {
-      System.setProperty(SKIP_REMOTE_JAR, "true");
-    }
-    Path chart = materialize(bundle);
-    Path valuesFile = null;
+    Path chart = charts.acquire(bundle);
+    boolean failed = true;
+    Path work = null;
     try {
-      Files.createDirectories(tmpDir);
-      valuesFile = Files.createTempFile(tmpDir, "values-", ".json");
+      work = tempDirectory("template-");
+      Path valuesFile = work.resolve("values.json");
+      Path out = work.resolve("out.yaml");
       Files.write(valuesFile, Values.canonicalJson(values));
       renders.incrementAndGet();
-      return new Helm(chart)
-          .template()
-          .withName(bundle.name())
-          .withNamespace(bundle.name())
-          .withValuesFile(valuesFile)
-          .call();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write Helm values under " + tmpDir, e);
-    } catch (LinkageError e) {
-      throw new RenderException(
-          "Helm is not available in this controller ("
-              + e
-              + "); it needs the helm-java native library for this platform",
-          e);
-    } catch (RuntimeException e) {
-      String m = e.getMessage() == null ? e.toString() : e.getMessage().strip();
-      if (m.contains("missing in charts/")) {
-        m +=
-            "; the controller never downloads dependencies: run `helm dependency build` and"
-                + " commit the charts/ directory";
-      }
-      throw new RenderException("helm template failed: " + m, e);
-    } finally {
-      if (valuesFile != null) {
-        try {
-          Files.deleteIfExists(valuesFile);
-        } catch (IOException e) {
-          // A leftover temp file is harmless; the directory is emptied on the next start.
+      try {
+        worker.template(chart, valuesFile, bundle.name(), bundle.name(), null, out, MAX_OUTPUT);
+      } catch (RenderException e) {
+        String m = e.getMessage().strip();
+        if (m.contains("missing in charts/")) {
+          m +=
+              "; the controller never downloads dependencies: run `helm dependency build` and"
+                  + " commit the charts/ directory";
         }
+        throw new RenderException("helm template failed: " + m, e);
       }
+      if (Files.size(out) > MAX_OUTPUT) {
+        throw new RenderException(
+            "helm template failed: the chart rendered more than " + (MAX_OUTPUT >> 20) + " MiB");
+      }
+      String yaml = Files.readString(out);
+      failed = false;
+      return yaml;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot exchange files with Helm under " + tmpDir, e);
+    } finally {
+      deleteQuietly(work);
+      charts.release(bundle, failed);
     }
   }
 
   /**
    * {@code helm package} over these chart files: the {@code .tgz} bytes Helm writes, with {@code
    * .helmignore} applied, {@code Chart.yaml} rewritten in Helm's form and subchart archives under
-   * {@code charts/} unpacked. Packaging the unpacked result again gives the same files.
+   * {@code charts/} unpacked. Packaging the unpacked result again gives the same files. Nothing of
+   * it stays on disk.
    *
    * @throws RenderException with Helm's own message if the chart is invalid
+   * @throws HelmUnavailableException if Helm cannot run now, whatever the chart
    */
-  synchronized byte[] packageChart(java.util.SortedMap<String, byte[]> files) {
-    if (System.getProperty(SKIP_REMOTE_JAR) == null) {
-      System.setProperty(SKIP_REMOTE_JAR, "true");
-    }
+  synchronized byte[] packageChart(SortedMap<String, byte[]> files) {
     Path work = null;
     try {
-      Files.createDirectories(tmpDir);
-      work = Files.createTempDirectory(tmpDir, "package-");
+      work = tempDirectory("package-");
       Path chart = work.resolve("chart");
       for (Map.Entry<String, byte[]> f : files.entrySet()) {
         Path target = chart.resolve(f.getKey()).normalize();
@@ -114,66 +113,42 @@ final class HelmRenderer {
       }
       Path out = Files.createDirectories(work.resolve("out"));
       renders.incrementAndGet();
+      Path tgz;
       try {
-        new Helm(chart).packageIt().withDestination(out).call();
-      } catch (LinkageError e) {
-        throw new RenderException(
-            "Helm is not available in this controller ("
-                + e
-                + "); it needs the helm-java native library for this platform",
-            e);
-      } catch (RuntimeException e) {
-        String m = e.getMessage() == null ? e.toString() : e.getMessage().strip();
-        throw new RenderException("helm package failed: " + m, e);
+        tgz = worker.packageChart(chart, out);
+      } catch (RenderException e) {
+        throw new RenderException("helm package failed: " + e.getMessage().strip(), e);
       }
-      try (var packaged = Files.list(out)) {
-        Path tgz =
-            packaged
-                .filter(p -> p.getFileName().toString().endsWith(".tgz"))
-                .findFirst()
-                .orElseThrow(() -> new RenderException("helm package wrote no archive"));
-        return Files.readAllBytes(tgz);
+      if (!tgz.normalize().startsWith(out)) {
+        throw new IllegalStateException("Helm wrote its archive outside " + out + ": " + tgz);
       }
+      return Files.readAllBytes(tgz);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot package a chart under " + tmpDir, e);
     } finally {
-      if (work != null) {
-        try {
-          Directories.delete(work);
-        } catch (UncheckedIOException e) {
-          // A leftover directory is harmless; tmp/ is emptied on the next start.
-        }
-      }
+      deleteQuietly(work);
     }
   }
 
-  /** Writes the chart files once per tree id (atomically, so a crash never leaves half a chart). */
-  private Path materialize(Bundle bundle) {
-    Path dir = chartsDir.resolve(bundle.treeId());
-    if (Files.isDirectory(dir)) {
-      return dir;
+  /** Stops Helm's process. */
+  @Override
+  public void close() {
+    worker.close();
+  }
+
+  private Path tempDirectory(String prefix) throws IOException {
+    Files.createDirectories(tmpDir);
+    return Files.createTempDirectory(tmpDir, prefix);
+  }
+
+  private static void deleteQuietly(Path dir) {
+    if (dir == null) {
+      return;
     }
     try {
-      Files.createDirectories(chartsDir);
-      Path tmp = Files.createTempDirectory(chartsDir, ".tmp-" + bundle.treeId());
-      for (Map.Entry<String, byte[]> f : bundle.files().entrySet()) {
-        Path target = tmp.resolve(f.getKey()).normalize();
-        if (!target.startsWith(tmp)) {
-          throw new RenderException("chart file path '" + f.getKey() + "' leaves the chart");
-        }
-        Files.createDirectories(target.getParent());
-        Files.write(target, f.getValue());
-      }
-      try {
-        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, dir);
-      } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-        Directories.delete(tmp);
-      }
-      return dir;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write chart under " + chartsDir, e);
+      Directories.delete(dir);
+    } catch (UncheckedIOException e) {
+      // A leftover is harmless: tmp/ is emptied on the next start.
     }
   }
 }

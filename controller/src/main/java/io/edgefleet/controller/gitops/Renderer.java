@@ -11,11 +11,12 @@ import java.util.function.Supplier;
 
 /**
  * Turns bundles into {@link RenderedApp}s and caches the results by (application, tree id, values
- * digest) in a bounded LRU. Failures are cached too, so a chart that fails for some devices does
- * not make Helm run (and leak) again for each of them. Concurrent requests for the same key wait
- * for one render. Thread-safe.
+ * digest) in a bounded LRU. Failures of the chart ({@link RenderException}) are cached too, so a
+ * chart that fails for some devices does not make Helm run again for each of them; {@link
+ * HelmUnavailableException} says nothing about the chart and is not cached. Concurrent requests for
+ * the same key wait for one render. Thread-safe.
  */
-final class Renderer {
+final class Renderer implements AutoCloseable {
   private static final String MANIFESTS = "manifests";
 
   private final HelmRenderer helm;
@@ -55,6 +56,16 @@ final class Renderer {
 
   long helmRenders() {
     return helm.renders();
+  }
+
+  HelmRenderer helm() {
+    return helm;
+  }
+
+  /** Stops Helm's process. */
+  @Override
+  public void close() {
+    helm.close();
   }
 
   /**

@@ -176,6 +176,24 @@ class CatalogHelmIT {
   }
 
   @Test
+  void aRefusedPushLeavesNoChartFilesOnDisk() throws Exception {
+    // Compresses to a few KB: a push is small, what it unpacks to is not.
+    write("files/blob.txt", "0".repeat(4 << 20));
+    write("values.yaml", VALUES.replace("fail: false", "fail: true"));
+    assertThatThrownBy(() -> push("1.0.0", Tars.ofDirectory(chart, "")))
+        .hasMessageContaining("told to fail");
+
+    write("values.yaml", VALUES);
+    write("Chart.yaml", CHART.replace("version: 1.0.0", "version: one"));
+    assertThatThrownBy(() -> push("1.0.0", Tars.ofDirectory(chart, "")))
+        .hasMessageContaining("chart.metadata.version \"one\" is invalid");
+
+    Path work = tmp.resolve("data").resolve("gitops");
+    assertThat(entriesBelow(work.resolve("charts"))).isEmpty();
+    assertThat(entriesBelow(work.resolve("tmp"))).isEmpty();
+  }
+
+  @Test
   void renderingForADeviceSubstitutesItsTagsAndAppliesOverridesThenValues() {
     push("1.0.0", Tars.ofDirectory(chart, ""));
     Map<String, String> large = Map.of("site", "store-17", "site-size", "large");
@@ -266,6 +284,15 @@ class CatalogHelmIT {
       Files.writeString(p, content, StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static java.util.List<Path> entriesBelow(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return java.util.List.of();
+    }
+    try (Stream<Path> all = Files.walk(dir)) {
+      return all.filter(p -> !p.equals(dir)).toList();
     }
   }
 

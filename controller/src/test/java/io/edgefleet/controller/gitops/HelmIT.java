@@ -210,6 +210,44 @@ class HelmIT {
   }
 
   @Test
+  void aCommitIsNeitherAppliedNorRefusedWhileHelmCannotRun() {
+    gitops.close();
+    Path data = tmp.resolve("data");
+    // A JVM that cannot start stands for any reason Helm's process cannot run.
+    gitops =
+        new GitOps(
+            db.jdbi(),
+            Clock.systemUTC(),
+            new AuditLog(db.jdbi(), Clock.systemUTC()),
+            data.resolve("gitops"),
+            new SecretBox(data.resolve("secret.key")),
+            GitOps.Settings.defaults(),
+            List.of("-XX:+NoSuchOptionForThisTest"));
+    String sha = up.commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+
+    assertThat(gitops.pollNow("fleet")).isFalse();
+    SourceView v = gitops.get("fleet");
+    assertThat(v.lastCommit()).isNull();
+    assertThat(v.lastError())
+        .startsWith("cannot validate the new commit: the Helm process exited while starting")
+        .doesNotContain("was refused");
+
+    gitops.close();
+    gitops =
+        new GitOps(
+            db.jdbi(),
+            Clock.systemUTC(),
+            new AuditLog(db.jdbi(), Clock.systemUTC()),
+            data.resolve("gitops"),
+            new SecretBox(data.resolve("secret.key")));
+    // The same commit is validated again once Helm runs, and applied.
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(gitops.get("fleet").lastCommit().sha()).isEqualTo(sha);
+    assertThat(gitops.get("fleet").lastError()).isNull();
+  }
+
+  @Test
   void valueChangesShowInTheDiffAndBrokenChartsAreRefused() {
     String first = up.commit("chart");
     gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");

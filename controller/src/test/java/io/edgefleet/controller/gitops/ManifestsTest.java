@@ -15,7 +15,13 @@ class ManifestsTest {
   @TempDir Path dir;
 
   private Renderer renderer() {
-    return new Renderer(new HelmRenderer(dir.resolve("charts"), dir.resolve("tmp")), 1 << 20);
+    // Plain manifests never start Helm's process.
+    return new Renderer(
+        new HelmRenderer(
+            new ChartCache(dir.resolve("charts"), 1 << 20, 10),
+            dir.resolve("tmp"),
+            new HelmWorker(dir.resolve("helm"), HelmWorker.Options.defaults())),
+        1 << 20);
   }
 
   private static SortedMap<String, byte[]> files(String... pathAndContent) {
