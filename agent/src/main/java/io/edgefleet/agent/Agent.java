@@ -560,7 +560,11 @@ public final class Agent implements AutoCloseable {
         return;
       }
       if (resp.statusCode() != 200) {
-        lastError = "desired state fetch failed: HTTP " + resp.statusCode();
+        String why =
+            parseError(resp.body())
+                .map(e -> e.message() + " [" + e.code() + "]")
+                .orElse("HTTP " + resp.statusCode());
+        lastError = "desired state fetch failed: " + why;
         return;
       }
       accept(Json.mapper().readValue(resp.body(), SignedDesiredState.class), Map.of());

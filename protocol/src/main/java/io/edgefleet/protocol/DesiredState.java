@@ -9,6 +9,13 @@ import java.util.List;
  */
 public record DesiredState(
     String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
+  /**
+   * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
+   * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
+   * claim above it is refused instead of wrapping around.
+   */
+  public static final long MAX_GENERATION = (1L << 53) - 1;
+
   public DesiredState {
     apps = apps == null ? List.of() : List.copyOf(apps);
   }

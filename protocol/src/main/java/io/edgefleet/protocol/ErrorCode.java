@@ -32,6 +32,7 @@ public enum ErrorCode {
   CATALOG_CONTENT_INVALID(422, false),
   ROLLOUT_POLICY_INVALID(422, false),
   ROLLOUT_STATE_CONFLICT(409, false),
+  GENERATION_OUT_OF_RANGE(409, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

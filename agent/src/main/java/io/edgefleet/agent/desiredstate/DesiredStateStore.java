@@ -80,6 +80,13 @@ public final class DesiredStateStore {
           "desired-state-wrong-device",
           "refused a desired state for device " + state.deviceId() + " (this is " + deviceId + ")");
     }
+    if (state.generation() > DesiredState.MAX_GENERATION) {
+      throw new Refused(
+          "desired-state-malformed",
+          "refused desired state generation "
+              + state.generation()
+              + ": above the largest generation a controller issues");
+    }
     if (state.generation() <= held) {
       throw new Refused(
           "desired-state-replayed",

@@ -65,6 +65,26 @@ class DesiredStateStoreTest {
   }
 
   @Test
+  void aGenerationAboveWhatAControllerIssuesIsRefused() throws Exception {
+    SignedDesiredState wrapped = sign(controller, doc("dev-1", Long.MAX_VALUE));
+    assertThatThrownBy(() -> DesiredStateStore.verify(wrapped, controller.getPublic(), "dev-1", 5))
+        .satisfies(
+            e ->
+                assertThat(((DesiredStateStore.Refused) e).kind())
+                    .isEqualTo("desired-state-malformed"))
+        .hasMessageContaining("largest generation");
+    assertThat(
+            DesiredStateStore.verify(
+                    sign(controller, doc("dev-1", DesiredState.MAX_GENERATION)),
+                    controller.getPublic(),
+                    "dev-1",
+                    5)
+                .state()
+                .generation())
+        .isEqualTo(DesiredState.MAX_GENERATION);
+  }
+
+  @Test
   void bundlesMustMatchTheirDigestAndAreRequiredBeforeTheDocument() throws Exception {
     DesiredStateStore store = new DesiredStateStore(dir);
     DesiredStateStore.Verified v =

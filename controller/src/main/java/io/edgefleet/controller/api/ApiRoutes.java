@@ -286,6 +286,11 @@ public final class ApiRoutes {
     return r;
   }
 
+  /**
+   * The {@code known} query parameter: a whole number, 0 or more. Its upper bound ({@link
+   * io.edgefleet.protocol.DesiredState#MAX_GENERATION}) is the engine's to check: it answers with
+   * its own stable code.
+   */
   private static long generation(String s) {
     try {
       long g = Long.parseLong(s);
@@ -294,7 +299,11 @@ public final class ApiRoutes {
       }
       return g;
     } catch (NumberFormatException e) {
-      throw ControllerException.invalid("known must be a generation number (0 or more), got " + s);
+      throw ControllerException.invalid(
+          "known must be a generation number (0 to "
+              + io.edgefleet.protocol.DesiredState.MAX_GENERATION
+              + "), got "
+              + s);
     }
   }
 

@@ -1,10 +1,12 @@
 package io.edgefleet.controller.desired;
 
+import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
@@ -351,7 +353,7 @@ public final class DesiredStateEngine implements AutoCloseable {
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
     if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
-      gen++;
+      gen = next(deviceId, gen);
       SignedDesiredState doc = store(h, deviceId, gen, fingerprint, list);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
     }
@@ -409,8 +411,18 @@ public final class DesiredStateEngine implements AutoCloseable {
    * The signed document for a device that holds {@code known}. A device that holds a generation
    * above ours (the controller's database was restored from an older backup) gets the same content
    * re-issued above its generation, so it never stays stuck on a stale document.
+   *
+   * <p>Only a device's own certificate can make this claim, and it can only push its own generation
+   * up; the claim is still bounded: no generation above {@link DesiredState#MAX_GENERATION} is ever
+   * signed, so nothing wraps around into a value the device would take for a replay.
+   *
+   * @throws ControllerException {@code GENERATION_OUT_OF_RANGE} if {@code known} is negative, or at
+   *     or above the largest generation while above the device's own
    */
   public Optional<SignedDesiredState> newerThan(String deviceId, long known) {
+    if (known < 0 || known > DesiredState.MAX_GENERATION) {
+      throw outOfRange(deviceId, known);
+    }
     Optional<Current> current = jdbi.withHandle(h -> current(h, deviceId));
     if (current.isEmpty()) {
       return Optional.empty();
@@ -422,11 +434,34 @@ public final class DesiredStateEngine implements AutoCloseable {
     if (c.generation() == known) {
       return Optional.empty();
     }
+    if (known == DesiredState.MAX_GENERATION) {
+      throw outOfRange(deviceId, known);
+    }
+    LOG.warn(
+        "device {} holds generation {} but this controller's latest is {}: re-issuing its desired"
+            + " state above it (was the database restored from a backup?)",
+        deviceId,
+        known,
+        c.generation());
     return jdbi.inTransaction(
         h -> {
           DesiredState old = decode(c.payload());
-          return Optional.of(store(h, deviceId, known + 1, c.fingerprint(), old.apps()));
+          return Optional.of(
+              store(h, deviceId, Math.addExact(known, 1), c.fingerprint(), old.apps()));
         });
+  }
+
+  private static ControllerException outOfRange(String deviceId, long known) {
+    return new ControllerException(
+        ErrorCode.GENERATION_OUT_OF_RANGE,
+        "device "
+            + deviceId
+            + " claims to hold desired-state generation "
+            + known
+            + "; a controller issues generations 0 to "
+            + DesiredState.MAX_GENERATION
+            + " and none above this claim. Clear the desired state stored on the device (the 'desired' directory and"
+            + " 'replay-floor.json' in the agent's state directory) and restart its agent");
   }
 
   public long generation(String deviceId) {
@@ -444,6 +479,21 @@ public final class DesiredStateEngine implements AutoCloseable {
                     .mapTo(Integer.class)
                     .one()
                 > 0);
+  }
+
+  /** The generation after {@code gen}; never above {@link DesiredState#MAX_GENERATION}. */
+  private static long next(String deviceId, long gen) {
+    if (gen >= DesiredState.MAX_GENERATION) {
+      throw new ControllerException(
+          ErrorCode.GENERATION_OUT_OF_RANGE,
+          "device "
+              + deviceId
+              + " holds the largest generation a controller issues ("
+              + DesiredState.MAX_GENERATION
+              + "); it gets no newer desired state until the state stored on the device is"
+              + " cleared and its agent restarted");
+    }
+    return Math.addExact(gen, 1);
   }
 
   private SignedDesiredState store(

@@ -1,12 +1,15 @@
 package io.edgefleet.controller.desired;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -267,6 +270,33 @@ class DesiredStateEngineTest {
     assertThat(reissued.generation()).isEqualTo(42);
     assertThat(reissued.apps()).extracting(DesiredState.DesiredApp::name).containsExactly("web");
     assertThat(engine.generation("dev-1")).isEqualTo(42);
+  }
+
+  @Test
+  void aClaimedGenerationBeyondWhatCanBeIssuedIsRefusedAndNothingWraps() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+
+    for (long claim : new long[] {Long.MAX_VALUE, DesiredState.MAX_GENERATION + 1}) {
+      assertThatThrownBy(() -> engine.newerThan("dev-1", claim))
+          .isInstanceOf(ControllerException.class)
+          .satisfies(
+              e ->
+                  assertThat(((ControllerException) e).code())
+                      .isEqualTo(ErrorCode.GENERATION_OUT_OF_RANGE))
+          .hasMessageContaining(Long.toString(claim));
+      assertThat(engine.generation("dev-1")).as("nothing was signed").isEqualTo(1);
+    }
+
+    // Up to the largest generation a device is served; beyond it the engine refuses to sign.
+    DesiredState top = decode(engine.newerThan("dev-1", DesiredState.MAX_GENERATION - 1).get());
+    assertThat(top.generation()).isEqualTo(DesiredState.MAX_GENERATION);
+    assertThat(engine.newerThan("dev-1", DesiredState.MAX_GENERATION)).isEmpty();
+    apps.add(app("db", "r1", "role", "pos"));
+    assertThatThrownBy(() -> engine.recompute("dev-1"))
+        .isInstanceOf(ControllerException.class)
+        .hasMessageContaining("largest generation");
+    assertThat(engine.generation("dev-1")).isEqualTo(DesiredState.MAX_GENERATION);
   }
 
   @Test
