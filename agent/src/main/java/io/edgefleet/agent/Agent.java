@@ -17,6 +17,7 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.RenewalRequest;
 import io.edgefleet.protocol.RenewalResponse;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
@@ -223,10 +224,16 @@ public final class Agent implements AutoCloseable {
     features.add(feature);
   }
 
-  /** Begins enrolling or connecting; returns at once. */
+  /**
+   * Begins enrolling or connecting; returns at once. The state directory is first restricted to
+   * this user (directories 0700, files 0600), whatever an older version left behind.
+   *
+   * @throws AgentException if the bootstrap file or the state is unusable
+   */
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
     BootstrapFile.read(options.bootstrapFile());
+    restrictStateDirectory();
     identities
         .load()
         .ifPresent(
@@ -237,6 +244,33 @@ public final class Agent implements AutoCloseable {
               identities.signingKey().ifPresent(k -> loadDesired(k, id.deviceId()));
             });
     run(this::step, Duration.ZERO);
+  }
+
+  /**
+   * The state holds the device key, certificates and the deployed bundles (which carry the apps'
+   * secrets): nobody but the agent's user may read it. Older versions wrote it 0644 in 0755
+   * directories.
+   */
+  private void restrictStateDirectory() {
+    Path dir = options.stateDir();
+    try {
+      SecureFiles.createPrivateDirectories(dir);
+      int changed = SecureFiles.restrictToOwner(dir);
+      if (changed > 0) {
+        out.printf(
+            "restricted %d path(s) in %s to this user (directories 0700, files 0600)%n",
+            changed, dir);
+      }
+    } catch (java.io.UncheckedIOException e) {
+      throw new AgentException(
+          AgentException.Code.STATE_PERMISSIONS,
+          "the state directory "
+              + dir
+              + " cannot be restricted to this user ("
+              + e.getMessage()
+              + "); it and everything in it must belong to the user the agent runs as",
+          e);
+    }
   }
 
   /** The generation of the desired state this device holds (0 if none). */

@@ -20,9 +20,10 @@ import java.security.spec.X509EncodedKeySpec;
 import java.util.Optional;
 
 /**
- * The agent's identity in its state directory: its own EC P-256 key (created once, mode 0600, never
- * sent anywhere), and after enrollment its certificate, the controller CA and its device id. Writes
- * are atomic, so a power cut leaves either the old or the new identity.
+ * The agent's identity in its state directory: its own EC P-256 key (created once, never sent
+ * anywhere), and after enrollment its certificate, the controller CA and its device id. Every file
+ * is created mode 0600 (in a 0700 directory) and written atomically, so a power cut leaves either
+ * the old or the new identity.
  */
 public final class IdentityStore {
   private final Path dir;
@@ -61,7 +62,7 @@ public final class IdentityStore {
       g.initialize(new ECGenParameterSpec("secp256r1"));
       KeyPair kp = g.generateKeyPair();
       SecureFiles.writeSecret(keyFile, Pem.privateKey(kp.getPrivate()));
-      SecureFiles.writePublic(pubFile, Pem.encode("PUBLIC KEY", kp.getPublic().getEncoded()));
+      SecureFiles.writeSecret(pubFile, Pem.encode("PUBLIC KEY", kp.getPublic().getEncoded()));
       return kp;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or write the device key in " + dir, e);
@@ -107,7 +108,7 @@ public final class IdentityStore {
   /** Stores the controller's desired-state signing key, received over the pinned channel. */
   public void saveSigningKey(String pem) {
     Signatures.publicKey(pem);
-    SecureFiles.writePublic(dir.resolve("signing.pub"), pem);
+    SecureFiles.writeSecret(dir.resolve("signing.pub"), pem);
   }
 
   /** Parses a signing key from an answer, if present. */
@@ -129,14 +130,14 @@ public final class IdentityStore {
 
   /** Replaces the certificate after a renewal; one atomic write, the key is unchanged. */
   public void saveCertificate(X509Certificate cert) {
-    SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(cert));
+    SecureFiles.writeSecret(dir.resolve("device.crt"), Pem.certificate(cert));
   }
 
   public void save(Identity id) {
-    SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(id.certificate()));
-    SecureFiles.writePublic(dir.resolve("ca.crt"), Pem.certificate(id.ca()));
+    SecureFiles.writeSecret(dir.resolve("device.crt"), Pem.certificate(id.certificate()));
+    SecureFiles.writeSecret(dir.resolve("ca.crt"), Pem.certificate(id.ca()));
     // identity.json last: its presence marks the enrollment as complete.
-    SecureFiles.writePublic(
+    SecureFiles.writeSecret(
         dir.resolve("identity.json"),
         Json.pretty(new IdentityFile(id.deviceId(), id.controllerUrl(), id.caFingerprint()))
             + "\n");

@@ -4,16 +4,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.telemetry.NodeSampler;
+import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.DeviceHttp;
+import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -61,7 +73,89 @@ class DesiredStateTrustIT {
     }
   }
 
+  @Test
+  void theAgentsStateIsReadableByItsOwnerOnlyAndOlderLooseModesAreTightened() throws Exception {
+    try (GitRepo repo = GitRepo.init(dir.resolve("repo"))) {
+      repo.write("apps/web/app.yaml", GitRepo.configMap("settings", "password", "s3cret"))
+          .commit("add web");
+      addRepo(repo, "site=s1");
+    }
+    Agent.Options options = agents.options("a1", bootstrap("a1"));
+    Agent agent = startWithTelemetry(options);
+    Path state = options.stateDir();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> agent.generation() >= 1 && !files(state.resolve("desired/bundles")).isEmpty());
+
+    assertThat(loose(state)).as("group- or world-accessible paths").isEmpty();
+    assertThat(mode(state)).isEqualTo("rwx------");
+
+    // State written by an older agent: the usual 0755 directories and 0644 files.
+    agent.close();
+    try (Stream<Path> all = Files.walk(state)) {
+      for (Path p : all.toList()) {
+        Files.setPosixFilePermissions(
+            p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+      }
+    }
+    Agent restarted = startWithTelemetry(options);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> restarted.status().state() == Agent.State.CONNECTED);
+    assertThat(loose(state)).as("tightened at start-up").isEmpty();
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  /** Paths under {@code root} (itself included) that anyone but their owner may use. */
+  private static List<String> loose(Path root) throws Exception {
+    List<String> out = new ArrayList<>();
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.toList()) {
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
+        if (perms.stream().anyMatch(x -> !x.name().startsWith("OWNER_"))) {
+          out.add(root.relativize(p) + " " + PosixFilePermissions.toString(perms));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static String mode(Path p) throws Exception {
+    return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+  }
+
+  private static List<Path> files(Path dir) throws Exception {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (Stream<Path> all = Files.list(dir)) {
+      return all.toList();
+    }
+  }
+
+  private void addRepo(GitRepo repo, String target) {
+    AdminClient.Answer a =
+        controller
+            .admin()
+            .post(
+                "/api/v1/repos",
+                Map.of("name", "fleet", "url", repo.url(), "target", target, "interval", "5s"));
+    assertThat(a.status()).as(a.body().toString()).isEqualTo(201);
+  }
+
+  private Path bootstrap(String name) {
+    String token = controller.token(Map.of("site", "s1"), null, false);
+    return agents.bootstrap(name, controller.url(), controller.caFingerprint(), token);
+  }
+
+  /** An agent as {@code edgefleet agent} runs it: with its telemetry outbox in its state. */
+  private Agent startWithTelemetry(Agent.Options options) {
+    return agents
+        .startWithTelemetry(
+            options, Clock.systemUTC(), NodeSampler.system(), TelemetryFeature.Options.defaults())
+        .agent();
+  }
 
   private Agent enrolled(String name) {
     String token = controller.token(Map.of("site", "s1"), null, false);

@@ -159,7 +159,7 @@ public final class DesiredStateStore {
           "bundle-digest-mismatch",
           "refused bundle " + digest + ": its content hashes to " + Fingerprints.sha256(content));
     }
-    SecureFiles.writePublic(bundleFile(digest), new String(content, StandardCharsets.UTF_8));
+    SecureFiles.writeSecret(bundleFile(digest), content);
   }
 
   /** Makes the document current; all its bundles must be stored already. */
@@ -169,7 +169,7 @@ public final class DesiredStateStore {
         throw new IllegalStateException("bundle " + app.bundle() + " must be stored first");
       }
     }
-    SecureFiles.writePublic(dir.resolve("current.json"), Json.write(v.signed()));
+    SecureFiles.writeSecret(dir.resolve("current.json"), Json.write(v.signed()));
   }
 
   private Path bundleFile(String digest) {
