@@ -1,6 +1,7 @@
 package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
+import io.edgefleet.agent.desiredstate.ReplayFloor;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
@@ -45,6 +46,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -185,6 +187,13 @@ public final class Agent implements AutoCloseable {
   private final DesiredStateStore desiredStore;
   private final Object reconcileLock = new Object();
   private volatile DesiredStateStore.Verified current;
+  private final ReplayFloor replayFloor;
+
+  /**
+   * The highest generation ever accepted by this enrollment (persisted in {@link #replayFloor}).
+   */
+  private volatile long floor;
+
   private volatile PublicKey signingKey;
   private volatile List<AppState> lastReported = List.of();
   private volatile boolean reportDue;
@@ -206,6 +215,7 @@ public final class Agent implements AutoCloseable {
     this.runtime = runtime;
     this.reconciler = new Reconciler(runtime);
     this.desiredStore = new DesiredStateStore(options.stateDir());
+    this.replayFloor = new ReplayFloor(options.stateDir());
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
     this.random = random;
@@ -242,6 +252,7 @@ public final class Agent implements AutoCloseable {
               // Autonomy: run the last verified desired state before any contact with the
               // controller.
               identities.signingKey().ifPresent(k -> loadDesired(k, id.deviceId()));
+              loadFloor(id.deviceId());
             });
     run(this::step, Duration.ZERO);
   }
@@ -277,6 +288,37 @@ public final class Agent implements AutoCloseable {
   public long generation() {
     DesiredStateStore.Verified v = current;
     return v == null ? 0 : v.state().generation();
+  }
+
+  /**
+   * The generation a new document must be above. Normally the one in effect; when that is older
+   * than the floor (its document was lost, or a crash came between storing the floor and the
+   * document) the floor's own generation may be taken again: it is the newest the controller
+   * issued, and the way back to a document in effect. Anything older is a replay.
+   */
+  private long held() {
+    return Math.max(generation(), floor - 1);
+  }
+
+  /**
+   * Reads the replay floor at start-up. An older agent kept none: the stored document's generation
+   * is the floor then. An unreadable floor falls back to the same, loudly.
+   */
+  private void loadFloor(String id) {
+    OptionalLong stored = replayFloor.load(id);
+    if (stored.isEmpty()) {
+      out.printf(
+          "the replay floor %s is unreadable; using the stored desired state's generation %d%n",
+          replayFloor.file(), generation());
+    }
+    floor = Math.max(stored.orElse(0), generation());
+    if (floor > stored.orElse(0)) {
+      try {
+        replayFloor.raise(id, floor);
+      } catch (java.io.UncheckedIOException e) {
+        out.printf("cannot write the replay floor %s: %s%n", replayFloor.file(), e.getMessage());
+      }
+    }
   }
 
   /** What the last reconcile found, per app. */
@@ -589,7 +631,7 @@ public final class Agent implements AutoCloseable {
     }
     try {
       HttpResponse<String> resp =
-          get(DeviceApi.DESIRED + "?known=" + generation(), HttpResponse.BodyHandlers.ofString());
+          get(DeviceApi.DESIRED + "?known=" + held(), HttpResponse.BodyHandlers.ofString());
       if (resp.statusCode() == 204) {
         return;
       }
@@ -636,7 +678,7 @@ public final class Agent implements AutoCloseable {
     PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
     DesiredStateStore.Verified v;
     try {
-      v = DesiredStateStore.verify(doc, key, deviceId, generation());
+      v = DesiredStateStore.verify(doc, key, deviceId, held());
       for (DesiredState.DesiredApp app : v.state().apps()) {
         if (desiredStore.hasBundle(app.bundle())) {
           continue;
@@ -672,6 +714,18 @@ public final class Agent implements AutoCloseable {
       out.println(r.getMessage());
       sendEvent(r.kind(), r.getMessage());
       return;
+    }
+    long accepted = v.state().generation();
+    if (accepted > floor) {
+      // The floor first: whatever happens to the document, nothing older is taken again.
+      try {
+        replayFloor.raise(deviceId, accepted);
+      } catch (java.io.UncheckedIOException e) {
+        lastError = "desired state generation " + accepted + " not taken: " + e.getMessage();
+        out.println(lastError);
+        return;
+      }
+      floor = accepted;
     }
     desiredStore.save(v);
     current = v;
@@ -1163,7 +1217,7 @@ public final class Agent implements AutoCloseable {
         case ControllerMessage.Nudge n ->
             run(
                 () -> {
-                  if (n.generation() <= generation()) {
+                  if (n.generation() <= held()) {
                     return;
                   }
                   if (n.desired() != null) {

@@ -6,9 +6,11 @@ import static org.awaitility.Awaitility.await;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
+import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.DeviceHttp;
 import io.edgefleet.testkit.GitRepo;
@@ -105,7 +107,101 @@ class DesiredStateTrustIT {
     assertThat(loose(state)).as("tightened at start-up").isEmpty();
   }
 
+  @Test
+  void anOlderDocumentIsStillARefusedReplayAfterTheStoredDocumentIsLost() throws Exception {
+    Agent.Options options = agents.options("a1", bootstrap("a1"));
+    Agent agent = agents.start(options);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.status().state() == Agent.State.CONNECTED && agent.generation() == 1);
+    String id = agent.status().deviceId().orElseThrow();
+    String[] first = storedDocument(id);
+
+    // A newer generation, genuinely signed: the controller re-issues above a claimed generation.
+    try (DeviceHttp device = new DeviceHttp(controller.url(), options.stateDir())) {
+      assertThat(generationOf(device.get(DeviceApi.DESIRED + "?known=5"))).isEqualTo(6);
+    }
+    controller.controller().gateway().nudge(id, 6);
+    await().atMost(Duration.ofSeconds(20)).until(() -> agent.generation() == 6);
+    agent.close();
+
+    // The stored document is damaged while the agent is down ...
+    Path stored = options.stateDir().resolve("desired/current.json");
+    Files.writeString(
+        stored, Files.readString(stored).replace("\"payload\":\"", "\"payload\":\"x"));
+    // ... and the controller (its database restored, or someone with write access to it) holds
+    // the genuine generation 1 again.
+    forge(id, 1, first[0], first[1]);
+
+    Agent restarted = agents.start(options);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> restarted.status().state() == Agent.State.CONNECTED);
+    push(id, 100, first[0], first[1]);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                controller
+                    .admin()
+                    .get("/api/v1/devices/" + id + "/events")
+                    .body()
+                    .path("items")
+                    .findValues("kind")
+                    .stream()
+                    .anyMatch(k -> k.asText().equals("desired-state-replayed")));
+    assertThat(restarted.generation())
+        .as("generation 1 is older than what the device accepted before")
+        .isNotEqualTo(1);
+    // Not wedged: the controller re-issues what it holds above the floor, and that is taken.
+    await().atMost(Duration.ofSeconds(20)).until(() -> restarted.generation() == 6);
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  private String[] storedDocument(String deviceId) {
+    return controller
+        .controller()
+        .database()
+        .jdbi()
+        .withHandle(
+            h ->
+                h.createQuery("SELECT payload, signature FROM device_desired WHERE device_id = :d")
+                    .bind("d", deviceId)
+                    .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+                    .one());
+  }
+
+  /** Replaces the controller's stored document for the device, bypassing the engine. */
+  private void forge(String deviceId, long generation, String payload, String signature) {
+    controller
+        .controller()
+        .database()
+        .jdbi()
+        .useHandle(
+            h ->
+                h.createUpdate(
+                        "UPDATE device_desired SET generation = :g, payload = :p, signature = :s"
+                            + " WHERE device_id = :d")
+                    .bind("g", generation)
+                    .bind("p", payload)
+                    .bind("s", signature)
+                    .bind("d", deviceId)
+                    .execute());
+  }
+
+  /** Sends a nudge carrying this document straight to the connected device. */
+  private void push(String deviceId, long generation, String payload, String signature) {
+    assertThat(
+            controller
+                .controller()
+                .gateway()
+                .send(
+                    deviceId,
+                    new ControllerMessage.Nudge(
+                        generation, new SignedDesiredState(payload, signature), Map.of())))
+        .isTrue();
+  }
 
   /** Paths under {@code root} (itself included) that anyone but their owner may use. */
   private static List<String> loose(Path root) throws Exception {
