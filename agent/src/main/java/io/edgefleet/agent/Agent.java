@@ -2,6 +2,7 @@ package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.desiredstate.ReplayFloor;
+import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
@@ -23,7 +24,6 @@ import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
-import io.edgefleet.protocol.tls.Signatures;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +37,6 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -194,7 +193,9 @@ public final class Agent implements AutoCloseable {
    */
   private volatile long floor;
 
-  private volatile PublicKey signingKey;
+  /** The desired-state signing keys this device trusts; null until it has any. */
+  private volatile TrustedKeys trusted;
+
   private volatile List<AppState> lastReported = List.of();
   private volatile boolean reportDue;
   private ScheduledFuture<?> reconcileLoop;
@@ -251,7 +252,7 @@ public final class Agent implements AutoCloseable {
               deviceId = id.deviceId();
               // Autonomy: run the last verified desired state before any contact with the
               // controller.
-              identities.signingKey().ifPresent(k -> loadDesired(k, id.deviceId()));
+              identities.trustedKeys().ifPresent(k -> loadDesired(k, id.deviceId()));
               loadFloor(id.deviceId());
             });
     run(this::step, Duration.ZERO);
@@ -434,9 +435,15 @@ public final class Agent implements AutoCloseable {
     switch (answer.status()) {
       case APPROVED -> {
         IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
-        identities.signingKeyPem(answer.signingKeyPem()).ifPresent(k -> signingKey = k);
         if (answer.signingKeyPem() != null) {
-          identities.saveSigningKey(answer.signingKeyPem());
+          try {
+            trusted = identities.saveSigningKey(answer.signingKeyPem());
+          } catch (IllegalArgumentException e) {
+            throw new AgentException(
+                AgentException.Code.PROTOCOL,
+                "the controller sent an unusable desired-state signing key: " + e.getMessage(),
+                e);
+          }
         }
         identities.save(id);
         out.printf("enrolled as %s with %s%n", id.deviceId(), bootstrap.baseUrl());
@@ -618,9 +625,9 @@ public final class Agent implements AutoCloseable {
 
   // ---------------------------------------------------------------- desired state
 
-  private void loadDesired(PublicKey key, String id) {
-    signingKey = key;
-    desiredStore.load(key, id).ifPresent(v -> current = v);
+  private void loadDesired(TrustedKeys keys, String id) {
+    trusted = keys;
+    desiredStore.load(keys, id).ifPresent(v -> current = v);
     startReconcileLoop();
   }
 
@@ -675,10 +682,10 @@ public final class Agent implements AutoCloseable {
    */
   private void accept(SignedDesiredState doc, Map<String, String> inline)
       throws IOException, InterruptedException {
-    PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
+    TrustedKeys keys = trusted != null ? trusted : fetchSigningKey();
     DesiredStateStore.Verified v;
     try {
-      v = DesiredStateStore.verify(doc, key, deviceId, held());
+      v = DesiredStateStore.verify(doc, keys, deviceId, held());
       for (DesiredState.DesiredApp app : v.state().apps()) {
         if (desiredStore.hasBundle(app.bundle())) {
           continue;
@@ -727,8 +734,19 @@ public final class Agent implements AutoCloseable {
       }
       floor = accepted;
     }
+    if (!v.trustAfter().equals(keys)) {
+      // Only a document signed by a trusted key changes what is trusted, and the change is on
+      // disk before the document takes effect.
+      identities.saveTrustedKeys(v.trustAfter());
+      trusted = v.trustAfter();
+      out.printf(
+          "desired-state signing keys trusted now: %s (this document was signed with %s)%n",
+          v.trustAfter(), v.signer());
+    }
     desiredStore.save(v);
     current = v;
+    // The controller learns which generation and which signing keys this device holds now.
+    reportDue = true;
     desiredStore.collectGarbage(v.state());
     out.printf(
         "desired state generation %d: %d app(s)%n",
@@ -737,16 +755,23 @@ public final class Agent implements AutoCloseable {
     requestReconcile();
   }
 
-  private PublicKey fetchSigningKey() throws IOException, InterruptedException {
+  /**
+   * Asks for the signing key over the mutual-TLS channel pinned to the controller's CA: only for a
+   * device that holds no key at all (enrolled by a controller that did not hand one out). A device
+   * that trusts a key learns further keys only from documents signed by a key it trusts.
+   */
+  private TrustedKeys fetchSigningKey() throws IOException, InterruptedException {
     HttpResponse<String> resp = get(DeviceApi.SIGNING_KEY, HttpResponse.BodyHandlers.ofString());
     if (resp.statusCode() != 200) {
       throw new IOException("signing key fetch failed: HTTP " + resp.statusCode());
     }
     String pem = Json.mapper().readTree(resp.body()).path("publicKeyPem").asText();
-    PublicKey key = Signatures.publicKey(pem);
-    identities.saveSigningKey(pem);
-    signingKey = key;
-    return key;
+    try {
+      trusted = identities.saveSigningKey(pem);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("the controller sent an unusable signing key: " + e.getMessage(), e);
+    }
+    return trusted;
   }
 
   private <T> HttpResponse<T> get(String path, HttpResponse.BodyHandler<T> handler)
@@ -824,7 +849,10 @@ public final class Agent implements AutoCloseable {
       Link l = link;
       if ((changed || reportDue) && l != null && state == State.CONNECTED) {
         reportDue = false;
-        l.send(new AgentMessage.AppReport(v.state().generation(), states));
+        TrustedKeys keys = trusted;
+        l.send(
+            new AgentMessage.AppReport(
+                v.state().generation(), states, keys == null ? List.of() : keys.ids()));
       }
       // A rollout in progress is watched closely so READY is reported when it happens, not one
       // full interval later.

@@ -1,5 +1,7 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -17,6 +19,7 @@ import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.X509EncodedKeySpec;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -105,26 +108,63 @@ public final class IdentityStore {
     }
   }
 
-  /** Stores the controller's desired-state signing key, received over the pinned channel. */
-  public void saveSigningKey(String pem) {
-    Signatures.publicKey(pem);
-    SecureFiles.writeSecret(dir.resolve("signing.pub"), pem);
+  /** What {@code signing-keys.json} holds: the signing keys this device trusts. */
+  record TrustFile(List<DesiredState.SigningKey> keys) {}
+
+  /**
+   * Stores the controller's desired-state signing key received over the pinned channel (at
+   * enrollment, or asked for by a device that holds none) as the one key this device trusts.
+   *
+   * @throws IllegalArgumentException if it is not an Ed25519 public key
+   */
+  public TrustedKeys saveSigningKey(String pem) {
+    TrustedKeys keys = TrustedKeys.of(Signatures.publicKey(pem));
+    saveTrustedKeys(keys);
+    return keys;
   }
 
-  /** Parses a signing key from an answer, if present. */
-  public Optional<PublicKey> signingKeyPem(String pem) {
-    return pem == null ? Optional.empty() : Optional.of(Signatures.publicKey(pem));
-  }
-
-  /** The stored signing key, if this device has one. */
-  public Optional<PublicKey> signingKey() {
-    Path file = dir.resolve("signing.pub");
+  /**
+   * Replaces the set of trusted signing keys, atomically. The single key an older agent kept in
+   * {@code signing.pub} is superseded and removed: were this agent replaced by an older one, that
+   * one would ask the controller for its key rather than trust a key that may be retired.
+   */
+  public void saveTrustedKeys(TrustedKeys keys) {
+    SecureFiles.writeSecret(
+        dir.resolve("signing-keys.json"), Json.pretty(new TrustFile(keys.announced())) + "\n");
     try {
-      return Files.exists(file)
-          ? Optional.of(Signatures.publicKey(Files.readString(file)))
+      Files.deleteIfExists(dir.resolve("signing.pub"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove " + dir.resolve("signing.pub"), e);
+    }
+  }
+
+  /**
+   * The signing keys this device trusts, if it has any: {@code signing-keys.json}, or for a device
+   * enrolled by an older agent its one key in {@code signing.pub}.
+   *
+   * @throws AgentException if the stored keys are unreadable
+   */
+  public Optional<TrustedKeys> trustedKeys() {
+    Path file = dir.resolve("signing-keys.json");
+    Path legacy = dir.resolve("signing.pub");
+    try {
+      if (Files.exists(file)) {
+        TrustFile f = Json.mapper().readValue(Files.readString(file), TrustFile.class);
+        TrustedKeys keys = TrustedKeys.parse(f.keys() == null ? List.of() : f.keys());
+        return keys.isEmpty() ? Optional.empty() : Optional.of(keys);
+      }
+      return Files.exists(legacy)
+          ? Optional.of(TrustedKeys.of(Signatures.publicKey(Files.readString(legacy))))
           : Optional.empty();
-    } catch (IOException | IllegalArgumentException e) {
-      return Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      throw new AgentException(
+          AgentException.Code.STATE_CORRUPT,
+          "the trusted signing keys in "
+              + dir
+              + " are unreadable ("
+              + e.getMessage()
+              + "); wipe the state directory and enroll again",
+          e);
     }
   }
 

@@ -33,6 +33,7 @@ public enum ErrorCode {
   ROLLOUT_POLICY_INVALID(422, false),
   ROLLOUT_STATE_CONFLICT(409, false),
   GENERATION_OUT_OF_RANGE(409, false),
+  SIGNING_KEY_STATE_CONFLICT(409, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

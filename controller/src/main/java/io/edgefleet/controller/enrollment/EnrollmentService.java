@@ -15,7 +15,6 @@ import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
-import io.edgefleet.protocol.tls.Signatures;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
@@ -47,6 +46,9 @@ public final class EnrollmentService {
   private final Supplier<String> advertiseUrl;
   private final int pendingPollSeconds;
 
+  /** The desired-state signing key (PEM) an approved device is handed, by device id. */
+  private final java.util.function.Function<String, String> signingKeyFor;
+
   public EnrollmentService(
       Jdbi jdbi,
       Clock clock,
@@ -57,7 +59,8 @@ public final class EnrollmentService {
       ControllerPki pki,
       AuditLog audit,
       Supplier<String> advertiseUrl,
-      java.time.Duration heartbeat) {
+      java.time.Duration heartbeat,
+      java.util.function.Function<String, String> signingKeyFor) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -67,6 +70,7 @@ public final class EnrollmentService {
     this.pki = pki;
     this.audit = audit;
     this.advertiseUrl = advertiseUrl;
+    this.signingKeyFor = signingKeyFor;
     // Pending devices poll about as often as connected ones check in, at most every 10 s, so an
     // approval takes effect quickly without a socket being held open for a device not yet trusted.
     this.pendingPollSeconds = (int) Math.clamp(heartbeat.toSeconds(), 1, MAX_PENDING_POLL_SECONDS);
@@ -198,7 +202,7 @@ public final class EnrollmentService {
               Pem.certificate(pki.caCertificate()),
               null,
               "enrolled as " + d.id(),
-              Signatures.publicKeyPem(pki.signingKey().getPublic()));
+              signingKeyFor.apply(d.id()));
       case PENDING ->
           new EnrollmentResponse(
               EnrollmentResponse.Status.PENDING,
