@@ -483,6 +483,12 @@ public final class DesiredStateEngine implements AutoCloseable {
   private static final int MAX_REPORTED_KEYS = 8;
 
   /**
+   * The key ids last recorded per device: every app report carries them, and a fleet reconnecting
+   * must not cost a database read per report when nothing changed.
+   */
+  private final Lru<String, String> recordedTrust = Lru.ofEntries(65_536);
+
+  /**
    * The key ids a device trusts: as recorded; '*' is the key the controller had before keys could
    * be rotated. A device with no record has not been handed a key yet: it will get the current one.
    */
@@ -540,6 +546,9 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private void record(String deviceId, String keyIds) {
+    if (recordedTrust.get(deviceId).filter(keyIds::equals).isPresent()) {
+      return;
+    }
     boolean changed =
         jdbi.inTransaction(
             h -> {
@@ -561,6 +570,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                   .execute();
               return true;
             });
+    recordedTrust.put(deviceId, keyIds);
     if (changed) {
       request(deviceId);
     }
