@@ -1,6 +1,8 @@
 package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
+import io.edgefleet.agent.desiredstate.ReplayFloor;
+import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
@@ -17,11 +19,11 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.RenewalRequest;
 import io.edgefleet.protocol.RenewalResponse;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
-import io.edgefleet.protocol.tls.Signatures;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -35,7 +37,6 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -44,6 +45,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -184,7 +186,16 @@ public final class Agent implements AutoCloseable {
   private final DesiredStateStore desiredStore;
   private final Object reconcileLock = new Object();
   private volatile DesiredStateStore.Verified current;
-  private volatile PublicKey signingKey;
+  private final ReplayFloor replayFloor;
+
+  /**
+   * The highest generation ever accepted by this enrollment (persisted in {@link #replayFloor}).
+   */
+  private volatile long floor;
+
+  /** The desired-state signing keys this device trusts; null until it has any. */
+  private volatile TrustedKeys trusted;
+
   private volatile List<AppState> lastReported = List.of();
   private volatile boolean reportDue;
   private ScheduledFuture<?> reconcileLoop;
@@ -205,6 +216,7 @@ public final class Agent implements AutoCloseable {
     this.runtime = runtime;
     this.reconciler = new Reconciler(runtime);
     this.desiredStore = new DesiredStateStore(options.stateDir());
+    this.replayFloor = new ReplayFloor(options.stateDir());
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
     this.random = random;
@@ -223,10 +235,16 @@ public final class Agent implements AutoCloseable {
     features.add(feature);
   }
 
-  /** Begins enrolling or connecting; returns at once. */
+  /**
+   * Begins enrolling or connecting; returns at once. The state directory is first restricted to
+   * this user (directories 0700, files 0600), whatever an older version left behind.
+   *
+   * @throws AgentException if the bootstrap file or the state is unusable
+   */
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
     BootstrapFile.read(options.bootstrapFile());
+    restrictStateDirectory();
     identities
         .load()
         .ifPresent(
@@ -234,15 +252,74 @@ public final class Agent implements AutoCloseable {
               deviceId = id.deviceId();
               // Autonomy: run the last verified desired state before any contact with the
               // controller.
-              identities.signingKey().ifPresent(k -> loadDesired(k, id.deviceId()));
+              identities.trustedKeys().ifPresent(k -> loadDesired(k, id.deviceId()));
+              loadFloor(id.deviceId());
             });
     run(this::step, Duration.ZERO);
+  }
+
+  /**
+   * The state holds the device key, certificates and the deployed bundles (which carry the apps'
+   * secrets): nobody but the agent's user may read it. Older versions wrote it 0644 in 0755
+   * directories.
+   */
+  private void restrictStateDirectory() {
+    Path dir = options.stateDir();
+    try {
+      SecureFiles.createPrivateDirectories(dir);
+      int changed = SecureFiles.restrictToOwner(dir);
+      if (changed > 0) {
+        out.printf(
+            "restricted %d path(s) in %s to this user (directories 0700, files 0600)%n",
+            changed, dir);
+      }
+    } catch (java.io.UncheckedIOException e) {
+      throw new AgentException(
+          AgentException.Code.STATE_PERMISSIONS,
+          "the state directory "
+              + dir
+              + " cannot be restricted to this user ("
+              + e.getMessage()
+              + "); it and everything in it must belong to the user the agent runs as",
+          e);
+    }
   }
 
   /** The generation of the desired state this device holds (0 if none). */
   public long generation() {
     DesiredStateStore.Verified v = current;
     return v == null ? 0 : v.state().generation();
+  }
+
+  /**
+   * The generation a new document must be above. Normally the one in effect; when that is older
+   * than the floor (its document was lost, or a crash came between storing the floor and the
+   * document) the floor's own generation may be taken again: it is the newest the controller
+   * issued, and the way back to a document in effect. Anything older is a replay.
+   */
+  private long held() {
+    return Math.max(generation(), floor - 1);
+  }
+
+  /**
+   * Reads the replay floor at start-up. An older agent kept none: the stored document's generation
+   * is the floor then. An unreadable floor falls back to the same, loudly.
+   */
+  private void loadFloor(String id) {
+    OptionalLong stored = replayFloor.load(id);
+    if (stored.isEmpty()) {
+      out.printf(
+          "the replay floor %s is unreadable; using the stored desired state's generation %d%n",
+          replayFloor.file(), generation());
+    }
+    floor = Math.max(stored.orElse(0), generation());
+    if (floor > stored.orElse(0)) {
+      try {
+        replayFloor.raise(id, floor);
+      } catch (java.io.UncheckedIOException e) {
+        out.printf("cannot write the replay floor %s: %s%n", replayFloor.file(), e.getMessage());
+      }
+    }
   }
 
   /** What the last reconcile found, per app. */
@@ -358,9 +435,15 @@ public final class Agent implements AutoCloseable {
     switch (answer.status()) {
       case APPROVED -> {
         IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
-        identities.signingKeyPem(answer.signingKeyPem()).ifPresent(k -> signingKey = k);
         if (answer.signingKeyPem() != null) {
-          identities.saveSigningKey(answer.signingKeyPem());
+          try {
+            trusted = identities.saveSigningKey(answer.signingKeyPem());
+          } catch (IllegalArgumentException e) {
+            throw new AgentException(
+                AgentException.Code.PROTOCOL,
+                "the controller sent an unusable desired-state signing key: " + e.getMessage(),
+                e);
+          }
         }
         identities.save(id);
         out.printf("enrolled as %s with %s%n", id.deviceId(), bootstrap.baseUrl());
@@ -542,9 +625,9 @@ public final class Agent implements AutoCloseable {
 
   // ---------------------------------------------------------------- desired state
 
-  private void loadDesired(PublicKey key, String id) {
-    signingKey = key;
-    desiredStore.load(key, id).ifPresent(v -> current = v);
+  private void loadDesired(TrustedKeys keys, String id) {
+    trusted = keys;
+    desiredStore.load(keys, id).ifPresent(v -> current = v);
     startReconcileLoop();
   }
 
@@ -555,12 +638,16 @@ public final class Agent implements AutoCloseable {
     }
     try {
       HttpResponse<String> resp =
-          get(DeviceApi.DESIRED + "?known=" + generation(), HttpResponse.BodyHandlers.ofString());
+          get(DeviceApi.DESIRED + "?known=" + held(), HttpResponse.BodyHandlers.ofString());
       if (resp.statusCode() == 204) {
         return;
       }
       if (resp.statusCode() != 200) {
-        lastError = "desired state fetch failed: HTTP " + resp.statusCode();
+        String why =
+            parseError(resp.body())
+                .map(e -> e.message() + " [" + e.code() + "]")
+                .orElse("HTTP " + resp.statusCode());
+        lastError = "desired state fetch failed: " + why;
         return;
       }
       accept(Json.mapper().readValue(resp.body(), SignedDesiredState.class), Map.of());
@@ -595,10 +682,10 @@ public final class Agent implements AutoCloseable {
    */
   private void accept(SignedDesiredState doc, Map<String, String> inline)
       throws IOException, InterruptedException {
-    PublicKey key = signingKey != null ? signingKey : fetchSigningKey();
+    TrustedKeys keys = trusted != null ? trusted : fetchSigningKey();
     DesiredStateStore.Verified v;
     try {
-      v = DesiredStateStore.verify(doc, key, deviceId, generation());
+      v = DesiredStateStore.verify(doc, keys, deviceId, held());
       for (DesiredState.DesiredApp app : v.state().apps()) {
         if (desiredStore.hasBundle(app.bundle())) {
           continue;
@@ -635,8 +722,31 @@ public final class Agent implements AutoCloseable {
       sendEvent(r.kind(), r.getMessage());
       return;
     }
+    long accepted = v.state().generation();
+    if (accepted > floor) {
+      // The floor first: whatever happens to the document, nothing older is taken again.
+      try {
+        replayFloor.raise(deviceId, accepted);
+      } catch (java.io.UncheckedIOException e) {
+        lastError = "desired state generation " + accepted + " not taken: " + e.getMessage();
+        out.println(lastError);
+        return;
+      }
+      floor = accepted;
+    }
+    if (!v.trustAfter().equals(keys)) {
+      // Only a document signed by a trusted key changes what is trusted, and the change is on
+      // disk before the document takes effect.
+      identities.saveTrustedKeys(v.trustAfter());
+      trusted = v.trustAfter();
+      out.printf(
+          "desired-state signing keys trusted now: %s (this document was signed with %s)%n",
+          v.trustAfter(), v.signer());
+    }
     desiredStore.save(v);
     current = v;
+    // The controller learns which generation and which signing keys this device holds now.
+    reportDue = true;
     desiredStore.collectGarbage(v.state());
     out.printf(
         "desired state generation %d: %d app(s)%n",
@@ -645,16 +755,23 @@ public final class Agent implements AutoCloseable {
     requestReconcile();
   }
 
-  private PublicKey fetchSigningKey() throws IOException, InterruptedException {
+  /**
+   * Asks for the signing key over the mutual-TLS channel pinned to the controller's CA: only for a
+   * device that holds no key at all (enrolled by a controller that did not hand one out). A device
+   * that trusts a key learns further keys only from documents signed by a key it trusts.
+   */
+  private TrustedKeys fetchSigningKey() throws IOException, InterruptedException {
     HttpResponse<String> resp = get(DeviceApi.SIGNING_KEY, HttpResponse.BodyHandlers.ofString());
     if (resp.statusCode() != 200) {
       throw new IOException("signing key fetch failed: HTTP " + resp.statusCode());
     }
     String pem = Json.mapper().readTree(resp.body()).path("publicKeyPem").asText();
-    PublicKey key = Signatures.publicKey(pem);
-    identities.saveSigningKey(pem);
-    signingKey = key;
-    return key;
+    try {
+      trusted = identities.saveSigningKey(pem);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("the controller sent an unusable signing key: " + e.getMessage(), e);
+    }
+    return trusted;
   }
 
   private <T> HttpResponse<T> get(String path, HttpResponse.BodyHandler<T> handler)
@@ -732,7 +849,10 @@ public final class Agent implements AutoCloseable {
       Link l = link;
       if ((changed || reportDue) && l != null && state == State.CONNECTED) {
         reportDue = false;
-        l.send(new AgentMessage.AppReport(v.state().generation(), states));
+        TrustedKeys keys = trusted;
+        l.send(
+            new AgentMessage.AppReport(
+                v.state().generation(), states, keys == null ? List.of() : keys.ids()));
       }
       // A rollout in progress is watched closely so READY is reported when it happens, not one
       // full interval later.
@@ -1125,7 +1245,7 @@ public final class Agent implements AutoCloseable {
         case ControllerMessage.Nudge n ->
             run(
                 () -> {
-                  if (n.generation() <= generation()) {
+                  if (n.generation() <= held()) {
                     return;
                   }
                   if (n.desired() != null) {

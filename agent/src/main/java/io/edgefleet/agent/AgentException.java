@@ -7,6 +7,7 @@ public class AgentException extends RuntimeException {
   public enum Code {
     BOOTSTRAP_INVALID,
     STATE_CORRUPT,
+    STATE_PERMISSIONS,
     CA_FINGERPRINT_MISMATCH,
     CONTROLLER_UNREACHABLE,
     ENROLLMENT_REFUSED,

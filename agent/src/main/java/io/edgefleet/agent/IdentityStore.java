@@ -1,5 +1,7 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -17,12 +19,14 @@ import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.X509EncodedKeySpec;
+import java.util.List;
 import java.util.Optional;
 
 /**
- * The agent's identity in its state directory: its own EC P-256 key (created once, mode 0600, never
- * sent anywhere), and after enrollment its certificate, the controller CA and its device id. Writes
- * are atomic, so a power cut leaves either the old or the new identity.
+ * The agent's identity in its state directory: its own EC P-256 key (created once, never sent
+ * anywhere), and after enrollment its certificate, the controller CA and its device id. Every file
+ * is created mode 0600 (in a 0700 directory) and written atomically, so a power cut leaves either
+ * the old or the new identity.
  */
 public final class IdentityStore {
   private final Path dir;
@@ -61,7 +65,7 @@ public final class IdentityStore {
       g.initialize(new ECGenParameterSpec("secp256r1"));
       KeyPair kp = g.generateKeyPair();
       SecureFiles.writeSecret(keyFile, Pem.privateKey(kp.getPrivate()));
-      SecureFiles.writePublic(pubFile, Pem.encode("PUBLIC KEY", kp.getPublic().getEncoded()));
+      SecureFiles.writeSecret(pubFile, Pem.encode("PUBLIC KEY", kp.getPublic().getEncoded()));
       return kp;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or write the device key in " + dir, e);
@@ -104,39 +108,76 @@ public final class IdentityStore {
     }
   }
 
-  /** Stores the controller's desired-state signing key, received over the pinned channel. */
-  public void saveSigningKey(String pem) {
-    Signatures.publicKey(pem);
-    SecureFiles.writePublic(dir.resolve("signing.pub"), pem);
+  /** What {@code signing-keys.json} holds: the signing keys this device trusts. */
+  record TrustFile(List<DesiredState.SigningKey> keys) {}
+
+  /**
+   * Stores the controller's desired-state signing key received over the pinned channel (at
+   * enrollment, or asked for by a device that holds none) as the one key this device trusts.
+   *
+   * @throws IllegalArgumentException if it is not an Ed25519 public key
+   */
+  public TrustedKeys saveSigningKey(String pem) {
+    TrustedKeys keys = TrustedKeys.of(Signatures.publicKey(pem));
+    saveTrustedKeys(keys);
+    return keys;
   }
 
-  /** Parses a signing key from an answer, if present. */
-  public Optional<PublicKey> signingKeyPem(String pem) {
-    return pem == null ? Optional.empty() : Optional.of(Signatures.publicKey(pem));
-  }
-
-  /** The stored signing key, if this device has one. */
-  public Optional<PublicKey> signingKey() {
-    Path file = dir.resolve("signing.pub");
+  /**
+   * Replaces the set of trusted signing keys, atomically. The single key an older agent kept in
+   * {@code signing.pub} is superseded and removed: were this agent replaced by an older one, that
+   * one would ask the controller for its key rather than trust a key that may be retired.
+   */
+  public void saveTrustedKeys(TrustedKeys keys) {
+    SecureFiles.writeSecret(
+        dir.resolve("signing-keys.json"), Json.pretty(new TrustFile(keys.announced())) + "\n");
     try {
-      return Files.exists(file)
-          ? Optional.of(Signatures.publicKey(Files.readString(file)))
+      Files.deleteIfExists(dir.resolve("signing.pub"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove " + dir.resolve("signing.pub"), e);
+    }
+  }
+
+  /**
+   * The signing keys this device trusts, if it has any: {@code signing-keys.json}, or for a device
+   * enrolled by an older agent its one key in {@code signing.pub}.
+   *
+   * @throws AgentException if the stored keys are unreadable
+   */
+  public Optional<TrustedKeys> trustedKeys() {
+    Path file = dir.resolve("signing-keys.json");
+    Path legacy = dir.resolve("signing.pub");
+    try {
+      if (Files.exists(file)) {
+        TrustFile f = Json.mapper().readValue(Files.readString(file), TrustFile.class);
+        TrustedKeys keys = TrustedKeys.parse(f.keys() == null ? List.of() : f.keys());
+        return keys.isEmpty() ? Optional.empty() : Optional.of(keys);
+      }
+      return Files.exists(legacy)
+          ? Optional.of(TrustedKeys.of(Signatures.publicKey(Files.readString(legacy))))
           : Optional.empty();
-    } catch (IOException | IllegalArgumentException e) {
-      return Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      throw new AgentException(
+          AgentException.Code.STATE_CORRUPT,
+          "the trusted signing keys in "
+              + dir
+              + " are unreadable ("
+              + e.getMessage()
+              + "); wipe the state directory and enroll again",
+          e);
     }
   }
 
   /** Replaces the certificate after a renewal; one atomic write, the key is unchanged. */
   public void saveCertificate(X509Certificate cert) {
-    SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(cert));
+    SecureFiles.writeSecret(dir.resolve("device.crt"), Pem.certificate(cert));
   }
 
   public void save(Identity id) {
-    SecureFiles.writePublic(dir.resolve("device.crt"), Pem.certificate(id.certificate()));
-    SecureFiles.writePublic(dir.resolve("ca.crt"), Pem.certificate(id.ca()));
+    SecureFiles.writeSecret(dir.resolve("device.crt"), Pem.certificate(id.certificate()));
+    SecureFiles.writeSecret(dir.resolve("ca.crt"), Pem.certificate(id.ca()));
     // identity.json last: its presence marks the enrollment as complete.
-    SecureFiles.writePublic(
+    SecureFiles.writeSecret(
         dir.resolve("identity.json"),
         Json.pretty(new IdentityFile(id.deviceId(), id.controllerUrl(), id.caFingerprint()))
             + "\n");

@@ -32,6 +32,7 @@ public final class CliCommands {
     commands.put("fleet", new FleetCommand());
     commands.put("events", new EventsCommand());
     commands.put("logs", new LogsCommand());
+    commands.put("signing-key", new SigningKeyCommand());
     return commands;
   }
 }

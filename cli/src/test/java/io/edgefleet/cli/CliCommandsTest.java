@@ -38,7 +38,8 @@ class CliCommandsTest {
             "alerts",
             "fleet",
             "events",
-            "logs");
+            "logs",
+            "signing-key");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
 
@@ -69,6 +70,8 @@ class CliCommandsTest {
         .containsOnlyKeys("list", "show", "upgrade", "remove");
     assertThat(root.getSubcommands().get("rollouts").getSubcommands())
         .containsOnlyKeys("list", "status", "pause", "resume", "abort", "rollback");
+    assertThat(root.getSubcommands().get("signing-key").getSubcommands())
+        .containsOnlyKeys("list", "rotate", "retire");
   }
 
   @Test

@@ -17,6 +17,7 @@ import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.CompositeCatalog;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.GitCatalog;
+import io.edgefleet.controller.desired.SigningKeyService;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
@@ -46,7 +47,6 @@ import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Pem;
-import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -160,8 +160,7 @@ public final class Controller implements AutoCloseable {
       this.allApps = apps;
       this.appStatus = new AppStatusService(database.jdbi(), clock, devices::presenceStatus);
       this.desired =
-          new DesiredStateEngine(
-              database.jdbi(), clock, store, bundles, pki.signingKey().getPrivate(), apps);
+          new DesiredStateEngine(database.jdbi(), clock, store, bundles, pki.signingKeys(), apps);
       desired.gate(rollouts.gate());
       rollouts.gitPolicies(gitops::rolloutPolicies);
       rollouts.onRelease(desired::request);
@@ -182,7 +181,10 @@ public final class Controller implements AutoCloseable {
       gateway.onReport(
           (id, message) -> {
             switch (message) {
-              case AgentMessage.AppReport report -> appStatus.report(id, report);
+              case AgentMessage.AppReport report -> {
+                appStatus.report(id, report);
+                desired.trusts(id, report.signingKeys());
+              }
               case AgentMessage.Event event -> deviceEvents.record(id, event);
               default -> {}
             }
@@ -235,7 +237,8 @@ public final class Controller implements AutoCloseable {
               audit,
               advertised::get,
               config.heartbeat(),
-              config.enrollmentsPerAddress());
+              config.enrollmentsPerAddress(),
+              id -> desired.handOut(id).publicKeyPem());
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -262,7 +265,7 @@ public final class Controller implements AutoCloseable {
                   new AlertRoutes.Services(alertRules, alertReceivers, alerts),
                   metrics,
                   logs,
-                  () -> Signatures.publicKeyPem(pki.signingKey().getPublic()),
+                  new SigningKeyService(database.jdbi(), pki.signingKeys(), desired, audit),
                   audit,
                   openApiJson()),
               admins,

@@ -23,11 +23,25 @@ public sealed interface AgentMessage {
 
   /**
    * The state of every application the device should run, for the generation it holds. Sent when
-   * something changed and after each (re)connect.
+   * something changed, after each new document and after each (re)connect.
+   *
+   * @param signingKeys ids of the desired-state signing keys the device trusts now; the controller
+   *     signs the device's documents with one of them. Empty from agents that know one key only.
    */
-  record AppReport(long generation, java.util.List<AppState> apps) implements AgentMessage {
+  record AppReport(
+      long generation,
+      java.util.List<AppState> apps,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+          java.util.List<String> signingKeys)
+      implements AgentMessage {
     public AppReport {
       apps = apps == null ? java.util.List.of() : java.util.List.copyOf(apps);
+      signingKeys = signingKeys == null ? java.util.List.of() : java.util.List.copyOf(signingKeys);
+    }
+
+    public AppReport(long generation, java.util.List<AppState> apps) {
+      this(generation, apps, java.util.List.of());
     }
   }
 

@@ -1,17 +1,48 @@
 package io.edgefleet.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.List;
 
 /**
  * What one device should run. Generations strictly increase per device; an agent refuses a document
  * whose generation is not above the one it holds (replay, downgrade).
+ *
+ * @param signingKeys the controller's other desired-state signing keys the device is to trust from
+ *     now on, besides the key that signed this document: a key rotation announces the next key this
+ *     way, in documents signed by the key the device already trusts. Once a device takes the
+ *     document, it trusts exactly the signer and these; empty (and absent from the JSON) when there
+ *     is nothing to announce.
  */
 public record DesiredState(
-    String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
+    String deviceId,
+    long generation,
+    Instant issuedAt,
+    List<DesiredApp> apps,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys) {
+  /**
+   * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
+   * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
+   * claim above it is refused instead of wrapping around.
+   */
+  public static final long MAX_GENERATION = (1L << 53) - 1;
+
   public DesiredState {
     apps = apps == null ? List.of() : List.copyOf(apps);
+    signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
   }
+
+  /** A document that announces no signing key. */
+  public DesiredState(String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
+    this(deviceId, generation, issuedAt, apps, List.of());
+  }
+
+  /**
+   * A desired-state signing key of the controller: its id ({@link
+   * io.edgefleet.protocol.tls.Signatures#keyId}, which the agent checks against the key) and the
+   * Ed25519 public key as PEM.
+   */
+  public record SigningKey(String id, String publicKeyPem) {}
 
   /**
    * One application: its manifests are the content-addressed bundle {@code bundle} ({@code

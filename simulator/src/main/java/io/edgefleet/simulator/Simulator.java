@@ -1,6 +1,7 @@
 package io.edgefleet.simulator;
 
 import io.edgefleet.agent.BootstrapFile;
+import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
@@ -247,7 +248,18 @@ public final class Simulator implements AutoCloseable {
   final String hostHeader;
   final Identities identities;
   private final List<VirtualDevice> devices = new ArrayList<>();
-  private volatile PublicKey signingKey;
+
+  /**
+   * The signing keys a device trusts before it took a document: the key handed out at enrollment,
+   * and after a restart every key a device had learned (saved, as the simulator keeps no state per
+   * device).
+   */
+  private volatile TrustedKeys initialTrust;
+
+  /** Trust sets by their key ids, so devices that trust the same keys share one object. */
+  private final java.util.concurrent.ConcurrentHashMap<TrustedKeys, TrustedKeys> trustSets =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private final long startedNanos = System.nanoTime();
   private final PrintStream out;
   private long lastBytesIn;
@@ -289,7 +301,7 @@ public final class Simulator implements AutoCloseable {
     scheduler.setRemoveOnCancelPolicy(true);
     this.enrollments = new Gate(options.enrollConcurrency(), scheduler);
     this.handshakes = new Gate(options.handshakeConcurrency(), scheduler);
-    identities.signingKey().ifPresent(k -> signingKey = Signatures.publicKey(k));
+    identities.trustedKeys().ifPresent(k -> initialTrust = trusting(k));
   }
 
   /** Creates the devices (loading saved identities) and starts them; returns at once. */
@@ -374,8 +386,8 @@ public final class Simulator implements AutoCloseable {
     return a.isEmpty() ? null : a.get(index % a.size());
   }
 
-  PublicKey signingKey() {
-    PublicKey k = signingKey;
+  TrustedKeys initialTrust() {
+    TrustedKeys k = initialTrust;
     if (k == null) {
       throw new IllegalStateException("no desired-state signing key yet");
     }
@@ -383,10 +395,31 @@ public final class Simulator implements AutoCloseable {
   }
 
   synchronized void adoptSigningKey(String pem) {
-    if (signingKey == null) {
-      signingKey = Signatures.publicKey(pem);
-      identities.saveSigningKey(pem);
+    if (initialTrust == null) {
+      initialTrust = trusting(TrustedKeys.of(Signatures.publicKey(pem)));
+      identities.saveTrustedKeys(initialTrust);
     }
+  }
+
+  /**
+   * The shared instance of a trust set a device took from a document; keys no device knew before
+   * are added to what devices trust after a restart.
+   */
+  TrustedKeys trusting(TrustedKeys keys) {
+    TrustedKeys shared = trustSets.computeIfAbsent(keys, k -> k);
+    if (initialTrust != null && !initialTrust.ids().containsAll(keys.ids())) {
+      synchronized (this) {
+        TrustedKeys known = initialTrust;
+        if (!known.ids().containsAll(keys.ids())) {
+          List<PublicKey> union = new ArrayList<>(known.keys());
+          union.addAll(keys.keys());
+          TrustedKeys all = TrustedKeys.of(union);
+          identities.saveTrustedKeys(all);
+          initialTrust = trustSets.computeIfAbsent(all, k -> k);
+        }
+      }
+    }
+    return shared;
   }
 
   // ------------------------------------------------------------------ stats
@@ -600,19 +633,35 @@ public final class Simulator implements AutoCloseable {
       }
     }
 
-    java.util.Optional<String> signingKey() {
-      Path f = dir.resolve("signing.pub");
+    /** The keys saved in {@code signing-keys.json}, or the one key an older simulator saved. */
+    java.util.Optional<TrustedKeys> trustedKeys() {
+      Path f = dir.resolve("signing-keys.json");
+      Path legacy = dir.resolve("signing.pub");
       try {
-        return Files.exists(f)
-            ? java.util.Optional.of(Files.readString(f))
+        if (Files.exists(f)) {
+          java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> keys = new ArrayList<>();
+          Json.mapper()
+              .readTree(Files.readString(f))
+              .path("keys")
+              .forEach(
+                  k ->
+                      keys.add(
+                          new io.edgefleet.protocol.DesiredState.SigningKey(
+                              k.path("id").asText(), k.path("publicKeyPem").asText())));
+          return java.util.Optional.of(TrustedKeys.parse(keys));
+        }
+        return Files.exists(legacy)
+            ? java.util.Optional.of(TrustedKeys.of(Signatures.publicKey(Files.readString(legacy))))
             : java.util.Optional.empty();
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     }
 
-    void saveSigningKey(String pem) {
-      SecureFiles.writePublic(dir.resolve("signing.pub"), pem);
+    void saveTrustedKeys(TrustedKeys keys) {
+      SecureFiles.writePublic(
+          dir.resolve("signing-keys.json"),
+          Json.pretty(java.util.Map.of("keys", keys.announced())) + "\n");
     }
 
     java.util.Optional<Loaded> load(String serial, int index) {

@@ -2,6 +2,7 @@ package io.edgefleet.simulator;
 
 import io.edgefleet.agent.Backoff;
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
+import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.ControllerMessage;
@@ -82,6 +83,12 @@ final class VirtualDevice {
 
   volatile long generation;
   private List<DesiredState.DesiredApp> apps = List.of();
+
+  /**
+   * The signing keys this device trusts (shared with devices that trust the same); null: initial.
+   */
+  private TrustedKeys trusted;
+
   volatile List<AppState> report = List.of();
   private boolean fetching;
   private boolean fetchAgain;
@@ -301,7 +308,7 @@ final class VirtualDevice {
             telNanos,
             TimeUnit.NANOSECONDS);
     if (!report.isEmpty()) {
-      w.send(new AgentMessage.AppReport(generation, report));
+      w.send(new AgentMessage.AppReport(generation, report, trustedIds()));
     }
     if (!unacked.isEmpty()) {
       w.send(new AgentMessage.TelemetryBatch(List.copyOf(unacked)));
@@ -486,7 +493,7 @@ final class VirtualDevice {
   }
 
   /** Applies what a fetch or a pushed document gave, or retries later while connected. */
-  private void finish(CompletableFuture<DesiredState> outcome) {
+  private void finish(CompletableFuture<DesiredStateStore.Verified> outcome) {
     outcome.whenComplete(
         (v, err) -> {
           synchronized (this) {
@@ -534,7 +541,7 @@ final class VirtualDevice {
   }
 
   /** Verifies the document (the agent's own check) and fetches bundles this device lacks. */
-  private CompletableFuture<DesiredState> verifyAndFetchBundles(Wire.Response resp) {
+  private CompletableFuture<DesiredStateStore.Verified> verifyAndFetchBundles(Wire.Response resp) {
     if (resp.status() == 204) {
       return CompletableFuture.completedFuture(null);
     }
@@ -554,15 +561,19 @@ final class VirtualDevice {
    * Verifies a document (fetched, or pushed with its nudge) and stores the bundles this device
    * lacks: from {@code inline} (digest → base64 gzip) when they came with it, else fetched.
    */
-  private CompletableFuture<DesiredState> verifyAndFetchBundles(
+  private CompletableFuture<DesiredStateStore.Verified> verifyAndFetchBundles(
       SignedDesiredState doc, Map<String, String> inline) {
+    DesiredStateStore.Verified verified;
     DesiredState state;
     try {
       long held;
+      TrustedKeys keys;
       synchronized (this) {
         held = generation;
+        keys = trusted != null ? trusted : sim.initialTrust();
       }
-      state = DesiredStateStore.verify(doc, sim.signingKey(), deviceId, held).state();
+      verified = DesiredStateStore.verify(doc, keys, deviceId, held);
+      state = verified.state();
     } catch (DesiredStateStore.Refused r) {
       sim.stats.refusedDocuments.increment();
       return CompletableFuture.failedFuture(new IOException(r.getMessage()));
@@ -591,7 +602,7 @@ final class VirtualDevice {
       }
       chain = chain.thenCompose(x -> fetchBundle(app.bundle()));
     }
-    return chain.thenApply(x -> state);
+    return chain.thenApply(x -> verified);
   }
 
   /** Checks a bundle's content against its digest, as the agent does before storing it. */
@@ -627,10 +638,13 @@ final class VirtualDevice {
   }
 
   /** "Applies" a verified document: each new revision becomes READY, or FAILED at the set rate. */
-  private void apply(DesiredState state) {
+  private void apply(DesiredStateStore.Verified verified) {
+    DesiredState state = verified.state();
     if (state.generation() <= generation) {
       return;
     }
+    // As the agent: what is trusted changes only with a document taken.
+    trusted = sim.trusting(verified.trustAfter());
     List<AppState> next = new ArrayList<>(state.apps().size());
     for (DesiredState.DesiredApp app : state.apps()) {
       AppState before =
@@ -653,8 +667,13 @@ final class VirtualDevice {
     apps = state.apps();
     report = List.copyOf(next);
     if (ws != null) {
-      ws.send(new AgentMessage.AppReport(generation, report));
+      ws.send(new AgentMessage.AppReport(generation, report, trustedIds()));
     }
+  }
+
+  /** The key ids this device reports it trusts; none before it took a document. */
+  private List<String> trustedIds() {
+    return trusted == null ? List.of() : trusted.ids();
   }
 
   private static String rootMessage(Throwable t) {

@@ -111,6 +111,65 @@ class SimulatorIT {
     }
   }
 
+  @Test
+  void aRotatedSigningKeyReachesTheWholeFleetAndTheOldKeyCanBeRetired() throws Exception {
+    int n = 50;
+    TestController controller = TestController.start(TestController.config(dir.resolve("c")));
+    Path bootstrap = dir.resolve("bootstrap.json");
+    Files.writeString(
+        bootstrap,
+        Json.write(
+            Bootstrap.of(
+                controller.url(),
+                controller.caFingerprint(),
+                controller.token(Map.of("fleet", "sim"), null, false))));
+    Simulator sim =
+        Simulator.start(
+            Simulator.Options.of(bootstrap, n, dir.resolve("sim-state"))
+                .withMaxBackoff(Duration.ofSeconds(3)),
+            System.out);
+    AdminClient admin = controller.admin();
+    try {
+      await().atMost(Duration.ofSeconds(40)).until(() -> generations(sim, "1") == n);
+      String k0 = signingKey(admin, "CURRENT").path("id").asText();
+      String k1 = admin.post("/api/v1/signing-keys/rotate", Map.of()).body().path("id").asText();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> signingKey(admin, k1).path("devicesTrusting").asInt() == n);
+      assertThat(admin.post("/api/v1/signing-keys/rotate", Map.of("finish", true)).status())
+          .isEqualTo(200);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  signingKey(admin, k1).path("devicesSigned").asInt() == n
+                      && signingKey(admin, k0).path("devicesTrusting").asInt() == 0);
+      assertThat(admin.post("/api/v1/signing-keys/" + k0 + "/retire", Map.of()).status())
+          .isEqualTo(200);
+      await().atMost(Duration.ofSeconds(20)).until(() -> generations(sim, "3") == n);
+      assertThat(sim.snapshot().get("refusedDocuments")).isEqualTo(0L);
+    } finally {
+      sim.close();
+      controller.close();
+    }
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode signingKey(
+      AdminClient admin, String idOrState) {
+    for (com.fasterxml.jackson.databind.JsonNode k :
+        admin.get("/api/v1/signing-keys").body().path("items")) {
+      if (k.path("id").asText().equals(idOrState) || k.path("state").asText().equals(idOrState)) {
+        return k;
+      }
+    }
+    throw new AssertionError("no signing key " + idOrState);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static int generations(Simulator sim, String generation) {
+    return ((Map<String, Integer>) sim.snapshot().get("generations")).getOrDefault(generation, 0);
+  }
+
   @SuppressWarnings("unchecked")
   private static long count(Simulator sim, String key) {
     return ((Map<String, Integer>) sim.snapshot().get(key))

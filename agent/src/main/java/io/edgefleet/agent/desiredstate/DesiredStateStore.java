@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.PublicKey;
 import java.util.Base64;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -32,8 +33,12 @@ public final class DesiredStateStore {
     this.dir = stateDir.resolve("desired");
   }
 
-  /** A document whose signature was checked, with its decoded content. */
-  public record Verified(SignedDesiredState signed, DesiredState state) {}
+  /**
+   * A document whose signature was checked, with its decoded content, the id of the key that signed
+   * it, and the keys the device trusts once it takes this document ({@link TrustedKeys}).
+   */
+  public record Verified(
+      SignedDesiredState signed, DesiredState state, String signer, TrustedKeys trustAfter) {}
 
   /** Why a document was refused. */
   public static final class Refused extends Exception {
@@ -49,12 +54,19 @@ public final class DesiredStateStore {
     }
   }
 
-  /**
-   * Checks a document from the controller: signed by the pinned key, meant for this device, and
-   * newer than what the device holds.
-   */
+  /** {@link #verify(SignedDesiredState, TrustedKeys, String, long)} with one trusted key. */
   public static Verified verify(SignedDesiredState doc, PublicKey key, String deviceId, long held)
       throws Refused {
+    return verify(doc, TrustedKeys.of(key), deviceId, held);
+  }
+
+  /**
+   * Checks a document from the controller: signed by a key this device trusts (the one its {@code
+   * keyId} names, or with no id any trusted key), meant for this device, newer than {@code held},
+   * and announcing only well-formed keys.
+   */
+  public static Verified verify(
+      SignedDesiredState doc, TrustedKeys trusted, String deviceId, long held) throws Refused {
     if (doc == null || doc.payload() == null || doc.signature() == null) {
       throw new Refused("desired-state-malformed", "the desired state document is incomplete");
     }
@@ -64,7 +76,31 @@ public final class DesiredStateStore {
     } catch (IllegalArgumentException e) {
       throw new Refused("desired-state-malformed", "the desired state payload is not base64");
     }
-    if (!Signatures.verify(key, payload, doc.signature())) {
+    List<String> candidates;
+    if (doc.keyId() != null) {
+      if (trusted.get(doc.keyId()).isEmpty()) {
+        throw new Refused(
+            "desired-state-unknown-key",
+            "refused a desired state signed with key "
+                + doc.keyId()
+                + ", which this device does not trust (it trusts "
+                + (trusted.isEmpty() ? "no key" : trusted.toString())
+                + "); a new key is trusted only when a document signed with a trusted key"
+                + " announces it. If the key this device trusted was retired while it was away,"
+                + " enroll the device again");
+      }
+      candidates = List.of(doc.keyId());
+    } else {
+      candidates = trusted.ids();
+    }
+    String signer = null;
+    for (String id : candidates) {
+      if (Signatures.verify(trusted.get(id).orElseThrow(), payload, doc.signature())) {
+        signer = id;
+        break;
+      }
+    }
+    if (signer == null) {
       throw new Refused(
           "desired-state-bad-signature",
           "refused a desired state whose signature does not verify with the controller's key");
@@ -75,10 +111,29 @@ public final class DesiredStateStore {
     } catch (IOException e) {
       throw new Refused("desired-state-malformed", "the signed desired state is not readable");
     }
+    TrustedKeys announced;
+    try {
+      if (state.signingKeys().size() > TrustedKeys.MAX_KEYS) {
+        throw new IllegalArgumentException(
+            state.signingKeys().size() + " keys (at most " + TrustedKeys.MAX_KEYS + ")");
+      }
+      announced = TrustedKeys.parse(state.signingKeys());
+    } catch (IllegalArgumentException e) {
+      throw new Refused(
+          "desired-state-malformed",
+          "the signed desired state announces an unusable signing key: " + e.getMessage());
+    }
     if (!deviceId.equals(state.deviceId())) {
       throw new Refused(
           "desired-state-wrong-device",
           "refused a desired state for device " + state.deviceId() + " (this is " + deviceId + ")");
+    }
+    if (state.generation() > DesiredState.MAX_GENERATION) {
+      throw new Refused(
+          "desired-state-malformed",
+          "refused desired state generation "
+              + state.generation()
+              + ": above the largest generation a controller issues");
     }
     if (state.generation() <= held) {
       throw new Refused(
@@ -94,11 +149,20 @@ public final class DesiredStateStore {
             "desired-state-malformed", "app " + app.name() + " has no valid bundle digest");
       }
     }
-    return new Verified(doc, state);
+    return new Verified(
+        doc,
+        state,
+        signer,
+        TrustedKeys.after(signer, trusted.get(signer).orElseThrow(), announced));
   }
 
-  /** The stored document, re-verified against the key; empty if none or if it fails to verify. */
+  /** {@link #load(TrustedKeys, String)} with one trusted key. */
   public Optional<Verified> load(PublicKey key, String deviceId) {
+    return load(TrustedKeys.of(key), deviceId);
+  }
+
+  /** The stored document, re-verified; empty if none or if it fails to verify. */
+  public Optional<Verified> load(TrustedKeys keys, String deviceId) {
     Path file = dir.resolve("current.json");
     if (!Files.exists(file)) {
       return Optional.empty();
@@ -106,7 +170,7 @@ public final class DesiredStateStore {
     try {
       SignedDesiredState doc =
           Json.mapper().readValue(Files.readString(file), SignedDesiredState.class);
-      Verified v = verify(doc, key, deviceId, 0);
+      Verified v = verify(doc, keys, deviceId, 0);
       for (DesiredState.DesiredApp app : v.state().apps()) {
         if (bundle(app.bundle()).isEmpty()) {
           return Optional.empty();
@@ -152,7 +216,7 @@ public final class DesiredStateStore {
           "bundle-digest-mismatch",
           "refused bundle " + digest + ": its content hashes to " + Fingerprints.sha256(content));
     }
-    SecureFiles.writePublic(bundleFile(digest), new String(content, StandardCharsets.UTF_8));
+    SecureFiles.writeSecret(bundleFile(digest), content);
   }
 
   /** Makes the document current; all its bundles must be stored already. */
@@ -162,7 +226,7 @@ public final class DesiredStateStore {
         throw new IllegalStateException("bundle " + app.bundle() + " must be stored first");
       }
     }
-    SecureFiles.writePublic(dir.resolve("current.json"), Json.write(v.signed()));
+    SecureFiles.writeSecret(dir.resolve("current.json"), Json.write(v.signed()));
   }
 
   private Path bundleFile(String digest) {

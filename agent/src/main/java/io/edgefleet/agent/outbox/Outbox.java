@@ -1,6 +1,7 @@
 package io.edgefleet.agent.outbox;
 
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.Telemetry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -52,6 +54,9 @@ import java.util.regex.Pattern;
  * <p>Bound: when the segments exceed {@link Options#maxBytes}, old metric summaries are merged
  * pairwise ({@link Downsampling}); only when that no longer helps is the oldest segment dropped,
  * and a loss record counts the events it held. Events are never dropped silently.
+ *
+ * <p>Its directory is created mode 0700 and every file in it 0600: events can carry what workloads
+ * logged.
  *
  * <p>Thread-safe (every method is synchronized); one process at a time (a file lock).
  */
@@ -194,9 +199,8 @@ public final class Outbox implements AutoCloseable {
     this.dir = dir;
     this.options = options;
     this.clock = clock;
-    Files.createDirectories(dir);
-    this.lockChannel =
-        FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    SecureFiles.createPrivateDirectories(dir);
+    this.lockChannel = create(dir.resolve(LOCK));
     FileLock l;
     try {
       l = lockChannel.tryLock();
@@ -436,8 +440,7 @@ public final class Outbox implements AutoCloseable {
         active = new Segment(seq, dir.resolve(String.format("%020d.seg", seq)));
         segments.put(seq, active);
       }
-      activeChannel =
-          FileChannel.open(active.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      activeChannel = create(active.path);
       if (active.size == 0) {
         syncDir();
       }
@@ -645,9 +648,11 @@ public final class Outbox implements AutoCloseable {
     try (FileChannel ch =
         FileChannel.open(
             tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
+            EnumSet.of(
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING),
+            SecureFiles.ownerOnlyFile())) {
       ByteBuffer b =
           ByteBuffer.wrap((events + " " + metrics + "\n").getBytes(StandardCharsets.US_ASCII));
       while (b.hasRemaining()) {
@@ -767,9 +772,11 @@ public final class Outbox implements AutoCloseable {
     try (FileChannel ch =
         FileChannel.open(
             tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
+            EnumSet.of(
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING),
+            SecureFiles.ownerOnlyFile())) {
       for (ByteBuffer f : frames) {
         while (f.hasRemaining()) {
           ch.write(f);
@@ -949,6 +956,14 @@ public final class Outbox implements AutoCloseable {
     }
   }
 
+  /** Opens a file for writing, creating it readable by the agent's user only. */
+  private static FileChannel create(Path file) throws IOException {
+    return FileChannel.open(
+        file,
+        EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+        SecureFiles.ownerOnlyFile());
+  }
+
   private void move(Path from, Path to) throws IOException {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -957,12 +972,8 @@ public final class Outbox implements AutoCloseable {
     }
   }
 
-  private void syncDir() throws IOException {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException e) {
-      // Some file systems cannot sync a directory; the data files themselves are synced.
-    }
+  private void syncDir() {
+    SecureFiles.syncDirectory(dir);
   }
 
   private static String cut(String s, int max) {

@@ -65,6 +65,83 @@ class DesiredStateStoreTest {
   }
 
   @Test
+  void aGenerationAboveWhatAControllerIssuesIsRefused() throws Exception {
+    SignedDesiredState wrapped = sign(controller, doc("dev-1", Long.MAX_VALUE));
+    assertThatThrownBy(() -> DesiredStateStore.verify(wrapped, controller.getPublic(), "dev-1", 5))
+        .satisfies(
+            e ->
+                assertThat(((DesiredStateStore.Refused) e).kind())
+                    .isEqualTo("desired-state-malformed"))
+        .hasMessageContaining("largest generation");
+    assertThat(
+            DesiredStateStore.verify(
+                    sign(controller, doc("dev-1", DesiredState.MAX_GENERATION)),
+                    controller.getPublic(),
+                    "dev-1",
+                    5)
+                .state()
+                .generation())
+        .isEqualTo(DesiredState.MAX_GENERATION);
+  }
+
+  @Test
+  void aKeyIsTrustedOnlyOnceADocumentSignedWithATrustedKeyAnnouncesIt() throws Exception {
+    KeyPair next = ed25519();
+    TrustedKeys before = TrustedKeys.of(controller.getPublic());
+    String nextId = Signatures.keyId(next.getPublic());
+
+    // Signed with a key the device was never told about: refused, whatever the document says.
+    SignedDesiredState early = sign(next, doc("dev-1", 2, announce(next)), nextId);
+    assertThatThrownBy(() -> DesiredStateStore.verify(early, before, "dev-1", 1))
+        .satisfies(
+            e ->
+                assertThat(((DesiredStateStore.Refused) e).kind())
+                    .isEqualTo("desired-state-unknown-key"))
+        .hasMessageContaining(nextId)
+        .hasMessageContaining("enroll the device again");
+
+    // The announcement, signed with the trusted key.
+    DesiredStateStore.Verified announced =
+        DesiredStateStore.verify(
+            sign(controller, doc("dev-1", 2, announce(next)), keyId(controller)),
+            before,
+            "dev-1",
+            1);
+    assertThat(announced.signer()).isEqualTo(keyId(controller));
+    assertThat(announced.trustAfter().ids()).containsExactly(keyId(controller), nextId);
+
+    // Then the new key signs; the old one is dropped once a document no longer announces it.
+    DesiredStateStore.Verified switched =
+        DesiredStateStore.verify(
+            sign(next, doc("dev-1", 3, List.of()), nextId), announced.trustAfter(), "dev-1", 2);
+    assertThat(switched.trustAfter().ids()).containsExactly(nextId);
+    SignedDesiredState oldKeyAgain = sign(controller, doc("dev-1", 4, List.of()), null);
+    assertThatThrownBy(
+            () -> DesiredStateStore.verify(oldKeyAgain, switched.trustAfter(), "dev-1", 3))
+        .satisfies(
+            e ->
+                assertThat(((DesiredStateStore.Refused) e).kind())
+                    .isEqualTo("desired-state-bad-signature"));
+  }
+
+  @Test
+  void anAnnouncedKeyWhoseIdIsNotItsOwnIsRefused() {
+    KeyPair next = ed25519();
+    List<DesiredState.SigningKey> lying =
+        List.of(
+            new DesiredState.SigningKey(
+                keyId(controller), Signatures.publicKeyPem(next.getPublic())));
+    SignedDesiredState doc = sign(controller, doc("dev-1", 2, lying), keyId(controller));
+    assertThatThrownBy(
+            () -> DesiredStateStore.verify(doc, TrustedKeys.of(controller.getPublic()), "dev-1", 1))
+        .satisfies(
+            e ->
+                assertThat(((DesiredStateStore.Refused) e).kind())
+                    .isEqualTo("desired-state-malformed"))
+        .hasMessageContaining("not the key its id names");
+  }
+
+  @Test
   void bundlesMustMatchTheirDigestAndAreRequiredBeforeTheDocument() throws Exception {
     DesiredStateStore store = new DesiredStateStore(dir);
     DesiredStateStore.Verified v =
@@ -99,11 +176,30 @@ class DesiredStateStoreTest {
   }
 
   private DesiredState doc(String device, long gen) {
+    return doc(device, gen, List.of());
+  }
+
+  private DesiredState doc(String device, long gen, List<DesiredState.SigningKey> announced) {
     return new DesiredState(
         device,
         gen,
         Instant.now(),
-        List.of(new DesiredState.DesiredApp("web", "repo", "abc123", digest, bundle.length())));
+        List.of(new DesiredState.DesiredApp("web", "repo", "abc123", digest, bundle.length())),
+        announced);
+  }
+
+  private static List<DesiredState.SigningKey> announce(KeyPair key) {
+    return List.of(
+        new DesiredState.SigningKey(keyId(key), Signatures.publicKeyPem(key.getPublic())));
+  }
+
+  private static String keyId(KeyPair key) {
+    return Signatures.keyId(key.getPublic());
+  }
+
+  private static SignedDesiredState sign(KeyPair key, DesiredState d, String keyId) {
+    SignedDesiredState s = sign(key, d);
+    return new SignedDesiredState(s.payload(), s.signature(), keyId);
   }
 
   private static String payload(DesiredState d) {

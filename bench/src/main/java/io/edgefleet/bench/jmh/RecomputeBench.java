@@ -7,7 +7,6 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.gitops.Selector;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyPairGenerator;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,7 +70,7 @@ public class RecomputeBench {
             clock,
             new DeviceStore(),
             new BundleStore(database.db.jdbi(), clock),
-            KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPrivate(),
+            io.edgefleet.controller.pki.SigningKeys.open(database.dir.resolve("pki"), clock),
             catalog);
     engine.onChange((id, nudge) -> nudges.increment());
     engine.recompute(DEVICE);

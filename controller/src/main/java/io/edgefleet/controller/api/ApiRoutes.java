@@ -12,6 +12,7 @@ import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;
+import io.edgefleet.controller.desired.SigningKeyService;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.enrollment.EnrollmentService;
@@ -82,7 +83,7 @@ public final class ApiRoutes {
       AlertRoutes.Services alerts,
       ControllerMetrics metrics,
       LogSessions logs,
-      Supplier<String> signingKeyPem,
+      SigningKeyService signingKeys,
       AuditLog audit,
       byte[] openApiJson) {
     Router r = new Router();
@@ -139,7 +140,33 @@ public final class ApiRoutes {
               .orElseThrow(() -> ControllerException.notFound("bundle", digest));
         });
     r.get(
-        DeviceApi.SIGNING_KEY, DEVICE, c -> Reply.ok(Map.of("publicKeyPem", signingKeyPem.get())));
+        DeviceApi.SIGNING_KEY,
+        DEVICE,
+        c -> {
+          var key = desired.handOut(c.admittedDevice().deviceId());
+          return Reply.ok(Map.of("publicKeyPem", key.publicKeyPem(), "keyId", key.id()));
+        });
+
+    r.get("/api/v1/signing-keys", ADMIN, c -> Reply.ok(new Items<>(signingKeys.list())));
+    r.post(
+        "/api/v1/signing-keys/rotate",
+        ADMIN,
+        c -> {
+          boolean finish =
+              c.body().length > 0
+                  && Boolean.TRUE.equals(c.body(SigningKeyService.RotateRequest.class).finish());
+          var key = signingKeys.rotate(finish, c.actor());
+          return finish ? Reply.ok(key) : Reply.created(key);
+        });
+    r.post(
+        "/api/v1/signing-keys/{id}/retire",
+        ADMIN,
+        c -> {
+          boolean force =
+              c.body().length > 0
+                  && Boolean.TRUE.equals(c.body(SigningKeyService.RetireRequest.class).force());
+          return Reply.ok(signingKeys.retire(c.path("id"), force, c.actor()));
+        });
 
     r.post(
         "/api/v1/repos", ADMIN, c -> Reply.created(gitops.add(c.body(AddSource.class), c.actor())));
@@ -286,6 +313,11 @@ public final class ApiRoutes {
     return r;
   }
 
+  /**
+   * The {@code known} query parameter: a whole number, 0 or more. Its upper bound ({@link
+   * io.edgefleet.protocol.DesiredState#MAX_GENERATION}) is the engine's to check: it answers with
+   * its own stable code.
+   */
   private static long generation(String s) {
     try {
       long g = Long.parseLong(s);
@@ -294,7 +326,11 @@ public final class ApiRoutes {
       }
       return g;
     } catch (NumberFormatException e) {
-      throw ControllerException.invalid("known must be a generation number (0 or more), got " + s);
+      throw ControllerException.invalid(
+          "known must be a generation number (0 to "
+              + io.edgefleet.protocol.DesiredState.MAX_GENERATION
+              + "), got "
+              + s);
     }
   }
 

@@ -1,17 +1,19 @@
 package io.edgefleet.controller.desired;
 
+import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Signatures;
 import java.nio.charset.StandardCharsets;
-import java.security.PrivateKey;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -43,7 +45,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final Clock clock;
   private final DeviceStore devices;
   private final BundleStore bundles;
-  private final PrivateKey signingKey;
+  private final SigningKeys signingKeys;
   private final AppCatalog catalog;
   private final ExecutorService worker;
   private final Object lock = new Object();
@@ -74,13 +76,13 @@ public final class DesiredStateEngine implements AutoCloseable {
       Clock clock,
       DeviceStore devices,
       BundleStore bundles,
-      PrivateKey signingKey,
+      SigningKeys signingKeys,
       AppCatalog catalog) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.devices = devices;
     this.bundles = bundles;
-    this.signingKey = signingKey;
+    this.signingKeys = signingKeys;
     this.catalog = catalog;
     this.worker =
         Executors.newSingleThreadExecutor(
@@ -177,13 +179,15 @@ public final class DesiredStateEngine implements AutoCloseable {
       return;
     }
     Map<String, Written> written;
+    SigningKeys.Ring ring = signingKeys.ring();
     try {
       written =
           jdbi.inTransaction(
               h -> {
                 Map<String, Written> out = new LinkedHashMap<>();
                 Set<String> storedHere = new java.util.HashSet<>();
-                prepared.forEach((id, desired) -> out.put(id, write(h, id, desired, storedHere)));
+                prepared.forEach(
+                    (id, desired) -> out.put(id, write(h, id, desired, storedHere, ring)));
                 return out;
               });
     } catch (RuntimeException e) {
@@ -232,7 +236,9 @@ public final class DesiredStateEngine implements AutoCloseable {
 
   /** Writes one device in its own transaction, then sends its nudge. */
   private Written writeAlone(String deviceId, Map<String, Entry> desired) {
-    Written w = jdbi.inTransaction(h -> write(h, deviceId, desired, new java.util.HashSet<>()));
+    SigningKeys.Ring ring = signingKeys.ring();
+    Written w =
+        jdbi.inTransaction(h -> write(h, deviceId, desired, new java.util.HashSet<>(), ring));
     committed(deviceId, desired, w);
     return w;
   }
@@ -295,11 +301,15 @@ public final class DesiredStateEngine implements AutoCloseable {
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
 
   /**
-   * Inside the caller's transaction: the signed document if what the device should run changed, its
-   * bundles and its app rows.
+   * Inside the caller's transaction: the signed document if what the device should run changed, or
+   * the key it is to be signed with or the keys it is to announce; its bundles and its app rows.
    */
   private Written write(
-      Handle h, String deviceId, Map<String, Entry> desired, Set<String> storedHere) {
+      Handle h,
+      String deviceId,
+      Map<String, Entry> desired,
+      Set<String> storedHere,
+      SigningKeys.Ring ring) {
     Map<String, AppRow> rows = appRows(h, deviceId);
     Map<String, String> previousBundles = new LinkedHashMap<>();
     rows.forEach(
@@ -348,11 +358,14 @@ public final class DesiredStateEngine implements AutoCloseable {
     }
     String fingerprint = fingerprint(list);
     Optional<Current> current = current(h, deviceId);
+    SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
-    if (current.isEmpty() || !current.get().fingerprint().equals(fingerprint)) {
-      gen++;
-      SignedDesiredState doc = store(h, deviceId, gen, fingerprint, list);
+    if (current.isEmpty()
+        || !current.get().fingerprint().equals(fingerprint)
+        || !current.get().matches(ring, plan)) {
+      gen = next(deviceId, gen);
+      SignedDesiredState doc = store(h, deviceId, gen, fingerprint, list, plan, ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
     }
     if (!recorded(rows, desired, list)) {
@@ -409,24 +422,208 @@ public final class DesiredStateEngine implements AutoCloseable {
    * The signed document for a device that holds {@code known}. A device that holds a generation
    * above ours (the controller's database was restored from an older backup) gets the same content
    * re-issued above its generation, so it never stays stuck on a stale document.
+   *
+   * <p>Only a device's own certificate can make this claim, and it can only push its own generation
+   * up; the claim is still bounded: no generation above {@link DesiredState#MAX_GENERATION} is ever
+   * signed, so nothing wraps around into a value the device would take for a replay.
+   *
+   * @throws ControllerException {@code GENERATION_OUT_OF_RANGE} if {@code known} is negative, or at
+   *     or above the largest generation while above the device's own
    */
   public Optional<SignedDesiredState> newerThan(String deviceId, long known) {
+    if (known < 0 || known > DesiredState.MAX_GENERATION) {
+      throw outOfRange(deviceId, known);
+    }
     Optional<Current> current = jdbi.withHandle(h -> current(h, deviceId));
     if (current.isEmpty()) {
       return Optional.empty();
     }
     Current c = current.get();
     if (c.generation() > known) {
-      return Optional.of(new SignedDesiredState(c.payload(), c.signature()));
+      return Optional.of(new SignedDesiredState(c.payload(), c.signature(), c.keyId()));
     }
     if (c.generation() == known) {
       return Optional.empty();
     }
+    if (known == DesiredState.MAX_GENERATION) {
+      throw outOfRange(deviceId, known);
+    }
+    LOG.warn(
+        "device {} holds generation {} but this controller's latest is {}: re-issuing its desired"
+            + " state above it (was the database restored from a backup?)",
+        deviceId,
+        known,
+        c.generation());
+    SigningKeys.Ring ring = signingKeys.ring();
     return jdbi.inTransaction(
         h -> {
           DesiredState old = decode(c.payload());
-          return Optional.of(store(h, deviceId, known + 1, c.fingerprint(), old.apps()));
+          SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
+          return Optional.of(
+              store(h, deviceId, Math.addExact(known, 1), c.fingerprint(), old.apps(), plan, ring));
         });
+  }
+
+  private static ControllerException outOfRange(String deviceId, long known) {
+    return new ControllerException(
+        ErrorCode.GENERATION_OUT_OF_RANGE,
+        "device "
+            + deviceId
+            + " claims to hold desired-state generation "
+            + known
+            + "; a controller issues generations 0 to "
+            + DesiredState.MAX_GENERATION
+            + " and none above this claim. Clear the desired state stored on the device (the 'desired' directory and"
+            + " 'replay-floor.json' in the agent's state directory) and restart its agent");
+  }
+
+  // ---------------------------------------------------------------- signing keys
+
+  /** Most key ids kept from one report: more than a rotation ever has in flight. */
+  private static final int MAX_REPORTED_KEYS = 8;
+
+  /**
+   * The key ids last recorded per device: every app report carries them, and a fleet reconnecting
+   * must not cost a database read per report when nothing changed.
+   */
+  private final Lru<String, String> recordedTrust = Lru.ofEntries(65_536);
+
+  /**
+   * The key ids a device trusts: as recorded; '*' is the key the controller had before keys could
+   * be rotated. A device with no record has not been handed a key yet: it will get the current one.
+   */
+  private static Set<String> trusted(Handle h, String deviceId, SigningKeys.Ring ring) {
+    return h.createQuery("SELECT key_ids FROM device_signing_keys WHERE device_id = :d")
+        .bind("d", deviceId)
+        .mapTo(String.class)
+        .findOne()
+        .map(ids -> ids(ids, ring))
+        .orElseGet(() -> Set.of(ring.current().id()));
+  }
+
+  private static Set<String> ids(String joined, SigningKeys.Ring ring) {
+    Set<String> out = new LinkedHashSet<>();
+    for (String id : joined.split(",")) {
+      if (id.equals("*")) {
+        out.add(ring.preRotationKey());
+      } else if (!id.isBlank()) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Records the signing keys a device reports it trusts (from its app report). If that changes
+   * which key signs its documents or which keys they announce, its desired state is recomputed
+   * soon: this is how a device that learned the current key gets documents signed with it. Ids this
+   * controller never had are left out; a report with none it knows changes nothing.
+   */
+  public void trusts(String deviceId, List<String> keyIds) {
+    if (keyIds == null || keyIds.isEmpty()) {
+      return; // an agent that knows one key only
+    }
+    SigningKeys.Ring ring = signingKeys.ring();
+    Set<String> known = new java.util.TreeSet<>();
+    for (String id : keyIds.subList(0, Math.min(keyIds.size(), MAX_REPORTED_KEYS))) {
+      if (id != null && ring.byId(id).isPresent()) {
+        known.add(id);
+      }
+    }
+    if (!known.isEmpty()) {
+      record(deviceId, String.join(",", known));
+    }
+  }
+
+  /**
+   * The signing key a device that holds none is given, at enrollment or when it asks: the current
+   * key, recorded as the one the device trusts.
+   */
+  public SigningKeys.Key handOut(String deviceId) {
+    SigningKeys.Key current = signingKeys.ring().current();
+    record(deviceId, current.id());
+    return current;
+  }
+
+  private void record(String deviceId, String keyIds) {
+    if (recordedTrust.get(deviceId).filter(keyIds::equals).isPresent()) {
+      return;
+    }
+    boolean changed =
+        jdbi.inTransaction(
+            h -> {
+              Optional<String> before =
+                  h.createQuery("SELECT key_ids FROM device_signing_keys WHERE device_id = :d")
+                      .bind("d", deviceId)
+                      .mapTo(String.class)
+                      .findOne();
+              if (before.isPresent() && before.get().equals(keyIds)) {
+                return false;
+              }
+              h.createUpdate(
+                      "INSERT INTO device_signing_keys (device_id, key_ids, updated_at) VALUES (:d,"
+                          + " :k, :now) ON CONFLICT (device_id) DO UPDATE SET key_ids ="
+                          + " excluded.key_ids, updated_at = excluded.updated_at")
+                  .bind("d", deviceId)
+                  .bind("k", keyIds)
+                  .bind("now", clock.millis())
+                  .execute();
+              return true;
+            });
+    recordedTrust.put(deviceId, keyIds);
+    if (changed) {
+      request(deviceId);
+    }
+  }
+
+  /**
+   * How active devices stand towards one signing key.
+   *
+   * @param signs devices whose stored document this key signed
+   * @param trustedBy devices that trust it
+   * @param dependOn devices whose documents must be signed with it: they trust it and not the
+   *     current key (at most {@code sample} of their ids in {@code examples})
+   */
+  public record KeyUse(int signs, int trustedBy, int dependOn, List<String> examples) {}
+
+  /** Per key id, how active devices stand towards it; keys no device uses are absent. */
+  public Map<String, KeyUse> keyUse(int sample) {
+    SigningKeys.Ring ring = signingKeys.ring();
+    Map<String, int[]> counts = new LinkedHashMap<>();
+    Map<String, List<String>> examples = new LinkedHashMap<>();
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT d.id, s.key_ids, dd.device_id, dd.key_id FROM devices d LEFT JOIN"
+                        + " device_signing_keys s ON s.device_id = d.id LEFT JOIN device_desired"
+                        + " dd ON dd.device_id = d.id WHERE d.lifecycle = 'ACTIVE' ORDER BY d.id")
+                .map(
+                    (rs, ctx) ->
+                        new String[] {
+                          rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)
+                        })
+                .forEach(
+                    row -> {
+                      Set<String> trusts =
+                          row[1] == null ? Set.of(ring.current().id()) : ids(row[1], ring);
+                      if (row[2] != null) {
+                        String signer = row[3] == null ? ring.preRotationKey() : row[3];
+                        counts.computeIfAbsent(signer, k -> new int[3])[0]++;
+                      }
+                      trusts.forEach(k -> counts.computeIfAbsent(k, x -> new int[3])[1]++);
+                      String planned = ring.plan(trusts).signer().id();
+                      if (!planned.equals(ring.current().id())) {
+                        counts.computeIfAbsent(planned, x -> new int[3])[2]++;
+                        List<String> e = examples.computeIfAbsent(planned, x -> new ArrayList<>());
+                        if (e.size() < sample) {
+                          e.add(row[0]);
+                        }
+                      }
+                    }));
+    Map<String, KeyUse> out = new LinkedHashMap<>();
+    counts.forEach(
+        (id, c) -> out.put(id, new KeyUse(c[0], c[1], c[2], examples.getOrDefault(id, List.of()))));
+    return out;
   }
 
   public long generation(String deviceId) {
@@ -446,24 +643,55 @@ public final class DesiredStateEngine implements AutoCloseable {
                 > 0);
   }
 
+  /** The generation after {@code gen}; never above {@link DesiredState#MAX_GENERATION}. */
+  private static long next(String deviceId, long gen) {
+    if (gen >= DesiredState.MAX_GENERATION) {
+      throw new ControllerException(
+          ErrorCode.GENERATION_OUT_OF_RANGE,
+          "device "
+              + deviceId
+              + " holds the largest generation a controller issues ("
+              + DesiredState.MAX_GENERATION
+              + "); it gets no newer desired state until the state stored on the device is"
+              + " cleared and its agent restarted");
+    }
+    return Math.addExact(gen, 1);
+  }
+
   private SignedDesiredState store(
-      Handle h, String deviceId, long gen, String fingerprint, List<DesiredState.DesiredApp> list) {
-    DesiredState doc = new DesiredState(deviceId, gen, clock.instant(), list);
+      Handle h,
+      String deviceId,
+      long gen,
+      String fingerprint,
+      List<DesiredState.DesiredApp> list,
+      SigningKeys.Plan plan,
+      SigningKeys.Ring ring) {
+    List<DesiredState.SigningKey> announced = new ArrayList<>();
+    for (SigningKeys.Key k : plan.announced()) {
+      announced.add(new DesiredState.SigningKey(k.id(), k.publicKeyPem()));
+    }
+    DesiredState doc = new DesiredState(deviceId, gen, clock.instant(), list, announced);
     byte[] payload = Json.writeBytes(doc);
+    String keyId = plan.signer().id();
     SignedDesiredState signed =
         new SignedDesiredState(
-            Base64.getEncoder().encodeToString(payload), Signatures.sign(signingKey, payload));
+            Base64.getEncoder().encodeToString(payload),
+            Signatures.sign(ring.privateKey(keyId), payload),
+            keyId);
     h.createUpdate(
             "INSERT INTO device_desired (device_id, generation, fingerprint, payload, signature,"
-                + " updated_at) VALUES (:d, :g, :f, :p, :s, :now) ON CONFLICT (device_id) DO UPDATE"
-                + " SET generation = excluded.generation, fingerprint = excluded.fingerprint,"
-                + " payload = excluded.payload, signature = excluded.signature,"
+                + " key_id, announced, updated_at) VALUES (:d, :g, :f, :p, :s, :k, :a, :now) ON"
+                + " CONFLICT (device_id) DO UPDATE SET generation = excluded.generation,"
+                + " fingerprint = excluded.fingerprint, payload = excluded.payload, signature ="
+                + " excluded.signature, key_id = excluded.key_id, announced = excluded.announced,"
                 + " updated_at = excluded.updated_at")
         .bind("d", deviceId)
         .bind("g", gen)
         .bind("f", fingerprint)
         .bind("p", signed.payload())
         .bind("s", signed.signature())
+        .bind("k", keyId)
+        .bind("a", plan.announcedIds())
         .bind("now", clock.millis())
         .execute();
     return signed;
@@ -596,12 +824,18 @@ public final class DesiredStateEngine implements AutoCloseable {
 
   private static Optional<Current> current(Handle h, String deviceId) {
     return h.createQuery(
-            "SELECT generation, fingerprint, payload, signature FROM device_desired WHERE"
-                + " device_id = :d")
+            "SELECT generation, fingerprint, payload, signature, key_id, announced FROM"
+                + " device_desired WHERE device_id = :d")
         .bind("d", deviceId)
         .map(
             (rs, ctx) ->
-                new Current(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4)))
+                new Current(
+                    rs.getLong(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    rs.getString(4),
+                    rs.getString(5),
+                    rs.getString(6)))
         .findOne();
   }
 
@@ -641,5 +875,22 @@ public final class DesiredStateEngine implements AutoCloseable {
       String renderError,
       ReleaseGate.Decision decision) {}
 
-  private record Current(long generation, String fingerprint, String payload, String signature) {}
+  /**
+   * The stored document. {@code keyId} and {@code announced} are null for documents signed before
+   * keys could be rotated: by the key of that time, announcing none.
+   */
+  private record Current(
+      long generation,
+      String fingerprint,
+      String payload,
+      String signature,
+      String keyId,
+      String announced) {
+
+    /** Whether this document was signed and announces keys as {@code plan} says. */
+    boolean matches(SigningKeys.Ring ring, SigningKeys.Plan plan) {
+      return plan.signer().id().equals(keyId == null ? ring.preRotationKey() : keyId)
+          && plan.announcedIds().equals(announced == null ? "" : announced);
+    }
+  }
 }

@@ -16,7 +16,6 @@ import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
-import io.edgefleet.protocol.tls.Signatures;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Map;
@@ -62,6 +61,9 @@ public final class EnrollmentService {
   private final int perAddressPerMinute;
   private final RateLimiter<String> limiter;
 
+  /** The desired-state signing key (PEM) an approved device is handed, by device id. */
+  private final java.util.function.Function<String, String> signingKeyFor;
+
   public EnrollmentService(
       Jdbi jdbi,
       Clock clock,
@@ -73,7 +75,8 @@ public final class EnrollmentService {
       AuditLog audit,
       Supplier<String> advertiseUrl,
       java.time.Duration heartbeat,
-      int perAddressPerMinute) {
+      int perAddressPerMinute,
+      java.util.function.Function<String, String> signingKeyFor) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -83,6 +86,7 @@ public final class EnrollmentService {
     this.pki = pki;
     this.audit = audit;
     this.advertiseUrl = advertiseUrl;
+    this.signingKeyFor = signingKeyFor;
     // Pending devices poll about as often as connected ones check in, at most every 10 s, so an
     // approval takes effect quickly without a socket being held open for a device not yet trusted.
     this.pendingPollSeconds = (int) Math.clamp(heartbeat.toSeconds(), 1, MAX_PENDING_POLL_SECONDS);
@@ -239,7 +243,7 @@ public final class EnrollmentService {
               Pem.certificate(pki.caCertificate()),
               null,
               "enrolled as " + d.id(),
-              Signatures.publicKeyPem(pki.signingKey().getPublic()));
+              signingKeyFor.apply(d.id()));
       case PENDING ->
           new EnrollmentResponse(
               EnrollmentResponse.Status.PENDING,

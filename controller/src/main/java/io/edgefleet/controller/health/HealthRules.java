@@ -186,6 +186,10 @@ final class HealthRules {
       case "desired-state-bad-signature" ->
           "; the device does not trust this controller's signing key: was the controller's data"
               + " directory (pki/) replaced? restore it, or re-enroll the device";
+      case "desired-state-unknown-key" ->
+          "; the document was signed with a key the device was never told about: was the key it"
+              + " depended on retired with --force, or the controller's pki/ directory replaced?"
+              + " see edgefleet signing-key list; re-enroll the device if its key is gone";
       case "desired-state-replayed" ->
           "; the device already holds a newer generation than the controller issues: was the"
               + " controller's database restored from an older backup?";

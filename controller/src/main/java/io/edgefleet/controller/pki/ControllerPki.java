@@ -54,9 +54,10 @@ import org.bouncycastle.util.io.pem.PemReader;
 
 /**
  * The controller's key material, kept in its data directory: an EC P-256 certificate authority, the
- * TLS server certificate it issues to itself, and the Ed25519 key that signs desired state. Created
- * on first start, reused afterwards; the server certificate is re-issued when the names it must
- * cover change. Device certificates are issued from CSRs. Thread-safe after {@link #open}.
+ * TLS server certificate it issues to itself, and the Ed25519 keys that sign desired state ({@link
+ * SigningKeys}). Created on first start, reused afterwards; the server certificate is re-issued
+ * when the names it must cover change. Device certificates are issued from CSRs. Thread-safe after
+ * {@link #open}.
  */
 public final class ControllerPki {
   private static final Duration CA_VALIDITY = Duration.ofDays(3650);
@@ -70,7 +71,7 @@ public final class ControllerPki {
   private final PrivateKey caKey;
   private final X509Certificate serverCert;
   private final PrivateKey serverKey;
-  private final KeyPair signingKey;
+  private final SigningKeys signingKeys;
 
   private ControllerPki(
       Clock clock,
@@ -78,13 +79,13 @@ public final class ControllerPki {
       PrivateKey caKey,
       X509Certificate serverCert,
       PrivateKey serverKey,
-      KeyPair signingKey) {
+      SigningKeys signingKeys) {
     this.clock = clock;
     this.caCert = caCert;
     this.caKey = caKey;
     this.serverCert = serverCert;
     this.serverKey = serverKey;
-    this.signingKey = signingKey;
+    this.signingKeys = signingKeys;
   }
 
   /**
@@ -137,21 +138,7 @@ public final class ControllerPki {
         SecureFiles.writePublic(serverCertFile, Pem.certificate(serverCert));
       }
 
-      Path signingKeyFile = dir.resolve("signing.key");
-      Path signingPubFile = dir.resolve("signing.pub");
-      KeyPair signing;
-      if (Files.exists(signingKeyFile) && Files.exists(signingPubFile)) {
-        PrivateKey priv = Pem.privateKey(Files.readString(signingKeyFile), "Ed25519");
-        byte[] pubDer = Pem.decode(Files.readString(signingPubFile), "PUBLIC KEY").getFirst();
-        PublicKey pub =
-            KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(pubDer));
-        signing = new KeyPair(pub, priv);
-      } else {
-        signing = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
-        SecureFiles.writeSecret(signingKeyFile, Pem.privateKey(signing.getPrivate()));
-        SecureFiles.writePublic(
-            signingPubFile, Pem.encode("PUBLIC KEY", signing.getPublic().getEncoded()));
-      }
+      SigningKeys signing = SigningKeys.open(dir, clock);
       return new ControllerPki(clock, caCert, caKey, serverCert, serverKey, signing);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or write key material in " + dir, e);
@@ -176,8 +163,9 @@ public final class ControllerPki {
     return serverKey;
   }
 
-  public KeyPair signingKey() {
-    return signingKey;
+  /** The keys that sign desired state. */
+  public SigningKeys signingKeys() {
+    return signingKeys;
   }
 
   /**

@@ -2,13 +2,13 @@ package io.edgefleet.controller.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.edgefleet.protocol.SecureFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
 
@@ -92,8 +92,7 @@ public final class Database implements AutoCloseable {
       return;
     }
     try {
-      Files.createFile(
-          path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.createFile(path, SecureFiles.ownerOnlyFile());
     } catch (FileAlreadyExistsException e) {
       // Created meanwhile by another process: its mode is its creator's business.
     } catch (IOException e) {

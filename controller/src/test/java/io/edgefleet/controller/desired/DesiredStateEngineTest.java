@@ -1,20 +1,22 @@
 package io.edgefleet.controller.desired;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
+import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Signatures;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Base64;
@@ -31,7 +33,8 @@ class DesiredStateEngineTest {
   @TempDir Path dir;
   Database db;
   DesiredStateEngine engine;
-  KeyPair signing;
+  SigningKeys signingKeys;
+  java.security.PublicKey signing;
   final List<AppCatalog.App> apps = new CopyOnWriteArrayList<>();
   final List<String> nudges = new CopyOnWriteArrayList<>();
   final List<io.edgefleet.protocol.ControllerMessage.Nudge> sent = new CopyOnWriteArrayList<>();
@@ -67,14 +70,15 @@ class DesiredStateEngineTest {
   @BeforeEach
   void open() throws Exception {
     db = Database.open(Database.sqliteUrl(dir), null, null);
-    signing = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    signingKeys = SigningKeys.open(dir.resolve("pki"), Clock.systemUTC());
+    signing = signingKeys.ring().current().publicKey();
     engine =
         new DesiredStateEngine(
             db.jdbi(),
             Clock.systemUTC(),
             devices,
             new BundleStore(db.jdbi(), Clock.systemUTC()),
-            signing.getPrivate(),
+            signingKeys,
             catalog);
     engine.onChange(
         (id, nudge) -> {
@@ -143,7 +147,7 @@ class DesiredStateEngineTest {
     assertThat(second.bundles().keySet()).as("only the changed app's bundle").containsExactly(web);
     assertThat(
             Signatures.verify(
-                signing.getPublic(),
+                signing,
                 Base64.getDecoder().decode(second.desired().payload()),
                 second.desired().signature()))
         .isTrue();
@@ -216,7 +220,7 @@ class DesiredStateEngineTest {
     engine.recompute("dev-1");
     SignedDesiredState doc = engine.newerThan("dev-1", 0).orElseThrow();
     byte[] payload = Base64.getDecoder().decode(doc.payload());
-    assertThat(Signatures.verify(signing.getPublic(), payload, doc.signature())).isTrue();
+    assertThat(Signatures.verify(signing, payload, doc.signature())).isTrue();
     assertThat(engine.references("dev-1", decode(doc).apps().getFirst().bundle())).isTrue();
   }
 
@@ -267,6 +271,104 @@ class DesiredStateEngineTest {
     assertThat(reissued.generation()).isEqualTo(42);
     assertThat(reissued.apps()).extracting(DesiredState.DesiredApp::name).containsExactly("web");
     assertThat(engine.generation("dev-1")).isEqualTo(42);
+  }
+
+  @Test
+  void aClaimedGenerationBeyondWhatCanBeIssuedIsRefusedAndNothingWraps() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+
+    for (long claim : new long[] {Long.MAX_VALUE, DesiredState.MAX_GENERATION + 1}) {
+      assertThatThrownBy(() -> engine.newerThan("dev-1", claim))
+          .isInstanceOf(ControllerException.class)
+          .satisfies(
+              e ->
+                  assertThat(((ControllerException) e).code())
+                      .isEqualTo(ErrorCode.GENERATION_OUT_OF_RANGE))
+          .hasMessageContaining(Long.toString(claim));
+      assertThat(engine.generation("dev-1")).as("nothing was signed").isEqualTo(1);
+    }
+
+    // Up to the largest generation a device is served; beyond it the engine refuses to sign.
+    DesiredState top = decode(engine.newerThan("dev-1", DesiredState.MAX_GENERATION - 1).get());
+    assertThat(top.generation()).isEqualTo(DesiredState.MAX_GENERATION);
+    assertThat(engine.newerThan("dev-1", DesiredState.MAX_GENERATION)).isEmpty();
+    apps.add(app("db", "r1", "role", "pos"));
+    assertThatThrownBy(() -> engine.recompute("dev-1"))
+        .isInstanceOf(ControllerException.class)
+        .hasMessageContaining("largest generation");
+    assertThat(engine.generation("dev-1")).isEqualTo(DesiredState.MAX_GENERATION);
+  }
+
+  @Test
+  void aRotationIsAnnouncedWithTheOldKeyAndTheNewKeySignsOnceTheDeviceTrustsIt() {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.handOut("dev-1"); // as at enrollment
+    engine.recompute("dev-1");
+    String k0 = signingKeys.ring().current().id();
+    assertThat(signedWith(engine.newerThan("dev-1", 0).orElseThrow())).isEqualTo(k0);
+
+    String k1 = signingKeys.startRotation().id();
+    assertThat(engine.recompute("dev-1")).as("the announcement is a new document").isEqualTo(2);
+    SignedDesiredState announcing = engine.newerThan("dev-1", 0).orElseThrow();
+    assertThat(signedWith(announcing)).isEqualTo(k0);
+    assertThat(decode(announcing).signingKeys())
+        .extracting(DesiredState.SigningKey::id)
+        .containsExactly(k1);
+    assertThat(decode(announcing).apps()).extracting(DesiredState.DesiredApp::name).contains("web");
+
+    signingKeys.finishRotation();
+    assertThat(engine.recompute("dev-1"))
+        .as("the device has not said it trusts k1: nothing changes for it")
+        .isEqualTo(2);
+    assertThat(engine.keyUse(5).get(k0).dependOn()).isEqualTo(1);
+    assertThat(engine.keyUse(5).get(k0).examples()).containsExactly("dev-1");
+
+    engine.trusts("dev-1", List.of(k0, k1, "not-a-key-of-ours"));
+    assertThat(engine.recompute("dev-1")).isEqualTo(3);
+    SignedDesiredState moved = engine.newerThan("dev-1", 0).orElseThrow();
+    assertThat(signedWith(moved)).isEqualTo(k1);
+    assertThat(moved.keyId()).isEqualTo(k1);
+    assertThat(decode(moved).signingKeys()).isEmpty();
+    assertThat(engine.keyUse(5).get(k0).dependOn()).as("nobody depends on k0 any more").isZero();
+    assertThat(engine.keyUse(5).get(k1).signs()).isEqualTo(1);
+
+    engine.trusts("dev-1", List.of(k1));
+    assertThat(engine.recompute("dev-1")).as("nothing to re-sign").isEqualTo(3);
+    assertThat(engine.keyUse(5).get(k0)).as("k0 is unused").isNull();
+  }
+
+  @Test
+  void aDeviceEnrolledBeforeRotationIsSignedForWithTheKeyOfThatTimeUntilItReports() {
+    apps.add(app("web", "r1", "role", "pos"));
+    db.jdbi()
+        .useHandle(
+            h ->
+                h.execute(
+                    "INSERT INTO device_signing_keys (device_id, key_ids, updated_at)"
+                        + " VALUES ('dev-1', '*', 0)"));
+    String k0 = signingKeys.ring().current().id();
+    signingKeys.startRotation();
+    signingKeys.finishRotation();
+    engine.recompute("dev-1");
+    assertThat(signedWith(engine.newerThan("dev-1", 0).orElseThrow())).isEqualTo(k0);
+
+    // A device enrolled now is handed the current key.
+    device("dev-2", Map.of("role", "pos"));
+    assertThat(engine.handOut("dev-2").id()).isEqualTo(signingKeys.ring().current().id());
+    engine.recompute("dev-2");
+    assertThat(signedWith(engine.newerThan("dev-2", 0).orElseThrow()))
+        .isEqualTo(signingKeys.ring().current().id());
+  }
+
+  /** The id of the key whose signature verifies, checked against every key of the ring. */
+  private String signedWith(SignedDesiredState doc) {
+    byte[] payload = Base64.getDecoder().decode(doc.payload());
+    return signingKeys.ring().keys().stream()
+        .filter(k -> Signatures.verify(k.publicKey(), payload, doc.signature()))
+        .map(SigningKeys.Key::id)
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test

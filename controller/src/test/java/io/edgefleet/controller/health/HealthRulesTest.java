@@ -160,6 +160,20 @@ class HealthRulesTest {
   }
 
   @Test
+  void aDocumentSignedWithAKeyTheDeviceDoesNotTrustSaysHowThatComes() {
+    Signals s =
+        new Signals(
+            List.of(app("web", "r2", "READY", "")),
+            new Signals.Refusal(
+                "desired-state-unknown-key",
+                "refused a desired state signed with key 3eb220ccc922ce25",
+                NOW.minus(Duration.ofMinutes(1))));
+    assertThat(assess(s).orElseThrow().reason())
+        .contains("retired with --force")
+        .contains("edgefleet signing-key list");
+  }
+
+  @Test
   void everyAppFailingForWantOfARuntimeIsErrorButOneCrashingAppIsNot() {
     String why = "no workload runtime on this node: no kubeconfig found";
     Signals none =

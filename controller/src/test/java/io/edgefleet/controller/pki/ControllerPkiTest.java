@@ -35,7 +35,8 @@ class ControllerPkiTest {
     }
     assertThat(pki.caCertificate().getBasicConstraints()).isEqualTo(0);
     pki.serverCertificate().verify(pki.caCertificate().getPublicKey());
-    assertThat(pki.signingKey().getPublic().getAlgorithm()).isIn("Ed25519", "EdDSA");
+    assertThat(pki.signingKeys().ring().current().publicKey().getAlgorithm())
+        .isIn("Ed25519", "EdDSA");
     assertThat(pki.caFingerprint()).matches("sha256:[0-9a-f]{64}");
   }
 
@@ -45,7 +46,8 @@ class ControllerPkiTest {
     ControllerPki second = ControllerPki.open(dir, List.of("localhost"), Clock.systemUTC());
     assertThat(second.caFingerprint()).isEqualTo(first.caFingerprint());
     assertThat(second.serverCertificate()).isEqualTo(first.serverCertificate());
-    assertThat(second.signingKey().getPublic()).isEqualTo(first.signingKey().getPublic());
+    assertThat(second.signingKeys().ring().current())
+        .isEqualTo(first.signingKeys().ring().current());
   }
 
   @Test

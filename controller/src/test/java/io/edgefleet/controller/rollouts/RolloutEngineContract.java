@@ -18,7 +18,6 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyPairGenerator;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -82,7 +81,7 @@ abstract class RolloutEngineContract {
             clock,
             store,
             new BundleStore(db.jdbi(), clock),
-            KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPrivate(),
+            io.edgefleet.controller.pki.SigningKeys.open(dir.resolve("pki"), clock),
             catalog);
     status = new AppStatusService(db.jdbi(), clock, this::presence);
     rollouts = engine(clock);

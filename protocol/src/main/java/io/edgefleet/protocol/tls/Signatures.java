@@ -76,6 +76,19 @@ public final class Signatures {
     return Pem.encode("PUBLIC KEY", key.getEncoded());
   }
 
+  /**
+   * The short id of a signing key: the first 16 hex digits of the SHA-256 of its DER encoding. It
+   * only names a key; what a signature is checked against is always the full key.
+   */
+  public static String keyId(PublicKey key) {
+    return fingerprint(key).substring("sha256:".length(), "sha256:".length() + 16);
+  }
+
+  /** {@code sha256:<hex>} of the key's DER encoding, for people comparing keys. */
+  public static String fingerprint(PublicKey key) {
+    return Fingerprints.sha256(key.getEncoded());
+  }
+
   private static Signer signer(PrivateKey key) {
     Signer s = lastSigner;
     if (s != null && s.key() == key) {

@@ -257,7 +257,13 @@ class GitOpsIT {
         now + 1,
         java.util.Base64.getEncoder().encodeToString(bytes),
         io.edgefleet.protocol.tls.Signatures.sign(
-            controller.controller().pki().signingKey().getPrivate(), bytes),
+            controller
+                .controller()
+                .pki()
+                .signingKeys()
+                .ring()
+                .privateKey(controller.controller().pki().signingKeys().ring().current().id()),
+            bytes),
         Map.of(
             digest,
             java.util.Base64.getEncoder()
