@@ -129,14 +129,13 @@ public final class ApiRoutes {
           if (!desired.references(c.admittedDevice().deviceId(), digest)) {
             throw ControllerException.notFound("bundle", digest);
           }
+          // Immutable: a device resuming a cut download asks for the rest with a range.
           return bundles
-              .get(digest)
+              .encoded(digest, c.headers().getOrDefault("accept-encoding", "").contains("gzip"))
               .map(
-                  y ->
-                      Reply.raw(
-                          "application/yaml",
-                          y.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                          c.headers().getOrDefault("accept-encoding", "").contains("gzip")))
+                  e ->
+                      Ranges.answer(
+                          c.headers(), "application/yaml", e.encoding(), e.bytes(), e.etag()))
               .orElseThrow(() -> ControllerException.notFound("bundle", digest));
         });
     r.get(

@@ -562,6 +562,7 @@ public final class HttpApi implements AutoCloseable {
         if (!raw.contentEncoding().isEmpty()) {
           response.getHeaders().put(HttpHeader.CONTENT_ENCODING, raw.contentEncoding());
         }
+        raw.headers().forEach((name, value) -> response.getHeaders().put(name, value));
         response.write(true, ByteBuffer.wrap(raw.bytes()), callback);
         return;
       }

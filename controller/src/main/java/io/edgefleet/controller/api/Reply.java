@@ -14,8 +14,19 @@ public record Reply(int status, Object body) {
     return new Reply(204, null);
   }
 
-  /** A body that is sent as it is, not as JSON; {@code contentEncoding} is empty or "gzip". */
-  public record Raw(String contentType, String contentEncoding, byte[] bytes) {}
+  /**
+   * A body that is sent as it is, not as JSON; {@code contentEncoding} is empty or "gzip"; {@code
+   * headers} are further response headers (such as {@code Content-Range}).
+   */
+  public record Raw(
+      String contentType,
+      String contentEncoding,
+      byte[] bytes,
+      java.util.Map<String, String> headers) {
+    public Raw(String contentType, String contentEncoding, byte[] bytes) {
+      this(contentType, contentEncoding, bytes, java.util.Map.of());
+    }
+  }
 
   public static Reply raw(String contentType, byte[] bytes) {
     return new Reply(200, new Raw(contentType, "", bytes));

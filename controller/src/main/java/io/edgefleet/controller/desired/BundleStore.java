@@ -1,19 +1,60 @@
 package io.edgefleet.controller.desired;
 
+import io.edgefleet.controller.Lru;
+import io.edgefleet.protocol.Gzip;
+import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
-/** Immutable, content-addressed bundles. Storing the same content twice is a no-op. */
+/**
+ * Immutable, content-addressed bundles. Storing the same content twice is a no-op. Bundles are
+ * served gzip-compressed to devices that accept it; the compressed bytes of recently served bundles
+ * are kept (up to {@value #ENCODED_CACHE_BYTES} bytes) so that devices resuming a cut download, and
+ * a fleet fetching the same bundle, do not compress it again. Thread-safe.
+ */
 public final class BundleStore {
+  static final long ENCODED_CACHE_BYTES = 64L * 1024 * 1024;
+
   private final Jdbi jdbi;
   private final Clock clock;
+  private final Lru<String, Encoded> encoded =
+      new Lru<>(ENCODED_CACHE_BYTES, e -> e.bytes().length);
+
+  /**
+   * A bundle as served: its bytes, their encoding ("gzip" or "") and the entity tag of exactly
+   * these bytes, for ranges.
+   */
+  public record Encoded(byte[] bytes, String encoding, String etag) {}
 
   public BundleStore(Jdbi jdbi, Clock clock) {
     this.jdbi = jdbi;
     this.clock = clock;
+  }
+
+  /** The bundle as served, gzip-compressed if {@code gzip}. */
+  public Optional<Encoded> encoded(String digest, boolean gzip) {
+    String key = digest + (gzip ? "+gzip" : "");
+    Optional<Encoded> cached = encoded.get(key);
+    if (cached.isPresent()) {
+      return cached;
+    }
+    return get(digest)
+        .map(
+            yaml -> {
+              byte[] raw = yaml.getBytes(StandardCharsets.UTF_8);
+              byte[] bytes = gzip ? Gzip.deflate(raw) : raw;
+              String tag =
+                  "\""
+                      + Fingerprints.sha256(bytes).substring("sha256:".length(), 7 + 24)
+                      + (gzip ? "-gz" : "")
+                      + "\"";
+              Encoded e = new Encoded(bytes, gzip ? "gzip" : "", tag);
+              encoded.put(key, e);
+              return e;
+            });
   }
 
   public void put(Handle h, String digest, String content) {
