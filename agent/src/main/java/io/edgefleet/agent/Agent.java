@@ -1,54 +1,35 @@
 package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
-import io.edgefleet.agent.desiredstate.ReplayFloor;
 import io.edgefleet.agent.desiredstate.TrustedKeys;
-import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
-import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
-import io.edgefleet.protocol.DeviceFacts;
-import io.edgefleet.protocol.EnrollmentRequest;
-import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
-import io.edgefleet.protocol.RenewalRequest;
-import io.edgefleet.protocol.RenewalResponse;
 import io.edgefleet.protocol.SecureFiles;
-import io.edgefleet.protocol.SignedDesiredState;
-import io.edgefleet.protocol.tls.Fingerprints;
-import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ConnectException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -56,18 +37,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLHandshakeException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * The edge agent: enrolls once with its own key, then keeps one outbound mutual-TLS WebSocket to
- * the controller, heartbeating at the cadence the controller sets and reconnecting with exponential
- * backoff and full jitter whenever the link or the controller goes away. A revoked device backs off
- * for long instead of hammering.
+ * the controller, heartbeating at the cadence the controller sets and reconnecting whenever the
+ * link or the controller goes away. It keeps running its last verified desired state without the
+ * controller.
  *
- * <p>Threading: all state changes run as tasks on the given scheduler, one at a time per agent;
- * socket callbacks hand their work to it. Several agents may share one scheduler.
+ * <p>The parts: {@link Enroller} (the first contact), {@link ControllerLink} (the socket, its
+ * heartbeats and dead-link detection), {@link DesiredStateSync} (documents and bundles, on a thread
+ * of its own, resuming cut downloads), {@link ReconcileLoop} (the runtime kept at the desired
+ * state) and {@link Renewer} (the certificate). This class is their life cycle and the control loop
+ * that decides what happens next.
+ *
+ * <p>Threading: the control loop's steps run as tasks on the given scheduler, one at a time per
+ * agent, and never wait on the network: requests are sent asynchronously and their answers come
+ * back as further steps. Several agents may share one scheduler. Reconcile passes and downloads run
+ * on the worker executor.
+ *
+ * <p>Reconnecting: a failure of the link itself (no route, a timeout, a stalled transfer) is
+ * retried within a few seconds, since probing a dead link costs the controller nothing and the
+ * device should be back as soon as the link is; a controller that refuses the connection or answers
+ * with an error is backed off from exponentially with full jitter (up to {@link
+ * Options#maxBackoff()}); a refused device (revoked, rejected, bad token) waits long.
  */
 public final class Agent implements AutoCloseable {
 
@@ -85,7 +77,11 @@ public final class Agent implements AutoCloseable {
     STOPPED
   }
 
-  /** A snapshot for people and tests. */
+  /**
+   * A snapshot for people and tests.
+   *
+   * @param stalledTransfers downloads given up for lack of progress (and resumed later)
+   */
   public record Status(
       State state,
       Optional<String> deviceId,
@@ -93,12 +89,13 @@ public final class Agent implements AutoCloseable {
       Optional<String> lastError,
       Optional<Instant> certificateNotAfter,
       long connections,
-      long refusals) {}
+      long refusals,
+      long stalledTransfers) {}
 
   /**
    * How an agent runs.
    *
-   * @param maxBackoff cap of the reconnect backoff window
+   * @param maxBackoff cap of the reconnect backoff window when the controller refuses or fails
    * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
    *     token); long, so refused devices do not hammer the controller
    */
@@ -109,7 +106,8 @@ public final class Agent implements AutoCloseable {
       Duration maxBackoff,
       Duration refusedBackoff,
       boolean showQr,
-      Duration reconcileInterval) {
+      Duration reconcileInterval,
+      Duration stallTimeout) {
     public static Options of(Path bootstrapFile, Path stateDir) {
       return new Options(
           bootstrapFile,
@@ -118,7 +116,8 @@ public final class Agent implements AutoCloseable {
           Duration.ofSeconds(60),
           Duration.ofHours(1),
           true,
-          Duration.ofSeconds(10));
+          Duration.ofSeconds(10),
+          Transfers.Limits.defaults().progressWindow());
     }
 
     public Options withSerial(String s) {
@@ -129,32 +128,73 @@ public final class Agent implements AutoCloseable {
           maxBackoff,
           refusedBackoff,
           showQr,
-          reconcileInterval);
+          reconcileInterval,
+          stallTimeout);
     }
 
     public Options withMaxBackoff(Duration d) {
       return new Options(
-          bootstrapFile, stateDir, serial, d, refusedBackoff, showQr, reconcileInterval);
+          bootstrapFile,
+          stateDir,
+          serial,
+          d,
+          refusedBackoff,
+          showQr,
+          reconcileInterval,
+          stallTimeout);
     }
 
     public Options withRefusedBackoff(Duration d) {
-      return new Options(bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval);
+      return new Options(
+          bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval, stallTimeout);
     }
 
     public Options withQr(boolean show) {
       return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, show, reconcileInterval);
+          bootstrapFile,
+          stateDir,
+          serial,
+          maxBackoff,
+          refusedBackoff,
+          show,
+          reconcileInterval,
+          stallTimeout);
     }
 
     /** How often the runtime is compared with the desired state (self-healing drift). */
     public Options withReconcileInterval(Duration d) {
-      return new Options(bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d);
+      return new Options(
+          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d, stallTimeout);
+    }
+
+    /**
+     * How long a transfer may go without progress (fewer than 512 bytes) before it is abandoned and
+     * resumed later.
+     */
+    public Options withStallTimeout(Duration d) {
+      return new Options(
+          bootstrapFile,
+          stateDir,
+          serial,
+          maxBackoff,
+          refusedBackoff,
+          showQr,
+          reconcileInterval,
+          d);
     }
   }
 
-  private static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(30);
-  private static final int MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
-  private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(30);
+  /** Connecting: a dead link is noticed within this; SYNs are retried within it several times. */
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The cap of the retry window when the link itself failed. */
+  static final Duration LINK_RETRY_CAP = Duration.ofSeconds(5);
+
+  /** While the controller stays unreachable, the log says so again at most this often. */
+  private static final Duration STILL_UNREACHABLE = Duration.ofMinutes(5);
+
+  private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
+  private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
   private final Options options;
   private final ScheduledExecutorService scheduler;
@@ -165,9 +205,15 @@ public final class Agent implements AutoCloseable {
   private final IdentityStore identities;
   private final Facts facts;
   private final Backoff backoff;
+  private final Backoff linkBackoff;
   private final long bootId;
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong refusals = new AtomicLong();
+  private final Enroller enroller;
+  private final Renewer renewer;
+  private final DesiredStateSync sync;
+  private final ReconcileLoop reconcile;
+  private final List<AgentFeature> features = new CopyOnWriteArrayList<>();
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -175,34 +221,19 @@ public final class Agent implements AutoCloseable {
   private volatile String lastError;
   private volatile boolean closed;
   private volatile Instant certificateNotAfter;
+  private volatile ControllerLink link;
 
-  // Touched only on the scheduler.
+  // Touched only in the control loop.
   private IdentityStore.Identity identity;
-  private HttpClient mtlsClient;
-  private HttpClient retiredClient;
-  private volatile Link link;
-  private final WorkloadRuntime runtime;
-  private final Reconciler reconciler;
-  private final DesiredStateStore desiredStore;
-  private final Object reconcileLock = new Object();
-  private volatile DesiredStateStore.Verified current;
-  private final ReplayFloor replayFloor;
-
-  /**
-   * The highest generation ever accepted by this enrollment (persisted in {@link #replayFloor}).
-   */
-  private volatile long floor;
-
-  /** The desired-state signing keys this device trusts; null until it has any. */
-  private volatile TrustedKeys trusted;
-
-  private volatile List<AppState> lastReported = List.of();
-  private volatile boolean reportDue;
-  private ScheduledFuture<?> reconcileLoop;
+  private volatile Transfers transfers;
+  private Transfers retired;
+  private long stalledBefore;
   private ScheduledFuture<?> pending;
   private ScheduledFuture<?> renewal;
   private String shownCode;
-  private final List<AgentFeature> features = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private Instant unreachableSince;
+  private Instant unreachableLogged;
+  private int failedAttempts;
 
   public Agent(
       Options options,
@@ -213,10 +244,6 @@ public final class Agent implements AutoCloseable {
       PrintStream out,
       WorkloadRuntime runtime) {
     this.options = options;
-    this.runtime = runtime;
-    this.reconciler = new Reconciler(runtime);
-    this.desiredStore = new DesiredStateStore(options.stateDir());
-    this.replayFloor = new ReplayFloor(options.stateDir());
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
     this.random = random;
@@ -225,7 +252,76 @@ public final class Agent implements AutoCloseable {
     this.identities = new IdentityStore(options.stateDir());
     this.facts = new Facts();
     this.backoff = new Backoff(Duration.ofSeconds(1), options.maxBackoff(), random);
+    this.linkBackoff =
+        new Backoff(
+            Duration.ofSeconds(1),
+            options.maxBackoff().compareTo(LINK_RETRY_CAP) < 0
+                ? options.maxBackoff()
+                : LINK_RETRY_CAP,
+            random);
     this.bootId = random.nextLong();
+    this.enroller = new Enroller(identities, this::transfers);
+    this.renewer = new Renewer(identities, clock);
+    this.sync =
+        new DesiredStateSync(
+            options.stateDir(),
+            identities,
+            httpExecutor,
+            scheduler,
+            random,
+            out,
+            new DesiredStateSync.Listener() {
+              @Override
+              public void applied(DesiredStateStore.Verified v) {
+                out.printf(
+                    "desired state generation %d: %d app(s)%n",
+                    v.state().generation(), v.state().apps().size());
+                // The controller learns which generation and signing keys this device holds.
+                reconcile.reportNext();
+                reconcile.start();
+                reconcile.request();
+              }
+
+              @Override
+              public void refused(String kind, String message) {
+                lastError = message;
+                out.println(message);
+                event(kind, "error", null, message);
+              }
+
+              @Override
+              public void problem(String message) {
+                if (message != null) {
+                  lastError = message;
+                }
+              }
+            });
+    this.reconcile =
+        new ReconcileLoop(
+            runtime,
+            sync::current,
+            digest -> sync.store().bundle(digest),
+            () -> sync.trusted().map(TrustedKeys::ids).orElse(List.of()),
+            httpExecutor,
+            scheduler,
+            options.reconcileInterval(),
+            new ReconcileLoop.Sink() {
+              @Override
+              public void event(String kind, String severity, String app, String message) {
+                Agent.this.event(kind, severity, app, message);
+              }
+
+              @Override
+              public boolean report(AgentMessage.AppReport report) {
+                ControllerLink l = link;
+                return l != null && state == State.CONNECTED && l.send(report);
+              }
+
+              @Override
+              public void problem(String message) {
+                lastError = message;
+              }
+            });
   }
 
   /**
@@ -252,8 +348,10 @@ public final class Agent implements AutoCloseable {
               deviceId = id.deviceId();
               // Autonomy: run the last verified desired state before any contact with the
               // controller.
-              identities.trustedKeys().ifPresent(k -> loadDesired(k, id.deviceId()));
-              loadFloor(id.deviceId());
+              sync.load(id.deviceId());
+              if (sync.current().isPresent()) {
+                reconcile.start();
+              }
             });
     run(this::step, Duration.ZERO);
   }
@@ -273,7 +371,7 @@ public final class Agent implements AutoCloseable {
             "restricted %d path(s) in %s to this user (directories 0700, files 0600)%n",
             changed, dir);
       }
-    } catch (java.io.UncheckedIOException e) {
+    } catch (UncheckedIOException e) {
       throw new AgentException(
           AgentException.Code.STATE_PERMISSIONS,
           "the state directory "
@@ -287,44 +385,12 @@ public final class Agent implements AutoCloseable {
 
   /** The generation of the desired state this device holds (0 if none). */
   public long generation() {
-    DesiredStateStore.Verified v = current;
-    return v == null ? 0 : v.state().generation();
-  }
-
-  /**
-   * The generation a new document must be above. Normally the one in effect; when that is older
-   * than the floor (its document was lost, or a crash came between storing the floor and the
-   * document) the floor's own generation may be taken again: it is the newest the controller
-   * issued, and the way back to a document in effect. Anything older is a replay.
-   */
-  private long held() {
-    return Math.max(generation(), floor - 1);
-  }
-
-  /**
-   * Reads the replay floor at start-up. An older agent kept none: the stored document's generation
-   * is the floor then. An unreadable floor falls back to the same, loudly.
-   */
-  private void loadFloor(String id) {
-    OptionalLong stored = replayFloor.load(id);
-    if (stored.isEmpty()) {
-      out.printf(
-          "the replay floor %s is unreadable; using the stored desired state's generation %d%n",
-          replayFloor.file(), generation());
-    }
-    floor = Math.max(stored.orElse(0), generation());
-    if (floor > stored.orElse(0)) {
-      try {
-        replayFloor.raise(id, floor);
-      } catch (java.io.UncheckedIOException e) {
-        out.printf("cannot write the replay floor %s: %s%n", replayFloor.file(), e.getMessage());
-      }
-    }
+    return sync.generation();
   }
 
   /** What the last reconcile found, per app. */
   public List<AppState> apps() {
-    return lastReported;
+    return reconcile.apps();
   }
 
   public Status status() {
@@ -335,7 +401,8 @@ public final class Agent implements AutoCloseable {
         Optional.ofNullable(lastError),
         Optional.ofNullable(certificateNotAfter),
         connections.get(),
-        refusals.get());
+        refusals.get(),
+        stalledBefore + (transfers == null ? 0 : transfers.stalls()));
   }
 
   @Override
@@ -347,6 +414,8 @@ public final class Agent implements AutoCloseable {
         out.printf("a feature did not close cleanly: %s%n", e);
       }
     }
+    reconcile.close();
+    sync.close();
     synchronized (this) {
       closed = true;
       if (pending != null) {
@@ -355,19 +424,34 @@ public final class Agent implements AutoCloseable {
       if (renewal != null) {
         renewal.cancel(false);
       }
-      if (reconcileLoop != null) {
-        reconcileLoop.cancel(false);
-      }
-      if (link != null) {
-        link.close();
+      ControllerLink l = link;
+      if (l != null) {
+        l.close();
         link = null;
       }
-      for (HttpClient c : new HttpClient[] {mtlsClient, retiredClient}) {
-        if (c != null) {
-          c.shutdownNow();
+      for (Transfers t : new Transfers[] {transfers, retired}) {
+        if (t != null) {
+          t.client().shutdownNow();
         }
       }
       state = State.STOPPED;
+    }
+  }
+
+  /**
+   * Records something that happened on the device: through a feature that keeps events (the
+   * outbox), else sent at once if connected.
+   */
+  public void event(String kind, String severity, String app, String message) {
+    Instant at = clock.instant();
+    for (AgentFeature f : features) {
+      if (f.event(kind, severity, app, message, at)) {
+        return;
+      }
+    }
+    ControllerLink l = link;
+    if (l != null) {
+      l.send(new AgentMessage.Event(kind, message, at));
     }
   }
 
@@ -398,115 +482,49 @@ public final class Agent implements AutoCloseable {
   private void enroll() {
     state = State.ENROLLING;
     Bootstrap bootstrap = BootstrapFile.read(options.bootstrapFile());
-    KeyPair key = identities.key();
-    DeviceFacts f = facts.collect(options.serial(), options.stateDir());
-    EnrollmentRequest req = new EnrollmentRequest(bootstrap.token(), f.serial(), csr(key), f);
-    PinnedCaTrustManager trust = new PinnedCaTrustManager(bootstrap.caFingerprint());
-    HttpClient client = client(TlsContexts.pinned(trust));
-    HttpRequest http =
-        HttpRequest.newBuilder(URI.create(bootstrap.baseUrl() + DeviceApi.ENROLLMENTS))
-            .timeout(HTTP_TIMEOUT)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(req)))
-            .build();
-    HttpResponse<String> resp;
-    try {
-      resp = client.send(http, HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      fail(describe(e, bootstrap.baseUrl()), null);
-      return;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
-    } finally {
-      client.shutdownNow();
-    }
-    if (resp.statusCode() != 200) {
-      refused(resp.statusCode(), resp.body(), "enrollment");
+    enroller
+        .enroll(bootstrap, facts.collect(options.serial(), options.stateDir()))
+        .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
+  }
+
+  private void enrolled(Bootstrap bootstrap, Enroller.Result result, Throwable error) {
+    if (error != null) {
+      Throwable cause = error instanceof CompletionException c ? c.getCause() : error;
+      fail(
+          cause instanceof AgentException a ? a.getMessage() : "enrollment failed: " + cause, null);
       return;
     }
-    EnrollmentResponse answer;
-    try {
-      answer = Json.mapper().readValue(resp.body(), EnrollmentResponse.class);
-    } catch (IOException e) {
-      fail("the controller sent an unreadable enrollment answer: " + e.getMessage(), null);
-      return;
-    }
-    switch (answer.status()) {
-      case APPROVED -> {
-        IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
-        if (answer.signingKeyPem() != null) {
-          try {
-            trusted = identities.saveSigningKey(answer.signingKeyPem());
-          } catch (IllegalArgumentException e) {
-            throw new AgentException(
-                AgentException.Code.PROTOCOL,
-                "the controller sent an unusable desired-state signing key: " + e.getMessage(),
-                e);
-          }
-        }
-        identities.save(id);
-        out.printf("enrolled as %s with %s%n", id.deviceId(), bootstrap.baseUrl());
-        adopt(id);
+    switch (result) {
+      case Enroller.Result.Approved a -> {
+        a.keys().ifPresent(sync::trust);
+        sync.load(a.identity().deviceId());
+        out.printf("enrolled as %s with %s%n", a.identity().deviceId(), bootstrap.baseUrl());
+        adopt(a.identity());
         backoff.reset();
         connect();
       }
-      case PENDING -> {
+      case Enroller.Result.Pending p -> {
         state = State.PENDING_APPROVAL;
-        deviceId = answer.deviceId();
-        enrollmentCode = answer.enrollmentCode();
-        if (!answer.enrollmentCode().equals(shownCode)) {
-          shownCode = answer.enrollmentCode();
+        deviceId = p.answer().deviceId();
+        enrollmentCode = p.answer().enrollmentCode();
+        if (!p.answer().enrollmentCode().equals(shownCode)) {
+          shownCode = p.answer().enrollmentCode();
           out.printf(
               "waiting for approval. Enrollment code: %s%n"
                   + "  an operator approves it with: edgefleet devices approve %s%n"
                   + "  or by opening: %s%n",
-              answer.enrollmentCode(), answer.enrollmentCode(), answer.approvalUrl());
-          if (options.showQr() && answer.approvalUrl() != null) {
-            out.print(QrTerminal.render(answer.approvalUrl()));
+              shownCode, shownCode, p.answer().approvalUrl());
+          if (options.showQr() && p.answer().approvalUrl() != null) {
+            out.print(QrTerminal.render(p.answer().approvalUrl()));
           }
         }
-        int retry = answer.retryAfterSeconds() == null ? 10 : answer.retryAfterSeconds();
-        run(this::step, Duration.ofSeconds(Math.clamp(retry, 1, 300)));
+        Integer retry = p.answer().retryAfterSeconds();
+        run(this::step, Duration.ofSeconds(Math.clamp(retry == null ? 10 : retry, 1, 300)));
       }
-      case REJECTED -> refusedFor(State.REJECTED, "an operator rejected this device");
-    }
-  }
-
-  private IdentityStore.Identity verifiedIdentity(
-      EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {
-    try {
-      X509Certificate cert = Pem.certificateOf(answer.certificatePem());
-      X509Certificate ca = Pem.certificateOf(answer.caCertificatePem());
-      if (!Fingerprints.of(ca).equals(bootstrap.caFingerprint())) {
-        throw new AgentException(
-            AgentException.Code.CA_FINGERPRINT_MISMATCH,
-            "the controller answered with a CA that does not match the pinned fingerprint");
-      }
-      if (!Arrays.equals(cert.getPublicKey().getEncoded(), key.getPublic().getEncoded())) {
-        throw new AgentException(
-            AgentException.Code.PROTOCOL, "the issued certificate is not for this device's key");
-      }
-      cert.verify(ca.getPublicKey());
-      return new IdentityStore.Identity(
-          answer.deviceId(), bootstrap.baseUrl(), bootstrap.caFingerprint(), key, cert, ca);
-    } catch (AgentException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new AgentException(
-          AgentException.Code.PROTOCOL, "the issued certificate is invalid: " + e.getMessage(), e);
-    }
-  }
-
-  private static String csr(KeyPair key) {
-    try {
-      var builder =
-          new JcaPKCS10CertificationRequestBuilder(
-              new javax.security.auth.x500.X500Principal("CN=edgefleet-agent"), key.getPublic());
-      var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate());
-      return Pem.encode("CERTIFICATE REQUEST", builder.build(signer).getEncoded());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot build a CSR", e);
+      case Enroller.Result.Rejected r ->
+          refusedFor(State.REJECTED, "an operator rejected this device");
+      case Enroller.Result.Refused r -> refused(r.status(), r.body(), "enrollment");
+      case Enroller.Result.Unreachable u -> failed(u.problem());
     }
   }
 
@@ -515,40 +533,64 @@ public final class Agent implements AutoCloseable {
     deviceId = id.deviceId();
     certificateNotAfter = id.certificate().getNotAfter().toInstant();
     enrollmentCode = null;
-    if (mtlsClient != null) {
+    if (transfers != null) {
       // The live socket (if any) belongs to the old client: retire it at the next connect.
-      if (retiredClient != null) {
-        retiredClient.shutdownNow();
+      if (retired != null) {
+        retired.client().shutdownNow();
       }
-      retiredClient = mtlsClient;
+      retired = transfers;
+      stalledBefore += transfers.stalls();
     }
     PinnedCaTrustManager trust = new PinnedCaTrustManager(id.caFingerprint(), id.ca());
-    mtlsClient =
-        client(
+    transfers =
+        transfers(
             TlsContexts.mutual(
                 id.key().getPrivate(), new X509Certificate[] {id.certificate(), id.ca()}, trust));
+    sync.connect(id.deviceId(), transfers, this::controllerUrl);
   }
 
   // ---------------------------------------------------------------- connection
 
   private void connect() {
     state = State.CONNECTING;
-    if (retiredClient != null) {
-      retiredClient.shutdownNow();
-      retiredClient = null;
+    if (retired != null) {
+      retired.client().shutdownNow();
+      retired = null;
     }
     String base = controllerUrl();
     URI uri = URI.create(base.replaceFirst("^https", "wss") + DeviceApi.CONNECT);
-    Link l = new Link();
+    ControllerLink l =
+        new ControllerLink(
+            new ControllerLink.Handler() {
+              @Override
+              public void welcomed(ControllerLink link, ControllerMessage.Welcome welcome) {
+                run(() -> connected(link, welcome), null);
+              }
+
+              @Override
+              public void received(ControllerLink link, ControllerMessage message) {
+                Agent.this.received(link, message);
+              }
+
+              @Override
+              public void closed(ControllerLink link, int code, String reason) {
+                run(() -> disconnected(link, code, reason), null);
+              }
+            },
+            scheduler,
+            clock,
+            random,
+            new AgentMessage.Hello(Facts.AGENT_VERSION, bootId, sync.held()));
     link = l;
-    mtlsClient
+    transfers
+        .client()
         .newWebSocketBuilder()
-        .connectTimeout(HTTP_TIMEOUT)
+        .connectTimeout(CONNECT_TIMEOUT)
         .buildAsync(uri, l)
         .whenComplete(
             (ws, err) -> {
               if (err != null) {
-                run(() -> connectFailed(l, err, base), Duration.ZERO);
+                run(() -> connectFailed(l, err, base), null);
               }
             });
   }
@@ -566,10 +608,11 @@ public final class Agent implements AutoCloseable {
     return identity.controllerUrl();
   }
 
-  private void connectFailed(Link l, Throwable err, String base) {
+  private void connectFailed(ControllerLink l, Throwable err, String base) {
     if (link != l || closed) {
       return;
     }
+    link = null;
     Throwable cause =
         err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     if (cause instanceof WebSocketHandshakeException hs) {
@@ -578,15 +621,14 @@ public final class Agent implements AutoCloseable {
       refused(r.statusCode(), body instanceof String s ? s : "", "connection");
       return;
     }
-    fail(describe(cause, base), null);
+    failed(LinkProblem.of(cause, base));
   }
 
-  private void connected(Link l, ControllerMessage.Welcome welcome) {
-    int heartbeatSeconds = welcome.heartbeatSeconds();
-    long controllerGeneration = welcome.generation();
-    if (link != l) {
+  private void connected(ControllerLink l, ControllerMessage.Welcome welcome) {
+    if (link != l || closed) {
       return;
     }
+    int heartbeatSeconds = welcome.heartbeatSeconds();
     boolean first = state != State.CONNECTED;
     if (first) {
       // Counted before the state changes, so a reader that sees CONNECTED sees the count too.
@@ -595,425 +637,63 @@ public final class Agent implements AutoCloseable {
     state = State.CONNECTED;
     lastError = null;
     backoff.reset();
+    linkBackoff.reset();
     if (first) {
+      String after =
+          unreachableSince == null
+              ? ""
+              : " after "
+                  + human(Duration.between(unreachableSince, clock.instant()))
+                  + " without it ("
+                  + failedAttempts
+                  + " attempt"
+                  + (failedAttempts == 1 ? "" : "s")
+                  + ")";
       out.printf(
-          "connected to %s as %s (heartbeat every %ds)%n",
-          controllerUrl(), deviceId, heartbeatSeconds);
+          "connected to %s as %s (heartbeat every %ds)%s%n",
+          controllerUrl(), deviceId, heartbeatSeconds, after);
+      unreachableSince = null;
+      unreachableLogged = null;
+      failedAttempts = 0;
     }
     l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
     if (first) {
-      reportDue = true;
-      // The controller's generation may be lower than ours after a restore: ask anyway.
-      if (controllerGeneration != generation()) {
-        fetchDesired();
+      reconcile.reportNext();
+      // A controller that read our generation in the hello sends a newer document itself; an
+      // older one only says its generation, which may also be lower than ours after a restore.
+      if (!welcome.catchUp() && welcome.generation() != generation()) {
+        sync.refresh();
       }
-      requestReconcile();
+      reconcile.request();
       renewIfDue();
-      AgentFeature.Channel channel =
-          message -> {
-            if (link != l) {
-              return false;
-            }
-            l.send(message);
-            return true;
-          };
+      AgentFeature.Channel channel = message -> link == l && l.send(message);
       for (AgentFeature f : features) {
         f.connected(channel, welcome);
       }
     }
   }
 
-  // ---------------------------------------------------------------- desired state
-
-  private void loadDesired(TrustedKeys keys, String id) {
-    trusted = keys;
-    desiredStore.load(keys, id).ifPresent(v -> current = v);
-    startReconcileLoop();
-  }
-
-  /** Pulls, verifies and stores the newest desired state and its missing bundles. */
-  private void fetchDesired() {
-    if (identity == null || mtlsClient == null) {
+  /** On the socket's thread: nudges go to the sync, the rest to the features. Never blocks. */
+  private void received(ControllerLink l, ControllerMessage message) {
+    if (link != l || closed) {
       return;
     }
-    try {
-      HttpResponse<String> resp =
-          get(DeviceApi.DESIRED + "?known=" + held(), HttpResponse.BodyHandlers.ofString());
-      if (resp.statusCode() == 204) {
-        return;
-      }
-      if (resp.statusCode() != 200) {
-        String why =
-            parseError(resp.body())
-                .map(e -> e.message() + " [" + e.code() + "]")
-                .orElse("HTTP " + resp.statusCode());
-        lastError = "desired state fetch failed: " + why;
-        return;
-      }
-      accept(Json.mapper().readValue(resp.body(), SignedDesiredState.class), Map.of());
-    } catch (IOException e) {
-      lastError = "desired state fetch failed: " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /**
-   * Takes the desired state a nudge carried: verified and stored exactly like a fetched one, with
-   * the bundles that came inline; anything missing is fetched.
-   */
-  private void acceptPushed(ControllerMessage.Nudge n) {
-    if (identity == null || mtlsClient == null) {
+    if (message instanceof ControllerMessage.Nudge n) {
+      sync.offer(n);
       return;
     }
-    try {
-      accept(n.desired(), n.bundles());
-    } catch (IOException e) {
-      lastError = "desired state fetch failed: " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /**
-   * Verifies a signed document, stores its missing bundles (from {@code inline}, digest → base64
-   * gzip, else fetched), and makes it current. A refused document or bundle leaves the last good
-   * state in effect and is reported.
-   */
-  private void accept(SignedDesiredState doc, Map<String, String> inline)
-      throws IOException, InterruptedException {
-    TrustedKeys keys = trusted != null ? trusted : fetchSigningKey();
-    DesiredStateStore.Verified v;
-    try {
-      v = DesiredStateStore.verify(doc, keys, deviceId, held());
-      for (DesiredState.DesiredApp app : v.state().apps()) {
-        if (desiredStore.hasBundle(app.bundle())) {
-          continue;
-        }
-        byte[] pushed =
-            ControllerMessage.Nudge.inlineBundle(inline, app.bundle(), MAX_BUNDLE_BYTES);
-        if (pushed != null) {
-          desiredStore.saveBundle(app.bundle(), pushed);
-        } else {
-          HttpResponse<byte[]> b =
-              mtlsClient.send(
-                  HttpRequest.newBuilder(
-                          URI.create(controllerUrl() + DeviceApi.BUNDLES + app.bundle()))
-                      .timeout(HTTP_TIMEOUT)
-                      .header("Accept-Encoding", "gzip")
-                      .GET()
-                      .build(),
-                  HttpResponse.BodyHandlers.ofByteArray());
-          if (b.statusCode() != 200) {
-            lastError = "bundle " + app.bundle() + " fetch failed: HTTP " + b.statusCode();
-            return;
-          }
-          byte[] content =
-              b.headers().firstValue("Content-Encoding").orElse("").equalsIgnoreCase("gzip")
-                  ? io.edgefleet.protocol.Gzip.inflate(b.body(), MAX_BUNDLE_BYTES)
-                  : b.body();
-          desiredStore.saveBundle(app.bundle(), content);
-        }
-      }
-    } catch (DesiredStateStore.Refused r) {
-      // The last good state stays in effect; the controller learns why.
-      lastError = r.getMessage();
-      out.println(r.getMessage());
-      sendEvent(r.kind(), r.getMessage());
-      return;
-    }
-    long accepted = v.state().generation();
-    if (accepted > floor) {
-      // The floor first: whatever happens to the document, nothing older is taken again.
-      try {
-        replayFloor.raise(deviceId, accepted);
-      } catch (java.io.UncheckedIOException e) {
-        lastError = "desired state generation " + accepted + " not taken: " + e.getMessage();
-        out.println(lastError);
-        return;
-      }
-      floor = accepted;
-    }
-    if (!v.trustAfter().equals(keys)) {
-      // Only a document signed by a trusted key changes what is trusted, and the change is on
-      // disk before the document takes effect.
-      identities.saveTrustedKeys(v.trustAfter());
-      trusted = v.trustAfter();
-      out.printf(
-          "desired-state signing keys trusted now: %s (this document was signed with %s)%n",
-          v.trustAfter(), v.signer());
-    }
-    desiredStore.save(v);
-    current = v;
-    // The controller learns which generation and which signing keys this device holds now.
-    reportDue = true;
-    desiredStore.collectGarbage(v.state());
-    out.printf(
-        "desired state generation %d: %d app(s)%n",
-        v.state().generation(), v.state().apps().size());
-    startReconcileLoop();
-    requestReconcile();
-  }
-
-  /**
-   * Asks for the signing key over the mutual-TLS channel pinned to the controller's CA: only for a
-   * device that holds no key at all (enrolled by a controller that did not hand one out). A device
-   * that trusts a key learns further keys only from documents signed by a key it trusts.
-   */
-  private TrustedKeys fetchSigningKey() throws IOException, InterruptedException {
-    HttpResponse<String> resp = get(DeviceApi.SIGNING_KEY, HttpResponse.BodyHandlers.ofString());
-    if (resp.statusCode() != 200) {
-      throw new IOException("signing key fetch failed: HTTP " + resp.statusCode());
-    }
-    String pem = Json.mapper().readTree(resp.body()).path("publicKeyPem").asText();
-    try {
-      trusted = identities.saveSigningKey(pem);
-    } catch (IllegalArgumentException e) {
-      throw new IOException("the controller sent an unusable signing key: " + e.getMessage(), e);
-    }
-    return trusted;
-  }
-
-  private <T> HttpResponse<T> get(String path, HttpResponse.BodyHandler<T> handler)
-      throws IOException, InterruptedException {
-    return mtlsClient.send(
-        HttpRequest.newBuilder(URI.create(controllerUrl() + path))
-            .timeout(HTTP_TIMEOUT)
-            .GET()
-            .build(),
-        handler);
-  }
-
-  private void sendEvent(String kind, String message) {
-    event(kind, "error", null, message);
-  }
-
-  /**
-   * Records something that happened on the device: through a feature that keeps events (the
-   * outbox), else sent at once if connected.
-   */
-  public void event(String kind, String severity, String app, String message) {
-    Instant at = clock.instant();
     for (AgentFeature f : features) {
-      if (f.event(kind, severity, app, message, at)) {
+      if (f.handle(message)) {
         return;
       }
     }
-    Link l = link;
-    if (l != null) {
-      l.send(new AgentMessage.Event(kind, message, at));
-    }
   }
 
-  private void startReconcileLoop() {
-    if (reconcileLoop == null && !closed) {
-      long ms = options.reconcileInterval().toMillis();
-      reconcileLoop =
-          scheduler.scheduleWithFixedDelay(this::reconcile, 0, ms, TimeUnit.MILLISECONDS);
-    }
-  }
-
-  private void requestReconcile() {
-    if (!closed) {
-      scheduler.execute(this::reconcile);
-    }
-  }
-
-  /**
-   * One reconcile pass, outside the agent's lock so slow runtime calls never delay heartbeats;
-   * passes of one agent never overlap.
-   */
-  private void reconcile() {
-    DesiredStateStore.Verified v = current;
-    if (v == null || closed) {
-      return;
-    }
-    synchronized (reconcileLock) {
-      List<AppState> states;
-      try {
-        states = reconciler.reconcile(v.state(), desiredStore::bundle);
-      } catch (RuntimeException e) {
-        lastError = "reconcile failed: " + e.getMessage();
-        if (!lastError.equals(lastReconcileError)) {
-          lastReconcileError = lastError;
-          event("reconcile-failed", "error", null, lastError);
-        }
-        return;
-      }
-      lastReconcileError = null;
-      boolean changed = !states.equals(lastReported);
-      if (changed) {
-        reportChanges(lastReported, states);
-      }
-      lastReported = List.copyOf(states);
-      Link l = link;
-      if ((changed || reportDue) && l != null && state == State.CONNECTED) {
-        reportDue = false;
-        TrustedKeys keys = trusted;
-        l.send(
-            new AgentMessage.AppReport(
-                v.state().generation(), states, keys == null ? List.of() : keys.ids()));
-      }
-      // A rollout in progress is watched closely so READY is reported when it happens, not one
-      // full interval later.
-      boolean progressing =
-          states.stream()
-              .anyMatch(
-                  s -> s.phase() != AppState.Phase.READY && s.phase() != AppState.Phase.FAILED);
-      if (progressing
-          && !closed
-          && PROGRESS_CHECK.compareTo(options.reconcileInterval()) < 0
-          && followUpScheduled.compareAndSet(false, true)) {
-        scheduler.schedule(
-            () -> {
-              followUpScheduled.set(false);
-              reconcile();
-            },
-            PROGRESS_CHECK.toMillis(),
-            TimeUnit.MILLISECONDS);
-      }
-    }
-  }
-
-  private static final Duration PROGRESS_CHECK = Duration.ofSeconds(2);
-  private String lastReconcileError;
-
-  /**
-   * Apply results as device events: an app that failed, became ready or recovered, took a new
-   * revision, or was removed. Right after a start only failures are news.
-   */
-  private void reportChanges(List<AppState> before, List<AppState> after) {
-    java.util.Map<String, AppState> old = new java.util.HashMap<>();
-    for (AppState s : before) {
-      old.put(s.name(), s);
-    }
-    for (AppState s : after) {
-      AppState was = old.remove(s.name());
-      if (s.phase() == null || s.equals(was)) {
-        continue;
-      }
-      boolean newRevision = was != null && !java.util.Objects.equals(was.revision(), s.revision());
-      String rev = s.revision() == null ? "" : " revision " + s.revision();
-      if (s.phase() == AppState.Phase.FAILED) {
-        if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
-          event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());
-        }
-      } else if (was == null) {
-        continue;
-      } else if (s.phase() == AppState.Phase.READY && was.phase() != AppState.Phase.READY) {
-        boolean recovered = was.phase() == AppState.Phase.FAILED;
-        event(
-            recovered ? "app-recovered" : "app-ready",
-            "info",
-            s.name(),
-            "app" + rev + (recovered ? " recovered and is ready" : " is ready"));
-      } else if (newRevision) {
-        event("app-updated", "info", s.name(), "app" + rev + " applied (" + s.phase() + ")");
-      }
-    }
-    if (!before.isEmpty()) {
-      old.keySet().forEach(name -> event("app-removed", "info", name, "app removed"));
-    }
-  }
-
-  private final java.util.concurrent.atomic.AtomicBoolean followUpScheduled =
-      new java.util.concurrent.atomic.AtomicBoolean();
-
-  // ---------------------------------------------------------------- certificate renewal
-
-  private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
-  private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
-
-  /**
-   * Renews the device certificate once less than a third of its lifetime is left, over the
-   * mutual-TLS channel with the current certificate, for the same key. Runs after each new
-   * connection and every 12 hours; a failure is retried within the hour and never disturbs the
-   * connection.
-   */
-  private void renewIfDue() {
-    if (renewal != null) {
-      renewal.cancel(false);
-    }
-    Duration next = RENEWAL_CHECK;
-    X509Certificate cert = identity.certificate();
-    Instant notBefore = cert.getNotBefore().toInstant();
-    Instant notAfter = cert.getNotAfter().toInstant();
-    Duration left = Duration.between(clock.instant(), notAfter);
-    if (left.compareTo(Duration.between(notBefore, notAfter).dividedBy(3)) < 0) {
-      try {
-        renew();
-      } catch (AgentException e) {
-        lastError = e.getMessage();
-        out.printf("%s; trying again in %s%n", e.getMessage(), human(RENEWAL_RETRY));
-        next = RENEWAL_RETRY;
-      }
-    }
-    renewal =
-        scheduler.schedule(serialized(this::renewIfDue), next.toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  private void renew() {
-    HttpRequest http =
-        HttpRequest.newBuilder(URI.create(controllerUrl() + DeviceApi.RENEWALS))
-            .timeout(HTTP_TIMEOUT)
-            .header("Content-Type", "application/json")
-            .POST(
-                HttpRequest.BodyPublishers.ofByteArray(
-                    Json.writeBytes(new RenewalRequest(csr(identity.key())))))
-            .build();
-    HttpResponse<String> resp;
-    try {
-      resp = mtlsClient.send(http, HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      throw new AgentException(
-          AgentException.Code.CONTROLLER_UNREACHABLE,
-          "certificate renewal failed: " + e.getMessage(),
-          e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AgentException(
-          AgentException.Code.CONTROLLER_UNREACHABLE, "certificate renewal interrupted");
-    }
-    if (resp.statusCode() != 200) {
-      String why =
-          parseError(resp.body())
-              .map(e -> e.message() + " [" + e.code() + "]")
-              .orElse("HTTP " + resp.statusCode());
-      throw new AgentException(AgentException.Code.PROTOCOL, "certificate renewal refused: " + why);
-    }
-    X509Certificate renewed;
-    try {
-      RenewalResponse answer = Json.mapper().readValue(resp.body(), RenewalResponse.class);
-      renewed = Pem.certificateOf(answer.certificatePem());
-      renewed.verify(identity.ca().getPublicKey());
-    } catch (Exception e) {
-      throw new AgentException(
-          AgentException.Code.PROTOCOL, "the renewed certificate is invalid: " + e.getMessage(), e);
-    }
-    if (!Arrays.equals(
-        renewed.getPublicKey().getEncoded(), identity.key().getPublic().getEncoded())) {
-      throw new AgentException(
-          AgentException.Code.PROTOCOL, "the renewed certificate is not for this device's key");
-    }
-    identities.saveCertificate(renewed);
-    adopt(
-        new IdentityStore.Identity(
-            identity.deviceId(),
-            identity.controllerUrl(),
-            identity.caFingerprint(),
-            identity.key(),
-            renewed,
-            identity.ca()));
-    out.printf(
-        "renewed the device certificate; valid until %s%n", renewed.getNotAfter().toInstant());
-  }
-
-  private void disconnected(Link l, int code, String reason) {
+  private void disconnected(ControllerLink l, int code, String reason) {
     if (link != l || closed) {
       return;
     }
     link = null;
-    l.stopTimers();
     if (state == State.CONNECTED) {
       features.forEach(AgentFeature::disconnected);
     }
@@ -1021,8 +701,56 @@ public final class Agent implements AutoCloseable {
       refusedFor(State.REVOKED, "the controller revoked this device: " + reason);
       return;
     }
-    fail("connection closed (" + code + (reason.isEmpty() ? "" : ", " + reason) + ")", null);
+    String message = "connection closed (" + code + (reason.isEmpty() ? "" : ", " + reason) + ")";
+    // A link that died (no answer, reset) is retried quickly; a controller that closed the
+    // socket (going away, restarting) is given the usual backoff.
+    failed(new LinkProblem(code == 1006, message));
   }
+
+  // ---------------------------------------------------------------- certificate renewal
+
+  /**
+   * Renews the device certificate once less than a third of its lifetime is left. Checked after
+   * each new connection and every 12 hours; a failure is retried within the hour and never disturbs
+   * the connection.
+   */
+  private void renewIfDue() {
+    if (renewal != null) {
+      renewal.cancel(false);
+    }
+    if (!renewer.due(identity.certificate())) {
+      renewal = scheduleStep(this::renewIfDue, RENEWAL_CHECK);
+      return;
+    }
+    IdentityStore.Identity id = identity;
+    renewer
+        .renew(id, transfers, controllerUrl())
+        .whenComplete(
+            (renewed, error) ->
+                run(
+                    () -> {
+                      if (identity != id) {
+                        return;
+                      }
+                      if (error != null) {
+                        Throwable cause =
+                            error instanceof CompletionException c ? c.getCause() : error;
+                        lastError = cause.getMessage();
+                        out.printf(
+                            "%s; trying again in %s%n", cause.getMessage(), human(RENEWAL_RETRY));
+                        renewal = scheduleStep(this::renewIfDue, RENEWAL_RETRY);
+                        return;
+                      }
+                      adopt(renewed);
+                      out.printf(
+                          "renewed the device certificate; valid until %s%n",
+                          renewed.certificate().getNotAfter().toInstant());
+                      renewal = scheduleStep(this::renewIfDue, RENEWAL_CHECK);
+                    },
+                    null));
+  }
+
+  // ---------------------------------------------------------------- failures
 
   private void refused(int status, String body, String what) {
     ApiError error = parseError(body).orElse(ApiError.of(ErrorCode.INTERNAL, "HTTP " + status));
@@ -1051,11 +779,36 @@ public final class Agent implements AutoCloseable {
     run(this::step, delay);
   }
 
+  /** The controller could not be reached: the link is retried quickly, a refusal backed off. */
+  private void failed(LinkProblem problem) {
+    retry(problem.message(), problem.link() ? linkBackoff.next() : backoff.next());
+  }
+
   private void fail(String message, Duration fixedDelay) {
-    Duration delay = fixedDelay != null ? fixedDelay : backoff.next();
+    retry(message, fixedDelay != null ? fixedDelay : backoff.next());
+  }
+
+  /**
+   * Tries again after {@code delay}. The first failure is logged with when the next attempt comes;
+   * while it goes on, a line says so at most every five minutes (how long, how many attempts), and
+   * a changed reason is logged at once.
+   */
+  private void retry(String message, Duration delay) {
     state = State.BACKING_OFF;
+    Instant now = clock.instant();
+    failedAttempts++;
+    if (unreachableSince == null) {
+      unreachableSince = now;
+    }
     if (!message.equals(lastError)) {
       out.printf("%s; retrying in %s%n", message, human(delay));
+      unreachableLogged = now;
+    } else if (unreachableLogged == null
+        || Duration.between(unreachableLogged, now).compareTo(STILL_UNREACHABLE) >= 0) {
+      out.printf(
+          "still no connection after %s (%d attempts): %s; next attempt in %s%n",
+          human(Duration.between(unreachableSince, now)), failedAttempts, message, human(delay));
+      unreachableLogged = now;
     }
     lastError = message;
     run(this::step, delay);
@@ -1071,82 +824,65 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  private static String describe(Throwable e, String url) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      if (root instanceof PinnedCaTrustManager.PinMismatchException) {
-        break;
-      }
-      root = root.getCause();
-    }
-    if (root instanceof PinnedCaTrustManager.PinMismatchException pin) {
-      return "["
-          + AgentException.Code.CA_FINGERPRINT_MISMATCH
-          + "] "
-          + pin.getMessage()
-          + ". Check the bootstrap file: it must come from this controller";
-    }
-    if (e instanceof SSLHandshakeException
-        || root instanceof java.security.cert.CertificateException) {
-      return "["
-          + AgentException.Code.CONTROLLER_UNREACHABLE
-          + "] TLS handshake with "
-          + url
-          + " failed: "
-          + root.getMessage();
-    }
-    if (root instanceof ConnectException || e instanceof ConnectException) {
-      return "["
-          + AgentException.Code.CONTROLLER_UNREACHABLE
-          + "] controller "
-          + url
-          + " is unreachable (connection refused)";
-    }
-    if (root instanceof HttpTimeoutException) {
-      return "["
-          + AgentException.Code.CONTROLLER_UNREACHABLE
-          + "] controller "
-          + url
-          + " did not answer in time";
-    }
-    return "["
-        + AgentException.Code.CONTROLLER_UNREACHABLE
-        + "] controller "
-        + url
-        + " is unreachable: "
-        + root;
-  }
-
-  private static String human(Duration d) {
+  /** A duration for people: {@code 4.3s}, {@code 45s}, {@code 8m 12s}, {@code 3h 5m}. */
+  static String human(Duration d) {
     long ms = d.toMillis();
-    return ms < 10_000 ? String.format("%.1fs", ms / 1000.0) : (ms / 1000) + "s";
+    if (ms < 10_000) {
+      return String.format(java.util.Locale.ROOT, "%.1fs", ms / 1000.0);
+    }
+    long s = ms / 1000;
+    if (s < 120) {
+      return s + "s";
+    }
+    if (s < 7200) {
+      return (s / 60) + "m " + (s % 60) + "s";
+    }
+    return (s / 3600) + "h " + (s % 3600 / 60) + "m";
   }
 
-  private HttpClient client(SSLContext ssl) {
-    return HttpClient.newBuilder()
-        .sslContext(ssl)
-        .connectTimeout(HTTP_TIMEOUT)
-        .executor(httpExecutor)
-        .version(HttpClient.Version.HTTP_1_1)
-        .build();
+  // ---------------------------------------------------------------- plumbing
+
+  private Transfers transfers(SSLContext ssl) {
+    HttpClient client =
+        HttpClient.newBuilder()
+            .sslContext(ssl)
+            .connectTimeout(CONNECT_TIMEOUT)
+            .executor(httpExecutor)
+            .version(HttpClient.Version.HTTP_1_1)
+            .build();
+    Transfers.Limits defaults = Transfers.Limits.defaults();
+    return new Transfers(
+        client,
+        scheduler,
+        new Transfers.Limits(defaults.headers(), options.stallTimeout(), defaults.minBytes()));
   }
 
+  /**
+   * Runs a control-loop step after {@code delay} (now if null or zero); a delayed step replaces the
+   * one still waiting, so there is one pending retry at a time.
+   */
   private void run(Runnable task, Duration delay) {
     if (closed) {
       return;
     }
     Runnable guarded = serialized(task);
-    if (delay.isZero()) {
+    if (delay == null || delay.isZero()) {
       scheduler.execute(guarded);
     } else {
-      if (pending != null && !pending.isDone()) {
-        pending.cancel(false);
+      synchronized (this) {
+        if (pending != null && !pending.isDone()) {
+          pending.cancel(false);
+        }
+        pending = scheduler.schedule(guarded, delay.toMillis(), TimeUnit.MILLISECONDS);
       }
-      pending = scheduler.schedule(guarded, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 
-  /** Runs agent work one task at a time even on a scheduler shared by many agents. */
+  private ScheduledFuture<?> scheduleStep(Runnable task, Duration delay) {
+    return scheduler.schedule(serialized(task), delay.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Runs control-loop work one task at a time even on a scheduler shared by many agents. */
   private Runnable serialized(Runnable task) {
     return () -> {
       synchronized (this) {
@@ -1155,167 +891,12 @@ public final class Agent implements AutoCloseable {
         }
         try {
           task.run();
+        } catch (AgentException e) {
+          fail(e.getMessage(), null);
         } catch (RuntimeException e) {
           fail("unexpected error: " + e, null);
         }
       }
     };
-  }
-
-  /** One WebSocket connection and its timers. Callbacks come on HTTP client threads. */
-  private final class Link implements WebSocket.Listener {
-    private final StringBuilder partial = new StringBuilder();
-    private volatile WebSocket ws;
-    private volatile Instant lastInbound = clock.instant();
-    private ScheduledFuture<?> heartbeats;
-    private CompletableFuture<WebSocket> sending = CompletableFuture.completedFuture(null);
-    private long seq;
-
-    @Override
-    public void onOpen(WebSocket webSocket) {
-      ws = webSocket;
-      lastInbound = clock.instant();
-      send(new AgentMessage.Hello(Facts.AGENT_VERSION, bootId));
-      webSocket.request(1);
-      // Heartbeats start with the welcome: a socket that never gets one must not stay forever.
-      scheduler.schedule(
-          serialized(this::welcomeOverdue), HTTP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private void welcomeOverdue() {
-      if (link != this || closed || state == State.CONNECTED) {
-        return;
-      }
-      WebSocket w = ws;
-      if (w != null) {
-        w.abort();
-      }
-      disconnected(
-          this, 1006, "no welcome from the controller within " + HTTP_TIMEOUT.toSeconds() + "s");
-    }
-
-    @Override
-    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-      lastInbound = clock.instant();
-      partial.append(data);
-      if (last) {
-        String text = partial.toString();
-        partial.setLength(0);
-        handle(text);
-      }
-      webSocket.request(1);
-      return null;
-    }
-
-    @Override
-    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-      run(() -> disconnected(this, statusCode, reason == null ? "" : reason), Duration.ZERO);
-      return null;
-    }
-
-    @Override
-    public void onError(WebSocket webSocket, Throwable error) {
-      run(() -> disconnected(this, 1006, describe(error, controllerUrl())), Duration.ZERO);
-    }
-
-    private void offer(ControllerMessage message) {
-      if (link != this) {
-        return;
-      }
-      for (AgentFeature f : features) {
-        if (f.handle(message)) {
-          return;
-        }
-      }
-    }
-
-    private void handle(String text) {
-      ControllerMessage msg;
-      try {
-        msg = Json.mapper().readValue(text, ControllerMessage.class);
-      } catch (IOException e) {
-        return; // A newer controller may send messages this agent does not know.
-      }
-      switch (msg) {
-        case ControllerMessage.Welcome w -> run(() -> connected(this, w), Duration.ZERO);
-        case ControllerMessage.Ack a -> {}
-        case ControllerMessage.TelemetryAck a -> offer(a);
-        case ControllerMessage.LogsRequest r -> offer(r);
-        case ControllerMessage.LogsCancel c -> offer(c);
-        case ControllerMessage.Nudge n ->
-            run(
-                () -> {
-                  if (n.generation() <= held()) {
-                    return;
-                  }
-                  if (n.desired() != null) {
-                    acceptPushed(n);
-                  } else {
-                    fetchDesired();
-                  }
-                },
-                Duration.ZERO);
-      }
-    }
-
-    /** Runs on the scheduler. */
-    void heartbeatEvery(Duration interval) {
-      if (heartbeats != null) {
-        heartbeats.cancel(false);
-      }
-      long ms = interval.toMillis();
-      heartbeats =
-          scheduler.scheduleAtFixedRate(
-              serialized(() -> beat(interval)), jitter(ms), ms, TimeUnit.MILLISECONDS);
-    }
-
-    private long jitter(long ms) {
-      // Spread the first beat so devices that connected together do not beat together.
-      return ms / 2 + random.nextLong(ms / 2 + 1);
-    }
-
-    private void beat(Duration interval) {
-      if (link != this || closed) {
-        return;
-      }
-      // No answer for three intervals: the link is dead even if TCP has not noticed yet.
-      if (Duration.between(lastInbound, clock.instant()).compareTo(interval.multipliedBy(3)) > 0) {
-        WebSocket w = ws;
-        if (w != null) {
-          w.abort();
-        }
-        disconnected(
-            this,
-            1006,
-            "no answer from the controller for " + interval.multipliedBy(3).toSeconds() + "s");
-        return;
-      }
-      send(new AgentMessage.Heartbeat(++seq));
-    }
-
-    private synchronized void send(AgentMessage msg) {
-      WebSocket w = ws;
-      if (w == null) {
-        return;
-      }
-      String text = Json.write(msg);
-      sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
-    }
-
-    void stopTimers() {
-      if (heartbeats != null) {
-        heartbeats.cancel(false);
-      }
-    }
-
-    void close() {
-      stopTimers();
-      WebSocket w = ws;
-      if (w != null) {
-        w.sendClose(WebSocket.NORMAL_CLOSURE, "agent stopping")
-            .orTimeout(2, TimeUnit.SECONDS)
-            .whenComplete((x, e) -> w.abort());
-      }
-    }
   }
 }

@@ -178,6 +178,7 @@ public final class Controller implements AutoCloseable {
             health.deviceChanged(id);
           });
       gateway.generations(desired::generation);
+      gateway.catchUp(desired::catchUp);
       gateway.onReport(
           (id, message) -> {
             switch (message) {
@@ -286,6 +287,7 @@ public final class Controller implements AutoCloseable {
               });
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
       long tick = config.rolloutTick().toMillis();

@@ -143,11 +143,20 @@ public final class ControllerCommand implements Callable<Integer> {
     }
     Path dataDir = config.dataDir().toAbsolutePath();
     System.out.println(
-        "edgefleet controller " + Controller.VERSION + " serving " + controller.url());
+        "edgefleet controller "
+            + Controller.VERSION
+            + " serving https://"
+            + (config.listenHost().contains(":")
+                ? "[" + config.listenHost() + "]"
+                : config.listenHost())
+            + ":"
+            + controller.port());
     System.out.println(
         "  devices use:   "
             + controller.url()
-            + (advertiseUrl == null ? " (change with --advertise-url)" : ""));
+            + (advertiseUrl == null
+                ? " (written into bootstrap files; change with --advertise-url)"
+                : ""));
     System.out.println("  data:          " + dataDir);
     System.out.println(
         "  database:      "

@@ -15,8 +15,23 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
 })
 public sealed interface AgentMessage {
 
-  /** First message on every connection. */
-  record Hello(String agentVersion, long bootId) implements AgentMessage {}
+  /**
+   * First message on every connection.
+   *
+   * @param generation the desired-state generation the agent holds, so the controller can send a
+   *     newer document over this socket at once; null from older agents
+   */
+  record Hello(
+      String agentVersion,
+      long bootId,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          Long generation)
+      implements AgentMessage {
+    public Hello(String agentVersion, long bootId) {
+      this(agentVersion, bootId, null);
+    }
+  }
 
   /** Liveness; deliberately tiny because it is the most frequent exchange. */
   record Heartbeat(long seq) implements AgentMessage {}

@@ -18,11 +18,27 @@ public sealed interface ControllerMessage {
   /**
    * Answer to {@link AgentMessage.Hello}: who the agent is, how often to check in and how often to
    * send metric summaries ({@code telemetrySeconds}; 0 from an older controller means the default).
+   *
+   * @param catchUp true when the controller read the generation in the hello and, if the agent is
+   *     behind, sends the newer document right after this welcome (a {@link Nudge}); the agent then
+   *     needs no request of its own. False from older controllers: fetch if {@code generation}
+   *     differs.
    */
-  record Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds)
+  record Welcome(
+      String deviceId,
+      int heartbeatSeconds,
+      long generation,
+      int telemetrySeconds,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_DEFAULT)
+          boolean catchUp)
       implements ControllerMessage {
+    public Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds) {
+      this(deviceId, heartbeatSeconds, generation, telemetrySeconds, false);
+    }
+
     public Welcome(String deviceId, int heartbeatSeconds, long generation) {
-      this(deviceId, heartbeatSeconds, generation, 0);
+      this(deviceId, heartbeatSeconds, generation, 0, false);
     }
   }
 

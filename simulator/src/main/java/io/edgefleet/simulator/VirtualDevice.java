@@ -313,7 +313,8 @@ final class VirtualDevice {
     if (!unacked.isEmpty()) {
       w.send(new AgentMessage.TelemetryBatch(List.copyOf(unacked)));
     }
-    if (welcome.generation() != generation) {
+    // A controller that read our generation in the hello sends a newer document on this socket.
+    if (!welcome.catchUp() && welcome.generation() != generation) {
       fetchDesired();
     }
   }
@@ -867,7 +868,7 @@ final class VirtualDevice {
           if (r.status() != 101) {
             throw new IOException("WebSocket upgrade refused: HTTP " + r.status());
           }
-          send(new AgentMessage.Hello(AGENT_VERSION, bootId));
+          send(new AgentMessage.Hello(AGENT_VERSION, bootId, generation));
           if (rest.hasRemaining()) {
             frames.offer(rest, this);
           }

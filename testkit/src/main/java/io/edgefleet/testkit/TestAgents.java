@@ -6,7 +6,6 @@ import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,7 +37,7 @@ public final class TestAgents implements AutoCloseable {
   private final PrintStream out;
 
   public TestAgents(Path dir) {
-    this(dir, new PrintStream(OutputStream.nullOutputStream()));
+    this(dir, System.out);
   }
 
   public TestAgents(Path dir, PrintStream out) {

@@ -204,16 +204,47 @@ class DesiredStateTrustIT {
   }
 
   /** Paths under {@code root} (itself included) that anyone but their owner may use. */
+  /** Paths others may access; files the running agent removes meanwhile (outbox segments) skip. */
   private static List<String> loose(Path root) throws Exception {
     List<String> out = new ArrayList<>();
-    try (Stream<Path> all = Files.walk(root)) {
-      for (Path p : all.toList()) {
-        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
-        if (perms.stream().anyMatch(x -> !x.name().startsWith("OWNER_"))) {
-          out.add(root.relativize(p) + " " + PosixFilePermissions.toString(perms));
-        }
-      }
-    }
+    Files.walkFileTree(
+        root,
+        new java.nio.file.SimpleFileVisitor<>() {
+          @Override
+          public java.nio.file.FileVisitResult preVisitDirectory(
+              Path p, java.nio.file.attribute.BasicFileAttributes a) throws java.io.IOException {
+            check(p);
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public java.nio.file.FileVisitResult visitFile(
+              Path p, java.nio.file.attribute.BasicFileAttributes a) throws java.io.IOException {
+            check(p);
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public java.nio.file.FileVisitResult visitFileFailed(Path p, java.io.IOException e)
+              throws java.io.IOException {
+            if (e instanceof java.nio.file.NoSuchFileException) {
+              return java.nio.file.FileVisitResult.CONTINUE;
+            }
+            throw e;
+          }
+
+          private void check(Path p) throws java.io.IOException {
+            Set<PosixFilePermission> perms;
+            try {
+              perms = Files.getPosixFilePermissions(p);
+            } catch (java.nio.file.NoSuchFileException gone) {
+              return;
+            }
+            if (perms.stream().anyMatch(x -> !x.name().startsWith("OWNER_"))) {
+              out.add(root.relativize(p) + " " + PosixFilePermissions.toString(perms));
+            }
+          }
+        });
     return out;
   }
 

@@ -464,6 +464,39 @@ public final class DesiredStateEngine implements AutoCloseable {
         });
   }
 
+  /**
+   * What a device that just connected and holds {@code known} should get on its new socket: the
+   * newer signed document with the small bundles it references (the device skips those it has), so
+   * a reconnect after an outage costs no HTTPS request. Empty if the device is up to date or the
+   * claim cannot be served (it is then logged; the device keeps what it runs).
+   */
+  public Optional<ControllerMessage.Nudge> catchUp(String deviceId, long known) {
+    Optional<SignedDesiredState> doc;
+    try {
+      doc = newerThan(deviceId, known);
+    } catch (ControllerException e) {
+      LOG.warn("device {}: no catch-up document: {}", deviceId, e.getMessage());
+      return Optional.empty();
+    }
+    return doc.map(
+        d -> {
+          Map<String, String> inline = new LinkedHashMap<>();
+          int total = 0;
+          for (DesiredState.DesiredApp app : decode(d.payload()).apps()) {
+            Optional<BundleStore.Encoded> gz = bundles.encoded(app.bundle(), true);
+            if (gz.isEmpty()
+                || gz.get().bytes().length > ControllerMessage.Nudge.MAX_INLINE_BUNDLE_BYTES
+                || total + gz.get().bytes().length
+                    > ControllerMessage.Nudge.MAX_INLINE_TOTAL_BYTES) {
+              continue;
+            }
+            total += gz.get().bytes().length;
+            inline.put(app.bundle(), Base64.getEncoder().encodeToString(gz.get().bytes()));
+          }
+          return new ControllerMessage.Nudge(decode(d.payload()).generation(), d, inline);
+        });
+  }
+
   private static ControllerException outOfRange(String deviceId, long known) {
     return new ControllerException(
         ErrorCode.GENERATION_OUT_OF_RANGE,

@@ -51,7 +51,7 @@ final class AgentConnection implements FrameHandler {
       s.setIdleTimeout(gateway.idleTimeout());
       s.setMaxTextMessageSize(MAX_FRAME_BYTES);
       s.setMaxBinaryMessageSize(MAX_FRAME_BYTES);
-      gateway.register(deviceId, this);
+      gateway.register(deviceId, this, remote(s));
     } catch (Throwable t) {
       callback.failed(t);
       return;
@@ -169,7 +169,7 @@ final class AgentConnection implements FrameHandler {
     }
     gateway.traffic(true, msg.getClass().getSimpleName());
     switch (msg) {
-      case AgentMessage.Hello hello -> gateway.hello(this, deviceId, hello.agentVersion());
+      case AgentMessage.Hello hello -> gateway.hello(this, deviceId, hello);
       case AgentMessage.Heartbeat hb -> {
         gateway.heartbeat(deviceId);
         send(ACK);
@@ -183,14 +183,42 @@ final class AgentConnection implements FrameHandler {
 
   @Override
   public void onError(Throwable cause, Callback callback) {
-    gateway.unregister(deviceId, this);
+    gateway.unregister(deviceId, this, "connection failed: " + cause.getMessage());
     callback.succeeded();
   }
 
   @Override
   public void onClosed(CloseStatus closeStatus, Callback callback) {
-    gateway.unregister(deviceId, this);
+    gateway.unregister(deviceId, this, why(closeStatus));
     callback.succeeded();
+  }
+
+  private static String remote(CoreSession s) {
+    java.net.SocketAddress a = s.getRemoteAddress();
+    return a instanceof java.net.InetSocketAddress inet && inet.getAddress() != null
+        ? inet.getAddress().getHostAddress()
+        : String.valueOf(a);
+  }
+
+  /**
+   * Why a socket ended, for the log: the agent left, the link died, or the controller closed it.
+   */
+  private static String why(CloseStatus status) {
+    if (status == null) {
+      return "the connection ended";
+    }
+    String reason = status.getReason() == null ? "" : status.getReason();
+    return switch (status.getCode()) {
+      case CloseStatus.NORMAL -> "the agent closed the connection" + suffix(reason);
+      case CloseStatus.SHUTDOWN -> "going away" + suffix(reason);
+      case CloseStatus.NO_CLOSE, CloseStatus.NO_CODE ->
+          "the connection broke or timed out" + suffix(reason);
+      default -> "closed (" + status.getCode() + ")" + suffix(reason);
+    };
+  }
+
+  private static String suffix(String reason) {
+    return reason.isBlank() ? "" : ": " + reason;
   }
 
   /** Queues a message; false if the socket is not open. */

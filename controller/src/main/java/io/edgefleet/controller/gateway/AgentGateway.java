@@ -18,9 +18,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.ToLongFunction;
 import org.eclipse.jetty.websocket.core.FrameHandler;
 import org.jdbi.v3.core.Jdbi;
@@ -45,7 +47,10 @@ public final class AgentGateway {
   private final Map<String, AgentConnection> connections = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
   private final AtomicLong malformedMessages = new AtomicLong();
+  private final ConnectionLog connectionLog;
   private volatile ToLongFunction<String> generations = id -> 0;
+  private volatile BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp =
+      (id, known) -> Optional.empty();
   private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
   private volatile BiConsumer<String, AgentMessage.LogLines> logLines = (id, m) -> {};
   private volatile java.util.function.Consumer<String> disconnects = id -> {};
@@ -59,6 +64,7 @@ public final class AgentGateway {
     this.store = store;
     this.presence = presence;
     this.clock = clock;
+    this.connectionLog = new ConnectionLog(LOG, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
     // Three missed heartbeats and the socket is considered dead.
     this.idleTimeout = heartbeat.multipliedBy(3).plusSeconds(5);
@@ -261,20 +267,27 @@ public final class AgentGateway {
     return malformedMessages.get();
   }
 
-  void register(String deviceId, AgentConnection c) {
+  void register(String deviceId, AgentConnection c, String from) {
     AgentConnection previous = connections.put(deviceId, c);
     if (previous != null && previous != c) {
       previous.close(DeviceApi.CLOSE_REPLACED, "replaced by a newer connection of the same device");
       ended(deviceId);
     }
     presence.connected(deviceId);
+    connectionLog.connected(deviceId, from);
   }
 
-  void unregister(String deviceId, AgentConnection c) {
+  void unregister(String deviceId, AgentConnection c, String why) {
     if (connections.remove(deviceId, c)) {
       presence.disconnected(deviceId);
+      connectionLog.disconnected(deviceId, why);
       ended(deviceId);
     }
+  }
+
+  /** Writes what the connection log left out of the last window; call every few seconds. */
+  public void flushLog() {
+    connectionLog.flush();
   }
 
   private void ended(String deviceId) {
@@ -354,7 +367,8 @@ public final class AgentGateway {
     presence.heartbeat(deviceId);
   }
 
-  void hello(AgentConnection c, String deviceId, String agentVersion) {
+  void hello(AgentConnection c, String deviceId, AgentMessage.Hello hello) {
+    String agentVersion = hello.agentVersion();
     presence.heartbeat(deviceId);
     if (agentVersion != null && agentVersion.length() <= 64) {
       jdbi.useHandle(
@@ -365,9 +379,21 @@ public final class AgentGateway {
                   .ifPresent(
                       d -> store.setAgentVersion(h, deviceId, agentVersion, clock.millis())));
     }
+    long generation = generations.applyAsLong(deviceId);
+    Long known = hello.generation();
     c.send(
         new ControllerMessage.Welcome(
-            deviceId, heartbeatSeconds, generations.applyAsLong(deviceId), telemetrySeconds));
+            deviceId, heartbeatSeconds, generation, telemetrySeconds, known != null));
+    // An agent that says what it holds gets a newer document on this socket at once: no HTTPS
+    // request (and its TLS handshake) after every reconnect. Up-to-date devices cost nothing.
+    if (known != null && known != generation) {
+      catchUp.apply(deviceId, known).ifPresent(c::send);
+    }
+  }
+
+  /** Where the document for a device that connects behind comes from (see {@link #hello}). */
+  public void catchUp(BiFunction<String, Long, Optional<ControllerMessage.Nudge>> source) {
+    this.catchUp = source;
   }
 
   Duration idleTimeout() {

@@ -1,0 +1,221 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.Json;
+import java.io.IOException;
+import java.net.http.WebSocket;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.random.RandomGenerator;
+
+/**
+ * One WebSocket to the controller and its timers: the hello, the welcome deadline, heartbeats at
+ * the cadence the welcome sets, and dead-link detection (nothing heard for three heartbeat
+ * intervals closes the link even if TCP has not noticed). It never waits on the network: sends are
+ * queued on the socket, timers run on the scheduler without the agent's lock.
+ *
+ * <p>The handler's {@code welcomed} and {@code closed} are called at most once each, in that order;
+ * {@code received} is called on the socket's thread for every other message and must not block.
+ */
+final class ControllerLink implements WebSocket.Listener {
+
+  /** What the agent does with the link's events. */
+  interface Handler {
+    void welcomed(ControllerLink link, ControllerMessage.Welcome welcome);
+
+    void received(ControllerLink link, ControllerMessage message);
+
+    void closed(ControllerLink link, int code, String reason);
+  }
+
+  /** How long an open socket may wait for the controller's welcome. */
+  static final Duration WELCOME_TIMEOUT = Duration.ofSeconds(30);
+
+  private final Handler handler;
+  private final ScheduledExecutorService timer;
+  private final Clock clock;
+  private final RandomGenerator random;
+  private final AgentMessage.Hello hello;
+  private final StringBuilder partial = new StringBuilder();
+  private volatile WebSocket ws;
+  private volatile Instant lastInbound;
+  private volatile boolean welcomed;
+  private volatile boolean closed;
+  private ScheduledFuture<?> heartbeats;
+  private ScheduledFuture<?> welcomeDeadline;
+  private CompletableFuture<WebSocket> sending = CompletableFuture.completedFuture(null);
+  private long seq;
+
+  ControllerLink(
+      Handler handler,
+      ScheduledExecutorService timer,
+      Clock clock,
+      RandomGenerator random,
+      AgentMessage.Hello hello) {
+    this.handler = handler;
+    this.timer = timer;
+    this.clock = clock;
+    this.random = random;
+    this.hello = hello;
+    this.lastInbound = clock.instant();
+  }
+
+  @Override
+  public void onOpen(WebSocket webSocket) {
+    ws = webSocket;
+    lastInbound = clock.instant();
+    send(hello);
+    webSocket.request(1);
+    // Heartbeats start with the welcome: a socket that never gets one must not stay forever.
+    welcomeDeadline =
+        timer.schedule(
+            () -> {
+              if (!welcomed) {
+                end(
+                    1006,
+                    "no welcome from the controller within " + WELCOME_TIMEOUT.toSeconds() + "s");
+              }
+            },
+            WELCOME_TIMEOUT.toMillis(),
+            TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+    lastInbound = clock.instant();
+    partial.append(data);
+    if (last) {
+      String text = partial.toString();
+      partial.setLength(0);
+      handle(text);
+    }
+    webSocket.request(1);
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+    closedBy(statusCode, reason == null ? "" : reason);
+    return null;
+  }
+
+  @Override
+  public void onError(WebSocket webSocket, Throwable error) {
+    closedBy(1006, LinkProblem.of(error, "the controller").message());
+  }
+
+  private void handle(String text) {
+    ControllerMessage msg;
+    try {
+      msg = Json.mapper().readValue(text, ControllerMessage.class);
+    } catch (IOException e) {
+      return; // A newer controller may send messages this agent does not know.
+    }
+    if (closed) {
+      return;
+    }
+    if (msg instanceof ControllerMessage.Welcome w) {
+      if (!welcomed) {
+        welcomed = true;
+        if (welcomeDeadline != null) {
+          welcomeDeadline.cancel(false);
+        }
+        handler.welcomed(this, w);
+      }
+      return;
+    }
+    handler.received(this, msg);
+  }
+
+  /** Starts heartbeats every {@code interval}, the first one jittered into its interval. */
+  void heartbeatEvery(Duration interval) {
+    if (heartbeats != null) {
+      heartbeats.cancel(false);
+    }
+    long ms = Math.max(1000, interval.toMillis());
+    // Spread the first beat so devices that connected together do not beat together.
+    long first = ms / 2 + random.nextLong(ms / 2 + 1);
+    heartbeats =
+        timer.scheduleAtFixedRate(
+            () -> beat(Duration.ofMillis(ms)), first, ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void beat(Duration interval) {
+    if (closed) {
+      return;
+    }
+    Duration silent = Duration.between(lastInbound, clock.instant());
+    if (silent.compareTo(interval.multipliedBy(3)) > 0) {
+      end(
+          1006,
+          "no answer from the controller for "
+              + silent.toSeconds()
+              + "s (three heartbeat intervals): the link is down");
+      return;
+    }
+    send(new AgentMessage.Heartbeat(++seq));
+  }
+
+  /** Queues a message; messages leave in order. False if the link is gone. */
+  synchronized boolean send(AgentMessage msg) {
+    WebSocket w = ws;
+    if (w == null || closed) {
+      return false;
+    }
+    String text = Json.write(msg);
+    sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    return true;
+  }
+
+  boolean isOpen() {
+    return !closed && ws != null;
+  }
+
+  /** Closes the socket politely (agent stopping); the handler is not called. */
+  void close() {
+    closed = true;
+    stopTimers();
+    WebSocket w = ws;
+    if (w != null) {
+      w.sendClose(WebSocket.NORMAL_CLOSURE, "agent stopping")
+          .orTimeout(2, TimeUnit.SECONDS)
+          .whenComplete((x, e) -> w.abort());
+    }
+  }
+
+  /** Gives the link up from this side (dead link, no welcome) and tells the handler. */
+  private void end(int code, String reason) {
+    WebSocket w = ws;
+    if (w != null) {
+      w.abort();
+    }
+    closedBy(code, reason);
+  }
+
+  private void closedBy(int code, String reason) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    stopTimers();
+    handler.closed(this, code, reason);
+  }
+
+  private void stopTimers() {
+    if (heartbeats != null) {
+      heartbeats.cancel(false);
+    }
+    if (welcomeDeadline != null) {
+      welcomeDeadline.cancel(false);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.agent.desiredstate.DesiredStateStore;
+import io.edgefleet.agent.reconcile.Reconciler;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.AppState;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Keeps the runtime at the desired state in effect: a pass every {@code interval} (self-healing
+ * drift, also offline), one at once after a new document, and a closer look every 2 s while an app
+ * is still progressing so READY is reported when it happens. Passes run on the worker executor, one
+ * at a time, never on the scheduler, so a slow runtime never delays heartbeats or telemetry. Each
+ * pass reports what changed: apply results become device events, and the app report goes to the
+ * controller when something changed or a report is due.
+ *
+ * <p>Thread-safe.
+ */
+final class ReconcileLoop {
+
+  /** Where a pass's results go. */
+  interface Sink {
+    /** A device event (app failed, ready, updated, removed; reconcile failed). */
+    void event(String kind, String severity, String app, String message);
+
+    /** Sends the report now if connected; false if it could not be sent. */
+    boolean report(AgentMessage.AppReport report);
+
+    /** A problem for the agent's status; null clears it. */
+    void problem(String message);
+  }
+
+  private static final Duration PROGRESS_CHECK = Duration.ofSeconds(2);
+
+  private final Reconciler reconciler;
+  private final Supplier<Optional<DesiredStateStore.Verified>> desired;
+  private final Function<String, Optional<String>> bundles;
+  private final Supplier<List<String>> trustedKeys;
+  private final Executor worker;
+  private final ScheduledExecutorService timer;
+  private final Duration interval;
+  private final Sink sink;
+  private final Object passLock = new Object();
+  private final AtomicBoolean followUp = new AtomicBoolean();
+  private final AtomicBoolean queued = new AtomicBoolean();
+  private volatile List<AppState> lastReported = List.of();
+  private volatile boolean reportDue;
+  private volatile boolean closed;
+  private String lastError;
+  private ScheduledFuture<?> loop;
+
+  ReconcileLoop(
+      WorkloadRuntime runtime,
+      Supplier<Optional<DesiredStateStore.Verified>> desired,
+      Function<String, Optional<String>> bundles,
+      Supplier<List<String>> trustedKeys,
+      Executor worker,
+      ScheduledExecutorService timer,
+      Duration interval,
+      Sink sink) {
+    this.reconciler = new Reconciler(runtime);
+    this.desired = desired;
+    this.bundles = bundles;
+    this.trustedKeys = trustedKeys;
+    this.worker = worker;
+    this.timer = timer;
+    this.interval = interval;
+    this.sink = sink;
+  }
+
+  /** Starts the periodic passes (once a desired state exists); idempotent. */
+  synchronized void start() {
+    if (loop == null && !closed) {
+      long ms = interval.toMillis();
+      loop = timer.scheduleWithFixedDelay(this::request, 0, ms, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Asks for a pass soon; passes asked for while one is queued are one pass. */
+  void request() {
+    if (!closed && queued.compareAndSet(false, true)) {
+      worker.execute(
+          () -> {
+            queued.set(false);
+            pass();
+          });
+    }
+  }
+
+  /** The next pass sends the app report even if nothing changed (after a (re)connect). */
+  void reportNext() {
+    reportDue = true;
+  }
+
+  /** What the last pass found, per app. */
+  List<AppState> apps() {
+    return lastReported;
+  }
+
+  synchronized void close() {
+    closed = true;
+    if (loop != null) {
+      loop.cancel(false);
+    }
+  }
+
+  private void pass() {
+    Optional<DesiredStateStore.Verified> current = desired.get();
+    if (current.isEmpty() || closed) {
+      return;
+    }
+    DesiredStateStore.Verified v = current.get();
+    synchronized (passLock) {
+      List<AppState> states;
+      try {
+        states = reconciler.reconcile(v.state(), bundles::apply);
+      } catch (RuntimeException e) {
+        String error = "reconcile failed: " + e.getMessage();
+        sink.problem(error);
+        if (!error.equals(lastError)) {
+          lastError = error;
+          sink.event("reconcile-failed", "error", null, error);
+        }
+        return;
+      }
+      lastError = null;
+      boolean changed = !states.equals(lastReported);
+      if (changed) {
+        reportChanges(lastReported, states);
+      }
+      lastReported = List.copyOf(states);
+      if (changed || reportDue) {
+        boolean sent =
+            sink.report(
+                new AgentMessage.AppReport(v.state().generation(), states, trustedKeys.get()));
+        reportDue = !sent && (reportDue || changed);
+      }
+      boolean progressing =
+          states.stream()
+              .anyMatch(
+                  s -> s.phase() != AppState.Phase.READY && s.phase() != AppState.Phase.FAILED);
+      if (progressing
+          && !closed
+          && PROGRESS_CHECK.compareTo(interval) < 0
+          && followUp.compareAndSet(false, true)) {
+        timer.schedule(
+            () -> {
+              followUp.set(false);
+              request();
+            },
+            PROGRESS_CHECK.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
+    }
+  }
+
+  /**
+   * Apply results as device events: an app that failed, became ready or recovered, took a new
+   * revision, or was removed. Right after a start only failures are news.
+   */
+  private void reportChanges(List<AppState> before, List<AppState> after) {
+    Map<String, AppState> old = new HashMap<>();
+    for (AppState s : before) {
+      old.put(s.name(), s);
+    }
+    for (AppState s : after) {
+      AppState was = old.remove(s.name());
+      if (s.phase() == null || s.equals(was)) {
+        continue;
+      }
+      boolean newRevision = was != null && !Objects.equals(was.revision(), s.revision());
+      String rev = s.revision() == null ? "" : " revision " + s.revision();
+      if (s.phase() == AppState.Phase.FAILED) {
+        if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
+          sink.event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());
+        }
+      } else if (was == null) {
+        continue;
+      } else if (s.phase() == AppState.Phase.READY && was.phase() != AppState.Phase.READY) {
+        boolean recovered = was.phase() == AppState.Phase.FAILED;
+        sink.event(
+            recovered ? "app-recovered" : "app-ready",
+            "info",
+            s.name(),
+            "app" + rev + (recovered ? " recovered and is ready" : " is ready"));
+      } else if (newRevision) {
+        sink.event("app-updated", "info", s.name(), "app" + rev + " applied (" + s.phase() + ")");
+      }
+    }
+    if (!before.isEmpty()) {
+      old.keySet().forEach(name -> sink.event("app-removed", "info", name, "app removed"));
+    }
+  }
+}
