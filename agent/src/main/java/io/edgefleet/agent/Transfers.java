@@ -233,6 +233,10 @@ final class Transfers {
   private abstract static class Body<T> implements HttpResponse.BodySubscriber<T> {
     final CompletableFuture<T> done = new CompletableFuture<>();
     volatile long received;
+
+    /** Why this body was given up, if it was: the client's own error says less. */
+    volatile IOException abandoned;
+
     private volatile Flow.Subscription subscription;
 
     @Override
@@ -280,6 +284,7 @@ final class Transfers {
 
     /** Stops reading: the connection is closed and the body completes with {@code e}. */
     void abandon(IOException e) {
+      abandoned = e;
       Flow.Subscription s = subscription;
       if (s != null) {
         s.cancel();
@@ -342,7 +347,7 @@ final class Transfers {
         if (from == 0) {
           Files.deleteIfExists(part);
           Optional<String> etag = info.headers().firstValue("ETag");
-          if (etag.isPresent() && encoding.equalsIgnoreCase("gzip")) {
+          if (etag.isPresent()) {
             SecureFiles.writeSecret(tag, etag.get());
           } else {
             Files.deleteIfExists(tag);
@@ -446,7 +451,8 @@ final class Transfers {
     }
 
     void fail(Throwable t) {
-      result.completeExceptionally(t);
+      Body<?> b = body;
+      result.completeExceptionally(b != null && b.abandoned != null ? b.abandoned : t);
     }
   }
 }

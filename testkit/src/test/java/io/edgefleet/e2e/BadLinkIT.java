@@ -161,6 +161,60 @@ class BadLinkIT {
     assertThat(agent.status().state()).isEqualTo(Agent.State.CONNECTED);
   }
 
+  @Test
+  void aReconnectBringsTheNewerDocumentOnTheNewSocketAndSaysWhatWentWrong() throws Exception {
+    repo.write("apps/small/app.yaml", GitRepo.configMap("small", "k", "v1")).commit("v1");
+    assertThat(
+            admin
+                .post(
+                    "/api/v1/repos",
+                    Map.of(
+                        "name", "fleet", "url", repo.url(), "target", "site=s1", "interval", "1h"))
+                .status())
+        .isEqualTo(201);
+    java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream out =
+        new java.io.PrintStream(said, true, java.nio.charset.StandardCharsets.UTF_8);
+    agents.close();
+    agents = new TestAgents(dir, out);
+    String token = controller.token(Map.of("site", "s1"), null, false);
+    Agent agent =
+        agents.start(
+            agents
+                .options("a1", agents.bootstrap("t", link.url(), controller.caFingerprint(), token))
+                .withReconcileInterval(Duration.ofSeconds(1)),
+            Clock.systemUTC(),
+            new CountingRuntime());
+    await().atMost(Duration.ofSeconds(30)).until(() -> ready(agent, "small"));
+    long generation = agent.generation();
+
+    // The link goes down (cut: connections reset, new ones refused) and a change is made.
+    link.cut();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> agent.status().state() != Agent.State.CONNECTED);
+    repo.write("apps/small/app.yaml", GitRepo.configMap("small", "k", "v2")).commit("v2");
+    admin.post("/api/v1/repos/fleet/sync", Map.of());
+    double fetchesBefore = metric("edgefleet_http_requests_total", "/device/v1/desired", "200");
+    // While it is down the agent keeps trying, and says why each attempt failed.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> said.toString(java.nio.charset.StandardCharsets.UTF_8).contains("retrying in"));
+    await().atMost(Duration.ofSeconds(20)).until(() -> agent.status().lastError().isPresent());
+
+    link.restore();
+    await().atMost(Duration.ofSeconds(30)).until(() -> agent.generation() > generation);
+    await().atMost(Duration.ofSeconds(10)).until(() -> ready(agent, "small"));
+    // The document came over the new WebSocket, not with a request of its own.
+    assertThat(metric("edgefleet_http_requests_total", "/device/v1/desired", "200"))
+        .isEqualTo(fetchesBefore);
+    String log = said.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(log).contains("[CONTROLLER_UNREACHABLE]").contains("retrying in");
+    assertThat(log)
+        .containsPattern("connected to .* after [0-9.]+s without it \\([0-9]+ attempts?\\)");
+  }
+
   private static boolean ready(Agent agent, String app) {
     return agent.apps().stream()
         .anyMatch(s -> s.name().equals(app) && s.phase() == AppState.Phase.READY);

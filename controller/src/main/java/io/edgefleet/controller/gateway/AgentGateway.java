@@ -64,7 +64,7 @@ public final class AgentGateway {
     this.store = store;
     this.presence = presence;
     this.clock = clock;
-    this.connectionLog = new ConnectionLog(LOG, clock);
+    this.connectionLog = new ConnectionLog(LOG::info, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
     // Three missed heartbeats and the socket is considered dead.
     this.idleTimeout = heartbeat.multipliedBy(3).plusSeconds(5);

@@ -2,7 +2,7 @@ package io.edgefleet.controller.gateway;
 
 import java.time.Clock;
 import java.time.Duration;
-import org.slf4j.Logger;
+import java.util.function.Consumer;
 
 /**
  * One log line per device connecting or disconnecting, with why, so an operator reading the
@@ -14,14 +14,15 @@ final class ConnectionLog {
   static final Duration WINDOW = Duration.ofSeconds(10);
   static final int LINES_PER_WINDOW = 20;
 
-  private final Logger log;
+  private final Consumer<String> log;
   private final Clock clock;
   private long windowStart;
   private int lines;
   private int moreConnected;
   private int moreDisconnected;
 
-  ConnectionLog(Logger log, Clock clock) {
+  /** Lines go to {@code log} (the gateway's logger at INFO). */
+  ConnectionLog(Consumer<String> log, Clock clock) {
     this.log = log;
     this.clock = clock;
     this.windowStart = clock.millis();
@@ -29,7 +30,7 @@ final class ConnectionLog {
 
   void connected(String deviceId, String from) {
     if (take()) {
-      log.info("device {} connected from {}", deviceId, from);
+      log.accept("device " + deviceId + " connected from " + from);
     } else {
       synchronized (this) {
         moreConnected++;
@@ -39,7 +40,7 @@ final class ConnectionLog {
 
   void disconnected(String deviceId, String why) {
     if (take()) {
-      log.info("device {} disconnected: {}", deviceId, why);
+      log.accept("device " + deviceId + " disconnected: " + why);
     } else {
       synchronized (this) {
         moreDisconnected++;
@@ -64,10 +65,14 @@ final class ConnectionLog {
       moreDisconnected = 0;
     }
     if (connected + disconnected > 0) {
-      log.info(
-          "and {} more devices connected, {} more disconnected (not listed one by one)",
-          connected,
-          disconnected);
+      log.accept(
+          "and "
+              + connected
+              + " more devices connected, "
+              + disconnected
+              + " more disconnected in the last "
+              + WINDOW.toSeconds()
+              + " s (not listed one by one)");
     }
   }
 
