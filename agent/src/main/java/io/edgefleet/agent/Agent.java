@@ -3,6 +3,7 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.desiredstate.ReplayFloor;
 import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
@@ -214,7 +215,8 @@ public final class Agent implements AutoCloseable {
       WorkloadRuntime runtime) {
     this.options = options;
     this.runtime = runtime;
-    this.reconciler = new Reconciler(runtime);
+    this.reconciler =
+        new Reconciler(runtime, new DriftEvents(clock, DriftEvents.DEFAULT_INTERVAL, this::event));
     this.desiredStore = new DesiredStateStore(options.stateDir());
     this.replayFloor = new ReplayFloor(options.stateDir());
     this.scheduler = scheduler;
