@@ -201,6 +201,13 @@ class DriftEventsIT {
       assertThat(summaries)
           .hasSize(2)
           .allSatisfy(e -> assertThat(Instant.parse(e.path("at").asText())).isBefore(restored));
+
+      // The app's status shows it too: the newest repair of the last hour, under the table.
+      Cli status = cli("apps", "status", web);
+      assertThat(status.exit()).as(status.err()).isZero();
+      assertThat(status.out().lines())
+          .contains("DEVICE" + " ".repeat(id.length() - 4) + "DRIFT REPAIRED  WHAT WAS REPAIRED")
+          .anySatisfy(l -> assertThat(l).startsWith(id).endsWith(webSummary.message()));
       link.close();
     }
   }
