@@ -54,6 +54,11 @@ import org.slf4j.LoggerFactory;
  * apply starts, as the union of old and new objects, so an apply cut short leaves nothing behind
  * that a later apply or {@link #remove} would not find.
  *
+ * <p>Drift: re-applying the revision in effect first compares each object of the inventory with the
+ * cluster (one GET each). What is gone, relabelled, or lost a field edgefleet owns (told by field
+ * ownership in {@code metadata.managedFields}, fingerprinted in the inventory) is repaired and
+ * reported in {@link ApplyOutcome.Applied#repaired()}.
+ *
  * <p>Threading: thread-safe. Calls for the same app are serialized by a per-app lock; different
  * apps proceed in parallel. Every request to the API server is bounded by the request timeout and
  * never retried here: callers retry on {@link ApplyOutcome.RetryAfter}.
