@@ -2,6 +2,8 @@ package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.agent.reconcile.DriftEvents;
+import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ApiError;
@@ -298,7 +300,8 @@ public final class Agent implements AutoCloseable {
             });
     this.reconcile =
         new ReconcileLoop(
-            runtime,
+            new Reconciler(
+                runtime, new DriftEvents(clock, DriftEvents.DEFAULT_INTERVAL, this::event)),
             sync::current,
             digest -> sync.store().bundle(digest),
             () -> sync.trusted().map(TrustedKeys::ids).orElse(List.of()),

@@ -2,7 +2,6 @@ package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.reconcile.Reconciler;
-import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
 import java.time.Duration;
@@ -63,7 +62,7 @@ final class ReconcileLoop {
   private ScheduledFuture<?> loop;
 
   ReconcileLoop(
-      WorkloadRuntime runtime,
+      Reconciler reconciler,
       Supplier<Optional<DesiredStateStore.Verified>> desired,
       Function<String, Optional<String>> bundles,
       Supplier<List<String>> trustedKeys,
@@ -71,7 +70,7 @@ final class ReconcileLoop {
       ScheduledExecutorService timer,
       Duration interval,
       Sink sink) {
-    this.reconciler = new Reconciler(runtime);
+    this.reconciler = reconciler;
     this.desired = desired;
     this.bundles = bundles;
     this.trustedKeys = trustedKeys;

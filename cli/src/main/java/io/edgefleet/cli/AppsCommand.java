@@ -434,7 +434,28 @@ final class AppsCommand {
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
     }
-    return table.render();
+    return table.render() + drift(deviceApps, "device", "deviceId", now);
+  }
+
+  /**
+   * Under a table of app states, what the agents recently put back that someone else deleted or
+   * changed (their newest {@code drift-repaired} event of the last hour), one line per row that has
+   * any; nothing when none has.
+   */
+  static String drift(Iterable<JsonNode> deviceApps, String what, String field, Instant now) {
+    Table table = new Table(what, "drift repaired", "what was repaired");
+    boolean any = false;
+    for (JsonNode d : deviceApps) {
+      JsonNode drift = d.path("drift");
+      if (drift.isObject()) {
+        any = true;
+        table.row(
+            Formats.text(d, field),
+            Formats.relative(drift, "at", now),
+            Formats.text(drift, "message"));
+      }
+    }
+    return any ? "\n" + table.render() : "";
   }
 
   /** One device across its applications. */
@@ -450,7 +471,7 @@ final class AppsCommand {
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
     }
-    return table.render();
+    return table.render() + drift(deviceApps, "app", "app", now);
   }
 
   /** {@code 3 devices: 2 ready, 1 pending-offline}: the non-zero counts per state. */

@@ -65,6 +65,26 @@ class AppsCommandTest {
   }
 
   @Test
+  void recentDriftIsListedUnderTheTable() {
+    String drifting =
+        READY.replace(
+            "}",
+            ",\"drift\":{\"at\":\"2025-06-01T11:57:00Z\",\"message\":\"recreated Deployment"
+                + " web/web 14 times in the last 10 min\"}}");
+    String table = AppsCommand.deviceTable(json("[" + drifting + "," + OFFLINE + "]"), NOW);
+
+    assertThat(table.lines())
+        .endsWith(
+            "",
+            "DEVICE  DRIFT REPAIRED  WHAT WAS REPAIRED",
+            "dev-1   3m ago          recreated Deployment web/web 14 times in the last 10 min");
+    assertThat(AppsCommand.appTable(json("[" + drifting + "]"), NOW).lines())
+        .contains("APP  DRIFT REPAIRED  WHAT WAS REPAIRED");
+    // Without drift: the table alone.
+    assertThat(AppsCommand.deviceTable(json("[" + OFFLINE + "]"), NOW).lines()).hasSize(2);
+  }
+
+  @Test
   void deviceAppsShowEachAppOfOneDevice() {
     String table = AppsCommand.appTable(json("[" + NEW + "]"), NOW);
 

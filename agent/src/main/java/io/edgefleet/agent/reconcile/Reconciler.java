@@ -18,15 +18,19 @@ import java.util.function.Function;
 /**
  * Makes the runtime match a desired state: applies every app (which also re-creates what was
  * deleted by hand), removes apps that are no longer desired, and returns what each app's state is.
- * It keeps no hidden state apart from the last known phase per app, used when the runtime cannot be
- * reached. Not thread-safe; one reconcile runs at a time.
+ * What an apply repaired (objects deleted or changed behind the agent's back) goes to {@link
+ * DriftEvents}, which reports it as rate-limited device events. It keeps no hidden state apart from
+ * the last known phase per app, used when the runtime cannot be reached. Not thread-safe; one
+ * reconcile runs at a time.
  */
 public final class Reconciler {
   private final WorkloadRuntime runtime;
+  private final DriftEvents drift;
   private final Map<String, AppState> last = new LinkedHashMap<>();
 
-  public Reconciler(WorkloadRuntime runtime) {
+  public Reconciler(WorkloadRuntime runtime, DriftEvents drift) {
     this.runtime = runtime;
+    this.drift = drift;
   }
 
   /**
@@ -53,6 +57,7 @@ public final class Reconciler {
     }
     last.keySet().retainAll(names);
     states.forEach(s -> last.put(s.name(), s));
+    drift.tick();
     return states;
   }
 
@@ -85,7 +90,10 @@ public final class Reconciler {
                 AppState.Phase.PROGRESSING,
                 "waiting for the runtime: " + r.reason());
       }
-      case ApplyOutcome.Applied a -> health(app);
+      case ApplyOutcome.Applied a -> {
+        drift.repaired(app.name(), a.repaired());
+        yield health(app);
+      }
       case ApplyOutcome.InSync s -> health(app);
     };
   }

@@ -1,6 +1,7 @@
 package io.edgefleet.agent.runtime;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /** What one {@link WorkloadRuntime#apply} or {@link WorkloadRuntime#remove} did. */
@@ -11,12 +12,22 @@ public sealed interface ApplyOutcome {
    *
    * @param objects objects applied (for {@code remove}: 0)
    * @param pruned objects deleted because they are no longer desired
+   * @param repaired objects of the revision already in effect that had been deleted or changed by
+   *     someone else and were put back by this apply, in apply order; empty when the apply took a
+   *     new revision or manifests (the agent's own change is never drift), and for runtimes that
+   *     cannot tell
    */
-  record Applied(int objects, int pruned) implements ApplyOutcome {
+  record Applied(int objects, int pruned, List<DriftRepair> repaired) implements ApplyOutcome {
     public Applied {
       if (objects < 0 || pruned < 0) {
         throw new IllegalArgumentException("counts must not be negative");
       }
+      repaired = List.copyOf(repaired);
+    }
+
+    /** Changes without drift: a new revision, a removal, or a first apply. */
+    public Applied(int objects, int pruned) {
+      this(objects, pruned, List.of());
     }
   }
 

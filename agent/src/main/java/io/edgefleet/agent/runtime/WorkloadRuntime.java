@@ -21,7 +21,8 @@ public interface WorkloadRuntime extends AutoCloseable {
    * that a previous revision created and these manifests no longer name are deleted. Idempotent:
    * applying the same revision and manifests again changes nothing and answers {@link
    * ApplyOutcome.InSync}, unless something drifted (an object deleted or edited by hand), which is
-   * repaired.
+   * repaired and named in {@link ApplyOutcome.Applied#repaired()}. Only a re-apply of the revision
+   * and manifests in effect reports repairs: the runtime's own changes are never drift.
    */
   ApplyOutcome apply(String app, String revision, String manifestsYaml);
 

@@ -7,8 +7,11 @@ import io.edgefleet.protocol.AppState;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import org.jdbi.v3.core.Jdbi;
@@ -25,7 +28,23 @@ public final class AppStatusService {
   private final Clock clock;
   private final Function<String, DeviceStatus> presence;
 
-  /** How one app stands on one device. */
+  /** The device event kind of drift repairs: what agents put back that someone else changed. */
+  public static final String DRIFT_KIND = "drift-repaired";
+
+  /** How long a drift repair is shown with an app's state. */
+  public static final Duration RECENT_DRIFT = Duration.ofHours(1);
+
+  /**
+   * Drift notes read for one listing at most (each device reports at most one per app per 10 min).
+   */
+  private static final int MAX_DRIFT_ROWS = 10_000;
+
+  /**
+   * How one app stands on one device.
+   *
+   * @param drift the newest drift repair the device reported for the app within {@link
+   *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
+   */
   public record DeviceApp(
       String deviceId,
       String deviceName,
@@ -36,7 +55,17 @@ public final class AppStatusService {
       State state,
       String reason,
       Instant desiredSince,
-      Instant reportedAt) {}
+      Instant reportedAt,
+      Drift drift) {}
+
+  /**
+   * A recent {@value #DRIFT_KIND} event.
+   *
+   * @param at when the device made the repair (its time, as the event log keeps it)
+   * @param message what it repaired, e.g. {@code recreated Deployment web/web 14 times in the last
+   *     10 min}
+   */
+  public record Drift(Instant at, String message) {}
 
   public enum State {
     READY,
@@ -119,21 +148,24 @@ public final class AppStatusService {
                 .list());
   }
 
-  /** Every device the app should run on, with its state. */
+  /** Every device the app should run on, with its state and recent drift. */
   public List<DeviceApp> byApp(String app) {
-    List<DeviceApp> rows = query("WHERE a.app = :v ORDER BY a.device_id", app);
+    List<DeviceApp> rows =
+        query("WHERE a.app = :v ORDER BY a.device_id", app, recentDrift("app = :v", app));
     if (rows.isEmpty() && !known(app)) {
       throw ControllerException.notFound("app", app);
     }
     return rows;
   }
 
+  /** Every app the device should run, with its state and recent drift. */
   public List<DeviceApp> byDevice(String deviceId) {
-    return query("WHERE a.device_id = :v ORDER BY a.app", deviceId);
+    return query(
+        "WHERE a.device_id = :v ORDER BY a.app", deviceId, recentDrift("device_id = :v", deviceId));
   }
 
   public List<AppSummary> summary() {
-    List<DeviceApp> all = query("ORDER BY a.app", null);
+    List<DeviceApp> all = query("ORDER BY a.app", null, Map.of());
     java.util.Map<String, int[]> counts = new java.util.TreeMap<>();
     java.util.Map<String, String> sources = new java.util.HashMap<>();
     for (DeviceApp d : all) {
@@ -171,7 +203,35 @@ public final class AppStatusService {
                 > 0);
   }
 
-  private List<DeviceApp> query(String where, String value) {
+  /**
+   * The newest drift repair per device and app within {@link #RECENT_DRIFT}, keyed {@code
+   * device/app}: one indexed read of the event log (by app, or by device).
+   */
+  private Map<String, Drift> recentDrift(String where, String value) {
+    long since = clock.instant().minus(RECENT_DRIFT).toEpochMilli();
+    List<Map.Entry<String, Drift>> rows =
+        jdbi.withHandle(
+            h ->
+                h.createQuery(
+                        "SELECT device_id, app, at, message FROM device_events WHERE kind = :k AND "
+                            + where
+                            + " AND at >= :since ORDER BY at DESC LIMIT :limit")
+                    .bind("k", DRIFT_KIND)
+                    .bind("v", value)
+                    .bind("since", since)
+                    .bind("limit", MAX_DRIFT_ROWS)
+                    .map(
+                        (rs, ctx) ->
+                            Map.entry(
+                                rs.getString(1) + "/" + rs.getString(2),
+                                new Drift(Instant.ofEpochMilli(rs.getLong(3)), rs.getString(4))))
+                    .list());
+    Map<String, Drift> newest = new HashMap<>();
+    rows.forEach(e -> newest.putIfAbsent(e.getKey(), e.getValue()));
+    return newest;
+  }
+
+  private List<DeviceApp> query(String where, String value, Map<String, Drift> drift) {
     String sql =
         "SELECT a.device_id, d.name, a.app, a.source, a.desired_revision, a.running_revision,"
             + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at FROM device_apps a"
@@ -183,11 +243,11 @@ public final class AppStatusService {
           if (value != null) {
             q.bind("v", value);
           }
-          return q.map((rs, ctx) -> row(rs)).list();
+          return q.map((rs, ctx) -> row(rs, drift)).list();
         });
   }
 
-  private DeviceApp row(ResultSet rs) throws SQLException {
+  private DeviceApp row(ResultSet rs, Map<String, Drift> drift) throws SQLException {
     String deviceId = rs.getString(1);
     String desired = rs.getString(5);
     String running = rs.getString(6);
@@ -219,7 +279,8 @@ public final class AppStatusService {
         state,
         reason,
         Instant.ofEpochMilli(rs.getLong(10)),
-        hasReport ? Instant.ofEpochMilli(reported) : null);
+        hasReport ? Instant.ofEpochMilli(reported) : null,
+        drift.get(deviceId + "/" + rs.getString(3)));
   }
 
   private static Instant instantOrNull(long millis, boolean wasNull) {

@@ -1,6 +1,7 @@
 package io.edgefleet.controller.events;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.desired.AppStatusService;
@@ -126,6 +127,58 @@ abstract class DeviceEventsContract {
             100,
             clock.instant());
     assertThat(followed.items()).hasSize(6);
+  }
+
+  @Test
+  void appStatusShowsTheNewestDriftRepairOfTheLastHourPerDeviceAndApp() {
+    for (String[] da : new String[][] {{"d1", "web"}, {"d1", "pos"}, {"d2", "web"}}) {
+      db.jdbi()
+          .useHandle(
+              h ->
+                  h.createUpdate(
+                          "INSERT INTO device_apps (device_id, app, source, desired_revision,"
+                              + " desired_since) VALUES (:d, :a, 'fleet', 'r1', :t)")
+                      .bind("d", da[0])
+                      .bind("a", da[1])
+                      .bind("t", NOW.minusSeconds(7200).toEpochMilli())
+                      .execute());
+    }
+    String kind = AppStatusService.DRIFT_KIND;
+    ingest.batch(
+        "d1",
+        List.of(
+            new Telemetry.DeviceEvent(
+                1, NOW.minus(Duration.ofMinutes(90)), kind, "warning", "web", "long ago"),
+            new Telemetry.DeviceEvent(
+                2, NOW.minus(Duration.ofMinutes(25)), kind, "warning", "web", "recreated once"),
+            new Telemetry.DeviceEvent(
+                3, NOW.minus(Duration.ofMinutes(15)), "app-ready", "info", "web", "ready"),
+            new Telemetry.DeviceEvent(
+                4,
+                NOW.minus(Duration.ofMinutes(5)),
+                kind,
+                "warning",
+                "web",
+                "recreated Deployment web/web 14 times in the last 10 min")));
+    ingest.batch(
+        "d2",
+        List.of(
+            new Telemetry.DeviceEvent(
+                1, NOW.minus(Duration.ofMinutes(70)), kind, "warning", "web", "too old")));
+
+    assertThat(apps.byApp("web"))
+        .extracting(AppStatusService.DeviceApp::deviceId, AppStatusService.DeviceApp::drift)
+        .containsExactly(
+            tuple(
+                "d1",
+                new AppStatusService.Drift(
+                    NOW.minus(Duration.ofMinutes(5)),
+                    "recreated Deployment web/web 14 times in the last 10 min")),
+            tuple("d2", null));
+    assertThat(apps.byDevice("d1"))
+        .extracting(a -> a.app() + ": " + (a.drift() == null ? null : a.drift().message()))
+        .containsExactly(
+            "pos: null", "web: recreated Deployment web/web 14 times in the last 10 min");
   }
 
   @Test

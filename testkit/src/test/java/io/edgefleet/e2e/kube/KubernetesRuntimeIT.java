@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.AppHealth.State;
 import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.DriftRepair;
+import io.edgefleet.agent.runtime.DriftRepair.Cause;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.testkit.kube.KubeCluster;
 import io.edgefleet.testkit.kube.KubeletStandIn;
@@ -13,9 +15,11 @@ import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -145,7 +149,10 @@ class KubernetesRuntimeIT {
     kube.apps().deployments().inNamespace(ns).withName("web").delete();
     await().atMost(Duration.ofSeconds(30)).until(() -> web() == null);
     assertThat(runtime.health(app).state()).isEqualTo(State.MISSING);
-    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.Applied(3, 0));
+    assertThat(runtime.apply(app, "r1", v1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                3, 0, List.of(new DriftRepair("Deployment " + ns + "/web", Cause.DELETED))));
     assertThat(web()).isNotNull();
     assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.InSync());
 
@@ -178,6 +185,86 @@ class KubernetesRuntimeIT {
     assertThat(runtime.ownedApps()).doesNotContain(app);
     assertThat(runtime.health(app).state()).isEqualTo(State.MISSING);
     assertThat(runtime.remove(app)).isEqualTo(new ApplyOutcome.InSync());
+  }
+
+  @Test
+  void reportsWhatOthersChangedAmongItsFieldsButNotTheirOwnFieldsNorItsOwnChanges() {
+    String v1 = deployment(image("1.0"), "") + "---\n" + configMap();
+    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.Applied(2, 0));
+    // The controllers write the Deployment's status and revision annotation: not drift.
+    awaitHealth(State.READY);
+    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.InSync());
+
+    // Someone adds an annotation of their own: the ConfigMap's version moves, so it is written
+    // again, but no field edgefleet manages changed.
+    kube.configMaps()
+        .inNamespace(ns)
+        .withName("web-config")
+        .edit(
+            c ->
+                new ConfigMapBuilder(c)
+                    .editMetadata()
+                    .addToAnnotations("note", "x")
+                    .endMetadata()
+                    .build());
+    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.Applied(2, 0));
+    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.InSync());
+    assertThat(
+            kube.configMaps()
+                .inNamespace(ns)
+                .withName("web-config")
+                .get()
+                .getMetadata()
+                .getAnnotations())
+        .containsEntry("note", "x");
+
+    // A managed value edited by hand: put back, and reported.
+    kube.configMaps()
+        .inNamespace(ns)
+        .withName("web-config")
+        .edit(c -> new ConfigMapBuilder(c).addToData("greeting", "tampered").build());
+    assertThat(runtime.apply(app, "r1", v1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                2, 0, List.of(new DriftRepair("ConfigMap " + ns + "/web-config", Cause.CHANGED))));
+    assertThat(kube.configMaps().inNamespace(ns).withName("web-config").get().getData())
+        .containsEntry("greeting", "hello");
+    assertThat(runtime.apply(app, "r1", v1)).isEqualTo(new ApplyOutcome.InSync());
+
+    // A managed label removed from the Deployment: its generation does not move, the fields do.
+    kube.apps()
+        .deployments()
+        .inNamespace(ns)
+        .withName("web")
+        .edit(
+            d ->
+                new DeploymentBuilder(d)
+                    .editMetadata()
+                    .removeFromLabels("app.kubernetes.io/managed-by")
+                    .endMetadata()
+                    .build());
+    assertThat(runtime.apply(app, "r1", v1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                2, 0, List.of(new DriftRepair("Deployment " + ns + "/web", Cause.CHANGED))));
+    assertThat(web().getMetadata().getLabels())
+        .containsEntry("app.kubernetes.io/managed-by", "edgefleet");
+
+    // Scaled by hand: spec.replicas is edgefleet's, so it goes back to 2, reported.
+    kube.apps().deployments().inNamespace(ns).withName("web").scale(5);
+    assertThat(runtime.apply(app, "r1", v1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                2, 0, List.of(new DriftRepair("Deployment " + ns + "/web", Cause.CHANGED))));
+    assertThat(web().getSpec().getReplicas()).isEqualTo(2);
+
+    // The agent's own change: a new revision, with an object deleted meanwhile, is not drift.
+    kube.configMaps().inNamespace(ns).withName("web-config").delete();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> kube.configMaps().inNamespace(ns).withName("web-config").get() == null);
+    assertThat(runtime.apply(app, "r2", v1)).isEqualTo(new ApplyOutcome.Applied(2, 0));
+    assertThat(runtime.apply(app, "r2", v1)).isEqualTo(new ApplyOutcome.InSync());
   }
 
   @Test

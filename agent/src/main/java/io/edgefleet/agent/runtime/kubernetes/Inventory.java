@@ -24,17 +24,34 @@ import java.util.stream.Collectors;
 record Inventory(List<Entry> entries, String revision, String digest) {
 
   /**
-   * One applied object and what it looked like right after the apply: {@code g<generation>} for
-   * kinds with a generation (their spec changes bump it), else {@code r<resourceVersion>}, or "". A
-   * different stamp later means someone changed the object: the next apply repairs it.
+   * One applied object and what it looked like right after the apply.
+   *
+   * @param stamp {@code g<generation>} for kinds with a generation (their spec changes bump it),
+   *     else {@code r<resourceVersion>}, or "". A different stamp later means someone wrote the
+   *     object: the next apply writes it again.
+   * @param fields a fingerprint of the fields edgefleet's apply owned ({@link
+   *     KubernetesRuntime#fieldsOf}), or "" when unknown (an older inventory, or a server that does
+   *     not track field managers). A different fingerprint later means someone changed or removed a
+   *     field edgefleet manages: ownership of a field moves to whoever changes its value, so this
+   *     tells drift from writes to fields that are not edgefleet's (a controller's status, an
+   *     annotation someone added).
    */
-  record Entry(ObjectRef ref, String stamp) {
+  record Entry(ObjectRef ref, String stamp, String fields) {
     Entry {
       Objects.requireNonNull(ref, "ref");
       Objects.requireNonNull(stamp, "stamp");
-      if (stamp.contains(" ")) {
-        throw new IllegalArgumentException("stamp must not contain spaces");
+      Objects.requireNonNull(fields, "fields");
+      if (stamp.contains(" ") || stamp.contains(FIELDS_SEPARATOR)) {
+        throw new IllegalArgumentException("stamp must not contain spaces or commas");
       }
+      if (fields.contains(" ") || fields.contains(FIELDS_SEPARATOR)) {
+        throw new IllegalArgumentException("fields must not contain spaces or commas");
+      }
+    }
+
+    /** An entry without a fields fingerprint. */
+    Entry(ObjectRef ref, String stamp) {
+      this(ref, stamp, "");
     }
   }
 
@@ -42,6 +59,13 @@ record Inventory(List<Entry> entries, String revision, String digest) {
   static final String REVISION_KEY = "revision";
   static final String DIGEST_KEY = "digest";
   private static final String NONE = "-";
+
+  /**
+   * Joins the stamp and the fields fingerprint in the fifth column ({@code g3,f0c1d…}), so that a
+   * line keeps five columns and an older agent still reads the object (it sees a changed stamp and
+   * applies once more).
+   */
+  private static final String FIELDS_SEPARATOR = ",";
 
   Inventory {
     entries = List.copyOf(entries);
@@ -107,6 +131,7 @@ record Inventory(List<Entry> entries, String revision, String digest) {
           .append(r.name())
           .append(' ')
           .append(e.stamp().isEmpty() ? NONE : e.stamp())
+          .append(e.fields().isEmpty() ? "" : FIELDS_SEPARATOR + e.fields())
           .append('\n');
     }
     Map<String, String> data = new LinkedHashMap<>();
@@ -134,7 +159,10 @@ record Inventory(List<Entry> entries, String revision, String digest) {
       }
       try {
         ObjectRef ref = new ObjectRef(f[0], f[1], NONE.equals(f[2]) ? "" : f[2], f[3]);
-        entries.add(new Entry(ref, NONE.equals(f[4]) ? "" : f[4]));
+        int comma = f[4].indexOf(FIELDS_SEPARATOR);
+        String stamp = comma < 0 ? f[4] : f[4].substring(0, comma);
+        String fields = comma < 0 ? "" : f[4].substring(comma + 1);
+        entries.add(new Entry(ref, NONE.equals(stamp) ? "" : stamp, fields));
       } catch (IllegalArgumentException e) {
         damaged = true;
       }

@@ -5,15 +5,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.AppHealth.State;
 import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.DriftRepair;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +53,11 @@ import org.slf4j.LoggerFactory;
  * app's label: edgefleet never deletes what it does not own. The inventory is written before the
  * apply starts, as the union of old and new objects, so an apply cut short leaves nothing behind
  * that a later apply or {@link #remove} would not find.
+ *
+ * <p>Drift: re-applying the revision in effect first compares each object of the inventory with the
+ * cluster (one GET each). What is gone, relabelled, or lost a field edgefleet owns (told by field
+ * ownership in {@code metadata.managedFields}, fingerprinted in the inventory) is repaired and
+ * reported in {@link ApplyOutcome.Applied#repaired()}.
  *
  * <p>Threading: thread-safe. Calls for the same app are serialized by a per-app lock; different
  * apps proceed in parallel. Every request to the API server is bounded by the request timeout and
@@ -466,13 +475,20 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     }
     String digest = Manifests.digest(app, revision, yaml);
     Optional<Inventory> previous;
+    // What this apply repairs: only when it re-applies the revision and manifests already in
+    // effect.
+    List<DriftRepair> drift = List.of();
     try {
       previous = readInventory(app);
       if (previous.isPresent()
           && previous.get().complete()
-          && previous.get().digest().equals(digest)
-          && unchanged(previous.get(), plan, app, revision)) {
-        return new ApplyOutcome.InSync();
+          && previous.get().digest().equals(digest)) {
+        switch (compare(previous.get(), plan, app, revision)) {
+          case Comparison.InSync s -> {
+            return new ApplyOutcome.InSync();
+          }
+          case Comparison.Stale s -> drift = s.drift();
+        }
       }
     } catch (KubeApiException e) {
       return errors.outcome("read inventory of app " + app, e);
@@ -506,7 +522,8 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     Set<String> awaitingCrds = new LinkedHashSet<>();
     for (Planned p : plan) {
       try {
-        applied.add(new Inventory.Entry(p.ref(), stampOf(write(p))));
+        ObjectNode live = write(p);
+        applied.add(new Inventory.Entry(p.ref(), stampOf(live), fieldsOf(live)));
       } catch (KubeApiException e) {
         if (p.declaredByCrd() && e.status() == 404) {
           // The CRD was applied a moment ago; the API server serves its kind once established.
@@ -541,7 +558,10 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     } catch (KubeApiException e) {
       return errors.outcome("write inventory of app " + app, e);
     }
-    return new ApplyOutcome.Applied(plan.size(), pruned);
+    if (!drift.isEmpty()) {
+      log.info("app {}: {}", app, drift.stream().map(DriftRepair::describe).toList());
+    }
+    return new ApplyOutcome.Applied(plan.size(), pruned, drift);
   }
 
   /**
@@ -617,29 +637,85 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     return new Plan.Ready(List.copyOf(plan));
   }
 
+  /** How the cluster compares with a complete inventory of the same revision and manifests. */
+  private sealed interface Comparison {
+    /** Every object is there as applied: nothing to write. */
+    record InSync() implements Comparison {}
+
+    /**
+     * Something was written since: apply again. {@code drift} names what someone else deleted or
+     * changed among the fields edgefleet manages; it may be empty (someone wrote fields that are
+     * not edgefleet's, such as a status or an annotation of their own, which the apply leaves as
+     * they are).
+     */
+    record Stale(List<DriftRepair> drift) implements Comparison {}
+  }
+
   /**
-   * Whether every object of a complete inventory is still there as applied: present, still labelled
-   * for the app at this revision, and not edited since (same stamp).
+   * Compares every object of a complete inventory with the cluster, with the one GET per object
+   * that the in-sync check needs anyway: present, still labelled for the app at this revision, the
+   * fields edgefleet owns unchanged (same fingerprint), and not written since (same stamp). What is
+   * missing, relabelled or lost a field edgefleet owns is drift; a write that left edgefleet's
+   * fields alone only makes the objects stale. An entry without fingerprint (an older agent's) is
+   * stale when its stamp moved, never drift: a false alarm is worse than a missed one-off. The
+   * create-or-replace mode of unit tests tracks no field managers: there a write is drift.
    */
-  private boolean unchanged(Inventory inventory, List<Planned> plan, String app, String revision) {
-    Map<String, ApiResource> resources = new HashMap<>();
+  private Comparison compare(Inventory inventory, List<Planned> plan, String app, String revision) {
+    Map<String, Planned> planned = new HashMap<>();
     for (Planned p : plan) {
-      resources.put(p.ref().identity(), p.resource());
+      planned.put(p.ref().identity(), p);
     }
+    boolean stale = false;
+    List<DriftRepair> drift = new ArrayList<>();
     for (Inventory.Entry e : inventory.entries()) {
-      ApiResource resource = resources.get(e.ref().identity());
-      if (resource == null) {
-        return false;
+      Planned p = planned.get(e.ref().identity());
+      if (p == null) {
+        stale = true; // cannot be with the same digest; apply rather than guess
+        continue;
       }
-      Optional<ObjectNode> live = api.get(resource.path(e.ref().namespace(), e.ref().name()));
-      if (live.isEmpty()
-          || !Ownership.ownedBy(live.get(), app)
-          || !revision.equals(Ownership.revisionOf(live.get()))
-          || !stampOf(live.get()).equals(e.stamp())) {
-        return false;
+      Optional<ObjectNode> live = api.get(p.resource().path(e.ref().namespace(), e.ref().name()));
+      if (live.isEmpty()) {
+        drift.add(new DriftRepair(describe(e.ref()), DriftRepair.Cause.DELETED));
+      } else if (!Ownership.ownedBy(live.get(), app)
+          || !revision.equals(Ownership.revisionOf(live.get()))) {
+        drift.add(new DriftRepair(describe(e.ref()), DriftRepair.Cause.CHANGED));
+      } else {
+        boolean written = !stampOf(live.get()).equals(e.stamp());
+        // The fingerprint also catches what leaves the stamp alone: a label or annotation of the
+        // manifests changed on a kind with a generation, which moves only with the spec.
+        boolean fieldsChanged =
+            switch (writeMode) {
+              case SERVER_SIDE_APPLY ->
+                  (!e.fields().isEmpty() && !fieldsOf(live.get()).equals(e.fields()))
+                      || (written && scaledAway(p.object(), live.get()));
+              case CREATE_OR_REPLACE -> written;
+            };
+        if (fieldsChanged) {
+          drift.add(new DriftRepair(describe(e.ref()), DriftRepair.Cause.CHANGED));
+        } else if (written) {
+          stale = true;
+        }
       }
     }
-    return true;
+    return stale || !drift.isEmpty()
+        ? new Comparison.Stale(List.copyOf(drift))
+        : new Comparison.InSync();
+  }
+
+  /**
+   * Whether the manifests set {@code spec.replicas} and the live object has another number. Writes
+   * through the {@code scale} subresource ({@code kubectl scale}) do not move field ownership on
+   * Kubernetes before 1.22, so the fingerprint misses them; this one number is compared directly.
+   */
+  private static boolean scaledAway(ObjectNode manifest, JsonNode live) {
+    JsonNode wanted = manifest.path("spec").path("replicas");
+    return wanted.isIntegralNumber()
+        && wanted.asLong() != live.path("spec").path("replicas").asLong(-1);
+  }
+
+  /** For people and events: {@code Deployment web/web}, {@code Namespace shop}. */
+  private static String describe(ObjectRef ref) {
+    return ref.kind() + " " + (ref.clusterScoped() ? "" : ref.namespace() + "/") + ref.name();
   }
 
   private ObjectNode write(Planned p) {
@@ -701,6 +777,33 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     }
     String version = meta.path("resourceVersion").asText("");
     return version.isEmpty() ? "" : "r" + version;
+  }
+
+  /**
+   * A fingerprint of the fields that edgefleet's server-side apply owns in {@code live}: the {@code
+   * fieldsV1} of its {@code Apply} entry in {@code metadata.managedFields}, hashed; "" when the
+   * object has no such entry. The API server keeps this set exact: whoever changes the value of a
+   * field (kubectl edit, scale, patch, a forced apply) takes its ownership away from edgefleet, and
+   * a removed field leaves it, so the fingerprint moves exactly when a managed field was changed by
+   * someone else, and not when others write their own fields or a status.
+   */
+  static String fieldsOf(JsonNode live) {
+    for (JsonNode entry : live.path("metadata").path("managedFields")) {
+      if (FIELD_MANAGER.equals(entry.path("manager").asText())
+          && "Apply".equals(entry.path("operation").asText())
+          && entry.path("subresource").asText("").isEmpty()) {
+        byte[] hash;
+        try {
+          hash =
+              MessageDigest.getInstance("SHA-256")
+                  .digest(entry.path("fieldsV1").toString().getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+          throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+        return "f" + HexFormat.of().formatHex(hash, 0, 12);
+      }
+    }
+    return "";
   }
 
   // ---- remove ----

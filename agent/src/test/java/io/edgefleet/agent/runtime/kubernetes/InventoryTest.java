@@ -31,6 +31,25 @@ class InventoryTest {
   }
 
   @Test
+  void fieldsFingerprintsShareTheStampColumn() {
+    Inventory inventory =
+        new Inventory(
+            List.of(new Inventory.Entry(WEB, "g3", "f0a1b2"), new Inventory.Entry(CFG, "", "f9")),
+            "r1",
+            "sha256:ab");
+    Map<String, String> data = inventory.toData();
+    assertThat(data.get("objects"))
+        .isEqualTo("apps/v1 Deployment shop web g3,f0a1b2\nv1 ConfigMap shop cfg -,f9\n");
+    assertThat(Inventory.fromData(data)).isEqualTo(inventory);
+    assertThat(Inventory.fromData(data).complete()).isTrue();
+    // A line of an older agent has no fingerprint.
+    assertThat(
+            Inventory.fromData(Map.of("objects", "v1 ConfigMap shop cfg r5\n", "digest", "d"))
+                .entries())
+        .containsExactly(new Inventory.Entry(CFG, "r5", ""));
+  }
+
+  @Test
   void damagedDataMakesAnIncompleteInventory() {
     Inventory read =
         Inventory.fromData(

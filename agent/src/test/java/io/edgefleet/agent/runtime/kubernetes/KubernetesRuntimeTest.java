@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.AppHealth.State;
 import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.DriftRepair;
 import io.edgefleet.agent.runtime.RuntimeUnavailableException;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -164,9 +165,21 @@ class KubernetesRuntimeTest {
     client.apps().deployments().inNamespace("shop").withName("web").delete();
     assertThat(web()).isNull();
 
-    assertThat(runtime.apply("shop", "r1", V1)).isEqualTo(new ApplyOutcome.Applied(3, 0));
+    assertThat(runtime.apply("shop", "r1", V1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                3, 0, List.of(new DriftRepair("Deployment shop/web", DriftRepair.Cause.DELETED))));
     assertThat(web()).isNotNull();
     assertThat(runtime.apply("shop", "r1", V1)).isEqualTo(new ApplyOutcome.InSync());
+  }
+
+  @Test
+  void anotherRevisionIsNeverDrift() {
+    runtime.apply("shop", "r1", V1);
+    client.apps().deployments().inNamespace("shop").withName("web").delete();
+    // The agent's own change: whatever it puts back on the way is not reported.
+    assertThat(runtime.apply("shop", "r2", V1)).isEqualTo(new ApplyOutcome.Applied(3, 0));
+    assertThat(runtime.apply("shop", "r2", V2)).isEqualTo(new ApplyOutcome.Applied(2, 1));
   }
 
   @Test
@@ -178,7 +191,10 @@ class KubernetesRuntimeTest {
         .withName("cfg")
         .edit(cm -> new ConfigMapBuilder(cm).addToData("greeting", "tampered").build());
 
-    assertThat(runtime.apply("shop", "r1", V1)).isEqualTo(new ApplyOutcome.Applied(3, 0));
+    assertThat(runtime.apply("shop", "r1", V1))
+        .isEqualTo(
+            new ApplyOutcome.Applied(
+                3, 0, List.of(new DriftRepair("ConfigMap shop/cfg", DriftRepair.Cause.CHANGED))));
     assertThat(client.configMaps().inNamespace("shop").withName("cfg").get().getData())
         .containsEntry("greeting", "hello");
   }
