@@ -25,13 +25,20 @@ public final class AppStatusService {
   private final Clock clock;
   private final Function<String, DeviceStatus> presence;
 
-  /** How one app stands on one device. */
+  /**
+   * How one app stands on one device.
+   *
+   * @param desiredCommit optional: for an app from Git, the full SHA of the commit that brought it
+   *     to {@code desiredRevision} (null for catalog deployments and for revisions desired before
+   *     the controller recorded provenance)
+   */
   public record DeviceApp(
       String deviceId,
       String deviceName,
       String app,
       String source,
       String desiredRevision,
+      String desiredCommit,
       String runningRevision,
       State state,
       String reason,
@@ -174,7 +181,8 @@ public final class AppStatusService {
   private List<DeviceApp> query(String where, String value) {
     String sql =
         "SELECT a.device_id, d.name, a.app, a.source, a.desired_revision, a.running_revision,"
-            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at FROM device_apps a"
+            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit"
+            + " FROM device_apps a"
             + " JOIN devices d ON d.id = a.device_id "
             + where;
     return jdbi.withHandle(
@@ -215,6 +223,7 @@ public final class AppStatusService {
         rs.getString(3),
         rs.getString(4),
         desired,
+        rs.getString(12),
         running,
         state,
         reason,

@@ -159,7 +159,8 @@ class HelmIT {
 
     assertThatThrownBy(() -> gitops.render(web, Map.of("site-size", "large")))
         .isInstanceOf(RenderException.class)
-        .hasMessageContaining("fleet/web@" + web.revision().substring(0, 12))
+        .hasMessageContaining("fleet/web@" + web.revision())
+        .hasMessageContaining("(commit " + web.commit().substring(0, 12) + ")")
         .hasMessageContaining("the device has no tag 'site'");
   }
 
@@ -270,6 +271,7 @@ class HelmIT {
             new CommitView.AppChange(
                 "web",
                 CommitView.Change.CHANGED,
+                web().revision(),
                 List.of(),
                 List.of("apps/v1 Deployment web/web"),
                 List.of()));
@@ -301,6 +303,6 @@ class HelmIT {
     assertThat(gitops.get("fleet").lastError())
         .contains("commit " + missingDeps.substring(0, 12) + " was refused")
         .contains("redis");
-    assertThat(web().revision()).isEqualTo(scaled);
+    assertThat(web().sha()).isEqualTo(scaled);
   }
 }
