@@ -843,7 +843,7 @@ public final class Agent implements AutoCloseable {
       lastReconcileError = null;
       boolean changed = !states.equals(lastReported);
       if (changed) {
-        reportChanges(lastReported, states);
+        reportChanges(lastReported, states, v.state());
       }
       lastReported = List.copyOf(states);
       Link l = link;
@@ -880,12 +880,18 @@ public final class Agent implements AutoCloseable {
 
   /**
    * Apply results as device events: an app that failed, became ready or recovered, took a new
-   * revision, or was removed. Right after a start only failures are news.
+   * revision, or was removed. Right after a start only failures are news. An app whose revision and
+   * phase stayed as they were is no news, whatever else the new document changed. The revision is
+   * named with the commit it came from when the document says so.
    */
-  private void reportChanges(List<AppState> before, List<AppState> after) {
+  private void reportChanges(List<AppState> before, List<AppState> after, DesiredState desired) {
     java.util.Map<String, AppState> old = new java.util.HashMap<>();
     for (AppState s : before) {
       old.put(s.name(), s);
+    }
+    java.util.Map<String, DesiredState.DesiredApp> wanted = new java.util.HashMap<>();
+    for (DesiredState.DesiredApp a : desired.apps()) {
+      wanted.put(a.name(), a);
     }
     for (AppState s : after) {
       AppState was = old.remove(s.name());
@@ -893,7 +899,15 @@ public final class Agent implements AutoCloseable {
         continue;
       }
       boolean newRevision = was != null && !java.util.Objects.equals(was.revision(), s.revision());
-      String rev = s.revision() == null ? "" : " revision " + s.revision();
+      DesiredState.DesiredApp d = wanted.get(s.name());
+      String rev =
+          s.revision() == null
+              ? ""
+              : " revision "
+                  + s.revision()
+                  + (d != null && d.commit() != null && s.revision().equals(d.revision())
+                      ? " from commit " + d.commit().substring(0, Math.min(12, d.commit().length()))
+                      : "");
       if (s.phase() == AppState.Phase.FAILED) {
         if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
           event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());
