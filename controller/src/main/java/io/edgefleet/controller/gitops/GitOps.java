@@ -757,9 +757,17 @@ public final class GitOps implements AutoCloseable {
       SourceStore.AppRow old = previous.get(t.name());
       Revision was = old == null ? null : revision(old);
       if (old != null && old.treeId().equals(t.treeId())) {
+        // A commit SHA here means the content could not be read: left to be filled in later.
+        boolean known = !ContentRevision.isCommitSha(was.revision());
         apps.add(
             new SourceStore.AppRow(
-                s.name(), sha, t.name(), old.kind(), t.treeId(), was.revision(), was.commit()));
+                s.name(),
+                sha,
+                t.name(),
+                old.kind(),
+                t.treeId(),
+                known ? was.revision() : null,
+                known ? was.commit() : null));
         continue;
       }
       Map<String, String> now;
