@@ -4,6 +4,7 @@ import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
+import io.edgefleet.protocol.DesiredState;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -138,7 +139,7 @@ final class ReconcileLoop {
       lastError = null;
       boolean changed = !states.equals(lastReported);
       if (changed) {
-        reportChanges(lastReported, states);
+        reportChanges(lastReported, states, v.state());
       }
       lastReported = List.copyOf(states);
       if (changed || reportDue) {
@@ -168,12 +169,18 @@ final class ReconcileLoop {
 
   /**
    * Apply results as device events: an app that failed, became ready or recovered, took a new
-   * revision, or was removed. Right after a start only failures are news.
+   * revision, or was removed. Right after a start only failures are news. An app whose revision and
+   * phase stayed as they were is no news, whatever else the new document changed. The revision is
+   * named with the commit it came from when the document says so.
    */
-  private void reportChanges(List<AppState> before, List<AppState> after) {
+  private void reportChanges(List<AppState> before, List<AppState> after, DesiredState desired) {
     Map<String, AppState> old = new HashMap<>();
     for (AppState s : before) {
       old.put(s.name(), s);
+    }
+    Map<String, DesiredState.DesiredApp> wanted = new HashMap<>();
+    for (DesiredState.DesiredApp a : desired.apps()) {
+      wanted.put(a.name(), a);
     }
     for (AppState s : after) {
       AppState was = old.remove(s.name());
@@ -181,7 +188,15 @@ final class ReconcileLoop {
         continue;
       }
       boolean newRevision = was != null && !Objects.equals(was.revision(), s.revision());
-      String rev = s.revision() == null ? "" : " revision " + s.revision();
+      DesiredState.DesiredApp d = wanted.get(s.name());
+      String rev =
+          s.revision() == null
+              ? ""
+              : " revision "
+                  + s.revision()
+                  + (d != null && d.commit() != null && s.revision().equals(d.revision())
+                      ? " from commit " + d.commit().substring(0, Math.min(12, d.commit().length()))
+                      : "");
       if (s.phase() == AppState.Phase.FAILED) {
         if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
           sink.event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());

@@ -73,11 +73,11 @@ import org.eclipse.jgit.api.Git;
  *
  * <p>Latency: for each round a one-line change to one ConfigMap is committed, the webhook is called
  * (HMAC-signed like GitHub), and the controller's {@code GET /api/v1/apps/<app>/status} is polled
- * every 50 ms until every device's {@code runningRevision} is the new commit, i.e. the device
- * reported it (also recorded: when its state was READY or APPLIED as well; a device whose runtime
- * put the apply off reports the new revision as PROGRESSING). Then the same without the webhook:
- * the source polls every 5 s and the clock starts at the commit (after a random pause, so commits
- * do not fall at a fixed phase of the poll).
+ * every 50 ms until every device's {@code runningRevision} is the app's revision at the new commit
+ * (its {@code desiredCommit}), i.e. the device reported it (also recorded: when its state was READY
+ * or APPLIED as well; a device whose runtime put the apply off reports the new revision as
+ * PROGRESSING). Then the same without the webhook: the source polls every 5 s and the clock starts
+ * at the commit (after a random pause, so commits do not fall at a fixed phase of the poll).
  *
  * <p>Bytes: device 0 talks to the controller through a {@link CountingProxy}; figures are TCP
  * payload (TLS records included; IP and TCP headers, about 52 B per segment, are not).
@@ -233,13 +233,7 @@ public final class GitOpsBench {
           if (!firstCall && done.containsKey(revision)) {
             reapplied.increment(); // Drift repaired: someone else changed our objects.
             if (reapplies.size() < 20) {
-              reapplies.add(
-                  revision.substring(0, 8)
-                      + ": "
-                      + a
-                      + " in "
-                      + Math.round(ms(end - start))
-                      + " ms");
+              reapplies.add(revision + ": " + a + " in " + Math.round(ms(end - start)) + " ms");
             }
           }
           done.putIfAbsent(revision, c);
@@ -629,17 +623,21 @@ public final class GitOpsBench {
     Map<String, String> interim = new HashMap<>();
     long deadline = t0 + ROUND_TIMEOUT.toNanos();
     long device0Applied = -1;
+    // The app's revision at this commit (a digest of its content), once a device is told of it.
+    String revision = null;
     while (confirmed.size() < args.devices() && System.nanoTime() < deadline) {
       long tick = System.nanoTime();
       JsonNode status = admin.get("/api/v1/apps/" + app + "/status").body();
       long now = System.nanoTime();
       for (JsonNode d : status.path("devices")) {
         String id = d.path("deviceId").asText();
-        if (sha.equals(d.path("desiredRevision").asText())) {
+        if (sha.equals(d.path("desiredCommit").asText())) {
           desired.putIfAbsent(id, ms(now - t0));
+          revision = d.path("desiredRevision").asText();
         }
         String state = d.path("state").asText();
-        if (sha.equals(d.path("runningRevision").asText())) {
+        boolean runsNew = revision != null && revision.equals(d.path("runningRevision").asText());
+        if (runsNew) {
           if (state.equals("READY") || state.equals("APPLIED")) {
             confirmed.putIfAbsent(id, ms(now - t0));
           } else {
@@ -647,7 +645,7 @@ public final class GitOpsBench {
                 id, state + ": " + d.path("reason").asText("").replaceAll("[0-9]+", "N"));
           }
         }
-        if (sha.equals(d.path("runningRevision").asText()) && !applied.containsKey(id)) {
+        if (runsNew && !applied.containsKey(id)) {
           applied.put(id, ms(now - t0));
           if (id.equals(device0)) {
             device0Applied = now;
@@ -667,8 +665,8 @@ public final class GitOpsBench {
     List<Double> afterApply = new ArrayList<>();
     for (Map.Entry<String, Double> e : applied.entrySet()) {
       TimedRuntime rt = runtimeByDevice.get(e.getKey());
-      TimedRuntime.Call c1 = rt == null ? null : rt.first.get(sha);
-      TimedRuntime.Call c2 = rt == null ? null : rt.done.get(sha);
+      TimedRuntime.Call c1 = rt == null || revision == null ? null : rt.first.get(revision);
+      TimedRuntime.Call c2 = rt == null || revision == null ? null : rt.done.get(revision);
       if (c1 != null && c2 != null) {
         applyStart.add(ms(c1.start() - t0));
         applyDuration.add(ms(c2.end() - c1.start()));
@@ -1096,10 +1094,12 @@ public final class GitOpsBench {
     return admin.get("/api/v1/repos/" + SOURCE).body();
   }
 
+  /** Devices that run the app's revision at commit {@code sha}. */
   private int countRunning(String sha) {
     int n = 0;
     for (JsonNode d : admin.get("/api/v1/apps/" + app + "/status").body().path("devices")) {
-      if (sha.equals(d.path("runningRevision").asText())) {
+      if (sha.equals(d.path("desiredCommit").asText())
+          && d.path("runningRevision").asText().equals(d.path("desiredRevision").asText())) {
         n++;
       }
     }

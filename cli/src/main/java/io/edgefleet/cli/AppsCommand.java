@@ -274,7 +274,8 @@ final class AppsCommand {
       name = "status",
       description = {
         "Without APP: every deployed application with how many of its devices are ready.",
-        "With APP: that application on each of its devices: desired and running revision, state.",
+        "With APP: that application on each of its devices: desired revision (with the commit it"
+            + " came from, for Git apps), running revision, state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
             + " offline and updates when it reconnects)."
       })
@@ -421,14 +422,19 @@ final class AppsCommand {
     return table.render();
   }
 
-  /** One application across its devices. */
+  /**
+   * One application across its devices: the revision desired with the commit it came from (Git
+   * apps), and the revision running.
+   */
   static String deviceTable(Iterable<JsonNode> deviceApps, Instant now) {
-    Table table = new Table("device", "name", "desired", "running", "state", "reason", "since");
+    Table table =
+        new Table("device", "name", "desired", "commit", "running", "state", "reason", "since");
     for (JsonNode d : deviceApps) {
       table.row(
           Formats.text(d, "deviceId"),
           Formats.text(d, "deviceName"),
           revision(d, "desiredRevision"),
+          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -460,12 +466,14 @@ final class AppsCommand {
 
   /** One device across its applications. */
   static String appTable(Iterable<JsonNode> deviceApps, Instant now) {
-    Table table = new Table("app", "source", "desired", "running", "state", "reason", "since");
+    Table table =
+        new Table("app", "source", "desired", "commit", "running", "state", "reason", "since");
     for (JsonNode d : deviceApps) {
       table.row(
           Formats.text(d, "app"),
           Formats.text(d, "source"),
           revision(d, "desiredRevision"),
+          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -500,8 +508,8 @@ final class AppsCommand {
     return nl < 0 ? text : text.substring(0, nl);
   }
 
-  /** The first {@value ReposCommand#SHORT} characters of a revision. */
+  /** A revision as tables show it: see {@link ReposCommand#shortRevision}. */
   private static String revision(JsonNode d, String field) {
-    return ReposCommand.shortSha(Formats.text(d, field));
+    return ReposCommand.shortRevision(Formats.text(d, field));
   }
 }

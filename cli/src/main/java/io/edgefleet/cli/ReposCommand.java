@@ -430,6 +430,7 @@ final class ReposCommand {
     fields.put("Author", Formats.text(commit, "author"));
     fields.put("Committed", Formats.timestamp(commit, "committedAt", now));
     fields.put("Apps", String.join(",", texts(s.path("apps"))));
+    fields.put("Revisions", revisions(s.path("revisions")));
     fields.put("Last poll", Formats.timestamp(s, "lastPolledAt", now));
     fields.put("Last error", Formats.text(s, "lastError"));
     fields.put("SSH host key", Formats.text(s, "sshHostKey"));
@@ -525,12 +526,40 @@ final class ReposCommand {
     return out.append(table.render()).toString();
   }
 
-  /** {@code shop changed, kiosk added}: how each application changed in a commit. */
+  /**
+   * {@code shop changed (sha256:1a2b3c4d5e6f), kiosk removed}: how each application changed in a
+   * commit, with the revision it has after it.
+   */
   static String appChanges(JsonNode commit) {
     List<String> apps = new ArrayList<>();
     commit
         .path("apps")
-        .forEach(a -> apps.add(Formats.text(a, "app") + " " + lower(Formats.text(a, "change"))));
+        .forEach(
+            a -> {
+              String revision = Formats.text(a, "revision");
+              apps.add(
+                  Formats.text(a, "app")
+                      + " "
+                      + lower(Formats.text(a, "change"))
+                      + (revision.isEmpty() ? "" : " (" + shortRevision(revision) + ")"));
+            });
+    return String.join(", ", apps);
+  }
+
+  /**
+   * {@code kiosk sha256:1a2b3c4d5e6f from 0123456789ab, web …}: each application at the commit in
+   * effect, with the commit that brought it to its revision.
+   */
+  static String revisions(JsonNode revisions) {
+    List<String> apps = new ArrayList<>();
+    revisions.forEach(
+        r ->
+            apps.add(
+                Formats.text(r, "app")
+                    + " "
+                    + shortRevision(Formats.text(r, "revision"))
+                    + " from "
+                    + shortSha(Formats.text(r, "commit"))));
     return String.join(", ", apps);
   }
 
@@ -547,6 +576,18 @@ final class ReposCommand {
   static String shortSha(String sha) {
     return sha.length() > SHORT ? sha.substring(0, SHORT) : sha;
   }
+
+  /**
+   * A revision as tables show it: a commit SHA (what Git apps had as revision before content
+   * revisions) abbreviated like one, anything else ({@code sha256:<12 hex>}, a catalog version) as
+   * it is.
+   */
+  static String shortRevision(String revision) {
+    return COMMIT_SHA.matcher(revision).matches() ? shortSha(revision) : revision;
+  }
+
+  private static final java.util.regex.Pattern COMMIT_SHA =
+      java.util.regex.Pattern.compile("[0-9a-f]{40}|[0-9a-f]{64}");
 
   static String firstLine(String text) {
     int nl = text.indexOf('\n');

@@ -11,14 +11,20 @@ import org.junit.jupiter.api.Test;
 /** Rendering of applications and their state per device; the input is the API's JSON. */
 class AppsCommandTest {
   private static final Instant NOW = Instant.parse("2025-06-01T12:00:00Z");
+  private static final String COMMIT = "fedcba9876543210fedcba9876543210fedcba98";
   private static final String READY =
       "{\"deviceId\":\"dev-1\",\"deviceName\":\"pos-1\",\"app\":\"web\",\"source\":\"shop\","
-          + "\"desiredRevision\":\"0123456789abcdef0123\",\"runningRevision\":\"0123456789abcdef0123\","
+          + "\"desiredRevision\":\"sha256:0123456789ab\",\"desiredCommit\":\""
+          + COMMIT
+          + "\",\"runningRevision\":\"sha256:0123456789ab\","
           + "\"state\":\"READY\",\"desiredSince\":\"2025-06-01T11:58:00Z\","
           + "\"reportedAt\":\"2025-06-01T11:59:00Z\"}";
+  // Still running the commit it was given as revision before content revisions.
   private static final String OFFLINE =
       "{\"deviceId\":\"dev-2\",\"deviceName\":\"pos-2\",\"app\":\"web\",\"source\":\"shop\","
-          + "\"desiredRevision\":\"0123456789abcdef0123\",\"runningRevision\":\"fedcba\","
+          + "\"desiredRevision\":\"sha256:0123456789ab\",\"desiredCommit\":\""
+          + COMMIT
+          + "\",\"runningRevision\":\"0123456789abcdef0123456789abcdef01234567\","
           + "\"state\":\"PENDING_OFFLINE\","
           + "\"reason\":\"device is offline; it updates when it reconnects\","
           + "\"desiredSince\":\"2025-05-30T12:00:00Z\"}";
@@ -51,17 +57,17 @@ class AppsCommandTest {
   }
 
   @Test
-  void statusShowsEachDeviceWithShortRevisions() {
+  void statusShowsEachDeviceWithItsRevisionsAndTheCommitTheDesiredOneCameFrom() {
     String table = AppsCommand.deviceTable(json("[" + READY + "," + OFFLINE + "]"), NOW);
 
     assertThat(table.lines())
         .containsExactly(
-            "DEVICE  NAME   DESIRED       RUNNING       STATE            REASON                 "
-                + "                           SINCE",
-            "dev-1   pos-1  0123456789ab  0123456789ab  READY            -                      "
-                + "                           2m ago",
-            "dev-2   pos-2  0123456789ab  fedcba        PENDING_OFFLINE  device is offline; it "
-                + "updates when it reconnects  2d ago");
+            "DEVICE  NAME   DESIRED              COMMIT        RUNNING              STATE          "
+                + "  REASON                                            SINCE",
+            "dev-1   pos-1  sha256:0123456789ab  fedcba987654  sha256:0123456789ab  READY          "
+                + "  -                                                 2m ago",
+            "dev-2   pos-2  sha256:0123456789ab  fedcba987654  0123456789ab         PENDING_OFFLINE"
+                + "  device is offline; it updates when it reconnects  2d ago");
   }
 
   @Test
@@ -90,8 +96,8 @@ class AppsCommandTest {
 
     assertThat(table.lines())
         .containsExactly(
-            "APP    SOURCE  DESIRED  RUNNING  STATE    REASON            SINCE",
-            "kiosk  shop    abc      -        PENDING  not reported yet  30s ago");
+            "APP    SOURCE  DESIRED  COMMIT  RUNNING  STATE    REASON            SINCE",
+            "kiosk  shop    abc      -       -        PENDING  not reported yet  30s ago");
   }
 
   @Test

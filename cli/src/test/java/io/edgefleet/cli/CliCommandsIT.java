@@ -532,7 +532,8 @@ class CliCommandsIT {
     assertThat(apps.err()).isEmpty();
     assertThat(apps.exitCode()).isZero();
     assertThat(apps.out())
-        .isEqualTo("APP  SOURCE  DESIRED  RUNNING  STATE  REASON  SINCE" + System.lineSeparator());
+        .isEqualTo(
+            "APP  SOURCE  DESIRED  COMMIT  RUNNING  STATE  REASON  SINCE" + System.lineSeparator());
     assertThat(events.err()).isEmpty();
     assertThat(events.exitCode()).isZero();
     assertThat(events.out()).isEqualTo("TIME  AGE  KIND  MESSAGE" + System.lineSeparator());
@@ -614,6 +615,8 @@ class CliCommandsIT {
       assertThat(run("repos", "get", name).out())
           .containsPattern("Commit: +" + first + "\n")
           .containsPattern("Apps: +web\n")
+          .containsPattern(
+              "Revisions: +web sha256:[0-9a-f]{12} from " + first.substring(0, 12) + "\n")
           .containsPattern("Webhook URL: +" + Pattern.quote(url) + "/api/v1/hooks/git/" + name)
           .containsPattern("Webhook secret: +" + secret);
 
@@ -644,15 +647,24 @@ class CliCommandsIT {
                 + ")"
                 + System.lineSeparator());
 
+    String revision =
+        json(run("repos", "get", name, "-o", "json").out())
+            .path("revisions")
+            .get(0)
+            .path("revision")
+            .asText();
+    assertThat(revision).matches("sha256:[0-9a-f]{12}");
     String history = run("repos", "history", name).out();
     assertThat(row(history, second.substring(0, 12)))
         .matches(
             Pattern.quote(second.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web changed +Change web +-");
+                + " +APPLIED +\\d+s ago +Ada +web changed \\("
+                + revision
+                + "\\) +Change web +-");
     assertThat(row(history, first.substring(0, 12)))
         .matches(
             Pattern.quote(first.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web added +Add web +-");
+                + " +APPLIED +\\d+s ago +Ada +web added \\(sha256:[0-9a-f]{12}\\) +Add web +-");
     JsonNode newest = json(run("repos", "history", name, "--limit", "1", "-o", "json").out());
     assertThat(newest.findValuesAsText("sha")).containsExactly(second);
 
@@ -663,7 +675,7 @@ class CliCommandsIT {
         .containsPattern("Commit: +" + second + "\n")
         .containsPattern("Author: +Ada <ada@example.com>\n")
         .containsPattern("Status: +APPLIED\n")
-        .containsPattern("Apps: +web changed\n")
+        .containsPattern("Apps: +web changed \\(" + revision + "\\)\n")
         .containsPattern("\nweb +added +ConfigMap/web/extra\n")
         .containsPattern("\nweb +changed +ConfigMap/web/web-config\n");
     assertThat(run("repos", "diff", name, first).out())

@@ -35,7 +35,12 @@ class ReposCommandTest {
           + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web to 1.2\\n\\nbody\","
           + "\"committedAt\":\"2025-06-01T11:00:00Z\"},"
           + "\"lastPolledAt\":\"2025-06-01T11:59:50Z\","
-          + "\"apps\":[\"kiosk\",\"web\"],\"createdAt\":\"2025-05-01T12:00:00Z\"}";
+          + "\"apps\":[\"kiosk\",\"web\"],"
+          + "\"revisions\":[{\"app\":\"kiosk\",\"revision\":\"sha256:1a2b3c4d5e6f\",\"commit\":\""
+          + "fedcba9876543210fedcba9876543210fedcba98\"},"
+          + "{\"app\":\"web\",\"revision\":\"sha256:abcdefabcdef\",\"commit\":\""
+          + SHA
+          + "\"}],\"createdAt\":\"2025-05-01T12:00:00Z\"}";
 
   @TempDir Path dir;
 
@@ -183,6 +188,9 @@ class ReposCommandTest {
         .containsPattern("Author: +Ada <ada@example\\.com>\n")
         .containsPattern("Committed: +2025-06-01T11:00:00Z \\(1h ago\\)\n")
         .containsPattern("Apps: +kiosk,web\n")
+        .containsPattern(
+            "Revisions: +kiosk sha256:1a2b3c4d5e6f from fedcba987654, web sha256:abcdefabcdef"
+                + " from 0123456789ab\n")
         .containsPattern("Last error: +-\n")
         .containsPattern("Webhook URL: +https://c\\.example:7443/api/v1/hooks/git/shop\n")
         .containsPattern("Webhook secret: +whs_secret\n");
@@ -229,8 +237,9 @@ class ReposCommandTest {
                     + SHA
                     + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web\\nbody\","
                     + "\"committedAt\":\"2025-06-01T11:55:00Z\",\"status\":\"APPLIED\","
-                    + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\"},"
-                    + "{\"app\":\"kiosk\",\"change\":\"ADDED\"}]},"
+                    + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
+                    + "\"revision\":\"sha256:1a2b3c4d5e6f\"},"
+                    + "{\"app\":\"kiosk\",\"change\":\"REMOVED\"}]},"
                     + "{\"sha\":\"fedcba9876543210\",\"author\":\"Bob\",\"message\":\"oops\","
                     + "\"committedAt\":\"2025-06-01T10:00:00Z\",\"status\":\"FAILED\","
                     + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]}]"),
@@ -238,10 +247,12 @@ class ReposCommandTest {
 
     assertThat(table.lines())
         .containsExactly(
-            "SHA           STATUS   COMMITTED  AUTHOR  APPS                      MESSAGE   ERROR",
-            "0123456789ab  APPLIED  5m ago     Ada     web changed, kiosk added  Bump web  -",
-            "fedcba987654  FAILED   2h ago     Bob     -                         oops     "
-                + " web/deploy.yaml: document 1 has no kind");
+            "SHA           STATUS   COMMITTED  AUTHOR  APPS                                        "
+                + "      MESSAGE   ERROR",
+            "0123456789ab  APPLIED  5m ago     Ada     web changed (sha256:1a2b3c4d5e6f), kiosk "
+                + "removed  Bump web  -",
+            "fedcba987654  FAILED   2h ago     Bob     -                                           "
+                + "      oops      web/deploy.yaml: document 1 has no kind");
   }
 
   @Test
@@ -255,6 +266,7 @@ class ReposCommandTest {
                     + "\"committedAt\":\"2025-06-01T11:55:00Z\","
                     + "\"recordedAt\":\"2025-06-01T11:56:00Z\",\"status\":\"APPLIED\","
                     + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
+                    + "\"revision\":\"sha256:1a2b3c4d5e6f\","
                     + "\"added\":[\"v1 ConfigMap shop/web-config\"],"
                     + "\"changed\":[\"apps/v1 Deployment shop/web\"],"
                     + "\"removed\":[\"v1 Service shop/web-old\"]},"
@@ -267,7 +279,7 @@ class ReposCommandTest {
         .containsPattern("Repository: +shop\n")
         .containsPattern("Commit: +" + SHA + "\n")
         .containsPattern("Status: +APPLIED\n")
-        .containsPattern("Apps: +web changed, kiosk added\n")
+        .containsPattern("Apps: +web changed \\(sha256:1a2b3c4d5e6f\\), kiosk added\n")
         .endsWith(
             """
 
@@ -307,6 +319,9 @@ class ReposCommandTest {
   @Test
   void shortShaAndFirstLine() {
     assertThat(ReposCommand.shortSha(SHA)).isEqualTo("0123456789ab");
+    assertThat(ReposCommand.shortRevision(SHA)).isEqualTo("0123456789ab");
+    assertThat(ReposCommand.shortRevision("sha256:1a2b3c4d5e6f")).isEqualTo("sha256:1a2b3c4d5e6f");
+    assertThat(ReposCommand.shortRevision("2.0.0+0badcafe")).isEqualTo("2.0.0+0badcafe");
     assertThat(ReposCommand.shortSha("abc")).isEqualTo("abc");
     assertThat(ReposCommand.firstLine("subject\n\nbody")).isEqualTo("subject");
     assertThat(ReposCommand.abbreviate("abcdef", 4)).isEqualTo("abc…");

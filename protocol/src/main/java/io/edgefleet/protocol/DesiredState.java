@@ -47,6 +47,18 @@ public record DesiredState(
   /**
    * One application: its manifests are the content-addressed bundle {@code bundle} ({@code
    * sha256:<hex>} of the UTF-8 bytes), fetched once from {@code /device/v1/bundles/}.
+   *
+   * @param revision what the device reports running once applied; it changes only when the app's
+   *     content changes (a Git app's {@code sha256:<12 hex>} content digest, a catalog version)
+   * @param commit optional: for an app from Git, the full SHA of the commit that brought it to this
+   *     revision; provenance only (absent from the JSON when null, and from documents of older
+   *     controllers)
    */
-  public record DesiredApp(String name, String source, String revision, String bundle, long size) {}
+  public record DesiredApp(
+      String name, String source, String revision, String bundle, long size, String commit) {
+    /** An app without provenance (not from Git). */
+    public DesiredApp(String name, String source, String revision, String bundle, long size) {
+      this(name, source, revision, bundle, size, null);
+    }
+  }
 }

@@ -12,10 +12,19 @@ public interface AppCatalog {
   /**
    * An application at a revision, targeting devices whose tags the target matches.
    *
+   * @param revision what devices report running: it changes exactly when what the app is made of
+   *     changes (a Git app's content digest, a deployment's version and values)
    * @param phased whether a new revision reaches devices through a phased rollout (the {@link
    *     ReleaseGate} decides per device) rather than at once
+   * @param commit optional: the full SHA of the commit that brought a Git app to this revision (its
+   *     provenance, shown with the revision); null for apps that do not come from Git
    */
-  record App(String name, String source, String revision, Target target, boolean phased) {
+  record App(
+      String name, String source, String revision, Target target, boolean phased, String commit) {
+    public App(String name, String source, String revision, Target target, boolean phased) {
+      this(name, source, revision, target, phased, null);
+    }
+
     public App(String name, String source, String revision, Target target) {
       this(name, source, revision, target, false);
     }

@@ -42,6 +42,9 @@ public final class AppStatusService {
   /**
    * How one app stands on one device.
    *
+   * @param desiredCommit optional: for an app from Git, the full SHA of the commit that brought it
+   *     to {@code desiredRevision} (null for catalog deployments and for revisions desired before
+   *     the controller recorded provenance)
    * @param drift the newest drift repair the device reported for the app within {@link
    *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
    */
@@ -51,6 +54,7 @@ public final class AppStatusService {
       String app,
       String source,
       String desiredRevision,
+      String desiredCommit,
       String runningRevision,
       State state,
       String reason,
@@ -234,7 +238,8 @@ public final class AppStatusService {
   private List<DeviceApp> query(String where, String value, Map<String, Drift> drift) {
     String sql =
         "SELECT a.device_id, d.name, a.app, a.source, a.desired_revision, a.running_revision,"
-            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at FROM device_apps a"
+            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit"
+            + " FROM device_apps a"
             + " JOIN devices d ON d.id = a.device_id "
             + where;
     return jdbi.withHandle(
@@ -275,6 +280,7 @@ public final class AppStatusService {
         rs.getString(3),
         rs.getString(4),
         desired,
+        rs.getString(12),
         running,
         state,
         reason,

@@ -4,6 +4,7 @@ import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.gitops.ContentRevision;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
@@ -327,7 +328,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                 e.app().source(),
                 pin.revision(),
                 pin.bundle(),
-                bundleSize(h, pin.bundle())));
+                bundleSize(h, pin.bundle()),
+                pin.commit()));
         continue;
       }
       Optional<String> digest =
@@ -347,13 +349,16 @@ public final class DesiredStateEngine implements AutoCloseable {
                 .orElseGet(() -> bundleSize(h, digest.get()));
         // A device keeps the last bundle that rendered if the new one cannot be, and
         // what it had while a rollout holds it back.
-        String revision =
-            e.rendered().isPresent()
-                ? e.app().revision()
-                : previousRevision(h, deviceId, e.app().name());
+        AppRow previous = rows.get(e.app().name());
+        boolean keep = e.rendered().isEmpty() || keepsCommitRevision(e, previous);
         list.add(
             new DesiredState.DesiredApp(
-                e.app().name(), e.app().source(), revision, digest.get(), size));
+                e.app().name(),
+                e.app().source(),
+                keep ? previous.revision() : e.app().revision(),
+                digest.get(),
+                size,
+                keep ? previous.commit() : e.app().commit()));
       }
     }
     String fingerprint = fingerprint(list);
@@ -372,6 +377,25 @@ public final class DesiredStateEngine implements AutoCloseable {
       recordApps(h, deviceId, desired, list, rows);
     }
     return new Written(gen, nudge);
+  }
+
+  /**
+   * Whether a device keeps the revision it was told before although the app's revision is another:
+   * a Git app it was given before revisions were content digests (its revision is that commit's
+   * SHA) whose content is, for this device, byte for byte what it has. Renaming the revision would
+   * make the device re-apply every object of the app to change one annotation, and report the app
+   * as updated, on every device at once after an upgrade; so the old name stays until the content
+   * changes. Only for apps that follow the catalog at once: a rollout judges devices by the
+   * revision they report, so phased apps take the new name (through a rollout in which nothing else
+   * changes).
+   */
+  private static boolean keepsCommitRevision(Entry e, AppRow previous) {
+    return previous != null
+        && !e.app().phased()
+        && e.decision() instanceof ReleaseGate.Follow
+        && ContentRevision.isCommitSha(previous.revision())
+        && !ContentRevision.isCommitSha(e.app().revision())
+        && e.rendered().get().digest().equals(previous.bundle());
   }
 
   /** After the transaction that wrote {@code w} committed. */
@@ -739,17 +763,20 @@ public final class DesiredStateEngine implements AutoCloseable {
     long now = clock.millis();
     for (DesiredState.DesiredApp a : list) {
       String err = desired.get(a.name()).renderError();
-      if (new AppRow(a.source(), a.revision(), a.bundle(), err).equals(rows.get(a.name()))) {
+      if (new AppRow(a.source(), a.revision(), a.bundle(), err, a.commit())
+          .equals(rows.get(a.name()))) {
         continue; // this app's row says so already
       }
       h.createUpdate(
               "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_bundle,"
-                  + " desired_since, render_error) VALUES (:d, :app, :src, :rev, :bundle, :now,"
-                  + " :err) ON CONFLICT (device_id, app) DO UPDATE SET source = excluded.source,"
-                  + " desired_bundle = excluded.desired_bundle, render_error ="
-                  + " excluded.render_error, desired_since = CASE WHEN device_apps.desired_revision"
-                  + " = excluded.desired_revision THEN device_apps.desired_since ELSE"
-                  + " excluded.desired_since END, desired_revision = excluded.desired_revision")
+                  + " desired_since, render_error, desired_commit) VALUES (:d, :app, :src, :rev,"
+                  + " :bundle, :now, :err, :commit) ON CONFLICT (device_id, app) DO UPDATE SET"
+                  + " source = excluded.source, desired_bundle = excluded.desired_bundle,"
+                  + " render_error = excluded.render_error, desired_commit ="
+                  + " excluded.desired_commit, desired_since = CASE WHEN"
+                  + " device_apps.desired_revision = excluded.desired_revision THEN"
+                  + " device_apps.desired_since ELSE excluded.desired_since END, desired_revision"
+                  + " = excluded.desired_revision")
           .bind("d", deviceId)
           .bind("app", a.name())
           .bind("src", a.source())
@@ -757,6 +784,7 @@ public final class DesiredStateEngine implements AutoCloseable {
           .bind("bundle", a.bundle())
           .bind("now", now)
           .bind("err", desired.get(a.name()).renderError())
+          .bind("commit", a.commit())
           .execute();
     }
     List<String> names = new ArrayList<>();
@@ -766,15 +794,17 @@ public final class DesiredStateEngine implements AutoCloseable {
         // Never rendered for this device: visible as a failure, nothing to run.
         h.createUpdate(
                 "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_since,"
-                    + " render_error) VALUES (:d, :app, :src, :rev, :now, :err) ON CONFLICT"
-                    + " (device_id, app) DO UPDATE SET render_error = excluded.render_error,"
-                    + " desired_revision = excluded.desired_revision")
+                    + " render_error, desired_commit) VALUES (:d, :app, :src, :rev, :now, :err,"
+                    + " :commit) ON CONFLICT (device_id, app) DO UPDATE SET render_error ="
+                    + " excluded.render_error, desired_revision = excluded.desired_revision,"
+                    + " desired_commit = excluded.desired_commit")
             .bind("d", deviceId)
             .bind("app", e.app().name())
             .bind("src", e.app().source())
             .bind("rev", e.app().revision())
             .bind("now", now)
             .bind("err", e.renderError())
+            .bind("commit", e.app().commit())
             .execute();
         names.add(e.app().name());
       }
@@ -792,19 +822,25 @@ public final class DesiredStateEngine implements AutoCloseable {
     }
   }
 
-  private record AppRow(String source, String revision, String bundle, String renderError) {}
+  private record AppRow(
+      String source, String revision, String bundle, String renderError, String commit) {}
 
   private static Map<String, AppRow> appRows(Handle h, String deviceId) {
     Map<String, AppRow> out = new LinkedHashMap<>();
     h.createQuery(
-            "SELECT app, source, desired_revision, desired_bundle, render_error FROM device_apps"
-                + " WHERE device_id = :d")
+            "SELECT app, source, desired_revision, desired_bundle, render_error, desired_commit"
+                + " FROM device_apps WHERE device_id = :d")
         .bind("d", deviceId)
         .map(
             (rs, ctx) ->
                 Map.entry(
                     rs.getString(1),
-                    new AppRow(rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5))))
+                    new AppRow(
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getString(4),
+                        rs.getString(5),
+                        rs.getString(6))))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
   }
@@ -820,7 +856,12 @@ public final class DesiredStateEngine implements AutoCloseable {
       names.add(a.name());
       AppRow row = rows.get(a.name());
       if (row == null
-          || !new AppRow(a.source(), a.revision(), a.bundle(), desired.get(a.name()).renderError())
+          || !new AppRow(
+                  a.source(),
+                  a.revision(),
+                  a.bundle(),
+                  desired.get(a.name()).renderError(),
+                  a.commit())
               .equals(row)) {
         return false;
       }
@@ -830,21 +871,13 @@ public final class DesiredStateEngine implements AutoCloseable {
         AppRow row = rows.get(e.app().name());
         if (row == null
             || !e.renderError().equals(row.renderError())
-            || !e.app().revision().equals(row.revision())) {
+            || !e.app().revision().equals(row.revision())
+            || !java.util.Objects.equals(e.app().commit(), row.commit())) {
           return false;
         }
       }
     }
     return names.equals(rows.keySet());
-  }
-
-  private String previousRevision(Handle h, String deviceId, String app) {
-    return h.createQuery(
-            "SELECT desired_revision FROM device_apps WHERE device_id = :d AND app = :a")
-        .bind("d", deviceId)
-        .bind("a", app)
-        .mapTo(String.class)
-        .one();
   }
 
   private long bundleSize(Handle h, String digest) {
@@ -893,7 +926,10 @@ public final class DesiredStateEngine implements AutoCloseable {
                     .append(a.revision())
                     .append('\n')
                     .append(a.bundle())
-                    .append('\n'));
+                    .append('\n')
+                    // Provenance only where there is one, so that documents from before it was
+                    // carried keep their fingerprint.
+                    .append(a.commit() == null ? "" : "commit " + a.commit() + "\n"));
     return Fingerprints.sha256(sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 

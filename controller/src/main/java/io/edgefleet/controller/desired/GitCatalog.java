@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The apps of every Git source at its current head, as the desired-state engine sees them. */
+/**
+ * The apps of every Git source at its current head, as the desired-state engine sees them: each at
+ * its content revision, with the commit that introduced it as provenance.
+ */
 public final class GitCatalog implements AppCatalog {
   private final GitOps gitops;
   private final Map<String, AppDefinition> definitions = new ConcurrentHashMap<>();
@@ -28,7 +31,8 @@ public final class GitCatalog implements AppCatalog {
                   d.source(),
                   d.revision(),
                   d.target()::matches,
-                  phased.containsKey(d.source()));
+                  phased.containsKey(d.source()),
+                  d.commit());
             })
         .toList();
   }

@@ -20,8 +20,11 @@ public interface ReleaseGate {
   /** Whatever the device was told before; nothing if it had nothing. */
   record Keep() implements Decision {}
 
-  /** Exactly this revision and stored bundle (e.g. the version a rollback returns to). */
-  record Pin(String revision, String bundle) implements Decision {}
+  /**
+   * Exactly this revision and stored bundle (e.g. the version a rollback returns to), with the
+   * commit it came from when it came from Git (else null).
+   */
+  record Pin(String revision, String bundle, String commit) implements Decision {}
 
   /** Nothing: the app is not (or no longer) on the device. */
   record Absent() implements Decision {}

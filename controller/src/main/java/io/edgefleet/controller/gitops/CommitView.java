@@ -44,7 +44,16 @@ public record CommitView(
    * The change of one application. Resources are named {@code apiVersion kind namespace/name} (or
    * {@code apiVersion kind name} when cluster-scoped), compared on the application rendered without
    * device tags and without overrides.
+   *
+   * @param revision the application's content revision after the commit: the same as before when
+   *     only files that do not count changed (see {@link ContentRevision}); null when it was
+   *     removed, and for commits recorded before content revisions
    */
   public record AppChange(
-      String app, Change change, List<String> added, List<String> changed, List<String> removed) {}
+      String app,
+      Change change,
+      String revision,
+      List<String> added,
+      List<String> changed,
+      List<String> removed) {}
 }

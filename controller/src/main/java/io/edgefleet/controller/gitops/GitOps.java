@@ -458,19 +458,65 @@ public final class GitOps implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------
   // Applications
 
-  /** Every application of every source at the source's current head, by source then name. */
+  /**
+   * Every application of every source at the source's current head, by source then name, with its
+   * content revision and the commit that introduced it. Applications recorded before content
+   * revisions get theirs here, computed from their stored files, once.
+   */
   public List<AppDefinition> apps() {
     Map<String, Selector> targets = new ConcurrentHashMap<>();
     return store.headApps().stream()
         .map(
-            a ->
-                new AppDefinition(
-                    a.source(),
-                    a.name(),
-                    a.sha(),
-                    a.kind(),
-                    targets.computeIfAbsent(a.target(), Selector::parse)))
+            a -> {
+              Revision r =
+                  a.revision() != null
+                      ? new Revision(a.revision(), a.commit())
+                      : fill(a.source(), a.sha(), a.name());
+              return new AppDefinition(
+                  a.source(),
+                  a.name(),
+                  a.sha(),
+                  r.revision(),
+                  r.commit(),
+                  a.kind(),
+                  targets.computeIfAbsent(a.target(), Selector::parse));
+            })
         .toList();
+  }
+
+  /** A content revision and the commit that introduced it. */
+  private record Revision(String revision, String commit) {}
+
+  /**
+   * The revision of an application recorded at {@code sha} before content revisions, stored for
+   * next time. Its provenance is that commit: the one it was recorded at. If its content cannot be
+   * read, the commit stands in as its revision, as it did before.
+   */
+  private Revision fill(String source, String sha, String name) {
+    try {
+      String revision = revision(bundle(source, sha, name));
+      store.fillRevision(source, sha, name, revision, sha);
+      return new Revision(revision, sha);
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "git source {}: no content revision for {} at {}: {}", source, name, sha, e.toString());
+      return new Revision(sha, sha);
+    }
+  }
+
+  /** The content revision of a parsed application: see {@link ContentRevision}. */
+  private String revision(Bundle b) {
+    return switch (b.kind()) {
+      case MANIFESTS -> ContentRevision.ofRendered(renderer.renderBase(b));
+      case HELM -> ContentRevision.ofFiles(b.files());
+    };
+  }
+
+  /** The revision of an application row of a recorded commit, filled in if it has none. */
+  private Revision revision(SourceStore.AppRow row) {
+    return row.revision() != null
+        ? new Revision(row.revision(), row.commit())
+        : fill(row.source(), row.sha(), row.name());
   }
 
   /**
@@ -483,7 +529,7 @@ public final class GitOps implements AutoCloseable {
    *     fails with this device's overrides
    */
   public RenderedApp render(AppDefinition app, Map<String, String> deviceTags) {
-    Bundle b = bundle(app.source(), app.revision(), app.name());
+    Bundle b = bundle(app.source(), app.sha(), app.name());
     try {
       return renderer.render(b, deviceTags);
     } catch (RenderException e) {
@@ -709,34 +755,56 @@ public final class GitOps implements AutoCloseable {
     Map<String, GitClient.AppTree> newTrees = new LinkedHashMap<>();
     for (GitClient.AppTree t : snap.apps()) {
       SourceStore.AppRow old = previous.get(t.name());
+      Revision was = old == null ? null : revision(old);
       if (old != null && old.treeId().equals(t.treeId())) {
-        apps.add(new SourceStore.AppRow(s.name(), sha, t.name(), old.kind(), t.treeId()));
+        // A commit SHA here means the content could not be read: left to be filled in later.
+        boolean known = !ContentRevision.isCommitSha(was.revision());
+        apps.add(
+            new SourceStore.AppRow(
+                s.name(),
+                sha,
+                t.name(),
+                old.kind(),
+                t.treeId(),
+                known ? was.revision() : null,
+                known ? was.commit() : null));
         continue;
       }
       Map<String, String> now;
       Bundle b;
+      String revision;
       try {
         b = Bundle.parse(t.name(), t.treeId(), t.files());
-        now = renderer.baseIndex(b);
+        RenderedApp base = renderer.renderBase(b);
+        now = Manifests.index(Manifests.parse(base.yaml(), "rendered output"));
+        revision =
+            b.kind() == AppDefinition.Kind.MANIFESTS
+                ? ContentRevision.ofRendered(base)
+                : ContentRevision.ofFiles(b.files());
       } catch (RenderException e) {
         problems.add("app '" + t.name() + "': " + e.getMessage());
         continue;
       }
+      // Same content, other files (a README, comments): the revision and its provenance stay.
+      String commit = was != null && was.revision().equals(revision) ? was.commit() : sha;
       bundles.put(key(s.name(), sha, t.name()), b);
-      apps.add(new SourceStore.AppRow(s.name(), sha, t.name(), b.kind(), t.treeId()));
+      apps.add(
+          new SourceStore.AppRow(s.name(), sha, t.name(), b.kind(), t.treeId(), revision, commit));
       newTrees.put(t.treeId(), t);
       Map<String, String> before = old == null ? Map.of() : previousIndex(s, old);
       changes.add(
           diff(
               t.name(),
               old == null ? CommitView.Change.ADDED : CommitView.Change.CHANGED,
+              revision,
               before,
               now));
     }
     Set<String> current = new TreeSet<>(GitClient.names(snap.apps()));
     for (SourceStore.AppRow old : previous.values()) {
       if (!current.contains(old.name())) {
-        changes.add(diff(old.name(), CommitView.Change.REMOVED, previousIndex(s, old), Map.of()));
+        changes.add(
+            diff(old.name(), CommitView.Change.REMOVED, null, previousIndex(s, old), Map.of()));
       }
     }
     if (!problems.isEmpty()) {
@@ -770,7 +838,11 @@ public final class GitOps implements AutoCloseable {
   }
 
   private static CommitView.AppChange diff(
-      String app, CommitView.Change change, Map<String, String> before, Map<String, String> after) {
+      String app,
+      CommitView.Change change,
+      String revision,
+      Map<String, String> before,
+      Map<String, String> after) {
     List<String> added = new ArrayList<>();
     List<String> changed = new ArrayList<>();
     List<String> removed = new ArrayList<>();
@@ -792,7 +864,7 @@ public final class GitOps implements AutoCloseable {
               }
             });
     return new CommitView.AppChange(
-        app, change, List.copyOf(added), List.copyOf(changed), List.copyOf(removed));
+        app, change, revision, List.copyOf(added), List.copyOf(changed), List.copyOf(removed));
   }
 
   private Bundle bundle(String source, String sha, String name) {
@@ -932,6 +1004,7 @@ public final class GitOps implements AutoCloseable {
   private SourceView view(SourceStore.SourceRow s) {
     SourceView.Commit last = null;
     List<String> apps = List.of();
+    List<SourceView.AppRevision> revisions = List.of();
     if (s.headSha() != null) {
       last =
           store
@@ -941,7 +1014,16 @@ public final class GitOps implements AutoCloseable {
                       new SourceView.Commit(
                           c.sha(), c.author(), subject(c.message()), c.committedAt()))
               .orElse(null);
-      apps = store.appsAt(s.name(), s.headSha()).stream().map(SourceStore.AppRow::name).toList();
+      List<SourceStore.AppRow> rows = store.appsAt(s.name(), s.headSha());
+      apps = rows.stream().map(SourceStore.AppRow::name).toList();
+      revisions =
+          rows.stream()
+              .map(
+                  a -> {
+                    Revision r = revision(a);
+                    return new SourceView.AppRevision(a.name(), r.revision(), r.commit());
+                  })
+              .toList();
     }
     String hostKey = null;
     if (s.sshHostKey() != null) {
@@ -966,6 +1048,7 @@ public final class GitOps implements AutoCloseable {
         s.lastError(),
         hostKey,
         apps,
+        revisions,
         Instant.ofEpochMilli(s.createdAt()),
         rolloutPolicies().get(s.name()));
   }

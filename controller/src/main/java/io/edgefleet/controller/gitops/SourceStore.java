@@ -50,11 +50,30 @@ final class SourceStore {
       String lastError,
       long createdAt) {}
 
-  /** An application of an applied commit. */
-  record AppRow(String source, String sha, String name, AppDefinition.Kind kind, String treeId) {}
+  /**
+   * An application of an applied commit.
+   *
+   * @param revision its content revision; null if recorded before content revisions
+   * @param commit the commit that brought it to this revision; null with {@code revision}
+   */
+  record AppRow(
+      String source,
+      String sha,
+      String name,
+      AppDefinition.Kind kind,
+      String treeId,
+      String revision,
+      String commit) {}
 
-  /** An application at its source's head, with the source's target. */
-  record HeadApp(String source, String name, String sha, AppDefinition.Kind kind, String target) {}
+  /** An application at its source's head, with the source's target; see {@link AppRow}. */
+  record HeadApp(
+      String source,
+      String name,
+      String sha,
+      AppDefinition.Kind kind,
+      String target,
+      String revision,
+      String commit) {}
 
   /** What a poll decided about a new head. */
   record Recording(
@@ -201,14 +220,16 @@ final class SourceStore {
               }
               for (AppRow a : r.apps()) {
                 h.createUpdate(
-                        "INSERT INTO git_apps (source, sha, name, kind, tree_id) VALUES (:source,"
-                            + " :sha, :name, :kind, :tree) ON CONFLICT (source, sha, name) DO"
-                            + " NOTHING")
+                        "INSERT INTO git_apps (source, sha, name, kind, tree_id, revision,"
+                            + " revision_commit) VALUES (:source, :sha, :name, :kind, :tree,"
+                            + " :revision, :commit) ON CONFLICT (source, sha, name) DO NOTHING")
                     .bind("source", prev.name())
                     .bind("sha", s.sha())
                     .bind("name", a.name())
                     .bind("kind", a.kind().name())
                     .bind("tree", a.treeId())
+                    .bind("revision", a.revision())
+                    .bind("commit", a.commit())
                     .execute();
               }
             }
@@ -284,8 +305,8 @@ final class SourceStore {
     return jdbi.withHandle(
         h ->
             h.createQuery(
-                    "SELECT source, sha, name, kind, tree_id FROM git_apps"
-                        + " WHERE source = :source AND sha = :sha ORDER BY name")
+                    "SELECT source, sha, name, kind, tree_id, revision, revision_commit FROM"
+                        + " git_apps WHERE source = :source AND sha = :sha ORDER BY name")
                 .bind("source", name)
                 .bind("sha", sha)
                 .map((rs, ctx) -> app(rs))
@@ -296,9 +317,9 @@ final class SourceStore {
     return jdbi.withHandle(
         h ->
             h.createQuery(
-                    "SELECT a.source, a.name, a.sha, a.kind, s.target FROM git_apps a JOIN"
-                        + " git_sources s ON a.source = s.name AND a.sha = s.head_sha"
-                        + " ORDER BY a.source, a.name")
+                    "SELECT a.source, a.name, a.sha, a.kind, s.target, a.revision,"
+                        + " a.revision_commit FROM git_apps a JOIN git_sources s ON a.source ="
+                        + " s.name AND a.sha = s.head_sha ORDER BY a.source, a.name")
                 .map(
                     (rs, ctx) ->
                         new HeadApp(
@@ -306,8 +327,29 @@ final class SourceStore {
                             rs.getString("name"),
                             rs.getString("sha"),
                             AppDefinition.Kind.valueOf(rs.getString("kind")),
-                            rs.getString("target")))
+                            rs.getString("target"),
+                            rs.getString("revision"),
+                            rs.getString("revision_commit")))
                 .list());
+  }
+
+  /**
+   * Fills in the content revision of an application recorded before content revisions. Only a
+   * missing one is written: the value is computed from the stored files, so any controller that
+   * races this one writes the same.
+   */
+  void fillRevision(String source, String sha, String name, String revision, String commit) {
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE git_apps SET revision = :revision, revision_commit = :commit WHERE"
+                        + " source = :source AND sha = :sha AND name = :name AND revision IS NULL")
+                .bind("revision", revision)
+                .bind("commit", commit)
+                .bind("source", source)
+                .bind("sha", sha)
+                .bind("name", name)
+                .execute());
   }
 
   /** An application of an applied commit with the files of its directory. */
@@ -318,7 +360,8 @@ final class SourceStore {
     return jdbi.withHandle(
         h ->
             h.createQuery(
-                    "SELECT a.source, a.sha, a.name, a.kind, a.tree_id, t.files FROM git_apps a"
+                    "SELECT a.source, a.sha, a.name, a.kind, a.tree_id, a.revision,"
+                        + " a.revision_commit, t.files FROM git_apps a"
                         + " JOIN git_app_trees t ON t.tree_id = a.tree_id WHERE a.source = :source"
                         + " AND a.sha = :sha AND a.name = :name")
                 .bind("source", source)
@@ -334,7 +377,9 @@ final class SourceStore {
         rs.getString("sha"),
         rs.getString("name"),
         AppDefinition.Kind.valueOf(rs.getString("kind")),
-        rs.getString("tree_id"));
+        rs.getString("tree_id"),
+        rs.getString("revision"),
+        rs.getString("revision_commit"));
   }
 
   private static SourceRow source(ResultSet rs) throws SQLException {

@@ -22,6 +22,8 @@ import java.util.List;
  * @param lastError optional: why the last poll failed, or why the newest commit was refused
  * @param sshHostKey optional: fingerprint of the pinned ssh server key ({@code SHA256:…})
  * @param apps the application names at {@code lastCommit}, sorted
+ * @param revisions the applications at {@code lastCommit} with their content revisions, sorted by
+ *     name
  * @param createdAt when the source was added
  * @param rollout optional: the rollout policy new revisions are rolled out with
  */
@@ -40,8 +42,17 @@ public record SourceView(
     String lastError,
     String sshHostKey,
     List<String> apps,
+    List<AppRevision> revisions,
     Instant createdAt,
     String rollout) {
+
+  /**
+   * An application at the commit in effect.
+   *
+   * @param revision its content revision, unchanged by commits that leave its content as it was
+   * @param commit the full SHA of the commit that brought it to this revision
+   */
+  public record AppRevision(String app, String revision, String commit) {}
 
   /** A commit in brief. */
   public record Commit(String sha, String author, String message, Instant committedAt) {}

@@ -5,6 +5,7 @@ import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.ReleaseGate;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.gitops.ContentRevision;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
@@ -517,8 +518,11 @@ public final class RolloutEngine {
   }
 
   /**
-   * Starts a rollout for every phased Git app whose current revision has none yet. An app whose
-   * content did not change between the two commits is rolled out at once: nothing runs differently.
+   * Starts a rollout for every phased Git app whose current revision has none yet. A Git app's
+   * revision is a digest of its content, so only a commit that changes an app starts one for it.
+   * The one exception is an app whose latest rollout went to a commit SHA (started before revisions
+   * were content digests): if the app has the same content now, the rollout to its new name is one
+   * batch, at once, since nothing runs differently.
    */
   private boolean startGitRollouts(
       Map<String, AppCatalog.App> bySubject, Map<String, String> policies) {
@@ -542,7 +546,11 @@ public final class RolloutEngine {
                   }
                   Optional<String> from =
                       Optional.ofNullable(latest).map(RolloutGate.Latest::toRevision);
-                  boolean unchanged = from.isPresent() && sameTree(h, app, from.get());
+                  boolean unchanged = from.isPresent() && sameContent(h, app, from.get());
+                  String by =
+                      app.commit() == null
+                          ? "git"
+                          : "git commit " + ContentRevision.shortSha(app.commit());
                   start(
                       h,
                       new Start(
@@ -553,7 +561,7 @@ public final class RolloutEngine {
                           app.revision(),
                           unchanged ? RolloutPolicy.defaults() : policy(text),
                           app.target(),
-                          unchanged ? "git (content unchanged)" : "git"));
+                          unchanged ? by + " (content unchanged)" : by));
                   return true;
                 });
       } catch (RuntimeException e) {
@@ -568,17 +576,40 @@ public final class RolloutEngine {
     return l != null && l.toRevision().equals(app.revision());
   }
 
-  private static boolean sameTree(Handle h, AppCatalog.App app, String fromSha) {
-    List<String> trees =
+  /**
+   * Whether the app had the content of its current revision at the commit {@code fromRevision}
+   * names: only for revisions that are commit SHAs, from before revisions were content digests.
+   */
+  private static boolean sameContent(Handle h, AppCatalog.App app, String fromRevision) {
+    if (!ContentRevision.isCommitSha(fromRevision)) {
+      return false; // a content revision, and not the current one
+    }
+    Optional<String[]> then =
         h.createQuery(
-                "SELECT tree_id FROM git_apps WHERE source = :s AND name = :n AND sha IN (:a, :b)")
+                "SELECT revision, tree_id FROM git_apps WHERE source = :s AND name = :n AND sha ="
+                    + " :sha")
             .bind("s", app.source())
             .bind("n", app.name())
-            .bind("a", fromSha)
-            .bind("b", app.revision())
-            .mapTo(String.class)
-            .list();
-    return trees.size() == 2 && trees.get(0).equals(trees.get(1));
+            .bind("sha", fromRevision)
+            .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+            .findOne();
+    if (then.isEmpty()) {
+      return false;
+    }
+    if (then.get()[0] != null) {
+      return then.get()[0].equals(app.revision());
+    }
+    // Not filled in yet: the same directory tree is the same content.
+    return h.createQuery(
+                "SELECT COUNT(*) FROM git_apps WHERE source = :s AND name = :n AND revision = :r"
+                    + " AND tree_id = :t")
+            .bind("s", app.source())
+            .bind("n", app.name())
+            .bind("r", app.revision())
+            .bind("t", then.get()[1])
+            .mapTo(Integer.class)
+            .one()
+        > 0;
   }
 
   private Set<String> step(
@@ -1140,12 +1171,14 @@ public final class RolloutEngine {
   private static Map<String, String[]> previousEntries(Handle h, String app) {
     Map<String, String[]> out = new HashMap<>();
     h.createQuery(
-            "SELECT device_id, desired_revision, desired_bundle FROM device_apps WHERE app = :a"
-                + " AND desired_bundle IS NOT NULL")
+            "SELECT device_id, desired_revision, desired_bundle, desired_commit FROM device_apps"
+                + " WHERE app = :a AND desired_bundle IS NOT NULL")
         .bind("a", app)
         .map(
             (rs, ctx) ->
-                Map.entry(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)}))
+                Map.entry(
+                    rs.getString(1),
+                    new String[] {rs.getString(2), rs.getString(3), rs.getString(4)}))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
   }
@@ -1153,12 +1186,14 @@ public final class RolloutEngine {
   private static void addMember(Handle h, String id, String device, int batch, String[] prev) {
     h.createUpdate(
             "INSERT INTO rollout_devices (rollout_id, device_id, batch, state, prev_revision,"
-                + " prev_bundle) VALUES (:id, :d, :b, 'WAITING', :rev, :bundle)")
+                + " prev_bundle, prev_commit) VALUES (:id, :d, :b, 'WAITING', :rev, :bundle,"
+                + " :commit)")
         .bind("id", id)
         .bind("d", device)
         .bind("b", batch)
         .bind("rev", prev == null ? null : prev[0])
         .bind("bundle", prev == null ? null : prev[1])
+        .bind("commit", prev == null ? null : prev[2])
         .execute();
   }
 

@@ -56,9 +56,10 @@ final class RolloutGate implements ReleaseGate {
     return l;
   }
 
-  private record Member(RolloutEngine.Member state, String prevRevision, String prevBundle) {
+  private record Member(
+      RolloutEngine.Member state, String prevRevision, String prevBundle, String prevCommit) {
     Decision previous() {
-      return prevBundle == null ? ABSENT : new Pin(prevRevision, prevBundle);
+      return prevBundle == null ? ABSENT : new Pin(prevRevision, prevBundle, prevCommit);
     }
   }
 
@@ -67,8 +68,8 @@ final class RolloutGate implements ReleaseGate {
     Map<String, Latest> all = latest(h);
     Map<String, Member> rows = new HashMap<>();
     h.createQuery(
-            "SELECT rollout_id, state, prev_revision, prev_bundle FROM rollout_devices WHERE"
-                + " device_id = :d")
+            "SELECT rollout_id, state, prev_revision, prev_bundle, prev_commit FROM"
+                + " rollout_devices WHERE device_id = :d")
         .bind("d", deviceId)
         .map(
             (rs, ctx) ->
@@ -77,7 +78,8 @@ final class RolloutGate implements ReleaseGate {
                     new Member(
                         RolloutEngine.Member.valueOf(rs.getString(2)),
                         rs.getString(3),
-                        rs.getString(4))))
+                        rs.getString(4),
+                        rs.getString(5))))
         .forEach(e -> rows.put(e.getKey(), e.getValue()));
     Map<String, Decision> out = new HashMap<>();
     for (AppCatalog.App app : apps) {

@@ -42,6 +42,9 @@ class DesiredStateEngineTest {
   String failRenderFor;
   boolean hugeRender;
 
+  /** Rendered content by app name, for apps whose content must not depend on the revision. */
+  final Map<String, String> content = new java.util.concurrent.ConcurrentHashMap<>();
+
   final AppCatalog catalog =
       new AppCatalog() {
         @Override
@@ -53,6 +56,10 @@ class DesiredStateEngineTest {
         public Rendered render(App app, Map<String, String> tags) {
           if (app.name().equals(failRenderFor)) {
             throw new IllegalArgumentException("tag 'site' is missing");
+          }
+          String fixed = content.get(app.name());
+          if (fixed != null) {
+            return new Rendered(fixed, Fingerprints.sha256(fixed.getBytes(StandardCharsets.UTF_8)));
           }
           String yaml =
               "# "
@@ -393,6 +400,79 @@ class DesiredStateEngineTest {
                     .bind("d", id)
                     .mapTo(Integer.class)
                     .one());
+  }
+
+  @Test
+  void aGitAppUnchangedByACommitKeepsItsEntryAndTheCommitTravelsAsProvenance() {
+    String c1 = "1".repeat(40);
+    String c2 = "2".repeat(40);
+    apps.add(gitApp("web", "sha256:aaaaaaaaaaaa", c1, false));
+    apps.add(gitApp("db", "sha256:bbbbbbbbbbbb", c1, false));
+    assertThat(engine.recompute("dev-1")).isEqualTo(1);
+    DesiredState first = decode(engine.newerThan("dev-1", 0).orElseThrow());
+
+    // The next commit changes db only: web keeps revision, bundle and provenance.
+    apps.set(1, gitApp("db", "sha256:cccccccccccc", c2, false));
+    assertThat(engine.recompute("dev-1")).isEqualTo(2);
+    DesiredState second = decode(engine.newerThan("dev-1", 1).orElseThrow());
+    assertThat(entry(second, "web")).isEqualTo(entry(first, "web"));
+    assertThat(entry(second, "web").commit()).isEqualTo(c1);
+    assertThat(entry(second, "db").revision()).isEqualTo("sha256:cccccccccccc");
+    assertThat(entry(second, "db").commit()).isEqualTo(c2);
+    assertThat(sent.getLast().bundles()).containsOnlyKeys(entry(second, "db").bundle());
+    assertThat(new AppStatusService(db.jdbi(), Clock.systemUTC(), id -> null).byDevice("dev-1"))
+        .extracting(AppStatusService.DeviceApp::app, AppStatusService.DeviceApp::desiredCommit)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("db", c2),
+            org.assertj.core.groups.Tuple.tuple("web", c1));
+
+    // Another commit that changes neither: nothing to send.
+    assertThat(engine.recompute("dev-1")).isEqualTo(2);
+  }
+
+  @Test
+  void aDeviceGivenACommitAsRevisionKeepsItWhileItsContentIsTheSame() {
+    String legacy = "3f2a9c1e".repeat(5);
+    content.put("web", "# web, as it was\n");
+    content.put("pos", "# pos, as it was\n");
+    // As a controller of the previous version issued it: the commit as revision, no provenance.
+    apps.add(gitApp("web", legacy, null, false));
+    apps.add(gitApp("pos", legacy, null, true));
+    assertThat(engine.recompute("dev-1")).isEqualTo(1);
+
+    // The upgraded controller names the same content by its digest. The device's app that follows
+    // the source at once keeps its name: no new document for it, nothing to re-apply.
+    apps.set(0, gitApp("web", "sha256:aaaaaaaaaaaa", legacy, false));
+    apps.set(1, gitApp("pos", "sha256:dddddddddddd", legacy, true));
+    assertThat(engine.recompute("dev-1")).isEqualTo(2);
+    DesiredState renamed = decode(engine.newerThan("dev-1", 1).orElseThrow());
+    assertThat(entry(renamed, "web").revision()).isEqualTo(legacy);
+    assertThat(entry(renamed, "web").commit()).isNull();
+    // A phased app is judged by the revision devices report: it takes the new name.
+    assertThat(entry(renamed, "pos").revision()).isEqualTo("sha256:dddddddddddd");
+    apps.remove(1);
+    assertThat(engine.recompute("dev-1")).isEqualTo(3);
+    assertThat(engine.recompute("dev-1")).as("the old name stays").isEqualTo(3);
+    assertThat(entry(decode(engine.newerThan("dev-1", 2).orElseThrow()), "web").revision())
+        .isEqualTo(legacy);
+
+    // New content: the new name, with its provenance.
+    content.put("web", "# web, changed\n");
+    String c2 = "4".repeat(40);
+    apps.set(0, gitApp("web", "sha256:eeeeeeeeeeee", c2, false));
+    assertThat(engine.recompute("dev-1")).isEqualTo(4);
+    DesiredState changed = decode(engine.newerThan("dev-1", 3).orElseThrow());
+    assertThat(entry(changed, "web").revision()).isEqualTo("sha256:eeeeeeeeeeee");
+    assertThat(entry(changed, "web").commit()).isEqualTo(c2);
+  }
+
+  private static DesiredState.DesiredApp entry(DesiredState state, String app) {
+    return state.apps().stream().filter(a -> a.name().equals(app)).findFirst().orElseThrow();
+  }
+
+  private static AppCatalog.App gitApp(
+      String name, String revision, String commit, boolean phased) {
+    return new AppCatalog.App(name, "fleet", revision, tags -> true, phased, commit);
   }
 
   private AppCatalog.App app(String name, String revision, String key, String value) {

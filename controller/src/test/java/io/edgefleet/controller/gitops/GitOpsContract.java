@@ -130,14 +130,22 @@ abstract class GitOpsContract {
     assertThat(v.lastError()).isNull();
     assertThat(v.apps()).containsExactly("web");
     assertThat(v.webhookSecret()).isEqualTo(added.webhookSecret());
+    AppDefinition web = gitops.apps().getFirst();
+    // Plain manifests render alike for every device: the revision is the start of that bundle's
+    // digest, the commit its provenance.
+    String digest = gitops.render(web, Map.of()).digest();
     assertThat(gitops.apps())
         .containsExactly(
             new AppDefinition(
                 "fleet",
                 "web",
                 sha,
+                "sha256:" + digest.substring(7, 19),
+                sha,
                 AppDefinition.Kind.MANIFESTS,
                 Selector.parse("site-size=large")));
+    assertThat(v.revisions())
+        .containsExactly(new SourceView.AppRevision("web", web.revision(), sha));
     assertThat(changes).containsExactly("fleet");
     assertThat(audit.recent(10))
         .anySatisfy(
@@ -173,23 +181,28 @@ abstract class GitOpsContract {
     assertThat(c.committedAt()).isEqualTo("2026-01-02T03:04:05Z");
     assertThat(c.status()).isEqualTo(CommitView.Status.APPLIED);
     assertThat(c.error()).isNull();
+    Map<String, String> revisions = new HashMap<>();
+    gitops.apps().forEach(a -> revisions.put(a.name(), a.revision()));
     assertThat(c.apps())
         .containsExactly(
             new CommitView.AppChange(
                 "api",
                 CommitView.Change.ADDED,
+                revisions.get("api"),
                 List.of("v1 Namespace api", "v1 ConfigMap api/api-config"),
                 List.of(),
                 List.of()),
             new CommitView.AppChange(
                 "db",
                 CommitView.Change.REMOVED,
+                null,
                 List.of(),
                 List.of(),
                 List.of("v1 Namespace db", "v1 ConfigMap db/db-config")),
             new CommitView.AppChange(
                 "web",
                 CommitView.Change.CHANGED,
+                revisions.get("web"),
                 List.of("v1 Service web/web"),
                 List.of("apps/v1 Deployment web/web"),
                 List.of()));
@@ -201,7 +214,112 @@ abstract class GitOpsContract {
             org.assertj.core.groups.Tuple.tuple("db", CommitView.Change.ADDED),
             org.assertj.core.groups.Tuple.tuple("web", CommitView.Change.ADDED));
     assertThat(gitops.apps()).extracting(AppDefinition::name).containsExactly("api", "web");
-    assertThat(gitops.apps()).extracting(AppDefinition::revision).containsOnly(second);
+    assertThat(gitops.apps()).extracting(AppDefinition::sha).containsOnly(second);
+    assertThat(gitops.apps()).extracting(AppDefinition::commit).containsOnly(second);
+    assertThat(revisions.values())
+        .doesNotHaveDuplicates()
+        .allMatch(ContentRevision::isContentRevision);
+  }
+
+  @Test
+  void aCommitThatChangesOneAppLeavesTheRevisionAndProvenanceOfTheOthers() {
+    String first =
+        up.write("apps/web/config.yaml", CONFIG)
+            .write("apps/db/config.yaml", CONFIG.replace("web-config", "db-config"))
+            .commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> before = byName(gitops.apps());
+
+    // web changes; db gets a README and a comment, which change its files but not its objects.
+    String second =
+        up.write("apps/web/config.yaml", CONFIG.replace("hello", "bonjour"))
+            .write("apps/db/README.md", "the database settings")
+            .write(
+                "apps/db/config.yaml", "# settings\n" + CONFIG.replace("web-config", "db-config"))
+            .commit("web says bonjour");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> after = byName(gitops.apps());
+
+    assertThat(after.get("db").sha()).isEqualTo(second);
+    assertThat(after.get("db").revision()).isEqualTo(before.get("db").revision());
+    assertThat(after.get("db").commit()).isEqualTo(first);
+    assertThat(after.get("web").revision())
+        .isNotEqualTo(before.get("web").revision())
+        .matches("sha256:[0-9a-f]{12}");
+    assertThat(after.get("web").commit()).isEqualTo(second);
+    assertThat(gitops.commit("fleet", second).apps())
+        .containsExactly(
+            new CommitView.AppChange(
+                "db",
+                CommitView.Change.CHANGED,
+                before.get("db").revision(),
+                List.of(),
+                List.of(),
+                List.of()),
+            new CommitView.AppChange(
+                "web",
+                CommitView.Change.CHANGED,
+                after.get("web").revision(),
+                List.of(),
+                List.of("v1 ConfigMap web/web-config"),
+                List.of()));
+    assertThat(gitops.get("fleet").revisions())
+        .containsExactly(
+            new SourceView.AppRevision("db", before.get("db").revision(), first),
+            new SourceView.AppRevision("web", after.get("web").revision(), second));
+
+    // Back to the first content: the first revision again, brought by the newest commit.
+    String third = up.write("apps/web/config.yaml", CONFIG).commit("web says hello again");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    AppDefinition web = byName(gitops.apps()).get("web");
+    assertThat(web.revision()).isEqualTo(before.get("web").revision());
+    assertThat(web.commit()).isEqualTo(third);
+  }
+
+  @Test
+  void appsRecordedBeforeContentRevisionsGetTheirsOnceFromTheStoredFiles() {
+    String sha = up.write("apps/web/a.yaml", CONFIG).commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    String revision = gitops.apps().getFirst().revision();
+    // As a controller of the previous version left it.
+    db.jdbi()
+        .useHandle(h -> h.execute("UPDATE git_apps SET revision = NULL, revision_commit = NULL"));
+
+    assertThat(gitops.apps())
+        .singleElement()
+        .satisfies(
+            a -> {
+              assertThat(a.revision()).isEqualTo(revision);
+              assertThat(a.commit()).isEqualTo(sha);
+            });
+    String stored =
+        db.jdbi()
+            .withHandle(
+                h ->
+                    h.createQuery("SELECT revision || ' ' || revision_commit FROM git_apps")
+                        .mapTo(String.class)
+                        .one());
+    assertThat(stored).isEqualTo(revision + " " + sha);
+
+    // The next commit compares against it: another app's commit leaves it as it was.
+    up.write("apps/api/a.yaml", CONFIG.replace("web-config", "api-config")).commit("add api");
+    db.jdbi()
+        .useHandle(h -> h.execute("UPDATE git_apps SET revision = NULL, revision_commit = NULL"));
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(byName(gitops.apps()).get("web"))
+        .satisfies(
+            a -> {
+              assertThat(a.revision()).isEqualTo(revision);
+              assertThat(a.commit()).isEqualTo(sha);
+            });
+  }
+
+  private static Map<String, AppDefinition> byName(List<AppDefinition> apps) {
+    Map<String, AppDefinition> out = new HashMap<>();
+    apps.forEach(a -> out.put(a.name(), a));
+    return out;
   }
 
   @Test
@@ -237,7 +355,7 @@ abstract class GitOpsContract {
         .contains(good.substring(0, 12) + " stays in effect")
         .contains("app 'web'")
         .contains("a.yaml");
-    assertThat(gitops.apps()).extracting(AppDefinition::revision).containsExactly(good);
+    assertThat(gitops.apps()).extracting(AppDefinition::sha).containsExactly(good);
     CommitView refused = gitops.history("fleet", 1).get(0);
     assertThat(refused.sha()).isEqualTo(bad);
     assertThat(refused.status()).isEqualTo(CommitView.Status.FAILED);
@@ -261,6 +379,7 @@ abstract class GitOpsContract {
             new CommitView.AppChange(
                 "web",
                 CommitView.Change.CHANGED,
+                gitops.apps().getFirst().revision(),
                 List.of(),
                 List.of("v1 ConfigMap web/web-config"),
                 List.of()));
@@ -315,6 +434,7 @@ abstract class GitOpsContract {
     String first = up.write("apps/web/a.yaml", CONFIG).commit("first");
     gitops.add(source("fleet", up.fileUrl()), "alice");
     gitops.pollNow("fleet");
+    String revision = gitops.apps().getFirst().revision();
     String second = up.write("apps/web/b.yaml", SERVICE).commit("second");
     assertThat(gitops.pollNow("fleet")).isTrue();
     try (Git g = Git.open(up.dir().toFile())) {
@@ -326,7 +446,9 @@ abstract class GitOpsContract {
         .containsExactly(first, second, first);
     assertThat(gitops.commit("fleet", first).apps().get(0).removed())
         .containsExactly("v1 Service web/web");
-    assertThat(gitops.apps()).extracting(AppDefinition::revision).containsExactly(first);
+    assertThat(gitops.apps())
+        .extracting(AppDefinition::sha, AppDefinition::revision, AppDefinition::commit)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(first, revision, first));
   }
 
   @Test
@@ -630,7 +752,14 @@ abstract class GitOpsContract {
     assertThatThrownBy(
             () ->
                 gitops.render(
-                    new AppDefinition("fleet", "web", "0".repeat(40), web.kind(), web.target()),
+                    new AppDefinition(
+                        "fleet",
+                        "web",
+                        "0".repeat(40),
+                        web.revision(),
+                        web.commit(),
+                        web.kind(),
+                        web.target()),
                     Map.of()))
         .isInstanceOfSatisfying(
             ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));

@@ -159,7 +159,8 @@ class HelmIT {
 
     assertThatThrownBy(() -> gitops.render(web, Map.of("site-size", "large")))
         .isInstanceOf(RenderException.class)
-        .hasMessageContaining("fleet/web@" + web.revision().substring(0, 12))
+        .hasMessageContaining("fleet/web@" + web.revision())
+        .hasMessageContaining("(commit " + web.commit().substring(0, 12) + ")")
         .hasMessageContaining("the device has no tag 'site'");
   }
 
@@ -261,15 +262,20 @@ class HelmIT {
             "v1 ConfigMap infra/shared",
             "apps/v1 Deployment web/web");
 
+    String before = web().revision();
     String scaled =
         up.write("apps/web/values.yaml", VALUES.replace("replicaCount: 1", "replicaCount: 2"))
             .commit("scale");
     assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(web().revision()).isNotEqualTo(before).matches("sha256:[0-9a-f]{12}");
+    assertThat(web().commit()).isEqualTo(scaled);
+
     assertThat(gitops.commit("fleet", scaled).apps())
         .containsExactly(
             new CommitView.AppChange(
                 "web",
                 CommitView.Change.CHANGED,
+                web().revision(),
                 List.of(),
                 List.of("apps/v1 Deployment web/web"),
                 List.of()));
@@ -301,6 +307,17 @@ class HelmIT {
     assertThat(gitops.get("fleet").lastError())
         .contains("commit " + missingDeps.substring(0, 12) + " was refused")
         .contains("redis");
-    assertThat(web().revision()).isEqualTo(scaled);
+    assertThat(web().sha()).isEqualTo(scaled);
+
+    // Fixed by a commit that also adds another app: the chart is back at the content it had, so
+    // at the revision and provenance it had; the other app does not change them.
+    String revision = web().revision();
+    up.delete("apps/web/Chart.yaml")
+        .write("apps/web/Chart.yaml", CHART)
+        .write("apps/notes/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: n\n")
+        .commit("fixed, with notes");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(web().revision()).isEqualTo(revision);
+    assertThat(web().commit()).isEqualTo(scaled);
   }
 }

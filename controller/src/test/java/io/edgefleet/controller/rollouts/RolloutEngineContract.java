@@ -55,13 +55,16 @@ abstract class RolloutEngineContract {
   final Map<String, String> target = new LinkedHashMap<>(Map.of("fleet", "a"));
   final Set<String> offline = new HashSet<>();
   final List<String> devices = new ArrayList<>();
+  final List<AppCatalog.App> gitApps = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   final AppCatalog catalog =
       new AppCatalog() {
         @Override
         public List<App> apps() {
-          return List.of(
+          List<App> all = new ArrayList<>(gitApps);
+          all.add(
               new App(APP, "catalog", revision.get(), tags -> "a".equals(tags.get("fleet")), true));
+          return all;
         }
 
         @Override
@@ -361,6 +364,115 @@ abstract class RolloutEngineContract {
         .filteredOn(d -> d.deviceId().equals(late))
         .singleElement()
         .satisfies(d -> assertThat(d.batch()).isEqualTo(1));
+  }
+
+  @Test
+  void aGitCommitStartsARolloutOnlyForTheAppsWhoseContentItChanged() {
+    fleet(3, Map.of());
+    String c1 = "1".repeat(40);
+    String c2 = "2".repeat(40);
+    rollouts.gitPolicies(() -> Map.of("fleet", "canary: 1\nwaves: [100%]\n"));
+    gitApps.add(gitApp("web", "sha256:aaaaaaaaaaaa", c1));
+    gitApps.add(gitApp("db", "sha256:bbbbbbbbbbbb", c1));
+    rollouts.tick(T0);
+    assertThat(rollouts.list(Optional.of("web"), Optional.empty(), 10))
+        .singleElement()
+        .satisfies(r -> assertThat(r.createdBy()).isEqualTo("git commit 111111111111"));
+
+    // The next commit changes db only.
+    gitApps.set(1, gitApp("db", "sha256:cccccccccccc", c2));
+    rollouts.tick(T0.plusSeconds(1));
+    rollouts.tick(T0.plusSeconds(2));
+    assertThat(rollouts.list(Optional.of("web"), Optional.empty(), 10))
+        .singleElement()
+        .satisfies(r -> assertThat(r.toRevision()).isEqualTo("sha256:aaaaaaaaaaaa"));
+    assertThat(rollouts.list(Optional.of("db"), Optional.empty(), 10))
+        .extracting(
+            RolloutEngine.Summary::fromRevision,
+            RolloutEngine.Summary::toRevision,
+            RolloutEngine.Summary::createdBy)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(
+                "sha256:bbbbbbbbbbbb", "sha256:cccccccccccc", "git commit 222222222222"),
+            org.assertj.core.groups.Tuple.tuple(
+                null, "sha256:bbbbbbbbbbbb", "git commit 111111111111"));
+  }
+
+  @Test
+  void aRolloutToACommitFromBeforeContentRevisionsIsFollowedAtOnceWhereTheContentIsTheSame() {
+    fleet(4, Map.of());
+    String old = "5".repeat(40);
+    String head = "6".repeat(40);
+    String other = "7".repeat(40);
+    db.jdbi()
+        .useHandle(
+            h -> {
+              h.execute(
+                  "INSERT INTO git_sources (name, url, branch, path, interval_ms, auth, target,"
+                      + " webhook_secret, head_sha, created_at, updated_at) VALUES ('fleet',"
+                      + " 'file:///x', 'main', 'apps', 15000, 'none', '', 'sealed', ?, 0, 0)",
+                  head);
+              h.execute(
+                  "INSERT INTO git_app_trees (tree_id, files, size, created_at) VALUES"
+                      + " ('tree-a', '{}', 0, 0), ('tree-b', '{}', 0, 0)");
+              // web and db at an old commit, recorded before content revisions; at the head web
+              // has the same tree, db another.
+              h.execute(
+                  "INSERT INTO git_apps (source, sha, name, kind, tree_id) VALUES ('fleet', ?,"
+                      + " 'web', 'MANIFESTS', 'tree-a'), ('fleet', ?, 'db', 'MANIFESTS', 'tree-a')",
+                  old,
+                  other);
+              h.execute(
+                  "INSERT INTO git_apps (source, sha, name, kind, tree_id, revision,"
+                      + " revision_commit) VALUES ('fleet', ?, 'web', 'MANIFESTS', 'tree-a',"
+                      + " 'sha256:aaaaaaaaaaaa', ?), ('fleet', ?, 'db', 'MANIFESTS', 'tree-b',"
+                      + " 'sha256:bbbbbbbbbbbb', ?)",
+                  head,
+                  head,
+                  head,
+                  head);
+            });
+    String policy = "canary: 1\nwaves: [100%]\n";
+    for (String[] app : new String[][] {{"web", old}, {"db", other}}) {
+      rollouts.transaction(
+          h ->
+              rollouts.start(
+                  h,
+                  new RolloutEngine.Start(
+                      "fleet/" + app[0],
+                      app[0],
+                      "fleet",
+                      Optional.empty(),
+                      app[1],
+                      RolloutPolicy.parse(policy),
+                      tags -> true,
+                      "git")));
+    }
+    rollouts.gitPolicies(() -> Map.of("fleet", policy));
+    gitApps.add(gitApp("web", "sha256:aaaaaaaaaaaa", head));
+    gitApps.add(gitApp("db", "sha256:bbbbbbbbbbbb", head));
+    rollouts.tick(T0);
+
+    assertThat(rollouts.list(Optional.of("web"), Optional.empty(), 1))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.fromRevision()).isEqualTo(old);
+              assertThat(r.toRevision()).isEqualTo("sha256:aaaaaaaaaaaa");
+              assertThat(r.batches()).isEqualTo(1);
+              assertThat(r.createdBy()).isEqualTo("git commit 666666666666 (content unchanged)");
+            });
+    assertThat(rollouts.list(Optional.of("db"), Optional.empty(), 1))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.batches()).isEqualTo(2);
+              assertThat(r.createdBy()).isEqualTo("git commit 666666666666");
+            });
+  }
+
+  private static AppCatalog.App gitApp(String name, String revision, String commit) {
+    return new AppCatalog.App(name, "fleet", revision, tags -> true, true, commit);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -125,6 +125,7 @@ class FleetTargetingIT {
     admin.post("/api/v1/repos", Map.of("name", "fleet", "url", repo.url(), "target", "site=a"));
     String a1 = startAgent("a1", "a");
     awaitRunning(Duration.ofSeconds(60), good, a1);
+    String goodRevision = revisionAt(app, good);
 
     // Invalid YAML: the commit is refused with a reason, the devices keep the last good revision.
     repo.write(
@@ -139,7 +140,7 @@ class FleetTargetingIT {
         .isEqualTo(good);
     assertThat(appDevices())
         .singleElement()
-        .satisfies(d -> assertThat(d.path("runningRevision").asText()).isEqualTo(good));
+        .satisfies(d -> assertThat(d.path("runningRevision").asText()).isEqualTo(goodRevision));
 
     // An unknown kind passes Git but not the API server: that app fails on the device, with the
     // server's reason, while another app of the same commit runs.
@@ -165,7 +166,7 @@ class FleetTargetingIT {
                 }
                 if (i.path("app").asText().equals("ok-" + suffix)) {
                   ok =
-                      i.path("runningRevision").asText().equals(next)
+                      i.path("runningRevision").asText().equals(revisionAt("ok-" + suffix, next))
                           && !i.path("state").asText().equals("FAILED");
                 }
               }
@@ -207,16 +208,34 @@ class FleetTargetingIT {
         != null;
   }
 
+  /** Waits until the commit is in effect and these devices run the app's revision at it. */
   private void awaitRunning(Duration within, String sha, String... deviceIds) {
     await()
         .atMost(within)
         .pollInterval(Duration.ofMillis(100))
         .until(
-            () ->
-                appDevices().stream()
-                        .filter(d -> d.path("runningRevision").asText().equals(sha))
-                        .count()
-                    == deviceIds.length);
+            () -> {
+              String revision = revisionAt(app, sha);
+              return revision != null
+                  && appDevices().stream()
+                          .filter(d -> d.path("runningRevision").asText().equals(revision))
+                          .count()
+                      == deviceIds.length;
+            });
+  }
+
+  /** The content revision of {@code name} once commit {@code sha} is in effect; null before. */
+  private String revisionAt(String name, String sha) {
+    JsonNode source = admin.get("/api/v1/repos/fleet").body();
+    if (!source.path("lastCommit").path("sha").asText().equals(sha)) {
+      return null;
+    }
+    for (JsonNode r : source.path("revisions")) {
+      if (r.path("app").asText().equals(name)) {
+        return r.path("revision").asText();
+      }
+    }
+    return null;
   }
 
   private List<JsonNode> appDevices() {

@@ -132,7 +132,8 @@ class GitOpsIT {
         await()
             .atMost(Duration.ofSeconds(20))
             .until(
-                () -> appRow(id), r -> r != null && r.path("desiredRevision").asText().equals(sha));
+                () -> appRow(id),
+                r -> r != null && r.path("desiredRevision").asText().equals(revisionAt(sha)));
     assertThat(row.path("state").asText()).isEqualTo("PENDING_OFFLINE");
 
     Agent back = startAgent(options);
@@ -415,15 +416,33 @@ class GitOpsIT {
     return agents.start(options, Clock.systemUTC(), new KubernetesRuntime(KUBE.kubeconfig()));
   }
 
+  /** Waits until commit {@code sha} is in effect and the device runs the app's revision at it. */
   private void awaitAppState(String deviceId, String sha, String state) {
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
-            () -> appRow(deviceId),
-            r ->
-                r != null
-                    && r.path("runningRevision").asText().equals(sha)
-                    && (state == null || r.path("state").asText().equals(state)));
+            () -> {
+              String revision = revisionAt(sha);
+              JsonNode r = appRow(deviceId);
+              return revision != null
+                  && r != null
+                  && r.path("runningRevision").asText().equals(revision)
+                  && (state == null || r.path("state").asText().equals(state));
+            });
+  }
+
+  /** The app's content revision once commit {@code sha} is in effect; null before. */
+  private String revisionAt(String sha) {
+    JsonNode source = admin.get("/api/v1/repos/fleet").body();
+    if (!source.path("lastCommit").path("sha").asText().equals(sha)) {
+      return null;
+    }
+    for (JsonNode r : source.path("revisions")) {
+      if (r.path("app").asText().equals(app)) {
+        return r.path("revision").asText();
+      }
+    }
+    return null;
   }
 
   private JsonNode appRow(String deviceId) {

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A Git source added with a rollout policy: every new commit of an app reaches the devices canary
- * first, then the wave, from what the devices report; a commit that leaves the app's content as it
- * was goes everywhere at once.
+ * A Git source added with a rollout policy: every commit that changes an app reaches the devices
+ * canary first, then the wave, from what the devices report; a commit that leaves an app's content
+ * as it was leaves its revision as it was and starts no rollout for it.
  */
 class GitRolloutIT {
   @TempDir Path dir;
@@ -85,16 +85,22 @@ class GitRolloutIT {
     assertThat(added.status()).as(added.body().toString()).isEqualTo(201);
     assertThat(added.body().path("rollout").asText()).contains("canary: 1");
 
-    JsonNode first = awaitRolloutTo(admin, sha1, "SUCCEEDED");
+    String rev1 = revisionAt(admin, fleet.app, sha1);
+    String notesApp = "notes-" + fleet.suffix;
+    String notes1 = revisionAt(admin, notesApp, sha1);
+    JsonNode first = awaitRolloutTo(admin, fleet.app, rev1, "SUCCEEDED");
     assertThat(first.path("batches").get(0).path("counts").path("targeted").asInt()).isEqualTo(1);
-    fleet.awaitReady(Duration.ofSeconds(60), sha1, all);
+    assertThat(first.path("createdBy").asText()).isEqualTo("git commit " + sha1.substring(0, 12));
+    fleet.awaitReady(Duration.ofSeconds(60), rev1, all);
 
     chart("2.0");
     repo.commit("pos 2.0");
     String sha2 = repo.head();
     admin.post("/api/v1/repos/fleet/sync", Map.of());
-    JsonNode second = awaitRolloutTo(admin, sha2, "SUCCEEDED");
-    assertThat(second.path("fromRevision").asText()).isEqualTo(sha1);
+    String rev2 = revisionAt(admin, fleet.app, sha2);
+    assertThat(rev2).isNotEqualTo(rev1);
+    JsonNode second = awaitRolloutTo(admin, fleet.app, rev2, "SUCCEEDED");
+    assertThat(second.path("fromRevision").asText()).isEqualTo(rev1);
     assertThat(list(second.path("events")))
         .extracting(e -> e.path("kind").asText())
         .containsSubsequence(
@@ -105,19 +111,34 @@ class GitRolloutIT {
             "RELEASED",
             "BATCH_SUCCEEDED",
             "SUCCEEDED");
-    fleet.awaitReady(Duration.ofSeconds(60), sha2, all);
+    fleet.awaitReady(Duration.ofSeconds(60), rev2, all);
     for (Fleet.Device d : all) {
-      assertThat(d.runtime().revisions(fleet.app)).as(d.name()).containsExactly(sha1, sha2);
+      assertThat(d.runtime().revisions(fleet.app)).as(d.name()).containsExactly(rev1, rev2);
     }
+    // The notes app was not changed by that commit: no rollout, no new revision.
+    assertThat(revisionAt(admin, notesApp, sha2)).isEqualTo(notes1);
+    assertThat(list(admin.get("/api/v1/rollouts?app=" + notesApp).body().path("items")))
+        .singleElement()
+        .satisfies(r -> assertThat(r.path("toRevision").asText()).isEqualTo(notes1));
 
-    // Only another app changes: this app's rollout to the new commit is one batch, at once.
+    // Only the notes app changes: its rollout goes canary first; this app starts none.
     repo.write(notes(), GitRepo.configMap("notes", "text", "two"));
     repo.commit("notes only");
     String sha3 = repo.head();
     admin.post("/api/v1/repos/fleet/sync", Map.of());
-    JsonNode third = awaitRolloutTo(admin, sha3, "SUCCEEDED");
-    assertThat(third.path("batches")).hasSize(1);
-    assertThat(third.path("createdBy").asText()).contains("content unchanged");
+    assertThat(revisionAt(admin, fleet.app, sha3)).isEqualTo(rev2);
+    String notes2 = revisionAt(admin, notesApp, sha3);
+    JsonNode third = awaitRolloutTo(admin, notesApp, notes2, "SUCCEEDED");
+    assertThat(third.path("fromRevision").asText()).isEqualTo(notes1);
+    assertThat(third.path("batches")).hasSize(2);
+    assertThat(third.path("createdBy").asText()).isEqualTo("git commit " + sha3.substring(0, 12));
+    assertThat(list(admin.get("/api/v1/rollouts?app=" + fleet.app).body().path("items")))
+        .extracting(r -> r.path("toRevision").asText())
+        .containsExactlyInAnyOrder(rev1, rev2);
+    for (Fleet.Device d : all) {
+      assertThat(d.runtime().revisions(fleet.app)).as(d.name()).containsExactly(rev1, rev2);
+      assertThat(d.runtime().revisions(notesApp)).as(d.name()).containsExactly(notes1, notes2);
+    }
   }
 
   @Test
@@ -136,11 +157,12 @@ class GitRolloutIT {
             "/api/v1/repos",
             Map.of("name", "fleet", "url", repo.url(), "target", "fleet=" + fleet.suffix));
     assertThat(added.status()).as(added.body().toString()).isEqualTo(201);
-    JsonNode first = awaitRolloutTo(admin, sha1, "SUCCEEDED");
+    String rev1 = revisionAt(admin, fleet.app, sha1);
+    JsonNode first = awaitRolloutTo(admin, fleet.app, rev1, "SUCCEEDED");
     assertThat(list(first.path("batches")))
         .extracting(b -> b.path("name").asText())
         .containsExactly("canary", "wave-1");
-    fleet.awaitReady(Duration.ofSeconds(60), sha1, all);
+    fleet.awaitReady(Duration.ofSeconds(60), rev1, all);
     assertThat(admin.get("/api/v1/repos/fleet").body().path("rollout").asText())
         .contains("canary: 1");
 
@@ -163,15 +185,35 @@ class GitRolloutIT {
     return "apps/notes-" + fleet.suffix + "/app.yaml";
   }
 
-  private JsonNode awaitRolloutTo(AdminClient admin, String sha, String state) {
+  /** The content revision of {@code app} once commit {@code sha} is in effect. */
+  private static String revisionAt(AdminClient admin, String app, String sha) {
+    return await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              JsonNode source = admin.get("/api/v1/repos/fleet").body();
+              if (!source.path("lastCommit").path("sha").asText().equals(sha)) {
+                return null;
+              }
+              for (JsonNode r : source.path("revisions")) {
+                if (r.path("app").asText().equals(app)) {
+                  return r.path("revision").asText();
+                }
+              }
+              return null;
+            },
+            r -> r != null);
+  }
+
+  private JsonNode awaitRolloutTo(AdminClient admin, String app, String revision, String state) {
     String[] id = {null};
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
             () -> {
               for (JsonNode r :
-                  list(admin.get("/api/v1/rollouts?app=" + fleet.app).body().path("items"))) {
-                if (r.path("toRevision").asText().equals(sha)) {
+                  list(admin.get("/api/v1/rollouts?app=" + app).body().path("items"))) {
+                if (r.path("toRevision").asText().equals(revision)) {
                   id[0] = r.path("id").asText();
                   return true;
                 }
