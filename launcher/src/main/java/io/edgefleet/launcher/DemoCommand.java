@@ -77,6 +77,8 @@ public final class DemoCommand implements Callable<Integer> {
       }
     }
     long t0 = System.nanoTime();
+    // The demo prints the fleet's story itself; a line per device connecting would drown it.
+    System.setProperty("org.slf4j.simpleLogger.log.io.edgefleet.controller.gateway", "warn");
     Path dir = Files.createTempDirectory("edgefleet-demo-");
     PrintStream out = System.out;
     out.println("edgefleet demo: controller + " + devices + " agents in " + dir);
