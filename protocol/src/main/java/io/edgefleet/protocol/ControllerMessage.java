@@ -18,9 +18,31 @@ public sealed interface ControllerMessage {
   /**
    * Answer to {@link AgentMessage.Hello}: who the agent is, how often to check in and how often to
    * send metric summaries ({@code telemetrySeconds}; 0 from an older controller means the default).
+   *
+   * @param telemetryEncodings the encodings of telemetry batches the controller takes besides the
+   *     JSON {@code tel} message, e.g. {@link CompactTelemetry#ENCODING}; empty from an older
+   *     controller, which takes JSON only
    */
-  record Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds)
+  record Welcome(
+      String deviceId,
+      int heartbeatSeconds,
+      long generation,
+      int telemetrySeconds,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+          java.util.List<String> telemetryEncodings)
       implements ControllerMessage {
+    public Welcome {
+      telemetryEncodings =
+          telemetryEncodings == null
+              ? java.util.List.of()
+              : java.util.List.copyOf(telemetryEncodings);
+    }
+
+    public Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds) {
+      this(deviceId, heartbeatSeconds, generation, telemetrySeconds, java.util.List.of());
+    }
+
     public Welcome(String deviceId, int heartbeatSeconds, long generation) {
       this(deviceId, heartbeatSeconds, generation, 0);
     }
