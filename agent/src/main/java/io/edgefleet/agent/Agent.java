@@ -35,6 +35,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
@@ -610,12 +611,29 @@ public final class Agent implements AutoCloseable {
       requestReconcile();
       renewIfDue();
       AgentFeature.Channel channel =
-          message -> {
-            if (link != l) {
-              return false;
+          new AgentFeature.Channel() {
+            @Override
+            public boolean send(AgentMessage message) {
+              if (link != l) {
+                return false;
+              }
+              l.send(message);
+              return true;
             }
-            l.send(message);
-            return true;
+
+            @Override
+            public boolean binary() {
+              return true;
+            }
+
+            @Override
+            public boolean sendBinary(byte[] message) {
+              if (link != l) {
+                return false;
+              }
+              l.sendBinary(message);
+              return true;
+            }
           };
       for (AgentFeature f : features) {
         f.connected(channel, welcome);
@@ -1300,6 +1318,17 @@ public final class Agent implements AutoCloseable {
       }
       String text = Json.write(msg);
       sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    }
+
+    private synchronized void sendBinary(byte[] message) {
+      WebSocket w = ws;
+      if (w == null) {
+        return;
+      }
+      sending =
+          sending
+              .handle((x, e) -> null)
+              .thenCompose(x -> w.sendBinary(ByteBuffer.wrap(message), true));
     }
 
     void stopTimers() {
