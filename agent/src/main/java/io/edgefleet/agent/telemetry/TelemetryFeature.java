@@ -7,13 +7,18 @@ import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.Telemetry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -40,8 +45,8 @@ import java.util.function.Supplier;
  * partial summary (its real start and the stop); after a restart sampling resumes at once, and the
  * first window runs from the restart to the next boundary of the grid that is at least half a
  * window away, so the series has a gap only for the time the agent was down. Every {@link
- * Options#checkpointEvery} samples the open window's summary is saved next to the outbox ({@link
- * WindowCheckpoint}); after a crash it becomes a partial summary up to its last save.
+ * Options#checkpointEvery} samples the open window's summary is saved in memory ({@link
+ * WindowCheckpoint}); after a crash of the agent it becomes a partial summary up to its last save.
  *
  * <p>Thread-safe: called from the agent's scheduler, its socket threads and the sampling timer.
  * Owns the outbox and closes it.
@@ -60,6 +65,8 @@ public final class TelemetryFeature implements AgentFeature {
    * @param maxMetrics metrics per summary at most
    * @param checkpointEvery samples between saves of the open window (0: never; the window is then
    *     lost in a crash, and kept only by a graceful stop)
+   * @param checkpointDir where open windows are saved; null: a private directory in memory ({@code
+   *     /dev/shm}) when the machine has one, else nowhere
    * @param compact send batches in the compact form when the controller takes it
    */
   public record Options(
@@ -71,6 +78,7 @@ public final class TelemetryFeature implements AgentFeature {
       Duration ackTimeout,
       int maxMetrics,
       int checkpointEvery,
+      Path checkpointDir,
       boolean compact) {
     /** Samples between saves of the open window by default: one minute of 5 s samples. */
     public static final int CHECKPOINT_EVERY = 12;
@@ -90,7 +98,7 @@ public final class TelemetryFeature implements AgentFeature {
       }
     }
 
-    /** With the default checkpoints and the compact form. */
+    /** With open windows saved every minute in memory, and the compact form. */
     public Options(
         Duration sampleEvery,
         Duration defaultWindow,
@@ -108,12 +116,14 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           CHECKPOINT_EVERY,
+          null,
           true);
     }
 
     /**
      * 5 s samples, 5-minute windows until the controller says otherwise, batches of 200 records or
-     * 48 KiB, 16 KiB/s, 60 s ack timeout, the open window saved every 12 samples, the compact form.
+     * 48 KiB, 16 KiB/s, 60 s ack timeout, the open window saved in memory every 12 samples, the
+     * compact form.
      */
     public static Options defaults() {
       return new Options(
@@ -137,6 +147,7 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           checkpointEvery,
+          checkpointDir,
           compact);
     }
 
@@ -150,6 +161,7 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           checkpointEvery,
+          checkpointDir,
           compact);
     }
 
@@ -163,6 +175,7 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           checkpointEvery,
+          checkpointDir,
           compact);
     }
 
@@ -176,6 +189,7 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           checkpointEvery,
+          checkpointDir,
           compact);
     }
 
@@ -190,6 +204,22 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           samples,
+          checkpointDir,
+          compact);
+    }
+
+    /** Saves open windows in {@code dir} (it must survive what a crash should survive). */
+    public Options withCheckpointDir(Path dir) {
+      return new Options(
+          sampleEvery,
+          defaultWindow,
+          maxBatchRecords,
+          maxBatchBytes,
+          bytesPerSecond,
+          ackTimeout,
+          maxMetrics,
+          checkpointEvery,
+          dir,
           compact);
     }
 
@@ -204,6 +234,7 @@ public final class TelemetryFeature implements AgentFeature {
           ackTimeout,
           maxMetrics,
           checkpointEvery,
+          checkpointDir,
           on);
     }
   }
@@ -250,12 +281,13 @@ public final class TelemetryFeature implements AgentFeature {
   // Guarded by this.
   private final Window window = new Window();
   private final WindowCheckpoint checkpoint;
+  // The directory in /dev/shm made for this outbox, removed again by a graceful stop.
+  private final Path memoryDir;
   private Instant gridOrigin;
   private Instant windowStart;
   private Instant windowEnd;
   private Duration windowLength;
   private int sinceCheckpoint;
-  private boolean openWindowSaved;
   private AgentFeature.Channel channel;
   private CompactTelemetry.Encoder encoder;
   private CompactTelemetry.Encoded frameInFlight;
@@ -294,35 +326,44 @@ public final class TelemetryFeature implements AgentFeature {
     this.windowLength = options.defaultWindow();
     this.tokensAt = nanos.getAsLong();
     this.tokens = burst();
-    this.checkpoint = new WindowCheckpoint(outbox.dir());
+    Path openDir =
+        options.checkpointEvery() == 0
+            ? null
+            : options.checkpointDir() != null
+                ? SecureFiles.createPrivateDirectories(options.checkpointDir())
+                : WindowCheckpoint.memoryDirFor(outbox.dir()).orElse(null);
+    this.checkpoint = new WindowCheckpoint(outbox.dir(), openDir);
+    this.memoryDir = options.checkpointDir() == null ? openDir : null;
     Instant now = clock.instant();
-    this.gridOrigin = now;
     resume(now);
     this.windowStart = now;
     this.windowEnd = plannedEnd(now);
   }
 
   /**
-   * Takes over the grid of the windows before a restart and, after a crash, appends the window that
-   * was open as a partial summary up to its last save.
+   * Takes over the grid of the windows before a restart (or starts one here) and, after a crash,
+   * appends the window that was open as a partial summary up to its last save.
    */
   private void resume(Instant now) {
-    WindowCheckpoint.State saved = checkpoint.load().orElse(null);
-    if (saved == null) {
-      return;
+    Optional<WindowCheckpoint.Grid> grid = checkpoint.grid();
+    gridOrigin = grid.map(WindowCheckpoint.Grid::origin).orElse(now);
+    grid.ifPresent(g -> windowLength = Duration.ofSeconds(g.windowSeconds()));
+    if (grid.isEmpty()) {
+      saveGrid();
     }
-    gridOrigin = saved.grid();
-    windowLength = Duration.ofSeconds(saved.windowSeconds());
-    if (saved.hasOpenWindow()) {
-      try {
-        outbox.appendMetrics(saved.from(), saved.at(), saved.metrics(), true);
-        outbox.sync();
-        partialSummaries.incrementAndGet();
-      } catch (RuntimeException e) {
-        // Not storable (e.g. the disk is full): the window is lost, as it would be without a save.
-      }
-    }
-    saveGrid();
+    checkpoint
+        .open()
+        .ifPresent(
+            w -> {
+              try {
+                outbox.appendMetrics(w.from(), w.at(), w.metrics(), true);
+                outbox.sync();
+                partialSummaries.incrementAndGet();
+              } catch (RuntimeException e) {
+                // Not storable (e.g. the disk is full): lost, as it would be without a save.
+              }
+            });
+    clearOpenWindow();
   }
 
   /** The planned end of a window starting at {@code start}: a grid boundary half a window on. */
@@ -335,10 +376,17 @@ public final class TelemetryFeature implements AgentFeature {
 
   private void saveGrid() {
     try {
-      checkpoint.save(
-          new WindowCheckpoint.State(gridOrigin, windowLength.toSeconds(), null, null, null));
+      checkpoint.saveGrid(new WindowCheckpoint.Grid(gridOrigin, windowLength.toSeconds()));
     } catch (RuntimeException e) {
       // Without it a restart starts a new grid; nothing else depends on it.
+    }
+  }
+
+  private void clearOpenWindow() {
+    try {
+      checkpoint.clearOpen();
+    } catch (RuntimeException e) {
+      // Left behind, a later start would append it again: a window twice, not a window lost.
     }
   }
 
@@ -397,10 +445,9 @@ public final class TelemetryFeature implements AgentFeature {
         window.reset();
         windowStart = now;
         windowEnd = plannedEnd(now);
-        if (openWindowSaved) {
+        if (checkpoint.openSaved()) {
           // The saved window is in the outbox now; a crash must not append it again.
-          saveGrid();
-          openWindowSaved = false;
+          clearOpenWindow();
         }
         sinceCheckpoint = 0;
       } else if (options.checkpointEvery() > 0
@@ -408,14 +455,8 @@ public final class TelemetryFeature implements AgentFeature {
           && !window.isEmpty()) {
         sinceCheckpoint = 0;
         try {
-          checkpoint.save(
-              new WindowCheckpoint.State(
-                  gridOrigin,
-                  windowLength.toSeconds(),
-                  windowStart,
-                  now,
-                  window.summary(options.maxMetrics())));
-          openWindowSaved = true;
+          checkpoint.saveOpen(
+              new WindowCheckpoint.Open(windowStart, now, window.summary(options.maxMetrics())));
         } catch (RuntimeException e) {
           // The next save tries again; only a crash before it would lose the samples.
         }
@@ -627,8 +668,16 @@ public final class TelemetryFeature implements AgentFeature {
       }
       window.reset();
     }
+    clearOpenWindow();
     saveGrid();
     checkpoint.close();
+    if (memoryDir != null) {
+      try {
+        Files.deleteIfExists(memoryDir);
+      } catch (IOException e) {
+        // Not empty or already gone: made again by the next start either way.
+      }
+    }
     outbox.close();
   }
 }

@@ -7,67 +7,137 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.util.EnumSet;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.zip.CRC32;
 
 /**
- * The telemetry window in progress, kept in one small file next to the outbox ({@code window}) so
- * that a restart continues the window grid and a crash loses at most the samples since the last
- * save: where the grid of windows lies, the window length, and the summary of the open window so
- * far.
+ * What the telemetry feature keeps of its windows across a stop or a crash, in two files:
  *
- * <p>The file is rewritten in place ({@code [int length][int crc32][JSON]}, then truncated) and
- * never fsynced: a killed process leaves what it wrote in the page cache, which is what this is
- * for; after a power cut the content may be old or torn, which the checksum recognises (the file is
- * then ignored). Writing costs one small write to the page cache; the kernel writes the page back
- * at most once per writeback interval (see decision 0011 for the figures).
+ * <ul>
+ *   <li>the <b>grid</b> of windows (an origin and the window length) in the outbox directory
+ *       ({@value #GRID_FILE}), written when it is first made, when the controller changes the
+ *       length and when the agent stops: a few writes in the agent's life, each fsynced;
+ *   <li>the <b>open window</b>'s summary so far, saved every few samples in a directory that lives
+ *       in memory ({@code /dev/shm}), so that a crashed agent (kill -9, the OOM killer) finds it
+ *       when it starts again. A reboot empties that directory, but a reboot stops the agent
+ *       gracefully, which summarises the window then; only a power cut loses it, as it loses
+ *       whatever is not fsynced. Saves there never reach the disk: no wear on flash (decision 0011
+ *       has the figures that chose this over the outbox directory).
+ * </ul>
+ *
+ * The open-window file is {@code [int length][int crc32][JSON]}, rewritten in place; a torn or
+ * foreign file is ignored. The memory directory is {@code /dev/shm/edgefleet-agent-<hash of the
+ * outbox directory>}, created 0700 and used only if it is a directory (not a link) that belongs to
+ * the owner of the outbox directory and nobody else may enter; otherwise open windows are not
+ * saved.
  *
  * <p>Not thread-safe: the telemetry feature calls it under its lock.
  */
 final class WindowCheckpoint implements AutoCloseable {
-  /** The file's name in the outbox directory. */
-  static final String FILE = "window";
+  /** The grid's file in the outbox directory. */
+  static final String GRID_FILE = "window-grid";
 
+  /** The open window's file in the memory directory. */
+  static final String OPEN_FILE = "window";
+
+  private static final Path SHM = Path.of("/dev/shm");
   private static final int HEADER = 8;
   private static final int MAX_BYTES = 256 * 1024;
 
+  /** Windows end at {@code origin + n × windowSeconds}. */
+  record Grid(Instant origin, long windowSeconds) {}
+
+  /** The open window: samples from {@code from} to the last one saved, at {@code at}. */
+  record Open(Instant from, Instant at, Map<String, Telemetry.Stat> metrics) {}
+
+  private final Path gridFile;
+  private final Path openFile;
+  private FileChannel open;
+  private boolean openSaved;
+  private long openWrites;
+
   /**
-   * What is saved.
-   *
-   * @param grid a boundary of the window grid: windows end at {@code grid + n × windowSeconds}
-   * @param windowSeconds the window length in force
-   * @param from start of the open window, null if none is open
-   * @param at time of its last saved sample
-   * @param metrics its summary so far (null if none is open)
+   * @param outboxDir where the grid is kept
+   * @param openDir where open windows are saved, null for nowhere (they are then lost in a crash)
    */
-  record State(
-      Instant grid,
-      long windowSeconds,
-      Instant from,
-      Instant at,
-      Map<String, Telemetry.Stat> metrics) {
-    /** Whether it holds samples of an open window. */
-    boolean hasOpenWindow() {
-      return from != null && at != null && metrics != null && !metrics.isEmpty();
+  WindowCheckpoint(Path outboxDir, Path openDir) {
+    this.gridFile = outboxDir.resolve(GRID_FILE);
+    this.openFile = openDir == null ? null : openDir.resolve(OPEN_FILE);
+  }
+
+  /**
+   * The memory directory for the open windows of the outbox in {@code outboxDir}, if this machine
+   * has {@code /dev/shm} and the directory is this user's alone.
+   */
+  static Optional<Path> memoryDirFor(Path outboxDir) {
+    if (!Files.isDirectory(SHM)) {
+      return Optional.empty();
+    }
+    Path dir = SHM.resolve("edgefleet-agent-" + hash(outboxDir.toAbsolutePath().normalize()));
+    try {
+      SecureFiles.createPrivateDirectories(dir);
+      boolean ours =
+          Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
+              && Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS)
+                  .equals(Files.getOwner(outboxDir, LinkOption.NOFOLLOW_LINKS))
+              && Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS)
+                  .equals(
+                      Set.of(
+                          PosixFilePermission.OWNER_READ,
+                          PosixFilePermission.OWNER_WRITE,
+                          PosixFilePermission.OWNER_EXECUTE));
+      return ours ? Optional.of(dir) : Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
     }
   }
 
-  private final Path file;
-  private FileChannel channel;
-  private long writes;
-
-  WindowCheckpoint(Path dir) {
-    this.file = dir.resolve(FILE);
+  private static String hash(Path p) {
+    try {
+      byte[] d =
+          MessageDigest.getInstance("SHA-256")
+              .digest(p.toString().getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(d, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
-  /** What the file holds, or empty if there is none or it is torn or unreadable. */
-  Optional<State> load() {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+  /** The grid kept, or empty if there is none or it cannot be read. */
+  Optional<Grid> grid() {
+    try {
+      Grid g = Json.mapper().readValue(Files.readAllBytes(gridFile), Grid.class);
+      return g.origin() == null || g.windowSeconds() < 1 ? Optional.empty() : Optional.of(g);
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Keeps the grid (atomically, fsynced: it is written a few times in the agent's life). */
+  void saveGrid(Grid grid) {
+    SecureFiles.writeSecret(gridFile, Json.writeBytes(grid));
+  }
+
+  /** The open window a crash left, or empty if there is none or it is torn or unreadable. */
+  Optional<Open> open() {
+    if (openFile == null) {
+      return Optional.empty();
+    }
+    try (FileChannel ch =
+        FileChannel.open(openFile, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       long size = ch.size();
       if (size < HEADER || size > MAX_BYTES + HEADER) {
         return Optional.empty();
@@ -87,49 +157,81 @@ final class WindowCheckpoint implements AutoCloseable {
       if (crc(json) != crc) {
         return Optional.empty();
       }
-      State s = Json.mapper().readValue(json, State.class);
-      return s.grid() == null || s.windowSeconds() < 1 ? Optional.empty() : Optional.of(s);
+      Open o = Json.mapper().readValue(json, Open.class);
+      boolean whole = o.from() != null && o.at() != null && o.metrics() != null;
+      return whole && !o.metrics().isEmpty() ? Optional.of(o) : Optional.empty();
     } catch (IOException | RuntimeException e) {
-      // Missing, torn by a power cut, or written by something else: start a fresh grid.
+      // None, torn, or written by something else.
       return Optional.empty();
     }
   }
 
-  /** Replaces what the file holds; the bytes reach the page cache, not necessarily the disk. */
-  void save(State state) {
-    byte[] json = Json.writeBytes(state);
+  /** Saves the open window: a write to memory, never to the disk. False if there is nowhere. */
+  boolean saveOpen(Open window) {
+    if (openFile == null) {
+      return false;
+    }
+    byte[] json = Json.writeBytes(window);
     if (json.length > MAX_BYTES) {
-      // A summary this large is refused by the outbox too; keep the grid only.
-      json = Json.writeBytes(new State(state.grid(), state.windowSeconds(), null, null, null));
+      return false;
     }
     ByteBuffer b = ByteBuffer.allocate(HEADER + json.length);
     b.putInt(json.length).putInt(crc(json)).put(json).flip();
     try {
-      if (channel == null) {
-        channel =
+      if (open == null) {
+        open =
             FileChannel.open(
-                file,
-                EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+                openFile,
+                Set.<OpenOption>of(
+                    StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                 SecureFiles.ownerOnlyFile());
       }
       long pos = 0;
       while (b.hasRemaining()) {
-        pos += channel.write(b, pos);
+        pos += open.write(b, pos);
       }
-      channel.truncate(pos);
-      writes++;
+      open.truncate(pos);
+      openSaved = true;
+      openWrites++;
+      return true;
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot save the telemetry window in " + file, e);
+      throw new UncheckedIOException("cannot save the telemetry window in " + openFile, e);
     }
   }
 
-  /** Saves done since this object was made. */
-  long writes() {
-    return writes;
+  /** Forgets the saved open window: its samples are in the outbox now. */
+  void clearOpen() {
+    if (openFile == null || (!openSaved && open == null && !Files.exists(openFile))) {
+      return;
+    }
+    closeOpen();
+    try {
+      Files.deleteIfExists(openFile);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot clear the telemetry window in " + openFile, e);
+    }
+    openSaved = false;
   }
 
-  Path file() {
-    return file;
+  /** Whether an open window was saved since the last {@link #clearOpen}. */
+  boolean openSaved() {
+    return openSaved;
+  }
+
+  /** Saves of open windows since this object was made. */
+  long openWrites() {
+    return openWrites;
+  }
+
+  private void closeOpen() {
+    if (open != null) {
+      try {
+        open.close();
+      } catch (IOException e) {
+        // Nothing was buffered: each save is one write.
+      }
+      open = null;
+    }
   }
 
   private static int crc(byte[] bytes) {
@@ -140,13 +242,6 @@ final class WindowCheckpoint implements AutoCloseable {
 
   @Override
   public void close() {
-    if (channel != null) {
-      try {
-        channel.close();
-      } catch (IOException e) {
-        // What was written is in the page cache either way.
-      }
-      channel = null;
-    }
+    closeOpen();
   }
 }

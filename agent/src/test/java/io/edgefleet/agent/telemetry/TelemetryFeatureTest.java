@@ -104,7 +104,12 @@ class TelemetryFeatureTest {
             () -> apps,
             scheduler,
             clock,
-            options.withSampleEvery(Duration.ZERO),
+            options
+                .withSampleEvery(Duration.ZERO)
+                .withCheckpointDir(
+                    options.checkpointDir() != null
+                        ? options.checkpointDir()
+                        : dir.resolve("memory")),
             nanos::get);
     return feature;
   }
@@ -385,8 +390,11 @@ class TelemetryFeatureTest {
   }
 
   @Test
-  void aCorruptWindowFileIsIgnored() throws Exception {
-    java.nio.file.Files.writeString(dir.resolve(WindowCheckpoint.FILE), "not a checkpoint at all");
+  void corruptWindowFilesAreIgnored() throws Exception {
+    java.nio.file.Files.writeString(dir.resolve(WindowCheckpoint.GRID_FILE), "not a grid at all");
+    java.nio.file.Files.createDirectories(dir.resolve("memory"));
+    java.nio.file.Files.write(
+        dir.resolve("memory").resolve(WindowCheckpoint.OPEN_FILE), new byte[] {0, 0, 0, 9, 1, 2});
     start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
     ticks(12, Duration.ofSeconds(5));
     assertThat(summaries(feature.outbox()))
@@ -411,7 +419,7 @@ class TelemetryFeatureTest {
         };
     try {
       // A grid from an earlier run: origin T0, windows of 60 s. Now is T0+62.5s.
-      new WindowCheckpoint(dir).save(new WindowCheckpoint.State(T0, 60, null, null, null));
+      new WindowCheckpoint(dir, null).saveGrid(new WindowCheckpoint.Grid(T0, 60));
       clock.advance(Duration.ofMillis(62_500));
       Outbox outbox = Outbox.open(dir, Outbox.Options.defaults(), clock);
       feature =
@@ -421,7 +429,7 @@ class TelemetryFeatureTest {
               List::of,
               recording,
               clock,
-              TelemetryFeature.Options.defaults(),
+              TelemetryFeature.Options.defaults().withCheckpointDir(dir.resolve("memory")),
               nanos::get);
       feature.start();
       await().until(() -> feature.stats().samples() == 1);
@@ -564,6 +572,7 @@ class TelemetryFeatureTest {
             TelemetryFeature.Options.defaults()
                 .withSampleEvery(Duration.ZERO)
                 .withDefaultWindow(Duration.ofSeconds(60))
+                .withCheckpointDir(other.resolve("memory"))
                 .withCompact(false),
             nanos::get);
     BinaryWire off = new BinaryWire();
@@ -571,5 +580,38 @@ class TelemetryFeatureTest {
     ticks(12, Duration.ofSeconds(5));
     await().until(() -> off.json.size() == 1);
     assertThat(off.frames).isEmpty();
+  }
+
+  @Test
+  void openWindowsAreSavedInMemoryInADirectoryOfThisUserOnly() throws Exception {
+    java.nio.file.Path outboxDir = dir.resolve("outbox-" + System.nanoTime());
+    java.nio.file.Files.createDirectories(outboxDir);
+    java.util.Optional<java.nio.file.Path> memory = WindowCheckpoint.memoryDirFor(outboxDir);
+    try {
+      assertThat(memory).hasValueSatisfying(m -> assertThat(m.startsWith("/dev/shm")).isTrue());
+      assertThat(java.nio.file.Files.getPosixFilePermissions(memory.get()))
+          .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+      assertThat(WindowCheckpoint.memoryDirFor(outboxDir)).isEqualTo(memory);
+      // Someone made it open to others: it is not used.
+      java.nio.file.Files.setPosixFilePermissions(
+          memory.get(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+      assertThat(WindowCheckpoint.memoryDirFor(outboxDir)).isEmpty();
+    } finally {
+      if (memory.isPresent()) {
+        java.nio.file.Files.deleteIfExists(memory.get());
+      }
+    }
+  }
+
+  @Test
+  void aGracefulStopLeavesNoSavedWindowBehind() throws Exception {
+    start(TelemetryFeature.Options.defaults().withCheckpointEvery(2));
+    ticks(5, Duration.ofSeconds(5));
+    java.nio.file.Path saved = dir.resolve("memory").resolve(WindowCheckpoint.OPEN_FILE);
+    assertThat(saved).exists();
+    feature.close();
+    feature = null;
+    assertThat(saved).doesNotExist();
+    assertThat(dir.resolve(WindowCheckpoint.GRID_FILE)).exists();
   }
 }
