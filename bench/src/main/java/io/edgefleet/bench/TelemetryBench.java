@@ -395,79 +395,82 @@ public final class TelemetryBench {
     return n - 4;
   }
 
-  /** Time and bytes of saving the open window (what crash recovery costs while running). */
+  /**
+   * Time and bytes of saving the open window (what crash recovery costs while running), in memory
+   * ({@code /dev/shm}, the default) and, for comparison, in the state directory on disk.
+   */
   static void checkpoints(Path dir, Telemetry.Metrics window) throws Exception {
     Files.createDirectories(dir);
+    Path shm = Path.of("/dev/shm");
+    if (Files.isDirectory(shm)) {
+      Path memory = Files.createTempDirectory(shm, "edgefleet-bench-");
+      try {
+        checkpoints(dir.resolve("m"), memory, window, "in memory (/dev/shm)");
+      } finally {
+        Files.deleteIfExists(memory.resolve("window"));
+        Files.deleteIfExists(memory);
+      }
+    }
+    checkpoints(dir.resolve("d"), dir.resolve("disk"), window, "on disk (" + dir + ")");
+  }
+
+  private static void checkpoints(Path dir, Path saves, Telemetry.Metrics window, String where)
+      throws Exception {
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     try {
       StepClock clock = new StepClock();
-      Outbox outbox = Outbox.open(dir, Outbox.Options.defaults(), clock);
       Map<String, Double> sample = new LinkedHashMap<>();
       window.metrics().forEach((k, v) -> sample.put(k, v.mean()));
-      // One save per sample: the bench measures the save, not the cadence.
-      TelemetryFeature f =
-          new TelemetryFeature(
-              outbox,
-              () -> sample,
-              List::of,
-              scheduler,
-              clock,
-              TelemetryFeature.Options.defaults()
-                  .withSampleEvery(Duration.ZERO)
-                  .withDefaultWindow(Duration.ofDays(1))
-                  .withCheckpointEvery(1));
       ThreadMXBean threads = ManagementFactory.getThreadMXBean();
       int n = 20_000;
-      for (int i = 0; i < 2_000; i++) {
-        clock.advance(Duration.ofSeconds(5));
-        f.tick();
+      long[] cpu = new long[2];
+      long wall = 0;
+      long bytes = 0;
+      // Once with a save after every sample, once without, to subtract the sampling around it.
+      for (int every : new int[] {1, 0}) {
+        Outbox outbox =
+            Outbox.open(dir.resolve("outbox-" + every), Outbox.Options.defaults(), clock);
+        TelemetryFeature f =
+            new TelemetryFeature(
+                outbox,
+                () -> sample,
+                List::of,
+                scheduler,
+                clock,
+                TelemetryFeature.Options.defaults()
+                    .withSampleEvery(Duration.ZERO)
+                    .withDefaultWindow(Duration.ofDays(1))
+                    .withCheckpointEvery(every)
+                    .withCheckpointDir(saves));
+        for (int i = 0; i < 2_000; i++) {
+          clock.advance(Duration.ofSeconds(5));
+          f.tick();
+        }
+        long cpu0 = threads.getCurrentThreadCpuTime();
+        long wall0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+          clock.advance(Duration.ofSeconds(5));
+          f.tick();
+        }
+        cpu[every] = threads.getCurrentThreadCpuTime() - cpu0;
+        if (every == 1) {
+          wall = System.nanoTime() - wall0;
+          bytes = Files.size(saves.resolve("window"));
+        }
+        f.close();
       }
-      long cpu0 = threads.getCurrentThreadCpuTime();
-      long wall0 = System.nanoTime();
-      for (int i = 0; i < n; i++) {
-        clock.advance(Duration.ofSeconds(5));
-        f.tick();
-      }
-      long cpu = threads.getCurrentThreadCpuTime() - cpu0;
-      long wall = System.nanoTime() - wall0;
-      long bytes = Files.size(dir.resolve("window"));
-      f.close();
-      // The same ticks without saves, to subtract the sampling and summarising around them.
-      Outbox outbox2 = Outbox.open(dir.resolve("plain"), Outbox.Options.defaults(), clock);
-      TelemetryFeature g =
-          new TelemetryFeature(
-              outbox2,
-              () -> sample,
-              List::of,
-              scheduler,
-              clock,
-              TelemetryFeature.Options.defaults()
-                  .withSampleEvery(Duration.ZERO)
-                  .withDefaultWindow(Duration.ofDays(1))
-                  .withCheckpointEvery(0));
-      for (int i = 0; i < 2_000; i++) {
-        clock.advance(Duration.ofSeconds(5));
-        g.tick();
-      }
-      long cpu1 = threads.getCurrentThreadCpuTime();
-      for (int i = 0; i < n; i++) {
-        clock.advance(Duration.ofSeconds(5));
-        g.tick();
-      }
-      long plain = threads.getCurrentThreadCpuTime() - cpu1;
-      g.close();
       System.out.printf(
           Locale.ROOT,
-          "%nsaving the open window (%d metrics): %,d B per save; %.1f µs CPU per save (%.1f µs"
-              + " per sample with a save, %.1f without; %.1f µs wall with a save); at one save a"
-              + " minute: %,d saves and %,d B written to the page cache a day%n",
+          "%nsaving the open window (%d metrics) %s: %,d B per save; %.1f µs CPU per save (%.1f µs"
+              + " per sample with a save, %.1f without; %.1f µs wall with a save); one save a"
+              + " minute: 1,440 saves, %,d B written a day%n",
           window.metrics().size(),
+          where,
           bytes,
-          (cpu - plain) / 1e3 / n,
-          cpu / 1e3 / n,
-          plain / 1e3 / n,
+          (cpu[1] - cpu[0]) / 1e3 / n,
+          cpu[1] / 1e3 / n,
+          cpu[0] / 1e3 / n,
           wall / 1e3 / n,
-          1440,
           1440 * bytes);
     } finally {
       scheduler.shutdownNow();
