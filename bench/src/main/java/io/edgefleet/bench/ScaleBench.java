@@ -355,9 +355,10 @@ public final class ScaleBench {
 
   private void steady() throws Exception {
     // Idle means idle: the window starts once no device has fetched or been sent a desired state
-    // for 15 s (enrollment's first documents are done).
+    // for 15 s (enrollment's first documents are done) and every device has sent its first metric
+    // summary (on a new connection that one also names the metrics; later ones do not).
     long settleStart = System.nanoTime();
-    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis + TimeUnit.MINUTES.toMillis(6);
     long last = -1;
     long quietSince = System.nanoTime();
     while (System.currentTimeMillis() < deadline) {
@@ -366,7 +367,8 @@ public final class ScaleBench {
       if (changes != last) {
         last = changes;
         quietSince = System.nanoTime();
-      } else if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(15)) {
+      } else if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(15)
+          && s.path("telemetryRecords").asLong() >= s.path("connected").asLong()) {
         break;
       }
       Thread.sleep(500);
