@@ -13,11 +13,13 @@
 #
 #   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
 #                  [--jfr DIR]   (a JFR recording of the controller per scenario, DIR/<scenario>.jfr)
+#                  [--steady-seconds S=60] [--scenarios steady,fan-out,storm] [--root DIR]
+#                  (--root: the controller and simulator of another checkout's distribution)
 #
 # small: 1,000 devices (250/500/1,000), 60 s steady window (one heartbeat), about 4 minutes.
 # full:  100,000 devices (10k/50k/100k), 60 s steady window; needs a machine of its own (see
 #        docs/benchmarks.md).
-# Controller: `edgefleet controller --data DIR --listen 127.0.0.1:PORT` (SQLite, heartbeat 30 s)
+# Controller: `edgefleet controller --data DIR --listen 127.0.0.1:PORT` (SQLite, heartbeat 60 s, summaries 5 min)
 # with -XX:+UseG1GC -XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -Xms512m -Xmx4g; simulator:
 # `edgefleet sim` with the launcher's -XX:+UseG1GC -Xmx4g -Xss512k. Both are started from the
 # distribution the launcher builds (launcher/target/dist), on the same machine.
@@ -31,11 +33,12 @@ for ((i = 1; i <= $#; i++)); do
 done
 case "$PROFILE" in small|full) ;; *) echo "usage: bench/scale.sh --profile small|full [--devices N]" >&2; exit 2 ;; esac
 "$ROOT/edgefleet" --version >/dev/null   # builds the distribution (controller, simulator) on first use
-# Formatting checks belong to `verify`, not to running a benchmark.
-./mvnw -q -B -pl bench -am install -DskipTests -Dspotless.check.skip=true
 CP="$(mktemp /tmp/edgefleet-bench-cp-XXXXXX)"
 trap 'rm -f "$CP"' EXIT
-./mvnw -q -B -pl bench dependency:build-classpath -Dmdep.outputFile="$CP" -Dmdep.includeScope=runtime
+# Formatting checks belong to `verify`, not to running a benchmark. Built inside the reactor
+# (nothing is installed to ~/.m2); the last module (bench) writes the class path last.
+./mvnw -q -B -pl bench -am package dependency:build-classpath -DskipTests \
+  -Dspotless.check.skip=true -Dmdep.outputFile="$CP" -Dmdep.includeScope=runtime
 # shellcheck source=../bin/find-jdk.sh
 . "$ROOT/bin/find-jdk.sh"
 edgefleet_find_jdk

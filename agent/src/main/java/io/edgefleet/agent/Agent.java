@@ -669,7 +669,23 @@ public final class Agent implements AutoCloseable {
       }
       reconcile.request();
       renewIfDue();
-      AgentFeature.Channel channel = message -> link == l && l.send(message);
+      AgentFeature.Channel channel =
+          new AgentFeature.Channel() {
+            @Override
+            public boolean send(AgentMessage message) {
+              return link == l && l.send(message);
+            }
+
+            @Override
+            public boolean binary() {
+              return true;
+            }
+
+            @Override
+            public boolean sendBinary(byte[] message) {
+              return link == l && l.sendBinary(message);
+            }
+          };
       for (AgentFeature f : features) {
         f.connected(channel, welcome);
       }

@@ -15,6 +15,19 @@ public interface AgentFeature extends AutoCloseable {
   interface Channel {
     /** Queues a message; false if the connection is gone. */
     boolean send(AgentMessage message);
+
+    /** Whether the connection carries binary messages ({@link #sendBinary}). */
+    default boolean binary() {
+      return false;
+    }
+
+    /**
+     * Queues a binary message (a compact telemetry batch); false if the connection is gone or
+     * carries no binary messages.
+     */
+    default boolean sendBinary(byte[] message) {
+      return false;
+    }
   }
 
   /** The connection is up and the controller welcomed the agent. */

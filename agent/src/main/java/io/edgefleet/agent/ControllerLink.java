@@ -5,6 +5,7 @@ import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -171,6 +172,19 @@ final class ControllerLink implements WebSocket.Listener {
     }
     String text = Json.write(msg);
     sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    return true;
+  }
+
+  /** Queues a binary message (a compact telemetry batch) behind the others. False if gone. */
+  synchronized boolean sendBinary(byte[] message) {
+    WebSocket w = ws;
+    if (w == null || closed) {
+      return false;
+    }
+    sending =
+        sending
+            .handle((x, e) -> null)
+            .thenCompose(x -> w.sendBinary(ByteBuffer.wrap(message), true));
     return true;
   }
 

@@ -115,6 +115,7 @@ public final class ScaleBench {
     String link = "lan";
     Integer steady = null;
     Path jfr = null;
+    java.util.Set<String> scenarios = ALL_SCENARIOS;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--profile" -> profile = args[++i];
@@ -124,6 +125,7 @@ public final class ScaleBench {
         case "--link" -> link = args[++i];
         case "--steady-seconds" -> steady = Integer.parseInt(args[++i]);
         case "--jfr" -> jfr = Path.of(args[++i]).toAbsolutePath();
+        case "--scenarios" -> scenarios = java.util.Set.of(args[++i].split(","));
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -164,6 +166,7 @@ public final class ScaleBench {
             link,
             full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
+    b.scenarios = scenarios;
     if (capped != null) {
       b.result.put("capped", capped);
     }
@@ -196,8 +199,8 @@ public final class ScaleBench {
         "controller",
         Map.of(
             "command",
-            "./edgefleet controller --data DIR --listen 127.0.0.1:PORT (SQLite, heartbeat 30 s,"
-                + " telemetry 60 s)",
+            "./edgefleet controller --data DIR --listen 127.0.0.1:PORT (SQLite, heartbeat 60 s,"
+                + " telemetry 5 min)",
             "jvmFlags",
             String.join(" ", CONTROLLER_OPTS)));
     result.put(
@@ -224,10 +227,16 @@ public final class ScaleBench {
 
     try {
       profiled("connect", () -> connect(bootstrap, baseline));
-      profiled("steady", this::steady);
-      profiled("git-fan-out", this::gitFanOut);
-      profiled("catalog-fan-out", this::fanOut);
-      profiled("storm", this::storm);
+      if (scenarios.contains("steady")) {
+        profiled("steady", this::steady);
+      }
+      if (scenarios.contains("fan-out")) {
+        profiled("git-fan-out", this::gitFanOut);
+        profiled("catalog-fan-out", this::fanOut);
+      }
+      if (scenarios.contains("storm")) {
+        profiled("storm", this::storm);
+      }
     } catch (RuntimeException e) {
       // Keep what was measured; the error says where it stopped.
       result.put("error", e.toString());
@@ -339,11 +348,17 @@ public final class ScaleBench {
     result.put("connect", connect);
   }
 
+  /** The scenarios after connect, all by default ({@code --scenarios steady,fan-out,storm}). */
+  static final java.util.Set<String> ALL_SCENARIOS = java.util.Set.of("steady", "fan-out", "storm");
+
+  private java.util.Set<String> scenarios = ALL_SCENARIOS;
+
   private void steady() throws Exception {
     // Idle means idle: the window starts once no device has fetched or been sent a desired state
-    // for 15 s (enrollment's first documents are done).
+    // for 15 s (enrollment's first documents are done) and every device has sent its first metric
+    // summary (on a new connection that one also names the metrics; later ones do not).
     long settleStart = System.nanoTime();
-    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis + TimeUnit.MINUTES.toMillis(6);
     long last = -1;
     long quietSince = System.nanoTime();
     while (System.currentTimeMillis() < deadline) {
@@ -352,7 +367,8 @@ public final class ScaleBench {
       if (changes != last) {
         last = changes;
         quietSince = System.nanoTime();
-      } else if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(15)) {
+      } else if (System.nanoTime() - quietSince > TimeUnit.SECONDS.toNanos(15)
+          && s.path("telemetryRecords").asLong() >= s.path("connected").asLong()) {
         break;
       }
       Thread.sleep(500);
@@ -398,9 +414,18 @@ public final class ScaleBench {
             "pushedDocuments",
             "bundleFetches",
             "inlineBundles",
-            "telemetryRecords")) {
+            "telemetryRecords",
+            "telemetryBatches",
+            "telemetryCompactBatches",
+            "telemetryPayloadBytes")) {
       steady.put(k, s1.path(k).asLong() - s0.path(k).asLong());
     }
+    // WebSocket payload of the telemetry batches (an older simulator does not count it).
+    long telemetryPayload =
+        s1.path("telemetryPayloadBytes").asLong() - s0.path("telemetryPayloadBytes").asLong();
+    steady.put(
+        "telemetryPayloadBytesPerDevicePerDay",
+        Math.round(telemetryPayload / (double) n * 86_400 / secs));
     steady.put("controllerRssBytes", rss(pid(controller)));
     result.put("steady", steady);
   }

@@ -222,7 +222,7 @@ public final class Controller implements AutoCloseable {
       alerts.onDelivery(metrics::alertNotification);
       metrics.connectedAgents(gateway::connectionCount);
       gateway.onTraffic(metrics::websocketMessage);
-      metrics.telemetry(telemetry::records, telemetry::refused);
+      metrics.telemetry(telemetry::records, telemetry::refused, telemetry::refusedMessages);
       metrics.deviceEvents(deviceEvents::dropped, deviceEvents::heldBack, deviceEvents::skewed);
       metrics.desiredState(desired::recomputations);
       metrics.register(new FleetGauges(config.metricsTagKeys(), fleetSources(appStatus)));

@@ -1,7 +1,11 @@
 package io.edgefleet.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
 
 /** Messages the controller sends to an agent over its WebSocket. */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
@@ -23,22 +27,28 @@ public sealed interface ControllerMessage {
    *     behind, sends the newer document right after this welcome (a {@link Nudge}); the agent then
    *     needs no request of its own. False from older controllers: fetch if {@code generation}
    *     differs.
+   * @param telemetryEncodings the encodings of telemetry batches the controller takes besides the
+   *     JSON {@code tel} message, e.g. {@link CompactTelemetry#ENCODING}; empty from an older
+   *     controller, which takes JSON only
    */
   record Welcome(
       String deviceId,
       int heartbeatSeconds,
       long generation,
       int telemetrySeconds,
-      @com.fasterxml.jackson.annotation.JsonInclude(
-              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_DEFAULT)
-          boolean catchUp)
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean catchUp,
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> telemetryEncodings)
       implements ControllerMessage {
+    public Welcome {
+      telemetryEncodings = telemetryEncodings == null ? List.of() : List.copyOf(telemetryEncodings);
+    }
+
     public Welcome(String deviceId, int heartbeatSeconds, long generation, int telemetrySeconds) {
-      this(deviceId, heartbeatSeconds, generation, telemetrySeconds, false);
+      this(deviceId, heartbeatSeconds, generation, telemetrySeconds, false, List.of());
     }
 
     public Welcome(String deviceId, int heartbeatSeconds, long generation) {
-      this(deviceId, heartbeatSeconds, generation, 0, false);
+      this(deviceId, heartbeatSeconds, generation, 0, false, List.of());
     }
   }
 
@@ -53,9 +63,7 @@ public sealed interface ControllerMessage {
   record Nudge(
       long generation,
       SignedDesiredState desired,
-      @com.fasterxml.jackson.annotation.JsonInclude(
-              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
-          java.util.Map<String, String> bundles)
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, String> bundles)
       implements ControllerMessage {
     /** Largest gzip of one bundle sent inline; larger ones are fetched. */
     public static final int MAX_INLINE_BUNDLE_BYTES = 16 * 1024;
@@ -64,11 +72,11 @@ public sealed interface ControllerMessage {
     public static final int MAX_INLINE_TOTAL_BYTES = 48 * 1024;
 
     public Nudge {
-      bundles = bundles == null ? java.util.Map.of() : java.util.Map.copyOf(bundles);
+      bundles = bundles == null ? Map.of() : Map.copyOf(bundles);
     }
 
     public Nudge(long generation) {
-      this(generation, null, java.util.Map.of());
+      this(generation, null, Map.of());
     }
 
     /**
@@ -76,14 +84,13 @@ public sealed interface ControllerMessage {
      * or it is not base64 gzip of at most {@code maxBytes} (the device then fetches it). The caller
      * still checks the content against its digest.
      */
-    public static byte[] inlineBundle(
-        java.util.Map<String, String> bundles, String digest, int maxBytes) {
+    public static byte[] inlineBundle(Map<String, String> bundles, String digest, int maxBytes) {
       String packed = bundles.get(digest);
       if (packed == null) {
         return null;
       }
       try {
-        return Gzip.inflate(java.util.Base64.getDecoder().decode(packed), maxBytes);
+        return Gzip.inflate(Base64.getDecoder().decode(packed), maxBytes);
       } catch (java.io.IOException | IllegalArgumentException e) {
         return null;
       }

@@ -1,5 +1,6 @@
 package io.edgefleet.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.time.Instant;
@@ -29,9 +30,23 @@ public sealed interface Telemetry {
    * Node and workload metrics summarised over [{@code from}, {@code at}]. Names are dotted, e.g.
    * {@code cpu.used.percent}, {@code mem.used.bytes}, {@code disk./.used.percent}, {@code
    * net.eth0.rx.bytes}, {@code uptime.seconds}, {@code gpu.0.used.percent}.
+   *
+   * @param partial the window ended before its time because the agent stopped (or, recovered after
+   *     a crash, at its last saved sample): {@code at} is when sampling ended, not the end the
+   *     window was planned to have. Omitted from JSON when false, as older agents send it.
    */
-  record Metrics(long seq, Instant from, Instant at, Map<String, Stat> metrics)
-      implements Telemetry {}
+  record Metrics(
+      long seq,
+      Instant from,
+      Instant at,
+      Map<String, Stat> metrics,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean partial)
+      implements Telemetry {
+    /** A summary of a whole window. */
+    public Metrics(long seq, Instant from, Instant at, Map<String, Stat> metrics) {
+      this(seq, from, at, metrics, false);
+    }
+  }
 
   /**
    * Something that happened on the device: an apply result, a workload restart, an error.

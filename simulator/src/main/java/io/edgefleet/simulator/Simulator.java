@@ -176,6 +176,9 @@ public final class Simulator implements AutoCloseable {
     final LongAdder refusedDocuments = new LongAdder();
     final LongAdder refused = new LongAdder();
     final LongAdder telemetryRecords = new LongAdder();
+    final LongAdder telemetryBatches = new LongAdder();
+    final LongAdder telemetryCompactBatches = new LongAdder();
+    final LongAdder telemetryPayloadBytes = new LongAdder();
     final LongAdder messagesIn = new LongAdder();
     final LongAdder messagesOut = new LongAdder();
     final LongAdder churned = new LongAdder();
@@ -445,6 +448,9 @@ public final class Simulator implements AutoCloseable {
     s.put("messagesIn", stats.messagesIn.sum());
     s.put("messagesOut", stats.messagesOut.sum());
     s.put("telemetryRecords", stats.telemetryRecords.sum());
+    s.put("telemetryBatches", stats.telemetryBatches.sum());
+    s.put("telemetryCompactBatches", stats.telemetryCompactBatches.sum());
+    s.put("telemetryPayloadBytes", stats.telemetryPayloadBytes.sum());
     Map<String, Integer> generations = new TreeMap<>();
     Map<String, Integer> ready = new TreeMap<>();
     Map<String, Integer> failed = new TreeMap<>();

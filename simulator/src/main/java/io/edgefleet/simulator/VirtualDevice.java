@@ -5,6 +5,7 @@ import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
@@ -310,8 +311,14 @@ final class VirtualDevice {
     if (!report.isEmpty()) {
       w.send(new AgentMessage.AppReport(generation, report, trustedIds()));
     }
+    // A new connection: no metric names known on either side.
+    w.encoder =
+        welcome.telemetryEncodings().contains(CompactTelemetry.ENCODING)
+            ? new CompactTelemetry.Encoder()
+            : null;
+    w.framesInFlight.clear();
     if (!unacked.isEmpty()) {
-      w.send(new AgentMessage.TelemetryBatch(List.copyOf(unacked)));
+      sendTelemetry(w);
     }
     // A controller that read our generation in the hello sends a newer document on this socket.
     if (!welcome.catchUp() && welcome.generation() != generation) {
@@ -349,7 +356,30 @@ final class VirtualDevice {
     }
     unacked.add(m);
     sim.stats.telemetryRecords.increment();
-    w.send(new AgentMessage.TelemetryBatch(List.copyOf(unacked)));
+    sendTelemetry(w);
+  }
+
+  /**
+   * Sends every unacknowledged summary, as the agent would: in the compact form when the controller
+   * takes it (names spelled out until a frame carrying them was acknowledged), else JSON.
+   */
+  private void sendTelemetry(Ws w) {
+    List<Telemetry> batch = List.copyOf(unacked);
+    CompactTelemetry.Encoded frame = w.encoder == null ? null : w.encoder.encode(batch);
+    int bytes;
+    if (frame != null) {
+      if (w.framesInFlight.size() >= MAX_UNACKED) {
+        w.framesInFlight.removeFirst();
+      }
+      w.framesInFlight.add(
+          new InFlight(frame, batch.stream().mapToLong(Telemetry::seq).max().orElse(0)));
+      bytes = w.sendBinary(frame.bytes());
+      sim.stats.telemetryCompactBatches.increment();
+    } else {
+      bytes = w.send(new AgentMessage.TelemetryBatch(batch));
+    }
+    sim.stats.telemetryBatches.increment();
+    sim.stats.telemetryPayloadBytes.add(bytes);
   }
 
   /**
@@ -401,6 +431,18 @@ final class VirtualDevice {
     if (ws == w) {
       unacked.removeIf(t -> t.seq() <= upTo);
       unacked.trimToSize();
+      if (w.encoder != null) {
+        // A frame all of whose records are acknowledged was read: its names are known now.
+        w.framesInFlight.removeIf(
+            f -> {
+              boolean read = f.maxSeq() <= upTo;
+              if (read) {
+                w.encoder.acknowledged(f.frame());
+              }
+              return read;
+            });
+        w.framesInFlight.trimToSize();
+      }
     }
   }
 
@@ -783,6 +825,9 @@ final class VirtualDevice {
 
   // ------------------------------------------------------------------ WebSocket
 
+  /** A compact frame sent and not acknowledged yet, with the highest seq it holds. */
+  private record InFlight(CompactTelemetry.Encoded frame, long maxSeq) {}
+
   /** One WebSocket connection of this device. */
   private final class Ws implements TlsNet.Handler, Wire.FrameSink {
     private final Runnable releaseHandshake;
@@ -796,6 +841,8 @@ final class VirtualDevice {
     volatile long lastInbound = System.nanoTime();
     private volatile boolean cancelled;
     long seq;
+    CompactTelemetry.Encoder encoder;
+    final ArrayList<InFlight> framesInFlight = new ArrayList<>(0);
 
     Ws(Runnable releaseHandshake) {
       this.releaseHandshake = releaseHandshake;
@@ -944,12 +991,26 @@ final class VirtualDevice {
       }
     }
 
-    void send(AgentMessage msg) {
+    /** Sends a message; returns its WebSocket payload bytes (0 if not connected). */
+    int send(AgentMessage msg) {
       if (conn == null) {
-        return;
+        return 0;
       }
       byte[] text = Json.write(msg).getBytes(StandardCharsets.UTF_8);
-      ByteBuffer f = Wire.frame(Wire.OP_TEXT, text);
+      send(Wire.frame(Wire.OP_TEXT, text));
+      return text.length;
+    }
+
+    /** Sends a binary message; returns its payload bytes (0 if not connected). */
+    int sendBinary(byte[] payload) {
+      if (conn == null) {
+        return 0;
+      }
+      send(Wire.frame(Wire.OP_BINARY, payload));
+      return payload.length;
+    }
+
+    private void send(ByteBuffer f) {
       sim.stats.messagesOut.increment();
       long d =
           up.schedule(

@@ -154,6 +154,42 @@ class SimulatorIT {
     }
   }
 
+  @Test
+  void simulatedDevicesSendTheirSummariesInTheCompactForm() throws Exception {
+    int n = 20;
+    TestController controller =
+        TestController.start(
+            TestController.config(dir.resolve("t")).withTelemetryInterval(Duration.ofSeconds(1)));
+    Path bootstrap = dir.resolve("bootstrap-t.json");
+    Files.writeString(
+        bootstrap,
+        Json.write(
+            Bootstrap.of(
+                controller.url(),
+                controller.caFingerprint(),
+                controller.token(Map.of("fleet", "sim"), null, false))));
+    Simulator sim =
+        Simulator.start(Simulator.Options.of(bootstrap, n, dir.resolve("sim-t")), System.out);
+    try {
+      var ingest = controller.controller().telemetry();
+      await().atMost(Duration.ofSeconds(60)).until(() -> ingest.records() >= 5L * n);
+      Map<String, Object> stats = sim.snapshot();
+      assertThat(stats.get("telemetryCompactBatches")).isEqualTo(stats.get("telemetryBatches"));
+      assertThat(ingest.refused()).isZero();
+      assertThat(ingest.refusedMessages()).isZero();
+      assertThat(ingest.latestAll()).hasSize(n);
+      assertThat(ingest.latestAll().values()).allSatisfy(m -> assertThat(m.metrics()).hasSize(14));
+      // Names travel with the first frames of a connection only: what a batch costs on average
+      // is far below its first frame (about 330 B for these 14 names and values).
+      long perBatch =
+          (long) stats.get("telemetryPayloadBytes") / (long) stats.get("telemetryBatches");
+      assertThat(perBatch).isLessThan(250);
+    } finally {
+      sim.close();
+      controller.close();
+    }
+  }
+
   private static com.fasterxml.jackson.databind.JsonNode signingKey(
       AdminClient admin, String idOrState) {
     for (com.fasterxml.jackson.databind.JsonNode k :

@@ -17,7 +17,7 @@ public final class Downsampling {
   /**
    * One summary covering both windows; it takes the later summary's seq, so it sorts where the
    * later one did and never collides with a record the controller may already hold under the
-   * earlier seq.
+   * earlier seq. It is partial if either was: sampling stopped somewhere inside it.
    */
   public static Telemetry.Metrics merge(Telemetry.Metrics a, Telemetry.Metrics b) {
     Telemetry.Metrics early = a.seq() <= b.seq() ? a : b;
@@ -28,7 +28,8 @@ public final class Downsampling {
         late.seq(),
         early.from().isBefore(late.from()) ? early.from() : late.from(),
         early.at().isAfter(late.at()) ? early.at() : late.at(),
-        out);
+        out,
+        early.partial() || late.partial());
   }
 
   /** {@code early} and {@code late} merged; the last value is the later one's. */

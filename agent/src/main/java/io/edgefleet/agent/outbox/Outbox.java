@@ -378,10 +378,19 @@ public final class Outbox implements AutoCloseable {
    */
   public synchronized Telemetry.Metrics appendMetrics(
       Instant from, Instant at, Map<String, Telemetry.Stat> metrics) {
+    return appendMetrics(from, at, metrics, false);
+  }
+
+  /**
+   * Appends a metric summary as {@link #appendMetrics(Instant, Instant, Map)} does; {@code partial}
+   * marks a window that ended early because the agent stopped.
+   */
+  public synchronized Telemetry.Metrics appendMetrics(
+      Instant from, Instant at, Map<String, Telemetry.Stat> metrics, boolean partial) {
     if (metrics.isEmpty()) {
       throw new IllegalArgumentException("a metric summary needs at least one metric");
     }
-    Telemetry.Metrics m = new Telemetry.Metrics(nextSeq, from, at, new TreeMap<>(metrics));
+    Telemetry.Metrics m = new Telemetry.Metrics(nextSeq, from, at, new TreeMap<>(metrics), partial);
     append(Frames.METRICS, m, false);
     return m;
   }

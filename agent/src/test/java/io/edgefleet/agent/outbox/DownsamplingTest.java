@@ -62,4 +62,16 @@ class DownsamplingTest {
     assertThat(h.get(0).metrics().get("x").mean()).isEqualTo(0.5);
     assertThat(h.get(2)).isEqualTo(five.get(4));
   }
+
+  @Test
+  void aMergeWithAPartialWindowIsPartial() {
+    Map<String, Telemetry.Stat> x = Map.of("x", new Telemetry.Stat(1, 1, 1, 1, 1));
+    Telemetry.Metrics whole = new Telemetry.Metrics(1, T0, T0.plusSeconds(60), x);
+    Telemetry.Metrics cut =
+        new Telemetry.Metrics(2, T0.plusSeconds(60), T0.plusSeconds(70), x, true);
+    Telemetry.Metrics after = new Telemetry.Metrics(3, T0.plusSeconds(90), T0.plusSeconds(150), x);
+    assertThat(Downsampling.merge(whole, cut).partial()).isTrue();
+    assertThat(Downsampling.merge(cut, after).partial()).isTrue();
+    assertThat(Downsampling.merge(whole, after).partial()).isFalse();
+  }
 }

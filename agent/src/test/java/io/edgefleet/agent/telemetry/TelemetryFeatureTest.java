@@ -7,6 +7,7 @@ import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Telemetry;
 import java.nio.file.Path;
@@ -103,7 +104,12 @@ class TelemetryFeatureTest {
             () -> apps,
             scheduler,
             clock,
-            options.withSampleEvery(Duration.ZERO),
+            options
+                .withSampleEvery(Duration.ZERO)
+                .withCheckpointDir(
+                    options.checkpointDir() != null
+                        ? options.checkpointDir()
+                        : dir.resolve("memory")),
             nanos::get);
     return feature;
   }
@@ -267,5 +273,345 @@ class TelemetryFeatureTest {
     start(TelemetryFeature.Options.defaults());
     assertThat(feature.handle(new ControllerMessage.Ack())).isFalse();
     assertThat(feature.handle(new ControllerMessage.TelemetryAck(1))).isTrue();
+  }
+
+  TelemetryFeature restart(TelemetryFeature.Options options) {
+    return start(options);
+  }
+
+  static List<Telemetry.Metrics> summaries(Outbox outbox) {
+    return outbox.pending().stream()
+        .filter(t -> t instanceof Telemetry.Metrics)
+        .map(t -> (Telemetry.Metrics) t)
+        .toList();
+  }
+
+  @Test
+  void aGracefulStopKeepsThePartialWindowAndARestartLeavesNoGapBeyondTheDowntime() {
+    TelemetryFeature.Options options =
+        TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60));
+    start(options);
+    ticks(12, Duration.ofSeconds(5)); // one whole window: [T0, T0+60s]
+    ticks(7, Duration.ofSeconds(5)); // seven samples of the next one
+    clock.advance(Duration.ofSeconds(3));
+    Instant stoppedAt = clock.instant(); // T0+98s
+    feature.close();
+    feature = null;
+
+    clock.advance(Duration.ofSeconds(40)); // down for 40 s
+    Instant restartedAt = clock.instant(); // T0+138s
+    restart(options);
+    List<Telemetry.Metrics> kept = summaries(feature.outbox());
+    assertThat(kept).hasSize(2);
+    Telemetry.Metrics partial = kept.get(1);
+    assertThat(partial.partial()).isTrue();
+    assertThat(partial.from()).isEqualTo(T0.plusSeconds(60));
+    assertThat(partial.at()).isEqualTo(stoppedAt);
+    assertThat(partial.metrics().get("cpu.used.percent").count()).isEqualTo(7);
+    assertThat(kept.getFirst().partial()).isFalse();
+
+    // Sampling resumes at once (a sample at the restart, then on the 5 s grid from T0, as start()
+    // schedules them); the first window after the restart starts at the restart and ends on the
+    // grid of the windows before the stop (T0 + n x 60 s), here at T0+180s: the boundary at
+    // T0+120s was passed while down, and ending at the next one would leave a window of 2 s.
+    feature.tick();
+    clock.advance(Duration.ofSeconds(2));
+    feature.tick();
+    while (summaries(feature.outbox()).size() < 3) {
+      clock.advance(Duration.ofSeconds(5));
+      feature.tick();
+    }
+    Telemetry.Metrics next = summaries(feature.outbox()).get(2);
+    assertThat(next.partial()).isFalse();
+    assertThat(next.from()).isEqualTo(restartedAt);
+    assertThat(Duration.between(partial.at(), next.from())).isEqualTo(Duration.ofSeconds(40));
+    assertThat(next.at()).isEqualTo(T0.plusSeconds(180));
+  }
+
+  @Test
+  void afterACrashTheOpenWindowIsKeptUpToItsLastSave() {
+    TelemetryFeature.Options options = TelemetryFeature.Options.defaults().withCheckpointEvery(12);
+    start(options);
+    ticks(30, Duration.ofSeconds(5)); // 2.5 min into a 5 min window; saved at 60 s and 120 s
+    // A crash: nothing is closed, nothing flushed; the process's files are simply let go.
+    feature.outbox().close();
+    feature = null;
+
+    clock.advance(Duration.ofSeconds(20));
+    start(options);
+    List<Telemetry.Metrics> kept = summaries(feature.outbox());
+    assertThat(kept)
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.partial()).isTrue();
+              assertThat(m.from()).isEqualTo(T0);
+              assertThat(m.at()).isEqualTo(T0.plusSeconds(120));
+              assertThat(m.metrics().get("cpu.used.percent").count()).isEqualTo(24);
+            });
+    assertThat(feature.stats().partialSummaries()).isEqualTo(1);
+    // Recovered once only: the next start finds nothing to recover.
+    feature.outbox().close();
+    feature = null;
+    start(options);
+    assertThat(summaries(feature.outbox())).hasSize(1);
+    ticks(1, Duration.ZERO);
+    assertThat(feature.stats().samples()).isEqualTo(1);
+  }
+
+  @Test
+  void aClosedWindowIsNotRecoveredAgainAfterACrash() {
+    start(
+        TelemetryFeature.Options.defaults()
+            .withDefaultWindow(Duration.ofSeconds(60))
+            .withCheckpointEvery(2));
+    ticks(12, Duration.ofSeconds(5)); // saves during the window, then the window closes
+    assertThat(summaries(feature.outbox())).hasSize(1);
+    feature.outbox().close();
+    feature = null;
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
+    assertThat(summaries(feature.outbox())).hasSize(1);
+  }
+
+  @Test
+  void withoutSavesACrashLosesTheOpenWindowButAGracefulStopDoesNot() {
+    TelemetryFeature.Options options = TelemetryFeature.Options.defaults().withCheckpointEvery(0);
+    start(options);
+    ticks(30, Duration.ofSeconds(5));
+    feature.outbox().close();
+    feature = null;
+    start(options);
+    assertThat(summaries(feature.outbox())).isEmpty();
+    ticks(3, Duration.ofSeconds(5));
+    feature.close();
+    feature = null;
+    start(options);
+    assertThat(summaries(feature.outbox())).singleElement().matches(Telemetry.Metrics::partial);
+  }
+
+  @Test
+  void corruptWindowFilesAreIgnored() throws Exception {
+    java.nio.file.Files.writeString(dir.resolve(WindowCheckpoint.GRID_FILE), "not a grid at all");
+    java.nio.file.Files.createDirectories(dir.resolve("memory"));
+    java.nio.file.Files.write(
+        dir.resolve("memory").resolve(WindowCheckpoint.OPEN_FILE), new byte[] {0, 0, 0, 9, 1, 2});
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
+    ticks(12, Duration.ofSeconds(5));
+    assertThat(summaries(feature.outbox()))
+        .singleElement()
+        .satisfies(m -> assertThat(m.from()).isEqualTo(T0));
+  }
+
+  @Test
+  void samplingStartsAtOnceThenFollowsTheGrid() {
+    List<Long> delays = new CopyOnWriteArrayList<>();
+    ScheduledExecutorService recording =
+        new java.util.concurrent.ScheduledThreadPoolExecutor(1) {
+          @Override
+          public java.util.concurrent.ScheduledFuture<?> scheduleAtFixedRate(
+              Runnable command,
+              long initialDelay,
+              long period,
+              java.util.concurrent.TimeUnit unit) {
+            delays.add(unit.toMillis(initialDelay));
+            return super.scheduleAtFixedRate(command, initialDelay, period, unit);
+          }
+        };
+    try {
+      // A grid from an earlier run: origin T0, windows of 60 s. Now is T0+62.5s.
+      new WindowCheckpoint(dir, null).saveGrid(new WindowCheckpoint.Grid(T0, 60));
+      clock.advance(Duration.ofMillis(62_500));
+      Outbox outbox = Outbox.open(dir, Outbox.Options.defaults(), clock);
+      feature =
+          new TelemetryFeature(
+              outbox,
+              () -> Map.of("cpu.used.percent", 1.0),
+              List::of,
+              recording,
+              clock,
+              TelemetryFeature.Options.defaults().withCheckpointDir(dir.resolve("memory")),
+              nanos::get);
+      feature.start();
+      await().until(() -> feature.stats().samples() == 1);
+      assertThat(delays).containsExactly(2_500L); // the next sample at T0+65s, on the grid
+    } finally {
+      feature.close();
+      feature = null;
+      recording.shutdownNow();
+    }
+  }
+
+  /** A connection that carries binary messages, read back as the controller reads them. */
+  static final class BinaryWire implements AgentFeature.Channel {
+    final CompactTelemetry.Decoder decoder = new CompactTelemetry.Decoder();
+    final List<byte[]> frames = new CopyOnWriteArrayList<>();
+    final List<List<Telemetry>> batches = new CopyOnWriteArrayList<>();
+    final List<AgentMessage> json = new CopyOnWriteArrayList<>();
+
+    @Override
+    public boolean send(AgentMessage message) {
+      json.add(message);
+      return true;
+    }
+
+    @Override
+    public boolean binary() {
+      return true;
+    }
+
+    @Override
+    public boolean sendBinary(byte[] message) {
+      frames.add(message);
+      try {
+        batches.add(decoder.decode(java.nio.ByteBuffer.wrap(message)));
+      } catch (CompactTelemetry.MalformedException e) {
+        batches.add(List.of());
+      }
+      return true;
+    }
+
+    long lastSeq() {
+      return batches.getLast().stream().mapToLong(Telemetry::seq).max().orElseThrow();
+    }
+  }
+
+  static ControllerMessage.Welcome compactWelcome(int telemetrySeconds) {
+    return new ControllerMessage.Welcome(
+        "dev-1", 30, 0, telemetrySeconds, false, List.of(CompactTelemetry.ENCODING));
+  }
+
+  @Test
+  void batchesGoCompactWhenTheControllerTakesItAndNamesOnlyUntilAcknowledged() {
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
+    BinaryWire wire = new BinaryWire();
+    feature.connected(wire, compactWelcome(60));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> wire.frames.size() == 1);
+    List<Telemetry> first = wire.batches.getFirst();
+    assertThat(first).isEqualTo(feature.outbox().pending());
+    int named = wire.frames.getFirst().length;
+
+    feature.handle(new ControllerMessage.TelemetryAck(wire.lastSeq()));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> wire.frames.size() == 2);
+    assertThat(wire.frames.get(1).length).as("ids only").isLessThan(named - 10);
+    assertThat(wire.batches.get(1)).singleElement().isInstanceOf(Telemetry.Metrics.class);
+    assertThat(wire.json).isEmpty();
+    assertThat(feature.stats().compactBatches()).isEqualTo(2);
+    assertThat(feature.stats().bytesSent())
+        .isEqualTo(wire.frames.get(0).length + wire.frames.get(1).length);
+  }
+
+  @Test
+  void aReconnectStartsWithNoNamesKnown() {
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
+    BinaryWire first = new BinaryWire();
+    feature.connected(first, compactWelcome(60));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> first.frames.size() == 1);
+    feature.handle(new ControllerMessage.TelemetryAck(first.lastSeq()));
+    feature.disconnected();
+
+    BinaryWire second = new BinaryWire(); // a new connection: a new decoder on the controller
+    feature.connected(second, compactWelcome(60));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> second.frames.size() == 1);
+    assertThat(second.batches.getFirst())
+        .singleElement()
+        .isInstanceOf(Telemetry.Metrics.class)
+        .as("decoded by a decoder that knew no names");
+  }
+
+  @Test
+  void anOverdueAcknowledgementSendsEveryNameAgain() {
+    start(
+        new TelemetryFeature.Options(
+            Duration.ZERO,
+            Duration.ofSeconds(60),
+            200,
+            48 * 1024,
+            1 << 20,
+            Duration.ofMillis(200),
+            300));
+    BinaryWire wire = new BinaryWire();
+    feature.connected(wire, compactWelcome(60));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> wire.frames.size() == 1);
+    feature.handle(new ControllerMessage.TelemetryAck(wire.lastSeq()));
+    // The controller refuses the next frame as a whole (it never answers): after the timeout the
+    // frame goes again with its names, which a decoder that never bound them can read.
+    ticks(12, Duration.ofSeconds(5));
+    await().atMost(Duration.ofSeconds(10)).until(() -> wire.frames.size() >= 3);
+    CompactTelemetry.Decoder fresh = new CompactTelemetry.Decoder();
+    assertThat(feature.stats().resends()).isPositive();
+    org.assertj.core.api.Assertions.assertThatCode(
+            () -> fresh.decode(java.nio.ByteBuffer.wrap(wire.frames.get(2))))
+        .doesNotThrowAnyException();
+  }
+
+  @Test
+  void jsonGoesToAControllerThatListsNoCompactFormAndWhenTurnedOff() {
+    start(TelemetryFeature.Options.defaults().withDefaultWindow(Duration.ofSeconds(60)));
+    BinaryWire wire = new BinaryWire();
+    feature.connected(wire, welcome(60)); // an older controller
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> wire.json.size() == 1);
+    assertThat(wire.frames).isEmpty();
+    feature.close();
+
+    feature = null;
+    java.nio.file.Path other = dir.resolve("other");
+    Outbox outbox = Outbox.open(other, Outbox.Options.defaults(), clock);
+    feature =
+        new TelemetryFeature(
+            outbox,
+            () -> Map.of("cpu.used.percent", 1.0),
+            () -> apps,
+            scheduler,
+            clock,
+            TelemetryFeature.Options.defaults()
+                .withSampleEvery(Duration.ZERO)
+                .withDefaultWindow(Duration.ofSeconds(60))
+                .withCheckpointDir(other.resolve("memory"))
+                .withCompact(false),
+            nanos::get);
+    BinaryWire off = new BinaryWire();
+    feature.connected(off, compactWelcome(60));
+    ticks(12, Duration.ofSeconds(5));
+    await().until(() -> off.json.size() == 1);
+    assertThat(off.frames).isEmpty();
+  }
+
+  @Test
+  void openWindowsAreSavedInMemoryInADirectoryOfThisUserOnly() throws Exception {
+    java.nio.file.Path outboxDir = dir.resolve("outbox-" + System.nanoTime());
+    java.nio.file.Files.createDirectories(outboxDir);
+    java.util.Optional<java.nio.file.Path> memory = WindowCheckpoint.memoryDirFor(outboxDir);
+    try {
+      assertThat(memory).hasValueSatisfying(m -> assertThat(m.startsWith("/dev/shm")).isTrue());
+      assertThat(java.nio.file.Files.getPosixFilePermissions(memory.get()))
+          .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+      assertThat(WindowCheckpoint.memoryDirFor(outboxDir)).isEqualTo(memory);
+      // Someone made it open to others: it is not used.
+      java.nio.file.Files.setPosixFilePermissions(
+          memory.get(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+      assertThat(WindowCheckpoint.memoryDirFor(outboxDir)).isEmpty();
+    } finally {
+      if (memory.isPresent()) {
+        java.nio.file.Files.deleteIfExists(memory.get());
+      }
+    }
+  }
+
+  @Test
+  void aGracefulStopLeavesNoSavedWindowBehind() throws Exception {
+    start(TelemetryFeature.Options.defaults().withCheckpointEvery(2));
+    ticks(5, Duration.ofSeconds(5));
+    java.nio.file.Path saved = dir.resolve("memory").resolve(WindowCheckpoint.OPEN_FILE);
+    assertThat(saved).exists();
+    feature.close();
+    feature = null;
+    assertThat(saved).doesNotExist();
+    assertThat(dir.resolve(WindowCheckpoint.GRID_FILE)).exists();
   }
 }

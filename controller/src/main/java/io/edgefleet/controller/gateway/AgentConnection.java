@@ -1,8 +1,11 @@
 package io.edgefleet.controller.gateway;
 
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Utf8StringBuilder;
 import org.eclipse.jetty.websocket.core.CloseStatus;
@@ -21,10 +24,16 @@ import org.eclipse.jetty.websocket.core.exception.MessageTooLargeException;
  * references the HTTP/1.1 connection it was upgraded from (parser, header tables, channel state),
  * plus a session object and bound method handles per socket. Here a socket costs this object and
  * Jetty's core session. Between messages nothing is buffered: a text message is assembled only
- * while its frames arrive.
+ * while its frames arrive. Binary messages are compact telemetry batches ({@link
+ * CompactTelemetry}); their decoder, which holds the metric names this connection was told, is made
+ * on the first one.
  */
 final class AgentConnection implements FrameHandler {
   private static final ControllerMessage ACK = new ControllerMessage.Ack();
+
+  /** The traffic type of a compact telemetry batch (a binary message). */
+  static final String TELEMETRY_COMPACT = "TelemetryCompact";
+
   private static final int MAX_MESSAGE_BYTES = 64 * 1024;
   // Up to this size a message too large for MAX_MESSAGE_BYTES is refused and counted while the
   // socket stays up; only beyond it does the socket close (1009), as it cannot be skipped cheaply.
@@ -36,8 +45,11 @@ final class AgentConnection implements FrameHandler {
   // The message being received. Frames of one socket are delivered one at a time (each after the
   // previous one's demand), so these need no lock; they are empty between messages.
   private Utf8StringBuilder text;
+  private byte[] binary;
+  private int binaryLength;
   private byte messageType = OpCode.UNDEFINED;
   private long messageBytes;
+  private CompactTelemetry.Decoder decoder;
 
   AgentConnection(AgentGateway gateway, String deviceId) {
     this.gateway = gateway;
@@ -106,20 +118,34 @@ final class AgentConnection implements FrameHandler {
         if (frame.hasPayload()) {
           text.append(frame.getPayload());
         }
+      } else if (frame.hasPayload() && messageBytes <= MAX_MESSAGE_BYTES) {
+        // Kept only up to the message limit; a larger one is counted to its end and refused.
+        ByteBuffer p = frame.getPayload();
+        int n = p.remaining();
+        if (binary == null || binaryLength + n > binary.length) {
+          int want = frame.isFin() ? binaryLength + n : Math.max(4096, 2 * (binaryLength + n));
+          binary =
+              Arrays.copyOf(
+                  binary == null ? new byte[0] : binary, Math.min(MAX_MESSAGE_BYTES, want));
+        }
+        p.get(binary, binaryLength, n);
+        binaryLength += n;
       }
-      // Binary messages are not part of the protocol: their frames are read and dropped.
       if (!frame.isFin()) {
         callback.succeeded();
         s.demand();
         return;
       }
-      String message =
-          messageType == OpCode.TEXT
-              ? text.takeCompleteString(BadPayloadException.InvalidUtf8::new)
-              : null;
-      reset();
-      if (message != null) {
-        onText(message);
+      long bytes = messageBytes;
+      if (messageType == OpCode.TEXT) {
+        String message = text.takeCompleteString(BadPayloadException.InvalidUtf8::new);
+        reset();
+        onText(message, bytes);
+      } else {
+        byte[] message = binary == null ? new byte[0] : binary;
+        int length = binaryLength;
+        reset();
+        onBinary(message, length, bytes);
       }
       callback.succeeded();
       s.demand();
@@ -131,6 +157,8 @@ final class AgentConnection implements FrameHandler {
 
   private void reset() {
     text = null;
+    binary = null;
+    binaryLength = 0;
     messageType = OpCode.UNDEFINED;
     messageBytes = 0;
   }
@@ -150,24 +178,24 @@ final class AgentConnection implements FrameHandler {
         false);
   }
 
-  void onText(String text) {
-    if (text.length() > MAX_MESSAGE_BYTES) {
-      gateway.oversized(deviceId, text.length(), MAX_MESSAGE_BYTES);
-      gateway.traffic(true, "Oversized");
+  void onText(String text, long bytes) {
+    if (bytes > MAX_MESSAGE_BYTES) {
+      gateway.oversized(deviceId, bytes, MAX_MESSAGE_BYTES);
+      gateway.traffic(true, "Oversized", bytes);
       return;
     }
     AgentMessage msg;
     try {
       msg = Json.mapper().readValue(text, AgentMessage.class);
     } catch (Exception e) {
-      gateway.traffic(true, "Unreadable");
+      gateway.traffic(true, "Unreadable", bytes);
       // A telemetry batch with one bad record is still read record by record.
       if (!gateway.telemetryText(this, deviceId, text)) {
         gateway.malformed(deviceId, e);
       }
       return;
     }
-    gateway.traffic(true, msg.getClass().getSimpleName());
+    gateway.traffic(true, msg.getClass().getSimpleName(), bytes);
     switch (msg) {
       case AgentMessage.Hello hello -> gateway.hello(this, deviceId, hello);
       case AgentMessage.Heartbeat hb -> {
@@ -179,6 +207,20 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.LogLines lines -> gateway.logLines(deviceId, lines);
       case AgentMessage.TelemetryBatch batch -> gateway.telemetry(this, deviceId, batch);
     }
+  }
+
+  /** A binary message: a compact telemetry batch, the only binary message of the protocol. */
+  void onBinary(byte[] message, int length, long bytes) {
+    if (bytes > MAX_MESSAGE_BYTES) {
+      gateway.oversized(deviceId, bytes, MAX_MESSAGE_BYTES);
+      gateway.traffic(true, "Oversized", bytes);
+      return;
+    }
+    gateway.traffic(true, TELEMETRY_COMPACT, bytes);
+    if (decoder == null) {
+      decoder = gateway.telemetryDecoder();
+    }
+    gateway.telemetryCompact(this, deviceId, ByteBuffer.wrap(message, 0, length), decoder);
   }
 
   @Override
@@ -225,8 +267,9 @@ final class AgentConnection implements FrameHandler {
   boolean send(ControllerMessage msg) {
     CoreSession s = session;
     if (s != null && s.isOutputOpen()) {
-      s.sendFrame(new Frame(OpCode.TEXT, true, Json.write(msg)), Callback.NOOP, false);
-      gateway.traffic(false, msg.getClass().getSimpleName());
+      byte[] bytes = Json.writeBytes(msg);
+      s.sendFrame(new Frame(OpCode.TEXT, true, ByteBuffer.wrap(bytes)), Callback.NOOP, false);
+      gateway.traffic(false, msg.getClass().getSimpleName(), bytes.length);
       return true;
     }
     return false;

@@ -7,11 +7,13 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
+import java.nio.ByteBuffer;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,6 +40,9 @@ import org.slf4j.LoggerFactory;
 public final class AgentGateway {
   private static final Logger LOG = LoggerFactory.getLogger(AgentGateway.class);
 
+  /** What agents may send telemetry in besides JSON, told in {@code welcome}. */
+  static final List<String> TELEMETRY_ENCODINGS = List.of(CompactTelemetry.ENCODING);
+
   private final Jdbi jdbi;
   private final DeviceStore store;
   private final Presence presence;
@@ -54,7 +59,7 @@ public final class AgentGateway {
   private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
   private volatile BiConsumer<String, AgentMessage.LogLines> logLines = (id, m) -> {};
   private volatile java.util.function.Consumer<String> disconnects = id -> {};
-  private volatile BiConsumer<Boolean, String> traffic = (inbound, type) -> {};
+  private volatile Traffic traffic = (inbound, type, bytes) -> {};
   private volatile TelemetrySink telemetry = TelemetrySink.NONE;
   private volatile int telemetrySeconds = 60;
 
@@ -163,6 +168,11 @@ public final class AgentGateway {
           }
 
           @Override
+          public long compact(String deviceId, ByteBuffer frame, CompactTelemetry.Decoder decoder) {
+            return 0;
+          }
+
+          @Override
           public void refused(String deviceId, String reason) {}
         };
 
@@ -171,6 +181,28 @@ public final class AgentGateway {
 
     /** A batch that did not bind as a whole: {@code records} is read one record at a time. */
     long raw(String deviceId, JsonNode records);
+
+    /**
+     * A compact batch (a binary message), read with the decoder of its connection and then handled
+     * as {@link #batch}; returns the highest seq handled. A frame that cannot be read is {@link
+     * #refused} as a whole and answers 0: nothing of it is stored or acknowledged, and the agent
+     * sends it again (with every metric name spelled out, once its acknowledgement is overdue).
+     */
+    default long compact(String deviceId, ByteBuffer frame, CompactTelemetry.Decoder decoder) {
+      List<Telemetry> records;
+      try {
+        records = decoder.decode(frame);
+      } catch (CompactTelemetry.MalformedException e) {
+        refused(deviceId, "unreadable compact telemetry message: " + e.getMessage());
+        return 0;
+      }
+      return batch(deviceId, records);
+    }
+
+    /** A decoder for the compact batches of one connection. */
+    default CompactTelemetry.Decoder decoder() {
+      return new CompactTelemetry.Decoder();
+    }
 
     /** A telemetry message refused as a whole (too large, unreadable). */
     void refused(String deviceId, String reason);
@@ -186,16 +218,24 @@ public final class AgentGateway {
     this.telemetrySeconds = (int) Math.clamp(interval.toSeconds(), 1, Integer.MAX_VALUE);
   }
 
-  /**
-   * Called for every message on an agent socket with (inbound, message type: the record's simple
-   * name, or {@code Oversized}/{@code Unreadable} for refused input), on the socket's thread.
-   */
-  public void onTraffic(BiConsumer<Boolean, String> listener) {
+  /** Hears of every message on an agent socket. */
+  @FunctionalInterface
+  public interface Traffic {
+    /**
+     * One message: its direction, its type (the record's simple name, {@code TelemetryCompact} for
+     * a compact telemetry batch, or {@code Oversized}/{@code Unreadable} for refused input) and its
+     * WebSocket payload bytes. Called on the socket's thread; must not block.
+     */
+    void message(boolean inbound, String type, long bytes);
+  }
+
+  /** Called for every message on an agent socket, on the socket's thread. */
+  public void onTraffic(Traffic listener) {
     this.traffic = listener;
   }
 
-  void traffic(boolean inbound, String type) {
-    traffic.accept(inbound, type);
+  void traffic(boolean inbound, String type, long bytes) {
+    traffic.message(inbound, type, bytes);
   }
 
   /** Receives workload log lines from devices, on the socket's thread; must not block. */
@@ -326,6 +366,25 @@ public final class AgentGateway {
     }
   }
 
+  CompactTelemetry.Decoder telemetryDecoder() {
+    return telemetry.decoder();
+  }
+
+  void telemetryCompact(
+      AgentConnection c, String deviceId, ByteBuffer frame, CompactTelemetry.Decoder decoder) {
+    long upTo;
+    try {
+      upTo = telemetry.compact(deviceId, frame, decoder);
+    } catch (RuntimeException e) {
+      // Not acknowledged: the agent sends the batch again later.
+      LOG.warn("telemetry from {} not stored: {}", deviceId, e.toString());
+      return;
+    }
+    if (upTo > 0) {
+      c.send(new ControllerMessage.TelemetryAck(upTo));
+    }
+  }
+
   /** A message that did not bind: if it is telemetry, its records are read one by one. */
   boolean telemetryText(AgentConnection c, String deviceId, String text) {
     JsonNode tree;
@@ -355,12 +414,11 @@ public final class AgentGateway {
     return true;
   }
 
-  void oversized(String deviceId, int length, int limit) {
+  void oversized(String deviceId, long bytes, int limit) {
     malformedMessages.incrementAndGet();
-    LOG.debug("message of {} characters from {} refused", length, deviceId);
+    LOG.debug("message of {} bytes from {} refused", bytes, deviceId);
     telemetry.refused(
-        deviceId,
-        "a message of " + length + " characters was refused: the limit is " + limit + " bytes");
+        deviceId, "a message of " + bytes + " bytes was refused: the limit is " + limit + " bytes");
   }
 
   void heartbeat(String deviceId) {
@@ -383,7 +441,12 @@ public final class AgentGateway {
     Long known = hello.generation();
     c.send(
         new ControllerMessage.Welcome(
-            deviceId, heartbeatSeconds, generation, telemetrySeconds, known != null));
+            deviceId,
+            heartbeatSeconds,
+            generation,
+            telemetrySeconds,
+            known != null,
+            TELEMETRY_ENCODINGS));
     // An agent that says what it holds gets a newer document on this socket at once: no HTTPS
     // request (and its TLS handshake) after every reconnect. Up-to-date devices cost nothing.
     if (known != null && known != generation) {

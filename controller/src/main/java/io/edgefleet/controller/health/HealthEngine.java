@@ -10,6 +10,7 @@ import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.Telemetry;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -256,6 +257,11 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
       @Override
       public void refused(String deviceId, String reason) {
         sink.refused(deviceId, reason);
+      }
+
+      @Override
+      public CompactTelemetry.Decoder decoder() {
+        return sink.decoder();
       }
     };
   }

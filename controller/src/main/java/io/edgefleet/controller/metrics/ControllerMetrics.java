@@ -39,6 +39,7 @@ public final class ControllerMetrics {
   private final Counter httpRequests;
   private final Histogram httpDuration;
   private final Counter websocketMessages;
+  private final Counter websocketBytes;
   private final Counter rolloutTicks;
   private final Counter alertTicks;
   private final Counter alertNotifications;
@@ -48,6 +49,7 @@ public final class ControllerMetrics {
   private volatile LongSupplier recomputations = () -> 0;
   private volatile LongSupplier telemetryRecords;
   private volatile LongSupplier telemetryRefused;
+  private volatile LongSupplier telemetryRefusedMessages;
   private volatile Map<String, LongSupplier> deviceEventsLimited = Map.of();
 
   public ControllerMetrics() {
@@ -70,6 +72,14 @@ public final class ControllerMetrics {
         Counter.builder()
             .name("edgefleet_websocket_messages_total")
             .help("Messages on the agents' WebSockets, by direction (in, out) and type")
+            .labelNames("direction", "type")
+            .register(registry);
+    websocketBytes =
+        Counter.builder()
+            .name("edgefleet_websocket_message_bytes_total")
+            .help(
+                "Payload bytes of the messages on the agents' WebSockets (without WebSocket, TLS"
+                    + " and TCP/IP framing), by direction (in, out) and type")
             .labelNames("direction", "type")
             .register(registry);
     CounterWithCallback.builder()
@@ -133,6 +143,19 @@ public final class ControllerMetrics {
             })
         .register(registry);
     CounterWithCallback.builder()
+        .name("edgefleet_telemetry_refused_messages_total")
+        .help(
+            "Telemetry messages refused as a whole (larger than 64 KiB, not JSON, or a compact"
+                + " batch that cannot be read); they are not acknowledged")
+        .callback(
+            cb -> {
+              LongSupplier s = telemetryRefusedMessages;
+              if (s != null) {
+                cb.call(s.getAsLong());
+              }
+            })
+        .register(registry);
+    CounterWithCallback.builder()
         .name("edgefleet_device_events_limited_total")
         .help(
             "Device events beyond their device's allowance (dropped, held back in the outbox) or"
@@ -154,12 +177,13 @@ public final class ControllerMetrics {
   }
 
   /**
-   * Hook for the telemetry ingestion counters: records stored and records refused since the
-   * controller started. Until it is wired, the two telemetry counters have no sample.
+   * Hook for the telemetry ingestion counters: records stored, records refused and whole messages
+   * refused since the controller started. Until it is wired, the telemetry counters have no sample.
    */
-  public void telemetry(LongSupplier records, LongSupplier refused) {
+  public void telemetry(LongSupplier records, LongSupplier refused, LongSupplier refusedMessages) {
     this.telemetryRecords = records;
     this.telemetryRefused = refused;
+    this.telemetryRefusedMessages = refusedMessages;
   }
 
   /** Where the counts of device events held to the event log's limits come from. */
@@ -182,12 +206,14 @@ public final class ControllerMetrics {
   }
 
   /**
-   * Counts one WebSocket message; {@code type} is the message record's simple name ({@code
-   * TelemetryBatch}), shown in snake case ({@code telemetry_batch}).
+   * Counts one WebSocket message of {@code bytes} payload bytes; {@code type} is the message
+   * record's simple name ({@code TelemetryBatch}), shown in snake case ({@code telemetry_batch}).
    */
-  public void websocketMessage(boolean inbound, String type) {
+  public void websocketMessage(boolean inbound, String type, long bytes) {
     String label = typeLabels.computeIfAbsent(type, ControllerMetrics::snake);
-    websocketMessages.labelValues(inbound ? "in" : "out", label).inc();
+    String direction = inbound ? "in" : "out";
+    websocketMessages.labelValues(direction, label).inc();
+    websocketBytes.labelValues(direction, label).inc(bytes);
   }
 
   static String snake(String camel) {

@@ -6,6 +6,7 @@ import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
 import java.io.IOException;
@@ -37,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * {@link DeviceEvents}: from the first one over the allowance, the rest of the batch is neither
  * stored nor acknowledged, so the device keeps it in its outbox and sends it again later.
  *
+ * <p>Batches come as JSON ({@code tel}) or compact binary messages ({@link CompactTelemetry}); both
+ * are decoded into the same records and go through the same validation and storage. A compact
+ * message that cannot be read is refused as a whole, like a JSON message that is not JSON.
+ *
  * <p>Thread-safe: batches of different devices are ingested concurrently on their sockets' threads.
  */
 public final class TelemetryIngest implements AgentGateway.TelemetrySink {
@@ -57,6 +62,14 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
   private static final TypeReference<TreeMap<String, Telemetry.Stat>> STATS =
       new TypeReference<>() {};
 
+  /**
+   * Metric names kept once for all connections' decoders (every device of a fleet reports much the
+   * same names); beyond this many, a decoder keeps its own copy.
+   */
+  static final int MAX_SHARED_NAMES = 100_000;
+
+  private final Map<String, String> names = new ConcurrentHashMap<>();
+
   private final Jdbi jdbi;
   private final Clock clock;
   private final DeviceEvents deviceEvents;
@@ -69,10 +82,20 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
   private final LongAdder refusedMessages = new LongAdder();
   private final LongAdder expired = new LongAdder();
 
-  /** One summary of a device's metrics over [{@code from}, {@code at}]. */
-  public record Summary(long seq, Instant from, Instant at, Map<String, Telemetry.Stat> metrics) {
+  /**
+   * One summary of a device's metrics over [{@code from}, {@code at}]; {@code partial} when the
+   * window ended early because the agent stopped (omitted from JSON when false).
+   */
+  public record Summary(
+      long seq,
+      Instant from,
+      Instant at,
+      Map<String, Telemetry.Stat> metrics,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_DEFAULT)
+          boolean partial) {
     static Summary of(Telemetry.Metrics m) {
-      return new Summary(m.seq(), m.from(), m.at(), new TreeMap<>(m.metrics()));
+      return new Summary(m.seq(), m.from(), m.at(), new TreeMap<>(m.metrics()), m.partial());
     }
   }
 
@@ -98,7 +121,8 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
     jdbi.useHandle(
         h ->
             h.createQuery(
-                    "SELECT m.device_id, m.seq, m.from_at, m.at, m.metrics FROM device_metrics m"
+                    "SELECT m.device_id, m.seq, m.from_at, m.at, m.metrics, m.partial FROM"
+                        + " device_metrics m"
                         + " WHERE m.at = (SELECT MAX(x.at) FROM device_metrics x WHERE"
                         + " x.device_id = m.device_id)")
                 .map(
@@ -109,13 +133,32 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
                                 rs.getLong(2),
                                 Instant.ofEpochMilli(rs.getLong(3)),
                                 Instant.ofEpochMilli(rs.getLong(4)),
-                                stats(rs.getString(5)))))
+                                stats(rs.getString(5)),
+                                rs.getBoolean(6))))
                 .forEach(e -> newest(e.getKey(), e.getValue())));
   }
 
   @Override
   public long batch(String deviceId, List<Telemetry> batch) {
     return ingest(deviceId, batch, 0);
+  }
+
+  /** A decoder for one connection's compact batches, keeping metric names once for all. */
+  @Override
+  public CompactTelemetry.Decoder decoder() {
+    return new CompactTelemetry.Decoder(this::shared);
+  }
+
+  private String shared(String name) {
+    String kept = names.get(name);
+    if (kept != null) {
+      return kept;
+    }
+    if (names.size() >= MAX_SHARED_NAMES) {
+      return name;
+    }
+    kept = names.putIfAbsent(name, name);
+    return kept == null ? name : kept;
   }
 
   @Override
@@ -222,8 +265,8 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
               PreparedBatch metrics =
                   h.prepareBatch(
                       "INSERT INTO device_metrics (device_id, seq, from_at, at, metrics,"
-                          + " received_at) VALUES (:d, :seq, :from, :at, :m, :now) ON CONFLICT"
-                          + " (device_id, seq) DO NOTHING");
+                          + " received_at, partial) VALUES (:d, :seq, :from, :at, :m, :now,"
+                          + " :partial) ON CONFLICT (device_id, seq) DO NOTHING");
               int stale = 0;
               for (Telemetry t : good) {
                 switch (t) {
@@ -253,6 +296,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
                         .bind("at", m.at().toEpochMilli())
                         .bind("m", Json.write(new TreeMap<>(m.metrics())))
                         .bind("now", nowMs)
+                        .bind("partial", m.partial())
                         .add();
                   }
                 }
@@ -375,8 +419,8 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
         jdbi.withHandle(
             h ->
                 h.createQuery(
-                        "SELECT seq, from_at, at, metrics FROM device_metrics WHERE device_id = :d"
-                            + " AND at >= :from ORDER BY at, seq")
+                        "SELECT seq, from_at, at, metrics, partial FROM device_metrics WHERE"
+                            + " device_id = :d AND at >= :from ORDER BY at, seq")
                     .bind("d", deviceId)
                     .bind("from", from)
                     .map(
@@ -385,7 +429,8 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
                                 rs.getLong(1),
                                 Instant.ofEpochMilli(rs.getLong(2)),
                                 Instant.ofEpochMilli(rs.getLong(3)),
-                                stats(rs.getString(4))))
+                                stats(rs.getString(4)),
+                                rs.getBoolean(5)))
                     .list());
     return new DeviceMetrics(
         deviceId, latest(deviceId).map(Summary::of).orElse(null), List.copyOf(summaries));

@@ -7,6 +7,7 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
@@ -15,8 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.websocket.core.CloseStatus;
@@ -47,6 +50,8 @@ class AgentConnectionTest {
   FrameHandler socket;
   final List<String> refused = new CopyOnWriteArrayList<>();
   final List<String> traffic = new CopyOnWriteArrayList<>();
+  final List<Long> trafficBytes = new CopyOnWriteArrayList<>();
+  final List<List<Telemetry>> batches = new CopyOnWriteArrayList<>();
 
   @BeforeEach
   void open() {
@@ -55,12 +60,17 @@ class AgentConnectionTest {
     gateway =
         new AgentGateway(
             db.jdbi(), new DeviceStore(), presence, Clock.systemUTC(), Duration.ofSeconds(30));
-    gateway.onTraffic((inbound, type) -> traffic.add((inbound ? "in:" : "out:") + type));
+    gateway.onTraffic(
+        (inbound, type, bytes) -> {
+          traffic.add((inbound ? "in:" : "out:") + type);
+          trafficBytes.add(bytes);
+        });
     gateway.onTelemetry(
         new AgentGateway.TelemetrySink() {
           @Override
           public long batch(String deviceId, List<Telemetry> records) {
-            return 0;
+            batches.add(records);
+            return records.stream().mapToLong(Telemetry::seq).max().orElse(0);
           }
 
           @Override
@@ -189,18 +199,61 @@ class AgentConnectionTest {
   }
 
   @Test
-  void binaryMessagesAreReadAndDropped() {
-    Recorded first = frame(new Frame(OpCode.BINARY, false, ByteBuffer.wrap(new byte[] {1, 2})));
-    Recorded last = frame(new Frame(OpCode.CONTINUATION, true, ByteBuffer.wrap(new byte[] {3})));
+  void aBinaryMessageIsACompactTelemetryBatchAndIsAcknowledged() {
+    Instant at = Instant.parse("2026-11-21T10:05:00Z");
+    List<Telemetry> records =
+        List.of(
+            new Telemetry.DeviceEvent(4, at, "app-ready", "info", "web", "ready"),
+            new Telemetry.Metrics(
+                5,
+                at.minusSeconds(300),
+                at,
+                Map.of("cpu.used.percent", new Telemetry.Stat(1, 9, 4.5, 2, 60))));
+    byte[] bytes = new CompactTelemetry.Encoder().encode(records).bytes();
+    int cut = bytes.length / 2;
+
+    Recorded first = frame(new Frame(OpCode.BINARY, false, ByteBuffer.wrap(bytes, 0, cut)));
+    Recorded last =
+        frame(
+            new Frame(
+                OpCode.CONTINUATION,
+                true,
+                ByteBuffer.wrap(bytes, cut, bytes.length - cut).slice()));
 
     assertThat(first.succeeded).isTrue();
     assertThat(last.succeeded).isTrue();
-    assertThat(session.sent).isEmpty();
+    assertThat(batches).containsExactly(records);
+    assertThat(session.sentMessages()).containsExactly(new ControllerMessage.TelemetryAck(5));
+    assertThat(traffic).containsExactly("in:TelemetryCompact", "out:TelemetryAck");
+    assertThat(trafficBytes.getFirst()).isEqualTo(bytes.length);
     assertThat(session.demands).isEqualTo(3);
+  }
+
+  @Test
+  void aBinaryMessageThatIsNotACompactBatchIsRefusedAndTheSocketReadsOn() {
+    Recorded cb = frame(new Frame(OpCode.BINARY, true, ByteBuffer.wrap(new byte[] {1, 2, 3})));
+
+    assertThat(cb.succeeded).isTrue();
+    assertThat(batches).isEmpty();
+    assertThat(refused).singleElement().asString().startsWith("unreadable compact telemetry");
+    assertThat(session.sent).isEmpty();
 
     Recorded text = frame(new Frame(OpCode.TEXT, true, Json.write(new AgentMessage.Heartbeat(3))));
     assertThat(text.succeeded).isTrue();
     assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Ack());
+  }
+
+  @Test
+  void aBinaryMessageOverTheMessageLimitIsRefusedWithoutBeingKept() {
+    byte[] chunk = new byte[40 * 1024];
+    frame(new Frame(OpCode.BINARY, false, ByteBuffer.wrap(chunk)));
+    Recorded last = frame(new Frame(OpCode.CONTINUATION, true, ByteBuffer.wrap(chunk)));
+
+    assertThat(last.succeeded).isTrue();
+    assertThat(refused).singleElement().asString().contains("81920 bytes was refused");
+    assertThat(traffic).containsExactly("in:Oversized");
+    assertThat(batches).isEmpty();
+    assertThat(session.closeCode).isNull();
   }
 
   @Test

@@ -65,10 +65,11 @@ class ControllerMetricsTest {
   @Test
   void websocketTicksTelemetryAndJvmMetricsAreExposed() {
     ControllerMetrics m = new ControllerMetrics();
-    m.websocketMessage(true, "Heartbeat");
-    m.websocketMessage(true, "Heartbeat");
-    m.websocketMessage(true, "TelemetryBatch");
-    m.websocketMessage(false, "Ack");
+    m.websocketMessage(true, "Heartbeat", 23);
+    m.websocketMessage(true, "Heartbeat", 23);
+    m.websocketMessage(true, "TelemetryBatch", 1274);
+    m.websocketMessage(true, "TelemetryCompact", 180);
+    m.websocketMessage(false, "Ack", 11);
     m.rolloutTick(true);
     m.rolloutTick(false);
     m.alertTick(true);
@@ -80,7 +81,7 @@ class ControllerMetricsTest {
     // Until the telemetry ingestion is wired, its counters have no sample rather than a false 0.
     assertThat(before).doesNotContainKey("edgefleet_telemetry_records_total");
 
-    m.telemetry(() -> 1500, () -> 3);
+    m.telemetry(() -> 1500, () -> 3, () -> 2);
     m.deviceEvents(() -> 1700, () -> 40, () -> 5);
     recomputed.set(13);
     Map<String, PrometheusText.Family> out = scrape(m);
@@ -102,6 +103,24 @@ class ControllerMetricsTest {
                     "edgefleet_websocket_messages_total",
                     Map.of("direction", "out", "type", "ack")))
         .contains(1.0);
+    assertThat(
+            out.get("edgefleet_websocket_messages_total")
+                .value(
+                    "edgefleet_websocket_messages_total",
+                    Map.of("direction", "in", "type", "telemetry_compact")))
+        .contains(1.0);
+    assertThat(
+            out.get("edgefleet_websocket_message_bytes_total")
+                .value(
+                    "edgefleet_websocket_message_bytes_total",
+                    Map.of("direction", "in", "type", "heartbeat")))
+        .contains(46.0);
+    assertThat(
+            out.get("edgefleet_websocket_message_bytes_total")
+                .value(
+                    "edgefleet_websocket_message_bytes_total",
+                    Map.of("direction", "in", "type", "telemetry_compact")))
+        .contains(180.0);
     assertThat(
             out.get("edgefleet_rollout_ticks_total")
                 .value("edgefleet_rollout_ticks_total", Map.of("outcome", "failed")))
@@ -126,6 +145,10 @@ class ControllerMetricsTest {
             out.get("edgefleet_telemetry_refused_total")
                 .value("edgefleet_telemetry_refused_total", Map.of()))
         .contains(3.0);
+    assertThat(
+            out.get("edgefleet_telemetry_refused_messages_total")
+                .value("edgefleet_telemetry_refused_messages_total", Map.of()))
+        .contains(2.0);
     assertThat(
             out.get("edgefleet_device_events_limited_total")
                 .value("edgefleet_device_events_limited_total", Map.of("outcome", "dropped")))

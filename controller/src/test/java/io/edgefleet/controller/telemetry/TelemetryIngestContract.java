@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -295,5 +297,109 @@ abstract class TelemetryIngestContract {
     assertThat(ingest.batch(DEVICE, many)).isZero();
     assertThat(rows("device_events")).isEqualTo(1);
     assertThat(ingest.refusedMessages()).isEqualTo(1);
+  }
+
+  long stored(String table) {
+    return db.jdbi()
+        .withHandle(h -> h.createQuery("SELECT COUNT(*) FROM " + table).mapTo(Long.class).one());
+  }
+
+  @Test
+  void aCompactBatchIsValidatedAndStoredAsTheSameBatchInJsonWouldBe() {
+    CompactTelemetry.Encoder encoder = new CompactTelemetry.Encoder();
+    CompactTelemetry.Decoder decoder = ingest.decoder();
+    List<Telemetry> first =
+        List.of(
+            event(3, "boom"),
+            new Telemetry.DeviceEvent(4, NOW, "k", "catastrophic", null, "bad severity"),
+            metrics(1, NOW.minusSeconds(120), 20),
+            new Telemetry.Metrics(
+                2,
+                NOW.minusSeconds(60),
+                NOW.minusSeconds(60),
+                Map.of("cpu.used.percent", new Telemetry.Stat(9, 1, 5, 5, 12))));
+    CompactTelemetry.Encoded frame = encoder.encode(first);
+    assertThat(ingest.compact(DEVICE, ByteBuffer.wrap(frame.bytes()), decoder)).isEqualTo(4);
+    assertThat(ingest.records()).isEqualTo(2);
+    assertThat(ingest.refused()).as("bad severity, min above max").isEqualTo(2);
+    assertThat(rows("device_metrics")).isEqualTo(1);
+    assertThat(events()).extracting(e -> e.get("message")).contains("boom");
+
+    // The next frame of the connection sends ids only, and the stored summary is the same.
+    encoder.acknowledged(frame);
+    Telemetry.Metrics later = metrics(5, NOW.minusSeconds(30), 31);
+    CompactTelemetry.Encoded lean = encoder.encode(List.of(later));
+    assertThat(lean.namedIds()).isEmpty();
+    assertThat(ingest.compact(DEVICE, ByteBuffer.wrap(lean.bytes()), decoder)).isEqualTo(5);
+    assertThat(ingest.latest(DEVICE)).contains(later);
+    assertThat(ingest.metrics(DEVICE, Duration.ofHours(1)).summaries())
+        .extracting(TelemetryIngest.Summary::metrics)
+        .contains(later.metrics());
+  }
+
+  @Test
+  void anUnreadableCompactBatchIsRefusedAsAWholeAndNothingOfItIsStored() {
+    CompactTelemetry.Decoder decoder = ingest.decoder();
+    byte[] good =
+        new CompactTelemetry.Encoder()
+            .encode(List.of(event(3, "boom"), metrics(4, NOW.minusSeconds(60), 3)))
+            .bytes();
+    byte[] cut = java.util.Arrays.copyOf(good, good.length - 3);
+    assertThat(ingest.compact(DEVICE, ByteBuffer.wrap(cut), decoder)).isZero();
+    byte[] unknownType = good.clone();
+    unknownType[0] = 9;
+    assertThat(ingest.compact(DEVICE, ByteBuffer.wrap(unknownType), decoder)).isZero();
+
+    assertThat(ingest.refusedMessages()).isEqualTo(2);
+    assertThat(stored("device_metrics")).isZero();
+    assertThat(events())
+        .extracting(e -> e.get("kind"))
+        .containsExactly(TelemetryIngest.REFUSED_KIND);
+    assertThat(events().getFirst().get("message").toString())
+        .contains("unreadable compact telemetry message: the frame ends inside a record");
+    assertThat(decoder.names()).as("no name bound from a refused frame").isZero();
+    // The same connection then takes the frame whole.
+    assertThat(ingest.compact(DEVICE, ByteBuffer.wrap(good), decoder)).isEqualTo(4);
+    assertThat(rows("device_metrics")).isEqualTo(1);
+  }
+
+  @Test
+  void aPartialSummaryIsStoredAndAnsweredAsPartial() {
+    Telemetry.Metrics whole = metrics(1, NOW.minusSeconds(120), 1);
+    Telemetry.Metrics partial =
+        new Telemetry.Metrics(
+            2, NOW.minusSeconds(60), NOW.minusSeconds(23), metrics(2, NOW, 2).metrics(), true);
+    ingest.batch(DEVICE, List.of(whole, partial));
+    assertThat(ingest.metrics(DEVICE, Duration.ofHours(1)).summaries())
+        .extracting(TelemetryIngest.Summary::partial)
+        .containsExactly(false, true);
+    assertThat(ingest.latest(DEVICE).orElseThrow().partial()).isTrue();
+    TelemetryIngest restarted = new TelemetryIngest(db.jdbi(), clock);
+    restarted.load();
+    assertThat(restarted.latest(DEVICE)).contains(partial);
+    assertThat(Json.write(ingest.metrics(DEVICE, Duration.ofHours(1))))
+        .as("the latest summary and the second one; the whole window says nothing")
+        .containsPattern("(\"partial\":true.*){2}")
+        .doesNotContain("\"partial\":false");
+  }
+
+  @Test
+  void decodersOfDifferentConnectionsKeepOneCopyOfEachName() throws Exception {
+    CompactTelemetry.Encoder encoder = new CompactTelemetry.Encoder();
+    CompactTelemetry.Encoded named = encoder.encode(List.of(metrics(1, NOW.minusSeconds(60), 1)));
+    encoder.acknowledged(named);
+    byte[] lean = encoder.encode(List.of(metrics(2, NOW, 2))).bytes();
+    CompactTelemetry.Decoder a = ingest.decoder();
+    CompactTelemetry.Decoder b = ingest.decoder();
+    a.decode(ByteBuffer.wrap(named.bytes()));
+    b.decode(ByteBuffer.wrap(named.bytes()));
+    Telemetry.Metrics fromA = (Telemetry.Metrics) a.decode(ByteBuffer.wrap(lean)).getFirst();
+    Telemetry.Metrics fromB = (Telemetry.Metrics) b.decode(ByteBuffer.wrap(lean)).getFirst();
+    assertThat(fromA).isEqualTo(fromB);
+    for (String name : fromA.metrics().keySet()) {
+      String same =
+          fromB.metrics().keySet().stream().filter(name::equals).findFirst().orElseThrow();
+      assertThat(same).isSameAs(name);
+    }
   }
 }

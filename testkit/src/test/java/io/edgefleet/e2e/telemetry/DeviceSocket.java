@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A device's WebSocket driven by hand: the identity (key and certificate) of an enrolled agent,
- * real mutual TLS, and whatever text a test wants to send, well-formed or not.
+ * real mutual TLS, and whatever text or binary messages a test wants to send, well-formed or not.
  */
 final class DeviceSocket implements AutoCloseable {
   final List<ControllerMessage> received = new CopyOnWriteArrayList<>();
@@ -76,6 +76,10 @@ final class DeviceSocket implements AutoCloseable {
 
   void sendText(String text) throws Exception {
     ws.sendText(text, true).get(20, TimeUnit.SECONDS);
+  }
+
+  void sendBinary(byte[] message) throws Exception {
+    ws.sendBinary(java.nio.ByteBuffer.wrap(message), true).get(20, TimeUnit.SECONDS);
   }
 
   boolean open() {
