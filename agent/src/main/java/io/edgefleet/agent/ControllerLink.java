@@ -18,9 +18,14 @@ import java.util.random.RandomGenerator;
 
 /**
  * One WebSocket to the controller and its timers: the hello, the welcome deadline, heartbeats at
- * the cadence the welcome sets, and dead-link detection (nothing heard for three heartbeat
- * intervals closes the link even if TCP has not noticed). It never waits on the network: sends are
+ * the cadence the welcome sets, and dead-link detection. It never waits on the network: sends are
  * queued on the socket, timers run on the scheduler without the agent's lock.
+ *
+ * <p>Liveness costs bytes on a metered link, so a heartbeat goes only when the link was quiet: a
+ * tick at which the agent has both sent another message and heard from the controller since the
+ * previous tick sends nothing. A heartbeat that gets no answer (anything from the controller)
+ * within {@link #answerTimeout} means the link is down, and so does silence for three intervals
+ * (the backstop when heartbeats cannot even be sent). See decision 0014.
  *
  * <p>The handler's {@code welcomed} and {@code closed} are called at most once each, in that order;
  * {@code received} is called on the socket's thread for every other message and must not block.
@@ -47,10 +52,13 @@ final class ControllerLink implements WebSocket.Listener {
   private final StringBuilder partial = new StringBuilder();
   private volatile WebSocket ws;
   private volatile Instant lastInbound;
+  private volatile Instant lastOutbound;
+  private Instant previousTick;
   private volatile boolean welcomed;
   private volatile boolean closed;
   private ScheduledFuture<?> heartbeats;
   private ScheduledFuture<?> welcomeDeadline;
+  private ScheduledFuture<?> answerDeadline;
   private CompletableFuture<WebSocket> sending = CompletableFuture.completedFuture(null);
   private long seq;
 
@@ -66,6 +74,15 @@ final class ControllerLink implements WebSocket.Listener {
     this.random = random;
     this.hello = hello;
     this.lastInbound = clock.instant();
+    this.lastOutbound = Instant.MIN;
+  }
+
+  /**
+   * How long a heartbeat may wait for an answer: the interval, at least 5 s (a loaded machine) and
+   * at most 20 s (a few round trips and loss recovery even on a satellite link).
+   */
+  static Duration answerTimeout(Duration interval) {
+    return Duration.ofMillis(Math.clamp(interval.toMillis(), 5_000, 20_000));
   }
 
   @Override
@@ -141,6 +158,7 @@ final class ControllerLink implements WebSocket.Listener {
       heartbeats.cancel(false);
     }
     long ms = Math.max(1000, interval.toMillis());
+    previousTick = clock.instant();
     // Spread the first beat so devices that connected together do not beat together.
     long first = ms / 2 + random.nextLong(ms / 2 + 1);
     heartbeats =
@@ -148,11 +166,13 @@ final class ControllerLink implements WebSocket.Listener {
             () -> beat(Duration.ofMillis(ms)), first, ms, TimeUnit.MILLISECONDS);
   }
 
-  private void beat(Duration interval) {
+  // Package-private for tests, which drive the ticks themselves.
+  void beat(Duration interval) {
     if (closed) {
       return;
     }
-    Duration silent = Duration.between(lastInbound, clock.instant());
+    Instant now = clock.instant();
+    Duration silent = Duration.between(lastInbound, now);
     if (silent.compareTo(interval.multipliedBy(3)) > 0) {
       end(
           1006,
@@ -161,17 +181,51 @@ final class ControllerLink implements WebSocket.Listener {
               + "s (three heartbeat intervals): the link is down");
       return;
     }
-    send(new AgentMessage.Heartbeat(++seq));
+    Instant since = previousTick;
+    previousTick = now;
+    if (lastInbound.isAfter(since) && lastOutbound.isAfter(since)) {
+      return; // Both directions carried messages since the last tick: that is liveness enough.
+    }
+    Instant sent = now;
+    CompletableFuture<WebSocket> queued = queue(new AgentMessage.Heartbeat(++seq));
+    if (queued == null) {
+      return;
+    }
+    // The answer's clock starts when the heartbeat left the queue, not behind a long message.
+    Duration answer = answerTimeout(interval);
+    queued.thenRun(
+        () -> {
+          Instant left = clock.instant();
+          synchronized (this) {
+            if (closed) {
+              return;
+            }
+            if (answerDeadline != null) {
+              answerDeadline.cancel(false);
+            }
+            answerDeadline =
+                timer.schedule(
+                    () -> unanswered(left.isAfter(sent) ? left : sent, answer),
+                    answer.toMillis(),
+                    TimeUnit.MILLISECONDS);
+          }
+        });
+  }
+
+  private void unanswered(Instant sentAt, Duration answer) {
+    if (!closed && !lastInbound.isAfter(sentAt)) {
+      end(1006, "no answer to a heartbeat within " + answer.toSeconds() + "s: the link is down");
+    }
   }
 
   /** Queues a message; messages leave in order. False if the link is gone. */
-  synchronized boolean send(AgentMessage msg) {
-    WebSocket w = ws;
-    if (w == null || closed) {
+  boolean send(AgentMessage msg) {
+    if (queue(msg) == null) {
       return false;
     }
-    String text = Json.write(msg);
-    sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    if (!(msg instanceof AgentMessage.Heartbeat) && !(msg instanceof AgentMessage.Hello)) {
+      lastOutbound = clock.instant();
+    }
     return true;
   }
 
@@ -185,7 +239,19 @@ final class ControllerLink implements WebSocket.Listener {
         sending
             .handle((x, e) -> null)
             .thenCompose(x -> w.sendBinary(ByteBuffer.wrap(message), true));
+    lastOutbound = clock.instant();
     return true;
+  }
+
+  /** Queues a text message; the future completes when it left the queue. Null if gone. */
+  private synchronized CompletableFuture<WebSocket> queue(AgentMessage msg) {
+    WebSocket w = ws;
+    if (w == null || closed) {
+      return null;
+    }
+    String text = Json.write(msg);
+    sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    return sending;
   }
 
   boolean isOpen() {
@@ -230,6 +296,11 @@ final class ControllerLink implements WebSocket.Listener {
     }
     if (welcomeDeadline != null) {
       welcomeDeadline.cancel(false);
+    }
+    synchronized (this) {
+      if (answerDeadline != null) {
+        answerDeadline.cancel(false);
+      }
     }
   }
 }

@@ -59,8 +59,8 @@ public final class ControllerCommand implements Callable<Integer> {
       paramLabel = "DURATION",
       description =
           "Heartbeat interval told to agents; a device is offline after three missed heartbeats"
-              + " (default: 60s).")
-  String heartbeat = "60s";
+              + " (default: 120s).")
+  String heartbeat = "120s";
 
   @Option(
       names = "--rollout-tick",

@@ -66,11 +66,11 @@ public record ControllerConfig(
   }
 
   /**
-   * Defaults for a data directory: all interfaces, port 7443, SQLite, 60 s heartbeats and 5-minute
-   * metric summaries (together under 1 MB per device per day on the wire; see docs/benchmarks.md).
+   * Defaults for a data directory: all interfaces, port 7443, SQLite, 120 s heartbeats and 5-minute
+   * metric summaries (together under 0.5 MB per device per day on the wire; see decision 0014).
    */
   public static ControllerConfig defaults(Path dataDir) {
-    Duration heartbeat = Duration.ofSeconds(60);
+    Duration heartbeat = Duration.ofSeconds(120);
     return new ControllerConfig(
         dataDir,
         "0.0.0.0",

@@ -196,12 +196,11 @@ final class AgentConnection implements FrameHandler {
       return;
     }
     gateway.traffic(true, msg.getClass().getSimpleName(), bytes);
+    // Any message shows the device is there: an agent that sends other messages skips heartbeats.
+    gateway.heard(deviceId);
     switch (msg) {
       case AgentMessage.Hello hello -> gateway.hello(this, deviceId, hello);
-      case AgentMessage.Heartbeat hb -> {
-        gateway.heartbeat(deviceId);
-        send(ACK);
-      }
+      case AgentMessage.Heartbeat hb -> send(ACK);
       case AgentMessage.AppReport report -> gateway.report(deviceId, report);
       case AgentMessage.Event event -> gateway.report(deviceId, event);
       case AgentMessage.LogLines lines -> gateway.logLines(deviceId, lines);
@@ -217,6 +216,7 @@ final class AgentConnection implements FrameHandler {
       return;
     }
     gateway.traffic(true, TELEMETRY_COMPACT, bytes);
+    gateway.heard(deviceId);
     if (decoder == null) {
       decoder = gateway.telemetryDecoder();
     }

@@ -421,7 +421,8 @@ public final class AgentGateway {
         deviceId, "a message of " + bytes + " bytes was refused: the limit is " + limit + " bytes");
   }
 
-  void heartbeat(String deviceId) {
+  /** The device sent a message: it is there. */
+  void heard(String deviceId) {
     presence.heartbeat(deviceId);
   }
 
