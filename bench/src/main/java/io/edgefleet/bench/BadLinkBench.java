@@ -438,7 +438,7 @@ public final class BadLinkBench {
 
   /**
    * One commit: change, commit, webhook; then polls the controller's app status until the device
-   * reports the new revision READY. With {@code beforeWait} (run after the webhook) the cut
+   * reports the new revision READY. With a {@code plan} (run after the webhook) the cut
    * scenarios do their part.
    */
   private Map<String, Object> commitAndWait(
@@ -743,6 +743,7 @@ public final class BadLinkBench {
             });
     watch.stop();
     m.put("deviceStatusAtController", watch.transitions(cutAt));
+    m.put("proxyConnectionsAroundTheCut", connectionsAround(cutAt));
     m.put("agentLines", agentOut.since(cutAt, cutAt));
     result.put("cut", m);
     say("cut: READY " + fmtS(m.get("readyMs")) + " s after the link returned");
@@ -795,21 +796,29 @@ public final class BadLinkBench {
             });
     watch.stop();
     m.put("deviceStatusAtController", watch.transitions(cutAt[0]));
+    m.put("proxyConnectionsAroundTheCut", connectionsAround(cutAt[0]));
+    result.put("midTransferCut", m);
+    say("mid-transfer cut: READY " + fmtS(m.get("readyMs")) + " s after the link returned");
+  }
+
+  /**
+   * The proxy's connections open at the cut or opened since (a connection appears there only once
+   * its TCP handshake crossed the link), with times relative to the cut.
+   */
+  private List<Map<String, Object>> connectionsAround(long cutAt) {
     List<Map<String, Object>> conns = new ArrayList<>();
     for (DelayProxy.Connection c : proxy.connections()) {
-      if (c.closedNanos() < 0 || c.closedNanos() > cutAt[0] - Duration.ofSeconds(30).toNanos()) {
+      if (c.closedNanos() < 0 || c.closedNanos() > cutAt - Duration.ofSeconds(30).toNanos()) {
         Map<String, Object> cm = new LinkedHashMap<>();
         cm.put("id", c.id());
-        cm.put("openedMsRelativeToCut", ms(c.openedNanos() - cutAt[0]));
-        cm.put("closedMsRelativeToCut", c.open() ? null : ms(c.closedNanos() - cutAt[0]));
+        cm.put("openedMsRelativeToCut", ms(c.openedNanos() - cutAt));
+        cm.put("closedMsRelativeToCut", c.open() ? null : ms(c.closedNanos() - cutAt));
         cm.put("tlsUpBytes", c.up());
         cm.put("tlsDownBytes", c.down());
         conns.add(cm);
       }
     }
-    m.put("proxyConnectionsAroundTheCut", conns);
-    result.put("midTransferCut", m);
-    say("mid-transfer cut: READY " + fmtS(m.get("readyMs")) + " s after the link returned");
+    return conns;
   }
 
   private void cut() throws IOException, InterruptedException {
@@ -979,7 +988,7 @@ public final class BadLinkBench {
   }
 
   private Map<String, Double> metrics() {
-    String text = admin.raw("GET", "/metrics", null, tokenOf(admin), null).body().asText();
+    String text = admin.raw("GET", "/metrics", null, adminToken(), null).body().asText();
     Map<String, Double> m = new TreeMap<>();
     for (String line : text.split("\n")) {
       if (line.startsWith("edgefleet_websocket_messages_total")
@@ -991,7 +1000,7 @@ public final class BadLinkBench {
     return m;
   }
 
-  private String tokenOf(AdminClient a) {
+  private String adminToken() {
     try {
       return Files.readString(work.resolve("controller/admin-token")).trim();
     } catch (IOException e) {
