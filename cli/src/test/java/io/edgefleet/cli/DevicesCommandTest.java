@@ -21,7 +21,7 @@ class DevicesCommandTest {
         DevicesCommand.table(
             json(
                 "[{\"id\":\"d-1\",\"name\":\"pos-1\",\"tags\":{\"site\":\"store-17\",\"role\":\"pos\"},"
-                    + "\"status\":\"OFFLINE\",\"statusReason\":\"no heartbeat for 3d\","
+                    + "\"status\":\"OFFLINE\",\"statusReason\":\"nothing heard for 3d\","
                     + "\"lastSeen\":\""
                     + NOW.minus(Duration.ofDays(3))
                     + "\",\"facts\":{\"agentVersion\":\"0.1.0\"}},"
@@ -31,7 +31,7 @@ class DevicesCommandTest {
     assertThat(table.lines())
         .containsExactly(
             "ID   NAME   STATUS   REASON               LAST SEEN  TAGS                    VERSION",
-            "d-1  pos-1  OFFLINE  no heartbeat for 3d  3d ago     role=pos,site=store-17  0.1.0",
+            "d-1  pos-1  OFFLINE  nothing heard for 3d  3d ago     role=pos,site=store-17  0.1.0",
             "d-2  -      PENDING  -                    -          -                       -");
   }
 

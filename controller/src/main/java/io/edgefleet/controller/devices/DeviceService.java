@@ -322,13 +322,13 @@ public final class DeviceService {
             switch (status) {
               case NEVER_SEEN ->
                   "enrolled " + ago(now, d.enrolledAt()) + ", has not connected since";
-              case ONLINE -> "connected, last heartbeat " + ago(now, p.lastSeen().orElseThrow());
+              case ONLINE -> "connected, last heard from " + ago(now, p.lastSeen().orElseThrow());
               default ->
                   droppedAfterSeen(p)
                       ? "connection closed "
                           + ago(now, p.disconnectedAt().orElseThrow())
                           + ", not back since"
-                      : "no heartbeat for "
+                      : "nothing heard for "
                           + Durations.human(Duration.between(p.lastSeen().orElseThrow(), now));
             };
       }

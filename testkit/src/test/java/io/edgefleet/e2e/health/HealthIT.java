@@ -79,7 +79,7 @@ class HealthIT {
     deploy();
 
     JsonNode g = awaitStatus(good, "ONLINE", d -> appReady(good));
-    assertThat(g.path("statusReason").asText()).startsWith("connected, last heartbeat");
+    assertThat(g.path("statusReason").asText()).startsWith("connected, last heard from");
 
     JsonNode c = awaitStatus(crashy, "DEGRADED", d -> true);
     assertThat(c.path("statusReason").asText())
@@ -124,7 +124,7 @@ class HealthIT {
     bare.close();
     JsonNode off = awaitStatus(noRuntime, "OFFLINE", d -> true);
     assertThat(off.path("statusReason").asText())
-        .matches("(connection closed .* ago, not back since|no heartbeat for .*)");
+        .matches("(connection closed .* ago, not back since|nothing heard for .*)");
     JsonNode s2 = group(summary(), "s2");
     assertThat(s2.path("offline").asInt()).isEqualTo(1);
     assertThat(s2.path("error").asInt()).isZero();
