@@ -297,6 +297,16 @@ public final class Agent implements AutoCloseable {
                   lastError = message;
                 }
               }
+
+              @Override
+              public void linkFailed() {
+                // The socket may hold data the kernel will only resend a minute after the link
+                // returns: ask it to prove it carries, so a stuck one is replaced in seconds.
+                ControllerLink l = link;
+                if (l != null) {
+                  l.verify();
+                }
+              }
             });
     this.reconcile =
         new ReconcileLoop(

@@ -54,6 +54,7 @@ final class ControllerLink implements WebSocket.Listener {
   private volatile Instant lastInbound;
   private volatile Instant lastOutbound;
   private Instant previousTick;
+  private volatile Duration interval;
   private volatile boolean welcomed;
   private volatile boolean closed;
   private ScheduledFuture<?> heartbeats;
@@ -158,6 +159,7 @@ final class ControllerLink implements WebSocket.Listener {
       heartbeats.cancel(false);
     }
     long ms = Math.max(1000, interval.toMillis());
+    this.interval = Duration.ofMillis(ms);
     previousTick = clock.instant();
     // Spread the first beat so devices that connected together do not beat together.
     long first = ms / 2 + random.nextLong(ms / 2 + 1);
@@ -186,7 +188,32 @@ final class ControllerLink implements WebSocket.Listener {
     if (lastInbound.isAfter(since) && lastOutbound.isAfter(since)) {
       return; // Both directions carried messages since the last tick: that is liveness enough.
     }
-    Instant sent = now;
+    ask(interval);
+  }
+
+  /**
+   * Makes sure the socket still carries: another part of the agent saw the link fail (a download
+   * stalled, a connection timed out). A socket whose data sat unacknowledged through an outage
+   * waits for the kernel's backed-off retransmission, which can take a minute after the link
+   * returns; a heartbeat now, unanswered within the answer deadline, replaces such a socket with a
+   * fresh one instead. Does nothing before the welcome or while a heartbeat awaits its answer.
+   */
+  void verify() {
+    Duration i = interval;
+    if (closed || !welcomed || i == null) {
+      return;
+    }
+    synchronized (this) {
+      if (answerDeadline != null && !answerDeadline.isDone()) {
+        return;
+      }
+    }
+    ask(i);
+  }
+
+  /** Sends a heartbeat whose answer must come within {@link #answerTimeout}. */
+  private void ask(Duration interval) {
+    Instant sent = clock.instant();
     CompletableFuture<WebSocket> queued = queue(new AgentMessage.Heartbeat(++seq));
     if (queued == null) {
       return;
@@ -197,11 +224,10 @@ final class ControllerLink implements WebSocket.Listener {
         () -> {
           Instant left = clock.instant();
           synchronized (this) {
-            if (closed) {
+            // An earlier heartbeat still awaiting its answer keeps its deadline: moving it on
+            // with every tick would let a dead link live as long as ticks come.
+            if (closed || (answerDeadline != null && !answerDeadline.isDone())) {
               return;
-            }
-            if (answerDeadline != null) {
-              answerDeadline.cancel(false);
             }
             answerDeadline =
                 timer.schedule(

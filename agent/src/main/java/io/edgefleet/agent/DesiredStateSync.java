@@ -54,6 +54,9 @@ final class DesiredStateSync {
 
     /** Something went wrong that will be retried; null when the last try succeeded. */
     void problem(String message);
+
+    /** The link failed under a transfer (no route, timed out, stalled): the socket may be stuck. */
+    default void linkFailed() {}
   }
 
   static final int MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
@@ -257,6 +260,9 @@ final class DesiredStateSync {
           pending = work;
           Duration wait = (r.problem().link() ? linkBackoff : serverBackoff).next();
           listener.problem(r.problem().message() + "; retrying in " + Agent.human(wait));
+          if (r.problem().link()) {
+            listener.linkFailed();
+          }
           retry =
               timer.schedule(
                   () -> {

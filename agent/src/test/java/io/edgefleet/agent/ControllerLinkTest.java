@@ -96,6 +96,19 @@ class ControllerLinkTest {
   }
 
   @Test
+  void verifyingAskAtOnceOnceAndReplacesAStuckSocket() {
+    Harness h = open();
+    h.link.heartbeatEvery(Duration.ofSeconds(5));
+    h.link.verify();
+    h.link.verify(); // one question at a time
+    assertThat(h.socket.heartbeats()).isEqualTo(1);
+    await()
+        .atMost(Duration.ofSeconds(12))
+        .untilAsserted(() -> assertThat(h.closedWith.get()).isNotNull());
+    assertThat(h.closedWith.get()).contains("no answer to a heartbeat within 5s");
+  }
+
+  @Test
   void theAnswerDeadlineScalesWithTheIntervalWithinBounds() {
     assertThat(ControllerLink.answerTimeout(Duration.ofSeconds(1))).hasSeconds(5);
     assertThat(ControllerLink.answerTimeout(Duration.ofSeconds(12))).hasSeconds(12);

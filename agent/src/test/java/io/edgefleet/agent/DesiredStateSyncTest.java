@@ -57,6 +57,7 @@ class DesiredStateSyncTest {
   final List<Long> applied = Collections.synchronizedList(new ArrayList<>());
   final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
   final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  final AtomicInteger linkFailures = new AtomicInteger();
   HttpServer server;
   HttpClient client;
   DesiredStateSync sync;
@@ -100,6 +101,11 @@ class DesiredStateSyncTest {
                 if (message != null) {
                   problems.add(message);
                 }
+              }
+
+              @Override
+              public void linkFailed() {
+                linkFailures.incrementAndGet();
               }
             });
     sync.trust(TrustedKeys.of(controllerKey.getPublic()));
@@ -197,6 +203,8 @@ class DesiredStateSyncTest {
     assertThat(resumedAt).isBetween(1, half);
     assertThat(ranges.get(1)).endsWith("if \"v1\"");
     assertThat(problems).anySatisfy(p -> assertThat(p).contains("stalled"));
+    // A stall is the link's failure: the agent's socket is asked to prove it still carries.
+    assertThat(linkFailures).hasPositiveValue();
     assertThat(sync.store().bundle(digest)).contains(bundle);
   }
 

@@ -466,6 +466,7 @@ public final class BadLinkBench {
     }
     Map<String, Long> states = new TreeMap<>();
     long desiredSeen = -1;
+    String revision = null;
     long runningSeen = -1;
     long readyAt = -1;
     long firstDown = -1;
@@ -482,10 +483,12 @@ public final class BadLinkBench {
         firstUp = tick;
       }
       JsonNode d = deviceAppStatus(app);
-      if (d != null && desiredSeen < 0 && sha.equals(d.path("desiredRevision").asText())) {
+      // An app's revision is its content digest; the commit that brought it is its provenance.
+      if (d != null && desiredSeen < 0 && sha.equals(d.path("desiredCommit").asText())) {
         desiredSeen = tick;
+        revision = d.path("desiredRevision").asText();
       }
-      if (d != null && sha.equals(d.path("runningRevision").asText())) {
+      if (d != null && revision != null && revision.equals(d.path("runningRevision").asText())) {
         if (runningSeen < 0) {
           runningSeen = tick;
         }
@@ -508,7 +511,8 @@ public final class BadLinkBench {
     int accepted = agentOut.findAfter("desired state generation ", t0);
     m.put("deviceAcceptedMs", accepted < 0 ? null : ms(agentOut.line(accepted).nanos() - from));
     Long applyStart = siteOut.applyStartNanos(app, t0);
-    Long applied = siteOut.inventoryNanos(app, sha);
+    Long applied = revision == null ? null : siteOut.inventoryNanos(app, revision);
+    m.put("revision", revision);
     m.put("deviceApplyStartMs", applyStart == null ? null : ms(applyStart - from));
     m.put("deviceAppliedMs", applied == null ? null : ms(applied - from));
     m.put("runningRevisionSeenMs", runningSeen < 0 ? null : ms(runningSeen - from));
@@ -983,7 +987,8 @@ public final class BadLinkBench {
   private boolean ready(String app, String sha) {
     JsonNode d = deviceAppStatus(app);
     return d != null
-        && sha.equals(d.path("runningRevision").asText())
+        && sha.equals(d.path("desiredCommit").asText())
+        && d.path("desiredRevision").asText().equals(d.path("runningRevision").asText())
         && d.path("state").asText().equals("READY");
   }
 
