@@ -5,7 +5,7 @@
 # and its other connections included). Needs root (ip netns, ip link).
 #
 #   bench/idle-wire.sh [--minutes M=30] [--root DIR] [--label NAME]
-#                      [--heartbeat 60s] [--telemetry-interval 5m] [--delay 0ms]
+#                      [--heartbeat 120s] [--telemetry-interval 5m] [--delay 0ms]
 #
 # Measured over M minutes after the agent connected and settled (30 s), four layers:
 #   messages    WebSocket messages by type and direction from the controller's /metrics
@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="$ROOT"
 MINUTES=30
 LABEL=""
-HEARTBEAT=60s
+HEARTBEAT=120s
 INTERVAL=5m
 DELAY=0ms
 while [ $# -gt 0 ]; do
