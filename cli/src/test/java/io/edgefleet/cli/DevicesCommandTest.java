@@ -30,9 +30,9 @@ class DevicesCommandTest {
 
     assertThat(table.lines())
         .containsExactly(
-            "ID   NAME   STATUS   REASON               LAST SEEN  TAGS                    VERSION",
+            "ID   NAME   STATUS   REASON                LAST SEEN  TAGS                    VERSION",
             "d-1  pos-1  OFFLINE  nothing heard for 3d  3d ago     role=pos,site=store-17  0.1.0",
-            "d-2  -      PENDING  -                    -          -                       -");
+            "d-2  -      PENDING  -                     -          -                       -");
   }
 
   @Test
