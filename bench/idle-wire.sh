@@ -19,7 +19,8 @@
 #   link        everything on the veth: Ethernet frames (14 B header each) of that socket, of the
 #               agent's other connections, and ARP (neighbour probes between sparse exchanges)
 # --root measures another checkout's distribution (built with its ./edgefleet first), for a
-# before/after comparison with the same harness. --delay adds a netem delay each way (a long link).
+# before/after comparison with the same harness. --delay adds a netem delay each way (a long link; needs the
+# kernel's sch_netem, otherwise the script stops and says so).
 # Writes bench/results/idle-wire-<label>-<date>.json and prints a summary.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -71,7 +72,11 @@ ip netns exec "$NS" ip addr add "$DEV_IP/30" dev "$DEV_IF"
 ip netns exec "$NS" ip link set "$DEV_IF" up
 ip netns exec "$NS" ip link set lo up
 if [ "$DELAY" != "0ms" ]; then
-  tc qdisc add dev "$HOST_IF" root netem delay "$DELAY"
+  if ! tc qdisc add dev "$HOST_IF" root netem delay "$DELAY" 2>"$WORK/tc.err"; then
+    echo "idle-wire: --delay needs the kernel's netem qdisc, which this kernel lacks ($(cat "$WORK/tc.err"))." >&2
+    echo "idle-wire: measure a long link with bench/badlink.sh (its delay is a user-space proxy) or drop --delay." >&2
+    exit 2
+  fi
   ip netns exec "$NS" tc qdisc add dev "$DEV_IF" root netem delay "$DELAY"
 fi
 
