@@ -12,6 +12,7 @@
 #   EDGEFLEET_KUBE_KEEP_BUILD  1 = keep the source tree and Go cache after a successful build
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KUBE_VERSION=1.20.2
 DEB_SOURCE=kubernetes
 # The Debian version whose upstream part is 1.20.2 ("1.20.5+really1.20.2-…").
@@ -94,11 +95,8 @@ apt_install "$GO_PKG" rsync make dpkg-dev ca-certificates golang-github-modern-g
 # ---- fetch the source package through a private apt configuration (deb-src for one suite) ----
 rm -rf "$WORK"
 mkdir -p "$WORK/apt/lists/partial" "$WORK/apt/cache/archives/partial" "$WORK/src"
-# Mirror the machine's own Debian mirror (deb822 .sources or one-line .list), default deb.debian.org.
-mirror=$(grep -hoE '^URIs:[[:space:]]*[^[:space:]]+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}' || true)
-[ -n "$mirror" ] || mirror=$(grep -hoE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+/debian/?[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | awk '{print $NF}' || true)
-[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-mirror=${mirror%/}
+# The Debian mirror this machine's apt already uses (its sources.list and sources.list.d).
+mirror=$(bash "$HERE/apt-mirror.sh") || die "cannot tell which Debian mirror to fetch the $DEB_SOURCE source package from"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 if [ -r "$keyring" ]; then
   printf 'deb-src [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$SUITE" >"$WORK/apt/sources.list"

@@ -438,8 +438,8 @@ public final class BadLinkBench {
 
   /**
    * One commit: change, commit, webhook; then polls the controller's app status until the device
-   * reports the new revision READY. With a {@code plan} (run after the webhook) the cut
-   * scenarios do their part.
+   * reports the new revision READY. With a {@code plan} (run after the webhook) the cut scenarios
+   * do their part.
    */
   private Map<String, Object> commitAndWait(
       String app, String message, Runnable change, CutPlan plan) throws Exception {

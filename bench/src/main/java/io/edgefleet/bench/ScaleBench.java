@@ -1,11 +1,11 @@
 package io.edgefleet.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.cli.TarGz;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.testkit.AdminClient;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -21,11 +21,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.GZIPOutputStream;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.eclipse.jgit.api.Git;
 
 /**
@@ -771,7 +768,7 @@ public final class ScaleBench {
             + "  version: \""
             + version
             + "\"\n";
-    byte[] tgz = tarGz("scale/configmap.yaml", yaml.getBytes(StandardCharsets.UTF_8));
+    byte[] tgz = TarGz.write(Map.of("scale/configmap.yaml", yaml.getBytes(StandardCharsets.UTF_8)));
     checked(
         admin.post(
             "/api/v1/catalog/apps/" + APP + "/versions",
@@ -1054,25 +1051,6 @@ public final class ScaleBench {
 
   private static void log(String format, Object... args) {
     System.out.printf(Locale.ROOT, "[scale] " + format + "%n", args);
-  }
-
-  /** A gzip-compressed ustar archive of one regular file. */
-  static byte[] tarGz(String name, byte[] content) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (TarArchiveOutputStream out =
-        new TarArchiveOutputStream(new GZIPOutputStream(bytes), StandardCharsets.UTF_8.name())) {
-      TarArchiveEntry e = new TarArchiveEntry(name);
-      e.setSize(content.length);
-      e.setMode(0644);
-      e.setModTime(0);
-      e.setUserName("");
-      out.putArchiveEntry(e);
-      out.write(content);
-      out.closeArchiveEntry();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return bytes.toByteArray();
   }
 
   private static int freePort() {

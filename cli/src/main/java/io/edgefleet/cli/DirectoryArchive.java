@@ -1,25 +1,21 @@
 package io.edgefleet.cli;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Stream;
-import java.util.zip.GZIPOutputStream;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
  * Packs a directory into a {@code .tar.gz} in memory, the format the controller's catalog reads:
  * regular files only, paths relative to the directory in sorted order, no owners or times (so the
- * same files always give the same bytes). Names longer than a tar header holds go in pax headers.
- * Written with Apache Commons Compress. Stateless.
+ * same files always give the same bytes), written by {@link TarGz}. Stateless.
  */
 final class DirectoryArchive {
   /** The controller refuses archives with more files. */
@@ -37,28 +33,23 @@ final class DirectoryArchive {
    *     special file, more than {@value #MAX_FILES} files or more than 64 MiB
    */
   static byte[] pack(Path dir) {
-    List<Path> files = files(dir);
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (TarArchiveOutputStream tar =
-        new TarArchiveOutputStream(new GZIPOutputStream(buf), StandardCharsets.UTF_8.name())) {
-      tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-      long total = 0;
-      for (Path file : files) {
-        byte[] content = Files.readAllBytes(file);
-        total += content.length;
-        if (total > MAX_BYTES) {
-          throw new IllegalArgumentException(
-              dir + " holds more than " + (MAX_BYTES >> 20) + " MiB of files; the limit is that");
-        }
-        tar.putArchiveEntry(entry(relative(dir, file), content.length));
-        tar.write(content);
-        tar.closeArchiveEntry();
+    Map<String, byte[]> contents = new LinkedHashMap<>();
+    long total = 0;
+    for (Path file : files(dir)) {
+      byte[] content;
+      try {
+        content = Files.readAllBytes(file);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + dir, e);
       }
-      tar.finish();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + dir, e);
+      total += content.length;
+      if (total > MAX_BYTES) {
+        throw new IllegalArgumentException(
+            dir + " holds more than " + (MAX_BYTES >> 20) + " MiB of files; the limit is that");
+      }
+      contents.put(relative(dir, file), content);
     }
-    return buf.toByteArray();
+    return TarGz.write(contents);
   }
 
   /** The regular files under {@code dir}, sorted by relative path. */
@@ -105,17 +96,5 @@ final class DirectoryArchive {
 
   private static String relative(Path dir, Path file) {
     return dir.relativize(file).toString().replace('\\', '/');
-  }
-
-  /** A regular file's header without owner or time, so equal files give equal archives. */
-  private static TarArchiveEntry entry(String name, long size) {
-    TarArchiveEntry e = new TarArchiveEntry(name);
-    e.setSize(size);
-    e.setMode(0644);
-    e.setModTime(0);
-    e.setIds(0, 0);
-    e.setUserName("");
-    e.setGroupName("");
-    return e;
   }
 }

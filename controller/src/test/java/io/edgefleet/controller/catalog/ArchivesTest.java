@@ -166,6 +166,54 @@ class ArchivesTest {
   }
 
   @Test
+  void aFileWhoseHeaderClaimsMoreThanTheLimitIsRefusedBeforeItsContentIsRead() {
+    // The pax size record overrides the header's 1 byte: 100 GiB, more than any array holds.
+    assertInvalid(
+        Tars.create()
+            .paxHeader('x', Tars.record("size", String.valueOf(100L << 30)))
+            .file("a.bin", "x")
+            .tgz(),
+        "more than 64 MiB of files uncompressed");
+    byte[] justOver = new byte[(int) Archives.MAX_BYTES + 1];
+    assertInvalid(
+        Tars.create().file("a.bin", justOver).tgz(), "more than 64 MiB of files uncompressed");
+    byte[] atTheLimit = new byte[(int) Archives.MAX_BYTES];
+    assertThat(Archives.readTarGz(Tars.create().file("a.bin", atTheLimit).tgz()).get("a.bin"))
+        .hasSize((int) Archives.MAX_BYTES);
+  }
+
+  @Test
+  void malformedPaxRecordsAreRefused() {
+    assertInvalid(
+        Tars.create().paxHeader('x', "abc path=x\n").file("a.yaml", "x").tgz(),
+        "not a valid tar file");
+    assertInvalid(
+        Tars.create().paxHeader('x', Tars.record("size", "-5")).file("a.yaml", "x").tgz(),
+        "not a valid tar file");
+    assertInvalid(
+        Tars.create().paxHeader('x', "99 path=short\n").file("a.yaml", "x").tgz(),
+        "not a valid tar file");
+  }
+
+  @Test
+  void aTarCutShortIsRefusedUnlessTheCutFollowsTheLastEntry() {
+    byte[] file = Tars.raw("a.yaml", '0', "x".repeat(1000).getBytes(StandardCharsets.UTF_8), "");
+    byte[] next = Tars.raw("b.yaml", '0', "y".getBytes(StandardCharsets.UTF_8), "");
+    byte[] both = java.util.Arrays.copyOf(file, file.length + next.length);
+    System.arraycopy(next, 0, both, file.length, next.length);
+
+    assertInvalid(
+        Archives.gzip(java.util.Arrays.copyOf(file, 512 + 600)),
+        "the archive ends in the middle of 'a.yaml'");
+    assertInvalid(
+        Archives.gzip(java.util.Arrays.copyOf(both, file.length + 300)),
+        "the archive ends in the middle of a tar header");
+    // Without the two zero blocks that end an archive, as tar itself accepts.
+    assertThat(Archives.readTarGz(Archives.gzip(both)).keySet())
+        .containsExactly("a.yaml", "b.yaml");
+  }
+
+  @Test
   void paxHeadersCountTowardTheLimitsWhileTheFilesStaySmall() {
     // 1,900 files of one byte, each after a pax header of 64,000 bytes: 122 MB unpacked.
     Tars t = Tars.create();

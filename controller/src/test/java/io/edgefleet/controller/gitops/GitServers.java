@@ -2,10 +2,6 @@ package io.edgefleet.controller.gitops;
 
 import static org.awaitility.Awaitility.await;
 
-import jakarta.servlet.DispatcherType;
-import jakarta.servlet.Filter;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,9 +15,9 @@ import java.security.KeyPair;
 import java.security.PublicKey;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.GZIPInputStream;
 import org.apache.sshd.common.config.keys.KeyUtils;
 import org.apache.sshd.common.keyprovider.KeyPairProvider;
 import org.apache.sshd.server.Environment;
@@ -29,17 +25,24 @@ import org.apache.sshd.server.ExitCallback;
 import org.apache.sshd.server.SshServer;
 import org.apache.sshd.server.channel.ChannelSession;
 import org.apache.sshd.server.command.Command;
-import org.eclipse.jetty.ee10.servlet.FilterHolder;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jgit.http.server.GitServlet;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jgit.errors.RepositoryNotFoundException;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
+import org.eclipse.jgit.transport.PacketLineOut;
+import org.eclipse.jgit.transport.RefAdvertiser;
 import org.eclipse.jgit.transport.UploadPack;
-import org.eclipse.jgit.transport.resolver.FileResolver;
 
-/** Real git servers for integration tests: git daemon, smart HTTP (JGit servlet) and ssh. */
+/**
+ * Real git servers for integration tests: git daemon, smart HTTP and ssh, the latter two JGit's
+ * upload-pack.
+ */
 final class GitServers {
   private GitServers() {}
 
@@ -49,6 +52,16 @@ final class GitServers {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The repository {@code name} (a work tree or a bare repository) under {@code base}. */
+  static Repository open(Path base, String name) throws IOException {
+    Path root = base.toAbsolutePath().normalize();
+    Path dir = root.resolve(name).normalize();
+    if (!dir.startsWith(root) || dir.equals(root)) {
+      throw new RepositoryNotFoundException(name);
+    }
+    return new FileRepositoryBuilder().findGitDir(dir.toFile()).setMustExist(true).build();
   }
 
   /** {@code git daemon} serving every repository under {@code base} on a loopback port. */
@@ -94,40 +107,96 @@ final class GitServers {
     }
   }
 
-  /** JGit's smart-HTTP servlet in Jetty, requiring HTTP basic auth with one token. */
+  /**
+   * Git's smart HTTP protocol (upload-pack, protocol v0 and v2) served by JGit's {@link UploadPack}
+   * behind a Jetty handler, requiring HTTP basic auth with one token.
+   */
   static final class Http implements AutoCloseable {
+    private static final String PREFIX = "/git/";
+    private static final String INFO_REFS = "/info/refs";
+    private static final String UPLOAD_PACK = "git-upload-pack";
+
     private final Server server;
     final AtomicInteger refused = new AtomicInteger();
 
     Http(Path base, String user, String token) throws Exception {
-      server = new Server(new InetSocketAddress("127.0.0.1", 0));
-      ServletContextHandler ctx = new ServletContextHandler();
-      GitServlet git = new GitServlet();
-      git.setRepositoryResolver(new FileResolver<>(base.toFile(), true));
-      ctx.addServlet(new ServletHolder(git), "/git/*");
       String expected =
           "Basic "
               + Base64.getEncoder()
                   .encodeToString((user + ":" + token).getBytes(StandardCharsets.UTF_8));
-      Filter auth =
-          (req, res, chain) -> {
-            String given = ((HttpServletRequest) req).getHeader("Authorization");
-            if (!expected.equals(given)) {
-              refused.incrementAndGet();
-              HttpServletResponse r = (HttpServletResponse) res;
-              r.setHeader("WWW-Authenticate", "Basic realm=\"git\"");
-              r.sendError(401);
-              return;
+      server = new Server(new InetSocketAddress("127.0.0.1", 0));
+      server.setHandler(
+          new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback)
+                throws Exception {
+              if (!expected.equals(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
+                refused.incrementAndGet();
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Basic realm=\"git\"");
+                Response.writeError(request, response, callback, 401);
+                return true;
+              }
+              return serve(base, request, response, callback);
             }
-            chain.doFilter(req, res);
-          };
-      ctx.addFilter(new FilterHolder(auth), "/*", EnumSet.of(DispatcherType.REQUEST));
-      server.setHandler(ctx);
+          });
       server.start();
     }
 
+    /**
+     * {@code GET <repo>/info/refs?service=git-upload-pack} and {@code POST <repo>/git-upload-pack}.
+     */
+    private static boolean serve(Path base, Request request, Response response, Callback callback)
+        throws IOException {
+      String path = Request.getPathInContext(request);
+      if (!path.startsWith(PREFIX)) {
+        return false;
+      }
+      boolean get = request.getMethod().equals("GET");
+      boolean advertise =
+          get
+              && path.endsWith(INFO_REFS)
+              && UPLOAD_PACK.equals(Request.extractQueryParameters(request).getValue("service"));
+      boolean upload = !get && path.endsWith("/" + UPLOAD_PACK);
+      if (!advertise && !upload) {
+        return false;
+      }
+      String repo =
+          path.substring(
+              PREFIX.length(),
+              path.length() - (advertise ? INFO_REFS : "/" + UPLOAD_PACK).length());
+      try (Repository r = open(base, repo);
+          UploadPack up = new UploadPack(r)) {
+        String protocol = request.getHeaders().get("Git-Protocol");
+        if (protocol != null) {
+          up.setExtraParameters(List.of(protocol.split(":")));
+        }
+        up.setBiDirectionalPipe(false);
+        response
+            .getHeaders()
+            .put(
+                HttpHeader.CONTENT_TYPE,
+                "application/x-" + UPLOAD_PACK + (advertise ? "-advertisement" : "-result"));
+        try (OutputStream out = Content.Sink.asOutputStream(response)) {
+          if (advertise) {
+            up.sendAdvertisedRefs(
+                new RefAdvertiser.PacketLineOutRefAdvertiser(new PacketLineOut(out)), UPLOAD_PACK);
+          } else {
+            InputStream in = Content.Source.asInputStream(request);
+            if ("gzip".equals(request.getHeaders().get(HttpHeader.CONTENT_ENCODING))) {
+              in = new GZIPInputStream(in);
+            }
+            up.upload(in, out, null);
+          }
+        }
+        callback.succeeded();
+      } catch (RepositoryNotFoundException e) {
+        Response.writeError(request, response, callback, 404);
+      }
+      return true;
+    }
+
     String url(String repo) {
-      return "http://127.0.0.1:" + server.getURI().getPort() + "/git/" + repo;
+      return "http://127.0.0.1:" + server.getURI().getPort() + PREFIX + repo;
     }
 
     @Override
@@ -207,11 +276,7 @@ final class GitServers {
                   status = 1;
                 } else {
                   String repo = parts.get(1).replace("'", "").replaceAll("^/+", "");
-                  try (Repository r =
-                      new FileRepositoryBuilder()
-                          .findGitDir(base.resolve(repo).toFile())
-                          .setMustExist(true)
-                          .build()) {
+                  try (Repository r = open(base, repo)) {
                     new UploadPack(r).upload(in, out, err);
                   } catch (IOException e) {
                     status = 1;

@@ -77,6 +77,12 @@ class GitTransportsIT {
       assertThat(gitops.get("http").lastCommit().sha()).isEqualTo(first);
       assertThat(gitops.get("http").auth()).isEqualTo("token");
 
+      // A second fetch negotiates with what the first one brought.
+      String second = up.write("apps/web/b.yaml", GitOpsContract.SERVICE).commit("second");
+      assertThat(gitops.pollNow("http")).isTrue();
+      assertThat(gitops.commit("http", second).apps().get(0).added())
+          .containsExactly("v1 Service web/web");
+
       gitops.add(
           new AddSource("wrong", http.url("fleet"), null, null, null, null, "ci-bot:nope", ""),
           "alice");
