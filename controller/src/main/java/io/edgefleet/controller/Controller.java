@@ -152,7 +152,7 @@ public final class Controller implements AutoCloseable {
               audit,
               DataDirectory.subdirectory(dataDir, "gitops"),
               new SecretBox(dataDir.resolve("secret.key")));
-      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops);
+      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops.rendering());
       this.rollouts =
           new RolloutEngine(database.jdbi(), clock, () -> apps().apps(), devices::presenceStatus);
       this.deployments = new Deployments(database.jdbi(), clock, catalog, rollouts, audit);

@@ -2,7 +2,7 @@ package io.edgefleet.controller.desired;
 
 import io.edgefleet.controller.gitops.AppDefinition;
 import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.RenderedApp;
+import io.edgefleet.controller.render.RenderedApp;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -2,8 +2,13 @@ package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.render.Bundle;
+import io.edgefleet.controller.render.ContentRevision;
+import io.edgefleet.controller.render.HelmUnavailableException;
+import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.render.Rendering;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.net.InetAddress;
@@ -21,7 +26,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.SortedMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -36,7 +40,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.lib.Repository;
 import org.jdbi.v3.core.Jdbi;
@@ -58,8 +61,8 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: every public method is thread-safe. Polls of one source are serialized (timer,
  * webhook and {@link #pollNow} share a lock); different sources poll in parallel on a small worker
  * pool; one scheduler thread keeps jittered timers. Change listeners run on the polling thread.
- * Rendering is cached and Helm runs one chart at a time, in a process of its own ({@link
- * HelmWorker}) that {@link #close} stops.
+ * Rendering is {@link Rendering}'s, shared with the app catalog: cached, and Helm runs one chart at
+ * a time, in a process of its own that {@link #close} stops.
  */
 public final class GitOps implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GitOps.class);
@@ -75,7 +78,6 @@ public final class GitOps implements AutoCloseable {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
   private static final Pattern SCP_LIKE = Pattern.compile("[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:.+");
   private static final Pattern HEX = Pattern.compile("[0-9a-f]{4,64}");
-  private static final Pattern CONTENT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
 
   private final Clock clock;
   private final AuditLog audit;
@@ -85,8 +87,7 @@ public final class GitOps implements AutoCloseable {
   private final Settings settings;
   private final SourceStore store;
   private final GitClient git;
-  private final Renderer renderer;
-  private final Lru<String, Bundle> bundles;
+  private final Rendering rendering;
   private final ScheduledExecutorService scheduler;
   private final ExecutorService workers;
   private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
@@ -140,20 +141,30 @@ public final class GitOps implements AutoCloseable {
           bundleCacheBytes,
           gitTimeout,
           minInterval,
-          DEFAULT_CHART_CACHE_BYTES,
-          DEFAULT_CHART_CACHE_ENTRIES,
-          HelmWorker.Options.defaults().requestTimeout(),
-          HelmWorker.Options.defaults().requestsPerProcess(),
-          HelmWorker.Options.defaults().idleTimeout());
+          Rendering.Settings.DEFAULT_CHART_CACHE_BYTES,
+          Rendering.Settings.DEFAULT_CHART_CACHE_ENTRIES,
+          Rendering.Settings.defaults().helmRenderTimeout(),
+          Rendering.Settings.defaults().helmRendersPerProcess(),
+          Rendering.Settings.defaults().helmIdleTimeout());
+    }
+
+    /** The rendering tunables, with these options for the JVM that runs Helm. */
+    Rendering.Settings rendering(List<String> helmJvmOptions) {
+      return new Rendering.Settings(
+          renderCacheBytes,
+          bundleCacheBytes,
+          chartCacheBytes,
+          chartCacheEntries,
+          helmRenderTimeout,
+          helmRendersPerProcess,
+          helmIdleTimeout,
+          helmJvmOptions);
     }
 
     public static Settings defaults() {
       return new Settings(4, 64L << 20, 64L << 20, Duration.ofSeconds(60), Duration.ofSeconds(5));
     }
   }
-
-  static final long DEFAULT_CHART_CACHE_BYTES = 256L << 20;
-  static final int DEFAULT_CHART_CACHE_ENTRIES = 1000;
 
   /** Counters since start, for metrics and tests. */
   public record Stats(
@@ -177,7 +188,7 @@ public final class GitOps implements AutoCloseable {
    */
   public GitOps(
       Jdbi jdbi, Clock clock, AuditLog audit, Path workDir, SecretBox secrets, Settings settings) {
-    this(jdbi, clock, audit, workDir, secrets, settings, HelmWorker.DEFAULT_JVM_OPTIONS);
+    this(jdbi, clock, audit, workDir, secrets, settings, Rendering.DEFAULT_HELM_JVM_OPTIONS);
   }
 
   /** As the public constructor, with these options for the JVM that runs Helm. */
@@ -195,29 +206,9 @@ public final class GitOps implements AutoCloseable {
     this.secrets = secrets;
     this.settings = settings;
     Path dir = workDir.toAbsolutePath();
-    Directories.delete(dir.resolve("charts"));
-    Directories.delete(dir.resolve("helm"));
-    Directories.delete(dir.resolve("tmp"));
+    this.rendering = new Rendering(dir, settings.rendering(helmJvmOptions));
     this.store = new SourceStore(jdbi);
     this.git = new GitClient(dir.resolve("repos"), dir.resolve("ssh"), settings.gitTimeout());
-    this.renderer =
-        new Renderer(
-            new HelmRenderer(
-                new ChartCache(
-                    dir.resolve("charts"),
-                    settings.chartCacheBytes(),
-                    settings.chartCacheEntries()),
-                dir.resolve("tmp"),
-                new HelmWorker(
-                    dir.resolve("helm"),
-                    new HelmWorker.Options(
-                        HelmWorker.Options.defaults().startTimeout(),
-                        settings.helmRenderTimeout(),
-                        settings.helmRendersPerProcess(),
-                        settings.helmIdleTimeout(),
-                        helmJvmOptions))),
-            settings.renderCacheBytes());
-    this.bundles = new Lru<>(settings.bundleCacheBytes(), Bundle::size);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("edgefleet-gitops-timer"));
     this.workers = Executors.newFixedThreadPool(settings.pollThreads(), daemon("edgefleet-gitops"));
   }
@@ -450,9 +441,9 @@ public final class GitOps implements AutoCloseable {
         fetches.get(),
         applied.get(),
         refused.get(),
-        renderer.helmRenders(),
-        renderer.hits(),
-        renderer.misses());
+        rendering.helmRenders(),
+        rendering.cacheHits(),
+        rendering.cacheMisses());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -494,7 +485,7 @@ public final class GitOps implements AutoCloseable {
    */
   private Revision fill(String source, String sha, String name) {
     try {
-      String revision = revision(bundle(source, sha, name));
+      String revision = rendering.revision(bundle(source, sha, name));
       store.fillRevision(source, sha, name, revision, sha);
       return new Revision(revision, sha);
     } catch (RuntimeException e) {
@@ -502,14 +493,6 @@ public final class GitOps implements AutoCloseable {
           "git source {}: no content revision for {} at {}: {}", source, name, sha, e.toString());
       return new Revision(sha, sha);
     }
-  }
-
-  /** The content revision of a parsed application: see {@link ContentRevision}. */
-  private String revision(Bundle b) {
-    return switch (b.kind()) {
-      case MANIFESTS -> ContentRevision.ofRendered(renderer.renderBase(b));
-      case HELM -> ContentRevision.ofFiles(b.files());
-    };
   }
 
   /** The revision of an application row of a recorded commit, filled in if it has none. */
@@ -531,94 +514,15 @@ public final class GitOps implements AutoCloseable {
   public RenderedApp render(AppDefinition app, Map<String, String> deviceTags) {
     Bundle b = bundle(app.source(), app.sha(), app.name());
     try {
-      return renderer.render(b, deviceTags);
+      return rendering.render(b, deviceTags);
     } catch (RenderException e) {
       throw new RenderException("app " + app.label() + ": " + e.getMessage(), e);
     }
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Content that does not come from Git (the app catalog)
-
-  /**
-   * Renders application content that does not come from Git exactly as a Git application is
-   * rendered: the same parser, Helm, overrides, {@code ${tag:KEY}} substitution and render cache,
-   * keyed by (name, content id, effective values). {@code extraValues} are deep-merged over the
-   * chart's values after the matching entries of {@code edgefleet-overrides.yaml}, before tags are
-   * substituted. Thread-safe.
-   *
-   * @param name the application name: Helm release name and default namespace
-   * @param contentId identifies the files, such as {@code sha256:<hex>}: equal ids must mean equal
-   *     files ({@code [A-Za-z0-9._:-]}, at most 128 characters)
-   * @param files the files by relative path; asked for only when the parsed content is not cached
-   * @throws RenderException if the content does not parse, a tag is missing, the chart fails with
-   *     these values, or values are given for plain manifests
-   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
-   */
-  public RenderedApp renderContent(
-      String name,
-      String contentId,
-      Supplier<SortedMap<String, byte[]>> files,
-      Map<String, Object> extraValues,
-      Map<String, String> deviceTags) {
-    return renderer.render(content(name, contentId, files), checked(extraValues), deviceTags);
-  }
-
-  /**
-   * The content as every device would get it before overrides and tags, as a commit is validated:
-   * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}. See {@link #renderContent}.
-   *
-   * @throws RenderException if the content does not parse or does not render with these values
-   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
-   */
-  public RenderedApp renderContentBase(
-      String name,
-      String contentId,
-      Supplier<SortedMap<String, byte[]>> files,
-      Map<String, Object> extraValues) {
-    return renderer.renderBase(content(name, contentId, files), checked(extraValues));
-  }
-
-  /**
-   * Runs {@code helm package} over a chart's files and returns the archive Helm wrote: {@code
-   * .helmignore} applied, {@code Chart.yaml} rewritten in Helm's form, subchart archives unpacked.
-   * The same chart from a directory or from its packaged archive packages to the same files.
-   *
-   * @throws RenderException with Helm's message if the chart is invalid (bad {@code Chart.yaml},
-   *     missing dependencies)
-   * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
-   */
-  public byte[] packageChart(SortedMap<String, byte[]> files) {
-    return renderer.packageChart(files);
-  }
-
-  private Bundle content(String name, String contentId, Supplier<SortedMap<String, byte[]>> files) {
-    if (name == null || !Bundle.APP_NAME.matcher(name).matches()) {
-      throw new IllegalArgumentException("invalid application name " + name);
-    }
-    if (contentId == null || !CONTENT_ID.matcher(contentId).matches()) {
-      throw new IllegalArgumentException("invalid content id " + contentId);
-    }
-    // Git keys start with a source name, never with NUL.
-    String key = "\u0000content\u0000" + contentId + "\u0000" + name;
-    Optional<Bundle> cached = bundles.get(key);
-    if (cached.isPresent()) {
-      return cached.get();
-    }
-    Bundle b = Bundle.parse(name, contentId.replace(':', '-'), files.get());
-    bundles.put(key, b);
-    return b;
-  }
-
-  private static Map<String, Object> checked(Map<String, Object> values) {
-    for (String key : Values.tagKeys(values)) {
-      try {
-        io.edgefleet.protocol.Labels.validateKey(key);
-      } catch (IllegalArgumentException e) {
-        throw new RenderException("values use '${tag:" + key + "}' but " + e.getMessage());
-      }
-    }
-    return values;
+  /** The renderer this engine renders with; the app catalog renders its content with it too. */
+  public Rendering rendering() {
+    return rendering;
   }
 
   @Override
@@ -628,23 +532,13 @@ public final class GitOps implements AutoCloseable {
     scheduler.shutdownNow();
     workers.shutdownNow();
     // First, so that a poll waiting for Helm ends now rather than at its render deadline.
-    renderer.close();
+    rendering.close();
     try {
       workers.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     git.close();
-  }
-
-  /** The process that runs Helm (for tests). */
-  HelmWorker helmWorker() {
-    return renderer.helm().worker();
-  }
-
-  /** The chart files kept on disk for Helm (for tests). */
-  ChartCache chartCache() {
-    return renderer.helm().charts();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -775,19 +669,16 @@ public final class GitOps implements AutoCloseable {
       String revision;
       try {
         b = Bundle.parse(t.name(), t.treeId(), t.files());
-        RenderedApp base = renderer.renderBase(b);
-        now = Manifests.index(Manifests.parse(base.yaml(), "rendered output"));
-        revision =
-            b.kind() == AppDefinition.Kind.MANIFESTS
-                ? ContentRevision.ofRendered(base)
-                : ContentRevision.ofFiles(b.files());
+        Rendering.Base base = rendering.base(b);
+        now = base.index();
+        revision = base.revision();
       } catch (RenderException e) {
         problems.add("app '" + t.name() + "': " + e.getMessage());
         continue;
       }
       // Same content, other files (a README, comments): the revision and its provenance stay.
       String commit = was != null && was.revision().equals(revision) ? was.commit() : sha;
-      bundles.put(key(s.name(), sha, t.name()), b);
+      rendering.keep(key(s.name(), sha, t.name()), b);
       apps.add(
           new SourceStore.AppRow(s.name(), sha, t.name(), b.kind(), t.treeId(), revision, commit));
       newTrees.put(t.treeId(), t);
@@ -827,7 +718,7 @@ public final class GitOps implements AutoCloseable {
 
   private Map<String, String> previousIndex(SourceStore.SourceRow s, SourceStore.AppRow old) {
     try {
-      return renderer.baseIndex(bundle(s.name(), s.headSha(), old.name()));
+      return rendering.baseIndex(bundle(s.name(), s.headSha(), old.name()));
     } catch (RuntimeException e) {
       // The previous head was valid when recorded; if it no longer renders (e.g. Helm missing)
       // the diff is reported without its resources rather than blocking the new commit.
@@ -868,19 +759,18 @@ public final class GitOps implements AutoCloseable {
   }
 
   private Bundle bundle(String source, String sha, String name) {
-    String key = key(source, sha, name);
-    Optional<Bundle> cached = bundles.get(key);
-    if (cached.isPresent()) {
-      return cached.get();
-    }
-    var row =
-        store
-            .app(source, sha, name)
-            .orElseThrow(
-                () -> ControllerException.notFound("application", source + "/" + name + "@" + sha));
-    Bundle b = Bundle.parse(name, row.row().treeId(), row.files());
-    bundles.put(key, b);
-    return b;
+    return rendering.bundle(
+        key(source, sha, name),
+        () -> {
+          var row =
+              store
+                  .app(source, sha, name)
+                  .orElseThrow(
+                      () ->
+                          ControllerException.notFound(
+                              "application", source + "/" + name + "@" + sha));
+          return Bundle.parse(name, row.row().treeId(), row.files());
+        });
   }
 
   private static String key(String source, String sha, String name) {

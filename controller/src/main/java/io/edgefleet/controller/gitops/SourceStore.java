@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,7 +61,7 @@ final class SourceStore {
       String source,
       String sha,
       String name,
-      AppDefinition.Kind kind,
+      AppKind kind,
       String treeId,
       String revision,
       String commit) {}
@@ -70,7 +71,7 @@ final class SourceStore {
       String source,
       String name,
       String sha,
-      AppDefinition.Kind kind,
+      AppKind kind,
       String target,
       String revision,
       String commit) {}
@@ -326,7 +327,7 @@ final class SourceStore {
                             rs.getString("source"),
                             rs.getString("name"),
                             rs.getString("sha"),
-                            AppDefinition.Kind.valueOf(rs.getString("kind")),
+                            AppKind.valueOf(rs.getString("kind")),
                             rs.getString("target"),
                             rs.getString("revision"),
                             rs.getString("revision_commit")))
@@ -376,7 +377,7 @@ final class SourceStore {
         rs.getString("source"),
         rs.getString("sha"),
         rs.getString("name"),
-        AppDefinition.Kind.valueOf(rs.getString("kind")),
+        AppKind.valueOf(rs.getString("kind")),
         rs.getString("tree_id"),
         rs.getString("revision"),
         rs.getString("revision_commit"));

@@ -5,7 +5,7 @@ import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.ReleaseGate;
 import io.edgefleet.controller.devices.DeviceStatus;
-import io.edgefleet.controller.gitops.ContentRevision;
+import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
