@@ -163,6 +163,7 @@ public final class Controller implements AutoCloseable {
           new DesiredStateEngine(database.jdbi(), clock, store, bundles, pki.signingKeys(), apps);
       desired.gate(rollouts.gate());
       rollouts.gitPolicies(gitops::rolloutPolicies);
+      rollouts.gitRevisions(GitOps::sameContent);
       rollouts.onRelease(desired::request);
       deployments.onChange(desired::requestAll);
       desired.onChange(

@@ -3,6 +3,7 @@ package io.edgefleet.controller.gitops;
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.render.Bundle;
+import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.render.Rendering;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -321,6 +323,16 @@ public final class GitOps implements AutoCloseable {
     } catch (RenderException e) {
       throw new RenderException("app " + app.label() + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Whether an application of a source had, at the commit {@code commitSha}, the content of {@code
+   * revision}: what rollouts ask of a revision recorded before revisions were content digests
+   * ({@link ContentRevision#isCommitSha}). Read in the caller's transaction.
+   */
+  public static boolean sameContent(
+      Handle h, String source, String app, String commitSha, String revision) {
+    return SourceStore.sameContent(h, source, app, commitSha, revision);
   }
 
   /** The renderer this engine renders with; the app catalog renders its content with it too. */

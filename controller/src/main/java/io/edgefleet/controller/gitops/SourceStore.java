@@ -444,6 +444,40 @@ final class SourceStore {
     return out;
   }
 
+  /**
+   * Whether application {@code name} of {@code source}, recorded at commit {@code sha}, had the
+   * content of {@code revision}: its recorded revision, or, where that is not filled in yet, a
+   * directory tree recorded with that revision.
+   */
+  static boolean sameContent(Handle h, String source, String name, String sha, String revision) {
+    Optional<String[]> then =
+        h.createQuery(
+                "SELECT revision, tree_id FROM git_apps WHERE source = :s AND name = :n AND sha ="
+                    + " :sha")
+            .bind("s", source)
+            .bind("n", name)
+            .bind("sha", sha)
+            .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+            .findOne();
+    if (then.isEmpty()) {
+      return false;
+    }
+    if (then.get()[0] != null) {
+      return then.get()[0].equals(revision);
+    }
+    // Not filled in yet: the same directory tree is the same content.
+    return h.createQuery(
+                "SELECT COUNT(*) FROM git_apps WHERE source = :s AND name = :n AND revision = :r"
+                    + " AND tree_id = :t")
+            .bind("s", source)
+            .bind("n", name)
+            .bind("r", revision)
+            .bind("t", then.get()[1])
+            .mapTo(Integer.class)
+            .one()
+        > 0;
+  }
+
   static String truncate(String s, int max) {
     return s == null || s.length() <= max ? s : s.substring(0, max - 1) + "…";
   }

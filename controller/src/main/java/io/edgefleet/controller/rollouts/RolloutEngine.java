@@ -190,6 +190,7 @@ public final class RolloutEngine {
   private volatile Consumer<String> recompute = id -> {};
   private volatile boolean devicesChanged;
   private volatile Supplier<Map<String, String>> gitPolicies = Map::of;
+  private volatile GitRevisions gitRevisions = GitRevisions.NONE;
 
   public RolloutEngine(
       Jdbi jdbi,
@@ -518,6 +519,14 @@ public final class RolloutEngine {
   }
 
   /**
+   * What the Git sources' history answers about revisions from before content revisions: lets a
+   * rollout to the content-digest name of the same content go at once.
+   */
+  public void gitRevisions(GitRevisions revisions) {
+    this.gitRevisions = revisions;
+  }
+
+  /**
    * Starts a rollout for every phased Git app whose current revision has none yet. A Git app's
    * revision is a digest of its content, so only a commit that changes an app starts one for it.
    * The one exception is an app whose latest rollout went to a commit SHA (started before revisions
@@ -580,36 +589,11 @@ public final class RolloutEngine {
    * Whether the app had the content of its current revision at the commit {@code fromRevision}
    * names: only for revisions that are commit SHAs, from before revisions were content digests.
    */
-  private static boolean sameContent(Handle h, AppCatalog.App app, String fromRevision) {
+  private boolean sameContent(Handle h, AppCatalog.App app, String fromRevision) {
     if (!ContentRevision.isCommitSha(fromRevision)) {
       return false; // a content revision, and not the current one
     }
-    Optional<String[]> then =
-        h.createQuery(
-                "SELECT revision, tree_id FROM git_apps WHERE source = :s AND name = :n AND sha ="
-                    + " :sha")
-            .bind("s", app.source())
-            .bind("n", app.name())
-            .bind("sha", fromRevision)
-            .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
-            .findOne();
-    if (then.isEmpty()) {
-      return false;
-    }
-    if (then.get()[0] != null) {
-      return then.get()[0].equals(app.revision());
-    }
-    // Not filled in yet: the same directory tree is the same content.
-    return h.createQuery(
-                "SELECT COUNT(*) FROM git_apps WHERE source = :s AND name = :n AND revision = :r"
-                    + " AND tree_id = :t")
-            .bind("s", app.source())
-            .bind("n", app.name())
-            .bind("r", app.revision())
-            .bind("t", then.get()[1])
-            .mapTo(Integer.class)
-            .one()
-        > 0;
+    return gitRevisions.sameContent(h, app.source(), app.name(), fromRevision, app.revision());
   }
 
   private Set<String> step(
