@@ -16,7 +16,6 @@ import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.CompositeCatalog;
 import io.edgefleet.controller.desired.DesiredStateEngine;
-import io.edgefleet.controller.desired.GitCatalog;
 import io.edgefleet.controller.desired.SigningKeyService;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
@@ -26,6 +25,7 @@ import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.events.EventRetention;
 import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.SecretBox;
 import io.edgefleet.controller.health.FleetSummaries;
@@ -152,7 +152,7 @@ public final class Controller implements AutoCloseable {
               audit,
               DataDirectory.subdirectory(dataDir, "gitops"),
               new SecretBox(dataDir.resolve("secret.key")));
-      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops);
+      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops.rendering());
       this.rollouts =
           new RolloutEngine(database.jdbi(), clock, () -> apps().apps(), devices::presenceStatus);
       this.deployments = new Deployments(database.jdbi(), clock, catalog, rollouts, audit);
@@ -163,6 +163,7 @@ public final class Controller implements AutoCloseable {
           new DesiredStateEngine(database.jdbi(), clock, store, bundles, pki.signingKeys(), apps);
       desired.gate(rollouts.gate());
       rollouts.gitPolicies(gitops::rolloutPolicies);
+      rollouts.gitRevisions(GitOps::sameContent);
       rollouts.onRelease(desired::request);
       deployments.onChange(desired::requestAll);
       desired.onChange(

@@ -2,9 +2,9 @@ package io.edgefleet.controller.catalog;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
-import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.RenderException;
-import io.edgefleet.controller.gitops.RenderedApp;
+import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.render.Rendering;
 import io.edgefleet.protocol.ErrorCode;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -37,7 +37,7 @@ import org.jdbi.v3.core.Jdbi;
  * is a no-op, pushing other content under the same version is refused.
  *
  * <p>Thread-safe. Versions are cached in memory once read (they never change); their files are read
- * from the database only when GitOps has no parsed copy cached.
+ * from the database only when the renderer has no parsed copy cached.
  */
 public final class Catalog {
   /** The largest push request body: the base64 of an archive of up to about 12 MiB, in JSON. */
@@ -150,16 +150,16 @@ public final class Catalog {
   private final Jdbi jdbi;
   private final Clock clock;
   private final AuditLog audit;
-  private final GitOps gitops;
+  private final Rendering rendering;
   private final CatalogStore store;
   private final ConcurrentHashMap<String, CatalogStore.VersionRow> versions =
       new ConcurrentHashMap<>();
 
-  public Catalog(Jdbi jdbi, Clock clock, AuditLog audit, GitOps gitops) {
+  public Catalog(Jdbi jdbi, Clock clock, AuditLog audit, Rendering rendering) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.audit = audit;
-    this.gitops = gitops;
+    this.rendering = rendering;
     this.store = new CatalogStore(jdbi);
   }
 
@@ -191,7 +191,7 @@ public final class Catalog {
       String app, String version, Map<String, Object> values, Map<String, String> deviceTags) {
     CatalogStore.VersionRow v = row(app, version);
     try {
-      return gitops.renderContent(
+      return rendering.renderContent(
           v.app(),
           v.digest(),
           files(v),
@@ -217,7 +217,7 @@ public final class Catalog {
       throw invalid("values apply to Helm charts only; " + label(v) + " is plain Kubernetes YAML");
     }
     try {
-      gitops.renderContentBase(v.app(), v.digest(), files(v), vals);
+      rendering.renderContentBase(v.app(), v.digest(), files(v), vals);
     } catch (RenderException e) {
       throw invalid(label(v) + " does not render with these values: " + e.getMessage());
     }
@@ -254,7 +254,7 @@ public final class Catalog {
     }
     RenderedApp base;
     try {
-      base = gitops.renderContentBase(name, digest, () -> files, Map.of());
+      base = rendering.renderContentBase(name, digest, () -> files, Map.of());
     } catch (RenderException e) {
       throw invalid(
           name + "@" + version + " was not stored: it does not render: " + e.getMessage());
@@ -378,8 +378,8 @@ public final class Catalog {
     try {
       r =
           tags.isPresent()
-              ? gitops.renderContent(v.app(), v.digest(), files(v), vals, tags.get())
-              : gitops.renderContentBase(v.app(), v.digest(), files(v), vals);
+              ? rendering.renderContent(v.app(), v.digest(), files(v), vals, tags.get())
+              : rendering.renderContentBase(v.app(), v.digest(), files(v), vals);
     } catch (RenderException e) {
       throw invalid(
           label(v)
@@ -453,7 +453,7 @@ public final class Catalog {
       }
       byte[] packaged;
       try {
-        packaged = gitops.packageChart(files);
+        packaged = rendering.packageChart(files);
       } catch (RenderException e) {
         throw invalid(label + " was not stored: " + e.getMessage());
       }

@@ -1,5 +1,7 @@
 package io.edgefleet.controller.gitops;
 
+import io.edgefleet.controller.render.AppKind;
+import io.edgefleet.controller.render.ContentRevision;
 import java.util.Objects;
 
 /**
@@ -22,7 +24,7 @@ public record AppDefinition(
     String sha,
     String revision,
     String commit,
-    AppDefinition.Kind kind,
+    AppKind kind,
     Selector target) {
   public AppDefinition {
     Objects.requireNonNull(source, "source");
@@ -32,14 +34,6 @@ public record AppDefinition(
     Objects.requireNonNull(commit, "commit");
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(target, "target");
-  }
-
-  /** How an application directory is turned into Kubernetes objects. */
-  public enum Kind {
-    /** Kubernetes YAML files, one or many documents each, taken in sorted path order. */
-    MANIFESTS,
-    /** A Helm chart ({@code Chart.yaml}) rendered with its values, overrides and device tags. */
-    HELM
   }
 
   /** {@code source/name@revision (commit short-sha)}, for messages. */

@@ -1,5 +1,7 @@
 package io.edgefleet.controller.gitops;
 
+import io.edgefleet.controller.Directories;
+import io.edgefleet.controller.render.Bundle;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;

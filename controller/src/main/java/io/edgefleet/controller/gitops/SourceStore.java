@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,7 +61,7 @@ final class SourceStore {
       String source,
       String sha,
       String name,
-      AppDefinition.Kind kind,
+      AppKind kind,
       String treeId,
       String revision,
       String commit) {}
@@ -70,7 +71,7 @@ final class SourceStore {
       String source,
       String name,
       String sha,
-      AppDefinition.Kind kind,
+      AppKind kind,
       String target,
       String revision,
       String commit) {}
@@ -326,7 +327,7 @@ final class SourceStore {
                             rs.getString("source"),
                             rs.getString("name"),
                             rs.getString("sha"),
-                            AppDefinition.Kind.valueOf(rs.getString("kind")),
+                            AppKind.valueOf(rs.getString("kind")),
                             rs.getString("target"),
                             rs.getString("revision"),
                             rs.getString("revision_commit")))
@@ -376,7 +377,7 @@ final class SourceStore {
         rs.getString("source"),
         rs.getString("sha"),
         rs.getString("name"),
-        AppDefinition.Kind.valueOf(rs.getString("kind")),
+        AppKind.valueOf(rs.getString("kind")),
         rs.getString("tree_id"),
         rs.getString("revision"),
         rs.getString("revision_commit"));
@@ -441,6 +442,40 @@ final class SourceStore {
     Base64.Decoder dec = Base64.getDecoder();
     m.forEach((k, v) -> out.put(k, dec.decode(v)));
     return out;
+  }
+
+  /**
+   * Whether application {@code name} of {@code source}, recorded at commit {@code sha}, had the
+   * content of {@code revision}: its recorded revision, or, where that is not filled in yet, a
+   * directory tree recorded with that revision.
+   */
+  static boolean sameContent(Handle h, String source, String name, String sha, String revision) {
+    Optional<String[]> then =
+        h.createQuery(
+                "SELECT revision, tree_id FROM git_apps WHERE source = :s AND name = :n AND sha ="
+                    + " :sha")
+            .bind("s", source)
+            .bind("n", name)
+            .bind("sha", sha)
+            .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+            .findOne();
+    if (then.isEmpty()) {
+      return false;
+    }
+    if (then.get()[0] != null) {
+      return then.get()[0].equals(revision);
+    }
+    // Not filled in yet: the same directory tree is the same content.
+    return h.createQuery(
+                "SELECT COUNT(*) FROM git_apps WHERE source = :s AND name = :n AND revision = :r"
+                    + " AND tree_id = :t")
+            .bind("s", source)
+            .bind("n", name)
+            .bind("r", revision)
+            .bind("t", then.get()[1])
+            .mapTo(Integer.class)
+            .one()
+        > 0;
   }
 
   static String truncate(String s, int max) {

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.RenderException;
-import io.edgefleet.controller.gitops.RenderedApp;
 import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import java.nio.file.Files;
@@ -69,7 +69,7 @@ abstract class CatalogContract {
     gitops =
         new GitOps(
             db.jdbi(), clock, audit, data.resolve("gitops"), new SecretBox(data.resolve("key")));
-    catalog = new Catalog(db.jdbi(), clock, audit, gitops);
+    catalog = new Catalog(db.jdbi(), clock, audit, gitops.rendering());
   }
 
   @AfterEach

@@ -7,9 +7,9 @@ import com.marcnuri.helm.Helm;
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.RenderException;
-import io.edgefleet.controller.gitops.RenderedApp;
 import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
@@ -92,7 +92,7 @@ class CatalogHelmIT {
             audit,
             data.resolve("gitops"),
             new SecretBox(data.resolve("secret.key")));
-    catalog = new Catalog(db.jdbi(), Clock.systemUTC(), audit, gitops);
+    catalog = new Catalog(db.jdbi(), Clock.systemUTC(), audit, gitops.rendering());
     chart = tmp.resolve("pos");
     write("Chart.yaml", CHART);
     write("values.yaml", VALUES);

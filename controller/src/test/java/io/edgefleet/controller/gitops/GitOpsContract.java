@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.render.AppKind;
+import io.edgefleet.controller.render.ContentRevision;
+import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
@@ -142,7 +145,7 @@ abstract class GitOpsContract {
                 sha,
                 "sha256:" + digest.substring(7, 19),
                 sha,
-                AppDefinition.Kind.MANIFESTS,
+                AppKind.MANIFESTS,
                 Selector.parse("site-size=large")));
     assertThat(v.revisions())
         .containsExactly(new SourceView.AppRevision("web", web.revision(), sha));

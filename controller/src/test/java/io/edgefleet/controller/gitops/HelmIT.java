@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.render.AppKind;
+import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -130,7 +133,7 @@ class HelmIT {
     gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
     assertThat(gitops.pollNow("fleet")).isTrue();
     AppDefinition web = web();
-    assertThat(web.kind()).isEqualTo(AppDefinition.Kind.HELM);
+    assertThat(web.kind()).isEqualTo(AppKind.HELM);
 
     RenderedApp large =
         gitops.render(web, Map.of("site", "s1", "site-size", "large", "region", "eu"));

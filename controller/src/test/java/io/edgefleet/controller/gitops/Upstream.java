@@ -1,5 +1,6 @@
 package io.edgefleet.controller.gitops;
 
+import io.edgefleet.controller.Directories;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

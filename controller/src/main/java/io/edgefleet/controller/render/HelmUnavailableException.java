@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
 import io.edgefleet.controller.ControllerException;
 import io.edgefleet.protocol.ErrorCode;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

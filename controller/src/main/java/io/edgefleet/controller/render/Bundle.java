@@ -1,5 +1,6 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
+import io.edgefleet.controller.gitops.Selector;
 import io.edgefleet.protocol.Labels;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -25,10 +26,10 @@ import java.util.regex.Pattern;
  * @param values for Helm: the chart's {@code values.yaml}; empty for manifests
  * @param overrides for Helm: the entries of {@code edgefleet-overrides.yaml}, in order
  */
-record Bundle(
+public record Bundle(
     String name,
     String treeId,
-    AppDefinition.Kind kind,
+    AppKind kind,
     SortedMap<String, byte[]> files,
     List<Map<String, Object>> objects,
     Map<String, Object> values,
@@ -37,7 +38,7 @@ record Bundle(
   static final String OVERRIDES_FILE = "edgefleet-overrides.yaml";
   static final Pattern CRD_PATH =
       Pattern.compile("(charts/[^/]+/)*crds/.+\\.(yaml|yml|json)", Pattern.CASE_INSENSITIVE);
-  static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  public static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
   /** One entry of {@code edgefleet-overrides.yaml}. */
   record Override(Selector selector, Map<String, Object> values) {}
@@ -57,7 +58,7 @@ record Bundle(
    * @throws RenderException if a file is not valid YAML, the overrides file is malformed, or values
    *     use an invalid {@code ${tag:KEY}}; the message names the file
    */
-  static Bundle parse(String name, String treeId, SortedMap<String, byte[]> files) {
+  public static Bundle parse(String name, String treeId, SortedMap<String, byte[]> files) {
     SortedMap<String, byte[]> copy = Collections.unmodifiableSortedMap(new TreeMap<>(files));
     {
       if (files.containsKey("Chart.yaml")) {
@@ -82,8 +83,7 @@ record Bundle(
             crds.addAll(Manifests.parse(Values.utf8(f.getValue()), f.getKey()));
           }
         }
-        return new Bundle(
-            name, treeId, AppDefinition.Kind.HELM, copy, List.copyOf(crds), values, overrides);
+        return new Bundle(name, treeId, AppKind.HELM, copy, List.copyOf(crds), values, overrides);
       }
       List<Map<String, Object>> objects = new ArrayList<>();
       for (Map.Entry<String, byte[]> f : copy.entrySet()) {
@@ -92,18 +92,12 @@ record Bundle(
         }
       }
       return new Bundle(
-          name,
-          treeId,
-          AppDefinition.Kind.MANIFESTS,
-          copy,
-          List.copyOf(objects),
-          Map.of(),
-          List.of());
+          name, treeId, AppKind.MANIFESTS, copy, List.copyOf(objects), Map.of(), List.of());
     }
   }
 
   /** YAML and JSON files, except the overrides file (which only Helm apps use). */
-  static boolean isManifest(String path) {
+  public static boolean isManifest(String path) {
     if (path.equals(OVERRIDES_FILE)) {
       return false;
     }

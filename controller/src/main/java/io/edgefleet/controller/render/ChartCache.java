@@ -1,5 +1,6 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
+import io.edgefleet.controller.Directories;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -226,7 +226,7 @@ class ManifestsTest {
                 "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}",
                 "a.yaml",
                 CONFIG));
-    assertThat(b.kind()).isEqualTo(AppDefinition.Kind.MANIFESTS);
+    assertThat(b.kind()).isEqualTo(AppKind.MANIFESTS);
     assertThat(b.objects()).hasSize(2);
   }
 

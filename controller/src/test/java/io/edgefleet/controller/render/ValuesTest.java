@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -87,7 +87,7 @@ class ValuesTest {
                         - selector: ''
                           values: { everywhere: true }
                         """))));
-    assertThat(b.kind()).isEqualTo(AppDefinition.Kind.HELM);
+    assertThat(b.kind()).isEqualTo(AppKind.HELM);
     assertThat(b.valuesFor(Map.of()))
         .containsEntry("replicaCount", 1)
         .containsEntry("everywhere", true);

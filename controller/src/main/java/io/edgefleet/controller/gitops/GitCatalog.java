@@ -1,8 +1,7 @@
-package io.edgefleet.controller.desired;
+package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.gitops.AppDefinition;
-import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.RenderedApp;
+import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.render.RenderedApp;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.render;
 
 import io.edgefleet.controller.Lru;
 import java.util.List;

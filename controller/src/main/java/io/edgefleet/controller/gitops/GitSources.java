@@ -1,0 +1,289 @@
+package io.edgefleet.controller.gitops;
+
+import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.protocol.Durations;
+import io.edgefleet.protocol.ErrorCode;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The registry of Git sources: adding (validated, credentials and webhook secret sealed), listing,
+ * deleting, their recorded heads, and the views and rollout policies read from them. Every change
+ * is audited in the transaction that makes it. Thread-safe.
+ */
+final class GitSources {
+  private static final Logger LOG = LoggerFactory.getLogger(GitSources.class);
+  private static final Pattern HEX = Pattern.compile("[0-9a-f]{4,64}");
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final AuditLog audit;
+  private final SecretBox secrets;
+  private final SourceStore store;
+  private final GitClient git;
+  private final CommitEvaluator commits;
+  private final SourceValidation validation;
+
+  GitSources(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      SecretBox secrets,
+      SourceStore store,
+      GitClient git,
+      CommitEvaluator commits,
+      Duration minInterval) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.audit = audit;
+    this.secrets = secrets;
+    this.store = store;
+    this.git = git;
+    this.commits = commits;
+    this.validation = new SourceValidation(minInterval);
+  }
+
+  /**
+   * Adds a source. Idempotency: a second add of the same name fails with {@code CONFLICT}.
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} naming the bad field, {@code CONFLICT}
+   */
+  SourceView add(AddSource req, String actor) {
+    SourceValidation.Validated v = validation.validate(req);
+    String webhookSecret = Ids.secret("efw");
+    long now = clock.millis();
+    SourceStore.SourceRow row =
+        new SourceStore.SourceRow(
+            v.name(),
+            v.url(),
+            v.branch(),
+            v.path(),
+            v.interval().toMillis(),
+            v.auth(),
+            v.credential() == null
+                ? null
+                : secrets.seal(v.credential(), context(v.name(), v.auth())),
+            v.hostKey() == null ? null : SshKeys.openSsh(v.hostKey()),
+            v.target().toString(),
+            secrets.seal(webhookSecret, context(v.name(), "webhook")),
+            null,
+            null,
+            null,
+            null,
+            null,
+            now);
+    try {
+      jdbi.useTransaction(
+          h -> {
+            if (store.find(h, v.name()).isPresent()) {
+              throw conflict(v.name());
+            }
+            store.insert(h, row);
+            if (v.rollout() != null) {
+              h.createUpdate("UPDATE git_sources SET rollout_policy = :p WHERE name = :n")
+                  .bind("p", v.rollout())
+                  .bind("n", v.name())
+                  .execute();
+            }
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("url", v.url());
+            detail.put("branch", v.branch());
+            detail.put("path", v.path().isEmpty() ? "." : v.path());
+            detail.put("interval", Durations.human(v.interval()));
+            detail.put("auth", v.auth());
+            detail.put("target", v.target().toString());
+            if (v.rollout() != null) {
+              detail.put("rollout", v.rollout());
+            }
+            audit.record(h, actor, "git-source.add", v.name(), detail);
+          });
+    } catch (ControllerException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      if (store.find(v.name()).isPresent()) {
+        throw conflict(v.name());
+      }
+      throw e;
+    }
+    // A stale clone from an earlier source of the same name must not be reused.
+    git.forget(v.name());
+    LOG.info("git source {} added by {}: {} {} {}", v.name(), actor, v.url(), v.branch(), v.path());
+    return view(row);
+  }
+
+  List<SourceView> list() {
+    return store.all().stream().map(this::view).toList();
+  }
+
+  /**
+   * @throws ControllerException {@code NOT_FOUND}
+   */
+  SourceView get(String name) {
+    return view(source(name));
+  }
+
+  /**
+   * Deletes a source with its history and audits it; its local clone is the poller's to forget.
+   *
+   * @throws ControllerException {@code NOT_FOUND}
+   */
+  void delete(String name, String actor) {
+    jdbi.useTransaction(
+        h -> {
+          if (!store.delete(h, name)) {
+            throw ControllerException.notFound("git source", name);
+          }
+          audit.record(h, actor, "git-source.remove", name, Map.of());
+        });
+  }
+
+  /**
+   * The recorded heads of a source, newest first.
+   *
+   * @throws ControllerException {@code NOT_FOUND}
+   */
+  List<CommitView> history(String name, int limit) {
+    source(name);
+    return store.history(name, Math.max(1, Math.min(limit, 1000)));
+  }
+
+  /**
+   * One recorded head by full SHA or unique prefix (at least 4 hex digits); its latest record if it
+   * was the head more than once.
+   *
+   * @throws ControllerException {@code NOT_FOUND}, or {@code VALIDATION_FAILED} for an ambiguous or
+   *     malformed SHA
+   */
+  CommitView commit(String name, String sha) {
+    source(name);
+    String p = sha == null ? "" : sha.trim().toLowerCase(Locale.ROOT);
+    if (!HEX.matcher(p).matches()) {
+      throw ControllerException.invalid(
+          "'" + sha + "' is not a commit SHA: give at least 4 hexadecimal digits");
+    }
+    List<CommitView> found = store.commitsByPrefix(name, p);
+    Set<String> shas = new TreeSet<>(found.stream().map(CommitView::sha).toList());
+    if (shas.isEmpty()) {
+      throw ControllerException.notFound("commit of git source " + name, sha);
+    }
+    if (shas.size() > 1) {
+      throw ControllerException.invalid(
+          "'" + sha + "' matches several commits of " + name + "; give more digits");
+    }
+    return found.get(0);
+  }
+
+  SourceStore.SourceRow source(String name) {
+    return store
+        .find(name == null ? "" : name)
+        .orElseThrow(() -> ControllerException.notFound("git source", name));
+  }
+
+  private SourceView view(SourceStore.SourceRow s) {
+    SourceView.Commit last = null;
+    List<String> apps = List.of();
+    List<SourceView.AppRevision> revisions = List.of();
+    if (s.headSha() != null) {
+      last =
+          store
+              .latestCommit(s.name(), s.headSha())
+              .map(
+                  c ->
+                      new SourceView.Commit(
+                          c.sha(), c.author(), subject(c.message()), c.committedAt()))
+              .orElse(null);
+      List<SourceStore.AppRow> rows = store.appsAt(s.name(), s.headSha());
+      apps = rows.stream().map(SourceStore.AppRow::name).toList();
+      revisions =
+          rows.stream()
+              .map(
+                  a -> {
+                    CommitEvaluator.Revision r = commits.revision(a);
+                    return new SourceView.AppRevision(a.name(), r.revision(), r.commit());
+                  })
+              .toList();
+    }
+    String hostKey = null;
+    if (s.sshHostKey() != null) {
+      try {
+        hostKey = SshKeys.fingerprint(SshKeys.publicKey(s.sshHostKey()));
+      } catch (IllegalArgumentException e) {
+        hostKey = "unreadable";
+      }
+    }
+    return new SourceView(
+        s.name(),
+        s.url(),
+        s.branch(),
+        s.path().isEmpty() ? "." : s.path(),
+        Durations.human(Duration.ofMillis(s.intervalMs())),
+        s.auth(),
+        s.target(),
+        webhookSecret(s),
+        GitOps.WEBHOOK_PATH + s.name(),
+        last,
+        s.lastPolledAt() == null ? null : Instant.ofEpochMilli(s.lastPolledAt()),
+        s.lastError(),
+        hostKey,
+        apps,
+        revisions,
+        Instant.ofEpochMilli(s.createdAt()),
+        rolloutPolicies().get(s.name()));
+  }
+
+  /**
+   * The rollout policy text of every source that has one, by source name: the {@code
+   * edgefleet-rollout.yaml} of the commit in effect, else the policy given when the source was
+   * added. Applications of these sources reach devices through phased rollouts.
+   */
+  Map<String, String> rolloutPolicies() {
+    Map<String, String> out = new LinkedHashMap<>();
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT name, COALESCE(head_rollout_policy, rollout_policy) FROM git_sources"
+                        + " WHERE head_rollout_policy IS NOT NULL OR rollout_policy IS NOT NULL")
+                .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> out.put(e.getKey(), e.getValue())));
+    return out;
+  }
+
+  /** The webhook secret, or null (logged) if it cannot be opened: one bad row must not hide all. */
+  private String webhookSecret(SourceStore.SourceRow s) {
+    try {
+      return secrets.open(s.webhookSecret(), context(s.name(), "webhook"));
+    } catch (IllegalArgumentException e) {
+      LOG.warn("git source {}: cannot open its webhook secret: {}", s.name(), e.getMessage());
+      return null;
+    }
+  }
+
+  private static String subject(String message) {
+    String m = message.strip();
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl).strip();
+  }
+
+  static String context(String source, String field) {
+    return "git-source:" + source + ":" + field;
+  }
+
+  private static ControllerException conflict(String name) {
+    return new ControllerException(
+        ErrorCode.CONFLICT,
+        "git source '" + name + "' already exists; remove it first or choose another name");
+  }
+}

@@ -1,0 +1,464 @@
+package io.edgefleet.controller.rollouts;
+
+import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
+import io.edgefleet.controller.rollouts.RolloutEngine.Counts;
+import io.edgefleet.controller.rollouts.RolloutEngine.DeviceState;
+import io.edgefleet.controller.rollouts.RolloutEngine.Member;
+import io.edgefleet.controller.rollouts.RolloutRows.BatchRow;
+import io.edgefleet.controller.rollouts.RolloutRows.MemberRow;
+import io.edgefleet.controller.rollouts.RolloutRows.Row;
+import io.edgefleet.protocol.Durations;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+/**
+ * The decisions of the rollout state machine, from plain rows: how each device stands (from what it
+ * reports, whether it is online, its maintenance window and its deadline), which waiting devices a
+ * step releases (the current and earlier batches, within the disruption budget), and what becomes
+ * of the current batch (it fails, soaks, succeeds, waits, or pauses for offline devices) or of a
+ * rollback. No database, no clock: the time is passed in. Messages are part of the decisions, since
+ * they are what operators read.
+ */
+final class RolloutStepper {
+  static final String ROLLING_BACK = "rolling back: ";
+
+  private RolloutStepper() {}
+
+  /** How a device stands, and why. */
+  record Status(DeviceState state, String reason) {}
+
+  // -------------------------------------------------------------------------------------------
+  // Devices
+
+  /** How every member stands, by device id. */
+  static Map<String, Status> classify(
+      List<MemberRow> members,
+      Row r,
+      List<BatchRow> batches,
+      RolloutPolicy policy,
+      Instant now,
+      Predicate<String> online) {
+    Map<String, Status> status = new HashMap<>();
+    for (MemberRow m : members) {
+      status.put(m.deviceId(), classify(m, r, batches, policy, now, online.test(m.deviceId())));
+    }
+    return status;
+  }
+
+  /** How one member stands. */
+  static Status classify(
+      MemberRow m,
+      Row r,
+      List<BatchRow> batches,
+      RolloutPolicy policy,
+      Instant now,
+      boolean online) {
+    String to = r.toRevision();
+    switch (m.state()) {
+      case LEFT -> {
+        return new Status(DeviceState.LEFT, "no longer targeted");
+      }
+      case REVERTED -> {
+        boolean isBack =
+            m.prevBundle() == null
+                ? m.desiredRevision() == null
+                : Objects.equals(m.running(), m.prevRevision())
+                    && "READY".equals(m.phase())
+                    && Objects.equals(m.desiredRevision(), m.prevRevision());
+        if (isBack) {
+          return new Status(
+              DeviceState.REVERTED,
+              m.prevBundle() == null ? "app removed" : "back on " + m.prevRevision());
+        }
+        return online
+            ? new Status(
+                DeviceState.REVERTING,
+                "returning to " + (m.prevRevision() == null ? "nothing" : m.prevRevision()))
+            : new Status(DeviceState.PENDING_OFFLINE, "offline; rolls back when it reconnects");
+      }
+      case WAITING -> {
+        return switch (policy.maintenance().check(m.tags(), now)) {
+          case MaintenanceWindows.Open o ->
+              new Status(DeviceState.WAITING, "waiting for its batch");
+          case MaintenanceWindows.Closed c -> new Status(DeviceState.OUTSIDE_WINDOW, c.reason());
+          case MaintenanceWindows.Never n -> new Status(DeviceState.OUTSIDE_WINDOW, n.reason());
+        };
+      }
+      case RELEASED -> {
+        boolean runsNew = Objects.equals(m.running(), to);
+        if (runsNew && "READY".equals(m.phase())) {
+          return new Status(DeviceState.READY, "running " + to);
+        }
+        if (m.renderError() != null && Objects.equals(m.desiredRevision(), to) && !runsNew) {
+          return new Status(DeviceState.FAILED, "cannot be rendered: " + m.renderError());
+        }
+        if (runsNew && "FAILED".equals(m.phase())) {
+          return new Status(DeviceState.FAILED, Objects.requireNonNullElse(m.reason(), "failed"));
+        }
+        if (!online) {
+          return new Status(DeviceState.PENDING_OFFLINE, "offline; updates when it reconnects");
+        }
+        BatchRow b = batches.get(Math.min(m.batch(), batches.size() - 1));
+        String detail =
+            runsNew
+                ? (m.phase() == null ? "applying" : m.phase().toLowerCase(Locale.ROOT))
+                    + (m.reason() == null ? "" : ": " + m.reason())
+                : m.running() == null ? "not reported yet" : "still running " + m.running();
+        if (m.releasedAt() != null && now.toEpochMilli() >= m.releasedAt() + b.deadlineMs()) {
+          return new Status(
+              DeviceState.FAILED,
+              "not READY within "
+                  + Durations.human(Duration.ofMillis(b.deadlineMs()))
+                  + " ("
+                  + detail
+                  + ")");
+        }
+        return new Status(DeviceState.UPDATING, detail);
+      }
+    }
+    throw new IllegalStateException();
+  }
+
+  /** Device counts of these members; devices that left do not count. */
+  static Counts counts(List<MemberRow> members, Map<String, Status> status) {
+    int targeted = 0;
+    int updated = 0;
+    int ready = 0;
+    int failed = 0;
+    int pending = 0;
+    int offline = 0;
+    int window = 0;
+    for (MemberRow m : members) {
+      DeviceState s = status.get(m.deviceId()).state();
+      if (s == DeviceState.LEFT) {
+        continue;
+      }
+      targeted++;
+      switch (s) {
+        case READY -> ready++;
+        case FAILED -> failed++;
+        case PENDING_OFFLINE -> offline++;
+        case OUTSIDE_WINDOW -> window++;
+        default -> pending++;
+      }
+      if (m.state() == Member.RELEASED && m.running() != null && m.running().equals(m.toRev())) {
+        updated++;
+      }
+    }
+    return new Counts(targeted, updated, ready, failed, pending, offline, window);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Releasing
+
+  /**
+   * What a step releases.
+   *
+   * @param devices the devices to release now, in member order
+   * @param status how every member stands afterwards: released devices are updating, devices held
+   *     back by the disruption budget say so
+   */
+  record Release(List<String> devices, Map<String, Status> status) {}
+
+  /**
+   * The waiting devices of the current and earlier batches that may be released: those inside their
+   * maintenance window, as long as the disruption budget has room in their group (released devices
+   * that are updating or failed use it).
+   */
+  static Release release(
+      List<MemberRow> members, Map<String, Status> before, BatchRow current, RolloutPolicy policy) {
+    Map<String, Status> status = new HashMap<>(before);
+    Map<String, Integer> unavailable = new HashMap<>();
+    Optional<RolloutPolicy.DisruptionBudget> budget = policy.disruptionBudget();
+    if (budget.isPresent()) {
+      for (MemberRow m : members) {
+        DeviceState s = status.get(m.deviceId()).state();
+        if (m.state() == Member.RELEASED
+            && (s == DeviceState.UPDATING || s == DeviceState.FAILED)) {
+          unavailable.merge(group(m, budget.get()), 1, Integer::sum);
+        }
+      }
+    }
+    List<String> released = new ArrayList<>();
+    for (MemberRow m : members) {
+      if (m.state() != Member.WAITING || m.batch() > current.index()) {
+        continue;
+      }
+      Status s = status.get(m.deviceId());
+      if (s.state() != DeviceState.WAITING) {
+        continue;
+      }
+      if (budget.isPresent()) {
+        String g = group(m, budget.get());
+        int used = unavailable.getOrDefault(g, 0);
+        if (used >= budget.get().maxUnavailable()) {
+          status.put(
+              m.deviceId(),
+              new Status(
+                  DeviceState.WAITING_BUDGET,
+                  "disruption budget: "
+                      + used
+                      + " device(s) of "
+                      + budget.get().tag()
+                      + "="
+                      + (g.isEmpty() ? "(none)" : g)
+                      + " updating"));
+          continue;
+        }
+        unavailable.put(g, used + 1);
+      }
+      released.add(m.deviceId());
+      status.put(m.deviceId(), new Status(DeviceState.UPDATING, "released"));
+    }
+    return new Release(List.copyOf(released), status);
+  }
+
+  private static String group(MemberRow m, RolloutPolicy.DisruptionBudget budget) {
+    return m.tags().getOrDefault(budget.tag(), "");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The current batch
+
+  /** What becomes of the current batch. */
+  sealed interface Decision {}
+
+  /**
+   * Too many devices failed: the batch fails; the rollout rolls back or pauses.
+   *
+   * @param why why the batch failed
+   * @param rollback whether the rollout rolls back (else it pauses)
+   * @param pausedReason the rollout's reason when it pauses
+   */
+  record Fail(String why, boolean rollback, String pausedReason) implements Decision {}
+
+  /** Enough devices are ready: the batch soaks until {@code until}. */
+  record Soak(long until, String message) implements Decision {}
+
+  /**
+   * The batch succeeded.
+   *
+   * @param message what the batch's success says
+   * @param next the batch that starts now; empty when this was the last one and the rollout
+   *     succeeded
+   */
+  record Advance(String message, Optional<BatchRow> next) implements Decision {}
+
+  /** The deadline passed with devices offline and the policy says pause. */
+  record PauseOffline(String why) implements Decision {}
+
+  /** The batch is not done: the rollout's reason says what it waits for. */
+  record Wait(String reason) implements Decision {}
+
+  /** Nothing changes (the batch soaks). */
+  record Unchanged() implements Decision {}
+
+  /** Decides what becomes of batch {@code b}, the rollout's current one, at {@code now}. */
+  static Decision evaluate(
+      Row r,
+      RolloutPolicy policy,
+      BatchRow b,
+      List<BatchRow> batches,
+      List<MemberRow> members,
+      Map<String, Status> status,
+      long now) {
+    String id = r.id();
+    List<MemberRow> inBatch =
+        members.stream().filter(m -> m.batch() == b.index() && m.state() != Member.LEFT).toList();
+    Counts c = counts(inBatch, status);
+    String label = label(b, batches);
+    if (c.targeted() > 0 && c.failed() * 100 > b.failurePercent() * c.targeted()) {
+      String failures =
+          inBatch.stream()
+              .filter(m -> status.get(m.deviceId()).state() == DeviceState.FAILED)
+              .limit(5)
+              .map(m -> m.name() + ": " + status.get(m.deviceId()).reason())
+              .collect(Collectors.joining("; "));
+      String why =
+          label
+              + " failed: "
+              + c.failed()
+              + " of "
+              + c.targeted()
+              + " device(s) failed (threshold "
+              + b.failurePercent()
+              + "%) — "
+              + failures;
+      return new Fail(
+          why,
+          policy.onFailure() == RolloutPolicy.FailureAction.ROLLBACK,
+          why
+              + ". Paused: fix the app and `rollouts resume "
+              + id
+              + "`, or `rollouts rollback "
+              + id
+              + "`");
+    }
+    boolean succeeded = c.ready() * 100 >= b.successPercent() * c.targeted();
+    if (b.state() == BatchState.UPDATING) {
+      if (succeeded) {
+        if (b.soakMs() > 0) {
+          return new Soak(
+              now + b.soakMs(),
+              label
+                  + ": "
+                  + c.ready()
+                  + "/"
+                  + c.targeted()
+                  + " ready; soaking for "
+                  + Durations.human(Duration.ofMillis(b.soakMs())));
+        }
+        return advance(b, batches, c, "");
+      }
+      boolean pastDeadline = b.startedAt() != null && now >= b.startedAt() + b.deadlineMs();
+      int notOffline = c.targeted() - c.pendingOffline();
+      if (pastDeadline
+          && c.pendingOffline() > 0
+          && c.ready() * 100 >= b.successPercent() * notOffline) {
+        if (policy.offlineAtDeadline() == RolloutPolicy.OfflineAction.PROCEED) {
+          return advance(
+              b,
+              batches,
+              c,
+              "; went on without "
+                  + c.pendingOffline()
+                  + " offline device(s), which update when they reconnect");
+        }
+        return new PauseOffline(
+            label
+                + ": deadline passed with "
+                + c.pendingOffline()
+                + " device(s) offline. Paused (offlineAtDeadline: pause): `rollouts resume "
+                + id
+                + "` to wait again");
+      }
+      return new Wait(waiting(label, b, c, inBatch, status));
+    }
+    if (b.state() == BatchState.SOAKING && b.soakUntil() != null && now >= b.soakUntil()) {
+      return advance(b, batches, c, " after soaking");
+    }
+    return new Unchanged();
+  }
+
+  private static Advance advance(BatchRow b, List<BatchRow> batches, Counts c, String note) {
+    String msg =
+        label(b, batches) + " succeeded: " + c.ready() + "/" + c.targeted() + " ready" + note;
+    return new Advance(
+        msg,
+        b.index() + 1 >= batches.size()
+            ? Optional.empty()
+            : Optional.of(batches.get(b.index() + 1)));
+  }
+
+  private static String label(BatchRow b, List<BatchRow> batches) {
+    return "batch " + (b.index() + 1) + "/" + batches.size() + " '" + b.name() + "'";
+  }
+
+  private static String waiting(
+      String label, BatchRow b, Counts c, List<MemberRow> inBatch, Map<String, Status> status) {
+    StringBuilder sb = new StringBuilder(label);
+    sb.append(": ")
+        .append(c.ready())
+        .append('/')
+        .append(c.targeted())
+        .append(" ready, needs ")
+        .append(b.successPercent())
+        .append('%');
+    Map<DeviceState, Long> by =
+        inBatch.stream()
+            .collect(
+                Collectors.groupingBy(
+                    m -> status.get(m.deviceId()).state(),
+                    LinkedHashMap::new,
+                    Collectors.counting()));
+    for (var e : by.entrySet()) {
+      if (e.getKey() == DeviceState.READY) {
+        continue;
+      }
+      sb.append("; ")
+          .append(e.getValue())
+          .append(' ')
+          .append(e.getKey().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+    }
+    inBatch.stream()
+        .filter(m -> status.get(m.deviceId()).state() == DeviceState.OUTSIDE_WINDOW)
+        .findFirst()
+        .ifPresent(m -> sb.append(" (").append(status.get(m.deviceId()).reason()).append(')'));
+    return sb.toString();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Rolling back
+
+  /**
+   * A rollback is over: every reverted device is back or offline, or the deadline passed.
+   *
+   * @param reason the rollout's final reason
+   * @param note how the devices ended
+   */
+  record RolledBack(String reason, String note) {}
+
+  /**
+   * Whether a rolling-back rollout is done at {@code now}. Its deadline is the longest progress
+   * deadline of its batches, from when the rollback started.
+   */
+  static Optional<RolledBack> rollback(
+      Row r,
+      List<MemberRow> members,
+      Map<String, Status> status,
+      List<BatchRow> batches,
+      long now) {
+    int reverted = 0;
+    int back = 0;
+    int offline = 0;
+    for (MemberRow m : members) {
+      if (m.state() != Member.REVERTED) {
+        continue;
+      }
+      reverted++;
+      DeviceState s = status.get(m.deviceId()).state();
+      if (s == DeviceState.REVERTED) {
+        back++;
+      } else if (s == DeviceState.PENDING_OFFLINE) {
+        offline++;
+      }
+    }
+    long deadline =
+        batches.stream().mapToLong(BatchRow::deadlineMs).max().orElse(600_000)
+            + (r.rollbackAt() == null ? now : r.rollbackAt());
+    if (back + offline < reverted && now < deadline) {
+      return Optional.empty();
+    }
+    String cause =
+        r.reason().startsWith(ROLLING_BACK)
+            ? "rolled back: " + r.reason().substring(ROLLING_BACK.length())
+            : "rolled back";
+    String note =
+        back
+            + "/"
+            + reverted
+            + " device(s) back on their previous version"
+            + (offline > 0 ? "; " + offline + " offline return when they reconnect" : "")
+            + (back + offline < reverted
+                ? "; " + (reverted - back - offline) + " did not report back before the deadline"
+                : "");
+    return Optional.of(new RolledBack(cause + " (" + note + ")", note));
+  }
+
+  /** Up to ten ids, and how many more. */
+  static String abbreviate(List<String> ids) {
+    return ids.size() <= 10
+        ? String.join(", ", ids)
+        : String.join(", ", ids.subList(0, 10)) + " and " + (ids.size() - 10) + " more";
+  }
+}
