@@ -1,6 +1,6 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import java.time.Clock;
 import java.time.Duration;

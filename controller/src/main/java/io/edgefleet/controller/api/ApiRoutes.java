@@ -4,11 +4,11 @@ import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import static io.edgefleet.controller.api.Router.Access.DEVICE;
 import static io.edgefleet.controller.api.Router.Access.OPEN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.alerts.AlertRoutes;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;

@@ -2,7 +2,7 @@ package io.edgefleet.controller.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.ApiError;

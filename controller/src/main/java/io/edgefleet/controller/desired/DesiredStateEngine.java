@@ -1,7 +1,7 @@
 package io.edgefleet.controller.desired;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.gitops.ContentRevision;

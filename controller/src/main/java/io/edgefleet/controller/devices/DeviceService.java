@@ -1,7 +1,7 @@
 package io.edgefleet.controller.devices;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;

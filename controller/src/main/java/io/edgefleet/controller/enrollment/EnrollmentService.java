@@ -1,10 +1,10 @@
 package io.edgefleet.controller.enrollment;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.RateLimiter;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.RateLimiter;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;

@@ -1,8 +1,8 @@
 package io.edgefleet.controller.events;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.Durations;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package io.edgefleet.controller.gitops;
 
+import io.edgefleet.controller.selector.Selector;
 import java.util.Objects;
 
 /**

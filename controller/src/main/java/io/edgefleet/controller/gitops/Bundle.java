@@ -1,5 +1,6 @@
 package io.edgefleet.controller.gitops;
 
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Labels;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -1,9 +1,11 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.Lru;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.Lru;
+import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.net.InetAddress;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 
 /**

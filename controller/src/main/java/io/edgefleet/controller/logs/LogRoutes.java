@@ -2,10 +2,10 @@ package io.edgefleet.controller.logs;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceView;

@@ -1,8 +1,8 @@
 package io.edgefleet.controller.onboarding;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;

@@ -1,12 +1,12 @@
 package io.edgefleet.controller.rollouts;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.gitops.RenderedApp;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tls.Fingerprints;

@@ -2,10 +2,10 @@ package io.edgefleet.controller.rollouts;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.common.ControllerException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;

@@ -2,9 +2,9 @@ package io.edgefleet.controller.telemetry;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;

@@ -139,7 +139,7 @@ abstract class EventRetentionContract {
                               + " severity, message) VALUES (:id, 'd1', 'app', :at, 'READY',"
                               + " 'info', 'm')");
               for (int i = 0; i < n; i++) {
-                b.bind("id", io.edgefleet.controller.Ids.next("t"))
+                b.bind("id", io.edgefleet.controller.common.Ids.next("t"))
                     .bind("at", at.toEpochMilli())
                     .add();
               }
