@@ -9,39 +9,53 @@ import io.edgefleet.controller.alerts.AlertRules;
 import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.HttpApi;
+import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.CompositeCatalog;
+import io.edgefleet.controller.desired.DesiredRoutes;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.GitCatalog;
 import io.edgefleet.controller.desired.SigningKeyService;
+import io.edgefleet.controller.devices.DeviceRoutes;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.enrollment.EnrollmentRoutes;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.events.EventRetention;
+import io.edgefleet.controller.events.EventRoutes;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gitops.GitOps;
+import io.edgefleet.controller.gitops.GitOpsRoutes;
+import io.edgefleet.controller.health.FleetRoutes;
 import io.edgefleet.controller.health.FleetSummaries;
 import io.edgefleet.controller.health.HealthEngine;
 import io.edgefleet.controller.health.HealthPolicy;
+import io.edgefleet.controller.logs.LogRoutes;
 import io.edgefleet.controller.logs.LogSessions;
 import io.edgefleet.controller.metrics.ControllerMetrics;
 import io.edgefleet.controller.metrics.FleetGauges;
+import io.edgefleet.controller.metrics.MetricsRoutes;
+import io.edgefleet.controller.onboarding.OnboardingRoutes;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
+import io.edgefleet.controller.telemetry.TelemetryRoutes;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -236,7 +250,7 @@ public final class Controller implements AutoCloseable {
               preregistrations,
               pki,
               audit,
-              advertised::get,
+              () -> advertised.get() + HttpApi.APPROVE_PAGE,
               config.heartbeat(),
               config.enrollmentsPerAddress(),
               id -> desired.handOut(id).publicKeyPem());
@@ -245,30 +259,29 @@ public final class Controller implements AutoCloseable {
               config.listenHost(),
               config.listenPort(),
               pki,
-              ApiRoutes.build(
-                  () -> info(advertised.get()),
-                  () -> Pem.certificate(pki.caCertificate()),
-                  database,
-                  onboarding,
-                  preregistrations,
-                  devices,
-                  enrollment,
-                  gitops,
-                  desired,
-                  bundles,
-                  appStatus,
-                  this.catalog,
-                  deployments,
-                  rollouts,
-                  new FleetSummaries(devices, health, clock),
-                  new EventLog(database.jdbi(), clock, devices),
-                  telemetry,
-                  new AlertRoutes.Services(alertRules, alertReceivers, alerts),
-                  metrics,
-                  logs,
-                  new SigningKeyService(database.jdbi(), pki.signingKeys(), desired, audit),
-                  audit,
-                  openApiJson()),
+              Router.of(
+                  List.of(
+                      new ApiRoutes(database::healthy, () -> info(advertised.get()), openApiJson()),
+                      new EnrollmentRoutes(enrollment),
+                      new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
+                      new OnboardingRoutes(
+                          onboarding, preregistrations, () -> info(advertised.get())),
+                      new DesiredRoutes(
+                          desired,
+                          bundles,
+                          new SigningKeyService(database.jdbi(), pki.signingKeys(), desired, audit),
+                          appStatus,
+                          devices),
+                      new GitOpsRoutes(gitops),
+                      new CatalogRoutes(catalog, devices),
+                      new RolloutRoutes(deployments, rollouts),
+                      new TelemetryRoutes(telemetry, devices),
+                      new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
+                      new MetricsRoutes(metrics),
+                      new LogRoutes(logs, devices, appStatus),
+                      new FleetRoutes(new FleetSummaries(devices, health, clock)),
+                      new EventRoutes(new EventLog(database.jdbi(), clock, devices)),
+                      new AuditRoutes(audit))),
               admins,
               gateway,
               config.http());

@@ -1,7 +1,6 @@
 package io.edgefleet.controller.api;
 
 import io.edgefleet.controller.common.ControllerException;
-import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
@@ -82,7 +81,7 @@ public final class HttpApi implements AutoCloseable {
       ControllerPki pki,
       Router router,
       AdminTokens adminTokens,
-      AgentGateway gateway,
+      DeviceSockets gateway,
       HttpLimits limits) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
@@ -253,7 +252,7 @@ public final class HttpApi implements AutoCloseable {
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
     private final AdminTokens adminTokens;
-    private final AgentGateway gateway;
+    private final DeviceSockets gateway;
     private final WebSocketMappings ws;
     private final HttpLimits limits;
     private final ConnectionGuard guard;
@@ -264,7 +263,7 @@ public final class HttpApi implements AutoCloseable {
     Root(
         Router router,
         AdminTokens adminTokens,
-        AgentGateway gateway,
+        DeviceSockets gateway,
         WebSocketMappings ws,
         HttpLimits limits,
         ConnectionGuard guard,
@@ -353,7 +352,7 @@ public final class HttpApi implements AutoCloseable {
         Router.Route route = match.get().route();
         request.setAttribute(ROUTE_ATTRIBUTE, route.template());
         String actor = "anonymous";
-        Optional<AgentGateway.Admission> device = Optional.empty();
+        Optional<DeviceSockets.Admission> device = Optional.empty();
         switch (route.access()) {
           case ADMIN -> actor = authenticate(request);
           case DEVICE -> {
@@ -364,7 +363,7 @@ public final class HttpApi implements AutoCloseable {
         }
         Map<String, String> query = query(request);
         String who = actor;
-        Optional<AgentGateway.Admission> admitted = device;
+        Optional<DeviceSockets.Admission> admitted = device;
         java.util.function.Consumer<byte[]> handle =
             body ->
                 answer(

@@ -55,6 +55,13 @@ public final class Router {
 
   private final List<Route> routes = new ArrayList<>();
 
+  /** The route table of all these features' routes. */
+  public static Router of(List<? extends Routes> features) {
+    Router router = new Router();
+    features.forEach(f -> f.register(router));
+    return router;
+  }
+
   public Router get(String template, Access access, Handler handler) {
     return add("GET", template, access, handler);
   }
