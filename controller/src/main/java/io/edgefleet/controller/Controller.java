@@ -14,6 +14,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
+import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
@@ -90,7 +91,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Controller implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
-  public static final String VERSION = version();
+  public static final String VERSION = ControllerVersion.CURRENT;
 
   private final ControllerConfig config;
   private final Database database;
@@ -662,10 +663,5 @@ public final class Controller implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read openapi.yaml", e);
     }
-  }
-
-  private static String version() {
-    String v = Controller.class.getPackage().getImplementationVersion();
-    return v == null ? "0.1.0-dev" : v;
   }
 }
