@@ -51,6 +51,7 @@ import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.DataDirectory;
@@ -508,7 +509,7 @@ public final class Controller implements AutoCloseable {
             devices.list(Optional.empty()).stream()
                 .map(v -> new FleetGauges.Device(v.status().name(), v.tags()))
                 .toList(),
-        () -> FleetGauges.countRollouts(database.jdbi()),
+        new RolloutReads(database.jdbi())::countByState,
         () ->
             apps.summary().stream()
                 .flatMap(

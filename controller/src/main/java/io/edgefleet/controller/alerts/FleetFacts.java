@@ -1,8 +1,9 @@
 package io.edgefleet.controller.alerts;
 
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
-import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
 import java.io.IOException;
@@ -30,6 +31,8 @@ final class FleetFacts {
   static final Pattern DISK = Pattern.compile("disk\\.(.+)\\.used\\.percent");
 
   private final Jdbi jdbi;
+  private final DeviceStore deviceStore;
+  private final RolloutReads rollouts;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
   private volatile Function<String, Optional<Telemetry.Metrics>> latest;
@@ -39,6 +42,8 @@ final class FleetFacts {
       Function<String, DeviceStatus> status,
       Function<String, Presence.Snapshot> presence) {
     this.jdbi = jdbi;
+    this.deviceStore = new DeviceStore();
+    this.rollouts = new RolloutReads(jdbi);
     this.status = status;
     this.presence = presence;
   }
@@ -62,26 +67,9 @@ final class FleetFacts {
   }
 
   private List<Facts.Device> devices() {
-    record Row(String id, String name, Map<String, String> tags, Instant expires) {}
-    List<Row> rows =
-        jdbi.withHandle(
-            h ->
-                h.createQuery(
-                        "SELECT id, name, tags, certificate_expires_at FROM devices"
-                            + " WHERE lifecycle = 'ACTIVE' ORDER BY id")
-                    .map(
-                        (rs, ctx) -> {
-                          long exp = rs.getLong(4);
-                          Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
-                          return new Row(
-                              rs.getString(1),
-                              rs.getString(2),
-                              JsonColumns.tags(rs.getString(3)),
-                              expires);
-                        })
-                    .list());
+    List<DeviceStore.Active> rows = jdbi.withHandle(deviceStore::active);
     List<Facts.Device> out = new ArrayList<>(rows.size());
-    for (Row r : rows) {
+    for (DeviceStore.Active r : rows) {
       DeviceStatus s = status.apply(r.id());
       out.add(
           new Facts.Device(
@@ -90,7 +78,7 @@ final class FleetFacts {
               r.tags(),
               s,
               s == DeviceStatus.OFFLINE ? offlineSince(presence.apply(r.id())) : null,
-              r.expires()));
+              r.certificateExpires()));
     }
     return out;
   }
@@ -138,19 +126,9 @@ final class FleetFacts {
   }
 
   private List<Facts.PausedRollout> pausedRollouts() {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery(
-                    "SELECT id, app, reason, updated_at FROM rollouts WHERE state = 'PAUSED'"
-                        + " ORDER BY seq")
-                .map(
-                    (rs, ctx) ->
-                        new Facts.PausedRollout(
-                            rs.getString(1),
-                            rs.getString(2),
-                            rs.getString(3),
-                            Instant.ofEpochMilli(rs.getLong(4))))
-                .list());
+    return rollouts.paused().stream()
+        .map(p -> new Facts.PausedRollout(p.id(), p.app(), p.reason(), p.since()))
+        .toList();
   }
 
   private List<Facts.Disk> disks(List<Facts.Device> devices) {

@@ -94,6 +94,11 @@ public final class DeviceService {
     this.refiner = refiner;
   }
 
+  /** The tags of every device, whatever its lifecycle, by id. */
+  public Map<String, Map<String, String>> tags() {
+    return jdbi.withHandle(store::tags);
+  }
+
   public List<DeviceView> list(Optional<DeviceStatus> status) {
     List<DeviceRecord> all = jdbi.withHandle(store::all);
     return all.stream()

@@ -94,14 +94,7 @@ public final class AgentGateway implements DeviceSockets {
                         deviceId,
                         ErrorCode.DEVICE_UNKNOWN,
                         "device " + deviceId + " is not known"));
-    boolean revoked =
-        jdbi.withHandle(
-            h ->
-                h.createQuery("SELECT COUNT(*) FROM revoked_certificates WHERE serial = :s")
-                        .bind("s", serial)
-                        .mapTo(Integer.class)
-                        .one()
-                    > 0);
+    boolean revoked = jdbi.withHandle(h -> store.revoked(h, serial));
     if (d.lifecycle() == DeviceRecord.Lifecycle.DECOMMISSIONED || revoked) {
       throw refused(
           deviceId,
