@@ -2,6 +2,7 @@ package io.edgefleet.controller.api;
 
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.pki.RememberingTrustManager;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
@@ -109,7 +110,7 @@ public final class HttpApi implements AutoCloseable {
               KeyStore trustStore, java.util.Collection<? extends java.security.cert.CRL> crls)
               throws Exception {
             // A device reconnecting with the certificate it had is not verified twice.
-            return io.edgefleet.controller.pki.RememberingTrustManager.wrap(
+            return RememberingTrustManager.wrap(
                 super.getTrustManagers(trustStore, crls),
                 java.time.Clock.systemUTC(),
                 REMEMBERED_CHAINS);

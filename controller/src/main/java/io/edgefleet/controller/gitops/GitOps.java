@@ -4,10 +4,14 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.common.Lru;
+import io.edgefleet.controller.rollouts.Deployments;
+import io.edgefleet.controller.rollouts.RolloutPolicy;
+import io.edgefleet.controller.rollouts.RolloutPolicyException;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Labels;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -615,7 +619,7 @@ public final class GitOps implements AutoCloseable {
   private static Map<String, Object> checked(Map<String, Object> values) {
     for (String key : Values.tagKeys(values)) {
       try {
-        io.edgefleet.protocol.Labels.validateKey(key);
+        Labels.validateKey(key);
       } catch (IllegalArgumentException e) {
         throw new RenderException("values use '${tag:" + key + "}' but " + e.getMessage());
       }
@@ -740,8 +744,8 @@ public final class GitOps implements AutoCloseable {
     }
     if (snap.rolloutPolicy() != null) {
       try {
-        io.edgefleet.controller.rollouts.RolloutPolicy.parse(snap.rolloutPolicy());
-      } catch (io.edgefleet.controller.rollouts.RolloutPolicyException e) {
+        RolloutPolicy.parse(snap.rolloutPolicy());
+      } catch (RolloutPolicyException e) {
         return refusal(s, snap, GitClient.ROLLOUT_POLICY_FILE + ": " + e.getMessage());
       }
     }
@@ -1210,12 +1214,12 @@ public final class GitOps implements AutoCloseable {
     String rollout = null;
     if (req.rollout() != null && !req.rollout().isBlank()) {
       try {
-        rollout = io.edgefleet.controller.rollouts.RolloutPolicy.parse(req.rollout()).source();
-      } catch (io.edgefleet.controller.rollouts.RolloutPolicyException e) {
+        rollout = RolloutPolicy.parse(req.rollout()).source();
+      } catch (RolloutPolicyException e) {
         throw new ControllerException(ErrorCode.ROLLOUT_POLICY_INVALID, e.getMessage());
       }
     }
-    if (name.equals(io.edgefleet.controller.rollouts.Deployments.SOURCE)) {
+    if (name.equals(Deployments.SOURCE)) {
       throw ControllerException.invalid(
           "name '"
               + name

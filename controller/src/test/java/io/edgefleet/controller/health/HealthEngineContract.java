@@ -10,6 +10,7 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.store.Database;
@@ -315,7 +316,7 @@ abstract class HealthEngineContract {
     DeviceFacts facts =
         new DeviceFacts(
             "h", null, List.of(), "amd64", 1, 8_000_000_000L, 1, "Linux", "6", "t", false, false);
-    return io.edgefleet.controller.devices.TestDevices.active(id, tags, facts, T0);
+    return TestDevices.active(id, tags, facts, T0);
   }
 
   /** The device should run {@code app} at revision r1 since {@code since}. */

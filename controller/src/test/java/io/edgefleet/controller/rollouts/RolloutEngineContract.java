@@ -11,6 +11,7 @@ import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
+import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -84,7 +85,7 @@ abstract class RolloutEngineContract {
             clock,
             store,
             new BundleStore(db.jdbi(), clock),
-            io.edgefleet.controller.pki.SigningKeys.open(dir.resolve("pki"), clock),
+            SigningKeys.open(dir.resolve("pki"), clock),
             catalog);
     status = new AppStatusService(db.jdbi(), clock, this::presence);
     rollouts = engine(clock);
