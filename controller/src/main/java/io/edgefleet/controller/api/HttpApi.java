@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.ArrayByteBufferPool;
@@ -76,6 +77,11 @@ public final class HttpApi implements AutoCloseable {
     void observe(String method, String route, int status, long nanos);
   }
 
+  /**
+   * @param requests sees every answered request, e.g. to count it
+   * @param limitBroken called with a reason label each time a connection is closed for breaking a
+   *     limit
+   */
   public HttpApi(
       String host,
       int port,
@@ -83,7 +89,9 @@ public final class HttpApi implements AutoCloseable {
       Router router,
       AdminTokens adminTokens,
       DeviceSockets gateway,
-      HttpLimits limits) {
+      HttpLimits limits,
+      RequestObserver requests,
+      Consumer<String> limitBroken) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
     // A connection storm (every device reconnecting after a restart or a network outage) grows
@@ -166,19 +174,9 @@ public final class HttpApi implements AutoCloseable {
     // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
     WebSocketMappings ws =
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
-    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer);
+    guard.onClose(reason -> limitBroken.accept(reason.label()));
+    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer, requests, limitBroken);
     server.setHandler(root);
-  }
-
-  /** Called with a reason label each time a connection is closed for breaking a limit. */
-  public void onLimit(java.util.function.Consumer<String> listener) {
-    guard.onClose(reason -> listener.accept(reason.label()));
-    root.limitObserver = listener;
-  }
-
-  /** Sets who observes answered requests; one observer, replacing the previous one. */
-  public void onRequest(RequestObserver observer) {
-    root.observer = observer;
   }
 
   public void start() {
@@ -258,8 +256,8 @@ public final class HttpApi implements AutoCloseable {
     private final HttpLimits limits;
     private final ConnectionGuard guard;
     private final ScheduledExecutorService timer;
-    private volatile RequestObserver observer = (method, route, status, nanos) -> {};
-    private volatile java.util.function.Consumer<String> limitObserver = reason -> {};
+    private final RequestObserver observer;
+    private final Consumer<String> limitObserver;
 
     Root(
         Router router,
@@ -268,8 +266,12 @@ public final class HttpApi implements AutoCloseable {
         WebSocketMappings ws,
         HttpLimits limits,
         ConnectionGuard guard,
-        ScheduledExecutorService timer) {
+        ScheduledExecutorService timer,
+        RequestObserver observer,
+        Consumer<String> limitObserver) {
       this.router = router;
+      this.observer = observer;
+      this.limitObserver = limitObserver;
       this.adminTokens = adminTokens;
       this.gateway = gateway;
       this.ws = ws;
@@ -365,7 +367,7 @@ public final class HttpApi implements AutoCloseable {
         Map<String, String> query = query(request);
         String who = actor;
         Optional<DeviceSockets.Admission> admitted = device;
-        java.util.function.Consumer<byte[]> handle =
+        Consumer<byte[]> handle =
             body ->
                 answer(
                     request,

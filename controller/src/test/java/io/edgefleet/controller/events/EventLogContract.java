@@ -55,7 +55,8 @@ abstract class EventLogContract {
             new Presence(db.jdbi(), clock),
             null,
             audit,
-            Duration.ofSeconds(90));
+            Duration.ofSeconds(90),
+            (id, reason) -> {});
     events = new EventLog(db.jdbi(), clock, devices);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of("site", "a"), T0);
     TestDevices.insertActive(db.jdbi(), "d2", Map.of("site", "b"), T0);

@@ -72,7 +72,8 @@ abstract class HealthEngineContract {
             presence,
             null,
             new AuditLog(db.jdbi(), clock),
-            OFFLINE_AFTER);
+            OFFLINE_AFTER,
+            (id, reason) -> {});
     apps = new AppStatusService(db.jdbi(), clock, devices::presenceStatus);
     health =
         new HealthEngine(
