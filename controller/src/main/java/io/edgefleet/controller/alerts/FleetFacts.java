@@ -1,5 +1,6 @@
 package io.edgefleet.controller.alerts;
 
+import io.edgefleet.controller.desired.FailedApps;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
@@ -11,7 +12,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -33,6 +33,7 @@ final class FleetFacts {
   private final Jdbi jdbi;
   private final DeviceStore deviceStore;
   private final RolloutReads rollouts;
+  private final FailedApps failedApps;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
   private volatile Function<String, Optional<Telemetry.Metrics>> latest;
@@ -44,6 +45,7 @@ final class FleetFacts {
     this.jdbi = jdbi;
     this.deviceStore = new DeviceStore();
     this.rollouts = new RolloutReads(jdbi);
+    this.failedApps = new FailedApps(jdbi);
     this.status = status;
     this.presence = presence;
   }
@@ -92,37 +94,9 @@ final class FleetFacts {
   }
 
   private List<Facts.FailedApp> failedApps() {
-    return jdbi.withHandle(
-        h ->
-            h
-                .createQuery(
-                    "SELECT device_id, app, phase, reason, render_error, desired_revision,"
-                        + " running_revision FROM device_apps WHERE phase = 'FAILED' OR"
-                        + " render_error IS NOT NULL ORDER BY device_id, app")
-                .map(
-                    (rs, ctx) -> {
-                      String phase = rs.getString(3);
-                      String reason = rs.getString(4);
-                      String renderError = rs.getString(5);
-                      String desired = rs.getString(6);
-                      String running = rs.getString(7);
-                      // The same judgement as the app status the API shows: a render error
-                      // before anything ran, or FAILED reported for the desired revision.
-                      if (renderError != null && running == null) {
-                        return new Facts.FailedApp(
-                            rs.getString(1),
-                            rs.getString(2),
-                            "cannot be rendered for this device: " + renderError);
-                      }
-                      if ("FAILED".equals(phase) && Objects.equals(desired, running)) {
-                        return new Facts.FailedApp(rs.getString(1), rs.getString(2), reason);
-                      }
-                      return null;
-                    })
-                .list()
-                .stream()
-                .filter(Objects::nonNull)
-                .toList());
+    return failedApps.list().stream()
+        .map(f -> new Facts.FailedApp(f.deviceId(), f.app(), f.reason()))
+        .toList();
   }
 
   private List<Facts.PausedRollout> pausedRollouts() {
