@@ -171,10 +171,15 @@ public final class Controller implements AutoCloseable {
       eventRetention.repair();
       this.telemetry = new TelemetryIngest(jdbi, clock, deviceEvents);
       telemetry.load();
-      this.health = new HealthEngine(jdbi, clock, HealthPolicy.defaults(), telemetry::latest);
+      this.health =
+          new HealthEngine(
+              jdbi,
+              clock,
+              HealthPolicy.defaults(),
+              telemetry::latest,
+              devices,
+              deviceEvents::admit);
       health.load();
-      health.attach(devices);
-      health.limitAppEvents(deviceEvents);
       devices.refineWith(health);
       this.appStatus = new AppStatusService(jdbi, clock, devices::presenceStatus);
 
