@@ -9,39 +9,56 @@ import io.edgefleet.controller.alerts.AlertRules;
 import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.HttpApi;
+import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.catalog.CatalogRoutes;
+import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.CompositeCatalog;
+import io.edgefleet.controller.desired.DesiredRoutes;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.SigningKeyService;
+import io.edgefleet.controller.devices.DeviceRoutes;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.enrollment.EnrollmentRoutes;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.events.EventRetention;
+import io.edgefleet.controller.events.EventRoutes;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.gitops.GitOpsRoutes;
+import io.edgefleet.controller.health.FleetRoutes;
 import io.edgefleet.controller.health.FleetSummaries;
 import io.edgefleet.controller.health.HealthEngine;
 import io.edgefleet.controller.health.HealthPolicy;
+import io.edgefleet.controller.logs.LogRoutes;
 import io.edgefleet.controller.logs.LogSessions;
 import io.edgefleet.controller.metrics.ControllerMetrics;
 import io.edgefleet.controller.metrics.FleetGauges;
+import io.edgefleet.controller.metrics.MetricsRoutes;
+import io.edgefleet.controller.onboarding.OnboardingRoutes;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.rollouts.RolloutReads;
+import io.edgefleet.controller.rollouts.RolloutRoutes;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
+import io.edgefleet.controller.telemetry.TelemetryRoutes;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -67,6 +84,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,7 +96,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Controller implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
-  public static final String VERSION = version();
+  public static final String VERSION = ControllerVersion.CURRENT;
 
   private final ControllerConfig config;
   private final Database database;
@@ -100,7 +120,6 @@ public final class Controller implements AutoCloseable {
   private final ControllerMetrics metrics;
   private final AlertEngine alerts;
   private final ScheduledExecutorService alertScheduler;
-  private final AppCatalog allApps;
   private final Clock clock;
   private final HttpApi http;
   private final ScheduledExecutorService scheduler;
@@ -117,69 +136,91 @@ public final class Controller implements AutoCloseable {
             config.databaseUser().orElse(null),
             config.databasePassword().orElse(null));
     try {
+      Jdbi jdbi = database.jdbi();
+      // Shared by every flow: key material, the audit log, the controller's own metrics.
       this.pki =
           ControllerPki.open(
               DataDirectory.subdirectory(dataDir, "pki"), serverNames(config), clock);
-      AuditLog audit = new AuditLog(database.jdbi(), clock);
+      AuditLog audit = new AuditLog(jdbi, clock);
       this.metrics = new ControllerMetrics();
+      SecretBox secrets = new SecretBox(dataDir.resolve("secret.key"));
+      // The advertised URL is known only once the port is bound.
+      AtomicReference<String> advertised = new AtomicReference<>("");
+
+      // Devices and their sockets: the gateway admits a device's socket and keeps its presence;
+      // the device service is the inventory operators work with, refined by the health model.
       DeviceStore store = new DeviceStore();
-      this.presence = new Presence(database.jdbi(), clock);
+      this.presence = new Presence(jdbi, clock);
       presence.load();
+      this.gateway = new AgentGateway(jdbi, store, presence, clock, config.heartbeat());
+      gateway.telemetryInterval(config.telemetryInterval());
+      gateway.onTraffic(metrics::websocketMessage);
+      this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
       this.devices =
           new DeviceService(
-              database.jdbi(), clock, store, presence, pki, audit, config.offlineAfter());
-      this.gateway = new AgentGateway(database.jdbi(), store, presence, clock, config.heartbeat());
-      this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
-      devices.onRevoke((id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
-      this.deviceEvents = new DeviceEvents(database.jdbi(), clock, config.events());
-      this.eventRetention = new EventRetention(database.jdbi(), clock, config.events());
+              jdbi,
+              clock,
+              store,
+              presence,
+              pki,
+              audit,
+              config.offlineAfter(),
+              (id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
+      this.deviceEvents = new DeviceEvents(jdbi, clock, config.events());
+      this.eventRetention = new EventRetention(jdbi, clock, config.events());
       eventRetention.repair();
-      this.telemetry = new TelemetryIngest(database.jdbi(), clock, deviceEvents);
+      this.telemetry = new TelemetryIngest(jdbi, clock, deviceEvents);
       telemetry.load();
       this.health =
-          new HealthEngine(database.jdbi(), clock, HealthPolicy.defaults(), telemetry::latest);
-      health.load();
-      health.attach(devices);
-      health.limitAppEvents(deviceEvents);
-      devices.refineWith(health);
-      gateway.onTelemetry(health.observing(telemetry));
-      gateway.telemetryInterval(config.telemetryInterval());
-      BundleStore bundles = new BundleStore(database.jdbi(), clock);
-      this.gitops =
-          new GitOps(
-              database.jdbi(),
+          new HealthEngine(
+              jdbi,
               clock,
-              audit,
-              DataDirectory.subdirectory(dataDir, "gitops"),
-              new SecretBox(dataDir.resolve("secret.key")));
-      this.catalog = new Catalog(database.jdbi(), clock, audit, gitops.rendering());
-      this.rollouts =
-          new RolloutEngine(database.jdbi(), clock, () -> apps().apps(), devices::presenceStatus);
-      this.deployments = new Deployments(database.jdbi(), clock, catalog, rollouts, audit);
-      AppCatalog apps = new CompositeCatalog(List.of(new GitCatalog(gitops), deployments));
-      this.allApps = apps;
-      this.appStatus = new AppStatusService(database.jdbi(), clock, devices::presenceStatus);
-      this.desired =
-          new DesiredStateEngine(database.jdbi(), clock, store, bundles, pki.signingKeys(), apps);
-      desired.gate(rollouts.gate());
+              HealthPolicy.defaults(),
+              telemetry::latest,
+              devices,
+              deviceEvents::admit);
+      health.load();
+      devices.refineWith(health);
+      this.appStatus = new AppStatusService(jdbi, clock, devices::presenceStatus);
+
+      // What devices should run: the apps of git sources and of catalog deployments, released
+      // by rollouts, turned by the desired-state engine into a signed document per device.
+      this.gitops =
+          new GitOps(jdbi, clock, audit, DataDirectory.subdirectory(dataDir, "gitops"), secrets);
+      this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
+      AppCatalog apps =
+          new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));
+      this.rollouts = new RolloutEngine(jdbi, clock, apps::apps, devices::presenceStatus);
       rollouts.gitPolicies(gitops::rolloutPolicies);
       rollouts.gitRevisions(GitOps::sameContent);
-      rollouts.onRelease(desired::request);
-      deployments.onChange(desired::requestAll);
-      desired.onChange(
-          (id, nudge) -> {
-            gateway.send(id, nudge);
-            health.desiredChanged(id);
-          });
+      BundleStore bundles = new BundleStore(jdbi, clock);
+      this.desired = new DesiredStateEngine(jdbi, clock, store, bundles, pki.signingKeys(), apps);
+      desired.gate(rollouts.gate());
+      this.deployments =
+          new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
+
+      // A commit (or a device's new tags, or a rollout's next batch) flows to the devices:
+      // the engine recomputes the documents concerned and nudges each changed device.
       gitops.onChange(source -> desired.requestAll());
+      rollouts.onRelease(desired::request);
       devices.onChange(
           id -> {
             desired.request(id);
             rollouts.devicesChanged();
             health.deviceChanged(id);
           });
+      desired.onChange(
+          (id, nudge) -> {
+            gateway.send(id, nudge);
+            health.desiredChanged(id);
+          });
+
+      // An agent message flows from the gateway: a welcome carries the device's generation (and
+      // a catch-up document), telemetry goes to the ingestion through the health model, reports
+      // and events to app status, the desired state's key trust, the event log and health.
       gateway.generations(desired::generation);
       gateway.catchUp(desired::catchUp);
+      gateway.onTelemetry(health.observing(telemetry));
       gateway.onReport(
           (id, message) -> {
             switch (message) {
@@ -192,26 +233,13 @@ public final class Controller implements AutoCloseable {
             }
             health.reported(id, message);
           });
-      this.onboarding = new OnboardingTokens(database.jdbi(), clock, audit);
-      Preregistrations preregistrations = new Preregistrations(database.jdbi(), clock, audit);
-      AdminTokens admins = new AdminTokens(database.jdbi(), clock);
-      this.newAdminToken = admins.createInitialIfNone();
-      newAdminToken.ifPresent(
-          t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
 
-      // The advertised URL is known only once the port is bound.
-      AtomicReference<String> advertised = new AtomicReference<>("");
-      AlertRules alertRules = new AlertRules(database.jdbi(), clock, audit);
-      AlertReceivers alertReceivers =
-          new AlertReceivers(
-              database.jdbi(),
-              clock,
-              audit,
-              new SecretBox(dataDir.resolve("secret.key")),
-              alertRules);
+      // Alerts: rules over the fleet's facts, delivered to receivers by webhook.
+      AlertRules alertRules = new AlertRules(jdbi, clock, audit);
+      AlertReceivers alertReceivers = new AlertReceivers(jdbi, clock, audit, secrets, alertRules);
       this.alerts =
           new AlertEngine(
-              database.jdbi(),
+              jdbi,
               clock,
               alertRules,
               alertReceivers,
@@ -221,15 +249,26 @@ public final class Controller implements AutoCloseable {
               advertised::get);
       alerts.latestMetrics(telemetry::latest);
       alerts.onDelivery(metrics::alertNotification);
+
+      // What /metrics reads besides the counters fed above.
       metrics.connectedAgents(gateway::connectionCount);
-      gateway.onTraffic(metrics::websocketMessage);
       metrics.telemetry(telemetry::records, telemetry::refused, telemetry::refusedMessages);
       metrics.deviceEvents(deviceEvents::dropped, deviceEvents::heldBack, deviceEvents::skewed);
       metrics.desiredState(desired::recomputations);
-      metrics.register(new FleetGauges(config.metricsTagKeys(), fleetSources(appStatus)));
+      metrics.register(
+          new FleetGauges(
+              config.metricsTagKeys(), fleetSources(appStatus, new RolloutReads(jdbi))));
+
+      // Onboarding: tokens, preregistrations, enrollment; the first admin token.
+      this.onboarding = new OnboardingTokens(jdbi, clock, audit);
+      Preregistrations preregistrations = new Preregistrations(jdbi, clock, audit);
+      AdminTokens admins = new AdminTokens(jdbi, clock);
+      this.newAdminToken = admins.createInitialIfNone();
+      newAdminToken.ifPresent(
+          t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
       EnrollmentService enrollment =
           new EnrollmentService(
-              database.jdbi(),
+              jdbi,
               clock,
               store,
               devices,
@@ -237,44 +276,47 @@ public final class Controller implements AutoCloseable {
               preregistrations,
               pki,
               audit,
-              advertised::get,
+              () -> advertised.get() + HttpApi.APPROVE_PAGE,
               config.heartbeat(),
               config.enrollmentsPerAddress(),
               id -> desired.handOut(id).publicKeyPem());
+
+      // A request flows from the listener through the router to the routes of one feature.
+      Supplier<ApiRoutes.Info> info = () -> info(advertised.get());
+      Router router =
+          Router.of(
+              List.of(
+                  new ApiRoutes(database::healthy, info, openApiJson()),
+                  new EnrollmentRoutes(enrollment),
+                  new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
+                  new OnboardingRoutes(onboarding, preregistrations, info),
+                  new DesiredRoutes(
+                      desired,
+                      bundles,
+                      new SigningKeyService(jdbi, pki.signingKeys(), desired, audit),
+                      appStatus,
+                      devices),
+                  new GitOpsRoutes(gitops),
+                  new CatalogRoutes(catalog, devices),
+                  new RolloutRoutes(deployments, rollouts),
+                  new TelemetryRoutes(telemetry, devices),
+                  new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
+                  new MetricsRoutes(metrics),
+                  new LogRoutes(logs, devices, appStatus),
+                  new FleetRoutes(new FleetSummaries(devices, health, clock)),
+                  new EventRoutes(new EventLog(jdbi, clock, devices)),
+                  new AuditRoutes(audit)));
       this.http =
           new HttpApi(
               config.listenHost(),
               config.listenPort(),
               pki,
-              ApiRoutes.build(
-                  () -> info(advertised.get()),
-                  () -> Pem.certificate(pki.caCertificate()),
-                  database,
-                  onboarding,
-                  preregistrations,
-                  devices,
-                  enrollment,
-                  gitops,
-                  desired,
-                  bundles,
-                  appStatus,
-                  this.catalog,
-                  deployments,
-                  rollouts,
-                  new FleetSummaries(devices, health, clock),
-                  new EventLog(database.jdbi(), clock, devices),
-                  telemetry,
-                  new AlertRoutes.Services(alertRules, alertReceivers, alerts),
-                  metrics,
-                  logs,
-                  new SigningKeyService(database.jdbi(), pki.signingKeys(), desired, audit),
-                  audit,
-                  openApiJson()),
+              router,
               admins,
               gateway,
-              config.http());
-      http.onRequest(metrics::request);
-      http.onLimit(metrics::connectionLimited);
+              config.http(),
+              metrics::request,
+              metrics::connectionLimited);
       http.start();
       this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
       advertised.set(url);
@@ -422,10 +464,6 @@ public final class Controller implements AutoCloseable {
     return telemetry;
   }
 
-  private AppCatalog apps() {
-    return allApps;
-  }
-
   private void pruneTelemetry() {
     try {
       telemetry.prune();
@@ -489,18 +527,18 @@ public final class Controller implements AutoCloseable {
   }
 
   /** Where the fleet gauges of {@code /metrics} come from: one read per source and scrape. */
-  private FleetGauges.Sources fleetSources(AppStatusService apps) {
+  private FleetGauges.Sources fleetSources(AppStatusService apps, RolloutReads rollouts) {
     return new FleetGauges.Sources(
         () ->
             devices.list(Optional.empty()).stream()
                 .map(v -> new FleetGauges.Device(v.status().name(), v.tags()))
                 .toList(),
-        () -> FleetGauges.countRollouts(database.jdbi()),
+        rollouts::countByState,
         () ->
             apps.summary().stream()
                 .flatMap(
                     a ->
-                        java.util.stream.Stream.of(
+                        Stream.of(
                             new FleetGauges.AppCount(a.app(), "READY", a.ready()),
                             new FleetGauges.AppCount(a.app(), "FAILED", a.failed()),
                             new FleetGauges.AppCount(a.app(), "PENDING", a.pending()),
@@ -650,10 +688,5 @@ public final class Controller implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read openapi.yaml", e);
     }
-  }
-
-  private static String version() {
-    String v = Controller.class.getPackage().getImplementationVersion();
-    return v == null ? "0.1.0-dev" : v;
   }
 }

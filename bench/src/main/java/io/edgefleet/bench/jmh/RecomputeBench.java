@@ -4,7 +4,7 @@ import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.devices.DeviceStore;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;
 import java.security.NoSuchAlgorithmException;

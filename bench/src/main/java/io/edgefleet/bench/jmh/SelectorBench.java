@@ -1,6 +1,6 @@
 package io.edgefleet.bench.jmh;
 
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,8 +1,8 @@
 package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.protocol.Json;

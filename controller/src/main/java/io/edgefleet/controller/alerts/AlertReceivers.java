@@ -1,10 +1,10 @@
 package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.audit.AuditLog;
-import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
 import java.net.URI;

@@ -3,28 +3,22 @@ package io.edgefleet.controller.alerts;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.api.ApiRoutes;
+import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
-import java.util.List;
+import io.edgefleet.controller.api.Routes;
 
 /** The REST routes of alerts, alert rules and receivers. */
-public final class AlertRoutes {
-  private AlertRoutes() {}
-
-  record Items<T>(List<T> items) {}
-
+public record AlertRoutes(Services alerts) implements Routes {
   /** The services behind the routes. */
   public record Services(AlertRules rules, AlertReceivers receivers, AlertEngine engine) {}
 
-  public static void register(Router r, Services alerts) {
+  @Override
+  public void register(Router r) {
     r.get(
         "/api/v1/alerts",
         ADMIN,
-        c ->
-            Reply.ok(
-                new Items<>(
-                    alerts.engine().list(c.query("state"), ApiRoutes.limit(c.query("limit"))))));
+        c -> Reply.ok(new Items<>(alerts.engine().list(c.query("state"), c.limit()))));
 
     r.get("/api/v1/alerts/rules", ADMIN, c -> Reply.ok(new Items<>(alerts.rules().list())));
     r.post(

@@ -2,10 +2,10 @@ package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.audit.AuditLog;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;

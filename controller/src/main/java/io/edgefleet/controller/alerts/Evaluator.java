@@ -1,7 +1,7 @@
 package io.edgefleet.controller.alerts;
 
 import io.edgefleet.controller.devices.DeviceStatus;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;

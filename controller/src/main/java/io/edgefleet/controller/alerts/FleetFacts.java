@@ -1,8 +1,10 @@
 package io.edgefleet.controller.alerts;
 
+import io.edgefleet.controller.desired.FailedApps;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
-import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
 import java.io.IOException;
@@ -10,7 +12,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -30,6 +31,9 @@ final class FleetFacts {
   static final Pattern DISK = Pattern.compile("disk\\.(.+)\\.used\\.percent");
 
   private final Jdbi jdbi;
+  private final DeviceStore deviceStore;
+  private final RolloutReads rollouts;
+  private final FailedApps failedApps;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
   private volatile Function<String, Optional<Telemetry.Metrics>> latest;
@@ -39,6 +43,9 @@ final class FleetFacts {
       Function<String, DeviceStatus> status,
       Function<String, Presence.Snapshot> presence) {
     this.jdbi = jdbi;
+    this.deviceStore = new DeviceStore();
+    this.rollouts = new RolloutReads(jdbi);
+    this.failedApps = new FailedApps(jdbi);
     this.status = status;
     this.presence = presence;
   }
@@ -62,26 +69,9 @@ final class FleetFacts {
   }
 
   private List<Facts.Device> devices() {
-    record Row(String id, String name, Map<String, String> tags, Instant expires) {}
-    List<Row> rows =
-        jdbi.withHandle(
-            h ->
-                h.createQuery(
-                        "SELECT id, name, tags, certificate_expires_at FROM devices"
-                            + " WHERE lifecycle = 'ACTIVE' ORDER BY id")
-                    .map(
-                        (rs, ctx) -> {
-                          long exp = rs.getLong(4);
-                          Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
-                          return new Row(
-                              rs.getString(1),
-                              rs.getString(2),
-                              JsonColumns.tags(rs.getString(3)),
-                              expires);
-                        })
-                    .list());
+    List<DeviceStore.Active> rows = jdbi.withHandle(deviceStore::active);
     List<Facts.Device> out = new ArrayList<>(rows.size());
-    for (Row r : rows) {
+    for (DeviceStore.Active r : rows) {
       DeviceStatus s = status.apply(r.id());
       out.add(
           new Facts.Device(
@@ -90,7 +80,7 @@ final class FleetFacts {
               r.tags(),
               s,
               s == DeviceStatus.OFFLINE ? offlineSince(presence.apply(r.id())) : null,
-              r.expires()));
+              r.certificateExpires()));
     }
     return out;
   }
@@ -104,53 +94,15 @@ final class FleetFacts {
   }
 
   private List<Facts.FailedApp> failedApps() {
-    return jdbi.withHandle(
-        h ->
-            h
-                .createQuery(
-                    "SELECT device_id, app, phase, reason, render_error, desired_revision,"
-                        + " running_revision FROM device_apps WHERE phase = 'FAILED' OR"
-                        + " render_error IS NOT NULL ORDER BY device_id, app")
-                .map(
-                    (rs, ctx) -> {
-                      String phase = rs.getString(3);
-                      String reason = rs.getString(4);
-                      String renderError = rs.getString(5);
-                      String desired = rs.getString(6);
-                      String running = rs.getString(7);
-                      // The same judgement as the app status the API shows: a render error
-                      // before anything ran, or FAILED reported for the desired revision.
-                      if (renderError != null && running == null) {
-                        return new Facts.FailedApp(
-                            rs.getString(1),
-                            rs.getString(2),
-                            "cannot be rendered for this device: " + renderError);
-                      }
-                      if ("FAILED".equals(phase) && Objects.equals(desired, running)) {
-                        return new Facts.FailedApp(rs.getString(1), rs.getString(2), reason);
-                      }
-                      return null;
-                    })
-                .list()
-                .stream()
-                .filter(Objects::nonNull)
-                .toList());
+    return failedApps.list().stream()
+        .map(f -> new Facts.FailedApp(f.deviceId(), f.app(), f.reason()))
+        .toList();
   }
 
   private List<Facts.PausedRollout> pausedRollouts() {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery(
-                    "SELECT id, app, reason, updated_at FROM rollouts WHERE state = 'PAUSED'"
-                        + " ORDER BY seq")
-                .map(
-                    (rs, ctx) ->
-                        new Facts.PausedRollout(
-                            rs.getString(1),
-                            rs.getString(2),
-                            rs.getString(3),
-                            Instant.ofEpochMilli(rs.getLong(4))))
-                .list());
+    return rollouts.paused().stream()
+        .map(p -> new Facts.PausedRollout(p.id(), p.app(), p.reason(), p.since()))
+        .toList();
   }
 
   private List<Facts.Disk> disks(List<Facts.Device> devices) {

@@ -2,7 +2,7 @@ package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.alerts;
 
 import com.fasterxml.jackson.annotation.JsonValue;
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;

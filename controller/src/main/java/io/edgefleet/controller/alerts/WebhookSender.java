@@ -1,6 +1,6 @@
 package io.edgefleet.controller.alerts;
 
-import io.edgefleet.controller.Controller;
+import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.protocol.Durations;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -94,7 +94,7 @@ interface WebhookSender {
           HttpRequest.newBuilder(target.url())
               .timeout(deadline)
               .header("Content-Type", "application/json")
-              .header("User-Agent", "edgefleet-controller/" + Controller.VERSION)
+              .header("User-Agent", "edgefleet-controller/" + ControllerVersion.CURRENT)
               .POST(HttpRequest.BodyPublishers.ofByteArray(body))
               .build();
       Excerpt answer = new Excerpt(MAX_ANSWER_BYTES);

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.onboarding.OnboardingTokens;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.Tokens;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -57,7 +57,7 @@ public final class AdminTokens {
             return Optional.empty();
           }
           String token = Ids.secret("efa");
-          String hash = OnboardingTokens.hash(token);
+          String hash = Tokens.hash(token);
           h.createUpdate(
                   "INSERT INTO admin_tokens (id, name, token_hash, created_at)"
                       + " VALUES (:id, 'admin', :hash, :now)")
@@ -75,7 +75,7 @@ public final class AdminTokens {
     if (token == null || token.isBlank() || token.length() > 200) {
       return Optional.empty();
     }
-    String hash = OnboardingTokens.hash(token.trim());
+    String hash = Tokens.hash(token.trim());
     String name = nameByHash.get(hash);
     if (name == null) {
       // Another controller replica sharing the database may have created it.

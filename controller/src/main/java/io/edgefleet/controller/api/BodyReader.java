@@ -1,6 +1,6 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import java.nio.ByteBuffer;
 import java.time.Duration;

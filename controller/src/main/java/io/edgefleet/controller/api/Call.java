@@ -2,8 +2,7 @@ package io.edgefleet.controller.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
@@ -19,13 +18,26 @@ public record Call(
     Map<String, String> query,
     byte[] body,
     String actor,
-    Optional<AgentGateway.Admission> device,
+    Optional<DeviceSockets.Admission> device,
     String remoteAddress,
     Map<String, String> headers) {
 
   /** The admitted device of a {@link Router.Access#DEVICE} route. */
-  public AgentGateway.Admission admittedDevice() {
+  public DeviceSockets.Admission admittedDevice() {
     return device.orElseThrow(() -> new IllegalStateException("not a device route"));
+  }
+
+  /** The {@code limit} query parameter: 1 to 1000, default 100. */
+  public int limit() {
+    try {
+      int n = query("limit").map(Integer::parseInt).orElse(100);
+      if (n < 1 || n > 1000) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new ControllerException(ErrorCode.VALIDATION_FAILED, "limit must be 1 to 1000");
+    }
   }
 
   public String path(String name) {

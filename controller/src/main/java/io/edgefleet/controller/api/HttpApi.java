@@ -1,8 +1,8 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.pki.RememberingTrustManager;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.io.ArrayByteBufferPool;
@@ -76,14 +77,21 @@ public final class HttpApi implements AutoCloseable {
     void observe(String method, String route, int status, long nanos);
   }
 
+  /**
+   * @param requests sees every answered request, e.g. to count it
+   * @param limitBroken called with a reason label each time a connection is closed for breaking a
+   *     limit
+   */
   public HttpApi(
       String host,
       int port,
       ControllerPki pki,
       Router router,
       AdminTokens adminTokens,
-      AgentGateway gateway,
-      HttpLimits limits) {
+      DeviceSockets gateway,
+      HttpLimits limits,
+      RequestObserver requests,
+      Consumer<String> limitBroken) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
     // A connection storm (every device reconnecting after a restart or a network outage) grows
@@ -110,7 +118,7 @@ public final class HttpApi implements AutoCloseable {
               KeyStore trustStore, java.util.Collection<? extends java.security.cert.CRL> crls)
               throws Exception {
             // A device reconnecting with the certificate it had is not verified twice.
-            return io.edgefleet.controller.pki.RememberingTrustManager.wrap(
+            return RememberingTrustManager.wrap(
                 super.getTrustManagers(trustStore, crls),
                 java.time.Clock.systemUTC(),
                 REMEMBERED_CHAINS);
@@ -166,19 +174,9 @@ public final class HttpApi implements AutoCloseable {
     // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
     WebSocketMappings ws =
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
-    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer);
+    guard.onClose(reason -> limitBroken.accept(reason.label()));
+    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer, requests, limitBroken);
     server.setHandler(root);
-  }
-
-  /** Called with a reason label each time a connection is closed for breaking a limit. */
-  public void onLimit(java.util.function.Consumer<String> listener) {
-    guard.onClose(reason -> listener.accept(reason.label()));
-    root.limitObserver = listener;
-  }
-
-  /** Sets who observes answered requests; one observer, replacing the previous one. */
-  public void onRequest(RequestObserver observer) {
-    root.observer = observer;
   }
 
   public void start() {
@@ -253,23 +251,27 @@ public final class HttpApi implements AutoCloseable {
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
     private final AdminTokens adminTokens;
-    private final AgentGateway gateway;
+    private final DeviceSockets gateway;
     private final WebSocketMappings ws;
     private final HttpLimits limits;
     private final ConnectionGuard guard;
     private final ScheduledExecutorService timer;
-    private volatile RequestObserver observer = (method, route, status, nanos) -> {};
-    private volatile java.util.function.Consumer<String> limitObserver = reason -> {};
+    private final RequestObserver observer;
+    private final Consumer<String> limitObserver;
 
     Root(
         Router router,
         AdminTokens adminTokens,
-        AgentGateway gateway,
+        DeviceSockets gateway,
         WebSocketMappings ws,
         HttpLimits limits,
         ConnectionGuard guard,
-        ScheduledExecutorService timer) {
+        ScheduledExecutorService timer,
+        RequestObserver observer,
+        Consumer<String> limitObserver) {
       this.router = router;
+      this.observer = observer;
+      this.limitObserver = limitObserver;
       this.adminTokens = adminTokens;
       this.gateway = gateway;
       this.ws = ws;
@@ -353,7 +355,7 @@ public final class HttpApi implements AutoCloseable {
         Router.Route route = match.get().route();
         request.setAttribute(ROUTE_ATTRIBUTE, route.template());
         String actor = "anonymous";
-        Optional<AgentGateway.Admission> device = Optional.empty();
+        Optional<DeviceSockets.Admission> device = Optional.empty();
         switch (route.access()) {
           case ADMIN -> actor = authenticate(request);
           case DEVICE -> {
@@ -364,8 +366,8 @@ public final class HttpApi implements AutoCloseable {
         }
         Map<String, String> query = query(request);
         String who = actor;
-        Optional<AgentGateway.Admission> admitted = device;
-        java.util.function.Consumer<byte[]> handle =
+        Optional<DeviceSockets.Admission> admitted = device;
+        Consumer<byte[]> handle =
             body ->
                 answer(
                     request,

@@ -1,5 +1,7 @@
 package io.edgefleet.controller.api;
 
+import io.edgefleet.protocol.Gzip;
+
 /** What a route handler answers: a status and a body serialised as JSON (none for 204). */
 public record Reply(int status, Object body) {
   public static Reply ok(Object body) {
@@ -53,7 +55,7 @@ public record Reply(int status, Object body) {
   /** The bytes gzip-compressed when the client accepts it (bundles are repetitive YAML). */
   public static Reply raw(String contentType, byte[] bytes, boolean gzip) {
     return gzip
-        ? new Reply(200, new Raw(contentType, "gzip", io.edgefleet.protocol.Gzip.deflate(bytes)))
+        ? new Reply(200, new Raw(contentType, "gzip", Gzip.deflate(bytes)))
         : raw(contentType, bytes);
   }
 }

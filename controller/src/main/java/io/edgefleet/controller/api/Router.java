@@ -1,6 +1,6 @@
 package io.edgefleet.controller.api;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -54,6 +54,13 @@ public final class Router {
   public record Match(Route route, Map<String, String> pathParams) {}
 
   private final List<Route> routes = new ArrayList<>();
+
+  /** The route table of all these features' routes. */
+  public static Router of(List<? extends Routes> features) {
+    Router router = new Router();
+    features.forEach(f -> f.register(router));
+    return router;
+  }
 
   public Router get(String template, Access access, Handler handler) {
     return add("GET", template, access, handler);

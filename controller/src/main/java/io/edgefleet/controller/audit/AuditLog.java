@@ -1,6 +1,6 @@
 package io.edgefleet.controller.audit;
 
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.protocol.Json;
 import java.time.Clock;
 import java.time.Instant;

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.catalog;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.render.Rendering;

@@ -2,29 +2,29 @@ package io.edgefleet.controller.catalog;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.api.ApiRoutes;
+import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceView;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
-/** The catalog's endpoints under {@value #APPS}, as {@code openapi.yaml} describes them. */
-public final class CatalogRoutes {
+/**
+ * The catalog's endpoints under {@value #APPS}, as {@code openapi.yaml} describes them. Services
+ * are only used when a route is called.
+ *
+ * @param devices resolves the device of a preview to its tags
+ */
+public record CatalogRoutes(Catalog catalog, DeviceService devices) implements Routes {
   /** The catalog's route prefix. */
   public static final String APPS = "/api/v1/catalog/apps";
 
-  private CatalogRoutes() {}
-
-  /**
-   * Adds the catalog routes. Services are only used when a route is called.
-   *
-   * @param devices resolves the device of a preview to its tags
-   */
-  public static void register(Router r, Catalog catalog, DeviceService devices) {
-    r.get(APPS, ADMIN, c -> Reply.ok(new ApiRoutes.Items<>(catalog.list())));
+  @Override
+  public void register(Router r) {
+    r.get(APPS, ADMIN, c -> Reply.ok(new Items<>(catalog.list())));
     r.get(APPS + "/{name}", ADMIN, c -> Reply.ok(catalog.app(c.path("name"))));
     // The only route with a large body: an archive of up to ~12 MiB as base64 in JSON.
     r.post(

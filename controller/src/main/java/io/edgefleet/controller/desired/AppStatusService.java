@@ -1,6 +1,6 @@
 package io.edgefleet.controller.desired;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.desired;
 
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.Lru;
 import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.desired;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Lru;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.pki.SigningKeys;
@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -205,11 +206,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private List<String> activeDeviceIds() {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery("SELECT id FROM devices WHERE lifecycle = 'ACTIVE' ORDER BY id")
-                .mapTo(String.class)
-                .list());
+    return jdbi.withHandle(devices::activeIds);
   }
 
   /**
@@ -649,34 +646,34 @@ public final class DesiredStateEngine implements AutoCloseable {
     Map<String, int[]> counts = new LinkedHashMap<>();
     Map<String, List<String>> examples = new LinkedHashMap<>();
     jdbi.useHandle(
-        h ->
-            h.createQuery(
-                    "SELECT d.id, s.key_ids, dd.device_id, dd.key_id FROM devices d LEFT JOIN"
-                        + " device_signing_keys s ON s.device_id = d.id LEFT JOIN device_desired"
-                        + " dd ON dd.device_id = d.id WHERE d.lifecycle = 'ACTIVE' ORDER BY d.id")
-                .map(
-                    (rs, ctx) ->
-                        new String[] {
-                          rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)
-                        })
-                .forEach(
-                    row -> {
-                      Set<String> trusts =
-                          row[1] == null ? Set.of(ring.current().id()) : ids(row[1], ring);
-                      if (row[2] != null) {
-                        String signer = row[3] == null ? ring.preRotationKey() : row[3];
-                        counts.computeIfAbsent(signer, k -> new int[3])[0]++;
-                      }
-                      trusts.forEach(k -> counts.computeIfAbsent(k, x -> new int[3])[1]++);
-                      String planned = ring.plan(trusts).signer().id();
-                      if (!planned.equals(ring.current().id())) {
-                        counts.computeIfAbsent(planned, x -> new int[3])[2]++;
-                        List<String> e = examples.computeIfAbsent(planned, x -> new ArrayList<>());
-                        if (e.size() < sample) {
-                          e.add(row[0]);
-                        }
-                      }
-                    }));
+        h -> {
+          Map<String, String> trusted = new HashMap<>();
+          h.createQuery("SELECT device_id, key_ids FROM device_signing_keys")
+              .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+              .forEach(r -> trusted.put(r[0], r[1]));
+          // A device with a desired state; the key that signed it, null before key rotation.
+          Map<String, String> signedBy = new HashMap<>();
+          h.createQuery("SELECT device_id, key_id FROM device_desired")
+              .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+              .forEach(r -> signedBy.put(r[0], r[1]));
+          for (String id : devices.activeIds(h)) {
+            String keyIds = trusted.get(id);
+            Set<String> trusts = keyIds == null ? Set.of(ring.current().id()) : ids(keyIds, ring);
+            if (signedBy.containsKey(id)) {
+              String signer = signedBy.get(id) == null ? ring.preRotationKey() : signedBy.get(id);
+              counts.computeIfAbsent(signer, k -> new int[3])[0]++;
+            }
+            trusts.forEach(k -> counts.computeIfAbsent(k, x -> new int[3])[1]++);
+            String planned = ring.plan(trusts).signer().id();
+            if (!planned.equals(ring.current().id())) {
+              counts.computeIfAbsent(planned, x -> new int[3])[2]++;
+              List<String> e = examples.computeIfAbsent(planned, x -> new ArrayList<>());
+              if (e.size() < sample) {
+                e.add(id);
+              }
+            }
+          }
+        });
     Map<String, KeyUse> out = new LinkedHashMap<>();
     counts.forEach(
         (id, c) -> out.put(id, new KeyUse(c[0], c[1], c[2], examples.getOrDefault(id, List.of()))));

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.desired;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.protocol.ErrorCode;
 import java.time.Instant;

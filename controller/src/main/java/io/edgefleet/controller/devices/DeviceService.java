@@ -1,7 +1,7 @@
 package io.edgefleet.controller.devices;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
@@ -34,10 +34,13 @@ public final class DeviceService {
   private final ControllerPki pki;
   private final AuditLog audit;
   private final Duration offlineAfter;
-  private volatile BiConsumer<String, String> disconnector = (id, reason) -> {};
+  private final BiConsumer<String, String> disconnector;
   private volatile java.util.function.Consumer<String> changed = id -> {};
   private volatile StatusRefiner refiner = (d, status, now) -> status;
 
+  /**
+   * @param disconnector called with (deviceId, reason) when a device must be cut off at once
+   */
   public DeviceService(
       Jdbi jdbi,
       Clock clock,
@@ -45,8 +48,10 @@ public final class DeviceService {
       Presence presence,
       ControllerPki pki,
       AuditLog audit,
-      Duration offlineAfter) {
+      Duration offlineAfter,
+      BiConsumer<String, String> disconnector) {
     this.jdbi = jdbi;
+    this.disconnector = disconnector;
     this.clock = clock;
     this.store = store;
     this.presence = presence;
@@ -63,11 +68,6 @@ public final class DeviceService {
   /** Announces a change made elsewhere (enrollment) to the listener. */
   public void changed(String deviceId) {
     changed.accept(deviceId);
-  }
-
-  /** Called with (deviceId, reason) when a device must be cut off at once. */
-  public void onRevoke(BiConsumer<String, String> disconnector) {
-    this.disconnector = disconnector;
   }
 
   public record TagChange(Map<String, String> set, List<String> remove) {}
@@ -92,6 +92,11 @@ public final class DeviceService {
   /** Sets how statuses are refined beyond presence (the health engine). */
   public void refineWith(StatusRefiner refiner) {
     this.refiner = refiner;
+  }
+
+  /** The tags of every device, whatever its lifecycle, by id. */
+  public Map<String, Map<String, String>> tags() {
+    return jdbi.withHandle(store::tags);
   }
 
   public List<DeviceView> list(Optional<DeviceStatus> status) {

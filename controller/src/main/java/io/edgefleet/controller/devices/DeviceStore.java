@@ -6,6 +6,7 @@ import io.edgefleet.protocol.Json;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -60,6 +61,50 @@ public final class DeviceStore {
         .bind("serial", serial)
         .map((rs, ctx) -> row(rs))
         .list();
+  }
+
+  /** The ids of the active devices, in order. */
+  public List<String> activeIds(Handle h) {
+    return h.createQuery("SELECT id FROM devices WHERE lifecycle = 'ACTIVE' ORDER BY id")
+        .mapTo(String.class)
+        .list();
+  }
+
+  /** What alert rules need of an active device. */
+  public record Active(
+      String id, String name, Map<String, String> tags, Instant certificateExpires) {}
+
+  /** The active devices, in id order, with only what alert rules need. */
+  public List<Active> active(Handle h) {
+    return h.createQuery(
+            "SELECT id, name, tags, certificate_expires_at FROM devices"
+                + " WHERE lifecycle = 'ACTIVE' ORDER BY id")
+        .map(
+            (rs, ctx) -> {
+              long exp = rs.getLong(4);
+              Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
+              return new Active(
+                  rs.getString(1), rs.getString(2), JsonColumns.tags(rs.getString(3)), expires);
+            })
+        .list();
+  }
+
+  /** The tags of every device, whatever its lifecycle, by id. */
+  public Map<String, Map<String, String>> tags(Handle h) {
+    Map<String, Map<String, String>> tags = new LinkedHashMap<>();
+    h.createQuery("SELECT id, tags FROM devices")
+        .map((rs, ctx) -> Map.entry(rs.getString(1), JsonColumns.tags(rs.getString(2))))
+        .forEach(e -> tags.put(e.getKey(), e.getValue()));
+    return tags;
+  }
+
+  /** Whether a certificate with this serial was revoked. */
+  public boolean revoked(Handle h, String serial) {
+    return h.createQuery("SELECT COUNT(*) FROM revoked_certificates WHERE serial = :s")
+            .bind("s", serial)
+            .mapTo(Integer.class)
+            .one()
+        > 0;
   }
 
   public List<DeviceRecord> all(Handle h) {

@@ -1,10 +1,9 @@
 package io.edgefleet.controller.enrollment;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.RateLimiter;
-import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.RateLimiter;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
@@ -56,7 +55,10 @@ public final class EnrollmentService {
   private final Preregistrations preregistrations;
   private final ControllerPki pki;
   private final AuditLog audit;
-  private final Supplier<String> advertiseUrl;
+
+  /** The URL of the approval page a pending device shows (as a QR code), without its query. */
+  private final Supplier<String> approvalPage;
+
   private final int pendingPollSeconds;
   private final int perAddressPerMinute;
   private final RateLimiter<String> limiter;
@@ -73,7 +75,7 @@ public final class EnrollmentService {
       Preregistrations preregistrations,
       ControllerPki pki,
       AuditLog audit,
-      Supplier<String> advertiseUrl,
+      Supplier<String> approvalPage,
       java.time.Duration heartbeat,
       int perAddressPerMinute,
       java.util.function.Function<String, String> signingKeyFor) {
@@ -85,7 +87,7 @@ public final class EnrollmentService {
     this.preregistrations = preregistrations;
     this.pki = pki;
     this.audit = audit;
-    this.advertiseUrl = advertiseUrl;
+    this.approvalPage = approvalPage;
     this.signingKeyFor = signingKeyFor;
     // Pending devices poll about as often as connected ones check in, at most every 10 s, so an
     // approval takes effect quickly without a socket being held open for a device not yet trusted.
@@ -249,7 +251,7 @@ public final class EnrollmentService {
               EnrollmentResponse.Status.PENDING,
               d.id(),
               d.enrollmentCode(),
-              advertiseUrl.get() + HttpApi.APPROVE_PAGE + "?code=" + d.enrollmentCode(),
+              approvalPage.get() + "?code=" + d.enrollmentCode(),
               null,
               null,
               pendingPollSeconds,

@@ -1,8 +1,8 @@
 package io.edgefleet.controller.events;
 
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.Lru;
-import io.edgefleet.controller.TokenBucket;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.Lru;
+import io.edgefleet.controller.common.TokenBucket;
 import io.edgefleet.protocol.AgentMessage;
 import java.time.Clock;
 import java.time.Instant;

@@ -1,9 +1,8 @@
 package io.edgefleet.controller.events;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
-import io.edgefleet.controller.gitops.Selector;
-import io.edgefleet.controller.store.JsonColumns;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import java.nio.charset.StandardCharsets;
 import java.sql.ResultSet;
@@ -129,16 +128,14 @@ public final class EventLog {
         throw ControllerException.invalid("selector '" + selector.get() + "': " + e.getMessage());
       }
       Set<String> chosen = new HashSet<>();
-      jdbi.useHandle(
-          h ->
-              h.createQuery("SELECT id, tags FROM devices")
-                  .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
-                  .forEach(
-                      d -> {
-                        if (s.matches(JsonColumns.tags(d[1]))) {
-                          chosen.add(d[0]);
-                        }
-                      }));
+      devices
+          .tags()
+          .forEach(
+              (id, tags) -> {
+                if (s.matches(tags)) {
+                  chosen.add(id);
+                }
+              });
       if (chosen.size() > MAX_DEVICES) {
         throw ControllerException.invalid(
             "the selector chooses "

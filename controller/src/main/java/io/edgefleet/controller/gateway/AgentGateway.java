@@ -1,7 +1,8 @@
 package io.edgefleet.controller.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.api.DeviceSockets;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
@@ -37,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * answers {@code hello} with the check-in cadence and feeds heartbeats to {@link Presence}.
  * Thread-safe.
  */
-public final class AgentGateway {
+public final class AgentGateway implements DeviceSockets {
   private static final Logger LOG = LoggerFactory.getLogger(AgentGateway.class);
 
   /** What agents may send telemetry in besides JSON, told in {@code welcome}. */
@@ -75,12 +76,7 @@ public final class AgentGateway {
     this.idleTimeout = heartbeat.multipliedBy(3).plusSeconds(5);
   }
 
-  /**
-   * Decides whether the presented client certificate may connect.
-   *
-   * @return the device and the certificate it presented
-   * @throws ControllerException with a code the agent acts on
-   */
+  @Override
   public Admission admit(X509Certificate[] peerCertificates) {
     if (peerCertificates == null || peerCertificates.length == 0) {
       throw new ControllerException(
@@ -98,14 +94,7 @@ public final class AgentGateway {
                         deviceId,
                         ErrorCode.DEVICE_UNKNOWN,
                         "device " + deviceId + " is not known"));
-    boolean revoked =
-        jdbi.withHandle(
-            h ->
-                h.createQuery("SELECT COUNT(*) FROM revoked_certificates WHERE serial = :s")
-                        .bind("s", serial)
-                        .mapTo(Integer.class)
-                        .one()
-                    > 0);
+    boolean revoked = jdbi.withHandle(h -> store.revoked(h, serial));
     if (d.lifecycle() == DeviceRecord.Lifecycle.DECOMMISSIONED || revoked) {
       throw refused(
           deviceId,
@@ -126,15 +115,12 @@ public final class AgentGateway {
     return new Admission(deviceId, serial);
   }
 
-  /** A device that presented a valid, current certificate. */
-  public record Admission(String deviceId, String certificateSerial) {}
-
   private ControllerException refused(String deviceId, ErrorCode code, String message) {
     refusals.computeIfAbsent(deviceId, k -> new AtomicLong()).incrementAndGet();
     return new ControllerException(code, message);
   }
 
-  /** The endpoint serving one admitted device's socket. */
+  @Override
   public FrameHandler endpoint(String deviceId) {
     return new AgentConnection(this, deviceId);
   }

@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.controller.render.ContentRevision;
+import io.edgefleet.controller.selector.Selector;
 import java.util.Objects;
 
 /**

@@ -1,12 +1,13 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.render.Bundle;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.Rendering;
 import io.edgefleet.controller.rollouts.RolloutPolicy;
 import io.edgefleet.controller.rollouts.RolloutPolicyException;
+import io.edgefleet.controller.selector.Selector;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.Directories;
+import io.edgefleet.controller.common.Directories;
 import io.edgefleet.controller.render.Bundle;
 import java.io.File;
 import java.io.IOException;

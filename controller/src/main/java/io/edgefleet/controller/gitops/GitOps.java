@@ -1,12 +1,13 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.render.Bundle;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.render.Rendering;
+import io.edgefleet.controller.secrets.SecretBox;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;

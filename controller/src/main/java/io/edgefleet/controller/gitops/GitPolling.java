@@ -1,6 +1,7 @@
 package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.render.HelmUnavailableException;
+import io.edgefleet.controller.secrets.SecretBox;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;

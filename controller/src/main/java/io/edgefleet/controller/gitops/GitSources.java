@@ -1,8 +1,9 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;

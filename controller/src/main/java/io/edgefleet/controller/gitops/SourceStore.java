@@ -1,7 +1,7 @@
 package io.edgefleet.controller.gitops;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;

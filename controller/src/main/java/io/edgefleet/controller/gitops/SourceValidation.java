@@ -1,9 +1,10 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutPolicy;
 import io.edgefleet.controller.rollouts.RolloutPolicyException;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.net.InetAddress;

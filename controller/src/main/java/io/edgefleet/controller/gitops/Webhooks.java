@@ -1,9 +1,9 @@
 package io.edgefleet.controller.gitops;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.Lru;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;

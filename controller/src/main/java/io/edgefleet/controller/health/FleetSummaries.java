@@ -1,11 +1,11 @@
 package io.edgefleet.controller.health;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.FleetSummary;
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.Labels;
 import java.time.Clock;

@@ -1,12 +1,11 @@
 package io.edgefleet.controller.health;
 
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
-import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -29,6 +28,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.PreparedBatch;
@@ -73,8 +73,8 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   private final Set<String> changedDevices = ConcurrentHashMap.newKeySet();
   private final Set<String> changedSignals = ConcurrentHashMap.newKeySet();
   private final Object tickLock = new Object();
-  private volatile DeviceService deviceService;
-  private volatile DeviceEvents deviceEvents;
+  private final DeviceService deviceService;
+  private final Predicate<String> admitAppEvent;
   private volatile Instant lastReload = Instant.EPOCH;
 
   /** A status as persisted: it holds since {@code since}. */
@@ -82,29 +82,24 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
 
   /**
    * @param metrics the newest metric summary of a device, from memory (telemetry ingestion)
+   * @param devices the registry whose views {@link #tick(Instant)} persists
+   * @param admitAppEvent whether the device may record one more {@code app} event now (its event
+   *     allowance): a device that reports phase changes faster than its allowance has the excess
+   *     events dropped (its apps' state is still followed)
    */
   public HealthEngine(
       Jdbi jdbi,
       Clock clock,
       HealthPolicy policy,
-      Function<String, Optional<Telemetry.Metrics>> metrics) {
+      Function<String, Optional<Telemetry.Metrics>> metrics,
+      DeviceService devices,
+      Predicate<String> admitAppEvent) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.policy = policy;
     this.metrics = metrics;
-  }
-
-  /** Sets the registry whose views {@link #tick(Instant)} persists; call once at start. */
-  public void attach(DeviceService devices) {
     this.deviceService = devices;
-  }
-
-  /**
-   * The allowance {@code app} events take from: a device that reports phase changes faster than its
-   * allowance has the excess events dropped (its apps' state is still followed).
-   */
-  public void limitAppEvents(DeviceEvents events) {
-    this.deviceEvents = events;
+    this.admitAppEvent = admitAppEvent;
   }
 
   public HealthPolicy policy() {
@@ -334,9 +329,6 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
    */
   public int tick(Instant now) {
     DeviceService registry = deviceService;
-    if (registry == null) {
-      throw new IllegalStateException("attach(DeviceService) before tick");
-    }
     synchronized (tickLock) {
       refresh(now);
       List<Transition> transitions = new ArrayList<>();
@@ -587,9 +579,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     if (changes.isEmpty()) {
       return;
     }
-    DeviceEvents limit = deviceEvents;
-    List<String[]> recorded =
-        limit == null ? changes : changes.stream().filter(c -> limit.admit(deviceId)).toList();
+    List<String[]> recorded = changes.stream().filter(c -> admitAppEvent.test(deviceId)).toList();
     if (recorded.isEmpty()) {
       changes.forEach(c -> previous.put(c[0], c[3]));
       return;

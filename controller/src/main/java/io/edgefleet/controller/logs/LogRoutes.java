@@ -2,10 +2,11 @@ package io.edgefleet.controller.logs;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceView;
@@ -17,16 +18,15 @@ import java.util.regex.Pattern;
  * {@code GET /api/v1/devices/{id}/logs}: an app's workload logs, read by the device's agent and
  * brought back over the device's own connection.
  */
-public final class LogRoutes {
+public record LogRoutes(LogSessions logs, DeviceService devices, AppStatusService appStatus)
+    implements Routes {
   /** Lines answered when the request does not say. */
   public static final int DEFAULT_TAIL = 100;
 
   private static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
-  private LogRoutes() {}
-
-  public static void register(
-      Router r, LogSessions logs, DeviceService devices, AppStatusService appStatus) {
+  @Override
+  public void register(Router r) {
     r.get("/api/v1/devices/{id}/logs", ADMIN, c -> logs(c, logs, devices, appStatus));
   }
 

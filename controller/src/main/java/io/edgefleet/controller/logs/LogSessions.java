@@ -1,6 +1,6 @@
 package io.edgefleet.controller.logs;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AgentMessage.LogLine;

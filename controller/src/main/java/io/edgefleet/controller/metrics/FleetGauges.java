@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Supplier;
-import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -103,15 +102,6 @@ public final class FleetGauges implements MultiCollector {
       labels.add(label);
     }
     return List.copyOf(labels);
-  }
-
-  /** Rollouts by state, in one query. */
-  public static Map<String, Long> countRollouts(Jdbi jdbi) {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery("SELECT state, COUNT(*) FROM rollouts GROUP BY state")
-                .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getLong(2)))
-                .collectToMap(Map.Entry::getKey, Map.Entry::getValue));
   }
 
   @Override

@@ -1,14 +1,13 @@
 package io.edgefleet.controller.onboarding;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.common.Tokens;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
-import io.edgefleet.protocol.tls.Fingerprints;
-import java.nio.charset.StandardCharsets;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -135,7 +134,7 @@ public final class OnboardingTokens {
                       + " :perMinute)")
               .bind("id", id)
               .bind("name", req.name())
-              .bind("hash", hash(token))
+              .bind("hash", Tokens.hash(token))
               .bind("tags", JsonColumns.tags(tags))
               .bind("maxUses", req.maxUses())
               .bind("exp", exp == null ? null : exp.toEpochMilli())
@@ -220,7 +219,7 @@ public final class OnboardingTokens {
   private View usable(Handle h, String token) {
     Optional<View> found =
         h.createQuery("SELECT * FROM onboarding_tokens WHERE token_hash = :hash")
-            .bind("hash", hash(token))
+            .bind("hash", Tokens.hash(token))
             .map((rs, ctx) -> view(rs))
             .findOne();
     View v =
@@ -282,10 +281,5 @@ public final class OnboardingTokens {
   private static int perMinute(ResultSet rs) throws SQLException {
     int n = rs.getInt("per_minute");
     return rs.wasNull() ? DEFAULT_PER_MINUTE : n;
-  }
-
-  /** Stored form of a secret token. */
-  public static String hash(String token) {
-    return Fingerprints.sha256(token.getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.onboarding;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;

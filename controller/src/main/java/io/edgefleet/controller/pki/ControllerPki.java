@@ -1,6 +1,6 @@
 package io.edgefleet.controller.pki;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Fingerprints;

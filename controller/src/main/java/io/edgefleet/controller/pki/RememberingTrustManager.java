@@ -1,6 +1,6 @@
 package io.edgefleet.controller.pki;
 
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.Lru;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;

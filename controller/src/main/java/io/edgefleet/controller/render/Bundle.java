@@ -1,6 +1,6 @@
 package io.edgefleet.controller.render;
 
-import io.edgefleet.controller.gitops.Selector;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Labels;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.render;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 
 /**

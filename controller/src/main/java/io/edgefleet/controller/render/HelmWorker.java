@@ -3,7 +3,7 @@ package io.edgefleet.controller.render;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.edgefleet.controller.Directories;
+import io.edgefleet.controller.common.Directories;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.render;
 
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.Lru;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;

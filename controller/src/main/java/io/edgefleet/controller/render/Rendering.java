@@ -1,7 +1,7 @@
 package io.edgefleet.controller.render;
 
-import io.edgefleet.controller.Directories;
-import io.edgefleet.controller.Lru;
+import io.edgefleet.controller.common.Directories;
+import io.edgefleet.controller.common.Lru;
 import io.edgefleet.protocol.Labels;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,17 +1,12 @@
 package io.edgefleet.controller.rollouts;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
-import io.edgefleet.controller.desired.AppCatalog;
-import io.edgefleet.controller.gitops.Selector;
-import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tls.Fingerprints;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
@@ -21,40 +16,42 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
-import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * Deployments: a catalog app version with values given at deploy time, sent to the devices a
  * selector matches through a phased rollout. Creating, upgrading and removing a deployment each
- * start (or end) its rollout in the same transaction. Also the {@link AppCatalog} the desired-state
- * engine reads deployments from. Thread-safe.
+ * start (or end) its rollout in the same transaction. {@link DeploymentApps} is what the
+ * desired-state engine and the rollouts read of them. Thread-safe.
  */
-public final class Deployments implements AppCatalog {
+public final class Deployments {
   /** The source name deployments carry on devices and in app status. */
   public static final String SOURCE = "catalog";
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
-  private static final TypeReference<LinkedHashMap<String, Object>> MAP = new TypeReference<>() {};
 
   private final Jdbi jdbi;
   private final Clock clock;
   private final Catalog catalog;
   private final RolloutEngine engine;
   private final AuditLog audit;
-  private volatile Runnable changed = () -> {};
+  private final Runnable changed;
 
+  /**
+   * @param changed called after a deployment was created, changed or removed
+   */
   public Deployments(
-      Jdbi jdbi, Clock clock, Catalog catalog, RolloutEngine engine, AuditLog audit) {
+      Jdbi jdbi,
+      Clock clock,
+      Catalog catalog,
+      RolloutEngine engine,
+      AuditLog audit,
+      Runnable changed) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.catalog = catalog;
     this.engine = engine;
     this.audit = audit;
-  }
-
-  /** Called after a deployment was created, changed or removed. */
-  public void onChange(Runnable changed) {
     this.changed = changed;
   }
 
@@ -90,18 +87,6 @@ public final class Deployments implements AppCatalog {
       Instant createdAt,
       Instant updatedAt) {}
 
-  private record Row(
-      String name,
-      String app,
-      String version,
-      String revision,
-      String target,
-      Map<String, Object> values,
-      String policy,
-      String createdBy,
-      long createdAt,
-      long updatedAt) {}
-
   // ------------------------------------------------------------------------------------------
 
   public View deploy(DeployRequest req, String actor) {
@@ -128,7 +113,7 @@ public final class Deployments implements AppCatalog {
     long now = clock.millis();
     engine.transaction(
         h -> {
-          if (row(h, name).isPresent()) {
+          if (DeploymentApps.row(h, name).isPresent()) {
             throw new ControllerException(
                 ErrorCode.CONFLICT,
                 "deployment '"
@@ -184,7 +169,8 @@ public final class Deployments implements AppCatalog {
   }
 
   public View upgrade(String name, UpgradeRequest req, String actor) {
-    Row current = jdbi.withHandle(h -> row(h, name)).orElseThrow(() -> notFound(name));
+    DeploymentApps.Row current =
+        jdbi.withHandle(h -> DeploymentApps.row(h, name)).orElseThrow(() -> notFound(name));
     String version =
         req.version() == null || req.version().isBlank() ? current.version() : req.version();
     Map<String, Object> values =
@@ -202,7 +188,7 @@ public final class Deployments implements AppCatalog {
     long now = clock.millis();
     engine.transaction(
         h -> {
-          Row again = row(h, name).orElseThrow(() -> notFound(name));
+          DeploymentApps.Row again = DeploymentApps.row(h, name).orElseThrow(() -> notFound(name));
           boolean newRevision = !again.revision().equals(revision);
           h.createUpdate(
                   "UPDATE deployments SET version = :version, revision = :rev, target = :target,"
@@ -246,7 +232,7 @@ public final class Deployments implements AppCatalog {
   public void remove(String name, String actor) {
     engine.transaction(
         h -> {
-          row(h, name).orElseThrow(() -> notFound(name));
+          DeploymentApps.row(h, name).orElseThrow(() -> notFound(name));
           engine.abortSubject(h, subject(name), "deployment '" + name + "' was removed");
           h.createUpdate("DELETE FROM deployments WHERE name = :n").bind("n", name).execute();
           audit.record(h, actor, "deployment.remove", name, Map.of());
@@ -256,22 +242,15 @@ public final class Deployments implements AppCatalog {
   }
 
   public List<View> list() {
-    return rows().stream().map(this::view).toList();
-  }
-
-  private List<Row> rows() {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery("SELECT * FROM deployments ORDER BY name")
-                .map((rs, c) -> row(rs))
-                .list());
+    return jdbi.withHandle(DeploymentApps::rows).stream().map(this::view).toList();
   }
 
   public View get(String name) {
-    return view(jdbi.withHandle(h -> row(h, name)).orElseThrow(() -> notFound(name)));
+    return view(
+        jdbi.withHandle(h -> DeploymentApps.row(h, name)).orElseThrow(() -> notFound(name)));
   }
 
-  private View view(Row r) {
+  private View view(DeploymentApps.Row r) {
     return new View(
         r.name(),
         r.app(),
@@ -285,33 +264,6 @@ public final class Deployments implements AppCatalog {
         r.createdBy(),
         Instant.ofEpochMilli(r.createdAt()),
         Instant.ofEpochMilli(r.updatedAt()));
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // AppCatalog
-
-  @Override
-  public List<App> apps() {
-    return rows().stream()
-        .map(
-            r -> {
-              Selector s = Selector.parse(r.target());
-              return new App(r.name(), SOURCE, r.revision(), s::matches, true);
-            })
-        .toList();
-  }
-
-  @Override
-  public Rendered render(App app, Map<String, String> tags) {
-    Row r =
-        jdbi.withHandle(h -> row(h, app.name()))
-            .filter(d -> d.revision().equals(app.revision()))
-            .orElseThrow(
-                () ->
-                    new IllegalStateException(
-                        "deployment " + app.name() + "@" + app.revision() + " no longer exists"));
-    RenderedApp out = catalog.render(r.app(), r.version(), r.values(), tags);
-    return new Rendered(out.yaml(), out.digest());
   }
 
   // ------------------------------------------------------------------------------------------
@@ -386,32 +338,5 @@ public final class Deployments implements AppCatalog {
     return new ControllerException(
         ErrorCode.NOT_FOUND,
         "deployment '" + name + "' does not exist; `deployments list` shows the deployments");
-  }
-
-  private static Optional<Row> row(Handle h, String name) {
-    return h.createQuery("SELECT * FROM deployments WHERE name = :n")
-        .bind("n", name)
-        .map((rs, c) -> row(rs))
-        .findOne();
-  }
-
-  private static Row row(java.sql.ResultSet rs) throws java.sql.SQLException {
-    Map<String, Object> values;
-    try {
-      values = Json.mapper().readValue(rs.getString("vals"), MAP);
-    } catch (IOException e) {
-      throw new UncheckedIOException("corrupt values of deployment " + rs.getString("name"), e);
-    }
-    return new Row(
-        rs.getString("name"),
-        rs.getString("app"),
-        rs.getString("version"),
-        rs.getString("revision"),
-        rs.getString("target"),
-        values,
-        rs.getString("policy"),
-        rs.getString("created_by"),
-        rs.getLong("created_at"),
-        rs.getLong("updated_at"));
   }
 }

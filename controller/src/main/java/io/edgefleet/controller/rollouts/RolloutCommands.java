@@ -1,7 +1,7 @@
 package io.edgefleet.controller.rollouts;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.rollouts.RolloutEngine.Start;
 import io.edgefleet.controller.rollouts.RolloutEngine.State;
 import io.edgefleet.controller.rollouts.RolloutRows.Row;

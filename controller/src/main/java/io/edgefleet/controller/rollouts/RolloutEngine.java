@@ -1,6 +1,6 @@
 package io.edgefleet.controller.rollouts;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.ReleaseGate;
 import io.edgefleet.controller.devices.DeviceStatus;

@@ -1,6 +1,6 @@
 package io.edgefleet.controller.rollouts;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchView;
 import io.edgefleet.controller.rollouts.RolloutEngine.DeviceView;

@@ -2,21 +2,19 @@ package io.edgefleet.controller.rollouts;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
-import io.edgefleet.controller.api.ApiRoutes;
+import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
 /** The REST routes of deployments and rollouts. */
-public final class RolloutRoutes {
-  private RolloutRoutes() {}
-
-  record Items<T>(List<T> items) {}
-
-  public static void register(Router r, Deployments deployments, RolloutEngine rollouts) {
+public record RolloutRoutes(Deployments deployments, RolloutEngine rollouts) implements Routes {
+  @Override
+  public void register(Router r) {
     r.post(
         "/api/v1/deployments",
         ADMIN,
@@ -43,11 +41,7 @@ public final class RolloutRoutes {
         ADMIN,
         c ->
             Reply.ok(
-                new Items<>(
-                    rollouts.list(
-                        c.query("app"),
-                        state(c.query("state")),
-                        ApiRoutes.limit(c.query("limit"))))));
+                new Items<>(rollouts.list(c.query("app"), state(c.query("state")), c.limit()))));
     r.get(
         "/api/v1/rollouts/{id}",
         ADMIN,

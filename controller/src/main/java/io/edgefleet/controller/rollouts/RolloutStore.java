@@ -1,6 +1,6 @@
 package io.edgefleet.controller.rollouts;
 
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
 import io.edgefleet.controller.rollouts.RolloutEngine.EventView;
 import io.edgefleet.controller.rollouts.RolloutEngine.Member;

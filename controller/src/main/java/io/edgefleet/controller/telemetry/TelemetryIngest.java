@@ -2,7 +2,7 @@ package io.edgefleet.controller.telemetry;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.Ids;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.gateway.AgentGateway;

@@ -2,9 +2,10 @@ package io.edgefleet.controller.telemetry;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
@@ -12,13 +13,12 @@ import java.time.Duration;
 import java.util.Optional;
 
 /** The REST routes of device telemetry. */
-public final class TelemetryRoutes {
+public record TelemetryRoutes(TelemetryIngest telemetry, DeviceService devices) implements Routes {
   /** Window of {@code GET /api/v1/devices/{id}/metrics} when {@code since} is not given. */
   static final Duration DEFAULT_SINCE = Duration.ofHours(1);
 
-  private TelemetryRoutes() {}
-
-  public static void register(Router r, TelemetryIngest telemetry, DeviceService devices) {
+  @Override
+  public void register(Router r) {
     r.get(
         "/api/v1/devices/{id}/metrics",
         ADMIN,

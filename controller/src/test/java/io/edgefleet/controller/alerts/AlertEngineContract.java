@@ -7,7 +7,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
-import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
-import io.edgefleet.controller.gitops.SecretBox;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;

@@ -3,6 +3,7 @@ package io.edgefleet.controller.alerts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.Presence;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -237,19 +238,17 @@ class EvaluatorTest {
     Instant closed = NOW.minusSeconds(95);
     assertThat(
             FleetFacts.offlineSince(
-                new io.edgefleet.controller.devices.Presence.Snapshot(
-                    Optional.of(seen), false, Optional.of(closed))))
+                new Presence.Snapshot(Optional.of(seen), false, Optional.of(closed))))
         .isEqualTo(closed);
     // Silent without a close (a cut link, or a restarted controller): the last heartbeat.
     assertThat(
             FleetFacts.offlineSince(
-                new io.edgefleet.controller.devices.Presence.Snapshot(
-                    Optional.of(seen), true, Optional.empty())))
+                new Presence.Snapshot(Optional.of(seen), true, Optional.empty())))
         .isEqualTo(seen);
     // A close from an earlier connection does not count once heartbeats came after it.
     assertThat(
             FleetFacts.offlineSince(
-                new io.edgefleet.controller.devices.Presence.Snapshot(
+                new Presence.Snapshot(
                     Optional.of(seen), true, Optional.of(seen.minusSeconds(600)))))
         .isEqualTo(seen);
   }

@@ -2,8 +2,8 @@ package io.edgefleet.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.edgefleet.controller.common.Tokens;
 import io.edgefleet.controller.health.TestClock;
-import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,7 +51,7 @@ class AdminTokensTest {
                 h.execute(
                     "INSERT INTO admin_tokens (id, name, token_hash, created_at)"
                         + " VALUES ('adm-2', 'ops', ?, 0)",
-                    OnboardingTokens.hash("efa_later")));
+                    Tokens.hash("efa_later")));
     clock.advance(AdminTokens.RELOAD_INTERVAL.plus(Duration.ofMillis(1)));
     assertThat(tokens.authenticate("efa_later")).contains("ops");
   }

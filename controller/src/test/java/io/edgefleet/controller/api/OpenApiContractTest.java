@@ -5,10 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.InputStream;
+import java.lang.reflect.RecordComponent;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -80,31 +84,31 @@ class OpenApiContractTest {
     }
   }
 
-  /** The route table; handlers are not called, so the services can be absent. */
+  /**
+   * The route table: the routes of every feature, each a record of the services behind its routes.
+   * Handlers are not called, so the services can be absent.
+   */
   private static Router routes() {
-    return ApiRoutes.build(
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        new byte[0]);
+    List<Routes> features =
+        new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("io.edgefleet.controller")
+                .stream()
+                .filter(c -> c.isAssignableTo(Routes.class) && !c.isInterface())
+                .map(c -> withoutServices(c.reflect()))
+                .toList();
+    assertThat(features).hasSizeGreaterThan(10);
+    return Router.of(features);
+  }
+
+  private static Routes withoutServices(Class<?> type) {
+    assertThat(type.isRecord()).as(type + " is a record of its services").isTrue();
+    RecordComponent[] parts = type.getRecordComponents();
+    Class<?>[] types = Arrays.stream(parts).map(RecordComponent::getType).toArray(Class<?>[]::new);
+    try {
+      return (Routes) type.getDeclaredConstructor(types).newInstance(new Object[types.length]);
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("cannot build " + type, e);
+    }
   }
 }

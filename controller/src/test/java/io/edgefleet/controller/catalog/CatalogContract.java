@@ -3,12 +3,12 @@ package io.edgefleet.controller.catalog;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.gitops.GitOps;
-import io.edgefleet.controller.gitops.SecretBox;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import java.nio.file.Files;

@@ -3,14 +3,16 @@ package io.edgefleet.controller.desired;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.ErrorCode;
+import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -37,7 +39,7 @@ class DesiredStateEngineTest {
   java.security.PublicKey signing;
   final List<AppCatalog.App> apps = new CopyOnWriteArrayList<>();
   final List<String> nudges = new CopyOnWriteArrayList<>();
-  final List<io.edgefleet.protocol.ControllerMessage.Nudge> sent = new CopyOnWriteArrayList<>();
+  final List<ControllerMessage.Nudge> sent = new CopyOnWriteArrayList<>();
   final DeviceStore devices = new DeviceStore();
   String failRenderFor;
   boolean hugeRender;
@@ -137,8 +139,7 @@ class DesiredStateEngineTest {
         .containsExactlyInAnyOrderElementsOf(
             state.apps().stream().map(DesiredState.DesiredApp::bundle).toList());
     for (var e : first.bundles().entrySet()) {
-      byte[] content =
-          io.edgefleet.protocol.Gzip.inflate(Base64.getDecoder().decode(e.getValue()), 1 << 20);
+      byte[] content = Gzip.inflate(Base64.getDecoder().decode(e.getValue()), 1 << 20);
       assertThat(Fingerprints.sha256(content)).isEqualTo(e.getKey());
     }
 

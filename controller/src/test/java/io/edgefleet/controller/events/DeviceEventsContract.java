@@ -64,7 +64,8 @@ abstract class DeviceEventsContract {
             new Presence(db.jdbi(), clock),
             null,
             audit,
-            Duration.ofSeconds(90));
+            Duration.ofSeconds(90),
+            (id, reason) -> {});
     log = new EventLog(db.jdbi(), clock, devices);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of(), NOW.minusSeconds(3600));
     TestDevices.insertActive(db.jdbi(), "d2", Map.of(), NOW.minusSeconds(3600));

@@ -3,8 +3,8 @@ package io.edgefleet.controller.events;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
@@ -55,7 +55,8 @@ abstract class EventLogContract {
             new Presence(db.jdbi(), clock),
             null,
             audit,
-            Duration.ofSeconds(90));
+            Duration.ofSeconds(90),
+            (id, reason) -> {});
     events = new EventLog(db.jdbi(), clock, devices);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of("site", "a"), T0);
     TestDevices.insertActive(db.jdbi(), "d2", Map.of("site", "b"), T0);

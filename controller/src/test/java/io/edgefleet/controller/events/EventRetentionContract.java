@@ -3,6 +3,7 @@ package io.edgefleet.controller.events;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.health.TestClock;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Path;
@@ -139,9 +140,7 @@ abstract class EventRetentionContract {
                               + " severity, message) VALUES (:id, 'd1', 'app', :at, 'READY',"
                               + " 'info', 'm')");
               for (int i = 0; i < n; i++) {
-                b.bind("id", io.edgefleet.controller.Ids.next("t"))
-                    .bind("at", at.toEpochMilli())
-                    .add();
+                b.bind("id", Ids.next("t")).bind("at", at.toEpochMilli()).add();
               }
               b.execute();
             });

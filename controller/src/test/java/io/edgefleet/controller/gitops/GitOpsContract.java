@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.edgefleet.controller.ControllerException;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;

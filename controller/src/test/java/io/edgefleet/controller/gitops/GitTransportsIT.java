@@ -3,6 +3,7 @@ package io.edgefleet.controller.gitops;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -7,6 +7,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
+import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Files;
 import java.nio.file.Path;

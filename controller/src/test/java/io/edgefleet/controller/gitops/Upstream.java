@@ -1,6 +1,6 @@
 package io.edgefleet.controller.gitops;
 
-import io.edgefleet.controller.Directories;
+import io.edgefleet.controller.common.Directories;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

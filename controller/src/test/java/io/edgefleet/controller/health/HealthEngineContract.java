@@ -10,6 +10,7 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.store.Database;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.jdbi.v3.core.statement.SqlLogger;
 import org.jdbi.v3.core.statement.StatementContext;
 import org.junit.jupiter.api.AfterEach;
@@ -63,6 +65,11 @@ abstract class HealthEngineContract {
 
   /** (Re)starts the controller's part under test on the same database, as after a restart. */
   void start() {
+    start(id -> true);
+  }
+
+  /** (Re)starts with this allowance for app events. */
+  void start(Predicate<String> admitAppEvent) {
     devices =
         new DeviceService(
             db.jdbi(),
@@ -71,13 +78,18 @@ abstract class HealthEngineContract {
             presence,
             null,
             new AuditLog(db.jdbi(), clock),
-            OFFLINE_AFTER);
+            OFFLINE_AFTER,
+            (id, reason) -> {});
     apps = new AppStatusService(db.jdbi(), clock, devices::presenceStatus);
     health =
         new HealthEngine(
-            db.jdbi(), clock, HealthPolicy.defaults(), id -> Optional.ofNullable(metrics.get(id)));
+            db.jdbi(),
+            clock,
+            HealthPolicy.defaults(),
+            id -> Optional.ofNullable(metrics.get(id)),
+            devices,
+            admitAppEvent);
     health.load();
-    health.attach(devices);
     devices.refineWith(health);
   }
 
@@ -226,12 +238,12 @@ abstract class HealthEngineContract {
 
   @Test
   void appEventsBeyondTheDevicesEventAllowanceAreDroppedWhileItsAppsAreStillFollowed() {
+    DeviceEvents allowance =
+        new DeviceEvents(db.jdbi(), clock, EventLimits.defaults().withRate(2, 1));
+    start(allowance::admit);
     device("d1");
     desired("d1", "web", T0);
     presence.connected("d1");
-    DeviceEvents allowance =
-        new DeviceEvents(db.jdbi(), clock, EventLimits.defaults().withRate(2, 1));
-    health.limitAppEvents(allowance);
     health.tick(at(1));
     for (int i = 0; i < 10; i++) {
       report("d1", "web", i % 2 == 0 ? AppState.Phase.FAILED : AppState.Phase.READY, "");
@@ -315,7 +327,7 @@ abstract class HealthEngineContract {
     DeviceFacts facts =
         new DeviceFacts(
             "h", null, List.of(), "amd64", 1, 8_000_000_000L, 1, "Linux", "6", "t", false, false);
-    return io.edgefleet.controller.devices.TestDevices.active(id, tags, facts, T0);
+    return TestDevices.active(id, tags, facts, T0);
   }
 
   /** The device should run {@code app} at revision r1 since {@code since}. */

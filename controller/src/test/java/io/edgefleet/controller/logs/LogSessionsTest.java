@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AgentMessage.LogLine;
 import io.edgefleet.protocol.ControllerMessage;

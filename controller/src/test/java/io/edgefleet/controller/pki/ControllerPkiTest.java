@@ -3,7 +3,7 @@ package io.edgefleet.controller.pki;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
 import java.nio.file.Files;

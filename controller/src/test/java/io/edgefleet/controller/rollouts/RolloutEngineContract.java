@@ -3,7 +3,7 @@ package io.edgefleet.controller.rollouts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.edgefleet.controller.ControllerException;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller;
+package io.edgefleet.controller.common;
 
 /**
  * One token bucket: up to {@code burst} units at once, refilled at {@code perMinute} units a

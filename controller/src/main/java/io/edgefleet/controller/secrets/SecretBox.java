@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.secrets;
 
 import io.edgefleet.protocol.SecureFiles;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller;
+package io.edgefleet.controller.common;
 
 import java.util.Iterator;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.selector;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

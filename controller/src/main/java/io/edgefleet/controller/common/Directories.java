@@ -1,4 +1,4 @@
-package io.edgefleet.controller;
+package io.edgefleet.controller.common;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package io.edgefleet.controller;
+package io.edgefleet.controller.common;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

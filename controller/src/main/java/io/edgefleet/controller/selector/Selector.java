@@ -1,4 +1,4 @@
-package io.edgefleet.controller.gitops;
+package io.edgefleet.controller.selector;
 
 import io.edgefleet.protocol.Labels;
 import java.util.ArrayList;

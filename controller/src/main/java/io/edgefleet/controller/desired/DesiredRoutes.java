@@ -1,0 +1,118 @@
+package io.edgefleet.controller.desired;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+import static io.edgefleet.controller.api.Router.Access.DEVICE;
+
+import io.edgefleet.controller.api.Items;
+import io.edgefleet.controller.api.Ranges;
+import io.edgefleet.controller.api.Reply;
+import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.DeviceApi;
+import java.util.Map;
+
+/**
+ * The desired state's endpoints: what devices fetch (their desired state, bundles, the signing
+ * key), the signing keys' rotation, and what devices report about their apps.
+ */
+public record DesiredRoutes(
+    DesiredStateEngine desired,
+    BundleStore bundles,
+    SigningKeyService signingKeys,
+    AppStatusService appStatus,
+    DeviceService devices)
+    implements Routes {
+
+  @Override
+  public void register(Router r) {
+    r.get(
+        DeviceApi.DESIRED,
+        DEVICE,
+        c -> {
+          long known = c.query("known").map(DesiredRoutes::generation).orElse(0L);
+          return desired
+              .newerThan(c.admittedDevice().deviceId(), known)
+              .map(Reply::ok)
+              .orElseGet(Reply::noContent);
+        });
+    r.get(
+        DeviceApi.BUNDLES + "{digest}",
+        DEVICE,
+        c -> {
+          String digest = c.path("digest");
+          if (!desired.references(c.admittedDevice().deviceId(), digest)) {
+            throw ControllerException.notFound("bundle", digest);
+          }
+          // Immutable: a device resuming a cut download asks for the rest with a range.
+          return bundles
+              .encoded(digest, c.headers().getOrDefault("accept-encoding", "").contains("gzip"))
+              .map(
+                  e ->
+                      Ranges.answer(
+                          c.headers(), "application/yaml", e.encoding(), e.bytes(), e.etag()))
+              .orElseThrow(() -> ControllerException.notFound("bundle", digest));
+        });
+    r.get(
+        DeviceApi.SIGNING_KEY,
+        DEVICE,
+        c -> {
+          var key = desired.handOut(c.admittedDevice().deviceId());
+          return Reply.ok(Map.of("publicKeyPem", key.publicKeyPem(), "keyId", key.id()));
+        });
+
+    r.get("/api/v1/signing-keys", ADMIN, c -> Reply.ok(new Items<>(signingKeys.list())));
+    r.post(
+        "/api/v1/signing-keys/rotate",
+        ADMIN,
+        c -> {
+          boolean finish =
+              c.body().length > 0
+                  && Boolean.TRUE.equals(c.body(SigningKeyService.RotateRequest.class).finish());
+          var key = signingKeys.rotate(finish, c.actor());
+          return finish ? Reply.ok(key) : Reply.created(key);
+        });
+    r.post(
+        "/api/v1/signing-keys/{id}/retire",
+        ADMIN,
+        c -> {
+          boolean force =
+              c.body().length > 0
+                  && Boolean.TRUE.equals(c.body(SigningKeyService.RetireRequest.class).force());
+          return Reply.ok(signingKeys.retire(c.path("id"), force, c.actor()));
+        });
+
+    r.get("/api/v1/apps", ADMIN, c -> Reply.ok(new Items<>(appStatus.summary())));
+    r.get(
+        "/api/v1/apps/{name}/status",
+        ADMIN,
+        c -> Reply.ok(Map.of("app", c.path("name"), "devices", appStatus.byApp(c.path("name")))));
+    r.get(
+        "/api/v1/devices/{id}/apps",
+        ADMIN,
+        c -> Reply.ok(new Items<>(appStatus.byDevice(devices.get(c.path("id")).id()))));
+    r.get(
+        "/api/v1/devices/{id}/events",
+        ADMIN,
+        c -> Reply.ok(new Items<>(appStatus.events(devices.get(c.path("id")).id(), c.limit()))));
+  }
+
+  /**
+   * The {@code known} query parameter: a whole number, 0 or more. Its upper bound ({@link
+   * DesiredState#MAX_GENERATION}) is the engine's to check: it answers with its own stable code.
+   */
+  private static long generation(String s) {
+    try {
+      long g = Long.parseLong(s);
+      if (g < 0) {
+        throw new NumberFormatException();
+      }
+      return g;
+    } catch (NumberFormatException e) {
+      throw ControllerException.invalid(
+          "known must be a generation number (0 to " + DesiredState.MAX_GENERATION + "), got " + s);
+    }
+  }
+}

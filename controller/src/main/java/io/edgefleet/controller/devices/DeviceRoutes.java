@@ -1,0 +1,74 @@
+package io.edgefleet.controller.devices;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+import static io.edgefleet.controller.api.Router.Access.DEVICE;
+
+import io.edgefleet.controller.api.Items;
+import io.edgefleet.controller.api.Reply;
+import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.RenewalRequest;
+import io.edgefleet.protocol.RenewalResponse;
+import io.edgefleet.protocol.tls.Pem;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/**
+ * The device inventory's endpoints: listing and approving devices, their tags, and certificate
+ * renewal by the devices themselves.
+ *
+ * @param caPem the CA certificate handed out with a renewed certificate
+ */
+public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implements Routes {
+
+  @Override
+  public void register(Router r) {
+    r.post(
+        DeviceApi.RENEWALS,
+        DEVICE,
+        c -> {
+          var cert =
+              devices.renew(
+                  c.admittedDevice().deviceId(),
+                  c.admittedDevice().certificateSerial(),
+                  c.body(RenewalRequest.class).csrPem());
+          return Reply.ok(new RenewalResponse(Pem.certificate(cert), caPem.get()));
+        });
+    r.get(
+        "/api/v1/devices",
+        ADMIN,
+        c -> Reply.ok(new Items<>(devices.list(c.query("status").map(DeviceRoutes::status)))));
+    r.get("/api/v1/devices/{id}", ADMIN, c -> Reply.ok(devices.get(c.path("id"))));
+    r.post(
+        "/api/v1/devices/{id}/approve",
+        ADMIN,
+        c -> Reply.ok(devices.approve(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/devices/{id}/reject",
+        ADMIN,
+        c -> Reply.ok(devices.reject(c.path("id"), c.actor())));
+    r.post(
+        "/api/v1/devices/{id}/decommission",
+        ADMIN,
+        c -> Reply.ok(devices.decommission(c.path("id"), c.actor())));
+    r.patch(
+        "/api/v1/devices/{id}/tags",
+        ADMIN,
+        c ->
+            Reply.ok(
+                devices.changeTags(
+                    c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
+  }
+
+  private static DeviceStatus status(String s) {
+    try {
+      return DeviceStatus.valueOf(s.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw ControllerException.invalid(
+          "status must be one of " + Arrays.toString(DeviceStatus.values()) + ", got " + s);
+    }
+  }
+}
