@@ -1,10 +1,14 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.desiredstate.DesiredStateStore;
-import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.device.Backoff;
+import io.edgefleet.device.BootstrapFile;
+import io.edgefleet.device.Timeouts;
+import io.edgefleet.device.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.Verified;
+import io.edgefleet.device.link.ControllerLink;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.AppState;
@@ -22,6 +26,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
@@ -115,8 +120,8 @@ public final class Agent implements AutoCloseable {
           bootstrapFile,
           stateDir,
           Optional.empty(),
-          Duration.ofSeconds(60),
-          Duration.ofHours(1),
+          Timeouts.MAX_BACKOFF,
+          Timeouts.REFUSED_BACKOFF,
           true,
           Duration.ofSeconds(10),
           Transfers.Limits.defaults().progressWindow());
@@ -186,12 +191,6 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** Connecting: a dead link is noticed within this; SYNs are retried within it several times. */
-  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-
-  /** The cap of the retry window when the link itself failed. */
-  static final Duration LINK_RETRY_CAP = Duration.ofSeconds(5);
-
   /** While the controller stays unreachable, the log says so again at most this often. */
   private static final Duration STILL_UNREACHABLE = Duration.ofMinutes(5);
 
@@ -253,13 +252,13 @@ public final class Agent implements AutoCloseable {
     this.out = out;
     this.identities = new IdentityStore(options.stateDir());
     this.facts = new Facts();
-    this.backoff = new Backoff(Duration.ofSeconds(1), options.maxBackoff(), random);
+    this.backoff = new Backoff(Timeouts.RETRY_BASE, options.maxBackoff(), random);
     this.linkBackoff =
         new Backoff(
-            Duration.ofSeconds(1),
-            options.maxBackoff().compareTo(LINK_RETRY_CAP) < 0
+            Timeouts.RETRY_BASE,
+            options.maxBackoff().compareTo(Timeouts.LINK_RETRY_CAP) < 0
                 ? options.maxBackoff()
-                : LINK_RETRY_CAP,
+                : Timeouts.LINK_RETRY_CAP,
             random);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers);
@@ -274,7 +273,7 @@ public final class Agent implements AutoCloseable {
             out,
             new DesiredStateSync.Listener() {
               @Override
-              public void applied(DesiredStateStore.Verified v) {
+              public void applied(Verified v) {
                 out.printf(
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
@@ -352,7 +351,7 @@ public final class Agent implements AutoCloseable {
    */
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
-    BootstrapFile.read(options.bootstrapFile());
+    bootstrap();
     restrictStateDirectory();
     identities
         .load()
@@ -439,7 +438,7 @@ public final class Agent implements AutoCloseable {
       }
       ControllerLink l = link;
       if (l != null) {
-        l.close();
+        l.close(WebSocket.NORMAL_CLOSURE, "agent stopping");
         link = null;
       }
       for (Transfers t : new Transfers[] {transfers, retired}) {
@@ -494,7 +493,7 @@ public final class Agent implements AutoCloseable {
 
   private void enroll() {
     state = State.ENROLLING;
-    Bootstrap bootstrap = BootstrapFile.read(options.bootstrapFile());
+    Bootstrap bootstrap = bootstrap();
     enroller
         .enroll(bootstrap, facts.collect(options.serial(), options.stateDir()))
         .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
@@ -531,8 +530,7 @@ public final class Agent implements AutoCloseable {
             out.print(QrTerminal.render(p.answer().approvalUrl()));
           }
         }
-        Integer retry = p.answer().retryAfterSeconds();
-        run(this::step, Duration.ofSeconds(Math.clamp(retry == null ? 10 : retry, 1, 300)));
+        run(this::step, Timeouts.enrollmentRetry(p.answer().retryAfterSeconds()));
       }
       case Enroller.Result.Rejected r ->
           refusedFor(State.REJECTED, "an operator rejected this device");
@@ -598,8 +596,8 @@ public final class Agent implements AutoCloseable {
     transfers
         .client()
         .newWebSocketBuilder()
-        .connectTimeout(CONNECT_TIMEOUT)
-        .buildAsync(uri, l)
+        .connectTimeout(Timeouts.CONNECT)
+        .buildAsync(uri, new WebSocketTransport(l))
         .whenComplete(
             (ws, err) -> {
               if (err != null) {
@@ -608,10 +606,23 @@ public final class Agent implements AutoCloseable {
             });
   }
 
+  /**
+   * The bootstrap file, read afresh (it may have been replaced).
+   *
+   * @throws AgentException if it is unusable
+   */
+  private Bootstrap bootstrap() {
+    try {
+      return BootstrapFile.read(options.bootstrapFile());
+    } catch (BootstrapFile.Invalid e) {
+      throw new AgentException(AgentException.Code.BOOTSTRAP_INVALID, e.getMessage(), e);
+    }
+  }
+
   private String controllerUrl() {
     // The bootstrap file may have been replaced to point at a moved controller.
     try {
-      Bootstrap b = BootstrapFile.read(options.bootstrapFile());
+      Bootstrap b = bootstrap();
       if (b.caFingerprint().equals(identity.caFingerprint())) {
         return b.baseUrl();
       }
@@ -669,7 +680,7 @@ public final class Agent implements AutoCloseable {
       unreachableLogged = null;
       failedAttempts = 0;
     }
-    l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
+    l.heartbeatEvery(Timeouts.heartbeat(heartbeatSeconds));
     if (first) {
       reconcile.reportNext();
       // A controller that read our generation in the hello sends a newer document itself; an
@@ -875,7 +886,7 @@ public final class Agent implements AutoCloseable {
     HttpClient client =
         HttpClient.newBuilder()
             .sslContext(ssl)
-            .connectTimeout(CONNECT_TIMEOUT)
+            .connectTimeout(Timeouts.CONNECT)
             .executor(httpExecutor)
             .version(HttpClient.Version.HTTP_1_1)
             .build();
