@@ -15,6 +15,17 @@ public final class Timeouts {
   /** How long an open socket may wait for the controller's welcome. */
   public static final Duration WELCOME = Duration.ofSeconds(30);
 
+  /** How long an HTTP answer's headers may take to come. */
+  public static final Duration HEADERS = Duration.ofSeconds(20);
+
+  /**
+   * A transfer that moves fewer than {@link #STALL_BYTES} in this long is given up (and resumed).
+   */
+  public static final Duration STALL = Duration.ofSeconds(20);
+
+  /** See {@link #STALL}. */
+  public static final int STALL_BYTES = 512;
+
   /** The shortest heartbeat interval a device keeps, whatever the welcome says. */
   public static final Duration MIN_HEARTBEAT = Duration.ofSeconds(1);
 
