@@ -3,7 +3,6 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
-import io.edgefleet.device.Backoff;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.Timeouts;
 import io.edgefleet.device.desiredstate.TrustedKeys;
@@ -191,9 +190,6 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** While the controller stays unreachable, the log says so again at most this often. */
-  private static final Duration STILL_UNREACHABLE = Duration.ofMinutes(5);
-
   private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
   private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
@@ -205,8 +201,7 @@ public final class Agent implements AutoCloseable {
   private final PrintStream out;
   private final IdentityStore identities;
   private final Facts facts;
-  private final Backoff backoff;
-  private final Backoff linkBackoff;
+  private final Outages outages;
   private final long bootId;
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong refusals = new AtomicLong();
@@ -232,9 +227,6 @@ public final class Agent implements AutoCloseable {
   private ScheduledFuture<?> pending;
   private ScheduledFuture<?> renewal;
   private String shownCode;
-  private Instant unreachableSince;
-  private Instant unreachableLogged;
-  private int failedAttempts;
 
   public Agent(
       Options options,
@@ -252,14 +244,7 @@ public final class Agent implements AutoCloseable {
     this.out = out;
     this.identities = new IdentityStore(options.stateDir());
     this.facts = new Facts();
-    this.backoff = new Backoff(Timeouts.RETRY_BASE, options.maxBackoff(), random);
-    this.linkBackoff =
-        new Backoff(
-            Timeouts.RETRY_BASE,
-            options.maxBackoff().compareTo(Timeouts.LINK_RETRY_CAP) < 0
-                ? options.maxBackoff()
-                : Timeouts.LINK_RETRY_CAP,
-            random);
+    this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers);
     this.renewer = new Renewer(identities, clock);
@@ -512,7 +497,7 @@ public final class Agent implements AutoCloseable {
         sync.load(a.identity().deviceId());
         out.printf("enrolled as %s with %s%n", a.identity().deviceId(), bootstrap.baseUrl());
         adopt(a.identity());
-        backoff.reset();
+        outages.answered();
         connect();
       }
       case Enroller.Result.Pending p -> {
@@ -660,25 +645,11 @@ public final class Agent implements AutoCloseable {
     }
     state = State.CONNECTED;
     lastError = null;
-    backoff.reset();
-    linkBackoff.reset();
+    outages.connected();
     if (first) {
-      String after =
-          unreachableSince == null
-              ? ""
-              : " after "
-                  + human(Duration.between(unreachableSince, clock.instant()))
-                  + " without it ("
-                  + failedAttempts
-                  + " attempt"
-                  + (failedAttempts == 1 ? "" : "s")
-                  + ")";
       out.printf(
           "connected to %s as %s (heartbeat every %ds)%s%n",
-          controllerUrl(), deviceId, heartbeatSeconds, after);
-      unreachableSince = null;
-      unreachableLogged = null;
-      failedAttempts = 0;
+          controllerUrl(), deviceId, heartbeatSeconds, outages.over());
     }
     l.heartbeatEvery(Timeouts.heartbeat(heartbeatSeconds));
     if (first) {
@@ -777,7 +748,8 @@ public final class Agent implements AutoCloseable {
                             error instanceof CompletionException c ? c.getCause() : error;
                         lastError = cause.getMessage();
                         out.printf(
-                            "%s; trying again in %s%n", cause.getMessage(), human(RENEWAL_RETRY));
+                            "%s; trying again in %s%n",
+                            cause.getMessage(), Outages.human(RENEWAL_RETRY));
                         renewal = scheduleStep(this::renewIfDue, RENEWAL_RETRY);
                         return;
                       }
@@ -815,41 +787,23 @@ public final class Agent implements AutoCloseable {
     // Jitter within the upper half of the window so refused devices never synchronise.
     long window = options.refusedBackoff().toMillis();
     Duration delay = Duration.ofMillis(window / 2 + random.nextLong(window / 2 + 1));
-    out.printf("%s; will try again in %s%n", message, human(delay));
+    out.printf("%s; will try again in %s%n", message, Outages.human(delay));
     run(this::step, delay);
   }
 
   /** The controller could not be reached: the link is retried quickly, a refusal backed off. */
   private void failed(LinkProblem problem) {
-    retry(problem.message(), problem.link() ? linkBackoff.next() : backoff.next());
+    retry(problem.message(), outages.delay(problem.link()));
   }
 
   private void fail(String message, Duration fixedDelay) {
-    retry(message, fixedDelay != null ? fixedDelay : backoff.next());
+    retry(message, fixedDelay != null ? fixedDelay : outages.delay(false));
   }
 
-  /**
-   * Tries again after {@code delay}. The first failure is logged with when the next attempt comes;
-   * while it goes on, a line says so at most every five minutes (how long, how many attempts), and
-   * a changed reason is logged at once.
-   */
+  /** Tries again after {@code delay}; {@link Outages} says so in the log. */
   private void retry(String message, Duration delay) {
     state = State.BACKING_OFF;
-    Instant now = clock.instant();
-    failedAttempts++;
-    if (unreachableSince == null) {
-      unreachableSince = now;
-    }
-    if (!message.equals(lastError)) {
-      out.printf("%s; retrying in %s%n", message, human(delay));
-      unreachableLogged = now;
-    } else if (unreachableLogged == null
-        || Duration.between(unreachableLogged, now).compareTo(STILL_UNREACHABLE) >= 0) {
-      out.printf(
-          "still no connection after %s (%d attempts): %s; next attempt in %s%n",
-          human(Duration.between(unreachableSince, now)), failedAttempts, message, human(delay));
-      unreachableLogged = now;
-    }
+    outages.failed(message, lastError, delay);
     lastError = message;
     run(this::step, delay);
   }
@@ -862,22 +816,6 @@ public final class Agent implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }
-  }
-
-  /** A duration for people: {@code 4.3s}, {@code 45s}, {@code 8m 12s}, {@code 3h 5m}. */
-  static String human(Duration d) {
-    long ms = d.toMillis();
-    if (ms < 10_000) {
-      return String.format(java.util.Locale.ROOT, "%.1fs", ms / 1000.0);
-    }
-    long s = ms / 1000;
-    if (s < 120) {
-      return s + "s";
-    }
-    if (s < 7200) {
-      return (s / 60) + "m " + (s % 60) + "s";
-    }
-    return (s / 3600) + "h " + (s % 3600 / 60) + "m";
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -264,7 +264,7 @@ final class DesiredStateSync {
           }
           pending = work;
           Duration wait = (r.problem().link() ? linkBackoff : serverBackoff).next();
-          listener.problem(r.problem().message() + "; retrying in " + Agent.human(wait));
+          listener.problem(r.problem().message() + "; retrying in " + Outages.human(wait));
           if (r.problem().link()) {
             listener.linkFailed();
           }
