@@ -35,7 +35,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -50,10 +49,12 @@ import javax.net.ssl.SSLContext;
  * link or the controller goes away. It keeps running its last verified desired state without the
  * controller.
  *
- * <p>The parts: {@link Enroller} (the first contact), {@link ControllerLink} (the socket, its
- * heartbeats and dead-link detection), {@link DesiredStateSync} (documents and bundles, on a thread
- * of its own, resuming cut downloads), {@link ReconcileLoop} (the runtime kept at the desired
- * state) and {@link Renewer} (the certificate). This class is their life cycle and the control loop
+ * <p>The parts: {@link Enroller} (the first contact), {@link ControllerLink} from the device core
+ * over a {@link WebSocketTransport} (the socket, its heartbeats and dead-link detection), {@link
+ * DesiredStateSync} (documents and bundles, on a thread of its own, resuming cut downloads), {@link
+ * ReconcileLoop} (the runtime kept at the desired state), {@link Renewer} (the certificate), {@link
+ * Outages} (the waits after a failure and what the log says) and {@link Features} (telemetry, logs
+ * and whatever else shares the connection). This class is their life cycle and the control loop
  * that decides what happens next.
  *
  * <p>Threading: the control loop's steps run as tasks on the given scheduler, one at a time per
@@ -209,7 +210,7 @@ public final class Agent implements AutoCloseable {
   private final Renewer renewer;
   private final DesiredStateSync sync;
   private final ReconcileLoop reconcile;
-  private final List<AgentFeature> features = new CopyOnWriteArrayList<>();
+  private final Features features;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -245,6 +246,7 @@ public final class Agent implements AutoCloseable {
     this.identities = new IdentityStore(options.stateDir());
     this.facts = new Facts();
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
+    this.features = new Features(out);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers);
     this.renewer = new Renewer(identities, clock);
@@ -404,13 +406,7 @@ public final class Agent implements AutoCloseable {
 
   @Override
   public void close() {
-    for (AgentFeature f : features) {
-      try {
-        f.close();
-      } catch (RuntimeException e) {
-        out.printf("a feature did not close cleanly: %s%n", e);
-      }
-    }
+    features.close();
     reconcile.close();
     sync.close();
     synchronized (this) {
@@ -441,10 +437,8 @@ public final class Agent implements AutoCloseable {
    */
   public void event(String kind, String severity, String app, String message) {
     Instant at = clock.instant();
-    for (AgentFeature f : features) {
-      if (f.event(kind, severity, app, message, at)) {
-        return;
-      }
+    if (features.event(kind, severity, app, message, at)) {
+      return;
     }
     ControllerLink l = link;
     if (l != null) {
@@ -661,26 +655,7 @@ public final class Agent implements AutoCloseable {
       }
       reconcile.request();
       renewIfDue();
-      AgentFeature.Channel channel =
-          new AgentFeature.Channel() {
-            @Override
-            public boolean send(AgentMessage message) {
-              return link == l && l.send(message);
-            }
-
-            @Override
-            public boolean binary() {
-              return true;
-            }
-
-            @Override
-            public boolean sendBinary(byte[] message) {
-              return link == l && l.sendBinary(message);
-            }
-          };
-      for (AgentFeature f : features) {
-        f.connected(channel, welcome);
-      }
+      features.connected(l, () -> link, welcome);
     }
   }
 
@@ -693,11 +668,7 @@ public final class Agent implements AutoCloseable {
       sync.offer(n);
       return;
     }
-    for (AgentFeature f : features) {
-      if (f.handle(message)) {
-        return;
-      }
-    }
+    features.handle(message);
   }
 
   private void disconnected(ControllerLink l, int code, String reason) {
@@ -706,7 +677,7 @@ public final class Agent implements AutoCloseable {
     }
     link = null;
     if (state == State.CONNECTED) {
-      features.forEach(AgentFeature::disconnected);
+      features.disconnected();
     }
     if (code == DeviceApi.CLOSE_REVOKED) {
       refusedFor(State.REVOKED, "the controller revoked this device: " + reason);
