@@ -1,10 +1,13 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.desiredstate.DesiredStateStore;
-import io.edgefleet.agent.desiredstate.TrustedKeys;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.device.BootstrapFile;
+import io.edgefleet.device.Timeouts;
+import io.edgefleet.device.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.Verified;
+import io.edgefleet.device.link.ControllerLink;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.AppState;
@@ -22,6 +25,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
@@ -31,7 +35,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -46,10 +49,12 @@ import javax.net.ssl.SSLContext;
  * link or the controller goes away. It keeps running its last verified desired state without the
  * controller.
  *
- * <p>The parts: {@link Enroller} (the first contact), {@link ControllerLink} (the socket, its
- * heartbeats and dead-link detection), {@link DesiredStateSync} (documents and bundles, on a thread
- * of its own, resuming cut downloads), {@link ReconcileLoop} (the runtime kept at the desired
- * state) and {@link Renewer} (the certificate). This class is their life cycle and the control loop
+ * <p>The parts: {@link Enroller} (the first contact), {@link ControllerLink} from the device core
+ * over a {@link WebSocketTransport} (the socket, its heartbeats and dead-link detection), {@link
+ * DesiredStateSync} (documents and bundles, on a thread of its own, resuming cut downloads), {@link
+ * ReconcileLoop} (the runtime kept at the desired state), {@link Renewer} (the certificate), {@link
+ * Outages} (the waits after a failure and what the log says) and {@link Features} (telemetry, logs
+ * and whatever else shares the connection). This class is their life cycle and the control loop
  * that decides what happens next.
  *
  * <p>Threading: the control loop's steps run as tasks on the given scheduler, one at a time per
@@ -115,8 +120,8 @@ public final class Agent implements AutoCloseable {
           bootstrapFile,
           stateDir,
           Optional.empty(),
-          Duration.ofSeconds(60),
-          Duration.ofHours(1),
+          Timeouts.MAX_BACKOFF,
+          Timeouts.REFUSED_BACKOFF,
           true,
           Duration.ofSeconds(10),
           Transfers.Limits.defaults().progressWindow());
@@ -186,15 +191,6 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** Connecting: a dead link is noticed within this; SYNs are retried within it several times. */
-  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-
-  /** The cap of the retry window when the link itself failed. */
-  static final Duration LINK_RETRY_CAP = Duration.ofSeconds(5);
-
-  /** While the controller stays unreachable, the log says so again at most this often. */
-  private static final Duration STILL_UNREACHABLE = Duration.ofMinutes(5);
-
   private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
   private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
@@ -206,8 +202,7 @@ public final class Agent implements AutoCloseable {
   private final PrintStream out;
   private final IdentityStore identities;
   private final Facts facts;
-  private final Backoff backoff;
-  private final Backoff linkBackoff;
+  private final Outages outages;
   private final long bootId;
   private final AtomicLong connections = new AtomicLong();
   private final AtomicLong refusals = new AtomicLong();
@@ -215,7 +210,7 @@ public final class Agent implements AutoCloseable {
   private final Renewer renewer;
   private final DesiredStateSync sync;
   private final ReconcileLoop reconcile;
-  private final List<AgentFeature> features = new CopyOnWriteArrayList<>();
+  private final Features features;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -233,9 +228,6 @@ public final class Agent implements AutoCloseable {
   private ScheduledFuture<?> pending;
   private ScheduledFuture<?> renewal;
   private String shownCode;
-  private Instant unreachableSince;
-  private Instant unreachableLogged;
-  private int failedAttempts;
 
   public Agent(
       Options options,
@@ -253,14 +245,8 @@ public final class Agent implements AutoCloseable {
     this.out = out;
     this.identities = new IdentityStore(options.stateDir());
     this.facts = new Facts();
-    this.backoff = new Backoff(Duration.ofSeconds(1), options.maxBackoff(), random);
-    this.linkBackoff =
-        new Backoff(
-            Duration.ofSeconds(1),
-            options.maxBackoff().compareTo(LINK_RETRY_CAP) < 0
-                ? options.maxBackoff()
-                : LINK_RETRY_CAP,
-            random);
+    this.outages = new Outages(options.maxBackoff(), random, clock, out);
+    this.features = new Features(out);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers);
     this.renewer = new Renewer(identities, clock);
@@ -274,7 +260,7 @@ public final class Agent implements AutoCloseable {
             out,
             new DesiredStateSync.Listener() {
               @Override
-              public void applied(DesiredStateStore.Verified v) {
+              public void applied(Verified v) {
                 out.printf(
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
@@ -352,7 +338,7 @@ public final class Agent implements AutoCloseable {
    */
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
-    BootstrapFile.read(options.bootstrapFile());
+    bootstrap();
     restrictStateDirectory();
     identities
         .load()
@@ -420,13 +406,7 @@ public final class Agent implements AutoCloseable {
 
   @Override
   public void close() {
-    for (AgentFeature f : features) {
-      try {
-        f.close();
-      } catch (RuntimeException e) {
-        out.printf("a feature did not close cleanly: %s%n", e);
-      }
-    }
+    features.close();
     reconcile.close();
     sync.close();
     synchronized (this) {
@@ -439,7 +419,7 @@ public final class Agent implements AutoCloseable {
       }
       ControllerLink l = link;
       if (l != null) {
-        l.close();
+        l.close(WebSocket.NORMAL_CLOSURE, "agent stopping");
         link = null;
       }
       for (Transfers t : new Transfers[] {transfers, retired}) {
@@ -457,10 +437,8 @@ public final class Agent implements AutoCloseable {
    */
   public void event(String kind, String severity, String app, String message) {
     Instant at = clock.instant();
-    for (AgentFeature f : features) {
-      if (f.event(kind, severity, app, message, at)) {
-        return;
-      }
+    if (features.event(kind, severity, app, message, at)) {
+      return;
     }
     ControllerLink l = link;
     if (l != null) {
@@ -494,7 +472,7 @@ public final class Agent implements AutoCloseable {
 
   private void enroll() {
     state = State.ENROLLING;
-    Bootstrap bootstrap = BootstrapFile.read(options.bootstrapFile());
+    Bootstrap bootstrap = bootstrap();
     enroller
         .enroll(bootstrap, facts.collect(options.serial(), options.stateDir()))
         .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
@@ -513,7 +491,7 @@ public final class Agent implements AutoCloseable {
         sync.load(a.identity().deviceId());
         out.printf("enrolled as %s with %s%n", a.identity().deviceId(), bootstrap.baseUrl());
         adopt(a.identity());
-        backoff.reset();
+        outages.answered();
         connect();
       }
       case Enroller.Result.Pending p -> {
@@ -531,8 +509,7 @@ public final class Agent implements AutoCloseable {
             out.print(QrTerminal.render(p.answer().approvalUrl()));
           }
         }
-        Integer retry = p.answer().retryAfterSeconds();
-        run(this::step, Duration.ofSeconds(Math.clamp(retry == null ? 10 : retry, 1, 300)));
+        run(this::step, Timeouts.enrollmentRetry(p.answer().retryAfterSeconds()));
       }
       case Enroller.Result.Rejected r ->
           refusedFor(State.REJECTED, "an operator rejected this device");
@@ -598,8 +575,8 @@ public final class Agent implements AutoCloseable {
     transfers
         .client()
         .newWebSocketBuilder()
-        .connectTimeout(CONNECT_TIMEOUT)
-        .buildAsync(uri, l)
+        .connectTimeout(Timeouts.CONNECT)
+        .buildAsync(uri, new WebSocketTransport(l))
         .whenComplete(
             (ws, err) -> {
               if (err != null) {
@@ -608,10 +585,23 @@ public final class Agent implements AutoCloseable {
             });
   }
 
+  /**
+   * The bootstrap file, read afresh (it may have been replaced).
+   *
+   * @throws AgentException if it is unusable
+   */
+  private Bootstrap bootstrap() {
+    try {
+      return BootstrapFile.read(options.bootstrapFile());
+    } catch (BootstrapFile.Invalid e) {
+      throw new AgentException(AgentException.Code.BOOTSTRAP_INVALID, e.getMessage(), e);
+    }
+  }
+
   private String controllerUrl() {
     // The bootstrap file may have been replaced to point at a moved controller.
     try {
-      Bootstrap b = BootstrapFile.read(options.bootstrapFile());
+      Bootstrap b = bootstrap();
       if (b.caFingerprint().equals(identity.caFingerprint())) {
         return b.baseUrl();
       }
@@ -649,27 +639,13 @@ public final class Agent implements AutoCloseable {
     }
     state = State.CONNECTED;
     lastError = null;
-    backoff.reset();
-    linkBackoff.reset();
+    outages.connected();
     if (first) {
-      String after =
-          unreachableSince == null
-              ? ""
-              : " after "
-                  + human(Duration.between(unreachableSince, clock.instant()))
-                  + " without it ("
-                  + failedAttempts
-                  + " attempt"
-                  + (failedAttempts == 1 ? "" : "s")
-                  + ")";
       out.printf(
           "connected to %s as %s (heartbeat every %ds)%s%n",
-          controllerUrl(), deviceId, heartbeatSeconds, after);
-      unreachableSince = null;
-      unreachableLogged = null;
-      failedAttempts = 0;
+          controllerUrl(), deviceId, heartbeatSeconds, outages.over());
     }
-    l.heartbeatEvery(Duration.ofSeconds(Math.max(1, heartbeatSeconds)));
+    l.heartbeatEvery(Timeouts.heartbeat(heartbeatSeconds));
     if (first) {
       reconcile.reportNext();
       // A controller that read our generation in the hello sends a newer document itself; an
@@ -679,26 +655,7 @@ public final class Agent implements AutoCloseable {
       }
       reconcile.request();
       renewIfDue();
-      AgentFeature.Channel channel =
-          new AgentFeature.Channel() {
-            @Override
-            public boolean send(AgentMessage message) {
-              return link == l && l.send(message);
-            }
-
-            @Override
-            public boolean binary() {
-              return true;
-            }
-
-            @Override
-            public boolean sendBinary(byte[] message) {
-              return link == l && l.sendBinary(message);
-            }
-          };
-      for (AgentFeature f : features) {
-        f.connected(channel, welcome);
-      }
+      features.connected(l, () -> link, welcome);
     }
   }
 
@@ -711,11 +668,7 @@ public final class Agent implements AutoCloseable {
       sync.offer(n);
       return;
     }
-    for (AgentFeature f : features) {
-      if (f.handle(message)) {
-        return;
-      }
-    }
+    features.handle(message);
   }
 
   private void disconnected(ControllerLink l, int code, String reason) {
@@ -724,7 +677,7 @@ public final class Agent implements AutoCloseable {
     }
     link = null;
     if (state == State.CONNECTED) {
-      features.forEach(AgentFeature::disconnected);
+      features.disconnected();
     }
     if (code == DeviceApi.CLOSE_REVOKED) {
       refusedFor(State.REVOKED, "the controller revoked this device: " + reason);
@@ -766,7 +719,8 @@ public final class Agent implements AutoCloseable {
                             error instanceof CompletionException c ? c.getCause() : error;
                         lastError = cause.getMessage();
                         out.printf(
-                            "%s; trying again in %s%n", cause.getMessage(), human(RENEWAL_RETRY));
+                            "%s; trying again in %s%n",
+                            cause.getMessage(), Outages.human(RENEWAL_RETRY));
                         renewal = scheduleStep(this::renewIfDue, RENEWAL_RETRY);
                         return;
                       }
@@ -804,41 +758,23 @@ public final class Agent implements AutoCloseable {
     // Jitter within the upper half of the window so refused devices never synchronise.
     long window = options.refusedBackoff().toMillis();
     Duration delay = Duration.ofMillis(window / 2 + random.nextLong(window / 2 + 1));
-    out.printf("%s; will try again in %s%n", message, human(delay));
+    out.printf("%s; will try again in %s%n", message, Outages.human(delay));
     run(this::step, delay);
   }
 
   /** The controller could not be reached: the link is retried quickly, a refusal backed off. */
   private void failed(LinkProblem problem) {
-    retry(problem.message(), problem.link() ? linkBackoff.next() : backoff.next());
+    retry(problem.message(), outages.delay(problem.link()));
   }
 
   private void fail(String message, Duration fixedDelay) {
-    retry(message, fixedDelay != null ? fixedDelay : backoff.next());
+    retry(message, fixedDelay != null ? fixedDelay : outages.delay(false));
   }
 
-  /**
-   * Tries again after {@code delay}. The first failure is logged with when the next attempt comes;
-   * while it goes on, a line says so at most every five minutes (how long, how many attempts), and
-   * a changed reason is logged at once.
-   */
+  /** Tries again after {@code delay}; {@link Outages} says so in the log. */
   private void retry(String message, Duration delay) {
     state = State.BACKING_OFF;
-    Instant now = clock.instant();
-    failedAttempts++;
-    if (unreachableSince == null) {
-      unreachableSince = now;
-    }
-    if (!message.equals(lastError)) {
-      out.printf("%s; retrying in %s%n", message, human(delay));
-      unreachableLogged = now;
-    } else if (unreachableLogged == null
-        || Duration.between(unreachableLogged, now).compareTo(STILL_UNREACHABLE) >= 0) {
-      out.printf(
-          "still no connection after %s (%d attempts): %s; next attempt in %s%n",
-          human(Duration.between(unreachableSince, now)), failedAttempts, message, human(delay));
-      unreachableLogged = now;
-    }
+    outages.failed(message, lastError, delay);
     lastError = message;
     run(this::step, delay);
   }
@@ -853,29 +789,13 @@ public final class Agent implements AutoCloseable {
     }
   }
 
-  /** A duration for people: {@code 4.3s}, {@code 45s}, {@code 8m 12s}, {@code 3h 5m}. */
-  static String human(Duration d) {
-    long ms = d.toMillis();
-    if (ms < 10_000) {
-      return String.format(java.util.Locale.ROOT, "%.1fs", ms / 1000.0);
-    }
-    long s = ms / 1000;
-    if (s < 120) {
-      return s + "s";
-    }
-    if (s < 7200) {
-      return (s / 60) + "m " + (s % 60) + "s";
-    }
-    return (s / 3600) + "h " + (s % 3600 / 60) + "m";
-  }
-
   // ---------------------------------------------------------------- plumbing
 
   private Transfers transfers(SSLContext ssl) {
     HttpClient client =
         HttpClient.newBuilder()
             .sslContext(ssl)
-            .connectTimeout(CONNECT_TIMEOUT)
+            .connectTimeout(Timeouts.CONNECT)
             .executor(httpExecutor)
             .version(HttpClient.Version.HTTP_1_1)
             .build();

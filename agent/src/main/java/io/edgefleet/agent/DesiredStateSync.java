@@ -2,7 +2,12 @@ package io.edgefleet.agent;
 
 import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.desiredstate.ReplayFloor;
-import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.device.Backoff;
+import io.edgefleet.device.Timeouts;
+import io.edgefleet.device.desiredstate.DesiredStateCheck;
+import io.edgefleet.device.desiredstate.Refused;
+import io.edgefleet.device.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
@@ -47,7 +52,7 @@ final class DesiredStateSync {
   /** What the agent learns from the sync; called on the sync's thread. */
   interface Listener {
     /** A new document is in effect. */
-    void applied(DesiredStateStore.Verified v);
+    void applied(Verified v);
 
     /** A document or bundle was refused and will not be retried. */
     void refused(String kind, String message);
@@ -74,7 +79,7 @@ final class DesiredStateSync {
   private final Backoff serverBackoff;
 
   private volatile String deviceId;
-  private volatile DesiredStateStore.Verified current;
+  private volatile Verified current;
   private volatile long floor;
   private volatile TrustedKeys trusted;
   private volatile Transfers transfers;
@@ -110,8 +115,8 @@ final class DesiredStateSync {
     this.timer = timer;
     this.out = out;
     this.listener = listener;
-    this.linkBackoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(5), random);
-    this.serverBackoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(60), random);
+    this.linkBackoff = new Backoff(Timeouts.RETRY_BASE, Timeouts.LINK_RETRY_CAP, random);
+    this.serverBackoff = new Backoff(Timeouts.RETRY_BASE, Timeouts.MAX_BACKOFF, random);
   }
 
   /**
@@ -156,13 +161,13 @@ final class DesiredStateSync {
     return store;
   }
 
-  Optional<DesiredStateStore.Verified> current() {
+  Optional<Verified> current() {
     return Optional.ofNullable(current);
   }
 
   /** The generation in effect (0 if none). */
   long generation() {
-    DesiredStateStore.Verified v = current;
+    Verified v = current;
     return v == null ? 0 : v.state().generation();
   }
 
@@ -259,7 +264,7 @@ final class DesiredStateSync {
           }
           pending = work;
           Duration wait = (r.problem().link() ? linkBackoff : serverBackoff).next();
-          listener.problem(r.problem().message() + "; retrying in " + Agent.human(wait));
+          listener.problem(r.problem().message() + "; retrying in " + Outages.human(wait));
           if (r.problem().link()) {
             listener.linkFailed();
           }
@@ -344,10 +349,10 @@ final class DesiredStateSync {
   private void accept(Transfers t, String base, SignedDesiredState doc, Map<String, String> inline)
       throws IOException {
     TrustedKeys keys = trusted != null ? trusted : fetchSigningKey(t, base);
-    DesiredStateStore.Verified v;
+    Verified v;
     try {
-      v = DesiredStateStore.verify(doc, keys, deviceId, held());
-    } catch (DesiredStateStore.Refused r) {
+      v = DesiredStateCheck.verify(doc, keys, deviceId, held());
+    } catch (Refused r) {
       throw new Refusal(r.kind(), r.getMessage());
     }
     for (DesiredState.DesiredApp app : v.state().apps()) {
@@ -360,7 +365,7 @@ final class DesiredStateSync {
       }
       try {
         store.saveBundle(app.bundle(), content);
-      } catch (DesiredStateStore.Refused r) {
+      } catch (Refused r) {
         throw new Refusal(r.kind(), r.getMessage());
       }
     }

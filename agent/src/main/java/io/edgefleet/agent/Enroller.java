@@ -1,29 +1,22 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.TrustedKeys;
+import io.edgefleet.device.enrollment.Enrollment;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.Json;
-import io.edgefleet.protocol.tls.Fingerprints;
-import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.security.KeyPair;
-import java.security.cert.X509Certificate;
-import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
-import javax.security.auth.x500.X500Principal;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * One enrollment attempt: the device proves its key with a CSR, shows the bootstrap file's
@@ -61,8 +54,7 @@ final class Enroller {
 
   CompletableFuture<Result> enroll(Bootstrap bootstrap, DeviceFacts facts) {
     KeyPair key = identities.key();
-    EnrollmentRequest req =
-        new EnrollmentRequest(bootstrap.token(), facts.serial(), csr(key), facts);
+    EnrollmentRequest req = Enrollment.request(bootstrap.token(), facts, key);
     Transfers t =
         transfers.apply(TlsContexts.pinned(new PinnedCaTrustManager(bootstrap.caFingerprint())));
     return t.exchange(
@@ -81,12 +73,9 @@ final class Enroller {
               }
               EnrollmentResponse answer;
               try {
-                answer = Json.mapper().readValue(a.body(), EnrollmentResponse.class);
-              } catch (IOException e) {
-                throw new AgentException(
-                    AgentException.Code.PROTOCOL,
-                    "the controller sent an unreadable enrollment answer: " + e.getMessage(),
-                    e);
+                answer = Enrollment.answer(a.body());
+              } catch (Enrollment.Failure e) {
+                throw failure(e);
               }
               return switch (answer.status()) {
                 case APPROVED -> approved(answer, bootstrap, key);
@@ -115,39 +104,28 @@ final class Enroller {
 
   private static IdentityStore.Identity verifiedIdentity(
       EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {
+    Enrollment.Certificates issued;
     try {
-      X509Certificate cert = Pem.certificateOf(answer.certificatePem());
-      X509Certificate ca = Pem.certificateOf(answer.caCertificatePem());
-      if (!Fingerprints.of(ca).equals(bootstrap.caFingerprint())) {
-        throw new AgentException(
-            AgentException.Code.CA_FINGERPRINT_MISMATCH,
-            "the controller answered with a CA that does not match the pinned fingerprint");
-      }
-      if (!Arrays.equals(cert.getPublicKey().getEncoded(), key.getPublic().getEncoded())) {
-        throw new AgentException(
-            AgentException.Code.PROTOCOL, "the issued certificate is not for this device's key");
-      }
-      cert.verify(ca.getPublicKey());
-      return new IdentityStore.Identity(
-          answer.deviceId(), bootstrap.baseUrl(), bootstrap.caFingerprint(), key, cert, ca);
-    } catch (AgentException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new AgentException(
-          AgentException.Code.PROTOCOL, "the issued certificate is invalid: " + e.getMessage(), e);
+      issued = Enrollment.verify(answer, bootstrap.caFingerprint(), key);
+    } catch (Enrollment.Failure e) {
+      throw failure(e);
     }
+    return new IdentityStore.Identity(
+        answer.deviceId(),
+        bootstrap.baseUrl(),
+        bootstrap.caFingerprint(),
+        key,
+        issued.certificate(),
+        issued.ca());
   }
 
-  /** A CSR for the device's key, signed with it. */
-  static String csr(KeyPair key) {
-    try {
-      var builder =
-          new JcaPKCS10CertificationRequestBuilder(
-              new X500Principal("CN=edgefleet-agent"), key.getPublic());
-      var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate());
-      return Pem.encode("CERTIFICATE REQUEST", builder.build(signer).getEncoded());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot build a CSR", e);
-    }
+  private static AgentException failure(Enrollment.Failure e) {
+    return new AgentException(
+        switch (e.kind()) {
+          case CA_FINGERPRINT_MISMATCH -> AgentException.Code.CA_FINGERPRINT_MISMATCH;
+          case PROTOCOL -> AgentException.Code.PROTOCOL;
+        },
+        e.getMessage(),
+        e.getCause() != null ? e.getCause() : e);
   }
 }

@@ -1,6 +1,6 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;

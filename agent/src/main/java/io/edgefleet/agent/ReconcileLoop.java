@@ -1,7 +1,7 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.desiredstate.DesiredStateStore;
 import io.edgefleet.agent.reconcile.Reconciler;
+import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.DesiredState;
@@ -46,7 +46,7 @@ final class ReconcileLoop {
   private static final Duration PROGRESS_CHECK = Duration.ofSeconds(2);
 
   private final Reconciler reconciler;
-  private final Supplier<Optional<DesiredStateStore.Verified>> desired;
+  private final Supplier<Optional<Verified>> desired;
   private final Function<String, Optional<String>> bundles;
   private final Supplier<List<String>> trustedKeys;
   private final Executor worker;
@@ -64,7 +64,7 @@ final class ReconcileLoop {
 
   ReconcileLoop(
       Reconciler reconciler,
-      Supplier<Optional<DesiredStateStore.Verified>> desired,
+      Supplier<Optional<Verified>> desired,
       Function<String, Optional<String>> bundles,
       Supplier<List<String>> trustedKeys,
       Executor worker,
@@ -118,11 +118,11 @@ final class ReconcileLoop {
   }
 
   private void pass() {
-    Optional<DesiredStateStore.Verified> current = desired.get();
+    Optional<Verified> current = desired.get();
     if (current.isEmpty() || closed) {
       return;
     }
-    DesiredStateStore.Verified v = current.get();
+    Verified v = current.get();
     synchronized (passLock) {
       List<AppState> states;
       try {

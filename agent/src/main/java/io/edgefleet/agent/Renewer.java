@@ -1,5 +1,6 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.device.enrollment.Enrollment;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -50,7 +51,7 @@ final class Renewer {
                 .header("Content-Type", "application/json")
                 .POST(
                     HttpRequest.BodyPublishers.ofByteArray(
-                        Json.writeBytes(new RenewalRequest(Enroller.csr(identity.key()))))),
+                        Json.writeBytes(new RenewalRequest(Enrollment.csr(identity.key()))))),
             64 * 1024)
         .handle(
             (a, err) -> {

@@ -1,5 +1,6 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.device.Timeouts;
 import io.edgefleet.protocol.SecureFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -49,7 +50,7 @@ final class Transfers {
    */
   record Limits(Duration headers, Duration progressWindow, int minBytes) {
     static Limits defaults() {
-      return new Limits(Duration.ofSeconds(20), Duration.ofSeconds(20), 512);
+      return new Limits(Timeouts.HEADERS, Timeouts.STALL, Timeouts.STALL_BYTES);
     }
   }
 

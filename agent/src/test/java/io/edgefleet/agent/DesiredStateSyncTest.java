@@ -5,8 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.edgefleet.agent.desiredstate.DesiredStateStore;
-import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.TrustedKeys;
+import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.Json;
@@ -87,7 +87,7 @@ class DesiredStateSyncTest {
             new PrintStream(OutputStream.nullOutputStream()),
             new DesiredStateSync.Listener() {
               @Override
-              public void applied(DesiredStateStore.Verified v) {
+              public void applied(Verified v) {
                 applied.add(v.state().generation());
               }
 

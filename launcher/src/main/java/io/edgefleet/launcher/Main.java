@@ -1,6 +1,6 @@
 package io.edgefleet.launcher;
 
-import io.edgefleet.agent.AgentCommand;
+import io.edgefleet.agent.command.AgentCommand;
 import io.edgefleet.cli.CliCommands;
 import io.edgefleet.controller.ControllerCommand;
 import io.edgefleet.simulator.SimCommand;

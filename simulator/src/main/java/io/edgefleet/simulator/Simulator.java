@@ -1,7 +1,7 @@
 package io.edgefleet.simulator;
 
-import io.edgefleet.agent.BootstrapFile;
-import io.edgefleet.agent.desiredstate.TrustedKeys;
+import io.edgefleet.device.BootstrapFile;
+import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
@@ -455,8 +455,8 @@ public final class Simulator implements AutoCloseable {
     Map<String, Integer> ready = new TreeMap<>();
     Map<String, Integer> failed = new TreeMap<>();
     for (VirtualDevice d : devices) {
-      generations.merge(Long.toString(d.generation), 1, Integer::sum);
-      for (var a : d.report) {
+      generations.merge(Long.toString(d.generation()), 1, Integer::sum);
+      for (var a : d.report()) {
         Map<String, Integer> m =
             switch (a.phase()) {
               case READY -> ready;

@@ -15,16 +15,13 @@ import io.edgefleet.protocol.ControllerMessage;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -33,7 +30,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -66,6 +62,10 @@ import java.util.regex.Pattern;
  * gone, runtime unreachable) are started again on the next pass, every {@link
  * Options#collectEvery()}, resuming after the last line kept.
  *
+ * <p>Its parts: each answer is a {@link LogAnswer} (its queue, notes and messages), {@link
+ * LogShipper} sends them within the budget, {@link LogCollector} keeps the ring; this class takes
+ * requests and reads the runtime for them.
+ *
  * <p>Threading: thread-safe. Runtime calls run on virtual threads, sending on one scheduler thread;
  * the {@link AgentFeature} methods return at once.
  */
@@ -75,8 +75,7 @@ public final class LogsFeature implements AgentFeature {
 
   static final int MAX_BATCH_LINES = 200;
   static final int MAX_BATCH_BYTES = 32 * 1024;
-  private static final int MESSAGE_OVERHEAD = 100;
-  private static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
   /**
    * Bounds of the feature.
@@ -176,21 +175,14 @@ public final class LogsFeature implements AgentFeature {
   }
 
   private final WorkloadRuntime runtime;
-  private final Supplier<? extends Collection<String>> apps;
   private final Clock clock;
   private final Options options;
   private final ScheduledExecutorService scheduler;
   private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
-  private final Map<String, AppLog> collected = new ConcurrentHashMap<>();
-  private final Map<String, Request> requests = new ConcurrentHashMap<>();
-  private final AtomicBoolean collecting = new AtomicBoolean();
-  private final AtomicBoolean pumpScheduled = new AtomicBoolean();
-  private volatile Channel channel;
+  private final Map<String, LogAnswer> requests = new ConcurrentHashMap<>();
+  private final LogCollector collector;
+  private final LogShipper shipper;
   private volatile boolean closed;
-
-  // The sending budget (a token bucket in bytes); touched only on the scheduler thread.
-  private double tokens = MAX_BATCH_BYTES;
-  private long refilledAt = System.nanoTime();
 
   /**
    * Starts collecting the ring at once, and keeps collecting until {@link #close()}.
@@ -203,7 +195,6 @@ public final class LogsFeature implements AgentFeature {
       Clock clock,
       Options options) {
     this.runtime = runtime;
-    this.apps = apps;
     this.clock = clock;
     this.options = options;
     this.scheduler =
@@ -213,8 +204,10 @@ public final class LogsFeature implements AgentFeature {
               t.setDaemon(true);
               return t;
             });
+    this.collector = new LogCollector(runtime, apps, options, workers);
+    this.shipper = new LogShipper(scheduler, requests, options.bytesPerSecond());
     long every = options.collectEvery().toMillis();
-    scheduler.scheduleWithFixedDelay(this::collectSoon, 0, every, TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(collector::collectSoon, 0, every, TimeUnit.MILLISECONDS);
   }
 
   /** The feature for {@code agent}, keeping the logs of the apps it reports. */
@@ -228,14 +221,14 @@ public final class LogsFeature implements AgentFeature {
 
   @Override
   public void connected(Channel channel, ControllerMessage.Welcome welcome) {
-    this.channel = channel;
+    shipper.channel(channel);
   }
 
   /** Every answer ends: the controller that asked is gone with the connection. */
   @Override
   public void disconnected() {
-    channel = null;
-    for (Request r : List.copyOf(requests.values())) {
+    shipper.channel(null);
+    for (LogAnswer r : List.copyOf(requests.values())) {
       requests.remove(r.id, r);
       r.cancel();
     }
@@ -249,7 +242,7 @@ public final class LogsFeature implements AgentFeature {
         return true;
       }
       case ControllerMessage.LogsCancel c -> {
-        Request r = c.id() == null ? null : requests.remove(c.id());
+        LogAnswer r = c.id() == null ? null : requests.remove(c.id());
         if (r != null) {
           r.cancel();
         }
@@ -264,12 +257,11 @@ public final class LogsFeature implements AgentFeature {
   @Override
   public void close() {
     closed = true;
-    channel = null;
+    shipper.close();
     scheduler.shutdownNow();
-    requests.values().forEach(Request::cancel);
+    requests.values().forEach(LogAnswer::cancel);
     requests.clear();
-    collected.values().forEach(AppLog::close);
-    collected.clear();
+    collector.close();
     workers.shutdownNow();
   }
 
@@ -282,17 +274,12 @@ public final class LogsFeature implements AgentFeature {
 
   /** How many lines of the app the ring holds. */
   public int keptLines(String app) {
-    AppLog a = collected.get(app);
-    return a == null ? 0 : a.ring.size();
+    return collector.keptLines(app);
   }
 
   /** How many containers the ring is reading now. */
   public int followers() {
-    int n = 0;
-    for (AppLog a : collected.values()) {
-      n += a.followers.size();
-    }
-    return n;
+    return collector.followers();
   }
 
   // ---------------------------------------------------------------- requests
@@ -304,8 +291,8 @@ public final class LogsFeature implements AgentFeature {
     }
     String app = message.app() == null ? "" : message.app();
     int tail = Math.clamp(message.tail(), 0, MAX_TAIL);
-    Request r = new Request(id, app, tail, message.follow(), clock.instant());
-    Request previous = requests.put(id, r);
+    LogAnswer r = new LogAnswer(id, app, tail, message.follow(), clock.instant(), options);
+    LogAnswer previous = requests.put(id, r);
     if (previous != null) {
       previous.cancel();
     }
@@ -327,7 +314,7 @@ public final class LogsFeature implements AgentFeature {
   }
 
   /** Reads the tail, then follows; on a virtual thread. */
-  private void serve(Request r) {
+  private void serve(LogAnswer r) {
     List<LogSource> sources;
     try {
       sources = runtime.logSources(r.app);
@@ -358,7 +345,7 @@ public final class LogsFeature implements AgentFeature {
             @Override
             public void line(Instant at, String line) {
               synchronized (lines) {
-                lines.add(logLine(s, at, line));
+                lines.add(Follower.line(s, at, line));
               }
             }
 
@@ -417,7 +404,7 @@ public final class LogsFeature implements AgentFeature {
       synchronized (lines) {
         merged.addAll(lines);
         if (!lines.isEmpty()) {
-          last.put(key(s), lines.getLast().at());
+          last.put(Follower.key(s), lines.getLast().at());
         }
       }
     }
@@ -438,7 +425,7 @@ public final class LogsFeature implements AgentFeature {
     try {
       ScheduledFuture<?> relist =
           scheduler.scheduleWithFixedDelay(
-              () -> runQuietly(() -> relist(r)), every, every, TimeUnit.MILLISECONDS);
+              () -> LogAnswer.runQuietly(() -> relist(r)), every, every, TimeUnit.MILLISECONDS);
       r.onCancel(() -> relist.cancel(false));
     } catch (RejectedExecutionException e) {
       // Closing.
@@ -447,8 +434,8 @@ public final class LogsFeature implements AgentFeature {
   }
 
   /** Follows one container for a request, after the last line it sent of that container. */
-  private void follow(Request r, LogSource s) {
-    String key = key(s);
+  private void follow(LogAnswer r, LogSource s) {
+    String key = Follower.key(s);
     Follower f = new Follower();
     if (r.cancelled() || r.streams.putIfAbsent(key, f) != null) {
       return;
@@ -467,7 +454,7 @@ public final class LogsFeature implements AgentFeature {
               return; // sent already: the resumed read starts at a whole second
             }
             r.lastAt.put(key, at);
-            r.enqueue(logLine(s, at, line));
+            r.enqueue(Follower.line(s, at, line));
             wake();
           }
 
@@ -493,7 +480,7 @@ public final class LogsFeature implements AgentFeature {
   }
 
   /** Picks up new pods (and restarts ended readers) of a followed answer. */
-  private void relist(Request r) {
+  private void relist(LogAnswer r) {
     if (r.cancelled() || closed) {
       return;
     }
@@ -514,9 +501,9 @@ public final class LogsFeature implements AgentFeature {
   }
 
   /** Answers from the ring, after a note saying why. */
-  private void fromRing(Request r, String why) {
-    AppLog a = collected.get(r.app);
-    if (a == null) {
+  private void fromRing(LogAnswer r, String why) {
+    LogRing ring = collector.ring(r.app);
+    if (ring == null) {
       r.note(why + "; the agent has kept no lines of app " + r.app);
       r.finish(null);
       wake();
@@ -527,9 +514,9 @@ public final class LogsFeature implements AgentFeature {
           r.enqueue(line);
           wake();
         };
-    List<LogLine> kept = a.ring.tail(r.tail, r.follow ? listener : null);
+    List<LogLine> kept = ring.tail(r.tail, r.follow ? listener : null);
     if (r.follow) {
-      r.onCancel(() -> a.ring.unlisten(listener));
+      r.onCancel(() -> ring.unlisten(listener));
     }
     String shown =
         kept.isEmpty()
@@ -548,364 +535,7 @@ public final class LogsFeature implements AgentFeature {
     wake();
   }
 
-  // ---------------------------------------------------------------- sending
-
   private void wake() {
-    schedulePump(0);
-  }
-
-  private void schedulePump(long delayMillis) {
-    if (closed || !pumpScheduled.compareAndSet(false, true)) {
-      return;
-    }
-    try {
-      scheduler.schedule(this::pump, delayMillis, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      pumpScheduled.set(false);
-    }
-  }
-
-  /** Sends what is ready, one message per answer in turn, within the budget; scheduler only. */
-  private void pump() {
-    pumpScheduled.set(false);
-    Channel ch = channel;
-    if (ch == null || closed) {
-      return;
-    }
-    long now = System.nanoTime();
-    tokens =
-        Math.min(MAX_BATCH_BYTES, tokens + (now - refilledAt) / 1e9 * options.bytesPerSecond());
-    refilledAt = now;
-    boolean sent = true;
-    while (sent) {
-      sent = false;
-      for (Request r : List.copyOf(requests.values())) {
-        if (tokens <= 0) {
-          long waitMillis = (long) Math.ceil(-tokens * 1000 / options.bytesPerSecond());
-          schedulePump(Math.max(1, waitMillis));
-          return;
-        }
-        Outgoing out = r.next();
-        if (out == null) {
-          continue;
-        }
-        if (!ch.send(out.message())) {
-          return; // disconnected: disconnected() ends every answer
-        }
-        tokens -= out.cost();
-        sent = true;
-        if (out.message().done()) {
-          requests.remove(r.id, r);
-          r.cancel();
-        }
-      }
-    }
-  }
-
-  private record Outgoing(AgentMessage.LogLines message, int cost) {}
-
-  /** One answer being served. Its queue is guarded by the object's lock. */
-  private final class Request {
-    final String id;
-    final String app;
-    final int tail;
-    final boolean follow;
-    final Instant startedAt;
-    final Map<String, Follower> streams = new ConcurrentHashMap<>();
-    final Map<String, Instant> lastAt = new ConcurrentHashMap<>();
-    private final ArrayDeque<LogLine> queue = new ArrayDeque<>();
-    private final ArrayDeque<String> notes = new ArrayDeque<>();
-    private final Set<String> noted = new HashSet<>();
-    private final List<Runnable> onCancel = new ArrayList<>();
-    private long dropped;
-    private boolean ready;
-    private boolean anySent;
-    private boolean finished;
-    private boolean doneSent;
-    private String error;
-    private volatile boolean cancelled;
-
-    Request(String id, String app, int tail, boolean follow, Instant startedAt) {
-      this.id = id;
-      this.app = app;
-      this.tail = tail;
-      this.follow = follow;
-      this.startedAt = startedAt;
-    }
-
-    boolean cancelled() {
-      return cancelled;
-    }
-
-    synchronized void enqueue(LogLine line) {
-      if (cancelled || finished) {
-        return;
-      }
-      queue.addLast(line);
-      // The tail may queue up to tail lines; followed lines may add maxQueuedLines more.
-      while (queue.size() > tail + options.maxQueuedLines()) {
-        queue.removeFirst();
-        dropped++;
-      }
-    }
-
-    synchronized void enqueueAll(List<LogLine> lines) {
-      lines.forEach(this::enqueue);
-    }
-
-    synchronized void note(String text) {
-      if (!cancelled && !finished) {
-        notes.addLast(text);
-      }
-    }
-
-    synchronized void noteOnce(String text) {
-      if (noted.add(text)) {
-        note(text);
-      }
-    }
-
-    /** The tail is queued; a followed answer may say that it is up. */
-    synchronized void ready() {
-      ready = true;
-    }
-
-    /** Nothing more will be queued; the answer ends once the queue is sent. */
-    synchronized void finish(String why) {
-      if (!finished) {
-        finished = true;
-        ready = true;
-        error = why;
-      }
-    }
-
-    /** The next message to send, or null. */
-    synchronized Outgoing next() {
-      if (cancelled || doneSent) {
-        return null;
-      }
-      if (dropped > 0) {
-        String text =
-            dropped
-                + " line(s) dropped: the log grew faster than this device sends logs ("
-                + options.bytesPerSecond() / 1024
-                + " KiB/s)";
-        dropped = 0;
-        return message(List.of(), false, text);
-      }
-      if (!notes.isEmpty()) {
-        return message(List.of(), false, notes.removeFirst());
-      }
-      if (!queue.isEmpty()) {
-        List<LogLine> batch = new ArrayList<>();
-        int bytes = MESSAGE_OVERHEAD;
-        while (!queue.isEmpty() && batch.size() < MAX_BATCH_LINES) {
-          int cost = Sizes.cost(queue.peekFirst());
-          if (!batch.isEmpty() && bytes + cost > MAX_BATCH_BYTES) {
-            break;
-          }
-          batch.add(queue.removeFirst());
-          bytes += cost;
-        }
-        boolean done = finished && queue.isEmpty();
-        return message(batch, done, done ? error : null);
-      }
-      if (finished) {
-        return message(List.of(), true, error);
-      }
-      if (ready && !anySent) {
-        return message(List.of(), false, null);
-      }
-      return null;
-    }
-
-    private Outgoing message(List<LogLine> lines, boolean done, String text) {
-      anySent = true;
-      doneSent = done;
-      int cost = MESSAGE_OVERHEAD + (text == null ? 0 : Sizes.json(text));
-      for (LogLine l : lines) {
-        cost += Sizes.cost(l);
-      }
-      return new Outgoing(new AgentMessage.LogLines(id, lines, done, text), cost);
-    }
-
-    void onCancel(Runnable action) {
-      boolean now;
-      synchronized (this) {
-        now = cancelled;
-        if (!now) {
-          onCancel.add(action);
-        }
-      }
-      if (now) {
-        action.run();
-      }
-    }
-
-    /** Stops reading; runs outside the lock so that closing streams never waits on it. */
-    void cancel() {
-      List<Runnable> actions;
-      synchronized (this) {
-        if (cancelled) {
-          return;
-        }
-        cancelled = true;
-        queue.clear();
-        notes.clear();
-        actions = List.copyOf(onCancel);
-        onCancel.clear();
-      }
-      for (Runnable a : actions) {
-        runQuietly(a);
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- the ring
-
-  private void collectSoon() {
-    if (closed || !collecting.compareAndSet(false, true)) {
-      return;
-    }
-    try {
-      workers.execute(
-          () -> {
-            try {
-              collect();
-            } finally {
-              collecting.set(false);
-            }
-          });
-    } catch (RejectedExecutionException e) {
-      collecting.set(false);
-    }
-  }
-
-  /** One pass: drop apps no longer run, (re)start readers of containers not being read. */
-  private void collect() {
-    Set<String> wanted = new TreeSet<>();
-    for (String app : apps.get()) {
-      if (app != null && APP_NAME.matcher(app).matches()) {
-        wanted.add(app);
-      }
-    }
-    for (Map.Entry<String, AppLog> e : collected.entrySet()) {
-      if (!wanted.contains(e.getKey()) && collected.remove(e.getKey(), e.getValue())) {
-        e.getValue().close();
-      }
-    }
-    for (String app : wanted) {
-      if (closed) {
-        return;
-      }
-      AppLog a =
-          collected.computeIfAbsent(
-              app, x -> new AppLog(new LogRing(options.ringLines(), options.ringBytes())));
-      List<LogSource> sources;
-      try {
-        sources = runtime.logSources(app);
-      } catch (UnsupportedOperationException e) {
-        return; // this node's runtime keeps no logs: nothing to collect for any app
-      } catch (RuntimeException e) {
-        continue; // unreachable or refused: the ring keeps what it has; the next pass retries
-      }
-      Set<String> keys = new HashSet<>(a.followers.keySet());
-      sources.forEach(s -> keys.add(key(s)));
-      a.ring.retainSources(keys);
-      for (LogSource s : sources) {
-        if (followers() >= options.maxFollowers()) {
-          return;
-        }
-        collect(a, s);
-      }
-    }
-  }
-
-  private void collect(AppLog a, LogSource s) {
-    String key = key(s);
-    Follower f = new Follower();
-    if (a.followers.putIfAbsent(key, f) != null) {
-      return;
-    }
-    // Resumes after the last line kept (whole seconds; the ring drops what it has).
-    Instant since = a.ring.lastAt(s.pod(), s.container());
-    LogSink sink =
-        new LogSink() {
-          @Override
-          public void line(Instant at, String line) {
-            a.ring.add(logLine(s, at, line));
-          }
-
-          @Override
-          public void completed() {
-            a.followers.remove(key, f);
-          }
-
-          @Override
-          public void failed(String reason) {
-            a.followers.remove(key, f);
-          }
-        };
-    try {
-      f.attach(runtime.readLogs(s, new LogQuery(options.ringLines(), true, since), sink));
-    } catch (RuntimeException e) {
-      a.followers.remove(key, f);
-    }
-  }
-
-  /** The ring and the readers of one app. */
-  private record AppLog(LogRing ring, Map<String, Follower> followers) {
-    AppLog(LogRing ring) {
-      this(ring, new ConcurrentHashMap<>());
-    }
-
-    void close() {
-      followers.values().forEach(Follower::close);
-      followers.clear();
-    }
-  }
-
-  /** A log stream that may be closed before the runtime has handed it over. */
-  private static final class Follower {
-    private LogStream stream;
-    private boolean closed;
-
-    synchronized void attach(LogStream s) {
-      if (closed) {
-        s.close();
-      } else {
-        stream = s;
-      }
-    }
-
-    void close() {
-      LogStream s;
-      synchronized (this) {
-        closed = true;
-        s = stream;
-        stream = null;
-      }
-      if (s != null) {
-        s.close();
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private static LogLine logLine(LogSource s, Instant at, String text) {
-    return new LogLine(at, s.pod(), s.container(), Sizes.capped(text));
-  }
-
-  private static String key(LogSource s) {
-    return LogRing.key(s.pod(), s.container());
-  }
-
-  private static void runQuietly(Runnable r) {
-    try {
-      r.run();
-    } catch (RuntimeException e) {
-      // A stream that fails to close is gone anyway; nothing else depends on it.
-    }
+    shipper.wake();
   }
 }

@@ -3,6 +3,9 @@ package io.edgefleet.agent.desiredstate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.edgefleet.device.desiredstate.DesiredStateCheck;
+import io.edgefleet.device.desiredstate.Refused;
+import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
@@ -26,133 +29,14 @@ class DesiredStateStoreTest {
   final String digest = Fingerprints.sha256(bundle.getBytes(StandardCharsets.UTF_8));
 
   @Test
-  void acceptsASignedNewerDocumentForThisDevice() throws Exception {
-    DesiredStateStore.Verified v =
-        DesiredStateStore.verify(
-            sign(controller, doc("dev-1", 3)), controller.getPublic(), "dev-1", 2);
-    assertThat(v.state().generation()).isEqualTo(3);
-    assertThat(v.state().apps()).extracting(DesiredState.DesiredApp::name).containsExactly("web");
-  }
-
-  @Test
-  void refusesTamperedForeignReplayedAndWrongDeviceDocuments() {
-    SignedDesiredState good = sign(controller, doc("dev-1", 3));
-    SignedDesiredState tampered =
-        new SignedDesiredState(payload(doc("dev-1", 4)), good.signature());
-    assertThatThrownBy(() -> DesiredStateStore.verify(tampered, controller.getPublic(), "dev-1", 0))
-        .isInstanceOf(DesiredStateStore.Refused.class)
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-bad-signature"));
-
-    SignedDesiredState foreign = sign(ed25519(), doc("dev-1", 3));
-    assertThatThrownBy(() -> DesiredStateStore.verify(foreign, controller.getPublic(), "dev-1", 0))
-        .hasMessageContaining("signature");
-
-    assertThatThrownBy(() -> DesiredStateStore.verify(good, controller.getPublic(), "dev-1", 3))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-replayed"))
-        .hasMessageContaining("already holds generation 3");
-
-    assertThatThrownBy(() -> DesiredStateStore.verify(good, controller.getPublic(), "dev-2", 0))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-wrong-device"));
-  }
-
-  @Test
-  void aGenerationAboveWhatAControllerIssuesIsRefused() throws Exception {
-    SignedDesiredState wrapped = sign(controller, doc("dev-1", Long.MAX_VALUE));
-    assertThatThrownBy(() -> DesiredStateStore.verify(wrapped, controller.getPublic(), "dev-1", 5))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-malformed"))
-        .hasMessageContaining("largest generation");
-    assertThat(
-            DesiredStateStore.verify(
-                    sign(controller, doc("dev-1", DesiredState.MAX_GENERATION)),
-                    controller.getPublic(),
-                    "dev-1",
-                    5)
-                .state()
-                .generation())
-        .isEqualTo(DesiredState.MAX_GENERATION);
-  }
-
-  @Test
-  void aKeyIsTrustedOnlyOnceADocumentSignedWithATrustedKeyAnnouncesIt() throws Exception {
-    KeyPair next = ed25519();
-    TrustedKeys before = TrustedKeys.of(controller.getPublic());
-    String nextId = Signatures.keyId(next.getPublic());
-
-    // Signed with a key the device was never told about: refused, whatever the document says.
-    SignedDesiredState early = sign(next, doc("dev-1", 2, announce(next)), nextId);
-    assertThatThrownBy(() -> DesiredStateStore.verify(early, before, "dev-1", 1))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-unknown-key"))
-        .hasMessageContaining(nextId)
-        .hasMessageContaining("enroll the device again");
-
-    // The announcement, signed with the trusted key.
-    DesiredStateStore.Verified announced =
-        DesiredStateStore.verify(
-            sign(controller, doc("dev-1", 2, announce(next)), keyId(controller)),
-            before,
-            "dev-1",
-            1);
-    assertThat(announced.signer()).isEqualTo(keyId(controller));
-    assertThat(announced.trustAfter().ids()).containsExactly(keyId(controller), nextId);
-
-    // Then the new key signs; the old one is dropped once a document no longer announces it.
-    DesiredStateStore.Verified switched =
-        DesiredStateStore.verify(
-            sign(next, doc("dev-1", 3, List.of()), nextId), announced.trustAfter(), "dev-1", 2);
-    assertThat(switched.trustAfter().ids()).containsExactly(nextId);
-    SignedDesiredState oldKeyAgain = sign(controller, doc("dev-1", 4, List.of()), null);
-    assertThatThrownBy(
-            () -> DesiredStateStore.verify(oldKeyAgain, switched.trustAfter(), "dev-1", 3))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-bad-signature"));
-  }
-
-  @Test
-  void anAnnouncedKeyWhoseIdIsNotItsOwnIsRefused() {
-    KeyPair next = ed25519();
-    List<DesiredState.SigningKey> lying =
-        List.of(
-            new DesiredState.SigningKey(
-                keyId(controller), Signatures.publicKeyPem(next.getPublic())));
-    SignedDesiredState doc = sign(controller, doc("dev-1", 2, lying), keyId(controller));
-    assertThatThrownBy(
-            () -> DesiredStateStore.verify(doc, TrustedKeys.of(controller.getPublic()), "dev-1", 1))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("desired-state-malformed"))
-        .hasMessageContaining("not the key its id names");
-  }
-
-  @Test
   void bundlesMustMatchTheirDigestAndAreRequiredBeforeTheDocument() throws Exception {
     DesiredStateStore store = new DesiredStateStore(dir);
-    DesiredStateStore.Verified v =
-        DesiredStateStore.verify(
+    Verified v =
+        DesiredStateCheck.verify(
             sign(controller, doc("dev-1", 1)), controller.getPublic(), "dev-1", 0);
     assertThatThrownBy(() -> store.save(v)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> store.saveBundle(digest, "something else".getBytes()))
-        .satisfies(
-            e ->
-                assertThat(((DesiredStateStore.Refused) e).kind())
-                    .isEqualTo("bundle-digest-mismatch"));
+        .satisfies(e -> assertThat(((Refused) e).kind()).isEqualTo("bundle-digest-mismatch"));
 
     store.saveBundle(digest, bundle.getBytes(StandardCharsets.UTF_8));
     store.save(v);
@@ -167,7 +51,7 @@ class DesiredStateStoreTest {
     DesiredStateStore store = new DesiredStateStore(dir);
     store.saveBundle(digest, bundle.getBytes(StandardCharsets.UTF_8));
     store.save(
-        DesiredStateStore.verify(
+        DesiredStateCheck.verify(
             sign(controller, doc("dev-1", 1)), controller.getPublic(), "dev-1", 0));
     Path bundleFile = dir.resolve("desired/bundles/" + digest.substring(7) + ".yaml");
     Files.writeString(bundleFile, bundle + "  extra: injected\n");

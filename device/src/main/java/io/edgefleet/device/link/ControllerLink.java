@@ -1,11 +1,10 @@
-package io.edgefleet.agent;
+package io.edgefleet.device.link;
 
+import io.edgefleet.device.Timeouts;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
-import java.net.http.WebSocket;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,23 +16,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
 
 /**
- * One WebSocket to the controller and its timers: the hello, the welcome deadline, heartbeats at
- * the cadence the welcome sets, and dead-link detection. It never waits on the network: sends are
- * queued on the socket, timers run on the scheduler without the agent's lock.
+ * One connection to the controller as the device sees it, over whatever carries its messages (the
+ * agent's JDK WebSocket, the simulator's shared NIO sockets): the hello, the welcome deadline,
+ * heartbeats at the cadence the welcome sets, dead-link detection and the dispatch of the
+ * controller's messages. It never waits on the network: sends are queued on the transport, timers
+ * run on the scheduler without the caller's lock.
  *
  * <p>Liveness costs bytes on a metered link, so a heartbeat goes only when the link was quiet: a
- * tick at which the agent has both sent another message and heard from the controller since the
+ * tick at which the device has both sent another message and heard from the controller since the
  * previous tick sends nothing. A heartbeat that gets no answer (anything from the controller)
- * within {@link #answerTimeout} means the link is down, and so does silence for three intervals
- * (the backstop when heartbeats cannot even be sent). See decision 0014.
+ * within {@link Timeouts#answerTimeout} means the link is down, and so does silence for three
+ * intervals (the backstop when heartbeats cannot even be sent). See decision 0014.
  *
  * <p>The handler's {@code welcomed} and {@code closed} are called at most once each, in that order;
- * {@code received} is called on the socket's thread for every other message and must not block.
+ * {@code received} is called on the transport's thread for every other message and must not block.
  */
-final class ControllerLink implements WebSocket.Listener {
+public final class ControllerLink {
 
-  /** What the agent does with the link's events. */
-  interface Handler {
+  /** What the device does with the link's events. */
+  public interface Handler {
     void welcomed(ControllerLink link, ControllerMessage.Welcome welcome);
 
     void received(ControllerLink link, ControllerMessage message);
@@ -41,16 +42,30 @@ final class ControllerLink implements WebSocket.Listener {
     void closed(ControllerLink link, int code, String reason);
   }
 
-  /** How long an open socket may wait for the controller's welcome. */
-  static final Duration WELCOME_TIMEOUT = Duration.ofSeconds(30);
+  /**
+   * What carries the messages. Sends are called one at a time, in order, each after the previous
+   * one's stage completed.
+   */
+  public interface Transport {
+    /** Sends a whole text message; completes when it left the queue. */
+    CompletionStage<?> sendText(String text);
+
+    /** Sends a whole binary message; completes when it left the queue. */
+    CompletionStage<?> sendBinary(byte[] message);
+
+    /** Closes politely with a close frame. */
+    void close(int code, String reason);
+
+    /** Drops the connection at once. */
+    void abort();
+  }
 
   private final Handler handler;
   private final ScheduledExecutorService timer;
   private final Clock clock;
   private final RandomGenerator random;
   private final AgentMessage.Hello hello;
-  private final StringBuilder partial = new StringBuilder();
-  private volatile WebSocket ws;
+  private volatile Transport transport;
   private volatile Instant lastInbound;
   private volatile Instant lastOutbound;
   private Instant previousTick;
@@ -60,10 +75,10 @@ final class ControllerLink implements WebSocket.Listener {
   private ScheduledFuture<?> heartbeats;
   private ScheduledFuture<?> welcomeDeadline;
   private ScheduledFuture<?> answerDeadline;
-  private CompletableFuture<WebSocket> sending = CompletableFuture.completedFuture(null);
+  private CompletableFuture<?> sending = CompletableFuture.completedFuture(null);
   private long seq;
 
-  ControllerLink(
+  public ControllerLink(
       Handler handler,
       ScheduledExecutorService timer,
       Clock clock,
@@ -78,20 +93,11 @@ final class ControllerLink implements WebSocket.Listener {
     this.lastOutbound = Instant.MIN;
   }
 
-  /**
-   * How long a heartbeat may wait for an answer: the interval, at least 5 s (a loaded machine) and
-   * at most 20 s (a few round trips and loss recovery even on a satellite link).
-   */
-  static Duration answerTimeout(Duration interval) {
-    return Duration.ofMillis(Math.clamp(interval.toMillis(), 5_000, 20_000));
-  }
-
-  @Override
-  public void onOpen(WebSocket webSocket) {
-    ws = webSocket;
+  /** The transport is open: says hello and waits {@link Timeouts#WELCOME} for the welcome. */
+  public void opened(Transport t) {
+    transport = t;
     lastInbound = clock.instant();
     send(hello);
-    webSocket.request(1);
     // Heartbeats start with the welcome: a socket that never gets one must not stay forever.
     welcomeDeadline =
         timer.schedule(
@@ -99,43 +105,26 @@ final class ControllerLink implements WebSocket.Listener {
               if (!welcomed) {
                 end(
                     1006,
-                    "no welcome from the controller within " + WELCOME_TIMEOUT.toSeconds() + "s");
+                    "no welcome from the controller within " + Timeouts.WELCOME.toSeconds() + "s");
               }
             },
-            WELCOME_TIMEOUT.toMillis(),
+            Timeouts.WELCOME.toMillis(),
             TimeUnit.MILLISECONDS);
   }
 
-  @Override
-  public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+  /** Something arrived from the controller (a part of a message counts). */
+  public void heard() {
     lastInbound = clock.instant();
-    partial.append(data);
-    if (last) {
-      String text = partial.toString();
-      partial.setLength(0);
-      handle(text);
-    }
-    webSocket.request(1);
-    return null;
   }
 
-  @Override
-  public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-    closedBy(statusCode, reason == null ? "" : reason);
-    return null;
-  }
-
-  @Override
-  public void onError(WebSocket webSocket, Throwable error) {
-    closedBy(1006, LinkProblem.of(error, "the controller").message());
-  }
-
-  private void handle(String text) {
+  /** A whole text message arrived: the welcome, or one for the handler. */
+  public void received(String text) {
+    lastInbound = clock.instant();
     ControllerMessage msg;
     try {
       msg = Json.mapper().readValue(text, ControllerMessage.class);
     } catch (IOException e) {
-      return; // A newer controller may send messages this agent does not know.
+      return; // A newer controller may send messages this device does not know.
     }
     if (closed) {
       return;
@@ -154,11 +143,11 @@ final class ControllerLink implements WebSocket.Listener {
   }
 
   /** Starts heartbeats every {@code interval}, the first one jittered into its interval. */
-  void heartbeatEvery(Duration interval) {
+  public void heartbeatEvery(Duration interval) {
     if (heartbeats != null) {
       heartbeats.cancel(false);
     }
-    long ms = Math.max(1000, interval.toMillis());
+    long ms = Math.max(Timeouts.MIN_HEARTBEAT.toMillis(), interval.toMillis());
     this.interval = Duration.ofMillis(ms);
     previousTick = clock.instant();
     // Spread the first beat so devices that connected together do not beat together.
@@ -175,7 +164,7 @@ final class ControllerLink implements WebSocket.Listener {
     }
     Instant now = clock.instant();
     Duration silent = Duration.between(lastInbound, now);
-    if (silent.compareTo(interval.multipliedBy(3)) > 0) {
+    if (silent.compareTo(interval.multipliedBy(Timeouts.SILENT_INTERVALS)) > 0) {
       end(
           1006,
           "no answer from the controller for "
@@ -192,13 +181,13 @@ final class ControllerLink implements WebSocket.Listener {
   }
 
   /**
-   * Makes sure the socket still carries: another part of the agent saw the link fail (a download
+   * Makes sure the socket still carries: another part of the device saw the link fail (a download
    * stalled, a connection timed out). A socket whose data sat unacknowledged through an outage
    * waits for the kernel's backed-off retransmission, which can take a minute after the link
    * returns; a heartbeat now, unanswered within the answer deadline, replaces such a socket with a
    * fresh one instead. Does nothing before the welcome or while a heartbeat awaits its answer.
    */
-  void verify() {
+  public void verify() {
     Duration i = interval;
     if (closed || !welcomed || i == null) {
       return;
@@ -211,15 +200,15 @@ final class ControllerLink implements WebSocket.Listener {
     ask(i);
   }
 
-  /** Sends a heartbeat whose answer must come within {@link #answerTimeout}. */
+  /** Sends a heartbeat whose answer must come within {@link Timeouts#answerTimeout}. */
   private void ask(Duration interval) {
     Instant sent = clock.instant();
-    CompletableFuture<WebSocket> queued = queue(new AgentMessage.Heartbeat(++seq));
+    CompletableFuture<?> queued = queue(new AgentMessage.Heartbeat(++seq));
     if (queued == null) {
       return;
     }
     // The answer's clock starts when the heartbeat left the queue, not behind a long message.
-    Duration answer = answerTimeout(interval);
+    Duration answer = Timeouts.answerTimeout(interval);
     queued.thenRun(
         () -> {
           Instant left = clock.instant();
@@ -245,7 +234,7 @@ final class ControllerLink implements WebSocket.Listener {
   }
 
   /** Queues a message; messages leave in order. False if the link is gone. */
-  boolean send(AgentMessage msg) {
+  public boolean send(AgentMessage msg) {
     if (queue(msg) == null) {
       return false;
     }
@@ -256,56 +245,52 @@ final class ControllerLink implements WebSocket.Listener {
   }
 
   /** Queues a binary message (a compact telemetry batch) behind the others. False if gone. */
-  synchronized boolean sendBinary(byte[] message) {
-    WebSocket w = ws;
-    if (w == null || closed) {
+  public synchronized boolean sendBinary(byte[] message) {
+    Transport t = transport;
+    if (t == null || closed) {
       return false;
     }
-    sending =
-        sending
-            .handle((x, e) -> null)
-            .thenCompose(x -> w.sendBinary(ByteBuffer.wrap(message), true));
+    sending = sending.handle((x, e) -> null).thenCompose(x -> t.sendBinary(message));
     lastOutbound = clock.instant();
     return true;
   }
 
   /** Queues a text message; the future completes when it left the queue. Null if gone. */
-  private synchronized CompletableFuture<WebSocket> queue(AgentMessage msg) {
-    WebSocket w = ws;
-    if (w == null || closed) {
+  private synchronized CompletableFuture<?> queue(AgentMessage msg) {
+    Transport t = transport;
+    if (t == null || closed) {
       return null;
     }
     String text = Json.write(msg);
-    sending = sending.handle((x, e) -> null).thenCompose(x -> w.sendText(text, true));
+    sending = sending.handle((x, e) -> null).thenCompose(x -> t.sendText(text));
     return sending;
   }
 
-  boolean isOpen() {
-    return !closed && ws != null;
+  public boolean isOpen() {
+    return !closed && transport != null;
   }
 
-  /** Closes the socket politely (agent stopping); the handler is not called. */
-  void close() {
+  /** Closes the connection politely (the device stopping); the handler is not called. */
+  public void close(int code, String reason) {
     closed = true;
     stopTimers();
-    WebSocket w = ws;
-    if (w != null) {
-      w.sendClose(WebSocket.NORMAL_CLOSURE, "agent stopping")
-          .orTimeout(2, TimeUnit.SECONDS)
-          .whenComplete((x, e) -> w.abort());
+    Transport t = transport;
+    if (t != null) {
+      t.close(code, reason);
     }
   }
 
   /** Gives the link up from this side (dead link, no welcome) and tells the handler. */
   private void end(int code, String reason) {
-    WebSocket w = ws;
-    if (w != null) {
-      w.abort();
+    Transport t = transport;
+    if (t != null) {
+      t.abort();
     }
     closedBy(code, reason);
   }
 
-  private void closedBy(int code, String reason) {
+  /** The transport closed or failed; the handler is told once. */
+  public void closedBy(int code, String reason) {
     synchronized (this) {
       if (closed) {
         return;

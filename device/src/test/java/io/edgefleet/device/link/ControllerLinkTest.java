@@ -1,13 +1,12 @@
-package io.edgefleet.agent;
+package io.edgefleet.device.link;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.edgefleet.device.Timeouts;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.Json;
-import java.net.http.WebSocket;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,6 +15,7 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -50,7 +50,7 @@ class ControllerLinkTest {
     h.link.heartbeatEvery(Duration.ofHours(1));
     clock.advance(Duration.ofMillis(300));
     h.link.send(new AgentMessage.Event("k", "m", clock.instant()));
-    h.link.onText(h.socket, Json.write(new ControllerMessage.TelemetryAck(7)), true);
+    h.link.received(Json.write(new ControllerMessage.TelemetryAck(7)));
     clock.advance(INTERVAL);
     h.link.beat(INTERVAL);
     assertThat(h.socket.heartbeats()).isZero();
@@ -64,7 +64,7 @@ class ControllerLinkTest {
 
     // Only the controller spoke since that tick: it may not hear us, so say something.
     clock.advance(Duration.ofMillis(300));
-    h.link.onText(h.socket, Json.write(new ControllerMessage.Ack()), true);
+    h.link.received(Json.write(new ControllerMessage.Ack()));
     clock.advance(INTERVAL);
     h.link.beat(INTERVAL);
     assertThat(h.socket.heartbeats()).isEqualTo(2);
@@ -81,7 +81,7 @@ class ControllerLinkTest {
     answered.link.beat(interval);
     unanswered.link.beat(interval);
     clock.advance(Duration.ofMillis(700));
-    answered.link.onText(answered.socket, Json.write(new ControllerMessage.Ack()), true);
+    answered.link.received(Json.write(new ControllerMessage.Ack()));
 
     // The answer deadline is 5 s of real time here, not three intervals (15 s).
     await()
@@ -110,9 +110,9 @@ class ControllerLinkTest {
 
   @Test
   void theAnswerDeadlineScalesWithTheIntervalWithinBounds() {
-    assertThat(ControllerLink.answerTimeout(Duration.ofSeconds(1))).hasSeconds(5);
-    assertThat(ControllerLink.answerTimeout(Duration.ofSeconds(12))).hasSeconds(12);
-    assertThat(ControllerLink.answerTimeout(Duration.ofMinutes(2))).hasSeconds(20);
+    assertThat(Timeouts.answerTimeout(Duration.ofSeconds(1))).hasSeconds(5);
+    assertThat(Timeouts.answerTimeout(Duration.ofSeconds(12))).hasSeconds(12);
+    assertThat(Timeouts.answerTimeout(Duration.ofMinutes(2))).hasSeconds(20);
   }
 
   Harness open() {
@@ -135,16 +135,16 @@ class ControllerLinkTest {
             clock,
             new Random(1),
             new AgentMessage.Hello("test", 1L));
-    FakeSocket socket = new FakeSocket();
-    link.onOpen(socket);
-    link.onText(socket, Json.write(new ControllerMessage.Welcome("dev-1", 1, 0)), true); // welcomed
+    FakeTransport socket = new FakeTransport();
+    link.opened(socket);
+    link.received(Json.write(new ControllerMessage.Welcome("dev-1", 1, 0))); // welcomed
     return new Harness(link, socket, closedWith);
   }
 
-  record Harness(ControllerLink link, FakeSocket socket, AtomicReference<String> closedWith) {}
+  record Harness(ControllerLink link, FakeTransport socket, AtomicReference<String> closedWith) {}
 
-  /** The socket's side of the JDK WebSocket: records what the link sends. */
-  static final class FakeSocket implements WebSocket {
+  /** The transport's side: records what the link sends. */
+  static final class FakeTransport implements ControllerLink.Transport {
     final List<String> sent = new CopyOnWriteArrayList<>();
     volatile boolean aborted;
 
@@ -153,49 +153,19 @@ class ControllerLinkTest {
     }
 
     @Override
-    public CompletableFuture<WebSocket> sendText(CharSequence data, boolean last) {
-      sent.add(data.toString());
-      return CompletableFuture.completedFuture(this);
+    public CompletionStage<?> sendText(String text) {
+      sent.add(text);
+      return CompletableFuture.completedFuture(null);
     }
 
     @Override
-    public CompletableFuture<WebSocket> sendBinary(ByteBuffer data, boolean last) {
+    public CompletionStage<?> sendBinary(byte[] message) {
       sent.add("binary");
-      return CompletableFuture.completedFuture(this);
+      return CompletableFuture.completedFuture(null);
     }
 
     @Override
-    public CompletableFuture<WebSocket> sendPing(ByteBuffer message) {
-      return CompletableFuture.completedFuture(this);
-    }
-
-    @Override
-    public CompletableFuture<WebSocket> sendPong(ByteBuffer message) {
-      return CompletableFuture.completedFuture(this);
-    }
-
-    @Override
-    public CompletableFuture<WebSocket> sendClose(int statusCode, String reason) {
-      return CompletableFuture.completedFuture(this);
-    }
-
-    @Override
-    public void request(long n) {}
-
-    @Override
-    public String getSubprotocol() {
-      return "";
-    }
-
-    @Override
-    public boolean isOutputClosed() {
-      return aborted;
-    }
-
-    @Override
-    public boolean isInputClosed() {
-      return aborted;
-    }
+    public void close(int code, String reason) {}
 
     @Override
     public void abort() {

@@ -1,4 +1,4 @@
-package io.edgefleet.agent.desiredstate;
+package io.edgefleet.device.desiredstate;
 
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.tls.Signatures;

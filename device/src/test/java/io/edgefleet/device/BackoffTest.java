@@ -1,4 +1,4 @@
-package io.edgefleet.agent;
+package io.edgefleet.device;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.edgefleet.agent;
+package io.edgefleet.device;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -11,10 +11,20 @@ import java.nio.file.Path;
 
 /** Reads and validates the bootstrap file written by {@code edgefleet onboarding bootstrap}. */
 public final class BootstrapFile {
+  /** The file is missing, unreadable or malformed; the message says what to do. */
+  public static final class Invalid extends RuntimeException {
+    Invalid(String message) {
+      super(message);
+    }
+  }
+
   private static final long MAX_BYTES = 64 * 1024;
 
   private BootstrapFile() {}
 
+  /**
+   * @throws Invalid if the file cannot be used
+   */
   public static Bootstrap read(Path file) {
     String text;
     try {
@@ -43,9 +53,8 @@ public final class BootstrapFile {
     }
   }
 
-  private static AgentException invalid(Path file, String why) {
-    return new AgentException(
-        AgentException.Code.BOOTSTRAP_INVALID,
+  private static Invalid invalid(Path file, String why) {
+    return new Invalid(
         "bootstrap file "
             + file
             + " is unusable: "

@@ -1,5 +1,7 @@
-package io.edgefleet.agent.runtime;
+package io.edgefleet.agent.command;
 
+import io.edgefleet.agent.runtime.NoRuntime;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;

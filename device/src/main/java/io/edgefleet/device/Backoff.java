@@ -1,4 +1,4 @@
-package io.edgefleet.agent;
+package io.edgefleet.device;
 
 import java.time.Duration;
 import java.util.random.RandomGenerator;

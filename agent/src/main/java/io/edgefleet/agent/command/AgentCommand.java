@@ -1,8 +1,11 @@
-package io.edgefleet.agent;
+package io.edgefleet.agent.command;
 
+import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentException;
+import io.edgefleet.agent.Facts;
+import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.outbox.Sizes;
-import io.edgefleet.agent.runtime.Runtimes;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
@@ -167,12 +170,11 @@ public final class AgentCommand implements Callable<Integer> {
     agent.add(telemetry);
     telemetry.start();
     agent.add(
-        io.edgefleet.agent.logs.LogsFeature.forAgent(
+        LogsFeature.forAgent(
             agent,
             runtime,
             Clock.systemUTC(),
-            io.edgefleet.agent.logs.LogsFeature.Options.defaults()
-                .withBytesPerSecond(Math.min(logsRate, 1 << 20) * 1024)));
+            LogsFeature.Options.defaults().withBytesPerSecond(Math.min(logsRate, 1 << 20) * 1024)));
     try {
       agent.start();
     } catch (AgentException e) {

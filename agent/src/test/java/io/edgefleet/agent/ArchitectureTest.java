@@ -1,0 +1,41 @@
+package io.edgefleet.agent;
+
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTest;
+import com.tngtech.archunit.lang.ArchRule;
+import com.tngtech.archunit.library.dependencies.SliceAssignment;
+import com.tngtech.archunit.library.dependencies.SliceIdentifier;
+
+/** The agent's packages form layers: none depends on another that depends back on it. */
+@AnalyzeClasses(
+    packages = "io.edgefleet.agent",
+    importOptions = ImportOption.DoNotIncludeTests.class)
+class ArchitectureTest {
+
+  /**
+   * Every package is its own slice, the root package and nested ones ({@code runtime} and {@code
+   * runtime.kubernetes}) included.
+   */
+  private static final SliceAssignment PACKAGES =
+      new SliceAssignment() {
+        @Override
+        public SliceIdentifier getIdentifierOf(JavaClass c) {
+          return c.getPackageName().startsWith("io.edgefleet.agent")
+              ? SliceIdentifier.of(c.getPackageName())
+              : SliceIdentifier.ignore();
+        }
+
+        @Override
+        public String getDescription() {
+          return "the agent's packages";
+        }
+      };
+
+  @ArchTest
+  static final ArchRule packagesAreFreeOfCycles =
+      slices().assignedFrom(PACKAGES).should().beFreeOfCycles();
+}

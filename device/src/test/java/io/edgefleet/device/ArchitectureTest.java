@@ -1,0 +1,38 @@
+package io.edgefleet.device;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTest;
+import com.tngtech.archunit.lang.ArchRule;
+
+/**
+ * The device core is shared by the agent and the simulator: it builds on the protocol and the JDK
+ * (and the libraries the protocol brings) and on nothing of either user.
+ */
+@AnalyzeClasses(
+    packages = "io.edgefleet.device",
+    importOptions = ImportOption.DoNotIncludeTests.class)
+class ArchitectureTest {
+
+  @ArchTest
+  static final ArchRule dependsOnlyOnTheProtocolAndLibraries =
+      classes()
+          .that()
+          .resideInAPackage("io.edgefleet.device..")
+          .should()
+          .onlyDependOnClassesThat()
+          .resideInAnyPackage(
+              "io.edgefleet.device..",
+              "io.edgefleet.protocol..",
+              "java..",
+              "javax..",
+              "com.fasterxml.jackson..",
+              "org.bouncycastle..");
+
+  @ArchTest
+  static final ArchRule packagesAreFreeOfCycles =
+      slices().matching("io.edgefleet.device.(**)").should().beFreeOfCycles();
+}
