@@ -63,7 +63,7 @@ final class AlertsCommand {
         q.append("&state=").append(ControllerClient.segment(state.toLowerCase(Locale.ROOT)));
       }
       JsonNode items = api.get(q.toString()).path("items");
-      print(items, () -> alerts(items, now()));
+      printItems(items, () -> alerts(items, now()));
     }
   }
 
@@ -80,7 +80,7 @@ final class AlertsCommand {
           a.path("severity").asText(),
           Formats.relative(a, "since", now),
           Formats.relative(a, "resolvedAt", now),
-          cut(a.path("summary").asText(), 70),
+          a.path("summary").asText(),
           delivery(a.path("delivery")));
     }
     return t.render();
@@ -96,7 +96,7 @@ final class AlertsCommand {
       }
     }
     String error = d.path("lastError").asText("");
-    return String.join(", ", parts) + (error.isEmpty() ? "" : " (" + cut(error, 60) + ")");
+    return String.join(", ", parts) + (error.isEmpty() ? "" : " (" + error + ")");
   }
 
   @Command(
@@ -116,7 +116,7 @@ final class AlertsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(RULES).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t =
@@ -265,7 +265,7 @@ final class AlertsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(RECEIVERS).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("name", "format", "url", "custom-ca", "created");
@@ -402,9 +402,5 @@ final class AlertsCommand {
     if (value != null && !value.isBlank()) {
       body.put(field, value.strip());
     }
-  }
-
-  private static String cut(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max - 1) + "…";
   }
 }

@@ -52,9 +52,6 @@ final class AppsCommand {
   static final List<String> STATES =
       List.of("READY", "PROGRESSING", "APPLIED", "FAILED", "PENDING", "PENDING_OFFLINE");
 
-  /** How many hex digits of a digest tables show. */
-  static final int SHORT_DIGEST = 12;
-
   @Option(
       names = {"-h", "--help"},
       usageHelp = true,
@@ -192,7 +189,7 @@ final class AppsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(CATALOG).path("items");
-      print(items, () -> catalogTable(items));
+      printItems(items, () -> catalogTable(items));
     }
   }
 
@@ -204,7 +201,7 @@ final class AppsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode versions = api.get(CATALOG + "/" + ControllerClient.segment(name)).path("versions");
-      print(versions, () -> versionTable(versions, now()));
+      printItems(versions, () -> versionTable(versions, now()));
     }
   }
 
@@ -291,7 +288,7 @@ final class AppsCommand {
     void run(ControllerClient api) {
       if (app == null) {
         JsonNode items = api.get(APPS).path("items");
-        print(items, () -> table(items));
+        printItems(items, () -> table(items));
         return;
       }
       JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
@@ -331,7 +328,7 @@ final class AppsCommand {
       table.row(
           Formats.text(v, "version"),
           Formats.text(v, "kind"),
-          shortDigest(Formats.text(v, "digest")),
+          Formats.revision(Formats.text(v, "digest")),
           Formats.bytes(v.path("size").asLong()),
           Formats.text(v, "files"),
           Formats.relative(v, "createdAt", now),
@@ -398,13 +395,6 @@ final class AppsCommand {
     return h.append(", ").append(Formats.text(preview, "digest")).toString();
   }
 
-  /** {@code sha256:0123456789ab}: enough digits to tell versions apart in a table. */
-  static String shortDigest(String digest) {
-    int colon = digest.indexOf(':');
-    int end = Math.min(digest.length(), colon + 1 + SHORT_DIGEST);
-    return colon < 0 ? digest : digest.substring(0, end);
-  }
-
   /** The running applications: counts of devices per state. */
   static String table(Iterable<JsonNode> apps) {
     Table table =
@@ -434,7 +424,7 @@ final class AppsCommand {
           Formats.text(d, "deviceId"),
           Formats.text(d, "deviceName"),
           revision(d, "desiredRevision"),
-          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
+          Formats.revision(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -473,7 +463,7 @@ final class AppsCommand {
           Formats.text(d, "app"),
           Formats.text(d, "source"),
           revision(d, "desiredRevision"),
-          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
+          Formats.revision(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -508,8 +498,8 @@ final class AppsCommand {
     return nl < 0 ? text : text.substring(0, nl);
   }
 
-  /** A revision as tables show it: see {@link ReposCommand#shortRevision}. */
+  /** A revision as tables show it: see {@link Formats#revision}. */
   private static String revision(JsonNode d, String field) {
-    return ReposCommand.shortRevision(Formats.text(d, field));
+    return Formats.revision(Formats.text(d, field));
   }
 }

@@ -37,7 +37,7 @@ final class DeploymentsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(DeployCommand.DEPLOYMENTS).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("name", "app", "version", "target", "rollout", "state", "updated");

@@ -56,7 +56,7 @@ final class DevicesCommand {
     void run(ControllerClient api) {
       String query = status == null ? "" : "?status=" + status;
       JsonNode items = api.get(DEVICES + query).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
   }
 
@@ -221,7 +221,7 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(PREREGISTRATIONS).path("items");
-      print(items, () -> preregistrations(items, now()));
+      printItems(items, () -> preregistrations(items, now()));
     }
   }
 
@@ -235,7 +235,7 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(device(id) + "/apps").path("items");
-      print(items, () -> AppsCommand.appTable(items, now()));
+      printItems(items, () -> AppsCommand.appTable(items, now()));
     }
   }
 
@@ -255,7 +255,7 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(device(id) + "/events?limit=" + limit).path("items");
-      print(items, () -> events(items, now()));
+      printItems(items, () -> events(items, now()));
     }
   }
 

@@ -56,7 +56,7 @@ final class RolloutsCommand {
         q.append("&state=").append(ControllerClient.segment(state));
       }
       JsonNode items = api.get(q.toString()).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("id", "app", "from", "to", "state", "batch", "started", "why");
@@ -64,12 +64,12 @@ final class RolloutsCommand {
               t.row(
                   r.path("id").asText(),
                   r.path("app").asText(),
-                  r.path("fromRevision").asText(""),
-                  r.path("toRevision").asText(),
+                  Formats.revision(r.path("fromRevision").asText("")),
+                  Formats.revision(r.path("toRevision").asText()),
                   r.path("state").asText(),
                   batches(r),
                   Formats.relative(r, "createdAt", now()),
-                  cut(r.path("reason").asText(), 80));
+                  r.path("reason").asText());
             }
             return t.render();
           });
@@ -211,8 +211,8 @@ final class RolloutsCommand {
             m.path("deviceName").asText(),
             String.valueOf(m.path("batch").asInt() + 1),
             m.path("state").asText(),
-            m.path("runningRevision").asText(""),
-            cut(m.path("reason").asText(), 80));
+            Formats.revision(m.path("runningRevision").asText("")),
+            m.path("reason").asText());
       }
       out.append('\n').append(d.render());
     }
@@ -227,9 +227,5 @@ final class RolloutsCommand {
           .append('\n');
     }
     return out.toString();
-  }
-
-  private static String cut(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max - 1) + "…";
   }
 }

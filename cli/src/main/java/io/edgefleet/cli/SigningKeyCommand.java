@@ -41,7 +41,7 @@ final class SigningKeyCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(KEYS).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
   }
 

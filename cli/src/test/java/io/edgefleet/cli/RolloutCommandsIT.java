@@ -88,7 +88,7 @@ class RolloutCommandsIT {
         .contains("CREATED");
 
     Cli.Result rollouts = run("rollouts", "list", "--app", "web", "-o", "json");
-    JsonNode items = Json.mapper().readTree(rollouts.out());
+    JsonNode items = Json.mapper().readTree(rollouts.out()).path("items");
     assertThat(items).hasSize(2);
     assertThat(items.get(0).path("id").asText()).isEqualTo(rollout);
 
