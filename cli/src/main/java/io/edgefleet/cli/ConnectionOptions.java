@@ -186,7 +186,7 @@ final class ConnectionOptions {
       }
       return Optional.of(new ConfigFile(file, json));
     } catch (IOException e) {
-      throw CliException.usage("cannot read config file " + file + ": " + e.getMessage());
+      throw CliException.usage("cannot read config file " + file + ": " + Formats.problem(e));
     }
   }
 

@@ -72,8 +72,8 @@ final class DeploymentsCommand {
   @Command(
       name = "upgrade",
       description = {
-        "Change a deployment's version, values, target or rollout policy. A new version or new",
-        "values start a new rollout, which supersedes an unfinished one."
+        "Change a deployment's version, values, target or rollout policy.",
+        "A new version or new values start a new rollout, which supersedes an unfinished one."
       })
   static final class Upgrade extends TokenCommand {
     @Parameters(

@@ -1,6 +1,10 @@
 package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -67,6 +71,21 @@ final class Formats {
       return text;
     }
     return (m.group(1) == null ? "" : m.group(1)) + m.group(2).substring(0, SHORT_HEX);
+  }
+
+  /**
+   * What went wrong reading or writing a file, for a message that already names the file: {@code no
+   * such file}, {@code permission denied}, else the exception's own words (which for file system
+   * errors are often just the path again).
+   */
+  static String problem(IOException e) {
+    return switch (e) {
+      case NoSuchFileException x -> "no such file";
+      case AccessDeniedException x -> "permission denied";
+      case FileSystemException x when x.getReason() != null -> x.getReason();
+      case FileSystemException x -> x.getClass().getSimpleName();
+      default -> e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    };
   }
 
   /** Binary units: {@code 512 B}, {@code 1.5 KiB}, {@code 7.6 GiB}. */

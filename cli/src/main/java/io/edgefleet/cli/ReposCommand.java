@@ -334,10 +334,7 @@ final class ReposCommand {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new IllegalArgumentException(
-          "cannot read ssh key file "
-              + file
-              + ": "
-              + (e.getMessage() == null ? e : e.getMessage()));
+          "cannot read ssh key file " + file + ": " + Formats.problem(e));
     }
     String stripped = text.strip();
     if (stripped.startsWith("ssh-")

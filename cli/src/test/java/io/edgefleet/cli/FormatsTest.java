@@ -66,4 +66,15 @@ class FormatsTest {
     assertThat(Formats.revision("1.4.2")).isEqualTo("1.4.2");
     assertThat(Formats.revision("")).isEmpty();
   }
+
+  @Test
+  void fileProblemsSayWhatIsWrongWithoutRepeatingThePath() {
+    assertThat(Formats.problem(new java.nio.file.NoSuchFileException("/x/p.yaml")))
+        .isEqualTo("no such file");
+    assertThat(Formats.problem(new java.nio.file.AccessDeniedException("/x/p.yaml")))
+        .isEqualTo("permission denied");
+    assertThat(Formats.problem(new java.nio.file.FileSystemException("/x", null, "Is a directory")))
+        .isEqualTo("Is a directory");
+    assertThat(Formats.problem(new java.io.IOException("disk on fire"))).isEqualTo("disk on fire");
+  }
 }
