@@ -544,8 +544,21 @@ class CliCommandsIT {
   }
 
   @Test
+  void devicesMetricsOfADeviceThatSentNoTelemetrySaySoAndJsonIsTheApis() {
+    String id = enroll(new EnrollingDevice(unique("pos"), unique("SN"))).deviceId();
+
+    Cli.Result table = run("devices", "metrics", id, "--since", "15m");
+    Cli.Result asJson = run("devices", "metrics", id, "-o", "json");
+
+    assertThat(table.exitCode()).as(table.err()).isZero();
+    assertThat(table.out()).isEqualTo("No telemetry from " + id + " in this time.\n");
+    assertThat(json(asJson.out()).path("deviceId").asText()).isEqualTo(id);
+    assertThat(json(asJson.out()).path("summaries").isArray()).isTrue();
+  }
+
+  @Test
   void devicesAppsAndEventsOfAnUnknownDeviceAreNotFound() {
-    for (String verb : new String[] {"apps", "events"}) {
+    for (String verb : new String[] {"apps", "events", "metrics"}) {
       Cli.Result r = run("devices", verb, "dev-nope");
 
       assertThat(r.exitCode()).isEqualTo(1);
