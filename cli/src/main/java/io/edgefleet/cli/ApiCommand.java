@@ -27,6 +27,9 @@ abstract class ApiCommand implements Callable<Integer> {
   @Mixin ConnectionOptions connection;
   @Spec CommandSpec spec;
 
+  /** The exit code of a call that succeeded; a watch that ends sets what it ended with. */
+  int exitCode = 0;
+
   /** The API token given on this command line, if any. */
   abstract Optional<String> tokenOption();
 
@@ -46,7 +49,7 @@ abstract class ApiCommand implements Callable<Integer> {
       try (ControllerClient api = new ControllerClient(resolved)) {
         screen().use(() -> run(api));
       }
-      return 0;
+      return exitCode;
     } catch (CliException e) {
       err.println("error: " + e.getMessage());
       return e.exitCode();

@@ -274,7 +274,10 @@ final class AppsCommand {
         "With APP: that application on each of its devices: desired revision (with the commit it"
             + " came from, for Git apps), running revision, state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
-            + " offline and updates when it reconnects)."
+            + " offline and updates when it reconnects).",
+        "With --watch and APP, until no device is still on its way; the exit code says how: 0"
+            + " ready everywhere, 7 failed on a device, 8 ready on every online device but waiting"
+            + " for offline ones. Without APP, --watch runs until Ctrl-C."
       })
   static final class Status extends TokenCommand {
     @Parameters(
@@ -284,18 +287,58 @@ final class AppsCommand {
         description = "Application name, as `apps status` lists it.")
     String app;
 
+    @Mixin WatchOptions watching;
+
     @Override
     void run(ControllerClient api) {
-      if (app == null) {
+      if (watching.watch) {
+        exitCode = watching.watch(this).run(() -> frame(api));
+      } else if (app == null) {
         JsonNode items = api.get(APPS).path("items");
         printItems(items, () -> table(items));
-        return;
+      } else {
+        JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
+        JsonNode devices = status.path("devices");
+        print(status, () -> deviceTable(devices, now()));
+        spec.commandLine().getErr().println(summary(devices));
+      }
+    }
+
+    private Watch.Frame frame(ControllerClient api) {
+      if (app == null) {
+        JsonNode listing = api.get(APPS);
+        return Watch.Frame.going(
+            WatchOptions.text(this, listing, () -> table(listing.path("items"))));
       }
       JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
       JsonNode devices = status.path("devices");
-      print(status, () -> deviceTable(devices, now()));
-      spec.commandLine().getErr().println(summary(devices));
+      return new Watch.Frame(
+          WatchOptions.text(this, status, () -> deviceTable(devices, now())), end(app, devices));
     }
+  }
+
+  /**
+   * Whether a watched app has arrived: once no device is PENDING, PROGRESSING or APPLIED (or in a
+   * state this CLI does not know), ready everywhere (exit 0), failed somewhere (7), or ready on
+   * every online device with offline ones still to update (8).
+   */
+  static Optional<Watch.End> end(String app, JsonNode devices) {
+    boolean failed = false;
+    boolean offline = false;
+    for (JsonNode d : devices) {
+      switch (Formats.text(d, "state")) {
+        case "READY" -> {}
+        case "FAILED" -> failed = true;
+        case "PENDING_OFFLINE" -> offline = true;
+        default -> {
+          return Optional.empty();
+        }
+      }
+    }
+    int code = failed ? Watch.APP_FAILED : offline ? Watch.OFFLINE_PENDING : 0;
+    return Optional.of(
+        new Watch.End(
+            code, app + ": " + summary(devices) + (code == 0 ? "" : " (exit " + code + ")")));
   }
 
   /** The first line after a push: new, or already there. */

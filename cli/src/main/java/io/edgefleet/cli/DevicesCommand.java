@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -42,7 +43,12 @@ final class DevicesCommand {
       description = "Show this help message and exit.")
   boolean help;
 
-  @Command(name = "list", description = "List devices with their status and last contact.")
+  @Command(
+      name = "list",
+      description = {
+        "List devices with their status and last contact.",
+        "With --watch, keep the list up to date until Ctrl-C."
+      })
   static final class ListDevices extends TokenCommand {
     @Option(
         names = "--status",
@@ -53,9 +59,24 @@ final class DevicesCommand {
                 + " REJECTED or DECOMMISSIONED.")
     String status;
 
+    @Mixin WatchOptions watching;
+
     @Override
     void run(ControllerClient api) {
       String query = status == null ? "" : "?status=" + status;
+      if (watching.watch) {
+        exitCode =
+            watching
+                .watch(this)
+                .run(
+                    () -> {
+                      JsonNode listing = api.get(DEVICES + query);
+                      return Watch.Frame.going(
+                          WatchOptions.text(
+                              this, listing, () -> table(listing.path("items"), now())));
+                    });
+        return;
+      }
       JsonNode items = api.get(DEVICES + query).path("items");
       printItems(items, () -> table(items, now()));
     }
