@@ -40,9 +40,10 @@ public final class Main implements Runnable {
     SequencedMap<String, Supplier<Object>> commands = commands();
     CommandLine cl = new CommandLine(new Main());
     String first = args.length > 0 ? args[0] : "";
+    boolean versionOnly = args.length == 1 && (first.equals("--version") || first.equals("-V"));
     if (commands.containsKey(first) && !first.equals("completion")) {
       cl.addSubcommand(first, commands.get(first).get());
-    } else {
+    } else if (!versionOnly) {
       commands.forEach((name, command) -> cl.addSubcommand(name, command.get()));
     }
     // Every role answers --version with the distribution's version.

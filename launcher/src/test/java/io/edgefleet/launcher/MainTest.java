@@ -68,6 +68,18 @@ class MainTest {
         .contains("controller", "agent", "demo", "sim", "devices", "rollouts", "completion");
     assertThat(Main.commandLine(new String[] {"completion", "bash"}).getSubcommands().keySet())
         .contains("devices", "rollouts");
+    assertThat(Main.commandLine(new String[] {"--version"}).getSubcommands()).isEmpty();
+  }
+
+  @Test
+  void theCliCacheIsTrainedOnCallsThatParse() {
+    for (java.util.List<String> call : CliTraining.CALLS) {
+      String[] words = call.toArray(String[]::new);
+      if (call.contains("--no-such-flag")) {
+        continue; // trains the bad-input path on purpose
+      }
+      assertThat(Main.commandLine(words).parseArgs(words).errors()).as(call.toString()).isEmpty();
+    }
   }
 
   private static void every(CommandLine command, List<String> names) {
