@@ -267,13 +267,14 @@ final class RolloutsCommand {
     }
     out.append("\nHistory:\n");
     for (JsonNode e : r.path("events")) {
-      out.append("  ")
-          .append(Formats.timestamp(e, "at", now))
-          .append("  ")
-          .append(e.path("kind").asText())
-          .append("  ")
-          .append(e.path("message").asText())
-          .append('\n');
+      String entry =
+          "  "
+              + Formats.timestamp(e, "at", now)
+              + "  "
+              + e.path("kind").asText()
+              + "  "
+              + e.path("message").asText();
+      out.append(Table.line(entry, Screen.current())).append('\n');
     }
     return out.toString();
   }

@@ -114,6 +114,12 @@ final class Table {
     }
   }
 
+  /** A line of free text (such as a history entry) shortened with {@code …} to the screen. */
+  static String line(String text, Screen screen) {
+    String clean = cell(text);
+    return screen.width() > 0 ? cut(clean, Math.max(MIN_WIDTH, screen.width())) : clean;
+  }
+
   private static String cut(String cell, int width) {
     return cell.length() <= width ? cell : cell.substring(0, width - 1) + "…";
   }

@@ -378,7 +378,7 @@ class CliCommandsIT {
     Cli.Result create = run("onboarding", "create", "--tag", "site");
 
     assertThat(tag.exitCode()).isEqualTo(2);
-    assertThat(tag.err()).contains("'store 18'").contains("Usage:");
+    assertThat(tag.err()).contains("'store 18'").contains("try 'edgefleet devices tag --help'");
     assertThat(create.exitCode()).isEqualTo(2);
     assertThat(create.err()).contains("'site' is not KEY=VALUE");
     assertThat(controller.devices().get(id).tags()).isEqualTo(Map.of("site", "store-17"));
@@ -510,7 +510,7 @@ class CliCommandsIT {
     assertThat(table.exitCode()).isZero();
     assertThat(table.out())
         .isEqualTo("NAME  LATEST  VERSIONS  KIND  DESCRIPTION" + System.lineSeparator());
-    assertThat(json(asJson.out())).isEqualTo(json("[]"));
+    assertThat(json(asJson.out())).isEqualTo(json("{\"items\": []}"));
   }
 
   @Test

@@ -62,7 +62,8 @@ class CliCommandsTest {
             "preregister",
             "preregistrations",
             "apps",
-            "events");
+            "events",
+            "metrics");
     assertThat(root.getSubcommands().get("repos").getSubcommands())
         .containsOnlyKeys("add", "list", "get", "remove", "sync", "history", "diff");
     assertThat(root.getSubcommands().get("apps").getSubcommands())

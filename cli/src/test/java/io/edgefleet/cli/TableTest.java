@@ -153,4 +153,13 @@ class TableTest {
     assertThat(seen[0].lines()).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(50));
     assertThat(devices().render()).contains("after the link to the site dropped");
   }
+
+  @Test
+  void aLineOfFreeTextIsCutToTheScreenOnlyWhenItHasAWidth() {
+    String entry =
+        "  2025-06-01T12:00:00Z  PAUSED  batch 2 failed: 3 of 10 devices did not become ready";
+
+    assertThat(Table.line(entry, new Screen(40, false, true))).hasSize(40).endsWith("…");
+    assertThat(Table.line(entry, Screen.PLAIN)).isEqualTo(entry);
+  }
 }
