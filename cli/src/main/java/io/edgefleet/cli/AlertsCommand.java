@@ -40,8 +40,8 @@ final class AlertsCommand {
   @Command(
       name = "list",
       description = {
-        "Alerts that fire, wait for their 'for' to pass (pending), or resolved in the last 24 hours,",
-        "with since when and how their notifications stand."
+        "Alerts that fire, wait for their 'for' to pass (pending), or resolved in the last 24"
+            + " hours, with since when and how their notifications stand."
       })
   static final class ListAlerts extends TokenCommand {
     @Option(
@@ -63,7 +63,7 @@ final class AlertsCommand {
         q.append("&state=").append(ControllerClient.segment(state.toLowerCase(Locale.ROOT)));
       }
       JsonNode items = api.get(q.toString()).path("items");
-      print(items, () -> alerts(items, now()));
+      printItems(items, () -> alerts(items, now()));
     }
   }
 
@@ -80,7 +80,7 @@ final class AlertsCommand {
           a.path("severity").asText(),
           Formats.relative(a, "since", now),
           Formats.relative(a, "resolvedAt", now),
-          cut(a.path("summary").asText(), 70),
+          a.path("summary").asText(),
           delivery(a.path("delivery")));
     }
     return t.render();
@@ -96,7 +96,7 @@ final class AlertsCommand {
       }
     }
     String error = d.path("lastError").asText("");
-    return String.join(", ", parts) + (error.isEmpty() ? "" : " (" + cut(error, 60) + ")");
+    return String.join(", ", parts) + (error.isEmpty() ? "" : " (" + error + ")");
   }
 
   @Command(
@@ -116,7 +116,7 @@ final class AlertsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(RULES).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t =
@@ -155,7 +155,7 @@ final class AlertsCommand {
         "Add an alert rule. Types and their parameters:",
         "  device-offline        --for D: a device OFFLINE longer than D",
         "  app-failed            [--app A] [--for D]: an app FAILED on a device",
-        "  disk-usage            --percent P [--mount M] [--for D]: disk usage at or above P %",
+        "  disk-usage            --percent P [--mount M] [--for D]: disk usage at or above P %%",
         "  certificate-expiring  --within D: a device certificate expiring within D",
         "  rollout-paused        [--app A] [--for D]: a rollout PAUSED",
         "Durations: 90s, 10m, 4h, 30d."
@@ -265,7 +265,7 @@ final class AlertsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(RECEIVERS).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("name", "format", "url", "custom-ca", "created");
@@ -285,8 +285,9 @@ final class AlertsCommand {
   @Command(
       name = "add",
       description = {
-        "Add a webhook receiver. Formats: generic (edgefleet's JSON), slack (an incoming",
-        "webhook), alertmanager (the body Alertmanager sends to webhooks, version 4)."
+        "Add a webhook receiver.",
+        "Formats: generic (edgefleet's JSON), slack (an incoming webhook), alertmanager (the body"
+            + " Alertmanager sends to webhooks, version 4)."
       })
   static final class ReceiverAdd extends TokenCommand {
     @Parameters(
@@ -317,7 +318,7 @@ final class AlertsCommand {
         try {
           caPem = Files.readString(caFile, StandardCharsets.UTF_8);
         } catch (IOException e) {
-          throw badInput("cannot read --ca-file " + caFile + ": " + e.getMessage());
+          throw badInput("cannot read --ca-file " + caFile + ": " + Formats.problem(e));
         }
       }
     }
@@ -402,9 +403,5 @@ final class AlertsCommand {
     if (value != null && !value.isBlank()) {
       body.put(field, value.strip());
     }
-  }
-
-  private static String cut(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max - 1) + "…";
   }
 }

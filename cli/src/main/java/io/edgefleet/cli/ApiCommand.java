@@ -27,6 +27,9 @@ abstract class ApiCommand implements Callable<Integer> {
   @Mixin ConnectionOptions connection;
   @Spec CommandSpec spec;
 
+  /** The exit code of a call that succeeded; a watch that ends sets what it ended with. */
+  int exitCode = 0;
+
   /** The API token given on this command line, if any. */
   abstract Optional<String> tokenOption();
 
@@ -44,9 +47,9 @@ abstract class ApiCommand implements Callable<Integer> {
           connection.resolve(
               tokenOption(), System.getenv(), Path.of(System.getProperty("user.home")));
       try (ControllerClient api = new ControllerClient(resolved)) {
-        run(api);
+        screen().use(() -> run(api));
       }
-      return 0;
+      return exitCode;
     } catch (CliException e) {
       err.println("error: " + e.getMessage());
       return e.exitCode();
@@ -60,6 +63,11 @@ abstract class ApiCommand implements Callable<Integer> {
     return spec.commandLine().getOut();
   }
 
+  /** Where the output goes: its width and whether it takes colour. */
+  Screen screen() {
+    return Screen.of(System.getenv(), Screen.stdoutIsTerminal(), connection.output == Output.WIDE);
+  }
+
   Instant now() {
     return Instant.now();
   }
@@ -71,6 +79,17 @@ abstract class ApiCommand implements Callable<Integer> {
   /** Prints the API's JSON in JSON mode, else the rendered table text. */
   void print(JsonNode api, Supplier<String> table) {
     out().print(json() ? Json.pretty(api) + "\n" : table.get());
+  }
+
+  /** A listing as the API answers it, {@code {"items": [...]}}, in JSON mode; else the table. */
+  void printItems(JsonNode items, Supplier<String> table) {
+    if (json()) {
+      ObjectNode listing = object();
+      listing.set("items", items);
+      out().print(Json.pretty(listing) + "\n");
+    } else {
+      out().print(table.get());
+    }
   }
 
   /** A line for people: on stdout for tables, on stderr in JSON mode to keep stdout parseable. */

@@ -52,9 +52,6 @@ final class AppsCommand {
   static final List<String> STATES =
       List.of("READY", "PROGRESSING", "APPLIED", "FAILED", "PENDING", "PENDING_OFFLINE");
 
-  /** How many hex digits of a digest tables show. */
-  static final int SHORT_DIGEST = 12;
-
   @Option(
       names = {"-h", "--help"},
       usageHelp = true,
@@ -192,7 +189,7 @@ final class AppsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(CATALOG).path("items");
-      print(items, () -> catalogTable(items));
+      printItems(items, () -> catalogTable(items));
     }
   }
 
@@ -204,7 +201,7 @@ final class AppsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode versions = api.get(CATALOG + "/" + ControllerClient.segment(name)).path("versions");
-      print(versions, () -> versionTable(versions, now()));
+      printItems(versions, () -> versionTable(versions, now()));
     }
   }
 
@@ -277,7 +274,10 @@ final class AppsCommand {
         "With APP: that application on each of its devices: desired revision (with the commit it"
             + " came from, for Git apps), running revision, state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
-            + " offline and updates when it reconnects)."
+            + " offline and updates when it reconnects).",
+        "With --watch and APP, until no device is still on its way; the exit code says how: 0"
+            + " ready everywhere, 7 failed on a device, 8 ready on every online device but waiting"
+            + " for offline ones. Without APP, --watch runs until Ctrl-C."
       })
   static final class Status extends TokenCommand {
     @Parameters(
@@ -287,18 +287,58 @@ final class AppsCommand {
         description = "Application name, as `apps status` lists it.")
     String app;
 
+    @Mixin WatchOptions watching;
+
     @Override
     void run(ControllerClient api) {
-      if (app == null) {
+      if (watching.watch) {
+        exitCode = watching.watch(this).run(() -> frame(api));
+      } else if (app == null) {
         JsonNode items = api.get(APPS).path("items");
-        print(items, () -> table(items));
-        return;
+        printItems(items, () -> table(items));
+      } else {
+        JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
+        JsonNode devices = status.path("devices");
+        print(status, () -> deviceTable(devices, now()));
+        spec.commandLine().getErr().println(summary(devices));
+      }
+    }
+
+    private Watch.Frame frame(ControllerClient api) {
+      if (app == null) {
+        JsonNode listing = api.get(APPS);
+        return Watch.Frame.going(
+            WatchOptions.text(this, listing, () -> table(listing.path("items"))));
       }
       JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
       JsonNode devices = status.path("devices");
-      print(status, () -> deviceTable(devices, now()));
-      spec.commandLine().getErr().println(summary(devices));
+      return new Watch.Frame(
+          WatchOptions.text(this, status, () -> deviceTable(devices, now())), end(app, devices));
     }
+  }
+
+  /**
+   * Whether a watched app has arrived: once no device is PENDING, PROGRESSING or APPLIED (or in a
+   * state this CLI does not know), ready everywhere (exit 0), failed somewhere (7), or ready on
+   * every online device with offline ones still to update (8).
+   */
+  static Optional<Watch.End> end(String app, JsonNode devices) {
+    boolean failed = false;
+    boolean offline = false;
+    for (JsonNode d : devices) {
+      switch (Formats.text(d, "state")) {
+        case "READY" -> {}
+        case "FAILED" -> failed = true;
+        case "PENDING_OFFLINE" -> offline = true;
+        default -> {
+          return Optional.empty();
+        }
+      }
+    }
+    int code = failed ? Watch.APP_FAILED : offline ? Watch.OFFLINE_PENDING : 0;
+    return Optional.of(
+        new Watch.End(
+            code, app + ": " + summary(devices) + (code == 0 ? "" : " (exit " + code + ")")));
   }
 
   /** The first line after a push: new, or already there. */
@@ -331,7 +371,7 @@ final class AppsCommand {
       table.row(
           Formats.text(v, "version"),
           Formats.text(v, "kind"),
-          shortDigest(Formats.text(v, "digest")),
+          Formats.revision(Formats.text(v, "digest")),
           Formats.bytes(v.path("size").asLong()),
           Formats.text(v, "files"),
           Formats.relative(v, "createdAt", now),
@@ -398,13 +438,6 @@ final class AppsCommand {
     return h.append(", ").append(Formats.text(preview, "digest")).toString();
   }
 
-  /** {@code sha256:0123456789ab}: enough digits to tell versions apart in a table. */
-  static String shortDigest(String digest) {
-    int colon = digest.indexOf(':');
-    int end = Math.min(digest.length(), colon + 1 + SHORT_DIGEST);
-    return colon < 0 ? digest : digest.substring(0, end);
-  }
-
   /** The running applications: counts of devices per state. */
   static String table(Iterable<JsonNode> apps) {
     Table table =
@@ -434,7 +467,7 @@ final class AppsCommand {
           Formats.text(d, "deviceId"),
           Formats.text(d, "deviceName"),
           revision(d, "desiredRevision"),
-          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
+          Formats.revision(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -473,7 +506,7 @@ final class AppsCommand {
           Formats.text(d, "app"),
           Formats.text(d, "source"),
           revision(d, "desiredRevision"),
-          ReposCommand.shortSha(Formats.text(d, "desiredCommit")),
+          Formats.revision(Formats.text(d, "desiredCommit")),
           revision(d, "runningRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
@@ -508,8 +541,8 @@ final class AppsCommand {
     return nl < 0 ? text : text.substring(0, nl);
   }
 
-  /** A revision as tables show it: see {@link ReposCommand#shortRevision}. */
+  /** A revision as tables show it: see {@link Formats#revision}. */
   private static String revision(JsonNode d, String field) {
-    return ReposCommand.shortRevision(Formats.text(d, field));
+    return Formats.revision(Formats.text(d, field));
   }
 }

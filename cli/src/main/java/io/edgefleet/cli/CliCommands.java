@@ -1,14 +1,21 @@
 package io.edgefleet.cli;
 
+import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.SequencedMap;
+import java.util.function.Supplier;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The CLI verbs, for the launcher to register as subcommands of {@code edgefleet}:
  *
  * <pre>{@code
  * CommandLine edgefleet = new CommandLine(new Edgefleet());
- * CliCommands.commands().forEach(edgefleet::addSubcommand);
+ * CliCommands.verbs().forEach((name, command) -> edgefleet.addSubcommand(name, command.get()));
+ * CliCommands.reportBadInputBriefly(edgefleet);
  * }</pre>
  *
  * <p>Each leaf command returns its exit code from {@code call()}: 0 on success, 1 when the call
@@ -18,21 +25,56 @@ import java.util.Map;
 public final class CliCommands {
   private CliCommands() {}
 
+  /**
+   * The picocli command objects by subcommand name, in the order to show them in help; each made
+   * when asked for, so a call can build only the verb it runs.
+   */
+  public static SequencedMap<String, Supplier<Object>> verbs() {
+    SequencedMap<String, Supplier<Object>> commands = new LinkedHashMap<>();
+    commands.put("onboarding", OnboardingCommand::new);
+    commands.put("devices", DevicesCommand::new);
+    commands.put("repos", ReposCommand::new);
+    commands.put("apps", AppsCommand::new);
+    commands.put("deploy", DeployCommand::new);
+    commands.put("deployments", DeploymentsCommand::new);
+    commands.put("rollouts", RolloutsCommand::new);
+    commands.put("alerts", AlertsCommand::new);
+    commands.put("fleet", FleetCommand::new);
+    commands.put("events", EventsCommand::new);
+    commands.put("logs", LogsCommand::new);
+    commands.put("signing-key", SigningKeyCommand::new);
+    commands.put("completion", CompletionCommand::new);
+    return commands;
+  }
+
   /** Fresh picocli command objects by subcommand name, in the order to show them in help. */
   public static Map<String, Object> commands() {
     Map<String, Object> commands = new LinkedHashMap<>();
-    commands.put("onboarding", new OnboardingCommand());
-    commands.put("devices", new DevicesCommand());
-    commands.put("repos", new ReposCommand());
-    commands.put("apps", new AppsCommand());
-    commands.put("deploy", new DeployCommand());
-    commands.put("deployments", new DeploymentsCommand());
-    commands.put("rollouts", new RolloutsCommand());
-    commands.put("alerts", new AlertsCommand());
-    commands.put("fleet", new FleetCommand());
-    commands.put("events", new EventsCommand());
-    commands.put("logs", new LogsCommand());
-    commands.put("signing-key", new SigningKeyCommand());
+    verbs().forEach((name, command) -> commands.put(name, command.get()));
     return commands;
+  }
+
+  /**
+   * Makes bad input (an unknown flag, a missing or malformed value) print one {@code error:} line,
+   * the suggestions for a mistyped name and a hint where help is, instead of the whole usage; exit
+   * code 2. A group called without its verb still lists its verbs.
+   */
+  public static void reportBadInputBriefly(CommandLine root) {
+    root.setParameterExceptionHandler(CliCommands::badInput);
+  }
+
+  private static int badInput(ParameterException e, String[] args) {
+    CommandLine command = e.getCommandLine();
+    PrintWriter err = command.getErr();
+    err.println("error: " + e.getMessage());
+    if (!command.getSubcommands().isEmpty() && e.getMessage().startsWith("Missing required")) {
+      // A group without its verb: the verbs are the answer.
+      command.usage(err);
+    } else {
+      UnmatchedArgumentException.printSuggestions(e, err);
+      err.println("try '" + command.getCommandSpec().qualifiedName() + " --help'");
+    }
+    err.flush();
+    return CliException.USAGE;
   }
 }

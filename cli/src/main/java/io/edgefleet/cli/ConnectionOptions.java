@@ -34,6 +34,7 @@ final class ConnectionOptions {
   /** How results are printed. */
   enum Output {
     TABLE,
+    WIDE,
     JSON
   }
 
@@ -60,10 +61,12 @@ final class ConnectionOptions {
 
   @Option(
       names = {"-o", "--output"},
-      paramLabel = "table|json",
+      paramLabel = "table|wide|json",
       defaultValue = "table",
       converter = OutputConverter.class,
-      description = "Output format: table (default) or json (the API's JSON).")
+      description =
+          "Output format: table (default; fits the terminal), wide (a table that shows every"
+              + " character) or json (the API's JSON).")
   Output output = Output.TABLE;
 
   @Option(
@@ -183,7 +186,7 @@ final class ConnectionOptions {
       }
       return Optional.of(new ConfigFile(file, json));
     } catch (IOException e) {
-      throw CliException.usage("cannot read config file " + file + ": " + e.getMessage());
+      throw CliException.usage("cannot read config file " + file + ": " + Formats.problem(e));
     }
   }
 
@@ -207,7 +210,7 @@ final class ConnectionOptions {
   /** A parsed CLI config file: {@code {"server", "token", "caFingerprint"}}. */
   private record ConfigFile(Path path, JsonNode json) {}
 
-  /** Accepts {@code table} and {@code json} in any case. */
+  /** Accepts {@code table}, {@code wide} and {@code json} in any case. */
   static final class OutputConverter implements ITypeConverter<Output> {
     @Override
     public Output convert(String value) {
@@ -215,7 +218,7 @@ final class ConnectionOptions {
         return Output.valueOf(value.strip().toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new TypeConversionException(
-            "'" + value + "' is not an output format: use table or json");
+            "'" + value + "' is not an output format: use table, wide or json");
       }
     }
   }

@@ -14,8 +14,9 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "deploy",
     description = {
-      "Deploy a catalog app version to the devices --target selects, with values given now,",
-      "through a phased rollout (--rollout POLICY.yaml; default: every device at once)."
+      "Deploy a catalog app version to the devices --target selects.",
+      "With values given now, through a phased rollout (--rollout POLICY.yaml; default: every"
+          + " device at once)."
     })
 final class DeployCommand extends TokenCommand {
   static final String DEPLOYMENTS = "/api/v1/deployments";
@@ -89,7 +90,7 @@ final class DeployCommand extends TokenCommand {
       }
       return Files.readString(file);
     } catch (IOException e) {
-      throw command.badInput("cannot read rollout policy " + file + ": " + e.getMessage());
+      throw command.badInput("cannot read rollout policy " + file + ": " + Formats.problem(e));
     }
   }
 

@@ -37,7 +37,7 @@ final class DeploymentsCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(DeployCommand.DEPLOYMENTS).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("name", "app", "version", "target", "rollout", "state", "updated");
@@ -72,8 +72,8 @@ final class DeploymentsCommand {
   @Command(
       name = "upgrade",
       description = {
-        "Change a deployment's version, values, target or rollout policy. A new version or new",
-        "values start a new rollout, which supersedes an unfinished one."
+        "Change a deployment's version, values, target or rollout policy.",
+        "A new version or new values start a new rollout, which supersedes an unfinished one."
       })
   static final class Upgrade extends TokenCommand {
     @Parameters(

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -29,7 +30,8 @@ import picocli.CommandLine.Parameters;
       DevicesCommand.Preregister.class,
       DevicesCommand.ListPreregistrations.class,
       DevicesCommand.Apps.class,
-      DevicesCommand.Events.class
+      DevicesCommand.Events.class,
+      DevicesCommand.Metrics.class
     })
 final class DevicesCommand {
   static final String DEVICES = "/api/v1/devices";
@@ -41,7 +43,12 @@ final class DevicesCommand {
       description = "Show this help message and exit.")
   boolean help;
 
-  @Command(name = "list", description = "List devices with their status and last contact.")
+  @Command(
+      name = "list",
+      description = {
+        "List devices with their status and last contact.",
+        "With --watch, keep the list up to date until Ctrl-C."
+      })
   static final class ListDevices extends TokenCommand {
     @Option(
         names = "--status",
@@ -52,11 +59,26 @@ final class DevicesCommand {
                 + " REJECTED or DECOMMISSIONED.")
     String status;
 
+    @Mixin WatchOptions watching;
+
     @Override
     void run(ControllerClient api) {
       String query = status == null ? "" : "?status=" + status;
+      if (watching.watch) {
+        exitCode =
+            watching
+                .watch(this)
+                .run(
+                    () -> {
+                      JsonNode listing = api.get(DEVICES + query);
+                      return Watch.Frame.going(
+                          WatchOptions.text(
+                              this, listing, () -> table(listing.path("items"), now())));
+                    });
+        return;
+      }
       JsonNode items = api.get(DEVICES + query).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
   }
 
@@ -221,7 +243,7 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(PREREGISTRATIONS).path("items");
-      print(items, () -> preregistrations(items, now()));
+      printItems(items, () -> preregistrations(items, now()));
     }
   }
 
@@ -235,7 +257,7 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(device(id) + "/apps").path("items");
-      print(items, () -> AppsCommand.appTable(items, now()));
+      printItems(items, () -> AppsCommand.appTable(items, now()));
     }
   }
 
@@ -255,8 +277,84 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(device(id) + "/events?limit=" + limit).path("items");
-      print(items, () -> events(items, now()));
+      printItems(items, () -> events(items, now()));
     }
+  }
+
+  @Command(
+      name = "metrics",
+      description = {
+        "Show a device's node and workload metrics from its telemetry.",
+        "Per metric the last value and the minimum, mean and maximum over the newest window;"
+            + " -o json prints every window of --since."
+      })
+  static final class Metrics extends TokenCommand {
+    @Parameters(paramLabel = "ID", converter = Converters.Id.class, description = "Device id.")
+    String id;
+
+    @Option(
+        names = "--since",
+        paramLabel = "DURATION",
+        defaultValue = "1h",
+        converter = Converters.DurationText.class,
+        description = "How far back, 1m to 24h (default: ${DEFAULT-VALUE}).")
+    String since = "1h";
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode metrics = api.get(device(id) + "/metrics?since=" + ControllerClient.segment(since));
+      print(metrics, () -> metrics(metrics, now()));
+    }
+  }
+
+  /** The newest telemetry window of a device: a line saying which, then one row per metric. */
+  static String metrics(JsonNode answer, Instant now) {
+    JsonNode latest = answer.path("latest");
+    if (latest.isMissingNode() || latest.isNull()) {
+      return "No telemetry from " + Formats.text(answer, "deviceId") + " in this time.\n";
+    }
+    StringBuilder out =
+        new StringBuilder("Window: ")
+            .append(Formats.text(latest, "from"))
+            .append(" to ")
+            .append(Formats.text(latest, "at"))
+            .append(" (")
+            .append(Formats.relative(latest, "at", now))
+            .append(latest.path("partial").asBoolean() ? ", partial" : "")
+            .append("); ")
+            .append(answer.path("summaries").size())
+            .append(" windows in all\n\n");
+    Table table = new Table("metric", "last", "min", "mean", "max", "samples");
+    latest
+        .path("metrics")
+        .properties()
+        .forEach(
+            m ->
+                table.row(
+                    m.getKey(),
+                    metric(m.getKey(), m.getValue().path("last")),
+                    metric(m.getKey(), m.getValue().path("min")),
+                    metric(m.getKey(), m.getValue().path("mean")),
+                    metric(m.getKey(), m.getValue().path("max")),
+                    m.getValue().path("count").asText()));
+    return out.append(table.render()).toString();
+  }
+
+  /** A value in its metric's unit: bytes in binary units, percentages to one decimal. */
+  private static String metric(String name, JsonNode value) {
+    if (!value.isNumber()) {
+      return "";
+    }
+    double v = value.asDouble();
+    if (name.endsWith(".bytes")) {
+      return Formats.bytes(Math.round(v));
+    }
+    if (name.endsWith(".percent")) {
+      return String.format(java.util.Locale.ROOT, "%.1f%%", v);
+    }
+    return v == Math.rint(v) && Math.abs(v) < 1e15
+        ? String.valueOf((long) v)
+        : String.format(java.util.Locale.ROOT, "%.2f", v);
   }
 
   static String events(Iterable<JsonNode> events, Instant now) {

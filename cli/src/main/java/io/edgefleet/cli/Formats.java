@@ -1,14 +1,26 @@
 package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** How API values read in a terminal: relative times, byte sizes, plain text of JSON fields. */
 final class Formats {
+  /** How many hex digits of revisions, commit SHAs and digests tables show. */
+  static final int SHORT_HEX = 12;
+
+  private static final Pattern HEX =
+      Pattern.compile("([a-z0-9]+:)?([0-9a-f]{" + (SHORT_HEX + 1) + ",})");
+
   private Formats() {}
 
   /** The field's value as text; empty when it is absent or null. */
@@ -46,6 +58,34 @@ final class Formats {
     return instant(node, field)
         .map(t -> text(node, field) + " (" + relative(t, now) + ")")
         .orElse(text(node, field));
+  }
+
+  /**
+   * A revision, commit SHA or digest as tables show it: {@value #SHORT_HEX} hex digits, as {@code
+   * 0123456789ab} or {@code sha256:0123456789ab}; anything else (a catalog version) as it is.
+   * Details and JSON show the full value.
+   */
+  static String revision(String text) {
+    Matcher m = HEX.matcher(text);
+    if (!m.matches()) {
+      return text;
+    }
+    return (m.group(1) == null ? "" : m.group(1)) + m.group(2).substring(0, SHORT_HEX);
+  }
+
+  /**
+   * What went wrong reading or writing a file, for a message that already names the file: {@code no
+   * such file}, {@code permission denied}, else the exception's own words (which for file system
+   * errors are often just the path again).
+   */
+  static String problem(IOException e) {
+    return switch (e) {
+      case NoSuchFileException x -> "no such file";
+      case AccessDeniedException x -> "permission denied";
+      case FileSystemException x when x.getReason() != null -> x.getReason();
+      case FileSystemException x -> x.getClass().getSimpleName();
+      default -> e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    };
   }
 
   /** Binary units: {@code 512 B}, {@code 1.5 KiB}, {@code 7.6 GiB}. */

@@ -160,7 +160,7 @@ final class OnboardingCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(TOKENS).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
 
     static String table(JsonNode items, Instant now) {

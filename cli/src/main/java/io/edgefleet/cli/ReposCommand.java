@@ -42,10 +42,7 @@ final class ReposCommand {
   /** Larger than any ssh private key; a bigger file is the wrong file. */
   static final int MAX_SSH_KEY_BYTES = 64 * 1024;
 
-  /** The short form of revisions and commit SHAs in tables. */
-  static final int SHORT = 12;
-
-  private static final int MAX_ERROR_CELL = 80;
+  private static final int MAX_MESSAGE = 80;
 
   @Option(
       names = {"-h", "--help"},
@@ -178,7 +175,7 @@ final class ReposCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(REPOS).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
   }
 
@@ -264,7 +261,7 @@ final class ReposCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(repo(name) + "/history?limit=" + limit).path("items");
-      print(items, () -> history(items, now()));
+      printItems(items, () -> history(items, now()));
     }
   }
 
@@ -337,10 +334,7 @@ final class ReposCommand {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new IllegalArgumentException(
-          "cannot read ssh key file "
-              + file
-              + ": "
-              + (e.getMessage() == null ? e : e.getMessage()));
+          "cannot read ssh key file " + file + ": " + Formats.problem(e));
     }
     String stripped = text.strip();
     if (stripped.startsWith("ssh-")
@@ -406,10 +400,10 @@ final class ReposCommand {
           Formats.text(s, "branch"),
           Formats.text(s, "path"),
           target(s),
-          shortSha(Formats.text(s.path("lastCommit"), "sha")),
+          Formats.revision(Formats.text(s.path("lastCommit"), "sha")),
           String.valueOf(s.path("apps").size()),
           Formats.relative(s, "lastPolledAt", now),
-          abbreviate(firstLine(Formats.text(s, "lastError")), MAX_ERROR_CELL));
+          firstLine(Formats.text(s, "lastError")));
     }
     return table.render();
   }
@@ -462,14 +456,14 @@ final class ReposCommand {
 
   static String syncSummary(String name, JsonNode answer) {
     JsonNode commit = answer.path("source").path("lastCommit");
-    String sha = shortSha(Formats.text(commit, "sha"));
+    String sha = Formats.revision(Formats.text(commit, "sha"));
     if (answer.path("changed").asBoolean()) {
       return "synced "
           + name
           + ": new commit "
           + sha
           + " "
-          + abbreviate(firstLine(Formats.text(commit, "message")), MAX_ERROR_CELL);
+          + abbreviate(firstLine(Formats.text(commit, "message")), MAX_MESSAGE);
     }
     return "synced " + name + ": no new commit" + (sha.isEmpty() ? "" : " (at " + sha + ")");
   }
@@ -478,13 +472,13 @@ final class ReposCommand {
     Table table = new Table("sha", "status", "committed", "author", "apps", "message", "error");
     for (JsonNode c : commits) {
       table.row(
-          shortSha(Formats.text(c, "sha")),
+          Formats.revision(Formats.text(c, "sha")),
           Formats.text(c, "status"),
           Formats.relative(c, "committedAt", now),
           authorName(Formats.text(c, "author")),
           appChanges(c),
-          abbreviate(firstLine(Formats.text(c, "message")), MAX_ERROR_CELL),
-          abbreviate(firstLine(Formats.text(c, "error")), MAX_ERROR_CELL));
+          firstLine(Formats.text(c, "message")),
+          firstLine(Formats.text(c, "error")));
     }
     return table.render();
   }
@@ -541,7 +535,7 @@ final class ReposCommand {
                   Formats.text(a, "app")
                       + " "
                       + lower(Formats.text(a, "change"))
-                      + (revision.isEmpty() ? "" : " (" + shortRevision(revision) + ")"));
+                      + (revision.isEmpty() ? "" : " (" + Formats.revision(revision) + ")"));
             });
     return String.join(", ", apps);
   }
@@ -557,9 +551,9 @@ final class ReposCommand {
             apps.add(
                 Formats.text(r, "app")
                     + " "
-                    + shortRevision(Formats.text(r, "revision"))
+                    + Formats.revision(Formats.text(r, "revision"))
                     + " from "
-                    + shortSha(Formats.text(r, "commit"))));
+                    + Formats.revision(Formats.text(r, "commit"))));
     return String.join(", ", apps);
   }
 
@@ -571,23 +565,6 @@ final class ReposCommand {
     String[] parts = identity.strip().split(" ");
     return parts.length == 3 ? parts[1] + "/" + parts[2] : identity;
   }
-
-  /** The first {@value #SHORT} characters, as git abbreviates commits. */
-  static String shortSha(String sha) {
-    return sha.length() > SHORT ? sha.substring(0, SHORT) : sha;
-  }
-
-  /**
-   * A revision as tables show it: a commit SHA (what Git apps had as revision before content
-   * revisions) abbreviated like one, anything else ({@code sha256:<12 hex>}, a catalog version) as
-   * it is.
-   */
-  static String shortRevision(String revision) {
-    return COMMIT_SHA.matcher(revision).matches() ? shortSha(revision) : revision;
-  }
-
-  private static final java.util.regex.Pattern COMMIT_SHA =
-      java.util.regex.Pattern.compile("[0-9a-f]{40}|[0-9a-f]{64}");
 
   static String firstLine(String text) {
     int nl = text.indexOf('\n');

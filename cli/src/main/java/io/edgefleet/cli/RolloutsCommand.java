@@ -3,8 +3,10 @@ package io.edgefleet.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -56,7 +58,7 @@ final class RolloutsCommand {
         q.append("&state=").append(ControllerClient.segment(state));
       }
       JsonNode items = api.get(q.toString()).path("items");
-      print(
+      printItems(
           items,
           () -> {
             Table t = new Table("id", "app", "from", "to", "state", "batch", "started", "why");
@@ -64,12 +66,12 @@ final class RolloutsCommand {
               t.row(
                   r.path("id").asText(),
                   r.path("app").asText(),
-                  r.path("fromRevision").asText(""),
-                  r.path("toRevision").asText(),
+                  Formats.revision(r.path("fromRevision").asText("")),
+                  Formats.revision(r.path("toRevision").asText()),
                   r.path("state").asText(),
                   batches(r),
                   Formats.relative(r, "createdAt", now()),
-                  cut(r.path("reason").asText(), 80));
+                  r.path("reason").asText());
             }
             return t.render();
           });
@@ -78,9 +80,12 @@ final class RolloutsCommand {
 
   @Command(
       name = "status",
-      description =
-          "Show a rollout: per batch the devices targeted, updated, ready, failed,"
-              + " pending, offline and outside their window; why it waits; its history.")
+      description = {
+        "Show a rollout: per batch the devices targeted, updated, ready, failed, pending, offline"
+            + " and outside their window; why it waits; its history.",
+        "With --watch, until it is over; the exit code says how: 0 succeeded, 3 paused, 4 rolled"
+            + " back, 5 aborted, 6 superseded."
+      })
   static final class Status extends TokenCommand {
     @Parameters(paramLabel = "ID", description = "Rollout id, as `rollouts list` shows it.")
     String id;
@@ -88,11 +93,55 @@ final class RolloutsCommand {
     @Option(names = "--devices", description = "Also list every device with its state.")
     boolean devices;
 
+    @Mixin WatchOptions watching;
+
     @Override
     void run(ControllerClient api) {
-      JsonNode r = api.get(path(id) + "?devices=" + devices);
-      print(r, () -> status(r, now(), devices));
+      if (!watching.watch) {
+        JsonNode r = api.get(path(id) + "?devices=" + devices);
+        print(r, () -> status(r, now(), devices));
+        return;
+      }
+      exitCode =
+          watching
+              .watch(this)
+              .run(
+                  () -> {
+                    JsonNode r = api.get(path(id) + "?devices=" + devices);
+                    return new Watch.Frame(
+                        WatchOptions.text(this, r, () -> status(r, now(), devices)), end(r));
+                  });
     }
+  }
+
+  /**
+   * Whether a watched rollout is over: succeeded (exit 0), paused (3: it needs a decision), rolled
+   * back (4), aborted (5) or superseded (6); still going while progressing or rolling back.
+   */
+  static Optional<Watch.End> end(JsonNode r) {
+    String state = r.path("state").asText();
+    int code =
+        switch (state) {
+          case "SUCCEEDED" -> 0;
+          case "PAUSED" -> Watch.PAUSED;
+          case "ROLLED_BACK" -> Watch.ROLLED_BACK;
+          case "ABORTED" -> Watch.ABORTED;
+          case "SUPERSEDED" -> Watch.SUPERSEDED;
+          default -> -1;
+        };
+    if (code < 0) {
+      return Optional.empty();
+    }
+    String reason = r.path("reason").asText("");
+    return Optional.of(
+        new Watch.End(
+            code,
+            "rollout "
+                + r.path("id").asText()
+                + " "
+                + state
+                + (reason.isEmpty() ? "" : ": " + reason)
+                + (code == 0 ? "" : " (exit " + code + ")")));
   }
 
   abstract static class Transition extends TokenCommand {
@@ -211,25 +260,22 @@ final class RolloutsCommand {
             m.path("deviceName").asText(),
             String.valueOf(m.path("batch").asInt() + 1),
             m.path("state").asText(),
-            m.path("runningRevision").asText(""),
-            cut(m.path("reason").asText(), 80));
+            Formats.revision(m.path("runningRevision").asText("")),
+            m.path("reason").asText());
       }
       out.append('\n').append(d.render());
     }
     out.append("\nHistory:\n");
     for (JsonNode e : r.path("events")) {
-      out.append("  ")
-          .append(Formats.timestamp(e, "at", now))
-          .append("  ")
-          .append(e.path("kind").asText())
-          .append("  ")
-          .append(e.path("message").asText())
-          .append('\n');
+      String entry =
+          "  "
+              + Formats.timestamp(e, "at", now)
+              + "  "
+              + e.path("kind").asText()
+              + "  "
+              + e.path("message").asText();
+      out.append(Table.line(entry, Screen.current())).append('\n');
     }
     return out.toString();
-  }
-
-  private static String cut(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max - 1) + "…";
   }
 }

@@ -13,9 +13,10 @@ import picocli.CommandLine.Parameters;
     name = "signing-key",
     description = {
       "List and rotate the keys that sign desired state.",
-      "A rotation: 'rotate' creates the next key, which devices learn from documents signed with",
-      "the key they trust; 'rotate --finish' makes it sign, while the old key goes on signing for",
-      "devices that have not learned it yet; 'retire' deletes the old key once none depends on it."
+      "A rotation: 'rotate' creates the next key, which devices learn from documents signed with"
+          + " the key they trust; 'rotate --finish' makes it sign, while the old key goes on"
+          + " signing for devices that have not learned it yet; 'retire' deletes the old key once"
+          + " none depends on it."
     },
     subcommands = {
       SigningKeyCommand.ListKeys.class,
@@ -34,14 +35,14 @@ final class SigningKeyCommand {
   @Command(
       name = "list",
       description = {
-        "Every key, newest first, with the active devices it signs for, that trust it, and that",
-        "depend on it (trust it but not the current key)."
+        "Every key, newest first, with the active devices it signs for, that trust it, and that"
+            + " depend on it (trust it but not the current key)."
       })
   static final class ListKeys extends TokenCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode items = api.get(KEYS).path("items");
-      print(items, () -> table(items, now()));
+      printItems(items, () -> table(items, now()));
     }
   }
 
@@ -81,8 +82,9 @@ final class SigningKeyCommand {
   @Command(
       name = "retire",
       description = {
-        "Retire a previous key (or the next key, abandoning a rotation); its private key is",
-        "deleted. Refused while devices depend on it, unless --force."
+        "Retire a previous key (or the next key, abandoning a rotation); its private key is"
+            + " deleted.",
+        "Refused while devices depend on it, unless --force."
       })
   static final class Retire extends TokenCommand {
     @Parameters(paramLabel = "ID", description = "Key id, from 'edgefleet signing-key list'.")

@@ -111,13 +111,16 @@ class AlertsCommandIT {
     Cli.Result list = run("alerts", "rules", "list");
     assertThat(list.out()).startsWith("NAME").contains("site-down").contains("ops").contains("4h");
     assertThat(list.out()).doesNotContain("disk");
-    JsonNode rules = Json.mapper().readTree(run("alerts", "rules", "list", "-o", "json").out());
+    JsonNode rules =
+        Json.mapper().readTree(run("alerts", "rules", "list", "-o", "json").out()).path("items");
     assertThat(rules).hasSize(1);
     assertThat(rules.get(0).path("type").asText()).isEqualTo("device-offline");
     assertThat(rules.get(0).path("for").asText()).isEqualTo("10m");
 
     JsonNode receivers =
-        Json.mapper().readTree(run("alerts", "receivers", "list", "-o", "json").out());
+        Json.mapper()
+            .readTree(run("alerts", "receivers", "list", "-o", "json").out())
+            .path("items");
     assertThat(receivers.get(0).path("customCa").asBoolean()).isTrue();
     assertThat(run("alerts", "receivers", "list").out()).contains("slack").contains("yes");
 

@@ -136,7 +136,7 @@ class AppsCatalogIT {
 
     Cli.Result list = run("apps", "list");
     Cli.Result versions = run("apps", "versions", "pos");
-    JsonNode versionsJson = json(run("apps", "versions", "pos", "-o", "json").out());
+    JsonNode versionsJson = json(run("apps", "versions", "pos", "-o", "json").out()).path("items");
 
     assertThat(list.out()).containsPattern("(?m)^pos +1\\.1\\.0 +2 +chart +Point of sale$");
     assertThat(versions.out().lines().toList().get(0)).startsWith("VERSION  KIND   DIGEST");

@@ -17,6 +17,7 @@ final class Cli {
   static CommandLine commandLine() {
     CommandLine root = new CommandLine(new Root());
     CliCommands.commands().forEach(root::addSubcommand);
+    CliCommands.reportBadInputBriefly(root);
     return root;
   }
 

@@ -335,8 +335,9 @@ class CliCommandsIT {
     String pending =
         enroll(new EnrollingDevice(unique("pos"), unique("SN")), "--require-approval").deviceId();
 
-    JsonNode all = json(run("devices", "list", "-o", "json").out());
-    JsonNode onlyPending = json(run("devices", "list", "--status", "pending", "-o", "json").out());
+    JsonNode all = json(run("devices", "list", "-o", "json").out()).path("items");
+    JsonNode onlyPending =
+        json(run("devices", "list", "--status", "pending", "-o", "json").out()).path("items");
 
     assertThat(all.isArray()).isTrue();
     assertThat(item(all, "id", active).path("tags")).isEqualTo(json("{\"site\":\"s-1\"}"));
@@ -377,7 +378,7 @@ class CliCommandsIT {
     Cli.Result create = run("onboarding", "create", "--tag", "site");
 
     assertThat(tag.exitCode()).isEqualTo(2);
-    assertThat(tag.err()).contains("'store 18'").contains("Usage:");
+    assertThat(tag.err()).contains("'store 18'").contains("try 'edgefleet devices tag --help'");
     assertThat(create.exitCode()).isEqualTo(2);
     assertThat(create.err()).contains("'site' is not KEY=VALUE");
     assertThat(controller.devices().get(id).tags()).isEqualTo(Map.of("site", "store-17"));
@@ -462,7 +463,8 @@ class CliCommandsIT {
     JsonNode device = json(run("devices", "get", enrolled.deviceId(), "-o", "json").out());
     assertThat(device.path("name").asText()).isEqualTo(name);
     assertThat(device.path("tags")).isEqualTo(json("{\"site\":\"store-9\"}"));
-    JsonNode preregistrations = json(run("devices", "preregistrations", "-o", "json").out());
+    JsonNode preregistrations =
+        json(run("devices", "preregistrations", "-o", "json").out()).path("items");
     assertThat(item(preregistrations, "serial", serial).path("deviceId").asText())
         .isEqualTo(enrolled.deviceId());
     assertThat(row(run("devices", "preregistrations").out(), serial))
@@ -496,7 +498,7 @@ class CliCommandsIT {
             "APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE"
                 + System.lineSeparator());
     assertThat(asJson.exitCode()).isZero();
-    assertThat(json(asJson.out())).isEqualTo(json("[]"));
+    assertThat(json(asJson.out())).isEqualTo(json("{\"items\": []}"));
   }
 
   @Test
@@ -508,7 +510,7 @@ class CliCommandsIT {
     assertThat(table.exitCode()).isZero();
     assertThat(table.out())
         .isEqualTo("NAME  LATEST  VERSIONS  KIND  DESCRIPTION" + System.lineSeparator());
-    assertThat(json(asJson.out())).isEqualTo(json("[]"));
+    assertThat(json(asJson.out())).isEqualTo(json("{\"items\": []}"));
   }
 
   @Test
@@ -537,13 +539,26 @@ class CliCommandsIT {
     assertThat(events.err()).isEmpty();
     assertThat(events.exitCode()).isZero();
     assertThat(events.out()).isEqualTo("TIME  AGE  KIND  MESSAGE" + System.lineSeparator());
-    assertThat(json(appsJson.out())).isEqualTo(json("[]"));
-    assertThat(json(eventsJson.out())).isEqualTo(json("[]"));
+    assertThat(json(appsJson.out())).isEqualTo(json("{\"items\": []}"));
+    assertThat(json(eventsJson.out())).isEqualTo(json("{\"items\": []}"));
+  }
+
+  @Test
+  void devicesMetricsOfADeviceThatSentNoTelemetrySaySoAndJsonIsTheApis() {
+    String id = enroll(new EnrollingDevice(unique("pos"), unique("SN"))).deviceId();
+
+    Cli.Result table = run("devices", "metrics", id, "--since", "15m");
+    Cli.Result asJson = run("devices", "metrics", id, "-o", "json");
+
+    assertThat(table.exitCode()).as(table.err()).isZero();
+    assertThat(table.out()).isEqualTo("No telemetry from " + id + " in this time.\n");
+    assertThat(json(asJson.out()).path("deviceId").asText()).isEqualTo(id);
+    assertThat(json(asJson.out()).path("summaries").isArray()).isTrue();
   }
 
   @Test
   void devicesAppsAndEventsOfAnUnknownDeviceAreNotFound() {
-    for (String verb : new String[] {"apps", "events"}) {
+    for (String verb : new String[] {"apps", "events", "metrics"}) {
       Cli.Result r = run("devices", verb, "dev-nope");
 
       assertThat(r.exitCode()).isEqualTo(1);
@@ -665,7 +680,8 @@ class CliCommandsIT {
         .matches(
             Pattern.quote(first.substring(0, 12))
                 + " +APPLIED +\\d+s ago +Ada +web added \\(sha256:[0-9a-f]{12}\\) +Add web +-");
-    JsonNode newest = json(run("repos", "history", name, "--limit", "1", "-o", "json").out());
+    JsonNode newest =
+        json(run("repos", "history", name, "--limit", "1", "-o", "json").out()).path("items");
     assertThat(newest.findValuesAsText("sha")).containsExactly(second);
 
     Cli.Result diff = run("repos", "diff", name, second);

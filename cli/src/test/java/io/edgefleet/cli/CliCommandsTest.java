@@ -39,7 +39,8 @@ class CliCommandsTest {
             "fleet",
             "events",
             "logs",
-            "signing-key");
+            "signing-key",
+            "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
 
@@ -61,7 +62,8 @@ class CliCommandsTest {
             "preregister",
             "preregistrations",
             "apps",
-            "events");
+            "events",
+            "metrics");
     assertThat(root.getSubcommands().get("repos").getSubcommands())
         .containsOnlyKeys("add", "list", "get", "remove", "sync", "history", "diff");
     assertThat(root.getSubcommands().get("apps").getSubcommands())
@@ -86,7 +88,9 @@ class CliCommandsTest {
     Cli.Result r = run("repos", "add", "Shop_Apps", "--url", "file:///srv/git", "--target", "");
 
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err()).contains("'Shop_Apps' is not a repository name").contains("Usage:");
+    assertThat(r.err())
+        .contains("'Shop_Apps' is not a repository name")
+        .contains("try 'edgefleet repos add --help'");
   }
 
   @Test
@@ -120,7 +124,7 @@ class CliCommandsTest {
     assertThat(r.exitCode()).isEqualTo(2);
     assertThat(r.err())
         .contains("--ssh-key and --git-token cannot be used together")
-        .contains("Usage:");
+        .contains("try 'edgefleet repos add --help'");
   }
 
   @Test
@@ -178,6 +182,41 @@ class CliCommandsTest {
   }
 
   @Test
+  void anUnknownFlagIsOneErrorLineAndAHintNotTheUsage() {
+    Cli.Result r = run("devices", "list", "--stauts", "ONLINE");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err().lines().toList())
+        .first()
+        .isEqualTo("error: Unknown options: '--stauts', 'ONLINE'");
+    assertThat(r.err()).contains("try 'edgefleet devices list --help'").doesNotContain("Usage:");
+    assertThat(r.err().lines().count()).isLessThanOrEqualTo(4);
+  }
+
+  @Test
+  void aMistypedVerbSuggestsTheRightOne() {
+    Cli.Result r = Cli.run("devices", "lst");
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("Unmatched argument")
+        .contains("list")
+        .contains("try 'edgefleet devices --help'");
+  }
+
+  @Test
+  void aMissingRolloutPolicyFileIsNamedOnceWithWhatIsWrong(@TempDir Path dir) {
+    Path policy = dir.resolve("canary.yaml");
+
+    Cli.Result r =
+        run("deploy", "web@1.0.0", "--target", "site=s1", "--rollout", policy.toString());
+
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err())
+        .startsWith("error: cannot read rollout policy " + policy + ": no such file\n");
+  }
+
+  @Test
   void groupWithoutVerbShowsUsage() {
     Cli.Result r = Cli.run("devices");
 
@@ -190,7 +229,10 @@ class CliCommandsTest {
     Cli.Result r = run("onboarding", "create", "--tag", "site=store 17");
 
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err()).contains("'store 17'").contains("Usage:");
+    assertThat(r.err())
+        .contains("'store 17'")
+        .contains("try 'edgefleet onboarding create --help'")
+        .doesNotContain("Usage:");
   }
 
   @Test
@@ -214,7 +256,9 @@ class CliCommandsTest {
     Cli.Result r = run("devices", "preregister", "--serial", "SN1", "--tag", "a=1", "--tag", "a=2");
 
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err()).contains("'a' is given twice").contains("Usage:");
+    assertThat(r.err())
+        .contains("'a' is given twice")
+        .contains("try 'edgefleet devices preregister --help'");
   }
 
   @Test

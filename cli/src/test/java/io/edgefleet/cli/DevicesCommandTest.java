@@ -68,6 +68,35 @@ class DevicesCommandTest {
             "2025-06-01T09:00:00Z  3h ago  app.ready   web?ready");
   }
 
+  @Test
+  void metricsShowTheNewestWindowInEachMetricsUnit() {
+    String text =
+        DevicesCommand.metrics(
+            json(
+                "{\"deviceId\":\"d-1\",\"summaries\":[{},{}],\"latest\":{\"from\":\"2025-06-01T11:59:00Z\","
+                    + "\"at\":\"2025-06-01T11:59:30Z\",\"partial\":true,\"metrics\":{"
+                    + "\"cpu.used.percent\":{\"min\":1.25,\"max\":80,\"mean\":20.5,\"last\":3,\"count\":6},"
+                    + "\"mem.used.bytes\":{\"min\":1048576,\"max\":3145728,\"mean\":2097152,"
+                    + "\"last\":1572864,\"count\":6},"
+                    + "\"app.web.ready\":{\"min\":0,\"max\":1,\"mean\":0.5,\"last\":1,\"count\":6}}}}"),
+            NOW);
+
+    assertThat(text.lines())
+        .containsExactly(
+            "Window: 2025-06-01T11:59:00Z to 2025-06-01T11:59:30Z (30s ago, partial); 2 windows in all",
+            "",
+            "METRIC            LAST     MIN      MEAN     MAX      SAMPLES",
+            "cpu.used.percent  3.0%     1.3%     20.5%    80.0%    6",
+            "mem.used.bytes    1.5 MiB  1.0 MiB  2.0 MiB  3.0 MiB  6",
+            "app.web.ready     1        0        0.50     1        6");
+  }
+
+  @Test
+  void metricsOfADeviceThatSentNoneSaySo() {
+    assertThat(DevicesCommand.metrics(json("{\"deviceId\":\"d-1\",\"summaries\":[]}"), NOW))
+        .isEqualTo("No telemetry from d-1 in this time.\n");
+  }
+
   private static JsonNode json(String text) {
     try {
       return Json.mapper().readTree(text);

@@ -55,4 +55,26 @@ class FormatsTest {
     assertThat(Formats.bytes(1536)).isEqualTo("1.5 KiB");
     assertThat(Formats.bytes(8_000_000_000L)).isEqualTo("7.5 GiB");
   }
+
+  @Test
+  void revisionsCommitsAndDigestsShowTwelveHexDigitsInTables() {
+    String hex64 = "0123456789abcdef".repeat(4);
+    assertThat(Formats.revision(hex64)).isEqualTo("0123456789ab");
+    assertThat(Formats.revision(hex64.substring(0, 40))).isEqualTo("0123456789ab");
+    assertThat(Formats.revision("sha256:" + hex64)).isEqualTo("sha256:0123456789ab");
+    assertThat(Formats.revision("0123456789ab")).isEqualTo("0123456789ab");
+    assertThat(Formats.revision("1.4.2")).isEqualTo("1.4.2");
+    assertThat(Formats.revision("")).isEmpty();
+  }
+
+  @Test
+  void fileProblemsSayWhatIsWrongWithoutRepeatingThePath() {
+    assertThat(Formats.problem(new java.nio.file.NoSuchFileException("/x/p.yaml")))
+        .isEqualTo("no such file");
+    assertThat(Formats.problem(new java.nio.file.AccessDeniedException("/x/p.yaml")))
+        .isEqualTo("permission denied");
+    assertThat(Formats.problem(new java.nio.file.FileSystemException("/x", null, "Is a directory")))
+        .isEqualTo("Is a directory");
+    assertThat(Formats.problem(new java.io.IOException("disk on fire"))).isEqualTo("disk on fire");
+  }
 }

@@ -318,11 +318,10 @@ class ReposCommandTest {
 
   @Test
   void shortShaAndFirstLine() {
-    assertThat(ReposCommand.shortSha(SHA)).isEqualTo("0123456789ab");
-    assertThat(ReposCommand.shortRevision(SHA)).isEqualTo("0123456789ab");
-    assertThat(ReposCommand.shortRevision("sha256:1a2b3c4d5e6f")).isEqualTo("sha256:1a2b3c4d5e6f");
-    assertThat(ReposCommand.shortRevision("2.0.0+0badcafe")).isEqualTo("2.0.0+0badcafe");
-    assertThat(ReposCommand.shortSha("abc")).isEqualTo("abc");
+    assertThat(Formats.revision(SHA)).isEqualTo("0123456789ab");
+    assertThat(Formats.revision("sha256:1a2b3c4d5e6f")).isEqualTo("sha256:1a2b3c4d5e6f");
+    assertThat(Formats.revision("2.0.0+0badcafe")).isEqualTo("2.0.0+0badcafe");
+    assertThat(Formats.revision("abc")).isEqualTo("abc");
     assertThat(ReposCommand.firstLine("subject\n\nbody")).isEqualTo("subject");
     assertThat(ReposCommand.abbreviate("abcdef", 4)).isEqualTo("abc…");
   }

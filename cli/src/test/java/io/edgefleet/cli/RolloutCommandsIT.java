@@ -87,8 +87,15 @@ class RolloutCommandsIT {
         .contains("History:")
         .contains("CREATED");
 
+    // Watching a finished rollout ends at once, with its final state in the exit code.
+    Cli.Result watched = run("rollouts", "status", rollout, "--watch", "--interval", "1s");
+    assertThat(watched.exitCode()).as(watched.err()).isZero();
+    assertThat(watched.out()).startsWith("Every 1s, at ").contains("SUCCEEDED");
+    assertThat(watched.out().lines().reduce((a, b) -> b).orElseThrow())
+        .startsWith("rollout " + rollout + " SUCCEEDED");
+
     Cli.Result rollouts = run("rollouts", "list", "--app", "web", "-o", "json");
-    JsonNode items = Json.mapper().readTree(rollouts.out());
+    JsonNode items = Json.mapper().readTree(rollouts.out()).path("items");
     assertThat(items).hasSize(2);
     assertThat(items.get(0).path("id").asText()).isEqualTo(rollout);
 

@@ -47,6 +47,7 @@ class SigningKeyCommandIT {
     String first =
         Json.mapper()
             .readTree(run("signing-key", "list", "-o", "json").out())
+            .path("items")
             .get(0)
             .path("id")
             .asText();

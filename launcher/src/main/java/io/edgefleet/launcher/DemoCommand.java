@@ -43,6 +43,9 @@ import picocli.CommandLine.Option;
 public final class DemoCommand implements Callable<Integer> {
   private static final String[] SITES = {"store-17", "store-18", "rig-4"};
 
+  /** How long a stopping JVM waits for the demo to close and remove its directory. */
+  private static final Duration CLEANUP_WAIT = Duration.ofSeconds(30);
+
   @Option(names = "--devices", paramLabel = "N", description = "Number of agents (default: 10).")
   int devices = 10;
 
@@ -82,14 +85,24 @@ public final class DemoCommand implements Callable<Integer> {
     Path dir = Files.createTempDirectory("edgefleet-demo-");
     PrintStream out = System.out;
     out.println("edgefleet demo: controller + " + devices + " agents in " + dir);
-
-    Controller controller =
-        Controller.start(
-            ControllerConfig.defaults(dir.resolve("controller"))
-                .withListen("127.0.0.1", port)
-                // Every demo agent enrolls from loopback at the same moment.
-                .withEnrollmentsPerAddress(Math.max(60, devices)),
-            Clock.systemUTC());
+    // Ctrl-C (SIGINT) and SIGTERM run the shutdown hooks and then halt the JVM: the hook stops
+    // the demo and waits until it has cleaned up, so the directory (with the CA key and the
+    // admin token) is removed on every way out.
+    CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch cleanedUp = new CountDownLatch(1);
+    Thread hook =
+        new Thread(
+            () -> {
+              stop.countDown();
+              try {
+                cleanedUp.await(CLEANUP_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "demo-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Controller controller = null;
     ScheduledExecutorService scheduler =
         Executors.newScheduledThreadPool(
             2,
@@ -100,10 +113,14 @@ public final class DemoCommand implements Callable<Integer> {
             });
     ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
     List<Agent> agents = new ArrayList<>();
-    CountDownLatch stop = new CountDownLatch(1);
-    Thread hook = new Thread(stop::countDown, "demo-stop");
-    Runtime.getRuntime().addShutdownHook(hook);
     try {
+      controller =
+          Controller.start(
+              ControllerConfig.defaults(dir.resolve("controller"))
+                  .withListen("127.0.0.1", port)
+                  // Every demo agent enrolls from loopback at the same moment.
+                  .withEnrollmentsPerAddress(Math.max(60, devices)),
+              Clock.systemUTC());
       out.println(
           "controller: " + controller.url() + "  (CA " + controller.pki().caFingerprint() + ")");
       List<Path> bootstraps = new ArrayList<>();
@@ -210,17 +227,23 @@ public final class DemoCommand implements Callable<Integer> {
       return s.online() == devices ? 0 : 1;
     } finally {
       out.println("stopping: closing agents and controller" + (keep ? "" : ", removing " + dir));
-      agents.forEach(Agent::close);
-      controller.close();
-      scheduler.shutdownNow();
-      http.shutdownNow();
-      if (!keep) {
-        deleteTree(dir);
-      }
       try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // Already shutting down.
+        agents.forEach(Agent::close);
+        if (controller != null) {
+          controller.close();
+        }
+        scheduler.shutdownNow();
+        http.shutdownNow();
+      } finally {
+        if (!keep) {
+          deleteTree(dir);
+        }
+        cleanedUp.countDown();
+        try {
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+          // Already shutting down: the hook is waiting for cleanedUp.
+        }
       }
     }
   }

@@ -4,7 +4,9 @@ import io.edgefleet.agent.command.AgentCommand;
 import io.edgefleet.cli.CliCommands;
 import io.edgefleet.controller.ControllerCommand;
 import io.edgefleet.simulator.SimCommand;
-import java.util.Map;
+import java.util.LinkedHashMap;
+import java.util.SequencedMap;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,26 +19,53 @@ import picocli.CommandLine.Command;
       "Run fleets of edge computers: controller, agent, demo and the operator CLI.",
       "",
       "Start here:  edgefleet demo"
-    },
-    subcommands = {
-      ControllerCommand.class,
-      AgentCommand.class,
-      DemoCommand.class,
-      SimCommand.class
     })
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(args).execute(args));
   }
 
   /** The full command tree, also used by tests. */
   public static CommandLine commandLine() {
+    return commandLine(new String[0]);
+  }
+
+  /**
+   * The command tree for these arguments: when they name a role or verb, only that one is built (a
+   * CLI call then loads the classes of one verb, not of every role); otherwise all, for the
+   * overview help, suggestions for a mistyped name, and shell completion.
+   */
+  static CommandLine commandLine(String[] args) {
+    SequencedMap<String, Supplier<Object>> commands = commands();
     CommandLine cl = new CommandLine(new Main());
-    for (Map.Entry<String, Object> verb : CliCommands.commands().entrySet()) {
-      cl.addSubcommand(verb.getKey(), verb.getValue());
+    String first = args.length > 0 ? args[0] : "";
+    boolean versionOnly = args.length == 1 && (first.equals("--version") || first.equals("-V"));
+    if (commands.containsKey(first) && !first.equals("completion")) {
+      cl.addSubcommand(first, commands.get(first).get());
+    } else if (!versionOnly) {
+      commands.forEach((name, command) -> cl.addSubcommand(name, command.get()));
     }
+    // Every role answers --version with the distribution's version.
+    everyCommand(cl, c -> c.getCommandSpec().versionProvider(new Version()));
+    CliCommands.reportBadInputBriefly(cl);
     return cl;
+  }
+
+  private static SequencedMap<String, Supplier<Object>> commands() {
+    SequencedMap<String, Supplier<Object>> commands = new LinkedHashMap<>();
+    commands.put("controller", ControllerCommand::new);
+    commands.put("agent", AgentCommand::new);
+    commands.put("demo", DemoCommand::new);
+    commands.put("sim", SimCommand::new);
+    commands.putAll(CliCommands.verbs());
+    return commands;
+  }
+
+  private static void everyCommand(
+      CommandLine command, java.util.function.Consumer<CommandLine> action) {
+    action.accept(command);
+    command.getSubcommands().values().forEach(sub -> everyCommand(sub, action));
   }
 
   @Override

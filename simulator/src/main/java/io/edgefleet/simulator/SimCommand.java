@@ -33,7 +33,7 @@ public final class SimCommand implements Callable<Integer> {
 
   @Option(
       names = "--outages",
-      description = "fleet-wide outages, e.g. every=10m,for=1m,share=20% (repeatable)")
+      description = "fleet-wide outages, e.g. every=10m,for=1m,share=20%% (repeatable)")
   List<String> outages = new ArrayList<>();
 
   @Option(
