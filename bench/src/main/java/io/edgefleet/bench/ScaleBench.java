@@ -84,6 +84,8 @@ public final class ScaleBench {
   private Path jfrDir;
   private Git git;
   private String webhookSecret;
+
+  /** The Git app's content revision after the last commit, which devices report. */
   private String gitHead;
 
   ScaleBench(
@@ -447,19 +449,45 @@ public final class ScaleBench {
     result.put(
         "gitDeploy",
         progress(
-            Json.mapper().createObjectNode(), first, "first commit of a Git app on every device"));
+            Json.mapper().createObjectNode(),
+            appRevision(first),
+            "first commit of a Git app on every device"));
     long t0 = System.nanoTime();
     String second = commitGit(2);
     int status = callWebhook(second);
     Map<String, Object> fan =
         progress(
             Json.mapper().createObjectNode(),
-            second,
+            appRevision(second),
             "one Git commit (webhook) changing an app on every device",
             t0);
+    fan.put("commit", second);
     fan.put("webhookStatus", status);
     result.put("fanOut", fan);
-    gitHead = second;
+    gitHead = (String) fan.get("revision");
+  }
+
+  /**
+   * The Git app's content revision once the controller recorded {@code sha}: devices report the
+   * app's content digest, not the commit (a commit that leaves the app as it was keeps its
+   * revision).
+   */
+  private String appRevision(String sha) throws Exception {
+    long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
+    while (System.currentTimeMillis() < deadline) {
+      AdminClient.Answer a = admin.get("/api/v1/repos/" + SOURCE + "/commits/" + sha);
+      if (a.status() == 200) {
+        for (JsonNode app : a.body().path("apps")) {
+          if (app.path("app").asText().equals(GIT_APP) && app.hasNonNull("revision")) {
+            return app.path("revision").asText();
+          }
+        }
+        throw new IllegalStateException(
+            "commit " + sha + " was recorded without a revision of " + GIT_APP + ": " + a.body());
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("the controller did not record commit " + sha + " in time");
   }
 
   private String commitGit(int version) throws Exception {
