@@ -71,7 +71,6 @@ class TableOwnershipTest {
           "health/HealthEngine.java device_events",
           "rollouts/RolloutStore.java device_apps",
           "rollouts/RolloutStore.java devices",
-          "alerts/FleetFacts.java device_metrics",
           "desired/AppStatusService.java device_events",
           "desired/AppStatusService.java devices");
 

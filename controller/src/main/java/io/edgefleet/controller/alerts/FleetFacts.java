@@ -5,9 +5,8 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.rollouts.RolloutReads;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.controller.telemetry.MetricReads;
 import io.edgefleet.protocol.Telemetry;
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +22,7 @@ import org.jdbi.v3.core.Jdbi;
  * Reads the {@link Facts} of one tick with a fixed number of queries, whatever the fleet's size:
  * one for the active devices (status and offline time come from presence in memory), one for failed
  * apps, one for paused rollouts, and the latest disk usage from the telemetry ingestion's memory
- * when it is wired (else one query over {@code device_metrics}). Sources no rule needs are not
+ * when it is wired (else one query through the telemetry package). Sources no rule needs are not
  * read. Thread-safe.
  */
 final class FleetFacts {
@@ -33,6 +32,7 @@ final class FleetFacts {
   private final Jdbi jdbi;
   private final DeviceStore deviceStore;
   private final RolloutReads rollouts;
+  private final MetricReads metricReads;
   private final FailedApps failedApps;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
@@ -45,6 +45,7 @@ final class FleetFacts {
     this.jdbi = jdbi;
     this.deviceStore = new DeviceStore();
     this.rollouts = new RolloutReads(jdbi);
+    this.metricReads = new MetricReads(jdbi);
     this.failedApps = new FailedApps(jdbi);
     this.status = status;
     this.presence = presence;
@@ -115,31 +116,7 @@ final class FleetFacts {
       return out;
     }
     // Without the ingestion's memory: the newest summary of every device, in one query.
-    jdbi.useHandle(
-        h ->
-            h.createQuery(
-                    "SELECT m.device_id, m.at, m.metrics FROM device_metrics m JOIN (SELECT"
-                        + " device_id, MAX(seq) AS seq FROM device_metrics GROUP BY device_id) l"
-                        + " ON l.device_id = m.device_id AND l.seq = m.seq")
-                .map(
-                    (rs, ctx) ->
-                        new Object[] {
-                          rs.getString(1), Instant.ofEpochMilli(rs.getLong(2)), rs.getString(3)
-                        })
-                .forEach(
-                    row -> {
-                      try {
-                        Map<String, Telemetry.Stat> metrics =
-                            Json.mapper()
-                                .readValue(
-                                    (String) row[2],
-                                    new com.fasterxml.jackson.core.type.TypeReference<
-                                        Map<String, Telemetry.Stat>>() {});
-                        addDisks(out, (String) row[0], (Instant) row[1], metrics);
-                      } catch (IOException e) {
-                        // A summary the ingestion should not have stored; the others still count.
-                      }
-                    }));
+    metricReads.eachNewest((deviceId, at, metrics) -> addDisks(out, deviceId, at, metrics));
     return out;
   }
 
