@@ -70,9 +70,7 @@ class TableOwnershipTest {
           "health/HealthEngine.java device_desired",
           "health/HealthEngine.java device_events",
           "rollouts/RolloutStore.java device_apps",
-          "rollouts/RolloutStore.java devices",
-          "desired/AppStatusService.java device_events",
-          "desired/AppStatusService.java devices");
+          "rollouts/RolloutStore.java devices");
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =
