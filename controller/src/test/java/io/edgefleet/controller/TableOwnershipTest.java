@@ -68,9 +68,7 @@ class TableOwnershipTest {
           "events/EventLog.java rollouts",
           "health/HealthEngine.java device_apps",
           "health/HealthEngine.java device_desired",
-          "health/HealthEngine.java device_events",
-          "rollouts/RolloutStore.java device_apps",
-          "rollouts/RolloutStore.java devices");
+          "health/HealthEngine.java device_events");
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =
