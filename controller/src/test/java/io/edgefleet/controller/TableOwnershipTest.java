@@ -65,10 +65,7 @@ class TableOwnershipTest {
           "events/EventLog.java fleet_events",
           "events/EventLog.java rollout_devices",
           "events/EventLog.java rollout_events",
-          "events/EventLog.java rollouts",
-          "health/HealthEngine.java device_apps",
-          "health/HealthEngine.java device_desired",
-          "health/HealthEngine.java device_events");
+          "events/EventLog.java rollouts");
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

@@ -1,7 +1,10 @@
 package io.edgefleet.controller.events;
 
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /** Reads of {@code device_events} for other packages. Thread-safe. */
@@ -81,5 +84,33 @@ public final class DeviceEventReads {
                             Instant.ofEpochMilli(rs.getLong(3)),
                             rs.getString(4)))
                 .list());
+  }
+
+  /** An event as stored, with when the controller recorded it. */
+  public record Stored(String deviceId, String kind, String message, long at, long recorded) {}
+
+  /**
+   * The events whose kind starts with {@code kindPrefix} of these devices (all when empty) that
+   * happened at or after {@code since} (epoch milliseconds), inside the caller's handle.
+   */
+  public static List<Stored> byKindPrefix(
+      Handle h, String kindPrefix, Optional<Collection<String>> ids, long since) {
+    var q =
+        h.createQuery(
+                "SELECT device_id, kind, message, at, COALESCE(received_at, at) FROM device_events"
+                    + " WHERE kind LIKE :kinds AND at >= :since"
+                    + (ids.isPresent() ? " AND device_id IN (<ids>)" : ""))
+            .bind("kinds", kindPrefix + "%")
+            .bind("since", since);
+    ids.ifPresent(list -> q.bindList("ids", List.copyOf(list)));
+    return q.map(
+            (rs, ctx) ->
+                new Stored(
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    rs.getLong(4),
+                    rs.getLong(5)))
+        .list();
   }
 }
