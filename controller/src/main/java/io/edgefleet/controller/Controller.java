@@ -245,10 +245,10 @@ public final class Controller implements AutoCloseable {
               alertReceivers,
               devices::presenceStatus,
               presence::snapshot,
+              telemetry::latest,
               config.alerts(),
-              advertised::get);
-      alerts.latestMetrics(telemetry::latest);
-      alerts.onDelivery(metrics::alertNotification);
+              advertised::get,
+              metrics::alertNotification);
 
       // What /metrics reads besides the counters fed above.
       metrics.connectedAgents(gateway::connectionCount);

@@ -22,8 +22,8 @@ import org.jdbi.v3.core.Jdbi;
  * Reads the {@link Facts} of one tick with a fixed number of queries, whatever the fleet's size:
  * one for the active devices (status and offline time come from presence in memory), one for failed
  * apps, one for paused rollouts, and the latest disk usage from the telemetry ingestion's memory
- * when it is wired (else one query through the telemetry package). Sources no rule needs are not
- * read. Thread-safe.
+ * when given it (else one query through the telemetry package). Sources no rule needs are not read.
+ * Thread-safe.
  */
 final class FleetFacts {
   /** {@code disk.<mount>.used.percent}, e.g. {@code disk./.used.percent}. */
@@ -36,12 +36,13 @@ final class FleetFacts {
   private final FailedApps failedApps;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
-  private volatile Function<String, Optional<Telemetry.Metrics>> latest;
+  private final Function<String, Optional<Telemetry.Metrics>> latest;
 
   FleetFacts(
       Jdbi jdbi,
       Function<String, DeviceStatus> status,
-      Function<String, Presence.Snapshot> presence) {
+      Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latest) {
     this.jdbi = jdbi;
     this.deviceStore = new DeviceStore();
     this.rollouts = new RolloutReads(jdbi);
@@ -49,13 +50,10 @@ final class FleetFacts {
     this.failedApps = new FailedApps(jdbi);
     this.status = status;
     this.presence = presence;
+    this.latest = latest;
   }
 
   /** Reads the latest metric summary per device from memory instead of the database. */
-  void latestMetrics(Function<String, Optional<Telemetry.Metrics>> source) {
-    this.latest = source;
-  }
-
   Facts read(Set<RuleType> needed) {
     if (needed.isEmpty()) {
       return Facts.NONE;
