@@ -152,9 +152,15 @@ public final class Controller implements AutoCloseable {
       DeviceStore store = new DeviceStore();
       this.presence = new Presence(jdbi, clock);
       presence.load();
-      this.gateway = new AgentGateway(jdbi, store, presence, clock, config.heartbeat());
-      gateway.telemetryInterval(config.telemetryInterval());
-      gateway.onTraffic(metrics::websocketMessage);
+      this.gateway =
+          new AgentGateway(
+              jdbi,
+              store,
+              presence,
+              clock,
+              config.heartbeat(),
+              config.telemetryInterval(),
+              metrics::websocketMessage);
       this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
       this.devices =
           new DeviceService(
