@@ -36,7 +36,7 @@ class TableOwnershipTest {
           Map.entry("device_events", "events"),
           Map.entry("device_metrics", "telemetry"),
           Map.entry("device_health", "health"),
-          Map.entry("fleet_events", "health"),
+          Map.entry("fleet_events", "events"),
           Map.entry("git_sources", "gitops"),
           Map.entry("git_commits", "gitops"),
           Map.entry("git_apps", "gitops"),
@@ -62,7 +62,6 @@ class TableOwnershipTest {
   static final Set<String> NOT_YET_MOVED =
       Set.of(
           "events/EventLog.java audit_log",
-          "events/EventLog.java fleet_events",
           "events/EventLog.java rollout_devices",
           "events/EventLog.java rollout_events",
           "events/EventLog.java rollouts");

@@ -1,6 +1,5 @@
 package io.edgefleet.controller.health;
 
-import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.desired.DeviceAppReads;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
@@ -8,6 +7,7 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.events.DeviceEventReads;
+import io.edgefleet.controller.events.FleetEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -374,11 +374,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
                 + " ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, reason ="
                 + " excluded.reason, since = excluded.since, reachable_since ="
                 + " excluded.reachable_since, updated_at = excluded.updated_at");
-    PreparedBatch events =
-        h.prepareBatch(
-            "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, message)"
-                + " VALUES (:id, :d, 'health', :at, :kind, :severity, :message)");
-    int eventCount = 0;
+    FleetEvents events = FleetEvents.batch(h, "health");
     for (Transition t : transitions) {
       upsert
           .bind("d", t.deviceId())
@@ -392,23 +388,17 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
           .add();
       // The first assessment of a device is where it starts, not a change.
       if (t.from() != null) {
-        events
-            .bind("id", Ids.next("fev"))
-            .bind("d", t.deviceId())
-            .bind("at", now.toEpochMilli())
-            .bind("kind", t.to().status().name())
-            .bind("severity", severity(t.to().status()))
-            .bind(
-                "message",
-                cut(t.from().status() + " → " + t.to().status() + ": " + t.to().reason()))
-            .add();
-        eventCount++;
+        events.add(
+            t.deviceId(),
+            now.toEpochMilli(),
+            t.to().status().name(),
+            severity(t.to().status()),
+            null,
+            cut(t.from().status() + " → " + t.to().status() + ": " + t.to().reason()));
       }
     }
     upsert.execute();
-    if (eventCount > 0) {
-      events.execute();
-    }
+    events.store();
   }
 
   private static String severity(DeviceStatus s) {
@@ -571,23 +561,17 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     try {
       jdbi.useTransaction(
           h -> {
-            PreparedBatch batch =
-                h.prepareBatch(
-                    "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, app,"
-                        + " message) VALUES (:id, :d, 'app', :at, :kind, :severity, :app,"
-                        + " :message)");
+            FleetEvents batch = FleetEvents.batch(h, "app");
             for (String[] c : recorded) {
-              batch
-                  .bind("id", Ids.next("fev"))
-                  .bind("d", deviceId)
-                  .bind("at", now)
-                  .bind("kind", c[1])
-                  .bind("severity", c[1].equals("FAILED") ? "error" : "info")
-                  .bind("app", cut(c[0], 200))
-                  .bind("message", cut(c[2]))
-                  .add();
+              batch.add(
+                  deviceId,
+                  now,
+                  c[1],
+                  c[1].equals("FAILED") ? "error" : "info",
+                  cut(c[0], 200),
+                  cut(c[2]));
             }
-            batch.execute();
+            batch.store();
           });
     } catch (RuntimeException e) {
       LOG.warn("app events of {} not recorded: {}", deviceId, e.toString());
