@@ -152,9 +152,15 @@ public final class Controller implements AutoCloseable {
       DeviceStore store = new DeviceStore();
       this.presence = new Presence(jdbi, clock);
       presence.load();
-      this.gateway = new AgentGateway(jdbi, store, presence, clock, config.heartbeat());
-      gateway.telemetryInterval(config.telemetryInterval());
-      gateway.onTraffic(metrics::websocketMessage);
+      this.gateway =
+          new AgentGateway(
+              jdbi,
+              store,
+              presence,
+              clock,
+              config.heartbeat(),
+              config.telemetryInterval(),
+              metrics::websocketMessage);
       this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
       this.devices =
           new DeviceService(
@@ -245,10 +251,10 @@ public final class Controller implements AutoCloseable {
               alertReceivers,
               devices::presenceStatus,
               presence::snapshot,
+              telemetry::latest,
               config.alerts(),
-              advertised::get);
-      alerts.latestMetrics(telemetry::latest);
-      alerts.onDelivery(metrics::alertNotification);
+              advertised::get,
+              metrics::alertNotification);
 
       // What /metrics reads besides the counters fed above.
       metrics.connectedAgents(gateway::connectionCount);

@@ -97,7 +97,7 @@ public final class AlertEngine implements AutoCloseable {
   private final Map<String, Lane> lanes = new ConcurrentHashMap<>();
   private final Object evaluation = new Object();
   private volatile boolean closed;
-  private volatile BiConsumer<String, String> deliveries = (format, outcome) -> {};
+  private final BiConsumer<String, String> deliveries;
 
   /**
    * What one tick did.
@@ -134,7 +134,11 @@ public final class AlertEngine implements AutoCloseable {
   /**
    * @param status a device's presence status (ONLINE, OFFLINE, NEVER_SEEN), from memory
    * @param presence a device's presence details, for when it went offline
+   * @param latestMetrics the telemetry ingestion's newest metric summary per device, kept in
+   *     memory, for disk usage; {@code null}: read from the stored summaries
    * @param controllerUrl the controller's URL, for links in notifications
+   * @param onDelivery called with (receiver format, outcome: sent, failed, gave_up) after every
+   *     delivery attempt
    */
   public AlertEngine(
       Jdbi jdbi,
@@ -143,18 +147,21 @@ public final class AlertEngine implements AutoCloseable {
       AlertReceivers receivers,
       Function<String, DeviceStatus> status,
       Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latestMetrics,
       AlertOptions options,
-      Supplier<String> controllerUrl) {
+      Supplier<String> controllerUrl,
+      BiConsumer<String, String> onDelivery) {
     this(
         jdbi,
         clock,
         rules,
         receivers,
-        new FleetFacts(jdbi, status, presence),
+        new FleetFacts(jdbi, status, presence, latestMetrics),
         new WebhookSender.Http(options.sendTimeout()),
         options,
         controllerUrl,
-        null);
+        null,
+        onDelivery);
   }
 
   /**
@@ -170,7 +177,8 @@ public final class AlertEngine implements AutoCloseable {
       WebhookSender sender,
       AlertOptions options,
       Supplier<String> controllerUrl,
-      Executor delivery) {
+      Executor delivery,
+      BiConsumer<String, String> onDelivery) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.rules = rules;
@@ -181,6 +189,7 @@ public final class AlertEngine implements AutoCloseable {
     this.controllerUrl = controllerUrl;
     this.ownDelivery = delivery == null ? pool(options.deliveryThreads()) : null;
     this.delivery = delivery == null ? ownDelivery : delivery;
+    this.deliveries = onDelivery;
   }
 
   /** Threads that exist only while there is something to deliver. */
@@ -201,19 +210,6 @@ public final class AlertEngine implements AutoCloseable {
             });
     pool.allowCoreThreadTimeOut(true);
     return pool;
-  }
-
-  /**
-   * Hook for the telemetry ingestion: disk usage is then read from the latest metric summary each
-   * device sent, kept in memory, instead of from {@code device_metrics}.
-   */
-  public void latestMetrics(Function<String, Optional<Telemetry.Metrics>> source) {
-    facts.latestMetrics(source);
-  }
-
-  /** Called with (receiver format, outcome: sent, failed, gave_up) after every delivery attempt. */
-  public void onDelivery(BiConsumer<String, String> listener) {
-    this.deliveries = listener;
   }
 
   public AlertOptions options() {

@@ -5,9 +5,8 @@ import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.rollouts.RolloutReads;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.controller.telemetry.MetricReads;
 import io.edgefleet.protocol.Telemetry;
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,8 +22,8 @@ import org.jdbi.v3.core.Jdbi;
  * Reads the {@link Facts} of one tick with a fixed number of queries, whatever the fleet's size:
  * one for the active devices (status and offline time come from presence in memory), one for failed
  * apps, one for paused rollouts, and the latest disk usage from the telemetry ingestion's memory
- * when it is wired (else one query over {@code device_metrics}). Sources no rule needs are not
- * read. Thread-safe.
+ * when given it (else one query through the telemetry package). Sources no rule needs are not read.
+ * Thread-safe.
  */
 final class FleetFacts {
   /** {@code disk.<mount>.used.percent}, e.g. {@code disk./.used.percent}. */
@@ -33,28 +32,28 @@ final class FleetFacts {
   private final Jdbi jdbi;
   private final DeviceStore deviceStore;
   private final RolloutReads rollouts;
+  private final MetricReads metricReads;
   private final FailedApps failedApps;
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
-  private volatile Function<String, Optional<Telemetry.Metrics>> latest;
+  private final Function<String, Optional<Telemetry.Metrics>> latest;
 
   FleetFacts(
       Jdbi jdbi,
       Function<String, DeviceStatus> status,
-      Function<String, Presence.Snapshot> presence) {
+      Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latest) {
     this.jdbi = jdbi;
     this.deviceStore = new DeviceStore();
     this.rollouts = new RolloutReads(jdbi);
+    this.metricReads = new MetricReads(jdbi);
     this.failedApps = new FailedApps(jdbi);
     this.status = status;
     this.presence = presence;
+    this.latest = latest;
   }
 
   /** Reads the latest metric summary per device from memory instead of the database. */
-  void latestMetrics(Function<String, Optional<Telemetry.Metrics>> source) {
-    this.latest = source;
-  }
-
   Facts read(Set<RuleType> needed) {
     if (needed.isEmpty()) {
       return Facts.NONE;
@@ -115,31 +114,7 @@ final class FleetFacts {
       return out;
     }
     // Without the ingestion's memory: the newest summary of every device, in one query.
-    jdbi.useHandle(
-        h ->
-            h.createQuery(
-                    "SELECT m.device_id, m.at, m.metrics FROM device_metrics m JOIN (SELECT"
-                        + " device_id, MAX(seq) AS seq FROM device_metrics GROUP BY device_id) l"
-                        + " ON l.device_id = m.device_id AND l.seq = m.seq")
-                .map(
-                    (rs, ctx) ->
-                        new Object[] {
-                          rs.getString(1), Instant.ofEpochMilli(rs.getLong(2)), rs.getString(3)
-                        })
-                .forEach(
-                    row -> {
-                      try {
-                        Map<String, Telemetry.Stat> metrics =
-                            Json.mapper()
-                                .readValue(
-                                    (String) row[2],
-                                    new com.fasterxml.jackson.core.type.TypeReference<
-                                        Map<String, Telemetry.Stat>>() {});
-                        addDisks(out, (String) row[0], (Instant) row[1], metrics);
-                      } catch (IOException e) {
-                        // A summary the ingestion should not have stored; the others still count.
-                      }
-                    }));
+    metricReads.eachNewest((deviceId, at, metrics) -> addDisks(out, deviceId, at, metrics));
     return out;
   }
 

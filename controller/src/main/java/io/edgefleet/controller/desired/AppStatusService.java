@@ -2,6 +2,8 @@ package io.edgefleet.controller.desired;
 
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.events.DeviceEventReads;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
 import java.sql.ResultSet;
@@ -9,10 +11,13 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Function;
 import org.jdbi.v3.core.Jdbi;
 
@@ -27,6 +32,8 @@ public final class AppStatusService {
   private final Jdbi jdbi;
   private final Clock clock;
   private final Function<String, DeviceStatus> presence;
+  private final DeviceEventReads eventReads;
+  private final DeviceStore deviceStore = new DeviceStore();
 
   /** The device event kind of drift repairs: what agents put back that someone else changed. */
   public static final String DRIFT_KIND = "drift-repaired";
@@ -60,7 +67,23 @@ public final class AppStatusService {
       String reason,
       Instant desiredSince,
       Instant reportedAt,
-      Drift drift) {}
+      Drift drift) {
+    DeviceApp withDeviceName(String name) {
+      return new DeviceApp(
+          deviceId,
+          name,
+          app,
+          source,
+          desiredRevision,
+          desiredCommit,
+          runningRevision,
+          state,
+          reason,
+          desiredSince,
+          reportedAt,
+          drift);
+    }
+  }
 
   /**
    * A recent {@value #DRIFT_KIND} event.
@@ -103,6 +126,7 @@ public final class AppStatusService {
     this.jdbi = jdbi;
     this.clock = clock;
     this.presence = presence;
+    this.eventReads = new DeviceEventReads(jdbi);
   }
 
   /** Records a device's report. Unknown apps are ignored; oversized text is cut. */
@@ -133,29 +157,19 @@ public final class AppStatusService {
    * believes it: see {@link io.edgefleet.controller.events.DeviceEvents}).
    */
   public List<DeviceEvent> events(String deviceId, int limit) {
-    return jdbi.withHandle(
-        h ->
-            h.createQuery(
-                    "SELECT id, device_id, at, kind, message, device_at FROM device_events WHERE"
-                        + " device_id = :d ORDER BY at DESC, id DESC LIMIT :limit")
-                .bind("d", deviceId)
-                .bind("limit", limit)
-                .map(
-                    (rs, ctx) ->
-                        new DeviceEvent(
-                            rs.getString(1),
-                            rs.getString(2),
-                            Instant.ofEpochMilli(rs.getLong(3)),
-                            rs.getString(4),
-                            rs.getString(5),
-                            instantOrNull(rs.getLong(6), rs.wasNull())))
-                .list());
+    return eventReads.newest(deviceId, limit).stream()
+        .map(
+            e -> new DeviceEvent(e.id(), e.deviceId(), e.at(), e.kind(), e.message(), e.deviceAt()))
+        .toList();
   }
 
   /** Every device the app should run on, with its state and recent drift. */
   public List<DeviceApp> byApp(String app) {
     List<DeviceApp> rows =
-        query("WHERE a.app = :v ORDER BY a.device_id", app, recentDrift("app = :v", app));
+        query(
+            "WHERE a.app = :v ORDER BY a.device_id",
+            app,
+            recentDrift(eventReads.ofKindByApp(DRIFT_KIND, app, driftSince(), MAX_DRIFT_ROWS)));
     if (rows.isEmpty() && !known(app)) {
       throw ControllerException.notFound("app", app);
     }
@@ -165,7 +179,9 @@ public final class AppStatusService {
   /** Every app the device should run, with its state and recent drift. */
   public List<DeviceApp> byDevice(String deviceId) {
     return query(
-        "WHERE a.device_id = :v ORDER BY a.app", deviceId, recentDrift("device_id = :v", deviceId));
+        "WHERE a.device_id = :v ORDER BY a.app",
+        deviceId,
+        recentDrift(eventReads.ofKindByDevice(DRIFT_KIND, deviceId, driftSince(), MAX_DRIFT_ROWS)));
   }
 
   public List<AppSummary> summary() {
@@ -211,36 +227,22 @@ public final class AppStatusService {
    * The newest drift repair per device and app within {@link #RECENT_DRIFT}, keyed {@code
    * device/app}: one indexed read of the event log (by app, or by device).
    */
-  private Map<String, Drift> recentDrift(String where, String value) {
-    long since = clock.instant().minus(RECENT_DRIFT).toEpochMilli();
-    List<Map.Entry<String, Drift>> rows =
-        jdbi.withHandle(
-            h ->
-                h.createQuery(
-                        "SELECT device_id, app, at, message FROM device_events WHERE kind = :k AND "
-                            + where
-                            + " AND at >= :since ORDER BY at DESC LIMIT :limit")
-                    .bind("k", DRIFT_KIND)
-                    .bind("v", value)
-                    .bind("since", since)
-                    .bind("limit", MAX_DRIFT_ROWS)
-                    .map(
-                        (rs, ctx) ->
-                            Map.entry(
-                                rs.getString(1) + "/" + rs.getString(2),
-                                new Drift(Instant.ofEpochMilli(rs.getLong(3)), rs.getString(4))))
-                    .list());
+  private Map<String, Drift> recentDrift(List<DeviceEventReads.AppEvent> rows) {
     Map<String, Drift> newest = new HashMap<>();
-    rows.forEach(e -> newest.putIfAbsent(e.getKey(), e.getValue()));
+    rows.forEach(
+        e -> newest.putIfAbsent(e.deviceId() + "/" + e.app(), new Drift(e.at(), e.message())));
     return newest;
+  }
+
+  private Instant driftSince() {
+    return clock.instant().minus(RECENT_DRIFT);
   }
 
   private List<DeviceApp> query(String where, String value, Map<String, Drift> drift) {
     String sql =
-        "SELECT a.device_id, d.name, a.app, a.source, a.desired_revision, a.running_revision,"
+        "SELECT a.device_id, NULL, a.app, a.source, a.desired_revision, a.running_revision,"
             + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit"
-            + " FROM device_apps a"
-            + " JOIN devices d ON d.id = a.device_id "
+            + " FROM device_apps a "
             + where;
     return jdbi.withHandle(
         h -> {
@@ -248,7 +250,18 @@ public final class AppStatusService {
           if (value != null) {
             q.bind("v", value);
           }
-          return q.map((rs, ctx) -> row(rs, drift)).list();
+          List<DeviceApp> rows = q.map((rs, ctx) -> row(rs, drift)).list();
+          // Only apps of devices that exist are listed, each with the device's name.
+          Set<String> ids = new HashSet<>();
+          rows.forEach(r -> ids.add(r.deviceId()));
+          Map<String, String> names = deviceStore.names(h, ids);
+          List<DeviceApp> named = new ArrayList<>(rows.size());
+          for (DeviceApp r : rows) {
+            if (names.containsKey(r.deviceId())) {
+              named.add(r.withDeviceName(names.get(r.deviceId())));
+            }
+          }
+          return named;
         });
   }
 
@@ -287,10 +300,6 @@ public final class AppStatusService {
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null,
         drift.get(deviceId + "/" + rs.getString(3)));
-  }
-
-  private static Instant instantOrNull(long millis, boolean wasNull) {
-    return wasNull ? null : Instant.ofEpochMilli(millis);
   }
 
   private static String cut(String s, int max) {

@@ -6,10 +6,14 @@ import io.edgefleet.protocol.Json;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /** SQL for the {@code devices} table. Every method runs inside the caller's handle. */
@@ -88,6 +92,76 @@ public final class DeviceStore {
             })
         .list();
   }
+
+  /**
+   * The names of the devices among {@code ids} that exist, whatever their lifecycle (a name may be
+   * null). Many ids are answered from one read of every device's name, so a call is one query.
+   */
+  public Map<String, String> names(Handle h, Collection<String> ids) {
+    Map<String, String> names = new HashMap<>();
+    if (ids.isEmpty()) {
+      return names;
+    }
+    if (ids.size() > MAX_LISTED_IDS) {
+      Set<String> wanted = ids instanceof Set<String> set ? set : new HashSet<>(ids);
+      h.createQuery("SELECT id, name FROM devices")
+          .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+          .forEach(
+              r -> {
+                if (wanted.contains(r[0])) {
+                  names.put(r[0], r[1]);
+                }
+              });
+      return names;
+    }
+    h.createQuery("SELECT id, name FROM devices WHERE id IN (<ids>)")
+        .bindList("ids", List.copyOf(ids))
+        .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+        .forEach(r -> names.put(r[0], r[1]));
+    return names;
+  }
+
+  /** A device's name (may be null) and tags. */
+  public record Labels(String name, Map<String, String> tags) {}
+
+  /**
+   * The names and tags of the devices among {@code ids} that exist, whatever their lifecycle. Many
+   * ids are answered from one read of every device, so a call is one query.
+   */
+  public Map<String, Labels> labels(Handle h, Collection<String> ids) {
+    Map<String, Labels> out = new HashMap<>();
+    if (ids.isEmpty()) {
+      return out;
+    }
+    boolean all = ids.size() > MAX_LISTED_IDS;
+    Set<String> wanted = ids instanceof Set<String> set ? set : new HashSet<>(ids);
+    var q =
+        h.createQuery(
+            all
+                ? "SELECT id, name, tags FROM devices"
+                : "SELECT id, name, tags FROM devices WHERE id IN (<ids>)");
+    if (!all) {
+      q.bindList("ids", List.copyOf(ids));
+    }
+    q.map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)})
+        .forEach(
+            r -> {
+              if (wanted.contains(r[0])) {
+                out.put(r[0], new Labels(r[1], JsonColumns.tags(r[2])));
+              }
+            });
+    return out;
+  }
+
+  /** The active devices' tags, in id order. */
+  public List<Map.Entry<String, Map<String, String>>> activeTags(Handle h) {
+    return h.createQuery("SELECT id, tags FROM devices WHERE lifecycle = 'ACTIVE' ORDER BY id")
+        .map((rs, ctx) -> Map.entry(rs.getString(1), JsonColumns.tags(rs.getString(2))))
+        .list();
+  }
+
+  /** Ids bound into one query at most; SQLite allows a few thousand parameters. */
+  private static final int MAX_LISTED_IDS = 500;
 
   /** The tags of every device, whatever its lifecycle, by id. */
   public Map<String, Map<String, String>> tags(Handle h) {

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.PreparedBatch;
 import org.slf4j.Logger;
@@ -168,6 +169,83 @@ public final class DeviceEvents {
                 .bind("deviceAt", p.deviceAt() == null ? null : p.deviceAt().toEpochMilli())
                 .execute());
     return true;
+  }
+
+  /**
+   * Starts a batch of events and loss records drained from a device's outbox, stored in the
+   * caller's transaction once per (device, seq).
+   */
+  public static OutboxBatch outboxBatch(Handle h) {
+    return new OutboxBatch(
+        h.prepareBatch(
+            "INSERT INTO device_events (id, device_id, at, kind, message, seq, severity,"
+                + " app, received_at, device_at) VALUES (:id, :d, :at, :kind, :msg, :seq,"
+                + " :sev, :app, :now, :deviceAt) ON CONFLICT (device_id, seq) DO NOTHING"));
+  }
+
+  /** Outbox events of one batch, see {@link #outboxBatch}. */
+  public static final class OutboxBatch {
+    private final PreparedBatch batch;
+
+    private OutboxBatch(PreparedBatch batch) {
+      this.batch = batch;
+    }
+
+    /** Adds one record, placed in time by {@link #place}. */
+    public void add(
+        String deviceId,
+        long seq,
+        Placement p,
+        String kind,
+        String severity,
+        String app,
+        String message,
+        long receivedAt) {
+      batch
+          .bind("id", Ids.next("evt"))
+          .bind("d", deviceId)
+          .bind("at", p.at().toEpochMilli())
+          .bind("deviceAt", p.deviceAt() == null ? null : p.deviceAt().toEpochMilli())
+          .bind("kind", kind)
+          .bind("seq", seq)
+          .bind("sev", severity)
+          .bind("app", app)
+          .bind("msg", message)
+          .bind("now", receivedAt)
+          .add();
+    }
+
+    /**
+     * Stores the records added.
+     *
+     * @return how many were new
+     */
+    public int store() {
+      if (batch.size() == 0) {
+        return 0;
+      }
+      int n = 0;
+      for (int c : batch.execute()) {
+        // Drivers may answer SUCCESS_NO_INFO (-2) for a row they did insert.
+        n += c == java.sql.Statement.SUCCESS_NO_INFO ? 1 : Math.max(0, c);
+      }
+      return n;
+    }
+  }
+
+  /** Stores a warning the controller raises about a device, outside its allowance. */
+  public void recordWarning(String deviceId, long at, String kind, String message) {
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "INSERT INTO device_events (id, device_id, at, kind, message, severity,"
+                        + " received_at) VALUES (:id, :d, :at, :kind, :msg, 'warning', :at)")
+                .bind("id", Ids.next("evt"))
+                .bind("d", deviceId)
+                .bind("at", at)
+                .bind("kind", kind)
+                .bind("msg", message)
+                .execute());
   }
 
   /**

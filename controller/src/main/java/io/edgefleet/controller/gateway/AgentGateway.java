@@ -60,12 +60,22 @@ public final class AgentGateway implements DeviceSockets {
   private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
   private volatile BiConsumer<String, AgentMessage.LogLines> logLines = (id, m) -> {};
   private volatile java.util.function.Consumer<String> disconnects = id -> {};
-  private volatile Traffic traffic = (inbound, type, bytes) -> {};
+  private final Traffic traffic;
   private volatile TelemetrySink telemetry = TelemetrySink.NONE;
-  private volatile int telemetrySeconds = 60;
+  private final int telemetrySeconds;
 
+  /**
+   * @param telemetryInterval how often agents send metric summaries, told in {@code welcome}
+   * @param traffic called for every message on an agent socket, on the socket's thread
+   */
   public AgentGateway(
-      Jdbi jdbi, DeviceStore store, Presence presence, Clock clock, Duration heartbeat) {
+      Jdbi jdbi,
+      DeviceStore store,
+      Presence presence,
+      Clock clock,
+      Duration heartbeat,
+      Duration telemetryInterval,
+      Traffic traffic) {
     this.jdbi = jdbi;
     this.store = store;
     this.presence = presence;
@@ -74,6 +84,8 @@ public final class AgentGateway implements DeviceSockets {
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
     // Three missed heartbeats and the socket is considered dead.
     this.idleTimeout = heartbeat.multipliedBy(3).plusSeconds(5);
+    this.telemetrySeconds = (int) Math.clamp(telemetryInterval.toSeconds(), 1, Integer.MAX_VALUE);
+    this.traffic = traffic;
   }
 
   @Override
@@ -199,11 +211,6 @@ public final class AgentGateway implements DeviceSockets {
     this.telemetry = sink;
   }
 
-  /** How often agents send metric summaries, told in {@code welcome}. */
-  public void telemetryInterval(Duration interval) {
-    this.telemetrySeconds = (int) Math.clamp(interval.toSeconds(), 1, Integer.MAX_VALUE);
-  }
-
   /** Hears of every message on an agent socket. */
   @FunctionalInterface
   public interface Traffic {
@@ -213,11 +220,6 @@ public final class AgentGateway implements DeviceSockets {
      * WebSocket payload bytes. Called on the socket's thread; must not block.
      */
     void message(boolean inbound, String type, long bytes);
-  }
-
-  /** Called for every message on an agent socket, on the socket's thread. */
-  public void onTraffic(Traffic listener) {
-    this.traffic = listener;
   }
 
   void traffic(boolean inbound, String type, long bytes) {

@@ -1,11 +1,13 @@
 package io.edgefleet.controller.health;
 
-import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.desired.DeviceAppReads;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
+import io.edgefleet.controller.events.DeviceEventReads;
+import io.edgefleet.controller.events.FleetEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
@@ -18,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -66,6 +69,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   private final HealthPolicy policy;
   private final Function<String, Optional<Telemetry.Metrics>> metrics;
   private final DeviceStore store = new DeviceStore();
+  private final DeviceAppReads deviceApps = new DeviceAppReads();
   private final Map<String, DeviceRecord> devices = new ConcurrentHashMap<>();
   private final Map<String, Signals> signals = new ConcurrentHashMap<>();
   private final Map<String, Persisted> persisted = new ConcurrentHashMap<>();
@@ -144,15 +148,11 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
             devices.put(d.id(), slim(d));
           }
           signals.putAll(readSignals(h, Optional.empty()));
-          h.createQuery(
-                  "SELECT device_id, app, running_revision, phase FROM device_apps"
-                      + " WHERE phase IS NOT NULL")
-              .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2), phaseKey(rs)})
-              .forEach(
-                  r ->
-                      reportedPhases
-                          .computeIfAbsent(r[0], k -> new ConcurrentHashMap<>())
-                          .put(r[1], r[2]));
+          for (DeviceAppReads.Reported r : deviceApps.reported(h)) {
+            reportedPhases
+                .computeIfAbsent(r.deviceId(), k -> new ConcurrentHashMap<>())
+                .put(r.app(), r.running() + "\u0000" + r.phase());
+          }
         });
     lastReload = clock.instant();
   }
@@ -374,11 +374,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
                 + " ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, reason ="
                 + " excluded.reason, since = excluded.since, reachable_since ="
                 + " excluded.reachable_since, updated_at = excluded.updated_at");
-    PreparedBatch events =
-        h.prepareBatch(
-            "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, message)"
-                + " VALUES (:id, :d, 'health', :at, :kind, :severity, :message)");
-    int eventCount = 0;
+    FleetEvents events = FleetEvents.batch(h, "health");
     for (Transition t : transitions) {
       upsert
           .bind("d", t.deviceId())
@@ -392,23 +388,17 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
           .add();
       // The first assessment of a device is where it starts, not a change.
       if (t.from() != null) {
-        events
-            .bind("id", Ids.next("fev"))
-            .bind("d", t.deviceId())
-            .bind("at", now.toEpochMilli())
-            .bind("kind", t.to().status().name())
-            .bind("severity", severity(t.to().status()))
-            .bind(
-                "message",
-                cut(t.from().status() + " → " + t.to().status() + ": " + t.to().reason()))
-            .add();
-        eventCount++;
+        events.add(
+            t.deviceId(),
+            now.toEpochMilli(),
+            t.to().status().name(),
+            severity(t.to().status()),
+            null,
+            cut(t.from().status() + " → " + t.to().status() + ": " + t.to().reason()));
       }
     }
     upsert.execute();
-    if (eventCount > 0) {
-      events.execute();
-    }
+    events.store();
   }
 
   private static String severity(DeviceStatus s) {
@@ -483,54 +473,37 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   /** App state and current refusals of these devices (all when empty), in two queries. */
   private Map<String, Signals> readSignals(Handle h, Optional<Collection<String>> ids) {
     Map<String, List<Signals.App>> apps = new HashMap<>();
-    var appQuery =
-        h.createQuery(
-            "SELECT device_id, app, desired_revision, running_revision, phase, reason,"
-                + " render_error, desired_since, reported_at FROM device_apps"
-                + (ids.isPresent() ? " WHERE device_id IN (<ids>)" : ""));
-    ids.ifPresent(list -> appQuery.bindList("ids", List.copyOf(list)));
-    appQuery
-        .map(
-            (rs, ctx) -> {
-              long reported = rs.getLong(9);
-              boolean hasReport = !rs.wasNull();
-              return Map.entry(
-                  rs.getString(1),
-                  new Signals.App(
-                      rs.getString(2),
-                      rs.getString(3),
-                      rs.getString(4),
-                      rs.getString(5),
-                      rs.getString(6),
-                      rs.getString(7),
-                      Instant.ofEpochMilli(rs.getLong(8)),
-                      hasReport ? Instant.ofEpochMilli(reported) : null));
-            })
-        .forEach(e -> apps.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue()));
+    for (DeviceAppReads.AppRow a : deviceApps.apps(h, ids)) {
+      apps.computeIfAbsent(a.deviceId(), k -> new ArrayList<>())
+          .add(
+              new Signals.App(
+                  a.app(),
+                  a.desiredRevision(),
+                  a.running(),
+                  a.phase(),
+                  a.reason(),
+                  a.renderError(),
+                  a.desiredSince(),
+                  a.reportedAt()));
+    }
+    // Refusals recorded since the device's current document (its events may be placed up to a
+    // day earlier by a device clock behind the controller's).
     Map<String, Signals.Refusal> refusals = new HashMap<>();
-    var refusalQuery =
-        h.createQuery(
-                "SELECT e.device_id, e.kind, e.message, COALESCE(e.received_at, e.at) FROM"
-                    + " device_events e JOIN device_desired dd ON dd.device_id = e.device_id WHERE"
-                    + " e.kind LIKE :kinds AND e.at >= dd.updated_at - :slack AND"
-                    + " COALESCE(e.received_at, e.at) >= dd.updated_at"
-                    + (ids.isPresent() ? " AND e.device_id IN (<ids>)" : ""))
-            .bind("kinds", REFUSAL_KINDS + "%")
-            .bind("slack", CLOCK_SLACK_MS);
-    ids.ifPresent(list -> refusalQuery.bindList("ids", List.copyOf(list)));
-    refusalQuery
-        .map(
-            (rs, ctx) ->
-                Map.entry(
-                    rs.getString(1),
-                    new Signals.Refusal(
-                        rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4)))))
-        .forEach(
-            e ->
-                refusals.merge(
-                    e.getKey(),
-                    e.getValue(),
-                    (a, b) -> b.recorded().isAfter(a.recorded()) ? b : a));
+    Map<String, Long> documents = deviceApps.documentTimes(h, ids);
+    if (!documents.isEmpty()) {
+      long since = Collections.min(documents.values()) - CLOCK_SLACK_MS;
+      for (DeviceEventReads.Stored e :
+          DeviceEventReads.byKindPrefix(h, REFUSAL_KINDS, ids, since)) {
+        Long updated = documents.get(e.deviceId());
+        if (updated == null || e.at() < updated - CLOCK_SLACK_MS || e.recorded() < updated) {
+          continue;
+        }
+        refusals.merge(
+            e.deviceId(),
+            new Signals.Refusal(e.kind(), e.message(), Instant.ofEpochMilli(e.recorded())),
+            (a, b) -> b.recorded().isAfter(a.recorded()) ? b : a);
+      }
+    }
     Map<String, Signals> out = new HashMap<>();
     Set<String> all = new HashSet<>(apps.keySet());
     all.addAll(refusals.keySet());
@@ -588,23 +561,17 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     try {
       jdbi.useTransaction(
           h -> {
-            PreparedBatch batch =
-                h.prepareBatch(
-                    "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, app,"
-                        + " message) VALUES (:id, :d, 'app', :at, :kind, :severity, :app,"
-                        + " :message)");
+            FleetEvents batch = FleetEvents.batch(h, "app");
             for (String[] c : recorded) {
-              batch
-                  .bind("id", Ids.next("fev"))
-                  .bind("d", deviceId)
-                  .bind("at", now)
-                  .bind("kind", c[1])
-                  .bind("severity", c[1].equals("FAILED") ? "error" : "info")
-                  .bind("app", cut(c[0], 200))
-                  .bind("message", cut(c[2]))
-                  .add();
+              batch.add(
+                  deviceId,
+                  now,
+                  c[1],
+                  c[1].equals("FAILED") ? "error" : "info",
+                  cut(c[0], 200),
+                  cut(c[2]));
             }
-            batch.execute();
+            batch.store();
           });
     } catch (RuntimeException e) {
       LOG.warn("app events of {} not recorded: {}", deviceId, e.toString());
@@ -619,18 +586,9 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
     signals.getOrDefault(deviceId, Signals.NONE).apps().forEach(a -> names.add(a.name()));
     boolean uncached = report.apps().stream().anyMatch(s -> s != null && !names.contains(s.name()));
     if (uncached) {
-      jdbi.useHandle(
-          h ->
-              h.createQuery("SELECT app FROM device_apps WHERE device_id = :d")
-                  .bind("d", deviceId)
-                  .mapTo(String.class)
-                  .forEach(names::add));
+      jdbi.useHandle(h -> names.addAll(deviceApps.appNames(h, deviceId)));
     }
     return names;
-  }
-
-  private static String phaseKey(ResultSet rs) throws SQLException {
-    return rs.getString(3) + "\u0000" + rs.getString(4);
   }
 
   private static Persisted persisted(ResultSet rs) throws SQLException {

@@ -1,6 +1,8 @@
 package io.edgefleet.controller.rollouts;
 
 import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.desired.DeviceAppReads;
+import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
 import io.edgefleet.controller.rollouts.RolloutEngine.EventView;
 import io.edgefleet.controller.rollouts.RolloutEngine.Member;
@@ -8,10 +10,10 @@ import io.edgefleet.controller.rollouts.RolloutEngine.State;
 import io.edgefleet.controller.rollouts.RolloutRows.BatchRow;
 import io.edgefleet.controller.rollouts.RolloutRows.MemberRow;
 import io.edgefleet.controller.rollouts.RolloutRows.Row;
-import io.edgefleet.controller.store.JsonColumns;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +33,9 @@ final class RolloutStore {
   private static final String ROW_COLUMNS =
       "id, subject, app, source, from_revision, to_revision, policy, state, batch, reason,"
           + " created_by, created_at, updated_at, finished_at, rollback_at";
+
+  private final DeviceStore deviceStore = new DeviceStore();
+  private final DeviceAppReads deviceApps = new DeviceAppReads();
 
   /** A rollout as listed, with its number of batches. */
   record Listed(Row row, int batches) {}
@@ -291,26 +296,18 @@ final class RolloutStore {
 
   /** Every active device with its tags, by id. */
   List<BatchPlanner.Member> activeDevices(Handle h) {
-    return h.createQuery("SELECT id, tags FROM devices WHERE lifecycle = 'ACTIVE' ORDER BY id")
-        .map(
-            (rs, ctx) ->
-                new BatchPlanner.Member(rs.getString(1), JsonColumns.tags(rs.getString(2))))
-        .list();
+    return deviceStore.activeTags(h).stream()
+        .map(e -> new BatchPlanner.Member(e.getKey(), e.getValue()))
+        .toList();
   }
 
   /** What each device was told to run of an app before: device id → (revision, bundle, commit). */
   Map<String, String[]> previousEntries(Handle h, String app) {
     Map<String, String[]> out = new HashMap<>();
-    h.createQuery(
-            "SELECT device_id, desired_revision, desired_bundle, desired_commit FROM device_apps"
-                + " WHERE app = :a AND desired_bundle IS NOT NULL")
-        .bind("a", app)
-        .map(
-            (rs, ctx) ->
-                Map.entry(
-                    rs.getString(1),
-                    new String[] {rs.getString(2), rs.getString(3), rs.getString(4)}))
-        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    deviceApps
+        .entries(h, app)
+        .forEach(
+            (device, e) -> out.put(device, new String[] {e.revision(), e.bundle(), e.commit()}));
     return out;
   }
 
@@ -376,32 +373,60 @@ final class RolloutStore {
             .bind("id", id)
             .mapTo(String.class)
             .one();
-    return h.createQuery(
-            "SELECT rd.device_id, d.name, rd.batch, rd.state, rd.prev_revision, rd.prev_bundle,"
-                + " rd.released_at, d.tags, a.desired_revision, a.running_revision, a.phase,"
-                + " a.reason, a.render_error FROM rollout_devices rd JOIN devices d ON d.id ="
-                + " rd.device_id LEFT JOIN device_apps a ON a.device_id = rd.device_id AND a.app ="
-                + " :app WHERE rd.rollout_id = :id ORDER BY rd.batch, rd.device_id")
-        .bind("id", id)
-        .bind("app", app)
-        .map(
-            (rs, ctx) ->
-                new MemberRow(
-                    rs.getString(1),
-                    rs.getString(2),
-                    rs.getInt(3),
-                    Member.valueOf(rs.getString(4)),
-                    rs.getString(5),
-                    rs.getString(6),
-                    nullableLong(rs, 7),
-                    JsonColumns.tags(rs.getString(8)),
-                    rs.getString(9),
-                    rs.getString(10),
-                    rs.getString(11),
-                    rs.getString(12),
-                    rs.getString(13),
-                    to))
-        .list();
+    List<MemberRow> members =
+        h.createQuery(
+                "SELECT device_id, batch, state, prev_revision, prev_bundle, released_at FROM"
+                    + " rollout_devices WHERE rollout_id = :id ORDER BY batch, device_id")
+            .bind("id", id)
+            .map(
+                (rs, ctx) ->
+                    new MemberRow(
+                        rs.getString(1),
+                        null,
+                        rs.getInt(2),
+                        Member.valueOf(rs.getString(3)),
+                        rs.getString(4),
+                        rs.getString(5),
+                        nullableLong(rs, 6),
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        to))
+            .list();
+    // Names and tags from the devices' owner, reports from the desired state's: members of
+    // devices that no longer exist are left out.
+    Map<String, DeviceStore.Labels> labels =
+        deviceStore.labels(h, members.stream().map(MemberRow::deviceId).toList());
+    Map<String, DeviceAppReads.Report> reports =
+        members.isEmpty() ? Map.of() : deviceApps.reports(h, app);
+    List<MemberRow> out = new ArrayList<>(members.size());
+    for (MemberRow m : members) {
+      DeviceStore.Labels l = labels.get(m.deviceId());
+      if (l == null) {
+        continue;
+      }
+      DeviceAppReads.Report a = reports.get(m.deviceId());
+      out.add(
+          new MemberRow(
+              m.deviceId(),
+              l.name(),
+              m.batch(),
+              m.state(),
+              m.prevRevision(),
+              m.prevBundle(),
+              m.releasedAt(),
+              l.tags(),
+              a == null ? null : a.desiredRevision(),
+              a == null ? null : a.running(),
+              a == null ? null : a.phase(),
+              a == null ? null : a.reason(),
+              a == null ? null : a.renderError(),
+              to));
+    }
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------

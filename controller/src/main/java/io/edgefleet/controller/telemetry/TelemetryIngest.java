@@ -2,7 +2,6 @@ package io.edgefleet.controller.telemetry;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.events.DeviceEvents;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.gateway.AgentGateway;
@@ -257,11 +256,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
     int[] counts =
         jdbi.inTransaction(
             h -> {
-              PreparedBatch events =
-                  h.prepareBatch(
-                      "INSERT INTO device_events (id, device_id, at, kind, message, seq, severity,"
-                          + " app, received_at, device_at) VALUES (:id, :d, :at, :kind, :msg, :seq,"
-                          + " :sev, :app, :now, :deviceAt) ON CONFLICT (device_id, seq) DO NOTHING");
+              DeviceEvents.OutboxBatch events = DeviceEvents.outboxBatch(h);
               PreparedBatch metrics =
                   h.prepareBatch(
                       "INSERT INTO device_metrics (device_id, seq, from_at, at, metrics,"
@@ -271,19 +266,25 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
               for (Telemetry t : good) {
                 switch (t) {
                   case Telemetry.DeviceEvent e ->
-                      event(events, deviceId, e.seq(), deviceEvents.place(e.at(), now), e.kind())
-                          .bind("sev", e.severity() == null ? "info" : e.severity())
-                          .bind("app", e.app())
-                          .bind("msg", e.message())
-                          .bind("now", nowMs)
-                          .add();
+                      events.add(
+                          deviceId,
+                          e.seq(),
+                          deviceEvents.place(e.at(), now),
+                          e.kind(),
+                          e.severity() == null ? "info" : e.severity(),
+                          e.app(),
+                          e.message(),
+                          nowMs);
                   case Telemetry.Loss l ->
-                      event(events, deviceId, l.seq(), deviceEvents.place(l.at(), now), LOSS_KIND)
-                          .bind("sev", "warning")
-                          .bind("app", (String) null)
-                          .bind("msg", lossMessage(l))
-                          .bind("now", nowMs)
-                          .add();
+                      events.add(
+                          deviceId,
+                          l.seq(),
+                          deviceEvents.place(l.at(), now),
+                          LOSS_KIND,
+                          "warning",
+                          null,
+                          lossMessage(l),
+                          nowMs);
                   case Telemetry.Metrics m -> {
                     if (m.at().toEpochMilli() < oldest) {
                       stale++;
@@ -301,7 +302,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
                   }
                 }
               }
-              int inserted = inserted(events) + inserted(metrics);
+              int inserted = events.store() + inserted(metrics);
               return new int[] {inserted, stale};
             });
     for (Telemetry t : good) {
@@ -317,16 +318,6 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
     records.add(counts[0]);
     expired.add(counts[1]);
     duplicates.add(good.size() - counts[0] - counts[1]);
-  }
-
-  private static PreparedBatch event(
-      PreparedBatch b, String d, long seq, DeviceEvents.Placement p, String kind) {
-    return b.bind("id", Ids.next("evt"))
-        .bind("d", d)
-        .bind("at", p.at().toEpochMilli())
-        .bind("deviceAt", p.deviceAt() == null ? null : p.deviceAt().toEpochMilli())
-        .bind("kind", kind)
-        .bind("seq", seq);
   }
 
   private static int inserted(PreparedBatch b) {
@@ -380,17 +371,7 @@ public final class TelemetryIngest implements AgentGateway.TelemetrySink {
             + cut(first, TelemetryValidation.MAX_MESSAGE - 100);
     LOG.info("device {}: {}", deviceId, message);
     try {
-      jdbi.useHandle(
-          h ->
-              h.createUpdate(
-                      "INSERT INTO device_events (id, device_id, at, kind, message, severity,"
-                          + " received_at) VALUES (:id, :d, :at, :kind, :msg, 'warning', :at)")
-                  .bind("id", Ids.next("evt"))
-                  .bind("d", deviceId)
-                  .bind("at", now)
-                  .bind("kind", REFUSED_KIND)
-                  .bind("msg", message)
-                  .execute());
+      deviceEvents.recordWarning(deviceId, now, REFUSED_KIND, message);
     } catch (RuntimeException e) {
       LOG.warn("cannot record refused telemetry of {}: {}", deviceId, e.toString());
     }

@@ -79,8 +79,10 @@ class AlertDeliveryIT {
             id ->
                 presence.getOrDefault(
                     id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty())),
+            null,
             AlertOptions.defaults().withSendTimeout(DEADLINE),
-            () -> "https://controller.test:7443");
+            () -> "https://controller.test:7443",
+            (format, outcome) -> {});
     drip = TestReceiver.start(new TestReceiver.Drip(500, Duration.ofSeconds(1)));
     ops = TestReceiver.start(new TestReceiver.Ok());
     // "drip" sorts first: it is the first receiver every notification goes to.

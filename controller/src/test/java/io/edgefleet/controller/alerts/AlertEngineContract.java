@@ -135,12 +135,14 @@ abstract class AlertEngineContract {
             id -> status.getOrDefault(id, DeviceStatus.ONLINE),
             id ->
                 presence.getOrDefault(
-                    id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty()))),
+                    id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty())),
+            null),
         sender,
         options,
         () -> "https://controller.test:7443",
         // Deliveries run inside tick(), so each scenario reads them right after it.
-        Runnable::run);
+        Runnable::run,
+        (format, outcome) -> {});
   }
 
   AlertEngine.Tick tick(Instant at) {

@@ -59,12 +59,16 @@ class AgentConnectionTest {
     presence = new Presence(db.jdbi(), Clock.systemUTC());
     gateway =
         new AgentGateway(
-            db.jdbi(), new DeviceStore(), presence, Clock.systemUTC(), Duration.ofSeconds(30));
-    gateway.onTraffic(
-        (inbound, type, bytes) -> {
-          traffic.add((inbound ? "in:" : "out:") + type);
-          trafficBytes.add(bytes);
-        });
+            db.jdbi(),
+            new DeviceStore(),
+            presence,
+            Clock.systemUTC(),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(60),
+            (inbound, type, bytes) -> {
+              traffic.add((inbound ? "in:" : "out:") + type);
+              trafficBytes.add(bytes);
+            });
     gateway.onTelemetry(
         new AgentGateway.TelemetrySink() {
           @Override
