@@ -4,7 +4,9 @@ import io.edgefleet.agent.command.AgentCommand;
 import io.edgefleet.cli.CliCommands;
 import io.edgefleet.controller.ControllerCommand;
 import io.edgefleet.simulator.SimCommand;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.SequencedMap;
 import java.util.function.Supplier;
 import picocli.CommandLine;
@@ -32,9 +34,10 @@ public final class Main implements Runnable {
   }
 
   /**
-   * The command tree for these arguments: when they name a role or verb, only that one is built (a
-   * CLI call then loads the classes of one verb, not of every role); otherwise all, for the
-   * overview help, suggestions for a mistyped name, and shell completion.
+   * The command tree for these arguments: when they name a role or verb, only that one is built,
+   * and of a group only the path to the verb named ({@link CommandPath}): a CLI call then inspects
+   * the classes of one verb, not of every role and verb; otherwise all, for the overview help,
+   * suggestions for a mistyped name, and shell completion.
    */
   static CommandLine commandLine(String[] args) {
     SequencedMap<String, Supplier<Object>> commands = commands();
@@ -42,7 +45,8 @@ public final class Main implements Runnable {
     String first = args.length > 0 ? args[0] : "";
     boolean versionOnly = args.length == 1 && (first.equals("--version") || first.equals("-V"));
     if (commands.containsKey(first) && !first.equals("completion")) {
-      cl.addSubcommand(first, commands.get(first).get());
+      List<String> rest = Arrays.asList(args).subList(1, args.length);
+      cl.addSubcommand(first, CommandPath.of(first, commands.get(first).get(), rest));
     } else if (!versionOnly) {
       commands.forEach((name, command) -> cl.addSubcommand(name, command.get()));
     }

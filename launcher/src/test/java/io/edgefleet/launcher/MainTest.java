@@ -72,10 +72,90 @@ class MainTest {
   }
 
   @Test
+  void aCallNamingAVerbInspectsOnlyItsPath() {
+    CommandLine devices =
+        Main.commandLine(new String[] {"devices", "list"}).getSubcommands().get("devices");
+    assertThat(devices.getSubcommands().keySet()).containsExactly("list");
+
+    CommandLine rules =
+        Main.commandLine(new String[] {"alerts", "rules", "add", "x"})
+            .getSubcommands()
+            .get("alerts")
+            .getSubcommands()
+            .get("rules");
+    assertThat(rules.getSubcommands().keySet()).containsExactly("add");
+
+    // No verb named: the whole group, for its help and suggestions.
+    assertThat(
+            Main.commandLine(new String[] {"devices", "--help"})
+                .getSubcommands()
+                .get("devices")
+                .getSubcommands()
+                .keySet())
+        .contains("list", "get", "decommission");
+  }
+
+  @Test
+  void everyVerbBuiltAloneHasTheModelItHasInTheWholeTree() {
+    List<CommandLine> leaves = new ArrayList<>();
+    leaves(Main.commandLine(), leaves);
+    assertThat(leaves).hasSizeGreaterThan(40);
+    for (CommandLine whole : leaves) {
+      List<String> path =
+          new ArrayList<>(List.of(whole.getCommandSpec().qualifiedName().split(" ")));
+      path.removeFirst();
+      CommandLine alone = Main.commandLine(path.toArray(String[]::new));
+      for (String word : path) {
+        alone = alone.getSubcommands().get(word);
+      }
+      assertThat(alone).as(path.toString()).isNotNull();
+      assertThat(alone.getCommandSpec().qualifiedName())
+          .isEqualTo(whole.getCommandSpec().qualifiedName());
+      assertThat(optionNames(alone)).as(path.toString()).isEqualTo(optionNames(whole));
+      assertThat(alone.getCommandSpec().positionalParameters().stream().map(p -> p.paramLabel()))
+          .as(path.toString())
+          .containsExactlyElementsOf(
+              whole.getCommandSpec().positionalParameters().stream()
+                  .map(p -> p.paramLabel())
+                  .toList());
+    }
+  }
+
+  @Test
+  void aBadFlagOnAVerbBuiltAloneNamesTheVerbsHelp() {
+    StringWriter err = new StringWriter();
+    String[] args = {"devices", "list", "--no-such-flag"};
+    CommandLine cl = Main.commandLine(args);
+    cl.setErr(new PrintWriter(err, true));
+
+    int exit = cl.execute(args);
+
+    assertThat(exit).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("error: Unknown option: '--no-such-flag'")
+        .contains("try 'edgefleet devices list --help'");
+  }
+
+  private static List<String> optionNames(CommandLine command) {
+    return command.getCommandSpec().options().stream()
+        .map(o -> String.join("|", o.names()))
+        .sorted()
+        .toList();
+  }
+
+  private static void leaves(CommandLine command, List<CommandLine> out) {
+    if (command.getSubcommands().isEmpty()) {
+      out.add(command);
+    }
+    // Aliases map to the same command: each once.
+    command.getSubcommands().values().stream().distinct().forEach(sub -> leaves(sub, out));
+  }
+
+  @Test
   void theCliCacheIsTrainedOnCallsThatParse() {
-    for (java.util.List<String> call : CliTraining.CALLS) {
-      String[] words = call.toArray(String[]::new);
-      if (call.contains("--no-such-flag")) {
+    for (CliTraining.Call call : CliTraining.CALLS) {
+      String[] words = call.words().toArray(String[]::new);
+      if (call.words().contains("--no-such-flag")) {
         continue; // trains the bad-input path on purpose
       }
       assertThat(Main.commandLine(words).parseArgs(words).errors()).as(call.toString()).isEmpty();
