@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -237,7 +238,19 @@ final class AlertsCommand {
   @Command(
       name = "remove",
       description = "Remove an alert rule; its firing alerts resolve (and are notified so).")
-  static final class RuleRemove extends TokenCommand {
+  static final class RuleRemove extends TokenCommand implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Remove alert rule " + name + "? Its firing alerts resolve.";
+    }
+
     @Parameters(paramLabel = "NAME", description = "Rule name or id.")
     String name;
 
@@ -343,7 +356,19 @@ final class AlertsCommand {
   }
 
   @Command(name = "remove", description = "Remove a receiver that no rule names.")
-  static final class ReceiverRemove extends TokenCommand {
+  static final class ReceiverRemove extends TokenCommand implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Remove receiver " + name + "?";
+    }
+
     @Parameters(paramLabel = "NAME", description = "Receiver name or id.")
     String name;
 

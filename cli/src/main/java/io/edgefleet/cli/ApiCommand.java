@@ -42,6 +42,11 @@ abstract class ApiCommand implements Callable<Integer> {
   public final Integer call() {
     validate();
     PrintWriter err = spec.commandLine().getErr();
+    if (this instanceof Confirmation.Destructive d
+        && !d.confirmation().confirmed(d.question(), err)) {
+      err.flush();
+      return CliException.FAILED;
+    }
     try {
       Connection resolved =
           connection.resolve(

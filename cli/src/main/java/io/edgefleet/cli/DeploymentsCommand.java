@@ -144,7 +144,19 @@ final class DeploymentsCommand {
   @Command(
       name = "remove",
       description = "Remove a deployment: its rollout ends and the app leaves every device.")
-  static final class Remove extends TokenCommand {
+  static final class Remove extends TokenCommand implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Remove deployment " + name + "? The app leaves every device it runs on.";
+    }
+
     @Parameters(paramLabel = "NAME", description = "Deployment name.")
     String name;
 

@@ -178,7 +178,19 @@ final class DevicesCommand {
   }
 
   @Command(name = "reject", description = "Reject a device that waits for approval.")
-  static final class Reject extends Transition {
+  static final class Reject extends Transition implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Reject device " + id + "? It cannot connect unless it enrolls again.";
+    }
+
     @Override
     String action() {
       return "reject";
@@ -188,7 +200,21 @@ final class DevicesCommand {
   @Command(
       name = "decommission",
       description = "Retire a device: its certificate stops working and it is disconnected.")
-  static final class Decommission extends Transition {
+  static final class Decommission extends Transition implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Decommission device "
+          + id
+          + "? Its certificate stops working and it is disconnected.";
+    }
+
     @Override
     String action() {
       return "decommission";

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -182,7 +183,19 @@ final class OnboardingCommand {
   @Command(
       name = "revoke",
       description = "Revoke an onboarding token; devices enrolled with it stay enrolled.")
-  static final class Revoke extends TokenCommand {
+  static final class Revoke extends TokenCommand implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Revoke onboarding token " + id + "? Devices can no longer enroll with it.";
+    }
+
     @Parameters(
         paramLabel = "ID",
         converter = Converters.Id.class,

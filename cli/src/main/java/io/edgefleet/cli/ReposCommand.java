@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -200,7 +201,19 @@ final class ReposCommand {
   @Command(
       name = "remove",
       description = "Remove a git repository: the controller stops following it.")
-  static final class Remove extends TokenCommand {
+  static final class Remove extends TokenCommand implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Remove repository " + name + "? Its apps leave every device they run on.";
+    }
+
     @Parameters(
         paramLabel = "NAME",
         converter = Converters.SourceName.class,

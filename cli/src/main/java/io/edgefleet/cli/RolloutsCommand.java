@@ -187,7 +187,19 @@ final class RolloutsCommand {
   @Command(
       name = "abort",
       description = "Stop where it is: updated devices keep the new version, the others the old.")
-  static final class Abort extends Transition {
+  static final class Abort extends Transition implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Abort rollout " + id + "? Devices not yet updated stay on the old version.";
+    }
+
     @Override
     String verb() {
       return "abort";
@@ -197,7 +209,19 @@ final class RolloutsCommand {
   @Command(
       name = "rollback",
       description = "Return every device the rollout updated to the version it ran before.")
-  static final class Rollback extends Transition {
+  static final class Rollback extends Transition implements Confirmation.Destructive {
+    @Mixin Confirmation confirmation;
+
+    @Override
+    public Confirmation confirmation() {
+      return confirmation;
+    }
+
+    @Override
+    public String question() {
+      return "Roll back rollout " + id + "? Every device it updated returns to the version before.";
+    }
+
     @Override
     String verb() {
       return "rollback";
