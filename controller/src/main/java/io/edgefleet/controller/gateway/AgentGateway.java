@@ -174,27 +174,6 @@ public final class AgentGateway implements DeviceSockets {
    * socket's thread.
    */
   public interface TelemetrySink {
-    TelemetrySink NONE =
-        new TelemetrySink() {
-          @Override
-          public long batch(String deviceId, List<Telemetry> r) {
-            return 0;
-          }
-
-          @Override
-          public long raw(String deviceId, JsonNode records) {
-            return 0;
-          }
-
-          @Override
-          public long compact(String deviceId, ByteBuffer frame, CompactTelemetry.Decoder decoder) {
-            return 0;
-          }
-
-          @Override
-          public void refused(String deviceId, String reason) {}
-        };
-
     /** A well-formed batch; returns the highest seq handled (stored or skipped), 0 for none. */
     long batch(String deviceId, List<Telemetry> records);
 
