@@ -185,10 +185,12 @@ public final class Controller implements AutoCloseable {
 
       // What devices should run: the apps of git sources and of catalog deployments, released
       // by rollouts (through the gate both engines share), turned by the desired-state engine
-      // into a signed document per device; each changed document is sent to its device as a
-      // nudge over its connection, and the health model hears of it.
-      // A commit flows from the Git sources, whose apps the engine reads, back to the engine: the
-      // one change announced through a signal, subscribed to here and sealed before anything runs.
+      // into a signed document per device.
+      // A commit flows: the git sources apply it and announce it on the commits signal; the
+      // engine recomputes every device and sends each changed document to its device as a nudge
+      // over its connection (and tells the health model). The signal is there because the engine
+      // reads the git sources' apps: it is subscribed to right after the engine is built and
+      // sealed before anything runs.
       Signal<String> commits = new Signal<>("git sources");
       this.gitops =
           new GitOps(
@@ -213,7 +215,7 @@ public final class Controller implements AutoCloseable {
               });
       commits.subscribe(source -> desired.requestAll());
       commits.seal();
-      // A rollout's next batch flows to the engine as a request for each released device.
+      // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
               jdbi,
