@@ -850,7 +850,7 @@ public final class GitOpsBench {
   private Window nudgeAndMeasure() throws InterruptedException {
     long gen = agent0.generation();
     long t0 = System.nanoTime();
-    controller.controller().gateway().nudge(device0, gen + 1);
+    controller.controller().connections().nudge(device0, gen + 1);
     long t1 = quiet(t0);
     return window(t0, t1);
   }

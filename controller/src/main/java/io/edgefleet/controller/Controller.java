@@ -15,6 +15,7 @@ import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.common.ControllerVersion;
+import io.edgefleet.controller.common.Signal;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
@@ -24,6 +25,7 @@ import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.SigningKeyService;
 import io.edgefleet.controller.devices.DeviceRoutes;
 import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.enrollment.EnrollmentRoutes;
@@ -33,6 +35,7 @@ import io.edgefleet.controller.events.EventLog;
 import io.edgefleet.controller.events.EventRetention;
 import io.edgefleet.controller.events.EventRoutes;
 import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.gateway.Connections;
 import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.GitOpsRoutes;
@@ -52,6 +55,7 @@ import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
+import io.edgefleet.controller.rollouts.RolloutGate;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
@@ -103,6 +107,7 @@ public final class Controller implements AutoCloseable {
   private final ControllerPki pki;
   private final Presence presence;
   private final DeviceService devices;
+  private final Connections connections;
   private final AgentGateway gateway;
   private final LogSessions logs;
   private final OnboardingTokens onboarding;
@@ -137,41 +142,31 @@ public final class Controller implements AutoCloseable {
             config.databasePassword().orElse(null));
     try {
       Jdbi jdbi = database.jdbi();
-      // Shared by every flow: key material, the audit log, the controller's own metrics.
+      // The object graph is complete when this constructor ends: every collaborator is passed in
+      // at construction, in the order below, so reading on shows how a commit, an agent message
+      // and a request flow. Nothing is started before everything is built.
+
+      // Shared by every flow: key material, the audit log, secrets.
       this.pki =
           ControllerPki.open(
               DataDirectory.subdirectory(dataDir, "pki"), serverNames(config), clock);
       AuditLog audit = new AuditLog(jdbi, clock);
-      this.metrics = new ControllerMetrics();
       SecretBox secrets = new SecretBox(dataDir.resolve("secret.key"));
-      // The advertised URL is known only once the port is bound.
+      // The advertised URL is known only once the port is bound, after everything is built: the
+      // one value read through a reference set at the end (by alerts, enrollment, the API info).
       AtomicReference<String> advertised = new AtomicReference<>("");
 
-      // Devices and their sockets: the gateway admits a device's socket and keeps its presence;
-      // the device service is the inventory operators work with, refined by the health model.
+      // Devices as the controller knows them: the inventory, their presence, the status these
+      // give, and the live connections of the connected ones (how anything reaches a device).
       DeviceStore store = new DeviceStore();
       this.presence = new Presence(jdbi, clock);
       presence.load();
-      this.gateway =
-          new AgentGateway(
-              jdbi,
-              store,
-              presence,
-              clock,
-              config.heartbeat(),
-              config.telemetryInterval(),
-              metrics::websocketMessage);
-      this.logs = LogSessions.attach(gateway, LogSessions.Options.defaults());
-      this.devices =
-          new DeviceService(
-              jdbi,
-              clock,
-              store,
-              presence,
-              pki,
-              audit,
-              config.offlineAfter(),
-              (id, reason) -> gateway.disconnect(id, DeviceApi.CLOSE_REVOKED, reason));
+      DeviceStatuses statuses = new DeviceStatuses(clock, presence, config.offlineAfter());
+      this.connections = new Connections();
+      this.logs = LogSessions.over(connections, LogSessions.Options.defaults());
+
+      // What devices tell: their events, their telemetry, and the health model over both, which
+      // refines the status of each device; the app status each device reports.
       this.deviceEvents = new DeviceEvents(jdbi, clock, config.events());
       this.eventRetention = new EventRetention(jdbi, clock, config.events());
       eventRetention.repair();
@@ -183,62 +178,121 @@ public final class Controller implements AutoCloseable {
               clock,
               HealthPolicy.defaults(),
               telemetry::latest,
-              devices,
+              statuses,
               deviceEvents::admit);
       health.load();
-      devices.refineWith(health);
-      this.appStatus = new AppStatusService(jdbi, clock, devices::presenceStatus);
+      this.appStatus = new AppStatusService(jdbi, clock, statuses::presenceStatus);
 
       // What devices should run: the apps of git sources and of catalog deployments, released
-      // by rollouts, turned by the desired-state engine into a signed document per device.
+      // by rollouts (through the gate both engines share), turned by the desired-state engine
+      // into a signed document per device.
+      // A commit flows: the git sources apply it and announce it on the commits signal; the
+      // engine recomputes every device and sends each changed document to its device as a nudge
+      // over its connection (and tells the health model). The signal is there because the engine
+      // reads the git sources' apps: it is subscribed to right after the engine is built and
+      // sealed before anything runs.
+      Signal<String> commits = new Signal<>("git sources");
       this.gitops =
-          new GitOps(jdbi, clock, audit, DataDirectory.subdirectory(dataDir, "gitops"), secrets);
+          new GitOps(
+              jdbi, clock, audit, DataDirectory.subdirectory(dataDir, "gitops"), secrets, commits);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
       AppCatalog apps =
           new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));
-      this.rollouts = new RolloutEngine(jdbi, clock, apps::apps, devices::presenceStatus);
-      rollouts.gitPolicies(gitops::rolloutPolicies);
-      rollouts.gitRevisions(GitOps::sameContent);
+      RolloutGate gate = new RolloutGate();
       BundleStore bundles = new BundleStore(jdbi, clock);
-      this.desired = new DesiredStateEngine(jdbi, clock, store, bundles, pki.signingKeys(), apps);
-      desired.gate(rollouts.gate());
+      this.desired =
+          new DesiredStateEngine(
+              jdbi,
+              clock,
+              store,
+              bundles,
+              pki.signingKeys(),
+              apps,
+              gate,
+              (id, nudge) -> {
+                connections.send(id, nudge);
+                health.desiredChanged(id);
+              });
+      commits.subscribe(source -> desired.requestAll());
+      commits.seal();
+      // A rollout's next batch flows the same way: a request to the engine per released device.
+      this.rollouts =
+          new RolloutEngine(
+              jdbi,
+              clock,
+              gate,
+              apps::apps,
+              statuses::presenceStatus,
+              new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
+              desired::request);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
 
-      // A commit (or a device's new tags, or a rollout's next batch) flows to the devices:
-      // the engine recomputes the documents concerned and nudges each changed device.
-      gitops.onChange(source -> desired.requestAll());
-      rollouts.onRelease(desired::request);
-      devices.onChange(
-          id -> {
-            desired.request(id);
-            rollouts.devicesChanged();
-            health.deviceChanged(id);
-          });
-      desired.onChange(
-          (id, nudge) -> {
-            gateway.send(id, nudge);
-            health.desiredChanged(id);
-          });
+      // The inventory operators work with: statuses refined by the health model; a device's new
+      // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
+      // decommissioned device's connection is closed at once.
+      this.devices =
+          new DeviceService(
+              jdbi,
+              clock,
+              store,
+              presence,
+              pki,
+              audit,
+              statuses,
+              (id, reason) -> connections.disconnect(id, DeviceApi.CLOSE_REVOKED, reason),
+              health,
+              id -> {
+                desired.request(id);
+                rollouts.devicesChanged();
+                health.deviceChanged(id);
+              });
 
-      // An agent message flows from the gateway: a welcome carries the device's generation (and
-      // a catch-up document), telemetry goes to the ingestion through the health model, reports
-      // and events to app status, the desired state's key trust, the event log and health.
-      gateway.generations(desired::generation);
-      gateway.catchUp(desired::catchUp);
-      gateway.onTelemetry(health.observing(telemetry));
-      gateway.onReport(
-          (id, message) -> {
-            switch (message) {
-              case AgentMessage.AppReport report -> {
-                appStatus.report(id, report);
-                desired.trusts(id, report.signingKeys());
-              }
-              case AgentMessage.Event event -> deviceEvents.record(id, event);
-              default -> {}
-            }
-            health.reported(id, message);
-          });
+      // The controller's own metrics, reading the counters kept by the features above.
+      this.metrics =
+          new ControllerMetrics(
+              new ControllerMetrics.Sources(
+                  connections::count,
+                  desired::recomputations,
+                  telemetry::records,
+                  telemetry::refused,
+                  telemetry::refusedMessages,
+                  deviceEvents::dropped,
+                  deviceEvents::heldBack,
+                  deviceEvents::skewed));
+
+      // An agent message flows from the gateway, which admits a device's socket, adds it to the
+      // connections and keeps its presence: a welcome carries the device's generation (and a
+      // catch-up document), telemetry goes to the ingestion through the health model, reports
+      // and events to app status, the desired state's key trust, the event log and health, log
+      // lines and lost connections to the log sessions.
+      this.gateway =
+          new AgentGateway(
+              jdbi,
+              store,
+              presence,
+              connections,
+              clock,
+              config.heartbeat(),
+              config.telemetryInterval(),
+              metrics::websocketMessage,
+              new AgentGateway.Handlers(
+                  desired::generation,
+                  desired::catchUp,
+                  health.observing(telemetry),
+                  (id, message) -> {
+                    switch (message) {
+                      case AgentMessage.AppReport report -> {
+                        appStatus.report(id, report);
+                        desired.trusts(id, report.signingKeys());
+                      }
+                      case AgentMessage.Event event -> deviceEvents.record(id, event);
+                      default -> {}
+                    }
+                    health.reported(id, message);
+                  },
+                  logs::receive,
+                  logs::disconnected));
 
       // Alerts: rules over the fleet's facts, delivered to receivers by webhook.
       AlertRules alertRules = new AlertRules(jdbi, clock, audit);
@@ -255,12 +309,7 @@ public final class Controller implements AutoCloseable {
               config.alerts(),
               advertised::get,
               metrics::alertNotification);
-
-      // What /metrics reads besides the counters fed above.
-      metrics.connectedAgents(gateway::connectionCount);
-      metrics.telemetry(telemetry::records, telemetry::refused, telemetry::refusedMessages);
-      metrics.deviceEvents(deviceEvents::dropped, deviceEvents::heldBack, deviceEvents::skewed);
-      metrics.desiredState(desired::recomputations);
+      // The fleet gauges of /metrics read the alerts, which count their notifications in metrics.
       metrics.register(
           new FleetGauges(
               config.metricsTagKeys(), fleetSources(appStatus, new RolloutReads(jdbi))));
@@ -409,8 +458,14 @@ public final class Controller implements AutoCloseable {
     return devices;
   }
 
+  /** Admits the devices' sockets and dispatches what agents say. */
   public AgentGateway gateway() {
     return gateway;
+  }
+
+  /** The devices' live connections: send to a connected device, cut it off, count them. */
+  public Connections connections() {
+    return connections;
   }
 
   /** Log requests to devices in flight. */
@@ -585,7 +640,7 @@ public final class Controller implements AutoCloseable {
     scheduler.shutdownNow();
     gitops.close();
     desired.close();
-    gateway.closeAll();
+    connections.closeAll();
     http.close();
     presence.flush();
     database.close();

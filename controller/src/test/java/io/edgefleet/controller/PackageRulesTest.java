@@ -1,14 +1,20 @@
 package io.edgefleet.controller;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.methods;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaFieldAccess;
+import com.tngtech.archunit.core.domain.JavaMethod;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchCondition;
+import com.tngtech.archunit.lang.ConditionEvents;
+import com.tngtech.archunit.lang.SimpleConditionEvent;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +26,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The controller's package rules (decision 0015): no cycles between its packages, nothing depends
- * on the composition root, the HTTP layer knows no feature, and project classes are imported, not
- * named inline.
+ * on the composition root, the HTTP layer knows no feature, collaborators are passed at
+ * construction (decision 0019), and project classes are imported, not named inline.
  */
 class PackageRulesTest {
   private static final String ROOT = "io.edgefleet.controller";
@@ -66,6 +72,37 @@ class PackageRulesTest {
                         ROOT + ".api..", ROOT + ".common..", ROOT + ".pki..")))
         .because("each feature registers its own routes (api.Routes); api serves them")
         .check(controller);
+  }
+
+  @Test
+  void collaboratorsArePassedAtConstruction() {
+    methods()
+        .should(notStoreAListenerOrSource())
+        .because(
+            "the object graph is complete when Controller's constructor ends (decision 0019):"
+                + " listeners and sources are constructor parameters, not set afterwards")
+        .check(controller);
+  }
+
+  /** A setter of a collaborator: a method that assigns a field holding a functional interface. */
+  private static ArchCondition<JavaMethod> notStoreAListenerOrSource() {
+    return new ArchCondition<>("not store a listener or source in a field") {
+      @Override
+      public void check(JavaMethod method, ConditionEvents events) {
+        for (JavaFieldAccess access : method.getFieldAccesses()) {
+          if (access.getAccessType() == JavaFieldAccess.AccessType.SET
+              && isFunctional(access.getTarget().getRawType())) {
+            events.add(SimpleConditionEvent.violated(method, access.getDescription()));
+          }
+        }
+      }
+    };
+  }
+
+  private static boolean isFunctional(JavaClass type) {
+    return type.isInterface()
+        && (type.getPackageName().equals("java.util.function")
+            || type.isAnnotatedWith(FunctionalInterface.class));
   }
 
   @Test

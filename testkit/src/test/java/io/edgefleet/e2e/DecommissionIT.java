@@ -39,7 +39,7 @@ class DecommissionIT {
           .atMost(Duration.ofSeconds(10))
           .until(() -> agent.status().state() == Agent.State.REVOKED);
       assertThat(agent.status().lastError().orElseThrow()).contains("decommissioned");
-      assertThat(controller.controller().gateway().isConnected(id)).isFalse();
+      assertThat(controller.controller().connections().isConnected(id)).isFalse();
 
       // A restarted agent with the revoked identity is refused with a clear code ...
       agent.close();

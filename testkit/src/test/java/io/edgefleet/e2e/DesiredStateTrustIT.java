@@ -121,7 +121,7 @@ class DesiredStateTrustIT {
     try (DeviceHttp device = new DeviceHttp(controller.url(), options.stateDir())) {
       assertThat(generationOf(device.get(DeviceApi.DESIRED + "?known=5"))).isEqualTo(6);
     }
-    controller.controller().gateway().nudge(id, 6);
+    controller.controller().connections().nudge(id, 6);
     await().atMost(Duration.ofSeconds(20)).until(() -> agent.generation() == 6);
     agent.close();
 
@@ -195,7 +195,7 @@ class DesiredStateTrustIT {
     assertThat(
             controller
                 .controller()
-                .gateway()
+                .connections()
                 .send(
                     deviceId,
                     new ControllerMessage.Nudge(

@@ -272,7 +272,7 @@ class SigningKeyRotationIT {
     assertThat(
             controller
                 .controller()
-                .gateway()
+                .connections()
                 .send(deviceId, new ControllerMessage.Nudge(generation, doc, Map.of())))
         .isTrue();
   }

@@ -3,6 +3,7 @@ package io.edgefleet.bench.jmh;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.BundleStore;
 import io.edgefleet.controller.desired.DesiredStateEngine;
+import io.edgefleet.controller.desired.ReleaseGate;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.tls.Fingerprints;
@@ -71,8 +72,9 @@ public class RecomputeBench {
             new DeviceStore(),
             new BundleStore(database.db.jdbi(), clock),
             io.edgefleet.controller.pki.SigningKeys.open(database.dir.resolve("pki"), clock),
-            catalog);
-    engine.onChange((id, nudge) -> nudges.increment());
+            catalog,
+            ReleaseGate.OPEN,
+            (id, nudge) -> nudges.increment());
     engine.recompute(DEVICE);
   }
 

@@ -61,18 +61,21 @@ final class ConnectionGuard implements Connection.Listener, AutoCloseable {
   private final Map<Connection, Tracked> tracked = new ConcurrentHashMap<>();
   private final Map<InetAddress, AtomicInteger> perAddress = new ConcurrentHashMap<>();
   private final ScheduledFuture<?> sweeping;
-  private volatile Consumer<Reason> onClose = r -> {};
+  private final Consumer<Reason> onClose;
   private volatile long lastLimitLog;
 
-  ConnectionGuard(HttpLimits limits, LongSupplier nanos, ScheduledExecutorService timer) {
+  /**
+   * @param onClose called with the reason each time the guard closes a connection
+   */
+  ConnectionGuard(
+      HttpLimits limits,
+      LongSupplier nanos,
+      ScheduledExecutorService timer,
+      Consumer<Reason> onClose) {
     this.limits = limits;
     this.nanos = nanos;
+    this.onClose = onClose;
     this.sweeping = timer.scheduleWithFixedDelay(this::sweep, 500, 500, TimeUnit.MILLISECONDS);
-  }
-
-  /** Called with the reason each time the guard closes a connection. */
-  void onClose(Consumer<Reason> listener) {
-    this.onClose = listener;
   }
 
   @Override

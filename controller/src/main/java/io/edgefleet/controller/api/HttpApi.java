@@ -163,7 +163,9 @@ public final class HttpApi implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    guard = new ConnectionGuard(limits, System::nanoTime, timer);
+    guard =
+        new ConnectionGuard(
+            limits, System::nanoTime, timer, reason -> limitBroken.accept(reason.label()));
     connector.addEventListener(guard);
     // Past this many connections the listener stops accepting until one closes, rather than
     // failing accept() for lack of file descriptors; meanwhile idle ones time out sooner.
@@ -174,7 +176,6 @@ public final class HttpApi implements AutoCloseable {
     // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
     WebSocketMappings ws =
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
-    guard.onClose(reason -> limitBroken.accept(reason.label()));
     root = new Root(router, adminTokens, gateway, ws, limits, guard, timer, requests, limitBroken);
     server.setHandler(root);
   }

@@ -58,14 +58,14 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final Set<String> pending = new LinkedHashSet<>();
   private boolean pendingAll;
   private boolean scheduled;
-  private volatile BiConsumer<String, ControllerMessage.Nudge> nudger = (id, nudge) -> {};
+  private final BiConsumer<String, ControllerMessage.Nudge> nudger;
 
   /**
    * Gzip (base64) of recently rendered bundles by digest; "" for a bundle too large to go inline.
    */
   private final Lru<String, String> inlineBundles = Lru.ofEntries(64);
 
-  private volatile ReleaseGate gate = ReleaseGate.OPEN;
+  private final ReleaseGate gate;
 
   /** Digests of bundles known to be stored (bundles are immutable and never deleted). */
   private final Lru<String, Boolean> storedBundles = Lru.ofEntries(1024);
@@ -73,13 +73,23 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final java.util.concurrent.atomic.LongAdder recomputations =
       new java.util.concurrent.atomic.LongAdder();
 
+  /**
+   * @param gate decides which revision of a phased app each device gets
+   * @param nudger called whenever a device's desired state changed, with the nudge to send it: the
+   *     new generation, the signed document, and the newly referenced bundles that are small enough
+   *     to travel inline
+   */
   public DesiredStateEngine(
       Jdbi jdbi,
       Clock clock,
       DeviceStore devices,
       BundleStore bundles,
       SigningKeys signingKeys,
-      AppCatalog catalog) {
+      AppCatalog catalog,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.gate = gate;
+    this.nudger = nudger;
     this.jdbi = jdbi;
     this.clock = clock;
     this.devices = devices;
@@ -93,20 +103,6 @@ public final class DesiredStateEngine implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-  }
-
-  /**
-   * Called whenever a device's desired state changed, with the nudge to send it: the new
-   * generation, the signed document, and the newly referenced bundles that are small enough to
-   * travel inline.
-   */
-  public void onChange(BiConsumer<String, ControllerMessage.Nudge> nudger) {
-    this.nudger = nudger;
-  }
-
-  /** Sets the gate that decides which revision of a phased app each device gets. */
-  public void gate(ReleaseGate gate) {
-    this.gate = gate;
   }
 
   /** Recomputes every active device soon. */

@@ -3,7 +3,6 @@ package io.edgefleet.controller.devices;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
-import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
 import io.edgefleet.protocol.tls.Pem;
@@ -12,13 +11,13 @@ import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
@@ -33,13 +32,16 @@ public final class DeviceService {
   private final Presence presence;
   private final ControllerPki pki;
   private final AuditLog audit;
-  private final Duration offlineAfter;
+  private final DeviceStatuses statuses;
   private final BiConsumer<String, String> disconnector;
-  private volatile java.util.function.Consumer<String> changed = id -> {};
-  private volatile StatusRefiner refiner = (d, status, now) -> status;
+  private final StatusRefiner refiner;
+  private final Consumer<String> changed;
 
   /**
+   * @param statuses the status of a device as lifecycle and presence tell it
    * @param disconnector called with (deviceId, reason) when a device must be cut off at once
+   * @param refiner refines statuses beyond presence (the health model)
+   * @param changed called with the device id after its tags or lifecycle changed
    */
   public DeviceService(
       Jdbi jdbi,
@@ -48,21 +50,20 @@ public final class DeviceService {
       Presence presence,
       ControllerPki pki,
       AuditLog audit,
-      Duration offlineAfter,
-      BiConsumer<String, String> disconnector) {
+      DeviceStatuses statuses,
+      BiConsumer<String, String> disconnector,
+      StatusRefiner refiner,
+      Consumer<String> changed) {
     this.jdbi = jdbi;
+    this.statuses = statuses;
     this.disconnector = disconnector;
+    this.refiner = refiner;
+    this.changed = changed;
     this.clock = clock;
     this.store = store;
     this.presence = presence;
     this.pki = pki;
     this.audit = audit;
-    this.offlineAfter = offlineAfter;
-  }
-
-  /** Called with the device id after its tags or lifecycle changed. */
-  public void onChange(java.util.function.Consumer<String> listener) {
-    this.changed = listener;
   }
 
   /** Announces a change made elsewhere (enrollment) to the listener. */
@@ -87,11 +88,6 @@ public final class DeviceService {
      *     when it began
      */
     Status refine(DeviceRecord device, Status status, Instant now);
-  }
-
-  /** Sets how statuses are refined beyond presence (the health engine). */
-  public void refineWith(StatusRefiner refiner) {
-    this.refiner = refiner;
   }
 
   /** The tags of every device, whatever its lifecycle, by id. */
@@ -293,52 +289,7 @@ public final class DeviceService {
   /** {@link #view(DeviceRecord)} as of {@code now}, for engines advanced by {@code tick(now)}. */
   public DeviceView view(DeviceRecord d, Instant now) {
     Presence.Snapshot p = presence.snapshot(d.id());
-    DeviceStatus status;
-    String reason;
-    Instant since;
-    switch (d.lifecycle()) {
-      case PENDING -> {
-        status = DeviceStatus.PENDING;
-        reason = "waiting for an operator to approve enrollment code " + d.enrollmentCode();
-        since = orNow(d.createdAt(), now);
-      }
-      case REJECTED -> {
-        status = DeviceStatus.REJECTED;
-        reason = "enrollment rejected by an operator";
-        since = now;
-      }
-      case DECOMMISSIONED -> {
-        status = DeviceStatus.DECOMMISSIONED;
-        reason = "decommissioned " + ago(now, d.decommissionedAt()) + "; certificate revoked";
-        since = orNow(d.decommissionedAt(), now);
-      }
-      default -> {
-        status = presenceStatus(p, now);
-        since =
-            switch (status) {
-              case NEVER_SEEN -> orNow(d.enrolledAt(), now);
-              case OFFLINE ->
-                  droppedAfterSeen(p)
-                      ? p.disconnectedAt().orElseThrow()
-                      : p.lastSeen().orElseThrow();
-              default -> now;
-            };
-        reason =
-            switch (status) {
-              case NEVER_SEEN ->
-                  "enrolled " + ago(now, d.enrolledAt()) + ", has not connected since";
-              case ONLINE -> "connected, last heard from " + ago(now, p.lastSeen().orElseThrow());
-              default ->
-                  droppedAfterSeen(p)
-                      ? "connection closed "
-                          + ago(now, p.disconnectedAt().orElseThrow())
-                          + ", not back since"
-                      : "nothing heard for "
-                          + Durations.human(Duration.between(p.lastSeen().orElseThrow(), now));
-            };
-      }
-    }
-    Status refined = refiner.refine(d, new Status(status, reason, since), now);
+    Status refined = refiner.refine(d, statuses.derive(d, p, now), now);
     return new DeviceView(
         d.id(),
         d.name(),
@@ -361,30 +312,6 @@ public final class DeviceService {
    * cheap enough to call for every row of a fleet-wide view.
    */
   public DeviceStatus presenceStatus(String deviceId) {
-    return presenceStatus(presence.snapshot(deviceId), clock.instant());
-  }
-
-  private DeviceStatus presenceStatus(Presence.Snapshot p, Instant now) {
-    if (p.lastSeen().isEmpty()) {
-      return DeviceStatus.NEVER_SEEN;
-    }
-    boolean fresh = Duration.between(p.lastSeen().get(), now).compareTo(offlineAfter) <= 0;
-    return fresh && !droppedAfterSeen(p) ? DeviceStatus.ONLINE : DeviceStatus.OFFLINE;
-  }
-
-  private static boolean droppedAfterSeen(Presence.Snapshot p) {
-    return !p.connected()
-        && p.lastSeen().isPresent()
-        && p.disconnectedAt().map(t -> !t.isBefore(p.lastSeen().get())).orElse(false);
-  }
-
-  private static Instant orNow(Instant then, Instant now) {
-    return then == null ? now : then;
-  }
-
-  private static String ago(Instant now, Instant then) {
-    return then == null
-        ? "at an unknown time"
-        : Durations.human(Duration.between(then, now)) + " ago";
+    return statuses.presenceStatus(deviceId);
   }
 }

@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
 import org.eclipse.jetty.websocket.core.FrameHandler;
 import org.jdbi.v3.core.Jdbi;
@@ -34,9 +35,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agents' side of the controller: admits a WebSocket only for a device certificate that is
- * current and not revoked, keeps one connection per device (a newer one replaces an older one),
- * answers {@code hello} with the check-in cadence and feeds heartbeats to {@link Presence}.
- * Thread-safe.
+ * current and not revoked, keeps one connection per device in {@link Connections} (a newer one
+ * replaces an older one), answers {@code hello} with the check-in cadence and feeds heartbeats to
+ * {@link Presence}. Thread-safe.
  */
 public final class AgentGateway implements DeviceSockets {
   private static final Logger LOG = LoggerFactory.getLogger(AgentGateway.class);
@@ -50,21 +51,42 @@ public final class AgentGateway implements DeviceSockets {
   private final Clock clock;
   private final int heartbeatSeconds;
   private final Duration idleTimeout;
-  private final Map<String, AgentConnection> connections = new ConcurrentHashMap<>();
+  private final Connections connections;
   private final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
   private final AtomicLong malformedMessages = new AtomicLong();
   private final ConnectionLog connectionLog;
-  private volatile ToLongFunction<String> generations = id -> 0;
-  private volatile BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp =
-      (id, known) -> Optional.empty();
-  private volatile BiConsumer<String, AgentMessage> reports = (id, m) -> {};
-  private volatile BiConsumer<String, AgentMessage.LogLines> logLines = (id, m) -> {};
-  private volatile java.util.function.Consumer<String> disconnects = id -> {};
+  private final ToLongFunction<String> generations;
+  private final BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp;
+  private final BiConsumer<String, AgentMessage> reports;
+  private final BiConsumer<String, AgentMessage.LogLines> logLines;
+  private final Consumer<String> disconnects;
   private final Traffic traffic;
-  private volatile TelemetrySink telemetry = TelemetrySink.NONE;
+  private final TelemetrySink telemetry;
   private final int telemetrySeconds;
 
   /**
+   * Where what agents say goes, and where the answers to their {@code hello} come from. Every
+   * consumer is called on the socket's thread and must not block.
+   *
+   * @param generations the current desired-state generation of a device (for {@code welcome})
+   * @param catchUp the document for a device that connects behind the generation it holds
+   * @param telemetry receives telemetry batches; the agent gets a {@code TelemetryAck} for what it
+   *     answers
+   * @param reports receives app reports and events from devices
+   * @param logLines receives workload log lines from devices
+   * @param disconnects hears that a device's connection ended (closed, failed or replaced by a
+   *     newer one)
+   */
+  public record Handlers(
+      ToLongFunction<String> generations,
+      BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp,
+      TelemetrySink telemetry,
+      BiConsumer<String, AgentMessage> reports,
+      BiConsumer<String, AgentMessage.LogLines> logLines,
+      Consumer<String> disconnects) {}
+
+  /**
+   * @param connections the devices' live connections, which this gateway adds to and removes from
    * @param telemetryInterval how often agents send metric summaries, told in {@code welcome}
    * @param traffic called for every message on an agent socket, on the socket's thread
    */
@@ -72,13 +94,22 @@ public final class AgentGateway implements DeviceSockets {
       Jdbi jdbi,
       DeviceStore store,
       Presence presence,
+      Connections connections,
       Clock clock,
       Duration heartbeat,
       Duration telemetryInterval,
-      Traffic traffic) {
+      Traffic traffic,
+      Handlers handlers) {
     this.jdbi = jdbi;
     this.store = store;
     this.presence = presence;
+    this.connections = connections;
+    this.generations = handlers.generations();
+    this.catchUp = handlers.catchUp();
+    this.telemetry = handlers.telemetry();
+    this.reports = handlers.reports();
+    this.logLines = handlers.logLines();
+    this.disconnects = handlers.disconnects();
     this.clock = clock;
     this.connectionLog = new ConnectionLog(LOG::info, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
@@ -137,43 +168,12 @@ public final class AgentGateway implements DeviceSockets {
     return new AgentConnection(this, deviceId);
   }
 
-  /** Where the current desired-state generation of a device comes from (for {@code welcome}). */
-  public void generations(ToLongFunction<String> source) {
-    this.generations = source;
-  }
-
-  /** Receives app reports and events from devices, on the socket's thread. */
-  public void onReport(BiConsumer<String, AgentMessage> sink) {
-    this.reports = sink;
-  }
-
   /**
    * Where telemetry batches go. Implementations validate every record, store the good ones, skip
    * and count the bad ones, and answer the sequence number to acknowledge; they are called on the
    * socket's thread.
    */
   public interface TelemetrySink {
-    TelemetrySink NONE =
-        new TelemetrySink() {
-          @Override
-          public long batch(String deviceId, List<Telemetry> r) {
-            return 0;
-          }
-
-          @Override
-          public long raw(String deviceId, JsonNode records) {
-            return 0;
-          }
-
-          @Override
-          public long compact(String deviceId, ByteBuffer frame, CompactTelemetry.Decoder decoder) {
-            return 0;
-          }
-
-          @Override
-          public void refused(String deviceId, String reason) {}
-        };
-
     /** A well-formed batch; returns the highest seq handled (stored or skipped), 0 for none. */
     long batch(String deviceId, List<Telemetry> records);
 
@@ -206,11 +206,6 @@ public final class AgentGateway implements DeviceSockets {
     void refused(String deviceId, String reason);
   }
 
-  /** Receives telemetry batches; the agent gets a {@code TelemetryAck} for what it answers. */
-  public void onTelemetry(TelemetrySink sink) {
-    this.telemetry = sink;
-  }
-
   /** Hears of every message on an agent socket. */
   @FunctionalInterface
   public interface Traffic {
@@ -226,33 +221,6 @@ public final class AgentGateway implements DeviceSockets {
     traffic.message(inbound, type, bytes);
   }
 
-  /** Receives workload log lines from devices, on the socket's thread; must not block. */
-  public void onLogLines(BiConsumer<String, AgentMessage.LogLines> sink) {
-    this.logLines = sink;
-  }
-
-  /**
-   * Hears that a device's connection ended (closed, failed or replaced by a newer one), on the
-   * socket's thread; must not block.
-   */
-  public void onDisconnect(java.util.function.Consumer<String> listener) {
-    this.disconnects = listener;
-  }
-
-  /** Sends a message over the device's connection; false if it has none. */
-  public boolean send(String deviceId, ControllerMessage message) {
-    AgentConnection c = connections.get(deviceId);
-    return c != null && c.send(message);
-  }
-
-  /** Tells a connected device that a newer desired state exists; a no-op if it is offline. */
-  public void nudge(String deviceId, long generation) {
-    AgentConnection c = connections.get(deviceId);
-    if (c != null) {
-      c.send(new ControllerMessage.Nudge(generation));
-    }
-  }
-
   void report(String deviceId, AgentMessage message) {
     try {
       reports.accept(deviceId, message);
@@ -260,29 +228,6 @@ public final class AgentGateway implements DeviceSockets {
       malformedMessages.incrementAndGet();
       LOG.debug("report from {} refused: {}", deviceId, e.toString());
     }
-  }
-
-  /** Closes the device's socket, if any, telling the agent why. */
-  public void disconnect(String deviceId, int closeCode, String reason) {
-    AgentConnection c = connections.get(deviceId);
-    if (c != null) {
-      c.close(closeCode, reason);
-    }
-  }
-
-  /** Closes every socket, for shutdown; agents reconnect with backoff. */
-  public void closeAll() {
-    connections
-        .values()
-        .forEach(c -> c.close(DeviceApi.CLOSE_GOING_AWAY, "controller shutting down"));
-  }
-
-  public int connectionCount() {
-    return connections.size();
-  }
-
-  public boolean isConnected(String deviceId) {
-    return connections.containsKey(deviceId);
   }
 
   /** Connection attempts refused for this device since the controller started. */
@@ -441,11 +386,6 @@ public final class AgentGateway implements DeviceSockets {
     if (known != null && known != generation) {
       catchUp.apply(deviceId, known).ifPresent(c::send);
     }
-  }
-
-  /** Where the document for a device that connects behind comes from (see {@link #hello}). */
-  public void catchUp(BiFunction<String, Long, Optional<ControllerMessage.Nudge>> source) {
-    this.catchUp = source;
   }
 
   Duration idleTimeout() {

@@ -13,7 +13,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
@@ -118,10 +117,21 @@ public final class GitOps implements AutoCloseable {
   private final CommitEvaluator commits;
   private final GitSources sources;
   private final GitPolling polling;
-  private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+  private final Consumer<String> changed;
 
-  public GitOps(Jdbi jdbi, Clock clock, AuditLog audit, Path workDir, SecretBox secrets) {
-    this(jdbi, clock, audit, workDir, secrets, Settings.defaults());
+  /**
+   * @param changed told the name of a source after a new commit of it was applied or after it was
+   *     removed: whenever {@link #apps()} may have changed. Runs on the polling thread; must not
+   *     block for long.
+   */
+  public GitOps(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      Path workDir,
+      SecretBox secrets,
+      Consumer<String> changed) {
+    this(jdbi, clock, audit, workDir, secrets, Settings.defaults(), changed);
   }
 
   /**
@@ -131,8 +141,22 @@ public final class GitOps implements AutoCloseable {
    * is started on the first Helm call and stopped by {@link #close}.
    */
   public GitOps(
-      Jdbi jdbi, Clock clock, AuditLog audit, Path workDir, SecretBox secrets, Settings settings) {
-    this(jdbi, clock, audit, workDir, secrets, settings, Rendering.DEFAULT_HELM_JVM_OPTIONS);
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      Path workDir,
+      SecretBox secrets,
+      Settings settings,
+      Consumer<String> changed) {
+    this(
+        jdbi,
+        clock,
+        audit,
+        workDir,
+        secrets,
+        settings,
+        Rendering.DEFAULT_HELM_JVM_OPTIONS,
+        changed);
   }
 
   /** As the public constructor, with these options for the JVM that runs Helm. */
@@ -143,7 +167,9 @@ public final class GitOps implements AutoCloseable {
       Path workDir,
       SecretBox secrets,
       Settings settings,
-      List<String> helmJvmOptions) {
+      List<String> helmJvmOptions,
+      Consumer<String> changed) {
+    this.changed = changed;
     Path dir = workDir.toAbsolutePath();
     this.rendering = new Rendering(dir, settings.rendering(helmJvmOptions));
     SourceStore store = new SourceStore(jdbi);
@@ -266,22 +292,11 @@ public final class GitOps implements AutoCloseable {
     return polling.webhook(name, headersLowercase, body);
   }
 
-  /**
-   * Registers a listener called with a source name after a new commit of it was applied or after it
-   * was removed: whenever {@link #apps()} may have changed. Runs on the polling thread; must not
-   * block for long.
-   */
-  public void onChange(Consumer<String> listener) {
-    listeners.add(listener);
-  }
-
   private void notifyChange(String name) {
-    for (Consumer<String> l : listeners) {
-      try {
-        l.accept(name);
-      } catch (RuntimeException e) {
-        LOG.warn("gitops change listener failed for {}", name, e);
-      }
+    try {
+      changed.accept(name);
+    } catch (RuntimeException e) {
+      LOG.warn("gitops change listener failed for {}", name, e);
     }
   }
 

@@ -4,8 +4,8 @@ import io.edgefleet.controller.desired.DeviceAppReads;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
-import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.events.DeviceEventReads;
 import io.edgefleet.controller.events.FleetEvents;
 import io.edgefleet.controller.gateway.AgentGateway;
@@ -77,7 +77,7 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
   private final Set<String> changedDevices = ConcurrentHashMap.newKeySet();
   private final Set<String> changedSignals = ConcurrentHashMap.newKeySet();
   private final Object tickLock = new Object();
-  private final DeviceService deviceService;
+  private final DeviceStatuses statuses;
   private final Predicate<String> admitAppEvent;
   private volatile Instant lastReload = Instant.EPOCH;
 
@@ -86,7 +86,8 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
 
   /**
    * @param metrics the newest metric summary of a device, from memory (telemetry ingestion)
-   * @param devices the registry whose views {@link #tick(Instant)} persists
+   * @param statuses the status of a device as lifecycle and presence tell it, which this engine
+   *     refines and {@link #tick(Instant)} persists
    * @param admitAppEvent whether the device may record one more {@code app} event now (its event
    *     allowance): a device that reports phase changes faster than its allowance has the excess
    *     events dropped (its apps' state is still followed)
@@ -96,13 +97,13 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
       Clock clock,
       HealthPolicy policy,
       Function<String, Optional<Telemetry.Metrics>> metrics,
-      DeviceService devices,
+      DeviceStatuses statuses,
       Predicate<String> admitAppEvent) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.policy = policy;
     this.metrics = metrics;
-    this.deviceService = devices;
+    this.statuses = statuses;
     this.admitAppEvent = admitAppEvent;
   }
 
@@ -328,12 +329,11 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
    * @return how many devices changed status
    */
   public int tick(Instant now) {
-    DeviceService registry = deviceService;
     synchronized (tickLock) {
       refresh(now);
       List<Transition> transitions = new ArrayList<>();
       for (DeviceRecord d : devices.values()) {
-        DeviceView v = registry.view(d, now);
+        DeviceService.Status v = refine(d, statuses.derive(d, now), now);
         Persisted p = persisted.get(d.id());
         if (p == null || p.status() != v.status()) {
           Instant reachable =
@@ -341,12 +341,10 @@ public final class HealthEngine implements DeviceService.StatusRefiner {
                   ? null
                   : p != null && REACHABLE.contains(p.status()) && p.reachableSince() != null
                       ? p.reachableSince()
-                      : v.statusSince();
+                      : v.since();
           transitions.add(
               new Transition(
-                  d.id(),
-                  p,
-                  new Persisted(v.status(), cut(v.statusReason()), v.statusSince(), reachable)));
+                  d.id(), p, new Persisted(v.status(), cut(v.reason()), v.since(), reachable)));
         }
       }
       if (transitions.isEmpty()) {

@@ -1,7 +1,7 @@
 package io.edgefleet.controller.logs;
 
 import io.edgefleet.controller.common.ControllerException;
-import io.edgefleet.controller.gateway.AgentGateway;
+import io.edgefleet.controller.gateway.Connections;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AgentMessage.LogLine;
 import io.edgefleet.protocol.ControllerMessage;
@@ -104,27 +104,23 @@ public final class LogSessions {
   }
 
   /**
-   * Sessions over the gateway's connections: sends through it, and hears from it the devices'
-   * answers and lost connections.
+   * Sessions over the devices' live connections; the gateway hands the devices' answers to {@link
+   * #receive} and their lost connections to {@link #disconnected}.
    */
-  public static LogSessions attach(AgentGateway gateway, Options options) {
-    LogSessions sessions =
-        new LogSessions(
-            new Link() {
-              @Override
-              public boolean connected(String deviceId) {
-                return gateway.isConnected(deviceId);
-              }
+  public static LogSessions over(Connections connections, Options options) {
+    return new LogSessions(
+        new Link() {
+          @Override
+          public boolean connected(String deviceId) {
+            return connections.isConnected(deviceId);
+          }
 
-              @Override
-              public boolean send(String deviceId, ControllerMessage message) {
-                return gateway.send(deviceId, message);
-              }
-            },
-            options);
-    gateway.onLogLines(sessions::receive);
-    gateway.onDisconnect(sessions::disconnected);
-    return sessions;
+          @Override
+          public boolean send(String deviceId, ControllerMessage message) {
+            return connections.send(deviceId, message);
+          }
+        },
+        options);
   }
 
   /**

@@ -45,14 +45,33 @@ public final class ControllerMetrics {
   private final Counter alertNotifications;
   private final Counter connectionsLimited;
   private final Map<String, String> typeLabels = new ConcurrentHashMap<>();
-  private volatile IntSupplier connectedAgents = () -> 0;
-  private volatile LongSupplier recomputations = () -> 0;
-  private volatile LongSupplier telemetryRecords;
-  private volatile LongSupplier telemetryRefused;
-  private volatile LongSupplier telemetryRefusedMessages;
-  private volatile Map<String, LongSupplier> deviceEventsLimited = Map.of();
 
-  public ControllerMetrics() {
+  /**
+   * What the gauges and counters kept elsewhere are read from, at scrape time.
+   *
+   * @param connectedAgents agents with an open WebSocket
+   * @param recomputations desired-state recomputations since the start
+   * @param telemetryRecords telemetry records stored since the start
+   * @param telemetryRefused telemetry records refused since the start
+   * @param telemetryRefusedMessages telemetry messages refused as a whole since the start
+   * @param eventsDropped device events dropped beyond their device's allowance
+   * @param eventsHeldBack device events held back in the outbox beyond the allowance
+   * @param eventsRedated device events whose device time was not believed
+   */
+  public record Sources(
+      IntSupplier connectedAgents,
+      LongSupplier recomputations,
+      LongSupplier telemetryRecords,
+      LongSupplier telemetryRefused,
+      LongSupplier telemetryRefusedMessages,
+      LongSupplier eventsDropped,
+      LongSupplier eventsHeldBack,
+      LongSupplier eventsRedated) {}
+
+  private final Sources sources;
+
+  public ControllerMetrics(Sources sources) {
+    this.sources = sources;
     httpRequests =
         Counter.builder()
             .name("edgefleet_http_requests_total")
@@ -85,7 +104,7 @@ public final class ControllerMetrics {
     CounterWithCallback.builder()
         .name("edgefleet_desired_state_recomputations_total")
         .help("Desired states computed for a device, changed or not")
-        .callback(cb -> cb.call(recomputations.getAsLong()))
+        .callback(cb -> cb.call(sources.recomputations().getAsLong()))
         .register(registry);
     rolloutTicks =
         Counter.builder()
@@ -118,42 +137,24 @@ public final class ControllerMetrics {
     GaugeWithCallback.builder()
         .name("edgefleet_agents_connected")
         .help("Agents with an open WebSocket to this controller")
-        .callback(cb -> cb.call(connectedAgents.getAsInt()))
+        .callback(cb -> cb.call(sources.connectedAgents().getAsInt()))
         .register(registry);
     CounterWithCallback.builder()
         .name("edgefleet_telemetry_records_total")
         .help("Telemetry records (metric summaries, events, losses) stored from agents")
-        .callback(
-            cb -> {
-              LongSupplier s = telemetryRecords;
-              if (s != null) {
-                cb.call(s.getAsLong());
-              }
-            })
+        .callback(cb -> cb.call(sources.telemetryRecords().getAsLong()))
         .register(registry);
     CounterWithCallback.builder()
         .name("edgefleet_telemetry_refused_total")
         .help("Telemetry records refused as malformed or oversized")
-        .callback(
-            cb -> {
-              LongSupplier s = telemetryRefused;
-              if (s != null) {
-                cb.call(s.getAsLong());
-              }
-            })
+        .callback(cb -> cb.call(sources.telemetryRefused().getAsLong()))
         .register(registry);
     CounterWithCallback.builder()
         .name("edgefleet_telemetry_refused_messages_total")
         .help(
             "Telemetry messages refused as a whole (larger than 64 KiB, not JSON, or a compact"
                 + " batch that cannot be read); they are not acknowledged")
-        .callback(
-            cb -> {
-              LongSupplier s = telemetryRefusedMessages;
-              if (s != null) {
-                cb.call(s.getAsLong());
-              }
-            })
+        .callback(cb -> cb.call(sources.telemetryRefusedMessages().getAsLong()))
         .register(registry);
     CounterWithCallback.builder()
         .name("edgefleet_device_events_limited_total")
@@ -161,7 +162,12 @@ public final class ControllerMetrics {
             "Device events beyond their device's allowance (dropped, held back in the outbox) or"
                 + " whose device time was not believed (redated)")
         .labelNames("outcome")
-        .callback(cb -> deviceEventsLimited.forEach((k, s) -> cb.call(s.getAsLong(), k)))
+        .callback(
+            cb -> {
+              cb.call(sources.eventsDropped().getAsLong(), "dropped");
+              cb.call(sources.eventsHeldBack().getAsLong(), "held_back");
+              cb.call(sources.eventsRedated().getAsLong(), "redated");
+            })
         .register(registry);
     registry.register(new JvmMetrics());
   }
@@ -169,27 +175,6 @@ public final class ControllerMetrics {
   /** Adds collectors computed at scrape time, such as the fleet gauges. */
   public void register(MultiCollector collector) {
     registry.register(collector);
-  }
-
-  /** Where the number of connected agents comes from. */
-  public void connectedAgents(IntSupplier source) {
-    this.connectedAgents = source;
-  }
-
-  /**
-   * Hook for the telemetry ingestion counters: records stored, records refused and whole messages
-   * refused since the controller started. Until it is wired, the telemetry counters have no sample.
-   */
-  public void telemetry(LongSupplier records, LongSupplier refused, LongSupplier refusedMessages) {
-    this.telemetryRecords = records;
-    this.telemetryRefused = refused;
-    this.telemetryRefusedMessages = refusedMessages;
-  }
-
-  /** Where the counts of device events held to the event log's limits come from. */
-  public void deviceEvents(LongSupplier dropped, LongSupplier heldBack, LongSupplier redated) {
-    this.deviceEventsLimited =
-        Map.of("dropped", dropped, "held_back", heldBack, "redated", redated);
   }
 
   /**
@@ -218,11 +203,6 @@ public final class ControllerMetrics {
 
   static String snake(String camel) {
     return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
-  }
-
-  /** Where the number of desired-state recomputations since the start comes from. */
-  public void desiredState(LongSupplier recomputations) {
-    this.recomputations = recomputations;
   }
 
   public void rolloutTick(boolean ok) {

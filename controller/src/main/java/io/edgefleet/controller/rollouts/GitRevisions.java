@@ -8,9 +8,6 @@ import org.jdbi.v3.core.Handle;
  */
 @FunctionalInterface
 public interface GitRevisions {
-  /** A history that knows no commit. */
-  GitRevisions NONE = (h, source, app, commitSha, revision) -> false;
-
   /**
    * Whether app {@code app} of source {@code source}, as recorded at commit {@code commitSha}, had
    * the content of {@code revision}.

@@ -27,7 +27,7 @@ final class GitRollouts {
   private final RolloutTransactions transactions;
   private final RolloutCommands commands;
   private final Function<String, RolloutPolicy> policies;
-  private volatile GitRevisions revisions = GitRevisions.NONE;
+  private final GitRevisions revisions;
 
   GitRollouts(
       Jdbi jdbi,
@@ -35,16 +35,14 @@ final class GitRollouts {
       RolloutGate gate,
       RolloutTransactions transactions,
       RolloutCommands commands,
-      Function<String, RolloutPolicy> policies) {
+      Function<String, RolloutPolicy> policies,
+      GitRevisions revisions) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.gate = gate;
     this.transactions = transactions;
     this.commands = commands;
     this.policies = policies;
-  }
-
-  void revisions(GitRevisions revisions) {
     this.revisions = revisions;
   }
 

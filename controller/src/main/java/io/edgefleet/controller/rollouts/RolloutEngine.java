@@ -2,7 +2,6 @@ package io.edgefleet.controller.rollouts;
 
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
-import io.edgefleet.controller.desired.ReleaseGate;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.rollouts.RolloutRows.BatchRow;
 import io.edgefleet.controller.rollouts.RolloutRows.MemberRow;
@@ -180,59 +179,60 @@ public final class RolloutEngine {
   private final Clock clock;
   private final Supplier<List<AppCatalog.App>> apps;
   private final Function<String, DeviceStatus> presence;
-  private final RolloutGate gate = new RolloutGate();
+  private final RolloutGate gate;
   private final Map<String, RolloutPolicy> policies = new ConcurrentHashMap<>();
   private final RolloutStore store = new RolloutStore();
   private final RolloutMembership membership = new RolloutMembership(store);
-  private final RolloutCommands commands = new RolloutCommands(store, membership, gate);
+  private final RolloutCommands commands;
   private final RolloutTransactions transactions;
   private final RolloutQueries queries;
   private final GitRollouts gitRollouts;
   private final Jdbi jdbi;
-  private volatile Consumer<String> recompute = id -> {};
+  private final Consumer<String> recompute;
   private volatile boolean devicesChanged;
-  private volatile Supplier<Map<String, String>> gitPolicies = Map::of;
+  private final Supplier<Map<String, String>> gitPolicies;
 
+  /**
+   * @param gate the gate the desired-state engine asks which revision of a phased app a device
+   *     gets; this engine keeps it current
+   * @param git where the policies of phased Git sources come from, and what their history answers
+   *     about revisions
+   * @param recompute called with a device id whenever what the device should run may have changed
+   */
   public RolloutEngine(
       Jdbi jdbi,
       Clock clock,
+      RolloutGate gate,
       Supplier<List<AppCatalog.App>> apps,
-      Function<String, DeviceStatus> presence) {
+      Function<String, DeviceStatus> presence,
+      Git git,
+      Consumer<String> recompute) {
     this.jdbi = jdbi;
     this.clock = clock;
+    this.gate = gate;
     this.apps = apps;
     this.presence = presence;
+    this.gitPolicies = git.policies();
+    this.recompute = recompute;
+    this.commands = new RolloutCommands(store, membership, gate);
     this.transactions = new RolloutTransactions(jdbi, gate);
     this.queries = new RolloutQueries(jdbi, clock, store, this::policy, presence);
-    this.gitRollouts = new GitRollouts(jdbi, clock, gate, transactions, commands, this::policy);
+    this.gitRollouts =
+        new GitRollouts(jdbi, clock, gate, transactions, commands, this::policy, git.revisions());
   }
 
-  /** The gate the desired-state engine asks which revision of a phased app a device gets. */
-  public ReleaseGate gate() {
-    return gate;
-  }
-
-  /** Called with a device id whenever what the device should run may have changed. */
-  public void onRelease(Consumer<String> recompute) {
-    this.recompute = recompute;
-  }
+  /**
+   * What rollouts of Git sources need from them.
+   *
+   * @param policies the policies of phased Git sources: source name → policy text
+   * @param revisions what the Git sources' history answers about revisions from before content
+   *     revisions: lets a rollout to the content-digest name of the same content go at once
+   */
+  public record Git(Supplier<Map<String, String>> policies, GitRevisions revisions) {}
 
   /** Devices changed (tags, lifecycle): rollouts re-check which devices they target. */
   public void devicesChanged() {
     devicesChanged = true;
-  }
-
-  /** Where the policies of phased Git sources come from: source name → policy text. */
-  public void gitPolicies(Supplier<Map<String, String>> policies) {
-    this.gitPolicies = policies;
-  }
-
-  /**
-   * What the Git sources' history answers about revisions from before content revisions: lets a
-   * rollout to the content-digest name of the same content go at once.
-   */
-  public void gitRevisions(GitRevisions revisions) {
-    gitRollouts.revisions(revisions);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ import org.jdbi.v3.core.Handle;
  * has until the rollout succeeded (the engine adds it to the rollout on its next tick). A phased
  * app whose current revision has no rollout yet is held everywhere.
  *
- * <p>The latest rollout per app is cached and reloaded after {@link #invalidate}; thread-safe.
+ * <p>Made before both engines: the desired-state engine asks it, the rollout engine keeps it
+ * current. The latest rollout per app is cached and reloaded after {@link #invalidate};
+ * thread-safe.
  */
-final class RolloutGate implements ReleaseGate {
+public final class RolloutGate implements ReleaseGate {
   record Latest(String id, String toRevision, RolloutEngine.State state) {}
 
   private volatile Map<String, Latest> latest;

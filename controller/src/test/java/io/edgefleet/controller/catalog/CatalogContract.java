@@ -68,7 +68,12 @@ abstract class CatalogContract {
     audit = new AuditLog(db.jdbi(), clock);
     gitops =
         new GitOps(
-            db.jdbi(), clock, audit, data.resolve("gitops"), new SecretBox(data.resolve("key")));
+            db.jdbi(),
+            clock,
+            audit,
+            data.resolve("gitops"),
+            new SecretBox(data.resolve("key")),
+            name -> {});
     catalog = new Catalog(db.jdbi(), clock, audit, gitops.rendering());
   }
 

@@ -91,7 +91,8 @@ class CatalogHelmIT {
             Clock.systemUTC(),
             audit,
             data.resolve("gitops"),
-            new SecretBox(data.resolve("secret.key")));
+            new SecretBox(data.resolve("secret.key")),
+            name -> {});
     catalog = new Catalog(db.jdbi(), Clock.systemUTC(), audit, gitops.rendering());
     chart = tmp.resolve("pos");
     write("Chart.yaml", CHART);

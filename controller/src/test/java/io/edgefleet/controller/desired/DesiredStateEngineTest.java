@@ -88,12 +88,12 @@ class DesiredStateEngineTest {
             devices,
             new BundleStore(db.jdbi(), Clock.systemUTC()),
             signingKeys,
-            catalog);
-    engine.onChange(
-        (id, nudge) -> {
-          nudges.add(id + "@" + nudge.generation());
-          sent.add(nudge);
-        });
+            catalog,
+            ReleaseGate.OPEN,
+            (id, nudge) -> {
+              nudges.add(id + "@" + nudge.generation());
+              sent.add(nudge);
+            });
     device("dev-1", Map.of("site", "store-17", "role", "pos"));
   }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.tuple;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
@@ -56,16 +57,19 @@ abstract class DeviceEventsContract {
     ingest = new TelemetryIngest(db.jdbi(), clock, gate);
     apps = new AppStatusService(db.jdbi(), clock, id -> null);
     AuditLog audit = new AuditLog(db.jdbi(), clock);
+    Presence presence = new Presence(db.jdbi(), clock);
     DeviceService devices =
         new DeviceService(
             db.jdbi(),
             clock,
             new DeviceStore(),
-            new Presence(db.jdbi(), clock),
+            presence,
             null,
             audit,
-            Duration.ofSeconds(90),
-            (id, reason) -> {});
+            new DeviceStatuses(clock, presence, Duration.ofSeconds(90)),
+            (id, reason) -> {},
+            (d, status, now) -> status,
+            id -> {});
     log = new EventLog(db.jdbi(), clock, devices);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of(), NOW.minusSeconds(3600));
     TestDevices.insertActive(db.jdbi(), "d2", Map.of(), NOW.minusSeconds(3600));

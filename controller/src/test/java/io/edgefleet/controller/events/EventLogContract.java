@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
@@ -47,16 +48,19 @@ abstract class EventLogContract {
     db = Database.open(databaseUrl(dir), null, null);
     clock = new TestClock(T0);
     audit = new AuditLog(db.jdbi(), clock);
+    Presence presence = new Presence(db.jdbi(), clock);
     DeviceService devices =
         new DeviceService(
             db.jdbi(),
             clock,
             new DeviceStore(),
-            new Presence(db.jdbi(), clock),
+            presence,
             null,
             audit,
-            Duration.ofSeconds(90),
-            (id, reason) -> {});
+            new DeviceStatuses(clock, presence, Duration.ofSeconds(90)),
+            (id, reason) -> {},
+            (d, status, now) -> status,
+            id -> {});
     events = new EventLog(db.jdbi(), clock, devices);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of("site", "a"), T0);
     TestDevices.insertActive(db.jdbi(), "d2", Map.of("site", "b"), T0);

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.websocket.core.CloseStatus;
@@ -46,6 +47,9 @@ class AgentConnectionTest {
   Database db;
   Presence presence;
   AgentGateway gateway;
+  final Connections connections = new Connections();
+  final List<AgentMessage> reports = new CopyOnWriteArrayList<>();
+  final List<String> disconnected = new CopyOnWriteArrayList<>();
   FakeSession session;
   FrameHandler socket;
   final List<String> refused = new CopyOnWriteArrayList<>();
@@ -57,19 +61,7 @@ class AgentConnectionTest {
   void open() {
     db = Database.open(Database.sqliteUrl(dir), null, null);
     presence = new Presence(db.jdbi(), Clock.systemUTC());
-    gateway =
-        new AgentGateway(
-            db.jdbi(),
-            new DeviceStore(),
-            presence,
-            Clock.systemUTC(),
-            Duration.ofSeconds(30),
-            Duration.ofSeconds(60),
-            (inbound, type, bytes) -> {
-              traffic.add((inbound ? "in:" : "out:") + type);
-              trafficBytes.add(bytes);
-            });
-    gateway.onTelemetry(
+    AgentGateway.TelemetrySink telemetry =
         new AgentGateway.TelemetrySink() {
           @Override
           public long batch(String deviceId, List<Telemetry> records) {
@@ -86,7 +78,27 @@ class AgentConnectionTest {
           public void refused(String deviceId, String reason) {
             refused.add(reason);
           }
-        });
+        };
+    gateway =
+        new AgentGateway(
+            db.jdbi(),
+            new DeviceStore(),
+            presence,
+            connections,
+            Clock.systemUTC(),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(60),
+            (inbound, type, bytes) -> {
+              traffic.add((inbound ? "in:" : "out:") + type);
+              trafficBytes.add(bytes);
+            },
+            new AgentGateway.Handlers(
+                id -> 0,
+                (id, known) -> Optional.empty(),
+                telemetry,
+                (id, m) -> reports.add(m),
+                (id, m) -> {},
+                disconnected::add));
     session = new FakeSession();
     socket = gateway.endpoint(DEVICE);
     Recorded opened = new Recorded();
@@ -101,7 +113,7 @@ class AgentConnectionTest {
 
   @Test
   void openingRegistersTheDeviceAndAsksForTheFirstFrame() {
-    assertThat(gateway.isConnected(DEVICE)).isTrue();
+    assertThat(connections.isConnected(DEVICE)).isTrue();
     assertThat(presence.snapshot(DEVICE).connected()).isTrue();
     assertThat(session.demands).isEqualTo(1);
     assertThat(session.getIdleTimeout()).isEqualTo(Duration.ofSeconds(95));
@@ -141,8 +153,6 @@ class AgentConnectionTest {
     String message = "{\"t\":\"event\",\"kind\":\"note\",\"message\":\"h\u00e9llo \u20ac\"}";
     byte[] text = message.getBytes(StandardCharsets.UTF_8);
     int cut = message.indexOf('\u00e9') + 1; // inside the two bytes of the é
-    List<AgentMessage> reports = new ArrayList<>();
-    gateway.onReport((id, m) -> reports.add(m));
 
     frame(new Frame(OpCode.TEXT, false, ByteBuffer.wrap(text, 0, cut)));
     frame(
@@ -266,9 +276,10 @@ class AgentConnectionTest {
     socket.onClosed(new CloseStatus(CloseStatus.NORMAL, "bye"), cb);
 
     assertThat(cb.succeeded).isTrue();
-    assertThat(gateway.isConnected(DEVICE)).isFalse();
+    assertThat(connections.isConnected(DEVICE)).isFalse();
     assertThat(presence.snapshot(DEVICE).connected()).isFalse();
-    assertThat(gateway.send(DEVICE, new ControllerMessage.Ack())).isFalse();
+    assertThat(connections.send(DEVICE, new ControllerMessage.Ack())).isFalse();
+    assertThat(disconnected).containsExactly(DEVICE);
   }
 
   @Test
@@ -277,15 +288,15 @@ class AgentConnectionTest {
     socket.onError(new java.io.IOException("reset"), cb);
 
     assertThat(cb.succeeded).isTrue();
-    assertThat(gateway.isConnected(DEVICE)).isFalse();
+    assertThat(connections.isConnected(DEVICE)).isFalse();
   }
 
   @Test
-  void theGatewaySendsAndClosesThroughTheSession() {
-    assertThat(gateway.send(DEVICE, new ControllerMessage.Nudge(4))).isTrue();
+  void theConnectionsSendAndCloseThroughTheSession() {
+    assertThat(connections.send(DEVICE, new ControllerMessage.Nudge(4))).isTrue();
     assertThat(session.sentMessages()).containsExactly(new ControllerMessage.Nudge(4));
 
-    gateway.disconnect(DEVICE, 4001, "go away");
+    connections.disconnect(DEVICE, 4001, "go away");
     assertThat(session.closeCode).isEqualTo(4001);
   }
 

@@ -90,13 +90,12 @@ abstract class GitOpsContract {
             audit,
             data.resolve("gitops"),
             new SecretBox(data.resolve("secret.key")),
-            settings());
-    gitops.onChange(
-        name -> {
-          synchronized (changes) {
-            changes.add(name);
-          }
-        });
+            settings(),
+            name -> {
+              synchronized (changes) {
+                changes.add(name);
+              }
+            });
     up = Upstream.create(tmp.resolve("upstream"));
   }
 

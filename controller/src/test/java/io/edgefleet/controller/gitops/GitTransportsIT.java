@@ -34,7 +34,8 @@ class GitTransportsIT {
             Clock.systemUTC(),
             new AuditLog(db.jdbi(), Clock.systemUTC()),
             data.resolve("gitops"),
-            new SecretBox(data.resolve("secret.key")));
+            new SecretBox(data.resolve("secret.key")),
+            name -> {});
     served = Files.createDirectories(tmp.resolve("served"));
     up = Upstream.create(served.resolve("fleet"));
   }
@@ -158,7 +159,8 @@ class GitTransportsIT {
               Clock.systemUTC(),
               new AuditLog(db.jdbi(), Clock.systemUTC()),
               data.resolve("gitops"),
-              new SecretBox(data.resolve("secret.key")));
+              new SecretBox(data.resolve("secret.key")),
+              name -> {});
       gitops.add(
           new AddSource(
               "again",

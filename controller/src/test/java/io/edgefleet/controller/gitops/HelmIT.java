@@ -106,7 +106,8 @@ class HelmIT {
             Clock.systemUTC(),
             new AuditLog(db.jdbi(), Clock.systemUTC()),
             data.resolve("gitops"),
-            new SecretBox(data.resolve("secret.key")));
+            new SecretBox(data.resolve("secret.key")),
+            name -> {});
     up = Upstream.create(tmp.resolve("upstream"));
     up.write("apps/web/Chart.yaml", CHART)
         .write("apps/web/values.yaml", VALUES)
@@ -207,7 +208,8 @@ class HelmIT {
             Clock.systemUTC(),
             new AuditLog(db.jdbi(), Clock.systemUTC()),
             data.resolve("gitops"),
-            new SecretBox(data.resolve("secret.key")));
+            new SecretBox(data.resolve("secret.key")),
+            name -> {});
     RenderedApp two = gitops.render(web(), tags);
 
     assertThat(two.yaml()).isEqualTo(one.yaml());
@@ -227,7 +229,8 @@ class HelmIT {
             data.resolve("gitops"),
             new SecretBox(data.resolve("secret.key")),
             GitOps.Settings.defaults(),
-            List.of("-XX:+NoSuchOptionForThisTest"));
+            List.of("-XX:+NoSuchOptionForThisTest"),
+            name -> {});
     String sha = up.commit("chart");
     gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
 
@@ -245,7 +248,8 @@ class HelmIT {
             Clock.systemUTC(),
             new AuditLog(db.jdbi(), Clock.systemUTC()),
             data.resolve("gitops"),
-            new SecretBox(data.resolve("secret.key")));
+            new SecretBox(data.resolve("secret.key")),
+            name -> {});
     // The same commit is validated again once Helm runs, and applied.
     assertThat(gitops.pollNow("fleet")).isTrue();
     assertThat(gitops.get("fleet").lastCommit().sha()).isEqualTo(sha);

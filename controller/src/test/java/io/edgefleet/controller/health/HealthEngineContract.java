@@ -7,6 +7,7 @@ import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
@@ -70,6 +71,16 @@ abstract class HealthEngineContract {
 
   /** (Re)starts with this allowance for app events. */
   void start(Predicate<String> admitAppEvent) {
+    DeviceStatuses statuses = new DeviceStatuses(clock, presence, OFFLINE_AFTER);
+    health =
+        new HealthEngine(
+            db.jdbi(),
+            clock,
+            HealthPolicy.defaults(),
+            id -> Optional.ofNullable(metrics.get(id)),
+            statuses,
+            admitAppEvent);
+    health.load();
     devices =
         new DeviceService(
             db.jdbi(),
@@ -78,19 +89,11 @@ abstract class HealthEngineContract {
             presence,
             null,
             new AuditLog(db.jdbi(), clock),
-            OFFLINE_AFTER,
-            (id, reason) -> {});
+            statuses,
+            (id, reason) -> {},
+            health,
+            id -> {});
     apps = new AppStatusService(db.jdbi(), clock, devices::presenceStatus);
-    health =
-        new HealthEngine(
-            db.jdbi(),
-            clock,
-            HealthPolicy.defaults(),
-            id -> Optional.ofNullable(metrics.get(id)),
-            devices,
-            admitAppEvent);
-    health.load();
-    devices.refineWith(health);
   }
 
   @AfterEach

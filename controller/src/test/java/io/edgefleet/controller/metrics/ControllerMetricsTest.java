@@ -12,13 +12,17 @@ import org.junit.jupiter.api.Test;
 /** The controller's own metrics in the exposition, parsed as Prometheus parses them. */
 class ControllerMetricsTest {
 
+  static final ControllerMetrics.Sources NO_SOURCES =
+      new ControllerMetrics.Sources(
+          () -> 0, () -> 0, () -> 0, () -> 0, () -> 0, () -> 0, () -> 0, () -> 0);
+
   private static Map<String, PrometheusText.Family> scrape(ControllerMetrics m) {
     return PrometheusText.parse(new String(m.scrape(), StandardCharsets.UTF_8));
   }
 
   @Test
   void requestsAreCountedByMethodRouteAndStatusWithTheirLatency() {
-    ControllerMetrics m = new ControllerMetrics();
+    ControllerMetrics m = new ControllerMetrics(NO_SOURCES);
     m.request("GET", "/api/v1/devices/{id}", 200, 3_000_000);
     m.request("GET", "/api/v1/devices/{id}", 200, 40_000_000);
     m.request("GET", "/api/v1/devices/{id}", 404, 1_000_000);
@@ -64,7 +68,18 @@ class ControllerMetricsTest {
 
   @Test
   void websocketTicksTelemetryAndJvmMetricsAreExposed() {
-    ControllerMetrics m = new ControllerMetrics();
+    AtomicLong recomputed = new AtomicLong(12);
+    ControllerMetrics m =
+        new ControllerMetrics(
+            new ControllerMetrics.Sources(
+                () -> 7,
+                recomputed::get,
+                () -> 1500,
+                () -> 3,
+                () -> 2,
+                () -> 1700,
+                () -> 40,
+                () -> 5));
     m.websocketMessage(true, "Heartbeat", 23);
     m.websocketMessage(true, "Heartbeat", 23);
     m.websocketMessage(true, "TelemetryBatch", 1274);
@@ -74,15 +89,7 @@ class ControllerMetricsTest {
     m.rolloutTick(false);
     m.alertTick(true);
     m.alertNotification("slack", "sent");
-    m.connectedAgents(() -> 7);
-    AtomicLong recomputed = new AtomicLong(12);
-    m.desiredState(recomputed::get);
-    Map<String, PrometheusText.Family> before = scrape(m);
-    // Until the telemetry ingestion is wired, its counters have no sample rather than a false 0.
-    assertThat(before).doesNotContainKey("edgefleet_telemetry_records_total");
-
-    m.telemetry(() -> 1500, () -> 3, () -> 2);
-    m.deviceEvents(() -> 1700, () -> 40, () -> 5);
+    // Sources are read at scrape time.
     recomputed.set(13);
     Map<String, PrometheusText.Family> out = scrape(m);
     assertThat(

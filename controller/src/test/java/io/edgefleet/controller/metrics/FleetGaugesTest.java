@@ -29,7 +29,7 @@ class FleetGaugesTest {
           new FleetGauges.Device("PENDING", Map.of()));
 
   private static Map<String, PrometheusText.Family> scrape(FleetGauges gauges) {
-    ControllerMetrics metrics = new ControllerMetrics();
+    ControllerMetrics metrics = new ControllerMetrics(ControllerMetricsTest.NO_SOURCES);
     metrics.register(gauges);
     return PrometheusText.parse(new String(metrics.scrape(), StandardCharsets.UTF_8));
   }

@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,6 +51,9 @@ abstract class RolloutEngineContract {
   @TempDir Path dir;
   Database db;
   DesiredStateEngine desired;
+  // Shared by the engines, as in the controller; a restarted rollout engine keeps it current again.
+  final RolloutGate gate = new RolloutGate();
+  final Map<String, String> gitPolicies = new ConcurrentHashMap<>();
   RolloutEngine rollouts;
   AppStatusService status;
   final DeviceStore store = new DeviceStore();
@@ -87,7 +91,9 @@ abstract class RolloutEngineContract {
             store,
             new BundleStore(db.jdbi(), clock),
             SigningKeys.open(dir.resolve("pki"), clock),
-            catalog);
+            catalog,
+            gate,
+            (id, nudge) -> {});
     status = new AppStatusService(db.jdbi(), clock, this::presence);
     rollouts = engine(clock);
   }
@@ -95,11 +101,14 @@ abstract class RolloutEngineContract {
   abstract String databaseUrl(Path dataDir);
 
   private RolloutEngine engine(Clock clock) {
-    RolloutEngine e = new RolloutEngine(db.jdbi(), clock, catalog::apps, this::presence);
-    e.gitRevisions(GitOps::sameContent);
-    desired.gate(e.gate());
-    e.onRelease(desired::recompute);
-    return e;
+    return new RolloutEngine(
+        db.jdbi(),
+        clock,
+        gate,
+        catalog::apps,
+        this::presence,
+        new RolloutEngine.Git(() -> Map.copyOf(gitPolicies), GitOps::sameContent),
+        desired::recompute);
   }
 
   private DeviceStatus presence(String id) {
@@ -374,7 +383,7 @@ abstract class RolloutEngineContract {
     fleet(3, Map.of());
     String c1 = "1".repeat(40);
     String c2 = "2".repeat(40);
-    rollouts.gitPolicies(() -> Map.of("fleet", "canary: 1\nwaves: [100%]\n"));
+    gitPolicies.put("fleet", "canary: 1\nwaves: [100%]\n");
     gitApps.add(gitApp("web", "sha256:aaaaaaaaaaaa", c1));
     gitApps.add(gitApp("db", "sha256:bbbbbbbbbbbb", c1));
     rollouts.tick(T0);
@@ -451,7 +460,7 @@ abstract class RolloutEngineContract {
                       tags -> true,
                       "git")));
     }
-    rollouts.gitPolicies(() -> Map.of("fleet", policy));
+    gitPolicies.put("fleet", policy);
     gitApps.add(gitApp("web", "sha256:aaaaaaaaaaaa", head));
     gitApps.add(gitApp("db", "sha256:bbbbbbbbbbbb", head));
     rollouts.tick(T0);

@@ -311,7 +311,7 @@ class GitOpsIT {
     assertThat(
             controller
                 .controller()
-                .gateway()
+                .connections()
                 .send(
                     deviceId,
                     new io.edgefleet.protocol.ControllerMessage.Nudge(
@@ -363,7 +363,7 @@ class GitOpsIT {
                     .bind("s", signature)
                     .bind("d", deviceId)
                     .execute());
-    controller.controller().gateway().nudge(deviceId, generation);
+    controller.controller().connections().nudge(deviceId, generation);
   }
 
   private void awaitEvent(String deviceId, String kind) {

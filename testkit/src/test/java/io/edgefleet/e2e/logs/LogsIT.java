@@ -313,7 +313,7 @@ class LogsIT {
     gone.close();
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> !controller.controller().gateway().isConnected(goneId));
+        .until(() -> !controller.controller().connections().isConnected(goneId));
 
     AdminClient.Answer a = admin.get(logsPath(goneId, app));
 

@@ -132,7 +132,7 @@ class TelemetryBadInputIT {
             admin.get("/api/v1/devices/" + id + "/events").body().path("items").toString();
         assertThat(messages).contains("first good one", "second good one");
         assertThat(messages).contains("telemetry refused");
-        assertThat(controller.controller().gateway().isConnected(id)).isTrue();
+        assertThat(controller.controller().connections().isConnected(id)).isTrue();
       }
     }
   }
