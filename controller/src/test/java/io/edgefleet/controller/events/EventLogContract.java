@@ -10,6 +10,8 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.health.TestClock;
+import io.edgefleet.controller.rollouts.RolloutEventSource;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
 import java.nio.charset.StandardCharsets;
@@ -59,7 +61,9 @@ abstract class EventLogContract {
             audit,
             Duration.ofSeconds(90),
             (id, reason) -> {});
-    events = new EventLog(db.jdbi(), clock, devices);
+    events =
+        new EventLog(
+            db.jdbi(), clock, devices, new RolloutEventSource(new RolloutReads(db.jdbi())), audit);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of("site", "a"), T0);
     TestDevices.insertActive(db.jdbi(), "d2", Map.of("site", "b"), T0);
   }
