@@ -66,7 +66,7 @@ import javax.net.ssl.SSLContext;
  * retried within a few seconds, since probing a dead link costs the controller nothing and the
  * device should be back as soon as the link is; a controller that refuses the connection or answers
  * with an error is backed off from exponentially with full jitter (up to {@link
- * Options#maxBackoff()}); a refused device (revoked, rejected, bad token) waits long.
+ * AgentOptions#maxBackoff()}); a refused device (revoked, rejected, bad token) waits long.
  */
 public final class Agent implements AutoCloseable {
 
@@ -99,102 +99,10 @@ public final class Agent implements AutoCloseable {
       long refusals,
       long stalledTransfers) {}
 
-  /**
-   * How an agent runs.
-   *
-   * @param maxBackoff cap of the reconnect backoff window when the controller refuses or fails
-   * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
-   *     token); long, so refused devices do not hammer the controller
-   */
-  public record Options(
-      Path bootstrapFile,
-      Path stateDir,
-      Optional<String> serial,
-      Duration maxBackoff,
-      Duration refusedBackoff,
-      boolean showQr,
-      Duration reconcileInterval,
-      Duration stallTimeout) {
-    public static Options of(Path bootstrapFile, Path stateDir) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          Optional.empty(),
-          Timeouts.MAX_BACKOFF,
-          Timeouts.REFUSED_BACKOFF,
-          true,
-          Duration.ofSeconds(10),
-          Transfers.Limits.defaults().progressWindow());
-    }
-
-    public Options withSerial(String s) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          Optional.ofNullable(s),
-          maxBackoff,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    public Options withMaxBackoff(Duration d) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          d,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    public Options withRefusedBackoff(Duration d) {
-      return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval, stallTimeout);
-    }
-
-    public Options withQr(boolean show) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          maxBackoff,
-          refusedBackoff,
-          show,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    /** How often the runtime is compared with the desired state (self-healing drift). */
-    public Options withReconcileInterval(Duration d) {
-      return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d, stallTimeout);
-    }
-
-    /**
-     * How long a transfer may go without progress (fewer than 512 bytes) before it is abandoned and
-     * resumed later.
-     */
-    public Options withStallTimeout(Duration d) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          maxBackoff,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          d);
-    }
-  }
-
   private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
   private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
-  private final Options options;
+  private final AgentOptions options;
   private final ScheduledExecutorService scheduler;
   private final Executor httpExecutor;
   private final RandomGenerator random;
@@ -230,7 +138,7 @@ public final class Agent implements AutoCloseable {
   private String shownCode;
 
   public Agent(
-      Options options,
+      AgentOptions options,
       ScheduledExecutorService scheduler,
       Executor httpExecutor,
       RandomGenerator random,
