@@ -9,17 +9,13 @@ import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.device.link.ControllerLink;
 import io.edgefleet.protocol.AgentMessage;
-import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
-import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -53,9 +49,10 @@ import javax.net.ssl.SSLContext;
  * over a {@link WebSocketTransport} (the socket, its heartbeats and dead-link detection), {@link
  * DesiredStateSync} (documents and bundles, on a thread of its own, resuming cut downloads), {@link
  * ReconcileLoop} (the runtime kept at the desired state), {@link Renewer} (the certificate), {@link
- * Outages} (the waits after a failure and what the log says) and {@link Features} (telemetry, logs
- * and whatever else shares the connection). This class is their life cycle and the control loop
- * that decides what happens next.
+ * Outages} (the waits after a failure and what the log says), {@link Refusal} (what an error answer
+ * of the controller means for the device) and {@link Features} (telemetry, logs and whatever else
+ * shares the connection). This class is their life cycle and the control loop that decides what
+ * happens next.
  *
  * <p>Threading: the control loop's steps run as tasks on the given scheduler, one at a time per
  * agent, and never wait on the network: requests are sent asynchronously and their answers come
@@ -644,19 +641,8 @@ public final class Agent implements AutoCloseable {
   // ---------------------------------------------------------------- failures
 
   private void refused(int status, String body, String what) {
-    ApiError error = parseError(body).orElse(ApiError.of(ErrorCode.INTERNAL, "HTTP " + status));
-    String message = what + " refused: " + error.message() + " [" + error.code() + "]";
-    ErrorCode code = error.errorCode();
-    if (code.retryable() || status >= 500) {
-      fail(message, null);
-      return;
-    }
-    switch (code) {
-      case DEVICE_DECOMMISSIONED, DEVICE_UNKNOWN, CLIENT_CERTIFICATE_REQUIRED ->
-          refusedFor(State.REVOKED, message);
-      case ENROLLMENT_REJECTED -> refusedFor(State.REJECTED, message);
-      default -> refusedFor(State.ENROLLMENT_REFUSED, message);
-    }
+    Refusal r = Refusal.of(status, body, what);
+    r.state().ifPresentOrElse(s -> refusedFor(s, r.message()), () -> fail(r.message(), null));
   }
 
   private void refusedFor(State s, String message) {
@@ -685,16 +671,6 @@ public final class Agent implements AutoCloseable {
     outages.failed(message, lastError, delay);
     lastError = message;
     run(this::step, delay);
-  }
-
-  private static Optional<ApiError> parseError(String body) {
-    try {
-      return body == null || body.isBlank()
-          ? Optional.empty()
-          : Optional.ofNullable(Json.mapper().readValue(body, ApiError.class));
-    } catch (IOException | RuntimeException e) {
-      return Optional.empty();
-    }
   }
 
   // ---------------------------------------------------------------- plumbing
