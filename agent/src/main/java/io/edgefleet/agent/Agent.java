@@ -9,17 +9,13 @@ import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.device.link.ControllerLink;
 import io.edgefleet.protocol.AgentMessage;
-import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
-import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -53,9 +49,10 @@ import javax.net.ssl.SSLContext;
  * over a {@link WebSocketTransport} (the socket, its heartbeats and dead-link detection), {@link
  * DesiredStateSync} (documents and bundles, on a thread of its own, resuming cut downloads), {@link
  * ReconcileLoop} (the runtime kept at the desired state), {@link Renewer} (the certificate), {@link
- * Outages} (the waits after a failure and what the log says) and {@link Features} (telemetry, logs
- * and whatever else shares the connection). This class is their life cycle and the control loop
- * that decides what happens next.
+ * Outages} (the waits after a failure and what the log says), {@link Refusal} (what an error answer
+ * of the controller means for the device) and {@link Features} (telemetry, logs and whatever else
+ * shares the connection). This class is their life cycle and the control loop that decides what
+ * happens next.
  *
  * <p>Threading: the control loop's steps run as tasks on the given scheduler, one at a time per
  * agent, and never wait on the network: requests are sent asynchronously and their answers come
@@ -66,7 +63,7 @@ import javax.net.ssl.SSLContext;
  * retried within a few seconds, since probing a dead link costs the controller nothing and the
  * device should be back as soon as the link is; a controller that refuses the connection or answers
  * with an error is backed off from exponentially with full jitter (up to {@link
- * Options#maxBackoff()}); a refused device (revoked, rejected, bad token) waits long.
+ * AgentOptions#maxBackoff()}); a refused device (revoked, rejected, bad token) waits long.
  */
 public final class Agent implements AutoCloseable {
 
@@ -99,102 +96,10 @@ public final class Agent implements AutoCloseable {
       long refusals,
       long stalledTransfers) {}
 
-  /**
-   * How an agent runs.
-   *
-   * @param maxBackoff cap of the reconnect backoff window when the controller refuses or fails
-   * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
-   *     token); long, so refused devices do not hammer the controller
-   */
-  public record Options(
-      Path bootstrapFile,
-      Path stateDir,
-      Optional<String> serial,
-      Duration maxBackoff,
-      Duration refusedBackoff,
-      boolean showQr,
-      Duration reconcileInterval,
-      Duration stallTimeout) {
-    public static Options of(Path bootstrapFile, Path stateDir) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          Optional.empty(),
-          Timeouts.MAX_BACKOFF,
-          Timeouts.REFUSED_BACKOFF,
-          true,
-          Duration.ofSeconds(10),
-          Transfers.Limits.defaults().progressWindow());
-    }
-
-    public Options withSerial(String s) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          Optional.ofNullable(s),
-          maxBackoff,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    public Options withMaxBackoff(Duration d) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          d,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    public Options withRefusedBackoff(Duration d) {
-      return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval, stallTimeout);
-    }
-
-    public Options withQr(boolean show) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          maxBackoff,
-          refusedBackoff,
-          show,
-          reconcileInterval,
-          stallTimeout);
-    }
-
-    /** How often the runtime is compared with the desired state (self-healing drift). */
-    public Options withReconcileInterval(Duration d) {
-      return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d, stallTimeout);
-    }
-
-    /**
-     * How long a transfer may go without progress (fewer than 512 bytes) before it is abandoned and
-     * resumed later.
-     */
-    public Options withStallTimeout(Duration d) {
-      return new Options(
-          bootstrapFile,
-          stateDir,
-          serial,
-          maxBackoff,
-          refusedBackoff,
-          showQr,
-          reconcileInterval,
-          d);
-    }
-  }
-
   private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
   private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
-  private final Options options;
+  private final AgentOptions options;
   private final ScheduledExecutorService scheduler;
   private final Executor httpExecutor;
   private final RandomGenerator random;
@@ -230,7 +135,7 @@ public final class Agent implements AutoCloseable {
   private String shownCode;
 
   public Agent(
-      Options options,
+      AgentOptions options,
       ScheduledExecutorService scheduler,
       Executor httpExecutor,
       RandomGenerator random,
@@ -736,19 +641,8 @@ public final class Agent implements AutoCloseable {
   // ---------------------------------------------------------------- failures
 
   private void refused(int status, String body, String what) {
-    ApiError error = parseError(body).orElse(ApiError.of(ErrorCode.INTERNAL, "HTTP " + status));
-    String message = what + " refused: " + error.message() + " [" + error.code() + "]";
-    ErrorCode code = error.errorCode();
-    if (code.retryable() || status >= 500) {
-      fail(message, null);
-      return;
-    }
-    switch (code) {
-      case DEVICE_DECOMMISSIONED, DEVICE_UNKNOWN, CLIENT_CERTIFICATE_REQUIRED ->
-          refusedFor(State.REVOKED, message);
-      case ENROLLMENT_REJECTED -> refusedFor(State.REJECTED, message);
-      default -> refusedFor(State.ENROLLMENT_REFUSED, message);
-    }
+    Refusal r = Refusal.of(status, body, what);
+    r.state().ifPresentOrElse(s -> refusedFor(s, r.message()), () -> fail(r.message(), null));
   }
 
   private void refusedFor(State s, String message) {
@@ -777,16 +671,6 @@ public final class Agent implements AutoCloseable {
     outages.failed(message, lastError, delay);
     lastError = message;
     run(this::step, delay);
-  }
-
-  private static Optional<ApiError> parseError(String body) {
-    try {
-      return body == null || body.isBlank()
-          ? Optional.empty()
-          : Optional.ofNullable(Json.mapper().readValue(body, ApiError.class));
-    } catch (IOException | RuntimeException e) {
-      return Optional.empty();
-    }
   }
 
   // ---------------------------------------------------------------- plumbing

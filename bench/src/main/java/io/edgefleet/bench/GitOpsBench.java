@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.IdentityStore;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.ApplyOutcome;
@@ -572,7 +573,7 @@ public final class GitOpsBench {
     PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
     for (int i = 0; i < args.devices(); i++) {
       String name = String.format(Locale.ROOT, "d%03d", i);
-      Agent.Options options = helper.options(name, i == 0 ? proxied : direct);
+      AgentOptions options = helper.options(name, i == 0 ? proxied : direct);
       TimedRuntime runtime =
           new TimedRuntime(
               new KubernetesRuntime(

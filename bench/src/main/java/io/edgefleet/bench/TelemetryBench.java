@@ -2,6 +2,7 @@ package io.edgefleet.bench;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentFeature;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
@@ -527,7 +528,7 @@ public final class TelemetryBench {
         CountingProxy proxy = CountingProxy.forUrl(controller.url());
         TestAgents agents = new TestAgents(dir)) {
       String token = controller.token(Map.of(), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "a", agents.bootstrap("t", proxy.url(), controller.caFingerprint(), token));
       TestAgents.WithTelemetry a =

@@ -56,6 +56,7 @@ import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
 import io.edgefleet.controller.rollouts.RolloutGate;
+import io.edgefleet.controller.rollouts.RolloutEventSource;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
@@ -359,7 +360,13 @@ public final class Controller implements AutoCloseable {
                   new MetricsRoutes(metrics),
                   new LogRoutes(logs, devices, appStatus),
                   new FleetRoutes(new FleetSummaries(devices, health, clock)),
-                  new EventRoutes(new EventLog(jdbi, clock, devices)),
+                  new EventRoutes(
+                      new EventLog(
+                          jdbi,
+                          clock,
+                          devices,
+                          new RolloutEventSource(new RolloutReads(jdbi)),
+                          audit)),
                   new AuditRoutes(audit)));
       this.http =
           new HttpApi(

@@ -58,14 +58,6 @@ class TableOwnershipTest {
           Map.entry("alerts", "alerts"),
           Map.entry("alert_notifications", "alerts"));
 
-  /** Cross-owner SQL not yet moved to its owner ("package/Class.java table"). */
-  static final Set<String> NOT_YET_MOVED =
-      Set.of(
-          "events/EventLog.java audit_log",
-          "events/EventLog.java rollout_devices",
-          "events/EventLog.java rollout_events",
-          "events/EventLog.java rollouts");
-
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =
       Pattern.compile(
@@ -89,9 +81,7 @@ class TableOwnershipTest {
         }
       }
     }
-    assertThat(found)
-        .as("tables named in SQL outside their owner package")
-        .containsExactlyInAnyOrderElementsOf(NOT_YET_MOVED);
+    assertThat(found).as("tables named in SQL outside their owner package").isEmpty();
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.edgefleet.launcher;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.NoRuntime;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.ControllerConfig;
@@ -146,8 +147,8 @@ public final class DemoCommand implements Callable<Integer> {
       }
       PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
       for (int i = 0; i < devices; i++) {
-        Agent.Options options =
-            Agent.Options.of(
+        AgentOptions options =
+            AgentOptions.of(
                     bootstraps.get(i % bootstraps.size()), dir.resolve("agents/agent-" + (i + 1)))
                 .withSerial(String.format("DEMO-%05d", i + 1))
                 .withMaxBackoff(Duration.ofSeconds(10))

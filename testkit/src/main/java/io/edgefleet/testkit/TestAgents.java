@@ -1,6 +1,7 @@
 package io.edgefleet.testkit;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.NoRuntime;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.protocol.Bootstrap;
@@ -53,25 +54,25 @@ public final class TestAgents implements AutoCloseable {
   }
 
   /** Options for agent {@code name}: its own state dir, fast backoff, no QR output. */
-  public Agent.Options options(String name, Path bootstrap) {
-    return Agent.Options.of(bootstrap, dir.resolve("agents").resolve(name))
+  public AgentOptions options(String name, Path bootstrap) {
+    return AgentOptions.of(bootstrap, dir.resolve("agents").resolve(name))
         .withMaxBackoff(Duration.ofSeconds(2))
         .withRefusedBackoff(Duration.ofMinutes(10))
         .withQr(false);
   }
 
   /** Creates and starts an agent. */
-  public Agent start(Agent.Options options) {
+  public Agent start(AgentOptions options) {
     return start(options, Clock.systemUTC());
   }
 
   /** Creates and starts an agent whose clock may differ from the controller's. */
-  public Agent start(Agent.Options options, Clock clock) {
+  public Agent start(AgentOptions options, Clock clock) {
     return start(options, clock, new NoRuntime("test agent without a workload runtime"));
   }
 
   /** Creates and starts an agent with the given clock and workload runtime. */
-  public Agent start(Agent.Options options, Clock clock, WorkloadRuntime runtime) {
+  public Agent start(AgentOptions options, Clock clock, WorkloadRuntime runtime) {
     Agent a =
         new Agent(options, scheduler, http, RandomGenerator.getDefault(), clock, out, runtime);
     synchronized (agents) {
@@ -91,7 +92,7 @@ public final class TestAgents implements AutoCloseable {
    * leaves sampling to {@code TelemetryFeature.tick()}), on the agents' shared threads.
    */
   public WithTelemetry startWithTelemetry(
-      Agent.Options options,
+      AgentOptions options,
       Clock clock,
       io.edgefleet.agent.telemetry.Sampler sampler,
       io.edgefleet.agent.telemetry.TelemetryFeature.Options telemetry) {
@@ -101,7 +102,7 @@ public final class TestAgents implements AutoCloseable {
 
   /** The same with a workload runtime, whose app states become gauges and events. */
   public WithTelemetry startWithTelemetry(
-      Agent.Options options,
+      AgentOptions options,
       Clock clock,
       WorkloadRuntime runtime,
       io.edgefleet.agent.telemetry.Sampler sampler,
@@ -137,7 +138,7 @@ public final class TestAgents implements AutoCloseable {
    * starts.
    */
   public Agent start(
-      Agent.Options options,
+      AgentOptions options,
       Clock clock,
       WorkloadRuntime runtime,
       List<java.util.function.Function<Agent, ? extends io.edgefleet.agent.AgentFeature>>
@@ -154,7 +155,7 @@ public final class TestAgents implements AutoCloseable {
 
   /** Creates and starts an agent that also serves its workload logs, as {@code edgefleet agent}. */
   public Agent startWithLogs(
-      Agent.Options options,
+      AgentOptions options,
       WorkloadRuntime runtime,
       io.edgefleet.agent.logs.LogsFeature.Options logs) {
     Clock clock = Clock.systemUTC();

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentException;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.TestAgents;
@@ -53,7 +54,7 @@ class BadInputIT {
   void malformedBootstrapFileFailsFastWithACode(String content) throws Exception {
     Path file = dir.resolve("bad.json");
     Files.writeString(file, content);
-    Agent.Options options = agents.options("a1", file);
+    AgentOptions options = agents.options("a1", file);
     assertThatThrownBy(() -> agents.start(options))
         .isInstanceOf(AgentException.class)
         .satisfies(

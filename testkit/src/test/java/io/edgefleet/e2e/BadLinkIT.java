@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.ApplyOutcome;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
@@ -89,7 +90,7 @@ class BadLinkIT {
     CountingRuntime runtime = new CountingRuntime();
     AtomicInteger samples = new AtomicInteger();
     String token = controller.token(Map.of("site", "s1"), null, false);
-    Agent.Options options =
+    AgentOptions options =
         agents
             .options("a1", agents.bootstrap("t", link.url(), controller.caFingerprint(), token))
             .withReconcileInterval(Duration.ofSeconds(1))

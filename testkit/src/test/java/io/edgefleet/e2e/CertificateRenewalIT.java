@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.TestAgents;
@@ -29,7 +30,7 @@ class CertificateRenewalIT {
       AdminClient admin = controller.admin();
       String token = controller.token(Map.of("site", "rig-4"), null, false);
       Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
-      Agent.Options options = agents.options("a1", bootstrap);
+      AgentOptions options = agents.options("a1", bootstrap);
 
       Agent fresh = agents.start(options);
       await()

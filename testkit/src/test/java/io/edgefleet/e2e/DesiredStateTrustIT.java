@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.ControllerMessage;
@@ -82,7 +83,7 @@ class DesiredStateTrustIT {
           .commit("add web");
       addRepo(repo, "site=s1");
     }
-    Agent.Options options = agents.options("a1", bootstrap("a1"));
+    AgentOptions options = agents.options("a1", bootstrap("a1"));
     Agent agent = startWithTelemetry(options);
     Path state = options.stateDir();
     await()
@@ -109,7 +110,7 @@ class DesiredStateTrustIT {
 
   @Test
   void anOlderDocumentIsStillARefusedReplayAfterTheStoredDocumentIsLost() throws Exception {
-    Agent.Options options = agents.options("a1", bootstrap("a1"));
+    AgentOptions options = agents.options("a1", bootstrap("a1"));
     Agent agent = agents.start(options);
     await()
         .atMost(Duration.ofSeconds(20))
@@ -277,7 +278,7 @@ class DesiredStateTrustIT {
   }
 
   /** An agent as {@code edgefleet agent} runs it: with its telemetry outbox in its state. */
-  private Agent startWithTelemetry(Agent.Options options) {
+  private Agent startWithTelemetry(AgentOptions options) {
     return agents
         .startWithTelemetry(
             options, Clock.systemUTC(), NodeSampler.system(), TelemetryFeature.Options.defaults())

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -60,7 +61,7 @@ class SigningKeyRotationIT {
 
   @Test
   void theAgentLearnsTheNextKeyAndTakesWhatTheNewKeySignsAfterTheSwitch() throws Exception {
-    Agent.Options options = options("a1");
+    AgentOptions options = options("a1");
     Agent agent = connected(options);
     String id = agent.status().deviceId().orElseThrow();
     String k0 = key("CURRENT").path("id").asText();
@@ -111,7 +112,7 @@ class SigningKeyRotationIT {
 
   @Test
   void anAgentAwayForTheWholeRotationIsStillServedAndMovesToTheNewKeyWhenBack() throws Exception {
-    Agent.Options options = options("a1");
+    AgentOptions options = options("a1");
     Agent agent = connected(options);
     String id = agent.status().deviceId().orElseThrow();
     String k0 = key("CURRENT").path("id").asText();
@@ -159,7 +160,7 @@ class SigningKeyRotationIT {
 
   @Test
   void aDocumentSignedWithAKeyNobodyAnnouncedIsRefused() throws Exception {
-    Agent.Options options = options("a1");
+    AgentOptions options = options("a1");
     Agent agent = connected(options);
     String id = agent.status().deviceId().orElseThrow();
     String k0 = enrolledKey(options);
@@ -195,13 +196,13 @@ class SigningKeyRotationIT {
 
   // ------------------------------------------------------------------ helpers
 
-  private Agent.Options options(String name) {
+  private AgentOptions options(String name) {
     String token = controller.token(Map.of("site", "s1"), null, false);
     return agents.options(
         name, agents.bootstrap(name, controller.url(), controller.caFingerprint(), token));
   }
 
-  private Agent connected(Agent.Options options) {
+  private Agent connected(AgentOptions options) {
     Agent agent = agents.start(options);
     await()
         .atMost(Duration.ofSeconds(20))
@@ -210,7 +211,7 @@ class SigningKeyRotationIT {
   }
 
   /** The key ids the agent trusts, from its state directory. */
-  private static List<String> trusted(Agent.Options options) throws Exception {
+  private static List<String> trusted(AgentOptions options) throws Exception {
     Path file = options.stateDir().resolve("signing-keys.json");
     List<String> ids = new ArrayList<>();
     if (Files.exists(file)) {
@@ -223,7 +224,7 @@ class SigningKeyRotationIT {
   }
 
   /** The id of the key the agent was handed at enrollment. */
-  private static String enrolledKey(Agent.Options options) throws Exception {
+  private static String enrolledKey(AgentOptions options) throws Exception {
     List<String> trusted = trusted(options);
     if (!trusted.isEmpty()) {
       return trusted.getFirst();

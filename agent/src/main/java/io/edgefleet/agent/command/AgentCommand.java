@@ -2,6 +2,7 @@ package io.edgefleet.agent.command;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentException;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.Facts;
 import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
@@ -134,8 +135,8 @@ public final class AgentCommand implements Callable<Integer> {
               return t;
             });
     ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
-    Agent.Options options =
-        Agent.Options.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
+    AgentOptions options =
+        AgentOptions.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
     WorkloadRuntime runtime;
     try {
       runtime = runtime();

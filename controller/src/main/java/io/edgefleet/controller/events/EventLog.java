@@ -1,12 +1,11 @@
 package io.edgefleet.controller.events;
 
+import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import java.nio.charset.StandardCharsets;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,8 +17,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.jdbi.v3.core.Handle;
+import java.util.function.Consumer;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.mapper.RowMapper;
 import org.jdbi.v3.core.statement.Query;
 
 /**
@@ -36,6 +36,11 @@ import org.jdbi.v3.core.statement.Query;
  * follow the time each row was recorded and reach only up to {@link #SETTLE} before now, so a
  * transaction that commits a moment after its clock reading is not skipped; a cursor never returns
  * an event twice. Thread-safe; reads only.
+ *
+ * <p>Each source is read by the package that owns its table ({@link EventSource}): device and fleet
+ * events here, rollout events by the rollouts package, controller events by {@link AuditLog}. A
+ * listing asks each for its newest {@code limit + 1} events and merges them; a follower asks each
+ * for the next {@code limit + 1} after the cursor and stops where a source's page was cut.
  */
 public final class EventLog {
   /** How far behind now cursors stay, so rows committed late are still ahead of them. */
@@ -47,9 +52,9 @@ public final class EventLog {
   /** The most devices a selector may choose; the filter is a list of ids in SQL. */
   public static final int MAX_DEVICES = 20_000;
 
-  private final Jdbi jdbi;
   private final Clock clock;
   private final DeviceService devices;
+  private final List<EventSource> sources;
 
   /**
    * One event.
@@ -95,10 +100,16 @@ public final class EventLog {
       Optional<String> after,
       int limit) {}
 
-  public EventLog(Jdbi jdbi, Clock clock, DeviceService devices) {
-    this.jdbi = jdbi;
+  /**
+   * @param rollouts the rollout events, read by the rollouts package
+   * @param audit the controller's events
+   */
+  public EventLog(
+      Jdbi jdbi, Clock clock, DeviceService devices, EventSource rollouts, AuditLog audit) {
     this.clock = clock;
     this.devices = devices;
+    this.sources =
+        List.of(deviceEvents(jdbi), fleetEvents(jdbi), rollouts, new AuditEntries(audit));
   }
 
   /**
@@ -162,24 +173,16 @@ public final class EventLog {
     if (scope.isPresent() && scope.get().isEmpty()) {
       return new Page(List.of(), after.orElse(Cursor.complete(horizon)).encode(), false);
     }
-    return jdbi.withHandle(
-        h ->
-            after.isPresent()
-                ? follow(h, scope, after.get(), limit, horizon)
-                : window(h, scope, since.toEpochMilli(), limit, horizon));
+    return after.isPresent()
+        ? follow(scope, after.get(), limit, horizon)
+        : window(scope, since.toEpochMilli(), limit, horizon);
   }
 
-  private Page window(Handle h, Optional<Set<String>> scope, long since, int limit, long horizon) {
+  /** Each source's newest, merged: the newest {@code limit} of all, and whether there are more. */
+  private Page window(Optional<Set<String>> scope, long since, int limit, long horizon) {
     List<Event> rows = new ArrayList<>();
-    for (Source s : Source.values()) {
-      rows.addAll(
-          s.fetch(
-              h,
-              s.at + " >= :since AND " + s.rec + " <= :horizon",
-              s.at + " DESC",
-              limit + 1,
-              scope,
-              q -> q.bind("since", since).bind("horizon", horizon)));
+    for (EventSource s : sources) {
+      rows.addAll(s.newest(since, horizon, scope, limit + 1));
     }
     rows.sort(CHRONOLOGICAL.reversed());
     boolean more = rows.size() > limit;
@@ -187,33 +190,30 @@ public final class EventLog {
     return new Page(chronological(page), Cursor.complete(horizon).encode(), more);
   }
 
-  private Page follow(Handle h, Optional<Set<String>> scope, Cursor c, int limit, long horizon) {
+  /**
+   * Each source's next events after the cursor, merged: the first {@code limit} of all in recorded
+   * order, never beyond where a source's page was cut.
+   */
+  private Page follow(Optional<Set<String>> scope, Cursor c, int limit, long horizon) {
     if (c.recorded() >= horizon && c.id() == null) {
       return new Page(List.of(), c.encode(), false);
     }
     long frontier = horizon;
     List<Event> rows = new ArrayList<>();
-    for (Source s : Source.values()) {
+    for (EventSource s : sources) {
       if (c.id() != null) {
-        for (Event e : at(h, s, c.recorded(), scope)) {
+        for (Event e : at(s, c.recorded(), scope)) {
           if (e.id().compareTo(c.id()) > 0) {
             rows.add(e);
           }
         }
       }
-      List<Event> page =
-          s.fetch(
-              h,
-              s.rec + " > :r AND " + s.rec + " <= :horizon",
-              s.rec,
-              limit + 1,
-              scope,
-              q -> q.bind("r", c.recorded()).bind("horizon", horizon));
+      List<Event> page = s.recorded(c.recorded(), horizon, scope, limit + 1);
       if (page.size() == limit + 1) {
         // Cut inside this source: complete it at its last recorded time, and go no further.
         long last = page.getLast().recordedAt().toEpochMilli();
         page = new ArrayList<>(page.stream().filter(e -> millis(e) < last).toList());
-        page.addAll(at(h, s, last, scope));
+        page.addAll(at(s, last, scope));
         frontier = Math.min(frontier, last);
       }
       rows.addAll(page);
@@ -238,8 +238,8 @@ public final class EventLog {
   }
 
   /** Every event of a source recorded at exactly this millisecond. */
-  private static List<Event> at(Handle h, Source s, long recorded, Optional<Set<String>> scope) {
-    return s.fetch(h, s.rec + " = :r", s.rec, Integer.MAX_VALUE, scope, q -> q.bind("r", recorded));
+  private static List<Event> at(EventSource s, long recorded, Optional<Set<String>> scope) {
+    return s.recorded(recorded - 1, recorded, scope, Integer.MAX_VALUE);
   }
 
   private static long millis(Event e) {
@@ -344,157 +344,32 @@ public final class EventLog {
     }
   }
 
-  /** Where events come from, each with its SQL. */
-  private enum Source {
-    DEVICE(
-        "device",
-        "SELECT id, device_id, at, seq, kind, severity, app, message, COALESCE(received_at, at),"
-            + " device_at FROM device_events",
-        "at",
-        "COALESCE(received_at, at)",
-        "device_id IN (<ids>)") {
-      @Override
-      Event map(ResultSet rs) throws SQLException {
-        long seq = rs.getLong(4);
-        boolean hasSeq = !rs.wasNull();
-        long deviceAt = rs.getLong(10);
-        boolean skewed = !rs.wasNull();
-        return new Event(
-            "device:" + rs.getString(1),
-            Instant.ofEpochMilli(rs.getLong(3)),
-            Instant.ofEpochMilli(rs.getLong(9)),
-            "device",
-            rs.getString(5),
-            rs.getString(6) == null ? "info" : rs.getString(6),
-            rs.getString(2),
-            rs.getString(7),
-            null,
-            hasSeq ? seq : null,
-            rs.getString(8),
-            skewed ? Instant.ofEpochMilli(deviceAt) : null);
-      }
-    },
-    FLEET(
-        "app/health",
-        "SELECT id, device_id, at, source, kind, severity, app, message FROM fleet_events",
-        "at",
-        "at",
-        "device_id IN (<ids>)") {
-      @Override
-      Event map(ResultSet rs) throws SQLException {
-        Instant at = Instant.ofEpochMilli(rs.getLong(3));
-        return new Event(
-            rs.getString(4) + ":" + rs.getString(1),
-            at,
-            at,
-            rs.getString(4),
-            rs.getString(5),
-            rs.getString(6),
-            rs.getString(2),
-            rs.getString(7),
-            null,
-            null,
-            rs.getString(8),
-            null);
-      }
-    },
-    ROLLOUT(
-        "rollout",
-        "SELECT e.id, e.rollout_id, e.seq, e.at, e.kind, e.batch, e.message, r.app,"
-            + " r.from_revision, r.to_revision FROM rollout_events e"
-            + " JOIN rollouts r ON r.id = e.rollout_id",
-        "e.at",
-        "e.at",
-        // A device's rollouts: the events of the whole rollout and of the device's own batch.
-        "EXISTS (SELECT 1 FROM rollout_devices d WHERE d.rollout_id = e.rollout_id AND d.device_id"
-            + " IN (<ids>) AND (e.batch IS NULL OR e.batch = d.batch))") {
-      @Override
-      Event map(ResultSet rs) throws SQLException {
-        Instant at = Instant.ofEpochMilli(rs.getLong(4));
-        String kind = rs.getString(5);
-        String from = rs.getString(9);
-        return new Event(
-            "rollout:" + rs.getString(1),
-            at,
-            at,
-            "rollout",
-            kind,
-            switch (kind) {
-              case "BATCH_FAILED", "PAUSED", "ROLLING_BACK", "ROLLED_BACK", "ABORTED" -> "warning";
-              default -> "info";
-            },
-            null,
-            rs.getString(8),
-            rs.getString(2),
-            rs.getLong(3),
-            "rollout "
-                + rs.getString(2)
-                + " of "
-                + rs.getString(8)
-                + " ("
-                + (from == null ? "" : from + " → ")
-                + rs.getString(10)
-                + "): "
-                + rs.getString(7),
-            null);
-      }
-    },
-    CONTROLLER(
-        "controller",
-        "SELECT a.id, a.at, a.actor, a.action, a.target, a.detail FROM audit_log a",
-        "a.at",
-        "a.at",
-        "a.target IN (<ids>)") {
-      @Override
-      Event map(ResultSet rs) throws SQLException {
-        Instant at = Instant.ofEpochMilli(rs.getLong(2));
-        String action = rs.getString(4);
-        String target = rs.getString(5);
-        String detail = rs.getString(6);
-        return new Event(
-            "controller:" + rs.getString(1),
-            at,
-            at,
-            "controller",
-            action,
-            "info",
-            action.startsWith("device.") ? target : null,
-            null,
-            null,
-            null,
-            action
-                + " "
-                + target
-                + " by "
-                + rs.getString(3)
-                + (detail == null || detail.equals("{}") ? "" : " " + detail),
-            null);
-      }
-    };
-
-    final String label;
-    final String select;
-    final String at;
-    final String rec;
-    final String scoped;
-
-    Source(String label, String select, String at, String rec, String scoped) {
-      this.label = label;
-      this.select = select;
-      this.at = at;
-      this.rec = rec;
-      this.scoped = scoped;
+  /** The log's own tables, each with its SQL. */
+  private record Table(
+      Jdbi jdbi, String select, String at, String rec, String scoped, RowMapper<Event> mapper)
+      implements EventSource {
+    @Override
+    public List<Event> newest(long since, long upTo, Optional<Set<String>> devices, int limit) {
+      return fetch(
+          at + " >= :since AND " + rec + " <= :horizon",
+          at + " DESC",
+          limit,
+          devices,
+          q -> q.bind("since", since).bind("horizon", upTo));
     }
 
-    abstract Event map(ResultSet rs) throws SQLException;
+    @Override
+    public List<Event> recorded(long after, long upTo, Optional<Set<String>> devices, int limit) {
+      return fetch(
+          rec + " > :r AND " + rec + " <= :horizon",
+          rec,
+          limit,
+          devices,
+          q -> q.bind("r", after).bind("horizon", upTo));
+    }
 
-    List<Event> fetch(
-        Handle h,
-        String where,
-        String order,
-        int limit,
-        Optional<Set<String>> scope,
-        java.util.function.Consumer<Query> bind) {
+    private List<Event> fetch(
+        String where, String order, int limit, Optional<Set<String>> scope, Consumer<Query> bind) {
       String sql =
           select
               + " WHERE "
@@ -503,10 +378,107 @@ public final class EventLog {
               + " ORDER BY "
               + order
               + (limit == Integer.MAX_VALUE ? "" : " LIMIT " + limit);
-      Query q = h.createQuery(sql);
-      scope.ifPresent(ids -> q.bindList("ids", List.copyOf(ids)));
-      bind.accept(q);
-      return q.map((rs, ctx) -> map(rs)).list();
+      return jdbi.withHandle(
+          h -> {
+            Query q = h.createQuery(sql);
+            scope.ifPresent(ids -> q.bindList("ids", List.copyOf(ids)));
+            bind.accept(q);
+            return q.map(mapper).list();
+          });
+    }
+  }
+
+  /** What devices reported ({@code device}). */
+  private static Table deviceEvents(Jdbi jdbi) {
+    return new Table(
+        jdbi,
+        "SELECT id, device_id, at, seq, kind, severity, app, message, COALESCE(received_at, at),"
+            + " device_at FROM device_events",
+        "at",
+        "COALESCE(received_at, at)",
+        "device_id IN (<ids>)",
+        (rs, ctx) -> {
+          long seq = rs.getLong(4);
+          boolean hasSeq = !rs.wasNull();
+          long deviceAt = rs.getLong(10);
+          boolean skewed = !rs.wasNull();
+          return new Event(
+              "device:" + rs.getString(1),
+              Instant.ofEpochMilli(rs.getLong(3)),
+              Instant.ofEpochMilli(rs.getLong(9)),
+              "device",
+              rs.getString(5),
+              rs.getString(6) == null ? "info" : rs.getString(6),
+              rs.getString(2),
+              rs.getString(7),
+              null,
+              hasSeq ? seq : null,
+              rs.getString(8),
+              skewed ? Instant.ofEpochMilli(deviceAt) : null);
+        });
+  }
+
+  /** App phase changes and health transitions ({@code app}, {@code health}). */
+  private static Table fleetEvents(Jdbi jdbi) {
+    return new Table(
+        jdbi,
+        "SELECT id, device_id, at, source, kind, severity, app, message FROM fleet_events",
+        "at",
+        "at",
+        "device_id IN (<ids>)",
+        (rs, ctx) -> {
+          Instant at = Instant.ofEpochMilli(rs.getLong(3));
+          return new Event(
+              rs.getString(4) + ":" + rs.getString(1),
+              at,
+              at,
+              rs.getString(4),
+              rs.getString(5),
+              rs.getString(6),
+              rs.getString(2),
+              rs.getString(7),
+              null,
+              null,
+              rs.getString(8),
+              null);
+        });
+  }
+
+  /**
+   * What operators and the controller did ({@code controller}), from the audit log: an entry about
+   * a device ({@code device.*}) concerns that device.
+   */
+  private record AuditEntries(AuditLog audit) implements EventSource {
+    @Override
+    public List<Event> newest(long since, long upTo, Optional<Set<String>> devices, int limit) {
+      return audit.newest(since, upTo, devices, limit).stream().map(AuditEntries::event).toList();
+    }
+
+    @Override
+    public List<Event> recorded(long after, long upTo, Optional<Set<String>> devices, int limit) {
+      return audit.after(after, upTo, devices, limit).stream().map(AuditEntries::event).toList();
+    }
+
+    private static Event event(AuditLog.Entry a) {
+      String detail = a.detail();
+      return new Event(
+          "controller:" + a.id(),
+          a.at(),
+          a.at(),
+          "controller",
+          a.action(),
+          "info",
+          a.action().startsWith("device.") ? a.target() : null,
+          null,
+          null,
+          null,
+          a.action()
+              + " "
+              + a.target()
+              + " by "
+              + a.actor()
+              + (detail == null || detail.equals("{}") ? "" : " " + detail),
+          null);
     }
   }
 }

@@ -11,6 +11,8 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.health.TestClock;
+import io.edgefleet.controller.rollouts.RolloutEventSource;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.protocol.AgentMessage;
@@ -70,7 +72,9 @@ abstract class DeviceEventsContract {
             (id, reason) -> {},
             (d, status, now) -> status,
             id -> {});
-    log = new EventLog(db.jdbi(), clock, devices);
+    log =
+        new EventLog(
+            db.jdbi(), clock, devices, new RolloutEventSource(new RolloutReads(db.jdbi())), audit);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of(), NOW.minusSeconds(3600));
     TestDevices.insertActive(db.jdbi(), "d2", Map.of(), NOW.minusSeconds(3600));
   }

@@ -11,12 +11,16 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.health.TestClock;
+import io.edgefleet.controller.rollouts.RolloutEventSource;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.ErrorCode;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -61,7 +65,9 @@ abstract class EventLogContract {
             (id, reason) -> {},
             (d, status, now) -> status,
             id -> {});
-    events = new EventLog(db.jdbi(), clock, devices);
+    events =
+        new EventLog(
+            db.jdbi(), clock, devices, new RolloutEventSource(new RolloutReads(db.jdbi())), audit);
     TestDevices.insertActive(db.jdbi(), "d1", Map.of("site", "a"), T0);
     TestDevices.insertActive(db.jdbi(), "d2", Map.of("site", "b"), T0);
   }
@@ -228,6 +234,147 @@ abstract class EventLogContract {
   }
 
   @Test
+  void sourcesInterleaveByTimeWithEqualTimesInSequenceThenIdOrder() {
+    interleaved();
+    clock.set(at(100));
+
+    assertThat(list(Optional.empty(), Optional.empty(), Optional.empty(), 100).items())
+        .extracting(e -> e.id().replaceFirst(":aud.*", ":aud") + " " + e.kind())
+        .containsExactly(
+            "device:a1 k-a1",
+            "rollout:re-1 CREATED",
+            "app:f-a FAILED",
+            "controller:aud device.tags",
+            "device:b1 k-b1",
+            "rollout:re-2 RELEASED",
+            "controller:aud device.approve",
+            "health:f-h DEGRADED",
+            "controller:aud onboarding-token.create",
+            "device:a2 k-a2",
+            "rollout:re-3 RELEASED");
+
+    EventLog.Page all = list(Optional.empty(), Optional.empty(), Optional.empty(), 100);
+    assertThat(all.more()).isFalse();
+    EventLog.Event created = all.items().get(1);
+    assertThat(created.message()).isEqualTo("rollout ro-1 of pos (2.0): created by admin");
+    assertThat(created.severity()).isEqualTo("info");
+    assertThat(created.deviceId()).isNull();
+    assertThat(created.app()).isEqualTo("pos");
+    assertThat(created.seq()).isEqualTo(1L);
+    EventLog.Event token = all.items().get(8);
+    assertThat(token.message()).isEqualTo("onboarding-token.create tok-1 by admin");
+    assertThat(token.deviceId()).isNull();
+    assertThat(token.seq()).isNull();
+    assertThat(all.items().get(3).deviceId()).isEqualTo("d1");
+    assertThat(all.items().get(3).recordedAt()).isEqualTo(at(10));
+
+    // The newest four: the cut falls between two sources at the same time.
+    EventLog.Page newest = list(Optional.empty(), Optional.empty(), Optional.empty(), 4);
+    assertThat(newest.more()).isTrue();
+    assertThat(newest.items())
+        .extracting(e -> e.source() + " " + e.kind())
+        .containsExactly(
+            "health DEGRADED",
+            "controller onboarding-token.create",
+            "device k-a2",
+            "rollout RELEASED");
+
+    // One device: its rollouts' events of the whole rollout and of its own batch only.
+    assertThat(list(Optional.of("d1"), Optional.empty(), Optional.empty(), 100).items())
+        .extracting(e -> e.source() + " " + e.kind())
+        .containsExactly(
+            "device k-a1",
+            "rollout CREATED",
+            "app FAILED",
+            "controller device.tags",
+            "rollout RELEASED",
+            "health DEGRADED",
+            "device k-a2");
+    assertThat(list(Optional.empty(), Optional.of("site=b"), Optional.empty(), 100).items())
+        .extracting(e -> e.id().replaceFirst(":aud.*", ":aud"))
+        .containsExactly("rollout:re-1", "device:b1", "controller:aud", "rollout:re-3");
+    // A window from 12 s on, and the same for one device.
+    assertThat(list(Optional.empty(), Optional.empty(), Optional.of("88s"), 100).items())
+        .extracting(EventLog.Event::id)
+        .hasSize(7)
+        .startsWith("device:b1", "rollout:re-2");
+    assertThat(list(Optional.of("d2"), Optional.empty(), Optional.of("86s"), 100).items())
+        .extracting(e -> e.id().replaceFirst(":aud.*", ":aud"))
+        .containsExactly("controller:aud", "rollout:re-3");
+  }
+
+  @Test
+  void aFollowerPagesThroughAllSourcesInRecordedOrder() {
+    clock.set(at(1));
+    EventLog.Page start = list(Optional.empty(), Optional.empty(), Optional.empty(), 100);
+    interleaved();
+    clock.set(at(100));
+
+    List<List<String>> pages = new ArrayList<>();
+    List<String> cursors = new ArrayList<>();
+    String cursor = start.next();
+    EventLog.Page p;
+    do {
+      p = follow(cursor, Optional.empty(), 3);
+      pages.add(p.items().stream().map(e -> e.id().replaceFirst(":aud.*", ":aud")).toList());
+      cursor = p.next();
+      cursors.add(cursor);
+    } while (p.more() && pages.size() < 20);
+    assertThat(pages)
+        .containsExactly(
+            List.of("device:a1", "app:f-a", "controller:aud"),
+            List.of("rollout:re-1", "device:b1", "rollout:re-2"),
+            List.of("controller:aud", "health:f-h", "controller:aud"),
+            List.of("device:a2", "rollout:re-3"));
+    // The cursor names the time recorded and the last id delivered at it.
+    assertThat(cursors.get(0)).isEqualTo(encoded("v1:" + at(10).toEpochMilli() + ":device:a1"));
+    assertThat(cursors.get(1)).isEqualTo(encoded("v1:" + at(12).toEpochMilli() + ":rollout:re-2"));
+    assertThat(cursors.get(3)).isEqualTo(encoded("v1:" + at(98).toEpochMilli()));
+    assertThat(follow(cursors.get(3), Optional.empty(), 3).items()).isEmpty();
+
+    // One at a time: each source is cut at its own pages and none is repeated or skipped.
+    List<String> one = new ArrayList<>();
+    cursor = start.next();
+    int calls = 0;
+    do {
+      p = follow(cursor, Optional.empty(), 1);
+      p.items().forEach(e -> one.add(e.id().replaceFirst(":aud.*", ":aud")));
+      cursor = p.next();
+      calls++;
+    } while (p.more() && calls < 40);
+    assertThat(one)
+        .containsExactly(
+            "app:f-a",
+            "controller:aud",
+            "device:a1",
+            "rollout:re-1",
+            "device:b1",
+            "rollout:re-2",
+            "controller:aud",
+            "health:f-h",
+            "controller:aud",
+            "device:a2",
+            "rollout:re-3");
+    assertThat(calls).isEqualTo(CALLS_ONE_AT_A_TIME);
+
+    // Scoped to a device, pages of two.
+    List<String> d2 = new ArrayList<>();
+    cursor = start.next();
+    calls = 0;
+    do {
+      p = follow(cursor, Optional.of("d2"), 2);
+      d2.add(
+          p.items().stream()
+              .map(e -> e.id().replaceFirst(":aud.*", ":aud"))
+              .reduce((a, b) -> a + "," + b)
+              .orElse(""));
+      cursor = p.next();
+      calls++;
+    } while (p.more() && calls < 20);
+    assertThat(d2).containsExactly("rollout:re-1,device:b1", "controller:aud,rollout:re-3");
+  }
+
+  @Test
   void badParametersAreRefusedWithAStableCodeAndAClearMessage() {
     assertThatThrownBy(() -> follow("not-a-cursor", Optional.empty(), 10))
         .isInstanceOfSatisfying(
@@ -308,6 +455,58 @@ abstract class EventLogContract {
                       + " 'ONLINE → DEGRADED: app web FAILED')",
                   at(35).toEpochMilli(),
                   at(40).toEpochMilli());
+            });
+  }
+
+  /** Follower calls of one event each to page through {@link #interleaved()}. */
+  static final int CALLS_ONE_AT_A_TIME = 11;
+
+  static String encoded(String cursor) {
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(cursor.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Every source at 10 s (d1: a device event, an app change, an audit entry; rollout ro-1 created);
+   * at 12 s d2's event and d1's batch released; at 14 s d1 degraded and d2 approved; a token
+   * created at 15 s; at 16 s d1's next event and d2's batch released. Recorded when they happened.
+   */
+  void interleaved() {
+    audit("d1", "device.tags", at(10));
+    deviceEvent("d1", "a1", 1, at(10), at(10), "k-a1");
+    deviceEvent("d2", "b1", 1, at(12), at(12), "k-b1");
+    audit("d2", "device.approve", at(14));
+    audit("tok-1", "onboarding-token.create", at(15));
+    deviceEvent("d1", "a2", 2, at(16), at(16), "k-a2");
+    db.jdbi()
+        .useHandle(
+            h -> {
+              h.execute(
+                  "INSERT INTO rollouts (id, seq, subject, app, source, from_revision, to_revision,"
+                      + " policy, state, batch, reason, created_by, created_at, updated_at) VALUES"
+                      + " ('ro-1', 1, 'catalog/pos', 'pos', 'catalog', NULL, '2.0', '{}',"
+                      + " 'PROGRESSING', 0, '', 'admin', ?, ?)",
+                  at(10).toEpochMilli(),
+                  at(10).toEpochMilli());
+              h.execute(
+                  "INSERT INTO rollout_devices (rollout_id, device_id, batch, state) VALUES"
+                      + " ('ro-1', 'd1', 0, 'RELEASED'), ('ro-1', 'd2', 1, 'RELEASED')");
+              h.execute(
+                  "INSERT INTO rollout_events (id, rollout_id, seq, at, kind, batch, message)"
+                      + " VALUES ('re-1', 'ro-1', 1, ?, 'CREATED', NULL, 'created by admin'),"
+                      + " ('re-2', 'ro-1', 2, ?, 'RELEASED', 0, 'released: d1'),"
+                      + " ('re-3', 'ro-1', 3, ?, 'RELEASED', 1, 'released: d2')",
+                  at(10).toEpochMilli(),
+                  at(12).toEpochMilli(),
+                  at(16).toEpochMilli());
+              h.execute(
+                  "INSERT INTO fleet_events (id, device_id, source, at, kind, severity, app,"
+                      + " message) VALUES ('f-a', 'd1', 'app', ?, 'FAILED', 'error', 'web', 'web"
+                      + " r1 FAILED'), ('f-h', 'd1', 'health', ?, 'DEGRADED', 'warning', NULL,"
+                      + " 'ONLINE → DEGRADED: app web FAILED')",
+                  at(10).toEpochMilli(),
+                  at(14).toEpochMilli());
             });
   }
 

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.testkit.AdminClient;
@@ -109,7 +110,7 @@ class GitOpsIT {
     Agent agent = startAgent("a1", Map.of("site", "ship-3"));
     String id = agent.status().deviceId().orElseThrow();
     awaitAppState(id, repo.head(), null);
-    Agent.Options options =
+    AgentOptions options =
         agents
             .options("a1", bootstrapFor(Map.of("site", "ship-3")))
             .withReconcileInterval(Duration.ofSeconds(1));
@@ -149,7 +150,7 @@ class GitOpsIT {
     Agent agent = startAgent("a1", tags);
     String id = agent.status().deviceId().orElseThrow();
     awaitAppState(id, repo.head(), null);
-    Agent.Options options =
+    AgentOptions options =
         agents.options("a1", bootstrapFor(tags)).withReconcileInterval(Duration.ofSeconds(1));
 
     int port = controller.controller().port();
@@ -412,7 +413,7 @@ class GitOpsIT {
     return agent;
   }
 
-  private Agent startAgent(Agent.Options options) {
+  private Agent startAgent(AgentOptions options) {
     return agents.start(options, Clock.systemUTC(), new KubernetesRuntime(KUBE.kubeconfig()));
   }
 

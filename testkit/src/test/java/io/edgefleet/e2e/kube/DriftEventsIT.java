@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
@@ -102,7 +103,7 @@ class DriftEventsIT {
       // Behind the controller's clock, so that moving it on by an interval keeps it believable.
       MovableClock deviceClock =
           MovableClock.startingAt(Instant.now().minus(Duration.ofMinutes(15)));
-      Agent.Options options =
+      AgentOptions options =
           agents
               .options(
                   "till",

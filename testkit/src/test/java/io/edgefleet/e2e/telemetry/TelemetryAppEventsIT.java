@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.ApplyOutcome;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
@@ -90,7 +91,7 @@ class TelemetryAppEventsIT {
                   .status())
           .isEqualTo(201);
       Switchable runtime = new Switchable();
-      Agent.Options options =
+      AgentOptions options =
           agents
               .options(
                   "till",

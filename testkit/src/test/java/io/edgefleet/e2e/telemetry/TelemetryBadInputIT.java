@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
@@ -33,7 +34,7 @@ class TelemetryBadInputIT {
         TestAgents agents = new TestAgents(dir);
         AdminClient admin = controller.admin()) {
       String token = controller.token(Map.of(), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "a1", agents.bootstrap("t", controller.url(), controller.caFingerprint(), token));
       Agent agent = agents.start(options);

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
@@ -48,7 +49,7 @@ class TelemetryCompactIT {
         TestAgents agents = new TestAgents(dir);
         AdminClient admin = controller.admin()) {
       String token = controller.token(Map.of(), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "node", agents.bootstrap("t", controller.url(), controller.caFingerprint(), token));
       TestAgents.WithTelemetry started =

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.Telemetry;
@@ -38,7 +39,7 @@ class TelemetryCrashIT {
     try (TestController controller = TestController.start(dir.resolve("controller"));
         TestAgents agents = new TestAgents(dir)) {
       String token = controller.token(Map.of(), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "rig", agents.bootstrap("t", controller.url(), controller.caFingerprint(), token));
       // Enroll once, then stop: the agent's state directory and outbox stay.

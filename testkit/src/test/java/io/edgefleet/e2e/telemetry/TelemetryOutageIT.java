@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.testkit.AdminClient;
@@ -45,7 +46,7 @@ class TelemetryOutageIT {
         TestAgents agents = new TestAgents(dir);
         AdminClient admin = controller.admin()) {
       String token = controller.token(Map.of("site", "ship-7"), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "ship", agents.bootstrap("t", link.url(), controller.caFingerprint(), token));
       MovableClock deviceClock = MovableClock.startingAt(Instant.now());

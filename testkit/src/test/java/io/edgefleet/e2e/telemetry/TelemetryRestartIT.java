@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.TestAgents;
@@ -41,7 +42,7 @@ class TelemetryRestartIT {
         TestAgents agents = new TestAgents(dir);
         AdminClient admin = controller.admin()) {
       String token = controller.token(Map.of(), null, false);
-      Agent.Options options =
+      AgentOptions options =
           agents.options(
               "rig", agents.bootstrap("t", controller.url(), controller.caFingerprint(), token));
       // The device's clock moves only when the test moves it, so times compare exactly.

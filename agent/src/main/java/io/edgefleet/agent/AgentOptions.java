@@ -1,0 +1,99 @@
+package io.edgefleet.agent;
+
+import io.edgefleet.device.Timeouts;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * How an {@link Agent} runs.
+ *
+ * @param maxBackoff cap of the reconnect backoff window when the controller refuses or fails
+ * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
+ *     token); long, so refused devices do not hammer the controller
+ */
+public record AgentOptions(
+    Path bootstrapFile,
+    Path stateDir,
+    Optional<String> serial,
+    Duration maxBackoff,
+    Duration refusedBackoff,
+    boolean showQr,
+    Duration reconcileInterval,
+    Duration stallTimeout) {
+  public static AgentOptions of(Path bootstrapFile, Path stateDir) {
+    return new AgentOptions(
+        bootstrapFile,
+        stateDir,
+        Optional.empty(),
+        Timeouts.MAX_BACKOFF,
+        Timeouts.REFUSED_BACKOFF,
+        true,
+        Duration.ofSeconds(10),
+        Transfers.Limits.defaults().progressWindow());
+  }
+
+  public AgentOptions withSerial(String s) {
+    return with(c -> c.serial = Optional.ofNullable(s));
+  }
+
+  public AgentOptions withMaxBackoff(Duration d) {
+    return with(c -> c.maxBackoff = d);
+  }
+
+  public AgentOptions withRefusedBackoff(Duration d) {
+    return with(c -> c.refusedBackoff = d);
+  }
+
+  public AgentOptions withQr(boolean show) {
+    return with(c -> c.showQr = show);
+  }
+
+  /** How often the runtime is compared with the desired state (self-healing drift). */
+  public AgentOptions withReconcileInterval(Duration d) {
+    return with(c -> c.reconcileInterval = d);
+  }
+
+  /**
+   * How long a transfer may go without progress (fewer than 512 bytes) before it is abandoned and
+   * resumed later.
+   */
+  public AgentOptions withStallTimeout(Duration d) {
+    return with(c -> c.stallTimeout = d);
+  }
+
+  /** A copy of these options with {@code change} applied. */
+  private AgentOptions with(Consumer<Copy> change) {
+    Copy c = new Copy(this);
+    change.accept(c);
+    return new AgentOptions(
+        bootstrapFile,
+        stateDir,
+        c.serial,
+        c.maxBackoff,
+        c.refusedBackoff,
+        c.showQr,
+        c.reconcileInterval,
+        c.stallTimeout);
+  }
+
+  /** The options a {@code withX} method may change. */
+  private static final class Copy {
+    Optional<String> serial;
+    Duration maxBackoff;
+    Duration refusedBackoff;
+    boolean showQr;
+    Duration reconcileInterval;
+    Duration stallTimeout;
+
+    Copy(AgentOptions o) {
+      serial = o.serial;
+      maxBackoff = o.maxBackoff;
+      refusedBackoff = o.refusedBackoff;
+      showQr = o.showQr;
+      reconcileInterval = o.reconcileInterval;
+      stallTimeout = o.stallTimeout;
+    }
+  }
+}
