@@ -36,6 +36,7 @@ import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.GitOpsRoutes;
+import io.edgefleet.controller.health.ControllerLiveness;
 import io.edgefleet.controller.health.FleetRoutes;
 import io.edgefleet.controller.health.FleetSummaries;
 import io.edgefleet.controller.health.HealthEngine;
@@ -255,6 +256,10 @@ public final class Controller implements AutoCloseable {
               config.alerts(),
               advertised::get,
               metrics::alertNotification);
+      // Time devices spent waiting for a stopped controller is not theirs: offline alerts count
+      // from its start plus the time devices need to reconnect.
+      ControllerLiveness liveness = ControllerLiveness.start(jdbi, clock, config.offlineAfter());
+      alerts.offlineFrom(liveness::offlineSince);
 
       // What /metrics reads besides the counters fed above.
       metrics.connectedAgents(gateway::connectionCount);
@@ -337,6 +342,8 @@ public final class Controller implements AutoCloseable {
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
+      long beat = ControllerLiveness.BEAT.toMillis();
+      scheduler.scheduleWithFixedDelay(liveness::beat, beat, beat, TimeUnit.MILLISECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
       long tick = config.rolloutTick().toMillis();

@@ -40,6 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -210,6 +211,15 @@ public final class AlertEngine implements AutoCloseable {
             });
     pool.allowCoreThreadTimeOut(true);
     return pool;
+  }
+
+  /**
+   * Where a device's offline time counts from, given when it was last heard from (by default:
+   * then). After a restart the controller counts from its start plus a grace for devices to
+   * reconnect, so its own absence raises no device-offline alert.
+   */
+  public void offlineFrom(UnaryOperator<Instant> adjust) {
+    facts.offlineFrom(adjust);
   }
 
   public AlertOptions options() {

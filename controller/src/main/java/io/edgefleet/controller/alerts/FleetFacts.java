@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
@@ -37,6 +38,7 @@ final class FleetFacts {
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
   private final Function<String, Optional<Telemetry.Metrics>> latest;
+  private volatile UnaryOperator<Instant> offlineFrom = UnaryOperator.identity();
 
   FleetFacts(
       Jdbi jdbi,
@@ -51,6 +53,14 @@ final class FleetFacts {
     this.status = status;
     this.presence = presence;
     this.latest = latest;
+  }
+
+  /**
+   * Where a device's offline time counts from, given when it was last heard from: lets time spent
+   * waiting for a stopped controller not count.
+   */
+  void offlineFrom(UnaryOperator<Instant> adjust) {
+    this.offlineFrom = adjust;
   }
 
   /** Reads the latest metric summary per device from memory instead of the database. */
@@ -78,7 +88,9 @@ final class FleetFacts {
               r.name(),
               r.tags(),
               s,
-              s == DeviceStatus.OFFLINE ? offlineSince(presence.apply(r.id())) : null,
+              s == DeviceStatus.OFFLINE
+                  ? offlineFrom.apply(offlineSince(presence.apply(r.id())))
+                  : null,
               r.certificateExpires()));
     }
     return out;
