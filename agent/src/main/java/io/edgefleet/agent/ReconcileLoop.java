@@ -139,7 +139,7 @@ final class ReconcileLoop {
       lastError = null;
       boolean changed = !states.equals(lastReported);
       if (changed) {
-        reportChanges(lastReported, states, v.state());
+        reportChanges(lastReported, states, v.state(), sink);
       }
       lastReported = List.copyOf(states);
       if (changed || reportDue) {
@@ -170,10 +170,12 @@ final class ReconcileLoop {
   /**
    * Apply results as device events: an app that failed, became ready or recovered, took a new
    * revision, or was removed. Right after a start only failures are news. An app whose revision and
-   * phase stayed as they were is no news, whatever else the new document changed. The revision is
-   * named with the commit it came from when the document says so.
+   * phase stayed as they were is no news, whatever else the new document changed. Each event names
+   * its app, in its message and as its app, and the revision, with the commit it came from when the
+   * document says so.
    */
-  private void reportChanges(List<AppState> before, List<AppState> after, DesiredState desired) {
+  static void reportChanges(
+      List<AppState> before, List<AppState> after, DesiredState desired, Sink sink) {
     Map<String, AppState> old = new HashMap<>();
     for (AppState s : before) {
       old.put(s.name(), s);
@@ -189,6 +191,7 @@ final class ReconcileLoop {
       }
       boolean newRevision = was != null && !Objects.equals(was.revision(), s.revision());
       DesiredState.DesiredApp d = wanted.get(s.name());
+      String app = "app " + s.name();
       String rev =
           s.revision() == null
               ? ""
@@ -199,7 +202,14 @@ final class ReconcileLoop {
                       : "");
       if (s.phase() == AppState.Phase.FAILED) {
         if (was == null || was.phase() != AppState.Phase.FAILED || newRevision) {
-          sink.event("app-failed", "error", s.name(), "app" + rev + " failed: " + s.reason());
+          sink.event(
+              "app-failed",
+              "error",
+              s.name(),
+              app
+                  + rev
+                  + " failed"
+                  + (s.reason() == null || s.reason().isBlank() ? "" : ": " + s.reason()));
         }
       } else if (was == null) {
         continue;
@@ -209,13 +219,14 @@ final class ReconcileLoop {
             recovered ? "app-recovered" : "app-ready",
             "info",
             s.name(),
-            "app" + rev + (recovered ? " recovered and is ready" : " is ready"));
+            app + rev + (recovered ? " recovered and is ready" : " is ready"));
       } else if (newRevision) {
-        sink.event("app-updated", "info", s.name(), "app" + rev + " applied (" + s.phase() + ")");
+        sink.event("app-updated", "info", s.name(), app + rev + " applied (" + s.phase() + ")");
       }
     }
     if (!before.isEmpty()) {
-      old.keySet().forEach(name -> sink.event("app-removed", "info", name, "app removed"));
+      old.keySet()
+          .forEach(name -> sink.event("app-removed", "info", name, "app " + name + " removed"));
     }
   }
 }

@@ -244,6 +244,14 @@ final class RolloutsCommand {
     f.put("State", r.path("state").asText());
     f.put("Why", r.path("reason").asText());
     f.put("Policy", r.path("policySummary").asText());
+    int neverSeen = r.path("counts").path("neverSeen").asInt();
+    if (neverSeen > 0) {
+      f.put(
+          "Never seen",
+          neverSeen
+              + " device(s) never connected: skipped by thresholds, they update when they first"
+              + " connect");
+    }
     f.put(
         "Started", Formats.timestamp(r, "createdAt", now) + " by " + r.path("createdBy").asText());
     StringBuilder out = new StringBuilder(Table.fields(f)).append('\n');

@@ -118,6 +118,27 @@ class RolloutCommandsIT {
   }
 
   @Test
+  void retryingAVersionAfterItsRollbackStartsANewRolloutFromWhatTheDevicesRun() throws Exception {
+    assertThat(run("deploy", "web@1.0.0", "--name", "retry", "--target", "site=nowhere").exitCode())
+        .isZero();
+    Cli.Result upgraded =
+        run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json");
+    assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
+    String first = Json.mapper().readTree(upgraded.out()).path("latestRollout").path("id").asText();
+    Cli.Result rolledBack = run("rollouts", "rollback", first);
+    assertThat(rolledBack.exitCode()).as(rolledBack.err()).isZero();
+
+    Cli.Result retried = run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json");
+    assertThat(retried.exitCode()).as(retried.err()).isZero();
+    JsonNode latest = Json.mapper().readTree(retried.out()).path("latestRollout");
+    assertThat(latest.path("id").asText()).isNotEqualTo(first);
+    assertThat(latest.path("fromRevision").asText()).isEqualTo("1.0.0");
+    assertThat(latest.path("toRevision").asText()).isEqualTo("2.0.0");
+    assertThat(latest.path("createdBy").asText()).isNotEmpty();
+    assertThat(run("deployments", "remove", "retry").exitCode()).isZero();
+  }
+
+  @Test
   void aBadPolicyIsRefusedWithEveryProblemAndNothingIsStored() throws Exception {
     Path policy = dir.resolve("bad.yaml");
     Files.writeString(policy, "canery: 10%\nwaves: [150%]\nonFailure: explode\n");

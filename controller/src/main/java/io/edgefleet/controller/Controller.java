@@ -39,6 +39,7 @@ import io.edgefleet.controller.gateway.Connections;
 import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.GitOpsRoutes;
+import io.edgefleet.controller.health.ControllerLiveness;
 import io.edgefleet.controller.health.FleetRoutes;
 import io.edgefleet.controller.health.FleetSummaries;
 import io.edgefleet.controller.health.HealthEngine;
@@ -55,8 +56,8 @@ import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
-import io.edgefleet.controller.rollouts.RolloutGate;
 import io.edgefleet.controller.rollouts.RolloutEventSource;
+import io.edgefleet.controller.rollouts.RolloutGate;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
@@ -295,7 +296,10 @@ public final class Controller implements AutoCloseable {
                   logs::receive,
                   logs::disconnected));
 
-      // Alerts: rules over the fleet's facts, delivered to receivers by webhook.
+      // Alerts: rules over the fleet's facts, delivered to receivers by webhook. Time devices spent
+      // waiting for a stopped controller is not theirs: offline alerts count from its start plus
+      // the time devices need to reconnect.
+      ControllerLiveness liveness = ControllerLiveness.start(jdbi, clock, config.offlineAfter());
       AlertRules alertRules = new AlertRules(jdbi, clock, audit);
       AlertReceivers alertReceivers = new AlertReceivers(jdbi, clock, audit, secrets, alertRules);
       this.alerts =
@@ -307,6 +311,7 @@ public final class Controller implements AutoCloseable {
               devices::presenceStatus,
               presence::snapshot,
               telemetry::latest,
+              liveness::offlineSince,
               config.alerts(),
               advertised::get,
               metrics::alertNotification);
@@ -393,6 +398,8 @@ public final class Controller implements AutoCloseable {
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
+      long beat = ControllerLiveness.BEAT.toMillis();
+      scheduler.scheduleWithFixedDelay(liveness::beat, beat, beat, TimeUnit.MILLISECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
       long tick = config.rolloutTick().toMillis();

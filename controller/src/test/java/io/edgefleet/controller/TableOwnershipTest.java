@@ -36,6 +36,7 @@ class TableOwnershipTest {
           Map.entry("device_events", "events"),
           Map.entry("device_metrics", "telemetry"),
           Map.entry("device_health", "health"),
+          Map.entry("controller_liveness", "health"),
           Map.entry("fleet_events", "events"),
           Map.entry("git_sources", "gitops"),
           Map.entry("git_commits", "gitops"),

@@ -40,6 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -136,6 +137,9 @@ public final class AlertEngine implements AutoCloseable {
    * @param presence a device's presence details, for when it went offline
    * @param latestMetrics the telemetry ingestion's newest metric summary per device, kept in
    *     memory, for disk usage; {@code null}: read from the stored summaries
+   * @param offlineFrom where a device's offline time counts from, given when it was last heard from
+   *     (after a restart: no earlier than the controller's start plus a grace to reconnect, so its
+   *     own absence raises no device-offline alert)
    * @param controllerUrl the controller's URL, for links in notifications
    * @param onDelivery called with (receiver format, outcome: sent, failed, gave_up) after every
    *     delivery attempt
@@ -148,6 +152,7 @@ public final class AlertEngine implements AutoCloseable {
       Function<String, DeviceStatus> status,
       Function<String, Presence.Snapshot> presence,
       Function<String, Optional<Telemetry.Metrics>> latestMetrics,
+      UnaryOperator<Instant> offlineFrom,
       AlertOptions options,
       Supplier<String> controllerUrl,
       BiConsumer<String, String> onDelivery) {
@@ -156,7 +161,7 @@ public final class AlertEngine implements AutoCloseable {
         clock,
         rules,
         receivers,
-        new FleetFacts(jdbi, status, presence, latestMetrics),
+        new FleetFacts(jdbi, status, presence, latestMetrics, offlineFrom),
         new WebhookSender.Http(options.sendTimeout()),
         options,
         controllerUrl,

@@ -50,7 +50,10 @@ final class Evaluator {
     switch (rule.type()) {
       case DEVICE_OFFLINE -> {
         for (Facts.Device d : devices.values()) {
-          if (d.status() == DeviceStatus.OFFLINE && d.offlineSince() != null) {
+          // An offline time that counts only from later (the controller just started) is none yet.
+          if (d.status() == DeviceStatus.OFFLINE
+              && d.offlineSince() != null
+              && !d.offlineSince().isAfter(now)) {
             out.add(
                 new Finding(
                     "device/" + d.id(),

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
@@ -37,13 +38,28 @@ final class FleetFacts {
   private final Function<String, DeviceStatus> status;
   private final Function<String, Presence.Snapshot> presence;
   private final Function<String, Optional<Telemetry.Metrics>> latest;
+  private final UnaryOperator<Instant> offlineFrom;
 
   FleetFacts(
       Jdbi jdbi,
       Function<String, DeviceStatus> status,
       Function<String, Presence.Snapshot> presence,
       Function<String, Optional<Telemetry.Metrics>> latest) {
+    this(jdbi, status, presence, latest, UnaryOperator.identity());
+  }
+
+  /**
+   * @param offlineFrom where a device's offline time counts from, given when it was last heard
+   *     from: lets time spent waiting for a stopped controller not count
+   */
+  FleetFacts(
+      Jdbi jdbi,
+      Function<String, DeviceStatus> status,
+      Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latest,
+      UnaryOperator<Instant> offlineFrom) {
     this.jdbi = jdbi;
+    this.offlineFrom = offlineFrom;
     this.deviceStore = new DeviceStore();
     this.rollouts = new RolloutReads(jdbi);
     this.metricReads = new MetricReads(jdbi);
@@ -78,7 +94,9 @@ final class FleetFacts {
               r.name(),
               r.tags(),
               s,
-              s == DeviceStatus.OFFLINE ? offlineSince(presence.apply(r.id())) : null,
+              s == DeviceStatus.OFFLINE
+                  ? offlineFrom.apply(offlineSince(presence.apply(r.id())))
+                  : null,
               r.certificateExpires()));
     }
     return out;

@@ -189,7 +189,8 @@ public final class Deployments {
     engine.transaction(
         h -> {
           DeploymentApps.Row again = DeploymentApps.row(h, name).orElseThrow(() -> notFound(name));
-          boolean newRevision = !again.revision().equals(revision);
+          RolloutStepper.Change change =
+              RolloutStepper.change(again.revision(), revision, engine.latest(h, subject(name)));
           h.createUpdate(
                   "UPDATE deployments SET version = :version, revision = :rev, target = :target,"
                       + " vals = :vals, policy = :policy, updated_at = :now WHERE name = :name")
@@ -205,7 +206,7 @@ public final class Deployments {
           detail.put("version", version);
           detail.put("revision", revision);
           detail.put("target", target.toString());
-          if (newRevision) {
+          if (change.start()) {
             String rollout =
                 engine.start(
                     h,
@@ -213,7 +214,7 @@ public final class Deployments {
                         subject(name),
                         name,
                         SOURCE,
-                        Optional.of(again.revision()),
+                        change.from(),
                         revision,
                         policy,
                         target::matches,

@@ -89,6 +89,8 @@ public final class RolloutEngine {
     READY,
     FAILED,
     PENDING_OFFLINE,
+    /** Never connected: released with its batch, updates when it first connects, not waited for. */
+    NEVER_SEEN,
     REVERTING,
     REVERTED,
     LEFT
@@ -105,7 +107,10 @@ public final class RolloutEngine {
       AppCatalog.Target target,
       String actor) {}
 
-  /** Per-batch or per-rollout device counts. */
+  /**
+   * Per-batch or per-rollout device counts. Devices that never connected are counted in {@code
+   * neverSeen} only: {@code targeted} and every threshold leave them out.
+   */
   public record Counts(
       int targeted,
       int updated,
@@ -113,7 +118,8 @@ public final class RolloutEngine {
       int failed,
       int pending,
       int pendingOffline,
-      int outsideWindow) {}
+      int outsideWindow,
+      int neverSeen) {}
 
   public record BatchView(
       int index,
@@ -258,6 +264,11 @@ public final class RolloutEngine {
     return commands.start(h, s, clock.instant());
   }
 
+  /** The latest rollout of a subject, inside {@link #transaction}. */
+  Optional<Row> latest(Handle h, String subject) {
+    return store.latest(h, subject).map(RolloutStore.Listed::row);
+  }
+
   /** Ends every unfinished rollout of a subject (its app was removed). */
   public void abortSubject(Handle h, String subject, String reason) {
     commands.abortSubject(h, subject, reason, clock.millis());
@@ -377,8 +388,7 @@ public final class RolloutEngine {
     List<BatchRow> batches = store.batches(h, id);
     List<MemberRow> members = store.members(h, id, r.app());
     Map<String, Status> status =
-        RolloutStepper.classify(
-            members, r, batches, policy, now, d -> presence.apply(d) == DeviceStatus.ONLINE);
+        RolloutStepper.classify(members, r, batches, policy, now, presence);
     if (r.state() == State.ROLLING_BACK) {
       Optional<RolloutStepper.RolledBack> done =
           RolloutStepper.rollback(r, members, status, batches, nowMs);
@@ -395,7 +405,11 @@ public final class RolloutEngine {
     }
     BatchRow current = batches.get(r.batch());
     // Release eligible devices of this and earlier batches, within the disruption budget.
-    RolloutStepper.Release release = RolloutStepper.release(members, status, current, policy);
+    RolloutStepper.Release release =
+        RolloutStepper.release(members, status, current, policy, nowMs);
+    for (String device : release.unseen()) {
+      store.restartDeadline(h, id, device, nowMs);
+    }
     List<String> released = release.devices();
     if (!released.isEmpty()) {
       for (String device : released) {

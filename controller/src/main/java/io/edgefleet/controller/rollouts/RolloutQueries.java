@@ -64,8 +64,7 @@ final class RolloutQueries {
           List<BatchRow> batches = store.batches(h, id);
           List<MemberRow> members = store.members(h, id, r.app());
           Map<String, Status> status =
-              RolloutStepper.classify(
-                  members, r, batches, policy, now, d -> presence.apply(d) == DeviceStatus.ONLINE);
+              RolloutStepper.classify(members, r, batches, policy, now, presence);
           List<BatchView> bv = new ArrayList<>();
           for (BatchRow b : batches) {
             List<MemberRow> in = members.stream().filter(m -> m.batch() == b.index()).toList();

@@ -1,9 +1,11 @@
 package io.edgefleet.controller.rollouts;
 
+import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
 import io.edgefleet.controller.rollouts.RolloutEngine.Counts;
 import io.edgefleet.controller.rollouts.RolloutEngine.DeviceState;
 import io.edgefleet.controller.rollouts.RolloutEngine.Member;
+import io.edgefleet.controller.rollouts.RolloutEngine.State;
 import io.edgefleet.controller.rollouts.RolloutRows.BatchRow;
 import io.edgefleet.controller.rollouts.RolloutRows.MemberRow;
 import io.edgefleet.controller.rollouts.RolloutRows.Row;
@@ -18,7 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Predicate;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -31,6 +33,8 @@ import java.util.stream.Collectors;
  */
 final class RolloutStepper {
   static final String ROLLING_BACK = "rolling back: ";
+  static final String FAILED_ON_ROLLBACK = "failed on rollback to ";
+  private static final String NEVER_SEEN = "never connected; ";
 
   private RolloutStepper() {}
 
@@ -47,15 +51,15 @@ final class RolloutStepper {
       List<BatchRow> batches,
       RolloutPolicy policy,
       Instant now,
-      Predicate<String> online) {
+      Function<String, DeviceStatus> presence) {
     Map<String, Status> status = new HashMap<>();
     for (MemberRow m : members) {
-      status.put(m.deviceId(), classify(m, r, batches, policy, now, online.test(m.deviceId())));
+      status.put(m.deviceId(), classify(m, r, batches, policy, now, presence.apply(m.deviceId())));
     }
     return status;
   }
 
-  /** How one member stands. */
+  /** How one member stands, of a device that has connected before. */
   static Status classify(
       MemberRow m,
       Row r,
@@ -63,22 +67,50 @@ final class RolloutStepper {
       RolloutPolicy policy,
       Instant now,
       boolean online) {
+    return classify(
+        m, r, batches, policy, now, online ? DeviceStatus.ONLINE : DeviceStatus.OFFLINE);
+  }
+
+  /**
+   * How one member stands. A device that never connected ({@code NEVER_SEEN}) is not offline in the
+   * middle of an update: it is released with its batch and gets the new revision when it first
+   * connects, but no threshold waits for it.
+   */
+  static Status classify(
+      MemberRow m,
+      Row r,
+      List<BatchRow> batches,
+      RolloutPolicy policy,
+      Instant now,
+      DeviceStatus presence) {
     String to = r.toRevision();
+    boolean neverSeen = presence == DeviceStatus.NEVER_SEEN;
+    boolean online = !neverSeen && presence != DeviceStatus.OFFLINE;
     switch (m.state()) {
       case LEFT -> {
         return new Status(DeviceState.LEFT, "no longer targeted");
       }
       case REVERTED -> {
-        boolean isBack =
-            m.prevBundle() == null
-                ? m.desiredRevision() == null
-                : Objects.equals(m.running(), m.prevRevision())
-                    && "READY".equals(m.phase())
-                    && Objects.equals(m.desiredRevision(), m.prevRevision());
-        if (isBack) {
+        // What the device reports of the version it returns to decides, not what it was sent.
+        boolean runsPrevious =
+            m.prevBundle() != null && Objects.equals(m.running(), m.prevRevision());
+        if (m.prevBundle() == null
+            ? m.desiredRevision() == null
+            : runsPrevious && "READY".equals(m.phase())) {
           return new Status(
               DeviceState.REVERTED,
               m.prevBundle() == null ? "app removed" : "back on " + m.prevRevision());
+        }
+        if (neverSeen) {
+          return new Status(DeviceState.NEVER_SEEN, NEVER_SEEN + "nothing to undo");
+        }
+        if (runsPrevious && "FAILED".equals(m.phase())) {
+          return new Status(
+              DeviceState.FAILED,
+              FAILED_ON_ROLLBACK
+                  + m.prevRevision()
+                  + ": "
+                  + Objects.requireNonNullElse(m.reason(), "failed"));
         }
         return online
             ? new Status(
@@ -89,7 +121,9 @@ final class RolloutStepper {
       case WAITING -> {
         return switch (policy.maintenance().check(m.tags(), now)) {
           case MaintenanceWindows.Open o ->
-              new Status(DeviceState.WAITING, "waiting for its batch");
+              neverSeen
+                  ? new Status(DeviceState.NEVER_SEEN, NEVER_SEEN + "skipped by thresholds")
+                  : new Status(DeviceState.WAITING, "waiting for its batch");
           case MaintenanceWindows.Closed c -> new Status(DeviceState.OUTSIDE_WINDOW, c.reason());
           case MaintenanceWindows.Never n -> new Status(DeviceState.OUTSIDE_WINDOW, n.reason());
         };
@@ -104,6 +138,9 @@ final class RolloutStepper {
         }
         if (runsNew && "FAILED".equals(m.phase())) {
           return new Status(DeviceState.FAILED, Objects.requireNonNullElse(m.reason(), "failed"));
+        }
+        if (neverSeen) {
+          return new Status(DeviceState.NEVER_SEEN, NEVER_SEEN + "updates when it first connects");
         }
         if (!online) {
           return new Status(DeviceState.PENDING_OFFLINE, "offline; updates when it reconnects");
@@ -129,8 +166,12 @@ final class RolloutStepper {
     throw new IllegalStateException();
   }
 
-  /** Device counts of these members; devices that left do not count. */
+  /**
+   * Device counts of these members; devices that left do not count, and devices that never
+   * connected are counted apart from the targeted ones, so no threshold waits for them.
+   */
   static Counts counts(List<MemberRow> members, Map<String, Status> status) {
+    int neverSeen = 0;
     int targeted = 0;
     int updated = 0;
     int ready = 0;
@@ -141,6 +182,10 @@ final class RolloutStepper {
     for (MemberRow m : members) {
       DeviceState s = status.get(m.deviceId()).state();
       if (s == DeviceState.LEFT) {
+        continue;
+      }
+      if (s == DeviceState.NEVER_SEEN) {
+        neverSeen++;
         continue;
       }
       targeted++;
@@ -155,7 +200,7 @@ final class RolloutStepper {
         updated++;
       }
     }
-    return new Counts(targeted, updated, ready, failed, pending, offline, window);
+    return new Counts(targeted, updated, ready, failed, pending, offline, window, neverSeen);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -167,16 +212,23 @@ final class RolloutStepper {
    * @param devices the devices to release now, in member order
    * @param status how every member stands afterwards: released devices are updating, devices held
    *     back by the disruption budget say so
+   * @param unseen released devices that have still never connected and whose deadline starts again
+   *     now, so that it runs from when they first connect rather than from their release
    */
-  record Release(List<String> devices, Map<String, Status> status) {}
+  record Release(List<String> devices, Map<String, Status> status, List<String> unseen) {}
 
   /**
    * The waiting devices of the current and earlier batches that may be released: those inside their
    * maintenance window, as long as the disruption budget has room in their group (released devices
-   * that are updating or failed use it).
+   * that are updating or failed use it). Devices that never connected are released without using
+   * the budget.
    */
   static Release release(
-      List<MemberRow> members, Map<String, Status> before, BatchRow current, RolloutPolicy policy) {
+      List<MemberRow> members,
+      Map<String, Status> before,
+      BatchRow current,
+      RolloutPolicy policy,
+      long now) {
     Map<String, Status> status = new HashMap<>(before);
     Map<String, Integer> unavailable = new HashMap<>();
     Optional<RolloutPolicy.DisruptionBudget> budget = policy.disruptionBudget();
@@ -190,11 +242,23 @@ final class RolloutStepper {
       }
     }
     List<String> released = new ArrayList<>();
+    List<String> unseen = new ArrayList<>();
     for (MemberRow m : members) {
+      if (m.state() == Member.RELEASED
+          && status.get(m.deviceId()).state() == DeviceState.NEVER_SEEN
+          && m.releasedAt() != null
+          && now - m.releasedAt() >= current.deadlineMs() / 2) {
+        unseen.add(m.deviceId());
+      }
       if (m.state() != Member.WAITING || m.batch() > current.index()) {
         continue;
       }
       Status s = status.get(m.deviceId());
+      if (s.state() == DeviceState.NEVER_SEEN) {
+        // Nothing runs there yet, so nothing is disrupted: it takes no room in the budget.
+        released.add(m.deviceId());
+        continue;
+      }
       if (s.state() != DeviceState.WAITING) {
         continue;
       }
@@ -220,7 +284,7 @@ final class RolloutStepper {
       released.add(m.deviceId());
       status.put(m.deviceId(), new Status(DeviceState.UPDATING, "released"));
     }
-    return new Release(List.copyOf(released), status);
+    return new Release(List.copyOf(released), status, List.copyOf(unseen));
   }
 
   private static String group(MemberRow m, RolloutPolicy.DisruptionBudget budget) {
@@ -315,7 +379,9 @@ final class RolloutStepper {
                   + c.ready()
                   + "/"
                   + c.targeted()
-                  + " ready; soaking for "
+                  + " ready"
+                  + skipped(c)
+                  + "; soaking for "
                   + Durations.human(Duration.ofMillis(b.soakMs())));
         }
         return advance(b, batches, c, "");
@@ -352,12 +418,24 @@ final class RolloutStepper {
 
   private static Advance advance(BatchRow b, List<BatchRow> batches, Counts c, String note) {
     String msg =
-        label(b, batches) + " succeeded: " + c.ready() + "/" + c.targeted() + " ready" + note;
+        label(b, batches)
+            + " succeeded: "
+            + c.ready()
+            + "/"
+            + c.targeted()
+            + " ready"
+            + skipped(c)
+            + note;
     return new Advance(
         msg,
         b.index() + 1 >= batches.size()
             ? Optional.empty()
             : Optional.of(batches.get(b.index() + 1)));
+  }
+
+  /** What a message says of devices that never connected: they are skipped, not waited for. */
+  static String skipped(Counts c) {
+    return c.neverSeen() == 0 ? "" : "; " + c.neverSeen() + " never seen, skipped";
   }
 
   private static String label(BatchRow b, List<BatchRow> batches) {
@@ -382,7 +460,7 @@ final class RolloutStepper {
                     LinkedHashMap::new,
                     Collectors.counting()));
     for (var e : by.entrySet()) {
-      if (e.getKey() == DeviceState.READY) {
+      if (e.getKey() == DeviceState.READY || e.getKey() == DeviceState.NEVER_SEEN) {
         continue;
       }
       sb.append("; ")
@@ -394,7 +472,7 @@ final class RolloutStepper {
         .filter(m -> status.get(m.deviceId()).state() == DeviceState.OUTSIDE_WINDOW)
         .findFirst()
         .ifPresent(m -> sb.append(" (").append(status.get(m.deviceId()).reason()).append(')'));
-    return sb.toString();
+    return sb.append(skipped(c)).toString();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -421,22 +499,27 @@ final class RolloutStepper {
     int reverted = 0;
     int back = 0;
     int offline = 0;
+    List<String> failures = new ArrayList<>();
     for (MemberRow m : members) {
       if (m.state() != Member.REVERTED) {
         continue;
       }
       reverted++;
-      DeviceState s = status.get(m.deviceId()).state();
-      if (s == DeviceState.REVERTED) {
-        back++;
-      } else if (s == DeviceState.PENDING_OFFLINE) {
-        offline++;
+      Status s = status.get(m.deviceId());
+      switch (s.state()) {
+        case REVERTED, NEVER_SEEN -> back++;
+        case PENDING_OFFLINE -> offline++;
+        case FAILED ->
+            failures.add(m.name() + ": " + Objects.requireNonNullElse(m.reason(), "failed"));
+        default -> {}
       }
     }
+    int failed = failures.size();
     long deadline =
         batches.stream().mapToLong(BatchRow::deadlineMs).max().orElse(600_000)
             + (r.rollbackAt() == null ? now : r.rollbackAt());
-    if (back + offline < reverted && now < deadline) {
+    int done = back + offline + failed;
+    if (done < reverted && now < deadline) {
       return Optional.empty();
     }
     String cause =
@@ -448,11 +531,53 @@ final class RolloutStepper {
             + "/"
             + reverted
             + " device(s) back on their previous version"
+            + (failed > 0
+                ? "; "
+                    + failed
+                    + " failed on "
+                    + Objects.requireNonNullElse(r.fromRevision(), "their previous version")
+                    + " ("
+                    + String.join("; ", failures.subList(0, Math.min(5, failed)))
+                    + (failed > 5 ? "; …" : "")
+                    + ")"
+                : "")
             + (offline > 0 ? "; " + offline + " offline return when they reconnect" : "")
-            + (back + offline < reverted
-                ? "; " + (reverted - back - offline) + " did not report back before the deadline"
+            + (done < reverted
+                ? "; " + (reverted - done) + " did not report back before the deadline"
                 : "");
     return Optional.of(new RolledBack(cause + " (" + note + ")", note));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Changing a deployment
+
+  /**
+   * What changing a deployment does.
+   *
+   * @param start whether a new rollout starts
+   * @param from the revision the new rollout starts from: what the devices run (empty: nothing)
+   */
+  record Change(boolean start, Optional<String> from) {}
+
+  /**
+   * What changing a deployment from its stored revision {@code stored} to {@code next} does, given
+   * the subject's latest rollout. A rollout of the stored revision that was rolled back (or is
+   * rolling back) or aborted is history: asking for that revision again starts a new rollout. After
+   * a rollback the devices run what the rollback returned them to, so that is where the next
+   * rollout starts from, whatever revision the deployment names; after an abort, a retry of the
+   * same revision starts from what the aborted rollout started from.
+   */
+  static Change change(String stored, String next, Optional<Row> latest) {
+    Row l = latest.filter(x -> x.toRevision().equals(stored)).orElse(null);
+    boolean rolledBack =
+        l != null && (l.state() == State.ROLLED_BACK || l.state() == State.ROLLING_BACK);
+    boolean aborted = l != null && l.state() == State.ABORTED;
+    boolean retry = next.equals(stored);
+    Optional<String> from =
+        rolledBack || (aborted && retry)
+            ? Optional.ofNullable(l.fromRevision())
+            : Optional.of(stored);
+    return new Change(!retry || rolledBack || aborted, from);
   }
 
   /** Up to ten ids, and how many more. */

@@ -366,6 +366,17 @@ final class RolloutStore {
         .execute();
   }
 
+  /** A released device's deadline starts again at {@code now}. */
+  void restartDeadline(Handle h, String id, String device, long now) {
+    h.createUpdate(
+            "UPDATE rollout_devices SET released_at = :now WHERE rollout_id = :id AND device_id ="
+                + " :d AND state = 'RELEASED'")
+        .bind("now", now)
+        .bind("id", id)
+        .bind("d", device)
+        .execute();
+  }
+
   /** The devices of a rollout with what they report of its app, by batch then id. */
   List<MemberRow> members(Handle h, String id, String app) {
     String to =

@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,7 @@ class AlertDeliveryIT {
                 presence.getOrDefault(
                     id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty())),
             null,
+            UnaryOperator.identity(),
             AlertOptions.defaults().withSendTimeout(DEADLINE),
             () -> "https://controller.test:7443",
             (format, outcome) -> {});

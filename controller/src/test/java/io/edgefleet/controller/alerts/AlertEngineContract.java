@@ -7,6 +7,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
+import io.edgefleet.controller.health.ControllerLiveness;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.Json;
@@ -28,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -125,6 +127,10 @@ abstract class AlertEngineContract {
 
   /** A fresh engine over the same database, as after a controller restart. */
   AlertEngine engine() {
+    return engine(UnaryOperator.identity());
+  }
+
+  AlertEngine engine(UnaryOperator<Instant> offlineFrom) {
     return new AlertEngine(
         db.jdbi(),
         clock,
@@ -136,7 +142,8 @@ abstract class AlertEngineContract {
             id ->
                 presence.getOrDefault(
                     id, new Presence.Snapshot(Optional.of(now.get()), true, Optional.empty())),
-            null),
+            null,
+            offlineFrom),
         sender,
         options,
         () -> "https://controller.test:7443",
@@ -237,6 +244,57 @@ abstract class AlertEngineContract {
     assertThat(view.state()).isEqualTo("RESOLVED");
     assertThat(view.resolvedAt()).isEqualTo(back);
     assertThat(view.delivery().sent()).isEqualTo(2);
+  }
+
+  @Test
+  void aControllerRestartRaisesNoOfflineAlertForDevicesThatReconnectWithinTheGrace() {
+    Duration grace = Duration.ofSeconds(90);
+    // The controller ran until T0, then was down for three minutes.
+    ControllerLiveness.start(db.jdbi(), clock, grace).beat();
+    Instant restart = T0.plus(Duration.ofMinutes(3));
+    now.set(restart);
+    ControllerLiveness liveness = ControllerLiveness.start(db.jdbi(), clock, grace);
+    engine = engine(liveness::offlineSince);
+    receiver("hook", "generic");
+    rule("{\"name\":\"offline\",\"type\":\"device-offline\",\"for\":\"2m\"}");
+    for (String d : List.of("d1", "d2", "d3")) {
+      device(d);
+      // Last heard just before the controller stopped.
+      offline(d, T0.minusSeconds(5));
+    }
+    // Already offline for an hour while the controller ran: its time still counts.
+    device("gone");
+    offline("gone", T0.minus(Duration.ofHours(1)));
+
+    assertThat(tick(restart).fired()).isEqualTo(1);
+    online("d1");
+    online("d2");
+    assertThat(tick(restart.plusSeconds(30)).fired()).isZero();
+    assertThat(tick(restart.plus(grace)).fired()).isZero();
+    assertThat(tick(restart.plus(grace).plus(Duration.ofMinutes(2)).minusSeconds(1)).fired())
+        .isZero();
+    // d3 stayed away past the grace: it is offline, counted from the end of the grace.
+    assertThat(tick(restart.plus(grace).plus(Duration.ofMinutes(2))).fired()).isEqualTo(1);
+
+    assertThat(sender.calls)
+        .extracting(c -> c.body().path("alert").path("labels").path("device").asText())
+        .containsExactly("gone", "d3");
+    assertThat(sender.calls).allSatisfy(c -> assertThat(c.status()).isEqualTo("firing"));
+    List<String> down =
+        db.jdbi()
+            .withHandle(
+                h ->
+                    h.createQuery(
+                            "SELECT message FROM fleet_events WHERE source = 'controller'"
+                                + " AND kind = 'controller-down'")
+                        .mapTo(String.class)
+                        .list());
+    assertThat(down)
+        .singleElement()
+        .satisfies(
+            m ->
+                assertThat(m)
+                    .startsWith("controller was down from " + T0 + " to " + restart + " (3m)"));
   }
 
   @Test

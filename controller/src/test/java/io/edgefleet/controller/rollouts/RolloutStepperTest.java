@@ -2,6 +2,7 @@ package io.edgefleet.controller.rollouts;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
 import io.edgefleet.controller.rollouts.RolloutEngine.DeviceState;
 import io.edgefleet.controller.rollouts.RolloutEngine.Member;
@@ -130,6 +131,30 @@ class RolloutStepperTest {
     assertThat(classify(left("d1"), r, batches, T0, true).state()).isEqualTo(DeviceState.LEFT);
   }
 
+  @Test
+  void aRevertedDeviceThatFailsOnTheVersionItReturnsToHasFailedOnTheRollback() {
+    Row r = rollout(State.ROLLING_BACK, 0);
+    List<BatchRow> batches = List.of(batch(0, "canary", BatchState.FAILED, T0));
+    assertThat(
+            classify(
+                member("d1", Member.REVERTED, "v1", "v1", "FAILED", "CrashLoopBackOff"),
+                r,
+                batches,
+                T0,
+                true))
+        .isEqualTo(new Status(DeviceState.FAILED, "failed on rollback to v1: CrashLoopBackOff"));
+    // What the device reports decides: READY on v1 is back, whatever it was last sent.
+    assertThat(
+            classify(
+                member("d1", Member.REVERTED, "v2", "v1", "READY", null), r, batches, T0, true))
+        .isEqualTo(new Status(DeviceState.REVERTED, "back on v1"));
+    // Still failing on the new revision: it has not returned yet.
+    assertThat(
+            classify(member("d1", Member.REVERTED, "v1", "v2", "FAILED", "x"), r, batches, T0, true)
+                .state())
+        .isEqualTo(DeviceState.REVERTING);
+  }
+
   // ------------------------------------------------------------------ releasing
 
   @Test
@@ -147,7 +172,7 @@ class RolloutStepperTest {
             waiting("w2", 2, Map.of()));
     Map<String, Status> status = classifyAll(members, r, batches, DEFAULTS, T0);
     RolloutStepper.Release release =
-        RolloutStepper.release(members, status, batches.get(1), DEFAULTS);
+        RolloutStepper.release(members, status, batches.get(1), DEFAULTS, T0);
     assertThat(release.devices()).containsExactly("late-canary", "w1");
     assertThat(release.status().get("w1").state()).isEqualTo(DeviceState.UPDATING);
     assertThat(release.status().get("w2").state()).isEqualTo(DeviceState.WAITING);
@@ -186,7 +211,7 @@ class RolloutStepperTest {
             waiting("b2", 0, Map.of("site", "b")));
     Map<String, Status> status = classifyAll(members, r, batches, budget, T0);
     RolloutStepper.Release release =
-        RolloutStepper.release(members, status, batches.get(0), budget);
+        RolloutStepper.release(members, status, batches.get(0), budget, T0);
     assertThat(release.devices()).containsExactly("b1");
     assertThat(release.status().get("a2"))
         .isEqualTo(
@@ -363,6 +388,26 @@ class RolloutStepperTest {
   }
 
   @Test
+  void aRollbackEndsAtOnceWhenTheDevicesNotBackReportedFailingOnThePreviousVersion() {
+    Row r = rollout(State.ROLLING_BACK, 0);
+    List<BatchRow> batches = List.of(batch(0, "canary", BatchState.FAILED, T0));
+    List<MemberRow> members =
+        List.of(
+            reverted("a", "v1", "READY"),
+            member("b", Member.REVERTED, "v1", "v1", "FAILED", "apply failed: disk full"),
+            member("c", Member.REVERTED, "v1", "v1", "FAILED", null));
+    Map<String, Status> status = classifyAll(members, r, batches, DEFAULTS, T0);
+    assertThat(RolloutStepper.rollback(r, members, status, batches, T0))
+        .hasValueSatisfying(
+            d ->
+                assertThat(d.note())
+                    .isEqualTo(
+                        "1/3 device(s) back on their previous version; 2 failed on v1 (b: apply"
+                            + " failed: disk full; c: failed)"));
+    assertThat(RolloutStepper.counts(members, status).failed()).isEqualTo(2);
+  }
+
+  @Test
   void countsLeaveOutDevicesThatLeft() {
     Row r = rollout(State.PROGRESSING, 0);
     List<BatchRow> batches = List.of(batch(0, "canary", BatchState.UPDATING, T0));
@@ -373,7 +418,171 @@ class RolloutStepperTest {
             waiting("c", 0, Map.of()),
             left("d"));
     assertThat(RolloutStepper.counts(members, classifyAll(members, r, batches, DEFAULTS, T0)))
-        .isEqualTo(new RolloutEngine.Counts(3, 2, 1, 1, 1, 0, 0));
+        .isEqualTo(new RolloutEngine.Counts(3, 2, 1, 1, 1, 0, 0, 0));
+  }
+
+  // ------------------------------------------------------------------ devices never seen
+
+  @Test
+  void aDeviceThatNeverConnectedIsNeitherOfflineNorFailedAndNotWaitedFor() {
+    Row r = rollout(State.PROGRESSING, 0);
+    List<BatchRow> batches = List.of(batch(0, "all", BatchState.UPDATING, T0));
+    MemberRow released = released("d1", 0, T0, null, null);
+    assertThat(
+            RolloutStepper.classify(
+                    released,
+                    r,
+                    batches,
+                    DEFAULTS,
+                    Instant.ofEpochMilli(T0 + 60 * MINUTE),
+                    DeviceStatus.NEVER_SEEN)
+                .state())
+        .isEqualTo(DeviceState.NEVER_SEEN);
+    assertThat(
+            RolloutStepper.classify(
+                    waiting("d1", 0, Map.of()),
+                    r,
+                    batches,
+                    DEFAULTS,
+                    Instant.ofEpochMilli(T0),
+                    DeviceStatus.NEVER_SEEN)
+                .state())
+        .isEqualTo(DeviceState.NEVER_SEEN);
+    // Once it connected, it is an ordinary device again.
+    assertThat(
+            RolloutStepper.classify(
+                    released, r, batches, DEFAULTS, Instant.ofEpochMilli(T0), DeviceStatus.ONLINE)
+                .state())
+        .isEqualTo(DeviceState.UPDATING);
+  }
+
+  @Test
+  void aBatchNeedingEveryDeviceSucceedsWithoutTheDevicesThatNeverConnected() {
+    Row r = rollout(State.PROGRESSING, 0);
+    List<BatchRow> batches = List.of(batch(0, "all", BatchState.UPDATING, T0));
+    List<MemberRow> members =
+        List.of(
+            released("a", 0, T0, "v2", "READY"),
+            released("b", 0, T0, "v2", "READY"),
+            released("c", 0, T0, "v2", "READY"),
+            released("ghost-1", 0, T0, null, null),
+            released("ghost-2", 0, T0, null, null));
+    Map<String, DeviceStatus> presence =
+        Map.of("ghost-1", DeviceStatus.NEVER_SEEN, "ghost-2", DeviceStatus.NEVER_SEEN);
+    Map<String, Status> status =
+        RolloutStepper.classify(
+            members,
+            r,
+            batches,
+            DEFAULTS,
+            Instant.ofEpochMilli(T0 + MINUTE),
+            d -> presence.getOrDefault(d, DeviceStatus.ONLINE));
+    assertThat(RolloutStepper.counts(members, status))
+        .isEqualTo(new RolloutEngine.Counts(3, 3, 3, 0, 0, 0, 0, 2));
+    assertThat(
+            RolloutStepper.evaluate(
+                r, DEFAULTS, batches.get(0), batches, members, status, T0 + MINUTE))
+        .isInstanceOfSatisfying(
+            Advance.class,
+            a ->
+                assertThat(a.message())
+                    .isEqualTo("batch 1/1 'all' succeeded: 3/3 ready; 2 never seen, skipped"));
+
+    // While others are missing, the reason names them apart.
+    List<MemberRow> waitingOne =
+        List.of(
+            released("a", 0, T0, "v2", "READY"),
+            released("b", 0, T0, "v1", "READY"),
+            released("ghost-1", 0, T0, null, null));
+    Map<String, Status> status2 =
+        RolloutStepper.classify(
+            waitingOne,
+            r,
+            batches,
+            DEFAULTS,
+            Instant.ofEpochMilli(T0 + MINUTE),
+            d -> presence.getOrDefault(d, DeviceStatus.ONLINE));
+    assertThat(
+            RolloutStepper.evaluate(
+                r, DEFAULTS, batches.get(0), batches, waitingOne, status2, T0 + MINUTE))
+        .isEqualTo(
+            new Wait("batch 1/1 'all': 1/2 ready, needs 100%; 1 updating; 1 never seen, skipped"));
+  }
+
+  @Test
+  void devicesThatNeverConnectedAreReleasedOutsideTheBudgetAndTheirDeadlineWaitsForThem() {
+    RolloutPolicy budget =
+        RolloutPolicy.parse("waves: [100%]\ndisruptionBudget: {tag: site, maxUnavailable: 1}\n");
+    Row r = rollout(State.PROGRESSING, 0);
+    List<BatchRow> batches = List.of(batch(0, "wave-1", BatchState.UPDATING, T0));
+    List<MemberRow> members =
+        List.of(
+            released("a1", 0, T0, null, null),
+            waiting("a2", 0, Map.of()),
+            waiting("ghost", 0, Map.of()),
+            released("old-ghost", 0, T0, null, null));
+    Map<String, Status> status =
+        RolloutStepper.classify(
+            members,
+            r,
+            batches,
+            budget,
+            Instant.ofEpochMilli(T0 + 5 * MINUTE),
+            d -> d.contains("ghost") ? DeviceStatus.NEVER_SEEN : DeviceStatus.ONLINE);
+    RolloutStepper.Release release =
+        RolloutStepper.release(members, status, batches.get(0), budget, T0 + 5 * MINUTE);
+    assertThat(release.devices()).containsExactly("ghost");
+    assertThat(release.status().get("a2").state()).isEqualTo(DeviceState.WAITING_BUDGET);
+    assertThat(release.unseen()).containsExactly("old-ghost");
+    assertThat(
+            RolloutStepper.release(members, status, batches.get(0), budget, T0 + 5 * MINUTE - 1)
+                .unseen())
+        .isEmpty();
+  }
+
+  // ------------------------------------------------------------------ changing a deployment
+
+  @Test
+  void retryingARolledBackVersionStartsANewRolloutFromWhatTheDevicesRun() {
+    Optional<Row> rolledBack = Optional.of(finished(State.ROLLED_BACK, "1.0.0", "2.0.0"));
+    assertThat(RolloutStepper.change("2.0.0", "2.0.0", rolledBack))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("1.0.0")));
+    // The next version starts from what the rollback returned the devices to, not from 2.0.0.
+    assertThat(RolloutStepper.change("2.0.0", "3.0.0", rolledBack))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("1.0.0")));
+    // A first deployment that was rolled back left nothing on the devices.
+    assertThat(
+            RolloutStepper.change(
+                "1.0.0", "1.0.0", Optional.of(finished(State.ROLLED_BACK, null, "1.0.0"))))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.empty()));
+    // Still rolling back: a retry supersedes it.
+    assertThat(
+            RolloutStepper.change(
+                "2.0.0", "2.0.0", Optional.of(finished(State.ROLLING_BACK, "1.0.0", "2.0.0"))))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("1.0.0")));
+  }
+
+  @Test
+  void retryingAnAbortedVersionStartsANewRolloutButACurrentOneIsLeftAlone() {
+    Optional<Row> aborted = Optional.of(finished(State.ABORTED, "1.0.0", "2.0.0"));
+    assertThat(RolloutStepper.change("2.0.0", "2.0.0", aborted))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("1.0.0")));
+    assertThat(RolloutStepper.change("2.0.0", "3.0.0", aborted))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("2.0.0")));
+    for (State current : List.of(State.SUCCEEDED, State.PROGRESSING, State.PAUSED)) {
+      Optional<Row> latest = Optional.of(finished(current, "1.0.0", "2.0.0"));
+      assertThat(RolloutStepper.change("2.0.0", "2.0.0", latest))
+          .isEqualTo(new RolloutStepper.Change(false, Optional.of("2.0.0")));
+      assertThat(RolloutStepper.change("2.0.0", "3.0.0", latest))
+          .isEqualTo(new RolloutStepper.Change(true, Optional.of("2.0.0")));
+    }
+    // A rolled-back rollout of an older revision says nothing about the current one.
+    assertThat(
+            RolloutStepper.change(
+                "2.0.0", "2.0.0", Optional.of(finished(State.ROLLED_BACK, "0.9.0", "1.0.0"))))
+        .isEqualTo(new RolloutStepper.Change(false, Optional.of("2.0.0")));
+    assertThat(RolloutStepper.change("2.0.0", "3.0.0", Optional.empty()))
+        .isEqualTo(new RolloutStepper.Change(true, Optional.of("2.0.0")));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -394,6 +603,25 @@ class RolloutStepperTest {
         T0,
         T0,
         null,
+        null);
+  }
+
+  private static Row finished(State state, String from, String to) {
+    return new Row(
+        "ro-1",
+        "catalog/web",
+        "web",
+        "catalog",
+        from,
+        to,
+        "",
+        state,
+        0,
+        "",
+        "alice",
+        T0,
+        T0,
+        state.finished() ? T0 : null,
         null);
   }
 
@@ -457,6 +685,12 @@ class RolloutStepperTest {
         "v2");
   }
 
+  private static MemberRow member(
+      String id, Member state, String desired, String running, String phase, String reason) {
+    return new MemberRow(
+        id, id, 0, state, "v1", "b1", T0, Map.of(), desired, running, phase, reason, null, "v2");
+  }
+
   private static MemberRow left(String id) {
     return new MemberRow(
         id, id, 0, Member.LEFT, "v1", "b1", null, Map.of(), "v1", "v1", "READY", null, null, "v2");
@@ -470,7 +704,7 @@ class RolloutStepperTest {
   private static Map<String, Status> classifyAll(
       List<MemberRow> members, Row r, List<BatchRow> batches, RolloutPolicy policy, long now) {
     return RolloutStepper.classify(
-        members, r, batches, policy, Instant.ofEpochMilli(now), d -> true);
+        members, r, batches, policy, Instant.ofEpochMilli(now), d -> DeviceStatus.ONLINE);
   }
 
   private static Decision evaluate(
@@ -498,7 +732,7 @@ class RolloutStepperTest {
             batches,
             policy,
             Instant.ofEpochMilli(now),
-            d -> !offline.contains(d));
+            d -> offline.contains(d) ? DeviceStatus.OFFLINE : DeviceStatus.ONLINE);
     return RolloutStepper.evaluate(r, policy, batches.get(current), batches, members, status, now);
   }
 }
