@@ -114,7 +114,8 @@ public final class Agent implements AutoCloseable {
       Duration refusedBackoff,
       boolean showQr,
       Duration reconcileInterval,
-      Duration stallTimeout) {
+      Duration stallTimeout,
+      Optional<String> name) {
     public static Options of(Path bootstrapFile, Path stateDir) {
       return new Options(
           bootstrapFile,
@@ -124,7 +125,8 @@ public final class Agent implements AutoCloseable {
           Timeouts.REFUSED_BACKOFF,
           true,
           Duration.ofSeconds(10),
-          Transfers.Limits.defaults().progressWindow());
+          Transfers.Limits.defaults().progressWindow(),
+          Optional.empty());
     }
 
     public Options withSerial(String s) {
@@ -136,7 +138,22 @@ public final class Agent implements AutoCloseable {
           refusedBackoff,
           showQr,
           reconcileInterval,
-          stallTimeout);
+          stallTimeout,
+          name);
+    }
+
+    /** The device name to ask for at enrollment; null for the host name. */
+    public Options withName(String n) {
+      return new Options(
+          bootstrapFile,
+          stateDir,
+          serial,
+          maxBackoff,
+          refusedBackoff,
+          showQr,
+          reconcileInterval,
+          stallTimeout,
+          Optional.ofNullable(n));
     }
 
     public Options withMaxBackoff(Duration d) {
@@ -148,12 +165,21 @@ public final class Agent implements AutoCloseable {
           refusedBackoff,
           showQr,
           reconcileInterval,
-          stallTimeout);
+          stallTimeout,
+          name);
     }
 
     public Options withRefusedBackoff(Duration d) {
       return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, d, showQr, reconcileInterval, stallTimeout);
+          bootstrapFile,
+          stateDir,
+          serial,
+          maxBackoff,
+          d,
+          showQr,
+          reconcileInterval,
+          stallTimeout,
+          name);
     }
 
     public Options withQr(boolean show) {
@@ -165,13 +191,22 @@ public final class Agent implements AutoCloseable {
           refusedBackoff,
           show,
           reconcileInterval,
-          stallTimeout);
+          stallTimeout,
+          name);
     }
 
     /** How often the runtime is compared with the desired state (self-healing drift). */
     public Options withReconcileInterval(Duration d) {
       return new Options(
-          bootstrapFile, stateDir, serial, maxBackoff, refusedBackoff, showQr, d, stallTimeout);
+          bootstrapFile,
+          stateDir,
+          serial,
+          maxBackoff,
+          refusedBackoff,
+          showQr,
+          d,
+          stallTimeout,
+          name);
     }
 
     /**
@@ -187,7 +222,8 @@ public final class Agent implements AutoCloseable {
           refusedBackoff,
           showQr,
           reconcileInterval,
-          d);
+          d,
+          name);
     }
   }
 
@@ -474,7 +510,10 @@ public final class Agent implements AutoCloseable {
     state = State.ENROLLING;
     Bootstrap bootstrap = bootstrap();
     enroller
-        .enroll(bootstrap, facts.collect(options.serial(), options.stateDir()))
+        .enroll(
+            bootstrap,
+            facts.collect(options.serial(), options.stateDir()),
+            options.name().orElse(null))
         .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
   }
 
