@@ -175,8 +175,9 @@ public final class EnrollmentService {
       }
       tags.putAll(prereg.get().tags());
       approval = approval || prereg.get().requireApproval();
-      if (prereg.get().name() != null) {
-        name = DeviceNames.fromHostname(prereg.get().name());
+      String preregistered = DeviceNames.fromHostname(prereg.get().name());
+      if (preregistered != null) {
+        name = preregistered;
       }
     }
     String id = Ids.next("dev");
