@@ -379,7 +379,10 @@ public final class Agent implements AutoCloseable {
     state = State.ENROLLING;
     Bootstrap bootstrap = bootstrap();
     enroller
-        .enroll(bootstrap, facts.collect(options.serial(), options.stateDir()))
+        .enroll(
+            bootstrap,
+            facts.collect(options.serial(), options.stateDir()),
+            options.name().orElse(null))
         .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
   }
 

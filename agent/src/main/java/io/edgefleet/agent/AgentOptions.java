@@ -12,6 +12,7 @@ import java.util.function.Consumer;
  * @param maxBackoff cap of the reconnect backoff window when the controller refuses or fails
  * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
  *     token); long, so refused devices do not hammer the controller
+ * @param name the device name to ask for at enrollment; empty: the host name
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -21,7 +22,8 @@ public record AgentOptions(
     Duration refusedBackoff,
     boolean showQr,
     Duration reconcileInterval,
-    Duration stallTimeout) {
+    Duration stallTimeout,
+    Optional<String> name) {
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
     return new AgentOptions(
         bootstrapFile,
@@ -31,11 +33,17 @@ public record AgentOptions(
         Timeouts.REFUSED_BACKOFF,
         true,
         Duration.ofSeconds(10),
-        Transfers.Limits.defaults().progressWindow());
+        Transfers.Limits.defaults().progressWindow(),
+        Optional.empty());
   }
 
   public AgentOptions withSerial(String s) {
     return with(c -> c.serial = Optional.ofNullable(s));
+  }
+
+  /** The device name to ask for at enrollment; null for the host name. */
+  public AgentOptions withName(String n) {
+    return with(c -> c.name = Optional.ofNullable(n));
   }
 
   public AgentOptions withMaxBackoff(Duration d) {
@@ -75,7 +83,8 @@ public record AgentOptions(
         c.refusedBackoff,
         c.showQr,
         c.reconcileInterval,
-        c.stallTimeout);
+        c.stallTimeout,
+        c.name);
   }
 
   /** The options a {@code withX} method may change. */
@@ -86,6 +95,7 @@ public record AgentOptions(
     boolean showQr;
     Duration reconcileInterval;
     Duration stallTimeout;
+    Optional<String> name;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -94,6 +104,7 @@ public record AgentOptions(
       showQr = o.showQr;
       reconcileInterval = o.reconcileInterval;
       stallTimeout = o.stallTimeout;
+      name = o.name;
     }
   }
 }

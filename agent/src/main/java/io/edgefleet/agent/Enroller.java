@@ -52,9 +52,12 @@ final class Enroller {
     this.transfers = transfers;
   }
 
-  CompletableFuture<Result> enroll(Bootstrap bootstrap, DeviceFacts facts) {
+  /**
+   * @param name the device name to ask for; null for the host name
+   */
+  CompletableFuture<Result> enroll(Bootstrap bootstrap, DeviceFacts facts, String name) {
     KeyPair key = identities.key();
-    EnrollmentRequest req = Enrollment.request(bootstrap.token(), facts, key);
+    EnrollmentRequest req = Enrollment.request(bootstrap.token(), facts, key, name);
     Transfers t =
         transfers.apply(TlsContexts.pinned(new PinnedCaTrustManager(bootstrap.caFingerprint())));
     return t.exchange(

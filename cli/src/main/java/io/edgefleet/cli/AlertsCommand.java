@@ -186,7 +186,10 @@ final class AlertsCommand {
         description = "disk-usage: the usage (more than 0, at most 100) that fires.")
     Double percent;
 
-    @Option(names = "--selector", paramLabel = "SELECTOR", description = "Only these devices.")
+    @Option(
+        names = "--selector",
+        paramLabel = "SELECTOR",
+        description = "Only devices whose tags match; '*' or '' (default) for every device.")
     String selector;
 
     @Option(names = "--app", paramLabel = "APP", description = "Only this app.")

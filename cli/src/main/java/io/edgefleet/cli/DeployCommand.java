@@ -36,7 +36,7 @@ final class DeployCommand extends TokenCommand {
       paramLabel = "SELECTOR",
       description =
           "Devices to deploy to: a selector over tags such as 'site=store-17' or"
-              + " 'region in (eu,us)'; '*' for every device.")
+              + " 'region in (eu,us)'; '*' or '' for every device.")
   String target;
 
   @Option(

@@ -1,7 +1,9 @@
 package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.edgefleet.protocol.DeviceNames;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,10 +20,12 @@ import picocli.CommandLine.Parameters;
 /** {@code edgefleet devices …}: the fleet's devices, their approval, tags and pre-registration. */
 @Command(
     name = "devices",
-    description = "List, inspect, approve, tag and retire devices; pre-register serial numbers.",
+    description =
+        "List, inspect, rename, approve, tag and retire devices; pre-register serial numbers.",
     subcommands = {
       DevicesCommand.ListDevices.class,
       DevicesCommand.Get.class,
+      DevicesCommand.Rename.class,
       DevicesCommand.Tag.class,
       DevicesCommand.Untag.class,
       DevicesCommand.Approve.class,
@@ -51,34 +55,111 @@ final class DevicesCommand {
       })
   static final class ListDevices extends TokenCommand {
     @Option(
+        names = "--selector",
+        paramLabel = "SELECTOR",
+        description =
+            "Only devices whose tags match, e.g. 'site=berlin' or 'env in (prod,stage)'; '*' or"
+                + " '' for every device.")
+    String selector;
+
+    @Option(
         names = "--status",
         paramLabel = "STATUS",
+        split = ",",
         converter = Converters.DeviceStatus.class,
         description =
-            "Only devices in this status: PENDING, NEVER_SEEN, ONLINE, DEGRADED, ERROR, OFFLINE,"
-                + " REJECTED or DECOMMISSIONED.")
-    String status;
+            "Only devices in these statuses, separated by commas: PENDING, NEVER_SEEN, ONLINE,"
+                + " DEGRADED, ERROR, OFFLINE, REJECTED or DECOMMISSIONED.")
+    List<String> statuses = new ArrayList<>();
+
+    @Option(
+        names = "--page-size",
+        paramLabel = "N",
+        description = "Devices asked for per request, 1 to 1000 (default: 500); all are shown.")
+    int pageSize = 500;
 
     @Mixin WatchOptions watching;
 
     @Override
+    void validate() {
+      if (pageSize < 1 || pageSize > 1000) {
+        throw badInput("--page-size must be 1 to 1000, got " + pageSize);
+      }
+    }
+
+    @Override
     void run(ControllerClient api) {
-      String query = status == null ? "" : "?status=" + status;
+      StringBuilder query = new StringBuilder("?limit=").append(pageSize);
+      if (selector != null) {
+        query.append("&selector=").append(ControllerClient.segment(selector));
+      }
+      if (!statuses.isEmpty()) {
+        query.append("&status=").append(String.join(",", new LinkedHashSet<>(statuses)));
+      }
       if (watching.watch) {
         exitCode =
             watching
                 .watch(this)
                 .run(
                     () -> {
-                      JsonNode listing = api.get(DEVICES + query);
+                      JsonNode listing = all(api, query.toString());
                       return Watch.Frame.going(
                           WatchOptions.text(
                               this, listing, () -> table(listing.path("items"), now())));
                     });
         return;
       }
-      JsonNode items = api.get(DEVICES + query).path("items");
+      JsonNode items = all(api, query.toString()).path("items");
       printItems(items, () -> table(items, now()));
+    }
+
+    /** Every page of the listing, following {@code next}, as one {@code {"items": [...]}}. */
+    static JsonNode all(ControllerClient api, String query) {
+      ObjectNode listing = object();
+      ArrayNode items = listing.putArray("items");
+      String after = null;
+      do {
+        JsonNode page =
+            api.get(
+                DEVICES
+                    + query
+                    + (after == null ? "" : "&after=" + ControllerClient.segment(after)));
+        page.path("items").forEach(items::add);
+        after = page.hasNonNull("next") ? page.path("next").asText() : null;
+      } while (after != null);
+      return listing;
+    }
+  }
+
+  @Command(
+      name = "rename",
+      description = {
+        "Rename a device. Names are unique: 1 to 63 letters, digits, '.', '_' or '-', starting"
+            + " and ending with a letter or digit."
+      })
+  static final class Rename extends TokenCommand {
+    @Parameters(
+        index = "0",
+        paramLabel = "ID",
+        converter = Converters.Id.class,
+        description = "Device id or enrollment code.")
+    String id;
+
+    @Parameters(index = "1", paramLabel = "NAME", description = "The new name.")
+    String name;
+
+    @Override
+    void validate() {
+      try {
+        DeviceNames.validate(name);
+      } catch (IllegalArgumentException e) {
+        throw badInput(e.getMessage());
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      showDevice(this, api.patch(device(id), object().put("name", name)));
     }
   }
 

@@ -38,8 +38,9 @@ final class EventsCommand extends TokenCommand {
   @Option(
       names = "--selector",
       paramLabel = "SELECTOR",
-      converter = Converters.NonBlank.class,
-      description = "Only events of devices whose tags match, e.g. site=store-17.")
+      description =
+          "Only events of devices whose tags match, e.g. site=store-17; '*' or '' for every"
+              + " device.")
   String selector;
 
   @Option(

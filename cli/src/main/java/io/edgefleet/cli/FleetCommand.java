@@ -44,8 +44,9 @@ final class FleetCommand {
     @Option(
         names = "--selector",
         paramLabel = "SELECTOR",
-        converter = Converters.NonBlank.class,
-        description = "Only devices whose tags match, e.g. region=eu,role!=spare.")
+        description =
+            "Only devices whose tags match, e.g. region=eu,role!=spare; '*' or '' for every"
+                + " device.")
     String selector;
 
     @Option(

@@ -125,7 +125,7 @@ final class ReposCommand {
         paramLabel = "SELECTOR",
         description =
             "Devices the applications are for, a selector over tags such as 'site=store-17',"
-                + " 'role in (pos,kiosk)' or 'env!=lab'; '' selects every device.")
+                + " 'role in (pos,kiosk)' or 'env!=lab'; '*' or '' selects every device.")
     String target;
 
     @Option(

@@ -21,6 +21,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
@@ -345,6 +347,74 @@ class CliCommandsIT {
     assertThat(item(all, "id", pending).path("status").asText()).isEqualTo("PENDING");
     assertThat(onlyPending.findValuesAsText("id")).contains(pending).doesNotContain(active);
     assertThat(onlyPending.findValuesAsText("status")).containsOnly("PENDING");
+  }
+
+  @Test
+  void devicesOnHostsOfTheSameNameAreNumberedListedBySelectorPageByPageAndRenamed() {
+    String host = unique("vm");
+    String batch = unique("batch");
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(
+          enroll(new EnrollingDevice(host, unique("SN")), "--tag", "batch=" + batch).deviceId());
+    }
+
+    Cli.Result list =
+        run(
+            "devices",
+            "list",
+            "--selector",
+            "batch=" + batch,
+            "--status",
+            "never_seen,pending",
+            "--page-size",
+            "2",
+            "-o",
+            "json");
+
+    assertThat(list.exitCode()).isZero();
+    JsonNode items = json(list.out()).path("items");
+    assertThat(items.findValuesAsText("id")).containsExactlyElementsOf(ids);
+    assertThat(items.findValuesAsText("name")).containsExactly(host, host + "-2", host + "-3");
+    assertThat(
+            json(run("devices", "list", "--selector", "*", "-o", "json").out())
+                .path("items")
+                .findValuesAsText("id"))
+        .containsAll(ids);
+    assertThat(
+            json(run("devices", "list", "--selector", "", "-o", "json").out())
+                .path("items")
+                .findValuesAsText("id"))
+        .containsAll(ids);
+    assertThat(
+            run("devices", "list", "--selector", "batch=" + batch, "--status", "online")
+                .out()
+                .lines())
+        .hasSize(1);
+
+    Cli.Result rename = run("devices", "rename", ids.get(1), unique("till"));
+    assertThat(rename.exitCode()).isZero();
+    assertThat(controller.devices().get(ids.get(1)).name()).startsWith("till");
+    Cli.Result taken = run("devices", "rename", ids.get(2), host);
+    assertThat(taken.exitCode()).isEqualTo(1);
+    assertThat(taken.err()).contains("(DEVICE_NAME_TAKEN)").contains(ids.get(0));
+    Cli.Result invalid = run("devices", "rename", ids.get(2), "no spaces");
+    assertThat(invalid.exitCode()).isEqualTo(2);
+    assertThat(invalid.err()).contains("letters, digits");
+  }
+
+  @Test
+  void everyCommandThatSelectsDevicesTakesStarAndTheEmptySelectorForAll() {
+    for (String all : new String[] {"*", ""}) {
+      Cli.Result summary = run("fleet", "summary", "--selector", all, "-o", "json");
+      assertThat(summary.exitCode()).as("fleet summary --selector '%s'", all).isZero();
+      Cli.Result repo =
+          run("repos", "add", unique("all"), "--url", "file:///nowhere", "--target", all);
+      assertThat(repo.exitCode()).as("repos add --target '%s': %s", all, repo.err()).isZero();
+    }
+    Cli.Result bad = run("fleet", "summary", "--selector", "site in (");
+    assertThat(bad.exitCode()).isEqualTo(1);
+    assertThat(bad.err()).contains("(VALIDATION_FAILED)").contains("'*' or '' for every device");
   }
 
   @Test

@@ -54,6 +54,7 @@ class CliCommandsTest {
         .containsOnlyKeys(
             "list",
             "get",
+            "rename",
             "tag",
             "untag",
             "approve",

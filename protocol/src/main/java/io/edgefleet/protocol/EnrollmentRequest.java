@@ -4,5 +4,15 @@ package io.edgefleet.protocol;
  * An agent asks to join. Either {@code token} (an onboarding token) or a pre-registered {@code
  * serial} is the credential. The CSR proves possession of the agent's own P-256 key; repeating the
  * same request (same key) is idempotent and is how a pending agent polls.
+ *
+ * @param name the device name the agent asks for (its {@code --name}); null for its host name. The
+ *     controller may add a suffix ({@code -2}, {@code -3}, …) when another device has that name.
  */
-public record EnrollmentRequest(String token, String serial, String csrPem, DeviceFacts facts) {}
+public record EnrollmentRequest(
+    String token, String serial, String csrPem, DeviceFacts facts, String name) {
+
+  /** A request that asks for no particular name. */
+  public EnrollmentRequest(String token, String serial, String csrPem, DeviceFacts facts) {
+    this(token, serial, csrPem, facts, null);
+  }
+}

@@ -36,6 +36,8 @@ public enum ErrorCode {
   ROLLOUT_STATE_CONFLICT(409, false),
   GENERATION_OUT_OF_RANGE(409, false),
   SIGNING_KEY_STATE_CONFLICT(409, false),
+  DEVICE_NAME_INVALID(422, false),
+  DEVICE_NAME_TAKEN(409, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -68,6 +68,36 @@ class EnrollmentIT {
   }
 
   @Test
+  void agentsOnOneHostGetDistinctNamesAndOneAsksForItsOwn() {
+    String token = controller.token(Map.of(), null, false);
+    Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
+    Agent first = agents.start(agents.options("a1", bootstrap));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> first.status().state() == Agent.State.CONNECTED);
+    Agent second = agents.start(agents.options("a2", bootstrap));
+    Agent named = agents.start(agents.options("a3", bootstrap).withName("till-7"));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                second.status().state() == Agent.State.CONNECTED
+                    && named.status().state() == Agent.State.CONNECTED);
+
+    String host = name(first);
+    assertThat(name(second)).isEqualTo(host + "-2");
+    assertThat(name(named)).isEqualTo("till-7");
+  }
+
+  private String name(Agent agent) {
+    return admin
+        .get("/api/v1/devices/" + agent.status().deviceId().orElseThrow())
+        .body()
+        .path("name")
+        .asText();
+  }
+
+  @Test
   void restartedAgentReusesItsIdentityAndDoesNotEnrollAgain() {
     String token = controller.token(Map.of("site", "s"), 5, false);
     Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);

@@ -10,6 +10,7 @@ import io.edgefleet.agent.outbox.Sizes;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
+import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -49,6 +50,14 @@ public final class AgentCommand implements Callable<Integer> {
       paramLabel = "SERIAL",
       description = "Serial number to report instead of /sys/class/dmi/id/product_serial.")
   String serial;
+
+  @Option(
+      names = "--name",
+      paramLabel = "NAME",
+      description =
+          "Device name to ask for at enrollment (default: the host name); the controller adds -2,"
+              + " -3, ... when another device has it.")
+  String name;
 
   @Option(
       names = "--max-backoff",
@@ -116,6 +125,14 @@ public final class AgentCommand implements Callable<Integer> {
       System.err.println("error: --max-backoff must be at least 1s");
       return 2;
     }
+    if (name != null) {
+      try {
+        DeviceNames.validate(name);
+      } catch (IllegalArgumentException e) {
+        System.err.println("error: --name: " + e.getMessage());
+        return 2;
+      }
+    }
     if (logsRate < 1) {
       System.err.println("error: --logs-rate must be at least 1 (KiB/s)");
       return 2;
@@ -136,7 +153,11 @@ public final class AgentCommand implements Callable<Integer> {
             });
     ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
     AgentOptions options =
-        AgentOptions.of(bootstrap, state).withSerial(serial).withMaxBackoff(cap).withQr(!noQr);
+        AgentOptions.of(bootstrap, state)
+            .withSerial(serial)
+            .withName(name)
+            .withMaxBackoff(cap)
+            .withQr(!noQr);
     WorkloadRuntime runtime;
     try {
       runtime = runtime();

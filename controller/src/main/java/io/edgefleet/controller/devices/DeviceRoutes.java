@@ -3,17 +3,19 @@ package io.edgefleet.controller.devices;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import static io.edgefleet.controller.api.Router.Access.DEVICE;
 
-import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.RenewalRequest;
 import io.edgefleet.protocol.RenewalResponse;
 import io.edgefleet.protocol.tls.Pem;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -40,8 +42,20 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
     r.get(
         "/api/v1/devices",
         ADMIN,
-        c -> Reply.ok(new Items<>(devices.list(c.query("status").map(DeviceRoutes::status)))));
+        c ->
+            Reply.ok(
+                devices.list(
+                    Selector.parse("selector", c.query("selector").orElse("")),
+                    c.query("status").map(DeviceRoutes::statuses).orElse(Set.of()),
+                    c.query("limit").map(l -> c.limit()),
+                    c.query("after"))));
     r.get("/api/v1/devices/{id}", ADMIN, c -> Reply.ok(devices.get(c.path("id"))));
+    r.patch(
+        "/api/v1/devices/{id}",
+        ADMIN,
+        c ->
+            Reply.ok(
+                devices.rename(c.path("id"), c.body(DeviceService.NameChange.class), c.actor())));
     r.post(
         "/api/v1/devices/{id}/approve",
         ADMIN,
@@ -63,12 +77,21 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
                     c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
   }
 
-  private static DeviceStatus status(String s) {
-    try {
-      return DeviceStatus.valueOf(s.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw ControllerException.invalid(
-          "status must be one of " + Arrays.toString(DeviceStatus.values()) + ", got " + s);
+  /** A comma-separated list of statuses, e.g. {@code ONLINE,DEGRADED}. */
+  private static Set<DeviceStatus> statuses(String list) {
+    Set<DeviceStatus> out = EnumSet.noneOf(DeviceStatus.class);
+    for (String s : list.split(",")) {
+      try {
+        out.add(DeviceStatus.valueOf(s.strip().toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw ControllerException.invalid(
+            "status must be one or more of "
+                + Arrays.toString(DeviceStatus.values())
+                + ", separated by commas; got '"
+                + s.strip()
+                + "'");
+      }
     }
+    return out;
   }
 }

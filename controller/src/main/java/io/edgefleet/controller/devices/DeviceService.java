@@ -3,18 +3,25 @@ package io.edgefleet.controller.devices;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.selector.Selector;
+import io.edgefleet.protocol.DeviceNames;
+import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
 import io.edgefleet.protocol.tls.Pem;
+import java.nio.charset.StandardCharsets;
 import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -101,6 +108,79 @@ public final class DeviceService {
         .map(this::view)
         .filter(v -> status.isEmpty() || v.status() == status.get())
         .toList();
+  }
+
+  /**
+   * One page of a device listing.
+   *
+   * @param next the cursor of the next page ({@code after}); null on the last page
+   */
+  public record Page(List<DeviceView> items, String next) {}
+
+  /**
+   * The devices the selector picks whose status is one of {@code statuses} (any when empty), in
+   * enrollment order (then by id), from just after the cursor {@code after} and at most {@code
+   * limit} of them (all when empty).
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} for a cursor not from a previous page
+   */
+  public Page list(
+      Selector selector,
+      Set<DeviceStatus> statuses,
+      Optional<Integer> limit,
+      Optional<String> after) {
+    Optional<Cursor> from = after.map(Cursor::decode);
+    List<DeviceRecord> all = jdbi.withHandle(store::all);
+    Instant now = clock.instant();
+    List<DeviceView> items = new ArrayList<>();
+    String next = null;
+    DeviceRecord last = null;
+    for (DeviceRecord d : all) {
+      if (from.isPresent() && !from.get().before(d) || !selector.matches(d.tags())) {
+        continue;
+      }
+      DeviceView v = view(d, now);
+      if (!statuses.isEmpty() && !statuses.contains(v.status())) {
+        continue;
+      }
+      if (limit.isPresent() && items.size() == limit.get()) {
+        next = Cursor.of(last).encode();
+        break;
+      }
+      items.add(v);
+      last = d;
+    }
+    return new Page(items, next);
+  }
+
+  /** A position in the listing order: after the device created at {@code createdAt} with id. */
+  private record Cursor(long createdAt, String id) {
+    static Cursor of(DeviceRecord d) {
+      return new Cursor(d.createdAt() == null ? 0 : d.createdAt().toEpochMilli(), d.id());
+    }
+
+    /** Whether {@code d} comes after this position. */
+    boolean before(DeviceRecord d) {
+      long c = d.createdAt() == null ? 0 : d.createdAt().toEpochMilli();
+      return c > createdAt || c == createdAt && d.id().compareTo(id) > 0;
+    }
+
+    String encode() {
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString((createdAt + ":" + id).getBytes(StandardCharsets.UTF_8));
+    }
+
+    static Cursor decode(String text) {
+      try {
+        String s = new String(Base64.getUrlDecoder().decode(text), StandardCharsets.UTF_8);
+        int colon = s.indexOf(':');
+        return new Cursor(Long.parseLong(s.substring(0, colon)), s.substring(colon + 1));
+      } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+        throw ControllerException.invalid(
+            "after: '" + text + "' is not a cursor; pass the 'next' of the previous page");
+      }
+    }
   }
 
   public DeviceView get(String idOrCode) {
@@ -214,6 +294,75 @@ public final class DeviceService {
             });
     changed.accept(d.id());
     return view(d);
+  }
+
+  /** The body of a rename. */
+  public record NameChange(String name) {}
+
+  /**
+   * Renames a device. Names are unique: a name another device has is refused with {@link
+   * ErrorCode#DEVICE_NAME_TAKEN}, an invalid one with {@link ErrorCode#DEVICE_NAME_INVALID}.
+   */
+  public DeviceView rename(String idOrCode, NameChange change, String actor) {
+    String name = validName(change == null ? null : change.name());
+    DeviceRecord d =
+        jdbi.inTransaction(
+            h -> {
+              DeviceRecord r = resolve(h, idOrCode);
+              if (r.name().equals(name)) {
+                return r;
+              }
+              store
+                  .byName(h, name)
+                  .ifPresent(
+                      other -> {
+                        throw new ControllerException(
+                            ErrorCode.DEVICE_NAME_TAKEN,
+                            "device "
+                                + other.id()
+                                + " is already called '"
+                                + name
+                                + "'; choose another name or rename that device first");
+                      });
+              store.setName(h, r.id(), name, clock.millis());
+              audit.record(h, actor, "device.rename", r.id(), Map.of("from", r.name(), "to", name));
+              return store.byId(h, r.id()).orElseThrow();
+            });
+    changed.accept(d.id());
+    return view(d);
+  }
+
+  /**
+   * {@code name} if it is a valid device name.
+   *
+   * @throws ControllerException {@link ErrorCode#DEVICE_NAME_INVALID} saying what is allowed
+   */
+  public static String validName(String name) {
+    try {
+      return DeviceNames.validate(name == null ? null : name.strip());
+    } catch (IllegalArgumentException e) {
+      throw new ControllerException(ErrorCode.DEVICE_NAME_INVALID, e.getMessage());
+    }
+  }
+
+  /**
+   * The name a new device gets when it asks for {@code wanted}: {@code wanted} itself, or when
+   * another device has it the first free of {@code wanted-2}, {@code wanted-3}, …, inside the
+   * caller's transaction.
+   */
+  public String freeName(Handle h, String wanted) {
+    String prefix = wanted.substring(0, Math.min(wanted.length(), DeviceNames.MAX_LENGTH - 8));
+    Set<String> taken = store.namesStartingWith(h, prefix);
+    if (!taken.contains(wanted)) {
+      return wanted;
+    }
+    for (int n = 2; ; n++) {
+      String candidate = DeviceNames.numbered(wanted, n);
+      if (!taken.contains(candidate)
+          && (candidate.startsWith(prefix) || store.byName(h, candidate).isEmpty())) {
+        return candidate;
+      }
+    }
   }
 
   /**

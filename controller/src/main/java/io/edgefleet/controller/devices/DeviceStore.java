@@ -244,6 +244,29 @@ public final class DeviceStore {
         .execute();
   }
 
+  public void setName(Handle h, String id, String name, long now) {
+    h.createUpdate("UPDATE devices SET name = :name, updated_at = :now WHERE id = :id")
+        .bind("name", name)
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
+  /** The device called {@code name}, whatever its lifecycle (names are unique). */
+  public Optional<DeviceRecord> byName(Handle h, String name) {
+    return one(h, "name", name);
+  }
+
+  /** The names of all devices that begin with {@code prefix}. */
+  public Set<String> namesStartingWith(Handle h, String prefix) {
+    return new HashSet<>(
+        h.createQuery("SELECT name FROM devices WHERE substr(name, 1, :n) = :prefix")
+            .bind("n", prefix.length())
+            .bind("prefix", prefix)
+            .mapTo(String.class)
+            .list());
+  }
+
   public void setAgentVersion(Handle h, String id, String version, long now) {
     h.createUpdate("UPDATE devices SET agent_version = :v, updated_at = :now WHERE id = :id")
         .bind("v", version)

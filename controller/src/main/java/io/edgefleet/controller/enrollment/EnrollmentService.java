@@ -11,6 +11,7 @@ import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.ErrorCode;
@@ -121,7 +122,7 @@ public final class EnrollmentService {
                 return existing.get();
               }
               limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
-              return enrollNew(h, csr, facts, serial, token, remoteAddress);
+              return enrollNew(h, req, csr, facts, serial, token, remoteAddress);
             });
     if (device.lifecycle() == DeviceRecord.Lifecycle.ACTIVE && device.enrolledAt() != null) {
       devices.changed(device.id());
@@ -131,6 +132,7 @@ public final class EnrollmentService {
 
   private DeviceRecord enrollNew(
       Handle h,
+      EnrollmentRequest req,
       ControllerPki.ValidCsr csr,
       DeviceFacts facts,
       String serial,
@@ -141,7 +143,11 @@ public final class EnrollmentService {
     Map<String, String> tags = new TreeMap<>();
     boolean approval = false;
     String tokenId = null;
-    String name = facts.hostname() == null || facts.hostname().isBlank() ? null : facts.hostname();
+    String requested = blankToNull(req.name());
+    String name =
+        requested != null
+            ? DeviceService.validName(requested)
+            : DeviceNames.fromHostname(facts.hostname());
     if (token != null) {
       OnboardingTokens.Grant grant = tokens.consume(h, token);
       limit("token " + grant.tokenId(), grant.perMinute(), "with token " + grant.tokenId());
@@ -169,8 +175,9 @@ public final class EnrollmentService {
       }
       tags.putAll(prereg.get().tags());
       approval = approval || prereg.get().requireApproval();
-      if (prereg.get().name() != null) {
-        name = prereg.get().name();
+      String preregistered = DeviceNames.fromHostname(prereg.get().name());
+      if (preregistered != null) {
+        name = preregistered;
       }
     }
     String id = Ids.next("dev");
@@ -178,7 +185,7 @@ public final class EnrollmentService {
     DeviceRecord pending =
         new DeviceRecord(
             id,
-            name == null ? id : name,
+            devices.freeName(h, name == null ? id : name),
             serial,
             DeviceRecord.Lifecycle.PENDING,
             Ids.humanCode(),

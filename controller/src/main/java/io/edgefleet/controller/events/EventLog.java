@@ -132,12 +132,7 @@ public final class EventLog {
   private Optional<Set<String>> scope(Optional<String> device, Optional<String> selector) {
     Optional<Set<String>> scope = device.map(d -> Set.of(devices.get(d).id()));
     if (selector.isPresent()) {
-      Selector s;
-      try {
-        s = Selector.parse(selector.get());
-      } catch (IllegalArgumentException e) {
-        throw ControllerException.invalid("selector '" + selector.get() + "': " + e.getMessage());
-      }
+      Selector s = Selector.parse("selector", selector.get());
       Set<String> chosen = new HashSet<>();
       devices
           .tags()

@@ -143,15 +143,10 @@ final class SourceValidation {
     }
     if (req.target() == null) {
       throw ControllerException.invalid(
-          "target is required: a selector over device tags such as 'site-size=large', or '' for"
-              + " every device");
+          "target is required: a selector over device tags such as 'site-size=large', or '*'"
+              + " (or '') for every device");
     }
-    Selector target;
-    try {
-      target = Selector.parse(req.target());
-    } catch (IllegalArgumentException e) {
-      throw ControllerException.invalid("target: " + e.getMessage());
-    }
+    Selector target = Selector.parse("target", req.target());
     String rollout = null;
     if (req.rollout() != null && !req.rollout().isBlank()) {
       try {

@@ -50,13 +50,7 @@ public final class FleetSummaries {
    * @throws ControllerException {@code VALIDATION_FAILED} for a malformed selector or tag key
    */
   public FleetReport summary(Optional<String> selector, Optional<String> by) {
-    Selector s;
-    try {
-      s = Selector.parse(selector.orElse(""));
-    } catch (IllegalArgumentException e) {
-      throw ControllerException.invalid(
-          "selector '" + selector.orElse("") + "': " + e.getMessage());
-    }
+    Selector s = Selector.parse("selector", selector.orElse(""));
     by.ifPresent(
         key -> {
           try {

@@ -315,16 +315,12 @@ public final class Deployments {
   }
 
   private static Selector target(String text) {
-    if (text == null || text.isBlank()) {
+    if (text == null) {
       throw ControllerException.invalid(
           "'target' is required: a tag selector such as 'site=berlin' or 'region in (eu, us)',"
-              + " or '*' for every device");
+              + " or '*' (or '') for every device");
     }
-    try {
-      return text.trim().equals("*") ? Selector.everything() : Selector.parse(text);
-    } catch (RuntimeException e) {
-      throw ControllerException.invalid("target: " + e.getMessage());
-    }
+    return Selector.parse("target", text);
   }
 
   private static RolloutPolicy policy(String text) {

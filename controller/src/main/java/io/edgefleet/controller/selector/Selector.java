@@ -1,7 +1,10 @@
 package io.edgefleet.controller.selector;
 
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +14,9 @@ import java.util.TreeSet;
 /**
  * A Kubernetes label selector over device tags: {@code k=v}, {@code k==v}, {@code k!=v}, {@code k
  * in (a,b)}, {@code k notin (a,b)}, {@code k} (exists), {@code !k} (does not exist), joined by
- * commas meaning AND. The empty selector matches every device.
+ * commas meaning AND. The empty selector and {@code *} both match every device: one grammar for
+ * every place that selects devices (deployment and repository targets, alert rules, fleet
+ * summaries, device and event listings).
  *
  * <p>As in Kubernetes, {@code k!=v} and {@code k notin (…)} also match devices without the tag
  * {@code k}. Keys follow the tag key rules of {@link Labels}; values the tag value rules (empty
@@ -19,6 +24,9 @@ import java.util.TreeSet;
  */
 public final class Selector {
   private static final Selector EVERYTHING = new Selector(List.of());
+
+  /** The spelling of "every device" besides the empty selector. */
+  public static final String ALL = "*";
 
   private final List<Requirement> requirements;
   private final String canonical;
@@ -39,7 +47,7 @@ public final class Selector {
    */
   public record Requirement(String key, Operator operator, Set<String> values) {
     public Requirement {
-      values = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(values));
+      values = Collections.unmodifiableSortedSet(new TreeSet<>(values));
     }
 
     /** Whether the tags satisfy this requirement. */
@@ -88,10 +96,26 @@ public final class Selector {
    * @throws IllegalArgumentException naming the offending part and what was expected there
    */
   public static Selector parse(String text) {
-    if (text == null || text.isBlank()) {
+    if (text == null || text.isBlank() || text.strip().equals(ALL)) {
       return EVERYTHING;
     }
     return new Selector(new Parser(text).parse());
+  }
+
+  /**
+   * Parses the selector a request gives as {@code field}, the same way for every endpoint.
+   *
+   * @throws ControllerException {@link ErrorCode#VALIDATION_FAILED} with the field, the offending
+   *     part and what was expected there
+   */
+  public static Selector parse(String field, String text) {
+    try {
+      return parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new ControllerException(
+          ErrorCode.VALIDATION_FAILED,
+          field + ": " + e.getMessage() + " (use '*' or '' for every device)");
+    }
   }
 
   /** Whether a device with these tags is selected. */

@@ -10,12 +10,14 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.InputStream;
 import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -40,6 +42,93 @@ class OpenApiContractTest {
             .map(r -> r.method() + " " + r.template())
             .collect(Collectors.toCollection(TreeSet::new));
     assertThat(documented).isEqualTo(served);
+  }
+
+  @Test
+  void everyOperationHasAUniqueCamelCaseOperationId() throws Exception {
+    List<String> missing = new ArrayList<>();
+    Map<String, List<String>> byId = new TreeMap<>();
+    Iterator<Map.Entry<String, JsonNode>> paths = document().path("paths").fields();
+    while (paths.hasNext()) {
+      Map.Entry<String, JsonNode> p = paths.next();
+      Iterator<Map.Entry<String, JsonNode>> operations = p.getValue().fields();
+      while (operations.hasNext()) {
+        Map.Entry<String, JsonNode> o = operations.next();
+        String operation = o.getKey().toUpperCase(Locale.ROOT) + " " + p.getKey();
+        String id = o.getValue().path("operationId").asText("");
+        if (id.isEmpty()) {
+          missing.add(operation);
+        } else {
+          assertThat(id).as(operation).matches("[a-z][a-zA-Z0-9]*");
+          byId.computeIfAbsent(id, k -> new ArrayList<>()).add(operation);
+        }
+      }
+    }
+    assertThat(missing).as("operations without an operationId").isEmpty();
+    assertThat(byId)
+        .as("operationIds used more than once")
+        .allSatisfy((id, ops) -> assertThat(ops).hasSize(1));
+    assertThat(byId).hasSizeGreaterThan(60).containsKeys("listDevices", "renameDevice");
+  }
+
+  @Test
+  void everySchemaPropertyIsASchema() throws Exception {
+    // An unquoted comma in a flow-style description splits it into a stray property of no schema.
+    List<String> stray = new ArrayList<>();
+    document()
+        .path("components")
+        .path("schemas")
+        .fields()
+        .forEachRemaining(
+            schema ->
+                schema
+                    .getValue()
+                    .path("properties")
+                    .fields()
+                    .forEachRemaining(
+                        p -> {
+                          if (!p.getValue().isObject()) {
+                            stray.add(schema.getKey() + "." + p.getKey());
+                          }
+                        }));
+    assertThat(stray).isEmpty();
+  }
+
+  @Test
+  void serversNameNoHostSoTheDocumentFitsEveryController() throws Exception {
+    JsonNode servers = document().path("servers");
+    assertThat(servers.size()).isPositive();
+    servers.forEach(s -> assertThat(s.path("url").asText()).startsWith("/"));
+  }
+
+  @Test
+  void theServedDocumentNamesTheControllersAdvertisedUrlFirst() throws Exception {
+    byte[] json = new ObjectMapper().writeValueAsBytes(document());
+
+    JsonNode served = ApiRoutes.servedBy(json, "https://edge.example.com:7443");
+
+    assertThat(served.path("servers").findValuesAsText("url"))
+        .containsExactly("https://edge.example.com:7443", "/");
+    assertThat(served.path("paths")).isEqualTo(document().path("paths"));
+  }
+
+  @Test
+  void theDeviceListDocumentsItsFiltersAndPaging() throws Exception {
+    JsonNode list = document().path("paths").path("/api/v1/devices").path("get");
+    Set<String> parameters = new TreeSet<>();
+    for (JsonNode p : list.path("parameters")) {
+      parameters.add(
+          p.has("$ref")
+              ? document()
+                  .at("/components/parameters/" + p.path("$ref").asText().replaceAll(".*/", ""))
+                  .path("name")
+                  .asText()
+              : p.path("name").asText());
+    }
+    assertThat(parameters).containsExactly("after", "limit", "selector", "status");
+    assertThat(list.at("/responses/200/content/application~1json/schema/properties").fieldNames())
+        .toIterable()
+        .containsExactlyInAnyOrder("items", "next");
   }
 
   @Test

@@ -3,6 +3,8 @@ package io.edgefleet.controller.selector;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.ErrorCode;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -114,6 +116,26 @@ class SelectorTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("invalid selector '" + text + "'")
         .hasMessageContaining(message);
+  }
+
+  @ParameterizedTest(name = "''{0}'' is every device")
+  @ValueSource(strings = {"", " ", "*", " * "})
+  void starAndTheEmptySelectorBothMeanEveryDevice(String text) {
+    Selector s = Selector.parse(text);
+    assertThat(s.isEverything()).isTrue();
+    assertThat(s).isEqualTo(Selector.everything());
+    assertThat(s.matches(Map.of())).isTrue();
+    assertThat(Selector.parse("target", text).isEverything()).isTrue();
+  }
+
+  @Test
+  void aRequestsSelectorIsRefusedWithTheFieldAndTheSpellingsOfEveryDevice() {
+    assertThatThrownBy(() -> Selector.parse("target", "*,site=a"))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED))
+        .hasMessageStartingWith("target: invalid selector '*,site=a'")
+        .hasMessageEndingWith("(use '*' or '' for every device)");
   }
 
   @Test

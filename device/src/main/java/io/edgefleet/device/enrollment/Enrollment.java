@@ -49,7 +49,16 @@ public final class Enrollment {
 
   /** The request for a device with {@code key}, showing the bootstrap file's {@code token}. */
   public static EnrollmentRequest request(String token, DeviceFacts facts, KeyPair key) {
-    return new EnrollmentRequest(token, facts.serial(), csr(key), facts);
+    return request(token, facts, key, null);
+  }
+
+  /**
+   * The request for a device with {@code key} that asks to be called {@code name} (null: its host
+   * name).
+   */
+  public static EnrollmentRequest request(
+      String token, DeviceFacts facts, KeyPair key, String name) {
+    return new EnrollmentRequest(token, facts.serial(), csr(key), facts, name);
   }
 
   /** A CSR for the device's key, signed with it. */
