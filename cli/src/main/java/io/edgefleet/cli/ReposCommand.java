@@ -76,7 +76,9 @@ final class ReposCommand {
         names = "--branch",
         paramLabel = "BRANCH",
         converter = Converters.NonBlank.class,
-        description = "Branch to follow (default: main).")
+        description =
+            "Branch to follow (default: the repository's default branch, where its HEAD points;"
+                + " resolved on the first check and kept).")
     String branch;
 
     @Option(
@@ -397,7 +399,7 @@ final class ReposCommand {
       table.row(
           Formats.text(s, "name"),
           Formats.text(s, "url"),
-          Formats.text(s, "branch"),
+          branch(s),
           Formats.text(s, "path"),
           target(s),
           Formats.revision(Formats.text(s.path("lastCommit"), "sha")),
@@ -414,7 +416,7 @@ final class ReposCommand {
     SequencedMap<String, String> fields = new LinkedHashMap<>();
     fields.put("Name", Formats.text(s, "name"));
     fields.put("URL", Formats.text(s, "url"));
-    fields.put("Branch", Formats.text(s, "branch"));
+    fields.put("Branch", branch(s));
     fields.put("Path", Formats.text(s, "path"));
     fields.put("Interval", Formats.text(s, "interval"));
     fields.put("Auth", Formats.text(s, "auth"));
@@ -581,6 +583,12 @@ final class ReposCommand {
       path = HOOKS + ControllerClient.segment(Formats.text(s, "name"));
     }
     return server + path;
+  }
+
+  /** The followed branch, or that the remote's default branch is not known yet. */
+  private static String branch(JsonNode s) {
+    String branch = Formats.text(s, "branch");
+    return branch.isEmpty() && s.has("name") ? "(remote default)" : branch;
   }
 
   private static String target(JsonNode s) {

@@ -177,6 +177,15 @@ class ReposCommandTest {
   }
 
   @Test
+  void aSourceAddedWithoutABranchShowsThatItFollowsTheRemoteDefault() {
+    String unresolved = "{\"name\":\"lab\",\"url\":\"file:///srv/lab\",\"apps\":[]}";
+    assertThat(ReposCommand.table(json("[" + unresolved + "]"), NOW))
+        .contains("lab   file:///srv/lab  (remote default)");
+    assertThat(ReposCommand.details(json(unresolved), SERVER, NOW, false))
+        .containsPattern("Branch: +\\(remote default\\)\n");
+  }
+
+  @Test
   void detailsShowTheCommitAppsAndWebhook() {
     String details = ReposCommand.details(json(SOURCE), SERVER, NOW, true);
 

@@ -122,7 +122,8 @@ final class GitPolling {
       return new WebhookResult(name, false, "ping");
     }
     String want = "refs/heads/" + s.branch();
-    if (e.ref().isPresent() && !e.ref().get().equals(want)) {
+    // A source that has not resolved its default branch yet checks on any push.
+    if (!s.branch().isEmpty() && e.ref().isPresent() && !e.ref().get().equals(want)) {
       return new WebhookResult(
           name, false, "push to " + e.ref().get() + " ignored; the source follows " + want);
     }
@@ -217,7 +218,14 @@ final class GitPolling {
       String tip;
       try {
         lsRemotes.incrementAndGet();
-        tip = git.lsRemote(remote);
+        GitClient.Tip t = git.lsRemote(remote);
+        tip = t.sha();
+        if (s.branch().isEmpty()) {
+          // Added without a branch: from now on it follows the remote's default branch of today.
+          LOG.info("git source {}: follows {}, the remote's default branch", name, t.branch());
+          store.resolveBranch(name, t.branch());
+          remote = new GitClient.Remote(name, s.url(), t.branch(), remote.credentials());
+        }
       } catch (GitClient.GitFailure e) {
         return failed(s, e);
       } finally {

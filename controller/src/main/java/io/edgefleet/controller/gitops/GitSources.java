@@ -101,7 +101,7 @@ final class GitSources {
             }
             Map<String, Object> detail = new LinkedHashMap<>();
             detail.put("url", v.url());
-            detail.put("branch", v.branch());
+            detail.put("branch", v.branch().isEmpty() ? "(remote default)" : v.branch());
             detail.put("path", v.path().isEmpty() ? "." : v.path());
             detail.put("interval", Durations.human(v.interval()));
             detail.put("auth", v.auth());
@@ -228,7 +228,7 @@ final class GitSources {
     return new SourceView(
         s.name(),
         s.url(),
-        s.branch(),
+        s.branch().isEmpty() ? null : s.branch(),
         s.path().isEmpty() ? "." : s.path(),
         Durations.human(Duration.ofMillis(s.intervalMs())),
         s.auth(),

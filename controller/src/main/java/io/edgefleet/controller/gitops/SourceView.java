@@ -10,7 +10,8 @@ import java.util.List;
  *
  * @param name the source name
  * @param url the repository URL
- * @param branch the followed branch
+ * @param branch optional: the followed branch; for a source added without one, the remote's default
+ *     branch, absent until the first poll resolves it
  * @param path the directory whose subdirectories are applications ({@code .} for the root)
  * @param interval the polling interval, e.g. {@code 15s}
  * @param auth {@code none}, {@code token} or {@code ssh}

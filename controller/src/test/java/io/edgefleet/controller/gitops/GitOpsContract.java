@@ -112,11 +112,52 @@ abstract class GitOpsContract {
   }
 
   @Test
+  void withoutABranchTheSourceFollowsTheRemotesDefaultBranch() {
+    try (Upstream legacy = Upstream.create(tmp.resolve("legacy"), "master")) {
+      String first = legacy.write("apps/web/a.yaml", CONFIG).commit("first");
+      // Another branch at another commit: only HEAD says which one is the default.
+      try (Git g = Git.open(legacy.dir().toFile())) {
+        g.branchCreate().setName("main").call();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+      String second = legacy.write("apps/web/b.yaml", SERVICE).commit("second on master");
+
+      gitops.add(source("legacy", legacy.fileUrl()), "alice");
+      assertThat(gitops.pollNow("legacy")).isTrue();
+
+      SourceView v = gitops.get("legacy");
+      assertThat(v.lastError()).isNull();
+      assertThat(v.branch()).isEqualTo("master");
+      assertThat(v.lastCommit().sha()).isEqualTo(second).isNotEqualTo(first);
+      assertThat(gitops.list()).extracting(SourceView::branch).containsExactly("master");
+
+      // The resolved branch is kept: a later push to master is picked up.
+      String third = legacy.write("apps/web/c.yaml", DEPLOYMENT).commit("third");
+      assertThat(gitops.pollNow("legacy")).isTrue();
+      assertThat(gitops.get("legacy").lastCommit().sha()).isEqualTo(third);
+    }
+  }
+
+  @Test
+  void aSourceWithoutABranchOnAnEmptyRemoteSaysSoAndResolvesOnceOneIsPushed() {
+    gitops.add(source("empty", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("empty")).isFalse();
+    assertThat(gitops.get("empty").lastError()).contains("has no branches yet");
+    assertThat(gitops.get("empty").branch()).isNull();
+
+    up.write("apps/web/a.yaml", CONFIG).commit("first");
+    assertThat(gitops.pollNow("empty")).isTrue();
+    assertThat(gitops.get("empty").branch()).isEqualTo("main");
+  }
+
+  @Test
   void addingASourceAndPollingPicksUpTheHead() {
     String sha = up.write("apps/web/a.yaml", CONFIG).write("README.md", "hi").commit("first");
 
     SourceView added = gitops.add(source("fleet", up.fileUrl()), "alice");
-    assertThat(added.branch()).isEqualTo("main");
+    // No branch given: the remote's default branch, known after the first poll.
+    assertThat(added.branch()).isNull();
     assertThat(added.path()).isEqualTo("apps");
     assertThat(added.interval()).isEqualTo("15s");
     assertThat(added.auth()).isEqualTo("none");
@@ -128,6 +169,7 @@ abstract class GitOpsContract {
     assertThat(gitops.pollNow("fleet")).isTrue();
 
     SourceView v = gitops.get("fleet");
+    assertThat(v.branch()).isEqualTo("main");
     assertThat(v.lastCommit().sha()).isEqualTo(sha);
     assertThat(v.lastCommit().author()).isEqualTo("Ada Lovelace <ada@example.com>");
     assertThat(v.lastCommit().message()).isEqualTo("first");
@@ -573,8 +615,18 @@ abstract class GitOpsContract {
   }
 
   @Test
-  void webhookPingsAndOtherBranchesDoNotFetch() {
+  void aWebhookForASourceWhoseDefaultBranchIsNotKnownYetFetches() {
     SourceView s = gitops.add(source("fleet", up.fileUrl()), "alice");
+    byte[] body = "{\"ref\":\"refs/heads/trunk\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(gitops.webhook("fleet", Map.of("x-gitlab-token", s.webhookSecret()), body))
+        .isEqualTo(new WebhookResult("fleet", true, "fetch queued for push to refs/heads/trunk"));
+  }
+
+  @Test
+  void webhookPingsAndOtherBranchesDoNotFetch() {
+    SourceView s =
+        gitops.add(
+            new AddSource("fleet", up.fileUrl(), "main", null, null, null, null, ""), "alice");
     byte[] other = "{\"ref\":\"refs/heads/dev\"}".getBytes(StandardCharsets.UTF_8);
     Map<String, String> gitlab = Map.of("x-gitlab-token", s.webhookSecret());
     assertThat(gitops.webhook("fleet", gitlab, other))
