@@ -236,7 +236,9 @@ final class ReposCommand {
       print(answer, () -> details(source, server, now(), false));
       note(syncSummary(name, answer));
       String error = Formats.text(source, "lastError");
-      if (!error.isEmpty()) {
+      if (refused(answer)) {
+        exitCode = CliException.FAILED;
+      } else if (!error.isEmpty()) {
         spec.commandLine().getErr().println("warning: " + error);
       }
     }
@@ -456,18 +458,37 @@ final class ReposCommand {
         "");
   }
 
+  /**
+   * What a sync found, as one line: the new commit applied, the newest commit refused with the
+   * reason and the commit that stays in effect, or that nothing new came.
+   */
   static String syncSummary(String name, JsonNode answer) {
-    JsonNode commit = answer.path("source").path("lastCommit");
-    String sha = Formats.revision(Formats.text(commit, "sha"));
+    JsonNode head = answer.path("source").path("lastCommit");
+    String at = Formats.revision(Formats.text(head, "sha"));
+    JsonNode newest = answer.path("newest");
+    String sha = Formats.revision(Formats.text(newest, "sha"));
+    if (refused(answer)) {
+      // The controller's reason names the commit, what stays in effect, and the app and file.
+      String error = firstLine(Formats.text(newest, "error"));
+      return "synced "
+          + name
+          + ": "
+          + (error.isEmpty() ? "newest commit " + sha + " was refused" : error);
+    }
     if (answer.path("changed").asBoolean()) {
       return "synced "
           + name
           + ": new commit "
-          + sha
-          + " "
-          + abbreviate(firstLine(Formats.text(commit, "message")), MAX_MESSAGE);
+          + at
+          + " applied: "
+          + abbreviate(firstLine(Formats.text(head, "message")), MAX_MESSAGE);
     }
-    return "synced " + name + ": no new commit" + (sha.isEmpty() ? "" : " (at " + sha + ")");
+    return "synced " + name + ": no new commit" + (at.isEmpty() ? "" : " (at " + at + ")");
+  }
+
+  /** Whether the newest commit a sync answer names was refused. */
+  static boolean refused(JsonNode answer) {
+    return "FAILED".equals(Formats.text(answer.path("newest"), "status"));
   }
 
   static String history(Iterable<JsonNode> commits, Instant now) {

@@ -697,6 +697,25 @@ class CliCommandsIT {
     assertThat(run("repos", "diff", name, first).out())
         .containsPattern("\nweb +added +ConfigMap/web/web-config\n");
 
+    // A broken commit: sync says it was refused and why, and exits non-zero.
+    String broken;
+    try (Git git = Git.open(work.toFile())) {
+      broken = commit(git, work, Map.of("apps/web/config.yaml", "kind: [oops\n"), "Break web");
+    }
+    Cli.Result refused = run("repos", "sync", name);
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.out())
+        .contains(
+            "synced "
+                + name
+                + ": commit "
+                + broken.substring(0, 12)
+                + " was refused (commit "
+                + second.substring(0, 12)
+                + " stays in effect): app 'web': ")
+        .contains("config.yaml");
+    assertThat(run("repos", "sync", name).exitCode()).isEqualTo(1);
+
     Cli.Result remove = run("repos", "remove", name);
 
     assertThat(remove.exitCode()).as(remove.err()).isZero();

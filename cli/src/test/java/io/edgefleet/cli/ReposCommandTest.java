@@ -229,12 +229,37 @@ class ReposCommandTest {
   void syncSummarySaysWhetherANewCommitCame() {
     assertThat(
             ReposCommand.syncSummary("shop", json("{\"changed\":true,\"source\":" + SOURCE + "}")))
-        .isEqualTo("synced shop: new commit 0123456789ab Bump web to 1.2");
+        .isEqualTo("synced shop: new commit 0123456789ab applied: Bump web to 1.2");
     assertThat(
             ReposCommand.syncSummary("shop", json("{\"changed\":false,\"source\":" + SOURCE + "}")))
         .isEqualTo("synced shop: no new commit (at 0123456789ab)");
     assertThat(ReposCommand.syncSummary("shop", json("{\"changed\":false,\"source\":{}}")))
         .isEqualTo("synced shop: no new commit");
+  }
+
+  @Test
+  void syncSummarySaysTheNewestCommitWasRefusedAndWhy() {
+    JsonNode answer =
+        json(
+            "{\"changed\":false,\"source\":"
+                + SOURCE
+                + ",\"newest\":{\"sha\":\"fedcba9876543210fedcba9876543210fedcba98\","
+                + "\"status\":\"FAILED\",\"error\":\"commit fedcba987654 was refused (commit"
+                + " 0123456789ab stays in effect): app 'web': web/a.yaml: bad indentation\"}}");
+
+    assertThat(ReposCommand.refused(answer)).isTrue();
+    assertThat(ReposCommand.syncSummary("shop", answer))
+        .isEqualTo(
+            "synced shop: commit fedcba987654 was refused (commit 0123456789ab stays in effect):"
+                + " app 'web': web/a.yaml: bad indentation");
+    JsonNode applied =
+        json(
+            "{\"changed\":false,\"source\":"
+                + SOURCE
+                + ",\"newest\":{\"sha\":\""
+                + SHA
+                + "\",\"status\":\"APPLIED\"}}");
+    assertThat(ReposCommand.refused(applied)).isFalse();
   }
 
   @Test

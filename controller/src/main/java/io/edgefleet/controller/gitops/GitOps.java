@@ -253,6 +253,18 @@ public final class GitOps implements AutoCloseable {
   }
 
   /**
+   * Checks the remote now, in the calling thread, and says what became of the newest commit: see
+   * {@link #pollNow}.
+   *
+   * @throws ControllerException {@code NOT_FOUND}
+   */
+  public SyncResult sync(String name) {
+    boolean changed = pollNow(name);
+    return new SyncResult(
+        changed, get(name), sources.history(name, 1).stream().findFirst().orElse(null));
+  }
+
+  /**
    * Handles {@code POST /api/v1/hooks/git/<name>}: verifies the shared secret ({@code
    * X-Hub-Signature-256: sha256=<hmac of body>} as GitHub and Gitea send it, or {@code
    * X-Gitlab-Token}) in constant time and queues a fetch. Pings and pushes to other branches are

@@ -434,6 +434,31 @@ abstract class GitOpsContract {
   }
 
   @Test
+  void syncSaysWhatBecameOfTheNewestCommit() {
+    String good = up.write("apps/web/a.yaml", CONFIG).commit("good");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+
+    SyncResult first = gitops.sync("fleet");
+    assertThat(first.changed()).isTrue();
+    assertThat(first.newest().sha()).isEqualTo(good);
+    assertThat(first.newest().status()).isEqualTo(CommitView.Status.APPLIED);
+
+    String bad = up.write("apps/web/a.yaml", "apiVersion: v1\nkind: [oops\n").commit("bad");
+    SyncResult refused = gitops.sync("fleet");
+    assertThat(refused.changed()).isFalse();
+    assertThat(refused.newest().sha()).isEqualTo(bad);
+    assertThat(refused.newest().status()).isEqualTo(CommitView.Status.FAILED);
+    assertThat(refused.newest().error()).contains("app 'web'").contains("a.yaml");
+    assertThat(refused.source().lastCommit().sha()).isEqualTo(good);
+
+    // Nothing new since: the newest commit is still the refused one, and it says so again.
+    SyncResult again = gitops.sync("fleet");
+    assertThat(again.changed()).isFalse();
+    assertThat(again.newest().sha()).isEqualTo(bad);
+    assertThat(again.newest().status()).isEqualTo(CommitView.Status.FAILED);
+  }
+
+  @Test
   void contentProblemsAreRefusedWithTheReason() {
     up.write("apps/Web_App/a.yaml", CONFIG).commit("bad name");
     gitops.add(source("names", up.fileUrl()), "alice");
