@@ -491,19 +491,44 @@ final class ReposCommand {
     return "FAILED".equals(Formats.text(answer.path("newest"), "status"));
   }
 
+  /**
+   * The recorded commits: where each stands now, and how many devices should run what it brought
+   * (rendered), run it (delivered), report it ready, or failed it.
+   */
   static String history(Iterable<JsonNode> commits, Instant now) {
-    Table table = new Table("sha", "status", "committed", "author", "apps", "message", "error");
+    Table table =
+        new Table(
+            "sha",
+            "status",
+            "rendered",
+            "delivered",
+            "ready",
+            "failed",
+            "committed",
+            "apps",
+            "message",
+            "error");
     for (JsonNode c : commits) {
+      JsonNode d = c.path("devices");
       table.row(
           Formats.revision(Formats.text(c, "sha")),
-          Formats.text(c, "status"),
+          status(c),
+          Formats.text(d, "rendered"),
+          Formats.text(d, "delivered"),
+          Formats.text(d, "ready"),
+          Formats.text(d, "failed"),
           Formats.relative(c, "committedAt", now),
-          authorName(Formats.text(c, "author")),
           appChanges(c),
           firstLine(Formats.text(c, "message")),
           firstLine(Formats.text(c, "error")));
     }
     return table.render();
+  }
+
+  /** Where a commit stands ({@code state}); what was recorded for controllers that do not say. */
+  static String status(JsonNode commit) {
+    String state = Formats.text(commit, "state");
+    return state.isEmpty() ? Formats.text(commit, "status") : state;
   }
 
   /** A commit with, per application, its added, changed and removed resources. */
@@ -514,7 +539,20 @@ final class ReposCommand {
     fields.put("Author", Formats.text(c, "author"));
     fields.put("Committed", Formats.timestamp(c, "committedAt", now));
     fields.put("Recorded", Formats.timestamp(c, "recordedAt", now));
-    fields.put("Status", Formats.text(c, "status"));
+    fields.put("Status", status(c));
+    JsonNode d = c.path("devices");
+    if (d.isObject()) {
+      fields.put(
+          "Devices",
+          Formats.text(d, "rendered")
+              + " rendered, "
+              + Formats.text(d, "delivered")
+              + " delivered, "
+              + Formats.text(d, "ready")
+              + " ready, "
+              + Formats.text(d, "failed")
+              + " failed");
+    }
     fields.put("Error", Formats.text(c, "error"));
     fields.put("Message", firstLine(Formats.text(c, "message")));
     fields.put("Apps", appChanges(c));
@@ -615,12 +653,6 @@ final class ReposCommand {
   private static String target(JsonNode s) {
     String target = Formats.text(s, "target");
     return target.isBlank() && s.has("target") ? "(all devices)" : target;
-  }
-
-  /** {@code Name} from {@code Name <email>}. */
-  private static String authorName(String author) {
-    int lt = author.indexOf(" <");
-    return lt > 0 ? author.substring(0, lt) : author;
   }
 
   private static String lower(String text) {

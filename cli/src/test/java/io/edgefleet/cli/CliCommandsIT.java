@@ -673,13 +673,14 @@ class CliCommandsIT {
     assertThat(row(history, second.substring(0, 12)))
         .matches(
             Pattern.quote(second.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web changed \\("
+                + " +APPLIED +0 +0 +0 +0 +\\d+s ago +web changed \\("
                 + revision
                 + "\\) +Change web +-");
     assertThat(row(history, first.substring(0, 12)))
         .matches(
             Pattern.quote(first.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web added \\(sha256:[0-9a-f]{12}\\) +Add web +-");
+                + " +SUPERSEDED +0 +0 +0 +0 +\\d+s ago +web added \\(sha256:[0-9a-f]{12}\\) +Add web"
+                + " +-");
     JsonNode newest =
         json(run("repos", "history", name, "--limit", "1", "-o", "json").out()).path("items");
     assertThat(newest.findValuesAsText("sha")).containsExactly(second);

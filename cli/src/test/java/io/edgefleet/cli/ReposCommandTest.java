@@ -263,7 +263,7 @@ class ReposCommandTest {
   }
 
   @Test
-  void historyListsCommitsWithTheirAppChangesAndErrors() {
+  void historyListsCommitsWithWhereTheyStandTheirDeviceCountsAndErrors() {
     String table =
         ReposCommand.history(
             json(
@@ -271,22 +271,29 @@ class ReposCommandTest {
                     + SHA
                     + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web\\nbody\","
                     + "\"committedAt\":\"2025-06-01T11:55:00Z\",\"status\":\"APPLIED\","
+                    + "\"state\":\"FAILED\","
+                    + "\"devices\":{\"rendered\":3,\"delivered\":3,\"ready\":0,\"failed\":3},"
                     + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
-                    + "\"revision\":\"sha256:1a2b3c4d5e6f\"},"
-                    + "{\"app\":\"kiosk\",\"change\":\"REMOVED\"}]},"
+                    + "\"revision\":\"sha256:1a2b3c4d5e6f\"}]},"
                     + "{\"sha\":\"fedcba9876543210\",\"author\":\"Bob\",\"message\":\"oops\","
                     + "\"committedAt\":\"2025-06-01T10:00:00Z\",\"status\":\"FAILED\","
-                    + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]}]"),
+                    + "\"state\":\"REFUSED\","
+                    + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]},"
+                    + "{\"sha\":\"abcdef0123456789\",\"message\":\"older controller\","
+                    + "\"committedAt\":\"2025-06-01T09:00:00Z\",\"status\":\"APPLIED\","
+                    + "\"apps\":[]}]"),
             NOW);
 
     assertThat(table.lines())
         .containsExactly(
-            "SHA           STATUS   COMMITTED  AUTHOR  APPS                                        "
-                + "      MESSAGE   ERROR",
-            "0123456789ab  APPLIED  5m ago     Ada     web changed (sha256:1a2b3c4d5e6f), kiosk "
-                + "removed  Bump web  -",
-            "fedcba987654  FAILED   2h ago     Bob     -                                           "
-                + "      oops      web/deploy.yaml: document 1 has no kind");
+            "SHA           STATUS   RENDERED  DELIVERED  READY  FAILED  COMMITTED  APPS           "
+                + "                    MESSAGE           ERROR",
+            "0123456789ab  FAILED   3         3          0      3       5m ago     web changed "
+                + "(sha256:1a2b3c4d5e6f)  Bump web          -",
+            "fedcba987654  REFUSED  -         -          -      -       2h ago     -              "
+                + "                    oops              web/deploy.yaml: document 1 has no kind",
+            "abcdef012345  APPLIED  -         -          -      -       3h ago     -              "
+                + "                    older controller  -");
   }
 
   @Test

@@ -199,6 +199,7 @@ public final class Controller implements AutoCloseable {
       this.rollouts = new RolloutEngine(jdbi, clock, apps::apps, devices::presenceStatus);
       rollouts.gitPolicies(gitops::rolloutPolicies);
       rollouts.gitRevisions(GitOps::sameContent);
+      gitops.deviceCounts(appStatus::byCommit);
       BundleStore bundles = new BundleStore(jdbi, clock);
       this.desired = new DesiredStateEngine(jdbi, clock, store, bundles, pki.signingKeys(), apps);
       desired.gate(rollouts.gate());

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Function;
 import org.jdbi.v3.core.Jdbi;
 
@@ -112,6 +113,14 @@ public final class AppStatusService {
       int failed,
       int pending,
       int pendingOffline) {}
+
+  /**
+   * How far the app revisions one commit of a Git source brought have reached the devices, in
+   * devices (not apps): those that should run one of them ({@code targeted}), that run all of them
+   * ({@code delivered}), that report all of them {@code READY} ({@code ready}), and that failed one
+   * of them, in applying it or in rendering it for the device ({@code failed}).
+   */
+  public record CommitDevices(int targeted, int delivered, int ready, int failed) {}
 
   /**
    * An event a device reported.
@@ -211,6 +220,59 @@ public final class AppStatusService {
                     e.getValue()[3],
                     e.getValue()[4]))
         .toList();
+  }
+
+  /**
+   * For each commit of a Git source that brought an app revision some device should run now, how
+   * far that has reached the devices, by the commit's full SHA. Counted from what devices report.
+   */
+  public Map<String, CommitDevices> byCommit(String source) {
+    // Per commit and device: {rows, delivered rows, ready rows, failed rows}.
+    Map<String, Map<String, int[]>> perCommit = new TreeMap<>();
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT device_id, desired_commit, desired_revision, running_revision, phase,"
+                        + " render_error FROM device_apps WHERE source = :s AND desired_commit IS"
+                        + " NOT NULL")
+                .bind("s", source)
+                .map(
+                    (rs, ctx) -> {
+                      boolean delivered =
+                          Objects.equals(rs.getString("desired_revision"), rs.getString(4));
+                      String phase = rs.getString("phase");
+                      int[] c =
+                          perCommit
+                              .computeIfAbsent(rs.getString(2), k -> new HashMap<>())
+                              .computeIfAbsent(rs.getString(1), k -> new int[4]);
+                      c[0]++;
+                      if (delivered) {
+                        c[1]++;
+                      }
+                      if (delivered && State.READY.name().equals(phase)) {
+                        c[2]++;
+                      }
+                      if ((delivered && State.FAILED.name().equals(phase))
+                          || rs.getString("render_error") != null) {
+                        c[3]++;
+                      }
+                      return c;
+                    })
+                .forEach(c -> {}));
+    Map<String, CommitDevices> out = new TreeMap<>();
+    perCommit.forEach(
+        (commit, devices) -> {
+          int delivered = 0;
+          int ready = 0;
+          int failed = 0;
+          for (int[] c : devices.values()) {
+            delivered += c[1] == c[0] ? 1 : 0;
+            ready += c[2] == c[0] ? 1 : 0;
+            failed += c[3] > 0 ? 1 : 0;
+          }
+          out.put(commit, new CommitDevices(devices.size(), delivered, ready, failed));
+        });
+    return out;
   }
 
   private boolean known(String app) {

@@ -16,6 +16,10 @@ import java.util.List;
  * @param status {@code APPLIED} (now or once in effect) or {@code FAILED} (bad content, never used)
  * @param error optional: why a failed commit was refused
  * @param apps per-application changes; empty for failed commits and commits that changed nothing
+ * @param state optional: where the commit stands now, judged by what devices report (absent where
+ *     not computed)
+ * @param devices optional: how far the app revisions this commit brought have reached the devices
+ *     that should run them now; absent for refused commits
  */
 public record CommitView(
     String source,
@@ -26,11 +30,61 @@ public record CommitView(
     Instant recordedAt,
     CommitView.Status status,
     String error,
-    List<AppChange> apps) {
+    List<AppChange> apps,
+    State state,
+    Devices devices) {
+
+  /** A commit as recorded, without where it stands now. */
+  public CommitView(
+      String source,
+      String sha,
+      String author,
+      String message,
+      Instant committedAt,
+      Instant recordedAt,
+      CommitView.Status status,
+      String error,
+      List<AppChange> apps) {
+    this(source, sha, author, message, committedAt, recordedAt, status, error, apps, null, null);
+  }
+
+  /** This commit with where it stands now. */
+  CommitView standing(State state, Devices devices) {
+    return new CommitView(
+        source, sha, author, message, committedAt, recordedAt, status, error, apps, state, devices);
+  }
 
   public enum Status {
     APPLIED,
     FAILED
+  }
+
+  /** Where a commit stands now. */
+  public enum State {
+    /** Refused as a whole: never in effect. */
+    REFUSED,
+    /** In effect, with nothing for any device to run (no device targeted, or nothing changed). */
+    APPLIED,
+    /** Devices should run what it brought and not all of them report it ready or failed yet. */
+    ROLLING_OUT,
+    /** Every device that should run what it brought reports it ready. */
+    READY,
+    /** At least one device failed what it brought. */
+    FAILED,
+    /** No device should run anything it brought any more: later commits replaced it. */
+    SUPERSEDED
+  }
+
+  /**
+   * How far the app revisions a commit brought have reached the devices that should run them now.
+   *
+   * @param rendered devices that should run one of them (the documents rendered for them)
+   * @param delivered devices that run all of them
+   * @param ready devices that report all of them ready
+   * @param failed devices that failed one of them (applying, or rendering for the device)
+   */
+  public record Devices(int rendered, int delivered, int ready, int failed) {
+    static final Devices NONE = new Devices(0, 0, 0, 0);
   }
 
   /** How an application changed. */

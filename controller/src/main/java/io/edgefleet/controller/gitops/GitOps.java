@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.render.Bundle;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderException;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -208,6 +210,15 @@ public final class GitOps implements AutoCloseable {
    */
   public List<CommitView> history(String name, int limit) {
     return sources.history(name, limit);
+  }
+
+  /**
+   * Where the counts of devices per commit come from ({@link CommitView#devices}, {@link
+   * CommitView#state}): for a source, per commit SHA, how far the app revisions it brought reached
+   * the devices, as they report it. Without it every applied commit counts no device.
+   */
+  public void deviceCounts(Function<String, Map<String, AppStatusService.CommitDevices>> counts) {
+    sources.deviceCounts(counts);
   }
 
   /**

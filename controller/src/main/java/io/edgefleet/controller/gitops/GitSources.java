@@ -3,6 +3,7 @@ package io.edgefleet.controller.gitops;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
@@ -15,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -37,6 +39,8 @@ final class GitSources {
   private final GitClient git;
   private final CommitEvaluator commits;
   private final SourceValidation validation;
+  private volatile Function<String, Map<String, AppStatusService.CommitDevices>> deviceCounts =
+      source -> Map.of();
 
   GitSources(
       Jdbi jdbi,
@@ -157,8 +161,45 @@ final class GitSources {
    * @throws ControllerException {@code NOT_FOUND}
    */
   List<CommitView> history(String name, int limit) {
-    source(name);
-    return store.history(name, Math.max(1, Math.min(limit, 1000)));
+    SourceStore.SourceRow s = source(name);
+    return standing(s, store.history(name, Math.max(1, Math.min(limit, 1000))));
+  }
+
+  /**
+   * Tells how devices stand with each commit's app revisions: {@code counts} gives, for a source,
+   * per commit SHA, how far what it brought reached the devices (from what they report).
+   */
+  void deviceCounts(Function<String, Map<String, AppStatusService.CommitDevices>> counts) {
+    this.deviceCounts = counts;
+  }
+
+  /** The commits with where each stands now, judged by what devices report. */
+  private List<CommitView> standing(SourceStore.SourceRow s, List<CommitView> commits) {
+    Map<String, AppStatusService.CommitDevices> counts =
+        commits.isEmpty() ? Map.of() : deviceCounts.apply(s.name());
+    return commits.stream().map(c -> standing(s, c, counts.get(c.sha()))).toList();
+  }
+
+  private static CommitView standing(
+      SourceStore.SourceRow s, CommitView c, AppStatusService.CommitDevices n) {
+    if (c.status() == CommitView.Status.FAILED) {
+      return c.standing(CommitView.State.REFUSED, null);
+    }
+    CommitView.Devices d =
+        n == null
+            ? CommitView.Devices.NONE
+            : new CommitView.Devices(n.targeted(), n.delivered(), n.ready(), n.failed());
+    CommitView.State state;
+    if (d.rendered() == 0) {
+      state = c.sha().equals(s.headSha()) ? CommitView.State.APPLIED : CommitView.State.SUPERSEDED;
+    } else if (d.failed() > 0) {
+      state = CommitView.State.FAILED;
+    } else if (d.ready() == d.rendered()) {
+      state = CommitView.State.READY;
+    } else {
+      state = CommitView.State.ROLLING_OUT;
+    }
+    return c.standing(state, d);
   }
 
   /**
@@ -169,7 +210,7 @@ final class GitSources {
    *     malformed SHA
    */
   CommitView commit(String name, String sha) {
-    source(name);
+    SourceStore.SourceRow s = source(name);
     String p = sha == null ? "" : sha.trim().toLowerCase(Locale.ROOT);
     if (!HEX.matcher(p).matches()) {
       throw ControllerException.invalid(
@@ -184,7 +225,7 @@ final class GitSources {
       throw ControllerException.invalid(
           "'" + sha + "' matches several commits of " + name + "; give more digits");
     }
-    return found.get(0);
+    return standing(s, List.of(found.get(0))).get(0);
   }
 
   SourceStore.SourceRow source(String name) {

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderedApp;
@@ -25,6 +26,7 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.groups.Tuple;
 import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.api.ResetCommand;
 import org.junit.jupiter.api.AfterEach;
@@ -258,8 +260,8 @@ abstract class GitOpsContract {
     assertThat(history.get(1).apps())
         .extracting(CommitView.AppChange::app, CommitView.AppChange::change)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("db", CommitView.Change.ADDED),
-            org.assertj.core.groups.Tuple.tuple("web", CommitView.Change.ADDED));
+            Tuple.tuple("db", CommitView.Change.ADDED),
+            Tuple.tuple("web", CommitView.Change.ADDED));
     assertThat(gitops.apps()).extracting(AppDefinition::name).containsExactly("api", "web");
     assertThat(gitops.apps()).extracting(AppDefinition::sha).containsOnly(second);
     assertThat(gitops.apps()).extracting(AppDefinition::commit).containsOnly(second);
@@ -459,6 +461,43 @@ abstract class GitOpsContract {
   }
 
   @Test
+  void historySaysWhereEachCommitStandsByWhatDevicesReport() {
+    Map<String, AppStatusService.CommitDevices> counts = new HashMap<>();
+    gitops.deviceCounts(source -> Map.copyOf(counts));
+    String first = up.write("apps/web/a.yaml", CONFIG).commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    // In effect, and no device should run it (yet).
+    assertThat(gitops.history("fleet", 1).get(0).state()).isEqualTo(CommitView.State.APPLIED);
+    assertThat(gitops.history("fleet", 1).get(0).devices())
+        .isEqualTo(new CommitView.Devices(0, 0, 0, 0));
+
+    counts.put(first, new AppStatusService.CommitDevices(3, 2, 1, 0));
+    assertThat(gitops.commit("fleet", first).state()).isEqualTo(CommitView.State.ROLLING_OUT);
+    counts.put(first, new AppStatusService.CommitDevices(3, 3, 3, 0));
+    assertThat(gitops.commit("fleet", first).state()).isEqualTo(CommitView.State.READY);
+
+    String second = up.write("apps/web/a.yaml", CONFIG.replace("hello", "bye")).commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    // Every device failed the new commit: it is not shown as applied.
+    counts.remove(first);
+    counts.put(second, new AppStatusService.CommitDevices(3, 3, 0, 3));
+    String bad = up.write("apps/web/a.yaml", "kind: [oops\n").commit("bad");
+    assertThat(gitops.pollNow("fleet")).isFalse();
+
+    List<CommitView> history = gitops.history("fleet", 10);
+    assertThat(history)
+        .extracting(CommitView::sha, CommitView::state)
+        .containsExactly(
+            Tuple.tuple(bad, CommitView.State.REFUSED),
+            Tuple.tuple(second, CommitView.State.FAILED),
+            Tuple.tuple(first, CommitView.State.SUPERSEDED));
+    assertThat(history.get(0).devices()).isNull();
+    assertThat(history.get(1).devices()).isEqualTo(new CommitView.Devices(3, 3, 0, 3));
+    assertThat(history.get(1).status()).isEqualTo(CommitView.Status.APPLIED);
+  }
+
+  @Test
   void contentProblemsAreRefusedWithTheReason() {
     up.write("apps/Web_App/a.yaml", CONFIG).commit("bad name");
     gitops.add(source("names", up.fileUrl()), "alice");
@@ -520,7 +559,7 @@ abstract class GitOpsContract {
         .containsExactly("v1 Service web/web");
     assertThat(gitops.apps())
         .extracting(AppDefinition::sha, AppDefinition::revision, AppDefinition::commit)
-        .containsExactly(org.assertj.core.groups.Tuple.tuple(first, revision, first));
+        .containsExactly(Tuple.tuple(first, revision, first));
   }
 
   @Test
