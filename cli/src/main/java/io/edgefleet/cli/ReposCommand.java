@@ -271,7 +271,9 @@ final class ReposCommand {
 
   @Command(
       name = "diff",
-      description = "What a commit changed per application: added, changed and removed resources.")
+      description =
+          "What a commit changed per application: added, changed and removed resources, then the"
+              + " diff of each resource's rendered YAML.")
   static final class Diff extends TokenCommand {
     @Parameters(
         index = "0",
@@ -578,7 +580,18 @@ final class ReposCommand {
         table.row(app, lower(Formats.text(a, "change")), "");
       }
     }
-    return out.append(table.render()).toString();
+    out.append(table.render());
+    // Then what changed in each resource, as the controller rendered it (bounded by it).
+    for (JsonNode a : c.path("apps")) {
+      String patch = Formats.text(a, "diff");
+      if (!patch.isEmpty()) {
+        out.append('\n').append(Formats.text(a, "app")).append(":\n").append(patch);
+        if (!patch.endsWith("\n")) {
+          out.append('\n');
+        }
+      }
+    }
+    return out.toString();
   }
 
   /**

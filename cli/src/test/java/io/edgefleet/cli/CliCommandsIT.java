@@ -694,7 +694,10 @@ class CliCommandsIT {
         .containsPattern("Status: +APPLIED\n")
         .containsPattern("Apps: +web changed \\(" + revision + "\\)\n")
         .containsPattern("\nweb +added +ConfigMap/web/extra\n")
-        .containsPattern("\nweb +changed +ConfigMap/web/web-config\n");
+        .containsPattern("\nweb +changed +ConfigMap/web/web-config\n")
+        .contains("\nweb:\n--- /dev/null\n+++ b/v1 ConfigMap web/extra\n@@ -0,0 +1,7 @@\n")
+        .contains("--- a/v1 ConfigMap web/web-config\n+++ b/v1 ConfigMap web/web-config\n")
+        .contains("\n-  value: \"1\"\n+  value: \"2\"\n");
     assertThat(run("repos", "diff", name, first).out())
         .containsPattern("\nweb +added +ConfigMap/web/web-config\n");
 

@@ -334,6 +334,38 @@ class ReposCommandTest {
   }
 
   @Test
+  void diffShowsTheContentDiffOfEachAppAfterTheResources() {
+    String diff =
+        ReposCommand.diff(
+            json(
+                "{\"sha\":\""
+                    + SHA
+                    + "\",\"status\":\"APPLIED\",\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
+                    + "\"changed\":[\"v1 ConfigMap web/web-config\"],"
+                    + "\"diff\":\"--- a/v1 ConfigMap web/web-config\\n+++ b/v1 ConfigMap"
+                    + " web/web-config\\n@@ -1 +1 @@\\n-  greeting: hello\\n+  greeting: bye\\n"
+                    + "… 12 more lines\\n\"},"
+                    + "{\"app\":\"db\",\"change\":\"CHANGED\"}]}"),
+            NOW);
+
+    assertThat(diff)
+        .endsWith(
+            """
+            APP  CHANGE   RESOURCE
+            web  changed  ConfigMap/web/web-config
+            db   changed  -
+
+            web:
+            --- a/v1 ConfigMap web/web-config
+            +++ b/v1 ConfigMap web/web-config
+            @@ -1 +1 @@
+            -  greeting: hello
+            +  greeting: bye
+            … 12 more lines
+            """);
+  }
+
+  @Test
   void diffOfARefusedCommitSaysSoAndShowsTheError() {
     String diff =
         ReposCommand.diff(

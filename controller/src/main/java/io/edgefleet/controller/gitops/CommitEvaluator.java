@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -221,8 +222,17 @@ final class CommitEvaluator {
                 removed.add(id);
               }
             });
+    List<String> ids = new ArrayList<>(added);
+    ids.addAll(changed);
+    ids.addAll(removed);
     return new CommitView.AppChange(
-        app, change, revision, List.copyOf(added), List.copyOf(changed), List.copyOf(removed));
+        app,
+        change,
+        revision,
+        List.copyOf(added),
+        List.copyOf(changed),
+        List.copyOf(removed),
+        Optional.of(Patches.of(ids, before, after)).filter(d -> !d.isEmpty()).orElse(null));
   }
 
   /**

@@ -102,6 +102,9 @@ public record CommitView(
    * @param revision the application's content revision after the commit: the same as before when
    *     only files that do not count changed (see {@link ContentRevision}); null when it was
    *     removed, and for commits recorded before content revisions
+   * @param diff optional: the unified diff of the rendered resources that changed, resource by
+   *     resource, at most {@value Patches#MAX_LINES} lines (the last then says {@code … N more
+   *     lines}); absent for commits recorded before diffs were kept
    */
   public record AppChange(
       String app,
@@ -109,5 +112,18 @@ public record CommitView(
       String revision,
       List<String> added,
       List<String> changed,
-      List<String> removed) {}
+      List<String> removed,
+      String diff) {
+
+    /** A change without its content diff. */
+    public AppChange(
+        String app,
+        Change change,
+        String revision,
+        List<String> added,
+        List<String> changed,
+        List<String> removed) {
+      this(app, change, revision, added, changed, removed, null);
+    }
+  }
 }

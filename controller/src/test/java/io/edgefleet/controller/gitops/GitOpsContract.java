@@ -233,6 +233,7 @@ abstract class GitOpsContract {
     Map<String, String> revisions = new HashMap<>();
     gitops.apps().forEach(a -> revisions.put(a.name(), a.revision()));
     assertThat(c.apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "api",
@@ -298,6 +299,7 @@ abstract class GitOpsContract {
         .matches("sha256:[0-9a-f]{12}");
     assertThat(after.get("web").commit()).isEqualTo(second);
     assertThat(gitops.commit("fleet", second).apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "db",
@@ -424,6 +426,7 @@ abstract class GitOpsContract {
     assertThat(v.lastError()).isNull();
     // The diff of the fix is against the last good commit, not the refused one.
     assertThat(gitops.commit("fleet", fixed).apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "web",
@@ -495,6 +498,25 @@ abstract class GitOpsContract {
     assertThat(history.get(0).devices()).isNull();
     assertThat(history.get(1).devices()).isEqualTo(new CommitView.Devices(3, 3, 0, 3));
     assertThat(history.get(1).status()).isEqualTo(CommitView.Status.APPLIED);
+  }
+
+  @Test
+  void aCommitKeepsTheContentDiffOfEachChangedResource() {
+    up.write("apps/web/a.yaml", CONFIG).commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    String second =
+        up.write("apps/web/a.yaml", CONFIG.replace("hello", "bonjour"))
+            .write("apps/web/svc.yaml", SERVICE)
+            .commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+
+    String diff = gitops.commit("fleet", second).apps().get(0).diff();
+    assertThat(diff)
+        .contains("--- /dev/null\n+++ b/v1 Service web/web\n@@ ")
+        .contains("+kind: \"Service\"\n")
+        .contains("--- a/v1 ConfigMap web/web-config\n+++ b/v1 ConfigMap web/web-config\n@@ ")
+        .contains(" data:\n-  greeting: \"hello\"\n+  greeting: \"bonjour\"\n");
   }
 
   @Test
