@@ -272,7 +272,8 @@ final class AppsCommand {
       description = {
         "Without APP: every deployed application with how many of its devices are ready.",
         "With APP: that application on each of its devices: desired revision (with the commit it"
-            + " came from, for Git apps), running revision, state.",
+            + " came from, for Git apps), running revision (the last one the device reported"
+            + " ready, also while the desired one is applying or has failed), state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
             + " offline and updates when it reconnects).",
         "With --watch and APP, until no device is still on its way; the exit code says how: 0"

@@ -53,8 +53,12 @@ public final class AppStatusService {
    * @param desiredCommit optional: for an app from Git, the full SHA of the commit that brought it
    *     to {@code desiredRevision} (null for catalog deployments and for revisions desired before
    *     the controller recorded provenance)
+   * @param runningRevision the revision the device last reported ready: what it really runs, also
+   *     while a newer one is applying or has failed (null before the first ready report)
    * @param drift the newest drift repair the device reported for the app within {@link
    *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
+   * @param reportedRevision the revision the device last reported, in whatever phase ({@code state}
+   *     tells for the desired one): a failed revision shows here, not as running
    */
   public record DeviceApp(
       String deviceId,
@@ -68,7 +72,8 @@ public final class AppStatusService {
       String reason,
       Instant desiredSince,
       Instant reportedAt,
-      Drift drift) {
+      Drift drift,
+      String reportedRevision) {
     DeviceApp withDeviceName(String name) {
       return new DeviceApp(
           deviceId,
@@ -82,7 +87,8 @@ public final class AppStatusService {
           reason,
           desiredSince,
           reportedAt,
-          drift);
+          drift,
+          reportedRevision);
     }
   }
 
@@ -147,9 +153,12 @@ public final class AppStatusService {
             if (s == null || s.name() == null || s.phase() == null) {
               continue;
             }
+            boolean ready = s.phase() == AppState.Phase.READY;
             h.createUpdate(
                     "UPDATE device_apps SET running_revision = :rev, phase = :phase, reason ="
-                        + " :reason, reported_at = :now WHERE device_id = :d AND app = :app")
+                        + " :reason, reported_at = :now"
+                        + (ready ? ", ready_revision = :rev" : "")
+                        + " WHERE device_id = :d AND app = :app")
                 .bind("rev", cut(s.revision(), 100))
                 .bind("phase", s.phase().name())
                 .bind("reason", cut(s.reason(), MAX_TEXT))
@@ -303,8 +312,8 @@ public final class AppStatusService {
   private List<DeviceApp> query(String where, String value, Map<String, Drift> drift) {
     String sql =
         "SELECT a.device_id, NULL, a.app, a.source, a.desired_revision, a.running_revision,"
-            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit"
-            + " FROM device_apps a "
+            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit,"
+            + " a.ready_revision FROM device_apps a "
             + where;
     return jdbi.withHandle(
         h -> {
@@ -356,12 +365,13 @@ public final class AppStatusService {
         rs.getString(4),
         desired,
         rs.getString(12),
-        running,
+        rs.getString(13),
         state,
         reason,
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null,
-        drift.get(deviceId + "/" + rs.getString(3)));
+        drift.get(deviceId + "/" + rs.getString(3)),
+        running);
   }
 
   private static String cut(String s, int max) {

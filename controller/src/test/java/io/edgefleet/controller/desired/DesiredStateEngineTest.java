@@ -462,6 +462,26 @@ class DesiredStateEngineTest {
     assertThat(status.byCommit("other")).isEmpty();
   }
 
+  @Test
+  void runningIsTheLastRevisionTheDeviceReportedReadyNotOneItFailed() {
+    apps.add(gitApp("web", "sha256:aaaaaaaaaaaa", "1".repeat(40), false));
+    engine.recompute("dev-1");
+    AppStatusService status = new AppStatusService(db.jdbi(), Clock.systemUTC(), id -> null);
+    status.report("dev-1", report(state("web", "sha256:aaaaaaaaaaaa", AppState.Phase.READY)));
+    apps.set(0, gitApp("web", "sha256:bbbbbbbbbbbb", "2".repeat(40), false));
+    engine.recompute("dev-1");
+    status.report("dev-1", report(state("web", "sha256:bbbbbbbbbbbb", AppState.Phase.FAILED)));
+
+    AppStatusService.DeviceApp web = status.byApp("web").getFirst();
+    assertThat(web.state()).isEqualTo(AppStatusService.State.FAILED);
+    assertThat(web.desiredRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+    assertThat(web.runningRevision()).isEqualTo("sha256:aaaaaaaaaaaa");
+    assertThat(web.reportedRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+
+    status.report("dev-1", report(state("web", "sha256:bbbbbbbbbbbb", AppState.Phase.READY)));
+    assertThat(status.byApp("web").getFirst().runningRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+  }
+
   private static AgentMessage.AppReport report(AppState... states) {
     return new AgentMessage.AppReport(1, List.of(states), List.of());
   }
