@@ -477,6 +477,11 @@ final class ReposCommand {
           + ": "
           + (error.isEmpty() ? "newest commit " + sha + " was refused" : error);
     }
+    String partly = firstLine(Formats.text(newest, "error"));
+    if (!partly.isEmpty()) {
+      // Applied without some apps: which, and why.
+      return "synced " + name + ": " + partly;
+    }
     if (answer.path("changed").asBoolean()) {
       return "synced "
           + name
@@ -488,9 +493,18 @@ final class ReposCommand {
     return "synced " + name + ": no new commit" + (at.isEmpty() ? "" : " (at " + at + ")");
   }
 
-  /** Whether the newest commit a sync answer names was refused. */
+  /** Whether the newest commit a sync answer names was refused, as a whole or for some apps. */
   static boolean refused(JsonNode answer) {
-    return "FAILED".equals(Formats.text(answer.path("newest"), "status"));
+    JsonNode newest = answer.path("newest");
+    if ("FAILED".equals(Formats.text(newest, "status"))) {
+      return true;
+    }
+    for (JsonNode a : newest.path("apps")) {
+      if ("REFUSED".equals(Formats.text(a, "change"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -569,6 +583,10 @@ final class ReposCommand {
     Table table = new Table("app", "change", "resource");
     for (JsonNode a : c.path("apps")) {
       String app = Formats.text(a, "app");
+      if ("REFUSED".equals(Formats.text(a, "change"))) {
+        table.row(app, "refused", firstLine(Formats.text(a, "error")));
+        continue;
+      }
       int rows = 0;
       for (String change : List.of("added", "changed", "removed")) {
         for (String resource : texts(a.path(change))) {
@@ -621,13 +639,19 @@ final class ReposCommand {
   static String revisions(JsonNode revisions) {
     List<String> apps = new ArrayList<>();
     revisions.forEach(
-        r ->
-            apps.add(
-                Formats.text(r, "app")
-                    + " "
-                    + Formats.revision(Formats.text(r, "revision"))
-                    + " from "
-                    + Formats.revision(Formats.text(r, "commit"))));
+        r -> {
+          String revision = Formats.text(r, "revision");
+          String error = firstLine(Formats.text(r, "error"));
+          apps.add(
+              Formats.text(r, "app")
+                  + (revision.isEmpty()
+                      ? " not deployed"
+                      : " "
+                          + Formats.revision(revision)
+                          + " from "
+                          + Formats.revision(Formats.text(r, "commit")))
+                  + (error.isEmpty() ? "" : " (new content refused: " + error + ")"));
+        });
     return String.join(", ", apps);
   }
 

@@ -188,4 +188,23 @@ class AppsCommandTest {
       throw new AssertionError(text, e);
     }
   }
+
+  @Test
+  void gitAppsWhoseNewContentWasRefusedAreNamedWithWhatDevicesKeep() {
+    JsonNode sources =
+        json(
+            "[{\"name\":\"shop\",\"lastCommit\":{\"sha\":\"0123456789abcdef\"},"
+                + "\"revisions\":[{\"app\":\"db\",\"revision\":\"sha256:1a2b3c4d5e6f\","
+                + "\"error\":\"db/a.yaml: bad\"},{\"app\":\"kiosk\",\"error\":\"no kind\"},"
+                + "{\"app\":\"web\",\"revision\":\"sha256:abcdefabcdef\"}]}]");
+
+    assertThat(AppsCommand.refused(sources, null))
+        .containsExactly(
+            "db (repository shop): its new content at 0123456789ab was refused, so devices keep"
+                + " sha256:1a2b3c4d5e6f: db/a.yaml: bad",
+            "kiosk (repository shop): its new content at 0123456789ab was refused, so it is not"
+                + " deployed: no kind");
+    assertThat(AppsCommand.refused(sources, "web")).isEmpty();
+    assertThat(AppsCommand.refused(sources, "kiosk")).hasSize(1);
+  }
 }

@@ -730,6 +730,93 @@ class CliCommandsIT {
   }
 
   @Test
+  void aBrokenAppIsRefusedAloneAndTheOthersAreApplied() throws Exception {
+    String name = unique("mixed");
+    Path work = dir.resolve(name);
+    try (Git git = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call()) {
+      String first =
+          commit(
+              git,
+              work,
+              Map.of(
+                  "apps/web/config.yaml",
+                  configMap("web-config", "1"),
+                  "apps/db/config.yaml",
+                  configMap("db-config", "1")),
+              "Add web and db");
+      Cli.Result add =
+          run(
+              "repos",
+              "add",
+              name,
+              "--url",
+              work.toUri().toString(),
+              "--interval",
+              "1h",
+              "--target",
+              "nobody=here");
+      assertThat(add.exitCode()).as(add.err()).isZero();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          json(run("repos", "get", name, "-o", "json").out())
+                              .path("lastCommit")
+                              .path("sha")
+                              .asText())
+                      .isEqualTo(first));
+
+      String second =
+          commit(
+              git,
+              work,
+              Map.of(
+                  "apps/web/config.yaml",
+                  configMap("web-config", "2"),
+                  "apps/db/config.yaml",
+                  "kind: [oops\n"),
+              "Change web, break db");
+
+      Cli.Result sync = run("repos", "sync", name);
+      assertThat(sync.exitCode()).isEqualTo(1);
+      assertThat(sync.out())
+          .contains(
+              "synced "
+                  + name
+                  + ": commit "
+                  + second.substring(0, 12)
+                  + " was applied without one app: app 'db' was refused (it stays at sha256:")
+          .contains("config.yaml");
+      JsonNode source = json(run("repos", "get", name, "-o", "json").out());
+      assertThat(source.path("lastCommit").path("sha").asText()).isEqualTo(second);
+      assertThat(source.path("revisions").findValuesAsText("commit"))
+          .containsExactly(first, second);
+      assertThat(run("repos", "get", name).out())
+          .containsPattern(
+              "Revisions: +db sha256:[0-9a-f]{12} from "
+                  + first.substring(0, 12)
+                  + " \\(new content refused: ");
+      assertThat(row(run("repos", "history", name).out(), second.substring(0, 12)))
+          .contains("db refused (sha256:")
+          .contains("web changed (sha256:");
+      assertThat(run("repos", "diff", name, second).out()).containsPattern("\ndb +refused +");
+
+      String fixed =
+          commit(git, work, Map.of("apps/db/config.yaml", configMap("db-config", "2")), "Fix db");
+      Cli.Result again = run("repos", "sync", name);
+      assertThat(again.exitCode()).as(again.err()).isZero();
+      assertThat(again.out()).contains("new commit " + fixed.substring(0, 12) + " applied");
+      assertThat(
+              json(run("repos", "get", name, "-o", "json").out())
+                  .path("revisions")
+                  .findValuesAsText("commit"))
+          .containsExactly(fixed, second);
+    }
+    assertThat(run("repos", "remove", name).exitCode()).isZero();
+  }
+
+  @Test
   void reposAddAsJsonPrintsTheSourceAndTheWebhookHintOnStderr() throws Exception {
     String name = unique("lab");
     Path work = dir.resolve(name);

@@ -263,6 +263,47 @@ class ReposCommandTest {
   }
 
   @Test
+  void aCommitAppliedWithoutSomeAppsShowsWhichAndWhyAndSyncFails() {
+    String commit =
+        "{\"sha\":\""
+            + SHA
+            + "\",\"status\":\"APPLIED\",\"state\":\"ROLLING_OUT\","
+            + "\"error\":\"commit 0123456789ab was applied without one app: app 'db' was refused"
+            + " (it stays at sha256:1a2b3c4d5e6f from fedcba987654): db/a.yaml: bad\","
+            + "\"apps\":[{\"app\":\"db\",\"change\":\"REFUSED\","
+            + "\"revision\":\"sha256:1a2b3c4d5e6f\",\"error\":\"db/a.yaml: bad\"},"
+            + "{\"app\":\"web\",\"change\":\"CHANGED\",\"revision\":\"sha256:abcdefabcdef\","
+            + "\"changed\":[\"v1 ConfigMap web/web-config\"]}]}";
+    JsonNode answer =
+        json("{\"changed\":true,\"source\":" + SOURCE + ",\"newest\":" + commit + "}");
+
+    assertThat(ReposCommand.refused(answer)).isTrue();
+    assertThat(ReposCommand.syncSummary("shop", answer))
+        .isEqualTo(
+            "synced shop: commit 0123456789ab was applied without one app: app 'db' was refused"
+                + " (it stays at sha256:1a2b3c4d5e6f from fedcba987654): db/a.yaml: bad");
+    assertThat(ReposCommand.appChanges(json(commit)))
+        .isEqualTo("db refused (sha256:1a2b3c4d5e6f), web changed (sha256:abcdefabcdef)");
+    assertThat(ReposCommand.diff(json(commit), NOW))
+        .contains(
+            """
+            APP  CHANGE   RESOURCE
+            db   refused  db/a.yaml: bad
+            web  changed  ConfigMap/web/web-config
+            """);
+    assertThat(
+            ReposCommand.revisions(
+                json(
+                    "[{\"app\":\"db\",\"revision\":\"sha256:1a2b3c4d5e6f\",\"commit\":\""
+                        + SHA
+                        + "\",\"error\":\"db/a.yaml: bad\"},{\"app\":\"kiosk\","
+                        + "\"error\":\"kiosk/a.yaml: no kind\"}]")))
+        .isEqualTo(
+            "db sha256:1a2b3c4d5e6f from 0123456789ab (new content refused: db/a.yaml: bad),"
+                + " kiosk not deployed (new content refused: kiosk/a.yaml: no kind)");
+  }
+
+  @Test
   void historyListsCommitsWithWhereTheyStandTheirDeviceCountsAndErrors() {
     String table =
         ReposCommand.history(

@@ -14,7 +14,8 @@ import java.util.List;
  * @param committedAt the committer time
  * @param recordedAt when the controller recorded it
  * @param status {@code APPLIED} (now or once in effect) or {@code FAILED} (bad content, never used)
- * @param error optional: why a failed commit was refused
+ * @param error optional: why a failed commit was refused, or which apps an applied commit was
+ *     applied without and why (see the {@code REFUSED} entries of {@code apps})
  * @param apps per-application changes; empty for failed commits and commits that changed nothing
  * @param state optional: where the commit stands now, judged by what devices report (absent where
  *     not computed)
@@ -87,11 +88,15 @@ public record CommitView(
     static final Devices NONE = new Devices(0, 0, 0, 0);
   }
 
-  /** How an application changed. */
+  /**
+   * How an application changed. {@code REFUSED}: its new content could not be used (see {@code
+   * error}); it keeps the revision it had before the commit, or is not deployed if it had none.
+   */
   public enum Change {
     ADDED,
     CHANGED,
-    REMOVED
+    REMOVED,
+    REFUSED
   }
 
   /**
@@ -105,6 +110,8 @@ public record CommitView(
    * @param diff optional: the unified diff of the rendered resources that changed, resource by
    *     resource, at most {@value Patches#MAX_LINES} lines (the last then says {@code … N more
    *     lines}); absent for commits recorded before diffs were kept
+   * @param error optional: why a {@code REFUSED} application's new content could not be used,
+   *     naming the file
    */
   public record AppChange(
       String app,
@@ -113,7 +120,8 @@ public record CommitView(
       List<String> added,
       List<String> changed,
       List<String> removed,
-      String diff) {
+      String diff,
+      String error) {
 
     /** A change without its content diff. */
     public AppChange(
@@ -123,7 +131,7 @@ public record CommitView(
         List<String> added,
         List<String> changed,
         List<String> removed) {
-      this(app, change, revision, added, changed, removed, null);
+      this(app, change, revision, added, changed, removed, null, null);
     }
   }
 }

@@ -27,12 +27,14 @@ import org.slf4j.LoggerFactory;
  * GitPolling}), what each new commit means for the applications ({@link CommitEvaluator}), and the
  * applications at every source's head for devices.
  *
- * <p>A new tip is validated as a whole (every changed application parsed and rendered without
- * device tags): if anything is wrong the commit is recorded as {@code FAILED} with the reason,
- * shown as the source's {@code lastError}, and the previous good commit stays in effect. Network
- * and credential failures never move the head either. Application contents of applied commits are
- * kept in the database, so rendering never needs the remote or the local clone. Rendering itself is
- * {@link Rendering}'s, shared with the app catalog.
+ * <p>A new tip is validated application by application (every changed application parsed and
+ * rendered without device tags): an application that cannot be used keeps its previous revision
+ * while the others take effect, and is reported per application. If nothing of the commit can take
+ * effect it is recorded as {@code FAILED} with the reason, shown as the source's {@code lastError},
+ * and the previous good commit stays in effect. Network and credential failures never move the head
+ * either. Application contents of applied commits are kept in the database, so rendering never
+ * needs the remote or the local clone. Rendering itself is {@link Rendering}'s, shared with the app
+ * catalog.
  *
  * <p>Threading: every public method is thread-safe. Change listeners run on the polling thread.
  */
@@ -162,7 +164,8 @@ public final class GitOps implements AutoCloseable {
             commits,
             settings.pollThreads(),
             settings.minInterval(),
-            this::notifyChange);
+            this::notifyChange,
+            (source, r) -> sources.appsRefused(source, r.snapshot().sha(), r.changes()));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +45,7 @@ final class GitPolling {
   private final CommitEvaluator commits;
   private final Duration minInterval;
   private final Consumer<String> applied;
+  private final BiConsumer<String, SourceStore.Recording> refusedApps;
   private final Webhooks webhooks = new Webhooks();
   private final ScheduledExecutorService scheduler;
   private final ExecutorService workers;
@@ -63,6 +65,8 @@ final class GitPolling {
    * @param pollThreads how many sources may poll at the same time
    * @param minInterval the delay before trying again when the next poll cannot be scheduled
    * @param applied told the source name after a new commit of it was applied
+   * @param refusedApps told the source name and the recording of an applied commit that some
+   *     applications could not be used from
    */
   GitPolling(
       Clock clock,
@@ -72,7 +76,8 @@ final class GitPolling {
       CommitEvaluator commits,
       int pollThreads,
       Duration minInterval,
-      Consumer<String> applied) {
+      Consumer<String> applied,
+      BiConsumer<String, SourceStore.Recording> refusedApps) {
     this.clock = clock;
     this.secrets = secrets;
     this.store = store;
@@ -80,6 +85,7 @@ final class GitPolling {
     this.commits = commits;
     this.minInterval = minInterval;
     this.applied = applied;
+    this.refusedApps = refusedApps;
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("edgefleet-gitops-timer"));
     this.workers = Executors.newFixedThreadPool(pollThreads, daemon("edgefleet-gitops"));
   }
@@ -269,6 +275,14 @@ final class GitPolling {
             shortSha,
             r.apps().size(),
             r.changes().size());
+        if (r.error() != null) {
+          LOG.warn("git source {}: {}", name, r.error());
+          try {
+            refusedApps.accept(name, r);
+          } catch (RuntimeException e) {
+            LOG.warn("git source {}: cannot record the apps {} was applied without", name, e);
+          }
+        }
         applied.accept(name);
         return true;
       }

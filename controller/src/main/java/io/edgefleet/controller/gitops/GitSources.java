@@ -10,11 +10,14 @@ import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -166,6 +169,28 @@ final class GitSources {
   }
 
   /**
+   * Records in the audit log, as {@code git-app.refused} by {@code gitops}, each application an
+   * applied commit was applied without, with the reason and the revision it keeps.
+   */
+  void appsRefused(String source, String sha, List<CommitView.AppChange> changes) {
+    List<CommitView.AppChange> refused =
+        changes.stream().filter(c -> c.change() == CommitView.Change.REFUSED).toList();
+    if (refused.isEmpty()) {
+      return;
+    }
+    jdbi.useTransaction(
+        h -> {
+          for (CommitView.AppChange c : refused) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("commit", sha);
+            detail.put("keeps", c.revision() == null ? "nothing (not deployed)" : c.revision());
+            detail.put("error", c.error());
+            audit.record(h, "gitops", "git-app.refused", source + "/" + c.app(), detail);
+          }
+        });
+  }
+
+  /**
    * Tells how devices stand with each commit's app revisions: {@code counts} gives, for a source,
    * per commit SHA, how far what it brought reached the devices (from what they report).
    */
@@ -249,14 +274,25 @@ final class GitSources {
               .orElse(null);
       List<SourceStore.AppRow> rows = store.appsAt(s.name(), s.headSha());
       apps = rows.stream().map(SourceStore.AppRow::name).toList();
-      revisions =
-          rows.stream()
-              .map(
-                  a -> {
-                    CommitEvaluator.Revision r = commits.revision(a);
-                    return new SourceView.AppRevision(a.name(), r.revision(), r.commit());
-                  })
-              .toList();
+      // Apps the commit in effect was applied without: why, beside the revision they keep.
+      Map<String, String> refused = new TreeMap<>();
+      store
+          .latestCommit(s.name(), s.headSha())
+          .ifPresent(
+              c ->
+                  c.apps().stream()
+                      .filter(a -> a.change() == CommitView.Change.REFUSED)
+                      .forEach(a -> refused.put(a.app(), a.error())));
+      List<SourceView.AppRevision> all = new ArrayList<>();
+      for (SourceStore.AppRow a : rows) {
+        CommitEvaluator.Revision r = commits.revision(a);
+        all.add(
+            new SourceView.AppRevision(
+                a.name(), r.revision(), r.commit(), refused.remove(a.name())));
+      }
+      refused.forEach((app, error) -> all.add(new SourceView.AppRevision(app, null, null, error)));
+      all.sort(Comparator.comparing(SourceView.AppRevision::app));
+      revisions = List.copyOf(all);
     }
     String hostKey = null;
     if (s.sshHostKey() != null) {

@@ -520,6 +520,81 @@ abstract class GitOpsContract {
   }
 
   @Test
+  void oneBrokenAppDoesNotHoldBackTheOthers() {
+    String first =
+        up.write("apps/web/a.yaml", CONFIG)
+            .write("apps/db/a.yaml", CONFIG.replace("web-config", "db-config"))
+            .commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> before = byName(gitops.apps());
+
+    // web changes fine; db breaks; kiosk is new and broken from the start.
+    String second =
+        up.write("apps/web/a.yaml", CONFIG.replace("hello", "bonjour"))
+            .write("apps/db/a.yaml", "apiVersion: v1\nkind: [oops\n")
+            .write("apps/kiosk/a.yaml", "kind: ConfigMap\n")
+            .commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+
+    Map<String, AppDefinition> after = byName(gitops.apps());
+    assertThat(after).containsOnlyKeys("db", "web");
+    assertThat(after.get("web").revision()).isNotEqualTo(before.get("web").revision());
+    assertThat(after.get("web").commit()).isEqualTo(second);
+    assertThat(after.get("db").revision()).isEqualTo(before.get("db").revision());
+    assertThat(after.get("db").commit()).isEqualTo(first);
+    // The kept app still renders what it had.
+    assertThat(gitops.render(after.get("db"), Map.of()).yaml()).contains("db-config");
+
+    CommitView c = gitops.commit("fleet", second);
+    assertThat(c.status()).isEqualTo(CommitView.Status.APPLIED);
+    assertThat(c.error())
+        .contains("was applied without 2 apps")
+        .contains("app 'db' was refused (it stays at " + before.get("db").revision())
+        .contains("app 'kiosk' was refused (it is not deployed)");
+    Map<String, CommitView.AppChange> changes = new HashMap<>();
+    c.apps().forEach(a -> changes.put(a.app(), a));
+    assertThat(changes.get("web").change()).isEqualTo(CommitView.Change.CHANGED);
+    assertThat(changes.get("db").change()).isEqualTo(CommitView.Change.REFUSED);
+    assertThat(changes.get("db").revision()).isEqualTo(before.get("db").revision());
+    assertThat(changes.get("db").error()).contains("a.yaml");
+    assertThat(changes.get("kiosk").change()).isEqualTo(CommitView.Change.REFUSED);
+    assertThat(changes.get("kiosk").revision()).isNull();
+    SourceView v = gitops.get("fleet");
+    assertThat(v.lastCommit().sha()).isEqualTo(second);
+    assertThat(v.lastError()).contains("app 'db' was refused");
+    assertThat(v.revisions())
+        .extracting(SourceView.AppRevision::app, SourceView.AppRevision::revision)
+        .containsExactly(
+            Tuple.tuple("db", before.get("db").revision()),
+            Tuple.tuple("kiosk", null),
+            Tuple.tuple("web", after.get("web").revision()));
+    assertThat(v.revisions().get(0).error()).contains("a.yaml");
+    assertThat(v.revisions().get(2).error()).isNull();
+    assertThat(audit.recent(10))
+        .filteredOn(e -> e.action().equals("git-app.refused"))
+        .extracting(AuditLog.Entry::target)
+        .containsExactlyInAnyOrder("fleet/db", "fleet/kiosk");
+
+    // Fixed in the next commit: both delivered.
+    String fixed =
+        up.write("apps/db/a.yaml", CONFIG.replace("web-config", "db-config").replace("hello", "hi"))
+            .write("apps/kiosk/a.yaml", CONFIG.replace("web-config", "kiosk-config"))
+            .commit("fix");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> fixedApps = byName(gitops.apps());
+    assertThat(fixedApps).containsOnlyKeys("db", "kiosk", "web");
+    assertThat(fixedApps.get("db").commit()).isEqualTo(fixed);
+    assertThat(fixedApps.get("db").revision()).isNotEqualTo(before.get("db").revision());
+    assertThat(fixedApps.get("kiosk").commit()).isEqualTo(fixed);
+    assertThat(fixedApps.get("web").commit()).isEqualTo(second);
+    assertThat(gitops.get("fleet").lastError()).isNull();
+    assertThat(gitops.get("fleet").revisions())
+        .extracting(SourceView.AppRevision::error)
+        .containsOnlyNulls();
+  }
+
+  @Test
   void contentProblemsAreRefusedWithTheReason() {
     up.write("apps/Web_App/a.yaml", CONFIG).commit("bad name");
     gitops.add(source("names", up.fileUrl()), "alice");
