@@ -488,7 +488,7 @@ public final class BadLinkBench {
         desiredSeen = tick;
         revision = d.path("desiredRevision").asText();
       }
-      if (d != null && revision != null && revision.equals(d.path("reportedRevision").asText())) {
+      if (d != null && revision != null && revision.equals(d.path("runningRevision").asText())) {
         if (runningSeen < 0) {
           runningSeen = tick;
         }
@@ -988,7 +988,7 @@ public final class BadLinkBench {
     JsonNode d = deviceAppStatus(app);
     return d != null
         && sha.equals(d.path("desiredCommit").asText())
-        && d.path("desiredRevision").asText().equals(d.path("reportedRevision").asText())
+        && d.path("desiredRevision").asText().equals(d.path("runningRevision").asText())
         && d.path("state").asText().equals("READY");
   }
 

@@ -636,7 +636,7 @@ public final class GitOpsBench {
           revision = d.path("desiredRevision").asText();
         }
         String state = d.path("state").asText();
-        boolean runsNew = revision != null && revision.equals(d.path("reportedRevision").asText());
+        boolean runsNew = revision != null && revision.equals(d.path("runningRevision").asText());
         if (runsNew) {
           if (state.equals("READY") || state.equals("APPLIED")) {
             confirmed.putIfAbsent(id, ms(now - t0));
@@ -1099,7 +1099,7 @@ public final class GitOpsBench {
     int n = 0;
     for (JsonNode d : admin.get("/api/v1/apps/" + app + "/status").body().path("devices")) {
       if (sha.equals(d.path("desiredCommit").asText())
-          && d.path("reportedRevision").asText().equals(d.path("desiredRevision").asText())) {
+          && d.path("runningRevision").asText().equals(d.path("desiredRevision").asText())) {
         n++;
       }
     }

@@ -511,7 +511,7 @@ final class AppsCommand {
           Formats.text(d, "deviceName"),
           revision(d, "desiredRevision"),
           Formats.revision(Formats.text(d, "desiredCommit")),
-          revision(d, "runningRevision"),
+          revision(d, "readyRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
@@ -550,7 +550,7 @@ final class AppsCommand {
           Formats.text(d, "source"),
           revision(d, "desiredRevision"),
           Formats.revision(Formats.text(d, "desiredCommit")),
-          revision(d, "runningRevision"),
+          revision(d, "readyRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));

@@ -53,12 +53,12 @@ public final class AppStatusService {
    * @param desiredCommit optional: for an app from Git, the full SHA of the commit that brought it
    *     to {@code desiredRevision} (null for catalog deployments and for revisions desired before
    *     the controller recorded provenance)
-   * @param runningRevision the revision the device last reported ready: what it really runs, also
-   *     while a newer one is applying or has failed (null before the first ready report)
+   * @param runningRevision the revision the device last reported, in whatever phase ({@code state}
+   *     tells for the desired one)
    * @param drift the newest drift repair the device reported for the app within {@link
    *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
-   * @param reportedRevision the revision the device last reported, in whatever phase ({@code state}
-   *     tells for the desired one): a failed revision shows here, not as running
+   * @param readyRevision the revision the device last reported ready: what it really runs, also
+   *     while a newer one is applying or has failed (null before the first ready report)
    */
   public record DeviceApp(
       String deviceId,
@@ -73,7 +73,7 @@ public final class AppStatusService {
       Instant desiredSince,
       Instant reportedAt,
       Drift drift,
-      String reportedRevision) {
+      String readyRevision) {
     DeviceApp withDeviceName(String name) {
       return new DeviceApp(
           deviceId,
@@ -88,7 +88,7 @@ public final class AppStatusService {
           desiredSince,
           reportedAt,
           drift,
-          reportedRevision);
+          readyRevision);
     }
   }
 
@@ -365,13 +365,13 @@ public final class AppStatusService {
         rs.getString(4),
         desired,
         rs.getString(12),
-        rs.getString(13),
+        running,
         state,
         reason,
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null,
         drift.get(deviceId + "/" + rs.getString(3)),
-        running);
+        rs.getString(13));
   }
 
   private static String cut(String s, int max) {

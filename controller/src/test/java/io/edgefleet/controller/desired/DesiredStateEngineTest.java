@@ -463,7 +463,7 @@ class DesiredStateEngineTest {
   }
 
   @Test
-  void runningIsTheLastRevisionTheDeviceReportedReadyNotOneItFailed() {
+  void readyIsTheLastRevisionTheDeviceReportedReadyNotOneItFailed() {
     apps.add(gitApp("web", "sha256:aaaaaaaaaaaa", "1".repeat(40), false));
     engine.recompute("dev-1");
     AppStatusService status = new AppStatusService(db.jdbi(), Clock.systemUTC(), id -> null);
@@ -475,11 +475,11 @@ class DesiredStateEngineTest {
     AppStatusService.DeviceApp web = status.byApp("web").getFirst();
     assertThat(web.state()).isEqualTo(AppStatusService.State.FAILED);
     assertThat(web.desiredRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
-    assertThat(web.runningRevision()).isEqualTo("sha256:aaaaaaaaaaaa");
-    assertThat(web.reportedRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+    assertThat(web.readyRevision()).isEqualTo("sha256:aaaaaaaaaaaa");
+    assertThat(web.runningRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
 
     status.report("dev-1", report(state("web", "sha256:bbbbbbbbbbbb", AppState.Phase.READY)));
-    assertThat(status.byApp("web").getFirst().runningRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+    assertThat(status.byApp("web").getFirst().readyRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
   }
 
   private static AgentMessage.AppReport report(AppState... states) {
