@@ -24,7 +24,8 @@ class AgentOptionsTest {
                 Timeouts.REFUSED_BACKOFF,
                 true,
                 Duration.ofSeconds(10),
-                Transfers.Limits.defaults().progressWindow()));
+                Transfers.Limits.defaults().progressWindow(),
+                Optional.empty()));
   }
 
   @Test
@@ -38,6 +39,9 @@ class AgentOptionsTest {
     assertThat(DEFAULTS.withQr(false)).isEqualTo(copy(null, null, null, false, null, null));
     assertThat(DEFAULTS.withReconcileInterval(d)).isEqualTo(copy(null, null, null, null, d, null));
     assertThat(DEFAULTS.withStallTimeout(d)).isEqualTo(copy(null, null, null, null, null, d));
+    assertThat(DEFAULTS.withName("till-3").name()).contains("till-3");
+    assertThat(DEFAULTS.withName("till-3").withName(null)).isEqualTo(DEFAULTS);
+    assertThat(DEFAULTS.withName("till-3").withSerial("SN-1").name()).contains("till-3");
     assertThat(DEFAULTS.withQr(false).withMaxBackoff(d))
         .isEqualTo(copy(null, d, null, false, null, null));
   }
@@ -58,6 +62,7 @@ class AgentOptionsTest {
         refusedBackoff != null ? refusedBackoff : DEFAULTS.refusedBackoff(),
         showQr != null ? showQr : DEFAULTS.showQr(),
         reconcileInterval != null ? reconcileInterval : DEFAULTS.reconcileInterval(),
-        stallTimeout != null ? stallTimeout : DEFAULTS.stallTimeout());
+        stallTimeout != null ? stallTimeout : DEFAULTS.stallTimeout(),
+        DEFAULTS.name());
   }
 }

@@ -272,7 +272,8 @@ final class AppsCommand {
       description = {
         "Without APP: every deployed application with how many of its devices are ready.",
         "With APP: that application on each of its devices: desired revision (with the commit it"
-            + " came from, for Git apps), running revision, state.",
+            + " came from, for Git apps), running revision (the last one the device reported"
+            + " ready, also while the desired one is applying or has failed), state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
             + " offline and updates when it reconnects).",
         "With --watch and APP, until no device is still on its way; the exit code says how: 0"
@@ -296,11 +297,22 @@ final class AppsCommand {
       } else if (app == null) {
         JsonNode items = api.get(APPS).path("items");
         printItems(items, () -> table(items));
+        refusals(api, null).forEach(this::note);
       } else {
         JsonNode status = api.get(APPS + "/" + ControllerClient.segment(app) + "/status");
         JsonNode devices = status.path("devices");
         print(status, () -> deviceTable(devices, now()));
         spec.commandLine().getErr().println(summary(devices));
+        refusals(api, app).forEach(this::note);
+      }
+    }
+
+    /** Git apps whose newest content was refused, when this token may read the repositories. */
+    private List<String> refusals(ControllerClient api, String only) {
+      try {
+        return refused(api.get(ReposCommand.REPOS).path("items"), only);
+      } catch (CliException e) {
+        return List.of();
       }
     }
 
@@ -339,6 +351,37 @@ final class AppsCommand {
     return Optional.of(
         new Watch.End(
             code, app + ": " + summary(devices) + (code == 0 ? "" : " (exit " + code + ")")));
+  }
+
+  /**
+   * One line per Git application (of {@code only}, or all) whose new content the commit in effect
+   * could not use: the devices keep the revision it had, or do not have it at all.
+   */
+  static List<String> refused(Iterable<JsonNode> sources, String only) {
+    List<String> lines = new ArrayList<>();
+    for (JsonNode s : sources) {
+      for (JsonNode r : s.path("revisions")) {
+        String app = Formats.text(r, "app");
+        String error = Formats.text(r, "error");
+        if (error.isEmpty() || (only != null && !only.equals(app))) {
+          continue;
+        }
+        String revision = Formats.text(r, "revision");
+        lines.add(
+            app
+                + " (repository "
+                + Formats.text(s, "name")
+                + "): its new content at "
+                + Formats.revision(Formats.text(s.path("lastCommit"), "sha"))
+                + " was refused, "
+                + (revision.isEmpty()
+                    ? "so it is not deployed"
+                    : "so devices keep " + Formats.revision(revision))
+                + ": "
+                + firstLine(error));
+      }
+    }
+    return lines;
   }
 
   /** The first line after a push: new, or already there. */
@@ -468,7 +511,7 @@ final class AppsCommand {
           Formats.text(d, "deviceName"),
           revision(d, "desiredRevision"),
           Formats.revision(Formats.text(d, "desiredCommit")),
-          revision(d, "runningRevision"),
+          revision(d, "readyRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
@@ -507,7 +550,7 @@ final class AppsCommand {
           Formats.text(d, "source"),
           revision(d, "desiredRevision"),
           Formats.revision(Formats.text(d, "desiredCommit")),
-          revision(d, "runningRevision"),
+          revision(d, "readyRevision"),
           Formats.text(d, "state"),
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));

@@ -77,7 +77,9 @@ final class ReposCommand {
         names = "--branch",
         paramLabel = "BRANCH",
         converter = Converters.NonBlank.class,
-        description = "Branch to follow (default: main).")
+        description =
+            "Branch to follow (default: the repository's default branch, where its HEAD points;"
+                + " resolved on the first check and kept).")
     String branch;
 
     @Option(
@@ -247,7 +249,9 @@ final class ReposCommand {
       print(answer, () -> details(source, server, now(), false));
       note(syncSummary(name, answer));
       String error = Formats.text(source, "lastError");
-      if (!error.isEmpty()) {
+      if (refused(answer)) {
+        exitCode = CliException.FAILED;
+      } else if (!error.isEmpty()) {
         spec.commandLine().getErr().println("warning: " + error);
       }
     }
@@ -280,7 +284,9 @@ final class ReposCommand {
 
   @Command(
       name = "diff",
-      description = "What a commit changed per application: added, changed and removed resources.")
+      description =
+          "What a commit changed per application: added, changed and removed resources, then the"
+              + " diff of each resource's rendered YAML.")
   static final class Diff extends TokenCommand {
     @Parameters(
         index = "0",
@@ -410,7 +416,7 @@ final class ReposCommand {
       table.row(
           Formats.text(s, "name"),
           Formats.text(s, "url"),
-          Formats.text(s, "branch"),
+          branch(s),
           Formats.text(s, "path"),
           target(s),
           Formats.revision(Formats.text(s.path("lastCommit"), "sha")),
@@ -427,7 +433,7 @@ final class ReposCommand {
     SequencedMap<String, String> fields = new LinkedHashMap<>();
     fields.put("Name", Formats.text(s, "name"));
     fields.put("URL", Formats.text(s, "url"));
-    fields.put("Branch", Formats.text(s, "branch"));
+    fields.put("Branch", branch(s));
     fields.put("Path", Formats.text(s, "path"));
     fields.put("Interval", Formats.text(s, "interval"));
     fields.put("Auth", Formats.text(s, "auth"));
@@ -467,33 +473,91 @@ final class ReposCommand {
         "");
   }
 
+  /**
+   * What a sync found, as one line: the new commit applied, the newest commit refused with the
+   * reason and the commit that stays in effect, or that nothing new came.
+   */
   static String syncSummary(String name, JsonNode answer) {
-    JsonNode commit = answer.path("source").path("lastCommit");
-    String sha = Formats.revision(Formats.text(commit, "sha"));
+    JsonNode head = answer.path("source").path("lastCommit");
+    String at = Formats.revision(Formats.text(head, "sha"));
+    JsonNode newest = answer.path("newest");
+    String sha = Formats.revision(Formats.text(newest, "sha"));
+    if (refused(answer)) {
+      // The controller's reason names the commit, what stays in effect, and the app and file.
+      String error = firstLine(Formats.text(newest, "error"));
+      return "synced "
+          + name
+          + ": "
+          + (error.isEmpty() ? "newest commit " + sha + " was refused" : error);
+    }
+    String partly = firstLine(Formats.text(newest, "error"));
+    if (!partly.isEmpty()) {
+      // Applied without some apps: which, and why.
+      return "synced " + name + ": " + partly;
+    }
     if (answer.path("changed").asBoolean()) {
       return "synced "
           + name
           + ": new commit "
-          + sha
-          + " "
-          + abbreviate(firstLine(Formats.text(commit, "message")), MAX_MESSAGE);
+          + at
+          + " applied: "
+          + abbreviate(firstLine(Formats.text(head, "message")), MAX_MESSAGE);
     }
-    return "synced " + name + ": no new commit" + (sha.isEmpty() ? "" : " (at " + sha + ")");
+    return "synced " + name + ": no new commit" + (at.isEmpty() ? "" : " (at " + at + ")");
   }
 
+  /** Whether the newest commit a sync answer names was refused, as a whole or for some apps. */
+  static boolean refused(JsonNode answer) {
+    JsonNode newest = answer.path("newest");
+    if ("FAILED".equals(Formats.text(newest, "status"))) {
+      return true;
+    }
+    for (JsonNode a : newest.path("apps")) {
+      if ("REFUSED".equals(Formats.text(a, "change"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The recorded commits: where each stands now, and how many devices should run what it brought
+   * (rendered), run it (delivered), report it ready, or failed it.
+   */
   static String history(Iterable<JsonNode> commits, Instant now) {
-    Table table = new Table("sha", "status", "committed", "author", "apps", "message", "error");
+    Table table =
+        new Table(
+            "sha",
+            "status",
+            "rendered",
+            "delivered",
+            "ready",
+            "failed",
+            "committed",
+            "apps",
+            "message",
+            "error");
     for (JsonNode c : commits) {
+      JsonNode d = c.path("devices");
       table.row(
           Formats.revision(Formats.text(c, "sha")),
-          Formats.text(c, "status"),
+          status(c),
+          Formats.text(d, "rendered"),
+          Formats.text(d, "delivered"),
+          Formats.text(d, "ready"),
+          Formats.text(d, "failed"),
           Formats.relative(c, "committedAt", now),
-          authorName(Formats.text(c, "author")),
           appChanges(c),
           firstLine(Formats.text(c, "message")),
           firstLine(Formats.text(c, "error")));
     }
     return table.render();
+  }
+
+  /** Where a commit stands ({@code state}); what was recorded for controllers that do not say. */
+  static String status(JsonNode commit) {
+    String state = Formats.text(commit, "state");
+    return state.isEmpty() ? Formats.text(commit, "status") : state;
   }
 
   /** A commit with, per application, its added, changed and removed resources. */
@@ -504,7 +568,20 @@ final class ReposCommand {
     fields.put("Author", Formats.text(c, "author"));
     fields.put("Committed", Formats.timestamp(c, "committedAt", now));
     fields.put("Recorded", Formats.timestamp(c, "recordedAt", now));
-    fields.put("Status", Formats.text(c, "status"));
+    fields.put("Status", status(c));
+    JsonNode d = c.path("devices");
+    if (d.isObject()) {
+      fields.put(
+          "Devices",
+          Formats.text(d, "rendered")
+              + " rendered, "
+              + Formats.text(d, "delivered")
+              + " delivered, "
+              + Formats.text(d, "ready")
+              + " ready, "
+              + Formats.text(d, "failed")
+              + " failed");
+    }
     fields.put("Error", Formats.text(c, "error"));
     fields.put("Message", firstLine(Formats.text(c, "message")));
     fields.put("Apps", appChanges(c));
@@ -519,6 +596,10 @@ final class ReposCommand {
     Table table = new Table("app", "change", "resource");
     for (JsonNode a : c.path("apps")) {
       String app = Formats.text(a, "app");
+      if ("REFUSED".equals(Formats.text(a, "change"))) {
+        table.row(app, "refused", firstLine(Formats.text(a, "error")));
+        continue;
+      }
       int rows = 0;
       for (String change : List.of("added", "changed", "removed")) {
         for (String resource : texts(a.path(change))) {
@@ -530,7 +611,18 @@ final class ReposCommand {
         table.row(app, lower(Formats.text(a, "change")), "");
       }
     }
-    return out.append(table.render()).toString();
+    out.append(table.render());
+    // Then what changed in each resource, as the controller rendered it (bounded by it).
+    for (JsonNode a : c.path("apps")) {
+      String patch = Formats.text(a, "diff");
+      if (!patch.isEmpty()) {
+        out.append('\n').append(Formats.text(a, "app")).append(":\n").append(patch);
+        if (!patch.endsWith("\n")) {
+          out.append('\n');
+        }
+      }
+    }
+    return out.toString();
   }
 
   /**
@@ -560,13 +652,19 @@ final class ReposCommand {
   static String revisions(JsonNode revisions) {
     List<String> apps = new ArrayList<>();
     revisions.forEach(
-        r ->
-            apps.add(
-                Formats.text(r, "app")
-                    + " "
-                    + Formats.revision(Formats.text(r, "revision"))
-                    + " from "
-                    + Formats.revision(Formats.text(r, "commit"))));
+        r -> {
+          String revision = Formats.text(r, "revision");
+          String error = firstLine(Formats.text(r, "error"));
+          apps.add(
+              Formats.text(r, "app")
+                  + (revision.isEmpty()
+                      ? " not deployed"
+                      : " "
+                          + Formats.revision(revision)
+                          + " from "
+                          + Formats.revision(Formats.text(r, "commit")))
+                  + (error.isEmpty() ? "" : " (new content refused: " + error + ")"));
+        });
     return String.join(", ", apps);
   }
 
@@ -596,15 +694,15 @@ final class ReposCommand {
     return server + path;
   }
 
+  /** The followed branch, or that the remote's default branch is not known yet. */
+  private static String branch(JsonNode s) {
+    String branch = Formats.text(s, "branch");
+    return branch.isEmpty() && s.has("name") ? "(remote default)" : branch;
+  }
+
   private static String target(JsonNode s) {
     String target = Formats.text(s, "target");
     return target.isBlank() && s.has("target") ? "(all devices)" : target;
-  }
-
-  /** {@code Name} from {@code Name <email>}. */
-  private static String authorName(String author) {
-    int lt = author.indexOf(" <");
-    return lt > 0 ? author.substring(0, lt) : author;
   }
 
   private static String lower(String text) {

@@ -17,6 +17,7 @@ class AppsCommandTest {
           + "\"desiredRevision\":\"sha256:0123456789ab\",\"desiredCommit\":\""
           + COMMIT
           + "\",\"runningRevision\":\"sha256:0123456789ab\","
+          + "\"readyRevision\":\"sha256:0123456789ab\","
           + "\"state\":\"READY\",\"desiredSince\":\"2025-06-01T11:58:00Z\","
           + "\"reportedAt\":\"2025-06-01T11:59:00Z\"}";
   // Still running the commit it was given as revision before content revisions.
@@ -25,6 +26,7 @@ class AppsCommandTest {
           + "\"desiredRevision\":\"sha256:0123456789ab\",\"desiredCommit\":\""
           + COMMIT
           + "\",\"runningRevision\":\"0123456789abcdef0123456789abcdef01234567\","
+          + "\"readyRevision\":\"0123456789abcdef0123456789abcdef01234567\","
           + "\"state\":\"PENDING_OFFLINE\","
           + "\"reason\":\"device is offline; it updates when it reconnects\","
           + "\"desiredSince\":\"2025-05-30T12:00:00Z\"}";
@@ -68,6 +70,19 @@ class AppsCommandTest {
                 + "  -                                                 2m ago",
             "dev-2   pos-2  sha256:0123456789ab  fedcba987654  0123456789ab         PENDING_OFFLINE"
                 + "  device is offline; it updates when it reconnects  2d ago");
+  }
+
+  @Test
+  void runningIsTheRevisionTheDeviceLastReportedReadyNotTheOneItFailed() {
+    String failed =
+        "{\"deviceId\":\"dev-4\",\"app\":\"web\",\"desiredRevision\":\"sha256:bbbbbbbbbbbb\","
+            + "\"runningRevision\":\"sha256:bbbbbbbbbbbb\",\"readyRevision\":\"sha256:aaaaaaaaaaaa\","
+            + "\"state\":\"FAILED\",\"reason\":\"crash loop\",\"desiredSince\":\"2025-06-01T11:59:00Z\"}";
+
+    assertThat(AppsCommand.deviceTable(json("[" + failed + "]"), NOW).lines())
+        .containsExactly(
+            "DEVICE  NAME  DESIRED              COMMIT  RUNNING              STATE   REASON      SINCE",
+            "dev-4   -     sha256:bbbbbbbbbbbb  -       sha256:aaaaaaaaaaaa  FAILED  crash loop  1m ago");
   }
 
   @Test
@@ -187,5 +202,24 @@ class AppsCommandTest {
     } catch (IOException e) {
       throw new AssertionError(text, e);
     }
+  }
+
+  @Test
+  void gitAppsWhoseNewContentWasRefusedAreNamedWithWhatDevicesKeep() {
+    JsonNode sources =
+        json(
+            "[{\"name\":\"shop\",\"lastCommit\":{\"sha\":\"0123456789abcdef\"},"
+                + "\"revisions\":[{\"app\":\"db\",\"revision\":\"sha256:1a2b3c4d5e6f\","
+                + "\"error\":\"db/a.yaml: bad\"},{\"app\":\"kiosk\",\"error\":\"no kind\"},"
+                + "{\"app\":\"web\",\"revision\":\"sha256:abcdefabcdef\"}]}]");
+
+    assertThat(AppsCommand.refused(sources, null))
+        .containsExactly(
+            "db (repository shop): its new content at 0123456789ab was refused, so devices keep"
+                + " sha256:1a2b3c4d5e6f: db/a.yaml: bad",
+            "kiosk (repository shop): its new content at 0123456789ab was refused, so it is not"
+                + " deployed: no kind");
+    assertThat(AppsCommand.refused(sources, "web")).isEmpty();
+    assertThat(AppsCommand.refused(sources, "kiosk")).hasSize(1);
   }
 }

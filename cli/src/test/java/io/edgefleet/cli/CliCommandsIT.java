@@ -743,13 +743,14 @@ class CliCommandsIT {
     assertThat(row(history, second.substring(0, 12)))
         .matches(
             Pattern.quote(second.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web changed \\("
+                + " +APPLIED +0 +0 +0 +0 +\\d+s ago +web changed \\("
                 + revision
                 + "\\) +Change web +-");
     assertThat(row(history, first.substring(0, 12)))
         .matches(
             Pattern.quote(first.substring(0, 12))
-                + " +APPLIED +\\d+s ago +Ada +web added \\(sha256:[0-9a-f]{12}\\) +Add web +-");
+                + " +SUPERSEDED +0 +0 +0 +0 +\\d+s ago +web added \\(sha256:[0-9a-f]{12}\\) +Add web"
+                + " +-");
     JsonNode newest =
         json(run("repos", "history", name, "--limit", "1", "-o", "json").out()).path("items");
     assertThat(newest.findValuesAsText("sha")).containsExactly(second);
@@ -763,9 +764,31 @@ class CliCommandsIT {
         .containsPattern("Status: +APPLIED\n")
         .containsPattern("Apps: +web changed \\(" + revision + "\\)\n")
         .containsPattern("\nweb +added +ConfigMap/web/extra\n")
-        .containsPattern("\nweb +changed +ConfigMap/web/web-config\n");
+        .containsPattern("\nweb +changed +ConfigMap/web/web-config\n")
+        .contains("\nweb:\n--- /dev/null\n+++ b/v1 ConfigMap web/extra\n@@ -0,0 +1,7 @@\n")
+        .contains("--- a/v1 ConfigMap web/web-config\n+++ b/v1 ConfigMap web/web-config\n")
+        .contains("\n-  value: \"1\"\n+  value: \"2\"\n");
     assertThat(run("repos", "diff", name, first).out())
         .containsPattern("\nweb +added +ConfigMap/web/web-config\n");
+
+    // A broken commit: sync says it was refused and why, and exits non-zero.
+    String broken;
+    try (Git git = Git.open(work.toFile())) {
+      broken = commit(git, work, Map.of("apps/web/config.yaml", "kind: [oops\n"), "Break web");
+    }
+    Cli.Result refused = run("repos", "sync", name);
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.out())
+        .contains(
+            "synced "
+                + name
+                + ": commit "
+                + broken.substring(0, 12)
+                + " was refused (commit "
+                + second.substring(0, 12)
+                + " stays in effect): app 'web': ")
+        .contains("config.yaml");
+    assertThat(run("repos", "sync", name).exitCode()).isEqualTo(1);
 
     Cli.Result remove = run("repos", "remove", name);
 
@@ -774,6 +797,93 @@ class CliCommandsIT {
     Cli.Result gone = run("repos", "get", name);
     assertThat(gone.exitCode()).isEqualTo(1);
     assertThat(gone.err()).startsWith("error: ").contains("(NOT_FOUND)");
+  }
+
+  @Test
+  void aBrokenAppIsRefusedAloneAndTheOthersAreApplied() throws Exception {
+    String name = unique("mixed");
+    Path work = dir.resolve(name);
+    try (Git git = Git.init().setDirectory(work.toFile()).setInitialBranch("main").call()) {
+      String first =
+          commit(
+              git,
+              work,
+              Map.of(
+                  "apps/web/config.yaml",
+                  configMap("web-config", "1"),
+                  "apps/db/config.yaml",
+                  configMap("db-config", "1")),
+              "Add web and db");
+      Cli.Result add =
+          run(
+              "repos",
+              "add",
+              name,
+              "--url",
+              work.toUri().toString(),
+              "--interval",
+              "1h",
+              "--target",
+              "nobody=here");
+      assertThat(add.exitCode()).as(add.err()).isZero();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          json(run("repos", "get", name, "-o", "json").out())
+                              .path("lastCommit")
+                              .path("sha")
+                              .asText())
+                      .isEqualTo(first));
+
+      String second =
+          commit(
+              git,
+              work,
+              Map.of(
+                  "apps/web/config.yaml",
+                  configMap("web-config", "2"),
+                  "apps/db/config.yaml",
+                  "kind: [oops\n"),
+              "Change web, break db");
+
+      Cli.Result sync = run("repos", "sync", name);
+      assertThat(sync.exitCode()).isEqualTo(1);
+      assertThat(sync.out())
+          .contains(
+              "synced "
+                  + name
+                  + ": commit "
+                  + second.substring(0, 12)
+                  + " was applied without one app: app 'db' was refused (it stays at sha256:")
+          .contains("config.yaml");
+      JsonNode source = json(run("repos", "get", name, "-o", "json").out());
+      assertThat(source.path("lastCommit").path("sha").asText()).isEqualTo(second);
+      assertThat(source.path("revisions").findValuesAsText("commit"))
+          .containsExactly(first, second);
+      assertThat(run("repos", "get", name).out())
+          .containsPattern(
+              "Revisions: +db sha256:[0-9a-f]{12} from "
+                  + first.substring(0, 12)
+                  + " \\(new content refused: ");
+      assertThat(row(run("repos", "history", name).out(), second.substring(0, 12)))
+          .contains("db refused (sha256:")
+          .contains("web changed (sha256:");
+      assertThat(run("repos", "diff", name, second).out()).containsPattern("\ndb +refused +");
+
+      String fixed =
+          commit(git, work, Map.of("apps/db/config.yaml", configMap("db-config", "2")), "Fix db");
+      Cli.Result again = run("repos", "sync", name);
+      assertThat(again.exitCode()).as(again.err()).isZero();
+      assertThat(again.out()).contains("new commit " + fixed.substring(0, 12) + " applied");
+      assertThat(
+              json(run("repos", "get", name, "-o", "json").out())
+                  .path("revisions")
+                  .findValuesAsText("commit"))
+          .containsExactly(fixed, second);
+    }
+    assertThat(run("repos", "remove", name).exitCode()).isZero();
   }
 
   @Test

@@ -177,6 +177,15 @@ class ReposCommandTest {
   }
 
   @Test
+  void aSourceAddedWithoutABranchShowsThatItFollowsTheRemoteDefault() {
+    String unresolved = "{\"name\":\"lab\",\"url\":\"file:///srv/lab\",\"apps\":[]}";
+    assertThat(ReposCommand.table(json("[" + unresolved + "]"), NOW))
+        .contains("lab   file:///srv/lab  (remote default)");
+    assertThat(ReposCommand.details(json(unresolved), SERVER, NOW, false))
+        .containsPattern("Branch: +\\(remote default\\)\n");
+  }
+
+  @Test
   void detailsShowTheCommitAppsAndWebhook() {
     String details = ReposCommand.details(json(SOURCE), SERVER, NOW, true);
 
@@ -220,7 +229,7 @@ class ReposCommandTest {
   void syncSummarySaysWhetherANewCommitCame() {
     assertThat(
             ReposCommand.syncSummary("shop", json("{\"changed\":true,\"source\":" + SOURCE + "}")))
-        .isEqualTo("synced shop: new commit 0123456789ab Bump web to 1.2");
+        .isEqualTo("synced shop: new commit 0123456789ab applied: Bump web to 1.2");
     assertThat(
             ReposCommand.syncSummary("shop", json("{\"changed\":false,\"source\":" + SOURCE + "}")))
         .isEqualTo("synced shop: no new commit (at 0123456789ab)");
@@ -229,7 +238,73 @@ class ReposCommandTest {
   }
 
   @Test
-  void historyListsCommitsWithTheirAppChangesAndErrors() {
+  void syncSummarySaysTheNewestCommitWasRefusedAndWhy() {
+    JsonNode answer =
+        json(
+            "{\"changed\":false,\"source\":"
+                + SOURCE
+                + ",\"newest\":{\"sha\":\"fedcba9876543210fedcba9876543210fedcba98\","
+                + "\"status\":\"FAILED\",\"error\":\"commit fedcba987654 was refused (commit"
+                + " 0123456789ab stays in effect): app 'web': web/a.yaml: bad indentation\"}}");
+
+    assertThat(ReposCommand.refused(answer)).isTrue();
+    assertThat(ReposCommand.syncSummary("shop", answer))
+        .isEqualTo(
+            "synced shop: commit fedcba987654 was refused (commit 0123456789ab stays in effect):"
+                + " app 'web': web/a.yaml: bad indentation");
+    JsonNode applied =
+        json(
+            "{\"changed\":false,\"source\":"
+                + SOURCE
+                + ",\"newest\":{\"sha\":\""
+                + SHA
+                + "\",\"status\":\"APPLIED\"}}");
+    assertThat(ReposCommand.refused(applied)).isFalse();
+  }
+
+  @Test
+  void aCommitAppliedWithoutSomeAppsShowsWhichAndWhyAndSyncFails() {
+    String commit =
+        "{\"sha\":\""
+            + SHA
+            + "\",\"status\":\"APPLIED\",\"state\":\"ROLLING_OUT\","
+            + "\"error\":\"commit 0123456789ab was applied without one app: app 'db' was refused"
+            + " (it stays at sha256:1a2b3c4d5e6f from fedcba987654): db/a.yaml: bad\","
+            + "\"apps\":[{\"app\":\"db\",\"change\":\"REFUSED\","
+            + "\"revision\":\"sha256:1a2b3c4d5e6f\",\"error\":\"db/a.yaml: bad\"},"
+            + "{\"app\":\"web\",\"change\":\"CHANGED\",\"revision\":\"sha256:abcdefabcdef\","
+            + "\"changed\":[\"v1 ConfigMap web/web-config\"]}]}";
+    JsonNode answer =
+        json("{\"changed\":true,\"source\":" + SOURCE + ",\"newest\":" + commit + "}");
+
+    assertThat(ReposCommand.refused(answer)).isTrue();
+    assertThat(ReposCommand.syncSummary("shop", answer))
+        .isEqualTo(
+            "synced shop: commit 0123456789ab was applied without one app: app 'db' was refused"
+                + " (it stays at sha256:1a2b3c4d5e6f from fedcba987654): db/a.yaml: bad");
+    assertThat(ReposCommand.appChanges(json(commit)))
+        .isEqualTo("db refused (sha256:1a2b3c4d5e6f), web changed (sha256:abcdefabcdef)");
+    assertThat(ReposCommand.diff(json(commit), NOW))
+        .contains(
+            """
+            APP  CHANGE   RESOURCE
+            db   refused  db/a.yaml: bad
+            web  changed  ConfigMap/web/web-config
+            """);
+    assertThat(
+            ReposCommand.revisions(
+                json(
+                    "[{\"app\":\"db\",\"revision\":\"sha256:1a2b3c4d5e6f\",\"commit\":\""
+                        + SHA
+                        + "\",\"error\":\"db/a.yaml: bad\"},{\"app\":\"kiosk\","
+                        + "\"error\":\"kiosk/a.yaml: no kind\"}]")))
+        .isEqualTo(
+            "db sha256:1a2b3c4d5e6f from 0123456789ab (new content refused: db/a.yaml: bad),"
+                + " kiosk not deployed (new content refused: kiosk/a.yaml: no kind)");
+  }
+
+  @Test
+  void historyListsCommitsWithWhereTheyStandTheirDeviceCountsAndErrors() {
     String table =
         ReposCommand.history(
             json(
@@ -237,22 +312,29 @@ class ReposCommandTest {
                     + SHA
                     + "\",\"author\":\"Ada <ada@example.com>\",\"message\":\"Bump web\\nbody\","
                     + "\"committedAt\":\"2025-06-01T11:55:00Z\",\"status\":\"APPLIED\","
+                    + "\"state\":\"FAILED\","
+                    + "\"devices\":{\"rendered\":3,\"delivered\":3,\"ready\":0,\"failed\":3},"
                     + "\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
-                    + "\"revision\":\"sha256:1a2b3c4d5e6f\"},"
-                    + "{\"app\":\"kiosk\",\"change\":\"REMOVED\"}]},"
+                    + "\"revision\":\"sha256:1a2b3c4d5e6f\"}]},"
                     + "{\"sha\":\"fedcba9876543210\",\"author\":\"Bob\",\"message\":\"oops\","
                     + "\"committedAt\":\"2025-06-01T10:00:00Z\",\"status\":\"FAILED\","
-                    + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]}]"),
+                    + "\"state\":\"REFUSED\","
+                    + "\"error\":\"web/deploy.yaml: document 1 has no kind\",\"apps\":[]},"
+                    + "{\"sha\":\"abcdef0123456789\",\"message\":\"older controller\","
+                    + "\"committedAt\":\"2025-06-01T09:00:00Z\",\"status\":\"APPLIED\","
+                    + "\"apps\":[]}]"),
             NOW);
 
     assertThat(table.lines())
         .containsExactly(
-            "SHA           STATUS   COMMITTED  AUTHOR  APPS                                        "
-                + "      MESSAGE   ERROR",
-            "0123456789ab  APPLIED  5m ago     Ada     web changed (sha256:1a2b3c4d5e6f), kiosk "
-                + "removed  Bump web  -",
-            "fedcba987654  FAILED   2h ago     Bob     -                                           "
-                + "      oops      web/deploy.yaml: document 1 has no kind");
+            "SHA           STATUS   RENDERED  DELIVERED  READY  FAILED  COMMITTED  APPS           "
+                + "                    MESSAGE           ERROR",
+            "0123456789ab  FAILED   3         3          0      3       5m ago     web changed "
+                + "(sha256:1a2b3c4d5e6f)  Bump web          -",
+            "fedcba987654  REFUSED  -         -          -      -       2h ago     -              "
+                + "                    oops              web/deploy.yaml: document 1 has no kind",
+            "abcdef012345  APPLIED  -         -          -      -       3h ago     -              "
+                + "                    older controller  -");
   }
 
   @Test
@@ -289,6 +371,38 @@ class ReposCommandTest {
             web    removed  Service/shop/web-old
             kiosk  added    Namespace/kiosk
             kiosk  added    Deployment/kiosk/kiosk
+            """);
+  }
+
+  @Test
+  void diffShowsTheContentDiffOfEachAppAfterTheResources() {
+    String diff =
+        ReposCommand.diff(
+            json(
+                "{\"sha\":\""
+                    + SHA
+                    + "\",\"status\":\"APPLIED\",\"apps\":[{\"app\":\"web\",\"change\":\"CHANGED\","
+                    + "\"changed\":[\"v1 ConfigMap web/web-config\"],"
+                    + "\"diff\":\"--- a/v1 ConfigMap web/web-config\\n+++ b/v1 ConfigMap"
+                    + " web/web-config\\n@@ -1 +1 @@\\n-  greeting: hello\\n+  greeting: bye\\n"
+                    + "… 12 more lines\\n\"},"
+                    + "{\"app\":\"db\",\"change\":\"CHANGED\"}]}"),
+            NOW);
+
+    assertThat(diff)
+        .endsWith(
+            """
+            APP  CHANGE   RESOURCE
+            web  changed  ConfigMap/web/web-config
+            db   changed  -
+
+            web:
+            --- a/v1 ConfigMap web/web-config
+            +++ b/v1 ConfigMap web/web-config
+            @@ -1 +1 @@
+            -  greeting: hello
+            +  greeting: bye
+            … 12 more lines
             """);
   }
 

@@ -196,7 +196,14 @@ public final class Controller implements AutoCloseable {
       Signal<String> commits = new Signal<>("git sources");
       this.gitops =
           new GitOps(
-              jdbi, clock, audit, DataDirectory.subdirectory(dataDir, "gitops"), secrets, commits);
+              jdbi,
+              clock,
+              audit,
+              DataDirectory.subdirectory(dataDir, "gitops"),
+              secrets,
+              GitOps.Settings.defaults(),
+              commits,
+              appStatus::byCommit);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
       AppCatalog apps =
           new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Function;
 import org.jdbi.v3.core.Jdbi;
 
@@ -52,8 +53,12 @@ public final class AppStatusService {
    * @param desiredCommit optional: for an app from Git, the full SHA of the commit that brought it
    *     to {@code desiredRevision} (null for catalog deployments and for revisions desired before
    *     the controller recorded provenance)
+   * @param runningRevision the revision the device last reported, in whatever phase ({@code state}
+   *     tells for the desired one)
    * @param drift the newest drift repair the device reported for the app within {@link
    *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
+   * @param readyRevision the revision the device last reported ready: what it really runs, also
+   *     while a newer one is applying or has failed (null before the first ready report)
    */
   public record DeviceApp(
       String deviceId,
@@ -67,7 +72,8 @@ public final class AppStatusService {
       String reason,
       Instant desiredSince,
       Instant reportedAt,
-      Drift drift) {
+      Drift drift,
+      String readyRevision) {
     DeviceApp withDeviceName(String name) {
       return new DeviceApp(
           deviceId,
@@ -81,7 +87,8 @@ public final class AppStatusService {
           reason,
           desiredSince,
           reportedAt,
-          drift);
+          drift,
+          readyRevision);
     }
   }
 
@@ -114,6 +121,14 @@ public final class AppStatusService {
       int pendingOffline) {}
 
   /**
+   * How far the app revisions one commit of a Git source brought have reached the devices, in
+   * devices (not apps): those that should run one of them ({@code targeted}), that run all of them
+   * ({@code delivered}), that report all of them {@code READY} ({@code ready}), and that failed one
+   * of them, in applying it or in rendering it for the device ({@code failed}).
+   */
+  public record CommitDevices(int targeted, int delivered, int ready, int failed) {}
+
+  /**
    * An event a device reported.
    *
    * @param deviceAt the time the device claimed when the controller did not believe it (too far
@@ -138,9 +153,12 @@ public final class AppStatusService {
             if (s == null || s.name() == null || s.phase() == null) {
               continue;
             }
+            boolean ready = s.phase() == AppState.Phase.READY;
             h.createUpdate(
                     "UPDATE device_apps SET running_revision = :rev, phase = :phase, reason ="
-                        + " :reason, reported_at = :now WHERE device_id = :d AND app = :app")
+                        + " :reason, reported_at = :now"
+                        + (ready ? ", ready_revision = :rev" : "")
+                        + " WHERE device_id = :d AND app = :app")
                 .bind("rev", cut(s.revision(), 100))
                 .bind("phase", s.phase().name())
                 .bind("reason", cut(s.reason(), MAX_TEXT))
@@ -213,6 +231,59 @@ public final class AppStatusService {
         .toList();
   }
 
+  /**
+   * For each commit of a Git source that brought an app revision some device should run now, how
+   * far that has reached the devices, by the commit's full SHA. Counted from what devices report.
+   */
+  public Map<String, CommitDevices> byCommit(String source) {
+    // Per commit and device: {rows, delivered rows, ready rows, failed rows}.
+    Map<String, Map<String, int[]>> perCommit = new TreeMap<>();
+    jdbi.useHandle(
+        h ->
+            h.createQuery(
+                    "SELECT device_id, desired_commit, desired_revision, running_revision, phase,"
+                        + " render_error FROM device_apps WHERE source = :s AND desired_commit IS"
+                        + " NOT NULL")
+                .bind("s", source)
+                .map(
+                    (rs, ctx) -> {
+                      boolean delivered =
+                          Objects.equals(rs.getString("desired_revision"), rs.getString(4));
+                      String phase = rs.getString("phase");
+                      int[] c =
+                          perCommit
+                              .computeIfAbsent(rs.getString(2), k -> new HashMap<>())
+                              .computeIfAbsent(rs.getString(1), k -> new int[4]);
+                      c[0]++;
+                      if (delivered) {
+                        c[1]++;
+                      }
+                      if (delivered && State.READY.name().equals(phase)) {
+                        c[2]++;
+                      }
+                      if ((delivered && State.FAILED.name().equals(phase))
+                          || rs.getString("render_error") != null) {
+                        c[3]++;
+                      }
+                      return c;
+                    })
+                .forEach(c -> {}));
+    Map<String, CommitDevices> out = new TreeMap<>();
+    perCommit.forEach(
+        (commit, devices) -> {
+          int delivered = 0;
+          int ready = 0;
+          int failed = 0;
+          for (int[] c : devices.values()) {
+            delivered += c[1] == c[0] ? 1 : 0;
+            ready += c[2] == c[0] ? 1 : 0;
+            failed += c[3] > 0 ? 1 : 0;
+          }
+          out.put(commit, new CommitDevices(devices.size(), delivered, ready, failed));
+        });
+    return out;
+  }
+
   private boolean known(String app) {
     return jdbi.withHandle(
         h ->
@@ -241,8 +312,8 @@ public final class AppStatusService {
   private List<DeviceApp> query(String where, String value, Map<String, Drift> drift) {
     String sql =
         "SELECT a.device_id, NULL, a.app, a.source, a.desired_revision, a.running_revision,"
-            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit"
-            + " FROM device_apps a "
+            + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit,"
+            + " a.ready_revision FROM device_apps a "
             + where;
     return jdbi.withHandle(
         h -> {
@@ -299,7 +370,8 @@ public final class AppStatusService {
         reason,
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null,
-        drift.get(deviceId + "/" + rs.getString(3)));
+        drift.get(deviceId + "/" + rs.getString(3)),
+        rs.getString(13));
   }
 
   private static String cut(String s, int max) {

@@ -5,7 +5,6 @@ import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceNames;
-import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
 import io.edgefleet.protocol.tls.Pem;

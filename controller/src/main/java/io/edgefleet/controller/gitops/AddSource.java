@@ -1,13 +1,14 @@
 package io.edgefleet.controller.gitops;
 
 /**
- * API request to add a git source. Absent (null) fields take their defaults: branch {@code main},
- * path {@code apps/}, interval {@code 15s}, no credentials.
+ * API request to add a git source. Absent (null) fields take their defaults: the remote's default
+ * branch (where its {@code HEAD} points, resolved on the first poll and kept), path {@code apps/},
+ * interval {@code 15s}, no credentials.
  *
  * @param name a DNS label ({@code [a-z0-9-]}, at most 63 characters), unique among sources
  * @param url {@code https://}, {@code http://} (loopback only when a token is given), {@code
  *     ssh://}, {@code user@host:path}, {@code git://} or {@code file://}
- * @param branch the branch to follow
+ * @param branch the branch to follow; absent: the remote's default branch
  * @param path the directory whose subdirectories are the applications; {@code .} for the root
  * @param interval how often the remote head is checked, at least {@code 5s}
  * @param sshKey an unencrypted private key (OpenSSH or PEM text) for ssh URLs

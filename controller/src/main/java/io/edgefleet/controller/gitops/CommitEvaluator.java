@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,12 +21,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a commit means for its source's applications. A fetched tip is validated as a whole (every
- * changed application parsed and rendered without device tags, the rollout policy parsed) and its
- * per-application changes computed against the head: the commit is either applied, with each
- * application's content revision and provenance, or refused with the reason. Also the applications
- * at every source's head, with revisions filled in for those recorded before content revisions.
- * Parsed application contents are cached in {@link Rendering}. Thread-safe.
+ * What a commit means for its source's applications. A fetched tip is validated (every changed
+ * application parsed and rendered without device tags, the rollout policy parsed) and its
+ * per-application changes computed against the head: the commit is applied, with each application's
+ * content revision and provenance, an application whose new content cannot be used keeping its
+ * previous revision (recorded as {@code REFUSED} with the reason); or, when nothing of it can take
+ * effect, refused with the reason. Also the applications at every source's head, with revisions
+ * filled in for those recorded before content revisions. Parsed application contents are cached in
+ * {@link Rendering}. Thread-safe.
  */
 final class CommitEvaluator {
   private static final Logger LOG = LoggerFactory.getLogger(CommitEvaluator.class);
@@ -111,6 +114,8 @@ final class CommitEvaluator {
       }
     }
     List<String> problems = new ArrayList<>();
+    List<CommitView.AppChange> refusedApps = new ArrayList<>();
+    List<String> withouts = new ArrayList<>();
     List<CommitView.AppChange> changes = new ArrayList<>();
     List<SourceStore.AppRow> apps = new ArrayList<>();
     Map<String, GitClient.AppTree> newTrees = new LinkedHashMap<>();
@@ -140,7 +145,40 @@ final class CommitEvaluator {
         now = base.index();
         revision = base.revision();
       } catch (RenderException e) {
-        problems.add("app '" + t.name() + "': " + e.getMessage());
+        // This app keeps what it had (nothing, if it is new); the others go ahead without it.
+        String reason = e.getMessage();
+        String kept;
+        if (old != null) {
+          boolean known = !ContentRevision.isCommitSha(was.revision());
+          apps.add(
+              new SourceStore.AppRow(
+                  s.name(),
+                  sha,
+                  t.name(),
+                  old.kind(),
+                  old.treeId(),
+                  known ? was.revision() : null,
+                  known ? was.commit() : null));
+          kept =
+              "it stays at "
+                  + was.revision()
+                  + " from commit "
+                  + was.commit().substring(0, Math.min(12, was.commit().length()));
+        } else {
+          kept = "it is not deployed";
+        }
+        problems.add("app '" + t.name() + "': " + reason);
+        withouts.add("app '" + t.name() + "' was refused (" + kept + "): " + reason);
+        refusedApps.add(
+            new CommitView.AppChange(
+                t.name(),
+                CommitView.Change.REFUSED,
+                old == null ? null : was.revision(),
+                List.of(),
+                List.of(),
+                List.of(),
+                null,
+                reason));
         continue;
       }
       // Same content, other files (a README, comments): the revision and its provenance stay.
@@ -165,11 +203,22 @@ final class CommitEvaluator {
             diff(old.name(), CommitView.Change.REMOVED, null, previousIndex(s, old), Map.of()));
       }
     }
-    if (!problems.isEmpty()) {
+    if (!problems.isEmpty() && changes.isEmpty()) {
+      // Nothing of it could take effect: refused as a whole, as before.
       return refusal(s, snap, String.join("; ", problems));
     }
+    changes.addAll(refusedApps);
     changes.sort(Comparator.comparing(CommitView.AppChange::app));
-    return new SourceStore.Recording(snap, true, null, List.copyOf(changes), apps, newTrees);
+    String error =
+        problems.isEmpty()
+            ? null
+            : "commit "
+                + sha.substring(0, 12)
+                + " was applied without "
+                + (withouts.size() == 1 ? "one app" : withouts.size() + " apps")
+                + ": "
+                + String.join("; ", withouts);
+    return new SourceStore.Recording(snap, true, error, List.copyOf(changes), apps, newTrees);
   }
 
   private SourceStore.Recording refusal(
@@ -221,8 +270,18 @@ final class CommitEvaluator {
                 removed.add(id);
               }
             });
+    List<String> ids = new ArrayList<>(added);
+    ids.addAll(changed);
+    ids.addAll(removed);
     return new CommitView.AppChange(
-        app, change, revision, List.copyOf(added), List.copyOf(changed), List.copyOf(removed));
+        app,
+        change,
+        revision,
+        List.copyOf(added),
+        List.copyOf(changed),
+        List.copyOf(removed),
+        Optional.of(Patches.of(ids, before, after)).filter(d -> !d.isEmpty()).orElse(null),
+        null);
   }
 
   /**

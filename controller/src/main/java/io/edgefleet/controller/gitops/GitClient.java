@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.eclipse.jgit.api.FetchCommand;
 import org.eclipse.jgit.api.Git;
@@ -110,13 +111,23 @@ final class GitClient implements AutoCloseable {
   }
 
   /**
-   * The SHA at the tip of the remote branch.
+   * The tip of a remote branch.
    *
-   * @throws GitFailure if the remote cannot be reached, refuses the credentials, or has no such
-   *     branch
+   * @param sha the commit at the tip
+   * @param branch the branch: the one asked for, or the remote's default branch when none was
    */
-  String lsRemote(Remote remote) {
-    LsRemoteCommand cmd = Git.lsRemoteRepository().setRemote(remote.url()).setHeads(true);
+  record Tip(String sha, String branch) {}
+
+  /**
+   * The SHA at the tip of the remote branch; when the remote names no branch ({@code ""}), of the
+   * remote's default branch, the one its {@code HEAD} points to.
+   *
+   * @throws GitFailure if the remote cannot be reached, refuses the credentials, has no such branch
+   *     or, asked for its default branch, has none
+   */
+  Tip lsRemote(Remote remote) {
+    boolean followHead = remote.branch().isEmpty();
+    LsRemoteCommand cmd = Git.lsRemoteRepository().setRemote(remote.url()).setHeads(!followHead);
     configure(cmd, remote);
     Map<String, Ref> refs;
     try {
@@ -124,24 +135,72 @@ final class GitClient implements AutoCloseable {
     } catch (GitAPIException | RuntimeException e) {
       throw failure(remote, "cannot list branches of", e);
     }
-    Ref ref = refs.get(Constants.R_HEADS + remote.branch());
+    String branch = followHead ? defaultBranch(remote, refs) : remote.branch();
+    Ref ref = refs.get(Constants.R_HEADS + branch);
     if (ref == null || ref.getObjectId() == null) {
-      List<String> names = new ArrayList<>();
-      for (String r : new java.util.TreeSet<>(refs.keySet())) {
-        if (r.startsWith(Constants.R_HEADS) && names.size() < 10) {
-          names.add(r.substring(Constants.R_HEADS.length()));
-        }
-      }
       throw new GitFailure(
           "branch '"
-              + remote.branch()
+              + branch
               + "' does not exist in "
               + remote.url()
-              + (names.isEmpty() ? " (the repository has no branches yet)" : "; branches: " + names)
+              + (branches(refs).isEmpty()
+                  ? " (the repository has no branches yet)"
+                  : "; branches: " + branches(refs))
               + "; push it or change the source's branch",
           null);
     }
-    return ref.getObjectId().name();
+    return new Tip(ref.getObjectId().name(), branch);
+  }
+
+  /**
+   * The branch the remote's {@code HEAD} points to: its symbolic target when the server says it,
+   * else the only branch at {@code HEAD}'s commit (preferring {@code main}, then {@code master}).
+   */
+  private static String defaultBranch(Remote remote, Map<String, Ref> refs) {
+    Ref head = refs.get(Constants.HEAD);
+    if (head != null && head.isSymbolic()) {
+      String target = head.getTarget().getName();
+      if (target.startsWith(Constants.R_HEADS)) {
+        return target.substring(Constants.R_HEADS.length());
+      }
+    }
+    if (head != null && head.getObjectId() != null) {
+      List<String> same = new ArrayList<>();
+      for (Ref r : refs.values()) {
+        if (r.getName().startsWith(Constants.R_HEADS)
+            && head.getObjectId().equals(r.getObjectId())) {
+          same.add(r.getName().substring(Constants.R_HEADS.length()));
+        }
+      }
+      for (String preferred : List.of("main", "master")) {
+        if (same.contains(preferred)) {
+          return preferred;
+        }
+      }
+      if (same.size() == 1) {
+        return same.get(0);
+      }
+    }
+    List<String> names = branches(refs);
+    throw new GitFailure(
+        remote.url()
+            + (names.isEmpty()
+                ? " has no branches yet; push one"
+                : " does not say which branch is its default; give the source's branch (one of "
+                    + names
+                    + ")"),
+        null);
+  }
+
+  /** Up to ten branch names, sorted. */
+  private static List<String> branches(Map<String, Ref> refs) {
+    List<String> names = new ArrayList<>();
+    for (String r : new TreeSet<>(refs.keySet())) {
+      if (r.startsWith(Constants.R_HEADS) && names.size() < 10) {
+        names.add(r.substring(Constants.R_HEADS.length()));
+      }
+    }
+    return names;
   }
 
   /**

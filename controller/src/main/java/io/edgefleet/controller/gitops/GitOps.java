@@ -2,6 +2,7 @@ package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.render.Bundle;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderException;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -24,12 +26,14 @@ import org.slf4j.LoggerFactory;
  * GitPolling}), what each new commit means for the applications ({@link CommitEvaluator}), and the
  * applications at every source's head for devices.
  *
- * <p>A new tip is validated as a whole (every changed application parsed and rendered without
- * device tags): if anything is wrong the commit is recorded as {@code FAILED} with the reason,
- * shown as the source's {@code lastError}, and the previous good commit stays in effect. Network
- * and credential failures never move the head either. Application contents of applied commits are
- * kept in the database, so rendering never needs the remote or the local clone. Rendering itself is
- * {@link Rendering}'s, shared with the app catalog.
+ * <p>A new tip is validated application by application (every changed application parsed and
+ * rendered without device tags): an application that cannot be used keeps its previous revision
+ * while the others take effect, and is reported per application. If nothing of the commit can take
+ * effect it is recorded as {@code FAILED} with the reason, shown as the source's {@code lastError},
+ * and the previous good commit stays in effect. Network and credential failures never move the head
+ * either. Application contents of applied commits are kept in the database, so rendering never
+ * needs the remote or the local clone. Rendering itself is {@link Rendering}'s, shared with the app
+ * catalog.
  *
  * <p>Threading: every public method is thread-safe. Change listeners run on the polling thread.
  */
@@ -131,7 +135,7 @@ public final class GitOps implements AutoCloseable {
       Path workDir,
       SecretBox secrets,
       Consumer<String> changed) {
-    this(jdbi, clock, audit, workDir, secrets, Settings.defaults(), changed);
+    this(jdbi, clock, audit, workDir, secrets, Settings.defaults(), changed, source -> Map.of());
   }
 
   /**
@@ -148,6 +152,23 @@ public final class GitOps implements AutoCloseable {
       SecretBox secrets,
       Settings settings,
       Consumer<String> changed) {
+    this(jdbi, clock, audit, workDir, secrets, settings, changed, source -> Map.of());
+  }
+
+  /**
+   * As above, with where the counts of devices per commit come from ({@link CommitView#devices},
+   * {@link CommitView#state}): for a source, per commit SHA, how far the app revisions it brought
+   * reached the devices, as they report it.
+   */
+  public GitOps(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      Path workDir,
+      SecretBox secrets,
+      Settings settings,
+      Consumer<String> changed,
+      Function<String, Map<String, AppStatusService.CommitDevices>> deviceCounts) {
     this(
         jdbi,
         clock,
@@ -156,7 +177,8 @@ public final class GitOps implements AutoCloseable {
         secrets,
         settings,
         Rendering.DEFAULT_HELM_JVM_OPTIONS,
-        changed);
+        changed,
+        deviceCounts);
   }
 
   /** As the public constructor, with these options for the JVM that runs Helm. */
@@ -168,7 +190,8 @@ public final class GitOps implements AutoCloseable {
       SecretBox secrets,
       Settings settings,
       List<String> helmJvmOptions,
-      Consumer<String> changed) {
+      Consumer<String> changed,
+      Function<String, Map<String, AppStatusService.CommitDevices>> deviceCounts) {
     this.changed = changed;
     Path dir = workDir.toAbsolutePath();
     this.rendering = new Rendering(dir, settings.rendering(helmJvmOptions));
@@ -176,7 +199,8 @@ public final class GitOps implements AutoCloseable {
     this.git = new GitClient(dir.resolve("repos"), dir.resolve("ssh"), settings.gitTimeout());
     this.commits = new CommitEvaluator(store, rendering);
     this.sources =
-        new GitSources(jdbi, clock, audit, secrets, store, git, commits, settings.minInterval());
+        new GitSources(
+            jdbi, clock, audit, secrets, store, git, commits, settings.minInterval(), deviceCounts);
     this.polling =
         new GitPolling(
             clock,
@@ -186,7 +210,8 @@ public final class GitOps implements AutoCloseable {
             commits,
             settings.pollThreads(),
             settings.minInterval(),
-            this::notifyChange);
+            this::notifyChange,
+            (source, r) -> sources.appsRefused(source, r.snapshot().sha(), r.changes()));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -276,6 +301,18 @@ public final class GitOps implements AutoCloseable {
   public boolean pollNow(String name) {
     sources.source(name);
     return polling.poll(name);
+  }
+
+  /**
+   * Checks the remote now, in the calling thread, and says what became of the newest commit: see
+   * {@link #pollNow}.
+   *
+   * @throws ControllerException {@code NOT_FOUND}
+   */
+  public SyncResult sync(String name) {
+    boolean changed = pollNow(name);
+    return new SyncResult(
+        changed, get(name), sources.history(name, 1).stream().findFirst().orElse(null));
   }
 
   /**

@@ -7,7 +7,6 @@ import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
-import java.util.Map;
 
 /** The git sources' endpoints: adding, listing, syncing them, their history and webhooks. */
 public record GitOpsRoutes(GitOps gitops) implements Routes {
@@ -25,13 +24,7 @@ public record GitOpsRoutes(GitOps gitops) implements Routes {
           gitops.remove(c.path("name"), c.actor());
           return Reply.noContent();
         });
-    r.post(
-        "/api/v1/repos/{name}/sync",
-        ADMIN,
-        c -> {
-          boolean changed = gitops.pollNow(c.path("name"));
-          return Reply.ok(Map.of("changed", changed, "source", gitops.get(c.path("name"))));
-        });
+    r.post("/api/v1/repos/{name}/sync", ADMIN, c -> Reply.ok(gitops.sync(c.path("name"))));
     r.get(
         "/api/v1/repos/{name}/history",
         ADMIN,

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +45,7 @@ final class GitPolling {
   private final CommitEvaluator commits;
   private final Duration minInterval;
   private final Consumer<String> applied;
+  private final BiConsumer<String, SourceStore.Recording> refusedApps;
   private final Webhooks webhooks = new Webhooks();
   private final ScheduledExecutorService scheduler;
   private final ExecutorService workers;
@@ -63,6 +65,8 @@ final class GitPolling {
    * @param pollThreads how many sources may poll at the same time
    * @param minInterval the delay before trying again when the next poll cannot be scheduled
    * @param applied told the source name after a new commit of it was applied
+   * @param refusedApps told the source name and the recording of an applied commit that some
+   *     applications could not be used from
    */
   GitPolling(
       Clock clock,
@@ -72,7 +76,8 @@ final class GitPolling {
       CommitEvaluator commits,
       int pollThreads,
       Duration minInterval,
-      Consumer<String> applied) {
+      Consumer<String> applied,
+      BiConsumer<String, SourceStore.Recording> refusedApps) {
     this.clock = clock;
     this.secrets = secrets;
     this.store = store;
@@ -80,6 +85,7 @@ final class GitPolling {
     this.commits = commits;
     this.minInterval = minInterval;
     this.applied = applied;
+    this.refusedApps = refusedApps;
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("edgefleet-gitops-timer"));
     this.workers = Executors.newFixedThreadPool(pollThreads, daemon("edgefleet-gitops"));
   }
@@ -122,7 +128,8 @@ final class GitPolling {
       return new WebhookResult(name, false, "ping");
     }
     String want = "refs/heads/" + s.branch();
-    if (e.ref().isPresent() && !e.ref().get().equals(want)) {
+    // A source that has not resolved its default branch yet checks on any push.
+    if (!s.branch().isEmpty() && e.ref().isPresent() && !e.ref().get().equals(want)) {
       return new WebhookResult(
           name, false, "push to " + e.ref().get() + " ignored; the source follows " + want);
     }
@@ -217,7 +224,14 @@ final class GitPolling {
       String tip;
       try {
         lsRemotes.incrementAndGet();
-        tip = git.lsRemote(remote);
+        GitClient.Tip t = git.lsRemote(remote);
+        tip = t.sha();
+        if (s.branch().isEmpty()) {
+          // Added without a branch: from now on it follows the remote's default branch of today.
+          LOG.info("git source {}: follows {}, the remote's default branch", name, t.branch());
+          store.resolveBranch(name, t.branch());
+          remote = new GitClient.Remote(name, s.url(), t.branch(), remote.credentials());
+        }
       } catch (GitClient.GitFailure e) {
         return failed(s, e);
       } finally {
@@ -261,6 +275,14 @@ final class GitPolling {
             shortSha,
             r.apps().size(),
             r.changes().size());
+        if (r.error() != null) {
+          LOG.warn("git source {}: {}", name, r.error());
+          try {
+            refusedApps.accept(name, r);
+          } catch (RuntimeException e) {
+            LOG.warn("git source {}: cannot record the apps {} was applied without", name, e);
+          }
+        }
         applied.accept(name);
         return true;
       }

@@ -3,18 +3,23 @@ package io.edgefleet.controller.gitops;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -37,6 +42,7 @@ final class GitSources {
   private final GitClient git;
   private final CommitEvaluator commits;
   private final SourceValidation validation;
+  private final Function<String, Map<String, AppStatusService.CommitDevices>> deviceCounts;
 
   GitSources(
       Jdbi jdbi,
@@ -46,8 +52,10 @@ final class GitSources {
       SourceStore store,
       GitClient git,
       CommitEvaluator commits,
-      Duration minInterval) {
+      Duration minInterval,
+      Function<String, Map<String, AppStatusService.CommitDevices>> deviceCounts) {
     this.jdbi = jdbi;
+    this.deviceCounts = deviceCounts;
     this.clock = clock;
     this.audit = audit;
     this.secrets = secrets;
@@ -101,7 +109,7 @@ final class GitSources {
             }
             Map<String, Object> detail = new LinkedHashMap<>();
             detail.put("url", v.url());
-            detail.put("branch", v.branch());
+            detail.put("branch", v.branch().isEmpty() ? "(remote default)" : v.branch());
             detail.put("path", v.path().isEmpty() ? "." : v.path());
             detail.put("interval", Durations.human(v.interval()));
             detail.put("auth", v.auth());
@@ -157,8 +165,59 @@ final class GitSources {
    * @throws ControllerException {@code NOT_FOUND}
    */
   List<CommitView> history(String name, int limit) {
-    source(name);
-    return store.history(name, Math.max(1, Math.min(limit, 1000)));
+    SourceStore.SourceRow s = source(name);
+    return standing(s, store.history(name, Math.max(1, Math.min(limit, 1000))));
+  }
+
+  /**
+   * Records in the audit log, as {@code git-app.refused} by {@code gitops}, each application an
+   * applied commit was applied without, with the reason and the revision it keeps.
+   */
+  void appsRefused(String source, String sha, List<CommitView.AppChange> changes) {
+    List<CommitView.AppChange> refused =
+        changes.stream().filter(c -> c.change() == CommitView.Change.REFUSED).toList();
+    if (refused.isEmpty()) {
+      return;
+    }
+    jdbi.useTransaction(
+        h -> {
+          for (CommitView.AppChange c : refused) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("commit", sha);
+            detail.put("keeps", c.revision() == null ? "nothing (not deployed)" : c.revision());
+            detail.put("error", c.error());
+            audit.record(h, "gitops", "git-app.refused", source + "/" + c.app(), detail);
+          }
+        });
+  }
+
+  /** The commits with where each stands now, judged by what devices report. */
+  private List<CommitView> standing(SourceStore.SourceRow s, List<CommitView> commits) {
+    Map<String, AppStatusService.CommitDevices> counts =
+        commits.isEmpty() ? Map.of() : deviceCounts.apply(s.name());
+    return commits.stream().map(c -> standing(s, c, counts.get(c.sha()))).toList();
+  }
+
+  private static CommitView standing(
+      SourceStore.SourceRow s, CommitView c, AppStatusService.CommitDevices n) {
+    if (c.status() == CommitView.Status.FAILED) {
+      return c.standing(CommitView.State.REFUSED, null);
+    }
+    CommitView.Devices d =
+        n == null
+            ? CommitView.Devices.NONE
+            : new CommitView.Devices(n.targeted(), n.delivered(), n.ready(), n.failed());
+    CommitView.State state;
+    if (d.rendered() == 0) {
+      state = c.sha().equals(s.headSha()) ? CommitView.State.APPLIED : CommitView.State.SUPERSEDED;
+    } else if (d.failed() > 0) {
+      state = CommitView.State.FAILED;
+    } else if (d.ready() == d.rendered()) {
+      state = CommitView.State.READY;
+    } else {
+      state = CommitView.State.ROLLING_OUT;
+    }
+    return c.standing(state, d);
   }
 
   /**
@@ -169,7 +228,7 @@ final class GitSources {
    *     malformed SHA
    */
   CommitView commit(String name, String sha) {
-    source(name);
+    SourceStore.SourceRow s = source(name);
     String p = sha == null ? "" : sha.trim().toLowerCase(Locale.ROOT);
     if (!HEX.matcher(p).matches()) {
       throw ControllerException.invalid(
@@ -184,7 +243,7 @@ final class GitSources {
       throw ControllerException.invalid(
           "'" + sha + "' matches several commits of " + name + "; give more digits");
     }
-    return found.get(0);
+    return standing(s, List.of(found.get(0))).get(0);
   }
 
   SourceStore.SourceRow source(String name) {
@@ -208,14 +267,25 @@ final class GitSources {
               .orElse(null);
       List<SourceStore.AppRow> rows = store.appsAt(s.name(), s.headSha());
       apps = rows.stream().map(SourceStore.AppRow::name).toList();
-      revisions =
-          rows.stream()
-              .map(
-                  a -> {
-                    CommitEvaluator.Revision r = commits.revision(a);
-                    return new SourceView.AppRevision(a.name(), r.revision(), r.commit());
-                  })
-              .toList();
+      // Apps the commit in effect was applied without: why, beside the revision they keep.
+      Map<String, String> refused = new TreeMap<>();
+      store
+          .latestCommit(s.name(), s.headSha())
+          .ifPresent(
+              c ->
+                  c.apps().stream()
+                      .filter(a -> a.change() == CommitView.Change.REFUSED)
+                      .forEach(a -> refused.put(a.app(), a.error())));
+      List<SourceView.AppRevision> all = new ArrayList<>();
+      for (SourceStore.AppRow a : rows) {
+        CommitEvaluator.Revision r = commits.revision(a);
+        all.add(
+            new SourceView.AppRevision(
+                a.name(), r.revision(), r.commit(), refused.remove(a.name())));
+      }
+      refused.forEach((app, error) -> all.add(new SourceView.AppRevision(app, null, null, error)));
+      all.sort(Comparator.comparing(SourceView.AppRevision::app));
+      revisions = List.copyOf(all);
     }
     String hostKey = null;
     if (s.sshHostKey() != null) {
@@ -228,7 +298,7 @@ final class GitSources {
     return new SourceView(
         s.name(),
         s.url(),
-        s.branch(),
+        s.branch().isEmpty() ? null : s.branch(),
         s.path().isEmpty() ? "." : s.path(),
         Durations.human(Duration.ofMillis(s.intervalMs())),
         s.auth(),

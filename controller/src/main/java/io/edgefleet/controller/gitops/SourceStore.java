@@ -137,6 +137,17 @@ final class SourceStore {
     return n > 0;
   }
 
+  /** Stores the branch a source added without one follows: the remote's default branch. */
+  void resolveBranch(String name, String branch) {
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE git_sources SET branch = :branch WHERE name = :name AND branch = ''")
+                .bind("branch", branch)
+                .bind("name", name)
+                .execute());
+  }
+
   /** Pins the ssh host key seen first, unless one is pinned already. */
   void pinHostKey(String name, String openSshKey) {
     jdbi.useHandle(

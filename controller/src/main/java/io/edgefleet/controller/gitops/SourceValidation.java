@@ -23,7 +23,9 @@ import org.eclipse.jgit.lib.Repository;
  * given, a valid rollout policy. Turns a request into the normalized values that are stored.
  */
 final class SourceValidation {
-  static final String DEFAULT_BRANCH = "main";
+  /** No branch given: the remote's default branch, resolved on the first poll. */
+  static final String DEFAULT_BRANCH = "";
+
   static final String DEFAULT_PATH = "apps";
   static final String DEFAULT_INTERVAL = "15s";
   static final Duration MAX_INTERVAL = Duration.ofDays(1);
@@ -122,7 +124,7 @@ final class SourceValidation {
     if (branch.startsWith("refs/heads/")) {
       branch = branch.substring("refs/heads/".length());
     }
-    if (!Repository.isValidRefName("refs/heads/" + branch)) {
+    if (!branch.isEmpty() && !Repository.isValidRefName("refs/heads/" + branch)) {
       throw ControllerException.invalid("branch '" + branch + "' is not a valid git branch name");
     }
     String path = path(req.path() == null ? DEFAULT_PATH : req.path());

@@ -10,7 +10,8 @@ import java.util.List;
  *
  * @param name the source name
  * @param url the repository URL
- * @param branch the followed branch
+ * @param branch optional: the followed branch; for a source added without one, the remote's default
+ *     branch, absent until the first poll resolves it
  * @param path the directory whose subdirectories are applications ({@code .} for the root)
  * @param interval the polling interval, e.g. {@code 15s}
  * @param auth {@code none}, {@code token} or {@code ssh}
@@ -23,7 +24,7 @@ import java.util.List;
  * @param sshHostKey optional: fingerprint of the pinned ssh server key ({@code SHA256:…})
  * @param apps the application names at {@code lastCommit}, sorted
  * @param revisions the applications at {@code lastCommit} with their content revisions, sorted by
- *     name
+ *     name, and those it was applied without, with why
  * @param createdAt when the source was added
  * @param rollout optional: the rollout policy new revisions are rolled out with
  */
@@ -49,10 +50,18 @@ public record SourceView(
   /**
    * An application at the commit in effect.
    *
-   * @param revision its content revision, unchanged by commits that leave its content as it was
+   * @param revision its content revision, unchanged by commits that leave its content as it was;
+   *     absent for an application whose content never could be used
    * @param commit the full SHA of the commit that brought it to this revision
+   * @param error optional: why the commit in effect was applied without this application's new
+   *     content (it keeps {@code revision}, or is not deployed without one)
    */
-  public record AppRevision(String app, String revision, String commit) {}
+  public record AppRevision(String app, String revision, String commit, String error) {
+    /** An application whose content at the commit in effect is used. */
+    public AppRevision(String app, String revision, String commit) {
+      this(app, revision, commit, null);
+    }
+  }
 
   /** A commit in brief. */
   public record Commit(String sha, String author, String message, Instant committedAt) {}

@@ -9,6 +9,8 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.ErrorCode;
@@ -429,6 +431,63 @@ class DesiredStateEngineTest {
 
     // Another commit that changes neither: nothing to send.
     assertThat(engine.recompute("dev-1")).isEqualTo(2);
+  }
+
+  @Test
+  void commitCountsComeFromWhatDevicesReport() {
+    device("dev-2", Map.of("site", "store-18"));
+    device("dev-3", Map.of("site", "store-19"));
+    String c1 = "1".repeat(40);
+    String c2 = "2".repeat(40);
+    apps.add(gitApp("web", "sha256:aaaaaaaaaaaa", c1, false));
+    apps.add(gitApp("db", "sha256:bbbbbbbbbbbb", c2, false));
+    for (String id : List.of("dev-1", "dev-2", "dev-3")) {
+      engine.recompute(id);
+    }
+    AppStatusService status = new AppStatusService(db.jdbi(), Clock.systemUTC(), id -> null);
+    // dev-1 runs both ready; dev-2 failed db (and so still runs web's revision only); dev-3 has
+    // reported nothing yet.
+    status.report("dev-1", report(state("web", "sha256:aaaaaaaaaaaa", AppState.Phase.READY)));
+    status.report("dev-1", report(state("db", "sha256:bbbbbbbbbbbb", AppState.Phase.READY)));
+    status.report(
+        "dev-2",
+        report(
+            state("web", "sha256:aaaaaaaaaaaa", AppState.Phase.READY),
+            state("db", "sha256:bbbbbbbbbbbb", AppState.Phase.FAILED)));
+
+    assertThat(status.byCommit("fleet"))
+        .containsOnly(
+            Map.entry(c1, new AppStatusService.CommitDevices(3, 2, 2, 0)),
+            Map.entry(c2, new AppStatusService.CommitDevices(3, 2, 1, 1)));
+    assertThat(status.byCommit("other")).isEmpty();
+  }
+
+  @Test
+  void readyIsTheLastRevisionTheDeviceReportedReadyNotOneItFailed() {
+    apps.add(gitApp("web", "sha256:aaaaaaaaaaaa", "1".repeat(40), false));
+    engine.recompute("dev-1");
+    AppStatusService status = new AppStatusService(db.jdbi(), Clock.systemUTC(), id -> null);
+    status.report("dev-1", report(state("web", "sha256:aaaaaaaaaaaa", AppState.Phase.READY)));
+    apps.set(0, gitApp("web", "sha256:bbbbbbbbbbbb", "2".repeat(40), false));
+    engine.recompute("dev-1");
+    status.report("dev-1", report(state("web", "sha256:bbbbbbbbbbbb", AppState.Phase.FAILED)));
+
+    AppStatusService.DeviceApp web = status.byApp("web").getFirst();
+    assertThat(web.state()).isEqualTo(AppStatusService.State.FAILED);
+    assertThat(web.desiredRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+    assertThat(web.readyRevision()).isEqualTo("sha256:aaaaaaaaaaaa");
+    assertThat(web.runningRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+
+    status.report("dev-1", report(state("web", "sha256:bbbbbbbbbbbb", AppState.Phase.READY)));
+    assertThat(status.byApp("web").getFirst().readyRevision()).isEqualTo("sha256:bbbbbbbbbbbb");
+  }
+
+  private static AgentMessage.AppReport report(AppState... states) {
+    return new AgentMessage.AppReport(1, List.of(states), List.of());
+  }
+
+  private static AppState state(String app, String revision, AppState.Phase phase) {
+    return new AppState(app, revision, phase, phase == AppState.Phase.FAILED ? "crash loop" : null);
   }
 
   @Test

@@ -7,6 +7,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
@@ -60,16 +61,19 @@ class DeviceNamingTest {
     audit = new AuditLog(db.jdbi(), clock);
     ControllerPki pki = ControllerPki.open(dir.resolve("pki"), List.of("localhost"), clock);
     DeviceStore store = new DeviceStore();
+    Presence presence = new Presence(db.jdbi(), clock);
     devices =
         new DeviceService(
             db.jdbi(),
             clock,
             store,
-            new Presence(db.jdbi(), clock),
+            presence,
             pki,
             audit,
-            Duration.ofSeconds(90),
-            (id, reason) -> {});
+            new DeviceStatuses(clock, presence, Duration.ofSeconds(90)),
+            (id, reason) -> {},
+            (d, status, now) -> status,
+            id -> {});
     OnboardingTokens tokens = new OnboardingTokens(db.jdbi(), clock, audit);
     enrollment =
         new EnrollmentService(

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.render.AppKind;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.controller.render.RenderedApp;
@@ -25,6 +26,7 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.groups.Tuple;
 import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.api.ResetCommand;
 import org.junit.jupiter.api.AfterEach;
@@ -78,6 +80,9 @@ abstract class GitOpsContract {
     return new GitOps.Settings(2, 1 << 20, 1 << 20, Duration.ofSeconds(20), Duration.ofMillis(100));
   }
 
+  /** What devices report per commit, as app status would count it; tests fill it. */
+  private final Map<String, AppStatusService.CommitDevices> counts = new HashMap<>();
+
   @BeforeEach
   void setUp() throws Exception {
     Path data = Files.createDirectories(tmp.resolve("data"));
@@ -95,7 +100,8 @@ abstract class GitOpsContract {
               synchronized (changes) {
                 changes.add(name);
               }
-            });
+            },
+            source -> Map.copyOf(counts));
     up = Upstream.create(tmp.resolve("upstream"));
   }
 
@@ -111,11 +117,52 @@ abstract class GitOpsContract {
   }
 
   @Test
+  void withoutABranchTheSourceFollowsTheRemotesDefaultBranch() {
+    try (Upstream legacy = Upstream.create(tmp.resolve("legacy"), "master")) {
+      String first = legacy.write("apps/web/a.yaml", CONFIG).commit("first");
+      // Another branch at another commit: only HEAD says which one is the default.
+      try (Git g = Git.open(legacy.dir().toFile())) {
+        g.branchCreate().setName("main").call();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+      String second = legacy.write("apps/web/b.yaml", SERVICE).commit("second on master");
+
+      gitops.add(source("legacy", legacy.fileUrl()), "alice");
+      assertThat(gitops.pollNow("legacy")).isTrue();
+
+      SourceView v = gitops.get("legacy");
+      assertThat(v.lastError()).isNull();
+      assertThat(v.branch()).isEqualTo("master");
+      assertThat(v.lastCommit().sha()).isEqualTo(second).isNotEqualTo(first);
+      assertThat(gitops.list()).extracting(SourceView::branch).containsExactly("master");
+
+      // The resolved branch is kept: a later push to master is picked up.
+      String third = legacy.write("apps/web/c.yaml", DEPLOYMENT).commit("third");
+      assertThat(gitops.pollNow("legacy")).isTrue();
+      assertThat(gitops.get("legacy").lastCommit().sha()).isEqualTo(third);
+    }
+  }
+
+  @Test
+  void aSourceWithoutABranchOnAnEmptyRemoteSaysSoAndResolvesOnceOneIsPushed() {
+    gitops.add(source("empty", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("empty")).isFalse();
+    assertThat(gitops.get("empty").lastError()).contains("has no branches yet");
+    assertThat(gitops.get("empty").branch()).isNull();
+
+    up.write("apps/web/a.yaml", CONFIG).commit("first");
+    assertThat(gitops.pollNow("empty")).isTrue();
+    assertThat(gitops.get("empty").branch()).isEqualTo("main");
+  }
+
+  @Test
   void addingASourceAndPollingPicksUpTheHead() {
     String sha = up.write("apps/web/a.yaml", CONFIG).write("README.md", "hi").commit("first");
 
     SourceView added = gitops.add(source("fleet", up.fileUrl()), "alice");
-    assertThat(added.branch()).isEqualTo("main");
+    // No branch given: the remote's default branch, known after the first poll.
+    assertThat(added.branch()).isNull();
     assertThat(added.path()).isEqualTo("apps");
     assertThat(added.interval()).isEqualTo("15s");
     assertThat(added.auth()).isEqualTo("none");
@@ -127,6 +174,7 @@ abstract class GitOpsContract {
     assertThat(gitops.pollNow("fleet")).isTrue();
 
     SourceView v = gitops.get("fleet");
+    assertThat(v.branch()).isEqualTo("main");
     assertThat(v.lastCommit().sha()).isEqualTo(sha);
     assertThat(v.lastCommit().author()).isEqualTo("Ada Lovelace <ada@example.com>");
     assertThat(v.lastCommit().message()).isEqualTo("first");
@@ -188,6 +236,7 @@ abstract class GitOpsContract {
     Map<String, String> revisions = new HashMap<>();
     gitops.apps().forEach(a -> revisions.put(a.name(), a.revision()));
     assertThat(c.apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "api",
@@ -215,8 +264,8 @@ abstract class GitOpsContract {
     assertThat(history.get(1).apps())
         .extracting(CommitView.AppChange::app, CommitView.AppChange::change)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("db", CommitView.Change.ADDED),
-            org.assertj.core.groups.Tuple.tuple("web", CommitView.Change.ADDED));
+            Tuple.tuple("db", CommitView.Change.ADDED),
+            Tuple.tuple("web", CommitView.Change.ADDED));
     assertThat(gitops.apps()).extracting(AppDefinition::name).containsExactly("api", "web");
     assertThat(gitops.apps()).extracting(AppDefinition::sha).containsOnly(second);
     assertThat(gitops.apps()).extracting(AppDefinition::commit).containsOnly(second);
@@ -253,6 +302,7 @@ abstract class GitOpsContract {
         .matches("sha256:[0-9a-f]{12}");
     assertThat(after.get("web").commit()).isEqualTo(second);
     assertThat(gitops.commit("fleet", second).apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "db",
@@ -379,6 +429,7 @@ abstract class GitOpsContract {
     assertThat(v.lastError()).isNull();
     // The diff of the fix is against the last good commit, not the refused one.
     assertThat(gitops.commit("fleet", fixed).apps())
+        .usingRecursiveFieldByFieldElementComparatorIgnoringFields("diff")
         .containsExactly(
             new CommitView.AppChange(
                 "web",
@@ -388,6 +439,160 @@ abstract class GitOpsContract {
                 List.of("v1 ConfigMap web/web-config"),
                 List.of()));
     assertThat(changes).containsExactly("fleet", "fleet");
+  }
+
+  @Test
+  void syncSaysWhatBecameOfTheNewestCommit() {
+    String good = up.write("apps/web/a.yaml", CONFIG).commit("good");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+
+    SyncResult first = gitops.sync("fleet");
+    assertThat(first.changed()).isTrue();
+    assertThat(first.newest().sha()).isEqualTo(good);
+    assertThat(first.newest().status()).isEqualTo(CommitView.Status.APPLIED);
+
+    String bad = up.write("apps/web/a.yaml", "apiVersion: v1\nkind: [oops\n").commit("bad");
+    SyncResult refused = gitops.sync("fleet");
+    assertThat(refused.changed()).isFalse();
+    assertThat(refused.newest().sha()).isEqualTo(bad);
+    assertThat(refused.newest().status()).isEqualTo(CommitView.Status.FAILED);
+    assertThat(refused.newest().error()).contains("app 'web'").contains("a.yaml");
+    assertThat(refused.source().lastCommit().sha()).isEqualTo(good);
+
+    // Nothing new since: the newest commit is still the refused one, and it says so again.
+    SyncResult again = gitops.sync("fleet");
+    assertThat(again.changed()).isFalse();
+    assertThat(again.newest().sha()).isEqualTo(bad);
+    assertThat(again.newest().status()).isEqualTo(CommitView.Status.FAILED);
+  }
+
+  @Test
+  void historySaysWhereEachCommitStandsByWhatDevicesReport() {
+    String first = up.write("apps/web/a.yaml", CONFIG).commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    // In effect, and no device should run it (yet).
+    assertThat(gitops.history("fleet", 1).get(0).state()).isEqualTo(CommitView.State.APPLIED);
+    assertThat(gitops.history("fleet", 1).get(0).devices())
+        .isEqualTo(new CommitView.Devices(0, 0, 0, 0));
+
+    counts.put(first, new AppStatusService.CommitDevices(3, 2, 1, 0));
+    assertThat(gitops.commit("fleet", first).state()).isEqualTo(CommitView.State.ROLLING_OUT);
+    counts.put(first, new AppStatusService.CommitDevices(3, 3, 3, 0));
+    assertThat(gitops.commit("fleet", first).state()).isEqualTo(CommitView.State.READY);
+
+    String second = up.write("apps/web/a.yaml", CONFIG.replace("hello", "bye")).commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    // Every device failed the new commit: it is not shown as applied.
+    counts.remove(first);
+    counts.put(second, new AppStatusService.CommitDevices(3, 3, 0, 3));
+    String bad = up.write("apps/web/a.yaml", "kind: [oops\n").commit("bad");
+    assertThat(gitops.pollNow("fleet")).isFalse();
+
+    List<CommitView> history = gitops.history("fleet", 10);
+    assertThat(history)
+        .extracting(CommitView::sha, CommitView::state)
+        .containsExactly(
+            Tuple.tuple(bad, CommitView.State.REFUSED),
+            Tuple.tuple(second, CommitView.State.FAILED),
+            Tuple.tuple(first, CommitView.State.SUPERSEDED));
+    assertThat(history.get(0).devices()).isNull();
+    assertThat(history.get(1).devices()).isEqualTo(new CommitView.Devices(3, 3, 0, 3));
+    assertThat(history.get(1).status()).isEqualTo(CommitView.Status.APPLIED);
+  }
+
+  @Test
+  void aCommitKeepsTheContentDiffOfEachChangedResource() {
+    up.write("apps/web/a.yaml", CONFIG).commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    String second =
+        up.write("apps/web/a.yaml", CONFIG.replace("hello", "bonjour"))
+            .write("apps/web/svc.yaml", SERVICE)
+            .commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+
+    String diff = gitops.commit("fleet", second).apps().get(0).diff();
+    assertThat(diff)
+        .contains("--- /dev/null\n+++ b/v1 Service web/web\n@@ ")
+        .contains("+kind: \"Service\"\n")
+        .contains("--- a/v1 ConfigMap web/web-config\n+++ b/v1 ConfigMap web/web-config\n@@ ")
+        .contains(" data:\n-  greeting: \"hello\"\n+  greeting: \"bonjour\"\n");
+  }
+
+  @Test
+  void oneBrokenAppDoesNotHoldBackTheOthers() {
+    String first =
+        up.write("apps/web/a.yaml", CONFIG)
+            .write("apps/db/a.yaml", CONFIG.replace("web-config", "db-config"))
+            .commit("first");
+    gitops.add(source("fleet", up.fileUrl()), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> before = byName(gitops.apps());
+
+    // web changes fine; db breaks; kiosk is new and broken from the start.
+    String second =
+        up.write("apps/web/a.yaml", CONFIG.replace("hello", "bonjour"))
+            .write("apps/db/a.yaml", "apiVersion: v1\nkind: [oops\n")
+            .write("apps/kiosk/a.yaml", "kind: ConfigMap\n")
+            .commit("second");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+
+    Map<String, AppDefinition> after = byName(gitops.apps());
+    assertThat(after).containsOnlyKeys("db", "web");
+    assertThat(after.get("web").revision()).isNotEqualTo(before.get("web").revision());
+    assertThat(after.get("web").commit()).isEqualTo(second);
+    assertThat(after.get("db").revision()).isEqualTo(before.get("db").revision());
+    assertThat(after.get("db").commit()).isEqualTo(first);
+    // The kept app still renders what it had.
+    assertThat(gitops.render(after.get("db"), Map.of()).yaml()).contains("db-config");
+
+    CommitView c = gitops.commit("fleet", second);
+    assertThat(c.status()).isEqualTo(CommitView.Status.APPLIED);
+    assertThat(c.error())
+        .contains("was applied without 2 apps")
+        .contains("app 'db' was refused (it stays at " + before.get("db").revision())
+        .contains("app 'kiosk' was refused (it is not deployed)");
+    Map<String, CommitView.AppChange> changes = new HashMap<>();
+    c.apps().forEach(a -> changes.put(a.app(), a));
+    assertThat(changes.get("web").change()).isEqualTo(CommitView.Change.CHANGED);
+    assertThat(changes.get("db").change()).isEqualTo(CommitView.Change.REFUSED);
+    assertThat(changes.get("db").revision()).isEqualTo(before.get("db").revision());
+    assertThat(changes.get("db").error()).contains("a.yaml");
+    assertThat(changes.get("kiosk").change()).isEqualTo(CommitView.Change.REFUSED);
+    assertThat(changes.get("kiosk").revision()).isNull();
+    SourceView v = gitops.get("fleet");
+    assertThat(v.lastCommit().sha()).isEqualTo(second);
+    assertThat(v.lastError()).contains("app 'db' was refused");
+    assertThat(v.revisions())
+        .extracting(SourceView.AppRevision::app, SourceView.AppRevision::revision)
+        .containsExactly(
+            Tuple.tuple("db", before.get("db").revision()),
+            Tuple.tuple("kiosk", null),
+            Tuple.tuple("web", after.get("web").revision()));
+    assertThat(v.revisions().get(0).error()).contains("a.yaml");
+    assertThat(v.revisions().get(2).error()).isNull();
+    assertThat(audit.recent(10))
+        .filteredOn(e -> e.action().equals("git-app.refused"))
+        .extracting(AuditLog.Entry::target)
+        .containsExactlyInAnyOrder("fleet/db", "fleet/kiosk");
+
+    // Fixed in the next commit: both delivered.
+    String fixed =
+        up.write("apps/db/a.yaml", CONFIG.replace("web-config", "db-config").replace("hello", "hi"))
+            .write("apps/kiosk/a.yaml", CONFIG.replace("web-config", "kiosk-config"))
+            .commit("fix");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    Map<String, AppDefinition> fixedApps = byName(gitops.apps());
+    assertThat(fixedApps).containsOnlyKeys("db", "kiosk", "web");
+    assertThat(fixedApps.get("db").commit()).isEqualTo(fixed);
+    assertThat(fixedApps.get("db").revision()).isNotEqualTo(before.get("db").revision());
+    assertThat(fixedApps.get("kiosk").commit()).isEqualTo(fixed);
+    assertThat(fixedApps.get("web").commit()).isEqualTo(second);
+    assertThat(gitops.get("fleet").lastError()).isNull();
+    assertThat(gitops.get("fleet").revisions())
+        .extracting(SourceView.AppRevision::error)
+        .containsOnlyNulls();
   }
 
   @Test
@@ -452,7 +657,7 @@ abstract class GitOpsContract {
         .containsExactly("v1 Service web/web");
     assertThat(gitops.apps())
         .extracting(AppDefinition::sha, AppDefinition::revision, AppDefinition::commit)
-        .containsExactly(org.assertj.core.groups.Tuple.tuple(first, revision, first));
+        .containsExactly(Tuple.tuple(first, revision, first));
   }
 
   @Test
@@ -572,8 +777,18 @@ abstract class GitOpsContract {
   }
 
   @Test
-  void webhookPingsAndOtherBranchesDoNotFetch() {
+  void aWebhookForASourceWhoseDefaultBranchIsNotKnownYetFetches() {
     SourceView s = gitops.add(source("fleet", up.fileUrl()), "alice");
+    byte[] body = "{\"ref\":\"refs/heads/trunk\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(gitops.webhook("fleet", Map.of("x-gitlab-token", s.webhookSecret()), body))
+        .isEqualTo(new WebhookResult("fleet", true, "fetch queued for push to refs/heads/trunk"));
+  }
+
+  @Test
+  void webhookPingsAndOtherBranchesDoNotFetch() {
+    SourceView s =
+        gitops.add(
+            new AddSource("fleet", up.fileUrl(), "main", null, null, null, null, ""), "alice");
     byte[] other = "{\"ref\":\"refs/heads/dev\"}".getBytes(StandardCharsets.UTF_8);
     Map<String, String> gitlab = Map.of("x-gitlab-token", s.webhookSecret());
     assertThat(gitops.webhook("fleet", gitlab, other))

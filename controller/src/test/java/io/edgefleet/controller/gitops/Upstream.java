@@ -23,10 +23,15 @@ final class Upstream implements AutoCloseable {
   }
 
   static Upstream create(Path dir) {
+    return create(dir, "main");
+  }
+
+  /** A repository whose default branch (where its HEAD points) is {@code initialBranch}. */
+  static Upstream create(Path dir, String initialBranch) {
     try {
       Files.createDirectories(dir);
       return new Upstream(
-          dir, Git.init().setDirectory(dir.toFile()).setInitialBranch("main").call());
+          dir, Git.init().setDirectory(dir.toFile()).setInitialBranch(initialBranch).call());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (GitAPIException e) {

@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.events.EventLog;
+import io.edgefleet.controller.rollouts.RolloutEventSource;
+import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.store.Database;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,6 +57,8 @@ class ControllerLivenessTest {
     clock.advance(Duration.ofMinutes(1));
 
     TestDevices.insertActive(db.jdbi(), "d1", Map.of(), T0);
+    Presence presence = new Presence(db.jdbi(), clock);
+    AuditLog audit = new AuditLog(db.jdbi(), clock);
     EventLog log =
         new EventLog(
             db.jdbi(),
@@ -62,11 +67,15 @@ class ControllerLivenessTest {
                 db.jdbi(),
                 clock,
                 new DeviceStore(),
-                new Presence(db.jdbi(), clock),
+                presence,
                 null,
-                new AuditLog(db.jdbi(), clock),
-                GRACE,
-                (id, reason) -> {}));
+                audit,
+                new DeviceStatuses(clock, presence, GRACE),
+                (id, reason) -> {},
+                (d, status, now) -> status,
+                id -> {}),
+            new RolloutEventSource(new RolloutReads(db.jdbi())),
+            audit);
     EventLog.Page all =
         log.list(
             new EventLog.Request(
