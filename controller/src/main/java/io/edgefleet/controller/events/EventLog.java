@@ -430,7 +430,8 @@ public final class EventLog {
               rs.getString(4),
               rs.getString(5),
               rs.getString(6),
-              rs.getString(2),
+              // Fleet-wide controller events (its own downtime) are about no device.
+              rs.getString(2).isEmpty() ? null : rs.getString(2),
               rs.getString(7),
               null,
               null,
