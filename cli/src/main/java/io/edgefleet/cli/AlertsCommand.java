@@ -245,11 +245,6 @@ final class AlertsCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Remove alert rule " + name + "? Its firing alerts resolve.";
     }
@@ -361,11 +356,6 @@ final class AlertsCommand {
   @Command(name = "remove", description = "Remove a receiver that no rule names.")
   static final class ReceiverRemove extends TokenCommand implements Confirmation.Destructive {
     @Mixin Confirmation confirmation;
-
-    @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
 
     @Override
     public String question() {

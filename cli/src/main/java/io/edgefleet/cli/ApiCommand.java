@@ -43,7 +43,7 @@ abstract class ApiCommand implements Callable<Integer> {
     validate();
     PrintWriter err = spec.commandLine().getErr();
     if (this instanceof Confirmation.Destructive d
-        && !d.confirmation().confirmed(d.question(), err)) {
+        && !Confirmation.of(spec).confirmed(d.question(), err)) {
       err.flush();
       return CliException.FAILED;
     }

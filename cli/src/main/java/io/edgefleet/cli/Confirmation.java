@@ -8,6 +8,7 @@ import java.nio.charset.Charset;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
 /**
@@ -60,12 +61,26 @@ final class Confirmation {
       description = "Do not ask for confirmation (scripts; without a terminal nothing is asked).")
   boolean yes;
 
-  /** A destructive verb: what it asks before it acts. */
+  /**
+   * A destructive verb: what it asks before it acts. It mixes in a {@code Confirmation} (for {@code
+   * --yes}), which {@link ApiCommand} finds among its mixins.
+   */
   interface Destructive {
-    Confirmation confirmation();
-
     /** The question, e.g. {@code Decommission device d-1? Its certificate stops working.} */
     String question();
+  }
+
+  /** The confirmation mixed into {@code command}, which must have one. */
+  static Confirmation of(CommandSpec command) {
+    return command.mixins().values().stream()
+        .map(CommandSpec::userObject)
+        .filter(Confirmation.class::isInstance)
+        .map(Confirmation.class::cast)
+        .findFirst()
+        .orElseThrow(
+            () ->
+                new IllegalStateException(
+                    command.qualifiedName() + " is destructive but has no --yes option"));
   }
 
   /** Whether to go ahead; says so on {@code err} when the answer was no. */

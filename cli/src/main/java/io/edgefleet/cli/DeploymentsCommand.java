@@ -148,11 +148,6 @@ final class DeploymentsCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Remove deployment " + name + "? The app leaves every device it runs on.";
     }

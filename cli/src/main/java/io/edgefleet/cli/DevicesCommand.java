@@ -263,11 +263,6 @@ final class DevicesCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Reject device " + id + "? It cannot connect unless it enrolls again.";
     }
@@ -283,11 +278,6 @@ final class DevicesCommand {
       description = "Retire a device: its certificate stops working and it is disconnected.")
   static final class Decommission extends Transition implements Confirmation.Destructive {
     @Mixin Confirmation confirmation;
-
-    @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
 
     @Override
     public String question() {

@@ -187,11 +187,6 @@ final class OnboardingCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Revoke onboarding token " + id + "? Devices can no longer enroll with it.";
     }

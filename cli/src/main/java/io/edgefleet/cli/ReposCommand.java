@@ -207,11 +207,6 @@ final class ReposCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Remove repository " + name + "? Its apps leave every device they run on.";
     }

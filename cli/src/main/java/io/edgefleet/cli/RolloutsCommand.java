@@ -191,11 +191,6 @@ final class RolloutsCommand {
     @Mixin Confirmation confirmation;
 
     @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
-
-    @Override
     public String question() {
       return "Abort rollout " + id + "? Devices not yet updated stay on the old version.";
     }
@@ -211,11 +206,6 @@ final class RolloutsCommand {
       description = "Return every device the rollout updated to the version it ran before.")
   static final class Rollback extends Transition implements Confirmation.Destructive {
     @Mixin Confirmation confirmation;
-
-    @Override
-    public Confirmation confirmation() {
-      return confirmation;
-    }
 
     @Override
     public String question() {
