@@ -54,6 +54,8 @@ final class DeployCommand extends TokenCommand {
 
   @Mixin ValuesOptions values;
 
+  @Mixin PreflightOptions preflight;
+
   private String policy;
 
   @Override
@@ -71,6 +73,12 @@ final class DeployCommand extends TokenCommand {
     body.set("values", json(values.values()));
     if (policy != null) {
       body.put("rollout", policy);
+    }
+    preflight.body(body);
+    if (preflight.dryRun) {
+      JsonNode plan = api.post(preflight.path(DEPLOYMENTS), body);
+      print(plan, () -> PreflightOptions.plan(plan));
+      return;
     }
     JsonNode created = api.post(DEPLOYMENTS, body);
     print(created, () -> DeploymentsCommand.details(created, now()));

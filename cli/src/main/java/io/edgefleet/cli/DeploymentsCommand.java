@@ -97,6 +97,8 @@ final class DeploymentsCommand {
 
     @Mixin ValuesOptions values;
 
+    @Mixin PreflightOptions preflight;
+
     private String policy;
 
     @Override
@@ -131,6 +133,12 @@ final class DeploymentsCommand {
       }
       if (policy != null) {
         body.put("rollout", policy);
+      }
+      preflight.body(body);
+      if (preflight.dryRun) {
+        JsonNode plan = api.post(preflight.path(path(name) + "/upgrade"), body);
+        print(plan, () -> PreflightOptions.plan(plan));
+        return;
       }
       JsonNode d = api.post(path(name) + "/upgrade", body);
       print(d, () -> details(d, now()));

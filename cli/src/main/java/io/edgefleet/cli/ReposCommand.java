@@ -79,7 +79,7 @@ final class ReposCommand {
         converter = Converters.NonBlank.class,
         description =
             "Branch to follow (default: the repository's default branch, where its HEAD points;"
-                + " resolved on the first check and kept).")
+                + " resolved when it is added and kept).")
     String branch;
 
     @Option(
@@ -138,6 +138,8 @@ final class ReposCommand {
                 + " waves, thresholds, windows); see `deploy --help`. Default: all devices at once.")
     Path rollout;
 
+    @Mixin PreflightOptions preflight;
+
     private String sshKeyText;
     private String policy;
     private Optional<String> token = Optional.empty();
@@ -166,6 +168,12 @@ final class ReposCommand {
       Optional.ofNullable(sshHostKey).ifPresent(k -> body.put("sshHostKey", k));
       body.put("target", target.strip());
       Optional.ofNullable(policy).ifPresent(p -> body.put("rollout", p));
+      preflight.body(body);
+      if (preflight.dryRun) {
+        JsonNode checked = api.post(preflight.path(REPOS), body);
+        print(checked, () -> PreflightOptions.check(checked));
+        return;
+      }
       JsonNode created = api.post(REPOS, body);
       String server = api.server().toString();
       print(created, () -> details(created, server, now(), false) + "\n");

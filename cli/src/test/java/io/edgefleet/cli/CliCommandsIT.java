@@ -409,7 +409,15 @@ class CliCommandsIT {
       Cli.Result summary = run("fleet", "summary", "--selector", all, "-o", "json");
       assertThat(summary.exitCode()).as("fleet summary --selector '%s'", all).isZero();
       Cli.Result repo =
-          run("repos", "add", unique("all"), "--url", "file:///nowhere", "--target", all);
+          run(
+              "repos",
+              "add",
+              unique("all"),
+              "--url",
+              "file:///nowhere",
+              "--target",
+              all,
+              "--force");
       assertThat(repo.exitCode()).as("repos add --target '%s': %s", all, repo.err()).isZero();
     }
     Cli.Result bad = run("fleet", "summary", "--selector", "site in (");

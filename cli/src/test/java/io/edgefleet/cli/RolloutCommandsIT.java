@@ -59,7 +59,14 @@ class RolloutCommandsIT {
     Path policy = dir.resolve("policy.yaml");
     Files.writeString(policy, "canary: 10%\nwaves: [50%, 50%]\nsoak: 1m\n");
     Cli.Result deployed =
-        run("deploy", "web@1.0.0", "--target", "site=nowhere", "--rollout", policy.toString());
+        run(
+            "deploy",
+            "web@1.0.0",
+            "--target",
+            "site=nowhere",
+            "--rollout",
+            policy.toString(),
+            "--force");
     assertThat(deployed.exitCode()).as(deployed.err()).isZero();
     assertThat(deployed.out())
         .contains("web@1.0.0")
@@ -70,7 +77,7 @@ class RolloutCommandsIT {
     Cli.Result list = run("deployments", "list");
     assertThat(list.out()).startsWith("NAME").contains("web").contains("1.0.0");
 
-    Cli.Result upgraded = run("deployments", "upgrade", "web@2.0.0", "-o", "json");
+    Cli.Result upgraded = run("deployments", "upgrade", "web@2.0.0", "-o", "json", "--force");
     assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
     JsonNode d = Json.mapper().readTree(upgraded.out());
     assertThat(d.path("version").asText()).isEqualTo("2.0.0");
@@ -110,25 +117,31 @@ class RolloutCommandsIT {
 
   @Test
   void aDeploymentToEveryDeviceCanBeUpgradedWithoutRepeatingItsTarget() throws Exception {
-    assertThat(run("deploy", "web@1.0.0", "--name", "everywhere", "--target", "*").exitCode())
+    assertThat(
+            run("deploy", "web@1.0.0", "--name", "everywhere", "--target", "*", "--force")
+                .exitCode())
         .isZero();
-    Cli.Result upgraded = run("deployments", "upgrade", "everywhere", "--version", "2.0.0");
+    Cli.Result upgraded =
+        run("deployments", "upgrade", "everywhere", "--version", "2.0.0", "--force");
     assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
     assertThat(upgraded.out()).contains("web@2.0.0").contains("Target:").contains("*");
   }
 
   @Test
   void retryingAVersionAfterItsRollbackStartsANewRolloutFromWhatTheDevicesRun() throws Exception {
-    assertThat(run("deploy", "web@1.0.0", "--name", "retry", "--target", "site=nowhere").exitCode())
+    assertThat(
+            run("deploy", "web@1.0.0", "--name", "retry", "--target", "site=nowhere", "--force")
+                .exitCode())
         .isZero();
     Cli.Result upgraded =
-        run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json");
+        run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json", "--force");
     assertThat(upgraded.exitCode()).as(upgraded.err()).isZero();
     String first = Json.mapper().readTree(upgraded.out()).path("latestRollout").path("id").asText();
     Cli.Result rolledBack = run("rollouts", "rollback", first);
     assertThat(rolledBack.exitCode()).as(rolledBack.err()).isZero();
 
-    Cli.Result retried = run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json");
+    Cli.Result retried =
+        run("deployments", "upgrade", "retry", "--version", "2.0.0", "-o", "json", "--force");
     assertThat(retried.exitCode()).as(retried.err()).isZero();
     JsonNode latest = Json.mapper().readTree(retried.out()).path("latestRollout");
     assertThat(latest.path("id").asText()).isNotEqualTo(first);
@@ -160,9 +173,61 @@ class RolloutCommandsIT {
         .contains("explode");
     assertThat(run("deployments", "show", "bad").exitCode()).isEqualTo(1);
 
-    Cli.Result unknown = run("deploy", "web@9.9.9", "--name", "bad", "--target", "*");
+    Cli.Result unknown = run("deploy", "web@9.9.9", "--name", "bad", "--target", "*", "--force");
     assertThat(unknown.exitCode()).isEqualTo(1);
     assertThat(unknown.err()).contains("9.9.9").contains("1.0.0");
+  }
+
+  @Test
+  void aDeployToATargetMatchingNoDeviceIsRefusedUnlessForcedAndADryRunChangesNothing()
+      throws Exception {
+    Cli.Result refused = run("deploy", "web@1.0.0", "--name", "typo", "--target", "site=berln");
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.err())
+        .contains("(TARGET_MATCHES_NOTHING)")
+        .contains("target 'site=berln' matches none of the 0 active device(s)")
+        .contains("devices list --selector 'site=berln'")
+        .contains("--force");
+    assertThat(run("deployments", "show", "typo").exitCode()).isEqualTo(1);
+
+    Cli.Result dry =
+        run("deploy", "web@1.0.0", "--name", "typo", "--target", "site=berln", "--dry-run");
+    assertThat(dry.exitCode()).as(dry.err()).isZero();
+    assertThat(dry.out())
+        .contains("Deployment:")
+        .contains("typo")
+        .contains("site=berln (0 of 0 active device(s))")
+        .contains("matches none")
+        .contains("Dry run: nothing was changed.");
+    JsonNode plan =
+        Json.mapper()
+            .readTree(
+                run(
+                        "deploy",
+                        "web@1.0.0",
+                        "--name",
+                        "typo",
+                        "--target",
+                        "*",
+                        "--dry-run",
+                        "-o",
+                        "json")
+                    .out());
+    assertThat(plan.path("revision").asText()).isEqualTo("1.0.0");
+    assertThat(plan.path("startsRollout").asBoolean()).isTrue();
+    assertThat(plan.path("problems").get(0).path("code").asText())
+        .isEqualTo("TARGET_MATCHES_NOTHING");
+    assertThat(run("deployments", "show", "typo").exitCode()).isEqualTo(1);
+
+    assertThat(
+            run("deploy", "web@1.0.0", "--name", "typo", "--target", "site=berln", "--force")
+                .exitCode())
+        .isZero();
+    Cli.Result upgradeDry = run("deployments", "upgrade", "typo@2.0.0", "--dry-run");
+    assertThat(upgradeDry.exitCode()).as(upgradeDry.err()).isZero();
+    assertThat(upgradeDry.out()).contains("web@1.0.0 → web@2.0.0").contains("1.0.0 → 2.0.0");
+    assertThat(run("deployments", "show", "typo", "-o", "json").out()).contains("\"1.0.0\"");
+    assertThat(run("deployments", "remove", "typo", "--yes").exitCode()).isZero();
   }
 
   private static Cli.Result run(String... args) {

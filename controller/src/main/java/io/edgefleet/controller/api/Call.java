@@ -48,6 +48,27 @@ public record Call(
     return Optional.ofNullable(query.get(name)).filter(v -> !v.isBlank());
   }
 
+  /**
+   * A boolean query parameter: {@code true} or {@code false} (any case); absent is {@code false}.
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} for any other value
+   */
+  public boolean flag(String name) {
+    return query(name)
+        .map(
+            v -> {
+              if (v.equalsIgnoreCase("true")) {
+                return true;
+              }
+              if (v.equalsIgnoreCase("false")) {
+                return false;
+              }
+              throw new ControllerException(
+                  ErrorCode.VALIDATION_FAILED, name + " must be true or false, not '" + v + "'");
+            })
+        .orElse(false);
+  }
+
   /** Parses the JSON body; malformed or mistyped JSON becomes a 400 that names the problem. */
   public <T> T body(Class<T> type) {
     if (body.length == 0) {

@@ -203,6 +203,25 @@ public final class Catalog {
   }
 
   /**
+   * What identifies the objects a device with these tags gets of the version with these values,
+   * without running Helm (see {@link Rendering#contentConfiguration}): devices with equal answers
+   * get the same objects, so one render checks them all.
+   *
+   * @throws ControllerException {@code NOT_FOUND} for an unknown app or version
+   * @throws RenderException if a referenced tag is missing or values are given for plain manifests
+   */
+  public String configuration(
+      String app, String version, Map<String, Object> values, Map<String, String> deviceTags) {
+    CatalogStore.VersionRow v = row(app, version);
+    return rendering.contentConfiguration(
+        v.app(),
+        v.digest(),
+        files(v),
+        Objects.requireNonNullElse(values, Map.of()),
+        Objects.requireNonNullElse(deviceTags, Map.of()));
+  }
+
+  /**
    * Checks that the version renders with these values, once, with placeholder tags ({@code
    * ${tag:KEY}} becomes {@code tag-KEY}; overrides ignored), as a Git commit is checked.
    *
@@ -235,7 +254,7 @@ public final class Catalog {
    *     {@code APP_VERSION_EXISTS} if the version exists with other content; {@code UNAVAILABLE} if
    *     Helm cannot run now (nothing is stored; pushing again later may succeed)
    */
-  PushResult push(String app, PushRequest req, String actor) {
+  public PushResult push(String app, PushRequest req, String actor) {
     String name = checkName(app);
     if (req == null) {
       throw ControllerException.invalid("a push needs version, kind and archive");

@@ -19,6 +19,8 @@ package io.edgefleet.controller.gitops;
  *     pin; without it the key seen on the first connection is pinned
  * @param rollout a rollout policy (YAML text) under which each new revision of an application
  *     reaches the devices in phases; without it every revision goes to all devices at once
+ * @param force add it without first checking that the remote answers with the branch (it is then
+ *     checked on every poll)
  */
 public record AddSource(
     String name,
@@ -30,7 +32,23 @@ public record AddSource(
     String token,
     String target,
     String sshHostKey,
-    String rollout) {
+    String rollout,
+    Boolean force) {
+
+  /** A request that is checked against the remote before it is added. */
+  public AddSource(
+      String name,
+      String url,
+      String branch,
+      String path,
+      String interval,
+      String sshKey,
+      String token,
+      String target,
+      String sshHostKey,
+      String rollout) {
+    this(name, url, branch, path, interval, sshKey, token, target, sshHostKey, rollout, null);
+  }
 
   /** A request without a rollout policy. */
   public AddSource(
@@ -59,6 +77,12 @@ public record AddSource(
     this(name, url, branch, path, interval, sshKey, token, target, null, null);
   }
 
+  /** This request, added without checking the remote first. */
+  public AddSource forced() {
+    return new AddSource(
+        name, url, branch, path, interval, sshKey, token, target, sshHostKey, rollout, true);
+  }
+
   /** Hides credentials from logs and error reports. */
   @Override
   public String toString() {
@@ -82,6 +106,8 @@ public record AddSource(
         + sshHostKey
         + ", rollout="
         + (rollout == null ? "none" : "given")
+        + ", force="
+        + force
         + "]";
   }
 }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -65,9 +66,16 @@ final class GitClient implements AutoCloseable {
   private final ConcurrentHashMap<String, Integer> fetchCounts = new ConcurrentHashMap<>();
 
   /** A failure to talk to the remote or to use the local clone; the message is for operators. */
-  static final class GitFailure extends RuntimeException {
+  static class GitFailure extends RuntimeException {
     GitFailure(String message, Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /** The remote has no branches at all, and none was asked for. */
+  static final class NoBranches extends GitFailure {
+    NoBranches(String message) {
+      super(message, null);
     }
   }
 
@@ -78,6 +86,29 @@ final class GitClient implements AutoCloseable {
     record Token(String user, String token) implements Credentials {}
 
     record Ssh(KeyPair key, SshKeys.Pin hostKey) implements Credentials {}
+
+    /** The user a bare token authenticates as over http(s) (the convention of Git hosts). */
+    String DEFAULT_TOKEN_USER = "x-access-token";
+
+    /**
+     * The credentials of a source.
+     *
+     * @param auth {@code token}, {@code ssh} or anything else for none
+     * @param secret the token ({@code TOKEN} or {@code USER:TOKEN}) or the private key text
+     * @param hostKey the pinned ssh host key, if any
+     */
+    static Credentials of(String auth, String secret, Optional<PublicKey> hostKey) {
+      return switch (auth) {
+        case "token" -> {
+          int colon = secret.indexOf(':');
+          yield colon > 0
+              ? new Token(secret.substring(0, colon), secret.substring(colon + 1))
+              : new Token(DEFAULT_TOKEN_USER, secret);
+        }
+        case "ssh" -> new Ssh(SshKeys.privateKey(secret), new SshKeys.Pin(hostKey));
+        default -> new None();
+      };
+    }
   }
 
   record Remote(String source, String url, String branch, Credentials credentials) {}
@@ -123,7 +154,8 @@ final class GitClient implements AutoCloseable {
    * remote's default branch, the one its {@code HEAD} points to.
    *
    * @throws GitFailure if the remote cannot be reached, refuses the credentials, has no such branch
-   *     or, asked for its default branch, has none
+   *     or, asked for its default branch, has none ({@link NoBranches} when it has no branch at
+   *     all)
    */
   Tip lsRemote(Remote remote) {
     boolean followHead = remote.branch().isEmpty();
@@ -182,13 +214,14 @@ final class GitClient implements AutoCloseable {
       }
     }
     List<String> names = branches(refs);
+    if (names.isEmpty()) {
+      throw new NoBranches(remote.url() + " has no branches yet; push one");
+    }
     throw new GitFailure(
         remote.url()
-            + (names.isEmpty()
-                ? " has no branches yet; push one"
-                : " does not say which branch is its default; give the source's branch (one of "
-                    + names
-                    + ")"),
+            + " does not say which branch is its default; give the source's branch (one of "
+            + names
+            + ")",
         null);
   }
 

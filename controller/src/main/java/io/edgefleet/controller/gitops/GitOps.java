@@ -229,6 +229,30 @@ public final class GitOps implements AutoCloseable {
     return added;
   }
 
+  /**
+   * What adding this source would find, changing nothing: the branch it would follow and the commit
+   * at its tip.
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED}, {@code GIT_REMOTE_UNREACHABLE}
+   */
+  public SourceCheck check(AddSource req) {
+    GitSources.Check c = sources.check(req);
+    return new SourceCheck(
+        c.name(),
+        c.url(),
+        c.branch(),
+        c.commit(),
+        c.hostKey() == null ? null : SshKeys.fingerprint(c.hostKey()));
+  }
+
+  /**
+   * What a dry run of adding a source found.
+   *
+   * @param hostKeyFingerprint the ssh host key that would be pinned, when none was given
+   */
+  public record SourceCheck(
+      String name, String url, String branch, String commit, String hostKeyFingerprint) {}
+
   public List<SourceView> list() {
     return sources.list();
   }

@@ -14,7 +14,14 @@ public record GitOpsRoutes(GitOps gitops) implements Routes {
   @Override
   public void register(Router r) {
     r.post(
-        "/api/v1/repos", ADMIN, c -> Reply.created(gitops.add(c.body(AddSource.class), c.actor())));
+        "/api/v1/repos",
+        ADMIN,
+        c -> {
+          AddSource req = c.body(AddSource.class);
+          return c.flag("dryRun")
+              ? Reply.ok(gitops.check(req))
+              : Reply.created(gitops.add(req, c.actor()));
+        });
     r.get("/api/v1/repos", ADMIN, c -> Reply.ok(new Items<>(gitops.list())));
     r.get("/api/v1/repos/{name}", ADMIN, c -> Reply.ok(gitops.get(c.path("name"))));
     r.delete(

@@ -36,7 +36,6 @@ import org.slf4j.LoggerFactory;
  */
 final class GitPolling {
   private static final Logger LOG = LoggerFactory.getLogger(GitPolling.class);
-  static final String DEFAULT_TOKEN_USER = "x-access-token";
 
   private final Clock clock;
   private final SecretBox secrets;
@@ -302,22 +301,20 @@ final class GitPolling {
 
   private GitClient.Credentials credentials(SourceStore.SourceRow s) {
     return switch (s.auth()) {
-      case "token" -> {
-        String t = secrets.open(s.credential(), GitSources.context(s.name(), "token"));
-        int colon = t.indexOf(':');
-        yield colon > 0
-            ? new GitClient.Credentials.Token(t.substring(0, colon), t.substring(colon + 1))
-            : new GitClient.Credentials.Token(DEFAULT_TOKEN_USER, t);
-      }
+      case "token" ->
+          GitClient.Credentials.of(
+              s.auth(),
+              secrets.open(s.credential(), GitSources.context(s.name(), "token")),
+              Optional.empty());
       case "ssh" ->
           sshCredentials.computeIfAbsent(
               s.name(),
               k ->
-                  new GitClient.Credentials.Ssh(
-                      SshKeys.privateKey(
-                          secrets.open(s.credential(), GitSources.context(k, "ssh"))),
-                      new SshKeys.Pin(
-                          Optional.ofNullable(s.sshHostKey()).map(SshKeys::publicKey))));
+                  (GitClient.Credentials.Ssh)
+                      GitClient.Credentials.of(
+                          s.auth(),
+                          secrets.open(s.credential(), GitSources.context(k, "ssh")),
+                          Optional.ofNullable(s.sshHostKey()).map(SshKeys::publicKey)));
       default -> new GitClient.Credentials.None();
     };
   }

@@ -7,6 +7,7 @@ import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
+import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -72,20 +74,26 @@ final class GitSources {
    */
   SourceView add(AddSource req, String actor) {
     SourceValidation.Validated v = validation.validate(req);
+    if (store.find(v.name()).isPresent()) {
+      throw conflict(v.name());
+    }
+    Check checked = Boolean.TRUE.equals(req.force()) ? null : check(v);
     String webhookSecret = Ids.secret("efw");
     long now = clock.millis();
+    PublicKey hostKey =
+        checked != null && checked.hostKey() != null ? checked.hostKey() : v.hostKey();
     SourceStore.SourceRow row =
         new SourceStore.SourceRow(
             v.name(),
             v.url(),
-            v.branch(),
+            checked == null ? v.branch() : checked.branch(),
             v.path(),
             v.interval().toMillis(),
             v.auth(),
             v.credential() == null
                 ? null
                 : secrets.seal(v.credential(), context(v.name(), v.auth())),
-            v.hostKey() == null ? null : SshKeys.openSsh(v.hostKey()),
+            hostKey == null ? null : SshKeys.openSsh(hostKey),
             v.target().toString(),
             secrets.seal(webhookSecret, context(v.name(), "webhook")),
             null,
@@ -109,7 +117,10 @@ final class GitSources {
             }
             Map<String, Object> detail = new LinkedHashMap<>();
             detail.put("url", v.url());
-            detail.put("branch", v.branch().isEmpty() ? "(remote default)" : v.branch());
+            detail.put("branch", row.branch().isEmpty() ? "(remote default)" : row.branch());
+            if (checked != null && checked.commit() != null) {
+              detail.put("checked", checked.commit());
+            }
             detail.put("path", v.path().isEmpty() ? "." : v.path());
             detail.put("interval", Durations.human(v.interval()));
             detail.put("auth", v.auth());
@@ -131,6 +142,66 @@ final class GitSources {
     git.forget(v.name());
     LOG.info("git source {} added by {}: {} {} {}", v.name(), actor, v.url(), v.branch(), v.path());
     return view(row);
+  }
+
+  /**
+   * What the remote of a source shows now.
+   *
+   * @param branch the branch to follow: the one asked for, or the remote's default branch ({@code
+   *     ""} while an empty repository has none: resolved when one is pushed)
+   * @param commit the commit at its tip; null for an empty repository
+   * @param hostKey the ssh host key seen when none was pinned (to pin), else null
+   */
+  record Check(String name, String url, String branch, String commit, PublicKey hostKey) {}
+
+  /**
+   * Asks the remote of a source to add, as its first poll would: the URL answers, the credentials
+   * are accepted and the branch exists (or the remote names its default branch).
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} for a bad request, {@code
+   *     GIT_REMOTE_UNREACHABLE} saying what the remote answered
+   */
+  Check check(AddSource req) {
+    return check(validation.validate(req));
+  }
+
+  private Check check(SourceValidation.Validated v) {
+    // Its own ssh session and clone directory: names of sources never contain '.'.
+    String key = "check." + v.name();
+    GitClient.Remote remote =
+        new GitClient.Remote(
+            key,
+            v.url(),
+            v.branch(),
+            GitClient.Credentials.of(v.auth(), v.credential(), Optional.ofNullable(v.hostKey())));
+    try {
+      GitClient.Tip tip = git.lsRemote(remote);
+      PublicKey seen =
+          remote.credentials() instanceof GitClient.Credentials.Ssh ssh
+              ? ssh.hostKey().firstSeen().orElse(null)
+              : null;
+      return new Check(v.name(), v.url(), tip.branch(), tip.sha(), seen);
+    } catch (GitClient.NoBranches e) {
+      // An empty repository is a fine start: the branch is resolved once one is pushed.
+      PublicKey seen =
+          remote.credentials() instanceof GitClient.Credentials.Ssh ssh
+              ? ssh.hostKey().firstSeen().orElse(null)
+              : null;
+      return new Check(v.name(), v.url(), "", null, seen);
+    } catch (GitClient.GitFailure e) {
+      throw new ControllerException(
+          ErrorCode.GIT_REMOTE_UNREACHABLE,
+          "git source '"
+              + v.name()
+              + "' was not added: "
+              + e.getMessage()
+              + "; fix the URL, branch or credentials, or pass --force to add it anyway (every"
+              + " poll tries again and `repos get "
+              + v.name()
+              + "` shows what fails)");
+    } finally {
+      git.forget(key);
+    }
   }
 
   List<SourceView> list() {

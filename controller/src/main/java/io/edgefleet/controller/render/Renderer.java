@@ -90,25 +90,46 @@ final class Renderer implements AutoCloseable {
         requireNoValues(b, extra);
         yield cached(new Key(b.name(), b.treeId(), MANIFESTS), () -> manifests(b));
       }
-      case HELM -> {
-        Object values =
-            Values.substitute(
-                extra.isEmpty() ? b.valuesFor(tags) : Values.merge(b.valuesFor(tags), extra),
-                key -> {
-                  String v = tags.get(key);
-                  if (v == null) {
-                    throw new RenderException(
-                        "values use ${tag:"
-                            + key
-                            + "} but the device has no tag '"
-                            + key
-                            + "'; add the tag to the device or remove the reference");
-                  }
-                  return v;
-                });
-        yield helm(b, values);
-      }
+      case HELM -> helm(b, effectiveValues(b, extra, tags));
     };
+  }
+
+  /**
+   * Identifies what a device with these tags gets without rendering it: devices with equal
+   * configurations get the same objects (the cache key of their render).
+   *
+   * @throws RenderException if a referenced tag is missing, or extra values are given for plain
+   *     manifests
+   */
+  String configuration(Bundle b, Map<String, Object> extra, Map<String, String> tags) {
+    return switch (b.kind()) {
+      case MANIFESTS -> {
+        requireNoValues(b, extra);
+        yield MANIFESTS;
+      }
+      case HELM -> Values.digest(effectiveValues(b, extra, tags));
+    };
+  }
+
+  /** The chart's values for a device: overrides, then {@code extra}, then tags substituted. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> effectiveValues(
+      Bundle b, Map<String, Object> extra, Map<String, String> tags) {
+    return (Map<String, Object>)
+        Values.substitute(
+            extra.isEmpty() ? b.valuesFor(tags) : Values.merge(b.valuesFor(tags), extra),
+            key -> {
+              String v = tags.get(key);
+              if (v == null) {
+                throw new RenderException(
+                    "values use ${tag:"
+                        + key
+                        + "} but the device has no tag '"
+                        + key
+                        + "'; add the tag to the device or remove the reference");
+              }
+              return v;
+            });
   }
 
   /**

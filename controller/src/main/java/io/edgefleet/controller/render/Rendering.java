@@ -195,6 +195,23 @@ public final class Rendering implements AutoCloseable {
   }
 
   /**
+   * What identifies the objects a device with these tags gets, without running Helm: equal answers
+   * mean equal rendered objects. Cheap enough to ask for every device of a fleet.
+   *
+   * @throws RenderException if the content does not parse, a tag is missing, or values are given
+   *     for plain manifests
+   */
+  public String contentConfiguration(
+      String name,
+      String contentId,
+      Supplier<SortedMap<String, byte[]>> files,
+      Map<String, Object> extraValues,
+      Map<String, String> deviceTags) {
+    return renderer.configuration(
+        content(name, contentId, files), checked(extraValues), deviceTags);
+  }
+
+  /**
    * The content as every device would get it before overrides and tags, as a commit is validated:
    * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}. See {@link #renderContent}.
    *

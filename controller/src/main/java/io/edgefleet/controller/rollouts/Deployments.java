@@ -36,6 +36,7 @@ public final class Deployments {
   private final RolloutEngine engine;
   private final AuditLog audit;
   private final Runnable changed;
+  private final Preflight preflight;
 
   /**
    * @param changed called after a deployment was created, changed or removed
@@ -53,24 +54,35 @@ public final class Deployments {
     this.engine = engine;
     this.audit = audit;
     this.changed = changed;
+    this.preflight = new Preflight(jdbi, catalog);
   }
 
-  /** Body of {@code POST /api/v1/deployments}. */
+  /**
+   * Body of {@code POST /api/v1/deployments}.
+   *
+   * @param force start even though the preflight finds problems (see {@link Preflight})
+   */
   public record DeployRequest(
       String name,
       String app,
       String version,
       String target,
       Map<String, Object> values,
-      String rollout) {}
+      String rollout,
+      Boolean force) {}
 
-  /** Body of {@code POST /api/v1/deployments/{name}/upgrade}; absent fields stay as they are. */
+  /**
+   * Body of {@code POST /api/v1/deployments/{name}/upgrade}; absent fields stay as they are.
+   *
+   * @param force start even though the preflight finds problems (see {@link Preflight})
+   */
   public record UpgradeRequest(
       String version,
       Map<String, Object> values,
       Boolean resetValues,
       String target,
-      String rollout) {}
+      String rollout,
+      Boolean force) {}
 
   /** A deployment with its latest rollout. */
   public record View(
@@ -89,38 +101,34 @@ public final class Deployments {
 
   // ------------------------------------------------------------------------------------------
 
+  /**
+   * What {@link #deploy} would do, changing nothing.
+   *
+   * @throws ControllerException as {@link #deploy} does for an invalid request or a taken name
+   */
+  public Preflight.Plan planDeploy(DeployRequest req) {
+    Preflight.Change c = deployChange(req);
+    if (jdbi.withHandle(h -> DeploymentApps.row(h, c.deployment())).isPresent()) {
+      throw exists(c.deployment());
+    }
+    return preflight.plan(c);
+  }
+
   public View deploy(DeployRequest req, String actor) {
-    if (req.app() == null || req.app().isBlank()) {
-      throw ControllerException.invalid("'app' is required: the catalog app to deploy");
+    Preflight.Change c = deployChange(req);
+    if (!Boolean.TRUE.equals(req.force())) {
+      Preflight.require(preflight.plan(c));
     }
-    if (req.version() == null || req.version().isBlank()) {
-      throw ControllerException.invalid(
-          "'version' is required: deploy NAME@VERSION (see `apps versions " + req.app() + "`)");
-    }
-    String name = req.name() == null || req.name().isBlank() ? req.app() : req.name();
-    if (!NAME.matcher(name).matches()) {
-      throw ControllerException.invalid(
-          "deployment name '"
-              + name
-              + "' must be a DNS label (lower-case letters, digits and '-', at most 63)");
-    }
-    Selector target = target(req.target());
-    Map<String, Object> values = req.values() == null ? Map.of() : req.values();
-    RolloutPolicy policy = policy(req.rollout());
-    catalog.version(req.app(), req.version());
-    catalog.validateValues(req.app(), req.version(), values);
-    String revision = revision(req.version(), values);
+    String name = c.deployment();
+    Selector target = c.target();
+    Map<String, Object> values = c.values();
+    RolloutPolicy policy = c.policy();
+    String revision = c.revision();
     long now = clock.millis();
     engine.transaction(
         h -> {
           if (DeploymentApps.row(h, name).isPresent()) {
-            throw new ControllerException(
-                ErrorCode.CONFLICT,
-                "deployment '"
-                    + name
-                    + "' exists; change it with `deployments upgrade "
-                    + name
-                    + "`, or deploy under another name with --name");
+            throw exists(name);
           }
           h.createUpdate(
                   "INSERT INTO deployments (name, app, version, revision, target, vals, policy,"
@@ -168,23 +176,27 @@ public final class Deployments {
     return get(name);
   }
 
+  /**
+   * What {@link #upgrade} would do, changing nothing.
+   *
+   * @throws ControllerException as {@link #upgrade} does for an invalid request
+   */
+  public Preflight.Plan planUpgrade(String name, UpgradeRequest req) {
+    return preflight.plan(upgradeChange(name, req));
+  }
+
   public View upgrade(String name, UpgradeRequest req, String actor) {
-    DeploymentApps.Row current =
-        jdbi.withHandle(h -> DeploymentApps.row(h, name)).orElseThrow(() -> notFound(name));
-    String version =
-        req.version() == null || req.version().isBlank() ? current.version() : req.version();
-    Map<String, Object> values =
-        Boolean.TRUE.equals(req.resetValues())
-            ? (req.values() == null ? Map.of() : req.values())
-            : merge(current.values(), req.values() == null ? Map.of() : req.values());
-    // A stored target is canonical ("" selects every device); only a given one is checked.
-    Selector target =
-        req.target() == null ? Selector.parse(current.target()) : target(req.target());
-    RolloutPolicy policy =
-        req.rollout() == null ? RolloutPolicy.parse(current.policy()) : policy(req.rollout());
-    catalog.version(current.app(), version);
-    catalog.validateValues(current.app(), version, values);
-    String revision = revision(version, values);
+    Preflight.Change c = upgradeChange(name, req);
+    boolean retargeted =
+        !c.target().toString().equals(Selector.parse(current(name).target()).toString());
+    if (!Boolean.TRUE.equals(req.force()) && (c.startsRollout() || retargeted)) {
+      Preflight.require(preflight.plan(c));
+    }
+    String version = c.version();
+    Map<String, Object> values = c.values();
+    Selector target = c.target();
+    RolloutPolicy policy = c.policy();
+    String revision = c.revision();
     long now = clock.millis();
     engine.transaction(
         h -> {
@@ -265,6 +277,85 @@ public final class Deployments {
         r.createdBy(),
         Instant.ofEpochMilli(r.createdAt()),
         Instant.ofEpochMilli(r.updatedAt()));
+  }
+
+  private DeploymentApps.Row current(String name) {
+    return jdbi.withHandle(h -> DeploymentApps.row(h, name)).orElseThrow(() -> notFound(name));
+  }
+
+  private Preflight.Change upgradeChange(String name, UpgradeRequest req) {
+    DeploymentApps.Row current = current(name);
+    String version =
+        req.version() == null || req.version().isBlank() ? current.version() : req.version();
+    Map<String, Object> values =
+        Boolean.TRUE.equals(req.resetValues())
+            ? (req.values() == null ? Map.of() : req.values())
+            : merge(current.values(), req.values() == null ? Map.of() : req.values());
+    // A stored target is canonical ("" selects every device); only a given one is checked.
+    Selector target =
+        req.target() == null ? Selector.parse(current.target()) : target(req.target());
+    RolloutPolicy policy =
+        req.rollout() == null ? RolloutPolicy.parse(current.policy()) : policy(req.rollout());
+    catalog.version(current.app(), version);
+    catalog.validateValues(current.app(), version, values);
+    String revision = revision(version, values);
+    RolloutStepper.Change change =
+        RolloutStepper.change(
+            current.revision(), revision, jdbi.withHandle(h -> engine.latest(h, subject(name))));
+    return new Preflight.Change(
+        name,
+        current.app(),
+        current.version(),
+        version,
+        change.from().orElse(null),
+        revision,
+        values,
+        target,
+        policy,
+        change.start());
+  }
+
+  private Preflight.Change deployChange(DeployRequest req) {
+    if (req.app() == null || req.app().isBlank()) {
+      throw ControllerException.invalid("'app' is required: the catalog app to deploy");
+    }
+    if (req.version() == null || req.version().isBlank()) {
+      throw ControllerException.invalid(
+          "'version' is required: deploy NAME@VERSION (see `apps versions " + req.app() + "`)");
+    }
+    String name = req.name() == null || req.name().isBlank() ? req.app() : req.name();
+    if (!NAME.matcher(name).matches()) {
+      throw ControllerException.invalid(
+          "deployment name '"
+              + name
+              + "' must be a DNS label (lower-case letters, digits and '-', at most 63)");
+    }
+    Selector target = target(req.target());
+    Map<String, Object> values = req.values() == null ? Map.of() : req.values();
+    RolloutPolicy policy = policy(req.rollout());
+    catalog.version(req.app(), req.version());
+    catalog.validateValues(req.app(), req.version(), values);
+    return new Preflight.Change(
+        name,
+        req.app(),
+        null,
+        req.version(),
+        null,
+        revision(req.version(), values),
+        values,
+        target,
+        policy,
+        true);
+  }
+
+  private static ControllerException exists(String name) {
+    return new ControllerException(
+        ErrorCode.CONFLICT,
+        "deployment '"
+            + name
+            + "' exists; change it with `deployments upgrade "
+            + name
+            + "`, or deploy under another name with --name");
   }
 
   // ------------------------------------------------------------------------------------------

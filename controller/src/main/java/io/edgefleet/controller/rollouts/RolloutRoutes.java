@@ -18,16 +18,24 @@ public record RolloutRoutes(Deployments deployments, RolloutEngine rollouts) imp
     r.post(
         "/api/v1/deployments",
         ADMIN,
-        c -> Reply.created(deployments.deploy(c.body(Deployments.DeployRequest.class), c.actor())));
+        c -> {
+          Deployments.DeployRequest req = c.body(Deployments.DeployRequest.class);
+          return c.flag("dryRun")
+              ? Reply.ok(deployments.planDeploy(req))
+              : Reply.created(deployments.deploy(req, c.actor()));
+        });
     r.get("/api/v1/deployments", ADMIN, c -> Reply.ok(new Items<>(deployments.list())));
     r.get("/api/v1/deployments/{name}", ADMIN, c -> Reply.ok(deployments.get(c.path("name"))));
     r.post(
         "/api/v1/deployments/{name}/upgrade",
         ADMIN,
-        c ->
-            Reply.ok(
-                deployments.upgrade(
-                    c.path("name"), c.body(Deployments.UpgradeRequest.class), c.actor())));
+        c -> {
+          Deployments.UpgradeRequest req = c.body(Deployments.UpgradeRequest.class);
+          return Reply.ok(
+              c.flag("dryRun")
+                  ? deployments.planUpgrade(c.path("name"), req)
+                  : deployments.upgrade(c.path("name"), req, c.actor()));
+        });
     r.delete(
         "/api/v1/deployments/{name}",
         ADMIN,

@@ -161,8 +161,8 @@ abstract class GitOpsContract {
     String sha = up.write("apps/web/a.yaml", CONFIG).write("README.md", "hi").commit("first");
 
     SourceView added = gitops.add(source("fleet", up.fileUrl()), "alice");
-    // No branch given: the remote's default branch, known after the first poll.
-    assertThat(added.branch()).isNull();
+    // No branch given: the remote's default branch, resolved when the source was added.
+    assertThat(added.branch()).isEqualTo("main");
     assertThat(added.path()).isEqualTo("apps");
     assertThat(added.interval()).isEqualTo("15s");
     assertThat(added.auth()).isEqualTo("none");
@@ -622,15 +622,58 @@ abstract class GitOpsContract {
   }
 
   @Test
-  void unreachableRemotesAndMissingBranchesAreReportedNotThrown() {
-    gitops.add(source("gone", "file://" + tmp.resolve("nowhere")), "alice");
+  void unreachableRemotesAndMissingBranchesAreRefusedWhenAdded() {
+    assertThatThrownBy(
+            () -> gitops.add(source("gone", "file://" + tmp.resolve("nowhere")), "alice"))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.GIT_REMOTE_UNREACHABLE);
+              assertThat(e.getMessage())
+                  .contains("git source 'gone' was not added")
+                  .contains("cannot list branches of")
+                  .contains("--force");
+            });
+    up.write("apps/web/a.yaml", CONFIG).commit("first");
+    AddSource release =
+        new AddSource("branch", up.fileUrl(), "release", null, null, null, null, "");
+    assertThatThrownBy(() -> gitops.add(release, "alice"))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.GIT_REMOTE_UNREACHABLE);
+              assertThat(e.getMessage())
+                  .contains("branch 'release' does not exist")
+                  .contains("[main]");
+            });
+    // Nothing was stored, nothing audited, and the name is still free.
+    assertThat(gitops.list()).isEmpty();
+    assertThat(audit.recent(10).toString()).doesNotContain("git-source.add");
+    assertThat(gitops.check(source("branch", up.fileUrl())).branch()).isEqualTo("main");
+  }
+
+  @Test
+  void aCheckSaysWhatTheSourceWouldFollowAndChangesNothing() {
+    String sha = up.write("apps/web/a.yaml", CONFIG).commit("first");
+    GitOps.SourceCheck c = gitops.check(source("fleet", up.fileUrl()));
+    assertThat(c.branch()).isEqualTo("main");
+    assertThat(c.commit()).isEqualTo(sha);
+    assertThat(gitops.list()).isEmpty();
+    // Added with the check, the source follows the branch resolved then.
+    assertThat(gitops.add(source("fleet", up.fileUrl()), "alice").branch()).isEqualTo("main");
+  }
+
+  @Test
+  void forcedSourcesWithUnreachableRemotesAndMissingBranchesAreReportedOnEachPoll() {
+    gitops.add(source("gone", "file://" + tmp.resolve("nowhere")).forced(), "alice");
     assertThat(gitops.pollNow("gone")).isFalse();
     assertThat(gitops.get("gone").lastError()).contains("cannot list branches of");
     assertThat(gitops.get("gone").lastPolledAt()).isNull();
 
     up.write("apps/web/a.yaml", CONFIG).commit("first");
     gitops.add(
-        new AddSource("branch", up.fileUrl(), "release", null, null, null, null, ""), "alice");
+        new AddSource("branch", up.fileUrl(), "release", null, null, null, null, "").forced(),
+        "alice");
     assertThat(gitops.pollNow("branch")).isFalse();
     assertThat(gitops.get("branch").lastError())
         .contains("branch 'release' does not exist")
@@ -788,7 +831,8 @@ abstract class GitOpsContract {
   void webhookPingsAndOtherBranchesDoNotFetch() {
     SourceView s =
         gitops.add(
-            new AddSource("fleet", up.fileUrl(), "main", null, null, null, null, ""), "alice");
+            new AddSource("fleet", up.fileUrl(), "main", null, null, null, null, "").forced(),
+            "alice");
     byte[] other = "{\"ref\":\"refs/heads/dev\"}".getBytes(StandardCharsets.UTF_8);
     Map<String, String> gitlab = Map.of("x-gitlab-token", s.webhookSecret());
     assertThat(gitops.webhook("fleet", gitlab, other))
@@ -814,26 +858,28 @@ abstract class GitOpsContract {
     SourceView ssh =
         gitops.add(
             new AddSource(
-                "private",
-                "ssh://git@127.0.0.1:1/fleet.git",
-                null,
-                null,
-                "1m",
-                pem,
-                null,
-                "env=prod"),
+                    "private",
+                    "ssh://git@127.0.0.1:1/fleet.git",
+                    null,
+                    null,
+                    "1m",
+                    pem,
+                    null,
+                    "env=prod")
+                .forced(),
             "alice");
     SourceView token =
         gitops.add(
             new AddSource(
-                "tokened",
-                "https://git.example.com/fleet.git",
-                null,
-                null,
-                null,
-                null,
-                "glpat-SuperSecret123",
-                ""),
+                    "tokened",
+                    "https://git.example.com/fleet.git",
+                    null,
+                    null,
+                    null,
+                    null,
+                    "glpat-SuperSecret123",
+                    "")
+                .forced(),
             "alice");
 
     assertThat(ssh.auth()).isEqualTo("ssh");
@@ -910,7 +956,8 @@ abstract class GitOpsContract {
         new AddSource("ok", "git://h/r", null, null, null, null, "tok", ""),
         "token only works with https://");
     gitops.add(
-        new AddSource("ok", "http://127.0.0.1:1/r", null, null, null, null, "tok", ""), "alice");
+        new AddSource("ok", "http://127.0.0.1:1/r", null, null, null, null, "tok", "").forced(),
+        "alice");
     assertThatThrownBy(() -> gitops.add(source("ok", up.fileUrl()), "bob"))
         .isInstanceOfSatisfying(
             ControllerException.class,

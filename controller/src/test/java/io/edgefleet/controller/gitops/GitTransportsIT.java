@@ -1,10 +1,13 @@
 package io.edgefleet.controller.gitops;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.ErrorCode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -85,9 +88,16 @@ class GitTransportsIT {
       assertThat(gitops.commit("http", second).apps().get(0).added())
           .containsExactly("v1 Service web/web");
 
-      gitops.add(
-          new AddSource("wrong", http.url("fleet"), null, null, null, null, "ci-bot:nope", ""),
-          "alice");
+      AddSource wrong =
+          new AddSource("wrong", http.url("fleet"), null, null, null, null, "ci-bot:nope", "");
+      assertThatThrownBy(() -> gitops.add(wrong, "alice"))
+          .isInstanceOfSatisfying(
+              ControllerException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.GIT_REMOTE_UNREACHABLE);
+                assertThat(e.getMessage()).contains("cannot list branches of");
+              });
+      gitops.add(wrong.forced(), "alice");
       assertThat(gitops.pollNow("wrong")).isFalse();
       assertThat(gitops.get("wrong").lastError()).contains("cannot list branches of");
       assertThat(http.refused.get()).isPositive();
@@ -118,8 +128,12 @@ class GitTransportsIT {
     String first = up.write("apps/web/a.yaml", GitOpsContract.CONFIG).commit("first");
 
     try (GitServers.Ssh ssh = new GitServers.Ssh(served, hostKey, userKey.getPublic())) {
-      gitops.add(
-          new AddSource("ssh", ssh.url("fleet"), null, null, null, privateKey, null, ""), "alice");
+      SourceView added =
+          gitops.add(
+              new AddSource("ssh", ssh.url("fleet"), null, null, null, privateKey, null, ""),
+              "alice");
+      // Checked when added: the key the server showed then is pinned from the start.
+      assertThat(added.sshHostKey()).isEqualTo(SshKeys.fingerprint(hostKey.getPublic()));
 
       assertThat(gitops.pollNow("ssh")).isTrue();
       SourceView v = gitops.get("ssh");
@@ -129,8 +143,8 @@ class GitTransportsIT {
       assertThat(gitops.pollNow("ssh")).isFalse();
       assertThat(gitops.get("ssh").lastError()).isNull();
 
-      // A source that pinned another host key refuses this server.
-      gitops.add(
+      // A source that pinned another host key refuses this server, when added and on each poll.
+      AddSource mitm =
           new AddSource(
               "mitm",
               ssh.url("fleet"),
@@ -140,8 +154,15 @@ class GitTransportsIT {
               privateKey,
               null,
               "",
-              SshKeys.openSsh(ecKey().getPublic())),
-          "alice");
+              SshKeys.openSsh(ecKey().getPublic()));
+      assertThatThrownBy(() -> gitops.add(mitm, "alice"))
+          .isInstanceOfSatisfying(
+              ControllerException.class,
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("ssh host key")
+                      .contains(SshKeys.fingerprint(hostKey.getPublic())));
+      gitops.add(mitm.forced(), "alice");
       assertThat(gitops.pollNow("mitm")).isFalse();
       assertThat(gitops.get("mitm").lastError())
           .contains("ssh host key")
@@ -163,15 +184,16 @@ class GitTransportsIT {
               name -> {});
       gitops.add(
           new AddSource(
-              "again",
-              impostor.url("fleet"),
-              null,
-              null,
-              null,
-              privateKey,
-              null,
-              "",
-              SshKeys.openSsh(hostKey.getPublic())),
+                  "again",
+                  impostor.url("fleet"),
+                  null,
+                  null,
+                  null,
+                  privateKey,
+                  null,
+                  "",
+                  SshKeys.openSsh(hostKey.getPublic()))
+              .forced(),
           "alice");
       assertThat(gitops.pollNow("again")).isFalse();
       assertThat(gitops.get("again").lastError()).contains("ssh host key");
