@@ -251,6 +251,34 @@ class SimulatorIT {
                 "archive",
                 Base64.getEncoder().encodeToString(Files.readAllBytes(archive))));
     assertThat(pushed.status()).as(pushed.body().toString()).isEqualTo(201);
+
+    // Values every device needs a tag for, on a fleet without that tag: refused before anything
+    // starts, with the devices it concerns; a dry run shows each device's fate.
+    Map<String, Object> needsSite =
+        Map.of(
+            "app",
+            "simapp",
+            "version",
+            "1.0.0",
+            "target",
+            "fleet=sim",
+            "values",
+            Map.of("image", "registry.example/${tag:site}:1"));
+    AdminClient.Answer refused = admin.post("/api/v1/deployments", needsSite);
+    assertThat(refused.status()).as(refused.body().toString()).isEqualTo(422);
+    assertThat(refused.body().path("code").asText()).isEqualTo("PREFLIGHT_FAILED");
+    assertThat(refused.body().path("message").asText())
+        .contains(N + " of " + N + " targeted device(s) cannot run simapp@1.0.0")
+        .contains("no tag 'site'");
+    AdminClient.Answer plan = admin.post("/api/v1/deployments?dryRun=true", needsSite);
+    assertThat(plan.status()).as(plan.body().toString()).isEqualTo(200);
+    assertThat(plan.body().path("targeted").asInt()).isEqualTo(N);
+    assertThat(plan.body().path("changes").path("FAILS").asInt()).isEqualTo(N);
+    assertThat(plan.body().path("devices").size()).isEqualTo(N);
+    assertThat(plan.body().path("devices").get(0).path("problem").asText())
+        .contains("no tag 'site'");
+    assertThat(admin.get("/api/v1/deployments").body().path("items").size()).isZero();
+
     AdminClient.Answer deployed =
         admin.post(
             "/api/v1/deployments",
