@@ -120,17 +120,21 @@ final class PreflightOptions {
     } else {
       out.append("\nProblems:\n");
       for (JsonNode x : problems) {
-        StringBuilder line = new StringBuilder("  ").append(x.path("message").asText());
-        if (x.path("devices").asInt() > 0) {
-          line.append(" (").append(x.path("devices").asInt()).append(" device(s): ");
+        StringBuilder line = new StringBuilder();
+        int devices = x.path("devices").asInt();
+        if (devices > 0) {
           StringBuilder examples = new StringBuilder();
           x.path("examples")
               .forEach(e -> examples.append(examples.isEmpty() ? "" : ", ").append(e.asText()));
-          line.append(examples);
-          int more = x.path("devices").asInt() - x.path("examples").size();
-          line.append(more > 0 ? " and " + more + " more)" : ")");
+          int more = devices - x.path("examples").size();
+          line.append(devices)
+              .append(" device(s) (")
+              .append(examples)
+              .append(more > 0 ? " and " + more + " more" : "")
+              .append("): ");
         }
-        out.append(Table.line(line.toString(), Screen.current())).append('\n');
+        line.append(x.path("message").asText());
+        out.append(Table.wrap("  - ", line.toString(), Screen.current()));
       }
     }
     Table t = new Table("device", "name", "batch", "running", "change", "why");

@@ -114,6 +114,32 @@ final class Table {
     }
   }
 
+  /**
+   * Free text that must be read whole (a problem, a reason) broken at spaces into lines that fit
+   * the screen, the first starting with {@code first}, the others with as many spaces; each line
+   * ends in a newline. A word longer than a line stays whole. Any width: one line.
+   */
+  static String wrap(String first, String text, Screen screen) {
+    String indent = " ".repeat(first.length());
+    int width = screen.width();
+    if (width <= first.length() + 10) {
+      return first + text + "\n";
+    }
+    StringBuilder out = new StringBuilder();
+    StringBuilder line = new StringBuilder(first);
+    for (String word : text.split(" ")) {
+      if (line.length() > indent.length() && line.length() + 1 + word.length() > width) {
+        out.append(line).append('\n');
+        line = new StringBuilder(indent);
+      }
+      if (line.length() > indent.length()) {
+        line.append(' ');
+      }
+      line.append(word);
+    }
+    return out.append(line).append('\n').toString();
+  }
+
   /** A line of free text (such as a history entry) shortened with {@code …} to the screen. */
   static String line(String text, Screen screen) {
     String clean = cell(text);

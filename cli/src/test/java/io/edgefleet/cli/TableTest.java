@@ -162,4 +162,22 @@ class TableTest {
     assertThat(Table.line(entry, new Screen(40, false, true))).hasSize(40).endsWith("…");
     assertThat(Table.line(entry, Screen.PLAIN)).isEqualTo(entry);
   }
+
+  @Test
+  void textThatMustBeReadWholeIsWrappedAtSpacesToTheScreen() {
+    String problem =
+        "6 device(s) (vm, vm-2, vm-3): values use ${tag:region} but the device has no tag"
+            + " 'region'; add the tag to the device or remove the reference";
+
+    String wrapped = Table.wrap("  - ", problem, new Screen(40, false, true));
+
+    assertThat(wrapped.lines()).hasSizeGreaterThan(3);
+    assertThat(wrapped.lines()).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(40));
+    assertThat(wrapped).startsWith("  - 6 device(s)").endsWith("reference\n");
+    assertThat(wrapped.lines().skip(1)).allSatisfy(l -> assertThat(l).startsWith("    "));
+    // Every word is still there, in order.
+    assertThat(String.join(" ", wrapped.replace("  - ", "").strip().split("\\s+")))
+        .isEqualTo(problem);
+    assertThat(Table.wrap("  - ", problem, Screen.PLAIN)).isEqualTo("  - " + problem + "\n");
+  }
 }

@@ -194,9 +194,9 @@ final class GitSources {
           "git source '"
               + v.name()
               + "' was not added: "
-              + e.getMessage()
-              + "; fix the URL, branch or credentials, or pass --force to add it anyway (every"
-              + " poll tries again and `repos get "
+              + e.getMessage().strip().replaceAll("[.;]+$", "")
+              + ". Nothing was stored; pass --force to add it anyway (every poll then tries again"
+              + " and `repos get "
               + v.name()
               + "` shows what fails)");
     } finally {

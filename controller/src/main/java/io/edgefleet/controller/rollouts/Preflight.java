@@ -35,6 +35,10 @@ public final class Preflight {
   /** Example device names given with a problem. */
   private static final int EXAMPLES = 5;
 
+  /** Names as people sort them: {@code vm-2} before {@code vm-10}. */
+  private static final Comparator<String> NAMES =
+      Comparator.comparingInt(String::length).thenComparing(Comparator.naturalOrder());
+
   /** What a targeted device would do. */
   public enum Action {
     /** Does not run the app yet: gets it. */
@@ -191,7 +195,11 @@ public final class Preflight {
                     ErrorCode.PREFLIGHT_FAILED.name(),
                     message,
                     ids.size(),
-                    ids.stream().limit(EXAMPLES).map(id -> label(id, fleet.names())).toList())));
+                    ids.stream()
+                        .map(id -> label(id, fleet.names()))
+                        .sorted(NAMES)
+                        .limit(EXAMPLES)
+                        .toList())));
 
     List<BatchPlanner.PlannedBatch> batches = BatchPlanner.plan(c.policy(), targeted);
     Map<Action, Integer> changes = new LinkedHashMap<>();
