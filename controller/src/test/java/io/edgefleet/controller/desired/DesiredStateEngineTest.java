@@ -57,7 +57,7 @@ class DesiredStateEngineTest {
         }
 
         @Override
-        public Rendered render(App app, Map<String, String> tags) {
+        public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
           if (app.name().equals(failRenderFor)) {
             throw new IllegalArgumentException("tag 'site' is missing");
           }
