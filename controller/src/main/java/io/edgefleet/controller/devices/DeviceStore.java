@@ -275,6 +275,15 @@ public final class DeviceStore {
         .execute();
   }
 
+  /** Replaces the device's facts, such as when its agent reports its cluster anew. */
+  public void setFacts(Handle h, String id, DeviceFacts facts, long now) {
+    h.createUpdate("UPDATE devices SET facts = :facts, updated_at = :now WHERE id = :id")
+        .bind("facts", Json.write(facts))
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
   private Optional<DeviceRecord> one(Handle h, String column, String value) {
     return h.createQuery("SELECT * FROM devices WHERE " + column + " = :v")
         .bind("v", value)

@@ -50,6 +50,7 @@ class AgentConnectionTest {
   final Connections connections = new Connections();
   final List<AgentMessage> reports = new CopyOnWriteArrayList<>();
   final List<String> disconnected = new CopyOnWriteArrayList<>();
+  final List<String> kubernetesChanged = new CopyOnWriteArrayList<>();
   FakeSession session;
   FrameHandler socket;
   final List<String> refused = new CopyOnWriteArrayList<>();
@@ -98,7 +99,8 @@ class AgentConnectionTest {
                 telemetry,
                 (id, m) -> reports.add(m),
                 (id, m) -> {},
-                disconnected::add));
+                disconnected::add,
+                kubernetesChanged::add));
     session = new FakeSession();
     socket = gateway.endpoint(DEVICE);
     Recorded opened = new Recorded();
