@@ -81,6 +81,8 @@ final class HelmRenderer implements AutoCloseable {
         String m = e.getMessage().strip();
         Matcher incompatible = INCOMPATIBLE.matcher(m);
         if (incompatible.find()) {
+          // The chart is fine; this cluster is not: keep its files for the other versions.
+          failed = false;
           throw new RenderException(
               incompatible(
                   bundle.chartName(),

@@ -349,12 +349,18 @@ class HelmIT {
         site: {{ .Values.site | quote }}
       """;
 
+  private List<String> chartsOnDisk() throws java.io.IOException {
+    try (var dirs = Files.list(tmp.resolve("data/gitops/charts"))) {
+      return dirs.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
   private AppDefinition app(String name) {
     return gitops.apps().stream().filter(a -> a.name().equals(name)).findFirst().orElseThrow();
   }
 
   @Test
-  void aChartRendersForTheKubernetesVersionOfEachDeviceOnceForEachVersion() {
+  void aChartRendersForTheKubernetesVersionOfEachDeviceOnceForEachVersion() throws Exception {
     up.write("apps/alerts/Chart.yaml", NEW_CHART)
         .write("apps/alerts/values.yaml", "site: \"${tag:site}\"\n")
         .write("apps/alerts/templates/capabilities.yaml", CAPABILITIES);
@@ -386,6 +392,7 @@ class HelmIT {
     assertThat(gitops.render(alerts, Map.of("site", "s1"), "1.30.6")).isEqualTo(k3s);
     assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 2);
 
+    List<String> chartsOnDisk = chartsOnDisk();
     assertThatThrownBy(() -> gitops.render(alerts, Map.of("site", "s1"), "v1.21.3"))
         .isInstanceOf(RenderException.class)
         .hasMessage(
@@ -395,6 +402,8 @@ class HelmIT {
                 + sha.substring(0, 12)
                 + "): chart alertmanager requires Kubernetes >=1.25.0-0; this device's cluster"
                 + " runs v1.21.3: upgrade the cluster or deploy an older chart version");
+    // The chart is fine, the cluster is not: its files stay on disk for the other versions.
+    assertThat(chartsOnDisk()).isEqualTo(chartsOnDisk);
     // The refusal is remembered per version too: the next device on v1.21.3 costs no Helm run.
     long afterRefusal = gitops.stats().helmRenders();
     assertThatThrownBy(() -> gitops.render(alerts, Map.of("site", "s1"), "v1.21.3"))
