@@ -275,6 +275,29 @@ class CatalogHelmIT {
         .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
   }
 
+  @Test
+  void aChartForNewerClustersIsStoredAndRendersForEachDevicesVersion() throws Exception {
+    write("Chart.yaml", CHART + "kubeVersion: \">=1.25.0-0\"\n");
+    write(
+        "templates/kube.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube\n"
+            + "data:\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n");
+
+    // Helm's default (v1.20.0) does not meet the constraint; the push and the values check do not
+    // ask it to.
+    assertThat(push("2.0.0", Tars.ofDirectory(chart, "")).created()).isTrue();
+    catalog.validateValues("pos", "2.0.0", Map.of("replicaCount", 2));
+
+    Map<String, String> tags = Map.of("site", "s1", "site-size", "large");
+    assertThat(catalog.render("pos", "2.0.0", Map.of(), tags, "v1.28.3").yaml())
+        .contains("version: \"v1.28.3\"");
+    assertThatThrownBy(() -> catalog.render("pos", "2.0.0", Map.of(), tags, "v1.21.3"))
+        .isInstanceOf(RenderException.class)
+        .hasMessage(
+            "app pos@2.0.0: chart pos requires Kubernetes >=1.25.0-0; this device's cluster runs"
+                + " v1.21.3: upgrade the cluster or deploy an older chart version");
+  }
+
   private Catalog.PushResult push(String version, byte[] tgz) {
     return catalog.push(
         "pos",
