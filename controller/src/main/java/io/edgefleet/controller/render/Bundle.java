@@ -183,7 +183,13 @@ public record Bundle(
     if (chart == null) {
       return null;
     }
-    Object o = Manifests.readYaml(Values.utf8(chart), "Chart.yaml");
+    Object o;
+    try {
+      o = Manifests.readYaml(Values.utf8(chart), "Chart.yaml");
+    } catch (RenderException e) {
+      // Helm says what is wrong with it, in its own words, when it reads the chart.
+      return null;
+    }
     return o instanceof Map<?, ?> m && m.get(field) instanceof String v && !v.isBlank()
         ? v.strip()
         : null;
