@@ -116,6 +116,7 @@ public final class Agent implements AutoCloseable {
   private final DesiredStateSync sync;
   private final ReconcileLoop reconcile;
   private final Features features;
+  private final ClusterReporter cluster;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -152,6 +153,9 @@ public final class Agent implements AutoCloseable {
     this.facts = new Facts();
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.features = new Features(out);
+    this.cluster =
+        new ClusterReporter(runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
+    features.add(cluster);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers);
     this.renewer = new Renewer(identities, clock);
@@ -257,6 +261,7 @@ public final class Agent implements AutoCloseable {
                 reconcile.start();
               }
             });
+    cluster.start();
     run(this::step, Duration.ZERO);
   }
 

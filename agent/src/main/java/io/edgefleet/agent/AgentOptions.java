@@ -13,6 +13,8 @@ import java.util.function.Consumer;
  * @param refusedBackoff wait after the controller refused this device (revoked, rejected, bad
  *     token); long, so refused devices do not hammer the controller
  * @param name the device name to ask for at enrollment; empty: the host name
+ * @param clusterCheckInterval how often the Kubernetes version and API groups of the node's cluster
+ *     are read, so that an upgraded cluster is reported while the agent stays connected
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -23,7 +25,8 @@ public record AgentOptions(
     boolean showQr,
     Duration reconcileInterval,
     Duration stallTimeout,
-    Optional<String> name) {
+    Optional<String> name,
+    Duration clusterCheckInterval) {
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
     return new AgentOptions(
         bootstrapFile,
@@ -34,7 +37,8 @@ public record AgentOptions(
         true,
         Duration.ofSeconds(10),
         Transfers.Limits.defaults().progressWindow(),
-        Optional.empty());
+        Optional.empty(),
+        Duration.ofMinutes(5));
   }
 
   public AgentOptions withSerial(String s) {
@@ -71,6 +75,14 @@ public record AgentOptions(
     return with(c -> c.stallTimeout = d);
   }
 
+  /** How often the node's cluster is read for its Kubernetes version (positive). */
+  public AgentOptions withClusterCheckInterval(Duration d) {
+    if (!d.isPositive()) {
+      throw new IllegalArgumentException("the cluster check interval must be positive");
+    }
+    return with(c -> c.clusterCheckInterval = d);
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -84,7 +96,8 @@ public record AgentOptions(
         c.showQr,
         c.reconcileInterval,
         c.stallTimeout,
-        c.name);
+        c.name,
+        c.clusterCheckInterval);
   }
 
   /** The options a {@code withX} method may change. */
@@ -96,6 +109,7 @@ public record AgentOptions(
     Duration reconcileInterval;
     Duration stallTimeout;
     Optional<String> name;
+    Duration clusterCheckInterval;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -105,6 +119,7 @@ public record AgentOptions(
       reconcileInterval = o.reconcileInterval;
       stallTimeout = o.stallTimeout;
       name = o.name;
+      clusterCheckInterval = o.clusterCheckInterval;
     }
   }
 }

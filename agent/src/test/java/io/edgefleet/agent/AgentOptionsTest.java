@@ -25,7 +25,8 @@ class AgentOptionsTest {
                 true,
                 Duration.ofSeconds(10),
                 Transfers.Limits.defaults().progressWindow(),
-                Optional.empty()));
+                Optional.empty(),
+                Duration.ofMinutes(5)));
   }
 
   @Test
@@ -39,6 +40,9 @@ class AgentOptionsTest {
     assertThat(DEFAULTS.withQr(false)).isEqualTo(copy(null, null, null, false, null, null));
     assertThat(DEFAULTS.withReconcileInterval(d)).isEqualTo(copy(null, null, null, null, d, null));
     assertThat(DEFAULTS.withStallTimeout(d)).isEqualTo(copy(null, null, null, null, null, d));
+    assertThat(DEFAULTS.withClusterCheckInterval(d).clusterCheckInterval()).isEqualTo(d);
+    assertThat(DEFAULTS.withClusterCheckInterval(d).withClusterCheckInterval(Duration.ofMinutes(5)))
+        .isEqualTo(DEFAULTS);
     assertThat(DEFAULTS.withName("till-3").name()).contains("till-3");
     assertThat(DEFAULTS.withName("till-3").withName(null)).isEqualTo(DEFAULTS);
     assertThat(DEFAULTS.withName("till-3").withSerial("SN-1").name()).contains("till-3");
@@ -63,6 +67,7 @@ class AgentOptionsTest {
         showQr != null ? showQr : DEFAULTS.showQr(),
         reconcileInterval != null ? reconcileInterval : DEFAULTS.reconcileInterval(),
         stallTimeout != null ? stallTimeout : DEFAULTS.stallTimeout(),
-        DEFAULTS.name());
+        DEFAULTS.name(),
+        DEFAULTS.clusterCheckInterval());
   }
 }

@@ -507,6 +507,9 @@ final class DevicesCommand {
     fields.put("MACs", String.join(",", macs));
     fields.put("K3s", yesNo(facts, "k3s"));
     fields.put("Kubelet", yesNo(facts, "kubelet"));
+    fields.put("Kubernetes", Formats.text(facts, "kubernetesVersion"));
+    int groups = facts.path("kubernetesApiVersions").size();
+    fields.put("API groups", groups == 0 ? "" : String.valueOf(groups));
     return Table.fields(fields);
   }
 

@@ -47,7 +47,23 @@ class DevicesCommandTest {
     assertThat(details)
         .containsPattern("Last seen: +2025-06-01T11:59:48Z \\(12s ago\\)")
         .containsPattern("Disk: +59\\.6 GiB")
-        .containsPattern("K3s: +-");
+        .containsPattern("K3s: +-")
+        .containsPattern("Kubernetes: +-")
+        .containsPattern("API groups: +-");
+  }
+
+  @Test
+  void detailsShowTheKubernetesVersionTheDeviceReports() {
+    String details =
+        DevicesCommand.details(
+            json(
+                "{\"id\":\"d-1\",\"facts\":{\"kubernetesVersion\":\"v1.30.6+k3s1\","
+                    + "\"kubernetesApiVersions\":[\"apps/v1\",\"v1\"]}}"),
+            NOW);
+
+    assertThat(details)
+        .containsPattern("Kubernetes: +v1.30.6\\+k3s1")
+        .containsPattern("API groups: +2");
   }
 
   @Test

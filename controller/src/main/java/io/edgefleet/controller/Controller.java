@@ -301,7 +301,8 @@ public final class Controller implements AutoCloseable {
                     health.reported(id, message);
                   },
                   logs::receive,
-                  logs::disconnected));
+                  logs::disconnected,
+                  desired::request));
 
       // Alerts: rules over the fleet's facts, delivered to receivers by webhook. Time devices spent
       // waiting for a stopped controller is not theirs: offline alerts count from its start plus

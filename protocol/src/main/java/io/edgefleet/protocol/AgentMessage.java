@@ -11,7 +11,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.AppReport.class, name = "apps"),
   @JsonSubTypes.Type(value = AgentMessage.Event.class, name = "event"),
   @JsonSubTypes.Type(value = AgentMessage.TelemetryBatch.class, name = "tel"),
-  @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log")
+  @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log"),
+  @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster")
 })
 public sealed interface AgentMessage {
 
@@ -30,6 +31,23 @@ public sealed interface AgentMessage {
       implements AgentMessage {
     public Hello(String agentVersion, long bootId) {
       this(agentVersion, bootId, null);
+    }
+  }
+
+  /**
+   * What the device's Kubernetes cluster is now: sent after each (re)connect once the agent has
+   * reached its cluster, and whenever it sees the version or the served group versions change. The
+   * controller renders charts for this version. Agents without a Kubernetes runtime send nothing.
+   *
+   * @param kubernetesVersion the API server's {@code gitVersion} ({@code v1.28.3}), see {@link
+   *     DeviceFacts#KUBERNETES_VERSION}
+   * @param apiVersions the group versions it serves ({@code v1}, {@code apps/v1}, ...), sorted, at
+   *     most {@link DeviceFacts#MAX_API_VERSIONS}
+   */
+  record Cluster(String kubernetesVersion, java.util.List<String> apiVersions)
+      implements AgentMessage {
+    public Cluster {
+      apiVersions = apiVersions == null ? java.util.List.of() : java.util.List.copyOf(apiVersions);
     }
   }
 

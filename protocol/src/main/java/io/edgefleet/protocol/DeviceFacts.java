@@ -1,14 +1,23 @@
 package io.edgefleet.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
- * What the agent observed about its hardware and software at enrollment.
+ * What the agent observed about its hardware and software at enrollment, and about its Kubernetes
+ * cluster since: the cluster facts are reported again on every connection and whenever the agent
+ * sees them change ({@link AgentMessage.Cluster}).
  *
  * @param memoryBytes total physical memory
  * @param diskBytes size of the file system holding the agent state
  * @param k3s whether K3s is installed on the node
  * @param kubelet whether a kubelet binary is present
+ * @param kubernetesVersion the {@code gitVersion} of the cluster's API server ({@code v1.28.3} or
+ *     {@code v1.30.6+k3s1}); null if the device reports none (no Kubernetes runtime, or not yet
+ *     reached)
+ * @param kubernetesApiVersions the group versions the API server serves ({@code v1}, {@code
+ *     apps/v1}, ...), sorted; empty if unknown
  */
 public record DeviceFacts(
     String hostname,
@@ -22,8 +31,74 @@ public record DeviceFacts(
     String osVersion,
     String agentVersion,
     boolean k3s,
-    boolean kubelet) {
+    boolean kubelet,
+    String kubernetesVersion,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions) {
+
+  /** A Kubernetes version as Helm and the API server's {@code /version} write it. */
+  public static final Pattern KUBERNETES_VERSION =
+      Pattern.compile("v?[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,6}([-+][0-9A-Za-z.+-]{1,40})?");
+
+  /** A group version as API discovery lists it ({@code v1}, {@code apps/v1}). */
+  public static final Pattern API_VERSION =
+      Pattern.compile("([a-z0-9]([-a-z0-9.]{0,200}[a-z0-9])?/)?v[0-9a-z]{1,20}");
+
+  /** The most group versions a device may report. */
+  public static final int MAX_API_VERSIONS = 256;
+
   public DeviceFacts {
     macs = macs == null ? List.of() : List.copyOf(macs);
+    kubernetesApiVersions =
+        kubernetesApiVersions == null ? List.of() : List.copyOf(kubernetesApiVersions);
+  }
+
+  /** Facts without anything known of a Kubernetes cluster. */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        null,
+        List.of());
+  }
+
+  /** These facts with the cluster's as reported now. */
+  public DeviceFacts withKubernetes(String version, List<String> apiVersions) {
+    return new DeviceFacts(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        version,
+        apiVersions);
   }
 }

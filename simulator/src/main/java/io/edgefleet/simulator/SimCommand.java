@@ -90,6 +90,16 @@ public final class SimCommand implements Callable<Integer> {
   String rampUp;
 
   @Option(
+      names = "--kubernetes-version",
+      split = ",",
+      defaultValue = Simulator.Options.DEFAULT_KUBERNETES_VERSION,
+      description =
+          "Kubernetes version the devices' clusters report; several (comma-separated) are given to"
+              + " devices in turn, 'none' for devices that report no cluster (default:"
+              + " ${DEFAULT-VALUE})")
+  List<String> kubernetesVersions;
+
+  @Option(
       names = "--duration",
       description = "stop after this long (default: run until interrupted)")
   String duration;
@@ -111,7 +121,8 @@ public final class SimCommand implements Callable<Integer> {
             enrollConcurrency,
             handshakeConcurrency,
             io.edgefleet.protocol.Durations.parse(maxBackoff),
-            io.edgefleet.protocol.Durations.parse(rampUp));
+            io.edgefleet.protocol.Durations.parse(rampUp),
+            kubernetesVersions);
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",

@@ -3,6 +3,7 @@ package io.edgefleet.simulator;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Pem;
@@ -71,7 +72,11 @@ public final class Simulator implements AutoCloseable {
       int enrollConcurrency,
       int handshakeConcurrency,
       Duration maxBackoff,
-      Duration rampUp) {
+      Duration rampUp,
+      List<String> kubernetesVersions) {
+    /** What simulated clusters run unless told otherwise. */
+    public static final String DEFAULT_KUBERNETES_VERSION = "v1.30.6";
+
     public Options {
       if (devices < 1) {
         throw new IllegalArgumentException("--devices must be at least 1");
@@ -84,6 +89,51 @@ public final class Simulator implements AutoCloseable {
       }
       outages = List.copyOf(outages);
       sourceAddresses = List.copyOf(sourceAddresses);
+      kubernetesVersions = List.copyOf(kubernetesVersions);
+      for (String v : kubernetesVersions) {
+        if (!v.equals(NO_KUBERNETES) && !DeviceFacts.KUBERNETES_VERSION.matcher(v).matches()) {
+          throw new IllegalArgumentException(
+              "--kubernetes-version: '"
+                  + v
+                  + "' is not a Kubernetes version such as v1.30.6 (or 'none' for devices that"
+                  + " report no cluster)");
+        }
+      }
+    }
+
+    /** Written for a device that reports no cluster, as if it ran no Kubernetes. */
+    public static final String NO_KUBERNETES = "none";
+
+    /**
+     * The Kubernetes version device {@code index} reports, the versions given in turn; null for
+     * none.
+     */
+    String kubernetesVersion(int index) {
+      if (kubernetesVersions.isEmpty()) {
+        return null;
+      }
+      String v = kubernetesVersions.get(Math.floorMod(index, kubernetesVersions.size()));
+      return v.equals(NO_KUBERNETES) ? null : v;
+    }
+
+    /** Devices report these Kubernetes versions in turn ({@link #NO_KUBERNETES}: none). */
+    public Options withKubernetesVersions(List<String> versions) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp,
+          versions);
     }
 
     public static Options of(Path bootstrapFile, int devices, Path stateDir) {
@@ -101,7 +151,8 @@ public final class Simulator implements AutoCloseable {
           64,
           256,
           Duration.ofSeconds(60),
-          Duration.ZERO);
+          Duration.ZERO,
+          List.of(DEFAULT_KUBERNETES_VERSION));
     }
 
     public Options withApplyFailRate(double p) {
@@ -119,7 +170,8 @@ public final class Simulator implements AutoCloseable {
           enrollConcurrency,
           handshakeConcurrency,
           maxBackoff,
-          rampUp);
+          rampUp,
+          kubernetesVersions);
     }
 
     public Options withMaxBackoff(Duration d) {
@@ -137,7 +189,8 @@ public final class Simulator implements AutoCloseable {
           enrollConcurrency,
           handshakeConcurrency,
           d,
-          rampUp);
+          rampUp,
+          kubernetesVersions);
     }
 
     public Options withSourceAddresses(List<InetAddress> addresses) {
@@ -155,7 +208,8 @@ public final class Simulator implements AutoCloseable {
           enrollConcurrency,
           handshakeConcurrency,
           maxBackoff,
-          rampUp);
+          rampUp,
+          kubernetesVersions);
     }
   }
 

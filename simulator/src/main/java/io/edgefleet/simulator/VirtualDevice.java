@@ -35,6 +35,22 @@ import java.util.random.RandomGenerator;
 final class VirtualDevice {
   private static final String AGENT_VERSION = "edgefleet-sim/0.1";
 
+  /** The group versions a simulated cluster serves: those of a plain K3s node. */
+  private static final List<String> SIMULATED_API_VERSIONS =
+      List.of(
+          "admissionregistration.k8s.io/v1",
+          "apiextensions.k8s.io/v1",
+          "apps/v1",
+          "autoscaling/v2",
+          "batch/v1",
+          "coordination.k8s.io/v1",
+          "discovery.k8s.io/v1",
+          "networking.k8s.io/v1",
+          "policy/v1",
+          "rbac.authorization.k8s.io/v1",
+          "storage.k8s.io/v1",
+          "v1");
+
   /** The link's randomness (heartbeat jitter) from the calling thread's generator. */
   private static final RandomGenerator RANDOM = () -> ThreadLocalRandom.current().nextLong();
 
@@ -334,6 +350,10 @@ final class VirtualDevice {
             ThreadLocalRandom.current().nextLong(nanos + 1),
             nanos,
             TimeUnit.NANOSECONDS);
+    String kubernetes = sim.options.kubernetesVersion(index);
+    if (kubernetes != null) {
+      l.send(new AgentMessage.Cluster(kubernetes, SIMULATED_API_VERSIONS));
+    }
     telemetry.connected(l, welcome);
     apps.connected(l, welcome);
   }

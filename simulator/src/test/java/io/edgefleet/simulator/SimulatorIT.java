@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -190,6 +191,107 @@ class SimulatorIT {
     }
   }
 
+  @Test
+  void chartsRenderForTheKubernetesVersionEachSimulatedClusterReports() throws Exception {
+    int n = 6;
+    TestController controller = TestController.start(TestController.config(dir.resolve("k")));
+    Path bootstrap = dir.resolve("bootstrap-k.json");
+    Files.writeString(
+        bootstrap,
+        Json.write(
+            Bootstrap.of(
+                controller.url(),
+                controller.caFingerprint(),
+                controller.token(Map.of("fleet", "sim"), null, false))));
+    Simulator sim =
+        Simulator.start(
+            Simulator.Options.of(bootstrap, n, dir.resolve("sim-k"))
+                .withKubernetesVersions(List.of("v1.28.3", "v1.21.3", "none")),
+            System.out);
+    AdminClient admin = controller.admin();
+    try {
+      await().atMost(Duration.ofSeconds(40)).until(() -> sim.connected() == n);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> kubernetesVersions(admin).equals(Map.of("v1.28.3", 2L, "v1.21.3", 2L, "", 2L)));
+
+      // Helm's default (v1.20.0) is below the chart's constraint: the push is still taken.
+      pushChart(admin, "alerts", "kubeVersion: \">=1.25.0-0\"\n");
+      // The preflight sees which clusters are too old before anything starts.
+      Map<String, Object> deploy =
+          Map.of("app", "alerts", "version", "1.0.0", "target", "fleet=sim");
+      AdminClient.Answer refused = admin.post("/api/v1/deployments", deploy);
+      assertThat(refused.status()).as(refused.body().toString()).isEqualTo(422);
+      assertThat(refused.body().path("message").asText())
+          .contains("4 of 6 targeted device(s) cannot run alerts@1.0.0")
+          .contains("this device's cluster runs v1.21.3")
+          .contains("reports no Kubernetes version");
+      com.fasterxml.jackson.databind.JsonNode plan =
+          admin.post("/api/v1/deployments?dryRun=true", deploy).body();
+      assertThat(plan.path("changes").path("INSTALL").asInt()).isEqualTo(2);
+      assertThat(plan.path("changes").path("FAILS").asInt()).isEqualTo(4);
+      // One render per distinct Kubernetes version: v1.28.3, v1.21.3 and none.
+      assertThat(plan.path("configurations").asInt()).isEqualTo(3);
+
+      Map<String, Object> forced = new java.util.HashMap<>(deploy);
+      forced.put("force", true);
+      AdminClient.Answer deployed = admin.post("/api/v1/deployments", forced);
+      assertThat(deployed.status()).as(deployed.body().toString()).isEqualTo(201);
+
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat(reasons(admin, "alerts"))
+                      .containsExactlyInAnyOrder(
+                          "READY",
+                          "READY",
+                          "FAILED: chart alerts requires Kubernetes >=1.25.0-0; this device's"
+                              + " cluster runs v1.21.3: upgrade the cluster or deploy an older"
+                              + " chart version",
+                          "FAILED: chart alerts requires Kubernetes >=1.25.0-0; this device's"
+                              + " cluster runs v1.21.3: upgrade the cluster or deploy an older"
+                              + " chart version",
+                          "FAILED: chart alerts requires Kubernetes >=1.25.0-0; this device"
+                              + " reports no Kubernetes version, so it is rendered for Helm's"
+                              + " default v1.20.0: run the agent with its Kubernetes runtime so it"
+                              + " reports its cluster's version, or deploy an older chart"
+                              + " version",
+                          "FAILED: chart alerts requires Kubernetes >=1.25.0-0; this device"
+                              + " reports no Kubernetes version, so it is rendered for Helm's"
+                              + " default v1.20.0: run the agent with its Kubernetes runtime so it"
+                              + " reports its cluster's version, or deploy an older chart"
+                              + " version"));
+    } finally {
+      sim.close();
+      controller.close();
+    }
+  }
+
+  /** How many devices report each Kubernetes version ("" for none). */
+  private static Map<String, Long> kubernetesVersions(AdminClient admin) {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (com.fasterxml.jackson.databind.JsonNode d :
+        admin.get("/api/v1/devices").body().path("items")) {
+      out.merge(d.path("facts").path("kubernetesVersion").asText(""), 1L, Long::sum);
+    }
+    return out;
+  }
+
+  /** Each device's state of the app, with the reason of a failure. */
+  private static List<String> reasons(AdminClient admin, String app) {
+    List<String> out = new java.util.ArrayList<>();
+    for (com.fasterxml.jackson.databind.JsonNode d :
+        admin.get("/api/v1/apps/" + app + "/status").body().path("devices")) {
+      String state = d.path("state").asText();
+      String reason = d.path("reason").asText("");
+      int cut = reason.indexOf("chart ");
+      out.add(state.equals("FAILED") ? state + ": " + reason.substring(Math.max(cut, 0)) : state);
+    }
+    return out;
+  }
+
   private static com.fasterxml.jackson.databind.JsonNode signingKey(
       AdminClient admin, String idOrState) {
     for (com.fasterxml.jackson.databind.JsonNode k :
@@ -217,40 +319,7 @@ class SimulatorIT {
   }
 
   private void pushAndDeploy(AdminClient admin) throws Exception {
-    Path chart = dir.resolve("chart").resolve("simapp");
-    Files.createDirectories(chart.resolve("templates"));
-    Files.writeString(
-        chart.resolve("Chart.yaml"), "apiVersion: v2\nname: simapp\nversion: 1.0.0\n");
-    Files.writeString(chart.resolve("values.yaml"), "image: registry.example/sim:1\n");
-    Files.writeString(
-        chart.resolve("templates/configmap.yaml"),
-        """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: simapp
-          namespace: default
-        data:
-          image: {{ .Values.image }}
-        """);
-    Path archive = dir.resolve("simapp.tgz");
-    Process tar =
-        new ProcessBuilder(
-                "tar", "-czf", archive.toString(), "-C", chart.getParent().toString(), "simapp")
-            .redirectErrorStream(true)
-            .start();
-    assertThat(tar.waitFor()).isZero();
-    AdminClient.Answer pushed =
-        admin.post(
-            "/api/v1/catalog/apps/simapp/versions",
-            Map.of(
-                "version",
-                "1.0.0",
-                "kind",
-                "chart",
-                "archive",
-                Base64.getEncoder().encodeToString(Files.readAllBytes(archive))));
-    assertThat(pushed.status()).as(pushed.body().toString()).isEqualTo(201);
+    pushChart(admin, "simapp", "");
 
     // Values every device needs a tag for, on a fleet without that tag: refused before anything
     // starts, with the devices it concerns; a dry run shows each device's fate.
@@ -284,5 +353,45 @@ class SimulatorIT {
             "/api/v1/deployments",
             Map.of("app", "simapp", "version", "1.0.0", "target", "fleet=sim"));
     assertThat(deployed.status()).as(deployed.body().toString()).isEqualTo(201);
+  }
+
+  /** Pushes version 1.0.0 of a one-ConfigMap chart; {@code chartYaml} is added to Chart.yaml. */
+  private void pushChart(AdminClient admin, String name, String chartYaml) throws Exception {
+    Path chart = dir.resolve("chart-" + name).resolve(name);
+    Files.createDirectories(chart.resolve("templates"));
+    Files.writeString(
+        chart.resolve("Chart.yaml"),
+        "apiVersion: v2\nname: " + name + "\nversion: 1.0.0\n" + chartYaml);
+    Files.writeString(chart.resolve("values.yaml"), "image: registry.example/sim:1\n");
+    Files.writeString(
+        chart.resolve("templates/configmap.yaml"),
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Release.Name }}
+          namespace: default
+        data:
+          image: {{ .Values.image }}
+          kube: {{ .Capabilities.KubeVersion.Version }}
+        """);
+    Path archive = dir.resolve(name + ".tgz");
+    Process tar =
+        new ProcessBuilder(
+                "tar", "-czf", archive.toString(), "-C", chart.getParent().toString(), name)
+            .redirectErrorStream(true)
+            .start();
+    assertThat(tar.waitFor()).isZero();
+    AdminClient.Answer pushed =
+        admin.post(
+            "/api/v1/catalog/apps/" + name + "/versions",
+            Map.of(
+                "version",
+                "1.0.0",
+                "kind",
+                "chart",
+                "archive",
+                Base64.getEncoder().encodeToString(Files.readAllBytes(archive))));
+    assertThat(pushed.status()).as(pushed.body().toString()).isEqualTo(201);
   }
 }

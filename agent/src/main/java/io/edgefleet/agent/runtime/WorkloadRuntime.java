@@ -47,6 +47,27 @@ public interface WorkloadRuntime extends AutoCloseable {
    */
   Set<String> ownedApps();
 
+  /**
+   * The Kubernetes cluster a runtime talks to.
+   *
+   * @param version the API server's {@code gitVersion} ({@code v1.30.6+k3s1})
+   * @param apiVersions the group versions it serves ({@code v1}, {@code apps/v1}, ...), sorted
+   */
+  record Cluster(String version, List<String> apiVersions) {
+    public Cluster {
+      apiVersions = List.copyOf(apiVersions);
+    }
+  }
+
+  /**
+   * The cluster this runtime applies to, asked now; empty for a runtime that is not Kubernetes.
+   *
+   * @throws RuntimeUnavailableException when the runtime cannot be asked (retryable)
+   */
+  default java.util.Optional<Cluster> cluster() {
+    return java.util.Optional.empty();
+  }
+
   /** One container of one pod of an app: where log lines come from. */
   record LogSource(String namespace, String pod, String container) {}
 

@@ -59,7 +59,7 @@ public class RecomputeBench {
           }
 
           @Override
-          public Rendered render(App app, Map<String, String> tags) {
+          public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
             return renders.computeIfAbsent(
                 app.name() + "@" + app.revision(), k -> rendered(app.name(), app.revision()));
           }

@@ -178,17 +178,25 @@ public final class Catalog {
   }
 
   /**
-   * The version for a device with these tags: values deep-merged over the chart's values after its
-   * matching {@code edgefleet-overrides.yaml} entries, then {@code ${tag:KEY}} substituted.
-   * Deterministic and cached by (app, content, effective values), so devices with the same relevant
-   * tags share one Helm run.
+   * The version for a device with these tags whose cluster runs {@code kubeVersion}: values
+   * deep-merged over the chart's values after its matching {@code edgefleet-overrides.yaml}
+   * entries, then {@code ${tag:KEY}} substituted, rendered with Helm's {@code .Capabilities}
+   * reporting that Kubernetes version. Deterministic and cached by (app, content, effective values,
+   * Kubernetes version), so devices with the same relevant tags and version share one Helm run.
    *
+   * @param kubeVersion the Kubernetes version the device reports ({@code v1.28.3}, see {@code
+   *     DeviceFacts#kubernetesVersion}); null if it reports none, which renders for Helm's default
    * @throws ControllerException {@code NOT_FOUND} for an unknown app or version
-   * @throws RenderException with a message for a person if it cannot be rendered for these tags: a
-   *     missing tag, a chart failing with these values, values given for plain manifests
+   * @throws RenderException with a message for a person if it cannot be rendered for this device: a
+   *     missing tag, a chart failing with these values, a chart whose {@code kubeVersion} the
+   *     device's cluster does not meet, values given for plain manifests
    */
   public RenderedApp render(
-      String app, String version, Map<String, Object> values, Map<String, String> deviceTags) {
+      String app,
+      String version,
+      Map<String, Object> values,
+      Map<String, String> deviceTags,
+      String kubeVersion) {
     CatalogStore.VersionRow v = row(app, version);
     try {
       return rendering.renderContent(
@@ -196,29 +204,36 @@ public final class Catalog {
           v.digest(),
           files(v),
           Objects.requireNonNullElse(values, Map.of()),
-          Objects.requireNonNullElse(deviceTags, Map.of()));
+          Objects.requireNonNullElse(deviceTags, Map.of()),
+          kubeVersion);
     } catch (RenderException e) {
       throw new RenderException("app " + label(v) + ": " + e.getMessage(), e);
     }
   }
 
   /**
-   * What identifies the objects a device with these tags gets of the version with these values,
-   * without running Helm (see {@link Rendering#contentConfiguration}): devices with equal answers
-   * get the same objects, so one render checks them all.
+   * What identifies the objects a device with these tags, whose cluster runs {@code kubeVersion}
+   * (null: none reported), gets of the version with these values, without running Helm (see {@link
+   * Rendering#contentConfiguration}): devices with equal answers get the same objects, so one
+   * render checks them all.
    *
    * @throws ControllerException {@code NOT_FOUND} for an unknown app or version
    * @throws RenderException if a referenced tag is missing or values are given for plain manifests
    */
   public String configuration(
-      String app, String version, Map<String, Object> values, Map<String, String> deviceTags) {
+      String app,
+      String version,
+      Map<String, Object> values,
+      Map<String, String> deviceTags,
+      String kubeVersion) {
     CatalogStore.VersionRow v = row(app, version);
     return rendering.contentConfiguration(
         v.app(),
         v.digest(),
         files(v),
         Objects.requireNonNullElse(values, Map.of()),
-        Objects.requireNonNullElse(deviceTags, Map.of()));
+        Objects.requireNonNullElse(deviceTags, Map.of()),
+        kubeVersion);
   }
 
   /**
@@ -382,6 +397,7 @@ public final class Catalog {
    * empty (as pushes are checked).
    *
    * @param device the device the tags are from, shown in the answer and in messages; may be null
+   * @param kubeVersion the Kubernetes version of that device's cluster; null for Helm's default
    * @throws ControllerException {@code NOT_FOUND}, or {@code CATALOG_CONTENT_INVALID} with the
    *     renderer's message
    */
@@ -390,6 +406,7 @@ public final class Catalog {
       String version,
       String device,
       Optional<Map<String, String>> tags,
+      String kubeVersion,
       Map<String, Object> values) {
     CatalogStore.VersionRow v = row(app, version);
     Map<String, Object> vals = Objects.requireNonNullElse(values, Map.of());
@@ -397,7 +414,8 @@ public final class Catalog {
     try {
       r =
           tags.isPresent()
-              ? rendering.renderContent(v.app(), v.digest(), files(v), vals, tags.get())
+              ? rendering.renderContent(
+                  v.app(), v.digest(), files(v), vals, tags.get(), kubeVersion)
               : rendering.renderContentBase(v.app(), v.digest(), files(v), vals);
     } catch (RenderException e) {
       throw invalid(

@@ -50,10 +50,12 @@ public record CatalogRoutes(Catalog catalog, DeviceService devices) implements R
                   : c.body(Catalog.PreviewRequest.class);
           String device = null;
           Optional<Map<String, String>> tags = Optional.empty();
+          String kubeVersion = null;
           if (req.device() != null && !req.device().isBlank()) {
             DeviceView d = devices.get(req.device().strip());
             device = d.id();
             tags = Optional.of(new TreeMap<>(d.tags()));
+            kubeVersion = d.facts() == null ? null : d.facts().kubernetesVersion();
           }
           if (req.tags() != null && !req.tags().isEmpty()) {
             Map<String, String> merged = new TreeMap<>(tags.orElse(Map.of()));
@@ -61,7 +63,8 @@ public record CatalogRoutes(Catalog catalog, DeviceService devices) implements R
             tags = Optional.of(merged);
           }
           return Reply.ok(
-              catalog.preview(c.path("name"), c.path("version"), device, tags, req.values()));
+              catalog.preview(
+                  c.path("name"), c.path("version"), device, tags, kubeVersion, req.values()));
         });
   }
 }

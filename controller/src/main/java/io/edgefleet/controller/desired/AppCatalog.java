@@ -53,7 +53,7 @@ public interface AppCatalog {
         }
 
         @Override
-        public Rendered render(App app, Map<String, String> tags) {
+        public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
           throw new IllegalArgumentException("no such app: " + app.name());
         }
       };
@@ -61,10 +61,12 @@ public interface AppCatalog {
   List<App> apps();
 
   /**
-   * Renders the app for a device.
+   * Renders the app for a device with these tags whose cluster runs {@code kubeVersion}.
    *
-   * @throws RuntimeException with a message for a person when the app cannot be rendered for these
-   *     tags (e.g. a missing tag it substitutes)
+   * @param kubeVersion the Kubernetes version the device reports ({@code v1.28.3}); null if it
+   *     reports none, for Helm's default capabilities
+   * @throws RuntimeException with a message for a person when the app cannot be rendered for this
+   *     device (e.g. a missing tag it substitutes, a chart requiring a newer Kubernetes)
    */
-  Rendered render(App app, Map<String, String> tags);
+  Rendered render(App app, Map<String, String> tags, String kubeVersion);
 }

@@ -27,7 +27,7 @@ public final class CompositeCatalog implements AppCatalog {
   }
 
   @Override
-  public Rendered render(App app, Map<String, String> tags) {
+  public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
     AppCatalog part = bySource.get(app.source());
     if (part == null) {
       apps();
@@ -36,6 +36,6 @@ public final class CompositeCatalog implements AppCatalog {
     if (part == null) {
       throw new IllegalStateException("no catalog holds apps of source " + app.source());
     }
-    return part.render(app, tags);
+    return part.render(app, tags, kubeVersion);
   }
 }

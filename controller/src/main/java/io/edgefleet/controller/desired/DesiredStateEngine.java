@@ -257,6 +257,8 @@ public final class DesiredStateEngine implements AutoCloseable {
       return null;
     }
     Map<String, String> tags = found.get().tags();
+    String kubeVersion =
+        found.get().facts() == null ? null : found.get().facts().kubernetesVersion();
     List<AppCatalog.App> apps = new ArrayList<>(catalogApps);
     apps.sort(Comparator.comparing(AppCatalog.App::source).thenComparing(AppCatalog.App::name));
     Map<String, AppCatalog.App> targeting = new LinkedHashMap<>();
@@ -276,7 +278,9 @@ public final class DesiredStateEngine implements AutoCloseable {
         case ReleaseGate.Follow f -> {
           try {
             desired.put(
-                app.name(), new Entry(app, Optional.of(catalog.render(app, tags)), null, decision));
+                app.name(),
+                new Entry(
+                    app, Optional.of(catalog.render(app, tags, kubeVersion)), null, decision));
           } catch (RuntimeException e) {
             desired.put(app.name(), new Entry(app, Optional.empty(), e.getMessage(), decision));
           }

@@ -275,6 +275,35 @@ public final class DeviceStore {
         .execute();
   }
 
+  /**
+   * The Kubernetes version each active device's cluster reports, by id; devices that report none
+   * are left out.
+   */
+  public Map<String, String> activeKubernetesVersions(Handle h) {
+    Map<String, String> out = new HashMap<>();
+    h.createQuery("SELECT id, facts FROM devices WHERE lifecycle = 'ACTIVE'")
+        .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+        .forEach(
+            r -> {
+              if (r[1] != null && r[1].contains("kubernetesVersion")) {
+                DeviceFacts f = JsonColumns.read(r[1], DeviceFacts.class);
+                if (f != null && f.kubernetesVersion() != null) {
+                  out.put(r[0], f.kubernetesVersion());
+                }
+              }
+            });
+    return out;
+  }
+
+  /** Replaces the device's facts, such as when its agent reports its cluster anew. */
+  public void setFacts(Handle h, String id, DeviceFacts facts, long now) {
+    h.createUpdate("UPDATE devices SET facts = :facts, updated_at = :now WHERE id = :id")
+        .bind("facts", Json.write(facts))
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
   private Optional<DeviceRecord> one(Handle h, String column, String value) {
     return h.createQuery("SELECT * FROM devices WHERE " + column + " = :v")
         .bind("v", value)

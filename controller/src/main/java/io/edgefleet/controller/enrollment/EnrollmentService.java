@@ -18,6 +18,7 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.tls.Pem;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -296,7 +297,8 @@ public final class EnrollmentService {
     if (f.cpus() < 0 || f.memoryBytes() < 0 || f.diskBytes() < 0) {
       throw ControllerException.invalid("cpus, memoryBytes and diskBytes cannot be negative");
     }
-    return f;
+    // The cluster is reported (and checked) over the connection, where it is kept current.
+    return f.withKubernetes(null, List.of());
   }
 
   private static String blankToNull(String s) {

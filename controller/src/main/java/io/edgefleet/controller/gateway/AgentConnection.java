@@ -205,6 +205,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.Event event -> gateway.report(deviceId, event);
       case AgentMessage.LogLines lines -> gateway.logLines(deviceId, lines);
       case AgentMessage.TelemetryBatch batch -> gateway.telemetry(this, deviceId, batch);
+      case AgentMessage.Cluster cluster -> gateway.cluster(deviceId, cluster);
     }
   }
 

@@ -11,6 +11,7 @@ import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
@@ -60,6 +61,7 @@ public final class AgentGateway implements DeviceSockets {
   private final BiConsumer<String, AgentMessage> reports;
   private final BiConsumer<String, AgentMessage.LogLines> logLines;
   private final Consumer<String> disconnects;
+  private final Consumer<String> kubernetesChanged;
   private final Traffic traffic;
   private final TelemetrySink telemetry;
   private final int telemetrySeconds;
@@ -76,6 +78,8 @@ public final class AgentGateway implements DeviceSockets {
    * @param logLines receives workload log lines from devices
    * @param disconnects hears that a device's connection ended (closed, failed or replaced by a
    *     newer one)
+   * @param kubernetesChanged hears that a device reported a Kubernetes version other than the one
+   *     stored (its facts already say the new one), so what is rendered for it is rendered again
    */
   public record Handlers(
       ToLongFunction<String> generations,
@@ -83,7 +87,8 @@ public final class AgentGateway implements DeviceSockets {
       TelemetrySink telemetry,
       BiConsumer<String, AgentMessage> reports,
       BiConsumer<String, AgentMessage.LogLines> logLines,
-      Consumer<String> disconnects) {}
+      Consumer<String> disconnects,
+      Consumer<String> kubernetesChanged) {}
 
   /**
    * @param connections the devices' live connections, which this gateway adds to and removes from
@@ -110,6 +115,7 @@ public final class AgentGateway implements DeviceSockets {
     this.reports = handlers.reports();
     this.logLines = handlers.logLines();
     this.disconnects = handlers.disconnects();
+    this.kubernetesChanged = handlers.kubernetesChanged();
     this.clock = clock;
     this.connectionLog = new ConnectionLog(LOG::info, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
@@ -386,6 +392,67 @@ public final class AgentGateway implements DeviceSockets {
     if (known != null && known != generation) {
       catchUp.apply(deviceId, known).ifPresent(c::send);
     }
+  }
+
+  /**
+   * The device's cluster as its agent sees it now: stored in its facts when it differs from what is
+   * stored; a new Kubernetes version has its applications rendered again. A report that is not a
+   * Kubernetes version or lists too many or malformed group versions is refused as a device event
+   * and changes nothing.
+   */
+  void cluster(String deviceId, AgentMessage.Cluster cluster) {
+    String problem = clusterProblem(cluster);
+    if (problem != null) {
+      malformedMessages.incrementAndGet();
+      telemetry.refused(deviceId, "the cluster facts were refused: " + problem);
+      return;
+    }
+    String version = cluster.kubernetesVersion();
+    List<String> apiVersions = cluster.apiVersions().stream().distinct().sorted().toList();
+    boolean versionChanged =
+        jdbi.inTransaction(
+            h -> {
+              Optional<DeviceRecord> d = store.byId(h, deviceId);
+              if (d.isEmpty() || d.get().facts() == null) {
+                return false;
+              }
+              DeviceFacts facts = d.get().facts();
+              if (version.equals(facts.kubernetesVersion())
+                  && apiVersions.equals(facts.kubernetesApiVersions())) {
+                return false;
+              }
+              store.setFacts(
+                  h, deviceId, facts.withKubernetes(version, apiVersions), clock.millis());
+              return !version.equals(facts.kubernetesVersion());
+            });
+    if (versionChanged) {
+      LOG.info("device {} reports Kubernetes {}", deviceId, version);
+      kubernetesChanged.accept(deviceId);
+    }
+  }
+
+  /** Why a cluster report cannot be taken, or null. */
+  static String clusterProblem(AgentMessage.Cluster cluster) {
+    String version = cluster.kubernetesVersion();
+    if (version == null || !DeviceFacts.KUBERNETES_VERSION.matcher(version).matches()) {
+      return "'"
+          + (version == null ? "" : version.substring(0, Math.min(version.length(), 80)))
+          + "' is not a Kubernetes version such as v1.30.6 or v1.30.6+k3s1";
+    }
+    if (cluster.apiVersions().size() > DeviceFacts.MAX_API_VERSIONS) {
+      return cluster.apiVersions().size()
+          + " API group versions were reported; at most "
+          + DeviceFacts.MAX_API_VERSIONS
+          + " are kept";
+    }
+    for (String v : cluster.apiVersions()) {
+      if (v == null || !DeviceFacts.API_VERSION.matcher(v).matches()) {
+        return "'"
+            + (v == null ? "" : v.substring(0, Math.min(v.length(), 80)))
+            + "' is not an API group version such as v1 or apps/v1";
+      }
+    }
+    return null;
   }
 
   Duration idleTimeout() {

@@ -37,7 +37,7 @@ public final class GitCatalog implements AppCatalog {
   }
 
   @Override
-  public Rendered render(App app, Map<String, String> tags) {
+  public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
     AppDefinition d = definitions.get(key(app.source(), app.name(), app.revision()));
     if (d == null) {
       d =
@@ -48,7 +48,7 @@ public final class GitCatalog implements AppCatalog {
               .orElseThrow(
                   () -> new IllegalStateException(app.name() + " is no longer in " + app.source()));
     }
-    RenderedApp r = gitops.render(d, tags);
+    RenderedApp r = gitops.render(d, tags, kubeVersion);
     return new Rendered(r.yaml(), r.digest());
   }
 

@@ -385,18 +385,20 @@ public final class GitOps implements AutoCloseable {
   }
 
   /**
-   * The application's objects for a device with these tags. Deterministic; cached by (application,
-   * content, effective values), so devices with the same relevant tags share one render.
+   * The application's objects for a device with these tags whose cluster runs {@code kubeVersion}
+   * (null: Helm's default). Deterministic; cached by (application, content, effective values,
+   * Kubernetes version), so devices with the same relevant tags and version share one render.
    *
    * @throws ControllerException {@code NOT_FOUND} if the application was never recorded at that
    *     revision
-   * @throws RenderException if a tag referenced by {@code ${tag:KEY}} is missing, or the chart
-   *     fails with this device's overrides
+   * @throws RenderException if a tag referenced by {@code ${tag:KEY}} is missing, the chart fails
+   *     with this device's overrides, or the device's cluster does not meet the chart's {@code
+   *     kubeVersion}
    */
-  public RenderedApp render(AppDefinition app, Map<String, String> deviceTags) {
+  public RenderedApp render(AppDefinition app, Map<String, String> deviceTags, String kubeVersion) {
     Bundle b = commits.bundle(app.source(), app.sha(), app.name());
     try {
-      return rendering.render(b, deviceTags);
+      return rendering.render(b, deviceTags, kubeVersion);
     } catch (RenderException e) {
       throw new RenderException("app " + app.label() + ": " + e.getMessage(), e);
     }

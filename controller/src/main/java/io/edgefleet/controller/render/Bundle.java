@@ -164,6 +164,66 @@ public record Bundle(
     }
   }
 
+  /**
+   * The chart's own {@code kubeVersion} constraint from {@code Chart.yaml} ({@code >=1.25.0-0}), or
+   * null for manifests and charts without one.
+   */
+  String kubeVersionConstraint() {
+    return chartField("kubeVersion");
+  }
+
+  /** The chart's name from {@code Chart.yaml}, else the application name. */
+  String chartName() {
+    String n = chartField("name");
+    return n == null || n.isBlank() ? name : n;
+  }
+
+  private String chartField(String field) {
+    byte[] chart = kind == AppKind.HELM ? files.get("Chart.yaml") : null;
+    if (chart == null) {
+      return null;
+    }
+    Object o;
+    try {
+      o = Manifests.readYaml(Values.utf8(chart), "Chart.yaml");
+    } catch (RenderException e) {
+      // Helm says what is wrong with it, in its own words, when it reads the chart.
+      return null;
+    }
+    return o instanceof Map<?, ?> m && m.get(field) instanceof String v && !v.isBlank()
+        ? v.strip()
+        : null;
+  }
+
+  /**
+   * This chart without its {@code kubeVersion} constraint ({@code Chart.yaml} written without it),
+   * under a tree id of its own so both can be on disk; this bundle itself if it has none. What is
+   * validated for every device alike: whether a device's cluster meets the constraint is decided
+   * per device.
+   */
+  Bundle withoutKubeVersionConstraint() {
+    if (kubeVersionConstraint() == null) {
+      return this;
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> chart =
+        new LinkedHashMap<>(
+            (Map<String, Object>)
+                Manifests.readYaml(Values.utf8(files.get("Chart.yaml")), "Chart.yaml"));
+    chart.remove("kubeVersion");
+    SortedMap<String, byte[]> copy = new TreeMap<>(files);
+    copy.put(
+        "Chart.yaml", Manifests.write(chart).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return new Bundle(
+        name,
+        treeId + "-any-kube",
+        kind,
+        Collections.unmodifiableSortedMap(copy),
+        objects,
+        values,
+        overrides);
+  }
+
   /** The chart's values with matching overrides merged in order (tags not yet substituted). */
   Map<String, Object> valuesFor(Map<String, String> tags) {
     Map<String, Object> v = new LinkedHashMap<>(values);

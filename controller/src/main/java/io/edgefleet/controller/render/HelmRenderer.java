@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Runs real Helm 3 ({@code helm template}, {@code helm package}) through helm-java in a separate
@@ -21,6 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
 final class HelmRenderer implements AutoCloseable {
   /** The most YAML one render may produce; a device's bundle is far smaller. */
   static final long MAX_OUTPUT = 16L << 20;
+
+  /** Helm's message when the cluster does not meet the chart's {@code kubeVersion}. */
+  private static final Pattern INCOMPATIBLE =
+      Pattern.compile(
+          "chart requires kubeVersion: (.+?) which is incompatible with Kubernetes (\\S+)");
 
   private final ChartCache charts;
   private final Path tmpDir;
@@ -49,12 +56,15 @@ final class HelmRenderer implements AutoCloseable {
   }
 
   /**
-   * {@code helm template <name> <chart> --namespace <name> -f <values>} over the bundle's files.
+   * {@code helm template <name> <chart> --namespace <name> -f <values> --kube-version <version>}
+   * over the bundle's files.
    *
-   * @throws RenderException with Helm's own message if the chart does not render
+   * @param kubeVersion the Kubernetes version the chart is rendered for; null for Helm's default
+   * @throws RenderException with Helm's own message if the chart does not render, or saying which
+   *     Kubernetes the chart requires if {@code kubeVersion} does not meet its constraint
    * @throws HelmUnavailableException if Helm cannot run now, whatever the chart
    */
-  synchronized String template(Bundle bundle, Map<String, Object> values) {
+  synchronized String template(Bundle bundle, Map<String, Object> values, String kubeVersion) {
     Path chart = charts.acquire(bundle);
     boolean failed = true;
     Path work = null;
@@ -65,9 +75,22 @@ final class HelmRenderer implements AutoCloseable {
       Files.write(valuesFile, Values.canonicalJson(values));
       renders.incrementAndGet();
       try {
-        worker.template(chart, valuesFile, bundle.name(), bundle.name(), null, out, MAX_OUTPUT);
+        worker.template(
+            chart, valuesFile, bundle.name(), bundle.name(), kubeVersion, out, MAX_OUTPUT);
       } catch (RenderException e) {
         String m = e.getMessage().strip();
+        Matcher incompatible = INCOMPATIBLE.matcher(m);
+        if (incompatible.find()) {
+          // The chart is fine; this cluster is not: keep its files for the other versions.
+          failed = false;
+          throw new RenderException(
+              incompatible(
+                  bundle.chartName(),
+                  incompatible.group(1),
+                  kubeVersion,
+                  kubeVersion == null ? incompatible.group(2) : kubeVersion),
+              e);
+        }
         if (m.contains("missing in charts/")) {
           m +=
               "; the controller never downloads dependencies: run `helm dependency build` and"
@@ -88,6 +111,27 @@ final class HelmRenderer implements AutoCloseable {
       deleteQuietly(work);
       charts.release(bundle, failed);
     }
+  }
+
+  /** Why a chart is not rendered for a cluster of this version, for a person to act on. */
+  static String incompatible(
+      String chart, String constraint, String kubeVersion, String renderedFor) {
+    return kubeVersion == null
+        ? "chart "
+            + chart
+            + " requires Kubernetes "
+            + constraint
+            + "; this device reports no Kubernetes version, so it is rendered for Helm's default "
+            + renderedFor
+            + ": run the agent with its Kubernetes runtime so it reports its cluster's version, or"
+            + " deploy an older chart version"
+        : "chart "
+            + chart
+            + " requires Kubernetes "
+            + constraint
+            + "; this device's cluster runs "
+            + kubeVersion
+            + ": upgrade the cluster or deploy an older chart version";
   }
 
   /**

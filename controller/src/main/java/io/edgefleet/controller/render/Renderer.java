@@ -3,6 +3,7 @@ package io.edgefleet.controller.render;
 import io.edgefleet.controller.common.Lru;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,8 +12,9 @@ import java.util.function.Supplier;
 
 /**
  * Turns bundles into {@link RenderedApp}s and caches the results by (application, tree id, values
- * digest) in a bounded LRU. Failures of the chart ({@link RenderException}) are cached too, so a
- * chart that fails for some devices does not make Helm run again for each of them; {@link
+ * digest, Kubernetes version) in a bounded LRU: devices whose clusters run the same version share
+ * one Helm run. Failures of the chart ({@link RenderException}) are cached too, so a chart that
+ * fails for some devices does not make Helm run again for each of them; {@link
  * HelmUnavailableException} says nothing about the chart and is not cached. Concurrent requests for
  * the same key wait for one render. Thread-safe.
  */
@@ -26,7 +28,7 @@ final class Renderer implements AutoCloseable {
   private final AtomicLong hits = new AtomicLong();
   private final AtomicLong misses = new AtomicLong();
 
-  private record Key(String app, String treeId, String valuesDigest) {}
+  private record Key(String app, String treeId, String valuesDigest, String kubeVersion) {}
 
   private record Outcome(RenderedApp app, RenderException error) {
     RenderedApp get() {
@@ -69,45 +71,47 @@ final class Renderer implements AutoCloseable {
   }
 
   /**
-   * The application for a device with these tags.
+   * The application for a device with these tags whose cluster runs {@code kubeVersion}, with
+   * {@code extra} values deep-merged over the chart's values and matching overrides before tags are
+   * substituted.
    *
-   * @throws RenderException if a referenced tag is missing or the chart does not render
+   * @param kubeVersion the device's Kubernetes version ({@code v1.28.3}), what Helm's {@code
+   *     .Capabilities.KubeVersion} reports and the chart's {@code kubeVersion} is checked against;
+   *     null for Helm's default
+   * @throws RenderException if a referenced tag is missing, the chart does not render, the device's
+   *     cluster does not meet the chart's {@code kubeVersion}, or extra values are given for plain
+   *     manifests
    */
-  RenderedApp render(Bundle b, Map<String, String> tags) {
-    return render(b, Map.of(), tags);
-  }
-
-  /**
-   * The application for a device with these tags, with {@code extra} values deep-merged over the
-   * chart's values and matching overrides before tags are substituted.
-   *
-   * @throws RenderException if a referenced tag is missing, the chart does not render, or extra
-   *     values are given for plain manifests
-   */
-  RenderedApp render(Bundle b, Map<String, Object> extra, Map<String, String> tags) {
+  RenderedApp render(
+      Bundle b, Map<String, Object> extra, Map<String, String> tags, String kubeVersion) {
     return switch (b.kind()) {
       case MANIFESTS -> {
         requireNoValues(b, extra);
-        yield cached(new Key(b.name(), b.treeId(), MANIFESTS), () -> manifests(b));
+        yield cached(new Key(b.name(), b.treeId(), MANIFESTS, null), () -> manifests(b));
       }
-      case HELM -> helm(b, effectiveValues(b, extra, tags));
+      case HELM -> helm(b, effectiveValues(b, extra, tags), forHelm(kubeVersion));
     };
   }
 
   /**
-   * Identifies what a device with these tags gets without rendering it: devices with equal
-   * configurations get the same objects (the cache key of their render).
+   * Identifies what a device with these tags whose cluster runs {@code kubeVersion} gets, without
+   * rendering it: devices with equal configurations get the same objects (the cache key of their
+   * render).
    *
    * @throws RenderException if a referenced tag is missing, or extra values are given for plain
    *     manifests
    */
-  String configuration(Bundle b, Map<String, Object> extra, Map<String, String> tags) {
+  String configuration(
+      Bundle b, Map<String, Object> extra, Map<String, String> tags, String kubeVersion) {
     return switch (b.kind()) {
       case MANIFESTS -> {
         requireNoValues(b, extra);
         yield MANIFESTS;
       }
-      case HELM -> Values.digest(effectiveValues(b, extra, tags));
+      case HELM ->
+          Values.digest(effectiveValues(b, extra, tags))
+              + " "
+              + Objects.requireNonNullElse(forHelm(kubeVersion), "");
     };
   }
 
@@ -134,7 +138,9 @@ final class Renderer implements AutoCloseable {
 
   /**
    * The application as every device would get it before overrides and tags: overrides ignored,
-   * {@code ${tag:KEY}} replaced by {@code tag-KEY}. Used to validate commits and to compute diffs.
+   * {@code ${tag:KEY}} replaced by {@code tag-KEY}, Helm's default capabilities, and the chart's
+   * {@code kubeVersion} constraint not checked (each device's cluster is checked when rendering for
+   * it). Used to validate commits and to compute diffs.
    */
   RenderedApp renderBase(Bundle b) {
     return renderBase(b, Map.of());
@@ -143,14 +149,30 @@ final class Renderer implements AutoCloseable {
   /** {@link #renderBase(Bundle)} with {@code extra} values deep-merged over the chart's values. */
   RenderedApp renderBase(Bundle b, Map<String, Object> extra) {
     return switch (b.kind()) {
-      case MANIFESTS -> render(b, extra, Map.of());
+      case MANIFESTS -> render(b, extra, Map.of(), null);
       case HELM ->
           helm(
-              b,
+              b.withoutKubeVersionConstraint(),
               Values.substitute(
                   extra.isEmpty() ? b.values() : Values.merge(b.values(), extra),
-                  key -> "tag-" + key.replaceAll("[^A-Za-z0-9]", "-")));
+                  key -> "tag-" + key.replaceAll("[^A-Za-z0-9]", "-")),
+              null);
     };
+  }
+
+  /**
+   * The version as Helm's {@code .Capabilities.KubeVersion} shows it: with its {@code v}, without
+   * build metadata ({@code v1.30.6+k3s1} is {@code v1.30.6}), so clusters Helm cannot tell apart
+   * share one render.
+   */
+  static String forHelm(String kubeVersion) {
+    if (kubeVersion == null) {
+      return null;
+    }
+    String v = kubeVersion.strip();
+    int plus = v.indexOf('+');
+    v = plus >= 0 ? v.substring(0, plus) : v;
+    return v.startsWith("v") ? v : "v" + v;
   }
 
   private static void requireNoValues(Bundle b, Map<String, Object> extra) {
@@ -173,12 +195,12 @@ final class Renderer implements AutoCloseable {
   }
 
   @SuppressWarnings("unchecked")
-  private RenderedApp helm(Bundle b, Object values) {
+  private RenderedApp helm(Bundle b, Object values, String kubeVersion) {
     Map<String, Object> v = (Map<String, Object>) values;
     return cached(
-        new Key(b.name(), b.treeId(), Values.digest(v)),
+        new Key(b.name(), b.treeId(), Values.digest(v), kubeVersion),
         () -> {
-          String out = helm.template(b, v);
+          String out = helm.template(b, v, kubeVersion);
           List<Map<String, Object>> objects = new java.util.ArrayList<>(b.objects());
           objects.addAll(Manifests.parse(out, "Helm output"));
           return RenderedApp.of(Manifests.write(Manifests.finish(objects, b.name())));

@@ -131,14 +131,23 @@ public final class Rendering implements AutoCloseable {
     bundles.put(key, b);
   }
 
-  /** The application's objects for a device with these tags: see {@link Renderer}. */
-  public RenderedApp render(Bundle b, Map<String, String> deviceTags) {
-    return renderer.render(b, deviceTags);
+  /**
+   * The application's objects for a device with these tags whose cluster runs {@code kubeVersion}:
+   * see {@link Renderer}.
+   *
+   * @param kubeVersion the device's Kubernetes version ({@code v1.28.3}); null renders for Helm's
+   *     default capabilities, as for a device that reports none
+   * @throws RenderException if the application cannot be rendered for this device, such as a chart
+   *     whose {@code kubeVersion} the device's cluster does not meet
+   */
+  public RenderedApp render(Bundle b, Map<String, String> deviceTags, String kubeVersion) {
+    return renderer.render(b, Map.of(), deviceTags, kubeVersion);
   }
 
   /**
    * The content as every device would get it before overrides and tags, with its revision and its
-   * objects by identity.
+   * objects by identity. A chart's {@code kubeVersion} constraint is not checked here: whether a
+   * device's cluster meets it is decided per device.
    *
    * @throws RenderException if it does not render
    */
@@ -175,14 +184,16 @@ public final class Rendering implements AutoCloseable {
    * rendered: the same parser, Helm, overrides, {@code ${tag:KEY}} substitution and render cache,
    * keyed by (name, content id, effective values). {@code extraValues} are deep-merged over the
    * chart's values after the matching entries of {@code edgefleet-overrides.yaml}, before tags are
-   * substituted. Thread-safe.
+   * substituted, for a device whose cluster runs {@code kubeVersion}. Thread-safe.
    *
    * @param name the application name: Helm release name and default namespace
    * @param contentId identifies the files, such as {@code sha256:<hex>}: equal ids must mean equal
    *     files ({@code [A-Za-z0-9._:-]}, at most 128 characters)
    * @param files the files by relative path; asked for only when the parsed content is not cached
+   * @param kubeVersion the device's Kubernetes version ({@code v1.28.3}); null for Helm's default
    * @throws RenderException if the content does not parse, a tag is missing, the chart fails with
-   *     these values, or values are given for plain manifests
+   *     these values or does not accept the device's Kubernetes version, or values are given for
+   *     plain manifests
    * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)
    */
   public RenderedApp renderContent(
@@ -190,13 +201,16 @@ public final class Rendering implements AutoCloseable {
       String contentId,
       Supplier<SortedMap<String, byte[]>> files,
       Map<String, Object> extraValues,
-      Map<String, String> deviceTags) {
-    return renderer.render(content(name, contentId, files), checked(extraValues), deviceTags);
+      Map<String, String> deviceTags,
+      String kubeVersion) {
+    return renderer.render(
+        content(name, contentId, files), checked(extraValues), deviceTags, kubeVersion);
   }
 
   /**
-   * What identifies the objects a device with these tags gets, without running Helm: equal answers
-   * mean equal rendered objects. Cheap enough to ask for every device of a fleet.
+   * What identifies the objects a device with these tags whose cluster runs {@code kubeVersion}
+   * (null: none reported) gets, without running Helm: equal answers mean equal rendered objects.
+   * Cheap enough to ask for every device of a fleet.
    *
    * @throws RenderException if the content does not parse, a tag is missing, or values are given
    *     for plain manifests
@@ -206,14 +220,16 @@ public final class Rendering implements AutoCloseable {
       String contentId,
       Supplier<SortedMap<String, byte[]>> files,
       Map<String, Object> extraValues,
-      Map<String, String> deviceTags) {
+      Map<String, String> deviceTags,
+      String kubeVersion) {
     return renderer.configuration(
-        content(name, contentId, files), checked(extraValues), deviceTags);
+        content(name, contentId, files), checked(extraValues), deviceTags, kubeVersion);
   }
 
   /**
    * The content as every device would get it before overrides and tags, as a commit is validated:
-   * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}. See {@link #renderContent}.
+   * overrides ignored, {@code ${tag:KEY}} replaced by {@code tag-KEY}, the chart's {@code
+   * kubeVersion} constraint not checked. See {@link #renderContent}.
    *
    * @throws RenderException if the content does not parse or does not render with these values
    * @throws HelmUnavailableException if Helm cannot run now (retryable; says nothing of the chart)

@@ -45,7 +45,7 @@ public final class DeploymentApps implements AppCatalog {
   }
 
   @Override
-  public Rendered render(App app, Map<String, String> tags) {
+  public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
     Row r =
         jdbi.withHandle(h -> row(h, app.name()))
             .filter(d -> d.revision().equals(app.revision()))
@@ -53,7 +53,7 @@ public final class DeploymentApps implements AppCatalog {
                 () ->
                     new IllegalStateException(
                         "deployment " + app.name() + "@" + app.revision() + " no longer exists"));
-    RenderedApp out = catalog.render(r.app(), r.version(), r.values(), tags);
+    RenderedApp out = catalog.render(r.app(), r.version(), r.values(), tags, kubeVersion);
     return new Rendered(out.yaml(), out.digest());
   }
 

@@ -21,9 +21,10 @@ import org.jdbi.v3.core.Jdbi;
  * What deploying or upgrading a catalog app would do, worked out before anything changes: the
  * devices the target matches now, what each runs of the app and what it would get, the batches of
  * the rollout, and every problem the controller can see ahead (a target matching no device, a
- * device missing a tag the values use, a chart failing with a device's values). Devices with equal
- * effective values share one render; at most {@value #MAX_RENDERS} distinct configurations are
- * rendered (the largest groups first), the rest when the rollout releases them. Thread-safe.
+ * device missing a tag the values use, a chart failing with a device's values or refusing its
+ * cluster's Kubernetes version). Devices with equal effective values and Kubernetes version share
+ * one render; at most {@value #MAX_RENDERS} distinct configurations are rendered (the largest
+ * groups first), the rest when the rollout releases them. Thread-safe.
  */
 public final class Preflight {
   /** Distinct device configurations rendered ahead at most. */
@@ -125,6 +126,7 @@ public final class Preflight {
     record Fleet(
         List<BatchPlanner.Member> active,
         Map<String, String> names,
+        Map<String, String> kubeVersions,
         Map<String, DeviceAppReads.Report> reports) {}
     Fleet fleet =
         jdbi.inTransaction(
@@ -138,7 +140,11 @@ public final class Preflight {
                       .filter(m -> c.target().matches(m.tags()))
                       .map(BatchPlanner.Member::deviceId)
                       .toList();
-              return new Fleet(active, devices.names(h, ids), apps.reports(h, c.deployment()));
+              return new Fleet(
+                  active,
+                  devices.names(h, ids),
+                  devices.activeKubernetesVersions(h),
+                  apps.reports(h, c.deployment()));
             });
     List<BatchPlanner.Member> targeted =
         fleet.active().stream().filter(m -> c.target().matches(m.tags())).toList();
@@ -149,7 +155,9 @@ public final class Preflight {
     Map<String, List<String>> byProblem = new LinkedHashMap<>();
     for (BatchPlanner.Member m : targeted) {
       try {
-        String key = catalog.configuration(c.app(), c.version(), c.values(), m.tags());
+        String key =
+            catalog.configuration(
+                c.app(), c.version(), c.values(), m.tags(), fleet.kubeVersions().get(m.deviceId()));
         byConfiguration.computeIfAbsent(key, k -> new ArrayList<>()).add(m);
       } catch (RenderException e) {
         problemOf.put(m.deviceId(), e.getMessage());
@@ -163,7 +171,13 @@ public final class Preflight {
         groups.subList(0, Math.min(MAX_RENDERS, groups.size()))) {
       rendered++;
       try {
-        catalog.render(c.app(), c.version(), c.values(), group.get(0).tags());
+        BatchPlanner.Member first = group.get(0);
+        catalog.render(
+            c.app(),
+            c.version(),
+            c.values(),
+            first.tags(),
+            fleet.kubeVersions().get(first.deviceId()));
       } catch (RenderException e) {
         String why = e.getMessage();
         for (BatchPlanner.Member m : group) {

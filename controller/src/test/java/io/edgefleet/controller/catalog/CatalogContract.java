@@ -276,13 +276,13 @@ abstract class CatalogContract {
   void manifestsRenderLikeGitAppsAndRefuseValues() {
     catalog.push("pos", manifests("1.0.0", files("a.yaml", CONFIG)), "alice");
 
-    RenderedApp r = catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s1"));
+    RenderedApp r = catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s1"), null);
 
     assertThat(r.yaml())
         .startsWith("---\napiVersion: \"v1\"\nkind: \"Namespace\"\nmetadata:\n  name: \"pos\"\n")
         .contains("  name: \"pos-config\"\n  namespace: \"pos\"\n");
     assertThat(r).isEqualTo(RenderedApp.of(r.yaml()));
-    assertThatThrownBy(() -> catalog.render("pos", "1.0.0", Map.of("replicas", 2), Map.of()))
+    assertThatThrownBy(() -> catalog.render("pos", "1.0.0", Map.of("replicas", 2), Map.of(), null))
         .isInstanceOf(RenderException.class)
         .hasMessageContaining("app pos@1.0.0: values apply to Helm charts only");
     assertThatThrownBy(() -> catalog.validateValues("pos", "1.0.0", Map.of("replicas", 2)))
@@ -291,7 +291,7 @@ abstract class CatalogContract {
         .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
     catalog.validateValues("pos", "1.0.0", Map.of());
     assertThatThrownBy(
-            () -> catalog.preview("pos", "1.0.0", null, Optional.empty(), Map.of("a", 1)))
+            () -> catalog.preview("pos", "1.0.0", null, Optional.empty(), null, Map.of("a", 1)))
         .hasMessageContaining("values apply to Helm charts only")
         .extracting(e -> ((ControllerException) e).code())
         .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
@@ -307,7 +307,7 @@ abstract class CatalogContract {
         .hasMessage("no version 2.0.0 of app 'pos'; pushed versions: 1.0.0, 1.1.0")
         .extracting(e -> ((ControllerException) e).code())
         .isEqualTo(ErrorCode.NOT_FOUND);
-    assertThatThrownBy(() -> catalog.render("kiosk", "1.0.0", Map.of(), Map.of()))
+    assertThatThrownBy(() -> catalog.render("kiosk", "1.0.0", Map.of(), Map.of(), null))
         .hasMessageStartingWith("app 'kiosk' is not in the catalog")
         .extracting(e -> ((ControllerException) e).code())
         .isEqualTo(ErrorCode.NOT_FOUND);

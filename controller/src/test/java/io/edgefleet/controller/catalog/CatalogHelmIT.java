@@ -199,13 +199,14 @@ class CatalogHelmIT {
     push("1.0.0", Tars.ofDirectory(chart, ""));
     Map<String, String> large = Map.of("site", "store-17", "site-size", "large");
 
-    RenderedApp forLarge = catalog.render("pos", "1.0.0", Map.of(), large);
+    RenderedApp forLarge = catalog.render("pos", "1.0.0", Map.of(), large, null);
     RenderedApp withValues =
         catalog.render(
             "pos",
             "1.0.0",
             Map.of("replicaCount", 5, "image", Map.of("tag", "${tag:site}-build")),
-            large);
+            large,
+            null);
 
     assertThat(forLarge.yaml())
         .contains("replicas: 3")
@@ -215,20 +216,20 @@ class CatalogHelmIT {
     assertThat(withValues.yaml())
         .contains("replicas: 5")
         .contains("image: \"nginx:store-17-build\"");
-    assertThatThrownBy(() -> catalog.render("pos", "1.0.0", Map.of(), Map.of("region", "eu")))
+    assertThatThrownBy(() -> catalog.render("pos", "1.0.0", Map.of(), Map.of("region", "eu"), null))
         .isInstanceOf(RenderException.class)
         .hasMessageContaining(
             "app pos@1.0.0: values use ${tag:site} but the device has no tag 'site'");
 
     Catalog.Preview preview =
-        catalog.preview("pos", "1.0.0", "dev-1", Optional.of(large), Map.of());
+        catalog.preview("pos", "1.0.0", "dev-1", Optional.of(large), null, Map.of());
     assertThat(preview.yaml()).isEqualTo(forLarge.yaml());
     assertThat(preview.digest()).isEqualTo(forLarge.digest());
-    assertThat(catalog.preview("pos", "1.0.0", null, Optional.empty(), Map.of()).yaml())
+    assertThat(catalog.preview("pos", "1.0.0", null, Optional.empty(), null, Map.of()).yaml())
         .contains("replicas: 1")
         .contains("value: \"tag-site.shops.example.com\"");
     assertThatThrownBy(
-            () -> catalog.preview("pos", "1.0.0", "dev-2", Optional.of(Map.of()), Map.of()))
+            () -> catalog.preview("pos", "1.0.0", "dev-2", Optional.of(Map.of()), null, Map.of()))
         .hasMessageStartingWith(
             "pos@1.0.0 for device dev-2 cannot be rendered: values use ${tag:site}")
         .extracting(e -> ((ControllerException) e).code())
@@ -241,12 +242,16 @@ class CatalogHelmIT {
     long before = gitops.stats().helmRenders();
 
     RenderedApp a =
-        catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s1", "site-size", "large"));
+        catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s1", "site-size", "large"), null);
     RenderedApp b =
         catalog.render(
-            "pos", "1.0.0", Map.of(), Map.of("site", "s1", "site-size", "large", "rack", "7"));
+            "pos",
+            "1.0.0",
+            Map.of(),
+            Map.of("site", "s1", "site-size", "large", "rack", "7"),
+            null);
     RenderedApp c =
-        catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s2", "site-size", "large"));
+        catalog.render("pos", "1.0.0", Map.of(), Map.of("site", "s2", "site-size", "large"), null);
 
     assertThat(b).isEqualTo(a);
     assertThat(c.digest()).isNotEqualTo(a.digest());
@@ -268,6 +273,29 @@ class CatalogHelmIT {
         .hasMessageContaining("values use '${tag:Bad Key}'")
         .extracting(e -> ((ControllerException) e).code())
         .isEqualTo(ErrorCode.CATALOG_CONTENT_INVALID);
+  }
+
+  @Test
+  void aChartForNewerClustersIsStoredAndRendersForEachDevicesVersion() throws Exception {
+    write("Chart.yaml", CHART + "kubeVersion: \">=1.25.0-0\"\n");
+    write(
+        "templates/kube.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube\n"
+            + "data:\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n");
+
+    // Helm's default (v1.20.0) does not meet the constraint; the push and the values check do not
+    // ask it to.
+    assertThat(push("2.0.0", Tars.ofDirectory(chart, "")).created()).isTrue();
+    catalog.validateValues("pos", "2.0.0", Map.of("replicaCount", 2));
+
+    Map<String, String> tags = Map.of("site", "s1", "site-size", "large");
+    assertThat(catalog.render("pos", "2.0.0", Map.of(), tags, "v1.28.3").yaml())
+        .contains("version: \"v1.28.3\"");
+    assertThatThrownBy(() -> catalog.render("pos", "2.0.0", Map.of(), tags, "v1.21.3"))
+        .isInstanceOf(RenderException.class)
+        .hasMessage(
+            "app pos@2.0.0: chart pos requires Kubernetes >=1.25.0-0; this device's cluster runs"
+                + " v1.21.3: upgrade the cluster or deploy an older chart version");
   }
 
   private Catalog.PushResult push(String version, byte[] tgz) {

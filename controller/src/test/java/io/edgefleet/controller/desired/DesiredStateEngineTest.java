@@ -19,6 +19,7 @@ import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Signatures;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -57,7 +58,7 @@ class DesiredStateEngineTest {
         }
 
         @Override
-        public Rendered render(App app, Map<String, String> tags) {
+        public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
           if (app.name().equals(failRenderFor)) {
             throw new IllegalArgumentException("tag 'site' is missing");
           }
@@ -72,6 +73,7 @@ class DesiredStateEngineTest {
                   + app.revision()
                   + " for "
                   + tags.getOrDefault("site", "-")
+                  + (kubeVersion == null ? "" : " on " + kubeVersion)
                   + "\n"
                   + (hugeRender ? randomComment(64 * 1024) : "");
           return new Rendered(yaml, Fingerprints.sha256(yaml.getBytes(StandardCharsets.UTF_8)));
@@ -170,6 +172,35 @@ class DesiredStateEngineTest {
     engine.recompute("dev-1");
     assertThat(sent.getLast().desired()).isNotNull();
     assertThat(sent.getLast().bundles()).isEmpty();
+  }
+
+  @Test
+  void appsAreRenderedForTheKubernetesVersionTheDeviceReports() throws Exception {
+    apps.add(app("web", "r1", "role", "pos"));
+    engine.recompute("dev-1");
+    assertThat(bundleOf("web")).doesNotContain(" on v");
+
+    // The device's cluster is reported (and later upgraded): the same app renders anew for it.
+    db.jdbi()
+        .useHandle(
+            h -> {
+              var facts = devices.byId(h, "dev-1").orElseThrow().facts();
+              devices.setFacts(h, "dev-1", facts.withKubernetes("v1.28.3", List.of("v1")), 0);
+            });
+    assertThat(engine.recompute("dev-1")).isEqualTo(2);
+    assertThat(bundleOf("web")).isEqualTo("# web@r1 for store-17 on v1.28.3\n");
+  }
+
+  private String bundleOf(String app) throws IOException {
+    String digest =
+        decode(engine.newerThan("dev-1", 0).orElseThrow()).apps().stream()
+            .filter(a -> a.name().equals(app))
+            .findFirst()
+            .orElseThrow()
+            .bundle();
+    return new String(
+        Gzip.inflate(Base64.getDecoder().decode(sent.getLast().bundles().get(digest)), 1 << 20),
+        StandardCharsets.UTF_8);
   }
 
   @Test

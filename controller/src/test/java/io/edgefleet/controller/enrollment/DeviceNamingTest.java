@@ -215,6 +215,20 @@ class DeviceNamingTest {
             e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED));
   }
 
+  @Test
+  void clusterFactsAreNotTakenFromTheEnrollmentRequest() {
+    DeviceFacts claimed =
+        new DeviceFacts("vm", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false)
+            .withKubernetes("x".repeat(10_000), List.of("not a group version"));
+    var answer =
+        enrollment.enroll(new EnrollmentRequest(token, null, csr(), claimed, null), "10.0.0.1");
+
+    DeviceFacts stored = devices.get(answer.deviceId()).facts();
+    assertThat(stored.hostname()).isEqualTo("vm");
+    assertThat(stored.kubernetesVersion()).isNull();
+    assertThat(stored.kubernetesApiVersions()).isEmpty();
+  }
+
   private DeviceView enroll(String hostname, String name) {
     DeviceFacts facts =
         new DeviceFacts(

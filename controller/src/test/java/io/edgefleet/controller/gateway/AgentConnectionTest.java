@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
 import java.nio.ByteBuffer;
@@ -50,6 +52,7 @@ class AgentConnectionTest {
   final Connections connections = new Connections();
   final List<AgentMessage> reports = new CopyOnWriteArrayList<>();
   final List<String> disconnected = new CopyOnWriteArrayList<>();
+  final List<String> kubernetesChanged = new CopyOnWriteArrayList<>();
   FakeSession session;
   FrameHandler socket;
   final List<String> refused = new CopyOnWriteArrayList<>();
@@ -98,7 +101,8 @@ class AgentConnectionTest {
                 telemetry,
                 (id, m) -> reports.add(m),
                 (id, m) -> {},
-                disconnected::add));
+                disconnected::add,
+                kubernetesChanged::add));
     session = new FakeSession();
     socket = gateway.endpoint(DEVICE);
     Recorded opened = new Recorded();
@@ -118,6 +122,64 @@ class AgentConnectionTest {
     assertThat(session.demands).isEqualTo(1);
     assertThat(session.getIdleTimeout()).isEqualTo(Duration.ofSeconds(95));
     assertThat(session.getMaxTextMessageSize()).isEqualTo(1024 * 1024);
+  }
+
+  @Test
+  void aClusterReportUpdatesTheFactsAndANewVersionRendersTheDeviceAgain() {
+    TestDevices.insertActive(db.jdbi(), DEVICE, Map.of(), Instant.parse("2026-01-01T00:00:00Z"));
+
+    send(new AgentMessage.Cluster("v1.28.3", List.of("v1", "apps/v1")));
+    assertThat(facts().kubernetesVersion()).isEqualTo("v1.28.3");
+    assertThat(facts().kubernetesApiVersions()).containsExactly("apps/v1", "v1");
+    assertThat(facts().hostname()).as("the other facts stay").isEqualTo("h");
+    assertThat(kubernetesChanged).containsExactly(DEVICE);
+
+    // The same cluster again (every reconnect) changes nothing.
+    send(new AgentMessage.Cluster("v1.28.3", List.of("apps/v1", "v1")));
+    assertThat(kubernetesChanged).containsExactly(DEVICE);
+
+    // A new API group is stored, but renders do not depend on it.
+    send(new AgentMessage.Cluster("v1.28.3", List.of("v1", "apps/v1", "batch/v1")));
+    assertThat(facts().kubernetesApiVersions()).containsExactly("apps/v1", "batch/v1", "v1");
+    assertThat(kubernetesChanged).containsExactly(DEVICE);
+
+    // The cluster was upgraded while the agent stayed connected.
+    send(new AgentMessage.Cluster("v1.29.1+k3s1", List.of("v1", "apps/v1", "batch/v1")));
+    assertThat(facts().kubernetesVersion()).isEqualTo("v1.29.1+k3s1");
+    assertThat(kubernetesChanged).containsExactly(DEVICE, DEVICE);
+    assertThat(refused).isEmpty();
+  }
+
+  @Test
+  void aClusterReportThatIsNotAVersionIsRefusedAsADeviceEvent() {
+    TestDevices.insertActive(db.jdbi(), DEVICE, Map.of(), Instant.parse("2026-01-01T00:00:00Z"));
+    send(new AgentMessage.Cluster("v1.28.3", List.of("v1")));
+
+    send(new AgentMessage.Cluster("latest; rm -rf /", List.of("v1")));
+    send(new AgentMessage.Cluster("v1.30.0", List.of("v1", "Not A Group/v1")));
+    send(
+        new AgentMessage.Cluster(
+            "v1.30.0",
+            java.util.stream.IntStream.range(0, 257).mapToObj(i -> "g" + i + ".io/v1").toList()));
+
+    assertThat(refused)
+        .containsExactly(
+            "the cluster facts were refused: 'latest; rm -rf /' is not a Kubernetes version such"
+                + " as v1.30.6 or v1.30.6+k3s1",
+            "the cluster facts were refused: 'Not A Group/v1' is not an API group version such as"
+                + " v1 or apps/v1",
+            "the cluster facts were refused: 257 API group versions were reported; at most 256 are"
+                + " kept");
+    assertThat(facts().kubernetesVersion()).isEqualTo("v1.28.3");
+    assertThat(kubernetesChanged).containsExactly(DEVICE);
+  }
+
+  private void send(AgentMessage message) {
+    assertThat(frame(new Frame(OpCode.TEXT, true, Json.write(message))).succeeded).isTrue();
+  }
+
+  private DeviceFacts facts() {
+    return db.jdbi().withHandle(h -> new DeviceStore().byId(h, DEVICE)).orElseThrow().facts();
   }
 
   @Test

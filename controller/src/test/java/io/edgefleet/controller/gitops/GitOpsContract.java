@@ -185,7 +185,7 @@ abstract class GitOpsContract {
     AppDefinition web = gitops.apps().getFirst();
     // Plain manifests render alike for every device: the revision is the start of that bundle's
     // digest, the commit its provenance.
-    String digest = gitops.render(web, Map.of()).digest();
+    String digest = gitops.render(web, Map.of(), null).digest();
     assertThat(gitops.apps())
         .containsExactly(
             new AppDefinition(
@@ -545,7 +545,7 @@ abstract class GitOpsContract {
     assertThat(after.get("db").revision()).isEqualTo(before.get("db").revision());
     assertThat(after.get("db").commit()).isEqualTo(first);
     // The kept app still renders what it had.
-    assertThat(gitops.render(after.get("db"), Map.of()).yaml()).contains("db-config");
+    assertThat(gitops.render(after.get("db"), Map.of(), null).yaml()).contains("db-config");
 
     CommitView c = gitops.commit("fleet", second);
     assertThat(c.status()).isEqualTo(CommitView.Status.APPLIED);
@@ -1008,8 +1008,8 @@ abstract class GitOpsContract {
     gitops.pollNow("fleet");
     AppDefinition web = gitops.apps().get(0);
 
-    RenderedApp one = gitops.render(web, Map.of("site", "a"));
-    RenderedApp two = gitops.render(web, Map.of("site", "b"));
+    RenderedApp one = gitops.render(web, Map.of("site", "a"), null);
+    RenderedApp two = gitops.render(web, Map.of("site", "b"), null);
 
     assertThat(two).isEqualTo(one);
     assertThat(one.yaml())
@@ -1026,7 +1026,8 @@ abstract class GitOpsContract {
                         web.commit(),
                         web.kind(),
                         web.target()),
-                    Map.of()))
+                    Map.of(),
+                    null))
         .isInstanceOfSatisfying(
             ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
   }

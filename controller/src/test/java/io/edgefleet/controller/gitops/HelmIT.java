@@ -138,7 +138,7 @@ class HelmIT {
     assertThat(web.kind()).isEqualTo(AppKind.HELM);
 
     RenderedApp large =
-        gitops.render(web, Map.of("site", "s1", "site-size", "large", "region", "eu"));
+        gitops.render(web, Map.of("site", "s1", "site-size", "large", "region", "eu"), null);
     assertThat(large.yaml())
         .startsWith(
             "---\napiVersion: \"v1\"\nkind: \"Namespace\"\nmetadata:\n  name: \"infra\"\n"
@@ -156,13 +156,13 @@ class HelmIT {
         .doesNotContain("${tag:");
     assertThat(large.digest()).isEqualTo(RenderedApp.of(large.yaml()).digest());
 
-    RenderedApp small = gitops.render(web, Map.of("site", "s2", "site-size", "small"));
+    RenderedApp small = gitops.render(web, Map.of("site", "s2", "site-size", "small"), null);
     assertThat(small.yaml())
         .contains("replicas: 1")
         .contains("site: \"s2\"")
         .contains("image: \"nginx:1.27\"");
 
-    assertThatThrownBy(() -> gitops.render(web, Map.of("site-size", "large")))
+    assertThatThrownBy(() -> gitops.render(web, Map.of("site-size", "large"), null))
         .isInstanceOf(RenderException.class)
         .hasMessageContaining("fleet/web@" + web.revision())
         .hasMessageContaining("(commit " + web.commit().substring(0, 12) + ")")
@@ -176,18 +176,18 @@ class HelmIT {
     gitops.pollNow("fleet");
     AppDefinition web = web();
 
-    RenderedApp first = gitops.render(web, Map.of("site", "s1", "site-size", "large"));
+    RenderedApp first = gitops.render(web, Map.of("site", "s1", "site-size", "large"), null);
     long helm = gitops.stats().helmRenders();
 
     // Same effective values (unrelated tags differ): no Helm call, byte-identical output.
-    RenderedApp again = gitops.render(web, Map.of("site", "s1", "site-size", "large"));
+    RenderedApp again = gitops.render(web, Map.of("site", "s1", "site-size", "large"), null);
     RenderedApp sameValues =
-        gitops.render(web, Map.of("site", "s1", "site-size", "large", "rack", "r7"));
+        gitops.render(web, Map.of("site", "s1", "site-size", "large", "rack", "r7"), null);
     assertThat(gitops.stats().helmRenders()).isEqualTo(helm);
     assertThat(again).isEqualTo(first);
     assertThat(sameValues).isEqualTo(first);
 
-    gitops.render(web, Map.of("site", "s9", "site-size", "large"));
+    gitops.render(web, Map.of("site", "s9", "site-size", "large"), null);
     assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 1);
     assertThat(gitops.stats().renderCacheHits()).isGreaterThanOrEqualTo(2);
   }
@@ -198,7 +198,7 @@ class HelmIT {
     gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
     gitops.pollNow("fleet");
     Map<String, String> tags = Map.of("site", "s1", "site-size", "large");
-    RenderedApp one = gitops.render(web(), tags);
+    RenderedApp one = gitops.render(web(), tags, null);
 
     gitops.close();
     Path data = tmp.resolve("data");
@@ -210,7 +210,7 @@ class HelmIT {
             data.resolve("gitops"),
             new SecretBox(data.resolve("secret.key")),
             name -> {});
-    RenderedApp two = gitops.render(web(), tags);
+    RenderedApp two = gitops.render(web(), tags, null);
 
     assertThat(two.yaml()).isEqualTo(one.yaml());
     assertThat(two.digest()).isEqualTo(one.digest());
@@ -329,5 +329,104 @@ class HelmIT {
     assertThat(gitops.pollNow("fleet")).isTrue();
     assertThat(web().revision()).isEqualTo(revision);
     assertThat(web().commit()).isEqualTo(scaled);
+  }
+
+  static final String NEW_CHART =
+      """
+      apiVersion: v2
+      name: alertmanager
+      version: 1.13.0
+      kubeVersion: ">=1.25.0-0"
+      """;
+  static final String CAPABILITIES =
+      """
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: {{ .Release.Name }}-capabilities
+      data:
+        kube: {{ .Capabilities.KubeVersion.Version | quote }}
+        site: {{ .Values.site | quote }}
+      """;
+
+  private List<String> chartsOnDisk() throws java.io.IOException {
+    try (var dirs = Files.list(tmp.resolve("data/gitops/charts"))) {
+      return dirs.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  private AppDefinition app(String name) {
+    return gitops.apps().stream().filter(a -> a.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  @Test
+  void aChartRendersForTheKubernetesVersionOfEachDeviceOnceForEachVersion() throws Exception {
+    up.write("apps/alerts/Chart.yaml", NEW_CHART)
+        .write("apps/alerts/values.yaml", "site: \"${tag:site}\"\n")
+        .write("apps/alerts/templates/capabilities.yaml", CAPABILITIES);
+    String sha = up.commit("a chart for newer clusters");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+
+    // Helm's own default (v1.20.0) does not meet the chart's constraint: the commit is still
+    // taken, since each device's cluster is checked when rendering for it.
+    assertThat(gitops.pollNow("fleet")).isTrue();
+    assertThat(gitops.get("fleet").lastCommit().sha()).isEqualTo(sha);
+    assertThat(gitops.get("fleet").lastError()).isNull();
+    AppDefinition alerts = app("alerts");
+
+    long helm = gitops.stats().helmRenders();
+    RenderedApp onNew = gitops.render(alerts, Map.of("site", "s1"), "v1.28.3");
+    assertThat(onNew.yaml()).contains("kube: \"v1.28.3\"").contains("site: \"s1\"");
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 1);
+
+    // Another device with the same relevant tags on the same version shares that Helm run.
+    assertThat(gitops.render(alerts, Map.of("site", "s1", "rack", "r2"), "v1.28.3"))
+        .isEqualTo(onNew);
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 1);
+
+    // Another version is another Helm run, whose capabilities say so. Helm leaves out build
+    // metadata (+k3s1), so the same version without it shares the run.
+    RenderedApp k3s = gitops.render(alerts, Map.of("site", "s1"), "v1.30.6+k3s1");
+    assertThat(k3s.yaml()).contains("kube: \"v1.30.6\"");
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 2);
+    assertThat(gitops.render(alerts, Map.of("site", "s1"), "1.30.6")).isEqualTo(k3s);
+    assertThat(gitops.stats().helmRenders()).isEqualTo(helm + 2);
+
+    List<String> chartsOnDisk = chartsOnDisk();
+    assertThatThrownBy(() -> gitops.render(alerts, Map.of("site", "s1"), "v1.21.3"))
+        .isInstanceOf(RenderException.class)
+        .hasMessage(
+            "app fleet/alerts@"
+                + alerts.revision()
+                + " (commit "
+                + sha.substring(0, 12)
+                + "): chart alertmanager requires Kubernetes >=1.25.0-0; this device's cluster"
+                + " runs v1.21.3: upgrade the cluster or deploy an older chart version");
+    // The chart is fine, the cluster is not: its files stay on disk for the other versions.
+    assertThat(chartsOnDisk()).isEqualTo(chartsOnDisk);
+    // The refusal is remembered per version too: the next device on v1.21.3 costs no Helm run.
+    long afterRefusal = gitops.stats().helmRenders();
+    assertThatThrownBy(() -> gitops.render(alerts, Map.of("site", "s1"), "v1.21.3"))
+        .hasMessageContaining("this device's cluster runs v1.21.3");
+    assertThat(gitops.stats().helmRenders()).isEqualTo(afterRefusal);
+
+    // A device that reports no version renders as before, for Helm's default.
+    assertThatThrownBy(() -> gitops.render(alerts, Map.of("site", "s1"), null))
+        .isInstanceOf(RenderException.class)
+        .hasMessageContaining(
+            "chart alertmanager requires Kubernetes >=1.25.0-0; this device reports no Kubernetes"
+                + " version, so it is rendered for Helm's default v1.20.0");
+  }
+
+  @Test
+  void aDeviceWithoutAVersionGetsHelmsDefaultCapabilities() {
+    up.write("apps/web/templates/capabilities.yaml", CAPABILITIES).commit("chart");
+    gitops.add(new AddSource("fleet", up.fileUrl(), null, null, null, null, null, ""), "alice");
+    assertThat(gitops.pollNow("fleet")).isTrue();
+
+    assertThat(gitops.render(web(), Map.of("site", "s1"), null).yaml())
+        .contains("kube: \"v1.20.0\"");
+    assertThat(gitops.render(web(), Map.of("site", "s1"), "v1.29.0").yaml())
+        .contains("kube: \"v1.29.0\"");
   }
 }

@@ -65,7 +65,7 @@ class ManifestsTest {
   @Test
   void namespacesDefaultToTheAppAndComeFirstThenFileOrder() {
     Bundle b = Bundle.parse("web", "t1", files("b.yaml", DEPLOYMENT, "a.yml", CONFIG));
-    String yaml = renderer().render(b, Map.of()).yaml();
+    String yaml = renderer().render(b, Map.of(), Map.of(), null).yaml();
     assertThat(yaml)
         .isEqualTo(
             """
@@ -110,8 +110,8 @@ class ManifestsTest {
   void outputIsDeterministicAndDigested() {
     Bundle a = Bundle.parse("web", "t1", files("a.yaml", CONFIG, "b.yaml", DEPLOYMENT));
     Bundle b = Bundle.parse("web", "t1", files("a.yaml", CONFIG, "b.yaml", DEPLOYMENT));
-    RenderedApp one = renderer().render(a, Map.of("site", "x"));
-    RenderedApp two = renderer().render(b, Map.of("site", "y"));
+    RenderedApp one = renderer().render(a, Map.of(), Map.of("site", "x"), null);
+    RenderedApp two = renderer().render(b, Map.of(), Map.of("site", "y"), null);
     assertThat(one).isEqualTo(two);
     assertThat(one.digest()).isEqualTo(RenderedApp.of(one.yaml()).digest()).startsWith("sha256:");
     assertThat(one.digest()).hasSize("sha256:".length() + 64);
@@ -128,7 +128,7 @@ class ManifestsTest {
           labels: {team: edge}
         """;
     Bundle b = Bundle.parse("web", "t1", files("a.yaml", CONFIG, "z.yaml", ns));
-    String yaml = renderer().render(b, Map.of()).yaml();
+    String yaml = renderer().render(b, Map.of(), Map.of(), null).yaml();
     assertThat(yaml)
         .startsWith(
             "---\napiVersion: \"v1\"\nkind: \"Namespace\"\nmetadata:\n  name: \"web\"\n  labels:");
@@ -206,7 +206,7 @@ class ManifestsTest {
   @Test
   void duplicateObjectsAreRefused() {
     Bundle b = Bundle.parse("web", "t", files("a.yaml", CONFIG, "b.yaml", CONFIG));
-    assertThatThrownBy(() -> renderer().render(b, Map.of()))
+    assertThatThrownBy(() -> renderer().render(b, Map.of(), Map.of(), null))
         .isInstanceOf(RenderException.class)
         .hasMessageContaining("v1 ConfigMap web/web-config is defined twice");
   }

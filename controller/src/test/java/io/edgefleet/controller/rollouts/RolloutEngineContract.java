@@ -74,7 +74,7 @@ abstract class RolloutEngineContract {
         }
 
         @Override
-        public Rendered render(App app, Map<String, String> tags) {
+        public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
           String yaml = "# " + app.name() + "@" + app.revision() + "\n";
           return new Rendered(yaml, Fingerprints.sha256(yaml.getBytes(StandardCharsets.UTF_8)));
         }

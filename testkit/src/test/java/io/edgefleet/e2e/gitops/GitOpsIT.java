@@ -304,6 +304,39 @@ class GitOpsIT {
     awaitAppState(id, repo.head(), null);
   }
 
+  @Test
+  void aChartIsRenderedForTheKubernetesVersionTheAgentReports() throws Exception {
+    String gitVersion = KUBE.client().getKubernetesVersion().getGitVersion();
+    String version = gitVersion.replaceFirst("\\+.*", "");
+    // Helm's default (v1.20.0) is below this constraint; every cluster the tests run on meets it.
+    commit(
+        Map.of(
+            "apps/" + app + "/Chart.yaml",
+            "apiVersion: v2\nname: " + app + "\nversion: 0.1.0\nkubeVersion: \">=1.20.1-0\"\n",
+            "apps/" + app + "/templates/kube.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube\n"
+                + "data:\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n"),
+        "a chart for newer clusters");
+    addRepo("role=edge");
+    Agent agent = startAgent("a1", Map.of("role", "edge"));
+    String id = agent.status().deviceId().orElseThrow();
+
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> KUBE.client().configMaps().inNamespace(app).withName("kube").get(),
+            cm -> cm != null && version.equals(cm.getData().get("version")));
+    assertThat(
+            admin
+                .get("/api/v1/devices/" + id)
+                .body()
+                .path("facts")
+                .path("kubernetesVersion")
+                .asText())
+        .isEqualTo(gitVersion);
+    awaitAppState(id, repo.head(), null);
+  }
+
   // ------------------------------------------------------------------ helpers
 
   /** Sends a nudge that carries a document (and inline bundles) straight to the device. */

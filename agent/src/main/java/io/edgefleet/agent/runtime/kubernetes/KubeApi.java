@@ -182,6 +182,35 @@ final class KubeApi implements AutoCloseable {
             });
   }
 
+  /** The API server's version ({@code GET /version}): its {@code gitVersion}, such as v1.30.6. */
+  String serverVersion() {
+    String v = send("GET", "/version", null, null).path("gitVersion").asText("");
+    if (v.isEmpty()) {
+      throw new KubeApiException(200, "", "GET /version answered without a gitVersion", null);
+    }
+    return v;
+  }
+
+  /**
+   * API discovery: every group version the server serves ({@code GET /api} for the core group,
+   * {@code GET /apis} for the others), sorted.
+   */
+  List<String> groupVersions() {
+    java.util.TreeSet<String> out = new java.util.TreeSet<>();
+    for (JsonNode v : send("GET", "/api", null, null).path("versions")) {
+      out.add(v.asText());
+    }
+    for (JsonNode g : send("GET", "/apis", null, null).path("groups")) {
+      for (JsonNode v : g.path("versions")) {
+        String gv = v.path("groupVersion").asText("");
+        if (!gv.isEmpty()) {
+          out.add(gv);
+        }
+      }
+    }
+    return List.copyOf(out);
+  }
+
   /** API discovery: the resources of {@code groupVersion} ("v1", "apps/v1"), empty if unserved. */
   Optional<ObjectNode> resources(String groupVersion) {
     return get(groupVersion.contains("/") ? "/apis/" + groupVersion : "/api/" + groupVersion);

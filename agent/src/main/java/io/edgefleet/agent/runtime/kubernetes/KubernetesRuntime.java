@@ -282,6 +282,25 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   /**
    * {@inheritDoc}
    *
+   * <p>The API server's {@code /version} and its discovery documents {@code /api} and {@code
+   * /apis}: three small requests.
+   *
+   * @throws IllegalStateException when the API server refuses them (the kubeconfig's user may not
+   *     read discovery)
+   */
+  @Override
+  public Optional<Cluster> cluster() {
+    ensureOpen();
+    try {
+      return Optional.of(new Cluster(api.serverVersion(), api.groupVersions()));
+    } catch (KubeApiException e) {
+      throw errors.forQuery("read the cluster's version", e);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>The containers of the pods labelled {@code edgefleet.io/app=<app>} (the label is on every
    * pod template the runtime applies) in the namespaces of the app's inventory, that are bound to a
    * node; sorted by namespace, pod and container.
