@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.cli.ConnectionOptions.Output;
 import io.edgefleet.protocol.Json;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -48,9 +47,8 @@ abstract class ApiCommand implements Callable<Integer> {
       return CliException.FAILED;
     }
     try {
-      Connection resolved =
-          connection.resolve(
-              tokenOption(), System.getenv(), Path.of(System.getProperty("user.home")));
+      Invocation caller = Invocation.current();
+      Connection resolved = connection.resolve(tokenOption(), caller.env(), caller.home());
       try (ControllerClient api = new ControllerClient(resolved)) {
         screen().use(() -> run(api));
       }
@@ -70,7 +68,8 @@ abstract class ApiCommand implements Callable<Integer> {
 
   /** Where the output goes: its width and whether it takes colour. */
   Screen screen() {
-    return Screen.of(System.getenv(), Screen.stdoutIsTerminal(), connection.output == Output.WIDE);
+    Invocation caller = Invocation.current();
+    return Screen.of(caller.env(), caller.stdoutTerminal(), connection.output == Output.WIDE);
   }
 
   Instant now() {

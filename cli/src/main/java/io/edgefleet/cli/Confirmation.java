@@ -5,8 +5,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -32,12 +30,12 @@ final class Confirmation {
       new Prompt() {
         @Override
         public boolean interactive() {
-          try {
-            String target = Files.readSymbolicLink(Path.of("/proc/self/fd/0")).toString();
-            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
-          } catch (IOException | UnsupportedOperationException e) {
-            return System.console() != null;
+          Invocation caller = Invocation.current();
+          if (caller.served() && caller.stdinTerminal()) {
+            // Only the caller's own process can ask on its terminal.
+            throw new Invocation.NeedsOwnProcess("the verb asks for confirmation");
           }
+          return caller.stdinTerminal();
         }
 
         @Override

@@ -147,7 +147,7 @@ final class ReposCommand {
     @Override
     void validate() {
       try {
-        token = gitToken(gitToken, sshKey != null, System.getenv());
+        token = gitToken(gitToken, sshKey != null, Invocation.current().env());
         if (sshKey != null) {
           sshKeyText = readSshKey(sshKey);
         }

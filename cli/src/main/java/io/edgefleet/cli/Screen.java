@@ -1,7 +1,5 @@
 package io.edgefleet.cli;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -39,17 +37,6 @@ record Screen(int width, boolean colour, boolean terminal) {
     boolean colour =
         terminal && (noColor == null || noColor.isEmpty()) && !"dumb".equals(env.get("TERM"));
     return new Screen(width, colour, terminal);
-  }
-
-  /** Whether this process's standard output is a terminal (Linux; elsewhere: a console exists). */
-  static boolean stdoutIsTerminal() {
-    Path fd = Path.of("/proc/self/fd/1");
-    try {
-      String target = Files.readSymbolicLink(fd).toString();
-      return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
-    } catch (Exception e) {
-      return System.console() != null;
-    }
   }
 
   /** The screen of the command running on this thread. */

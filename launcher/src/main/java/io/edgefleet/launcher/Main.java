@@ -72,9 +72,11 @@ public final class Main implements Runnable {
     command.getSubcommands().values().forEach(sub -> everyCommand(sub, action));
   }
 
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
   @Override
   public void run() {
-    CommandLine.usage(this, System.out);
+    spec.commandLine().usage(spec.commandLine().getOut());
   }
 
   static final class Version implements CommandLine.IVersionProvider {
