@@ -6,7 +6,9 @@
 #
 # cold  the first call after the launcher's class cache is removed (it starts rebuilding it)
 # warm  the median, minimum and maximum of N calls each of `--version`, `--help` and
-#       `devices list` (one real API call over TLS) once the cache exists
+#       `devices list` (one real API call over TLS) once the cache exists, served by the warm CLI
+#       server the first call started; warmOwnJvm the same with EDGEFLEET_CLI_SERVER=off (a JVM
+#       per call)
 # Wall-clock and CPU (user + system) milliseconds; the load average goes with them, as other
 # processes on the machine stretch the wall clock.
 # --root measures another checkout's distribution (built with its ./edgefleet first), for a
@@ -36,6 +38,11 @@ WORK="$(mktemp -d /tmp/edgefleet-bench-cli-XXXXXX)"
 CONTROLLER=""
 cleanup() {
   [ -z "$CONTROLLER" ] || kill "$CONTROLLER" 2>/dev/null || true
+  # The CLI server the calls started: its pid is in its file.
+  local f
+  for f in "$TARGET"/launcher/target/dist/cache/server-*/server; do
+    [ -f "$f" ] && kill "$(cut -d' ' -f3 "$f")" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -87,10 +94,20 @@ if [ -d "$CACHE" ]; then
     sleep 0.5
   done
 fi
+# And for the CLI server the cold call started, when the launcher has one.
+for _ in $(seq 1 120); do
+  ls "$CACHE"/server-*/server >/dev/null 2>&1 && break
+  grep -q served_call "$EF" || break
+  sleep 0.5
+done
 call devices list >/dev/null
 VERSION=$(series --version)
 HELP=$(series --help)
 LIST=$(series devices list)
+export EDGEFLEET_CLI_SERVER=off
+OWN_VERSION=$(series --version)
+OWN_LIST=$(series devices list)
+unset EDGEFLEET_CLI_SERVER
 
 DATE="$(date -u +%Y%m%d)"
 OUT="$ROOT/bench/results/cli-$LABEL-$DATE.json"
@@ -109,9 +126,15 @@ cat >"$OUT" <<EOF
     "version": $VERSION,
     "help": $HELP,
     "devicesList": $LIST
+  },
+  "warmOwnJvm": {
+    "version": $OWN_VERSION,
+    "devicesList": $OWN_LIST
   }
 }
 EOF
 echo "cli $LABEL: cold devices list ${COLD% *} ms; warm medians: --version $(echo "$VERSION" | sed 's/.*"median": \([0-9]*\).*/\1/') ms," \
   "--help $(echo "$HELP" | sed 's/.*"median": \([0-9]*\).*/\1/') ms," \
-  "devices list $(echo "$LIST" | sed 's/.*"median": \([0-9]*\).*/\1/') ms -> $OUT"
+  "devices list $(echo "$LIST" | sed 's/.*"median": \([0-9]*\).*/\1/') ms;" \
+  "a JVM per call: --version $(echo "$OWN_VERSION" | sed 's/.*"median": \([0-9]*\).*/\1/') ms," \
+  "devices list $(echo "$OWN_LIST" | sed 's/.*"median": \([0-9]*\).*/\1/') ms -> $OUT"

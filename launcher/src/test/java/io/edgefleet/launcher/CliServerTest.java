@@ -3,6 +3,7 @@ package io.edgefleet.launcher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -10,10 +11,12 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -140,6 +143,74 @@ class CliServerTest {
     assertThat(raw("garbage without a terminator")).isEmpty();
     // The server still serves its caller.
     assertThat(call(server.secret(), dir, "00", Map.of(), "--version")).last().isEqualTo("X0");
+  }
+
+  @Test
+  void theScriptsClientPassesArgumentsAsTypedAndReturnsOutputErrorsAndExitCodes() throws Exception {
+    Path caller = Files.createDirectories(dir.resolve("caller dir"));
+
+    Script version = script(caller, "--version");
+    assertThat(version.out()).startsWith("edgefleet ");
+    assertThat(version.code()).isZero();
+
+    // An empty argument, spaces, and a relative path with a space all arrive as typed.
+    Script deploy =
+        script(caller, "deploy", "web@1.0.0", "--target", "", "--rollout", "my policy.yaml");
+    assertThat(deploy.err())
+        .contains("error: cannot read rollout policy " + caller.resolve("my policy.yaml"));
+    assertThat(deploy.code()).isEqualTo(2);
+
+    Script unknown = script(caller, "devices", "show", "nope");
+    assertThat(unknown.err()).startsWith("error: Unmatched arguments");
+    assertThat(unknown.code()).isEqualTo(2);
+
+    // Handed back: the script runs the verb in a JVM of its own (200: not served).
+    assertThat(script(caller, "events", "-f").code()).isEqualTo(200);
+  }
+
+  @Test
+  void theScriptsClientRunsTheVerbItselfWhenTheServerIsStaleOrRefusesIt() throws Exception {
+    // A server file older than the distribution is not used.
+    Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+    Files.setLastModifiedTime(jar(), FileTime.fromMillis(System.currentTimeMillis()));
+    assertThat(script(dir, "--version").code()).isEqualTo(200);
+
+    // A secret that is not the server's: closed before the call is taken.
+    Files.writeString(file, server.port() + " " + "0".repeat(64) + " 1\n");
+    Files.setLastModifiedTime(jar(), FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+    assertThat(script(dir, "--version").code()).isEqualTo(200);
+  }
+
+  record Script(String out, String err, int code) {}
+
+  private Path jar() throws IOException {
+    Path jar = dir.resolve("edgefleet-launcher.jar");
+    if (!Files.exists(jar)) {
+      Files.writeString(jar, "");
+      Files.setLastModifiedTime(jar, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+    }
+    return jar;
+  }
+
+  /** {@code served_call ARGS} of bin/cli-server.sh, as ./edgefleet runs it, from {@code cwd}. */
+  private Script script(Path cwd, String... args) throws Exception {
+    Path client = Path.of("..", "bin", "cli-server.sh").toAbsolutePath().normalize();
+    List<String> command = new ArrayList<>(List.of("bash", "-c", ". \"$0\"; served_call \"$@\""));
+    command.add(client.toString());
+    command.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile());
+    pb.environment().put("CLI_SERVER_DIR", file.getParent().toString());
+    pb.environment().put("JAR", jar().toString());
+    pb.environment().put("EDGEFLEET_CLI_SERVER", "on");
+    pb.environment().put("HOME", dir.toString());
+    pb.environment().remove("EDGEFLEET_CONFIG");
+    pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Path out = dir.resolve("script.out");
+    Path err = dir.resolve("script.err");
+    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+    Process p = pb.start();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    return new Script(Files.readString(out), Files.readString(err), p.exitValue());
   }
 
   // ---------------------------------------------------------------------------------------------
