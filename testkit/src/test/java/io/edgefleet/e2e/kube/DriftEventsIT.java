@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.outbox.Outbox;
+import io.edgefleet.agent.runtime.AppHealth;
+import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.cli.CliCommands;
@@ -30,7 +33,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterEach;
@@ -113,13 +120,10 @@ class DriftEventsIT {
                       controller.caFingerprint(),
                       controller.token(Map.of("site", suffix), null, false)))
               .withReconcileInterval(Duration.ofSeconds(1));
+      runtime = new CountingRuntime(new KubernetesRuntime(KUBE.kubeconfig()));
       TestAgents.WithTelemetry started =
           agents.startWithTelemetry(
-              options,
-              deviceClock,
-              new KubernetesRuntime(KUBE.kubeconfig()),
-              Map::of,
-              TelemetryFeature.Options.defaults());
+              options, deviceClock, runtime, Map::of, TelemetryFeature.Options.defaults());
       Agent agent = started.agent();
       Outbox outbox = started.telemetry().outbox();
       await().atMost(WAIT).until(() -> agent.status().state() == Agent.State.CONNECTED);
@@ -157,6 +161,10 @@ class DriftEventsIT {
       deleteDeployment();
       tamper(web, "greeting");
       tamper(cfg, "mode");
+      // The repairs are seen in the cluster as the runtime makes them, a moment before the agent
+      // counts them: a later pass over each app shows they were counted in this interval.
+      awaitNextApply(web);
+      awaitNextApply(cfg);
 
       // The interval ends while the device is offline: the summaries wait in its outbox.
       deviceClock.advance(Duration.ofMinutes(10));
@@ -214,6 +222,60 @@ class DriftEventsIT {
   }
 
   record Drift(String app, String severity, String message) {}
+
+  /** The agent's runtime, counting the applies it is asked for per app. */
+  private CountingRuntime runtime;
+
+  /** Waits until the agent starts another apply of {@code app} than the ones begun so far. */
+  private void awaitNextApply(String app) {
+    long begun = runtime.applies(app);
+    await().atMost(WAIT).until(() -> runtime.applies(app) > begun);
+  }
+
+  /** A runtime that counts the applies it begins, per app, and otherwise is the one it wraps. */
+  static final class CountingRuntime implements WorkloadRuntime {
+    private final WorkloadRuntime runtime;
+    private final Map<String, AtomicLong> applies = new ConcurrentHashMap<>();
+
+    CountingRuntime(WorkloadRuntime runtime) {
+      this.runtime = runtime;
+    }
+
+    long applies(String app) {
+      return applies.getOrDefault(app, new AtomicLong()).get();
+    }
+
+    @Override
+    public ApplyOutcome apply(String app, String revision, String manifestsYaml) {
+      applies.computeIfAbsent(app, a -> new AtomicLong()).incrementAndGet();
+      return runtime.apply(app, revision, manifestsYaml);
+    }
+
+    @Override
+    public ApplyOutcome remove(String app) {
+      return runtime.remove(app);
+    }
+
+    @Override
+    public AppHealth health(String app) {
+      return runtime.health(app);
+    }
+
+    @Override
+    public Set<String> ownedApps() {
+      return runtime.ownedApps();
+    }
+
+    @Override
+    public Optional<Cluster> cluster() {
+      return runtime.cluster();
+    }
+
+    @Override
+    public void close() {
+      runtime.close();
+    }
+  }
 
   /** The device's drift events as {@code edgefleet events} lists them, oldest first. */
   private List<Drift> driftEvents(String device) throws Exception {
