@@ -2,7 +2,6 @@ package io.edgefleet.launcher;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
-import io.edgefleet.agent.runtime.NoRuntime;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.controller.devices.FleetSummary;
@@ -161,7 +160,7 @@ public final class DemoCommand implements Callable<Integer> {
                 RandomGenerator.getDefault(),
                 Clock.systemUTC(),
                 quiet,
-                new NoRuntime("demo agents run no workloads"));
+                new DemoRuntime());
         agents.add(agent);
         agent.start();
       }
