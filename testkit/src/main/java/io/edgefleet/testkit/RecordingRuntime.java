@@ -6,17 +6,22 @@ import io.edgefleet.agent.runtime.WorkloadRuntime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Wraps a real workload runtime and records, per app, every revision the agent applied that changed
  * what runs (an apply the runtime answers {@code InSync}, as reconciliation and a restart do, is
- * not a change), so tests can prove that a device was updated exactly once. Thread-safe.
+ * not a change), so tests can prove that a device was updated exactly once; and counts the applies
+ * the agent began, so tests can wait for its next pass over an app. Otherwise it is the runtime it
+ * wraps. Thread-safe.
  */
 public final class RecordingRuntime implements WorkloadRuntime {
   private final WorkloadRuntime delegate;
   private final Map<String, List<String>> revisions = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> applies = new ConcurrentHashMap<>();
 
   public RecordingRuntime(WorkloadRuntime delegate) {
     this.delegate = delegate;
@@ -30,8 +35,15 @@ public final class RecordingRuntime implements WorkloadRuntime {
     }
   }
 
+  /** How many applies of the app the agent began, whatever they answered. */
+  public long applies(String app) {
+    AtomicLong n = applies.get(app);
+    return n == null ? 0 : n.get();
+  }
+
   @Override
   public ApplyOutcome apply(String app, String revision, String manifestsYaml) {
+    applies.computeIfAbsent(app, k -> new AtomicLong()).incrementAndGet();
     ApplyOutcome outcome = delegate.apply(app, revision, manifestsYaml);
     if (!(outcome instanceof ApplyOutcome.Applied)) {
       return outcome;
@@ -65,6 +77,11 @@ public final class RecordingRuntime implements WorkloadRuntime {
   @Override
   public Set<String> ownedApps() {
     return delegate.ownedApps();
+  }
+
+  @Override
+  public Optional<Cluster> cluster() {
+    return delegate.cluster();
   }
 
   @Override

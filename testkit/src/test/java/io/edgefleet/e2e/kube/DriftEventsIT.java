@@ -7,9 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.outbox.Outbox;
-import io.edgefleet.agent.runtime.AppHealth;
-import io.edgefleet.agent.runtime.ApplyOutcome;
-import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.cli.CliCommands;
@@ -19,6 +16,7 @@ import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.LinkProxy;
 import io.edgefleet.testkit.MovableClock;
+import io.edgefleet.testkit.RecordingRuntime;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import io.edgefleet.testkit.kube.KubeCluster;
@@ -33,11 +31,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterEach;
@@ -120,7 +114,7 @@ class DriftEventsIT {
                       controller.caFingerprint(),
                       controller.token(Map.of("site", suffix), null, false)))
               .withReconcileInterval(Duration.ofSeconds(1));
-      runtime = new CountingRuntime(new KubernetesRuntime(KUBE.kubeconfig()));
+      runtime = new RecordingRuntime(new KubernetesRuntime(KUBE.kubeconfig()));
       TestAgents.WithTelemetry started =
           agents.startWithTelemetry(
               options, deviceClock, runtime, Map::of, TelemetryFeature.Options.defaults());
@@ -223,58 +217,13 @@ class DriftEventsIT {
 
   record Drift(String app, String severity, String message) {}
 
-  /** The agent's runtime, counting the applies it is asked for per app. */
-  private CountingRuntime runtime;
+  /** The agent's runtime, counting the applies it begins per app. */
+  private RecordingRuntime runtime;
 
   /** Waits until the agent starts another apply of {@code app} than the ones begun so far. */
   private void awaitNextApply(String app) {
     long begun = runtime.applies(app);
     await().atMost(WAIT).until(() -> runtime.applies(app) > begun);
-  }
-
-  /** A runtime that counts the applies it begins, per app, and otherwise is the one it wraps. */
-  static final class CountingRuntime implements WorkloadRuntime {
-    private final WorkloadRuntime runtime;
-    private final Map<String, AtomicLong> applies = new ConcurrentHashMap<>();
-
-    CountingRuntime(WorkloadRuntime runtime) {
-      this.runtime = runtime;
-    }
-
-    long applies(String app) {
-      return applies.getOrDefault(app, new AtomicLong()).get();
-    }
-
-    @Override
-    public ApplyOutcome apply(String app, String revision, String manifestsYaml) {
-      applies.computeIfAbsent(app, a -> new AtomicLong()).incrementAndGet();
-      return runtime.apply(app, revision, manifestsYaml);
-    }
-
-    @Override
-    public ApplyOutcome remove(String app) {
-      return runtime.remove(app);
-    }
-
-    @Override
-    public AppHealth health(String app) {
-      return runtime.health(app);
-    }
-
-    @Override
-    public Set<String> ownedApps() {
-      return runtime.ownedApps();
-    }
-
-    @Override
-    public Optional<Cluster> cluster() {
-      return runtime.cluster();
-    }
-
-    @Override
-    public void close() {
-      runtime.close();
-    }
   }
 
   /** The device's drift events as {@code edgefleet events} lists them, oldest first. */
