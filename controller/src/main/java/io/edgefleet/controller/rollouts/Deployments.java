@@ -187,9 +187,7 @@ public final class Deployments {
 
   public View upgrade(String name, UpgradeRequest req, String actor) {
     Preflight.Change c = upgradeChange(name, req);
-    boolean retargeted =
-        !c.target().toString().equals(Selector.parse(current(name).target()).toString());
-    if (!Boolean.TRUE.equals(req.force()) && (c.startsRollout() || retargeted)) {
+    if (!Boolean.TRUE.equals(req.force()) && c.reachesDevices()) {
       Preflight.require(preflight.plan(c));
     }
     String version = c.version();
@@ -312,7 +310,8 @@ public final class Deployments {
         values,
         target,
         policy,
-        change.start());
+        change.start(),
+        !target.toString().equals(Selector.parse(current.target()).toString()));
   }
 
   private Preflight.Change deployChange(DeployRequest req) {
@@ -345,6 +344,7 @@ public final class Deployments {
         values,
         target,
         policy,
+        true,
         true);
   }
 

@@ -98,7 +98,11 @@ public final class Preflight {
     }
   }
 
-  /** What is asked for: the deployment as it would be after the change. */
+  /**
+   * What is asked for: the deployment as it would be after the change.
+   *
+   * @param retargeted whether the target selects devices anew (always for a new deployment)
+   */
   record Change(
       String deployment,
       String app,
@@ -109,7 +113,17 @@ public final class Preflight {
       Map<String, Object> values,
       Selector target,
       RolloutPolicy policy,
-      boolean startsRollout) {}
+      boolean startsRollout,
+      boolean retargeted) {
+
+    /**
+     * Whether devices would get something new: a rollout starts, or the target selects devices anew
+     * (a new deployment, a changed target). Only such a change is checked before it is made.
+     */
+    boolean reachesDevices() {
+      return startsRollout || retargeted;
+    }
+  }
 
   private final Jdbi jdbi;
   private final Catalog catalog;

@@ -244,6 +244,7 @@ class PreflightIT {
         Map.of(),
         Selector.parse(target),
         policy.isEmpty() ? RolloutPolicy.defaults() : RolloutPolicy.parse(policy),
+        true,
         true);
   }
 
