@@ -103,8 +103,9 @@ public final class DeviceService {
     return jdbi.withHandle(store::tags);
   }
 
+  /** Every device's view (in enrollment order), or those in {@code status}. */
   public List<DeviceView> list(Optional<DeviceStatus> status) {
-    List<DeviceRecord> all = jdbi.withHandle(store::all);
+    List<DeviceRecord> all = jdbi.withHandle(store::forViews);
     return all.stream()
         .map(this::view)
         .filter(v -> status.isEmpty() || v.status() == status.get())
@@ -189,7 +190,7 @@ public final class DeviceService {
     Optional<Cursor> from = q.after().map(Cursor::decode);
     Instant now = clock.instant();
     boolean statusNeeded = !q.statuses().isEmpty() || q.order().needsStatus();
-    List<DeviceRecord> rows = statusNeeded ? jdbi.withHandle(store::all) : light();
+    List<DeviceRecord> rows = statusNeeded ? jdbi.withHandle(store::forViews) : light();
     List<Candidate> matching = new ArrayList<>();
     for (DeviceRecord d : rows) {
       if (!q.selector().matches(d.tags())) {

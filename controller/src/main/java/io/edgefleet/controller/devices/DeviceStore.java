@@ -243,6 +243,39 @@ public final class DeviceStore {
         .list();
   }
 
+  /**
+   * Every device in enrollment order with what its view shows ({@link DeviceService#view}): the
+   * full row without keys and certificates, the bulk of a row that no view needs.
+   */
+  public List<DeviceRecord> forViews(Handle h) {
+    return h.createQuery(
+            "SELECT id, name, serial, lifecycle, enrollment_code, certificate_expires_at, tags,"
+                + " facts, agent_version, created_at, enrolled_at, decommissioned_at FROM devices"
+                + " ORDER BY created_at, id")
+        .map(
+            (rs, ctx) ->
+                new DeviceRecord(
+                    rs.getString("id"),
+                    rs.getString("name"),
+                    rs.getString("serial"),
+                    DeviceRecord.Lifecycle.valueOf(rs.getString("lifecycle")),
+                    rs.getString("enrollment_code"),
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    instant(rs, "certificate_expires_at"),
+                    JsonColumns.tags(rs.getString("tags")),
+                    JsonColumns.read(rs.getString("facts"), DeviceFacts.class),
+                    rs.getString("agent_version"),
+                    null,
+                    instant(rs, "created_at"),
+                    instant(rs, "enrolled_at"),
+                    instant(rs, "decommissioned_at")))
+        .list();
+  }
+
   /** The full rows of the devices among {@code ids} that exist, by id. */
   public Map<String, DeviceRecord> byIds(Handle h, Collection<String> ids) {
     Map<String, DeviceRecord> out = new HashMap<>();

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -72,10 +73,28 @@ public final class StreamHub implements AutoCloseable {
     return limits;
   }
 
-  /** Starts looking for changes every tick. */
+  /**
+   * Starts looking for changes every tick, or, when a look takes longer than half a tick (a large
+   * fleet), twice as long as the last look took after it ended: looking never takes more than a
+   * third of a processor.
+   */
   public void start() {
-    long tick = limits.tick().toMillis();
-    ticker.scheduleWithFixedDelay(this::tick, tick, tick, TimeUnit.MILLISECONDS);
+    schedule(limits.tick().toMillis());
+  }
+
+  private void schedule(long delayMillis) {
+    try {
+      ticker.schedule(this::tickAndReschedule, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // closed
+    }
+  }
+
+  private void tickAndReschedule() {
+    long started = System.nanoTime();
+    tick();
+    long took = (System.nanoTime() - started) / 1_000_000;
+    schedule(Math.max(limits.tick().toMillis(), 2 * took));
   }
 
   /**
