@@ -14,12 +14,32 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jdbi.v3.core.Handle;
 
 /** SQL for the {@code devices} table. Every method runs inside the caller's handle. */
 public final class DeviceStore {
+  /**
+   * Changes to what {@link #light} reads (devices added, renamed, retagged, their lifecycle), in
+   * this process: counted when written and again when committed, so a read that began before a
+   * commit is never taken for current afterwards.
+   */
+  private static final AtomicLong LIGHT_WRITES = new AtomicLong();
+
+  /** How often what {@link #light} reads was written so far; a cache of it compares this. */
+  public static long lightGeneration() {
+    return LIGHT_WRITES.get();
+  }
+
+  private static void lightWritten(Handle h) {
+    LIGHT_WRITES.incrementAndGet();
+    if (h.isInTransaction()) {
+      h.afterCommit(LIGHT_WRITES::incrementAndGet);
+    }
+  }
 
   public void insert(Handle h, DeviceRecord d, long now) {
+    lightWritten(h);
     h.createUpdate(
             "INSERT INTO devices (id, name, serial, lifecycle, enrollment_code, key_fingerprint,"
                 + " public_key, certificate_pem, certificate_serial, certificate_expires_at, tags,"
@@ -187,8 +207,91 @@ public final class DeviceStore {
         .list();
   }
 
+  /**
+   * Every device in enrollment order with only what a listing filters and sorts on: id, name,
+   * serial, lifecycle, tags and times. Keys, certificates, facts and the agent version are left out
+   * (null), so a large fleet is read cheaply; read the page's full rows with {@link #byIds}.
+   */
+  public List<DeviceRecord> light(Handle h) {
+    // Many devices carry the same tags: each distinct column value is parsed once per read.
+    Map<String, Map<String, String>> parsed = new HashMap<>();
+    return h.createQuery(
+            "SELECT id, name, serial, lifecycle, tags, created_at, enrolled_at, decommissioned_at"
+                + " FROM devices ORDER BY created_at, id")
+        .map(
+            (rs, ctx) ->
+                new DeviceRecord(
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    DeviceRecord.Lifecycle.valueOf(rs.getString(4)),
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    parsed.computeIfAbsent(
+                        String.valueOf(rs.getString(5)), t -> JsonColumns.tags(nullable(t))),
+                    null,
+                    null,
+                    null,
+                    instant(rs, "created_at"),
+                    instant(rs, "enrolled_at"),
+                    instant(rs, "decommissioned_at")))
+        .list();
+  }
+
+  /**
+   * Every device in enrollment order with what its view shows ({@link DeviceService#view}): the
+   * full row without keys and certificates, the bulk of a row that no view needs.
+   */
+  public List<DeviceRecord> forViews(Handle h) {
+    return h.createQuery(
+            "SELECT id, name, serial, lifecycle, enrollment_code, certificate_expires_at, tags,"
+                + " facts, agent_version, created_at, enrolled_at, decommissioned_at FROM devices"
+                + " ORDER BY created_at, id")
+        .map(
+            (rs, ctx) ->
+                new DeviceRecord(
+                    rs.getString("id"),
+                    rs.getString("name"),
+                    rs.getString("serial"),
+                    DeviceRecord.Lifecycle.valueOf(rs.getString("lifecycle")),
+                    rs.getString("enrollment_code"),
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    instant(rs, "certificate_expires_at"),
+                    JsonColumns.tags(rs.getString("tags")),
+                    JsonColumns.read(rs.getString("facts"), DeviceFacts.class),
+                    rs.getString("agent_version"),
+                    null,
+                    instant(rs, "created_at"),
+                    instant(rs, "enrolled_at"),
+                    instant(rs, "decommissioned_at")))
+        .list();
+  }
+
+  /** The full rows of the devices among {@code ids} that exist, by id. */
+  public Map<String, DeviceRecord> byIds(Handle h, Collection<String> ids) {
+    Map<String, DeviceRecord> out = new HashMap<>();
+    List<String> all = List.copyOf(ids);
+    for (int i = 0; i < all.size(); i += MAX_LISTED_IDS) {
+      h.createQuery("SELECT * FROM devices WHERE id IN (<ids>)")
+          .bindList("ids", all.subList(i, Math.min(all.size(), i + MAX_LISTED_IDS)))
+          .map((rs, ctx) -> row(rs))
+          .forEach(d -> out.put(d.id(), d));
+    }
+    return out;
+  }
+
   public void activate(
       Handle h, String id, String certPem, String certSerial, Instant certExpires, long now) {
+    lightWritten(h);
     h.createUpdate(
             "UPDATE devices SET lifecycle = 'ACTIVE', certificate_pem = :cert, certificate_serial"
                 + " = :serial, certificate_expires_at = :exp, enrolled_at = :now, updated_at = :now"
@@ -224,6 +327,7 @@ public final class DeviceStore {
   }
 
   public void setLifecycle(Handle h, String id, DeviceRecord.Lifecycle lifecycle, long now) {
+    lightWritten(h);
     h.createUpdate(
             "UPDATE devices SET lifecycle = :lifecycle, updated_at = :now"
                 + (lifecycle == DeviceRecord.Lifecycle.DECOMMISSIONED
@@ -237,6 +341,7 @@ public final class DeviceStore {
   }
 
   public void setTags(Handle h, String id, Map<String, String> tags, long now) {
+    lightWritten(h);
     h.createUpdate("UPDATE devices SET tags = :tags, updated_at = :now WHERE id = :id")
         .bind("tags", JsonColumns.tags(tags))
         .bind("now", now)
@@ -245,6 +350,7 @@ public final class DeviceStore {
   }
 
   public void setName(Handle h, String id, String name, long now) {
+    lightWritten(h);
     h.createUpdate("UPDATE devices SET name = :name, updated_at = :now WHERE id = :id")
         .bind("name", name)
         .bind("now", now)
@@ -336,6 +442,10 @@ public final class DeviceStore {
   private static Instant instant(ResultSet rs, String column) throws SQLException {
     long v = rs.getLong(column);
     return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+  }
+
+  private static String nullable(String text) {
+    return text.equals("null") ? null : text;
   }
 
   private static Long millis(Instant i) {
