@@ -183,7 +183,7 @@ export function DevicesPage() {
         <button type="button" class="btn" disabled={query.page === 0} onClick={() => go({ page: query.page - 1 })} data-testid="devices-pager-prev">
           ← Previous
         </button>
-        <span data-testid="devices-total" aria-live="polite">
+        <span data-testid="devices-total" data-total={total} aria-live="polite">
           {page.data ? rangeText(query.page, rows.length, total) : ''}
         </span>
         <button type="button" class="btn" disabled={!hasNext} onClick={() => go({ page: query.page + 1 })} data-testid="devices-pager-next">
@@ -269,7 +269,9 @@ function PendingDevices({ devices, now, onChange }: { devices: Device[]; now: nu
               <tr key={d.id} data-testid={`pending-row-${d.id}`}>
                 <td>
                   <Link href={`/devices/${enc(d.id)}`}>{d.name}</Link>
-                  <TagList tags={d.tags} />
+                  <div>
+                    <TagList tags={d.tags} />
+                  </div>
                 </td>
                 <td>
                   <code class="code">{d.enrollmentCode ?? '–'}</code>
@@ -289,6 +291,7 @@ function PendingDevices({ devices, now, onChange }: { devices: Device[]; now: nu
                     question={`Reject ${d.name}?`}
                     detail={`The device asked ${dateTime(d.createdAt)} with code ${d.enrollmentCode ?? '–'}. It will not be able to enroll with this key.`}
                     danger
+                    small
                     disabled={busy}
                     testid={`reject-${d.id}`}
                     onConfirm={() => act(d, 'reject')}

@@ -96,6 +96,7 @@ export function FleetPage() {
               return (
                 <Link
                   key={status}
+                  count={n}
                   href={`/devices?status=${status}`}
                   class={`count s-${status.toLowerCase()}${minor ? ' minor' : ''}`}
                   testid={`status-count-${status}`}
