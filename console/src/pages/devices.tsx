@@ -49,7 +49,10 @@ export function DevicesPage() {
   useEffect(() => {
     if (!page.data) return;
     legacy.current = page.data.total === undefined;
-    if (legacy.current) cursors.current.list[query.page + 1] = page.data.next;
+    if (!legacy.current) return;
+    // an offset the controller ignored (a bookmarked page): start over from the first page
+    if (query.page > 0 && cursor === undefined) go({ page: 0 }, true);
+    else cursors.current.list[query.page + 1] = page.data.next;
   }, [page.data]);
 
   const reloadPending = useThrottle(pending.reload, 2000);
