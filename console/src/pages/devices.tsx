@@ -56,9 +56,11 @@ export function DevicesPage() {
   }, [page.data]);
 
   const reloadPending = useThrottle(pending.reload, 2000);
+  const reloadPage = useThrottle(page.reload, 5000);
   useLive({
     device: (d: Device) => {
-      page.setData((old) => (old && old.items.some((x) => x.id === d.id) ? { ...old, items: old.items.map((x) => (x.id === d.id ? d : x)) } : old));
+      if (page.data?.items.some((x) => x.id === d.id)) page.setData((old) => old && { ...old, items: old.items.map((x) => (x.id === d.id ? d : x)) });
+      else if (d.status !== 'PENDING') reloadPage(); // a new device, or one that may now match the filters
       if (d.status === 'PENDING' || pending.data?.items.some((x) => x.id === d.id)) reloadPending();
     },
     poll: () => {
