@@ -46,10 +46,12 @@ export function FleetPage() {
       refreshLists();
     },
     rollout: (r: Rollout) => rollouts.setData((old) => (old ? { items: mergeRollout(old.items, r) } : old)),
-    'fleet-event': (e: FleetEvent) =>
+    'fleet-event': (e: FleetEvent) => {
       events.setData((old) =>
         old && !old.items.some((x) => x.id === e.id) ? { ...old, items: [...old.items, e].sort((a, b) => a.at.localeCompare(b.at)).slice(-15) } : old,
-      ),
+      );
+      refreshLists(); // alerts fire and resolve without changing the summary
+    },
     poll: () => {
       summary.reload();
       rollouts.reload();
