@@ -2,6 +2,7 @@ package io.edgefleet.launcher;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
+import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.controller.devices.FleetSummary;
@@ -152,6 +153,7 @@ public final class DemoCommand implements Callable<Integer> {
                 .withSerial(String.format("DEMO-%05d", i + 1))
                 .withMaxBackoff(Duration.ofSeconds(10))
                 .withQr(false);
+        DemoRuntime runtime = new DemoRuntime();
         Agent agent =
             new Agent(
                 options,
@@ -160,7 +162,11 @@ public final class DemoCommand implements Callable<Integer> {
                 RandomGenerator.getDefault(),
                 Clock.systemUTC(),
                 quiet,
-                new DemoRuntime());
+                runtime);
+        // Workload logs as `edgefleet agent` serves them: here the demo runtime's own record.
+        agent.add(
+            LogsFeature.forAgent(
+                agent, runtime, Clock.systemUTC(), LogsFeature.Options.defaults()));
         agents.add(agent);
         agent.start();
       }
