@@ -8,6 +8,7 @@ import io.edgefleet.controller.alerts.AlertRoutes;
 import io.edgefleet.controller.alerts.AlertRules;
 import io.edgefleet.controller.api.AdminTokens;
 import io.edgefleet.controller.api.ApiRoutes;
+import io.edgefleet.controller.api.ConsoleAssets;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.audit.AuditLog;
@@ -390,6 +391,7 @@ public final class Controller implements AutoCloseable {
               admins,
               gateway,
               config.http(),
+              ConsoleAssets.bundled(),
               metrics::request,
               metrics::connectionLimited);
       http.start();

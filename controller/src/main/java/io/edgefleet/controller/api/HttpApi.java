@@ -90,6 +90,7 @@ public final class HttpApi implements AutoCloseable {
       AdminTokens adminTokens,
       DeviceSockets gateway,
       HttpLimits limits,
+      ConsoleAssets console,
       RequestObserver requests,
       Consumer<String> limitBroken) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
@@ -176,7 +177,9 @@ public final class HttpApi implements AutoCloseable {
     // The agents' sockets use Jetty's core WebSocket API: see AgentConnection for why.
     WebSocketMappings ws =
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
-    root = new Root(router, adminTokens, gateway, ws, limits, guard, timer, requests, limitBroken);
+    root =
+        new Root(
+            router, adminTokens, gateway, ws, limits, console, guard, timer, requests, limitBroken);
     server.setHandler(root);
   }
 
@@ -255,6 +258,7 @@ public final class HttpApi implements AutoCloseable {
     private final DeviceSockets gateway;
     private final WebSocketMappings ws;
     private final HttpLimits limits;
+    private final ConsoleAssets console;
     private final ConnectionGuard guard;
     private final ScheduledExecutorService timer;
     private final RequestObserver observer;
@@ -266,6 +270,7 @@ public final class HttpApi implements AutoCloseable {
         DeviceSockets gateway,
         WebSocketMappings ws,
         HttpLimits limits,
+        ConsoleAssets console,
         ConnectionGuard guard,
         ScheduledExecutorService timer,
         RequestObserver observer,
@@ -277,6 +282,7 @@ public final class HttpApi implements AutoCloseable {
       this.gateway = gateway;
       this.ws = ws;
       this.limits = limits;
+      this.console = console;
       this.guard = guard;
       this.timer = timer;
     }
@@ -335,6 +341,14 @@ public final class HttpApi implements AutoCloseable {
                       + " frame-ancestors 'none'");
           response.write(true, ByteBuffer.wrap(approvePage), callback);
           return true;
+        }
+        if (method.equals("GET") || method.equals("HEAD")) {
+          Optional<String> page = console.route(request.getHttpURI().getPath());
+          if (page.isPresent()) {
+            request.setAttribute(ROUTE_ATTRIBUTE, page.get());
+            refuseBody(request);
+            return console.serve(request, response, callback);
+          }
         }
         Optional<Router.Match> match = router.match(method, request.getHttpURI().getPath());
         if (match.isEmpty()) {

@@ -1,0 +1,71 @@
+// Sign in with the controller's admin token (the controller prints a one-click link with #token=).
+import { useState } from 'preact/hooks';
+import { ApiError, takeSignInMessage } from '../api';
+import { setToken, clearToken } from '../auth';
+import { ErrorBanner, useTitle } from '../components';
+import { navigate, useLocation } from '../router';
+
+export function SignInPage() {
+  useTitle('Sign in');
+  const loc = useLocation();
+  const [value, setValue] = useState('');
+  const [message] = useState(takeSignInMessage);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const t = value.trim();
+    if (!t) {
+      setError('Enter the admin token.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      // Checked before it is kept: a wrong token answers 401 here rather than on the first page.
+      const res = await fetch('/api/v1/info', { headers: { Authorization: `Bearer ${t}` } });
+      if (res.status === 401) throw new ApiError(401, 'UNAUTHENTICATED', 'The controller refused this token. Use the admin token (edgefleet prints it at start; it is in <data dir>/admin-token).');
+      if (!res.ok) throw new ApiError(res.status, 'HTTP', `The controller answered ${res.status}. Try again in a moment.`);
+      setToken(t);
+      const next = loc.query.get('next');
+      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
+    } catch (err) {
+      clearToken();
+      setError(err instanceof ApiError ? err.message : 'The controller cannot be reached. Check that it runs and that this browser can reach it.');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="signin card" id="main">
+      <h1>
+        <span class="brand">edgefleet</span> console
+      </h1>
+      <p class="muted">Sign in with the controller's admin token.</p>
+      {message ? <p class="notice" role="status">{message}</p> : null}
+      <ErrorBanner error={error} />
+      <form onSubmit={submit}>
+        <label for="token">Admin token</label>
+        <input
+          id="token"
+          type="password"
+          autoComplete="current-password"
+          spellcheck={false}
+          autoFocus
+          value={value}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          data-testid="signin-token"
+        />
+        <button type="submit" class="btn primary" disabled={busy} data-testid="signin-submit">
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      <p class="hint">
+        The token is kept in this browser tab only and forgotten when the tab closes. The controller's start-up output has a
+        link that signs in with one click, and <code>edgefleet</code> shows the token with <code>cat &lt;data dir&gt;/admin-token</code>.
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// The bundle goes into the jar's classpath at io/edgefleet/console/ (see pom.xml); the controller
+// serves it at / with the assets under /assets/.
+// `npm run dev` proxies the API to a running controller: EDGEFLEET_URL=https://127.0.0.1:8443.
+const controller = process.env.EDGEFLEET_URL ?? 'https://127.0.0.1:8443';
+
+export default defineConfig({
+  base: '/',
+  build: {
+    outDir: 'target/classes/io/edgefleet/console',
+    emptyOutDir: true,
+    assetsDir: 'assets',
+    target: 'es2022',
+    modulePreload: { polyfill: false },
+    sourcemap: false,
+  },
+  server: {
+    proxy: {
+      '/api': { target: controller, secure: false, changeOrigin: true },
+    },
+  },
+  preview: {
+    proxy: {
+      '/api': { target: controller, secure: false, changeOrigin: true },
+    },
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+  },
+});

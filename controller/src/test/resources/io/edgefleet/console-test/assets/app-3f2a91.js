@@ -1,0 +1,1 @@
+console.log("edgefleet test console");
