@@ -148,12 +148,44 @@ class ConsoleBrowserIT {
     env.put("EDGEFLEET_APP", APP);
     env.put("EDGEFLEET_SIMULATED", Integer.toString(SIMULATED));
 
+    if (hold(env)) {
+      return;
+    }
     npmCi(npm, e2e);
     List<String> command =
         new ArrayList<>(List.of(node, "--test", "--test-concurrency=1", "--test-reporter=spec"));
     command.addAll(scenarios(e2e));
     int exit = run(e2e, env, command.toArray(String[]::new));
     assertThat(exit).as("node --test in %s (its output is above)", e2e).isZero();
+  }
+
+  /**
+   * For working on the scenarios: with {@code -Dconsole.e2e.hold=SECONDS} the fleet is kept that
+   * long (or until {@code target/console-e2e.stop} exists) instead of running node, and its
+   * environment is written to {@code target/console-e2e.env} for {@code set -a; .
+   * launcher/target/console-e2e.env; cd console/e2e; node --test tests/NN-….e2e.mjs}.
+   */
+  private static boolean hold(Map<String, String> env) throws IOException {
+    String hold = System.getProperty("console.e2e.hold", "");
+    if (hold.isEmpty()) {
+      return false;
+    }
+    Path file = Path.of("target", "console-e2e.env");
+    Path stop = Path.of("target", "console-e2e.stop");
+    Files.deleteIfExists(stop);
+    StringBuilder lines = new StringBuilder();
+    env.forEach((k, v) -> lines.append(k).append("='").append(v).append("'\n"));
+    Files.writeString(file, lines);
+    System.out.println("holding the fleet; environment in " + file.toAbsolutePath());
+    try {
+      await()
+          .atMost(Duration.ofSeconds(Long.parseLong(hold)))
+          .pollInterval(Duration.ofSeconds(1))
+          .until(() -> Files.exists(stop));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      System.out.println("held the fleet for " + hold + " s");
+    }
+    return true;
   }
 
   private String idOf(String name) {
