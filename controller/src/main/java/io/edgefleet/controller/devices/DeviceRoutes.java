@@ -45,10 +45,14 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
         c ->
             Reply.ok(
                 devices.list(
-                    Selector.parse("selector", c.query("selector").orElse("")),
-                    c.query("status").map(DeviceRoutes::statuses).orElse(Set.of()),
-                    c.query("limit").map(l -> c.limit()),
-                    c.query("after"))));
+                    new DeviceService.Listing(
+                        Selector.parse("selector", c.query("selector").orElse("")),
+                        c.query("status").map(DeviceRoutes::statuses).orElse(Set.of()),
+                        c.query("limit").map(l -> c.limit()),
+                        c.query("after"),
+                        c.query("sort").map(DeviceOrder::parse).orElse(DeviceOrder.CREATED),
+                        c.query("offset").map(DeviceRoutes::offset).orElse(0),
+                        c.flag("count")))));
     r.get("/api/v1/devices/{id}", ADMIN, c -> Reply.ok(devices.get(c.path("id"))));
     r.patch(
         "/api/v1/devices/{id}",
@@ -75,6 +79,23 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
             Reply.ok(
                 devices.changeTags(
                     c.path("id"), c.body(DeviceService.TagChange.class), c.actor())));
+  }
+
+  private static int offset(String text) {
+    try {
+      int n = Integer.parseInt(text.strip());
+      if (n >= 0 && n <= DeviceService.Listing.MAX_OFFSET) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw ControllerException.invalid(
+        "offset must be a whole number from 0 to "
+            + DeviceService.Listing.MAX_OFFSET
+            + "; got '"
+            + text
+            + "'");
   }
 
   /** A comma-separated list of statuses, e.g. {@code ONLINE,DEGRADED}. */

@@ -112,9 +112,54 @@ public final class DeviceService {
   /**
    * One page of a device listing.
    *
-   * @param next the cursor of the next page ({@code after}); null on the last page
+   * @param next the cursor of the next page ({@code after}); null on the last page and in orders
+   *     other than the default
+   * @param total how many devices match the selector and statuses, when asked for
    */
-  public record Page(List<DeviceView> items, String next) {}
+  public record Page(List<DeviceView> items, String next, Integer total) {}
+
+  /**
+   * What a listing asks for.
+   *
+   * @param statuses any of these statuses; any status when empty
+   * @param limit at most this many devices; all when empty
+   * @param after the cursor of the previous page, in the default order only
+   * @param offset devices to skip first (page-number navigation), instead of {@code after}
+   * @param count whether to count every matching device ({@link Page#total})
+   */
+  public record Listing(
+      Selector selector,
+      Set<DeviceStatus> statuses,
+      Optional<Integer> limit,
+      Optional<String> after,
+      DeviceOrder order,
+      int offset,
+      boolean count) {
+    /** The most devices a listing may skip. */
+    public static final int MAX_OFFSET = 10_000_000;
+
+    public Listing {
+      if (after.isPresent() && order != DeviceOrder.CREATED) {
+        throw ControllerException.invalid(
+            "after works in the default order only; with sort=" + order.param() + " use offset");
+      }
+      if (after.isPresent() && offset > 0) {
+        throw ControllerException.invalid("use either after or offset, not both");
+      }
+      if (offset < 0 || offset > MAX_OFFSET) {
+        throw ControllerException.invalid("offset must be 0 to " + MAX_OFFSET);
+      }
+    }
+
+    /** The listing of old: default order, from a cursor, no count. */
+    public static Listing of(
+        Selector selector,
+        Set<DeviceStatus> statuses,
+        Optional<Integer> limit,
+        Optional<String> after) {
+      return new Listing(selector, statuses, limit, after, DeviceOrder.CREATED, 0, false);
+    }
+  }
 
   /**
    * The devices the selector picks whose status is one of {@code statuses} (any when empty), in
@@ -128,28 +173,82 @@ public final class DeviceService {
       Set<DeviceStatus> statuses,
       Optional<Integer> limit,
       Optional<String> after) {
-    Optional<Cursor> from = after.map(Cursor::decode);
-    List<DeviceRecord> all = jdbi.withHandle(store::all);
+    return list(Listing.of(selector, statuses, limit, after));
+  }
+
+  /**
+   * A page of a listing. Statuses are derived only where the listing needs them: filtered by status
+   * or sorted by it, every matching device's; otherwise only the page's, so that a page of a large
+   * fleet reads one light row per device ({@link DeviceStore#light}) and the page's full rows.
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} for a cursor not from a previous page
+   */
+  public Page list(Listing q) {
+    Optional<Cursor> from = q.after().map(Cursor::decode);
     Instant now = clock.instant();
-    List<DeviceView> items = new ArrayList<>();
-    String next = null;
-    DeviceRecord last = null;
-    for (DeviceRecord d : all) {
-      if (from.isPresent() && !from.get().before(d) || !selector.matches(d.tags())) {
+    boolean statusNeeded = !q.statuses().isEmpty() || q.order().needsStatus();
+    List<DeviceRecord> rows = jdbi.withHandle(h -> statusNeeded ? store.all(h) : store.light(h));
+    List<Candidate> matching = new ArrayList<>();
+    for (DeviceRecord d : rows) {
+      if (!q.selector().matches(d.tags())) {
         continue;
       }
-      DeviceView v = view(d, now);
-      if (!statuses.isEmpty() && !statuses.contains(v.status())) {
+      Candidate c =
+          new Candidate(
+              d,
+              statusNeeded ? view(d, now) : null,
+              q.order().needsLastSeen() ? presence.snapshot(d.id()).lastSeen().orElse(null) : null);
+      if (!q.statuses().isEmpty() && !q.statuses().contains(c.view().status())) {
         continue;
       }
-      if (limit.isPresent() && items.size() == limit.get()) {
-        next = Cursor.of(last).encode();
-        break;
-      }
-      items.add(v);
-      last = d;
+      matching.add(c);
     }
-    return new Page(items, next);
+    if (q.order() != DeviceOrder.CREATED) {
+      matching.sort(
+          q.order().comparator(Candidate::record, Candidate::lastSeen, c -> c.view().status()));
+    }
+    int start = q.offset();
+    if (from.isPresent()) {
+      start = 0;
+      while (start < matching.size() && !from.get().before(matching.get(start).record())) {
+        start++;
+      }
+    }
+    int end = matching.size();
+    if (q.limit().isPresent()) {
+      end = (int) Math.min(end, (long) start + q.limit().get());
+    }
+    List<Candidate> page = start >= end ? List.of() : matching.subList(start, end);
+    List<DeviceView> items = statusNeeded ? views(page) : fullViews(page, now);
+    String next =
+        end < matching.size() && !page.isEmpty() && q.order() == DeviceOrder.CREATED
+            ? Cursor.of(page.getLast().record()).encode()
+            : null;
+    return new Page(items, next, q.count() ? matching.size() : null);
+  }
+
+  /** A device of a listing, with its view when the listing needed it. */
+  private record Candidate(DeviceRecord record, DeviceView view, Instant lastSeen) {}
+
+  private static List<DeviceView> views(List<Candidate> page) {
+    return page.stream().map(Candidate::view).toList();
+  }
+
+  /** The views of light rows, from their full rows read by id. */
+  private List<DeviceView> fullViews(List<Candidate> page, Instant now) {
+    if (page.isEmpty()) {
+      return List.of();
+    }
+    Map<String, DeviceRecord> full =
+        jdbi.withHandle(h -> store.byIds(h, page.stream().map(c -> c.record().id()).toList()));
+    List<DeviceView> out = new ArrayList<>(page.size());
+    for (Candidate c : page) {
+      DeviceRecord d = full.get(c.record().id());
+      if (d != null) {
+        out.add(view(d, now));
+      }
+    }
+    return out;
   }
 
   /** A position in the listing order: after the device created at {@code createdAt} with id. */

@@ -187,6 +187,55 @@ public final class DeviceStore {
         .list();
   }
 
+  /**
+   * Every device in enrollment order with only what a listing filters and sorts on: id, name,
+   * serial, lifecycle, tags and times. Keys, certificates, facts and the agent version are left out
+   * (null), so a large fleet is read cheaply; read the page's full rows with {@link #byIds}.
+   */
+  public List<DeviceRecord> light(Handle h) {
+    // Many devices carry the same tags: each distinct column value is parsed once per read.
+    Map<String, Map<String, String>> parsed = new HashMap<>();
+    return h.createQuery(
+            "SELECT id, name, serial, lifecycle, tags, created_at, enrolled_at, decommissioned_at"
+                + " FROM devices ORDER BY created_at, id")
+        .map(
+            (rs, ctx) ->
+                new DeviceRecord(
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    DeviceRecord.Lifecycle.valueOf(rs.getString(4)),
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    parsed.computeIfAbsent(
+                        String.valueOf(rs.getString(5)), t -> JsonColumns.tags(nullable(t))),
+                    null,
+                    null,
+                    null,
+                    instant(rs, "created_at"),
+                    instant(rs, "enrolled_at"),
+                    instant(rs, "decommissioned_at")))
+        .list();
+  }
+
+  /** The full rows of the devices among {@code ids} that exist, by id. */
+  public Map<String, DeviceRecord> byIds(Handle h, Collection<String> ids) {
+    Map<String, DeviceRecord> out = new HashMap<>();
+    List<String> all = List.copyOf(ids);
+    for (int i = 0; i < all.size(); i += MAX_LISTED_IDS) {
+      h.createQuery("SELECT * FROM devices WHERE id IN (<ids>)")
+          .bindList("ids", all.subList(i, Math.min(all.size(), i + MAX_LISTED_IDS)))
+          .map((rs, ctx) -> row(rs))
+          .forEach(d -> out.put(d.id(), d));
+    }
+    return out;
+  }
+
   public void activate(
       Handle h, String id, String certPem, String certSerial, Instant certExpires, long now) {
     h.createUpdate(
@@ -336,6 +385,10 @@ public final class DeviceStore {
   private static Instant instant(ResultSet rs, String column) throws SQLException {
     long v = rs.getLong(column);
     return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+  }
+
+  private static String nullable(String text) {
+    return text.equals("null") ? null : text;
   }
 
   private static Long millis(Instant i) {
