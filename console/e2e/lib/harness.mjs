@@ -147,10 +147,14 @@ export async function attr(locator, name, expected, { timeout = SHOWN } = {}) {
   );
 }
 
-/** Signs in through the one-click link and waits for the console to be live. */
+/** Signs in through the one-click link and waits for the console's navigation. */
 export async function signIn(page, path = '/') {
   await page.goto(`${path}#token=${encodeURIComponent(env.token)}`);
   await page.getByTestId('nav-fleet').waitFor();
+}
+
+/** Waits until the console says its live stream is connected. */
+export async function live(page) {
   await attr(page.getByTestId('live-indicator'), 'data-live', 'true');
 }
 

@@ -2,7 +2,7 @@
 // click and leaves no token in the address, and a refused token sends the user back to sign in.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { browser, env, attr, text, screenshot } from '../lib/harness.mjs';
+import { browser, env, live, text, screenshot } from '../lib/harness.mjs';
 
 let b;
 before(async () => {
@@ -30,7 +30,8 @@ test('without a token the console asks for one, refuses a wrong one and takes th
   await page.getByTestId('devices-table').waitFor();
   assert.equal(new URL(page.url()).pathname, '/devices');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('edgefleet.token')), env.token);
-  await attr(page.getByTestId('live-indicator'), 'data-live', 'true');
+  // Signed in, the console follows the controller's live stream.
+  await live(page);
 });
 
 test('the #token= link signs in with one click and removes the token from the address', async () => {
@@ -49,7 +50,7 @@ test('the #token= link signs in with one click and removes the token from the ad
 test('a token the controller refuses sends the user back to sign in with a message', async () => {
   const { page } = b;
   await page.evaluate(() => sessionStorage.setItem('edgefleet.token', 'efa_revoked-or-wrong'));
-  await page.goto('/rollouts');
+  await page.goto('/devices');
   await page.getByTestId('signin-token').waitFor();
   assert.equal(new URL(page.url()).pathname, '/signin');
   await text(page.locator('main'), /sign in|token/i);
