@@ -1,0 +1,119 @@
+// Rollouts: a deployment's rollout moves batch by batch to SUCCEEDED on its page without a reload;
+// a device that goes offline is shown OFFLINE and counted pending-offline (not failed) by the next
+// rollout, which an operator pauses, resumes and rolls back from the console.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { browser, api, signIn, live, text, until, attr, screenshot, agent, env } from '../lib/harness.mjs';
+
+let b;
+let a;
+before(async () => {
+  b = await browser();
+  a = await api();
+});
+after(async () => {
+  await b?.close();
+  await a?.dispose();
+});
+
+/** A canary of one, then half, then the rest, each batch soaking 3 s: about 10 s in all. */
+const PHASED = 'canary: 1\nwaves: [50%]\nsoak: 3s\nprogressDeadline: 2m\n';
+
+const rolloutState = (page) => page.getByTestId('rollout-state');
+
+/** Marks the document: a reload (or a full navigation) loses the mark. */
+const mark = (page) => page.evaluate(() => (window.__e2eMark = 'kept'));
+const marked = (page) => page.evaluate(() => window.__e2eMark === 'kept');
+
+test('deploying the app starts a rollout whose page follows it batch by batch to SUCCEEDED', async () => {
+  const { page, errors } = b;
+  await signIn(page, '/apps');
+  const d = await a.post('/api/v1/deployments', { app: env.app, version: '1.0.0', target: 'env=demo', rollout: PHASED });
+  const id = d.latestRollout.id;
+
+  await page.goto(`/rollouts/${encodeURIComponent(id)}`);
+  await live(page);
+  await mark(page);
+  // Seen while it runs, then done, on the same document.
+  await text(rolloutState(page), 'PROGRESSING');
+  await screenshot(page, 'rollout');
+  const seen = new Set();
+  await until(
+    'the rollout to succeed on its page',
+    async () => {
+      const t = (await rolloutState(page).textContent()).trim();
+      seen.add(t);
+      // A batch's counts on the page, e.g. "targeted 6 … ready 6".
+      return t === 'SUCCEEDED';
+    },
+    { timeout: 60_000, every: 100 },
+  );
+  assert.ok(await marked(page), 'the page was not reloaded');
+  const done = await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`);
+  assert.equal(done.state, 'SUCCEEDED');
+  for (const [n, batch] of done.batches.entries()) {
+    await text(page.getByTestId(`rollout-batch-${n}`), batch.name);
+    await text(page.getByTestId(`rollout-batch-${n}`), String(batch.counts.ready));
+  }
+  assert.deepEqual(errors, []);
+});
+
+test('an agent that stops shows OFFLINE; the next rollout counts it pending-offline, and pauses, resumes and rolls back from the console', async () => {
+  const { page, errors } = b;
+  const names = env.agents;
+  const ids = env.agentIds;
+  // Devices are put in batches in id order: the largest id lands in the last batch.
+  const last = ids.indexOf([...ids].sort().at(-1));
+  const awayName = names[last];
+  const away = ids[last];
+
+  await a.post('/api/v1/alerts/rules', { name: 'device-gone', type: 'device-offline', for: '1s', selector: 'env=demo', severity: 'warning' });
+  await page.goto(`/devices/${encodeURIComponent(away)}`);
+  await text(page.getByTestId('device-status'), 'ONLINE');
+  await mark(page);
+  await agent(awayName, 'stop');
+  await text(page.getByTestId('device-status'), 'OFFLINE', { timeout: 45_000 });
+  assert.ok(await marked(page), 'the device page turned OFFLINE live');
+
+  const up = await a.post(`/api/v1/deployments/${env.app}/upgrade`, { version: '2.0.0', rollout: 'canary: 1\nwaves: [100%]\nprogressDeadline: 10m\n' });
+  const id = up.latestRollout.id;
+  await page.goto(`/rollouts/${encodeURIComponent(id)}`);
+  await mark(page);
+  // The wave holds every device but the canary, the offline one among them.
+  const waiting = await until(
+    'the wave to wait for the offline device',
+    async () => {
+      const r = await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`);
+      const wave = r.batches[1];
+      return r.state === 'PROGRESSING' && wave.counts.pendingOffline === 1 && wave.counts.ready === wave.counts.targeted - 1 ? r : false;
+    },
+    { timeout: 60_000 },
+  );
+  assert.equal(waiting.batches[1].counts.failed, 0);
+  await text(rolloutState(page), 'PROGRESSING');
+  await text(page.getByTestId('rollout-batch-1'), /offline/i);
+  await screenshot(page, 'rollout-offline');
+
+  await page.getByTestId('rollout-pause').click();
+  await text(rolloutState(page), 'PAUSED');
+  assert.equal((await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`)).state, 'PAUSED');
+  await page.getByTestId('rollout-resume').click();
+  await text(rolloutState(page), 'PROGRESSING');
+
+  await page.getByTestId('rollout-rollback').click();
+  const confirm = page.getByTestId('confirm-yes');
+  if (await confirm.isVisible()) await confirm.click();
+  await text(rolloutState(page), /ROLLING_BACK|ROLLED_BACK/);
+  // The device comes back and returns to the revision it ran: the rollback is complete.
+  await agent(awayName, 'start');
+  await text(rolloutState(page), 'ROLLED_BACK', { timeout: 60_000 });
+  assert.ok(await marked(page), 'the rollout page followed every change without a reload');
+  const r = await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`);
+  assert.equal(r.state, 'ROLLED_BACK');
+
+  await page.goto('/rollouts');
+  await page.getByTestId(`rollout-row-${id}`).waitFor();
+  await text(page.getByTestId(`rollout-row-${id}`), 'ROLLED_BACK');
+  await screenshot(page, 'rollouts');
+  assert.deepEqual(errors, []);
+});
