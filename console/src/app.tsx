@@ -45,7 +45,7 @@ function LiveIndicator() {
     off: 'Not connected',
   }[mode];
   return (
-    <span class={`live ${mode}`} data-testid="live-indicator" data-live={mode === 'live' ? 'true' : 'false'} title={title} role="status">
+    <span class={`live mode-${mode}`} data-testid="live-indicator" data-live={mode === 'live' ? 'true' : 'false'} title={title} role="status">
       <span class="dot" aria-hidden="true" />
       {text}
     </span>

@@ -195,3 +195,117 @@ export interface EventPageT {
   next?: string;
   more?: boolean;
 }
+
+export interface GitSource {
+  name: string;
+  url: string;
+  branch?: string;
+  path?: string;
+  interval?: string;
+  auth?: string;
+  target?: string;
+  lastCommit?: { sha: string; author?: string; message?: string; committedAt?: string };
+  lastPolledAt?: string;
+  lastError?: string;
+  apps?: string[];
+  revisions?: { app: string; revision?: string; commit?: string; error?: string }[];
+  createdAt?: string;
+  rollout?: string;
+}
+
+export interface CommitApp {
+  app: string;
+  change: 'ADDED' | 'CHANGED' | 'REMOVED' | 'REFUSED';
+  error?: string;
+  revision?: string;
+  added?: string[];
+  changed?: string[];
+  removed?: string[];
+  diff?: string;
+}
+
+export interface Commit {
+  source: string;
+  sha: string;
+  author?: string;
+  message?: string;
+  committedAt?: string;
+  recordedAt?: string;
+  status?: string;
+  state?: string;
+  devices?: { rendered?: number; delivered?: number; ready?: number; failed?: number };
+  error?: string;
+  apps?: CommitApp[];
+}
+
+export interface AppSummary {
+  app: string;
+  source?: string;
+  devices?: number;
+  ready?: number;
+  failed?: number;
+  pending?: number;
+  pendingOffline?: number;
+}
+
+export interface CatalogAppSummary {
+  name: string;
+  description?: string;
+  latestVersion?: string;
+  versions?: number;
+  kind?: string;
+  updatedAt?: string;
+}
+
+export interface CatalogVersion {
+  name: string;
+  version: string;
+  kind?: string;
+  digest?: string;
+  size?: number;
+  files?: number;
+  description?: string;
+  createdAt?: string;
+  createdBy?: string;
+}
+
+export interface CatalogApp extends Omit<CatalogAppSummary, 'versions'> {
+  createdAt?: string;
+  versions: CatalogVersion[];
+}
+
+export interface Deployment {
+  name: string;
+  app: string;
+  version: string;
+  revision?: string;
+  target?: string;
+  values?: Record<string, unknown>;
+  rollout?: string;
+  rolloutSummary?: string;
+  latestRollout?: RolloutSummary;
+  createdBy?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface DeploymentPlan {
+  deployment?: string;
+  app?: string;
+  fromVersion?: string;
+  version?: string;
+  fromRevision?: string;
+  revision?: string;
+  target?: string;
+  policy?: string;
+  startsRollout?: boolean;
+  activeDevices?: number;
+  targeted?: number;
+  changes?: { INSTALL?: number; UPDATE?: number; UNCHANGED?: number; FAILS?: number };
+  batches?: { name: string; devices: number }[];
+  configurations?: number;
+  rendered?: number;
+  problems?: { code: string; message: string; devices?: number; examples?: string[] }[];
+  devices?: { device: string; name?: string; batch?: string; running?: string; action: string; problem?: string }[];
+  devicesNotListed?: number;
+}

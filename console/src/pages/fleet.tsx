@@ -8,7 +8,7 @@ import { useGet, useNow, useThrottle } from '../hooks';
 import { useLive } from '../live';
 import { navigate, useLocation, withQuery } from '../router';
 import type { Alert, DevicePage, EventPageT, FleetCounts, FleetEvent, FleetSummary, Items, RolloutSummary } from '../types';
-import { ACTIVE_ROLLOUT_STATES } from './rollouts';
+import { ACTIVE_ROLLOUT_STATES, batchText } from './rollouts';
 
 const COUNT_FIELDS: [string, keyof FleetCounts][] = [
   ['ONLINE', 'online'],
@@ -53,7 +53,9 @@ export function FleetPage() {
         return { items };
       }),
     'fleet-event': (e: FleetEvent) =>
-      events.setData((old) => (old && !old.items.some((x) => x.id === e.id) ? { ...old, items: [e, ...old.items].slice(0, 15) } : old)),
+      events.setData((old) =>
+        old && !old.items.some((x) => x.id === e.id) ? { ...old, items: [...old.items, e].sort((a, b) => a.at.localeCompare(b.at)).slice(-15) } : old,
+      ),
     poll: () => {
       summary.reload();
       rollouts.reload();
@@ -214,7 +216,7 @@ export function FleetPage() {
                   <li key={r.id}>
                     <Link href={`/rollouts/${encodeURIComponent(r.id)}`}>{r.app}</Link> <StatusBadge status={r.state} />{' '}
                     <span class="muted">
-                      batch {(r.batch ?? 0) + 1} of {r.batches ?? '?'}
+                      batch {batchText(r)}
                       {r.reason ? ` · ${r.reason}` : ''}
                     </span>
                   </li>
@@ -276,9 +278,10 @@ function GroupTable({ by, summary }: { by: string; summary: FleetSummary }) {
 
 export function EventList({ events, now, showDevice = true }: { events: FleetEvent[]; now: number; showDevice?: boolean }) {
   if (!events.length) return <Empty>No events in this period.</Empty>;
+  const newestFirst = [...events].sort((a, b) => b.at.localeCompare(a.at));
   return (
     <ol class="timeline">
-      {events.map((e) => (
+      {newestFirst.map((e) => (
         <li key={e.id} class={`ev sev-${e.severity}`}>
           <Time iso={e.at} now={now} /> <span class="kind">{e.kind}</span> {e.message}{' '}
           {showDevice && e.deviceId ? (
