@@ -25,15 +25,37 @@ const rolloutState = (page) => page.getByTestId('rollout-state');
 const mark = (page) => page.evaluate(() => (window.__e2eMark = 'kept'));
 const marked = (page) => page.evaluate(() => window.__e2eMark === 'kept');
 
+/** Fills the deploy (or upgrade) dialog, checks the plan, then confirms it. */
+async function deployThroughDialog(page, { app, version, target, rollout, devices }) {
+  if (app) await page.getByTestId('deploy-app').selectOption(app);
+  await page.getByTestId('deploy-version').selectOption(version);
+  if (target) await page.getByTestId('deploy-target').fill(target);
+  await page.getByTestId('deploy-rollout').fill(rollout);
+  await page.getByTestId('deploy-submit').click();
+  // Nothing changes before the plan was shown and confirmed.
+  await text(page.getByTestId('deploy-plan'), `${devices} of`);
+  await text(page.getByTestId('deploy-submit'), `to ${devices} devices`);
+  await page.getByTestId('deploy-submit').click();
+  await page.getByTestId('deploy-plan').waitFor({ state: 'hidden' });
+}
+
 test('deploying the app starts a rollout whose page follows it batch by batch to SUCCEEDED', async () => {
   const { page, errors } = b;
   await signIn(page, '/apps');
-  const d = await a.post('/api/v1/deployments', { app: env.app, version: '1.0.0', target: 'env=demo', rollout: PHASED });
+  await live(page);
+  assert.equal((await a.call('GET', `/api/v1/deployments/${env.app}`)).status, 404);
+  await page.getByTestId('deploy-open').click();
+  await deployThroughDialog(page, { app: env.app, version: '1.0.0', target: 'env=demo', rollout: PHASED, devices: env.agents.length });
+  const d = await a.get(`/api/v1/deployments/${env.app}`);
+  assert.equal(d.version, '1.0.0');
+  assert.equal(d.target, 'env=demo');
   const id = d.latestRollout.id;
 
-  await page.goto(`/rollouts/${encodeURIComponent(id)}`);
-  await live(page);
+  // From the deployment's row to its rollout, inside the console (no page load).
   await mark(page);
+  await page.getByTestId(`deployment-row-${env.app}`).locator(`a[href="/rollouts/${id}"]`).click();
+  await rolloutState(page).waitFor();
+  assert.equal(new URL(page.url()).pathname, `/rollouts/${id}`);
   // Seen while it runs, then done, on the same document.
   await text(rolloutState(page), 'PROGRESSING');
   await screenshot(page, 'rollout');
@@ -75,7 +97,11 @@ test('an agent that stops shows OFFLINE; the next rollout counts it pending-offl
   await text(page.getByTestId('device-status'), 'OFFLINE', { timeout: 45_000 });
   assert.ok(await marked(page), 'the device page turned OFFLINE live');
 
-  const up = await a.post(`/api/v1/deployments/${env.app}/upgrade`, { version: '2.0.0', rollout: 'canary: 1\nwaves: [100%]\nprogressDeadline: 10m\n' });
+  await page.goto('/apps');
+  await page.getByTestId(`upgrade-open-${env.app}`).click();
+  await deployThroughDialog(page, { version: '2.0.0', rollout: 'canary: 1\nwaves: [100%]\nprogressDeadline: 10m\n', devices: env.agents.length });
+  const up = await a.get(`/api/v1/deployments/${env.app}`);
+  assert.equal(up.version, '2.0.0');
   const id = up.latestRollout.id;
   await page.goto(`/rollouts/${encodeURIComponent(id)}`);
   await mark(page);
