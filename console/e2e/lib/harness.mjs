@@ -63,7 +63,6 @@ export async function browser({ executablePath = env.chromium } = {}) {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console error: ${m.text()}`);
   });
   page.on('response', (r) => {
-    if (process.env.DEV_NO_STREAM && r.url().includes('/api/v1/stream')) return; // DEV-ONLY-REMOVE
     if (r.status() >= 400 && r.status() !== 401) errors.push(`HTTP ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
   });
   return {
@@ -160,7 +159,6 @@ export async function signIn(page, path = '/') {
 
 /** Waits until the console says its live stream is connected. */
 export async function live(page) {
-  if (process.env.DEV_NO_STREAM) return; // DEV-ONLY-REMOVE
   await attr(page.getByTestId('live-indicator'), 'data-live', 'true');
 }
 

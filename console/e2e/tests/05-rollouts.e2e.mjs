@@ -71,12 +71,22 @@ test('deploying the app starts a rollout whose page follows it batch by batch to
     { timeout: 60_000, every: 100 },
   );
   assert.ok(await marked(page), 'the page was not reloaded');
+  await screenshot(page, 'rollout-done');
   const done = await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`);
   assert.equal(done.state, 'SUCCEEDED');
+  assert.deepEqual(done.batches.map((x) => x.name), ['canary', 'wave-1', 'rest']);
   for (const [n, batch] of done.batches.entries()) {
-    await text(page.getByTestId(`rollout-batch-${n}`), batch.name);
-    await text(page.getByTestId(`rollout-batch-${n}`), String(batch.counts.ready));
+    const shown = page.getByTestId(`rollout-batch-${n}`);
+    await text(shown, batch.name);
+    await attr(shown, 'data-state', 'SUCCEEDED');
+    await text(shown.locator('[data-count="ready"]'), String(batch.counts.ready));
   }
+
+  // The Apps page: the deployment, its rollout, and the app READY on every device.
+  await page.getByTestId('nav-apps').click();
+  await text(page.getByTestId(`deployment-row-${env.app}`), 'SUCCEEDED');
+  await text(page.getByTestId(`app-row-${env.app}`), String(env.agents.length));
+  await screenshot(page, 'apps');
   assert.deepEqual(errors, []);
 });
 

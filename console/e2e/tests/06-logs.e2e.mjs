@@ -28,6 +28,7 @@ test('the device page shows its apps and follows an app log live', async () => {
   const lines = async () => ((await logs.textContent()).match(/demo runtime \(nothing runs\)/g) ?? []).length;
   const before = await lines();
   await until('new log lines to appear', async () => (await lines()) >= before + 2, { timeout: 30_000 });
+  await page.locator('#logs').scrollIntoViewIfNeeded();
   await screenshot(page, 'device-logs');
   assert.deepEqual(errors, []);
 });
