@@ -21,6 +21,12 @@ export default defineConfig({
     },
   },
   preview: {
+    // The policy the controller serves the console with: `npm run build && npm run preview`
+    // shows what would break under it.
+    headers: {
+      'Content-Security-Policy':
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    },
     proxy: {
       '/api': { target: controller, secure: false, changeOrigin: true },
     },

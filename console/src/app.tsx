@@ -1,6 +1,6 @@
 // The console's frame: navigation, the live indicator, sign-out, and the page for the address.
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { clearToken, token } from './auth';
 import { Link } from './components';
 import { startLive, stopLive, useLiveMode } from './live';
@@ -68,6 +68,16 @@ export function App() {
       navigate(back === '/' ? '/signin' : `/signin?next=${encodeURIComponent(back)}`, { replace: true });
     }
   }, [signedIn, onSignIn, loc.path]);
+
+  // After a change of page, keyboard and screen reader users continue at its content.
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [loc.path]);
 
   useEffect(() => {
     if (signedIn && !onSignIn) startLive();

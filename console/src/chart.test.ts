@@ -33,5 +33,7 @@ describe('chart series', () => {
     expect(axisMax('mem.used.bytes', 730)).toBe(1000);
     expect(axisMax('mem.used.bytes', 130)).toBe(200);
     expect(axisMax('x', 0)).toBe(1);
+    expect(axisMax('mem.used.bytes', 1.5 * 1024 ** 3)).toBe(2 * 1024 ** 3);
+    expect(axisMax('mem.used.bytes', 300 * 1024 ** 2)).toBe(500 * 1024 ** 2);
   });
 });

@@ -48,7 +48,10 @@ export function chartedMetrics(summaries: MetricSummary[], limit = 12): string[]
 export function axisMax(metric: string, max: number): number {
   if (metric.endsWith('percent')) return 100;
   if (max <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(max));
-  for (const f of [1, 2, 5, 10]) if (f * p >= max) return f * p;
-  return 10 * p;
+  // sizes in bytes: nice numbers of KiB, MiB, GiB, ...
+  const unit = metric.endsWith('bytes') ? 1024 ** Math.max(0, Math.floor(Math.log(max) / Math.log(1024))) : 1;
+  const v = max / unit;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const f of [1, 2, 5, 10]) if (f * p >= v) return f * p * unit;
+  return 10 * p * unit;
 }

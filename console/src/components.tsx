@@ -76,7 +76,10 @@ export function Time({ iso, now }: { iso?: string | null; now?: number }) {
   );
 }
 
-/** A button that asks before it acts (a modal dialog; Escape or Cancel closes it). */
+/**
+ * A button that asks before it acts: a modal dialog (Escape or Cancel closes it) that exists only
+ * while open, so the page has one `confirm-yes` at a time.
+ */
 export function ConfirmButton(props: {
   label: string;
   question: string;
@@ -87,7 +90,11 @@ export function ConfirmButton(props: {
   testid?: string;
   onConfirm: () => void;
 }) {
+  const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    if (open && ref.current && !ref.current.open) ref.current.showModal();
+  }, [open]);
   return (
     <>
       <button
@@ -95,30 +102,32 @@ export function ConfirmButton(props: {
         class={`btn${props.danger ? ' danger' : ''}`}
         disabled={props.disabled}
         data-testid={props.testid}
-        onClick={() => ref.current?.showModal()}
+        onClick={() => setOpen(true)}
       >
         {props.label}
       </button>
-      <dialog ref={ref} class="confirm" aria-label={props.question}>
-        <h2>{props.question}</h2>
-        {props.detail ? <p>{props.detail}</p> : null}
-        <div class="actions">
-          <button type="button" class="btn" data-testid="confirm-cancel" onClick={() => ref.current?.close()}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            class={`btn ${props.danger ? 'danger' : 'primary'}`}
-            data-testid="confirm-yes"
-            onClick={() => {
-              ref.current?.close();
-              props.onConfirm();
-            }}
-          >
-            {props.confirmLabel ?? props.label}
-          </button>
-        </div>
-      </dialog>
+      {open ? (
+        <dialog ref={ref} class="confirm" aria-label={props.question} onClose={() => setOpen(false)}>
+          <h2>{props.question}</h2>
+          {props.detail ? <p>{props.detail}</p> : null}
+          <div class="actions">
+            <button type="button" class="btn" data-testid="confirm-cancel" onClick={() => ref.current?.close()}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              class={`btn ${props.danger ? 'danger' : 'primary'}`}
+              data-testid="confirm-yes"
+              onClick={() => {
+                ref.current?.close();
+                props.onConfirm();
+              }}
+            >
+              {props.confirmLabel ?? props.label}
+            </button>
+          </div>
+        </dialog>
+      ) : null}
     </>
   );
 }

@@ -15,6 +15,7 @@ describe('format', () => {
     const now = Date.parse('2026-01-01T12:00:00Z');
     expect(ago('2026-01-01T11:57:00Z', now)).toBe('3m ago');
     expect(ago('2026-01-01T14:00:00Z', now)).toBe('in 2h');
+    expect(ago('2026-01-01T12:00:20Z', now)).toBe('just now');
     expect(ago(undefined, now)).toBe('–');
     expect(ago('not a time', now)).toBe('–');
   });

@@ -37,7 +37,8 @@ export function ago(iso: string | undefined | null, now: number = Date.now()): s
   const t = Date.parse(iso);
   if (isNaN(t)) return '–';
   const d = now - t;
-  if (Math.abs(d) < 1000) return 'just now';
+  // a time a little ahead is this browser's clock running behind the controller's
+  if (d < 1000 && d > -60000) return 'just now';
   return d >= 0 ? `${duration(d)} ago` : `in ${duration(-d)}`;
 }
 

@@ -4,10 +4,10 @@ import { metricValue } from './format';
 
 const W = 320;
 const H = 120;
-const PAD = { l: 44, r: 8, t: 8, b: 18 };
+const PAD = { l: 58, r: 8, t: 8, b: 18 };
 
 function clock(t: number): string {
-  return new Date(t).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  return new Date(t).toLocaleString('en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit' });
 }
 
 export function LineChart({ metric, segments, from, to, last }: { metric: string; segments: Point[][]; from: number; to: number; last?: number }) {
@@ -34,7 +34,7 @@ export function LineChart({ metric, segments, from, to, last }: { metric: string
           {clock(from)}
         </text>
         <text x={W - PAD.r} y={H - 4} text-anchor="end">
-          {clock(to)}
+          now
         </text>
         {segments.map((seg, i) => (
           <g key={i}>

@@ -157,7 +157,7 @@ export function AlertsPage() {
                 </table>
               </div>
             ) : (
-              <Empty>No alert rules. Create one with: edgefleet alert rule create</Empty>
+              <Empty>No alert rules. Add one with: edgefleet alerts rules add NAME --type TYPE</Empty>
             )
           ) : rules.loading ? (
             <Loading />

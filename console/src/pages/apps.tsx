@@ -68,7 +68,7 @@ export function AppsPage() {
 
 function DeploymentTable({ items, now, onUpgrade }: { items: Deployment[]; now: number; onUpgrade: (d: Deployment) => void }) {
   const [open, setOpen] = useState<string | null>(null);
-  if (!items.length) return <Empty>No catalog app is deployed. Push a version to the catalog (edgefleet app push) and deploy it here.</Empty>;
+  if (!items.length) return <Empty>No catalog app is deployed. Push a version to the catalog (edgefleet apps push) and deploy it here.</Empty>;
   return (
     <>
       <div class="table-wrap">
@@ -289,7 +289,7 @@ function Catalog({ onDeploy }: { onDeploy: (app: string, version?: string) => vo
             </table>
           </div>
         ) : (
-          <Empty>The catalog is empty. Push a chart or manifests with: edgefleet app push NAME VERSION DIR</Empty>
+          <Empty>The catalog is empty. Push a chart or manifests with: edgefleet apps push NAME --version V --chart DIR</Empty>
         )
       ) : catalog.loading ? (
         <Loading />
@@ -415,7 +415,7 @@ function Sources({ now }: { now: number }) {
             </table>
           </div>
         ) : (
-          <Empty>No Git source. Add one with: edgefleet repo add NAME URL --target SELECTOR</Empty>
+          <Empty>No Git source. Add one with: edgefleet repos add NAME --url URL --target SELECTOR</Empty>
         )
       ) : repos.loading ? (
         <Loading />

@@ -366,10 +366,19 @@ function TagEditor({ device, onSaved }: { device: Device; onSaved: (d: Device) =
   const save = () =>
     run(async () => {
       const next: Tags = {};
-      for (const [k, v] of rows) if (k.trim()) next[k.trim()] = v.trim();
+      for (const [k, v] of rows) {
+        const key = k.trim();
+        if (!key) continue;
+        if (key in next) throw new Error(`The tag ${key} is listed twice; keep one.`);
+        next[key] = v.trim();
+      }
       const set: Tags = {};
       for (const [k, v] of Object.entries(next)) if (device.tags?.[k] !== v) set[k] = v;
       const remove = Object.keys(device.tags ?? {}).filter((k) => !(k in next));
+      if (!Object.keys(set).length && !remove.length) {
+        setEditing(false);
+        return;
+      }
       const updated = await send<Device>('PATCH', `/api/v1/devices/${enc(device.id)}/tags`, { set, remove });
       onSaved(updated);
       setEditing(false);

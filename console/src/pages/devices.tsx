@@ -175,7 +175,7 @@ export function DevicesPage() {
         </table>
       </div>
       {page.data && !rows.length ? (
-        <Empty>{query.selector || query.status ? 'No device matches these filters.' : 'No devices yet. Enroll one with an onboarding token (see the CLI: edgefleet token create).'}</Empty>
+        <Empty>{query.selector || query.status ? 'No device matches these filters.' : 'No devices yet. Enroll one with an onboarding token: edgefleet onboarding create.'}</Empty>
       ) : null}
       {page.loading && !page.data ? <Loading /> : null}
 

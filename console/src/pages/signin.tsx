@@ -63,8 +63,8 @@ export function SignInPage() {
         </button>
       </form>
       <p class="hint">
-        The token is kept in this browser tab only and forgotten when the tab closes. The controller's start-up output has a
-        link that signs in with one click, and <code>edgefleet</code> shows the token with <code>cat &lt;data dir&gt;/admin-token</code>.
+        The token is kept in this browser tab only and forgotten when the tab closes. It is the file <code>admin-token</code> in the
+        controller's data directory; a console link ending in <code>#token=…</code> signs in with one click.
       </p>
     </main>
   );

@@ -64,6 +64,9 @@ import io.edgefleet.controller.rollouts.RolloutRoutes;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.controller.stream.FleetChanges;
+import io.edgefleet.controller.stream.StreamHub;
+import io.edgefleet.controller.stream.StreamRoutes;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.controller.telemetry.TelemetryRoutes;
 import io.edgefleet.protocol.AgentMessage;
@@ -119,6 +122,7 @@ public final class Controller implements AutoCloseable {
   private final AppStatusService appStatus;
   private final Catalog catalog;
   private final RolloutEngine rollouts;
+  private final StreamHub streams;
   private final Deployments deployments;
   private final TelemetryIngest telemetry;
   private final DeviceEvents deviceEvents;
@@ -353,6 +357,15 @@ public final class Controller implements AutoCloseable {
 
       // A request flows from the listener through the router to the routes of one feature.
       Supplier<ApiRoutes.Info> info = () -> info(advertised.get());
+      FleetSummaries fleet = new FleetSummaries(devices, health, clock);
+      EventLog eventLog =
+          new EventLog(jdbi, clock, devices, new RolloutEventSource(new RolloutReads(jdbi)), audit);
+      // One look for changes per second serves every live stream (the web console's).
+      this.streams =
+          new StreamHub(
+              new FleetChanges(devices, fleet, rollouts, eventLog),
+              clock,
+              StreamHub.Limits.defaults());
       Router router =
           Router.of(
               List.of(
@@ -373,14 +386,9 @@ public final class Controller implements AutoCloseable {
                   new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
                   new MetricsRoutes(metrics),
                   new LogRoutes(logs, devices, appStatus),
-                  new FleetRoutes(new FleetSummaries(devices, health, clock)),
-                  new EventRoutes(
-                      new EventLog(
-                          jdbi,
-                          clock,
-                          devices,
-                          new RolloutEventSource(new RolloutReads(jdbi)),
-                          audit)),
+                  new FleetRoutes(fleet),
+                  new EventRoutes(eventLog),
+                  new StreamRoutes(streams),
                   new AuditRoutes(audit)));
       this.http =
           new HttpApi(
@@ -395,6 +403,7 @@ public final class Controller implements AutoCloseable {
               metrics::request,
               metrics::connectionLimited);
       http.start();
+      streams.start();
       this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
       advertised.set(url);
       writeCliConfig(dataDir);
@@ -665,6 +674,7 @@ public final class Controller implements AutoCloseable {
     gitops.close();
     desired.close();
     connections.closeAll();
+    streams.close();
     http.close();
     presence.flush();
     database.close();

@@ -41,6 +41,7 @@ public enum ErrorCode {
   PREFLIGHT_FAILED(422, false),
   TARGET_MATCHES_NOTHING(422, false),
   GIT_REMOTE_UNREACHABLE(422, false),
+  TOO_MANY_STREAMS(429, true),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -593,6 +593,7 @@ public final class HttpApi implements AutoCloseable {
     private static void writeStream(Response response, Callback callback, Reply.Stream stream) {
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, stream.contentType());
       response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      stream.headers().forEach((name, value) -> response.getHeaders().put(name, value));
       Thread.ofVirtual()
           .name("edgefleet-api-stream")
           .start(

@@ -40,7 +40,12 @@ public record Reply(int status, Object body) {
    * each {@code flush()} sends what was written so far. The answer ends when the producer returns;
    * a write fails with an {@link java.io.IOException} once the client went away.
    */
-  public record Stream(String contentType, Producer producer) {}
+  public record Stream(
+      String contentType, Producer producer, java.util.Map<String, String> headers) {
+    public Stream(String contentType, Producer producer) {
+      this(contentType, producer, java.util.Map.of());
+    }
+  }
 
   /** Writes a {@link Stream} body. */
   @FunctionalInterface
@@ -50,6 +55,12 @@ public record Reply(int status, Object body) {
 
   public static Reply stream(String contentType, Producer producer) {
     return new Reply(200, new Stream(contentType, producer));
+  }
+
+  /** A {@link Stream} with further response headers. */
+  public static Reply stream(
+      String contentType, java.util.Map<String, String> headers, Producer producer) {
+    return new Reply(200, new Stream(contentType, producer, headers));
   }
 
   /** The bytes gzip-compressed when the client accepts it (bundles are repetitive YAML). */

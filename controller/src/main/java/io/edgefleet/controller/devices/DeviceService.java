@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
@@ -42,6 +43,7 @@ public final class DeviceService {
   private final BiConsumer<String, String> disconnector;
   private final StatusRefiner refiner;
   private final Consumer<String> changed;
+  private final AtomicReference<LightRows> lightRows = new AtomicReference<>();
 
   /**
    * @param statuses the status of a device as lifecycle and presence tell it
@@ -187,7 +189,7 @@ public final class DeviceService {
     Optional<Cursor> from = q.after().map(Cursor::decode);
     Instant now = clock.instant();
     boolean statusNeeded = !q.statuses().isEmpty() || q.order().needsStatus();
-    List<DeviceRecord> rows = jdbi.withHandle(h -> statusNeeded ? store.all(h) : store.light(h));
+    List<DeviceRecord> rows = statusNeeded ? jdbi.withHandle(store::all) : light();
     List<Candidate> matching = new ArrayList<>();
     for (DeviceRecord d : rows) {
       if (!q.selector().matches(d.tags())) {
@@ -226,6 +228,21 @@ public final class DeviceService {
             : null;
     return new Page(items, next, q.count() ? matching.size() : null);
   }
+
+  /** The light rows of every device, read again only after one of them was written. */
+  private List<DeviceRecord> light() {
+    long generation = DeviceStore.lightGeneration();
+    LightRows cached = lightRows.get();
+    if (cached != null && cached.generation() == generation) {
+      return cached.rows();
+    }
+    List<DeviceRecord> rows = List.copyOf(jdbi.withHandle(store::light));
+    lightRows.set(new LightRows(generation, rows));
+    return rows;
+  }
+
+  /** The light rows as read when {@link DeviceStore#lightGeneration} was {@code generation}. */
+  private record LightRows(long generation, List<DeviceRecord> rows) {}
 
   /** A device of a listing, with its view when the listing needed it. */
   private record Candidate(DeviceRecord record, DeviceView view, Instant lastSeen) {}

@@ -14,12 +14,32 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jdbi.v3.core.Handle;
 
 /** SQL for the {@code devices} table. Every method runs inside the caller's handle. */
 public final class DeviceStore {
+  /**
+   * Changes to what {@link #light} reads (devices added, renamed, retagged, their lifecycle), in
+   * this process: counted when written and again when committed, so a read that began before a
+   * commit is never taken for current afterwards.
+   */
+  private static final AtomicLong LIGHT_WRITES = new AtomicLong();
+
+  /** How often what {@link #light} reads was written so far; a cache of it compares this. */
+  public static long lightGeneration() {
+    return LIGHT_WRITES.get();
+  }
+
+  private static void lightWritten(Handle h) {
+    LIGHT_WRITES.incrementAndGet();
+    if (h.isInTransaction()) {
+      h.afterCommit(LIGHT_WRITES::incrementAndGet);
+    }
+  }
 
   public void insert(Handle h, DeviceRecord d, long now) {
+    lightWritten(h);
     h.createUpdate(
             "INSERT INTO devices (id, name, serial, lifecycle, enrollment_code, key_fingerprint,"
                 + " public_key, certificate_pem, certificate_serial, certificate_expires_at, tags,"
@@ -238,6 +258,7 @@ public final class DeviceStore {
 
   public void activate(
       Handle h, String id, String certPem, String certSerial, Instant certExpires, long now) {
+    lightWritten(h);
     h.createUpdate(
             "UPDATE devices SET lifecycle = 'ACTIVE', certificate_pem = :cert, certificate_serial"
                 + " = :serial, certificate_expires_at = :exp, enrolled_at = :now, updated_at = :now"
@@ -273,6 +294,7 @@ public final class DeviceStore {
   }
 
   public void setLifecycle(Handle h, String id, DeviceRecord.Lifecycle lifecycle, long now) {
+    lightWritten(h);
     h.createUpdate(
             "UPDATE devices SET lifecycle = :lifecycle, updated_at = :now"
                 + (lifecycle == DeviceRecord.Lifecycle.DECOMMISSIONED
@@ -286,6 +308,7 @@ public final class DeviceStore {
   }
 
   public void setTags(Handle h, String id, Map<String, String> tags, long now) {
+    lightWritten(h);
     h.createUpdate("UPDATE devices SET tags = :tags, updated_at = :now WHERE id = :id")
         .bind("tags", JsonColumns.tags(tags))
         .bind("now", now)
@@ -294,6 +317,7 @@ public final class DeviceStore {
   }
 
   public void setName(Handle h, String id, String name, long now) {
+    lightWritten(h);
     h.createUpdate("UPDATE devices SET name = :name, updated_at = :now WHERE id = :id")
         .bind("name", name)
         .bind("now", now)

@@ -59,9 +59,21 @@ public final class FleetSummaries {
             throw ControllerException.invalid("by: " + e.getMessage());
           }
         });
+    return report(devices.list(Optional.empty()), s, by);
+  }
+
+  /**
+   * The summary of every device, from views already read: what {@code GET /api/v1/fleet/summary}
+   * answers without a selector, for whoever just read every device anyway.
+   */
+  public FleetReport summary(List<DeviceView> all) {
+    return report(all, Selector.everything(), Optional.empty());
+  }
+
+  private FleetReport report(List<DeviceView> views, Selector s, Optional<String> by) {
     Instant now = clock.instant();
     List<Row> rows = new ArrayList<>();
-    for (DeviceView v : devices.list(Optional.empty())) {
+    for (DeviceView v : views) {
       if (s.matches(v.tags())) {
         rows.add(
             new Row(

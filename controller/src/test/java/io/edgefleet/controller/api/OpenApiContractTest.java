@@ -125,10 +125,11 @@ class OpenApiContractTest {
                   .asText()
               : p.path("name").asText());
     }
-    assertThat(parameters).containsExactly("after", "limit", "selector", "status");
+    assertThat(parameters)
+        .containsExactly("after", "count", "limit", "offset", "selector", "sort", "status");
     assertThat(list.at("/responses/200/content/application~1json/schema/properties").fieldNames())
         .toIterable()
-        .containsExactlyInAnyOrder("items", "next");
+        .containsExactlyInAnyOrder("items", "next", "total");
   }
 
   @Test

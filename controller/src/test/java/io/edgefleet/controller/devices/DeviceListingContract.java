@@ -149,6 +149,19 @@ abstract class DeviceListingContract {
   }
 
   @Test
+  void aListingSeesEveryWriteMadeSinceThePreviousOne() {
+    assertThat(ids(list("", Set.of(), "name", 0, 1))).containsExactly("d9");
+    devices.rename("d4", new DeviceService.NameChange("aaa"), "admin");
+    assertThat(ids(list("", Set.of(), "name", 0, 1))).containsExactly("d4");
+    db.jdbi()
+        .useTransaction(
+            h -> new DeviceStore().setTags(h, "d4", Map.of("site", "c"), clock.millis()));
+    assertThat(ids(list("site=c", Set.of(), "", 0, 5))).containsExactly("d4");
+    TestDevices.insertActive(db.jdbi(), "d10", Map.of("site", "c"), T0.plusSeconds(3600));
+    assertThat(ids(list("site=c", Set.of(), "", 0, 5))).containsExactly("d4", "d10");
+  }
+
+  @Test
   void badCombinationsAndValuesAreRefusedWithTheirReason() {
     assertThatThrownBy(() -> DeviceOrder.parse("age"))
         .isInstanceOf(ControllerException.class)
