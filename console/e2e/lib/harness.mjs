@@ -171,6 +171,16 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(env.screenshots, `console-${name}.png`), fullPage: false });
 }
 
+/**
+ * The agent the rollout scenario takes offline: the one with the largest device id, which a
+ * rollout puts in its last batch (devices are assigned in id order).
+ */
+export function awayAgent() {
+  const ids = env.agentIds;
+  const i = ids.indexOf([...ids].sort().at(-1));
+  return { name: env.agents[i], id: ids[i] };
+}
+
 /** Stops or starts one of the fleet's agents through the harness. */
 export async function agent(name, action) {
   const res = await fetch(`${env.control}/agents/${encodeURIComponent(name)}/${action}`, { method: 'POST' });

@@ -3,7 +3,7 @@
 // rollout, which an operator pauses, resumes and rolls back from the console.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { browser, api, signIn, live, text, until, attr, screenshot, agent, env } from '../lib/harness.mjs';
+import { browser, api, signIn, live, text, until, attr, screenshot, agent, awayAgent, env } from '../lib/harness.mjs';
 
 let b;
 let a;
@@ -58,6 +58,9 @@ test('deploying the app starts a rollout whose page follows it batch by batch to
   assert.equal(new URL(page.url()).pathname, `/rollouts/${id}`);
   // Seen while it runs, then done, on the same document.
   await text(rolloutState(page), 'PROGRESSING');
+  const readyShown = async () => Number((await page.getByTestId('rollout-counts').locator('[data-count="ready"] b').textContent()).replace(/[^0-9]/g, ''));
+  const readyAtFirst = await readyShown();
+  assert.ok(readyAtFirst < env.agents.length, `not every device is ready yet (${readyAtFirst})`);
   await screenshot(page, 'rollout');
   const seen = new Set();
   await until(
@@ -71,6 +74,8 @@ test('deploying the app starts a rollout whose page follows it batch by batch to
     { timeout: 60_000, every: 100 },
   );
   assert.ok(await marked(page), 'the page was not reloaded');
+  // The counts moved with it.
+  await until('every device counted ready', async () => (await readyShown()) === env.agents.length);
   await screenshot(page, 'rollout-done');
   const done = await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`);
   assert.equal(done.state, 'SUCCEEDED');
@@ -92,12 +97,7 @@ test('deploying the app starts a rollout whose page follows it batch by batch to
 
 test('an agent that stops shows OFFLINE; the next rollout counts it pending-offline, and pauses, resumes and rolls back from the console', async () => {
   const { page, errors } = b;
-  const names = env.agents;
-  const ids = env.agentIds;
-  // Devices are put in batches in id order: the largest id lands in the last batch.
-  const last = ids.indexOf([...ids].sort().at(-1));
-  const awayName = names[last];
-  const away = ids[last];
+  const { name: awayName, id: away } = awayAgent();
 
   const rule = await a.call('POST', '/api/v1/alerts/rules', { name: 'device-gone', type: 'device-offline', for: '1s', selector: 'env=demo', severity: 'warning' });
   assert.ok([201, 409].includes(rule.status), JSON.stringify(rule)); // 409: made by an earlier run against this controller

@@ -23,7 +23,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -274,11 +273,12 @@ class ConsoleBrowserIT {
   }
 
   /**
-   * {@code POST /agents/NAME/stop} closes an agent (its device goes silent, as if unplugged); {@code
-   * POST /agents/NAME/start} starts it again from its saved identity. Loopback only.
+   * {@code POST /agents/NAME/stop} closes an agent (its device goes silent, as if unplugged);
+   * {@code POST /agents/NAME/start} starts it again from its saved identity. Loopback only.
    */
   private HttpServer controlServer() throws IOException {
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.createContext(
         "/agents/",
         exchange -> {
@@ -337,7 +337,8 @@ class ConsoleBrowserIT {
           files
               .map(p -> "tests/" + p.getFileName())
               .filter(n -> n.endsWith(".e2e.mjs"))
-              .filter(n -> only.isEmpty() || java.util.regex.Pattern.compile(only).matcher(n).find())
+              .filter(
+                  n -> only.isEmpty() || java.util.regex.Pattern.compile(only).matcher(n).find())
               .sorted()
               .toList();
       assertThat(out).as("scenarios in %s/tests", e2e).isNotEmpty();
@@ -393,7 +394,8 @@ class ConsoleBrowserIT {
 
   /** Runs a command in {@code dir}, copying its output here line by line; its exit status. */
   private static int run(Path dir, Map<String, String> env, String... command) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
     pb.environment().putAll(env);
     System.out.println("$ " + String.join(" ", command) + "   (in " + dir + ")");
     Process p = pb.start();
