@@ -6,9 +6,9 @@ import { ago, dateTime } from './format';
 import { onLinkClick } from './router';
 import type { Tags } from './types';
 
-export function Link(props: { href: string; children: ComponentChildren; class?: string; testid?: string; title?: string }) {
+export function Link(props: { href: string; children: ComponentChildren; class?: string; testid?: string; title?: string; count?: number }) {
   return (
-    <a href={props.href} onClick={onLinkClick} class={props.class} data-testid={props.testid} title={props.title}>
+    <a href={props.href} onClick={onLinkClick} class={props.class} data-testid={props.testid} title={props.title} data-count={props.count}>
       {props.children}
     </a>
   );
@@ -86,6 +86,7 @@ export function ConfirmButton(props: {
   detail?: string;
   confirmLabel?: string;
   danger?: boolean;
+  small?: boolean;
   disabled?: boolean;
   testid?: string;
   onConfirm: () => void;
@@ -99,7 +100,7 @@ export function ConfirmButton(props: {
     <>
       <button
         type="button"
-        class={`btn${props.danger ? ' danger' : ''}`}
+        class={`btn${props.danger ? ' danger' : ''}${props.small ? ' small' : ''}`}
         disabled={props.disabled}
         data-testid={props.testid}
         onClick={() => setOpen(true)}

@@ -56,6 +56,11 @@ export function onLinkClick(e: MouseEvent): void {
   navigate(a.pathname + a.search);
 }
 
+/** A path inside the console to return to after sign-in, or `/` for anything else. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
+}
+
 /** The query string for a page URL from the parameters that are set, in a stable order. */
 export function withQuery(path: string, params: Record<string, string | number | undefined | null>): string {
   const q = new URLSearchParams();

@@ -58,7 +58,7 @@ export function AlertsPage() {
   const rules = useGet<Items<Rule>>('/api/v1/alerts/rules');
   const receivers = useGet<Items<Receiver>>('/api/v1/alerts/receivers');
   const refresh = useThrottle(alerts.reload, 5000);
-  useLive({ summary: refresh, poll: alerts.reload });
+  useLive({ summary: refresh, 'fleet-event': refresh, poll: alerts.reload });
 
   return (
     <div class="page">

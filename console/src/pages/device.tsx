@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, enc, send } from '../api';
 import { chartedMetrics, series } from '../chart';
-import { Empty, ErrorBanner, Link, Loading, Section, StatusBadge, TagList, Time, useAction, useTitle } from '../components';
+import { ConfirmButton, Empty, ErrorBanner, Link, Loading, Section, StatusBadge, TagList, Time, useAction, useTitle } from '../components';
 import { bytes, dateTime, shortSha } from '../format';
 import { useGet, useNow, useThrottle } from '../hooks';
 import { LineChart } from '../linechart';
@@ -62,6 +62,7 @@ export function DevicePage({ id }: { id: string }) {
         {d.name} <StatusBadge status={d.status} testid="device-status" />
       </h1>
       <ErrorBanner error={device.error} onRetry={device.reload} />
+      {d.status === 'PENDING' ? <Approval device={d} onChange={(nd) => device.setData(() => nd)} /> : null}
       <div class="grid2">
         <Section title="Status" id="status">
           <dl class="facts">
@@ -213,7 +214,7 @@ function Metrics({ id }: { id: string }) {
   const loc = useLocation();
   const since = RANGES.includes(loc.query.get('since') ?? '') ? loc.query.get('since')! : '24h';
   const metrics = useGet<DeviceMetrics>(`/api/v1/devices/${enc(id)}/metrics?since=${since}`);
-  useLive({ poll: useThrottle(metrics.reload, 60000) });
+  // telemetry windows arrive a few times a minute at most: refresh the charts once a minute
   useEffect(() => {
     const t = setInterval(metrics.reload, 60000);
     return () => clearInterval(t);
@@ -449,5 +450,33 @@ function TagEditor({ device, onSaved }: { device: Device; onSaved: (d: Device) =
         </form>
       )}
     </Section>
+  );
+}
+
+function Approval({ device, onChange }: { device: Device; onChange: (d: Device) => void }) {
+  const [busy, error, run] = useAction();
+  const act = (verb: 'approve' | 'reject') => run(() => send<Device>('POST', `/api/v1/devices/${enc(device.id)}/${verb}`).then(onChange));
+  return (
+    <div class="notice">
+      <p>
+        This device asks to join with enrollment code <code class="code">{device.enrollmentCode ?? '–'}</code>. Approve it only if the device
+        shows the same code.
+      </p>
+      <ErrorBanner error={error} />
+      <div class="actions-row">
+        <button type="button" class="btn primary" disabled={busy} onClick={() => act('approve')} data-testid={`approve-${device.id}`}>
+          Approve
+        </button>
+        <ConfirmButton
+          label="Reject"
+          question={`Reject ${device.name}?`}
+          detail="It will not be able to enroll with this key."
+          danger
+          disabled={busy}
+          testid={`reject-${device.id}`}
+          onConfirm={() => act('reject')}
+        />
+      </div>
+    </div>
   );
 }

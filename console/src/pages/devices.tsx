@@ -49,13 +49,18 @@ export function DevicesPage() {
   useEffect(() => {
     if (!page.data) return;
     legacy.current = page.data.total === undefined;
-    if (legacy.current) cursors.current.list[query.page + 1] = page.data.next;
+    if (!legacy.current) return;
+    // an offset the controller ignored (a bookmarked page): start over from the first page
+    if (query.page > 0 && cursor === undefined) go({ page: 0 }, true);
+    else cursors.current.list[query.page + 1] = page.data.next;
   }, [page.data]);
 
   const reloadPending = useThrottle(pending.reload, 2000);
+  const reloadPage = useThrottle(page.reload, 5000);
   useLive({
     device: (d: Device) => {
-      page.setData((old) => (old && old.items.some((x) => x.id === d.id) ? { ...old, items: old.items.map((x) => (x.id === d.id ? d : x)) } : old));
+      if (page.data?.items.some((x) => x.id === d.id)) page.setData((old) => old && { ...old, items: old.items.map((x) => (x.id === d.id ? d : x)) });
+      else if (d.status !== 'PENDING') reloadPage(); // a new device, or one that may now match the filters
       if (d.status === 'PENDING' || pending.data?.items.some((x) => x.id === d.id)) reloadPending();
     },
     poll: () => {
@@ -183,7 +188,7 @@ export function DevicesPage() {
         <button type="button" class="btn" disabled={query.page === 0} onClick={() => go({ page: query.page - 1 })} data-testid="devices-pager-prev">
           ← Previous
         </button>
-        <span data-testid="devices-total" aria-live="polite">
+        <span data-testid="devices-total" data-total={total} aria-live="polite">
           {page.data ? rangeText(query.page, rows.length, total) : ''}
         </span>
         <button type="button" class="btn" disabled={!hasNext} onClick={() => go({ page: query.page + 1 })} data-testid="devices-pager-next">
@@ -269,7 +274,9 @@ function PendingDevices({ devices, now, onChange }: { devices: Device[]; now: nu
               <tr key={d.id} data-testid={`pending-row-${d.id}`}>
                 <td>
                   <Link href={`/devices/${enc(d.id)}`}>{d.name}</Link>
-                  <TagList tags={d.tags} />
+                  <div>
+                    <TagList tags={d.tags} />
+                  </div>
                 </td>
                 <td>
                   <code class="code">{d.enrollmentCode ?? '–'}</code>
@@ -289,6 +296,7 @@ function PendingDevices({ devices, now, onChange }: { devices: Device[]; now: nu
                     question={`Reject ${d.name}?`}
                     detail={`The device asked ${dateTime(d.createdAt)} with code ${d.enrollmentCode ?? '–'}. It will not be able to enroll with this key.`}
                     danger
+                    small
                     disabled={busy}
                     testid={`reject-${d.id}`}
                     onConfirm={() => act(d, 'reject')}

@@ -7,8 +7,8 @@ import { count } from '../format';
 import { useGet, useNow, useThrottle } from '../hooks';
 import { useLive } from '../live';
 import { navigate, useLocation, withQuery } from '../router';
-import type { Alert, DevicePage, EventPageT, FleetCounts, FleetEvent, FleetSummary, Items, RolloutSummary } from '../types';
-import { ACTIVE_ROLLOUT_STATES, batchText } from './rollouts';
+import type { Alert, DevicePage, EventPageT, FleetCounts, FleetEvent, FleetSummary, Items, Rollout, RolloutSummary } from '../types';
+import { ACTIVE_ROLLOUT_STATES, batchText, mergeRollout } from './rollouts';
 
 const COUNT_FIELDS: [string, keyof FleetCounts][] = [
   ['ONLINE', 'online'],
@@ -45,17 +45,13 @@ export function FleetPage() {
       summary.setData(() => s);
       refreshLists();
     },
-    rollout: (r: RolloutSummary) =>
-      rollouts.setData((old) => {
-        if (!old) return old;
-        const i = old.items.findIndex((x) => x.id === r.id);
-        const items = i < 0 ? [r, ...old.items] : old.items.map((x) => (x.id === r.id ? { ...x, ...r } : x));
-        return { items };
-      }),
-    'fleet-event': (e: FleetEvent) =>
+    rollout: (r: Rollout) => rollouts.setData((old) => (old ? { items: mergeRollout(old.items, r) } : old)),
+    'fleet-event': (e: FleetEvent) => {
       events.setData((old) =>
         old && !old.items.some((x) => x.id === e.id) ? { ...old, items: [...old.items, e].sort((a, b) => a.at.localeCompare(b.at)).slice(-15) } : old,
-      ),
+      );
+      refreshLists(); // alerts fire and resolve without changing the summary
+    },
     poll: () => {
       summary.reload();
       rollouts.reload();
@@ -96,6 +92,7 @@ export function FleetPage() {
               return (
                 <Link
                   key={status}
+                  count={n}
                   href={`/devices?status=${status}`}
                   class={`count s-${status.toLowerCase()}${minor ? ' minor' : ''}`}
                   testid={`status-count-${status}`}

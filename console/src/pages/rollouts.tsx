@@ -24,7 +24,8 @@ export function batchText(r: RolloutSummary | Rollout): string {
   return `${Math.min(n, (r.batch ?? 0) + 1)} of ${n}`;
 }
 
-function merge(items: RolloutSummary[], r: Rollout): RolloutSummary[] {
+/** A rollout from the live stream merged into a list of summaries (new ones first). */
+export function mergeRollout(items: RolloutSummary[], r: Rollout): RolloutSummary[] {
   const summary = { ...r, batches: batchCount(r) } as RolloutSummary;
   const i = items.findIndex((x) => x.id === r.id);
   return i < 0 ? [summary, ...items] : items.map((x) => (x.id === r.id ? { ...x, ...summary } : x));
@@ -40,7 +41,7 @@ export function RolloutsPage() {
   useLive({
     rollout: (r: Rollout) => {
       if ((state && r.state !== state) || (app && r.app !== app)) return;
-      list.setData((old) => (old ? { items: merge(old.items, r) } : old));
+      list.setData((old) => (old ? { items: mergeRollout(old.items, r) } : old));
     },
     poll: list.reload,
   });
@@ -167,7 +168,8 @@ export function RolloutPage({ id }: { id: string }) {
   const now = useNow();
   const r = useGet<Rollout>(`/api/v1/rollouts/${enc(id)}`);
   useTitle(r.data ? `Rollout of ${r.data.app}` : 'Rollout');
-  const refetch = useThrottle(r.reload, 3000);
+  // the devices and history come with a full read: often for small rollouts, rarely for large ones
+  const refetch = useThrottle(r.reload, (r.data?.devices?.length ?? 0) > 2000 ? 30000 : 3000);
   const [busy, error, run] = useAction();
   const [deviceState, setDeviceState] = useState('');
   const [showAll, setShowAll] = useState(false);
@@ -178,7 +180,7 @@ export function RolloutPage({ id }: { id: string }) {
       r.setData((old) => (old ? { ...old, ...m, devices: old.devices, events: m.events ?? old.events } : m));
       refetch(); // the devices and history
     },
-    poll: r.reload,
+    poll: refetch,
   });
 
   const act = (verb: 'pause' | 'resume' | 'abort' | 'rollback') =>

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, takeSignInMessage } from '../api';
 import { setToken, clearToken } from '../auth';
 import { ErrorBanner, useTitle } from '../components';
-import { navigate, useLocation } from '../router';
+import { navigate, safeNext, useLocation } from '../router';
 
 export function SignInPage() {
   useTitle('Sign in');
@@ -29,7 +29,7 @@ export function SignInPage() {
       if (!res.ok) throw new ApiError(res.status, 'HTTP', `The controller answered ${res.status}. Try again in a moment.`);
       setToken(t);
       const next = loc.query.get('next');
-      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
+      navigate(safeNext(next), { replace: true });
     } catch (err) {
       clearToken();
       setError(err instanceof ApiError ? err.message : 'The controller cannot be reached. Check that it runs and that this browser can reach it.');

@@ -68,7 +68,8 @@ class GeneratedApiClientIT {
     String after = null;
     int pages = 0;
     do {
-      ListDevices200Response page = api.listDevices("batch=b1", "NEVER_SEEN,ONLINE", 2, after);
+      ListDevices200Response page =
+          api.listDevices("batch=b1", "NEVER_SEEN,ONLINE", 2, after, null, null, null);
       listed.addAll(page.getItems());
       after = page.getNext();
       pages++;
@@ -76,7 +77,28 @@ class GeneratedApiClientIT {
     assertThat(pages).isEqualTo(2);
     assertThat(listed).extracting(Device::getId).containsExactlyElementsOf(ids);
     assertThat(listed).extracting(Device::getName).containsExactly("kiosk", "kiosk-2", "kiosk-3");
-    assertThat(api.listDevices("*", null, null, null).getItems()).hasSize(3);
+    assertThat(api.listDevices("*", null, null, null, null, null, null).getItems()).hasSize(3);
+    // Pages by number: sorted, skipped, counted.
+    ListDevices200Response second = api.listDevices("batch=b1", null, 1, null, "-name", 1, true);
+    assertThat(second.getTotal()).isEqualTo(3);
+    assertThat(second.getItems()).extracting(Device::getName).containsExactly("kiosk-2");
+    assertThat(second.getNext()).isNull();
+    for (Object[] bad :
+        List.of(
+            new Object[] {"age", null, "sort must be one of"},
+            new Object[] {null, -1, "offset must be"},
+            new Object[] {"name", 100_000_000, "offset must be"})) {
+      assertThatThrownBy(
+              () -> api.listDevices(null, null, 10, null, (String) bad[0], (Integer) bad[1], null))
+          .isInstanceOfSatisfying(
+              ApiException.class,
+              e -> {
+                assertThat(e.getCode()).isEqualTo(422);
+                assertThat(e.getResponseBody())
+                    .contains("VALIDATION_FAILED")
+                    .contains((String) bad[2]);
+              });
+    }
 
     assertThat(api.renameDevice(ids.get(1), new RenameDeviceRequest().name("lobby")).getName())
         .isEqualTo("lobby");
