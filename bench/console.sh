@@ -88,7 +88,7 @@ node -e "
 const r = JSON.parse(require('fs').readFileSync('$OUT.tmp', 'utf8'));
 r.devices = $DEVICES; r.date = new Date().toISOString(); r.cpus = require('os').cpus().length;
 require('fs').writeFileSync('$OUT', JSON.stringify(r, null, 2) + '\n');
-for (const [p, v] of Object.entries(r.pages)) console.log(p.padEnd(42), 'first row, median of', v.firstRowMs.length + ':', v.medianMs, 'ms', JSON.stringify(v.firstRowMs));
+for (const [p, v] of Object.entries(r.pages)) console.log(p.padEnd(40), 'first row, median of', v.firstRowMs.length + ':', v.medianMs, 'ms', JSON.stringify(v.firstRowMs), '; its list request answered in (median)', v.listAnswerMedianMs, 'ms');
 "
 rm -f "$OUT.tmp"
 echo "wrote $OUT"

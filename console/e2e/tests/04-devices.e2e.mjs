@@ -54,7 +54,7 @@ test('pages of the whole fleet: the total and the rows follow the API, Next show
   assert.ok(first.total > 50, `more than one page of devices (${first.total})`);
   await text(page.getByTestId('devices-total'), `1–50 of ${first.total}`);
   assert.deepEqual(await shownRows(page), first.items.map((d) => d.id));
-  await screenshot(page, 'devices');
+  await screenshot(page, 'devices-page-1');
 
   await page.getByTestId('devices-pager-next').click();
   const second = await a.get('/api/v1/devices?sort=name&limit=50&offset=50&count=true');

@@ -32,3 +32,15 @@ test('the device page shows its apps and follows an app log live', async () => {
   await screenshot(page, 'device-logs');
   assert.deepEqual(errors, []);
 });
+
+test('the devices list shows the app on each device that runs it', async () => {
+  const { page, errors } = b;
+  await page.getByTestId('nav-devices').click();
+  await page.getByTestId('devices-filter-selector').fill('env=demo');
+  await page.getByTestId('devices-filter-selector').press('Enter');
+  for (const id of env.agentIds) {
+    await text(page.getByTestId(`device-row-${id}`), env.app);
+  }
+  await screenshot(page, 'devices');
+  assert.deepEqual(errors, []);
+});
