@@ -19,7 +19,17 @@ test('the device page shows its apps and follows an app log live', async () => {
   await text(page.getByTestId('device-apps'), env.app);
   await text(page.getByTestId('device-apps'), 'READY');
   await page.getByTestId('device-events').waitFor();
+  // The agent's telemetry (this machine's figures) drawn as charts.
+  await page.getByTestId('device-metrics').locator('svg').first().waitFor({ timeout: 30_000 });
   await screenshot(page, 'device');
+  await page.locator('#metrics').getByRole('button', { name: '1h' }).click();
+  await until('the last hour chosen', async () => new URL(page.url()).searchParams.get('since') === '1h');
+  await page.getByTestId('device-metrics').locator('svg').first().waitFor();
+  await page.evaluate(() => {
+    document.querySelector('#metrics').scrollIntoView({ block: 'start' });
+    window.scrollBy(0, -64); // below the navigation bar
+  });
+  await screenshot(page, 'device-metrics');
 
   await page.getByTestId('device-logs-open').click();
   const logs = page.getByTestId('device-logs');
@@ -38,6 +48,7 @@ test('the devices list shows the app on each device that runs it', async () => {
   await page.getByTestId('nav-devices').click();
   await page.getByTestId('devices-filter-selector').fill('env=demo');
   await page.getByTestId('devices-filter-selector').press('Enter');
+  await page.getByTestId('devices-filter-selector').blur();
   for (const id of env.agentIds) {
     await text(page.getByTestId(`device-row-${id}`), env.app);
   }

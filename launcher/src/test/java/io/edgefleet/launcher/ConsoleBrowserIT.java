@@ -7,7 +7,11 @@ import static org.awaitility.Awaitility.await;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.logs.LogsFeature;
+import io.edgefleet.agent.outbox.Outbox;
+import io.edgefleet.agent.telemetry.NodeSampler;
+import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.simulator.Simulator;
 import io.edgefleet.testkit.AdminClient;
@@ -23,6 +27,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -30,6 +35,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -64,6 +71,7 @@ class ConsoleBrowserIT {
   Simulator sim;
   HttpServer control;
   final Map<String, Agent> byName = new ConcurrentHashMap<>();
+  final ScheduledExecutorService telemetryThreads = Executors.newSingleThreadScheduledExecutor();
   final Map<String, DemoRuntime> runtimes = new ConcurrentHashMap<>();
 
   @AfterEach
@@ -78,6 +86,7 @@ class ConsoleBrowserIT {
       agents.close();
     }
     runtimes.values().forEach(DemoRuntime::close);
+    telemetryThreads.shutdownNow();
     if (controller != null) {
       controller.close();
     }
@@ -93,7 +102,8 @@ class ConsoleBrowserIT {
     controller =
         TestController.start(
             TestController.config(dir.resolve("controller"))
-                .withAlerts(AlertOptions.defaults().withTick(Duration.ofSeconds(1))));
+                .withAlerts(AlertOptions.defaults().withTick(Duration.ofSeconds(1)))
+                .withTelemetryInterval(Duration.ofSeconds(2)));
     AdminClient admin = controller.admin();
     agents = new TestAgents(dir, new PrintStream(OutputStream.nullOutputStream()));
     List<String> names = new ArrayList<>();
@@ -197,11 +207,38 @@ class ConsoleBrowserIT {
     if (before != null) {
       before.close();
     }
+    AgentOptions options = agents.options(name, bootstrap).withName(name).withSerial("SN-" + name);
+    Clock clock = Clock.systemUTC();
+    // As `edgefleet agent` has them: workload logs (here the demo runtime's record) and telemetry
+    // (this machine's own figures, sampled often so the device page has charts within the test).
     Agent agent =
-        agents.startWithLogs(
-            agents.options(name, bootstrap).withName(name).withSerial("SN-" + name),
+        agents.start(
+            options,
+            clock,
             runtime,
-            LogsFeature.Options.defaults().withCollectEvery(Duration.ofSeconds(1)));
+            List.of(
+                a ->
+                    LogsFeature.forAgent(
+                        a,
+                        runtime,
+                        clock,
+                        LogsFeature.Options.defaults().withCollectEvery(Duration.ofSeconds(1))),
+                a -> {
+                  TelemetryFeature telemetry =
+                      new TelemetryFeature(
+                          Outbox.open(
+                              options.stateDir().resolve("outbox"),
+                              Outbox.Options.defaults(),
+                              clock),
+                          NodeSampler.system(),
+                          a::apps,
+                          telemetryThreads,
+                          clock,
+                          TelemetryFeature.Options.defaults()
+                              .withSampleEvery(Duration.ofMillis(500)));
+                  telemetry.start();
+                  return telemetry;
+                }));
     byName.put(name, agent);
     return agent;
   }
