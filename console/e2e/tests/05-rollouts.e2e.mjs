@@ -134,6 +134,16 @@ test('an agent that stops shows OFFLINE; the next rollout counts it pending-offl
   await text(page.getByTestId('rollout-batch-1'), /offline/i);
   await screenshot(page, 'rollout-offline');
 
+  // Meanwhile, in another tab, the Fleet page: the device offline, its alert, the rollout in flight.
+  const fleet = await b.context.newPage();
+  await fleet.goto(`/#token=${encodeURIComponent(env.token)}`);
+  await text(fleet.getByTestId('status-count-OFFLINE'), '1');
+  await text(fleet.locator('main'), awayName);
+  await text(fleet.locator('main'), 'PROGRESSING');
+  await text(fleet.locator('main'), 'is offline');
+  await screenshot(fleet, 'fleet-busy');
+  await fleet.close();
+
   await page.getByTestId('rollout-pause').click();
   await text(rolloutState(page), 'PAUSED');
   assert.equal((await a.get(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=false`)).state, 'PAUSED');
