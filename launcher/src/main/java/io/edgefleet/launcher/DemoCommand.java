@@ -1,51 +1,44 @@
 package io.edgefleet.launcher;
 
-import io.edgefleet.agent.Agent;
-import io.edgefleet.agent.AgentOptions;
-import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.controller.devices.FleetSummary;
-import io.edgefleet.controller.onboarding.OnboardingTokens;
-import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.Durations;
-import io.edgefleet.protocol.Json;
-import io.edgefleet.protocol.SecureFiles;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.random.RandomGenerator;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code edgefleet demo}: a controller in a temporary directory and N agents that enroll over
- * loopback TLS with their own keys, exactly as real devices would, then stay connected.
+ * {@code edgefleet demo}: the whole job in about a minute on this machine. A controller in a
+ * temporary directory and N agents that enroll over loopback TLS with their own keys, exactly as
+ * real devices would; a Git repository in that directory delivers an app to the devices its tags
+ * select; a second commit rolls out canary first, then in waves, while the rig's satellite link is
+ * down (offline, pending-offline, never failed) and comes back; then the console and the CLI are
+ * there to explore until Ctrl-C or {@code --for}. Agents apply apps to the {@link DemoRuntime}.
  */
 @Command(
     name = "demo",
-    description = "Start a controller and N agents on this machine and watch them enroll.",
+    description = {
+      "Run a controller and N agents on this machine and watch the whole job: enrollment, an app"
+          + " delivered from Git, a phased rollout, a device that goes offline and comes back.",
+      "Then explore with the console and the CLI until Ctrl-C (or --for)."
+    },
     mixinStandardHelpOptions = true)
 public final class DemoCommand implements Callable<Integer> {
-  private static final String[] SITES = {"store-17", "store-18", "rig-4"};
-
   /** How long a stopping JVM waits for the demo to close and remove its directory. */
   private static final Duration CLEANUP_WAIT = Duration.ofSeconds(30);
+
+  private static final int STEPS = 5;
 
   @Option(names = "--devices", paramLabel = "N", description = "Number of agents (default: 10).")
   int devices = 10;
@@ -53,7 +46,9 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--for",
       paramLabel = "DURATION",
-      description = "Stop after this long, e.g. 90s or 10m (default: until Ctrl-C).")
+      description =
+          "After the story, keep the fleet running this long for exploring, e.g. 10m; 0s ends"
+              + " right away (default: until Ctrl-C).")
   String runFor;
 
   @Option(
@@ -82,7 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
     long t0 = System.nanoTime();
     // The demo prints the fleet's story itself; a line per device connecting would drown it.
-    System.setProperty("org.slf4j.simpleLogger.log.io.edgefleet.controller.gateway", "warn");
+    System.setProperty("org.slf4j.simpleLogger.log.io.edgefleet", "warn");
     Path dir = Files.createTempDirectory("edgefleet-demo-");
     PrintStream out = System.out;
     out.println("edgefleet demo: controller + " + devices + " agents in " + dir);
@@ -104,142 +99,78 @@ public final class DemoCommand implements Callable<Integer> {
             "demo-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     Controller controller = null;
-    ScheduledExecutorService scheduler =
-        Executors.newScheduledThreadPool(
-            2,
-            r -> {
-              Thread t = new Thread(r, "demo-agents");
-              t.setDaemon(true);
-              return t;
-            });
-    ExecutorService http = Executors.newVirtualThreadPerTaskExecutor();
-    List<Agent> agents = new ArrayList<>();
+    DemoFleet fleet = null;
     try {
       controller =
           Controller.start(
               ControllerConfig.defaults(dir.resolve("controller"))
                   .withListen("127.0.0.1", port)
                   // Every demo agent enrolls from loopback at the same moment.
-                  .withEnrollmentsPerAddress(Math.max(60, devices)),
+                  .withEnrollmentsPerAddress(Math.max(60, devices))
+                  // Rollouts move a batch as soon as the devices say it is done.
+                  .withRolloutTick(Duration.ofSeconds(1)),
               Clock.systemUTC());
-      out.println(
-          "controller: " + controller.url() + "  (CA " + controller.pki().caFingerprint() + ")");
-      List<Path> bootstraps = new ArrayList<>();
-      for (String site : SITES) {
-        OnboardingTokens.View token =
-            controller
-                .onboarding()
-                .create(
-                    new OnboardingTokens.CreateRequest(
-                        "demo " + site,
-                        Map.of("site", site, "env", "demo"),
-                        null,
-                        "1d",
-                        false,
-                        Math.max(60, devices)),
-                    "demo");
-        Path file = dir.resolve("bootstrap-" + site + ".json");
-        SecureFiles.writeSecret(
-            file,
-            Json.pretty(
-                Bootstrap.of(controller.url(), controller.pki().caFingerprint(), token.token())));
-        bootstraps.add(file);
-      }
-      PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
-      for (int i = 0; i < devices; i++) {
-        AgentOptions options =
-            AgentOptions.of(
-                    bootstraps.get(i % bootstraps.size()), dir.resolve("agents/agent-" + (i + 1)))
-                .withSerial(String.format("DEMO-%05d", i + 1))
-                .withMaxBackoff(Duration.ofSeconds(10))
-                .withQr(false);
-        DemoRuntime runtime = new DemoRuntime();
-        Agent agent =
-            new Agent(
-                options,
-                scheduler,
-                http,
-                RandomGenerator.getDefault(),
-                Clock.systemUTC(),
-                quiet,
-                runtime);
-        // Workload logs as `edgefleet agent` serves them: here the demo runtime's own record.
-        agent.add(
-            LogsFeature.forAgent(
-                agent, runtime, Clock.systemUTC(), LogsFeature.Options.defaults()));
-        agents.add(agent);
-        agent.start();
-      }
+      step(out, 1, "controller up at " + controller.url(), t0);
+      out.println("      CA " + controller.pki().caFingerprint());
+      fleet = DemoFleet.start(controller, dir, devices);
+      DemoProgress progress = new DemoProgress(out, System.console() != null);
+      DemoStory story = new DemoStory(controller, fleet, progress, stop);
 
-      boolean tty = System.console() != null;
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      FleetSummary s = controller.devices().summary();
-      String last = "";
-      while (s.online() < devices && System.nanoTime() < deadline && stop.getCount() > 0) {
-        String line =
-            String.format(
-                "enrolling: %d/%d enrolled, %d/%d online",
-                s.total() - s.pending(), devices, s.online(), devices);
-        if (!line.equals(last)) {
-          if (tty) {
-            out.print("\r" + line + "   ");
-          } else {
-            out.println(line);
-          }
-          last = line;
-        }
-        stop.await(200, TimeUnit.MILLISECONDS);
-        s = controller.devices().summary();
-      }
-      if (tty) {
-        out.println();
-      }
-      double seconds = (System.nanoTime() - t0) / 1e9;
-      out.printf("%d/%d agents online after %.1fs%n%n", s.online(), devices, seconds);
+      step(
+          out,
+          2,
+          devices
+              + " agents enroll: stores "
+              + String.join(", ", DemoFleet.STORES)
+              + " on fibre, "
+              + DemoFleet.RIG
+              + " (the last one) on a satellite link",
+          t0);
+      story.enroll();
+      step(out, 3, "a commit to a Git repository delivers an app to the tagged devices", t0);
+      story.deliver(dir);
+      step(out, 4, DemoFleet.RIG + "'s satellite link goes down", t0);
+      story.cutRig();
+      step(out, 5, "a new commit rolls out: canary first, then waves", t0);
+      story.rollOut();
+
       String token = controller.adminToken().orElse("?");
+      String cli = "EDGEFLEET_CONFIG=" + controller.cliConfig() + " ./edgefleet";
+      out.println();
+      out.println("console:  " + controller.url() + "/#token=" + token);
+      out.println("          (one click signs in; the browser warns once about the demo's own CA)");
+      out.println("API:      " + controller.url() + "/api/v1   token " + token);
+      out.println("try:      " + cli + " devices list");
+      out.println("          " + cli + " rollouts show " + story.rolloutId());
+      out.println("          " + cli + " repos history " + DemoStory.SOURCE);
       out.println(
-          "API:       "
-              + controller.url()
-              + "/api/v1   (OpenAPI: "
-              + controller.url()
-              + "/api/v1/openapi.json)");
-      out.println("token:     " + token);
-      out.println(
-          "try next:  EDGEFLEET_CONFIG=" + controller.cliConfig() + " ./edgefleet devices list");
-      out.println(
-          "           curl --cacert "
-              + dir.resolve("controller/pki/ca.crt")
-              + " -H 'Authorization: Bearer "
-              + token
-              + "' "
-              + controller.url()
-              + "/api/v1/fleet/summary");
-      out.println(fleetLine(controller.devices().summary()));
+          "          edit "
+              + story.repository().resolve("apps/" + DemoStory.APP)
+              + ", commit with git, and watch the next rollout");
+      out.println();
+      out.println(story.summary((System.nanoTime() - t0) / 1e9));
       out.println(
           limit == null
               ? "running until Ctrl-C"
               : "running for " + Durations.human(limit) + " (Ctrl-C stops earlier)");
-      long end = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
-      long nextReport = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (stop.getCount() > 0 && System.nanoTime() < end) {
-        long wait = Math.min(end, nextReport) - System.nanoTime();
-        stop.await(Math.max(1, wait), TimeUnit.NANOSECONDS);
-        if (System.nanoTime() >= nextReport) {
-          out.println(fleetLine(controller.devices().summary()));
-          nextReport += TimeUnit.SECONDS.toNanos(30);
-        }
-      }
+      explore(out, controller, stop, limit);
       out.println(fleetLine(controller.devices().summary()));
-      return s.online() == devices ? 0 : 1;
+      return 0;
+    } catch (DemoStory.StepFailed e) {
+      out.println();
+      out.println("demo failed: " + e.getMessage());
+      return 1;
+    } catch (DemoStory.Stopped e) {
+      return 130;
     } finally {
       out.println("stopping: closing agents and controller" + (keep ? "" : ", removing " + dir));
       try {
-        agents.forEach(Agent::close);
+        if (fleet != null) {
+          fleet.close();
+        }
         if (controller != null) {
           controller.close();
         }
-        scheduler.shutdownNow();
-        http.shutdownNow();
       } finally {
         if (!keep) {
           deleteTree(dir);
@@ -250,6 +181,26 @@ public final class DemoCommand implements Callable<Integer> {
         } catch (IllegalStateException e) {
           // Already shutting down: the hook is waiting for cleanedUp.
         }
+      }
+    }
+  }
+
+  private static void step(PrintStream out, int n, String what, long t0) {
+    out.printf("[%d/%d] %s   (%.1fs)%n", n, STEPS, what, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** Keeps the fleet running, with a fleet line every 30 s, until stopped or the limit. */
+  private static void explore(
+      PrintStream out, Controller controller, CountDownLatch stop, Duration limit)
+      throws InterruptedException {
+    long end = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
+    long nextReport = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (stop.getCount() > 0 && System.nanoTime() < end) {
+      long wait = Math.min(end, nextReport) - System.nanoTime();
+      stop.await(Math.max(1, wait), TimeUnit.NANOSECONDS);
+      if (System.nanoTime() >= nextReport) {
+        out.println(fleetLine(controller.devices().summary()));
+        nextReport += TimeUnit.SECONDS.toNanos(30);
       }
     }
   }

@@ -25,12 +25,17 @@ class DemoCleanupIT {
 
   @Test
   void sigtermRemovesTheDirectory() throws Exception {
-    assertSignalRemovesTheDirectory("TERM");
+    assertSignalRemovesTheDirectory("TERM", "running until Ctrl-C");
   }
 
   @Test
   void ctrlCRemovesTheDirectory() throws Exception {
-    assertSignalRemovesTheDirectory("INT");
+    assertSignalRemovesTheDirectory("INT", "running until Ctrl-C");
+  }
+
+  @Test
+  void ctrlCInTheMiddleOfTheStoryRemovesTheDirectory() throws Exception {
+    assertSignalRemovesTheDirectory("INT", "[4/5]");
   }
 
   @Test
@@ -51,7 +56,8 @@ class DemoCleanupIT {
     }
   }
 
-  private static void assertSignalRemovesTheDirectory(String signal) throws Exception {
+  /** Sends the signal once a line starting with {@code when} was printed. */
+  private static void assertSignalRemovesTheDirectory(String signal, String when) throws Exception {
     Process demo =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -79,7 +85,7 @@ class DemoCleanupIT {
     try {
       await()
           .atMost(Duration.ofMinutes(2))
-          .until(() -> lines.contains("running until Ctrl-C") || !demo.isAlive());
+          .until(() -> lines.stream().anyMatch(l -> l.startsWith(when)) || !demo.isAlive());
       assertThat(demo.isAlive()).as(String.join("\n", lines)).isTrue();
       Path dir = directory(lines);
       assertThat(dir).isDirectory();
