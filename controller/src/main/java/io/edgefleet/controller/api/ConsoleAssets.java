@@ -114,7 +114,7 @@ public final class ConsoleAssets {
             etag(page),
             "no-cache");
     Map<String, File> assets = new TreeMap<>();
-    for (String name : assetNames(loader, prefix + "assets/")) {
+    for (String name : assetNames(loader, prefix)) {
       if (name.endsWith(".gz") || !NAME.matcher(name).matches()) {
         continue;
       }
@@ -247,28 +247,35 @@ public final class ConsoleAssets {
     }
   }
 
-  /** The file names directly in a resource directory, from a directory or a jar. */
-  private static List<String> assetNames(ClassLoader loader, String dir) {
+  /**
+   * The file names directly in the bundle's {@code assets/}, found next to its {@code index.html}
+   * (in a directory or a jar, whether or not the jar has entries for directories).
+   */
+  private static List<String> assetNames(ClassLoader loader, String prefix) {
     List<String> names = new ArrayList<>();
+    URL index = loader.getResource(prefix + "index.html");
+    String dir = prefix + "assets/";
+    if (index == null) {
+      return names;
+    }
     try {
-      Enumeration<URL> urls = loader.getResources(dir);
-      while (urls.hasMoreElements()) {
-        URL url = urls.nextElement();
-        if (url.getProtocol().equals("file")) {
-          try (Stream<Path> files = Files.list(Path.of(url.toURI()))) {
+      if (index.getProtocol().equals("file")) {
+        Path assets = Path.of(index.toURI()).resolveSibling("assets");
+        if (Files.isDirectory(assets)) {
+          try (Stream<Path> files = Files.list(assets)) {
             files.filter(Files::isRegularFile).forEach(p -> names.add(p.getFileName().toString()));
           }
-        } else if (url.getProtocol().equals("jar")) {
-          JarURLConnection c = (JarURLConnection) url.openConnection();
-          c.setUseCaches(false);
-          try (JarFile jar = c.getJarFile()) {
-            for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
-              String entry = e.nextElement().getName();
-              if (entry.startsWith(dir)
-                  && entry.length() > dir.length()
-                  && entry.indexOf('/', dir.length()) < 0) {
-                names.add(entry.substring(dir.length()));
-              }
+        }
+      } else if (index.getProtocol().equals("jar")) {
+        JarURLConnection c = (JarURLConnection) index.openConnection();
+        c.setUseCaches(false);
+        try (JarFile jar = c.getJarFile()) {
+          for (Enumeration<JarEntry> e = jar.entries(); e.hasMoreElements(); ) {
+            String entry = e.nextElement().getName();
+            if (entry.startsWith(dir)
+                && entry.length() > dir.length()
+                && entry.indexOf('/', dir.length()) < 0) {
+              names.add(entry.substring(dir.length()));
             }
           }
         }
