@@ -2,6 +2,7 @@ package io.edgefleet.launcher;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
+import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.controller.Controller;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.protocol.Bootstrap;
@@ -100,6 +101,7 @@ final class DemoFleet implements AutoCloseable {
               // The rig comes back quickly once its link does, so the demo need not wait long.
               .withMaxBackoff(Duration.ofSeconds(isRig ? 2 : 10))
               .withQr(false);
+      DemoRuntime runtime = new DemoRuntime();
       Agent agent =
           new Agent(
               options,
@@ -108,7 +110,10 @@ final class DemoFleet implements AutoCloseable {
               RandomGenerator.getDefault(),
               Clock.systemUTC(),
               quiet,
-              new DemoRuntime());
+              runtime);
+      // Workload logs as `edgefleet agent` serves them: here the demo runtime's own record.
+      agent.add(
+          LogsFeature.forAgent(agent, runtime, Clock.systemUTC(), LogsFeature.Options.defaults()));
       agents.add(agent);
       agent.start();
     }

@@ -1,9 +1,17 @@
 package io.edgefleet.launcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.runtime.AppHealth;
 import io.edgefleet.agent.runtime.ApplyOutcome;
+import io.edgefleet.agent.runtime.WorkloadRuntime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The demo runtime records apps, says what it is, and refuses what is not Kubernetes objects. */
@@ -63,5 +71,63 @@ class DemoRuntimeTest {
         .contains("no kind");
     assertThat(runtime.apply("web", "3", "a: [unclosed")).isInstanceOf(ApplyOutcome.Failed.class);
     assertThat(runtime.recorded("web").revision()).isEqualTo("1");
+  }
+
+  @Test
+  void itsLogSaysWhatItRecordedAndAFollowerGetsStatusLines() {
+    assertThat(runtime.logSources("web")).isEmpty();
+    runtime.apply("web", "1", TWO);
+
+    List<WorkloadRuntime.LogSource> sources = runtime.logSources("web");
+    assertThat(sources).hasSize(1);
+    List<String> tail = new CopyOnWriteArrayList<>();
+    AtomicBoolean completed = new AtomicBoolean();
+    runtime.readLogs(
+        sources.get(0),
+        new WorkloadRuntime.LogQuery(10, false, Instant.EPOCH),
+        sink(tail, completed));
+    assertThat(completed).isTrue();
+    assertThat(tail)
+        .containsExactly(
+            DemoRuntime.LABEL + ": recorded revision 1: ConfigMap/web, Deployment/web");
+
+    List<String> followed = new CopyOnWriteArrayList<>();
+    WorkloadRuntime.LogStream stream =
+        runtime.readLogs(
+            sources.get(0),
+            new WorkloadRuntime.LogQuery(0, true, Instant.EPOCH),
+            sink(followed, new AtomicBoolean()));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> followed.contains(DemoRuntime.LABEL + ": revision 1 READY, 2 object(s)"));
+    stream.close();
+    runtime.remove("web");
+    int seen = followed.size();
+    runtime.apply("web", "2", ONE);
+    assertThat(followed).hasSize(seen);
+  }
+
+  private static WorkloadRuntime.LogSink sink(List<String> lines, AtomicBoolean completed) {
+    return new WorkloadRuntime.LogSink() {
+      @Override
+      public void line(Instant at, String line) {
+        lines.add(line);
+      }
+
+      @Override
+      public void completed() {
+        completed.set(true);
+      }
+
+      @Override
+      public void failed(String reason) {
+        lines.add("failed: " + reason);
+      }
+    };
+  }
+
+  @AfterEach
+  void close() {
+    runtime.close();
   }
 }
