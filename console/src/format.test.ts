@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, bytes, duration, metricValue } from './format';
+import { ago, bytes, duration, eventText, metricValue } from './format';
 
 describe('format', () => {
   it('writes durations in their two largest units', () => {
@@ -32,5 +32,13 @@ describe('format', () => {
     expect(metricValue('disk./.used.percent', 3.14)).toBe('3.1 %');
     expect(metricValue('mem.used.bytes', 2 * 1024 ** 2)).toBe('2.00 MiB');
     expect(metricValue('app.web.ready', 1)).toBe('1');
+  });
+
+  it('drops a kind the message repeats and writes an audit detail as pairs', () => {
+    expect(eventText('alert.rule.create', 'alert.rule.create device-gone by admin {"type":"device-offline","receivers":[]}')).toBe(
+      'device-gone by admin (type: device-offline, receivers: [])',
+    );
+    expect(eventText('OFFLINE', 'ONLINE → OFFLINE: connection closed')).toBe('ONLINE → OFFLINE: connection closed');
+    expect(eventText('x', 'x note {not json}')).toBe('note {not json}');
   });
 });

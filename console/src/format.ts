@@ -60,3 +60,24 @@ export function metricValue(name: string, v: number): string {
 export function shortSha(sha: string | undefined | null): string {
   return sha ? sha.slice(0, 12) : '–';
 }
+
+/**
+ * An event's message without its kind when it starts with it (the kind is shown beside it), and
+ * an audit entry's JSON detail written as `key: value` pairs.
+ */
+export function eventText(kind: string, message: string): string {
+  let text = message.startsWith(kind + ' ') ? message.slice(kind.length + 1) : message;
+  const brace = text.indexOf(' {');
+  if (brace >= 0 && text.endsWith('}')) {
+    try {
+      const detail = JSON.parse(text.slice(brace + 1)) as Record<string, unknown>;
+      const pairs = Object.entries(detail)
+        .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ');
+      text = text.slice(0, brace) + (pairs ? ` (${pairs})` : '');
+    } catch {
+      // not JSON: shown as it came
+    }
+  }
+  return text;
+}

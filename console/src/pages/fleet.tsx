@@ -3,7 +3,7 @@
 import { useMemo } from 'preact/hooks';
 import { q } from '../api';
 import { Empty, ErrorBanner, Link, Loading, Section, StatusBadge, Time, useTitle } from '../components';
-import { count } from '../format';
+import { count, eventText } from '../format';
 import { useGet, useNow, useThrottle } from '../hooks';
 import { useLive } from '../live';
 import { navigate, useLocation, withQuery } from '../router';
@@ -280,7 +280,7 @@ export function EventList({ events, now, showDevice = true }: { events: FleetEve
     <ol class="timeline">
       {newestFirst.map((e) => (
         <li key={e.id} class={`ev sev-${e.severity}`}>
-          <Time iso={e.at} now={now} /> <span class="kind">{e.kind}</span> {e.message}{' '}
+          <Time iso={e.at} now={now} /> <span class="kind">{e.kind}</span> {eventText(e.kind, e.message)}{' '}
           {showDevice && e.deviceId ? (
             <Link href={`/devices/${encodeURIComponent(e.deviceId)}`} class="muted">
               device

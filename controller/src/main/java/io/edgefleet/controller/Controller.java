@@ -238,7 +238,8 @@ public final class Controller implements AutoCloseable {
               apps::apps,
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
-              desired::request);
+              desired::request,
+              audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
 

@@ -141,7 +141,7 @@ public final class DemoCommand implements Callable<Integer> {
       out.println("          (one click signs in; the browser warns once about the demo's own CA)");
       out.println("API:      " + controller.url() + "/api/v1   token " + token);
       out.println("try:      " + cli + " devices list");
-      out.println("          " + cli + " rollouts show " + story.rolloutId());
+      out.println("          " + cli + " rollouts status " + story.rolloutId());
       out.println("          " + cli + " repos history " + DemoStory.SOURCE);
       out.println(
           "          edit "

@@ -1,5 +1,6 @@
 package io.edgefleet.controller.rollouts;
 
+import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.devices.DeviceStatus;
@@ -197,6 +198,7 @@ public final class RolloutEngine {
   private final Consumer<String> recompute;
   private volatile boolean devicesChanged;
   private final Supplier<Map<String, String>> gitPolicies;
+  private final AuditLog audit;
 
   /**
    * @param gate the gate the desired-state engine asks which revision of a phased app a device
@@ -204,6 +206,7 @@ public final class RolloutEngine {
    * @param git where the policies of phased Git sources come from, and what their history answers
    *     about revisions
    * @param recompute called with a device id whenever what the device should run may have changed
+   * @param audit where operators' commands (pause, resume, abort, roll back) are recorded
    */
   public RolloutEngine(
       Jdbi jdbi,
@@ -212,8 +215,10 @@ public final class RolloutEngine {
       Supplier<List<AppCatalog.App>> apps,
       Function<String, DeviceStatus> presence,
       Git git,
-      Consumer<String> recompute) {
+      Consumer<String> recompute,
+      AuditLog audit) {
     this.jdbi = jdbi;
+    this.audit = audit;
     this.clock = clock;
     this.gate = gate;
     this.apps = apps;
@@ -278,7 +283,7 @@ public final class RolloutEngine {
   // Operator commands
 
   public View pause(String id, String actor) {
-    return command(id, (h, r, now) -> commands.pause(h, r, actor, now));
+    return command(id, "pause", actor, (h, r, now) -> commands.pause(h, r, actor, now));
   }
 
   /**
@@ -286,17 +291,17 @@ public final class RolloutEngine {
    * are not ready yet.
    */
   public View resume(String id, String actor) {
-    return command(id, (h, r, now) -> commands.resume(h, r, actor, now));
+    return command(id, "resume", actor, (h, r, now) -> commands.resume(h, r, actor, now));
   }
 
   /** Stops a rollout where it is: released devices keep the new revision, the others the old. */
   public View abort(String id, String actor) {
-    return command(id, (h, r, now) -> commands.abort(h, r, actor, now));
+    return command(id, "abort", actor, (h, r, now) -> commands.abort(h, r, actor, now));
   }
 
   /** Returns every device the rollout released to what it ran before. */
   public View rollback(String id, String actor) {
-    return command(id, (h, r, now) -> commands.rollback(h, r, actor, now));
+    return command(id, "rollback", actor, (h, r, now) -> commands.rollback(h, r, actor, now));
   }
 
   @FunctionalInterface
@@ -304,13 +309,21 @@ public final class RolloutEngine {
     Set<String> apply(Handle h, Row r, long now);
   }
 
-  private View command(String id, Command c) {
+  /** Runs an operator's command and records it in the audit log, in one transaction. */
+  private View command(String id, String action, String actor, Command c) {
     Set<String> touched =
         transactions.run(
             h -> {
               Row r =
                   store.row(h, id).orElseThrow(() -> ControllerException.notFound("rollout", id));
-              return c.apply(h, r, clock.millis());
+              Set<String> devices = c.apply(h, r, clock.millis());
+              audit.record(
+                  h,
+                  actor,
+                  "rollout." + action,
+                  id,
+                  Map.of("app", r.app(), "toRevision", r.toRevision()));
+              return devices;
             });
     touched.forEach(recompute);
     return view(id, true);

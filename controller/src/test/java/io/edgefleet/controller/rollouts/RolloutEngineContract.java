@@ -2,7 +2,9 @@ package io.edgefleet.controller.rollouts;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
+import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
@@ -108,7 +110,8 @@ abstract class RolloutEngineContract {
         catalog::apps,
         this::presence,
         new RolloutEngine.Git(() -> Map.copyOf(gitPolicies), GitOps::sameContent),
-        desired::recompute);
+        desired::recompute,
+        new AuditLog(db.jdbi(), clock));
   }
 
   private DeviceStatus presence(String id) {
@@ -203,6 +206,28 @@ abstract class RolloutEngineContract {
             e ->
                 assertThat(((ControllerException) e).code())
                     .isEqualTo(ErrorCode.ROLLOUT_STATE_CONFLICT));
+    // The operator's command is audited; the refused one is not.
+    assertThat(new AuditLog(db.jdbi(), Clock.systemUTC()).recent(10))
+        .filteredOn(e -> e.action().startsWith("rollout."))
+        .extracting(AuditLog.Entry::actor, AuditLog.Entry::action, AuditLog.Entry::target)
+        .containsExactly(tuple("alice", "rollout.rollback", id));
+  }
+
+  @Test
+  void pauseResumeAndAbortAreAuditedWithWhoDidThem() {
+    fleet(4, Map.of());
+    converge("v1");
+    String id = start("v2", "canary: 1\nwaves: [100%]\n");
+    rollouts.pause(id, "alice");
+    rollouts.resume(id, "bob");
+    rollouts.abort(id, "carol");
+    assertThat(new AuditLog(db.jdbi(), Clock.systemUTC()).recent(10))
+        .filteredOn(e -> e.action().startsWith("rollout."))
+        .extracting(AuditLog.Entry::actor, AuditLog.Entry::action, AuditLog.Entry::target)
+        .containsExactlyInAnyOrder(
+            tuple("alice", "rollout.pause", id),
+            tuple("bob", "rollout.resume", id),
+            tuple("carol", "rollout.abort", id));
   }
 
   @Test
