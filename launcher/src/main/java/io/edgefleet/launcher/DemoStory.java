@@ -127,6 +127,22 @@ final class DemoStory {
         },
         () -> appStates());
     progress.end();
+    // The first revision went out under the repository's policy too: let its rollout finish (its
+    // last batch soaks) so the next commit does not supersede it.
+    await(
+        "the first rollout of " + APP + " to succeed",
+        () ->
+            controller.rollouts().list(Optional.of(APP), Optional.empty(), 1).stream()
+                .anyMatch(r -> r.state() == RolloutEngine.State.SUCCEEDED),
+        () ->
+            controller.rollouts().list(Optional.of(APP), Optional.empty(), 1).stream()
+                .map(r -> r.id() + " " + r.state() + ": " + r.reason())
+                .findFirst()
+                .orElse("no rollout"));
+    progress.say(
+        "      rollout "
+            + controller.rollouts().list(Optional.of(APP), Optional.empty(), 1).getFirst().id()
+            + " of hello 1.0 succeeded");
   }
 
   /** Step: the rig's satellite link goes down; the rig shows as offline, with the reason. */

@@ -32,6 +32,7 @@ class DemoCommandIT {
     }
     assertThat(out).contains("enrolling: 6/6 enrolled, 6/6 online");
     assertThat(out).contains("hello: 6/6 devices READY");
+    assertThat(out).containsPattern("rollout ro-[a-z0-9]+ of hello 1.0 succeeded");
     assertThat(out).containsPattern("rig-4 is OFFLINE after [0-9.]+s: ");
     assertThat(out).contains("rig-4 is offline: the rollout counts it pending-offline, not failed");
     assertThat(out).containsPattern("\\(1 pending-offline\\)");
@@ -45,7 +46,7 @@ class DemoCommandIT {
             "demo done in [0-9.]+s: 6/6 devices online; hello READY on 6/6 devices; rollout"
                 + " ro-[a-z0-9]+ succeeded \\(canary 1, wave-1 [0-9], rest [0-9]\\) with 0 failed;"
                 + " rig-4 was offline [0-9]+s, pending-offline, and converged");
-    assertThat(out).doesNotContain("demo failed");
+    assertThat(out).doesNotContain("demo failed").doesNotContain("superseded");
     String dir = out.lines().filter(l -> l.startsWith("edgefleet demo:")).findFirst().orElseThrow();
     assertThat(java.nio.file.Path.of(dir.substring(dir.lastIndexOf(' ') + 1))).doesNotExist();
   }
