@@ -1,11 +1,10 @@
-// Audit: who did what, newest first, in pages of 50 with a filter over the loaded entries.
-import { useMemo, useState } from 'preact/hooks';
+// Audit: who did what, newest first; the controller filters and pages (GET /api/v1/audit).
+import { useState } from 'preact/hooks';
 import { Empty, ErrorBanner, Loading, useTitle } from '../components';
-import { count, dateTime } from '../format';
+import { dateTime } from '../format';
 import { useGet } from '../hooks';
 import { useLive } from '../live';
 import { navigate, useLocation, withQuery } from '../router';
-import type { Items } from '../types';
 
 interface AuditEntry {
   id: string;
@@ -16,26 +15,26 @@ interface AuditEntry {
   detail?: string;
 }
 
+interface AuditPageAnswer {
+  items: AuditEntry[];
+  next?: string | null;
+}
+
 const PAGE = 50;
-/** The API answers the newest entries up to a limit; the console pages through the newest 1,000. */
-const LOADED = 1000;
 
 export function AuditPage() {
   useTitle('Audit');
   const loc = useLocation();
-  const page = Math.max(0, (Number.parseInt(loc.query.get('page') ?? '1', 10) || 1) - 1);
   const filter = loc.query.get('q') ?? '';
+  const before = loc.query.get('before') ?? '';
   const [text, setText] = useState(filter);
-  const audit = useGet<Items<AuditEntry>>(`/api/v1/audit?limit=${LOADED}`);
-  useLive({ poll: page === 0 ? audit.reload : undefined });
+  const audit = useGet<AuditPageAnswer>(withQuery('/api/v1/audit', { limit: PAGE, q: filter, before }));
+  // Only the newest page changes as things happen; an older page stays as it is.
+  useLive({ poll: before ? undefined : audit.reload });
 
-  const rows = useMemo(() => {
-    const f = filter.toLowerCase();
-    const items = audit.data?.items ?? [];
-    return f ? items.filter((e) => `${e.actor} ${e.action} ${e.target ?? ''} ${e.detail ?? ''}`.toLowerCase().includes(f)) : items;
-  }, [audit.data, filter]);
-  const shown = rows.slice(page * PAGE, (page + 1) * PAGE);
-  const go = (p: number, qtext = filter) => navigate(withQuery('/audit', { q: qtext, page: p > 0 ? p + 1 : undefined }));
+  const rows = audit.data?.items ?? [];
+  const next = audit.data?.next ?? null;
+  const go = (params: { q?: string; before?: string }) => navigate(withQuery('/audit', params));
 
   return (
     <div class="page">
@@ -45,12 +44,12 @@ export function AuditPage() {
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          go(0, text.trim());
+          go({ q: text.trim() });
         }}
       >
         <div class="field grow">
           <label for="aq">Filter by actor, action, target or detail</label>
-          <input id="aq" type="search" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} data-testid="audit-filter" />
+          <input id="aq" type="search" maxLength={200} value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} data-testid="audit-filter" />
         </div>
         <button type="submit" class="btn primary">
           Filter
@@ -58,7 +57,7 @@ export function AuditPage() {
       </form>
       <ErrorBanner error={audit.error} onRetry={audit.reload} />
       {audit.data ? (
-        shown.length ? (
+        rows.length ? (
           <div class="table-wrap">
             <table data-testid="audit-table">
               <thead>
@@ -71,7 +70,7 @@ export function AuditPage() {
                 </tr>
               </thead>
               <tbody>
-                {shown.map((e) => (
+                {rows.map((e) => (
                   <tr key={e.id}>
                     <td class="small">{dateTime(e.at)}</td>
                     <td class="small">{e.actor}</td>
@@ -86,21 +85,20 @@ export function AuditPage() {
             </table>
           </div>
         ) : (
-          <Empty>{filter ? 'No entry matches.' : 'The audit log is empty.'}</Empty>
+          <Empty>{filter ? 'No entry matches.' : before ? 'No older entries.' : 'The audit log is empty.'}</Empty>
         )
       ) : audit.loading ? (
         <Loading />
       ) : null}
       {audit.data ? (
         <nav class="pager" aria-label="Pages">
-          <button type="button" class="btn" disabled={page === 0} onClick={() => go(page - 1)} data-testid="audit-pager-prev">
-            ← Newer
+          <button type="button" class="btn" disabled={!before} onClick={() => go({ q: filter })} data-testid="audit-pager-prev">
+            ← Newest
           </button>
           <span>
-            {rows.length ? `${count(page * PAGE + 1)}–${count(page * PAGE + shown.length)} of ${count(rows.length)}` : ''}
-            {(audit.data.items.length >= LOADED && !filter) ? ' (the newest 1,000)' : ''}
+            {rows.length ? `${rows.length} ${rows.length === 1 ? 'entry' : 'entries'}${before ? ', older ones' : ', the newest'}` : ''}
           </span>
-          <button type="button" class="btn" disabled={(page + 1) * PAGE >= rows.length} onClick={() => go(page + 1)} data-testid="audit-pager-next">
+          <button type="button" class="btn" disabled={!next} onClick={() => next && go({ q: filter, before: next })} data-testid="audit-pager-next">
             Older →
           </button>
         </nav>

@@ -41,6 +41,7 @@ public final class CliCommands {
     commands.put("alerts", AlertsCommand::new);
     commands.put("fleet", FleetCommand::new);
     commands.put("events", EventsCommand::new);
+    commands.put("audit", AuditCommand::new);
     commands.put("logs", LogsCommand::new);
     commands.put("signing-key", SigningKeyCommand::new);
     commands.put("completion", CompletionCommand::new);

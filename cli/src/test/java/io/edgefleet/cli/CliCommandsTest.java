@@ -38,6 +38,7 @@ class CliCommandsTest {
             "alerts",
             "fleet",
             "events",
+            "audit",
             "logs",
             "signing-key",
             "completion");

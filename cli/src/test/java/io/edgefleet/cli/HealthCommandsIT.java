@@ -154,6 +154,58 @@ class HealthCommandsIT {
         .deviceId();
   }
 
+  @Test
+  void auditShowsWhoChangedWhatFilteredAndPagesOlderEntries() {
+    // Preregistrations concern no device yet, so they stay out of the events other tests follow.
+    List<String> serials = List.of("AUDIT-SN-1", "AUDIT-SN-2");
+    for (String serial : serials) {
+      assertThat(run("devices", "preregister", "--serial", serial, "--tag", "site=c").exitCode())
+          .isZero();
+    }
+    Cli.Result table =
+        run("audit", "--action", "preregistration.", "--search", "audit-sn", "--limit", "1");
+    assertThat(table.exitCode()).as(table.err()).isZero();
+    assertThat(table.out()).startsWith("TIME").contains("preregistration.create");
+    assertThat(table.out()).containsPattern("\\(older entries: add --before [0-9]+\\.\\S+\\)");
+    String before =
+        table
+            .out()
+            .lines()
+            .filter(l -> l.startsWith("(older entries"))
+            .findFirst()
+            .orElseThrow()
+            .replaceAll(".*--before (\\S+)\\)$", "$1");
+
+    Cli.Result older =
+        run(
+            "audit",
+            "--action",
+            "preregistration.",
+            "-q",
+            "AUDIT-sn",
+            "--limit",
+            "1",
+            "--before",
+            before,
+            "-o",
+            "json");
+    assertThat(older.exitCode()).as(older.err()).isZero();
+    JsonNode page = readTree(older.out());
+    assertThat(page.path("items")).hasSize(1);
+    String olderTarget = page.path("items").get(0).path("target").asText();
+    assertThat(olderTarget).isIn(serials);
+    // The older page holds the other preregistration, not the one already shown.
+    assertThat(table.out()).doesNotContain(olderTarget);
+
+    Cli.Result none = run("audit", "--actor", "nobody-at-all");
+    assertThat(none.exitCode()).isZero();
+    assertThat(none.out()).isEqualTo("No audit entries match.\n");
+
+    Cli.Result bad = run("audit", "--before", "yesterday");
+    assertThat(bad.exitCode()).isNotZero();
+    assertThat(bad.err()).contains("VALIDATION_FAILED").contains("next");
+  }
+
   private static JsonNode readTree(String text) {
     try {
       return Json.mapper().readTree(text);

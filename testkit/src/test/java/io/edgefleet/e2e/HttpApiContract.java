@@ -236,6 +236,46 @@ abstract class HttpApiContract {
     assertThat(admin.get("/api/v1/audit").body().toString()).contains("preregistration.create");
   }
 
+  @Test
+  void theAuditLogIsFilteredAndPagedNewestFirstWithoutLosingOrRepeatingAnEntry() {
+    for (int i = 1; i <= 5; i++) {
+      admin.post(
+          "/api/v1/preregistrations", Map.of("serial", "SN-A" + i, "tags", Map.of("site", "x")));
+    }
+    admin.post("/api/v1/preregistrations", Map.of("serial", "OTHER", "tags", Map.of("site", "y")));
+
+    List<String> seen = new java.util.ArrayList<>();
+    String next = "";
+    long previousAt = Long.MAX_VALUE;
+    for (int page = 0; page < 5 && next != null; page++) {
+      var body =
+          admin.get("/api/v1/audit?action=preregistration.&q=sn-a&limit=2&before=" + next).body();
+      for (var e : body.path("items")) {
+        long at = java.time.Instant.parse(e.path("at").asText()).toEpochMilli();
+        assertThat(at).as("newest first").isLessThanOrEqualTo(previousAt);
+        previousAt = at;
+        seen.add(e.path("target").asText());
+      }
+      next = body.path("next").isNull() ? null : body.path("next").asText(null);
+    }
+    assertThat(seen).containsExactlyInAnyOrder("SN-A1", "SN-A2", "SN-A3", "SN-A4", "SN-A5");
+    assertThat(next).as("the last page says there is no more").isNull();
+
+    assertThat(admin.get("/api/v1/audit?target=OTHER").body().path("items")).hasSize(1);
+    assertThat(admin.get("/api/v1/audit?q=SN-A3").body().path("items")).hasSize(1);
+    // LIKE's wildcards are matched literally.
+    assertThat(admin.get("/api/v1/audit?q=%25").body().path("items")).isEmpty();
+    assertThat(admin.get("/api/v1/audit?q=SN_A").body().path("items")).isEmpty();
+    assertThat(admin.get("/api/v1/audit?actor=nobody").body().path("items")).isEmpty();
+
+    AdminClient.Answer badCursor = admin.get("/api/v1/audit?before=yesterday");
+    assertThat(badCursor.status()).isEqualTo(422);
+    assertThat(badCursor.code()).isEqualTo("VALIDATION_FAILED");
+    assertThat(badCursor.body().path("message").asText()).contains("next");
+    AdminClient.Answer longFilter = admin.get("/api/v1/audit?q=" + "x".repeat(201));
+    assertThat(longFilter.status()).isEqualTo(422);
+  }
+
   private String token() {
     return controller.controller().adminToken().orElseThrow();
   }
