@@ -73,6 +73,14 @@ final class DevicesCommand {
     List<String> statuses = new ArrayList<>();
 
     @Option(
+        names = "--sort",
+        paramLabel = "KEY",
+        description =
+            "Order by name, status, lastSeen or enrolledAt; a leading '-' reverses it, e.g."
+                + " -lastSeen (default: the order devices were created in).")
+    String sort;
+
+    @Option(
         names = "--page-size",
         paramLabel = "N",
         description = "Devices asked for per request, 1 to 1000 (default: 500); all are shown.")
@@ -96,38 +104,66 @@ final class DevicesCommand {
       if (!statuses.isEmpty()) {
         query.append("&status=").append(String.join(",", new LinkedHashSet<>(statuses)));
       }
+      if (sort != null && !sort.isBlank()) {
+        query.append("&sort=").append(ControllerClient.segment(sort.strip()));
+      }
       if (watching.watch) {
         exitCode =
             watching
                 .watch(this)
                 .run(
                     () -> {
-                      JsonNode listing = all(api, query.toString());
+                      JsonNode listing =
+                          all(api, query.toString(), pageSize, sort != null && !sort.isBlank());
                       return Watch.Frame.going(
                           WatchOptions.text(
                               this, listing, () -> table(listing.path("items"), now())));
                     });
         return;
       }
-      JsonNode items = all(api, query.toString()).path("items");
+      JsonNode items =
+          all(api, query.toString(), pageSize, sort != null && !sort.isBlank()).path("items");
       printItems(items, () -> table(items, now()));
     }
 
-    /** Every page of the listing, following {@code next}, as one {@code {"items": [...]}}. */
-    static JsonNode all(ControllerClient api, String query) {
+    /**
+     * Every page of the listing as one {@code {"items": [...]}}: following {@code next} in the
+     * default order, by offset when sorted (a sorted listing has no cursor).
+     */
+    static JsonNode all(ControllerClient api, String query, int pageSize, boolean sorted) {
       ObjectNode listing = object();
       ArrayNode items = listing.putArray("items");
+      java.util.Set<String> seen = new java.util.HashSet<>();
       String after = null;
-      do {
-        JsonNode page =
-            api.get(
-                DEVICES
-                    + query
-                    + (after == null ? "" : "&after=" + ControllerClient.segment(after)));
-        page.path("items").forEach(items::add);
-        after = page.hasNonNull("next") ? page.path("next").asText() : null;
-      } while (after != null);
-      return listing;
+      while (true) {
+        String page =
+            sorted
+                ? "&offset=" + items.size()
+                : after == null ? "" : "&after=" + ControllerClient.segment(after);
+        JsonNode answer = api.get(DEVICES + query + page);
+        int before = items.size();
+        for (JsonNode d : answer.path("items")) {
+          if (sorted && !seen.add(d.path("id").asText())) {
+            // A controller that ignores offset answers the first page again.
+            throw new CliException(
+                CliException.FAILED,
+                "the controller answered a device twice while paging a sorted listing: it does"
+                    + " not page by offset (an older version?); leave out --sort");
+          }
+          items.add(d);
+        }
+        if (sorted) {
+          // A short page is the last one.
+          if (items.size() - before < pageSize) {
+            return listing;
+          }
+        } else {
+          after = answer.hasNonNull("next") ? answer.path("next").asText() : null;
+          if (after == null) {
+            return listing;
+          }
+        }
+      }
     }
   }
 

@@ -155,6 +155,19 @@ class HealthCommandsIT {
   }
 
   @Test
+  void devicesListSortsEitherWayAndReadsEveryPageOfASortedListing() {
+    Cli.Result desc = run("devices", "list", "--sort", "-name", "--page-size", "1", "-o", "json");
+    assertThat(desc.exitCode()).as(desc.err()).isZero();
+    assertThat(names(desc.out())).containsExactly("b-0", "a-1", "a-0");
+    Cli.Result asc = run("devices", "list", "--sort", "name", "--page-size", "2", "-o", "json");
+    assertThat(names(asc.out())).containsExactly("a-0", "a-1", "b-0");
+
+    Cli.Result bad = run("devices", "list", "--sort", "colour");
+    assertThat(bad.exitCode()).isNotZero();
+    assertThat(bad.err()).contains("VALIDATION_FAILED").contains("colour");
+  }
+
+  @Test
   void auditShowsWhoChangedWhatFilteredAndPagesOlderEntries() {
     // Preregistrations concern no device yet, so they stay out of the events other tests follow.
     List<String> serials = List.of("AUDIT-SN-1", "AUDIT-SN-2");
@@ -204,6 +217,12 @@ class HealthCommandsIT {
     Cli.Result bad = run("audit", "--before", "yesterday");
     assertThat(bad.exitCode()).isNotZero();
     assertThat(bad.err()).contains("VALIDATION_FAILED").contains("next");
+  }
+
+  private static List<String> names(String listing) {
+    List<String> names = new ArrayList<>();
+    readTree(listing).path("items").forEach(d -> names.add(d.path("name").asText()));
+    return names;
   }
 
   private static JsonNode readTree(String text) {
