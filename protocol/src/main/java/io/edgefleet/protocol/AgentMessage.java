@@ -12,7 +12,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.Event.class, name = "event"),
   @JsonSubTypes.Type(value = AgentMessage.TelemetryBatch.class, name = "tel"),
   @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log"),
-  @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster")
+  @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster"),
+  @JsonSubTypes.Type(value = AgentMessage.AttestationAnswer.class, name = "quote")
 })
 public sealed interface AgentMessage {
 
@@ -101,4 +102,18 @@ public sealed interface AgentMessage {
 
   /** One log line of a workload: when the container wrote it, from which pod and container. */
   record LogLine(java.time.Instant at, String pod, String container, String line) {}
+
+  /**
+   * Answer to {@link ControllerMessage.AttestationChallenge} {@code id}: the quote, or why the TPM
+   * could not give one ({@code error}, and {@code quote} null).
+   */
+  record AttestationAnswer(
+      String id,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          TpmQuote quote,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          String error)
+      implements AgentMessage {}
 }

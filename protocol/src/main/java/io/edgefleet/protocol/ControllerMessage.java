@@ -15,7 +15,9 @@ import java.util.Map;
   @JsonSubTypes.Type(value = ControllerMessage.Nudge.class, name = "nudge"),
   @JsonSubTypes.Type(value = ControllerMessage.TelemetryAck.class, name = "tack"),
   @JsonSubTypes.Type(value = ControllerMessage.LogsRequest.class, name = "logs"),
-  @JsonSubTypes.Type(value = ControllerMessage.LogsCancel.class, name = "logs-stop")
+  @JsonSubTypes.Type(value = ControllerMessage.LogsCancel.class, name = "logs-stop"),
+  @JsonSubTypes.Type(value = ControllerMessage.AttestationChallenge.class, name = "attest"),
+  @JsonSubTypes.Type(value = ControllerMessage.TrustState.class, name = "trust")
 })
 public sealed interface ControllerMessage {
 
@@ -116,4 +118,37 @@ public sealed interface ControllerMessage {
 
   /** Stop the log stream {@code id}. */
   record LogsCancel(String id) implements ControllerMessage {}
+
+  /**
+   * Quote the SHA-256 PCRs {@code pcrs} over {@code nonce} with the attestation key and answer with
+   * {@link AgentMessage.AttestationAnswer} {@code id}. Sent after each connect and every few hours
+   * to devices enrolled with a TPM.
+   *
+   * @param nonce base64 of a fresh random nonce (32 bytes)
+   */
+  record AttestationChallenge(String id, String nonce, List<Integer> pcrs)
+      implements ControllerMessage {
+    public AttestationChallenge {
+      pcrs = pcrs == null ? List.of() : List.copyOf(pcrs);
+    }
+  }
+
+  /**
+   * The device's trust as the controller judges it now; sent after each connect and on every
+   * change. On {@code QUARANTINED} the device withdraws the secrets it holds and stops every app
+   * not marked to keep running in quarantine, until a later {@code TRUSTED}.
+   *
+   * @param state {@code TRUSTED}, {@code QUARANTINED} or {@code UNVERIFIED}
+   * @param reason why, for a quarantine (which PCR or event changed); null otherwise
+   */
+  record TrustState(String state, @JsonInclude(JsonInclude.Include.NON_NULL) String reason)
+      implements ControllerMessage {
+    public static final String TRUSTED = "TRUSTED";
+    public static final String QUARANTINED = "QUARANTINED";
+    public static final String UNVERIFIED = "UNVERIFIED";
+
+    public boolean quarantined() {
+      return QUARANTINED.equals(state);
+    }
+  }
 }

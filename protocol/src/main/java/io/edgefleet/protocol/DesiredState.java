@@ -19,7 +19,8 @@ public record DesiredState(
     long generation,
     Instant issuedAt,
     List<DesiredApp> apps,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SecretRef> secrets) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -30,12 +31,30 @@ public record DesiredState(
   public DesiredState {
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
+    secrets = secrets == null ? List.of() : List.copyOf(secrets);
+  }
+
+  /** A document without secrets. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys) {
+    this(deviceId, generation, issuedAt, apps, signingKeys, List.of());
   }
 
   /** A document that announces no signing key. */
   public DesiredState(String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
-    this(deviceId, generation, issuedAt, apps, List.of());
+    this(deviceId, generation, issuedAt, apps, List.of(), List.of());
   }
+
+  /**
+   * A secret the device should hold: fetched sealed to its key from {@code
+   * /device/v1/secrets/{name}?version=}, materialised as a Kubernetes Secret {@code name} in {@code
+   * namespace}, and removed once no document references it.
+   */
+  public record SecretRef(String name, long version, String namespace) {}
 
   /**
    * A desired-state signing key of the controller: its id ({@link
@@ -53,12 +72,26 @@ public record DesiredState(
    * @param commit optional: for an app from Git, the full SHA of the commit that brought it to this
    *     revision; provenance only (absent from the JSON when null, and from documents of older
    *     controllers)
+   * @param keepInQuarantine the app keeps running while the device is quarantined (absent from the
+   *     JSON when false)
    */
   public record DesiredApp(
-      String name, String source, String revision, String bundle, long size, String commit) {
+      String name,
+      String source,
+      String revision,
+      String bundle,
+      long size,
+      String commit,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean keepInQuarantine) {
+    /** An app the device stops while it is quarantined. */
+    public DesiredApp(
+        String name, String source, String revision, String bundle, long size, String commit) {
+      this(name, source, revision, bundle, size, commit, false);
+    }
+
     /** An app without provenance (not from Git). */
     public DesiredApp(String name, String source, String revision, String bundle, long size) {
-      this(name, source, revision, bundle, size, null);
+      this(name, source, revision, bundle, size, null, false);
     }
   }
 }

@@ -9,6 +9,12 @@ public final class DeviceApi {
   public static final String BUNDLES = "/device/v1/bundles/";
   public static final String SIGNING_KEY = "/device/v1/signing-key";
 
+  /**
+   * {@code GET /device/v1/secrets/{name}?version=N}: one secret of the device's desired state,
+   * sealed to the device's own key ({@link DeviceSecret}).
+   */
+  public static final String SECRETS = "/device/v1/secrets/";
+
   /** Normal close because the controller is shutting down; reconnect with backoff. */
   public static final int CLOSE_GOING_AWAY = 1001;
 

@@ -10,6 +10,8 @@ package io.edgefleet.protocol;
  * @param certificatePem the device certificate (APPROVED only)
  * @param caCertificatePem the controller CA that issued it (APPROVED only)
  * @param signingKeyPem the Ed25519 key that signs desired state (APPROVED only)
+ * @param activation the credential-activation challenge (ACTIVATE only): the device unwraps it with
+ *     its TPM and repeats the request with the credential and a quote
  */
 public record EnrollmentResponse(
     Status status,
@@ -20,10 +22,38 @@ public record EnrollmentResponse(
     String caCertificatePem,
     Integer retryAfterSeconds,
     String message,
-    String signingKeyPem) {
+    String signingKeyPem,
+    @com.fasterxml.jackson.annotation.JsonInclude(
+            com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+        TpmChallenge activation) {
   public enum Status {
     APPROVED,
     PENDING,
-    REJECTED
+    REJECTED,
+    /** Prove the TPM: activate the credential in {@code activation} and ask again. */
+    ACTIVATE
+  }
+
+  public EnrollmentResponse(
+      Status status,
+      String deviceId,
+      String enrollmentCode,
+      String approvalUrl,
+      String certificatePem,
+      String caCertificatePem,
+      Integer retryAfterSeconds,
+      String message,
+      String signingKeyPem) {
+    this(
+        status,
+        deviceId,
+        enrollmentCode,
+        approvalUrl,
+        certificatePem,
+        caCertificatePem,
+        retryAfterSeconds,
+        message,
+        signingKeyPem,
+        null);
   }
 }
