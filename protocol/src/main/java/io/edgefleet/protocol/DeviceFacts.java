@@ -18,6 +18,8 @@ import java.util.regex.Pattern;
  *     reached)
  * @param kubernetesApiVersions the group versions the API server serves ({@code v1}, {@code
  *     apps/v1}, ...), sorted; empty if unknown
+ * @param model the hardware model as the firmware names it (DMI product name or device-tree
+ *     model); null if the device reports none. Measured-boot references can be pinned per model.
  */
 public record DeviceFacts(
     String hostname,
@@ -33,7 +35,8 @@ public record DeviceFacts(
     boolean k3s,
     boolean kubelet,
     String kubernetesVersion,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String model) {
 
   /** A Kubernetes version as Helm and the API server's {@code /version} write it. */
   public static final Pattern KUBERNETES_VERSION =
@@ -50,6 +53,40 @@ public record DeviceFacts(
     macs = macs == null ? List.of() : List.copyOf(macs);
     kubernetesApiVersions =
         kubernetesApiVersions == null ? List.of() : List.copyOf(kubernetesApiVersions);
+  }
+
+  /** Facts without a hardware model. */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet,
+      String kubernetesVersion,
+      List<String> kubernetesApiVersions) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        null);
   }
 
   /** Facts without anything known of a Kubernetes cluster. */
@@ -99,6 +136,7 @@ public record DeviceFacts(
         k3s,
         kubelet,
         version,
-        apiVersions);
+        apiVersions,
+        model);
   }
 }

@@ -42,6 +42,12 @@ public enum ErrorCode {
   TARGET_MATCHES_NOTHING(422, false),
   GIT_REMOTE_UNREACHABLE(422, false),
   TOO_MANY_STREAMS(429, true),
+  /** The onboarding credential admits only devices whose key lives in a TPM. */
+  TPM_REQUIRED(403, false),
+  /** The TPM evidence did not verify (EK chain, AK, activated credential, key proof, quote). */
+  TPM_UNTRUSTED(403, false),
+  /** The device is quarantined: its measured boot differs from its reference. */
+  DEVICE_QUARANTINED(403, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

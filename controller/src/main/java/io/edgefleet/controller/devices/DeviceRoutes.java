@@ -32,11 +32,16 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
         DeviceApi.RENEWALS,
         DEVICE,
         c -> {
+          RenewalRequest req = c.body(RenewalRequest.class);
+          if (req == null) {
+            throw ControllerException.invalid("the renewal request body is empty");
+          }
           var cert =
               devices.renew(
                   c.admittedDevice().deviceId(),
                   c.admittedDevice().certificateSerial(),
-                  c.body(RenewalRequest.class).csrPem());
+                  req.csrPem(),
+                  req.tpmKey());
           return Reply.ok(new RenewalResponse(Pem.certificate(cert), caPem.get()));
         });
     r.get(

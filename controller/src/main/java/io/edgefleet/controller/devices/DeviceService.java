@@ -7,6 +7,7 @@ import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Labels;
+import io.edgefleet.protocol.TpmKeyProof;
 import io.edgefleet.protocol.tls.Pem;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyFactory;
@@ -43,6 +44,8 @@ public final class DeviceService {
   private final BiConsumer<String, String> disconnector;
   private final StatusRefiner refiner;
   private final Consumer<String> changed;
+  private final DeviceTrustView.Reader trust;
+  private final DeviceTrustView.RenewalGuard renewalGuard;
   private final AtomicReference<LightRows> lightRows = new AtomicReference<>();
 
   /**
@@ -62,6 +65,40 @@ public final class DeviceService {
       BiConsumer<String, String> disconnector,
       StatusRefiner refiner,
       Consumer<String> changed) {
+    this(
+        jdbi,
+        clock,
+        store,
+        presence,
+        pki,
+        audit,
+        statuses,
+        disconnector,
+        refiner,
+        changed,
+        id -> DeviceTrustView.SOFTWARE_KEY,
+        (id, key, proof) -> {});
+  }
+
+  /**
+   * @param trust the identity and trust of a device, from memory
+   * @param renewalGuard checks the new key of a renewal (the TPM proof of a TPM device)
+   */
+  public DeviceService(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore store,
+      Presence presence,
+      ControllerPki pki,
+      AuditLog audit,
+      DeviceStatuses statuses,
+      BiConsumer<String, String> disconnector,
+      StatusRefiner refiner,
+      Consumer<String> changed,
+      DeviceTrustView.Reader trust,
+      DeviceTrustView.RenewalGuard renewalGuard) {
+    this.trust = trust;
+    this.renewalGuard = renewalGuard;
     this.jdbi = jdbi;
     this.statuses = statuses;
     this.disconnector = disconnector;
@@ -304,7 +341,10 @@ public final class DeviceService {
   }
 
   public FleetSummary summary() {
-    return FleetSummary.count(list(Optional.empty()).stream().map(DeviceView::status).toList());
+    List<DeviceView> all = list(Optional.empty());
+    return FleetSummary.count(
+        all.stream().map(DeviceView::status).toList(),
+        all.stream().map(v -> v.trust().state()).toList());
   }
 
   /** Approves a pending device: its certificate is issued and handed out at its next poll. */
@@ -482,20 +522,43 @@ public final class DeviceService {
   }
 
   /**
-   * Issues a fresh certificate for an admitted device's own key. The certificate it presented stays
-   * accepted (until it expires) so a device that loses the answer can simply ask again.
+   * Issues a fresh certificate for an admitted device, for its current key or a new one (the
+   * device rotates its key at renewal). The certificate it presented stays accepted until it
+   * expires, so a device that loses the answer can simply ask again; decommissioning revokes both
+   * at once. A device enrolled with a TPM must prove that the new key lives in the same TPM ({@code
+   * tpmKey}, checked by the renewal guard).
    */
   public X509Certificate renew(String deviceId, String presentedSerial, String csrPem) {
+    return renew(deviceId, presentedSerial, csrPem, null);
+  }
+
+  /** {@link #renew(String, String, String)} with the TPM evidence for the new key, if any. */
+  public X509Certificate renew(
+      String deviceId, String presentedSerial, String csrPem, TpmKeyProof tpmKey) {
     ControllerPki.ValidCsr csr = ControllerPki.validateCsr(csrPem);
+    renewalGuard.check(deviceId, csr.publicKey(), tpmKey);
     return jdbi.inTransaction(
         h -> {
           DeviceRecord r =
               store
                   .byId(h, deviceId)
                   .orElseThrow(() -> ControllerException.notFound("device", deviceId));
-          if (!csr.keyFingerprint().equals(r.keyFingerprint())) {
-            throw new ControllerException(
-                ErrorCode.INVALID_CSR, "a renewal must be for the key the device enrolled with");
+          boolean rotated = !csr.keyFingerprint().equals(r.keyFingerprint());
+          if (rotated) {
+            store
+                .byKeyFingerprint(h, csr.keyFingerprint())
+                .ifPresent(
+                    other -> {
+                      throw new ControllerException(
+                          ErrorCode.INVALID_CSR,
+                          "the renewal's key belongs to another device; generate a new key");
+                    });
+            store.setKey(
+                h,
+                r.id(),
+                csr.keyFingerprint(),
+                Pem.encode("PUBLIC KEY", csr.publicKey().getEncoded()),
+                clock.millis());
           }
           X509Certificate cert = pki.issueDevice(r.id(), csr.publicKey());
           store.renew(
@@ -511,7 +574,13 @@ public final class DeviceService {
               "device:" + r.id(),
               "device.renew",
               r.id(),
-              Map.of("expiresAt", cert.getNotAfter().toInstant().toString()));
+              Map.of(
+                  "expiresAt",
+                  cert.getNotAfter().toInstant().toString(),
+                  "newKey",
+                  rotated,
+                  "tpm",
+                  tpmKey != null));
           return cert;
         });
   }
@@ -555,6 +624,7 @@ public final class DeviceService {
   public DeviceView view(DeviceRecord d, Instant now) {
     Presence.Snapshot p = presence.snapshot(d.id());
     Status refined = refiner.refine(d, statuses.derive(d, p, now), now);
+    DeviceTrustView t = trust.of(d.id());
     return new DeviceView(
         d.id(),
         d.name(),
@@ -569,7 +639,9 @@ public final class DeviceService {
         d.lifecycle() == DeviceRecord.Lifecycle.PENDING ? d.enrollmentCode() : null,
         d.createdAt(),
         d.enrolledAt(),
-        d.certificateExpiresAt());
+        d.certificateExpiresAt(),
+        t.identity(),
+        t);
   }
 
   /**

@@ -304,6 +304,18 @@ public final class DeviceStore {
         .execute();
   }
 
+  /** Replaces the device's key (a renewal for a new key); its certificate is replaced next. */
+  public void setKey(Handle h, String id, String keyFingerprint, String publicKeyPem, long now) {
+    h.createUpdate(
+            "UPDATE devices SET key_fingerprint = :fp, public_key = :pub, updated_at = :now"
+                + " WHERE id = :id")
+        .bind("fp", keyFingerprint)
+        .bind("pub", publicKeyPem)
+        .bind("now", now)
+        .bind("id", id)
+        .execute();
+  }
+
   /** Replaces the certificate; the one the device presented stays accepted until it expires. */
   public void renew(
       Handle h,

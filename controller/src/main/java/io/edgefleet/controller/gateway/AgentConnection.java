@@ -39,6 +39,9 @@ final class AgentConnection implements FrameHandler {
   // socket stays up; only beyond it does the socket close (1009), as it cannot be skipped cheaply.
   private static final int MAX_FRAME_BYTES = 1024 * 1024;
 
+  /** How an attestation answer starts: the one message allowed up to MAX_FRAME_BYTES. */
+  private static final String QUOTE_PREFIX = "{\"t\":\"quote\"";
+
   private final AgentGateway gateway;
   private final String deviceId;
   private volatile CoreSession session;
@@ -179,8 +182,10 @@ final class AgentConnection implements FrameHandler {
   }
 
   void onText(String text, long bytes) {
-    if (bytes > MAX_MESSAGE_BYTES) {
-      gateway.oversized(deviceId, bytes, MAX_MESSAGE_BYTES);
+    // A quote carries the boot event log, which may take up to a whole frame.
+    int limit = text.startsWith(QUOTE_PREFIX) ? MAX_FRAME_BYTES : MAX_MESSAGE_BYTES;
+    if (bytes > limit) {
+      gateway.oversized(deviceId, bytes, limit);
       gateway.traffic(true, "Oversized", bytes);
       return;
     }
@@ -206,6 +211,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.LogLines lines -> gateway.logLines(deviceId, lines);
       case AgentMessage.TelemetryBatch batch -> gateway.telemetry(this, deviceId, batch);
       case AgentMessage.Cluster cluster -> gateway.cluster(deviceId, cluster);
+      case AgentMessage.AttestationAnswer answer -> gateway.attestationAnswer(deviceId, answer);
     }
   }
 

@@ -62,6 +62,7 @@ public final class AgentGateway implements DeviceSockets {
   private final BiConsumer<String, AgentMessage.LogLines> logLines;
   private final Consumer<String> disconnects;
   private final Consumer<String> kubernetesChanged;
+  private final Attestation attestation;
   private final Traffic traffic;
   private final TelemetrySink telemetry;
   private final int telemetrySeconds;
@@ -88,7 +89,57 @@ public final class AgentGateway implements DeviceSockets {
       BiConsumer<String, AgentMessage> reports,
       BiConsumer<String, AgentMessage.LogLines> logLines,
       Consumer<String> disconnects,
-      Consumer<String> kubernetesChanged) {}
+      Consumer<String> kubernetesChanged,
+      Attestation attestation) {
+
+    /** Handlers for a controller that attests no device. */
+    public Handlers(
+        ToLongFunction<String> generations,
+        BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp,
+        TelemetrySink telemetry,
+        BiConsumer<String, AgentMessage> reports,
+        BiConsumer<String, AgentMessage.LogLines> logLines,
+        Consumer<String> disconnects,
+        Consumer<String> kubernetesChanged) {
+      this(
+          generations,
+          catchUp,
+          telemetry,
+          reports,
+          logLines,
+          disconnects,
+          kubernetesChanged,
+          Attestation.NONE);
+    }
+  }
+
+  /**
+   * Attests devices with a TPM over their connection. Called on the socket's thread; must not
+   * block (verification belongs on other threads).
+   */
+  public interface Attestation {
+    /** Attests nothing. */
+    Attestation NONE =
+        new Attestation() {
+          @Override
+          public void connected(String deviceId) {}
+
+          @Override
+          public void answer(String deviceId, AgentMessage.AttestationAnswer answer) {}
+
+          @Override
+          public void disconnected(String deviceId) {}
+        };
+
+    /** The device said hello and was welcomed. */
+    void connected(String deviceId);
+
+    /** The device answered an attestation challenge. */
+    void answer(String deviceId, AgentMessage.AttestationAnswer answer);
+
+    /** The device's connection ended. */
+    void disconnected(String deviceId);
+  }
 
   /**
    * @param connections the devices' live connections, which this gateway adds to and removes from
@@ -116,6 +167,7 @@ public final class AgentGateway implements DeviceSockets {
     this.logLines = handlers.logLines();
     this.disconnects = handlers.disconnects();
     this.kubernetesChanged = handlers.kubernetesChanged();
+    this.attestation = handlers.attestation();
     this.clock = clock;
     this.connectionLog = new ConnectionLog(LOG::info, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
@@ -272,8 +324,18 @@ public final class AgentGateway implements DeviceSockets {
   private void ended(String deviceId) {
     try {
       disconnects.accept(deviceId);
+      attestation.disconnected(deviceId);
     } catch (RuntimeException e) {
       LOG.warn("disconnect listener failed for {}: {}", deviceId, e.toString());
+    }
+  }
+
+  void attestationAnswer(String deviceId, AgentMessage.AttestationAnswer answer) {
+    try {
+      attestation.answer(deviceId, answer);
+    } catch (RuntimeException e) {
+      malformedMessages.incrementAndGet();
+      LOG.debug("attestation answer from {} refused: {}", deviceId, e.toString());
     }
   }
 
@@ -391,6 +453,11 @@ public final class AgentGateway implements DeviceSockets {
     // request (and its TLS handshake) after every reconnect. Up-to-date devices cost nothing.
     if (known != null && known != generation) {
       catchUp.apply(deviceId, known).ifPresent(c::send);
+    }
+    try {
+      attestation.connected(deviceId);
+    } catch (RuntimeException e) {
+      LOG.warn("device {} could not be challenged: {}", deviceId, e.toString());
     }
   }
 

@@ -59,7 +59,18 @@ public final class OnboardingTokens {
       Integer maxUses,
       String expiresIn,
       Boolean requireApproval,
-      Integer perMinute) {
+      Integer perMinute,
+      Boolean requireTpm) {
+
+    public CreateRequest(
+        String name,
+        Map<String, String> tags,
+        Integer maxUses,
+        String expiresIn,
+        Boolean requireApproval,
+        Integer perMinute) {
+      this(name, tags, maxUses, expiresIn, requireApproval, perMinute, null);
+    }
 
     public CreateRequest(
         String name,
@@ -67,7 +78,7 @@ public final class OnboardingTokens {
         Integer maxUses,
         String expiresIn,
         Boolean requireApproval) {
-      this(name, tags, maxUses, expiresIn, requireApproval, null);
+      this(name, tags, maxUses, expiresIn, requireApproval, null, null);
     }
   }
 
@@ -83,11 +94,20 @@ public final class OnboardingTokens {
       boolean requireApproval,
       Instant createdAt,
       boolean revoked,
-      int perMinute) {}
+      int perMinute,
+      boolean requireTpm) {}
 
-  /** What a successful enrollment with a token grants. */
+  /**
+   * What a successful enrollment with a token grants.
+   *
+   * @param requireTpm only a device whose key lives in a TPM may enroll with it
+   */
   public record Grant(
-      String tokenId, Map<String, String> tags, boolean requireApproval, int perMinute) {}
+      String tokenId,
+      Map<String, String> tags,
+      boolean requireApproval,
+      int perMinute,
+      boolean requireTpm) {}
 
   public View create(CreateRequest req, String actor) {
     Map<String, String> tags = req.tags() == null ? Map.of() : req.tags();
@@ -124,14 +144,15 @@ public final class OnboardingTokens {
     String token = Ids.secret("efo");
     Instant now = clock.instant();
     boolean approval = Boolean.TRUE.equals(req.requireApproval());
+    boolean tpm = Boolean.TRUE.equals(req.requireTpm());
     Instant exp = expiresAt;
     jdbi.useTransaction(
         h -> {
           h.createUpdate(
                   "INSERT INTO onboarding_tokens (id, name, token_hash, tags, max_uses, uses,"
-                      + " expires_at, require_approval, revoked, created_at, per_minute) VALUES"
-                      + " (:id, :name, :hash, :tags, :maxUses, 0, :exp, :approval, FALSE, :now,"
-                      + " :perMinute)")
+                      + " expires_at, require_approval, revoked, created_at, per_minute,"
+                      + " require_tpm) VALUES (:id, :name, :hash, :tags, :maxUses, 0, :exp,"
+                      + " :approval, FALSE, :now, :perMinute, :tpm)")
               .bind("id", id)
               .bind("name", req.name())
               .bind("hash", Tokens.hash(token))
@@ -141,6 +162,7 @@ public final class OnboardingTokens {
               .bind("approval", approval)
               .bind("now", now.toEpochMilli())
               .bind("perMinute", perMinute)
+              .bind("tpm", tpm)
               .execute();
           audit.record(
               h,
@@ -155,7 +177,9 @@ public final class OnboardingTokens {
                   "expiresAt",
                   exp == null ? NEVER : exp.toString(),
                   "perMinute",
-                  perMinute));
+                  perMinute,
+                  "requireTpm",
+                  tpm));
         });
     return new View(
         id,
@@ -168,7 +192,8 @@ public final class OnboardingTokens {
         approval,
         now,
         false,
-        perMinute);
+        perMinute,
+        tpm);
   }
 
   public List<View> list() {
@@ -213,7 +238,7 @@ public final class OnboardingTokens {
     if (n == 0) {
       throw usedUp(v);
     }
-    return new Grant(v.id(), v.tags(), v.requireApproval(), v.perMinute());
+    return new Grant(v.id(), v.tags(), v.requireApproval(), v.perMinute(), v.requireTpm());
   }
 
   private View usable(Handle h, String token) {
@@ -275,7 +300,8 @@ public final class OnboardingTokens {
         rs.getBoolean("require_approval"),
         Instant.ofEpochMilli(rs.getLong("created_at")),
         rs.getBoolean("revoked"),
-        perMinute(rs));
+        perMinute(rs),
+        rs.getBoolean("require_tpm"));
   }
 
   private static int perMinute(ResultSet rs) throws SQLException {

@@ -31,8 +31,20 @@ public final class Preregistrations {
     this.audit = audit;
   }
 
+  /**
+   * @param requireTpm only a device whose key lives in a TPM may enroll with this serial
+   */
   public record CreateRequest(
-      String serial, String name, Map<String, String> tags, Boolean requireApproval) {}
+      String serial,
+      String name,
+      Map<String, String> tags,
+      Boolean requireApproval,
+      Boolean requireTpm) {
+    public CreateRequest(
+        String serial, String name, Map<String, String> tags, Boolean requireApproval) {
+      this(serial, name, tags, requireApproval, null);
+    }
+  }
 
   public record View(
       String serial,
@@ -40,7 +52,8 @@ public final class Preregistrations {
       Map<String, String> tags,
       boolean requireApproval,
       Instant createdAt,
-      String deviceId) {}
+      String deviceId,
+      boolean requireTpm) {}
 
   public View create(CreateRequest req, String actor) {
     String serial = req.serial() == null ? "" : req.serial().trim();
@@ -55,6 +68,7 @@ public final class Preregistrations {
     }
     Instant now = clock.instant();
     boolean approval = Boolean.TRUE.equals(req.requireApproval());
+    boolean tpm = Boolean.TRUE.equals(req.requireTpm());
     return jdbi.inTransaction(
         h -> {
           if (find(h, serial).isPresent()) {
@@ -63,16 +77,22 @@ public final class Preregistrations {
                 "serial " + serial + " is already pre-registered; remove it first to change it");
           }
           h.createUpdate(
-                  "INSERT INTO preregistrations (serial, name, tags, require_approval, created_at)"
-                      + " VALUES (:serial, :name, :tags, :approval, :now)")
+                  "INSERT INTO preregistrations (serial, name, tags, require_approval, created_at,"
+                      + " require_tpm) VALUES (:serial, :name, :tags, :approval, :now, :tpm)")
               .bind("serial", serial)
               .bind("name", req.name())
               .bind("tags", JsonColumns.tags(tags))
               .bind("approval", approval)
               .bind("now", now.toEpochMilli())
+              .bind("tpm", tpm)
               .execute();
-          audit.record(h, actor, "preregistration.create", serial, Map.of("tags", tags));
-          return new View(serial, req.name(), Map.copyOf(tags), approval, now, null);
+          audit.record(
+              h,
+              actor,
+              "preregistration.create",
+              serial,
+              Map.of("tags", tags, "requireTpm", tpm));
+          return new View(serial, req.name(), Map.copyOf(tags), approval, now, null, tpm);
         });
   }
 
@@ -120,6 +140,7 @@ public final class Preregistrations {
         JsonColumns.tags(rs.getString("tags")),
         rs.getBoolean("require_approval"),
         Instant.ofEpochMilli(rs.getLong("created_at")),
-        rs.getString("device_id"));
+        rs.getString("device_id"),
+        rs.getBoolean("require_tpm"));
   }
 }
