@@ -69,7 +69,10 @@ import io.edgefleet.controller.stream.StreamHub;
 import io.edgefleet.controller.stream.StreamRoutes;
 import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.controller.telemetry.TelemetryRoutes;
+import io.edgefleet.controller.trust.Trust;
+import io.edgefleet.controller.trust.TrustRoutes;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
@@ -125,6 +128,7 @@ public final class Controller implements AutoCloseable {
   private final StreamHub streams;
   private final Deployments deployments;
   private final TelemetryIngest telemetry;
+  private final Trust trust;
   private final DeviceEvents deviceEvents;
   private final EventRetention eventRetention;
   private final ScheduledExecutorService eventScheduler;
@@ -171,6 +175,18 @@ public final class Controller implements AutoCloseable {
       DeviceStatuses statuses = new DeviceStatuses(clock, presence, config.offlineAfter());
       this.connections = new Connections();
       this.logs = LogSessions.over(connections, LogSessions.Options.defaults());
+      // Device trust: TPM identities and attestation. A quarantined device is told so over its
+      // connection and gets nothing new; one released from quarantine is nudged to fetch what it
+      // was held back from.
+      this.trust =
+          new Trust(
+              jdbi,
+              clock,
+              config.trust(),
+              store,
+              connections,
+              audit,
+              this::released);
 
       // What devices tell: their events, their telemetry, and the health model over both, which
       // refines the status of each device; the app status each device reports.
@@ -224,7 +240,9 @@ public final class Controller implements AutoCloseable {
               apps,
               gate,
               (id, nudge) -> {
-                connections.send(id, nudge);
+                if (!trust.devices().quarantined(id)) {
+                  connections.send(id, nudge);
+                }
                 health.desiredChanged(id);
               });
       commits.subscribe(source -> desired.requestAll());
@@ -261,7 +279,9 @@ public final class Controller implements AutoCloseable {
                 desired.request(id);
                 rollouts.devicesChanged();
                 health.deviceChanged(id);
-              });
+              },
+              trust.devices()::view,
+              trust.renewals());
 
       // The controller's own metrics, reading the counters kept by the features above.
       this.metrics =
@@ -293,7 +313,10 @@ public final class Controller implements AutoCloseable {
               metrics::websocketMessage,
               new AgentGateway.Handlers(
                   desired::generation,
-                  desired::catchUp,
+                  (id, known) ->
+                      trust.devices().quarantined(id)
+                          ? Optional.empty()
+                          : desired.catchUp(id, known),
                   health.observing(telemetry),
                   (id, message) -> {
                     switch (message) {
@@ -308,7 +331,8 @@ public final class Controller implements AutoCloseable {
                   },
                   logs::receive,
                   logs::disconnected,
-                  desired::request));
+                  desired::request,
+                  trust.attestations()));
 
       // Alerts: rules over the fleet's facts, delivered to receivers by webhook. Time devices spent
       // waiting for a stopped controller is not theirs: offline alerts count from its start plus
@@ -354,7 +378,8 @@ public final class Controller implements AutoCloseable {
               () -> advertised.get() + HttpApi.APPROVE_PAGE,
               config.heartbeat(),
               config.enrollmentsPerAddress(),
-              id -> desired.handOut(id).publicKeyPem());
+              id -> desired.handOut(id).publicKeyPem(),
+              trust.enrollments());
 
       // A request flows from the listener through the router to the routes of one feature.
       Supplier<ApiRoutes.Info> info = () -> info(advertised.get());
@@ -379,7 +404,8 @@ public final class Controller implements AutoCloseable {
                       bundles,
                       new SigningKeyService(jdbi, pki.signingKeys(), desired, audit),
                       appStatus,
-                      devices),
+                      devices,
+                      trust.devices()::quarantined),
                   new GitOpsRoutes(gitops),
                   new CatalogRoutes(catalog, devices),
                   new RolloutRoutes(deployments, rollouts),
@@ -390,7 +416,8 @@ public final class Controller implements AutoCloseable {
                   new FleetRoutes(fleet),
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
-                  new AuditRoutes(audit)));
+                  new AuditRoutes(audit),
+                  new TrustRoutes(trust.review())));
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -426,6 +453,7 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
+      scheduler.scheduleWithFixedDelay(this::tickAttestations, 5, 5, TimeUnit.SECONDS);
       gitops.start();
       this.alertScheduler =
           Executors.newSingleThreadScheduledExecutor(
@@ -559,6 +587,24 @@ public final class Controller implements AutoCloseable {
     return telemetry;
   }
 
+  /** A device left quarantine: it fetches the desired state it was held back from. */
+  private void released(String deviceId) {
+    connections.send(deviceId, new ControllerMessage.Nudge(desired.generation(deviceId)));
+  }
+
+  private void tickAttestations() {
+    try {
+      trust.attestations().tick();
+    } catch (RuntimeException e) {
+      LOG.warn("attestation challenges could not be sent: {}", e.toString());
+    }
+  }
+
+  /** Device trust: TPM identities, attestation, quarantine. */
+  public Trust trust() {
+    return trust;
+  }
+
   private void pruneTelemetry() {
     try {
       telemetry.prune();
@@ -672,6 +718,7 @@ public final class Controller implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
+    trust.close();
     gitops.close();
     desired.close();
     connections.closeAll();

@@ -1,9 +1,11 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.protocol.Durations;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -115,6 +117,32 @@ public final class ControllerCommand implements Callable<Integer> {
           "The most device events, and the most app and health changes, the event log keeps;"
               + " the oldest go first (default: 5000000; at least 1000).")
   long eventMaxRows = EventLimits.defaults().maxRows();
+
+  @Option(
+      names = "--tpm-ca",
+      paramLabel = "DIR",
+      description =
+          "Directory of the TPM manufacturers' endorsement-key root and intermediate certificates"
+              + " (PEM or DER files). Devices enroll with their TPM only when it is given; their EK"
+              + " certificate must chain to one of these roots.")
+  Path tpmCa;
+
+  @Option(
+      names = "--attestation-pcrs",
+      paramLabel = "LIST",
+      split = ",",
+      description =
+          "The SHA-256 PCRs devices with a TPM quote at enrollment and in every attestation"
+              + " (default: 0-9). Give indexes or ranges, e.g. 0-7,9.")
+  List<String> attestationPcrs = List.of("0-9");
+
+  @Option(
+      names = "--attestation-interval",
+      paramLabel = "DURATION",
+      description =
+          "How often a connected device with a TPM is challenged to quote its boot measurements,"
+              + " besides at each connection (default: 4h; at least 10s).")
+  String attestationInterval = "4h";
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -275,7 +303,55 @@ public final class ControllerCommand implements Callable<Integer> {
         .withMetricsTagKeys(tagKeys)
         .withAlerts(AlertOptions.defaults().withTick(alerts))
         .withEnrollmentsPerAddress(enrollmentsPerAddress)
-        .withEvents(events);
+        .withEvents(events)
+        .withTrust(trustOptions());
+  }
+
+  private TrustOptions trustOptions() {
+    TrustOptions trust;
+    try {
+      trust =
+          TrustOptions.defaults()
+              .withPcrs(pcrs(attestationPcrs))
+              .withInterval(Durations.parse(attestationInterval));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--attestation-pcrs/--attestation-interval: " + e.getMessage());
+    }
+    if (tpmCa != null) {
+      if (!Files.isDirectory(tpmCa)) {
+        throw new IllegalArgumentException(
+            "--tpm-ca " + tpmCa + " is not a directory of EK root and intermediate certificates");
+      }
+      trust = trust.withTpmCa(tpmCa);
+    }
+    return trust;
+  }
+
+  /** {@code 0-7,9} → 0..7 and 9. */
+  static List<Integer> pcrs(List<String> items) {
+    List<Integer> out = new ArrayList<>();
+    for (String item : items) {
+      String t = item.strip();
+      try {
+        int dash = t.indexOf('-');
+        if (dash > 0) {
+          int from = Integer.parseInt(t.substring(0, dash).strip());
+          int to = Integer.parseInt(t.substring(dash + 1).strip());
+          if (to < from || to - from > 23) {
+            throw new IllegalArgumentException("'" + t + "' is not a range of PCRs such as 0-9");
+          }
+          for (int i = from; i <= to; i++) {
+            out.add(i);
+          }
+        } else if (!t.isEmpty()) {
+          out.add(Integer.parseInt(t));
+        }
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("'" + t + "' is not a PCR index (0 to 23) or range");
+      }
+    }
+    return out;
   }
 
   private static String rootMessage(Throwable e) {

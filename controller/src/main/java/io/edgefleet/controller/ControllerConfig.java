@@ -4,6 +4,7 @@ import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
+import io.edgefleet.controller.trust.TrustOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.Optional;
  * @param http what one client may make the HTTPS listener spend (bodies, deadlines, connections)
  * @param enrollmentsPerAddress new devices one source address may enroll per minute
  * @param events what devices may put into the event log and how long it is kept
+ * @param trust how devices with a TPM are enrolled and attested
  */
 public record ControllerConfig(
     Path dataDir,
@@ -44,7 +46,8 @@ public record ControllerConfig(
     AlertOptions alerts,
     HttpLimits http,
     int enrollmentsPerAddress,
-    EventLimits events) {
+    EventLimits events,
+    TrustOptions trust) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -89,7 +92,8 @@ public record ControllerConfig(
         AlertOptions.defaults(),
         HttpLimits.defaults(),
         EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE,
-        EventLimits.defaults());
+        EventLimits.defaults(),
+        TrustOptions.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -167,6 +171,11 @@ public record ControllerConfig(
     return with(b -> b.events = limits);
   }
 
+  /** How devices with a TPM are enrolled and attested. */
+  public ControllerConfig withTrust(TrustOptions options) {
+    return with(b -> b.trust = options);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -194,6 +203,7 @@ public record ControllerConfig(
     HttpLimits http;
     int enrollmentsPerAddress;
     EventLimits events;
+    TrustOptions trust;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -214,6 +224,7 @@ public record ControllerConfig(
       http = c.http;
       enrollmentsPerAddress = c.enrollmentsPerAddress;
       events = c.events;
+      trust = c.trust;
     }
 
     ControllerConfig build() {
@@ -235,7 +246,8 @@ public record ControllerConfig(
           alerts,
           http,
           enrollmentsPerAddress,
-          events);
+          events,
+          trust);
     }
   }
 }

@@ -13,18 +13,32 @@ import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * The desired state's endpoints: what devices fetch (their desired state, bundles, the signing
  * key), the signing keys' rotation, and what devices report about their apps.
+ *
+ * @param held whether a device is held back from newer desired state (quarantined): it is then
+ *     told there is nothing newer, and keeps what it runs
  */
 public record DesiredRoutes(
     DesiredStateEngine desired,
     BundleStore bundles,
     SigningKeyService signingKeys,
     AppStatusService appStatus,
-    DeviceService devices)
+    DeviceService devices,
+    Predicate<String> held)
     implements Routes {
+
+  public DesiredRoutes(
+      DesiredStateEngine desired,
+      BundleStore bundles,
+      SigningKeyService signingKeys,
+      AppStatusService appStatus,
+      DeviceService devices) {
+    this(desired, bundles, signingKeys, appStatus, devices, id -> false);
+  }
 
   @Override
   public void register(Router r) {
@@ -33,6 +47,9 @@ public record DesiredRoutes(
         DEVICE,
         c -> {
           long known = c.query("known").map(DesiredRoutes::generation).orElse(0L);
+          if (held.test(c.admittedDevice().deviceId())) {
+            return Reply.noContent();
+          }
           return desired
               .newerThan(c.admittedDevice().deviceId(), known)
               .map(Reply::ok)

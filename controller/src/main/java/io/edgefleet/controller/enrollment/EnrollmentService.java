@@ -10,6 +10,7 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.trust.TpmEnrollments;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.EnrollmentRequest;
@@ -68,6 +69,9 @@ public final class EnrollmentService {
   /** The desired-state signing key (PEM) an approved device is handed, by device id. */
   private final java.util.function.Function<String, String> signingKeyFor;
 
+  /** Checks the TPM evidence of devices enrolling with a TPM; null refuses them all. */
+  private final TpmEnrollments tpm;
+
   public EnrollmentService(
       Jdbi jdbi,
       Clock clock,
@@ -81,6 +85,41 @@ public final class EnrollmentService {
       java.time.Duration heartbeat,
       int perAddressPerMinute,
       java.util.function.Function<String, String> signingKeyFor) {
+    this(
+        jdbi,
+        clock,
+        store,
+        devices,
+        tokens,
+        preregistrations,
+        pki,
+        audit,
+        approvalPage,
+        heartbeat,
+        perAddressPerMinute,
+        signingKeyFor,
+        null);
+  }
+
+  /**
+   * @param tpm checks the TPM evidence of devices enrolling with a TPM (EK chain, credential
+   *     activation, quote); null to refuse them
+   */
+  public EnrollmentService(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore store,
+      DeviceService devices,
+      OnboardingTokens tokens,
+      Preregistrations preregistrations,
+      ControllerPki pki,
+      AuditLog audit,
+      Supplier<String> approvalPage,
+      java.time.Duration heartbeat,
+      int perAddressPerMinute,
+      java.util.function.Function<String, String> signingKeyFor,
+      TpmEnrollments tpm) {
+    this.tpm = tpm;
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -115,6 +154,40 @@ public final class EnrollmentService {
           "no onboarding token and no serial number: put a token in the bootstrap file or"
               + " pre-register this device's serial with `edgefleet devices preregister`");
     }
+    Optional<DeviceRecord> known = jdbi.withHandle(h -> store.byKeyFingerprint(h, csr.keyFingerprint()));
+    if (known.isPresent()) {
+      return answer(known.get());
+    }
+    TpmEnrollments.Evidence evidence = null;
+    if (req.tpm() != null) {
+      if (tpm == null) {
+        throw new ControllerException(
+            ErrorCode.TPM_UNTRUSTED,
+            "this controller does not enroll devices with a TPM; enroll with a software key");
+      }
+      // The credential must be usable before any TPM work is done for the request.
+      limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
+      checkCredential(token, serial);
+      TpmEnrollments.Outcome outcome =
+          tpm.check(req.tpm(), csr.publicKey(), csr.keyFingerprint());
+      if (outcome instanceof TpmEnrollments.Activate activate) {
+        return new EnrollmentResponse(
+            EnrollmentResponse.Status.ACTIVATE,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            "prove the TPM: activate the credential and quote PCRs "
+                + activate.challenge().pcrs()
+                + " over the nonce, then repeat the request",
+            null,
+            activate.challenge());
+      }
+      evidence = ((TpmEnrollments.Verified) outcome).evidence();
+    }
+    TpmEnrollments.Evidence proven = evidence;
     DeviceRecord device =
         jdbi.inTransaction(
             h -> {
@@ -122,13 +195,43 @@ public final class EnrollmentService {
               if (existing.isPresent()) {
                 return existing.get();
               }
-              limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
-              return enrollNew(h, req, csr, facts, serial, token, remoteAddress);
+              if (proven == null) {
+                limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
+              }
+              DeviceRecord d = enrollNew(h, req, csr, facts, serial, token, remoteAddress);
+              if (proven != null) {
+                tpm.store(h, d.id(), proven);
+              }
+              return d;
             });
+    if (proven != null) {
+      tpm.enrolled(device.id());
+    }
     if (device.lifecycle() == DeviceRecord.Lifecycle.ACTIVE && device.enrolledAt() != null) {
       devices.changed(device.id());
     }
     return answer(device);
+  }
+
+  /**
+   * Refuses a request whose credential could not enroll a device now, without using it: before a
+   * TPM challenge is made for it.
+   */
+  private void checkCredential(String token, String serial) {
+    if (token != null) {
+      tokens.checkUsable(token);
+      return;
+    }
+    if (jdbi.withHandle(h -> preregistrations.find(h, serial)).isEmpty()) {
+      throw new ControllerException(
+          ErrorCode.ENROLLMENT_CREDENTIAL_MISSING,
+          "serial number "
+              + serial
+              + " is not pre-registered and no onboarding token was given; pre-register it with"
+              + " `edgefleet devices preregister --serial "
+              + serial
+              + "` or use a bootstrap file with a token");
+    }
   }
 
   private DeviceRecord enrollNew(
@@ -152,6 +255,9 @@ public final class EnrollmentService {
     if (token != null) {
       OnboardingTokens.Grant grant = tokens.consume(h, token);
       limit("token " + grant.tokenId(), grant.perMinute(), "with token " + grant.tokenId());
+      if (grant.requireTpm() && req.tpm() == null) {
+        throw tpmRequired("onboarding token " + grant.tokenId());
+      }
       tags.putAll(grant.tags());
       approval = grant.requireApproval();
       tokenId = grant.tokenId();
@@ -173,6 +279,9 @@ public final class EnrollmentService {
                 + serial
                 + " already belongs to an enrolled device; decommission that device before this"
                 + " hardware can enroll again");
+      }
+      if (prereg.get().requireTpm() && req.tpm() == null) {
+        throw tpmRequired("the pre-registration of serial " + serial);
       }
       tags.putAll(prereg.get().tags());
       approval = approval || prereg.get().requireApproval();
@@ -221,6 +330,15 @@ public final class EnrollmentService {
       devices.issueCertificateFor(h, pending);
     }
     return store.byId(h, id).orElseThrow();
+  }
+
+  private static ControllerException tpmRequired(String credential) {
+    return new ControllerException(
+        ErrorCode.TPM_REQUIRED,
+        credential
+            + " admits only devices whose key lives in a TPM, and this request has a software key:"
+            + " run the agent on hardware with a TPM 2.0 (or give it --tpm), or enroll with a"
+            + " credential created without --require-tpm");
   }
 
   /** Spends one unit of {@code key}'s budget or refuses the request, which then stores nothing. */
@@ -285,7 +403,7 @@ public final class EnrollmentService {
     }
     for (String text :
         new String[] {
-          f.hostname(), f.serial(), f.arch(), f.os(), f.osVersion(), f.agentVersion()
+          f.hostname(), f.serial(), f.arch(), f.os(), f.osVersion(), f.agentVersion(), f.model()
         }) {
       if (text != null && text.length() > MAX_FACT_TEXT) {
         throw ControllerException.invalid("a fact is longer than " + MAX_FACT_TEXT + " characters");

@@ -82,7 +82,8 @@ public final class FleetSummaries {
                 health.inMaintenance(v.tags()),
                 (v.status() == DeviceStatus.ONLINE || v.status() == DeviceStatus.DEGRADED)
                     && health.updating(v.id(), now),
-                v.tags()));
+                v.tags(),
+                v.trust() == null ? null : v.trust().state()));
       }
     }
     List<FleetReport.Group> groups = new ArrayList<>();
@@ -117,10 +118,13 @@ public final class FleetSummaries {
       Instant since,
       boolean maintenance,
       boolean updating,
-      Map<String, String> tags) {}
+      Map<String, String> tags,
+      String trust) {}
 
   private static FleetSummary counts(List<Row> rows) {
-    return FleetSummary.count(rows.stream().map(Row::status).toList());
+    return FleetSummary.count(
+        rows.stream().map(Row::status).toList(),
+        rows.stream().map(Row::trust).filter(t -> t != null).toList());
   }
 
   /** The derived figures and the sentence for these devices. */

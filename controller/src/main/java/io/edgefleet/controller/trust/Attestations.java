@@ -8,6 +8,7 @@ import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.TpmQuote;
 import io.edgefleet.protocol.tpm.AttestationException;
 import io.edgefleet.protocol.tpm.QuoteVerifier;
+import io.edgefleet.protocol.tpm.VerifiedQuote;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -189,7 +190,7 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
       return;
     }
     try {
-      QuoteVerifier.VerifiedQuote v =
+      VerifiedQuote v =
           QuoteVerifier.verify(entry.get().ak(), quote, c.nonce(), c.pcrs());
       verifiedCount.increment();
       trust.verified(deviceId, v, quote.eventLog());

@@ -8,9 +8,9 @@ import io.edgefleet.controller.gateway.Connections;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.tpm.AttestationException;
 import io.edgefleet.protocol.tpm.EventLog;
-import io.edgefleet.protocol.tpm.QuoteVerifier;
 import io.edgefleet.protocol.tpm.TpmFormatException;
 import io.edgefleet.protocol.tpm.TpmPublic;
+import io.edgefleet.protocol.tpm.VerifiedQuote;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Base64;
@@ -150,7 +150,7 @@ public final class DeviceTrust {
    * A quote that verified: TRUSTED when its PCRs equal the reference, QUARANTINED naming the PCRs
    * (and the first events) that differ otherwise.
    */
-  void verified(String deviceId, QuoteVerifier.VerifiedQuote quote, String eventLogBase64) {
+  void verified(String deviceId, VerifiedQuote quote, String eventLogBase64) {
     Instant now = clock.instant();
     Map<Integer, String> pcrs = Measurements.hex(quote.pcrs());
     Optional<TrustRecord> row = jdbi.withHandle(h -> store.byId(h, deviceId));

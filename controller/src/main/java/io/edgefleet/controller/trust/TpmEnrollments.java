@@ -16,6 +16,7 @@ import io.edgefleet.protocol.tpm.QuoteVerifier;
 import io.edgefleet.protocol.tpm.TpmAlg;
 import io.edgefleet.protocol.tpm.TpmFormatException;
 import io.edgefleet.protocol.tpm.TpmPublic;
+import io.edgefleet.protocol.tpm.VerifiedQuote;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
@@ -24,7 +25,6 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -120,11 +120,7 @@ public final class TpmEnrollments {
     TpmPublic ak = publicArea(tpm.akPublic(), "akPublic");
     try {
       root = ekRoots.validate(ekCert, chain(tpm));
-      if (!ek.holds(ekCert.getPublicKey())) {
-        throw new AttestationException(
-            AttestationException.Reason.EK_MISMATCH,
-            "the endorsement key is not the key its certificate was issued for");
-      }
+      EkRoots.requireSameKey(ekCert, ek);
       checkAk(ak);
       if (tpm.deviceKey() == null) {
         throw new AttestationException(
@@ -143,7 +139,7 @@ public final class TpmEnrollments {
       }
       // Expired, already used, or unknown (the controller restarted): a new challenge.
     }
-    return new Activate(challenge(ek, ak, tpm.akPublic(), ekFingerprint, keyFingerprint));
+    return challenge(ek, ak, tpm.akPublic(), ekFingerprint, keyFingerprint);
   }
 
   private Evidence activated(
@@ -167,7 +163,7 @@ public final class TpmEnrollments {
     if (tpm.quote() == null) {
       throw untrusted("quote is missing: quote the challenge's PCRs over its nonce");
     }
-    QuoteVerifier.VerifiedQuote v;
+    VerifiedQuote v;
     try {
       v = QuoteVerifier.verify(ak, tpm.quote(), o.nonce(), options.pcrs());
     } catch (AttestationException e) {
@@ -258,16 +254,13 @@ public final class TpmEnrollments {
     trust.load(deviceId);
   }
 
+  /** A restricted ECC P-256 signing key that cannot leave the TPM. */
   private static void checkAk(TpmPublic ak) throws AttestationException {
-    int required = TpmAlg.RESTRICTED | TpmAlg.SIGN_ENCRYPT | TpmAlg.FIXED_TPM | TpmAlg.FIXED_PARENT;
-    if (ak.type() != TpmAlg.ECC
-        || !ak.has(required)
-        || ak.has(TpmAlg.DECRYPT)
-        || ak.keyBitsOrCurve() != TpmAlg.ECC_NIST_P256) {
+    QuoteVerifier.requireAttestationKey(ak);
+    if (ak.type() != TpmAlg.ECC || ak.keyBitsOrCurve() != TpmAlg.ECC_NIST_P256) {
       throw new AttestationException(
           AttestationException.Reason.AK_NOT_RESTRICTED,
-          "the attestation key must be a restricted ECC P-256 signing key fixed to the TPM"
-              + " (fixedTPM, fixedParent, restricted, sign, not decrypt)");
+          "the attestation key must be an ECC P-256 key (ECDSA SHA-256)");
     }
   }
 
@@ -346,9 +339,5 @@ public final class TpmEnrollments {
   /** Challenges outstanding now (tests). */
   int outstanding() {
     return outstanding.size();
-  }
-
-  static boolean sameBytes(byte[] a, byte[] b) {
-    return Arrays.equals(a, b);
   }
 }

@@ -88,7 +88,7 @@ class FleetSummariesTest {
       boolean maintenance,
       boolean updating) {
     for (int i = 0; i < n; i++) {
-      rows.add(new FleetSummaries.Row(status, since, maintenance, updating, Map.of()));
+      rows.add(new FleetSummaries.Row(status, since, maintenance, updating, Map.of(), null));
     }
   }
 }
