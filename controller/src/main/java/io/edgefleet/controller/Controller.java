@@ -179,14 +179,7 @@ public final class Controller implements AutoCloseable {
       // connection and gets nothing new; one released from quarantine is nudged to fetch what it
       // was held back from.
       this.trust =
-          new Trust(
-              jdbi,
-              clock,
-              config.trust(),
-              store,
-              connections,
-              audit,
-              this::released);
+          new Trust(jdbi, clock, config.trust(), store, connections, audit, this::released);
 
       // What devices tell: their events, their telemetry, and the health model over both, which
       // refines the status of each device; the app status each device reports.

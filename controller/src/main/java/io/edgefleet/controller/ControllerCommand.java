@@ -1,9 +1,9 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
-import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
+import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -18,8 +18,8 @@ import java.util.regex.Pattern;
  *     reached)
  * @param kubernetesApiVersions the group versions the API server serves ({@code v1}, {@code
  *     apps/v1}, ...), sorted; empty if unknown
- * @param model the hardware model as the firmware names it (DMI product name or device-tree
- *     model); null if the device reports none. Measured-boot references can be pinned per model.
+ * @param model the hardware model as the firmware names it (DMI product name or device-tree model);
+ *     null if the device reports none. Measured-boot references can be pinned per model.
  */
 public record DeviceFacts(
     String hostname,

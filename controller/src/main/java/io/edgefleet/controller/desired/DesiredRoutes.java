@@ -19,8 +19,8 @@ import java.util.function.Predicate;
  * The desired state's endpoints: what devices fetch (their desired state, bundles, the signing
  * key), the signing keys' rotation, and what devices report about their apps.
  *
- * @param held whether a device is held back from newer desired state (quarantined): it is then
- *     told there is nothing newer, and keeps what it runs
+ * @param held whether a device is held back from newer desired state (quarantined): it is then told
+ *     there is nothing newer, and keeps what it runs
  */
 public record DesiredRoutes(
     DesiredStateEngine desired,

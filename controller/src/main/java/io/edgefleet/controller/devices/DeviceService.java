@@ -522,11 +522,11 @@ public final class DeviceService {
   }
 
   /**
-   * Issues a fresh certificate for an admitted device, for its current key or a new one (the
-   * device rotates its key at renewal). The certificate it presented stays accepted until it
-   * expires, so a device that loses the answer can simply ask again; decommissioning revokes both
-   * at once. A device enrolled with a TPM must prove that the new key lives in the same TPM ({@code
-   * tpmKey}, checked by the renewal guard).
+   * Issues a fresh certificate for an admitted device, for its current key or a new one (the device
+   * rotates its key at renewal). The certificate it presented stays accepted until it expires, so a
+   * device that loses the answer can simply ask again; decommissioning revokes both at once. A
+   * device enrolled with a TPM must prove that the new key lives in the same TPM ({@code tpmKey},
+   * checked by the renewal guard).
    */
   public X509Certificate renew(String deviceId, String presentedSerial, String csrPem) {
     return renew(deviceId, presentedSerial, csrPem, null);

@@ -32,9 +32,7 @@ public record DeviceTrustView(
     return QUARANTINED.equals(state);
   }
 
-  /**
-   * Answers the trust of a device from memory (called for every row of a listing).
-   */
+  /** Answers the trust of a device from memory (called for every row of a listing). */
   @FunctionalInterface
   public interface Reader {
     DeviceTrustView of(String deviceId);

@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * A device as the API shows it: stored facts plus status derived from presence and health, with the
- * reason and since when the device has been in that status, and its identity ({@code tpm} or
- * {@code software}) and trust.
+ * reason and since when the device has been in that status, and its identity ({@code tpm} or {@code
+ * software}) and trust.
  */
 public record DeviceView(
     String id,

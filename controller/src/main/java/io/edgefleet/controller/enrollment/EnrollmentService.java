@@ -154,7 +154,8 @@ public final class EnrollmentService {
           "no onboarding token and no serial number: put a token in the bootstrap file or"
               + " pre-register this device's serial with `edgefleet devices preregister`");
     }
-    Optional<DeviceRecord> known = jdbi.withHandle(h -> store.byKeyFingerprint(h, csr.keyFingerprint()));
+    Optional<DeviceRecord> known =
+        jdbi.withHandle(h -> store.byKeyFingerprint(h, csr.keyFingerprint()));
     if (known.isPresent()) {
       return answer(known.get());
     }
@@ -168,8 +169,7 @@ public final class EnrollmentService {
       // The credential must be usable before any TPM work is done for the request.
       limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
       checkCredential(token, serial);
-      TpmEnrollments.Outcome outcome =
-          tpm.check(req.tpm(), csr.publicKey(), csr.keyFingerprint());
+      TpmEnrollments.Outcome outcome = tpm.check(req.tpm(), csr.publicKey(), csr.keyFingerprint());
       if (outcome instanceof TpmEnrollments.Activate activate) {
         return new EnrollmentResponse(
             EnrollmentResponse.Status.ACTIVATE,

@@ -114,8 +114,8 @@ public final class AgentGateway implements DeviceSockets {
   }
 
   /**
-   * Attests devices with a TPM over their connection. Called on the socket's thread; must not
-   * block (verification belongs on other threads).
+   * Attests devices with a TPM over their connection. Called on the socket's thread; must not block
+   * (verification belongs on other threads).
    */
   public interface Attestation {
     /** Attests nothing. */

@@ -87,11 +87,7 @@ public final class Preregistrations {
               .bind("tpm", tpm)
               .execute();
           audit.record(
-              h,
-              actor,
-              "preregistration.create",
-              serial,
-              Map.of("tags", tags, "requireTpm", tpm));
+              h, actor, "preregistration.create", serial, Map.of("tags", tags, "requireTpm", tpm));
           return new View(serial, req.name(), Map.copyOf(tags), approval, now, null, tpm);
         });
   }

@@ -3,7 +3,6 @@ package io.edgefleet.controller.trust;
 import java.time.Instant;
 import java.util.List;
 
-
 /**
  * Answer of {@code GET /api/v1/devices/{id}/attestation}: a device's TPM identity, trust, and its
  * measurements against its reference.
@@ -35,10 +34,8 @@ public record AttestationView(
   public record Pcr(int index, String reference, String current, boolean differs) {}
 
   /** One boot event that differs: {@code changed}, {@code added} or {@code removed}. */
-  public record EventChange(
-      int pcr, int index, String change, Event reference, Event current) {}
+  public record EventChange(int pcr, int index, String change, Event reference, Event current) {}
 
   /** A boot event as shown. */
   public record Event(int index, String type, String sha256, String description) {}
-
 }

@@ -32,9 +32,9 @@ import org.slf4j.LoggerFactory;
  * <p>A connected TPM device is challenged right after its {@code hello} and then every {@code
  * interval}: a fresh random 32-byte nonce, at most one outstanding per device, valid for {@code
  * answerWithin} and for one answer. An answer to no outstanding challenge (replayed, late, or for
- * another nonce) is refused with an event and changes nothing; a quote that does not verify for
- * the outstanding challenge (another TPM's key, a replayed quote, values that do not hash to what
- * was signed) quarantines the device; an unanswered challenge counts as missed.
+ * another nonce) is refused with an event and changes nothing; a quote that does not verify for the
+ * outstanding challenge (another TPM's key, a replayed quote, values that do not hash to what was
+ * signed) quarantines the device; an unanswered challenge counts as missed.
  *
  * <p>Quotes are verified off the sockets' threads by {@code verifiers} threads behind a queue of
  * {@code queue} answers; when it is full (thousands of devices connecting at once) an answer is
@@ -156,8 +156,12 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
     Instant now = clock.instant();
     Challenge c = outstanding.get(deviceId);
     if (c == null || answer.id() == null || !c.id().equals(answer.id())) {
-      refuse(deviceId, now, "an answer to no outstanding challenge (replayed, late or unknown id "
-          + shortId(answer.id()) + ") was refused");
+      refuse(
+          deviceId,
+          now,
+          "an answer to no outstanding challenge (replayed, late or unknown id "
+              + shortId(answer.id())
+              + ") was refused");
       return;
     }
     if (!outstanding.remove(deviceId, c)) {
@@ -190,8 +194,7 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
       return;
     }
     try {
-      VerifiedQuote v =
-          QuoteVerifier.verify(entry.get().ak(), quote, c.nonce(), c.pcrs());
+      VerifiedQuote v = QuoteVerifier.verify(entry.get().ak(), quote, c.nonce(), c.pcrs());
       verifiedCount.increment();
       trust.verified(deviceId, v, quote.eventLog());
     } catch (AttestationException e) {

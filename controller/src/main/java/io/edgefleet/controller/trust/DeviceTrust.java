@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The trust of devices enrolled with a TPM: what their quotes showed, and whether they are
  * quarantined. State lives in {@code device_trust} and, for every TPM device, in memory, so that
- * {@link #quarantined} and the device views cost no query. A transition is stored with an event
- * in the fleet's event log and told to the device ({@link ControllerMessage.TrustState}); a device
+ * {@link #quarantined} and the device views cost no query. A transition is stored with an event in
+ * the fleet's event log and told to the device ({@link ControllerMessage.TrustState}); a device
  * leaving quarantine is handed to the release listener (which tells it to fetch what it was held
  * back from). Software-key devices have no row: they are {@code UNVERIFIED}, never quarantined.
  * Thread-safe.
@@ -111,8 +111,8 @@ public final class DeviceTrust {
   }
 
   /**
-   * Whether the device is quarantined: its last quote did not match its reference, did not
-   * verify, or it left too many challenges unanswered. Answered from memory; false for unknown and
+   * Whether the device is quarantined: its last quote did not match its reference, did not verify,
+   * or it left too many challenges unanswered. Answered from memory; false for unknown and
    * software-key devices.
    */
   public boolean quarantined(String deviceId) {
@@ -191,8 +191,10 @@ public final class DeviceTrust {
    * new.
    */
   void missed(String deviceId, String why) {
-    Entry e = entries.computeIfPresent(deviceId, (k, v) -> v.with(
-        v.state(), v.reason(), v.since(), v.lastAttested(), v.missed() + 1));
+    Entry e =
+        entries.computeIfPresent(
+            deviceId,
+            (k, v) -> v.with(v.state(), v.reason(), v.since(), v.lastAttested(), v.missed() + 1));
     if (e == null) {
       return;
     }
@@ -271,7 +273,9 @@ public final class DeviceTrust {
         });
     entries.computeIfPresent(
         deviceId,
-        (k, v) -> v.with(state, why, since, attested ? now : v.lastAttested(), attested ? 0 : v.missed()));
+        (k, v) ->
+            v.with(
+                state, why, since, attested ? now : v.lastAttested(), attested ? 0 : v.missed()));
     if (changed) {
       LOG.info("device {} is {}{}", deviceId, state, why == null ? "" : ": " + why);
       connections.send(deviceId, new ControllerMessage.TrustState(state, why));
@@ -311,7 +315,8 @@ public final class DeviceTrust {
             .append(d.change())
             .append(" (")
             .append(e.typeName())
-            .append(e.description() == null || e.description().isBlank() ? "" : " " + e.description())
+            .append(
+                e.description() == null || e.description().isBlank() ? "" : " " + e.description())
             .append(')');
         shown++;
       }

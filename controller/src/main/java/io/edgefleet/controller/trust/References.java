@@ -59,7 +59,8 @@ final class References {
   }
 
   private static Reference pinned(Pin p) {
-    return new Reference(p.pcrs(), p.eventLog(), "the reference pinned for " + p.describe(), p.id());
+    return new Reference(
+        p.pcrs(), p.eventLog(), "the reference pinned for " + p.describe(), p.id());
   }
 
   List<Pin> pins() {

@@ -9,8 +9,8 @@ import io.edgefleet.protocol.tpm.KeyProofs;
 import java.security.PublicKey;
 
 /**
- * A renewal of a device enrolled with a TPM must carry the proof that its new key lives in the
- * same TPM: a TPM2_Certify of the key by the attestation key registered at enrollment. Software-key
+ * A renewal of a device enrolled with a TPM must carry the proof that its new key lives in the same
+ * TPM: a TPM2_Certify of the key by the attestation key registered at enrollment. Software-key
  * devices renew with any new key.
  */
 record RenewalProofs(DeviceTrust trust) implements DeviceTrustView.RenewalGuard {

@@ -37,8 +37,8 @@ import org.jdbi.v3.core.Handle;
  * Enrollment with a TPM. The first request carries the EK certificate (and chain), the EK and AK
  * public areas and the proof that the CSR's key lives in the same TPM; they are checked and the
  * device gets an {@code ACTIVATE} answer: a credential only the TPM holding that EK can unwrap, for
- * that AK, and a nonce. The repeated request must carry the unwrapped credential (proving the AK
- * is in the TPM of the EK) and a quote over the nonce, whose measurements become the device's
+ * that AK, and a nonce. The repeated request must carry the unwrapped credential (proving the AK is
+ * in the TPM of the EK) and a quote over the nonce, whose measurements become the device's
  * reference. Only then does the normal enrollment go on (token, approval).
  *
  * <p>Challenges are kept in memory, one per CSR key, for {@link #VALID} and for one use, at most
@@ -102,8 +102,8 @@ public final class TpmEnrollments {
   /**
    * Checks the TPM part of an enrollment request for the CSR key {@code csrKey}.
    *
-   * @throws ControllerException {@code TPM_UNTRUSTED} naming what failed, {@code RATE_LIMITED}
-   *     when too many enrollments with a TPM are under way
+   * @throws ControllerException {@code TPM_UNTRUSTED} naming what failed, {@code RATE_LIMITED} when
+   *     too many enrollments with a TPM are under way
    */
   public Outcome check(TpmEnrollment tpm, PublicKey csrKey, String keyFingerprint) {
     EkRoots ekRoots =
@@ -171,7 +171,10 @@ public final class TpmEnrollments {
     }
     return new Evidence(
         ekFingerprint,
-        ekCert.getIssuerX500Principal().getName() + " (root " + root.getSubjectX500Principal().getName() + ")",
+        ekCert.getIssuerX500Principal().getName()
+            + " (root "
+            + root.getSubjectX500Principal().getName()
+            + ")",
         tpm.akPublic(),
         options.pcrs(),
         Measurements.hex(v.pcrs()),

@@ -56,7 +56,10 @@ public final class Trust implements AutoCloseable {
       return EkRoots.load(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(
-          "cannot read the TPM manufacturer certificates of --tpm-ca " + dir + ": " + e.getMessage(),
+          "cannot read the TPM manufacturer certificates of --tpm-ca "
+              + dir
+              + ": "
+              + e.getMessage(),
           e);
     }
   }

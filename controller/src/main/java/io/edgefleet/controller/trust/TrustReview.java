@@ -115,8 +115,8 @@ public final class TrustReview {
 
   /**
    * Adopts the device's current measurements as its own reference, which takes precedence over
-   * pinned ones; a quarantined device whose measurements verified becomes TRUSTED and gets what
-   * was held back.
+   * pinned ones; a quarantined device whose measurements verified becomes TRUSTED and gets what was
+   * held back.
    *
    * @throws ControllerException {@code CONFLICT} when the device's last quote did not verify (there
    *     are no measurements to accept), {@code VALIDATION_FAILED} for a software-key device

@@ -12,8 +12,7 @@ public record TrustRoutes(TrustReview review) implements Routes {
 
   @Override
   public void register(Router r) {
-    r.get(
-        "/api/v1/devices/{id}/attestation", ADMIN, c -> Reply.ok(review.show(c.path("id"))));
+    r.get("/api/v1/devices/{id}/attestation", ADMIN, c -> Reply.ok(review.show(c.path("id"))));
     r.post(
         "/api/v1/devices/{id}/attestation/accept",
         ADMIN,

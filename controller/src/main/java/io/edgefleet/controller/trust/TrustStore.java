@@ -96,7 +96,12 @@ final class TrustStore {
   }
 
   void setReference(
-      Handle h, String deviceId, Map<Integer, String> pcrs, String eventLog, String source, long now) {
+      Handle h,
+      String deviceId,
+      Map<Integer, String> pcrs,
+      String eventLog,
+      String source,
+      long now) {
     h.createUpdate(
             "UPDATE device_trust SET reference_pcrs = :pcrs, reference_event_log = :log,"
                 + " reference_source = :source, reference_at = :now, updated_at = :now"
