@@ -159,6 +159,7 @@ final class AlertsCommand {
         "  disk-usage            --percent P [--mount M] [--for D]: disk usage at or above P %%",
         "  certificate-expiring  --within D: a device certificate expiring within D",
         "  rollout-paused        [--app A] [--for D]: a rollout PAUSED",
+        "  device-quarantined    [--for D]: a TPM device QUARANTINED (its boot changed)",
         "Durations: 90s, 10m, 4h, 30d."
       })
   static final class RuleAdd extends TokenCommand {
@@ -389,6 +390,7 @@ final class AlertsCommand {
               + after;
       case "certificate-expiring" -> "certificate expires within " + r.path("within").asText();
       case "rollout-paused" -> "rollout" + (app.isEmpty() ? "" : " of " + app) + " PAUSED" + after;
+      case "device-quarantined" -> "QUARANTINED" + after;
       default -> r.path("type").asText();
     };
   }

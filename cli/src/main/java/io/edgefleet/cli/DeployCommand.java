@@ -52,6 +52,13 @@ final class DeployCommand extends TokenCommand {
       description = "Rollout policy: canary, waves, thresholds, soak, maintenance windows.")
   Path rollout;
 
+  @Option(
+      names = "--keep-in-quarantine",
+      description =
+          "Keep the app running on devices that are quarantined (their measured boot differs from"
+              + " their reference); by default it is stopped there.")
+  boolean keepInQuarantine;
+
   @Mixin ValuesOptions values;
 
   @Mixin PreflightOptions preflight;
@@ -73,6 +80,9 @@ final class DeployCommand extends TokenCommand {
     body.set("values", json(values.values()));
     if (policy != null) {
       body.put("rollout", policy);
+    }
+    if (keepInQuarantine) {
+      body.put("keepInQuarantine", true);
     }
     preflight.body(body);
     if (preflight.dryRun) {

@@ -95,6 +95,14 @@ final class DeploymentsCommand {
     @Option(names = "--rollout", paramLabel = "POLICY.yaml", description = "New rollout policy.")
     Path rollout;
 
+    @Option(
+        names = "--keep-in-quarantine",
+        negatable = true,
+        description =
+            "Keep the app running on quarantined devices (--no-keep-in-quarantine: stop it"
+                + " there); unchanged when not given.")
+    Boolean keepInQuarantine;
+
     @Mixin ValuesOptions values;
 
     @Mixin PreflightOptions preflight;
@@ -133,6 +141,9 @@ final class DeploymentsCommand {
       }
       if (policy != null) {
         body.put("rollout", policy);
+      }
+      if (keepInQuarantine != null) {
+        body.put("keepInQuarantine", keepInQuarantine);
       }
       preflight.body(body);
       if (preflight.dryRun) {

@@ -35,7 +35,8 @@ import picocli.CommandLine.Parameters;
       DevicesCommand.ListPreregistrations.class,
       DevicesCommand.Apps.class,
       DevicesCommand.Events.class,
-      DevicesCommand.Metrics.class
+      DevicesCommand.Metrics.class,
+      AttestationCommand.class
     })
 final class DevicesCommand {
   static final String DEVICES = "/api/v1/devices";
@@ -199,7 +200,10 @@ final class DevicesCommand {
     }
   }
 
-  @Command(name = "get", description = "Show one device with its hardware facts.")
+  @Command(
+      name = "get",
+      aliases = "show",
+      description = "Show one device with its hardware facts, identity and trust.")
   static final class Get extends TokenCommand {
     @Parameters(paramLabel = "ID", converter = Converters.Id.class, description = "Device id.")
     String id;
@@ -350,6 +354,13 @@ final class DevicesCommand {
     @Option(names = "--require-approval", description = "The device waits for approval.")
     boolean requireApproval;
 
+    @Option(
+        names = "--require-tpm",
+        description =
+            "Only a device whose key lives in a TPM 2.0 may enroll with this serial; a software"
+                + " key is refused with TPM_REQUIRED.")
+    boolean requireTpm;
+
     @Option(names = "--name", paramLabel = "NAME", description = "Name of the device.")
     String name;
 
@@ -365,6 +376,9 @@ final class DevicesCommand {
       ObjectNode body = object().put("serial", serial);
       tagMap.forEach(body.putObject("tags")::put);
       body.put("requireApproval", requireApproval);
+      if (requireTpm) {
+        body.put("requireTpm", true);
+      }
       Optional.ofNullable(name).ifPresent(n -> body.put("name", n));
       JsonNode created = api.post(PREREGISTRATIONS, body);
       print(created, () -> preregistrations(List.of(created), now()));
@@ -503,12 +517,14 @@ final class DevicesCommand {
   }
 
   static String table(Iterable<JsonNode> devices, Instant now) {
-    Table table = new Table("id", "name", "status", "reason", "last seen", "tags", "version");
+    Table table =
+        new Table("id", "name", "status", "trust", "reason", "last seen", "tags", "version");
     for (JsonNode d : devices) {
       table.row(
           Formats.text(d, "id"),
           Formats.text(d, "name"),
           Formats.text(d, "status"),
+          trust(d),
           Formats.text(d, "statusReason"),
           Formats.relative(d, "lastSeen", now),
           Tags.format(d.path("tags")),
@@ -528,6 +544,12 @@ final class DevicesCommand {
     fields.put("Status since", Formats.timestamp(d, "statusSince", now));
     fields.put("Last seen", Formats.timestamp(d, "lastSeen", now));
     fields.put("Tags", Tags.format(d.path("tags")));
+    JsonNode trust = d.path("trust");
+    fields.put("Identity", Formats.text(d, "identity"));
+    fields.put("Trust", Formats.text(trust, "state"));
+    fields.put("Trust reason", Formats.text(trust, "reason"));
+    fields.put("Trust since", Formats.timestamp(trust, "since", now));
+    fields.put("Last attested", Formats.timestamp(trust, "lastAttested", now));
     fields.put("Agent version", version(d));
     fields.put("Enrollment code", Formats.text(d, "enrollmentCode"));
     fields.put("Created", Formats.timestamp(d, "createdAt", now));
@@ -550,13 +572,14 @@ final class DevicesCommand {
   }
 
   static String preregistrations(Iterable<JsonNode> items, Instant now) {
-    Table table = new Table("serial", "name", "tags", "approval", "device", "created");
+    Table table = new Table("serial", "name", "tags", "approval", "tpm", "device", "created");
     for (JsonNode p : items) {
       table.row(
           Formats.text(p, "serial"),
           Formats.text(p, "name"),
           Tags.format(p.path("tags")),
           p.path("requireApproval").asBoolean() ? "required" : "automatic",
+          p.path("requireTpm").asBoolean() ? "required" : "",
           Formats.text(p, "deviceId"),
           Formats.relative(p, "createdAt", now));
     }
@@ -570,6 +593,11 @@ final class DevicesCommand {
 
   private static String device(String id) {
     return DEVICES + "/" + ControllerClient.segment(id);
+  }
+
+  /** The trust of a device with a TPM (TRUSTED, QUARANTINED); empty for a software key. */
+  static String trust(JsonNode d) {
+    return "tpm".equals(d.path("identity").asText()) ? Formats.text(d.path("trust"), "state") : "";
   }
 
   private static String version(JsonNode d) {

@@ -88,6 +88,13 @@ final class OnboardingCommand {
     boolean requireApproval;
 
     @Option(
+        names = "--require-tpm",
+        description =
+            "Only devices whose key lives in a TPM 2.0 may enroll with it (the controller needs"
+                + " --tpm-ca); a software key is refused with TPM_REQUIRED.")
+    boolean requireTpm;
+
+    @Option(
         names = "--bootstrap-out",
         paramLabel = "FILE",
         description = "Also write the agent's bootstrap file (mode 0600).")
@@ -109,6 +116,9 @@ final class OnboardingCommand {
       Optional.ofNullable(expires).ifPresent(d -> body.put("expiresIn", d));
       Optional.ofNullable(perMinute).ifPresent(n -> body.put("perMinute", n));
       body.put("requireApproval", requireApproval);
+      if (requireTpm) {
+        body.put("requireTpm", true);
+      }
       JsonNode created = api.post(TOKENS, body);
       String token = Formats.text(created, "token");
       print(created, () -> details(created, now()));
@@ -134,6 +144,9 @@ final class OnboardingCommand {
           t.path("requireApproval").asBoolean()
               ? "each waits for `edgefleet devices approve`"
               : "they are approved automatically (--require-approval to review each)";
+      if (t.path("requireTpm").asBoolean()) {
+        approval += "; only devices with a TPM";
+      }
       return expiry
           + "; "
           + uses

@@ -58,6 +58,8 @@ class AlertsCommandTest {
   void rulesReadAsConditions() throws Exception {
     assertThat(AlertsCommand.condition(json("{\"type\":\"device-offline\",\"for\":\"10m\"}")))
         .isEqualTo("offline > 10m");
+    assertThat(AlertsCommand.condition(json("{\"type\":\"device-quarantined\"}")))
+        .isEqualTo("QUARANTINED");
     assertThat(
             AlertsCommand.condition(
                 json("{\"type\":\"disk-usage\",\"percent\":90.0,\"mount\":\"/\"}")))

@@ -24,15 +24,17 @@ class DevicesCommandTest {
                     + "\"status\":\"OFFLINE\",\"statusReason\":\"nothing heard for 3d\","
                     + "\"lastSeen\":\""
                     + NOW.minus(Duration.ofDays(3))
-                    + "\",\"facts\":{\"agentVersion\":\"0.1.0\"}},"
-                    + "{\"id\":\"d-2\",\"tags\":{},\"status\":\"PENDING\"}]"),
+                    + "\",\"facts\":{\"agentVersion\":\"0.1.0\"},\"identity\":\"tpm\","
+                    + "\"trust\":{\"state\":\"QUARANTINED\"}},"
+                    + "{\"id\":\"d-2\",\"tags\":{},\"status\":\"PENDING\",\"identity\":\"software\","
+                    + "\"trust\":{\"state\":\"UNVERIFIED\"}}]"),
             NOW);
 
     assertThat(table.lines())
         .containsExactly(
-            "ID   NAME   STATUS   REASON                LAST SEEN  TAGS                    VERSION",
-            "d-1  pos-1  OFFLINE  nothing heard for 3d  3d ago     role=pos,site=store-17  0.1.0",
-            "d-2  -      PENDING  -                     -          -                       -");
+            "ID   NAME   STATUS   TRUST        REASON                LAST SEEN  TAGS                    VERSION",
+            "d-1  pos-1  OFFLINE  QUARANTINED  nothing heard for 3d  3d ago     role=pos,site=store-17  0.1.0",
+            "d-2  -      PENDING  -            -                     -          -                       -");
   }
 
   @Test

@@ -343,6 +343,7 @@ public final class Controller implements AutoCloseable {
               presence::snapshot,
               telemetry::latest,
               liveness::offlineSince,
+              trust.devices()::view,
               config.alerts(),
               advertised::get,
               metrics::alertNotification);

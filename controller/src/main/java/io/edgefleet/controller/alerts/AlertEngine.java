@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.devices.DeviceTrustView;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.Telemetry;
@@ -161,7 +162,38 @@ public final class AlertEngine implements AutoCloseable {
         clock,
         rules,
         receivers,
-        new FleetFacts(jdbi, status, presence, latestMetrics, offlineFrom),
+        status,
+        presence,
+        latestMetrics,
+        offlineFrom,
+        id -> DeviceTrustView.SOFTWARE_KEY,
+        options,
+        controllerUrl,
+        onDelivery);
+  }
+
+  /**
+   * @param trust the trust of a device (its quarantine), from memory
+   */
+  public AlertEngine(
+      Jdbi jdbi,
+      Clock clock,
+      AlertRules rules,
+      AlertReceivers receivers,
+      Function<String, DeviceStatus> status,
+      Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latestMetrics,
+      UnaryOperator<Instant> offlineFrom,
+      Function<String, DeviceTrustView> trust,
+      AlertOptions options,
+      Supplier<String> controllerUrl,
+      BiConsumer<String, String> onDelivery) {
+    this(
+        jdbi,
+        clock,
+        rules,
+        receivers,
+        new FleetFacts(jdbi, status, presence, latestMetrics, offlineFrom, trust),
         new WebhookSender.Http(options.sendTimeout()),
         options,
         controllerUrl,

@@ -144,6 +144,22 @@ final class Evaluator {
                   Optional.of(expires.minus(within))));
         }
       }
+      case DEVICE_QUARANTINED -> {
+        for (Facts.Device d : devices.values()) {
+          if (d.quarantine() != null) {
+            out.add(
+                new Finding(
+                    "device/" + d.id() + "/trust",
+                    d.id(),
+                    deviceLabels(d),
+                    "device " + display(d) + " is quarantined",
+                    (d.quarantine().reason() == null ? "" : d.quarantine().reason() + "; ")
+                        + "nothing new is delivered to it until its boot matches its reference"
+                        + " again or an operator accepts it (edgefleet devices attestation show)",
+                    Optional.ofNullable(d.quarantine().since())));
+          }
+        }
+      }
       case ROLLOUT_PAUSED -> {
         for (Facts.PausedRollout r : facts.pausedRollouts()) {
           if (rule.app() != null && !rule.app().equals(r.app())) {

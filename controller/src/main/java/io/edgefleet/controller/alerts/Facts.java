@@ -25,6 +25,7 @@ record Facts(
    * @param offlineSince when the device was last heard from or its connection closed, for an
    *     OFFLINE device; null otherwise
    * @param certificateExpiresAt null when the device has no certificate
+   * @param quarantine why the device is quarantined and since when; null when it is not
    */
   record Device(
       String id,
@@ -32,7 +33,21 @@ record Facts(
       Map<String, String> tags,
       DeviceStatus status,
       Instant offlineSince,
-      Instant certificateExpiresAt) {}
+      Instant certificateExpiresAt,
+      Quarantine quarantine) {
+    Device(
+        String id,
+        String name,
+        Map<String, String> tags,
+        DeviceStatus status,
+        Instant offlineSince,
+        Instant certificateExpiresAt) {
+      this(id, name, tags, status, offlineSince, certificateExpiresAt, null);
+    }
+  }
+
+  /** A device's quarantine: why, and since when. */
+  record Quarantine(String reason, Instant since) {}
 
   record FailedApp(String deviceId, String app, String reason) {}
 

@@ -3,6 +3,7 @@ package io.edgefleet.controller.alerts;
 import io.edgefleet.controller.desired.FailedApps;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.DeviceTrustView;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.telemetry.MetricReads;
@@ -39,6 +40,7 @@ final class FleetFacts {
   private final Function<String, Presence.Snapshot> presence;
   private final Function<String, Optional<Telemetry.Metrics>> latest;
   private final UnaryOperator<Instant> offlineFrom;
+  private final Function<String, DeviceTrustView> trust;
 
   FleetFacts(
       Jdbi jdbi,
@@ -58,6 +60,20 @@ final class FleetFacts {
       Function<String, Presence.Snapshot> presence,
       Function<String, Optional<Telemetry.Metrics>> latest,
       UnaryOperator<Instant> offlineFrom) {
+    this(jdbi, status, presence, latest, offlineFrom, id -> DeviceTrustView.SOFTWARE_KEY);
+  }
+
+  /**
+   * @param trust the trust of a device, from memory
+   */
+  FleetFacts(
+      Jdbi jdbi,
+      Function<String, DeviceStatus> status,
+      Function<String, Presence.Snapshot> presence,
+      Function<String, Optional<Telemetry.Metrics>> latest,
+      UnaryOperator<Instant> offlineFrom,
+      Function<String, DeviceTrustView> trust) {
+    this.trust = trust;
     this.jdbi = jdbi;
     this.offlineFrom = offlineFrom;
     this.deviceStore = new DeviceStore();
@@ -88,6 +104,7 @@ final class FleetFacts {
     List<Facts.Device> out = new ArrayList<>(rows.size());
     for (DeviceStore.Active r : rows) {
       DeviceStatus s = status.apply(r.id());
+      DeviceTrustView t = trust.apply(r.id());
       out.add(
           new Facts.Device(
               r.id(),
@@ -97,7 +114,8 @@ final class FleetFacts {
               s == DeviceStatus.OFFLINE
                   ? offlineFrom.apply(offlineSince(presence.apply(r.id())))
                   : null,
-              r.certificateExpires()));
+              r.certificateExpires(),
+              t != null && t.quarantined() ? new Facts.Quarantine(t.reason(), t.since()) : null));
     }
     return out;
   }

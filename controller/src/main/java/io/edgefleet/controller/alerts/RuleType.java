@@ -17,7 +17,9 @@ public enum RuleType {
   /** A device's certificate expires within {@code within}. */
   CERTIFICATE_EXPIRING("certificate-expiring"),
   /** A rollout (optionally of one app) is {@code PAUSED}. */
-  ROLLOUT_PAUSED("rollout-paused");
+  ROLLOUT_PAUSED("rollout-paused"),
+  /** A device with a TPM is {@code QUARANTINED}: its measured boot differs from its reference. */
+  DEVICE_QUARANTINED("device-quarantined");
 
   private final String id;
 

@@ -18,9 +18,21 @@ public interface AppCatalog {
    *     ReleaseGate} decides per device) rather than at once
    * @param commit optional: the full SHA of the commit that brought a Git app to this revision (its
    *     provenance, shown with the revision); null for apps that do not come from Git
+   * @param keepInQuarantine the app keeps running on a quarantined device
    */
   record App(
-      String name, String source, String revision, Target target, boolean phased, String commit) {
+      String name,
+      String source,
+      String revision,
+      Target target,
+      boolean phased,
+      String commit,
+      boolean keepInQuarantine) {
+    public App(
+        String name, String source, String revision, Target target, boolean phased, String commit) {
+      this(name, source, revision, target, phased, commit, false);
+    }
+
     public App(String name, String source, String revision, Target target, boolean phased) {
       this(name, source, revision, target, phased, null);
     }

@@ -326,7 +326,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                 pin.revision(),
                 pin.bundle(),
                 bundleSize(h, pin.bundle()),
-                pin.commit()));
+                pin.commit(),
+                e.app().keepInQuarantine()));
         continue;
       }
       Optional<String> digest =
@@ -355,7 +356,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                 keep ? previous.revision() : e.app().revision(),
                 digest.get(),
                 size,
-                keep ? previous.commit() : e.app().commit()));
+                keep ? previous.commit() : e.app().commit(),
+                e.app().keepInQuarantine()));
       }
     }
     String fingerprint = fingerprint(list);
@@ -926,7 +928,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                     .append('\n')
                     // Provenance only where there is one, so that documents from before it was
                     // carried keep their fingerprint.
-                    .append(a.commit() == null ? "" : "commit " + a.commit() + "\n"));
+                    .append(a.commit() == null ? "" : "commit " + a.commit() + "\n")
+                    .append(a.keepInQuarantine() ? "keep in quarantine\n" : ""));
     return Fingerprints.sha256(sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 

@@ -39,7 +39,14 @@ public final class DeploymentApps implements AppCatalog {
         .map(
             r -> {
               Selector s = Selector.parse(r.target());
-              return new App(r.name(), Deployments.SOURCE, r.revision(), s::matches, true);
+              return new App(
+                  r.name(),
+                  Deployments.SOURCE,
+                  r.revision(),
+                  s::matches,
+                  true,
+                  null,
+                  r.keepInQuarantine());
             })
         .toList();
   }
@@ -68,7 +75,8 @@ public final class DeploymentApps implements AppCatalog {
       String policy,
       String createdBy,
       long createdAt,
-      long updatedAt) {}
+      long updatedAt,
+      boolean keepInQuarantine) {}
 
   static List<Row> rows(Handle h) {
     return h.createQuery("SELECT * FROM deployments ORDER BY name").map((rs, c) -> row(rs)).list();
@@ -98,6 +106,7 @@ public final class DeploymentApps implements AppCatalog {
         rs.getString("policy"),
         rs.getString("created_by"),
         rs.getLong("created_at"),
-        rs.getLong("updated_at"));
+        rs.getLong("updated_at"),
+        rs.getBoolean("keep_in_quarantine"));
   }
 }

@@ -61,6 +61,8 @@ public final class Deployments {
    * Body of {@code POST /api/v1/deployments}.
    *
    * @param force start even though the preflight finds problems (see {@link Preflight})
+   * @param keepInQuarantine the app keeps running on devices that are quarantined (their measured
+   *     boot differs from their reference); by default it is stopped there
    */
   public record DeployRequest(
       String name,
@@ -69,7 +71,8 @@ public final class Deployments {
       String target,
       Map<String, Object> values,
       String rollout,
-      Boolean force) {}
+      Boolean force,
+      Boolean keepInQuarantine) {}
 
   /**
    * Body of {@code POST /api/v1/deployments/{name}/upgrade}; absent fields stay as they are.
@@ -82,7 +85,8 @@ public final class Deployments {
       Boolean resetValues,
       String target,
       String rollout,
-      Boolean force) {}
+      Boolean force,
+      Boolean keepInQuarantine) {}
 
   /** A deployment with its latest rollout. */
   public record View(
@@ -97,7 +101,8 @@ public final class Deployments {
       RolloutEngine.Summary latestRollout,
       String createdBy,
       Instant createdAt,
-      Instant updatedAt) {}
+      Instant updatedAt,
+      boolean keepInQuarantine) {}
 
   // ------------------------------------------------------------------------------------------
 
@@ -132,8 +137,8 @@ public final class Deployments {
           }
           h.createUpdate(
                   "INSERT INTO deployments (name, app, version, revision, target, vals, policy,"
-                      + " created_by, created_at, updated_at) VALUES (:name, :app, :version, :rev,"
-                      + " :target, :vals, :policy, :by, :now, :now)")
+                      + " created_by, created_at, updated_at, keep_in_quarantine) VALUES (:name,"
+                      + " :app, :version, :rev, :target, :vals, :policy, :by, :now, :now, :keep)")
               .bind("name", name)
               .bind("app", req.app())
               .bind("version", req.version())
@@ -143,6 +148,7 @@ public final class Deployments {
               .bind("policy", policy.source())
               .bind("by", actor)
               .bind("now", now)
+              .bind("keep", Boolean.TRUE.equals(req.keepInQuarantine()))
               .execute();
           String rollout =
               engine.start(
@@ -169,7 +175,9 @@ public final class Deployments {
                   "target",
                   target.toString(),
                   "rollout",
-                  rollout));
+                  rollout,
+                  "keepInQuarantine",
+                  Boolean.TRUE.equals(req.keepInQuarantine())));
           return rollout;
         });
     changed.run();
@@ -203,19 +211,24 @@ public final class Deployments {
               RolloutStepper.change(again.revision(), revision, engine.latest(h, subject(name)));
           h.createUpdate(
                   "UPDATE deployments SET version = :version, revision = :rev, target = :target,"
-                      + " vals = :vals, policy = :policy, updated_at = :now WHERE name = :name")
+                      + " vals = :vals, policy = :policy, updated_at = :now, keep_in_quarantine ="
+                      + " COALESCE(:keep, keep_in_quarantine) WHERE name = :name")
               .bind("version", version)
               .bind("rev", revision)
               .bind("target", target.toString())
               .bind("vals", Json.write(values))
               .bind("policy", policy.source())
               .bind("now", now)
+              .bind("keep", req.keepInQuarantine())
               .bind("name", name)
               .execute();
           Map<String, Object> detail = new LinkedHashMap<>();
           detail.put("version", version);
           detail.put("revision", revision);
           detail.put("target", target.toString());
+          if (req.keepInQuarantine() != null) {
+            detail.put("keepInQuarantine", req.keepInQuarantine());
+          }
           if (change.start()) {
             String rollout =
                 engine.start(
@@ -274,7 +287,8 @@ public final class Deployments {
         engine.latest(subject(r.name())).orElse(null),
         r.createdBy(),
         Instant.ofEpochMilli(r.createdAt()),
-        Instant.ofEpochMilli(r.updatedAt()));
+        Instant.ofEpochMilli(r.updatedAt()),
+        r.keepInQuarantine());
   }
 
   private DeploymentApps.Row current(String name) {

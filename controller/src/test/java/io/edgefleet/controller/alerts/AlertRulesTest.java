@@ -85,7 +85,8 @@ class AlertRulesTest {
         () -> rules.create(json("{\"name\":\"x\",\"type\":\"device-exploded\"}"), "a"),
         ErrorCode.VALIDATION_FAILED,
         "unknown rule type 'device-exploded'",
-        "device-offline, app-failed, disk-usage, certificate-expiring, rollout-paused");
+        "device-offline, app-failed, disk-usage, certificate-expiring, rollout-paused,"
+            + " device-quarantined");
     refused(
         () ->
             rules.create(

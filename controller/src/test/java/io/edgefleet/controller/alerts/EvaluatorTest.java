@@ -146,6 +146,40 @@ class EvaluatorTest {
   }
 
   @Test
+  void deviceQuarantinedFindsQuarantinedDevicesTheSelectorPicksSinceTheirQuarantine() {
+    Instant since = NOW.minusSeconds(600);
+    Facts facts =
+        new Facts(
+            List.of(
+                new Facts.Device(
+                    "d1",
+                    "one",
+                    Map.of("site", "a"),
+                    DeviceStatus.ONLINE,
+                    null,
+                    null,
+                    new Facts.Quarantine("PCR 4 differ from the reference", since)),
+                new Facts.Device("d2", "two", Map.of("site", "a"), DeviceStatus.ONLINE, null, null),
+                new Facts.Device(
+                    "d3",
+                    "three",
+                    Map.of("site", "b"),
+                    DeviceStatus.ONLINE,
+                    null,
+                    null,
+                    new Facts.Quarantine("PCR 7 differ", since))),
+            List.of(),
+            List.of(),
+            List.of());
+    List<Evaluator.Finding> found =
+        Evaluator.evaluate(rule(RuleType.DEVICE_QUARANTINED, "site=a", null), facts, NOW);
+    assertThat(found).extracting(Evaluator.Finding::subject).containsExactly("device/d1/trust");
+    assertThat(found.get(0).since()).contains(since);
+    assertThat(found.get(0).summary()).isEqualTo("device one (d1) is quarantined");
+    assertThat(found.get(0).description()).startsWith("PCR 4 differ from the reference;");
+  }
+
+  @Test
   void certificateExpiringFindsCertificatesInsideTheWindowSinceTheWindowOpened() {
     Instant soon = NOW.plus(Duration.ofDays(10));
     Facts facts =
