@@ -51,10 +51,19 @@ class CliCommandsTest {
 
     assertThat(root.getSubcommands().get("onboarding").getSubcommands())
         .containsOnlyKeys("create", "list", "revoke", "bootstrap");
+    assertThat(
+            root.getSubcommands()
+                .get("devices")
+                .getSubcommands()
+                .get("attestation")
+                .getSubcommands())
+        .containsOnlyKeys("show", "accept", "pin", "references", "unpin");
     assertThat(root.getSubcommands().get("devices").getSubcommands())
         .containsOnlyKeys(
             "list",
             "get",
+            "show",
+            "attestation",
             "rename",
             "tag",
             "untag",

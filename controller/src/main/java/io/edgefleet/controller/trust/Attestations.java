@@ -229,6 +229,11 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
     return outstanding.containsKey(deviceId);
   }
 
+  /** The device's outstanding challenge (tests). */
+  java.util.Optional<Challenge> challengeOf(String deviceId) {
+    return java.util.Optional.ofNullable(outstanding.get(deviceId));
+  }
+
   /** Challenges outstanding now. */
   public int outstandingCount() {
     return outstanding.size();

@@ -50,7 +50,7 @@ public record TrustOptions(
         Duration.ofMinutes(2),
         3,
         Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
-        4096);
+        1024);
   }
 
   public TrustOptions withTpmCa(Path dir) {
