@@ -120,6 +120,26 @@ public final class DeviceTrust {
     return e != null && DeviceTrustView.QUARANTINED.equals(e.state());
   }
 
+  /**
+   * Why the device may not be handed anything secret now, or empty: the quarantine check in the
+   * shape of the secrets' delivery policy ({@code trust.devices()::refusal}).
+   */
+  public Optional<String> refusal(String deviceId) {
+    Entry e = entries.get(deviceId);
+    if (e == null || !DeviceTrustView.QUARANTINED.equals(e.state())) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        "device "
+            + deviceId
+            + " is quarantined"
+            + (e.reason() == null ? "" : ": " + e.reason())
+            + "; nothing secret is handed to it until it is trusted again (edgefleet devices"
+            + " attestation show "
+            + deviceId
+            + ")");
+  }
+
   /** The device's identity and trust as its view shows it. */
   public DeviceTrustView view(String deviceId) {
     Entry e = entries.get(deviceId);
