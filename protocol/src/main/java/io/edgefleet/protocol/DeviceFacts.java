@@ -18,6 +18,8 @@ import java.util.regex.Pattern;
  *     reached)
  * @param kubernetesApiVersions the group versions the API server serves ({@code v1}, {@code
  *     apps/v1}, ...), sorted; empty if unknown
+ * @param identity where the device key lives: {@code tpm} (in a TPM 2.0) or {@code software} (a
+ *     file in the agent's state); null from agents that do not say
  */
 public record DeviceFacts(
     String hostname,
@@ -33,7 +35,14 @@ public record DeviceFacts(
     boolean k3s,
     boolean kubelet,
     String kubernetesVersion,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String identity) {
+
+  /** {@link #identity()} of a device whose key lives in a TPM. */
+  public static final String IDENTITY_TPM = "tpm";
+
+  /** {@link #identity()} of a device whose key is a file. */
+  public static final String IDENTITY_SOFTWARE = "software";
 
   /** A Kubernetes version as Helm and the API server's {@code /version} write it. */
   public static final Pattern KUBERNETES_VERSION =
@@ -50,6 +59,40 @@ public record DeviceFacts(
     macs = macs == null ? List.of() : List.copyOf(macs);
     kubernetesApiVersions =
         kubernetesApiVersions == null ? List.of() : List.copyOf(kubernetesApiVersions);
+  }
+
+  /** Facts that do not say where the device key lives. */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet,
+      String kubernetesVersion,
+      List<String> kubernetesApiVersions) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        null);
   }
 
   /** Facts without anything known of a Kubernetes cluster. */
@@ -99,6 +142,27 @@ public record DeviceFacts(
         k3s,
         kubelet,
         version,
-        apiVersions);
+        apiVersions,
+        identity);
+  }
+
+  /** These facts saying where the device key lives ({@link #IDENTITY_TPM} or software). */
+  public DeviceFacts withIdentity(String kind) {
+    return new DeviceFacts(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        kind);
   }
 }
