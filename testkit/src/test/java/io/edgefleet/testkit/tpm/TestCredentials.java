@@ -16,12 +16,12 @@ import javax.crypto.spec.SecretKeySpec;
  * TPM2_MakeCredential in software (TPM 2.0 Part 1, 24): what a verifier sends so that only the TPM
  * holding {@code ek} and the key named {@code akName} recovers {@code credential}.
  */
-final class TestCredentials {
-  record Challenge(byte[] credentialBlob, byte[] encryptedSecret) {}
+public final class TestCredentials {
+  public record Challenge(byte[] credentialBlob, byte[] encryptedSecret) {}
 
   private TestCredentials() {}
 
-  static Challenge make(TpmPublic ek, byte[] akName, byte[] credential) throws Exception {
+  public static Challenge make(TpmPublic ek, byte[] akName, byte[] credential) throws Exception {
     byte[] seed = new byte[32];
     new SecureRandom().nextBytes(seed);
     Cipher rsa = Cipher.getInstance("RSA/ECB/OAEPPadding");
