@@ -14,6 +14,7 @@ import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.PrintStream;
@@ -105,6 +106,7 @@ public final class Agent implements AutoCloseable {
   private final RandomGenerator random;
   private final Clock clock;
   private final PrintStream out;
+  private final TpmAccess tpm;
   private final IdentityStore identities;
   private final Facts facts;
   private final Outages outages;
@@ -125,6 +127,7 @@ public final class Agent implements AutoCloseable {
   private volatile boolean closed;
   private volatile Instant certificateNotAfter;
   private volatile ControllerLink link;
+  private volatile IdentityStore.Identity adopted;
 
   // Touched only in the control loop.
   private IdentityStore.Identity identity;
@@ -149,16 +152,19 @@ public final class Agent implements AutoCloseable {
     this.random = random;
     this.clock = clock;
     this.out = out;
-    this.identities = new IdentityStore(options.stateDir());
+    this.tpm = new TpmAccess(options.tpm());
+    this.identities = new IdentityStore(options.stateDir(), tpm);
+    TpmEventLog eventLog = new TpmEventLog(options.tpmEventLog());
     this.facts = new Facts();
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.features = new Features(out);
     this.cluster =
         new ClusterReporter(runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
     features.add(cluster);
+    features.add(new AttestationFeature(tpm, eventLog, httpExecutor));
     this.bootId = random.nextLong();
-    this.enroller = new Enroller(identities, this::transfers);
-    this.renewer = new Renewer(identities, clock);
+    this.enroller = new Enroller(identities, this::transfers, httpExecutor, eventLog);
+    this.renewer = new Renewer(identities, clock, httpExecutor);
     this.sync =
         new DesiredStateSync(
             options.stateDir(),
@@ -302,6 +308,26 @@ public final class Agent implements AutoCloseable {
     return reconcile.apps();
   }
 
+  /**
+   * ECDH with the current device key (in the TPM or in software), to open secrets sealed to the
+   * device's certificate; empty before enrollment. After a renewal it is the new key's.
+   */
+  public Optional<DeviceKeyAgreement> keyAgreement() {
+    return Optional.ofNullable(adopted).map(IdentityStore.Identity::keyAgreement);
+  }
+
+  /**
+   * {@code tpm} or {@code software}: where the current device key lives; empty before enrollment.
+   */
+  public Optional<String> identityKind() {
+    return Optional.ofNullable(adopted).map(IdentityStore.Identity::kind);
+  }
+
+  /** The current identity (key, certificate, CA); empty before enrollment. */
+  public Optional<IdentityStore.Identity> identity() {
+    return Optional.ofNullable(adopted);
+  }
+
   public Status status() {
     return new Status(
         state,
@@ -339,6 +365,7 @@ public final class Agent implements AutoCloseable {
       }
       state = State.STOPPED;
     }
+    tpm.close();
   }
 
   /**
@@ -433,6 +460,7 @@ public final class Agent implements AutoCloseable {
 
   private void adopt(IdentityStore.Identity id) {
     identity = id;
+    adopted = id;
     deviceId = id.deviceId();
     certificateNotAfter = id.certificate().getNotAfter().toInstant();
     enrollmentCode = null;

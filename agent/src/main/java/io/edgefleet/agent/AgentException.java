@@ -11,7 +11,9 @@ public class AgentException extends RuntimeException {
     CA_FINGERPRINT_MISMATCH,
     CONTROLLER_UNREACHABLE,
     ENROLLMENT_REFUSED,
-    PROTOCOL
+    PROTOCOL,
+    /** The TPM holding the device key cannot be used. */
+    TPM_UNAVAILABLE
   }
 
   private final Code code;

@@ -15,6 +15,9 @@ import java.util.function.Consumer;
  * @param name the device name to ask for at enrollment; empty: the host name
  * @param clusterCheckInterval how often the Kubernetes version and API groups of the node's cluster
  *     are read, so that an upgraded cluster is reported while the agent stays connected
+ * @param tpm the TPM that holds the device key ({@code /dev/tpmrm0}, {@code tcp://host:port},
+ *     {@code unix:///path}); empty: a software key in the state directory
+ * @param tpmEventLog the measured-boot event log sent with quotes; empty: none
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -26,7 +29,37 @@ public record AgentOptions(
     Duration reconcileInterval,
     Duration stallTimeout,
     Optional<String> name,
-    Duration clusterCheckInterval) {
+    Duration clusterCheckInterval,
+    Optional<String> tpm,
+    Optional<Path> tpmEventLog) {
+
+  /** Options for a device with a software key. */
+  public AgentOptions(
+      Path bootstrapFile,
+      Path stateDir,
+      Optional<String> serial,
+      Duration maxBackoff,
+      Duration refusedBackoff,
+      boolean showQr,
+      Duration reconcileInterval,
+      Duration stallTimeout,
+      Optional<String> name,
+      Duration clusterCheckInterval) {
+    this(
+        bootstrapFile,
+        stateDir,
+        serial,
+        maxBackoff,
+        refusedBackoff,
+        showQr,
+        reconcileInterval,
+        stallTimeout,
+        name,
+        clusterCheckInterval,
+        Optional.empty(),
+        Optional.empty());
+  }
+
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
     return new AgentOptions(
         bootstrapFile,
@@ -83,6 +116,19 @@ public record AgentOptions(
     return with(c -> c.clusterCheckInterval = d);
   }
 
+  /**
+   * The TPM that holds the device key: a device path or {@code tcp://host:port} / {@code
+   * unix:///path}; null for a software key.
+   */
+  public AgentOptions withTpm(String spec) {
+    return with(c -> c.tpm = Optional.ofNullable(spec));
+  }
+
+  /** The measured-boot event log to send with quotes; null for none. */
+  public AgentOptions withTpmEventLog(Path log) {
+    return with(c -> c.tpmEventLog = Optional.ofNullable(log));
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -97,7 +143,9 @@ public record AgentOptions(
         c.reconcileInterval,
         c.stallTimeout,
         c.name,
-        c.clusterCheckInterval);
+        c.clusterCheckInterval,
+        c.tpm,
+        c.tpmEventLog);
   }
 
   /** The options a {@code withX} method may change. */
@@ -110,6 +158,8 @@ public record AgentOptions(
     Duration stallTimeout;
     Optional<String> name;
     Duration clusterCheckInterval;
+    Optional<String> tpm;
+    Optional<Path> tpmEventLog;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -120,6 +170,8 @@ public record AgentOptions(
       stallTimeout = o.stallTimeout;
       name = o.name;
       clusterCheckInterval = o.clusterCheckInterval;
+      tpm = o.tpm;
+      tpmEventLog = o.tpmEventLog;
     }
   }
 }

@@ -2,12 +2,17 @@ package io.edgefleet.agent;
 
 import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.device.enrollment.Enrollment;
+import io.edgefleet.device.tpm.DeviceKeys;
+import io.edgefleet.device.tpm.TpmEnrollments;
+import io.edgefleet.device.tpm.TpmException;
+import io.edgefleet.device.tpm.TpmPrivateKey;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.TpmEnrollment;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.net.URI;
@@ -15,13 +20,18 @@ import java.net.http.HttpRequest;
 import java.security.KeyPair;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 
 /**
  * One enrollment attempt: the device proves its key with a CSR, shows the bootstrap file's
  * credential, and gets a certificate (checked: issued for this key, by the pinned CA) or is told to
- * wait for approval. The request is sent without waiting; the answer completes the returned stage.
+ * wait for approval. A device whose key is in a TPM also sends its TPM identity; when the
+ * controller answers {@code ACTIVATE} it unwraps the credential with its TPM, quotes over the nonce
+ * and asks again. The request is sent without waiting; the answer completes the returned stage; TPM
+ * commands run on the work executor.
  */
 final class Enroller {
 
@@ -46,10 +56,21 @@ final class Enroller {
 
   private final IdentityStore identities;
   private final Function<SSLContext, Transfers> transfers;
+  private final Executor work;
+  private final TpmEventLog eventLog;
 
-  Enroller(IdentityStore identities, Function<SSLContext, Transfers> transfers) {
+  /**
+   * @param work where TPM commands run (never the control loop's thread)
+   */
+  Enroller(
+      IdentityStore identities,
+      Function<SSLContext, Transfers> transfers,
+      Executor work,
+      TpmEventLog eventLog) {
     this.identities = identities;
     this.transfers = transfers;
+    this.work = work;
+    this.eventLog = eventLog;
   }
 
   /**
@@ -57,35 +78,122 @@ final class Enroller {
    */
   CompletableFuture<Result> enroll(Bootstrap bootstrap, DeviceFacts facts, String name) {
     KeyPair key = identities.key();
-    EnrollmentRequest req = Enrollment.request(bootstrap.token(), facts, key, name);
+    DeviceFacts reported = facts.withIdentity(DeviceKeys.kind(key.getPrivate()));
     Transfers t =
         transfers.apply(TlsContexts.pinned(new PinnedCaTrustManager(bootstrap.caFingerprint())));
-    return t.exchange(
-            HttpRequest.newBuilder(URI.create(bootstrap.baseUrl() + DeviceApi.ENROLLMENTS))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(req))),
-            1024 * 1024)
+    String url = bootstrap.baseUrl() + DeviceApi.ENROLLMENTS;
+    TpmPrivateKey tpmKey = key.getPrivate() instanceof TpmPrivateKey k ? k : null;
+    CompletableFuture<TpmEnrollment> tpm =
+        tpmKey == null
+            ? CompletableFuture.completedFuture(null)
+            : CompletableFuture.supplyAsync(
+                () -> TpmEnrollments.first(tpmKey.tpm(), tpmKey.salt()), work);
+    return tpm.thenCompose(
+            first ->
+                send(t, url, Enrollment.request(bootstrap.token(), reported, key, name, first))
+                    .thenCompose(
+                        a -> {
+                          EnrollmentResponse answer = activation(a);
+                          if (answer == null) {
+                            return CompletableFuture.completedFuture(a);
+                          }
+                          // Prove the TPM: unwrap the credential, quote over the nonce, ask again.
+                          return CompletableFuture.supplyAsync(
+                                  () -> activated(tpmKey, first, answer), work)
+                              .thenCompose(
+                                  again ->
+                                      send(
+                                          t,
+                                          url,
+                                          Enrollment.request(
+                                              bootstrap.token(), reported, key, name, again)));
+                        }))
         .handle(
             (a, err) -> {
               t.client().shutdownNow();
               if (err != null) {
+                Throwable cause = err instanceof CompletionException c ? c.getCause() : err;
+                if (cause instanceof AgentException e) {
+                  throw e;
+                }
+                if (cause instanceof TpmException e) {
+                  throw new AgentException(
+                      AgentException.Code.TPM_UNAVAILABLE,
+                      "enrollment needs the TPM, which failed: " + e.getMessage(),
+                      e);
+                }
                 return new Result.Unreachable(LinkProblem.of(err, bootstrap.baseUrl()));
               }
               if (a.status() != 200) {
                 return new Result.Refused(a.status(), a.text());
               }
-              EnrollmentResponse answer;
-              try {
-                answer = Enrollment.answer(a.body());
-              } catch (Enrollment.Failure e) {
-                throw failure(e);
-              }
+              EnrollmentResponse answer = parse(a);
               return switch (answer.status()) {
                 case APPROVED -> approved(answer, bootstrap, key);
                 case PENDING -> new Result.Pending(answer);
                 case REJECTED -> new Result.Rejected();
+                case ACTIVATE ->
+                    throw new AgentException(
+                        AgentException.Code.PROTOCOL,
+                        tpmKey == null
+                            ? "the controller asks this device to prove a TPM, but its key is not"
+                                + " in a TPM (enroll with --tpm, or ask for an onboarding token"
+                                + " that does not require one)"
+                            : "the controller did not accept the activated credential and asked"
+                                + " again: "
+                                + answer.message());
               };
             });
+  }
+
+  private CompletableFuture<Transfers.Answer> send(Transfers t, String url, EnrollmentRequest req) {
+    return t.exchange(
+        HttpRequest.newBuilder(URI.create(url))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(req))),
+        1024 * 1024);
+  }
+
+  /** The ACTIVATE answer in {@code a}, or null if it is anything else. */
+  private static EnrollmentResponse activation(Transfers.Answer a) {
+    if (a.status() != 200) {
+      return null;
+    }
+    EnrollmentResponse answer = parse(a);
+    return answer.status() == EnrollmentResponse.Status.ACTIVATE && answer.activation() != null
+        ? answer
+        : null;
+  }
+
+  private TpmEnrollment activated(
+      TpmPrivateKey key, TpmEnrollment first, EnrollmentResponse answer) {
+    if (key == null) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL,
+          "the controller asks this device to prove a TPM, but its key is not in a TPM (enroll"
+              + " with --tpm, or ask for an onboarding token that does not require one)");
+    }
+    try {
+      return TpmEnrollments.activated(key.tpm(), first, answer.activation(), eventLog.read());
+    } catch (IllegalArgumentException e) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL,
+          "the controller's TPM challenge is unusable: " + e.getMessage(),
+          e);
+    } catch (TpmException e) {
+      throw new AgentException(
+          AgentException.Code.PROTOCOL,
+          "the TPM did not accept the controller's credential challenge: " + e.getMessage(),
+          e);
+    }
+  }
+
+  private static EnrollmentResponse parse(Transfers.Answer a) {
+    try {
+      return Enrollment.answer(a.body());
+    } catch (Enrollment.Failure e) {
+      throw failure(e);
+    }
   }
 
   private Result approved(EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {

@@ -18,8 +18,10 @@ import java.util.regex.Pattern;
  *     reached)
  * @param kubernetesApiVersions the group versions the API server serves ({@code v1}, {@code
  *     apps/v1}, ...), sorted; empty if unknown
- * @param model the hardware model as the firmware names it (DMI product name or device-tree model);
- *     null if the device reports none. Measured-boot references can be pinned per model.
+ * @param identity where the device key lives: {@code tpm} (in a TPM 2.0) or {@code software} (a
+ *     file in the agent's state); null from agents that do not say
+ * @param model the hardware model as the firmware names it (DMI product name or device-tree
+ *     model); null if the device reports none. Measured-boot references can be pinned per model.
  */
 public record DeviceFacts(
     String hostname,
@@ -36,7 +38,14 @@ public record DeviceFacts(
     boolean kubelet,
     String kubernetesVersion,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String identity,
     @JsonInclude(JsonInclude.Include.NON_NULL) String model) {
+
+  /** {@link #identity()} of a device whose key lives in a TPM. */
+  public static final String IDENTITY_TPM = "tpm";
+
+  /** {@link #identity()} of a device whose key is a file. */
+  public static final String IDENTITY_SOFTWARE = "software";
 
   /** A Kubernetes version as Helm and the API server's {@code /version} write it. */
   public static final Pattern KUBERNETES_VERSION =
@@ -56,6 +65,42 @@ public record DeviceFacts(
   }
 
   /** Facts without a hardware model. */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet,
+      String kubernetesVersion,
+      List<String> kubernetesApiVersions,
+      String identity) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        identity,
+        null);
+  }
+
+  /** Facts that do not say where the device key lives. */
   public DeviceFacts(
       String hostname,
       String serial,
@@ -137,6 +182,28 @@ public record DeviceFacts(
         kubelet,
         version,
         apiVersions,
+        identity,
+        model);
+  }
+
+  /** These facts saying where the device key lives ({@link #IDENTITY_TPM} or software). */
+  public DeviceFacts withIdentity(String kind) {
+    return new DeviceFacts(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        kind,
         model);
   }
 }

@@ -12,6 +12,7 @@ import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.Durations;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,6 +32,8 @@ import picocli.CommandLine.Option;
     description = "Run the edge agent: enroll with the controller, then stay connected.",
     mixinStandardHelpOptions = true)
 public final class AgentCommand implements Callable<Integer> {
+  private static final Path KERNEL_EVENT_LOG =
+      Path.of("/sys/kernel/security/tpm0/binary_bios_measurements");
 
   @Option(
       names = "--bootstrap",
@@ -108,6 +111,39 @@ public final class AgentCommand implements Callable<Integer> {
               + " keep it well below the link's speed.")
   int logsRate = 32;
 
+  @Option(
+      names = "--tpm",
+      paramLabel = "TPM",
+      description =
+          "TPM 2.0 that holds the device key: a device (/dev/tpmrm0), tcp://HOST:PORT or"
+              + " unix:///PATH (a swtpm data channel). Default: /dev/tpmrm0 when present and"
+              + " usable, else a software key.")
+  String tpm;
+
+  @Option(
+      names = "--no-tpm",
+      description = "Keep the device key in the state directory even when a TPM is present.")
+  boolean noTpm;
+
+  @Option(
+      names = "--tpm-event-log",
+      paramLabel = "FILE",
+      description =
+          "Measured-boot event log sent with quotes (default:"
+              + " /sys/kernel/security/tpm0/binary_bios_measurements when readable).")
+  Path tpmEventLog;
+
+  /** The TPM to use, or null for a software key; {@code device} is the one used by default. */
+  static String tpmSpec(String given, boolean none, Path device) {
+    if (none) {
+      return null;
+    }
+    if (given != null) {
+      return given;
+    }
+    return Files.isReadable(device) && Files.isWritable(device) ? device.toString() : null;
+  }
+
   WorkloadRuntime runtime() {
     return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace);
   }
@@ -137,6 +173,15 @@ public final class AgentCommand implements Callable<Integer> {
       System.err.println("error: --logs-rate must be at least 1 (KiB/s)");
       return 2;
     }
+    if (noTpm && tpm != null) {
+      System.err.println("error: --tpm and --no-tpm exclude each other");
+      return 2;
+    }
+    if (tpmEventLog != null && !Files.isReadable(tpmEventLog)) {
+      System.err.println("error: --tpm-event-log: " + tpmEventLog + " is not readable");
+      return 2;
+    }
+    String tpmSpec = tpmSpec(tpm, noTpm, Path.of("/dev/tpmrm0"));
     Outbox.Options outboxOptions;
     try {
       outboxOptions = Outbox.Options.bounded(Sizes.parse(outboxMax));
@@ -157,7 +202,12 @@ public final class AgentCommand implements Callable<Integer> {
             .withSerial(serial)
             .withName(name)
             .withMaxBackoff(cap)
-            .withQr(!noQr);
+            .withQr(!noQr)
+            .withTpm(tpmSpec)
+            .withTpmEventLog(
+                tpmEventLog != null
+                    ? tpmEventLog
+                    : Files.isReadable(KERNEL_EVENT_LOG) ? KERNEL_EVENT_LOG : null);
     WorkloadRuntime runtime;
     try {
       runtime = runtime();
@@ -211,7 +261,8 @@ public final class AgentCommand implements Callable<Integer> {
             + id.map(d -> " as " + d).orElse(", enrolling")
             + " (state in "
             + state.toAbsolutePath()
-            + ")");
+            + ")"
+            + (tpmSpec == null ? "" : "; TPM " + tpmSpec));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -112,7 +112,7 @@ final class TpmTestDevice implements AutoCloseable {
   static DeviceFacts facts(String host, String model) {
     return new DeviceFacts(
         host, null, List.of(), "amd64", 2, 1L << 30, 1L << 34, "linux", "6.1", "test", false, false,
-        null, List.of(), model);
+        null, List.of(), "tpm", model);
   }
 
   TpmEnrollment firstTpmRequest() {

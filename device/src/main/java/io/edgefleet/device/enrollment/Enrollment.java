@@ -4,6 +4,7 @@ import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.TpmEnrollment;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
@@ -58,7 +59,16 @@ public final class Enrollment {
    */
   public static EnrollmentRequest request(
       String token, DeviceFacts facts, KeyPair key, String name) {
-    return new EnrollmentRequest(token, facts.serial(), csr(key), facts, name);
+    return request(token, facts, key, name, null);
+  }
+
+  /**
+   * The request for a device whose key lives in a TPM: {@code tpm} proves the TPM (null for a
+   * software key).
+   */
+  public static EnrollmentRequest request(
+      String token, DeviceFacts facts, KeyPair key, String name, TpmEnrollment tpm) {
+    return new EnrollmentRequest(token, facts.serial(), csr(key), facts, name, tpm);
   }
 
   /** A CSR for the device's key, signed with it. */

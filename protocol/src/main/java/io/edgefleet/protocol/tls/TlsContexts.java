@@ -21,9 +21,16 @@ public final class TlsContexts {
     return build(null, trust);
   }
 
-  /** A client context for mutual TLS: the given key and chain, trusting only the pinned CA. */
+  /**
+   * A client context for mutual TLS: the given key and chain, trusting only the pinned CA. A key
+   * without an encoding (held by a TPM) is presented as it is; its signatures are made by the JCA
+   * provider that accepts it.
+   */
   public static SSLContext mutual(
       PrivateKey key, X509Certificate[] chain, PinnedCaTrustManager trust) {
+    if (key.getEncoded() == null) {
+      return build(new KeyManager[] {new FixedKeyManager(key, chain)}, trust);
+    }
     try {
       KeyStore ks = KeyStore.getInstance("PKCS12");
       ks.load(null, null);
