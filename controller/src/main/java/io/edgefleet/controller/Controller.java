@@ -287,7 +287,12 @@ public final class Controller implements AutoCloseable {
                   telemetry::refusedMessages,
                   deviceEvents::dropped,
                   deviceEvents::heldBack,
-                  deviceEvents::skewed));
+                  deviceEvents::skewed,
+                  new ControllerMetrics.Attestations(
+                      trust.attestations()::verified,
+                      trust.attestations()::refused,
+                      trust.attestations()::shed,
+                      trust.attestations()::queued)));
 
       // An agent message flows from the gateway, which admits a device's socket, adds it to the
       // connections and keeps its presence: a welcome carries the device's generation (and a

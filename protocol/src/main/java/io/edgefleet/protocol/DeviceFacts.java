@@ -20,8 +20,8 @@ import java.util.regex.Pattern;
  *     apps/v1}, ...), sorted; empty if unknown
  * @param identity where the device key lives: {@code tpm} (in a TPM 2.0) or {@code software} (a
  *     file in the agent's state); null from agents that do not say
- * @param model the hardware model as the firmware names it (DMI product name or device-tree
- *     model); null if the device reports none. Measured-boot references can be pinned per model.
+ * @param model the hardware model as the firmware names it (DMI product name or device-tree model);
+ *     null if the device reports none. Measured-boot references can be pinned per model.
  */
 public record DeviceFacts(
     String hostname,

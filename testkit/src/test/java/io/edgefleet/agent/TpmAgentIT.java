@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.device.tpm.EcdsaSignatures;
 import io.edgefleet.device.tpm.TpmDevice;
 import io.edgefleet.protocol.ControllerMessage;
@@ -69,7 +70,10 @@ class TpmAgentIT {
 
   @Test
   void enrollsConnectsOverMutualTlsAndRenewsWithTheKeyInTheTpm() throws Exception {
-    try (TestController controller = TestController.start(dir.resolve("controller"));
+    try (TestController controller =
+            TestController.start(
+                TestController.config(dir.resolve("controller"))
+                    .withTrust(TrustOptions.defaults().withTpmCa(swtpm.caDirectory())));
         TestAgents agents = new TestAgents(dir)) {
       String token = controller.token(Map.of("site", "tpm"), null, false);
       Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
@@ -106,7 +110,7 @@ class TpmAgentIT {
             .isTrue();
       }
 
-      // 300 days later the certificate is renewed; this controller renews only the enrolled key.
+      // 300 days later the certificate is renewed, for a new key in the TPM.
       Agent aged = agents.start(options, Clock.offset(Clock.systemUTC(), Duration.ofDays(300)));
       await()
           .atMost(Duration.ofSeconds(30))
@@ -116,7 +120,8 @@ class TpmAgentIT {
                       .getSerialNumber()
                       .equals(cert.getSerialNumber()));
       X509Certificate renewed = Pem.certificateOf(Files.readString(state.resolve("device.crt")));
-      assertThat(renewed.getPublicKey()).isEqualTo(cert.getPublicKey());
+      // The controller took the new key, proven to live in the same TPM.
+      assertThat(renewed.getPublicKey()).isNotEqualTo(cert.getPublicKey());
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> aged.status().state() == Agent.State.CONNECTED);

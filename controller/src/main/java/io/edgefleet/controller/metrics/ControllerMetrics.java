@@ -57,6 +57,7 @@ public final class ControllerMetrics {
    * @param eventsDropped device events dropped beyond their device's allowance
    * @param eventsHeldBack device events held back in the outbox beyond the allowance
    * @param eventsRedated device events whose device time was not believed
+   * @param attestations what became of the attestation answers of devices with a TPM
    */
   public record Sources(
       IntSupplier connectedAgents,
@@ -66,7 +67,38 @@ public final class ControllerMetrics {
       LongSupplier telemetryRefusedMessages,
       LongSupplier eventsDropped,
       LongSupplier eventsHeldBack,
-      LongSupplier eventsRedated) {}
+      LongSupplier eventsRedated,
+      Attestations attestations) {
+    public Sources(
+        IntSupplier connectedAgents,
+        LongSupplier recomputations,
+        LongSupplier telemetryRecords,
+        LongSupplier telemetryRefused,
+        LongSupplier telemetryRefusedMessages,
+        LongSupplier eventsDropped,
+        LongSupplier eventsHeldBack,
+        LongSupplier eventsRedated) {
+      this(
+          connectedAgents,
+          recomputations,
+          telemetryRecords,
+          telemetryRefused,
+          telemetryRefusedMessages,
+          eventsDropped,
+          eventsHeldBack,
+          eventsRedated,
+          Attestations.NONE);
+    }
+  }
+
+  /**
+   * Attestation answers: quotes verified, answers refused, answers shed because the verification
+   * queue was full, and answers waiting in it now.
+   */
+  public record Attestations(
+      LongSupplier verified, LongSupplier refused, LongSupplier shed, IntSupplier queued) {
+    static final Attestations NONE = new Attestations(() -> 0, () -> 0, () -> 0, () -> 0);
+  }
 
   private final Sources sources;
 
@@ -168,6 +200,25 @@ public final class ControllerMetrics {
               cb.call(sources.eventsHeldBack().getAsLong(), "held_back");
               cb.call(sources.eventsRedated().getAsLong(), "redated");
             })
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("edgefleet_attestations_total")
+        .help(
+            "Attestation answers of devices with a TPM: quotes verified (matching or not),"
+                + " answers refused (replayed, late, or quotes that did not verify), answers shed"
+                + " because the verification queue was full (the device is challenged again)")
+        .labelNames("outcome")
+        .callback(
+            cb -> {
+              cb.call(sources.attestations().verified().getAsLong(), "verified");
+              cb.call(sources.attestations().refused().getAsLong(), "refused");
+              cb.call(sources.attestations().shed().getAsLong(), "shed");
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("edgefleet_attestation_queue")
+        .help("Attestation answers waiting for verification")
+        .callback(cb -> cb.call(sources.attestations().queued().getAsInt()))
         .register(registry);
     registry.register(new JvmMetrics());
   }
