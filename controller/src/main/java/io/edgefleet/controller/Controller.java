@@ -452,7 +452,7 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
-      scheduler.scheduleWithFixedDelay(this::tickAttestations, 5, 5, TimeUnit.SECONDS);
+      scheduler.scheduleWithFixedDelay(this::tickAttestations, 1, 1, TimeUnit.SECONDS);
       gitops.start();
       this.alertScheduler =
           Executors.newSingleThreadScheduledExecutor(

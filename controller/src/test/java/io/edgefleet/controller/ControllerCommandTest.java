@@ -35,4 +35,37 @@ class ControllerCommandTest {
         .hasMessageContaining("--event-retention")
         .hasMessageContaining("at least 1h");
   }
+
+  @Test
+  void devicesAreAttestedOnPcrs0To9Every4HoursAndEnrollWithATpmOnlyWithEkRoots() {
+    assertThat(parse().trust().pcrs()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    assertThat(parse().trust().interval()).isEqualTo(Duration.ofHours(4));
+    assertThat(parse().trust().tpmCa()).isEmpty();
+
+    ControllerConfig told =
+        parse(
+            "--attestation-pcrs",
+            "0-4,7,9",
+            "--attestation-interval",
+            "30m",
+            "--tpm-ca",
+            System.getProperty("java.io.tmpdir"));
+    assertThat(told.trust().pcrs()).containsExactly(0, 1, 2, 3, 4, 7, 9);
+    assertThat(told.trust().interval()).isEqualTo(Duration.ofMinutes(30));
+    assertThat(told.trust().tpmCa()).isPresent();
+  }
+
+  @Test
+  void aPcrThatDoesNotExistOrAMissingRootDirectoryIsRefused() {
+    assertThatThrownBy(() -> parse("--attestation-pcrs", "0,24"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--attestation-pcrs")
+        .hasMessageContaining("PCR 24 does not exist");
+    assertThatThrownBy(() -> parse("--attestation-pcrs", "x"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'x' is not a PCR index");
+    assertThatThrownBy(() -> parse("--tpm-ca", "/nonexistent/roots"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--tpm-ca /nonexistent/roots is not a directory");
+  }
 }

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -29,12 +30,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Challenges devices with a TPM to quote their boot measurements and verifies their answers.
  *
- * <p>A connected TPM device is challenged right after its {@code hello} and then every {@code
- * interval}: a fresh random 32-byte nonce, at most one outstanding per device, valid for {@code
- * answerWithin} and for one answer. An answer to no outstanding challenge (replayed, late, or for
- * another nonce) is refused with an event and changes nothing; a quote that does not verify for the
- * outstanding challenge (another TPM's key, a replayed quote, values that do not hash to what was
- * signed) quarantines the device; an unanswered challenge counts as missed.
+ * <p>A connected TPM device is challenged about a second after its {@code hello} and then every
+ * {@code interval}: a fresh random 32-byte nonce, at most one outstanding per device, valid for
+ * {@code answerWithin} and for one answer. An answer to no outstanding challenge (replayed, late,
+ * or for another nonce) is refused with an event and changes nothing; a quote that does not verify
+ * for the outstanding challenge (another TPM's key, a replayed quote, values that do not hash to
+ * what was signed) quarantines the device; an unanswered challenge counts as missed.
  *
  * <p>Quotes are verified off the sockets' threads by {@code verifiers} threads behind a queue of
  * {@code queue} answers; when it is full (thousands of devices connecting at once) an answer is
@@ -47,6 +48,13 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   private static final Duration RETRY = Duration.ofSeconds(60);
   private static final Duration REFUSAL_EVENTS_EVERY = Duration.ofMinutes(1);
 
+  /**
+   * How long after its hello a device is challenged (by the next {@link #tick}): an agent may still
+   * be setting up its connection's handlers right after the welcome, and a storm of connections is
+   * challenged from the ticking thread rather than from the sockets' threads.
+   */
+  static final Duration CONNECT_DELAY = Duration.ofSeconds(1);
+
   private final DeviceTrust trust;
   private final Connections connections;
   private final Clock clock;
@@ -55,6 +63,7 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   private final Map<String, Challenge> outstanding = new ConcurrentHashMap<>();
   private final Map<String, Instant> due = new ConcurrentHashMap<>();
   private final Map<String, Instant> refusalEvents = new ConcurrentHashMap<>();
+  private final Set<String> fresh = ConcurrentHashMap.newKeySet();
   private final ThreadPoolExecutor verifiers;
   private final LongAdder verifiedCount = new LongAdder();
   private final LongAdder shedCount = new LongAdder();
@@ -84,20 +93,26 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
             new ThreadPoolExecutor.AbortPolicy());
   }
 
-  /** After the device's hello: its trust state and a challenge, if it has a TPM. */
+  /**
+   * After the device's hello, if it has a TPM: its trust state now, and a challenge (with the trust
+   * state again) at the first {@link #tick} {@link #CONNECT_DELAY} later.
+   */
   @Override
   public void connected(String deviceId) {
     if (!trust.tpm(deviceId)) {
       return;
     }
     trust.tell(deviceId);
-    challenge(deviceId);
+    outstanding.remove(deviceId);
+    fresh.add(deviceId);
+    due.put(deviceId, clock.instant().plus(CONNECT_DELAY));
   }
 
   @Override
   public void disconnected(String deviceId) {
     outstanding.remove(deviceId);
     due.remove(deviceId);
+    fresh.remove(deviceId);
     refusalEvents.remove(deviceId);
   }
 
@@ -143,6 +158,9 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
       }
       if (c == null && !e.getValue().isAfter(now)) {
         if (connections.isConnected(id)) {
+          if (fresh.remove(id)) {
+            trust.tell(id);
+          }
           challenge(id);
         } else {
           due.remove(id, e.getValue());
