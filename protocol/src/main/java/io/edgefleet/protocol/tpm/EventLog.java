@@ -346,10 +346,13 @@ public final class EventLog {
       return out;
     }
 
-    /** Whether what is left is firmware padding: all 0x00 or all 0xff. */
+    /**
+     * Whether what is left is firmware padding: all 0xff, or at least 8 zero bytes (no event has
+     * PCR 0, type 0 and nothing else). A shorter run of zeros is a truncated event.
+     */
     boolean restIsPadding() {
       int first = b.get(b.position()) & 0xff;
-      if (first != 0 && first != 0xff) {
+      if (first != 0xff && (first != 0 || b.remaining() < 8)) {
         return false;
       }
       for (int i = b.position(); i < b.limit(); i++) {
