@@ -9,6 +9,7 @@ import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -130,6 +131,23 @@ public final class EventLog {
   /** The locality of TPM2_Startup the log records for PCR 0 (0 when it records none). */
   public int startupLocality() {
     return Math.max(startupLocality, 0);
+  }
+
+  private volatile Map<Integer, byte[]> sharedReplay;
+
+  /** The bytes themselves, for the software TPM, which shares them among devices unchanged. */
+  byte[] shared() {
+    return bytes;
+  }
+
+  /** {@link #replay} computed once; its arrays must not be modified. */
+  Map<Integer, byte[]> sharedReplay() {
+    Map<Integer, byte[]> r = sharedReplay;
+    if (r == null) {
+      r = Collections.unmodifiableMap(replay());
+      sharedReplay = r;
+    }
+    return r;
   }
 
   /** The log in its binary form. */
