@@ -120,10 +120,15 @@ class SimulatedTpmTest {
     EkRoots roots = EkRoots.load(dir);
     TpmEnrollment theirs = other.request((ECPublicKey) device.getPublic());
     assertThatThrownBy(() -> tpm.activate(challenge(roots, theirs, device, new byte[8])))
-        .isInstanceOf(IllegalStateException.class)
-        .hasMessageContaining("activate");
+        .hasMessageContaining("without a TPM enrollment request");
     TpmEnrollment mine = tpm.request((ECPublicKey) device.getPublic());
-    TpmChallenge c = challenge(roots, mine, device, new byte[8]);
+    assertThatThrownBy(() -> tpm.activate(challenge(roots, theirs, device, new byte[8])))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("credential activation failed");
+    // A new request (as after a PENDING answer) starts counting again.
+    TpmChallenge c =
+        challenge(roots, tpm.request((ECPublicKey) device.getPublic()), device, new byte[8]);
+    assertThat(mine.akPublic()).isNotNull();
     for (int i = 0; i < SimulatedTpm.MAX_ACTIVATIONS; i++) {
       tpm.activate(c);
     }
