@@ -9,6 +9,9 @@ import java.security.KeyPairGenerator;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
 import java.util.Arrays;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1Sequence;
+import org.bouncycastle.asn1.DERSequence;
 import org.junit.jupiter.api.Test;
 
 class TpmSignaturesTest {
@@ -44,18 +47,74 @@ class TpmSignaturesTest {
   }
 
   @Test
-  void rAndSWithTheHighBitSetEncodeAsPositiveDerIntegers() throws Exception {
-    BigInteger big = new BigInteger(1, new byte[] {(byte) 0x80, 1, 2});
-    byte[] der = TpmSignatures.der(big, BigInteger.ONE);
-    assertThat(TpmSignatures.fromDer(der)).containsExactly(big, BigInteger.ONE);
-    // A JCA signature decodes and re-encodes to the same DER.
+  void interoperatesWithTheJdksEcdsa() throws Exception {
     KeyPair k = ec();
-    Signature s = Signature.getInstance("SHA256withECDSA");
-    s.initSign(k.getPrivate());
-    s.update(new byte[1]);
-    byte[] jca = s.sign();
-    BigInteger[] rs = TpmSignatures.fromDer(jca);
-    assertThat(TpmSignatures.der(rs[0], rs[1])).isEqualTo(jca);
+    byte[] data = "quoted".getBytes();
+    for (int i = 0; i < 20; i++) {
+      // JDK signature (DER) -> TPMT_SIGNATURE -> verified here.
+      Signature s = Signature.getInstance("SHA256withECDSA");
+      s.initSign(k.getPrivate());
+      s.update(data);
+      ASN1Sequence der = ASN1Sequence.getInstance(s.sign());
+      byte[] tpmt =
+          new TpmBuffer.Writer()
+              .u16(TpmAlg.ECDSA)
+              .u16(TpmAlg.SHA256)
+              .sized(((ASN1Integer) der.getObjectAt(0)).getValue().toByteArray())
+              .sized(((ASN1Integer) der.getObjectAt(1)).getValue().toByteArray())
+              .toBytes();
+      assertThat(TpmSignatures.verify(k.getPublic(), data, tpmt)).isTrue();
+      // Signature made here -> DER -> verified by the JDK.
+      TpmBuffer.Reader r = new TpmBuffer.Reader(TpmSignatures.sign(k.getPrivate(), data));
+      r.u16();
+      r.u16();
+      BigInteger rr = new BigInteger(1, r.sized());
+      BigInteger ss = new BigInteger(1, r.sized());
+      Signature v = Signature.getInstance("SHA256withECDSA");
+      v.initVerify(k.getPublic());
+      v.update(data);
+      assertThat(
+              v.verify(
+                  new DERSequence(new ASN1Integer[] {new ASN1Integer(rr), new ASN1Integer(ss)})
+                      .getEncoded()))
+          .isTrue();
+    }
+  }
+
+  @Test
+  void aKeyOffTheCurveNeverVerifies() throws Exception {
+    KeyPair k = ec();
+    byte[] sig = TpmSignatures.sign(k.getPrivate(), new byte[1]);
+    java.security.interfaces.ECPublicKey pub = (java.security.interfaces.ECPublicKey) k.getPublic();
+    java.security.interfaces.ECPublicKey off =
+        new java.security.interfaces.ECPublicKey() {
+          @Override
+          public java.security.spec.ECPoint getW() {
+            return new java.security.spec.ECPoint(
+                pub.getW().getAffineX(), pub.getW().getAffineY().add(BigInteger.ONE));
+          }
+
+          @Override
+          public java.security.spec.ECParameterSpec getParams() {
+            return pub.getParams();
+          }
+
+          @Override
+          public String getAlgorithm() {
+            return "EC";
+          }
+
+          @Override
+          public String getFormat() {
+            return null;
+          }
+
+          @Override
+          public byte[] getEncoded() {
+            return null;
+          }
+        };
+    assertThat(TpmSignatures.verify(off, new byte[1], sig)).isFalse();
   }
 
   @Test
