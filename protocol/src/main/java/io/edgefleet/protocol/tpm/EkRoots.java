@@ -87,7 +87,7 @@ public final class EkRoots {
       if (Files.size(f) > MAX_FILE_BYTES) {
         throw new IOException(f + " is larger than " + MAX_FILE_BYTES + " bytes");
       }
-      List<X509Certificate> certs = read(Files.readAllBytes(f));
+      List<X509Certificate> certs = read(f, Files.readAllBytes(f));
       if (certs.isEmpty()) {
         throw new IOException(f + " holds no certificate (PEM or DER expected)");
       }
@@ -109,16 +109,16 @@ public final class EkRoots {
     return new EkRoots(dir, Set.copyOf(anchors), List.copyOf(intermediates), clock);
   }
 
-  private static List<X509Certificate> read(byte[] bytes) throws IOException {
+  private static List<X509Certificate> read(Path file, byte[] bytes) throws IOException {
     String text = new String(bytes, StandardCharsets.ISO_8859_1);
     try {
-      if (text.contains("-----BEGIN CERTIFICATE-----")) {
+      if (text.contains("-----BEGIN ")) {
         return Pem.certificates(text);
       }
       CertificateFactory cf = CertificateFactory.getInstance("X.509");
       return List.of((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(bytes)));
     } catch (GeneralSecurityException | IllegalArgumentException e) {
-      throw new IOException("not a certificate: " + e.getMessage(), e);
+      throw new IOException(file + " is not a PEM or DER certificate: " + e.getMessage(), e);
     }
   }
 

@@ -9,6 +9,7 @@ import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -130,6 +131,23 @@ public final class EventLog {
   /** The locality of TPM2_Startup the log records for PCR 0 (0 when it records none). */
   public int startupLocality() {
     return Math.max(startupLocality, 0);
+  }
+
+  private volatile Map<Integer, byte[]> sharedReplay;
+
+  /** The bytes themselves, for the software TPM, which shares them among devices unchanged. */
+  byte[] shared() {
+    return bytes;
+  }
+
+  /** {@link #replay} computed once; its arrays must not be modified. */
+  Map<Integer, byte[]> sharedReplay() {
+    Map<Integer, byte[]> r = sharedReplay;
+    if (r == null) {
+      r = Collections.unmodifiableMap(replay());
+      sharedReplay = r;
+    }
+    return r;
   }
 
   /** The log in its binary form. */
@@ -346,10 +364,13 @@ public final class EventLog {
       return out;
     }
 
-    /** Whether what is left is firmware padding: all 0x00 or all 0xff. */
+    /**
+     * Whether what is left is firmware padding: all 0xff, or at least 8 zero bytes (no event has
+     * PCR 0, type 0 and nothing else). A shorter run of zeros is a truncated event.
+     */
     boolean restIsPadding() {
       int first = b.get(b.position()) & 0xff;
-      if (first != 0 && first != 0xff) {
+      if (first != 0xff && (first != 0 || b.remaining() < 8)) {
         return false;
       }
       for (int i = b.position(); i < b.limit(); i++) {

@@ -1,5 +1,6 @@
 package io.edgefleet.protocol.tpm;
 
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -89,6 +90,39 @@ public final class SoftEkCa {
     } catch (GeneralSecurityException | IOException | OperatorCreationException e) {
       throw new IllegalStateException("cannot create a software EK CA: " + e.getMessage(), e);
     }
+  }
+
+  /** File name of the root certificate in a directory {@link #save} writes. */
+  public static final String ROOT_FILE = "ek-ca.pem";
+
+  /**
+   * File name of the CA's private key next to it; not a certificate file name, so the directory can
+   * be handed to a controller as its directory of trusted EK roots as it is.
+   */
+  public static final String KEY_FILE = "ek-ca.key";
+
+  /**
+   * The CA saved in {@code dir}, or a new one saved there ({@link #ROOT_FILE}, {@link #KEY_FILE}
+   * mode 0600) when the directory has none.
+   */
+  public static synchronized SoftEkCa loadOrCreate(Path dir, String name) throws IOException {
+    Path cert = dir.resolve(ROOT_FILE);
+    Path key = dir.resolve(KEY_FILE);
+    if (Files.exists(cert) && Files.exists(key)) {
+      try {
+        X509Certificate root = Pem.certificateOf(Files.readString(cert));
+        java.security.PrivateKey k = Pem.privateKey(Files.readString(key), "EC");
+        return new SoftEkCa(new KeyPair(root.getPublicKey(), k), root);
+      } catch (RuntimeException e) {
+        throw new IOException(
+            "cannot read the software EK CA in " + dir + ": " + e.getMessage(), e);
+      }
+    }
+    SoftEkCa ca = create(name);
+    Files.createDirectories(dir);
+    SecureFiles.writeSecret(key, Pem.privateKey(ca.keys.getPrivate()));
+    SecureFiles.writePublic(cert, Pem.certificate(ca.root));
+    return ca;
   }
 
   /** The root certificate a controller trusts (its --tpm-ca directory holds it). */

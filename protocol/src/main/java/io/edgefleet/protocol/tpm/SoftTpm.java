@@ -5,6 +5,7 @@ import io.edgefleet.protocol.TpmEnrollment;
 import io.edgefleet.protocol.TpmKeyProof;
 import io.edgefleet.protocol.TpmQuote;
 import io.edgefleet.protocol.tls.Pem;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -63,6 +64,7 @@ public final class SoftTpm {
 
   private final TpmPublic ekPublic;
   private final X509Certificate ekCertificate;
+  private final KeyPair ak;
   private final TpmPublic akPublic;
   private final PrivateKey akPrivate;
   private final long started = System.nanoTime();
@@ -71,12 +73,22 @@ public final class SoftTpm {
   private byte[] log;
 
   private SoftTpm(KeyPair ek, X509Certificate ekCertificate, KeyPair ak, EventLog boot) {
-    this.ekPublic = ekArea((RSAPublicKey) ek.getPublic());
-    this.ekPrivate = ek.getPrivate();
+    this.ekPublic = ek == null ? null : ekArea((RSAPublicKey) ek.getPublic());
+    this.ekPrivate = ek == null ? null : ek.getPrivate();
     this.ekCertificate = ekCertificate;
+    this.ak = ak;
     this.akPublic = eccArea((ECPublicKey) ak.getPublic(), AK_ATTRIBUTES, TpmAlg.ECDSA);
     this.akPrivate = ak.getPrivate();
     boot(boot);
+  }
+
+  /**
+   * The TPM of an enrolled device as it restarts: only its attestation key {@code ak} (a P-256 key
+   * pair, see {@link #attestationKey}), PCRs as {@code boot} measured them. It quotes and
+   * certifies; it has no endorsement key, so it cannot activate credentials or enroll again.
+   */
+  public static SoftTpm restore(KeyPair ak, EventLog boot) {
+    return new SoftTpm(null, null, ak, boot);
   }
 
   /** A TPM with a fresh EK certified by {@code ca} and a fresh AK, with empty PCRs and no log. */
@@ -154,16 +166,26 @@ public final class SoftTpm {
         TpmSignatures.unsigned(key.getW().getAffineY(), 32));
   }
 
+  /** The EK's public area; null for a {@link #restore restored} TPM. */
   public TpmPublic ekPublic() {
     return ekPublic;
   }
 
+  /** The EK certificate; null for a {@link #restore restored} TPM. */
   public X509Certificate ekCertificate() {
     return ekCertificate;
   }
 
   public TpmPublic akPublic() {
     return akPublic;
+  }
+
+  /**
+   * The attestation key pair, to keep with a simulated device's identity and {@link #restore}
+   * later. A real TPM never lets it out; this one is software.
+   */
+  public KeyPair attestationKey() {
+    return ak;
   }
 
   /**
@@ -301,13 +323,13 @@ public final class SoftTpm {
     Arrays.fill(pcrs, zero);
     log = null;
     if (boot != null) {
-      log = boot.write();
+      log = boot.shared();
       if (boot.startupLocality() != 0) {
         byte[] pcr0 = new byte[32];
         pcr0[31] = (byte) boot.startupLocality();
         pcrs[0] = pcr0;
       }
-      boot.replay().forEach((k, v) -> pcrs[k] = v);
+      boot.sharedReplay().forEach((k, v) -> pcrs[k] = v);
     }
   }
 
@@ -326,6 +348,9 @@ public final class SoftTpm {
    * certificate, EK and AK public areas, and the certify of the device key.
    */
   public TpmEnrollment enrollment(ECPublicKey deviceKey) {
+    if (ekCertificate == null) {
+      throw new IllegalStateException("a restored TPM has no endorsement key to enroll with");
+    }
     Base64.Encoder b64 = Base64.getEncoder();
     return new TpmEnrollment(
         Pem.certificate(ekCertificate),
@@ -356,6 +381,46 @@ public final class SoftTpm {
         first.deviceKey(),
         Base64.getEncoder().encodeToString(credential),
         quote);
+  }
+
+  /**
+   * The event log of a plausible UEFI boot with Secure Boot on (S-CRTM, firmware volumes,
+   * configuration, the Secure Boot variables, shim, GRUB, a kernel and its command line): the same
+   * events, so the same PCR values, on every call.
+   */
+  public static EventLog sampleBoot() {
+    byte[] none = new byte[0];
+    EventLog.Builder b =
+        EventLog.builder()
+            .startupLocality(0)
+            .event(0, EventTypes.EV_S_CRTM_VERSION, "1.00\0".getBytes(StandardCharsets.UTF_16LE))
+            .event(0, 0x80000008L, EventLog.sha256("firmware volume 0".getBytes()), new byte[16])
+            .event(0, 0x80000008L, EventLog.sha256("firmware volume 1".getBytes()), new byte[16])
+            .efiVariable(1, 0x80000001L, "BootOrder", new byte[] {1, 0})
+            .efiVariable(1, EventTypes.EV_EFI_VARIABLE_BOOT, "Boot0001", new byte[64])
+            .efiVariable(7, EventTypes.EV_EFI_VARIABLE_DRIVER_CONFIG, "SecureBoot", new byte[] {1})
+            .efiVariable(7, EventTypes.EV_EFI_VARIABLE_DRIVER_CONFIG, "PK", new byte[64])
+            .efiVariable(7, EventTypes.EV_EFI_VARIABLE_DRIVER_CONFIG, "KEK", new byte[64])
+            .efiVariable(7, EventTypes.EV_EFI_VARIABLE_DRIVER_CONFIG, "db", new byte[64])
+            .efiVariable(7, EventTypes.EV_EFI_VARIABLE_DRIVER_CONFIG, "dbx", new byte[64]);
+    for (int pcr = 0; pcr <= 7; pcr++) {
+      b.separator(pcr);
+    }
+    b.text(4, EventTypes.EV_EFI_ACTION, "Calling EFI Application from Boot Option")
+        .efiApplication(4, "\\EFI\\BOOT\\BOOTX64.EFI", EventLog.sha256("shim".getBytes()))
+        .efiVariable(7, EventTypes.EV_EFI_VARIABLE_AUTHORITY, "db", new byte[32])
+        .efiApplication(4, "\\EFI\\debian\\grubx64.efi", EventLog.sha256("grub".getBytes()))
+        .text(8, EventTypes.EV_IPL, "grub_cmd: linux /boot/vmlinuz root=/dev/sda2 ro quiet")
+        .event(
+            9, EventTypes.EV_IPL, EventLog.sha256("vmlinuz".getBytes()), "/boot/vmlinuz".getBytes())
+        .event(
+            9,
+            EventTypes.EV_IPL,
+            EventLog.sha256("initrd".getBytes()),
+            "/boot/initrd.img".getBytes())
+        .text(8, EventTypes.EV_IPL, "kernel_cmdline: /boot/vmlinuz root=/dev/sda2 ro quiet")
+        .event(4, EventTypes.EV_POST_CODE, none);
+    return b.build();
   }
 
   private long clock() {
