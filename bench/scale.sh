@@ -13,6 +13,11 @@
 #
 #   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
 #                  [--jfr DIR]   (a JFR recording of the controller per scenario, DIR/<scenario>.jfr)
+#                  [--attestation]  (devices enroll and attest with a software TPM: the simulator's
+#                  --attestation, the controller trusting its EK CA with --tpm-ca; adds activations,
+#                  attestations and controller CPU per TPM enrollment (connect) and per attestation
+#                  (storm: CPU of the controller process from /proc/PID/stat over the storm divided
+#                  by the attestations answered) to the results)
 #                  [--steady-seconds S=60] [--scenarios steady,fan-out,storm] [--root DIR]
 #                  (--root: the controller and simulator of another checkout's distribution)
 #

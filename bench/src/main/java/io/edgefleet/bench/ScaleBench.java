@@ -82,6 +82,13 @@ public final class ScaleBench {
   private AdminClient admin;
   private final long clockTicks;
   private Path jfrDir;
+
+  /**
+   * With {@code --attestation}: the simulated devices' software TPM CA, which the controller trusts
+   * ({@code --tpm-ca}); null without.
+   */
+  private Path tpmCa;
+
   private Git git;
   private String webhookSecret;
 
@@ -115,6 +122,7 @@ public final class ScaleBench {
     Integer steady = null;
     Path jfr = null;
     java.util.Set<String> scenarios = ALL_SCENARIOS;
+    boolean attestation = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--profile" -> profile = args[++i];
@@ -125,6 +133,7 @@ public final class ScaleBench {
         case "--steady-seconds" -> steady = Integer.parseInt(args[++i]);
         case "--jfr" -> jfr = Path.of(args[++i]).toAbsolutePath();
         case "--scenarios" -> scenarios = java.util.Set.of(args[++i].split(","));
+        case "--attestation" -> attestation = true;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -165,6 +174,10 @@ public final class ScaleBench {
             link,
             full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
+    if (attestation) {
+      b.tpmCa = work.resolve("tpm-ca");
+      io.edgefleet.protocol.tpm.SoftEkCa.loadOrCreate(b.tpmCa, "edgefleet simulator TPM EK CA");
+    }
     b.scenarios = scenarios;
     if (capped != null) {
       b.result.put("capped", capped);
@@ -193,13 +206,15 @@ public final class ScaleBench {
     result.put("profile", profile);
     result.put("devices", devices);
     result.put("date", Instant.now().toString());
+    result.put("attestation", tpmCa != null);
     result.put("machine", machine());
     result.put(
         "controller",
         Map.of(
             "command",
             "./edgefleet controller --data DIR --listen 127.0.0.1:PORT (SQLite, heartbeat 60 s,"
-                + " telemetry 5 min)",
+                + " telemetry 5 min)"
+                + (tpmCa != null ? " --tpm-ca DIR (attestation at every connect)" : ""),
             "jvmFlags",
             String.join(" ", CONTROLLER_OPTS)));
     result.put(
@@ -210,7 +225,8 @@ public final class ScaleBench {
                 + devices
                 + " --link "
                 + link
-                + " --stats FILE --state DIR",
+                + " --stats FILE --state DIR"
+                + (tpmCa != null ? " --attestation --tpm-ca DIR" : ""),
             "jvmFlags",
             String.join(" ", SIM_OPTS)));
     log("work directory %s, controller port %d", work, port);
@@ -343,6 +359,19 @@ public final class ScaleBench {
     }
     JsonNode s = stats();
     connect.put("simHeapPerDeviceBytes", s.path("heapPerDeviceBytes").asLong());
+    if (tpmCa != null) {
+      long activations = s.path("activations").asLong();
+      connect.put("activations", activations);
+      connect.put("attestations", s.path("attestations").asLong());
+      connect.put("quarantined", s.path("quarantined").asLong());
+      // Every enrollment is two requests (EK certificate chain, key proof, credential, then the
+      // activated credential and the enrollment quote) and the connect's first attestation.
+      connect.put(
+          "controllerCpuMsPerTpmEnrollment",
+          activations == 0
+              ? null
+              : 1000.0 * (sampler.cpuTicks() - cpu0) / clockTicks / activations);
+    }
     connect.put("simLastError", s.path("lastError").asText(null));
     result.put("connect", connect);
   }
@@ -686,6 +715,17 @@ public final class ScaleBench {
     storm.put("generationsAfter", after.path("generations"));
     storm.put("controllerRssBytes", rss(pid(controller)));
     storm.put("simLastError", after.path("lastError").asText(null));
+    if (tpmCa != null) {
+      long attested = after.path("attestations").asLong() - before.path("attestations").asLong();
+      storm.put("attestations", attested);
+      storm.put("quarantinedAtEnd", after.path("quarantined").asLong());
+      // The controller's CPU from the restart until all were in sync, per attestation answered
+      // (every reconnecting device is challenged once): an upper bound, as it includes the
+      // reconnect itself; the storm without --attestation gives the part that is not attestation.
+      storm.put(
+          "controllerCpuMsPerAttestation",
+          attested == 0 ? null : 1000.0 * (double) storm.get("controllerCpuSeconds") / attested);
+    }
     log(
         "storm: serving after %.1f s, all connected after %s s, in sync after %s s, gaveUp %d",
         serving, allConnected, inSync, after.path("gaveUp").asLong());
@@ -710,6 +750,9 @@ public final class ScaleBench {
             .redirectErrorStream(true)
             .redirectOutput(
                 ProcessBuilder.Redirect.appendTo(work.resolve("controller.log").toFile()));
+    if (tpmCa != null) {
+      pb.command().addAll(List.of("--tpm-ca", tpmCa.toString()));
+    }
     Path logFile = work.resolve("controller.log");
     long mark = Files.exists(logFile) ? Files.size(logFile) : 0;
     controller = pb.start();
@@ -747,6 +790,9 @@ public final class ScaleBench {
                     work.resolve("sim-state").toString()))
             .redirectErrorStream(true)
             .redirectOutput(work.resolve("sim.log").toFile());
+    if (tpmCa != null) {
+      pb.command().addAll(List.of("--attestation", "--tpm-ca", tpmCa.toString()));
+    }
     if (devices > 5_000) {
       // One source address has ~28k ephemeral ports, shared by the sockets and the enrollment
       // connections in TIME_WAIT: spread larger fleets over 127.0.0.2-11 (all of 127/8 is local

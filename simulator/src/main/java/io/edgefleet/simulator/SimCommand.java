@@ -100,6 +100,21 @@ public final class SimCommand implements Callable<Integer> {
   List<String> kubernetesVersions;
 
   @Option(
+      names = "--attestation",
+      description =
+          "devices present a software TPM: enroll with an endorsement key certificate, activate"
+              + " the controller's credential and answer attestation challenges with quotes")
+  boolean attestation;
+
+  @Option(
+      names = "--tpm-ca",
+      description =
+          "with --attestation: directory of the software TPM manufacturer CA (ek-ca.pem,"
+              + " ek-ca.key; created when missing) — give the controller this directory as its"
+              + " trusted EK roots (default: STATE/tpm-ca)")
+  Path tpmCa;
+
+  @Option(
       names = "--duration",
       description = "stop after this long (default: run until interrupted)")
   String duration;
@@ -122,11 +137,17 @@ public final class SimCommand implements Callable<Integer> {
             handshakeConcurrency,
             io.edgefleet.protocol.Durations.parse(maxBackoff),
             io.edgefleet.protocol.Durations.parse(rampUp),
-            kubernetesVersions);
+            kubernetesVersions,
+            attestation ? (tpmCa != null ? tpmCa : state.resolve("tpm-ca")) : null);
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",
         devices, link, sim.bootstrap.baseUrl(), state.toAbsolutePath());
+    if (o.attestation()) {
+      System.out.printf(
+          "devices present a software TPM; their EK certificates chain to %s%n",
+          o.tpmCaDir().resolve(io.edgefleet.protocol.tpm.SoftEkCa.ROOT_FILE).toAbsolutePath());
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

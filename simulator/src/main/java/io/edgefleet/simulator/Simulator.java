@@ -57,6 +57,9 @@ public final class Simulator implements AutoCloseable {
    * @param sourceAddresses local addresses to spread connections over (empty: the OS chooses)
    * @param enrollConcurrency enrollments in flight at most
    * @param handshakeConcurrency WebSocket connects (TCP, TLS, upgrade) in flight at most
+   * @param tpmCaDir with {@code --attestation}: the directory of the software TPM manufacturer's CA
+   *     that certifies the devices' endorsement keys (created when missing; a controller trusts its
+   *     {@code ek-ca.pem}); null: devices have no TPM
    */
   public record Options(
       Path bootstrapFile,
@@ -73,7 +76,8 @@ public final class Simulator implements AutoCloseable {
       int handshakeConcurrency,
       Duration maxBackoff,
       Duration rampUp,
-      List<String> kubernetesVersions) {
+      List<String> kubernetesVersions,
+      Path tpmCaDir) {
     /** What simulated clusters run unless told otherwise. */
     public static final String DEFAULT_KUBERNETES_VERSION = "v1.30.6";
 
@@ -133,7 +137,8 @@ public final class Simulator implements AutoCloseable {
           handshakeConcurrency,
           maxBackoff,
           rampUp,
-          versions);
+          versions,
+          tpmCaDir);
     }
 
     public static Options of(Path bootstrapFile, int devices, Path stateDir) {
@@ -152,7 +157,34 @@ public final class Simulator implements AutoCloseable {
           256,
           Duration.ofSeconds(60),
           Duration.ZERO,
-          List.of(DEFAULT_KUBERNETES_VERSION));
+          List.of(DEFAULT_KUBERNETES_VERSION),
+          null);
+    }
+
+    /** Devices present a software TPM whose EK CA lives in {@code caDir}. */
+    public Options withAttestation(Path caDir) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp,
+          kubernetesVersions,
+          caDir);
+    }
+
+    /** Whether devices present a (software) TPM. */
+    public boolean attestation() {
+      return tpmCaDir != null;
     }
 
     public Options withApplyFailRate(double p) {
@@ -171,7 +203,8 @@ public final class Simulator implements AutoCloseable {
           handshakeConcurrency,
           maxBackoff,
           rampUp,
-          kubernetesVersions);
+          kubernetesVersions,
+          tpmCaDir);
     }
 
     public Options withMaxBackoff(Duration d) {
@@ -190,7 +223,8 @@ public final class Simulator implements AutoCloseable {
           handshakeConcurrency,
           d,
           rampUp,
-          kubernetesVersions);
+          kubernetesVersions,
+          tpmCaDir);
     }
 
     public Options withSourceAddresses(List<InetAddress> addresses) {
@@ -209,7 +243,8 @@ public final class Simulator implements AutoCloseable {
           handshakeConcurrency,
           maxBackoff,
           rampUp,
-          kubernetesVersions);
+          kubernetesVersions,
+          tpmCaDir);
     }
   }
 
@@ -238,6 +273,9 @@ public final class Simulator implements AutoCloseable {
     final LongAdder churned = new LongAdder();
     final LongAdder cuts = new LongAdder();
     final LongAdder gaveUp = new LongAdder();
+    final LongAdder activations = new LongAdder();
+    final LongAdder attestations = new LongAdder();
+    final AtomicInteger quarantined = new AtomicInteger();
     volatile String lastError;
   }
 
@@ -304,6 +342,10 @@ public final class Simulator implements AutoCloseable {
   final String host;
   final String hostHeader;
   final Identities identities;
+
+  /** The software TPMs' shared parts with {@code --attestation}; null otherwise. */
+  final SimulatedTpm.Fleet tpms;
+
   private final List<VirtualDevice> devices = new ArrayList<>();
 
   /**
@@ -334,6 +376,11 @@ public final class Simulator implements AutoCloseable {
     this.remote = new InetSocketAddress(host, port);
     this.hostHeader = host + ":" + port;
     this.identities = new Identities(options.stateDir());
+    try {
+      this.tpms = options.attestation() ? SimulatedTpm.Fleet.open(options.tpmCaDir()) : null;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open the software TPM CA in " + options.tpmCaDir(), e);
+    }
     PinnedCaTrustManager trust =
         identities
             .ca()
@@ -378,8 +425,15 @@ public final class Simulator implements AutoCloseable {
               .map(
                   id ->
                       new VirtualDevice(
-                          this, devices.size(), serial, id.credential(), id.deviceId()))
-              .orElseGet(() -> new VirtualDevice(this, devices.size(), serial, null, null));
+                          this,
+                          devices.size(),
+                          serial,
+                          id.credential(),
+                          id.deviceId(),
+                          tpms != null && id.akPublic() != null
+                              ? SimulatedTpm.restored(tpms, id.akPublic(), id.akPrivate())
+                              : null))
+              .orElseGet(() -> new VirtualDevice(this, devices.size(), serial, null, null, null));
       if (d.enrolled()) {
         stats.enrolled.incrementAndGet();
       }
@@ -531,6 +585,9 @@ public final class Simulator implements AutoCloseable {
     s.put("cuts", stats.cuts.sum());
     s.put("refused", stats.refused.sum());
     s.put("gaveUp", stats.gaveUp.sum());
+    s.put("activations", stats.activations.sum());
+    s.put("attestations", stats.attestations.sum());
+    s.put("quarantined", stats.quarantined.get());
     Map<String, Integer> states = new java.util.TreeMap<>();
     for (VirtualDevice d : devices) {
       states.merge(d.state.name(), 1, Integer::sum);
@@ -653,9 +710,23 @@ public final class Simulator implements AutoCloseable {
   static final class Identities {
     private final Path dir;
 
-    record Stored(String deviceId, String keyPem, String certificatePem) {}
+    /**
+     * @param akKeyPem the software TPM's attestation key (PKCS#8), with {@code --attestation}
+     * @param akPublic base64 of its TPMT_PUBLIC
+     */
+    record Stored(
+        String deviceId,
+        String keyPem,
+        String certificatePem,
+        @com.fasterxml.jackson.annotation.JsonInclude(
+                com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+            String akKeyPem,
+        @com.fasterxml.jackson.annotation.JsonInclude(
+                com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+            String akPublic) {}
 
-    record Loaded(String deviceId, DeviceKeys.Credential credential) {}
+    record Loaded(
+        String deviceId, DeviceKeys.Credential credential, String akPublic, PrivateKey akPrivate) {}
 
     Identities(Path dir) {
       this.dir = dir;
@@ -738,7 +809,9 @@ public final class Simulator implements AutoCloseable {
                 new DeviceKeys.Credential(
                     "d" + index,
                     Pem.privateKey(s.keyPem(), "EC"),
-                    new X509Certificate[] {Pem.certificateOf(s.certificatePem()), ca})));
+                    new X509Certificate[] {Pem.certificateOf(s.certificatePem()), ca}),
+                s.akPublic(),
+                s.akKeyPem() == null ? null : Pem.privateKey(s.akKeyPem(), "EC")));
       } catch (IOException | RuntimeException e) {
         // An unreadable identity is enrolled again rather than stopping the whole simulation.
         return java.util.Optional.empty();
@@ -746,7 +819,12 @@ public final class Simulator implements AutoCloseable {
     }
 
     void save(
-        String serial, String deviceId, PrivateKey key, X509Certificate cert, X509Certificate ca) {
+        String serial,
+        String deviceId,
+        PrivateKey key,
+        X509Certificate cert,
+        X509Certificate ca,
+        SimulatedTpm tpm) {
       Path caFile = dir.resolve("ca.crt");
       if (!Files.exists(caFile)) {
         synchronized (this) {
@@ -757,7 +835,13 @@ public final class Simulator implements AutoCloseable {
       }
       SecureFiles.writeSecret(
           dir.resolve("devices").resolve(serial + ".json"),
-          Json.write(new Stored(deviceId, Pem.privateKey(key), Pem.certificate(cert))));
+          Json.write(
+              new Stored(
+                  deviceId,
+                  Pem.privateKey(key),
+                  Pem.certificate(cert),
+                  tpm == null ? null : Pem.privateKey(tpm.attestationKey().getPrivate()),
+                  tpm == null ? null : tpm.attestationPublic())));
     }
   }
 }

@@ -9,12 +9,15 @@ import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
+import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.TpmEnrollment;
 import java.io.IOException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPublicKey;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Duration;
@@ -80,10 +83,20 @@ final class VirtualDevice {
   private ScheduledFuture<?> timer;
   private ScheduledFuture<?> telemetryTimer;
   private boolean everConnected;
+  private boolean quarantined;
+
+  /** Its software TPM with {@code --attestation}; null for a device without one. */
+  private SimulatedTpm tpm;
 
   VirtualDevice(
-      Simulator sim, int index, String serial, DeviceKeys.Credential credential, String id) {
+      Simulator sim,
+      int index,
+      String serial,
+      DeviceKeys.Credential credential,
+      String id,
+      SimulatedTpm tpm) {
     this.sim = sim;
+    this.tpm = tpm;
     this.index = index;
     this.serial = serial;
     this.credential = credential;
@@ -158,7 +171,7 @@ final class VirtualDevice {
   /** Runs through the enrollment gate; calls {@code release} when the exchange is over. */
   private void enroll(Runnable release) {
     KeyPair key;
-    byte[] body;
+    EnrollmentRequest request;
     try {
       KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
       g.initialize(new ECGenParameterSpec("secp256r1"));
@@ -177,7 +190,15 @@ final class VirtualDevice {
               AGENT_VERSION,
               false,
               false);
-      body = Json.writeBytes(Enrollment.request(sim.bootstrap.token(), facts, key));
+      request = Enrollment.request(sim.bootstrap.token(), facts, key);
+      synchronized (this) {
+        if (sim.tpms != null) {
+          if (tpm == null) {
+            tpm = SimulatedTpm.enrolling(sim.tpms);
+          }
+          request = withTpm(request, tpm.request((ECPublicKey) key.getPublic()));
+        }
+      }
     } catch (Exception e) {
       release.run();
       synchronized (this) {
@@ -185,10 +206,21 @@ final class VirtualDevice {
       }
       return;
     }
-    net.http("POST", DeviceApi.ENROLLMENTS, body, false)
+    post(request, key, release);
+  }
+
+  private static EnrollmentRequest withTpm(EnrollmentRequest r, TpmEnrollment tpm) {
+    return new EnrollmentRequest(r.token(), r.serial(), r.csrPem(), r.facts(), r.name(), tpm);
+  }
+
+  /** Posts an enrollment request; {@code release} (may be null) runs when the answer is in. */
+  private void post(EnrollmentRequest request, KeyPair key, Runnable release) {
+    net.http("POST", DeviceApi.ENROLLMENTS, Json.writeBytes(request), false)
         .whenComplete(
             (resp, err) -> {
-              release.run();
+              if (release != null) {
+                release.run();
+              }
               synchronized (this) {
                 if (state == State.STOPPED) {
                   return;
@@ -197,12 +229,12 @@ final class VirtualDevice {
                   failed("enrollment: " + err.getMessage());
                   return;
                 }
-                enrolled(resp, key);
+                enrolled(resp, key, request);
               }
             });
   }
 
-  private void enrolled(Wire.Response resp, KeyPair key) {
+  private void enrolled(Wire.Response resp, KeyPair key, EnrollmentRequest request) {
     if (resp.status() != 200) {
       failed("enrollment refused: HTTP " + resp.status());
       return;
@@ -221,7 +253,10 @@ final class VirtualDevice {
               Enrollment.verify(answer, sim.bootstrap.caFingerprint(), key);
           X509Certificate cert = issued.certificate();
           X509Certificate ca = issued.ca();
-          sim.identities.save(serial, answer.deviceId(), key.getPrivate(), cert, ca);
+          if (tpm != null) {
+            tpm.enrolled();
+          }
+          sim.identities.save(serial, answer.deviceId(), key.getPrivate(), cert, ca, tpm);
           if (answer.signingKeyPem() != null) {
             sim.adoptSigningKey(answer.signingKeyPem());
           }
@@ -248,7 +283,27 @@ final class VirtualDevice {
         state = State.BACKING_OFF;
         schedule(this::step, sim.options.maxBackoff().toNanos());
       }
+      case ACTIVATE -> activate(answer, key, request);
     }
+  }
+
+  /** Unwraps the controller's credential with the TPM and asks again with it and a quote. */
+  private void activate(EnrollmentResponse answer, KeyPair key, EnrollmentRequest request) {
+    if (tpm == null || request.tpm() == null || answer.activation() == null) {
+      failed(
+          "the controller asked for TPM credential activation; run the simulator with"
+              + " --attestation");
+      return;
+    }
+    EnrollmentRequest again;
+    try {
+      again = withTpm(request, tpm.activate(answer.activation()));
+    } catch (IllegalStateException e) {
+      failed(e.getMessage());
+      return;
+    }
+    sim.stats.activations.increment();
+    post(again, key, null);
   }
 
   // ------------------------------------------------------------------ connection
@@ -314,6 +369,8 @@ final class VirtualDevice {
         }
         case ControllerMessage.LogsRequest r ->
             l.send(new AgentMessage.LogLines(r.id(), List.of(), true, "simulated device: no logs"));
+        case ControllerMessage.AttestationChallenge c -> l.send(attest(c));
+        case ControllerMessage.TrustState t -> trust(l, t);
         default -> {}
       }
     }
@@ -321,6 +378,27 @@ final class VirtualDevice {
     @Override
     public void closed(ControllerLink l, int code, String reason) {
       disconnected(l, reason);
+    }
+  }
+
+  private synchronized AgentMessage.AttestationAnswer attest(
+      ControllerMessage.AttestationChallenge c) {
+    if (tpm == null) {
+      return SimulatedTpm.noTpm(c);
+    }
+    sim.stats.attestations.increment();
+    return tpm.answer(c);
+  }
+
+  private synchronized void trust(ControllerLink l, ControllerMessage.TrustState t) {
+    if (link != l || t.quarantined() == quarantined) {
+      return;
+    }
+    quarantined = t.quarantined();
+    if (quarantined) {
+      sim.stats.quarantined.incrementAndGet();
+    } else {
+      sim.stats.quarantined.decrementAndGet();
     }
   }
 
