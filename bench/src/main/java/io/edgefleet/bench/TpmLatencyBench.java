@@ -49,8 +49,22 @@ public final class TpmLatencyBench {
       new SecureRandom().nextBytes(secret);
       Files.write(work.resolve("secret.bin"), secret);
       tools(
-          work, "none", "tpm2_makecredential", "-Q", "-T", "none", "-u", "ek.pem", "-G", "rsa", "-s",
-          "secret.bin", "-n", HexFormat.of().formatHex(akName), "-o", "cred.blob");
+          work,
+          "none",
+          "tpm2_makecredential",
+          "-Q",
+          "-T",
+          "none",
+          "-u",
+          "ek.pem",
+          "-G",
+          "rsa",
+          "-s",
+          "secret.bin",
+          "-n",
+          HexFormat.of().formatHex(akName),
+          "-o",
+          "cred.blob");
       TpmChallenge challenge = challenge(Files.readAllBytes(work.resolve("cred.blob")));
       byte[] salt = new byte[TpmTemplates.SALT_BYTES];
       new SecureRandom().nextBytes(salt);
@@ -63,7 +77,8 @@ public final class TpmLatencyBench {
           throw new IllegalStateException("the Java activation did not recover the secret");
         }
         results.put("java sign", time(rounds, () -> tpm.sign(salt, digest)));
-        results.put("java quote (3 PCRs)", time(rounds, () -> tpm.quote(nonce, List.of(0, 1, 7), null)));
+        results.put(
+            "java quote (3 PCRs)", time(rounds, () -> tpm.quote(nonce, List.of(0, 1, 7), null)));
         results.put("java activate", time(rounds, () -> tpm.activateCredential(challenge)));
         results.put("java certify", time(rounds, () -> tpm.certifyDeviceKey(salt)));
       }
@@ -72,10 +87,34 @@ public final class TpmLatencyBench {
           time(
               rounds,
               () -> {
-                tools(work, tcti, "tpm2_createprimary", "-Q", "-C", "o", "-G", "ecc256", "-a",
-                    DEVICE_KEY_TOOLS, "-c", "k.ctx");
-                tools(work, tcti, "tpm2_sign", "-Q", "-c", "k.ctx", "-g", "sha256", "-s", "ecdsa",
-                    "-d", "-o", "sig.bin", "digest.bin");
+                tools(
+                    work,
+                    tcti,
+                    "tpm2_createprimary",
+                    "-Q",
+                    "-C",
+                    "o",
+                    "-G",
+                    "ecc256",
+                    "-a",
+                    DEVICE_KEY_TOOLS,
+                    "-c",
+                    "k.ctx");
+                tools(
+                    work,
+                    tcti,
+                    "tpm2_sign",
+                    "-Q",
+                    "-c",
+                    "k.ctx",
+                    "-g",
+                    "sha256",
+                    "-s",
+                    "ecdsa",
+                    "-d",
+                    "-o",
+                    "sig.bin",
+                    "digest.bin");
                 tools(work, tcti, "tpm2_flushcontext", "-t");
               }));
       results.put(
@@ -84,8 +123,23 @@ public final class TpmLatencyBench {
               rounds,
               () -> {
                 ak(work, tcti);
-                tools(work, tcti, "tpm2_quote", "-Q", "-c", "ak.ctx", "-l", "sha256:0,1,7", "-q",
-                    HexFormat.of().formatHex(nonce), "-m", "msg", "-s", "sig", "-o", "pcrs");
+                tools(
+                    work,
+                    tcti,
+                    "tpm2_quote",
+                    "-Q",
+                    "-c",
+                    "ak.ctx",
+                    "-l",
+                    "sha256:0,1,7",
+                    "-q",
+                    HexFormat.of().formatHex(nonce),
+                    "-m",
+                    "msg",
+                    "-s",
+                    "sig",
+                    "-o",
+                    "pcrs");
                 tools(work, tcti, "tpm2_flushcontext", "-t");
               }));
       results.put(
@@ -96,8 +150,21 @@ public final class TpmLatencyBench {
                 ak(work, tcti);
                 tools(work, tcti, "tpm2_startauthsession", "-Q", "--policy-session", "-S", "s.ctx");
                 tools(work, tcti, "tpm2_policysecret", "-Q", "-S", "s.ctx", "-c", "e");
-                tools(work, tcti, "tpm2_activatecredential", "-Q", "-c", "ak.ctx", "-C",
-                    "0x81010001", "-i", "cred.blob", "-o", "out.bin", "-P", "session:s.ctx");
+                tools(
+                    work,
+                    tcti,
+                    "tpm2_activatecredential",
+                    "-Q",
+                    "-c",
+                    "ak.ctx",
+                    "-C",
+                    "0x81010001",
+                    "-i",
+                    "cred.blob",
+                    "-o",
+                    "out.bin",
+                    "-P",
+                    "session:s.ctx");
                 tools(work, tcti, "tpm2_flushcontext", "s.ctx");
                 tools(work, tcti, "tpm2_flushcontext", "-t");
               }));
@@ -110,12 +177,17 @@ public final class TpmLatencyBench {
     int i = 0;
     for (Map.Entry<String, double[]> e : results.entrySet()) {
       double[] v = e.getValue();
-      System.out.printf(Locale.ROOT, "%-32s %7.2fms %7.2fms %7.2fms%n", e.getKey(), v[0], v[1], v[2]);
+      System.out.printf(
+          Locale.ROOT, "%-32s %7.2fms %7.2fms %7.2fms%n", e.getKey(), v[0], v[1], v[2]);
       json.append(
           String.format(
               Locale.ROOT,
               "    \"%s\": {\"median\": %.2f, \"p95\": %.2f, \"max\": %.2f}%s\n",
-              e.getKey(), v[0], v[1], v[2], ++i < results.size() ? "," : ""));
+              e.getKey(),
+              v[0],
+              v[1],
+              v[2],
+              ++i < results.size() ? "," : ""));
     }
     json.append("  }\n}\n");
     Path out = Path.of(System.getProperty("tpm.bench.out", "bench/results/tpm-latency.json"));
@@ -125,8 +197,19 @@ public final class TpmLatencyBench {
   }
 
   private static void ak(Path work, String tcti) {
-    tools(work, tcti, "tpm2_createprimary", "-Q", "-C", "e", "-G", "ecc256:ecdsa-sha256:null",
-        "-a", AK_TOOLS, "-c", "ak.ctx");
+    tools(
+        work,
+        tcti,
+        "tpm2_createprimary",
+        "-Q",
+        "-C",
+        "e",
+        "-G",
+        "ecc256:ecdsa-sha256:null",
+        "-a",
+        AK_TOOLS,
+        "-c",
+        "ak.ctx");
   }
 
   /** The tools' credential file: magic, version, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. */
@@ -173,7 +256,8 @@ public final class TpmLatencyBench {
             String.join(" ", command) + " failed: " + new String(out).strip());
       }
     } catch (java.io.IOException e) {
-      throw new IllegalStateException(command[0] + " cannot be run (apt-get install tpm2-tools)", e);
+      throw new IllegalStateException(
+          command[0] + " cannot be run (apt-get install tpm2-tools)", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);

@@ -65,7 +65,8 @@ class TpmIdentityStoreIT {
               .readValue(
                   Files.readString(state.resolve("tpm-key.json")), IdentityStore.TpmKeyFile.class);
       assertThat(file.area().toPublicKey())
-          .isEqualTo(Pem.certificateOf(Files.readString(state.resolve("device.crt"))).getPublicKey());
+          .isEqualTo(
+              Pem.certificateOf(Files.readString(state.resolve("device.crt"))).getPublicKey());
     }
     // Another TPM does not hold this key: the agent says so instead of using a wrong one.
     try (Swtpm other = Swtpm.start();
