@@ -109,7 +109,8 @@ class TpmAgentIT {
             .isTrue();
       }
 
-      // 300 days later the certificate is renewed; this controller renews only the enrolled key.
+      // 300 days later the certificate is renewed: for a new key in the TPM where the controller
+      // takes one, else (a controller that renews only the enrolled key) for the same key.
       Agent aged = agents.start(options, Clock.offset(Clock.systemUTC(), Duration.ofDays(300)));
       await()
           .atMost(Duration.ofSeconds(30))
@@ -118,8 +119,16 @@ class TpmAgentIT {
                   !Pem.certificateOf(Files.readString(state.resolve("device.crt")))
                       .getSerialNumber()
                       .equals(cert.getSerialNumber()));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !Files.exists(state.resolve("tpm-key-next.json")));
       X509Certificate renewed = Pem.certificateOf(Files.readString(state.resolve("device.crt")));
-      assertThat(renewed.getPublicKey()).isEqualTo(cert.getPublicKey());
+      IdentityStore.TpmKeyFile after =
+          Json.mapper()
+              .readValue(
+                  Files.readString(state.resolve("tpm-key.json")), IdentityStore.TpmKeyFile.class);
+      assertThat(after.area().toPublicKey()).isEqualTo(renewed.getPublicKey());
+      assertThat(state.resolve("device.key")).doesNotExist();
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> aged.status().state() == Agent.State.CONNECTED);
