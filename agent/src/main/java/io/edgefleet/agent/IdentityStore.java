@@ -108,6 +108,12 @@ public final class IdentityStore {
    */
   public KeyPair nextKey() {
     boolean inTpm = tpmKey();
+    discardNextKey();
+    return create(NEXT, inTpm);
+  }
+
+  /** Removes the {@link #nextKey} of a renewal that renewed the current key instead. */
+  public void discardNextKey() {
     try {
       for (String f : NEXT.files()) {
         Files.deleteIfExists(dir.resolve(f));
@@ -115,7 +121,6 @@ public final class IdentityStore {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot remove an unused key in " + dir, e);
     }
-    return create(NEXT, inTpm);
   }
 
   /**

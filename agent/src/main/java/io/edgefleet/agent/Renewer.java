@@ -162,6 +162,7 @@ final class Renewer {
       key = identities.saveRenewed(renewed);
     } else {
       identities.saveCertificate(renewed);
+      identities.discardNextKey();
       key = identity.key();
     }
     return new IdentityStore.Identity(

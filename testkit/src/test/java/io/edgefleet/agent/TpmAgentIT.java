@@ -19,13 +19,16 @@ import io.edgefleet.protocol.TpmChallenge;
 import io.edgefleet.protocol.TpmEnrollment;
 import io.edgefleet.protocol.TpmQuote;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tpm.Credentials;
+import io.edgefleet.protocol.tpm.EkRoots;
+import io.edgefleet.protocol.tpm.KeyProofs;
+import io.edgefleet.protocol.tpm.QuoteVerifier;
 import io.edgefleet.protocol.tpm.TpmAlg;
 import io.edgefleet.protocol.tpm.TpmBuffer;
 import io.edgefleet.protocol.tpm.TpmPublic;
 import io.edgefleet.testkit.Swtpm;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
-import io.edgefleet.testkit.tpm.TestCredentials;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -119,9 +122,18 @@ class TpmAgentIT {
                   !Pem.certificateOf(Files.readString(state.resolve("device.crt")))
                       .getSerialNumber()
                       .equals(cert.getSerialNumber()));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !Files.exists(state.resolve("tpm-key-next.json")));
       X509Certificate renewed = Pem.certificateOf(Files.readString(state.resolve("device.crt")));
       // The controller took the new key, proven to live in the same TPM.
       assertThat(renewed.getPublicKey()).isNotEqualTo(cert.getPublicKey());
+      IdentityStore.TpmKeyFile after =
+          Json.mapper()
+              .readValue(
+                  Files.readString(state.resolve("tpm-key.json")), IdentityStore.TpmKeyFile.class);
+      assertThat(after.area().toPublicKey()).isEqualTo(renewed.getPublicKey());
+      assertThat(state.resolve("device.key")).doesNotExist();
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> aged.status().state() == Agent.State.CONNECTED);
@@ -135,6 +147,7 @@ class TpmAgentIT {
         ControllerPki.open(
             dir.resolve("pki"), List.of("localhost", "127.0.0.1"), Clock.systemUTC());
     List<EnrollmentRequest> seen = new CopyOnWriteArrayList<>();
+    List<Throwable> failed = new CopyOnWriteArrayList<>();
     byte[] credential = new byte[32];
     new SecureRandom().nextBytes(credential);
     byte[] nonce = new byte[32];
@@ -151,7 +164,8 @@ class TpmAgentIT {
           EnrollmentResponse answer;
           try {
             answer = answer(pki, req, credential, nonce);
-          } catch (Exception e) {
+          } catch (Exception | AssertionError e) {
+            failed.add(e);
             answer =
                 new EnrollmentResponse(
                     EnrollmentResponse.Status.REJECTED,
@@ -180,7 +194,10 @@ class TpmAgentIT {
               "token-1");
       Agent agent =
           agents.start(agents.options("tpm-2", bootstrap).withTpm(swtpm.endpoint().toString()));
-      await().atMost(Duration.ofSeconds(30)).until(() -> agent.identity().isPresent());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> agent.identity().isPresent() || !failed.isEmpty());
+      assertThat(failed).isEmpty();
       assertThat(seen).hasSize(2);
       TpmEnrollment first = seen.get(0).tpm();
       TpmEnrollment second = seen.get(1).tpm();
@@ -205,6 +222,7 @@ class TpmAgentIT {
     Base64.Decoder b64 = Base64.getDecoder();
     X509Certificate ek = Pem.certificateOf(tpm.ekCertificatePem());
     ek.verify(Pem.certificateOf(Files.readString(swtpm.intermediateCa())).getPublicKey());
+    EkRoots.load(swtpm.caDirectory()).validate(ek, List.of());
     TpmPublic ekPublic = TpmPublic.parse(b64.decode(tpm.ekPublic()));
     assertThat(ekPublic.holds(ek.getPublicKey())).isTrue();
     TpmPublic ak = TpmPublic.parse(b64.decode(tpm.akPublic()));
@@ -214,8 +232,9 @@ class TpmAgentIT {
     assertThat(key.holds(csr.publicKey())).isTrue();
     assertThat(verify(ak, b64.decode(tpm.deviceKey().certifyInfo()), tpm.deviceKey().signature()))
         .isTrue();
+    KeyProofs.verify(ak, tpm.deviceKey(), csr.publicKey());
     if (tpm.activatedCredential() == null) {
-      TestCredentials.Challenge c = TestCredentials.make(ekPublic, ak.name(), credential);
+      Credentials.Challenge c = Credentials.make(ekPublic, ak.name(), credential);
       Base64.Encoder enc = Base64.getEncoder();
       return new EnrollmentResponse(
           EnrollmentResponse.Status.ACTIVATE,
@@ -242,6 +261,7 @@ class TpmAgentIT {
     r.u16();
     r.sized();
     assertThat(r.sized()).isEqualTo(nonce);
+    QuoteVerifier.verify(ak, q, nonce, List.of(0, 1, 7));
     X509Certificate cert = pki.issueDevice("dev-tpm-2", csr.publicKey());
     return new EnrollmentResponse(
         EnrollmentResponse.Status.APPROVED,

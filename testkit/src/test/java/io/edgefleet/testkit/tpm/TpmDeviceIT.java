@@ -13,6 +13,9 @@ import io.edgefleet.protocol.TpmChallenge;
 import io.edgefleet.protocol.TpmKeyProof;
 import io.edgefleet.protocol.TpmQuote;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tpm.Credentials;
+import io.edgefleet.protocol.tpm.KeyProofs;
+import io.edgefleet.protocol.tpm.QuoteVerifier;
 import io.edgefleet.protocol.tpm.TpmAlg;
 import io.edgefleet.protocol.tpm.TpmBuffer;
 import io.edgefleet.protocol.tpm.TpmPublic;
@@ -125,6 +128,8 @@ class TpmDeviceIT {
     r.bytes(17 + 8); // clockInfo, firmwareVersion
     assertThat(r.sized()).isEqualTo(area.name());
     assertThat(verify(tpm.akPublic(), attest, proof.signature())).isTrue();
+    // And as the controller's verifier sees it.
+    assertThat(KeyProofs.verify(tpm.akPublic(), proof, area.toPublicKey())).isEqualTo(area);
   }
 
   @Test
@@ -159,6 +164,10 @@ class TpmDeviceIT {
     }
     assertThat(pcrDigest).isEqualTo(all.digest());
     assertThat(Base64.getDecoder().decode(q.eventLog())).containsExactly(1, 2, 3);
+    // And as the controller's verifier sees it (without the made-up event log).
+    TpmQuote withoutLog = new TpmQuote(q.attest(), q.signature(), q.pcrs(), null);
+    assertThat(QuoteVerifier.verify(tpm.akPublic(), withoutLog, nonce, pcrs).pcrs())
+        .containsKeys(0, 7, 16);
   }
 
   @Test
@@ -185,8 +194,7 @@ class TpmDeviceIT {
   void activatesACredentialMadeForItsEkAndAk() throws Exception {
     byte[] credential = new byte[32];
     new SecureRandom().nextBytes(credential);
-    TestCredentials.Challenge c =
-        TestCredentials.make(tpm.ekPublic(), tpm.akPublic().name(), credential);
+    Credentials.Challenge c = Credentials.make(tpm.ekPublic(), tpm.akPublic().name(), credential);
     Base64.Encoder b64 = Base64.getEncoder();
     TpmChallenge challenge =
         new TpmChallenge(
@@ -198,8 +206,8 @@ class TpmDeviceIT {
     assertThat(tpm.tpm().transientHandles()).isEmpty();
 
     // A credential bound to another key's name is refused by the TPM, with its code.
-    TestCredentials.Challenge foreign =
-        TestCredentials.make(tpm.ekPublic(), tpm.devicePublic(salt()).name(), credential);
+    Credentials.Challenge foreign =
+        Credentials.make(tpm.ekPublic(), tpm.devicePublic(salt()).name(), credential);
     TpmChallenge wrong =
         new TpmChallenge(
             b64.encodeToString(foreign.credentialBlob()),
