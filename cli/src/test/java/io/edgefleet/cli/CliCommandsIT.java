@@ -307,19 +307,22 @@ class CliCommandsIT {
     assertThat(list.exitCode()).isZero();
     assertThat(list.out().lines().findFirst())
         .hasValueSatisfying(
-            h -> assertThat(h).matches("ID +NAME +STATUS +REASON +LAST SEEN +TAGS +VERSION"));
+            h ->
+                assertThat(h).matches("ID +NAME +STATUS +TRUST +REASON +LAST SEEN +TAGS +VERSION"));
     assertThat(row(list.out(), id))
         .matches(
             Pattern.quote(id)
                 + " +"
                 + device.hostname()
-                + " +NEVER_SEEN +enrolled .*, has not connected since +- +role=pos,site=store-17"
+                + " +NEVER_SEEN +- +enrolled .*, has not connected since +- +role=pos,site=store-17"
                 + " +0\\.1\\.0");
     assertThat(get.exitCode()).isZero();
     assertThat(get.out())
         .containsPattern("ID: +" + id)
         .containsPattern("Serial: +" + device.serial())
         .containsPattern("Status: +NEVER_SEEN")
+        .containsPattern("Identity: +software")
+        .containsPattern("Trust: +UNVERIFIED")
         .containsPattern("Hostname: +" + device.hostname())
         .containsPattern("OS: +debian 12")
         .containsPattern("Architecture: +amd64")
@@ -530,9 +533,10 @@ class CliCommandsIT {
     assertThat(r.exitCode()).isZero();
     assertThat(r.out().lines().findFirst())
         .hasValueSatisfying(
-            h -> assertThat(h).matches("SERIAL +NAME +TAGS +APPROVAL +DEVICE +CREATED"));
+            h -> assertThat(h).matches("SERIAL +NAME +TAGS +APPROVAL +TPM +DEVICE +CREATED"));
     assertThat(row(r.out(), serial))
-        .matches(Pattern.quote(serial) + " +" + name + " +site=store-9 +automatic +- +\\d+s ago");
+        .matches(
+            Pattern.quote(serial) + " +" + name + " +site=store-9 +automatic +- +- +\\d+s ago");
 
     EnrollmentResponse enrolled =
         new EnrollingDevice(unique("pos"), serial).enrollBySerial(url, fingerprint).response();
