@@ -154,6 +154,15 @@ class SwtpmVerifyIT {
                   .contains("CN=swtpm-localca")
                   .contains(rootsOnly.toString());
             });
+    // The ECC P-384 EK certificate swtpm_setup writes as well chains the same way.
+    tpm.tool("tpm2_nvread", "0x01c00016", "-o", "ekcert-ecc.der");
+    X509Certificate ecc =
+        (X509Certificate)
+            CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(tpm.read("ekcert-ecc.der")));
+    assertThat(ecc.getPublicKey().getAlgorithm()).isEqualTo("EC");
+    assertThat(EkRoots.load(both).validate(ecc, List.of())).isEqualTo(root);
+
     Path foreign = Files.createDirectories(dir.resolve("foreign"));
     SoftEkCa.create("Other TPM Vendor").writeRoot(foreign, "other.pem");
     assertThatThrownBy(() -> EkRoots.load(foreign).validate(cert, List.of(intermediate)))
