@@ -255,8 +255,10 @@ public final class Agent implements AutoCloseable {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
     bootstrap();
     restrictStateDirectory();
-    if (tpm.configured()) {
-      tpm.device(); // a TPM given but unusable stops the agent here, with what to do
+    if (tpm.configured() && !identities.softwareKey()) {
+      // A TPM that will hold the key but is unusable stops the agent here, with what to do; a
+      // device that keeps its software key does not need it.
+      tpm.device();
     }
     identities
         .load()
