@@ -249,12 +249,17 @@ public final class Agent implements AutoCloseable {
    * Begins enrolling or connecting; returns at once. The state directory is first restricted to
    * this user (directories 0700, files 0600), whatever an older version left behind.
    *
-   * @throws AgentException if the bootstrap file or the state is unusable
+   * @throws AgentException if the bootstrap file, the state or the TPM is unusable
    */
   public void start() {
     // Fail fast on a malformed bootstrap file or state: nothing would ever succeed.
     bootstrap();
     restrictStateDirectory();
+    if (tpm.configured() && !identities.softwareKey()) {
+      // A TPM that will hold the key but is unusable stops the agent here, with what to do; a
+      // device that keeps its software key does not need it.
+      tpm.device();
+    }
     identities
         .load()
         .ifPresent(

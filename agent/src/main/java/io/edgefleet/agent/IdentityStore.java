@@ -96,6 +96,11 @@ public final class IdentityStore {
     return stored(CURRENT).orElseGet(() -> create(CURRENT, tpm.configured()));
   }
 
+  /** Whether the current device key is a file (false before one exists). */
+  public boolean softwareKey() {
+    return Files.exists(dir.resolve(CURRENT.keyFile())) && !tpmKey();
+  }
+
   /** Whether the current device key lives in a TPM (false before one exists). */
   public boolean tpmKey() {
     return Files.exists(dir.resolve(CURRENT.tpmFile()));

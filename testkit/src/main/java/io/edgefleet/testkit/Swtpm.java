@@ -29,15 +29,26 @@ public final class Swtpm implements AutoCloseable {
   private final Path dir;
   private final Process process;
   private final int port;
+  private final Path socket;
 
-  private Swtpm(Path dir, Process process, int port) {
+  private Swtpm(Path dir, Process process, int port, Path socket) {
     this.dir = dir;
     this.process = process;
     this.port = port;
+    this.socket = socket;
   }
 
-  /** Manufactures and starts a fresh TPM. */
+  /** Manufactures and starts a fresh TPM whose data channel is a local TCP port. */
   public static Swtpm start() {
+    return start(false);
+  }
+
+  /** Manufactures and starts a fresh TPM whose data channel is a Unix socket. */
+  public static Swtpm startOnUnixSocket() {
+    return start(true);
+  }
+
+  private static Swtpm start(boolean unix) {
     Path dir;
     try {
       dir = Files.createTempDirectory("swtpm");
@@ -46,7 +57,7 @@ public final class Swtpm implements AutoCloseable {
     }
     try {
       manufacture(dir);
-      return launch(dir);
+      return launch(dir, unix);
     } catch (RuntimeException e) {
       delete(dir);
       throw e;
@@ -92,8 +103,9 @@ public final class Swtpm implements AutoCloseable {
         dir.resolve("setup.conf").toString());
   }
 
-  private static Swtpm launch(Path dir) {
-    int port = freePortPair();
+  private static Swtpm launch(Path dir, boolean unix) {
+    int port = unix ? 0 : freePortPair();
+    Path socket = unix ? dir.resolve("swtpm.sock") : null;
     Process p;
     try {
       p =
@@ -104,9 +116,13 @@ public final class Swtpm implements AutoCloseable {
                   "--tpmstate",
                   "dir=" + dir.resolve("state"),
                   "--server",
-                  "type=tcp,port=" + port + ",bindaddr=127.0.0.1",
+                  unix
+                      ? "type=unixio,path=" + socket
+                      : "type=tcp,port=" + port + ",bindaddr=127.0.0.1",
                   "--ctrl",
-                  "type=tcp,port=" + (port + 1) + ",bindaddr=127.0.0.1",
+                  unix
+                      ? "type=unixio,path=" + dir.resolve("swtpm.ctrl")
+                      : "type=tcp,port=" + (port + 1) + ",bindaddr=127.0.0.1",
                   "--flags",
                   "startup-clear")
               .redirectErrorStream(true)
@@ -115,7 +131,7 @@ public final class Swtpm implements AutoCloseable {
     } catch (IOException e) {
       throw missing("swtpm", e);
     }
-    Swtpm s = new Swtpm(dir, p, port);
+    Swtpm s = new Swtpm(dir, p, port, socket);
     long deadline = System.nanoTime() + READY_NANOS;
     // swtpm gives no readiness signal: probe its data channel until it answers a command.
     while (true) {
@@ -130,20 +146,25 @@ public final class Swtpm implements AutoCloseable {
       } catch (IOException | TpmException e) {
         if (System.nanoTime() > deadline) {
           s.close();
-          throw new IllegalStateException("swtpm did not answer on port " + port, e);
+          throw new IllegalStateException("swtpm did not answer at " + s.endpoint(), e);
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
       }
     }
   }
 
-  /** The raw data channel: {@code tcp://127.0.0.1:PORT}. */
+  /** The raw data channel: {@code tcp://127.0.0.1:PORT} or {@code unix:///DIR/swtpm.sock}. */
   public URI endpoint() {
-    return URI.create("tcp://127.0.0.1:" + port);
+    return socket != null
+        ? URI.create("unix://" + socket.toAbsolutePath())
+        : URI.create("tcp://127.0.0.1:" + port);
   }
 
-  /** Host and port for tpm2-tools: {@code -T swtpm:host=127.0.0.1,port=PORT}. */
+  /** The TCTI for tpm2-tools: {@code swtpm:host=127.0.0.1,port=PORT} (TCP channels only). */
   public String tctiForTools() {
+    if (socket != null) {
+      throw new IllegalStateException("tpm2-tools reach swtpm over TCP: start it with start()");
+    }
     return "swtpm:host=127.0.0.1,port=" + port;
   }
 

@@ -142,6 +142,26 @@ class TpmAgentIT {
   }
 
   @Test
+  void aTpmThatCannotBeReachedStopsTheAgentAtStart() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    try (TestAgents agents = new TestAgents(dir)) {
+      Path bootstrap =
+          agents.bootstrap("x", "https://localhost:1", "sha256:" + "00".repeat(32), "token");
+      AgentOptions options =
+          agents.options("no-tpm", bootstrap).withTpm("tcp://127.0.0.1:" + closed);
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> agents.start(options))
+          .isInstanceOfSatisfying(
+              AgentException.class,
+              e -> assertThat(e.code()).isEqualTo(AgentException.Code.TPM_UNAVAILABLE))
+          .hasMessageContaining("cannot use the TPM tcp://127.0.0.1:" + closed)
+          .hasMessageContaining("--no-tpm");
+    }
+  }
+
+  @Test
   void enrollmentProvesTheTpmAndAnswersTheCredentialChallenge() throws Exception {
     ControllerPki pki =
         ControllerPki.open(
