@@ -61,7 +61,12 @@ import io.edgefleet.controller.rollouts.RolloutEventSource;
 import io.edgefleet.controller.rollouts.RolloutGate;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
+import io.edgefleet.controller.secrets.MasterKeyRing;
 import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.secrets.SecretDelivery;
+import io.edgefleet.controller.secrets.SecretDeliveryPolicy;
+import io.edgefleet.controller.secrets.SecretRoutes;
+import io.edgefleet.controller.secrets.Secrets;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.stream.FleetChanges;
@@ -214,6 +219,19 @@ public final class Controller implements AutoCloseable {
           new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));
       RolloutGate gate = new RolloutGate();
       BundleStore bundles = new BundleStore(jdbi, clock);
+      // Secrets for devices: encrypted at rest under the master key file's keys; a change is
+      // announced on its signal, which recomputes every device (whose documents reference the
+      // secrets targeting it).
+      Signal<String> secretChanges = new Signal<>("secrets");
+      Secrets deviceSecrets =
+          new Secrets(
+              jdbi,
+              clock,
+              audit,
+              new MasterKeyRing(
+                  DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys")),
+              store,
+              secretChanges);
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -222,6 +240,7 @@ public final class Controller implements AutoCloseable {
               bundles,
               pki.signingKeys(),
               apps,
+              deviceSecrets,
               gate,
               (id, nudge) -> {
                 connections.send(id, nudge);
@@ -229,6 +248,8 @@ public final class Controller implements AutoCloseable {
               });
       commits.subscribe(source -> desired.requestAll());
       commits.seal();
+      secretChanges.subscribe(name -> desired.requestAll());
+      secretChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
@@ -390,7 +411,10 @@ public final class Controller implements AutoCloseable {
                   new FleetRoutes(fleet),
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
-                  new AuditRoutes(audit)));
+                  new AuditRoutes(audit),
+                  new SecretRoutes(
+                      deviceSecrets,
+                      new SecretDelivery(jdbi, store, deviceSecrets, SecretDeliveryPolicy.ALLOW))));
       this.http =
           new HttpApi(
               config.listenHost(),

@@ -206,6 +206,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.LogLines lines -> gateway.logLines(deviceId, lines);
       case AgentMessage.TelemetryBatch batch -> gateway.telemetry(this, deviceId, batch);
       case AgentMessage.Cluster cluster -> gateway.cluster(deviceId, cluster);
+      case AgentMessage.AttestationAnswer answer -> {} // attestation is not verified here
     }
   }
 
