@@ -84,6 +84,11 @@ final class Enroller {
                 case APPROVED -> approved(answer, bootstrap, key);
                 case PENDING -> new Result.Pending(answer);
                 case REJECTED -> new Result.Rejected();
+                case ACTIVATE ->
+                    throw new AgentException(
+                        AgentException.Code.PROTOCOL,
+                        "the controller asks to activate a TPM credential, but this agent"
+                            + " enrolled without a TPM");
               };
             });
   }

@@ -143,7 +143,7 @@ public final class Controller implements AutoCloseable {
   private final Optional<String> newAdminToken;
   private final String url;
 
-  private Controller(ControllerConfig config, Clock clock) {
+  private Controller(ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
     this.config = config;
     this.clock = clock;
     Path dataDir = DataDirectory.prepare(config.dataDir());
@@ -414,7 +414,7 @@ public final class Controller implements AutoCloseable {
                   new AuditRoutes(audit),
                   new SecretRoutes(
                       deviceSecrets,
-                      new SecretDelivery(jdbi, store, deviceSecrets, SecretDeliveryPolicy.ALLOW))));
+                      new SecretDelivery(jdbi, store, deviceSecrets, secretPolicy))));
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -481,7 +481,15 @@ public final class Controller implements AutoCloseable {
 
   /** Starts a controller; the returned instance is serving when this returns. */
   public static Controller start(ControllerConfig config, Clock clock) {
-    return new Controller(config, clock);
+    return start(config, clock, SecretDeliveryPolicy.ALLOW);
+  }
+
+  /**
+   * Starts a controller that also asks {@code secretPolicy} before it hands a secret to a device.
+   */
+  public static Controller start(
+      ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
+    return new Controller(config, clock, secretPolicy);
   }
 
   /** The URL devices and the CLI use, e.g. {@code https://127.0.0.1:7443}. */
