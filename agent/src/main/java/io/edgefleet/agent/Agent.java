@@ -3,6 +3,7 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.secrets.SecretSync;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.Timeouts;
 import io.edgefleet.device.desiredstate.TrustedKeys;
@@ -14,7 +15,9 @@ import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
+import io.edgefleet.protocol.tls.SoftwareKeyAgreement;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -115,6 +118,8 @@ public final class Agent implements AutoCloseable {
   private final Renewer renewer;
   private final DesiredStateSync sync;
   private final ReconcileLoop reconcile;
+  private final SecretSync secrets;
+  private final TrustGuard trust;
   private final Features features;
   private final ClusterReporter cluster;
 
@@ -125,6 +130,7 @@ public final class Agent implements AutoCloseable {
   private volatile boolean closed;
   private volatile Instant certificateNotAfter;
   private volatile ControllerLink link;
+  private volatile DeviceKeyAgreement keyAgreement;
 
   // Touched only in the control loop.
   private IdentityStore.Identity identity;
@@ -173,6 +179,7 @@ public final class Agent implements AutoCloseable {
                 out.printf(
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
+                trust.applied(v);
                 // The controller learns which generation and signing keys this device holds.
                 reconcile.reportNext();
                 reconcile.start();
@@ -203,11 +210,38 @@ public final class Agent implements AutoCloseable {
                 }
               }
             });
+    this.secrets =
+        new SecretSync(
+            runtime.secrets(),
+            () -> deviceId,
+            () -> keyAgreement,
+            new SecretFetcher(() -> transfers, this::controllerUrl),
+            httpExecutor,
+            scheduler,
+            options.reconcileInterval(),
+            (kind, severity, message) -> event(kind, severity, null, message));
+    this.trust =
+        new TrustGuard(
+            sync::current,
+            secrets,
+            new TrustGuard.Effects() {
+              @Override
+              public void reconcile() {
+                reconcile.start();
+                reconcile.request();
+              }
+
+              @Override
+              public void event(String kind, String severity, String message) {
+                out.println(message);
+                Agent.this.event(kind, severity, null, message);
+              }
+            });
     this.reconcile =
         new ReconcileLoop(
             new Reconciler(
                 runtime, new DriftEvents(clock, DriftEvents.DEFAULT_INTERVAL, this::event)),
-            sync::current,
+            trust::effective,
             digest -> sync.store().bundle(digest),
             () -> sync.trusted().map(TrustedKeys::ids).orElse(List.of()),
             httpExecutor,
@@ -259,6 +293,7 @@ public final class Agent implements AutoCloseable {
               sync.load(id.deviceId());
               if (sync.current().isPresent()) {
                 reconcile.start();
+                trust.applied(sync.current().get());
               }
             });
     cluster.start();
@@ -297,6 +332,16 @@ public final class Agent implements AutoCloseable {
     return sync.generation();
   }
 
+  /** The secrets of the desired state as the last pass left them, by name. */
+  public java.util.Map<String, SecretSync.Status> secrets() {
+    return secrets.status();
+  }
+
+  /** Whether the controller quarantined this device (it then holds no secrets). */
+  public boolean quarantined() {
+    return trust.quarantined();
+  }
+
   /** What the last reconcile found, per app. */
   public List<AppState> apps() {
     return reconcile.apps();
@@ -318,6 +363,7 @@ public final class Agent implements AutoCloseable {
   public void close() {
     features.close();
     reconcile.close();
+    secrets.close();
     sync.close();
     synchronized (this) {
       closed = true;
@@ -449,7 +495,16 @@ public final class Agent implements AutoCloseable {
         transfers(
             TlsContexts.mutual(
                 id.key().getPrivate(), new X509Certificate[] {id.certificate(), id.ca()}, trust));
+    keyAgreement = deviceKeyAgreement(id);
     sync.connect(id.deviceId(), transfers, this::controllerUrl);
+  }
+
+  /**
+   * ECDH with the device key, which opens the secrets sealed to it: over the key in the state
+   * directory (a TPM-held key answers through its own {@link DeviceKeyAgreement}).
+   */
+  private static DeviceKeyAgreement deviceKeyAgreement(IdentityStore.Identity id) {
+    return new SoftwareKeyAgreement(id.key().getPrivate());
   }
 
   // ---------------------------------------------------------------- connection
@@ -579,6 +634,10 @@ public final class Agent implements AutoCloseable {
     }
     if (message instanceof ControllerMessage.Nudge n) {
       sync.offer(n);
+      return;
+    }
+    if (message instanceof ControllerMessage.TrustState t) {
+      trust.handle(t);
       return;
     }
     features.handle(message);
