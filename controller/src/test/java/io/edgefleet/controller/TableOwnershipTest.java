@@ -57,7 +57,8 @@ class TableOwnershipTest {
           Map.entry("alert_rules", "alerts"),
           Map.entry("alert_receivers", "alerts"),
           Map.entry("alerts", "alerts"),
-          Map.entry("alert_notifications", "alerts"));
+          Map.entry("alert_notifications", "alerts"),
+          Map.entry("secrets", "secrets"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =
