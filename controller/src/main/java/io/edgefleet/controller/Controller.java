@@ -414,7 +414,7 @@ public final class Controller implements AutoCloseable {
                   new AuditRoutes(audit),
                   new SecretRoutes(
                       deviceSecrets,
-                      new SecretDelivery(jdbi, store, deviceSecrets, secretPolicy))));
+                      new SecretDelivery(jdbi, clock, store, deviceSecrets, secretPolicy))));
       this.http =
           new HttpApi(
               config.listenHost(),

@@ -29,9 +29,15 @@ public final class SecretDelivery {
   private final DeviceStore devices;
   private final Secrets secrets;
   private final SecretDeliveryPolicy policy;
+  private final FetchBudget budget;
 
   public SecretDelivery(
-      Jdbi jdbi, DeviceStore devices, Secrets secrets, SecretDeliveryPolicy policy) {
+      Jdbi jdbi,
+      java.time.Clock clock,
+      DeviceStore devices,
+      Secrets secrets,
+      SecretDeliveryPolicy policy) {
+    this.budget = new FetchBudget(clock);
     this.jdbi = jdbi;
     this.devices = devices;
     this.secrets = secrets;
@@ -42,10 +48,11 @@ public final class SecretDelivery {
    * The secret sealed for this device.
    *
    * @param deviceKey the public key of the certificate the device presented
-   * @throws ControllerException {@code SECRET_DELIVERY_REFUSED}, {@code NOT_FOUND}, {@code
+   * @throws ControllerException {@code RATE_LIMITED}, {@code SECRET_DELIVERY_REFUSED}, {@code
    *     SECRET_NOT_TARGETED} or {@code SECRET_VERSION_GONE}
    */
   public DeviceSecret deliver(String deviceId, PublicKey deviceKey, String name, long version) {
+    budget.take(deviceId);
     Optional<String> refusal = policy.refusal(deviceId);
     if (refusal.isPresent()) {
       LOG.info("secret {} refused to device {}: {}", name, deviceId, refusal.get());
