@@ -198,6 +198,55 @@ class SecretsIT {
     }
   }
 
+  @Test
+  void onPostgresqlTheRowsHoldNoValueAndSecretsSurviveARestartAndARotation() throws Exception {
+    String url = io.edgefleet.testkit.Postgres.newDatabase();
+    var config = TestController.config(dir.resolve("controller")).withDatabase(url, null, null);
+    try (TestAgents agents = new TestAgents(dir)) {
+      Device a;
+      try (TestController controller = TestController.start(config)) {
+        AdminClient admin = controller.admin();
+        assertThat(admin.get("/api/v1/info").body().path("database").asText())
+            .isEqualTo("postgresql");
+        a = enroll(controller, agents, "pg", "store-1");
+        assertThat(admin.post("/api/v1/secrets", secret("db", "site=store-1", PASSWORD)).status())
+            .isEqualTo(201);
+        assertThat(
+                admin
+                    .put(
+                        "/api/v1/secrets/db",
+                        Map.of("stringData", Map.of("password", "2-" + PASSWORD)))
+                    .status())
+            .isEqualTo(200);
+        assertThat(admin.post("/api/v1/secrets/master-key/rotate", Map.of()).status())
+            .isEqualTo(200);
+        a.http.close();
+      }
+      // Every column of every row, as text: no value, in the clear or base64.
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection(url);
+          java.sql.ResultSet rs = c.createStatement().executeQuery("SELECT * FROM secrets")) {
+        int rows = 0;
+        while (rs.next()) {
+          rows++;
+          for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+            String v = String.valueOf(rs.getString(i));
+            for (String value : List.of(PASSWORD, "2-" + PASSWORD)) {
+              assertThat(v).doesNotContain(value).doesNotContain(b64(value));
+            }
+          }
+        }
+        assertThat(rows).isEqualTo(1);
+      }
+      // A restarted controller reads the master key file again: the secret opens.
+      try (TestController controller = TestController.start(config)) {
+        Device again =
+            new Device(a.agent, a.id, a.stateDir, new DeviceHttp(controller.url(), a.stateDir));
+        assertThat(fetch(again, "db", 2)).containsEntry("password", "2-" + PASSWORD);
+        again.http.close();
+      }
+    }
+  }
+
   /** An enrolled device: its agent, its id and its own mutual-TLS client. */
   private record Device(Agent agent, String id, Path stateDir, DeviceHttp http) {}
 
