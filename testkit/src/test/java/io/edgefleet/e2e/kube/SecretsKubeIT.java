@@ -240,6 +240,20 @@ class SecretsKubeIT {
           .atMost(WAIT)
           .until(() -> kube.configMaps().inNamespace(app).withName("settings").get() != null);
 
+      // The device reported what happened, by name and version only.
+      String events =
+          await()
+              .atMost(WAIT)
+              .until(
+                  () -> admin.get("/api/v1/devices/" + id + "/events?limit=200").body().toString(),
+                  e -> e.contains("secret-applied") && e.contains("trusted"));
+      assertThat(events)
+          .contains("secret db version 2 is in namespace " + ns)
+          .contains("secret-removed")
+          .contains("secret-failed")
+          .contains("quarantined")
+          .doesNotContain(VALUE);
+
       // Nothing in the agent's state directory holds a value, in the clear or as base64.
       assertNoValue(options.stateDir(), VALUE);
       assertNoValue(options.stateDir(), "v2-" + VALUE);
