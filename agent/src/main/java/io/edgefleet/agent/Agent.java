@@ -222,6 +222,7 @@ public final class Agent implements AutoCloseable {
             (kind, severity, message) -> event(kind, severity, null, message));
     this.trust =
         new TrustGuard(
+            options.stateDir(),
             sync::current,
             secrets,
             new TrustGuard.Effects() {

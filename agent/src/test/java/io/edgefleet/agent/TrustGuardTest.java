@@ -6,6 +6,7 @@ import io.edgefleet.agent.secrets.SecretSync;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TrustGuardTest {
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
@@ -31,21 +33,25 @@ class TrustGuardTest {
           timer,
           Duration.ofHours(1),
           (k, s, m) -> {});
-  private final TrustGuard guard =
-      new TrustGuard(
-          () -> Optional.ofNullable(current.get()),
-          secrets,
-          new TrustGuard.Effects() {
-            @Override
-            public void reconcile() {
-              effects.add("reconcile");
-            }
+  @TempDir Path dir;
 
-            @Override
-            public void event(String kind, String severity, String message) {
-              effects.add(kind);
-            }
-          });
+  private TrustGuard guard() {
+    return new TrustGuard(
+        dir,
+        () -> Optional.ofNullable(current.get()),
+        secrets,
+        new TrustGuard.Effects() {
+          @Override
+          public void reconcile() {
+            effects.add("reconcile");
+          }
+
+          @Override
+          public void event(String kind, String severity, String message) {
+            effects.add(kind);
+          }
+        });
+  }
 
   @AfterEach
   void stop() {
@@ -73,6 +79,7 @@ class TrustGuardTest {
 
   @Test
   void quarantineKeepsOnlyTheAppsMarkedAndFreezesTheDocument() {
+    TrustGuard guard = guard();
     current.set(doc(5, "web", "keep-agent"));
     assertThat(guard.effective()).contains(current.get());
 
@@ -100,10 +107,27 @@ class TrustGuardTest {
     assertThat(secrets.quarantined()).isFalse();
     assertThat(guard.effective()).contains(current.get());
     assertThat(effects).containsExactly("reconcile", "quarantined", "reconcile", "trusted");
+    assertThat(dir.resolve(TrustGuard.FILE)).doesNotExist();
+  }
+
+  @Test
+  void aQuarantineOutlivesARestart() {
+    current.set(doc(5, "web", "keep-agent"));
+    guard().handle(new ControllerMessage.TrustState("QUARANTINED", "PCR 7"));
+    assertThat(dir.resolve(TrustGuard.FILE)).content().contains("QUARANTINED").contains("PCR 7");
+
+    TrustGuard restarted = guard();
+    assertThat(restarted.quarantined()).isTrue();
+    assertThat(restarted.effective().orElseThrow().state().apps())
+        .extracting(DesiredState.DesiredApp::name)
+        .containsExactly("keep-agent");
+    restarted.handle(new ControllerMessage.TrustState("TRUSTED", null));
+    assertThat(guard().quarantined()).isFalse();
   }
 
   @Test
   void quarantineWithoutADocumentRunsNothing() {
+    TrustGuard guard = guard();
     guard.handle(new ControllerMessage.TrustState("QUARANTINED", null));
     current.set(doc(1, "web"));
     assertThat(guard.effective()).isEmpty();
