@@ -9,13 +9,9 @@ import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -36,14 +32,13 @@ public final class Secrets implements SecretTargets {
   /** Most secrets a controller keeps. */
   public static final int MAX_SECRETS = 1000;
 
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {};
-  private static final TypeReference<Map<String, String>> VALUES = new TypeReference<>() {};
 
   private final Jdbi jdbi;
   private final Clock clock;
   private final AuditLog audit;
   private final MasterKeyRing ring;
+  private final Envelope envelope;
   private final DeviceStore devices;
   private final Consumer<String> changed;
 
@@ -89,9 +84,11 @@ public final class Secrets implements SecretTargets {
       String createdBy,
       long createdAt,
       String updatedBy,
-      long updatedAt) {}
-
-  private record Sealed(String masterKeyId, String wrapped, String sealed) {}
+      long updatedAt) {
+    Envelope.Sealed stored() {
+      return new Envelope.Sealed(masterKeyId, wrapped, sealed);
+    }
+  }
 
   /**
    * @param changed told the name of every secret changed: the devices' desired state is to be
@@ -108,6 +105,7 @@ public final class Secrets implements SecretTargets {
     this.clock = clock;
     this.audit = audit;
     this.ring = ring;
+    this.envelope = new Envelope(ring);
     this.devices = devices;
     this.changed = changed;
   }
@@ -117,7 +115,7 @@ public final class Secrets implements SecretTargets {
     String namespace = SecretInput.namespace(r.namespace());
     Selector target = Selector.parse("target", r.target());
     Map<String, byte[]> values = SecretInput.values(r.data(), r.stringData());
-    Sealed sealed = seal(name, 1, values);
+    Envelope.Sealed sealed = envelope.seal(name, 1, values);
     long now = clock.millis();
     jdbi.useTransaction(
         h -> {
@@ -170,7 +168,7 @@ public final class Secrets implements SecretTargets {
                   ? Selector.parse(old.target())
                   : Selector.parse("target", r.target());
           long version = old.version() + 1;
-          Sealed sealed = seal(name, version, values);
+          Envelope.Sealed sealed = envelope.seal(name, version, values);
           int updated =
               h.createUpdate(
                       "UPDATE secrets SET namespace = :ns, target = :target, version = :v,"
@@ -260,7 +258,7 @@ public final class Secrets implements SecretTargets {
                     row.version(),
                     row.namespace(),
                     Selector.parse(row.target()),
-                    openValues(row)));
+                    envelope.open(row.name(), row.version(), row.stored())));
   }
 
   /**
@@ -279,13 +277,11 @@ public final class Secrets implements SecretTargets {
                 if (row.masterKeyId().equals(next.keyId())) {
                   continue;
                 }
-                String context = keyContext(row.name(), row.version());
-                String dataKey = master(row).open(row.wrapped(), context);
                 h.createUpdate(
                         "UPDATE secrets SET master_key_id = :mk, data_key_wrapped = :wrapped"
                             + " WHERE name = :name AND version = :v")
                     .bind("mk", next.keyId())
-                    .bind("wrapped", next.seal(dataKey, context))
+                    .bind("wrapped", envelope.rewrap(row.name(), row.version(), row.stored(), next))
                     .bind("name", row.name())
                     .bind("v", row.version())
                     .execute();
@@ -303,55 +299,6 @@ public final class Secrets implements SecretTargets {
                         .mapTo(String.class)
                         .list()));
     return new Rotation(next.keyId(), rewrapped, ring.retainOnly(inUse));
-  }
-
-  private Sealed seal(String name, long version, Map<String, byte[]> values) {
-    byte[] dataKey = new byte[32];
-    RANDOM.nextBytes(dataKey);
-    Map<String, String> encoded = new LinkedHashMap<>();
-    values.forEach((k, v) -> encoded.put(k, Base64.getEncoder().encodeToString(v)));
-    String sealed = SecretBox.ofKey(dataKey).seal(Json.write(encoded), valueContext(name, version));
-    SecretBox master = ring.current();
-    String wrapped =
-        master.seal(Base64.getEncoder().encodeToString(dataKey), keyContext(name, version));
-    java.util.Arrays.fill(dataKey, (byte) 0);
-    return new Sealed(master.keyId(), wrapped, sealed);
-  }
-
-  private Map<String, String> openValues(Row row) {
-    byte[] dataKey =
-        Base64.getDecoder()
-            .decode(master(row).open(row.wrapped(), keyContext(row.name(), row.version())));
-    String json =
-        SecretBox.ofKey(dataKey).open(row.sealed(), valueContext(row.name(), row.version()));
-    java.util.Arrays.fill(dataKey, (byte) 0);
-    try {
-      return Json.mapper().readValue(json, VALUES);
-    } catch (IOException e) {
-      throw new UncheckedIOException("secret " + row.name() + " holds unreadable values", e);
-    }
-  }
-
-  private SecretBox master(Row row) {
-    return ring.byId(row.masterKeyId())
-        .orElseThrow(
-            () ->
-                new ControllerException(
-                    ErrorCode.INTERNAL,
-                    "secret "
-                        + row.name()
-                        + " is wrapped by master key "
-                        + row.masterKeyId()
-                        + ", which the master key file does not hold; every controller sharing"
-                        + " a database needs the same master key file"));
-  }
-
-  private static String keyContext(String name, long version) {
-    return "secret-data-key:" + name + ":" + version;
-  }
-
-  private static String valueContext(String name, long version) {
-    return "secret-value:" + name + ":" + version;
   }
 
   private static Map<String, Object> detail(
