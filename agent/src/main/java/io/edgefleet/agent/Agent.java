@@ -3,6 +3,7 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.secrets.SecretSync;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.Timeouts;
 import io.edgefleet.device.desiredstate.TrustedKeys;
@@ -29,6 +30,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
@@ -117,6 +119,8 @@ public final class Agent implements AutoCloseable {
   private final Renewer renewer;
   private final DesiredStateSync sync;
   private final ReconcileLoop reconcile;
+  private final SecretSync secrets;
+  private final TrustGuard trust;
   private final Features features;
   private final ClusterReporter cluster;
 
@@ -179,6 +183,7 @@ public final class Agent implements AutoCloseable {
                 out.printf(
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
+                trust.applied(v);
                 // The controller learns which generation and signing keys this device holds.
                 reconcile.reportNext();
                 reconcile.start();
@@ -209,11 +214,39 @@ public final class Agent implements AutoCloseable {
                 }
               }
             });
+    this.secrets =
+        new SecretSync(
+            runtime.secrets(),
+            () -> deviceId,
+            () -> keyAgreement().orElse(null),
+            new SecretFetcher(() -> transfers, this::controllerUrl),
+            httpExecutor,
+            scheduler,
+            options.reconcileInterval(),
+            (kind, severity, message) -> event(kind, severity, null, message));
+    this.trust =
+        new TrustGuard(
+            options.stateDir(),
+            sync::current,
+            secrets,
+            new TrustGuard.Effects() {
+              @Override
+              public void reconcile() {
+                reconcile.start();
+                reconcile.request();
+              }
+
+              @Override
+              public void event(String kind, String severity, String message) {
+                out.println(message);
+                Agent.this.event(kind, severity, null, message);
+              }
+            });
     this.reconcile =
         new ReconcileLoop(
             new Reconciler(
                 runtime, new DriftEvents(clock, DriftEvents.DEFAULT_INTERVAL, this::event)),
-            sync::current,
+            trust::effective,
             digest -> sync.store().bundle(digest),
             () -> sync.trusted().map(TrustedKeys::ids).orElse(List.of()),
             httpExecutor,
@@ -270,6 +303,7 @@ public final class Agent implements AutoCloseable {
               sync.load(id.deviceId());
               if (sync.current().isPresent()) {
                 reconcile.start();
+                trust.applied(sync.current().get());
               }
             });
     cluster.start();
@@ -306,6 +340,16 @@ public final class Agent implements AutoCloseable {
   /** The generation of the desired state this device holds (0 if none). */
   public long generation() {
     return sync.generation();
+  }
+
+  /** The secrets of the desired state as the last pass left them, by name. */
+  public java.util.Map<String, SecretSync.Status> secrets() {
+    return secrets.status();
+  }
+
+  /** Whether the controller quarantined this device (it then holds no secrets). */
+  public boolean quarantined() {
+    return trust.quarantined();
   }
 
   /** What the last reconcile found, per app. */
@@ -349,6 +393,7 @@ public final class Agent implements AutoCloseable {
   public void close() {
     features.close();
     reconcile.close();
+    secrets.close();
     sync.close();
     synchronized (this) {
       closed = true;
@@ -602,8 +647,30 @@ public final class Agent implements AutoCloseable {
       reconcile.request();
       renewIfDue();
       features.connected(l, () -> link, welcome);
+      synchronized (early) {
+        welcomed = l;
+        // What came between the welcome and now, in order, before anything newer.
+        for (Early e : early) {
+          if (e.link() == l) {
+            features.handle(e.message());
+          }
+        }
+        early.clear();
+      }
     }
   }
+
+  /** A message that arrived before its link's welcome was handled. */
+  private record Early(ControllerLink link, ControllerMessage message) {}
+
+  /** At most this many messages wait for a welcome; a controller sends one or two. */
+  private static final int MAX_EARLY = 32;
+
+  /** Messages for the features that arrived before the welcome was handled; guarded by itself. */
+  private final List<Early> early = new ArrayList<>();
+
+  /** The link whose welcome the features have seen; guarded by {@link #early}. */
+  private ControllerLink welcomed;
 
   /** On the socket's thread: nudges go to the sync, the rest to the features. Never blocks. */
   private void received(ControllerLink l, ControllerMessage message) {
@@ -613,6 +680,20 @@ public final class Agent implements AutoCloseable {
     if (message instanceof ControllerMessage.Nudge n) {
       sync.offer(n);
       return;
+    }
+    if (message instanceof ControllerMessage.TrustState t) {
+      trust.handle(t);
+      return;
+    }
+    synchronized (early) {
+      // The welcome is handled on the agent's own thread: a challenge sent right after it must
+      // not reach features that do not know the link yet.
+      if (welcomed != l) {
+        if (early.size() < MAX_EARLY) {
+          early.add(new Early(l, message));
+        }
+        return;
+      }
     }
     features.handle(message);
   }

@@ -44,6 +44,7 @@ public final class CliCommands {
     commands.put("audit", AuditCommand::new);
     commands.put("logs", LogsCommand::new);
     commands.put("signing-key", SigningKeyCommand::new);
+    commands.put("secrets", SecretsCommand::new);
     commands.put("completion", CompletionCommand::new);
     return commands;
   }

@@ -68,6 +68,10 @@ final class ControllerClient implements AutoCloseable {
     return send("PATCH", path, Optional.of(body));
   }
 
+  JsonNode put(String path, JsonNode body) {
+    return send("PUT", path, Optional.of(body));
+  }
+
   void delete(String path) {
     send("DELETE", path, Optional.empty());
   }

@@ -41,6 +41,7 @@ class CliCommandsTest {
             "audit",
             "logs",
             "signing-key",
+            "secrets",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }

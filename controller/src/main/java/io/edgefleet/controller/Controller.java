@@ -61,7 +61,12 @@ import io.edgefleet.controller.rollouts.RolloutEventSource;
 import io.edgefleet.controller.rollouts.RolloutGate;
 import io.edgefleet.controller.rollouts.RolloutReads;
 import io.edgefleet.controller.rollouts.RolloutRoutes;
+import io.edgefleet.controller.secrets.MasterKeyRing;
 import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.secrets.SecretDelivery;
+import io.edgefleet.controller.secrets.SecretDeliveryPolicy;
+import io.edgefleet.controller.secrets.SecretRoutes;
+import io.edgefleet.controller.secrets.Secrets;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.stream.FleetChanges;
@@ -142,7 +147,7 @@ public final class Controller implements AutoCloseable {
   private final Optional<String> newAdminToken;
   private final String url;
 
-  private Controller(ControllerConfig config, Clock clock) {
+  private Controller(ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
     this.config = config;
     this.clock = clock;
     Path dataDir = DataDirectory.prepare(config.dataDir());
@@ -223,6 +228,19 @@ public final class Controller implements AutoCloseable {
           new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));
       RolloutGate gate = new RolloutGate();
       BundleStore bundles = new BundleStore(jdbi, clock);
+      // Secrets for devices: encrypted at rest under the master key file's keys; a change is
+      // announced on its signal, which recomputes every device (whose documents reference the
+      // secrets targeting it).
+      Signal<String> secretChanges = new Signal<>("secrets");
+      Secrets deviceSecrets =
+          new Secrets(
+              jdbi,
+              clock,
+              audit,
+              new MasterKeyRing(
+                  DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys")),
+              store,
+              secretChanges);
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -231,6 +249,7 @@ public final class Controller implements AutoCloseable {
               bundles,
               pki.signingKeys(),
               apps,
+              deviceSecrets,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -240,6 +259,8 @@ public final class Controller implements AutoCloseable {
               });
       commits.subscribe(source -> desired.requestAll());
       commits.seal();
+      secretChanges.subscribe(name -> desired.requestAll());
+      secretChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
@@ -416,7 +437,16 @@ public final class Controller implements AutoCloseable {
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
                   new AuditRoutes(audit),
-                  new TrustRoutes(trust.review())));
+                  new TrustRoutes(trust.review()),
+                  new SecretRoutes(
+                      deviceSecrets,
+                      new SecretDelivery(
+                          jdbi,
+                          clock,
+                          store,
+                          deviceSecrets,
+                          // A quarantined device gets no secret, whatever else is asked.
+                          id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id))))));
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -484,7 +514,15 @@ public final class Controller implements AutoCloseable {
 
   /** Starts a controller; the returned instance is serving when this returns. */
   public static Controller start(ControllerConfig config, Clock clock) {
-    return new Controller(config, clock);
+    return start(config, clock, SecretDeliveryPolicy.ALLOW);
+  }
+
+  /**
+   * Starts a controller that also asks {@code secretPolicy} before it hands a secret to a device.
+   */
+  public static Controller start(
+      ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
+    return new Controller(config, clock, secretPolicy);
   }
 
   /** The URL devices and the CLI use, e.g. {@code https://127.0.0.1:7443}. */

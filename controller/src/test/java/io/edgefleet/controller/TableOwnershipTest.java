@@ -59,7 +59,8 @@ class TableOwnershipTest {
           Map.entry("alerts", "alerts"),
           Map.entry("alert_notifications", "alerts"),
           Map.entry("device_trust", "trust"),
-          Map.entry("trust_references", "trust"));
+          Map.entry("trust_references", "trust"),
+          Map.entry("secrets", "secrets"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

@@ -48,6 +48,12 @@ public enum ErrorCode {
   TPM_UNTRUSTED(403, false),
   /** The device is quarantined: its measured boot differs from its reference. */
   DEVICE_QUARANTINED(403, false),
+  SECRET_EXISTS(409, false),
+  SECRET_TOO_LARGE(413, false),
+  SECRET_LIMIT_REACHED(409, false),
+  SECRET_NOT_TARGETED(403, false),
+  SECRET_VERSION_GONE(409, false),
+  SECRET_DELIVERY_REFUSED(403, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -19,8 +19,11 @@ public record TpmQuote(
     Map<Integer, String> pcrs,
     @JsonInclude(JsonInclude.Include.NON_NULL) String eventLog) {
 
-  /** Largest event log a device sends, decoded; a longer one is refused by the controller. */
-  public static final int MAX_EVENT_LOG_BYTES = 1024 * 1024;
+  /**
+   * Largest event log a device sends, decoded; a longer one is refused by the controller. Real logs
+   * are 20-200 KiB; the limit keeps an answer's base64 within the 1 MiB WebSocket message.
+   */
+  public static final int MAX_EVENT_LOG_BYTES = 512 * 1024;
 
   public TpmQuote {
     pcrs = pcrs == null ? Map.of() : new TreeMap<>(pcrs);

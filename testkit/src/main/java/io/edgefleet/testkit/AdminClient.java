@@ -47,6 +47,10 @@ public final class AdminClient implements AutoCloseable {
     return send("PATCH", path, body, token);
   }
 
+  public Answer put(String path, Object body) {
+    return send("PUT", path, body, token);
+  }
+
   public Answer delete(String path) {
     return send("DELETE", path, null, token);
   }

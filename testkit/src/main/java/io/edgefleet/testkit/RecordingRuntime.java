@@ -85,6 +85,11 @@ public final class RecordingRuntime implements WorkloadRuntime {
   }
 
   @Override
+  public Optional<io.edgefleet.agent.runtime.SecretStore> secrets() {
+    return delegate.secrets();
+  }
+
+  @Override
   public void close() {
     delegate.close();
   }

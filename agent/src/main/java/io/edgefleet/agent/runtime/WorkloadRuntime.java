@@ -68,6 +68,11 @@ public interface WorkloadRuntime extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /** Where this runtime keeps secrets; empty for a runtime that keeps none. */
+  default java.util.Optional<SecretStore> secrets() {
+    return java.util.Optional.empty();
+  }
+
   /** One container of one pod of an app: where log lines come from. */
   record LogSource(String namespace, String pod, String container) {}
 

@@ -20,6 +20,14 @@ public interface DeviceSockets {
   /** The endpoint serving one admitted device's socket. */
   FrameHandler endpoint(String deviceId);
 
-  /** A device that presented a valid, current certificate. */
-  record Admission(String deviceId, String certificateSerial) {}
+  /**
+   * A device that presented a valid, current certificate.
+   *
+   * @param publicKey the key of that certificate: what is sealed to the device goes to this key
+   */
+  record Admission(String deviceId, String certificateSerial, java.security.PublicKey publicKey) {
+    public Admission(String deviceId, String certificateSerial) {
+      this(deviceId, certificateSerial, null);
+    }
+  }
 }

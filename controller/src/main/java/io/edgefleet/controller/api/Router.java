@@ -83,6 +83,10 @@ public final class Router {
     return add("PATCH", template, access, handler);
   }
 
+  public Router put(String template, Access access, Handler handler) {
+    return add("PUT", template, access, handler);
+  }
+
   public Router delete(String template, Access access, Handler handler) {
     return add("DELETE", template, access, handler);
   }

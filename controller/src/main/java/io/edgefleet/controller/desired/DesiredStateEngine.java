@@ -49,6 +49,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final BundleStore bundles;
   private final SigningKeys signingKeys;
   private final AppCatalog catalog;
+  private final SecretTargets secrets;
   private final ExecutorService worker;
   private final Object lock = new Object();
 
@@ -88,6 +89,23 @@ public final class DesiredStateEngine implements AutoCloseable {
       AppCatalog catalog,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(jdbi, clock, devices, bundles, signingKeys, catalog, SecretTargets.NONE, gate, nudger);
+  }
+
+  /**
+   * @param secrets the secrets whose references go into the documents of the devices they target
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.secrets = secrets;
     this.gate = gate;
     this.nudger = nudger;
     this.jdbi = jdbi;
@@ -141,9 +159,9 @@ public final class DesiredStateEngine implements AutoCloseable {
         pending.clear();
       }
       // One read of the catalog per batch, not per device.
-      List<AppCatalog.App> apps;
+      Sources apps;
       try {
-        apps = catalog.apps();
+        apps = new Sources(catalog.apps(), secrets.secrets());
       } catch (RuntimeException e) {
         LOG.warn("the app catalog could not be read: {}", e.toString());
         continue;
@@ -159,11 +177,11 @@ public final class DesiredStateEngine implements AutoCloseable {
    * device); their nudges go out once it committed. If the transaction fails, each device is tried
    * on its own, so one device's problem does not hold back the others.
    */
-  private void recomputeChunk(List<String> ids, List<AppCatalog.App> apps) {
-    Map<String, Map<String, Entry>> prepared = new LinkedHashMap<>();
+  private void recomputeChunk(List<String> ids, Sources apps) {
+    Map<String, Prepared> prepared = new LinkedHashMap<>();
     for (String id : ids) {
       try {
-        Map<String, Entry> desired = prepare(id, apps);
+        Prepared desired = prepare(id, apps);
         if (desired == null) {
           retire(id);
         } else {
@@ -211,7 +229,7 @@ public final class DesiredStateEngine implements AutoCloseable {
    * @return the device's generation afterwards (0 if it has none)
    */
   public long recompute(String deviceId) {
-    return recompute(deviceId, catalog.apps());
+    return recompute(deviceId, new Sources(catalog.apps(), secrets.secrets()));
   }
 
   /** Desired states computed since start, changed or not (for {@code /metrics}). */
@@ -219,8 +237,8 @@ public final class DesiredStateEngine implements AutoCloseable {
     return recomputations.sum();
   }
 
-  private long recompute(String deviceId, List<AppCatalog.App> catalogApps) {
-    Map<String, Entry> desired = prepare(deviceId, catalogApps);
+  private long recompute(String deviceId, Sources catalogApps) {
+    Prepared desired = prepare(deviceId, catalogApps);
     if (desired == null) {
       retire(deviceId);
       return generation(deviceId);
@@ -229,7 +247,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   /** Writes one device in its own transaction, then sends its nudge. */
-  private Written writeAlone(String deviceId, Map<String, Entry> desired) {
+  private Written writeAlone(String deviceId, Prepared desired) {
     SigningKeys.Ring ring = signingKeys.ring();
     Written w =
         jdbi.inTransaction(h -> write(h, deviceId, desired, new java.util.HashSet<>(), ring));
@@ -250,7 +268,8 @@ public final class DesiredStateEngine implements AutoCloseable {
    * What the device should run, per app: targeting, the rollouts' decisions and renders; nothing is
    * written. Null if the device is not active.
    */
-  private Map<String, Entry> prepare(String deviceId, List<AppCatalog.App> catalogApps) {
+  private Prepared prepare(String deviceId, Sources sources) {
+    List<AppCatalog.App> catalogApps = sources.apps();
     recomputations.increment();
     Optional<DeviceRecord> found = jdbi.withHandle(h -> devices.byId(h, deviceId));
     if (found.isEmpty() || found.get().lifecycle() != DeviceRecord.Lifecycle.ACTIVE) {
@@ -292,8 +311,21 @@ public final class DesiredStateEngine implements AutoCloseable {
         case ReleaseGate.Absent a -> {}
       }
     }
-    return desired;
+    List<DesiredState.SecretRef> refs = new ArrayList<>();
+    for (SecretTargets.Secret secret : sources.secrets()) {
+      if (secret.target().matches(tags)) {
+        refs.add(new DesiredState.SecretRef(secret.name(), secret.version(), secret.namespace()));
+      }
+    }
+    refs.sort(Comparator.comparing(DesiredState.SecretRef::name));
+    return new Prepared(desired, refs);
   }
+
+  /** What one recomputation reads: the apps and the secrets. */
+  private record Sources(List<AppCatalog.App> apps, List<SecretTargets.Secret> secrets) {}
+
+  /** What a device should run and hold. */
+  private record Prepared(Map<String, Entry> apps, List<DesiredState.SecretRef> secrets) {}
 
   /** The device's new generation, and the nudge to send it if it changed. */
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
@@ -303,11 +335,8 @@ public final class DesiredStateEngine implements AutoCloseable {
    * the key it is to be signed with or the keys it is to announce; its bundles and its app rows.
    */
   private Written write(
-      Handle h,
-      String deviceId,
-      Map<String, Entry> desired,
-      Set<String> storedHere,
-      SigningKeys.Ring ring) {
+      Handle h, String deviceId, Prepared prepared, Set<String> storedHere, SigningKeys.Ring ring) {
+    Map<String, Entry> desired = prepared.apps();
     Map<String, AppRow> rows = appRows(h, deviceId);
     Map<String, String> previousBundles = new LinkedHashMap<>();
     rows.forEach(
@@ -360,7 +389,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                 e.app().keepInQuarantine()));
       }
     }
-    String fingerprint = fingerprint(list);
+    String fingerprint = fingerprint(list, prepared.secrets());
     Optional<Current> current = current(h, deviceId);
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
@@ -369,7 +398,8 @@ public final class DesiredStateEngine implements AutoCloseable {
         || !current.get().fingerprint().equals(fingerprint)
         || !current.get().matches(ring, plan)) {
       gen = next(deviceId, gen);
-      SignedDesiredState doc = store(h, deviceId, gen, fingerprint, list, plan, ring);
+      SignedDesiredState doc =
+          store(h, deviceId, gen, fingerprint, list, prepared.secrets(), plan, ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
     }
     if (!recorded(rows, desired, list)) {
@@ -398,7 +428,8 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   /** After the transaction that wrote {@code w} committed. */
-  private void committed(String deviceId, Map<String, Entry> desired, Written w) {
+  private void committed(String deviceId, Prepared prepared, Written w) {
+    Map<String, Entry> desired = prepared.apps();
     // These bundles are in the database now.
     for (Entry e : desired.values()) {
       e.rendered().ifPresent(r -> storedBundles.put(r.digest(), true));
@@ -483,7 +514,15 @@ public final class DesiredStateEngine implements AutoCloseable {
           DesiredState old = decode(c.payload());
           SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
           return Optional.of(
-              store(h, deviceId, Math.addExact(known, 1), c.fingerprint(), old.apps(), plan, ring));
+              store(
+                  h,
+                  deviceId,
+                  Math.addExact(known, 1),
+                  c.fingerprint(),
+                  old.apps(),
+                  old.secrets(),
+                  plan,
+                  ring));
         });
   }
 
@@ -720,13 +759,15 @@ public final class DesiredStateEngine implements AutoCloseable {
       long gen,
       String fingerprint,
       List<DesiredState.DesiredApp> list,
+      List<DesiredState.SecretRef> secretRefs,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
     for (SigningKeys.Key k : plan.announced()) {
       announced.add(new DesiredState.SigningKey(k.id(), k.publicKeyPem()));
     }
-    DesiredState doc = new DesiredState(deviceId, gen, clock.instant(), list, announced);
+    DesiredState doc =
+        new DesiredState(deviceId, gen, clock.instant(), list, announced, secretRefs);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =
@@ -912,7 +953,8 @@ public final class DesiredStateEngine implements AutoCloseable {
     }
   }
 
-  private static String fingerprint(List<DesiredState.DesiredApp> apps) {
+  private static String fingerprint(
+      List<DesiredState.DesiredApp> apps, List<DesiredState.SecretRef> secretRefs) {
     StringBuilder sb = new StringBuilder();
     apps.stream()
         .sorted(Comparator.comparing(DesiredState.DesiredApp::name))
@@ -930,6 +972,16 @@ public final class DesiredStateEngine implements AutoCloseable {
                     // carried keep their fingerprint.
                     .append(a.commit() == null ? "" : "commit " + a.commit() + "\n")
                     .append(a.keepInQuarantine() ? "keep in quarantine\n" : ""));
+    // Secrets only where there are some, so that documents without any keep their fingerprint.
+    for (DesiredState.SecretRef r : secretRefs) {
+      sb.append("secret ")
+          .append(r.name())
+          .append(' ')
+          .append(r.namespace())
+          .append(' ')
+          .append(r.version())
+          .append('\n');
+    }
     return Fingerprints.sha256(sb.toString().getBytes(StandardCharsets.UTF_8));
   }
 

@@ -213,7 +213,7 @@ public final class AgentGateway implements DeviceSockets {
           ErrorCode.DEVICE_UNKNOWN,
           "certificate " + serial + " is not the current certificate of device " + deviceId);
     }
-    return new Admission(deviceId, serial);
+    return new Admission(deviceId, serial, cert.getPublicKey());
   }
 
   private ControllerException refused(String deviceId, ErrorCode code, String message) {

@@ -165,7 +165,8 @@ class OpenApiContractTest {
             "/device/v1/renewals",
             "/device/v1/desired",
             "/device/v1/bundles/{digest}",
-            "/device/v1/signing-key");
+            "/device/v1/signing-key",
+            "/device/v1/secrets/{name}");
   }
 
   private static JsonNode document() throws Exception {

@@ -174,6 +174,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   private final WriteMode writeMode;
   private final ApiErrors errors;
   private final ResourceCatalog catalog;
+  private final KubernetesSecrets secrets;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -206,6 +207,14 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     this.errors = new ApiErrors(options.unreachableDelay(), options.busyDelay());
     this.catalog = new ResourceCatalog(api);
     this.inventoryNamespace = options.inventoryNamespace();
+    this.secrets = new KubernetesSecrets(api, errors, this::ensureNamespace);
+  }
+
+  /** The agent's secrets, as Kubernetes Secrets it owns. */
+  @Override
+  public Optional<io.edgefleet.agent.runtime.SecretStore> secrets() {
+    ensureOpen();
+    return Optional.of(secrets);
   }
 
   @Override
