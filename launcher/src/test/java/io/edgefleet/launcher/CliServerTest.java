@@ -160,7 +160,7 @@ class CliServerTest {
         .contains("error: cannot read rollout policy " + caller.resolve("my policy.yaml"));
     assertThat(deploy.code()).isEqualTo(2);
 
-    Script unknown = script(caller, "devices", "show", "nope");
+    Script unknown = script(caller, "devices", "frobnicate", "nope");
     assertThat(unknown.err()).startsWith("error: Unmatched arguments");
     assertThat(unknown.code()).isEqualTo(2);
 
