@@ -49,7 +49,38 @@ public final class Facts {
         osVersion(),
         AGENT_VERSION,
         exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
-        exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"));
+        exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"),
+        null,
+        List.of(),
+        null,
+        model().orElse(null));
+  }
+
+  /** The most characters of the hardware model reported. */
+  public static final int MAX_MODEL = 128;
+
+  /**
+   * The hardware model as the firmware names it: the DMI product name ({@code
+   * /sys/class/dmi/id/product_name}) or else the device-tree model ({@code
+   * /proc/device-tree/model}, NUL-terminated); absent if neither is readable or says anything real.
+   * Measured-boot references can be pinned per model.
+   */
+  public Optional<String> model() {
+    return read("sys/class/dmi/id/product_name")
+        .flatMap(Facts::modelText)
+        .or(() -> read("proc/device-tree/model").flatMap(Facts::modelText));
+  }
+
+  private static Optional<String> modelText(String raw) {
+    // A device-tree string ends in NUL; no control character belongs in a model name.
+    String s = raw.replaceAll("\\p{Cntrl}", " ").strip();
+    if (s.isEmpty()
+        || s.equalsIgnoreCase("To Be Filled By O.E.M.")
+        || s.equalsIgnoreCase("System Product Name")
+        || s.equalsIgnoreCase("Default string")) {
+      return Optional.empty();
+    }
+    return Optional.of(s.length() > MAX_MODEL ? s.substring(0, MAX_MODEL).strip() : s);
   }
 
   /** The serial number from {@code /sys/class/dmi/id/product_serial}, if readable and real. */

@@ -52,6 +52,31 @@ class FactsTest {
     assertThat(f.memoryBytes()).isZero();
   }
 
+  @Test
+  void theModelIsTheDmiProductNameElseTheDeviceTreeModel() throws Exception {
+    write("proc/device-tree/model", "Raspberry Pi 4 Model B Rev 1.4\0");
+    assertThat(new Facts(root).collect(Optional.empty(), root).model())
+        .isEqualTo("Raspberry Pi 4 Model B Rev 1.4");
+
+    write("sys/class/dmi/id/product_name", "ThinkCentre M75q Gen 2\n");
+    assertThat(new Facts(root).collect(Optional.empty(), root).model())
+        .isEqualTo("ThinkCentre M75q Gen 2");
+  }
+
+  @Test
+  void aPlaceholderOrOverlongModelIsNotReportedAsIs() throws Exception {
+    write("sys/class/dmi/id/product_name", "To Be Filled By O.E.M.\n");
+    assertThat(new Facts(root).model()).isEmpty();
+
+    write("sys/class/dmi/id/product_name", "M".repeat(1000) + "\n");
+    assertThat(new Facts(root).model()).hasValue("M".repeat(Facts.MAX_MODEL));
+  }
+
+  @Test
+  void noModelWhenNothingSaysOne() {
+    assertThat(new Facts(root).collect(Optional.empty(), root).model()).isNull();
+  }
+
   private void write(String relative, String content) throws Exception {
     Path p = root.resolve(relative);
     Files.createDirectories(p.getParent());

@@ -6,6 +6,7 @@ import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.SecretTargets;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.selector.Selector;
+import io.edgefleet.controller.store.UniqueViolation;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
@@ -20,6 +21,7 @@ import java.util.Set;
 import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
 
 /**
  * Secrets for devices, stored with envelope encryption: each version's values are sealed with
@@ -117,12 +119,37 @@ public final class Secrets implements SecretTargets {
     Map<String, byte[]> values = SecretInput.values(r.data(), r.stringData());
     Envelope.Sealed sealed = envelope.seal(name, 1, values);
     long now = clock.millis();
+    try {
+      insert(name, namespace, target, values, sealed, now, actor);
+    } catch (JdbiException e) {
+      // A concurrent create of the same name inserted first: its row was not there to be seen.
+      if (UniqueViolation.is(e)) {
+        throw exists(name);
+      }
+      throw e;
+    }
+    changed.accept(name);
+    return get(name);
+  }
+
+  private static ControllerException exists(String name) {
+    return new ControllerException(
+        ErrorCode.SECRET_EXISTS,
+        "secret " + name + " exists; change it with an update (a new version)");
+  }
+
+  private void insert(
+      String name,
+      String namespace,
+      Selector target,
+      Map<String, byte[]> values,
+      Envelope.Sealed sealed,
+      long now,
+      String actor) {
     jdbi.useTransaction(
         h -> {
           if (row(h, name).isPresent()) {
-            throw new ControllerException(
-                ErrorCode.SECRET_EXISTS,
-                "secret " + name + " exists; change it with an update (a new version)");
+            throw exists(name);
           }
           int count = h.createQuery("SELECT COUNT(*) FROM secrets").mapTo(Integer.class).one();
           if (count >= MAX_SECRETS) {
@@ -151,8 +178,6 @@ public final class Secrets implements SecretTargets {
               .execute();
           audit.record(h, actor, "secret.create", name, detail(1, namespace, target, values));
         });
-    changed.accept(name);
-    return get(name);
   }
 
   /** A new version: new values (and target or namespace when given), under a new data key. */
