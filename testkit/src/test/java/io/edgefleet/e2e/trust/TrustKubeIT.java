@@ -59,6 +59,9 @@ class TrustKubeIT {
       throws Exception {
     String suffix = UUID.randomUUID().toString().substring(0, 8);
     String ns = KUBE.newNamespace("trust");
+    // Each app in a namespace of its own: apps sharing one would each claim its Namespace object.
+    String keptNs = KUBE.newNamespace("trust-kept");
+    String stoppedNs = KUBE.newNamespace("trust-stopped");
     try (Swtpm swtpm = Swtpm.start();
         Swtpm foreign = Swtpm.start();
         TestController controller =
@@ -99,13 +102,13 @@ class TrustKubeIT {
       // Two apps: one kept running in quarantine, one not.
       String kept = "kept-" + suffix;
       String stopped = "stopped-" + suffix;
-      push(admin, kept, ns);
-      push(admin, stopped, ns);
+      push(admin, kept, keptNs);
+      push(admin, stopped, stoppedNs);
       deploy(admin, kept, suffix, true);
       deploy(admin, stopped, suffix, false);
       await()
           .atMost(WAIT)
-          .until(() -> configMap(ns, kept) != null && configMap(ns, stopped) != null);
+          .until(() -> configMap(keptNs, kept) != null && configMap(stoppedNs, stopped) != null);
 
       // b) A secret for the device becomes a Kubernetes Secret; its value is on no file.
       AdminClient.Answer created = admin.post("/api/v1/secrets", secret("db", suffix, ns, VALUE));
@@ -138,9 +141,9 @@ class TrustKubeIT {
       assertThat(attestation.path("pcrs").get(0).path("differs").asBoolean()).isFalse();
       // The agent withdraws the secret and the app not kept in quarantine.
       await().atMost(WAIT).until(() -> secret(ns, "db") == null);
-      await().atMost(WAIT).until(() -> configMap(ns, stopped) == null);
+      await().atMost(WAIT).until(() -> configMap(stoppedNs, stopped) == null);
       assertThat(rebooted.quarantined()).isTrue();
-      assertThat(configMap(ns, kept)).isNotNull();
+      assertThat(configMap(keptNs, kept)).isNotNull();
       // A secret created now is not delivered: the controller refuses it, nothing reaches the node.
       assertThat(admin.post("/api/v1/secrets", secret("late", suffix, ns, LATE)).status())
           .isEqualTo(201);
@@ -151,8 +154,8 @@ class TrustKubeIT {
               () ->
                   secret(ns, "late") == null
                       && secret(ns, "db") == null
-                      && configMap(ns, stopped) == null
-                      && configMap(ns, kept) != null);
+                      && configMap(stoppedNs, stopped) == null
+                      && configMap(keptNs, kept) != null);
 
       // d) The operator accepts the new boot: TRUSTED, audited, everything back.
       AdminClient.Answer accepted =
@@ -165,7 +168,7 @@ class TrustKubeIT {
       await().atMost(WAIT).until(() -> secret(ns, "db") != null && secret(ns, "late") != null);
       assertThat(decoded(secret(ns, "db"), "password")).isEqualTo(VALUE);
       assertThat(decoded(secret(ns, "late"), "password")).isEqualTo(LATE);
-      await().atMost(WAIT).until(() -> configMap(ns, stopped) != null);
+      await().atMost(WAIT).until(() -> configMap(stoppedNs, stopped) != null);
       assertThat(rebooted.quarantined()).isFalse();
 
       // e) A replayed quote of this TPM and a quote of another TPM, sent on the device's own
@@ -196,6 +199,8 @@ class TrustKubeIT {
       rebooted.close();
     } finally {
       KUBE.deleteNamespace(ns);
+      KUBE.deleteNamespace(keptNs);
+      KUBE.deleteNamespace(stoppedNs);
     }
   }
 
