@@ -18,7 +18,7 @@ class AttestationCommandTest {
             .readTree(
                 """
                 {"deviceId":"dev-1","identity":"tpm","state":"QUARANTINED",
-                 "reason":"PCR 4 differ from the device's own reference (enrollment)",
+                 "reason":"PCR 4 differs from the device's own reference (enrollment)",
                  "since":"2026-06-01T11:00:00Z","ekIssuer":"CN=Vendor CA","akName":"000b12",
                  "lastAttested":"2026-06-01T10:00:00Z",
                  "referenceOrigin":"the device's own reference (enrollment)",
@@ -31,7 +31,7 @@ class AttestationCommandTest {
     String text = AttestationCommand.render(a, NOW);
     assertThat(text)
         .containsPattern("Trust: +QUARANTINED")
-        .containsPattern("Reason: +PCR 4 differ")
+        .containsPattern("Reason: +PCR 4 differs")
         .containsPattern("Since: +2026-06-01T11:00:00Z \\(1h ago\\)");
     assertThat(text.lines())
         .anySatisfy(l -> assertThat(l).matches("0 +same +aa +-"))

@@ -186,8 +186,8 @@ public final class DeviceTrust {
       return;
     }
     String reason =
-        Measurements.names(differing)
-            + " differ from "
+        Measurements.differ(differing)
+            + " from "
             + ref.origin()
             + eventSummary(ref.eventLog(), eventLogBase64);
     judge(deviceId, DeviceTrustView.QUARANTINED, reason, pcrs, eventLogBase64, now, true);

@@ -59,6 +59,11 @@ final class Measurements {
   }
 
   /** "PCR 4" or "PCRs 4, 7". */
+  /** "PCR 7 differs" or "PCRs 4, 7 differ": the start of a quarantine's reason. */
+  static String differ(List<Integer> pcrs) {
+    return names(pcrs) + (pcrs.size() == 1 ? " differs" : " differ");
+  }
+
   static String names(List<Integer> pcrs) {
     return (pcrs.size() == 1 ? "PCR " : "PCRs ")
         + pcrs.stream().map(String::valueOf).collect(Collectors.joining(", "));
