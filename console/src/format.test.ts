@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, bytes, duration, eventText, metricValue } from './format';
+import { ago, bytes, duration, eventText, metricValue, shortHex, trustBadge } from './format';
 
 describe('format', () => {
   it('writes durations in their two largest units', () => {
@@ -40,5 +40,24 @@ describe('format', () => {
     );
     expect(eventText('OFFLINE', 'ONLINE → OFFLINE: connection closed')).toBe('ONLINE → OFFLINE: connection closed');
     expect(eventText('x', 'x note {not json}')).toBe('note {not json}');
+  });
+
+  it('shows trust as a badge: trusted green, quarantined red with its reason, anything else muted as software', () => {
+    expect(trustBadge({ identity: 'tpm', state: 'TRUSTED' })).toEqual({ label: 'TRUSTED', cls: 'badge s-trusted', title: 'Its last TPM quote matched its reference' });
+    const q = trustBadge({ identity: 'tpm', state: 'QUARANTINED', reason: 'PCR 4 differs' });
+    expect(q.label).toBe('QUARANTINED');
+    expect(q.cls).toBe('badge s-quarantined');
+    expect(q.title).toBe('PCR 4 differs');
+    expect(trustBadge({ identity: 'tpm', state: 'QUARANTINED' }).title).toBe('Quarantined');
+    expect(trustBadge({ identity: 'software', state: 'UNVERIFIED' })).toMatchObject({ label: 'software', cls: 'badge s-software' });
+    expect(trustBadge(undefined).label).toBe('software');
+    expect(trustBadge(null).cls).toBe('badge s-software');
+  });
+
+  it('shortens long hex values to their ends and leaves short ones', () => {
+    expect(shortHex('a'.repeat(8) + '0'.repeat(48) + 'b'.repeat(8))).toBe('aaaaaaaa…bbbbbbbb');
+    expect(shortHex('abcd')).toBe('abcd');
+    expect(shortHex(undefined)).toBe('–');
+    expect(shortHex('')).toBe('–');
   });
 });

@@ -1,4 +1,5 @@
 // Formatting of numbers, sizes and times for tables and sentences.
+import type { DeviceTrust } from './types';
 
 const nf = new Intl.NumberFormat('en');
 
@@ -80,4 +81,20 @@ export function eventText(kind: string, message: string): string {
     }
   }
   return text;
+}
+
+/**
+ * How a device's trust is shown: TRUSTED green, QUARANTINED red with its reason as the tooltip,
+ * a software key (UNVERIFIED) or no trust at all (an older controller) muted as "software".
+ */
+export function trustBadge(trust: DeviceTrust | undefined | null): { label: string; cls: string; title: string } {
+  if (trust?.state === 'TRUSTED') return { label: 'TRUSTED', cls: 'badge s-trusted', title: 'Its last TPM quote matched its reference' };
+  if (trust?.state === 'QUARANTINED') return { label: 'QUARANTINED', cls: 'badge s-quarantined', title: trust.reason || 'Quarantined' };
+  return { label: 'software', cls: 'badge s-software', title: 'A software key: nothing to attest' };
+}
+
+/** A PCR value shortened for a table cell: the first and last 8 hex digits. */
+export function shortHex(hex: string | undefined | null): string {
+  if (!hex) return '–';
+  return hex.length > 20 ? `${hex.slice(0, 8)}…${hex.slice(-8)}` : hex;
 }

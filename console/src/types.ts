@@ -35,6 +35,41 @@ export interface Device {
   createdAt?: string;
   enrolledAt?: string;
   certificateExpiresAt?: string;
+  identity?: Identity;
+  trust?: DeviceTrust;
+}
+
+export type Identity = 'software' | 'tpm';
+export type TrustState = 'TRUSTED' | 'QUARANTINED' | 'UNVERIFIED';
+
+export interface DeviceTrust {
+  identity: Identity;
+  state: TrustState;
+  reason?: string;
+  since?: string;
+  lastAttested?: string;
+}
+
+export interface BootEvent {
+  index?: number;
+  type?: string;
+  sha256?: string;
+  description?: string;
+}
+
+export interface Attestation {
+  deviceId: string;
+  identity: Identity;
+  state: TrustState;
+  reason?: string;
+  since?: string;
+  ekIssuer?: string;
+  akName?: string;
+  lastAttested?: string;
+  referenceOrigin?: string;
+  referenceAt?: string;
+  pcrs: { index: number; reference?: string; current?: string; differs?: boolean }[];
+  events: { pcr: number; index: number; change: 'changed' | 'added' | 'removed'; reference?: BootEvent; current?: BootEvent }[];
 }
 
 export interface DevicePage {
@@ -58,6 +93,8 @@ export interface FleetCounts {
   operationalPercent: number;
   updating: number;
   maintenance: number;
+  trusted?: number;
+  quarantined?: number;
   offlineSince?: string;
   sentence: string;
 }

@@ -4,13 +4,13 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, enc, send } from '../api';
 import { chartedMetrics, series } from '../chart';
 import { ConfirmButton, Empty, ErrorBanner, Link, Loading, Section, StatusBadge, TagList, Time, useAction, useTitle } from '../components';
-import { bytes, dateTime, shortSha } from '../format';
+import { bytes, dateTime, shortHex, shortSha, trustBadge } from '../format';
 import { useGet, useNow, useThrottle } from '../hooks';
 import { LineChart } from '../linechart';
 import { useLive } from '../live';
 import { followLogs, LogRecord } from '../logs';
 import { navigate, useLocation, withQuery } from '../router';
-import type { Device, DeviceApp, DeviceMetrics, FleetEvent, Items, Tags } from '../types';
+import type { Attestation, Device, DeviceApp, DeviceMetrics, FleetEvent, Items, Tags } from '../types';
 
 export function DevicePage({ id }: { id: string }) {
   const now = useNow();
@@ -119,6 +119,7 @@ export function DevicePage({ id }: { id: string }) {
           </dl>
         </Section>
       </div>
+      <TrustSection device={d} now={now} onChange={device.reload} />
       <TagEditor device={d} onSaved={(nd) => device.setData(() => nd)} />
       <Section title="Apps" id="apps">
         <ErrorBanner error={apps.error} onRetry={apps.reload} />
@@ -478,5 +479,171 @@ function Approval({ device, onChange }: { device: Device; onChange: (d: Device) 
         />
       </div>
     </div>
+  );
+}
+
+/** Identity and trust; for a device with a TPM, its PCRs and boot events against its reference. */
+function TrustSection({ device, now, onChange }: { device: Device; now: number; onChange: () => void }) {
+  const t = device.trust;
+  const tpm = (t?.identity ?? device.identity) === 'tpm';
+  const att = useGet<Attestation>(tpm ? `/api/v1/devices/${enc(device.id)}/attestation` : null);
+  // the trust of the device changed (a quote, a quarantine): its measurements did too
+  const key = `${t?.state}|${t?.since}|${t?.lastAttested}`;
+  const first = useRef(key);
+  useEffect(() => {
+    if (tpm && first.current !== key) att.reload();
+    first.current = key;
+  }, [key]);
+  const [busy, error, run] = useAction();
+  const accept = () =>
+    run(() =>
+      send<Attestation>('POST', `/api/v1/devices/${enc(device.id)}/attestation/accept`).then((a) => {
+        att.setData(() => a);
+        onChange();
+      }),
+    );
+  const b = trustBadge(t);
+  return (
+    <Section
+      title="Identity & trust"
+      id="trust"
+      actions={
+        t?.state === 'QUARANTINED' ? (
+          <ConfirmButton
+            label="Accept measurements"
+            question={`Accept the measurements of ${device.name}?`}
+            detail="Its current PCR values and boot events become its reference, the quarantine ends and it gets desired state again. Accept only a boot change you expect, such as a firmware or boot loader update."
+            small
+            disabled={busy}
+            testid="trust-accept"
+            onConfirm={accept}
+          />
+        ) : null
+      }
+    >
+      <ErrorBanner error={error} />
+      <dl class="facts">
+        <dt>Identity</dt>
+        <dd data-testid="device-identity">{tpm ? 'TPM 2.0 key' : (t?.identity ?? device.identity) === 'software' ? 'software key' : '–'}</dd>
+        <dt>Trust</dt>
+        <dd>
+          <span class={b.cls} title={b.title} data-testid="device-trust">
+            {t?.state ?? b.label}
+          </span>
+        </dd>
+        {t?.reason ? (
+          <>
+            <dt>Why</dt>
+            <dd data-testid="device-trust-reason">{t.reason}</dd>
+          </>
+        ) : null}
+        <dt>Since</dt>
+        <dd>
+          <Time iso={t?.since} now={now} />
+        </dd>
+        <dt>Last attested</dt>
+        <dd>
+          <Time iso={t?.lastAttested} now={now} />
+        </dd>
+        {att.data?.referenceOrigin ? (
+          <>
+            <dt>Reference</dt>
+            <dd>
+              {att.data.referenceOrigin}
+              {att.data.referenceAt ? <span class="muted"> ({dateTime(att.data.referenceAt)})</span> : null}
+            </dd>
+          </>
+        ) : null}
+        {att.data?.ekIssuer ? (
+          <>
+            <dt>EK issuer</dt>
+            <dd class="small">{att.data.ekIssuer}</dd>
+          </>
+        ) : null}
+      </dl>
+      {tpm ? <ErrorBanner error={att.error} onRetry={att.reload} /> : null}
+      {att.data ? <Measurements att={att.data} /> : tpm && att.loading ? <Loading /> : null}
+    </Section>
+  );
+}
+
+function Measurements({ att }: { att: Attestation }) {
+  return (
+    <>
+      {att.pcrs.length ? (
+        <div class="table-wrap">
+          <table data-testid="device-pcrs">
+            <thead>
+              <tr>
+                <th scope="col">PCR</th>
+                <th scope="col">Reference</th>
+                <th scope="col">Current</th>
+                <th scope="col">
+                  <span class="sr-only">Differs</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {att.pcrs.map((p) => (
+                <tr key={p.index} class={p.differs ? 'differs' : undefined} data-testid={`pcr-${p.index}`} data-differs={p.differs ? 'true' : 'false'}>
+                  <td>{p.index}</td>
+                  <td class="mono small" title={p.reference}>
+                    {shortHex(p.reference)}
+                  </td>
+                  <td class="mono small" title={p.current}>
+                    {shortHex(p.current)}
+                  </td>
+                  <td>{p.differs ? <strong>differs</strong> : <span class="muted">same</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <Empty>No verified quote yet.</Empty>
+      )}
+      {att.events.length ? (
+        <div class="table-wrap">
+          <table data-testid="device-boot-events">
+            <caption class="small">Boot events that differ from the reference</caption>
+            <thead>
+              <tr>
+                <th scope="col">PCR</th>
+                <th scope="col">Event</th>
+                <th scope="col">Change</th>
+                <th scope="col">Reference</th>
+                <th scope="col">Current</th>
+              </tr>
+            </thead>
+            <tbody>
+              {att.events.map((e, i) => (
+                <tr key={i}>
+                  <td>{e.pcr}</td>
+                  <td>{e.index}</td>
+                  <td>
+                    <StatusBadge status={e.change} />
+                  </td>
+                  <td class="small">{bootEvent(e.reference)}</td>
+                  <td class="small">{bootEvent(e.current)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function bootEvent(e: Attestation['events'][number]['reference']) {
+  if (!e) return <span class="muted">–</span>;
+  return (
+    <>
+      {e.type ?? '–'}
+      {e.description ? <div class="muted">{e.description}</div> : null}
+      <div class="mono muted" title={e.sha256}>
+        {shortHex(e.sha256)}
+      </div>
+    </>
   );
 }

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { enc, get, send } from '../api';
 import { ConfirmButton, Empty, ErrorBanner, Link, Loading, Section, StatusBadge, TagList, Time, useAction, useTitle } from '../components';
 import { DeviceQuery, PAGE_SIZE, SortKey, deviceApiUrl, deviceQueryUrl, nextSort, parseDeviceQuery, rangeText } from '../devicequery';
-import { dateTime } from '../format';
+import { dateTime, trustBadge } from '../format';
 import { useGet, useNow, useThrottle } from '../hooks';
 import { useLive } from '../live';
 import { navigate, useLocation } from '../router';
@@ -14,6 +14,7 @@ import type { Device, DeviceApp, DevicePage, Items } from '../types';
 const COLUMNS: [SortKey | null, string][] = [
   ['name', 'Device'],
   ['status', 'Status'],
+  [null, 'Trust'],
   [null, 'Tags'],
   ['lastSeen', 'Last seen'],
   [null, 'Apps'],
@@ -166,6 +167,9 @@ export function DevicesPage() {
                   {d.statusReason ? <div class="muted small">{d.statusReason}</div> : null}
                 </td>
                 <td>
+                  <TrustBadge device={d} />
+                </td>
+                <td>
                   <TagList tags={d.tags} />
                 </td>
                 <td>
@@ -196,6 +200,15 @@ export function DevicesPage() {
         </button>
       </nav>
     </div>
+  );
+}
+
+function TrustBadge({ device }: { device: Device }) {
+  const b = trustBadge(device.trust);
+  return (
+    <span class={b.cls} title={b.title} data-testid={`device-trust-${device.id}`}>
+      {b.label}
+    </span>
   );
 }
 

@@ -104,6 +104,20 @@ export function FleetPage() {
               );
             })}
           </div>
+          {s.quarantined !== undefined ? (
+            <div class="counts" role="list" aria-label="Devices with a TPM by trust">
+              <div role="listitem" class={`count s-quarantined${s.quarantined ? '' : ' minor'}`} data-testid="trust-count-QUARANTINED" title="Devices with a TPM whose measured boot differs from their reference: nothing new is delivered to them">
+                <span class="n">{count(s.quarantined)}</span>
+                <span class="label">quarantined</span>
+              </div>
+              {s.trusted !== undefined ? (
+                <div role="listitem" class="count s-trusted" data-testid="trust-count-TRUSTED" title="Devices with a TPM whose last quote matched their reference">
+                  <span class="n">{count(s.trusted)}</span>
+                  <span class="label">trusted</span>
+                </div>
+              ) : null}
+            </div>
+          ) : null}
           <p class="muted small">
             {count(s.enrolled)} enrolled of {count(s.total)} devices · {count(s.maintenance)} in maintenance ·{' '}
             {count(s.updating)} updating
