@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -49,9 +48,8 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   private static final Duration REFUSAL_EVENTS_EVERY = Duration.ofMinutes(1);
 
   /**
-   * How long after its hello a device is challenged (by the next {@link #tick}): an agent may still
-   * be setting up its connection's handlers right after the welcome, and a storm of connections is
-   * challenged from the ticking thread rather than from the sockets' threads.
+   * How long after its hello a device is challenged (by the next {@link #tick}): a storm of
+   * connections is challenged from the ticking thread rather than from the sockets' threads.
    */
   static final Duration CONNECT_DELAY = Duration.ofSeconds(1);
 
@@ -63,7 +61,6 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   private final Map<String, Challenge> outstanding = new ConcurrentHashMap<>();
   private final Map<String, Instant> due = new ConcurrentHashMap<>();
   private final Map<String, Instant> refusalEvents = new ConcurrentHashMap<>();
-  private final Set<String> fresh = ConcurrentHashMap.newKeySet();
   private final ThreadPoolExecutor verifiers;
   private final LongAdder verifiedCount = new LongAdder();
   private final LongAdder shedCount = new LongAdder();
@@ -94,8 +91,8 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   }
 
   /**
-   * After the device's hello, if it has a TPM: its trust state now, and a challenge (with the trust
-   * state again) at the first {@link #tick} {@link #CONNECT_DELAY} later.
+   * After the device's hello, if it has a TPM: its trust state now, and a challenge at the first
+   * {@link #tick} {@link #CONNECT_DELAY} later.
    */
   @Override
   public void connected(String deviceId) {
@@ -104,7 +101,6 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
     }
     trust.tell(deviceId);
     outstanding.remove(deviceId);
-    fresh.add(deviceId);
     due.put(deviceId, clock.instant().plus(CONNECT_DELAY));
   }
 
@@ -112,7 +108,6 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
   public void disconnected(String deviceId) {
     outstanding.remove(deviceId);
     due.remove(deviceId);
-    fresh.remove(deviceId);
     refusalEvents.remove(deviceId);
   }
 
@@ -158,9 +153,6 @@ public final class Attestations implements AgentGateway.Attestation, AutoCloseab
       }
       if (c == null && !e.getValue().isAfter(now)) {
         if (connections.isConnected(id)) {
-          if (fresh.remove(id)) {
-            trust.tell(id);
-          }
           challenge(id);
         } else {
           due.remove(id, e.getValue());
