@@ -13,7 +13,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.TelemetryBatch.class, name = "tel"),
   @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log"),
   @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster"),
-  @JsonSubTypes.Type(value = AgentMessage.AttestationAnswer.class, name = "quote")
+  @JsonSubTypes.Type(value = AgentMessage.AttestationAnswer.class, name = "quote"),
+  @JsonSubTypes.Type(value = AgentMessage.ClusterNode.class, name = "cluster-node")
 })
 public sealed interface AgentMessage {
 
@@ -116,4 +117,84 @@ public sealed interface AgentMessage {
               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
           String error)
       implements AgentMessage {}
+
+  /**
+   * The K3s node this device is, as the agent sees it: sent after each (re)connect while the
+   * desired state has a {@link ClusterSpec}, whenever something below changes, and at least every
+   * 30 seconds while it runs; once with phase {@link #PHASE_STOPPED} after the section went away.
+   *
+   * @param cluster the cluster's name
+   * @param role the role K3s runs in
+   * @param phase one of the {@code PHASE_} constants
+   * @param nodeName the node's name
+   * @param address the address the node advertises (its {@code node-ip}); servers are joined
+   *     through {@code https://ADDRESS:6443}
+   * @param ready the node's Ready condition as its API server says; null when this node cannot ask
+   *     (a K3s agent has no admin credentials)
+   * @param kubernetesVersion the version this node runs (the K3s binary's version)
+   * @param etcd servers only: the etcd member list as this member reads it (empty when etcd does
+   *     not answer), at most {@link #MAX_ETCD_MEMBERS}
+   * @param nodes servers only: every node of the cluster as the API server lists it, at most {@link
+   *     #MAX_NODES}
+   * @param message why the phase is what it is (a failure's cause, what it waits for); null when
+   *     running well
+   * @param generation the desired-state generation whose section this reflects
+   */
+  record ClusterNode(
+      String cluster,
+      String role,
+      String phase,
+      String nodeName,
+      String address,
+      Boolean ready,
+      String kubernetesVersion,
+      java.util.List<EtcdMember> etcd,
+      java.util.List<KubeNode> nodes,
+      String message,
+      long generation)
+      implements AgentMessage {
+    /** The K3s binary of the wanted version is being fetched. */
+    public static final String PHASE_DOWNLOADING = "DOWNLOADING";
+
+    /** K3s was started and has not become ready yet. */
+    public static final String PHASE_STARTING = "STARTING";
+
+    /** K3s runs. */
+    public static final String PHASE_RUNNING = "RUNNING";
+
+    /** K3s could not be started, or exits again and again; {@code message} says why. */
+    public static final String PHASE_FAILED = "FAILED";
+
+    /** K3s was stopped and its data removed: the device is no member any more. */
+    public static final String PHASE_STOPPED = "STOPPED";
+
+    public static final int MAX_ETCD_MEMBERS = 15;
+    public static final int MAX_NODES = 500;
+
+    public ClusterNode {
+      etcd = etcd == null ? java.util.List.of() : java.util.List.copyOf(etcd);
+      nodes = nodes == null ? java.util.List.of() : java.util.List.copyOf(nodes);
+    }
+  }
+
+  /**
+   * One etcd member: its id (decimal), name (K3s names members after the node), peer URLs, and
+   * whether it is a learner not yet promoted to voting.
+   */
+  record EtcdMember(String id, String name, java.util.List<String> peerUrls, boolean learner) {
+    public EtcdMember {
+      peerUrls = peerUrls == null ? java.util.List.of() : java.util.List.copyOf(peerUrls);
+    }
+  }
+
+  /**
+   * One node as the API server lists it: name, Ready condition, kubelet version, whether it is a
+   * control-plane (server) node, whether it is cordoned.
+   */
+  record KubeNode(
+      String name,
+      boolean ready,
+      String kubeletVersion,
+      boolean controlPlane,
+      boolean unschedulable) {}
 }

@@ -13,6 +13,8 @@ import java.util.List;
  *     way, in documents signed by the key the device already trusts. Once a device takes the
  *     document, it trusts exactly the signer and these; empty (and absent from the JSON) when there
  *     is nothing to announce.
+ * @param cluster the K3s node the device should be; null (and absent from the JSON) when it is no
+ *     member of a cluster
  */
 public record DesiredState(
     String deviceId,
@@ -20,7 +22,8 @@ public record DesiredState(
     Instant issuedAt,
     List<DesiredApp> apps,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SecretRef> secrets) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SecretRef> secrets,
+    @JsonInclude(JsonInclude.Include.NON_NULL) ClusterSpec cluster) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -32,6 +35,17 @@ public record DesiredState(
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
     secrets = secrets == null ? List.of() : List.copyOf(secrets);
+  }
+
+  /** A document for a device that is no member of a cluster. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys,
+      List<SecretRef> secrets) {
+    this(deviceId, generation, issuedAt, apps, signingKeys, secrets, null);
   }
 
   /** A document without secrets. */
@@ -46,7 +60,7 @@ public record DesiredState(
 
   /** A document that announces no signing key. */
   public DesiredState(String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
-    this(deviceId, generation, issuedAt, apps, List.of(), List.of());
+    this(deviceId, generation, issuedAt, apps, List.of(), List.of(), null);
   }
 
   /**

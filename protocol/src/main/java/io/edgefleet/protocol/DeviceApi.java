@@ -15,6 +15,19 @@ public final class DeviceApi {
    */
   public static final String SECRETS = "/device/v1/secrets/";
 
+  /**
+   * {@code GET /device/v1/artifacts/{digest}}: a content-addressed artifact ({@code sha256:<hex>}),
+   * e.g. a K3s binary; honours {@code Range: bytes=N-} so a cut download resumes where it stopped.
+   */
+  public static final String ARTIFACTS = "/device/v1/artifacts/";
+
+  /**
+   * {@code GET /device/v1/clusters/{name}/token?version=N}: the join token of a cluster the device
+   * is a member of, as a {@link DeviceSecret} sealed to the device's own key whose plaintext JSON
+   * holds the key {@code token} (base64 of the UTF-8 token, like every secret value).
+   */
+  public static final String CLUSTERS = "/device/v1/clusters/";
+
   /** Normal close because the controller is shutting down; reconnect with backoff. */
   public static final int CLOSE_GOING_AWAY = 1001;
 

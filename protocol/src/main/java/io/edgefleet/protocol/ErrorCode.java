@@ -54,6 +54,20 @@ public enum ErrorCode {
   SECRET_NOT_TARGETED(403, false),
   SECRET_VERSION_GONE(409, false),
   SECRET_DELIVERY_REFUSED(403, false),
+  /** A cluster of that name exists already. */
+  CLUSTER_EXISTS(409, false),
+  /** The cluster's shape cannot work (e.g. an even or zero server count, min above max). */
+  CLUSTER_SHAPE_INVALID(422, false),
+  /** The device is not a member of the cluster it asked about. */
+  CLUSTER_NOT_MEMBER(403, false),
+  /** A profile version is immutable once published. */
+  PROFILE_VERSION_EXISTS(409, false),
+  /** A profile layer cannot be used (unknown app or version, invalid Kubernetes configuration). */
+  PROFILE_LAYER_INVALID(422, false),
+  /** An artifact is larger than the controller accepts. */
+  ARTIFACT_TOO_LARGE(413, false),
+  /** An artifact's content does not match the digest it was announced with. */
+  ARTIFACT_DIGEST_MISMATCH(422, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

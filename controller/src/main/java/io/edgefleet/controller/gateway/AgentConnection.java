@@ -212,6 +212,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.TelemetryBatch batch -> gateway.telemetry(this, deviceId, batch);
       case AgentMessage.Cluster cluster -> gateway.cluster(deviceId, cluster);
       case AgentMessage.AttestationAnswer answer -> gateway.attestationAnswer(deviceId, answer);
+      case AgentMessage.ClusterNode node -> gateway.clusterNode(deviceId, node);
     }
   }
 

@@ -330,6 +330,26 @@ public final class AgentGateway implements DeviceSockets {
     }
   }
 
+  private volatile java.util.function.BiConsumer<String, AgentMessage.ClusterNode> clusterNodes =
+      (device, node) -> {};
+
+  /**
+   * Where the K3s node reports of agents go ({@link AgentMessage.ClusterNode}); called on the
+   * socket's thread, so it must not block.
+   */
+  public void onClusterNode(java.util.function.BiConsumer<String, AgentMessage.ClusterNode> sink) {
+    this.clusterNodes = sink;
+  }
+
+  void clusterNode(String deviceId, AgentMessage.ClusterNode node) {
+    try {
+      clusterNodes.accept(deviceId, node);
+    } catch (RuntimeException e) {
+      malformedMessages.incrementAndGet();
+      LOG.debug("cluster node report from {} refused: {}", deviceId, e.toString());
+    }
+  }
+
   void attestationAnswer(String deviceId, AgentMessage.AttestationAnswer answer) {
     try {
       attestation.answer(deviceId, answer);
