@@ -63,6 +63,7 @@ public final class AgentGateway implements DeviceSockets {
   private final Consumer<String> disconnects;
   private final Consumer<String> kubernetesChanged;
   private final Attestation attestation;
+  private final BiConsumer<String, AgentMessage.ClusterNode> clusterNodes;
   private final Traffic traffic;
   private final TelemetrySink telemetry;
   private final int telemetrySeconds;
@@ -81,6 +82,7 @@ public final class AgentGateway implements DeviceSockets {
    *     newer one)
    * @param kubernetesChanged hears that a device reported a Kubernetes version other than the one
    *     stored (its facts already say the new one), so what is rendered for it is rendered again
+   * @param clusterNodes receives the K3s node reports of cluster members
    */
   public record Handlers(
       ToLongFunction<String> generations,
@@ -90,7 +92,30 @@ public final class AgentGateway implements DeviceSockets {
       BiConsumer<String, AgentMessage.LogLines> logLines,
       Consumer<String> disconnects,
       Consumer<String> kubernetesChanged,
-      Attestation attestation) {
+      Attestation attestation,
+      BiConsumer<String, AgentMessage.ClusterNode> clusterNodes) {
+
+    /** Handlers for a controller that runs no cluster. */
+    public Handlers(
+        ToLongFunction<String> generations,
+        BiFunction<String, Long, Optional<ControllerMessage.Nudge>> catchUp,
+        TelemetrySink telemetry,
+        BiConsumer<String, AgentMessage> reports,
+        BiConsumer<String, AgentMessage.LogLines> logLines,
+        Consumer<String> disconnects,
+        Consumer<String> kubernetesChanged,
+        Attestation attestation) {
+      this(
+          generations,
+          catchUp,
+          telemetry,
+          reports,
+          logLines,
+          disconnects,
+          kubernetesChanged,
+          attestation,
+          (device, node) -> {});
+    }
 
     /** Handlers for a controller that attests no device. */
     public Handlers(
@@ -168,6 +193,7 @@ public final class AgentGateway implements DeviceSockets {
     this.disconnects = handlers.disconnects();
     this.kubernetesChanged = handlers.kubernetesChanged();
     this.attestation = handlers.attestation();
+    this.clusterNodes = handlers.clusterNodes();
     this.clock = clock;
     this.connectionLog = new ConnectionLog(LOG::info, clock);
     this.heartbeatSeconds = (int) Math.max(1, heartbeat.toSeconds());
@@ -328,17 +354,6 @@ public final class AgentGateway implements DeviceSockets {
     } catch (RuntimeException e) {
       LOG.warn("disconnect listener failed for {}: {}", deviceId, e.toString());
     }
-  }
-
-  private volatile java.util.function.BiConsumer<String, AgentMessage.ClusterNode> clusterNodes =
-      (device, node) -> {};
-
-  /**
-   * Where the K3s node reports of agents go ({@link AgentMessage.ClusterNode}); called on the
-   * socket's thread, so it must not block.
-   */
-  public void onClusterNode(java.util.function.BiConsumer<String, AgentMessage.ClusterNode> sink) {
-    this.clusterNodes = sink;
   }
 
   void clusterNode(String deviceId, AgentMessage.ClusterNode node) {
