@@ -11,6 +11,10 @@ import io.edgefleet.controller.api.ApiRoutes;
 import io.edgefleet.controller.api.ConsoleAssets;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.artifacts.ArtifactRoutes;
+import io.edgefleet.controller.artifacts.ArtifactUsers;
+import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.artifacts.BlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
@@ -231,6 +235,15 @@ public final class Controller implements AutoCloseable {
       // Secrets for devices: encrypted at rest under the master key file's keys; a change is
       // announced on its signal, which recomputes every device (whose documents reference the
       // secrets targeting it).
+      // Artifacts devices fetch from the controller (K3s binaries), content-addressed on disk.
+      Artifacts artifacts =
+          new Artifacts(
+              jdbi,
+              clock,
+              audit,
+              new BlobStore(DataDirectory.subdirectory(dataDir, "artifacts")),
+              config.maxArtifactBytes(),
+              ArtifactUsers.NONE);
       Signal<String> secretChanges = new Signal<>("secrets");
       Secrets deviceSecrets =
           new Secrets(
@@ -438,6 +451,7 @@ public final class Controller implements AutoCloseable {
                   new StreamRoutes(streams),
                   new AuditRoutes(audit),
                   new TrustRoutes(trust.review()),
+                  new ArtifactRoutes(artifacts),
                   new SecretRoutes(
                       deviceSecrets,
                       new SecretDelivery(

@@ -1,6 +1,7 @@
 package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
+import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.controller.trust.TrustOptions;
@@ -143,6 +144,14 @@ public final class ControllerCommand implements Callable<Integer> {
           "How often a connected device with a TPM is challenged to quote its boot measurements,"
               + " besides at each connection (default: 4h; at least 10s).")
   String attestationInterval = "4h";
+
+  @Option(
+      names = "--max-artifact-bytes",
+      paramLabel = "BYTES",
+      description =
+          "The largest artifact (such as a K3s binary) an operator may push, in bytes (default:"
+              + " 536870912, 512 MiB).")
+  long maxArtifactBytes = Artifacts.DEFAULT_MAX_BYTES;
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -304,7 +313,8 @@ public final class ControllerCommand implements Callable<Integer> {
         .withAlerts(AlertOptions.defaults().withTick(alerts))
         .withEnrollmentsPerAddress(enrollmentsPerAddress)
         .withEvents(events)
-        .withTrust(trustOptions());
+        .withTrust(trustOptions())
+        .withMaxArtifactBytes(maxArtifactBytes);
   }
 
   private TrustOptions trustOptions() {

@@ -2,6 +2,7 @@ package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
+import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.trust.TrustOptions;
@@ -27,6 +28,7 @@ import java.util.Optional;
  * @param enrollmentsPerAddress new devices one source address may enroll per minute
  * @param events what devices may put into the event log and how long it is kept
  * @param trust how devices with a TPM are enrolled and attested
+ * @param maxArtifactBytes the largest artifact (a K3s binary) an operator may push
  */
 public record ControllerConfig(
     Path dataDir,
@@ -47,7 +49,8 @@ public record ControllerConfig(
     HttpLimits http,
     int enrollmentsPerAddress,
     EventLimits events,
-    TrustOptions trust) {
+    TrustOptions trust,
+    long maxArtifactBytes) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -63,6 +66,9 @@ public record ControllerConfig(
     }
     if (telemetryInterval.toSeconds() < 1) {
       throw new IllegalArgumentException("telemetry interval must be at least 1s");
+    }
+    if (maxArtifactBytes < 1) {
+      throw new IllegalArgumentException("the largest artifact must be at least 1 byte");
     }
     tlsNames = List.copyOf(tlsNames);
     metricsTagKeys = List.copyOf(metricsTagKeys);
@@ -93,7 +99,8 @@ public record ControllerConfig(
         HttpLimits.defaults(),
         EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE,
         EventLimits.defaults(),
-        TrustOptions.defaults());
+        TrustOptions.defaults(),
+        Artifacts.DEFAULT_MAX_BYTES);
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -176,6 +183,11 @@ public record ControllerConfig(
     return with(b -> b.trust = options);
   }
 
+  /** The largest artifact an operator may push, in bytes. */
+  public ControllerConfig withMaxArtifactBytes(long bytes) {
+    return with(b -> b.maxArtifactBytes = bytes);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -204,6 +216,7 @@ public record ControllerConfig(
     int enrollmentsPerAddress;
     EventLimits events;
     TrustOptions trust;
+    long maxArtifactBytes;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -225,6 +238,7 @@ public record ControllerConfig(
       enrollmentsPerAddress = c.enrollmentsPerAddress;
       events = c.events;
       trust = c.trust;
+      maxArtifactBytes = c.maxArtifactBytes;
     }
 
     ControllerConfig build() {
@@ -247,7 +261,8 @@ public record ControllerConfig(
           http,
           enrollmentsPerAddress,
           events,
-          trust);
+          trust,
+          maxArtifactBytes);
     }
   }
 }

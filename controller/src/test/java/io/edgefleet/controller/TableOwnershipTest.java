@@ -60,7 +60,10 @@ class TableOwnershipTest {
           Map.entry("alert_notifications", "alerts"),
           Map.entry("device_trust", "trust"),
           Map.entry("trust_references", "trust"),
-          Map.entry("secrets", "secrets"));
+          Map.entry("secrets", "secrets"),
+          Map.entry("artifacts", "artifacts"),
+          Map.entry("clusters", "clusters"),
+          Map.entry("cluster_members", "clusters"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

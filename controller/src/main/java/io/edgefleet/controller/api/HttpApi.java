@@ -402,6 +402,21 @@ public final class HttpApi implements AutoCloseable {
           handle.accept(new byte[0]);
           return true;
         }
+        if (route.upload() != null) {
+          Call call =
+              new Call(
+                  match.get().pathParams(),
+                  query,
+                  new byte[0],
+                  who,
+                  admitted,
+                  Request.getRemoteAddr(request),
+                  headers(request));
+          Thread.ofVirtual()
+              .name("edgefleet-api-upload")
+              .start(() -> upload(request, response, callback, route, call));
+          return true;
+        }
         if (request.getLength() == 0) {
           handle.accept(new byte[0]);
           return true;
@@ -445,6 +460,34 @@ public final class HttpApi implements AutoCloseable {
         write(response, callback, reply.status(), reply.body());
       } catch (ControllerException e) {
         fail(response, callback, e, false);
+      } catch (RuntimeException e) {
+        LOG.error("{} {} failed", request.getMethod(), Request.getPathInContext(request), e);
+        write(
+            response,
+            callback,
+            500,
+            ApiError.of(ErrorCode.INTERNAL, "internal error; the controller log has the details"));
+      }
+    }
+
+    /**
+     * Runs an upload route on its own (virtual) thread, which blocks while the body arrives; an
+     * error answer closes the connection, as the body may not have been read to its end.
+     */
+    private static void upload(
+        Request request, Response response, Callback callback, Router.Route route, Call call) {
+      try (java.io.InputStream in = Content.Source.asInputStream(request)) {
+        Reply reply = route.upload().handle(call, in);
+        write(response, callback, reply.status(), reply.body());
+      } catch (ControllerException e) {
+        fail(response, callback, e, true);
+      } catch (IOException e) {
+        fail(
+            response,
+            callback,
+            new ControllerException(
+                ErrorCode.VALIDATION_FAILED, "the upload broke off: " + e.getMessage()),
+            true);
       } catch (RuntimeException e) {
         LOG.error("{} {} failed", request.getMethod(), Request.getPathInContext(request), e);
         write(

@@ -54,6 +54,17 @@ public final class Ranges {
             out));
   }
 
+  /**
+   * The range asked for, {@code [first, last]} with {@code last} possibly beyond the end (clip it),
+   * or empty when the whole representation is to be sent; for representations served as a stream.
+   *
+   * @param headers the request headers, names in lower case
+   * @param etag the entity tag of the representation (quoted)
+   */
+  public static Optional<long[]> requested(Map<String, String> headers, String etag) {
+    return range(headers, etag, 0);
+  }
+
   private static Optional<long[]> range(Map<String, String> headers, String etag, int length) {
     String value = headers.get("range");
     if (value == null) {

@@ -35,12 +35,27 @@ public final class Router {
   }
 
   /**
+   * Handles a request whose body is read as a stream while it arrives (large uploads that are never
+   * held in memory whole); the handler bounds what it reads itself.
+   */
+  @FunctionalInterface
+  public interface Upload {
+    Reply handle(Call call, java.io.InputStream body) throws java.io.IOException;
+  }
+
+  /**
    * One endpoint.
    *
    * @param maxBody the largest request body this route accepts in bytes; 0 for the listener's
    *     default limit
+   * @param upload for a streamed upload route, what reads the body; null for every other route
    */
-  public record Route(String method, String template, Access access, Handler handler, int maxBody) {
+  public record Route(
+      String method, String template, Access access, Handler handler, int maxBody, Upload upload) {
+    Route(String method, String template, Access access, Handler handler, int maxBody) {
+      this(method, template, access, handler, maxBody, null);
+    }
+
     String[] segments() {
       return template.substring(1).split("/");
     }
@@ -76,6 +91,24 @@ public final class Router {
       throw new IllegalArgumentException("maxBody must be positive");
     }
     routes.add(new Route("POST", template, access, handler, maxBody));
+    return this;
+  }
+
+  /**
+   * A POST route whose body is streamed to {@code upload} as it arrives instead of being read into
+   * memory first; {@code upload} enforces its own size limit.
+   */
+  public Router upload(String template, Access access, Upload upload) {
+    routes.add(
+        new Route(
+            "POST",
+            template,
+            access,
+            c -> {
+              throw new IllegalStateException("an upload route is served through its Upload");
+            },
+            0,
+            upload));
     return this;
   }
 

@@ -166,7 +166,9 @@ class OpenApiContractTest {
             "/device/v1/desired",
             "/device/v1/bundles/{digest}",
             "/device/v1/signing-key",
-            "/device/v1/secrets/{name}");
+            "/device/v1/secrets/{name}",
+            "/device/v1/artifacts/{digest}",
+            "/device/v1/clusters/{name}/token");
   }
 
   private static JsonNode document() throws Exception {

@@ -1,0 +1,146 @@
+package io.edgefleet.controller.artifacts;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+import static io.edgefleet.controller.api.Router.Access.DEVICE;
+
+import io.edgefleet.controller.api.Items;
+import io.edgefleet.controller.api.Ranges;
+import io.edgefleet.controller.api.Reply;
+import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.ErrorCode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The artifacts' endpoints: operators push (the body streamed to disk), list and delete artifacts;
+ * an enrolled device downloads one by digest, resuming a cut download with {@code Range}.
+ */
+public record ArtifactRoutes(Artifacts artifacts) implements Routes {
+  /** The header a push may carry to have the received bytes checked. */
+  public static final String DIGEST_HEADER = "x-edgefleet-digest";
+
+  private static final int CHUNK = 64 * 1024;
+
+  @Override
+  public void register(Router r) {
+    r.get("/api/v1/artifacts", ADMIN, c -> Reply.ok(new Items<>(artifacts.list())));
+    r.upload(
+        "/api/v1/artifacts",
+        ADMIN,
+        (c, body) -> {
+          long declared = declaredLength(c.headers());
+          if (declared > artifacts.maxBytes()) {
+            throw new ControllerException(
+                ErrorCode.ARTIFACT_TOO_LARGE,
+                "the artifact is "
+                    + declared
+                    + " bytes, more than "
+                    + artifacts.maxBytes()
+                    + ", the most this controller takes (--max-artifact-bytes)");
+          }
+          var push =
+              new Artifacts.Push(
+                  c.query("kind").orElse(null),
+                  c.query("version").orElse(null),
+                  c.query("arch").orElse(null),
+                  c.query("name").orElse(null),
+                  Optional.ofNullable(c.headers().get(DIGEST_HEADER))
+                      .map(String::trim)
+                      .orElse(null));
+          return Reply.created(artifacts.push(push, body, c.actor()));
+        });
+    r.get(
+        "/api/v1/artifacts/{digest}",
+        ADMIN,
+        c ->
+            Reply.ok(
+                artifacts
+                    .get(c.path("digest"))
+                    .orElseThrow(
+                        () -> ControllerException.notFound("artifact", c.path("digest")))));
+    r.delete(
+        "/api/v1/artifacts/{digest}",
+        ADMIN,
+        c -> {
+          artifacts.delete(c.path("digest"), c.actor());
+          return Reply.noContent();
+        });
+    r.get(DeviceApi.ARTIFACTS + "{digest}", DEVICE, c -> download(c.path("digest"), c.headers()));
+  }
+
+  private Reply download(String digest, Map<String, String> headers) {
+    if (!BlobStore.wellFormed(digest)) {
+      throw ControllerException.invalid(
+          "an artifact is named by its digest, sha256:<64 lowercase hex digits>; got " + digest);
+    }
+    Path file = artifacts.content(digest);
+    long length;
+    try {
+      length = Files.size(file);
+    } catch (IOException e) {
+      throw new ControllerException(
+          ErrorCode.NOT_FOUND, "the bytes of artifact " + digest + " cannot be read");
+    }
+    String etag = "\"" + digest + "\"";
+    Map<String, String> out = new LinkedHashMap<>();
+    out.put("ETag", etag);
+    out.put("Accept-Ranges", "bytes");
+    Optional<long[]> range = Ranges.requested(headers, etag);
+    long first = 0;
+    long last = length - 1;
+    int status = 200;
+    if (range.isPresent()) {
+      first = range.get()[0];
+      if (first >= length) {
+        out.put("Content-Range", "bytes */" + length);
+        out.put("Content-Length", "0");
+        return new Reply(416, new Reply.Raw("application/octet-stream", "", new byte[0], out));
+      }
+      last = Math.min(range.get()[1], length - 1);
+      status = 206;
+      out.put("Content-Range", "bytes " + first + "-" + last + "/" + length);
+    }
+    long from = first;
+    long count = last - first + 1;
+    out.put("Content-Length", Long.toString(count));
+    return new Reply(
+        status, new Reply.Stream("application/octet-stream", o -> copy(file, from, count, o), out));
+  }
+
+  private static void copy(Path file, long from, long count, OutputStream out) throws IOException {
+    try (InputStream in = Files.newInputStream(file)) {
+      in.skipNBytes(from);
+      byte[] buffer = new byte[CHUNK];
+      long left = count;
+      while (left > 0) {
+        int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+        if (n < 0) {
+          throw new IOException("artifact file shorter than expected");
+        }
+        out.write(buffer, 0, n);
+        left -= n;
+      }
+    }
+  }
+
+  private static long declaredLength(Map<String, String> headers) {
+    String value = headers.get("content-length");
+    if (value == null) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(value.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+}
