@@ -1,5 +1,8 @@
 package io.edgefleet.controller.common;
 
+import io.edgefleet.protocol.ErrorCode;
+import java.util.Collection;
+
 /**
  * The device tags the controller keeps on the members of a K3s cluster, so that selectors (app
  * targets, rollouts, alerts, profiles) can speak of clusters the way they speak of any tag. Only
@@ -25,6 +28,25 @@ public final class ClusterTags {
   public static final String PROFILE = PREFIX + "profile";
 
   private ClusterTags() {}
+
+  /**
+   * Refuses an operator's tag keys when one is reserved.
+   *
+   * @throws ControllerException {@code VALIDATION_FAILED} naming the first reserved key
+   */
+  public static void refuseReserved(Collection<String> keys) {
+    for (String key : keys) {
+      if (reserved(key)) {
+        throw new ControllerException(
+            ErrorCode.VALIDATION_FAILED,
+            "tag "
+                + key
+                + " is kept by the controller for cluster membership; tags under "
+                + PREFIX
+                + " cannot be set or removed by hand (create or change a cluster instead)");
+      }
+    }
+  }
 
   /** Whether an operator may not set or remove this tag key. */
   public static boolean reserved(String key) {

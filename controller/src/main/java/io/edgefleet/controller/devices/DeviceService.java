@@ -1,6 +1,7 @@
 package io.edgefleet.controller.devices;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.selector.Selector;
@@ -431,6 +432,8 @@ public final class DeviceService {
     if (set.isEmpty() && remove.isEmpty()) {
       throw ControllerException.invalid("nothing to change: give tags to set or keys to remove");
     }
+    ClusterTags.refuseReserved(set.keySet());
+    ClusterTags.refuseReserved(remove);
     try {
       Labels.validate(set);
       remove.forEach(Labels::validateKey);
@@ -450,6 +453,43 @@ public final class DeviceService {
             });
     changed.accept(d.id());
     return view(d);
+  }
+
+  /**
+   * Sets the controller-managed cluster tags of a device ({@link ClusterTags}): every tag under
+   * {@link ClusterTags#PREFIX} becomes exactly {@code clusterTags} (empty removes them all), other
+   * tags stay. For the clusters feature only; operators cannot set these tags.
+   *
+   * @return whether the tags changed (a decommissioned or unknown device is left alone)
+   */
+  public boolean setClusterTags(String deviceId, Map<String, String> clusterTags) {
+    for (String key : clusterTags.keySet()) {
+      if (!ClusterTags.reserved(key)) {
+        throw new IllegalArgumentException("not a cluster tag: " + key);
+      }
+    }
+    boolean changedTags =
+        jdbi.inTransaction(
+            h -> {
+              Optional<DeviceRecord> r = store.byId(h, deviceId);
+              if (r.isEmpty()) {
+                return false;
+              }
+              Map<String, String> tags = new TreeMap<>(r.get().tags());
+              tags.keySet().removeIf(ClusterTags::reserved);
+              tags.putAll(clusterTags);
+              if (tags.equals(new TreeMap<>(r.get().tags()))) {
+                return false;
+              }
+              store.setTags(h, deviceId, tags, clock.millis());
+              audit.record(
+                  h, "controller", "device.cluster-tags", deviceId, Map.of("set", clusterTags));
+              return true;
+            });
+    if (changedTags) {
+      changed.accept(deviceId);
+    }
+    return changedTags;
   }
 
   /** The body of a rename. */

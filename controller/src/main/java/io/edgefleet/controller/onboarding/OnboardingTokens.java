@@ -1,6 +1,7 @@
 package io.edgefleet.controller.onboarding;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.common.Tokens;
@@ -111,6 +112,7 @@ public final class OnboardingTokens {
 
   public View create(CreateRequest req, String actor) {
     Map<String, String> tags = req.tags() == null ? Map.of() : req.tags();
+    ClusterTags.refuseReserved(tags.keySet());
     try {
       Labels.validate(tags);
     } catch (IllegalArgumentException e) {

@@ -1,6 +1,7 @@
 package io.edgefleet.controller.onboarding;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.store.JsonColumns;
 import io.edgefleet.protocol.ErrorCode;
@@ -61,6 +62,7 @@ public final class Preregistrations {
       throw ControllerException.invalid("serial is required (1 to 200 characters)");
     }
     Map<String, String> tags = req.tags() == null ? Map.of() : req.tags();
+    ClusterTags.refuseReserved(tags.keySet());
     try {
       Labels.validate(tags);
     } catch (IllegalArgumentException e) {

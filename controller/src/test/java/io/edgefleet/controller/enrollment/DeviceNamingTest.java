@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatus;
@@ -120,6 +121,51 @@ class DeviceNamingTest {
             e -> assertThat(e.code()).isEqualTo(ErrorCode.DEVICE_NAME_INVALID))
         .hasMessageContaining("letters, digits");
     assertThat(devices.list(Optional.empty())).hasSize(2);
+  }
+
+  @Test
+  void clusterTagsAreKeptByTheControllerAloneAndOperatorsAreRefusedThem() {
+    DeviceView d = enroll("vm", null);
+    devices.changeTags(d.id(), new DeviceService.TagChange(Map.of("pool", "sjc"), null), "op");
+    assertThat(
+            devices.setClusterTags(
+                d.id(), Map.of(ClusterTags.NAME, "shop", ClusterTags.ROLE, "server")))
+        .isTrue();
+    assertThat(devices.get(d.id()).tags())
+        .containsEntry("pool", "sjc")
+        .containsEntry(ClusterTags.NAME, "shop")
+        .containsEntry(ClusterTags.ROLE, "server");
+    assertThat(devices.setClusterTags(d.id(), Map.of(ClusterTags.NAME, "shop", ClusterTags.ROLE, "server")))
+        .as("nothing changes")
+        .isFalse();
+    // An operator can neither set nor remove them, by tag change, token or preregistration.
+    for (var change :
+        List.of(
+            new DeviceService.TagChange(Map.of(ClusterTags.ROLE, "agent"), null),
+            new DeviceService.TagChange(null, List.of(ClusterTags.NAME)),
+            new DeviceService.TagChange(Map.of(ClusterTags.PREFIX + "anything", "x"), null))) {
+      assertThatThrownBy(() -> devices.changeTags(d.id(), change, "op"))
+          .isInstanceOfSatisfying(
+              ControllerException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED))
+          .hasMessageContaining(ClusterTags.PREFIX);
+    }
+    assertThatThrownBy(
+            () ->
+                new OnboardingTokens(db.jdbi(), clock, audit)
+                    .create(
+                        new OnboardingTokens.CreateRequest(
+                            "t2", Map.of(ClusterTags.NAME, "x"), null, null, false, 10),
+                        "op"))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED));
+    assertThat(devices.get(d.id()).tags()).containsEntry(ClusterTags.ROLE, "server");
+    // Leaving the cluster removes them all, other tags stay.
+    assertThat(devices.setClusterTags(d.id(), Map.of())).isTrue();
+    assertThat(devices.get(d.id()).tags()).isEqualTo(Map.of("pool", "sjc"));
+    assertThatThrownBy(() -> devices.setClusterTags(d.id(), Map.of("pool", "x")))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
