@@ -461,13 +461,19 @@ public final class ClusterPlanner {
 
     /** Running at its wanted version, ready, and (a server) a voting etcd member. */
     private boolean settled(Member m) {
+      if (!healthy(m)) {
+        return false;
+      }
+      AgentMessage.ClusterNode n = in.reports().get(m.deviceId()).node();
+      return m.kubernetesVersion() == null || m.kubernetesVersion().equals(n.kubernetesVersion());
+    }
+
+    /** Running, ready, and (a server) a voting etcd member, whatever its version. */
+    private boolean healthy(Member m) {
       if (!running(m)) {
         return false;
       }
       AgentMessage.ClusterNode n = in.reports().get(m.deviceId()).node();
-      if (m.kubernetesVersion() != null && !m.kubernetesVersion().equals(n.kubernetesVersion())) {
-        return false;
-      }
       if (Boolean.FALSE.equals(n.ready())) {
         return false;
       }
@@ -652,8 +658,8 @@ public final class ClusterPlanner {
               || in.previous() == State.UPDATING
               || in.previous() == State.DEGRADED;
       List<Member> servers = active.stream().filter(Member::server).toList();
-      long settledServers = servers.stream().filter(this::settled).count();
-      long settledAgents = active.stream().filter(m -> !m.server() && settled(m)).count();
+      long settledServers = servers.stream().filter(this::healthy).count();
+      long settledAgents = active.stream().filter(m -> !m.server() && healthy(m)).count();
       boolean failing =
           active.stream()
               .anyMatch(

@@ -143,8 +143,8 @@ class ClusterPlannerTest {
       }
       // a dead server stays in etcd and in Kubernetes until removed
       for (Member m : members) {
-        if (!devices.get(m.deviceId()).online()
-            || (m.removing() && !removedByOperator(m.nodeName()))) {
+        boolean stillThere = !devices.get(m.deviceId()).online() || m.removing();
+        if (stillThere && !removedByOperator(m.nodeName())) {
           if (m.server()) {
             etcd.add(
                 new AgentMessage.EtcdMember("9", m.nodeName() + "-dead0000", List.of(), false));

@@ -135,7 +135,9 @@ class DeviceNamingTest {
         .containsEntry("pool", "sjc")
         .containsEntry(ClusterTags.NAME, "shop")
         .containsEntry(ClusterTags.ROLE, "server");
-    assertThat(devices.setClusterTags(d.id(), Map.of(ClusterTags.NAME, "shop", ClusterTags.ROLE, "server")))
+    assertThat(
+            devices.setClusterTags(
+                d.id(), Map.of(ClusterTags.NAME, "shop", ClusterTags.ROLE, "server")))
         .as("nothing changes")
         .isFalse();
     // An operator can neither set nor remove them, by tag change, token or preregistration.
