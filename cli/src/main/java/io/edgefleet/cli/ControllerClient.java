@@ -76,6 +76,30 @@ final class ControllerClient implements AutoCloseable {
     send("DELETE", path, Optional.empty());
   }
 
+  /** How long an upload of a large file (a K3s binary) may take. */
+  static final Duration UPLOAD_TIMEOUT = Duration.ofMinutes(30);
+
+  /**
+   * POSTs the bytes of {@code file} as they are read (never the whole file in memory), with
+   * further request headers; answers the JSON the controller returns.
+   */
+  JsonNode upload(String path, java.nio.file.Path file, java.util.Map<String, String> headers) {
+    HttpRequest.Builder request;
+    try {
+      request =
+          HttpRequest.newBuilder(URI.create(connection.server() + path))
+              .timeout(UPLOAD_TIMEOUT)
+              .header("Accept", "application/json")
+              .header("Authorization", "Bearer " + connection.token())
+              .header("Content-Type", "application/octet-stream")
+              .POST(BodyPublishers.ofFile(file));
+    } catch (java.io.FileNotFoundException e) {
+      throw CliException.badInput("cannot read " + file + ": no such file");
+    }
+    headers.forEach(request::header);
+    return answer(request.build());
+  }
+
   /**
    * GETs an answer that is written while it is produced (NDJSON) and hands its lines to {@code
    * lines} as they arrive, until the answer ends or {@code lines} returns false (then the
@@ -131,9 +155,13 @@ final class ControllerClient implements AutoCloseable {
     } else {
       request.method(method, BodyPublishers.noBody());
     }
+    return answer(request.build());
+  }
+
+  private JsonNode answer(HttpRequest request) {
     HttpResponse<String> response;
     try {
-      response = http.send(request.build(), BodyHandlers.ofString(StandardCharsets.UTF_8));
+      response = http.send(request, BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw failure(e, connection);
     } catch (InterruptedException e) {

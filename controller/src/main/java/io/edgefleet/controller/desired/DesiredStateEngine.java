@@ -12,6 +12,7 @@ import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Signatures;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +51,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final SigningKeys signingKeys;
   private final AppCatalog catalog;
   private final SecretTargets secrets;
+  private final ClusterSections clusters;
   private final ExecutorService worker;
   private final Object lock = new Object();
 
@@ -105,7 +107,35 @@ public final class DesiredStateEngine implements AutoCloseable {
       SecretTargets secrets,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(
+        jdbi,
+        clock,
+        devices,
+        bundles,
+        signingKeys,
+        catalog,
+        secrets,
+        ClusterSections.NONE,
+        gate,
+        nudger);
+  }
+
+  /**
+   * @param clusters the K3s node each device should be (the document's {@code cluster} section)
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ClusterSections clusters,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
     this.secrets = secrets;
+    this.clusters = clusters;
     this.gate = gate;
     this.nudger = nudger;
     this.jdbi = jdbi;
@@ -318,14 +348,15 @@ public final class DesiredStateEngine implements AutoCloseable {
       }
     }
     refs.sort(Comparator.comparing(DesiredState.SecretRef::name));
-    return new Prepared(desired, refs);
+    return new Prepared(desired, refs, clusters.sectionFor(deviceId));
   }
 
   /** What one recomputation reads: the apps and the secrets. */
   private record Sources(List<AppCatalog.App> apps, List<SecretTargets.Secret> secrets) {}
 
   /** What a device should run and hold. */
-  private record Prepared(Map<String, Entry> apps, List<DesiredState.SecretRef> secrets) {}
+  private record Prepared(
+      Map<String, Entry> apps, List<DesiredState.SecretRef> secrets, ClusterSpec cluster) {}
 
   /** The device's new generation, and the nudge to send it if it changed. */
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
@@ -389,7 +420,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                 e.app().keepInQuarantine()));
       }
     }
-    String fingerprint = fingerprint(list, prepared.secrets());
+    String fingerprint = fingerprint(list, prepared.secrets(), prepared.cluster());
     Optional<Current> current = current(h, deviceId);
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
@@ -399,7 +430,16 @@ public final class DesiredStateEngine implements AutoCloseable {
         || !current.get().matches(ring, plan)) {
       gen = next(deviceId, gen);
       SignedDesiredState doc =
-          store(h, deviceId, gen, fingerprint, list, prepared.secrets(), plan, ring);
+          store(
+              h,
+              deviceId,
+              gen,
+              fingerprint,
+              list,
+              prepared.secrets(),
+              prepared.cluster(),
+              plan,
+              ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
     }
     if (!recorded(rows, desired, list)) {
@@ -521,6 +561,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                   c.fingerprint(),
                   old.apps(),
                   old.secrets(),
+                  old.cluster(),
                   plan,
                   ring));
         });
@@ -760,6 +801,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       String fingerprint,
       List<DesiredState.DesiredApp> list,
       List<DesiredState.SecretRef> secretRefs,
+      ClusterSpec cluster,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
@@ -767,7 +809,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       announced.add(new DesiredState.SigningKey(k.id(), k.publicKeyPem()));
     }
     DesiredState doc =
-        new DesiredState(deviceId, gen, clock.instant(), list, announced, secretRefs);
+        new DesiredState(deviceId, gen, clock.instant(), list, announced, secretRefs, cluster);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =
@@ -954,7 +996,9 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private static String fingerprint(
-      List<DesiredState.DesiredApp> apps, List<DesiredState.SecretRef> secretRefs) {
+      List<DesiredState.DesiredApp> apps,
+      List<DesiredState.SecretRef> secretRefs,
+      ClusterSpec cluster) {
     StringBuilder sb = new StringBuilder();
     apps.stream()
         .sorted(Comparator.comparing(DesiredState.DesiredApp::name))
@@ -981,6 +1025,10 @@ public final class DesiredStateEngine implements AutoCloseable {
           .append(' ')
           .append(r.version())
           .append('\n');
+    }
+    // The cluster section only where there is one, so that other documents keep their fingerprint.
+    if (cluster != null) {
+      sb.append("cluster ").append(Json.write(cluster)).append('\n');
     }
     return Fingerprints.sha256(sb.toString().getBytes(StandardCharsets.UTF_8));
   }
