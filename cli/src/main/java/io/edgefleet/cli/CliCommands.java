@@ -45,6 +45,8 @@ public final class CliCommands {
     commands.put("logs", LogsCommand::new);
     commands.put("signing-key", SigningKeyCommand::new);
     commands.put("secrets", SecretsCommand::new);
+    commands.put("clusters", ClustersCommand::new);
+    commands.put("artifacts", ArtifactsCommand::new);
     commands.put("completion", CompletionCommand::new);
     return commands;
   }

@@ -80,8 +80,8 @@ final class ControllerClient implements AutoCloseable {
   static final Duration UPLOAD_TIMEOUT = Duration.ofMinutes(30);
 
   /**
-   * POSTs the bytes of {@code file} as they are read (never the whole file in memory), with
-   * further request headers; answers the JSON the controller returns.
+   * POSTs the bytes of {@code file} as they are read (never the whole file in memory), with further
+   * request headers; answers the JSON the controller returns.
    */
   JsonNode upload(String path, java.nio.file.Path file, java.util.Map<String, String> headers) {
     HttpRequest.Builder request;
@@ -94,7 +94,7 @@ final class ControllerClient implements AutoCloseable {
               .header("Content-Type", "application/octet-stream")
               .POST(BodyPublishers.ofFile(file));
     } catch (java.io.FileNotFoundException e) {
-      throw CliException.badInput("cannot read " + file + ": no such file");
+      throw CliException.usage("cannot read " + file + ": no such file");
     }
     headers.forEach(request::header);
     return answer(request.build());
