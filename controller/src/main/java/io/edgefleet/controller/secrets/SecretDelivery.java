@@ -60,12 +60,7 @@ public final class SecretDelivery {
           ErrorCode.SECRET_DELIVERY_REFUSED,
           "secrets are not delivered to device " + deviceId + " now: " + refusal.get());
     }
-    if (!(deviceKey instanceof ECPublicKey ec)) {
-      throw new ControllerException(
-          ErrorCode.SECRET_DELIVERY_REFUSED,
-          "secrets are sealed to a P-256 device key; this device's certificate holds "
-              + (deviceKey == null ? "none" : deviceKey.getAlgorithm() + " key"));
-    }
+    ECPublicKey ec = sealingKey(deviceKey);
     DeviceRecord device =
         jdbi.withHandle(h -> devices.byId(h, deviceId))
             .filter(d -> d.lifecycle() == DeviceRecord.Lifecycle.ACTIVE)
@@ -94,11 +89,46 @@ public final class SecretDelivery {
               + version
               + "; the next desired state references the current version");
     }
-    byte[] plaintext = Json.writeBytes(secret.data());
-    byte[] sealed =
-        SealedBox.seal(ec, plaintext, SealedBox.secretAad(deviceId, name, secret.version()));
+    return seal(ec, deviceId, name, secret.version(), secret.namespace(), secret.data());
+  }
+
+  /**
+   * Seals {@code data} (keys to base64 values) to one device's key, bound to the device, the name
+   * and the version, the way every secret reaches a device. Other features that hand a device a
+   * secret value (a cluster's join token) use this too.
+   *
+   * @throws ControllerException {@code SECRET_DELIVERY_REFUSED} when the key is no P-256 key
+   */
+  public static DeviceSecret sealTo(
+      PublicKey deviceKey,
+      String deviceId,
+      String name,
+      long version,
+      String namespace,
+      java.util.Map<String, String> data) {
+    return seal(sealingKey(deviceKey), deviceId, name, version, namespace, data);
+  }
+
+  private static ECPublicKey sealingKey(PublicKey deviceKey) {
+    if (!(deviceKey instanceof ECPublicKey ec)) {
+      throw new ControllerException(
+          ErrorCode.SECRET_DELIVERY_REFUSED,
+          "secrets are sealed to a P-256 device key; this device's certificate holds "
+              + (deviceKey == null ? "none" : deviceKey.getAlgorithm() + " key"));
+    }
+    return ec;
+  }
+
+  private static DeviceSecret seal(
+      ECPublicKey ec,
+      String deviceId,
+      String name,
+      long version,
+      String namespace,
+      java.util.Map<String, String> data) {
+    byte[] plaintext = Json.writeBytes(data);
+    byte[] sealed = SealedBox.seal(ec, plaintext, SealedBox.secretAad(deviceId, name, version));
     java.util.Arrays.fill(plaintext, (byte) 0);
-    return new DeviceSecret(
-        name, secret.version(), secret.namespace(), Base64.getEncoder().encodeToString(sealed));
+    return new DeviceSecret(name, version, namespace, Base64.getEncoder().encodeToString(sealed));
   }
 }

@@ -40,6 +40,7 @@ public final class Secrets implements SecretTargets {
   private final Clock clock;
   private final AuditLog audit;
   private final MasterKeyRing ring;
+  private final MasterKeyUsers otherKeyUsers;
   private final Envelope envelope;
   private final DeviceStore devices;
   private final Consumer<String> changed;
@@ -103,6 +104,22 @@ public final class Secrets implements SecretTargets {
       MasterKeyRing ring,
       DeviceStore devices,
       Consumer<String> changed) {
+    this(jdbi, clock, audit, ring, devices, changed, next -> Set.of());
+  }
+
+  /**
+   * @param otherKeyUsers other features that seal values under the master keys: told of a new key
+   *     at a rotation, they say which keys they still use, so those are kept
+   */
+  public Secrets(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      MasterKeyRing ring,
+      DeviceStore devices,
+      Consumer<String> changed,
+      MasterKeyUsers otherKeyUsers) {
+    this.otherKeyUsers = otherKeyUsers;
     this.jdbi = jdbi;
     this.clock = clock;
     this.audit = audit;
@@ -323,6 +340,7 @@ public final class Secrets implements SecretTargets {
                     h.createQuery("SELECT DISTINCT master_key_id FROM secrets")
                         .mapTo(String.class)
                         .list()));
+    inUse.addAll(otherKeyUsers.keyIdsInUse(next));
     return new Rotation(next.keyId(), rewrapped, ring.retainOnly(inUse));
   }
 
