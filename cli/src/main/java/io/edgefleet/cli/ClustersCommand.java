@@ -122,23 +122,30 @@ final class ClustersCommand {
         description = "A manifest to apply once the cluster is ready (import into a manager).")
     String importUrl;
 
+    Range serverRange;
+    Range agentRange;
+
+    @Override
+    void validate() {
+      try {
+        serverRange = servers == null ? null : Range.parse(servers, "--servers");
+        agentRange = agents == null ? null : Range.parse(agents, "--agents");
+      } catch (IllegalArgumentException e) {
+        throw badInput(e.getMessage());
+      }
+    }
+
     /** The request body: only what was given. */
     ObjectNode body() {
       ObjectNode body = object();
       if (selector != null) {
         body.put("selector", selector);
       }
-      try {
-        if (servers != null) {
-          Range r = Range.parse(servers, "--servers");
-          body.put("serversMin", r.min()).put("serversMax", r.max());
-        }
-        if (agents != null) {
-          Range r = Range.parse(agents, "--agents");
-          body.put("agentsMin", r.min()).put("agentsMax", r.max());
-        }
-      } catch (IllegalArgumentException e) {
-        throw badInput(e.getMessage());
+      if (serverRange != null) {
+        body.put("serversMin", serverRange.min()).put("serversMax", serverRange.max());
+      }
+      if (agentRange != null) {
+        body.put("agentsMin", agentRange.min()).put("agentsMax", agentRange.max());
       }
       if (kubernetes != null) {
         body.put("kubernetesVersion", kubernetes);
@@ -171,6 +178,7 @@ final class ClustersCommand {
   static final class Create extends Settings {
     @Override
     void validate() {
+      super.validate();
       if (selector == null || servers == null) {
         throw badInput(
             "give the devices with --select SELECTOR and the servers with --servers MIN..MAX");
@@ -201,15 +209,20 @@ final class ClustersCommand {
     boolean activate;
 
     @Override
+    void validate() {
+      super.validate();
+      if (body().isEmpty() && !activate) {
+        throw badInput(
+            "nothing to change: give --select, --servers, --agents, --kubernetes, --profile,"
+                + " --label, --grace, --import-url or --activate");
+      }
+    }
+
+    @Override
     void run(ControllerClient api) {
       ObjectNode body = body();
       if (activate) {
         body.put("deactivated", false);
-      }
-      if (body.isEmpty()) {
-        throw badInput(
-            "nothing to change: give --select, --servers, --agents, --kubernetes, --profile,"
-                + " --label, --grace, --import-url or --activate");
       }
       JsonNode c = api.patch(path(name), body);
       print(c, () -> details(c, now()));

@@ -42,6 +42,8 @@ class CliCommandsTest {
             "logs",
             "signing-key",
             "secrets",
+            "clusters",
+            "artifacts",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
