@@ -55,6 +55,12 @@ public final class AdminClient implements AutoCloseable {
     return send("DELETE", path, null, token);
   }
 
+  /** POSTs raw bytes (an artifact upload) with this client's token and further headers. */
+  public Answer postBytes(
+      String path, byte[] body, String contentType, java.util.Map<String, String> headers) {
+    return raw("POST", path, body, token, contentType, headers);
+  }
+
   /** Sends with any bearer token (null for none) and a raw body, for negative tests. */
   public Answer raw(String method, String path, byte[] body, String bearer, String contentType) {
     return raw(method, path, body, bearer, contentType, java.util.Map.of());

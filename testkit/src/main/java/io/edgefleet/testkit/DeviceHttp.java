@@ -67,6 +67,27 @@ public final class DeviceHttp implements AutoCloseable {
     }
   }
 
+  /** A raw answer: status, response headers (names in lower case) and the body's bytes. */
+  public record Bytes(int status, java.util.Map<String, String> headers, byte[] body) {}
+
+  /** GETs {@code path} with further request headers (such as {@code Range}), body as bytes. */
+  public Bytes getBytes(String path, java.util.Map<String, String> headers) {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(60)).GET();
+    headers.forEach(b::header);
+    try {
+      HttpResponse<byte[]> r = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+      java.util.Map<String, String> out = new java.util.TreeMap<>();
+      r.headers().map().forEach((k, v) -> out.put(k.toLowerCase(java.util.Locale.ROOT), v.get(0)));
+      return new Bytes(r.statusCode(), out, r.body());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   @Override
   public void close() {
     client.shutdownNow();

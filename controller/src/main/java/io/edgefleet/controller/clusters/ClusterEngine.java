@@ -6,7 +6,6 @@ import io.edgefleet.controller.clusters.ClusterModel.Candidate;
 import io.edgefleet.controller.clusters.ClusterModel.Definition;
 import io.edgefleet.controller.clusters.ClusterModel.Member;
 import io.edgefleet.controller.clusters.ClusterModel.Report;
-import io.edgefleet.controller.clusters.ClusterModel.State;
 import io.edgefleet.controller.clusters.ClusterPlanner.Plan;
 import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.devices.DeviceRecord;
@@ -42,10 +41,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps every cluster at its plan: on its own single worker thread it runs the {@link
  * ClusterPlanner} for a cluster whenever a member reports, a device changes, an operator changes
- * the cluster, and on a tick; it persists the members, mirrors membership into the devices'
- * cluster tags, publishes the sections ({@link ClusterSectionTable}) and asks the desired state
- * engine to recompute each device whose section changed. Reports are queued, never handled on the
- * caller's thread. Thread-safe.
+ * the cluster, and on a tick; it persists the members, mirrors membership into the devices' cluster
+ * tags, publishes the sections ({@link ClusterSectionTable}) and asks the desired state engine to
+ * recompute each device whose section changed. Reports are queued, never handled on the caller's
+ * thread. Thread-safe.
  */
 public final class ClusterEngine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterEngine.class);
@@ -374,7 +373,8 @@ public final class ClusterEngine implements AutoCloseable {
       if (sections.put(id, section)) {
         recompute.accept(id);
       }
-      Member m = plan.members().stream().filter(x -> x.deviceId().equals(id)).findFirst().orElse(null);
+      Member m =
+          plan.members().stream().filter(x -> x.deviceId().equals(id)).findFirst().orElse(null);
       Map<String, String> tags = new LinkedHashMap<>();
       if (m != null && !m.removing()) {
         tags.put(ClusterTags.NAME, row.name());

@@ -765,7 +765,14 @@ public final class ClusterPlanner {
   }
 
   static String arch(Candidate c) {
-    return c == null || c.arch() == null || c.arch().isBlank() ? "amd64" : c.arch();
+    if (c == null || c.arch() == null || c.arch().isBlank()) {
+      return "amd64";
+    }
+    return switch (c.arch()) {
+      case "x86_64" -> "amd64";
+      case "aarch64" -> "arm64";
+      default -> c.arch();
+    };
   }
 
   static String human(Duration d) {

@@ -9,9 +9,9 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The cluster section of every member, from memory: written by the {@link ClusterEngine} after
- * each plan, read by the desired state engine for every document it computes. It also answers
- * which cluster still runs an artifact, so a K3s binary in use is not deleted. Thread-safe.
+ * The cluster section of every member, from memory: written by the {@link ClusterEngine} after each
+ * plan, read by the desired state engine for every document it computes. It also answers which
+ * cluster still runs an artifact, so a K3s binary in use is not deleted. Thread-safe.
  */
 public final class ClusterSectionTable implements ClusterSections, ArtifactUsers {
   private final Map<String, ClusterSpec> sections = new ConcurrentHashMap<>();

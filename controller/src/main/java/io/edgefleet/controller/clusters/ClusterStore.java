@@ -48,7 +48,8 @@ public final class ClusterStore {
       Instant updatedAt) {}
 
   /** A member with its last persisted report. */
-  public record MemberRow(String cluster, Member member, AgentMessage.ClusterNode report, Instant reportAt) {}
+  public record MemberRow(
+      String cluster, Member member, AgentMessage.ClusterNode report, Instant reportAt) {}
 
   public List<Row> all(Handle h) {
     return h.createQuery("SELECT * FROM clusters ORDER BY name").map((rs, ctx) -> row(rs)).list();
@@ -133,8 +134,7 @@ public final class ClusterStore {
   }
 
   public void setOutcome(Handle h, String name, State state, List<String> reasons, String applier) {
-    h.createUpdate(
-            "UPDATE clusters SET state = :s, reasons = :r, applier = :a WHERE name = :n")
+    h.createUpdate("UPDATE clusters SET state = :s, reasons = :r, applier = :a WHERE name = :n")
         .bind("s", state.name())
         .bind("r", Json.write(reasons))
         .bind("a", applier)

@@ -80,7 +80,8 @@ public final class ClusterTokens implements MasterKeyUsers {
             if (r.tokenKeyId().equals(next.keyId())) {
               continue;
             }
-            String token = open(r.name(), r.tokenVersion(), new Sealed(r.tokenKeyId(), r.tokenSealed()));
+            String token =
+                open(r.name(), r.tokenVersion(), new Sealed(r.tokenKeyId(), r.tokenSealed()));
             store.setToken(
                 h,
                 r.name(),

@@ -6,8 +6,8 @@ import java.util.Set;
 @FunctionalInterface
 public interface MasterKeyUsers {
   /**
-   * Called at a master key rotation: re-seals what it can under {@code next} and answers the ids
-   * of the keys it still needs.
+   * Called at a master key rotation: re-seals what it can under {@code next} and answers the ids of
+   * the keys it still needs.
    */
   Set<String> keyIdsInUse(SecretBox next);
 }
