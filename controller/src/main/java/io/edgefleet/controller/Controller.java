@@ -12,13 +12,20 @@ import io.edgefleet.controller.api.ConsoleAssets;
 import io.edgefleet.controller.api.HttpApi;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.artifacts.ArtifactRoutes;
-import io.edgefleet.controller.artifacts.ArtifactUsers;
 import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.artifacts.BlobStore;
+import io.edgefleet.controller.artifacts.K3sBinaries;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
+import io.edgefleet.controller.clusters.ClusterEngine;
+import io.edgefleet.controller.clusters.ClusterRoutes;
+import io.edgefleet.controller.clusters.ClusterSectionTable;
+import io.edgefleet.controller.clusters.ClusterStore;
+import io.edgefleet.controller.clusters.ClusterTokens;
+import io.edgefleet.controller.clusters.Clusters;
+import io.edgefleet.controller.clusters.ProfileSource;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
 import io.edgefleet.controller.desired.AppCatalog;
@@ -130,6 +137,11 @@ public final class Controller implements AutoCloseable {
   private final LogSessions logs;
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
+  private final ClusterEngine clusterEngine;
+
+  /** How often every cluster is planned even when nothing reported (offline grace, failover). */
+  private static final java.time.Duration CLUSTER_TICK = java.time.Duration.ofSeconds(5);
+
   private final GitOps gitops;
   private final AppStatusService appStatus;
   private final Catalog catalog;
@@ -235,6 +247,9 @@ public final class Controller implements AutoCloseable {
       // Secrets for devices: encrypted at rest under the master key file's keys; a change is
       // announced on its signal, which recomputes every device (whose documents reference the
       // secrets targeting it).
+      // The cluster section of each member's desired state, published by the clusters' engine
+      // (built below, once the devices are); it also keeps a K3s binary in use from deletion.
+      ClusterSectionTable clusterSections = new ClusterSectionTable();
       // Artifacts devices fetch from the controller (K3s binaries), content-addressed on disk.
       Artifacts artifacts =
           new Artifacts(
@@ -243,17 +258,15 @@ public final class Controller implements AutoCloseable {
               audit,
               new BlobStore(DataDirectory.subdirectory(dataDir, "artifacts")),
               config.maxArtifactBytes(),
-              ArtifactUsers.NONE);
+              clusterSections);
       Signal<String> secretChanges = new Signal<>("secrets");
+      MasterKeyRing masterKeys =
+          new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
+      // Cluster join tokens are sealed under the same master keys, re-sealed when they rotate.
+      ClusterStore clusterStore = new ClusterStore();
+      ClusterTokens clusterTokens = new ClusterTokens(jdbi, clusterStore, masterKeys);
       Secrets deviceSecrets =
-          new Secrets(
-              jdbi,
-              clock,
-              audit,
-              new MasterKeyRing(
-                  DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys")),
-              store,
-              secretChanges);
+          new Secrets(jdbi, clock, audit, masterKeys, store, secretChanges, clusterTokens);
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -263,6 +276,7 @@ public final class Controller implements AutoCloseable {
               pki.signingKeys(),
               apps,
               deviceSecrets,
+              clusterSections,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -291,6 +305,7 @@ public final class Controller implements AutoCloseable {
       // The inventory operators work with: statuses refined by the health model; a device's new
       // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
       // decommissioned device's connection is closed at once.
+      Signal<String> deviceChanges = new Signal<>("devices");
       this.devices =
           new DeviceService(
               jdbi,
@@ -306,9 +321,32 @@ public final class Controller implements AutoCloseable {
                 desired.request(id);
                 rollouts.devicesChanged();
                 health.deviceChanged(id);
+                deviceChanges.accept(id);
               },
               trust.devices()::view,
               trust.renewals());
+
+      // K3s clusters from tags: the engine plans each cluster on its own worker when a member
+      // reports, a device changes and on a tick; it mirrors membership into the devices' cluster
+      // tags, publishes the members' sections and asks the desired state to recompute them.
+      this.clusterEngine =
+          new ClusterEngine(
+              jdbi,
+              clock,
+              clusterStore,
+              store,
+              presence::snapshot,
+              trust.devices()::quarantined,
+              new K3sBinaries(artifacts),
+              ProfileSource.NONE,
+              clusterSections,
+              devices::setClusterTags,
+              desired::request,
+              audit,
+              CLUSTER_TICK);
+      deviceChanges.subscribe(clusterEngine::deviceChanged);
+      deviceChanges.seal();
+      clusterEngine.start();
 
       // The controller's own metrics, reading the counters kept by the features above.
       this.metrics =
@@ -364,7 +402,8 @@ public final class Controller implements AutoCloseable {
                   logs::receive,
                   logs::disconnected,
                   desired::request,
-                  trust.attestations()));
+                  trust.attestations(),
+                  clusterEngine::report));
 
       // Alerts: rules over the fleet's facts, delivered to receivers by webhook. Time devices spent
       // waiting for a stopped controller is not theirs: offline alerts count from its start plus
@@ -452,6 +491,15 @@ public final class Controller implements AutoCloseable {
                   new AuditRoutes(audit),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
+                  new ClusterRoutes(
+                      new Clusters(
+                          jdbi,
+                          clock,
+                          audit,
+                          clusterStore,
+                          clusterTokens,
+                          clusterEngine,
+                          id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id)))),
                   new SecretRoutes(
                       deviceSecrets,
                       new SecretDelivery(
@@ -771,6 +819,7 @@ public final class Controller implements AutoCloseable {
     scheduler.shutdownNow();
     trust.close();
     gitops.close();
+    clusterEngine.close();
     desired.close();
     connections.closeAll();
     streams.close();
