@@ -476,7 +476,10 @@ public final class HttpApi implements AutoCloseable {
      */
     private static void upload(
         Request request, Response response, Callback callback, Router.Route route, Call call) {
-      try (java.io.InputStream in = Content.Source.asInputStream(request)) {
+      // The stream is not closed here: closing it before the body's end would fail the request
+      // and lose the answer. Jetty discards what is left once the answer (Connection: close) went.
+      java.io.InputStream in = Content.Source.asInputStream(request);
+      try {
         Reply reply = route.upload().handle(call, in);
         write(response, callback, reply.status(), reply.body());
       } catch (ControllerException e) {
@@ -488,7 +491,7 @@ public final class HttpApi implements AutoCloseable {
             new ControllerException(
                 ErrorCode.VALIDATION_FAILED, "the upload broke off: " + e.getMessage()),
             true);
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
         LOG.error("{} {} failed", request.getMethod(), Request.getPathInContext(request), e);
         write(
             response,

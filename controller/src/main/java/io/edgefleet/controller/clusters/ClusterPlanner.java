@@ -1,5 +1,6 @@
 package io.edgefleet.controller.clusters;
 
+import io.edgefleet.controller.artifacts.K3sBinaries;
 import io.edgefleet.controller.clusters.ClusterModel.Candidate;
 import io.edgefleet.controller.clusters.ClusterModel.Definition;
 import io.edgefleet.controller.clusters.ClusterModel.EtcdHealth;
@@ -790,12 +791,12 @@ public final class ClusterPlanner {
     return List.copyOf(new java.util.LinkedHashSet<>(l));
   }
 
-  /** The hint to push a missing K3s binary (kept here so the planner stays free of I/O). */
+  /** The hint to push a missing K3s binary. */
   static final class K3sHint {
     private K3sHint() {}
 
     static String hint(String version, String arch) {
-      return io.edgefleet.controller.artifacts.K3sBinaries.pushHint(version, arch);
+      return K3sBinaries.pushHint(version, arch);
     }
   }
 }

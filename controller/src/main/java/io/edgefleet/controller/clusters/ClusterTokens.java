@@ -4,6 +4,7 @@ import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.secrets.MasterKeyRing;
 import io.edgefleet.controller.secrets.MasterKeyUsers;
 import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.protocol.ErrorCode;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.Base64;
@@ -45,7 +46,7 @@ public final class ClusterTokens implements MasterKeyUsers {
             .orElseThrow(
                 () ->
                     new ControllerException(
-                        io.edgefleet.protocol.ErrorCode.INTERNAL,
+                        ErrorCode.INTERNAL,
                         "the join token of cluster "
                             + cluster
                             + " is sealed by master key "
