@@ -30,6 +30,9 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
 
   private static final int CHUNK = 64 * 1024;
 
+  /** How much larger than the limit a refused body may be and still be read for a clean answer. */
+  private static final long DRAIN_FACTOR = 2;
+
   @Override
   public void register(Router r) {
     r.get("/api/v1/artifacts", ADMIN, c -> Reply.ok(new Items<>(artifacts.list())));
@@ -39,6 +42,7 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
         (c, body) -> {
           long declared = declaredLength(c.headers());
           if (declared > artifacts.maxBytes()) {
+            drain(body, declared);
             throw new ControllerException(
                 ErrorCode.ARTIFACT_TOO_LARGE,
                 "the artifact is "
@@ -56,7 +60,14 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
                   Optional.ofNullable(c.headers().get(DIGEST_HEADER))
                       .map(String::trim)
                       .orElse(null));
-          return Reply.created(artifacts.push(push, body, c.actor()));
+          try {
+            return Reply.created(artifacts.push(push, body, c.actor()));
+          } catch (ControllerException e) {
+            if (e.code() == ErrorCode.ARTIFACT_TOO_LARGE) {
+              drain(body, Long.MAX_VALUE);
+            }
+            throw e;
+          }
         });
     r.get(
         "/api/v1/artifacts/{digest}",
@@ -129,6 +140,23 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
         out.write(buffer, 0, n);
         left -= n;
       }
+    }
+  }
+
+  /**
+   * Reads and drops what is left of a refused body when it is not much larger than the limit, so
+   * the client, still sending, reads the answer instead of a reset connection.
+   */
+  private void drain(InputStream body, long declared) throws IOException {
+    long bound = DRAIN_FACTOR * artifacts.maxBytes();
+    if (declared > bound) {
+      return;
+    }
+    byte[] buffer = new byte[CHUNK];
+    long read = 0;
+    int n;
+    while (read < bound && (n = body.read(buffer)) > 0) {
+      read += n;
     }
   }
 
