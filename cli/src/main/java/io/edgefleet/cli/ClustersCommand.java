@@ -142,10 +142,10 @@ final class ClustersCommand {
         body.put("selector", selector);
       }
       if (serverRange != null) {
-        body.put("serversMin", serverRange.min()).put("serversMax", serverRange.max());
+        body.putObject("servers").put("min", serverRange.min()).put("max", serverRange.max());
       }
       if (agentRange != null) {
-        body.put("agentsMin", agentRange.min()).put("agentsMax", agentRange.max());
+        body.putObject("agents").put("min", agentRange.min()).put("max", agentRange.max());
       }
       if (kubernetes != null) {
         body.put("kubernetesVersion", kubernetes);
@@ -189,8 +189,8 @@ final class ClustersCommand {
     void run(ControllerClient api) {
       ObjectNode body = body();
       body.put("name", name);
-      if (!body.has("agentsMin")) {
-        body.put("agentsMin", 0).put("agentsMax", 0);
+      if (!body.has("agents")) {
+        body.putObject("agents").put("min", 0).put("max", 0);
       }
       JsonNode c = api.post(CLUSTERS, body);
       print(c, () -> details(c, now()));
@@ -321,29 +321,30 @@ final class ClustersCommand {
   private static long count(JsonNode c, String role) {
     long n = 0;
     for (JsonNode m : c.path("members")) {
-      if (role.equals(m.path("role").asText()) && !m.path("leaving").asBoolean()) {
+      if (role.equals(m.path("role").asText()) && !m.path("removing").asBoolean()) {
         n++;
       }
     }
     return n;
   }
 
-  private static String shape(JsonNode c, String role, String min, String max) {
-    return count(c, role) + " (" + Formats.text(c, min) + ".." + Formats.text(c, max) + ")";
+  /** Members in the role and the range wanted, e.g. {@code 2 (3..3)}. */
+  private static String shape(JsonNode c, String role, String range) {
+    JsonNode r = c.path(range);
+    return count(c, role) + " (" + Formats.text(r, "min") + ".." + Formats.text(r, "max") + ")";
   }
 
   static String table(JsonNode items) {
     Table t = new Table("name", "state", "servers", "agents", "kubernetes", "profile", "reason");
     for (JsonNode c : items) {
-      JsonNode reasons = c.path("reasons");
       t.row(
           Formats.text(c, "name"),
           Formats.text(c, "state"),
-          shape(c, "server", "serversMin", "serversMax"),
-          shape(c, "agent", "agentsMin", "agentsMax"),
+          Formats.text(c, "servers") + " (" + Formats.text(c, "serversWanted") + ")",
+          Formats.text(c, "agents") + " (" + Formats.text(c, "agentsWanted") + ")",
           Formats.text(c, "kubernetesVersion"),
           Formats.text(c, "profile"),
-          reasons.isEmpty() ? "" : reasons.get(0).asText());
+          Formats.text(c, "reason"));
     }
     return t.render();
   }
@@ -353,8 +354,8 @@ final class ClustersCommand {
     f.put("Name", Formats.text(c, "name"));
     f.put("State", Formats.text(c, "state"));
     f.put("Selector", Formats.text(c, "selector"));
-    f.put("Servers", shape(c, "server", "serversMin", "serversMax"));
-    f.put("Agents", shape(c, "agent", "agentsMin", "agentsMax"));
+    f.put("Servers", shape(c, "server", "servers"));
+    f.put("Agents", shape(c, "agent", "agents"));
     JsonNode k = c.path("kubernetes");
     String running = k.path("running").isArray() ? joined(k.path("running")) : "";
     f.put(
@@ -399,13 +400,15 @@ final class ClustersCommand {
         String role = Formats.text(m, "role") + (m.path("init").asBoolean() ? " (init)" : "");
         t.row(
             Formats.text(m, "nodeName"),
-            m.path("leaving").asBoolean() ? role + ", leaving" : role,
+            m.path("removing").asBoolean() ? role + ", leaving" : role,
             Formats.text(m, "phase"),
             Formats.text(m, "ready"),
             Formats.text(m, "kubernetesVersion"),
             m.path("etcdMember").asBoolean() ? "member" : "",
             Formats.text(m, "address"),
-            Formats.relative(m, "lastReportAt", now));
+            m.path("lastReportSeconds").isNumber()
+                ? Formats.relative(now.minusSeconds(m.path("lastReportSeconds").asLong()), now)
+                : "");
       }
       out.append(t.render());
     }

@@ -16,7 +16,7 @@ class ClustersCommandTest {
   static final String CLUSTER =
       """
       {"name":"store-1","state":"DEGRADED","selector":"clusterpool=sjc",
-       "serversMin":3,"serversMax":3,"agentsMin":0,"agentsMax":2,
+       "servers":{"min":3,"max":3},"agents":{"min":0,"max":2},
        "kubernetesVersion":"v1.20.2+k3s1","profile":"base@2","labels":{"site":"sjc"},
        "graceSeconds":300,"tokenVersion":2,"applier":"d-1",
        "reasons":["etcd quorum is at risk: 2 of 3 voting servers are healthy"],
@@ -25,15 +25,15 @@ class ClustersCommandTest {
        "members":[
         {"deviceId":"d-1","nodeName":"till-1","role":"server","init":true,"phase":"RUNNING",
          "ready":true,"kubernetesVersion":"v1.20.2+k3s1","etcdMember":true,"address":"10.0.0.1",
-         "lastReportAt":"2026-12-06T11:59:30Z"},
+         "lastReportSeconds":30},
         {"deviceId":"d-2","nodeName":"till-2","role":"server","phase":"RUNNING","ready":true,
          "kubernetesVersion":"v1.20.2+k3s1","etcdMember":true,"address":"10.0.0.2",
-         "lastReportAt":"2026-12-06T11:59:40Z"},
+         "lastReportSeconds":20},
         {"deviceId":"d-3","nodeName":"till-3","role":"server","phase":"RUNNING","ready":false,
          "kubernetesVersion":"v1.20.2+k3s1","etcdMember":true,"address":"10.0.0.3",
-         "lastReportAt":"2026-12-06T11:50:00Z"},
+         "lastReportSeconds":600},
         {"deviceId":"d-4","nodeName":"till-4","role":"agent","phase":"STARTING",
-         "kubernetesVersion":"v1.20.2+k3s1","address":"10.0.0.4","leaving":true}]}
+         "kubernetesVersion":"v1.20.2+k3s1","address":"10.0.0.4","removing":true}]}
       """;
 
   @Test
@@ -78,11 +78,21 @@ class ClustersCommandTest {
         .contains("30s ago");
     assertThat(out.lines().filter(l -> l.startsWith("till-4")).findFirst().orElseThrow())
         .contains("agent, leaving");
-    String table = ClustersCommand.table(Json.mapper().createArrayNode().add(c));
+    JsonNode summary =
+        Json.mapper()
+            .readTree(
+                """
+                {"name":"store-1","selector":"clusterpool=sjc","state":"DEGRADED","servers":3,
+                 "agents":0,"serversWanted":"3..3","agentsWanted":"0..2",
+                 "kubernetesVersion":"v1.20.2+k3s1","profile":"base@2",
+                 "reason":"etcd quorum is at risk"}
+                """);
+    String table = ClustersCommand.table(Json.mapper().createArrayNode().add(summary));
     assertThat(table.lines().toList()).hasSize(2);
     assertThat(table.lines().toList().get(0)).startsWith("NAME").contains("STATE", "REASON");
     assertThat(table.lines().toList().get(1))
-        .contains("store-1", "DEGRADED", "3 (3..3)", "0 (0..2)", "v1.20.2+k3s1", "base@2");
+        .contains("store-1", "DEGRADED", "3 (3..3)", "0 (0..2)", "v1.20.2+k3s1", "base@2")
+        .contains("etcd quorum is at risk");
   }
 
   @Test
