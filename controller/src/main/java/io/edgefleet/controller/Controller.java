@@ -455,7 +455,8 @@ public final class Controller implements AutoCloseable {
 
       // A request flows from the listener through the router to the routes of one feature.
       Supplier<ApiRoutes.Info> info = () -> info(advertised.get());
-      FleetSummaries fleet = new FleetSummaries(devices, health, clock);
+      FleetSummaries fleet =
+          new FleetSummaries(devices, health, clock, clusterEngine::countByState);
       EventLog eventLog =
           new EventLog(jdbi, clock, devices, new RolloutEventSource(new RolloutReads(jdbi)), audit);
       // One look for changes per second serves every live stream (the web console's).

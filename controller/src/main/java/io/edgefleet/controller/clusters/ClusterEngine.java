@@ -215,6 +215,13 @@ public final class ClusterEngine implements AutoCloseable {
     return Optional.ofNullable(plans.get(cluster));
   }
 
+  /** How many clusters are in each state, by the last plans (from memory). */
+  public Map<String, Integer> countByState() {
+    Map<String, Integer> out = new java.util.TreeMap<>();
+    plans.values().forEach(p -> out.merge(p.state().name(), 1, Integer::sum));
+    return out;
+  }
+
   /** The latest report of a device. */
   public Optional<Report> report(String deviceId) {
     return Optional.ofNullable(reports.get(deviceId));

@@ -1,9 +1,11 @@
 package io.edgefleet.controller.health;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import io.edgefleet.controller.devices.FleetSummary;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Answer of {@code GET /api/v1/fleet/summary}: the counts per status (the fields it always had),
@@ -19,7 +21,14 @@ public record FleetReport(
     @JsonUnwrapped Health health,
     String selector,
     String by,
-    List<Group> groups) {
+    List<Group> groups,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, Integer> clusters) {
+
+  /** A report without clusters. */
+  public FleetReport(
+      FleetSummary counts, Health health, String selector, String by, List<Group> groups) {
+    this(counts, health, selector, by, groups, Map.of());
+  }
 
   /** The devices of one value of the {@code by} tag. */
   public record Group(

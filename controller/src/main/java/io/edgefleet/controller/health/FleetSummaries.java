@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * The fleet at a glance: counts per status and what they mean, for all devices or those a selector
@@ -37,8 +38,21 @@ public final class FleetSummaries {
   private final DeviceService devices;
   private final HealthEngine health;
   private final Clock clock;
+  private final Supplier<Map<String, Integer>> clusters;
 
   public FleetSummaries(DeviceService devices, HealthEngine health, Clock clock) {
+    this(devices, health, clock, Map::of);
+  }
+
+  /**
+   * @param clusters how many K3s clusters are in each state, for the summary of the whole fleet
+   */
+  public FleetSummaries(
+      DeviceService devices,
+      HealthEngine health,
+      Clock clock,
+      Supplier<Map<String, Integer>> clusters) {
+    this.clusters = clusters;
     this.devices = devices;
     this.health = health;
     this.clock = clock;
@@ -109,7 +123,8 @@ public final class FleetSummaries {
         meaning(rows, now),
         s.isEverything() ? null : s.toString(),
         by.orElse(null),
-        groups);
+        groups,
+        s.isEverything() ? clusters.get() : Map.of());
   }
 
   /** One device as the summary needs it. */
