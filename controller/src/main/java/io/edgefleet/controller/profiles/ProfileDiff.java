@@ -136,8 +136,14 @@ public final class ProfileDiff {
       Object x = a.get(k);
       Object y = b.get(k);
       String path = prefix + k;
-      if (x instanceof Map<?, ?> mx && y instanceof Map<?, ?> my) {
-        out.addAll(changedKeys(path + ".", mx, my));
+      if ((x instanceof Map<?, ?> || x == null)
+          && (y instanceof Map<?, ?> || y == null)
+          && (x != null || y != null)) {
+        out.addAll(
+            changedKeys(
+                path + ".",
+                x == null ? Map.of() : (Map<?, ?>) x,
+                y == null ? Map.of() : (Map<?, ?>) y));
       } else if (!Objects.equals(x, y)) {
         out.add(path);
       }
@@ -188,10 +194,10 @@ public final class ProfileDiff {
     while (i < n || j < m) {
       if (i < n && j < m && a.get(i).equals(b.get(j))) {
         ops.add(new Op(' ', a.get(i), i++, j++));
-      } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-        ops.add(new Op('+', b.get(j), i, j++));
-      } else {
+      } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
         ops.add(new Op('-', a.get(i), i++, j));
+      } else {
+        ops.add(new Op('+', b.get(j), i, j++));
       }
     }
     boolean truncated = false;
