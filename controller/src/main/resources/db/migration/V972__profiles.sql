@@ -21,3 +21,7 @@ CREATE TABLE profile_versions (
   created_at  BIGINT        NOT NULL,
   PRIMARY KEY (profile, version)
 );
+
+-- Cluster-scoped deployments: 'device' (every device the target selects) or 'cluster' (once per
+-- K3s cluster, on the member carrying cluster.edgefleet.io/applier=true).
+ALTER TABLE deployments ADD COLUMN scope VARCHAR(16) NOT NULL DEFAULT 'device';
