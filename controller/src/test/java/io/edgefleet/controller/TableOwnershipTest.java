@@ -60,7 +60,9 @@ class TableOwnershipTest {
           Map.entry("alert_notifications", "alerts"),
           Map.entry("device_trust", "trust"),
           Map.entry("trust_references", "trust"),
-          Map.entry("secrets", "secrets"));
+          Map.entry("secrets", "secrets"),
+          Map.entry("profiles", "profiles"),
+          Map.entry("profile_versions", "profiles"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

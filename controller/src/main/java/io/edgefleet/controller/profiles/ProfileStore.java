@@ -1,6 +1,7 @@
 package io.edgefleet.controller.profiles;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import io.edgefleet.controller.desired.DeviceAppReads;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,6 +13,8 @@ import org.jdbi.v3.core.Handle;
 
 /** Every statement on the profiles tables. */
 final class ProfileStore {
+  private static final DeviceAppReads DEVICE_APPS = new DeviceAppReads();
+
   private static final TypeReference<List<Layer>> LAYERS = new TypeReference<>() {};
 
   record ProfileRow(
@@ -102,14 +105,7 @@ final class ProfileStore {
 
   /** The revision of an app the device was last told, if any. */
   static Optional<String> toldRevision(Handle h, String deviceId, String app, String source) {
-    return h.createQuery(
-            "SELECT desired_revision FROM device_apps WHERE device_id = :d AND app = :a AND"
-                + " source = :s")
-        .bind("d", deviceId)
-        .bind("a", app)
-        .bind("s", source)
-        .mapTo(String.class)
-        .findOne();
+    return DEVICE_APPS.desiredRevision(h, deviceId, app, source);
   }
 
   private static ProfileRow profile(ResultSet rs) throws SQLException {
