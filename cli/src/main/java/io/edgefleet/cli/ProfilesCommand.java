@@ -306,7 +306,10 @@ final class ProfilesCommand {
         "the cluster's rendered manifests as a unified diff and whether its nodes restart."
       })
   static final class Diff extends TokenCommand {
-    @Parameters(index = "0", paramLabel = "NAME@FROM", description = "The version now, e.g. base@1.")
+    @Parameters(
+        index = "0",
+        paramLabel = "NAME@FROM",
+        description = "The version now, e.g. base@1.")
     String from;
 
     @Parameters(
