@@ -38,6 +38,7 @@ public final class CliCommands {
     commands.put("deploy", DeployCommand::new);
     commands.put("deployments", DeploymentsCommand::new);
     commands.put("rollouts", RolloutsCommand::new);
+    commands.put("profiles", ProfilesCommand::new);
     commands.put("alerts", AlertsCommand::new);
     commands.put("fleet", FleetCommand::new);
     commands.put("events", EventsCommand::new);

@@ -59,6 +59,14 @@ final class DeployCommand extends TokenCommand {
               + " their reference); by default it is stopped there.")
   boolean keepInQuarantine;
 
+  @Option(
+      names = "--scope",
+      paramLabel = "device|cluster",
+      description =
+          "device (default): on every device --target selects; cluster: once per K3s cluster,"
+              + " on the member applying the cluster's apps.")
+  String scope;
+
   @Mixin ValuesOptions values;
 
   @Mixin PreflightOptions preflight;
@@ -68,6 +76,13 @@ final class DeployCommand extends TokenCommand {
   @Override
   void validate() {
     policy = readPolicy(rollout, this);
+    if (scope != null && !scope.equals("device") && !scope.equals("cluster")) {
+      throw badInput(
+          "--scope must be 'device' (every device --target selects) or 'cluster' (once per"
+              + " cluster); got '"
+              + scope
+              + "'");
+    }
   }
 
   @Override
@@ -83,6 +98,9 @@ final class DeployCommand extends TokenCommand {
     }
     if (keepInQuarantine) {
       body.put("keepInQuarantine", true);
+    }
+    if (scope != null) {
+      body.put("scope", scope);
     }
     preflight.body(body);
     if (preflight.dryRun) {

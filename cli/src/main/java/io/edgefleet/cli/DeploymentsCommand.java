@@ -47,7 +47,8 @@ final class DeploymentsCommand {
                   d.path("name").asText(),
                   d.path("app").asText(),
                   d.path("version").asText(),
-                  d.path("target").asText("*"),
+                  d.path("target").asText("*")
+                      + ("cluster".equals(d.path("scope").asText()) ? " (per cluster)" : ""),
                   r.path("id").asText(""),
                   r.path("state").asText(""),
                   Formats.relative(d, "updatedAt", now()));
@@ -187,6 +188,9 @@ final class DeploymentsCommand {
     f.put("App", d.path("app").asText() + "@" + d.path("version").asText());
     f.put("Revision", d.path("revision").asText());
     f.put("Target", d.path("target").asText("").isBlank() ? "*" : d.path("target").asText());
+    if ("cluster".equals(d.path("scope").asText())) {
+      f.put("Scope", "cluster (once per cluster, on its applier member)");
+    }
     JsonNode values = d.path("values");
     f.put("Values", values.isEmpty() ? "" : values.toString());
     f.put("Rollout policy", d.path("rolloutSummary").asText());

@@ -35,6 +35,7 @@ class CliCommandsTest {
             "deploy",
             "deployments",
             "rollouts",
+            "profiles",
             "alerts",
             "fleet",
             "events",
@@ -86,6 +87,8 @@ class CliCommandsTest {
         .containsOnlyKeys("list", "show", "upgrade", "remove");
     assertThat(root.getSubcommands().get("rollouts").getSubcommands())
         .containsOnlyKeys("list", "status", "pause", "resume", "abort", "rollback");
+    assertThat(root.getSubcommands().get("profiles").getSubcommands())
+        .containsOnlyKeys("create", "publish", "list", "get", "diff");
     assertThat(root.getSubcommands().get("signing-key").getSubcommands())
         .containsOnlyKeys("list", "rotate", "retire");
   }

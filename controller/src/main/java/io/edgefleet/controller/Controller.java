@@ -65,6 +65,11 @@ import io.edgefleet.controller.onboarding.OnboardingRoutes;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.profiles.ClusterDirectory;
+import io.edgefleet.controller.profiles.ProfileApps;
+import io.edgefleet.controller.profiles.ProfileKubernetes;
+import io.edgefleet.controller.profiles.ProfileRoutes;
+import io.edgefleet.controller.profiles.Profiles;
 import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
@@ -148,6 +153,8 @@ public final class Controller implements AutoCloseable {
   private final RolloutEngine rollouts;
   private final StreamHub streams;
   private final Deployments deployments;
+  private final Profiles profiles;
+  private final ProfileKubernetes profileSource;
   private final TelemetryIngest telemetry;
   private final Trust trust;
   private final DeviceEvents deviceEvents;
@@ -240,9 +247,14 @@ public final class Controller implements AutoCloseable {
               commits,
               appStatus::byCommit);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
+      // Profiles: one phased app per profile, for the applier of each cluster following it.
+      ClusterDirectory clusterDirectory = ClusterDirectory.NONE;
+      ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
       AppCatalog apps =
-          new CompositeCatalog(List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog)));
+          new CompositeCatalog(
+              List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog), profileApps));
       RolloutGate gate = new RolloutGate();
+      this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
       // Secrets for devices: encrypted at rest under the master key file's keys; a change is
       // announced on its signal, which recomputes every device (whose documents reference the
@@ -301,6 +313,16 @@ public final class Controller implements AutoCloseable {
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
+      this.profiles =
+          new Profiles(
+              jdbi,
+              clock,
+              catalog,
+              profileApps,
+              clusterDirectory,
+              rollouts,
+              audit,
+              desired::requestAll);
 
       // The inventory operators work with: statuses refined by the health model; a device's new
       // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
@@ -482,6 +504,7 @@ public final class Controller implements AutoCloseable {
                   new GitOpsRoutes(gitops),
                   new CatalogRoutes(catalog, devices),
                   new RolloutRoutes(deployments, rollouts),
+                  new ProfileRoutes(profiles),
                   new TelemetryRoutes(telemetry, devices),
                   new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
                   new MetricsRoutes(metrics),
@@ -666,6 +689,15 @@ public final class Controller implements AutoCloseable {
 
   public RolloutEngine rollouts() {
     return rollouts;
+  }
+
+  public Profiles profiles() {
+    return profiles;
+  }
+
+  /** Where clusters following a profile take their Kubernetes layer from. */
+  public ProfileKubernetes profileSource() {
+    return profileSource;
   }
 
   public Deployments deployments() {

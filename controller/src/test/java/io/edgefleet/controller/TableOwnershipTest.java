@@ -63,7 +63,9 @@ class TableOwnershipTest {
           Map.entry("secrets", "secrets"),
           Map.entry("artifacts", "artifacts"),
           Map.entry("clusters", "clusters"),
-          Map.entry("cluster_members", "clusters"));
+          Map.entry("cluster_members", "clusters"),
+          Map.entry("profiles", "profiles"),
+          Map.entry("profile_versions", "profiles"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

@@ -37,6 +37,18 @@ public final class DeviceAppReads {
     return out;
   }
 
+  /** The revision of an app (from a source) the device was last told to run, if any. */
+  public Optional<String> desiredRevision(Handle h, String deviceId, String app, String source) {
+    return h.createQuery(
+            "SELECT desired_revision FROM device_apps WHERE device_id = :d AND app = :a AND"
+                + " source = :s")
+        .bind("d", deviceId)
+        .bind("a", app)
+        .bind("s", source)
+        .mapTo(String.class)
+        .findOne();
+  }
+
   /** How the app stands on every device it is desired on, by device id (one indexed read). */
   public Map<String, Report> reports(Handle h, String app) {
     Map<String, Report> out = new HashMap<>();

@@ -1,6 +1,7 @@
 package io.edgefleet.controller.gitops;
 
 import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.desired.AppScope;
 import io.edgefleet.controller.render.RenderedApp;
 import java.util.List;
 import java.util.Map;
@@ -13,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class GitCatalog implements AppCatalog {
   private final GitOps gitops;
   private final Map<String, AppDefinition> definitions = new ConcurrentHashMap<>();
+  private final Map<String, String> scopes = new ConcurrentHashMap<>();
 
   public GitCatalog(GitOps gitops) {
     this.gitops = gitops;
@@ -29,7 +31,7 @@ public final class GitCatalog implements AppCatalog {
                   d.name(),
                   d.source(),
                   d.revision(),
-                  d.target()::matches,
+                  AppScope.target(d.target()::matches, scope(d)),
                   phased.containsKey(d.source()),
                   d.commit());
             })
@@ -50,6 +52,23 @@ public final class GitCatalog implements AppCatalog {
     }
     RenderedApp r = gitops.render(d, tags, kubeVersion);
     return new Rendered(r.yaml(), r.digest());
+  }
+
+  /**
+   * The application's scope, kept per content revision (which covers its spec file). Content that
+   * cannot be read counts as cluster-scoped, so that it never spreads to every device; rendering it
+   * fails and says why.
+   */
+  private String scope(AppDefinition d) {
+    return scopes.computeIfAbsent(
+        key(d.source(), d.name(), d.revision()),
+        k -> {
+          try {
+            return gitops.scope(d);
+          } catch (RuntimeException e) {
+            return AppScope.CLUSTER;
+          }
+        });
   }
 
   private static String key(String source, String name, String revision) {

@@ -405,6 +405,16 @@ public final class GitOps implements AutoCloseable {
   }
 
   /**
+   * Where the application runs, as its {@value Bundle#APP_SPEC_FILE} says: {@value
+   * Bundle#DEVICE_SCOPE} or {@value Bundle#CLUSTER_SCOPE}.
+   *
+   * @throws RenderException if its content cannot be read
+   */
+  public String scope(AppDefinition app) {
+    return Bundle.scope(commits.bundle(app.source(), app.sha(), app.name()).files());
+  }
+
+  /**
    * Whether an application of a source had, at the commit {@code commitSha}, the content of {@code
    * revision}: what rollouts ask of a revision recorded before revisions were content digests
    * ({@link ContentRevision#isCommitSha}). Read in the caller's transaction.

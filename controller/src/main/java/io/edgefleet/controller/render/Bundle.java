@@ -36,6 +36,20 @@ public record Bundle(
     List<Override> overrides) {
 
   static final String OVERRIDES_FILE = "edgefleet-overrides.yaml";
+
+  /**
+   * An application's own settings, next to its manifests or chart: {@code scope: device} (the
+   * default: every device the source's target selects) or {@code scope: cluster} (once per K3s
+   * cluster, on the member applying the cluster's apps).
+   */
+  public static final String APP_SPEC_FILE = "edgefleet-app.yaml";
+
+  /** The scope of an application whose {@value #APP_SPEC_FILE} does not say. */
+  public static final String DEVICE_SCOPE = "device";
+
+  /** The scope of an application applied once per cluster. */
+  public static final String CLUSTER_SCOPE = "cluster";
+
   static final Pattern CRD_PATH =
       Pattern.compile("(charts/[^/]+/)*crds/.+\\.(yaml|yml|json)", Pattern.CASE_INSENSITIVE);
   public static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -60,6 +74,7 @@ public record Bundle(
    */
   public static Bundle parse(String name, String treeId, SortedMap<String, byte[]> files) {
     SortedMap<String, byte[]> copy = Collections.unmodifiableSortedMap(new TreeMap<>(files));
+    scope(copy);
     {
       if (files.containsKey("Chart.yaml")) {
         Map<String, Object> values = Map.of();
@@ -96,9 +111,44 @@ public record Bundle(
     }
   }
 
+  /**
+   * The scope an application's {@value #APP_SPEC_FILE} gives it: {@value #DEVICE_SCOPE} without the
+   * file or the key.
+   *
+   * @throws RenderException if the file is not a mapping of known keys or the scope is neither
+   *     {@value #DEVICE_SCOPE} nor {@value #CLUSTER_SCOPE}; the message names the file
+   */
+  public static String scope(Map<String, byte[]> files) {
+    byte[] spec = files.get(APP_SPEC_FILE);
+    if (spec == null) {
+      return DEVICE_SCOPE;
+    }
+    Map<String, Object> m =
+        map(Manifests.readYaml(Values.utf8(spec), APP_SPEC_FILE), APP_SPEC_FILE);
+    Set<String> extra = new java.util.TreeSet<>(m.keySet());
+    extra.remove("scope");
+    if (!extra.isEmpty()) {
+      throw new RenderException(
+          APP_SPEC_FILE + " has unknown fields " + extra + "; only 'scope' is allowed");
+    }
+    Object scope = m.get("scope");
+    if (scope == null || DEVICE_SCOPE.equals(scope)) {
+      return DEVICE_SCOPE;
+    }
+    if (CLUSTER_SCOPE.equals(scope)) {
+      return CLUSTER_SCOPE;
+    }
+    throw new RenderException(
+        APP_SPEC_FILE
+            + ": 'scope' must be 'device' (every device the target selects) or 'cluster' (once"
+            + " per K3s cluster); got '"
+            + scope
+            + "'");
+  }
+
   /** YAML and JSON files, except the overrides file (which only Helm apps use). */
   public static boolean isManifest(String path) {
-    if (path.equals(OVERRIDES_FILE)) {
+    if (path.equals(OVERRIDES_FILE) || path.equals(APP_SPEC_FILE)) {
       return false;
     }
     String p = path.toLowerCase(java.util.Locale.ROOT);

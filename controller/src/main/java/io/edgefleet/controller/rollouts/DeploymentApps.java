@@ -3,6 +3,7 @@ package io.edgefleet.controller.rollouts;
 import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.desired.AppScope;
 import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Json;
@@ -43,7 +44,7 @@ public final class DeploymentApps implements AppCatalog {
                   r.name(),
                   Deployments.SOURCE,
                   r.revision(),
-                  s::matches,
+                  AppScope.target(s::matches, r.scope()),
                   true,
                   null,
                   r.keepInQuarantine());
@@ -76,7 +77,8 @@ public final class DeploymentApps implements AppCatalog {
       String createdBy,
       long createdAt,
       long updatedAt,
-      boolean keepInQuarantine) {}
+      boolean keepInQuarantine,
+      String scope) {}
 
   static List<Row> rows(Handle h) {
     return h.createQuery("SELECT * FROM deployments ORDER BY name").map((rs, c) -> row(rs)).list();
@@ -107,6 +109,7 @@ public final class DeploymentApps implements AppCatalog {
         rs.getString("created_by"),
         rs.getLong("created_at"),
         rs.getLong("updated_at"),
-        rs.getBoolean("keep_in_quarantine"));
+        rs.getBoolean("keep_in_quarantine"),
+        rs.getString("scope"));
   }
 }

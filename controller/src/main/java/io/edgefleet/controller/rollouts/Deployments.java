@@ -3,6 +3,7 @@ package io.edgefleet.controller.rollouts;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
@@ -63,6 +64,8 @@ public final class Deployments {
    * @param force start even though the preflight finds problems (see {@link Preflight})
    * @param keepInQuarantine the app keeps running on devices that are quarantined (their measured
    *     boot differs from their reference); by default it is stopped there
+   * @param scope {@code device} (default: every device the target selects) or {@code cluster} (once
+   *     per K3s cluster: only the member applying the cluster's apps); fixed once deployed
    */
   public record DeployRequest(
       String name,
@@ -72,7 +75,8 @@ public final class Deployments {
       Map<String, Object> values,
       String rollout,
       Boolean force,
-      Boolean keepInQuarantine) {}
+      Boolean keepInQuarantine,
+      String scope) {}
 
   /**
    * Body of {@code POST /api/v1/deployments/{name}/upgrade}; absent fields stay as they are.
@@ -102,7 +106,8 @@ public final class Deployments {
       String createdBy,
       Instant createdAt,
       Instant updatedAt,
-      boolean keepInQuarantine) {}
+      boolean keepInQuarantine,
+      String scope) {}
 
   // ------------------------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ public final class Deployments {
     Map<String, Object> values = c.values();
     RolloutPolicy policy = c.policy();
     String revision = c.revision();
+    String scope = AppScope.parse("scope", req.scope());
     long now = clock.millis();
     engine.transaction(
         h -> {
@@ -137,8 +143,9 @@ public final class Deployments {
           }
           h.createUpdate(
                   "INSERT INTO deployments (name, app, version, revision, target, vals, policy,"
-                      + " created_by, created_at, updated_at, keep_in_quarantine) VALUES (:name,"
-                      + " :app, :version, :rev, :target, :vals, :policy, :by, :now, :now, :keep)")
+                      + " created_by, created_at, updated_at, keep_in_quarantine, scope) VALUES"
+                      + " (:name, :app, :version, :rev, :target, :vals, :policy, :by, :now, :now,"
+                      + " :keep, :scope)")
               .bind("name", name)
               .bind("app", req.app())
               .bind("version", req.version())
@@ -149,6 +156,7 @@ public final class Deployments {
               .bind("by", actor)
               .bind("now", now)
               .bind("keep", Boolean.TRUE.equals(req.keepInQuarantine()))
+              .bind("scope", scope)
               .execute();
           String rollout =
               engine.start(
@@ -160,7 +168,7 @@ public final class Deployments {
                       Optional.empty(),
                       revision,
                       policy,
-                      target::matches,
+                      AppScope.target(target::matches, scope),
                       actor));
           audit.record(
               h,
@@ -177,7 +185,9 @@ public final class Deployments {
                   "rollout",
                   rollout,
                   "keepInQuarantine",
-                  Boolean.TRUE.equals(req.keepInQuarantine())));
+                  Boolean.TRUE.equals(req.keepInQuarantine()),
+                  "scope",
+                  scope));
           return rollout;
         });
     changed.run();
@@ -240,7 +250,7 @@ public final class Deployments {
                         change.from(),
                         revision,
                         policy,
-                        target::matches,
+                        AppScope.target(target::matches, again.scope()),
                         actor));
             detail.put("rollout", rollout);
           }
@@ -288,7 +298,8 @@ public final class Deployments {
         r.createdBy(),
         Instant.ofEpochMilli(r.createdAt()),
         Instant.ofEpochMilli(r.updatedAt()),
-        r.keepInQuarantine());
+        r.keepInQuarantine(),
+        r.scope());
   }
 
   private DeploymentApps.Row current(String name) {
@@ -344,6 +355,7 @@ public final class Deployments {
               + "' must be a DNS label (lower-case letters, digits and '-', at most 63)");
     }
     Selector target = target(req.target());
+    AppScope.parse("scope", req.scope());
     Map<String, Object> values = req.values() == null ? Map.of() : req.values();
     RolloutPolicy policy = policy(req.rollout());
     catalog.version(req.app(), req.version());

@@ -15,7 +15,7 @@ import java.util.zip.GZIPOutputStream;
  * Writes tar.gz archives for tests, including the entries the catalog must refuse. Compresses as it
  * goes, so archives that unpack to hundreds of megabytes stay small in memory.
  */
-final class Tars {
+public final class Tars {
   private final ByteArrayOutputStream compressed = new ByteArrayOutputStream();
   private final GZIPOutputStream tar;
 
@@ -32,7 +32,7 @@ final class Tars {
   }
 
   /** A tar.gz of these files, in the map's order. */
-  static byte[] of(Map<String, String> files) {
+  public static byte[] of(Map<String, String> files) {
     Tars t = create();
     files.forEach(t::file);
     return t.tgz();
