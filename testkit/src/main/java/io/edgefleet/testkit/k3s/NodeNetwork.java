@@ -3,6 +3,8 @@ package io.edgefleet.testkit.k3s;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -122,6 +124,25 @@ public final class NodeNetwork implements AutoCloseable {
     ip("link", "set", node(node).hostVeth(), "up");
   }
 
+  /**
+   * Drops every packet between nodes {@code a} and {@code b} (both directions), leaving both on the
+   * network otherwise: a partition. Rules live in {@code a}'s namespace and go with it.
+   */
+  public void partition(String a, String b) {
+    for (String chain : List.of("INPUT", "OUTPUT")) {
+      String dir = chain.equals("INPUT") ? "-s" : "-d";
+      exec(a, "iptables", "-w", "-I", chain, dir, node(b).ip(), "-j", "DROP");
+    }
+  }
+
+  /** Undoes {@link #partition(String, String)}. */
+  public void heal(String a, String b) {
+    for (String chain : List.of("INPUT", "OUTPUT")) {
+      String dir = chain.equals("INPUT") ? "-s" : "-d";
+      exec(a, "iptables", "-w", "-D", chain, dir, node(b).ip(), "-j", "DROP");
+    }
+  }
+
   /** The pids of the processes running in the node's namespace. */
   public List<Long> pids(String node) {
     String out = run(new ProcessBuilder("ip", "netns", "pids", node(node).namespace()));
@@ -162,6 +183,26 @@ public final class NodeNetwork implements AutoCloseable {
       quietly("link", "del", n.hostVeth());
     }
     quietly("link", "del", bridge);
+    try {
+      forwarding("-D");
+    } catch (RuntimeException e) {
+      // best effort
+    }
+  }
+
+  /**
+   * With {@code br_netfilter} loaded, bridged packets go through the host's FORWARD chain, whose
+   * policy is DROP on hosts running Docker: accept this bridge's traffic explicitly ({@code -I}),
+   * and remove the rules again ({@code -D}). Without {@code iptables} there is no such filter.
+   */
+  private void forwarding(String op) {
+    if (!Files.isExecutable(Path.of("/usr/sbin/iptables"))
+        && !Files.isExecutable(Path.of("/sbin/iptables"))) {
+      return;
+    }
+    for (String side : List.of("-i", "-o")) {
+      run(new ProcessBuilder("iptables", "-w", op, "FORWARD", side, bridge, "-j", "ACCEPT"));
+    }
   }
 
   private int reserveSubnet() {
@@ -175,10 +216,20 @@ public final class NodeNetwork implements AutoCloseable {
       try {
         ip("addr", "add", "10.77." + x + ".1/24", "dev", bridge);
         ip("link", "set", bridge, "up");
-        return x;
       } catch (RuntimeException e) {
         quietly("link", "del", bridge);
+        continue;
       }
+      try {
+        forwarding("-I");
+      } catch (RuntimeException e) {
+        quietly("link", "del", bridge);
+        throw new IllegalStateException(
+            "cannot let the node network's bridge forward (iptables FORWARD ACCEPT): "
+                + e.getMessage(),
+            e);
+      }
+      return x;
     }
     throw new IllegalStateException("no free 10.77.X.0/24 subnet for a node network");
   }
