@@ -93,6 +93,7 @@ public final class K3sStandIn {
   private final List<Process> children = new ArrayList<>();
   private final CountDownLatch stop = new CountDownLatch(1);
   private volatile String fatal;
+  private boolean stopped;
   private HttpsServer supervisor;
   private NodeRegistrar registrar;
   private KubernetesClient kube;
@@ -231,6 +232,8 @@ public final class K3sStandIn {
 
   private int runNode() {
     Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "k3s-shutdown"));
+    // SIGTERM: the main thread stops the children and the stand-in exits 0, as K3s does.
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> stop.countDown());
     mkdirs(dataDir);
     writeEffectiveConfig();
     try {
@@ -247,6 +250,8 @@ public final class K3sStandIn {
     if (fatal != null) {
       throw new Fatal(fatal);
     }
+    log("info", "stopping on SIGTERM");
+    shutdown();
     return 0;
   }
 
@@ -963,6 +968,9 @@ public final class K3sStandIn {
       if (fatal != null) {
         throw new Fatal(fatal);
       }
+      if (stop.getCount() == 0) {
+        throw new Fatal("stopped while waiting for " + what);
+      }
       try {
         if (check.ok()) {
           return;
@@ -992,8 +1000,12 @@ public final class K3sStandIn {
     stop.countDown();
   }
 
-  private void shutdown() {
+  private synchronized void shutdown() {
     stop.countDown();
+    if (stopped) {
+      return;
+    }
+    stopped = true;
     if (registrar != null) {
       registrar.close();
     }

@@ -78,7 +78,13 @@ public final class NodeNetwork implements AutoCloseable {
     String hostVeth = "efv" + runId + index;
     String peer = "efp" + runId + index;
     String ip = "10.77." + subnet + "." + index;
+    Node node = new Node(name, ns, ip, hostVeth);
+    nodes.put(name, node); // before anything is made, so that close() removes what was
     ip("netns", "add", ns);
+    // `ip netns exec` bind-mounts /etc/netns/NS/* over /etc: a resolver that fails at once (no
+    // name server inside) and a hosts file naming every node, so that reverse lookups (the JDK's
+    // HTTPS server does one per connection) answer at once instead of timing out.
+    writeEtc(ns, "resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
     ip("link", "add", hostVeth, "type", "veth", "peer", "name", peer);
     ip("link", "set", peer, "netns", ns);
     ip("link", "set", hostVeth, "master", bridge);
@@ -88,9 +94,39 @@ public final class NodeNetwork implements AutoCloseable {
     ip("netns", "exec", ns, "ip", "addr", "add", ip + "/24", "dev", "eth0");
     ip("netns", "exec", ns, "ip", "link", "set", "eth0", "up");
     ip("netns", "exec", ns, "ip", "route", "add", "default", "via", hostIp());
-    Node node = new Node(name, ns, ip, hostVeth);
-    nodes.put(name, node);
+    writeHosts();
     return node;
+  }
+
+  private void writeHosts() {
+    StringBuilder hosts = new StringBuilder("127.0.0.1 localhost\n::1 localhost\n");
+    hosts.append(hostIp()).append(" edgefleet-host\n");
+    for (Node n : nodes.values()) {
+      hosts.append(n.ip()).append(' ').append(n.name()).append('\n');
+    }
+    for (Node n : nodes.values()) {
+      writeEtc(n.namespace(), "hosts", hosts.toString());
+    }
+  }
+
+  private static void writeEtc(String ns, String file, String text) {
+    try {
+      Path dir = Files.createDirectories(Path.of("/etc/netns", ns));
+      Files.writeString(dir.resolve(file), text);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write /etc/netns/" + ns + "/" + file, e);
+    }
+  }
+
+  private static void deleteEtc(String ns) {
+    Path dir = Path.of("/etc/netns", ns);
+    try {
+      Files.deleteIfExists(dir.resolve("hosts"));
+      Files.deleteIfExists(dir.resolve("resolv.conf"));
+      Files.deleteIfExists(dir);
+    } catch (IOException e) {
+      // best effort
+    }
   }
 
   /** The node called {@code name}. */
@@ -180,6 +216,7 @@ public final class NodeNetwork implements AutoCloseable {
     }
     for (Node n : nodes.values()) {
       quietly("netns", "del", n.namespace());
+      deleteEtc(n.namespace());
       quietly("link", "del", n.hostVeth());
     }
     quietly("link", "del", bridge);

@@ -100,6 +100,9 @@ final class Pki {
         ext.toString(),
         "-out",
         dir.resolve(name + ".crt").toString());
+    // The traditional EC key format ("EC PRIVATE KEY"), as K3s writes it and as Kubernetes
+    // clients detect it.
+    openssl("ec", "-in", key.toString(), "-out", key.toString());
     restrict(key);
     try {
       Files.deleteIfExists(csr);

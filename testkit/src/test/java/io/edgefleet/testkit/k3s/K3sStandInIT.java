@@ -31,7 +31,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The {@code k3s} executable of the tests (the stand-in, or a real K3s named by {@code
@@ -44,14 +43,18 @@ class K3sStandInIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration UP = Duration.ofSeconds(150);
 
-  @TempDir Path root;
+  private Path root;
   private NodeNetwork net;
   private Path k3s;
   private final String token = "standin-" + Long.toHexString(System.nanoTime());
   private final Map<String, Process> nodes = new LinkedHashMap<>();
 
   @BeforeAll
-  void network() {
+  void network() throws IOException {
+    // Under target/ so that the logs of every node stay for a look after a failure.
+    root =
+        Files.createTempDirectory(Files.createDirectories(Path.of("target", "k3s-it")), "run-")
+            .toAbsolutePath();
     net = NodeNetwork.create();
     k3s = K3sBinaries.k3s();
   }
@@ -269,19 +272,22 @@ class K3sStandInIT {
     await(node + " kubeconfig")
         .atMost(UP)
         .pollInterval(Duration.ofMillis(500))
-        .until(() -> alive(node) && Files.exists(kc));
+        .failFast(node + " exited", () -> exited(node))
+        .until(() -> Files.exists(kc));
   }
 
-  private boolean alive(String node) throws IOException {
+  /** Whether the node's k3s exited; if so, prints its log to make the failure readable. */
+  private boolean exited(String node) throws IOException {
     Process p = nodes.get(node);
-    if (!p.isAlive()) {
-      throw new AssertionError(
-          node
-              + " exited with "
-              + p.exitValue()
-              + ":\n"
-              + Files.readString(root.resolve(node).resolve("k3s.log")));
+    if (p.isAlive()) {
+      return false;
     }
+    System.err.println(
+        node
+            + " exited with "
+            + p.exitValue()
+            + ":\n"
+            + Files.readString(root.resolve(node).resolve("k3s.log")));
     return true;
   }
 
@@ -292,7 +298,8 @@ class K3sStandInIT {
           .atMost(UP)
           .pollInterval(Duration.ofMillis(500))
           .ignoreExceptions()
-          .until(() -> alive(node) && ready(kube.nodes().withName(node).get()));
+          .failFast(node + " exited", () -> exited(node))
+          .until(() -> ready(kube.nodes().withName(node).get()));
     }
   }
 
