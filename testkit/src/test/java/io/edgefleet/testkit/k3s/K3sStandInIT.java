@@ -115,6 +115,9 @@ class K3sStandInIT {
       assertThat(kube.nodes().withName("s1").get().getMetadata().getLabels())
           .containsEntry("pool", "store-1");
     }
+    if (K3sBinaries.isReal()) {
+      return; // the effective configuration file is the stand-in's
+    }
     JsonNode effective = JSON.readTree(dataDir("s1").resolve("effective-config.json").toFile());
     assertThat(effective.path("config").path("disable").get(0).asText()).isEqualTo("traefik");
     assertThat(effective.path("role").asText()).isEqualTo("server");
@@ -145,6 +148,13 @@ class K3sStandInIT {
                 assertThat(t.getEffect()).isEqualTo("NoSchedule");
               });
       assertThat(kube.nodes().list().getItems()).hasSize(4);
+
+      // A deleted Node stays deleted: the node stops posting its status (heartbeat every 5 s).
+      kube.nodes().withName("a1").delete();
+      await("a1 stays deleted")
+          .during(Duration.ofSeconds(NodeRegistrar.HEARTBEAT_SECONDS + 2))
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> kube.nodes().withName("a1").get() == null);
     }
     Process agent = nodes.get("a1");
     long t0 = System.nanoTime();
@@ -153,6 +163,9 @@ class K3sStandInIT {
         .as("agent exits within 10 s of SIGTERM")
         .isTrue();
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+    if (!K3sBinaries.isReal()) {
+      assertThat(agent.exitValue()).as("exit code after SIGTERM").isZero();
+    }
   }
 
   @Test
@@ -165,7 +178,9 @@ class K3sStandInIT {
     Process p = start("bad", "server", extra);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("refused join exits").isTrue();
     assertThat(p.exitValue()).isNotZero();
-    assertThat(Files.readString(root.resolve("bad/k3s.log"))).contains("token is not valid");
+    if (!K3sBinaries.isReal()) {
+      assertThat(Files.readString(root.resolve("bad/k3s.log"))).contains("token is not valid");
+    }
     assertThat(etcdMembers("s1")).hasSize(3);
   }
 
@@ -233,9 +248,55 @@ class K3sStandInIT {
     }
   }
 
+  @Test
+  @Order(5)
+  void aServerRestartedWithAnotherVersionKeepsItsEtcdMemberAndReportsTheNewVersion()
+      throws Exception {
+    Path newer = K3sBinaries.real().orElseGet(() -> K3sBinaries.standIn("v1.20.4+k3s1"));
+    String wanted = K3sBinaries.isReal() ? null : "v1.20.4+k3s1";
+    String memberBefore =
+        etcdMembers("s2").stream()
+            .map(m -> m.path("name").asText())
+            .filter(n -> n.startsWith("s1-"))
+            .findFirst()
+            .orElseThrow();
+    Process s1 = nodes.get("s1");
+    s1.destroy(); // SIGTERM, as the agent stops K3s before an upgrade
+    assertThat(s1.waitFor(10, TimeUnit.SECONDS)).as("s1 exits within 10 s").isTrue();
+
+    start("s1", "server", Map.of("cluster-init", true), newer);
+    try (KubernetesClient kube = kube("s2")) {
+      await("s1 back at the new version")
+          .atMost(UP)
+          .pollInterval(Duration.ofMillis(500))
+          .ignoreExceptions()
+          .failFast("s1 exited", () -> exited("s1"))
+          .until(
+              () -> {
+                Node n = kube.nodes().withName("s1").get();
+                return ready(n)
+                    && (wanted == null
+                        || wanted.equals(n.getStatus().getNodeInfo().getKubeletVersion()));
+              });
+    }
+    // The same etcd member, with its data: no new member, three voters.
+    assertThat(etcdMembers("s1"))
+        .hasSize(3)
+        .extracting(m -> m.path("name").asText())
+        .contains(memberBefore);
+    try (KubernetesClient kube = kube("s1")) {
+      assertThat(kube.configMaps().inNamespace("default").withName("after-loss").get()).isNotNull();
+    }
+  }
+
   // ---- helpers ----
 
   private Process start(String node, String role, Map<String, Object> extra) throws IOException {
+    return start(node, role, extra, k3s);
+  }
+
+  private Process start(String node, String role, Map<String, Object> extra, Path binary)
+      throws IOException {
     Path dir = Files.createDirectories(root.resolve(node));
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("token", token);
@@ -249,11 +310,12 @@ class K3sStandInIT {
     Path file = dir.resolve("config.yaml");
     Files.writeString(
         file, new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().writeValueAsString(config));
-    List<String> cmd = new ArrayList<>(List.of(k3s.toString(), role, "--config", file.toString()));
+    List<String> cmd =
+        new ArrayList<>(List.of(binary.toString(), role, "--config", file.toString()));
     Process p =
         net.command(node, cmd)
             .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("k3s.log").toFile())
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("k3s.log").toFile()))
             .start();
     nodes.put(node, p);
     return p;
