@@ -179,27 +179,6 @@ public final class NodeNetwork implements AutoCloseable {
     }
   }
 
-  /**
-   * Drops every packet between nodes {@code a} and {@code b} (iptables in both namespaces), while
-   * both keep talking to everyone else: a partition.
-   */
-  public void partition(String a, String b) {
-    drop(a, b, "-A");
-    drop(b, a, "-A");
-  }
-
-  /** Ends a {@link #partition(String, String)}. */
-  public void heal(String a, String b) {
-    drop(a, b, "-D");
-    drop(b, a, "-D");
-  }
-
-  private void drop(String in, String peer, String op) {
-    String peerIp = node(peer).ip();
-    exec(in, "iptables", "-w", op, "INPUT", "-s", peerIp, "-j", "DROP");
-    exec(in, "iptables", "-w", op, "OUTPUT", "-d", peerIp, "-j", "DROP");
-  }
-
   /** The pids of the processes running in the node's namespace. */
   public List<Long> pids(String node) {
     String out = run(new ProcessBuilder("ip", "netns", "pids", node(node).namespace()));
