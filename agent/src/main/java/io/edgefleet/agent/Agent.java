@@ -1,5 +1,6 @@
 package io.edgefleet.agent;
 
+import io.edgefleet.agent.cluster.ClusterFeature;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
@@ -123,6 +124,7 @@ public final class Agent implements AutoCloseable {
   private final TrustGuard trust;
   private final Features features;
   private final ClusterReporter cluster;
+  private final ClusterFeature clusterNode;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -166,6 +168,22 @@ public final class Agent implements AutoCloseable {
         new ClusterReporter(runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
     features.add(cluster);
     features.add(new AttestationFeature(tpm, eventLog, httpExecutor));
+    this.clusterNode =
+        new ClusterFeature(
+            new ClusterFeature.Options(
+                options.stateDir(),
+                options.k3sDataDir(),
+                options.k3sKubeconfig(),
+                options.nodeIp(),
+                Duration.ofSeconds(30)),
+            new ClusterAccess(() -> transfers, this::controllerUrl),
+            () -> deviceId,
+            () -> keyAgreement().orElse(null),
+            scheduler,
+            clock,
+            out,
+            (kind, severity, message) -> event(kind, severity, null, message));
+    features.add(clusterNode);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers, httpExecutor, eventLog);
     this.renewer = new Renewer(identities, clock, httpExecutor);
@@ -184,6 +202,7 @@ public final class Agent implements AutoCloseable {
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
                 trust.applied(v);
+                clusterNode.want(v.state());
                 // The controller learns which generation and signing keys this device holds.
                 reconcile.reportNext();
                 reconcile.start();
@@ -304,6 +323,7 @@ public final class Agent implements AutoCloseable {
               if (sync.current().isPresent()) {
                 reconcile.start();
                 trust.applied(sync.current().get());
+                clusterNode.want(sync.current().get().state());
               }
             });
     cluster.start();
@@ -350,6 +370,11 @@ public final class Agent implements AutoCloseable {
   /** Whether the controller quarantined this device (it then holds no secrets). */
   public boolean quarantined() {
     return trust.quarantined();
+  }
+
+  /** The K3s node this device runs as the last report saw it; null if none was built. */
+  public AgentMessage.ClusterNode clusterNode() {
+    return clusterNode.status();
   }
 
   /** What the last reconcile found, per app. */
