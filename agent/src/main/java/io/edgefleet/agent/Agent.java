@@ -1,6 +1,5 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.cluster.ClusterFeature;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
@@ -123,8 +122,7 @@ public final class Agent implements AutoCloseable {
   private final SecretSync secrets;
   private final TrustGuard trust;
   private final Features features;
-  private final ClusterReporter cluster;
-  private final ClusterFeature clusterNode;
+  private final KubernetesVersionReporter kubernetesVersion;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -164,26 +162,11 @@ public final class Agent implements AutoCloseable {
     this.facts = new Facts();
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.features = new Features(out);
-    this.cluster =
-        new ClusterReporter(runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
-    features.add(cluster);
+    this.kubernetesVersion =
+        new KubernetesVersionReporter(
+            runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
+    features.add(kubernetesVersion);
     features.add(new AttestationFeature(tpm, eventLog, httpExecutor));
-    this.clusterNode =
-        new ClusterFeature(
-            new ClusterFeature.Options(
-                options.stateDir(),
-                options.k3sDataDir(),
-                options.k3sKubeconfig(),
-                options.nodeIp(),
-                Duration.ofSeconds(30)),
-            new ClusterAccess(() -> transfers, this::controllerUrl),
-            () -> deviceId,
-            () -> keyAgreement().orElse(null),
-            scheduler,
-            clock,
-            out,
-            (kind, severity, message) -> event(kind, severity, null, message));
-    features.add(clusterNode);
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers, httpExecutor, eventLog);
     this.renewer = new Renewer(identities, clock, httpExecutor);
@@ -202,7 +185,7 @@ public final class Agent implements AutoCloseable {
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
                 trust.applied(v);
-                clusterNode.want(v.state());
+                features.applied(v.state());
                 // The controller learns which generation and signing keys this device holds.
                 reconcile.reportNext();
                 reconcile.start();
@@ -323,10 +306,10 @@ public final class Agent implements AutoCloseable {
               if (sync.current().isPresent()) {
                 reconcile.start();
                 trust.applied(sync.current().get());
-                clusterNode.want(sync.current().get().state());
+                features.applied(sync.current().get().state());
               }
             });
-    cluster.start();
+    kubernetesVersion.start();
     run(this::step, Duration.ZERO);
   }
 
@@ -372,9 +355,12 @@ public final class Agent implements AutoCloseable {
     return trust.quarantined();
   }
 
-  /** The K3s node this device runs as the last report saw it; null if none was built. */
-  public AgentMessage.ClusterNode clusterNode() {
-    return clusterNode.status();
+  /**
+   * The controller's device routes for the cluster feature: artifacts, cluster tokens, and the
+   * local address of the connection.
+   */
+  public ControllerAccess controllerAccess() {
+    return new ClusterAccess(() -> transfers, this::controllerUrl);
   }
 
   /** What the last reconcile found, per app. */

@@ -1,6 +1,5 @@
 package io.edgefleet.agent;
 
-import io.edgefleet.agent.cluster.ClusterFeature;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceSecret;
 import java.io.IOException;
@@ -17,7 +16,7 @@ import java.util.function.Supplier;
  * mutual-TLS channel, the cluster's join token sealed to the device, and the local address this
  * device reaches the controller from.
  */
-final class ClusterAccess implements ClusterFeature.Controller {
+final class ClusterAccess implements ControllerAccess {
   private final Supplier<Transfers> transfers;
   private final Supplier<String> baseUrl;
   private final SecretFetcher fetcher;

@@ -1,7 +1,9 @@
 package io.edgefleet.agent.cluster;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentFeature;
+import io.edgefleet.agent.ControllerAccess;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
@@ -80,21 +82,6 @@ public final class ClusterFeature implements AgentFeature {
     }
   }
 
-  /** What the feature needs from the controller, over the device's mutual-TLS channel. */
-  public interface Controller {
-    /**
-     * Downloads {@code GET /device/v1/artifacts/{digest}} into {@code file}, resuming a partial
-     * download an earlier try left next to it.
-     */
-    void download(String digest, Path file, long maxBytes) throws IOException;
-
-    /** {@code GET /device/v1/clusters/{name}/token?version=}: the token sealed to this device. */
-    DeviceSecret token(String cluster, long version) throws IOException;
-
-    /** The local address of this device's connection to the controller. */
-    String localAddress() throws IOException;
-  }
-
   /** Where the feature's events go. */
   @FunctionalInterface
   public interface Sink {
@@ -109,7 +96,7 @@ public final class ClusterFeature implements AgentFeature {
   private static final Duration AGENT_SETTLE = Duration.ofSeconds(3);
 
   private final Options options;
-  private final Controller controller;
+  private final ControllerAccess controller;
   private final Supplier<String> deviceId;
   private final Supplier<DeviceKeyAgreement> keys;
   private final ScheduledExecutorService timer;
@@ -137,6 +124,7 @@ public final class ClusterFeature implements AgentFeature {
   private ScheduledFuture<?> retry;
 
   // Worker only.
+  private boolean strayChecked;
   private Marker marker;
   private String token;
   private long tokenVersion = -1;
@@ -153,7 +141,7 @@ public final class ClusterFeature implements AgentFeature {
 
   public ClusterFeature(
       Options options,
-      Controller controller,
+      ControllerAccess controller,
       Supplier<String> deviceId,
       Supplier<DeviceKeyAgreement> keys,
       ScheduledExecutorService timer,
@@ -189,6 +177,25 @@ public final class ClusterFeature implements AgentFeature {
   /** The last report built (null before the first). */
   public synchronized AgentMessage.ClusterNode status() {
     return last;
+  }
+
+  /** The feature for {@code agent}, started when the agent applies its first desired state. */
+  public static ClusterFeature forAgent(
+      Agent agent, Options options, ScheduledExecutorService timer, Clock clock, PrintStream out) {
+    return new ClusterFeature(
+        options,
+        agent.controllerAccess(),
+        () -> agent.status().deviceId().orElse(null),
+        () -> agent.keyAgreement().orElse(null),
+        timer,
+        clock,
+        out,
+        (kind, severity, message) -> agent.event(kind, severity, null, message));
+  }
+
+  @Override
+  public void applied(DesiredState state) {
+    want(state);
   }
 
   /** A verified desired state is in effect: its cluster section (or its absence) is acted on. */
@@ -242,6 +249,10 @@ public final class ClusterFeature implements AgentFeature {
     }
     if (marker == null) {
       marker = readMarker().orElse(null);
+    }
+    if (!strayChecked) {
+      strayChecked = true;
+      stopStray();
     }
     ClusterSpec spec = w.spec();
     if (spec == null) {
@@ -364,6 +375,14 @@ public final class ClusterFeature implements AgentFeature {
               + ")";
       out.println(what);
       sink.event("cluster-node-started", "info", what);
+      long pid = supervisor.pid();
+      if (pid > 0) {
+        try {
+          SecureFiles.writeSecret(dir.resolve("k3s.pid"), Long.toString(pid));
+        } catch (RuntimeException e) {
+          out.println("cluster: cannot record the K3s process id: " + e.getMessage());
+        }
+      }
     }
     return true;
   }
@@ -511,6 +530,47 @@ public final class ClusterFeature implements AgentFeature {
             return FileVisitResult.CONTINUE;
           }
         });
+  }
+
+  /**
+   * Stops a K3s an earlier agent process started and left running (it was killed): the process in
+   * the pid file, if it still runs with this agent's K3s configuration.
+   */
+  private void stopStray() {
+    Path f = dir.resolve("k3s.pid");
+    try {
+      if (!Files.exists(f)) {
+        return;
+      }
+      long pid = Long.parseLong(Files.readString(f).trim());
+      Files.delete(f);
+      Optional<ProcessHandle> h = ProcessHandle.of(pid);
+      if (h.isEmpty() || !h.get().isAlive()) {
+        return;
+      }
+      boolean ours =
+          h.get()
+              .info()
+              .arguments()
+              .map(a -> Arrays.asList(a).contains(configFile().toString()))
+              .orElse(false);
+      if (!ours) {
+        return;
+      }
+      List<ProcessHandle> children = h.get().descendants().toList();
+      h.get().destroy();
+      try {
+        h.get().onExit().get(15, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        h.get().destroyForcibly();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      children.forEach(ProcessHandle::destroyForcibly);
+      out.println("cluster: stopped the K3s (pid " + pid + ") an earlier agent left running");
+    } catch (IOException | NumberFormatException e) {
+      out.println("cluster: ignoring " + f + ": " + e.getMessage());
+    }
   }
 
   private Optional<Marker> readMarker() {

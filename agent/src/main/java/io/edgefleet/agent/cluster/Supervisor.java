@@ -136,6 +136,11 @@ final class Supervisor {
     return startError;
   }
 
+  /** The live child's process id, or -1. */
+  synchronized long pid() {
+    return process != null && process.isAlive() ? process.pid() : -1;
+  }
+
   /** Whether a command is being supervised (running or waiting to be restarted). */
   synchronized boolean active() {
     return command != null;
@@ -250,8 +255,26 @@ final class Supervisor {
   private void pump(InputStream err, long myRun) {
     StringBuilder line = new StringBuilder();
     byte[] buf = new byte[4096];
-    try (InputStream in = err) {
+    Path logFile;
+    synchronized (this) {
+      logFile = log;
+    }
+    java.io.OutputStream copy = java.io.OutputStream.nullOutputStream();
+    try {
+      if (logFile != null) {
+        copy = new java.io.FileOutputStream(logFile.toFile(), true);
+      }
+    } catch (IOException e) {
+      // The tail is still kept.
+    }
+    try (InputStream in = err;
+        java.io.OutputStream sink = copy) {
       for (int n; (n = in.read(buf)) > 0; ) {
+        try {
+          sink.write(buf, 0, n);
+        } catch (IOException e) {
+          // A full disk costs the log, not the child.
+        }
         String s = new String(buf, 0, n, StandardCharsets.UTF_8);
         for (int i = 0; i < s.length(); i++) {
           char c = s.charAt(i);

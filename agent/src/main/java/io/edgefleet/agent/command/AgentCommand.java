@@ -4,6 +4,7 @@ import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentException;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.Facts;
+import io.edgefleet.agent.cluster.ClusterFeature;
 import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.outbox.Sizes;
@@ -268,6 +269,18 @@ public final class AgentCommand implements Callable<Integer> {
             Clock.systemUTC(),
             TelemetryFeature.Options.defaults());
     agent.add(telemetry);
+    agent.add(
+        ClusterFeature.forAgent(
+            agent,
+            new ClusterFeature.Options(
+                state,
+                options.k3sDataDir(),
+                options.k3sKubeconfig(),
+                options.nodeIp(),
+                java.time.Duration.ofSeconds(30)),
+            scheduler,
+            Clock.systemUTC(),
+            System.out));
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(
