@@ -110,7 +110,7 @@ public final class ClusterFeature implements AgentFeature {
   private final Path dir;
   private final Map<String, String> versions = new ConcurrentHashMap<>();
 
-  /** The section of the document in effect; NONE: no section; null: no document yet. */
+  /** The section of the document in effect (its spec null if none); null: no document yet. */
   private volatile Wanted wanted;
 
   // Guarded by this.
@@ -130,14 +130,13 @@ public final class ClusterFeature implements AgentFeature {
   private long tokenVersion = -1;
   private String tokenCluster;
   private String restartKey;
+  private String restartJoinedKey;
   private String problem;
   private boolean downloading;
   private String nodeIp;
   private List<String> removalErrors = List.of();
 
   private record Wanted(ClusterSpec spec, long generation) {}
-
-  private static final Wanted NONE = new Wanted(null, 0);
 
   public ClusterFeature(
       Options options,
@@ -200,7 +199,7 @@ public final class ClusterFeature implements AgentFeature {
 
   /** A verified desired state is in effect: its cluster section (or its absence) is acted on. */
   public void want(DesiredState state) {
-    wanted = state.cluster() == null ? NONE : new Wanted(state.cluster(), state.generation());
+    wanted = new Wanted(state.cluster(), state.generation());
     synchronized (this) {
       if (periodic == null && !closed) {
         long every = options.reportEvery().toMillis();
@@ -228,9 +227,14 @@ public final class ClusterFeature implements AgentFeature {
             try {
               pass();
             } catch (RuntimeException e) {
-              problem = "unexpected error: " + e;
-              out.println("cluster: " + problem);
-              report(build());
+              out.println("cluster: unexpected error: " + e);
+              e.printStackTrace(out);
+              Wanted w = wanted;
+              if (w != null && w.spec() != null) {
+                problem = "unexpected error: " + e;
+                report(build());
+              }
+              scheduleRetry();
             }
           });
     } catch (RejectedExecutionException e) {
@@ -336,12 +340,11 @@ public final class ClusterFeature implements AgentFeature {
       return false;
     }
     Map<String, Object> keyed = new LinkedHashMap<>(values);
-    if (marker != null && marker.joined()) {
-      // A node that has joined keeps its cluster: where it joined through no longer matters.
-      keyed.remove("server");
-      keyed.remove("cluster-init");
-    }
-    String key = bin + "\n" + K3sConfig.yaml(keyed);
+    // A node that has joined keeps its cluster: where it joined through no longer matters.
+    keyed.remove("server");
+    keyed.remove("cluster-init");
+    String full = bin + "\n" + K3sConfig.yaml(values);
+    String joinedKey = bin + "\n" + K3sConfig.yaml(keyed);
     try {
       SecureFiles.createPrivateDirectories(dir);
       SecureFiles.writeSecret(configFile(), K3sConfig.yaml(values));
@@ -353,9 +356,12 @@ public final class ClusterFeature implements AgentFeature {
       problem = "the K3s configuration could not be written: " + e.getMessage();
       return false;
     }
-    if (!key.equals(restartKey) || !supervisor.active()) {
+    boolean joined = marker != null && marker.joined();
+    boolean same = joined ? joinedKey.equals(restartJoinedKey) : full.equals(restartKey);
+    if (!same || !supervisor.active()) {
       boolean restart = supervisor.active();
-      restartKey = key;
+      restartKey = full;
+      restartJoinedKey = joinedKey;
       probe.reset();
       supervisor.start(
           List.of(bin.toString(), spec.role(), "--config", configFile().toString()),
@@ -489,6 +495,7 @@ public final class ClusterFeature implements AgentFeature {
     token = null;
     tokenVersion = -1;
     restartKey = null;
+    restartJoinedKey = null;
     removalErrors = List.of();
     String what = "stopped K3s and removed its data: " + why;
     out.println(what + (wipeError == null ? "" : " (" + wipeError + ")"));
