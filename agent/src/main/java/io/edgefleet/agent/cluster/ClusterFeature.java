@@ -740,7 +740,9 @@ public final class ClusterFeature implements AgentFeature {
           sent == null
               || !same(sent, r)
               || sentAt == null
-              || Duration.between(sentAt, now).compareTo(options.reportEvery()) >= 0;
+              || Duration.between(sentAt, now)
+                      .compareTo(options.reportEvery().multipliedBy(9).dividedBy(10))
+                  >= 0;
       if (channel != null && due && channel.send(r)) {
         sent = r;
         sentAt = now;
