@@ -122,7 +122,7 @@ public final class Agent implements AutoCloseable {
   private final SecretSync secrets;
   private final TrustGuard trust;
   private final Features features;
-  private final ClusterReporter cluster;
+  private final KubernetesVersionReporter kubernetesVersion;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -162,9 +162,10 @@ public final class Agent implements AutoCloseable {
     this.facts = new Facts();
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.features = new Features(out);
-    this.cluster =
-        new ClusterReporter(runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
-    features.add(cluster);
+    this.kubernetesVersion =
+        new KubernetesVersionReporter(
+            runtime, scheduler, httpExecutor, options.clusterCheckInterval(), out);
+    features.add(kubernetesVersion);
     features.add(new AttestationFeature(tpm, eventLog, httpExecutor));
     this.bootId = random.nextLong();
     this.enroller = new Enroller(identities, this::transfers, httpExecutor, eventLog);
@@ -184,6 +185,7 @@ public final class Agent implements AutoCloseable {
                     "desired state generation %d: %d app(s)%n",
                     v.state().generation(), v.state().apps().size());
                 trust.applied(v);
+                features.applied(v.state());
                 // The controller learns which generation and signing keys this device holds.
                 reconcile.reportNext();
                 reconcile.start();
@@ -304,9 +306,10 @@ public final class Agent implements AutoCloseable {
               if (sync.current().isPresent()) {
                 reconcile.start();
                 trust.applied(sync.current().get());
+                features.applied(sync.current().get().state());
               }
             });
-    cluster.start();
+    kubernetesVersion.start();
     run(this::step, Duration.ZERO);
   }
 
@@ -350,6 +353,14 @@ public final class Agent implements AutoCloseable {
   /** Whether the controller quarantined this device (it then holds no secrets). */
   public boolean quarantined() {
     return trust.quarantined();
+  }
+
+  /**
+   * The controller's device routes for the cluster feature: artifacts, cluster tokens, and the
+   * local address of the connection.
+   */
+  public ControllerAccess controllerAccess() {
+    return new ClusterAccess(() -> transfers, this::controllerUrl);
   }
 
   /** What the last reconcile found, per app. */

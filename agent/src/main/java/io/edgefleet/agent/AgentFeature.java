@@ -40,6 +40,13 @@ public interface AgentFeature extends AutoCloseable {
   boolean handle(ControllerMessage message);
 
   /**
+   * A verified desired state is in effect (received, or loaded at start before any contact): a
+   * feature that acts on part of it takes it here. Called on the agent's own threads; returns at
+   * once.
+   */
+  default void applied(io.edgefleet.protocol.DesiredState state) {}
+
+  /**
    * Something happened on the device. A feature that takes events (the outbox) returns true; if
    * none does, the agent sends the event at once when connected.
    */

@@ -18,6 +18,11 @@ import java.util.function.Consumer;
  * @param tpm the TPM that holds the device key ({@code /dev/tpmrm0}, {@code tcp://host:port},
  *     {@code unix:///path}); empty: a software key in the state directory
  * @param tpmEventLog the measured-boot event log sent with quotes; empty: none
+ * @param k3sDataDir the data directory of the K3s node the agent runs when its desired state makes
+ *     the device a cluster member; removed when it leaves the cluster
+ * @param nodeIp the address the K3s node advertises; empty: the local address of the connection to
+ *     the controller
+ * @param k3sKubeconfig where a K3s server the agent runs writes its admin kubeconfig
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -31,7 +36,16 @@ public record AgentOptions(
     Optional<String> name,
     Duration clusterCheckInterval,
     Optional<String> tpm,
-    Optional<Path> tpmEventLog) {
+    Optional<Path> tpmEventLog,
+    Path k3sDataDir,
+    Optional<String> nodeIp,
+    Path k3sKubeconfig) {
+
+  /** K3s's own default data directory. */
+  public static final Path DEFAULT_K3S_DATA_DIR = Path.of("/var/lib/rancher/k3s");
+
+  /** K3s's own default kubeconfig. */
+  public static final Path DEFAULT_K3S_KUBECONFIG = Path.of("/etc/rancher/k3s/k3s.yaml");
 
   /** Options for a device with a software key. */
   public AgentOptions(
@@ -57,7 +71,10 @@ public record AgentOptions(
         name,
         clusterCheckInterval,
         Optional.empty(),
-        Optional.empty());
+        Optional.empty(),
+        DEFAULT_K3S_DATA_DIR,
+        Optional.empty(),
+        DEFAULT_K3S_KUBECONFIG);
   }
 
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
@@ -129,6 +146,29 @@ public record AgentOptions(
     return with(c -> c.tpmEventLog = Optional.ofNullable(log));
   }
 
+  /** The data directory of the K3s node the agent runs (absolute). */
+  public AgentOptions withK3sDataDir(Path dir) {
+    if (!dir.isAbsolute() || dir.normalize().getNameCount() < 2) {
+      throw new IllegalArgumentException(
+          "the K3s data directory must be an absolute path below a top-level directory, like"
+              + " /var/lib/rancher/k3s; it is removed when the device leaves its cluster");
+    }
+    return with(c -> c.k3sDataDir = dir.normalize());
+  }
+
+  /** The address the K3s node advertises; null for the local address of the connection. */
+  public AgentOptions withNodeIp(String ip) {
+    if (ip != null && !ip.matches("[0-9a-fA-F:.]+")) {
+      throw new IllegalArgumentException("--node-ip takes an IPv4 or IPv6 address, not " + ip);
+    }
+    return with(c -> c.nodeIp = Optional.ofNullable(ip));
+  }
+
+  /** Where a K3s server the agent runs writes its admin kubeconfig. */
+  public AgentOptions withK3sKubeconfig(Path file) {
+    return with(c -> c.k3sKubeconfig = file);
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -145,7 +185,10 @@ public record AgentOptions(
         c.name,
         c.clusterCheckInterval,
         c.tpm,
-        c.tpmEventLog);
+        c.tpmEventLog,
+        c.k3sDataDir,
+        c.nodeIp,
+        c.k3sKubeconfig);
   }
 
   /** The options a {@code withX} method may change. */
@@ -160,6 +203,9 @@ public record AgentOptions(
     Duration clusterCheckInterval;
     Optional<String> tpm;
     Optional<Path> tpmEventLog;
+    Path k3sDataDir;
+    Optional<String> nodeIp;
+    Path k3sKubeconfig;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -172,6 +218,9 @@ public record AgentOptions(
       clusterCheckInterval = o.clusterCheckInterval;
       tpm = o.tpm;
       tpmEventLog = o.tpmEventLog;
+      k3sDataDir = o.k3sDataDir;
+      nodeIp = o.nodeIp;
+      k3sKubeconfig = o.k3sKubeconfig;
     }
   }
 }

@@ -63,6 +63,17 @@ final class Features {
     return false;
   }
 
+  /** A verified desired state is in effect. */
+  void applied(io.edgefleet.protocol.DesiredState state) {
+    for (AgentFeature f : all) {
+      try {
+        f.applied(state);
+      } catch (RuntimeException e) {
+        out.printf("a feature failed to take the desired state: %s%n", e);
+      }
+    }
+  }
+
   void disconnected() {
     all.forEach(AgentFeature::disconnected);
   }

@@ -31,17 +31,28 @@ final class SecretFetcher implements SecretSync.Fetcher {
 
   @Override
   public DeviceSecret fetch(String name, long version) throws IOException {
+    return fetch(
+        DeviceApi.SECRETS
+            + URLEncoder.encode(name, StandardCharsets.UTF_8)
+            + "?version="
+            + version);
+  }
+
+  /** The join token of a cluster this device is a member of, sealed like a secret. */
+  DeviceSecret clusterToken(String cluster, long version) throws IOException {
+    return fetch(
+        DeviceApi.CLUSTERS
+            + URLEncoder.encode(cluster, StandardCharsets.UTF_8)
+            + "/token?version="
+            + version);
+  }
+
+  private DeviceSecret fetch(String path) throws IOException {
     Transfers t = transfers.get();
     if (t == null) {
       throw new IOException("the device has no certificate yet");
     }
-    URI uri =
-        URI.create(
-            baseUrl.get()
-                + DeviceApi.SECRETS
-                + URLEncoder.encode(name, StandardCharsets.UTF_8)
-                + "?version="
-                + version);
+    URI uri = URI.create(baseUrl.get() + path);
     Transfers.Answer a;
     try {
       a = t.exchange(HttpRequest.newBuilder(uri).GET(), MAX_ANSWER_BYTES).join();

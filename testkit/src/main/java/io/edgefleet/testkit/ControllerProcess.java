@@ -24,13 +24,23 @@ public final class ControllerProcess implements AutoCloseable {
   private final Path dataDir;
   private final int port;
   private final List<String> extraArgs;
+  private final String listenHost;
   private final List<String> output = new CopyOnWriteArrayList<>();
   private Process process;
 
   public ControllerProcess(Path dataDir, List<String> extraArgs) {
+    this(dataDir, extraArgs, "127.0.0.1");
+  }
+
+  /**
+   * A controller listening on {@code listenHost} ({@code 0.0.0.0} for devices in other network
+   * namespaces; pass {@code --advertise-url} and {@code --tls-san} for the address they use).
+   */
+  public ControllerProcess(Path dataDir, List<String> extraArgs, String listenHost) {
     this.dataDir = dataDir;
     this.port = freePort();
     this.extraArgs = List.copyOf(extraArgs);
+    this.listenHost = listenHost;
   }
 
   public String url() {
@@ -57,8 +67,9 @@ public final class ControllerProcess implements AutoCloseable {
     cmd.add("--data");
     cmd.add(dataDir.toString());
     cmd.add("--listen");
-    cmd.add("127.0.0.1:" + port);
-    cmd.addAll(extraArgs);
+    cmd.add(listenHost + ":" + port);
+    // "{port}" in an argument is the port chosen for this controller.
+    extraArgs.forEach(a -> cmd.add(a.replace("{port}", Integer.toString(port))));
     output.clear();
     try {
       process = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -4,6 +4,7 @@ import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentException;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.Facts;
+import io.edgefleet.agent.cluster.ClusterFeature;
 import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.outbox.Sizes;
@@ -133,6 +134,24 @@ public final class AgentCommand implements Callable<Integer> {
               + " /sys/kernel/security/tpm0/binary_bios_measurements when readable).")
   Path tpmEventLog;
 
+  @Option(
+      names = "--k3s-data-dir",
+      paramLabel = "DIR",
+      description =
+          "Data directory of the K3s node the agent runs when the controller makes this device a"
+              + " cluster member (default: /var/lib/rancher/k3s). It is removed when the device"
+              + " leaves its cluster or changes role; the K3s admin kubeconfig is written to"
+              + " --kubeconfig.")
+  Path k3sDataDir = AgentOptions.DEFAULT_K3S_DATA_DIR;
+
+  @Option(
+      names = "--node-ip",
+      paramLabel = "IP",
+      description =
+          "Address the K3s node advertises to its cluster (default: this device's address on"
+              + " its connection to the controller).")
+  String nodeIp;
+
   /** The TPM to use, or null for a software key; {@code device} is the one used by default. */
   static String tpmSpec(String given, boolean none, Path device) {
     if (none) {
@@ -208,6 +227,16 @@ public final class AgentCommand implements Callable<Integer> {
                 tpmEventLog != null
                     ? tpmEventLog
                     : Files.isReadable(KERNEL_EVENT_LOG) ? KERNEL_EVENT_LOG : null);
+    try {
+      options =
+          options
+              .withK3sDataDir(k3sDataDir.toAbsolutePath())
+              .withNodeIp(nodeIp)
+              .withK3sKubeconfig(kubeconfig.toAbsolutePath());
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
     WorkloadRuntime runtime;
     try {
       runtime = runtime();
@@ -240,6 +269,18 @@ public final class AgentCommand implements Callable<Integer> {
             Clock.systemUTC(),
             TelemetryFeature.Options.defaults());
     agent.add(telemetry);
+    agent.add(
+        ClusterFeature.forAgent(
+            agent,
+            new ClusterFeature.Options(
+                state,
+                options.k3sDataDir(),
+                options.k3sKubeconfig(),
+                options.nodeIp(),
+                java.time.Duration.ofSeconds(30)),
+            scheduler,
+            Clock.systemUTC(),
+            System.out));
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(

@@ -203,7 +203,7 @@ record Kubeconfig(
   }
 
   /** PKCS#8, PKCS#1 (RSA) or SEC1 (EC, what K3s writes) PEM. */
-  private static PrivateKey privateKey(String pem) {
+  static PrivateKey privateKey(String pem) {
     try (PEMParser parser = new PEMParser(new StringReader(pem))) {
       Object o = parser.readObject();
       JcaPEMKeyConverter converter = new JcaPEMKeyConverter();

@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * that is not Kubernetes reports nothing, and a cluster that cannot be reached is asked again at
  * the next check. Thread-safe.
  */
-final class ClusterReporter implements AgentFeature {
+final class KubernetesVersionReporter implements AgentFeature {
   private final WorkloadRuntime runtime;
   private final ScheduledExecutorService scheduler;
   private final Executor blocking;
@@ -36,7 +36,7 @@ final class ClusterReporter implements AgentFeature {
   private boolean closed;
   private ScheduledFuture<?> timer;
 
-  ClusterReporter(
+  KubernetesVersionReporter(
       WorkloadRuntime runtime,
       ScheduledExecutorService scheduler,
       Executor blocking,

@@ -22,7 +22,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-class ClusterReporterTest {
+class KubernetesVersionReporterTest {
   private static final ControllerMessage.Welcome WELCOME =
       new ControllerMessage.Welcome("dev-1", 30, 0, 60);
   private static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
@@ -86,15 +86,16 @@ class ClusterReporterTest {
     }
   }
 
-  private ClusterReporter reporter(WorkloadRuntime runtime) {
-    return new ClusterReporter(runtime, scheduler, Runnable::run, Duration.ofMinutes(5), QUIET);
+  private KubernetesVersionReporter reporter(WorkloadRuntime runtime) {
+    return new KubernetesVersionReporter(
+        runtime, scheduler, Runnable::run, Duration.ofMinutes(5), QUIET);
   }
 
   @Test
   void theClusterIsSentOnConnectAndAgainOnlyWhenItChanges() {
     FakeCluster runtime = new FakeCluster();
     runtime.cluster = new WorkloadRuntime.Cluster("v1.28.3", List.of("apps/v1", "v1"));
-    ClusterReporter r = reporter(runtime);
+    KubernetesVersionReporter r = reporter(runtime);
 
     r.connected(channel, WELCOME);
     assertThat(channel.sent)
@@ -123,7 +124,7 @@ class ClusterReporterTest {
   void anUnreachableClusterIsReportedOnceItAnswers() {
     FakeCluster runtime = new FakeCluster();
     runtime.failure = new RuntimeUnavailableException("down", Duration.ofSeconds(1), null);
-    ClusterReporter r = reporter(runtime);
+    KubernetesVersionReporter r = reporter(runtime);
 
     r.connected(channel, WELCOME);
     assertThat(channel.sent).isEmpty();
@@ -137,7 +138,7 @@ class ClusterReporterTest {
 
   @Test
   void aRuntimeThatIsNotKubernetesReportsNothing() {
-    ClusterReporter r = reporter(new NoRuntime("none here"));
+    KubernetesVersionReporter r = reporter(new NoRuntime("none here"));
     r.connected(channel, WELCOME);
     r.check();
     assertThat(channel.sent).isEmpty();
@@ -146,8 +147,9 @@ class ClusterReporterTest {
   @Test
   void theChecksRunOnTheirOwnOnceStarted() {
     FakeCluster runtime = new FakeCluster();
-    ClusterReporter r =
-        new ClusterReporter(runtime, scheduler, Runnable::run, Duration.ofMillis(20), QUIET);
+    KubernetesVersionReporter r =
+        new KubernetesVersionReporter(
+            runtime, scheduler, Runnable::run, Duration.ofMillis(20), QUIET);
     r.connected(channel, WELCOME);
     r.start();
 

@@ -1,0 +1,261 @@
+package io.edgefleet.agent.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.edgefleet.agent.AgentFeature;
+import io.edgefleet.agent.ControllerAccess;
+import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ArtifactRef;
+import io.edgefleet.protocol.ClusterSpec;
+import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.DeviceSecret;
+import io.edgefleet.protocol.tls.SealedBox;
+import io.edgefleet.protocol.tls.SoftwareKeyAgreement;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.interfaces.ECPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.yaml.snakeyaml.Yaml;
+
+/** The feature end to end on one device, with a K3s stand-in script as the artifact. */
+class ClusterFeatureTest {
+  @TempDir Path tmp;
+  private final ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
+  private final List<AgentMessage> sent = new CopyOnWriteArrayList<>();
+  private final List<String> events = new CopyOnWriteArrayList<>();
+  private final AtomicInteger tokenFetches = new AtomicInteger();
+  private KeyPair device;
+  private byte[] k3s;
+  private ArtifactRef ref;
+  private Path data;
+  private Path started;
+  private ClusterFeature feature;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+    g.initialize(new ECGenParameterSpec("secp256r1"));
+    device = g.generateKeyPair();
+    data = tmp.resolve("var/lib/k3s");
+    started = tmp.resolve("started");
+    k3s =
+        ("#!/bin/sh\n"
+                + "if [ \"$1\" = --version ]; then echo 'k3s version v1.20.2+k3s1 (abcdef)'; exit 0;"
+                + " fi\n"
+                + "echo \"$1 $3\" >> "
+                + started
+                + "\n"
+                + "mkdir -p "
+                + data
+                + "/agent && touch "
+                + data
+                + "/agent/state\n"
+                + "exec sleep 300\n")
+            .getBytes(StandardCharsets.UTF_8);
+    ref = ArtifactsTest.ref(k3s);
+    ControllerAccess controller =
+        new ControllerAccess() {
+          @Override
+          public void download(String digest, Path file, long maxBytes) throws java.io.IOException {
+            Files.write(file, k3s);
+          }
+
+          @Override
+          public DeviceSecret token(String cluster, long version) {
+            tokenFetches.incrementAndGet();
+            String plain =
+                "{\"token\":\""
+                    + Base64.getEncoder()
+                        .encodeToString(("K10tok-" + version).getBytes(StandardCharsets.UTF_8))
+                    + "\"}";
+            byte[] sealed =
+                SealedBox.seal(
+                    (ECPublicKey) device.getPublic(),
+                    plain.getBytes(StandardCharsets.UTF_8),
+                    SealedBox.secretAad("dev-1", "cluster." + cluster, version));
+            return new DeviceSecret(
+                "cluster." + cluster, version, null, Base64.getEncoder().encodeToString(sealed));
+          }
+
+          @Override
+          public String localAddress() {
+            return "10.9.0.7";
+          }
+        };
+    feature =
+        new ClusterFeature(
+            new ClusterFeature.Options(
+                tmp.resolve("state"),
+                data,
+                tmp.resolve("k3s.yaml"),
+                java.util.Optional.empty(),
+                Duration.ofSeconds(30),
+                new Supervisor.Policy(
+                    Duration.ofMillis(100),
+                    Duration.ofSeconds(1),
+                    3,
+                    Duration.ofSeconds(30),
+                    Duration.ofSeconds(5))),
+            controller,
+            () -> "dev-1",
+            () -> new SoftwareKeyAgreement(device.getPrivate()),
+            timer,
+            Clock.systemUTC(),
+            System.out,
+            (kind, severity, message) -> events.add(kind + ": " + message));
+    feature.connected(
+        new AgentFeature.Channel() {
+          @Override
+          public boolean send(AgentMessage message) {
+            return sent.add(message);
+          }
+        },
+        null);
+  }
+
+  @AfterEach
+  void tearDown() {
+    feature.close();
+    timer.shutdownNow();
+  }
+
+  private DesiredState state(long generation, ClusterSpec spec) {
+    return new DesiredState(
+        "dev-1", generation, Instant.now(), List.of(), List.of(), List.of(), spec);
+  }
+
+  private ClusterSpec agentSpec(long tokenVersion, Map<String, Object> config) {
+    return new ClusterSpec(
+        "store-1",
+        ClusterSpec.ROLE_AGENT,
+        false,
+        List.of("https://10.9.0.1:6443"),
+        tokenVersion,
+        "till-4",
+        Map.of("zone", "sjc"),
+        List.of(),
+        "v1.20.2+k3s1",
+        ref,
+        config,
+        List.of());
+  }
+
+  private List<AgentMessage.ClusterNode> reports() {
+    return sent.stream()
+        .filter(m -> m instanceof AgentMessage.ClusterNode)
+        .map(m -> (AgentMessage.ClusterNode) m)
+        .toList();
+  }
+
+  private AgentMessage.ClusterNode lastReport() {
+    List<AgentMessage.ClusterNode> r = reports();
+    return r.isEmpty() ? null : r.get(r.size() - 1);
+  }
+
+  @Test
+  void aSectionStartsK3sWithItsConfigurationReportsItAndItsRemovalWipesTheNode() throws Exception {
+    feature.want(state(5, agentSpec(1, Map.of("kubelet-arg", List.of("max-pods=50")))));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_RUNNING));
+    AgentMessage.ClusterNode r = lastReport();
+    assertThat(r.cluster()).isEqualTo("store-1");
+    assertThat(r.role()).isEqualTo("agent");
+    assertThat(r.nodeName()).isEqualTo("till-4");
+    assertThat(r.address()).isEqualTo("10.9.0.7");
+    assertThat(r.kubernetesVersion()).isEqualTo("v1.20.2+k3s1");
+    assertThat(r.generation()).isEqualTo(5);
+    assertThat(r.ready()).isNull();
+    assertThat(reports()).extracting(AgentMessage.ClusterNode::phase).contains("STARTING");
+
+    Path config = feature.configFile();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(config)))
+        .isEqualTo("rw-------");
+    Map<String, Object> yaml = new Yaml().load(Files.readString(config));
+    assertThat(yaml)
+        .containsEntry("token", "K10tok-1")
+        .containsEntry("server", "https://10.9.0.1:6443")
+        .containsEntry("node-ip", "10.9.0.7")
+        .containsEntry("data-dir", data.toString())
+        .containsEntry("kubelet-arg", List.of("max-pods=50"));
+    assertThat(Files.readAllLines(started)).containsExactly("agent " + config);
+    assertThat(data.resolve("agent/state")).exists();
+
+    // The same document again changes nothing; a rotated token restarts K3s with it.
+    feature.want(state(6, agentSpec(1, Map.of("kubelet-arg", List.of("max-pods=50")))));
+    feature.want(state(7, agentSpec(2, Map.of("kubelet-arg", List.of("max-pods=50")))));
+    await().atMost(Duration.ofSeconds(20)).until(() -> Files.readAllLines(started).size() == 2);
+    assertThat(new Yaml().<Map<String, Object>>load(Files.readString(config)))
+        .containsEntry("token", "K10tok-2");
+    assertThat(tokenFetches).hasValue(2);
+
+    // Out of the cluster: K3s stops, its data and the binary go, one STOPPED report.
+    feature.want(state(8, null));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_STOPPED)
+                    && !Files.exists(data));
+    assertThat(lastReport().generation()).isEqualTo(8);
+    assertThat(config).doesNotExist();
+    assertThat(tmp.resolve("state/artifacts/sha256").toFile().list()).isEmpty();
+    assertThat(events).anyMatch(e -> e.startsWith("cluster-node-stopped"));
+    assertThat(tmp.getParent()).exists();
+  }
+
+  @Test
+  void aProfileThatSetsAnAgentOwnedKeyFailsWithoutStartingK3s() {
+    feature.want(state(3, agentSpec(1, Map.of("data-dir", "/"))));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_FAILED));
+    assertThat(lastReport().message()).contains("data-dir").contains("agent writes itself");
+    assertThat(started).doesNotExist();
+    assertThat(events).anyMatch(e -> e.startsWith("cluster-node-failed"));
+  }
+
+  @Test
+  void k3sThatKeepsExitingIsReportedFailedWithItsLastWords() throws Exception {
+    k3s =
+        "#!/bin/sh\necho 'level=fatal msg=\"starting kubernetes: token is invalid\"' >&2\nexit 1\n"
+            .getBytes(StandardCharsets.UTF_8);
+    ref = ArtifactsTest.ref(k3s);
+    feature.want(state(3, agentSpec(1, Map.of())));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_FAILED));
+    assertThat(lastReport().message())
+        .contains("K3s exited")
+        .contains("code 1")
+        .contains("token is invalid");
+  }
+}

@@ -1,0 +1,55 @@
+package io.edgefleet.agent.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.edgefleet.protocol.AgentMessage;
+import org.junit.jupiter.api.Test;
+
+class NodeProbeTest {
+
+  @Test
+  void nodesAreReadAsTheApiServerListsThem() throws Exception {
+    var n =
+        NodeProbe.JSON.readTree(
+            """
+            {"metadata":{"name":"till-1","labels":{"node-role.kubernetes.io/master":"true"}},
+             "spec":{"unschedulable":true},
+             "status":{"nodeInfo":{"kubeletVersion":"v1.20.2+k3s1"},
+               "conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"True"}]}}
+            """);
+    assertThat(NodeProbe.kubeNode(n))
+        .isEqualTo(new AgentMessage.KubeNode("till-1", true, "v1.20.2+k3s1", true, true));
+    var agent =
+        NodeProbe.JSON.readTree(
+            """
+            {"metadata":{"name":"till-4"},"status":{"conditions":[{"type":"Ready","status":"Unknown"}]}}
+            """);
+    assertThat(NodeProbe.kubeNode(agent))
+        .isEqualTo(new AgentMessage.KubeNode("till-4", false, null, false, false));
+  }
+
+  @Test
+  void etcdMembersAreReadFromTheGatewayAndBounded() throws Exception {
+    StringBuilder b = new StringBuilder("{\"header\":{},\"members\":[");
+    for (int i = 0; i < 20; i++) {
+      b.append(i == 0 ? "" : ",")
+          .append("{\"ID\":\"")
+          .append(1000 + i)
+          .append("\",\"name\":\"till-")
+          .append(i)
+          .append("-0a0b0c0d\",\"peerURLs\":[\"https://10.0.0.")
+          .append(i)
+          .append(":2380\"]")
+          .append(i == 1 ? ",\"isLearner\":true" : "")
+          .append("}");
+    }
+    b.append("]}");
+    var members = NodeProbe.members(NodeProbe.JSON.readTree(b.toString()));
+    assertThat(members).hasSize(AgentMessage.ClusterNode.MAX_ETCD_MEMBERS);
+    assertThat(members.get(0))
+        .isEqualTo(
+            new AgentMessage.EtcdMember(
+                "1000", "till-0-0a0b0c0d", java.util.List.of("https://10.0.0.0:2380"), false));
+    assertThat(members.get(1).learner()).isTrue();
+  }
+}
