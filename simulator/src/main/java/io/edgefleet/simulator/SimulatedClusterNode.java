@@ -146,7 +146,6 @@ final class SimulatedClusterNode {
       carryOutRemovals();
     }
     report();
-    armPeriodic();
   }
 
   /** The link is up again: the controller hears where this node is. */
@@ -366,7 +365,7 @@ final class SimulatedClusterNode {
     phase = ClusterNodePhase.RUNNING;
     message = null;
     if (isServer()) {
-      cluster.addEtcdMember(spec.nodeName(), address);
+      cluster.addEtcdMember(spec.nodeName(), address, this);
     }
     markNode(true);
     carryOutRemovals();
@@ -428,7 +427,8 @@ final class SimulatedClusterNode {
     }
     cluster.node(
         new AgentMessage.KubeNode(
-            spec.nodeName(), ready, running == null ? "" : running, isServer(), false));
+            spec.nodeName(), ready, running == null ? "" : running, isServer(), false),
+        this);
   }
 
   private boolean isServer() {
@@ -440,7 +440,7 @@ final class SimulatedClusterNode {
       return;
     }
     for (ClusterSpec.Removal r : spec.removals()) {
-      if (!r.nodeName().equals(spec.nodeName()) && cluster.remove(r.nodeName(), r.etcd())) {
+      if (!r.nodeName().equals(spec.nodeName()) && cluster.remove(r.nodeName(), r.etcd(), this)) {
         stats.clusterRemovals.increment();
       }
     }
@@ -457,7 +457,6 @@ final class SimulatedClusterNode {
               synchronized (lock) {
                 if (spec != null) {
                   report();
-                  armPeriodic();
                 }
               }
             });
@@ -498,6 +497,9 @@ final class SimulatedClusterNode {
             generation);
     if (ClusterNodePhase.STOPPED.equals(phase)) {
       stoppedReported = true;
+    } else {
+      // The next report without a change is due 30 s after this one.
+      armPeriodic();
     }
     stats.clusterReports.increment();
     out.accept(r);

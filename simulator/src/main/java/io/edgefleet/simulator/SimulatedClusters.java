@@ -55,7 +55,7 @@ final class SimulatedClusters {
     }
 
     /** The node's object in the API server, as its kubelet registers and heartbeats it. */
-    void node(AgentMessage.KubeNode node) {
+    void node(AgentMessage.KubeNode node, SimulatedClusterNode from) {
       List<SimulatedClusterNode> tell;
       synchronized (this) {
         if (node.equals(nodes.get(node.name()))) {
@@ -64,11 +64,11 @@ final class SimulatedClusters {
         nodes.put(node.name(), node);
         tell = List.copyOf(members);
       }
-      changed(tell);
+      changed(tell, from);
     }
 
     /** A server's etcd member (added once; it keeps its id and name across restarts). */
-    void addEtcdMember(String nodeName, String address) {
+    void addEtcdMember(String nodeName, String address, SimulatedClusterNode from) {
       List<SimulatedClusterNode> tell;
       synchronized (this) {
         if (etcd.containsKey(nodeName)) {
@@ -77,14 +77,14 @@ final class SimulatedClusters {
         etcd.put(nodeName, member(nodeName, address));
         tell = List.copyOf(members);
       }
-      changed(tell);
+      changed(tell, from);
     }
 
     /**
      * Carries out a removal: the Node object goes, and with {@code etcd} the member whose name is
      * the node's name and a suffix. Idempotent; true when something was removed.
      */
-    boolean remove(String nodeName, boolean removeEtcd) {
+    boolean remove(String nodeName, boolean removeEtcd, SimulatedClusterNode from) {
       List<SimulatedClusterNode> tell;
       synchronized (this) {
         boolean changed = nodes.remove(nodeName) != null;
@@ -96,13 +96,16 @@ final class SimulatedClusters {
         }
         tell = List.copyOf(members);
       }
-      changed(tell);
+      changed(tell, from);
       return true;
     }
 
-    private static void changed(List<SimulatedClusterNode> members) {
+    /** Tells the members other than {@code from} (which reports its own change). */
+    private static void changed(List<SimulatedClusterNode> members, SimulatedClusterNode from) {
       for (SimulatedClusterNode m : members) {
-        m.clusterChanged();
+        if (m != from) {
+          m.clusterChanged();
+        }
       }
     }
   }
