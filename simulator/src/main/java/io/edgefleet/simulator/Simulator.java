@@ -625,13 +625,19 @@ public final class Simulator implements AutoCloseable {
     s.put("attestations", stats.attestations.sum());
     s.put("quarantined", stats.quarantined.get());
     Map<String, Integer> k3s = new TreeMap<>();
+    Map<String, Integer> k3sRunning = new TreeMap<>();
     for (VirtualDevice d : devices) {
       String p = d.k3s().phase();
       if (p != null) {
         k3s.merge(p, 1, Integer::sum);
+        String v = d.k3s().runningVersion();
+        if (p.equals(io.edgefleet.protocol.AgentMessage.ClusterNode.PHASE_RUNNING) && v != null) {
+          k3sRunning.merge(v, 1, Integer::sum);
+        }
       }
     }
     s.put("k3sPhases", k3s);
+    s.put("k3sRunning", k3sRunning);
     s.put("k3sClusters", clusters.size());
     s.put("artifactChecks", stats.artifactChecks.sum());
     s.put("tokenFetches", stats.tokenFetches.sum());
