@@ -918,18 +918,35 @@ public final class ScaleBench {
     c.put("simLastError", s.path("lastError").asText(null));
   }
 
-  /** Whether the cluster list item says every member runs {@code version}. */
+  /**
+   * Whether the cluster view says every member runs {@code version}: its members' versions, else
+   * the versions it lists as running.
+   */
   static boolean runsEverywhere(JsonNode cluster, String version) {
-    JsonNode running = cluster.path("kubernetesVersionRunning");
-    return running.isTextual() && running.asText().equals(version);
+    JsonNode members = cluster.path("members");
+    if (members.isArray() && !members.isEmpty()) {
+      for (JsonNode m : members) {
+        if (!version.equals(m.path("kubernetesVersion").asText())) {
+          return false;
+        }
+      }
+      return true;
+    }
+    JsonNode running = cluster.path("kubernetes").path("running");
+    return running.isArray()
+        && !running.isEmpty()
+        && java.util.stream.StreamSupport.stream(running.spliterator(), false)
+            .allMatch(v -> version.equals(v.asText()));
   }
 
   private Map<String, Object> clusterRequest(String name) {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("name", name);
     r.put("selector", "clusterpool=" + name);
-    r.put("servers", "3..3");
-    r.put("agents", "0..0");
+    r.put("serversMin", 3);
+    r.put("serversMax", 3);
+    r.put("agentsMin", 0);
+    r.put("agentsMax", 0);
     r.put("kubernetesVersion", K3S_V1);
     r.put("labels", Map.of("bench", "scale"));
     return r;
