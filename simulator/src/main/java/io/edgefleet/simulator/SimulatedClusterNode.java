@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -21,21 +23,26 @@ import java.util.function.DoubleSupplier;
 /**
  * A virtual device acting as a K3s node while its verified desired state has a {@link ClusterSpec}:
  * {@code DOWNLOADING} (a one-byte ranged GET of the K3s artifact over the device route, so the
- * artifact is checked to exist without moving it), the join token fetched over the device route,
- * {@code STARTING}, then {@code RUNNING} after the configured delays, or {@code FAILED} for the
- * configured share of starts. A running server joins the cluster's simulated etcd; every node
- * registers in the simulated API server. It reports {@link AgentMessage.ClusterNode} as the agent
- * does: on connect, on every change (its own or its cluster's) and every 30 seconds, once {@code
- * STOPPED} when the section goes. A new K3s version, configuration, labels or taints restart it
- * ({@code STARTING} then {@code RUNNING} at the new version); a running server carries out the
- * removals it is given. Every method is called holding {@code lock} (the device's monitor), and
- * completions take it again.
+ * artifact is checked to exist without moving it), the join token fetched over the device route and
+ * opened with the device's key, {@code STARTING}, then {@code RUNNING} after the configured delays,
+ * or {@code FAILED} for the configured share of starts. A running server joins the cluster's
+ * simulated etcd; every node registers in the simulated API server. It reports {@link
+ * AgentMessage.ClusterNode} as the agent does: on connect, on every change (its own or its
+ * cluster's) and every 30 seconds, once {@code STOPPED} when the section goes. A new K3s version,
+ * configuration, labels or taints restart it ({@code STARTING} then {@code RUNNING} at the new
+ * version); a running server carries out the removals it is given. Every method is called holding
+ * {@code lock} (the device's monitor), and completions take it again.
  */
 final class SimulatedClusterNode {
 
   /** Runs a task after a delay; the returned action cancels it. */
   interface Timers {
     Runnable after(Duration delay, Runnable task);
+  }
+
+  /** Opens a sealed secret with the device's own key (as the agent does): its plaintext. */
+  interface Unsealer {
+    byte[] open(DeviceSecret sealed) throws java.security.GeneralSecurityException;
   }
 
   /** One GET over the device's mutual-TLS link with extra header lines. */
@@ -48,6 +55,7 @@ final class SimulatedClusterNode {
   private final SimulatedClusters clusters;
   private final Timers timers;
   private final Http http;
+  private final Unsealer unsealer;
   private final Consumer<AgentMessage.ClusterNode> out;
   private final String address;
   private final DoubleSupplier random;
@@ -84,6 +92,7 @@ final class SimulatedClusterNode {
       SimulatedClusters clusters,
       Timers timers,
       Http http,
+      Unsealer unsealer,
       Consumer<AgentMessage.ClusterNode> out,
       String address,
       DoubleSupplier random,
@@ -93,6 +102,7 @@ final class SimulatedClusterNode {
     this.clusters = clusters;
     this.timers = timers;
     this.http = http;
+    this.unsealer = unsealer;
     this.out = out;
     this.address = address;
     this.random = random;
@@ -290,7 +300,8 @@ final class SimulatedClusterNode {
                 if (a != attempt || spec == null) {
                   return;
                 }
-                String problem = err != null ? rootMessage(err) : tokenProblem(resp, version);
+                String problem =
+                    err != null ? rootMessage(err) : tokenProblem(resp, version, unsealer);
                 if (problem != null) {
                   fail("join token version " + version + ": " + problem);
                   return;
@@ -303,23 +314,43 @@ final class SimulatedClusterNode {
             });
   }
 
-  /** What is wrong with a token answer; null when it is a sealed secret of that version. */
-  static String tokenProblem(Wire.Response resp, long version) {
+  /**
+   * What is wrong with a token answer; null when it is a secret of that version sealed to this
+   * device holding a token, as the agent checks it.
+   */
+  static String tokenProblem(Wire.Response resp, long version, Unsealer unsealer) {
     if (resp.status() != 200) {
       String code = errorCode(resp);
       return "HTTP " + resp.status() + (code == null ? "" : " " + code);
     }
+    DeviceSecret s;
     try {
-      DeviceSecret s = Json.mapper().readValue(resp.body(), DeviceSecret.class);
-      if (s.version() != version) {
-        return "the controller answered version " + s.version();
-      }
-      if (s.sealed() == null || s.sealed().isEmpty()) {
-        return "the answer holds no sealed token";
-      }
-      return null;
+      s = Json.mapper().readValue(resp.body(), DeviceSecret.class);
     } catch (IOException e) {
       return "the answer is not a sealed secret";
+    }
+    if (s.version() != version) {
+      return "the controller answered version " + s.version();
+    }
+    if (s.sealed() == null || s.sealed().isEmpty()) {
+      return "the answer holds no sealed token";
+    }
+    byte[] plain;
+    try {
+      plain = unsealer.open(s);
+    } catch (java.security.GeneralSecurityException | IllegalArgumentException e) {
+      return "it could not be opened with this device's key";
+    }
+    try {
+      String token = Json.mapper().readTree(plain).path("token").asText("");
+      if (token.isEmpty() || Base64.getDecoder().decode(token).length == 0) {
+        return "the sealed token holds no key 'token'";
+      }
+      return null;
+    } catch (IOException | IllegalArgumentException e) {
+      return "the sealed token arrived malformed";
+    } finally {
+      Arrays.fill(plain, (byte) 0);
     }
   }
 

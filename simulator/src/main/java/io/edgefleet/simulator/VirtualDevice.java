@@ -118,6 +118,12 @@ final class VirtualDevice {
               return () -> f.cancel(false);
             },
             (path, headers) -> net.http("GET", path, null, true, headers),
+            box ->
+                io.edgefleet.protocol.tls.SealedBox.open(
+                    new io.edgefleet.protocol.tls.SoftwareKeyAgreement(credential.key()),
+                    java.util.Base64.getDecoder().decode(box.sealed()),
+                    io.edgefleet.protocol.tls.SealedBox.secretAad(
+                        deviceId, box.name(), box.version())),
             this::sendClusterNode,
             SimulatedClusterNode.address(index),
             () -> ThreadLocalRandom.current().nextDouble(),

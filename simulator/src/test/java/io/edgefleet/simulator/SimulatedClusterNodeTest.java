@@ -10,6 +10,7 @@ import io.edgefleet.protocol.Json;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,10 @@ import org.junit.jupiter.api.Test;
 class SimulatedClusterNodeTest {
   private static final ArtifactRef V1 = new ArtifactRef("sha256:" + "1".repeat(64), 1000);
   private static final ArtifactRef V2 = new ArtifactRef("sha256:" + "2".repeat(64), 2000);
+
+  /** The sealed box the fake unsealer opens; any other fails as a wrong key would. */
+  private static final String SEALED = "c2VhbGVk";
+
   private static final K3sBehaviour BEHAVIOUR =
       new K3sBehaviour(Duration.ofSeconds(2), Duration.ofSeconds(3), 0, Duration.ofSeconds(30));
 
@@ -86,7 +91,7 @@ class SimulatedClusterNodeTest {
           new Wire.Response(
               200,
               Map.of(),
-              Json.writeBytes(new DeviceSecret("cluster-" + cluster, version, "", "c2VhbGVk"))));
+              Json.writeBytes(new DeviceSecret("cluster-" + cluster, version, "", SEALED))));
     }
   }
 
@@ -109,6 +114,12 @@ class SimulatedClusterNodeTest {
               clusters,
               timers,
               routes,
+              box -> {
+                if (!box.sealed().equals(SEALED)) {
+                  throw new java.security.GeneralSecurityException("Tag mismatch");
+                }
+                return "{\"token\":\"SzEwdG9rZW4=\"}".getBytes(StandardCharsets.UTF_8);
+              },
               reports::add,
               SimulatedClusterNode.address(index),
               () -> roll,
@@ -449,10 +460,32 @@ class SimulatedClusterNodeTest {
     assertThat(
             SimulatedClusterNode.artifactProblem(new Wire.Response(416, Map.of(), new byte[0]), 5))
         .isEqualTo("HTTP 416");
+    SimulatedClusterNode.Unsealer unsealer =
+        box -> {
+          if (box.sealed().equals("bad")) {
+            throw new java.security.GeneralSecurityException("Tag mismatch");
+          }
+          return Base64.getDecoder().decode(box.sealed());
+        };
     assertThat(
             SimulatedClusterNode.tokenProblem(
-                new Wire.Response(200, Map.of(), "not json".getBytes()), 1))
+                new Wire.Response(200, Map.of(), "not json".getBytes()), 1, unsealer))
         .isEqualTo("the answer is not a sealed secret");
+    assertThat(SimulatedClusterNode.tokenProblem(token(2, "x"), 1, unsealer))
+        .isEqualTo("the controller answered version 2");
+    assertThat(SimulatedClusterNode.tokenProblem(token(1, "bad"), 1, unsealer))
+        .isEqualTo("it could not be opened with this device's key");
+    String empty = Base64.getEncoder().encodeToString("{}".getBytes(StandardCharsets.UTF_8));
+    assertThat(SimulatedClusterNode.tokenProblem(token(1, empty), 1, unsealer))
+        .isEqualTo("the sealed token holds no key 'token'");
+    String good =
+        Base64.getEncoder().encodeToString("{\"token\":\"SzEw\"}".getBytes(StandardCharsets.UTF_8));
+    assertThat(SimulatedClusterNode.tokenProblem(token(1, good), 1, unsealer)).isNull();
+  }
+
+  private static Wire.Response token(long version, String sealed) {
+    return new Wire.Response(
+        200, Map.of(), Json.writeBytes(new DeviceSecret("cluster-x", version, "", sealed)));
   }
 
   @Test
