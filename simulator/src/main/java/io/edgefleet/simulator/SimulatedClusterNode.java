@@ -234,7 +234,7 @@ final class SimulatedClusterNode {
                 }
                 String problem = err != null ? rootMessage(err) : artifactProblem(resp, size);
                 if (problem != null) {
-                  fail("K3s " + digest + ": " + problem);
+                  failAndRetry("K3s " + digest + ": " + problem);
                   return;
                 }
                 pending =
@@ -303,7 +303,7 @@ final class SimulatedClusterNode {
                 String problem =
                     err != null ? rootMessage(err) : tokenProblem(resp, version, unsealer);
                 if (problem != null) {
-                  fail("join token version " + version + ": " + problem);
+                  failAndRetry("join token version " + version + ": " + problem);
                   return;
                 }
                 heldToken = version;
@@ -395,6 +395,7 @@ final class SimulatedClusterNode {
     }
     phase = ClusterNodePhase.RUNNING;
     message = null;
+    failures = 0;
     if (isServer()) {
       cluster.addEtcdMember(spec.nodeName(), address, this);
     }
@@ -402,6 +403,34 @@ final class SimulatedClusterNode {
     carryOutRemovals();
     report();
   }
+
+  /**
+   * A fetch failed: {@code FAILED} with the reason, and the start is tried again after a backoff (5
+   * s, doubling up to 60 s), as the agent's supervision does.
+   */
+  private void failAndRetry(String why) {
+    fail(why);
+    failures++;
+    long a = attempt;
+    Duration wait = RETRY.multipliedBy(1L << Math.min(failures - 1, 4));
+    pending =
+        timers.after(
+            wait.compareTo(MAX_RETRY) > 0 ? MAX_RETRY : wait,
+            () -> {
+              synchronized (lock) {
+                if (a == attempt && spec != null) {
+                  started = null;
+                  begin();
+                }
+              }
+            });
+  }
+
+  static final Duration RETRY = Duration.ofSeconds(5);
+  static final Duration MAX_RETRY = Duration.ofSeconds(60);
+
+  /** Failed fetches in a row. */
+  private int failures;
 
   private void fail(String why) {
     pending.run();
