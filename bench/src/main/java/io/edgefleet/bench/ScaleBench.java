@@ -191,7 +191,10 @@ public final class ScaleBench {
             n,
             steady != null ? steady : 60,
             link,
-            full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
+            // Clusters: thousands of enrollments and cluster formations on a shared machine.
+            full || clusterCount > 0
+                ? TimeUnit.MINUTES.toMillis(20)
+                : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
     if (attestation) {
       b.tpmCa = work.resolve("tpm-ca");
