@@ -10,6 +10,13 @@
 #            app deployed to '*' and upgraded (default rollout policy), timed the same way
 #   storm    kill -9 the controller with N connected and restart it: time until all are back and
 #            in sync, peak CPU, gaveUp == 0 and connected == N at the end
+#   clusters (only when named: --scenarios clusters [--clusters C], N = 3*C unless --devices)
+#            the simulator's devices act as K3s nodes (2 s to fetch a binary, 3 s to start): tags
+#            3 devices per pool (clusterpool=pool-<i>), pushes K3s artifacts for two versions,
+#            creates one cluster per pool (3..3 servers) and times formation until every cluster
+#            is READY (total, p50/p99 per cluster); then creates a profile whose Kubernetes layer
+#            bumps the version and times it until every member runs it and every cluster is READY;
+#            controller CPU seconds and RSS. Writes bench/results/scale-clusters-<C>-<date>.json
 #
 #   bench/scale.sh --profile small|full [--devices N] [--link lan|cellular|satellite|flaky]
 #                  [--jfr DIR]   (a JFR recording of the controller per scenario, DIR/<scenario>.jfr)
@@ -33,8 +40,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PROFILE=small
+CLUSTERS=
+SCENARIOS=
 for ((i = 1; i <= $#; i++)); do
   if [ "${!i}" = "--profile" ]; then j=$((i + 1)); PROFILE="${!j}"; fi
+  if [ "${!i}" = "--clusters" ]; then j=$((i + 1)); CLUSTERS="${!j}"; fi
+  if [ "${!i}" = "--scenarios" ]; then j=$((i + 1)); SCENARIOS="${!j}"; fi
 done
 case "$PROFILE" in small|full) ;; *) echo "usage: bench/scale.sh --profile small|full [--devices N]" >&2; exit 2 ;; esac
 "$ROOT/edgefleet" --version >/dev/null   # builds the distribution (controller, simulator) on first use
@@ -51,6 +62,9 @@ edgefleet_find_jdk
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open files limit: $(ulimit -n)"
 OUT="$ROOT/bench/results/scale-$PROFILE-$(date -u +%Y%m%d).json"
+if [ "$SCENARIOS" = "clusters" ]; then
+  OUT="$ROOT/bench/results/scale-clusters-${CLUSTERS:-default}-$(date -u +%Y%m%d).json"
+fi
 "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
   -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.ScaleBench \
   --root "$ROOT" --out "$OUT" "$@"

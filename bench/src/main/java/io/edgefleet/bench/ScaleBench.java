@@ -123,6 +123,7 @@ public final class ScaleBench {
     Path jfr = null;
     java.util.Set<String> scenarios = ALL_SCENARIOS;
     boolean attestation = false;
+    Integer clusters = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--profile" -> profile = args[++i];
@@ -134,6 +135,7 @@ public final class ScaleBench {
         case "--jfr" -> jfr = Path.of(args[++i]).toAbsolutePath();
         case "--scenarios" -> scenarios = java.util.Set.of(args[++i].split(","));
         case "--attestation" -> attestation = true;
+        case "--clusters" -> clusters = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -144,6 +146,23 @@ public final class ScaleBench {
           default -> throw new IllegalArgumentException("--profile small|full, not " + profile);
         };
     int n = devices != null ? devices : full ? 100_000 : 1_000;
+    int clusterCount = 0;
+    if (scenarios.contains("clusters")) {
+      // Three devices per cluster: --clusters sets the fleet unless --devices is given.
+      clusterCount = clusters != null ? clusters : n / 3;
+      if (devices == null) {
+        n = 3 * clusterCount;
+      }
+      if (clusterCount < 1 || 3 * clusterCount > n) {
+        throw new IllegalArgumentException(
+            "--clusters "
+                + clusterCount
+                + " needs "
+                + 3 * clusterCount
+                + " devices; --devices is "
+                + n);
+      }
+    }
     // Each device is one socket in the controller and one in the simulator, and a process may
     // hold only RLIMIT_NOFILE descriptors: beyond that the figures would be of refused
     // connections, not of the controller.
@@ -172,13 +191,17 @@ public final class ScaleBench {
             n,
             steady != null ? steady : 60,
             link,
-            full ? TimeUnit.MINUTES.toMillis(20) : TimeUnit.SECONDS.toMillis(120));
+            // Clusters: thousands of enrollments and cluster formations on a shared machine.
+            full || clusterCount > 0
+                ? TimeUnit.MINUTES.toMillis(20)
+                : TimeUnit.SECONDS.toMillis(120));
     b.jfrDir = jfr;
     if (attestation) {
       b.tpmCa = work.resolve("tpm-ca");
       io.edgefleet.protocol.tpm.SoftEkCa.loadOrCreate(b.tpmCa, "edgefleet simulator TPM EK CA");
     }
     b.scenarios = scenarios;
+    b.clusterCount = clusterCount;
     if (capped != null) {
       b.result.put("capped", capped);
     }
@@ -226,7 +249,10 @@ public final class ScaleBench {
                 + " --link "
                 + link
                 + " --stats FILE --state DIR"
-                + (tpmCa != null ? " --attestation --tpm-ca DIR" : ""),
+                + (tpmCa != null ? " --attestation --tpm-ca DIR" : "")
+                + (clusterCount > 0
+                    ? " --k3s-download-time " + K3S_DOWNLOAD + " --k3s-start-time " + K3S_START
+                    : ""),
             "jvmFlags",
             String.join(" ", SIM_OPTS)));
     log("work directory %s, controller port %d", work, port);
@@ -251,6 +277,9 @@ public final class ScaleBench {
       }
       if (scenarios.contains("storm")) {
         profiled("storm", this::storm);
+      }
+      if (scenarios.contains("clusters")) {
+        profiled("clusters", this::clusters);
       }
     } catch (RuntimeException e) {
       // Keep what was measured; the error says where it stopped.
@@ -376,7 +405,10 @@ public final class ScaleBench {
     result.put("connect", connect);
   }
 
-  /** The scenarios after connect, all by default ({@code --scenarios steady,fan-out,storm}). */
+  /**
+   * The scenarios after connect, all but clusters by default ({@code --scenarios
+   * steady,fan-out,storm,clusters}).
+   */
   static final java.util.Set<String> ALL_SCENARIOS = java.util.Set.of("steady", "fan-out", "storm");
 
   private java.util.Set<String> scenarios = ALL_SCENARIOS;
@@ -750,6 +782,296 @@ public final class ScaleBench {
     result.put("storm", storm);
   }
 
+  // ---------------------------------------------------------------- clusters
+
+  /** The K3s versions of the clusters scenario: formed at the first, bumped to the second. */
+  static final String K3S_V1 = "v1.20.2+k3s1";
+
+  static final String K3S_V2 = "v1.20.4+k3s1";
+
+  /** The profile every benchmark cluster follows (selector over the clusters' labels). */
+  static final String CLUSTER_PROFILE = "scale-clusters";
+
+  /** Simulated K3s: how long a node takes to fetch the binary and to become ready. */
+  static final String K3S_DOWNLOAD = "2s";
+
+  static final String K3S_START = "3s";
+
+  /** Clusters of 3 servers ({@code --clusters}); 0: the scenario does not run. */
+  private int clusterCount;
+
+  /**
+   * Clusters from tags: tags 3 devices per pool ({@code clusterpool=pool-<i>}), pushes a K3s binary
+   * for two versions, creates one cluster per pool (3..3 servers) and times formation until every
+   * cluster is READY; then publishes a profile whose Kubernetes layer bumps the version and times
+   * it until every member runs the new version and every cluster is READY again.
+   */
+  private void clusters() throws Exception {
+    int n = clusterCount;
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("clusters", n);
+    c.put("nodesPerCluster", 3);
+    c.put(
+        "k3s", Map.of("from", K3S_V1, "to", K3S_V2, "download", K3S_DOWNLOAD, "start", K3S_START));
+    result.put("clusters", c);
+
+    // Devices by their simulator index (serial sim-<fleet>-<index>).
+    Map<Integer, String> byIndex = new java.util.TreeMap<>();
+    String after = null;
+    do {
+      JsonNode page =
+          checked(
+              admin.get("/api/v1/devices?limit=1000" + (after == null ? "" : "&after=" + after)));
+      for (JsonNode d : page.path("items")) {
+        String serial = d.path("serial").asText();
+        int dash = serial.lastIndexOf('-');
+        byIndex.put(Integer.parseInt(serial.substring(dash + 1)), d.path("id").asText());
+      }
+      after = page.path("next").isTextual() ? page.path("next").asText() : null;
+    } while (after != null);
+    if (byIndex.size() < 3 * n) {
+      throw new IllegalStateException(
+          byIndex.size() + " devices enrolled; " + n + " clusters of 3 need " + 3 * n);
+    }
+    long tagStart = System.nanoTime();
+    List<Integer> indices = new ArrayList<>(byIndex.keySet()).subList(0, 3 * n);
+    parallel(
+        indices,
+        i ->
+            checked(
+                admin.patch(
+                    "/api/v1/devices/" + byIndex.get(i) + "/tags",
+                    Map.of("set", Map.of("clusterpool", "pool-" + (i / 3))))));
+    c.put("tagSeconds", seconds(tagStart));
+    log("clusters: tagged %d devices into %d pools in %.1f s", 3 * n, n, seconds(tagStart));
+
+    for (String v : List.of(K3S_V1, K3S_V2)) {
+      // A stand-in binary: any bytes, different per version (a different digest).
+      byte[] binary = new byte[4 << 20];
+      new java.util.Random(v.hashCode()).nextBytes(binary);
+      checked(
+          admin.raw(
+              "POST",
+              "/api/v1/artifacts?kind=k3s&arch=amd64&version="
+                  + java.net.URLEncoder.encode(v, StandardCharsets.UTF_8),
+              binary,
+              adminToken(),
+              "application/octet-stream"));
+    }
+    log("clusters: pushed the K3s artifacts %s and %s", K3S_V1, K3S_V2);
+
+    // Formation.
+    long cpu0 = sampler.cpuTicks();
+    long start = System.nanoTime();
+    Map<String, Long> created = new java.util.concurrent.ConcurrentHashMap<>();
+    List<Integer> pools = java.util.stream.IntStream.range(0, n).boxed().toList();
+    parallel(
+        pools,
+        i -> {
+          checked(admin.post("/api/v1/clusters", clusterRequest("pool-" + i)));
+          created.put("pool-" + i, System.nanoTime());
+        });
+    double createSeconds = seconds(start);
+    log("clusters: created %d clusters in %.1f s", n, createSeconds);
+    Map<String, Object> formation =
+        untilClusters(
+            created,
+            start,
+            cpu0,
+            cl -> cl.path("state").asText().equals("READY"),
+            s -> s.path("k3sRunning").path(K3S_V1).asLong() >= 3L * n);
+    formation.put("createSeconds", createSeconds);
+    c.put("formation", formation);
+
+    // The bump: a profile every benchmark cluster follows, whose Kubernetes layer is the new
+    // version; creating it publishes version 1 and starts its rollout (one batch).
+    long cpu1 = sampler.cpuTicks();
+    long bumpStart = System.nanoTime();
+    checked(
+        admin.post(
+            "/api/v1/profiles",
+            Map.of(
+                "name",
+                CLUSTER_PROFILE,
+                "selector",
+                "bench=scale",
+                "layers",
+                List.of(Map.of("name", "k3s", "kind", "kubernetes", "kubernetesVersion", K3S_V2)),
+                "rollout",
+                "{}")));
+    Map<String, Long> bumpStarted = new java.util.HashMap<>();
+    for (String name : created.keySet()) {
+      bumpStarted.put(name, bumpStart);
+    }
+    Map<String, Object> bump =
+        untilClusters(
+            bumpStarted,
+            bumpStart,
+            cpu1,
+            cl -> cl.path("state").asText().equals("READY") && runsEverywhere(cl, K3S_V2),
+            s -> s.path("k3sRunning").path(K3S_V2).asLong() >= 3L * n);
+    c.put("bump", bump);
+    c.put("controllerRssBytes", rss(pid(controller)));
+    c.put("controllerHeapUsedAfterGcBytes", heapAfterGc(pid(controller)));
+    JsonNode s = stats();
+    c.put("simK3sPhases", s.path("k3sPhases"));
+    c.put("simArtifactChecks", s.path("artifactChecks").asLong());
+    c.put("simTokenFetches", s.path("tokenFetches").asLong());
+    c.put("simClusterReports", s.path("clusterReports").asLong());
+    c.put("simLastError", s.path("lastError").asText(null));
+  }
+
+  /**
+   * Whether the cluster view says every member runs {@code version}: its members' versions, else
+   * the versions it lists as running.
+   */
+  static boolean runsEverywhere(JsonNode cluster, String version) {
+    JsonNode members = cluster.path("members");
+    if (members.isArray() && !members.isEmpty()) {
+      for (JsonNode m : members) {
+        if (!version.equals(m.path("kubernetesVersion").asText())) {
+          return false;
+        }
+      }
+      return true;
+    }
+    JsonNode running = cluster.path("kubernetes").path("running");
+    return running.isArray()
+        && !running.isEmpty()
+        && java.util.stream.StreamSupport.stream(running.spliterator(), false)
+            .allMatch(v -> version.equals(v.asText()));
+  }
+
+  private Map<String, Object> clusterRequest(String name) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("name", name);
+    r.put("selector", "clusterpool=" + name);
+    r.put("serversMin", 3);
+    r.put("serversMax", 3);
+    r.put("agentsMin", 0);
+    r.put("agentsMax", 0);
+    r.put("kubernetesVersion", K3S_V1);
+    r.put("labels", Map.of("bench", "scale"));
+    return r;
+  }
+
+  /**
+   * Polls the cluster list until every cluster of {@code since} is {@code done} (timed from its own
+   * start) and {@code simDone} holds for the simulator's counters: the total, and p50/p99 of the
+   * clusters' own times.
+   */
+  private Map<String, Object> untilClusters(
+      Map<String, Long> since,
+      long start,
+      long cpu0,
+      java.util.function.Predicate<JsonNode> done,
+      java.util.function.Predicate<JsonNode> simDone)
+      throws Exception {
+    Map<String, Double> doneAfter = new java.util.HashMap<>();
+    Map<String, String> lastState = new java.util.HashMap<>();
+    long deadline = System.currentTimeMillis() + Math.max(phaseTimeoutMillis, 1_200_000);
+    Double allDone = null;
+    Double simAll = null;
+    long lastLog = 0;
+    while ((allDone == null || simAll == null) && System.currentTimeMillis() < deadline) {
+      JsonNode list = checked(admin.get("/api/v1/clusters"));
+      long now = System.nanoTime();
+      for (JsonNode cl : list.path("items")) {
+        String name = cl.path("name").asText();
+        lastState.put(name, cl.path("state").asText());
+        if (since.containsKey(name) && !doneAfter.containsKey(name) && done.test(cl)) {
+          doneAfter.put(name, Math.round((now - since.get(name)) / 1e8) / 10.0);
+        }
+      }
+      JsonNode s = stats();
+      if (simAll == null && simDone.test(s)) {
+        simAll = seconds(start);
+      }
+      if (allDone == null && doneAfter.size() >= since.size()) {
+        allDone = seconds(start);
+      }
+      if (System.nanoTime() - lastLog > TimeUnit.SECONDS.toNanos(10)) {
+        lastLog = System.nanoTime();
+        log(
+            "  %.0f s: clusters %s, done %d/%d; nodes %s, running %s",
+            seconds(start),
+            count(lastState),
+            doneAfter.size(),
+            since.size(),
+            s.path("k3sPhases"),
+            s.path("k3sRunning"));
+      }
+      Thread.sleep(1_000);
+    }
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("completed", allDone != null && simAll != null);
+    r.put("secondsUntilAllClusters", allDone);
+    r.put("secondsUntilAllNodes", simAll);
+    List<Double> times = new ArrayList<>(doneAfter.values());
+    java.util.Collections.sort(times);
+    r.put("clustersDone", times.size());
+    r.put("perClusterSecondsP50", percentile(times, 0.5));
+    r.put("perClusterSecondsP99", percentile(times, 0.99));
+    r.put("perClusterSecondsMax", times.isEmpty() ? null : times.getLast());
+    r.put("statesAtEnd", count(lastState));
+    double secs = seconds(start);
+    long cpu = sampler.cpuTicks() - cpu0;
+    r.put("controllerCpuSeconds", cpu / (double) clockTicks);
+    r.put("controllerMeanCpuPercent", 100 * cpu / (double) clockTicks / secs);
+    r.put("controllerPeakCpuPercent", sampler.peakPercentSince(start));
+    r.put("controllerRssBytes", rss(pid(controller)));
+    log("clusters: %s", r);
+    return r;
+  }
+
+  private static Map<String, Integer> count(Map<String, String> states) {
+    Map<String, Integer> m = new java.util.TreeMap<>();
+    states.values().forEach(st -> m.merge(st, 1, Integer::sum));
+    return m;
+  }
+
+  private static Double percentile(List<Double> sorted, double p) {
+    if (sorted.isEmpty()) {
+      return null;
+    }
+    int i = (int) Math.ceil(p * sorted.size()) - 1;
+    return sorted.get(Math.max(0, Math.min(sorted.size() - 1, i)));
+  }
+
+  private interface Each<T> {
+    void accept(T t) throws Exception;
+  }
+
+  /** Runs {@code each} over {@code items} on 4 threads (admin requests in flight). */
+  private static <T> void parallel(List<T> items, Each<T> each) throws Exception {
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+      for (T t : items) {
+        fs.add(
+            pool.submit(
+                () -> {
+                  each.accept(t);
+                  return null;
+                }));
+      }
+      for (var f : fs) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw e.getCause() instanceof Exception x ? x : new IllegalStateException(e.getCause());
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private String adminToken() throws IOException {
+    return Files.readString(controllerData.resolve("admin-token")).trim();
+  }
+
   // ---------------------------------------------------------------- processes
 
   private void startController() throws Exception {
@@ -810,6 +1132,10 @@ public final class ScaleBench {
             .redirectOutput(work.resolve("sim.log").toFile());
     if (tpmCa != null) {
       pb.command().addAll(List.of("--attestation", "--tpm-ca", tpmCa.toString()));
+    }
+    if (clusterCount > 0) {
+      pb.command()
+          .addAll(List.of("--k3s-download-time", K3S_DOWNLOAD, "--k3s-start-time", K3S_START));
     }
     if (devices > 5_000) {
       // One source address has ~28k ephemeral ports, shared by the sockets and the enrollment

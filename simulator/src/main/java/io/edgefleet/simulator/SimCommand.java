@@ -115,6 +115,27 @@ public final class SimCommand implements Callable<Integer> {
   Path tpmCa;
 
   @Option(
+      names = "--k3s-download-time",
+      defaultValue = "2s",
+      description =
+          "cluster members: how long fetching a K3s binary takes (after a one-byte check that the"
+              + " controller has it) (default: ${DEFAULT-VALUE})")
+  String k3sDownload;
+
+  @Option(
+      names = "--k3s-start-time",
+      defaultValue = "3s",
+      description =
+          "cluster members: how long K3s takes from start to ready (default: ${DEFAULT-VALUE})")
+  String k3sStart;
+
+  @Option(
+      names = "--k3s-fail-rate",
+      defaultValue = "0",
+      description = "cluster members: probability that a K3s start ends FAILED (0..1)")
+  double k3sFailRate;
+
+  @Option(
       names = "--duration",
       description = "stop after this long (default: run until interrupted)")
   String duration;
@@ -138,7 +159,12 @@ public final class SimCommand implements Callable<Integer> {
             io.edgefleet.protocol.Durations.parse(maxBackoff),
             io.edgefleet.protocol.Durations.parse(rampUp),
             kubernetesVersions,
-            attestation ? (tpmCa != null ? tpmCa : state.resolve("tpm-ca")) : null);
+            attestation ? (tpmCa != null ? tpmCa : state.resolve("tpm-ca")) : null,
+            new K3sBehaviour(
+                io.edgefleet.protocol.Durations.parse(k3sDownload),
+                io.edgefleet.protocol.Durations.parse(k3sStart),
+                k3sFailRate,
+                K3sBehaviour.DEFAULT.reportEvery()));
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",

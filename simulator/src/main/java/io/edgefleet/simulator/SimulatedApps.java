@@ -265,6 +265,7 @@ final class SimulatedApps {
     if (link != null) {
       link.send(report());
     }
+    device.k3s().desired(state.generation(), state.cluster());
   }
 
   /** The key ids this device reports it trusts; none before it took a document. */

@@ -65,10 +65,20 @@ final class SimulatedLink {
 
   /** One request on its own connection (the agent's client also opens one per exchange here). */
   CompletableFuture<Wire.Response> http(String method, String path, byte[] body, boolean mutual) {
+    return http(method, path, body, mutual, "");
+  }
+
+  /** One request with extra header lines ({@code Name: value\r\n} each). */
+  CompletableFuture<Wire.Response> http(
+      String method, String path, byte[] body, boolean mutual, String headers) {
     CompletableFuture<Wire.Response> result = new CompletableFuture<>();
     ByteBuffer request =
         Wire.request(
-            method, sim.hostHeader, path, body, "Accept-Encoding: gzip\r\nConnection: close\r\n");
+            method,
+            sim.hostHeader,
+            path,
+            body,
+            "Accept-Encoding: gzip\r\nConnection: close\r\n" + headers);
     long delay = upDelay(request.remaining()) + roundTrip();
     sim.scheduler.schedule(
         () -> {

@@ -77,7 +77,8 @@ public final class Simulator implements AutoCloseable {
       Duration maxBackoff,
       Duration rampUp,
       List<String> kubernetesVersions,
-      Path tpmCaDir) {
+      Path tpmCaDir,
+      K3sBehaviour k3s) {
     /** What simulated clusters run unless told otherwise. */
     public static final String DEFAULT_KUBERNETES_VERSION = "v1.30.6";
 
@@ -94,6 +95,7 @@ public final class Simulator implements AutoCloseable {
       outages = List.copyOf(outages);
       sourceAddresses = List.copyOf(sourceAddresses);
       kubernetesVersions = List.copyOf(kubernetesVersions);
+      k3s = k3s == null ? K3sBehaviour.DEFAULT : k3s;
       for (String v : kubernetesVersions) {
         if (!v.equals(NO_KUBERNETES) && !DeviceFacts.KUBERNETES_VERSION.matcher(v).matches()) {
           throw new IllegalArgumentException(
@@ -138,7 +140,8 @@ public final class Simulator implements AutoCloseable {
           maxBackoff,
           rampUp,
           versions,
-          tpmCaDir);
+          tpmCaDir,
+          k3s);
     }
 
     public static Options of(Path bootstrapFile, int devices, Path stateDir) {
@@ -158,7 +161,8 @@ public final class Simulator implements AutoCloseable {
           Duration.ofSeconds(60),
           Duration.ZERO,
           List.of(DEFAULT_KUBERNETES_VERSION),
-          null);
+          null,
+          K3sBehaviour.DEFAULT);
     }
 
     /** Devices present a software TPM whose EK CA lives in {@code caDir}. */
@@ -179,7 +183,30 @@ public final class Simulator implements AutoCloseable {
           maxBackoff,
           rampUp,
           kubernetesVersions,
-          caDir);
+          caDir,
+          k3s);
+    }
+
+    /** How the devices behave as K3s nodes when their desired state makes them cluster members. */
+    public Options withK3s(K3sBehaviour behaviour) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp,
+          kubernetesVersions,
+          tpmCaDir,
+          behaviour);
     }
 
     /** Whether devices present a (software) TPM. */
@@ -204,7 +231,8 @@ public final class Simulator implements AutoCloseable {
           maxBackoff,
           rampUp,
           kubernetesVersions,
-          tpmCaDir);
+          tpmCaDir,
+          k3s);
     }
 
     public Options withMaxBackoff(Duration d) {
@@ -224,7 +252,8 @@ public final class Simulator implements AutoCloseable {
           d,
           rampUp,
           kubernetesVersions,
-          tpmCaDir);
+          tpmCaDir,
+          k3s);
     }
 
     public Options withSourceAddresses(List<InetAddress> addresses) {
@@ -244,7 +273,8 @@ public final class Simulator implements AutoCloseable {
           maxBackoff,
           rampUp,
           kubernetesVersions,
-          tpmCaDir);
+          tpmCaDir,
+          k3s);
     }
   }
 
@@ -276,6 +306,11 @@ public final class Simulator implements AutoCloseable {
     final LongAdder activations = new LongAdder();
     final LongAdder attestations = new LongAdder();
     final AtomicInteger quarantined = new AtomicInteger();
+    final LongAdder artifactChecks = new LongAdder();
+    final LongAdder tokenFetches = new LongAdder();
+    final LongAdder clusterReports = new LongAdder();
+    final LongAdder clusterFailures = new LongAdder();
+    final LongAdder clusterRemovals = new LongAdder();
     volatile String lastError;
   }
 
@@ -342,6 +377,7 @@ public final class Simulator implements AutoCloseable {
   final String host;
   final String hostHeader;
   final Identities identities;
+  final SimulatedClusters clusters = new SimulatedClusters();
 
   /** The software TPMs' shared parts with {@code --attestation}; null otherwise. */
   final SimulatedTpm.Fleet tpms;
@@ -588,6 +624,26 @@ public final class Simulator implements AutoCloseable {
     s.put("activations", stats.activations.sum());
     s.put("attestations", stats.attestations.sum());
     s.put("quarantined", stats.quarantined.get());
+    Map<String, Integer> k3s = new TreeMap<>();
+    Map<String, Integer> k3sRunning = new TreeMap<>();
+    for (VirtualDevice d : devices) {
+      String p = d.k3s().phase();
+      if (p != null) {
+        k3s.merge(p, 1, Integer::sum);
+        String v = d.k3s().runningVersion();
+        if (p.equals(io.edgefleet.protocol.AgentMessage.ClusterNode.PHASE_RUNNING) && v != null) {
+          k3sRunning.merge(v, 1, Integer::sum);
+        }
+      }
+    }
+    s.put("k3sPhases", k3s);
+    s.put("k3sRunning", k3sRunning);
+    s.put("k3sClusters", clusters.size());
+    s.put("artifactChecks", stats.artifactChecks.sum());
+    s.put("tokenFetches", stats.tokenFetches.sum());
+    s.put("clusterReports", stats.clusterReports.sum());
+    s.put("clusterFailures", stats.clusterFailures.sum());
+    s.put("clusterRemovals", stats.clusterRemovals.sum());
     Map<String, Integer> states = new java.util.TreeMap<>();
     for (VirtualDevice d : devices) {
       states.merge(d.state.name(), 1, Integer::sum);

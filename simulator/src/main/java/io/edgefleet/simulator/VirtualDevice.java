@@ -73,6 +73,7 @@ final class VirtualDevice {
   private final SimulatedLink net;
   private final SimulatedApps apps;
   private final SimulatedTelemetry telemetry;
+  private final SimulatedClusterNode k3s;
   private final long bootId = ThreadLocalRandom.current().nextLong();
 
   volatile State state = State.NEW;
@@ -106,6 +107,38 @@ final class VirtualDevice {
     this.net = new SimulatedLink(sim, this);
     this.apps = new SimulatedApps(sim, this, net);
     this.telemetry = new SimulatedTelemetry(sim.stats);
+    this.k3s =
+        new SimulatedClusterNode(
+            this,
+            sim.options.k3s(),
+            sim.clusters,
+            (delay, task) -> {
+              ScheduledFuture<?> f =
+                  sim.scheduler.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
+              return () -> f.cancel(false);
+            },
+            (path, headers) -> net.http("GET", path, null, true, headers),
+            box ->
+                io.edgefleet.protocol.tls.SealedBox.open(
+                    new io.edgefleet.protocol.tls.SoftwareKeyAgreement(credential.key()),
+                    java.util.Base64.getDecoder().decode(box.sealed()),
+                    io.edgefleet.protocol.tls.SealedBox.secretAad(
+                        deviceId, box.name(), box.version())),
+            this::sendClusterNode,
+            SimulatedClusterNode.address(index),
+            () -> ThreadLocalRandom.current().nextDouble(),
+            sim.stats);
+  }
+
+  /** The K3s node this device is while its desired state makes it a cluster member. */
+  SimulatedClusterNode k3s() {
+    return k3s;
+  }
+
+  private synchronized void sendClusterNode(AgentMessage.ClusterNode report) {
+    if (link != null && state == State.CONNECTED) {
+      link.send(report);
+    }
   }
 
   boolean enrolled() {
@@ -143,6 +176,7 @@ final class VirtualDevice {
   synchronized void stop() {
     state = State.STOPPED;
     cancelTelemetry();
+    k3s.close();
     if (timer != null) {
       timer.cancel(false);
     }
@@ -434,6 +468,7 @@ final class VirtualDevice {
     }
     telemetry.connected(l, welcome);
     apps.connected(l, welcome);
+    k3s.connected();
   }
 
   private synchronized void summarise(ControllerLink l) {
