@@ -25,7 +25,6 @@ import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
 import io.edgefleet.controller.clusters.ClusterTokens;
 import io.edgefleet.controller.clusters.Clusters;
-import io.edgefleet.controller.clusters.ProfileSource;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
 import io.edgefleet.controller.desired.AppCatalog;
@@ -360,7 +359,7 @@ public final class Controller implements AutoCloseable {
               presence::snapshot,
               trust.devices()::quarantined,
               new K3sBinaries(artifacts),
-              ProfileSource.NONE,
+              profileSource,
               clusterSections,
               devices::setClusterTags,
               desired::request,
