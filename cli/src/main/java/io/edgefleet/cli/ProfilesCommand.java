@@ -302,8 +302,9 @@ final class ProfilesCommand {
   @Command(
       name = "diff",
       description = {
-        "What changes from one version of a profile to another, per layer; with --cluster,",
-        "the cluster's rendered manifests as a unified diff and whether its nodes restart."
+        "What changes from one version of a profile to another, per layer.",
+        "With --cluster, also the cluster's rendered manifests as a unified diff and whether its"
+            + " nodes restart."
       })
   static final class Diff extends TokenCommand {
     @Parameters(
