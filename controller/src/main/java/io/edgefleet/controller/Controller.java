@@ -20,6 +20,7 @@ import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
+import io.edgefleet.controller.clusters.ClusterImports;
 import io.edgefleet.controller.clusters.ClusterRoutes;
 import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
@@ -142,6 +143,7 @@ public final class Controller implements AutoCloseable {
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
   private final ClusterEngine clusterEngine;
+  private final ClusterImports clusterImports;
 
   /** How often every cluster is planned even when nothing reported (offline grace, failover). */
   private static final java.time.Duration CLUSTER_TICK = java.time.Duration.ofSeconds(5);
@@ -249,9 +251,24 @@ public final class Controller implements AutoCloseable {
       // Profiles: one phased app per profile, for the applier of each cluster following it.
       ClusterDirectory clusterDirectory = ClusterDirectory.NONE;
       ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
+      // Cluster imports: the manifest of a third-party cluster manager, fetched from the cluster's
+      // import URL once it is up, is one more app for the cluster's applier.
+      ClusterStore clusterStore = new ClusterStore();
+      Signal<String> importChanges = new Signal<>("cluster imports");
+      this.clusterImports =
+          new ClusterImports(
+              jdbi,
+              clock,
+              clusterStore,
+              ClusterImports.Fetcher.http(java.time.Duration.ofSeconds(30)),
+              importChanges);
       AppCatalog apps =
           new CompositeCatalog(
-              List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog), profileApps));
+              List.of(
+                  new GitCatalog(gitops),
+                  new DeploymentApps(jdbi, catalog),
+                  profileApps,
+                  clusterImports));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -274,7 +291,6 @@ public final class Controller implements AutoCloseable {
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
       // Cluster join tokens are sealed under the same master keys, re-sealed when they rotate.
-      ClusterStore clusterStore = new ClusterStore();
       ClusterTokens clusterTokens = new ClusterTokens(jdbi, clusterStore, masterKeys);
       Secrets deviceSecrets =
           new Secrets(jdbi, clock, audit, masterKeys, store, secretChanges, clusterTokens);
@@ -299,6 +315,8 @@ public final class Controller implements AutoCloseable {
       commits.seal();
       secretChanges.subscribe(name -> desired.requestAll());
       secretChanges.seal();
+      importChanges.subscribe(cluster -> desired.requestAll());
+      importChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
@@ -368,6 +386,7 @@ public final class Controller implements AutoCloseable {
       deviceChanges.subscribe(clusterEngine::deviceChanged);
       deviceChanges.seal();
       clusterEngine.start();
+      clusterImports.start(CLUSTER_TICK);
 
       // The controller's own metrics, reading the counters kept by the features above.
       this.metrics =
@@ -522,6 +541,7 @@ public final class Controller implements AutoCloseable {
                           clusterStore,
                           clusterTokens,
                           clusterEngine,
+                          clusterImports,
                           id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id)))),
                   new SecretRoutes(
                       deviceSecrets,
@@ -852,6 +872,7 @@ public final class Controller implements AutoCloseable {
     trust.close();
     gitops.close();
     clusterEngine.close();
+    clusterImports.close();
     desired.close();
     connections.closeAll();
     streams.close();

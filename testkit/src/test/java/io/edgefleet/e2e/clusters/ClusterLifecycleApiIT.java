@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.AgentOptions;
@@ -21,6 +22,8 @@ import io.edgefleet.testkit.DeviceHttp;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,6 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ClusterLifecycleApiIT {
   private static final String V1 = "v1.20.2+k3s1";
+  private static final String IMPORT =
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cattle-system\n";
 
   @TempDir Path dir;
 
@@ -83,6 +88,19 @@ class ClusterLifecycleApiIT {
 
   @Test
   void formsGrowsShrinksAndHandsTheTokenToMembersOnly() throws Exception {
+    HttpServer manager = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    manager.createContext(
+        "/v3/import/store1.yaml",
+        ex -> {
+          byte[] body = IMPORT.getBytes(StandardCharsets.UTF_8);
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+          }
+        });
+    manager.start();
+    String importUrl =
+        "http://127.0.0.1:" + manager.getAddress().getPort() + "/v3/import/store1.yaml";
     try (TestController controller = TestController.start(TestController.config(dir.resolve("c")));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = controller.admin();
@@ -118,8 +136,10 @@ class ClusterLifecycleApiIT {
               Map.of("set", Map.of("cluster.edgefleet.io/name", "x"), "remove", List.of()));
       assertThat(reserved.code()).isEqualTo("VALIDATION_FAILED");
 
-      AdminClient.Answer created =
-          admin.post("/api/v1/clusters", cluster("store1", Map.of("min", 3, "max", 3)));
+      Map<String, Object> definition =
+          new LinkedHashMap<>(cluster("store1", Map.of("min", 3, "max", 3)));
+      definition.put("importManifestUrl", importUrl);
+      AdminClient.Answer created = admin.post("/api/v1/clusters", definition);
       assertThat(created.status()).as(created.body().toString()).isEqualTo(201);
       assertThat(
               admin.post("/api/v1/clusters", cluster("store1", Map.of("min", 1, "max", 1))).code())
@@ -155,6 +175,25 @@ class ClusterLifecycleApiIT {
       assertThat(view.path("etcd").path("voters").asInt()).isEqualTo(3);
       assertThat(view.path("etcd").path("quorumAtRisk").asBoolean()).isFalse();
       assertThat(view.path("applier").asText()).isEqualTo(n1.id);
+
+      // Once up, the cluster manager's import manifest is fetched by the controller and goes to
+      // the applier only, as one app.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> desired(n1).apps().stream().anyMatch(a -> a.name().equals("cluster-import")));
+      JsonNode imported = admin.get("/api/v1/clusters/store1").body().path("importStatus");
+      assertThat(imported.path("state").asText()).isEqualTo("FETCHED");
+      assertThat(imported.path("url").asText()).isEqualTo(importUrl);
+      assertThat(
+              desired(n1).apps().stream()
+                  .filter(a -> a.name().equals("cluster-import"))
+                  .findFirst()
+                  .orElseThrow()
+                  .revision())
+          .isEqualTo(imported.path("digest").asText())
+          .isEqualTo(sha256(IMPORT.getBytes(StandardCharsets.UTF_8)));
+      assertThat(desired(devices.get(1)).apps()).noneMatch(a -> a.name().equals("cluster-import"));
       await()
           .atMost(Duration.ofSeconds(20))
           .until(
@@ -255,6 +294,8 @@ class ClusterLifecycleApiIT {
           .until(() -> desired(n1).cluster() == null && "DEACTIVATED".equals(state(admin)));
       assertThat(admin.delete("/api/v1/clusters/store1").status()).isEqualTo(204);
       assertThat(admin.get("/api/v1/clusters/store1").status()).isEqualTo(404);
+    } finally {
+      manager.stop(0);
     }
   }
 
