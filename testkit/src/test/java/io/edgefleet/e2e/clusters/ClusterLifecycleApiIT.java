@@ -9,6 +9,7 @@ import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.IdentityStore;
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
@@ -86,6 +87,13 @@ class ClusterLifecycleApiIT {
   private record Device(
       String name, String id, Agent agent, Path stateDir, DeviceHttp http, NodeReports node) {}
 
+  /**
+   * The controller's configuration: SQLite here, PostgreSQL in {@code ClusterLifecyclePostgresIT}.
+   */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
+  }
+
   @Test
   void formsGrowsShrinksAndHandsTheTokenToMembersOnly() throws Exception {
     HttpServer manager = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -101,7 +109,7 @@ class ClusterLifecycleApiIT {
     manager.start();
     String importUrl =
         "http://127.0.0.1:" + manager.getAddress().getPort() + "/v3/import/store1.yaml";
-    try (TestController controller = TestController.start(TestController.config(dir.resolve("c")));
+    try (TestController controller = TestController.start(config(dir.resolve("c")));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = controller.admin();
       byte[] k3s = "#!/bin/sh\necho k3s version v1.20.2+k3s1\n".getBytes(StandardCharsets.UTF_8);
