@@ -20,6 +20,7 @@ import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
+import io.edgefleet.controller.clusters.ClusterListing;
 import io.edgefleet.controller.clusters.ClusterRoutes;
 import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
@@ -246,8 +247,26 @@ public final class Controller implements AutoCloseable {
               commits,
               appStatus::byCommit);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
-      // Profiles: one phased app per profile, for the applier of each cluster following it.
-      ClusterDirectory clusterDirectory = ClusterDirectory.NONE;
+      // Profiles: one phased app per profile, for the applier of each cluster following it. They
+      // read the clusters (names, labels, appliers) from the clusters' tables; a profile created or
+      // published, and a rollout's release, are announced on their signals, which re-plan the
+      // clusters (the engine is built below: it needs the devices).
+      ClusterStore clusterStore = new ClusterStore();
+      ClusterListing clusterListing = new ClusterListing(jdbi, clusterStore, store);
+      ClusterDirectory clusterDirectory =
+          () ->
+              clusterListing.clusters().stream()
+                  .map(
+                      c ->
+                          new ClusterDirectory.ClusterInfo(
+                              c.name(),
+                              c.labels(),
+                              c.profile(),
+                              c.applierTags(),
+                              c.kubernetesVersion()))
+                  .toList();
+      Signal<String> profileChanges = new Signal<>("profiles");
+      Signal<String> releases = new Signal<>("rollout releases");
       ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
       AppCatalog apps =
           new CompositeCatalog(
@@ -274,7 +293,6 @@ public final class Controller implements AutoCloseable {
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
       // Cluster join tokens are sealed under the same master keys, re-sealed when they rotate.
-      ClusterStore clusterStore = new ClusterStore();
       ClusterTokens clusterTokens = new ClusterTokens(jdbi, clusterStore, masterKeys);
       Secrets deviceSecrets =
           new Secrets(jdbi, clock, audit, masterKeys, store, secretChanges, clusterTokens);
@@ -308,7 +326,10 @@ public final class Controller implements AutoCloseable {
               apps::apps,
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
-              desired::request,
+              id -> {
+                desired.request(id);
+                releases.accept(id);
+              },
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
@@ -321,7 +342,10 @@ public final class Controller implements AutoCloseable {
               clusterDirectory,
               rollouts,
               audit,
-              desired::requestAll);
+              () -> {
+                desired.requestAll();
+                profileChanges.accept("profiles");
+              });
 
       // The inventory operators work with: statuses refined by the health model; a device's new
       // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
@@ -367,6 +391,12 @@ public final class Controller implements AutoCloseable {
               CLUSTER_TICK);
       deviceChanges.subscribe(clusterEngine::deviceChanged);
       deviceChanges.seal();
+      // A profile's selector or version, and what a rollout releases to an applier, change the
+      // Kubernetes layer and the profile tag of clusters.
+      profileChanges.subscribe(p -> clusterEngine.requestAll());
+      profileChanges.seal();
+      releases.subscribe(clusterEngine::deviceChanged);
+      releases.seal();
       clusterEngine.start();
 
       // The controller's own metrics, reading the counters kept by the features above.

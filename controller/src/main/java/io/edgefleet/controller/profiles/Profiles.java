@@ -102,7 +102,8 @@ public final class Profiles {
   private final Runnable changed;
 
   /**
-   * @param changed called after a version was published
+   * @param changed called after a profile was created or a version published: which clusters follow
+   *     a profile, and what they should run, may have changed
    */
   public Profiles(
       Jdbi jdbi,
@@ -167,9 +168,8 @@ public final class Profiles {
           }
           return null;
         });
-    if (layers != null) {
-      changed.run();
-    }
+    // even without a version, its selector may now match clusters
+    changed.run();
     return get(name);
   }
 
@@ -335,14 +335,9 @@ public final class Profiles {
    */
   public Optional<String> profileFor(ClusterDirectory.ClusterInfo cluster) {
     if (cluster.profile() != null && !cluster.profile().isBlank()) {
-      return Optional.of(cluster.profile());
+      return Optional.of(cluster.profile().strip());
     }
-    Map<String, String> tags = new LinkedHashMap<>(cluster.labels());
-    tags.put("name", cluster.name());
-    return jdbi.withHandle(ProfileStore::profiles).stream()
-        .filter(p -> Selector.parse(p.selector()).matches(tags))
-        .map(ProfileStore.ProfileRow::name)
-        .findFirst();
+    return jdbi.withHandle(h -> ProfileKubernetes.matching(h, cluster.name(), cluster.labels()));
   }
 
   /**
