@@ -262,6 +262,7 @@ public final class Controller implements AutoCloseable {
                               c.name(),
                               c.labels(),
                               c.profile(),
+                              c.applier(),
                               c.applierTags(),
                               c.kubernetesVersion()))
                   .toList();
@@ -340,6 +341,7 @@ public final class Controller implements AutoCloseable {
               catalog,
               profileApps,
               clusterDirectory,
+              profileSource,
               rollouts,
               audit,
               () -> {

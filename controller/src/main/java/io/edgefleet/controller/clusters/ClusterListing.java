@@ -22,8 +22,9 @@ public final class ClusterListing {
    *
    * @param profile the profile the cluster names ({@code NAME} or {@code NAME@N}); null when it
    *     follows whichever profile's selector matches it
-   * @param applierTags the tags of the member that applies the cluster's apps; empty before it has
+   * @param applier the device id of the member that applies the cluster's apps; null before it has
    *     one
+   * @param applierTags the tags of that member; empty before it has one
    * @param kubernetesVersion the version the applier last reported, else the one it is told, else
    *     the cluster's
    */
@@ -31,6 +32,7 @@ public final class ClusterListing {
       String name,
       Map<String, String> labels,
       String profile,
+      String applier,
       Map<String, String> applierTags,
       String kubernetesVersion) {}
 
@@ -60,6 +62,7 @@ public final class ClusterListing {
                     c.name(),
                     c.labels(),
                     c.profile(),
+                    c.applier(),
                     applier == null ? Map.of() : applier.tags(),
                     c.kubernetesVersion()));
           }
