@@ -147,7 +147,7 @@ class ProfileClustersApiIT {
       assertThat(diff.body().path("nodesRestart").asBoolean()).isFalse();
       List<String> lines = new ArrayList<>();
       diff.body().path("manifest").forEach(l -> lines.add(l.asText()));
-      assertThat(lines).contains("-  a: b", "+  a: c");
+      assertThat(lines).contains("-  a: \"b\"", "+  a: \"c\"", "--- edge@1 (store1)");
       assertThat(admin.get("/api/v1/profiles/edge/diff?from=1&to=2&cluster=nowhere").status())
           .isEqualTo(404);
 
