@@ -362,7 +362,7 @@ final class ClustersCommand {
         "Kubernetes",
         Formats.text(c, "kubernetesVersion")
             + (running.isEmpty() ? "" : " (running: " + running + ")"));
-    f.put("Profile", Formats.text(c, "profile"));
+    f.put("Profile", profile(c));
     List<String> labels = new ArrayList<>();
     c.path("labels")
         .properties()
@@ -413,6 +413,17 @@ final class ClustersCommand {
       out.append(t.render());
     }
     return out.toString();
+  }
+
+  /** The profile the cluster follows: the revision it should run and the one it runs. */
+  private static String profile(JsonNode c) {
+    JsonNode v = c.path("profileVersions");
+    String wanted = v.path("wanted").asText("");
+    String running = v.path("running").isArray() ? joined(v.path("running")) : "";
+    if (wanted.isEmpty()) {
+      return Formats.text(c, "profile");
+    }
+    return wanted + (running.isEmpty() ? "" : " (running: " + running + ")");
   }
 
   private static String applier(JsonNode c) {

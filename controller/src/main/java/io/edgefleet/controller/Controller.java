@@ -21,6 +21,7 @@ import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
 import io.edgefleet.controller.clusters.ClusterImports;
+import io.edgefleet.controller.clusters.ClusterListing;
 import io.edgefleet.controller.clusters.ClusterRoutes;
 import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
@@ -248,12 +249,30 @@ public final class Controller implements AutoCloseable {
               commits,
               appStatus::byCommit);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
-      // Profiles: one phased app per profile, for the applier of each cluster following it.
-      ClusterDirectory clusterDirectory = ClusterDirectory.NONE;
+      // Profiles: one phased app per profile, for the applier of each cluster following it. They
+      // read the clusters (names, labels, appliers) from the clusters' tables; a profile created or
+      // published, and a rollout's release, are announced on their signals, which re-plan the
+      // clusters (the engine is built below: it needs the devices).
+      ClusterStore clusterStore = new ClusterStore();
+      ClusterListing clusterListing = new ClusterListing(jdbi, clusterStore, store);
+      ClusterDirectory clusterDirectory =
+          () ->
+              clusterListing.clusters().stream()
+                  .map(
+                      c ->
+                          new ClusterDirectory.ClusterInfo(
+                              c.name(),
+                              c.labels(),
+                              c.profile(),
+                              c.applier(),
+                              c.applierTags(),
+                              c.kubernetesVersion()))
+                  .toList();
+      Signal<String> profileChanges = new Signal<>("profiles");
+      Signal<String> releases = new Signal<>("rollout releases");
       ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
       // Cluster imports: the manifest of a third-party cluster manager, fetched from the cluster's
       // import URL once it is up, is one more app for the cluster's applier.
-      ClusterStore clusterStore = new ClusterStore();
       Signal<String> importChanges = new Signal<>("cluster imports");
       this.clusterImports =
           new ClusterImports(
@@ -326,7 +345,10 @@ public final class Controller implements AutoCloseable {
               apps::apps,
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
-              desired::request,
+              id -> {
+                desired.request(id);
+                releases.accept(id);
+              },
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
@@ -337,9 +359,13 @@ public final class Controller implements AutoCloseable {
               catalog,
               profileApps,
               clusterDirectory,
+              profileSource,
               rollouts,
               audit,
-              desired::requestAll);
+              () -> {
+                desired.requestAll();
+                profileChanges.accept("profiles");
+              });
 
       // The inventory operators work with: statuses refined by the health model; a device's new
       // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
@@ -385,6 +411,12 @@ public final class Controller implements AutoCloseable {
               CLUSTER_TICK);
       deviceChanges.subscribe(clusterEngine::deviceChanged);
       deviceChanges.seal();
+      // A profile's selector or version, and what a rollout releases to an applier, change the
+      // Kubernetes layer and the profile tag of clusters.
+      profileChanges.subscribe(p -> clusterEngine.requestAll());
+      profileChanges.seal();
+      releases.subscribe(clusterEngine::deviceChanged);
+      releases.seal();
       clusterEngine.start();
       clusterImports.start(CLUSTER_TICK);
 

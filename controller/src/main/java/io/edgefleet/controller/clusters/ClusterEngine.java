@@ -76,6 +76,9 @@ public final class ClusterEngine implements AutoCloseable {
   /** The last plan of each cluster (worker-written, read by views). */
   private final Map<String, Plan> plans = new ConcurrentHashMap<>();
 
+  /** The profile each cluster follows, by its last plan (worker-written, read by views). */
+  private final Map<String, String> followed = new ConcurrentHashMap<>();
+
   // Owned by the worker thread.
   private final Map<String, List<Member>> members = new HashMap<>();
   private final Map<String, Instant> persistedReports = new HashMap<>();
@@ -200,6 +203,7 @@ public final class ClusterEngine implements AutoCloseable {
               () -> {
                 List<Member> old = members.remove(cluster);
                 plans.remove(cluster);
+                followed.remove(cluster);
                 if (old != null) {
                   for (Member m : old) {
                     release(m.deviceId());
@@ -215,6 +219,22 @@ public final class ClusterEngine implements AutoCloseable {
   /** The last plan of a cluster, if it was planned. */
   public Optional<Plan> plan(String cluster) {
     return Optional.ofNullable(plans.get(cluster));
+  }
+
+  /**
+   * The profile a cluster follows ({@code NAME}, or {@code NAME@N} when pinned), by its last plan:
+   * the one it names, else the one whose selector matches it.
+   */
+  public Optional<String> profile(String cluster) {
+    return Optional.ofNullable(followed.get(cluster));
+  }
+
+  /** The profile versions a cluster should run and runs; null fields when it follows none. */
+  public ProfileSource.Revisions profileRevisions(String cluster, String applierDeviceId) {
+    String profile = followed.get(cluster);
+    return profile == null
+        ? new ProfileSource.Revisions(null, null)
+        : profiles.revisions(cluster, profile, applierDeviceId);
   }
 
   /** How many clusters are in each state, by the last plans (from memory). */
@@ -285,7 +305,13 @@ public final class ClusterEngine implements AutoCloseable {
 
   private void plan(ClusterStore.Row row, List<DeviceRecord> all) {
     Instant now = clock.instant();
-    Definition def = definition(row);
+    String profile = profiles.profileOf(row.name(), row.labels(), row.profile()).orElse(null);
+    if (profile == null) {
+      followed.remove(row.name());
+    } else {
+      followed.put(row.name(), profile);
+    }
+    Definition def = definition(row, profile);
     List<Member> current = members.getOrDefault(row.name(), List.of());
     Set<String> memberIds = new LinkedHashSet<>();
     current.forEach(m -> memberIds.add(m.deviceId()));
@@ -385,7 +411,7 @@ public final class ClusterEngine implements AutoCloseable {
         byId.put(d.id(), d);
       }
     }
-    String profileName = profileName(row.profile());
+    String profileName = profileName(profile);
     for (String id : affected) {
       ClusterSpec section = plan.sections().get(id);
       if (sections.put(id, section)) {
@@ -448,12 +474,16 @@ public final class ClusterEngine implements AutoCloseable {
     }
   }
 
-  private Definition definition(ClusterStore.Row row) {
+  /**
+   * The cluster's definition with the Kubernetes layer of the profile it follows (null: none) over
+   * its own version and configuration.
+   */
+  private Definition definition(ClusterStore.Row row, String profile) {
     String version = row.kubernetesVersion();
     Map<String, Object> config = new LinkedHashMap<>(row.config());
-    if (row.profile() != null) {
+    if (profile != null) {
       Optional<ProfileSource.KubernetesLayer> layer =
-          profiles.kubernetesFor(row.name(), row.profile(), row.applier());
+          profiles.kubernetesFor(row.name(), profile, row.applier());
       if (layer.isPresent()) {
         if (layer.get().kubernetesVersion() != null) {
           version = layer.get().kubernetesVersion();
