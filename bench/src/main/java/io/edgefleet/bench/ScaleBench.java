@@ -946,10 +946,8 @@ public final class ScaleBench {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("name", name);
     r.put("selector", "clusterpool=" + name);
-    r.put("serversMin", 3);
-    r.put("serversMax", 3);
-    r.put("agentsMin", 0);
-    r.put("agentsMax", 0);
+    r.put("servers", Map.of("min", 3, "max", 3));
+    r.put("agents", Map.of("min", 0, "max", 0));
     r.put("kubernetesVersion", K3S_V1);
     r.put("labels", Map.of("bench", "scale"));
     return r;
