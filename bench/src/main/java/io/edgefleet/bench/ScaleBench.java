@@ -860,6 +860,20 @@ public final class ScaleBench {
     }
     log("clusters: pushed the K3s artifacts %s and %s", K3S_V1, K3S_V2);
 
+    // The profile every benchmark cluster follows (by name, not pinned): version 1's Kubernetes
+    // layer is the version the clusters form at.
+    checked(
+        admin.post(
+            "/api/v1/profiles",
+            Map.of(
+                "name",
+                CLUSTER_PROFILE,
+                "selector",
+                "bench=scale",
+                "layers",
+                kubernetesLayer(K3S_V1))));
+    log("clusters: published profile %s@1 (Kubernetes %s)", CLUSTER_PROFILE, K3S_V1);
+
     // Formation.
     long cpu0 = sampler.cpuTicks();
     long start = System.nanoTime();
@@ -883,22 +897,15 @@ public final class ScaleBench {
     formation.put("createSeconds", createSeconds);
     c.put("formation", formation);
 
-    // The bump: a profile every benchmark cluster follows, whose Kubernetes layer is the new
-    // version; creating it publishes version 1 and starts its rollout (one batch).
+    // The bump: version 2 of the profile changes its Kubernetes layer; publishing it starts its
+    // rollout across every cluster following it (the default policy: one batch).
     long cpu1 = sampler.cpuTicks();
     long bumpStart = System.nanoTime();
     checked(
         admin.post(
-            "/api/v1/profiles",
-            Map.of(
-                "name",
-                CLUSTER_PROFILE,
-                "selector",
-                "bench=scale",
-                "layers",
-                List.of(Map.of("name", "k3s", "kind", "kubernetes", "kubernetesVersion", K3S_V2)),
-                "rollout",
-                "{}")));
+            "/api/v1/profiles/" + CLUSTER_PROFILE + "/versions",
+            Map.of("layers", kubernetesLayer(K3S_V2))));
+    log("clusters: published profile %s@2 (Kubernetes %s)", CLUSTER_PROFILE, K3S_V2);
     Map<String, Long> bumpStarted = new java.util.HashMap<>();
     for (String name : created.keySet()) {
       bumpStarted.put(name, bumpStart);
@@ -948,9 +955,14 @@ public final class ScaleBench {
     r.put("selector", "clusterpool=" + name);
     r.put("servers", Map.of("min", 3, "max", 3));
     r.put("agents", Map.of("min", 0, "max", 0));
-    r.put("kubernetesVersion", K3S_V1);
+    r.put("profile", CLUSTER_PROFILE);
     r.put("labels", Map.of("bench", "scale"));
     return r;
+  }
+
+  /** The layers of a profile version that only sets the Kubernetes version. */
+  private static List<Map<String, Object>> kubernetesLayer(String version) {
+    return List.of(Map.of("name", "k3s", "kind", "kubernetes", "kubernetesVersion", version));
   }
 
   /**
