@@ -910,12 +910,24 @@ public final class ScaleBench {
     for (String name : created.keySet()) {
       bumpStarted.put(name, bumpStart);
     }
+    // The list shows each cluster's state, not its members' versions: a cluster that is READY
+    // again after it was seen changing is read whole (once, or again while a member still runs
+    // the old version) to see every member report the new one.
+    java.util.Set<String> changing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     Map<String, Object> bump =
         untilClusters(
             bumpStarted,
             bumpStart,
             cpu1,
-            cl -> cl.path("state").asText().equals("READY") && runsEverywhere(cl, K3S_V2),
+            cl -> {
+              String name = cl.path("name").asText();
+              if (!cl.path("state").asText().equals("READY")) {
+                changing.add(name);
+                return false;
+              }
+              return changing.contains(name)
+                  && runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2);
+            },
             s -> s.path("k3sRunning").path(K3S_V2).asLong() >= 3L * n);
     c.put("bump", bump);
     c.put("controllerRssBytes", rss(pid(controller)));
