@@ -84,7 +84,8 @@ public final class AgentCommand implements Callable<Integer> {
       names = "--runtime",
       paramLabel = "KIND",
       description =
-          "Where workloads run: kubernetes, none, or auto (kubernetes when the kubeconfig exists;"
+          "Where workloads run: kubernetes, none, or auto (kubernetes once the kubeconfig exists,"
+              + " also when it appears later, e.g. written by the K3s node the agent runs;"
               + " default).")
   String runtimeKind = "auto";
 
