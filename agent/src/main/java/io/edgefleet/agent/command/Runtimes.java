@@ -7,6 +7,7 @@ import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /** Chooses the node's workload runtime from the agent's options. */
 public final class Runtimes {
@@ -17,31 +18,36 @@ public final class Runtimes {
    *     exists: it may appear later, written by the K3s node the agent starts)
    */
   public static WorkloadRuntime create(String kind, Path kubeconfig) {
-    return create(kind, kubeconfig, "edgefleet-system");
+    return create(kind, kubeconfig, "edgefleet-system", () -> null);
   }
 
   /**
    * @param inventoryNamespace where the Kubernetes runtime keeps app inventories
+   * @param device this device's id, null until it is enrolled: the inventories it writes carry it
    */
-  public static WorkloadRuntime create(String kind, Path kubeconfig, String inventoryNamespace) {
+  public static WorkloadRuntime create(
+      String kind, Path kubeconfig, String inventoryNamespace, Supplier<String> device) {
     return switch (kind) {
       case "none" -> new NoRuntime("started with --runtime none");
-      case "kubernetes", "auto" -> {
+      case "auto" ->
+          // The kubeconfig may appear (or become whole) later: K3s writes it once it runs.
+          new DeferredRuntime(
+              () ->
+                  Files.isReadable(kubeconfig)
+                      ? Optional.of(kubernetes(kubeconfig, inventoryNamespace, device))
+                      : Optional.empty(),
+              () ->
+                  Files.isReadable(kubeconfig)
+                      ? "the node's Kubernetes cannot be used yet"
+                      : "no kubeconfig at " + kubeconfig + " (use --kubeconfig)");
+      case "kubernetes" -> {
         if (!Files.isReadable(kubeconfig)) {
-          if (kind.equals("auto")) {
-            yield new DeferredRuntime(
-                () ->
-                    Files.isReadable(kubeconfig)
-                        ? Optional.of(kubernetes(kubeconfig, inventoryNamespace))
-                        : Optional.empty(),
-                () -> "no kubeconfig at " + kubeconfig + " (use --kubeconfig)");
-          }
           throw new IllegalArgumentException(
               "--runtime kubernetes: cannot read the kubeconfig "
                   + kubeconfig
                   + " (use --kubeconfig)");
         }
-        yield kubernetes(kubeconfig, inventoryNamespace);
+        yield kubernetes(kubeconfig, inventoryNamespace, device);
       }
       default ->
           throw new IllegalArgumentException(
@@ -49,8 +55,11 @@ public final class Runtimes {
     };
   }
 
-  private static WorkloadRuntime kubernetes(Path kubeconfig, String inventoryNamespace) {
+  private static WorkloadRuntime kubernetes(
+      Path kubeconfig, String inventoryNamespace, Supplier<String> device) {
     return new KubernetesRuntime(
-        KubernetesRuntime.Options.of(kubeconfig).withInventoryNamespace(inventoryNamespace));
+        KubernetesRuntime.Options.of(kubeconfig)
+            .withInventoryNamespace(inventoryNamespace)
+            .withWriter(device));
   }
 }

@@ -30,7 +30,8 @@ class RuntimesTest {
   @Test
   void autoBecomesKubernetesWhenTheKubeconfigAppearsLater() throws Exception {
     Path kubeconfig = dir.resolve("k3s.yaml");
-    try (WorkloadRuntime runtime = Runtimes.create("auto", kubeconfig, "edgefleet-system")) {
+    try (WorkloadRuntime runtime =
+        Runtimes.create("auto", kubeconfig, "edgefleet-system", () -> "dev-1")) {
       ApplyOutcome before = runtime.apply("web", "1", "kind: ConfigMap\n");
       assertThat(before).isInstanceOf(ApplyOutcome.Failed.class);
       assertThat(((ApplyOutcome.Failed) before).reason())
@@ -60,7 +61,8 @@ class RuntimesTest {
   void autoWaitsThroughAnUnusableKubeconfigAndSaysWhy() throws Exception {
     Path kubeconfig = dir.resolve("k3s.yaml");
     Files.writeString(kubeconfig, "kind: Config\n");
-    try (WorkloadRuntime runtime = Runtimes.create("auto", kubeconfig, "edgefleet-system")) {
+    try (WorkloadRuntime runtime =
+        Runtimes.create("auto", kubeconfig, "edgefleet-system", () -> "dev-1")) {
       ApplyOutcome.Failed failed =
           (ApplyOutcome.Failed) runtime.apply("web", "1", "kind: ConfigMap\n");
       assertThat(failed.reason()).contains("no current-context");
@@ -72,10 +74,12 @@ class RuntimesTest {
   @Test
   void noneStaysWithoutAndKubernetesNeedsTheKubeconfigAtOnce() {
     Path kubeconfig = dir.resolve("k3s.yaml");
-    try (WorkloadRuntime none = Runtimes.create("none", kubeconfig, "edgefleet-system")) {
+    try (WorkloadRuntime none =
+        Runtimes.create("none", kubeconfig, "edgefleet-system", () -> "dev-1")) {
       assertThat(none.secrets()).isEmpty();
     }
-    assertThatThrownBy(() -> Runtimes.create("kubernetes", kubeconfig, "edgefleet-system"))
+    assertThatThrownBy(
+            () -> Runtimes.create("kubernetes", kubeconfig, "edgefleet-system", () -> "dev-1"))
         .hasMessageContaining("cannot read the kubeconfig");
   }
 }
