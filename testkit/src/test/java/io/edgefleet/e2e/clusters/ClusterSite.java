@@ -220,28 +220,41 @@ final class ClusterSite implements AutoCloseable {
     }
   }
 
-  /**
-   * GETs {@code path} from the API server of {@code node}; the status code, or -1 if unreachable.
-   */
+  /** GETs {@code path} from the API server of {@code node}; the status, or -1 if unreachable. */
   int read(String node, String path) {
+    return get(node, path).map(r -> r.statusCode()).orElse(-1);
+  }
+
+  /** The object at {@code path} on the API server of {@code node}, if it answers 200. */
+  Optional<JsonNode> object(String node, String path) {
+    return get(node, path)
+        .filter(r -> r.statusCode() == 200)
+        .map(
+            r -> {
+              try {
+                return io.edgefleet.protocol.Json.mapper().readTree(r.body());
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+  }
+
+  private Optional<HttpResponse<String>> get(String node, String path) {
     try {
       TlsAccess.Api api = TlsAccess.kubeconfig(kubeconfig(node));
       HttpClient c =
-          HttpClient.newBuilder()
-              .sslContext(api.ssl())
-              .connectTimeout(Duration.ofSeconds(3))
-              .build();
+          HttpClient.newBuilder().sslContext(api.ssl()).connectTimeout(Duration.ofSeconds(3)).build();
       HttpRequest.Builder b =
           HttpRequest.newBuilder(URI.create("https://" + net.node(node).ip() + ":6443" + path))
               .timeout(Duration.ofSeconds(5))
               .GET();
       api.token().ifPresent(t -> b.header("Authorization", "Bearer " + t));
-      return c.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+      return Optional.of(c.send(b.build(), HttpResponse.BodyHandlers.ofString()));
     } catch (IOException | RuntimeException e) {
-      return -1;
+      return Optional.empty();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return -1;
+      return Optional.empty();
     }
   }
 

@@ -114,11 +114,12 @@ class ClustersIT {
       List<JsonNode> appliedOn = site.appDevices("probe");
       assertThat(appliedOn).as(appliedOn.toString()).hasSize(1);
       assertThat(appliedOn.getFirst().path("deviceId").asText()).isEqualTo(applier);
+      String probe = "/api/v1/namespaces/default/configmaps/cluster-probe";
       for (String n : List.of("edge-1", "edge-2", "edge-3")) {
-        assertThat(site.read(n, "/api/v1/namespaces/default/configmaps/cluster-probe"))
-            .as("the app's ConfigMap seen through " + n)
-            .isEqualTo(200);
+        assertThat(site.read(n, probe)).as("the app's ConfigMap seen through " + n).isEqualTo(200);
       }
+      String probeUid =
+          site.object("edge-1", probe).orElseThrow().path("metadata").path("uid").asText();
 
       // ------------------------------------------------------------ a fourth device joins as agent
       site.device("edge-4", POOL);
@@ -236,6 +237,17 @@ class ClustersIT {
       assertThat(order).hasSize(4).endsWith("edge-4");
       System.out.printf("CLUSTER-METRIC formation=%.1fs heal=%.1fs%n", formed, healed);
       assertThat(mostDown[0]).isLessThanOrEqualTo(1);
+
+      // The cluster-scoped app was applied once and never taken away by another member.
+      assertThat(site.object("edge-1", probe).orElseThrow().path("metadata").path("uid").asText())
+          .isEqualTo(probeUid);
+      for (String n : List.of("edge-1", "edge-2", "edge-3", "edge-4", "edge-5")) {
+        assertThat(site.log(n))
+            .as(n)
+            .doesNotContain("deleted v1 ConfigMap default/cluster-probe")
+            .doesNotContain("recreated ConfigMap default/cluster-probe");
+      }
+      assertThat(site.appDevices("probe")).hasSize(1);
       assertThat(site.write("edge-1", "upgraded")).isTrue();
     }
   }
