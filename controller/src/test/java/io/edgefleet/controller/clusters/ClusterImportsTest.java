@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.controller.clusters.ClusterModel.State;
 import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.desired.AppCatalog;
+import io.edgefleet.controller.health.TestClock;
 import io.edgefleet.controller.store.Database;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -14,17 +15,13 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,29 +44,12 @@ class ClusterImportsTest {
   HttpServer server;
   ClusterStore store = new ClusterStore();
   ClusterImports imports;
-  final AtomicReference<Instant> now = new AtomicReference<>(T0);
   final Map<String, String> bodies = new ConcurrentHashMap<>();
   final AtomicInteger hits = new AtomicInteger();
   final List<String> changed = new CopyOnWriteArrayList<>();
   String base;
 
-  final Clock clock =
-      new Clock() {
-        @Override
-        public ZoneId getZone() {
-          return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-          return this;
-        }
-
-        @Override
-        public Instant instant() {
-          return now.get();
-        }
-      };
+  final TestClock clock = new TestClock(T0);
 
   @BeforeEach
   void start() throws IOException {
@@ -196,10 +176,10 @@ class ClusterImportsTest {
     assertThat(imports.apps()).extracting(AppCatalog.App::revision).containsExactly(first);
     assertThat(hits).hasValue(2);
 
-    now.set(T0.plusSeconds(59));
+    clock.set(T0.plusSeconds(59));
     imports.tick();
     assertThat(hits).as("not before its delay").hasValue(2);
-    now.set(T0.plusSeconds(60));
+    clock.set(T0.plusSeconds(60));
     imports.tick();
     assertThat(hits).hasValue(3);
     assertThat(status("c1").attempts()).isEqualTo(2);
@@ -207,7 +187,7 @@ class ClusterImportsTest {
 
     bodies.put(
         "/b.yaml", MANIFEST + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
-    now.set(T0.plusSeconds(180));
+    clock.set(T0.plusSeconds(180));
     imports.tick();
     ClusterImports.Status ok = status("c1");
     assertThat(ok.state()).isEqualTo("FETCHED");
