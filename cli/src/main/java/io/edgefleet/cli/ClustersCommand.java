@@ -370,7 +370,7 @@ final class ClustersCommand {
     f.put("Labels", String.join(", ", labels));
     f.put("Grace", Formats.text(c, "graceSeconds") + "s");
     if (!Formats.text(c, "importManifestUrl").isEmpty()) {
-      f.put("Import", Formats.text(c, "importManifestUrl"));
+      f.put("Import", Formats.text(c, "importManifestUrl") + " (" + importState(c) + ")");
     }
     f.put("Token", "version " + Formats.text(c, "tokenVersion"));
     f.put("Applier", applier(c));
@@ -443,5 +443,20 @@ final class ClustersCommand {
     List<String> out = new ArrayList<>();
     array.forEach(n -> out.add(n.asText()));
     return String.join(", ", out);
+  }
+
+  /** Where the import stands: pending, fetched, or why the last fetch failed. */
+  static String importState(JsonNode c) {
+    JsonNode s = c.path("importStatus");
+    return switch (s.path("state").asText("PENDING")) {
+      case "FETCHED" -> "fetched, applied by the applier as the app cluster-import";
+      case "FAILED" ->
+          "fetch failed: "
+              + s.path("error").asText()
+              + "; next try at "
+              + s.path("nextAttemptAt").asText()
+              + (s.path("digest").isTextual() ? "; the manifest fetched before stays" : "");
+      default -> "pending: fetched once the cluster is up";
+    };
   }
 }

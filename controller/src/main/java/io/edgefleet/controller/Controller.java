@@ -20,6 +20,7 @@ import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
+import io.edgefleet.controller.clusters.ClusterImports;
 import io.edgefleet.controller.clusters.ClusterListing;
 import io.edgefleet.controller.clusters.ClusterRoutes;
 import io.edgefleet.controller.clusters.ClusterSectionTable;
@@ -143,6 +144,7 @@ public final class Controller implements AutoCloseable {
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
   private final ClusterEngine clusterEngine;
+  private final ClusterImports clusterImports;
 
   /** How often every cluster is planned even when nothing reported (offline grace, failover). */
   private static final java.time.Duration CLUSTER_TICK = java.time.Duration.ofSeconds(5);
@@ -269,9 +271,23 @@ public final class Controller implements AutoCloseable {
       Signal<String> profileChanges = new Signal<>("profiles");
       Signal<String> releases = new Signal<>("rollout releases");
       ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
+      // Cluster imports: the manifest of a third-party cluster manager, fetched from the cluster's
+      // import URL once it is up, is one more app for the cluster's applier.
+      Signal<String> importChanges = new Signal<>("cluster imports");
+      this.clusterImports =
+          new ClusterImports(
+              jdbi,
+              clock,
+              clusterStore,
+              ClusterImports.Fetcher.http(java.time.Duration.ofSeconds(30)),
+              importChanges);
       AppCatalog apps =
           new CompositeCatalog(
-              List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog), profileApps));
+              List.of(
+                  new GitCatalog(gitops),
+                  new DeploymentApps(jdbi, catalog),
+                  profileApps,
+                  clusterImports));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -318,6 +334,8 @@ public final class Controller implements AutoCloseable {
       commits.seal();
       secretChanges.subscribe(name -> desired.requestAll());
       secretChanges.seal();
+      importChanges.subscribe(cluster -> desired.requestAll());
+      importChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
@@ -400,6 +418,7 @@ public final class Controller implements AutoCloseable {
       releases.subscribe(clusterEngine::deviceChanged);
       releases.seal();
       clusterEngine.start();
+      clusterImports.start(CLUSTER_TICK);
 
       // The controller's own metrics, reading the counters kept by the features above.
       this.metrics =
@@ -554,6 +573,7 @@ public final class Controller implements AutoCloseable {
                           clusterStore,
                           clusterTokens,
                           clusterEngine,
+                          clusterImports,
                           id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id)))),
                   new SecretRoutes(
                       deviceSecrets,
@@ -884,6 +904,7 @@ public final class Controller implements AutoCloseable {
     trust.close();
     gitops.close();
     clusterEngine.close();
+    clusterImports.close();
     desired.close();
     connections.closeAll();
     streams.close();

@@ -64,6 +64,10 @@ public final class ClusterFeature implements AgentFeature {
    * @param kubeconfig where K3s servers write the admin kubeconfig ({@code write-kubeconfig})
    * @param nodeIp the address to advertise; empty: the local address of the controller connection
    * @param reportEvery the longest time between two reports while a section exists
+   * @param policy how K3s is restarted when it exits
+   * @param lookEvery how often the node looks at K3s, its API server and etcd while a section
+   *     exists; what changed (a member joined or left, a node became ready) is reported at once, so
+   *     that the controller can take the next membership step without waiting for the period
    */
   public record Options(
       Path stateDir,
@@ -71,7 +75,19 @@ public final class ClusterFeature implements AgentFeature {
       Path kubeconfig,
       Optional<String> nodeIp,
       Duration reportEvery,
-      Supervisor.Policy policy) {
+      Supervisor.Policy policy,
+      Duration lookEvery) {
+    /** Looks every {@link #DEFAULT_LOOK_EVERY} (or every {@code reportEvery} if shorter). */
+    public Options(
+        Path stateDir,
+        Path dataDir,
+        Path kubeconfig,
+        Optional<String> nodeIp,
+        Duration reportEvery,
+        Supervisor.Policy policy) {
+      this(stateDir, dataDir, kubeconfig, nodeIp, reportEvery, policy, DEFAULT_LOOK_EVERY);
+    }
+
     public Options(
         Path stateDir,
         Path dataDir,
@@ -80,7 +96,19 @@ public final class ClusterFeature implements AgentFeature {
         Duration reportEvery) {
       this(stateDir, dataDir, kubeconfig, nodeIp, reportEvery, Supervisor.Policy.defaults());
     }
+
+    public Options {
+      if (reportEvery.isNegative()
+          || reportEvery.isZero()
+          || lookEvery.isNegative()
+          || lookEvery.isZero()) {
+        throw new IllegalArgumentException("the report and look periods must be positive");
+      }
+    }
   }
+
+  /** How often a member looks at its node unless told otherwise. */
+  public static final Duration DEFAULT_LOOK_EVERY = Duration.ofSeconds(3);
 
   /** Where the feature's events go. */
   @FunctionalInterface
@@ -130,6 +158,7 @@ public final class ClusterFeature implements AgentFeature {
   private long tokenVersion = -1;
   private String tokenCluster;
   private String restartKey;
+  private String writtenConfig;
   private String restartJoinedKey;
   private String problem;
   private boolean downloading;
@@ -202,7 +231,8 @@ public final class ClusterFeature implements AgentFeature {
     wanted = new Wanted(state.cluster(), state.generation());
     synchronized (this) {
       if (periodic == null && !closed) {
-        long every = options.reportEvery().toMillis();
+        // A pass looks at the node; report() sends only what changed, or when the period is due.
+        long every = Math.min(options.reportEvery().toMillis(), options.lookEvery().toMillis());
         periodic =
             timer.scheduleWithFixedDelay(() -> request(), every, every, TimeUnit.MILLISECONDS);
       }
@@ -347,7 +377,11 @@ public final class ClusterFeature implements AgentFeature {
     String joinedKey = bin + "\n" + K3sConfig.yaml(keyed);
     try {
       SecureFiles.createPrivateDirectories(dir);
-      SecureFiles.writeSecret(configFile(), K3sConfig.yaml(values));
+      String yaml = K3sConfig.yaml(values);
+      if (!yaml.equals(writtenConfig) || !Files.exists(configFile())) {
+        SecureFiles.writeSecret(configFile(), yaml);
+        writtenConfig = yaml;
+      }
       if (marker == null) {
         marker = new Marker(spec.name(), spec.role(), options.dataDir().toString(), false);
         writeMarker(marker);

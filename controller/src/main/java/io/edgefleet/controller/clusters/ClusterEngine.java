@@ -6,11 +6,13 @@ import io.edgefleet.controller.clusters.ClusterModel.Candidate;
 import io.edgefleet.controller.clusters.ClusterModel.Definition;
 import io.edgefleet.controller.clusters.ClusterModel.Member;
 import io.edgefleet.controller.clusters.ClusterModel.Report;
+import io.edgefleet.controller.clusters.ClusterModel.State;
 import io.edgefleet.controller.clusters.ClusterPlanner.Plan;
 import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.events.FleetEvents;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
@@ -373,6 +375,15 @@ public final class ClusterEngine implements AutoCloseable {
               audit.record(h, "controller", "cluster.change", row.name(), Map.of("change", change));
             }
             if (plan.state() != row.state()) {
+              FleetEvents events = FleetEvents.batch(h, EVENT_SOURCE);
+              events.add(
+                  "",
+                  clock.millis(),
+                  "cluster." + plan.state().name().toLowerCase(java.util.Locale.ROOT),
+                  plan.state() == State.DEGRADED ? "warning" : "info",
+                  null,
+                  stateMessage(row.name(), row.state(), plan.state(), plan.reasons()));
+              events.store();
               audit.record(
                   h,
                   "controller",
@@ -493,6 +504,21 @@ public final class ClusterEngine implements AutoCloseable {
         Duration.ofSeconds(row.graceSeconds()),
         row.deactivated(),
         row.tokenVersion());
+  }
+
+  /** The source of the cluster events in the event log. */
+  public static final String EVENT_SOURCE = "cluster";
+
+  /** A cluster's change of state in words, with the reasons it is not at its desired shape. */
+  static String stateMessage(String cluster, State from, State to, List<String> reasons) {
+    return "cluster "
+        + cluster
+        + " is "
+        + to
+        + " (was "
+        + from
+        + ")"
+        + (reasons.isEmpty() || to == State.READY ? "" : ": " + String.join("; ", reasons));
   }
 
   static String profileName(String profile) {

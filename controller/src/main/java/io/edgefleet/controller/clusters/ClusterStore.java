@@ -92,6 +92,22 @@ public final class ClusterStore {
     return h.createQuery("SELECT * FROM clusters ORDER BY name").map((rs, ctx) -> row(rs)).list();
   }
 
+  /** The clusters that name an import manifest URL. */
+  public List<Row> withImport(Handle h) {
+    return h.createQuery(
+            "SELECT * FROM clusters WHERE import_manifest_url IS NOT NULL ORDER BY name")
+        .map((rs, ctx) -> row(rs))
+        .list();
+  }
+
+  /** The clusters the last plan found DEGRADED, except deactivated ones. */
+  public List<Row> degraded(Handle h) {
+    return h.createQuery(
+            "SELECT * FROM clusters WHERE state = 'DEGRADED' AND deactivated = 0 ORDER BY name")
+        .map((rs, ctx) -> row(rs))
+        .list();
+  }
+
   public Optional<Row> byName(Handle h, String name) {
     return h.createQuery("SELECT * FROM clusters WHERE name = :n")
         .bind("n", name)

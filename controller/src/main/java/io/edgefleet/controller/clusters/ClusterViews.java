@@ -17,10 +17,12 @@ import java.util.TreeSet;
 /** What the API shows of clusters: their definition, state, members, etcd and versions. */
 public final class ClusterViews {
   private final ClusterEngine engine;
+  private final ClusterImports imports;
   private final Clock clock;
 
-  ClusterViews(ClusterEngine engine, Clock clock) {
+  ClusterViews(ClusterEngine engine, ClusterImports imports, Clock clock) {
     this.engine = engine;
+    this.imports = imports;
     this.clock = clock;
   }
 
@@ -72,6 +74,7 @@ public final class ClusterViews {
       Map<String, Object> config,
       long graceSeconds,
       String importManifestUrl,
+      ClusterImports.Status importStatus,
       boolean deactivated,
       String state,
       List<String> reasons,
@@ -169,6 +172,7 @@ public final class ClusterViews {
         r.config(),
         r.graceSeconds(),
         r.importManifestUrl(),
+        imports.status(r).orElse(null),
         r.deactivated(),
         r.state().name(),
         r.reasons(),
