@@ -243,7 +243,10 @@ final class ClusterSite implements AutoCloseable {
     try {
       TlsAccess.Api api = TlsAccess.kubeconfig(kubeconfig(node));
       HttpClient c =
-          HttpClient.newBuilder().sslContext(api.ssl()).connectTimeout(Duration.ofSeconds(3)).build();
+          HttpClient.newBuilder()
+              .sslContext(api.ssl())
+              .connectTimeout(Duration.ofSeconds(3))
+              .build();
       HttpRequest.Builder b =
           HttpRequest.newBuilder(URI.create("https://" + net.node(node).ip() + ":6443" + path))
               .timeout(Duration.ofSeconds(5))
