@@ -40,9 +40,15 @@ public final class ProfileKubernetes implements ProfileSource {
 
   /** The first profile by name whose selector matches the cluster's labels and name. */
   static Optional<String> matching(Handle h, String cluster, Map<String, String> labels) {
+    return matching(ProfileStore.profiles(h), cluster, labels);
+  }
+
+  /** The first of these profiles (in name order) whose selector matches the cluster. */
+  static Optional<String> matching(
+      List<ProfileStore.ProfileRow> profiles, String cluster, Map<String, String> labels) {
     Map<String, String> tags = new LinkedHashMap<>(labels == null ? Map.of() : labels);
     tags.put("name", cluster);
-    for (ProfileStore.ProfileRow p : ProfileStore.profiles(h)) {
+    for (ProfileStore.ProfileRow p : profiles) {
       if (Selector.parse(p.selector()).matches(tags)) {
         return Optional.of(p.name());
       }

@@ -349,8 +349,12 @@ public final class Profiles {
    */
   public List<ClusterVersion> clusterVersions(String name) {
     List<ClusterVersion> out = new ArrayList<>();
+    List<ProfileStore.ProfileRow> profiles = jdbi.withHandle(ProfileStore::profiles);
     for (ClusterDirectory.ClusterInfo c : clusters.clusters()) {
-      Optional<String> follows = profileFor(c);
+      Optional<String> follows =
+          c.profile() != null && !c.profile().isBlank()
+              ? Optional.of(c.profile().strip())
+              : ProfileKubernetes.matching(profiles, c.name(), c.labels());
       if (follows.isEmpty() || !ProfileApps.Ref.parse(follows.get()).profile().equals(name)) {
         continue;
       }
@@ -380,17 +384,6 @@ public final class Profiles {
         running(clusterVersions(name), v.revision()),
         v.createdBy(),
         Instant.ofEpochMilli(v.createdAt()));
-  }
-
-  /**
-   * The profile a cluster follows: the one it names, else the first (by name) whose selector
-   * matches its labels and its name (key {@code name}).
-   */
-  public Optional<String> profileFor(ClusterDirectory.ClusterInfo cluster) {
-    if (cluster.profile() != null && !cluster.profile().isBlank()) {
-      return Optional.of(cluster.profile().strip());
-    }
-    return jdbi.withHandle(h -> ProfileKubernetes.matching(h, cluster.name(), cluster.labels()));
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.runtime.NoRuntime;
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.TestAgents;
@@ -37,7 +38,7 @@ class ProfileClustersApiIT {
 
   @Test
   void aClusterTheSelectorMatchesFollowsTheProfile() throws Exception {
-    try (TestController controller = TestController.start(TestController.config(dir.resolve("c")));
+    try (TestController controller = TestController.start(config(dir.resolve("c")));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = controller.admin();
       ClusterMembers.pushK3s(admin, V1);
@@ -175,6 +176,11 @@ class ProfileClustersApiIT {
                   .asText())
           .isEqualTo("edge@1");
     }
+  }
+
+  /** The controller's configuration (its state in SQLite here). */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
   }
 
   private static List<Map<String, Object>> layers(String webVersion) {
