@@ -6,13 +6,11 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.agent.Agent;
-import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.IdentityStore;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
-import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -55,34 +53,6 @@ class ClusterLifecycleApiIT {
       "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cattle-system\n";
 
   @TempDir Path dir;
-
-  /** A test-side feature that lets the test speak for the agent's K3s. */
-  static final class NodeReports implements AgentFeature {
-    final AtomicReference<Channel> channel = new AtomicReference<>();
-
-    @Override
-    public void connected(Channel c, ControllerMessage.Welcome welcome) {
-      channel.set(c);
-    }
-
-    @Override
-    public void disconnected() {
-      channel.set(null);
-    }
-
-    @Override
-    public boolean handle(ControllerMessage message) {
-      return false;
-    }
-
-    boolean send(AgentMessage.ClusterNode node) {
-      Channel c = channel.get();
-      return c != null && c.send(node);
-    }
-
-    @Override
-    public void close() {}
-  }
 
   private record Device(
       String name, String id, Agent agent, Path stateDir, DeviceHttp http, NodeReports node) {}
@@ -418,7 +388,7 @@ class ClusterLifecycleApiIT {
             List.of(a -> node));
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.channel.get() != null);
+        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.connected());
     String id = agent.status().deviceId().orElseThrow();
     AdminClient.Answer renamed =
         controller.admin().patch("/api/v1/devices/" + id, Map.of("name", name));

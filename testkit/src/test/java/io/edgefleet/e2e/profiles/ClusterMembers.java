@@ -4,12 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
-import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.e2e.clusters.NodeReports;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
-import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -29,7 +28,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Devices enrolled as real agents whose K3s the test plays: each round reads every device's signed
@@ -38,34 +36,6 @@ import java.util.concurrent.atomic.AtomicReference;
  * etcd members and nodes. Thread-safe.
  */
 final class ClusterMembers {
-  /** A test-side agent feature that lets the test speak for the agent's K3s. */
-  static final class NodeReports implements AgentFeature {
-    final AtomicReference<Channel> channel = new AtomicReference<>();
-
-    @Override
-    public void connected(Channel c, ControllerMessage.Welcome welcome) {
-      channel.set(c);
-    }
-
-    @Override
-    public void disconnected() {
-      channel.set(null);
-    }
-
-    @Override
-    public boolean handle(ControllerMessage message) {
-      return false;
-    }
-
-    boolean send(AgentMessage.ClusterNode node) {
-      Channel c = channel.get();
-      return c != null && c.send(node);
-    }
-
-    @Override
-    public void close() {}
-  }
-
   record Device(String name, String id, Agent agent, DeviceHttp http, NodeReports node) {}
 
   private final TestController controller;
@@ -99,7 +69,7 @@ final class ClusterMembers {
     Agent agent = agents.start(options, Clock.systemUTC(), runtime, List.of(a -> node));
     await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.channel.get() != null);
+        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.connected());
     String id = agent.status().deviceId().orElseThrow();
     AdminClient.Answer renamed =
         controller.admin().patch("/api/v1/devices/" + id, Map.of("name", name));
