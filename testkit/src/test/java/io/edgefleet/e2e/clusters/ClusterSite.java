@@ -243,7 +243,10 @@ final class ClusterSite implements AutoCloseable {
     try {
       TlsAccess.Api api = TlsAccess.kubeconfig(kubeconfig(node));
       HttpClient c =
-          HttpClient.newBuilder().sslContext(api.ssl()).connectTimeout(Duration.ofSeconds(3)).build();
+          HttpClient.newBuilder()
+              .sslContext(api.ssl())
+              .connectTimeout(Duration.ofSeconds(3))
+              .build();
       HttpRequest.Builder b =
           HttpRequest.newBuilder(URI.create("https://" + net.node(node).ip() + ":6443" + path))
               .timeout(Duration.ofSeconds(5))
@@ -300,6 +303,16 @@ final class ClusterSite implements AutoCloseable {
       }
       return StreamSupport.stream(r.body().path("devices").spliterator(), false).toList();
     }
+  }
+
+  /** The node name of the member that is device {@code deviceId}. */
+  Optional<String> nodeOf(JsonNode cluster, String deviceId) {
+    for (JsonNode m : cluster.path("members")) {
+      if (m.path("deviceId").asText().equals(deviceId)) {
+        return Optional.of(m.path("nodeName").asText());
+      }
+    }
+    return Optional.empty();
   }
 
   Optional<JsonNode> member(JsonNode cluster, String node) {
