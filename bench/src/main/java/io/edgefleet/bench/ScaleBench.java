@@ -860,6 +860,20 @@ public final class ScaleBench {
     }
     log("clusters: pushed the K3s artifacts %s and %s", K3S_V1, K3S_V2);
 
+    // The profile every benchmark cluster follows (by name, not pinned): version 1's Kubernetes
+    // layer is the version the clusters form at.
+    checked(
+        admin.post(
+            "/api/v1/profiles",
+            Map.of(
+                "name",
+                CLUSTER_PROFILE,
+                "selector",
+                "bench=scale",
+                "layers",
+                kubernetesLayer(K3S_V1))));
+    log("clusters: published profile %s@1 (Kubernetes %s)", CLUSTER_PROFILE, K3S_V1);
+
     // Formation.
     long cpu0 = sampler.cpuTicks();
     long start = System.nanoTime();
@@ -883,32 +897,37 @@ public final class ScaleBench {
     formation.put("createSeconds", createSeconds);
     c.put("formation", formation);
 
-    // The bump: a profile every benchmark cluster follows, whose Kubernetes layer is the new
-    // version; creating it publishes version 1 and starts its rollout (one batch).
+    // The bump: version 2 of the profile changes its Kubernetes layer; publishing it starts its
+    // rollout across every cluster following it (the default policy: one batch).
     long cpu1 = sampler.cpuTicks();
     long bumpStart = System.nanoTime();
     checked(
         admin.post(
-            "/api/v1/profiles",
-            Map.of(
-                "name",
-                CLUSTER_PROFILE,
-                "selector",
-                "bench=scale",
-                "layers",
-                List.of(Map.of("name", "k3s", "kind", "kubernetes", "kubernetesVersion", K3S_V2)),
-                "rollout",
-                "{}")));
+            "/api/v1/profiles/" + CLUSTER_PROFILE + "/versions",
+            Map.of("layers", kubernetesLayer(K3S_V2))));
+    log("clusters: published profile %s@2 (Kubernetes %s)", CLUSTER_PROFILE, K3S_V2);
     Map<String, Long> bumpStarted = new java.util.HashMap<>();
     for (String name : created.keySet()) {
       bumpStarted.put(name, bumpStart);
     }
+    // The list shows each cluster's state, not its members' versions: a cluster that is READY
+    // again after it was seen changing is read whole (once, or again while a member still runs
+    // the old version) to see every member report the new one.
+    java.util.Set<String> changing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     Map<String, Object> bump =
         untilClusters(
             bumpStarted,
             bumpStart,
             cpu1,
-            cl -> cl.path("state").asText().equals("READY") && runsEverywhere(cl, K3S_V2),
+            cl -> {
+              String name = cl.path("name").asText();
+              if (!cl.path("state").asText().equals("READY")) {
+                changing.add(name);
+                return false;
+              }
+              return changing.contains(name)
+                  && runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2);
+            },
             s -> s.path("k3sRunning").path(K3S_V2).asLong() >= 3L * n);
     c.put("bump", bump);
     c.put("controllerRssBytes", rss(pid(controller)));
@@ -946,13 +965,16 @@ public final class ScaleBench {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("name", name);
     r.put("selector", "clusterpool=" + name);
-    r.put("serversMin", 3);
-    r.put("serversMax", 3);
-    r.put("agentsMin", 0);
-    r.put("agentsMax", 0);
-    r.put("kubernetesVersion", K3S_V1);
+    r.put("servers", Map.of("min", 3, "max", 3));
+    r.put("agents", Map.of("min", 0, "max", 0));
+    r.put("profile", CLUSTER_PROFILE);
     r.put("labels", Map.of("bench", "scale"));
     return r;
+  }
+
+  /** The layers of a profile version that only sets the Kubernetes version. */
+  private static List<Map<String, Object>> kubernetesLayer(String version) {
+    return List.of(Map.of("name", "k3s", "kind", "kubernetes", "kubernetesVersion", version));
   }
 
   /**

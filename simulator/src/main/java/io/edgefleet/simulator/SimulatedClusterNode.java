@@ -338,8 +338,9 @@ final class SimulatedClusterNode {
     byte[] plain;
     try {
       plain = unsealer.open(s);
-    } catch (java.security.GeneralSecurityException | IllegalArgumentException e) {
-      return "it could not be opened with this device's key";
+    } catch (java.security.GeneralSecurityException | RuntimeException e) {
+      // Any failure to open it is this device's problem to report, never a lost completion.
+      return "it could not be opened with this device's key (" + e + ")";
     }
     try {
       String token = Json.mapper().readTree(plain).path("token").asText("");

@@ -118,9 +118,11 @@ final class VirtualDevice {
               return () -> f.cancel(false);
             },
             (path, headers) -> net.http("GET", path, null, true, headers),
+            // The device's key and id as they are when the token arrives: a device enrolling
+            // in this run has neither when it is built.
             box ->
                 io.edgefleet.protocol.tls.SealedBox.open(
-                    new io.edgefleet.protocol.tls.SoftwareKeyAgreement(credential.key()),
+                    new io.edgefleet.protocol.tls.SoftwareKeyAgreement(credential().key()),
                     java.util.Base64.getDecoder().decode(box.sealed()),
                     io.edgefleet.protocol.tls.SealedBox.secretAad(
                         deviceId, box.name(), box.version())),

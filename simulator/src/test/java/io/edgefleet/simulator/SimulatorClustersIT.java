@@ -92,14 +92,10 @@ class SimulatorClustersIT {
                     "pool-" + pool,
                     "selector",
                     "clusterpool=" + pool,
-                    "serversMin",
-                    3,
-                    "serversMax",
-                    3,
-                    "agentsMin",
-                    0,
-                    "agentsMax",
-                    0,
+                    "servers",
+                    Map.of("min", 3, "max", 3),
+                    "agents",
+                    Map.of("min", 0, "max", 0),
                     "kubernetesVersion",
                     V1));
         assertThat(created.status()).as("%s", created.body()).isEqualTo(201);
