@@ -159,6 +159,7 @@ public final class ClusterFeature implements AgentFeature {
   private String tokenCluster;
   private String restartKey;
   private String writtenConfig;
+  private String joinedThrough;
   private String restartJoinedKey;
   private String problem;
   private boolean downloading;
@@ -364,7 +365,8 @@ public final class ClusterFeature implements AgentFeature {
     }
     Map<String, Object> values;
     try {
-      values = K3sConfig.values(spec, token, options.dataDir(), nodeIp, options.kubeconfig());
+      values =
+          K3sConfig.values(joinable(spec), token, options.dataDir(), nodeIp, options.kubeconfig());
     } catch (IllegalArgumentException e) {
       problem = e.getMessage();
       return false;
@@ -373,6 +375,9 @@ public final class ClusterFeature implements AgentFeature {
     // A node that has joined keeps its cluster: where it joined through no longer matters.
     keyed.remove("server");
     keyed.remove("cluster-init");
+    if (values.get("server") instanceof String url) {
+      joinedThrough = url;
+    }
     String full = bin + "\n" + K3sConfig.yaml(values);
     String joinedKey = bin + "\n" + K3sConfig.yaml(keyed);
     try {
@@ -425,6 +430,37 @@ public final class ClusterFeature implements AgentFeature {
       }
     }
     return true;
+  }
+
+  /**
+   * The section, or for a node that has joined its cluster and whose section lists no running
+   * server right now (they may all be briefly busy, e.g. while etcd elects a new leader after a
+   * member died), the section with the server it joined through: a joined node keeps running
+   * instead of failing, which would in turn keep every server from being listed as running.
+   */
+  private ClusterSpec joinable(ClusterSpec spec) {
+    if (spec.init()
+        || !spec.servers().isEmpty()
+        || joinedThrough == null
+        || marker == null
+        || !marker.joined()
+        || !marker.cluster().equals(spec.name())
+        || !marker.role().equals(spec.role())) {
+      return spec;
+    }
+    return new ClusterSpec(
+        spec.name(),
+        spec.role(),
+        spec.init(),
+        List.of(joinedThrough),
+        spec.tokenVersion(),
+        spec.nodeName(),
+        spec.nodeLabels(),
+        spec.nodeTaints(),
+        spec.kubernetesVersion(),
+        spec.k3s(),
+        spec.config(),
+        spec.removals());
   }
 
   private String fetchToken(ClusterSpec spec) throws IOException {
@@ -505,6 +541,7 @@ public final class ClusterFeature implements AgentFeature {
   /** Stops K3s and removes what the agent created for it: its data directory and configuration. */
   private void teardown(String why) {
     supervisor.stop();
+    joinedThrough = null;
     Marker m = marker;
     String wipeError = null;
     if (m != null) {

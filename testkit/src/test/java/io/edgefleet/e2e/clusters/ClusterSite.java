@@ -305,6 +305,16 @@ final class ClusterSite implements AutoCloseable {
     }
   }
 
+  /** The node name of the member that is device {@code deviceId}. */
+  Optional<String> nodeOf(JsonNode cluster, String deviceId) {
+    for (JsonNode m : cluster.path("members")) {
+      if (m.path("deviceId").asText().equals(deviceId)) {
+        return Optional.of(m.path("nodeName").asText());
+      }
+    }
+    return Optional.empty();
+  }
+
   Optional<JsonNode> member(JsonNode cluster, String node) {
     for (JsonNode m : cluster.path("members")) {
       if (m.path("nodeName").asText().equals(node)) {
