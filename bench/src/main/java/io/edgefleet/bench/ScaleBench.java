@@ -927,9 +927,9 @@ public final class ScaleBench {
     for (String name : created.keySet()) {
       bumpStarted.put(name, bumpStart);
     }
-    // The list shows each cluster's state, not its members' versions: a cluster that is READY
-    // again after it was seen changing is read whole (once, or again while a member still runs
-    // the old version) to see every member report the new one.
+    // A cluster is done when the list shows it READY again after it was seen changing (READY
+    // means every member settled at the wanted version); afterwards every cluster is read whole
+    // to check that each member reports the new version, so the reads do not slow the polling.
     java.util.Set<String> changing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     Map<String, Object> bump =
         untilClusters(
@@ -944,10 +944,20 @@ public final class ScaleBench {
                 changing.add(name);
                 return false;
               }
-              return changing.contains(name)
-                  && runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2);
+              return changing.contains(name);
             },
             s -> s.path("k3sRunning").path(K3S_V2).asLong() >= 3L * n);
+    java.util.concurrent.atomic.AtomicInteger atNewVersion =
+        new java.util.concurrent.atomic.AtomicInteger();
+    parallel(
+        new ArrayList<>(created.keySet()),
+        name -> {
+          if (runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2)) {
+            atNewVersion.incrementAndGet();
+          }
+        });
+    bump.put("clustersWithEveryMemberAtNewVersion", atNewVersion.get());
+    log("clusters: %d of %d clusters have every member at %s", atNewVersion.get(), n, K3S_V2);
     c.put("bump", bump);
     c.put("controllerRssBytes", rss(pid(controller)));
     c.put("controllerHeapUsedAfterGcBytes", heapAfterGc(pid(controller)));
