@@ -160,6 +160,7 @@ final class AlertsCommand {
         "  certificate-expiring  --within D: a device certificate expiring within D",
         "  rollout-paused        [--app A] [--for D]: a rollout PAUSED",
         "  device-quarantined    [--for D]: a TPM device QUARANTINED (its boot changed)",
+        "  cluster-degraded      [--for D]: a K3s cluster DEGRADED (--selector over its labels)",
         "Durations: 90s, 10m, 4h, 30d."
       })
   static final class RuleAdd extends TokenCommand {
@@ -391,6 +392,7 @@ final class AlertsCommand {
       case "certificate-expiring" -> "certificate expires within " + r.path("within").asText();
       case "rollout-paused" -> "rollout" + (app.isEmpty() ? "" : " of " + app) + " PAUSED" + after;
       case "device-quarantined" -> "QUARANTINED" + after;
+      case "cluster-degraded" -> "cluster DEGRADED" + after;
       default -> r.path("type").asText();
     };
   }
@@ -400,7 +402,9 @@ final class AlertsCommand {
     f.put("Rule", r.path("name").asText() + " (" + r.path("id").asText() + ")");
     f.put("Type", r.path("type").asText());
     f.put("Condition", condition(r));
-    f.put("Devices", r.path("selector").asText("").isEmpty() ? "all" : r.path("selector").asText());
+    f.put(
+        "cluster-degraded".equals(r.path("type").asText()) ? "Clusters" : "Devices",
+        r.path("selector").asText("").isEmpty() ? "all" : r.path("selector").asText());
     f.put("Severity", r.path("severity").asText());
     f.put("Receivers", receivers(r));
     f.put("Repeat", r.path("repeat").asText("once per change"));

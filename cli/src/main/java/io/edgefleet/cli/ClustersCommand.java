@@ -362,7 +362,7 @@ final class ClustersCommand {
         "Kubernetes",
         Formats.text(c, "kubernetesVersion")
             + (running.isEmpty() ? "" : " (running: " + running + ")"));
-    f.put("Profile", Formats.text(c, "profile"));
+    f.put("Profile", profile(c));
     List<String> labels = new ArrayList<>();
     c.path("labels")
         .properties()
@@ -370,7 +370,7 @@ final class ClustersCommand {
     f.put("Labels", String.join(", ", labels));
     f.put("Grace", Formats.text(c, "graceSeconds") + "s");
     if (!Formats.text(c, "importManifestUrl").isEmpty()) {
-      f.put("Import", Formats.text(c, "importManifestUrl"));
+      f.put("Import", Formats.text(c, "importManifestUrl") + " (" + importState(c) + ")");
     }
     f.put("Token", "version " + Formats.text(c, "tokenVersion"));
     f.put("Applier", applier(c));
@@ -415,6 +415,17 @@ final class ClustersCommand {
     return out.toString();
   }
 
+  /** The profile the cluster follows: the revision it should run and the one it runs. */
+  private static String profile(JsonNode c) {
+    JsonNode v = c.path("profileVersions");
+    String wanted = v.path("wanted").asText("");
+    String running = v.path("running").isArray() ? joined(v.path("running")) : "";
+    if (wanted.isEmpty()) {
+      return Formats.text(c, "profile");
+    }
+    return wanted + (running.isEmpty() ? "" : " (running: " + running + ")");
+  }
+
   private static String applier(JsonNode c) {
     String id = Formats.text(c, "applier");
     if (id.isEmpty()) {
@@ -432,5 +443,20 @@ final class ClustersCommand {
     List<String> out = new ArrayList<>();
     array.forEach(n -> out.add(n.asText()));
     return String.join(", ", out);
+  }
+
+  /** Where the import stands: pending, fetched, or why the last fetch failed. */
+  static String importState(JsonNode c) {
+    JsonNode s = c.path("importStatus");
+    return switch (s.path("state").asText("PENDING")) {
+      case "FETCHED" -> "fetched, applied by the applier as the app cluster-import";
+      case "FAILED" ->
+          "fetch failed: "
+              + s.path("error").asText()
+              + "; next try at "
+              + s.path("nextAttemptAt").asText()
+              + (s.path("digest").isTextual() ? "; the manifest fetched before stays" : "");
+      default -> "pending: fetched once the cluster is up";
+    };
   }
 }

@@ -382,14 +382,30 @@ final class ProfilesCommand {
     JsonNode versions = p.path("versions");
     if (versions.isArray() && !versions.isEmpty()) {
       out.append('\n');
-      Table t = new Table("version", "revision", "layers", "by", "created");
+      Table t = new Table("version", "revision", "layers", "running on", "by", "created");
       for (JsonNode v : versions) {
+        java.util.List<String> running = new java.util.ArrayList<>();
+        v.path("running").forEach(c -> running.add(c.asText()));
         t.row(
             v.path("version").asText(),
             v.path("revision").asText(),
             v.path("layers").asText(),
+            running.isEmpty() ? "" : running.size() + " cluster(s)",
             v.path("createdBy").asText(""),
             Formats.relative(v, "createdAt", now));
+      }
+      out.append(t.render());
+    }
+    JsonNode following = p.path("clusterVersions");
+    if (following.isArray() && !following.isEmpty()) {
+      out.append('\n');
+      Table t = new Table("cluster", "follows", "wanted", "running");
+      for (JsonNode c : following) {
+        t.row(
+            c.path("cluster").asText(),
+            c.path("follows").asText(""),
+            c.path("wanted").asText(""),
+            c.path("running").asText(""));
       }
       out.append(t.render());
     }

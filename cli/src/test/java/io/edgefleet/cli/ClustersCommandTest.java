@@ -59,6 +59,21 @@ class ClustersCommandTest {
   }
 
   @Test
+  void aClusterShowsTheProfileRevisionItShouldRunAndTheOneItRuns() throws Exception {
+    JsonNode named = Json.mapper().readTree(CLUSTER);
+    assertThat(ClustersCommand.details(named, NOW)).containsPattern("Profile: +base@2");
+    JsonNode following =
+        Json.mapper()
+            .readTree(
+                CLUSTER.replace(
+                    "\"profile\":\"base@2\",",
+                    "\"profile\":null,\"profileVersions\":{\"wanted\":\"edge@3\","
+                        + "\"running\":[\"edge@2\"]},"));
+    assertThat(ClustersCommand.details(following, NOW))
+        .containsPattern("Profile: +edge@3 \\(running: edge@2\\)");
+  }
+
+  @Test
   void aClusterShowsItsShapeReasonsEtcdAndMembers() throws Exception {
     JsonNode c = Json.mapper().readTree(CLUSTER);
     String out = ClustersCommand.details(c, NOW);

@@ -20,6 +20,8 @@ import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
+import io.edgefleet.controller.clusters.ClusterImports;
+import io.edgefleet.controller.clusters.ClusterListing;
 import io.edgefleet.controller.clusters.ClusterRoutes;
 import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
@@ -142,6 +144,7 @@ public final class Controller implements AutoCloseable {
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
   private final ClusterEngine clusterEngine;
+  private final ClusterImports clusterImports;
 
   /** How often every cluster is planned even when nothing reported (offline grace, failover). */
   private static final java.time.Duration CLUSTER_TICK = java.time.Duration.ofSeconds(5);
@@ -246,12 +249,45 @@ public final class Controller implements AutoCloseable {
               commits,
               appStatus::byCommit);
       this.catalog = new Catalog(jdbi, clock, audit, gitops.rendering());
-      // Profiles: one phased app per profile, for the applier of each cluster following it.
-      ClusterDirectory clusterDirectory = ClusterDirectory.NONE;
+      // Profiles: one phased app per profile, for the applier of each cluster following it. They
+      // read the clusters (names, labels, appliers) from the clusters' tables; a profile created or
+      // published, and a rollout's release, are announced on their signals, which re-plan the
+      // clusters (the engine is built below: it needs the devices).
+      ClusterStore clusterStore = new ClusterStore();
+      ClusterListing clusterListing = new ClusterListing(jdbi, clusterStore, store);
+      ClusterDirectory clusterDirectory =
+          () ->
+              clusterListing.clusters().stream()
+                  .map(
+                      c ->
+                          new ClusterDirectory.ClusterInfo(
+                              c.name(),
+                              c.labels(),
+                              c.profile(),
+                              c.applier(),
+                              c.applierTags(),
+                              c.kubernetesVersion()))
+                  .toList();
+      Signal<String> profileChanges = new Signal<>("profiles");
+      Signal<String> releases = new Signal<>("rollout releases");
       ProfileApps profileApps = new ProfileApps(jdbi, catalog, clusterDirectory);
+      // Cluster imports: the manifest of a third-party cluster manager, fetched from the cluster's
+      // import URL once it is up, is one more app for the cluster's applier.
+      Signal<String> importChanges = new Signal<>("cluster imports");
+      this.clusterImports =
+          new ClusterImports(
+              jdbi,
+              clock,
+              clusterStore,
+              ClusterImports.Fetcher.http(java.time.Duration.ofSeconds(30)),
+              importChanges);
       AppCatalog apps =
           new CompositeCatalog(
-              List.of(new GitCatalog(gitops), new DeploymentApps(jdbi, catalog), profileApps));
+              List.of(
+                  new GitCatalog(gitops),
+                  new DeploymentApps(jdbi, catalog),
+                  profileApps,
+                  clusterImports));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -274,7 +310,6 @@ public final class Controller implements AutoCloseable {
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
       // Cluster join tokens are sealed under the same master keys, re-sealed when they rotate.
-      ClusterStore clusterStore = new ClusterStore();
       ClusterTokens clusterTokens = new ClusterTokens(jdbi, clusterStore, masterKeys);
       Secrets deviceSecrets =
           new Secrets(jdbi, clock, audit, masterKeys, store, secretChanges, clusterTokens);
@@ -299,6 +334,8 @@ public final class Controller implements AutoCloseable {
       commits.seal();
       secretChanges.subscribe(name -> desired.requestAll());
       secretChanges.seal();
+      importChanges.subscribe(cluster -> desired.requestAll());
+      importChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
       this.rollouts =
           new RolloutEngine(
@@ -308,7 +345,10 @@ public final class Controller implements AutoCloseable {
               apps::apps,
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
-              desired::request,
+              id -> {
+                desired.request(id);
+                releases.accept(id);
+              },
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
@@ -319,9 +359,13 @@ public final class Controller implements AutoCloseable {
               catalog,
               profileApps,
               clusterDirectory,
+              profileSource,
               rollouts,
               audit,
-              desired::requestAll);
+              () -> {
+                desired.requestAll();
+                profileChanges.accept("profiles");
+              });
 
       // The inventory operators work with: statuses refined by the health model; a device's new
       // tags or lifecycle flow to the desired state, the rollouts and the health model, and a
@@ -367,7 +411,14 @@ public final class Controller implements AutoCloseable {
               CLUSTER_TICK);
       deviceChanges.subscribe(clusterEngine::deviceChanged);
       deviceChanges.seal();
+      // A profile's selector or version, and what a rollout releases to an applier, change the
+      // Kubernetes layer and the profile tag of clusters.
+      profileChanges.subscribe(p -> clusterEngine.requestAll());
+      profileChanges.seal();
+      releases.subscribe(clusterEngine::deviceChanged);
+      releases.seal();
       clusterEngine.start();
+      clusterImports.start(CLUSTER_TICK);
 
       // The controller's own metrics, reading the counters kept by the features above.
       this.metrics =
@@ -522,6 +573,7 @@ public final class Controller implements AutoCloseable {
                           clusterStore,
                           clusterTokens,
                           clusterEngine,
+                          clusterImports,
                           id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id)))),
                   new SecretRoutes(
                       deviceSecrets,
@@ -852,6 +904,7 @@ public final class Controller implements AutoCloseable {
     trust.close();
     gitops.close();
     clusterEngine.close();
+    clusterImports.close();
     desired.close();
     connections.closeAll();
     streams.close();

@@ -64,6 +64,7 @@ class TableOwnershipTest {
           Map.entry("artifacts", "artifacts"),
           Map.entry("clusters", "clusters"),
           Map.entry("cluster_members", "clusters"),
+          Map.entry("cluster_imports", "clusters"),
           Map.entry("profiles", "profiles"),
           Map.entry("profile_versions", "profiles"));
 

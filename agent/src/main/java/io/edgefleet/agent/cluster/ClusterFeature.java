@@ -64,6 +64,10 @@ public final class ClusterFeature implements AgentFeature {
    * @param kubeconfig where K3s servers write the admin kubeconfig ({@code write-kubeconfig})
    * @param nodeIp the address to advertise; empty: the local address of the controller connection
    * @param reportEvery the longest time between two reports while a section exists
+   * @param policy how K3s is restarted when it exits
+   * @param lookEvery how often the node looks at K3s, its API server and etcd while a section
+   *     exists; what changed (a member joined or left, a node became ready) is reported at once, so
+   *     that the controller can take the next membership step without waiting for the period
    */
   public record Options(
       Path stateDir,
@@ -71,7 +75,19 @@ public final class ClusterFeature implements AgentFeature {
       Path kubeconfig,
       Optional<String> nodeIp,
       Duration reportEvery,
-      Supervisor.Policy policy) {
+      Supervisor.Policy policy,
+      Duration lookEvery) {
+    /** Looks every {@link #DEFAULT_LOOK_EVERY} (or every {@code reportEvery} if shorter). */
+    public Options(
+        Path stateDir,
+        Path dataDir,
+        Path kubeconfig,
+        Optional<String> nodeIp,
+        Duration reportEvery,
+        Supervisor.Policy policy) {
+      this(stateDir, dataDir, kubeconfig, nodeIp, reportEvery, policy, DEFAULT_LOOK_EVERY);
+    }
+
     public Options(
         Path stateDir,
         Path dataDir,
@@ -80,7 +96,19 @@ public final class ClusterFeature implements AgentFeature {
         Duration reportEvery) {
       this(stateDir, dataDir, kubeconfig, nodeIp, reportEvery, Supervisor.Policy.defaults());
     }
+
+    public Options {
+      if (reportEvery.isNegative()
+          || reportEvery.isZero()
+          || lookEvery.isNegative()
+          || lookEvery.isZero()) {
+        throw new IllegalArgumentException("the report and look periods must be positive");
+      }
+    }
   }
+
+  /** How often a member looks at its node unless told otherwise. */
+  public static final Duration DEFAULT_LOOK_EVERY = Duration.ofSeconds(3);
 
   /** Where the feature's events go. */
   @FunctionalInterface
@@ -130,6 +158,8 @@ public final class ClusterFeature implements AgentFeature {
   private long tokenVersion = -1;
   private String tokenCluster;
   private String restartKey;
+  private String writtenConfig;
+  private String joinedThrough;
   private String restartJoinedKey;
   private String problem;
   private boolean downloading;
@@ -202,7 +232,8 @@ public final class ClusterFeature implements AgentFeature {
     wanted = new Wanted(state.cluster(), state.generation());
     synchronized (this) {
       if (periodic == null && !closed) {
-        long every = options.reportEvery().toMillis();
+        // A pass looks at the node; report() sends only what changed, or when the period is due.
+        long every = Math.min(options.reportEvery().toMillis(), options.lookEvery().toMillis());
         periodic =
             timer.scheduleWithFixedDelay(() -> request(), every, every, TimeUnit.MILLISECONDS);
       }
@@ -334,7 +365,8 @@ public final class ClusterFeature implements AgentFeature {
     }
     Map<String, Object> values;
     try {
-      values = K3sConfig.values(spec, token, options.dataDir(), nodeIp, options.kubeconfig());
+      values =
+          K3sConfig.values(joinable(spec), token, options.dataDir(), nodeIp, options.kubeconfig());
     } catch (IllegalArgumentException e) {
       problem = e.getMessage();
       return false;
@@ -343,11 +375,18 @@ public final class ClusterFeature implements AgentFeature {
     // A node that has joined keeps its cluster: where it joined through no longer matters.
     keyed.remove("server");
     keyed.remove("cluster-init");
+    if (values.get("server") instanceof String url) {
+      joinedThrough = url;
+    }
     String full = bin + "\n" + K3sConfig.yaml(values);
     String joinedKey = bin + "\n" + K3sConfig.yaml(keyed);
     try {
       SecureFiles.createPrivateDirectories(dir);
-      SecureFiles.writeSecret(configFile(), K3sConfig.yaml(values));
+      String yaml = K3sConfig.yaml(values);
+      if (!yaml.equals(writtenConfig) || !Files.exists(configFile())) {
+        SecureFiles.writeSecret(configFile(), yaml);
+        writtenConfig = yaml;
+      }
       if (marker == null) {
         marker = new Marker(spec.name(), spec.role(), options.dataDir().toString(), false);
         writeMarker(marker);
@@ -391,6 +430,37 @@ public final class ClusterFeature implements AgentFeature {
       }
     }
     return true;
+  }
+
+  /**
+   * The section, or for a node that has joined its cluster and whose section lists no running
+   * server right now (they may all be briefly busy, e.g. while etcd elects a new leader after a
+   * member died), the section with the server it joined through: a joined node keeps running
+   * instead of failing, which would in turn keep every server from being listed as running.
+   */
+  private ClusterSpec joinable(ClusterSpec spec) {
+    if (spec.init()
+        || !spec.servers().isEmpty()
+        || joinedThrough == null
+        || marker == null
+        || !marker.joined()
+        || !marker.cluster().equals(spec.name())
+        || !marker.role().equals(spec.role())) {
+      return spec;
+    }
+    return new ClusterSpec(
+        spec.name(),
+        spec.role(),
+        spec.init(),
+        List.of(joinedThrough),
+        spec.tokenVersion(),
+        spec.nodeName(),
+        spec.nodeLabels(),
+        spec.nodeTaints(),
+        spec.kubernetesVersion(),
+        spec.k3s(),
+        spec.config(),
+        spec.removals());
   }
 
   private String fetchToken(ClusterSpec spec) throws IOException {
@@ -471,6 +541,7 @@ public final class ClusterFeature implements AgentFeature {
   /** Stops K3s and removes what the agent created for it: its data directory and configuration. */
   private void teardown(String why) {
     supervisor.stop();
+    joinedThrough = null;
     Marker m = marker;
     String wipeError = null;
     if (m != null) {

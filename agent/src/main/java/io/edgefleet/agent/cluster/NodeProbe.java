@@ -164,6 +164,94 @@ final class NodeProbe {
     }
   }
 
+  /** The most pods one drain evicts; a node holding more is drained over later removals. */
+  static final int MAX_EVICTIONS = 500;
+
+  /**
+   * Evicts the pods of a node as a drain does, through the Eviction API so that disruption budgets
+   * hold: every pod bound to the node except DaemonSet pods (the DaemonSet would put them back),
+   * mirror pods (the kubelet owns them) and pods already terminating.
+   *
+   * @return the pods evicted, {@code namespace/name}
+   * @throws ProbeException naming the pods a disruption budget kept, or the first failure
+   */
+  List<String> evictPods(String node) throws IOException {
+    JsonNode pods =
+        apiCall(
+            "GET",
+            "/api/v1/pods?fieldSelector="
+                + enc("spec.nodeName=" + node)
+                + "&limit="
+                + MAX_EVICTIONS,
+            null,
+            null);
+    List<String> evicted = new ArrayList<>();
+    List<String> kept = new ArrayList<>();
+    for (JsonNode pod : pods.path("items")) {
+      if (!evictable(pod)) {
+        continue;
+      }
+      String ns = pod.path("metadata").path("namespace").asText();
+      String name = pod.path("metadata").path("name").asText();
+      try {
+        evict(ns, name);
+        evicted.add(ns + "/" + name);
+      } catch (ProbeException e) {
+        if (e.status == 404) {
+          continue;
+        }
+        if (e.status != 429) {
+          throw e;
+        }
+        kept.add(ns + "/" + name);
+      }
+    }
+    if (!kept.isEmpty()) {
+      throw new ProbeException(
+          429,
+          "a disruption budget keeps "
+              + String.join(", ", kept)
+              + " on node "
+              + node
+              + " (evicted "
+              + evicted.size()
+              + " other pods)");
+    }
+    return evicted;
+  }
+
+  /** Whether a drain evicts this pod: not a DaemonSet's, not a mirror pod, not terminating. */
+  static boolean evictable(JsonNode pod) {
+    JsonNode meta = pod.path("metadata");
+    if (meta.hasNonNull("deletionTimestamp")
+        || meta.path("annotations").has("kubernetes.io/config.mirror")) {
+      return false;
+    }
+    for (JsonNode owner : meta.path("ownerReferences")) {
+      if ("DaemonSet".equals(owner.path("kind").asText())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** One eviction: policy/v1, or policy/v1beta1 on an API server older than 1.22. */
+  private void evict(String ns, String name) throws IOException {
+    String path = "/api/v1/namespaces/" + enc(ns) + "/pods/" + enc(name) + "/eviction";
+    String body =
+        "{\"apiVersion\":\"%s\",\"kind\":\"Eviction\",\"metadata\":{\"name\":%s,\"namespace\":%s}}";
+    String names = JSON.writeValueAsString(name);
+    String namespace = JSON.writeValueAsString(ns);
+    try {
+      apiCall("POST", path, "application/json", body.formatted("policy/v1", names, namespace));
+    } catch (ProbeException e) {
+      if (e.status != 400 && e.status != 422) {
+        throw e;
+      }
+      apiCall("POST", path, "application/json", body.formatted("policy/v1beta1", names, namespace));
+    }
+  }
+
   /** Deletes the Node object; false if there was none. */
   boolean deleteNode(String node) throws IOException {
     try {

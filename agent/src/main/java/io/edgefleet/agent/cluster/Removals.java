@@ -7,9 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Carries out the removals the controller gave this server: cordon the node, delete its Node
- * object, and for a server remove its etcd member (named after the node: the node name itself, or
- * {@code <node-name>-<suffix>} as K3s names them). Idempotent: what is already gone is skipped.
+ * Carries out the removals the controller gave this server: cordon the node, evict its pods as a
+ * drain does (disruption budgets hold), delete its Node object, and for a server remove its etcd
+ * member (named after the node: the node name itself, or {@code <node-name>-<suffix>} as K3s names
+ * them). Idempotent: what is already gone is skipped.
  */
 final class Removals {
   private Removals() {}
@@ -50,7 +51,15 @@ final class Removals {
         continue;
       }
       try {
-        probe.cordon(node);
+        if (probe.cordon(node)) {
+          probe.evictPods(node);
+        }
+      } catch (IOException e) {
+        // A node leaving for good is removed even when its pods cannot all be evicted (it is
+        // often offline): what is left is deleted with the Node object.
+        errors.add("could not drain node " + node + ": " + e.getMessage());
+      }
+      try {
         probe.deleteNode(node);
       } catch (IOException e) {
         errors.add("could not delete node " + node + ": " + e.getMessage());

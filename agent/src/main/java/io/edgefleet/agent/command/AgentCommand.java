@@ -84,7 +84,8 @@ public final class AgentCommand implements Callable<Integer> {
       names = "--runtime",
       paramLabel = "KIND",
       description =
-          "Where workloads run: kubernetes, none, or auto (kubernetes when the kubeconfig exists;"
+          "Where workloads run: kubernetes, none, or auto (kubernetes once the kubeconfig exists,"
+              + " also when it appears later, e.g. written by the K3s node the agent runs;"
               + " default).")
   String runtimeKind = "auto";
 
@@ -163,8 +164,8 @@ public final class AgentCommand implements Callable<Integer> {
     return Files.isReadable(device) && Files.isWritable(device) ? device.toString() : null;
   }
 
-  WorkloadRuntime runtime() {
-    return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace);
+  WorkloadRuntime runtime(java.util.function.Supplier<String> deviceId) {
+    return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace, deviceId);
   }
 
   @Override
@@ -238,8 +239,16 @@ public final class AgentCommand implements Callable<Integer> {
       return 2;
     }
     WorkloadRuntime runtime;
+    // The runtime is made before the agent: it learns the device's id once the agent knows it.
+    java.util.concurrent.atomic.AtomicReference<Agent> self =
+        new java.util.concurrent.atomic.AtomicReference<>();
     try {
-      runtime = runtime();
+      runtime =
+          runtime(
+              () -> {
+                Agent a = self.get();
+                return a == null ? null : a.status().deviceId().orElse(null);
+              });
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       return 2;
@@ -253,6 +262,7 @@ public final class AgentCommand implements Callable<Integer> {
             Clock.systemUTC(),
             System.out,
             runtime);
+    self.set(agent);
     Outbox outbox;
     try {
       outbox = Outbox.open(state.resolve("outbox"), outboxOptions, Clock.systemUTC());

@@ -1,45 +1,65 @@
 package io.edgefleet.agent.command;
 
+import io.edgefleet.agent.runtime.DeferredRuntime;
 import io.edgefleet.agent.runtime.NoRuntime;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /** Chooses the node's workload runtime from the agent's options. */
 public final class Runtimes {
   private Runtimes() {}
 
   /**
-   * @param kind {@code kubernetes}, {@code none}, or {@code auto} (Kubernetes when the kubeconfig
-   *     exists)
+   * @param kind {@code kubernetes}, {@code none}, or {@code auto} (Kubernetes once the kubeconfig
+   *     exists: it may appear later, written by the K3s node the agent starts)
    */
   public static WorkloadRuntime create(String kind, Path kubeconfig) {
-    return create(kind, kubeconfig, "edgefleet-system");
+    return create(kind, kubeconfig, "edgefleet-system", () -> null);
   }
 
   /**
    * @param inventoryNamespace where the Kubernetes runtime keeps app inventories
+   * @param device this device's id, null until it is enrolled: the inventories it writes carry it
    */
-  public static WorkloadRuntime create(String kind, Path kubeconfig, String inventoryNamespace) {
+  public static WorkloadRuntime create(
+      String kind, Path kubeconfig, String inventoryNamespace, Supplier<String> device) {
     return switch (kind) {
       case "none" -> new NoRuntime("started with --runtime none");
-      case "kubernetes", "auto" -> {
+      case "auto" ->
+          // The kubeconfig may appear (or become whole) later: K3s writes it once it runs.
+          new DeferredRuntime(
+              () ->
+                  Files.isReadable(kubeconfig)
+                      ? Optional.of(kubernetes(kubeconfig, inventoryNamespace, device))
+                      : Optional.empty(),
+              () ->
+                  Files.isReadable(kubeconfig)
+                      ? "the node's Kubernetes cannot be used yet"
+                      : "no kubeconfig at " + kubeconfig + " (use --kubeconfig)");
+      case "kubernetes" -> {
         if (!Files.isReadable(kubeconfig)) {
-          if (kind.equals("auto")) {
-            yield new NoRuntime("no kubeconfig at " + kubeconfig + " (use --kubeconfig)");
-          }
           throw new IllegalArgumentException(
               "--runtime kubernetes: cannot read the kubeconfig "
                   + kubeconfig
                   + " (use --kubeconfig)");
         }
-        yield new KubernetesRuntime(
-            KubernetesRuntime.Options.of(kubeconfig).withInventoryNamespace(inventoryNamespace));
+        yield kubernetes(kubeconfig, inventoryNamespace, device);
       }
       default ->
           throw new IllegalArgumentException(
               "--runtime must be kubernetes, none or auto, got " + kind);
     };
+  }
+
+  private static WorkloadRuntime kubernetes(
+      Path kubeconfig, String inventoryNamespace, Supplier<String> device) {
+    return new KubernetesRuntime(
+        KubernetesRuntime.Options.of(kubeconfig)
+            .withInventoryNamespace(inventoryNamespace)
+            .withWriter(device));
   }
 }

@@ -258,4 +258,100 @@ class ClusterFeatureTest {
         .contains("code 1")
         .contains("token is invalid");
   }
+
+  /**
+   * What a server sees changes without anything happening on its device (another member joins, its
+   * node registers): it must be reported well before the report period, or every membership step
+   * the controller takes waits for it.
+   */
+  @Test
+  void aServerReportsWhatItSeesChangeWithoutWaitingForThePeriod() throws Exception {
+    ClusterSpec server =
+        new ClusterSpec(
+            "store-1",
+            ClusterSpec.ROLE_SERVER,
+            true,
+            List.of(),
+            1,
+            "till-1",
+            Map.of(),
+            List.of(),
+            "v1.20.2+k3s1",
+            ref,
+            Map.of(),
+            List.of());
+    feature.want(state(3, server));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().message() != null
+                    && lastReport().message().contains("has not written its kubeconfig"));
+    // K3s writes its kubeconfig; its API server does not answer yet.
+    Files.writeString(
+        tmp.resolve("k3s.yaml"),
+        """
+        current-context: c
+        contexts: [{name: c, context: {cluster: x, user: u}}]
+        clusters: [{name: x, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]
+        users: [{name: u, user: {token: t}}]
+        """);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !lastReport().message().contains("has not written its kubeconfig"));
+    assertThat(lastReport().phase()).isEqualTo(AgentMessage.ClusterNode.PHASE_STARTING);
+    assertThat(lastReport().message()).contains("API server");
+  }
+
+  /**
+   * After a server dies the others may all be briefly unready; the controller then lists no running
+   * server in the sections. A node that has joined must keep running: failing would keep every
+   * member from being listed again, for good.
+   */
+  @Test
+  void aJoinedNodeKeepsRunningWhenItsSectionBrieflyListsNoServer() throws Exception {
+    feature.want(state(5, agentSpec(1, Map.of())));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_RUNNING));
+    ClusterSpec none =
+        new ClusterSpec(
+            "store-1",
+            ClusterSpec.ROLE_AGENT,
+            false,
+            List.of(),
+            1,
+            "till-4",
+            Map.of("zone", "sjc"),
+            List.of(),
+            "v1.20.2+k3s1",
+            ref,
+            Map.of(),
+            List.of());
+    feature.want(state(6, none));
+    await().atMost(Duration.ofSeconds(20)).until(() -> lastReport().generation() == 6);
+    assertThat(lastReport().phase()).isEqualTo(AgentMessage.ClusterNode.PHASE_RUNNING);
+    assertThat(lastReport().message()).isNull();
+    assertThat(Files.readAllLines(started)).hasSize(1);
+    assertThat(new Yaml().<Map<String, Object>>load(Files.readString(feature.configFile())))
+        .containsEntry("server", "https://10.9.0.1:6443");
+
+    // A node that never joined still waits for a server to join through.
+    feature.want(state(7, null));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_STOPPED));
+    feature.want(state(8, none));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport().generation() == 8
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_FAILED));
+    assertThat(lastReport().message()).contains("waits for a running server");
+  }
 }

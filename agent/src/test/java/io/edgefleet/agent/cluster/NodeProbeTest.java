@@ -52,4 +52,29 @@ class NodeProbeTest {
                 "1000", "till-0-0a0b0c0d", java.util.List.of("https://10.0.0.0:2380"), false));
     assertThat(members.get(1).learner()).isTrue();
   }
+
+  @Test
+  void aDrainEvictsOrdinaryPodsButNotDaemonSetMirrorOrTerminatingOnes() throws Exception {
+    assertThat(NodeProbe.evictable(pod("{\"metadata\":{\"name\":\"web-1\"}}"))).isTrue();
+    assertThat(
+            NodeProbe.evictable(
+                pod("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"ReplicaSet\"}]}}")))
+        .isTrue();
+    assertThat(
+            NodeProbe.evictable(
+                pod("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"DaemonSet\"}]}}")))
+        .isFalse();
+    assertThat(
+            NodeProbe.evictable(
+                pod("{\"metadata\":{\"annotations\":{\"kubernetes.io/config.mirror\":\"x\"}}}")))
+        .isFalse();
+    assertThat(
+            NodeProbe.evictable(
+                pod("{\"metadata\":{\"deletionTimestamp\":\"2026-12-06T10:00:00Z\"}}")))
+        .isFalse();
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode pod(String json) throws Exception {
+    return NodeProbe.JSON.readTree(json);
+  }
 }

@@ -113,7 +113,7 @@ public final class AlertRules {
       }
     }
     if (type != null) {
-      if (!type.aboutDevices() && !selector.isEmpty()) {
+      if (type == RuleType.ROLLOUT_PAUSED && !selector.isEmpty()) {
         f.problem(type.id() + " rules are about rollouts: use 'app' instead of 'selector'");
       }
       if (app != null && type != RuleType.APP_FAILED && type != RuleType.ROLLOUT_PAUSED) {

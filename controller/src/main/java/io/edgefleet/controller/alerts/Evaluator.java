@@ -160,6 +160,28 @@ final class Evaluator {
           }
         }
       }
+      case CLUSTER_DEGRADED -> {
+        for (Facts.DegradedCluster c : facts.degradedClusters()) {
+          if (!selector.matches(c.labels())) {
+            continue;
+          }
+          Map<String, String> labels = new LinkedHashMap<>();
+          labels.put("cluster", c.name());
+          out.add(
+              new Finding(
+                  "cluster/" + c.name(),
+                  null,
+                  labels,
+                  "cluster " + c.name() + " is degraded",
+                  (c.reasons().isEmpty()
+                          ? "below its desired shape"
+                          : String.join("; ", c.reasons()))
+                      + " (edgefleet clusters get "
+                      + c.name()
+                      + ")",
+                  Optional.empty()));
+        }
+      }
       case ROLLOUT_PAUSED -> {
         for (Facts.PausedRollout r : facts.pausedRollouts()) {
           if (rule.app() != null && !rule.app().equals(r.app())) {

@@ -12,14 +12,24 @@ import java.util.Map;
  * @param failedApps apps whose state on a device is FAILED
  * @param disks the latest disk usage per device and mount
  * @param pausedRollouts rollouts in state PAUSED
+ * @param degradedClusters K3s clusters in state DEGRADED
  */
 record Facts(
     List<Device> devices,
     List<FailedApp> failedApps,
     List<Disk> disks,
-    List<PausedRollout> pausedRollouts) {
+    List<PausedRollout> pausedRollouts,
+    List<DegradedCluster> degradedClusters) {
 
-  static final Facts NONE = new Facts(List.of(), List.of(), List.of(), List.of());
+  static final Facts NONE = new Facts(List.of(), List.of(), List.of(), List.of(), List.of());
+
+  Facts(
+      List<Device> devices,
+      List<FailedApp> failedApps,
+      List<Disk> disks,
+      List<PausedRollout> pausedRollouts) {
+    this(devices, failedApps, disks, pausedRollouts, List.of());
+  }
 
   /**
    * @param offlineSince when the device was last heard from or its connection closed, for an
@@ -60,4 +70,9 @@ record Facts(
    * @param since when the rollout last changed state (it was paused then)
    */
   record PausedRollout(String id, String app, String reason, Instant since) {}
+
+  /**
+   * @param reasons why the cluster is not at its desired shape, one sentence each
+   */
+  record DegradedCluster(String name, Map<String, String> labels, List<String> reasons) {}
 }

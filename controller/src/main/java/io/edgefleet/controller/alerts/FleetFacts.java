@@ -1,5 +1,6 @@
 package io.edgefleet.controller.alerts;
 
+import io.edgefleet.controller.clusters.ClusterStore;
 import io.edgefleet.controller.desired.FailedApps;
 import io.edgefleet.controller.devices.DeviceStatus;
 import io.edgefleet.controller.devices.DeviceStore;
@@ -23,9 +24,9 @@ import org.jdbi.v3.core.Jdbi;
 /**
  * Reads the {@link Facts} of one tick with a fixed number of queries, whatever the fleet's size:
  * one for the active devices (status and offline time come from presence in memory), one for failed
- * apps, one for paused rollouts, and the latest disk usage from the telemetry ingestion's memory
- * when given it (else one query through the telemetry package). Sources no rule needs are not read.
- * Thread-safe.
+ * apps, one for paused rollouts, one for degraded clusters, and the latest disk usage from the
+ * telemetry ingestion's memory when given it (else one query through the telemetry package).
+ * Sources no rule needs are not read. Thread-safe.
  */
 final class FleetFacts {
   /** {@code disk.<mount>.used.percent}, e.g. {@code disk./.used.percent}. */
@@ -33,6 +34,7 @@ final class FleetFacts {
 
   private final Jdbi jdbi;
   private final DeviceStore deviceStore;
+  private final ClusterStore clusterStore = new ClusterStore();
   private final RolloutReads rollouts;
   private final MetricReads metricReads;
   private final FailedApps failedApps;
@@ -96,7 +98,9 @@ final class FleetFacts {
     List<Facts.Disk> disks = needed.contains(RuleType.DISK_USAGE) ? disks(devices) : List.of();
     List<Facts.PausedRollout> paused =
         needed.contains(RuleType.ROLLOUT_PAUSED) ? pausedRollouts() : List.of();
-    return new Facts(devices, failed, disks, paused);
+    List<Facts.DegradedCluster> degraded =
+        needed.contains(RuleType.CLUSTER_DEGRADED) ? degradedClusters() : List.of();
+    return new Facts(devices, failed, disks, paused, degraded);
   }
 
   private List<Facts.Device> devices() {
@@ -131,6 +135,12 @@ final class FleetFacts {
   private List<Facts.FailedApp> failedApps() {
     return failedApps.list().stream()
         .map(f -> new Facts.FailedApp(f.deviceId(), f.app(), f.reason()))
+        .toList();
+  }
+
+  private List<Facts.DegradedCluster> degradedClusters() {
+    return jdbi.withHandle(clusterStore::degraded).stream()
+        .map(c -> new Facts.DegradedCluster(c.name(), c.labels(), c.reasons()))
         .toList();
   }
 

@@ -19,7 +19,12 @@ public enum RuleType {
   /** A rollout (optionally of one app) is {@code PAUSED}. */
   ROLLOUT_PAUSED("rollout-paused"),
   /** A device with a TPM is {@code QUARANTINED}: its measured boot differs from its reference. */
-  DEVICE_QUARANTINED("device-quarantined");
+  DEVICE_QUARANTINED("device-quarantined"),
+  /**
+   * A K3s cluster (optionally of those whose labels match the selector) is {@code DEGRADED}: below
+   * its minimum or with etcd quorum at risk.
+   */
+  CLUSTER_DEGRADED("cluster-degraded");
 
   private final String id;
 
@@ -34,7 +39,7 @@ public enum RuleType {
 
   /** Whether the rule is about devices (and so takes a device selector). */
   public boolean aboutDevices() {
-    return this != ROLLOUT_PAUSED;
+    return this != ROLLOUT_PAUSED && this != CLUSTER_DEGRADED;
   }
 
   /**

@@ -49,6 +49,33 @@ public record Call(
   }
 
   /**
+   * A required whole-number query parameter from 1, such as the {@code version} a device's desired
+   * state names.
+   *
+   * @param hint what the value is, said when it is missing
+   * @throws ControllerException {@code VALIDATION_FAILED} when it is missing, not a number or below
+   *     1
+   */
+  public long requiredPositive(String name, String hint) {
+    String raw =
+        query(name)
+            .orElseThrow(
+                () ->
+                    new ControllerException(
+                        ErrorCode.VALIDATION_FAILED, name + " is required: " + hint));
+    try {
+      long v = Long.parseLong(raw);
+      if (v >= 1) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // answered below
+    }
+    throw new ControllerException(
+        ErrorCode.VALIDATION_FAILED, name + " must be a whole number from 1, got " + raw);
+  }
+
+  /**
    * A boolean query parameter: {@code true} or {@code false} (any case); absent is {@code false}.
    *
    * @throws ControllerException {@code VALIDATION_FAILED} for any other value

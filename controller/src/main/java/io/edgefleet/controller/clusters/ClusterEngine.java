@@ -6,11 +6,13 @@ import io.edgefleet.controller.clusters.ClusterModel.Candidate;
 import io.edgefleet.controller.clusters.ClusterModel.Definition;
 import io.edgefleet.controller.clusters.ClusterModel.Member;
 import io.edgefleet.controller.clusters.ClusterModel.Report;
+import io.edgefleet.controller.clusters.ClusterModel.State;
 import io.edgefleet.controller.clusters.ClusterPlanner.Plan;
 import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.events.FleetEvents;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
@@ -73,6 +75,9 @@ public final class ClusterEngine implements AutoCloseable {
 
   /** The last plan of each cluster (worker-written, read by views). */
   private final Map<String, Plan> plans = new ConcurrentHashMap<>();
+
+  /** The profile each cluster follows, by its last plan (worker-written, read by views). */
+  private final Map<String, String> followed = new ConcurrentHashMap<>();
 
   // Owned by the worker thread.
   private final Map<String, List<Member>> members = new HashMap<>();
@@ -198,6 +203,7 @@ public final class ClusterEngine implements AutoCloseable {
               () -> {
                 List<Member> old = members.remove(cluster);
                 plans.remove(cluster);
+                followed.remove(cluster);
                 if (old != null) {
                   for (Member m : old) {
                     release(m.deviceId());
@@ -213,6 +219,22 @@ public final class ClusterEngine implements AutoCloseable {
   /** The last plan of a cluster, if it was planned. */
   public Optional<Plan> plan(String cluster) {
     return Optional.ofNullable(plans.get(cluster));
+  }
+
+  /**
+   * The profile a cluster follows ({@code NAME}, or {@code NAME@N} when pinned), by its last plan:
+   * the one it names, else the one whose selector matches it.
+   */
+  public Optional<String> profile(String cluster) {
+    return Optional.ofNullable(followed.get(cluster));
+  }
+
+  /** The profile versions a cluster should run and runs; null fields when it follows none. */
+  public ProfileSource.Revisions profileRevisions(String cluster, String applierDeviceId) {
+    String profile = followed.get(cluster);
+    return profile == null
+        ? new ProfileSource.Revisions(null, null)
+        : profiles.revisions(cluster, profile, applierDeviceId);
   }
 
   /** How many clusters are in each state, by the last plans (from memory). */
@@ -283,7 +305,13 @@ public final class ClusterEngine implements AutoCloseable {
 
   private void plan(ClusterStore.Row row, List<DeviceRecord> all) {
     Instant now = clock.instant();
-    Definition def = definition(row);
+    String profile = profiles.profileOf(row.name(), row.labels(), row.profile()).orElse(null);
+    if (profile == null) {
+      followed.remove(row.name());
+    } else {
+      followed.put(row.name(), profile);
+    }
+    Definition def = definition(row, profile);
     List<Member> current = members.getOrDefault(row.name(), List.of());
     Set<String> memberIds = new LinkedHashSet<>();
     current.forEach(m -> memberIds.add(m.deviceId()));
@@ -347,6 +375,15 @@ public final class ClusterEngine implements AutoCloseable {
               audit.record(h, "controller", "cluster.change", row.name(), Map.of("change", change));
             }
             if (plan.state() != row.state()) {
+              FleetEvents events = FleetEvents.batch(h, EVENT_SOURCE);
+              events.add(
+                  "",
+                  clock.millis(),
+                  "cluster." + plan.state().name().toLowerCase(java.util.Locale.ROOT),
+                  plan.state() == State.DEGRADED ? "warning" : "info",
+                  null,
+                  stateMessage(row.name(), row.state(), plan.state(), plan.reasons()));
+              events.store();
               audit.record(
                   h,
                   "controller",
@@ -374,7 +411,7 @@ public final class ClusterEngine implements AutoCloseable {
         byId.put(d.id(), d);
       }
     }
-    String profileName = profileName(row.profile());
+    String profileName = profileName(profile);
     for (String id : affected) {
       ClusterSpec section = plan.sections().get(id);
       if (sections.put(id, section)) {
@@ -437,12 +474,16 @@ public final class ClusterEngine implements AutoCloseable {
     }
   }
 
-  private Definition definition(ClusterStore.Row row) {
+  /**
+   * The cluster's definition with the Kubernetes layer of the profile it follows (null: none) over
+   * its own version and configuration.
+   */
+  private Definition definition(ClusterStore.Row row, String profile) {
     String version = row.kubernetesVersion();
     Map<String, Object> config = new LinkedHashMap<>(row.config());
-    if (row.profile() != null) {
+    if (profile != null) {
       Optional<ProfileSource.KubernetesLayer> layer =
-          profiles.kubernetesFor(row.name(), row.profile(), row.applier());
+          profiles.kubernetesFor(row.name(), profile, row.applier());
       if (layer.isPresent()) {
         if (layer.get().kubernetesVersion() != null) {
           version = layer.get().kubernetesVersion();
@@ -463,6 +504,21 @@ public final class ClusterEngine implements AutoCloseable {
         Duration.ofSeconds(row.graceSeconds()),
         row.deactivated(),
         row.tokenVersion());
+  }
+
+  /** The source of the cluster events in the event log. */
+  public static final String EVENT_SOURCE = "cluster";
+
+  /** A cluster's change of state in words, with the reasons it is not at its desired shape. */
+  static String stateMessage(String cluster, State from, State to, List<String> reasons) {
+    return "cluster "
+        + cluster
+        + " is "
+        + to
+        + " (was "
+        + from
+        + ")"
+        + (reasons.isEmpty() || to == State.READY ? "" : ": " + String.join("; ", reasons));
   }
 
   static String profileName(String profile) {

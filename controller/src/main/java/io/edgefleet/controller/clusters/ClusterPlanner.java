@@ -525,13 +525,14 @@ public final class ClusterPlanner {
 
     private String chooseApplier() {
       Member current = byId(in.applier());
+      // The applier moves only when it is removed or offline for longer than the failover
+      // time: a report that says STARTING for a moment (a slow API server, a restart for an
+      // upgrade) must not move the cluster-scoped apps away and back.
       if (current != null
           && current.server()
           && !current.removing()
           && online(current.deviceId(), ClusterModel.APPLIER_FAILOVER)
-          && in.reports().containsKey(current.deviceId())
-          && AgentMessage.ClusterNode.PHASE_RUNNING.equals(
-              in.reports().get(current.deviceId()).node().phase())) {
+          && in.reports().containsKey(current.deviceId())) {
         return current.deviceId();
       }
       List<Member> running =

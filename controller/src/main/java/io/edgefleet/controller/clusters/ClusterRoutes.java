@@ -7,9 +7,7 @@ import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
-import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.DeviceApi;
-import io.edgefleet.protocol.ErrorCode;
 
 /**
  * The clusters' endpoints: operators create, list, read, change, deactivate, delete clusters and
@@ -49,29 +47,9 @@ public record ClusterRoutes(Clusters clusters) implements Routes {
         DEVICE,
         c -> {
           var device = c.admittedDevice();
-          long version =
-              c.query("version")
-                  .map(ClusterRoutes::version)
-                  .orElseThrow(
-                      () ->
-                          new ControllerException(
-                              ErrorCode.VALIDATION_FAILED,
-                              "version is required: the token version the desired state names"));
+          long version = c.requiredPositive("version", "the token version the desired state names");
           return Reply.ok(
               clusters.token(device.deviceId(), device.publicKey(), c.path("name"), version));
         });
-  }
-
-  private static long version(String s) {
-    try {
-      long v = Long.parseLong(s);
-      if (v < 1) {
-        throw new NumberFormatException();
-      }
-      return v;
-    } catch (NumberFormatException e) {
-      throw new ControllerException(
-          ErrorCode.VALIDATION_FAILED, "version must be a whole number from 1, got " + s);
-    }
   }
 }

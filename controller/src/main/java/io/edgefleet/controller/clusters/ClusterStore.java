@@ -51,8 +51,61 @@ public final class ClusterStore {
   public record MemberRow(
       String cluster, Member member, AgentMessage.ClusterNode report, Instant reportAt) {}
 
+  /**
+   * A cluster as other features see it: what it is called and labelled, the profile it names, its
+   * applier and the Kubernetes version the applier last reported (else the one it is told, else the
+   * cluster's).
+   */
+  public record Listed(
+      String name,
+      Map<String, String> labels,
+      String profile,
+      String applier,
+      String kubernetesVersion) {}
+
+  /** Every cluster as other features see it, by name. */
+  public List<Listed> listed(Handle h) {
+    return h.createQuery(
+            "SELECT c.name, c.labels, c.profile, c.applier, c.kubernetes_version, m.kubernetes_version"
+                + " AS member_version, m.last_report FROM clusters c LEFT JOIN cluster_members m ON"
+                + " m.device_id = c.applier AND m.cluster = c.name ORDER BY c.name")
+        .map(
+            (rs, ctx) -> {
+              String version = rs.getString("kubernetes_version");
+              String told = rs.getString("member_version");
+              String report = rs.getString("last_report");
+              String reported =
+                  report == null
+                      ? null
+                      : read(report, AgentMessage.ClusterNode.class).kubernetesVersion();
+              return new Listed(
+                  rs.getString("name"),
+                  read(rs.getString("labels"), LABELS),
+                  rs.getString("profile"),
+                  rs.getString("applier"),
+                  reported != null ? reported : told != null ? told : version);
+            })
+        .list();
+  }
+
   public List<Row> all(Handle h) {
     return h.createQuery("SELECT * FROM clusters ORDER BY name").map((rs, ctx) -> row(rs)).list();
+  }
+
+  /** The clusters that name an import manifest URL. */
+  public List<Row> withImport(Handle h) {
+    return h.createQuery(
+            "SELECT * FROM clusters WHERE import_manifest_url IS NOT NULL ORDER BY name")
+        .map((rs, ctx) -> row(rs))
+        .list();
+  }
+
+  /** The clusters the last plan found DEGRADED, except deactivated ones. */
+  public List<Row> degraded(Handle h) {
+    return h.createQuery(
+            "SELECT * FROM clusters WHERE state = 'DEGRADED' AND deactivated = 0 ORDER BY name")
+        .map((rs, ctx) -> row(rs))
+        .list();
   }
 
   public Optional<Row> byName(Handle h, String name) {

@@ -17,10 +17,12 @@ import java.util.TreeSet;
 /** What the API shows of clusters: their definition, state, members, etcd and versions. */
 public final class ClusterViews {
   private final ClusterEngine engine;
+  private final ClusterImports imports;
   private final Clock clock;
 
-  ClusterViews(ClusterEngine engine, Clock clock) {
+  ClusterViews(ClusterEngine engine, ClusterImports imports, Clock clock) {
     this.engine = engine;
+    this.imports = imports;
     this.clock = clock;
   }
 
@@ -72,6 +74,7 @@ public final class ClusterViews {
       Map<String, Object> config,
       long graceSeconds,
       String importManifestUrl,
+      ClusterImports.Status importStatus,
       boolean deactivated,
       String state,
       List<String> reasons,
@@ -99,8 +102,22 @@ public final class ClusterViews {
         r.serversMin() + ".." + r.serversMax(),
         r.agentsMin() + ".." + r.agentsMax(),
         r.kubernetesVersion(),
-        r.profile(),
+        engine.profile(r.name()).orElse(r.profile()),
         r.reasons().isEmpty() ? null : r.reasons().getFirst());
+  }
+
+  /**
+   * The profile revision the cluster should run (else the profile it follows, or names) and the one
+   * its applier runs.
+   */
+  private Versions profileVersions(ClusterStore.Row r) {
+    ProfileSource.Revisions revisions = engine.profileRevisions(r.name(), r.applier());
+    String wanted =
+        revisions.wanted() != null
+            ? revisions.wanted()
+            : engine.profile(r.name()).orElse(r.profile());
+    return new Versions(
+        wanted, revisions.running() == null ? List.of() : List.of(revisions.running()));
   }
 
   View view(ClusterStore.Row r) {
@@ -155,6 +172,7 @@ public final class ClusterViews {
         r.config(),
         r.graceSeconds(),
         r.importManifestUrl(),
+        imports.status(r).orElse(null),
         r.deactivated(),
         r.state().name(),
         r.reasons(),
@@ -166,7 +184,7 @@ public final class ClusterViews {
             etcd.quorumAtRisk(),
             List.copyOf(new TreeSet<>(etcd.names()))),
         new Versions(wantedVersion, List.copyOf(running)),
-        new Versions(r.profile(), r.profile() == null ? List.of() : List.of()),
+        profileVersions(r),
         r.tokenVersion(),
         r.applier(),
         r.createdBy(),

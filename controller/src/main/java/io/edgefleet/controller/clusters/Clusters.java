@@ -63,6 +63,7 @@ public final class Clusters {
       ClusterStore store,
       ClusterTokens tokens,
       ClusterEngine engine,
+      ClusterImports imports,
       SecretDeliveryPolicy policy) {
     this.jdbi = jdbi;
     this.clock = clock;
@@ -71,7 +72,7 @@ public final class Clusters {
     this.tokens = tokens;
     this.engine = engine;
     this.policy = policy;
-    this.views = new ClusterViews(engine, clock);
+    this.views = new ClusterViews(engine, imports, clock);
   }
 
   public List<ClusterViews.Summary> list() {

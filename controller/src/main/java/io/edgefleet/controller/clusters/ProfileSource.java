@@ -4,8 +4,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Where a cluster's Kubernetes layer comes from when it follows a profile. Implemented by the
- * profiles feature; the clusters feature never depends on it.
+ * Which profile a cluster follows and where its Kubernetes layer comes from when it follows one.
+ * Implemented by the profiles feature; the clusters feature never depends on it.
  */
 public interface ProfileSource {
 
@@ -24,8 +24,29 @@ public interface ProfileSource {
     }
   }
 
+  /**
+   * The profile versions of one cluster.
+   *
+   * @param wanted the revision ({@code NAME@N}) the cluster should run now: the one its profile's
+   *     rollout releases to it, or the one it is pinned to; null when there is none
+   * @param running the revision the cluster's applier last reported ready; null before it has
+   */
+  record Revisions(String wanted, String running) {}
+
   /** No profiles. */
   ProfileSource NONE = (cluster, profile, applierDeviceId) -> Optional.empty();
+
+  /**
+   * The profile a cluster follows: the one it names ({@code NAME} or {@code NAME@N} pinned), else
+   * the one whose selector matches the cluster's labels and name. This default knows no selectors.
+   *
+   * @param cluster the cluster's name
+   * @param labels the cluster's labels
+   * @param named the profile the cluster names; null or blank when it names none
+   */
+  default Optional<String> profileOf(String cluster, Map<String, String> labels, String named) {
+    return named == null || named.isBlank() ? Optional.empty() : Optional.of(named.strip());
+  }
 
   /**
    * The Kubernetes layer the cluster should run now: the profile version its rollout has released
@@ -36,4 +57,16 @@ public interface ProfileSource {
    * @param applierDeviceId the member that applies the cluster's apps; null before it has one
    */
   Optional<KubernetesLayer> kubernetesFor(String cluster, String profile, String applierDeviceId);
+
+  /**
+   * The revision of its profile the cluster should run and the one it runs. This default knows only
+   * a pinned revision.
+   *
+   * @param cluster the cluster's name
+   * @param profile the profile the cluster follows ({@code NAME} or {@code NAME@VERSION} pinned)
+   * @param applierDeviceId the member that applies the cluster's apps; null before it has one
+   */
+  default Revisions revisions(String cluster, String profile, String applierDeviceId) {
+    return new Revisions(profile != null && profile.contains("@") ? profile : null, null);
+  }
 }

@@ -49,6 +49,18 @@ public final class DeviceAppReads {
         .findOne();
   }
 
+  /** The revision of an app (from a source) the device last reported ready, if any. */
+  public Optional<String> readyRevision(Handle h, String deviceId, String app, String source) {
+    return h.createQuery(
+            "SELECT ready_revision FROM device_apps WHERE device_id = :d AND app = :a AND"
+                + " source = :s AND ready_revision IS NOT NULL")
+        .bind("d", deviceId)
+        .bind("a", app)
+        .bind("s", source)
+        .mapTo(String.class)
+        .findOne();
+  }
+
   /** How the app stands on every device it is desired on, by device id (one indexed read). */
   public Map<String, Report> reports(Handle h, String app) {
     Map<String, Report> out = new HashMap<>();

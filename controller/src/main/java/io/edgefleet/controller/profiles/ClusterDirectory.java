@@ -18,14 +18,16 @@ public interface ClusterDirectory {
    * @param labels the cluster's labels
    * @param profile the profile the cluster names ({@code NAME}, or {@code NAME@N} pinned); null
    *     when it follows whichever profile's selector matches it
-   * @param applierTags the tags of the member that applies the cluster's apps; empty before it has
+   * @param applier the device id of the member that applies the cluster's apps; null before it has
    *     one
+   * @param applierTags the tags of that member; empty before it has one
    * @param kubernetesVersion the Kubernetes version the cluster runs; null if unknown
    */
   record ClusterInfo(
       String name,
       Map<String, String> labels,
       String profile,
+      String applier,
       Map<String, String> applierTags,
       String kubernetesVersion) {
     public ClusterInfo {

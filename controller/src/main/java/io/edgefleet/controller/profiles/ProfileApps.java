@@ -58,6 +58,20 @@ public final class ProfileApps implements AppCatalog {
     }
   }
 
+  /**
+   * The app a cluster following this reference runs: {@code NAME}, or {@code NAME-vN} when pinned.
+   */
+  static String appName(Ref ref) {
+    return ref.version().isPresent()
+        ? pinnedApp(ref.profile(), ref.version().get())
+        : ref.profile();
+  }
+
+  /** The app of the clusters pinned to version {@code version} of a profile. */
+  static String pinnedApp(String profile, int version) {
+    return profile + "-v" + version;
+  }
+
   /** The rollout subject of a profile. */
   static String subject(String profile) {
     return SOURCE + "/" + profile;
@@ -117,7 +131,7 @@ public final class ProfileApps implements AppCatalog {
             Set<String> members = Set.copyOf(names);
             out.add(
                 new App(
-                    ref.profile() + "-v" + ref.version().get(),
+                    pinnedApp(ref.profile(), ref.version().get()),
                     SOURCE,
                     rev,
                     tags ->

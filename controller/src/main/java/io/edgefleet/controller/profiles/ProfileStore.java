@@ -108,6 +108,11 @@ final class ProfileStore {
     return DEVICE_APPS.desiredRevision(h, deviceId, app, source);
   }
 
+  /** The revision of an app the device last reported ready, if any. */
+  static Optional<String> readyRevision(Handle h, String deviceId, String app, String source) {
+    return DEVICE_APPS.readyRevision(h, deviceId, app, source);
+  }
+
   private static ProfileRow profile(ResultSet rs) throws SQLException {
     return new ProfileRow(
         rs.getString("name"),

@@ -2,6 +2,7 @@ package io.edgefleet.controller.profiles;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
+import io.edgefleet.controller.clusters.ProfileSource;
 import io.edgefleet.controller.common.ClusterTags;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.rollouts.RolloutEngine;
@@ -46,11 +47,35 @@ public final class Profiles {
       RolloutEngine.Summary latestRollout,
       Instant createdAt) {}
 
-  /** A version in a profile's history. */
+  /**
+   * A version in a profile's history.
+   *
+   * @param running the clusters whose applier last reported this version ready
+   */
   public record VersionSummary(
-      int version, String revision, int layers, String createdBy, Instant createdAt) {}
+      int version,
+      String revision,
+      int layers,
+      List<String> running,
+      String createdBy,
+      Instant createdAt) {}
 
-  /** A profile with its versions (newest first) and the clusters following it. */
+  /**
+   * Where one cluster following a profile stands.
+   *
+   * @param follows what the cluster follows: the profile, or {@code NAME@N} when pinned
+   * @param wanted the revision ({@code NAME@N}) the cluster should run now: the one the profile's
+   *     rollout released to it, or the pinned one; null when there is none
+   * @param running the revision the cluster's applier last reported ready; null before it has
+   */
+  public record ClusterVersion(String cluster, String follows, String wanted, String running) {}
+
+  /**
+   * A profile with its versions (newest first) and the clusters following it.
+   *
+   * @param clusters the names of the clusters following the profile
+   * @param clusterVersions for each of them, the revision it should run and the one it runs
+   */
   public record View(
       String name,
       String selector,
@@ -58,11 +83,16 @@ public final class Profiles {
       Integer latestVersion,
       List<VersionSummary> versions,
       List<String> clusters,
+      List<ClusterVersion> clusterVersions,
       RolloutEngine.Summary latestRollout,
       String createdBy,
       Instant createdAt) {}
 
-  /** One version with its layers. */
+  /**
+   * One version with its layers.
+   *
+   * @param running the clusters whose applier last reported this version ready
+   */
   public record VersionView(
       String profile,
       int version,
@@ -70,6 +100,7 @@ public final class Profiles {
       List<Layer> layers,
       String rollout,
       String rolloutSummary,
+      List<String> running,
       String createdBy,
       Instant createdAt) {}
 
@@ -97,12 +128,14 @@ public final class Profiles {
   private final Catalog catalog;
   private final ProfileApps apps;
   private final ClusterDirectory clusters;
+  private final ProfileKubernetes kubernetes;
   private final RolloutEngine engine;
   private final AuditLog audit;
   private final Runnable changed;
 
   /**
-   * @param changed called after a version was published
+   * @param changed called after a profile was created or a version published: which clusters follow
+   *     a profile, and what they should run, may have changed
    */
   public Profiles(
       Jdbi jdbi,
@@ -110,6 +143,7 @@ public final class Profiles {
       Catalog catalog,
       ProfileApps apps,
       ClusterDirectory clusters,
+      ProfileKubernetes kubernetes,
       RolloutEngine engine,
       AuditLog audit,
       Runnable changed) {
@@ -118,6 +152,7 @@ public final class Profiles {
     this.catalog = catalog;
     this.apps = apps;
     this.clusters = clusters;
+    this.kubernetes = kubernetes;
     this.engine = engine;
     this.audit = audit;
     this.changed = changed;
@@ -167,9 +202,8 @@ public final class Profiles {
           }
           return null;
         });
-    if (layers != null) {
-      changed.run();
-    }
+    // even without a version, its selector may now match clusters
+    changed.run();
     return get(name);
   }
 
@@ -283,6 +317,7 @@ public final class Profiles {
     ProfileStore.ProfileRow p =
         jdbi.withHandle(h -> ProfileStore.profile(h, name)).orElseThrow(() -> notFound(name));
     List<ProfileStore.VersionRow> vs = jdbi.withHandle(h -> ProfileStore.versions(h, name));
+    List<ClusterVersion> following = clusterVersions(name);
     List<VersionSummary> versions = new ArrayList<>();
     for (int i = vs.size() - 1; i >= 0; i--) {
       ProfileStore.VersionRow v = vs.get(i);
@@ -291,29 +326,50 @@ public final class Profiles {
               v.version(),
               v.revision(),
               v.layers().size(),
+              running(following, v.revision()),
               v.createdBy(),
               Instant.ofEpochMilli(v.createdAt())));
     }
-    List<String> following =
-        clusters.clusters().stream()
-            .filter(
-                c ->
-                    profileFor(c)
-                        .map(r -> r.equals(name) || r.startsWith(name + "@"))
-                        .orElse(false))
-            .map(ClusterDirectory.ClusterInfo::name)
-            .sorted()
-            .toList();
     return new View(
         p.name(),
         p.selector(),
         blankToNull(p.description()),
         vs.isEmpty() ? null : vs.get(vs.size() - 1).version(),
         versions,
+        following.stream().map(ClusterVersion::cluster).toList(),
         following,
         engine.latest(ProfileApps.subject(name)).orElse(null),
         p.createdBy(),
         Instant.ofEpochMilli(p.createdAt()));
+  }
+
+  /**
+   * The clusters following a profile, by name, with the revision each should run (from the gate,
+   * for its applier) and the one its applier runs.
+   */
+  public List<ClusterVersion> clusterVersions(String name) {
+    List<ClusterVersion> out = new ArrayList<>();
+    List<ProfileStore.ProfileRow> profiles = jdbi.withHandle(ProfileStore::profiles);
+    for (ClusterDirectory.ClusterInfo c : clusters.clusters()) {
+      Optional<String> follows =
+          c.profile() != null && !c.profile().isBlank()
+              ? Optional.of(c.profile().strip())
+              : ProfileKubernetes.matching(profiles, c.name(), c.labels());
+      if (follows.isEmpty() || !ProfileApps.Ref.parse(follows.get()).profile().equals(name)) {
+        continue;
+      }
+      ProfileSource.Revisions r = kubernetes.revisions(c.name(), follows.get(), c.applier());
+      out.add(new ClusterVersion(c.name(), follows.get(), r.wanted(), r.running()));
+    }
+    out.sort(java.util.Comparator.comparing(ClusterVersion::cluster));
+    return out;
+  }
+
+  private static List<String> running(List<ClusterVersion> clusters, String revision) {
+    return clusters.stream()
+        .filter(c -> revision.equals(c.running()))
+        .map(ClusterVersion::cluster)
+        .toList();
   }
 
   public VersionView version(String name, int version) {
@@ -325,24 +381,9 @@ public final class Profiles {
         v.layers(),
         v.policy(),
         RolloutPolicy.parse(v.policy()).describe(),
+        running(clusterVersions(name), v.revision()),
         v.createdBy(),
         Instant.ofEpochMilli(v.createdAt()));
-  }
-
-  /**
-   * The profile a cluster follows: the one it names, else the first (by name) whose selector
-   * matches its labels and its name (key {@code name}).
-   */
-  public Optional<String> profileFor(ClusterDirectory.ClusterInfo cluster) {
-    if (cluster.profile() != null && !cluster.profile().isBlank()) {
-      return Optional.of(cluster.profile());
-    }
-    Map<String, String> tags = new LinkedHashMap<>(cluster.labels());
-    tags.put("name", cluster.name());
-    return jdbi.withHandle(ProfileStore::profiles).stream()
-        .filter(p -> Selector.parse(p.selector()).matches(tags))
-        .map(ProfileStore.ProfileRow::name)
-        .findFirst();
   }
 
   /**

@@ -7,9 +7,7 @@ import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
-import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.DeviceApi;
-import io.edgefleet.protocol.ErrorCode;
 
 /**
  * The secrets' endpoints: operators create, update (a new version), list and delete secrets and
@@ -45,29 +43,9 @@ public record SecretRoutes(Secrets secrets, SecretDelivery delivery) implements 
         DEVICE,
         c -> {
           var device = c.admittedDevice();
-          long version =
-              c.query("version")
-                  .map(SecretRoutes::version)
-                  .orElseThrow(
-                      () ->
-                          new ControllerException(
-                              ErrorCode.VALIDATION_FAILED,
-                              "version is required: the version the desired state references"));
+          long version = c.requiredPositive("version", "the version the desired state references");
           return Reply.ok(
               delivery.deliver(device.deviceId(), device.publicKey(), c.path("name"), version));
         });
-  }
-
-  private static long version(String s) {
-    try {
-      long v = Long.parseLong(s);
-      if (v < 1) {
-        throw new NumberFormatException();
-      }
-      return v;
-    } catch (NumberFormatException e) {
-      throw new ControllerException(
-          ErrorCode.VALIDATION_FAILED, "version must be a whole number from 1, got " + s);
-    }
   }
 }

@@ -521,6 +521,7 @@ abstract class AlertEngineContract {
     rule("{\"name\":\"disk\",\"type\":\"disk-usage\",\"percent\":90}");
     rule("{\"name\":\"cert\",\"type\":\"certificate-expiring\",\"within\":\"30d\"}");
     rule("{\"name\":\"paused\",\"type\":\"rollout-paused\",\"for\":\"10m\"}");
+    rule("{\"name\":\"cluster\",\"type\":\"cluster-degraded\",\"selector\":\"region=eu\"}");
     db.jdbi()
         .useHandle(
             h -> {
@@ -546,21 +547,40 @@ abstract class AlertEngineContract {
                       + " 'catalog/web', 'web', 'catalog', 'r2', '{}', 'PAUSED', 0, 'batch 1"
                       + " failed', 'test', 0, ?)",
                   T0.toEpochMilli());
+              for (String[] c :
+                  new String[][] {
+                    {"fra-1", "DEGRADED", "{\"region\":\"eu\"}", "0"},
+                    {"fra-2", "READY", "{\"region\":\"eu\"}", "0"},
+                    {"fra-3", "DEGRADED", "{\"region\":\"eu\"}", "1"},
+                    {"sjc-1", "DEGRADED", "{\"region\":\"us\"}", "0"}
+                  }) {
+                h.execute(
+                    "INSERT INTO clusters (name, selector, servers_min, servers_max, agents_min,"
+                        + " agents_max, kubernetes_version, labels, config, grace_seconds, state,"
+                        + " reasons, deactivated, token_key_id, token_sealed, token_version,"
+                        + " created_by, created_at, updated_at) VALUES (?, 'pool=a', 3, 3, 0, 0,"
+                        + " 'v1.30.2+k3s1', ?, '{}', 300, ?, ?, ?, 'k1', 'sealed', 1, 'test', 0, 0)",
+                    c[0],
+                    c[2],
+                    c[1],
+                    "[\"1 of 3 servers is running\"]",
+                    Integer.parseInt(c[3]));
+              }
             });
     tick(T0.plusSeconds(1));
     assertThat(engine.list(Optional.of("firing"), 100))
         .extracting(AlertEngine.AlertView::subject)
         .containsExactlyInAnyOrder(
-            "device/d1/app/web", "device/d2/disk//data", "device/d2/certificate");
+            "device/d1/app/web", "device/d2/disk//data", "device/d2/certificate", "cluster/fra-1");
     // The rollout has been paused for 1s of its 10m.
     assertThat(engine.list(Optional.of("pending"), 100))
         .extracting(AlertEngine.AlertView::subject)
         .containsExactly("rollout/ro-1");
     tick(T0.plus(Duration.ofMinutes(10)));
-    assertThat(engine.list(Optional.of("firing"), 100)).hasSize(4);
-    assertThat(sender.calls).hasSize(4);
+    assertThat(engine.list(Optional.of("firing"), 100)).hasSize(5);
+    assertThat(sender.calls).hasSize(5);
     assertThat(engine.firingCounts())
         .extracting(AlertEngine.Count::rule)
-        .containsExactly("app", "cert", "disk", "paused");
+        .containsExactly("app", "cert", "cluster", "disk", "paused");
   }
 }

@@ -86,7 +86,7 @@ class AlertRulesTest {
         ErrorCode.VALIDATION_FAILED,
         "unknown rule type 'device-exploded'",
         "device-offline, app-failed, disk-usage, certificate-expiring, rollout-paused,"
-            + " device-quarantined");
+            + " device-quarantined, cluster-degraded");
     refused(
         () ->
             rules.create(

@@ -286,4 +286,32 @@ class EvaluatorTest {
                     Optional.of(seen), true, Optional.of(seen.minusSeconds(600)))))
         .isEqualTo(seen);
   }
+
+  @Test
+  void clusterDegradedFindsDegradedClustersWhoseLabelsMatchWithTheirReasons() {
+    Facts facts =
+        new Facts(
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(
+                new Facts.DegradedCluster(
+                    "sjc-1",
+                    Map.of("region", "us"),
+                    List.of("1 of 3 servers is running: etcd quorum is at risk")),
+                new Facts.DegradedCluster("fra-1", Map.of("region", "eu"), List.of())));
+    List<Evaluator.Finding> found =
+        Evaluator.evaluate(rule(RuleType.CLUSTER_DEGRADED, "region=us", null), facts, NOW);
+    assertThat(found).hasSize(1);
+    Evaluator.Finding f = found.getFirst();
+    assertThat(f.subject()).isEqualTo("cluster/sjc-1");
+    assertThat(f.deviceId()).isNull();
+    assertThat(f.labels()).containsExactly(Map.entry("cluster", "sjc-1"));
+    assertThat(f.summary()).isEqualTo("cluster sjc-1 is degraded");
+    assertThat(f.description()).contains("etcd quorum is at risk").contains("clusters get sjc-1");
+    assertThat(Evaluator.evaluate(rule(RuleType.CLUSTER_DEGRADED, "", null), facts, NOW))
+        .extracting(Evaluator.Finding::subject)
+        .containsExactly("cluster/sjc-1", "cluster/fra-1");
+  }
 }

@@ -574,6 +574,42 @@ class ClusterPlannerTest {
     assertThat(w.last.operator()).isEqualTo("2");
   }
 
+  /**
+   * A server's report may say STARTING for a moment while it is online (its API server was slow to
+   * answer, it restarts for an upgrade): the applier stays, or the cluster-scoped apps would move
+   * to another member and back, each move removing and re-creating them.
+   */
+  @Test
+  void anOnlineApplierThatIsBrieflyNotRunningKeepsTheRole() {
+    World w = new World();
+    w.device("1");
+    w.device("2");
+    w.device("3");
+    w.converge();
+    assertThat(w.applier).isEqualTo("1");
+    Report r = w.reports.get("1");
+    AgentMessage.ClusterNode n = r.node();
+    w.reports.put(
+        "1",
+        new Report(
+            new AgentMessage.ClusterNode(
+                n.cluster(),
+                n.role(),
+                "STARTING",
+                n.nodeName(),
+                n.address(),
+                false,
+                n.kubernetesVersion(),
+                n.etcd(),
+                n.nodes(),
+                "the API server did not answer",
+                n.generation()),
+            w.now));
+    w.now = w.now.plusSeconds(5);
+    assertThat(w.plan().applier()).isEqualTo("1");
+    assertThat(w.step().applier()).isEqualTo("1");
+  }
+
   @Test
   void deactivateReleasesEveryMember() {
     World w = new World();

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.agent.Agent;
-import io.edgefleet.agent.AgentFeature;
 import io.edgefleet.agent.AgentOptions;
 import io.edgefleet.agent.IdentityStore;
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ClusterSpec;
-import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -21,6 +21,8 @@ import io.edgefleet.testkit.DeviceHttp;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,43 +49,37 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ClusterLifecycleApiIT {
   private static final String V1 = "v1.20.2+k3s1";
+  private static final String IMPORT =
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cattle-system\n";
 
   @TempDir Path dir;
-
-  /** A test-side feature that lets the test speak for the agent's K3s. */
-  static final class NodeReports implements AgentFeature {
-    final AtomicReference<Channel> channel = new AtomicReference<>();
-
-    @Override
-    public void connected(Channel c, ControllerMessage.Welcome welcome) {
-      channel.set(c);
-    }
-
-    @Override
-    public void disconnected() {
-      channel.set(null);
-    }
-
-    @Override
-    public boolean handle(ControllerMessage message) {
-      return false;
-    }
-
-    boolean send(AgentMessage.ClusterNode node) {
-      Channel c = channel.get();
-      return c != null && c.send(node);
-    }
-
-    @Override
-    public void close() {}
-  }
 
   private record Device(
       String name, String id, Agent agent, Path stateDir, DeviceHttp http, NodeReports node) {}
 
+  /**
+   * The controller's configuration: SQLite here, PostgreSQL in {@code ClusterLifecyclePostgresIT}.
+   */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
+  }
+
   @Test
   void formsGrowsShrinksAndHandsTheTokenToMembersOnly() throws Exception {
-    try (TestController controller = TestController.start(TestController.config(dir.resolve("c")));
+    HttpServer manager = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    manager.createContext(
+        "/v3/import/store1.yaml",
+        ex -> {
+          byte[] body = IMPORT.getBytes(StandardCharsets.UTF_8);
+          ex.sendResponseHeaders(200, body.length);
+          try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+          }
+        });
+    manager.start();
+    String importUrl =
+        "http://127.0.0.1:" + manager.getAddress().getPort() + "/v3/import/store1.yaml";
+    try (TestController controller = TestController.start(config(dir.resolve("c")));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = controller.admin();
       byte[] k3s = "#!/bin/sh\necho k3s version v1.20.2+k3s1\n".getBytes(StandardCharsets.UTF_8);
@@ -118,8 +114,10 @@ class ClusterLifecycleApiIT {
               Map.of("set", Map.of("cluster.edgefleet.io/name", "x"), "remove", List.of()));
       assertThat(reserved.code()).isEqualTo("VALIDATION_FAILED");
 
-      AdminClient.Answer created =
-          admin.post("/api/v1/clusters", cluster("store1", Map.of("min", 3, "max", 3)));
+      Map<String, Object> definition =
+          new LinkedHashMap<>(cluster("store1", Map.of("min", 3, "max", 3)));
+      definition.put("importManifestUrl", importUrl);
+      AdminClient.Answer created = admin.post("/api/v1/clusters", definition);
       assertThat(created.status()).as(created.body().toString()).isEqualTo(201);
       assertThat(
               admin.post("/api/v1/clusters", cluster("store1", Map.of("min", 1, "max", 1))).code())
@@ -155,6 +153,25 @@ class ClusterLifecycleApiIT {
       assertThat(view.path("etcd").path("voters").asInt()).isEqualTo(3);
       assertThat(view.path("etcd").path("quorumAtRisk").asBoolean()).isFalse();
       assertThat(view.path("applier").asText()).isEqualTo(n1.id);
+
+      // Once up, the cluster manager's import manifest is fetched by the controller and goes to
+      // the applier only, as one app.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> desired(n1).apps().stream().anyMatch(a -> a.name().equals("cluster-import")));
+      JsonNode imported = admin.get("/api/v1/clusters/store1").body().path("importStatus");
+      assertThat(imported.path("state").asText()).isEqualTo("FETCHED");
+      assertThat(imported.path("url").asText()).isEqualTo(importUrl);
+      assertThat(
+              desired(n1).apps().stream()
+                  .filter(a -> a.name().equals("cluster-import"))
+                  .findFirst()
+                  .orElseThrow()
+                  .revision())
+          .isEqualTo(imported.path("digest").asText())
+          .isEqualTo(sha256(IMPORT.getBytes(StandardCharsets.UTF_8)));
+      assertThat(desired(devices.get(1)).apps()).noneMatch(a -> a.name().equals("cluster-import"));
       await()
           .atMost(Duration.ofSeconds(20))
           .until(
@@ -248,6 +265,15 @@ class ClusterLifecycleApiIT {
       assertThat(admin.get("/api/v1/audit?limit=200").body().toString())
           .contains("cluster.create")
           .contains("cluster.change");
+      JsonNode clusterEvents = admin.get("/api/v1/events?limit=500").body().path("items");
+      List<String> stateEvents = new ArrayList<>();
+      clusterEvents.forEach(
+          e -> {
+            if (e.path("source").asText().equals("cluster")) {
+              stateEvents.add(e.path("kind").asText() + ": " + e.path("message").asText());
+            }
+          });
+      assertThat(stateEvents).contains("cluster.ready: cluster store1 is READY (was FORMING)");
       assertThat(admin.post("/api/v1/clusters/store1/deactivate", Map.of()).status())
           .isEqualTo(200);
       await()
@@ -255,6 +281,8 @@ class ClusterLifecycleApiIT {
           .until(() -> desired(n1).cluster() == null && "DEACTIVATED".equals(state(admin)));
       assertThat(admin.delete("/api/v1/clusters/store1").status()).isEqualTo(204);
       assertThat(admin.get("/api/v1/clusters/store1").status()).isEqualTo(404);
+    } finally {
+      manager.stop(0);
     }
   }
 
@@ -360,7 +388,7 @@ class ClusterLifecycleApiIT {
             List.of(a -> node));
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.channel.get() != null);
+        .until(() -> agent.status().state() == Agent.State.CONNECTED && node.connected());
     String id = agent.status().deviceId().orElseThrow();
     AdminClient.Answer renamed =
         controller.admin().patch("/api/v1/devices/" + id, Map.of("name", name));

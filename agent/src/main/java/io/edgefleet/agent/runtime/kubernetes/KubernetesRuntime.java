@@ -72,8 +72,15 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   static final String SYSTEM_NAMESPACE = "edgefleet-system";
 
   private final String inventoryNamespace;
+  private final Supplier<String> writer;
   static final String INVENTORY_PREFIX = "edgefleet-inventory-";
   static final String INVENTORY_LABEL = "edgefleet.io/inventory";
+
+  /**
+   * On an inventory: the device whose agent applied it last. Members of one K3s cluster share its
+   * API server and so its inventories; each prunes only what it applied itself.
+   */
+  static final String WRITER_LABEL = "edgefleet.io/applied-by";
 
   /** An app name must be a DNS label: it becomes a label value and part of the inventory name. */
   private static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -94,15 +101,20 @@ public final class KubernetesRuntime implements WorkloadRuntime {
    * @param unreachableDelay the {@link ApplyOutcome.RetryAfter} delay when the server did not
    *     answer
    * @param busyDelay the delay when it answered "not now" (409, 429, 5xx)
+   * @param inventoryNamespace where the app inventories live
+   * @param writer this device's id (null while it has none), recorded on the inventories it writes:
+   *     {@link #ownedApps()} leaves out inventories another device wrote
    */
   public record Options(
       Path kubeconfig,
       Duration requestTimeout,
       Duration unreachableDelay,
       Duration busyDelay,
-      String inventoryNamespace) {
+      String inventoryNamespace,
+      Supplier<String> writer) {
     public Options {
       Objects.requireNonNull(kubeconfig, "kubeconfig");
+      Objects.requireNonNull(writer, "writer");
       if (inventoryNamespace == null
           || !inventoryNamespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
         throw new IllegalArgumentException(
@@ -126,15 +138,27 @@ public final class KubernetesRuntime implements WorkloadRuntime {
           Duration.ofSeconds(30),
           Duration.ofSeconds(15),
           Duration.ofSeconds(5),
-          SYSTEM_NAMESPACE);
+          SYSTEM_NAMESPACE,
+          () -> null);
     }
 
     public Options withRequestTimeout(Duration d) {
-      return new Options(kubeconfig, d, unreachableDelay, busyDelay, inventoryNamespace);
+      return new Options(kubeconfig, d, unreachableDelay, busyDelay, inventoryNamespace, writer);
     }
 
     public Options withRetryDelays(Duration unreachable, Duration busy) {
-      return new Options(kubeconfig, requestTimeout, unreachable, busy, inventoryNamespace);
+      return new Options(kubeconfig, requestTimeout, unreachable, busy, inventoryNamespace, writer);
+    }
+
+    /**
+     * The device this agent is ({@code id} answers null until it is enrolled): inventories it
+     * writes carry it, and it prunes only apps whose inventory it wrote (or that carry no device).
+     * Members of one K3s cluster share inventories: a cluster-scoped app applied by one member is
+     * not pruned by the others, and a member that takes over applying it takes its inventory over.
+     */
+    public Options withWriter(Supplier<String> id) {
+      return new Options(
+          kubeconfig, requestTimeout, unreachableDelay, busyDelay, inventoryNamespace, id);
     }
 
     /**
@@ -142,7 +166,8 @@ public final class KubernetesRuntime implements WorkloadRuntime {
      * cluster keep separate inventories, so none of them prunes what another applied.
      */
     public Options withInventoryNamespace(String namespace) {
-      return new Options(kubeconfig, requestTimeout, unreachableDelay, busyDelay, namespace);
+      return new Options(
+          kubeconfig, requestTimeout, unreachableDelay, busyDelay, namespace, writer);
     }
   }
 
@@ -207,6 +232,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     this.errors = new ApiErrors(options.unreachableDelay(), options.busyDelay());
     this.catalog = new ResourceCatalog(api);
     this.inventoryNamespace = options.inventoryNamespace();
+    this.writer = options.writer();
     this.secrets = new KubernetesSecrets(api, errors, this::ensureNamespace);
   }
 
@@ -265,7 +291,8 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   /**
    * {@inheritDoc}
    *
-   * <p>Apps whose inventory ConfigMap exists in the inventory namespace.
+   * <p>Apps whose inventory ConfigMap exists in the inventory namespace, leaving out those another
+   * device applied last ({@link Options#withWriter}).
    *
    * @throws IllegalStateException when the API server refuses the list (the kubeconfig's user may
    *     not read ConfigMaps there)
@@ -273,12 +300,14 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   @Override
   public Set<String> ownedApps() {
     ensureOpen();
+    String me = writer.get();
     try {
       Set<String> apps = new TreeSet<>();
       for (ObjectNode cm :
           api.list(CONFIG_MAPS.collectionPath(inventoryNamespace), INVENTORY_LABEL + "=true")) {
         String name = cm.path("metadata").path("name").asText();
-        if (name.startsWith(INVENTORY_PREFIX)) {
+        String by = cm.path("metadata").path("labels").path(WRITER_LABEL).asText("");
+        if (name.startsWith(INVENTORY_PREFIX) && (me == null || by.isEmpty() || by.equals(me))) {
           apps.add(name.substring(INVENTORY_PREFIX.length()));
         }
       }
@@ -507,12 +536,18 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     // effect.
     List<DriftRepair> drift = List.of();
     try {
-      previous = readInventory(app);
+      Optional<ObjectNode> held =
+          api.get(CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app));
+      previous = held.map(KubernetesRuntime::inventoryOf);
       if (previous.isPresent()
           && previous.get().complete()
           && previous.get().digest().equals(digest)) {
         switch (compare(previous.get(), plan, app, revision)) {
           case Comparison.InSync s -> {
+            if (writtenByAnother(held.get())) {
+              // Another member of the cluster applied it; this one applies it now.
+              writeInventory(app, previous.get());
+            }
             return new ApplyOutcome.InSync();
           }
           case Comparison.Stale s -> drift = s.drift();
@@ -907,14 +942,20 @@ public final class KubernetesRuntime implements WorkloadRuntime {
 
   private Optional<Inventory> readInventory(String app) {
     return api.get(CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app))
-        .map(
-            cm -> {
-              Map<String, String> data = new HashMap<>();
-              cm.path("data")
-                  .properties()
-                  .forEach(f -> data.put(f.getKey(), f.getValue().asText()));
-              return Inventory.fromData(data);
-            });
+        .map(KubernetesRuntime::inventoryOf);
+  }
+
+  private static Inventory inventoryOf(JsonNode cm) {
+    Map<String, String> data = new HashMap<>();
+    cm.path("data").properties().forEach(f -> data.put(f.getKey(), f.getValue().asText()));
+    return Inventory.fromData(data);
+  }
+
+  /** Whether the inventory names another device than this one as its writer. */
+  private boolean writtenByAnother(JsonNode cm) {
+    String me = writer.get();
+    return me != null
+        && !me.equals(cm.path("metadata").path("labels").path(WRITER_LABEL).asText(""));
   }
 
   private void writeInventory(String app, Inventory inventory) {
@@ -922,10 +963,15 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     cm.put("apiVersion", "v1").put("kind", "ConfigMap");
     ObjectNode meta = cm.putObject("metadata");
     meta.put("name", INVENTORY_PREFIX + app).put("namespace", inventoryNamespace);
-    meta.putObject("labels")
-        .put(Ownership.MANAGED_BY, Ownership.MANAGER)
-        .put(Ownership.APP, app)
-        .put(INVENTORY_LABEL, "true");
+    ObjectNode labels =
+        meta.putObject("labels")
+            .put(Ownership.MANAGED_BY, Ownership.MANAGER)
+            .put(Ownership.APP, app)
+            .put(INVENTORY_LABEL, "true");
+    String me = writer.get();
+    if (me != null) {
+      labels.put(WRITER_LABEL, me);
+    }
     ObjectNode data = cm.putObject("data");
     inventory.toData().forEach(data::put);
     String path = CONFIG_MAPS.path(inventoryNamespace, INVENTORY_PREFIX + app);

@@ -441,4 +441,45 @@ class KubernetesRuntimeTest {
     runtime.apply("till", "r1", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\n");
     assertThat(runtime.ownedApps()).isEqualTo(Set.of("shop", "till"));
   }
+
+  /**
+   * Members of one K3s cluster share its API server and so its inventories: a member that did not
+   * apply an app (a cluster-scoped app applied by another member) must not count it as its own, or
+   * its reconcile prunes it while the applier puts it back, forever.
+   */
+  @Test
+  void aMemberPrunesOnlyWhatItAppliedItself() {
+    String url = server.url("/");
+    java.util.function.Function<String, KubernetesRuntime> member =
+        id ->
+            new KubernetesRuntime(
+                KubeApi.of(
+                    kubeconfig(url.substring(0, url.length() - 1), "default"),
+                    Duration.ofSeconds(10)),
+                KubernetesRuntime.Options.of(Path.of("unused")).withWriter(() -> id),
+                KubernetesRuntime.WriteMode.CREATE_OR_REPLACE);
+    try (KubernetesRuntime applier = member.apply("dev-a");
+        KubernetesRuntime other = member.apply("dev-b")) {
+      assertThat(applier.apply("shop", "r1", V1)).isEqualTo(new ApplyOutcome.Applied(3, 0));
+      assertThat(
+              client
+                  .configMaps()
+                  .inNamespace("edgefleet-system")
+                  .withName("edgefleet-inventory-shop")
+                  .get()
+                  .getMetadata()
+                  .getLabels())
+          .containsEntry("edgefleet.io/applied-by", "dev-a");
+      assertThat(applier.ownedApps()).containsExactly("shop");
+      assertThat(other.ownedApps()).isEmpty();
+      // A runtime that does not know its device (and inventories of older agents) sees them all.
+      assertThat(runtime.ownedApps()).containsExactly("shop");
+
+      // The other member takes over applying it: the inventory is its own now.
+      assertThat(other.apply("shop", "r1", V1)).isInstanceOf(ApplyOutcome.class);
+      assertThat(other.ownedApps()).containsExactly("shop");
+      assertThat(applier.ownedApps()).isEmpty();
+      assertThat(web()).isNotNull();
+    }
+  }
 }

@@ -28,9 +28,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.StreamSupport;
 
 /**
- * A site for cluster tests: a controller process on the host, reachable from a {@link
- * NodeNetwork}, and devices that each run {@code edgefleet agent} as a process inside their own
- * network namespace, so the K3s nodes they start bind the fixed K3s ports on their own address.
+ * A site for cluster tests: a controller process on the host, reachable from a {@link NodeNetwork},
+ * and devices that each run {@code edgefleet agent} as a process inside their own network
+ * namespace, so the K3s nodes they start bind the fixed K3s ports on their own address.
  */
 final class ClusterSite implements AutoCloseable {
   final NodeNetwork net;
@@ -46,9 +46,15 @@ final class ClusterSite implements AutoCloseable {
     String host = net.hostIp();
     this.controller =
         new ControllerProcess(
-                dir.resolve("controller"),
-                List.of("--heartbeat", "2s", "--tls-san", host, "--advertise-url", "https://" + host + ":{port}"),
-                "0.0.0.0");
+            dir.resolve("controller"),
+            List.of(
+                "--heartbeat",
+                "2s",
+                "--tls-san",
+                host,
+                "--advertise-url",
+                "https://" + host + ":{port}"),
+            "0.0.0.0");
     this.agents = new TestAgents(dir.resolve("agents"));
   }
 
@@ -114,7 +120,7 @@ final class ClusterSite implements AutoCloseable {
             "--no-qr",
             "--no-tpm",
             "--runtime",
-            "none",
+            "auto",
             "--max-backoff",
             "5s",
             "--k3s-data-dir",
@@ -174,7 +180,8 @@ final class ClusterSite implements AutoCloseable {
         .atMost(Duration.ofMinutes(3))
         .pollInterval(Duration.ofSeconds(1))
         .until(
-            () -> devices().stream().filter(d -> d.path("status").asText().equals("ONLINE")).count(),
+            () ->
+                devices().stream().filter(d -> d.path("status").asText().equals("ONLINE")).count(),
             c -> c >= n);
   }
 
@@ -186,7 +193,10 @@ final class ClusterSite implements AutoCloseable {
     try {
       TlsAccess.Api api = TlsAccess.kubeconfig(kubeconfig(node));
       HttpClient c =
-          HttpClient.newBuilder().sslContext(api.ssl()).connectTimeout(Duration.ofSeconds(3)).build();
+          HttpClient.newBuilder()
+              .sslContext(api.ssl())
+              .connectTimeout(Duration.ofSeconds(3))
+              .build();
       String server = "https://" + net.node(node).ip() + ":6443";
       String body =
           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"probe-"
@@ -208,6 +218,101 @@ final class ClusterSite implements AutoCloseable {
       Thread.currentThread().interrupt();
       return false;
     }
+  }
+
+  /** GETs {@code path} from the API server of {@code node}; the status, or -1 if unreachable. */
+  int read(String node, String path) {
+    return get(node, path).map(r -> r.statusCode()).orElse(-1);
+  }
+
+  /** The object at {@code path} on the API server of {@code node}, if it answers 200. */
+  Optional<JsonNode> object(String node, String path) {
+    return get(node, path)
+        .filter(r -> r.statusCode() == 200)
+        .map(
+            r -> {
+              try {
+                return io.edgefleet.protocol.Json.mapper().readTree(r.body());
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+  }
+
+  private Optional<HttpResponse<String>> get(String node, String path) {
+    try {
+      TlsAccess.Api api = TlsAccess.kubeconfig(kubeconfig(node));
+      HttpClient c =
+          HttpClient.newBuilder()
+              .sslContext(api.ssl())
+              .connectTimeout(Duration.ofSeconds(3))
+              .build();
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(URI.create("https://" + net.node(node).ip() + ":6443" + path))
+              .timeout(Duration.ofSeconds(5))
+              .GET();
+      api.token().ifPresent(t -> b.header("Authorization", "Bearer " + t));
+      return Optional.of(c.send(b.build(), HttpResponse.BodyHandlers.ofString()));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+
+  /** Pushes a catalog app of plain manifests: {@code files} by name, tarred. */
+  void pushManifests(String app, String version, Map<String, String> files) throws Exception {
+    Path root = dir.resolve("apps").resolve(app + "-" + version);
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      Files.createDirectories(root.resolve(app));
+      Files.writeString(root.resolve(app).resolve(f.getKey()), f.getValue());
+    }
+    Path archive = root.resolve(app + ".tgz");
+    Process tar =
+        new ProcessBuilder("tar", "-czf", archive.toString(), "-C", root.toString(), app)
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(tar.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (tar.waitFor() != 0) {
+      throw new IllegalStateException("tar failed: " + out);
+    }
+    try (AdminClient a = admin()) {
+      AdminClient.Answer pushed =
+          a.post(
+              "/api/v1/catalog/apps/" + app + "/versions",
+              Map.of(
+                  "version",
+                  version,
+                  "kind",
+                  "manifests",
+                  "archive",
+                  java.util.Base64.getEncoder().encodeToString(Files.readAllBytes(archive))));
+      if (pushed.status() != 201) {
+        throw new IllegalStateException("catalog push refused: " + pushed.body());
+      }
+    }
+  }
+
+  /** The devices an app is desired on, by the app status. */
+  List<JsonNode> appDevices(String app) {
+    try (AdminClient a = admin()) {
+      AdminClient.Answer r = a.get("/api/v1/apps/" + app + "/status");
+      if (r.status() != 200) {
+        return List.of();
+      }
+      return StreamSupport.stream(r.body().path("devices").spliterator(), false).toList();
+    }
+  }
+
+  /** The node name of the member that is device {@code deviceId}. */
+  Optional<String> nodeOf(JsonNode cluster, String deviceId) {
+    for (JsonNode m : cluster.path("members")) {
+      if (m.path("deviceId").asText().equals(deviceId)) {
+        return Optional.of(m.path("nodeName").asText());
+      }
+    }
+    return Optional.empty();
   }
 
   Optional<JsonNode> member(JsonNode cluster, String node) {
