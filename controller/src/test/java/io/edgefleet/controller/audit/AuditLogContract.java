@@ -111,6 +111,43 @@ abstract class AuditLogContract {
   }
 
   @Test
+  void verificationPagesThroughALongChain() {
+    audit = log(700, Duration.ofHours(1));
+    verifier = new AuditVerifier(audit);
+    int n = 2 * AuditVerifier.PAGE + 500;
+    db.jdbi()
+        .useTransaction(
+            h -> {
+              for (int i = 0; i < n; i++) {
+                audit.record(h, "admin", "x", "t", Map.of("i", i));
+              }
+            });
+
+    AuditVerifier.Result r = verifier.verify();
+    assertThat(r.problem()).isNull();
+    assertThat(r.entries()).isEqualTo(n);
+    assertThat(r.checkpoints()).isEqualTo(4); // 1, 701, 1401, 2101
+
+    // A deletion right after a page boundary, and one deep in a later page.
+    sql("DELETE FROM audit_log WHERE seq = ?", AuditVerifier.PAGE + 1);
+    assertThat(verifier.verify().problem().message())
+        .isEqualTo(
+            "entry after "
+                + AuditVerifier.PAGE
+                + " is missing (seq "
+                + (AuditVerifier.PAGE + 1)
+                + " deleted)");
+    assertThat(verifier.verify(AuditVerifier.PAGE + 3).ok()).isTrue();
+    assertThat(verifier.verify(AuditVerifier.PAGE + 2).problem().message())
+        .isEqualTo(
+            "entry "
+                + (AuditVerifier.PAGE + 1)
+                + " (the one before --from) is missing: it was deleted");
+    sql("UPDATE audit_log SET detail = '{}' WHERE seq = 2400");
+    assertThat(verifier.verify(AuditVerifier.PAGE + 3).problem().seq()).isEqualTo(2400);
+  }
+
+  @Test
   void aHandEditedRowIsNamed() {
     List<String> ids = record(6);
 
