@@ -373,27 +373,44 @@ public final class AuditLog {
                 .orElse(0L));
   }
 
-  /** Moves a sink's delivery cursor. */
-  public void setSinkCursor(String sink, long seq) {
-    jdbi.useTransaction(
+  /**
+   * Moves a sink's delivery cursor from {@code from} to {@code to}, only if it is still at {@code
+   * from}: with several controllers sharing the database the cursor never moves backwards, and of
+   * two controllers that sent the same page only one advances it.
+   *
+   * @return whether it moved
+   */
+  public boolean advanceSinkCursor(String sink, long from, long to) {
+    return jdbi.inTransaction(
         h -> {
           int n =
               h.createUpdate(
-                      "UPDATE audit_sink_cursors SET seq = :seq, updated_at = :now"
-                          + " WHERE sink = :sink")
+                      "UPDATE audit_sink_cursors SET seq = :to, updated_at = :now"
+                          + " WHERE sink = :sink AND seq = :from")
                   .bind("sink", sink)
-                  .bind("seq", seq)
+                  .bind("from", from)
+                  .bind("to", to)
                   .bind("now", clock.millis())
                   .execute();
-          if (n == 0) {
-            h.createUpdate(
-                    "INSERT INTO audit_sink_cursors (sink, seq, updated_at)"
-                        + " VALUES (:sink, :seq, :now)")
-                .bind("sink", sink)
-                .bind("seq", seq)
-                .bind("now", clock.millis())
-                .execute();
+          if (n == 1) {
+            return true;
           }
+          boolean exists =
+              h.createQuery("SELECT COUNT(*) FROM audit_sink_cursors WHERE sink = :sink")
+                      .bind("sink", sink)
+                      .mapTo(Long.class)
+                      .one()
+                  > 0;
+          if (exists || from != 0) {
+            return false;
+          }
+          h.createUpdate(
+                  "INSERT INTO audit_sink_cursors (sink, seq, updated_at) VALUES (:sink, :to, :now)")
+              .bind("sink", sink)
+              .bind("to", to)
+              .bind("now", clock.millis())
+              .execute();
+          return true;
         });
   }
 

@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * delivery is at least once: after a failure or a restart a page may be sent again, and receivers
  * deduplicate by {@code seq}. Only committed entries are read, and entries commit in sequence order
  * (the chain head is held until commit), so no entry is skipped. Memory is bounded by one page per
- * sink. Thread-safe.
+ * sink. Several controllers sharing one database each run this thread: the cursor only moves
+ * forward, from where a controller read it, so a page may reach the receiver twice but none is
+ * skipped. Thread-safe.
  */
 public final class AuditSinks implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AuditSinks.class);
@@ -138,12 +140,12 @@ public final class AuditSinks implements AutoCloseable {
                   + errors.get(s.name()));
           break;
         }
-        log.setSinkCursor(s.name(), entries.getLast().seq());
+        boolean moved = log.advanceSinkCursor(s.name(), cursor, entries.getLast().seq());
         failures.remove(s.name());
         retryAt.remove(s.name());
         errors.remove(s.name());
-        if (entries.size() < BATCH) {
-          break;
+        if (!moved || entries.size() < BATCH) {
+          break; // another controller delivered meanwhile: read its cursor next round
         }
       }
     }

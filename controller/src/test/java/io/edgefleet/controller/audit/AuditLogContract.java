@@ -148,6 +148,17 @@ abstract class AuditLogContract {
   }
 
   @Test
+  void aSinkCursorOnlyMovesForwardFromWhereItWasRead() {
+    assertThat(audit.sinkCursor("webhook")).isZero();
+    assertThat(audit.advanceSinkCursor("webhook", 0, 100)).isTrue();
+    assertThat(audit.advanceSinkCursor("webhook", 0, 50)).isFalse();
+    assertThat(audit.advanceSinkCursor("webhook", 100, 200)).isTrue();
+    assertThat(audit.advanceSinkCursor("webhook", 100, 150)).isFalse();
+    assertThat(audit.sinkCursor("webhook")).isEqualTo(200);
+    assertThat(audit.sinkCursor("syslog")).isZero();
+  }
+
+  @Test
   void aHandEditedRowIsNamed() {
     List<String> ids = record(6);
 

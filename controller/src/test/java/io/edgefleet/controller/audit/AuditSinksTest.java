@@ -160,6 +160,24 @@ class AuditSinksTest {
     hook.stop();
   }
 
+  @Test
+  void twoControllersSharingTheDatabaseDeliverEveryEntryAndNeverMoveTheCursorBack()
+      throws IOException {
+    Webhook hook = new Webhook();
+    hook.start();
+    URI url = URI.create("http://127.0.0.1:" + hook.port + "/siem");
+    record(250);
+    sinks = sinks(new AuditSinks.Webhook(url, Duration.ofSeconds(2)));
+    try (AuditSinks other = sinks(new AuditSinks.Webhook(url, Duration.ofSeconds(2)))) {
+      await().atMost(WAIT).until(() -> hook.distinct().size() == 250);
+      record(30);
+      await().atMost(WAIT).until(() -> hook.distinct().size() == 280);
+      await().atMost(WAIT).until(() -> audit.sinkCursor("webhook") == 280);
+      assertThat(hook.distinct()).containsExactlyInAnyOrderElementsOf(upTo(280));
+    }
+    hook.stop();
+  }
+
   /** A syslog receiver over TCP reading octet-counted RFC 5424 frames. */
   static final class SyslogReceiver {
     final List<Long> seqs = Collections.synchronizedList(new ArrayList<>());
