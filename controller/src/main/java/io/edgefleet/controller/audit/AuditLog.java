@@ -338,12 +338,18 @@ public final class AuditLog {
 
   /** The newest checkpoint, if any. */
   public Optional<Checkpoint> latestCheckpoint() {
+    return latestCheckpoint(Long.MAX_VALUE);
+  }
+
+  /** The newest checkpoint of an entry up to {@code seq}, if any. */
+  public Optional<Checkpoint> latestCheckpoint(long seq) {
     List<Checkpoint> last =
         jdbi.withHandle(
             h ->
                 h.createQuery(
                         "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints"
-                            + " ORDER BY seq DESC LIMIT 1")
+                            + " WHERE seq <= :seq ORDER BY seq DESC LIMIT 1")
+                    .bind("seq", seq)
                     .map(
                         (rs, ctx) ->
                             new Checkpoint(

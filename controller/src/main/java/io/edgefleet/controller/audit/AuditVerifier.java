@@ -70,8 +70,11 @@ public final class AuditVerifier {
     if (fromSeq < 1) {
       throw new IllegalArgumentException("from must be a sequence number of at least 1");
     }
-    AuditLog.Head head = log.head();
+    // The newest checkpoint is read before the head: a checkpoint is made in the transaction that
+    // moves the head to it (or later), so one read first is at or below any head read after it,
+    // unless the head was moved back.
     long lastCheckpoint = log.latestCheckpoint().map(AuditLog.Checkpoint::seq).orElse(0L);
+    AuditLog.Head head = log.head();
     Walk w = new Walk(fromSeq, head, lastCheckpoint);
     Problem p = w.run();
     return new Result(p == null, fromSeq, w.entries, w.checkpoints, head.seq(), lastCheckpoint, p);
@@ -117,6 +120,8 @@ public final class AuditVerifier {
         prevHash = before.get().hash();
         prevId = before.get().id();
       }
+      AuditLog.ChainedEntry beyondHead = null;
+      walk:
       while (true) {
         List<AuditLog.ChainedEntry> page = log.chained(prevSeq, PAGE);
         if (page.isEmpty()) {
@@ -128,16 +133,9 @@ public final class AuditVerifier {
         for (AuditLog.ChainedEntry e : page) {
           long expected = prevSeq + 1;
           if (e.seq() > head.seq()) {
-            return new Problem(
-                Kind.INSERTED,
-                e.seq(),
-                e.id(),
-                "entry "
-                    + e.id()
-                    + " at seq "
-                    + e.seq()
-                    + " was inserted: the chain head is at seq "
-                    + head.seq());
+            // Written after the walk began, or inserted: decided once the walk is done.
+            beyondHead = e;
+            break walk;
           }
           if (e.seq() != expected) {
             return new Problem(
@@ -227,6 +225,26 @@ public final class AuditVerifier {
                 + prevSeq
                 + (prevId == null ? "" : " (" + prevId + ")")
                 + ": the last entry or the head was changed");
+      }
+      if (beyondHead == null) {
+        beyondHead = log.chained(head.seq(), 1).stream().findFirst().orElse(null);
+      }
+      if (beyondHead != null) {
+        // An append commits its entry and the head together: an entry that was committed when it
+        // was read is at or below the head read after it, unless it was inserted.
+        long headNow = log.head().seq();
+        if (beyondHead.seq() > headNow) {
+          return new Problem(
+              Kind.INSERTED,
+              beyondHead.seq(),
+              beyondHead.id(),
+              "entry "
+                  + beyondHead.id()
+                  + " at seq "
+                  + beyondHead.seq()
+                  + " was inserted: the chain head is at seq "
+                  + headNow);
+        }
       }
       return null;
     }
