@@ -81,7 +81,11 @@ public record AuditRoutes(AuditLog audit, AuditVerifier verifier, Clock clock) i
         ADMIN,
         c -> {
           long from = c.query("from").isPresent() ? c.requiredPositive("from", "a seq") : 1;
-          return Reply.ok(verifier.verify(from));
+          try {
+            return Reply.ok(verifier.verify(from));
+          } catch (IllegalArgumentException e) {
+            throw ControllerException.invalid(e.getMessage());
+          }
         });
     r.get(
         "/api/v1/audit/export",

@@ -65,6 +65,8 @@ public final class AuditVerifier {
   /**
    * Verifies the chain from {@code fromSeq} on. The entry before it is taken as it is: its stored
    * hash starts the walk.
+   *
+   * @throws IllegalArgumentException if {@code fromSeq} is below 1 or beyond the newest entry
    */
   public Result verify(long fromSeq) {
     if (fromSeq < 1) {
@@ -75,6 +77,15 @@ public final class AuditVerifier {
     // unless the head was moved back.
     long lastCheckpoint = log.latestCheckpoint().map(AuditLog.Checkpoint::seq).orElse(0L);
     AuditLog.Head head = log.head();
+    if (fromSeq > head.seq() + 1) {
+      throw new IllegalArgumentException(
+          "from "
+              + fromSeq
+              + " is beyond the newest entry (seq "
+              + head.seq()
+              + "): give a sequence number from 1 to "
+              + Math.max(1, head.seq()));
+    }
     Walk w = new Walk(fromSeq, head, lastCheckpoint);
     Problem p = w.run();
     return new Result(p == null, fromSeq, w.entries, w.checkpoints, head.seq(), lastCheckpoint, p);

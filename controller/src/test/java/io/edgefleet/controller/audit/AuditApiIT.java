@@ -125,6 +125,10 @@ class AuditApiIT {
     Answer badFrom = send("POST", "/api/v1/audit/verify?from=x", null);
     assertThat(badFrom.status()).isEqualTo(422);
     assertThat(badFrom.json().path("code").asText()).isEqualTo("VALIDATION_FAILED");
+    Answer beyond = send("POST", "/api/v1/audit/verify?from=9", null);
+    assertThat(beyond.status()).isEqualTo(422);
+    assertThat(beyond.json().path("message").asText())
+        .isEqualTo("from 9 is beyond the newest entry (seq 3): give a sequence number from 1 to 3");
 
     Answer export = send("GET", "/api/v1/audit/export?since=24h", null);
     assertThat(export.status()).isEqualTo(200);
