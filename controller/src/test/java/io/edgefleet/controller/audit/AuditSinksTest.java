@@ -11,6 +11,8 @@ import io.edgefleet.protocol.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -270,6 +272,32 @@ class AuditSinksTest {
     await().atMost(WAIT).until(() -> syslog.distinct().size() == 127);
     assertThat(syslog.distinct()).isEqualTo(upTo(127));
     syslog.stop();
+  }
+
+  @Test
+  void aUdpSyslogReceiverGetsOneDatagramPerEntry() throws Exception {
+    try (DatagramSocket udp = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+      udp.setSoTimeout(20_000);
+      record(3);
+      sinks =
+          sinks(
+              new AuditSinks.Syslog(
+                  new AuditOptions.SyslogTarget("127.0.0.1", udp.getLocalPort(), true),
+                  Duration.ofSeconds(2)));
+      List<Long> seqs = new ArrayList<>();
+      byte[] buf = new byte[65_535];
+      while (seqs.size() < 3) {
+        DatagramPacket p = new DatagramPacket(buf, buf.length);
+        udp.receive(p);
+        String msg = new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+        assertThat(msg).startsWith("<109>1 ");
+        Matcher m = SEQ.matcher(msg);
+        assertThat(m.find()).as(msg).isTrue();
+        seqs.add(Long.parseLong(m.group(1)));
+      }
+      assertThat(seqs).containsExactly(1L, 2L, 3L);
+      await().atMost(WAIT).until(() -> audit.sinkCursor("syslog") == 3);
+    }
   }
 
   @Test
