@@ -28,6 +28,9 @@ class TableOwnershipTest {
       Map.ofEntries(
           Map.entry("admin_tokens", "api"),
           Map.entry("audit_log", "audit"),
+          Map.entry("audit_chain", "audit"),
+          Map.entry("audit_checkpoints", "audit"),
+          Map.entry("audit_sink_cursors", "audit"),
           Map.entry("devices", "devices"),
           Map.entry("device_presence", "devices"),
           Map.entry("revoked_certificates", "devices"),
