@@ -316,6 +316,10 @@ public final class EnrollmentService {
     if (prereg.isPresent()) {
       preregistrations.claim(h, serial, id);
     }
+    if (!approval) {
+      devices.issueCertificateFor(h, pending);
+    }
+    // Last: the audit chain's head stays locked until the commit.
     audit.record(
         h,
         "device:" + id,
@@ -326,9 +330,6 @@ public final class EnrollmentService {
             "credential", token != null ? "token " + tokenId : "serial " + serial,
             "tags", tags,
             "requireApproval", approval));
-    if (!approval) {
-      devices.issueCertificateFor(h, pending);
-    }
     return store.byId(h, id).orElseThrow();
   }
 

@@ -196,10 +196,11 @@ public final class Profiles {
           }
           ProfileStore.insertProfile(
               h, new ProfileStore.ProfileRow(name, selector.toString(), description, actor, now));
-          audit.record(h, actor, "profile.create", name, Map.of("selector", selector.toString()));
           if (layers != null) {
             insertAndStart(h, name, 1, layers, policy, Optional.empty(), actor, now);
           }
+          // Last: the audit chain's head stays locked until the commit.
+          audit.record(h, actor, "profile.create", name, Map.of("selector", selector.toString()));
           return null;
         });
     // even without a version, its selector may now match clusters
