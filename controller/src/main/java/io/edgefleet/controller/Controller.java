@@ -2,6 +2,8 @@ package io.edgefleet.controller;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.edgefleet.controller.access.AccessControl;
+import io.edgefleet.controller.access.AccessRoutes;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
 import io.edgefleet.controller.alerts.AlertRoutes;
@@ -507,6 +509,8 @@ public final class Controller implements AutoCloseable {
       Preregistrations preregistrations = new Preregistrations(jdbi, clock, audit);
       AdminTokens admins = new AdminTokens(jdbi, clock);
       this.newAdminToken = admins.createInitialIfNone();
+      // Users, roles and API tokens; the first admin token acts as the user admin.
+      AccessControl access = new AccessControl(jdbi, clock, audit, admins);
       newAdminToken.ifPresent(
           t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
       EnrollmentService enrollment =
@@ -563,6 +567,7 @@ public final class Controller implements AutoCloseable {
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
                   new AuditRoutes(audit),
+                  new AccessRoutes(access),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
                   new ClusterRoutes(
@@ -590,7 +595,7 @@ public final class Controller implements AutoCloseable {
               config.listenPort(),
               pki,
               router,
-              admins,
+              access,
               gateway,
               config.http(),
               ConsoleAssets.bundled(),

@@ -27,6 +27,10 @@ class TableOwnershipTest {
   static final Map<String, String> OWNERS =
       Map.ofEntries(
           Map.entry("admin_tokens", "api"),
+          Map.entry("access_users", "access"),
+          Map.entry("access_roles", "access"),
+          Map.entry("access_role_bindings", "access"),
+          Map.entry("access_tokens", "access"),
           Map.entry("audit_log", "audit"),
           Map.entry("devices", "devices"),
           Map.entry("device_presence", "devices"),

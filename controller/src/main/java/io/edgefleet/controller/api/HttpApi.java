@@ -93,6 +93,36 @@ public final class HttpApi implements AutoCloseable {
       ConsoleAssets console,
       RequestObserver requests,
       Consumer<String> limitBroken) {
+    this(
+        host,
+        port,
+        pki,
+        router,
+        adminTokens.authenticator(),
+        gateway,
+        limits,
+        console,
+        requests,
+        limitBroken);
+  }
+
+  /**
+   * @param operators who an operator's bearer token belongs to and what it may do
+   * @param requests sees every answered request, e.g. to count it
+   * @param limitBroken called with a reason label each time a connection is closed for breaking a
+   *     limit
+   */
+  public HttpApi(
+      String host,
+      int port,
+      ControllerPki pki,
+      Router router,
+      Authenticator operators,
+      DeviceSockets gateway,
+      HttpLimits limits,
+      ConsoleAssets console,
+      RequestObserver requests,
+      Consumer<String> limitBroken) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
     // A connection storm (every device reconnecting after a restart or a network outage) grows
@@ -179,7 +209,7 @@ public final class HttpApi implements AutoCloseable {
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
     root =
         new Root(
-            router, adminTokens, gateway, ws, limits, console, guard, timer, requests, limitBroken);
+            router, operators, gateway, ws, limits, console, guard, timer, requests, limitBroken);
     server.setHandler(root);
   }
 
@@ -254,7 +284,7 @@ public final class HttpApi implements AutoCloseable {
     private static final String ROUTE_ATTRIBUTE = "edgefleet.route";
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
-    private final AdminTokens adminTokens;
+    private final Authenticator operators;
     private final DeviceSockets gateway;
     private final WebSocketMappings ws;
     private final HttpLimits limits;
@@ -266,7 +296,7 @@ public final class HttpApi implements AutoCloseable {
 
     Root(
         Router router,
-        AdminTokens adminTokens,
+        Authenticator operators,
         DeviceSockets gateway,
         WebSocketMappings ws,
         HttpLimits limits,
@@ -278,7 +308,7 @@ public final class HttpApi implements AutoCloseable {
       this.router = router;
       this.observer = observer;
       this.limitObserver = limitObserver;
-      this.adminTokens = adminTokens;
+      this.operators = operators;
       this.gateway = gateway;
       this.ws = ws;
       this.limits = limits;
@@ -372,7 +402,7 @@ public final class HttpApi implements AutoCloseable {
         String actor = "anonymous";
         Optional<DeviceSockets.Admission> device = Optional.empty();
         switch (route.access()) {
-          case ADMIN -> actor = authenticate(request);
+          case ADMIN -> actor = authorize(request, route);
           case DEVICE -> {
             device = Optional.of(gateway.admit(peerCertificates(request)));
             actor = "device:" + device.get().deviceId();
@@ -552,21 +582,37 @@ public final class HttpApi implements AutoCloseable {
       return true;
     }
 
-    private String authenticate(Request request) {
+    /**
+     * The name of the operator behind the request's bearer token, once their permissions are found
+     * to cover the route's.
+     */
+    private String authorize(Request request, Router.Route route) {
       String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
       if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
         throw new ControllerException(
             ErrorCode.UNAUTHENTICATED,
             "missing bearer token: send 'Authorization: Bearer <token>' (the controller wrote"
-                + " its admin token to <data dir>/admin-token)");
+                + " its admin token to <data dir>/admin-token; `edgefleet login` stores one)");
       }
-      return adminTokens
-          .authenticate(header.substring(7))
-          .orElseThrow(
-              () ->
-                  new ControllerException(
-                      ErrorCode.UNAUTHENTICATED,
-                      "the bearer token is not valid for this controller"));
+      Principal principal = operators.authenticate(header.substring(7));
+      String needed = Permissions.required(route.method(), route.template());
+      if (!principal.allows(needed)) {
+        throw new ControllerException(
+            ErrorCode.PERMISSION_DENIED,
+            route.method()
+                + " "
+                + route.template()
+                + " needs "
+                + needed
+                + "; "
+                + (principal.scoped() ? "your token is scoped to " : "your role ")
+                + (principal.scoped() ? "" : String.join(", ", principal.roles()) + " has ")
+                + (principal.permissions().isEmpty()
+                    ? "no permissions"
+                    : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
+                + ": ask an administrator");
+      }
+      return principal.name();
     }
 
     private static byte[] resource(String name) {
