@@ -45,6 +45,11 @@ class CliCommandsTest {
             "secrets",
             "clusters",
             "artifacts",
+            "login",
+            "whoami",
+            "users",
+            "roles",
+            "tokens",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
