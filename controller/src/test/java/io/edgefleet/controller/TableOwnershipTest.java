@@ -31,6 +31,7 @@ class TableOwnershipTest {
           Map.entry("access_roles", "access"),
           Map.entry("access_role_bindings", "access"),
           Map.entry("access_tokens", "access"),
+          Map.entry("access_projects", "access"),
           Map.entry("audit_log", "audit"),
           Map.entry("devices", "devices"),
           Map.entry("device_presence", "devices"),

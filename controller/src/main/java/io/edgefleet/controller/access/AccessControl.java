@@ -9,6 +9,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.common.Tokens;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;
 import java.time.Duration;
@@ -102,7 +103,11 @@ public final class AccessControl implements Authenticator {
       String description,
       long createdAt,
       String createdBy,
-      List<String> roles) {}
+      List<String> roles,
+      Map<String, List<String>> projectRoles) {}
+
+  record ProjectRow(
+      String name, String selector, String description, long createdAt, String createdBy) {}
 
   record TokenRow(
       String id,
@@ -120,7 +125,8 @@ public final class AccessControl implements Authenticator {
       Map<String, UserRow> usersByName,
       Map<String, Role> customRoles,
       Map<String, TokenRow> tokensByHash,
-      Map<String, TokenRow> tokensById) {
+      Map<String, TokenRow> tokensById,
+      Map<String, ProjectRow> projects) {
 
     Optional<Role> role(String name) {
       Role builtIn = Roles.BUILT_IN.get(name);
@@ -132,7 +138,30 @@ public final class AccessControl implements Authenticator {
       for (String r : user.roles()) {
         role(r).ifPresent(role -> out.addAll(role.permissions()));
       }
+      for (List<String> roles : user.projectRoles().values()) {
+        for (String r : roles) {
+          role(r).ifPresent(role -> out.addAll(role.permissions()));
+        }
+      }
       return out;
+    }
+
+    /**
+     * The selectors of the projects a user holds roles in, when they hold none over the whole
+     * fleet; empty when they see every device.
+     */
+    Optional<List<String>> deviceSelectors(UserRow user) {
+      if (user.roles().isEmpty() && !user.projectRoles().isEmpty()) {
+        List<String> selectors = new ArrayList<>();
+        for (String project : user.projectRoles().keySet()) {
+          ProjectRow p = projects.get(project);
+          if (p != null) {
+            selectors.add(p.selector());
+          }
+        }
+        return Optional.of(selectors);
+      }
+      return Optional.empty();
     }
   }
 
@@ -173,7 +202,12 @@ public final class AccessControl implements Authenticator {
         }
         return new Caller(
             new Principal(
-                legacy.get(), admin.roles(), s.permissions(admin), false, Optional.empty()),
+                legacy.get(),
+                admin.roles(),
+                s.permissions(admin),
+                false,
+                Optional.empty(),
+                s.deviceSelectors(admin)),
             admin,
             Optional.empty());
       }
@@ -212,16 +246,16 @@ public final class AccessControl implements Authenticator {
             user.roles(),
             permissions,
             scoped,
-            Optional.ofNullable(row.expiresAt()).map(Instant::ofEpochMilli)),
+            Optional.ofNullable(row.expiresAt()).map(Instant::ofEpochMilli),
+            s.deviceSelectors(user)),
         user,
         Optional.of(row));
   }
 
+  /** An unknown or revoked token; said as before users existed, as clients match on it. */
   private static ControllerException invalidToken() {
     return new ControllerException(
-        ErrorCode.UNAUTHENTICATED,
-        "the bearer token is not valid for this controller (unknown or revoked): run `edgefleet"
-            + " login` with a valid token");
+        ErrorCode.UNAUTHENTICATED, "the bearer token is not valid for this controller");
   }
 
   /** Writes when a token was last used, at most once per {@link #LAST_USED_RESOLUTION}. */
@@ -270,12 +304,22 @@ public final class AccessControl implements Authenticator {
 
   private static Snapshot read(Handle h) {
     Map<String, List<String>> bindings = new HashMap<>();
+    Map<String, Map<String, List<String>>> projectBindings = new HashMap<>();
     h.createQuery(
-            "SELECT user_id, role FROM access_role_bindings WHERE project = ''"
-                + " ORDER BY user_id, role")
-        .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+            "SELECT user_id, role, project FROM access_role_bindings ORDER BY user_id, project,"
+                + " role")
+        .map((rs, ctx) -> List.of(rs.getString(1), rs.getString(2), rs.getString(3)))
         .forEach(
-            e -> bindings.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue()));
+            b -> {
+              if (b.get(2).isEmpty()) {
+                bindings.computeIfAbsent(b.get(0), k -> new ArrayList<>()).add(b.get(1));
+              } else {
+                projectBindings
+                    .computeIfAbsent(b.get(0), k -> new java.util.TreeMap<>())
+                    .computeIfAbsent(b.get(2), k -> new ArrayList<>())
+                    .add(b.get(1));
+              }
+            });
     Map<String, UserRow> byId = new LinkedHashMap<>();
     Map<String, UserRow> byName = new LinkedHashMap<>();
     h.createQuery(
@@ -290,7 +334,8 @@ public final class AccessControl implements Authenticator {
                     rs.getString(4),
                     rs.getLong(5),
                     rs.getString(6),
-                    List.copyOf(bindings.getOrDefault(rs.getString(1), List.of()))))
+                    List.copyOf(bindings.getOrDefault(rs.getString(1), List.of())),
+                    projectBindings.getOrDefault(rs.getString(1), Map.of())))
         .forEach(
             u -> {
               byId.put(u.id(), u);
@@ -322,8 +367,21 @@ public final class AccessControl implements Authenticator {
               byHash.put(t.hash(), t);
               tokensById.put(t.id(), t);
             });
+    Map<String, ProjectRow> projects = new LinkedHashMap<>();
+    h.createQuery(
+            "SELECT name, selector, description, created_at, created_by FROM access_projects"
+                + " ORDER BY name")
+        .map(
+            (rs, ctx) ->
+                new ProjectRow(
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    rs.getLong(4),
+                    rs.getString(5)))
+        .forEach(p -> projects.put(p.name(), p));
     return new Snapshot(
-        Map.copyOf(byId), byName, Map.copyOf(roles), Map.copyOf(byHash), tokensById);
+        Map.copyOf(byId), byName, Map.copyOf(roles), Map.copyOf(byHash), tokensById, projects);
   }
 
   private static Set<String> split(String text) {
@@ -345,6 +403,7 @@ public final class AccessControl implements Authenticator {
       String kind,
       String description,
       List<String> roles,
+      Map<String, List<String>> projects,
       List<String> permissions,
       int tokens,
       Instant createdAt,
@@ -382,6 +441,7 @@ public final class AccessControl implements Authenticator {
         u.kind().label(),
         u.description(),
         u.roles(),
+        u.projectRoles(),
         List.copyOf(s.permissions(u)),
         tokens,
         Instant.ofEpochMilli(u.createdAt()),
@@ -423,8 +483,16 @@ public final class AccessControl implements Authenticator {
   /** What creates a user or service account. */
   public record UserRequest(String name, String kind, String description, List<String> roles) {}
 
-  /** The roles to bind a user to, replacing what they had. */
-  public record RolesRequest(List<String> roles) {}
+  /**
+   * The roles to bind a user to, replacing what they had.
+   *
+   * @param project within this project only (its devices); over the whole fleet when absent
+   */
+  public record RolesRequest(List<String> roles, String project) {
+    public RolesRequest(List<String> roles) {
+      this(roles, null);
+    }
+  }
 
   List<UserView> users(Optional<String> kind) {
     Optional<Kind> k = kind.map(Kind::parse);
@@ -478,7 +546,7 @@ public final class AccessControl implements Authenticator {
               .bind("now", now)
               .bind("actor", actor)
               .execute();
-          bind(h, id, roles, now);
+          bind(h, id, roles, "", now);
           audit.record(
               h,
               actor,
@@ -494,14 +562,30 @@ public final class AccessControl implements Authenticator {
     List<String> roles = roles(req.roles() == null ? List.of() : req.roles());
     Snapshot s = snapshot.get();
     UserRow u = userRow(s, name);
-    keepAnAdministrator(s, u.id(), roles.contains(Roles.ADMIN));
+    String project = req.project() == null ? "" : req.project().strip();
+    if (project.isEmpty()) {
+      keepAnAdministrator(s, u.id(), roles.contains(Roles.ADMIN));
+    } else if (!s.projects().containsKey(project)) {
+      throw ControllerException.invalid(
+          "unknown project '" + project + "' (create it with POST /api/v1/projects)");
+    }
+    List<String> previous =
+        project.isEmpty() ? u.roles() : u.projectRoles().getOrDefault(project, List.of());
     jdbi.useTransaction(
         h -> {
-          h.createUpdate("DELETE FROM access_role_bindings WHERE user_id = :id AND project = ''")
+          h.createUpdate(
+                  "DELETE FROM access_role_bindings WHERE user_id = :id AND project = :project")
               .bind("id", u.id())
+              .bind("project", project)
               .execute();
-          bind(h, u.id(), roles, clock.millis());
-          audit.record(h, actor, "user.roles", name, Map.of("roles", roles, "previous", u.roles()));
+          bind(h, u.id(), roles, project, clock.millis());
+          Map<String, Object> detail = new LinkedHashMap<>();
+          detail.put("roles", roles);
+          detail.put("previous", previous);
+          if (!project.isEmpty()) {
+            detail.put("project", project);
+          }
+          audit.record(h, actor, "user.roles", name, detail);
         });
     reload();
     return user(name);
@@ -550,13 +634,14 @@ public final class AccessControl implements Authenticator {
     }
   }
 
-  private void bind(Handle h, String userId, List<String> roles, long now) {
+  private void bind(Handle h, String userId, List<String> roles, String project, long now) {
     for (String role : roles) {
       h.createUpdate(
               "INSERT INTO access_role_bindings (user_id, role, project, created_at)"
-                  + " VALUES (:user, :role, '', :now)")
+                  + " VALUES (:user, :role, :project, :now)")
           .bind("user", userId)
           .bind("role", role)
+          .bind("project", project)
           .bind("now", now)
           .execute();
     }
@@ -665,7 +750,10 @@ public final class AccessControl implements Authenticator {
     }
     List<String> holders =
         s.usersByName().values().stream()
-            .filter(u -> u.roles().contains(name))
+            .filter(
+                u ->
+                    u.roles().contains(name)
+                        || u.projectRoles().values().stream().anyMatch(l -> l.contains(name)))
             .map(UserRow::name)
             .toList();
     if (!holders.isEmpty()) {
@@ -865,6 +953,109 @@ public final class AccessControl implements Authenticator {
               Map.of("id", id, "name", t.name()));
         });
     lastUsedWritten.remove(id);
+    reload();
+  }
+
+  // --- projects -------------------------------------------------------------------------------
+
+  /** What creates a project: its devices are those the selector picks. */
+  public record ProjectRequest(String name, String selector, String description) {}
+
+  /** A project as the API shows it. */
+  public record ProjectView(
+      String name,
+      String selector,
+      String description,
+      List<String> users,
+      Instant createdAt,
+      String createdBy) {}
+
+  private static ProjectView view(Snapshot s, ProjectRow p) {
+    List<String> users =
+        s.usersByName().values().stream()
+            .filter(u -> u.projectRoles().containsKey(p.name()))
+            .map(UserRow::name)
+            .toList();
+    return new ProjectView(
+        p.name(),
+        p.selector(),
+        p.description(),
+        users,
+        Instant.ofEpochMilli(p.createdAt()),
+        p.createdBy());
+  }
+
+  List<ProjectView> projects() {
+    Snapshot s = snapshot.get();
+    return s.projects().values().stream().map(p -> view(s, p)).toList();
+  }
+
+  ProjectView project(String name) {
+    Snapshot s = snapshot.get();
+    ProjectRow p = s.projects().get(name);
+    if (p == null) {
+      throw ControllerException.notFound("project", name);
+    }
+    return view(s, p);
+  }
+
+  ProjectView createProject(ProjectRequest req, String actor) {
+    String name = Roles.name("project", req.name());
+    if (req.selector() == null || req.selector().isBlank()) {
+      throw ControllerException.invalid(
+          "selector is required: the devices of the project, e.g. region=eu,shop in (a,b)");
+    }
+    if (req.selector().length() > 2000) {
+      throw ControllerException.invalid("selector is longer than 2000 characters");
+    }
+    String selector = Selector.parse("selector", req.selector()).toString();
+    String description = description(req.description());
+    jdbi.useTransaction(
+        h -> {
+          boolean taken =
+              h.createQuery("SELECT COUNT(*) FROM access_projects WHERE name = :name")
+                      .bind("name", name)
+                      .mapTo(Integer.class)
+                      .one()
+                  > 0;
+          if (taken) {
+            throw new ControllerException(
+                ErrorCode.CONFLICT, "a project named '" + name + "' exists already");
+          }
+          h.createUpdate(
+                  "INSERT INTO access_projects (name, selector, description, created_at,"
+                      + " created_by) VALUES (:name, :selector, :description, :now, :actor)")
+              .bind("name", name)
+              .bind("selector", selector)
+              .bind("description", description)
+              .bind("now", clock.millis())
+              .bind("actor", actor)
+              .execute();
+          audit.record(h, actor, "project.create", name, Map.of("selector", selector));
+        });
+    reload();
+    return project(name);
+  }
+
+  void deleteProject(String name, String actor) {
+    ProjectView p = project(name);
+    if (!p.users().isEmpty()) {
+      throw new ControllerException(
+          ErrorCode.CONFLICT,
+          "project '"
+              + name
+              + "' has users: "
+              + String.join(", ", p.users())
+              + "; take their roles in it away first (PUT /api/v1/users/NAME/roles with project"
+              + " and no roles)");
+    }
+    jdbi.useTransaction(
+        h -> {
+          h.createUpdate("DELETE FROM access_projects WHERE name = :name")
+              .bind("name", name)
+              .execute();
+          audit.record(h, actor, "project.delete", name, Map.of("selector", p.selector()));
+        });
     reload();
   }
 

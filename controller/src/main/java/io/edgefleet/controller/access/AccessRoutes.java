@@ -70,6 +70,22 @@ public record AccessRoutes(AccessControl access) implements Routes {
           return Reply.noContent();
         });
 
+    r.get("/api/v1/projects", ADMIN, c -> Reply.ok(new Items<>(access.projects())));
+    r.post(
+        "/api/v1/projects",
+        ADMIN,
+        c ->
+            Reply.created(
+                access.createProject(c.body(AccessControl.ProjectRequest.class), c.actor())));
+    r.get("/api/v1/projects/{name}", ADMIN, c -> Reply.ok(access.project(c.path("name"))));
+    r.delete(
+        "/api/v1/projects/{name}",
+        ADMIN,
+        c -> {
+          access.deleteProject(c.path("name"), c.actor());
+          return Reply.noContent();
+        });
+
     r.get(
         "/api/v1/tokens",
         ADMIN,

@@ -401,8 +401,12 @@ public final class HttpApi implements AutoCloseable {
         request.setAttribute(ROUTE_ATTRIBUTE, route.template());
         String actor = "anonymous";
         Optional<DeviceSockets.Admission> device = Optional.empty();
+        Optional<Principal> principal = Optional.empty();
         switch (route.access()) {
-          case ADMIN -> actor = authorize(request, route);
+          case ADMIN -> {
+            principal = Optional.of(authorize(request, route));
+            actor = principal.get().name();
+          }
           case DEVICE -> {
             device = Optional.of(gateway.admit(peerCertificates(request)));
             actor = "device:" + device.get().deviceId();
@@ -412,6 +416,7 @@ public final class HttpApi implements AutoCloseable {
         Map<String, String> query = query(request);
         String who = actor;
         Optional<DeviceSockets.Admission> admitted = device;
+        Optional<Principal> operator = principal;
         Consumer<byte[]> handle =
             body ->
                 answer(
@@ -426,7 +431,8 @@ public final class HttpApi implements AutoCloseable {
                         who,
                         admitted,
                         Request.getRemoteAddr(request),
-                        headers(request)));
+                        headers(request),
+                        operator));
         if (!route.takesBody()) {
           refuseBody(request);
           handle.accept(new byte[0]);
@@ -441,7 +447,8 @@ public final class HttpApi implements AutoCloseable {
                   who,
                   admitted,
                   Request.getRemoteAddr(request),
-                  headers(request));
+                  headers(request),
+                  operator);
           Thread.ofVirtual()
               .name("edgefleet-api-upload")
               .start(() -> upload(request, response, callback, route, call));
@@ -583,10 +590,10 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /**
-     * The name of the operator behind the request's bearer token, once their permissions are found
-     * to cover the route's.
+     * The operator behind the request's bearer token, once their permissions are found to cover the
+     * route's.
      */
-    private String authorize(Request request, Router.Route route) {
+    private Principal authorize(Request request, Router.Route route) {
       String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
       if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
         throw new ControllerException(
@@ -612,7 +619,7 @@ public final class HttpApi implements AutoCloseable {
                     : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
                 + ": ask an administrator");
       }
-      return principal.name();
+      return principal;
     }
 
     private static byte[] resource(String name) {

@@ -81,6 +81,7 @@ public final class Permissions {
           Map.entry("preregistrations", "onboarding"),
           Map.entry("service-accounts", "users"),
           Map.entry("roles", "users"),
+          Map.entry("projects", "users"),
           Map.entry("tokens", "account"),
           Map.entry("whoami", "account"),
           Map.entry("openapi.json", "info"));

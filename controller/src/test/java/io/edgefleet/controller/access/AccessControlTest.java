@@ -223,4 +223,33 @@ class AccessControlTest {
     assertThat(access.authenticate(token).name()).isEqualTo("admin");
     assertThat(Optional.of(access.users(Optional.empty()).size())).contains(1);
   }
+
+  @Test
+  void rolesHeldOnlyWithinProjectsLimitTheDevicesSeen() {
+    access.createProject(new AccessControl.ProjectRequest("eu", "region=eu", null), "admin");
+    access.createProject(new AccessControl.ProjectRequest("us", "region=us", null), "admin");
+    access.createUser(new UserRequest("lena", null, null, List.of()), Kind.USER, "admin");
+    access.setRoles("lena", new RolesRequest(List.of("operator"), "eu"), "admin");
+    access.setRoles("lena", new RolesRequest(List.of("viewer"), "us"), "admin");
+    String token = access.createToken(admin, new TokenRequest("t", "lena", "1d", null)).secret();
+
+    Principal lena = access.authenticate(token);
+    assertThat(lena.deviceSelectors()).contains(List.of("region=eu", "region=us"));
+    assertThat(lena.allows("devices:write")).isTrue();
+    assertThat(access.user("lena").projects()).containsOnlyKeys("eu", "us");
+
+    access.setRoles("lena", new RolesRequest(List.of("viewer")), "admin");
+    assertThat(access.authenticate(token).deviceSelectors()).isEmpty();
+    assertThat(access.authenticate(bootstrap).deviceSelectors()).isEmpty();
+
+    assertThatThrownBy(
+            () -> access.setRoles("lena", new RolesRequest(List.of("viewer"), "mars"), "admin"))
+        .hasMessageContaining("unknown project 'mars'");
+    assertThatThrownBy(() -> access.deleteProject("eu", "admin")).hasMessageContaining("lena");
+    assertThatThrownBy(
+            () ->
+                access.createProject(
+                    new AccessControl.ProjectRequest("bad", "region in (", null), "admin"))
+        .isInstanceOf(ControllerException.class);
+  }
 }
