@@ -18,6 +18,7 @@ final class AccessCommands {
   static final String USERS = "/api/v1/users";
   static final String ROLES = "/api/v1/roles";
   static final String TOKENS = "/api/v1/tokens";
+  static final String PROJECTS = "/api/v1/projects";
 
   /** {@code edgefleet whoami}. */
   @Command(
@@ -85,10 +86,16 @@ final class AccessCommands {
     }
     Table t = new Table("name", "kind", "roles", "tokens", "created by");
     for (JsonNode u : users) {
+      List<String> roles = new ArrayList<>();
+      u.path("roles").forEach(r -> roles.add(r.asText()));
+      u.path("projects")
+          .fields()
+          .forEachRemaining(
+              p -> p.getValue().forEach(r -> roles.add(r.asText() + "@" + p.getKey())));
       t.row(
           Formats.text(u, "name"),
           Formats.text(u, "kind"),
-          list(u.path("roles")),
+          roles.isEmpty() ? "-" : String.join(", ", roles),
           Formats.text(u, "tokens"),
           Formats.text(u, "createdBy"));
     }
@@ -150,13 +157,23 @@ final class AccessCommands {
     @Option(
         names = "--role",
         paramLabel = "ROLE",
-        required = true,
-        description = "A role to hold; repeatable. Roles not named are taken away.")
+        description = "A role to hold; repeatable. Roles not named are taken away (none: all).")
     List<String> roles = new ArrayList<>();
+
+    @Option(
+        names = "--project",
+        paramLabel = "PROJECT",
+        description =
+            "Hold the roles within this project only: a user whose roles are all within"
+                + " projects sees only their devices.")
+    String project;
 
     @Override
     void run(ControllerClient api) {
       ObjectNode body = object();
+      if (project != null) {
+        body.put("project", project);
+      }
       ArrayNode r = body.putArray("roles");
       roles.forEach(r::add);
       JsonNode u = api.put(USERS + "/" + ControllerClient.segment(name) + "/roles", body);
@@ -257,6 +274,87 @@ final class AccessCommands {
       api.delete(ROLES + "/" + ControllerClient.segment(name));
       if (!json()) {
         out().println("deleted role " + name);
+      }
+    }
+  }
+
+  /** {@code edgefleet projects …}. */
+  @Command(
+      name = "projects",
+      description = {
+        "Create, list and delete projects: a project is a selector over device tags.",
+        "Give a user roles within a project with edgefleet users set-roles NAME --role R"
+            + " --project P; a user whose roles are all within projects sees only their devices."
+      },
+      subcommands = {ProjectsList.class, ProjectsCreate.class, ProjectsDelete.class})
+  static final class Projects {
+    @Option(
+        names = {"-h", "--help"},
+        usageHelp = true,
+        description = "Show this help message and exit.")
+    boolean help;
+  }
+
+  static String projectsTable(JsonNode projects) {
+    if (projects.isEmpty()) {
+      return "No projects.\n";
+    }
+    Table t = new Table("name", "selector", "users", "description");
+    for (JsonNode p : projects) {
+      t.row(
+          Formats.text(p, "name"),
+          Formats.text(p, "selector"),
+          list(p.path("users")),
+          Formats.text(p, "description"));
+    }
+    return t.render();
+  }
+
+  @Command(name = "list", description = "List the projects.")
+  static final class ProjectsList extends TokenCommand {
+    @Override
+    void run(ControllerClient api) {
+      JsonNode items = api.get(PROJECTS).path("items");
+      printItems(items, () -> projectsTable(items));
+    }
+  }
+
+  @Command(name = "create", description = "Create a project from a selector over device tags.")
+  static final class ProjectsCreate extends TokenCommand {
+    @Parameters(paramLabel = "NAME", description = "Project name.")
+    String name;
+
+    @Option(
+        names = "--selector",
+        paramLabel = "SELECTOR",
+        required = true,
+        description = "Its devices, e.g. region=eu,shop in (a,b).")
+    String selector;
+
+    @Option(names = "--description", paramLabel = "TEXT", description = "What it is for.")
+    String description;
+
+    @Override
+    void run(ControllerClient api) {
+      ObjectNode body = object().put("name", name).put("selector", selector);
+      if (description != null) {
+        body.put("description", description);
+      }
+      JsonNode p = api.post(PROJECTS, body);
+      print(p, () -> projectsTable(Json.array(p)));
+    }
+  }
+
+  @Command(name = "delete", description = "Delete a project nobody holds roles in.")
+  static final class ProjectsDelete extends TokenCommand {
+    @Parameters(paramLabel = "NAME", description = "Project name.")
+    String name;
+
+    @Override
+    void run(ControllerClient api) {
+      api.delete(PROJECTS + "/" + ControllerClient.segment(name));
+      if (!json()) {
+        out().println("deleted project " + name);
       }
     }
   }

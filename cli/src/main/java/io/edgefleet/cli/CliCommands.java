@@ -52,6 +52,7 @@ public final class CliCommands {
     commands.put("whoami", AccessCommands.Whoami::new);
     commands.put("users", AccessCommands.Users::new);
     commands.put("roles", AccessCommands.Roles::new);
+    commands.put("projects", AccessCommands.Projects::new);
     commands.put("tokens", AccessCommands.TokensGroup::new);
     commands.put("completion", CompletionCommand::new);
     return commands;

@@ -164,4 +164,23 @@ class AccessCommandsIT {
         .doesNotContain("bootstrap")
         .doesNotContainPattern("(?m)^admin ");
   }
+
+  @Test
+  void projectsAreCreatedAndUsersGetRolesWithinThem() {
+    Cli.Result created = admin("projects", "create", "stores-eu", "--selector", "region=eu");
+    assertThat(created.exitCode()).as(created.err()).isZero();
+    assertThat(created.out()).contains("stores-eu").contains("region=eu");
+    assertThat(admin("users", "create", "lena").exitCode()).isZero();
+    Cli.Result bound =
+        admin("users", "set-roles", "lena", "--role", "operator", "--project", "stores-eu");
+    assertThat(bound.exitCode()).as(bound.err()).isZero();
+    assertThat(bound.out()).contains("operator@stores-eu");
+    assertThat(admin("projects", "list").out()).contains("lena");
+    Cli.Result refused = admin("projects", "delete", "stores-eu");
+    assertThat(refused.exitCode()).isEqualTo(1);
+    assertThat(refused.err()).contains("lena");
+    assertThat(admin("users", "set-roles", "lena", "--project", "stores-eu").exitCode()).isZero();
+    assertThat(admin("projects", "delete", "stores-eu").out())
+        .contains("deleted project stores-eu");
+  }
 }

@@ -49,6 +49,7 @@ class CliCommandsTest {
             "whoami",
             "users",
             "roles",
+            "projects",
             "tokens",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));

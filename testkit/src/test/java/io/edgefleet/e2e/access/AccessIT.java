@@ -2,6 +2,7 @@ package io.edgefleet.e2e.access;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.AdminClient.Answer;
 import io.edgefleet.testkit.MovableClock;
@@ -22,9 +23,14 @@ class AccessIT {
   MovableClock clock = MovableClock.startingAt(Instant.now());
   TestController c;
 
+  /** The controller's configuration: SQLite here, PostgreSQL in a subclass. */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
+  }
+
   @BeforeEach
   void start() {
-    c = TestController.start(TestController.config(dir), clock);
+    c = TestController.start(config(dir), clock);
   }
 
   @AfterEach
