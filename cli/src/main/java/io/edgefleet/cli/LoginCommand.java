@@ -188,8 +188,9 @@ final class LoginCommand implements Callable<Integer> {
   /** One line from standard input; a terminal is asked first. */
   private static String readToken(PrintWriter err) {
     Invocation caller = Invocation.current();
-    if (caller.served() && caller.stdinTerminal()) {
-      throw new Invocation.NeedsOwnProcess("login reads the token from the terminal");
+    if (caller.served()) {
+      // Standard input is the caller's, not this process's.
+      throw new Invocation.NeedsOwnProcess("login reads the token from standard input");
     }
     if (caller.stdinTerminal()) {
       err.print("API token: ");
