@@ -29,6 +29,7 @@ import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
 import io.edgefleet.controller.clusters.ClusterTokens;
 import io.edgefleet.controller.clusters.Clusters;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
 import io.edgefleet.controller.desired.AppCatalog;
@@ -510,7 +511,19 @@ public final class Controller implements AutoCloseable {
       AdminTokens admins = new AdminTokens(jdbi, clock);
       this.newAdminToken = admins.createInitialIfNone();
       // Users, roles and API tokens; the first admin token acts as the user admin.
-      AccessControl access = new AccessControl(jdbi, clock, audit, admins);
+      AccessControl access =
+          new AccessControl(
+              jdbi,
+              clock,
+              audit,
+              admins,
+              id -> {
+                try {
+                  return Optional.of(devices.get(id).tags());
+                } catch (ControllerException e) {
+                  return Optional.empty();
+                }
+              });
       newAdminToken.ifPresent(
           t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
       EnrollmentService enrollment =

@@ -68,6 +68,7 @@ public final class AccessControl implements Authenticator {
   private final Clock clock;
   private final AuditLog audit;
   private final AdminTokens bootstrap;
+  private final java.util.function.Function<String, Optional<Map<String, String>>> deviceTags;
   private final AtomicReference<Snapshot> snapshot = new AtomicReference<>();
   private final AtomicLong lastReload = new AtomicLong();
   private final AtomicLong reloads = new AtomicLong();
@@ -165,7 +166,22 @@ public final class AccessControl implements Authenticator {
     }
   }
 
+  /** Access control whose project users see no device: for tests of users, roles and tokens. */
   public AccessControl(Jdbi jdbi, Clock clock, AuditLog audit, AdminTokens bootstrap) {
+    this(jdbi, clock, audit, bootstrap, id -> Optional.empty());
+  }
+
+  /**
+   * @param deviceTags the tags of a device by id or pending enrollment code; empty when there is no
+   *     such device
+   */
+  public AccessControl(
+      Jdbi jdbi,
+      Clock clock,
+      AuditLog audit,
+      AdminTokens bootstrap,
+      java.util.function.Function<String, Optional<Map<String, String>>> deviceTags) {
+    this.deviceTags = deviceTags;
     this.jdbi = jdbi;
     this.clock = clock;
     this.audit = audit;
@@ -178,6 +194,18 @@ public final class AccessControl implements Authenticator {
   @Override
   public Principal authenticate(String token) {
     return caller(token).principal();
+  }
+
+  @Override
+  public boolean sees(Principal principal, String deviceId) {
+    Optional<List<String>> selectors = principal.deviceSelectors();
+    if (selectors.isEmpty()) {
+      return true;
+    }
+    Optional<Map<String, String>> tags = deviceTags.apply(deviceId);
+    return tags.isPresent()
+        && selectors.get().stream()
+            .anyMatch(s -> Selector.parse("project selector", s).matches(tags.get()));
   }
 
   /** Who is calling with this token, and through which token. */

@@ -282,6 +282,10 @@ public final class HttpApi implements AutoCloseable {
 
   private static final class Root extends Handler.Abstract {
     private static final String ROUTE_ATTRIBUTE = "edgefleet.route";
+
+    /** The routes about one device, whose {@code id} a project's selectors may hide. */
+    private static final String DEVICE_ROUTES = "/api/v1/devices/{id}";
+
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
     private final Authenticator operators;
@@ -406,6 +410,7 @@ public final class HttpApi implements AutoCloseable {
           case ADMIN -> {
             principal = Optional.of(authorize(request, route));
             actor = principal.get().name();
+            hideUnseenDevice(principal.get(), route, match.get().pathParams());
           }
           case DEVICE -> {
             device = Optional.of(gateway.admit(peerCertificates(request)));
@@ -620,6 +625,23 @@ public final class HttpApi implements AutoCloseable {
                 + ": ask an administrator");
       }
       return principal;
+    }
+
+    /**
+     * Answers a route about one device that the principal may not see (its roles are held within
+     * projects that do not pick it) exactly as a device that does not exist.
+     */
+    private void hideUnseenDevice(
+        Principal principal, Router.Route route, Map<String, String> pathParams) {
+      if (principal.deviceSelectors().isEmpty()
+          || !route.template().startsWith(DEVICE_ROUTES)
+          || !pathParams.containsKey("id")) {
+        return;
+      }
+      String id = pathParams.get("id");
+      if (!operators.sees(principal, id)) {
+        throw ControllerException.notFound("device", id);
+      }
     }
 
     private static byte[] resource(String name) {

@@ -3,6 +3,7 @@ package io.edgefleet.e2e.access;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.AdminClient.Answer;
@@ -60,6 +61,38 @@ class ProjectsIT {
             .isEqualTo(1);
         assertThat(ids(lena.get("/api/v1/devices?selector=region%3Dus"))).isEmpty();
       }
+      try (AdminClient lena = new AdminClient(c.url(), secret, c.caFingerprint())) {
+        // Every route about one device, from the served route table: another project's device
+        // is answered exactly as one that does not exist, and nothing happens to it.
+        JsonNode paths = admin.get("/api/v1/openapi.json").body().path("paths");
+        List<String> walked = new ArrayList<>();
+        paths
+            .fields()
+            .forEachRemaining(
+                p -> {
+                  if (!p.getKey().startsWith("/api/v1/devices/{id}")) {
+                    return;
+                  }
+                  p.getValue()
+                      .fieldNames()
+                      .forEachRemaining(
+                          method -> {
+                            String m = method.toUpperCase(java.util.Locale.ROOT);
+                            byte[] body = m.equals("GET") ? null : "{}".getBytes();
+                            String type = body == null ? null : "application/json";
+                            Answer hidden =
+                                lena.raw(m, p.getKey().replace("{id}", us), body, secret, type);
+                            Answer missing =
+                                lena.raw(m, p.getKey().replace("{id}", "nope"), body, secret, type);
+                            assertThat(hidden.status()).as(m + " " + p.getKey()).isIn(403, 404);
+                            assertThat(hidden.code()).isEqualTo(missing.code());
+                            walked.add(m + " " + p.getKey());
+                          });
+                });
+        assertThat(walked).hasSizeGreaterThan(8);
+      }
+      assertThat(admin.get("/api/v1/devices/" + us).body().path("status").asText())
+          .isNotEqualTo("DECOMMISSIONED");
       assertThat(ids(admin.get("/api/v1/devices"))).containsExactlyInAnyOrder(eu, us);
       assertThat(admin.delete("/api/v1/projects/stores-eu").code()).isEqualTo("CONFLICT");
     }
