@@ -252,4 +252,27 @@ class AccessControlTest {
                     new AccessControl.ProjectRequest("bad", "region in (", null), "admin"))
         .isInstanceOf(ControllerException.class);
   }
+
+  @Test
+  void theLastUseOfATokenIsKeptToTheMinute() {
+    var created = access.createToken(admin, new TokenRequest("cli", null, "1d", null));
+    assertThat(created.token().lastUsedAt()).isNull();
+
+    access.authenticate(created.secret());
+    Instant first = clock.instant();
+    clock.advance(Duration.ofSeconds(30));
+    access.authenticate(created.secret());
+
+    assertThat(access.tokens(admin, Optional.empty()).getFirst().lastUsedAt()).isEqualTo(first);
+    clock.advance(AccessControl.LAST_USED_RESOLUTION);
+    access.authenticate(created.secret());
+    assertThat(access.tokens(admin, Optional.empty()).getFirst().lastUsedAt())
+        .isEqualTo(clock.instant());
+    // Written to the table, so another replica sees it.
+    AccessControl other =
+        new AccessControl(
+            db.jdbi(), clock, new AuditLog(db.jdbi(), clock), new AdminTokens(db.jdbi(), clock));
+    assertThat(other.tokens(other.caller(bootstrap), Optional.empty()).getFirst().lastUsedAt())
+        .isEqualTo(clock.instant());
+  }
 }
