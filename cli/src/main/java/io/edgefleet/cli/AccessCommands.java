@@ -36,6 +36,15 @@ final class AccessCommands {
       s.append("name:        ").append(Formats.text(me, "name")).append('\n');
       s.append("kind:        ").append(Formats.text(me, "kind")).append('\n');
       s.append("roles:       ").append(list(me.path("roles"))).append('\n');
+      me.path("projects")
+          .fields()
+          .forEachRemaining(
+              p ->
+                  s.append("in project:  ")
+                      .append(p.getKey())
+                      .append(": ")
+                      .append(list(p.getValue()))
+                      .append('\n'));
       JsonNode token = me.path("token");
       if (token.isObject()) {
         s.append("token:       ").append(Formats.text(token, "name"));

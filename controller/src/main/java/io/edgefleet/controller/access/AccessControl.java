@@ -458,7 +458,12 @@ public final class AccessControl implements Authenticator {
 
   /** Who is calling. */
   public record Whoami(
-      String name, String kind, List<String> roles, List<String> permissions, TokenView token) {}
+      String name,
+      String kind,
+      List<String> roles,
+      Map<String, List<String>> projects,
+      List<String> permissions,
+      TokenView token) {}
 
   private UserView view(Snapshot s, UserRow u) {
     int tokens =
@@ -502,6 +507,7 @@ public final class AccessControl implements Authenticator {
         c.principal().name(),
         c.user().kind().label(),
         c.user().roles(),
+        c.user().projectRoles(),
         List.copyOf(new TreeSet<>(c.principal().permissions())),
         c.token().map(t -> view(s, t)).orElse(null));
   }

@@ -482,7 +482,9 @@ public final class HttpApi implements AutoCloseable {
               fail(response, callback, e, true);
             });
       } catch (ControllerException e) {
-        fail(response, callback, e, false);
+        // Refused before its body was read (no token, no permission, a hidden device): the
+        // connection closes rather than leave the body's bytes in front of the next request.
+        fail(response, callback, e, unreadBody(request));
       } catch (RuntimeException e) {
         LOG.error("{} {} failed", method, path, e);
         write(
@@ -555,6 +557,13 @@ public final class HttpApi implements AutoCloseable {
       write(response, callback, e.code().httpStatus(), ApiError.of(e.code(), e.getMessage()));
     }
 
+    /** Whether the request announced a body that has not been read. */
+    private static boolean unreadBody(Request request) {
+      return request.getLength() > 0
+          || (request.getLength() < 0
+              && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
+    }
+
     /** Routes that take no body refuse one instead of reading it. */
     private static void refuseBody(Request request) {
       if (request.getLength() > 0
@@ -617,14 +626,28 @@ public final class HttpApi implements AutoCloseable {
                 + " needs "
                 + needed
                 + "; "
-                + (principal.scoped() ? "your token is scoped to " : "your role ")
-                + (principal.scoped() ? "" : String.join(", ", principal.roles()) + " has ")
+                + holding(principal)
                 + (principal.permissions().isEmpty()
                     ? "no permissions"
                     : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
                 + ": ask an administrator");
       }
       return principal;
+    }
+
+    /** What the principal's permissions come from, for the refusal's message. */
+    private static String holding(Principal principal) {
+      if (principal.scoped()) {
+        return "your token is scoped to ";
+      }
+      if (principal.roles().isEmpty()) {
+        return principal.deviceSelectors().isPresent()
+            ? "your roles within your projects have "
+            : "you hold no role, so you have ";
+      }
+      return (principal.roles().size() == 1 ? "your role " : "your roles ")
+          + String.join(", ", principal.roles())
+          + (principal.roles().size() == 1 ? " has " : " have ");
     }
 
     /**

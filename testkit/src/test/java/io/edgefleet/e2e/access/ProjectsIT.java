@@ -60,6 +60,12 @@ class ProjectsIT {
         assertThat(lena.get("/api/v1/devices?count=true").body().path("total").asInt())
             .isEqualTo(1);
         assertThat(ids(lena.get("/api/v1/devices?selector=region%3Dus"))).isEmpty();
+        Answer me = lena.get("/api/v1/whoami");
+        assertThat(me.body().path("projects").path("stores-eu").get(0).asText())
+            .isEqualTo("operator");
+        Answer refused = lena.get("/api/v1/audit");
+        assertThat(refused.body().path("message").asText())
+            .contains("needs audit:read; your roles within your projects have");
       }
       try (AdminClient lena = new AdminClient(c.url(), secret, c.caFingerprint())) {
         // Every route about one device, from the served route table: another project's device
