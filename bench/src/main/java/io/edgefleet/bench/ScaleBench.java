@@ -879,22 +879,39 @@ public final class ScaleBench {
     long start = System.nanoTime();
     Map<String, Long> created = new java.util.concurrent.ConcurrentHashMap<>();
     List<Integer> pools = java.util.stream.IntStream.range(0, n).boxed().toList();
-    parallel(
-        pools,
-        i -> {
-          checked(admin.post("/api/v1/clusters", clusterRequest("pool-" + i)));
-          created.put("pool-" + i, System.nanoTime());
-        });
-    double createSeconds = seconds(start);
-    log("clusters: created %d clusters in %.1f s", n, createSeconds);
+    // Created in the background while the clusters are watched, so a cluster that forms while
+    // others are still being created is timed from its own creation to its own READY.
+    java.util.concurrent.CompletableFuture<Double> creating =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                parallel(
+                    pools,
+                    i -> {
+                      checked(admin.post("/api/v1/clusters", clusterRequest("pool-" + i)));
+                      created.put("pool-" + i, System.nanoTime());
+                    });
+              } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+              }
+              double secs = seconds(start);
+              log("clusters: created %d clusters in %.1f s", n, secs);
+              return secs;
+            });
     Map<String, Object> formation =
         untilClusters(
             created,
+            n,
+            () -> {
+              if (creating.isCompletedExceptionally()) {
+                creating.join();
+              }
+            },
             start,
             cpu0,
             cl -> cl.path("state").asText().equals("READY"),
             s -> s.path("k3sRunning").path(K3S_V1).asLong() >= 3L * n);
-    formation.put("createSeconds", createSeconds);
+    formation.put("createSeconds", creating.join());
     c.put("formation", formation);
 
     // The bump: version 2 of the profile changes its Kubernetes layer; publishing it starts its
@@ -910,13 +927,15 @@ public final class ScaleBench {
     for (String name : created.keySet()) {
       bumpStarted.put(name, bumpStart);
     }
-    // The list shows each cluster's state, not its members' versions: a cluster that is READY
-    // again after it was seen changing is read whole (once, or again while a member still runs
-    // the old version) to see every member report the new one.
+    // A cluster is done when the list shows it READY again after it was seen changing (READY
+    // means every member settled at the wanted version); afterwards every cluster is read whole
+    // to check that each member reports the new version, so the reads do not slow the polling.
     java.util.Set<String> changing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     Map<String, Object> bump =
         untilClusters(
             bumpStarted,
+            n,
+            () -> {},
             bumpStart,
             cpu1,
             cl -> {
@@ -925,10 +944,20 @@ public final class ScaleBench {
                 changing.add(name);
                 return false;
               }
-              return changing.contains(name)
-                  && runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2);
+              return changing.contains(name);
             },
             s -> s.path("k3sRunning").path(K3S_V2).asLong() >= 3L * n);
+    java.util.concurrent.atomic.AtomicInteger atNewVersion =
+        new java.util.concurrent.atomic.AtomicInteger();
+    parallel(
+        new ArrayList<>(created.keySet()),
+        name -> {
+          if (runsEverywhere(checked(admin.get("/api/v1/clusters/" + name)), K3S_V2)) {
+            atNewVersion.incrementAndGet();
+          }
+        });
+    bump.put("clustersWithEveryMemberAtNewVersion", atNewVersion.get());
+    log("clusters: %d of %d clusters have every member at %s", atNewVersion.get(), n, K3S_V2);
     c.put("bump", bump);
     c.put("controllerRssBytes", rss(pid(controller)));
     c.put("controllerHeapUsedAfterGcBytes", heapAfterGc(pid(controller)));
@@ -978,12 +1007,15 @@ public final class ScaleBench {
   }
 
   /**
-   * Polls the cluster list until every cluster of {@code since} is {@code done} (timed from its own
-   * start) and {@code simDone} holds for the simulator's counters: the total, and p50/p99 of the
-   * clusters' own times.
+   * Polls the cluster list until {@code expected} clusters of {@code since} (which may still grow
+   * while they are created) are {@code done}, each timed from its own start, and {@code simDone}
+   * holds for the simulator's counters: the total, and p50/p99 of the clusters' own times. {@code
+   * check} runs before each poll (it throws to stop).
    */
   private Map<String, Object> untilClusters(
       Map<String, Long> since,
+      int expected,
+      Runnable check,
       long start,
       long cpu0,
       java.util.function.Predicate<JsonNode> done,
@@ -996,6 +1028,7 @@ public final class ScaleBench {
     Double simAll = null;
     long lastLog = 0;
     while ((allDone == null || simAll == null) && System.currentTimeMillis() < deadline) {
+      check.run();
       JsonNode list = checked(admin.get("/api/v1/clusters"));
       long now = System.nanoTime();
       for (JsonNode cl : list.path("items")) {
@@ -1009,7 +1042,7 @@ public final class ScaleBench {
       if (simAll == null && simDone.test(s)) {
         simAll = seconds(start);
       }
-      if (allDone == null && doneAfter.size() >= since.size()) {
+      if (allDone == null && doneAfter.size() >= expected) {
         allDone = seconds(start);
       }
       if (System.nanoTime() - lastLog > TimeUnit.SECONDS.toNanos(10)) {
@@ -1019,7 +1052,7 @@ public final class ScaleBench {
             seconds(start),
             count(lastState),
             doneAfter.size(),
-            since.size(),
+            expected,
             s.path("k3sPhases"),
             s.path("k3sRunning"));
       }

@@ -1,6 +1,10 @@
 package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.edgefleet.protocol.Durations;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -11,8 +15,11 @@ import picocli.CommandLine.Option;
       "Show the audit log: who changed what, newest first (every change made through the API, the"
           + " CLI or the console).",
       "Filters combine. When there are older entries, the last line says how to see them"
-          + " (--before)."
-    })
+          + " (--before).",
+      "The log is a hash chain with signed checkpoints: 'audit verify' checks it, 'audit export'"
+          + " writes it as JSON lines."
+    },
+    subcommands = {AuditCommand.Verify.class, AuditCommand.Export.class})
 final class AuditCommand extends TokenCommand {
   static final String AUDIT = "/api/v1/audit";
 
@@ -92,5 +99,129 @@ final class AuditCommand extends TokenCommand {
           Formats.text(e, "detail"));
     }
     return t.render();
+  }
+
+  /** {@code edgefleet audit verify}: checks the chain and its checkpoints. */
+  @Command(
+      name = "verify",
+      description = {
+        "Check that no audit entry was edited, deleted or inserted since it was written: every"
+            + " entry's hash, the sequence and every signed checkpoint.",
+        "Exits 0 when the log holds, 1 with the first problem and where it is otherwise."
+      })
+  static final class Verify extends TokenCommand {
+    @Option(
+        names = "--from",
+        paramLabel = "SEQ",
+        description = "Start at this sequence number (the entry before it is trusted).")
+    Long from;
+
+    @Override
+    void validate() {
+      if (from != null && from < 1) {
+        throw badInput("--from must be a sequence number of at least 1, got " + from);
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      JsonNode r = api.post(AUDIT + "/verify" + (from == null ? "" : "?from=" + from), object());
+      print(r, () -> text(r));
+      if (!r.path("ok").asBoolean()) {
+        exitCode = CliException.FAILED;
+      }
+    }
+
+    static String text(JsonNode r) {
+      long entries = r.path("entries").asLong();
+      long checkpoints = r.path("checkpoints").asLong();
+      String counts =
+          entries
+              + " entries and "
+              + checkpoints
+              + " checkpoints checked (seq "
+              + r.path("fromSeq").asLong()
+              + " to "
+              + r.path("headSeq").asLong()
+              + ")";
+      if (r.path("ok").asBoolean()) {
+        long last = r.path("lastCheckpointSeq").asLong();
+        long after = r.path("headSeq").asLong() - last;
+        return "OK: "
+            + counts
+            + "\n"
+            + (last == 0
+                ? "no checkpoint yet: the whole log rests on the chain head\n"
+                : "newest checkpoint at seq "
+                    + last
+                    + (after > 0 ? "; " + after + " entries after it rest on the chain head" : "")
+                    + "\n");
+      }
+      JsonNode p = r.path("problem");
+      return "PROBLEM ("
+          + p.path("kind").asText()
+          + "): "
+          + p.path("message").asText()
+          + "\n"
+          + counts
+          + " before it\n"
+          + "next: compare with an earlier export (edgefleet audit export) or your SIEM copy, and"
+          + " investigate who has write access to the database\n";
+    }
+  }
+
+  /** {@code edgefleet audit export}: the chained entries as JSON lines. */
+  @Command(
+      name = "export",
+      description = {
+        "Write the audit entries as JSON lines, oldest first, each with its seq, prev and hash, so"
+            + " the export can be verified and archived on its own."
+      })
+  static final class Export extends TokenCommand {
+    @Option(
+        names = "--since",
+        paramLabel = "DURATION|TIME",
+        description =
+            "Only entries from this time on: a duration back from now (24h, 30m, 7d) or a time"
+                + " such as 2026-12-01T00:00:00Z. Default: the whole log.")
+    String since;
+
+    @Override
+    void validate() {
+      if (since == null) {
+        return;
+      }
+      try {
+        Instant.parse(since.strip());
+        return;
+      } catch (DateTimeParseException e) {
+        // a duration, perhaps
+      }
+      try {
+        Durations.parse(since);
+      } catch (IllegalArgumentException e) {
+        throw badInput(
+            "--since '"
+                + since
+                + "' is neither a duration such as 24h nor a time such as 2026-12-01T00:00:00Z");
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      String path =
+          AUDIT
+              + "/export"
+              + (since == null ? "" : "?since=" + ControllerClient.segment(since.strip()));
+      PrintWriter out = out();
+      api.stream(
+          path,
+          line -> {
+            if (!line.isBlank()) {
+              out.println(line);
+            }
+            return !out.checkError();
+          });
+    }
   }
 }

@@ -19,6 +19,8 @@ import io.edgefleet.controller.artifacts.BlobStore;
 import io.edgefleet.controller.artifacts.K3sBinaries;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.audit.AuditRoutes;
+import io.edgefleet.controller.audit.AuditSinks;
+import io.edgefleet.controller.audit.AuditVerifier;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.catalog.CatalogRoutes;
 import io.edgefleet.controller.clusters.ClusterEngine;
@@ -112,6 +114,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -172,6 +175,8 @@ public final class Controller implements AutoCloseable {
   private final Clock clock;
   private final HttpApi http;
   private final ScheduledExecutorService scheduler;
+  private final AuditLog audit;
+  private final AuditSinks auditSinks;
   private final Optional<String> newAdminToken;
   private final String url;
 
@@ -194,7 +199,17 @@ public final class Controller implements AutoCloseable {
       this.pki =
           ControllerPki.open(
               DataDirectory.subdirectory(dataDir, "pki"), serverNames(config), clock);
-      AuditLog audit = new AuditLog(jdbi, clock);
+      AuditLog audit = new AuditLog(jdbi, clock, Optional.of(pki.signingKeys()), config.audit());
+      audit.chainExisting();
+      this.audit = audit;
+      AuditVerifier auditVerifier = new AuditVerifier(audit);
+      this.auditSinks =
+          new AuditSinks(
+              audit,
+              AuditSinks.configured(config.audit(), Duration.ofSeconds(10)),
+              clock,
+              Duration.ofSeconds(1),
+              Duration.ofMinutes(5));
       SecretBox secrets = new SecretBox(dataDir.resolve("secret.key"));
       // The advertised URL is known only once the port is bound, after everything is built: the
       // one value read through a reference set at the end (by alerts, enrollment, the API info).
@@ -579,7 +594,7 @@ public final class Controller implements AutoCloseable {
                   new FleetRoutes(fleet),
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
-                  new AuditRoutes(audit),
+                  new AuditRoutes(audit, auditVerifier, clock),
                   new AccessRoutes(access),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
@@ -638,6 +653,8 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
       scheduler.scheduleWithFixedDelay(this::tickAttestations, 1, 1, TimeUnit.SECONDS);
+      scheduler.scheduleWithFixedDelay(this::checkpointAudit, 1, 1, TimeUnit.MINUTES);
+      auditSinks.start();
       gitops.start();
       this.alertScheduler =
           Executors.newSingleThreadScheduledExecutor(
@@ -901,8 +918,17 @@ public final class Controller implements AutoCloseable {
     return config.dataDir().toAbsolutePath().resolve("cli-config.json");
   }
 
+  private void checkpointAudit() {
+    try {
+      audit.checkpointIfDue();
+    } catch (RuntimeException e) {
+      LOG.warn("the audit log could not be checkpointed: {}", e.toString());
+    }
+  }
+
   @Override
   public void close() {
+    auditSinks.close();
     alertScheduler.shutdownNow();
     try {
       // A tick under way finishes before the database closes; deliveries stop in alerts.close().

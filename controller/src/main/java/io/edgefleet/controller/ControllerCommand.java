@@ -2,10 +2,12 @@ package io.edgefleet.controller;
 
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
 import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.protocol.Durations;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -152,6 +154,38 @@ public final class ControllerCommand implements Callable<Integer> {
           "The largest artifact (such as a K3s binary) an operator may push, in bytes (default:"
               + " 536870912, 512 MiB).")
   long maxArtifactBytes = Artifacts.DEFAULT_MAX_BYTES;
+
+  @Option(
+      names = "--audit-webhook",
+      paramLabel = "URL",
+      description =
+          "Also send every audit entry, as it is committed, to this URL (POST of JSON batches; any"
+              + " 2xx acknowledges), in order, at least once: deduplicate by seq.")
+  String auditWebhook;
+
+  @Option(
+      names = "--audit-syslog",
+      paramLabel = "[udp://|tcp://]HOST:PORT",
+      description =
+          "Also send every audit entry to this syslog receiver as RFC 5424 messages (TCP unless"
+              + " udp:// is given).")
+  String auditSyslog;
+
+  @Option(
+      names = "--audit-checkpoint-every",
+      paramLabel = "N",
+      description =
+          "Sign a checkpoint of the audit chain at least every N entries (default: 1000).")
+  int auditCheckpointEvery = AuditOptions.DEFAULT_CHECKPOINT_EVERY;
+
+  @Option(
+      names = "--audit-checkpoint-interval",
+      paramLabel = "DURATION",
+      description =
+          "And at least this often while entries are added (default: 10m; 1s to 24h). Entries"
+              + " after the newest checkpoint are the ones an attacker who rewrites the database"
+              + " could remove unseen.")
+  String auditCheckpointInterval = "10m";
 
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
@@ -314,7 +348,35 @@ public final class ControllerCommand implements Callable<Integer> {
         .withEnrollmentsPerAddress(enrollmentsPerAddress)
         .withEvents(events)
         .withTrust(trustOptions())
-        .withMaxArtifactBytes(maxArtifactBytes);
+        .withMaxArtifactBytes(maxArtifactBytes)
+        .withAudit(auditOptions());
+  }
+
+  private AuditOptions auditOptions() {
+    AuditOptions audit;
+    try {
+      audit =
+          AuditOptions.defaults()
+              .withCheckpoints(auditCheckpointEvery, Durations.parse(auditCheckpointInterval));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--audit-checkpoint-every/--audit-checkpoint-interval: " + e.getMessage());
+    }
+    if (auditWebhook != null) {
+      try {
+        audit = audit.withWebhook(URI.create(auditWebhook.strip()));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--audit-webhook: " + e.getMessage());
+      }
+    }
+    if (auditSyslog != null) {
+      try {
+        audit = audit.withSyslog(AuditOptions.SyslogTarget.parse(auditSyslog));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--audit-syslog: " + e.getMessage());
+      }
+    }
+    return audit;
   }
 
   private TrustOptions trustOptions() {

@@ -3,6 +3,7 @@ package io.edgefleet.controller;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
 import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.trust.TrustOptions;
@@ -29,6 +30,7 @@ import java.util.Optional;
  * @param events what devices may put into the event log and how long it is kept
  * @param trust how devices with a TPM are enrolled and attested
  * @param maxArtifactBytes the largest artifact (a K3s binary) an operator may push
+ * @param audit how the audit log is checkpointed and streamed to a SIEM
  */
 public record ControllerConfig(
     Path dataDir,
@@ -50,7 +52,8 @@ public record ControllerConfig(
     int enrollmentsPerAddress,
     EventLimits events,
     TrustOptions trust,
-    long maxArtifactBytes) {
+    long maxArtifactBytes,
+    AuditOptions audit) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -100,7 +103,8 @@ public record ControllerConfig(
         EnrollmentService.DEFAULT_PER_ADDRESS_PER_MINUTE,
         EventLimits.defaults(),
         TrustOptions.defaults(),
-        Artifacts.DEFAULT_MAX_BYTES);
+        Artifacts.DEFAULT_MAX_BYTES,
+        AuditOptions.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -188,6 +192,11 @@ public record ControllerConfig(
     return with(b -> b.maxArtifactBytes = bytes);
   }
 
+  /** How the audit log is checkpointed and streamed. */
+  public ControllerConfig withAudit(AuditOptions options) {
+    return with(b -> b.audit = options);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -217,6 +226,7 @@ public record ControllerConfig(
     EventLimits events;
     TrustOptions trust;
     long maxArtifactBytes;
+    AuditOptions audit;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -239,6 +249,7 @@ public record ControllerConfig(
       events = c.events;
       trust = c.trust;
       maxArtifactBytes = c.maxArtifactBytes;
+      audit = c.audit;
     }
 
     ControllerConfig build() {
@@ -262,7 +273,8 @@ public record ControllerConfig(
           enrollmentsPerAddress,
           events,
           trust,
-          maxArtifactBytes);
+          maxArtifactBytes,
+          audit);
     }
   }
 }

@@ -3,7 +3,9 @@ package io.edgefleet.controller;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.events.EventLimits;
+import java.net.URI;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -26,6 +28,46 @@ class ControllerCommandTest {
     EventLimits told = parse("--event-retention", "7d", "--event-max-rows", "20000").events();
     assertThat(told.retention()).isEqualTo(Duration.ofDays(7));
     assertThat(told.maxRows()).isEqualTo(20_000);
+  }
+
+  @Test
+  void theAuditLogIsCheckpointedEvery1000EntriesOr10MinutesAndStreamedOnlyWhenTold() {
+    AuditOptions defaults = parse().audit();
+    assertThat(defaults.checkpointEvery()).isEqualTo(1000);
+    assertThat(defaults.checkpointInterval()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(defaults.webhook()).isEmpty();
+    assertThat(defaults.syslog()).isEmpty();
+
+    AuditOptions told =
+        parse(
+                "--audit-checkpoint-every",
+                "50",
+                "--audit-checkpoint-interval",
+                "1m",
+                "--audit-webhook",
+                "https://siem.example/in",
+                "--audit-syslog",
+                "udp://siem.example:514")
+            .audit();
+    assertThat(told.checkpointEvery()).isEqualTo(50);
+    assertThat(told.checkpointInterval()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(told.webhook()).contains(URI.create("https://siem.example/in"));
+    assertThat(told.syslog()).contains(new AuditOptions.SyslogTarget("siem.example", 514, true));
+  }
+
+  @Test
+  void badAuditOptionsAreRefusedNamingTheOption() {
+    assertThatThrownBy(() -> parse("--audit-webhook", "ftp://x/y"))
+        .hasMessageContaining("--audit-webhook")
+        .hasMessageContaining("not an http:// or https:// URL");
+    assertThatThrownBy(() -> parse("--audit-syslog", "siem"))
+        .hasMessageContaining("--audit-syslog")
+        .hasMessageContaining("HOST:PORT");
+    assertThatThrownBy(() -> parse("--audit-checkpoint-every", "0"))
+        .hasMessageContaining("--audit-checkpoint-every")
+        .hasMessageContaining("1 to 1000000");
+    assertThatThrownBy(() -> parse("--audit-checkpoint-interval", "2d"))
+        .hasMessageContaining("1s to 24h");
   }
 
   @Test

@@ -22,6 +22,9 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -522,8 +525,39 @@ class TelemetryFeatureTest {
         .as("decoded by a decoder that knew no names");
   }
 
+  /**
+   * A scheduler whose delayed tasks (the acknowledgement deadlines) run only when the test fires
+   * them, so a slow machine cannot make a deadline pass before the test answers.
+   */
+  static final class ManualTimers extends ScheduledThreadPoolExecutor {
+    private final List<Runnable> timers = new CopyOnWriteArrayList<>();
+
+    ManualTimers() {
+      super(1);
+    }
+
+    @Override
+    public ScheduledFuture<?> schedule(Runnable task, long delay, TimeUnit unit) {
+      if (delay <= 0) {
+        return super.schedule(task, 0, TimeUnit.NANOSECONDS); // execute() comes here too
+      }
+      timers.add(task);
+      return super.schedule(() -> {}, 365, TimeUnit.DAYS);
+    }
+
+    /** Runs every deadline set so far, as if its time had come. */
+    void fire() {
+      List<Runnable> due = List.copyOf(timers);
+      timers.removeAll(due);
+      due.forEach(t -> super.schedule(t, 0, TimeUnit.NANOSECONDS));
+    }
+  }
+
   @Test
   void anOverdueAcknowledgementSendsEveryNameAgain() {
+    scheduler.shutdownNow();
+    ManualTimers timers = new ManualTimers();
+    scheduler = timers;
     start(
         new TelemetryFeature.Options(
             Duration.ZERO,
@@ -541,7 +575,14 @@ class TelemetryFeatureTest {
     // The controller refuses the next frame as a whole (it never answers): after the timeout the
     // frame goes again with its names, which a decoder that never bound them can read.
     ticks(12, Duration.ofSeconds(5));
-    await().atMost(Duration.ofSeconds(10)).until(() -> wire.frames.size() >= 3);
+    await().until(() -> wire.frames.size() == 2);
+    // The deadline of the second frame is set right after it is sent: fire until it has passed.
+    await()
+        .until(
+            () -> {
+              timers.fire();
+              return wire.frames.size() >= 3;
+            });
     CompactTelemetry.Decoder fresh = new CompactTelemetry.Decoder();
     assertThat(feature.stats().resends()).isPositive();
     org.assertj.core.api.Assertions.assertThatCode(

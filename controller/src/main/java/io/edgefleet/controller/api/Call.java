@@ -1,7 +1,10 @@
 package io.edgefleet.controller.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
@@ -122,15 +125,38 @@ public record Call(
 
   /** Parses the JSON body; malformed or mistyped JSON becomes a 400 that names the problem. */
   public <T> T body(Class<T> type) {
+    return parse(Json.mapper().readerFor(type));
+  }
+
+  /**
+   * Parses the JSON body like {@link #body}, and also refuses a field the type does not have (a
+   * misspelt {@code serversMin} must not be ignored silently), naming the fields it has.
+   */
+  public <T> T strictBody(Class<T> type) {
+    return parse(
+        Json.mapper().readerFor(type).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES));
+  }
+
+  private <T> T parse(ObjectReader reader) {
     if (body.length == 0) {
       throw new ControllerException(ErrorCode.INVALID_JSON, "the request needs a JSON body");
     }
     try {
-      T value = Json.mapper().readValue(body, type);
+      T value = reader.readValue(body);
       if (value == null) {
         throw new ControllerException(ErrorCode.INVALID_JSON, "the JSON body is null");
       }
       return value;
+    } catch (UnrecognizedPropertyException e) {
+      throw new ControllerException(
+          ErrorCode.VALIDATION_FAILED,
+          "unknown field '"
+              + e.getPropertyName()
+              + "': the fields are "
+              + e.getKnownPropertyIds().stream()
+                  .map(Object::toString)
+                  .sorted()
+                  .collect(java.util.stream.Collectors.joining(", ")));
     } catch (MismatchedInputException e) {
       String field = e.getPath().isEmpty() ? "body" : e.getPath().getLast().getFieldName();
       throw new ControllerException(

@@ -345,15 +345,18 @@ public final class ClusterPlanner {
     private void explainShape() {
       List<Member> servers = active().stream().filter(Member::server).toList();
       long agents = active().stream().filter(m -> !m.server()).count();
+      int waiting = waiting().size();
       if (!servers.isEmpty() && servers.size() < d.serversMin()) {
+        int missing = d.serversMin() - servers.size();
         reasons.add(
             servers.size()
                 + " server(s), below the minimum of "
                 + d.serversMin()
-                + ": tag more devices matching "
-                + d.selector());
+                + (waiting >= missing
+                    ? ": matching devices join one at a time"
+                    : ": tag more devices matching " + d.selector()));
       }
-      if (servers.size() > 1 && servers.size() % 2 == 0) {
+      if (servers.size() > 1 && servers.size() % 2 == 0 && waiting == 0) {
         reasons.add(
             servers.size()
                 + " servers: an even number of etcd members tolerates no more failures than "
@@ -677,6 +680,21 @@ public final class ClusterPlanner {
       boolean lostMember =
           members.stream().anyMatch(m -> m.removing() && !online(m.deviceId(), Duration.ZERO));
       boolean belowMin = settledServers < d.serversMin() || settledAgents < d.agentsMin();
+      // An upgrade restarts one node at a time: while the node it moved restarts and every other
+      // member is healthy, the cluster is updating, not degraded (quorum holds on the others).
+      if (formed && in.previous() == State.UPDATING && !failing && !lostMember) {
+        List<Member> restarting = active.stream().filter(this::restartingForUpgrade).toList();
+        if (restarting.size() == 1
+            && active.stream().filter(m -> m != restarting.getFirst()).allMatch(this::healthy)) {
+          Member m = restarting.getFirst();
+          reasons.add(
+              m.nodeName()
+                  + " restarts for Kubernetes "
+                  + m.kubernetesVersion()
+                  + "; the other members keep the cluster running");
+          return State.UPDATING;
+        }
+      }
       if (formed && (etcd.quorumAtRisk() || failing || lostMember || belowMin)) {
         if (etcd.quorumAtRisk()) {
           reasons.add(
@@ -720,6 +738,27 @@ public final class ClusterPlanner {
                                   .equals(
                                       in.reports().get(m.deviceId()).node().kubernetesVersion())));
       return versionChange ? State.UPDATING : State.READY;
+    }
+
+    /**
+     * Moved to the cluster's Kubernetes version and on its way there: online, not failed, not yet
+     * healthy, and downloading or starting, or still reporting another version.
+     */
+    private boolean restartingForUpgrade(Member m) {
+      Candidate c = devices.get(m.deviceId());
+      Report r = in.reports().get(m.deviceId());
+      if (c == null
+          || !c.online()
+          || r == null
+          || !d.kubernetesVersion().equals(m.kubernetesVersion())
+          || healthy(m)) {
+        return false;
+      }
+      String phase = r.node().phase();
+      return !AgentMessage.ClusterNode.PHASE_FAILED.equals(phase)
+          && (AgentMessage.ClusterNode.PHASE_STARTING.equals(phase)
+              || AgentMessage.ClusterNode.PHASE_DOWNLOADING.equals(phase)
+              || !m.kubernetesVersion().equals(r.node().kubernetesVersion()));
     }
 
     private boolean settledAll(List<Member> active) {

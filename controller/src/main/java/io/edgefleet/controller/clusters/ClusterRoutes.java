@@ -21,12 +21,14 @@ public record ClusterRoutes(Clusters clusters) implements Routes {
     r.post(
         "/api/v1/clusters",
         ADMIN,
-        c -> Reply.created(clusters.create(c.body(Clusters.Request.class), c.actor())));
+        c -> Reply.created(clusters.create(c.strictBody(Clusters.Request.class), c.actor())));
     r.get("/api/v1/clusters/{name}", ADMIN, c -> Reply.ok(clusters.get(c.path("name"))));
     r.patch(
         "/api/v1/clusters/{name}",
         ADMIN,
-        c -> Reply.ok(clusters.update(c.path("name"), c.body(Clusters.Request.class), c.actor())));
+        c ->
+            Reply.ok(
+                clusters.update(c.path("name"), c.strictBody(Clusters.Request.class), c.actor())));
     r.delete(
         "/api/v1/clusters/{name}",
         ADMIN,

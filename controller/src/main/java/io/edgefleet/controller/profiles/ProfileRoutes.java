@@ -19,7 +19,7 @@ public record ProfileRoutes(Profiles profiles) implements Routes {
     r.post(
         PROFILES,
         ADMIN,
-        c -> Reply.created(profiles.create(c.body(Profiles.CreateRequest.class), c.actor())));
+        c -> Reply.created(profiles.create(c.strictBody(Profiles.CreateRequest.class), c.actor())));
     r.get(PROFILES, ADMIN, c -> Reply.ok(new Items<>(profiles.list())));
     r.get(PROFILES + "/{name}", ADMIN, c -> Reply.ok(profiles.get(c.path("name"))));
     r.post(
@@ -28,7 +28,7 @@ public record ProfileRoutes(Profiles profiles) implements Routes {
         c ->
             Reply.created(
                 profiles.publish(
-                    c.path("name"), c.body(Profiles.PublishRequest.class), c.actor())));
+                    c.path("name"), c.strictBody(Profiles.PublishRequest.class), c.actor())));
     r.get(
         PROFILES + "/{name}/versions/{version}",
         ADMIN,

@@ -38,4 +38,25 @@ class CallTest {
           .hasMessage("version must be a whole number from 1, got " + bad);
     }
   }
+
+  record Shape(String name, Integer min) {}
+
+  @Test
+  void aStrictBodyRefusesAFieldTheTypeDoesNotHaveNamingTheFieldsItHas() {
+    Call c =
+        new Call(
+            Map.of(),
+            Map.of(),
+            "{\"name\":\"a\",\"serversMin\":3}".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            "admin",
+            Optional.empty(),
+            "127.0.0.1",
+            Map.of());
+    assertThat(c.body(Shape.class)).isEqualTo(new Shape("a", null));
+    assertThatThrownBy(() -> c.strictBody(Shape.class))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED))
+        .hasMessage("unknown field 'serversMin': the fields are min, name");
+  }
 }

@@ -557,6 +557,84 @@ class ClusterPlannerTest {
     assertThat(p.state()).isEqualTo(State.READY);
   }
 
+  /** The report of a member restarting: its phase and readiness change, nothing else. */
+  static void restarting(World w, String id, String phase, String version) {
+    AgentMessage.ClusterNode n = w.reports.get(id).node();
+    w.reports.put(
+        id,
+        new Report(
+            new AgentMessage.ClusterNode(
+                n.cluster(),
+                n.role(),
+                phase,
+                n.nodeName(),
+                n.address(),
+                false,
+                version,
+                n.etcd(),
+                n.nodes(),
+                phase.equals("FAILED") ? "k3s exited with status 1" : null,
+                n.generation()),
+            w.now));
+  }
+
+  @Test
+  void aServerRestartingForAnUpgradeLeavesTheClusterUpdatingNotDegraded() {
+    World w = new World();
+    for (int i = 1; i <= 3; i++) {
+      w.device("" + i);
+    }
+    assertThat(w.converge().state()).isEqualTo(State.READY);
+    w.def = w.definition(3, 3, 0, 2, V2);
+    assertThat(w.plan().state()).isEqualTo(State.UPDATING);
+    restarting(w, "1", "STARTING", V2);
+    Plan p = w.plan();
+    assertThat(p.state()).isEqualTo(State.UPDATING);
+    assertThat(p.reasons())
+        .contains(
+            "node-1 restarts for Kubernetes "
+                + V2
+                + "; the other members keep the cluster"
+                + " running");
+    // Failing to start on the new version is trouble, upgrade or not.
+    restarting(w, "1", "FAILED", V2);
+    assertThat(w.plan().state()).isEqualTo(State.DEGRADED);
+  }
+
+  @Test
+  void aServerRestartingOutsideAnUpgradeDegradesTheCluster() {
+    World w = new World();
+    for (int i = 1; i <= 3; i++) {
+      w.device("" + i);
+    }
+    assertThat(w.converge().state()).isEqualTo(State.READY);
+    restarting(w, "2", "STARTING", V1);
+    assertThat(w.plan().state()).isEqualTo(State.DEGRADED);
+  }
+
+  @Test
+  void whileServersJoinTheReasonSaysSoInsteadOfAskingForMoreDevices() {
+    World w = new World();
+    for (int i = 1; i <= 3; i++) {
+      w.device("" + i);
+    }
+    List<String> seen = new ArrayList<>(w.plan().reasons());
+    for (int i = 0; i < 6; i++) {
+      seen.addAll(w.step().reasons());
+    }
+    assertThat(w.last.state()).isEqualTo(State.READY);
+    assertThat(seen)
+        .noneMatch(r -> r.contains("tag more devices"))
+        .noneMatch(r -> r.contains("an even number"))
+        .anyMatch(r -> r.contains("matching devices join one at a time"));
+    World few = new World();
+    few.device("1");
+    few.device("2");
+    few.def = few.definition(3, 3, 0, 0, V1);
+    few.converge();
+    assertThat(few.last.reasons()).anyMatch(r -> r.contains("tag more devices"));
+  }
+
   @Test
   void applierPrefersTheInitServerAndFailsOverAfterAMinuteOffline() {
     World w = new World();
