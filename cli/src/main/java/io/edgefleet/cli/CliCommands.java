@@ -48,6 +48,12 @@ public final class CliCommands {
     commands.put("secrets", SecretsCommand::new);
     commands.put("clusters", ClustersCommand::new);
     commands.put("artifacts", ArtifactsCommand::new);
+    commands.put("login", LoginCommand::new);
+    commands.put("whoami", AccessCommands.Whoami::new);
+    commands.put("users", AccessCommands.Users::new);
+    commands.put("roles", AccessCommands.Roles::new);
+    commands.put("projects", AccessCommands.Projects::new);
+    commands.put("tokens", AccessCommands.TokensGroup::new);
     commands.put("completion", CompletionCommand::new);
     return commands;
   }

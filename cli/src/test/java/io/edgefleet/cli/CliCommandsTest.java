@@ -45,6 +45,12 @@ class CliCommandsTest {
             "secrets",
             "clusters",
             "artifacts",
+            "login",
+            "whoami",
+            "users",
+            "roles",
+            "projects",
+            "tokens",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }

@@ -2,6 +2,8 @@ package io.edgefleet.controller;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.edgefleet.controller.access.AccessControl;
+import io.edgefleet.controller.access.AccessRoutes;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
 import io.edgefleet.controller.alerts.AlertRoutes;
@@ -29,6 +31,7 @@ import io.edgefleet.controller.clusters.ClusterSectionTable;
 import io.edgefleet.controller.clusters.ClusterStore;
 import io.edgefleet.controller.clusters.ClusterTokens;
 import io.edgefleet.controller.clusters.Clusters;
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
 import io.edgefleet.controller.desired.AppCatalog;
@@ -522,6 +525,20 @@ public final class Controller implements AutoCloseable {
       Preregistrations preregistrations = new Preregistrations(jdbi, clock, audit);
       AdminTokens admins = new AdminTokens(jdbi, clock);
       this.newAdminToken = admins.createInitialIfNone();
+      // Users, roles and API tokens; the first admin token acts as the user admin.
+      AccessControl access =
+          new AccessControl(
+              jdbi,
+              clock,
+              audit,
+              admins,
+              id -> {
+                try {
+                  return Optional.of(devices.get(id).tags());
+                } catch (ControllerException e) {
+                  return Optional.empty();
+                }
+              });
       newAdminToken.ifPresent(
           t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
       EnrollmentService enrollment =
@@ -578,6 +595,7 @@ public final class Controller implements AutoCloseable {
                   new EventRoutes(eventLog),
                   new StreamRoutes(streams),
                   new AuditRoutes(audit, auditVerifier, clock),
+                  new AccessRoutes(access),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
                   new ClusterRoutes(
@@ -605,7 +623,7 @@ public final class Controller implements AutoCloseable {
               config.listenPort(),
               pki,
               router,
-              admins,
+              access,
               gateway,
               config.http(),
               ConsoleAssets.bundled(),

@@ -27,6 +27,11 @@ class TableOwnershipTest {
   static final Map<String, String> OWNERS =
       Map.ofEntries(
           Map.entry("admin_tokens", "api"),
+          Map.entry("access_users", "access"),
+          Map.entry("access_roles", "access"),
+          Map.entry("access_role_bindings", "access"),
+          Map.entry("access_tokens", "access"),
+          Map.entry("access_projects", "access"),
           Map.entry("audit_log", "audit"),
           Map.entry("audit_chain", "audit"),
           Map.entry("audit_checkpoints", "audit"),

@@ -68,6 +68,10 @@ public enum ErrorCode {
   ARTIFACT_TOO_LARGE(413, false),
   /** An artifact's content does not match the digest it was announced with. */
   ARTIFACT_DIGEST_MISMATCH(422, false),
+  /** The operator's role (or token scopes) lacks the permission the call needs. */
+  PERMISSION_DENIED(403, false),
+  /** The operator's API token has expired: log in again. */
+  TOKEN_EXPIRED(401, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -1,7 +1,9 @@
 package io.edgefleet.controller.api;
 
+import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.common.Tokens;
+import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -87,6 +89,21 @@ public final class AdminTokens {
       }
     }
     return Optional.ofNullable(name);
+  }
+
+  /**
+   * This table's tokens as operators' credentials: each holds every permission, as the one kind of
+   * operator there was before users and roles.
+   */
+  public Authenticator authenticator() {
+    return token ->
+        authenticate(token)
+            .map(Principal::administrator)
+            .orElseThrow(
+                () ->
+                    new ControllerException(
+                        ErrorCode.UNAUTHENTICATED,
+                        "the bearer token is not valid for this controller"));
   }
 
   /** How many times the token table was read. */

@@ -9,12 +9,15 @@ import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * One API request as a route handler sees it: path parameters, query, the bounded body, who is
  * calling and from where.
+ *
+ * @param principal for an operator route, who is calling and what they may do
  */
 public record Call(
     Map<String, String> pathParams,
@@ -23,7 +26,28 @@ public record Call(
     String actor,
     Optional<DeviceSockets.Admission> device,
     String remoteAddress,
-    Map<String, String> headers) {
+    Map<String, String> headers,
+    Optional<Principal> principal) {
+
+  /** A call without an operator principal (device and open routes, tests). */
+  public Call(
+      Map<String, String> pathParams,
+      Map<String, String> query,
+      byte[] body,
+      String actor,
+      Optional<DeviceSockets.Admission> device,
+      String remoteAddress,
+      Map<String, String> headers) {
+    this(pathParams, query, body, actor, device, remoteAddress, headers, Optional.empty());
+  }
+
+  /**
+   * The tag selectors of the devices an operator whose roles are all held within projects may see;
+   * empty when the caller sees the whole fleet.
+   */
+  public Optional<List<String>> deviceSelectors() {
+    return principal.flatMap(Principal::deviceSelectors);
+  }
 
   /** The admitted device of a {@link Router.Access#DEVICE} route. */
   public DeviceSockets.Admission admittedDevice() {

@@ -93,6 +93,36 @@ public final class HttpApi implements AutoCloseable {
       ConsoleAssets console,
       RequestObserver requests,
       Consumer<String> limitBroken) {
+    this(
+        host,
+        port,
+        pki,
+        router,
+        adminTokens.authenticator(),
+        gateway,
+        limits,
+        console,
+        requests,
+        limitBroken);
+  }
+
+  /**
+   * @param operators who an operator's bearer token belongs to and what it may do
+   * @param requests sees every answered request, e.g. to count it
+   * @param limitBroken called with a reason label each time a connection is closed for breaking a
+   *     limit
+   */
+  public HttpApi(
+      String host,
+      int port,
+      ControllerPki pki,
+      Router router,
+      Authenticator operators,
+      DeviceSockets gateway,
+      HttpLimits limits,
+      ConsoleAssets console,
+      RequestObserver requests,
+      Consumer<String> limitBroken) {
     QueuedThreadPool threads = new QueuedThreadPool(200, 4);
     threads.setName("edgefleet-http");
     // A connection storm (every device reconnecting after a restart or a network outage) grows
@@ -179,7 +209,7 @@ public final class HttpApi implements AutoCloseable {
         new WebSocketMappings(WebSocketServerComponents.ensureWebSocketComponents(server));
     root =
         new Root(
-            router, adminTokens, gateway, ws, limits, console, guard, timer, requests, limitBroken);
+            router, operators, gateway, ws, limits, console, guard, timer, requests, limitBroken);
     server.setHandler(root);
   }
 
@@ -252,9 +282,13 @@ public final class HttpApi implements AutoCloseable {
 
   private static final class Root extends Handler.Abstract {
     private static final String ROUTE_ATTRIBUTE = "edgefleet.route";
+
+    /** The routes about one device, whose {@code id} a project's selectors may hide. */
+    private static final String DEVICE_ROUTES = "/api/v1/devices/{id}";
+
     private final byte[] approvePage = resource("/console/approve.html");
     private final Router router;
-    private final AdminTokens adminTokens;
+    private final Authenticator operators;
     private final DeviceSockets gateway;
     private final WebSocketMappings ws;
     private final HttpLimits limits;
@@ -266,7 +300,7 @@ public final class HttpApi implements AutoCloseable {
 
     Root(
         Router router,
-        AdminTokens adminTokens,
+        Authenticator operators,
         DeviceSockets gateway,
         WebSocketMappings ws,
         HttpLimits limits,
@@ -278,7 +312,7 @@ public final class HttpApi implements AutoCloseable {
       this.router = router;
       this.observer = observer;
       this.limitObserver = limitObserver;
-      this.adminTokens = adminTokens;
+      this.operators = operators;
       this.gateway = gateway;
       this.ws = ws;
       this.limits = limits;
@@ -371,8 +405,13 @@ public final class HttpApi implements AutoCloseable {
         request.setAttribute(ROUTE_ATTRIBUTE, route.template());
         String actor = "anonymous";
         Optional<DeviceSockets.Admission> device = Optional.empty();
+        Optional<Principal> principal = Optional.empty();
         switch (route.access()) {
-          case ADMIN -> actor = authenticate(request);
+          case ADMIN -> {
+            principal = Optional.of(authorize(request, route));
+            actor = principal.get().name();
+            hideUnseenDevice(principal.get(), route, match.get().pathParams());
+          }
           case DEVICE -> {
             device = Optional.of(gateway.admit(peerCertificates(request)));
             actor = "device:" + device.get().deviceId();
@@ -382,6 +421,7 @@ public final class HttpApi implements AutoCloseable {
         Map<String, String> query = query(request);
         String who = actor;
         Optional<DeviceSockets.Admission> admitted = device;
+        Optional<Principal> operator = principal;
         Consumer<byte[]> handle =
             body ->
                 answer(
@@ -396,7 +436,8 @@ public final class HttpApi implements AutoCloseable {
                         who,
                         admitted,
                         Request.getRemoteAddr(request),
-                        headers(request)));
+                        headers(request),
+                        operator));
         if (!route.takesBody()) {
           refuseBody(request);
           handle.accept(new byte[0]);
@@ -411,7 +452,8 @@ public final class HttpApi implements AutoCloseable {
                   who,
                   admitted,
                   Request.getRemoteAddr(request),
-                  headers(request));
+                  headers(request),
+                  operator);
           Thread.ofVirtual()
               .name("edgefleet-api-upload")
               .start(() -> upload(request, response, callback, route, call));
@@ -440,7 +482,9 @@ public final class HttpApi implements AutoCloseable {
               fail(response, callback, e, true);
             });
       } catch (ControllerException e) {
-        fail(response, callback, e, false);
+        // Refused before its body was read (no token, no permission, a hidden device): the
+        // connection closes rather than leave the body's bytes in front of the next request.
+        fail(response, callback, e, unreadBody(request));
       } catch (RuntimeException e) {
         LOG.error("{} {} failed", method, path, e);
         write(
@@ -513,6 +557,13 @@ public final class HttpApi implements AutoCloseable {
       write(response, callback, e.code().httpStatus(), ApiError.of(e.code(), e.getMessage()));
     }
 
+    /** Whether the request announced a body that has not been read. */
+    private static boolean unreadBody(Request request) {
+      return request.getLength() > 0
+          || (request.getLength() < 0
+              && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
+    }
+
     /** Routes that take no body refuse one instead of reading it. */
     private static void refuseBody(Request request) {
       if (request.getLength() > 0
@@ -552,21 +603,68 @@ public final class HttpApi implements AutoCloseable {
       return true;
     }
 
-    private String authenticate(Request request) {
+    /**
+     * The operator behind the request's bearer token, once their permissions are found to cover the
+     * route's.
+     */
+    private Principal authorize(Request request, Router.Route route) {
       String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
       if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
         throw new ControllerException(
             ErrorCode.UNAUTHENTICATED,
             "missing bearer token: send 'Authorization: Bearer <token>' (the controller wrote"
-                + " its admin token to <data dir>/admin-token)");
+                + " its admin token to <data dir>/admin-token; `edgefleet login` stores one)");
       }
-      return adminTokens
-          .authenticate(header.substring(7))
-          .orElseThrow(
-              () ->
-                  new ControllerException(
-                      ErrorCode.UNAUTHENTICATED,
-                      "the bearer token is not valid for this controller"));
+      Principal principal = operators.authenticate(header.substring(7));
+      String needed = Permissions.required(route.method(), route.template());
+      if (!principal.allows(needed)) {
+        throw new ControllerException(
+            ErrorCode.PERMISSION_DENIED,
+            route.method()
+                + " "
+                + route.template()
+                + " needs "
+                + needed
+                + "; "
+                + holding(principal)
+                + (principal.permissions().isEmpty()
+                    ? "no permissions"
+                    : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
+                + ": ask an administrator");
+      }
+      return principal;
+    }
+
+    /** What the principal's permissions come from, for the refusal's message. */
+    private static String holding(Principal principal) {
+      if (principal.scoped()) {
+        return "your token is scoped to ";
+      }
+      if (principal.roles().isEmpty()) {
+        return principal.deviceSelectors().isPresent()
+            ? "your roles within your projects have "
+            : "you hold no role, so you have ";
+      }
+      return (principal.roles().size() == 1 ? "your role " : "your roles ")
+          + String.join(", ", principal.roles())
+          + (principal.roles().size() == 1 ? " has " : " have ");
+    }
+
+    /**
+     * Answers a route about one device that the principal may not see (its roles are held within
+     * projects that do not pick it) exactly as a device that does not exist.
+     */
+    private void hideUnseenDevice(
+        Principal principal, Router.Route route, Map<String, String> pathParams) {
+      if (principal.deviceSelectors().isEmpty()
+          || !route.template().startsWith(DEVICE_ROUTES)
+          || !pathParams.containsKey("id")) {
+        return;
+      }
+      String id = pathParams.get("id");
+      if (!operators.sees(principal, id)) {
+        throw ControllerException.notFound("device", id);
+      }
     }
 
     private static byte[] resource(String name) {

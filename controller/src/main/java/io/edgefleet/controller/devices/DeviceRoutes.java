@@ -3,6 +3,7 @@ package io.edgefleet.controller.devices;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import static io.edgefleet.controller.api.Router.Access.DEVICE;
 
+import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
@@ -16,6 +17,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -57,8 +59,19 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
                         c.query("after"),
                         c.query("sort").map(DeviceOrder::parse).orElse(DeviceOrder.CREATED),
                         c.query("offset").map(DeviceRoutes::offset).orElse(0),
-                        c.flag("count")))));
-    r.get("/api/v1/devices/{id}", ADMIN, c -> Reply.ok(devices.get(c.path("id"))));
+                        c.flag("count"),
+                        visible(c)))));
+    r.get(
+        "/api/v1/devices/{id}",
+        ADMIN,
+        c -> {
+          DeviceView device = devices.get(c.path("id"));
+          if (!visible(c).test(device.tags())) {
+            // As for a device that does not exist: another project's devices are not revealed.
+            throw ControllerException.notFound("device", c.path("id"));
+          }
+          return Reply.ok(device);
+        });
     r.patch(
         "/api/v1/devices/{id}",
         ADMIN,
@@ -119,5 +132,20 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
       }
     }
     return out;
+  }
+
+  /**
+   * The devices (by tags) the caller may see: for an operator whose roles are all held within
+   * projects, those one of the projects' selectors picks; every device otherwise.
+   */
+  static Predicate<java.util.Map<String, String>> visible(Call c) {
+    return c.deviceSelectors()
+        .<Predicate<java.util.Map<String, String>>>map(
+            texts -> {
+              java.util.List<Selector> selectors =
+                  texts.stream().map(t -> Selector.parse("project selector", t)).toList();
+              return tags -> selectors.stream().anyMatch(s -> s.matches(tags));
+            })
+        .orElse(tags -> true);
   }
 }

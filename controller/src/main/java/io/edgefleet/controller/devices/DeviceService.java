@@ -167,6 +167,8 @@ public final class DeviceService {
    * @param after the cursor of the previous page, in the default order only
    * @param offset devices to skip first (page-number navigation), instead of {@code after}
    * @param count whether to count every matching device ({@link Page#total})
+   * @param visible the devices (by tags) the caller may see at all; the others are left out as if
+   *     they did not exist
    */
   public record Listing(
       Selector selector,
@@ -175,9 +177,22 @@ public final class DeviceService {
       Optional<String> after,
       DeviceOrder order,
       int offset,
-      boolean count) {
+      boolean count,
+      java.util.function.Predicate<Map<String, String>> visible) {
     /** The most devices a listing may skip. */
     public static final int MAX_OFFSET = 10_000_000;
+
+    /** A listing for a caller who sees every device. */
+    public Listing(
+        Selector selector,
+        Set<DeviceStatus> statuses,
+        Optional<Integer> limit,
+        Optional<String> after,
+        DeviceOrder order,
+        int offset,
+        boolean count) {
+      this(selector, statuses, limit, after, order, offset, count, tags -> true);
+    }
 
     public Listing {
       if (after.isPresent() && order != DeviceOrder.CREATED) {
@@ -231,7 +246,7 @@ public final class DeviceService {
     List<DeviceRecord> rows = statusNeeded ? jdbi.withHandle(store::forViews) : light();
     List<Candidate> matching = new ArrayList<>();
     for (DeviceRecord d : rows) {
-      if (!q.selector().matches(d.tags())) {
+      if (!q.selector().matches(d.tags()) || !q.visible().test(d.tags())) {
         continue;
       }
       Candidate c =

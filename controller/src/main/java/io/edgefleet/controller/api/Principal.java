@@ -1,0 +1,52 @@
+package io.edgefleet.controller.api;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Who an operator's bearer token belongs to and what it may do.
+ *
+ * @param name the user or service account, recorded as the actor of what it changes
+ * @param roles the names of its roles, for messages
+ * @param permissions what the token may do: its holder's permissions, narrowed by its scopes
+ * @param scoped whether the token's scopes narrowed its holder's permissions
+ * @param expiresAt when the token stops working, if ever
+ * @param deviceSelectors the tag selectors of the projects the principal's roles hold in, when all
+ *     its roles are held within projects: it sees only the devices one of them picks; empty for a
+ *     principal whose roles cover the whole fleet
+ */
+public record Principal(
+    String name,
+    List<String> roles,
+    Set<String> permissions,
+    boolean scoped,
+    Optional<Instant> expiresAt,
+    Optional<List<String>> deviceSelectors) {
+
+  public Principal {
+    roles = List.copyOf(roles);
+    permissions = Set.copyOf(permissions);
+    deviceSelectors = deviceSelectors.map(List::copyOf);
+  }
+
+  /** A principal whose roles cover the whole fleet. */
+  public Principal(
+      String name,
+      List<String> roles,
+      Set<String> permissions,
+      boolean scoped,
+      Optional<Instant> expiresAt) {
+    this(name, roles, permissions, scoped, expiresAt, Optional.empty());
+  }
+
+  /** A principal holding every permission, such as the bootstrap administrator. */
+  public static Principal administrator(String name) {
+    return new Principal(name, List.of("admin"), Permissions.KNOWN, false, Optional.empty());
+  }
+
+  public boolean allows(String permission) {
+    return permissions.contains(permission) || Permissions.IMPLIED.contains(permission);
+  }
+}
