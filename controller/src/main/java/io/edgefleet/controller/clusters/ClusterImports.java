@@ -366,10 +366,17 @@ public final class ClusterImports implements AppCatalog, AutoCloseable {
   }
 
   private Map<String, Status> statuses(Handle h) {
+    return statuses(h, null);
+  }
+
+  /** The imports' statuses by cluster: every cluster's, or only {@code cluster}'s. */
+  private static Map<String, Status> statuses(Handle h, String cluster) {
     Map<String, Status> out = new HashMap<>();
     h.createQuery(
             "SELECT cluster, url, digest, fetched_at, error, attempts, next_attempt_at"
-                + " FROM cluster_imports")
+                + " FROM cluster_imports"
+                + (cluster == null ? "" : " WHERE cluster = :c"))
+        .bindMap(cluster == null ? Map.of() : Map.of("c", cluster))
         .map(
             (rs, ctx) -> {
               long fetchedAt = rs.getLong("fetched_at");
@@ -409,7 +416,7 @@ public final class ClusterImports implements AppCatalog, AutoCloseable {
     if (c.importManifestUrl() == null) {
       return Optional.empty();
     }
-    Status s = jdbi.withHandle(this::statuses).get(c.name());
+    Status s = jdbi.withHandle(h -> statuses(h, c.name())).get(c.name());
     if (s == null || !s.url().equals(c.importManifestUrl())) {
       return Optional.of(new Status(c.importManifestUrl(), "PENDING", null, null, null, 0, null));
     }
