@@ -34,7 +34,8 @@ class NodeNetworkIT {
       server = listen(net, "b", b.ip());
       Process second = listen(net, "a", a.ip());
       await().atMost(Duration.ofSeconds(30)).until(() -> reaches(net, "a", b.ip()));
-      assertThat(reaches(net, "b", a.ip())).isTrue();
+      // a's listener started after b's: wait until it listens too.
+      await().atMost(Duration.ofSeconds(30)).until(() -> reaches(net, "b", a.ip()));
       assertThat(second.isAlive()).isTrue();
 
       net.cut("b");
