@@ -23,6 +23,8 @@ import java.util.function.Consumer;
  * @param nodeIp the address the K3s node advertises; empty: the local address of the connection to
  *     the controller
  * @param k3sKubeconfig where a K3s server the agent runs writes its admin kubeconfig
+ * @param tunnelHosts the hosts besides the device itself (loopback) that a port-forward tunnel may
+ *     reach from the device; empty: only the device itself
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -39,7 +41,12 @@ public record AgentOptions(
     Optional<Path> tpmEventLog,
     Path k3sDataDir,
     Optional<String> nodeIp,
-    Path k3sKubeconfig) {
+    Path k3sKubeconfig,
+    java.util.List<String> tunnelHosts) {
+
+  public AgentOptions {
+    tunnelHosts = java.util.List.copyOf(tunnelHosts);
+  }
 
   /** K3s's own default data directory. */
   public static final Path DEFAULT_K3S_DATA_DIR = Path.of("/var/lib/rancher/k3s");
@@ -74,7 +81,8 @@ public record AgentOptions(
         Optional.empty(),
         DEFAULT_K3S_DATA_DIR,
         Optional.empty(),
-        DEFAULT_K3S_KUBECONFIG);
+        DEFAULT_K3S_KUBECONFIG,
+        java.util.List.of());
   }
 
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
@@ -169,6 +177,20 @@ public record AgentOptions(
     return with(c -> c.k3sKubeconfig = file);
   }
 
+  /**
+   * The hosts a port-forward tunnel may reach besides the device itself: names or addresses as
+   * given, or {@code *} for any.
+   */
+  public AgentOptions withTunnelHosts(java.util.List<String> hosts) {
+    for (String h : hosts) {
+      if (h.isBlank() || h.length() > 253 || !h.matches("[*]|[A-Za-z0-9.:\\-]+")) {
+        throw new IllegalArgumentException(
+            "--tunnel-host takes a host name, an IP address or *, not '" + h + "'");
+      }
+    }
+    return with(c -> c.tunnelHosts = java.util.List.copyOf(hosts));
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -188,7 +210,8 @@ public record AgentOptions(
         c.tpmEventLog,
         c.k3sDataDir,
         c.nodeIp,
-        c.k3sKubeconfig);
+        c.k3sKubeconfig,
+        c.tunnelHosts);
   }
 
   /** The options a {@code withX} method may change. */
@@ -206,6 +229,7 @@ public record AgentOptions(
     Path k3sDataDir;
     Optional<String> nodeIp;
     Path k3sKubeconfig;
+    java.util.List<String> tunnelHosts;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -221,6 +245,7 @@ public record AgentOptions(
       k3sDataDir = o.k3sDataDir;
       nodeIp = o.nodeIp;
       k3sKubeconfig = o.k3sKubeconfig;
+      tunnelHosts = o.tunnelHosts;
     }
   }
 }

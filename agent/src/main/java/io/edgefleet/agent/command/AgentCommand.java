@@ -81,6 +81,14 @@ public final class AgentCommand implements Callable<Integer> {
   Path kubeconfig = Path.of("/etc/rancher/k3s/k3s.yaml");
 
   @Option(
+      names = "--tunnel-host",
+      paramLabel = "HOST",
+      description =
+          "A host besides this device that operators may port-forward to through the controller"
+              + " (repeatable; * for any). Default: only this device (127.0.0.1).")
+  java.util.List<String> tunnelHosts = new java.util.ArrayList<>();
+
+  @Option(
       names = "--runtime",
       paramLabel = "KIND",
       description =
@@ -233,7 +241,8 @@ public final class AgentCommand implements Callable<Integer> {
           options
               .withK3sDataDir(k3sDataDir.toAbsolutePath())
               .withNodeIp(nodeIp)
-              .withK3sKubeconfig(kubeconfig.toAbsolutePath());
+              .withK3sKubeconfig(kubeconfig.toAbsolutePath())
+              .withTunnelHosts(tunnelHosts);
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       return 2;

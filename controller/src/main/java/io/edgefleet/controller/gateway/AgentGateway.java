@@ -557,6 +557,10 @@ public final class AgentGateway implements DeviceSockets {
     return null;
   }
 
+  Clock clock() {
+    return clock;
+  }
+
   Duration idleTimeout() {
     return idleTimeout;
   }

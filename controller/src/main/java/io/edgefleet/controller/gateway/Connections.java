@@ -39,6 +39,16 @@ public final class Connections {
         .forEach(c -> c.close(DeviceApi.CLOSE_GOING_AWAY, "controller shutting down"));
   }
 
+  /**
+   * The tunnel streams of the device's current connection, if it has one. Its streams end
+   * (DEVICE_DISCONNECTED, "link lost: ...") when that connection does, also when a newer one
+   * replaces it.
+   */
+  public java.util.Optional<io.edgefleet.protocol.tunnel.TunnelMux> tunnels(String deviceId) {
+    AgentConnection c = connections.get(deviceId);
+    return c == null ? java.util.Optional.empty() : java.util.Optional.of(c.tunnels());
+  }
+
   public int count() {
     return connections.size();
   }

@@ -492,10 +492,7 @@ public final class TunnelMux {
       while (s.end == null && s.inBuffered == 0 && !s.inFin && !s.inputClosed) {
         readable.awaitUninterruptibly();
       }
-      if (s.end != null) {
-        if (s.end.clean()) {
-          return -1;
-        }
+      if (s.end != null && !s.end.clean()) {
         throw s.failure();
       }
       if (s.inBuffered == 0) {

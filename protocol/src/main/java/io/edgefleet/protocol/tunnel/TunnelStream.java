@@ -200,8 +200,10 @@ public final class TunnelStream {
       return false;
     }
     end = how;
-    in.clear();
-    inBuffered = 0;
+    if (!how.clean()) {
+      in.clear(); // A reset drops what was not read; a clean end leaves it to be read.
+      inBuffered = 0;
+    }
     out.clear();
     outBuffered = 0;
     readable.signalAll();
