@@ -86,6 +86,8 @@ public enum ErrorCode {
   TUNNEL_TARGET_UNREACHABLE(502, true),
   /** The peer broke the tunnel protocol (more data than the window, a malformed frame). */
   TUNNEL_PROTOCOL_ERROR(400, false),
+  /** The operator's end of a tunnel went away before the device's end was done. */
+  TUNNEL_CLOSED(409, false),
   /** The device's connection to the controller ended while the stream was open. */
   DEVICE_DISCONNECTED(503, true),
   UNAVAILABLE(503, true),

@@ -55,11 +55,7 @@ public final class TunnelService implements TunnelMux.Acceptor {
     } catch (Exception e) {
       s.reset(ErrorCode.INTERNAL, "the device's " + s.kind() + " tunnel failed: " + e);
     } finally {
-      try {
-        s.input().close();
-      } catch (java.io.IOException e) {
-        // closing a stream's input only drops what was not read
-      }
+      s.closeInput();
     }
     TunnelStream.Ended end = s.ended().getNow(null);
     if (end != null && !end.clean()) {

@@ -57,6 +57,9 @@ public final class Permissions {
                   "users:write",
                   "tunnels:kubectl",
                   "tunnels:shell",
+                  "tunnels:port-forward",
+                  "tunnels:files",
+                  "sessions:read",
                   "info:read",
                   "account:read",
                   "account:write")));
@@ -97,6 +100,9 @@ public final class Permissions {
           Map.entry("POST /api/v1/devices/{id}/attestation/pin", "trust:write"),
           Map.entry("POST /api/v1/catalog/apps/{name}/versions/{version}/preview", "apps:read"),
           Map.entry("POST /api/v1/secrets/master-key/rotate", "keys:write"),
+          Map.entry("GET /api/v1/devices/{id}/kubeconfig", "tunnels:kubectl"),
+          Map.entry("GET /api/v1/clusters/{name}/kubeconfig", "tunnels:kubectl"),
+          Map.entry("GET /api/v1/devices/{id}/port-forward", "tunnels:port-forward"),
           // Verifying the audit log reads it; it changes nothing.
           Map.entry("POST /api/v1/audit/verify", "audit:read"));
 

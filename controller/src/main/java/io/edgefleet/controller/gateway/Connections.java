@@ -2,7 +2,9 @@ package io.edgefleet.controller.gateway;
 
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.tunnel.TunnelMux;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -44,9 +46,9 @@ public final class Connections {
    * (DEVICE_DISCONNECTED, "link lost: ...") when that connection does, also when a newer one
    * replaces it.
    */
-  public java.util.Optional<io.edgefleet.protocol.tunnel.TunnelMux> tunnels(String deviceId) {
+  public Optional<TunnelMux> tunnels(String deviceId) {
     AgentConnection c = connections.get(deviceId);
-    return c == null ? java.util.Optional.empty() : java.util.Optional.of(c.tunnels());
+    return c == null ? Optional.empty() : Optional.of(c.tunnels());
   }
 
   public int count() {

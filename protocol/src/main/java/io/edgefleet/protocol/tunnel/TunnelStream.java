@@ -110,6 +110,19 @@ public final class TunnelStream {
     return output;
   }
 
+  /** Sends FIN once what was written left (the same as closing {@link #output()}). */
+  public void closeOutput() {
+    mux.fin(this);
+  }
+
+  /**
+   * Drops what arrives from now on, crediting it so the peer is never stuck (the same as closing
+   * {@link #input()}).
+   */
+  public void closeInput() {
+    mux.closeInput(this);
+  }
+
   /**
    * Where CONTROL messages of the peer go (called on the link's thread, must not block); messages
    * that came before are handed over at once.
