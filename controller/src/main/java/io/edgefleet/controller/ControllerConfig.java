@@ -6,6 +6,7 @@ import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
+import io.edgefleet.controller.sso.OidcOptions;
 import io.edgefleet.controller.trust.TrustOptions;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +32,7 @@ import java.util.Optional;
  * @param trust how devices with a TPM are enrolled and attested
  * @param maxArtifactBytes the largest artifact (a K3s binary) an operator may push
  * @param audit how the audit log is checkpointed and streamed to a SIEM
+ * @param oidc single sign-on with an OpenID Connect provider; empty when off
  */
 public record ControllerConfig(
     Path dataDir,
@@ -53,7 +55,8 @@ public record ControllerConfig(
     EventLimits events,
     TrustOptions trust,
     long maxArtifactBytes,
-    AuditOptions audit) {
+    AuditOptions audit,
+    Optional<OidcOptions> oidc) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -104,7 +107,8 @@ public record ControllerConfig(
         EventLimits.defaults(),
         TrustOptions.defaults(),
         Artifacts.DEFAULT_MAX_BYTES,
-        AuditOptions.defaults());
+        AuditOptions.defaults(),
+        Optional.empty());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -197,6 +201,11 @@ public record ControllerConfig(
     return with(b -> b.audit = options);
   }
 
+  /** Single sign-on with this OpenID Connect provider; empty turns it off. */
+  public ControllerConfig withOidc(Optional<OidcOptions> options) {
+    return with(b -> b.oidc = options);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -227,6 +236,7 @@ public record ControllerConfig(
     TrustOptions trust;
     long maxArtifactBytes;
     AuditOptions audit;
+    Optional<OidcOptions> oidc;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -250,6 +260,7 @@ public record ControllerConfig(
       trust = c.trust;
       maxArtifactBytes = c.maxArtifactBytes;
       audit = c.audit;
+      oidc = c.oidc;
     }
 
     ControllerConfig build() {
@@ -274,7 +285,8 @@ public record ControllerConfig(
           events,
           trust,
           maxArtifactBytes,
-          audit);
+          audit,
+          oidc);
     }
   }
 }
