@@ -20,12 +20,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * A real OpenID Connect provider (Spring Authorization Server, module {@code testkit-oidc}) run as a
- * child JVM on a loopback port, with these users and public clients.
+ * A real OpenID Connect provider (Spring Authorization Server, module {@code testkit-oidc}) run as
+ * a child JVM on a loopback port, with these users and public clients.
  */
 final class OidcTestProvider implements AutoCloseable {
   private final Process process;
@@ -78,11 +77,7 @@ final class OidcTestProvider implements AutoCloseable {
     Path log = dir.resolve("oidc-provider.log");
     Process p;
     try {
-      p =
-          new ProcessBuilder(cmd)
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
+      p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -96,8 +91,7 @@ final class OidcTestProvider implements AutoCloseable {
           .until(
               () -> {
                 if (!p.isAlive()) {
-                  throw new AssertionError(
-                      "the OIDC provider exited: " + Files.readString(log));
+                  throw new AssertionError("the OIDC provider exited: " + Files.readString(log));
                 }
                 return http.send(
                             HttpRequest.newBuilder(
@@ -125,7 +119,9 @@ final class OidcTestProvider implements AutoCloseable {
     String own;
     String text = url.toString();
     if (text.startsWith("jar:file:")) {
-      own = URLDecoder.decode(text.substring("jar:file:".length(), text.indexOf("!/")), StandardCharsets.UTF_8);
+      own =
+          URLDecoder.decode(
+              text.substring("jar:file:".length(), text.indexOf("!/")), StandardCharsets.UTF_8);
     } else {
       own =
           URLDecoder.decode(
@@ -133,7 +129,9 @@ final class OidcTestProvider implements AutoCloseable {
               StandardCharsets.UTF_8);
     }
     try (InputStream in = url.openStream()) {
-      return own + java.io.File.pathSeparator + new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+      return own
+          + java.io.File.pathSeparator
+          + new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -182,9 +180,5 @@ final class OidcTestProvider implements AutoCloseable {
       Thread.currentThread().interrupt();
       process.destroyForcibly();
     }
-  }
-
-  static Map<String, String> unused() {
-    return Map.of();
   }
 }
