@@ -51,7 +51,7 @@ import picocli.CommandLine;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SsoIT {
-  @TempDir Path dir;
+  @TempDir static Path dir;
   final MovableClock clock = MovableClock.startingAt(Instant.now());
   OidcTestProvider provider;
   TestController c;
@@ -155,7 +155,7 @@ class SsoIT {
       assertThat(expires)
           .isBetween(clock.instant().plusSeconds(3500), clock.instant().plusSeconds(3700));
       assertThat(ids(alice.get("/api/v1/devices"))).containsExactlyInAnyOrder(euDevice, usDevice);
-      assertThat(alice.get("/api/v1/users").status()).isEqualTo(403);
+      assertThat(alice.post("/api/v1/users", Map.of("name", "mallory")).status()).isEqualTo(403);
     }
 
     // The same callback again (a replayed code and state) is refused: the state was used up.
@@ -197,7 +197,13 @@ class SsoIT {
     // The CLI shows where to go and which code to enter.
     await("the CLI shows the code")
         .atMost(Duration.ofSeconds(60))
-        .until(() -> err.toString().contains("(or open "), () -> cli.isDone() || true);
+        .until(
+            () -> {
+              if (cli.isDone()) {
+                throw new AssertionError("the CLI ended early: " + out + "\n" + err);
+              }
+              return err.toString().contains("(or open ");
+            });
     String shown = err.toString();
     String complete =
         shown.substring(
