@@ -59,6 +59,11 @@ class SsoIT {
   String euDevice;
   String usDevice;
 
+  /** The controller's configuration: SQLite here, PostgreSQL in a subclass. */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
+  }
+
   @BeforeAll
   void start() {
     int controllerPort = OidcTestProvider.freePort();
@@ -66,7 +71,7 @@ class SsoIT {
     String controllerUrl = "https://127.0.0.1:" + controllerPort;
     String issuer = "http://127.0.0.1:" + providerPort;
     ControllerConfig config =
-        TestController.config(dir.resolve("controller"))
+        config(dir.resolve("controller"))
             .withListen("127.0.0.1", controllerPort)
             .withAdvertiseUrl(controllerUrl)
             .withOidc(
