@@ -56,8 +56,19 @@ public final class SingleSignOn {
 
   private record Configured(OidcOptions options, OidcProvider provider, IdTokens tokens) {}
 
-  /** A console sign-in started: what its callback must match. */
-  private record Pending(String verifier, String nonce, long expiresAt) {}
+  /**
+   * A console sign-in started: what its callback must match.
+   *
+   * @param browser the value of the cookie set in the browser that started it: a callback with a
+   *     state started elsewhere (a link an attacker sends) is refused
+   */
+  private record Pending(String verifier, String nonce, String browser, long expiresAt) {}
+
+  /** The cookie that ties a sign-in to the browser that started it. */
+  public static final String COOKIE = "edgefleet_sso";
+
+  /** A started console sign-in: where to send the browser, and the cookie to set there. */
+  record Start(URI location, String cookie) {}
 
   /**
    * @param options the provider; empty when single sign-on is off
@@ -97,11 +108,6 @@ public final class SingleSignOn {
                     + " and --oidc-client-id, or sign in with an API token"));
   }
 
-  /** How many times the provider's signing keys were fetched (for tests and diagnostics). */
-  long keyFetches() {
-    return configured().provider().keyFetches();
-  }
-
   // --- what clients need to know --------------------------------------------------------------
 
   /** What a client needs to sign in: the provider, its endpoints and this controller's client. */
@@ -129,8 +135,8 @@ public final class SingleSignOn {
 
   // --- the console: authorization code with PKCE ----------------------------------------------
 
-  /** Starts a console sign-in: where to send the browser. */
-  URI login() {
+  /** Starts a console sign-in: where to send the browser, and the cookie that binds it. */
+  Start login() {
     Configured c = configured();
     OidcProvider.Metadata m = c.provider().metadata();
     long now = clock.millis();
@@ -145,7 +151,8 @@ public final class SingleSignOn {
     String state = random();
     String nonce = random();
     String verifier = random() + random();
-    pending.put(state, new Pending(verifier, nonce, now + STATE_LIFETIME.toMillis()));
+    String browser = random();
+    pending.put(state, new Pending(verifier, nonce, browser, now + STATE_LIFETIME.toMillis()));
     Map<String, String> q = new LinkedHashMap<>();
     q.put("response_type", "code");
     q.put("client_id", c.options().clientId());
@@ -156,7 +163,7 @@ public final class SingleSignOn {
     q.put("code_challenge", challenge(verifier));
     q.put("code_challenge_method", "S256");
     String base = m.authorizationEndpoint().toString();
-    return URI.create(base + (base.contains("?") ? "&" : "?") + form(q));
+    return new Start(URI.create(base + (base.contains("?") ? "&" : "?") + form(q)), browser);
   }
 
   private String redirectUri() {
@@ -167,12 +174,14 @@ public final class SingleSignOn {
    * Completes a console sign-in.
    *
    * @param error what the provider said instead of a code, if anything
+   * @param browser the browser's {@link #COOKIE}
    */
   AccessControl.SignedIn callback(
       Optional<String> code,
       Optional<String> state,
       Optional<String> error,
-      Optional<String> errorDescription) {
+      Optional<String> errorDescription,
+      Optional<String> browser) {
     Configured c = configured();
     Pending p = state.map(pending::remove).orElse(null);
     if (error.isPresent()) {
@@ -188,6 +197,11 @@ public final class SingleSignOn {
           "this sign-in is unknown or took longer than "
               + STATE_LIFETIME.toMinutes()
               + " minutes: start again");
+    }
+    if (browser.isEmpty() || !MessageDigest.isEqual(bytes(p.browser()), bytes(browser.get()))) {
+      throw new ControllerException(
+          ErrorCode.SSO_LOGIN_FAILED,
+          "this sign-in was started in another browser: start it again here");
     }
     if (code.isEmpty() || code.get().isBlank() || code.get().length() > 4096) {
       throw new ControllerException(
@@ -337,6 +351,10 @@ public final class SingleSignOn {
   }
 
   // --- helpers --------------------------------------------------------------------------------
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
 
   private static String random() {
     byte[] b = new byte[32];

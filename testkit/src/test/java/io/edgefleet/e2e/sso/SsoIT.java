@@ -364,6 +364,23 @@ class SsoIT {
     Browser.Page forged =
         browser.get(URI.create(c.url() + "/api/v1/auth/oidc/callback?code=x&state=forged"));
     assertThat(forged.location().orElseThrow()).contains("sso_error=SSO_LOGIN_FAILED");
+
+    // Login cross-site request forgery: someone signs in at the provider in their own browser and
+    // sends the callback link to another person. The link's state is bound to the first browser
+    // by a cookie, so the second browser is not signed in as them.
+    Browser attacker = new Browser(c.caFingerprint());
+    Browser.Page atCallback =
+        attacker.signIn(
+            URI.create(c.url() + "/api/v1/auth/oidc/login"),
+            "alice",
+            "alice-pw",
+            u -> u.getPath().equals("/api/v1/auth/oidc/callback"));
+    URI link = atCallback.uri().resolve(atCallback.location().orElseThrow());
+    Browser victim = new Browser(c.caFingerprint());
+    Map<String, String> refused =
+        Browser.params(victim.get(link).location().orElseThrow().substring(2));
+    assertThat(refused).containsEntry("sso_error", "SSO_LOGIN_FAILED").doesNotContainKey("token");
+    assertThat(refused.get("message")).contains("another browser");
   }
 
   // --- helpers --------------------------------------------------------------------------------
