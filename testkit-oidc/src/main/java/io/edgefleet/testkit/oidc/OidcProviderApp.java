@@ -78,7 +78,8 @@ import org.springframework.web.bind.annotation.RestController;
  *   <li>{@code server.port}, {@code oidc.issuer}
  *   <li>{@code oidc.users}: {@code name:password:group1|group2;...}
  *   <li>{@code oidc.clients}: {@code id:redirect-uri;...} public clients (PKCE), every grant; an
- *       empty redirect URI for a device-only client
+ *       empty redirect URI for a device-only client; {@code id!secret:redirect-uri} for a
+ *       confidential client (HTTP basic authentication, and PKCE too)
  * </ul>
  *
  * <p>{@code POST /test/rotate-key} replaces the signing key by a new one with a new key id.
@@ -175,10 +176,18 @@ public class OidcProviderApp {
       int colon = spec.indexOf(':');
       String id = colon < 0 ? spec : spec.substring(0, colon);
       String redirect = colon < 0 ? "" : spec.substring(colon + 1);
+      String secret = null;
+      if (id.contains("!")) {
+        secret = id.substring(id.indexOf('!') + 1);
+        id = id.substring(0, id.indexOf('!'));
+      }
       RegisteredClient.Builder b =
           RegisteredClient.withId(UUID.randomUUID().toString())
               .clientId(id)
-              .clientAuthenticationMethod(ClientAuthenticationMethod.NONE)
+              .clientAuthenticationMethod(
+                  secret == null
+                      ? ClientAuthenticationMethod.NONE
+                      : ClientAuthenticationMethod.CLIENT_SECRET_BASIC)
               .authorizationGrantType(AuthorizationGrantType.AUTHORIZATION_CODE)
               .authorizationGrantType(AuthorizationGrantType.DEVICE_CODE)
               .authorizationGrantType(AuthorizationGrantType.REFRESH_TOKEN)
@@ -190,6 +199,9 @@ public class OidcProviderApp {
                       .requireProofKey(true)
                       .requireAuthorizationConsent(false)
                       .build());
+      if (secret != null) {
+        b.clientSecret("{noop}" + secret);
+      }
       if (!redirect.isBlank()) {
         b.redirectUri(redirect);
       } else {

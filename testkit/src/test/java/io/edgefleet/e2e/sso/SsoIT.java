@@ -58,6 +58,7 @@ class SsoIT {
   TestAgents agents;
   String euDevice;
   String usDevice;
+  int confidentialPort;
 
   /** The controller's configuration: SQLite here, PostgreSQL in a subclass. */
   ControllerConfig config(Path dataDir) {
@@ -68,6 +69,7 @@ class SsoIT {
   void start() {
     int controllerPort = OidcTestProvider.freePort();
     int providerPort = OidcTestProvider.freePort();
+    confidentialPort = OidcTestProvider.freePort();
     String controllerUrl = "https://127.0.0.1:" + controllerPort;
     String issuer = "http://127.0.0.1:" + providerPort;
     ControllerConfig config =
@@ -97,7 +99,10 @@ class SsoIT {
             List.of(
                 new OidcTestProvider.Client(
                     "edgefleet", controllerUrl + "/api/v1/auth/oidc/callback"),
-                new OidcTestProvider.Client("other-app", "")));
+                new OidcTestProvider.Client("other-app", ""),
+                new OidcTestProvider.Client(
+                    "confidential!s3cret-value",
+                    "https://127.0.0.1:" + confidentialPort + "/api/v1/auth/oidc/callback")));
     agents = new TestAgents(dir.resolve("agents"));
     euDevice = enroll("eu-1", "eu");
     usDevice = enroll("us-1", "us");
@@ -381,6 +386,54 @@ class SsoIT {
         Browser.params(victim.get(link).location().orElseThrow().substring(2));
     assertThat(refused).containsEntry("sso_error", "SSO_LOGIN_FAILED").doesNotContainKey("token");
     assertThat(refused.get("message")).contains("another browser");
+  }
+
+  @Test
+  @Order(7)
+  void aConfidentialClientExchangesTheCodeWithItsSecret() throws Exception {
+    Path secret = dir.resolve("client-secret");
+    Files.writeString(secret, "s3cret-value\n");
+    Map<String, String> signedIn = confidentialSignIn(Files.readString(secret).strip());
+    assertThat(signedIn).as(signedIn.toString()).containsKey("token");
+    assertThat(signedIn.get("roles")).isEqualTo("[\"viewer\"]");
+    // With a wrong secret the provider refuses the code, and the console is told.
+    Map<String, String> refused = confidentialSignIn("wrong-secret");
+    assertThat(refused).containsEntry("sso_error", "SSO_LOGIN_FAILED").doesNotContainKey("token");
+    assertThat(refused.get("message")).contains("invalid_client");
+  }
+
+  /** A console sign-in as alice through a controller with the confidential client. */
+  private Map<String, String> confidentialSignIn(String clientSecret) {
+    String url = "https://127.0.0.1:" + confidentialPort;
+    ControllerConfig config =
+        TestController.config(dir.resolve("confidential-" + clientSecret))
+            .withListen("127.0.0.1", confidentialPort)
+            .withAdvertiseUrl(url)
+            .withOidc(
+                Optional.of(
+                    OidcOptions.of(
+                        provider.issuer(),
+                        "confidential",
+                        Optional.of(clientSecret),
+                        List.of(GroupRole.parse("staff=viewer")))));
+    try (TestController other = TestController.start(config)) {
+      Browser browser = new Browser(other.caFingerprint());
+      Browser.Page end =
+          browser.signIn(
+              URI.create(url + "/api/v1/auth/oidc/login"),
+              "alice",
+              "alice-pw",
+              u -> u.getRawFragment() != null);
+      Map<String, String> fragment =
+          new LinkedHashMap<>(Browser.params(end.location().orElseThrow().substring(2)));
+      if (fragment.containsKey("token")) {
+        try (AdminClient alice =
+            new AdminClient(url, fragment.get("token"), other.caFingerprint())) {
+          fragment.put("roles", alice.get("/api/v1/whoami").body().path("roles").toString());
+        }
+      }
+      return fragment;
+    }
   }
 
   // --- helpers --------------------------------------------------------------------------------
