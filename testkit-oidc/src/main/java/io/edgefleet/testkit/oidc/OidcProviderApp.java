@@ -92,6 +92,24 @@ import org.springframework.web.bind.annotation.RestController;
 public class OidcProviderApp {
 
   public static void main(String[] args) {
+    if (java.util.Arrays.asList(args).contains("--oidc.exit-with-parent=true")) {
+      // Started by a test: end when the test's JVM does (its end closes our standard input).
+      Thread watch =
+          new Thread(
+              () -> {
+                try {
+                  while (System.in.read() != -1) {
+                    // nothing is sent
+                  }
+                } catch (java.io.IOException e) {
+                  // the parent is gone
+                }
+                System.exit(0);
+              },
+              "parent-watch");
+      watch.setDaemon(true);
+      watch.start();
+    }
     SpringApplication.run(OidcProviderApp.class, args);
   }
 

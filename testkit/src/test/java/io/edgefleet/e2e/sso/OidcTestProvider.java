@@ -64,6 +64,7 @@ final class OidcTestProvider implements AutoCloseable {
     cmd.add("--server.port=" + port);
     cmd.add("--server.address=127.0.0.1");
     cmd.add("--oidc.issuer=" + issuer);
+    cmd.add("--oidc.exit-with-parent=true");
     cmd.add(
         "--oidc.users="
             + users.stream()
