@@ -29,3 +29,15 @@ export function takeTokenFromFragment(): boolean {
   history.replaceState(history.state, '', location.pathname + location.search);
   return true;
 }
+
+/**
+ * A refused single sign-on comes back as `#sso_error=<CODE>&message=<text>`: the message, once, with
+ * the fragment removed.
+ */
+export function takeSsoErrorFromFragment(): string | null {
+  const m = /(?:^#|&)sso_error=([^&]+)(?:&message=([^&]*))?/.exec(location.hash);
+  if (!m) return null;
+  history.replaceState(history.state, '', location.pathname + location.search);
+  const message = m[2] ? decodeURIComponent(m[2].replace(/\+/g, ' ')) : '';
+  return `Single sign-on failed (${decodeURIComponent(m[1])})${message ? `: ${message}` : '.'}`;
+}

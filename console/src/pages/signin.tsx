@@ -1,7 +1,7 @@
 // Sign in with the controller's admin token (the controller prints a one-click link with #token=).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, takeSignInMessage } from '../api';
-import { setToken, clearToken } from '../auth';
+import { setToken, clearToken, takeSsoErrorFromFragment } from '../auth';
 import { ErrorBanner, useTitle } from '../components';
 import { navigate, safeNext, useLocation } from '../router';
 
@@ -10,8 +10,16 @@ export function SignInPage() {
   const loc = useLocation();
   const [value, setValue] = useState('');
   const [message] = useState(takeSignInMessage);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(takeSsoErrorFromFragment);
   const [busy, setBusy] = useState(false);
+  const [sso, setSso] = useState(false);
+
+  // The single sign-on button shows only when the controller has a provider configured.
+  useEffect(() => {
+    fetch('/api/v1/auth/oidc/config')
+      .then((res) => setSso(res.ok))
+      .catch(() => setSso(false));
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -46,6 +54,13 @@ export function SignInPage() {
       <p class="muted">Sign in with the controller's admin token.</p>
       {message ? <p class="notice" role="status">{message}</p> : null}
       <ErrorBanner error={error} />
+      {sso ? (
+        <p>
+          <a class="btn primary" href="/api/v1/auth/oidc/login" data-testid="signin-sso">
+            Sign in with SSO
+          </a>
+        </p>
+      ) : null}
       <form onSubmit={submit}>
         <label for="token">Admin token</label>
         <input

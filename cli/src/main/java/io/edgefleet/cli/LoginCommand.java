@@ -32,7 +32,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Store an API token for the controller in the CLI config file, after checking it.",
       "Without --token the token is read from standard input (one line), so it stays out of the"
-          + " shell history. --server and --ca-fingerprint default to the config file's."
+          + " shell history. --server and --ca-fingerprint default to the config file's.",
+      "With --sso, sign in through the controller's identity provider instead: open the URL"
+          + " shown, enter the code, and the token given for the sign-in is stored."
     })
 final class LoginCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -48,6 +50,12 @@ final class LoginCommand implements Callable<Integer> {
       paramLabel = "TOKEN",
       description = "The API token; read from standard input when absent.")
   String token;
+
+  @Option(
+      names = "--sso",
+      description =
+          "Single sign-on: sign in at the controller's OpenID Connect provider (device code flow).")
+  boolean sso;
 
   @Option(
       names = "--ca-fingerprint",
@@ -97,10 +105,21 @@ final class LoginCommand implements Callable<Integer> {
         throw CliException.usage(
             "no controller to log in to: pass --server https://HOST:PORT (and --ca-fingerprint)");
       }
-      String secret = token != null ? token.strip() : readToken(err);
+      if (sso && token != null) {
+        throw CliException.usage("--sso and --token exclude each other: give one");
+      }
       ConnectionOptions options = new ConnectionOptions();
       options.server = url;
       options.caFingerprint = fingerprint;
+      String secret;
+      if (sso) {
+        // The controller's SSO routes need no token: the sign-in is how one is got.
+        Connection anonymous =
+            options.resolve(Optional.of("-"), Map.of(), caller.home().resolve(".no-config"));
+        secret = new SsoLogin().run(anonymous, err).token();
+      } else {
+        secret = token != null ? token.strip() : readToken(err);
+      }
       // Flags only: the config file being written is not read again here.
       Connection connection =
           options.resolve(Optional.of(secret), Map.of(), caller.home().resolve(".no-config"));

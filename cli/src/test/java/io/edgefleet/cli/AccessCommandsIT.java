@@ -123,6 +123,38 @@ class AccessCommandsIT {
   }
 
   @Test
+  void loginWithSsoSaysWhenTheControllerHasNoProvider() {
+    Path config = dir.resolve("home/.edgefleet/sso-config.json");
+    Cli.Result off =
+        Cli.run(
+            "login",
+            "--sso",
+            "--server",
+            controller.url(),
+            "--ca-fingerprint",
+            controller.pki().caFingerprint(),
+            "--config",
+            config.toString());
+    assertThat(off.exitCode()).isEqualTo(1);
+    assertThat(off.err()).contains("single sign-on is not configured on this controller");
+    assertThat(config).doesNotExist();
+    Cli.Result both =
+        Cli.run(
+            "login",
+            "--sso",
+            "--token",
+            "eft_x",
+            "--server",
+            controller.url(),
+            "--ca-fingerprint",
+            controller.pki().caFingerprint(),
+            "--config",
+            config.toString());
+    assertThat(both.exitCode()).isEqualTo(2);
+    assertThat(both.err()).contains("--sso and --token exclude each other");
+  }
+
+  @Test
   void rolesAndTokensAreListedAsTablesAndJson() throws Exception {
     Cli.Result bad = admin("roles", "create", "odd", "--permission", "fly:up");
     assertThat(bad.exitCode()).isEqualTo(1);

@@ -89,6 +89,8 @@ import io.edgefleet.controller.secrets.SecretDelivery;
 import io.edgefleet.controller.secrets.SecretDeliveryPolicy;
 import io.edgefleet.controller.secrets.SecretRoutes;
 import io.edgefleet.controller.secrets.Secrets;
+import io.edgefleet.controller.sso.SingleSignOn;
+import io.edgefleet.controller.sso.SsoRoutes;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.stream.FleetChanges;
@@ -662,6 +664,8 @@ public final class Controller implements AutoCloseable {
                   new AuditRoutes(audit, auditVerifier, clock),
                   new AccessRoutes(access),
                   new TunnelRoutes(tunnels, kube),
+                  new SsoRoutes(
+                      new SingleSignOn(config.oidc(), jdbi, clock, audit, access, advertised::get)),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
                   new ClusterRoutes(

@@ -5,6 +5,7 @@ import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
+import io.edgefleet.controller.sso.OidcOptions;
 import io.edgefleet.controller.trust.TrustOptions;
 import io.edgefleet.protocol.Durations;
 import java.net.URI;
@@ -14,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -195,6 +197,50 @@ public final class ControllerCommand implements Callable<Integer> {
               + " could remove unseen.")
   String auditCheckpointInterval = "10m";
 
+  @Option(
+      names = "--oidc-issuer",
+      paramLabel = "URL",
+      description =
+          "Single sign-on: the OpenID Connect provider's issuer URL, exactly as its tokens name it"
+              + " (https://; http:// only on this machine). Needs --oidc-client-id.")
+  String oidcIssuer;
+
+  @Option(
+      names = "--oidc-client-id",
+      paramLabel = "ID",
+      description = "Single sign-on: this controller's client id at the provider.")
+  String oidcClientId;
+
+  @Option(
+      names = "--oidc-client-secret-file",
+      paramLabel = "FILE",
+      description =
+          "Single sign-on: a file holding the client secret of a confidential client. Without it"
+              + " the client is public and proves the code exchange with PKCE.")
+  Path oidcClientSecretFile;
+
+  @Option(
+      names = "--oidc-groups-claim",
+      paramLabel = "CLAIM",
+      description =
+          "Single sign-on: the ID token claim listing the person's groups (default: groups).")
+  String oidcGroupsClaim = OidcOptions.DEFAULT_GROUPS_CLAIM;
+
+  @Option(
+      names = "--oidc-group-role",
+      paramLabel = "GROUP=ROLE[@PROJECT]",
+      description =
+          "Single sign-on: members of GROUP get ROLE, over the fleet or within PROJECT;"
+              + " repeatable. A person none of whose groups is mapped is refused.")
+  List<String> oidcGroupRoles = new ArrayList<>();
+
+  @Option(
+      names = "--oidc-token-lifetime",
+      paramLabel = "DURATION",
+      description =
+          "Single sign-on: how long the token given at a sign-in lives (default: 12h; 1m to 30d).")
+  String oidcTokenLifetime = "12h";
+
   /** Runs only the controller role, e.g. as a child process in tests. */
   public static void main(String[] args) {
     System.exit(new picocli.CommandLine(new ControllerCommand()).execute(args));
@@ -358,7 +404,52 @@ public final class ControllerCommand implements Callable<Integer> {
         .withEvents(events)
         .withTrust(trustOptions())
         .withMaxArtifactBytes(maxArtifactBytes)
-        .withAudit(auditOptions());
+        .withAudit(auditOptions())
+        .withOidc(oidcOptions());
+  }
+
+  private Optional<OidcOptions> oidcOptions() {
+    if (oidcIssuer == null && oidcClientId == null) {
+      if (oidcClientSecretFile != null || !oidcGroupRoles.isEmpty()) {
+        throw new IllegalArgumentException(
+            "--oidc-client-secret-file and --oidc-group-role need --oidc-issuer and"
+                + " --oidc-client-id");
+      }
+      return Optional.empty();
+    }
+    if (oidcIssuer == null || oidcClientId == null) {
+      throw new IllegalArgumentException(
+          "single sign-on needs both --oidc-issuer and --oidc-client-id");
+    }
+    Optional<String> secret = Optional.empty();
+    if (oidcClientSecretFile != null) {
+      try {
+        String text = Files.readString(oidcClientSecretFile).strip();
+        if (text.isEmpty() || text.length() > 1000) {
+          throw new IllegalArgumentException("the file must hold the secret: 1 to 1000 characters");
+        }
+        secret = Optional.of(text);
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "--oidc-client-secret-file " + oidcClientSecretFile + ": " + e.getMessage());
+      }
+    }
+    List<OidcOptions.GroupRole> mappings = new ArrayList<>();
+    for (String spec : oidcGroupRoles) {
+      try {
+        mappings.add(OidcOptions.GroupRole.parse(spec));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--oidc-group-role: " + e.getMessage());
+      }
+    }
+    try {
+      return Optional.of(
+          OidcOptions.of(oidcIssuer, oidcClientId, secret, mappings)
+              .withGroupsClaim(oidcGroupsClaim.strip())
+              .withTokenLifetime(Durations.parse(oidcTokenLifetime)));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--oidc-*: " + e.getMessage());
+    }
   }
 
   private AuditOptions auditOptions() {

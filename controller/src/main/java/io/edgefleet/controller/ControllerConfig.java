@@ -6,6 +6,7 @@ import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
+import io.edgefleet.controller.sso.OidcOptions;
 import io.edgefleet.controller.trust.TrustOptions;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +34,7 @@ import java.util.Optional;
  * @param audit how the audit log is checkpointed and streamed to a SIEM
  * @param kubePort the port of kubectl's TLS listener (on {@code listenHost}); 0 for any free port,
  *     -1 for none
+ * @param oidc single sign-on with an OpenID Connect provider; empty when off
  */
 public record ControllerConfig(
     Path dataDir,
@@ -56,7 +58,8 @@ public record ControllerConfig(
     TrustOptions trust,
     long maxArtifactBytes,
     AuditOptions audit,
-    int kubePort) {
+    int kubePort,
+    Optional<OidcOptions> oidc) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -111,7 +114,8 @@ public record ControllerConfig(
         TrustOptions.defaults(),
         Artifacts.DEFAULT_MAX_BYTES,
         AuditOptions.defaults(),
-        0);
+        0,
+        Optional.empty());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -212,6 +216,11 @@ public record ControllerConfig(
     return with(b -> b.kubePort = port);
   }
 
+  /** Single sign-on with this OpenID Connect provider; empty turns it off. */
+  public ControllerConfig withOidc(Optional<OidcOptions> options) {
+    return with(b -> b.oidc = options);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -243,6 +252,7 @@ public record ControllerConfig(
     long maxArtifactBytes;
     AuditOptions audit;
     int kubePort;
+    Optional<OidcOptions> oidc;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -267,6 +277,7 @@ public record ControllerConfig(
       maxArtifactBytes = c.maxArtifactBytes;
       audit = c.audit;
       kubePort = c.kubePort;
+      oidc = c.oidc;
     }
 
     ControllerConfig build() {
@@ -292,7 +303,8 @@ public record ControllerConfig(
           trust,
           maxArtifactBytes,
           audit,
-          kubePort);
+          kubePort,
+          oidc);
     }
   }
 }

@@ -5,9 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.events.EventLimits;
+import io.edgefleet.controller.sso.OidcOptions;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The controller's options become its config. */
@@ -53,6 +57,56 @@ class ControllerCommandTest {
     assertThat(told.checkpointInterval()).isEqualTo(Duration.ofMinutes(1));
     assertThat(told.webhook()).contains(URI.create("https://siem.example/in"));
     assertThat(told.syslog()).contains(new AuditOptions.SyslogTarget("siem.example", 514, true));
+  }
+
+  @Test
+  void singleSignOnIsOffUnlessAnIssuerAndClientAreGiven(@TempDir Path dir) throws Exception {
+    assertThat(parse().oidc()).isEmpty();
+    Path secret = dir.resolve("secret");
+    Files.writeString(secret, "s3cret\n");
+    OidcOptions o =
+        parse(
+                "--oidc-issuer",
+                "https://login.example.com/realms/ops",
+                "--oidc-client-id",
+                "edgefleet",
+                "--oidc-client-secret-file",
+                secret.toString(),
+                "--oidc-groups-claim",
+                "roles",
+                "--oidc-group-role",
+                "ops=operator",
+                "--oidc-group-role",
+                "eu=viewer@stores-eu",
+                "--oidc-token-lifetime",
+                "2h")
+            .oidc()
+            .orElseThrow();
+    assertThat(o.issuer()).isEqualTo(URI.create("https://login.example.com/realms/ops"));
+    assertThat(o.clientSecret()).contains("s3cret");
+    assertThat(o.groupsClaim()).isEqualTo("roles");
+    assertThat(o.groupRoles())
+        .extracting(Object::toString)
+        .containsExactly("ops=operator", "eu=viewer@stores-eu");
+    assertThat(o.tokenLifetime()).isEqualTo(Duration.ofHours(2));
+
+    assertThatThrownBy(() -> parse("--oidc-issuer", "https://login.example.com"))
+        .hasMessageContaining("--oidc-client-id");
+    assertThatThrownBy(
+            () -> parse("--oidc-issuer", "http://login.example.com", "--oidc-client-id", "c"))
+        .hasMessageContaining("https://");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "--oidc-issuer",
+                    "https://login.example.com",
+                    "--oidc-client-id",
+                    "c",
+                    "--oidc-group-role",
+                    "ops"))
+        .hasMessageContaining("--oidc-group-role");
+    assertThatThrownBy(() -> parse("--oidc-group-role", "ops=operator"))
+        .hasMessageContaining("need --oidc-issuer");
   }
 
   @Test

@@ -32,6 +32,7 @@ class TableOwnershipTest {
           Map.entry("access_role_bindings", "access"),
           Map.entry("access_tokens", "access"),
           Map.entry("access_projects", "access"),
+          Map.entry("sso_identities", "sso"),
           Map.entry("audit_log", "audit"),
           Map.entry("audit_chain", "audit"),
           Map.entry("audit_checkpoints", "audit"),

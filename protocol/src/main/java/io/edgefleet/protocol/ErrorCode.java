@@ -90,6 +90,16 @@ public enum ErrorCode {
   TUNNEL_CLOSED(409, false),
   /** The device's connection to the controller ended while the stream was open. */
   DEVICE_DISCONNECTED(503, true),
+  /** Single sign-on is not configured on this controller. */
+  SSO_NOT_CONFIGURED(404, false),
+  /** An identity provider's ID token was refused; the message says why. */
+  SSO_TOKEN_INVALID(401, false),
+  /** The person signed in, but none of their groups maps to a role. */
+  SSO_NO_ROLE(403, false),
+  /** A sign-in could not be completed (unknown or expired state, a refused code): start again. */
+  SSO_LOGIN_FAILED(400, false),
+  /** The identity provider could not be reached, or answered what is not OpenID Connect. */
+  SSO_PROVIDER_UNAVAILABLE(503, true),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

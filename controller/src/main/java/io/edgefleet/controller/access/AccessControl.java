@@ -1093,6 +1093,163 @@ public final class AccessControl implements Authenticator {
     reload();
   }
 
+  // --- sign-in through an identity provider ------------------------------------------------
+
+  /** How many tokens of sign-ins a user keeps; older ones are revoked at the next sign-in. */
+  static final int MAX_SIGN_IN_TOKENS = 5;
+
+  /**
+   * A person who signed in through an identity provider (single sign-on): their roles are replaced
+   * by these at every sign-in, and they get a new token.
+   *
+   * @param userId the user this identity signed in as before; empty, or no longer existing, for a
+   *     new user
+   * @param name the name wanted for a new user (made unique with a suffix when taken)
+   * @param roles roles over the whole fleet; unknown ones are left out and named in the audit entry
+   * @param projectRoles roles within projects; unknown projects and roles are left out likewise
+   * @param lifetime how long the new token lives
+   * @param source where the identity comes from, such as {@code oidc}
+   * @param detail more for the audit entry (issuer, subject, groups)
+   */
+  public record SignIn(
+      Optional<String> userId,
+      String name,
+      List<String> roles,
+      Map<String, List<String>> projectRoles,
+      Duration lifetime,
+      String source,
+      Map<String, Object> detail) {}
+
+  /** The outcome of a sign-in: who, with what roles, and the token (its secret shown once). */
+  public record SignedIn(
+      String userId,
+      String name,
+      List<String> roles,
+      Map<String, List<String>> projects,
+      String token,
+      Instant expiresAt) {}
+
+  /** Whether a role by this name exists (built in or custom). */
+  public boolean roleExists(String name) {
+    return snapshot.get().role(name).isPresent();
+  }
+
+  /** Whether a project by this name exists. */
+  public boolean projectExists(String name) {
+    return snapshot.get().projects().containsKey(name);
+  }
+
+  /**
+   * Signs a person in: creates the user at the first sign-in, replaces their role bindings, revokes
+   * their older sign-in tokens beyond {@link #MAX_SIGN_IN_TOKENS} and issues a new one.
+   */
+  public SignedIn signIn(SignIn req) {
+    Snapshot s = current();
+    List<String> roles = new ArrayList<>();
+    List<String> ignored = new ArrayList<>();
+    for (String r : new LinkedHashSet<>(req.roles())) {
+      (s.role(r).isPresent() ? roles : ignored).add(r);
+    }
+    Map<String, List<String>> projectRoles = new java.util.TreeMap<>();
+    req.projectRoles()
+        .forEach(
+            (project, names) -> {
+              for (String r : new LinkedHashSet<>(names)) {
+                if (s.projects().containsKey(project) && s.role(r).isPresent()) {
+                  projectRoles.computeIfAbsent(project, k -> new ArrayList<>()).add(r);
+                } else {
+                  ignored.add(r + "@" + project);
+                }
+              }
+            });
+    UserRow existing = req.userId().map(id -> s.usersById().get(id)).orElse(null);
+    String name = existing != null ? existing.name() : freeName(s, req.name());
+    String userId = existing != null ? existing.id() : Ids.next("usr");
+    String secret = Ids.secret("eft");
+    long now = clock.millis();
+    long expiresAt = now + req.lifetime().toMillis();
+    jdbi.useTransaction(
+        h -> {
+          if (existing == null) {
+            h.createUpdate(
+                    "INSERT INTO access_users (id, name, kind, description, created_at,"
+                        + " created_by) VALUES (:id, :name, 'user', :description, :now, :by)")
+                .bind("id", userId)
+                .bind("name", name)
+                .bind("description", "Signs in with single sign-on (" + req.source() + ")")
+                .bind("now", now)
+                .bind("by", req.source())
+                .execute();
+          }
+          h.createUpdate("DELETE FROM access_role_bindings WHERE user_id = :id")
+              .bind("id", userId)
+              .execute();
+          bind(h, userId, roles, "", now);
+          projectRoles.forEach((project, r) -> bind(h, userId, r, project, now));
+          List<String> older =
+              h.createQuery(
+                      "SELECT id FROM access_tokens WHERE user_id = :id AND name LIKE 'sign-in-%'"
+                          + " ORDER BY created_at DESC, id DESC")
+                  .bind("id", userId)
+                  .mapTo(String.class)
+                  .list();
+          for (String old :
+              older.subList(Math.min(older.size(), MAX_SIGN_IN_TOKENS - 1), older.size())) {
+            h.createUpdate("DELETE FROM access_tokens WHERE id = :id").bind("id", old).execute();
+            lastUsedWritten.remove(old);
+          }
+          String tokenId = Ids.next("tok");
+          h.createUpdate(
+                  "INSERT INTO access_tokens (id, user_id, name, token_hash, scopes, expires_at,"
+                      + " created_at, created_by) VALUES (:id, :user, :name, :hash, NULL,"
+                      + " :expires, :now, :by)")
+              .bind("id", tokenId)
+              .bind("user", userId)
+              .bind("name", "sign-in-" + tokenId)
+              .bind("hash", Tokens.hash(secret))
+              .bind("expires", expiresAt)
+              .bind("now", now)
+              .bind("by", req.source())
+              .execute();
+          Map<String, Object> detail = new LinkedHashMap<>(req.detail());
+          detail.put("source", req.source());
+          detail.put("created", existing == null);
+          detail.put("roles", roles);
+          detail.put("projects", projectRoles);
+          if (!ignored.isEmpty()) {
+            detail.put("ignored", ignored);
+          }
+          detail.put("token", tokenId);
+          detail.put("expiresAt", Instant.ofEpochMilli(expiresAt));
+          audit.record(h, name, "user.sign-in", name, detail);
+        });
+    reload();
+    return new SignedIn(
+        userId,
+        name,
+        List.copyOf(roles),
+        Map.copyOf(projectRoles),
+        secret,
+        Instant.ofEpochMilli(expiresAt));
+  }
+
+  /** A valid user name from what a provider said, unique among users. */
+  private static String freeName(Snapshot s, String wanted) {
+    String base = wanted == null ? "" : wanted.strip().toLowerCase(Locale.ROOT);
+    base = base.replaceAll("[^a-z0-9._@-]", "-").replaceAll("^[^a-z0-9]+|[^a-z0-9]+$", "");
+    if (base.length() > 58) {
+      base = base.substring(0, 58).replaceAll("[^a-z0-9]+$", "");
+    }
+    if (base.isEmpty()) {
+      base = "user";
+    }
+    String name = base;
+    for (int n = 2; s.usersByName().containsKey(name); n++) {
+      name = base + "-" + n;
+    }
+    return Roles.name("user", name);
+  }
+
   private static void requireUsers(Caller caller, String verb) {
     String needed = "users:" + verb;
     if (!caller.principal().allows(needed)) {

@@ -157,7 +157,13 @@ class OpenApiContractTest {
         .filteredOn(r -> r.access() == Router.Access.OPEN)
         .extracting(Router.Route::template)
         .containsExactlyInAnyOrder(
-            "/healthz", "/device/v1/enrollments", "/api/v1/hooks/git/{name}");
+            "/healthz",
+            "/device/v1/enrollments",
+            "/api/v1/hooks/git/{name}",
+            "/api/v1/auth/oidc/config",
+            "/api/v1/auth/oidc/login",
+            "/api/v1/auth/oidc/callback",
+            "/api/v1/auth/oidc/token");
     assertThat(router.routes())
         .filteredOn(r -> r.access() == Router.Access.DEVICE)
         .extracting(Router.Route::template)
