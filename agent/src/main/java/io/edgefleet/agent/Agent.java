@@ -572,7 +572,11 @@ public final class Agent implements AutoCloseable {
             scheduler,
             clock,
             random,
-            new AgentMessage.Hello(Facts.AGENT_VERSION, bootId, sync.held()));
+            new AgentMessage.Hello(
+                Facts.AGENT_VERSION,
+                bootId,
+                sync.held(),
+                options.remoteAccess().stream().sorted().toList()));
     link = l;
     transfers
         .client()

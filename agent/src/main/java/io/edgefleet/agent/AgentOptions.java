@@ -23,6 +23,8 @@ import java.util.function.Consumer;
  * @param nodeIp the address the K3s node advertises; empty: the local address of the connection to
  *     the controller
  * @param k3sKubeconfig where a K3s server the agent runs writes its admin kubeconfig
+ * @param remoteAccess the remote-access stream kinds this device's own configuration allows ({@code
+ *     shell}, {@code file}); none unless the device's owner turns them on
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -39,7 +41,48 @@ public record AgentOptions(
     Optional<Path> tpmEventLog,
     Path k3sDataDir,
     Optional<String> nodeIp,
-    Path k3sKubeconfig) {
+    Path k3sKubeconfig,
+    java.util.Set<String> remoteAccess) {
+
+  public AgentOptions {
+    remoteAccess = remoteAccess == null ? java.util.Set.of() : java.util.Set.copyOf(remoteAccess);
+  }
+
+  /** Options that allow no remote shell or file copy. */
+  public AgentOptions(
+      Path bootstrapFile,
+      Path stateDir,
+      Optional<String> serial,
+      Duration maxBackoff,
+      Duration refusedBackoff,
+      boolean showQr,
+      Duration reconcileInterval,
+      Duration stallTimeout,
+      Optional<String> name,
+      Duration clusterCheckInterval,
+      Optional<String> tpm,
+      Optional<Path> tpmEventLog,
+      Path k3sDataDir,
+      Optional<String> nodeIp,
+      Path k3sKubeconfig) {
+    this(
+        bootstrapFile,
+        stateDir,
+        serial,
+        maxBackoff,
+        refusedBackoff,
+        showQr,
+        reconcileInterval,
+        stallTimeout,
+        name,
+        clusterCheckInterval,
+        tpm,
+        tpmEventLog,
+        k3sDataDir,
+        nodeIp,
+        k3sKubeconfig,
+        java.util.Set.of());
+  }
 
   /** K3s's own default data directory. */
   public static final Path DEFAULT_K3S_DATA_DIR = Path.of("/var/lib/rancher/k3s");
@@ -169,6 +212,14 @@ public record AgentOptions(
     return with(c -> c.k3sKubeconfig = file);
   }
 
+  /**
+   * The remote-access stream kinds this device allows ({@code shell}, {@code file}): reported in
+   * every hello, and the only kinds the agent opens.
+   */
+  public AgentOptions withRemoteAccess(java.util.Set<String> kinds) {
+    return with(c -> c.remoteAccess = java.util.Set.copyOf(kinds));
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -188,7 +239,8 @@ public record AgentOptions(
         c.tpmEventLog,
         c.k3sDataDir,
         c.nodeIp,
-        c.k3sKubeconfig);
+        c.k3sKubeconfig,
+        c.remoteAccess);
   }
 
   /** The options a {@code withX} method may change. */
@@ -206,6 +258,7 @@ public record AgentOptions(
     Path k3sDataDir;
     Optional<String> nodeIp;
     Path k3sKubeconfig;
+    java.util.Set<String> remoteAccess;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -221,6 +274,7 @@ public record AgentOptions(
       k3sDataDir = o.k3sDataDir;
       nodeIp = o.nodeIp;
       k3sKubeconfig = o.k3sKubeconfig;
+      remoteAccess = o.remoteAccess;
     }
   }
 }
