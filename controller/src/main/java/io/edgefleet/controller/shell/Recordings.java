@@ -1,6 +1,7 @@
 package io.edgefleet.controller.shell;
 
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.ErrorCode;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -187,7 +188,7 @@ public final class Recordings {
         .orElseThrow(
             () ->
                 new ControllerException(
-                    io.edgefleet.protocol.ErrorCode.NOT_FOUND,
+                    ErrorCode.NOT_FOUND,
                     "session '"
                         + sessionId
                         + "' has no recording: only shell sessions are recorded (see `edgefleet"
