@@ -54,6 +54,8 @@ public final class CliCommands {
     commands.put("roles", AccessCommands.Roles::new);
     commands.put("projects", AccessCommands.Projects::new);
     commands.put("tokens", AccessCommands.TokensGroup::new);
+    commands.put("shell", ShellCommand::new);
+    commands.put("cp", CopyCommand::new);
     commands.put("completion", CompletionCommand::new);
     return commands;
   }
