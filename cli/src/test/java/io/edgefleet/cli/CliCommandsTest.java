@@ -51,6 +51,8 @@ class CliCommandsTest {
             "roles",
             "projects",
             "tokens",
+            "shell",
+            "cp",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
