@@ -3,8 +3,6 @@ package io.edgefleet.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
@@ -50,15 +48,14 @@ final class SessionsPlay extends TokenCommand {
 
   @Override
   void run(ControllerClient api) {
-    PrintStream terminal = System.out;
+    java.io.PrintWriter terminal = out();
     Player player = new Player(speed, idleLimit, noWait);
     api.stream(
         "/api/v1/sessions/" + ControllerClient.segment(id) + "/recording",
         line -> {
           String text = player.line(line);
           if (text != null) {
-            byte[] b = text.getBytes(StandardCharsets.UTF_8);
-            terminal.write(b, 0, b.length);
+            terminal.print(text);
             terminal.flush();
           }
           return true;
