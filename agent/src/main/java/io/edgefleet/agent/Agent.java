@@ -3,7 +3,14 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.reconcile.DriftEvents;
 import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.runtime.kubernetes.TlsAccess;
 import io.edgefleet.agent.secrets.SecretSync;
+import io.edgefleet.agent.shell.FileHandler;
+import io.edgefleet.agent.shell.ShellHandler;
+import io.edgefleet.agent.tunnel.KubeHandler;
+import io.edgefleet.agent.tunnel.StreamHandler;
+import io.edgefleet.agent.tunnel.TcpHandler;
+import io.edgefleet.agent.tunnel.TunnelService;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.Timeouts;
 import io.edgefleet.device.desiredstate.TrustedKeys;
@@ -14,6 +21,7 @@ import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
@@ -123,6 +131,7 @@ public final class Agent implements AutoCloseable {
   private final TrustGuard trust;
   private final Features features;
   private final KubernetesVersionReporter kubernetesVersion;
+  private final TunnelService tunnels;
 
   private volatile State state = State.STARTING;
   private volatile String deviceId;
@@ -150,6 +159,45 @@ public final class Agent implements AutoCloseable {
       Clock clock,
       PrintStream out,
       WorkloadRuntime runtime) {
+    this(options, scheduler, httpExecutor, random, clock, out, runtime, java.util.Map.of());
+  }
+
+  /**
+   * @param tunnelHandlers tunnel kinds this device offers besides {@code tcp} (port-forward to
+   *     itself and the hosts of {@link AgentOptions#tunnelHosts}) and {@code kube} (its Kubernetes
+   *     API server, as the kubeconfig of {@link AgentOptions#k3sKubeconfig} reaches it)
+   */
+  public Agent(
+      AgentOptions options,
+      ScheduledExecutorService scheduler,
+      Executor httpExecutor,
+      RandomGenerator random,
+      Clock clock,
+      PrintStream out,
+      WorkloadRuntime runtime,
+      java.util.Map<String, StreamHandler> tunnelHandlers) {
+    java.util.Map<String, StreamHandler> kinds = new java.util.HashMap<>();
+    kinds.put("tcp", new TcpHandler(options.tunnelHosts(), Timeouts.CONNECT));
+    kinds.put(
+        "kube",
+        new KubeHandler(
+            () -> {
+              TlsAccess.Api a = TlsAccess.kubeconfig(options.k3sKubeconfig());
+              return new KubeHandler.Api(a.server(), a.ssl(), a.token());
+            },
+            Timeouts.CONNECT));
+    // Shells and file copies: always offered, refused unless the device's configuration allows
+    // them, so the refusal names the option that turns them on.
+    kinds.put(
+        DeviceFacts.ALLOW_SHELL,
+        new ShellHandler(
+            options.remoteAccess().contains(DeviceFacts.ALLOW_SHELL),
+            ShellHandler.defaultShell(null)));
+    kinds.put(
+        DeviceFacts.ALLOW_FILE,
+        new FileHandler(options.remoteAccess().contains(DeviceFacts.ALLOW_FILE)));
+    kinds.putAll(tunnelHandlers);
+    this.tunnels = new TunnelService(kinds, out);
     this.options = options;
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
@@ -576,7 +624,8 @@ public final class Agent implements AutoCloseable {
                 Facts.AGENT_VERSION,
                 bootId,
                 sync.held(),
-                options.remoteAccess().stream().sorted().toList()));
+                options.remoteAccess().stream().sorted().toList()),
+            tunnels);
     link = l;
     transfers
         .client()

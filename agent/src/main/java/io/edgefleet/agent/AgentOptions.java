@@ -25,6 +25,8 @@ import java.util.function.Consumer;
  * @param k3sKubeconfig where a K3s server the agent runs writes its admin kubeconfig
  * @param remoteAccess the remote-access stream kinds this device's own configuration allows ({@code
  *     shell}, {@code file}); none unless the device's owner turns them on
+ * @param tunnelHosts the hosts besides the device itself (loopback) that a port-forward tunnel may
+ *     reach from the device; empty: only the device itself
  */
 public record AgentOptions(
     Path bootstrapFile,
@@ -42,9 +44,11 @@ public record AgentOptions(
     Path k3sDataDir,
     Optional<String> nodeIp,
     Path k3sKubeconfig,
+    java.util.List<String> tunnelHosts,
     java.util.Set<String> remoteAccess) {
 
   public AgentOptions {
+    tunnelHosts = java.util.List.copyOf(tunnelHosts);
     remoteAccess = remoteAccess == null ? java.util.Set.of() : java.util.Set.copyOf(remoteAccess);
   }
 
@@ -64,7 +68,8 @@ public record AgentOptions(
       Optional<Path> tpmEventLog,
       Path k3sDataDir,
       Optional<String> nodeIp,
-      Path k3sKubeconfig) {
+      Path k3sKubeconfig,
+      java.util.List<String> tunnelHosts) {
     this(
         bootstrapFile,
         stateDir,
@@ -81,6 +86,7 @@ public record AgentOptions(
         k3sDataDir,
         nodeIp,
         k3sKubeconfig,
+        tunnelHosts,
         java.util.Set.of());
   }
 
@@ -117,7 +123,8 @@ public record AgentOptions(
         Optional.empty(),
         DEFAULT_K3S_DATA_DIR,
         Optional.empty(),
-        DEFAULT_K3S_KUBECONFIG);
+        DEFAULT_K3S_KUBECONFIG,
+        java.util.List.of());
   }
 
   public static AgentOptions of(Path bootstrapFile, Path stateDir) {
@@ -213,8 +220,22 @@ public record AgentOptions(
   }
 
   /**
+   * The hosts a port-forward tunnel may reach besides the device itself: names or addresses as
+   * given, or {@code *} for any.
+   */
+  public AgentOptions withTunnelHosts(java.util.List<String> hosts) {
+    for (String h : hosts) {
+      if (h.isBlank() || h.length() > 253 || !h.matches("[*]|[A-Za-z0-9.:\\-]+")) {
+        throw new IllegalArgumentException(
+            "--tunnel-host takes a host name, an IP address or *, not '" + h + "'");
+      }
+    }
+    return with(c -> c.tunnelHosts = java.util.List.copyOf(hosts));
+  }
+
+  /**
    * The remote-access stream kinds this device allows ({@code shell}, {@code file}): reported in
-   * every hello, and the only kinds the agent opens.
+   * every hello; the agent's shell and file handlers refuse unless their kind is here.
    */
   public AgentOptions withRemoteAccess(java.util.Set<String> kinds) {
     return with(c -> c.remoteAccess = java.util.Set.copyOf(kinds));
@@ -240,6 +261,7 @@ public record AgentOptions(
         c.k3sDataDir,
         c.nodeIp,
         c.k3sKubeconfig,
+        c.tunnelHosts,
         c.remoteAccess);
   }
 
@@ -258,6 +280,7 @@ public record AgentOptions(
     Path k3sDataDir;
     Optional<String> nodeIp;
     Path k3sKubeconfig;
+    java.util.List<String> tunnelHosts;
     java.util.Set<String> remoteAccess;
 
     Copy(AgentOptions o) {
@@ -274,6 +297,7 @@ public record AgentOptions(
       k3sDataDir = o.k3sDataDir;
       nodeIp = o.nodeIp;
       k3sKubeconfig = o.k3sKubeconfig;
+      tunnelHosts = o.tunnelHosts;
       remoteAccess = o.remoteAccess;
     }
   }

@@ -12,7 +12,13 @@ import java.util.concurrent.TimeUnit;
  */
 final class WebSocketTransport implements WebSocket.Listener, ControllerLink.Transport {
   private final ControllerLink link;
+
+  /** The largest binary message taken (a tunnel frame is at most 16 KiB and 6 bytes). */
+  private static final int MAX_BINARY = 64 * 1024;
+
   private final StringBuilder partial = new StringBuilder();
+  private final java.io.ByteArrayOutputStream partialBinary = new java.io.ByteArrayOutputStream();
+  private boolean binaryTooLarge;
   private volatile WebSocket ws;
 
   WebSocketTransport(ControllerLink link) {
@@ -34,6 +40,29 @@ final class WebSocketTransport implements WebSocket.Listener, ControllerLink.Tra
       String text = partial.toString();
       partial.setLength(0);
       link.received(text);
+    }
+    webSocket.request(1);
+    return null;
+  }
+
+  @Override
+  public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+    link.heard();
+    if (!binaryTooLarge && partialBinary.size() + data.remaining() <= MAX_BINARY) {
+      byte[] b = new byte[data.remaining()];
+      data.get(b);
+      partialBinary.writeBytes(b);
+    } else {
+      binaryTooLarge = true; // Skipped to its end: no message of the protocol is that large.
+    }
+    if (last) {
+      byte[] message = partialBinary.toByteArray();
+      boolean skip = binaryTooLarge;
+      partialBinary.reset();
+      binaryTooLarge = false;
+      if (!skip) {
+        link.receivedBinary(ByteBuffer.wrap(message));
+      }
     }
     webSocket.request(1);
     return null;

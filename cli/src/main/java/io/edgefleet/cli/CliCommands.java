@@ -44,6 +44,9 @@ public final class CliCommands {
     commands.put("events", EventsCommand::new);
     commands.put("audit", AuditCommand::new);
     commands.put("logs", LogsCommand::new);
+    commands.put("kubeconfig", KubeconfigCommand::new);
+    commands.put("port-forward", PortForwardCommand::new);
+    commands.put("sessions", SessionsCommand::new);
     commands.put("signing-key", SigningKeyCommand::new);
     commands.put("secrets", SecretsCommand::new);
     commands.put("clusters", ClustersCommand::new);

@@ -151,6 +151,58 @@ final class ControllerClient implements AutoCloseable {
     }
   }
 
+  /** GETs a text answer (such as a kubeconfig's YAML). */
+  String getText(String path) {
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(connection.server() + path))
+            .timeout(REQUEST_TIMEOUT)
+            .header("Accept", "application/yaml, application/json")
+            .header("Authorization", "Bearer " + connection.token())
+            .GET()
+            .build();
+    HttpResponse<String> response;
+    try {
+      response = http.send(request, BodyHandlers.ofString(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw failure(e, connection);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliException.failed("interrupted while waiting for the controller");
+    }
+    if (response.statusCode() / 100 != 2) {
+      throw apiError(response.statusCode(), response.body());
+    }
+    return response.body();
+  }
+
+  /**
+   * Opens a WebSocket to an operator route ({@code wss://}, the API token as bearer token); a
+   * refusal before the upgrade becomes a {@link CliException} with the controller's message.
+   */
+  java.net.http.WebSocket webSocket(String path, java.net.http.WebSocket.Listener listener) {
+    URI uri = URI.create(connection.server().toString().replaceFirst("^https", "wss") + path);
+    try {
+      return http.newWebSocketBuilder()
+          .header("Authorization", "Bearer " + connection.token())
+          .connectTimeout(CONNECT_TIMEOUT)
+          .buildAsync(uri, listener)
+          .get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliException.failed("interrupted while connecting to the controller");
+    } catch (java.util.concurrent.ExecutionException e) {
+      Optional<java.net.http.WebSocketHandshakeException> refused =
+          cause(e, java.net.http.WebSocketHandshakeException.class);
+      if (refused.isPresent()) {
+        HttpResponse<?> r = refused.get().getResponse();
+        Object body = r.body();
+        throw apiError(r.statusCode(), body instanceof String b ? b : "");
+      }
+      throw failure(
+          e.getCause() instanceof IOException io ? io : new IOException(e.getCause()), connection);
+    }
+  }
+
   /** The answer's JSON; a {@link MissingNode} when the answer has no body (204). */
   private JsonNode send(String method, String path, Optional<JsonNode> body) {
     HttpRequest.Builder request =

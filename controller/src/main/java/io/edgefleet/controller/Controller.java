@@ -102,6 +102,9 @@ import io.edgefleet.controller.telemetry.TelemetryIngest;
 import io.edgefleet.controller.telemetry.TelemetryRoutes;
 import io.edgefleet.controller.trust.Trust;
 import io.edgefleet.controller.trust.TrustRoutes;
+import io.edgefleet.controller.tunnels.KubeProxy;
+import io.edgefleet.controller.tunnels.TunnelRoutes;
+import io.edgefleet.controller.tunnels.Tunnels;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
@@ -143,6 +146,12 @@ public final class Controller implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
   public static final String VERSION = ControllerVersion.CURRENT;
 
+  /** How long a tunnel stream may carry nothing before it is reset. */
+  static final Duration TUNNEL_IDLE_TIMEOUT = Duration.ofMinutes(30);
+
+  /** kubectl connections served at once. */
+  static final int KUBE_CONNECTIONS = 512;
+
   private final ControllerConfig config;
   private final Database database;
   private final ControllerPki pki;
@@ -150,6 +159,8 @@ public final class Controller implements AutoCloseable {
   private final DeviceService devices;
   private final Connections connections;
   private final AgentGateway gateway;
+  private final Tunnels tunnels;
+  private final KubeProxy kube;
   private final LogSessions logs;
   private final OnboardingTokens onboarding;
   private final DesiredStateEngine desired;
@@ -594,6 +605,60 @@ public final class Controller implements AutoCloseable {
               id -> desired.handOut(id).publicKeyPem(),
               trust.enrollments());
 
+      // Tunnels through the devices' own connections: sessions, port-forward, kubectl.
+      this.tunnels =
+          new Tunnels(
+              jdbi,
+              clock,
+              audit,
+              connections,
+              access,
+              TUNNEL_IDLE_TIMEOUT,
+              id -> {
+                try {
+                  devices.get(id);
+                  return true;
+                } catch (ControllerException e) {
+                  return false;
+                }
+              });
+      tunnels.recover();
+      this.kube =
+          config.kubePort() < 0
+              ? null
+              : new KubeProxy(
+                  config.listenHost(),
+                  config.kubePort(),
+                  pki.serverCertificate(),
+                  pki.serverKey(),
+                  pki.caCertificate(),
+                  tunnels,
+                  access,
+                  new KubeProxy.Directory() {
+                    @Override
+                    public boolean deviceExists(String deviceId) {
+                      return tunnels.deviceExists(deviceId);
+                    }
+
+                    @Override
+                    public Optional<List<String>> clusterServers(String cluster) {
+                      return jdbi.withHandle(
+                          h ->
+                              clusterStore
+                                  .byName(h, cluster)
+                                  .map(
+                                      c ->
+                                          clusterStore.members(h).stream()
+                                              .filter(m -> m.cluster().equals(cluster))
+                                              .filter(m -> "server".equals(m.member().role()))
+                                              .map(m -> m.member().deviceId())
+                                              .toList()));
+                    }
+                  },
+                  connections::isConnected,
+                  advertised::get,
+                  KUBE_CONNECTIONS);
+
       // A request flows from the listener through the router to the routes of one feature.
       Supplier<ApiRoutes.Info> info = () -> info(advertised.get());
       FleetSummaries fleet =
@@ -633,7 +698,8 @@ public final class Controller implements AutoCloseable {
                   new StreamRoutes(streams),
                   new AuditRoutes(audit, auditVerifier, clock),
                   new AccessRoutes(access),
-                  new ShellRoutes(shellPolicy, recordings),
+                  new TunnelRoutes(tunnels, kube),
+                  new ShellRoutes(shellPolicy, recordings, tunnels),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
                   new ClusterRoutes(
@@ -668,6 +734,9 @@ public final class Controller implements AutoCloseable {
               metrics::request,
               metrics::connectionLimited);
       http.start();
+      if (kube != null) {
+        kube.start();
+      }
       streams.start();
       this.url = config.advertiseUrl().orElseGet(() -> defaultUrl(config, http.port()));
       advertised.set(url);
@@ -692,6 +761,7 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
       scheduler.scheduleWithFixedDelay(this::tickAttestations, 1, 1, TimeUnit.SECONDS);
       scheduler.scheduleWithFixedDelay(this::checkpointAudit, 1, 1, TimeUnit.MINUTES);
+      scheduler.scheduleWithFixedDelay(tunnels::tick, 5, 5, TimeUnit.SECONDS);
       auditSinks.start();
       gitops.start();
       this.alertScheduler =
@@ -733,6 +803,16 @@ public final class Controller implements AutoCloseable {
   public static Controller start(
       ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
     return new Controller(config, clock, secretPolicy);
+  }
+
+  /** The port of kubectl's listener; -1 if it has none. */
+  public int kubePort() {
+    return kube == null ? -1 : kube.port();
+  }
+
+  /** The tunnels through the devices' connections. */
+  public Tunnels tunnels() {
+    return tunnels;
   }
 
   /** The URL devices and the CLI use, e.g. {@code https://127.0.0.1:7443}. */
@@ -988,9 +1068,13 @@ public final class Controller implements AutoCloseable {
     clusterEngine.close();
     clusterImports.close();
     desired.close();
+    if (kube != null) {
+      kube.close();
+    }
     connections.closeAll();
     streams.close();
     http.close();
+    tunnels.close();
     presence.flush();
     database.close();
   }

@@ -40,6 +40,14 @@ public final class ControllerCommand implements Callable<Integer> {
   String listen = "0.0.0.0:" + ControllerConfig.DEFAULT_PORT;
 
   @Option(
+      names = "--kube-port",
+      paramLabel = "PORT",
+      description =
+          "Port of the TLS listener kubectl reaches devices' clusters through (on the --listen"
+              + " host; default: 7444; 0 for any free port, -1 for none).")
+  int kubePort = ControllerConfig.DEFAULT_KUBE_PORT;
+
+  @Option(
       names = "--database-url",
       paramLabel = "URL",
       description =
@@ -334,6 +342,7 @@ public final class ControllerCommand implements Callable<Integer> {
     }
     return ControllerConfig.defaults(data)
         .withListen(host, port)
+        .withKubePort(kubePort)
         .withDatabase(
             databaseUrl,
             System.getenv("EDGEFLEET_DATABASE_USER"),

@@ -31,6 +31,8 @@ import java.util.Optional;
  * @param trust how devices with a TPM are enrolled and attested
  * @param maxArtifactBytes the largest artifact (a K3s binary) an operator may push
  * @param audit how the audit log is checkpointed and streamed to a SIEM
+ * @param kubePort the port of kubectl's TLS listener (on {@code listenHost}); 0 for any free port,
+ *     -1 for none
  */
 public record ControllerConfig(
     Path dataDir,
@@ -53,9 +55,13 @@ public record ControllerConfig(
     EventLimits events,
     TrustOptions trust,
     long maxArtifactBytes,
-    AuditOptions audit) {
+    AuditOptions audit,
+    int kubePort) {
 
   public static final int DEFAULT_PORT = 7443;
+
+  /** The default port of kubectl's listener for a controller started from the command line. */
+  public static final int DEFAULT_KUBE_PORT = 7444;
 
   public ControllerConfig {
     if (listenPort < 0 || listenPort > 65535) {
@@ -104,7 +110,8 @@ public record ControllerConfig(
         EventLimits.defaults(),
         TrustOptions.defaults(),
         Artifacts.DEFAULT_MAX_BYTES,
-        AuditOptions.defaults());
+        AuditOptions.defaults(),
+        0);
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -197,6 +204,14 @@ public record ControllerConfig(
     return with(b -> b.audit = options);
   }
 
+  /** kubectl's listener on this port; 0 for any free one, -1 for none. */
+  public ControllerConfig withKubePort(int port) {
+    if (port < -1 || port > 65535) {
+      throw new IllegalArgumentException("the kube port must be -1..65535, got " + port);
+    }
+    return with(b -> b.kubePort = port);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -227,6 +242,7 @@ public record ControllerConfig(
     TrustOptions trust;
     long maxArtifactBytes;
     AuditOptions audit;
+    int kubePort;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -250,6 +266,7 @@ public record ControllerConfig(
       trust = c.trust;
       maxArtifactBytes = c.maxArtifactBytes;
       audit = c.audit;
+      kubePort = c.kubePort;
     }
 
     ControllerConfig build() {
@@ -274,7 +291,8 @@ public record ControllerConfig(
           events,
           trust,
           maxArtifactBytes,
-          audit);
+          audit,
+          kubePort);
     }
   }
 }

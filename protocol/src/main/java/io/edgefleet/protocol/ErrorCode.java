@@ -72,6 +72,24 @@ public enum ErrorCode {
   PERMISSION_DENIED(403, false),
   /** The operator's API token has expired: log in again. */
   TOKEN_EXPIRED(401, false),
+  /** The device has as many tunnel streams open as it may (16). */
+  TUNNEL_LIMIT(429, true),
+  /** The device does not offer that kind of tunnel, or its configuration does not allow it. */
+  TUNNEL_REFUSED(403, false),
+  /** A tunnel stream used up its byte budget. */
+  TUNNEL_BUDGET_EXCEEDED(413, false),
+  /** A tunnel stream carried nothing for longer than its idle timeout. */
+  TUNNEL_IDLE_TIMEOUT(408, true),
+  /**
+   * The tunnel's target on the device (a host and port, the local API server) cannot be reached.
+   */
+  TUNNEL_TARGET_UNREACHABLE(502, true),
+  /** The peer broke the tunnel protocol (more data than the window, a malformed frame). */
+  TUNNEL_PROTOCOL_ERROR(400, false),
+  /** The operator's end of a tunnel went away before the device's end was done. */
+  TUNNEL_CLOSED(409, false),
+  /** The device's connection to the controller ended while the stream was open. */
+  DEVICE_DISCONNECTED(503, true),
   /** The device's own configuration does not allow a remote shell (agent option --allow-shell). */
   SHELL_DISABLED(403, false),
   /** No shell grant of the caller's roles covers the device now. */

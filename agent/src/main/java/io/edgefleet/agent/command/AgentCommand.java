@@ -9,6 +9,7 @@ import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.outbox.Sizes;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.shell.ShellHandler;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.DeviceNames;
@@ -79,6 +80,14 @@ public final class AgentCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description = "Kubeconfig of the node's Kubernetes (default: /etc/rancher/k3s/k3s.yaml).")
   Path kubeconfig = Path.of("/etc/rancher/k3s/k3s.yaml");
+
+  @Option(
+      names = "--tunnel-host",
+      paramLabel = "HOST",
+      description =
+          "A host besides this device that operators may port-forward to through the controller"
+              + " (repeatable; * for any). Default: only this device (127.0.0.1).")
+  java.util.List<String> tunnelHosts = new java.util.ArrayList<>();
 
   @Option(
       names = "--runtime",
@@ -254,7 +263,8 @@ public final class AgentCommand implements Callable<Integer> {
           options
               .withK3sDataDir(k3sDataDir.toAbsolutePath())
               .withNodeIp(nodeIp)
-              .withK3sKubeconfig(kubeconfig.toAbsolutePath());
+              .withK3sKubeconfig(kubeconfig.toAbsolutePath())
+              .withTunnelHosts(tunnelHosts);
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       return 2;
@@ -290,7 +300,10 @@ public final class AgentCommand implements Callable<Integer> {
             RandomGenerator.getDefault(),
             Clock.systemUTC(),
             System.out,
-            runtime);
+            runtime,
+            java.util.Map.of(
+                io.edgefleet.protocol.DeviceFacts.ALLOW_SHELL,
+                new ShellHandler(allowShell, ShellHandler.defaultShell(shell))));
     self.set(agent);
     Outbox outbox;
     try {

@@ -52,6 +52,8 @@ final class Roles {
     Set<String> operator = new LinkedHashSet<>(viewer);
     OPERATOR_WRITES.forEach(r -> operator.add(r + ":write"));
     operator.add("tunnels:kubectl");
+    operator.add("tunnels:port-forward");
+    operator.add("tunnels:files");
     Map<String, Role> roles = new LinkedHashMap<>();
     roles.put(
         VIEWER,
@@ -66,7 +68,8 @@ final class Roles {
             OPERATOR,
             operator,
             "A viewer who also changes devices, apps, deployments, rollouts, sources, alerts,"
-                + " clusters, profiles and artifacts, and runs kubectl through the tunnel",
+                + " clusters, profiles and artifacts, runs kubectl and port-forwards through the"
+                + " tunnel and copies files from devices",
             true));
     roles.put(
         ADMIN,

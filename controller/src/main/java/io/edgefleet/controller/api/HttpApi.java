@@ -497,10 +497,14 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /** Runs a route's handler and writes its answer; never throws. */
-    private static void answer(
+    private void answer(
         Request request, Response response, Callback callback, Router.Route route, Call call) {
       try {
         Reply reply = route.handler().handle(call);
+        if (reply.body() instanceof Reply.Socket socket) {
+          upgrade(request, response, callback, socket);
+          return;
+        }
         write(response, callback, reply.status(), reply.body());
       } catch (ControllerException e) {
         fail(response, callback, e, false);
@@ -590,6 +594,25 @@ public final class HttpApi implements AutoCloseable {
       EndPoint.SslSessionData ssl =
           (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
       return ssl == null ? null : ssl.peerCertificates();
+    }
+
+    /** Turns an operator's request into the WebSocket its route answered. */
+    private void upgrade(
+        Request request, Response response, Callback callback, Reply.Socket socket) {
+      boolean upgraded;
+      try {
+        upgraded = ws.upgrade((rq, rs, cb) -> socket.handler(), request, response, callback, null);
+      } catch (RuntimeException e) {
+        socket.refused().run();
+        throw e;
+      }
+      if (!upgraded) {
+        socket.refused().run();
+        throw new ControllerException(
+            ErrorCode.BAD_REQUEST,
+            Request.getPathInContext(request)
+                + " only accepts WebSocket upgrades (use the edgefleet CLI or a WebSocket client)");
+      }
     }
 
     private boolean connect(Request request, Response response, Callback callback) {

@@ -57,6 +57,9 @@ public final class Permissions {
                   "users:write",
                   "tunnels:kubectl",
                   "tunnels:shell",
+                  "tunnels:port-forward",
+                  "tunnels:files",
+                  "sessions:read",
                   "info:read",
                   "account:read",
                   "account:write")));
@@ -99,6 +102,11 @@ public final class Permissions {
           Map.entry("POST /api/v1/devices/{id}/attestation/pin", "trust:write"),
           Map.entry("POST /api/v1/catalog/apps/{name}/versions/{version}/preview", "apps:read"),
           Map.entry("POST /api/v1/secrets/master-key/rotate", "keys:write"),
+          Map.entry("GET /api/v1/devices/{id}/kubeconfig", "tunnels:kubectl"),
+          Map.entry("GET /api/v1/clusters/{name}/kubeconfig", "tunnels:kubectl"),
+          Map.entry("GET /api/v1/devices/{id}/port-forward", "tunnels:port-forward"),
+          Map.entry("GET /api/v1/devices/{id}/shell", "tunnels:shell"),
+          Map.entry("GET /api/v1/devices/{id}/files", "tunnels:files"),
           // Verifying the audit log reads it; it changes nothing.
           Map.entry("POST /api/v1/audit/verify", "audit:read"),
           // Asking for a shell and approving another's request both need the shell permission.

@@ -63,6 +63,18 @@ public record Reply(int status, Object body) {
     return new Reply(200, new Stream(contentType, producer, headers));
   }
 
+  /**
+   * An answer that turns the request into a WebSocket served by {@code handler} (Jetty's core
+   * WebSocket API). A request that is not a WebSocket upgrade is refused with 400 and {@code
+   * refused} runs, so that what was opened for the socket is let go.
+   */
+  public record Socket(org.eclipse.jetty.websocket.core.FrameHandler handler, Runnable refused) {}
+
+  public static Reply socket(
+      org.eclipse.jetty.websocket.core.FrameHandler handler, Runnable refused) {
+    return new Reply(101, new Socket(handler, refused));
+  }
+
   /** The bytes gzip-compressed when the client accepts it (bundles are repetitive YAML). */
   public static Reply raw(String contentType, byte[] bytes, boolean gzip) {
     return gzip

@@ -3,9 +3,13 @@ package io.edgefleet.controller.gateway;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tunnel.TunnelFrame;
+import io.edgefleet.protocol.tunnel.TunnelMux;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Utf8StringBuilder;
 import org.eclipse.jetty.websocket.core.CloseStatus;
@@ -34,6 +38,9 @@ final class AgentConnection implements FrameHandler {
   /** The traffic type of a compact telemetry batch (a binary message). */
   static final String TELEMETRY_COMPACT = "TelemetryCompact";
 
+  /** The traffic type of a tunnel frame (a binary message starting with 0x10). */
+  static final String TUNNEL = "Tunnel";
+
   private static final int MAX_MESSAGE_BYTES = 64 * 1024;
   // Up to this size a message too large for MAX_MESSAGE_BYTES is refused and counted while the
   // socket stays up; only beyond it does the socket close (1009), as it cannot be skipped cheaply.
@@ -53,10 +60,36 @@ final class AgentConnection implements FrameHandler {
   private byte messageType = OpCode.UNDEFINED;
   private long messageBytes;
   private CompactTelemetry.Decoder decoder;
+  private final TunnelMux tunnels;
 
   AgentConnection(AgentGateway gateway, String deviceId) {
     this.gateway = gateway;
     this.deviceId = deviceId;
+    this.tunnels =
+        TunnelMux.controller(this::sendTunnelFrame, gateway.clock(), TunnelMux.MAX_STREAMS);
+  }
+
+  /** The tunnel streams of this connection. */
+  TunnelMux tunnels() {
+    return tunnels;
+  }
+
+  /**
+   * Hands one tunnel frame to Jetty; the mux waits for it to leave before the next one, so the text
+   * messages sent meanwhile (queued by Jetty at once) wait behind at most this frame.
+   */
+  private CompletableFuture<?> sendTunnelFrame(byte[] frame) {
+    CoreSession s = session;
+    if (s == null || !s.isOutputOpen()) {
+      return CompletableFuture.failedFuture(new java.io.IOException("the socket is closed"));
+    }
+    CompletableFuture<Void> sent = new CompletableFuture<>();
+    s.sendFrame(
+        new Frame(OpCode.BINARY, true, ByteBuffer.wrap(frame)),
+        Callback.from(() -> sent.complete(null), sent::completeExceptionally),
+        false);
+    gateway.traffic(false, TUNNEL, frame.length);
+    return sent;
   }
 
   @Override
@@ -216,8 +249,14 @@ final class AgentConnection implements FrameHandler {
     }
   }
 
-  /** A binary message: a compact telemetry batch, the only binary message of the protocol. */
+  /** A binary message: a tunnel frame (0x10) or a compact telemetry batch. */
   void onBinary(byte[] message, int length, long bytes) {
+    if (length > 0 && message[0] == TunnelFrame.MARK && bytes <= MAX_MESSAGE_BYTES) {
+      gateway.traffic(true, TUNNEL, bytes);
+      gateway.heard(deviceId);
+      tunnels.received(ByteBuffer.wrap(message, 0, length));
+      return;
+    }
     if (bytes > MAX_MESSAGE_BYTES) {
       gateway.oversized(deviceId, bytes, MAX_MESSAGE_BYTES);
       gateway.traffic(true, "Oversized", bytes);
@@ -233,12 +272,15 @@ final class AgentConnection implements FrameHandler {
 
   @Override
   public void onError(Throwable cause, Callback callback) {
+    tunnels.linkLost(
+        ErrorCode.DEVICE_DISCONNECTED, "link lost: the connection failed: " + cause.getMessage());
     gateway.unregister(deviceId, this, "connection failed: " + cause.getMessage());
     callback.succeeded();
   }
 
   @Override
   public void onClosed(CloseStatus closeStatus, Callback callback) {
+    tunnels.linkLost(ErrorCode.DEVICE_DISCONNECTED, "link lost: " + why(closeStatus));
     gateway.unregister(deviceId, this, why(closeStatus));
     callback.succeeded();
   }

@@ -581,6 +581,10 @@ public final class AgentGateway implements DeviceSockets {
     return null;
   }
 
+  Clock clock() {
+    return clock;
+  }
+
   Duration idleTimeout() {
     return idleTimeout;
   }

@@ -2,7 +2,9 @@ package io.edgefleet.controller.gateway;
 
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.tunnel.TunnelMux;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -37,6 +39,16 @@ public final class Connections {
     connections
         .values()
         .forEach(c -> c.close(DeviceApi.CLOSE_GOING_AWAY, "controller shutting down"));
+  }
+
+  /**
+   * The tunnel streams of the device's current connection, if it has one. Its streams end
+   * (DEVICE_DISCONNECTED, "link lost: ...") when that connection does, also when a newer one
+   * replaces it.
+   */
+  public Optional<TunnelMux> tunnels(String deviceId) {
+    AgentConnection c = connections.get(deviceId);
+    return c == null ? Optional.empty() : Optional.of(c.tunnels());
   }
 
   public int count() {

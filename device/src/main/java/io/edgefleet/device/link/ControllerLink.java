@@ -3,8 +3,12 @@ package io.edgefleet.device.link;
 import io.edgefleet.device.Timeouts;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
+import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.tunnel.TunnelFrame;
+import io.edgefleet.protocol.tunnel.TunnelMux;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -65,6 +69,7 @@ public final class ControllerLink {
   private final Clock clock;
   private final RandomGenerator random;
   private final AgentMessage.Hello hello;
+  private final TunnelMux tunnels; // null when the device offers no tunnels
   private volatile Transport transport;
   private volatile Instant lastInbound;
   private volatile Instant lastOutbound;
@@ -84,6 +89,26 @@ public final class ControllerLink {
       Clock clock,
       RandomGenerator random,
       AgentMessage.Hello hello) {
+    this(handler, timer, clock, random, hello, null);
+  }
+
+  /**
+   * A link that carries tunnel streams too: the controller's OPEN frames go to {@code tunnels}, and
+   * every stream ends (DEVICE_DISCONNECTED) when the link does.
+   *
+   * @param tunnels takes or refuses each stream the controller opens; null for none
+   */
+  public ControllerLink(
+      Handler handler,
+      ScheduledExecutorService timer,
+      Clock clock,
+      RandomGenerator random,
+      AgentMessage.Hello hello,
+      TunnelMux.Acceptor tunnels) {
+    this.tunnels =
+        tunnels == null
+            ? null
+            : TunnelMux.agent(this::sendTunnelFrame, tunnels, clock, TunnelMux.MAX_STREAMS);
     this.handler = handler;
     this.timer = timer;
     this.clock = clock;
@@ -140,6 +165,38 @@ public final class ControllerLink {
       return;
     }
     handler.received(this, msg);
+  }
+
+  /**
+   * A whole binary message arrived: a tunnel frame goes to the link's streams; others (none is sent
+   * to devices today) are ignored.
+   */
+  public void receivedBinary(ByteBuffer message) {
+    lastInbound = clock.instant();
+    TunnelMux t = tunnels;
+    if (t != null && !closed && TunnelFrame.isTunnelFrame(message)) {
+      t.received(message);
+    }
+  }
+
+  /** The link's tunnel streams; null if the device offers none. */
+  public TunnelMux tunnels() {
+    return tunnels;
+  }
+
+  /**
+   * Queues one tunnel frame behind the messages already queued. The mux hands over the next frame
+   * only once this one left, so a message queued meanwhile waits behind at most one frame. Tunnel
+   * frames do not count as traffic that makes a heartbeat unnecessary: liveness stays measured by
+   * heartbeats while a stream flows.
+   */
+  private synchronized CompletableFuture<?> sendTunnelFrame(byte[] frame) {
+    Transport t = transport;
+    if (t == null || closed) {
+      return CompletableFuture.failedFuture(new IOException("the link is closed"));
+    }
+    sending = sending.handle((x, e) -> null).thenCompose(x -> t.sendBinary(frame));
+    return sending;
   }
 
   /** Starts heartbeats every {@code interval}, the first one jittered into its interval. */
@@ -274,6 +331,7 @@ public final class ControllerLink {
   public void close(int code, String reason) {
     closed = true;
     stopTimers();
+    endTunnels("the device closed its connection" + (reason.isEmpty() ? "" : ": " + reason));
     Transport t = transport;
     if (t != null) {
       t.close(code, reason);
@@ -298,7 +356,15 @@ public final class ControllerLink {
       closed = true;
     }
     stopTimers();
+    endTunnels(reason);
     handler.closed(this, code, reason);
+  }
+
+  private void endTunnels(String reason) {
+    if (tunnels != null) {
+      tunnels.linkLost(
+          ErrorCode.DEVICE_DISCONNECTED, "link lost" + (reason.isEmpty() ? "" : ": " + reason));
+    }
   }
 
   private void stopTimers() {
