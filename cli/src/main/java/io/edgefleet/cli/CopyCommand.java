@@ -123,7 +123,11 @@ final class CopyCommand extends TokenCommand {
       Thread.currentThread().interrupt();
       throw CliException.failed("interrupted");
     }
-    long expected = response.headers().firstValueAsLong("content-length").orElse(-1);
+    long expected =
+        response
+            .headers()
+            .firstValueAsLong("x-edgefleet-file-size")
+            .orElse(response.headers().firstValueAsLong("content-length").orElse(-1));
     PrintWriter err = spec.commandLine().getErr();
     boolean progress = caller.stdoutTerminal() && !json();
     long copied = 0;

@@ -214,7 +214,10 @@ final class ShellCommand extends TokenCommand {
       return CliException.failed("the shell cannot be opened: " + cause);
     }
 
-    /** Sends what is typed; the end of piped input types Ctrl-D, which ends the remote shell. */
+    /**
+     * Sends what is typed; the end of piped input ends the stream's input, which the device types
+     * as Ctrl-D: the remote shell reads end of file and exits.
+     */
     private static void type(WebSocket ws) {
       InputStream in = System.in;
       byte[] buf = new byte[4096];
@@ -225,7 +228,7 @@ final class ShellCommand extends TokenCommand {
             ws.sendBinary(ByteBuffer.wrap(buf, 0, n), true).join();
           }
         }
-        ws.sendBinary(ByteBuffer.wrap(new byte[] {4}), true).join();
+        ws.sendText("{\"eof\":true}", true).join();
       } catch (IOException | CompletionException e) {
         // the session ended
       }

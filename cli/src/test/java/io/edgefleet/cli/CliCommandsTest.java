@@ -41,6 +41,11 @@ class CliCommandsTest {
             "events",
             "audit",
             "logs",
+            "kubeconfig",
+            "port-forward",
+            "shell",
+            "cp",
+            "sessions",
             "signing-key",
             "secrets",
             "clusters",
@@ -51,8 +56,6 @@ class CliCommandsTest {
             "roles",
             "projects",
             "tokens",
-            "shell",
-            "cp",
             "completion");
     assertThat(first.get("devices")).isNotSameAs(second.get("devices"));
   }
