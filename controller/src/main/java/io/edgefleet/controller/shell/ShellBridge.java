@@ -95,6 +95,9 @@ final class ShellBridge implements FrameHandler {
           send(new Frame(OpCode.BINARY, true, ByteBuffer.wrap(buf.clone(), 0, n)));
         }
       }
+      // The device's end is done: the shell exited. Nothing more goes to it either, so the
+      // stream ends cleanly even while the operator's terminal is still open.
+      stream.closeOutput();
       close(stream.ended().get(1, TimeUnit.DAYS));
     } catch (TunnelException e) {
       close(stream.ended().getNow(new TunnelStream.Ended(e.code(), e.getMessage(), false)));

@@ -80,11 +80,10 @@ class ShellIT {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(
-            () -> {
-              JsonNode d = admin.get("/api/v1/devices/" + id).body();
-              return d.path("status").asText().equals("online")
-                  && d.path("facts").path("remoteAccess").size() == allows.size();
-            });
+            () -> admin.get("/api/v1/devices/" + id).body(),
+            d ->
+                a.status().state() == Agent.State.CONNECTED
+                    && d.path("facts").path("remoteAccess").size() == allows.size());
     return a;
   }
 
@@ -184,10 +183,17 @@ class ShellIT {
       int[] second = paneSize(session);
       assertThat(second).isNotEqualTo(first);
       clock.advance(Duration.ofSeconds(3));
-      run("tmux", "send-keys", "-t", session, "clear; stty size", "Enter");
+      // The new size travels from the CLI's SIGWINCH handler while keys may already be typed:
+      // ask again until the shell reports it.
       await()
           .atMost(Duration.ofSeconds(30))
-          .until(() -> pane(session).contains(second[1] + " " + second[0]));
+          .pollInterval(Duration.ofSeconds(1))
+          .until(
+              () -> {
+                run("tmux", "send-keys", "-t", session, "clear; stty size", "Enter");
+                return pane(session);
+              },
+              p -> p.contains(second[1] + " " + second[0]));
 
       run("tmux", "send-keys", "-t", session, "exit 7", "Enter");
       await()
