@@ -623,6 +623,7 @@ public final class Controller implements AutoCloseable {
                 }
               });
       tunnels.recover();
+      recordings.recover();
       this.kube =
           config.kubePort() < 0
               ? null

@@ -81,6 +81,12 @@ public final class Pty implements AutoCloseable {
   static final int SIGHUP = 1;
   static final int SIGKILL = 9;
 
+  /** util-linux's setsid, which makes the terminal the controlling one ({@code --ctty}). */
+  private static final String SETSID =
+      java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/setsid"))
+          ? "/usr/bin/setsid"
+          : "setsid";
+
   /** The largest window a resize may ask for. */
   public static final int MAX_DIMENSION = 1000;
 
@@ -100,7 +106,8 @@ public final class Pty implements AutoCloseable {
   /**
    * Starts {@code command} on a new pseudo-terminal of {@code cols} by {@code rows}.
    *
-   * @param env variables added to the agent's own environment (such as {@code TERM})
+   * @param env the program's whole environment: the agent's own (which may hold credentials) is not
+   *     passed on
    * @throws IOException the PTY cannot be made or the program cannot be started
    */
   public static Pty start(
@@ -123,9 +130,10 @@ public final class Pty implements AutoCloseable {
       }
       setSize(fd, cols, rows);
       File tty = new File(name);
-      List<String> argv = new java.util.ArrayList<>(List.of("setsid", "--ctty", "--wait"));
+      List<String> argv = new java.util.ArrayList<>(List.of(SETSID, "--ctty", "--wait"));
       argv.addAll(command);
       ProcessBuilder pb = new ProcessBuilder(argv);
+      pb.environment().clear();
       pb.environment().putAll(env);
       if (directory != null) {
         pb.directory(directory);

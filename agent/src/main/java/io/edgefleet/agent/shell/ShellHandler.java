@@ -98,6 +98,29 @@ public final class ShellHandler implements StreamHandler {
     }
   }
 
+  /**
+   * The shell's environment: what a login needs (PATH, HOME, USER, LOGNAME, SHELL, LANG, TERM), not
+   * the agent's whole environment, which may hold credentials.
+   */
+  static Map<String, String> environment(String term, String shell) {
+    Map<String, String> env = new java.util.LinkedHashMap<>();
+    Map<String, String> own = System.getenv();
+    env.put(
+        "PATH",
+        own.getOrDefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+    for (String k : List.of("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ")) {
+      if (own.containsKey(k)) {
+        env.put(k, own.get(k));
+      }
+    }
+    env.putIfAbsent("HOME", System.getProperty("user.home", "/"));
+    env.putIfAbsent("USER", System.getProperty("user.name", "root"));
+    env.putIfAbsent("LOGNAME", env.get("USER"));
+    env.put("SHELL", shell);
+    env.put("TERM", term);
+    return env;
+  }
+
   private static int dimension(Map<String, String> params, String name, int fallback)
       throws TunnelException {
     String raw = params.get(name);

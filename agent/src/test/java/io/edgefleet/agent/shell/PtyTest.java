@@ -46,7 +46,9 @@ class PtyTest {
 
   @Test
   void theProgramHasATerminalOfTheAskedSizeThatFollowsResizes() throws Exception {
-    try (Pty pty = Pty.start(List.of("/bin/sh"), Map.of("TERM", "xterm"), null, 100, 30)) {
+    try (Pty pty =
+        Pty.start(
+            List.of("/bin/sh"), Map.of("TERM", "xterm", "PATH", "/usr/bin:/bin"), null, 100, 30)) {
       ByteArrayOutputStream out = drain(pty);
       pty.output().write("tty; stty size; echo a$((6*7))b\n".getBytes(StandardCharsets.UTF_8));
       Awaitility.await()
@@ -67,7 +69,7 @@ class PtyTest {
 
   @Test
   void closingKillsTheWholeProcessGroup() throws Exception {
-    Pty pty = Pty.start(List.of("/bin/sh"), Map.of(), null, 80, 24);
+    Pty pty = Pty.start(List.of("/bin/sh"), Map.of("PATH", "/usr/bin:/bin"), null, 80, 24);
     ByteArrayOutputStream out = drain(pty);
     // A background child that ignores nothing: it must go with the session.
     pty.output().write("sleep 300 & echo child=$!\n".getBytes(StandardCharsets.UTF_8));

@@ -75,6 +75,20 @@ public final class Recordings {
     return maxBytes;
   }
 
+  /**
+   * Ends the recordings a previous run of the controller left open (their shells ended with it);
+   * call once at start.
+   */
+  public int recover() {
+    return jdbi.withHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE shell_recordings SET ended_at = :now, end_reason = 'the controller"
+                        + " stopped' WHERE ended_at IS NULL")
+                .bind("now", clock.millis())
+                .execute());
+  }
+
   /** Starts recording a session. */
   public Recorder start(
       String sessionId, String deviceId, String actor, int cols, int rows, String term)

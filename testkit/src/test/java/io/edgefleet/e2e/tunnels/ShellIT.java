@@ -280,6 +280,35 @@ class ShellIT {
     assertThat(run(cli(sheller, "shell", open).toArray(String[]::new)))
         .contains("SHELL_NOT_GRANTED")
         .contains("shellers");
+
+    // A user of a project that does not pick the device: it does not exist for them.
+    assertThat(
+            admin
+                .post("/api/v1/projects", Map.of("name", "closed-only", "selector", "name=closed"))
+                .status())
+        .isEqualTo(201);
+    assertThat(
+            admin
+                .post("/api/v1/users", Map.of("name", "pat", "kind", "user", "roles", List.of()))
+                .status())
+        .isEqualTo(201);
+    assertThat(
+            admin
+                .put(
+                    "/api/v1/users/pat/roles",
+                    Map.of("roles", List.of("admin"), "project", "closed-only"))
+                .status())
+        .isEqualTo(200);
+    Answer t = admin.post("/api/v1/tokens", Map.of("user", "pat", "name", "t"));
+    try (AdminClient pat =
+        new AdminClient(c.url(), t.body().path("secret").asText(), c.caFingerprint())) {
+      assertThat(pat.get("/api/v1/devices/" + open + "/shell").status()).isEqualTo(404);
+      assertThat(pat.get("/api/v1/devices/" + open + "/files?path=/etc/hostname").status())
+          .isEqualTo(404);
+      // Its own project's device answers with the device's refusal instead.
+      assertThat(pat.get("/api/v1/devices/" + closed + "/shell").code())
+          .isEqualTo("SHELL_DISABLED");
+    }
   }
 
   static String user(String name, List<String> roles) {
