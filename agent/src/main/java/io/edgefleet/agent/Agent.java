@@ -5,6 +5,8 @@ import io.edgefleet.agent.reconcile.Reconciler;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.runtime.kubernetes.TlsAccess;
 import io.edgefleet.agent.secrets.SecretSync;
+import io.edgefleet.agent.shell.FileHandler;
+import io.edgefleet.agent.shell.ShellHandler;
 import io.edgefleet.agent.tunnel.KubeHandler;
 import io.edgefleet.agent.tunnel.StreamHandler;
 import io.edgefleet.agent.tunnel.TcpHandler;
@@ -19,6 +21,7 @@ import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.Bootstrap;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
@@ -183,6 +186,16 @@ public final class Agent implements AutoCloseable {
               return new KubeHandler.Api(a.server(), a.ssl(), a.token());
             },
             Timeouts.CONNECT));
+    // Shells and file copies: always offered, refused unless the device's configuration allows
+    // them, so the refusal names the option that turns them on.
+    kinds.put(
+        DeviceFacts.ALLOW_SHELL,
+        new ShellHandler(
+            options.remoteAccess().contains(DeviceFacts.ALLOW_SHELL),
+            ShellHandler.defaultShell(null)));
+    kinds.put(
+        DeviceFacts.ALLOW_FILE,
+        new FileHandler(options.remoteAccess().contains(DeviceFacts.ALLOW_FILE)));
     kinds.putAll(tunnelHandlers);
     this.tunnels = new TunnelService(kinds, out);
     this.options = options;
@@ -607,7 +620,11 @@ public final class Agent implements AutoCloseable {
             scheduler,
             clock,
             random,
-            new AgentMessage.Hello(Facts.AGENT_VERSION, bootId, sync.held()),
+            new AgentMessage.Hello(
+                Facts.AGENT_VERSION,
+                bootId,
+                sync.held(),
+                options.remoteAccess().stream().sorted().toList()),
             tunnels);
     link = l;
     transfers

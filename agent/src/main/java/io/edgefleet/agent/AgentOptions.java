@@ -23,6 +23,8 @@ import java.util.function.Consumer;
  * @param nodeIp the address the K3s node advertises; empty: the local address of the connection to
  *     the controller
  * @param k3sKubeconfig where a K3s server the agent runs writes its admin kubeconfig
+ * @param remoteAccess the remote-access stream kinds this device's own configuration allows ({@code
+ *     shell}, {@code file}); none unless the device's owner turns them on
  * @param tunnelHosts the hosts besides the device itself (loopback) that a port-forward tunnel may
  *     reach from the device; empty: only the device itself
  */
@@ -42,10 +44,50 @@ public record AgentOptions(
     Path k3sDataDir,
     Optional<String> nodeIp,
     Path k3sKubeconfig,
-    java.util.List<String> tunnelHosts) {
+    java.util.List<String> tunnelHosts,
+    java.util.Set<String> remoteAccess) {
 
   public AgentOptions {
     tunnelHosts = java.util.List.copyOf(tunnelHosts);
+    remoteAccess = remoteAccess == null ? java.util.Set.of() : java.util.Set.copyOf(remoteAccess);
+  }
+
+  /** Options that allow no remote shell or file copy. */
+  public AgentOptions(
+      Path bootstrapFile,
+      Path stateDir,
+      Optional<String> serial,
+      Duration maxBackoff,
+      Duration refusedBackoff,
+      boolean showQr,
+      Duration reconcileInterval,
+      Duration stallTimeout,
+      Optional<String> name,
+      Duration clusterCheckInterval,
+      Optional<String> tpm,
+      Optional<Path> tpmEventLog,
+      Path k3sDataDir,
+      Optional<String> nodeIp,
+      Path k3sKubeconfig,
+      java.util.List<String> tunnelHosts) {
+    this(
+        bootstrapFile,
+        stateDir,
+        serial,
+        maxBackoff,
+        refusedBackoff,
+        showQr,
+        reconcileInterval,
+        stallTimeout,
+        name,
+        clusterCheckInterval,
+        tpm,
+        tpmEventLog,
+        k3sDataDir,
+        nodeIp,
+        k3sKubeconfig,
+        tunnelHosts,
+        java.util.Set.of());
   }
 
   /** K3s's own default data directory. */
@@ -191,6 +233,14 @@ public record AgentOptions(
     return with(c -> c.tunnelHosts = java.util.List.copyOf(hosts));
   }
 
+  /**
+   * The remote-access stream kinds this device allows ({@code shell}, {@code file}): reported in
+   * every hello; the agent's shell and file handlers refuse unless their kind is here.
+   */
+  public AgentOptions withRemoteAccess(java.util.Set<String> kinds) {
+    return with(c -> c.remoteAccess = java.util.Set.copyOf(kinds));
+  }
+
   /** A copy of these options with {@code change} applied. */
   private AgentOptions with(Consumer<Copy> change) {
     Copy c = new Copy(this);
@@ -211,7 +261,8 @@ public record AgentOptions(
         c.k3sDataDir,
         c.nodeIp,
         c.k3sKubeconfig,
-        c.tunnelHosts);
+        c.tunnelHosts,
+        c.remoteAccess);
   }
 
   /** The options a {@code withX} method may change. */
@@ -230,6 +281,7 @@ public record AgentOptions(
     Optional<String> nodeIp;
     Path k3sKubeconfig;
     java.util.List<String> tunnelHosts;
+    java.util.Set<String> remoteAccess;
 
     Copy(AgentOptions o) {
       serial = o.serial;
@@ -246,6 +298,7 @@ public record AgentOptions(
       nodeIp = o.nodeIp;
       k3sKubeconfig = o.k3sKubeconfig;
       tunnelHosts = o.tunnelHosts;
+      remoteAccess = o.remoteAccess;
     }
   }
 }

@@ -46,6 +46,8 @@ public final class CliCommands {
     commands.put("logs", LogsCommand::new);
     commands.put("kubeconfig", KubeconfigCommand::new);
     commands.put("port-forward", PortForwardCommand::new);
+    commands.put("shell", ShellCommand::new);
+    commands.put("cp", CopyCommand::new);
     commands.put("sessions", SessionsCommand::new);
     commands.put("signing-key", SigningKeyCommand::new);
     commands.put("secrets", SecretsCommand::new);

@@ -51,6 +51,16 @@ final class ControllerClient implements AutoCloseable {
     return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
+  /** The connection this client calls: server, token and pinned CA. */
+  Connection connection() {
+    return connection;
+  }
+
+  /** The HTTP client trusting only the pinned controller CA, for WebSockets and downloads. */
+  HttpClient http() {
+    return http;
+  }
+
   /** The controller's https URL without a trailing slash, for links such as the webhook URL. */
   URI server() {
     return connection.server();

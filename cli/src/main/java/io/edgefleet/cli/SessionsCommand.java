@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
           + " connections (tcp), shells and file copies; who, which device, bytes, and how each"
           + " ended."
     },
-    subcommands = {SessionsCommand.List.class})
+    subcommands = {SessionsCommand.List.class, SessionsPlay.class})
 final class SessionsCommand implements Runnable {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 

@@ -45,6 +45,7 @@ import io.edgefleet.controller.devices.DeviceRoutes;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
 import io.edgefleet.controller.enrollment.EnrollmentRoutes;
 import io.edgefleet.controller.enrollment.EnrollmentService;
@@ -89,6 +90,9 @@ import io.edgefleet.controller.secrets.SecretDelivery;
 import io.edgefleet.controller.secrets.SecretDeliveryPolicy;
 import io.edgefleet.controller.secrets.SecretRoutes;
 import io.edgefleet.controller.secrets.Secrets;
+import io.edgefleet.controller.shell.Recordings;
+import io.edgefleet.controller.shell.ShellPolicy;
+import io.edgefleet.controller.shell.ShellRoutes;
 import io.edgefleet.controller.sso.SingleSignOn;
 import io.edgefleet.controller.sso.SsoRoutes;
 import io.edgefleet.controller.store.DataDirectory;
@@ -554,6 +558,39 @@ public final class Controller implements AutoCloseable {
               });
       newAdminToken.ifPresent(
           t -> SecureFiles.writeSecret(dataDir.resolve("admin-token"), t + "\n"));
+      // Shells: who may open one where (grants, approvals), and the recordings of sessions.
+      ShellPolicy shellPolicy =
+          new ShellPolicy(
+              jdbi,
+              clock,
+              audit,
+              id -> {
+                try {
+                  DeviceView d = devices.get(id);
+                  return Optional.of(
+                      new ShellPolicy.Target(
+                          d.id(),
+                          d.name(),
+                          d.tags(),
+                          d.facts() == null ? List.of() : d.facts().remoteAccess()));
+                } catch (ControllerException e) {
+                  return Optional.empty();
+                }
+              },
+              role -> access.roles().stream().anyMatch(r -> r.name().equals(role)));
+      Recordings recordings =
+          new Recordings(
+              jdbi,
+              clock,
+              DataDirectory.subdirectory(dataDir, "recordings"),
+              Recordings.DEFAULT_MAX_BYTES,
+              id -> {
+                try {
+                  return Optional.of(devices.get(id).tags());
+                } catch (ControllerException e) {
+                  return Optional.empty();
+                }
+              });
       EnrollmentService enrollment =
           new EnrollmentService(
               jdbi,
@@ -588,6 +625,7 @@ public final class Controller implements AutoCloseable {
                 }
               });
       tunnels.recover();
+      recordings.recover();
       this.kube =
           config.kubePort() < 0
               ? null
@@ -666,6 +704,7 @@ public final class Controller implements AutoCloseable {
                   new TunnelRoutes(tunnels, kube),
                   new SsoRoutes(
                       new SingleSignOn(config.oidc(), jdbi, clock, audit, access, advertised::get)),
+                  new ShellRoutes(shellPolicy, recordings, tunnels),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
                   new ClusterRoutes(

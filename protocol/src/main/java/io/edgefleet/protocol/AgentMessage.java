@@ -23,14 +23,27 @@ public sealed interface AgentMessage {
    *
    * @param generation the desired-state generation the agent holds, so the controller can send a
    *     newer document over this socket at once; null from older agents
+   * @param allows the remote-access stream kinds the device's own configuration allows ({@link
+   *     DeviceFacts#ALLOW_SHELL}, {@link DeviceFacts#ALLOW_FILE}); empty when none
    */
   record Hello(
       String agentVersion,
       long bootId,
       @com.fasterxml.jackson.annotation.JsonInclude(
               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-          Long generation)
+          Long generation,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+          java.util.List<String> allows)
       implements AgentMessage {
+    public Hello {
+      allows = allows == null ? java.util.List.of() : java.util.List.copyOf(allows);
+    }
+
+    public Hello(String agentVersion, long bootId, Long generation) {
+      this(agentVersion, bootId, generation, java.util.List.of());
+    }
+
     public Hello(String agentVersion, long bootId) {
       this(agentVersion, bootId, null);
     }

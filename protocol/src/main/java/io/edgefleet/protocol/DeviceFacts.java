@@ -22,6 +22,9 @@ import java.util.regex.Pattern;
  *     file in the agent's state); null from agents that do not say
  * @param model the hardware model as the firmware names it (DMI product name or device-tree model);
  *     null if the device reports none. Measured-boot references can be pinned per model.
+ * @param remoteAccess the remote-access stream kinds the device's own configuration allows, such as
+ *     {@code shell} and {@code file} (agent options {@code --allow-shell}, {@code
+ *     --allow-file-copy}); reported in every {@link AgentMessage.Hello}; empty when none is allowed
  */
 public record DeviceFacts(
     String hostname,
@@ -39,7 +42,8 @@ public record DeviceFacts(
     String kubernetesVersion,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions,
     @JsonInclude(JsonInclude.Include.NON_NULL) String identity,
-    @JsonInclude(JsonInclude.Include.NON_NULL) String model) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) String model,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> remoteAccess) {
 
   /** {@link #identity()} of a device whose key lives in a TPM. */
   public static final String IDENTITY_TPM = "tpm";
@@ -58,10 +62,55 @@ public record DeviceFacts(
   /** The most group versions a device may report. */
   public static final int MAX_API_VERSIONS = 256;
 
+  /** {@link #remoteAccess()} of a device that allows a remote shell. */
+  public static final String ALLOW_SHELL = "shell";
+
+  /** {@link #remoteAccess()} of a device that allows copying files from it. */
+  public static final String ALLOW_FILE = "file";
+
   public DeviceFacts {
+    remoteAccess = remoteAccess == null ? List.of() : List.copyOf(remoteAccess);
     macs = macs == null ? List.of() : List.copyOf(macs);
     kubernetesApiVersions =
         kubernetesApiVersions == null ? List.of() : List.copyOf(kubernetesApiVersions);
+  }
+
+  /** Facts without remote access allowed. */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet,
+      String kubernetesVersion,
+      List<String> kubernetesApiVersions,
+      String identity,
+      String model) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        identity,
+        model,
+        List.of());
   }
 
   /** Facts without a hardware model. */
@@ -183,7 +232,8 @@ public record DeviceFacts(
         version,
         apiVersions,
         identity,
-        model);
+        model,
+        remoteAccess);
   }
 
   /** These facts saying where the device key lives ({@link #IDENTITY_TPM} or software). */
@@ -204,6 +254,29 @@ public record DeviceFacts(
         kubernetesVersion,
         kubernetesApiVersions,
         kind,
-        model);
+        model,
+        remoteAccess);
+  }
+
+  /** These facts with the remote-access kinds the device allows now. */
+  public DeviceFacts withRemoteAccess(List<String> kinds) {
+    return new DeviceFacts(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        identity,
+        model,
+        kinds);
   }
 }

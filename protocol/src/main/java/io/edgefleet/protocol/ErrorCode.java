@@ -100,6 +100,26 @@ public enum ErrorCode {
   SSO_LOGIN_FAILED(400, false),
   /** The identity provider could not be reached, or answered what is not OpenID Connect. */
   SSO_PROVIDER_UNAVAILABLE(503, true),
+  /** The device's own configuration does not allow a remote shell (agent option --allow-shell). */
+  SHELL_DISABLED(403, false),
+  /** No shell grant of the caller's roles covers the device now. */
+  SHELL_NOT_GRANTED(403, false),
+  /** The grant needs a second person's approval, and no approved request covers the session. */
+  SHELL_APPROVAL_REQUIRED(403, false),
+  /** A shell request cannot be approved by the person who made it. */
+  SHELL_SELF_APPROVAL(403, false),
+  /** A shell request is not pending any more (approved, expired or used). */
+  SHELL_REQUEST_STATE_CONFLICT(409, false),
+  /**
+   * The device's own configuration does not allow copying files (agent option --allow-file-copy).
+   */
+  FILE_COPY_DISABLED(403, false),
+  /** The path names a directory, a device, a socket or anything else than a regular file. */
+  FILE_NOT_REGULAR(422, false),
+  /** The agent cannot read the file (permissions). */
+  FILE_UNREADABLE(403, false),
+  /** The file is larger than the copy's byte budget. */
+  FILE_TOO_LARGE(413, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -9,6 +9,7 @@ import io.edgefleet.agent.logs.LogsFeature;
 import io.edgefleet.agent.outbox.Outbox;
 import io.edgefleet.agent.outbox.Sizes;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.shell.ShellHandler;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
 import io.edgefleet.protocol.DeviceNames;
@@ -161,6 +162,27 @@ public final class AgentCommand implements Callable<Integer> {
               + " its connection to the controller).")
   String nodeIp;
 
+  @Option(
+      names = "--allow-shell",
+      description =
+          "Let operators whose shell policy allows it open a remote shell (a PTY running"
+              + " --shell) on this device through the controller. Off by default: a device"
+              + " without it refuses every shell with SHELL_DISABLED. Every session is recorded.")
+  boolean allowShell;
+
+  @Option(
+      names = "--allow-file-copy",
+      description =
+          "Let operators with tunnels:files copy regular files from this device (edgefleet cp)."
+              + " Off by default (FILE_COPY_DISABLED).")
+  boolean allowFileCopy;
+
+  @Option(
+      names = "--shell",
+      paramLabel = "PROGRAM",
+      description = "The login shell a remote shell runs (default: $SHELL, else /bin/sh).")
+  String shell;
+
   /** The TPM to use, or null for a software key; {@code device} is the one used by default. */
   static String tpmSpec(String given, boolean none, Path device) {
     if (none) {
@@ -247,6 +269,14 @@ public final class AgentCommand implements Callable<Integer> {
       System.err.println("error: " + e.getMessage());
       return 2;
     }
+    java.util.Set<String> remoteAccess = new java.util.TreeSet<>();
+    if (allowShell) {
+      remoteAccess.add(io.edgefleet.protocol.DeviceFacts.ALLOW_SHELL);
+    }
+    if (allowFileCopy) {
+      remoteAccess.add(io.edgefleet.protocol.DeviceFacts.ALLOW_FILE);
+    }
+    options = options.withRemoteAccess(remoteAccess);
     WorkloadRuntime runtime;
     // The runtime is made before the agent: it learns the device's id once the agent knows it.
     java.util.concurrent.atomic.AtomicReference<Agent> self =
@@ -270,7 +300,10 @@ public final class AgentCommand implements Callable<Integer> {
             RandomGenerator.getDefault(),
             Clock.systemUTC(),
             System.out,
-            runtime);
+            runtime,
+            java.util.Map.of(
+                io.edgefleet.protocol.DeviceFacts.ALLOW_SHELL,
+                new ShellHandler(allowShell, ShellHandler.defaultShell(shell))));
     self.set(agent);
     Outbox outbox;
     try {

@@ -721,7 +721,7 @@ public final class AccessControl implements Authenticator {
   /** What creates a custom role. */
   public record RoleRequest(String name, String description, List<String> permissions) {}
 
-  List<RoleView> roles() {
+  public List<RoleView> roles() {
     Snapshot s = snapshot.get();
     List<RoleView> out = new ArrayList<>();
     for (String n : roleNames(s)) {

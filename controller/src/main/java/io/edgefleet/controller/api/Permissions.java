@@ -85,6 +85,8 @@ public final class Permissions {
           Map.entry("service-accounts", "users"),
           Map.entry("roles", "users"),
           Map.entry("projects", "users"),
+          // Shell grants are access policy.
+          Map.entry("shell-grants", "users"),
           Map.entry("tokens", "account"),
           Map.entry("whoami", "account"),
           Map.entry("openapi.json", "info"));
@@ -103,8 +105,17 @@ public final class Permissions {
           Map.entry("GET /api/v1/devices/{id}/kubeconfig", "tunnels:kubectl"),
           Map.entry("GET /api/v1/clusters/{name}/kubeconfig", "tunnels:kubectl"),
           Map.entry("GET /api/v1/devices/{id}/port-forward", "tunnels:port-forward"),
+          Map.entry("GET /api/v1/devices/{id}/shell", "tunnels:shell"),
+          Map.entry("GET /api/v1/devices/{id}/files", "tunnels:files"),
           // Verifying the audit log reads it; it changes nothing.
-          Map.entry("POST /api/v1/audit/verify", "audit:read"));
+          Map.entry("POST /api/v1/audit/verify", "audit:read"),
+          // Asking for a shell and approving another's request both need the shell permission.
+          Map.entry("GET /api/v1/shell-requests", "tunnels:shell"),
+          Map.entry("POST /api/v1/shell-requests", "tunnels:shell"),
+          Map.entry("POST /api/v1/shell-requests/{id}/approve", "tunnels:shell"),
+          Map.entry("POST /api/v1/shell-requests/{id}/deny", "tunnels:shell"),
+          // A recording shows everything a shell printed: auditors read it.
+          Map.entry("GET /api/v1/sessions/{id}/recording", "audit:read"));
 
   /**
    * The permission an operator needs for this route.

@@ -474,6 +474,7 @@ public final class AgentGateway implements DeviceSockets {
                   .ifPresent(
                       d -> store.setAgentVersion(h, deviceId, agentVersion, clock.millis())));
     }
+    rememberRemoteAccess(deviceId, hello.allows());
     long generation = generations.applyAsLong(deviceId);
     Long known = hello.generation();
     c.send(
@@ -531,6 +532,29 @@ public final class AgentGateway implements DeviceSockets {
       LOG.info("device {} reports Kubernetes {}", deviceId, version);
       kubernetesChanged.accept(deviceId);
     }
+  }
+
+  /** The remote-access kinds a controller knows of; anything else an agent says is left out. */
+  private static final java.util.Set<String> REMOTE_ACCESS_KINDS =
+      java.util.Set.of(DeviceFacts.ALLOW_SHELL, DeviceFacts.ALLOW_FILE);
+
+  /**
+   * Keeps in the device's facts which remote-access kinds its own configuration allows, as its
+   * hello says, so that a shell or file copy is refused before a stream is opened; written only
+   * when it changed.
+   */
+  private void rememberRemoteAccess(String deviceId, List<String> allows) {
+    List<String> kinds =
+        allows.stream().filter(REMOTE_ACCESS_KINDS::contains).distinct().sorted().toList();
+    jdbi.useHandle(
+        h ->
+            store
+                .byId(h, deviceId)
+                .filter(d -> d.facts() != null && !kinds.equals(d.facts().remoteAccess()))
+                .ifPresent(
+                    d ->
+                        store.setFacts(
+                            h, deviceId, d.facts().withRemoteAccess(kinds), clock.millis())));
   }
 
   /** Why a cluster report cannot be taken, or null. */
