@@ -69,7 +69,7 @@ final class Roles {
             operator,
             "A viewer who also changes devices, apps, deployments, rollouts, sources, alerts,"
                 + " clusters, profiles and artifacts, runs kubectl and port-forwards through the"
-                + " tunnel and copies files from devices",
+                + " tunnel and copies files off devices",
             true));
     roles.put(
         ADMIN,
