@@ -72,6 +72,11 @@ public enum ErrorCode {
   PERMISSION_DENIED(403, false),
   /** The operator's API token has expired: log in again. */
   TOKEN_EXPIRED(401, false),
+  /**
+   * The caller holds roles in several projects and did not say which one a new object belongs to
+   * ({@code ?project=} or a {@code project} field).
+   */
+  PROJECT_REQUIRED(400, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

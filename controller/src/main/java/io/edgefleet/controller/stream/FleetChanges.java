@@ -87,12 +87,14 @@ public final class FleetChanges implements ChangeSource {
       String state = v.status() + "\u0000" + v.name() + "\u0000" + v.tags();
       states.put(v.id(), state);
       if (deviceStates != null && !state.equals(deviceStates.get(v.id()))) {
-        out.add(new StreamMessage(Topic.DEVICES, "device", null, Json.write(v)));
+        out.add(new StreamMessage(Topic.DEVICES, "device", null, Json.write(v), v.tags()));
       }
     }
     deviceStates = states;
     lookAtRollouts(out, report);
-    lookAtEvents(out);
+    Map<String, Map<String, String>> tags = new HashMap<>(views.size() * 2);
+    views.forEach(v -> tags.put(v.id(), v.tags()));
+    lookAtEvents(out, tags);
     return out;
   }
 
@@ -115,7 +117,7 @@ public final class FleetChanges implements ChangeSource {
     rolloutsSeen.putAll(still);
   }
 
-  private void lookAtEvents(List<StreamMessage> out) {
+  private void lookAtEvents(List<StreamMessage> out, Map<String, Map<String, String>> tags) {
     if (eventCursor == null) {
       eventCursor =
           events
@@ -135,7 +137,13 @@ public final class FleetChanges implements ChangeSource {
                   Optional.of(eventCursor),
                   EVENT_PAGE));
       for (EventLog.Event e : page.items()) {
-        out.add(new StreamMessage(Topic.EVENTS, "fleet-event", e.id(), Json.write(e)));
+        out.add(
+            new StreamMessage(
+                Topic.EVENTS,
+                "fleet-event",
+                e.id(),
+                Json.write(e),
+                e.deviceId() == null ? null : tags.get(e.deviceId())));
       }
       eventCursor = page.next();
       if (!page.more()) {

@@ -1,14 +1,23 @@
 package io.edgefleet.controller.stream;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 
 /**
  * One server-sent event: its name, an optional id and one line of JSON.
  *
  * @param topic the topic it belongs to; null for messages every stream gets ({@code hello})
  * @param id the {@code id:} field, or null
+ * @param deviceTags for a message about one device, the device's tags (streams of callers confined
+ *     to projects get it only when one of their projects picks the device); null otherwise
  */
-public record StreamMessage(Topic topic, String event, String id, String data) {
+public record StreamMessage(
+    Topic topic, String event, String id, String data, Map<String, String> deviceTags) {
+
+  /** A message about no one device. */
+  public StreamMessage(Topic topic, String event, String id, String data) {
+    this(topic, event, id, data, null);
+  }
 
   /** The message as it goes on the wire: {@code event:}, {@code id:}, {@code data:}, blank line. */
   public byte[] bytes() {
