@@ -588,7 +588,8 @@ public final class Controller implements AutoCloseable {
                   new RolloutRoutes(deployments, rollouts),
                   new ProfileRoutes(profiles),
                   new TelemetryRoutes(telemetry, devices),
-                  new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
+                  new AlertRoutes(
+                      new AlertRoutes.Services(alertRules, alertReceivers, alerts, devices::tags)),
                   new MetricsRoutes(metrics),
                   new LogRoutes(logs, devices, appStatus),
                   new FleetRoutes(fleet),
