@@ -585,7 +585,7 @@ public final class Controller implements AutoCloseable {
                       trust.devices()::quarantined),
                   new GitOpsRoutes(gitops),
                   new CatalogRoutes(catalog, devices),
-                  new RolloutRoutes(deployments, rollouts),
+                  new RolloutRoutes(deployments, rollouts, gitops::project),
                   new ProfileRoutes(profiles),
                   new TelemetryRoutes(telemetry, devices),
                   new AlertRoutes(
