@@ -7,4 +7,3 @@ ALTER TABLE deployments ADD COLUMN project VARCHAR(64);
 ALTER TABLE git_sources ADD COLUMN project VARCHAR(64);
 ALTER TABLE alert_rules ADD COLUMN project VARCHAR(64);
 ALTER TABLE clusters ADD COLUMN project VARCHAR(64);
-ALTER TABLE profiles ADD COLUMN project VARCHAR(64);
