@@ -10,7 +10,9 @@ import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.selector.ProjectScope;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * Users, service accounts, roles and API tokens. Every route is an operator route: what it needs is
@@ -152,6 +154,29 @@ public record AccessRoutes(AccessControl access) implements Routes {
     String me = c.principal().map(p -> p.name()).orElse("");
     return users.stream()
         .filter(u -> u.name().equals(me) || u.projects().keySet().stream().anyMatch(scope::sees))
+        .map(
+            u -> {
+              // Only the caller's projects: another project's name is not for it to see.
+              Map<String, List<String>> shown = new TreeMap<>();
+              u.projects()
+                  .forEach(
+                      (p, roles) -> {
+                        if (scope.sees(p)) {
+                          shown.put(p, roles);
+                        }
+                      });
+              return new AccessControl.UserView(
+                  u.id(),
+                  u.name(),
+                  u.kind(),
+                  u.description(),
+                  u.roles(),
+                  shown,
+                  u.permissions(),
+                  u.tokens(),
+                  u.createdAt(),
+                  u.createdBy());
+            })
         .toList();
   }
 
