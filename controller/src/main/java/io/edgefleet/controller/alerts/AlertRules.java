@@ -123,11 +123,11 @@ public final class AlertRules {
       }
     }
     if (type != null) {
-      if (type == RuleType.ROLLOUT_PAUSED && project.isPresent()) {
+      if (!type.aboutDevices() && project.isPresent()) {
         f.problem(
             type.id()
-                + " rules watch the rollouts of the whole fleet: a project cannot have one (ask"
-                + " an administrator)");
+                + " rules are not about devices and watch the whole fleet: a project cannot have"
+                + " one (ask an administrator)");
       }
       if (type == RuleType.ROLLOUT_PAUSED && !selector.isEmpty()) {
         f.problem(type.id() + " rules are about rollouts: use 'app' instead of 'selector'");
@@ -186,7 +186,7 @@ public final class AlertRules {
 
     RuleType t = type;
     String sel =
-        project.isPresent() && t != RuleType.ROLLOUT_PAUSED
+        project.isPresent() && t.aboutDevices()
             ? Selector.parse(selector).and(project.get().selector()).toString()
             : selector;
     Rule rule =
