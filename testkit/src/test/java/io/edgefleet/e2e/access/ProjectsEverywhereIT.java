@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.AdminClient.Answer;
 import io.edgefleet.testkit.TestAgents;
@@ -45,9 +46,14 @@ class ProjectsEverywhereIT {
           "/api/v1/catalog/apps/{name}/versions/{version}",
           "/api/v1/artifacts/{digest}");
 
+  /** The controller's configuration: SQLite here, PostgreSQL in {@link PostgresProjectsIT}. */
+  ControllerConfig config(Path dataDir) {
+    return TestController.config(dataDir);
+  }
+
   @Test
   void aProjectUserSeesNothingOutsideItsProjectOnAnyRoute() throws Exception {
-    try (TestController c = TestController.start(dir.resolve("controller"));
+    try (TestController c = TestController.start(config(dir.resolve("controller")));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = c.admin();
       String eu = enroll(c, agents, "eu-1", "eu");
@@ -56,7 +62,11 @@ class ProjectsEverywhereIT {
       created(admin.post("/api/v1/projects", Map.of("name", "stores-eu", "selector", "region=eu")));
       created(
           admin.post("/api/v1/projects", Map.of("name", "outside-us", "selector", "region=us")));
-      String lenaToken = user(admin, "lena", Map.of("stores-eu", List.of("operator")));
+      created(
+          admin.post(
+              "/api/v1/roles",
+              Map.of("name", "enroller", "permissions", List.of("onboarding:write"))));
+      String lenaToken = user(admin, "lena", Map.of("stores-eu", List.of("operator", "enroller")));
       user(admin, "outside-bob", Map.of("outside-us", List.of("operator")));
       String miaToken =
           user(
@@ -162,6 +172,7 @@ class ProjectsEverywhereIT {
             lena.post("/api/v1/onboarding-tokens", Map.of("tags", Map.of("region", "us")));
         assertThat(farTags.code()).isEqualTo("VALIDATION_FAILED");
         assertThat(farTags.body().path("message").asText()).contains("outside your projects");
+        created(lena.post("/api/v1/onboarding-tokens", Map.of("tags", Map.of("region", "eu"))));
 
         // A user of two projects names the one a new object belongs to.
         Answer unnamed =
