@@ -75,7 +75,9 @@ class ProjectsEverywhereIT {
               Map.of("stores-eu", List.of("operator"), "outside-us", List.of("viewer")));
       pushChart(admin, "shop");
 
-      // The administrator creates objects in the other project, and a profile (fleet-wide).
+      // The administrator creates objects in the other project, and a profile: profiles are
+      // fleet-wide (they apply to the project's clusters too, so their names are no secret), but
+      // a project user neither lists nor gets them.
       Answer outsideWeb =
           created(
               admin.post(
@@ -113,7 +115,7 @@ class ProjectsEverywhereIT {
                   "*",
                   "force",
                   true)));
-      created(admin.post("/api/v1/profiles", Map.of("name", "outside-profile", "selector", "*")));
+      created(admin.post("/api/v1/profiles", Map.of("name", "fleet-profile", "selector", "*")));
       String rollout =
           admin
               .get("/api/v1/deployments/outside-web")
@@ -205,6 +207,8 @@ class ProjectsEverywhereIT {
         // The fleet summary counts her devices only.
         assertThat(lena.get("/api/v1/fleet/summary").body().path("total").asInt()).isEqualTo(1);
         assertThat(admin.get("/api/v1/fleet/summary").body().path("total").asInt()).isEqualTo(2);
+        assertThat(lena.get("/api/v1/profiles").body().path("items")).isEmpty();
+        assertThat(admin.get("/api/v1/profiles").body().path("items")).isNotEmpty();
         // The Prometheus exposition counts the whole fleet: not hers.
         assertThat(lena.get("/metrics").code()).isEqualTo("PERMISSION_DENIED");
 
@@ -264,7 +268,6 @@ class ProjectsEverywhereIT {
                 "/api/v1/alerts/rules",
                 "/api/v1/clusters",
                 "/api/v1/rollouts",
-                "/api/v1/profiles",
                 "/api/v1/projects",
                 "/api/v1/users",
                 "/api/v1/onboarding-tokens");
@@ -352,7 +355,7 @@ class ProjectsEverywhereIT {
     o.put("{sha}", "0123456789abcdef0123456789abcdef01234567");
     o.put("/api/v1/apps/{name}", "outside-web");
     o.put("/api/v1/deployments/{name}", "outside-web");
-    o.put("/api/v1/profiles/{name}", "outside-profile");
+    o.put("/api/v1/profiles/{name}", "fleet-profile");
     o.put("{version}", "1");
     o.put("/api/v1/rollouts/{id}", rollout);
     o.put("/api/v1/users/{name}", "outside-bob");
