@@ -279,7 +279,7 @@ class ProjectsEverywhereIT {
                 "/api/v1/repos/outside-repo",
                 "/api/v1/alerts/rules/outside-offline",
                 "/api/v1/clusters/outside-k3s",
-                "/api/v1/profiles/outside-profile",
+                "/api/v1/profiles/fleet-profile",
                 "/api/v1/users/outside-bob",
                 "/api/v1/projects/outside-us")) {
           assertThat(admin.get(one).status())
