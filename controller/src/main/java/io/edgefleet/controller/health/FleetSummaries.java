@@ -101,6 +101,14 @@ public final class FleetSummaries {
     return report(all, Selector.everything(), Optional.empty(), true);
   }
 
+  /**
+   * The summary of some devices only, from views already read, without the fleet's cluster counts:
+   * what a caller confined to projects is told.
+   */
+  public FleetReport summaryOf(List<DeviceView> some) {
+    return report(some, Selector.everything(), Optional.empty(), false);
+  }
+
   private FleetReport report(
       List<DeviceView> views, Selector s, Optional<String> by, boolean wholeFleet) {
     Instant now = clock.instant();

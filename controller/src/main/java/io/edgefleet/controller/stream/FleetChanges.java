@@ -35,6 +35,7 @@ public final class FleetChanges implements ChangeSource {
   private final EventLog events;
 
   private String summary;
+  private List<DeviceView> summarized = List.of();
   private Map<String, String> deviceStates;
   private final Map<String, Seen> rolloutsSeen = new HashMap<>();
   private String eventCursor;
@@ -55,7 +56,7 @@ public final class FleetChanges implements ChangeSource {
     if (deviceStates == null) {
       look(false);
     }
-    return List.of(new StreamMessage(Topic.SUMMARY, "summary", null, summary));
+    return List.of(summaryMessage(summary, summarized));
   }
 
   @Override
@@ -68,6 +69,7 @@ public final class FleetChanges implements ChangeSource {
   @Override
   public synchronized void reset() {
     summary = null;
+    summarized = List.of();
     deviceStates = null;
     rolloutsSeen.clear();
     eventCursor = null;
@@ -78,8 +80,9 @@ public final class FleetChanges implements ChangeSource {
     List<StreamMessage> out = new ArrayList<>();
     List<DeviceView> views = devices.list(Optional.empty());
     String nowSummary = Json.write(summaries.summary(views));
+    summarized = views;
     if (!nowSummary.equals(summary)) {
-      out.add(new StreamMessage(Topic.SUMMARY, "summary", null, nowSummary));
+      out.add(summaryMessage(nowSummary, views));
       summary = nowSummary;
     }
     Map<String, String> states = new HashMap<>(views.size() * 2);
@@ -96,6 +99,22 @@ public final class FleetChanges implements ChangeSource {
     views.forEach(v -> tags.put(v.id(), v.tags()));
     lookAtEvents(out, tags);
     return out;
+  }
+
+  /**
+   * The summary message: the fleet's, and for a caller confined to projects the summary of its
+   * devices only, from the same views.
+   */
+  private StreamMessage summaryMessage(String fleet, List<DeviceView> views) {
+    return new StreamMessage(
+        Topic.SUMMARY,
+        "summary",
+        null,
+        fleet,
+        null,
+        visible ->
+            Json.write(
+                summaries.summaryOf(views.stream().filter(v -> visible.test(v.tags())).toList())));
   }
 
   private void lookAtRollouts(List<StreamMessage> out, boolean report) {

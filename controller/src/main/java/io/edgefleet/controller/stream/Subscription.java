@@ -48,10 +48,13 @@ public final class Subscription implements AutoCloseable {
     if (ended != null || m.topic() != null && !topics.contains(m.topic())) {
       return;
     }
-    if (visible.isPresent()
+    if (visible.isPresent() && m.topic() != null && m.scoped() != null) {
+      // The summary of its devices only.
+      m = m.scopedTo(visible.get());
+    } else if (visible.isPresent()
         && m.topic() != null
         && (m.deviceTags() == null || !visible.get().test(m.deviceTags()))) {
-      // Fleet-wide messages (summary, rollouts) and other projects' devices are not for it.
+      // Other fleet-wide messages (rollouts) and other projects' devices are not for it.
       return;
     }
     if (queue.remainingCapacity() <= 1 || !queue.offer(m)) {

@@ -339,10 +339,13 @@ class ProjectsEverywhereIT {
                               l.startsWith("data: ")
                                   && l.contains(eu)
                                   && l.contains("\"aisle\":\"4\"")));
-      // The summary of the whole fleet is not hers; events and devices are her device's only.
+      // Events and devices are her device's only; the summary counts her device only.
       assertThat(lines).noneMatch(l -> l.contains(us));
-      assertThat(lines).noneMatch(l -> l.equals("event: summary"));
       assertThat(lines).anyMatch(l -> l.equals("event: device"));
+      int summary = lines.indexOf("event: summary");
+      assertThat(summary).as("the summary comes first").isNotNegative();
+      assertThat(lines.get(summary + 1)).startsWith("data: ").contains("\"total\":1,");
+      assertThat(lines).noneMatch(l -> l.equals("event: rollout"));
       reader.interrupt();
     }
   }
