@@ -12,6 +12,7 @@ import io.edgefleet.protocol.ErrorCode;
 import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -160,20 +161,13 @@ public final class Clusters {
                 "this controller keeps at most " + MAX_CLUSTERS + " clusters; delete one first");
           }
           store.insert(h, row);
-          audit.record(
-              h,
-              actor,
-              "cluster.create",
-              name,
-              Map.of(
-                  "selector",
-                  selector,
-                  "servers",
-                  smin + ".." + smax,
-                  "agents",
-                  amin + ".." + amax,
-                  "kubernetesVersion",
-                  version));
+          Map<String, Object> detail = new LinkedHashMap<>();
+          detail.put("selector", selector);
+          detail.put("servers", smin + ".." + smax);
+          detail.put("agents", amin + ".." + amax);
+          detail.put("kubernetesVersion", version);
+          project.ifPresent(p -> detail.put("project", p.name()));
+          audit.record(h, actor, "cluster.create", name, detail);
         });
     engine.planNow(name);
     return get(name);
