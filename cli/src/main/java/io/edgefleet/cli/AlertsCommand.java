@@ -114,9 +114,11 @@ final class AlertsCommand {
 
   @Command(name = "list", description = "Alert rules by name.")
   static final class RuleList extends TokenCommand {
+    @Mixin ProjectOption project;
+
     @Override
     void run(ControllerClient api) {
-      JsonNode items = api.get(RULES).path("items");
+      JsonNode items = api.get(project.path(RULES)).path("items");
       printItems(
           items,
           () -> {
@@ -164,6 +166,8 @@ final class AlertsCommand {
         "Durations: 90s, 10m, 4h, 30d."
       })
   static final class RuleAdd extends TokenCommand {
+    @Mixin ProjectOption project;
+
     @Parameters(paramLabel = "NAME", description = "Rule name: lower-case letters, digits, '-'.")
     String name;
 
@@ -235,7 +239,7 @@ final class AlertsCommand {
         ArrayNode list = body.putArray("receivers");
         receivers.forEach(list::add);
       }
-      JsonNode r = api.post(RULES, body);
+      JsonNode r = api.post(project.path(RULES), body);
       print(r, () -> rule(r, now()));
     }
   }
@@ -401,6 +405,9 @@ final class AlertsCommand {
     SequencedMap<String, String> f = new LinkedHashMap<>();
     f.put("Rule", r.path("name").asText() + " (" + r.path("id").asText() + ")");
     f.put("Type", r.path("type").asText());
+    if (!r.path("project").asText("").isEmpty()) {
+      f.put("Project", r.path("project").asText());
+    }
     f.put("Condition", condition(r));
     f.put(
         "cluster-degraded".equals(r.path("type").asText()) ? "Clusters" : "Devices",

@@ -176,6 +176,8 @@ final class ClustersCommand {
             + " 3..3 --agents 0..2 --kubernetes v1.20.2+k3s1 --label site=sjc"
       })
   static final class Create extends Settings {
+    @Mixin ProjectOption project;
+
     @Override
     void validate() {
       super.validate();
@@ -192,7 +194,7 @@ final class ClustersCommand {
       if (!body.has("agents")) {
         body.putObject("agents").put("min", 0).put("max", 0);
       }
-      JsonNode c = api.post(CLUSTERS, body);
+      JsonNode c = api.post(project.path(CLUSTERS), body);
       print(c, () -> details(c, now()));
     }
   }
@@ -231,9 +233,11 @@ final class ClustersCommand {
 
   @Command(name = "list", description = "Every cluster: state, servers, agents, version, why.")
   static final class ListClusters extends TokenCommand {
+    @Mixin ProjectOption project;
+
     @Override
     void run(ControllerClient api) {
-      JsonNode items = api.get(CLUSTERS).path("items");
+      JsonNode items = api.get(project.path(CLUSTERS)).path("items");
       printItems(items, () -> table(items));
     }
   }
@@ -335,16 +339,23 @@ final class ClustersCommand {
   }
 
   static String table(JsonNode items) {
-    Table t = new Table("name", "state", "servers", "agents", "kubernetes", "profile", "reason");
+    boolean projects = ProjectOption.any(items);
+    Table t =
+        new Table(
+            ProjectOption.headers(
+                projects, "name", "state", "servers", "agents", "kubernetes", "profile", "reason"));
     for (JsonNode c : items) {
       t.row(
-          Formats.text(c, "name"),
-          Formats.text(c, "state"),
-          Formats.text(c, "servers") + " (" + Formats.text(c, "serversWanted") + ")",
-          Formats.text(c, "agents") + " (" + Formats.text(c, "agentsWanted") + ")",
-          Formats.text(c, "kubernetesVersion"),
-          Formats.text(c, "profile"),
-          Formats.text(c, "reason"));
+          ProjectOption.cells(
+              projects,
+              c,
+              Formats.text(c, "name"),
+              Formats.text(c, "state"),
+              Formats.text(c, "servers") + " (" + Formats.text(c, "serversWanted") + ")",
+              Formats.text(c, "agents") + " (" + Formats.text(c, "agentsWanted") + ")",
+              Formats.text(c, "kubernetesVersion"),
+              Formats.text(c, "profile"),
+              Formats.text(c, "reason")));
     }
     return t.render();
   }
@@ -353,6 +364,9 @@ final class ClustersCommand {
     SequencedMap<String, String> f = new LinkedHashMap<>();
     f.put("Name", Formats.text(c, "name"));
     f.put("State", Formats.text(c, "state"));
+    if (!c.path("project").asText("").isEmpty()) {
+      f.put("Project", Formats.text(c, "project") + " (its selector is part of the selector)");
+    }
     f.put("Selector", Formats.text(c, "selector"));
     f.put("Servers", shape(c, "server", "servers"));
     f.put("Agents", shape(c, "agent", "agents"));

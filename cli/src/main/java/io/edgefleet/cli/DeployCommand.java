@@ -71,6 +71,8 @@ final class DeployCommand extends TokenCommand {
 
   @Mixin PreflightOptions preflight;
 
+  @Mixin ProjectOption project;
+
   private String policy;
 
   @Override
@@ -104,11 +106,11 @@ final class DeployCommand extends TokenCommand {
     }
     preflight.body(body);
     if (preflight.dryRun) {
-      JsonNode plan = api.post(preflight.path(DEPLOYMENTS), body);
+      JsonNode plan = api.post(project.path(preflight.path(DEPLOYMENTS)), body);
       print(plan, () -> PreflightOptions.plan(plan));
       return;
     }
-    JsonNode created = api.post(DEPLOYMENTS, body);
+    JsonNode created = api.post(project.path(DEPLOYMENTS), body);
     print(created, () -> DeploymentsCommand.details(created, now()));
     JsonNode rolloutNode = created.path("latestRollout");
     if (!rolloutNode.isMissingNode()) {

@@ -34,24 +34,34 @@ final class DeploymentsCommand {
 
   @Command(name = "list", description = "List deployments with their version and rollout.")
   static final class ListDeployments extends TokenCommand {
+    @Mixin ProjectOption project;
+
     @Override
     void run(ControllerClient api) {
-      JsonNode items = api.get(DeployCommand.DEPLOYMENTS).path("items");
+      JsonNode items = api.get(project.path(DeployCommand.DEPLOYMENTS)).path("items");
       printItems(
           items,
           () -> {
-            Table t = new Table("name", "app", "version", "target", "rollout", "state", "updated");
+            boolean projects = ProjectOption.any(items);
+            Table t =
+                new Table(
+                    ProjectOption.headers(
+                        projects, "name", "app", "version", "target", "rollout", "state",
+                        "updated"));
             for (JsonNode d : items) {
               JsonNode r = d.path("latestRollout");
               t.row(
-                  d.path("name").asText(),
-                  d.path("app").asText(),
-                  d.path("version").asText(),
-                  d.path("target").asText("*")
-                      + ("cluster".equals(d.path("scope").asText()) ? " (per cluster)" : ""),
-                  r.path("id").asText(""),
-                  r.path("state").asText(""),
-                  Formats.relative(d, "updatedAt", now()));
+                  ProjectOption.cells(
+                      projects,
+                      d,
+                      d.path("name").asText(),
+                      d.path("app").asText(),
+                      d.path("version").asText(),
+                      d.path("target").asText("*")
+                          + ("cluster".equals(d.path("scope").asText()) ? " (per cluster)" : ""),
+                      r.path("id").asText(""),
+                      r.path("state").asText(""),
+                      Formats.relative(d, "updatedAt", now())));
             }
             return t.render();
           });
@@ -187,6 +197,9 @@ final class DeploymentsCommand {
     f.put("Name", d.path("name").asText());
     f.put("App", d.path("app").asText() + "@" + d.path("version").asText());
     f.put("Revision", d.path("revision").asText());
+    if (!d.path("project").asText("").isEmpty()) {
+      f.put("Project", d.path("project").asText() + " (its selector is part of the target)");
+    }
     f.put("Target", d.path("target").asText("").isBlank() ? "*" : d.path("target").asText());
     if ("cluster".equals(d.path("scope").asText())) {
       f.put("Scope", "cluster (once per cluster, on its applier member)");

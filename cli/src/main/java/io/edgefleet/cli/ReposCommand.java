@@ -140,6 +140,8 @@ final class ReposCommand {
 
     @Mixin PreflightOptions preflight;
 
+    @Mixin ProjectOption project;
+
     private String sshKeyText;
     private String policy;
     private Optional<String> token = Optional.empty();
@@ -170,11 +172,11 @@ final class ReposCommand {
       Optional.ofNullable(policy).ifPresent(p -> body.put("rollout", p));
       preflight.body(body);
       if (preflight.dryRun) {
-        JsonNode checked = api.post(preflight.path(REPOS), body);
+        JsonNode checked = api.post(project.path(preflight.path(REPOS)), body);
         print(checked, () -> PreflightOptions.check(checked));
         return;
       }
-      JsonNode created = api.post(REPOS, body);
+      JsonNode created = api.post(project.path(REPOS), body);
       String server = api.server().toString();
       print(created, () -> details(created, server, now(), false) + "\n");
       webhookHint(created, server).lines().forEach(this::note);
@@ -183,9 +185,11 @@ final class ReposCommand {
 
   @Command(name = "list", description = "List git repositories with their current commit.")
   static final class ListRepos extends TokenCommand {
+    @Mixin ProjectOption project;
+
     @Override
     void run(ControllerClient api) {
-      JsonNode items = api.get(REPOS).path("items");
+      JsonNode items = api.get(project.path(REPOS)).path("items");
       printItems(items, () -> table(items, now()));
     }
   }
@@ -440,6 +444,9 @@ final class ReposCommand {
     fields.put("Path", Formats.text(s, "path"));
     fields.put("Interval", Formats.text(s, "interval"));
     fields.put("Auth", Formats.text(s, "auth"));
+    if (!s.path("project").asText("").isEmpty()) {
+      fields.put("Project", Formats.text(s, "project") + " (its selector is part of the target)");
+    }
     fields.put("Target", target(s));
     fields.put("Commit", Formats.text(commit, "sha"));
     fields.put("Message", firstLine(Formats.text(commit, "message")));

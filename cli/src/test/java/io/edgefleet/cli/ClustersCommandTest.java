@@ -47,6 +47,28 @@ class ClustersCommandTest {
   }
 
   @Test
+  void aProjectColumnIsShownWhenAClusterBelongsToAProject() throws Exception {
+    JsonNode plain =
+        Json.mapper().readTree("[{\"name\":\"a\",\"state\":\"READY\",\"servers\":1,\"agents\":0}]");
+    assertThat(ClustersCommand.table(plain)).doesNotContain("PROJECT");
+    JsonNode scoped =
+        Json.mapper()
+            .readTree(
+                "[{\"name\":\"a\",\"state\":\"READY\",\"servers\":1,\"agents\":0},"
+                    + "{\"name\":\"b\",\"state\":\"READY\",\"servers\":1,\"agents\":0,"
+                    + "\"project\":\"stores-eu\"}]");
+    String table = ClustersCommand.table(scoped);
+    assertThat(table.lines().findFirst().orElseThrow()).startsWith("NAME").contains("PROJECT");
+    assertThat(table).containsPattern("b +stores-eu +READY");
+    JsonNode one =
+        Json.mapper().readTree(CLUSTER.replace("{\"name\"", "{\"project\":\"stores-eu\",\"name\""));
+    assertThat(ClustersCommand.details(one, NOW)).containsPattern("Project: +stores-eu");
+    assertThat(
+            new CommandLine(new ClustersCommand.Create()).getCommandSpec().findOption("--project"))
+        .isNotNull();
+  }
+
+  @Test
   void rangesAreMinDotDotMaxOrOneNumber() {
     assertThat(ClustersCommand.Range.parse("3..5", "--servers"))
         .isEqualTo(new ClustersCommand.Range(3, 5));

@@ -690,10 +690,11 @@ public final class Controller implements AutoCloseable {
                       trust.devices()::quarantined),
                   new GitOpsRoutes(gitops),
                   new CatalogRoutes(catalog, devices),
-                  new RolloutRoutes(deployments, rollouts),
+                  new RolloutRoutes(deployments, rollouts, gitops::project),
                   new ProfileRoutes(profiles),
                   new TelemetryRoutes(telemetry, devices),
-                  new AlertRoutes(new AlertRoutes.Services(alertRules, alertReceivers, alerts)),
+                  new AlertRoutes(
+                      new AlertRoutes.Services(alertRules, alertReceivers, alerts, devices::tags)),
                   new MetricsRoutes(metrics),
                   new LogRoutes(logs, devices, appStatus),
                   new FleetRoutes(fleet),

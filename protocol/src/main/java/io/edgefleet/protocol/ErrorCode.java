@@ -120,6 +120,11 @@ public enum ErrorCode {
   FILE_UNREADABLE(403, false),
   /** The file is larger than the copy's byte budget. */
   FILE_TOO_LARGE(413, false),
+  /**
+   * The caller holds roles in several projects and did not say which one a new object belongs to
+   * ({@code ?project=} or a {@code project} field).
+   */
+  PROJECT_REQUIRED(400, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

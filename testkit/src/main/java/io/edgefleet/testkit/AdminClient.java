@@ -107,6 +107,35 @@ public final class AdminClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens a long answer (server-sent events) with this client's token and hands back its body as it
+   * arrives; the caller closes it.
+   *
+   * @throws IllegalStateException when the answer is not 200
+   */
+  public java.io.InputStream stream(String path) {
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create(url + path))
+            .header("Authorization", "Bearer " + token)
+            .GET()
+            .build();
+    try {
+      HttpResponse<java.io.InputStream> r =
+          http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+      if (r.statusCode() != 200) {
+        String body = new String(r.body().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        r.body().close();
+        throw new IllegalStateException(path + " answered " + r.statusCode() + ": " + body);
+      }
+      return r.body();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   private Answer send(String method, String path, Object body, String bearer) {
     return raw(
         method,

@@ -69,7 +69,7 @@ class GeneratedApiClientIT {
     int pages = 0;
     do {
       ListDevices200Response page =
-          api.listDevices("batch=b1", "NEVER_SEEN,ONLINE", 2, after, null, null, null);
+          api.listDevices("batch=b1", "NEVER_SEEN,ONLINE", 2, after, null, null, null, null);
       listed.addAll(page.getItems());
       after = page.getNext();
       pages++;
@@ -77,9 +77,11 @@ class GeneratedApiClientIT {
     assertThat(pages).isEqualTo(2);
     assertThat(listed).extracting(Device::getId).containsExactlyElementsOf(ids);
     assertThat(listed).extracting(Device::getName).containsExactly("kiosk", "kiosk-2", "kiosk-3");
-    assertThat(api.listDevices("*", null, null, null, null, null, null).getItems()).hasSize(3);
+    assertThat(api.listDevices("*", null, null, null, null, null, null, null).getItems())
+        .hasSize(3);
     // Pages by number: sorted, skipped, counted.
-    ListDevices200Response second = api.listDevices("batch=b1", null, 1, null, "-name", 1, true);
+    ListDevices200Response second =
+        api.listDevices("batch=b1", null, 1, null, "-name", 1, true, null);
     assertThat(second.getTotal()).isEqualTo(3);
     assertThat(second.getItems()).extracting(Device::getName).containsExactly("kiosk-2");
     assertThat(second.getNext()).isNull();
@@ -89,7 +91,9 @@ class GeneratedApiClientIT {
             new Object[] {null, -1, "offset must be"},
             new Object[] {"name", 100_000_000, "offset must be"})) {
       assertThatThrownBy(
-              () -> api.listDevices(null, null, 10, null, (String) bad[0], (Integer) bad[1], null))
+              () ->
+                  api.listDevices(
+                      null, null, 10, null, (String) bad[0], (Integer) bad[1], null, null))
           .isInstanceOfSatisfying(
               ApiException.class,
               e -> {

@@ -147,22 +147,8 @@ public final class AccessControl implements Authenticator {
       return out;
     }
 
-    /**
-     * The selectors of the projects a user holds roles in, when they hold none over the whole
-     * fleet; empty when they see every device.
-     */
     Optional<List<String>> deviceSelectors(UserRow user) {
-      if (user.roles().isEmpty() && !user.projectRoles().isEmpty()) {
-        List<String> selectors = new ArrayList<>();
-        for (String project : user.projectRoles().keySet()) {
-          ProjectRow p = projects.get(project);
-          if (p != null) {
-            selectors.add(p.selector());
-          }
-        }
-        return Optional.of(selectors);
-      }
-      return Optional.empty();
+      return ProjectGrants.deviceSelectors(user, projects);
     }
   }
 
@@ -235,7 +221,8 @@ public final class AccessControl implements Authenticator {
                 s.permissions(admin),
                 false,
                 Optional.empty(),
-                s.deviceSelectors(admin)),
+                s.deviceSelectors(admin),
+                ProjectGrants.projects(admin, s.projects())),
             admin,
             Optional.empty());
       }
@@ -275,7 +262,8 @@ public final class AccessControl implements Authenticator {
             permissions,
             scoped,
             Optional.ofNullable(row.expiresAt()).map(Instant::ofEpochMilli),
-            s.deviceSelectors(user)),
+            s.deviceSelectors(user),
+            ProjectGrants.projects(user, s.projects())),
         user,
         Optional.of(row));
   }

@@ -7,7 +7,12 @@ import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.ProjectScope;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * Users, service accounts, roles and API tokens. Every route is an operator route: what it needs is
@@ -20,7 +25,10 @@ public record AccessRoutes(AccessControl access) implements Routes {
   public void register(Router r) {
     r.get("/api/v1/whoami", ADMIN, c -> Reply.ok(access.whoami(caller(c))));
 
-    r.get("/api/v1/users", ADMIN, c -> Reply.ok(new Items<>(access.users(c.query("kind")))));
+    r.get(
+        "/api/v1/users",
+        ADMIN,
+        c -> Reply.ok(new Items<>(seenUsers(c, access.users(c.query("kind"))))));
     r.post(
         "/api/v1/users",
         ADMIN,
@@ -28,7 +36,16 @@ public record AccessRoutes(AccessControl access) implements Routes {
             Reply.created(
                 access.createUser(
                     c.body(AccessControl.UserRequest.class), AccessControl.Kind.USER, c.actor())));
-    r.get("/api/v1/users/{name}", ADMIN, c -> Reply.ok(access.user(c.path("name"))));
+    r.get(
+        "/api/v1/users/{name}",
+        ADMIN,
+        c -> {
+          AccessControl.UserView u = access.user(c.path("name"));
+          if (seenUsers(c, List.of(u)).isEmpty()) {
+            throw ControllerException.notFound("user", c.path("name"));
+          }
+          return Reply.ok(u);
+        });
     r.delete(
         "/api/v1/users/{name}",
         ADMIN,
@@ -46,7 +63,7 @@ public record AccessRoutes(AccessControl access) implements Routes {
     r.get(
         "/api/v1/service-accounts",
         ADMIN,
-        c -> Reply.ok(new Items<>(access.users(Optional.of("service")))));
+        c -> Reply.ok(new Items<>(seenUsers(c, access.users(Optional.of("service"))))));
     r.post(
         "/api/v1/service-accounts",
         ADMIN,
@@ -70,14 +87,29 @@ public record AccessRoutes(AccessControl access) implements Routes {
           return Reply.noContent();
         });
 
-    r.get("/api/v1/projects", ADMIN, c -> Reply.ok(new Items<>(access.projects())));
+    r.get(
+        "/api/v1/projects",
+        ADMIN,
+        c ->
+            Reply.ok(
+                new Items<>(
+                    ProjectScope.of(c)
+                        .filter(access.projects(), AccessControl.ProjectView::name))));
     r.post(
         "/api/v1/projects",
         ADMIN,
         c ->
             Reply.created(
                 access.createProject(c.body(AccessControl.ProjectRequest.class), c.actor())));
-    r.get("/api/v1/projects/{name}", ADMIN, c -> Reply.ok(access.project(c.path("name"))));
+    r.get(
+        "/api/v1/projects/{name}",
+        ADMIN,
+        c -> {
+          if (!ProjectScope.of(c).sees(c.path("name"))) {
+            throw ControllerException.notFound("project", c.path("name"));
+          }
+          return Reply.ok(access.project(c.path("name")));
+        });
     r.delete(
         "/api/v1/projects/{name}",
         ADMIN,
@@ -107,6 +139,45 @@ public record AccessRoutes(AccessControl access) implements Routes {
           access.revokeToken(caller(c), c.path("id"));
           return Reply.noContent();
         });
+  }
+
+  /**
+   * The users a caller confined to projects sees: those holding a role in one of its projects (and
+   * itself); every user for a caller over the whole fleet.
+   */
+  private static List<AccessControl.UserView> seenUsers(
+      Call c, List<AccessControl.UserView> users) {
+    ProjectScope scope = ProjectScope.of(c);
+    if (!scope.confined()) {
+      return users;
+    }
+    String me = c.principal().map(p -> p.name()).orElse("");
+    return users.stream()
+        .filter(u -> u.name().equals(me) || u.projects().keySet().stream().anyMatch(scope::sees))
+        .map(
+            u -> {
+              // Only the caller's projects: another project's name is not for it to see.
+              Map<String, List<String>> shown = new TreeMap<>();
+              u.projects()
+                  .forEach(
+                      (p, roles) -> {
+                        if (scope.sees(p)) {
+                          shown.put(p, roles);
+                        }
+                      });
+              return new AccessControl.UserView(
+                  u.id(),
+                  u.name(),
+                  u.kind(),
+                  u.description(),
+                  u.roles(),
+                  shown,
+                  u.permissions(),
+                  u.tokens(),
+                  u.createdAt(),
+                  u.createdBy());
+            })
+        .toList();
   }
 
   /** The caller, through the token the request was authenticated with (held in memory). */

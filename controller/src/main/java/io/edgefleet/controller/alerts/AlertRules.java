@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
@@ -65,6 +66,15 @@ public final class AlertRules {
    *     when the name is taken
    */
   public Rule create(JsonNode body, String actor) {
+    return create(body, actor, Optional.empty());
+  }
+
+  /**
+   * Creates a rule in a project: it watches only the devices the project's selector picks too.
+   *
+   * @param project the project the rule belongs to, if any
+   */
+  public Rule create(JsonNode body, String actor, Optional<ProjectScope.Project> project) {
     Fields f = Fields.of(body, "alert rule", FIELDS);
     String name = f.text("name");
     String typeText = f.text("type");
@@ -113,6 +123,12 @@ public final class AlertRules {
       }
     }
     if (type != null) {
+      if (!type.aboutDevices() && project.isPresent()) {
+        f.problem(
+            type.id()
+                + " rules are not about devices and watch the whole fleet: a project cannot have"
+                + " one (ask an administrator)");
+      }
       if (type == RuleType.ROLLOUT_PAUSED && !selector.isEmpty()) {
         f.problem(type.id() + " rules are about rollouts: use 'app' instead of 'selector'");
       }
@@ -169,7 +185,10 @@ public final class AlertRules {
     f.check("alert rule" + (ruleName == null ? "" : " '" + ruleName + "'"));
 
     RuleType t = type;
-    String sel = selector;
+    String sel =
+        project.isPresent() && t.aboutDevices()
+            ? Selector.parse(selector).and(project.get().selector()).toString()
+            : selector;
     Rule rule =
         new Rule(
             Ids.next("rule"),
@@ -185,7 +204,8 @@ public final class AlertRules {
             receivers,
             repeatDuration == null ? null : text(repeatDuration),
             actor,
-            Instant.ofEpochMilli(clock.millis()));
+            Instant.ofEpochMilli(clock.millis()),
+            project.map(ProjectScope.Project::name).orElse(null));
     jdbi.useTransaction(
         h -> {
           if (byName(h, rule.name()).isPresent()) {
@@ -197,9 +217,10 @@ public final class AlertRules {
           }
           h.createUpdate(
                   "INSERT INTO alert_rules (id, name, type, selector, app, mount, for_ms, within_ms,"
-                      + " percent, severity, receivers, repeat_ms, created_by, created_at) VALUES"
-                      + " (:id, :name, :type, :selector, :app, :mount, :for, :within, :percent,"
-                      + " :severity, :receivers, :repeat, :by, :at)")
+                      + " percent, severity, receivers, repeat_ms, created_by, created_at, project)"
+                      + " VALUES (:id, :name, :type, :selector, :app, :mount, :for, :within,"
+                      + " :percent, :severity, :receivers, :repeat, :by, :at, :project)")
+              .bind("project", rule.project())
               .bind("id", rule.id())
               .bind("name", rule.name())
               .bind("type", rule.type().id())
@@ -219,6 +240,9 @@ public final class AlertRules {
           detail.put("type", rule.type().id());
           detail.put("selector", rule.selector());
           detail.put("receivers", rule.receivers());
+          if (rule.project() != null) {
+            detail.put("project", rule.project());
+          }
           audit.record(h, actor, "alert.rule.create", rule.name(), detail);
         });
     return rule;
@@ -300,7 +324,8 @@ public final class AlertRules {
         names(rs.getString("receivers")),
         hasRepeat ? text(Duration.ofMillis(repeat)) : null,
         rs.getString("created_by"),
-        Instant.ofEpochMilli(rs.getLong("created_at")));
+        Instant.ofEpochMilli(rs.getLong("created_at")),
+        rs.getString("project"));
   }
 
   static List<String> names(String json) {

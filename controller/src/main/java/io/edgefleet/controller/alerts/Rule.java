@@ -19,6 +19,8 @@ import java.util.List;
  * @param percent the disk usage at or above which the alert fires (disk-usage)
  * @param receivers receiver names; empty means every receiver
  * @param repeat how often a firing alert is notified again, or null for once per state change
+ * @param project the project the rule was created in, or null; its selector then includes the
+ *     project's, so it watches only the project's devices
  */
 public record Rule(
     String id,
@@ -34,10 +36,32 @@ public record Rule(
     List<String> receivers,
     String repeat,
     String createdBy,
-    Instant createdAt) {
+    Instant createdAt,
+    String project) {
 
   public Rule {
     receivers = List.copyOf(receivers);
+  }
+
+  /** A rule of no project. */
+  public Rule(
+      String id,
+      String name,
+      RuleType type,
+      String selector,
+      String app,
+      String mount,
+      String forText,
+      String within,
+      Double percent,
+      String severity,
+      List<String> receivers,
+      String repeat,
+      String createdBy,
+      Instant createdAt) {
+    this(
+        id, name, type, selector, app, mount, forText, within, percent, severity, receivers, repeat,
+        createdBy, createdAt, null);
   }
 
   @JsonIgnore

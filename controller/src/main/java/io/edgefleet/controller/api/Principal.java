@@ -2,6 +2,7 @@ package io.edgefleet.controller.api;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -16,6 +17,10 @@ import java.util.Set;
  * @param deviceSelectors the tag selectors of the projects the principal's roles hold in, when all
  *     its roles are held within projects: it sees only the devices one of them picks; empty for a
  *     principal whose roles cover the whole fleet
+ * @param projects the projects the principal may create objects in and read them from, name to
+ *     device selector: for a principal whose roles are all held within projects, those projects;
+ *     for one whose roles cover the whole fleet, every project (it names one with {@code ?project=}
+ *     or a {@code project} field)
  */
 public record Principal(
     String name,
@@ -23,12 +28,30 @@ public record Principal(
     Set<String> permissions,
     boolean scoped,
     Optional<Instant> expiresAt,
-    Optional<List<String>> deviceSelectors) {
+    Optional<List<String>> deviceSelectors,
+    Map<String, String> projects) {
 
   public Principal {
     roles = List.copyOf(roles);
     permissions = Set.copyOf(permissions);
     deviceSelectors = deviceSelectors.map(List::copyOf);
+    projects = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(projects));
+  }
+
+  /** A principal that knows no project by name. */
+  public Principal(
+      String name,
+      List<String> roles,
+      Set<String> permissions,
+      boolean scoped,
+      Optional<Instant> expiresAt,
+      Optional<List<String>> deviceSelectors) {
+    this(name, roles, permissions, scoped, expiresAt, deviceSelectors, Map.of());
+  }
+
+  /** Whether all the principal's roles are held within projects: it sees only their objects. */
+  public boolean confined() {
+    return deviceSelectors.isPresent();
   }
 
   /** A principal whose roles cover the whole fleet. */

@@ -45,7 +45,87 @@ public final class ClusterStore {
       long tokenVersion,
       String createdBy,
       Instant createdAt,
-      Instant updatedAt) {}
+      Instant updatedAt,
+      String project) {
+
+    /** A row of no project, or one whose project is not changed by writing it. */
+    public Row(
+        String name,
+        String selector,
+        int serversMin,
+        int serversMax,
+        int agentsMin,
+        int agentsMax,
+        String kubernetesVersion,
+        String profile,
+        Map<String, String> labels,
+        Map<String, Object> config,
+        long graceSeconds,
+        String importManifestUrl,
+        State state,
+        List<String> reasons,
+        String applier,
+        boolean deactivated,
+        String tokenKeyId,
+        String tokenSealed,
+        long tokenVersion,
+        String createdBy,
+        Instant createdAt,
+        Instant updatedAt) {
+      this(
+          name,
+          selector,
+          serversMin,
+          serversMax,
+          agentsMin,
+          agentsMax,
+          kubernetesVersion,
+          profile,
+          labels,
+          config,
+          graceSeconds,
+          importManifestUrl,
+          state,
+          reasons,
+          applier,
+          deactivated,
+          tokenKeyId,
+          tokenSealed,
+          tokenVersion,
+          createdBy,
+          createdAt,
+          updatedAt,
+          null);
+    }
+
+    /** This row, of a project. */
+    public Row inProject(String project) {
+      return new Row(
+          name,
+          selector,
+          serversMin,
+          serversMax,
+          agentsMin,
+          agentsMax,
+          kubernetesVersion,
+          profile,
+          labels,
+          config,
+          graceSeconds,
+          importManifestUrl,
+          state,
+          reasons,
+          applier,
+          deactivated,
+          tokenKeyId,
+          tokenSealed,
+          tokenVersion,
+          createdBy,
+          createdAt,
+          updatedAt,
+          project);
+    }
+  }
 
   /** A member with its last persisted report. */
   public record MemberRow(
@@ -120,10 +200,11 @@ public final class ClusterStore {
             "INSERT INTO clusters (name, selector, servers_min, servers_max, agents_min,"
                 + " agents_max, kubernetes_version, profile, labels, config, grace_seconds,"
                 + " import_manifest_url, state, reasons, applier, deactivated, token_key_id,"
-                + " token_sealed, token_version, created_by, created_at, updated_at) VALUES (:name,"
-                + " :selector, :smin, :smax, :amin, :amax, :kv, :profile, :labels, :config,"
-                + " :grace, :url, :state, :reasons, :applier, :deactivated, :tk, :ts, :tv, :by,"
-                + " :created, :updated)")
+                + " token_sealed, token_version, created_by, created_at, updated_at, project)"
+                + " VALUES (:name, :selector, :smin, :smax, :amin, :amax, :kv, :profile, :labels,"
+                + " :config, :grace, :url, :state, :reasons, :applier, :deactivated, :tk, :ts,"
+                + " :tv, :by, :created, :updated, :project)")
+        .bind("project", r.project())
         .bind("name", r.name())
         .bind("selector", r.selector())
         .bind("smin", r.serversMin())
@@ -311,7 +392,8 @@ public final class ClusterStore {
         rs.getLong("token_version"),
         rs.getString("created_by"),
         Instant.ofEpochMilli(rs.getLong("created_at")),
-        Instant.ofEpochMilli(rs.getLong("updated_at")));
+        Instant.ofEpochMilli(rs.getLong("updated_at")),
+        rs.getString("project"));
   }
 
   private static <T> T read(String json, TypeReference<T> type) {

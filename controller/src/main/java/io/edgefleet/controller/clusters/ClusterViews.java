@@ -37,7 +37,8 @@ public final class ClusterViews {
       String agentsWanted,
       String kubernetesVersion,
       String profile,
-      String reason) {}
+      String reason,
+      String project) {}
 
   /** A member as the cluster view shows it. */
   public record MemberView(
@@ -86,7 +87,8 @@ public final class ClusterViews {
       String applier,
       String createdBy,
       Instant createdAt,
-      Instant updatedAt) {}
+      Instant updatedAt,
+      String project) {}
 
   Summary summary(ClusterStore.Row r) {
     Optional<Plan> plan = engine.plan(r.name());
@@ -103,7 +105,8 @@ public final class ClusterViews {
         r.agentsMin() + ".." + r.agentsMax(),
         r.kubernetesVersion(),
         engine.profile(r.name()).orElse(r.profile()),
-        r.reasons().isEmpty() ? null : r.reasons().getFirst());
+        r.reasons().isEmpty() ? null : r.reasons().getFirst(),
+        r.project());
   }
 
   /**
@@ -189,6 +192,7 @@ public final class ClusterViews {
         r.applier(),
         r.createdBy(),
         r.createdAt(),
-        r.updatedAt());
+        r.updatedAt(),
+        r.project());
   }
 }

@@ -5,11 +5,14 @@ import io.edgefleet.controller.clusters.ClusterModel.State;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.secrets.SecretDelivery;
 import io.edgefleet.controller.secrets.SecretDeliveryPolicy;
+import io.edgefleet.controller.selector.ProjectScope;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceSecret;
 import io.edgefleet.protocol.ErrorCode;
 import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -93,11 +96,20 @@ public final class Clusters {
   }
 
   public ClusterViews.View create(Request r, String actor) {
+    return create(r, actor, Optional.empty());
+  }
+
+  /**
+   * Creates a cluster, in a project when one is given: its members are then picked among the
+   * project's devices only (the project's selector ANDed with the cluster's).
+   */
+  public ClusterViews.View create(Request r, String actor, Optional<ProjectScope.Project> project) {
     if (r == null) {
       throw ControllerException.invalid("a cluster needs a body: name, selector, servers, agents");
     }
     String name = ClusterInput.name(r.name());
-    String selector = ClusterInput.selector(r.selector()).toString();
+    Selector given = ClusterInput.selector(r.selector());
+    String selector = project.map(p -> given.and(p.selector())).orElse(given).toString();
     Range servers = r.servers() == null ? new Range(1, 1) : r.servers();
     Range agents = r.agents() == null ? new Range(0, 0) : r.agents();
     int smin = orElse(servers.min(), 1);
@@ -113,28 +125,29 @@ public final class Clusters {
     ClusterTokens.Sealed token = tokens.fresh(name, 1);
     ClusterStore.Row row =
         new ClusterStore.Row(
-            name,
-            selector,
-            smin,
-            smax,
-            amin,
-            amax,
-            version,
-            ClusterInput.profile(r.profile()),
-            ClusterInput.labels(r.labels()),
-            ClusterInput.config(r.config()),
-            ClusterInput.grace(r.graceSeconds()),
-            ClusterInput.importUrl(r.importManifestUrl()),
-            State.PENDING,
-            List.of(),
-            null,
-            Boolean.TRUE.equals(r.deactivated()),
-            token.keyId(),
-            token.sealed(),
-            1,
-            actor,
-            now,
-            now);
+                name,
+                selector,
+                smin,
+                smax,
+                amin,
+                amax,
+                version,
+                ClusterInput.profile(r.profile()),
+                ClusterInput.labels(r.labels()),
+                ClusterInput.config(r.config()),
+                ClusterInput.grace(r.graceSeconds()),
+                ClusterInput.importUrl(r.importManifestUrl()),
+                State.PENDING,
+                List.of(),
+                null,
+                Boolean.TRUE.equals(r.deactivated()),
+                token.keyId(),
+                token.sealed(),
+                1,
+                actor,
+                now,
+                now)
+            .inProject(project.map(ProjectScope.Project::name).orElse(null));
     jdbi.useTransaction(
         h -> {
           if (store.byName(h, name).isPresent()) {
@@ -148,26 +161,28 @@ public final class Clusters {
                 "this controller keeps at most " + MAX_CLUSTERS + " clusters; delete one first");
           }
           store.insert(h, row);
-          audit.record(
-              h,
-              actor,
-              "cluster.create",
-              name,
-              Map.of(
-                  "selector",
-                  selector,
-                  "servers",
-                  smin + ".." + smax,
-                  "agents",
-                  amin + ".." + amax,
-                  "kubernetesVersion",
-                  version));
+          Map<String, Object> detail = new LinkedHashMap<>();
+          detail.put("selector", selector);
+          detail.put("servers", smin + ".." + smax);
+          detail.put("agents", amin + ".." + amax);
+          detail.put("kubernetesVersion", version);
+          project.ifPresent(p -> detail.put("project", p.name()));
+          audit.record(h, actor, "cluster.create", name, detail);
         });
     engine.planNow(name);
     return get(name);
   }
 
   public ClusterViews.View update(String name, Request r, String actor) {
+    return update(name, r, actor, Optional.empty());
+  }
+
+  /**
+   * Changes a cluster.
+   *
+   * @param within the selector of the cluster's project: a new selector is ANDed with it
+   */
+  public ClusterViews.View update(String name, Request r, String actor, Optional<Selector> within) {
     if (r == null) {
       throw ControllerException.invalid("nothing to change: give the fields to change");
     }
@@ -195,7 +210,10 @@ public final class Clusters {
                   name,
                   r.selector() == null
                       ? old.selector()
-                      : ClusterInput.selector(r.selector()).toString(),
+                      : within
+                          .map(w -> ClusterInput.selector(r.selector()).and(w))
+                          .orElse(ClusterInput.selector(r.selector()))
+                          .toString(),
                   smin,
                   smax,
                   amin,

@@ -203,7 +203,18 @@ public final class AppStatusService {
   }
 
   public List<AppSummary> summary() {
-    List<DeviceApp> all = query("ORDER BY a.app", null, Map.of());
+    return summary(id -> true);
+  }
+
+  /**
+   * The apps of the devices {@code seen} accepts (by id), counted over those devices only: for a
+   * caller confined to projects, the apps of its projects' devices.
+   */
+  public List<AppSummary> summary(java.util.function.Predicate<String> seen) {
+    List<DeviceApp> all =
+        query("ORDER BY a.app", null, Map.of()).stream()
+            .filter(d -> seen.test(d.deviceId()))
+            .toList();
     java.util.Map<String, int[]> counts = new java.util.TreeMap<>();
     java.util.Map<String, String> sources = new java.util.HashMap<>();
     for (DeviceApp d : all) {

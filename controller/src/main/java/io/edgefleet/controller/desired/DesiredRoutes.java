@@ -3,6 +3,7 @@ package io.edgefleet.controller.desired;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import static io.edgefleet.controller.api.Router.Access.DEVICE;
 
+import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Ranges;
 import io.edgefleet.controller.api.Reply;
@@ -10,6 +11,7 @@ import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.devices.DeviceService;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import java.util.Map;
@@ -101,11 +103,20 @@ public record DesiredRoutes(
           return Reply.ok(signingKeys.retire(c.path("id"), force, c.actor()));
         });
 
-    r.get("/api/v1/apps", ADMIN, c -> Reply.ok(new Items<>(appStatus.summary())));
+    r.get("/api/v1/apps", ADMIN, c -> Reply.ok(new Items<>(appStatus.summary(seen(c)))));
     r.get(
         "/api/v1/apps/{name}/status",
         ADMIN,
-        c -> Reply.ok(Map.of("app", c.path("name"), "devices", appStatus.byApp(c.path("name")))));
+        c -> {
+          Predicate<String> seen = seen(c);
+          var rows = appStatus.byApp(c.path("name")).stream().filter(d -> seen.test(d.deviceId()));
+          var shown = rows.toList();
+          if (shown.isEmpty() && ProjectScope.of(c).confined()) {
+            // An app on no device of the caller's projects is answered as one that does not exist.
+            throw ControllerException.notFound("app", c.path("name"));
+          }
+          return Reply.ok(Map.of("app", c.path("name"), "devices", shown));
+        });
     r.get(
         "/api/v1/devices/{id}/apps",
         ADMIN,
@@ -114,6 +125,17 @@ public record DesiredRoutes(
         "/api/v1/devices/{id}/events",
         ADMIN,
         c -> Reply.ok(new Items<>(appStatus.events(devices.get(c.path("id")).id(), c.limit()))));
+  }
+
+  /** The devices (by id) the caller sees: all but for a caller confined to projects. */
+  private Predicate<String> seen(Call c) {
+    ProjectScope scope = ProjectScope.of(c);
+    if (!scope.confined() && scope.requested().isEmpty()) {
+      return id -> true;
+    }
+    Predicate<Map<String, String>> visible = scope.devices();
+    Map<String, Map<String, String>> tags = devices.tags();
+    return id -> tags.containsKey(id) && visible.test(tags.get(id));
   }
 
   /**

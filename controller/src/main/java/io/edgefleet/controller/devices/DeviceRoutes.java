@@ -8,6 +8,7 @@ import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.RenewalRequest;
@@ -136,16 +137,10 @@ public record DeviceRoutes(DeviceService devices, Supplier<String> caPem) implem
 
   /**
    * The devices (by tags) the caller may see: for an operator whose roles are all held within
-   * projects, those one of the projects' selectors picks; every device otherwise.
+   * projects, those one of the projects' selectors picks; every device otherwise; narrowed to the
+   * project {@code ?project=} names, if any.
    */
   static Predicate<java.util.Map<String, String>> visible(Call c) {
-    return c.deviceSelectors()
-        .<Predicate<java.util.Map<String, String>>>map(
-            texts -> {
-              java.util.List<Selector> selectors =
-                  texts.stream().map(t -> Selector.parse("project selector", t)).toList();
-              return tags -> selectors.stream().anyMatch(s -> s.matches(tags));
-            })
-        .orElse(tags -> true);
+    return ProjectScope.of(c).devices();
   }
 }

@@ -15,9 +15,11 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.mapper.RowMapper;
 import org.jdbi.v3.core.statement.Query;
@@ -92,13 +94,28 @@ public final class EventLog {
    */
   public record Page(List<Event> items, String next, boolean more) {}
 
-  /** The query parameters of {@code GET /api/v1/events}, as given. */
+  /**
+   * The query parameters of {@code GET /api/v1/events}, as given.
+   *
+   * @param visible for a caller confined to projects, the devices (by tags) it sees: only their
+   *     events are listed, and events of no device are left out; empty for a caller who sees all
+   */
   public record Request(
       Optional<String> device,
       Optional<String> selector,
       Optional<String> since,
       Optional<String> after,
-      int limit) {}
+      int limit,
+      Optional<Predicate<Map<String, String>>> visible) {
+    public Request(
+        Optional<String> device,
+        Optional<String> selector,
+        Optional<String> since,
+        Optional<String> after,
+        int limit) {
+      this(device, selector, since, after, limit, Optional.empty());
+    }
+  }
 
   /**
    * @param rollouts the rollout events, read by the rollouts package
@@ -122,23 +139,37 @@ public final class EventLog {
    */
   public Page list(Request r) {
     Instant now = clock.instant();
-    Optional<Set<String>> scope = scope(r.device(), r.selector());
+    Optional<Set<String>> scope = scope(r.device(), r.selector(), r.visible());
     Optional<Cursor> after = r.after().map(Cursor::decode);
     Instant since = after.isPresent() ? Instant.EPOCH : since(r.since(), now);
     return list(scope, since, after, r.limit(), now);
   }
 
   /** The devices the events are limited to, if any. */
-  private Optional<Set<String>> scope(Optional<String> device, Optional<String> selector) {
-    Optional<Set<String>> scope = device.map(d -> Set.of(devices.get(d).id()));
-    if (selector.isPresent()) {
-      Selector s = Selector.parse("selector", selector.get());
+  private Optional<Set<String>> scope(
+      Optional<String> device,
+      Optional<String> selector,
+      Optional<Predicate<Map<String, String>>> visible) {
+    Optional<Set<String>> scope =
+        device.map(
+            d -> {
+              var view = devices.get(d);
+              if (visible.isPresent() && !visible.get().test(view.tags())) {
+                // As for a device that does not exist: another project's devices are not revealed.
+                throw ControllerException.notFound("device", d);
+              }
+              return Set.of(view.id());
+            });
+    if (selector.isPresent() || visible.isPresent()) {
+      Selector given = Selector.parse("selector", selector.orElse(""));
+      Predicate<Map<String, String>> s =
+          visible.map(v -> v.and(given::matches)).orElse(given::matches);
       Set<String> chosen = new HashSet<>();
       devices
           .tags()
           .forEach(
               (id, tags) -> {
-                if (s.matches(tags)) {
+                if (s.test(tags)) {
                   chosen.add(id);
                 }
               });

@@ -5,6 +5,8 @@ import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.selector.ProjectScope;
+import java.util.Optional;
 
 /** The event log: what happened in the fleet, by device, selector and time. */
 public record EventRoutes(EventLog events) implements Routes {
@@ -22,6 +24,15 @@ public record EventRoutes(EventLog events) implements Routes {
                         c.query("selector"),
                         c.query("since"),
                         c.query("after"),
-                        c.limit()))));
+                        c.limit(),
+                        visible(ProjectScope.of(c))))));
+  }
+
+  /** For a caller confined to projects or asking for one, the devices whose events it sees. */
+  static Optional<java.util.function.Predicate<java.util.Map<String, String>>> visible(
+      ProjectScope scope) {
+    return scope.confined() || scope.requested().isPresent()
+        ? Optional.of(scope.devices())
+        : Optional.empty();
   }
 }

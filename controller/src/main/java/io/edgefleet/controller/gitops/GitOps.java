@@ -9,11 +9,13 @@ import io.edgefleet.controller.render.RenderException;
 import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.render.Rendering;
 import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.selector.ProjectScope;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jdbi.v3.core.Handle;
@@ -224,7 +226,15 @@ public final class GitOps implements AutoCloseable {
    * @throws ControllerException {@code VALIDATION_FAILED} naming the bad field, {@code CONFLICT}
    */
   public SourceView add(AddSource req, String actor) {
-    SourceView added = sources.add(req, actor);
+    return add(req, actor, Optional.empty());
+  }
+
+  /**
+   * Adds a source in a project, when one is given: its applications then reach only the project's
+   * devices (the project's selector ANDed with the source's target).
+   */
+  public SourceView add(AddSource req, String actor, Optional<ProjectScope.Project> project) {
+    SourceView added = sources.add(req, actor, project);
     polling.added(added.name());
     return added;
   }
@@ -255,6 +265,11 @@ public final class GitOps implements AutoCloseable {
 
   public List<SourceView> list() {
     return sources.list();
+  }
+
+  /** The project a source was added in, if any; empty for an unknown source too. */
+  public Optional<String> project(String name) {
+    return sources.project(name);
   }
 
   /**

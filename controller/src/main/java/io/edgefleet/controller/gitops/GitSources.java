@@ -5,6 +5,8 @@ import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.secrets.SecretBox;
+import io.edgefleet.controller.selector.ProjectScope;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.Durations;
 import io.edgefleet.protocol.ErrorCode;
 import java.security.PublicKey;
@@ -72,8 +74,10 @@ final class GitSources {
    *
    * @throws ControllerException {@code VALIDATION_FAILED} naming the bad field, {@code CONFLICT}
    */
-  SourceView add(AddSource req, String actor) {
+  SourceView add(AddSource req, String actor, Optional<ProjectScope.Project> project) {
     SourceValidation.Validated v = validation.validate(req);
+    // A source of a project reaches only the project's devices.
+    Selector target = project.map(p -> v.target().and(p.selector())).orElse(v.target());
     if (store.find(v.name()).isPresent()) {
       throw conflict(v.name());
     }
@@ -94,14 +98,15 @@ final class GitSources {
                 ? null
                 : secrets.seal(v.credential(), context(v.name(), v.auth())),
             hostKey == null ? null : SshKeys.openSsh(hostKey),
-            v.target().toString(),
+            target.toString(),
             secrets.seal(webhookSecret, context(v.name(), "webhook")),
             null,
             null,
             null,
             null,
             null,
-            now);
+            now,
+            project.map(ProjectScope.Project::name).orElse(null));
     try {
       jdbi.useTransaction(
           h -> {
@@ -124,7 +129,8 @@ final class GitSources {
             detail.put("path", v.path().isEmpty() ? "." : v.path());
             detail.put("interval", Durations.human(v.interval()));
             detail.put("auth", v.auth());
-            detail.put("target", v.target().toString());
+            detail.put("target", target.toString());
+            project.ifPresent(p -> detail.put("project", p.name()));
             if (v.rollout() != null) {
               detail.put("rollout", v.rollout());
             }
@@ -206,6 +212,11 @@ final class GitSources {
 
   List<SourceView> list() {
     return store.all().stream().map(this::view).toList();
+  }
+
+  /** The project a source was added in, if any; empty for an unknown source too. */
+  Optional<String> project(String name) {
+    return store.find(name).map(SourceStore.SourceRow::project);
   }
 
   /**
@@ -383,7 +394,8 @@ final class GitSources {
         apps,
         revisions,
         Instant.ofEpochMilli(s.createdAt()),
-        rolloutPolicies().get(s.name()));
+        rolloutPolicies().get(s.name()),
+        s.project());
   }
 
   /**

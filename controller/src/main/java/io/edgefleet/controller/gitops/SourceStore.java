@@ -49,7 +49,8 @@ final class SourceStore {
       String seenError,
       Long lastPolledAt,
       String lastError,
-      long createdAt) {}
+      long createdAt,
+      String project) {}
 
   /**
    * An application of an applied commit.
@@ -88,9 +89,10 @@ final class SourceStore {
   void insert(Handle h, SourceRow s) {
     h.createUpdate(
             "INSERT INTO git_sources (name, url, branch, path, interval_ms, auth, credential,"
-                + " ssh_host_key, target, webhook_secret, created_at, updated_at) VALUES (:name,"
-                + " :url, :branch, :path, :interval, :auth, :credential, :hostKey, :target,"
-                + " :webhook, :now, :now)")
+                + " ssh_host_key, target, webhook_secret, created_at, updated_at, project) VALUES"
+                + " (:name, :url, :branch, :path, :interval, :auth, :credential, :hostKey,"
+                + " :target, :webhook, :now, :now, :project)")
+        .bind("project", s.project())
         .bind("name", s.name())
         .bind("url", s.url())
         .bind("branch", s.branch())
@@ -413,7 +415,8 @@ final class SourceStore {
         rs.getString("seen_error"),
         hasPolled ? polled : null,
         rs.getString("last_error"),
-        rs.getLong("created_at"));
+        rs.getLong("created_at"),
+        rs.getString("project"));
   }
 
   private static CommitView commit(ResultSet rs) throws SQLException {

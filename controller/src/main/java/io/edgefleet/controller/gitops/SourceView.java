@@ -15,7 +15,9 @@ import java.util.List;
  * @param path the directory whose subdirectories are applications ({@code .} for the root)
  * @param interval the polling interval, e.g. {@code 15s}
  * @param auth {@code none}, {@code token} or {@code ssh}
- * @param target the canonical selector of the devices the applications are meant for
+ * @param target the canonical selector of the devices the applications are meant for; for a source
+ *     of a project, the project's selector is part of it
+ * @param project the project the source was added in, or null
  * @param webhookSecret the shared secret for {@code POST webhookUrlPath}
  * @param webhookUrlPath {@code /api/v1/hooks/git/<name>}
  * @param lastCommit optional: the commit currently in effect (the last good one)
@@ -45,7 +47,8 @@ public record SourceView(
     List<String> apps,
     List<AppRevision> revisions,
     Instant createdAt,
-    String rollout) {
+    String rollout,
+    String project) {
 
   /**
    * An application at the commit in effect.

@@ -64,6 +64,19 @@ public final class FleetSummaries {
    * @throws ControllerException {@code VALIDATION_FAILED} for a malformed selector or tag key
    */
   public FleetReport summary(Optional<String> selector, Optional<String> by) {
+    return summary(selector, by, Optional.empty());
+  }
+
+  /**
+   * The summary of the devices a caller sees.
+   *
+   * @param visible for a caller confined to projects, the devices (by tags) it sees; the cluster
+   *     counts of the whole fleet are then left out
+   */
+  public FleetReport summary(
+      Optional<String> selector,
+      Optional<String> by,
+      Optional<java.util.function.Predicate<Map<String, String>>> visible) {
     Selector s = Selector.parse("selector", selector.orElse(""));
     by.ifPresent(
         key -> {
@@ -73,7 +86,11 @@ public final class FleetSummaries {
             throw ControllerException.invalid("by: " + e.getMessage());
           }
         });
-    return report(devices.list(Optional.empty()), s, by);
+    List<DeviceView> all = devices.list(Optional.empty());
+    if (visible.isPresent()) {
+      return report(all.stream().filter(v -> visible.get().test(v.tags())).toList(), s, by, false);
+    }
+    return report(all, s, by, true);
   }
 
   /**
@@ -81,10 +98,19 @@ public final class FleetSummaries {
    * answers without a selector, for whoever just read every device anyway.
    */
   public FleetReport summary(List<DeviceView> all) {
-    return report(all, Selector.everything(), Optional.empty());
+    return report(all, Selector.everything(), Optional.empty(), true);
   }
 
-  private FleetReport report(List<DeviceView> views, Selector s, Optional<String> by) {
+  /**
+   * The summary of some devices only, from views already read, without the fleet's cluster counts:
+   * what a caller confined to projects is told.
+   */
+  public FleetReport summaryOf(List<DeviceView> some) {
+    return report(some, Selector.everything(), Optional.empty(), false);
+  }
+
+  private FleetReport report(
+      List<DeviceView> views, Selector s, Optional<String> by, boolean wholeFleet) {
     Instant now = clock.instant();
     List<Row> rows = new ArrayList<>();
     for (DeviceView v : views) {
@@ -124,7 +150,7 @@ public final class FleetSummaries {
         s.isEverything() ? null : s.toString(),
         by.orElse(null),
         groups,
-        s.isEverything() ? clusters.get() : Map.of());
+        s.isEverything() && wholeFleet ? clusters.get() : Map.of());
   }
 
   /** One device as the summary needs it. */

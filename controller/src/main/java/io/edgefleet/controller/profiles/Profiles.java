@@ -491,7 +491,7 @@ public final class Profiles {
     return s == null || s.isBlank() ? null : s;
   }
 
-  private static ControllerException notFound(String name) {
+  static ControllerException notFound(String name) {
     return new ControllerException(
         ErrorCode.NOT_FOUND,
         "profile '" + name + "' does not exist; `profiles list` shows the profiles");

@@ -78,7 +78,8 @@ public final class DeploymentApps implements AppCatalog {
       long createdAt,
       long updatedAt,
       boolean keepInQuarantine,
-      String scope) {}
+      String scope,
+      String project) {}
 
   static List<Row> rows(Handle h) {
     return h.createQuery("SELECT * FROM deployments ORDER BY name").map((rs, c) -> row(rs)).list();
@@ -110,6 +111,7 @@ public final class DeploymentApps implements AppCatalog {
         rs.getLong("created_at"),
         rs.getLong("updated_at"),
         rs.getBoolean("keep_in_quarantine"),
-        rs.getString("scope"));
+        rs.getString("scope"),
+        rs.getString("project"));
   }
 }

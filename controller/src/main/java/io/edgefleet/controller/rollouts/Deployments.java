@@ -4,6 +4,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.AppScope;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
@@ -92,7 +93,14 @@ public final class Deployments {
       Boolean force,
       Boolean keepInQuarantine) {}
 
-  /** A deployment with its latest rollout. */
+  /**
+   * A deployment with its latest rollout.
+   *
+   * @param target the devices it runs on; for a deployment of a project, the project's selector is
+   *     part of it (ANDed with the selector the deployment was given), so it reaches only the
+   *     project's devices
+   * @param project the project it was created in, or null
+   */
   public record View(
       String name,
       String app,
@@ -107,7 +115,8 @@ public final class Deployments {
       Instant createdAt,
       Instant updatedAt,
       boolean keepInQuarantine,
-      String scope) {}
+      String scope,
+      String project) {}
 
   // ------------------------------------------------------------------------------------------
 
@@ -117,7 +126,12 @@ public final class Deployments {
    * @throws ControllerException as {@link #deploy} does for an invalid request or a taken name
    */
   public Preflight.Plan planDeploy(DeployRequest req) {
-    Preflight.Change c = deployChange(req);
+    return planDeploy(req, Optional.empty());
+  }
+
+  /** What {@link #deploy(DeployRequest, String, Optional)} would do, changing nothing. */
+  public Preflight.Plan planDeploy(DeployRequest req, Optional<ProjectScope.Project> project) {
+    Preflight.Change c = deployChange(req, project);
     if (jdbi.withHandle(h -> DeploymentApps.row(h, c.deployment())).isPresent()) {
       throw exists(c.deployment());
     }
@@ -125,7 +139,15 @@ public final class Deployments {
   }
 
   public View deploy(DeployRequest req, String actor) {
-    Preflight.Change c = deployChange(req);
+    return deploy(req, actor, Optional.empty());
+  }
+
+  /**
+   * Deploys, in a project when one is given: the deployment then targets only the project's devices
+   * (the project's selector ANDed with its own target).
+   */
+  public View deploy(DeployRequest req, String actor, Optional<ProjectScope.Project> project) {
+    Preflight.Change c = deployChange(req, project);
     if (!Boolean.TRUE.equals(req.force())) {
       Preflight.require(preflight.plan(c));
     }
@@ -143,9 +165,10 @@ public final class Deployments {
           }
           h.createUpdate(
                   "INSERT INTO deployments (name, app, version, revision, target, vals, policy,"
-                      + " created_by, created_at, updated_at, keep_in_quarantine, scope) VALUES"
-                      + " (:name, :app, :version, :rev, :target, :vals, :policy, :by, :now, :now,"
-                      + " :keep, :scope)")
+                      + " created_by, created_at, updated_at, keep_in_quarantine, scope, project)"
+                      + " VALUES (:name, :app, :version, :rev, :target, :vals, :policy, :by, :now,"
+                      + " :now, :keep, :scope, :project)")
+              .bind("project", project.map(ProjectScope.Project::name).orElse(null))
               .bind("name", name)
               .bind("app", req.app())
               .bind("version", req.version())
@@ -171,27 +194,28 @@ public final class Deployments {
                       AppScope.target(target::matches, scope),
                       actor));
           audit.record(
-              h,
-              actor,
-              "deployment.create",
-              name,
-              Map.of(
-                  "app",
-                  req.app(),
-                  "version",
-                  req.version(),
-                  "target",
-                  target.toString(),
-                  "rollout",
-                  rollout,
-                  "keepInQuarantine",
-                  Boolean.TRUE.equals(req.keepInQuarantine()),
-                  "scope",
-                  scope));
+              h, actor, "deployment.create", name, detail(req, target, rollout, scope, project));
           return rollout;
         });
     changed.run();
     return get(name);
+  }
+
+  private static Map<String, Object> detail(
+      DeployRequest req,
+      Selector target,
+      String rollout,
+      String scope,
+      Optional<ProjectScope.Project> project) {
+    Map<String, Object> detail = new LinkedHashMap<>();
+    detail.put("app", req.app());
+    detail.put("version", req.version());
+    detail.put("target", target.toString());
+    detail.put("rollout", rollout);
+    detail.put("keepInQuarantine", Boolean.TRUE.equals(req.keepInQuarantine()));
+    detail.put("scope", scope);
+    project.ifPresent(p -> detail.put("project", p.name()));
+    return detail;
   }
 
   /**
@@ -200,11 +224,27 @@ public final class Deployments {
    * @throws ControllerException as {@link #upgrade} does for an invalid request
    */
   public Preflight.Plan planUpgrade(String name, UpgradeRequest req) {
-    return preflight.plan(upgradeChange(name, req));
+    return planUpgrade(name, req, Optional.empty());
+  }
+
+  /**
+   * @param within the selector of the deployment's project, ANDed with a new target
+   */
+  public Preflight.Plan planUpgrade(String name, UpgradeRequest req, Optional<Selector> within) {
+    return preflight.plan(upgradeChange(name, req, within));
   }
 
   public View upgrade(String name, UpgradeRequest req, String actor) {
-    Preflight.Change c = upgradeChange(name, req);
+    return upgrade(name, req, actor, Optional.empty());
+  }
+
+  /**
+   * Upgrades the deployment.
+   *
+   * @param within the selector of the deployment's project: a new target is ANDed with it
+   */
+  public View upgrade(String name, UpgradeRequest req, String actor, Optional<Selector> within) {
+    Preflight.Change c = upgradeChange(name, req, within);
     if (!Boolean.TRUE.equals(req.force()) && c.reachesDevices()) {
       Preflight.require(preflight.plan(c));
     }
@@ -299,14 +339,16 @@ public final class Deployments {
         Instant.ofEpochMilli(r.createdAt()),
         Instant.ofEpochMilli(r.updatedAt()),
         r.keepInQuarantine(),
-        r.scope());
+        r.scope(),
+        r.project());
   }
 
   private DeploymentApps.Row current(String name) {
     return jdbi.withHandle(h -> DeploymentApps.row(h, name)).orElseThrow(() -> notFound(name));
   }
 
-  private Preflight.Change upgradeChange(String name, UpgradeRequest req) {
+  private Preflight.Change upgradeChange(
+      String name, UpgradeRequest req, Optional<Selector> within) {
     DeploymentApps.Row current = current(name);
     String version =
         req.version() == null || req.version().isBlank() ? current.version() : req.version();
@@ -316,7 +358,9 @@ public final class Deployments {
             : merge(current.values(), req.values() == null ? Map.of() : req.values());
     // A stored target is canonical ("" selects every device); only a given one is checked.
     Selector target =
-        req.target() == null ? Selector.parse(current.target()) : target(req.target());
+        req.target() == null
+            ? Selector.parse(current.target())
+            : within(current, target(req.target()), within);
     RolloutPolicy policy =
         req.rollout() == null ? RolloutPolicy.parse(current.policy()) : policy(req.rollout());
     catalog.version(current.app(), version);
@@ -339,7 +383,24 @@ public final class Deployments {
         !target.toString().equals(Selector.parse(current.target()).toString()));
   }
 
-  private Preflight.Change deployChange(DeployRequest req) {
+  /** A new target of a deployment of a project, ANDed with the project's selector. */
+  private static Selector within(
+      DeploymentApps.Row current, Selector target, Optional<Selector> within) {
+    if (current.project() == null) {
+      return target;
+    }
+    return target.and(
+        within.orElseThrow(
+            () ->
+                ControllerException.invalid(
+                    "deployment '"
+                        + current.name()
+                        + "' belongs to project '"
+                        + current.project()
+                        + "', which no longer exists: its target cannot change")));
+  }
+
+  private Preflight.Change deployChange(DeployRequest req, Optional<ProjectScope.Project> project) {
     if (req.app() == null || req.app().isBlank()) {
       throw ControllerException.invalid("'app' is required: the catalog app to deploy");
     }
@@ -354,7 +415,8 @@ public final class Deployments {
               + name
               + "' must be a DNS label (lower-case letters, digits and '-', at most 63)");
     }
-    Selector target = target(req.target());
+    Selector given = target(req.target());
+    Selector target = project.map(p -> given.and(p.selector())).orElse(given);
     AppScope.parse("scope", req.scope());
     Map<String, Object> values = req.values() == null ? Map.of() : req.values();
     RolloutPolicy policy = policy(req.rollout());

@@ -3,11 +3,16 @@ package io.edgefleet.controller.secrets;
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import static io.edgefleet.controller.api.Router.Access.DEVICE;
 
+import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.ErrorCode;
+import java.util.List;
 
 /**
  * The secrets' endpoints: operators create, update (a new version), list and delete secrets and
@@ -15,23 +20,45 @@ import io.edgefleet.protocol.DeviceApi;
  */
 public record SecretRoutes(Secrets secrets, SecretDelivery delivery) implements Routes {
 
+  /**
+   * Secrets are fleet-wide (decision 0036): to a caller confined to projects, one it names does not
+   * exist.
+   */
+  private static String fleetWide(Call c) {
+    if (ProjectScope.of(c).confined()) {
+      throw ControllerException.notFound("secret", c.path("name"));
+    }
+    return c.path("name");
+  }
+
   @Override
   public void register(Router r) {
-    r.get("/api/v1/secrets", ADMIN, c -> Reply.ok(new Items<>(secrets.list())));
+    r.get(
+        "/api/v1/secrets",
+        ADMIN,
+        c -> Reply.ok(new Items<>(ProjectScope.of(c).confined() ? List.of() : secrets.list())));
     r.post(
         "/api/v1/secrets",
         ADMIN,
-        c -> Reply.created(secrets.create(c.body(Secrets.Request.class), c.actor())));
-    r.get("/api/v1/secrets/{name}", ADMIN, c -> Reply.ok(secrets.get(c.path("name"))));
+        c -> {
+          if (ProjectScope.of(c).confined()) {
+            throw new ControllerException(
+                ErrorCode.PERMISSION_DENIED,
+                "secrets are fleet-wide and your roles are held within projects: ask an"
+                    + " administrator to create the secret");
+          }
+          return Reply.created(secrets.create(c.body(Secrets.Request.class), c.actor()));
+        });
+    r.get("/api/v1/secrets/{name}", ADMIN, c -> Reply.ok(secrets.get(fleetWide(c))));
     r.put(
         "/api/v1/secrets/{name}",
         ADMIN,
-        c -> Reply.ok(secrets.update(c.path("name"), c.body(Secrets.Request.class), c.actor())));
+        c -> Reply.ok(secrets.update(fleetWide(c), c.body(Secrets.Request.class), c.actor())));
     r.delete(
         "/api/v1/secrets/{name}",
         ADMIN,
         c -> {
-          secrets.delete(c.path("name"), c.actor());
+          secrets.delete(fleetWide(c), c.actor());
           return Reply.noContent();
         });
     r.post(

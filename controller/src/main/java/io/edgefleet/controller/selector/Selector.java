@@ -133,6 +133,13 @@ public final class Selector {
     return requirements;
   }
 
+  /** The selector that picks what both this one and {@code other} pick. */
+  public Selector and(Selector other) {
+    List<Requirement> both = new ArrayList<>(requirements);
+    other.requirements.stream().filter(r -> !both.contains(r)).forEach(both::add);
+    return both.isEmpty() ? EVERYTHING : new Selector(both);
+  }
+
   public boolean isEverything() {
     return requirements.isEmpty();
   }

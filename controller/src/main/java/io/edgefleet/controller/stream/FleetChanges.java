@@ -35,6 +35,7 @@ public final class FleetChanges implements ChangeSource {
   private final EventLog events;
 
   private String summary;
+  private List<DeviceView> summarized = List.of();
   private Map<String, String> deviceStates;
   private final Map<String, Seen> rolloutsSeen = new HashMap<>();
   private String eventCursor;
@@ -55,7 +56,7 @@ public final class FleetChanges implements ChangeSource {
     if (deviceStates == null) {
       look(false);
     }
-    return List.of(new StreamMessage(Topic.SUMMARY, "summary", null, summary));
+    return List.of(summaryMessage(summary, summarized));
   }
 
   @Override
@@ -68,6 +69,7 @@ public final class FleetChanges implements ChangeSource {
   @Override
   public synchronized void reset() {
     summary = null;
+    summarized = List.of();
     deviceStates = null;
     rolloutsSeen.clear();
     eventCursor = null;
@@ -78,8 +80,9 @@ public final class FleetChanges implements ChangeSource {
     List<StreamMessage> out = new ArrayList<>();
     List<DeviceView> views = devices.list(Optional.empty());
     String nowSummary = Json.write(summaries.summary(views));
+    summarized = views;
     if (!nowSummary.equals(summary)) {
-      out.add(new StreamMessage(Topic.SUMMARY, "summary", null, nowSummary));
+      out.add(summaryMessage(nowSummary, views));
       summary = nowSummary;
     }
     Map<String, String> states = new HashMap<>(views.size() * 2);
@@ -87,13 +90,31 @@ public final class FleetChanges implements ChangeSource {
       String state = v.status() + "\u0000" + v.name() + "\u0000" + v.tags();
       states.put(v.id(), state);
       if (deviceStates != null && !state.equals(deviceStates.get(v.id()))) {
-        out.add(new StreamMessage(Topic.DEVICES, "device", null, Json.write(v)));
+        out.add(new StreamMessage(Topic.DEVICES, "device", null, Json.write(v), v.tags()));
       }
     }
     deviceStates = states;
     lookAtRollouts(out, report);
-    lookAtEvents(out);
+    Map<String, Map<String, String>> tags = new HashMap<>(views.size() * 2);
+    views.forEach(v -> tags.put(v.id(), v.tags()));
+    lookAtEvents(out, tags);
     return out;
+  }
+
+  /**
+   * The summary message: the fleet's, and for a caller confined to projects the summary of its
+   * devices only, from the same views.
+   */
+  private StreamMessage summaryMessage(String fleet, List<DeviceView> views) {
+    return new StreamMessage(
+        Topic.SUMMARY,
+        "summary",
+        null,
+        fleet,
+        null,
+        visible ->
+            Json.write(
+                summaries.summaryOf(views.stream().filter(v -> visible.test(v.tags())).toList())));
   }
 
   private void lookAtRollouts(List<StreamMessage> out, boolean report) {
@@ -115,7 +136,7 @@ public final class FleetChanges implements ChangeSource {
     rolloutsSeen.putAll(still);
   }
 
-  private void lookAtEvents(List<StreamMessage> out) {
+  private void lookAtEvents(List<StreamMessage> out, Map<String, Map<String, String>> tags) {
     if (eventCursor == null) {
       eventCursor =
           events
@@ -135,7 +156,13 @@ public final class FleetChanges implements ChangeSource {
                   Optional.of(eventCursor),
                   EVENT_PAGE));
       for (EventLog.Event e : page.items()) {
-        out.add(new StreamMessage(Topic.EVENTS, "fleet-event", e.id(), Json.write(e)));
+        out.add(
+            new StreamMessage(
+                Topic.EVENTS,
+                "fleet-event",
+                e.id(),
+                Json.write(e),
+                e.deviceId() == null ? null : tags.get(e.deviceId())));
       }
       eventCursor = page.next();
       if (!page.more()) {

@@ -9,12 +9,14 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,6 +107,15 @@ public final class StreamHub implements AutoCloseable {
    *     {@code UNAVAILABLE} once the controller is stopping
    */
   public Subscription open(Set<Topic> topics) {
+    return open(topics, Optional.empty());
+  }
+
+  /**
+   * Opens a stream as {@link #open(Set)} does, for a caller that sees only some devices.
+   *
+   * @param visible the devices (by tags) the caller sees; empty for the whole fleet
+   */
+  public Subscription open(Set<Topic> topics, Optional<Predicate<Map<String, String>>> visible) {
     synchronized (lock) {
       if (closed) {
         throw new ControllerException(ErrorCode.UNAVAILABLE, "the controller is stopping");
@@ -116,7 +127,7 @@ public final class StreamHub implements AutoCloseable {
                 + " streams are open, as many as this controller serves at once; close one"
                 + " (another browser tab?) or try again later");
       }
-      Subscription s = new Subscription(topics, limits.queue(), open::remove);
+      Subscription s = new Subscription(topics, limits.queue(), open::remove, visible);
       Map<String, Object> hello = new LinkedHashMap<>();
       hello.put("serverTime", clock.instant().toString());
       hello.put(

@@ -5,6 +5,7 @@ import static io.edgefleet.controller.api.Router.Access.ADMIN;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.selector.ProjectScope;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
@@ -22,7 +23,13 @@ public record StreamRoutes(StreamHub hub) implements Routes {
         "/api/v1/stream",
         ADMIN,
         c -> {
-          Subscription s = hub.open(Topic.parse(c.query("topics")));
+          ProjectScope scope = ProjectScope.of(c);
+          Subscription s =
+              hub.open(
+                  Topic.parse(c.query("topics")),
+                  scope.confined() || scope.requested().isPresent()
+                      ? Optional.of(scope.devices())
+                      : Optional.empty());
           return Reply.stream(
               "text/event-stream; charset=utf-8",
               Map.of("X-Accel-Buffering", "no"),

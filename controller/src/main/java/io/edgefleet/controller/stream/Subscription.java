@@ -7,6 +7,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * One open stream: the messages waiting to be written, at most a bounded number. A client that
@@ -20,9 +21,19 @@ public final class Subscription implements AutoCloseable {
   private final Set<Topic> topics;
   private final BlockingQueue<StreamMessage> queue;
   private final Consumer<Subscription> onEnd;
+  private final Optional<Predicate<java.util.Map<String, String>>> visible;
   private volatile String ended;
 
-  Subscription(Set<Topic> topics, int capacity, Consumer<Subscription> onEnd) {
+  /**
+   * @param visible for a caller confined to projects, the devices (by tags) it sees: it gets only
+   *     messages about one of them (and {@code hello}); empty for a caller who sees the whole fleet
+   */
+  Subscription(
+      Set<Topic> topics,
+      int capacity,
+      Consumer<Subscription> onEnd,
+      Optional<Predicate<java.util.Map<String, String>>> visible) {
+    this.visible = visible;
     this.topics = Set.copyOf(topics);
     this.queue = new ArrayBlockingQueue<>(capacity + 1);
     this.onEnd = onEnd;
@@ -35,6 +46,15 @@ public final class Subscription implements AutoCloseable {
   /** Queues a message of a topic this stream follows; ends the stream when its queue is full. */
   void deliver(StreamMessage m) {
     if (ended != null || m.topic() != null && !topics.contains(m.topic())) {
+      return;
+    }
+    if (visible.isPresent() && m.topic() != null && m.scoped() != null) {
+      // The summary of its devices only.
+      m = m.scopedTo(visible.get());
+    } else if (visible.isPresent()
+        && m.topic() != null
+        && (m.deviceTags() == null || !visible.get().test(m.deviceTags()))) {
+      // Other fleet-wide messages (rollouts) and other projects' devices are not for it.
       return;
     }
     if (queue.remainingCapacity() <= 1 || !queue.offer(m)) {

@@ -126,7 +126,8 @@ class OpenApiContractTest {
               : p.path("name").asText());
     }
     assertThat(parameters)
-        .containsExactly("after", "count", "limit", "offset", "selector", "sort", "status");
+        .containsExactly(
+            "after", "count", "limit", "offset", "project", "selector", "sort", "status");
     assertThat(list.at("/responses/200/content/application~1json/schema/properties").fieldNames())
         .toIterable()
         .containsExactlyInAnyOrder("items", "next", "total");

@@ -148,4 +148,43 @@ class StreamHubTest {
         .hasMessageContaining("topics must be one or more of summary, devices, rollouts, events")
         .hasMessageContaining("'gossip'");
   }
+
+  @Test
+  void aStreamConfinedToSomeDevicesGetsTheirMessagesAndTheirSummaryOnly() throws Exception {
+    java.util.function.Predicate<java.util.Map<String, String>> eu =
+        tags -> "eu".equals(tags.get("region"));
+    Subscription confined = hub.open(EnumSet.allOf(Topic.class), Optional.of(eu));
+    Subscription all = hub.open(EnumSet.allOf(Topic.class));
+    assertThat(take(confined).event()).isEqualTo("hello");
+    assertThat(confined.next(SHORT))
+        .as("a fleet summary that cannot be scoped is not sent")
+        .isEmpty();
+    take(all);
+    take(all);
+
+    pending.add(
+        new StreamMessage(
+            Topic.SUMMARY,
+            "summary",
+            null,
+            "{\"total\":2}",
+            null,
+            visible -> visible.test(java.util.Map.of("region", "eu")) ? "{\"total\":1}" : "{}"));
+    pending.add(
+        new StreamMessage(
+            Topic.DEVICES, "device", null, "{\"id\":\"us-1\"}", java.util.Map.of("region", "us")));
+    pending.add(
+        new StreamMessage(
+            Topic.DEVICES, "device", null, "{\"id\":\"eu-1\"}", java.util.Map.of("region", "eu")));
+    pending.add(new StreamMessage(Topic.ROLLOUTS, "rollout", null, "{\"id\":\"r1\"}"));
+    hub.tick();
+
+    assertThat(take(confined).data()).isEqualTo("{\"total\":1}");
+    assertThat(take(confined).data()).isEqualTo("{\"id\":\"eu-1\"}");
+    assertThat(confined.next(SHORT)).as("not another region's device, nor a rollout").isEmpty();
+    assertThat(take(all).data()).isEqualTo("{\"total\":2}");
+    assertThat(take(all).data()).isEqualTo("{\"id\":\"us-1\"}");
+    assertThat(take(all).data()).isEqualTo("{\"id\":\"eu-1\"}");
+    assertThat(take(all).event()).isEqualTo("rollout");
+  }
 }
