@@ -136,6 +136,19 @@ public final class AdminClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens a WebSocket route (a tunnel: port-forward, shell) with this client's token.
+   *
+   * @throws java.util.concurrent.CompletionException when the controller refuses the upgrade
+   */
+  public java.net.http.WebSocket webSocket(String path, java.net.http.WebSocket.Listener listener) {
+    return http.newWebSocketBuilder()
+        .header("Authorization", "Bearer " + token)
+        .connectTimeout(Duration.ofSeconds(10))
+        .buildAsync(URI.create(url.replaceFirst("^http", "ws") + path), listener)
+        .join();
+  }
+
   private Answer send(String method, String path, Object body, String bearer) {
     return raw(
         method,

@@ -131,6 +131,7 @@ class ProjectsEverywhereIT {
         }
       }
       assertThat(usToken).isNotNull();
+      String session = outsideSession(admin, us);
       // Events about both devices.
       ok(admin.patch("/api/v1/devices/" + us + "/tags", Map.of("set", Map.of("shelf", "9"))));
       ok(admin.patch("/api/v1/devices/" + eu + "/tags", Map.of("set", Map.of("shelf", "1"))));
@@ -198,11 +199,14 @@ class ProjectsEverywhereIT {
         assertThat(names(admin.get("/api/v1/devices?project=outside-us"), "id"))
             .containsExactly(us);
 
-        // Events: only her devices'; another project's device is unknown.
+        // Events: only her devices'; another project's device is unknown. The event log shows
+        // what settled (EventLog.SETTLE), so wait until the other device's events are listed.
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> admin.get("/api/v1/events").body().toString().contains(us));
         JsonNode events = lena.get("/api/v1/events").body().path("items");
         assertThat(events).isNotEmpty();
         events.forEach(e -> assertThat(e.path("deviceId").asText()).isEqualTo(eu));
-        assertThat(admin.get("/api/v1/events").body().toString()).contains(us);
         assertThat(lena.get("/api/v1/events?device=" + us).status()).isEqualTo(404);
         // The fleet summary counts her devices only.
         assertThat(lena.get("/api/v1/fleet/summary").body().path("total").asInt()).isEqualTo(1);
@@ -216,7 +220,7 @@ class ProjectsEverywhereIT {
 
         // Walk every GET route of the served route table.
         List<String> markers = List.of(us, "outside-", usToken, rollout);
-        Map<String, String> outside = outside(us, rollout);
+        Map<String, String> outside = outside(us, rollout, session);
         JsonNode paths = admin.get("/api/v1/openapi.json").body().path("paths");
         List<String> lists = new ArrayList<>();
         List<String> gets = new ArrayList<>();
@@ -252,8 +256,15 @@ class ProjectsEverywhereIT {
                       .isNotNull();
                   Answer hidden = lena.get(hiddenPath);
                   Answer missing = lena.get(substitute(path, nothing()));
-                  assertThat(hidden.status()).as("GET " + hiddenPath).isEqualTo(404);
+                  // Outside objects answer exactly as missing ones: 404, or the same refusal
+                  // when her roles lack the route's permission altogether.
+                  assertThat(hidden.status()).as("GET " + hiddenPath).isEqualTo(missing.status());
                   assertThat(hidden.code()).as("GET " + hiddenPath).isEqualTo(missing.code());
+                  if (hidden.status() != 404) {
+                    assertThat(hidden.code())
+                        .as("GET " + hiddenPath)
+                        .isEqualTo("PERMISSION_DENIED");
+                  }
                   gets.add(path);
                 });
         assertThat(lists).hasSizeGreaterThan(25);
@@ -351,7 +362,7 @@ class ProjectsEverywhereIT {
   }
 
   /** Each GET route's parameters filled with an object outside stores-eu. */
-  private static Map<String, String> outside(String us, String rollout) {
+  private static Map<String, String> outside(String us, String rollout, String session) {
     Map<String, String> o = new LinkedHashMap<>();
     o.put("/api/v1/devices/{id}", us);
     o.put("/api/v1/repos/{name}", "outside-repo");
@@ -367,13 +378,14 @@ class ProjectsEverywhereIT {
     o.put("/api/v1/alerts/receivers/{id}", "outside-hook");
     o.put("/api/v1/secrets/{name}", "outside-secret");
     o.put("/api/v1/clusters/{name}", "outside-k3s");
+    o.put("/api/v1/sessions/{id}", session);
     return o;
   }
 
   /** The same parameters naming nothing that exists. */
   private static Map<String, String> nothing() {
     Map<String, String> o = new LinkedHashMap<>();
-    outside("x", "x").keySet().forEach(k -> o.put(k, k.startsWith("{") ? "1" : "no-such"));
+    outside("x", "x", "x").keySet().forEach(k -> o.put(k, k.startsWith("{") ? "1" : "no-such"));
     return o;
   }
 
@@ -381,6 +393,28 @@ class ProjectsEverywhereIT {
    * The path with its first parameter (by the longest matching prefix) and any further ones ({@code
    * {sha}}, {@code {version}}) filled in; null when the route has no entry.
    */
+  /**
+   * A tunnel session on the other project's device: the administrator port-forwards to a socket the
+   * test listens on (the agent runs on this machine), sends a byte and ends the session.
+   */
+  private static String outsideSession(AdminClient admin, String device) throws Exception {
+    try (java.net.ServerSocket target =
+        new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      java.net.http.WebSocket ws =
+          admin.webSocket(
+              "/api/v1/devices/" + device + "/port-forward?port=" + target.getLocalPort(),
+              new java.net.http.WebSocket.Listener() {});
+      try (java.net.Socket accepted = target.accept()) {
+        ws.sendBinary(java.nio.ByteBuffer.wrap(new byte[] {42}), true).join();
+        assertThat(accepted.getInputStream().read()).isEqualTo(42);
+      }
+      ws.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "done").join();
+    }
+    JsonNode sessions = admin.get("/api/v1/sessions?device=" + device).body().path("items");
+    assertThat(sessions).hasSize(1);
+    return sessions.get(0).path("id").asText();
+  }
+
   private static String substitute(String path, Map<String, String> values) {
     String out = null;
     for (var e : values.entrySet()) {
