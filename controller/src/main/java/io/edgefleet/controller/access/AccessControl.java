@@ -222,7 +222,8 @@ public final class AccessControl implements Authenticator {
                 false,
                 Optional.empty(),
                 s.deviceSelectors(admin),
-                ProjectGrants.projects(admin, s.projects())),
+                ProjectGrants.projects(admin, s.projects()),
+                admin.projectRoles()),
             admin,
             Optional.empty());
       }
@@ -263,7 +264,8 @@ public final class AccessControl implements Authenticator {
             scoped,
             Optional.ofNullable(row.expiresAt()).map(Instant::ofEpochMilli),
             s.deviceSelectors(user),
-            ProjectGrants.projects(user, s.projects())),
+            ProjectGrants.projects(user, s.projects()),
+            user.projectRoles()),
         user,
         Optional.of(row));
   }

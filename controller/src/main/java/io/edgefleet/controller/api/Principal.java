@@ -21,6 +21,8 @@ import java.util.Set;
  *     device selector: for a principal whose roles are all held within projects, those projects;
  *     for one whose roles cover the whole fleet, every project (it names one with {@code ?project=}
  *     or a {@code project} field)
+ * @param projectRoles the roles the principal holds within projects, project name to role names
+ *     (they count on the devices the project's selector picks)
  */
 public record Principal(
     String name,
@@ -29,13 +31,29 @@ public record Principal(
     boolean scoped,
     Optional<Instant> expiresAt,
     Optional<List<String>> deviceSelectors,
-    Map<String, String> projects) {
+    Map<String, String> projects,
+    Map<String, List<String>> projectRoles) {
 
   public Principal {
     roles = List.copyOf(roles);
     permissions = Set.copyOf(permissions);
     deviceSelectors = deviceSelectors.map(List::copyOf);
     projects = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(projects));
+    java.util.Map<String, List<String>> held = new java.util.TreeMap<>();
+    projectRoles.forEach((k, v) -> held.put(k, List.copyOf(v)));
+    projectRoles = java.util.Collections.unmodifiableMap(held);
+  }
+
+  /** A principal with the projects it may act in and no roles held within them by name. */
+  public Principal(
+      String name,
+      List<String> roles,
+      Set<String> permissions,
+      boolean scoped,
+      Optional<Instant> expiresAt,
+      Optional<List<String>> deviceSelectors,
+      Map<String, String> projects) {
+    this(name, roles, permissions, scoped, expiresAt, deviceSelectors, projects, Map.of());
   }
 
   /** A principal that knows no project by name. */

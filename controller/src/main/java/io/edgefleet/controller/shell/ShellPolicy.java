@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
@@ -248,15 +249,34 @@ public final class ShellPolicy {
 
   /** The grants in force now that one of the principal's roles holds and that select the device. */
   private List<Grant> covering(Principal p, Target device) {
+    Set<String> roles = rolesOn(p, device);
     List<Grant> out = new ArrayList<>();
     for (Grant g : grants()) {
       if (!g.expired()
-          && p.roles().contains(g.role())
+          && roles.contains(g.role())
           && Selector.parse(g.selector()).matches(device.tags())) {
         out.add(g);
       }
     }
     return out;
+  }
+
+  /**
+   * The principal's roles that count on this device: those held over the whole fleet, and those
+   * held within a project whose selector picks the device.
+   */
+  static Set<String> rolesOn(Principal p, Target device) {
+    Set<String> roles = new java.util.TreeSet<>(p.roles());
+    p.projectRoles()
+        .forEach(
+            (project, held) -> {
+              String selector = p.projects().get(project);
+              if (selector != null
+                  && Selector.parse("project selector", selector).matches(device.tags())) {
+                roles.addAll(held);
+              }
+            });
+    return roles;
   }
 
   // ---- the decision ----------------------------------------------------------------------------
@@ -289,7 +309,9 @@ public final class ShellPolicy {
       throw new ControllerException(
           ErrorCode.SHELL_NOT_GRANTED,
           "no shell grant of "
-              + (p.roles().isEmpty() ? "your roles" : "your roles " + String.join(", ", p.roles()))
+              + (rolesOn(p, device).isEmpty()
+                  ? "your roles"
+                  : "your roles " + String.join(", ", rolesOn(p, device)))
               + " covers device "
               + device.name()
               + " now: ask an administrator for one (`edgefleet shell grants create --role ROLE"

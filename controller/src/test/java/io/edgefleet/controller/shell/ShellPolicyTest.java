@@ -90,6 +90,25 @@ class ShellPolicyTest {
   }
 
   @Test
+  void aRoleHeldWithinAProjectCountsOnTheProjectsDevicesOnly() {
+    policy.grant(
+        new ShellPolicy.GrantRequest("operator", "*", "8h", null, false, null, null), "admin");
+    // dora is an operator within the project of the plant only.
+    Principal dora =
+        new Principal(
+            "dora",
+            List.of(),
+            Set.of("tunnels:shell"),
+            false,
+            Optional.empty(),
+            Optional.of(List.of("site=plant")),
+            Map.of("plants", "site=plant"),
+            Map.of("plants", List.of("operator")));
+    assertThat(policy.authorize(dora, plant).grantId()).isNotEmpty();
+    refused(() -> policy.authorize(dora, office), ErrorCode.SHELL_NOT_GRANTED, "office-1");
+  }
+
+  @Test
   void badGrantsAreRefused() {
     refused(
         () ->
