@@ -24,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -147,6 +148,12 @@ public final class AccessControl implements Authenticator {
       return out;
     }
 
+    /** Whether one of these roles grants the permission. */
+    boolean grants(List<String> roles, String permission) {
+      return roles.stream()
+          .anyMatch(r -> role(r).map(x -> x.permissions().contains(permission)).orElse(false));
+    }
+
     Optional<List<String>> deviceSelectors(UserRow user) {
       return ProjectGrants.deviceSelectors(user, projects);
     }
@@ -192,6 +199,41 @@ public final class AccessControl implements Authenticator {
     return tags.isPresent()
         && selectors.get().stream()
             .anyMatch(s -> Selector.parse("project selector", s).matches(tags.get()));
+  }
+
+  @Override
+  public Principal narrowTo(Principal principal, String permission) {
+    if (Permissions.IMPLIED.contains(permission)) {
+      return principal;
+    }
+    Snapshot s = current();
+    UserRow user = s.usersByName().get(principal.name());
+    if (user == null || user.projectRoles().isEmpty()) {
+      return principal;
+    }
+    if (s.grants(user.roles(), permission)) {
+      return principal;
+    }
+    Map<String, List<String>> roles = new TreeMap<>();
+    Map<String, String> projects = new TreeMap<>();
+    user.projectRoles()
+        .forEach(
+            (project, held) -> {
+              ProjectRow row = s.projects().get(project);
+              if (row != null && s.grants(held, permission)) {
+                roles.put(project, held);
+                projects.put(project, row.selector());
+              }
+            });
+    return new Principal(
+        principal.name(),
+        principal.roles(),
+        principal.permissions(),
+        principal.scoped(),
+        principal.expiresAt(),
+        Optional.of(List.copyOf(projects.values())),
+        projects,
+        roles);
   }
 
   /** Who is calling with this token, and through which token. */

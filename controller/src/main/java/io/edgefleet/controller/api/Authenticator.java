@@ -20,4 +20,15 @@ public interface Authenticator {
   default boolean sees(Principal principal, String deviceId) {
     return true;
   }
+
+  /**
+   * The principal as it may act on a route that needs {@code permission}: unchanged when a role it
+   * holds over the whole fleet grants the permission; otherwise confined to the projects where one
+   * of its roles grants it, so that a role held within one project never counts in another project
+   * or over the whole fleet (an operator in one project and a viewer in another changes nothing in
+   * the second).
+   */
+  default Principal narrowTo(Principal principal, String permission) {
+    return principal;
+  }
 }

@@ -655,7 +655,7 @@ public final class HttpApi implements AutoCloseable {
                     : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
                 + ": ask an administrator");
       }
-      return principal;
+      return operators.narrowTo(principal, needed);
     }
 
     /** What the principal's permissions come from, for the refusal's message. */

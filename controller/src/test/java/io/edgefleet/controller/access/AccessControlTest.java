@@ -254,6 +254,37 @@ class AccessControlTest {
   }
 
   @Test
+  void aPermissionHeldWithinOneProjectCountsInThatProjectOnly() {
+    access.createProject(new AccessControl.ProjectRequest("eu", "region=eu", null), "admin");
+    access.createProject(new AccessControl.ProjectRequest("us", "region=us", null), "admin");
+    access.createUser(new UserRequest("lena", null, null, List.of()), Kind.USER, "admin");
+    access.setRoles("lena", new RolesRequest(List.of("operator"), "eu"), "admin");
+    access.setRoles("lena", new RolesRequest(List.of("viewer"), "us"), "admin");
+    access.createUser(new UserRequest("vic", null, null, List.of("viewer")), Kind.USER, "admin");
+    access.setRoles("vic", new RolesRequest(List.of("operator"), "us"), "admin");
+    Principal lena =
+        access.authenticate(
+            access.createToken(admin, new TokenRequest("t", "lena", "1d", null)).secret());
+    Principal vic =
+        access.authenticate(
+            access.createToken(admin, new TokenRequest("t", "vic", "1d", null)).secret());
+
+    // Reading counts in both of lena's projects; changing only in the one she operates.
+    assertThat(access.narrowTo(lena, "devices:read").deviceSelectors())
+        .contains(List.of("region=eu", "region=us"));
+    Principal writing = access.narrowTo(lena, "devices:write");
+    assertThat(writing.deviceSelectors()).contains(List.of("region=eu"));
+    assertThat(writing.projects()).containsOnlyKeys("eu");
+
+    // A viewer over the whole fleet who operates one project changes that project only.
+    assertThat(access.narrowTo(vic, "devices:read")).isEqualTo(vic);
+    assertThat(access.narrowTo(vic, "deployments:write").deviceSelectors())
+        .contains(List.of("region=us"));
+    assertThat(access.narrowTo(vic, "deployments:write").confined()).isTrue();
+    assertThat(access.narrowTo(access.authenticate(bootstrap), "users:write").confined()).isFalse();
+  }
+
+  @Test
   void theLastUseOfATokenIsKeptToTheMinute() {
     var created = access.createToken(admin, new TokenRequest("cli", null, "1d", null));
     assertThat(created.token().lastUsedAt()).isNull();

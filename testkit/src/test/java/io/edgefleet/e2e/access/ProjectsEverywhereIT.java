@@ -177,19 +177,47 @@ class ProjectsEverywhereIT {
         assertThat(farTags.body().path("message").asText()).contains("outside your projects");
         created(lena.post("/api/v1/onboarding-tokens", Map.of("tags", Map.of("region", "eu"))));
 
-        // A user of two projects names the one a new object belongs to.
+        // A role counts in its own project only: mia operates stores-eu and views outside-us, so
+        // what she creates lands in stores-eu, the only project where she may create it, and she
+        // changes nothing in outside-us (its objects and devices are as missing for a change).
         Answer unnamed =
+            created(
+                mia.post(
+                    "/api/v1/alerts/rules",
+                    Map.of("name", "mia-offline", "type", "device-offline", "for", "10m")));
+        assertThat(unnamed.body().path("project").asText()).isEqualTo("stores-eu");
+        Answer miaElsewhere =
             mia.post(
-                "/api/v1/alerts/rules",
-                Map.of("name", "mia-offline", "type", "device-offline", "for", "10m"));
-        assertThat(unnamed.code()).isEqualTo("PROJECT_REQUIRED");
-        assertThat(unnamed.body().path("message").asText())
-            .contains("outside-us, stores-eu")
-            .contains("?project=");
-        created(
-            mia.post(
-                "/api/v1/alerts/rules?project=stores-eu",
-                Map.of("name", "mia-offline", "type", "device-offline", "for", "10m")));
+                "/api/v1/alerts/rules?project=outside-us",
+                Map.of("name", "mia-us", "type", "device-offline", "for", "10m"));
+        assertThat(miaElsewhere.status()).isEqualTo(404);
+        assertThat(miaElsewhere.body().path("message").asText()).contains("among your projects");
+        assertThat(mia.get("/api/v1/devices/" + us).status()).isEqualTo(200);
+        assertThat(
+                mia.patch("/api/v1/devices/" + us + "/tags", Map.of("set", Map.of("shelf", "2")))
+                    .status())
+            .isEqualTo(404);
+        assertThat(admin.get("/api/v1/devices/" + us).body().path("tags").path("shelf").asText())
+            .isEqualTo("9");
+        assertThat(mia.get("/api/v1/deployments/outside-web").status()).isEqualTo(200);
+        assertThat(mia.delete("/api/v1/deployments/outside-web").status()).isEqualTo(404);
+
+        // Someone who may create in two projects names the one a new object belongs to.
+        String maxToken =
+            user(
+                admin,
+                "max",
+                Map.of("stores-eu", List.of("operator"), "outside-us", List.of("operator")));
+        try (AdminClient max = new AdminClient(c.url(), maxToken, c.caFingerprint())) {
+          Answer unnamedByMax =
+              max.post(
+                  "/api/v1/alerts/rules",
+                  Map.of("name", "max-offline", "type", "device-offline", "for", "10m"));
+          assertThat(unnamedByMax.code()).isEqualTo("PROJECT_REQUIRED");
+          assertThat(unnamedByMax.body().path("message").asText())
+              .contains("outside-us, stores-eu")
+              .contains("?project=");
+        }
 
         // The administrator sees all, and narrows to one project with ?project=.
         assertThat(names(admin.get("/api/v1/deployments"), "name"))
