@@ -65,6 +65,16 @@ public final class KubeProxy implements AutoCloseable {
   /** The largest request head taken. */
   static final int MAX_HEAD = 64 * 1024;
 
+  /**
+   * Streams of one device that kubectl requests may hold at once (of the device's 16): kubectl's
+   * discovery sends a burst of parallel requests; those beyond wait for a slot instead of failing,
+   * and other kinds (port-forward, shell) keep room.
+   */
+  static final int KUBE_STREAMS_PER_DEVICE = 12;
+
+  /** How long a request waits for one of its device's slots. */
+  static final Duration SLOT_WAIT = Duration.ofSeconds(30);
+
   /** How long a client may take to send its request head. */
   static final Duration HEAD_TIMEOUT = Duration.ofSeconds(30);
 
@@ -88,6 +98,7 @@ public final class KubeProxy implements AutoCloseable {
   private final X509Certificate ca;
   private final SSLServerSocket server;
   private final Semaphore connections;
+  private final Map<String, Semaphore> slots = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /**
@@ -197,6 +208,7 @@ public final class KubeProxy implements AutoCloseable {
         head = readHead(in);
       } catch (HeadException e) {
         status(out, e.status, e.getMessage());
+        drain(socket, in);
         return;
       }
       Request r;
@@ -204,18 +216,25 @@ public final class KubeProxy implements AutoCloseable {
         r = Request.parse(head);
       } catch (HeadException e) {
         status(out, e.status, e.getMessage());
+        drain(socket, in);
         return;
       }
-      TunnelStream stream;
+      Slot slot = new Slot();
       try {
-        stream = open(r);
-      } catch (ControllerException e) {
-        status(out, e.code().httpStatus(), e.getMessage());
-        return;
+        TunnelStream stream;
+        try {
+          stream = open(r, slot);
+        } catch (ControllerException e) {
+          status(out, e.code().httpStatus(), e.getMessage());
+          drain(socket, in);
+          return;
+        }
+        socket.setSoTimeout(0); // a watch or logs -f may stay quiet for long
+        stream.output().write(r.forward());
+        pipe(socket, in, out, stream);
+      } finally {
+        slot.release();
       }
-      socket.setSoTimeout(0); // a watch or logs -f may stay quiet for long
-      stream.output().write(r.forward());
-      pipe(socket, in, out, stream);
     } catch (SocketTimeoutException e) {
       LOG.debug("kubectl connection timed out before its request");
     } catch (IOException e) {
@@ -223,7 +242,37 @@ public final class KubeProxy implements AutoCloseable {
     }
   }
 
-  private TunnelStream open(Request r) {
+  /** The device slot a request holds, released when the request is done. */
+  private static final class Slot {
+    Semaphore held;
+
+    void release() {
+      if (held != null) {
+        held.release();
+        held = null;
+      }
+    }
+  }
+
+  /**
+   * Reads what the client still sends (nothing, normally) for a moment before the connection
+   * closes, so that the answer is not lost to a reset.
+   */
+  private static void drain(Socket socket, InputStream in) {
+    try {
+      socket.setSoTimeout(1000);
+      byte[] b = new byte[4096];
+      long total = 0;
+      int n;
+      while (total < MAX_HEAD && (n = in.read(b)) >= 0) {
+        total += n;
+      }
+    } catch (IOException e) {
+      // gone or quiet: close now
+    }
+  }
+
+  private TunnelStream open(Request r, Slot slot) {
     String token = r.bearer();
     if (token.isEmpty()) {
       throw new ControllerException(
@@ -240,6 +289,22 @@ public final class KubeProxy implements AutoCloseable {
     if (!directory.deviceExists(device) || !operators.sees(p, device)) {
       throw ControllerException.notFound("device", device);
     }
+    Semaphore s = slots.computeIfAbsent(device, d -> new Semaphore(KUBE_STREAMS_PER_DEVICE));
+    try {
+      if (!s.tryAcquire(SLOT_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        throw new ControllerException(
+            ErrorCode.TUNNEL_LIMIT,
+            "device "
+                + device
+                + " has "
+                + KUBE_STREAMS_PER_DEVICE
+                + " kubectl requests under way (watches, logs -f); end one and try again");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ControllerException(ErrorCode.UNAVAILABLE, "the controller is stopping");
+    }
+    slot.held = s;
     Map<String, String> params = new LinkedHashMap<>();
     params.put("user", "edgefleet:" + p.name());
     params.put(
