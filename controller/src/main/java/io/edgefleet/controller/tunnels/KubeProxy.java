@@ -1,11 +1,9 @@
 package io.edgefleet.controller.tunnels;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.controller.api.Authenticator;
 import io.edgefleet.controller.api.Principal;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tunnel.TunnelStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -470,30 +468,30 @@ public final class KubeProxy implements AutoCloseable {
     }
   }
 
-  /** Answers with a Kubernetes Status, which kubectl shows as its message. */
+  /**
+   * Answers an error as plain text: kubectl prints a text answer as the server's message (a JSON
+   * Status it shows only for some requests, "unknown" for the discovery it starts with).
+   */
   static void status(OutputStream out, int code, String message) throws IOException {
     String reason =
         switch (code) {
-          case 400 -> "BadRequest";
+          case 400 -> "Bad Request";
           case 401 -> "Unauthorized";
           case 403 -> "Forbidden";
-          case 404 -> "NotFound";
+          case 404 -> "Not Found";
           case 409 -> "Conflict";
-          case 429 -> "TooManyRequests";
-          case 503 -> "ServiceUnavailable";
-          default -> "InternalError";
+          case 429 -> "Too Many Requests";
+          case 431 -> "Request Header Fields Too Large";
+          case 503 -> "Service Unavailable";
+          default -> "Internal Server Error";
         };
-    ObjectNode s = Json.mapper().createObjectNode();
-    s.put("kind", "Status").put("apiVersion", "v1");
-    s.putObject("metadata");
-    s.put("status", "Failure").put("message", message).put("reason", reason).put("code", code);
-    byte[] body = Json.writeBytes(s);
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     String head =
         "HTTP/1.1 "
             + code
             + " "
             + reason
-            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
             + body.length
             + "\r\nConnection: close\r\n\r\n";
     out.write(head.getBytes(StandardCharsets.ISO_8859_1));

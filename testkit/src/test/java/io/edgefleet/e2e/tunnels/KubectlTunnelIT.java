@@ -352,7 +352,7 @@ class KubectlTunnelIT {
     Files.writeString(bad, Files.readString(cfg).replace("token: " + olga, "token: nonsense"));
     Run unauthorized = kubectl(bad, "-n", ns, "get", "pods");
     assertThat(unauthorized.exitCode()).isNotZero();
-    assertThat(unauthorized.err()).containsIgnoringCase("unauthorized");
+    assertThat(unauthorized.err()).contains("You must be logged in to the server");
 
     // Another project's device is answered as one that does not exist.
     assertThat(
