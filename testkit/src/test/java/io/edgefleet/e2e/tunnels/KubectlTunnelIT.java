@@ -370,8 +370,8 @@ class KubectlTunnelIT {
     Run notFound = kubectl(pats, "-n", ns, "get", "pods");
     assertThat(notFound.exitCode()).isNotZero();
     assertThat(notFound.err())
-        .contains("device " + device + " not found")
-        .doesNotContain("forbidden");
+        .contains("Error from server (NotFound)")
+        .doesNotContain("orbidden");
     try (AdminClient p = new AdminClient(controller.url(), pat, controller.caFingerprint())) {
       assertThat(p.get("/api/v1/devices/" + device + "/port-forward?port=80").status())
           .isEqualTo(404);
