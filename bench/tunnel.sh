@@ -90,7 +90,7 @@ fi
 # The controller's port is known only once the bench started it: the bench prints it, the
 # forwarder starts then (a tiny asyncio TCP forwarder in the namespace).
 FWD_PORT=17443
-JAVA_ARGS=(--rounds 10 "${ARGS[@]}")
+JAVA_ARGS=("${ARGS[@]}")
 if [ "$SHAPE" = 1 ]; then
   JAVA_ARGS+=(--shaped-url "https://$DEV_IP:$FWD_PORT" --tls-name "$DEV_IP" --forward-file "$WORK/controller-port")
   cat > "$WORK/forward.py" <<'PY'
@@ -118,4 +118,8 @@ PY
   FWD_PID=$!
 fi
 say "running TunnelBench ${JAVA_ARGS[*]}"
-java -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.TunnelBench "${JAVA_ARGS[@]}"
+# shellcheck source=../bin/find-jdk.sh
+. "$ROOT/bin/find-jdk.sh"
+edgefleet_find_jdk
+"$JAVA_HOME/bin/java" -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+  -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.TunnelBench "${JAVA_ARGS[@]}"

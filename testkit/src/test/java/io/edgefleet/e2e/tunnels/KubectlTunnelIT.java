@@ -381,6 +381,8 @@ class KubectlTunnelIT {
 
   @Test
   void logsFollowAndAWatchGoesOnThroughANewStreamAfterALinkCut() throws Exception {
+    // The pod's logs come from the testkit's kubelet stand-in; a real cluster cannot pull its image.
+    org.junit.jupiter.api.Assumptions.assumeTrue(KUBE.local(), "needs the local test cluster");
     String olga = user("olga", List.of("operator"), null);
     Path cfg = kubeconfig("olga", olga);
     kube.pods()
@@ -440,6 +442,7 @@ class KubectlTunnelIT {
 
   @Test
   void execAndPortForwardUpgradesReachTheApiServer() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(KUBE.local(), "needs the local test cluster");
     String olga = user("olga", List.of("operator"), null);
     Path cfg = kubeconfig("olga", olga);
     kube.pods()
@@ -479,6 +482,14 @@ class KubectlTunnelIT {
             () ->
                 sessions("&kind=kube").stream()
                     .anyMatch(s -> s.path("detail").asText().contains("/pods/shell/exec")));
+    // port-forward: the upgrade request goes through the tunnel to the API server as well.
+    background(cfg, "-n", ns, "port-forward", "pod/shell", "0:80");
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                sessions("&kind=kube").stream()
+                    .anyMatch(s -> s.path("detail").asText().contains("/pods/shell/portforward")));
   }
 
   /** Runs {@code call} on a thread of its own (the common pool may be busy or tiny). */
