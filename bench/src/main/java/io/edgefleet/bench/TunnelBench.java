@@ -52,6 +52,27 @@ public final class TunnelBench {
     String shaped = a.get("shaped-url");
     Path dir = Files.createTempDirectory("tunnel-bench");
     KubeCluster kube = KubeCluster.shared();
+    // The cluster sees the bench's requests as edgefleet:admin in the group edgefleet:admin.
+    kube.client()
+        .rbac()
+        .clusterRoleBindings()
+        .resource(
+            new io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder()
+                .withNewMetadata()
+                .withName("edgefleet-bench-admins")
+                .endMetadata()
+                .withNewRoleRef()
+                .withApiGroup("rbac.authorization.k8s.io")
+                .withKind("ClusterRole")
+                .withName("view")
+                .endRoleRef()
+                .addNewSubject()
+                .withApiGroup("rbac.authorization.k8s.io")
+                .withKind("Group")
+                .withName("edgefleet:admin")
+                .endSubject()
+                .build())
+        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
     ControllerConfig config =
         TestController.config(dir.resolve("controller"))
             .withListen("0.0.0.0", 0)
@@ -65,7 +86,7 @@ public final class TunnelBench {
     try (TestController controller = TestController.start(config);
         TestAgents agents =
             new TestAgents(dir, new java.io.PrintStream(OutputStream.nullOutputStream()))) {
-      String local = controller.url().replace("0.0.0.0", "127.0.0.1");
+      String local = "https://127.0.0.1:" + java.net.URI.create(controller.url()).getPort();
       if (a.containsKey("forward-file")) {
         // The shaped link's forwarder reaches the controller at this port.
         Files.writeString(
@@ -231,8 +252,12 @@ public final class TunnelBench {
                 "/usr/bin/kubectl", "--kubeconfig", cfg.toString(), "get", "pods", "-n", "default")
             .redirectErrorStream(true)
             .start();
-    p.getInputStream().readAllBytes();
-    return p.waitFor();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    int code = p.waitFor();
+    if (code != 0) {
+      System.err.println(out);
+    }
+    return code;
   }
 
   private static Map<String, Object> summary(List<Double> ms) {
