@@ -369,9 +369,7 @@ class KubectlTunnelIT {
     Files.writeString(pats, Files.readString(cfg).replace("token: " + olga, "token: " + pat));
     Run notFound = kubectl(pats, "-n", ns, "get", "pods");
     assertThat(notFound.exitCode()).isNotZero();
-    assertThat(notFound.err())
-        .contains("Error from server (NotFound)")
-        .doesNotContain("orbidden");
+    assertThat(notFound.err()).contains("Error from server (NotFound)").doesNotContain("orbidden");
     try (AdminClient p = new AdminClient(controller.url(), pat, controller.caFingerprint())) {
       assertThat(p.get("/api/v1/devices/" + device + "/port-forward?port=80").status())
           .isEqualTo(404);
@@ -381,7 +379,8 @@ class KubectlTunnelIT {
 
   @Test
   void logsFollowAndAWatchGoesOnThroughANewStreamAfterALinkCut() throws Exception {
-    // The pod's logs come from the testkit's kubelet stand-in; a real cluster cannot pull its image.
+    // The pod's logs come from the testkit's kubelet stand-in; a real cluster cannot pull its
+    // image.
     org.junit.jupiter.api.Assumptions.assumeTrue(KUBE.local(), "needs the local test cluster");
     String olga = user("olga", List.of("operator"), null);
     Path cfg = kubeconfig("olga", olga);

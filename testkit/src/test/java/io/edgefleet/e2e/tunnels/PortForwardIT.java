@@ -8,6 +8,7 @@ import io.edgefleet.agent.Agent;
 import io.edgefleet.cli.CliCommands;
 import io.edgefleet.testkit.AdminClient.Answer;
 import io.edgefleet.testkit.LinkProxy;
+import io.edgefleet.testkit.MovableClock;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import java.io.InputStream;
@@ -24,6 +25,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -217,6 +219,69 @@ class PortForwardIT {
         assertThat(ended.out()).contains("connection 1 closed: DEVICE_DISCONNECTED: link lost");
       } finally {
         web.stop(0);
+      }
+    }
+  }
+
+  @Test
+  void anIdleStreamIsResetAndItsSessionSaysWhy() throws Exception {
+    MovableClock clock = MovableClock.startingAt(Instant.now());
+    try (TestController controller =
+            TestController.start(TestController.config(dir.resolve("controller")), clock);
+        TestAgents agents = new TestAgents(dir)) {
+      Agent agent =
+          agents.start(
+              agents.options(
+                  "idle",
+                  agents.bootstrap(
+                      "idle",
+                      controller.url(),
+                      controller.caFingerprint(),
+                      controller.token(Map.of("site", "idle"), null, false))));
+      await().atMost(WAIT).until(() -> agent.status().state() == Agent.State.CONNECTED);
+      String device = agent.status().deviceId().orElseThrow();
+      String admin = controller.controller().adminToken().orElseThrow();
+      try (ServerSocket quiet = new ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress())) {
+        int local = freePort();
+        CompletableFuture<Run> held =
+            async(
+                () ->
+                    cli(
+                        controller,
+                        admin,
+                        "port-forward",
+                        device,
+                        local + ":" + quiet.getLocalPort(),
+                        "--connections",
+                        "1"));
+        Socket s =
+            await()
+                .atMost(WAIT)
+                .ignoreExceptions()
+                .until(() -> new Socket("127.0.0.1", local), x -> true);
+        await()
+            .atMost(WAIT)
+            .until(
+                () ->
+                    sessions(controller, device).stream().anyMatch(x -> !x.hasNonNull("endedAt")));
+        controller.controller().tunnels().tick();
+        assertThat(sessions(controller, device).getFirst().hasNonNull("endedAt")).isFalse();
+
+        clock.advance(Duration.ofMinutes(31));
+        controller.controller().tunnels().tick();
+        await()
+            .atMost(WAIT)
+            .until(
+                () ->
+                    sessions(controller, device)
+                        .getFirst()
+                        .path("endReason")
+                        .asText()
+                        .startsWith("idle timeout"));
+        assertThat(s.getInputStream().read()).isEqualTo(-1);
+        s.close();
+        assertThat(held.get(60, TimeUnit.SECONDS).out())
+            .contains("connection 1 closed: TUNNEL_IDLE_TIMEOUT: idle timeout");
       }
     }
   }
