@@ -388,6 +388,15 @@ public final class Agent implements AutoCloseable {
     }
   }
 
+  /**
+   * The round trips of the recent heartbeats on the current connection (queued to answered), empty
+   * when it has none.
+   */
+  public List<Duration> heartbeatRoundTrips() {
+    ControllerLink l = link;
+    return l == null ? List.of() : l.heartbeatRoundTrips();
+  }
+
   /** The generation of the desired state this device holds (0 if none). */
   public long generation() {
     return sync.generation();

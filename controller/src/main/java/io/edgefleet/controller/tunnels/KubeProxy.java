@@ -1,11 +1,9 @@
 package io.edgefleet.controller.tunnels;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.controller.api.Authenticator;
 import io.edgefleet.controller.api.Principal;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tunnel.TunnelStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -65,6 +63,16 @@ public final class KubeProxy implements AutoCloseable {
   /** The largest request head taken. */
   static final int MAX_HEAD = 64 * 1024;
 
+  /**
+   * Streams of one device that kubectl requests may hold at once (of the device's 16): kubectl's
+   * discovery sends a burst of parallel requests; those beyond wait for a slot instead of failing,
+   * and other kinds (port-forward, shell) keep room.
+   */
+  static final int KUBE_STREAMS_PER_DEVICE = 12;
+
+  /** How long a request waits for one of its device's slots. */
+  static final Duration SLOT_WAIT = Duration.ofSeconds(30);
+
   /** How long a client may take to send its request head. */
   static final Duration HEAD_TIMEOUT = Duration.ofSeconds(30);
 
@@ -88,6 +96,7 @@ public final class KubeProxy implements AutoCloseable {
   private final X509Certificate ca;
   private final SSLServerSocket server;
   private final Semaphore connections;
+  private final Map<String, Semaphore> slots = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /**
@@ -197,6 +206,7 @@ public final class KubeProxy implements AutoCloseable {
         head = readHead(in);
       } catch (HeadException e) {
         status(out, e.status, e.getMessage());
+        drain(socket, in);
         return;
       }
       Request r;
@@ -204,18 +214,25 @@ public final class KubeProxy implements AutoCloseable {
         r = Request.parse(head);
       } catch (HeadException e) {
         status(out, e.status, e.getMessage());
+        drain(socket, in);
         return;
       }
-      TunnelStream stream;
+      Slot slot = new Slot();
       try {
-        stream = open(r);
-      } catch (ControllerException e) {
-        status(out, e.code().httpStatus(), e.getMessage());
-        return;
+        TunnelStream stream;
+        try {
+          stream = open(r, slot);
+        } catch (ControllerException e) {
+          status(out, e.code().httpStatus(), e.getMessage());
+          drain(socket, in);
+          return;
+        }
+        socket.setSoTimeout(0); // a watch or logs -f may stay quiet for long
+        stream.output().write(r.forward());
+        pipe(socket, in, out, stream);
+      } finally {
+        slot.release();
       }
-      socket.setSoTimeout(0); // a watch or logs -f may stay quiet for long
-      stream.output().write(r.forward());
-      pipe(socket, in, out, stream);
     } catch (SocketTimeoutException e) {
       LOG.debug("kubectl connection timed out before its request");
     } catch (IOException e) {
@@ -223,7 +240,37 @@ public final class KubeProxy implements AutoCloseable {
     }
   }
 
-  private TunnelStream open(Request r) {
+  /** The device slot a request holds, released when the request is done. */
+  private static final class Slot {
+    Semaphore held;
+
+    void release() {
+      if (held != null) {
+        held.release();
+        held = null;
+      }
+    }
+  }
+
+  /**
+   * Reads what the client still sends (nothing, normally) for a moment before the connection
+   * closes, so that the answer is not lost to a reset.
+   */
+  private static void drain(Socket socket, InputStream in) {
+    try {
+      socket.setSoTimeout(1000);
+      byte[] b = new byte[4096];
+      long total = 0;
+      int n;
+      while (total < MAX_HEAD && (n = in.read(b)) >= 0) {
+        total += n;
+      }
+    } catch (IOException e) {
+      // gone or quiet: close now
+    }
+  }
+
+  private TunnelStream open(Request r, Slot slot) {
     String token = r.bearer();
     if (token.isEmpty()) {
       throw new ControllerException(
@@ -240,6 +287,22 @@ public final class KubeProxy implements AutoCloseable {
     if (!directory.deviceExists(device) || !operators.sees(p, device)) {
       throw ControllerException.notFound("device", device);
     }
+    Semaphore s = slots.computeIfAbsent(device, d -> new Semaphore(KUBE_STREAMS_PER_DEVICE));
+    try {
+      if (!s.tryAcquire(SLOT_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        throw new ControllerException(
+            ErrorCode.TUNNEL_LIMIT,
+            "device "
+                + device
+                + " has "
+                + KUBE_STREAMS_PER_DEVICE
+                + " kubectl requests under way (watches, logs -f); end one and try again");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ControllerException(ErrorCode.UNAVAILABLE, "the controller is stopping");
+    }
+    slot.held = s;
     Map<String, String> params = new LinkedHashMap<>();
     params.put("user", "edgefleet:" + p.name());
     params.put(
@@ -405,30 +468,30 @@ public final class KubeProxy implements AutoCloseable {
     }
   }
 
-  /** Answers with a Kubernetes Status, which kubectl shows as its message. */
+  /**
+   * Answers an error as plain text: kubectl prints a text answer as the server's message (a JSON
+   * Status it shows only for some requests, "unknown" for the discovery it starts with).
+   */
   static void status(OutputStream out, int code, String message) throws IOException {
     String reason =
         switch (code) {
-          case 400 -> "BadRequest";
+          case 400 -> "Bad Request";
           case 401 -> "Unauthorized";
           case 403 -> "Forbidden";
-          case 404 -> "NotFound";
+          case 404 -> "Not Found";
           case 409 -> "Conflict";
-          case 429 -> "TooManyRequests";
-          case 503 -> "ServiceUnavailable";
-          default -> "InternalError";
+          case 429 -> "Too Many Requests";
+          case 431 -> "Request Header Fields Too Large";
+          case 503 -> "Service Unavailable";
+          default -> "Internal Server Error";
         };
-    ObjectNode s = Json.mapper().createObjectNode();
-    s.put("kind", "Status").put("apiVersion", "v1");
-    s.putObject("metadata");
-    s.put("status", "Failure").put("message", message).put("reason", reason).put("code", code);
-    byte[] body = Json.writeBytes(s);
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     String head =
         "HTTP/1.1 "
             + code
             + " "
             + reason
-            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
             + body.length
             + "\r\nConnection: close\r\n\r\n";
     out.write(head.getBytes(StandardCharsets.ISO_8859_1));

@@ -47,7 +47,6 @@ public final class SocketBridge implements FrameHandler {
     session = s;
     s.setMaxFrameSize(64 * 1024);
     s.setMaxTextMessageSize(MAX_TEXT);
-    s.setMaxBinaryMessageSize(0); // frames are taken one at a time, a message may be any length
     s.setIdleTimeout(java.time.Duration.ZERO); // the stream's idle timeout applies
     stream.onControl(this::sendControl);
     Thread.ofVirtual().name("edgefleet-tunnel-down").start(this::down);

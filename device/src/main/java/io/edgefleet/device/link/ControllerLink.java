@@ -82,6 +82,10 @@ public final class ControllerLink {
   private ScheduledFuture<?> answerDeadline;
   private CompletableFuture<?> sending = CompletableFuture.completedFuture(null);
   private long seq;
+  // When the heartbeats awaiting their answer were queued, and the round trips measured so far.
+  private final java.util.ArrayDeque<Instant> asked = new java.util.ArrayDeque<>();
+  private final java.util.ArrayDeque<Duration> roundTrips = new java.util.ArrayDeque<>();
+  private static final int KEPT_ROUND_TRIPS = 4096;
 
   public ControllerLink(
       Handler handler,
@@ -153,6 +157,9 @@ public final class ControllerLink {
     }
     if (closed) {
       return;
+    }
+    if (msg instanceof ControllerMessage.Ack) {
+      answered();
     }
     if (msg instanceof ControllerMessage.Welcome w) {
       if (!welcomed) {
@@ -257,9 +264,33 @@ public final class ControllerLink {
     ask(i);
   }
 
+  /** A heartbeat's answer (the controller answers each one in order) came. */
+  private synchronized void answered() {
+    Instant at = asked.poll();
+    if (at != null) {
+      if (roundTrips.size() == KEPT_ROUND_TRIPS) {
+        roundTrips.poll();
+      }
+      roundTrips.add(Duration.between(at, clock.instant()));
+    }
+  }
+
+  /**
+   * The round trips of the recent heartbeats (at most 4096): from queueing the heartbeat to its
+   * answer, so they include any wait behind other messages and tunnel frames.
+   */
+  public synchronized java.util.List<Duration> heartbeatRoundTrips() {
+    return java.util.List.copyOf(roundTrips);
+  }
+
   /** Sends a heartbeat whose answer must come within {@link Timeouts#answerTimeout}. */
   private void ask(Duration interval) {
     Instant sent = clock.instant();
+    synchronized (this) {
+      if (asked.size() < 64) {
+        asked.add(sent);
+      }
+    }
     CompletableFuture<?> queued = queue(new AgentMessage.Heartbeat(++seq));
     if (queued == null) {
       return;

@@ -52,6 +52,12 @@ public final class TunnelMux {
     void open(TunnelStream stream);
   }
 
+  /** The least un-credited DATA allowed on the link whatever the rate (two small frames). */
+  static final int MIN_UNACKNOWLEDGED = 8 * 1024;
+
+  /** How much of the link's recent delivery rate may wait un-credited (socket buffers included). */
+  static final double LINK_DELAY_SECONDS = 0.25;
+
   /** The most streams of one connection, unless told otherwise. */
   public static final int MAX_STREAMS = 16;
 
@@ -71,6 +77,13 @@ public final class TunnelMux {
   private final LinkedHashSet<TunnelStream> creditDue = new LinkedHashSet<>();
   private final ArrayDeque<TunnelStream> ready = new ArrayDeque<>();
   private boolean inFlight;
+  // Link-level pacing: DATA handed to the socket and not yet credited by the peer, over all
+  // streams, is kept to about LINK_DELAY of what the link delivers, so that the socket's own
+  // buffers never hold seconds of tunnel data ahead of a heartbeat on a slow link.
+  private boolean repumpScheduled;
+  private double rate; // bytes per second the peer credited lately; 0 before any estimate
+  private long rateMark = System.nanoTime();
+  private long creditedSinceMark;
   private boolean closed;
   private ErrorCode closedCode;
   private String closedMessage;
@@ -309,6 +322,7 @@ public final class TunnelMux {
         }
         s.sendCredit = (int) total;
         s.signalWritable();
+        credited(s, c);
       }
       case TunnelFrame.FIN -> {
         s.inFin = true;
@@ -429,8 +443,57 @@ public final class TunnelMux {
     ended(s, new TunnelStream.Ended(ErrorCode.TUNNEL_BUDGET_EXCEEDED, why, false), after);
   }
 
+  // With the lock held: the peer read c more bytes of s.
+  private void credited(TunnelStream s, int c) {
+    s.unacknowledged -= Math.min(c, s.unacknowledged);
+    long now = System.nanoTime();
+    s.lastCredit = now;
+    creditedSinceMark += c;
+    long elapsed = now - rateMark;
+    if (elapsed >= 100_000_000L) {
+      double r = creditedSinceMark / (elapsed / 1e9);
+      rate = rate == 0 ? r : 0.5 * rate + 0.5 * r;
+      rateMark = now;
+      creditedSinceMark = 0;
+    }
+  }
+
+  /**
+   * Un-credited DATA that counts against the link: a stream credited within the last {@link
+   * #STALL_NANOS} (one whose reader stalls holds its data in the peer's buffer, not on the link,
+   * and must not hold up the other streams).
+   */
+  private long unacknowledged(long now) {
+    long sum = 0;
+    for (TunnelStream t : streams.values()) {
+      if (t.unacknowledged > 0 && now - t.lastCredit < STALL_NANOS) {
+        sum += t.unacknowledged;
+      }
+    }
+    return sum;
+  }
+
+  static final long STALL_NANOS = 2_000_000_000L;
+
+  /** How much un-credited DATA the link may carry now. */
+  private long unacknowledgedCap() {
+    if (rate == 0) {
+      return 4L * MIN_UNACKNOWLEDGED; // no estimate yet: a modest start, widened within 100 ms
+    }
+    return Math.max(MIN_UNACKNOWLEDGED, (long) (rate * LINK_DELAY_SECONDS));
+  }
+
+  /** The size of the next DATA frame: smaller on a slow link, so text waits behind less. */
+  private int chunk() {
+    if (rate == 0) {
+      return TunnelFrame.MAX_DATA;
+    }
+    return (int) Math.clamp((long) (rate * 0.05), 1024L, TunnelFrame.MAX_DATA);
+  }
+
   // With the lock held.
   private void ended(TunnelStream s, TunnelStream.Ended how, List<Runnable> after) {
+    s.unacknowledged = 0;
     if (s.end(how)) {
       streams.remove(s.id(), s);
       creditDue.remove(s);
@@ -686,15 +749,47 @@ public final class TunnelMux {
         return TunnelFrame.credit(s.id(), c);
       }
     }
-    while (!ready.isEmpty()) {
+    int turns = ready.size();
+    while (!ready.isEmpty() && turns-- > 0) {
       TunnelStream s = ready.poll();
       s.queued = false;
       if (s.end != null) {
         continue;
       }
       if (s.outBuffered > 0) {
+        long now = System.nanoTime();
+        if (unacknowledged(now) >= unacknowledgedCap()) {
+          // Paced: the next credit from the peer goes on (received() pumps), or a look shortly
+          // after if credits stall.
+          s.queued = true;
+          ready.addFirst(s);
+          if (!repumpScheduled) {
+            repumpScheduled = true;
+            CompletableFuture.delayedExecutor(100, java.util.concurrent.TimeUnit.MILLISECONDS)
+                .execute(
+                    () -> {
+                      lock.lock();
+                      try {
+                        repumpScheduled = false;
+                      } finally {
+                        lock.unlock();
+                      }
+                      pump();
+                    });
+          }
+          return null;
+        }
         byte[] chunk = s.out.poll();
+        int max = chunk();
+        if (chunk.length > max) {
+          s.out.addFirst(java.util.Arrays.copyOfRange(chunk, max, chunk.length));
+          chunk = java.util.Arrays.copyOf(chunk, max);
+        }
         s.outBuffered -= chunk.length;
+        if (s.unacknowledged == 0) {
+          s.lastCredit = now;
+        }
+        s.unacknowledged += chunk.length;
         s.signalWritable();
         if (s.outBuffered > 0 || s.finRequested) {
           s.queued = true;

@@ -53,6 +53,8 @@ public final class TunnelStream {
   final ArrayDeque<byte[]> out = new ArrayDeque<>();
   int outBuffered;
   int sendCredit;
+  long unacknowledged; // DATA handed to the link and not yet credited
+  long lastCredit; // System.nanoTime() of the last credit (or of the first un-credited DATA)
   boolean finRequested;
   boolean finSent;
   boolean queued; // in the mux's round-robin
