@@ -9,6 +9,7 @@ import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
 import io.edgefleet.controller.common.Tokens;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.ErrorCode;
 import java.time.Clock;
@@ -234,6 +235,14 @@ public final class AccessControl implements Authenticator {
         Optional.of(List.copyOf(projects.values())),
         projects,
         roles);
+  }
+
+  @Override
+  public List<String> rolesOn(Principal principal, String deviceId) {
+    return deviceTags
+        .apply(deviceId)
+        .map(tags -> List.copyOf(ProjectScope.rolesOn(principal, tags)))
+        .orElse(principal.roles());
   }
 
   /** Who is calling with this token, and through which token. */

@@ -31,4 +31,12 @@ public interface Authenticator {
   default Principal narrowTo(Principal principal, String permission) {
     return principal;
   }
+
+  /**
+   * The principal's roles that count on this device (held over the fleet, or within a project that
+   * picks it): what a cluster's RBAC is told through impersonation.
+   */
+  default java.util.List<String> rolesOn(Principal principal, String deviceId) {
+    return principal.roles();
+  }
 }

@@ -38,6 +38,23 @@ public final class ProjectScope {
     return new ProjectScope(Optional.of(p), Optional.empty());
   }
 
+  /**
+   * The principal's roles that count on a device with these tags: those held over the whole fleet,
+   * and those held within a project whose selector picks the device.
+   */
+  public static java.util.Set<String> rolesOn(Principal p, Map<String, String> tags) {
+    java.util.Set<String> roles = new java.util.TreeSet<>(p.roles());
+    p.projectRoles()
+        .forEach(
+            (project, held) -> {
+              String selector = p.projects().get(project);
+              if (selector != null && Selector.parse("project selector", selector).matches(tags)) {
+                roles.addAll(held);
+              }
+            });
+    return roles;
+  }
+
   /** A new object's project and the devices it may reach. */
   public record Project(String name, Selector selector) {}
 

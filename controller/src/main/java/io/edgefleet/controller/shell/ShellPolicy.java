@@ -4,6 +4,7 @@ import io.edgefleet.controller.api.Principal;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.Ids;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.Durations;
@@ -261,22 +262,8 @@ public final class ShellPolicy {
     return out;
   }
 
-  /**
-   * The principal's roles that count on this device: those held over the whole fleet, and those
-   * held within a project whose selector picks the device.
-   */
   static Set<String> rolesOn(Principal p, Target device) {
-    Set<String> roles = new java.util.TreeSet<>(p.roles());
-    p.projectRoles()
-        .forEach(
-            (project, held) -> {
-              String selector = p.projects().get(project);
-              if (selector != null
-                  && Selector.parse("project selector", selector).matches(device.tags())) {
-                roles.addAll(held);
-              }
-            });
-    return roles;
+    return ProjectScope.rolesOn(p, device.tags());
   }
 
   // ---- the decision ----------------------------------------------------------------------------

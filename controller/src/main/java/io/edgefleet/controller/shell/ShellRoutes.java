@@ -10,6 +10,7 @@ import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.selector.Selector;
+import io.edgefleet.controller.tunnels.SocketBridge;
 import io.edgefleet.controller.tunnels.Tunnels;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
@@ -131,7 +132,7 @@ public record ShellRoutes(ShellPolicy policy, Recordings recordings, Tunnels tun
           "the session cannot be recorded (" + e.getMessage() + "): no shell without a recording");
     }
     return Reply.socket(
-        new ShellBridge(open.stream(), recorder),
+        new SocketBridge(open.stream(), new ShellTap(open.stream(), recorder)),
         () -> open.stream().reset(ErrorCode.BAD_REQUEST, "not a WebSocket request"));
   }
 

@@ -277,12 +277,14 @@ public final class KubeProxy implements AutoCloseable {
           ErrorCode.UNAUTHENTICATED,
           "missing bearer token: write a kubeconfig with `edgefleet kubeconfig DEVICE`");
     }
-    Principal p = operators.authenticate(token);
-    if (!p.allows("tunnels:kubectl")) {
+    Principal caller = operators.authenticate(token);
+    if (!caller.allows("tunnels:kubectl")) {
       throw new ControllerException(
           ErrorCode.PERMISSION_DENIED,
           "kubectl through the tunnel needs tunnels:kubectl; ask an administrator");
     }
+    // Only devices of projects where one of the caller's roles grants kubectl are reachable.
+    Principal p = operators.narrowTo(caller, "tunnels:kubectl");
     String device = r.kind().equals("devices") ? r.name() : clusterDevice(r.name(), p);
     if (!directory.deviceExists(device) || !operators.sees(p, device)) {
       throw ControllerException.notFound("device", device);
@@ -306,7 +308,10 @@ public final class KubeProxy implements AutoCloseable {
     Map<String, String> params = new LinkedHashMap<>();
     params.put("user", "edgefleet:" + p.name());
     params.put(
-        "groups", String.join(",", p.roles().stream().map(role -> "edgefleet:" + role).toList()));
+        "groups",
+        String.join(
+            ",",
+            operators.rolesOn(caller, device).stream().map(role -> "edgefleet:" + role).toList()));
     return tunnels
         .open(device, "kube", params, r.method() + " " + abbreviate(r.path(), 400), p)
         .stream();

@@ -34,12 +34,50 @@ public final class SocketBridge implements FrameHandler {
   private static final int MAX_TEXT = TunnelFrame.MAX_JSON;
 
   private final TunnelStream stream;
+  private final Observer observer;
   private volatile CoreSession session;
   private StringBuilder text;
   private byte messageType = OpCode.UNDEFINED;
 
+  /**
+   * What a feature sees of a bridged stream (a shell's recording), and how its ends behave.
+   *
+   * <p>A <em>terminal</em> is interactive: when the operator closes its socket the device's end is
+   * reset at once (the agent ends the shell), and when the device's end is done (the shell exited)
+   * the stream is over both ways. Otherwise the bridge behaves like a TCP connection: each side
+   * half-closes, and the stream ends cleanly once both did.
+   */
+  public interface Observer {
+    /** Bytes from the device, before they go to the operator. */
+    default void output(byte[] bytes, int offset, int length) {}
+
+    /** A CONTROL message from the device, before it goes to the operator. */
+    default void fromDevice(JsonNode message) {}
+
+    /**
+     * A CONTROL message from the operator.
+     *
+     * @return whether it goes on to the device
+     */
+    default boolean fromOperator(JsonNode message) {
+      return true;
+    }
+
+    /** Whether the stream is a terminal (see the interface). */
+    default boolean terminal() {
+      return false;
+    }
+  }
+
+  private static final Observer PLAIN = new Observer() {};
+
   public SocketBridge(TunnelStream stream) {
+    this(stream, PLAIN);
+  }
+
+  public SocketBridge(TunnelStream stream, Observer observer) {
     this.stream = stream;
+    this.observer = observer;
   }
 
   @Override
@@ -62,10 +100,15 @@ public final class SocketBridge implements FrameHandler {
       int n;
       while ((n = in.read(buf)) >= 0) {
         if (n > 0) {
+          observer.output(buf, 0, n);
           send(new Frame(OpCode.BINARY, true, ByteBuffer.wrap(buf.clone(), 0, n)));
         }
       }
-      // The device is done sending; the stream ends cleanly once the operator is done too.
+      // The device is done sending; the stream ends cleanly once the operator is done too. A
+      // terminal whose device end is done (the shell exited) takes nothing more either.
+      if (observer.terminal()) {
+        stream.closeOutput();
+      }
       TunnelStream.Ended how = stream.ended().get(1, TimeUnit.DAYS);
       close(how);
     } catch (TunnelException e) {
@@ -97,6 +140,7 @@ public final class SocketBridge implements FrameHandler {
   }
 
   private void sendControl(JsonNode message) {
+    observer.fromDevice(message);
     CoreSession s = session;
     if (s != null && s.isOutputOpen()) {
       s.sendFrame(
@@ -152,8 +196,12 @@ public final class SocketBridge implements FrameHandler {
         s.demand();
       }
       case OpCode.CLOSE -> {
-        // The operator is done: nothing more goes to the device.
-        stream.closeOutput();
+        // The operator is done: nothing more goes to the device; a terminal's device end ends.
+        if (observer.terminal()) {
+          stream.reset(ErrorCode.TUNNEL_CLOSED, "the operator closed the terminal");
+        } else {
+          stream.closeOutput();
+        }
         callback.succeeded();
       }
       default -> callback.failed(new IllegalStateException("unexpected frame " + frame));
@@ -192,6 +240,7 @@ public final class SocketBridge implements FrameHandler {
             () -> {
               try {
                 stream.output().write(bytes);
+                stream.output().flush();
                 callback.succeeded();
                 s.demand();
               } catch (IOException e) {
@@ -216,6 +265,9 @@ public final class SocketBridge implements FrameHandler {
       stream.closeOutput();
       return;
     }
+    if (!observer.fromOperator(msg)) {
+      return;
+    }
     try {
       stream.control(msg);
     } catch (TunnelException e) {
@@ -232,7 +284,9 @@ public final class SocketBridge implements FrameHandler {
 
   @Override
   public void onClosed(CloseStatus closeStatus, Callback callback) {
-    if (!stream.ended().isDone()) {
+    if (!stream.ended().isDone() && observer.terminal()) {
+      stream.reset(ErrorCode.TUNNEL_CLOSED, "the operator closed the terminal");
+    } else if (!stream.ended().isDone()) {
       // Given a moment to finish cleanly (the device's FIN after the operator's), else reset.
       stream.closeOutput();
       CompletableFuture.delayedExecutor(5, TimeUnit.SECONDS)
