@@ -301,6 +301,22 @@ class KubectlTunnelIT {
     assertThat(kube.configMaps().inNamespace(ns).withName("applied").get().getData())
         .containsEntry("mode", "server-side");
 
+    // client-side apply: created, then changed (kubectl reads the object and sends a patch)
+    Path clientSide = dir.resolve("client.yaml");
+    for (String mode : List.of("first", "second")) {
+      Files.writeString(
+          clientSide,
+          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-applied\n  namespace: "
+              + ns
+              + "\ndata:\n  mode: "
+              + mode
+              + "\n");
+      Run applied = kubectl(cfg, "apply", "-f", clientSide.toString());
+      assertThat(applied.exitCode()).as(applied.err()).isZero();
+      assertThat(kube.configMaps().inNamespace(ns).withName("client-applied").get().getData())
+          .containsEntry("mode", mode);
+    }
+
     // The sessions say who reached what, and that each request ended cleanly.
     await()
         .atMost(WAIT)
