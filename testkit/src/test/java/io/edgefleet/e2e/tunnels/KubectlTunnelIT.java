@@ -352,6 +352,57 @@ class KubectlTunnelIT {
   }
 
   @Test
+  void aClusterKubeconfigReachesAConnectedServerOfTheCluster() throws Exception {
+    configMap("in-cluster");
+    AdminClient admin = controller.admin();
+    // A cluster takes members once the K3s binary of its version is there (the device's runtime
+    // here is the test cluster; what matters is that the device is a server of the cluster).
+    assertThat(
+            admin
+                .postBytes(
+                    "/api/v1/artifacts?kind=k3s&version=v1.20.2%2Bk3s1",
+                    "#!/bin/sh\necho k3s version v1.20.2+k3s1\n".getBytes(StandardCharsets.UTF_8),
+                    "application/octet-stream",
+                    Map.of())
+                .status())
+        .isEqualTo(201);
+    assertThat(
+            admin
+                .post(
+                    "/api/v1/clusters",
+                    Map.of(
+                        "name",
+                        "tunnel-site",
+                        "selector",
+                        "site=tunnels",
+                        "servers",
+                        Map.of("min", 1)))
+                .status())
+        .isEqualTo(201);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(admin.get("/api/v1/clusters/tunnel-site").body().toString())
+                    .contains(device));
+    String olga = user("olga", List.of("operator"), null);
+    Path cfg = dir.resolve("cluster.kubeconfig");
+    Run written = cli(olga, "kubeconfig", "tunnel-site", "-f", cfg.toString());
+    assertThat(written.exitCode()).as(written.err() + written.out()).isZero();
+    assertThat(Files.readString(cfg)).contains("/clusters/tunnel-site");
+
+    Run get = kubectl(cfg, "-n", ns, "get", "configmaps", "-o", "name");
+    assertThat(get.exitCode()).as(get.err()).isZero();
+    assertThat(get.out()).contains("configmap/in-cluster");
+    // The request went to the cluster's server, this device.
+    assertThat(sessions("&kind=kube")).isNotEmpty();
+
+    Run unknown = cli(olga, "kubeconfig", "no-such-site");
+    assertThat(unknown.exitCode()).isNotZero();
+    assertThat(unknown.err()).contains("no-such-site");
+  }
+
+  @Test
   void theClustersRbacDecidesThroughImpersonation() throws Exception {
     Answer role =
         controller
