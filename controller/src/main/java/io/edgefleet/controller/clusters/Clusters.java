@@ -125,29 +125,29 @@ public final class Clusters {
     ClusterTokens.Sealed token = tokens.fresh(name, 1);
     ClusterStore.Row row =
         new ClusterStore.Row(
-                name,
-                selector,
-                smin,
-                smax,
-                amin,
-                amax,
-                version,
-                ClusterInput.profile(r.profile()),
-                ClusterInput.labels(r.labels()),
-                ClusterInput.config(r.config()),
-                ClusterInput.grace(r.graceSeconds()),
-                ClusterInput.importUrl(r.importManifestUrl()),
-                State.PENDING,
-                List.of(),
-                null,
-                Boolean.TRUE.equals(r.deactivated()),
-                token.keyId(),
-                token.sealed(),
-                1,
-                actor,
-                now,
-                now)
-            .inProject(project.map(ProjectScope.Project::name).orElse(null));
+            name,
+            selector,
+            smin,
+            smax,
+            amin,
+            amax,
+            version,
+            ClusterInput.profile(r.profile()),
+            ClusterInput.labels(r.labels()),
+            ClusterInput.config(r.config()),
+            ClusterInput.grace(r.graceSeconds()),
+            ClusterInput.importUrl(r.importManifestUrl()),
+            State.PENDING,
+            List.of(),
+            null,
+            Boolean.TRUE.equals(r.deactivated()),
+            token.keyId(),
+            token.sealed(),
+            1,
+            actor,
+            now,
+            now,
+            project.map(ProjectScope.Project::name).orElse(null));
     jdbi.useTransaction(
         h -> {
           if (store.byName(h, name).isPresent()) {
@@ -239,7 +239,9 @@ public final class Clusters {
                   old.tokenVersion(),
                   old.createdBy(),
                   old.createdAt(),
-                  clock.instant());
+                  clock.instant(),
+                  // written by updateDefinition, which keeps the project
+                  old.project());
           store.updateDefinition(h, next);
           audit.record(h, actor, "cluster.update", name, Map.of("request", r));
         });

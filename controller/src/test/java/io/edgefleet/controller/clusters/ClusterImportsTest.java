@@ -108,7 +108,8 @@ class ClusterImportsTest {
             1,
             "test",
             T0,
-            T0);
+            T0,
+            null);
     db.jdbi()
         .useHandle(
             h -> {
