@@ -408,9 +408,8 @@ public final class HttpApi implements AutoCloseable {
         Optional<Principal> principal = Optional.empty();
         switch (route.access()) {
           case ADMIN -> {
-            principal = Optional.of(authorize(request, route));
+            principal = Optional.of(authorize(request, route, match.get().pathParams()));
             actor = principal.get().name();
-            hideUnseenDevice(principal.get(), route, match.get().pathParams());
           }
           case DEVICE -> {
             device = Optional.of(gateway.admit(peerCertificates(request)));
@@ -630,7 +629,8 @@ public final class HttpApi implements AutoCloseable {
      * The operator behind the request's bearer token, once their permissions are found to cover the
      * route's.
      */
-    private Principal authorize(Request request, Router.Route route) {
+    private Principal authorize(
+        Request request, Router.Route route, Map<String, String> pathParams) {
       String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
       if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
         throw new ControllerException(
@@ -655,7 +655,36 @@ public final class HttpApi implements AutoCloseable {
                     : String.join(", ", new java.util.TreeSet<>(principal.permissions())))
                 + ": ask an administrator");
       }
-      return operators.narrowTo(principal, needed);
+      Principal acting = operators.narrowTo(principal, needed);
+      try {
+        hideUnseenDevice(acting, route, pathParams);
+      } catch (ControllerException hidden) {
+        if (acting != principal && isSeen(principal, route, pathParams)) {
+          // The device is one the caller sees, through a project where its roles lack this.
+          throw new ControllerException(
+              ErrorCode.PERMISSION_DENIED,
+              route.method()
+                  + " "
+                  + route.template()
+                  + " needs "
+                  + needed
+                  + ", which none of your roles grants on device "
+                  + pathParams.get("id")
+                  + " (a role held within a project counts on that project's devices only): ask"
+                  + " an administrator");
+        }
+        throw hidden;
+      }
+      return acting;
+    }
+
+    private boolean isSeen(Principal principal, Router.Route route, Map<String, String> params) {
+      try {
+        hideUnseenDevice(principal, route, params);
+        return true;
+      } catch (ControllerException e) {
+        return false;
+      }
     }
 
     /** What the principal's permissions come from, for the refusal's message. */

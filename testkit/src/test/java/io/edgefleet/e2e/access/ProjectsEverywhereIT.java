@@ -179,7 +179,7 @@ class ProjectsEverywhereIT {
 
         // A role counts in its own project only: mia operates stores-eu and views outside-us, so
         // what she creates lands in stores-eu, the only project where she may create it, and she
-        // changes nothing in outside-us (its objects and devices are as missing for a change).
+        // changes nothing in outside-us (its devices refuse her, its objects are as missing).
         Answer unnamed =
             created(
                 mia.post(
@@ -193,10 +193,12 @@ class ProjectsEverywhereIT {
         assertThat(miaElsewhere.status()).isEqualTo(404);
         assertThat(miaElsewhere.body().path("message").asText()).contains("among your projects");
         assertThat(mia.get("/api/v1/devices/" + us).status()).isEqualTo(200);
-        assertThat(
-                mia.patch("/api/v1/devices/" + us + "/tags", Map.of("set", Map.of("shelf", "2")))
-                    .status())
-            .isEqualTo(404);
+        Answer notHers =
+            mia.patch("/api/v1/devices/" + us + "/tags", Map.of("set", Map.of("shelf", "2")));
+        assertThat(notHers.code()).isEqualTo("PERMISSION_DENIED");
+        assertThat(notHers.body().path("message").asText())
+            .contains("devices:write")
+            .contains("within a project counts on that project's devices only");
         assertThat(admin.get("/api/v1/devices/" + us).body().path("tags").path("shelf").asText())
             .isEqualTo("9");
         assertThat(mia.get("/api/v1/deployments/outside-web").status()).isEqualTo(200);
