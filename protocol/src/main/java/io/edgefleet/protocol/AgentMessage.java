@@ -14,7 +14,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.LogLines.class, name = "log"),
   @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster"),
   @JsonSubTypes.Type(value = AgentMessage.AttestationAnswer.class, name = "quote"),
-  @JsonSubTypes.Type(value = AgentMessage.ClusterNode.class, name = "cluster-node")
+  @JsonSubTypes.Type(value = AgentMessage.ClusterNode.class, name = "cluster-node"),
+  @JsonSubTypes.Type(value = AgentMessage.AgentSlots.class, name = "agent-slots")
 })
 public sealed interface AgentMessage {
 
@@ -210,4 +211,47 @@ public sealed interface AgentMessage {
       String kubeletVersion,
       boolean controlPlane,
       boolean unschedulable) {}
+
+  /**
+   * The agent's own installation: which of its two slots runs, what each holds and how the last
+   * update went. Sent after each connect and whenever it changes (at most every few seconds while a
+   * release downloads). Agents that do not run from slots (started from a build or the simulator)
+   * send {@code active} null.
+   *
+   * @param active {@code "a"} or {@code "b"}, or null when the agent does not run from slots
+   * @param slotA the version in slot a, null when empty
+   * @param slotB the version in slot b, null when empty
+   * @param update the last or current update, null when there was none
+   */
+  record AgentSlots(String active, String slotA, String slotB, AgentUpdate update)
+      implements AgentMessage {}
+
+  /**
+   * One update of the agent: its target version and how far it got.
+   *
+   * @param version the release's version
+   * @param phase {@link #DOWNLOADING}, {@link #STAGED}, {@link #TRIAL}, {@link #CONFIRMED}, {@link
+   *     #ROLLED_BACK} or {@link #REFUSED}
+   * @param reason why it was refused or rolled back (a sentence a person can act on); null
+   *     otherwise
+   * @param bytes bytes of the release on the device so far
+   * @param total the release's size
+   * @param at when it reached this phase
+   */
+  record AgentUpdate(
+      String version,
+      String phase,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          String reason,
+      long bytes,
+      long total,
+      java.time.Instant at) {
+    public static final String DOWNLOADING = "downloading";
+    public static final String STAGED = "staged";
+    public static final String TRIAL = "trial";
+    public static final String CONFIRMED = "confirmed";
+    public static final String ROLLED_BACK = "rolled-back";
+    public static final String REFUSED = "refused";
+  }
 }

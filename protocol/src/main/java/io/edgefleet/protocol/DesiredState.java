@@ -15,6 +15,8 @@ import java.util.List;
  *     is nothing to announce.
  * @param cluster the K3s node the device should be; null (and absent from the JSON) when it is no
  *     member of a cluster
+ * @param agent the agent release the device should run, for its architecture; null (and absent from
+ *     the JSON) when no release is rolled out to it, so the agent stays as installed
  */
 public record DesiredState(
     String deviceId,
@@ -23,7 +25,8 @@ public record DesiredState(
     List<DesiredApp> apps,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SecretRef> secrets,
-    @JsonInclude(JsonInclude.Include.NON_NULL) ClusterSpec cluster) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) ClusterSpec cluster,
+    @JsonInclude(JsonInclude.Include.NON_NULL) AgentRelease agent) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -35,6 +38,18 @@ public record DesiredState(
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
     secrets = secrets == null ? List.of() : List.copyOf(secrets);
+  }
+
+  /** A document that rolls out no agent release. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys,
+      List<SecretRef> secrets,
+      ClusterSpec cluster) {
+    this(deviceId, generation, issuedAt, apps, signingKeys, secrets, cluster, null);
   }
 
   /** A document for a device that is no member of a cluster. */
@@ -60,7 +75,7 @@ public record DesiredState(
 
   /** A document that announces no signing key. */
   public DesiredState(String deviceId, long generation, Instant issuedAt, List<DesiredApp> apps) {
-    this(deviceId, generation, issuedAt, apps, List.of(), List.of(), null);
+    this(deviceId, generation, issuedAt, apps, List.of(), List.of(), null, null);
   }
 
   /**

@@ -25,13 +25,46 @@ public record EnrollmentResponse(
     String signingKeyPem,
     @com.fasterxml.jackson.annotation.JsonInclude(
             com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-        TpmChallenge activation) {
+        TpmChallenge activation,
+    @com.fasterxml.jackson.annotation.JsonInclude(
+            com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+        java.util.List<DesiredState.SigningKey> releaseKeys) {
   public enum Status {
     APPROVED,
     PENDING,
     REJECTED,
     /** Prove the TPM: activate the credential in {@code activation} and ask again. */
     ACTIVATE
+  }
+
+  public EnrollmentResponse {
+    releaseKeys = releaseKeys == null ? java.util.List.of() : java.util.List.copyOf(releaseKeys);
+  }
+
+  /** An answer that hands out no agent release keys. */
+  public EnrollmentResponse(
+      Status status,
+      String deviceId,
+      String enrollmentCode,
+      String approvalUrl,
+      String certificatePem,
+      String caCertificatePem,
+      Integer retryAfterSeconds,
+      String message,
+      String signingKeyPem,
+      TpmChallenge activation) {
+    this(
+        status,
+        deviceId,
+        enrollmentCode,
+        approvalUrl,
+        certificatePem,
+        caCertificatePem,
+        retryAfterSeconds,
+        message,
+        signingKeyPem,
+        activation,
+        null);
   }
 
   public EnrollmentResponse(
