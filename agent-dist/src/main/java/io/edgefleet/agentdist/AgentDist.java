@@ -125,6 +125,7 @@ public final class AgentDist {
   }
 
   private void build() throws IOException {
+    long started = System.nanoTime();
     String version = arg("version");
     String arch = arch();
     Path dist = Path.of(arg("dist"));
@@ -157,7 +158,7 @@ public final class AgentDist {
     writeAtomically(tarball, o -> Tar.writeGzip(o, bundle, mtime, false));
 
     System.out.printf(
-        "agent release %s (%s), runtime %s (%s), %s (%s), %s (%s)%n",
+        "agent release %s (%s), runtime %s (%s), %s (%s), %s (%s) in %.1f s%n",
         releaseFile.getFileName(),
         mib(Files.size(releaseFile)),
         runtime.getFileName(),
@@ -165,7 +166,8 @@ public final class AgentDist {
         deb.getFileName(),
         mib(Files.size(deb)),
         tarball.getFileName(),
-        mib(Files.size(tarball)));
+        mib(Files.size(tarball)),
+        (System.nanoTime() - started) / 1e9);
   }
 
   private List<Entry> releaseEntries(String version, String arch) throws IOException {
