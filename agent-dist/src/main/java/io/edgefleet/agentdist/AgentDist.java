@@ -44,6 +44,10 @@ public final class AgentDist {
   static final String HOME = "usr/lib/edgefleet-agent";
   static final String UNIT = "usr/lib/systemd/system/edgefleet-agent.service";
   static final String AGENT_ENV = "etc/edgefleet/agent.env";
+
+  /** The file naming what the build made. */
+  static final String MADE = "agent-dist.properties";
+
   static final String JAVA_OPTIONS = "--enable-native-access=ALL-UNNAMED";
 
   private final Map<String, String> args;
@@ -126,7 +130,8 @@ public final class AgentDist {
 
   private void build() throws IOException {
     long started = System.nanoTime();
-    String version = arg("version");
+    // The version as the agent reports it (lower case), which rollouts compare with the release's.
+    String version = arg("version").toLowerCase(java.util.Locale.ROOT);
     String arch = arch();
     Path dist = Path.of(arg("dist"));
     Path script = Path.of(arg("start-script"));
@@ -157,6 +162,18 @@ public final class AgentDist {
     Path tarball = out.resolve(bundleFileName(version, arch));
     writeAtomically(tarball, o -> Tar.writeGzip(o, bundle, mtime, false));
 
+    // What this build made, for the tests (a target/ not cleaned may hold an older version's).
+    java.util.Properties made = new java.util.Properties();
+    made.setProperty("version", version);
+    made.setProperty("arch", arch);
+    made.setProperty("release", releaseFile.getFileName().toString());
+    made.setProperty("runtime", runtime.getFileName().toString());
+    made.setProperty("deb", deb.getFileName().toString());
+    made.setProperty("bundle", tarball.getFileName().toString());
+    made.setProperty("bundle.prefix", prefix);
+    try (var w = Files.newBufferedWriter(out.resolve(MADE))) {
+      made.store(w, null);
+    }
     System.out.printf(
         "agent release %s (%s), runtime %s (%s), %s (%s), %s (%s) in %.1f s%n",
         releaseFile.getFileName(),

@@ -16,7 +16,7 @@ class AgentDistTest {
 
   @Test
   void versionsAndArchitecturesInDebiansTerms() {
-    assertThat(AgentDist.debianVersion("0.1.0-SNAPSHOT")).isEqualTo("0.1.0~SNAPSHOT");
+    assertThat(AgentDist.debianVersion("0.1.0-snapshot")).isEqualTo("0.1.0~snapshot");
     assertThat(AgentDist.debianVersion("1.2.3")).isEqualTo("1.2.3");
     assertThatThrownBy(() -> AgentDist.debianVersion("v1 beta"))
         .hasMessageContaining("not usable as a Debian version");

@@ -46,6 +46,8 @@ class AgentPackageIT {
   private static final Path DIST = Path.of(System.getProperty("agent.dist.dir", "target"));
   private static final String ARCH = System.getProperty("os.arch");
 
+  private static final java.util.Properties MADE = new java.util.Properties();
+
   @TempDir static Path shared;
   private static TestController controller;
   private static AgentReleaseManifest manifest;
@@ -55,8 +57,13 @@ class AgentPackageIT {
 
   @BeforeAll
   static void startController() throws IOException {
+    Path made = DIST.resolve(AgentDist.MADE);
+    assertThat(made).as("run the package phase first").exists();
+    try (var r = Files.newBufferedReader(made)) {
+      MADE.load(r);
+    }
+    manifest = manifestOf(made("release"));
     controller = TestController.start(shared.resolve("controller"));
-    manifest = manifestOf(only("edgefleet-agent-*-linux-" + ARCH + ".tar.gz"));
   }
 
   @AfterAll
@@ -76,9 +83,10 @@ class AgentPackageIT {
 
   @Test
   void releaseFileHoldsTheManifestAndTheAgentsJarsOnly() throws Exception {
-    Path release = only("edgefleet-agent-*-linux-" + ARCH + ".tar.gz");
+    Path release = made("release");
     assertThat(release.getFileName().toString())
         .isEqualTo("edgefleet-agent-" + manifest.version() + "-linux-" + ARCH + ".tar.gz");
+    assertThat(manifest.version()).isEqualTo(MADE.getProperty("version"));
     assertThat(manifest.format()).isEqualTo(AgentReleaseManifest.FORMAT);
     assertThat(manifest.arch()).isEqualTo(ARCH);
     assertThat(manifest.mainClass()).isEqualTo("io.edgefleet.agent.command.AgentMain");
@@ -101,7 +109,7 @@ class AgentPackageIT {
 
   @Test
   void debDescribesItselfToDpkg() throws Exception {
-    Path deb = only("edgefleet-agent_*.deb");
+    Path deb = made("deb");
     String debVersion = manifest.version().replace('-', '~');
     assertThat(deb.getFileName().toString())
         .isEqualTo("edgefleet-agent_" + debVersion + "_" + debianArch() + ".deb");
@@ -142,7 +150,7 @@ class AgentPackageIT {
 
   @Test
   void debInstallsRemovesAndPurgesInAScratchRoot() throws Exception {
-    Path deb = only("edgefleet-agent_*.deb");
+    Path deb = made("deb");
     Path root = scratch.resolve("root");
     Files.createDirectories(root.resolve("var/lib/dpkg/info"));
     Files.createDirectories(root.resolve("var/lib/dpkg/updates"));
@@ -184,7 +192,7 @@ class AgentPackageIT {
   @Test
   void unitFilePassesSystemdAnalyzeVerify() throws Exception {
     Path root = scratch.resolve("root");
-    run(scratch, "dpkg", "-x", only("edgefleet-agent_*.deb").toString(), root.toString());
+    run(scratch, "dpkg", "-x", made("deb").toString(), root.toString());
     String unit = Files.readString(root.resolve("usr/lib/systemd/system/edgefleet-agent.service"));
     assertThat(unit)
         .contains("ExecStart=/usr/lib/edgefleet-agent/bin/edgefleet-agent\n")
@@ -213,13 +221,13 @@ class AgentPackageIT {
   @Test
   void agentFromTheUnpackedDebEnrollsAndComesOnline() throws Exception {
     Path root = scratch.resolve("root");
-    run(scratch, "dpkg", "-x", only("edgefleet-agent_*.deb").toString(), root.toString());
+    run(scratch, "dpkg", "-x", made("deb").toString(), root.toString());
     startAndAwaitOnline(root, "deb-device");
   }
 
   @Test
   void agentFromTheBundleTarballInstalledByItsScriptEnrollsAndComesOnline() throws Exception {
-    Path bundle = only("edgefleet-agent-*-linux-" + ARCH + "-bundle.tar.gz");
+    Path bundle = made("bundle");
     Path unpacked = Files.createDirectories(scratch.resolve("unpacked"));
     run(unpacked, "tar", "xzf", bundle.toString());
     Path installer =
@@ -237,7 +245,7 @@ class AgentPackageIT {
 
     // The same files as the .deb's.
     Path fromDeb = scratch.resolve("deb");
-    run(scratch, "dpkg", "-x", only("edgefleet-agent_*.deb").toString(), fromDeb.toString());
+    run(scratch, "dpkg", "-x", made("deb").toString(), fromDeb.toString());
     assertThat(files(root.resolve("usr/lib/edgefleet-agent")))
         .isEqualTo(files(fromDeb.resolve("usr/lib/edgefleet-agent")));
 
@@ -252,7 +260,7 @@ class AgentPackageIT {
   @Test
   void runtimeHasEveryJdkModuleTheAgentsJarsUse() throws Exception {
     Path root = scratch.resolve("root");
-    run(scratch, "dpkg", "-x", only("edgefleet-agent_*.deb").toString(), root.toString());
+    run(scratch, "dpkg", "-x", made("deb").toString(), root.toString());
     Path home = root.resolve("usr/lib/edgefleet-agent");
     List<String> jars;
     try (Stream<Path> s = Files.list(home.resolve("release/lib"))) {
@@ -374,13 +382,10 @@ class AgentPackageIT {
     throw new AssertionError("no release.json in " + release);
   }
 
-  private static Path only(String glob) throws IOException {
-    try (var s = Files.newDirectoryStream(DIST, glob)) {
-      List<Path> found = new ArrayList<>();
-      s.forEach(found::add);
-      assertThat(found).as("%s in %s (run the package phase first)", glob, DIST).hasSize(1);
-      return found.getFirst();
-    }
+  private static Path made(String what) {
+    Path file = DIST.resolve(MADE.getProperty(what));
+    assertThat(file).isRegularFile();
+    return file;
   }
 
   private static String debianArch() {
