@@ -12,6 +12,8 @@ import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.shell.ShellHandler;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
+import io.edgefleet.agent.update.ReleaseKeys;
+import io.edgefleet.agent.update.Updater;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Files;
@@ -200,6 +202,15 @@ public final class AgentCommand implements Callable<Integer> {
               + " finish a reconcile pass before the previous slot is restored (default: 10m).")
   String updateTrial = "10m";
 
+  @Option(
+      names = "--release-keys",
+      paramLabel = "DIR",
+      description =
+          "Directory of extra trusted agent release keys (*.pub) besides those the controller"
+              + " hands out at enrollment (default: release-keys next to the bootstrap file, e.g."
+              + " /etc/edgefleet/release-keys).")
+  Path releaseKeys;
+
   /** The TPM to use, or null for a software key; {@code device} is the one used by default. */
   static String tpmSpec(String given, boolean none, Path device) {
     if (none) {
@@ -368,6 +379,22 @@ public final class AgentCommand implements Callable<Integer> {
             scheduler,
             Clock.systemUTC(),
             System.out));
+    Path keysDir =
+        releaseKeys != null
+            ? releaseKeys
+            : bootstrap.toAbsolutePath().getParent().resolve("release-keys");
+    agent.add(
+        Updater.forAgent(
+            agent,
+            Updater.Options.of(
+                slots == null ? null : slots.toAbsolutePath(),
+                new ReleaseKeys(state, keysDir),
+                trial),
+            scheduler,
+            Clock.systemUTC(),
+            System.out,
+            // The start script starts the slot on trial once this JVM has ended.
+            () -> System.exit(0)));
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(
