@@ -139,7 +139,7 @@ public final class Updater implements AgentFeature {
 
   // Worker thread only.
   private String slot;
-  private String refusedDigest;
+  private AgentRelease refusedRelease;
   private boolean started;
   private Duration retry;
   private ScheduledFuture<?> retryTask;
@@ -354,7 +354,8 @@ public final class Updater implements AgentFeature {
       // A release on trial proves itself first; then this one is looked at.
       return;
     }
-    if (r.digest() != null && r.digest().equals(refusedDigest)) {
+    if (r.equals(refusedRelease)) {
+      // Refused already (and reported): the same release is not looked at again.
       return;
     }
     if (options.slots() == null) {
@@ -468,7 +469,7 @@ public final class Updater implements AgentFeature {
               r.size(),
               r.size(),
               clock.instant());
-      refusedDigest = r.digest();
+      refusedRelease = r;
       out.println("agent update: " + update.reason());
       report();
     }
@@ -632,7 +633,7 @@ public final class Updater implements AgentFeature {
   }
 
   private void refuse(AgentRelease r, String reason) {
-    refusedDigest = r.digest();
+    refusedRelease = r;
     update =
         new AgentUpdate(r.version(), AgentUpdate.REFUSED, reason, 0, r.size(), clock.instant());
     out.println("agent update: refused: " + reason);
