@@ -391,7 +391,7 @@ class AgentSlotsIT {
     device.killAgent9();
     await().atMost(WAIT).until(() -> slots().outcome() != null);
     if ("rolled-back".equals(slots().outcome())) {
-      assertThat(slots().reason()).contains("exited with status 137");
+      assertThat(slots().reason()).contains("killed by signal 9 before it proved itself");
       awaitOnline("1.0.0");
     } else {
       // It had confirmed just before the kill: the script runs the confirmed slot again.
