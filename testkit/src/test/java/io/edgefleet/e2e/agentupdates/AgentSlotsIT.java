@@ -431,4 +431,28 @@ class AgentSlotsIT {
     awaitOnline("1.0.0");
     assertThat(slots().active()).isEqualTo("a");
   }
+
+  @Test
+  void aNewerPackageReleaseReplacesTheInactiveSlotAndRuns() throws Exception {
+    firstStart();
+    device.stop();
+    awaitOffline();
+    // apt upgrade: the package's release is 1.1.0 now.
+    deleteTree(device.home.resolve("release"));
+    builder.directory(device.home.resolve("release"), "1.1.0", ReleaseBuilder.MAIN, List.of(), 0);
+    device.start();
+    awaitOnline("1.1.0");
+    SlotsFile.State s = slots();
+    assertThat(s.active()).isEqualTo("b");
+    assertThat(s.seeded()).isEqualTo("1.1.0");
+    assertThat(device.slots().resolve("a/release.json")).content().contains("1.0.0");
+  }
+
+  private static void deleteTree(Path p) throws java.io.IOException {
+    try (var all = Files.walk(p)) {
+      for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(f);
+      }
+    }
+  }
 }
