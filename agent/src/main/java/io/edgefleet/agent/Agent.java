@@ -309,6 +309,11 @@ public final class Agent implements AutoCloseable {
               }
 
               @Override
+              public void reconciled(long generation) {
+                features.reconciled(generation);
+              }
+
+              @Override
               public boolean report(AgentMessage.AppReport report) {
                 ControllerLink l = link;
                 return l != null && state == State.CONNECTED && l.send(report);

@@ -47,6 +47,12 @@ public interface AgentFeature extends AutoCloseable {
   default void applied(io.edgefleet.protocol.DesiredState state) {}
 
   /**
+   * A reconcile pass over the desired state of {@code generation} finished (whatever each app's
+   * outcome). Called on the agent's worker threads; returns at once.
+   */
+  default void reconciled(long generation) {}
+
+  /**
    * Something happened on the device. A feature that takes events (the outbox) returns true; if
    * none does, the agent sends the event at once when connected.
    */

@@ -209,6 +209,9 @@ final class Enroller {
             e);
       }
     }
+    if (!answer.releaseKeys().isEmpty()) {
+      identities.saveReleaseKeys(answer.releaseKeys());
+    }
     identities.save(id);
     return new Result.Approved(id, keys);
   }

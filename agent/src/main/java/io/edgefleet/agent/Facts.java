@@ -183,7 +183,18 @@ public final class Facts {
     }
   }
 
+  /**
+   * The system property the start script sets from the slot's {@code release.json}: the version of
+   * the release this JVM runs.
+   */
+  public static final String VERSION_PROPERTY = "edgefleet.agent.version";
+
   private static String version() {
+    String given = System.getProperty(VERSION_PROPERTY);
+    if (given != null
+        && io.edgefleet.protocol.AgentRelease.VERSION.matcher(given.strip()).matches()) {
+      return given.strip();
+    }
     String v = Facts.class.getPackage().getImplementationVersion();
     return v == null ? "0.1.0-dev" : v.toLowerCase(Locale.ROOT);
   }

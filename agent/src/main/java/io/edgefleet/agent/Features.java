@@ -74,6 +74,17 @@ final class Features {
     }
   }
 
+  /** A reconcile pass finished. */
+  void reconciled(long generation) {
+    for (AgentFeature f : all) {
+      try {
+        f.reconciled(generation);
+      } catch (RuntimeException e) {
+        out.printf("a feature failed to take a reconcile pass: %s%n", e);
+      }
+    }
+  }
+
   void disconnected() {
     all.forEach(AgentFeature::disconnected);
   }

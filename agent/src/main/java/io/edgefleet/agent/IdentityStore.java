@@ -360,6 +360,31 @@ public final class IdentityStore {
     return keys;
   }
 
+  /** The file in the state directory with the agent release keys the controller handed out. */
+  public static final String RELEASE_KEYS = "release-keys.json";
+
+  /**
+   * Keeps the agent release public keys of an enrollment answer ({@value #RELEASE_KEYS}): the
+   * releases this device will install must be signed by one of them (or by a key its owner placed
+   * in the configuration's {@code release-keys} directory). Keys that are no Ed25519 public key or
+   * whose id does not match are dropped.
+   */
+  public void saveReleaseKeys(java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> keys) {
+    java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> usable =
+        new java.util.ArrayList<>();
+    for (io.edgefleet.protocol.DesiredState.SigningKey k : keys) {
+      try {
+        java.security.PublicKey pub = Signatures.publicKey(k.publicKeyPem());
+        if (Signatures.keyId(pub).equals(k.id())) {
+          usable.add(k);
+        }
+      } catch (IllegalArgumentException | NullPointerException e) {
+        // Not a key: nothing can be verified with it.
+      }
+    }
+    SecureFiles.writeSecret(dir.resolve(RELEASE_KEYS), Json.pretty(usable) + "\n");
+  }
+
   /**
    * Replaces the set of trusted signing keys, atomically. The single key an older agent kept in
    * {@code signing.pub} is superseded and removed: were this agent replaced by an older one, that

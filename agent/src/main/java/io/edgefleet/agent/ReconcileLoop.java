@@ -36,6 +36,9 @@ final class ReconcileLoop {
     /** A device event (app failed, ready, updated, removed; reconcile failed). */
     void event(String kind, String severity, String app, String message);
 
+    /** A pass over the desired state of {@code generation} finished. */
+    default void reconciled(long generation) {}
+
     /** Sends the report now if connected; false if it could not be sent. */
     boolean report(AgentMessage.AppReport report);
 
@@ -148,6 +151,7 @@ final class ReconcileLoop {
                 new AgentMessage.AppReport(v.state().generation(), states, trustedKeys.get()));
         reportDue = !sent && (reportDue || changed);
       }
+      sink.reconciled(v.state().generation());
       boolean progressing =
           states.stream()
               .anyMatch(

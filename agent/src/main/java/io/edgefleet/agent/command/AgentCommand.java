@@ -12,6 +12,8 @@ import io.edgefleet.agent.runtime.WorkloadRuntime;
 import io.edgefleet.agent.shell.ShellHandler;
 import io.edgefleet.agent.telemetry.NodeSampler;
 import io.edgefleet.agent.telemetry.TelemetryFeature;
+import io.edgefleet.agent.update.ReleaseKeys;
+import io.edgefleet.agent.update.Updater;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.Durations;
 import java.nio.file.Files;
@@ -183,6 +185,32 @@ public final class AgentCommand implements Callable<Integer> {
       description = "The login shell a remote shell runs (default: $SHELL, else /bin/sh).")
   String shell;
 
+  @Option(
+      names = "--slots",
+      paramLabel = "DIR",
+      description =
+          "The A/B slots directory the start script runs the agent from (slots.json, a/, b/);"
+              + " with it the agent stages and switches to the agent releases the controller"
+              + " sends. Without it a targeted release is refused.")
+  Path slots;
+
+  @Option(
+      names = "--update-trial",
+      paramLabel = "DURATION",
+      description =
+          "How long a newly installed agent release has to connect, verify its desired state and"
+              + " finish a reconcile pass before the previous slot is restored (default: 10m).")
+  String updateTrial = "10m";
+
+  @Option(
+      names = "--release-keys",
+      paramLabel = "DIR",
+      description =
+          "Directory of extra trusted agent release keys (*.pub) besides those the controller"
+              + " hands out at enrollment (default: release-keys next to the bootstrap file, e.g."
+              + " /etc/edgefleet/release-keys).")
+  Path releaseKeys;
+
   /** The TPM to use, or null for a software key; {@code device} is the one used by default. */
   static String tpmSpec(String given, boolean none, Path device) {
     if (none) {
@@ -218,6 +246,24 @@ public final class AgentCommand implements Callable<Integer> {
         System.err.println("error: --name: " + e.getMessage());
         return 2;
       }
+    }
+    Duration trial;
+    try {
+      trial = Durations.parse(updateTrial);
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: --update-trial: " + e.getMessage());
+      return 2;
+    }
+    if (trial.toSeconds() < 5 || trial.toHours() > 24) {
+      System.err.println("error: --update-trial must be between 5s and 24h");
+      return 2;
+    }
+    if (slots != null && !Files.isDirectory(slots)) {
+      System.err.println(
+          "error: --slots: "
+              + slots
+              + " is not a directory (the start script creates it with slots.json, a/ and b/)");
+      return 2;
     }
     if (logsRate < 1) {
       System.err.println("error: --logs-rate must be at least 1 (KiB/s)");
@@ -333,6 +379,22 @@ public final class AgentCommand implements Callable<Integer> {
             scheduler,
             Clock.systemUTC(),
             System.out));
+    Path keysDir =
+        releaseKeys != null
+            ? releaseKeys
+            : bootstrap.toAbsolutePath().getParent().resolve("release-keys");
+    agent.add(
+        Updater.forAgent(
+            agent,
+            Updater.Options.of(
+                slots == null ? null : slots.toAbsolutePath(),
+                new ReleaseKeys(state, keysDir),
+                trial),
+            scheduler,
+            Clock.systemUTC(),
+            System.out,
+            // The start script starts the slot on trial once this JVM has ended.
+            () -> System.exit(0)));
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(
