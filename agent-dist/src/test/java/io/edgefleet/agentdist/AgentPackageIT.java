@@ -157,7 +157,9 @@ class AgentPackageIT {
     Files.writeString(root.resolve("var/lib/dpkg/status"), "");
     // The scratch root's dpkg database knows no libc6; the maintainer scripts run outside a
     // chroot with DPKG_ROOT set (they touch no service then).
-    String[] dpkg = {"dpkg", "--root=" + root, "--force-script-chrootless", "--force-depends"};
+    String[] dpkg = {
+      "dpkg", "--root=" + root, "--force-script-chrootless", "--force-depends", "--force-not-root"
+    };
 
     run(scratch, concat(dpkg, "--install", deb.toString()));
     assertThat(run(scratch, "dpkg", "--root=" + root, "--status", "edgefleet-agent"))
