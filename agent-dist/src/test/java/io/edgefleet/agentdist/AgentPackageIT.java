@@ -175,6 +175,13 @@ class AgentPackageIT {
     assertThat(root.resolve("etc/rancher")).isDirectory();
     assertThat(root.resolve("usr/lib/edgefleet-agent/runtime/bin/java")).isExecutable();
 
+    // Installing again (an upgrade) keeps an edited settings file: it is a configuration file.
+    Files.writeString(
+        root.resolve("etc/edgefleet/agent.env"), "EDGEFLEET_AGENT_ARGS=--allow-shell\n");
+    run(scratch, concat(dpkg, "--install", deb.toString()));
+    assertThat(Files.readString(root.resolve("etc/edgefleet/agent.env")))
+        .isEqualTo("EDGEFLEET_AGENT_ARGS=--allow-shell\n");
+
     // The device's identity survives a removal (a reinstall is the same device) ...
     Files.createDirectories(state.resolve("agent"));
     Files.writeString(state.resolve("agent/identity.json"), "{}");
