@@ -212,7 +212,13 @@ public final class AgentDist {
         throw new IllegalStateException("two jars named " + jar.getFileName() + ": " + earlier);
       }
     }
-    jars.forEach((name, jar) -> entries.add(Entry.file("lib/" + name, 0644, jar)));
+    for (Map.Entry<String, Path> jar : jars.entrySet()) {
+      String path = "lib/" + jar.getKey();
+      entries.add(
+          UnsignedJar.strip(jar.getValue())
+              .map(bytes -> Entry.file(path, 0644, bytes))
+              .orElseGet(() -> Entry.file(path, 0644, jar.getValue())));
+    }
     return entries;
   }
 

@@ -129,8 +129,7 @@ class StartScriptTest {
     assertThat(args("a"))
         .containsSubsequence(
             "-XX:+UseSerialGC",
-            "-Xmx48m",
-            "-Xshare:auto",
+            "-Xmx32m",
             "-Dx=a b",
             "-Dy=2",
             "-Xmx64m",
