@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.edgefleet.controller.access.AccessControl;
 import io.edgefleet.controller.access.AccessRoutes;
+import io.edgefleet.controller.agentreleases.AgentReleaseRoutes;
+import io.edgefleet.controller.agentreleases.AgentReleases;
+import io.edgefleet.controller.agentreleases.AgentSlotReports;
+import io.edgefleet.controller.agentreleases.ReleaseKeys;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
 import io.edgefleet.controller.alerts.AlertRoutes;
@@ -183,6 +187,8 @@ public final class Controller implements AutoCloseable {
   private final TelemetryIngest telemetry;
   private final Trust trust;
   private final DeviceEvents deviceEvents;
+  private final AgentSlotReports agentSlots;
+  private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
   private final ScheduledExecutorService eventScheduler;
   private final HealthEngine health;
@@ -340,7 +346,18 @@ public final class Controller implements AutoCloseable {
               audit,
               new BlobStore(DataDirectory.subdirectory(dataDir, "artifacts")),
               config.maxArtifactBytes(),
-              clusterSections);
+              digest ->
+                  clusterSections.userOf(digest).or(() -> AgentReleases.releaseOf(jdbi, digest)));
+      // Signed releases of the agent itself: trusted release keys, their files as artifacts.
+      this.agentSlots = new AgentSlotReports(jdbi, clock, deviceEvents::recordWarning, List.of());
+      this.agentReleases =
+          new AgentReleases(
+              jdbi,
+              clock,
+              audit,
+              artifacts,
+              ReleaseKeys.load(dataDir, config.agentReleaseKeys()),
+              AgentReleases.Users.NONE);
       Signal<String> secretChanges = new Signal<>("secrets");
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
@@ -502,6 +519,7 @@ public final class Controller implements AutoCloseable {
                         desired.trusts(id, report.signingKeys());
                       }
                       case AgentMessage.Event event -> deviceEvents.record(id, event);
+                      case AgentMessage.AgentSlots slots -> agentSlots.report(id, slots);
                       default -> {}
                     }
                     health.reported(id, message);
@@ -605,7 +623,8 @@ public final class Controller implements AutoCloseable {
               config.heartbeat(),
               config.enrollmentsPerAddress(),
               id -> desired.handOut(id).publicKeyPem(),
-              trust.enrollments());
+              trust.enrollments(),
+              agentReleases::releaseKeys);
 
       // Tunnels through the devices' own connections: sessions, port-forward, kubectl.
       this.tunnels =
@@ -679,6 +698,7 @@ public final class Controller implements AutoCloseable {
               List.of(
                   new ApiRoutes(database::healthy, info, openApiJson()),
                   new EnrollmentRoutes(enrollment),
+                  new AgentReleaseRoutes(agentReleases),
                   new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
                   new OnboardingRoutes(onboarding, preregistrations, info),
                   new DesiredRoutes(
@@ -915,6 +935,16 @@ public final class Controller implements AutoCloseable {
   }
 
   /** What devices may add to the event log: counters of what was dropped or re-dated. */
+  /** The signed agent releases. */
+  public AgentReleases agentReleases() {
+    return agentReleases;
+  }
+
+  /** What devices report of their agent slots. */
+  public AgentSlotReports agentSlots() {
+    return agentSlots;
+  }
+
   public DeviceEvents deviceEvents() {
     return deviceEvents;
   }
@@ -1074,6 +1104,7 @@ public final class Controller implements AutoCloseable {
     clusterEngine.close();
     clusterImports.close();
     desired.close();
+    agentSlots.close();
     if (kube != null) {
       kube.close();
     }

@@ -75,6 +75,8 @@ class TableOwnershipTest {
           Map.entry("trust_references", "trust"),
           Map.entry("secrets", "secrets"),
           Map.entry("artifacts", "artifacts"),
+          Map.entry("agent_releases", "agentreleases"),
+          Map.entry("agent_slot_reports", "agentreleases"),
           Map.entry("clusters", "clusters"),
           Map.entry("cluster_members", "clusters"),
           Map.entry("cluster_imports", "clusters"),

@@ -89,7 +89,9 @@ public final class Permissions {
           Map.entry("shell-grants", "users"),
           Map.entry("tokens", "account"),
           Map.entry("whoami", "account"),
-          Map.entry("openapi.json", "info"));
+          Map.entry("openapi.json", "info"),
+          // Agent releases are artifacts devices fetch.
+          Map.entry("agent-releases", "artifacts"));
 
   /** Routes whose permission is not the derived one, as {@code METHOD template}. */
   static final Map<String, String> OVERRIDES =

@@ -1,0 +1,98 @@
+package io.edgefleet.controller.agentreleases;
+
+import static io.edgefleet.controller.api.Router.Access.ADMIN;
+
+import io.edgefleet.controller.api.Items;
+import io.edgefleet.controller.api.Reply;
+import io.edgefleet.controller.api.Router;
+import io.edgefleet.controller.api.Routes;
+import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.AgentRelease;
+import io.edgefleet.protocol.ErrorCode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The agent releases' endpoints: push (the file streamed as the body, its signature file in the
+ * {@value #SIGNATURE_HEADER} header), list, show, delete, and the trusted release keys.
+ */
+public record AgentReleaseRoutes(AgentReleases releases) implements Routes {
+  /** The header carrying the release's signature file (its JSON, base64-encoded). */
+  public static final String SIGNATURE_HEADER = "x-edgefleet-signature";
+
+  private static final int CHUNK = 64 * 1024;
+
+  @Override
+  public void register(Router r) {
+    r.get("/api/v1/agent-releases", ADMIN, c -> Reply.ok(new Items<>(releases.list())));
+    r.get("/api/v1/agent-releases/keys", ADMIN, c -> Reply.ok(new Items<>(releases.releaseKeys())));
+    r.upload(
+        "/api/v1/agent-releases",
+        ADMIN,
+        (c, body) -> {
+          long declared = declaredLength(c.headers());
+          try {
+            AgentRelease sig = AgentReleases.parseSignature(c.headers().get(SIGNATURE_HEADER));
+            return Reply.created(releases.push(sig, declared, body, c.actor()));
+          } catch (ControllerException e) {
+            drain(body, declared);
+            throw e;
+          }
+        });
+    r.get(
+        "/api/v1/agent-releases/{version}",
+        ADMIN,
+        c -> {
+          List<AgentReleases.Release> found = releases.version(c.path("version"));
+          if (found.isEmpty()) {
+            throw new ControllerException(
+                ErrorCode.AGENT_RELEASE_NOT_FOUND,
+                "no agent release "
+                    + c.path("version")
+                    + " is stored; see edgefleet agent-releases list");
+          }
+          return Reply.ok(new Items<>(found));
+        });
+    r.delete(
+        "/api/v1/agent-releases/{version}",
+        ADMIN,
+        c -> {
+          releases.delete(c.path("version"), c.query("arch").filter(a -> !a.isBlank()), c.actor());
+          return Reply.noContent();
+        });
+  }
+
+  /**
+   * Reads and drops what is left of a refused body when it is not larger than a release may be, so
+   * the client, still sending, reads the answer instead of a reset connection.
+   */
+  private static void drain(InputStream body, long declared) throws IOException {
+    long bound = 2 * ReleaseArchive.MAX_BYTES;
+    if (declared > bound) {
+      return;
+    }
+    byte[] buffer = new byte[CHUNK];
+    long read = 0;
+    int n;
+    while (read < bound && (n = body.read(buffer)) > 0) {
+      read += n;
+    }
+  }
+
+  private static long declaredLength(Map<String, String> headers) {
+    return Optional.ofNullable(headers.get("content-length"))
+        .map(String::trim)
+        .map(
+            v -> {
+              try {
+                return Long.parseLong(v);
+              } catch (NumberFormatException e) {
+                return -1L;
+              }
+            })
+        .orElse(-1L);
+  }
+}
