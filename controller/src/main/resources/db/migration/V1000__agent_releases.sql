@@ -34,3 +34,15 @@ CREATE TABLE agent_slot_reports (
   update_at       BIGINT,
   reported_at     BIGINT         NOT NULL
 );
+
+-- What the operator rolled the agent out to, newest last (seq): the version, the devices (a
+-- selector) and the version before, which a rollback returns devices to. The rollout itself is the
+-- rollout engine's (subject agent-releases/edgefleet-agent).
+CREATE TABLE agent_targets (
+  seq           BIGINT         PRIMARY KEY,
+  version       VARCHAR(64)    NOT NULL,
+  selector      VARCHAR(2000)  NOT NULL,
+  rollout_id    VARCHAR(40)    NOT NULL,
+  created_by    VARCHAR(200)   NOT NULL,
+  created_at    BIGINT         NOT NULL
+);

@@ -6,7 +6,9 @@ import io.edgefleet.controller.access.AccessControl;
 import io.edgefleet.controller.access.AccessRoutes;
 import io.edgefleet.controller.agentreleases.AgentReleaseRoutes;
 import io.edgefleet.controller.agentreleases.AgentReleases;
+import io.edgefleet.controller.agentreleases.AgentRollouts;
 import io.edgefleet.controller.agentreleases.AgentSlotReports;
+import io.edgefleet.controller.agentreleases.AgentTargets;
 import io.edgefleet.controller.agentreleases.ReleaseKeys;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
@@ -128,6 +130,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -357,7 +360,9 @@ public final class Controller implements AutoCloseable {
               audit,
               artifacts,
               ReleaseKeys.load(dataDir, config.agentReleaseKeys()),
-              AgentReleases.Users.NONE);
+              (version, arch) -> AgentTargets.userOf(jdbi, version));
+      // The agent as a rollout subject: which release each device should run, how it stands.
+      AgentTargets agentTargets = new AgentTargets(jdbi, agentReleases, agentSlots, gate);
       Signal<String> secretChanges = new Signal<>("secrets");
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
@@ -375,6 +380,7 @@ public final class Controller implements AutoCloseable {
               apps,
               deviceSecrets,
               clusterSections,
+              agentTargets,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -394,9 +400,14 @@ public final class Controller implements AutoCloseable {
               jdbi,
               clock,
               gate,
-              apps::apps,
+              () -> {
+                List<AppCatalog.App> all = new ArrayList<>(apps.apps());
+                all.addAll(agentTargets.apps());
+                return all;
+              },
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
+              agentTargets,
               id -> {
                 desired.request(id);
                 releases.accept(id);
@@ -404,6 +415,9 @@ public final class Controller implements AutoCloseable {
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
+      AgentRollouts agentRollouts =
+          new AgentRollouts(
+              jdbi, clock, audit, agentReleases, agentTargets, rollouts, desired::requestAll);
       this.profiles =
           new Profiles(
               jdbi,
@@ -698,7 +712,7 @@ public final class Controller implements AutoCloseable {
               List.of(
                   new ApiRoutes(database::healthy, info, openApiJson()),
                   new EnrollmentRoutes(enrollment),
-                  new AgentReleaseRoutes(agentReleases),
+                  new AgentReleaseRoutes(agentReleases, agentRollouts),
                   new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
                   new OnboardingRoutes(onboarding, preregistrations, info),
                   new DesiredRoutes(

@@ -77,6 +77,7 @@ class TableOwnershipTest {
           Map.entry("artifacts", "artifacts"),
           Map.entry("agent_releases", "agentreleases"),
           Map.entry("agent_slot_reports", "agentreleases"),
+          Map.entry("agent_targets", "agentreleases"),
           Map.entry("clusters", "clusters"),
           Map.entry("cluster_members", "clusters"),
           Map.entry("cluster_imports", "clusters"),

@@ -19,7 +19,7 @@ import java.util.Optional;
  * The agent releases' endpoints: push (the file streamed as the body, its signature file in the
  * {@value #SIGNATURE_HEADER} header), list, show, delete, and the trusted release keys.
  */
-public record AgentReleaseRoutes(AgentReleases releases) implements Routes {
+public record AgentReleaseRoutes(AgentReleases releases, AgentRollouts rollouts) implements Routes {
   /** The header carrying the release's signature file (its JSON, base64-encoded). */
   public static final String SIGNATURE_HEADER = "x-edgefleet-signature";
 
@@ -55,6 +55,14 @@ public record AgentReleaseRoutes(AgentReleases releases) implements Routes {
                     + " is stored; see edgefleet agent-releases list");
           }
           return Reply.ok(new Items<>(found));
+        });
+    r.post(
+        "/api/v1/agent-releases/{version}/rollout",
+        ADMIN,
+        c -> {
+          AgentRollouts.Plan plan =
+              rollouts.rollout(c.path("version"), c.body(AgentRollouts.Request.class), c.actor());
+          return plan.dryRun() ? Reply.ok(plan) : Reply.created(plan);
         });
     r.delete(
         "/api/v1/agent-releases/{version}",

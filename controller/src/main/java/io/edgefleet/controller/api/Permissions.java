@@ -117,7 +117,9 @@ public final class Permissions {
           Map.entry("POST /api/v1/shell-requests/{id}/approve", "tunnels:shell"),
           Map.entry("POST /api/v1/shell-requests/{id}/deny", "tunnels:shell"),
           // A recording shows everything a shell printed: auditors read it.
-          Map.entry("GET /api/v1/sessions/{id}/recording", "audit:read"));
+          Map.entry("GET /api/v1/sessions/{id}/recording", "audit:read"),
+          // Rolling an agent release out is a rollout.
+          Map.entry("POST /api/v1/agent-releases/{version}/rollout", "rollouts:write"));
 
   /**
    * The permission an operator needs for this route.
