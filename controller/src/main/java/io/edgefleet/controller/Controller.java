@@ -712,7 +712,7 @@ public final class Controller implements AutoCloseable {
               List.of(
                   new ApiRoutes(database::healthy, info, openApiJson()),
                   new EnrollmentRoutes(enrollment),
-                  new AgentReleaseRoutes(agentReleases, agentRollouts),
+                  new AgentReleaseRoutes(agentReleases, agentRollouts, agentSlots),
                   new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
                   new OnboardingRoutes(onboarding, preregistrations, info),
                   new DesiredRoutes(

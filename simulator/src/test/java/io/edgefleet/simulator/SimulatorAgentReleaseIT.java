@@ -134,6 +134,22 @@ class SimulatorAgentReleaseIT {
                 });
         assertThat(admin.delete("/api/v1/agent-releases/0.2.0").code())
             .isEqualTo("AGENT_RELEASE_IN_USE");
+        // What each device reported of its slots, and the fleet's versions.
+        String one =
+            admin.get("/api/v1/devices?limit=100").body().path("items").get(0).path("id").asText();
+        JsonNode slots = admin.get("/api/v1/devices/" + one + "/agent").body();
+        assertThat(slots.path("active").asText()).isEqualTo("b");
+        assertThat(slots.path("slotA").asText()).isEqualTo(SimulatedAgent.INITIAL_VERSION);
+        assertThat(slots.path("slotB").asText()).isEqualTo("0.2.0");
+        assertThat(slots.path("updatePhase").asText()).isEqualTo("confirmed");
+        assertThat(
+                admin
+                    .get("/api/v1/fleet/summary?selector=fleet%3Da")
+                    .body()
+                    .path("agentVersions")
+                    .path("0.2.0")
+                    .asInt())
+            .isEqualTo(N);
       } finally {
         a.close();
       }

@@ -19,7 +19,8 @@ import java.util.Optional;
  * The agent releases' endpoints: push (the file streamed as the body, its signature file in the
  * {@value #SIGNATURE_HEADER} header), list, show, delete, and the trusted release keys.
  */
-public record AgentReleaseRoutes(AgentReleases releases, AgentRollouts rollouts) implements Routes {
+public record AgentReleaseRoutes(
+    AgentReleases releases, AgentRollouts rollouts, AgentSlotReports slots) implements Routes {
   /** The header carrying the release's signature file (its JSON, base64-encoded). */
   public static final String SIGNATURE_HEADER = "x-edgefleet-signature";
 
@@ -64,6 +65,21 @@ public record AgentReleaseRoutes(AgentReleases releases, AgentRollouts rollouts)
               rollouts.rollout(c.path("version"), c.body(AgentRollouts.Request.class), c.actor());
           return plan.dryRun() ? Reply.ok(plan) : Reply.created(plan);
         });
+    r.get(
+        "/api/v1/devices/{id}/agent",
+        ADMIN,
+        c ->
+            Reply.ok(
+                slots
+                    .of(c.path("id"))
+                    .orElseThrow(
+                        () ->
+                            new ControllerException(
+                                ErrorCode.NOT_FOUND,
+                                "device "
+                                    + c.path("id")
+                                    + " has not reported its agent slots (it is unknown, never"
+                                    + " connected, or runs an agent without slot reports)"))));
     r.delete(
         "/api/v1/agent-releases/{version}",
         ADMIN,
