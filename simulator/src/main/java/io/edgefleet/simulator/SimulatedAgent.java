@@ -27,7 +27,7 @@ final class SimulatedAgent {
   static final String INITIAL_VERSION = "0.1.0-sim";
 
   /** Bytes asked for per range request: the most a device holds of a release at once. */
-  static final int CHUNK = 256 * 1024;
+  static final int CHUNK = 1024 * 1024;
 
   private final Simulator sim;
   private final VirtualDevice device;
@@ -118,39 +118,52 @@ final class SimulatedAgent {
     update = phase(release, AgentMessage.AgentUpdate.DOWNLOADING, null, 0);
     send();
     MessageDigest sha = sha256();
-    download(release, sha, 0)
-        .whenComplete(
-            (v, err) -> {
-              synchronized (device) {
-                if (device.stopped() || pending != release) {
-                  return;
-                }
-                if (err != null) {
-                  // A cut download starts again with the next document or connection.
-                  pending = null;
-                  update = null;
-                  sim.stats.lastError = "agent download: " + err.getMessage();
-                  return;
-                }
-                String digest = "sha256:" + HexFormat.of().formatHex(sha.digest());
-                if (!digest.equals(release.digest())) {
-                  pending = null;
-                  sim.stats.agentRefusals.increment();
-                  update =
-                      phase(
-                          release,
-                          AgentMessage.AgentUpdate.REFUSED,
-                          "the downloaded release has digest "
-                              + digest
-                              + ", not the signed "
-                              + release.digest(),
-                          release.size());
-                  send();
-                  return;
-                }
-                stageAndSwitch(release);
-              }
-            });
+    CompletableFuture<Void> downloaded = new CompletableFuture<>();
+    // At most Simulator.DOWNLOADS devices download at once, as the simulator's memory is bounded.
+    sim.downloads.submit(
+        done ->
+            download(release, sha, 0)
+                .whenComplete(
+                    (v, err) -> {
+                      done.run();
+                      if (err != null) {
+                        downloaded.completeExceptionally(err);
+                      } else {
+                        downloaded.complete(null);
+                      }
+                    }));
+    downloaded.whenComplete(
+        (v, err) -> {
+          synchronized (device) {
+            if (device.stopped() || pending != release) {
+              return;
+            }
+            if (err != null) {
+              // A cut download starts again with the next document or connection.
+              pending = null;
+              update = null;
+              sim.stats.lastError = "agent download: " + err.getMessage();
+              return;
+            }
+            String digest = "sha256:" + HexFormat.of().formatHex(sha.digest());
+            if (!digest.equals(release.digest())) {
+              pending = null;
+              sim.stats.agentRefusals.increment();
+              update =
+                  phase(
+                      release,
+                      AgentMessage.AgentUpdate.REFUSED,
+                      "the downloaded release has digest "
+                          + digest
+                          + ", not the signed "
+                          + release.digest(),
+                      release.size());
+              send();
+              return;
+            }
+            stageAndSwitch(release);
+          }
+        });
   }
 
   private void stageAndSwitch(AgentRelease release) {

@@ -414,6 +414,11 @@ public final class Simulator implements AutoCloseable {
   final ScheduledThreadPoolExecutor scheduler;
   final Gate enrollments;
   final Gate handshakes;
+
+  /** Devices downloading an agent release at once (each holds one range of it in memory). */
+  static final int DOWNLOADS = 64;
+
+  final Gate downloads;
   final InetSocketAddress remote;
   final String host;
   final String hostHeader;
@@ -482,6 +487,7 @@ public final class Simulator implements AutoCloseable {
     scheduler.setRemoveOnCancelPolicy(true);
     this.enrollments = new Gate(options.enrollConcurrency(), scheduler);
     this.handshakes = new Gate(options.handshakeConcurrency(), scheduler);
+    this.downloads = new Gate(DOWNLOADS, scheduler);
     identities.trustedKeys().ifPresent(k -> initialTrust = trusting(k));
   }
 
