@@ -26,6 +26,6 @@ trap 'rm -f "$CP"' EXIT
 edgefleet_find_jdk
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 OUT="$ROOT/bench/results/agent-rollout-$DEVICES-$(date -u +%Y%m%d).json"
-"$JAVA_HOME/bin/java" -XX:+UseG1GC -Xmx2g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+"$JAVA_HOME/bin/java" -XX:+UseG1GC -Xmx3g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
   -cp "$ROOT/bench/target/classes:$(cat "$CP")" io.edgefleet.bench.AgentRolloutBench \
   --out "$OUT" "$@"
