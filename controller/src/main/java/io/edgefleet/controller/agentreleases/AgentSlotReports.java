@@ -317,14 +317,19 @@ public final class AgentSlotReports implements AutoCloseable {
                             rs.getString(5),
                             rs.getString(6),
                             rs.getString(7),
-                            (Long) rs.getObject(8, Long.class),
-                            (Long) rs.getObject(9, Long.class),
-                            rs.getObject(10, Long.class) == null
-                                ? null
-                                : Instant.ofEpochMilli(rs.getLong(10)),
+                            nullableLong(rs, 8),
+                            nullableLong(rs, 9),
+                            Optional.ofNullable(nullableLong(rs, 10))
+                                .map(Instant::ofEpochMilli)
+                                .orElse(null),
                             Instant.ofEpochMilli(rs.getLong(11))))
                 .forEach(s -> out.put(s.deviceId(), s)));
     return Map.copyOf(out);
+  }
+
+  private static Long nullableLong(java.sql.ResultSet rs, int column) throws java.sql.SQLException {
+    long v = rs.getLong(column);
+    return rs.wasNull() ? null : v;
   }
 
   @Override

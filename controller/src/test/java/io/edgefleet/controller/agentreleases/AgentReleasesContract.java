@@ -2,13 +2,18 @@ package io.edgefleet.controller.agentreleases;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.artifacts.BlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.ReleaseGate;
+import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AgentRelease;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tls.Signatures;
@@ -18,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Base64;
@@ -27,7 +33,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.jdbi.v3.core.Handle;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -281,7 +289,7 @@ abstract class AgentReleasesContract {
 
   @Test
   void slotReportsAreStoredOffTheCallersThreadAndFailedUpdatesBecomeEvents() throws Exception {
-    List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> events = new CopyOnWriteArrayList<>();
     Clock clock = Clock.fixed(Instant.parse("2026-12-01T10:00:00Z"), ZoneOffset.UTC);
     try (AgentSlotReports reports =
         new AgentSlotReports(
@@ -292,37 +300,32 @@ abstract class AgentReleasesContract {
       Instant at = Instant.parse("2026-12-01T09:59:00Z");
       reports.report(
           "dev-1",
-          new io.edgefleet.protocol.AgentMessage.AgentSlots(
+          new AgentMessage.AgentSlots(
               "a",
               "0.1.0",
               "0.2.0",
-              new io.edgefleet.protocol.AgentMessage.AgentUpdate(
+              new AgentMessage.AgentUpdate(
                   "0.2.0", "rolled-back", "crashed at start", 10, 10, at)));
-      reports.report(
-          "dev-2", new io.edgefleet.protocol.AgentMessage.AgentSlots("b", "0.1.0", "0.2.0", null));
-      org.awaitility.Awaitility.await()
-          .atMost(java.time.Duration.ofSeconds(10))
-          .until(() -> reports.all().size() == 2);
+      reports.report("dev-2", new AgentMessage.AgentSlots("b", "0.1.0", "0.2.0", null));
+      await().atMost(Duration.ofSeconds(10)).until(() -> reports.all().size() == 2);
       AgentSlotReports.Slots one = reports.of("dev-1").orElseThrow();
       assertThat(one.activeVersion()).isEqualTo("0.1.0");
       assertThat(one.updatePhase()).isEqualTo("rolled-back");
       assertThat(one.updateReason()).isEqualTo("crashed at start");
       assertThat(one.updateAt()).isEqualTo(at);
       assertThat(reports.of("dev-2").orElseThrow().activeVersion()).isEqualTo("0.2.0");
-      org.awaitility.Awaitility.await()
-          .atMost(java.time.Duration.ofSeconds(10))
-          .until(() -> events.size() == 1);
+      await().atMost(Duration.ofSeconds(10)).until(() -> events.size() == 1);
       assertThat(events.get(0))
           .isEqualTo(
               "dev-1 agent-update-rolled-back agent update to 0.2.0 rolled back: crashed at start");
       // The same report again is no new event; a report from a restarted controller reads them.
       reports.report(
           "dev-1",
-          new io.edgefleet.protocol.AgentMessage.AgentSlots(
+          new AgentMessage.AgentSlots(
               "a",
               "0.1.0",
               "0.2.0",
-              new io.edgefleet.protocol.AgentMessage.AgentUpdate(
+              new AgentMessage.AgentUpdate(
                   "0.2.0", "rolled-back", "crashed at start", 10, 10, at)));
       try (AgentSlotReports again =
           new AgentSlotReports(db.jdbi(), clock, AgentSlotReports.UpdateEvents.NONE, List.of())) {
@@ -331,21 +334,17 @@ abstract class AgentReleasesContract {
       assertThat(events).hasSize(1);
       // Reports out of shape are refused on the caller's thread.
       assertThatThrownBy(
-              () ->
-                  reports.report(
-                      "dev-3",
-                      new io.edgefleet.protocol.AgentMessage.AgentSlots("c", null, null, null)))
+              () -> reports.report("dev-3", new AgentMessage.AgentSlots("c", null, null, null)))
           .isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(
               () ->
                   reports.report(
                       "dev-3",
-                      new io.edgefleet.protocol.AgentMessage.AgentSlots(
+                      new AgentMessage.AgentSlots(
                           "a",
                           "0.1.0",
                           null,
-                          new io.edgefleet.protocol.AgentMessage.AgentUpdate(
-                              "0.2.0", "exploded", null, 0, 0, at))))
+                          new AgentMessage.AgentUpdate("0.2.0", "exploded", null, 0, 0, at))))
           .hasMessageContaining("unknown update phase");
     }
   }
@@ -384,13 +383,13 @@ abstract class AgentReleasesContract {
       String arch,
       Map<String, String> tags,
       AgentRelease previous) {
-    try (org.jdbi.v3.core.Handle h = db.jdbi().open()) {
+    try (Handle h = db.jdbi().open()) {
       return targets.sectionFor(h, device, facts(arch), tags, () -> previous);
     }
   }
 
-  private static io.edgefleet.protocol.DeviceFacts facts(String arch) {
-    return new io.edgefleet.protocol.DeviceFacts(
+  private static DeviceFacts facts(String arch) {
+    return new DeviceFacts(
         "s1", "h1", List.of(), arch, 2, 1L << 30, 1L << 30, "linux", "x", "0.1.0", false, false);
   }
 
@@ -399,9 +398,8 @@ abstract class AgentReleasesContract {
     byte[] amd = ReleaseFiles.release("0.2.0", "amd64");
     AgentRelease sig = ReleaseFiles.sign(trusted, "0.2.0", "amd64", amd);
     push(sig, amd);
-    Map<String, io.edgefleet.controller.desired.ReleaseGate.Decision> decisions =
-        new ConcurrentHashMap<>();
-    io.edgefleet.controller.desired.ReleaseGate gate =
+    Map<String, ReleaseGate.Decision> decisions = new ConcurrentHashMap<>();
+    ReleaseGate gate =
         (h, id, apps) ->
             decisions.containsKey(id) ? Map.of(AgentTargets.APP, decisions.get(id)) : Map.of();
     Clock clock = Clock.systemUTC();
@@ -412,14 +410,7 @@ abstract class AgentReleasesContract {
       assertThat(AgentTargets.userOf(db.jdbi(), "0.2.0")).isEmpty();
       db.jdbi()
           .useTransaction(
-              h ->
-                  targets.record(
-                      h,
-                      "0.2.0",
-                      io.edgefleet.controller.selector.Selector.parse("site=lab"),
-                      "ro-1",
-                      "op",
-                      1));
+              h -> targets.record(h, "0.2.0", Selector.parse("site=lab"), "ro-1", "op", 1));
       assertThat(targets.apps())
           .singleElement()
           .satisfies(a -> assertThat(a.revision()).isEqualTo("0.2.0"));
@@ -429,10 +420,10 @@ abstract class AgentReleasesContract {
       assertThat(section(targets, "d1", "aarch64", lab, null)).isNull();
       assertThat(section(targets, "d1", "amd64", Map.of("site", "shop"), null)).isNull();
       // Held back: what it was told before; taken out: nothing.
-      decisions.put("d2", io.edgefleet.controller.desired.ReleaseGate.KEEP);
+      decisions.put("d2", ReleaseGate.KEEP);
       AgentRelease before = new AgentRelease("0.1.0", "amd64", sig.digest(), 1, "k", "s");
       assertThat(section(targets, "d2", "amd64", lab, before)).isEqualTo(before);
-      decisions.put("d3", io.edgefleet.controller.desired.ReleaseGate.ABSENT);
+      decisions.put("d3", ReleaseGate.ABSENT);
       assertThat(section(targets, "d3", "amd64", lab, before)).isNull();
       assertThat(AgentTargets.userOf(db.jdbi(), "0.2.0"))
           .hasValueSatisfying(u -> assertThat(u).contains("ro-1"));
