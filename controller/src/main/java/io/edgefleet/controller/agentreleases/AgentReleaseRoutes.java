@@ -2,11 +2,13 @@ package io.edgefleet.controller.agentreleases;
 
 import static io.edgefleet.controller.api.Router.Access.ADMIN;
 
+import io.edgefleet.controller.api.Call;
 import io.edgefleet.controller.api.Items;
 import io.edgefleet.controller.api.Reply;
 import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.api.Routes;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.selector.ProjectScope;
 import io.edgefleet.protocol.AgentRelease;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
@@ -36,6 +38,7 @@ public record AgentReleaseRoutes(
         (c, body) -> {
           long declared = declaredLength(c.headers());
           try {
+            fleetWide(c, "push an agent release");
             AgentRelease sig = AgentReleases.parseSignature(c.headers().get(SIGNATURE_HEADER));
             return Reply.created(releases.push(sig, declared, body, c.actor()));
           } catch (ControllerException e) {
@@ -61,6 +64,7 @@ public record AgentReleaseRoutes(
         "/api/v1/agent-releases/{version}/rollout",
         ADMIN,
         c -> {
+          fleetWide(c, "roll out an agent release");
           AgentRollouts.Plan plan =
               rollouts.rollout(c.path("version"), c.body(AgentRollouts.Request.class), c.actor());
           return plan.dryRun() ? Reply.ok(plan) : Reply.created(plan);
@@ -84,9 +88,24 @@ public record AgentReleaseRoutes(
         "/api/v1/agent-releases/{version}",
         ADMIN,
         c -> {
+          fleetWide(c, "delete an agent release");
           releases.delete(c.path("version"), c.query("arch").filter(a -> !a.isBlank()), c.actor());
           return Reply.noContent();
         });
+  }
+
+  /**
+   * The agent runs on every device (decision 0036: fleet-wide things are not for callers confined
+   * to projects): changing its releases or rolling one out is refused to them.
+   */
+  private static void fleetWide(Call c, String what) {
+    if (ProjectScope.of(c).confined()) {
+      throw new ControllerException(
+          ErrorCode.PERMISSION_DENIED,
+          "agent releases concern the whole fleet and your roles are held within projects: ask an"
+              + " administrator to "
+              + what);
+    }
   }
 
   /**
