@@ -489,6 +489,9 @@ public final class Simulator implements AutoCloseable {
     this.handshakes = new Gate(options.handshakeConcurrency(), scheduler);
     this.downloads = new Gate(DOWNLOADS, scheduler);
     identities.trustedKeys().ifPresent(k -> initialTrust = trusting(k));
+    for (io.edgefleet.protocol.DesiredState.SigningKey k : identities.releaseKeys()) {
+      releaseKeys.putIfAbsent(k.id(), Signatures.publicKey(k.publicKeyPem()));
+    }
   }
 
   /** Creates the devices (loading saved identities) and starts them; returns at once. */
@@ -592,13 +595,29 @@ public final class Simulator implements AutoCloseable {
   private final Map<String, java.security.PublicKey> releaseKeys =
       new java.util.concurrent.ConcurrentHashMap<>();
 
-  /** Trusts the agent release keys of an enrollment answer. */
+  /**
+   * Trusts the agent release keys of an enrollment answer; keys new to this simulator are saved
+   * with the identities, so devices that come back after a restart trust them too.
+   */
   void adoptReleaseKeys(List<io.edgefleet.protocol.DesiredState.SigningKey> keys) {
+    boolean added = false;
     for (io.edgefleet.protocol.DesiredState.SigningKey k : keys) {
       try {
-        releaseKeys.putIfAbsent(k.id(), Signatures.publicKey(k.publicKeyPem()));
+        added |= releaseKeys.putIfAbsent(k.id(), Signatures.publicKey(k.publicKeyPem())) == null;
       } catch (IllegalArgumentException e) {
         stats.lastError = "release key " + k.id() + " is not an Ed25519 key";
+      }
+    }
+    if (added) {
+      synchronized (releaseKeys) {
+        java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> all = new ArrayList<>();
+        releaseKeys.forEach(
+            (id, key) ->
+                all.add(
+                    new io.edgefleet.protocol.DesiredState.SigningKey(
+                        id, Signatures.publicKeyPem(key))));
+        all.sort(java.util.Comparator.comparing(io.edgefleet.protocol.DesiredState.SigningKey::id));
+        identities.saveReleaseKeys(all);
       }
     }
   }
@@ -937,6 +956,32 @@ public final class Simulator implements AutoCloseable {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
+    }
+
+    /** The agent release keys saved in {@code release-keys.json} (none when missing). */
+    java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> releaseKeys() {
+      Path f = dir.resolve("release-keys.json");
+      java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> keys = new ArrayList<>();
+      try {
+        if (Files.exists(f)) {
+          Json.mapper()
+              .readTree(Files.readString(f))
+              .path("keys")
+              .forEach(
+                  k ->
+                      keys.add(
+                          new io.edgefleet.protocol.DesiredState.SigningKey(
+                              k.path("id").asText(), k.path("publicKeyPem").asText())));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return keys;
+    }
+
+    void saveReleaseKeys(java.util.Collection<io.edgefleet.protocol.DesiredState.SigningKey> keys) {
+      SecureFiles.writePublic(
+          dir.resolve("release-keys.json"), Json.pretty(java.util.Map.of("keys", keys)) + "\n");
     }
 
     void saveTrustedKeys(TrustedKeys keys) {

@@ -153,6 +153,10 @@ class SimulatorAgentReleaseIT {
       } finally {
         a.close();
       }
+      // Devices that come back after a restart of the simulator still trust the release key.
+      try (Simulator again = fleet(controller, "a", 0)) {
+        assertThat(again.releaseKey(sig.keyId())).isEqualTo(key.getPublic());
+      }
 
       // Fleet b: the new agent fails its trial everywhere; the canary fails, the rollout rolls
       // back.
