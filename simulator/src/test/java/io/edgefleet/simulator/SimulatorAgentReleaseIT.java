@@ -199,6 +199,39 @@ class SimulatorAgentReleaseIT {
                                 .toString())
                         .contains("agent update to 0.2.0 rolled back")
                         .contains("trial window"));
+
+        // A version without a release for the devices' architecture: the preflight names them;
+        // forced, they fail their step with that reason.
+        byte[] arm = release("0.3.0", "aarch64", 1000);
+        assertThat(push(admin, arm, sign(key, "0.3.0", "aarch64", arm)).status()).isEqualTo(201);
+        JsonNode dry =
+            admin
+                .post(
+                    "/api/v1/agent-releases/0.3.0/rollout",
+                    Map.of("target", "fleet=b", "dryRun", true))
+                .body();
+        assertThat(dry.path("problems").get(0).path("code").asText())
+            .isEqualTo("NO_RELEASE_FOR_ARCH");
+        assertThat(dry.path("problems").get(0).path("devices").asInt()).isEqualTo(N);
+        AdminClient.Answer refused =
+            admin.post("/api/v1/agent-releases/0.3.0/rollout", Map.of("target", "fleet=b"));
+        assertThat(refused.code()).isEqualTo("PREFLIGHT_FAILED");
+        assertThat(refused.body().toString()).contains("run on amd64").contains("--force");
+        AdminClient.Answer forced =
+            admin.post(
+                "/api/v1/agent-releases/0.3.0/rollout",
+                Map.of("target", "fleet=b", "rollout", POLICY, "force", true));
+        assertThat(forced.status()).as(forced.body().toString()).isEqualTo(201);
+        String forcedId = forced.body().path("rolloutId").asText();
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .untilAsserted(
+                () -> {
+                  JsonNode v = admin.get("/api/v1/rollouts/" + forcedId + "?devices=true").body();
+                  assertThat(v.path("state").asText()).isEqualTo("ROLLED_BACK");
+                  assertThat(v.toString())
+                      .contains("no release of the agent 0.3.0 for its architecture");
+                });
       } finally {
         b.close();
       }
