@@ -206,6 +206,7 @@ public final class AgentTargets implements AgentSections, SubjectReports {
     Map<String, String> arch = archs(h, members);
     Map<String, AgentSlotReports.Slots> all = slots.all();
     Map<String, DeviceAppReads.Report> out = new HashMap<>();
+    List<String> silent = new ArrayList<>();
     for (String device : members) {
       String a = arch.get(device);
       if (a != null && releases.find(to, a).isEmpty()) {
@@ -222,6 +223,16 @@ public final class AgentTargets implements AgentSections, SubjectReports {
       AgentSlotReports.Slots s = all.get(device);
       if (s != null) {
         out.put(device, report(s, to));
+      } else {
+        silent.add(device);
+      }
+    }
+    if (!silent.isEmpty()) {
+      // A device that reports no slots counts as updated when its hello names the version.
+      for (DeviceRecord d : devices.byIds(h, silent).values()) {
+        if (d.agentVersion() != null) {
+          out.put(d.id(), new DeviceAppReads.Report(null, d.agentVersion(), "READY", null, null));
+        }
       }
     }
     return out;
