@@ -308,7 +308,7 @@ class CliCommandsIT {
     assertThat(list.out().lines().findFirst())
         .hasValueSatisfying(
             h ->
-                assertThat(h).matches("ID +NAME +STATUS +TRUST +REASON +LAST SEEN +TAGS +VERSION"));
+                assertThat(h).matches("ID +NAME +STATUS +TRUST +REASON +LAST SEEN +TAGS +AGENT"));
     assertThat(row(list.out(), id))
         .matches(
             Pattern.quote(id)
