@@ -53,6 +53,7 @@ public final class CliCommands {
     commands.put("secrets", SecretsCommand::new);
     commands.put("clusters", ClustersCommand::new);
     commands.put("artifacts", ArtifactsCommand::new);
+    commands.put("agent-releases", AgentReleasesCommand::new);
     commands.put("login", LoginCommand::new);
     commands.put("whoami", AccessCommands.Whoami::new);
     commands.put("users", AccessCommands.Users::new);

@@ -211,6 +211,10 @@ final class DevicesCommand {
     @Override
     void run(ControllerClient api) {
       JsonNode device = api.get(device(id));
+      JsonNode slots = agentSlots(api, Formats.text(device, "id"));
+      if (slots != null && device instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+        o.set("agentSlots", slots);
+      }
       print(device, () -> details(device, now()));
     }
   }
@@ -518,7 +522,7 @@ final class DevicesCommand {
 
   static String table(Iterable<JsonNode> devices, Instant now) {
     Table table =
-        new Table("id", "name", "status", "trust", "reason", "last seen", "tags", "version");
+        new Table("id", "name", "status", "trust", "reason", "last seen", "tags", "agent");
     for (JsonNode d : devices) {
       table.row(
           Formats.text(d, "id"),
@@ -551,6 +555,33 @@ final class DevicesCommand {
     fields.put("Trust since", Formats.timestamp(trust, "since", now));
     fields.put("Last attested", Formats.timestamp(trust, "lastAttested", now));
     fields.put("Agent version", version(d));
+    JsonNode slots = d.path("agentSlots");
+    if (!slots.isMissingNode()) {
+      String active = Formats.text(slots, "active");
+      fields.put(
+          "Agent slots",
+          active.isEmpty()
+              ? "not running from slots"
+              : "a: "
+                  + orNone(slots, "slotA")
+                  + (active.equals("a") ? " (active)" : "")
+                  + ", b: "
+                  + orNone(slots, "slotB")
+                  + (active.equals("b") ? " (active)" : ""));
+      if (slots.hasNonNull("updateVersion")) {
+        fields.put(
+            "Last agent update",
+            Formats.text(slots, "updateVersion")
+                + " "
+                + Formats.text(slots, "updatePhase")
+                + (slots.hasNonNull("updateReason")
+                    ? ": " + Formats.text(slots, "updateReason")
+                    : "")
+                + " ("
+                + Formats.timestamp(slots, "updateAt", now)
+                + ")");
+      }
+    }
     fields.put("Enrollment code", Formats.text(d, "enrollmentCode"));
     fields.put("Created", Formats.timestamp(d, "createdAt", now));
     fields.put("Enrolled", Formats.timestamp(d, "enrolledAt", now));
@@ -569,6 +600,19 @@ final class DevicesCommand {
     int groups = facts.path("kubernetesApiVersions").size();
     fields.put("API groups", groups == 0 ? "" : String.valueOf(groups));
     return Table.fields(fields);
+  }
+
+  private static String orNone(JsonNode n, String field) {
+    return n.hasNonNull(field) ? Formats.text(n, field) : "empty";
+  }
+
+  /** What the device last reported of its agent slots, or null when it reported nothing. */
+  static JsonNode agentSlots(ControllerClient api, String id) {
+    try {
+      return api.get(device(id) + "/agent");
+    } catch (CliException e) {
+      return null;
+    }
   }
 
   static String preregistrations(Iterable<JsonNode> items, Instant now) {

@@ -84,7 +84,7 @@ final class FleetCommand {
       for (String[] st : STATUSES) {
         t.row(st[0], number(s, st[1]));
       }
-      return out.append(t.render()).toString();
+      return out.append(t.render()).append(agents(s)).toString();
     }
     Table t =
         new Table(
@@ -111,7 +111,18 @@ final class FleetCommand {
           number(g, "maintenance"),
           number(g, "updating"));
     }
-    return out.append(t.render()).toString();
+    return out.append(t.render()).append(agents(s)).toString();
+  }
+
+  /** How many devices run each agent version, newest-looking last; empty when none said. */
+  static String agents(JsonNode s) {
+    JsonNode versions = s.path("agentVersions");
+    if (versions.isEmpty()) {
+      return "";
+    }
+    Table t = new Table("agent", "devices");
+    versions.properties().forEach(e -> t.row(e.getKey(), String.valueOf(e.getValue().asInt())));
+    return "\n" + t.render();
   }
 
   private static String number(JsonNode node, String field) {

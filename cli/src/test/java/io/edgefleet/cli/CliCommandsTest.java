@@ -50,6 +50,7 @@ class CliCommandsTest {
             "secrets",
             "clusters",
             "artifacts",
+            "agent-releases",
             "login",
             "whoami",
             "users",

@@ -32,7 +32,7 @@ class DevicesCommandTest {
 
     assertThat(table.lines())
         .containsExactly(
-            "ID   NAME   STATUS   TRUST        REASON                LAST SEEN  TAGS                    VERSION",
+            "ID   NAME   STATUS   TRUST        REASON                LAST SEEN  TAGS                    AGENT",
             "d-1  pos-1  OFFLINE  QUARANTINED  nothing heard for 3d  3d ago     role=pos,site=store-17  0.1.0",
             "d-2  -      PENDING  -            -                     -          -                       -");
   }

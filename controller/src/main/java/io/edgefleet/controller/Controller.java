@@ -4,6 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.edgefleet.controller.access.AccessControl;
 import io.edgefleet.controller.access.AccessRoutes;
+import io.edgefleet.controller.agentreleases.AgentReleaseRoutes;
+import io.edgefleet.controller.agentreleases.AgentReleases;
+import io.edgefleet.controller.agentreleases.AgentRollouts;
+import io.edgefleet.controller.agentreleases.AgentSlotReports;
+import io.edgefleet.controller.agentreleases.AgentTargets;
+import io.edgefleet.controller.agentreleases.ReleaseKeys;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
 import io.edgefleet.controller.alerts.AlertRoutes;
@@ -124,6 +130,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -183,6 +190,8 @@ public final class Controller implements AutoCloseable {
   private final TelemetryIngest telemetry;
   private final Trust trust;
   private final DeviceEvents deviceEvents;
+  private final AgentSlotReports agentSlots;
+  private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
   private final ScheduledExecutorService eventScheduler;
   private final HealthEngine health;
@@ -340,7 +349,20 @@ public final class Controller implements AutoCloseable {
               audit,
               new BlobStore(DataDirectory.subdirectory(dataDir, "artifacts")),
               config.maxArtifactBytes(),
-              clusterSections);
+              digest ->
+                  clusterSections.userOf(digest).or(() -> AgentReleases.releaseOf(jdbi, digest)));
+      // Signed releases of the agent itself: trusted release keys, their files as artifacts.
+      this.agentSlots = new AgentSlotReports(jdbi, clock, deviceEvents::recordWarning, List.of());
+      this.agentReleases =
+          new AgentReleases(
+              jdbi,
+              clock,
+              audit,
+              artifacts,
+              ReleaseKeys.load(dataDir, config.agentReleaseKeys()),
+              (version, arch) -> AgentTargets.userOf(jdbi, version));
+      // The agent as a rollout subject: which release each device should run, how it stands.
+      AgentTargets agentTargets = new AgentTargets(jdbi, agentReleases, agentSlots, gate);
       Signal<String> secretChanges = new Signal<>("secrets");
       MasterKeyRing masterKeys =
           new MasterKeyRing(DataDirectory.subdirectory(dataDir, "secrets").resolve("master.keys"));
@@ -358,6 +380,7 @@ public final class Controller implements AutoCloseable {
               apps,
               deviceSecrets,
               clusterSections,
+              agentTargets,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -377,9 +400,14 @@ public final class Controller implements AutoCloseable {
               jdbi,
               clock,
               gate,
-              apps::apps,
+              () -> {
+                List<AppCatalog.App> all = new ArrayList<>(apps.apps());
+                all.addAll(agentTargets.apps());
+                return all;
+              },
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
+              agentTargets,
               id -> {
                 desired.request(id);
                 releases.accept(id);
@@ -387,6 +415,9 @@ public final class Controller implements AutoCloseable {
               audit);
       this.deployments =
           new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
+      AgentRollouts agentRollouts =
+          new AgentRollouts(
+              jdbi, clock, audit, agentReleases, agentTargets, rollouts, desired::requestAll);
       this.profiles =
           new Profiles(
               jdbi,
@@ -502,6 +533,7 @@ public final class Controller implements AutoCloseable {
                         desired.trusts(id, report.signingKeys());
                       }
                       case AgentMessage.Event event -> deviceEvents.record(id, event);
+                      case AgentMessage.AgentSlots slots -> agentSlots.report(id, slots);
                       default -> {}
                     }
                     health.reported(id, message);
@@ -605,7 +637,8 @@ public final class Controller implements AutoCloseable {
               config.heartbeat(),
               config.enrollmentsPerAddress(),
               id -> desired.handOut(id).publicKeyPem(),
-              trust.enrollments());
+              trust.enrollments(),
+              agentReleases::releaseKeys);
 
       // Tunnels through the devices' own connections: sessions, port-forward, kubectl.
       this.tunnels =
@@ -679,6 +712,7 @@ public final class Controller implements AutoCloseable {
               List.of(
                   new ApiRoutes(database::healthy, info, openApiJson()),
                   new EnrollmentRoutes(enrollment),
+                  new AgentReleaseRoutes(agentReleases, agentRollouts, agentSlots),
                   new DeviceRoutes(devices, () -> Pem.certificate(pki.caCertificate())),
                   new OnboardingRoutes(onboarding, preregistrations, info),
                   new DesiredRoutes(
@@ -915,6 +949,16 @@ public final class Controller implements AutoCloseable {
   }
 
   /** What devices may add to the event log: counters of what was dropped or re-dated. */
+  /** The signed agent releases. */
+  public AgentReleases agentReleases() {
+    return agentReleases;
+  }
+
+  /** What devices report of their agent slots. */
+  public AgentSlotReports agentSlots() {
+    return agentSlots;
+  }
+
   public DeviceEvents deviceEvents() {
     return deviceEvents;
   }
@@ -1074,6 +1118,7 @@ public final class Controller implements AutoCloseable {
     clusterEngine.close();
     clusterImports.close();
     desired.close();
+    agentSlots.close();
     if (kube != null) {
       kube.close();
     }

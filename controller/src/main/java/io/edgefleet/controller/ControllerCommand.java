@@ -166,6 +166,15 @@ public final class ControllerCommand implements Callable<Integer> {
   long maxArtifactBytes = Artifacts.DEFAULT_MAX_BYTES;
 
   @Option(
+      names = "--agent-release-key",
+      paramLabel = "FILE",
+      description =
+          "A public key (PEM, as written by edgefleet agent-releases keygen) whose signatures on"
+              + " agent releases this controller trusts, besides the keys in <data"
+              + " dir>/agent-release-keys/*.pub. Repeatable.")
+  List<Path> agentReleaseKeys = new ArrayList<>();
+
+  @Option(
       names = "--audit-webhook",
       paramLabel = "URL",
       description =
@@ -404,6 +413,7 @@ public final class ControllerCommand implements Callable<Integer> {
         .withEvents(events)
         .withTrust(trustOptions())
         .withMaxArtifactBytes(maxArtifactBytes)
+        .withAgentReleaseKeys(agentReleaseKeys)
         .withAudit(auditOptions())
         .withOidc(oidcOptions());
   }

@@ -35,6 +35,8 @@ import java.util.Optional;
  * @param kubePort the port of kubectl's TLS listener (on {@code listenHost}); 0 for any free port,
  *     -1 for none
  * @param oidc single sign-on with an OpenID Connect provider; empty when off
+ * @param agentReleaseKeys public key files (PEM) of agent release keys trusted besides those in
+ *     {@code <data dir>/agent-release-keys/}
  */
 public record ControllerConfig(
     Path dataDir,
@@ -59,7 +61,8 @@ public record ControllerConfig(
     long maxArtifactBytes,
     AuditOptions audit,
     int kubePort,
-    Optional<OidcOptions> oidc) {
+    Optional<OidcOptions> oidc,
+    List<Path> agentReleaseKeys) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -84,6 +87,7 @@ public record ControllerConfig(
     }
     tlsNames = List.copyOf(tlsNames);
     metricsTagKeys = List.copyOf(metricsTagKeys);
+    agentReleaseKeys = agentReleaseKeys == null ? List.of() : List.copyOf(agentReleaseKeys);
   }
 
   /**
@@ -115,7 +119,8 @@ public record ControllerConfig(
         Artifacts.DEFAULT_MAX_BYTES,
         AuditOptions.defaults(),
         0,
-        Optional.empty());
+        Optional.empty(),
+        List.of());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -221,6 +226,11 @@ public record ControllerConfig(
     return with(b -> b.oidc = options);
   }
 
+  /** Agent release keys trusted besides those in {@code <data dir>/agent-release-keys/}. */
+  public ControllerConfig withAgentReleaseKeys(List<Path> files) {
+    return with(b -> b.agentReleaseKeys = files);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -253,6 +263,7 @@ public record ControllerConfig(
     AuditOptions audit;
     int kubePort;
     Optional<OidcOptions> oidc;
+    List<Path> agentReleaseKeys;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -278,6 +289,7 @@ public record ControllerConfig(
       audit = c.audit;
       kubePort = c.kubePort;
       oidc = c.oidc;
+      agentReleaseKeys = c.agentReleaseKeys;
     }
 
     ControllerConfig build() {
@@ -304,7 +316,8 @@ public record ControllerConfig(
           maxArtifactBytes,
           audit,
           kubePort,
-          oidc);
+          oidc,
+          agentReleaseKeys);
     }
   }
 }

@@ -68,6 +68,18 @@ public enum ErrorCode {
   ARTIFACT_TOO_LARGE(413, false),
   /** An artifact's content does not match the digest it was announced with. */
   ARTIFACT_DIGEST_MISMATCH(422, false),
+  /** An agent release's signature does not verify, or the file does not match what it signs. */
+  AGENT_RELEASE_SIGNATURE_INVALID(422, false),
+  /** An agent release is signed by a key the controller does not trust. */
+  AGENT_RELEASE_KEY_UNTRUSTED(422, false),
+  /** An agent release file is not a well-formed release (links, bad paths, no release.json). */
+  AGENT_RELEASE_MALFORMED(422, false),
+  /** That version of the agent is already stored for that architecture. */
+  AGENT_RELEASE_EXISTS(409, false),
+  /** No such agent release. */
+  AGENT_RELEASE_NOT_FOUND(404, false),
+  /** The agent release is in use by a rollout or a device's desired state. */
+  AGENT_RELEASE_IN_USE(409, false),
   /** The operator's role (or token scopes) lacks the permission the call needs. */
   PERMISSION_DENIED(403, false),
   /** The operator's API token has expired: log in again. */

@@ -37,6 +37,14 @@ public final class SimCommand implements Callable<Integer> {
   List<String> outages = new ArrayList<>();
 
   @Option(
+      names = "--agent-update-fail-rate",
+      paramLabel = "P",
+      description =
+          "Share of agent updates (0..1) a device rolls back after its trial, reporting why"
+              + " (default: 0).")
+  double agentUpdateFailRate;
+
+  @Option(
       names = "--apply-fail-rate",
       defaultValue = "0",
       description = "probability that applying a new revision FAILS (0..1)")
@@ -164,7 +172,8 @@ public final class SimCommand implements Callable<Integer> {
                 io.edgefleet.protocol.Durations.parse(k3sDownload),
                 io.edgefleet.protocol.Durations.parse(k3sStart),
                 k3sFailRate,
-                K3sBehaviour.DEFAULT.reportEvery()));
+                K3sBehaviour.DEFAULT.reportEvery()),
+            agentUpdateFailRate);
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",

@@ -266,6 +266,7 @@ final class SimulatedApps {
       link.send(report());
     }
     device.k3s().desired(state.generation(), state.cluster());
+    device.agent().desired(state.agent());
   }
 
   /** The key ids this device reports it trusts; none before it took a document. */

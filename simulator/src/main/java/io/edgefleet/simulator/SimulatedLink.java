@@ -63,6 +63,9 @@ final class SimulatedLink {
     sim.keys.bind(engine, device.credential());
   }
 
+  /** Marks an exchange whose connection closed. */
+  private static final Object ENDED = new Object();
+
   /** One request on its own connection (the agent's client also opens one per exchange here). */
   CompletableFuture<Wire.Response> http(String method, String path, byte[] body, boolean mutual) {
     return http(method, path, body, mutual, "");
@@ -88,6 +91,10 @@ final class SimulatedLink {
           }
           Wire.ResponseReader reader = new Wire.ResponseReader();
           SSLEngine[] engine = new SSLEngine[1];
+          // The exchange's deadline lets go of the connection once it closed, so a large response
+          // is not held until the deadline passes.
+          java.util.concurrent.atomic.AtomicReference<Object> open =
+              new java.util.concurrent.atomic.AtomicReference<>();
           TlsNet.Handler h =
               new TlsNet.Handler() {
                 @Override
@@ -110,6 +117,7 @@ final class SimulatedLink {
 
                 @Override
                 public void closed(TlsNet.Conn conn, IOException cause) {
+                  open.set(ENDED);
                   if (engine[0] != null) {
                     sim.keys.release(engine[0]);
                   }
@@ -143,8 +151,13 @@ final class SimulatedLink {
                       bind(e);
                     }
                   });
+          open.compareAndSet(null, c);
           sim.scheduler.schedule(
-              () -> c.abort(new IOException("no answer within " + EXCHANGE.toSeconds() + "s")),
+              () -> {
+                if (open.getAndSet(ENDED) instanceof TlsNet.Conn pending) {
+                  pending.abort(new IOException("no answer within " + EXCHANGE.toSeconds() + "s"));
+                }
+              },
               EXCHANGE.toMillis(),
               TimeUnit.MILLISECONDS);
         },

@@ -78,7 +78,8 @@ public final class Simulator implements AutoCloseable {
       Duration rampUp,
       List<String> kubernetesVersions,
       Path tpmCaDir,
-      K3sBehaviour k3s) {
+      K3sBehaviour k3s,
+      double agentUpdateFailRate) {
     /** What simulated clusters run unless told otherwise. */
     public static final String DEFAULT_KUBERNETES_VERSION = "v1.30.6";
 
@@ -88,6 +89,9 @@ public final class Simulator implements AutoCloseable {
       }
       if (applyFailRate < 0 || applyFailRate > 1) {
         throw new IllegalArgumentException("--apply-fail-rate must be between 0 and 1");
+      }
+      if (agentUpdateFailRate < 0 || agentUpdateFailRate > 1) {
+        throw new IllegalArgumentException("--agent-update-fail-rate must be between 0 and 1");
       }
       if (churnPerMinute < 0) {
         throw new IllegalArgumentException("--churn must not be negative");
@@ -141,7 +145,8 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           versions,
           tpmCaDir,
-          k3s);
+          k3s,
+          agentUpdateFailRate);
     }
 
     public static Options of(Path bootstrapFile, int devices, Path stateDir) {
@@ -162,7 +167,8 @@ public final class Simulator implements AutoCloseable {
           Duration.ZERO,
           List.of(DEFAULT_KUBERNETES_VERSION),
           null,
-          K3sBehaviour.DEFAULT);
+          K3sBehaviour.DEFAULT,
+          0);
     }
 
     /** Devices present a software TPM whose EK CA lives in {@code caDir}. */
@@ -184,7 +190,8 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           kubernetesVersions,
           caDir,
-          k3s);
+          k3s,
+          agentUpdateFailRate);
     }
 
     /** How the devices behave as K3s nodes when their desired state makes them cluster members. */
@@ -206,7 +213,8 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           kubernetesVersions,
           tpmCaDir,
-          behaviour);
+          behaviour,
+          agentUpdateFailRate);
     }
 
     /** Whether devices present a (software) TPM. */
@@ -232,7 +240,34 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           kubernetesVersions,
           tpmCaDir,
-          k3s);
+          k3s,
+          agentUpdateFailRate);
+    }
+
+    /**
+     * A share of the devices rolls back each agent update they are told (the new agent "fails" its
+     * trial) and reports it with a reason.
+     */
+    public Options withAgentUpdateFailRate(double p) {
+      return new Options(
+          bootstrapFile,
+          devices,
+          link,
+          outages,
+          applyFailRate,
+          churnPerMinute,
+          statsFile,
+          stateDir,
+          sourceAddresses,
+          threads,
+          enrollConcurrency,
+          handshakeConcurrency,
+          maxBackoff,
+          rampUp,
+          kubernetesVersions,
+          tpmCaDir,
+          k3s,
+          p);
     }
 
     public Options withMaxBackoff(Duration d) {
@@ -253,7 +288,8 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           kubernetesVersions,
           tpmCaDir,
-          k3s);
+          k3s,
+          agentUpdateFailRate);
     }
 
     public Options withSourceAddresses(List<InetAddress> addresses) {
@@ -274,7 +310,8 @@ public final class Simulator implements AutoCloseable {
           rampUp,
           kubernetesVersions,
           tpmCaDir,
-          k3s);
+          k3s,
+          agentUpdateFailRate);
     }
   }
 
@@ -311,6 +348,10 @@ public final class Simulator implements AutoCloseable {
     final LongAdder clusterReports = new LongAdder();
     final LongAdder clusterFailures = new LongAdder();
     final LongAdder clusterRemovals = new LongAdder();
+    final LongAdder agentUpdates = new LongAdder();
+    final LongAdder agentRollbacks = new LongAdder();
+    final LongAdder agentRefusals = new LongAdder();
+    final LongAdder agentBytes = new LongAdder();
     volatile String lastError;
   }
 
@@ -373,6 +414,11 @@ public final class Simulator implements AutoCloseable {
   final ScheduledThreadPoolExecutor scheduler;
   final Gate enrollments;
   final Gate handshakes;
+
+  /** Devices downloading an agent release at once (each holds one range of it in memory). */
+  static final int DOWNLOADS = 64;
+
+  final Gate downloads;
   final InetSocketAddress remote;
   final String host;
   final String hostHeader;
@@ -441,7 +487,11 @@ public final class Simulator implements AutoCloseable {
     scheduler.setRemoveOnCancelPolicy(true);
     this.enrollments = new Gate(options.enrollConcurrency(), scheduler);
     this.handshakes = new Gate(options.handshakeConcurrency(), scheduler);
+    this.downloads = new Gate(DOWNLOADS, scheduler);
     identities.trustedKeys().ifPresent(k -> initialTrust = trusting(k));
+    for (io.edgefleet.protocol.DesiredState.SigningKey k : identities.releaseKeys()) {
+      releaseKeys.putIfAbsent(k.id(), Signatures.publicKey(k.publicKeyPem()));
+    }
   }
 
   /** Creates the devices (loading saved identities) and starts them; returns at once. */
@@ -539,6 +589,42 @@ public final class Simulator implements AutoCloseable {
       throw new IllegalStateException("no desired-state signing key yet");
     }
     return k;
+  }
+
+  /** The agent release keys devices were handed at enrollment, by key id. */
+  private final Map<String, java.security.PublicKey> releaseKeys =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Trusts the agent release keys of an enrollment answer; keys new to this simulator are saved
+   * with the identities, so devices that come back after a restart trust them too.
+   */
+  void adoptReleaseKeys(List<io.edgefleet.protocol.DesiredState.SigningKey> keys) {
+    boolean added = false;
+    for (io.edgefleet.protocol.DesiredState.SigningKey k : keys) {
+      try {
+        added |= releaseKeys.putIfAbsent(k.id(), Signatures.publicKey(k.publicKeyPem())) == null;
+      } catch (IllegalArgumentException e) {
+        stats.lastError = "release key " + k.id() + " is not an Ed25519 key";
+      }
+    }
+    if (added) {
+      synchronized (releaseKeys) {
+        java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> all = new ArrayList<>();
+        releaseKeys.forEach(
+            (id, key) ->
+                all.add(
+                    new io.edgefleet.protocol.DesiredState.SigningKey(
+                        id, Signatures.publicKeyPem(key))));
+        all.sort(java.util.Comparator.comparing(io.edgefleet.protocol.DesiredState.SigningKey::id));
+        identities.saveReleaseKeys(all);
+      }
+    }
+  }
+
+  /** The trusted agent release key of this id, or null. */
+  java.security.PublicKey releaseKey(String keyId) {
+    return keyId == null ? null : releaseKeys.get(keyId);
   }
 
   synchronized void adoptSigningKey(String pem) {
@@ -640,6 +726,15 @@ public final class Simulator implements AutoCloseable {
     s.put("k3sRunning", k3sRunning);
     s.put("k3sClusters", clusters.size());
     s.put("artifactChecks", stats.artifactChecks.sum());
+    Map<String, Integer> agents = new TreeMap<>();
+    for (VirtualDevice d : devices) {
+      agents.merge(d.agentVersion(), 1, Integer::sum);
+    }
+    s.put("agentVersions", agents);
+    s.put("agentUpdates", stats.agentUpdates.sum());
+    s.put("agentRollbacks", stats.agentRollbacks.sum());
+    s.put("agentRefusals", stats.agentRefusals.sum());
+    s.put("agentBytes", stats.agentBytes.sum());
     s.put("tokenFetches", stats.tokenFetches.sum());
     s.put("clusterReports", stats.clusterReports.sum());
     s.put("clusterFailures", stats.clusterFailures.sum());
@@ -729,6 +824,24 @@ public final class Simulator implements AutoCloseable {
 
   public int enrolled() {
     return stats.enrolled.get();
+  }
+
+  /** How many devices run each agent version (their active slot). */
+  public Map<String, Integer> agentVersions() {
+    Map<String, Integer> out = new TreeMap<>();
+    for (VirtualDevice d : devices) {
+      out.merge(d.agentVersion(), 1, Integer::sum);
+    }
+    return out;
+  }
+
+  /** Agent updates devices confirmed, and rolled back, since the start. */
+  public long agentUpdatesConfirmed() {
+    return stats.agentUpdates.sum();
+  }
+
+  public long agentUpdatesRolledBack() {
+    return stats.agentRollbacks.sum();
   }
 
   /** Enrollments this simulator performed (not counting identities loaded from the state). */
@@ -843,6 +956,32 @@ public final class Simulator implements AutoCloseable {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
+    }
+
+    /** The agent release keys saved in {@code release-keys.json} (none when missing). */
+    java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> releaseKeys() {
+      Path f = dir.resolve("release-keys.json");
+      java.util.List<io.edgefleet.protocol.DesiredState.SigningKey> keys = new ArrayList<>();
+      try {
+        if (Files.exists(f)) {
+          Json.mapper()
+              .readTree(Files.readString(f))
+              .path("keys")
+              .forEach(
+                  k ->
+                      keys.add(
+                          new io.edgefleet.protocol.DesiredState.SigningKey(
+                              k.path("id").asText(), k.path("publicKeyPem").asText())));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return keys;
+    }
+
+    void saveReleaseKeys(java.util.Collection<io.edgefleet.protocol.DesiredState.SigningKey> keys) {
+      SecureFiles.writePublic(
+          dir.resolve("release-keys.json"), Json.pretty(java.util.Map.of("keys", keys)) + "\n");
     }
 
     void saveTrustedKeys(TrustedKeys keys) {

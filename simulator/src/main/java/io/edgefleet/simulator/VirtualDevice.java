@@ -72,6 +72,7 @@ final class VirtualDevice {
   private final Backoff backoff;
   private final SimulatedLink net;
   private final SimulatedApps apps;
+  private final SimulatedAgent agent;
   private final SimulatedTelemetry telemetry;
   private final SimulatedClusterNode k3s;
   private final long bootId = ThreadLocalRandom.current().nextLong();
@@ -106,6 +107,7 @@ final class VirtualDevice {
         new Backoff(Timeouts.RETRY_BASE, sim.options.maxBackoff(), ThreadLocalRandom.current());
     this.net = new SimulatedLink(sim, this);
     this.apps = new SimulatedApps(sim, this, net);
+    this.agent = new SimulatedAgent(sim, this, net);
     this.telemetry = new SimulatedTelemetry(sim.stats);
     this.k3s =
         new SimulatedClusterNode(
@@ -150,6 +152,16 @@ final class VirtualDevice {
   /** The generation of the desired state this device holds. */
   long generation() {
     return apps.generation;
+  }
+
+  /** The agent version its active slot runs. */
+  synchronized String agentVersion() {
+    return agent.version();
+  }
+
+  /** Its agent: slots and updates. */
+  SimulatedAgent agent() {
+    return agent;
   }
 
   /** What its apps report. */
@@ -296,6 +308,7 @@ final class VirtualDevice {
           if (answer.signingKeyPem() != null) {
             sim.adoptSigningKey(answer.signingKeyPem());
           }
+          sim.adoptReleaseKeys(answer.releaseKeys());
           credential =
               new DeviceKeys.Credential(
                   "d" + index, key.getPrivate(), new X509Certificate[] {cert, ca});
@@ -367,7 +380,12 @@ final class VirtualDevice {
                     sim.scheduler,
                     Clock.systemUTC(),
                     RANDOM,
-                    new AgentMessage.Hello(AGENT_VERSION, bootId, apps.generation));
+                    new AgentMessage.Hello(
+                        SimulatedAgent.INITIAL_VERSION.equals(agent.version())
+                            ? AGENT_VERSION
+                            : agent.version(),
+                        bootId,
+                        apps.generation));
             SimSocket s = new SimSocket(sim, index, net, l, release);
             link = l;
             socket = s;
@@ -470,6 +488,7 @@ final class VirtualDevice {
     }
     telemetry.connected(l, welcome);
     apps.connected(l, welcome);
+    agent.connected(l);
     k3s.connected();
   }
 
@@ -501,6 +520,13 @@ final class VirtualDevice {
     if (socket != null && state == State.CONNECTED) {
       sim.stats.churned.increment();
       socket.close(1000, "device restarting");
+    }
+  }
+
+  /** The agent restarts (into another slot): the connection closes and comes back at once. */
+  synchronized void restart() {
+    if (socket != null && state == State.CONNECTED) {
+      socket.close(1000, "agent restarting into its other slot");
     }
   }
 

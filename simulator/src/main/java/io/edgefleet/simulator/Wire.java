@@ -64,8 +64,8 @@ final class Wire {
       if (buf.size() > MAX_RESPONSE_BYTES) {
         throw new IOException("response larger than " + MAX_RESPONSE_BYTES + " bytes");
       }
-      byte[] all = buf.toByteArray();
       if (headers == null) {
+        byte[] all = buf.toByteArray();
         int end = indexOf(all, "\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
         if (end < 0) {
           return null;
@@ -79,7 +79,9 @@ final class Wire {
       String length = headers.get("content-length");
       if (length != null) {
         int n = Integer.parseInt(length.trim());
-        if (all.length - bodyStart >= n) {
+        // The bytes are copied once the body is complete, not on every piece (large bodies).
+        if (buf.size() - bodyStart >= n) {
+          byte[] all = buf.toByteArray();
           byte[] body = new byte[n];
           System.arraycopy(all, bodyStart, body, 0, n);
           return done = new Response(status, headers, body);
@@ -90,7 +92,7 @@ final class Wire {
           .getOrDefault("transfer-encoding", "")
           .toLowerCase(Locale.ROOT)
           .contains("chunked")) {
-        byte[] body = dechunk(all, bodyStart);
+        byte[] body = dechunk(buf.toByteArray(), bodyStart);
         return body == null ? null : (done = new Response(status, headers, body));
       }
       return null;

@@ -89,7 +89,9 @@ public final class Permissions {
           Map.entry("shell-grants", "users"),
           Map.entry("tokens", "account"),
           Map.entry("whoami", "account"),
-          Map.entry("openapi.json", "info"));
+          Map.entry("openapi.json", "info"),
+          // Agent releases are artifacts devices fetch.
+          Map.entry("agent-releases", "artifacts"));
 
   /** Routes whose permission is not the derived one, as {@code METHOD template}. */
   static final Map<String, String> OVERRIDES =
@@ -115,7 +117,9 @@ public final class Permissions {
           Map.entry("POST /api/v1/shell-requests/{id}/approve", "tunnels:shell"),
           Map.entry("POST /api/v1/shell-requests/{id}/deny", "tunnels:shell"),
           // A recording shows everything a shell printed: auditors read it.
-          Map.entry("GET /api/v1/sessions/{id}/recording", "audit:read"));
+          Map.entry("GET /api/v1/sessions/{id}/recording", "audit:read"),
+          // Rolling an agent release out is a rollout.
+          Map.entry("POST /api/v1/agent-releases/{version}/rollout", "rollouts:write"));
 
   /**
    * The permission an operator needs for this route.

@@ -53,6 +53,18 @@ public final class Artifacts {
       String createdBy,
       Instant createdAt) {}
 
+  /**
+   * A check of received bytes before they are kept (e.g. that an archive is well formed); it throws
+   * a {@link ControllerException} to refuse them.
+   */
+  @FunctionalInterface
+  public interface Inspection {
+    /** No check beyond the digest. */
+    Inspection NONE = (file, digest, size) -> {};
+
+    void check(Path file, String digest, long size) throws IOException;
+  }
+
   /** What a push says about the bytes it sends. */
   public record Push(String kind, String version, String arch, String name, String digest) {}
 
@@ -82,6 +94,15 @@ public final class Artifacts {
    *     ARTIFACT_DIGEST_MISMATCH} or {@code CONFLICT} (same bytes described differently)
    */
   public Artifact push(Push p, InputStream body, String actor) throws IOException {
+    return push(p, body, actor, Inspection.NONE);
+  }
+
+  /**
+   * Stores the bytes of {@code body} as an artifact once {@code inspection} accepted them (it runs
+   * on the received file before it is kept; a refusal discards it).
+   */
+  public Artifact push(Push p, InputStream body, String actor, Inspection inspection)
+      throws IOException {
     String kind = check("kind", p.kind(), KIND, "a lowercase word such as k3s");
     String version = check("version", p.version(), VERSION, "such as v1.20.2+k3s1");
     String arch =
@@ -113,6 +134,15 @@ public final class Artifacts {
               + ", not "
               + p.digest()
               + " as the request said; the upload was damaged or the wrong file was sent");
+    }
+    boolean accepted = false;
+    try {
+      inspection.check(written.temp(), written.digest(), written.size());
+      accepted = true;
+    } finally {
+      if (!accepted) {
+        blobs.discard(written);
+      }
     }
     Optional<Artifact> existing = get(written.digest());
     if (existing.isPresent()) {

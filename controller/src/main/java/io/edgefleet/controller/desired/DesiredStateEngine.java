@@ -6,6 +6,7 @@ import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.render.ContentRevision;
+import io.edgefleet.protocol.AgentRelease;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
@@ -52,6 +53,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final AppCatalog catalog;
   private final SecretTargets secrets;
   private final ClusterSections clusters;
+  private final AgentSections agents;
   private final ExecutorService worker;
   private final Object lock = new Object();
 
@@ -134,6 +136,36 @@ public final class DesiredStateEngine implements AutoCloseable {
       ClusterSections clusters,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(
+        jdbi,
+        clock,
+        devices,
+        bundles,
+        signingKeys,
+        catalog,
+        secrets,
+        clusters,
+        AgentSections.NONE,
+        gate,
+        nudger);
+  }
+
+  /**
+   * @param agents the agent release each device should run (the document's {@code agent} section)
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ClusterSections clusters,
+      AgentSections agents,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.agents = agents;
     this.secrets = secrets;
     this.clusters = clusters;
     this.gate = gate;
@@ -348,7 +380,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       }
     }
     refs.sort(Comparator.comparing(DesiredState.SecretRef::name));
-    return new Prepared(desired, refs, clusters.sectionFor(deviceId));
+    return new Prepared(desired, refs, clusters.sectionFor(deviceId), found.get());
   }
 
   /** What one recomputation reads: the apps and the secrets. */
@@ -356,7 +388,10 @@ public final class DesiredStateEngine implements AutoCloseable {
 
   /** What a device should run and hold. */
   private record Prepared(
-      Map<String, Entry> apps, List<DesiredState.SecretRef> secrets, ClusterSpec cluster) {}
+      Map<String, Entry> apps,
+      List<DesiredState.SecretRef> secrets,
+      ClusterSpec cluster,
+      DeviceRecord device) {}
 
   /** The device's new generation, and the nudge to send it if it changed. */
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
@@ -420,8 +455,15 @@ public final class DesiredStateEngine implements AutoCloseable {
                 e.app().keepInQuarantine()));
       }
     }
-    String fingerprint = fingerprint(list, prepared.secrets(), prepared.cluster());
     Optional<Current> current = current(h, deviceId);
+    AgentRelease agent =
+        agents.sectionFor(
+            h,
+            deviceId,
+            prepared.device().facts(),
+            prepared.device().tags(),
+            () -> current.map(c -> decode(c.payload()).agent()).orElse(null));
+    String fingerprint = fingerprint(list, prepared.secrets(), prepared.cluster(), agent);
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
@@ -438,6 +480,7 @@ public final class DesiredStateEngine implements AutoCloseable {
               list,
               prepared.secrets(),
               prepared.cluster(),
+              agent,
               plan,
               ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
@@ -562,6 +605,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                   old.apps(),
                   old.secrets(),
                   old.cluster(),
+                  old.agent(),
                   plan,
                   ring));
         });
@@ -802,6 +846,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       List<DesiredState.DesiredApp> list,
       List<DesiredState.SecretRef> secretRefs,
       ClusterSpec cluster,
+      AgentRelease agent,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
@@ -809,7 +854,8 @@ public final class DesiredStateEngine implements AutoCloseable {
       announced.add(new DesiredState.SigningKey(k.id(), k.publicKeyPem()));
     }
     DesiredState doc =
-        new DesiredState(deviceId, gen, clock.instant(), list, announced, secretRefs, cluster);
+        new DesiredState(
+            deviceId, gen, clock.instant(), list, announced, secretRefs, cluster, agent);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =
@@ -998,8 +1044,19 @@ public final class DesiredStateEngine implements AutoCloseable {
   private static String fingerprint(
       List<DesiredState.DesiredApp> apps,
       List<DesiredState.SecretRef> secretRefs,
-      ClusterSpec cluster) {
+      ClusterSpec cluster,
+      AgentRelease agent) {
     StringBuilder sb = new StringBuilder();
+    // Only where there is one, so that documents from before the section keep their fingerprint.
+    if (agent != null) {
+      sb.append("agent ")
+          .append(agent.version())
+          .append(' ')
+          .append(agent.arch())
+          .append(' ')
+          .append(agent.digest())
+          .append('\n');
+    }
     apps.stream()
         .sorted(Comparator.comparing(DesiredState.DesiredApp::name))
         .forEach(

@@ -11,6 +11,7 @@ import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
 import io.edgefleet.controller.trust.TpmEnrollments;
+import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.DeviceNames;
 import io.edgefleet.protocol.EnrollmentRequest;
@@ -69,6 +70,9 @@ public final class EnrollmentService {
   /** The desired-state signing key (PEM) an approved device is handed, by device id. */
   private final java.util.function.Function<String, String> signingKeyFor;
 
+  /** The agent release keys an approved device is handed. */
+  private final Supplier<java.util.List<DesiredState.SigningKey>> releaseKeys;
+
   /** Checks the TPM evidence of devices enrolling with a TPM; null refuses them all. */
   private final TpmEnrollments tpm;
 
@@ -119,6 +123,43 @@ public final class EnrollmentService {
       int perAddressPerMinute,
       java.util.function.Function<String, String> signingKeyFor,
       TpmEnrollments tpm) {
+    this(
+        jdbi,
+        clock,
+        store,
+        devices,
+        tokens,
+        preregistrations,
+        pki,
+        audit,
+        approvalPage,
+        heartbeat,
+        perAddressPerMinute,
+        signingKeyFor,
+        tpm,
+        java.util.List::of);
+  }
+
+  /**
+   * @param releaseKeys the agent release keys an approved device is handed, so that it can check
+   *     the releases it is told to run
+   */
+  public EnrollmentService(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore store,
+      DeviceService devices,
+      OnboardingTokens tokens,
+      Preregistrations preregistrations,
+      ControllerPki pki,
+      AuditLog audit,
+      Supplier<String> approvalPage,
+      java.time.Duration heartbeat,
+      int perAddressPerMinute,
+      java.util.function.Function<String, String> signingKeyFor,
+      TpmEnrollments tpm,
+      Supplier<java.util.List<DesiredState.SigningKey>> releaseKeys) {
+    this.releaseKeys = releaseKeys;
     this.tpm = tpm;
     this.jdbi = jdbi;
     this.clock = clock;
@@ -372,7 +413,9 @@ public final class EnrollmentService {
               Pem.certificate(pki.caCertificate()),
               null,
               "enrolled as " + d.id(),
-              signingKeyFor.apply(d.id()));
+              signingKeyFor.apply(d.id()),
+              null,
+              releaseKeys.get());
       case PENDING ->
           new EnrollmentResponse(
               EnrollmentResponse.Status.PENDING,

@@ -246,6 +246,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.Cluster cluster -> gateway.cluster(deviceId, cluster);
       case AgentMessage.AttestationAnswer answer -> gateway.attestationAnswer(deviceId, answer);
       case AgentMessage.ClusterNode node -> gateway.clusterNode(deviceId, node);
+      case AgentMessage.AgentSlots slots -> gateway.report(deviceId, slots);
     }
   }
 

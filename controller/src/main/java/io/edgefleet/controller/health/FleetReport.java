@@ -15,6 +15,8 @@ import java.util.Map;
  * @param by the tag key the groups are by, if one was given
  * @param groups one per value of tag {@code by}, ordered by value; devices without the tag form the
  *     last group, without a value
+ * @param agentVersions how many of the devices run each agent version (as they said when they last
+ *     connected)
  */
 public record FleetReport(
     @JsonUnwrapped FleetSummary counts,
@@ -22,7 +24,19 @@ public record FleetReport(
     String selector,
     String by,
     List<Group> groups,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, Integer> clusters) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, Integer> clusters,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, Integer> agentVersions) {
+
+  /** A report without agent versions. */
+  public FleetReport(
+      FleetSummary counts,
+      Health health,
+      String selector,
+      String by,
+      List<Group> groups,
+      Map<String, Integer> clusters) {
+    this(counts, health, selector, by, groups, clusters, Map.of());
+  }
 
   /** A report without clusters. */
   public FleetReport(

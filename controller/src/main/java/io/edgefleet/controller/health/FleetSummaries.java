@@ -113,8 +113,12 @@ public final class FleetSummaries {
       List<DeviceView> views, Selector s, Optional<String> by, boolean wholeFleet) {
     Instant now = clock.instant();
     List<Row> rows = new ArrayList<>();
+    Map<String, Integer> agentVersions = new TreeMap<>();
     for (DeviceView v : views) {
       if (s.matches(v.tags())) {
+        if (v.agentVersion() != null) {
+          agentVersions.merge(v.agentVersion(), 1, Integer::sum);
+        }
         rows.add(
             new Row(
                 v.status(),
@@ -150,7 +154,8 @@ public final class FleetSummaries {
         s.isEverything() ? null : s.toString(),
         by.orElse(null),
         groups,
-        s.isEverything() && wholeFleet ? clusters.get() : Map.of());
+        s.isEverything() && wholeFleet ? clusters.get() : Map.of(),
+        agentVersions);
   }
 
   /** One device as the summary needs it. */

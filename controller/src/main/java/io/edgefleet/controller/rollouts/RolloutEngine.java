@@ -188,8 +188,8 @@ public final class RolloutEngine {
   private final Function<String, DeviceStatus> presence;
   private final RolloutGate gate;
   private final Map<String, RolloutPolicy> policies = new ConcurrentHashMap<>();
-  private final RolloutStore store = new RolloutStore();
-  private final RolloutMembership membership = new RolloutMembership(store);
+  private final RolloutStore store;
+  private final RolloutMembership membership;
   private final RolloutCommands commands;
   private final RolloutTransactions transactions;
   private final RolloutQueries queries;
@@ -217,6 +217,24 @@ public final class RolloutEngine {
       Git git,
       Consumer<String> recompute,
       AuditLog audit) {
+    this(jdbi, clock, gate, apps, presence, git, SubjectReports.NONE, recompute, audit);
+  }
+
+  /**
+   * @param subjects what devices report of subjects that are not apps (the agent itself)
+   */
+  public RolloutEngine(
+      Jdbi jdbi,
+      Clock clock,
+      RolloutGate gate,
+      Supplier<List<AppCatalog.App>> apps,
+      Function<String, DeviceStatus> presence,
+      Git git,
+      SubjectReports subjects,
+      Consumer<String> recompute,
+      AuditLog audit) {
+    this.store = new RolloutStore(subjects);
+    this.membership = new RolloutMembership(store);
     this.jdbi = jdbi;
     this.audit = audit;
     this.clock = clock;

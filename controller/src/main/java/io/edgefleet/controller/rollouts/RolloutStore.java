@@ -36,6 +36,11 @@ final class RolloutStore {
 
   private final DeviceStore deviceStore = new DeviceStore();
   private final DeviceAppReads deviceApps = new DeviceAppReads();
+  private final SubjectReports subjects;
+
+  RolloutStore(SubjectReports subjects) {
+    this.subjects = subjects;
+  }
 
   /** A rollout as listed, with its number of batches. */
   record Listed(Row row, int batches) {}
@@ -304,8 +309,7 @@ final class RolloutStore {
   /** What each device was told to run of an app before: device id → (revision, bundle, commit). */
   Map<String, String[]> previousEntries(Handle h, String app) {
     Map<String, String[]> out = new HashMap<>();
-    deviceApps
-        .entries(h, app)
+    (subjects.owns(app) ? subjects.entries(h, app) : deviceApps.entries(h, app))
         .forEach(
             (device, e) -> out.put(device, new String[] {e.revision(), e.bundle(), e.commit()}));
     return out;
@@ -412,7 +416,11 @@ final class RolloutStore {
     Map<String, DeviceStore.Labels> labels =
         deviceStore.labels(h, members.stream().map(MemberRow::deviceId).toList());
     Map<String, DeviceAppReads.Report> reports =
-        members.isEmpty() ? Map.of() : deviceApps.reports(h, app);
+        members.isEmpty()
+            ? Map.of()
+            : subjects.owns(app)
+                ? subjects.reports(h, app, to, labels.keySet())
+                : deviceApps.reports(h, app);
     List<MemberRow> out = new ArrayList<>(members.size());
     for (MemberRow m : members) {
       DeviceStore.Labels l = labels.get(m.deviceId());
