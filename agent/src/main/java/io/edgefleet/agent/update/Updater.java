@@ -484,7 +484,10 @@ public final class Updater implements AgentFeature {
             size(partOf(file)),
             r.size(),
             clock.instant());
-    out.printf("agent update: downloading release %s (%d bytes)%n", r.version(), r.size());
+    long have = size(partOf(file));
+    out.printf(
+        "agent update: downloading release %s (%d bytes%s)%n",
+        r.version(), r.size(), have > 0 ? ", going on from " + have : "");
     report();
     long every = options.progressEvery().toMillis();
     cancel(progressTask);

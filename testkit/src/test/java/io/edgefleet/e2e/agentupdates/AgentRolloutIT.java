@@ -112,7 +112,12 @@ class AgentRolloutIT {
   }
 
   AgentRelease push(String version, String mainClass) throws Exception {
-    Path d = builder.directory(dir.resolve("build-" + version), version, mainClass, List.of(), 0);
+    return push(version, mainClass, 0);
+  }
+
+  AgentRelease push(String version, String mainClass, long padding) throws Exception {
+    Path d =
+        builder.directory(dir.resolve("build-" + version), version, mainClass, List.of(), padding);
     Path file = ReleaseBuilder.tarGz(d, Files.createDirectories(dir.resolve("out")), version);
     AgentRelease sig = ReleaseBuilder.sign(releaseKey, file, version);
     Map<String, String> headers = new HashMap<>();
@@ -193,5 +198,35 @@ class AgentRolloutIT {
     assertThat(s.active()).isEqualTo("a");
     assertThat(s.outcome()).isEqualTo("rolled-back");
     awaitOnline("1.0.0");
+  }
+
+  @Test
+  void aKillOfTheAgentDuringTheDownloadFromTheControllerLeavesAWorkingAgentThatResumes()
+      throws Exception {
+    device.start();
+    awaitOnline("1.0.0");
+    AgentRelease r = push("2.0.0", ReleaseBuilder.MAIN, 160L << 20);
+    Path part =
+        device.slots().resolve(".download").resolve(r.digest().substring(7) + ".tar.gz.part");
+    String id = rollout("2.0.0");
+    await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(2))
+        .until(() -> Files.exists(part) && Files.size(part) > 0);
+    // kill -9 of the agent's JVM mid-download: the script ends with its status, systemd restarts.
+    device.killAgent9();
+    long had = Files.size(part);
+    assertThat(had).isLessThan(r.size());
+    assertThat(slots().trial()).isNull();
+    device.waitFor(Duration.ofSeconds(30));
+    device.start();
+    await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> rolloutState(id).equals("SUCCEEDED"));
+    awaitOnline("2.0.0");
+    assertThat(slots().active()).isEqualTo("b");
+    assertThat(device.log())
+        .containsPattern("downloading release 2\\.0\\.0 \\(\\d+ bytes, going on from [1-9]");
   }
 }
