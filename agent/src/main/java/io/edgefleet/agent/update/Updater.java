@@ -140,6 +140,7 @@ public final class Updater implements AgentFeature {
   // Worker thread only.
   private String slot;
   private AgentRelease refusedRelease;
+  private boolean switching;
   private boolean started;
   private Duration retry;
   private ScheduledFuture<?> retryTask;
@@ -210,6 +211,8 @@ public final class Updater implements AgentFeature {
     this.channel = channel;
     reconciledSinceConnect = false;
     submit(this::report);
+    // A download waits for the connection (the device's certificate and the controller's address).
+    submit(this::work);
   }
 
   @Override
@@ -347,7 +350,11 @@ public final class Updater implements AgentFeature {
   private void work() {
     DesiredState d = desired;
     AgentRelease r = d == null ? null : d.agent();
-    if (!started || r == null || r.version() == null || r.version().equals(options.version())) {
+    if (!started
+        || switching
+        || r == null
+        || r.version() == null
+        || r.version().equals(options.version())) {
       return;
     }
     if (inTrial) {
@@ -386,6 +393,7 @@ public final class Updater implements AgentFeature {
     }
     if (s.trial() != null) {
       // A switch is recorded but this agent still runs: end it so the script starts the trial.
+      switching = true;
       restart.run();
       return;
     }
@@ -425,6 +433,10 @@ public final class Updater implements AgentFeature {
     try {
       Files.createDirectories(downloads);
       keepOnly(downloads, file.getFileName().toString());
+      if (!Files.isRegularFile(file) && channel == null) {
+        // Not connected yet: the download starts once the agent is.
+        return;
+      }
       if (!Files.isRegularFile(file)) {
         download(r, file);
       }
@@ -484,7 +496,10 @@ public final class Updater implements AgentFeature {
             size(partOf(file)),
             r.size(),
             clock.instant());
-    out.printf("agent update: downloading release %s (%d bytes)%n", r.version(), r.size());
+    long have = size(partOf(file));
+    out.printf(
+        "agent update: downloading release %s (%d bytes%s)%n",
+        r.version(), r.size(), have > 0 ? ", going on from " + have : "");
     report();
     long every = options.progressEvery().toMillis();
     cancel(progressTask);
@@ -550,6 +565,7 @@ public final class Updater implements AgentFeature {
         "agent-update-switching",
         "info",
         "agent release " + r.version() + " staged in slot " + target + "; switching to it");
+    switching = true;
     restart.run();
   }
 

@@ -50,7 +50,9 @@ class StartScriptTest {
         if [[ "$slot" == b ]]; then
           case "$STUB_B" in
             crash) echo "Error: Could not find or load main class x.Nope" >&2
-                   echo "Caused by: java.lang.ClassNotFoundException: x.Nope" >&2; exit 1 ;;
+                   echo "Caused by: java.lang.ClassNotFoundException: x.Nope" >&2
+                   echo "Picked up JAVA_TOOL_OPTIONS: -Dnoise=1" >&2
+                   echo "[0.100s][warning][aot] noise" >&2; exit 1 ;;
             hang)  trap 'exit 143' TERM; while true; do sleep 0.1; done ;;
             confirm) sed 's/"active": "a"/"active": "b"/; s/"trial": "b"/"trial": null/' "$f" > "$f.x"
                      mv "$f.x" "$f"; exit 7 ;;

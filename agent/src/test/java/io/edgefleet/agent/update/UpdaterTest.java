@@ -231,6 +231,7 @@ class UpdaterTest {
     slot("b", "0.9.0");
     AgentRelease r = publish("2.0.0", releaseFile("3.0.0", ARCH, "x.Main"));
     Updater u = updater(slots, "1.0.0", "a");
+    u.connected(channel, null);
     u.applied(desired(r));
     assertThat(awaitPhase(AgentUpdate.REFUSED).reason())
         .contains("release.json says version 3.0.0");
@@ -340,6 +341,12 @@ class UpdaterTest {
     Updater u = updater(slots, "1.0.0", "a");
     await().atMost(Duration.ofSeconds(10)).until(() -> !Files.exists(slots.resolve(".staging-b")));
     u.applied(desired(r));
+    // Nothing is downloaded before the agent is connected.
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> downloads.get() == 0);
+    u.connected(channel, null);
     await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
     assertThat(slots.resolve("b/lib/half.jar")).doesNotExist();
     assertThat(slots.resolve("b/lib/agent.jar")).hasContent("jar 2.0.0");

@@ -180,6 +180,8 @@ class AgentSlotsIT {
             (kind, severity, message) -> System.out.println(kind + ": " + message),
             switched::countDown);
     try {
+      // Connected, as the agent is when it downloads (the channel carries its slot reports).
+      u.connected(message -> true, null);
       u.applied(
           new DesiredState(
               "dev", 1, Instant.now(), List.of(), List.of(), List.of(), null, release));

@@ -45,6 +45,7 @@ public final class StageMain {
             System.out,
             (kind, severity, message) -> System.out.println(kind + ": " + message),
             () -> System.exit(0));
+    u.connected(message -> true, null);
     u.applied(
         new DesiredState("dev", 1, Instant.now(), List.of(), List.of(), List.of(), null, release));
     Thread.currentThread().join();
