@@ -1,12 +1,14 @@
 package io.edgefleet.agent.update;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +58,10 @@ class StartScriptTest {
             hang)  trap 'exit 143' TERM; while true; do sleep 0.1; done ;;
             confirm) sed 's/"active": "a"/"active": "b"/; s/"trial": "b"/"trial": null/' "$f" > "$f.x"
                      mv "$f.x" "$f"; exit 7 ;;
+            chatty) sed 's/"active": "a"/"active": "b"/; s/"trial": "b"/"trial": null/' "$f" > "$f.x"
+                    mv "$f.x" "$f"; sleep 1
+                    for i in $(seq 1 4000); do echo "line $i of a long error output" >&2; done
+                    touch "$STUB_DIR/written"; trap 'exit 143' TERM; while true; do sleep 0.1; done ;;
           esac
         fi
         exit "${STUB_EXIT:-0}"
@@ -192,6 +198,37 @@ class StartScriptTest {
     assertThat(s.active()).isEqualTo("b");
     assertThat(s.trial()).isNull();
     assertThat(args("b")).contains("-Dedgefleet.agent.version=2.0.0", "-Dedgefleet.agent.slot=b");
+  }
+
+  @Test
+  void theTrialLogKeepsOnlyItsFirstPartHoweverLongTheConfirmedAgentWrites() throws Exception {
+    run(Map.of());
+    trial("2.0.0", Instant.now().plusSeconds(60), 0);
+    ProcessBuilder pb = new ProcessBuilder("bash", SCRIPT.toString());
+    pb.environment().put("EDGEFLEET_HOME", home.toString());
+    pb.environment().put("EDGEFLEET_CONF", conf.toString());
+    pb.environment().put("EDGEFLEET_STATE", state.toString());
+    pb.environment().put("EDGEFLEET_JAVA", java.toString());
+    pb.environment().put("EDGEFLEET_TRIAL_POLL", "0.2");
+    pb.environment().put("EDGEFLEET_TRIAL_LOG_MAX", "4096");
+    pb.environment().put("STUB_DIR", root.toString());
+    pb.environment().put("STUB_B", "chatty");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(root.resolve("script.out").toFile());
+    Process p = pb.start();
+    try {
+      await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(root.resolve("written")));
+      // All of it reached the script's own error output (the journal)...
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Files.readString(root.resolve("script.out")).contains("line 4000 of"));
+      // ...but the trial log, which lives on while the confirmed agent runs, stayed bounded.
+      assertThat(Files.size(slots.resolve("trial.log"))).isEqualTo(4096);
+      assertThat(Files.readString(slots.resolve("trial.log"))).startsWith("line 1 of");
+    } finally {
+      p.destroy();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    }
   }
 
   @Test
