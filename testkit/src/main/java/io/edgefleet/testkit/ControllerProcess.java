@@ -68,6 +68,12 @@ public final class ControllerProcess implements AutoCloseable {
     cmd.add(dataDir.toString());
     cmd.add("--listen");
     cmd.add(listenHost + ":" + port);
+    // kubectl's listener on any free port: its fixed default (7444) would make a test fail when
+    // anything else on the machine holds that port.
+    if (!extraArgs.contains("--kube-port")) {
+      cmd.add("--kube-port");
+      cmd.add("0");
+    }
     // "{port}" in an argument is the port chosen for this controller.
     extraArgs.forEach(a -> cmd.add(a.replace("{port}", Integer.toString(port))));
     output.clear();
