@@ -128,25 +128,7 @@ public final class Simulator implements AutoCloseable {
 
     /** Devices report these Kubernetes versions in turn ({@link #NO_KUBERNETES}: none). */
     public Options withKubernetesVersions(List<String> versions) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          versions,
-          tpmCaDir,
-          k3s,
-          agentUpdateFailRate);
+      return with(b -> b.kubernetesVersions = versions);
     }
 
     public static Options of(Path bootstrapFile, int devices, Path stateDir) {
@@ -173,48 +155,12 @@ public final class Simulator implements AutoCloseable {
 
     /** Devices present a software TPM whose EK CA lives in {@code caDir}. */
     public Options withAttestation(Path caDir) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          kubernetesVersions,
-          caDir,
-          k3s,
-          agentUpdateFailRate);
+      return with(b -> b.tpmCaDir = caDir);
     }
 
     /** How the devices behave as K3s nodes when their desired state makes them cluster members. */
     public Options withK3s(K3sBehaviour behaviour) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          kubernetesVersions,
-          tpmCaDir,
-          behaviour,
-          agentUpdateFailRate);
+      return with(b -> b.k3s = behaviour);
     }
 
     /** Whether devices present a (software) TPM. */
@@ -223,25 +169,7 @@ public final class Simulator implements AutoCloseable {
     }
 
     public Options withApplyFailRate(double p) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          p,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          kubernetesVersions,
-          tpmCaDir,
-          k3s,
-          agentUpdateFailRate);
+      return with(b -> b.applyFailRate = p);
     }
 
     /**
@@ -249,69 +177,87 @@ public final class Simulator implements AutoCloseable {
      * trial) and reports it with a reason.
      */
     public Options withAgentUpdateFailRate(double p) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          kubernetesVersions,
-          tpmCaDir,
-          k3s,
-          p);
+      return with(b -> b.agentUpdateFailRate = p);
     }
 
     public Options withMaxBackoff(Duration d) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          sourceAddresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          d,
-          rampUp,
-          kubernetesVersions,
-          tpmCaDir,
-          k3s,
-          agentUpdateFailRate);
+      return with(b -> b.maxBackoff = d);
     }
 
     public Options withSourceAddresses(List<InetAddress> addresses) {
-      return new Options(
-          bootstrapFile,
-          devices,
-          link,
-          outages,
-          applyFailRate,
-          churnPerMinute,
-          statsFile,
-          stateDir,
-          addresses,
-          threads,
-          enrollConcurrency,
-          handshakeConcurrency,
-          maxBackoff,
-          rampUp,
-          kubernetesVersions,
-          tpmCaDir,
-          k3s,
-          agentUpdateFailRate);
+      return with(b -> b.sourceAddresses = addresses);
+    }
+
+    /** A copy of these options with one change. */
+    private Options with(java.util.function.Consumer<Builder> change) {
+      Builder b = new Builder(this);
+      change.accept(b);
+      return b.build();
+    }
+
+    /** The options' fields, changeable, for {@link #with}. */
+    private static final class Builder {
+      Path bootstrapFile;
+      int devices;
+      LinkProfile link;
+      List<OutageSpec> outages;
+      double applyFailRate;
+      double churnPerMinute;
+      Path statsFile;
+      Path stateDir;
+      List<InetAddress> sourceAddresses;
+      int threads;
+      int enrollConcurrency;
+      int handshakeConcurrency;
+      Duration maxBackoff;
+      Duration rampUp;
+      List<String> kubernetesVersions;
+      Path tpmCaDir;
+      K3sBehaviour k3s;
+      double agentUpdateFailRate;
+
+      Builder(Options o) {
+        bootstrapFile = o.bootstrapFile;
+        devices = o.devices;
+        link = o.link;
+        outages = o.outages;
+        applyFailRate = o.applyFailRate;
+        churnPerMinute = o.churnPerMinute;
+        statsFile = o.statsFile;
+        stateDir = o.stateDir;
+        sourceAddresses = o.sourceAddresses;
+        threads = o.threads;
+        enrollConcurrency = o.enrollConcurrency;
+        handshakeConcurrency = o.handshakeConcurrency;
+        maxBackoff = o.maxBackoff;
+        rampUp = o.rampUp;
+        kubernetesVersions = o.kubernetesVersions;
+        tpmCaDir = o.tpmCaDir;
+        k3s = o.k3s;
+        agentUpdateFailRate = o.agentUpdateFailRate;
+      }
+
+      Options build() {
+        return new Options(
+            bootstrapFile,
+            devices,
+            link,
+            outages,
+            applyFailRate,
+            churnPerMinute,
+            statsFile,
+            stateDir,
+            sourceAddresses,
+            threads,
+            enrollConcurrency,
+            handshakeConcurrency,
+            maxBackoff,
+            rampUp,
+            kubernetesVersions,
+            tpmCaDir,
+            k3s,
+            agentUpdateFailRate);
+      }
     }
   }
 
