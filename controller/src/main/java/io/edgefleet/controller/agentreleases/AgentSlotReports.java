@@ -249,44 +249,46 @@ public final class AgentSlotReports implements AutoCloseable {
   }
 
   private static void upsert(Handle h, String deviceId, AgentMessage.AgentSlots s, long now) {
-    AgentMessage.AgentUpdate u = s.update();
     int n =
-        h.createUpdate(
-                "UPDATE agent_slot_reports SET active = :active, slot_a = :a, slot_b = :b,"
-                    + " update_version = :uv, update_phase = :up, update_reason = :ur,"
-                    + " update_bytes = :ub, update_total = :ut, update_at = :uat, reported_at ="
-                    + " :now WHERE device_id = :d")
-            .bind("d", deviceId)
-            .bind("active", s.active())
-            .bind("a", s.slotA())
-            .bind("b", s.slotB())
-            .bind("uv", u == null ? null : u.version())
-            .bind("up", u == null ? null : u.phase())
-            .bind("ur", u == null || u.reason() == null ? null : trim(u.reason()))
-            .bind("ub", u == null ? null : u.bytes())
-            .bind("ut", u == null ? null : u.total())
-            .bind("uat", u == null || u.at() == null ? null : u.at().toEpochMilli())
-            .bind("now", now)
+        bound(
+                h.createUpdate(
+                    "UPDATE agent_slot_reports SET active = :active, slot_a = :a, slot_b = :b,"
+                        + " update_version = :uv, update_phase = :up, update_reason = :ur,"
+                        + " update_bytes = :ub, update_total = :ut, update_at = :uat, reported_at"
+                        + " = :now WHERE device_id = :d"),
+                deviceId,
+                s,
+                now)
             .execute();
     if (n == 0) {
-      h.createUpdate(
-              "INSERT INTO agent_slot_reports (device_id, active, slot_a, slot_b, update_version,"
-                  + " update_phase, update_reason, update_bytes, update_total, update_at,"
-                  + " reported_at) VALUES (:d, :active, :a, :b, :uv, :up, :ur, :ub, :ut, :uat,"
-                  + " :now)")
-          .bind("d", deviceId)
-          .bind("active", s.active())
-          .bind("a", s.slotA())
-          .bind("b", s.slotB())
-          .bind("uv", u == null ? null : u.version())
-          .bind("up", u == null ? null : u.phase())
-          .bind("ur", u == null || u.reason() == null ? null : trim(u.reason()))
-          .bind("ub", u == null ? null : u.bytes())
-          .bind("ut", u == null ? null : u.total())
-          .bind("uat", u == null || u.at() == null ? null : u.at().toEpochMilli())
-          .bind("now", now)
+      bound(
+              h.createUpdate(
+                  "INSERT INTO agent_slot_reports (device_id, active, slot_a, slot_b,"
+                      + " update_version, update_phase, update_reason, update_bytes, update_total,"
+                      + " update_at, reported_at) VALUES (:d, :active, :a, :b, :uv, :up, :ur, :ub,"
+                      + " :ut, :uat, :now)"),
+              deviceId,
+              s,
+              now)
           .execute();
     }
+  }
+
+  /** {@code q} with a report's values bound to the names both statements of upsert use. */
+  private static org.jdbi.v3.core.statement.Update bound(
+      org.jdbi.v3.core.statement.Update q, String deviceId, AgentMessage.AgentSlots s, long now) {
+    AgentMessage.AgentUpdate u = s.update();
+    return q.bind("d", deviceId)
+        .bind("active", s.active())
+        .bind("a", s.slotA())
+        .bind("b", s.slotB())
+        .bind("uv", u == null ? null : u.version())
+        .bind("up", u == null ? null : u.phase())
+        .bind("ur", u == null || u.reason() == null ? null : trim(u.reason()))
+        .bind("ub", u == null ? null : u.bytes())
+        .bind("ut", u == null ? null : u.total())
+        .bind("uat", u == null || u.at() == null ? null : u.at().toEpochMilli())
+        .bind("now", now);
   }
 
   /** The stored slots of a device. */

@@ -118,39 +118,13 @@ public final class DesiredStateEngine implements AutoCloseable {
         catalog,
         secrets,
         ClusterSections.NONE,
-        gate,
-        nudger);
-  }
-
-  /**
-   * @param clusters the K3s node each device should be (the document's {@code cluster} section)
-   */
-  public DesiredStateEngine(
-      Jdbi jdbi,
-      Clock clock,
-      DeviceStore devices,
-      BundleStore bundles,
-      SigningKeys signingKeys,
-      AppCatalog catalog,
-      SecretTargets secrets,
-      ClusterSections clusters,
-      ReleaseGate gate,
-      BiConsumer<String, ControllerMessage.Nudge> nudger) {
-    this(
-        jdbi,
-        clock,
-        devices,
-        bundles,
-        signingKeys,
-        catalog,
-        secrets,
-        clusters,
         AgentSections.NONE,
         gate,
         nudger);
   }
 
   /**
+   * @param clusters the K3s node each device should be (the document's {@code cluster} section)
    * @param agents the agent release each device should run (the document's {@code agent} section)
    */
   public DesiredStateEngine(

@@ -76,6 +76,7 @@ public final class EnrollmentService {
   /** Checks the TPM evidence of devices enrolling with a TPM; null refuses them all. */
   private final TpmEnrollments tpm;
 
+  /** A service that refuses devices enrolling with a TPM and hands out no release keys. */
   public EnrollmentService(
       Jdbi jdbi,
       Clock clock,
@@ -102,45 +103,13 @@ public final class EnrollmentService {
         heartbeat,
         perAddressPerMinute,
         signingKeyFor,
-        null);
+        null,
+        java.util.List::of);
   }
 
   /**
    * @param tpm checks the TPM evidence of devices enrolling with a TPM (EK chain, credential
    *     activation, quote); null to refuse them
-   */
-  public EnrollmentService(
-      Jdbi jdbi,
-      Clock clock,
-      DeviceStore store,
-      DeviceService devices,
-      OnboardingTokens tokens,
-      Preregistrations preregistrations,
-      ControllerPki pki,
-      AuditLog audit,
-      Supplier<String> approvalPage,
-      java.time.Duration heartbeat,
-      int perAddressPerMinute,
-      java.util.function.Function<String, String> signingKeyFor,
-      TpmEnrollments tpm) {
-    this(
-        jdbi,
-        clock,
-        store,
-        devices,
-        tokens,
-        preregistrations,
-        pki,
-        audit,
-        approvalPage,
-        heartbeat,
-        perAddressPerMinute,
-        signingKeyFor,
-        tpm,
-        java.util.List::of);
-  }
-
-  /**
    * @param releaseKeys the agent release keys an approved device is handed, so that it can check
    *     the releases it is told to run
    */
