@@ -36,15 +36,16 @@ class ProjectsEverywhereIT {
   @TempDir Path dir;
 
   /**
-   * GET routes about objects that are not a project's: the catalog and artifacts are the fleet's
-   * shared library (decision 0036). Every other GET route with a parameter must be in {@link
-   * #outside}, so a new route cannot skip the check.
+   * GET routes about objects that are not a project's: the catalog, artifacts and agent releases
+   * are the fleet's shared library (decision 0036). Every other GET route with a parameter must be
+   * in {@link #outside}, so a new route cannot skip the check.
    */
   private static final List<String> SHARED =
       List.of(
           "/api/v1/catalog/apps/{name}",
           "/api/v1/catalog/apps/{name}/versions/{version}",
-          "/api/v1/artifacts/{digest}");
+          "/api/v1/artifacts/{digest}",
+          "/api/v1/agent-releases/{version}");
 
   /** The controller's configuration: SQLite here, PostgreSQL in {@link PostgresProjectsIT}. */
   ControllerConfig config(Path dataDir) {
