@@ -1,6 +1,7 @@
 package io.edgefleet.controller.agentreleases;
 
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -54,7 +55,8 @@ public final class ReleaseKeys {
     List<Path> files = new ArrayList<>();
     Path dir = dataDir.resolve(DIRECTORY);
     try {
-      Files.createDirectories(dir);
+      // Owner-only like everything in the data directory, though the keys in it are public.
+      SecureFiles.createPrivateDirectories(dir);
       try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, "*.pub")) {
         s.forEach(files::add);
       }
