@@ -167,4 +167,34 @@ public final class SecureFiles {
       // Some file systems cannot sync a directory; the file itself is synced.
     }
   }
+
+  /**
+   * Deletes {@code p} and, for a directory, everything under it; a symbolic link is removed, never
+   * followed. Nothing to do when {@code p} does not exist.
+   */
+  public static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    Files.walkFileTree(
+        p,
+        new java.nio.file.SimpleFileVisitor<>() {
+          @Override
+          public java.nio.file.FileVisitResult visitFile(
+              Path f, java.nio.file.attribute.BasicFileAttributes a) throws IOException {
+            Files.delete(f);
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public java.nio.file.FileVisitResult postVisitDirectory(Path d, IOException e)
+              throws IOException {
+            if (e != null) {
+              throw e;
+            }
+            Files.delete(d);
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+        });
+  }
 }

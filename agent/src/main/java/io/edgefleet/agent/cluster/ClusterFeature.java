@@ -16,11 +16,8 @@ import io.edgefleet.protocol.tls.SealedBox;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -587,27 +584,7 @@ public final class ClusterFeature implements AgentFeature {
     if (!data.isAbsolute() || d.getNameCount() < 2 || state.startsWith(d)) {
       throw new IllegalStateException("refused to remove " + data + ": not a K3s data directory");
     }
-    if (!Files.exists(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    Files.walkFileTree(
-        d,
-        new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
-            Files.delete(f);
-            return FileVisitResult.CONTINUE;
-          }
-
-          @Override
-          public FileVisitResult postVisitDirectory(Path p, IOException e) throws IOException {
-            if (e != null) {
-              throw e;
-            }
-            Files.delete(p);
-            return FileVisitResult.CONTINUE;
-          }
-        });
+    io.edgefleet.protocol.SecureFiles.deleteTree(d);
   }
 
   /**
