@@ -22,7 +22,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,22 +88,12 @@ class AgentRolloutIT {
   }
 
   Optional<JsonNode> deviceRecord() {
-    JsonNode items = controller.admin().get("/api/v1/devices").body().path("items");
-    return StreamSupport.stream(items.spliterator(), false)
-        .filter(d -> name.equals(d.path("name").asText()))
-        .findFirst();
+    return DeviceRecords.find(controller.admin(), name);
   }
 
+  /** Waits until the device is online and reports {@code version}. */
   void awaitOnline(String version) {
-    await()
-        .atMost(WAIT)
-        .pollInterval(Duration.ofMillis(250))
-        .until(
-            () ->
-                deviceRecord()
-                    .filter(d -> d.path("status").asText().equals("ONLINE"))
-                    .filter(d -> version.equals(d.path("agentVersion").asText()))
-                    .isPresent());
+    DeviceRecords.awaitOnline(controller.admin(), name, version, WAIT);
   }
 
   SlotsFile.State slots() throws Exception {

@@ -30,7 +30,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -106,23 +105,12 @@ class AgentSlotsIT {
   // ------------------------------------------------------------------ helpers
 
   Optional<JsonNode> deviceRecord() {
-    JsonNode items = controller.admin().get("/api/v1/devices").body().path("items");
-    return StreamSupport.stream(items.spliterator(), false)
-        .filter(d -> name.equals(d.path("name").asText()))
-        .findFirst();
+    return DeviceRecords.find(controller.admin(), name);
   }
 
   /** Waits until the device is online and reports {@code version}. */
   void awaitOnline(String version) {
-    await()
-        .atMost(WAIT)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () ->
-                deviceRecord()
-                    .filter(d -> d.path("status").asText().equals("ONLINE"))
-                    .filter(d -> version.equals(d.path("agentVersion").asText()))
-                    .isPresent());
+    DeviceRecords.awaitOnline(controller.admin(), name, version, WAIT);
   }
 
   /** Waits until the device is offline (its agent went away). */
