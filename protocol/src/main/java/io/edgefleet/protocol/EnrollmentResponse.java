@@ -87,6 +87,7 @@ public record EnrollmentResponse(
         retryAfterSeconds,
         message,
         signingKeyPem,
+        null,
         null);
   }
 }
