@@ -215,7 +215,7 @@ public final class AgentDist {
     for (Map.Entry<String, Path> jar : jars.entrySet()) {
       String path = "lib/" + jar.getKey();
       entries.add(
-          UnsignedJar.strip(jar.getValue())
+          ReleaseJar.of(jar.getValue())
               .map(bytes -> Entry.file(path, 0644, bytes))
               .orElseGet(() -> Entry.file(path, 0644, jar.getValue())));
     }

@@ -105,6 +105,15 @@ class AgentPackageIT {
     assertThat(names)
         .anyMatch(n -> n.startsWith("lib/edgefleet-agent-"))
         .noneMatch(n -> n.contains("junit") || n.contains("testkit") || n.contains("controller"));
+
+    // No jar is signed or registers a security provider (each costs the agent memory at start).
+    Path lib = Files.createDirectories(scratch.resolve("release-lib"));
+    run(lib, "tar", "xzf", release.toString());
+    try (var jars = Files.list(lib.resolve("lib"))) {
+      for (Path jar : jars.toList()) {
+        assertThat(ReleaseJar.needsChange(jar)).as(jar.getFileName().toString()).isFalse();
+      }
+    }
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.edgefleet.agent;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import com.tngtech.archunit.core.domain.JavaClass;
@@ -38,4 +39,18 @@ class ArchitectureTest {
   @ArchTest
   static final ArchRule packagesAreFreeOfCycles =
       slices().assignedFrom(PACKAGES).should().beFreeOfCycles();
+
+  /**
+   * Each class the agent loads costs it memory on the device (decision 0041): PEM and DER are read
+   * and written with the JDK and {@code protocol.tls}, not with Bouncy Castle's general ASN.1 and
+   * provider classes (several hundred classes for a certificate request and a key file).
+   */
+  @ArchTest
+  static final ArchRule noBouncyCastle =
+      noClasses()
+          .that()
+          .resideInAPackage("io.edgefleet.agent..")
+          .should()
+          .dependOnClassesThat()
+          .resideInAPackage("org.bouncycastle..");
 }

@@ -383,7 +383,7 @@ public final class AgentCommand implements Callable<Integer> {
         releaseKeys != null
             ? releaseKeys
             : bootstrap.toAbsolutePath().getParent().resolve("release-keys");
-    agent.add(
+    Updater updater =
         Updater.forAgent(
             agent,
             Updater.Options.of(
@@ -393,8 +393,12 @@ public final class AgentCommand implements Callable<Integer> {
             scheduler,
             Clock.systemUTC(),
             System.out,
-            // The start script starts the slot on trial once this JVM has ended.
-            () -> System.exit(0)));
+            // The start script starts the slot on trial (or again) once this JVM has ended.
+            () -> System.exit(0));
+    if (Boolean.getBoolean(Updater.EXIT_WHEN_PROVEN_PROPERTY)) {
+      updater.exitWhenProven(Duration.ofMinutes(2));
+    }
+    agent.add(updater);
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(

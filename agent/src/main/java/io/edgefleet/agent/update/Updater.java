@@ -59,6 +59,13 @@ public final class Updater implements AgentFeature {
   /** The system property the start script sets to the slot this JVM runs from. */
   public static final String SLOT_PROPERTY = "edgefleet.agent.slot";
 
+  /**
+   * The system property the start script sets ({@code true}) on the run that records a slot's class
+   * cache: see {@link #exitWhenProven}. A property, not a flag, so that an older release in a slot
+   * ignores it instead of refusing to start.
+   */
+  public static final String EXIT_WHEN_PROVEN_PROPERTY = "edgefleet.agent.exitWhenProven";
+
   private static final Pattern MAIN_CLASS = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$.]{0,255}");
   private static final Pattern JAVA_OPTION = Pattern.compile("[^\\p{Cntrl}\"\\\\]{1,512}");
   private static final Pattern LIB_JAR = Pattern.compile("lib/[^/]+\\.jar");
@@ -133,6 +140,7 @@ public final class Updater implements AgentFeature {
   private volatile boolean reconciledSinceConnect;
   private volatile AgentUpdate update;
   private volatile boolean inTrial;
+  private volatile boolean exitWhenProven;
   private volatile boolean closed;
 
   // Worker thread only.
@@ -197,6 +205,30 @@ public final class Updater implements AgentFeature {
     return update;
   }
 
+  /**
+   * Ends this agent (with the restart action) once it has proven itself, as a trial must:
+   * connected, verified its desired state and reconciled; or after {@code atMost}, whichever comes
+   * first. The start script asks for this on the run that records a slot's class cache: the cache
+   * then holds what a start needs to reach the controller and nothing a long run happens to load
+   * (every class in it is loaded at each start and costs memory for the agent's whole life).
+   */
+  public void exitWhenProven(Duration atMost) {
+    exitWhenProven = true;
+    timer.schedule(
+        () -> submit(() -> endRecording("it did not prove itself within " + atMost)),
+        atMost.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void endRecording(String why) {
+    if (exitWhenProven && !closed) {
+      exitWhenProven = false;
+      out.println(
+          "agent: the recording start ends (" + why + "); the next start uses its class cache");
+      restart.run();
+    }
+  }
+
   /** Whether this agent runs a release on trial that has not confirmed yet. */
   public boolean inTrial() {
     return inTrial;
@@ -234,7 +266,7 @@ public final class Updater implements AgentFeature {
   public void reconciled(long generation) {
     if (channel != null) {
       reconciledSinceConnect = true;
-      if (inTrial) {
+      if (inTrial || exitWhenProven) {
         submit(this::confirmIfProven);
       }
     }
@@ -319,9 +351,18 @@ public final class Updater implements AgentFeature {
   }
 
   private void confirmIfProven() {
-    if (!inTrial || channel == null || !reconciledSinceConnect || desired == null) {
+    if (channel == null || !reconciledSinceConnect || desired == null) {
       return;
     }
+    if (inTrial) {
+      confirm();
+    }
+    if (!inTrial) {
+      endRecording("it connected, verified its desired state and reconciled");
+    }
+  }
+
+  private void confirm() {
     try {
       SlotsFile.State s = SlotsFile.read(options.slots());
       if (!slot.equals(s.trial())) {

@@ -273,6 +273,65 @@ class StartScriptTest {
     assertThat(r.output()).contains("cannot seed the slots").contains("has no release.json");
   }
 
+  /**
+   * A stand-in JDK 25 ({@code release} says so): each start appends its class-cache options to
+   * {@code runs}; a recording start writes the cache unless {@code $STUB_NO_CACHE} and ends with 0,
+   * as the agent does once proven; any other start ends with {@code $STUB_EXIT}.
+   */
+  Path jdk25() throws IOException {
+    Path jdk = Files.createDirectories(root.resolve("jdk/bin")).getParent();
+    Files.writeString(jdk.resolve("release"), "JAVA_VERSION=\"25.0.1\"\n");
+    Path bin = jdk.resolve("bin/java");
+    Files.writeString(
+        bin,
+        """
+        #!/bin/bash
+        out=$(printf '%s\\n' "$@" | grep -e '^-XX:AOTCache' -e '^-Dedgefleet.agent.exitWhenProven' | tr '\\n' ' ')
+        echo "$out" >> "$STUB_DIR/runs"
+        cache=$(printf '%s\\n' "$@" | sed -n 's/^-XX:AOTCacheOutput=//p')
+        if [[ -n "$cache" ]]; then
+          [[ -n "${STUB_NO_CACHE:-}" ]] || echo cache > "$cache"
+          exit 0
+        fi
+        exit "${STUB_EXIT:-0}"
+        """);
+    Files.setPosixFilePermissions(bin, PosixFilePermissions.fromString("rwxr-xr-x"));
+    return bin;
+  }
+
+  @Test
+  void theClassCacheIsRecordedByARunThatEndsOnceProvenAndThenUsed() throws Exception {
+    Run r = run(Map.of("EDGEFLEET_JAVA", jdk25().toString(), "STUB_EXIT", "3"));
+    assertThat(r.exit()).as(r.output()).isEqualTo(3);
+    List<String> runs = Files.readAllLines(root.resolve("runs"));
+    Path cache = slots.resolve("a/agent.aot");
+    assertThat(runs).hasSize(2);
+    assertThat(runs.get(0))
+        .contains("-XX:AOTCacheOutput=" + cache, "-Dedgefleet.agent.exitWhenProven=true");
+    assertThat(runs.get(1)).contains("-XX:AOTCache=" + cache).doesNotContain("exitWhenProven");
+    assertThat(r.output()).contains("class cache of slot a recorded");
+
+    // The next start uses it straight away.
+    r = run(Map.of("EDGEFLEET_JAVA", root.resolve("jdk/bin/java").toString(), "STUB_EXIT", "4"));
+    assertThat(r.exit()).isEqualTo(4);
+    assertThat(Files.readAllLines(root.resolve("runs")))
+        .hasSize(3)
+        .last()
+        .asString()
+        .contains("-XX:AOTCache=" + cache);
+  }
+
+  @Test
+  void aRuntimeThatWritesNoCacheIsRecordedThreeTimesAtMostThenRunWithout() throws Exception {
+    Run r =
+        run(Map.of("EDGEFLEET_JAVA", jdk25().toString(), "STUB_NO_CACHE", "1", "STUB_EXIT", "5"));
+    assertThat(r.exit()).as(r.output()).isEqualTo(5);
+    List<String> runs = Files.readAllLines(root.resolve("runs"));
+    assertThat(runs).hasSize(4);
+    assertThat(runs.subList(0, 3)).allSatisfy(a -> assertThat(a).contains("AOTCacheOutput"));
+    assertThat(runs.get(3)).doesNotContain("AOTCache");
+  }
+
   @Test
   void theScriptPassesShellcheck() throws Exception {
     Assumptions.assumeTrue(

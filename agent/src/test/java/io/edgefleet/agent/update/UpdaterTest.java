@@ -313,6 +313,50 @@ class UpdaterTest {
   }
 
   @Test
+  void aRecordingRunEndsOnceProvenAndNotBefore() throws Exception {
+    Updater u = updater(slots, "1.0.0", "a");
+    u.exitWhenProven(Duration.ofMinutes(5));
+    u.applied(desired(null));
+    u.reconciled(7);
+    u.connected(channel, null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !sent.isEmpty());
+    assertThat(restarts).hasValue(0);
+
+    u.reconciled(7);
+    await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
+    u.reconciled(8);
+    // Ended once: a later pass does not end it again.
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> restarts.get() == 1);
+  }
+
+  @Test
+  void aRecordingRunThatCannotProveItselfEndsAfterItsLimit() throws Exception {
+    Updater u = updater(slots, "1.0.0", "a");
+    u.exitWhenProven(Duration.ofMillis(300));
+    assertThat(restarts).hasValue(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
+  }
+
+  @Test
+  void aTrialThatRecordsIsConfirmedBeforeItEnds() throws Exception {
+    slot("b", "2.0.0");
+    SlotsFile.write(
+        slots, SlotsFile.read(slots).withTrial("b", "2.0.0", NOW.plus(Duration.ofMinutes(10))));
+    Updater u = updater(slots, "2.0.0", "b");
+    u.exitWhenProven(Duration.ofMinutes(5));
+    await().atMost(Duration.ofSeconds(10)).until(u::inTrial);
+    u.connected(channel, null);
+    u.applied(desired(null));
+    u.reconciled(7);
+    await().atMost(Duration.ofSeconds(10)).until(() -> restarts.get() == 1);
+    assertThat(SlotsFile.read(slots).active()).isEqualTo("b");
+    assertThat(SlotsFile.read(slots).outcome()).isEqualTo("confirmed");
+  }
+
+  @Test
   void aRolledBackReleaseIsReportedWithItsReasonAndNotTriedAgain() throws Exception {
     AgentRelease r = publish("2.0.0", releaseFile("2.0.0", ARCH, "x.Main"));
     slot("b", "2.0.0");

@@ -5,15 +5,16 @@ import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.TpmEnrollment;
+import io.edgefleet.protocol.tls.Der;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
+import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import javax.security.auth.x500.X500Principal;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * The device's half of enrollment, whatever carries it: the request (the bootstrap token, the
@@ -21,6 +22,8 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * this key, by the CA whose fingerprint the bootstrap file pinned).
  */
 public final class Enrollment {
+  private static final String ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
+
   private Enrollment() {}
 
   /** The issued certificate and the CA that issued it, both checked. */
@@ -73,14 +76,28 @@ public final class Enrollment {
 
   /** A CSR for the device's key, signed with it. */
   public static String csr(KeyPair key) {
+    return Pem.encode("CERTIFICATE REQUEST", csrDer(key));
+  }
+
+  /**
+   * The PKCS#10 request (RFC 2986) for {@code key}, subject {@code CN=edgefleet-agent}, no
+   * attributes, signed with ECDSA over SHA-256 by whichever provider holds the key (the JDK's, or
+   * the TPM's for a key that lives there).
+   */
+  static byte[] csrDer(KeyPair key) {
     try {
-      var builder =
-          new JcaPKCS10CertificationRequestBuilder(
-              new X500Principal("CN=edgefleet-agent"), key.getPublic());
-      var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate());
-      return Pem.encode("CERTIFICATE REQUEST", builder.build(signer).getEncoded());
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot build a CSR", e);
+      byte[] info =
+          Der.sequence(
+              Der.integer(0),
+              new X500Principal("CN=edgefleet-agent").getEncoded(),
+              key.getPublic().getEncoded(),
+              Der.tagged(0));
+      Signature signer = Signature.getInstance("SHA256withECDSA");
+      signer.initSign(key.getPrivate());
+      signer.update(info);
+      return Der.sequence(info, Der.sequence(Der.oid(ECDSA_WITH_SHA256)), Der.bits(signer.sign()));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot build a CSR: " + e.getMessage(), e);
     }
   }
 

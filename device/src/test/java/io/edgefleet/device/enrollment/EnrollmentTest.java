@@ -46,6 +46,9 @@ class EnrollmentTest {
     PKCS10CertificationRequest csr = new PKCS10CertificationRequest(der);
     assertThat(csr.getSubjectPublicKeyInfo().getEncoded())
         .isEqualTo(device.getPublic().getEncoded());
+    assertThat(csr.getSubject()).hasToString("CN=edgefleet-agent");
+    assertThat(csr.getAttributes()).isEmpty();
+    assertThat(csr.getSignatureAlgorithm().getAlgorithm().getId()).isEqualTo("1.2.840.10045.4.3.2");
     assertThat(
             csr.isSignatureValid(
                 new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder()

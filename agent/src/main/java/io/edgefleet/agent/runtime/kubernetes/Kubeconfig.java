@@ -2,7 +2,6 @@ package io.edgefleet.agent.runtime.kubernetes;
 
 import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
-import java.io.StringReader;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -26,10 +25,6 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -204,18 +199,10 @@ record Kubeconfig(
 
   /** PKCS#8, PKCS#1 (RSA) or SEC1 (EC, what K3s writes) PEM. */
   static PrivateKey privateKey(String pem) {
-    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
-      Object o = parser.readObject();
-      JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-      if (o instanceof PEMKeyPair pair) {
-        return converter.getPrivateKey(pair.getPrivateKeyInfo());
-      }
-      if (o instanceof PrivateKeyInfo info) {
-        return converter.getPrivateKey(info);
-      }
-      throw new IllegalArgumentException("the client key is not an unencrypted PEM private key");
-    } catch (IOException e) {
-      throw new IllegalArgumentException("the client key is not a valid PEM private key", e);
+    try {
+      return Pem.anyPrivateKey(pem);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("the client key: " + e.getMessage(), e);
     }
   }
 

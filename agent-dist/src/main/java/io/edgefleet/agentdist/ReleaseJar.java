@@ -13,26 +13,39 @@ import java.util.zip.ZipInputStream;
 import java.util.zip.ZipOutputStream;
 
 /**
- * A signed jar without its signature, for the release's {@code lib/}. A signed jar costs the agent
- * memory on every start: the JDK reads its manifest with one section per class (Bouncy Castle's
- * three jars carry about 7,000) and keeps them, and verifies each class it loads against them —
- * about 10 MB of heap and thousands of objects for nothing, since the release as a whole is signed
- * and its digest checked before it is staged. The copy keeps every other entry byte for byte, in
- * order, with its time, and the manifest's main section only.
+ * A library jar as the release's {@code lib/} holds it: without what costs the agent memory on
+ * every start and buys it nothing (decision 0041).
+ *
+ * <ul>
+ *   <li><b>Its signature.</b> The JDK reads a signed jar's manifest with one section per class
+ *       (Bouncy Castle's jars carry about 7,000) and keeps them, and verifies each class it loads
+ *       against them: about 10 MB of heap, for nothing, since the release as a whole is signed and
+ *       its digest checked before it is staged. The manifest keeps its main section only.
+ *   <li><b>Its registration as a security provider</b> ({@code
+ *       META-INF/services/java.security.Provider}). The agent calls Bouncy Castle's Ed25519
+ *       arithmetic directly and needs no provider from it; but registered, the JDK instantiates it
+ *       the first time a TLS handshake looks through the installed providers, and it then loads and
+ *       registers some 700 classes of algorithms the agent never uses.
+ * </ul>
+ *
+ * The copy keeps every other entry byte for byte, in order, with its time.
  */
-final class UnsignedJar {
-  private UnsignedJar() {}
+final class ReleaseJar {
+  /** The service file that registers JCA providers. */
+  static final String PROVIDER_SERVICE = "META-INF/services/java.security.Provider";
 
-  /** The jar without its signature, or empty when it is not signed. */
-  static Optional<byte[]> strip(Path jar) throws IOException {
-    if (!signed(jar)) {
+  private ReleaseJar() {}
+
+  /** The jar as the release holds it, or empty when that is the jar as it is. */
+  static Optional<byte[]> of(Path jar) throws IOException {
+    if (!needsChange(jar)) {
       return Optional.empty();
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) Files.size(jar));
     try (ZipInputStream in = new ZipInputStream(Files.newInputStream(jar));
         ZipOutputStream out = new ZipOutputStream(bytes)) {
       for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-        if (signatureFile(e.getName())) {
+        if (dropped(e.getName())) {
           continue;
         }
         ZipEntry copy = new ZipEntry(e.getName());
@@ -51,17 +64,21 @@ final class UnsignedJar {
     return Optional.of(bytes.toByteArray());
   }
 
-  /** Whether the jar carries a signature file. */
-  static boolean signed(Path jar) throws IOException {
+  /** Whether the jar carries a signature file or a provider registration. */
+  static boolean needsChange(Path jar) throws IOException {
     try (InputStream raw = Files.newInputStream(jar);
         ZipInputStream in = new ZipInputStream(raw)) {
       for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-        if (signatureFile(e.getName())) {
+        if (dropped(e.getName())) {
           return true;
         }
       }
     }
     return false;
+  }
+
+  private static boolean dropped(String name) {
+    return signatureFile(name) || name.equals(PROVIDER_SERVICE);
   }
 
   private static boolean signatureFile(String name) {

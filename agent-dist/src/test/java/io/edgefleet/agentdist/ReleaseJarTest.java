@@ -19,7 +19,7 @@ import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class UnsignedJarTest {
+class ReleaseJarTest {
   @TempDir Path dir;
 
   private static final String SIGNED_MANIFEST =
@@ -40,7 +40,7 @@ class UnsignedJarTest {
                 "org/example/A.class", "class A",
                 "org/example/B.class", "class B"));
 
-    byte[] stripped = UnsignedJar.strip(jar).orElseThrow();
+    byte[] stripped = ReleaseJar.of(jar).orElseThrow();
 
     Map<String, String> entries = read(stripped);
     assertThat(entries.keySet())
@@ -60,8 +60,30 @@ class UnsignedJarTest {
         .isEqualTo("org.example");
     Path out = dir.resolve("out.jar");
     Files.write(out, stripped);
-    assertThat(UnsignedJar.signed(out)).isFalse();
-    assertThat(UnsignedJar.strip(jar).orElseThrow()).isEqualTo(stripped);
+    assertThat(ReleaseJar.needsChange(out)).isFalse();
+    assertThat(ReleaseJar.of(jar).orElseThrow()).isEqualTo(stripped);
+  }
+
+  @Test
+  void aSecurityProviderRegistrationIsDroppedAndOtherServicesKept() throws IOException {
+    Path jar =
+        jar(
+            "provider.jar",
+            Map.of(
+                "META-INF/MANIFEST.MF",
+                "Manifest-Version: 1.0\r\n\r\n",
+                ReleaseJar.PROVIDER_SERVICE,
+                "org.example.Provider",
+                "META-INF/services/x.Y",
+                "org.example.A",
+                "org/example/Provider.class",
+                "class P"));
+    assertThat(ReleaseJar.needsChange(jar)).isTrue();
+    Map<String, String> entries = read(ReleaseJar.of(jar).orElseThrow());
+    assertThat(entries.keySet())
+        .containsExactly(
+            "META-INF/MANIFEST.MF", "META-INF/services/x.Y", "org/example/Provider.class");
+    assertThat(entries.get("org/example/Provider.class")).isEqualTo("class P");
   }
 
   @Test
@@ -73,8 +95,8 @@ class UnsignedJarTest {
                 "META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n",
                 "META-INF/maven/x/pom.properties", "version=1",
                 "org/example/A.class", "class A"));
-    assertThat(UnsignedJar.signed(jar)).isFalse();
-    assertThat(UnsignedJar.strip(jar)).isEmpty();
+    assertThat(ReleaseJar.needsChange(jar)).isFalse();
+    assertThat(ReleaseJar.of(jar)).isEmpty();
   }
 
   private Path jar(String name, Map<String, String> entries) throws IOException {
