@@ -13,8 +13,8 @@ import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Gzip;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -339,7 +339,7 @@ final class DesiredStateSync {
     if (a.status() != 200) {
       throw new ControllerAnswer("desired state fetch failed: " + why(a));
     }
-    return Optional.of(Json.mapper().readValue(a.body(), SignedDesiredState.class));
+    return Optional.of(JsonCodec.read(a.body(), SignedDesiredState.class));
   }
 
   /**
@@ -445,7 +445,7 @@ final class DesiredStateSync {
     if (a.status() != 200) {
       throw new ControllerAnswer("signing key fetch failed: " + why(a));
     }
-    String pem = Json.mapper().readTree(a.body()).path("publicKeyPem").asText();
+    String pem = JsonCodec.readTree(a.body()).path("publicKeyPem").asText();
     try {
       trusted = identities.saveSigningKey(pem);
     } catch (IllegalArgumentException e) {
@@ -456,7 +456,7 @@ final class DesiredStateSync {
 
   private static String why(Transfers.Answer a) {
     try {
-      ApiError e = Json.mapper().readValue(a.body(), ApiError.class);
+      ApiError e = JsonCodec.read(a.body(), ApiError.class);
       if (e != null && e.code() != null) {
         return e.message() + " [" + e.code() + "]";
       }

@@ -11,8 +11,8 @@ import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.TpmEnrollment;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.PinnedCaTrustManager;
 import io.edgefleet.protocol.tls.TlsContexts;
 import java.net.URI;
@@ -150,7 +150,7 @@ final class Enroller {
     return t.exchange(
         HttpRequest.newBuilder(URI.create(url))
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(req))),
+            .POST(HttpRequest.BodyPublishers.ofByteArray(JsonCodec.writeBytes(req))),
         1024 * 1024);
   }
 

@@ -7,8 +7,8 @@ import io.edgefleet.device.tpm.TpmException;
 import io.edgefleet.device.tpm.TpmPrivateKey;
 import io.edgefleet.device.tpm.TpmTemplates;
 import io.edgefleet.protocol.DesiredState;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
@@ -261,7 +261,8 @@ public final class IdentityStore {
       Base64.Encoder b64 = Base64.getEncoder();
       SecureFiles.writeSecret(
           dir.resolve(slot.tpmFile()),
-          Json.pretty(new TpmKeyFile(b64.encodeToString(salt), b64.encodeToString(area.marshal())))
+          JsonCodec.pretty(
+                  new TpmKeyFile(b64.encodeToString(salt), b64.encodeToString(area.marshal())))
               + "\n");
       ECPublicKey pub = (ECPublicKey) area.toPublicKey();
       return new KeyPair(pub, new TpmPrivateKey(device, salt, pub));
@@ -286,7 +287,7 @@ public final class IdentityStore {
   }
 
   private static TpmKey readTpmFile(Path f) throws IOException {
-    TpmKeyFile k = Json.mapper().readValue(Files.readString(f), TpmKeyFile.class);
+    TpmKeyFile k = JsonCodec.read(Files.readString(f), TpmKeyFile.class);
     byte[] salt = Base64.getDecoder().decode(k.salt());
     if (salt.length != TpmTemplates.SALT_BYTES) {
       throw new IllegalArgumentException("the salt in " + f + " has " + salt.length + " bytes");
@@ -317,7 +318,7 @@ public final class IdentityStore {
       return Optional.empty();
     }
     try {
-      IdentityFile f = Json.mapper().readValue(Files.readString(idFile), IdentityFile.class);
+      IdentityFile f = JsonCodec.read(Files.readString(idFile), IdentityFile.class);
       X509Certificate cert = Pem.certificateOf(Files.readString(dir.resolve("device.crt")));
       X509Certificate ca = Pem.certificateOf(Files.readString(dir.resolve("ca.crt")));
       if (!Fingerprints.of(ca).equals(f.caFingerprint())) {
@@ -382,7 +383,7 @@ public final class IdentityStore {
         // Not a key: nothing can be verified with it.
       }
     }
-    SecureFiles.writeSecret(dir.resolve(RELEASE_KEYS), Json.pretty(usable) + "\n");
+    SecureFiles.writeSecret(dir.resolve(RELEASE_KEYS), JsonCodec.pretty(usable) + "\n");
   }
 
   /**
@@ -392,7 +393,7 @@ public final class IdentityStore {
    */
   public void saveTrustedKeys(TrustedKeys keys) {
     SecureFiles.writeSecret(
-        dir.resolve("signing-keys.json"), Json.pretty(new TrustFile(keys.announced())) + "\n");
+        dir.resolve("signing-keys.json"), JsonCodec.pretty(new TrustFile(keys.announced())) + "\n");
     try {
       Files.deleteIfExists(dir.resolve("signing.pub"));
     } catch (IOException e) {
@@ -411,7 +412,7 @@ public final class IdentityStore {
     Path legacy = dir.resolve("signing.pub");
     try {
       if (Files.exists(file)) {
-        TrustFile f = Json.mapper().readValue(Files.readString(file), TrustFile.class);
+        TrustFile f = JsonCodec.read(Files.readString(file), TrustFile.class);
         TrustedKeys keys = TrustedKeys.parse(f.keys() == null ? List.of() : f.keys());
         return keys.isEmpty() ? Optional.empty() : Optional.of(keys);
       }
@@ -441,7 +442,7 @@ public final class IdentityStore {
     // identity.json last: its presence marks the enrollment as complete.
     SecureFiles.writeSecret(
         dir.resolve("identity.json"),
-        Json.pretty(new IdentityFile(id.deviceId(), id.controllerUrl(), id.caFingerprint()))
+        JsonCodec.pretty(new IdentityFile(id.deviceId(), id.controllerUrl(), id.caFingerprint()))
             + "\n");
   }
 }

@@ -3,7 +3,7 @@ package io.edgefleet.agent;
 import io.edgefleet.agent.Agent.State;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -41,7 +41,7 @@ record Refusal(String message, Optional<State> state) {
     try {
       return body == null || body.isBlank()
           ? Optional.empty()
-          : Optional.ofNullable(Json.mapper().readValue(body, ApiError.class));
+          : Optional.ofNullable(JsonCodec.read(body, ApiError.class));
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

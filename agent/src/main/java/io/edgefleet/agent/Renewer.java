@@ -6,10 +6,10 @@ import io.edgefleet.device.tpm.TpmPrivateKey;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.RenewalRequest;
 import io.edgefleet.protocol.RenewalResponse;
 import io.edgefleet.protocol.TpmKeyProof;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.Pem;
 import java.io.IOException;
 import java.net.URI;
@@ -116,7 +116,7 @@ final class Renewer {
         .exchange(
             HttpRequest.newBuilder(URI.create(baseUrl + DeviceApi.RENEWALS))
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(a.request()))),
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JsonCodec.writeBytes(a.request()))),
             64 * 1024)
         .thenApply(answer -> new Sent(a, answer));
   }
@@ -129,7 +129,7 @@ final class Renewer {
 
   private static ApiError error(Transfers.Answer a) {
     try {
-      return Json.mapper().readValue(a.body(), ApiError.class);
+      return JsonCodec.read(a.body(), ApiError.class);
     } catch (IOException | RuntimeException e) {
       return null;
     }
@@ -144,7 +144,7 @@ final class Renewer {
     }
     X509Certificate renewed;
     try {
-      RenewalResponse answer = Json.mapper().readValue(a.body(), RenewalResponse.class);
+      RenewalResponse answer = JsonCodec.read(a.body(), RenewalResponse.class);
       renewed = Pem.certificateOf(answer.certificatePem());
       renewed.verify(identity.ca().getPublicKey());
     } catch (Exception e) {

@@ -4,7 +4,7 @@ import io.edgefleet.agent.secrets.SecretSync;
 import io.edgefleet.protocol.ApiError;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceSecret;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -63,12 +63,12 @@ final class SecretFetcher implements SecretSync.Fetcher {
     if (a.status() != 200) {
       throw new IOException("the controller refused it: " + why(a));
     }
-    return Json.mapper().readValue(a.body(), DeviceSecret.class);
+    return JsonCodec.read(a.body(), DeviceSecret.class);
   }
 
   private static String why(Transfers.Answer a) {
     try {
-      ApiError e = Json.mapper().readValue(a.body(), ApiError.class);
+      ApiError e = JsonCodec.read(a.body(), ApiError.class);
       if (e != null && e.code() != null) {
         return e.message() + " [" + e.code() + "]";
       }

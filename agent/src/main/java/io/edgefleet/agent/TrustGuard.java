@@ -4,8 +4,8 @@ import io.edgefleet.agent.secrets.SecretSync;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -88,7 +88,7 @@ final class TrustGuard {
       frozen = current.get().map(TrustGuard::keptInQuarantine).orElse(null);
       frozenTaken = true;
       quarantined = true;
-      SecureFiles.writeSecret(file, Json.write(verdict) + "\n");
+      SecureFiles.writeSecret(file, JsonCodec.write(verdict) + "\n");
       secrets.quarantine();
       effects.reconcile();
       effects.event(

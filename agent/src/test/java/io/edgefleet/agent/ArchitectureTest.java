@@ -53,4 +53,27 @@ class ArchitectureTest {
           .should()
           .dependOnClassesThat()
           .resideInAPackage("org.bouncycastle..");
+
+  /**
+   * JSON goes through the lean codec ({@code io.edgefleet.protocol.json.JsonCodec}): Jackson's
+   * {@code ObjectMapper} and the Java-time module, and the controller's configuration built on
+   * them, would load hundreds of classes into every agent process that starts.
+   */
+  @ArchTest
+  static final ArchRule noDatabindMapper =
+      noClasses()
+          .that()
+          .resideInAPackage("io.edgefleet.agent..")
+          .should()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("com.fasterxml.jackson.databind.ObjectMapper")
+          .orShould()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("com.fasterxml.jackson.databind.json.JsonMapper")
+          .orShould()
+          .dependOnClassesThat()
+          .resideInAPackage("com.fasterxml.jackson.datatype..")
+          .orShould()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("io.edgefleet.protocol.Json");
 }

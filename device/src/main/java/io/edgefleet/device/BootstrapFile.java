@@ -1,9 +1,8 @@
 package io.edgefleet.device;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonMappingException;
 import io.edgefleet.protocol.Bootstrap;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
+import io.edgefleet.protocol.json.JsonCodecException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -38,18 +37,22 @@ public final class BootstrapFile {
       throw invalid(file, "it cannot be read: " + e.getMessage());
     }
     try {
-      Bootstrap b = Json.mapper().readValue(text, Bootstrap.class);
+      Bootstrap b = text.isBlank() ? null : JsonCodec.read(text, Bootstrap.class);
       if (b == null) {
         throw invalid(file, "it is empty");
       }
       return b;
-    } catch (JsonMappingException e) {
-      Throwable cause = e.getCause();
+    } catch (JsonCodecException e) {
       String why =
-          cause instanceof IllegalArgumentException ? cause.getMessage() : e.getOriginalMessage();
+          switch (e.kind()) {
+            case REFUSED ->
+                e.getCause() instanceof IllegalArgumentException
+                    ? e.getCause().getMessage()
+                    : e.getMessage();
+            case MISMATCH -> e.getMessage();
+            case SYNTAX, LIMIT -> "it is not valid JSON (" + e.getMessage() + ")";
+          };
       throw invalid(file, why);
-    } catch (JsonProcessingException e) {
-      throw invalid(file, "it is not valid JSON (" + e.getOriginalMessage() + ")");
     }
   }
 

@@ -1,6 +1,7 @@
 package io.edgefleet.device;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import com.tngtech.archunit.core.importer.ImportOption;
@@ -35,4 +36,27 @@ class ArchitectureTest {
   @ArchTest
   static final ArchRule packagesAreFreeOfCycles =
       slices().matching("io.edgefleet.device.(**)").should().beFreeOfCycles();
+
+  /**
+   * JSON goes through the lean codec ({@code io.edgefleet.protocol.json.JsonCodec}): Jackson's
+   * {@code ObjectMapper} and the Java-time module, and the controller's configuration built on
+   * them, would load hundreds of classes into every agent (and simulated device) that starts.
+   */
+  @ArchTest
+  static final ArchRule noDatabindMapper =
+      noClasses()
+          .that()
+          .resideInAPackage("io.edgefleet.device..")
+          .should()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("com.fasterxml.jackson.databind.ObjectMapper")
+          .orShould()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("com.fasterxml.jackson.databind.json.JsonMapper")
+          .orShould()
+          .dependOnClassesThat()
+          .resideInAPackage("com.fasterxml.jackson.datatype..")
+          .orShould()
+          .dependOnClassesThat()
+          .haveFullyQualifiedName("io.edgefleet.protocol.Json");
 }

@@ -9,8 +9,8 @@ import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceSecret;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.SealedBox;
 import java.io.IOException;
@@ -476,7 +476,7 @@ public final class ClusterFeature implements AgentFeature {
               k,
               Base64.getDecoder().decode(sealed.sealed()),
               SealedBox.secretAad(deviceId.get(), sealed.name(), sealed.version()));
-      Map<String, String> m = Json.mapper().readValue(plain, VALUES);
+      Map<String, String> m = JsonCodec.read(plain, VALUES);
       String t = m.get("token");
       if (t == null) {
         throw new IOException("the sealed token holds no key 'token'");
@@ -632,7 +632,7 @@ public final class ClusterFeature implements AgentFeature {
     Path f = dir.resolve("node.json");
     try {
       return Files.exists(f)
-          ? Optional.of(Json.mapper().readValue(Files.readAllBytes(f), Marker.class))
+          ? Optional.of(JsonCodec.read(Files.readAllBytes(f), Marker.class))
           : Optional.empty();
     } catch (IOException e) {
       out.println("cluster: ignoring the unreadable " + f + ": " + e.getMessage());
@@ -642,7 +642,7 @@ public final class ClusterFeature implements AgentFeature {
 
   private void writeMarker(Marker m) throws IOException {
     SecureFiles.createPrivateDirectories(dir);
-    SecureFiles.writeSecret(dir.resolve("node.json"), Json.mapper().writeValueAsString(m));
+    SecureFiles.writeSecret(dir.resolve("node.json"), JsonCodec.write(m));
   }
 
   // ------------------------------------------------------------------ reports

@@ -1,9 +1,10 @@
 package io.edgefleet.agent.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.edgefleet.agent.runtime.kubernetes.TlsAccess;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -25,7 +26,7 @@ import java.util.Optional;
  * client certificates (member list and remove). Every call blocks for at most the timeout.
  */
 final class NodeProbe {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
   /** The largest answer read from the API server or etcd. */
   static final int MAX_ANSWER = 8 << 20;
@@ -240,8 +241,8 @@ final class NodeProbe {
     String path = "/api/v1/namespaces/" + enc(ns) + "/pods/" + enc(name) + "/eviction";
     String body =
         "{\"apiVersion\":\"%s\",\"kind\":\"Eviction\",\"metadata\":{\"name\":%s,\"namespace\":%s}}";
-    String names = JSON.writeValueAsString(name);
-    String namespace = JSON.writeValueAsString(ns);
+    String names = JsonCodec.write(name);
+    String namespace = JsonCodec.write(ns);
     try {
       apiCall("POST", path, "application/json", body.formatted("policy/v1", names, namespace));
     } catch (ProbeException e) {
@@ -361,7 +362,7 @@ final class NodeProbe {
     if (resp.statusCode() / 100 != 2) {
       String message = "";
       try {
-        message = JSON.readTree(body).path("message").asText("");
+        message = JsonCodec.readTree(body).path("message").asText("");
       } catch (IOException e) {
         // Not JSON.
       }
@@ -374,7 +375,7 @@ final class NodeProbe {
                   ? ""
                   : ": " + message.substring(0, Math.min(message.length(), 200))));
     }
-    return body.length == 0 ? JSON.createObjectNode() : JSON.readTree(body);
+    return body.length == 0 ? JSON.objectNode() : JsonCodec.readTree(body);
   }
 
   private static String enc(String s) {

@@ -5,9 +5,9 @@ import io.edgefleet.device.desiredstate.Refused;
 import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.protocol.DesiredState;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.Fingerprints;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,8 +42,7 @@ public final class DesiredStateStore {
       return Optional.empty();
     }
     try {
-      SignedDesiredState doc =
-          Json.mapper().readValue(Files.readString(file), SignedDesiredState.class);
+      SignedDesiredState doc = JsonCodec.read(Files.readString(file), SignedDesiredState.class);
       Verified v = DesiredStateCheck.verify(doc, keys, deviceId, 0);
       for (DesiredState.DesiredApp app : v.state().apps()) {
         if (bundle(app.bundle()).isEmpty()) {
@@ -96,7 +95,7 @@ public final class DesiredStateStore {
         throw new IllegalStateException("bundle " + app.bundle() + " must be stored first");
       }
     }
-    SecureFiles.writeSecret(dir.resolve("current.json"), Json.write(v.signed()));
+    SecureFiles.writeSecret(dir.resolve("current.json"), JsonCodec.write(v.signed()));
   }
 
   private Path bundleFile(String digest) {

@@ -1,7 +1,7 @@
 package io.edgefleet.agent.desiredstate;
 
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -45,7 +45,7 @@ public final class ReplayFloor {
       return OptionalLong.of(0);
     }
     try {
-      Stored s = Json.mapper().readValue(Files.readString(file), Stored.class);
+      Stored s = JsonCodec.read(Files.readString(file), Stored.class);
       if (s == null || s.generation() < 0) {
         return OptionalLong.empty();
       }
@@ -62,6 +62,6 @@ public final class ReplayFloor {
    * @throws UncheckedIOException if it cannot be written; the old floor is then intact
    */
   public void raise(String deviceId, long generation) {
-    SecureFiles.writeSecret(file, Json.write(new Stored(deviceId, generation)) + "\n");
+    SecureFiles.writeSecret(file, JsonCodec.write(new Stored(deviceId, generation)) + "\n");
   }
 }

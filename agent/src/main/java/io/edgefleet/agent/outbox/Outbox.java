@@ -1,8 +1,8 @@
 package io.edgefleet.agent.outbox;
 
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.Telemetry;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -412,7 +412,7 @@ public final class Outbox implements AutoCloseable {
   }
 
   private void write(byte kind, Telemetry t, boolean durable) throws IOException {
-    byte[] payload = Json.writeBytes(t);
+    byte[] payload = JsonCodec.writeBytes(t);
     if (payload.length > MAX_RECORD_BYTES) {
       throw new IllegalArgumentException(
           "an outbox record may take " + MAX_RECORD_BYTES + " bytes, this one " + payload.length);
@@ -561,7 +561,7 @@ public final class Outbox implements AutoCloseable {
             if (full.status() != Frames.Status.OK) {
               throw new IOException("record at " + pos + " of " + s.path + " fails its checksum");
             }
-            out.add(Json.mapper().readValue(full.payload(), Telemetry.class));
+            out.add(JsonCodec.read(full.payload(), Telemetry.class));
             bytes[0] += h.length();
             seqs.add(h.seq());
           }
@@ -769,7 +769,7 @@ public final class Outbox implements AutoCloseable {
     long after = Frames.HEADER;
     frames.add(Frames.encode(Frames.MARKER, cover, new byte[0]));
     for (Telemetry t : kept) {
-      ByteBuffer f = Frames.encode(kindOf(t), t.seq(), Json.writeBytes(t));
+      ByteBuffer f = Frames.encode(kindOf(t), t.seq(), JsonCodec.writeBytes(t));
       after += f.remaining();
       frames.add(f);
     }
@@ -875,7 +875,7 @@ public final class Outbox implements AutoCloseable {
           throw new IOException("unreadable record at " + pos + " of " + s.path);
         }
         if (f.isRecord()) {
-          out.add(Json.mapper().readValue(f.payload(), Telemetry.class));
+          out.add(JsonCodec.read(f.payload(), Telemetry.class));
         }
         pos = f.next();
       }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.agent.runtime.SecretStore;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceSecret;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.DeviceKeyAgreement;
 import io.edgefleet.protocol.tls.SealedBox;
 import java.io.IOException;
@@ -263,9 +263,7 @@ public final class SecretSync {
               keys.get(),
               Base64.getDecoder().decode(sealed.sealed()),
               SealedBox.secretAad(deviceId.get(), ref.name(), ref.version()));
-      Json.mapper()
-          .readValue(plain, VALUES)
-          .forEach((k, v) -> values.put(k, Base64.getDecoder().decode(v)));
+      JsonCodec.read(plain, VALUES).forEach((k, v) -> values.put(k, Base64.getDecoder().decode(v)));
       s.put(ref.namespace(), ref.name(), ref.version(), values);
       return null;
     } catch (java.security.GeneralSecurityException e) {

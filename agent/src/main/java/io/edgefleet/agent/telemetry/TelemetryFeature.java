@@ -6,9 +6,9 @@ import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.AppState;
 import io.edgefleet.protocol.CompactTelemetry;
 import io.edgefleet.protocol.ControllerMessage;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.Telemetry;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -573,7 +573,7 @@ public final class TelemetryFeature implements AgentFeature {
       } else {
         // JSON: the controller takes no compact form, or the batch holds what it cannot carry.
         AgentMessage.TelemetryBatch message = new AgentMessage.TelemetryBatch(batch);
-        byte[] json = Json.writeBytes(message);
+        byte[] json = JsonCodec.writeBytes(message);
         size = json.length;
         tokens -= size;
         sent = channel.send(message);

@@ -1,8 +1,8 @@
 package io.edgefleet.agent.telemetry;
 
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.protocol.Telemetry;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -119,7 +119,7 @@ final class WindowCheckpoint implements AutoCloseable {
   /** The grid kept, or empty if there is none or it cannot be read. */
   Optional<Grid> grid() {
     try {
-      Grid g = Json.mapper().readValue(Files.readAllBytes(gridFile), Grid.class);
+      Grid g = JsonCodec.read(Files.readAllBytes(gridFile), Grid.class);
       return g.origin() == null || g.windowSeconds() < 1 ? Optional.empty() : Optional.of(g);
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
@@ -128,7 +128,7 @@ final class WindowCheckpoint implements AutoCloseable {
 
   /** Keeps the grid (atomically, fsynced: it is written a few times in the agent's life). */
   void saveGrid(Grid grid) {
-    SecureFiles.writeSecret(gridFile, Json.writeBytes(grid));
+    SecureFiles.writeSecret(gridFile, JsonCodec.writeBytes(grid));
   }
 
   /** The open window a crash left, or empty if there is none or it is torn or unreadable. */
@@ -157,7 +157,7 @@ final class WindowCheckpoint implements AutoCloseable {
       if (crc(json) != crc) {
         return Optional.empty();
       }
-      Open o = Json.mapper().readValue(json, Open.class);
+      Open o = JsonCodec.read(json, Open.class);
       boolean whole = o.from() != null && o.at() != null && o.metrics() != null;
       return whole && !o.metrics().isEmpty() ? Optional.of(o) : Optional.empty();
     } catch (IOException | RuntimeException e) {
@@ -171,7 +171,7 @@ final class WindowCheckpoint implements AutoCloseable {
     if (openFile == null) {
       return false;
     }
-    byte[] json = Json.writeBytes(window);
+    byte[] json = JsonCodec.writeBytes(window);
     if (json.length > MAX_BYTES) {
       return false;
     }

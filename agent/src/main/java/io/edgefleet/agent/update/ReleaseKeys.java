@@ -3,7 +3,7 @@ package io.edgefleet.agent.update;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.IdentityStore;
 import io.edgefleet.protocol.AgentRelease;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -48,7 +48,7 @@ public final class ReleaseKeys {
     Path stored = stateDir.resolve(IdentityStore.RELEASE_KEYS);
     if (Files.isRegularFile(stored)) {
       try {
-        JsonNode list = Json.mapper().readTree(Files.readString(stored));
+        JsonNode list = JsonCodec.readTree(Files.readString(stored));
         for (JsonNode k : list) {
           add(keys, k.path("publicKeyPem").asText(""));
         }

@@ -1,7 +1,7 @@
 package io.edgefleet.agent.update;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -110,7 +110,7 @@ public final class SlotsFile {
     Path file = dir.resolve(FILE);
     JsonNode n;
     try {
-      n = Json.mapper().readTree(Files.readString(file));
+      n = JsonCodec.readTree(Files.readString(file));
     } catch (NoSuchFileException e) {
       throw new IOException(
           file + " is missing: the start script writes it before it starts the agent", e);

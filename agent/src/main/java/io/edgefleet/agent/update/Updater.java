@@ -9,8 +9,8 @@ import io.edgefleet.protocol.AgentReleaseManifest;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -631,7 +631,7 @@ public final class Updater implements AgentFeature {
     }
     AgentReleaseManifest m;
     try {
-      m = Json.mapper().readValue(Files.readString(manifest), AgentReleaseManifest.class);
+      m = JsonCodec.read(Files.readString(manifest), AgentReleaseManifest.class);
     } catch (IOException | RuntimeException e) {
       return "its release.json is not a release manifest: " + e.getMessage();
     }
@@ -721,7 +721,7 @@ public final class Updater implements AgentFeature {
       if (!Files.isRegularFile(m) || Files.size(m) > 64 * 1024) {
         return null;
       }
-      return Json.mapper().readValue(Files.readString(m), AgentReleaseManifest.class).version();
+      return JsonCodec.read(Files.readString(m), AgentReleaseManifest.class).version();
     } catch (IOException | RuntimeException e) {
       return null;
     }

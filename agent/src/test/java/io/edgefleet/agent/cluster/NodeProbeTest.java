@@ -10,7 +10,7 @@ class NodeProbeTest {
   @Test
   void nodesAreReadAsTheApiServerListsThem() throws Exception {
     var n =
-        NodeProbe.JSON.readTree(
+        io.edgefleet.protocol.json.JsonCodec.readTree(
             """
             {"metadata":{"name":"till-1","labels":{"node-role.kubernetes.io/master":"true"}},
              "spec":{"unschedulable":true},
@@ -20,7 +20,7 @@ class NodeProbeTest {
     assertThat(NodeProbe.kubeNode(n))
         .isEqualTo(new AgentMessage.KubeNode("till-1", true, "v1.20.2+k3s1", true, true));
     var agent =
-        NodeProbe.JSON.readTree(
+        io.edgefleet.protocol.json.JsonCodec.readTree(
             """
             {"metadata":{"name":"till-4"},"status":{"conditions":[{"type":"Ready","status":"Unknown"}]}}
             """);
@@ -44,7 +44,7 @@ class NodeProbeTest {
           .append("}");
     }
     b.append("]}");
-    var members = NodeProbe.members(NodeProbe.JSON.readTree(b.toString()));
+    var members = NodeProbe.members(io.edgefleet.protocol.json.JsonCodec.readTree(b.toString()));
     assertThat(members).hasSize(AgentMessage.ClusterNode.MAX_ETCD_MEMBERS);
     assertThat(members.get(0))
         .isEqualTo(
@@ -75,6 +75,6 @@ class NodeProbeTest {
   }
 
   private static com.fasterxml.jackson.databind.JsonNode pod(String json) throws Exception {
-    return NodeProbe.JSON.readTree(json);
+    return io.edgefleet.protocol.json.JsonCodec.readTree(json);
   }
 }

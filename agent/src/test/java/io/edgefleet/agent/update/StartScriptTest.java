@@ -179,7 +179,8 @@ class StartScriptTest {
   @Test
   void aReleaseThatDoesNotConfirmInTimeIsStoppedAndGivenUp() throws Exception {
     run(Map.of());
-    trial("2.0.0", Instant.now().plusSeconds(2), 0);
+    // Long enough for the script to reach the trial on a loaded machine, short enough for a test.
+    trial("2.0.0", Instant.now().plusSeconds(6), 0);
     Run r = run(Map.of("STUB_B", "hang"));
     assertThat(r.exit()).as(r.output()).isZero();
     SlotsFile.State s = SlotsFile.read(slots);

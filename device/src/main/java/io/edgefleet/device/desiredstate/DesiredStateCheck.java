@@ -1,8 +1,8 @@
 package io.edgefleet.device.desiredstate;
 
 import io.edgefleet.protocol.DesiredState;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SignedDesiredState;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
@@ -92,7 +92,7 @@ public final class DesiredStateCheck {
     }
     DesiredState state;
     try {
-      state = Json.mapper().readValue(payload, DesiredState.class);
+      state = JsonCodec.read(payload, DesiredState.class);
     } catch (IOException e) {
       throw new Refused("desired-state-malformed", "the signed desired state is not readable");
     }

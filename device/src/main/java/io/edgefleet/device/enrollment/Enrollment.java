@@ -3,8 +3,8 @@ package io.edgefleet.device.enrollment;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
 import io.edgefleet.protocol.EnrollmentResponse;
-import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.TpmEnrollment;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tls.Der;
 import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
@@ -108,7 +108,7 @@ public final class Enrollment {
    */
   public static EnrollmentResponse answer(byte[] body) {
     try {
-      return Json.mapper().readValue(body, EnrollmentResponse.class);
+      return JsonCodec.read(body, EnrollmentResponse.class);
     } catch (IOException e) {
       throw new Failure(
           Failure.Kind.PROTOCOL,

@@ -4,7 +4,7 @@ import io.edgefleet.device.Timeouts;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import io.edgefleet.protocol.tunnel.TunnelFrame;
 import io.edgefleet.protocol.tunnel.TunnelMux;
 import java.io.IOException;
@@ -151,7 +151,7 @@ public final class ControllerLink {
     lastInbound = clock.instant();
     ControllerMessage msg;
     try {
-      msg = Json.mapper().readValue(text, ControllerMessage.class);
+      msg = JsonCodec.read(text, ControllerMessage.class);
     } catch (IOException e) {
       return; // A newer controller may send messages this device does not know.
     }
@@ -349,7 +349,7 @@ public final class ControllerLink {
     if (t == null || closed) {
       return null;
     }
-    String text = Json.write(msg);
+    String text = JsonCodec.write(msg);
     sending = sending.handle((x, e) -> null).thenCompose(x -> t.sendText(text));
     return sending;
   }

@@ -1,9 +1,11 @@
 package io.edgefleet.protocol.tunnel;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.protocol.ErrorCode;
-import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.util.ArrayDeque;
@@ -147,12 +149,12 @@ public final class TunnelMux {
       }
       s = new TunnelStream(this, id, kind, params, budget, window, clock.millis());
       streams.put(id, s);
-      ObjectNode open = Json.mapper().createObjectNode();
+      ObjectNode open = JsonNodeFactory.instance.objectNode();
       open.put("kind", kind);
       ObjectNode p = open.putObject("params");
       params.forEach(p::put);
       open.put("window", window);
-      urgent.add(TunnelFrame.encode(TunnelFrame.OPEN, id, Json.writeBytes(open)));
+      urgent.add(TunnelFrame.encode(TunnelFrame.OPEN, id, JsonCodec.writeBytes(open)));
     } finally {
       lock.unlock();
     }
@@ -405,8 +407,8 @@ public final class TunnelMux {
       if (acceptor == null || s.end != null) {
         return;
       }
-      ObjectNode a = Json.mapper().createObjectNode().put("window", s.receiveWindow());
-      urgent.add(TunnelFrame.encode(TunnelFrame.ACCEPT, s.id(), Json.writeBytes(a)));
+      ObjectNode a = JsonNodeFactory.instance.objectNode().put("window", s.receiveWindow());
+      urgent.add(TunnelFrame.encode(TunnelFrame.ACCEPT, s.id(), JsonCodec.writeBytes(a)));
     } finally {
       lock.unlock();
     }
@@ -416,17 +418,18 @@ public final class TunnelMux {
 
   private static JsonNode json(TunnelFrame f) {
     try {
-      return Json.mapper().readTree(f.payload());
+      byte[] payload = f.payload();
+      return payload.length == 0 ? MissingNode.getInstance() : JsonCodec.readTree(payload);
     } catch (Exception e) {
       return null;
     }
   }
 
   private static byte[] reset(int id, ErrorCode code, String message) {
-    ObjectNode r = Json.mapper().createObjectNode();
+    ObjectNode r = JsonNodeFactory.instance.objectNode();
     r.put("code", code.name());
     r.put("message", message.length() > 1000 ? message.substring(0, 1000) : message);
-    return TunnelFrame.encode(TunnelFrame.RESET, id, Json.writeBytes(r));
+    return TunnelFrame.encode(TunnelFrame.RESET, id, JsonCodec.writeBytes(r));
   }
 
   private void protocolError(TunnelStream s, String why, List<Runnable> after) {
@@ -529,7 +532,7 @@ public final class TunnelMux {
   }
 
   void control(TunnelStream s, JsonNode message) throws TunnelException {
-    byte[] payload = Json.writeBytes(message);
+    byte[] payload = JsonCodec.writeBytes(message);
     if (payload.length > TunnelFrame.MAX_JSON) {
       throw new TunnelException(
           ErrorCode.VALIDATION_FAILED,

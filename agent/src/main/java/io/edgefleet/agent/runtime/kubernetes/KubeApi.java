@@ -1,9 +1,9 @@
 package io.edgefleet.agent.runtime.kubernetes;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -29,7 +29,7 @@ import java.util.concurrent.Flow;
  * (see docs/guide/kubernetes-runtime.md).
  */
 final class KubeApi implements AutoCloseable {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final JsonNodeFactory JSON = JsonNodeFactory.instance;
   private static final String APPLY_PATCH = "application/apply-patch+yaml";
 
   private final URI server;
@@ -121,7 +121,7 @@ final class KubeApi implements AutoCloseable {
    * Answers false if it was already gone.
    */
   boolean delete(String path, String resourceVersion) {
-    ObjectNode options = JSON.createObjectNode();
+    ObjectNode options = JSON.objectNode();
     options.put("apiVersion", "v1").put("kind", "DeleteOptions");
     options.put("propagationPolicy", "Background");
     if (!resourceVersion.isEmpty()) {
@@ -254,22 +254,18 @@ final class KubeApi implements AutoCloseable {
   }
 
   private static byte[] bytes(ObjectNode body) {
-    try {
-      return JSON.writeValueAsBytes(body);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("a JSON tree always serializes", e);
-    }
+    return JsonCodec.writeBytes(body);
   }
 
   private static JsonNode parse(byte[] body) {
     if (body.length == 0) {
-      return JSON.createObjectNode();
+      return JSON.objectNode();
     }
     try {
-      return JSON.readTree(body);
+      return JsonCodec.readTree(body);
     } catch (IOException e) {
       // Proxies and crashed servers answer HTML or text: keep the status, drop the body.
-      return JSON.createObjectNode();
+      return JSON.objectNode();
     }
   }
 

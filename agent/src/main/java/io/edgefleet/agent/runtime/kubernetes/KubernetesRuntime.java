@@ -7,6 +7,7 @@ import io.edgefleet.agent.runtime.AppHealth.State;
 import io.edgefleet.agent.runtime.ApplyOutcome;
 import io.edgefleet.agent.runtime.DriftRepair;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -859,7 +860,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
         try {
           hash =
               MessageDigest.getInstance("SHA-256")
-                  .digest(entry.path("fieldsV1").toString().getBytes(StandardCharsets.UTF_8));
+                  .digest(JsonCodec.writeBytes(entry.path("fieldsV1")));
         } catch (NoSuchAlgorithmException e) {
           throw new IllegalStateException("SHA-256 is part of every JDK", e);
         }
@@ -959,7 +960,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
   }
 
   private void writeInventory(String app, Inventory inventory) {
-    ObjectNode cm = KubeApi.JSON.createObjectNode();
+    ObjectNode cm = KubeApi.JSON.objectNode();
     cm.put("apiVersion", "v1").put("kind", "ConfigMap");
     ObjectNode meta = cm.putObject("metadata");
     meta.put("name", INVENTORY_PREFIX + app).put("namespace", inventoryNamespace);
@@ -987,7 +988,7 @@ public final class KubernetesRuntime implements WorkloadRuntime {
     if (api.get(NAMESPACES.path("", name)).isPresent()) {
       return;
     }
-    ObjectNode ns = KubeApi.JSON.createObjectNode();
+    ObjectNode ns = KubeApi.JSON.objectNode();
     ns.put("apiVersion", "v1").put("kind", "Namespace");
     ns.putObject("metadata")
         .put("name", name)

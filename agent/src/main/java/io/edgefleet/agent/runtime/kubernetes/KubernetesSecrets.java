@@ -103,7 +103,7 @@ final class KubernetesSecrets implements SecretStore {
 
   private static ObjectNode object(
       String namespace, String name, long version, Map<String, byte[]> data) {
-    ObjectNode s = KubeApi.JSON.createObjectNode();
+    ObjectNode s = KubeApi.JSON.objectNode();
     s.put("apiVersion", "v1").put("kind", "Secret").put("type", "Opaque");
     ObjectNode meta = s.putObject("metadata").put("name", name).put("namespace", namespace);
     meta.putObject("labels").put(Ownership.MANAGED_BY, Ownership.MANAGER).put(SECRET_LABEL, "true");

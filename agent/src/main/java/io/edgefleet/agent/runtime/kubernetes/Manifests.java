@@ -2,6 +2,7 @@ package io.edgefleet.agent.runtime.kubernetes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.edgefleet.protocol.json.JsonCodec;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -123,7 +124,7 @@ final class Manifests {
         return field + " is missing";
       }
     }
-    ObjectNode object = KubeApi.JSON.valueToTree(map);
+    ObjectNode object = (ObjectNode) JsonCodec.toTree(map);
     String kind = object.path("kind").asText();
     JsonNode metadata = object.path("metadata");
     if (!metadata.isObject()) {

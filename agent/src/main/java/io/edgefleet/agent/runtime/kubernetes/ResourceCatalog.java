@@ -34,7 +34,7 @@ final class ResourceCatalog {
     }
     Map<String, ApiResource> fresh = new ConcurrentHashMap<>();
     Optional<ObjectNode> list = api.resources(apiVersion);
-    for (JsonNode r : list.map(l -> l.path("resources")).orElse(KubeApi.JSON.createArrayNode())) {
+    for (JsonNode r : list.map(l -> l.path("resources")).orElse(KubeApi.JSON.arrayNode())) {
       String name = r.path("name").asText("");
       // Subresources (deployments/scale) carry the kind of something else.
       if (!name.isEmpty() && !name.contains("/")) {

@@ -13,7 +13,7 @@ class OwnershipTest {
 
   static ObjectNode json(String json) {
     try {
-      return (ObjectNode) KubeApi.JSON.readTree(json);
+      return (ObjectNode) io.edgefleet.protocol.json.JsonCodec.readTree(json);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
