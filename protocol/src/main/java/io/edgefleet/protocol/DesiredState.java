@@ -17,6 +17,11 @@ import java.util.List;
  *     member of a cluster
  * @param agent the agent release the device should run, for its architecture; null (and absent from
  *     the JSON) when no release is rolled out to it, so the agent stays as installed
+ * @param stage artifacts the device should download ahead of a change that is not released to it
+ *     yet (a rollout's next revision): "download early, switch in the window"; the device reports
+ *     what it holds and the rollout releases it once they are there. Empty (and absent) for none
+ * @param downloads when and how much the device may download artifacts; null (and absent): at any
+ *     time, without a budget
  */
 public record DesiredState(
     String deviceId,
@@ -26,7 +31,9 @@ public record DesiredState(
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SigningKey> signingKeys,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<SecretRef> secrets,
     @JsonInclude(JsonInclude.Include.NON_NULL) ClusterSpec cluster,
-    @JsonInclude(JsonInclude.Include.NON_NULL) AgentRelease agent) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) AgentRelease agent,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ArtifactRef> stage,
+    @JsonInclude(JsonInclude.Include.NON_NULL) DownloadPolicy downloads) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -35,9 +42,55 @@ public record DesiredState(
   public static final long MAX_GENERATION = (1L << 53) - 1;
 
   public DesiredState {
+    stage = stage == null ? List.of() : List.copyOf(stage);
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
     secrets = secrets == null ? List.of() : List.copyOf(secrets);
+  }
+
+  /** A document that stages nothing ahead and sets no download policy. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys,
+      List<SecretRef> secrets,
+      ClusterSpec cluster,
+      AgentRelease agent) {
+    this(deviceId, generation, issuedAt, apps, signingKeys, secrets, cluster, agent, List.of(), null);
+  }
+
+  /** This document with {@code stage} and {@code downloads}. */
+  public DesiredState withDownloads(List<ArtifactRef> stage, DownloadPolicy downloads) {
+    return new DesiredState(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        stage,
+        downloads);
+  }
+
+  /**
+   * How the device may use its link for artifacts (container images, VM disks, agent releases): at
+   * most {@code bytesPerDay} (0: no limit) and only inside {@code windows} (empty: at any time).
+   * Desired-state documents and bundles are not artifacts and always travel.
+   *
+   * @param windows daily windows as {@code HH:MM-HH:MM} in {@code zone} (an IANA zone id, UTC when
+   *     null); a window may wrap past midnight ({@code 22:00-06:00})
+   */
+  public record DownloadPolicy(long bytesPerDay, List<String> windows, String zone) {
+    public DownloadPolicy {
+      if (bytesPerDay < 0) {
+        throw new IllegalArgumentException("bytesPerDay must not be negative");
+      }
+      windows = windows == null ? List.of() : List.copyOf(windows);
+    }
   }
 
   /** A document that rolls out no agent release. */
@@ -103,6 +156,11 @@ public record DesiredState(
    *     controllers)
    * @param keepInQuarantine the app keeps running while the device is quarantined (absent from the
    *     JSON when false)
+   * @param runtime the runtime the app's bundle needs ({@link DeviceFacts#RUNTIME_CONTAINER}, {@link
+   *     DeviceFacts#RUNTIME_VM}); null (and absent from the JSON) for Kubernetes objects
+   * @param artifacts the content-addressed blobs the app's workloads use (container images, VM
+   *     disks), which the device fetches and verifies before it applies the app; empty (and absent)
+   *     when it uses none
    */
   public record DesiredApp(
       String name,
@@ -111,7 +169,35 @@ public record DesiredState(
       String bundle,
       long size,
       String commit,
-      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean keepInQuarantine) {
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean keepInQuarantine,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String runtime,
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ArtifactRef> artifacts) {
+    public DesiredApp {
+      artifacts = artifacts == null ? List.of() : List.copyOf(artifacts);
+    }
+
+    /** A Kubernetes app. */
+    public DesiredApp(
+        String name,
+        String source,
+        String revision,
+        String bundle,
+        long size,
+        String commit,
+        boolean keepInQuarantine) {
+      this(name, source, revision, bundle, size, commit, keepInQuarantine, null, List.of());
+    }
+
+    /** The runtime the app needs: {@link #runtime()}, or Kubernetes when that is null. */
+    public String runtimeOrKubernetes() {
+      return runtime == null ? DeviceFacts.RUNTIME_KUBERNETES : runtime;
+    }
+
+    /** This app with {@code runtime} and {@code artifacts}. */
+    public DesiredApp withWorkload(String runtime, List<ArtifactRef> artifacts) {
+      return new DesiredApp(
+          name, source, revision, bundle, size, commit, keepInQuarantine, runtime, artifacts);
+    }
     /** An app the device stops while it is quarantined. */
     public DesiredApp(
         String name, String source, String revision, String bundle, long size, String commit) {

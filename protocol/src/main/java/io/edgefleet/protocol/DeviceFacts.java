@@ -25,6 +25,9 @@ import java.util.regex.Pattern;
  * @param remoteAccess the remote-access stream kinds the device's own configuration allows, such as
  *     {@code shell} and {@code file} (agent options {@code --allow-shell}, {@code
  *     --allow-file-copy}); reported in every {@link AgentMessage.Hello}; empty when none is allowed
+ * @param runtimes the kinds of workload the node can run: {@link #RUNTIME_KUBERNETES}, {@link
+ *     #RUNTIME_CONTAINER} (a container engine), {@link #RUNTIME_VM} (QEMU); empty from agents that
+ *     do not say, which are taken to run Kubernetes apps only
  */
 public record DeviceFacts(
     String hostname,
@@ -43,7 +46,8 @@ public record DeviceFacts(
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> kubernetesApiVersions,
     @JsonInclude(JsonInclude.Include.NON_NULL) String identity,
     @JsonInclude(JsonInclude.Include.NON_NULL) String model,
-    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> remoteAccess) {
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> remoteAccess,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> runtimes) {
 
   /** {@link #identity()} of a device whose key lives in a TPM. */
   public static final String IDENTITY_TPM = "tpm";
@@ -68,11 +72,92 @@ public record DeviceFacts(
   /** {@link #remoteAccess()} of a device that allows copying files from it. */
   public static final String ALLOW_FILE = "file";
 
+  /** {@link #runtimes()}: Kubernetes manifests and charts. */
+  public static final String RUNTIME_KUBERNETES = "kubernetes";
+
+  /** {@link #runtimes()}: {@code edgefleet.io/v1 Container} workloads (podman). */
+  public static final String RUNTIME_CONTAINER = "container";
+
+  /** {@link #runtimes()}: {@code edgefleet.io/v1 VirtualMachine} workloads (QEMU). */
+  public static final String RUNTIME_VM = "vm";
+
   public DeviceFacts {
+    runtimes = runtimes == null ? List.of() : List.copyOf(runtimes);
     remoteAccess = remoteAccess == null ? List.of() : List.copyOf(remoteAccess);
     macs = macs == null ? List.of() : List.copyOf(macs);
     kubernetesApiVersions =
         kubernetesApiVersions == null ? List.of() : List.copyOf(kubernetesApiVersions);
+  }
+
+  /** Facts that name no runtimes (agents before workload kinds). */
+  public DeviceFacts(
+      String hostname,
+      String serial,
+      List<String> macs,
+      String arch,
+      int cpus,
+      long memoryBytes,
+      long diskBytes,
+      String os,
+      String osVersion,
+      String agentVersion,
+      boolean k3s,
+      boolean kubelet,
+      String kubernetesVersion,
+      List<String> kubernetesApiVersions,
+      String identity,
+      String model,
+      List<String> remoteAccess) {
+    this(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        identity,
+        model,
+        remoteAccess,
+        List.of());
+  }
+
+  /** These facts with {@code runtimes} as the node's workload runtimes. */
+  public DeviceFacts withRuntimes(List<String> runtimes) {
+    return new DeviceFacts(
+        hostname,
+        serial,
+        macs,
+        arch,
+        cpus,
+        memoryBytes,
+        diskBytes,
+        os,
+        osVersion,
+        agentVersion,
+        k3s,
+        kubelet,
+        kubernetesVersion,
+        kubernetesApiVersions,
+        identity,
+        model,
+        remoteAccess,
+        runtimes);
+  }
+
+  /**
+   * Whether the node can run workloads of {@code runtime}: listed, or Kubernetes on a node that
+   * names no runtimes.
+   */
+  public boolean canRun(String runtime) {
+    return runtimes.isEmpty() ? RUNTIME_KUBERNETES.equals(runtime) : runtimes.contains(runtime);
   }
 
   /** Facts without remote access allowed. */
@@ -233,7 +318,8 @@ public record DeviceFacts(
         apiVersions,
         identity,
         model,
-        remoteAccess);
+        remoteAccess,
+        runtimes);
   }
 
   /** These facts saying where the device key lives ({@link #IDENTITY_TPM} or software). */
@@ -255,7 +341,8 @@ public record DeviceFacts(
         kubernetesApiVersions,
         kind,
         model,
-        remoteAccess);
+        remoteAccess,
+        runtimes);
   }
 
   /** These facts with the remote-access kinds the device allows now. */
@@ -277,6 +364,7 @@ public record DeviceFacts(
         kubernetesApiVersions,
         identity,
         model,
-        kinds);
+        kinds,
+        runtimes);
   }
 }
