@@ -58,7 +58,17 @@ public record DesiredState(
       List<SecretRef> secrets,
       ClusterSpec cluster,
       AgentRelease agent) {
-    this(deviceId, generation, issuedAt, apps, signingKeys, secrets, cluster, agent, List.of(), null);
+    this(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        List.of(),
+        null);
   }
 
   /** This document with {@code stage} and {@code downloads}. */
@@ -156,8 +166,8 @@ public record DesiredState(
    *     controllers)
    * @param keepInQuarantine the app keeps running while the device is quarantined (absent from the
    *     JSON when false)
-   * @param runtime the runtime the app's bundle needs ({@link DeviceFacts#RUNTIME_CONTAINER}, {@link
-   *     DeviceFacts#RUNTIME_VM}); null (and absent from the JSON) for Kubernetes objects
+   * @param runtime the runtime the app's bundle needs ({@link DeviceFacts#RUNTIME_CONTAINER},
+   *     {@link DeviceFacts#RUNTIME_VM}); null (and absent from the JSON) for Kubernetes objects
    * @param artifacts the content-addressed blobs the app's workloads use (container images, VM
    *     disks), which the device fetches and verifies before it applies the app; empty (and absent)
    *     when it uses none
@@ -198,6 +208,7 @@ public record DesiredState(
       return new DesiredApp(
           name, source, revision, bundle, size, commit, keepInQuarantine, runtime, artifacts);
     }
+
     /** An app the device stops while it is quarantined. */
     public DesiredApp(
         String name, String source, String revision, String bundle, long size, String commit) {
