@@ -15,7 +15,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = AgentMessage.Cluster.class, name = "cluster"),
   @JsonSubTypes.Type(value = AgentMessage.AttestationAnswer.class, name = "quote"),
   @JsonSubTypes.Type(value = AgentMessage.ClusterNode.class, name = "cluster-node"),
-  @JsonSubTypes.Type(value = AgentMessage.AgentSlots.class, name = "agent-slots")
+  @JsonSubTypes.Type(value = AgentMessage.AgentSlots.class, name = "agent-slots"),
+  @JsonSubTypes.Type(value = AgentMessage.ArtifactReport.class, name = "artifacts")
 })
 public sealed interface AgentMessage {
 
@@ -254,4 +255,31 @@ public sealed interface AgentMessage {
     public static final String ROLLED_BACK = "rolled-back";
     public static final String REFUSED = "refused";
   }
+
+  /**
+   * The artifacts the device holds and is fetching, sent when that changes (at most every few
+   * seconds while a download runs) and after each (re)connect. Rollouts release a device once every
+   * artifact it was told to stage is in {@code held}.
+   *
+   * @param held digests ({@code sha256:<hex>}) of the verified artifacts on the device that its
+   *     desired state names (apps and {@code stage}), sorted
+   * @param fetching the downloads under way or waiting, in the order they run
+   * @param waiting why downloads are not running now (outside the download windows, the day's byte
+   *     budget is spent, the link is down); null when they run or there is nothing to fetch
+   */
+  record ArtifactReport(
+      java.util.List<String> held,
+      java.util.List<ArtifactProgress> fetching,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          String waiting)
+      implements AgentMessage {
+    public ArtifactReport {
+      held = held == null ? java.util.List.of() : java.util.List.copyOf(held);
+      fetching = fetching == null ? java.util.List.of() : java.util.List.copyOf(fetching);
+    }
+  }
+
+  /** One artifact download: {@code bytes} of {@code size} verified so far. */
+  record ArtifactProgress(String digest, long size, long bytes) {}
 }

@@ -22,6 +22,12 @@ public final class DeviceApi {
   public static final String ARTIFACTS = "/device/v1/artifacts/";
 
   /**
+   * {@code GET /device/v1/artifacts/{digest}/chunks}: the artifact's {@link ArtifactChunks}, the
+   * digest of each fixed-size chunk, so that a device verifies (and re-fetches) chunk by chunk.
+   */
+  public static final String CHUNKS_SUFFIX = "/chunks";
+
+  /**
    * {@code GET /device/v1/clusters/{name}/token?version=N}: the join token of a cluster the device
    * is a member of, as a {@link DeviceSecret} sealed to the device's own key whose plaintext JSON
    * holds the key {@code token} (base64 of the UTF-8 token, like every secret value).
