@@ -303,6 +303,8 @@ public final class ArtifactsFeature implements AgentFeature {
     List<ArtifactRef> refs = wanted(state);
     Set<String> keep = new HashSet<>();
     refs.forEach(r -> keep.add(r.digest()));
+    // A download no longer wanted lets go of its file before the collection may delete it.
+    downloader.keepOnly(keep);
     for (String gone : cache.collect(keep, clock.instant(), options.grace())) {
       out.println("artifacts: deleted " + gone + ", no longer named by the desired state");
     }

@@ -200,6 +200,14 @@ final class Downloader {
         : Optional.empty();
   }
 
+  /** Closes the download under way unless it is of one of {@code digests}. */
+  void keepOnly(java.util.Set<String> digests) {
+    PartialBlob p = open;
+    if (p != null && !digests.contains(p.chunks().digest())) {
+      closeOpen();
+    }
+  }
+
   /** Closes the download under way (its verified part stays on disk). */
   void closeOpen() {
     if (open != null) {

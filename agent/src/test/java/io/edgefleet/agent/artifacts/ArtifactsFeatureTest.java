@@ -214,6 +214,31 @@ class ArtifactsFeatureTest {
   }
 
   @Test
+  void aDownloadDroppedAndWantedAgainAfterItsGraceStartsOverCleanly() throws Exception {
+    byte[] a = source.add(bytes(6 * CHUNK, 13));
+    source.cutAfter(digest(a), 2 * CHUNK + 100);
+    ArtifactsFeature f = feature();
+    DesiredState withA = state(List.of(app("one", ref(a))), List.of(), null);
+    f.want(withA);
+    f.pass();
+    assertThat(f.blobs().find(digest(a))).isEmpty();
+
+    // No longer named: after the grace its partial download is deleted...
+    f.want(state(List.of(), List.of(), null));
+    f.pass();
+    clock.advance(Duration.ofMinutes(11));
+    f.pass();
+    try (var left = Files.list(dir.resolve("blobs/partial"))) {
+      assertThat(left).isEmpty();
+    }
+    // ... and named again, it is fetched whole and right.
+    f.want(withA);
+    f.pass();
+    assertThat(Files.readAllBytes(f.blobs().find(digest(a)).orElseThrow())).isEqualTo(a);
+    assertThat(source.servedFrom).containsExactly(0L, 0L);
+  }
+
+  @Test
   void aFullDiskIsWaitedOnAndSaid() throws Exception {
     byte[] a = source.add(bytes(5000, 11));
     ArtifactsFeature f =
