@@ -425,6 +425,18 @@ public final class Agent implements AutoCloseable {
     return new ClusterAccess(() -> transfers, this::controllerUrl);
   }
 
+  /**
+   * Asks for a reconcile pass soon, e.g. because what an app waited for (its artifacts) arrived;
+   * requests while one is queued are one pass. Returns at once; thread-safe. Nothing happens before
+   * a desired state is in effect.
+   */
+  public void reconcileSoon() {
+    if (sync.current().isPresent()) {
+      reconcile.start();
+      reconcile.request();
+    }
+  }
+
   /** What the last reconcile found, per app. */
   public List<AppState> apps() {
     return reconcile.apps();

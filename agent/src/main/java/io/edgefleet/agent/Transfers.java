@@ -183,6 +183,46 @@ final class Transfers {
     return watched.result;
   }
 
+  /**
+   * Fetches bytes {@code from} to {@code end - 1} of {@code uri} ({@code Range}, no compression)
+   * and hands them to {@code receiver} as they arrive, under the watchdog. Nothing is stored here:
+   * the receiver keeps what it wants. Completes with the bytes received, or with the receiver's
+   * exception when it stopped the transfer, {@link Stalled}, or {@link StatusException} for an
+   * answer that is not the range asked for.
+   */
+  CompletableFuture<Long> range(URI uri, long from, long end, ControllerAccess.Receiver receiver) {
+    if (from < 0 || end <= from) {
+      throw new IllegalArgumentException("an empty or negative range: " + from + "-" + end);
+    }
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(uri)
+            .timeout(limits.headers())
+            .header("Accept-Encoding", "identity")
+            .header("Range", "bytes=" + from + "-" + (end - 1));
+    Watched<Long> watched = new Watched<>(uri);
+    HttpResponse.BodyHandler<Object> handler =
+        info -> {
+          int status = info.statusCode();
+          if ((status == 206 && startsAt(info, from)) || (status == 200 && from == 0)) {
+            return watched.subscriber(new ToReceiver(receiver, end - from));
+          }
+          return watched.subscriber(new Collecting(status, info.headers(), 4096));
+        };
+    client
+        .sendAsync(b.GET().build(), handler)
+        .whenComplete(
+            (resp, err) -> {
+              if (err != null) {
+                watched.fail(unwrap(err));
+              } else if (resp.body() instanceof Answer a) {
+                watched.fail(new StatusException(a));
+              } else {
+                watched.result.complete((Long) resp.body());
+              }
+            });
+    return watched.result;
+  }
+
   /** An answer that was not the content asked for (404, 500, ...). */
   static final class StatusException extends IOException {
     private final Answer answer;
@@ -327,6 +367,30 @@ final class Transfers {
     @Override
     Answer result() {
       return new Answer(status, headers, out.toByteArray());
+    }
+  }
+
+  /** Hands a body to a receiver, at most {@code max} bytes of it. */
+  private static final class ToReceiver extends Body<Object> {
+    private final ControllerAccess.Receiver receiver;
+    private final long max;
+
+    ToReceiver(ControllerAccess.Receiver receiver, long max) {
+      this.receiver = receiver;
+      this.max = max;
+    }
+
+    @Override
+    void take(ByteBuffer bytes) throws IOException {
+      if (received > max) {
+        throw new IOException("the answer holds more than the " + max + " bytes asked for");
+      }
+      receiver.take(bytes);
+    }
+
+    @Override
+    Object result() {
+      return received;
     }
   }
 

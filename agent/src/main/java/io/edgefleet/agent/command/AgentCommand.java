@@ -125,6 +125,14 @@ public final class AgentCommand implements Callable<Integer> {
   int logsRate = 32;
 
   @Option(
+      names = "--disk-reserve",
+      paramLabel = "MIB",
+      description =
+          "Free disk space in MiB that artifact downloads (container images, VM disks) always"
+              + " leave on the state directory's file system (default: 256).")
+  long diskReserve = io.edgefleet.agent.artifacts.BlobCache.DEFAULT_RESERVE_BYTES >> 20;
+
+  @Option(
       names = "--tpm",
       paramLabel = "TPM",
       description =
@@ -226,6 +234,15 @@ public final class AgentCommand implements Callable<Integer> {
     return Runtimes.create(runtimeKind, kubeconfig, inventoryNamespace, deviceId);
   }
 
+  /**
+   * The workload runtime, which finds the artifacts its workloads name (images, disks) in {@code
+   * blobs}, the device's verified blob cache.
+   */
+  WorkloadRuntime runtime(
+      java.util.function.Supplier<String> deviceId, io.edgefleet.agent.runtime.Blobs blobs) {
+    return runtime(deviceId);
+  }
+
   @Override
   public Integer call() throws Exception {
     Duration cap;
@@ -263,6 +280,10 @@ public final class AgentCommand implements Callable<Integer> {
           "error: --slots: "
               + slots
               + " is not a directory (the start script creates it with slots.json, a/ and b/)");
+      return 2;
+    }
+    if (diskReserve < 0) {
+      System.err.println("error: --disk-reserve must not be negative");
       return 2;
     }
     if (logsRate < 1) {
@@ -323,6 +344,14 @@ public final class AgentCommand implements Callable<Integer> {
       remoteAccess.add(io.edgefleet.protocol.DeviceFacts.ALLOW_FILE);
     }
     options = options.withRemoteAccess(remoteAccess);
+    // The verified blobs, made before the runtime that reads them and the feature that fills them.
+    io.edgefleet.agent.artifacts.BlobCache blobs;
+    try {
+      blobs = io.edgefleet.agent.artifacts.BlobCache.open(state, diskReserve << 20);
+    } catch (java.io.UncheckedIOException e) {
+      System.err.println("error: the artifact cache cannot be opened: " + e.getMessage());
+      return 2;
+    }
     WorkloadRuntime runtime;
     // The runtime is made before the agent: it learns the device's id once the agent knows it.
     java.util.concurrent.atomic.AtomicReference<Agent> self =
@@ -333,7 +362,8 @@ public final class AgentCommand implements Callable<Integer> {
               () -> {
                 Agent a = self.get();
                 return a == null ? null : a.status().deviceId().orElse(null);
-              });
+              },
+              blobs);
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       return 2;
@@ -406,6 +436,14 @@ public final class AgentCommand implements Callable<Integer> {
             runtime,
             Clock.systemUTC(),
             LogsFeature.Options.defaults().withBytesPerSecond(Math.min(logsRate, 1 << 20) * 1024)));
+    agent.add(
+        io.edgefleet.agent.artifacts.ArtifactsFeature.forAgent(
+            agent,
+            blobs,
+            io.edgefleet.agent.artifacts.ArtifactsFeature.Options.defaults(),
+            scheduler,
+            Clock.systemUTC(),
+            System.out));
     try {
       agent.start();
     } catch (AgentException e) {

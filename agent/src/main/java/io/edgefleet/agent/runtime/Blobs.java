@@ -6,8 +6,8 @@ import java.util.Optional;
 /**
  * The content-addressed artifacts (container images as OCI archives, VM disks, kernels) this device
  * holds, for the runtimes that use them. A runtime asks for the digests its workloads name; a blob
- * that is not here yet is being downloaded, and the runtime answers {@link
- * ApplyOutcome.RetryAfter} until it is. Implementations are thread-safe.
+ * that is not here yet is being downloaded, and the runtime answers {@link ApplyOutcome.RetryAfter}
+ * until it is. Implementations are thread-safe.
  */
 public interface Blobs {
   /** No blobs at all: for nodes and tests without artifacts. */

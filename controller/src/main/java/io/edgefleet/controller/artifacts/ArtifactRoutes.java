@@ -22,9 +22,10 @@ import java.util.Optional;
 
 /**
  * The artifacts' endpoints: operators push (the body streamed to disk), list and delete artifacts;
- * an enrolled device downloads one by digest, resuming a cut download with {@code Range}.
+ * an enrolled device downloads one by digest, resuming a cut download with {@code Range}, and asks
+ * for its chunk digests ({@link ChunkIndex}) to verify each chunk as it arrives.
  */
-public record ArtifactRoutes(Artifacts artifacts) implements Routes {
+public record ArtifactRoutes(Artifacts artifacts, ChunkIndex chunks) implements Routes {
   /** The header a push may carry to have the received bytes checked. */
   public static final String DIGEST_HEADER = "x-edgefleet-digest";
 
@@ -32,6 +33,11 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
 
   /** How much larger than the limit a refused body may be and still be read for a clean answer. */
   private static final long DRAIN_FACTOR = 2;
+
+  /** Routes whose chunks are {@link ChunkIndex#DEFAULT_CHUNK_BYTES} long. */
+  public ArtifactRoutes(Artifacts artifacts) {
+    this(artifacts, new ChunkIndex(ChunkIndex.DEFAULT_CHUNK_BYTES));
+  }
 
   @Override
   public void register(Router r) {
@@ -86,14 +92,32 @@ public record ArtifactRoutes(Artifacts artifacts) implements Routes {
           return Reply.noContent();
         });
     r.get(DeviceApi.ARTIFACTS + "{digest}", DEVICE, c -> download(c.path("digest"), c.headers()));
+    r.get(
+        DeviceApi.ARTIFACTS + "{digest}" + DeviceApi.CHUNKS_SUFFIX,
+        DEVICE,
+        c -> chunks(c.path("digest")));
   }
 
-  private Reply download(String digest, Map<String, String> headers) {
+  private Reply chunks(String digest) {
+    Path file = file(digest);
+    try {
+      return Reply.ok(chunks.chunks(digest, file));
+    } catch (IOException e) {
+      throw new ControllerException(
+          ErrorCode.NOT_FOUND, "the bytes of artifact " + digest + " cannot be read");
+    }
+  }
+
+  private Path file(String digest) {
     if (!BlobStore.wellFormed(digest)) {
       throw ControllerException.invalid(
           "an artifact is named by its digest, sha256:<64 lowercase hex digits>; got " + digest);
     }
-    Path file = artifacts.content(digest);
+    return artifacts.content(digest);
+  }
+
+  private Reply download(String digest, Map<String, String> headers) {
+    Path file = file(digest);
     long length;
     try {
       length = Files.size(file);

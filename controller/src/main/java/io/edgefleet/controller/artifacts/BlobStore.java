@@ -119,8 +119,11 @@ public final class BlobStore {
     return wellFormed(digest) && Files.isRegularFile(path(digest));
   }
 
+  /** Deletes a blob and the chunk index kept beside it. */
   public void delete(String digest) throws IOException {
-    Files.deleteIfExists(path(digest));
+    Path blob = path(digest);
+    Files.deleteIfExists(blob);
+    Files.deleteIfExists(ChunkIndex.indexOf(blob));
   }
 
   private static MessageDigest sha256() {

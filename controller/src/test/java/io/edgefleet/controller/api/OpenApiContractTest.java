@@ -175,6 +175,7 @@ class OpenApiContractTest {
             "/device/v1/signing-key",
             "/device/v1/secrets/{name}",
             "/device/v1/artifacts/{digest}",
+            "/device/v1/artifacts/{digest}/chunks",
             "/device/v1/clusters/{name}/token");
   }
 
