@@ -247,6 +247,8 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.AttestationAnswer answer -> gateway.attestationAnswer(deviceId, answer);
       case AgentMessage.ClusterNode node -> gateway.clusterNode(deviceId, node);
       case AgentMessage.AgentSlots slots -> gateway.report(deviceId, slots);
+      // Read by the controller's artifact engine once it keeps per-device artifact state.
+      case AgentMessage.ArtifactReport artifacts -> {}
     }
   }
 
