@@ -101,14 +101,41 @@ final class RegistryClient implements AutoCloseable {
   /** The manifest or index {@code reference} (a tag or a digest) names. */
   Fetched manifest(String reference) {
     String what = "manifest " + reference + " of " + name();
-    try (Closing r =
-        closeable(send("v2/" + repository + "/manifests/" + reference, Manifests.ACCEPT, what))) {
+    HttpResponse<InputStream> response;
+    try {
+      response = send("v2/" + repository + "/manifests/" + reference, Manifests.ACCEPT, what);
+    } catch (ControllerException e) {
+      if (e.code() == ErrorCode.REGISTRY_NOT_FOUND && !repositoryExists()) {
+        throw new ControllerException(
+            ErrorCode.REGISTRY_NOT_FOUND,
+            "the repository "
+                + name()
+                + " does not exist; check its spelling ('skopeo list-tags docker://"
+                + name()
+                + "' lists what it holds)");
+      }
+      throw e;
+    }
+    try (Closing r = closeable(response)) {
       byte[] body = readSmall(r.response().body(), MAX_MANIFEST, what);
       return new Fetched(
           body,
           r.response().headers().firstValue("content-type").orElse(""),
           sha256(body),
           r.response().headers().firstValue("docker-content-digest").map(String::strip));
+    }
+  }
+
+  /**
+   * Whether the repository exists: some registries answer a missing repository's manifest with
+   * {@code MANIFEST_UNKNOWN} as for a missing tag, but its tag list with a 404.
+   */
+  private boolean repositoryExists() {
+    try (Closing r =
+        closeable(send("v2/" + repository + "/tags/list?n=1", "application/json", "tags"))) {
+      return true;
+    } catch (ControllerException e) {
+      return e.code() != ErrorCode.REGISTRY_NOT_FOUND;
     }
   }
 
