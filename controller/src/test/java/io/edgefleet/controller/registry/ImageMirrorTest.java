@@ -245,6 +245,10 @@ class ImageMirrorTest {
         return;
       }
       String rest = path.substring(prefix.length());
+      if (rest.equals("tags/list")) {
+        send(x, 200, "application/json", "{\"name\":\"team/app\",\"tags\":[]}".getBytes());
+        return;
+      }
       if (rest.startsWith("manifests/")) {
         String ref = rest.substring("manifests/".length());
         byte[] m = manifests.get(ref);
