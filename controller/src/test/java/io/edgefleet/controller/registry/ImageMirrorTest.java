@@ -2,6 +2,7 @@ package io.edgefleet.controller.registry;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -468,6 +469,36 @@ class ImageMirrorTest {
     assertThatThrownBy(() -> mirror().mirror(host + "/team/app:1.0", null, "op"))
         .satisfies(e -> assertThat(code(e)).isEqualTo(ErrorCode.REGISTRY_UNREACHABLE))
         .hasMessageContaining("insecure: true");
+  }
+
+  @Test
+  void aThirdMirrorWhileTwoRunIsRefusedToRetry() throws Exception {
+    String amd64 = image("amd64", "b".repeat(100_000), Manifests.OCI_MANIFEST);
+    tag("1.0", amd64);
+    String layer = layerOf(amd64);
+    stallOn = Optional.of(layer);
+    ImageMirror mirror = mirror(artifacts, Duration.ofSeconds(30));
+    ExecutorService callers = Executors.newFixedThreadPool(2);
+    try {
+      List<java.util.concurrent.Future<?>> running = new ArrayList<>();
+      for (int i = 0; i < ImageMirror.CONCURRENT; i++) {
+        running.add(callers.submit(() -> mirror.mirror(host + "/team/app:1.0", null, "op")));
+      }
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> requests.stream().filter(r -> r.contains(layer)).count() == 2);
+      assertThatThrownBy(() -> mirror.mirror(host + "/team/app:1.0", null, "op"))
+          .satisfies(e -> assertThat(code(e)).isEqualTo(ErrorCode.RATE_LIMITED))
+          .hasMessageContaining("try again");
+      release.countDown();
+      for (var r : running) {
+        assertThatThrownBy(() -> r.get(20, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(ControllerException.class);
+      }
+    } finally {
+      callers.shutdownNow();
+    }
+    assertThat(artifacts.list()).isEmpty();
   }
 
   private String configOf(String manifestDigest) throws IOException {
