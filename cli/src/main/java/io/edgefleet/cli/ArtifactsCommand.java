@@ -1,6 +1,7 @@
 package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -18,16 +20,21 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code edgefleet artifacts …}: binaries devices fetch from the controller (K3s). */
+/**
+ * {@code edgefleet artifacts …}: binaries and container images devices fetch from the controller.
+ */
 @Command(
     name = "artifacts",
     description = {
-      "Push, list and delete the artifacts devices fetch from the controller: the K3s binaries"
-          + " cluster members run, so that sites without internet access need nothing else.",
-      "Example: edgefleet artifacts push ./k3s --kind k3s --version v1.20.2+k3s1 --arch amd64"
+      "Push, mirror, list and delete the artifacts devices fetch from the controller: the K3s"
+          + " binaries cluster members run and the container images apps run, so that sites"
+          + " without internet access need nothing else.",
+      "Example: edgefleet artifacts push ./k3s --kind k3s --version v1.20.2+k3s1 --arch amd64",
+      "Example: edgefleet artifacts mirror registry.example.com/team/app:1.0 --arch arm64"
     },
     subcommands = {
       ArtifactsCommand.Push.class,
+      ArtifactsCommand.Mirror.class,
       ArtifactsCommand.ListArtifacts.class,
       ArtifactsCommand.Delete.class
     })
@@ -101,7 +108,88 @@ final class ArtifactsCommand {
     }
   }
 
-  @Command(name = "list", description = "Every artifact: kind, version, architecture, size.")
+  @Command(
+      name = "mirror",
+      description = {
+        "Have the controller copy a container image from a registry into its artifact store, as"
+            + " an oci-archive devices fetch through the controller. The controller pulls the"
+            + " image itself (registries it needs a CA, credentials or plain HTTP for are set in"
+            + " registries.yaml in its data directory); every digest is checked. Mirroring an"
+            + " image already stored answers it at once.",
+        "Example: edgefleet artifacts mirror registry.example.com/team/app:1.0 --arch arm64",
+        "Example: edgefleet artifacts mirror 10.0.0.5:5000/app@sha256:<digest>"
+      })
+  static final class Mirror extends TokenCommand {
+    /** How long a pull may take before the command stops waiting (the controller goes on). */
+    static final Duration TIMEOUT = Duration.ofMinutes(30);
+
+    @Parameters(
+        paramLabel = "REFERENCE",
+        description =
+            "The image: HOST[:PORT]/REPOSITORY[:TAG] or HOST[:PORT]/REPOSITORY@sha256:DIGEST. The"
+                + " registry host is required (docker.io/library/busybox:1.36, not busybox:1.36).")
+    String reference;
+
+    @Option(
+        names = "--arch",
+        paramLabel = "ARCH",
+        description =
+            "The CPU architecture of the devices that will run it, picked from a multi-platform"
+                + " image (default: amd64).")
+    String arch = "amd64";
+
+    @Override
+    void validate() {
+      String first = reference.contains("/") ? reference.substring(0, reference.indexOf('/')) : "";
+      if (!(first.contains(".") || first.contains(":") || first.equals("localhost"))) {
+        throw badInput(
+            "'"
+                + reference
+                + "' names no registry; write the registry's host first, such as"
+                + " docker.io/library/"
+                + reference
+                + " or registry.example.com/"
+                + reference);
+      }
+    }
+
+    @Override
+    void run(ControllerClient api) {
+      spec.commandLine()
+          .getErr()
+          .println(
+              "Mirroring "
+                  + reference
+                  + " for linux/"
+                  + arch
+                  + ": the controller pulls the image and answers once it is stored…");
+      ObjectNode body = object();
+      body.put("reference", reference);
+      body.put("arch", arch);
+      JsonNode m = api.post(ARTIFACTS + "/mirror", body, TIMEOUT);
+      print(m, () -> mirrored(m, now()));
+    }
+  }
+
+  static String mirrored(JsonNode m, Instant now) {
+    SequencedMap<String, String> f = new LinkedHashMap<>();
+    f.put("Image", Formats.text(m, "reference"));
+    f.put("Platform", Formats.text(m, "platform"));
+    f.put("Manifest", Formats.text(m, "manifestDigest"));
+    f.put(
+        "Stored",
+        m.path("fetched").asBoolean()
+            ? "now, fetched from the registry"
+            : "already (nothing fetched)");
+    JsonNode a = m.path("artifact");
+    f.put("Artifact", Formats.text(a, "digest"));
+    f.put("Name", Formats.text(a, "name"));
+    f.put("Size", Formats.bytes(a.path("size").asLong()));
+    f.put("Pushed", Formats.timestamp(a, "createdAt", now) + " by " + Formats.text(a, "createdBy"));
+    return Table.fields(f);
+  }
+
+  @Command(name = "list", description = "Every artifact: kind, name, version, architecture, size.")
   static final class ListArtifacts extends TokenCommand {
     @Override
     void run(ControllerClient api) {
@@ -159,10 +247,11 @@ final class ArtifactsCommand {
   }
 
   static String table(JsonNode items, Instant now) {
-    Table t = new Table("kind", "version", "arch", "size", "digest", "pushed");
+    Table t = new Table("kind", "name", "version", "arch", "size", "digest", "pushed");
     for (JsonNode a : items) {
       t.row(
           Formats.text(a, "kind"),
+          Formats.text(a, "name"),
           Formats.text(a, "version"),
           Formats.text(a, "arch"),
           Formats.bytes(a.path("size").asLong()),
@@ -176,6 +265,7 @@ final class ArtifactsCommand {
     SequencedMap<String, String> f = new LinkedHashMap<>();
     f.put("Digest", Formats.text(a, "digest"));
     f.put("Kind", Formats.text(a, "kind"));
+    f.put("Name", Formats.text(a, "name"));
     f.put("Version", Formats.text(a, "version"));
     f.put("Arch", Formats.text(a, "arch"));
     f.put("Size", Formats.bytes(a.path("size").asLong()));

@@ -74,6 +74,13 @@ final class ControllerClient implements AutoCloseable {
     return send("POST", path, Optional.of(body));
   }
 
+  /**
+   * A POST whose answer may take up to {@code timeout} (the controller works before it answers).
+   */
+  JsonNode post(String path, JsonNode body, Duration timeout) {
+    return send("POST", path, Optional.of(body), timeout);
+  }
+
   JsonNode patch(String path, JsonNode body) {
     return send("PATCH", path, Optional.of(body));
   }
@@ -205,9 +212,13 @@ final class ControllerClient implements AutoCloseable {
 
   /** The answer's JSON; a {@link MissingNode} when the answer has no body (204). */
   private JsonNode send(String method, String path, Optional<JsonNode> body) {
+    return send(method, path, body, REQUEST_TIMEOUT);
+  }
+
+  private JsonNode send(String method, String path, Optional<JsonNode> body, Duration timeout) {
     HttpRequest.Builder request =
         HttpRequest.newBuilder(URI.create(connection.server() + path))
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .header("Accept", "application/json")
             .header("Authorization", "Bearer " + connection.token());
     if (body.isPresent()) {

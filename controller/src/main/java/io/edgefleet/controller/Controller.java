@@ -83,6 +83,9 @@ import io.edgefleet.controller.profiles.ProfileApps;
 import io.edgefleet.controller.profiles.ProfileKubernetes;
 import io.edgefleet.controller.profiles.ProfileRoutes;
 import io.edgefleet.controller.profiles.Profiles;
+import io.edgefleet.controller.registry.ImageMirror;
+import io.edgefleet.controller.registry.MirrorRoutes;
+import io.edgefleet.controller.registry.RegistryConfig;
 import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
@@ -742,6 +745,13 @@ public final class Controller implements AutoCloseable {
                   new ShellRoutes(shellPolicy, recordings, tunnels),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
+                  new MirrorRoutes(
+                      new ImageMirror(
+                          artifacts,
+                          new RegistryConfig(dataDir.resolve(RegistryConfig.FILE_NAME)),
+                          DataDirectory.subdirectory(dataDir, "mirror"),
+                          jdbi,
+                          audit)),
                   new ClusterRoutes(
                       new Clusters(
                           jdbi,

@@ -137,6 +137,18 @@ public enum ErrorCode {
    * ({@code ?project=} or a {@code project} field).
    */
   PROJECT_REQUIRED(400, false),
+  /** An image registry cannot be reached (DNS, connection, TLS, timeout, a 5xx answer). */
+  REGISTRY_UNREACHABLE(502, true),
+  /** The registry has no such repository, tag, manifest or platform. */
+  REGISTRY_NOT_FOUND(404, false),
+  /** The registry refused the controller's credentials (or their absence). */
+  REGISTRY_UNAUTHORIZED(502, false),
+  /** What the registry sent does not match its digest: nothing is stored. */
+  REGISTRY_DIGEST_MISMATCH(502, false),
+  /** The registry answered something that is not the distribution API (a malformed manifest). */
+  REGISTRY_RESPONSE_INVALID(502, false),
+  /** The registry holds a kind of manifest, config or layer the controller does not mirror. */
+  IMAGE_MEDIA_TYPE_UNSUPPORTED(422, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

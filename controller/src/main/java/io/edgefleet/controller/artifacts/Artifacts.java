@@ -34,6 +34,16 @@ public final class Artifacts {
   private static final Pattern ARCH = Pattern.compile("[a-z0-9_]{1,20}");
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,199}");
 
+  /**
+   * The kind of container images mirrored from a registry: named by their repository ({@code
+   * host[:port]/repo}), versioned by their manifest digest; the same manifest may be stored for
+   * several repositories.
+   */
+  public static final String IMAGE = "image";
+
+  private static final Pattern IMAGE_NAME =
+      Pattern.compile("[a-z0-9\\[][a-z0-9.:\\[\\]-]*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+");
+
   private final Jdbi jdbi;
   private final Clock clock;
   private final AuditLog audit;
@@ -104,15 +114,25 @@ public final class Artifacts {
   public Artifact push(Push p, InputStream body, String actor, Inspection inspection)
       throws IOException {
     String kind = check("kind", p.kind(), KIND, "a lowercase word such as k3s");
-    String version = check("version", p.version(), VERSION, "such as v1.20.2+k3s1");
+    boolean image = kind.equals(IMAGE);
+    String version =
+        image
+            ? check(
+                "version", p.version(), BlobStore.DIGEST, "an image's manifest digest sha256:<hex>")
+            : check("version", p.version(), VERSION, "such as v1.20.2+k3s1");
     String arch =
         p.arch() == null || p.arch().isBlank()
             ? "amd64"
             : check("arch", p.arch(), ARCH, "such as amd64 or arm64");
     String name =
-        p.name() == null || p.name().isBlank()
-            ? kind
-            : check("name", p.name(), NAME, "a file name without directories");
+        image
+            ? check("name", p.name(), IMAGE_NAME, "an image's registry/repository")
+            : p.name() == null || p.name().isBlank()
+                ? kind
+                : check("name", p.name(), NAME, "a file name without directories");
+    if (name.length() > 200) {
+      throw ControllerException.invalid("name is longer than 200 characters");
+    }
     if (p.digest() != null && !BlobStore.wellFormed(p.digest())) {
       throw ControllerException.invalid(
           "the digest must be sha256:<64 lowercase hex digits>, got '" + p.digest() + "'");
@@ -148,7 +168,10 @@ public final class Artifacts {
     if (existing.isPresent()) {
       blobs.discard(written);
       Artifact a = existing.get();
-      if (a.kind().equals(kind) && a.version().equals(version) && a.arch().equals(arch)) {
+      if (a.kind().equals(kind)
+          && a.version().equals(version)
+          && a.arch().equals(arch)
+          && (!image || a.name().equals(name))) {
         return a;
       }
       throw new ControllerException(
@@ -161,7 +184,7 @@ public final class Artifacts {
               + a.arch()
               + "; delete that artifact first to describe them differently");
     }
-    Optional<Artifact> same = find(kind, version, arch);
+    Optional<Artifact> same = image ? find(kind, name, version, arch) : find(kind, version, arch);
     if (same.isPresent()) {
       blobs.discard(written);
       throw new ControllerException(
@@ -215,6 +238,21 @@ public final class Artifacts {
   public Optional<Artifact> find(String kind, String version, String arch) {
     return catalogue.stream()
         .filter(a -> a.kind().equals(kind) && a.version().equals(version) && a.arch().equals(arch))
+        .findFirst();
+  }
+
+  /**
+   * The artifact of this kind, name, version and architecture (for images: repository, manifest
+   * digest and platform architecture).
+   */
+  public Optional<Artifact> find(String kind, String name, String version, String arch) {
+    return catalogue.stream()
+        .filter(
+            a ->
+                a.kind().equals(kind)
+                    && a.name().equals(name)
+                    && a.version().equals(version)
+                    && a.arch().equals(arch))
         .findFirst();
   }
 

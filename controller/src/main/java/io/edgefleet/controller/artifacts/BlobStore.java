@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * atomic.
  */
 public final class BlobStore {
-  private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
+  static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
   private static final int CHUNK = 64 * 1024;
 
   private final Path root;

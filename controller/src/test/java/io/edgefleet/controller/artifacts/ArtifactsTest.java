@@ -175,4 +175,69 @@ class ArtifactsTest {
         .isInstanceOfSatisfying(
             ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
   }
+
+  @Test
+  void imagesAreNamedByRepositoryVersionedByManifestAndStoredPerRepository() throws Exception {
+    String manifest = "sha256:" + "c".repeat(64);
+    byte[] a = "archive of registry.example.com:5000/team/app".getBytes();
+    byte[] b = "archive of mirror.example.com/team/app".getBytes();
+    var first =
+        artifacts.push(
+            new Artifacts.Push(
+                Artifacts.IMAGE, manifest, "arm64", "registry.example.com:5000/team/app", null),
+            in(a),
+            "op");
+    // The same manifest from another repository is another artifact.
+    var second =
+        artifacts.push(
+            new Artifacts.Push(
+                Artifacts.IMAGE, manifest, "arm64", "mirror.example.com/team/app", null),
+            in(b),
+            "op");
+    assertThat(second.digest()).isNotEqualTo(first.digest());
+    assertThat(
+            artifacts.find(
+                Artifacts.IMAGE, "registry.example.com:5000/team/app", manifest, "arm64"))
+        .contains(first);
+    assertThat(artifacts.find(Artifacts.IMAGE, "mirror.example.com/team/app", manifest, "arm64"))
+        .contains(second);
+    // Other bytes for the same repository, manifest and architecture conflict.
+    assertThatThrownBy(
+            () ->
+                artifacts.push(
+                    new Artifacts.Push(
+                        Artifacts.IMAGE,
+                        manifest,
+                        "arm64",
+                        "registry.example.com:5000/team/app",
+                        null),
+                    in("other".getBytes()),
+                    "op"))
+        .isInstanceOfSatisfying(
+            ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CONFLICT));
+    // An image's version is a manifest digest and its name a repository.
+    for (var bad :
+        new Artifacts.Push[] {
+          new Artifacts.Push(Artifacts.IMAGE, "v1.0", "amd64", "r.example/app", null),
+          new Artifacts.Push(Artifacts.IMAGE, manifest, "amd64", "app", null),
+          new Artifacts.Push(Artifacts.IMAGE, manifest, "amd64", "r.example/../app", null),
+          new Artifacts.Push(Artifacts.IMAGE, manifest, "amd64", null, null)
+        }) {
+      assertThatThrownBy(() -> artifacts.push(bad, in("x".getBytes()), "op"))
+          .isInstanceOfSatisfying(
+              ControllerException.class,
+              e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED));
+    }
+    // Other kinds keep their file names: no directories.
+    assertThatThrownBy(
+            () ->
+                artifacts.push(
+                    new Artifacts.Push("k3s", "v1.20.2+k3s1", null, "r.example/k3s", null),
+                    in("y".getBytes()),
+                    "op"))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.VALIDATION_FAILED));
+    assertThat(artifacts.list()).hasSize(2);
+  }
 }

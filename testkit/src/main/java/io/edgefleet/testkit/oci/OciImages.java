@@ -41,6 +41,7 @@ public final class OciImages {
   private final List<String> env = new ArrayList<>(List.of("PATH=/bin:/usr/bin"));
   private final List<String> ports = new ArrayList<>();
   private String refName = "latest";
+  private String architecture = "amd64";
 
   /** An image with BusyBox; its default command is {@code /bin/sh}. */
   public static OciImages busybox() {
@@ -76,6 +77,12 @@ public final class OciImages {
   /** Declares an exposed port ({@code 8080/tcp}). */
   public OciImages expose(String port) {
     ports.add(port);
+    return this;
+  }
+
+  /** The CPU architecture the image's config names (default {@code amd64}). */
+  public OciImages architecture(String arch) {
+    this.architecture = arch;
     return this;
   }
 
@@ -146,7 +153,9 @@ public final class OciImages {
 
   private String config(String diffId) {
     StringBuilder c =
-        new StringBuilder("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{");
+        new StringBuilder("{\"architecture\":\"")
+            .append(architecture)
+            .append("\",\"os\":\"linux\",\"config\":{");
     c.append("\"Env\":").append(jsonArray(env)).append(",\"Cmd\":").append(jsonArray(cmd));
     if (!ports.isEmpty()) {
       c.append(",\"ExposedPorts\":{");
