@@ -395,11 +395,14 @@ public final class DesiredStateEngine implements AutoCloseable {
     refs.sort(Comparator.comparing(DesiredState.SecretRef::name));
     // The artifacts of a revision held back from the device, to download ahead of its release.
     Map<String, StageArtifacts.Stage> stages = new java.util.TreeMap<>();
-    for (Entry e : desired.values()) {
-      if (staging.contains(e.app().name()) && !(e.decision() instanceof ReleaseGate.Follow)) {
+    for (AppCatalog.App app : phased) {
+      // Also an app the device has nothing of yet (Absent): it stages the first revision.
+      if (staging.contains(app.name())
+          && !(decisions.getOrDefault(app.name(), ReleaseGate.FOLLOW)
+              instanceof ReleaseGate.Follow)) {
         stageArtifacts
-            .of(catalog, e.app(), tags, kubeVersion)
-            .ifPresent(s -> stages.put(e.app().name(), s));
+            .of(catalog, app, tags, kubeVersion)
+            .ifPresent(s -> stages.put(app.name(), s));
       }
     }
     return new Prepared(

@@ -506,10 +506,28 @@ public final class RolloutEngine {
           current.index(),
           released.size() + " device(s) released: " + RolloutStepper.abbreviate(released));
     }
+    if (current.state() == BatchState.SUCCEEDED
+        && current.index() == batches.size() - 1
+        && members.stream()
+            .noneMatch(m -> m.state() == Member.WAITING && !released.contains(m.deviceId()))) {
+      // Every batch succeeded earlier; the devices still staging then are released now.
+      store.finish(h, id, State.SUCCEEDED, "every batch succeeded", nowMs);
+      store.event(h, id, nowMs, "SUCCEEDED", null, r.app() + " " + r.toRevision() + " rolled out");
+      return touched;
+    }
     RolloutStepper.Decision decision =
         RolloutStepper.evaluate(r, policy, current, batches, members, release.status(), nowMs);
-    touched.addAll(apply(h, r, current, decision, nowMs));
+    touched.addAll(apply(h, r, current, decision, stillStaging(members, release.status()), nowMs));
     return touched;
+  }
+
+  /** Members not released because they still stage the new revision's artifacts. */
+  private static long stillStaging(List<MemberRow> members, Map<String, Status> status) {
+    return members.stream()
+        .filter(m -> m.state() == Member.WAITING)
+        .map(m -> status.get(m.deviceId()).state())
+        .filter(s -> s == DeviceState.STAGING || s == DeviceState.PENDING_STAGING)
+        .count();
   }
 
   /**
@@ -518,7 +536,7 @@ public final class RolloutEngine {
    * @return the devices whose desired state may have changed
    */
   private Set<String> apply(
-      Handle h, Row r, BatchRow b, RolloutStepper.Decision decision, long now) {
+      Handle h, Row r, BatchRow b, RolloutStepper.Decision decision, long staging, long now) {
     String id = r.id();
     switch (decision) {
       case RolloutStepper.Fail f -> {
@@ -539,7 +557,16 @@ public final class RolloutEngine {
       case RolloutStepper.Advance a -> {
         store.setBatch(h, id, b.index(), BatchState.SUCCEEDED, now, a.message());
         store.event(h, id, now, "BATCH_SUCCEEDED", b.index(), a.message());
-        if (a.next().isEmpty()) {
+        if (a.next().isEmpty() && staging > 0) {
+          // Not done while devices wait to be released: they are once they hold the artifacts.
+          store.setReason(
+              h,
+              id,
+              "every batch succeeded; "
+                  + staging
+                  + " device(s) still staging, released once their artifacts are on them",
+              now);
+        } else if (a.next().isEmpty()) {
           store.finish(h, id, State.SUCCEEDED, "every batch succeeded", now);
           store.event(
               h, id, now, "SUCCEEDED", null, r.app() + " " + r.toRevision() + " rolled out");
