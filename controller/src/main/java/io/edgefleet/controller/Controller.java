@@ -120,6 +120,7 @@ import io.edgefleet.controller.tunnels.KubeProxy;
 import io.edgefleet.controller.tunnels.TunnelRoutes;
 import io.edgefleet.controller.tunnels.Tunnels;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -216,7 +217,11 @@ public final class Controller implements AutoCloseable {
   private final Optional<String> newAdminToken;
   private final String url;
 
-  private Controller(ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
+  private Controller(
+      ControllerConfig config,
+      Clock clock,
+      SecretDeliveryPolicy secretPolicy,
+      AppCatalog moreApps) {
     this.config = config;
     this.clock = clock;
     Path dataDir = DataDirectory.prepare(config.dataDir());
@@ -348,7 +353,8 @@ public final class Controller implements AutoCloseable {
                   new GitCatalog(gitops),
                   new DeploymentApps(jdbi, catalog),
                   profileApps,
-                  clusterImports));
+                  clusterImports,
+                  moreApps));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -437,10 +443,17 @@ public final class Controller implements AutoCloseable {
               // A device waiting for a revision is released once it holds what it stages of it.
               (h, app, revision, ids) -> {
                 Map<String, StageProgress> progress = new HashMap<>();
-                StageArtifacts.staged(h, app, revision, ids)
-                    .forEach(
-                        (id, required) ->
-                            progress.put(id, StageProgress.of(required, artifactReports.of(id))));
+                Map<String, List<ArtifactRef>> staged =
+                    StageArtifacts.staged(h, app, revision, ids);
+                for (String id : ids) {
+                  List<ArtifactRef> required = staged.get(id);
+                  if (required != null) {
+                    progress.put(id, StageProgress.of(required, artifactReports.of(id)));
+                  } else if (desired.settling(id)) {
+                    // Its document may not say yet what it is to stage: not released before.
+                    progress.put(id, StageProgress.PREPARING);
+                  }
+                }
                 return progress;
               },
               id -> {
@@ -901,7 +914,15 @@ public final class Controller implements AutoCloseable {
    */
   public static Controller start(
       ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
-    return new Controller(config, clock, secretPolicy);
+    return new Controller(config, clock, secretPolicy, AppCatalog.EMPTY);
+  }
+
+  /**
+   * Starts a controller whose app catalog also holds {@code moreApps} (e.g. apps of a kind whose
+   * source is embedded), besides its Git sources, deployments, profiles and cluster imports.
+   */
+  public static Controller start(ControllerConfig config, Clock clock, AppCatalog moreApps) {
+    return new Controller(config, clock, SecretDeliveryPolicy.ALLOW, moreApps);
   }
 
   /** The port of kubectl's listener; -1 if it has none. */

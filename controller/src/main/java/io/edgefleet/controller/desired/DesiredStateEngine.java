@@ -64,6 +64,10 @@ public final class DesiredStateEngine implements AutoCloseable {
   private static final int CHUNK = 64;
 
   private final Set<String> pending = new LinkedHashSet<>();
+
+  /** Devices taken from {@link #pending} and not yet recomputed. */
+  private final Set<String> computing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private boolean pendingAll;
   private boolean scheduled;
   private final BiConsumer<String, ControllerMessage.Nudge> nudger;
@@ -195,6 +199,20 @@ public final class DesiredStateEngine implements AutoCloseable {
             });
   }
 
+  /**
+   * Whether a recomputation of the device is queued or running on this controller: until it ends,
+   * the device's stored document may not yet say what a change just made means for it (e.g. what it
+   * is to download ahead of a rollout).
+   */
+  public boolean settling(String deviceId) {
+    synchronized (lock) {
+      if (pendingAll || pending.contains(deviceId)) {
+        return true;
+      }
+    }
+    return computing.contains(deviceId);
+  }
+
   /** Recomputes every active device soon. */
   public void requestAll() {
     synchronized (lock) {
@@ -229,6 +247,7 @@ public final class DesiredStateEngine implements AutoCloseable {
         ids = pendingAll ? activeDeviceIds() : new ArrayList<>(pending);
         pendingAll = false;
         pending.clear();
+        computing.addAll(ids);
       }
       // One read of the catalog per batch, not per device.
       Sources apps;
@@ -236,10 +255,16 @@ public final class DesiredStateEngine implements AutoCloseable {
         apps = new Sources(catalog.apps(), secrets.secrets());
       } catch (RuntimeException e) {
         LOG.warn("the app catalog could not be read: {}", e.toString());
+        ids.forEach(computing::remove);
         continue;
       }
       for (int i = 0; i < ids.size(); i += CHUNK) {
-        recomputeChunk(ids.subList(i, Math.min(ids.size(), i + CHUNK)), apps);
+        List<String> chunk = ids.subList(i, Math.min(ids.size(), i + CHUNK));
+        try {
+          recomputeChunk(chunk, apps);
+        } finally {
+          chunk.forEach(computing::remove);
+        }
       }
     }
   }

@@ -50,7 +50,8 @@ public final class StageArtifacts {
       try {
         artifacts = catalog.render(app, tags, kubeVersion).artifacts();
       } catch (RuntimeException e) {
-        artifacts = List.of();
+        // Not kept: the next computation tries again (the error may pass, e.g. a chart fetch).
+        return Optional.empty();
       }
       rendered.put(key, artifacts);
     }

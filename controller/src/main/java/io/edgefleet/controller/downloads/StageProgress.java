@@ -16,11 +16,17 @@ import java.util.stream.Collectors;
  * @param total bytes of the required artifacts
  * @param waiting why the device's downloads do not run now, as it says; null when they run or it
  *     did not say
+ * @param known whether the device's desired state says yet what it stages (false while its new
+ *     desired state is being computed: then the device is not released either)
  */
-public record StageProgress(int held, int count, long bytes, long total, String waiting) {
+public record StageProgress(
+    int held, int count, long bytes, long total, String waiting, boolean known) {
 
   /** Nothing to stage. */
-  public static final StageProgress NONE = new StageProgress(0, 0, 0, 0, null);
+  public static final StageProgress NONE = new StageProgress(0, 0, 0, 0, null, true);
+
+  /** Not known yet: the device's desired state is being computed. */
+  public static final StageProgress PREPARING = new StageProgress(0, 0, 0, 0, null, false);
 
   /** The progress of {@code required} according to {@code report} (empty report: none held). */
   public static StageProgress of(List<ArtifactRef> required, ArtifactReports.Report report) {
@@ -53,12 +59,12 @@ public record StageProgress(int held, int count, long bytes, long total, String 
         bytes += Math.min(a.size(), fetched.getOrDefault(a.digest(), 0L));
       }
     }
-    return new StageProgress(h, unique.size(), bytes, total, report.waiting());
+    return new StageProgress(h, unique.size(), bytes, total, report.waiting(), true);
   }
 
   /** Whether every required artifact is on the device. */
   public boolean complete() {
-    return held == count;
+    return known && held == count;
   }
 
   /**
@@ -66,6 +72,9 @@ public record StageProgress(int held, int count, long bytes, long total, String 
    * followed by the device's waiting reason as it gave it.
    */
   public String describe() {
+    if (!known) {
+      return "waiting for its desired state to say what to download ahead";
+    }
     if (complete()) {
       return "held";
     }
