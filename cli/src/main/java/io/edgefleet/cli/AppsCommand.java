@@ -516,7 +516,31 @@ final class AppsCommand {
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
     }
-    return table.render() + drift(deviceApps, "device", "deviceId", now);
+    return table.render()
+        + drift(deviceApps, "device", "deviceId", now)
+        + staging(deviceApps, "device", "deviceId");
+  }
+
+  /**
+   * Under a table of app states, the revision each device downloads ahead of its release and how
+   * far it is ({@code staging 40 MiB of 100 MiB …} or {@code held}); nothing when none stages.
+   */
+  static String staging(Iterable<JsonNode> deviceApps, String what, String field) {
+    Table table = new Table(what, "staging");
+    boolean any = false;
+    for (JsonNode d : deviceApps) {
+      if (d.hasNonNull("staging")) {
+        any = true;
+        String text = Formats.text(d, "staging");
+        int space = text.indexOf(' ');
+        table.row(
+            Formats.text(d, field),
+            space < 0
+                ? text
+                : Formats.revision(text.substring(0, space)) + " " + text.substring(space + 1));
+      }
+    }
+    return any ? "\n" + table.render() : "";
   }
 
   /**
@@ -555,7 +579,9 @@ final class AppsCommand {
           Formats.text(d, "reason"),
           Formats.relative(d, "desiredSince", now));
     }
-    return table.render() + drift(deviceApps, "app", "app", now);
+    return table.render()
+        + drift(deviceApps, "app", "app", now)
+        + staging(deviceApps, "app", "app");
   }
 
   /** {@code 3 devices: 2 ready, 1 pending-offline}: the non-zero counts per state. */

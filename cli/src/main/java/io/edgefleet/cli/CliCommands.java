@@ -54,6 +54,7 @@ public final class CliCommands {
     commands.put("clusters", ClustersCommand::new);
     commands.put("artifacts", ArtifactsCommand::new);
     commands.put("agent-releases", AgentReleasesCommand::new);
+    commands.put("download-policies", DownloadPoliciesCommand::new);
     commands.put("login", LoginCommand::new);
     commands.put("whoami", AccessCommands.Whoami::new);
     commands.put("users", AccessCommands.Users::new);

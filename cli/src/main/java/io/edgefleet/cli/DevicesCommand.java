@@ -215,6 +215,10 @@ final class DevicesCommand {
       if (slots != null && device instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
         o.set("agentSlots", slots);
       }
+      JsonNode artifacts = artifacts(api, Formats.text(device, "id"));
+      if (artifacts != null && device instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+        o.set("artifacts", artifacts);
+      }
       print(device, () -> details(device, now()));
     }
   }
@@ -582,6 +586,7 @@ final class DevicesCommand {
                 + ")");
       }
     }
+    artifactFields(d.path("artifacts"), fields, now);
     fields.put("Enrollment code", Formats.text(d, "enrollmentCode"));
     fields.put("Created", Formats.timestamp(d, "createdAt", now));
     fields.put("Enrolled", Formats.timestamp(d, "enrolledAt", now));
@@ -604,6 +609,67 @@ final class DevicesCommand {
 
   private static String orNone(JsonNode n, String field) {
     return n.hasNonNull(field) ? Formats.text(n, field) : "empty";
+  }
+
+  /**
+   * The device's artifacts: the download policy that applies, what it holds and fetches, why its
+   * downloads wait, and how far it is with what it stages.
+   */
+  private static void artifactFields(JsonNode a, SequencedMap<String, String> fields, Instant now) {
+    if (a.isMissingNode()) {
+      return;
+    }
+    JsonNode policy = a.path("downloads");
+    fields.put(
+        "Download policy",
+        policy.isObject()
+            ? Formats.text(a, "policy")
+                + ": "
+                + DownloadPoliciesCommand.budget(policy)
+                + ", "
+                + DownloadPoliciesCommand.windows(policy)
+            : "none (any time, no budget)");
+    if (a.hasNonNull("reportedAt")) {
+      fields.put(
+          "Artifacts held",
+          a.path("held").size() + " (reported " + Formats.relative(a, "reportedAt", now) + ")");
+    }
+    List<String> fetching = new ArrayList<>();
+    for (JsonNode f : a.path("fetching")) {
+      fetching.add(
+          Formats.revision(Formats.text(f, "digest"))
+              + " "
+              + Formats.bytes(f.path("bytes").asLong())
+              + " of "
+              + Formats.bytes(f.path("size").asLong()));
+    }
+    if (!fetching.isEmpty()) {
+      fields.put("Downloading", String.join("; ", fetching));
+    }
+    if (a.hasNonNull("waiting")) {
+      fields.put("Downloads wait", Formats.text(a, "waiting"));
+    }
+    List<String> staging = new ArrayList<>();
+    for (JsonNode s : a.path("staging")) {
+      staging.add(
+          Formats.text(s, "app")
+              + " "
+              + Formats.revision(Formats.text(s, "revision"))
+              + ": "
+              + Formats.text(s, "status"));
+    }
+    if (!staging.isEmpty()) {
+      fields.put("Staging", String.join("; ", staging));
+    }
+  }
+
+  /** The device's artifacts, or null when the controller does not say (an older one). */
+  static JsonNode artifacts(ControllerClient api, String id) {
+    try {
+      return api.get(device(id) + "/artifacts");
+    } catch (CliException e) {
+      return null;
+    }
   }
 
   /** What the device last reported of its agent slots, or null when it reported nothing. */

@@ -2,7 +2,9 @@ package io.edgefleet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Optional;
 import java.util.SequencedMap;
 import picocli.CommandLine.Command;
@@ -241,6 +243,19 @@ final class RolloutsCommand {
           neverSeen
               + " device(s) never connected: skipped by thresholds, they update when they first"
               + " connect");
+    }
+    List<String> staging = new ArrayList<>();
+    for (JsonNode b : r.path("batches")) {
+      int n = b.path("counts").path("staging").asInt();
+      if (n > 0) {
+        staging.add(n + " in batch " + (b.path("index").asInt() + 1));
+      }
+    }
+    if (!staging.isEmpty()) {
+      f.put(
+          "Staging",
+          String.join(", ", staging)
+              + ": downloading the new revision's artifacts ahead, released once they hold them");
     }
     f.put(
         "Started", Formats.timestamp(r, "createdAt", now) + " by " + r.path("createdBy").asText());

@@ -51,6 +51,7 @@ class CliCommandsTest {
             "clusters",
             "artifacts",
             "agent-releases",
+            "download-policies",
             "login",
             "whoami",
             "users",

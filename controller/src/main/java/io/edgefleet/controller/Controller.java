@@ -47,12 +47,18 @@ import io.edgefleet.controller.desired.CompositeCatalog;
 import io.edgefleet.controller.desired.DesiredRoutes;
 import io.edgefleet.controller.desired.DesiredStateEngine;
 import io.edgefleet.controller.desired.SigningKeyService;
+import io.edgefleet.controller.desired.StageArtifacts;
+import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceRoutes;
 import io.edgefleet.controller.devices.DeviceService;
 import io.edgefleet.controller.devices.DeviceStatuses;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.DeviceView;
 import io.edgefleet.controller.devices.Presence;
+import io.edgefleet.controller.downloads.ArtifactReports;
+import io.edgefleet.controller.downloads.DownloadPolicies;
+import io.edgefleet.controller.downloads.DownloadPolicyRoutes;
+import io.edgefleet.controller.downloads.StageProgress;
 import io.edgefleet.controller.enrollment.EnrollmentRoutes;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.DeviceEvents;
@@ -117,6 +123,7 @@ import io.edgefleet.controller.tunnels.KubeProxy;
 import io.edgefleet.controller.tunnels.TunnelRoutes;
 import io.edgefleet.controller.tunnels.Tunnels;
 import io.edgefleet.protocol.AgentMessage;
+import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
@@ -135,6 +142,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -194,6 +203,8 @@ public final class Controller implements AutoCloseable {
   private final Trust trust;
   private final DeviceEvents deviceEvents;
   private final AgentSlotReports agentSlots;
+  private final ArtifactReports artifactReports;
+  private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
   private final ScheduledExecutorService eventScheduler;
@@ -209,7 +220,11 @@ public final class Controller implements AutoCloseable {
   private final Optional<String> newAdminToken;
   private final String url;
 
-  private Controller(ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
+  private Controller(
+      ControllerConfig config,
+      Clock clock,
+      SecretDeliveryPolicy secretPolicy,
+      AppCatalog moreApps) {
     this.config = config;
     this.clock = clock;
     Path dataDir = DataDirectory.prepare(config.dataDir());
@@ -274,7 +289,14 @@ public final class Controller implements AutoCloseable {
               statuses,
               deviceEvents::admit);
       health.load();
-      this.appStatus = new AppStatusService(jdbi, clock, statuses::presenceStatus);
+      // What devices report of the artifacts they hold and fetch (staging progress).
+      this.artifactReports = new ArtifactReports(jdbi, clock, List.of());
+      this.appStatus =
+          new AppStatusService(
+              jdbi,
+              clock,
+              statuses::presenceStatus,
+              (id, required) -> StageProgress.of(required, artifactReports.of(id)).describe());
 
       // What devices should run: the apps of git sources and of catalog deployments, released
       // by rollouts (through the gate both engines share), turned by the desired-state engine
@@ -334,7 +356,8 @@ public final class Controller implements AutoCloseable {
                   new GitCatalog(gitops),
                   new DeploymentApps(jdbi, catalog),
                   profileApps,
-                  clusterImports));
+                  clusterImports,
+                  moreApps));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -373,6 +396,12 @@ public final class Controller implements AutoCloseable {
       ClusterTokens clusterTokens = new ClusterTokens(jdbi, clusterStore, masterKeys);
       Secrets deviceSecrets =
           new Secrets(jdbi, clock, audit, masterKeys, store, secretChanges, clusterTokens);
+      // Download policies: when and how much devices may download artifacts, in their documents;
+      // a change recomputes every device (only those whose policy changed get a new document).
+      Signal<String> downloadPolicyChanges = new Signal<>("download-policies");
+      this.downloadPolicies =
+          new DownloadPolicies(
+              jdbi, clock, audit, () -> downloadPolicyChanges.accept("download-policies"));
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -384,6 +413,7 @@ public final class Controller implements AutoCloseable {
               deviceSecrets,
               clusterSections,
               agentTargets,
+              downloadPolicies::sectionFor,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -395,6 +425,8 @@ public final class Controller implements AutoCloseable {
       commits.seal();
       secretChanges.subscribe(name -> desired.requestAll());
       secretChanges.seal();
+      downloadPolicyChanges.subscribe(name -> desired.requestAll());
+      downloadPolicyChanges.seal();
       importChanges.subscribe(cluster -> desired.requestAll());
       importChanges.seal();
       // A rollout's next batch flows the same way: a request to the engine per released device.
@@ -411,6 +443,22 @@ public final class Controller implements AutoCloseable {
               statuses::presenceStatus,
               new RolloutEngine.Git(gitops::rolloutPolicies, GitOps::sameContent),
               agentTargets,
+              // A device waiting for a revision is released once it holds what it stages of it.
+              (h, app, revision, ids) -> {
+                Map<String, StageProgress> progress = new HashMap<>();
+                Map<String, List<ArtifactRef>> staged =
+                    StageArtifacts.staged(h, app, revision, ids);
+                for (String id : ids) {
+                  List<ArtifactRef> required = staged.get(id);
+                  if (required != null) {
+                    progress.put(id, StageProgress.of(required, artifactReports.of(id)));
+                  } else if (desired.settling(id)) {
+                    // Its document may not say yet what it is to stage: not released before.
+                    progress.put(id, StageProgress.PREPARING);
+                  }
+                }
+                return progress;
+              },
               id -> {
                 desired.request(id);
                 releases.accept(id);
@@ -537,6 +585,7 @@ public final class Controller implements AutoCloseable {
                       }
                       case AgentMessage.Event event -> deviceEvents.record(id, event);
                       case AgentMessage.AgentSlots slots -> agentSlots.report(id, slots);
+                      case AgentMessage.ArtifactReport held -> artifactReports.report(id, held);
                       default -> {}
                     }
                     health.reported(id, message);
@@ -752,6 +801,29 @@ public final class Controller implements AutoCloseable {
                           DataDirectory.subdirectory(dataDir, "mirror"),
                           jdbi,
                           audit)),
+                  new DownloadPolicyRoutes(
+                      downloadPolicies,
+                      artifactReports,
+                      new DownloadPolicyRoutes.DeviceStages() {
+                        @Override
+                        public Map<String, DownloadPolicyRoutes.Staged> of(String deviceId) {
+                          Map<String, DownloadPolicyRoutes.Staged> out = new LinkedHashMap<>();
+                          jdbi.withHandle(h -> StageArtifacts.of(h, deviceId))
+                              .forEach(
+                                  (app, st) ->
+                                      out.put(
+                                          app,
+                                          new DownloadPolicyRoutes.Staged(
+                                              st.revision(), st.artifacts())));
+                          return out;
+                        }
+
+                        @Override
+                        public Optional<Map<String, String>> tags(String deviceId) {
+                          return jdbi.withHandle(h -> store.byId(h, deviceId))
+                              .map(DeviceRecord::tags);
+                        }
+                      }),
                   new ClusterRoutes(
                       new Clusters(
                           jdbi,
@@ -852,7 +924,15 @@ public final class Controller implements AutoCloseable {
    */
   public static Controller start(
       ControllerConfig config, Clock clock, SecretDeliveryPolicy secretPolicy) {
-    return new Controller(config, clock, secretPolicy);
+    return new Controller(config, clock, secretPolicy, AppCatalog.EMPTY);
+  }
+
+  /**
+   * Starts a controller whose app catalog also holds {@code moreApps} (e.g. apps of a kind whose
+   * source is embedded), besides its Git sources, deployments, profiles and cluster imports.
+   */
+  public static Controller start(ControllerConfig config, Clock clock, AppCatalog moreApps) {
+    return new Controller(config, clock, SecretDeliveryPolicy.ALLOW, moreApps);
   }
 
   /** The port of kubectl's listener; -1 if it has none. */
@@ -1129,6 +1209,7 @@ public final class Controller implements AutoCloseable {
     clusterImports.close();
     desired.close();
     agentSlots.close();
+    artifactReports.close();
     if (kube != null) {
       kube.close();
     }

@@ -149,6 +149,13 @@ public enum ErrorCode {
   REGISTRY_RESPONSE_INVALID(502, false),
   /** The registry holds a kind of manifest, config or layer the controller does not mirror. */
   IMAGE_MEDIA_TYPE_UNSUPPORTED(422, false),
+  /**
+   * A download policy cannot be used: a bad name, selector, window ({@code HH:MM-HH:MM}), time
+   * zone, byte budget or priority; the message names the field.
+   */
+  DOWNLOAD_POLICY_INVALID(422, false),
+  /** No download policy of that name exists. */
+  DOWNLOAD_POLICY_NOT_FOUND(404, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

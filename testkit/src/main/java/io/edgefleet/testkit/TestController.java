@@ -50,6 +50,12 @@ public final class TestController implements AutoCloseable {
     return new TestController(Controller.start(config, clock));
   }
 
+  /** A controller whose app catalog also holds {@code moreApps}. */
+  public static TestController start(
+      ControllerConfig config, io.edgefleet.controller.desired.AppCatalog moreApps) {
+    return new TestController(Controller.start(config, Clock.systemUTC(), moreApps));
+  }
+
   /** A controller that also asks {@code secretPolicy} before it hands a secret to a device. */
   public static TestController start(
       ControllerConfig config, io.edgefleet.controller.secrets.SecretDeliveryPolicy secretPolicy) {

@@ -91,7 +91,9 @@ public final class Permissions {
           Map.entry("whoami", "account"),
           Map.entry("openapi.json", "info"),
           // Agent releases are artifacts devices fetch.
-          Map.entry("agent-releases", "artifacts"));
+          Map.entry("agent-releases", "artifacts"),
+          // Download policies govern how devices fetch artifacts.
+          Map.entry("download-policies", "artifacts"));
 
   /** Routes whose permission is not the derived one, as {@code METHOD template}. */
   static final Map<String, String> OVERRIDES =

@@ -1,5 +1,6 @@
 package io.edgefleet.controller.desired;
 
+import io.edgefleet.protocol.ArtifactRef;
 import java.util.List;
 import java.util.Map;
 
@@ -53,8 +54,24 @@ public interface AppCatalog {
     boolean matches(Map<String, String> tags);
   }
 
-  /** Rendered manifests and the {@code sha256:} digest of their UTF-8 bytes. */
-  record Rendered(String yaml, String digest) {}
+  /**
+   * Rendered manifests and the {@code sha256:} digest of their UTF-8 bytes.
+   *
+   * @param runtime the runtime the bundle needs ({@code container}, {@code vm}); null for
+   *     Kubernetes objects
+   * @param artifacts the blobs the bundle's workloads use (container images, VM disks); empty when
+   *     none
+   */
+  record Rendered(String yaml, String digest, String runtime, List<ArtifactRef> artifacts) {
+    public Rendered {
+      artifacts = artifacts == null ? List.of() : List.copyOf(artifacts);
+    }
+
+    /** Kubernetes objects, which use no artifacts. */
+    public Rendered(String yaml, String digest) {
+      this(yaml, digest, null, List.of());
+    }
+  }
 
   /** A catalog without apps. */
   AppCatalog EMPTY =

@@ -34,6 +34,7 @@ public final class AppStatusService {
   private final Clock clock;
   private final Function<String, DeviceStatus> presence;
   private final DeviceEventReads eventReads;
+  private final StagingStatus staging;
   private final DeviceStore deviceStore = new DeviceStore();
 
   /** The device event kind of drift repairs: what agents put back that someone else changed. */
@@ -59,6 +60,9 @@ public final class AppStatusService {
    *     #RECENT_DRIFT}, or null: someone keeps deleting or changing the app's objects there
    * @param readyRevision the revision the device last reported ready: what it really runs, also
    *     while a newer one is applying or has failed (null before the first ready report)
+   * @param staging the revision a rollout holds back from the device while it downloads that
+   *     revision's artifacts ahead, and how far it is ({@code sha256:… staging 40 MiB of 100 MiB}
+   *     or {@code sha256:… held}); null when the device stages nothing of the app
    */
   public record DeviceApp(
       String deviceId,
@@ -73,7 +77,26 @@ public final class AppStatusService {
       Instant desiredSince,
       Instant reportedAt,
       Drift drift,
-      String readyRevision) {
+      String readyRevision,
+      String staging) {
+    DeviceApp withStaging(String staging) {
+      return new DeviceApp(
+          deviceId,
+          deviceName,
+          app,
+          source,
+          desiredRevision,
+          desiredCommit,
+          runningRevision,
+          state,
+          reason,
+          desiredSince,
+          reportedAt,
+          drift,
+          readyRevision,
+          staging);
+    }
+
     DeviceApp withDeviceName(String name) {
       return new DeviceApp(
           deviceId,
@@ -88,7 +111,8 @@ public final class AppStatusService {
           desiredSince,
           reportedAt,
           drift,
-          readyRevision);
+          readyRevision,
+          staging);
     }
   }
 
@@ -138,6 +162,15 @@ public final class AppStatusService {
       String id, String deviceId, Instant at, String kind, String message, Instant deviceAt) {}
 
   public AppStatusService(Jdbi jdbi, Clock clock, Function<String, DeviceStatus> presence) {
+    this(jdbi, clock, presence, StagingStatus.NONE);
+  }
+
+  /**
+   * @param staging how far devices are with what they stage, shown with each device's app
+   */
+  public AppStatusService(
+      Jdbi jdbi, Clock clock, Function<String, DeviceStatus> presence, StagingStatus staging) {
+    this.staging = staging;
     this.jdbi = jdbi;
     this.clock = clock;
     this.presence = presence;
@@ -191,15 +224,31 @@ public final class AppStatusService {
     if (rows.isEmpty() && !known(app)) {
       throw ControllerException.notFound("app", app);
     }
-    return rows;
+    Map<String, StageArtifacts.Stage> stages = jdbi.withHandle(h -> StageArtifacts.ofApp(h, app));
+    return stages.isEmpty()
+        ? rows
+        : rows.stream().map(r -> staged(r, stages.get(r.deviceId()))).toList();
+  }
+
+  private DeviceApp staged(DeviceApp row, StageArtifacts.Stage stage) {
+    return stage == null
+        ? row
+        : row.withStaging(
+            stage.revision() + " " + staging.describe(row.deviceId(), stage.artifacts()));
   }
 
   /** Every app the device should run, with its state and recent drift. */
   public List<DeviceApp> byDevice(String deviceId) {
-    return query(
-        "WHERE a.device_id = :v ORDER BY a.app",
-        deviceId,
-        recentDrift(eventReads.ofKindByDevice(DRIFT_KIND, deviceId, driftSince(), MAX_DRIFT_ROWS)));
+    List<DeviceApp> rows =
+        query(
+            "WHERE a.device_id = :v ORDER BY a.app",
+            deviceId,
+            recentDrift(
+                eventReads.ofKindByDevice(DRIFT_KIND, deviceId, driftSince(), MAX_DRIFT_ROWS)));
+    Map<String, StageArtifacts.Stage> stages = jdbi.withHandle(h -> StageArtifacts.of(h, deviceId));
+    return stages.isEmpty()
+        ? rows
+        : rows.stream().map(r -> staged(r, stages.get(r.app()))).toList();
   }
 
   public List<AppSummary> summary() {
@@ -382,7 +431,8 @@ public final class AppStatusService {
         Instant.ofEpochMilli(rs.getLong(10)),
         hasReport ? Instant.ofEpochMilli(reported) : null,
         drift.get(deviceId + "/" + rs.getString(3)),
-        rs.getString(13));
+        rs.getString(13),
+        null);
   }
 
   private static String cut(String s, int max) {

@@ -7,6 +7,7 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.render.ContentRevision;
 import io.edgefleet.protocol.AgentRelease;
+import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
@@ -54,6 +55,8 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final SecretTargets secrets;
   private final ClusterSections clusters;
   private final AgentSections agents;
+  private final DownloadSections downloads;
+  private final StageArtifacts stageArtifacts = new StageArtifacts();
   private final ExecutorService worker;
   private final Object lock = new Object();
 
@@ -61,6 +64,10 @@ public final class DesiredStateEngine implements AutoCloseable {
   private static final int CHUNK = 64;
 
   private final Set<String> pending = new LinkedHashSet<>();
+
+  /** Devices taken from {@link #pending} and not yet recomputed. */
+  private final Set<String> computing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private boolean pendingAll;
   private boolean scheduled;
   private final BiConsumer<String, ControllerMessage.Nudge> nudger;
@@ -139,6 +146,39 @@ public final class DesiredStateEngine implements AutoCloseable {
       AgentSections agents,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(
+        jdbi,
+        clock,
+        devices,
+        bundles,
+        signingKeys,
+        catalog,
+        secrets,
+        clusters,
+        agents,
+        DownloadSections.NONE,
+        gate,
+        nudger);
+  }
+
+  /**
+   * @param downloads when and how much each device may download artifacts (the document's {@code
+   *     downloads} section)
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ClusterSections clusters,
+      AgentSections agents,
+      DownloadSections downloads,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.downloads = downloads;
     this.agents = agents;
     this.secrets = secrets;
     this.clusters = clusters;
@@ -157,6 +197,20 @@ public final class DesiredStateEngine implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+  }
+
+  /**
+   * Whether a recomputation of the device is queued or running on this controller: until it ends,
+   * the device's stored document may not yet say what a change just made means for it (e.g. what it
+   * is to download ahead of a rollout).
+   */
+  public boolean settling(String deviceId) {
+    synchronized (lock) {
+      if (pendingAll || pending.contains(deviceId)) {
+        return true;
+      }
+    }
+    return computing.contains(deviceId);
   }
 
   /** Recomputes every active device soon. */
@@ -193,6 +247,7 @@ public final class DesiredStateEngine implements AutoCloseable {
         ids = pendingAll ? activeDeviceIds() : new ArrayList<>(pending);
         pendingAll = false;
         pending.clear();
+        computing.addAll(ids);
       }
       // One read of the catalog per batch, not per device.
       Sources apps;
@@ -200,10 +255,16 @@ public final class DesiredStateEngine implements AutoCloseable {
         apps = new Sources(catalog.apps(), secrets.secrets());
       } catch (RuntimeException e) {
         LOG.warn("the app catalog could not be read: {}", e.toString());
+        ids.forEach(computing::remove);
         continue;
       }
       for (int i = 0; i < ids.size(); i += CHUNK) {
-        recomputeChunk(ids.subList(i, Math.min(ids.size(), i + CHUNK)), apps);
+        List<String> chunk = ids.subList(i, Math.min(ids.size(), i + CHUNK));
+        try {
+          recomputeChunk(chunk, apps);
+        } finally {
+          chunk.forEach(computing::remove);
+        }
       }
     }
   }
@@ -298,6 +359,7 @@ public final class DesiredStateEngine implements AutoCloseable {
             h.createUpdate("DELETE FROM device_apps WHERE device_id = :d")
                 .bind("d", deviceId)
                 .execute());
+    jdbi.useHandle(h -> StageArtifacts.record(h, deviceId, Map.of()));
   }
 
   /**
@@ -326,6 +388,8 @@ public final class DesiredStateEngine implements AutoCloseable {
         targeting.values().stream().filter(AppCatalog.App::phased).toList();
     Map<String, ReleaseGate.Decision> decisions =
         phased.isEmpty() ? Map.of() : jdbi.withHandle(h -> gate.decide(h, deviceId, phased));
+    Set<String> staging =
+        phased.isEmpty() ? Set.of() : jdbi.withHandle(h -> gate.staging(h, deviceId, phased));
     Map<String, Entry> desired = new LinkedHashMap<>();
     for (AppCatalog.App app : targeting.values()) {
       ReleaseGate.Decision decision = decisions.getOrDefault(app.name(), ReleaseGate.FOLLOW);
@@ -354,7 +418,25 @@ public final class DesiredStateEngine implements AutoCloseable {
       }
     }
     refs.sort(Comparator.comparing(DesiredState.SecretRef::name));
-    return new Prepared(desired, refs, clusters.sectionFor(deviceId), found.get());
+    // The artifacts of a revision held back from the device, to download ahead of its release.
+    Map<String, StageArtifacts.Stage> stages = new java.util.TreeMap<>();
+    for (AppCatalog.App app : phased) {
+      // Also an app the device has nothing of yet (Absent): it stages the first revision.
+      if (staging.contains(app.name())
+          && !(decisions.getOrDefault(app.name(), ReleaseGate.FOLLOW)
+              instanceof ReleaseGate.Follow)) {
+        stageArtifacts
+            .of(catalog, app, tags, kubeVersion)
+            .ifPresent(s -> stages.put(app.name(), s));
+      }
+    }
+    return new Prepared(
+        desired,
+        refs,
+        clusters.sectionFor(deviceId),
+        found.get(),
+        stages,
+        downloads.sectionFor(tags));
   }
 
   /** What one recomputation reads: the apps and the secrets. */
@@ -365,7 +447,9 @@ public final class DesiredStateEngine implements AutoCloseable {
       Map<String, Entry> apps,
       List<DesiredState.SecretRef> secrets,
       ClusterSpec cluster,
-      DeviceRecord device) {}
+      DeviceRecord device,
+      Map<String, StageArtifacts.Stage> stages,
+      DesiredState.DownloadPolicy downloads) {}
 
   /** The device's new generation, and the nudge to send it if it changed. */
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
@@ -386,17 +470,35 @@ public final class DesiredStateEngine implements AutoCloseable {
           }
         });
     List<DesiredState.DesiredApp> list = new ArrayList<>();
+    Optional<Current> current = current(h, deviceId);
+    // What the device was told of each app's workload (runtime, artifacts), for apps it keeps.
+    java.util.function.Supplier<Map<String, DesiredState.DesiredApp>> told =
+        new java.util.function.Supplier<>() {
+          private Map<String, DesiredState.DesiredApp> apps;
+
+          @Override
+          public Map<String, DesiredState.DesiredApp> get() {
+            if (apps == null) {
+              apps = new HashMap<>();
+              current.ifPresent(
+                  c -> decode(c.payload()).apps().forEach(a -> apps.put(a.name(), a)));
+            }
+            return apps;
+          }
+        };
     for (Entry e : desired.values()) {
       if (e.decision() instanceof ReleaseGate.Pin pin) {
         list.add(
-            new DesiredState.DesiredApp(
-                e.app().name(),
-                e.app().source(),
-                pin.revision(),
-                pin.bundle(),
-                bundleSize(h, pin.bundle()),
-                pin.commit(),
-                e.app().keepInQuarantine()));
+            sameWorkload(
+                new DesiredState.DesiredApp(
+                    e.app().name(),
+                    e.app().source(),
+                    pin.revision(),
+                    pin.bundle(),
+                    bundleSize(h, pin.bundle()),
+                    pin.commit(),
+                    e.app().keepInQuarantine()),
+                told));
         continue;
       }
       Optional<String> digest =
@@ -418,7 +520,7 @@ public final class DesiredStateEngine implements AutoCloseable {
         // what it had while a rollout holds it back.
         AppRow previous = rows.get(e.app().name());
         boolean keep = e.rendered().isEmpty() || keepsCommitRevision(e, previous);
-        list.add(
+        DesiredState.DesiredApp app =
             new DesiredState.DesiredApp(
                 e.app().name(),
                 e.app().source(),
@@ -426,10 +528,13 @@ public final class DesiredStateEngine implements AutoCloseable {
                 digest.get(),
                 size,
                 keep ? previous.commit() : e.app().commit(),
-                e.app().keepInQuarantine()));
+                e.app().keepInQuarantine());
+        list.add(
+            e.rendered().isPresent()
+                ? app.withWorkload(e.rendered().get().runtime(), e.rendered().get().artifacts())
+                : sameWorkload(app, told));
       }
     }
-    Optional<Current> current = current(h, deviceId);
     AgentRelease agent =
         agents.sectionFor(
             h,
@@ -437,7 +542,10 @@ public final class DesiredStateEngine implements AutoCloseable {
             prepared.device().facts(),
             prepared.device().tags(),
             () -> current.map(c -> decode(c.payload()).agent()).orElse(null));
-    String fingerprint = fingerprint(list, prepared.secrets(), prepared.cluster(), agent);
+    List<ArtifactRef> stage = StageArtifacts.union(prepared.stages());
+    String fingerprint =
+        fingerprint(list, prepared.secrets(), prepared.cluster(), agent)
+            + StageArtifacts.fingerprint(prepared.stages(), prepared.downloads());
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
@@ -455,9 +563,12 @@ public final class DesiredStateEngine implements AutoCloseable {
               prepared.secrets(),
               prepared.cluster(),
               agent,
+              stage,
+              prepared.downloads(),
               plan,
               ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
+      StageArtifacts.record(h, deviceId, prepared.stages());
     }
     if (!recorded(rows, desired, list)) {
       recordApps(h, deviceId, desired, list, rows);
@@ -580,6 +691,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                   old.secrets(),
                   old.cluster(),
                   old.agent(),
+                  old.stage(),
+                  old.downloads(),
                   plan,
                   ring));
         });
@@ -821,6 +934,8 @@ public final class DesiredStateEngine implements AutoCloseable {
       List<DesiredState.SecretRef> secretRefs,
       ClusterSpec cluster,
       AgentRelease agent,
+      List<ArtifactRef> stage,
+      DesiredState.DownloadPolicy downloadPolicy,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
@@ -829,7 +944,8 @@ public final class DesiredStateEngine implements AutoCloseable {
     }
     DesiredState doc =
         new DesiredState(
-            deviceId, gen, clock.instant(), list, announced, secretRefs, cluster, agent);
+                deviceId, gen, clock.instant(), list, announced, secretRefs, cluster, agent)
+            .withDownloads(stage, downloadPolicy);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =
@@ -982,6 +1098,20 @@ public final class DesiredStateEngine implements AutoCloseable {
     return names.equals(rows.keySet());
   }
 
+  /**
+   * {@code app} with the runtime and artifacts the device was told of before for the same bundle:
+   * what a device keeps or returns to is the workload it had (the bundle names the same blobs).
+   */
+  private static DesiredState.DesiredApp sameWorkload(
+      DesiredState.DesiredApp app,
+      java.util.function.Supplier<Map<String, DesiredState.DesiredApp>> told) {
+    DesiredState.DesiredApp before = told.get().get(app.name());
+    if (before == null || !before.bundle().equals(app.bundle())) {
+      return app;
+    }
+    return app.withWorkload(before.runtime(), before.artifacts());
+  }
+
   private long bundleSize(Handle h, String digest) {
     return h.createQuery("SELECT size FROM bundles WHERE digest = :d")
         .bind("d", digest)
@@ -1046,7 +1176,13 @@ public final class DesiredStateEngine implements AutoCloseable {
                     // Provenance only where there is one, so that documents from before it was
                     // carried keep their fingerprint.
                     .append(a.commit() == null ? "" : "commit " + a.commit() + "\n")
-                    .append(a.keepInQuarantine() ? "keep in quarantine\n" : ""));
+                    .append(a.keepInQuarantine() ? "keep in quarantine\n" : "")
+                    // The workload only where there is one, as for the commit.
+                    .append(a.runtime() == null ? "" : "runtime " + a.runtime() + "\n")
+                    .append(
+                        a.artifacts().isEmpty()
+                            ? ""
+                            : "artifacts " + StageArtifacts.digests(a.artifacts()) + "\n"));
     // Secrets only where there are some, so that documents without any keep their fingerprint.
     for (DesiredState.SecretRef r : secretRefs) {
       sb.append("secret ")

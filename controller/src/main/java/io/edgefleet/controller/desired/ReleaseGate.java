@@ -2,6 +2,7 @@ package io.edgefleet.controller.desired;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
@@ -41,4 +42,13 @@ public interface ReleaseGate {
    * an entry follow the catalog.
    */
   Map<String, Decision> decide(Handle h, String deviceId, List<AppCatalog.App> apps);
+
+  /**
+   * The names of the phased apps among {@code apps} whose current revision a running rollout holds
+   * back from the device and will release to it: the device downloads that revision's artifacts
+   * ahead ("download early, switch in the window"). None by default.
+   */
+  default Set<String> staging(Handle h, String deviceId, List<AppCatalog.App> apps) {
+    return Set.of();
+  }
 }

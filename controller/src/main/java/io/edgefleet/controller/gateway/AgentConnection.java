@@ -247,9 +247,7 @@ final class AgentConnection implements FrameHandler {
       case AgentMessage.AttestationAnswer answer -> gateway.attestationAnswer(deviceId, answer);
       case AgentMessage.ClusterNode node -> gateway.clusterNode(deviceId, node);
       case AgentMessage.AgentSlots slots -> gateway.report(deviceId, slots);
-      case AgentMessage.ArtifactReport artifacts -> {
-        // Read by the artifact status views once they exist; the device's state is not touched.
-      }
+      case AgentMessage.ArtifactReport artifacts -> gateway.report(deviceId, artifacts);
     }
   }
 

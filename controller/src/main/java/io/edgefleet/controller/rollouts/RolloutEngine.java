@@ -84,6 +84,16 @@ public final class RolloutEngine {
   /** How a device stands in a rollout (derived from what it reports). */
   public enum DeviceState {
     WAITING,
+    /**
+     * Waiting for its release while it downloads the new revision's artifacts ahead; not released
+     * before it holds them all.
+     */
+    STAGING,
+    /**
+     * Still staging after the policy's staging timeout: pending, and its batch no longer waits for
+     * it; released once it holds the artifacts.
+     */
+    PENDING_STAGING,
     OUTSIDE_WINDOW,
     WAITING_BUDGET,
     UPDATING,
@@ -110,7 +120,8 @@ public final class RolloutEngine {
 
   /**
    * Per-batch or per-rollout device counts. Devices that never connected are counted in {@code
-   * neverSeen} only: {@code targeted} and every threshold leave them out.
+   * neverSeen} only: {@code targeted} and every threshold leave them out. Devices staging (within
+   * the staging timeout or past it) are counted in {@code pending} and again in {@code staging}.
    */
   public record Counts(
       int targeted,
@@ -120,7 +131,21 @@ public final class RolloutEngine {
       int pending,
       int pendingOffline,
       int outsideWindow,
-      int neverSeen) {}
+      int neverSeen,
+      int staging) {
+    /** Counts without devices staging. */
+    public Counts(
+        int targeted,
+        int updated,
+        int ready,
+        int failed,
+        int pending,
+        int pendingOffline,
+        int outsideWindow,
+        int neverSeen) {
+      this(targeted, updated, ready, failed, pending, pendingOffline, outsideWindow, neverSeen, 0);
+    }
+  }
 
   public record BatchView(
       int index,
@@ -199,6 +224,7 @@ public final class RolloutEngine {
   private volatile boolean devicesChanged;
   private final Supplier<Map<String, String>> gitPolicies;
   private final AuditLog audit;
+  private final RolloutStaging staging;
 
   /**
    * @param gate the gate the desired-state engine asks which revision of a phased app a device
@@ -233,6 +259,25 @@ public final class RolloutEngine {
       SubjectReports subjects,
       Consumer<String> recompute,
       AuditLog audit) {
+    this(jdbi, clock, gate, apps, presence, git, subjects, RolloutStaging.NONE, recompute, audit);
+  }
+
+  /**
+   * @param staging how far devices are with the artifacts of the revisions they wait for: a device
+   *     is released only once it holds them
+   */
+  public RolloutEngine(
+      Jdbi jdbi,
+      Clock clock,
+      RolloutGate gate,
+      Supplier<List<AppCatalog.App>> apps,
+      Function<String, DeviceStatus> presence,
+      Git git,
+      SubjectReports subjects,
+      RolloutStaging staging,
+      Consumer<String> recompute,
+      AuditLog audit) {
+    this.staging = staging;
     this.store = new RolloutStore(subjects);
     this.membership = new RolloutMembership(store);
     this.jdbi = jdbi;
@@ -245,7 +290,7 @@ public final class RolloutEngine {
     this.recompute = recompute;
     this.commands = new RolloutCommands(store, membership, gate);
     this.transactions = new RolloutTransactions(jdbi, gate);
-    this.queries = new RolloutQueries(jdbi, clock, store, this::policy, presence);
+    this.queries = new RolloutQueries(jdbi, clock, store, this::policy, presence, staging);
     this.gitRollouts =
         new GitRollouts(jdbi, clock, gate, transactions, commands, this::policy, git.revisions());
   }
@@ -419,7 +464,13 @@ public final class RolloutEngine {
     List<BatchRow> batches = store.batches(h, id);
     List<MemberRow> members = store.members(h, id, r.app());
     Map<String, Status> status =
-        RolloutStepper.classify(members, r, batches, policy, now, presence);
+        RolloutStepper.staging(
+            members,
+            RolloutStepper.classify(members, r, batches, policy, now, presence),
+            staging.progress(h, r.app(), r.toRevision(), waiting(members)),
+            batches,
+            policy,
+            now);
     if (r.state() == State.ROLLING_BACK) {
       Optional<RolloutStepper.RolledBack> done =
           RolloutStepper.rollback(r, members, status, batches, nowMs);
@@ -455,10 +506,28 @@ public final class RolloutEngine {
           current.index(),
           released.size() + " device(s) released: " + RolloutStepper.abbreviate(released));
     }
+    if (current.state() == BatchState.SUCCEEDED
+        && current.index() == batches.size() - 1
+        && members.stream()
+            .noneMatch(m -> m.state() == Member.WAITING && !released.contains(m.deviceId()))) {
+      // Every batch succeeded earlier; the devices still staging then are released now.
+      store.finish(h, id, State.SUCCEEDED, "every batch succeeded", nowMs);
+      store.event(h, id, nowMs, "SUCCEEDED", null, r.app() + " " + r.toRevision() + " rolled out");
+      return touched;
+    }
     RolloutStepper.Decision decision =
         RolloutStepper.evaluate(r, policy, current, batches, members, release.status(), nowMs);
-    touched.addAll(apply(h, r, current, decision, nowMs));
+    touched.addAll(apply(h, r, current, decision, stillStaging(members, release.status()), nowMs));
     return touched;
+  }
+
+  /** Members not released because they still stage the new revision's artifacts. */
+  private static long stillStaging(List<MemberRow> members, Map<String, Status> status) {
+    return members.stream()
+        .filter(m -> m.state() == Member.WAITING)
+        .map(m -> status.get(m.deviceId()).state())
+        .filter(s -> s == DeviceState.STAGING || s == DeviceState.PENDING_STAGING)
+        .count();
   }
 
   /**
@@ -467,7 +536,7 @@ public final class RolloutEngine {
    * @return the devices whose desired state may have changed
    */
   private Set<String> apply(
-      Handle h, Row r, BatchRow b, RolloutStepper.Decision decision, long now) {
+      Handle h, Row r, BatchRow b, RolloutStepper.Decision decision, long staging, long now) {
     String id = r.id();
     switch (decision) {
       case RolloutStepper.Fail f -> {
@@ -488,7 +557,16 @@ public final class RolloutEngine {
       case RolloutStepper.Advance a -> {
         store.setBatch(h, id, b.index(), BatchState.SUCCEEDED, now, a.message());
         store.event(h, id, now, "BATCH_SUCCEEDED", b.index(), a.message());
-        if (a.next().isEmpty()) {
+        if (a.next().isEmpty() && staging > 0) {
+          // Not done while devices wait to be released: they are once they hold the artifacts.
+          store.setReason(
+              h,
+              id,
+              "every batch succeeded; "
+                  + staging
+                  + " device(s) still staging, released once their artifacts are on them",
+              now);
+        } else if (a.next().isEmpty()) {
           store.finish(h, id, State.SUCCEEDED, "every batch succeeded", now);
           store.event(
               h, id, now, "SUCCEEDED", null, r.app() + " " + r.toRevision() + " rolled out");
@@ -509,6 +587,14 @@ public final class RolloutEngine {
       case RolloutStepper.Unchanged u -> {}
     }
     return Set.of();
+  }
+
+  /** The members not released yet: only they stage. */
+  static List<String> waiting(List<MemberRow> members) {
+    return members.stream()
+        .filter(m -> m.state() == Member.WAITING)
+        .map(MemberRow::deviceId)
+        .toList();
   }
 
   private RolloutPolicy policy(String source) {

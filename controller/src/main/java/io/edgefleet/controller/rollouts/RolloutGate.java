@@ -65,6 +65,41 @@ public final class RolloutGate implements ReleaseGate {
     }
   }
 
+  /**
+   * The apps whose latest rollout, running (progressing or paused) to the app's current revision,
+   * has the device waiting for its release, or has not taken it in yet.
+   */
+  @Override
+  public java.util.Set<String> staging(Handle h, String deviceId, List<AppCatalog.App> apps) {
+    Map<String, Latest> all = latest(h);
+    java.util.Set<String> out = new java.util.HashSet<>();
+    Map<String, RolloutEngine.Member> states = null;
+    for (AppCatalog.App app : apps) {
+      Latest l = all.get(app.subject());
+      if (l == null
+          || !l.toRevision().equals(app.revision())
+          || (l.state() != RolloutEngine.State.PROGRESSING
+              && l.state() != RolloutEngine.State.PAUSED)) {
+        continue;
+      }
+      if (states == null) {
+        Map<String, RolloutEngine.Member> loaded = new HashMap<>();
+        h.createQuery("SELECT rollout_id, state FROM rollout_devices WHERE device_id = :d")
+            .bind("d", deviceId)
+            .map(
+                (rs, ctx) ->
+                    Map.entry(rs.getString(1), RolloutEngine.Member.valueOf(rs.getString(2))))
+            .forEach(e -> loaded.put(e.getKey(), e.getValue()));
+        states = loaded;
+      }
+      RolloutEngine.Member m = states.get(l.id());
+      if (m == null || m == RolloutEngine.Member.WAITING) {
+        out.add(app.name());
+      }
+    }
+    return out;
+  }
+
   @Override
   public Map<String, Decision> decide(Handle h, String deviceId, List<AppCatalog.App> apps) {
     Map<String, Latest> all = latest(h);

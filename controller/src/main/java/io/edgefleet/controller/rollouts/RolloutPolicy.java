@@ -54,6 +54,9 @@ import java.util.stream.Stream;
  * disruptionBudget: {tag: site, maxUnavailable: 1}  # optional: at most N devices per distinct
  *                          # value of the tag updating at once; devices without the tag form
  *                          # one group ""
+ * stagingTimeout: 24h      # how long a batch waits for its devices to download the new
+ *                          # revision's artifacts ahead (staging); after it, a device still
+ *                          # staging counts as pending and the batch goes on without it
  * maintenance:             # optional
  *   tag: maintenance       # device tag naming the device's window (default maintenance)
  *   timeZoneTag: tz        # device tag naming the device's time zone (default tz)
@@ -203,7 +206,8 @@ public final class RolloutPolicy {
           "onFailure",
           "offlineAtDeadline",
           "disruptionBudget",
-          "maintenance");
+          "maintenance",
+          "stagingTimeout");
   private static final List<String> THRESHOLD_FIELDS =
       List.of("successThreshold", "failureThreshold", "soak", "progressDeadline");
   private static final List<String> BATCH_FIELDS =
@@ -215,6 +219,9 @@ public final class RolloutPolicy {
       List.of("tag", "timeZoneTag", "default", "windows");
   private static final List<String> WINDOW_FIELDS = List.of("cron", "duration", "timeZone");
 
+  /** How long a batch waits for its devices to stage when the policy does not say. */
+  public static final Duration DEFAULT_STAGING_TIMEOUT = Duration.ofHours(24);
+
   private static final RolloutPolicy DEFAULTS = parse("");
 
   private final String source;
@@ -224,6 +231,7 @@ public final class RolloutPolicy {
   private final OfflineAction offlineAtDeadline;
   private final Optional<DisruptionBudget> disruptionBudget;
   private final MaintenanceWindows maintenance;
+  private final Duration stagingTimeout;
 
   private RolloutPolicy(
       String source,
@@ -232,7 +240,9 @@ public final class RolloutPolicy {
       FailureAction onFailure,
       OfflineAction offlineAtDeadline,
       Optional<DisruptionBudget> disruptionBudget,
-      MaintenanceWindows maintenance) {
+      MaintenanceWindows maintenance,
+      Duration stagingTimeout) {
+    this.stagingTimeout = stagingTimeout;
     this.source = source;
     this.batches = List.copyOf(batches);
     this.defaults = defaults;
@@ -362,10 +372,15 @@ public final class RolloutPolicy {
       Optional<DisruptionBudget> budget = field(root, "disruptionBudget").flatMap(this::budget);
       MaintenanceWindows maintenance =
           field(root, "maintenance").map(this::maintenance).orElse(MaintenanceWindows.ALWAYS);
+      Duration stagingTimeout =
+          field(root, "stagingTimeout")
+              .flatMap(n -> duration(n, "stagingTimeout", Duration.ofMinutes(1)))
+              .orElse(DEFAULT_STAGING_TIMEOUT);
       if (!problems.isEmpty()) {
         return null;
       }
-      return new RolloutPolicy(source, batches, defaults, onFailure, offline, budget, maintenance);
+      return new RolloutPolicy(
+          source, batches, defaults, onFailure, offline, budget, maintenance, stagingTimeout);
     }
 
     /** The value of a field, or empty if absent; an explicit null is reported as a problem. */
@@ -798,6 +813,14 @@ public final class RolloutPolicy {
     return disruptionBudget;
   }
 
+  /**
+   * How long a batch waits for a device to hold the new revision's artifacts before it counts the
+   * device as pending and goes on without it; {@link #DEFAULT_STAGING_TIMEOUT} when not given.
+   */
+  public Duration stagingTimeout() {
+    return stagingTimeout;
+  }
+
   /** The maintenance windows; {@link MaintenanceWindows#ALWAYS} when the policy names none. */
   public MaintenanceWindows maintenance() {
     return maintenance;
@@ -853,6 +876,9 @@ public final class RolloutPolicy {
           .append(String.join(", ", maintenance.windows().stream().map(Window::name).toList()));
       maintenance.defaultWindow().ifPresent(d -> line.append(" (default ").append(d).append(')'));
     }
+    if (!stagingTimeout.equals(DEFAULT_STAGING_TIMEOUT)) {
+      line.append("; staging timeout ").append(Durations.human(stagingTimeout));
+    }
     return line.toString();
   }
 
@@ -873,13 +899,20 @@ public final class RolloutPolicy {
         && other.onFailure == onFailure
         && other.offlineAtDeadline == offlineAtDeadline
         && other.disruptionBudget.equals(disruptionBudget)
-        && other.maintenance.equals(maintenance);
+        && other.maintenance.equals(maintenance)
+        && other.stagingTimeout.equals(stagingTimeout);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(
-        batches, defaults, onFailure, offlineAtDeadline, disruptionBudget, maintenance);
+        batches,
+        defaults,
+        onFailure,
+        offlineAtDeadline,
+        disruptionBudget,
+        maintenance,
+        stagingTimeout);
   }
 
   @Override

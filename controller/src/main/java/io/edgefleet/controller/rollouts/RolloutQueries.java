@@ -29,13 +29,16 @@ final class RolloutQueries {
   private final RolloutStore store;
   private final Function<String, RolloutPolicy> policies;
   private final Function<String, DeviceStatus> presence;
+  private final RolloutStaging staging;
 
   RolloutQueries(
       Jdbi jdbi,
       Clock clock,
       RolloutStore store,
       Function<String, RolloutPolicy> policies,
-      Function<String, DeviceStatus> presence) {
+      Function<String, DeviceStatus> presence,
+      RolloutStaging staging) {
+    this.staging = staging;
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -64,7 +67,15 @@ final class RolloutQueries {
           List<BatchRow> batches = store.batches(h, id);
           List<MemberRow> members = store.members(h, id, r.app());
           Map<String, Status> status =
-              RolloutStepper.classify(members, r, batches, policy, now, presence);
+              r.state().finished()
+                  ? RolloutStepper.classify(members, r, batches, policy, now, presence)
+                  : RolloutStepper.staging(
+                      members,
+                      RolloutStepper.classify(members, r, batches, policy, now, presence),
+                      staging.progress(h, r.app(), r.toRevision(), RolloutEngine.waiting(members)),
+                      batches,
+                      policy,
+                      now);
           List<BatchView> bv = new ArrayList<>();
           for (BatchRow b : batches) {
             List<MemberRow> in = members.stream().filter(m -> m.batch() == b.index()).toList();

@@ -1,6 +1,7 @@
 package io.edgefleet.controller.rollouts;
 
 import io.edgefleet.controller.devices.DeviceStatus;
+import io.edgefleet.controller.downloads.StageProgress;
 import io.edgefleet.controller.rollouts.RolloutEngine.BatchState;
 import io.edgefleet.controller.rollouts.RolloutEngine.Counts;
 import io.edgefleet.controller.rollouts.RolloutEngine.DeviceState;
@@ -167,6 +168,56 @@ final class RolloutStepper {
   }
 
   /**
+   * How members stand once staging is taken into account: a waiting device told to stage the new
+   * revision's artifacts that does not hold them all is {@code STAGING} (not released, not failed,
+   * its batch waits for it), and {@code PENDING_STAGING} once its batch started longer than the
+   * policy's staging timeout ago (pending; the batch no longer waits for it). A device that holds
+   * them all waits as before. Devices told nothing to stage are left as they are.
+   *
+   * @param progress per device told to stage: how far it is
+   */
+  static Map<String, Status> staging(
+      List<MemberRow> members,
+      Map<String, Status> before,
+      Map<String, StageProgress> progress,
+      List<BatchRow> batches,
+      RolloutPolicy policy,
+      Instant now) {
+    if (progress.isEmpty()) {
+      return before;
+    }
+    Map<String, Status> status = new HashMap<>(before);
+    for (MemberRow m : members) {
+      StageProgress p = progress.get(m.deviceId());
+      Status s = status.get(m.deviceId());
+      if (p == null || m.state() != Member.WAITING || s.state() != DeviceState.WAITING) {
+        continue;
+      }
+      if (p.complete()) {
+        status.put(
+            m.deviceId(), new Status(DeviceState.WAITING, "artifacts staged; " + s.reason()));
+        continue;
+      }
+      BatchRow b = batches.get(Math.min(m.batch(), batches.size() - 1));
+      Duration timeout = policy.stagingTimeout();
+      if (b.startedAt() != null && now.toEpochMilli() >= b.startedAt() + timeout.toMillis()) {
+        status.put(
+            m.deviceId(),
+            new Status(
+                DeviceState.PENDING_STAGING,
+                "staging did not finish within "
+                    + Durations.human(timeout)
+                    + " ("
+                    + p.describe()
+                    + "); released once its artifacts are on it"));
+      } else {
+        status.put(m.deviceId(), new Status(DeviceState.STAGING, p.describe()));
+      }
+    }
+    return status;
+  }
+
+  /**
    * Device counts of these members; devices that left do not count, and devices that never
    * connected are counted apart from the targeted ones, so no threshold waits for them.
    */
@@ -179,6 +230,7 @@ final class RolloutStepper {
     int pending = 0;
     int offline = 0;
     int window = 0;
+    int staging = 0;
     for (MemberRow m : members) {
       DeviceState s = status.get(m.deviceId()).state();
       if (s == DeviceState.LEFT) {
@@ -194,13 +246,18 @@ final class RolloutStepper {
         case FAILED -> failed++;
         case PENDING_OFFLINE -> offline++;
         case OUTSIDE_WINDOW -> window++;
+        case STAGING, PENDING_STAGING -> {
+          staging++;
+          pending++;
+        }
         default -> pending++;
       }
       if (m.state() == Member.RELEASED && m.running() != null && m.running().equals(m.toRev())) {
         updated++;
       }
     }
-    return new Counts(targeted, updated, ready, failed, pending, offline, window, neverSeen);
+    return new Counts(
+        targeted, updated, ready, failed, pending, offline, window, neverSeen, staging);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -368,7 +425,19 @@ final class RolloutStepper {
               + id
               + "`");
     }
-    boolean succeeded = c.ready() * 100 >= b.successPercent() * c.targeted();
+    // Devices still staging past the staging timeout no longer hold the batch back.
+    int overdue =
+        (int)
+            inBatch.stream()
+                .filter(m -> status.get(m.deviceId()).state() == DeviceState.PENDING_STAGING)
+                .count();
+    String stagingNote =
+        overdue == 0
+            ? ""
+            : "; went on without "
+                + overdue
+                + " device(s) still staging, released once their artifacts are on them";
+    boolean succeeded = c.ready() * 100 >= b.successPercent() * (c.targeted() - overdue);
     if (b.state() == BatchState.UPDATING) {
       if (succeeded) {
         if (b.soakMs() > 0) {
@@ -384,10 +453,10 @@ final class RolloutStepper {
                   + "; soaking for "
                   + Durations.human(Duration.ofMillis(b.soakMs())));
         }
-        return advance(b, batches, c, "");
+        return advance(b, batches, c, stagingNote);
       }
       boolean pastDeadline = b.startedAt() != null && now >= b.startedAt() + b.deadlineMs();
-      int notOffline = c.targeted() - c.pendingOffline();
+      int notOffline = c.targeted() - c.pendingOffline() - overdue;
       if (pastDeadline
           && c.pendingOffline() > 0
           && c.ready() * 100 >= b.successPercent() * notOffline) {
@@ -472,6 +541,16 @@ final class RolloutStepper {
         .filter(m -> status.get(m.deviceId()).state() == DeviceState.OUTSIDE_WINDOW)
         .findFirst()
         .ifPresent(m -> sb.append(" (").append(status.get(m.deviceId()).reason()).append(')'));
+    inBatch.stream()
+        .filter(m -> status.get(m.deviceId()).state() == DeviceState.STAGING)
+        .findFirst()
+        .ifPresent(
+            m ->
+                sb.append(" (")
+                    .append(m.name())
+                    .append(": ")
+                    .append(status.get(m.deviceId()).reason())
+                    .append(')'));
     return sb.append(skipped(c)).toString();
   }
 

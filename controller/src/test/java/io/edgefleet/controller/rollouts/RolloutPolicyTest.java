@@ -213,7 +213,7 @@ class RolloutPolicyTest {
         .containsExactly(
             "unknown field 'canery' (known: canary, waves, successThreshold, failureThreshold,"
                 + " soak, progressDeadline, onFailure, offlineAtDeadline, disruptionBudget,"
-                + " maintenance)",
+                + " maintenance, stagingTimeout)",
             "successThreshold: '101%' is not a percentage between 0% and 100%",
             "failureThreshold: '-1' is not a percentage between 0% and 100%",
             "progressDeadline: '500ms' is shorter than the minimum 1s",

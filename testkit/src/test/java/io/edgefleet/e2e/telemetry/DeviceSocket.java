@@ -22,14 +22,14 @@ import java.util.concurrent.TimeUnit;
  * A device's WebSocket driven by hand: the identity (key and certificate) of an enrolled agent,
  * real mutual TLS, and whatever text or binary messages a test wants to send, well-formed or not.
  */
-final class DeviceSocket implements AutoCloseable {
+public final class DeviceSocket implements AutoCloseable {
   final List<ControllerMessage> received = new CopyOnWriteArrayList<>();
   private final HttpClient client;
   private final WebSocket ws;
   private final StringBuilder partial = new StringBuilder();
   volatile Integer closeCode;
 
-  DeviceSocket(String controllerUrl, Path agentStateDir) throws Exception {
+  public DeviceSocket(String controllerUrl, Path agentStateDir) throws Exception {
     IdentityStore.Identity id = new IdentityStore(agentStateDir).load().orElseThrow();
     client =
         HttpClient.newBuilder()
@@ -70,7 +70,7 @@ final class DeviceSocket implements AutoCloseable {
             .get(20, TimeUnit.SECONDS);
   }
 
-  void send(AgentMessage message) throws Exception {
+  public void send(AgentMessage message) throws Exception {
     sendText(Json.write(message));
   }
 
@@ -86,7 +86,7 @@ final class DeviceSocket implements AutoCloseable {
     return closeCode == null && !ws.isInputClosed() && !ws.isOutputClosed();
   }
 
-  <T extends ControllerMessage> List<T> received(Class<T> type) {
+  public <T extends ControllerMessage> List<T> received(Class<T> type) {
     return received.stream().filter(type::isInstance).map(type::cast).toList();
   }
 
@@ -96,7 +96,7 @@ final class DeviceSocket implements AutoCloseable {
     client.shutdownNow();
   }
 
-  static Duration patience() {
+  public static Duration patience() {
     return Duration.ofSeconds(20);
   }
 }
