@@ -43,7 +43,7 @@ class ClustersCommandTest {
         .containsOnlyKeys(
             "create", "list", "get", "update", "deactivate", "delete", "rotate-token");
     assertThat(Cli.commandLine().getSubcommands().get("artifacts").getSubcommands())
-        .containsOnlyKeys("push", "list", "delete");
+        .containsOnlyKeys("push", "list", "delete", "mirror");
   }
 
   @Test
