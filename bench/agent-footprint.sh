@@ -132,6 +132,19 @@ echo "enrolling the agent..." >&2
 start_agent
 for _ in $(seq 1 240); do [ "$(connected_count)" -ge 1 ] && break; sleep 0.5; done
 [ "$(connected_count)" -ge 1 ] || { echo "the agent did not connect; its log:" >&2; tail -30 "$WORK/agent.log" >&2; exit 1; }
+# On JDK 25 the first run records the slot's class cache and ends once the agent has proven itself;
+# the start script then starts it again from the cache. Measure starts only after that, as a device
+# sees them: stopping the recording run early would leave the agent without a cache.
+if [ "$("$AGENT_DIR"/runtime/bin/java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -c ' AOTCache ')" -ge 1 ]; then
+  echo "waiting for the class cache to be recorded..." >&2
+  for _ in $(seq 1 600); do
+    [ -n "$(find "$WORK" -name '*.aot' -size +1k 2>/dev/null | head -1)" ] && [ "$(connected_count)" -ge 2 ] && break
+    sleep 0.5
+  done
+  [ -n "$(find "$WORK" -name '*.aot' -size +1k 2>/dev/null | head -1)" ] \
+    && echo "class cache: $(du -m "$(find "$WORK" -name '*.aot' | head -1)" | cut -f1) MiB" \
+    || echo "no class cache was recorded (the agent runs without one)" >&2
+fi
 
 # Start-to-connected of the enrolled agent: from the start script's exec to "connected to".
 stop_agent
