@@ -104,6 +104,11 @@ class ProjectsEverywhereIT {
           admin.post(
               "/api/v1/clusters?project=outside-us",
               Map.of("name", "outside-k3s", "selector", "k3s=yes", "servers", Map.of("min", 1))));
+      // Download policies belong to the fleet's operators, like secrets: hidden from project users.
+      created(
+          admin.put(
+              "/api/v1/download-policies/outside-policy",
+              Map.of("selector", "region=us", "bytesPerDay", 1L << 20)));
       created(
           admin.post(
               "/api/v1/repos?project=outside-us",
@@ -408,6 +413,7 @@ class ProjectsEverywhereIT {
     o.put("/api/v1/alerts/rules/{id}", "outside-offline");
     o.put("/api/v1/alerts/receivers/{id}", "outside-hook");
     o.put("/api/v1/secrets/{name}", "outside-secret");
+    o.put("/api/v1/download-policies/{name}", "outside-policy");
     o.put("/api/v1/clusters/{name}", "outside-k3s");
     o.put("/api/v1/sessions/{id}", session);
     return o;
