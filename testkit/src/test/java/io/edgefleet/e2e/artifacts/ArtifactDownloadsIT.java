@@ -270,7 +270,7 @@ class ArtifactDownloadsIT {
   private ArtifactRef push(byte[] bytes, String version) throws Exception {
     String digest = ArtifactsIT.digest(bytes);
     AdminClient.Answer a =
-        ArtifactsIT.push(admin, bytes, "image", version, Map.of("X-Edgefleet-Digest", digest));
+        ArtifactsIT.push(admin, bytes, "vm-disk", version, Map.of("X-Edgefleet-Digest", digest));
     assertThat(a.status()).as(a.body().toString()).isEqualTo(201);
     return new ArtifactRef(digest, bytes.length);
   }
