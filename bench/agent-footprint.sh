@@ -148,13 +148,21 @@ fi
 
 # Start-to-connected of the enrolled agent: from the start script's exec to "connected to".
 stop_agent
-TIMES=()
+TIMES=() CPUS=()
+TICK=$(getconf CLK_TCK)
+# CPU time of the agent's JVM when it reports connected (user + system): unlike the wall time, a
+# busy machine barely changes it.
+jvm_cpu_ms() {
+  local j; j=$(agent_jvm)
+  [ -n "$j" ] && awk -v t="$TICK" '{print int(($14 + $15) * 1000 / t)}' "/proc/$j/stat" 2>/dev/null || echo 0
+}
 for i in $(seq 1 "$STARTS"); do
   before=$(connected_count)
   t0=$(date +%s%N)
   start_agent
   while [ "$(connected_count)" -le "$before" ]; do sleep 0.01; done
   t1=$(date +%s%N)
+  CPUS+=("$(jvm_cpu_ms)")
   TIMES+=("$(( (t1 - t0) / 1000000 ))")
   [ "$i" -lt "$STARTS" ] && stop_agent
 done
@@ -162,6 +170,9 @@ SORTED=$(printf '%s\n' "${TIMES[@]}" | sort -n | tr '\n' ' ')
 MEDIAN=$(printf '%s\n' "${TIMES[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 MAX=$(printf '%s\n' "${TIMES[@]}" | sort -n | tail -1)
 echo "start to connected (ms, $STARTS starts): $SORTED (median $MEDIAN, max $MAX)"
+CPU_SORTED=$(printf '%s\n' "${CPUS[@]}" | sort -n | tr '\n' ' ')
+CPU_MEDIAN=$(printf '%s\n' "${CPUS[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+echo "CPU time to connected (ms, user + system): $CPU_SORTED (median $CPU_MEDIAN)"
 
 if [ "$RUNTIME" != none ]; then
   echo "waiting for the $APPS apps to be applied..." >&2
@@ -190,7 +201,7 @@ mkdir -p "$ROOT/bench/results"
 OUT="$ROOT/bench/results/agent-footprint-$(date +%Y%m%dT%H%M%SZ).json"
 cat >"$OUT" <<EOF
 {"runtime":"$RUNTIME","apps":$APPS,"durationSeconds":$DURATION,
- "startToConnectedMs":[$(IFS=,; echo "${TIMES[*]}")],"startToConnectedMedianMs":$MEDIAN,
+ "startToConnectedMs":[$(IFS=,; echo "${TIMES[*]}")],"startToConnectedMedianMs":$MEDIAN,"cpuToConnectedMs":[$(IFS=,; echo "${CPUS[*]}")],
  "rss":[${SAMPLES%,}]}
 EOF
 echo "wrote $OUT"
