@@ -483,7 +483,8 @@ public final class ContainerRuntime implements WorkloadRuntime {
       try {
         o =
             checks.observe(
-                new HealthChecks.Target(c.id(), c.startedAt(), address(c)), spec.healthCheck());
+                new HealthChecks.Target(c.id(), c.startedAt(), () -> address(c)),
+                spec.healthCheck());
       } catch (PodmanException e) {
         throw new RuntimeUnavailableException(e.getMessage(), UNAVAILABLE_RETRY, e);
       }

@@ -8,7 +8,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,8 +34,11 @@ final class HealthChecks {
   /** A container's status and, for a failing one, what the last check saw. */
   record Observation(Status status, String detail) {}
 
-  /** The running container checked: its id, when it started, and its address. */
-  record Target(String id, Instant startedAt, String address) {}
+  /**
+   * The running container checked: its id, when it started, and how to find its address (asked only
+   * when an http or tcp check runs).
+   */
+  record Target(String id, Instant startedAt, java.util.function.Supplier<String> address) {}
 
   private static final int MAX_STATUS_LINE = 256;
 
@@ -103,10 +105,11 @@ final class HealthChecks {
       }
     }
     int port = check.httpPort() != 0 ? check.httpPort() : check.tcpPort();
-    String where = target.address() + ":" + port;
+    String address = target.address().get();
+    String where = address + ":" + port;
     int timeout = (int) Math.min(Integer.MAX_VALUE, check.timeout().toMillis());
     try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(target.address(), port), timeout);
+      socket.connect(new InetSocketAddress(address, port), timeout);
       if (check.httpPort() == 0) {
         return null;
       }
@@ -116,7 +119,7 @@ final class HealthChecks {
           ("GET "
                   + check.httpPath()
                   + " HTTP/1.0\r\nHost: "
-                  + target.address()
+                  + address
                   + "\r\nUser-Agent: edgefleet-agent\r\nConnection: close\r\n\r\n")
               .getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -141,10 +144,5 @@ final class HealthChecks {
       line.append((char) c);
     }
     return line.toString().strip();
-  }
-
-  /** The most time one check may take, for callers that bound a whole pass. */
-  static Duration budget(HealthCheck check) {
-    return check.timeout().plusSeconds(5);
   }
 }
