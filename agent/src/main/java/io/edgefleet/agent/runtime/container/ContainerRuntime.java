@@ -306,10 +306,10 @@ public final class ContainerRuntime implements WorkloadRuntime {
                 object, c == null ? DriftRepair.Cause.DELETED : DriftRepair.Cause.CHANGED));
       }
     }
-    pruneImages();
     if (changed == 0 && pruned == 0) {
       return new ApplyOutcome.InSync();
     }
+    pruneImages();
     return new ApplyOutcome.Applied(changed, pruned, inEffect ? repairs : List.of());
   }
 
@@ -346,12 +346,15 @@ public final class ContainerRuntime implements WorkloadRuntime {
   }
 
   private void pruneImages() {
-    Set<String> keep = new HashSet<>();
-    for (Desired d : desired.values()) {
-      d.specs().forEach(s -> keep.add(s.image()));
-    }
     try {
-      images.prune(keep);
+      images.prune(
+          () -> {
+            Set<String> keep = new HashSet<>();
+            for (Desired d : desired.values()) {
+              d.specs().forEach(s -> keep.add(s.image()));
+            }
+            return keep;
+          });
     } catch (PodmanException e) {
       // Unused images are removed at a later pass.
     }

@@ -87,10 +87,12 @@ final class Images {
   }
 
   /**
-   * Removes loaded images whose blob is not in {@code keep} and that no container uses (podman
-   * refuses to remove those, which is left alone). Best effort.
+   * Removes loaded images whose blob is not among those {@code kept} and that no container uses
+   * (podman refuses to remove those, which is left alone). Best effort.
    */
-  synchronized void prune(Set<String> keep) {
+  synchronized void prune(java.util.function.Supplier<Set<String>> kept) {
+    // Asked while no load runs, so an image being loaded for an app is always among them.
+    Set<String> keep = kept.get();
     Podman.Result list =
         podman.run(
             "images", "--filter", "reference=" + PodmanArgs.IMAGE_REPOSITORY, "--format", "json");
