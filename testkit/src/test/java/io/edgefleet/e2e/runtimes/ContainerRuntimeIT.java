@@ -244,6 +244,16 @@ class ContainerRuntimeIT {
     assertThat(tail.lines).anyMatch(l -> l.contains("response:200"));
     assertThat(tail.times).allMatch(t -> t.isAfter(Instant.now().minusSeconds(600)));
 
+    // Only lines written since a time: none after the last one.
+    Instant last = tail.times.get(tail.times.size() - 1);
+    Lines since = new Lines();
+    try (LogStream s =
+        runtime.readLogs(sources.get(0), new LogQuery(100, false, last.plusSeconds(1)), since)) {
+      await().atMost(WAIT).until(() -> since.ended != null);
+    }
+    assertThat(since.ended).isEqualTo("completed");
+    assertThat(since.lines).isEmpty();
+
     Lines follow = new Lines();
     LogStream f = runtime.readLogs(sources.get(0), new LogQuery(0, true, Instant.EPOCH), follow);
     try {

@@ -139,4 +139,19 @@ class PodmanArgsTest {
             "--follow",
             "shop_web");
   }
+
+  @Test
+  void aStorageDirectoryGivesPodmanItsOwnRootAndRunRoot() {
+    ContainerRuntime.Options o = ContainerRuntime.Options.defaults();
+    assertThat(o.base()).containsExactly("podman");
+    assertThat(o.withStorage(java.nio.file.Path.of("/var/lib/edgefleet/podman")).base())
+        .containsExactly(
+            "podman",
+            "--root",
+            "/var/lib/edgefleet/podman/root",
+            "--runroot",
+            "/var/lib/edgefleet/podman/run");
+    assertThat(o.nofile()).isBetween(1L, 65536L);
+    assertThat(o.nproc()).isBetween(1L, 4096L);
+  }
 }
