@@ -207,7 +207,7 @@ public final class Agent implements AutoCloseable {
     this.tpm = new TpmAccess(options.tpm());
     this.identities = new IdentityStore(options.stateDir(), tpm);
     TpmEventLog eventLog = new TpmEventLog(options.tpmEventLog());
-    this.facts = new Facts();
+    this.facts = new Facts(java.nio.file.Path.of("/"), runtime::workloadKinds);
     this.outages = new Outages(options.maxBackoff(), random, clock, out);
     this.features = new Features(out);
     this.kubernetesVersion =

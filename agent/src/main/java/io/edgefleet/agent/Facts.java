@@ -19,6 +19,7 @@ public final class Facts {
   public static final String AGENT_VERSION = version();
 
   private final Path root;
+  private final java.util.function.Supplier<List<String>> runtimes;
 
   /** Reads from the real file system. */
   public Facts() {
@@ -27,7 +28,17 @@ public final class Facts {
 
   /** Reads from a different root, for tests. */
   public Facts(Path root) {
+    this(root, List::of);
+  }
+
+  /**
+   * @param runtimes the kinds of workload the node runs ({@code DeviceFacts.runtimes}), asked at
+   *     each collection: each runtime the agent has adds its own ({@code
+   *     WorkloadRuntime.workloadKinds()})
+   */
+  public Facts(Path root, java.util.function.Supplier<List<String>> runtimes) {
     this.root = root;
+    this.runtimes = runtimes;
   }
 
   /**
@@ -53,7 +64,9 @@ public final class Facts {
         null,
         List.of(),
         null,
-        model().orElse(null));
+        model().orElse(null),
+        List.of(),
+        runtimes.get());
   }
 
   /** The most characters of the hardware model reported. */

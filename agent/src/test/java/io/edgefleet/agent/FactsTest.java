@@ -45,6 +45,17 @@ class FactsTest {
   }
 
   @Test
+  void theRuntimesAreThoseTheAgentHasAskedAtEachCollection() {
+    java.util.List<String> kinds = new java.util.ArrayList<>(java.util.List.of("kubernetes"));
+    Facts facts = new Facts(root, () -> java.util.List.copyOf(kinds));
+    assertThat(facts.collect(Optional.empty(), root).runtimes()).containsExactly("kubernetes");
+    kinds.add("container");
+    assertThat(facts.collect(Optional.empty(), root).runtimes())
+        .containsExactly("kubernetes", "container");
+    assertThat(new Facts(root).collect(Optional.empty(), root).runtimes()).isEmpty();
+  }
+
+  @Test
   void missingFilesAreAbsentFactsNotErrors() {
     DeviceFacts f = new Facts(root).collect(Optional.empty(), root);
     assertThat(f.serial()).isNull();

@@ -101,6 +101,22 @@ public final class AgentCommand implements Callable<Integer> {
   String runtimeKind = "auto";
 
   @Option(
+      names = "--container-runtime",
+      paramLabel = "KIND",
+      description =
+          "Whether edgefleet.io/v1 Container apps run here: podman, none, or auto (podman when it"
+              + " answers at start; default).")
+  String containerRuntimeKind = "auto";
+
+  @Option(
+      names = "--container-storage",
+      paramLabel = "DIR",
+      description =
+          "Where podman keeps the images and containers of Container apps (default: podman's own"
+              + " storage, /var/lib/containers/storage when run as root).")
+  Path containerStorage;
+
+  @Option(
       names = "--inventory-namespace",
       paramLabel = "NAMESPACE",
       description =
@@ -240,7 +256,19 @@ public final class AgentCommand implements Callable<Integer> {
    */
   WorkloadRuntime runtime(
       java.util.function.Supplier<String> deviceId, io.edgefleet.agent.runtime.Blobs blobs) {
-    return runtime(deviceId);
+    io.edgefleet.agent.runtime.container.ContainerRuntime.Options containers =
+        io.edgefleet.agent.runtime.container.ContainerRuntime.Options.defaults();
+    if (containerStorage != null) {
+      containers = containers.withStorage(containerStorage.toAbsolutePath());
+    }
+    return Runtimes.create(
+        runtimeKind,
+        kubeconfig,
+        inventoryNamespace,
+        deviceId,
+        containerRuntimeKind,
+        containers,
+        blobs);
   }
 
   @Override

@@ -1,11 +1,17 @@
 package io.edgefleet.agent.command;
 
+import io.edgefleet.agent.runtime.Blobs;
 import io.edgefleet.agent.runtime.DeferredRuntime;
 import io.edgefleet.agent.runtime.NoRuntime;
+import io.edgefleet.agent.runtime.RuntimeRouter;
 import io.edgefleet.agent.runtime.WorkloadRuntime;
+import io.edgefleet.agent.runtime.container.ContainerRuntime;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
+import io.edgefleet.protocol.DeviceFacts;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -53,6 +59,54 @@ public final class Runtimes {
           throw new IllegalArgumentException(
               "--runtime must be kubernetes, none or auto, got " + kind);
     };
+  }
+
+  /**
+   * The node's runtimes behind one {@link RuntimeRouter}: Kubernetes as {@link #create(String,
+   * Path, String, Supplier)} makes it (unless {@code kind} is {@code none}), and the container
+   * runtime as {@code containerKind} says.
+   *
+   * @param containerKind {@code podman} (podman must answer now), {@code none}, or {@code auto}
+   *     (podman when it answers {@code podman version} at start)
+   * @param blobs where the container runtime finds the images its workloads name
+   * @throws IllegalArgumentException for an unknown kind, or {@code podman} when podman does not
+   *     answer
+   */
+  public static WorkloadRuntime create(
+      String kind,
+      Path kubeconfig,
+      String inventoryNamespace,
+      Supplier<String> device,
+      String containerKind,
+      ContainerRuntime.Options containerOptions,
+      Blobs blobs) {
+    boolean containers =
+        switch (containerKind) {
+          case "none" -> false;
+          case "auto" -> ContainerRuntime.available(containerOptions);
+          case "podman" -> {
+            if (!ContainerRuntime.available(containerOptions)) {
+              throw new IllegalArgumentException(
+                  "--container-runtime podman: "
+                      + containerOptions.command()
+                      + " does not answer `podman version`; install podman, or use"
+                      + " --container-runtime none");
+            }
+            yield true;
+          }
+          default ->
+              throw new IllegalArgumentException(
+                  "--container-runtime must be podman, none or auto, got " + containerKind);
+        };
+    WorkloadRuntime kubernetes = create(kind, kubeconfig, inventoryNamespace, device);
+    Map<String, WorkloadRuntime> byKind = new LinkedHashMap<>();
+    if (!"none".equals(kind)) {
+      byKind.put(DeviceFacts.RUNTIME_KUBERNETES, kubernetes);
+    }
+    if (containers) {
+      byKind.put(DeviceFacts.RUNTIME_CONTAINER, new ContainerRuntime(containerOptions, blobs));
+    }
+    return byKind.isEmpty() ? kubernetes : new RuntimeRouter(byKind);
   }
 
   private static WorkloadRuntime kubernetes(

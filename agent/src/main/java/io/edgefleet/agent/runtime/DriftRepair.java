@@ -22,7 +22,12 @@ public record DriftRepair(String object, Cause cause) {
      * revision annotation, or a field whose ownership moved to another field manager): the apply
      * set it back.
      */
-    CHANGED("restored", "changed outside edgefleet");
+    CHANGED("restored", "changed outside edgefleet"),
+    /**
+     * It had stopped (a container that exited, was killed or did not come back after a reboot) and
+     * its restart policy says it runs: the apply started it again.
+     */
+    STOPPED("restarted", "that had stopped");
 
     private final String verb;
     private final String what;

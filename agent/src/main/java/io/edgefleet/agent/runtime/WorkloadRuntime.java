@@ -48,6 +48,15 @@ public interface WorkloadRuntime extends AutoCloseable {
   Set<String> ownedApps();
 
   /**
+   * The kinds of workload this runtime runs, as {@code DeviceFacts.runtimes} names them ({@code
+   * kubernetes}, {@code container}, {@code vm}); empty when it does not say, which the controller
+   * takes as Kubernetes only. The agent reports them in its facts.
+   */
+  default List<String> workloadKinds() {
+    return List.of();
+  }
+
+  /**
    * The Kubernetes cluster a runtime talks to.
    *
    * @param version the API server's {@code gitVersion} ({@code v1.30.6+k3s1})

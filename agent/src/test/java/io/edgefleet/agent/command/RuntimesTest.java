@@ -82,4 +82,97 @@ class RuntimesTest {
             () -> Runtimes.create("kubernetes", kubeconfig, "edgefleet-system", () -> "dev-1"))
         .hasMessageContaining("cannot read the kubeconfig");
   }
+
+  private static final io.edgefleet.agent.runtime.container.ContainerRuntime.Options NO_PODMAN =
+      io.edgefleet.agent.runtime.container.ContainerRuntime.Options.defaults()
+          .withCommand("/nonexistent/podman");
+
+  @Test
+  void withoutPodmanAutoKeepsKubernetesAloneAndSaysSoInItsKinds() {
+    Path kubeconfig = dir.resolve("k3s.yaml");
+    try (WorkloadRuntime runtime =
+        Runtimes.create(
+            "auto",
+            kubeconfig,
+            "edgefleet-system",
+            () -> "dev-1",
+            "auto",
+            NO_PODMAN,
+            io.edgefleet.agent.runtime.Blobs.NONE)) {
+      assertThat(runtime.workloadKinds()).containsExactly("kubernetes");
+      ApplyOutcome.Failed container =
+          (ApplyOutcome.Failed)
+              runtime.apply(
+                  "web",
+                  "1",
+                  "apiVersion: edgefleet.io/v1\nkind: Container\nmetadata: {name: web}\n"
+                      + "spec: {image: sha256:"
+                      + "a".repeat(64)
+                      + "}\n");
+      assertThat(container.reason()).contains("this node has no container runtime");
+      // Kubernetes apps still reach the Kubernetes runtime, which waits for its kubeconfig.
+      assertThat(((ApplyOutcome.Failed) runtime.apply("web", "1", "kind: ConfigMap\n")).reason())
+          .contains("no kubeconfig at " + kubeconfig);
+    }
+  }
+
+  @Test
+  void podmanIsRequiredWhenAskedForAndUnknownKindsAreRefused() {
+    Path kubeconfig = dir.resolve("k3s.yaml");
+    assertThatThrownBy(
+            () ->
+                Runtimes.create(
+                    "auto",
+                    kubeconfig,
+                    "ns",
+                    () -> "d",
+                    "podman",
+                    NO_PODMAN,
+                    io.edgefleet.agent.runtime.Blobs.NONE))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--container-runtime podman: /nonexistent/podman does not answer");
+    assertThatThrownBy(
+            () ->
+                Runtimes.create(
+                    "auto",
+                    kubeconfig,
+                    "ns",
+                    () -> "d",
+                    "docker",
+                    NO_PODMAN,
+                    io.edgefleet.agent.runtime.Blobs.NONE))
+        .hasMessageContaining("--container-runtime must be podman, none or auto");
+    try (WorkloadRuntime none =
+        Runtimes.create(
+            "none",
+            kubeconfig,
+            "ns",
+            () -> "d",
+            "none",
+            NO_PODMAN,
+            io.edgefleet.agent.runtime.Blobs.NONE)) {
+      assertThat(none.workloadKinds()).isEmpty();
+      assertThat(((ApplyOutcome.Failed) none.apply("web", "1", "kind: ConfigMap\n")).reason())
+          .contains("started with --runtime none");
+    }
+  }
+
+  @Test
+  void withPodmanTheNodeRunsBothKinds() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        io.edgefleet.agent.runtime.container.ContainerRuntime.available(
+            io.edgefleet.agent.runtime.container.ContainerRuntime.Options.defaults()),
+        "podman is installed where the build runs");
+    try (WorkloadRuntime runtime =
+        Runtimes.create(
+            "auto",
+            dir.resolve("k3s.yaml"),
+            "ns",
+            () -> "d",
+            "auto",
+            io.edgefleet.agent.runtime.container.ContainerRuntime.Options.defaults(),
+            io.edgefleet.agent.runtime.Blobs.NONE)) {
+      assertThat(runtime.workloadKinds()).containsExactly("kubernetes", "container");
+    }
+  }
 }
