@@ -353,6 +353,12 @@ public final class Controller implements AutoCloseable {
               clusterStore,
               ClusterImports.Fetcher.http(java.time.Duration.ofSeconds(30)),
               importChanges);
+      RolloutGate gate = new RolloutGate();
+      this.profileSource = new ProfileKubernetes(jdbi, gate);
+      BundleStore bundles = new BundleStore(jdbi, clock);
+      // Secrets for devices: encrypted at rest under the master key file's keys; a change is
+      // announced on its signal, which recomputes every device (whose documents reference the
+      // secrets targeting it).
       // The cluster section of each member's desired state, published by the clusters' engine
       // (built below, once the devices are); it also keeps a K3s binary in use from deletion.
       ClusterSectionTable clusterSections = new ClusterSectionTable();
@@ -383,12 +389,6 @@ public final class Controller implements AutoCloseable {
                       workloads),
                   clusterImports,
                   moreApps));
-      RolloutGate gate = new RolloutGate();
-      this.profileSource = new ProfileKubernetes(jdbi, gate);
-      BundleStore bundles = new BundleStore(jdbi, clock);
-      // Secrets for devices: encrypted at rest under the master key file's keys; a change is
-      // announced on its signal, which recomputes every device (whose documents reference the
-      // secrets targeting it).
       // Signed releases of the agent itself: trusted release keys, their files as artifacts.
       this.agentSlots = new AgentSlotReports(jdbi, clock, deviceEvents::recordWarning, List.of());
       this.agentReleases =
