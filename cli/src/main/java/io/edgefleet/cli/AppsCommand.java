@@ -50,7 +50,8 @@ final class AppsCommand {
 
   /** The states of an app on a device, in the order the summary line counts them. */
   static final List<String> STATES =
-      List.of("READY", "PROGRESSING", "APPLIED", "FAILED", "PENDING", "PENDING_OFFLINE");
+      List.of(
+          "READY", "PROGRESSING", "APPLIED", "FAILED", "PENDING", "PENDING_OFFLINE", "NOT_PLACED");
 
   @Option(
       names = {"-h", "--help"},
@@ -275,7 +276,8 @@ final class AppsCommand {
             + " came from, for Git apps), running revision (the last one the device reported"
             + " ready, also while the desired one is applying or has failed), state.",
         "States: READY, PROGRESSING, APPLIED, FAILED, PENDING, PENDING_OFFLINE (the device is"
-            + " offline and updates when it reconnects).",
+            + " offline and updates when it reconnects), NOT_PLACED (the device cannot run the"
+            + " app's kind of workload and does not get it; the reason says what it lacks).",
         "With --watch and APP, until no device is still on its way; the exit code says how: 0"
             + " ready everywhere, 7 failed on a device, 8 ready on every online device but waiting"
             + " for offline ones. Without APP, --watch runs until Ctrl-C."
@@ -331,15 +333,16 @@ final class AppsCommand {
 
   /**
    * Whether a watched app has arrived: once no device is PENDING, PROGRESSING or APPLIED (or in a
-   * state this CLI does not know), ready everywhere (exit 0), failed somewhere (7), or ready on
-   * every online device with offline ones still to update (8).
+   * state this CLI does not know), ready everywhere it can run (exit 0; a NOT_PLACED device is not
+   * waited for), failed somewhere (7), or ready on every online device with offline ones still to
+   * update (8).
    */
   static Optional<Watch.End> end(String app, JsonNode devices) {
     boolean failed = false;
     boolean offline = false;
     for (JsonNode d : devices) {
       switch (Formats.text(d, "state")) {
-        case "READY" -> {}
+        case "READY", "NOT_PLACED" -> {}
         case "FAILED" -> failed = true;
         case "PENDING_OFFLINE" -> offline = true;
         default -> {
@@ -484,7 +487,15 @@ final class AppsCommand {
   /** The running applications: counts of devices per state. */
   static String table(Iterable<JsonNode> apps) {
     Table table =
-        new Table("app", "source", "devices", "ready", "failed", "pending", "pending offline");
+        new Table(
+            "app",
+            "source",
+            "devices",
+            "ready",
+            "failed",
+            "pending",
+            "pending offline",
+            "not placed");
     for (JsonNode a : apps) {
       table.row(
           Formats.text(a, "app"),
@@ -493,7 +504,8 @@ final class AppsCommand {
           Formats.text(a, "ready"),
           Formats.text(a, "failed"),
           Formats.text(a, "pending"),
-          Formats.text(a, "pendingOffline"));
+          Formats.text(a, "pendingOffline"),
+          Formats.text(a, "notPlaced"));
     }
     return table.render();
   }

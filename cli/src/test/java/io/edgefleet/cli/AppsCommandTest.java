@@ -41,21 +41,21 @@ class AppsCommandTest {
         AppsCommand.table(
             json(
                 "[{\"app\":\"web\",\"source\":\"shop\",\"devices\":3,\"ready\":2,\"failed\":0,"
-                    + "\"pending\":0,\"pendingOffline\":1},"
-                    + "{\"app\":\"kiosk\",\"source\":\"lab\",\"devices\":1,\"ready\":0,"
-                    + "\"failed\":1,\"pending\":0,\"pendingOffline\":0}]"));
+                    + "\"pending\":0,\"pendingOffline\":1,\"notPlaced\":0},"
+                    + "{\"app\":\"kiosk\",\"source\":\"lab\",\"devices\":3,\"ready\":0,"
+                    + "\"failed\":1,\"pending\":0,\"pendingOffline\":0,\"notPlaced\":2}]"));
 
     assertThat(table.lines())
         .containsExactly(
-            "APP    SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE",
-            "web    shop    3        2      0       0        1",
-            "kiosk  lab     1        0      1       0        0");
+            "APP    SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE  NOT PLACED",
+            "web    shop    3        2      0       0        1                0",
+            "kiosk  lab     3        0      1       0        0                2");
   }
 
   @Test
   void emptyListIsTheHeaderAlone() {
     assertThat(AppsCommand.table(json("[]")))
-        .isEqualTo("APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE\n");
+        .isEqualTo("APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE  NOT PLACED\n");
   }
 
   @Test

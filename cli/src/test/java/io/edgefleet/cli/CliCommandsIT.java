@@ -576,7 +576,7 @@ class CliCommandsIT {
     assertThat(table.exitCode()).isZero();
     assertThat(table.out())
         .isEqualTo(
-            "APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE"
+            "APP  SOURCE  DEVICES  READY  FAILED  PENDING  PENDING OFFLINE  NOT PLACED"
                 + System.lineSeparator());
     assertThat(asJson.exitCode()).isZero();
     assertThat(json(asJson.out())).isEqualTo(json("{\"items\": []}"));

@@ -149,6 +149,9 @@ class WatchTest {
     assertThat(AppsCommand.end("web", devices("READY", "PENDING_OFFLINE")).orElseThrow())
         .extracting(Watch.End::exitCode)
         .isEqualTo(8);
+    // A device that cannot run the app never will: nothing to wait for, nothing failed.
+    assertThat(AppsCommand.end("web", devices("READY", "NOT_PLACED")))
+        .contains(new Watch.End(0, "web: 2 devices: 1 ready, 1 not-placed"));
   }
 
   private static JsonNode rollout(String state) {

@@ -122,6 +122,8 @@ import io.edgefleet.controller.trust.TrustRoutes;
 import io.edgefleet.controller.tunnels.KubeProxy;
 import io.edgefleet.controller.tunnels.TunnelRoutes;
 import io.edgefleet.controller.tunnels.Tunnels;
+import io.edgefleet.controller.workloads.WorkloadCatalog;
+import io.edgefleet.controller.workloads.WorkloadResolver;
 import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ControllerMessage;
@@ -204,6 +206,7 @@ public final class Controller implements AutoCloseable {
   private final DeviceEvents deviceEvents;
   private final AgentSlotReports agentSlots;
   private final ArtifactReports artifactReports;
+  private final WorkloadResolver workloads;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -350,14 +353,6 @@ public final class Controller implements AutoCloseable {
               clusterStore,
               ClusterImports.Fetcher.http(java.time.Duration.ofSeconds(30)),
               importChanges);
-      AppCatalog apps =
-          new CompositeCatalog(
-              List.of(
-                  new GitCatalog(gitops),
-                  new DeploymentApps(jdbi, catalog),
-                  profileApps,
-                  clusterImports,
-                  moreApps));
       RolloutGate gate = new RolloutGate();
       this.profileSource = new ProfileKubernetes(jdbi, gate);
       BundleStore bundles = new BundleStore(jdbi, clock);
@@ -377,6 +372,23 @@ public final class Controller implements AutoCloseable {
               config.maxArtifactBytes(),
               digest ->
                   clusterSections.userOf(digest).or(() -> AgentReleases.releaseOf(jdbi, digest)));
+      // Apps rendered from content (Git sources, catalog deployments, profiles) are read as
+      // workloads: Containers and VirtualMachines get their runtime, their registry images
+      // resolved to mirrored blobs, and the blobs they use.
+      WorkloadResolver workloads = new WorkloadResolver(artifacts);
+      this.workloads = workloads;
+      AppCatalog apps =
+          new CompositeCatalog(
+              List.of(
+                  new WorkloadCatalog(
+                      new CompositeCatalog(
+                          List.of(
+                              new GitCatalog(gitops),
+                              new DeploymentApps(jdbi, catalog),
+                              profileApps)),
+                      workloads),
+                  clusterImports,
+                  moreApps));
       // Signed releases of the agent itself: trusted release keys, their files as artifacts.
       this.agentSlots = new AgentSlotReports(jdbi, clock, deviceEvents::recordWarning, List.of());
       this.agentReleases =
@@ -465,7 +477,8 @@ public final class Controller implements AutoCloseable {
               },
               audit);
       this.deployments =
-          new Deployments(jdbi, clock, catalog, rollouts, audit, desired::requestAll);
+          new Deployments(
+              jdbi, clock, catalog, rollouts, audit, desired::requestAll, workloads::resolve);
       AgentRollouts agentRollouts =
           new AgentRollouts(
               jdbi, clock, audit, agentReleases, agentTargets, rollouts, desired::requestAll);
@@ -877,6 +890,16 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(liveness::beat, beat, beat, TimeUnit.MILLISECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
       scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
+      // An image mirrored or a blob pushed (or deleted) changes what apps naming it render to.
+      scheduler.scheduleWithFixedDelay(
+          () -> {
+            if (workloads.storeChanged()) {
+              desired.requestAll();
+            }
+          },
+          2,
+          2,
+          TimeUnit.SECONDS);
       long tick = config.rolloutTick().toMillis();
       scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);

@@ -156,6 +156,18 @@ public enum ErrorCode {
   DOWNLOAD_POLICY_INVALID(422, false),
   /** No download policy of that name exists. */
   DOWNLOAD_POLICY_NOT_FOUND(404, false),
+  /**
+   * An app's documents are not one kind of workload (Kubernetes objects, {@code Container}s and
+   * {@code VirtualMachine}s mixed), a workload document is invalid, or an image is named by tag:
+   * the message names the documents and fields.
+   */
+  WORKLOAD_INVALID(422, false),
+  /**
+   * A workload names a blob the controller does not hold: an image or disk digest not in the
+   * artifact store, or a registry image not mirrored for the device's architecture; the message
+   * says what to push or mirror.
+   */
+  WORKLOAD_ARTIFACT_MISSING(422, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

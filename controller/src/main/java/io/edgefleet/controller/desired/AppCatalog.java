@@ -73,6 +73,20 @@ public interface AppCatalog {
     }
   }
 
+  /**
+   * The device an app is rendered for.
+   *
+   * @param tags the device's tags, for {@code ${tag:KEY}}
+   * @param kubeVersion the Kubernetes version it reports ({@code v1.28.3}); null if none
+   * @param arch its CPU architecture ({@code amd64}, {@code arm64}): which platform of a mirrored
+   *     image it gets; null if it reports none
+   */
+  record Device(Map<String, String> tags, String kubeVersion, String arch) {
+    public Device {
+      tags = Map.copyOf(tags);
+    }
+  }
+
   /** A catalog without apps. */
   AppCatalog EMPTY =
       new AppCatalog() {
@@ -98,4 +112,15 @@ public interface AppCatalog {
    *     device (e.g. a missing tag it substitutes, a chart requiring a newer Kubernetes)
    */
   Rendered render(App app, Map<String, String> tags, String kubeVersion);
+
+  /**
+   * Renders the app for this device. Catalogs whose bundles name blobs resolve them for the
+   * device's architecture here; others render as {@link #render(App, Map, String)} does.
+   *
+   * @throws RuntimeException with a message for a person when the app cannot be rendered for this
+   *     device
+   */
+  default Rendered render(App app, Device device) {
+    return render(app, device.tags(), device.kubeVersion());
+  }
 }

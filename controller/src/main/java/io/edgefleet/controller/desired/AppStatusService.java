@@ -131,10 +131,21 @@ public final class AppStatusService {
     APPLIED,
     FAILED,
     PENDING,
-    PENDING_OFFLINE
+    PENDING_OFFLINE,
+    /**
+     * The device cannot run the app's kind of workload (a container app on a node without a
+     * container engine): it does not get the app; the reason says what it lacks. Neither failed nor
+     * pending.
+     */
+    NOT_PLACED
   }
 
-  /** Counts per app across devices. */
+  /**
+   * Counts per app across devices.
+   *
+   * @param notPlaced targeted devices that cannot run the app's kind of workload (counted in {@code
+   *     devices}, not in {@code pending})
+   */
   public record AppSummary(
       String app,
       String source,
@@ -142,7 +153,8 @@ public final class AppStatusService {
       int ready,
       int failed,
       int pending,
-      int pendingOffline) {}
+      int pendingOffline,
+      int notPlaced) {}
 
   /**
    * How far the app revisions one commit of a Git source brought have reached the devices, in
@@ -267,13 +279,14 @@ public final class AppStatusService {
     java.util.Map<String, int[]> counts = new java.util.TreeMap<>();
     java.util.Map<String, String> sources = new java.util.HashMap<>();
     for (DeviceApp d : all) {
-      int[] c = counts.computeIfAbsent(d.app(), k -> new int[5]);
+      int[] c = counts.computeIfAbsent(d.app(), k -> new int[6]);
       sources.putIfAbsent(d.app(), d.source());
       c[0]++;
       switch (d.state()) {
         case READY -> c[1]++;
         case FAILED -> c[2]++;
         case PENDING_OFFLINE -> c[4]++;
+        case NOT_PLACED -> c[5]++;
         default -> c[3]++;
       }
     }
@@ -287,7 +300,8 @@ public final class AppStatusService {
                     e.getValue()[1],
                     e.getValue()[2],
                     e.getValue()[3],
-                    e.getValue()[4]))
+                    e.getValue()[4],
+                    e.getValue()[5]))
         .toList();
   }
 
@@ -302,7 +316,7 @@ public final class AppStatusService {
         h ->
             h.createQuery(
                     "SELECT device_id, desired_commit, desired_revision, running_revision, phase,"
-                        + " render_error FROM device_apps WHERE source = :s AND desired_commit IS"
+                        + " render_error FROM device_apps WHERE source = :s AND not_placed IS NULL AND desired_commit IS"
                         + " NOT NULL")
                 .bind("s", source)
                 .map(
@@ -373,7 +387,7 @@ public final class AppStatusService {
     String sql =
         "SELECT a.device_id, NULL, a.app, a.source, a.desired_revision, a.running_revision,"
             + " a.phase, a.reason, a.render_error, a.desired_since, a.reported_at, a.desired_commit,"
-            + " a.ready_revision FROM device_apps a "
+            + " a.ready_revision, a.not_placed FROM device_apps a "
             + where;
     return jdbi.withHandle(
         h -> {
@@ -405,8 +419,12 @@ public final class AppStatusService {
     String renderError = rs.getString(9);
     long reported = rs.getLong(11);
     boolean hasReport = !rs.wasNull();
+    String notPlaced = rs.getString(14);
     State state;
-    if (renderError != null && running == null) {
+    if (notPlaced != null) {
+      state = State.NOT_PLACED;
+      reason = notPlaced;
+    } else if (renderError != null && running == null) {
       state = State.FAILED;
       reason = "cannot be rendered for this device: " + renderError;
     } else if (Objects.equals(desired, running) && phase != null) {

@@ -1,10 +1,16 @@
 package io.edgefleet.controller.desired;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.common.Lru;
+import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.Gzip;
+import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.tls.Fingerprints;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.List;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
@@ -58,14 +64,52 @@ public final class BundleStore {
   }
 
   public void put(Handle h, String digest, String content) {
+    put(h, digest, content, null, List.of());
+  }
+
+  /**
+   * Stores a bundle with its workload: the runtime it needs (null for Kubernetes objects) and the
+   * blobs it uses, kept so that a device returning to this bundle later is told them again.
+   */
+  public void put(
+      Handle h, String digest, String content, String runtime, List<ArtifactRef> artifacts) {
     h.createUpdate(
-            "INSERT INTO bundles (digest, content, size, created_at) VALUES (:d, :c, :s, :now)"
-                + " ON CONFLICT (digest) DO NOTHING")
+            "INSERT INTO bundles (digest, content, size, created_at, runtime, artifacts) VALUES"
+                + " (:d, :c, :s, :now, :runtime, :artifacts) ON CONFLICT (digest) DO NOTHING")
         .bind("d", digest)
         .bind("c", content)
         .bind("s", (long) content.getBytes(StandardCharsets.UTF_8).length)
         .bind("now", clock.millis())
+        .bind("runtime", runtime)
+        .bind("artifacts", artifacts.isEmpty() ? null : Json.write(artifacts))
         .execute();
+  }
+
+  /** The runtime and blobs of a bundle (null runtime: Kubernetes objects). */
+  public record Workload(String runtime, List<ArtifactRef> artifacts) {
+    public Workload {
+      artifacts = List.copyOf(artifacts);
+    }
+  }
+
+  /** The workload stored with a bundle; empty for an unknown bundle or Kubernetes objects. */
+  Optional<Workload> workload(Handle h, String digest) {
+    return h.createQuery(
+            "SELECT runtime, artifacts FROM bundles WHERE digest = :d AND runtime IS NOT NULL")
+        .bind("d", digest)
+        .map((rs, ctx) -> new Workload(rs.getString(1), artifacts(rs.getString(2))))
+        .findOne();
+  }
+
+  private static List<ArtifactRef> artifacts(String json) {
+    if (json == null) {
+      return List.of();
+    }
+    try {
+      return Json.mapper().readValue(json, new TypeReference<List<ArtifactRef>>() {});
+    } catch (IOException e) {
+      throw new UncheckedIOException("the stored artifacts of a bundle are unreadable", e);
+    }
   }
 
   public Optional<String> get(String digest) {

@@ -28,6 +28,15 @@ public final class CompositeCatalog implements AppCatalog {
 
   @Override
   public Rendered render(App app, Map<String, String> tags, String kubeVersion) {
+    return part(app).render(app, tags, kubeVersion);
+  }
+
+  @Override
+  public Rendered render(App app, Device device) {
+    return part(app).render(app, device);
+  }
+
+  private AppCatalog part(App app) {
     AppCatalog part = bySource.get(app.source());
     if (part == null) {
       apps();
@@ -36,6 +45,6 @@ public final class CompositeCatalog implements AppCatalog {
     if (part == null) {
       throw new IllegalStateException("no catalog holds apps of source " + app.source());
     }
-    return part.render(app, tags, kubeVersion);
+    return part;
   }
 }

@@ -11,6 +11,7 @@ import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ClusterSpec;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Gzip;
 import io.edgefleet.protocol.Json;
@@ -374,8 +375,10 @@ public final class DesiredStateEngine implements AutoCloseable {
       return null;
     }
     Map<String, String> tags = found.get().tags();
-    String kubeVersion =
-        found.get().facts() == null ? null : found.get().facts().kubernetesVersion();
+    DeviceFacts facts = found.get().facts();
+    String kubeVersion = facts == null ? null : facts.kubernetesVersion();
+    AppCatalog.Device device =
+        new AppCatalog.Device(tags, kubeVersion, facts == null ? null : facts.arch());
     List<AppCatalog.App> apps = new ArrayList<>(catalogApps);
     apps.sort(Comparator.comparing(AppCatalog.App::source).thenComparing(AppCatalog.App::name));
     Map<String, AppCatalog.App> targeting = new LinkedHashMap<>();
@@ -396,10 +399,14 @@ public final class DesiredStateEngine implements AutoCloseable {
       switch (decision) {
         case ReleaseGate.Follow f -> {
           try {
+            AppCatalog.Rendered r = catalog.render(app, device);
+            // A device that cannot run this kind of workload never gets it, and says why.
+            Optional<String> refusal = Placement.refusal(facts, r.runtime());
             desired.put(
                 app.name(),
-                new Entry(
-                    app, Optional.of(catalog.render(app, tags, kubeVersion)), null, decision));
+                refusal.isPresent()
+                    ? new Entry(app, Optional.empty(), null, decision, refusal.get())
+                    : new Entry(app, Optional.of(r), null, decision));
           } catch (RuntimeException e) {
             desired.put(app.name(), new Entry(app, Optional.empty(), e.getMessage(), decision));
           }
@@ -425,9 +432,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       if (staging.contains(app.name())
           && !(decisions.getOrDefault(app.name(), ReleaseGate.FOLLOW)
               instanceof ReleaseGate.Follow)) {
-        stageArtifacts
-            .of(catalog, app, tags, kubeVersion)
-            .ifPresent(s -> stages.put(app.name(), s));
+        stageArtifacts.of(catalog, app, device, facts).ifPresent(s -> stages.put(app.name(), s));
       }
     }
     return new Prepared(
@@ -487,6 +492,9 @@ public final class DesiredStateEngine implements AutoCloseable {
           }
         };
     for (Entry e : desired.values()) {
+      if (e.notPlaced() != null) {
+        continue; // recorded with its reason, not sent
+      }
       if (e.decision() instanceof ReleaseGate.Pin pin) {
         list.add(
             sameWorkload(
@@ -498,7 +506,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                     bundleSize(h, pin.bundle()),
                     pin.commit(),
                     e.app().keepInQuarantine()),
-                told));
+                told,
+                h));
         continue;
       }
       Optional<String> digest =
@@ -510,7 +519,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       e.rendered()
           .filter(r -> !r.digest().equals(previousBundles.get(e.app().name())))
           .filter(r -> storedBundles.get(r.digest()).isEmpty())
-          .ifPresent(r -> bundles.put(h, r.digest(), r.yaml()));
+          .ifPresent(r -> bundles.put(h, r.digest(), r.yaml(), r.runtime(), r.artifacts()));
       if (digest.isPresent()) {
         long size =
             e.rendered()
@@ -532,7 +541,7 @@ public final class DesiredStateEngine implements AutoCloseable {
         list.add(
             e.rendered().isPresent()
                 ? app.withWorkload(e.rendered().get().runtime(), e.rendered().get().artifacts())
-                : sameWorkload(app, told));
+                : sameWorkload(app, told, h));
       }
     }
     AgentRelease agent =
@@ -981,17 +990,17 @@ public final class DesiredStateEngine implements AutoCloseable {
     long now = clock.millis();
     for (DesiredState.DesiredApp a : list) {
       String err = desired.get(a.name()).renderError();
-      if (new AppRow(a.source(), a.revision(), a.bundle(), err, a.commit())
+      if (new AppRow(a.source(), a.revision(), a.bundle(), err, a.commit(), null)
           .equals(rows.get(a.name()))) {
         continue; // this app's row says so already
       }
       h.createUpdate(
               "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_bundle,"
-                  + " desired_since, render_error, desired_commit) VALUES (:d, :app, :src, :rev,"
-                  + " :bundle, :now, :err, :commit) ON CONFLICT (device_id, app) DO UPDATE SET"
-                  + " source = excluded.source, desired_bundle = excluded.desired_bundle,"
+                  + " desired_since, render_error, desired_commit, not_placed) VALUES (:d, :app, :src,"
+                  + " :rev, :bundle, :now, :err, :commit, NULL) ON CONFLICT (device_id, app) DO"
+                  + " UPDATE SET source = excluded.source, desired_bundle = excluded.desired_bundle,"
                   + " render_error = excluded.render_error, desired_commit ="
-                  + " excluded.desired_commit, desired_since = CASE WHEN"
+                  + " excluded.desired_commit, not_placed = NULL, desired_since = CASE WHEN"
                   + " device_apps.desired_revision = excluded.desired_revision THEN"
                   + " device_apps.desired_since ELSE excluded.desired_since END, desired_revision"
                   + " = excluded.desired_revision")
@@ -1008,14 +1017,16 @@ public final class DesiredStateEngine implements AutoCloseable {
     List<String> names = new ArrayList<>();
     list.forEach(a -> names.add(a.name()));
     for (Entry e : desired.values()) {
-      if (e.renderError() != null && !names.contains(e.app().name())) {
-        // Never rendered for this device: visible as a failure, nothing to run.
+      if ((e.renderError() != null || e.notPlaced() != null) && !names.contains(e.app().name())) {
+        // Never rendered for this device: visible as a failure, nothing to run. Or not placed on
+        // it: visible with the reason, nothing to run either.
         h.createUpdate(
                 "INSERT INTO device_apps (device_id, app, source, desired_revision, desired_since,"
-                    + " render_error, desired_commit) VALUES (:d, :app, :src, :rev, :now, :err,"
-                    + " :commit) ON CONFLICT (device_id, app) DO UPDATE SET render_error ="
-                    + " excluded.render_error, desired_revision = excluded.desired_revision,"
-                    + " desired_commit = excluded.desired_commit")
+                    + " render_error, desired_commit, not_placed) VALUES (:d, :app, :src, :rev,"
+                    + " :now, :err, :commit, :np) ON CONFLICT (device_id, app) DO UPDATE SET"
+                    + " render_error = excluded.render_error, desired_revision ="
+                    + " excluded.desired_revision, desired_commit = excluded.desired_commit,"
+                    + " not_placed = excluded.not_placed, desired_bundle = NULL")
             .bind("d", deviceId)
             .bind("app", e.app().name())
             .bind("src", e.app().source())
@@ -1023,6 +1034,7 @@ public final class DesiredStateEngine implements AutoCloseable {
             .bind("now", now)
             .bind("err", e.renderError())
             .bind("commit", e.app().commit())
+            .bind("np", e.notPlaced())
             .execute();
         names.add(e.app().name());
       }
@@ -1041,13 +1053,18 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   private record AppRow(
-      String source, String revision, String bundle, String renderError, String commit) {}
+      String source,
+      String revision,
+      String bundle,
+      String renderError,
+      String commit,
+      String notPlaced) {}
 
   private static Map<String, AppRow> appRows(Handle h, String deviceId) {
     Map<String, AppRow> out = new LinkedHashMap<>();
     h.createQuery(
-            "SELECT app, source, desired_revision, desired_bundle, render_error, desired_commit"
-                + " FROM device_apps WHERE device_id = :d")
+            "SELECT app, source, desired_revision, desired_bundle, render_error, desired_commit,"
+                + " not_placed FROM device_apps WHERE device_id = :d")
         .bind("d", deviceId)
         .map(
             (rs, ctx) ->
@@ -1058,7 +1075,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                         rs.getString(3),
                         rs.getString(4),
                         rs.getString(5),
-                        rs.getString(6))))
+                        rs.getString(6),
+                        rs.getString(7))))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
   }
@@ -1079,16 +1097,19 @@ public final class DesiredStateEngine implements AutoCloseable {
                   a.revision(),
                   a.bundle(),
                   desired.get(a.name()).renderError(),
-                  a.commit())
+                  a.commit(),
+                  null)
               .equals(row)) {
         return false;
       }
     }
     for (Entry e : desired.values()) {
-      if (e.renderError() != null && names.add(e.app().name())) {
+      if ((e.renderError() != null || e.notPlaced() != null) && names.add(e.app().name())) {
         AppRow row = rows.get(e.app().name());
         if (row == null
-            || !e.renderError().equals(row.renderError())
+            || !java.util.Objects.equals(e.renderError(), row.renderError())
+            || !java.util.Objects.equals(e.notPlaced(), row.notPlaced())
+            || row.bundle() != null
             || !e.app().revision().equals(row.revision())
             || !java.util.Objects.equals(e.app().commit(), row.commit())) {
           return false;
@@ -1099,17 +1120,23 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   /**
-   * {@code app} with the runtime and artifacts the device was told of before for the same bundle:
-   * what a device keeps or returns to is the workload it had (the bundle names the same blobs).
+   * {@code app} with the runtime and artifacts of its bundle: those the device was told of before
+   * for the same bundle, else those stored with the bundle when it was rendered. So what a device
+   * keeps or returns to (a rollback to an older revision) is the workload that bundle had (it names
+   * the same blobs).
    */
-  private static DesiredState.DesiredApp sameWorkload(
+  private DesiredState.DesiredApp sameWorkload(
       DesiredState.DesiredApp app,
-      java.util.function.Supplier<Map<String, DesiredState.DesiredApp>> told) {
+      java.util.function.Supplier<Map<String, DesiredState.DesiredApp>> told,
+      Handle h) {
     DesiredState.DesiredApp before = told.get().get(app.name());
-    if (before == null || !before.bundle().equals(app.bundle())) {
-      return app;
+    if (before != null && before.bundle().equals(app.bundle())) {
+      return app.withWorkload(before.runtime(), before.artifacts());
     }
-    return app.withWorkload(before.runtime(), before.artifacts());
+    return bundles
+        .workload(h, app.bundle())
+        .map(w -> app.withWorkload(w.runtime(), w.artifacts()))
+        .orElse(app);
   }
 
   private long bundleSize(Handle h, String digest) {
@@ -1205,11 +1232,23 @@ public final class DesiredStateEngine implements AutoCloseable {
     worker.shutdownNow();
   }
 
+  /**
+   * @param notPlaced why the device cannot run the app ({@link Placement}), or null when it can
+   */
   private record Entry(
       AppCatalog.App app,
       Optional<AppCatalog.Rendered> rendered,
       String renderError,
-      ReleaseGate.Decision decision) {}
+      ReleaseGate.Decision decision,
+      String notPlaced) {
+    Entry(
+        AppCatalog.App app,
+        Optional<AppCatalog.Rendered> rendered,
+        String renderError,
+        ReleaseGate.Decision decision) {
+      this(app, rendered, renderError, decision, null);
+    }
+  }
 
   /**
    * The stored document. {@code keyId} and {@code announced} are null for documents signed before

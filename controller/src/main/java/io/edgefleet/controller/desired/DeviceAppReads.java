@@ -16,9 +16,24 @@ public final class DeviceAppReads {
   /** What a device was told to run of an app: revision, bundle and commit (may be null). */
   public record Entry(String revision, String bundle, String commit) {}
 
-  /** How one app stands on one device: what it should run and what it reports. */
+  /**
+   * How one app stands on one device: what it should run and what it reports.
+   *
+   * @param notPlaced why the device cannot run the app's kind of workload (it does not get it), or
+   *     null
+   */
   public record Report(
-      String desiredRevision, String running, String phase, String reason, String renderError) {}
+      String desiredRevision,
+      String running,
+      String phase,
+      String reason,
+      String renderError,
+      String notPlaced) {
+    public Report(
+        String desiredRevision, String running, String phase, String reason, String renderError) {
+      this(desiredRevision, running, phase, reason, renderError, null);
+    }
+  }
 
   /**
    * What each device was told to run of an app, by device id; devices with no bundle are left out.
@@ -65,8 +80,8 @@ public final class DeviceAppReads {
   public Map<String, Report> reports(Handle h, String app) {
     Map<String, Report> out = new HashMap<>();
     h.createQuery(
-            "SELECT device_id, desired_revision, running_revision, phase, reason, render_error"
-                + " FROM device_apps WHERE app = :a")
+            "SELECT device_id, desired_revision, running_revision, phase, reason, render_error,"
+                + " not_placed FROM device_apps WHERE app = :a")
         .bind("a", app)
         .map(
             (rs, ctx) ->
@@ -77,7 +92,8 @@ public final class DeviceAppReads {
                         rs.getString(3),
                         rs.getString(4),
                         rs.getString(5),
-                        rs.getString(6))))
+                        rs.getString(6),
+                        rs.getString(7))))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
   }
@@ -94,13 +110,17 @@ public final class DeviceAppReads {
       Instant desiredSince,
       Instant reportedAt) {}
 
-  /** Every app of these devices (of all devices when empty). */
+  /**
+   * Every app of these devices (of all devices when empty) that they are to run: apps not placed on
+   * a device (it cannot run their kind of workload) are left out.
+   */
   public List<AppRow> apps(Handle h, Optional<Collection<String>> ids) {
     var q =
         h.createQuery(
             "SELECT device_id, app, desired_revision, running_revision, phase, reason,"
-                + " render_error, desired_since, reported_at FROM device_apps"
-                + (ids.isPresent() ? " WHERE device_id IN (<ids>)" : ""));
+                + " render_error, desired_since, reported_at FROM device_apps WHERE not_placed IS"
+                + " NULL"
+                + (ids.isPresent() ? " AND device_id IN (<ids>)" : ""));
     ids.ifPresent(list -> q.bindList("ids", List.copyOf(list)));
     return q.map(
             (rs, ctx) -> {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import io.edgefleet.controller.common.Lru;
 import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.DesiredState;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.Json;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -39,16 +40,28 @@ public final class StageArtifacts {
 
   /**
    * The stage of an app's current catalog revision for a device; empty when that revision uses no
-   * artifacts or cannot be rendered for the device (its render error shows once it is released).
+   * artifacts, cannot be rendered for the device (its render error shows once it is released), or
+   * is a kind of workload the device cannot run (it is never placed there, so it stages nothing).
+   *
+   * @param facts what the device reported; null if nothing yet
    */
   Optional<Stage> of(
-      AppCatalog catalog, AppCatalog.App app, Map<String, String> tags, String kubeVersion) {
+      AppCatalog catalog, AppCatalog.App app, AppCatalog.Device device, DeviceFacts facts) {
     String key =
-        app.subject() + "\n" + app.revision() + "\n" + new TreeMap<>(tags) + "\n" + kubeVersion;
+        app.subject()
+            + "\n"
+            + app.revision()
+            + "\n"
+            + new TreeMap<>(device.tags())
+            + "\n"
+            + device.kubeVersion()
+            + "\n"
+            + device.arch();
     List<ArtifactRef> artifacts = rendered.get(key).orElse(null);
     if (artifacts == null) {
       try {
-        artifacts = catalog.render(app, tags, kubeVersion).artifacts();
+        AppCatalog.Rendered r = catalog.render(app, device);
+        artifacts = Placement.refusal(facts, r.runtime()).isPresent() ? List.of() : r.artifacts();
       } catch (RuntimeException e) {
         // Not kept: the next computation tries again (the error may pass, e.g. a chart fetch).
         return Optional.empty();

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.edgefleet.protocol.workload.Workloads;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -176,7 +177,8 @@ final class Manifests {
         namespaces.put((String) md.get("name"), o);
         continue;
       }
-      if (clusterScoped(kind, clusterScopedCustom)) {
+      // Container and VirtualMachine documents run on the node, outside any namespace.
+      if (clusterScoped(kind, clusterScopedCustom) || Workloads.isWorkload(o)) {
         rest.add(o);
         continue;
       }

@@ -13,6 +13,14 @@ public final class RenderException extends ControllerException {
     super(ErrorCode.VALIDATION_FAILED, message);
   }
 
+  /**
+   * A render error with a more precise code than {@code VALIDATION_FAILED}, such as {@code
+   * WORKLOAD_INVALID}.
+   */
+  public RenderException(ErrorCode code, String message) {
+    super(code, message);
+  }
+
   public RenderException(String message, Throwable cause) {
     super(ErrorCode.VALIDATION_FAILED, message, cause);
   }

@@ -50,13 +50,28 @@ public final class Deployments {
       RolloutEngine engine,
       AuditLog audit,
       Runnable changed) {
+    this(jdbi, clock, catalog, engine, audit, changed, Preflight.Resolution.NONE);
+  }
+
+  /**
+   * @param workloads how the preflight reads a rendered version's workloads for a device (their
+   *     kind, whether every blob they name is held), as devices will get them
+   */
+  public Deployments(
+      Jdbi jdbi,
+      Clock clock,
+      Catalog catalog,
+      RolloutEngine engine,
+      AuditLog audit,
+      Runnable changed,
+      Preflight.Resolution workloads) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.catalog = catalog;
     this.engine = engine;
     this.audit = audit;
     this.changed = changed;
-    this.preflight = new Preflight(jdbi, catalog);
+    this.preflight = new Preflight(jdbi, catalog, workloads);
   }
 
   /**

@@ -2,10 +2,14 @@ package io.edgefleet.controller.rollouts;
 
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.DeviceAppReads;
+import io.edgefleet.controller.desired.Placement;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.render.RenderException;
+import io.edgefleet.controller.render.RenderedApp;
 import io.edgefleet.controller.selector.Selector;
+import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.ErrorCode;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -49,7 +53,27 @@ public final class Preflight {
     /** Runs this revision already. */
     UNCHANGED,
     /** Cannot run it: see the problems. */
-    FAILS
+    FAILS,
+    /**
+     * Cannot run this kind of workload (a container app on a node without a container engine): does
+     * not get it, is skipped by the rollout, and is not a problem; its line says why.
+     */
+    NOT_PLACED
+  }
+
+  /**
+   * Makes a rendered app what a device of an architecture runs (its workloads read, their blobs
+   * resolved); see {@code WorkloadResolver}.
+   */
+  @FunctionalInterface
+  public interface Resolution {
+    /** Leaves renders as they are: Kubernetes objects only. */
+    Resolution NONE = (rendered, arch) -> rendered;
+
+    /**
+     * @throws RenderException when the workloads are invalid or name blobs the controller lacks
+     */
+    AppCatalog.Rendered resolve(AppCatalog.Rendered rendered, String arch);
   }
 
   /** One device of a plan. */
@@ -129,10 +153,16 @@ public final class Preflight {
   private final Catalog catalog;
   private final DeviceStore devices = new DeviceStore();
   private final DeviceAppReads apps = new DeviceAppReads();
+  private final Resolution resolution;
 
   Preflight(Jdbi jdbi, Catalog catalog) {
+    this(jdbi, catalog, Resolution.NONE);
+  }
+
+  Preflight(Jdbi jdbi, Catalog catalog, Resolution resolution) {
     this.jdbi = jdbi;
     this.catalog = catalog;
+    this.resolution = resolution;
   }
 
   /** Works out the plan; reads devices in one transaction, renders outside of it. */
@@ -141,7 +171,8 @@ public final class Preflight {
         List<BatchPlanner.Member> active,
         Map<String, String> names,
         Map<String, String> kubeVersions,
-        Map<String, DeviceAppReads.Report> reports) {}
+        Map<String, DeviceAppReads.Report> reports,
+        Map<String, DeviceFacts> facts) {}
     Fleet fleet =
         jdbi.inTransaction(
             h -> {
@@ -154,11 +185,21 @@ public final class Preflight {
                       .filter(m -> c.target().matches(m.tags()))
                       .map(BatchPlanner.Member::deviceId)
                       .toList();
+              Map<String, DeviceFacts> facts = new HashMap<>();
+              devices
+                  .byIds(h, ids)
+                  .forEach(
+                      (id, d) -> {
+                        if (d.facts() != null) {
+                          facts.put(id, d.facts());
+                        }
+                      });
               return new Fleet(
                   active,
                   devices.names(h, ids),
                   devices.activeKubernetesVersions(h),
-                  apps.reports(h, c.deployment()));
+                  apps.reports(h, c.deployment()),
+                  facts);
             });
     List<BatchPlanner.Member> targeted =
         fleet.active().stream().filter(m -> c.target().matches(m.tags())).toList();
@@ -167,11 +208,20 @@ public final class Preflight {
     Map<String, List<BatchPlanner.Member>> byConfiguration = new LinkedHashMap<>();
     Map<String, String> problemOf = new HashMap<>();
     Map<String, List<String>> byProblem = new LinkedHashMap<>();
+    Map<String, String> codeOf = new HashMap<>();
+    Map<String, String> notPlaced = new HashMap<>();
     for (BatchPlanner.Member m : targeted) {
       try {
+        // Devices of another architecture may get other blobs of the same render.
         String key =
             catalog.configuration(
-                c.app(), c.version(), c.values(), m.tags(), fleet.kubeVersions().get(m.deviceId()));
+                    c.app(),
+                    c.version(),
+                    c.values(),
+                    m.tags(),
+                    fleet.kubeVersions().get(m.deviceId()))
+                + "\n"
+                + arch(fleet.facts().get(m.deviceId()));
         byConfiguration.computeIfAbsent(key, k -> new ArrayList<>()).add(m);
       } catch (RenderException e) {
         problemOf.put(m.deviceId(), e.getMessage());
@@ -186,14 +236,26 @@ public final class Preflight {
       rendered++;
       try {
         BatchPlanner.Member first = group.get(0);
-        catalog.render(
-            c.app(),
-            c.version(),
-            c.values(),
-            first.tags(),
-            fleet.kubeVersions().get(first.deviceId()));
+        RenderedApp out =
+            catalog.render(
+                c.app(),
+                c.version(),
+                c.values(),
+                first.tags(),
+                fleet.kubeVersions().get(first.deviceId()));
+        AppCatalog.Rendered r =
+            resolution.resolve(
+                new AppCatalog.Rendered(out.yaml(), out.digest()),
+                arch(fleet.facts().get(first.deviceId())));
+        for (BatchPlanner.Member m : group) {
+          Placement.refusal(fleet.facts().get(m.deviceId()), r.runtime())
+              .ifPresent(why -> notPlaced.put(m.deviceId(), why));
+        }
       } catch (RenderException e) {
         String why = e.getMessage();
+        if (e.code() != ErrorCode.VALIDATION_FAILED) {
+          codeOf.put(why, e.code().name());
+        }
         for (BatchPlanner.Member m : group) {
           problemOf.put(m.deviceId(), why);
           byProblem.computeIfAbsent(why, k -> new ArrayList<>()).add(m.deviceId());
@@ -220,7 +282,7 @@ public final class Preflight {
         (message, ids) ->
             problems.add(
                 new Problem(
-                    ErrorCode.PREFLIGHT_FAILED.name(),
+                    codeOf.getOrDefault(message, ErrorCode.PREFLIGHT_FAILED.name()),
                     message,
                     ids.size(),
                     ids.stream()
@@ -241,13 +303,15 @@ public final class Preflight {
             Optional.ofNullable(fleet.reports().get(id))
                 .map(DeviceAppReads.Report::running)
                 .orElse(null);
-        String problem = problemOf.get(id);
+        String problem = problemOf.getOrDefault(id, notPlaced.get(id));
         Action action =
-            problem != null
+            problemOf.containsKey(id)
                 ? Action.FAILS
-                : running == null
-                    ? Action.INSTALL
-                    : running.equals(c.revision()) ? Action.UNCHANGED : Action.UPDATE;
+                : notPlaced.containsKey(id)
+                    ? Action.NOT_PLACED
+                    : running == null
+                        ? Action.INSTALL
+                        : running.equals(c.revision()) ? Action.UNCHANGED : Action.UPDATE;
         changes.merge(action, 1, Integer::sum);
         if (listed.size() < MAX_DEVICES_LISTED) {
           listed.add(
@@ -319,6 +383,10 @@ public final class Preflight {
             + each
             + ". Nothing was changed: fix this (see each device with --dry-run), or pass --force to"
             + " start anyway (those devices fail and the rollout's thresholds decide)");
+  }
+
+  private static String arch(DeviceFacts facts) {
+    return facts == null ? null : facts.arch();
   }
 
   private static String label(String id, Map<String, String> names) {

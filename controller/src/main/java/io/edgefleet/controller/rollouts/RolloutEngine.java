@@ -104,7 +104,12 @@ public final class RolloutEngine {
     NEVER_SEEN,
     REVERTING,
     REVERTED,
-    LEFT
+    LEFT,
+    /**
+     * Released, but it cannot run the app's kind of workload (a container app on a node without a
+     * container engine): skipped with the reason, counted neither as failed nor as pending.
+     */
+    NOT_PLACED
   }
 
   /** What a new rollout is about. */

@@ -44,7 +44,8 @@ final class RolloutRows {
   /**
    * A device of a rollout ({@code state}: what the rollout did with it), with what it reports of
    * the rollout's app ({@code desiredRevision} to {@code renderError}) and the rollout's target
-   * revision ({@code toRev}).
+   * revision ({@code toRev}); {@code notPlaced} says why the device cannot run the app's kind of
+   * workload, or is null.
    */
   record MemberRow(
       String deviceId,
@@ -60,5 +61,39 @@ final class RolloutRows {
       String phase,
       String reason,
       String renderError,
-      String toRev) {}
+      String toRev,
+      String notPlaced) {
+    MemberRow(
+        String deviceId,
+        String name,
+        int batch,
+        Member state,
+        String prevRevision,
+        String prevBundle,
+        Long releasedAt,
+        Map<String, String> tags,
+        String desiredRevision,
+        String running,
+        String phase,
+        String reason,
+        String renderError,
+        String toRev) {
+      this(
+          deviceId,
+          name,
+          batch,
+          state,
+          prevRevision,
+          prevBundle,
+          releasedAt,
+          tags,
+          desiredRevision,
+          running,
+          phase,
+          reason,
+          renderError,
+          toRev,
+          null);
+    }
+  }
 }

@@ -130,6 +130,10 @@ final class RolloutStepper {
         };
       }
       case RELEASED -> {
+        if (m.notPlaced() != null) {
+          // It cannot run this kind of workload: skipped, neither failed nor waited for.
+          return new Status(DeviceState.NOT_PLACED, m.notPlaced());
+        }
         boolean runsNew = Objects.equals(m.running(), to);
         if (runsNew && "READY".equals(m.phase())) {
           return new Status(DeviceState.READY, "running " + to);
@@ -233,7 +237,7 @@ final class RolloutStepper {
     int staging = 0;
     for (MemberRow m : members) {
       DeviceState s = status.get(m.deviceId()).state();
-      if (s == DeviceState.LEFT) {
+      if (s == DeviceState.LEFT || s == DeviceState.NOT_PLACED) {
         continue;
       }
       if (s == DeviceState.NEVER_SEEN) {

@@ -443,7 +443,8 @@ final class RolloutStore {
               a == null ? null : a.phase(),
               a == null ? null : a.reason(),
               a == null ? null : a.renderError(),
-              to));
+              to,
+              a == null ? null : a.notPlaced()));
     }
     return out;
   }

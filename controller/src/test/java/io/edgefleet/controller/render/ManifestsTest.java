@@ -63,6 +63,28 @@ class ManifestsTest {
       """;
 
   @Test
+  void containerAndVirtualMachineDocumentsGetNoNamespace() {
+    String container =
+        """
+        apiVersion: edgefleet.io/v1
+        kind: Container
+        metadata:
+          name: web
+        spec:
+          image: registry.example/web@sha256:%s
+        """
+            .formatted("a".repeat(64));
+    Bundle b = Bundle.parse("kiosk", "t1", files("web.yaml", container));
+    RenderedApp out = renderer().render(b, Map.of(), Map.of(), null);
+    assertThat(out.yaml()).doesNotContain("Namespace").doesNotContain("namespace");
+    assertThat(out.documents())
+        .singleElement()
+        .satisfies(d -> assertThat(d).containsEntry("kind", "Container"));
+    // Written back as a render writes it: the same text, the same digest.
+    assertThat(RenderedApp.of(out.documents())).isEqualTo(out);
+  }
+
+  @Test
   void namespacesDefaultToTheAppAndComeFirstThenFileOrder() {
     Bundle b = Bundle.parse("web", "t1", files("b.yaml", DEPLOYMENT, "a.yml", CONFIG));
     String yaml = renderer().render(b, Map.of(), Map.of(), null).yaml();

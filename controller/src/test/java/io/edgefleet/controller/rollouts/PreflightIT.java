@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 
+import io.edgefleet.controller.artifacts.ArtifactUsers;
+import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.artifacts.BlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.common.ControllerException;
@@ -12,8 +15,10 @@ import io.edgefleet.controller.rollouts.Preflight.Action;
 import io.edgefleet.controller.secrets.SecretBox;
 import io.edgefleet.controller.selector.Selector;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.controller.workloads.WorkloadResolver;
 import io.edgefleet.protocol.ErrorCode;
 import io.edgefleet.protocol.Json;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -232,6 +237,121 @@ class PreflightIT {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  @Test
+  void containerAppsAreNotPlacedOnDevicesWithoutAContainerRuntimeAndMissingImagesAreProblems()
+      throws Exception {
+    Artifacts artifacts =
+        new Artifacts(
+            db.jdbi(),
+            Clock.systemUTC(),
+            new AuditLog(db.jdbi(), Clock.systemUTC()),
+            new BlobStore(tmp.resolve("data/artifacts")),
+            1 << 20,
+            ArtifactUsers.NONE);
+    byte[] archive = "a kiosk image archive".getBytes(StandardCharsets.UTF_8);
+    String image =
+        artifacts
+            .push(
+                new Artifacts.Push("oci-archive", "1.0", "amd64", "kiosk.tar", null),
+                new ByteArrayInputStream(archive),
+                "alice")
+            .digest();
+    String missing = "sha256:" + "0".repeat(64);
+    for (String[] v : new String[][] {{"1.0.0", image}, {"2.0.0", missing}}) {
+      catalog.push(
+          "kiosk",
+          new Catalog.PushRequest(
+              v[0],
+              "chart",
+              "a kiosk",
+              Base64.getEncoder()
+                  .encodeToString(
+                      tgz(
+                          Map.of(
+                              "kiosk/Chart.yaml",
+                              "apiVersion: v2\nname: kiosk\nversion: " + v[0] + "\n",
+                              "kiosk/values.yaml",
+                              "image: \"" + v[1] + "\"\n",
+                              "kiosk/templates/kiosk.yaml",
+                              """
+                              apiVersion: edgefleet.io/v1
+                              kind: Container
+                              metadata:
+                                name: {{ .Release.Name }}
+                              spec:
+                                image: {{ .Values.image | quote }}
+                              """)))),
+          "alice");
+    }
+    Preflight workloads =
+        new Preflight(db.jdbi(), catalog, new WorkloadResolver(artifacts)::resolve);
+    device(
+        "d1", "box-1", Map.of("fleet", "sim"), "{\"arch\":\"amd64\",\"runtimes\":[\"container\"]}");
+    device(
+        "d2",
+        "kube-1",
+        Map.of("fleet", "sim"),
+        "{\"arch\":\"amd64\",\"runtimes\":[\"kubernetes\"]}");
+
+    Preflight.Plan plan = workloads.plan(kiosk("1.0.0"));
+    assertThat(plan.problems()).isEmpty();
+    assertThat(plan.devices())
+        .extracting(Preflight.DeviceChange::name, Preflight.DeviceChange::action)
+        .containsExactlyInAnyOrder(
+            tuple("box-1", Action.INSTALL), tuple("kube-1", Action.NOT_PLACED));
+    assertThat(plan.devices())
+        .filteredOn(d -> d.name().equals("kube-1"))
+        .singleElement()
+        .satisfies(
+            d ->
+                assertThat(d.problem())
+                    .isEqualTo(
+                        "not placed: this device has no container runtime (it reports:"
+                            + " kubernetes)"));
+    assertThat(plan.changes()).containsEntry(Action.NOT_PLACED, 1).containsEntry(Action.FAILS, 0);
+
+    Preflight.Plan broken = workloads.plan(kiosk("2.0.0"));
+    assertThat(broken.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.code()).isEqualTo(ErrorCode.WORKLOAD_ARTIFACT_MISSING.name());
+              assertThat(p.message()).contains(missing).contains("edgefleet artifacts push");
+              assertThat(p.devices()).isEqualTo(2);
+            });
+    assertThatThrownBy(() -> Preflight.require(broken))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> assertThat(e.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED))
+        .hasMessageContaining(missing);
+  }
+
+  private static Preflight.Change kiosk(String version) {
+    return new Preflight.Change(
+        "kiosk",
+        "kiosk",
+        null,
+        version,
+        null,
+        version,
+        Map.of(),
+        Selector.parse("fleet=sim"),
+        RolloutPolicy.defaults(),
+        true,
+        true);
+  }
+
+  private void device(String id, String name, Map<String, String> tags, String facts) {
+    device(id, name, tags);
+    db.jdbi()
+        .useHandle(
+            h ->
+                h.createUpdate("UPDATE devices SET facts = :f WHERE id = :id")
+                    .bind("f", facts)
+                    .bind("id", id)
+                    .execute());
+  }
 
   private Preflight.Change change(String target, String policy) {
     return new Preflight.Change(

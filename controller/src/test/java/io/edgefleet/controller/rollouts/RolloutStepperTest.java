@@ -86,6 +86,41 @@ class RolloutStepperTest {
   }
 
   @Test
+  void aReleasedDeviceThatCannotRunTheAppIsSkippedWithTheReasonNeitherFailedNorWaitedFor() {
+    Row r = rollout(State.PROGRESSING, 0);
+    List<BatchRow> batches = List.of(batch(0, "canary", BatchState.UPDATING, T0));
+    String why = "not placed: this device has no container runtime (it reports: kubernetes)";
+    MemberRow cannot =
+        new MemberRow(
+            "d1",
+            "d1",
+            0,
+            Member.RELEASED,
+            null,
+            null,
+            T0,
+            Map.of(),
+            "v2",
+            null,
+            null,
+            null,
+            null,
+            "v2",
+            why);
+    // Long past its deadline: still not failed.
+    assertThat(classify(cannot, r, batches, T0 + 60 * MINUTE, true))
+        .isEqualTo(new Status(DeviceState.NOT_PLACED, why));
+    MemberRow ready = released("d2", 0, T0, "v2", "READY");
+    List<MemberRow> members = List.of(cannot, ready);
+    RolloutEngine.Counts counts =
+        RolloutStepper.counts(members, classifyAll(members, r, batches, DEFAULTS, T0));
+    assertThat(counts.targeted()).isEqualTo(1);
+    assertThat(counts.ready()).isEqualTo(1);
+    assertThat(counts.failed()).isZero();
+    assertThat(counts.pending()).isZero();
+  }
+
+  @Test
   void anOfflineDeviceIsPendingNeverFailedByItsDeadline() {
     Row r = rollout(State.PROGRESSING, 0);
     List<BatchRow> batches = List.of(batch(0, "canary", BatchState.UPDATING, T0));

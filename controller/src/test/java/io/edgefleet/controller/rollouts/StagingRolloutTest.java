@@ -414,8 +414,19 @@ class StagingRolloutTest {
     }
   }
 
+  /**
+   * A device with Kubernetes and a container engine: the app's revisions are Kubernetes objects or
+   * containers.
+   */
   private String device(String id, Map<String, String> tags) {
-    TestDevices.insertActive(db.jdbi(), id, tags, T0);
+    DeviceFacts facts =
+        new DeviceFacts("h", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false)
+            .withRuntimes(List.of(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER));
+    db.jdbi()
+        .useHandle(
+            h ->
+                new DeviceStore()
+                    .insert(h, TestDevices.active(id, tags, facts, T0), T0.toEpochMilli()));
     return id;
   }
 

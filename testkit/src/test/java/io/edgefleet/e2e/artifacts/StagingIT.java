@@ -96,6 +96,9 @@ class StagingIT {
           .until(() -> agent.status().state() == Agent.State.CONNECTED);
       String id = agent.status().deviceId().orElseThrow();
       agent.close();
+      // The device runs Kubernetes and containers (v1 is a ConfigMap, v2 a container).
+      WorkloadAppsIT.reportRuntimes(
+          controller, id, List.of(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER));
 
       try (DeviceSocket device = new DeviceSocket(controller.url(), options.stateDir());
           DeviceHttp http = new DeviceHttp(controller.url(), options.stateDir())) {
