@@ -650,7 +650,8 @@ public final class Agent implements AutoCloseable {
                 Facts.AGENT_VERSION,
                 bootId,
                 sync.held(),
-                options.remoteAccess().stream().sorted().toList()),
+                options.remoteAccess().stream().sorted().toList(),
+                facts.runtimes()),
             tunnels);
     link = l;
     transfers

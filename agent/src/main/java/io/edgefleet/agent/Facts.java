@@ -69,6 +69,11 @@ public final class Facts {
         runtimes.get());
   }
 
+  /** The kinds of workload the node runs now, as its runtimes say. */
+  public List<String> runtimes() {
+    return List.copyOf(runtimes.get());
+  }
+
   /** The most characters of the hardware model reported. */
   public static final int MAX_MODEL = 128;
 

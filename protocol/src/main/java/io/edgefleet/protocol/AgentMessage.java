@@ -27,6 +27,9 @@ public sealed interface AgentMessage {
    *     newer document over this socket at once; null from older agents
    * @param allows the remote-access stream kinds the device's own configuration allows ({@link
    *     DeviceFacts#ALLOW_SHELL}, {@link DeviceFacts#ALLOW_FILE}); empty when none
+   * @param runtimes the kinds of workload the node runs now ({@link DeviceFacts#runtimes}): a node
+   *     may gain or lose one after enrollment (podman installed, K3s removed); empty from older
+   *     agents, which keep what they said at enrollment
    */
   record Hello(
       String agentVersion,
@@ -36,10 +39,18 @@ public sealed interface AgentMessage {
           Long generation,
       @com.fasterxml.jackson.annotation.JsonInclude(
               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
-          java.util.List<String> allows)
+          java.util.List<String> allows,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+          java.util.List<String> runtimes)
       implements AgentMessage {
     public Hello {
       allows = allows == null ? java.util.List.of() : java.util.List.copyOf(allows);
+      runtimes = runtimes == null ? java.util.List.of() : java.util.List.copyOf(runtimes);
+    }
+
+    public Hello(String agentVersion, long bootId, Long generation, java.util.List<String> allows) {
+      this(agentVersion, bootId, generation, allows, java.util.List.of());
     }
 
     public Hello(String agentVersion, long bootId, Long generation) {

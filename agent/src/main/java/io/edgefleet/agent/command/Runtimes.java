@@ -67,7 +67,7 @@ public final class Runtimes {
    * runtime as {@code containerKind} says.
    *
    * @param containerKind {@code podman} (podman must answer now), {@code none}, or {@code auto}
-   *     (podman when it answers {@code podman version} at start)
+   *     (podman when it is installed; it is asked only when it is used)
    * @param blobs where the container runtime finds the images its workloads name
    * @throws IllegalArgumentException for an unknown kind, or {@code podman} when podman does not
    *     answer
@@ -83,7 +83,8 @@ public final class Runtimes {
     boolean containers =
         switch (containerKind) {
           case "none" -> false;
-          case "auto" -> ContainerRuntime.available(containerOptions);
+          // Not asked at start: podman takes about half a second to answer.
+          case "auto" -> ContainerRuntime.installed(containerOptions);
           case "podman" -> {
             if (!ContainerRuntime.available(containerOptions)) {
               throw new IllegalArgumentException(

@@ -80,8 +80,9 @@ public final class AgentGateway implements DeviceSockets {
    * @param logLines receives workload log lines from devices
    * @param disconnects hears that a device's connection ended (closed, failed or replaced by a
    *     newer one)
-   * @param kubernetesChanged hears that a device reported a Kubernetes version other than the one
-   *     stored (its facts already say the new one), so what is rendered for it is rendered again
+   * @param kubernetesChanged hears that a device reported a Kubernetes version or workload runtimes
+   *     other than the ones stored (its facts already say the new ones), so what is rendered for it
+   *     is rendered again
    * @param clusterNodes receives the K3s node reports of cluster members
    */
   public record Handlers(
@@ -475,6 +476,7 @@ public final class AgentGateway implements DeviceSockets {
                       d -> store.setAgentVersion(h, deviceId, agentVersion, clock.millis())));
     }
     rememberRemoteAccess(deviceId, hello.allows());
+    rememberRuntimes(deviceId, hello.runtimes());
     long generation = generations.applyAsLong(deviceId);
     Long known = hello.generation();
     c.send(
@@ -555,6 +557,39 @@ public final class AgentGateway implements DeviceSockets {
                     d ->
                         store.setFacts(
                             h, deviceId, d.facts().withRemoteAccess(kinds), clock.millis())));
+  }
+
+  /** The workload runtimes a controller knows of; anything else an agent says is left out. */
+  private static final java.util.Set<String> RUNTIME_KINDS =
+      java.util.Set.of(
+          DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER, DeviceFacts.RUNTIME_VM);
+
+  /**
+   * Keeps in the device's facts the workload runtimes its hello says it has now (a node gains
+   * podman or loses K3s after enrollment); its apps are placed again when they changed. An empty
+   * list (an older agent) keeps what the device said at enrollment.
+   */
+  private void rememberRuntimes(String deviceId, List<String> runtimes) {
+    if (runtimes.isEmpty()) {
+      return;
+    }
+    List<String> kinds = runtimes.stream().filter(RUNTIME_KINDS::contains).distinct().toList();
+    boolean changed =
+        jdbi.inTransaction(
+            h -> {
+              Optional<DeviceRecord> d = store.byId(h, deviceId);
+              if (d.isEmpty()
+                  || d.get().facts() == null
+                  || kinds.equals(d.get().facts().runtimes())) {
+                return false;
+              }
+              store.setFacts(h, deviceId, d.get().facts().withRuntimes(kinds), clock.millis());
+              return true;
+            });
+    if (changed) {
+      LOG.info("device {} reports the runtimes {}", deviceId, kinds);
+      kubernetesChanged.accept(deviceId);
+    }
   }
 
   /** Why a cluster report cannot be taken, or null. */

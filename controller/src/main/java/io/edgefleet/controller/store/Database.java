@@ -32,6 +32,9 @@ public final class Database implements AutoCloseable {
     this.jdbi = Jdbi.create(dataSource);
   }
 
+  /** How long a thread may keep SQLite's only connection before the log says where it took it. */
+  static final java.time.Duration LONG_HOLD = java.time.Duration.ofSeconds(10);
+
   /** The default embedded database file inside the data directory. */
   public static String sqliteUrl(Path dataDir) {
     return "jdbc:sqlite:" + dataDir.resolve("edgefleet.db").toAbsolutePath();
@@ -53,6 +56,9 @@ public final class Database implements AutoCloseable {
       config.addDataSourceProperty("synchronous", "NORMAL");
       config.addDataSourceProperty("foreign_keys", "true");
       config.addDataSourceProperty("busy_timeout", "10000");
+      // With one connection, a thread that keeps it long stalls every other: name it in the log
+      // (with where it took the connection) so such a stall can be found.
+      config.setLeakDetectionThreshold(LONG_HOLD.toMillis());
     } else if (url.startsWith("jdbc:postgresql:")) {
       kind = Kind.POSTGRESQL;
       config.setMaximumPoolSize(10);

@@ -25,6 +25,7 @@ import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -96,13 +97,17 @@ class StagingIT {
           .until(() -> agent.status().state() == Agent.State.CONNECTED);
       String id = agent.status().deviceId().orElseThrow();
       agent.close();
-      // The device runs Kubernetes and containers (v1 is a ConfigMap, v2 a container).
-      WorkloadAppsIT.reportRuntimes(
-          controller, id, List.of(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER));
 
       try (DeviceSocket device = new DeviceSocket(controller.url(), options.stateDir());
           DeviceHttp http = new DeviceHttp(controller.url(), options.stateDir())) {
-        device.send(new AgentMessage.Hello("test", 1));
+        // The device runs Kubernetes and containers (v1 is a ConfigMap, v2 a container).
+        device.send(
+            new AgentMessage.Hello(
+                "test",
+                1,
+                null,
+                List.of(),
+                List.of(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER)));
         await()
             .atMost(DeviceSocket.patience())
             .until(() -> !device.received(ControllerMessage.Welcome.class).isEmpty());
@@ -140,13 +145,18 @@ class StagingIT {
         String first = start(controller, "v1");
         await().atMost(DeviceSocket.patience()).until(() -> document(http).apps().size() == 1);
         assertThat(document(http).stage()).isEmpty();
-        device.send(
-            new AgentMessage.AppReport(
-                document(http).generation(),
-                List.of(new AppState(APP, "v1", AppState.Phase.READY, null))));
+        // Reported again while waiting, as an agent does on each reconcile pass.
+        long v1 = document(http).generation();
         await()
             .atMost(DeviceSocket.patience())
-            .until(() -> rolloutState(admin, first).equals("SUCCEEDED"));
+            .pollInterval(Duration.ofMillis(500))
+            .until(
+                () -> {
+                  device.send(
+                      new AgentMessage.AppReport(
+                          v1, List.of(new AppState(APP, "v1", AppState.Phase.READY, null))));
+                  return rolloutState(admin, first).equals("SUCCEEDED");
+                });
 
         // v2 runs a container: the device keeps v1 and is told to stage the image first.
         String rollout = start(controller, "v2");
@@ -202,20 +212,17 @@ class StagingIT {
             .extracting(JsonNode::asText)
             .containsExactly(IMAGE.digest());
 
-        device.send(
-            new AgentMessage.AppReport(
-                released.generation(),
-                List.of(new AppState(APP, "v2", AppState.Phase.READY, null))));
         await()
             .atMost(DeviceSocket.patience())
+            .pollInterval(Duration.ofMillis(500))
             .until(
-                () ->
-                    admin
-                        .get("/api/v1/rollouts/" + rollout)
-                        .body()
-                        .path("state")
-                        .asText()
-                        .equals("SUCCEEDED"));
+                () -> {
+                  device.send(
+                      new AgentMessage.AppReport(
+                          released.generation(),
+                          List.of(new AppState(APP, "v2", AppState.Phase.READY, null))));
+                  return rolloutState(admin, rollout).equals("SUCCEEDED");
+                });
       }
     }
   }

@@ -6,8 +6,10 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
-import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.e2e.telemetry.DeviceSocket;
+import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ArtifactRef;
+import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.DeviceFacts;
@@ -77,8 +79,8 @@ class WorkloadAppsIT {
       // Two devices: one with a container engine, one with Kubernetes only.
       Enrolled box = enroll(agents, controller, "box");
       Enrolled kube = enroll(agents, controller, "kube");
-      reportRuntimes(controller, box.id(), List.of(DeviceFacts.RUNTIME_CONTAINER));
-      reportRuntimes(controller, kube.id(), List.of(DeviceFacts.RUNTIME_KUBERNETES));
+      reportRuntimes(controller, box.options(), List.of(DeviceFacts.RUNTIME_CONTAINER));
+      reportRuntimes(controller, kube.options(), List.of(DeviceFacts.RUNTIME_KUBERNETES));
 
       repo.write("apps/kiosk/kiosk.yaml", container("kiosk", reference))
           .write("apps/lost/lost.yaml", container("lost", lost))
@@ -137,28 +139,32 @@ class WorkloadAppsIT {
         assertThat(app(boxHttp, "lost").orElseThrow().artifacts())
             .containsExactly(new ArtifactRef(lost, lostImage.length));
         assertThat(device(admin, "lost", kube.id()).path("state").asText()).isEqualTo("NOT_PLACED");
+
+        // The Kubernetes node gains podman: its next hello says so, and the kiosk is placed.
+        reportRuntimes(
+            controller,
+            kube.options(),
+            List.of(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_CONTAINER));
+        await().atMost(PATIENCE).until(() -> app(kubeHttp, "kiosk").isPresent());
+        assertThat(app(kubeHttp, "notes")).isPresent();
+        assertThat(device(admin, "kiosk", kube.id()).path("state").asText())
+            .isNotEqualTo("NOT_PLACED");
       }
     }
   }
 
   /**
-   * Records that a device's node runs these workload runtimes, as its agent reports them when it
-   * enrolls, and has its desired state computed anew.
+   * Says, as the device's agent does in its hello on each connect, which workload runtimes its node
+   * runs now; the controller keeps them in its facts before it welcomes the device.
    */
-  static void reportRuntimes(TestController controller, String deviceId, List<String> runtimes) {
-    DeviceStore store = new DeviceStore();
-    controller
-        .controller()
-        .database()
-        .jdbi()
-        .useHandle(
-            h ->
-                store.setFacts(
-                    h,
-                    deviceId,
-                    store.byId(h, deviceId).orElseThrow().facts().withRuntimes(runtimes),
-                    System.currentTimeMillis()));
-    controller.controller().desired().request(deviceId);
+  static void reportRuntimes(TestController controller, AgentOptions options, List<String> runtimes)
+      throws Exception {
+    try (DeviceSocket socket = new DeviceSocket(controller.url(), options.stateDir())) {
+      socket.send(new AgentMessage.Hello("test", 1, null, List.of(), runtimes));
+      await()
+          .atMost(PATIENCE)
+          .until(() -> !socket.received(ControllerMessage.Welcome.class).isEmpty());
+    }
   }
 
   record Enrolled(String id, AgentOptions options) {}

@@ -166,6 +166,29 @@ public final class ContainerRuntime implements WorkloadRuntime {
     return new Podman(options.base(), options.timeout()).answers();
   }
 
+  /**
+   * Whether the podman command is installed: an executable file at its path, or by its name in a
+   * directory of {@code PATH}. Cheap, unlike {@link #available}: asking podman costs about half a
+   * second, which the agent's start does not wait for (a podman that is installed but does not
+   * answer makes the runtime's calls fail, retryably, with podman's own error).
+   */
+  public static boolean installed(Options options) {
+    String command = options.command();
+    if (command.contains("/")) {
+      return java.nio.file.Files.isExecutable(Path.of(command));
+    }
+    String path = System.getenv("PATH");
+    if (path == null) {
+      return false;
+    }
+    for (String dir : path.split(java.io.File.pathSeparator)) {
+      if (!dir.isEmpty() && java.nio.file.Files.isExecutable(Path.of(dir, command))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   @Override
   public List<String> workloadKinds() {
     return List.of(DeviceFacts.RUNTIME_CONTAINER);
