@@ -479,7 +479,7 @@ public final class AgentCommand implements Callable<Integer> {
             scheduler,
             Clock.systemUTC(),
             System.out);
-    agent.add(artifacts);
+    // The site cache first: a new desired state sets the source before a download pass uses it.
     agent.add(
         io.edgefleet.agent.artifacts.SiteCacheFeature.forAgent(
             agent,
@@ -491,6 +491,7 @@ public final class AgentCommand implements Callable<Integer> {
             artifacts,
             siteSource,
             System.out));
+    agent.add(artifacts);
     try {
       agent.start();
     } catch (AgentException e) {
