@@ -232,6 +232,106 @@ class SiteCacheIT {
     assertThat(cache.site.server().orElseThrow().stats().bytes()).isZero();
   }
 
+  @Test
+  void theCacheAnswersOnlyItsRoutesWithValidDigestsAndBoundedRequests() throws Exception {
+    byte[] blob = ArtifactDownloadsIT.blob(MIB + 3, 15);
+    ArtifactRef ref = push(blob, "site-5");
+    Node cache = node("cache", true);
+    Node n1 = node("n1", false);
+    awaitNeighboursKnowTheCache(cache, n1);
+    cache.want(ref);
+    awaitHeld(cache, ref, blob);
+    java.net.URI url = java.net.URI.create(n1.siteCache().orElseThrow().url());
+    javax.net.ssl.SSLContext device = deviceContext(n1);
+
+    assertThat(head(device, url, "GET /blobs/../../etc/passwd HTTP/1.1\r\n\r\n"))
+        .startsWith("HTTP/1.1 404");
+    assertThat(head(device, url, "GET /blobs/sha256:..%2F..%2Fidentity HTTP/1.1\r\n\r\n"))
+        .startsWith("HTTP/1.1 404");
+    assertThat(head(device, url, "DELETE /blobs/" + ref.digest() + " HTTP/1.1\r\n\r\n"))
+        .startsWith("HTTP/1.1 405");
+    assertThat(
+            head(
+                device,
+                url,
+                "GET /blobs/" + ref.digest() + " HTTP/1.1\r\nX: " + "a".repeat(9000) + "\r\n\r\n"))
+        .startsWith("HTTP/1.1 400");
+    assertThat(
+            head(
+                device,
+                url,
+                "GET /blobs/"
+                    + ref.digest()
+                    + " HTTP/1.1\r\nRange: bytes="
+                    + blob.length
+                    + "-\r\n\r\n"))
+        .startsWith("HTTP/1.1 416");
+    String partial =
+        head(device, url, "GET /blobs/" + ref.digest() + " HTTP/1.1\r\nRange: bytes=10-19\r\n\r\n");
+    assertThat(partial)
+        .startsWith("HTTP/1.1 206")
+        .contains("Content-Range: bytes 10-19/" + blob.length);
+    assertThat(head(device, url, "GET /blobs/" + ref.digest() + "/chunks HTTP/1.1\r\n\r\n"))
+        .startsWith("HTTP/1.1 200")
+        .contains("application/json");
+  }
+
+  /** A TLS context with {@code n}'s device key and certificate that trusts any server. */
+  private static javax.net.ssl.SSLContext deviceContext(Node n) throws Exception {
+    var identity = n.agent.identity().orElseThrow();
+    java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    char[] pw = "test".toCharArray();
+    ks.setKeyEntry(
+        "device",
+        identity.key().getPrivate(),
+        pw,
+        new java.security.cert.X509Certificate[] {identity.certificate(), identity.ca()});
+    javax.net.ssl.KeyManagerFactory kmf =
+        javax.net.ssl.KeyManagerFactory.getInstance(
+            javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, pw);
+    javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+    ctx.init(kmf.getKeyManagers(), new javax.net.ssl.TrustManager[] {anyServer()}, null);
+    return ctx;
+  }
+
+  private static javax.net.ssl.X509TrustManager anyServer() {
+    return new javax.net.ssl.X509TrustManager() {
+      @Override
+      public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+      @Override
+      public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {}
+
+      @Override
+      public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+        return new java.security.cert.X509Certificate[0];
+      }
+    };
+  }
+
+  /** Sends {@code request} as it is and returns the answer's head. */
+  private static String head(javax.net.ssl.SSLContext ctx, java.net.URI url, String request)
+      throws Exception {
+    try (javax.net.ssl.SSLSocket s =
+        (javax.net.ssl.SSLSocket)
+            ctx.getSocketFactory().createSocket(url.getHost(), url.getPort())) {
+      s.setSoTimeout(20_000);
+      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      s.getOutputStream().flush();
+      java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+      java.io.InputStream in = s.getInputStream();
+      int last = 0;
+      int b;
+      while (last != 0x0D0A0D0A && (b = in.read()) >= 0) {
+        head.write(b);
+        last = (last << 8) | b;
+      }
+      return head.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+  }
+
   /** One agent of the site with its artifact and site cache features. */
   final class Node {
     final String name;
