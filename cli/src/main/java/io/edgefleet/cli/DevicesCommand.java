@@ -219,6 +219,10 @@ final class DevicesCommand {
       if (artifacts != null && device instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
         o.set("artifacts", artifacts);
       }
+      JsonNode siteCache = siteCache(api, Formats.text(device, "id"));
+      if (siteCache != null && device instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+        o.set("siteCache", siteCache);
+      }
       print(device, () -> details(device, now()));
     }
   }
@@ -587,6 +591,7 @@ final class DevicesCommand {
       }
     }
     artifactFields(d.path("artifacts"), fields, now);
+    siteCacheField(d.path("siteCache"), fields);
     fields.put("Enrollment code", Formats.text(d, "enrollmentCode"));
     fields.put("Created", Formats.timestamp(d, "createdAt", now));
     fields.put("Enrolled", Formats.timestamp(d, "enrolledAt", now));
@@ -660,6 +665,45 @@ final class DevicesCommand {
     }
     if (!staging.isEmpty()) {
       fields.put("Staging", String.join("; ", staging));
+    }
+  }
+
+  /**
+   * The site cache line: the device serves its site, fetches from its site's cache first, or its
+   * site has none. Nothing when the controller does not say (an older one).
+   */
+  static void siteCacheField(JsonNode c, SequencedMap<String, String> fields) {
+    if (c.isMissingNode() || c.isNull()) {
+      return;
+    }
+    String site = c.hasNonNull("site") ? Formats.text(c, "site") : null;
+    String url = c.hasNonNull("url") ? Formats.text(c, "url") : "no address reported yet";
+    String value;
+    if (!c.hasNonNull("cache")) {
+      value =
+          site == null
+              ? "none (no site tag)"
+              : "none (no device of site " + site + " is tagged edgefleet.io/site-cache=true)";
+    } else if (c.path("serves").asBoolean()) {
+      value = "serves site " + site + " (" + url + ")";
+    } else {
+      String name = c.hasNonNull("cacheName") ? Formats.text(c, "cacheName") : null;
+      value =
+          (name == null ? Formats.text(c, "cache") : name + " (" + Formats.text(c, "cache") + ")")
+              + " of site "
+              + site
+              + ", "
+              + url;
+    }
+    fields.put("Site cache", value);
+  }
+
+  /** The device's site cache, or null when the controller does not say (an older one). */
+  static JsonNode siteCache(ControllerClient api, String id) {
+    try {
+      return api.get(device(id) + "/site-cache");
+    } catch (CliException e) {
+      return null;
     }
   }
 

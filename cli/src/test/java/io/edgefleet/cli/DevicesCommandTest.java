@@ -55,6 +55,39 @@ class DevicesCommandTest {
   }
 
   @Test
+  void detailsSayWhichSiteCacheTheDeviceUsesOrThatItServes() {
+    String neighbour =
+        DevicesCommand.details(
+            json(
+                "{\"id\":\"d-2\",\"status\":\"ONLINE\",\"siteCache\":{\"deviceId\":\"d-2\","
+                    + "\"site\":\"store-17\",\"cache\":\"d-1\",\"cacheName\":\"till-1\","
+                    + "\"url\":\"https://10.0.0.5:7443\",\"serves\":false}}"),
+            NOW);
+    assertThat(neighbour)
+        .containsPattern("Site cache: +till-1 \\(d-1\\) of site store-17, https://10.0.0.5:7443");
+
+    String cache =
+        DevicesCommand.details(
+            json(
+                "{\"id\":\"d-1\",\"status\":\"ONLINE\",\"siteCache\":{\"deviceId\":\"d-1\","
+                    + "\"site\":\"store-17\",\"cache\":\"d-1\",\"cacheName\":\"till-1\","
+                    + "\"url\":null,\"serves\":true}}"),
+            NOW);
+    assertThat(cache)
+        .containsPattern("Site cache: +serves site store-17 \\(no address reported yet\\)");
+
+    String none =
+        DevicesCommand.details(
+            json(
+                "{\"id\":\"d-3\",\"status\":\"ONLINE\",\"siteCache\":{\"deviceId\":\"d-3\","
+                    + "\"site\":\"rig-4\",\"serves\":false}}"),
+            NOW);
+    assertThat(none)
+        .containsPattern(
+            "Site cache: +none \\(no device of site rig-4 is tagged edgefleet.io/site-cache=true\\)");
+  }
+
+  @Test
   void detailsShowTheKubernetesVersionTheDeviceReports() {
     String details =
         DevicesCommand.details(

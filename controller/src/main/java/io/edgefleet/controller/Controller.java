@@ -108,6 +108,8 @@ import io.edgefleet.controller.secrets.Secrets;
 import io.edgefleet.controller.shell.Recordings;
 import io.edgefleet.controller.shell.ShellPolicy;
 import io.edgefleet.controller.shell.ShellRoutes;
+import io.edgefleet.controller.sitecache.SiteCacheRoutes;
+import io.edgefleet.controller.sitecache.SiteCaches;
 import io.edgefleet.controller.sso.SingleSignOn;
 import io.edgefleet.controller.sso.SsoRoutes;
 import io.edgefleet.controller.store.DataDirectory;
@@ -207,6 +209,7 @@ public final class Controller implements AutoCloseable {
   private final AgentSlotReports agentSlots;
   private final ArtifactReports artifactReports;
   private final WorkloadResolver workloads;
+  private final SiteCaches siteCaches;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -414,6 +417,13 @@ public final class Controller implements AutoCloseable {
       this.downloadPolicies =
           new DownloadPolicies(
               jdbi, clock, audit, () -> downloadPolicyChanges.accept("download-policies"));
+      // Each site's cache and where it serves, in the site's devices' documents: a device to
+      // recompute when its site's cache moves or reports a new address.
+      Signal<String> siteCacheDevices = new Signal<>("site-cache-devices");
+      Signal<String> siteCacheSites = new Signal<>("site-caches");
+      this.siteCaches =
+          new SiteCaches(
+              jdbi, clock, store, siteCacheDevices, () -> siteCacheSites.accept("site-caches"));
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -426,6 +436,7 @@ public final class Controller implements AutoCloseable {
               clusterSections,
               agentTargets,
               downloadPolicies::sectionFor,
+              siteCaches::sectionFor,
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -433,6 +444,10 @@ public final class Controller implements AutoCloseable {
                 }
                 health.desiredChanged(id);
               });
+      siteCacheDevices.subscribe(desired::request);
+      siteCacheDevices.seal();
+      siteCacheSites.subscribe(site -> desired.requestAll());
+      siteCacheSites.seal();
       commits.subscribe(source -> desired.requestAll());
       commits.seal();
       secretChanges.subscribe(name -> desired.requestAll());
@@ -514,6 +529,7 @@ public final class Controller implements AutoCloseable {
               health,
               id -> {
                 desired.request(id);
+                siteCaches.devicesChanged();
                 rollouts.devicesChanged();
                 health.deviceChanged(id);
                 deviceChanges.accept(id);
@@ -598,7 +614,10 @@ public final class Controller implements AutoCloseable {
                       }
                       case AgentMessage.Event event -> deviceEvents.record(id, event);
                       case AgentMessage.AgentSlots slots -> agentSlots.report(id, slots);
-                      case AgentMessage.ArtifactReport held -> artifactReports.report(id, held);
+                      case AgentMessage.ArtifactReport held -> {
+                        artifactReports.report(id, held);
+                        siteCaches.reported(id, held.siteCache());
+                      }
                       default -> {}
                     }
                     health.reported(id, message);
@@ -629,6 +648,7 @@ public final class Controller implements AutoCloseable {
               config.alerts(),
               advertised::get,
               metrics::alertNotification);
+      metrics.deviceArtifactBytes(artifacts::bytesServed);
       // The fleet gauges of /metrics read the alerts, which count their notifications in metrics.
       metrics.register(
           new FleetGauges(
@@ -807,6 +827,7 @@ public final class Controller implements AutoCloseable {
                   new ShellRoutes(shellPolicy, recordings, tunnels),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
+                  new SiteCacheRoutes(siteCaches),
                   new MirrorRoutes(
                       new ImageMirror(
                           artifacts,
@@ -1233,6 +1254,7 @@ public final class Controller implements AutoCloseable {
     desired.close();
     agentSlots.close();
     artifactReports.close();
+    siteCaches.close();
     if (kube != null) {
       kube.close();
     }

@@ -85,7 +85,8 @@ class TableOwnershipTest {
           Map.entry("cluster_members", "clusters"),
           Map.entry("cluster_imports", "clusters"),
           Map.entry("profiles", "profiles"),
-          Map.entry("profile_versions", "profiles"));
+          Map.entry("profile_versions", "profiles"),
+          Map.entry("site_cache_urls", "sitecache"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

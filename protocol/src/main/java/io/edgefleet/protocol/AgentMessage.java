@@ -277,17 +277,29 @@ public sealed interface AgentMessage {
    * @param fetching the downloads under way or waiting, in the order they run
    * @param waiting why downloads are not running now (outside the download windows, the day's byte
    *     budget is spent, the link is down); null when they run or there is nothing to fetch
+   * @param siteCache the {@code https://host:port} URL at which this device serves blobs to the
+   *     other devices of its site, while its desired state makes it its site's cache ({@link
+   *     DesiredState.SiteCache#serve()}); null (and absent from the JSON) otherwise
    */
   record ArtifactReport(
       java.util.List<String> held,
       java.util.List<ArtifactProgress> fetching,
       @com.fasterxml.jackson.annotation.JsonInclude(
               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-          String waiting)
+          String waiting,
+      @com.fasterxml.jackson.annotation.JsonInclude(
+              com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+          String siteCache)
       implements AgentMessage {
     public ArtifactReport {
       held = held == null ? java.util.List.of() : java.util.List.copyOf(held);
       fetching = fetching == null ? java.util.List.of() : java.util.List.copyOf(fetching);
+    }
+
+    /** A report of a device that serves no site cache. */
+    public ArtifactReport(
+        java.util.List<String> held, java.util.List<ArtifactProgress> fetching, String waiting) {
+      this(held, fetching, waiting, null);
     }
   }
 

@@ -22,6 +22,9 @@ import java.util.List;
  *     what it holds and the rollout releases it once they are there. Empty (and absent) for none
  * @param downloads when and how much the device may download artifacts; null (and absent): at any
  *     time, without a budget
+ * @param siteCache the device of the same site that serves blobs over the LAN: this device itself
+ *     when it is the site's cache ({@link SiteCache#serve()}), else its neighbour to fetch from
+ *     first; null (and absent) when the device's site has no cache
  */
 public record DesiredState(
     String deviceId,
@@ -33,7 +36,8 @@ public record DesiredState(
     @JsonInclude(JsonInclude.Include.NON_NULL) ClusterSpec cluster,
     @JsonInclude(JsonInclude.Include.NON_NULL) AgentRelease agent,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ArtifactRef> stage,
-    @JsonInclude(JsonInclude.Include.NON_NULL) DownloadPolicy downloads) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) DownloadPolicy downloads,
+    @JsonInclude(JsonInclude.Include.NON_NULL) SiteCache siteCache) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -46,6 +50,32 @@ public record DesiredState(
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
     secrets = secrets == null ? List.of() : List.copyOf(secrets);
+  }
+
+  /** A document that names no site cache. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys,
+      List<SecretRef> secrets,
+      ClusterSpec cluster,
+      AgentRelease agent,
+      List<ArtifactRef> stage,
+      DownloadPolicy downloads) {
+    this(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        stage,
+        downloads,
+        null);
   }
 
   /** A document that stages nothing ahead and sets no download policy. */
@@ -83,7 +113,50 @@ public record DesiredState(
         cluster,
         agent,
         stage,
-        downloads);
+        downloads,
+        siteCache);
+  }
+
+  /** This document with {@code siteCache} (null: none). */
+  public DesiredState withSiteCache(SiteCache siteCache) {
+    return new DesiredState(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        stage,
+        downloads,
+        siteCache);
+  }
+
+  /**
+   * The device of a site that serves the blobs it holds to the other devices of the site over their
+   * LAN, and fetches from the controller what they ask for and it does not hold. Devices name their
+   * site with the tag {@link #SITE_TAG}; the cache is the one tagged {@link #CACHE_TAG}{@code
+   * =true}. The server presents the cache device's own certificate and requires one issued by the
+   * same fleet CA; a neighbour accepts only the certificate of {@code deviceId}, and verifies every
+   * chunk against the controller's digests, so a cache cannot plant a blob.
+   *
+   * @param site the site's name (the value of {@link #SITE_TAG})
+   * @param deviceId the device that is the site's cache
+   * @param url where it serves, {@code https://host:port}; null while the cache has not reported
+   *     one (a neighbour then fetches from the controller)
+   * @param serve whether the document's own device is the cache and should serve
+   */
+  public record SiteCache(
+      String site,
+      String deviceId,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String url,
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean serve) {
+    /** The tag whose value names a device's site. */
+    public static final String SITE_TAG = "site";
+
+    /** The tag ({@code =true}) that makes a device its site's cache. */
+    public static final String CACHE_TAG = "edgefleet.io/site-cache";
   }
 
   /**

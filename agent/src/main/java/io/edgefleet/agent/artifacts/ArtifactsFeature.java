@@ -20,6 +20,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -117,7 +118,11 @@ public final class ArtifactsFeature implements AgentFeature {
 
   /** What one pass found: the report's substance, read by the progress reports in between. */
   private record Plan(
-      List<ArtifactRef> wanted, Set<String> held, Map<String, Long> verified, String waiting) {}
+      List<ArtifactRef> wanted,
+      List<ArtifactRef> own,
+      Set<String> held,
+      Map<String, Long> verified,
+      String waiting) {}
 
   /** A pause after a failed attempt, until {@code at} on the feature's clock. */
   private record Retry(java.time.Instant at, Duration delay, String why) {}
@@ -131,6 +136,7 @@ public final class ArtifactsFeature implements AgentFeature {
   private final Runnable reconcile;
   private final ExecutorService worker;
   private final Downloader downloader;
+  private final ArtifactSource downloaderSource;
   private final AtomicLong fetched = new AtomicLong();
   private final AtomicLong mismatches = new AtomicLong();
 
@@ -146,6 +152,11 @@ public final class ArtifactsFeature implements AgentFeature {
   private boolean closed;
   private ScheduledFuture<?> periodic;
   private ScheduledFuture<?> retryLater;
+
+  /** Blobs neighbours asked this site cache for, by digest: each fetched once however many ask. */
+  private final Map<String, Pull> pulls = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private volatile String serving;
 
   // Worker only.
   private final Map<String, Retry> retries = new HashMap<>();
@@ -179,6 +190,7 @@ public final class ArtifactsFeature implements AgentFeature {
               t.setDaemon(true);
               return t;
             });
+    this.downloaderSource = source;
     this.downloader =
         new Downloader(
             cache,
@@ -208,6 +220,90 @@ public final class ArtifactsFeature implements AgentFeature {
         out,
         agent::event,
         agent::reconcileSoon);
+  }
+
+  /**
+   * A blob a neighbour asked for ({@link #pull}): its size once the controller told it, when it was
+   * last asked for (it is kept for {@link Options#grace} after that), and the outcome the askers
+   * wait for.
+   */
+  private static final class Pull {
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+    volatile ArtifactRef ref;
+    volatile java.time.Instant asked;
+
+    Pull(java.time.Instant asked) {
+      this.asked = asked;
+    }
+  }
+
+  /** The most blobs neighbours may have asked for and not yet received at one time. */
+  static final int MAX_PULLS = 32;
+
+  /**
+   * Fetches {@code digest} for a neighbour (this device is its site's cache), through the same
+   * source, budget and windows as the device's own blobs, after them; however many ask at the same
+   * time, the blob is fetched once. It stays on the device for {@link Options#grace} after the last
+   * ask. Thread-safe; returns at once.
+   *
+   * @return completes when the blob is held, verified; fails with the reason it cannot be fetched
+   *     (the source does not know it, too many blobs asked for at once)
+   */
+  public CompletableFuture<Void> pull(String digest) {
+    if (!BlobCache.wellFormed(digest)) {
+      return CompletableFuture.failedFuture(
+          new IllegalArgumentException(digest + " is no sha256:<64 hex> digest"));
+    }
+    java.time.Instant now = clock.instant();
+    Pull existing = pulls.get(digest);
+    if (existing == null
+        && pulls.values().stream().filter(p -> !p.done.isDone()).count() >= MAX_PULLS) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException(
+              "the site cache is fetching " + MAX_PULLS + " blobs already; try again later"));
+    }
+    Pull p = pulls.computeIfAbsent(digest, d -> new Pull(now));
+    p.asked = now;
+    if (!p.done.isDone()) {
+      request();
+    }
+    return p.done;
+  }
+
+  /** Bytes of a blob asked for by neighbours verified so far on this device, if it is fetched. */
+  public Optional<Long> pulling(String digest) {
+    Pull p = pulls.get(digest);
+    if (p == null || p.done.isDone()) {
+      return Optional.empty();
+    }
+    return Optional.of(downloader.verified(digest).orElse(Math.max(0, cache.verified(digest))));
+  }
+
+  /**
+   * Sets the URL this device serves its site's blobs at (null: none), for the reports: the
+   * controller tells the site's other devices.
+   */
+  public void serving(String url) {
+    if (!Objects.equals(serving, url)) {
+      serving = url;
+      report(false);
+    }
+  }
+
+  /**
+   * The feature for {@code agent} with blobs from {@code source} (e.g. the site cache first, then
+   * the controller), events through the agent, reconcile passes asked of it.
+   */
+  public static ArtifactsFeature forAgent(
+      Agent agent,
+      BlobCache cache,
+      ArtifactSource source,
+      Options options,
+      ScheduledExecutorService timer,
+      Clock clock,
+      PrintStream out) {
+    return new ArtifactsFeature(
+        cache, source, options, timer, clock, out, agent::event, agent::reconcileSoon);
   }
 
   /** The blobs this feature keeps, for the workload runtimes. */
@@ -300,9 +396,12 @@ public final class ArtifactsFeature implements AgentFeature {
     if (state == null) {
       return;
     }
-    List<ArtifactRef> refs = wanted(state);
+    resolvePulls();
+    List<ArtifactRef> own = wanted(state);
+    List<ArtifactRef> refs = withPulls(own);
     Set<String> keep = new HashSet<>();
     refs.forEach(r -> keep.add(r.digest()));
+    pulls.forEach((d, p) -> keep.add(d));
     // A download no longer wanted lets go of its file before the collection may delete it.
     downloader.keepOnly(keep);
     for (String gone : cache.collect(keep, clock.instant(), options.grace())) {
@@ -313,13 +412,14 @@ public final class ArtifactsFeature implements AgentFeature {
       if (cache.holds(r.digest(), r.size())) {
         held.add(r.digest());
         cache.readOnly(r.digest());
+        pulled(r.digest());
       }
     }
     DownloadWindows windows;
     try {
       windows = DownloadWindows.of(state.downloads());
     } catch (IllegalArgumentException e) {
-      publish(refs, held, "the download policy cannot be used: " + e.getMessage());
+      publish(refs, own, held, "the download policy cannot be used: " + e.getMessage());
       return;
     }
     long perDay = state.downloads() == null ? 0 : state.downloads().bytesPerDay();
@@ -338,13 +438,14 @@ public final class ArtifactsFeature implements AgentFeature {
         waiting = gate.get();
         break;
       }
-      publish(refs, held, null);
+      publish(refs, own, held, null);
       Downloader.Outcome outcome = downloader.fetch(ref, windows, perDay);
       switch (outcome) {
         case Downloader.Outcome.Fetched f -> {
           retries.remove(ref.digest());
           held.add(ref.digest());
           fetched.incrementAndGet();
+          pulled(ref.digest());
           out.printf("artifacts: fetched %s (%d bytes), verified%n", ref.digest(), ref.size());
           if (completesAnApp(state, ref.digest(), held)) {
             reconcile.run();
@@ -359,6 +460,12 @@ public final class ArtifactsFeature implements AgentFeature {
                   : min(before.delay().multipliedBy(2), options.retryMax());
           String why = f.message() + "; trying again in " + human(delay);
           retries.put(ref.digest(), new Retry(clock.instant().plus(delay), delay, why));
+          Pull pull = pulls.get(ref.digest());
+          if (pull != null && !own.contains(ref)) {
+            // A neighbour waits: it is told now and fetches elsewhere; the next ask starts over.
+            pulls.remove(ref.digest(), pull);
+            pull.done.completeExceptionally(new java.io.IOException(f.message()));
+          }
           if (f.mismatch()) {
             mismatches.incrementAndGet();
             sink.event("artifact-mismatch", "warning", appOf(state, ref.digest()), f.message());
@@ -377,7 +484,7 @@ public final class ArtifactsFeature implements AgentFeature {
       request();
       return;
     }
-    publish(refs, held, waiting);
+    publish(refs, own, held, waiting);
   }
 
   /**
@@ -408,6 +515,69 @@ public final class ArtifactsFeature implements AgentFeature {
     return List.copyOf(out.values());
   }
 
+  /**
+   * {@code own} followed by the blobs neighbours asked for whose size is known, each once. Blobs
+   * asked for longer than the grace period ago are forgotten.
+   */
+  private List<ArtifactRef> withPulls(List<ArtifactRef> own) {
+    if (pulls.isEmpty()) {
+      return own;
+    }
+    java.time.Instant now = clock.instant();
+    pulls
+        .entrySet()
+        .removeIf(
+            e ->
+                e.getValue().done.isDone()
+                    && now.isAfter(e.getValue().asked.plus(options.grace())));
+    Set<String> named = new HashSet<>();
+    own.forEach(r -> named.add(r.digest()));
+    List<ArtifactRef> out = new ArrayList<>(own);
+    pulls.forEach(
+        (d, p) -> {
+          ArtifactRef r = p.ref;
+          if (r != null && named.add(d)) {
+            out.add(r);
+          }
+        });
+    return List.copyOf(out);
+  }
+
+  /** Learns the size of each blob asked for from the source (its chunk list). Worker only. */
+  private void resolvePulls() {
+    for (Map.Entry<String, Pull> e : pulls.entrySet()) {
+      Pull p = e.getValue();
+      if (p.ref != null || p.done.isDone()) {
+        continue;
+      }
+      try {
+        io.edgefleet.protocol.ArtifactChunks chunks = downloaderSource.chunks(e.getKey());
+        if (!chunks.digest().equals(e.getKey())) {
+          throw new java.io.IOException("the source describes another blob, " + chunks.digest());
+        }
+        p.ref = new ArtifactRef(e.getKey(), chunks.size());
+      } catch (java.io.IOException | RuntimeException ex) {
+        pulls.remove(e.getKey(), p);
+        p.done.completeExceptionally(
+            new java.io.IOException(
+                "cannot fetch "
+                    + e.getKey()
+                    + " from "
+                    + downloaderSource.name()
+                    + ": "
+                    + (ex.getMessage() == null ? ex.toString() : ex.getMessage())));
+      }
+    }
+  }
+
+  /** A neighbour's ask for {@code digest}, if any, is answered: the blob is here. */
+  private void pulled(String digest) {
+    Pull p = pulls.get(digest);
+    if (p != null) {
+      p.done.complete(null);
+    }
+  }
+
   private static boolean completesAnApp(DesiredState state, String digest, Set<String> held) {
     return state.apps().stream()
         .anyMatch(
@@ -424,14 +594,15 @@ public final class ArtifactsFeature implements AgentFeature {
         .orElse(null);
   }
 
-  private void publish(List<ArtifactRef> refs, Set<String> held, String waiting) {
+  private void publish(
+      List<ArtifactRef> refs, List<ArtifactRef> own, Set<String> held, String waiting) {
     Map<String, Long> verified = new HashMap<>();
     for (ArtifactRef r : refs) {
       if (!held.contains(r.digest())) {
         verified.put(r.digest(), Math.max(0, cache.verified(r.digest())));
       }
     }
-    plan = new Plan(refs, Set.copyOf(held), verified, waiting);
+    plan = new Plan(refs, own, Set.copyOf(held), verified, waiting);
     report(false);
   }
 
@@ -452,9 +623,14 @@ public final class ArtifactsFeature implements AgentFeature {
         fetching.add(new AgentMessage.ArtifactProgress(r.digest(), r.size(), bytes));
       }
     }
+    // Blobs fetched only for neighbours are not this device's: its report leaves them out.
+    Set<String> own = new HashSet<>();
+    p.own().forEach(r -> own.add(r.digest()));
+    fetching.removeIf(f -> !own.contains(f.digest()));
+    List<String> heldOwn = new ArrayList<>(new TreeSet<>(p.held()));
+    heldOwn.removeIf(d -> !own.contains(d));
     AgentMessage.ArtifactReport r =
-        new AgentMessage.ArtifactReport(
-            new ArrayList<>(new TreeSet<>(p.held())), fetching, p.waiting());
+        new AgentMessage.ArtifactReport(heldOwn, fetching, p.waiting(), serving);
     last = r;
     if (channel == null) {
       return;
@@ -464,6 +640,7 @@ public final class ArtifactsFeature implements AgentFeature {
         sent == null
             || !r.held().equals(sent.held())
             || !Objects.equals(r.waiting(), sent.waiting())
+            || !Objects.equals(r.siteCache(), sent.siteCache())
             || !digests(r.fetching()).equals(digests(sent.fetching()));
     boolean due = !r.equals(sent) && now - sentAt >= options.reportEvery().toNanos();
     if ((force || changed || due) && channel.send(r)) {

@@ -149,6 +149,23 @@ public final class AgentCommand implements Callable<Integer> {
   long diskReserve = io.edgefleet.agent.artifacts.BlobCache.DEFAULT_RESERVE_BYTES >> 20;
 
   @Option(
+      names = "--site-cache-listen",
+      paramLabel = "HOST:PORT",
+      description =
+          "Where to serve blobs to the other devices of this device's site when the controller"
+              + " makes it the site's cache (tag edgefleet.io/site-cache=true), e.g. 0.0.0.0:7443."
+              + " Without it the device never serves.")
+  String siteCacheListen;
+
+  @Option(
+      names = "--site-cache-url",
+      paramLabel = "URL",
+      description =
+          "The https://HOST:PORT neighbours reach the site cache at (default: the listen address,"
+              + " or for 0.0.0.0 the address this device reaches the controller from).")
+  String siteCacheUrl;
+
+  @Option(
       names = "--tpm",
       paramLabel = "TPM",
       description =
@@ -310,6 +327,20 @@ public final class AgentCommand implements Callable<Integer> {
               + " is not a directory (the start script creates it with slots.json, a/ and b/)");
       return 2;
     }
+    java.util.Optional<java.net.InetSocketAddress> siteListen;
+    try {
+      siteListen = java.util.Optional.ofNullable(siteCacheListen).map(AgentCommand::hostPort);
+      if (siteCacheUrl != null) {
+        java.net.URI u = java.net.URI.create(siteCacheUrl);
+        if (!"https".equals(u.getScheme()) || u.getHost() == null || u.getPort() <= 0) {
+          throw new IllegalArgumentException(
+              "--site-cache-url: expected https://HOST:PORT, got " + siteCacheUrl);
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
     if (diskReserve < 0) {
       System.err.println("error: --disk-reserve must not be negative");
       return 2;
@@ -464,14 +495,31 @@ public final class AgentCommand implements Callable<Integer> {
             runtime,
             Clock.systemUTC(),
             LogsFeature.Options.defaults().withBytesPerSecond(Math.min(logsRate, 1 << 20) * 1024)));
-    agent.add(
+    // Blobs from the site's cache on the LAN first when the desired state names one.
+    io.edgefleet.agent.artifacts.SiteCacheSource siteSource =
+        io.edgefleet.agent.artifacts.SiteCacheSource.forAgent(agent, Clock.systemUTC(), System.out);
+    io.edgefleet.agent.artifacts.ArtifactsFeature artifacts =
         io.edgefleet.agent.artifacts.ArtifactsFeature.forAgent(
             agent,
             blobs,
+            siteSource,
             io.edgefleet.agent.artifacts.ArtifactsFeature.Options.defaults(),
             scheduler,
             Clock.systemUTC(),
+            System.out);
+    // The site cache first: a new desired state sets the source before a download pass uses it.
+    agent.add(
+        io.edgefleet.agent.artifacts.SiteCacheFeature.forAgent(
+            agent,
+            new io.edgefleet.agent.artifacts.SiteCacheFeature.Options(
+                siteListen,
+                java.util.Optional.ofNullable(siteCacheUrl),
+                io.edgefleet.agent.artifacts.SiteCacheServer.Limits.defaults()),
+            blobs,
+            artifacts,
+            siteSource,
             System.out));
+    agent.add(artifacts);
     try {
       agent.start();
     } catch (AgentException e) {
@@ -499,5 +547,28 @@ public final class AgentCommand implements Callable<Integer> {
                 "edgefleet-agent-stop"));
     stopped.await();
     return 0;
+  }
+
+  /** {@code HOST:PORT} ({@code [v6]:PORT}) as an address to bind. */
+  static java.net.InetSocketAddress hostPort(String spec) {
+    int colon = spec.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--site-cache-listen: expected HOST:PORT, got " + spec);
+    }
+    String host = spec.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    int port;
+    try {
+      port = Integer.parseInt(spec.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException(
+          "--site-cache-listen: the port of " + spec + " must be 1 to 65535");
+    }
+    return new java.net.InetSocketAddress(host, port);
   }
 }

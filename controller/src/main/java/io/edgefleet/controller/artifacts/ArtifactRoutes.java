@@ -148,10 +148,14 @@ public record ArtifactRoutes(Artifacts artifacts, ChunkIndex chunks) implements 
     long count = last - first + 1;
     out.put("Content-Length", Long.toString(count));
     return new Reply(
-        status, new Reply.Stream("application/octet-stream", o -> copy(file, from, count, o), out));
+        status,
+        new Reply.Stream(
+            "application/octet-stream", o -> copy(file, from, count, o, artifacts::served), out));
   }
 
-  private static void copy(Path file, long from, long count, OutputStream out) throws IOException {
+  private static void copy(
+      Path file, long from, long count, OutputStream out, java.util.function.LongConsumer sent)
+      throws IOException {
     try (InputStream in = Files.newInputStream(file)) {
       in.skipNBytes(from);
       byte[] buffer = new byte[CHUNK];
@@ -162,6 +166,7 @@ public record ArtifactRoutes(Artifacts artifacts, ChunkIndex chunks) implements 
           throw new IOException("artifact file shorter than expected");
         }
         out.write(buffer, 0, n);
+        sent.accept(n);
         left -= n;
       }
     }

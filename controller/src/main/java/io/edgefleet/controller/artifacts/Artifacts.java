@@ -50,6 +50,8 @@ public final class Artifacts {
   private final BlobStore blobs;
   private final long maxBytes;
   private final ArtifactUsers users;
+  private final java.util.concurrent.atomic.LongAdder served =
+      new java.util.concurrent.atomic.LongAdder();
   private volatile List<Artifact> catalogue;
 
   /** One artifact as the API shows it. */
@@ -90,6 +92,16 @@ public final class Artifacts {
     this.maxBytes = maxBytes;
     this.users = users;
     this.catalogue = load();
+  }
+
+  /** Counts {@code bytes} of artifact content sent to devices. */
+  void served(long bytes) {
+    served.add(bytes);
+  }
+
+  /** Bytes of artifact content sent to devices by the device download route since start. */
+  public long bytesServed() {
+    return served.sum();
   }
 
   public long maxBytes() {

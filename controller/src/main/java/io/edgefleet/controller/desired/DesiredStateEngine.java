@@ -57,6 +57,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final ClusterSections clusters;
   private final AgentSections agents;
   private final DownloadSections downloads;
+  private final SiteCacheSections siteCaches;
   private final StageArtifacts stageArtifacts = new StageArtifacts();
   private final ExecutorService worker;
   private final Object lock = new Object();
@@ -179,6 +180,43 @@ public final class DesiredStateEngine implements AutoCloseable {
       DownloadSections downloads,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(
+        jdbi,
+        clock,
+        devices,
+        bundles,
+        signingKeys,
+        catalog,
+        secrets,
+        clusters,
+        agents,
+        downloads,
+        SiteCacheSections.NONE,
+        gate,
+        nudger);
+  }
+
+  /**
+   * @param downloads when and how much each device may download artifacts (the document's {@code
+   *     downloads} section)
+   * @param siteCaches the device of its site each device fetches blobs from first, or itself to
+   *     serve them (the document's {@code siteCache} section)
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ClusterSections clusters,
+      AgentSections agents,
+      DownloadSections downloads,
+      SiteCacheSections siteCaches,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.siteCaches = siteCaches;
     this.downloads = downloads;
     this.agents = agents;
     this.secrets = secrets;
@@ -212,6 +250,19 @@ public final class DesiredStateEngine implements AutoCloseable {
       }
     }
     return computing.contains(deviceId);
+  }
+
+  /**
+   * A document's fingerprint with its site-cache section: unchanged without one (documents from
+   * before the section keep theirs), else one digest of both, which fits the stored column.
+   */
+  private static String withSiteCache(String fingerprint, DesiredState.SiteCache c) {
+    if (c == null) {
+      return fingerprint;
+    }
+    String section =
+        "\nsite-cache " + c.site() + " " + c.deviceId() + " " + c.url() + " " + c.serve();
+    return Fingerprints.sha256((fingerprint + section).getBytes(StandardCharsets.UTF_8));
   }
 
   /** Recomputes every active device soon. */
@@ -441,7 +492,8 @@ public final class DesiredStateEngine implements AutoCloseable {
         clusters.sectionFor(deviceId),
         found.get(),
         stages,
-        downloads.sectionFor(tags));
+        downloads.sectionFor(tags),
+        siteCaches.sectionFor(deviceId, tags));
   }
 
   /** What one recomputation reads: the apps and the secrets. */
@@ -454,7 +506,8 @@ public final class DesiredStateEngine implements AutoCloseable {
       ClusterSpec cluster,
       DeviceRecord device,
       Map<String, StageArtifacts.Stage> stages,
-      DesiredState.DownloadPolicy downloads) {}
+      DesiredState.DownloadPolicy downloads,
+      DesiredState.SiteCache siteCache) {}
 
   /** The device's new generation, and the nudge to send it if it changed. */
   private record Written(long generation, ControllerMessage.Nudge nudge) {}
@@ -553,8 +606,10 @@ public final class DesiredStateEngine implements AutoCloseable {
             () -> current.map(c -> decode(c.payload()).agent()).orElse(null));
     List<ArtifactRef> stage = StageArtifacts.union(prepared.stages());
     String fingerprint =
-        fingerprint(list, prepared.secrets(), prepared.cluster(), agent)
-            + StageArtifacts.fingerprint(prepared.stages(), prepared.downloads());
+        withSiteCache(
+            fingerprint(list, prepared.secrets(), prepared.cluster(), agent)
+                + StageArtifacts.fingerprint(prepared.stages(), prepared.downloads()),
+            prepared.siteCache());
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
@@ -574,6 +629,7 @@ public final class DesiredStateEngine implements AutoCloseable {
               agent,
               stage,
               prepared.downloads(),
+              prepared.siteCache(),
               plan,
               ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
@@ -702,6 +758,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                   old.agent(),
                   old.stage(),
                   old.downloads(),
+                  old.siteCache(),
                   plan,
                   ring));
         });
@@ -945,6 +1002,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       AgentRelease agent,
       List<ArtifactRef> stage,
       DesiredState.DownloadPolicy downloadPolicy,
+      DesiredState.SiteCache siteCache,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
@@ -954,7 +1012,8 @@ public final class DesiredStateEngine implements AutoCloseable {
     DesiredState doc =
         new DesiredState(
                 deviceId, gen, clock.instant(), list, announced, secretRefs, cluster, agent)
-            .withDownloads(stage, downloadPolicy);
+            .withDownloads(stage, downloadPolicy)
+            .withSiteCache(siteCache);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =

@@ -228,6 +228,15 @@ public final class ControllerMetrics {
     registry.register(collector);
   }
 
+  /** Counts the artifact bytes the device download route sent ({@code bytes} reads the total). */
+  public void deviceArtifactBytes(java.util.function.LongSupplier bytes) {
+    CounterWithCallback.builder()
+        .name("edgefleet_device_artifact_bytes_total")
+        .help("Artifact bytes sent to devices by the device download route (ranges included)")
+        .callback(cb -> cb.call(bytes.getAsLong()))
+        .register(registry);
+  }
+
   /**
    * Counts one answered HTTP request; {@code route} is the route template or {@code unmatched} (see
    * {@link io.edgefleet.controller.api.HttpApi.RequestObserver}).

@@ -1,0 +1,262 @@
+package io.edgefleet.controller.sitecache;
+
+import io.edgefleet.controller.devices.DeviceStore;
+import io.edgefleet.protocol.DesiredState;
+import java.net.URI;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Which device of each site is its cache, and where it serves. A device names its site with the tag
+ * {@code site=<name>} ({@link DesiredState.SiteCache#SITE_TAG}); the active device of the site
+ * tagged {@code edgefleet.io/site-cache=true} ({@link DesiredState.SiteCache#CACHE_TAG}) is its
+ * cache (when several are, the first by device id; the others serve nothing). The cache reports the
+ * URL it serves at in its artifact reports; the URL is kept in {@code site_cache_urls}, and the
+ * site's devices are recomputed when it changes, so each device's desired state names its cache.
+ *
+ * <p>The index of sites is rebuilt from the devices' tags only when they were written since ({@link
+ * DeviceStore#lightGeneration()}). Thread-safe; {@link #reported} never blocks.
+ */
+public final class SiteCaches implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SiteCaches.class);
+
+  /** The longest URL kept. */
+  static final int MAX_URL = 300;
+
+  /** A site: its cache (the first tagged device by id) and its devices. */
+  record Site(String name, String cache, List<String> devices) {}
+
+  /** The sites, by name, as the devices' tags said at {@code generation}. */
+  private record Index(long generation, Map<String, Site> sites) {}
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final DeviceStore devices;
+  private final Consumer<String> recompute;
+  private final Runnable recomputeAll;
+  private final Map<String, String> urls = new ConcurrentHashMap<>();
+  private final ExecutorService writer;
+  private volatile Index index = new Index(-1, Map.of());
+
+  // Guarded by this: each site's cache when devices last changed.
+  private Map<String, String> notified;
+
+  /**
+   * @param recompute asks for one device's desired state to be computed again
+   * @param recomputeAll asks for every device's
+   */
+  public SiteCaches(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      Consumer<String> recompute,
+      Runnable recomputeAll) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.devices = devices;
+    this.recompute = recompute;
+    this.recomputeAll = recomputeAll;
+    this.writer =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "site-caches");
+              t.setDaemon(true);
+              return t;
+            });
+    jdbi.useHandle(
+        h ->
+            h.createQuery("SELECT device_id, url FROM site_cache_urls")
+                .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                .forEach(e -> urls.put(e.getKey(), e.getValue())));
+    this.notified = caches(sites());
+  }
+
+  /**
+   * The site-cache section of a device's desired state: its site's cache (itself, to serve), or
+   * null when its site has none or it names no site.
+   */
+  public DesiredState.SiteCache sectionFor(String deviceId, Map<String, String> tags) {
+    String site = tags.get(DesiredState.SiteCache.SITE_TAG);
+    if (site == null || site.isBlank()) {
+      return null;
+    }
+    Site s = sites().get(site);
+    if (s == null || s.cache() == null) {
+      return null;
+    }
+    boolean self = s.cache().equals(deviceId);
+    return new DesiredState.SiteCache(site, s.cache(), urls.get(s.cache()), self);
+  }
+
+  /**
+   * A device's site cache as shown.
+   *
+   * @param site the device's site (tag {@code site}); null when it names none
+   * @param cache the site's cache device; null when the site has none
+   * @param cacheName that device's name
+   * @param url where the cache serves; null until it reported an address
+   * @param serves whether the device is the cache itself
+   */
+  public record View(
+      String deviceId, String site, String cache, String cacheName, String url, boolean serves) {}
+
+  /** The site cache of {@code deviceId}; empty when there is no such device. */
+  public Optional<View> view(String deviceId) {
+    return jdbi.withHandle(
+        h ->
+            devices
+                .byId(h, deviceId)
+                .map(
+                    d -> {
+                      String site = d.tags().get(DesiredState.SiteCache.SITE_TAG);
+                      DesiredState.SiteCache c = sectionFor(deviceId, d.tags());
+                      if (c == null) {
+                        return new View(deviceId, site, null, null, null, false);
+                      }
+                      String name =
+                          devices.names(h, List.of(c.deviceId())).getOrDefault(c.deviceId(), null);
+                      return new View(deviceId, site, c.deviceId(), name, c.url(), c.serve());
+                    }));
+  }
+
+  /**
+   * Takes the URL a device reports it serves at (null: none); called on the socket's thread. A
+   * changed URL is stored, then the devices of the device's site are recomputed.
+   *
+   * @throws IllegalArgumentException when the URL is no {@code https://host:port}
+   */
+  public void reported(String deviceId, String url) {
+    if (url != null) {
+      URI u;
+      try {
+        u = URI.create(url);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("the site cache URL is malformed");
+      }
+      if (url.length() > MAX_URL
+          || !"https".equals(u.getScheme())
+          || u.getHost() == null
+          || u.getPort() <= 0
+          || (u.getPath() != null && !u.getPath().isEmpty())) {
+        throw new IllegalArgumentException("the site cache URL must be https://host:port");
+      }
+    }
+    if (Objects.equals(urls.get(deviceId), url)) {
+      return;
+    }
+    if (url == null) {
+      urls.remove(deviceId);
+    } else {
+      urls.put(deviceId, url);
+    }
+    try {
+      writer.execute(() -> store(deviceId, url));
+    } catch (RejectedExecutionException e) {
+      // Closing: the device reports again after the next start.
+    }
+  }
+
+  private void store(String deviceId, String url) {
+    try {
+      jdbi.useTransaction(
+          h -> {
+            if (url == null) {
+              h.createUpdate("DELETE FROM site_cache_urls WHERE device_id = :d")
+                  .bind("d", deviceId)
+                  .execute();
+            } else {
+              h.createUpdate(
+                      "INSERT INTO site_cache_urls (device_id, url, reported_at) VALUES (:d, :u,"
+                          + " :at) ON CONFLICT (device_id) DO UPDATE SET url = excluded.url,"
+                          + " reported_at = excluded.reported_at")
+                  .bind("d", deviceId)
+                  .bind("u", url)
+                  .bind("at", clock.millis())
+                  .execute();
+            }
+          });
+    } catch (RuntimeException e) {
+      LOG.warn("the site cache URL of {} could not be stored: {}", deviceId, e.toString());
+    }
+    for (Site s : sites().values()) {
+      if (deviceId.equals(s.cache())) {
+        s.devices().forEach(recompute);
+      }
+    }
+  }
+
+  /**
+   * A device's tags or lifecycle changed: when that changes which device is a site's cache or who
+   * belongs to a site, every device is recomputed.
+   */
+  public void devicesChanged() {
+    Map<String, String> now = caches(sites());
+    boolean changed;
+    synchronized (this) {
+      changed = !now.equals(notified);
+      notified = now;
+    }
+    if (changed) {
+      recomputeAll.run();
+    }
+  }
+
+  private static Map<String, String> caches(Map<String, Site> sites) {
+    Map<String, String> out = new TreeMap<>();
+    sites.forEach(
+        (name, s) -> {
+          if (s.cache() != null) {
+            out.put(name, s.cache());
+          }
+        });
+    return out;
+  }
+
+  /** The sites as the devices' tags say now. */
+  Map<String, Site> sites() {
+    Index i = index;
+    long generation = DeviceStore.lightGeneration();
+    if (i.generation() == generation) {
+      return i.sites();
+    }
+    Map<String, List<String>> members = new TreeMap<>();
+    Map<String, String> caches = new TreeMap<>();
+    jdbi.useHandle(
+        h -> {
+          for (Map.Entry<String, Map<String, String>> d : devices.activeTags(h)) {
+            String site = d.getValue().get(DesiredState.SiteCache.SITE_TAG);
+            if (site == null || site.isBlank()) {
+              continue;
+            }
+            members.computeIfAbsent(site, s -> new ArrayList<>()).add(d.getKey());
+            if ("true".equals(d.getValue().get(DesiredState.SiteCache.CACHE_TAG))) {
+              // In id order: the first tagged device of the site is its cache.
+              caches.putIfAbsent(site, d.getKey());
+            }
+          }
+        });
+    Map<String, Site> sites = new TreeMap<>();
+    members.forEach((s, ids) -> sites.put(s, new Site(s, caches.get(s), List.copyOf(ids))));
+    Map<String, Site> built = Map.copyOf(sites);
+    index = new Index(generation, built);
+    return built;
+  }
+
+  @Override
+  public void close() {
+    writer.shutdown();
+  }
+}
