@@ -253,16 +253,28 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   /**
-   * A document's fingerprint with its site-cache section: unchanged without one (documents from
-   * before the section keep theirs), else one digest of both, which fits the stored column.
+   * A document's fingerprint with its staging, download and site-cache sections: unchanged without
+   * any (documents from before the sections keep theirs), else one digest of all, which fits the
+   * stored column (80 characters).
    */
-  private static String withSiteCache(String fingerprint, DesiredState.SiteCache c) {
-    if (c == null) {
+  private static String withSections(
+      String fingerprint, String sections, DesiredState.SiteCache c) {
+    String all =
+        c == null
+            ? sections
+            : sections
+                + "\nsite-cache "
+                + c.site()
+                + " "
+                + c.deviceId()
+                + " "
+                + c.url()
+                + " "
+                + c.serve();
+    if (all.isEmpty()) {
       return fingerprint;
     }
-    String section =
-        "\nsite-cache " + c.site() + " " + c.deviceId() + " " + c.url() + " " + c.serve();
-    return Fingerprints.sha256((fingerprint + section).getBytes(StandardCharsets.UTF_8));
+    return Fingerprints.sha256((fingerprint + all).getBytes(StandardCharsets.UTF_8));
   }
 
   /** Recomputes every active device soon. */
@@ -606,9 +618,9 @@ public final class DesiredStateEngine implements AutoCloseable {
             () -> current.map(c -> decode(c.payload()).agent()).orElse(null));
     List<ArtifactRef> stage = StageArtifacts.union(prepared.stages());
     String fingerprint =
-        withSiteCache(
-            fingerprint(list, prepared.secrets(), prepared.cluster(), agent)
-                + StageArtifacts.fingerprint(prepared.stages(), prepared.downloads()),
+        withSections(
+            fingerprint(list, prepared.secrets(), prepared.cluster(), agent),
+            StageArtifacts.fingerprint(prepared.stages(), prepared.downloads()),
             prepared.siteCache());
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);

@@ -179,6 +179,7 @@ class StagingRolloutTest {
     assertThat(held.apps().getFirst().revision()).isEqualTo("v1");
     assertThat(held.apps().getFirst().artifacts()).containsExactly(IMAGE_V1);
     assertThat(held.stage()).containsExactly(IMAGE_V2, DISK_V2);
+    assertFingerprintsFitTheirColumn();
     tick(T0.plusSeconds(10));
     assertThat(desiredRevisions()).containsOnly(Map.entry(a, "v1"), Map.entry(b, "v1"));
     RolloutEngine.View staging = view(id);
@@ -305,6 +306,7 @@ class StagingRolloutTest {
     assertThat(desired.generation("dev-ship")).isEqualTo(ship + 1);
     assertThat(desired.generation("dev-shop")).isEqualTo(shop);
     assertThat(document("dev-shop").downloads()).isNull();
+    assertFingerprintsFitTheirColumn();
 
     policies.delete("satellite", "alice");
     assertThat(document("dev-ship").downloads()).isNull();
@@ -312,6 +314,24 @@ class StagingRolloutTest {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * Every stored document fingerprint fits {@code device_desired.fingerprint} (80 characters),
+   * which PostgreSQL enforces and SQLite does not: staging and download sections must not make it
+   * longer.
+   */
+  private void assertFingerprintsFitTheirColumn() {
+    List<String> fingerprints =
+        db.jdbi()
+            .withHandle(
+                h ->
+                    h.createQuery("SELECT fingerprint FROM device_desired")
+                        .mapTo(String.class)
+                        .list());
+    assertThat(fingerprints)
+        .isNotEmpty()
+        .allSatisfy(f -> assertThat(f).hasSizeLessThanOrEqualTo(80));
+  }
 
   /** Moves the controller's clock to {@code now} and ticks there, as the controller does. */
   private void tick(Instant now) {
