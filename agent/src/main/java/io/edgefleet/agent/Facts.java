@@ -38,22 +38,48 @@ public final class Facts {
    */
   public DeviceFacts collect(Optional<String> serialOverride, Path stateDir) {
     return new DeviceFacts(
-        hostname(),
-        serialOverride.or(this::dmiSerial).orElse(null),
-        macs(),
-        System.getProperty("os.arch"),
-        Runtime.getRuntime().availableProcessors(),
-        memoryBytes(),
-        diskBytes(stateDir),
-        osName(),
-        osVersion(),
-        AGENT_VERSION,
-        exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
-        exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"),
-        null,
-        List.of(),
-        null,
-        model().orElse(null));
+            hostname(),
+            serialOverride.or(this::dmiSerial).orElse(null),
+            macs(),
+            System.getProperty("os.arch"),
+            Runtime.getRuntime().availableProcessors(),
+            memoryBytes(),
+            diskBytes(stateDir),
+            osName(),
+            osVersion(),
+            AGENT_VERSION,
+            exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
+            exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"),
+            null,
+            List.of(),
+            null,
+            model().orElse(null))
+        .withRuntimes(runtimes());
+  }
+
+  /**
+   * The kinds of workload this node can run, for {@link DeviceFacts#runtimes()}: empty (Kubernetes
+   * only, as older agents say) unless it can run more; with QEMU for its architecture installed
+   * ({@code qemu-system-x86_64} on x86), Kubernetes and {@code vm}.
+   */
+  public List<String> runtimes() {
+    List<String> out = new ArrayList<>();
+    String qemu = "qemu-system-" + qemuArch(System.getProperty("os.arch"));
+    if (exists("usr/bin/" + qemu) || exists("usr/local/bin/" + qemu)) {
+      out.add(DeviceFacts.RUNTIME_VM);
+    }
+    if (!out.isEmpty()) {
+      out.add(0, DeviceFacts.RUNTIME_KUBERNETES);
+    }
+    return List.copyOf(out);
+  }
+
+  private static String qemuArch(String osArch) {
+    return switch (osArch) {
+      case "amd64" -> "x86_64";
+      case "arm64" -> "aarch64";
+      default -> osArch;
+    };
   }
 
   /** The most characters of the hardware model reported. */

@@ -77,6 +77,18 @@ class FactsTest {
     assertThat(new Facts(root).collect(Optional.empty(), root).model()).isNull();
   }
 
+  @Test
+  void aNodeWithQemuRunsVmsBesidesKubernetes() throws Exception {
+    assertThat(new Facts(root).collect(Optional.empty(), root).runtimes()).isEmpty();
+    String arch = System.getProperty("os.arch").equals("amd64") ? "x86_64" : "aarch64";
+    write("usr/bin/qemu-system-" + arch, "");
+    DeviceFacts f = new Facts(root).collect(Optional.empty(), root);
+    assertThat(f.runtimes())
+        .containsExactly(DeviceFacts.RUNTIME_KUBERNETES, DeviceFacts.RUNTIME_VM);
+    assertThat(f.canRun(DeviceFacts.RUNTIME_VM)).isTrue();
+    assertThat(f.canRun(DeviceFacts.RUNTIME_KUBERNETES)).isTrue();
+  }
+
   private void write(String relative, String content) throws Exception {
     Path p = root.resolve(relative);
     Files.createDirectories(p.getParent());

@@ -101,6 +101,14 @@ public final class AgentCommand implements Callable<Integer> {
   String runtimeKind = "auto";
 
   @Option(
+      names = "--vm-runtime",
+      paramLabel = "KIND",
+      description =
+          "Virtual machines: auto (with QEMU when qemu-system-<arch> is installed; default), qemu"
+              + " (QEMU must be installed) or none.")
+  String vmRuntimeKind = "auto";
+
+  @Option(
       names = "--inventory-namespace",
       paramLabel = "NAMESPACE",
       description =
@@ -243,6 +251,16 @@ public final class AgentCommand implements Callable<Integer> {
     return runtime(deviceId);
   }
 
+  /**
+   * The node's VM runtime (option {@code --vm-runtime}), keeping its VMs' files in the state
+   * directory's {@code vms}; empty when there is none. The VMs it starts outlive the agent.
+   *
+   * @throws IllegalArgumentException for a bad option value, or {@code qemu} without QEMU
+   */
+  java.util.Optional<WorkloadRuntime> vmRuntime(io.edgefleet.agent.runtime.Blobs blobs) {
+    return Runtimes.vm(vmRuntimeKind, state.resolve("vms"), blobs);
+  }
+
   @Override
   public Integer call() throws Exception {
     Duration cap;
@@ -284,6 +302,10 @@ public final class AgentCommand implements Callable<Integer> {
     }
     if (diskReserve < 0) {
       System.err.println("error: --disk-reserve must not be negative");
+      return 2;
+    }
+    if (!java.util.List.of("auto", "qemu", "none").contains(vmRuntimeKind)) {
+      System.err.println("error: --vm-runtime must be auto, qemu or none, got " + vmRuntimeKind);
       return 2;
     }
     if (logsRate < 1) {

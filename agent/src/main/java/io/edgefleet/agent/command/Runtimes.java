@@ -55,6 +55,37 @@ public final class Runtimes {
     };
   }
 
+  /**
+   * The node's VM runtime, by the option {@code --vm-runtime}.
+   *
+   * @param kind {@code auto} (QEMU when {@code qemu-system-<arch>} is installed), {@code qemu}
+   *     (QEMU, which must be installed) or {@code none}
+   * @param stateDir where VMs keep their disks, seeds and consoles ({@code <agent state>/vms})
+   * @param blobs where disk images, kernels and initrds are found
+   * @return empty for none, or for auto without QEMU
+   * @throws IllegalArgumentException for another kind, or qemu without QEMU
+   */
+  public static Optional<WorkloadRuntime> vm(
+      String kind, Path stateDir, io.edgefleet.agent.runtime.Blobs blobs) {
+    return switch (kind) {
+      case "none" -> Optional.empty();
+      case "auto" ->
+          io.edgefleet.agent.runtime.vm.VmRuntime.qemuBinary().isPresent()
+              ? Optional.of(io.edgefleet.agent.runtime.vm.VmRuntime.open(stateDir, blobs))
+              : Optional.empty();
+      case "qemu" -> {
+        try {
+          yield Optional.of(io.edgefleet.agent.runtime.vm.VmRuntime.open(stateDir, blobs));
+        } catch (IllegalStateException e) {
+          throw new IllegalArgumentException("--vm-runtime qemu: " + e.getMessage());
+        }
+      }
+      default ->
+          throw new IllegalArgumentException(
+              "--vm-runtime must be auto, qemu or none, got " + kind);
+    };
+  }
+
   private static WorkloadRuntime kubernetes(
       Path kubeconfig, String inventoryNamespace, Supplier<String> device) {
     return new KubernetesRuntime(
