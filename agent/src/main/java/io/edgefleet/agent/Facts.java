@@ -37,24 +37,27 @@ public final class Facts {
    * @param stateDir where the agent keeps its state, for the disk size
    */
   public DeviceFacts collect(Optional<String> serialOverride, Path stateDir) {
+    return hardware(serialOverride, stateDir).withRuntimes(runtimes());
+  }
+
+  private DeviceFacts hardware(Optional<String> serialOverride, Path stateDir) {
     return new DeviceFacts(
-            hostname(),
-            serialOverride.or(this::dmiSerial).orElse(null),
-            macs(),
-            System.getProperty("os.arch"),
-            Runtime.getRuntime().availableProcessors(),
-            memoryBytes(),
-            diskBytes(stateDir),
-            osName(),
-            osVersion(),
-            AGENT_VERSION,
-            exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
-            exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"),
-            null,
-            List.of(),
-            null,
-            model().orElse(null))
-        .withRuntimes(runtimes());
+        hostname(),
+        serialOverride.or(this::dmiSerial).orElse(null),
+        macs(),
+        System.getProperty("os.arch"),
+        Runtime.getRuntime().availableProcessors(),
+        memoryBytes(),
+        diskBytes(stateDir),
+        osName(),
+        osVersion(),
+        AGENT_VERSION,
+        exists("usr/local/bin/k3s") || exists("etc/rancher/k3s"),
+        exists("usr/bin/kubelet") || exists("usr/local/bin/kubelet"),
+        null,
+        List.of(),
+        null,
+        model().orElse(null));
   }
 
   /**
