@@ -103,6 +103,33 @@ final class SerialConsole {
     return found;
   }
 
+  /**
+   * Keeps {@code log} below {@code maxBytes}: a guest writing its console without end must not fill
+   * the device's disk. A console past the limit is moved beside it ({@code .1}, replacing the one
+   * there) and started afresh; QEMU appends, so it goes on writing at the new file's end.
+   *
+   * @return whether the console was cut
+   */
+  boolean cap(Path log, long maxBytes) {
+    try {
+      if (!Files.isRegularFile(log) || Files.size(log) <= maxBytes) {
+        return false;
+      }
+      Path old = log.resolveSibling(log.getFileName() + ".1");
+      Files.copy(log, old, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      try (java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(log, java.nio.file.StandardOpenOption.WRITE)) {
+        ch.truncate(0);
+      }
+      Scan s = scans.get(log);
+      // A readiness line already found stays found; the search goes on in the new file.
+      scans.put(log, new Scan(0, 0, s != null && s.found()));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** Forgets what was searched in {@code log} (it is being replaced by a new boot's). */
   void forget(Path log) {
     scans.remove(log);

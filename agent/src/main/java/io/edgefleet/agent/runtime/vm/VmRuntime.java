@@ -105,6 +105,8 @@ public final class VmRuntime implements WorkloadRuntime {
    * @param nodeMemoryBytes the node's memory: VMs asking for more in total are refused
    * @param stopGrace how long a VM's guest may take to power off before QEMU is told to quit
    * @param toolTimeout the most any external program may take
+   * @param maxConsoleBytes the most bytes a VM's console log may hold; checked on each apply, a
+   *     longer one is moved aside (replacing the previous one) and started afresh
    * @param clock for readiness timeouts and log times
    */
   public record Options(
@@ -119,6 +121,7 @@ public final class VmRuntime implements WorkloadRuntime {
       long nodeMemoryBytes,
       Duration stopGrace,
       Duration toolTimeout,
+      long maxConsoleBytes,
       Clock clock) {
 
     /**
@@ -152,6 +155,7 @@ public final class VmRuntime implements WorkloadRuntime {
           nodeMemory(),
           Duration.ofSeconds(30),
           Duration.ofSeconds(60),
+          16L << 20,
           Clock.systemUTC());
     }
 
@@ -168,6 +172,7 @@ public final class VmRuntime implements WorkloadRuntime {
           nodeMemoryBytes,
           grace,
           toolTimeout,
+          maxConsoleBytes,
           clock);
     }
 
@@ -184,7 +189,25 @@ public final class VmRuntime implements WorkloadRuntime {
           nodeMemoryBytes,
           stopGrace,
           toolTimeout,
+          maxConsoleBytes,
           c);
+    }
+
+    public Options withMaxConsoleBytes(long bytes) {
+      return new Options(
+          stateDir,
+          blobs,
+          qemu,
+          qemuImg,
+          isoWriter,
+          arch,
+          kvm,
+          nodeCpus,
+          nodeMemoryBytes,
+          stopGrace,
+          toolTimeout,
+          bytes,
+          clock);
     }
 
     public Options withNode(int cpus, long memoryBytes) {
@@ -200,6 +223,7 @@ public final class VmRuntime implements WorkloadRuntime {
           memoryBytes,
           stopGrace,
           toolTimeout,
+          maxConsoleBytes,
           clock);
     }
   }
@@ -306,6 +330,7 @@ public final class VmRuntime implements WorkloadRuntime {
             started++;
             continue;
           }
+          console.cap(vmDir(app, vm.name()).resolve(SERIAL_LOG), options.maxConsoleBytes());
           Status status = status(rec);
           if (status == Status.RUNNING) {
             if (!revision.equals(rec.revision())) {

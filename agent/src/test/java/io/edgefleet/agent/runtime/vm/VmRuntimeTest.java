@@ -36,6 +36,7 @@ class VmRuntimeTest {
             1L << 30,
             Duration.ofSeconds(1),
             Duration.ofSeconds(5),
+            1 << 20,
             Clock.systemUTC()));
   }
 
@@ -162,6 +163,7 @@ class VmRuntimeTest {
                         0,
                         Duration.ofSeconds(1),
                         Duration.ofSeconds(1),
+                        1 << 20,
                         Clock.systemUTC())))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("too deep");
