@@ -86,6 +86,16 @@ public final class TinyVms {
    * guest's writes went.
    */
   public static byte[] initramfs(String readyLine, int httpPort, String page, String diskMark) {
+    return initramfs(readyLine, httpPort, page, diskMark, "");
+  }
+
+  /**
+   * Like {@link #initramfs(String, int, String, String)}, running the shell commands {@code script}
+   * (BusyBox applets are on the PATH, the virtio disks are {@code /dev/vd*}) before the readiness
+   * line; what they print to {@code /dev/ttyS0} shows on the serial console.
+   */
+  public static byte[] initramfs(
+      String readyLine, int httpPort, String page, String diskMark, String script) {
     if (!Files.isExecutable(BUSYBOX)) {
       throw new IllegalStateException(
           BUSYBOX
@@ -117,6 +127,10 @@ public final class TinyVms {
       init.append("[ -b /dev/vda ] && echo '")
           .append(diskMark.replace("'", ""))
           .append("' | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null; sync\n");
+    }
+    if (!script.isEmpty()) {
+      init.append("for i in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done\n");
+      init.append(script).append('\n');
     }
     init.append("echo '").append(readyLine.replace("'", "")).append("' > /dev/ttyS0\n");
     // PID 1 must not end: the guest would panic.

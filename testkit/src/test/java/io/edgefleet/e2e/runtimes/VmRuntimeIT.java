@@ -372,6 +372,37 @@ class VmRuntimeIT {
   }
 
   @Test
+  void theGuestFindsItsCloudInitSeed() throws Exception {
+    VmRuntime r = runtime();
+    // The guest prints the volume id of its first disk (ISO 9660: at byte 40 of sector 16) and
+    // whether the user data is on it.
+    String probe =
+        "echo SEED:$(dd if=/dev/vda bs=2048 skip=16 count=1 2>/dev/null"
+            + " | dd bs=1 skip=40 count=6 2>/dev/null) > /dev/ttyS0\n"
+            + "strings /dev/vda | grep -q hello-from-user-data && echo USERDATA-SEEN > /dev/ttyS0";
+    String initrd = TinyVms.putBlob(state, TinyVms.initramfs(READY, 0, "", "", probe));
+    String yaml =
+        vmYaml(
+            "seeded",
+            initrd,
+            freePort(),
+            "{serial: " + READY + "}",
+            "cloudInit: {userData: \"#cloud-config\\n# hello-from-user-data\\n\"}");
+    assertThat(r.apply("ci", "r1", yaml)).isEqualTo(new ApplyOutcome.Applied(1, 0));
+    awaitReady(r, "ci");
+    Path dir = vmState.resolve("apps/ci/seeded");
+    assertThat(dir.resolve("seed/meta-data")).content().isEqualTo("instance-id: ci-seeded\n");
+    assertThat(dir.resolve("seed/user-data"))
+        .content()
+        .isEqualTo("#cloud-config\n# hello-from-user-data\n");
+    assertThat(dir.resolve("serial.log"))
+        .content()
+        .contains("SEED:cidata")
+        .contains("USERDATA-SEEN");
+    assertThat(r.remove("ci")).isEqualTo(new ApplyOutcome.Applied(0, 1));
+  }
+
+  @Test
   void aMissingBlobIsWaitedFor() {
     VmRuntime r = runtime();
     String absent = "sha256:" + "ab".repeat(32);
