@@ -117,6 +117,14 @@ public final class AgentCommand implements Callable<Integer> {
   Path containerStorage;
 
   @Option(
+      names = "--vm-runtime",
+      paramLabel = "KIND",
+      description =
+          "Virtual machines: auto (with QEMU when qemu-system-<arch> is installed; default), qemu"
+              + " (QEMU must be installed) or none.")
+  String vmRuntimeKind = "auto";
+
+  @Option(
       names = "--inventory-namespace",
       paramLabel = "NAMESPACE",
       description =
@@ -285,7 +293,18 @@ public final class AgentCommand implements Callable<Integer> {
         deviceId,
         containerRuntimeKind,
         containers,
-        blobs);
+        blobs,
+        vmRuntime(blobs));
+  }
+
+  /**
+   * The node's VM runtime (option {@code --vm-runtime}), keeping its VMs' files in the state
+   * directory's {@code vms}; empty when there is none. The VMs it starts outlive the agent.
+   *
+   * @throws IllegalArgumentException for a bad option value, or {@code qemu} without QEMU
+   */
+  java.util.Optional<WorkloadRuntime> vmRuntime(io.edgefleet.agent.runtime.Blobs blobs) {
+    return Runtimes.vm(vmRuntimeKind, state.resolve("vms"), blobs);
   }
 
   @Override
@@ -343,6 +362,10 @@ public final class AgentCommand implements Callable<Integer> {
     }
     if (diskReserve < 0) {
       System.err.println("error: --disk-reserve must not be negative");
+      return 2;
+    }
+    if (!java.util.List.of("auto", "qemu", "none").contains(vmRuntimeKind)) {
+      System.err.println("error: --vm-runtime must be auto, qemu or none, got " + vmRuntimeKind);
       return 2;
     }
     if (logsRate < 1) {

@@ -80,6 +80,30 @@ public final class Runtimes {
       String containerKind,
       ContainerRuntime.Options containerOptions,
       Blobs blobs) {
+    return create(
+        kind,
+        kubeconfig,
+        inventoryNamespace,
+        device,
+        containerKind,
+        containerOptions,
+        blobs,
+        Optional.empty());
+  }
+
+  /**
+   * As {@link #create(String, Path, String, Supplier, String, ContainerRuntime.Options, Blobs)},
+   * with the node's VM runtime ({@link #vm}) behind the same router when there is one.
+   */
+  public static WorkloadRuntime create(
+      String kind,
+      Path kubeconfig,
+      String inventoryNamespace,
+      Supplier<String> device,
+      String containerKind,
+      ContainerRuntime.Options containerOptions,
+      Blobs blobs,
+      Optional<WorkloadRuntime> vm) {
     boolean containers =
         switch (containerKind) {
           case "none" -> false;
@@ -107,7 +131,39 @@ public final class Runtimes {
     if (containers) {
       byKind.put(DeviceFacts.RUNTIME_CONTAINER, new ContainerRuntime(containerOptions, blobs));
     }
+    vm.ifPresent(v -> byKind.put(DeviceFacts.RUNTIME_VM, v));
     return byKind.isEmpty() ? kubernetes : new RuntimeRouter(byKind);
+  }
+
+  /**
+   * The node's VM runtime, by the option {@code --vm-runtime}.
+   *
+   * @param kind {@code auto} (QEMU when {@code qemu-system-<arch>} is installed), {@code qemu}
+   *     (QEMU, which must be installed) or {@code none}
+   * @param stateDir where VMs keep their disks, seeds and consoles ({@code <agent state>/vms})
+   * @param blobs where disk images, kernels and initrds are found
+   * @return empty for none, or for auto without QEMU
+   * @throws IllegalArgumentException for another kind, or qemu without QEMU
+   */
+  public static Optional<WorkloadRuntime> vm(
+      String kind, Path stateDir, io.edgefleet.agent.runtime.Blobs blobs) {
+    return switch (kind) {
+      case "none" -> Optional.empty();
+      case "auto" ->
+          io.edgefleet.agent.runtime.vm.VmRuntime.qemuBinary().isPresent()
+              ? Optional.of(io.edgefleet.agent.runtime.vm.VmRuntime.open(stateDir, blobs))
+              : Optional.empty();
+      case "qemu" -> {
+        try {
+          yield Optional.of(io.edgefleet.agent.runtime.vm.VmRuntime.open(stateDir, blobs));
+        } catch (IllegalStateException e) {
+          throw new IllegalArgumentException("--vm-runtime qemu: " + e.getMessage());
+        }
+      }
+      default ->
+          throw new IllegalArgumentException(
+              "--vm-runtime must be auto, qemu or none, got " + kind);
+    };
   }
 
   private static WorkloadRuntime kubernetes(

@@ -175,4 +175,19 @@ class RuntimesTest {
       assertThat(runtime.workloadKinds()).containsExactly("kubernetes", "container");
     }
   }
+
+  @Test
+  void theVmRuntimeIsQemuWhenInstalledAndNoneWhenAskedOrAbsent() {
+    assertThat(Runtimes.vm("none", dir.resolve("vms"), io.edgefleet.agent.runtime.Blobs.NONE))
+        .isEmpty();
+    boolean qemu = io.edgefleet.agent.runtime.vm.VmRuntime.qemuBinary().isPresent();
+    java.util.Optional<WorkloadRuntime> auto =
+        Runtimes.vm("auto", dir.resolve("vms"), io.edgefleet.agent.runtime.Blobs.NONE);
+    assertThat(auto.isPresent()).isEqualTo(qemu);
+    auto.ifPresent(r -> assertThat(r).isInstanceOf(io.edgefleet.agent.runtime.vm.VmRuntime.class));
+    assertThatThrownBy(
+            () -> Runtimes.vm("kvm", dir.resolve("vms"), io.edgefleet.agent.runtime.Blobs.NONE))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--vm-runtime must be auto, qemu or none, got kvm");
+  }
 }
