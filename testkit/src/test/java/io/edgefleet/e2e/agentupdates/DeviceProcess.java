@@ -48,6 +48,10 @@ final class DeviceProcess implements AutoCloseable {
     env.put("EDGEFLEET_JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
     env.put("EDGEFLEET_AGENT_ARGS", agentArgs);
     env.put("EDGEFLEET_STOP_GRACE", "5");
+    // These tests are of slots and switches: each new slot would first record a class cache (a
+    // run and seconds of CPU of its own). The cache is tested by StartScriptTest and the package's
+    // test.
+    env.put("EDGEFLEET_CLASS_CACHE", "off");
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     process = pb.start();
