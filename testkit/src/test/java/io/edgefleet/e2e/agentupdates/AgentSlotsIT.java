@@ -271,14 +271,14 @@ class AgentSlotsIT {
         release("2.0.0", ReleaseBuilder.MAIN, List.of("-Djdk.tls.client.protocols=TLSv1"), 0);
     device.stop();
     Instant staged = Instant.now();
-    assertThat(stage(deaf.release(), Duration.ofSeconds(20)).phase()).isEqualTo(AgentUpdate.STAGED);
+    assertThat(stage(deaf.release(), Duration.ofSeconds(8)).phase()).isEqualTo(AgentUpdate.STAGED);
     awaitOffline();
 
     device.start();
     await().atMost(WAIT).until(() -> slots().starts() == 1);
     await().atMost(WAIT).until(() -> "rolled-back".equals(slots().outcome()));
     assertThat(Duration.between(staged, Instant.now()))
-        .isGreaterThanOrEqualTo(Duration.ofSeconds(19));
+        .isGreaterThanOrEqualTo(Duration.ofSeconds(7));
     SlotsFile.State s = slots();
     assertThat(s.active()).isEqualTo("a");
     assertThat(s.reason())
