@@ -120,7 +120,8 @@ class TarReaderTest {
 
   @Test
   void aHugeDeclaredSizeCostsNoMemory() throws IOException {
-    // 7 GiB declared (about the most ustar says), nothing behind it: the header is read, the content never buffered.
+    // 7 GiB declared (about the most ustar says), nothing behind it: the header is read, the
+    // content never buffered.
     byte[] header = Tars.header("name", (byte) '0', 7L << 30, "");
     TarReader r = reader(header, 10);
     Optional<TarReader.Entry> e = r.next();
