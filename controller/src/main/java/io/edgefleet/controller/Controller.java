@@ -10,7 +10,6 @@ import io.edgefleet.controller.agentreleases.AgentRollouts;
 import io.edgefleet.controller.agentreleases.AgentSlotReports;
 import io.edgefleet.controller.agentreleases.AgentTargets;
 import io.edgefleet.controller.agentreleases.ReleaseKeys;
-import io.edgefleet.controller.airgap.ExportLimits;
 import io.edgefleet.controller.airgap.ExportRoutes;
 import io.edgefleet.controller.airgap.Exports;
 import io.edgefleet.controller.alerts.AlertEngine;
@@ -888,7 +887,7 @@ public final class Controller implements AutoCloseable {
                                   keyId, Signatures.sign(ring.privateKey(keyId), data));
                             }
                           },
-                          ExportLimits.defaults(),
+                          config.exportLimits(),
                           clock),
                       (actor, action, target, detail) ->
                           jdbi.useHandle(h -> audit.record(h, actor, action, target, detail))),

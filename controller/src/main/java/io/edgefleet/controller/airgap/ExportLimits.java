@@ -13,7 +13,8 @@ public record ExportLimits(int maxDevices, long maxBytes) {
 
   public ExportLimits {
     if (maxDevices < 1 || maxBytes < 1) {
-      throw new IllegalArgumentException("export limits must be positive");
+      throw new IllegalArgumentException(
+          "export limits must be at least 1 (--export-max-devices, --export-max-bytes)");
     }
   }
 
