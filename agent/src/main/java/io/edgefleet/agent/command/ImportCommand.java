@@ -67,7 +67,13 @@ final class ImportCommand implements Callable<Integer> {
       SecureFiles.createPrivateDirectories(lockPath.getParent());
       try (FileChannel channel =
           FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-        FileLock lock = channel.tryLock();
+        FileLock lock;
+        try {
+          lock = channel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+          // The agent runs in this very JVM (embedded, or a test).
+          lock = null;
+        }
         if (lock == null) {
           return handOver(dir);
         }
