@@ -13,6 +13,7 @@ import io.edgefleet.agent.tunnel.TcpHandler;
 import io.edgefleet.agent.tunnel.TunnelService;
 import io.edgefleet.device.BootstrapFile;
 import io.edgefleet.device.Timeouts;
+import io.edgefleet.device.desiredstate.Refused;
 import io.edgefleet.device.desiredstate.TrustedKeys;
 import io.edgefleet.device.desiredstate.Verified;
 import io.edgefleet.device.link.ControllerLink;
@@ -501,6 +502,79 @@ public final class Agent implements AutoCloseable {
       state = State.STOPPED;
     }
     tpm.close();
+  }
+
+  /**
+   * Reads and verifies a desired-state document that came another way than the controller link (an
+   * imported export bundle), against what the device holds: its id, the signing keys it trusts and
+   * the generation a new document must be above. It stores the document's bundles and blobs before
+   * it returns.
+   */
+  @FunctionalInterface
+  public interface DocumentSource {
+    Verified read(String deviceId, TrustedKeys trusted, long held)
+        throws Refused, java.io.IOException;
+  }
+
+  /**
+   * Takes a document from {@code source} (an imported export bundle) on the same path as a document
+   * from the controller: the replay floor is raised, newly announced keys are trusted, the document
+   * is stored and the reconcile loop runs it. Serialised with documents from the link.
+   *
+   * @throws Refused if the device is not enrolled or the document is refused; nothing changed
+   */
+  public Verified importDocument(DocumentSource source) throws Refused, java.io.IOException {
+    return sync.take(source);
+  }
+
+  /**
+   * {@link #importDocument} for a stopped agent: writes into {@code stateDir} what the agent reads
+   * when it starts. The caller makes sure no agent runs on {@code stateDir} meanwhile.
+   */
+  public static Verified importStopped(Path stateDir, DocumentSource source, PrintStream out)
+      throws Refused, java.io.IOException {
+    IdentityStore identities = new IdentityStore(stateDir);
+    String id =
+        identities
+            .deviceId()
+            .orElseThrow(
+                () ->
+                    new Refused(
+                        "import-not-enrolled",
+                        "the state directory "
+                            + stateDir
+                            + " holds no enrolled device: enroll the device once, then import"));
+    java.util.concurrent.ScheduledExecutorService timer =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    try {
+      DesiredStateSync sync =
+          new DesiredStateSync(
+              stateDir,
+              identities,
+              Runnable::run,
+              timer,
+              RandomGenerator.getDefault(),
+              out,
+              new DesiredStateSync.Listener() {
+                @Override
+                public void applied(Verified v) {}
+
+                @Override
+                public void refused(String kind, String message) {}
+
+                @Override
+                public void problem(String message) {}
+              });
+      sync.load(id);
+      return sync.take(source);
+    } finally {
+      timer.shutdownNow();
+    }
+  }
+
+  /** The directory the agent keeps its state in. */
+  public Path stateDir() {
+    return options.stateDir();
   }
 
   /**

@@ -86,6 +86,9 @@ final class DesiredStateSync {
   private volatile Supplier<String> baseUrl;
   private volatile boolean closed;
 
+  /** Held while a document is verified and taken: from the link or imported. */
+  private final Object applying = new Object();
+
   // Guarded by this.
   private Pending pending;
   private boolean running;
@@ -348,6 +351,39 @@ final class DesiredStateSync {
    */
   private void accept(Transfers t, String base, SignedDesiredState doc, Map<String, String> inline)
       throws IOException {
+    synchronized (applying) {
+      acceptAlone(t, base, doc, inline);
+    }
+  }
+
+  /**
+   * Verifies and takes a document that came another way than the link (an imported export bundle):
+   * {@code source} reads and verifies it against what this device holds, with the same checks as a
+   * fetched document, and stores its bundles; it then takes effect exactly as a fetched one does.
+   * Serialised with documents from the link, so both never race on the generation held.
+   *
+   * @throws Refused if the device is not enrolled or {@code source} refuses the document; nothing
+   *     changed then
+   */
+  Verified take(Agent.DocumentSource source) throws Refused, IOException {
+    synchronized (applying) {
+      String id = deviceId;
+      TrustedKeys keys = trusted;
+      if (id == null || keys == null) {
+        throw new Refused(
+            "import-not-enrolled",
+            "this device is not enrolled yet (or holds no signing key): enroll it once, then"
+                + " import");
+      }
+      Verified v = source.read(id, keys, held());
+      adopt(v, keys);
+      return v;
+    }
+  }
+
+  private void acceptAlone(
+      Transfers t, String base, SignedDesiredState doc, Map<String, String> inline)
+      throws IOException {
     TrustedKeys keys = trusted != null ? trusted : fetchSigningKey(t, base);
     Verified v;
     try {
@@ -369,6 +405,11 @@ final class DesiredStateSync {
         throw new Refusal(r.kind(), r.getMessage());
       }
     }
+    adopt(v, keys);
+  }
+
+  /** Makes a verified document whose bundles are stored the one in effect. */
+  private void adopt(Verified v, TrustedKeys keys) throws IOException {
     long accepted = v.state().generation();
     if (accepted > floor) {
       // The floor first: whatever happens to the document, nothing older is taken again.

@@ -312,6 +312,25 @@ public final class IdentityStore {
         e);
   }
 
+  /**
+   * The device id this state was enrolled as, read without the device key (for tools that run while
+   * the agent is stopped); empty before enrollment.
+   *
+   * @throws AgentException if {@code identity.json} is unreadable
+   */
+  public Optional<String> deviceId() {
+    Path idFile = dir.resolve("identity.json");
+    if (!Files.exists(idFile)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.ofNullable(
+          JsonCodec.read(Files.readString(idFile), IdentityFile.class).deviceId());
+    } catch (IOException | RuntimeException e) {
+      throw corrupt("identity.json", e);
+    }
+  }
+
   public Optional<Identity> load() {
     Path idFile = dir.resolve("identity.json");
     if (!Files.exists(idFile)) {

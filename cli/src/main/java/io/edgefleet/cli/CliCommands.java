@@ -55,6 +55,7 @@ public final class CliCommands {
     commands.put("artifacts", ArtifactsCommand::new);
     commands.put("agent-releases", AgentReleasesCommand::new);
     commands.put("download-policies", DownloadPoliciesCommand::new);
+    commands.put("export", ExportCommand::new);
     commands.put("login", LoginCommand::new);
     commands.put("whoami", AccessCommands.Whoami::new);
     commands.put("users", AccessCommands.Users::new);

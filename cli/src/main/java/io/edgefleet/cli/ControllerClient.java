@@ -158,6 +158,56 @@ final class ControllerClient implements AutoCloseable {
     }
   }
 
+  /**
+   * POSTs {@code body} and writes the binary answer to {@code out} as it arrives (never the whole
+   * answer in memory), calling {@code progress} with the bytes written so far and the total the
+   * controller announced (-1 if none). No request timeout applies: a large answer takes as long as
+   * the link needs.
+   *
+   * @return the bytes written
+   */
+  long download(
+      String path,
+      JsonNode body,
+      java.io.OutputStream out,
+      java.util.function.BiConsumer<Long, Long> progress) {
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(connection.server() + path))
+            .header("Accept", "application/octet-stream, application/json")
+            .header("Authorization", "Bearer " + connection.token())
+            .header("Content-Type", "application/json")
+            .POST(BodyPublishers.ofString(io.edgefleet.protocol.Json.write(body)))
+            .build();
+    HttpResponse<java.io.InputStream> response;
+    try {
+      response = http.send(request, BodyHandlers.ofInputStream());
+    } catch (IOException e) {
+      throw failure(e, connection);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliException.failed("interrupted while waiting for the controller");
+    }
+    try (java.io.InputStream in = response.body()) {
+      if (response.statusCode() / 100 != 2) {
+        throw apiError(
+            response.statusCode(), new String(in.readNBytes(1 << 20), StandardCharsets.UTF_8));
+      }
+      long total = response.headers().firstValueAsLong("X-Edgefleet-Export-Bytes").orElse(-1);
+      byte[] buffer = new byte[64 * 1024];
+      long written = 0;
+      int n;
+      while ((n = in.read(buffer)) >= 0) {
+        out.write(buffer, 0, n);
+        written += n;
+        progress.accept(written, total);
+      }
+      return written;
+    } catch (IOException e) {
+      throw CliException.failed(
+          "the answer from the controller at " + connection.server() + " broke off: " + reason(e));
+    }
+  }
+
   /** GETs a text answer (such as a kubeconfig's YAML). */
   String getText(String path) {
     HttpRequest request =

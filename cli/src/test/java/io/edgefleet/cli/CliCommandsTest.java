@@ -52,6 +52,7 @@ class CliCommandsTest {
             "artifacts",
             "agent-releases",
             "download-policies",
+            "export",
             "login",
             "whoami",
             "users",

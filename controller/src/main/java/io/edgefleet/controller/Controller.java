@@ -10,6 +10,8 @@ import io.edgefleet.controller.agentreleases.AgentRollouts;
 import io.edgefleet.controller.agentreleases.AgentSlotReports;
 import io.edgefleet.controller.agentreleases.AgentTargets;
 import io.edgefleet.controller.agentreleases.ReleaseKeys;
+import io.edgefleet.controller.airgap.ExportRoutes;
+import io.edgefleet.controller.airgap.Exports;
 import io.edgefleet.controller.alerts.AlertEngine;
 import io.edgefleet.controller.alerts.AlertReceivers;
 import io.edgefleet.controller.alerts.AlertRoutes;
@@ -84,6 +86,7 @@ import io.edgefleet.controller.onboarding.OnboardingRoutes;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.pki.SigningKeys;
 import io.edgefleet.controller.profiles.ClusterDirectory;
 import io.edgefleet.controller.profiles.ProfileApps;
 import io.edgefleet.controller.profiles.ProfileKubernetes;
@@ -130,9 +133,12 @@ import io.edgefleet.protocol.AgentMessage;
 import io.edgefleet.protocol.ArtifactRef;
 import io.edgefleet.protocol.ControllerMessage;
 import io.edgefleet.protocol.DeviceApi;
+import io.edgefleet.protocol.ExportManifest;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.protocol.SecureFiles;
+import io.edgefleet.protocol.SignedDesiredState;
 import io.edgefleet.protocol.tls.Pem;
+import io.edgefleet.protocol.tls.Signatures;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -612,7 +618,24 @@ public final class Controller implements AutoCloseable {
                         appStatus.report(id, report);
                         desired.trusts(id, report.signingKeys());
                       }
-                      case AgentMessage.Event event -> deviceEvents.record(id, event);
+                      case AgentMessage.Event event -> {
+                        deviceEvents.record(id, event);
+                        if (AgentMessage.Event.IMPORT.equals(event.kind())) {
+                          // What reached the device without the controller is audited too.
+                          jdbi.useHandle(
+                              h ->
+                                  audit.record(
+                                      h,
+                                      "device:" + id,
+                                      "device.import",
+                                      id,
+                                      Map.of(
+                                          "message",
+                                          String.valueOf(event.message()),
+                                          "at",
+                                          String.valueOf(event.at()))));
+                        }
+                      }
                       case AgentMessage.AgentSlots slots -> agentSlots.report(id, slots);
                       case AgentMessage.ArtifactReport held -> {
                         artifactReports.report(id, held);
@@ -827,6 +850,47 @@ public final class Controller implements AutoCloseable {
                   new ShellRoutes(shellPolicy, recordings, tunnels),
                   new TrustRoutes(trust.review()),
                   new ArtifactRoutes(artifacts),
+                  new ExportRoutes(
+                      new Exports(
+                          new Exports.Sources() {
+                            @Override
+                            public Map<String, Map<String, String>> tags() {
+                              return devices.tags();
+                            }
+
+                            @Override
+                            public Optional<SignedDesiredState> document(String deviceId) {
+                              return trust.devices().quarantined(deviceId)
+                                  ? Optional.empty()
+                                  : desired.newerThan(deviceId, 0);
+                            }
+
+                            @Override
+                            public Optional<String> bundle(String digest) {
+                              return bundles.get(digest);
+                            }
+
+                            @Override
+                            public Optional<Path> blob(String digest) {
+                              try {
+                                return Optional.of(artifacts.content(digest));
+                              } catch (ControllerException e) {
+                                return Optional.empty();
+                              }
+                            }
+
+                            @Override
+                            public ExportManifest.Signature sign(byte[] data) {
+                              SigningKeys.Ring ring = pki.signingKeys().ring();
+                              String keyId = ring.current().id();
+                              return new ExportManifest.Signature(
+                                  keyId, Signatures.sign(ring.privateKey(keyId), data));
+                            }
+                          },
+                          config.exportLimits(),
+                          clock),
+                      (actor, action, target, detail) ->
+                          jdbi.useHandle(h -> audit.record(h, actor, action, target, detail))),
                   new SiteCacheRoutes(siteCaches),
                   new MirrorRoutes(
                       new ImageMirror(

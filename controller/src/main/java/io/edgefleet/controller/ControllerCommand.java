@@ -1,5 +1,6 @@
 package io.edgefleet.controller;
 
+import io.edgefleet.controller.airgap.ExportLimits;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.audit.AuditOptions;
@@ -164,6 +165,20 @@ public final class ControllerCommand implements Callable<Integer> {
           "The largest artifact (such as a K3s binary) an operator may push, in bytes (default:"
               + " 536870912, 512 MiB).")
   long maxArtifactBytes = Artifacts.DEFAULT_MAX_BYTES;
+
+  @Option(
+      names = "--export-max-devices",
+      paramLabel = "N",
+      description = "The most devices one export bundle holds (default: 500).")
+  int exportMaxDevices = ExportLimits.DEFAULT_MAX_DEVICES;
+
+  @Option(
+      names = "--export-max-bytes",
+      paramLabel = "BYTES",
+      description =
+          "The most bytes of documents, bundles and artifacts one export bundle holds (default:"
+              + " 17179869184, 16 GiB).")
+  long exportMaxBytes = ExportLimits.DEFAULT_MAX_BYTES;
 
   @Option(
       names = "--agent-release-key",
@@ -413,6 +428,7 @@ public final class ControllerCommand implements Callable<Integer> {
         .withEvents(events)
         .withTrust(trustOptions())
         .withMaxArtifactBytes(maxArtifactBytes)
+        .withExportLimits(new ExportLimits(exportMaxDevices, exportMaxBytes))
         .withAgentReleaseKeys(agentReleaseKeys)
         .withAudit(auditOptions())
         .withOidc(oidcOptions());

@@ -1,5 +1,6 @@
 package io.edgefleet.controller;
 
+import io.edgefleet.controller.airgap.ExportLimits;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
 import io.edgefleet.controller.artifacts.Artifacts;
@@ -37,6 +38,7 @@ import java.util.Optional;
  * @param oidc single sign-on with an OpenID Connect provider; empty when off
  * @param agentReleaseKeys public key files (PEM) of agent release keys trusted besides those in
  *     {@code <data dir>/agent-release-keys/}
+ * @param exportLimits how many devices and bytes one export bundle may hold
  */
 public record ControllerConfig(
     Path dataDir,
@@ -62,7 +64,8 @@ public record ControllerConfig(
     AuditOptions audit,
     int kubePort,
     Optional<OidcOptions> oidc,
-    List<Path> agentReleaseKeys) {
+    List<Path> agentReleaseKeys,
+    ExportLimits exportLimits) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -88,6 +91,7 @@ public record ControllerConfig(
     tlsNames = List.copyOf(tlsNames);
     metricsTagKeys = List.copyOf(metricsTagKeys);
     agentReleaseKeys = agentReleaseKeys == null ? List.of() : List.copyOf(agentReleaseKeys);
+    exportLimits = exportLimits == null ? ExportLimits.defaults() : exportLimits;
   }
 
   /**
@@ -120,7 +124,8 @@ public record ControllerConfig(
         AuditOptions.defaults(),
         0,
         Optional.empty(),
-        List.of());
+        List.of(),
+        ExportLimits.defaults());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -208,6 +213,11 @@ public record ControllerConfig(
     return with(b -> b.maxArtifactBytes = bytes);
   }
 
+  /** How many devices and bytes one export bundle may hold. */
+  public ControllerConfig withExportLimits(ExportLimits limits) {
+    return with(b -> b.exportLimits = limits);
+  }
+
   /** How the audit log is checkpointed and streamed. */
   public ControllerConfig withAudit(AuditOptions options) {
     return with(b -> b.audit = options);
@@ -264,6 +274,7 @@ public record ControllerConfig(
     int kubePort;
     Optional<OidcOptions> oidc;
     List<Path> agentReleaseKeys;
+    ExportLimits exportLimits;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -290,6 +301,7 @@ public record ControllerConfig(
       kubePort = c.kubePort;
       oidc = c.oidc;
       agentReleaseKeys = c.agentReleaseKeys;
+      exportLimits = c.exportLimits;
     }
 
     ControllerConfig build() {
@@ -317,7 +329,8 @@ public record ControllerConfig(
           audit,
           kubePort,
           oidc,
-          agentReleaseKeys);
+          agentReleaseKeys,
+          exportLimits);
     }
   }
 }

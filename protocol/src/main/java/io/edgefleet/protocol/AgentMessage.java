@@ -107,7 +107,13 @@ public sealed interface AgentMessage {
   }
 
   /** Something that happened on the device, e.g. a refused desired-state document. */
-  record Event(String kind, String message, java.time.Instant at) implements AgentMessage {}
+  record Event(String kind, String message, java.time.Instant at) implements AgentMessage {
+    /**
+     * The kind of the event a device sends once it connects after it imported an export bundle
+     * ({@link ExportManifest}); the controller audits it.
+     */
+    public static final String IMPORT = "import";
+  }
 
   /** Records from the agent's outbox, oldest first within each kind (events before metrics). */
   record TelemetryBatch(java.util.List<Telemetry> records) implements AgentMessage {

@@ -168,6 +168,12 @@ public enum ErrorCode {
    * says what to push or mirror.
    */
   WORKLOAD_ARTIFACT_MISSING(422, false),
+  /** No device an export selects has a desired state to export. */
+  EXPORT_NO_DEVICES(422, false),
+  /** An export would hold more devices or bytes than the controller's limit. */
+  EXPORT_TOO_LARGE(413, false),
+  /** Something an exported document needs (a bundle, an artifact's bytes) is missing. */
+  EXPORT_INCOMPLETE(409, false),
   UNAVAILABLE(503, true),
   INTERNAL(500, true);
 

@@ -108,6 +108,35 @@ public final class AdminClient implements AutoCloseable {
   }
 
   /**
+   * POSTs {@code body} as JSON and, when the answer is 2xx, streams its bytes into {@code file} (an
+   * export bundle); answers the status and, for an error, its JSON body.
+   */
+  public Answer download(String path, Object body, java.nio.file.Path file) {
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create(url + path))
+            .header("Authorization", "Bearer " + token)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.writeBytes(body)))
+            .build();
+    try {
+      HttpResponse<java.io.InputStream> r =
+          http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+      try (java.io.InputStream in = r.body()) {
+        if (r.statusCode() / 100 != 2) {
+          return new Answer(r.statusCode(), Json.mapper().readTree(in.readAllBytes()));
+        }
+        java.nio.file.Files.copy(in, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return new Answer(r.statusCode(), Json.mapper().nullNode());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
    * Opens a long answer (server-sent events) with this client's token and hands back its body as it
    * arrives; the caller closes it.
    *

@@ -4,6 +4,7 @@ import io.edgefleet.agent.runtime.Blobs;
 import io.edgefleet.protocol.ArtifactChunks;
 import io.edgefleet.protocol.SecureFiles;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -125,7 +126,7 @@ public final class BlobCache implements Blobs {
   }
 
   /** Whether the blob {@code digest} of {@code size} bytes is held (a wrong size is not). */
-  boolean holds(String digest, long size) {
+  public boolean holds(String digest, long size) {
     Optional<Path> file = find(digest);
     if (file.isEmpty()) {
       return false;
@@ -198,6 +199,70 @@ public final class BlobCache implements Blobs {
     }
     SecureFiles.syncDirectory(blobs);
     PartialBlob.delete(partial, digest);
+  }
+
+  /**
+   * Stores a blob read from {@code in} (an imported export bundle) under {@code digest}, read-only,
+   * once its bytes match the digest and number exactly {@code size}; otherwise nothing is kept.
+   *
+   * @return whether the bytes matched (and the blob is held now)
+   * @throws IOException if reading or writing fails, or the disk has no room for it
+   */
+  public boolean put(String digest, long size, InputStream in) throws IOException {
+    if (!wellFormed(digest) || size < 0) {
+      return false;
+    }
+    Optional<String> full = room(size);
+    if (full.isPresent()) {
+      throw new IOException(full.get());
+    }
+    Path temp = partial.resolve("import-" + PartialBlob.hex(digest));
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    long written = 0;
+    try (java.nio.channels.FileChannel out =
+        java.nio.channels.FileChannel.open(
+            temp,
+            java.nio.file.StandardOpenOption.CREATE,
+            java.nio.file.StandardOpenOption.TRUNCATE_EXISTING,
+            java.nio.file.StandardOpenOption.WRITE)) {
+      byte[] buffer = new byte[64 * 1024];
+      int n;
+      // One byte past the size is enough to know the entry is too long: never read further.
+      while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, size - written + 1))) > 0) {
+        written += n;
+        if (written > size) {
+          break;
+        }
+        sha.update(buffer, 0, n);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buffer, 0, n);
+        while (b.hasRemaining()) {
+          out.write(b);
+        }
+      }
+      out.force(true);
+    } catch (IOException e) {
+      Files.deleteIfExists(temp);
+      throw e;
+    }
+    String got = "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+    if (written != size || !got.equals(digest)) {
+      Files.deleteIfExists(temp);
+      return false;
+    }
+    Path target = blobs.resolve(PartialBlob.hex(digest));
+    Files.setPosixFilePermissions(temp, READ_ONLY);
+    try {
+      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+    SecureFiles.syncDirectory(blobs);
+    return true;
   }
 
   /** A download whose whole digest did not match. */

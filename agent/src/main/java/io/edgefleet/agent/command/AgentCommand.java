@@ -34,14 +34,15 @@ import picocli.CommandLine.Option;
 @Command(
     name = "agent",
     description = "Run the edge agent: enroll with the controller, then stay connected.",
-    mixinStandardHelpOptions = true)
+    mixinStandardHelpOptions = true,
+    subcommands = ImportCommand.class)
 public final class AgentCommand implements Callable<Integer> {
   private static final Path KERNEL_EVENT_LOG =
       Path.of("/sys/kernel/security/tpm0/binary_bios_measurements");
 
   @Option(
       names = "--bootstrap",
-      required = true,
+      // Checked in call(): required here, picocli would also ask for it before `import`.
       paramLabel = "FILE",
       description = "Bootstrap file from `edgefleet onboarding bootstrap`.")
   Path bootstrap;
@@ -307,8 +308,20 @@ public final class AgentCommand implements Callable<Integer> {
     return Runtimes.vm(vmRuntimeKind, state.resolve("vms"), blobs);
   }
 
+  @Option(
+      names = "--import-watch",
+      paramLabel = "DIR",
+      description =
+          "A directory to watch for export bundles (*.efb) to import, e.g. a USB stick's mount"
+              + " point (repeatable); each new file is imported once.")
+  java.util.List<Path> importWatch = new java.util.ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
+    if (bootstrap == null) {
+      System.err.println("error: Missing required option: '--bootstrap=FILE'");
+      return 2;
+    }
     Duration cap;
     try {
       cap = Durations.parse(maxBackoff);
@@ -511,6 +524,25 @@ public final class AgentCommand implements Callable<Integer> {
       updater.exitWhenProven(Duration.ofMinutes(2));
     }
     agent.add(updater);
+    io.edgefleet.agent.airgap.ImportFeature imports =
+        new io.edgefleet.agent.airgap.ImportFeature(
+            agent,
+            new io.edgefleet.agent.airgap.BundleImporter(
+                new io.edgefleet.agent.desiredstate.DesiredStateStore(state),
+                blobs,
+                io.edgefleet.agent.airgap.BundleImporter.Limits.defaults()),
+            importWatch.stream().map(Path::toAbsolutePath).toList(),
+            scheduler,
+            Duration.ofSeconds(5),
+            Clock.systemUTC(),
+            System.out);
+    try {
+      imports.start();
+    } catch (IllegalStateException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
+    agent.add(imports);
     telemetry.start();
     agent.add(
         LogsFeature.forAgent(

@@ -93,7 +93,9 @@ public final class Permissions {
           // Agent releases are artifacts devices fetch.
           Map.entry("agent-releases", "artifacts"),
           // Download policies govern how devices fetch artifacts.
-          Map.entry("download-policies", "artifacts"));
+          Map.entry("download-policies", "artifacts"),
+          // An export bundle carries artifacts (and the documents that use them) to a site.
+          Map.entry("exports", "artifacts"));
 
   /** Routes whose permission is not the derived one, as {@code METHOD template}. */
   static final Map<String, String> OVERRIDES =
