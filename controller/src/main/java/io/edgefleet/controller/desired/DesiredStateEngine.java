@@ -71,6 +71,10 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final Set<String> computing = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private boolean pendingAll;
+
+  /** The worker is reading which devices "all" are: every device counts as settling meanwhile. */
+  private boolean listingAll;
+
   private boolean scheduled;
   private final BiConsumer<String, ControllerMessage.Nudge> nudger;
 
@@ -245,7 +249,7 @@ public final class DesiredStateEngine implements AutoCloseable {
    */
   public boolean settling(String deviceId) {
     synchronized (lock) {
-      if (pendingAll || pending.contains(deviceId)) {
+      if (pendingAll || listingAll || pending.contains(deviceId)) {
         return true;
       }
     }
@@ -303,15 +307,41 @@ public final class DesiredStateEngine implements AutoCloseable {
   private void drain() {
     while (true) {
       List<String> ids;
+      boolean all;
       synchronized (lock) {
         if (!pendingAll && pending.isEmpty()) {
           scheduled = false;
           return;
         }
-        ids = pendingAll ? activeDeviceIds() : new ArrayList<>(pending);
+        all = pendingAll;
+        ids = new ArrayList<>(pending);
+        listingAll = all;
         pendingAll = false;
         pending.clear();
         computing.addAll(ids);
+      }
+      if (all) {
+        // Read outside the lock: a thread holding a database connection (a rollout's transaction)
+        // asks settling(), which takes the lock; holding the lock here while waiting for a
+        // connection would deadlock the two until the pool's timeout, and with SQLite's single
+        // connection stall every other request meanwhile.
+        try {
+          ids = activeDeviceIds();
+          computing.addAll(ids);
+        } catch (RuntimeException e) {
+          LOG.warn("the devices to recompute could not be read: {}", e.toString());
+          ids.forEach(computing::remove);
+          synchronized (lock) {
+            listingAll = false;
+            pendingAll = true;
+            scheduled = false;
+          }
+          return;
+        } finally {
+          synchronized (lock) {
+            listingAll = false;
+          }
+        }
       }
       // One read of the catalog per batch, not per device.
       Sources apps;

@@ -91,4 +91,59 @@ class DesiredStateSettlingTest {
     assertThat(desired.settling("dev-2")).isTrue();
     await().atMost(Duration.ofSeconds(10)).until(() -> !desired.settling("dev-2"));
   }
+
+  /**
+   * A rollout asks whether a device settles inside its transaction, holding SQLite's only
+   * connection, while the worker lists every device for a recomputation of all: the worker must not
+   * wait for that connection while holding what settling() needs (they deadlocked until the pool's
+   * 30 s timeout, and every other request of the controller waited with them).
+   */
+  @Test
+  void settlingAnswersWhileTheCallerHoldsTheOnlyConnectionAndAllDevicesAreListed()
+      throws Exception {
+    db = Database.open(Database.sqliteUrl(dir), null, null);
+    Clock clock = Clock.fixed(T0, ZoneOffset.UTC);
+    go.countDown();
+    desired =
+        new DesiredStateEngine(
+            db.jdbi(),
+            clock,
+            new DeviceStore(),
+            new BundleStore(db.jdbi(), clock),
+            SigningKeys.open(dir.resolve("pki"), clock),
+            slow,
+            ReleaseGate.OPEN,
+            (id, nudge) -> {});
+    TestDevices.insertActive(db.jdbi(), "dev-1", Map.of(), T0);
+    java.util.concurrent.ExecutorService other =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      boolean answered =
+          db.jdbi()
+              .inTransaction(
+                  h -> {
+                    desired.requestAll();
+                    // The worker is now waiting for the connection this transaction holds.
+                    await()
+                        .atMost(Duration.ofSeconds(10))
+                        .until(DesiredStateSettlingTest::workerWaitsForAConnection);
+                    java.util.concurrent.Future<Boolean> settling =
+                        other.submit(() -> desired.settling("dev-1"));
+                    return settling.get(5, TimeUnit.SECONDS);
+                  });
+      assertThat(answered).isTrue();
+      await().atMost(Duration.ofSeconds(10)).until(() -> !desired.settling("dev-1"));
+    } finally {
+      other.shutdownNow();
+    }
+  }
+
+  private static boolean workerWaitsForAConnection() {
+    return Thread.getAllStackTraces().entrySet().stream()
+        .filter(e -> e.getKey().getName().equals("edgefleet-desired-state"))
+        .anyMatch(
+            e ->
+                java.util.Arrays.stream(e.getValue())
+                    .anyMatch(f -> f.getClassName().contains("HikariPool")));
+  }
 }
