@@ -66,6 +66,17 @@ public final class TestAgents implements AutoCloseable {
     return start(options, Clock.systemUTC());
   }
 
+  /**
+   * Artifact downloads as tests want them: a pass every half second, progress reported every 200
+   * ms, retries after 200 ms up to a second, so a test waits for its blobs in seconds.
+   */
+  public static io.edgefleet.agent.artifacts.ArtifactsFeature.Options fastArtifacts() {
+    return io.edgefleet.agent.artifacts.ArtifactsFeature.Options.defaults()
+        .withTick(java.time.Duration.ofMillis(500))
+        .withReportEvery(java.time.Duration.ofMillis(200))
+        .withRetry(java.time.Duration.ofMillis(200), java.time.Duration.ofSeconds(1));
+  }
+
   /** Creates and starts an agent whose clock may differ from the controller's. */
   public Agent start(AgentOptions options, Clock clock) {
     return start(options, clock, new NoRuntime("test agent without a workload runtime"));

@@ -263,15 +263,7 @@ class AirGapIT {
         List.of(
             a ->
                 ArtifactsFeature.forAgent(
-                    a,
-                    cache,
-                    ArtifactsFeature.Options.defaults()
-                        .withTick(Duration.ofMillis(500))
-                        .withReportEvery(Duration.ofMillis(200))
-                        .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1)),
-                    timer,
-                    Clock.systemUTC(),
-                    System.out),
+                    a, cache, TestAgents.fastArtifacts(), timer, Clock.systemUTC(), System.out),
             a -> {
               ImportFeature f =
                   new ImportFeature(

@@ -228,10 +228,7 @@ class ArtifactDownloadsIT {
                       ArtifactsFeature.forAgent(
                           a,
                           BlobCache.open(options.stateDir(), 0),
-                          ArtifactsFeature.Options.defaults()
-                              .withTick(Duration.ofMillis(500))
-                              .withReportEvery(Duration.ofMillis(200))
-                              .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1)),
+                          TestAgents.fastArtifacts(),
                           timer,
                           clock,
                           System.out);

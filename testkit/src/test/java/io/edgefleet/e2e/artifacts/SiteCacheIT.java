@@ -397,16 +397,7 @@ class SiteCacheIT {
                   n.source = SiteCacheSource.forAgent(a, clock, System.out);
                   n.artifacts =
                       ArtifactsFeature.forAgent(
-                          a,
-                          blobs,
-                          n.source,
-                          ArtifactsFeature.Options.defaults()
-                              .withTick(Duration.ofMillis(500))
-                              .withReportEvery(Duration.ofMillis(200))
-                              .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1)),
-                          timer,
-                          clock,
-                          System.out);
+                          a, blobs, n.source, TestAgents.fastArtifacts(), timer, clock, System.out);
                   n.site =
                       SiteCacheFeature.forAgent(
                           a,

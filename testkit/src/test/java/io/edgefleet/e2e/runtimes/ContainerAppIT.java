@@ -126,10 +126,7 @@ class ContainerAppIT {
                       ArtifactsFeature.forAgent(
                           a,
                           cache,
-                          ArtifactsFeature.Options.defaults()
-                              .withTick(Duration.ofMillis(500))
-                              .withReportEvery(Duration.ofMillis(200))
-                              .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1)),
+                          TestAgents.fastArtifacts(),
                           timer,
                           Clock.systemUTC(),
                           System.out)));

@@ -138,10 +138,7 @@ class VmAppIT {
                       ArtifactsFeature.forAgent(
                           a,
                           cache,
-                          ArtifactsFeature.Options.defaults()
-                              .withTick(Duration.ofMillis(500))
-                              .withReportEvery(Duration.ofMillis(200))
-                              .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1)),
+                          TestAgents.fastArtifacts(),
                           timer,
                           Clock.systemUTC(),
                           System.out)));
