@@ -24,7 +24,11 @@ import io.edgefleet.controller.api.Router;
 import io.edgefleet.controller.artifacts.ArtifactRoutes;
 import io.edgefleet.controller.artifacts.Artifacts;
 import io.edgefleet.controller.artifacts.BlobStore;
+import io.edgefleet.controller.artifacts.DirectoryBlobStore;
 import io.edgefleet.controller.artifacts.K3sBinaries;
+import io.edgefleet.controller.artifacts.s3.S3BlobStore;
+import io.edgefleet.controller.artifacts.s3.S3Exception;
+import io.edgefleet.controller.artifacts.s3.S3Options;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.audit.AuditSinks;
@@ -42,6 +46,7 @@ import io.edgefleet.controller.clusters.Clusters;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
+import io.edgefleet.controller.desired.AppArtifactUsers;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
 import io.edgefleet.controller.desired.BundleStore;
@@ -371,16 +376,21 @@ public final class Controller implements AutoCloseable {
       // The cluster section of each member's desired state, published by the clusters' engine
       // (built below, once the devices are); it also keeps a K3s binary in use from deletion.
       ClusterSectionTable clusterSections = new ClusterSectionTable();
-      // Artifacts devices fetch from the controller (K3s binaries), content-addressed on disk.
+      // Artifacts devices fetch from the controller (K3s binaries, agent releases, images, disks),
+      // content-addressed in the data directory or an S3 bucket; not deleted while in use.
+      AppArtifactUsers appArtifactUsers = new AppArtifactUsers(jdbi);
       Artifacts artifacts =
           new Artifacts(
               jdbi,
               clock,
               audit,
-              new BlobStore(DataDirectory.subdirectory(dataDir, "artifacts")),
+              blobStore(config, dataDir, clock),
               config.maxArtifactBytes(),
               digest ->
-                  clusterSections.userOf(digest).or(() -> AgentReleases.releaseOf(jdbi, digest)));
+                  clusterSections
+                      .userOf(digest)
+                      .or(() -> AgentReleases.releaseOf(jdbi, digest))
+                      .or(() -> appArtifactUsers.userOf(digest)));
       // Apps rendered from content (Git sources, catalog deployments, profiles) are read as
       // workloads: Containers and VirtualMachines get their runtime, their registry images
       // resolved to mirrored blobs, and the blobs they use.
@@ -871,12 +881,18 @@ public final class Controller implements AutoCloseable {
                             }
 
                             @Override
-                            public Optional<Path> blob(String digest) {
+                            public java.util.OptionalLong blobSize(String digest) {
                               try {
-                                return Optional.of(artifacts.content(digest));
+                                return java.util.OptionalLong.of(artifacts.stored(digest));
                               } catch (ControllerException e) {
-                                return Optional.empty();
+                                return java.util.OptionalLong.empty();
                               }
+                            }
+
+                            @Override
+                            public java.io.InputStream openBlob(String digest)
+                                throws java.io.IOException {
+                              return artifacts.open(digest);
                             }
 
                             @Override
@@ -1020,6 +1036,38 @@ public final class Controller implements AutoCloseable {
       database.close();
       throw e;
     }
+  }
+
+  /**
+   * The artifact store: the data directory's {@code artifacts/}, or the S3 bucket of the config,
+   * checked at start. A bucket that refuses (missing, wrong key) stops the start with the service's
+   * answer; one that cannot be reached yet is only logged, since it may come back.
+   */
+  private static BlobStore blobStore(ControllerConfig config, Path dataDir, Clock clock) {
+    if (config.s3().isEmpty()) {
+      return new DirectoryBlobStore(DataDirectory.subdirectory(dataDir, "artifacts"));
+    }
+    S3Options options = config.s3().get();
+    S3BlobStore store =
+        new S3BlobStore(options, DataDirectory.subdirectory(dataDir, "artifact-uploads"), clock);
+    try {
+      store.check();
+      LOG.info("artifacts are kept in the S3 bucket {}", options.location());
+    } catch (S3Exception e) {
+      if (e.status() >= 400 && e.status() < 500) {
+        throw new IllegalStateException(e.getMessage(), e);
+      }
+      LOG.warn("the S3 bucket {} does not answer yet: {}", options.location(), e.getMessage());
+    } catch (java.io.IOException e) {
+      LOG.warn("the S3 bucket {} cannot be reached yet: {}", options.location(), e.getMessage());
+    }
+    if ("http".equals(options.endpoint().getScheme())) {
+      LOG.warn(
+          "the S3 endpoint {} is plain http: artifacts travel unencrypted between controller and"
+              + " store (devices still verify every digest)",
+          options.endpoint());
+    }
+    return store;
   }
 
   /** Starts a controller; the returned instance is serving when this returns. */

@@ -3,6 +3,7 @@ package io.edgefleet.controller;
 import io.edgefleet.controller.airgap.ExportLimits;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.artifacts.s3.S3Options;
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.events.EventLimits;
 import io.edgefleet.controller.metrics.FleetGauges;
@@ -165,6 +166,46 @@ public final class ControllerCommand implements Callable<Integer> {
           "The largest artifact (such as a K3s binary) an operator may push, in bytes (default:"
               + " 536870912, 512 MiB).")
   long maxArtifactBytes = Artifacts.DEFAULT_MAX_BYTES;
+
+  @Option(
+      names = "--s3-endpoint",
+      paramLabel = "URL",
+      description =
+          "Keep artifacts in an S3-compatible bucket at this endpoint (such as"
+              + " https://minio.example:9000) instead of the data directory; several controller"
+              + " replicas share one bucket. Needs --s3-bucket, and the access key in"
+              + " EDGEFLEET_S3_ACCESS_KEY_ID and EDGEFLEET_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID,"
+              + " AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN).")
+  URI s3Endpoint;
+
+  @Option(
+      names = "--s3-bucket",
+      paramLabel = "NAME",
+      description = "The existing bucket that holds the artifacts (with --s3-endpoint).")
+  String s3Bucket;
+
+  @Option(
+      names = "--s3-prefix",
+      paramLabel = "PREFIX",
+      description = "The key prefix under which artifacts are kept in the bucket (default: none).")
+  String s3Prefix = "";
+
+  @Option(
+      names = "--s3-region",
+      paramLabel = "REGION",
+      description = "The region requests to the bucket are signed for (default: us-east-1).")
+  String s3Region = S3Options.DEFAULT_REGION;
+
+  @Option(
+      names = "--s3-ca",
+      paramLabel = "FILE",
+      description =
+          "CA certificates (PEM) trusted for the S3 endpoint instead of the JDK's, for a store"
+              + " with a certificate from a private CA.")
+  Path s3Ca;
+
+  /** The environment the S3 access key is read from (replaced in tests). */
+  java.util.Map<String, String> env = System.getenv();
 
   @Option(
       names = "--export-max-devices",
@@ -431,7 +472,52 @@ public final class ControllerCommand implements Callable<Integer> {
         .withExportLimits(new ExportLimits(exportMaxDevices, exportMaxBytes))
         .withAgentReleaseKeys(agentReleaseKeys)
         .withAudit(auditOptions())
-        .withOidc(oidcOptions());
+        .withOidc(oidcOptions())
+        .withS3(s3Options());
+  }
+
+  private Optional<S3Options> s3Options() {
+    if (s3Endpoint == null) {
+      if (s3Bucket != null || s3Ca != null) {
+        throw new IllegalArgumentException("--s3-bucket and --s3-ca need --s3-endpoint");
+      }
+      return Optional.empty();
+    }
+    if (s3Bucket == null) {
+      throw new IllegalArgumentException(
+          "--s3-endpoint needs --s3-bucket: the existing bucket that holds the artifacts");
+    }
+    String id = firstOf("EDGEFLEET_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID");
+    String secret = firstOf("EDGEFLEET_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY");
+    if (id == null || secret == null) {
+      throw new IllegalArgumentException(
+          "--s3-endpoint needs an access key: set EDGEFLEET_S3_ACCESS_KEY_ID and"
+              + " EDGEFLEET_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+              + " in the controller's environment");
+    }
+    String token = firstOf("EDGEFLEET_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN");
+    try {
+      return Optional.of(
+          new S3Options(
+              s3Endpoint,
+              s3Bucket,
+              s3Prefix,
+              s3Region,
+              new S3Options.Credentials(id, secret, Optional.ofNullable(token)),
+              Optional.ofNullable(s3Ca)));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--s3-*: " + e.getMessage());
+    }
+  }
+
+  private String firstOf(String... names) {
+    for (String name : names) {
+      String value = env.get(name);
+      if (value != null && !value.isBlank()) {
+        return value.strip();
+      }
+    }
+    return null;
   }
 
   private Optional<OidcOptions> oidcOptions() {

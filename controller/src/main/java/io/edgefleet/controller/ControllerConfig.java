@@ -4,6 +4,7 @@ import io.edgefleet.controller.airgap.ExportLimits;
 import io.edgefleet.controller.alerts.AlertOptions;
 import io.edgefleet.controller.api.HttpLimits;
 import io.edgefleet.controller.artifacts.Artifacts;
+import io.edgefleet.controller.artifacts.s3.S3Options;
 import io.edgefleet.controller.audit.AuditOptions;
 import io.edgefleet.controller.enrollment.EnrollmentService;
 import io.edgefleet.controller.events.EventLimits;
@@ -39,6 +40,7 @@ import java.util.Optional;
  * @param agentReleaseKeys public key files (PEM) of agent release keys trusted besides those in
  *     {@code <data dir>/agent-release-keys/}
  * @param exportLimits how many devices and bytes one export bundle may hold
+ * @param s3 an S3-compatible bucket holding the artifacts; empty keeps them in the data directory
  */
 public record ControllerConfig(
     Path dataDir,
@@ -65,7 +67,8 @@ public record ControllerConfig(
     int kubePort,
     Optional<OidcOptions> oidc,
     List<Path> agentReleaseKeys,
-    ExportLimits exportLimits) {
+    ExportLimits exportLimits,
+    Optional<S3Options> s3) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -92,6 +95,7 @@ public record ControllerConfig(
     metricsTagKeys = List.copyOf(metricsTagKeys);
     agentReleaseKeys = agentReleaseKeys == null ? List.of() : List.copyOf(agentReleaseKeys);
     exportLimits = exportLimits == null ? ExportLimits.defaults() : exportLimits;
+    s3 = s3 == null ? Optional.empty() : s3;
   }
 
   /**
@@ -125,7 +129,8 @@ public record ControllerConfig(
         0,
         Optional.empty(),
         List.of(),
-        ExportLimits.defaults());
+        ExportLimits.defaults(),
+        Optional.empty());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -241,6 +246,11 @@ public record ControllerConfig(
     return with(b -> b.agentReleaseKeys = files);
   }
 
+  /** Artifacts kept in this S3-compatible bucket; empty keeps them in the data directory. */
+  public ControllerConfig withS3(Optional<S3Options> options) {
+    return with(b -> b.s3 = options);
+  }
+
   /** A copy with some components changed; validated like any new config. */
   private ControllerConfig with(java.util.function.Consumer<Copy> change) {
     Copy b = new Copy(this);
@@ -275,6 +285,7 @@ public record ControllerConfig(
     Optional<OidcOptions> oidc;
     List<Path> agentReleaseKeys;
     ExportLimits exportLimits;
+    Optional<S3Options> s3;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -302,6 +313,7 @@ public record ControllerConfig(
       oidc = c.oidc;
       agentReleaseKeys = c.agentReleaseKeys;
       exportLimits = c.exportLimits;
+      s3 = c.s3;
     }
 
     ControllerConfig build() {
@@ -330,7 +342,8 @@ public record ControllerConfig(
           kubePort,
           oidc,
           agentReleaseKeys,
-          exportLimits);
+          exportLimits,
+          s3);
     }
   }
 }

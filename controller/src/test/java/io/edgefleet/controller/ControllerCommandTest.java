@@ -23,6 +23,59 @@ class ControllerCommandTest {
     return command.config();
   }
 
+  private static ControllerConfig parse(java.util.Map<String, String> env, String... args) {
+    ControllerCommand command = new ControllerCommand();
+    command.env = env;
+    new CommandLine(command).parseArgs(args);
+    return command.config();
+  }
+
+  @Test
+  void artifactsStayInTheDataDirectoryUnlessAnS3BucketIsGivenWithItsKeyFromTheEnvironment() {
+    assertThat(parse(java.util.Map.of()).s3()).isEmpty();
+    String[] s3 = {"--s3-endpoint", "https://minio.example:9000", "--s3-bucket", "edge"};
+
+    assertThatThrownBy(() -> parse(java.util.Map.of(), s3))
+        .hasMessageContaining("EDGEFLEET_S3_ACCESS_KEY_ID");
+    assertThatThrownBy(
+            () -> parse(java.util.Map.of(), "--s3-endpoint", "https://minio.example:9000"))
+        .hasMessageContaining("--s3-bucket");
+    assertThatThrownBy(() -> parse(java.util.Map.of(), "--s3-bucket", "edge"))
+        .hasMessageContaining("--s3-endpoint");
+
+    var aws = parse(java.util.Map.of("AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b"), s3);
+    assertThat(aws.s3().orElseThrow().credentials().accessKeyId()).isEqualTo("a");
+    assertThat(aws.s3().orElseThrow().region()).isEqualTo("us-east-1");
+    var both =
+        parse(
+            java.util.Map.of(
+                "AWS_ACCESS_KEY_ID", "a",
+                "AWS_SECRET_ACCESS_KEY", "b",
+                "EDGEFLEET_S3_ACCESS_KEY_ID", "e",
+                "EDGEFLEET_S3_SECRET_ACCESS_KEY", "f"),
+            "--s3-endpoint",
+            "https://minio.example:9000",
+            "--s3-bucket",
+            "edge",
+            "--s3-prefix",
+            "fleet/artifacts",
+            "--s3-region",
+            "eu-west-1");
+    assertThat(both.s3().orElseThrow().credentials().accessKeyId()).isEqualTo("e");
+    assertThat(both.s3().orElseThrow().prefix()).isEqualTo("fleet/artifacts/");
+    assertThat(both.s3().orElseThrow().region()).isEqualTo("eu-west-1");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    java.util.Map.of("AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b"),
+                    "--s3-endpoint",
+                    "https://minio.example:9000",
+                    "--s3-bucket",
+                    "Not_A_Bucket"))
+        .hasMessageContaining("--s3-*")
+        .hasMessageContaining("bucket");
+  }
+
   @Test
   void theEventLogKeeps30DaysAnd5MillionRowsPerTableUnlessTold() {
     assertThat(parse().events()).isEqualTo(EventLimits.defaults());

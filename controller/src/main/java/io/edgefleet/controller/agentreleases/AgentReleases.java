@@ -215,7 +215,9 @@ public final class AgentReleases {
             });
     if (manifest[0] == null) {
       // The same bytes were stored before (an earlier push of this file): check them again.
-      manifest[0] = ReleaseArchive.check(artifacts.content(stored.digest()));
+      try (java.io.InputStream in = artifacts.open(stored.digest())) {
+        manifest[0] = ReleaseArchive.check(in);
+      }
     }
     long now = clock.millis();
     try {

@@ -12,8 +12,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -21,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.function.Predicate;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -43,8 +42,11 @@ public final class Exports {
     /** An app bundle's content, by digest. */
     Optional<String> bundle(String digest);
 
-    /** The file holding an artifact's bytes; empty if the controller does not hold it. */
-    Optional<Path> blob(String digest);
+    /** The size of an artifact's bytes; empty if the controller does not hold them. */
+    OptionalLong blobSize(String digest);
+
+    /** Opens an artifact's bytes (held, as {@link #blobSize} said); the caller closes it. */
+    InputStream openBlob(String digest) throws IOException;
 
     /** A signature of {@code data} by the key that signs desired states now. */
     ExportManifest.Signature sign(byte[] data);
@@ -57,7 +59,7 @@ public final class Exports {
       ExportManifest.Signature signature,
       Map<String, SignedDesiredState> documents,
       Map<String, byte[]> bundles,
-      Map<String, Path> blobs,
+      Map<String, Long> blobs,
       long bytes) {}
 
   private final Sources sources;
@@ -148,7 +150,7 @@ public final class Exports {
               + selectorText
               + "' has a desired state yet; check the selector with `edgefleet devices list`");
     }
-    Map<String, Path> blobs = new LinkedHashMap<>();
+    Map<String, Long> blobs = new LinkedHashMap<>();
     List<ArtifactRef> blobRefs = new ArrayList<>();
     long bytes = 0;
     for (SignedDesiredState d : documents.values()) {
@@ -160,19 +162,17 @@ public final class Exports {
       bytes += b.getValue().length;
     }
     for (Map.Entry<String, Long> b : blobSizes.entrySet()) {
-      Path file =
-          sources
-              .blob(b.getKey())
-              .orElseThrow(
-                  () ->
-                      new ControllerException(
-                          ErrorCode.EXPORT_INCOMPLETE,
-                          "artifact "
-                              + b.getKey()
-                              + " is not in the controller's artifact store; push or mirror it"
-                              + " again, then export"));
-      long size = size(file, b.getKey());
-      blobs.put(b.getKey(), file);
+      OptionalLong held = sources.blobSize(b.getKey());
+      if (held.isEmpty()) {
+        throw new ControllerException(
+            ErrorCode.EXPORT_INCOMPLETE,
+            "artifact "
+                + b.getKey()
+                + " is not in the controller's artifact store; push or mirror it again, then"
+                + " export");
+      }
+      long size = held.getAsLong();
+      blobs.put(b.getKey(), size);
       blobRefs.add(new ArtifactRef(b.getKey(), size));
       bytes += size;
     }
@@ -217,14 +217,14 @@ public final class Exports {
       entry(
           tar, ExportManifest.digestEntry(ExportManifest.BUNDLES, b.getKey()), b.getValue(), mtime);
     }
-    for (Map.Entry<String, Path> b : plan.blobs().entrySet()) {
-      long size = size(b.getValue(), b.getKey());
+    for (Map.Entry<String, Long> b : plan.blobs().entrySet()) {
+      long size = b.getValue();
       TarArchiveEntry e =
           new TarArchiveEntry(ExportManifest.digestEntry(ExportManifest.BLOBS, b.getKey()));
       e.setSize(size);
       e.setModTime(mtime);
       tar.putArchiveEntry(e);
-      try (InputStream in = Files.newInputStream(b.getValue())) {
+      try (InputStream in = sources.openBlob(b.getKey())) {
         long copied = in.transferTo(tar);
         if (copied != size) {
           throw new IOException("artifact " + b.getKey() + " changed size while it was exported");
@@ -245,16 +245,6 @@ public final class Exports {
     tar.putArchiveEntry(e);
     tar.write(content);
     tar.closeArchiveEntry();
-  }
-
-  private static long size(Path file, String digest) {
-    try {
-      return Files.size(file);
-    } catch (IOException e) {
-      throw new ControllerException(
-          ErrorCode.EXPORT_INCOMPLETE,
-          "the bytes of artifact " + digest + " cannot be read; push or mirror it again");
-    }
   }
 
   private static DesiredState decode(SignedDesiredState doc) {

@@ -14,11 +14,10 @@ import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongConsumer;
 
 /**
  * The artifacts' endpoints: operators push (the body streamed to disk), list and delete artifacts;
@@ -99,32 +98,27 @@ public record ArtifactRoutes(Artifacts artifacts, ChunkIndex chunks) implements 
   }
 
   private Reply chunks(String digest) {
-    Path file = file(digest);
+    checkDigest(digest);
     try {
-      return Reply.ok(chunks.chunks(digest, file));
+      return Reply.ok(artifacts.chunks(chunks, digest));
     } catch (IOException e) {
       throw new ControllerException(
-          ErrorCode.NOT_FOUND, "the bytes of artifact " + digest + " cannot be read");
+          ErrorCode.UNAVAILABLE,
+          "the bytes of artifact " + digest + " cannot be read (" + e.getMessage() + ")",
+          e);
     }
   }
 
-  private Path file(String digest) {
+  private static void checkDigest(String digest) {
     if (!BlobStore.wellFormed(digest)) {
       throw ControllerException.invalid(
           "an artifact is named by its digest, sha256:<64 lowercase hex digits>; got " + digest);
     }
-    return artifacts.content(digest);
   }
 
   private Reply download(String digest, Map<String, String> headers) {
-    Path file = file(digest);
-    long length;
-    try {
-      length = Files.size(file);
-    } catch (IOException e) {
-      throw new ControllerException(
-          ErrorCode.NOT_FOUND, "the bytes of artifact " + digest + " cannot be read");
-    }
+    checkDigest(digest);
+    long length = artifacts.stored(digest);
     String etag = "\"" + digest + "\"";
     Map<String, String> out = new LinkedHashMap<>();
     out.put("ETag", etag);
@@ -150,24 +144,19 @@ public record ArtifactRoutes(Artifacts artifacts, ChunkIndex chunks) implements 
     return new Reply(
         status,
         new Reply.Stream(
-            "application/octet-stream", o -> copy(file, from, count, o, artifacts::served), out));
+            "application/octet-stream",
+            o -> copy(artifacts.open(digest, from, count), o, artifacts::served),
+            out));
   }
 
-  private static void copy(
-      Path file, long from, long count, OutputStream out, java.util.function.LongConsumer sent)
+  private static void copy(InputStream source, OutputStream out, LongConsumer sent)
       throws IOException {
-    try (InputStream in = Files.newInputStream(file)) {
-      in.skipNBytes(from);
+    try (InputStream in = source) {
       byte[] buffer = new byte[CHUNK];
-      long left = count;
-      while (left > 0) {
-        int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-        if (n < 0) {
-          throw new IOException("artifact file shorter than expected");
-        }
+      int n;
+      while ((n = in.read(buffer)) > 0) {
         out.write(buffer, 0, n);
         sent.accept(n);
-        left -= n;
       }
     }
   }

@@ -2,6 +2,7 @@ package io.edgefleet.controller.artifacts;
 
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.protocol.ArtifactChunks;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,15 +13,16 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * The artifacts devices fetch from the controller: bytes in a {@link BlobStore}, catalogued in the
- * {@code artifacts} table. Pushes are streamed to disk, bounded and digest-checked; a delete is
- * refused while an {@link ArtifactUsers} still needs the artifact. The catalogue is small (a few
- * binaries per version and architecture) and kept in memory for the readers on hot paths.
- * Thread-safe.
+ * {@code artifacts} table. Pushes are streamed to a local file, bounded and digest-checked, before
+ * the store keeps them; a delete is refused while an {@link ArtifactUsers} still needs the
+ * artifact. The catalogue is small (a few binaries per version and architecture) and kept in memory
+ * for the readers on hot paths. Thread-safe.
  */
 public final class Artifacts {
   /** The default largest artifact: 512 MiB. */
@@ -210,7 +212,19 @@ public final class Artifacts {
               + same.get().digest()
               + "; delete it first to replace it");
     }
-    blobs.commit(written);
+    try {
+      blobs.commit(written);
+    } catch (IOException e) {
+      blobs.discard(written);
+      throw new ControllerException(
+          ErrorCode.UNAVAILABLE,
+          "the artifact could not be kept in the artifact store at "
+              + blobs.location()
+              + " ("
+              + e.getMessage()
+              + "); nothing was stored, push it again once the store answers",
+          e);
+    }
     long now = clock.millis();
     jdbi.useTransaction(
         h -> {
@@ -269,18 +283,61 @@ public final class Artifacts {
   }
 
   /**
-   * The file holding the artifact's bytes.
+   * The size of the artifact's bytes, checked to be in the store.
    *
-   * @throws ControllerException {@code NOT_FOUND} for an unknown digest
+   * @throws ControllerException {@code NOT_FOUND} for an unknown digest or bytes missing from the
+   *     store
    */
-  public Path content(String digest) {
+  public long stored(String digest) {
     Artifact a = get(digest).orElseThrow(() -> ControllerException.notFound("artifact", digest));
-    if (!blobs.exists(a.digest())) {
+    OptionalLong size;
+    try {
+      size = blobs.size(a.digest());
+    } catch (IOException e) {
+      throw new ControllerException(
+          ErrorCode.UNAVAILABLE,
+          "the artifact store at "
+              + blobs.location()
+              + " cannot be read ("
+              + e.getMessage()
+              + "); try again, and check the store if this persists",
+          e);
+    }
+    if (size.isEmpty()) {
       throw new ControllerException(
           ErrorCode.NOT_FOUND,
-          "the bytes of artifact " + digest + " are missing from disk; push the file again");
+          "the bytes of artifact "
+              + digest
+              + " are missing from the artifact store at "
+              + blobs.location()
+              + "; push the file again");
     }
-    return blobs.path(a.digest());
+    return size.getAsLong();
+  }
+
+  /**
+   * Reads {@code count} bytes of the artifact from offset {@code from}; the caller closes the
+   * stream.
+   *
+   * @throws ControllerException {@code NOT_FOUND} as {@link #stored}
+   */
+  public InputStream open(String digest, long from, long count) throws IOException {
+    stored(digest);
+    try {
+      return blobs.open(digest, from, count);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw ControllerException.notFound("artifact", digest);
+    }
+  }
+
+  /** The artifact's whole bytes (see {@link #open}). */
+  public InputStream open(String digest) throws IOException {
+    return open(digest, 0, stored(digest));
+  }
+
+  /** The chunk digests of the artifact, from {@code index}. */
+  public ArtifactChunks chunks(ChunkIndex index, String digest) throws IOException {
+    return index.chunks(blobs, digest, stored(digest));
   }
 
   /**

@@ -1,136 +1,92 @@
 package io.edgefleet.controller.artifacts;
 
-import io.edgefleet.controller.common.ControllerException;
-import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Content-addressed bytes on disk: {@code <root>/sha256/<hex>}. A blob is written to a temporary
- * file while it streams in (bounded), synced, and renamed into place only after its digest is
- * known, so a reader never sees a partial blob. Thread-safe: blobs are immutable and a rename is
- * atomic.
+ * Where the controller keeps content-addressed bytes: artifacts (K3s binaries, agent releases,
+ * mirrored images, VM disks) under their {@code sha256:<hex>} digest, and small side files kept
+ * beside a blob (its chunk index). Blobs are immutable: one is written once and read many times, in
+ * ranges.
+ *
+ * <p>Bytes arrive through {@link #write}, which streams them into a local temporary file, bounded,
+ * while their digest is computed; the caller inspects that file and then {@link #commit commits} or
+ * {@link #discard discards} it, so a reader never sees a partial or refused blob.
+ *
+ * <p>Two stores: {@link DirectoryBlobStore}, a directory (the default), and an S3-compatible bucket
+ * ({@code io.edgefleet.controller.artifacts.s3}), which several controller replicas share.
+ * Implementations are thread-safe.
  */
-public final class BlobStore {
-  static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
-  private static final int CHUNK = 64 * 1024;
+public interface BlobStore {
+  /** A well-formed digest: {@code sha256:} and 64 lowercase hex digits. */
+  Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
 
-  private final Path root;
+  /** The side files a blob may have: {@code chunks}, its chunk index. */
+  Set<String> SIDE_FILES = Set.of("chunks");
 
-  /** A blob written to a temporary file, not yet in place. */
-  public record Written(Path temp, String digest, long size) {}
-
-  public BlobStore(Path root) {
-    this.root = root;
-    try {
-      Files.createDirectories(root.resolve("sha256"));
-      Files.createDirectories(root.resolve("tmp"));
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create the artifact directory " + root, e);
-    }
-  }
+  /** A blob written to a local temporary file, not yet in the store. */
+  record Written(Path temp, String digest, long size) {}
 
   /** Whether {@code digest} is a well-formed {@code sha256:<64 lowercase hex>}. */
-  public static boolean wellFormed(String digest) {
+  static boolean wellFormed(String digest) {
     return digest != null && DIGEST.matcher(digest).matches();
   }
 
-  /**
-   * Streams {@code in} into a temporary file, at most {@code max} bytes.
-   *
-   * @throws ControllerException {@code ARTIFACT_TOO_LARGE} when the stream holds more
-   */
-  public Written write(InputStream in, long max) throws IOException {
-    Path temp = Files.createTempFile(root.resolve("tmp"), "upload-", ".part");
-    MessageDigest sha = sha256();
-    long size = 0;
-    boolean ok = false;
-    try (DigestInputStream digesting = new DigestInputStream(in, sha);
-        FileChannel out =
-            FileChannel.open(
-                temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-      byte[] buffer = new byte[CHUNK];
-      int n;
-      while ((n = digesting.read(buffer)) > 0) {
-        size += n;
-        if (size > max) {
-          throw new ControllerException(
-              ErrorCode.ARTIFACT_TOO_LARGE,
-              "the artifact is larger than "
-                  + max
-                  + " bytes, the most this controller takes (--max-artifact-bytes)");
-        }
-        out.write(java.nio.ByteBuffer.wrap(buffer, 0, n));
-      }
-      out.force(true);
-      ok = true;
-    } finally {
-      if (!ok) {
-        Files.deleteIfExists(temp);
-      }
-    }
-    return new Written(temp, "sha256:" + HexFormat.of().formatHex(sha.digest()), size);
-  }
-
-  /** Moves a written blob into place under its digest (a blob already there stays). */
-  public void commit(Written written) throws IOException {
-    Path target = path(written.digest());
-    if (Files.exists(target)) {
-      Files.deleteIfExists(written.temp());
-      return;
-    }
-    try {
-      Files.move(written.temp(), target, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(written.temp(), target, StandardCopyOption.REPLACE_EXISTING);
-    }
-  }
-
-  /** Drops a written blob that is not wanted. */
-  public void discard(Written written) {
-    try {
-      Files.deleteIfExists(written.temp());
-    } catch (IOException e) {
-      // A leftover temporary file is harmless; the next start does not read tmp/.
-    }
-  }
-
-  /** Where the blob of {@code digest} lives (it may not exist). */
-  public Path path(String digest) {
+  /** The 64 hex digits of a well-formed digest. */
+  static String hex(String digest) {
     if (!wellFormed(digest)) {
       throw new IllegalArgumentException("not a sha256 digest: " + digest);
     }
-    return root.resolve("sha256").resolve(digest.substring("sha256:".length()));
+    return digest.substring("sha256:".length());
   }
 
-  public boolean exists(String digest) {
-    return wellFormed(digest) && Files.isRegularFile(path(digest));
+  /**
+   * Streams {@code in} into a local temporary file, at most {@code max} bytes, computing its
+   * digest.
+   *
+   * @throws io.edgefleet.controller.common.ControllerException {@code ARTIFACT_TOO_LARGE} when the
+   *     stream holds more
+   */
+  Written write(InputStream in, long max) throws IOException;
+
+  /** Puts a written blob into the store under its digest (a blob already there stays). */
+  void commit(Written written) throws IOException;
+
+  /** Drops a written blob that is not wanted. */
+  void discard(Written written);
+
+  /** The size of the blob {@code digest}; empty when the store does not hold it. */
+  OptionalLong size(String digest) throws IOException;
+
+  /** Whether the store holds the blob {@code digest}. */
+  default boolean exists(String digest) throws IOException {
+    return wellFormed(digest) && size(digest).isPresent();
   }
 
-  /** Deletes a blob and the chunk index kept beside it. */
-  public void delete(String digest) throws IOException {
-    Path blob = path(digest);
-    Files.deleteIfExists(blob);
-    Files.deleteIfExists(ChunkIndex.indexOf(blob));
-  }
+  /**
+   * Reads {@code count} bytes of the blob {@code digest} from offset {@code from}; the caller
+   * closes the stream.
+   *
+   * @throws java.nio.file.NoSuchFileException when the store does not hold the blob
+   */
+  InputStream open(String digest, long from, long count) throws IOException;
 
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+  /** Deletes a blob and its side files; deleting a blob not held is not an error. */
+  void delete(String digest) throws IOException;
+
+  /**
+   * The side file {@code name} (one of {@link #SIDE_FILES}) of the blob {@code digest}, if kept.
+   */
+  Optional<byte[]> side(String digest, String name) throws IOException;
+
+  /** Keeps {@code content} as the side file {@code name} of the blob {@code digest}. */
+  void putSide(String digest, String name, byte[] content) throws IOException;
+
+  /** Where the blobs are, for logs and errors: a directory or a bucket URL. */
+  String location();
 }

@@ -4,12 +4,7 @@ import io.edgefleet.protocol.ArtifactChunks;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -17,13 +12,13 @@ import java.util.Optional;
 
 /**
  * The chunk digests of the blobs in a {@link BlobStore}, computed once per blob and kept beside it
- * as {@code sha256/<hex>.chunks} (JSON {@link ArtifactChunks}), so a request never hashes a blob:
+ * as its side file {@code chunks} (JSON {@link ArtifactChunks}), so a request never hashes a blob:
  * it reads the small index. The first request for a blob streams it once through SHA-256 (never
  * more than one read buffer in memory, so a disk image of several GB costs no heap); computations
  * run one at a time, so many devices asking for new blobs at once cost one core, not all of them.
  *
- * <p>An index whose chunk size differs from this one's, or whose size no longer matches the blob
- * file, is computed again. Thread-safe.
+ * <p>An index whose chunk size differs from this one's, or whose size no longer matches the blob,
+ * is computed again. Thread-safe.
  */
 public final class ChunkIndex {
   /** The default chunk size: 1 MiB. */
@@ -35,7 +30,7 @@ public final class ChunkIndex {
   /** The largest chunk size taken: 64 MiB. */
   public static final int MAX_CHUNK_BYTES = 1 << 26;
 
-  private static final String SUFFIX = ".chunks";
+  private static final String SIDE = "chunks";
   private static final int BUFFER = 64 * 1024;
 
   private final int chunkBytes;
@@ -63,42 +58,37 @@ public final class ChunkIndex {
     return chunkBytes;
   }
 
-  /** Where the index of the blob at {@code blob} lives. */
-  static Path indexOf(Path blob) {
-    return blob.resolveSibling(blob.getFileName() + SUFFIX);
-  }
-
   /**
-   * The chunks of the blob {@code digest} stored at {@code blob}: read from its index, or computed
-   * and kept when there is none (or a stale one).
+   * The chunks of the blob {@code digest} of {@code size} bytes in {@code store}: read from its
+   * index, or computed and kept when there is none (or a stale one).
    *
    * @throws IOException if the blob cannot be read
    */
-  public ArtifactChunks chunks(String digest, Path blob) throws IOException {
-    long size = Files.size(blob);
-    Optional<ArtifactChunks> kept = read(digest, blob, size);
+  public ArtifactChunks chunks(BlobStore store, String digest, long size) throws IOException {
+    Optional<ArtifactChunks> kept = read(store, digest, size);
     if (kept.isPresent()) {
       return kept.get();
     }
     synchronized (computing) {
       // Another request may have computed it while this one waited.
-      kept = read(digest, blob, size);
+      kept = read(store, digest, size);
       if (kept.isPresent()) {
         return kept.get();
       }
-      ArtifactChunks computed = compute(digest, blob, size);
-      write(blob, computed);
+      ArtifactChunks computed = compute(store, digest, size);
+      store.putSide(digest, SIDE, Json.mapper().writeValueAsBytes(computed));
       return computed;
     }
   }
 
-  private Optional<ArtifactChunks> read(String digest, Path blob, long size) {
-    Path index = indexOf(blob);
-    if (!Files.isRegularFile(index)) {
+  private Optional<ArtifactChunks> read(BlobStore store, String digest, long size)
+      throws IOException {
+    Optional<byte[]> index = store.side(digest, SIDE);
+    if (index.isEmpty()) {
       return Optional.empty();
     }
     try {
-      ArtifactChunks c = Json.mapper().readValue(index.toFile(), ArtifactChunks.class);
+      ArtifactChunks c = Json.mapper().readValue(index.get(), ArtifactChunks.class);
       if (c.digest().equals(digest) && c.size() == size && c.chunkSize() == chunkBytes) {
         return Optional.of(c);
       }
@@ -108,13 +98,13 @@ public final class ChunkIndex {
     return Optional.empty();
   }
 
-  private ArtifactChunks compute(String digest, Path blob, long size) throws IOException {
+  private ArtifactChunks compute(BlobStore store, String digest, long size) throws IOException {
     List<String> chunks = new ArrayList<>((int) Math.min(1 << 20, size / chunkBytes + 1));
-    MessageDigest sha = sha256();
+    MessageDigest sha = BlobStaging.sha256();
     byte[] buffer = new byte[BUFFER];
     long inChunk = 0;
     long total = 0;
-    try (InputStream in = Files.newInputStream(blob)) {
+    try (InputStream in = store.open(digest, 0, size)) {
       int n;
       while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, chunkBytes - inChunk))) > 0) {
         sha.update(buffer, 0, n);
@@ -135,30 +125,7 @@ public final class ChunkIndex {
     return new ArtifactChunks(digest, size, chunkBytes, chunks);
   }
 
-  private static void write(Path blob, ArtifactChunks chunks) throws IOException {
-    Path index = indexOf(blob);
-    Path temp = Files.createTempFile(blob.getParent(), "." + blob.getFileName(), ".tmp");
-    try {
-      Files.write(temp, Json.mapper().writeValueAsBytes(chunks));
-      try {
-        Files.move(temp, index, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(temp, index, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(temp);
-    }
-  }
-
   private static String hex(MessageDigest sha) {
     return "sha256:" + HexFormat.of().formatHex(sha.digest());
-  }
-
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -3,6 +3,7 @@ package io.edgefleet.controller.registry;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.edgefleet.controller.common.ControllerException;
+import io.edgefleet.controller.common.TrustedCas;
 import io.edgefleet.protocol.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,11 +21,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -37,7 +35,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A client of one repository of an OCI distribution registry (HTTP API v2) over the JDK's HTTP
@@ -573,22 +570,8 @@ final class RegistryClient implements AutoCloseable {
   }
 
   private SSLContext trusting(Path caFile) {
-    try (InputStream in = Files.newInputStream(caFile)) {
-      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-      store.load(null, null);
-      int i = 0;
-      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        store.setCertificateEntry("ca-" + i++, c);
-      }
-      if (i == 0) {
-        throw new GeneralSecurityException("no certificate in the file");
-      }
-      TrustManagerFactory tmf =
-          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(store);
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, tmf.getTrustManagers(), null);
-      return ctx;
+    try {
+      return TrustedCas.sslContext(caFile);
     } catch (IOException | GeneralSecurityException e) {
       throw new ControllerException(
           ErrorCode.VALIDATION_FAILED,

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.controller.artifacts.Artifacts;
-import io.edgefleet.controller.artifacts.BlobStore;
+import io.edgefleet.controller.artifacts.DirectoryBlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.desired.ReleaseGate;
@@ -66,7 +66,7 @@ abstract class AgentReleasesContract {
             db.jdbi(),
             clock,
             new AuditLog(db.jdbi(), clock),
-            new BlobStore(data.resolve("artifacts")),
+            new DirectoryBlobStore(data.resolve("artifacts")),
             Artifacts.DEFAULT_MAX_BYTES,
             d -> AgentReleases.releaseOf(db.jdbi(), d));
     trusted = ReleaseFiles.key();
@@ -114,7 +114,9 @@ abstract class AgentReleasesContract {
     var artifact = artifacts.get(sig.digest()).orElseThrow();
     assertThat(artifact.kind()).isEqualTo(AgentReleases.KIND);
     assertThat(artifact.name()).isEqualTo("edgefleet-agent-0.2.0-linux-amd64.tar.gz");
-    assertThat(Files.readAllBytes(artifacts.content(sig.digest()))).isEqualTo(file);
+    try (var stored = artifacts.open(sig.digest())) {
+      assertThat(stored.readAllBytes()).isEqualTo(file);
+    }
     // The artifact cannot be deleted from under the release.
     assertThatThrownBy(() -> artifacts.delete(sig.digest(), "op"))
         .hasMessageContaining("agent release 0.2.0");

@@ -152,8 +152,20 @@ class ExportsTest {
       }
 
       @Override
-      public Optional<Path> blob(String digest) {
-        return Optional.ofNullable(blobs.get(digest));
+      public java.util.OptionalLong blobSize(String digest) {
+        Path file = blobs.get(digest);
+        try {
+          return file == null
+              ? java.util.OptionalLong.empty()
+              : java.util.OptionalLong.of(Files.size(file));
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+
+      @Override
+      public java.io.InputStream openBlob(String digest) throws java.io.IOException {
+        return Files.newInputStream(blobs.get(digest));
       }
 
       @Override

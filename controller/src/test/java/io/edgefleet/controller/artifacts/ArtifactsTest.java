@@ -16,6 +16,7 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
@@ -37,7 +38,7 @@ class ArtifactsTest {
     Path data = Files.createDirectories(tmp.resolve("data"));
     db = Database.open(Database.sqliteUrl(data), null, null);
     Clock clock = Clock.fixed(Instant.parse("2026-12-01T10:00:00Z"), ZoneOffset.UTC);
-    blobs = new BlobStore(data.resolve("artifacts"));
+    blobs = new DirectoryBlobStore(data.resolve("artifacts"));
     artifacts =
         new Artifacts(
             db.jdbi(),
@@ -70,7 +71,12 @@ class ArtifactsTest {
     assertThat(a.digest()).isEqualTo(digest(bytes));
     assertThat(a.size()).isEqualTo(bytes.length);
     assertThat(a.arch()).isEqualTo("amd64");
-    assertThat(Files.readAllBytes(artifacts.content(a.digest()))).isEqualTo(bytes);
+    try (InputStream stored = artifacts.open(a.digest())) {
+      assertThat(stored.readAllBytes()).isEqualTo(bytes);
+    }
+    try (InputStream range = artifacts.open(a.digest(), 3, 4)) {
+      assertThat(range.readAllBytes()).isEqualTo(Arrays.copyOfRange(bytes, 3, 7));
+    }
     assertThat(new K3sBinaries(artifacts).k3s("v1.20.2+k3s1", "amd64"))
         .contains(new ArtifactRef(a.digest(), bytes.length));
     assertThat(new K3sBinaries(artifacts).k3s("v1.20.2+k3s1", "arm64")).isEmpty();
@@ -164,11 +170,11 @@ class ArtifactsTest {
               assertThat(e.getMessage()).contains("cluster shop uses it");
             });
     used.clear();
-    Path file = artifacts.content(a.digest());
+    assertThat(blobs.exists(a.digest())).isTrue();
     artifacts.delete(a.digest(), "op");
-    assertThat(Files.exists(file)).isFalse();
+    assertThat(blobs.exists(a.digest())).isFalse();
     assertThat(artifacts.list()).isEmpty();
-    assertThatThrownBy(() -> artifacts.content(a.digest()))
+    assertThatThrownBy(() -> artifacts.stored(a.digest()))
         .isInstanceOfSatisfying(
             ControllerException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
     assertThatThrownBy(() -> artifacts.delete(a.digest(), "op"))

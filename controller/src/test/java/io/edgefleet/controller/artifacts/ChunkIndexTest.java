@@ -14,14 +14,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ChunkIndexTest {
   @TempDir Path dir;
+  DirectoryBlobStore store;
+
+  @org.junit.jupiter.api.BeforeEach
+  void store() {
+    store = new DirectoryBlobStore(dir.resolve("store"));
+  }
 
   @Test
   void chunksAreTheDigestsOfEachSliceAndTheLastMayBeShorter() throws Exception {
     byte[] bytes = bytes(10_000);
-    Path blob = store(bytes);
+    String d = store(bytes);
     ChunkIndex index = new ChunkIndex(4096);
 
-    ArtifactChunks c = index.chunks(digest(bytes), blob);
+    ArtifactChunks c = index.chunks(store, d, bytes.length);
 
     assertThat(c.size()).isEqualTo(10_000);
     assertThat(c.chunkSize()).isEqualTo(4096);
@@ -35,37 +41,46 @@ class ChunkIndexTest {
   @Test
   void theIndexIsComputedOnceAndKeptBesideTheBlob() throws Exception {
     byte[] bytes = bytes(9000);
-    Path blob = store(bytes);
+    String d = store(bytes);
     ChunkIndex index = new ChunkIndex(4096);
-    ArtifactChunks first = index.chunks(digest(bytes), blob);
-    Path kept = blob.resolveSibling(blob.getFileName() + ".chunks");
-    assertThat(kept).isRegularFile();
+    ArtifactChunks first = index.chunks(store, d, bytes.length);
+    Path blob = store.path(d);
+    assertThat(blob.resolveSibling(blob.getFileName() + ".chunks")).isRegularFile();
 
     // Later answers come from the index, not from the bytes: a blob damaged on disk (same length)
     // still answers the digests it was pushed with, so devices detect the damage.
     byte[] damaged = bytes.clone();
     damaged[5000] ^= 1;
     Files.write(blob, damaged);
-    assertThat(index.chunks(digest(bytes), blob)).isEqualTo(first);
+    assertThat(index.chunks(store, d, bytes.length)).isEqualTo(first);
   }
 
   @Test
   void anIndexOfAnotherChunkSizeOrSizeIsComputedAgain() throws Exception {
     byte[] bytes = bytes(9000);
-    Path blob = store(bytes);
-    new ChunkIndex(4096).chunks(digest(bytes), blob);
+    String d = store(bytes);
+    new ChunkIndex(4096).chunks(store, d, bytes.length);
 
-    ArtifactChunks bigger = new ChunkIndex(8192).chunks(digest(bytes), blob);
+    ArtifactChunks bigger = new ChunkIndex(8192).chunks(store, d, bytes.length);
     assertThat(bigger.chunks()).hasSize(2);
 
-    Files.writeString(blob.resolveSibling(blob.getFileName() + ".chunks"), "{not json");
-    assertThat(new ChunkIndex(8192).chunks(digest(bytes), blob)).isEqualTo(bigger);
+    store.putSide(d, "chunks", "{not json".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(new ChunkIndex(8192).chunks(store, d, bytes.length)).isEqualTo(bigger);
+  }
+
+  @Test
+  void aBlobShorterThanItsSizeIsAnErrorNotAShortIndex() throws Exception {
+    byte[] bytes = bytes(9000);
+    String d = store(bytes);
+    assertThatThrownBy(() -> new ChunkIndex(4096).chunks(store, d, 9001))
+        .isInstanceOf(java.io.IOException.class);
+    assertThat(store.side(d, "chunks")).isEmpty();
   }
 
   @Test
   void anEmptyBlobHasNoChunks() throws Exception {
-    Path blob = store(new byte[0]);
-    assertThat(new ChunkIndex(4096).chunks(digest(new byte[0]), blob).chunks()).isEmpty();
+    String d = store(new byte[0]);
+    assertThat(new ChunkIndex(4096).chunks(store, d, 0).chunks()).isEmpty();
   }
 
   @Test
@@ -77,22 +92,20 @@ class ChunkIndexTest {
 
   @Test
   void deletingABlobDeletesItsIndex() throws Exception {
-    BlobStore store = new BlobStore(dir.resolve("store"));
     byte[] bytes = bytes(5000);
-    BlobStore.Written w = store.write(new java.io.ByteArrayInputStream(bytes), 1 << 20);
-    store.commit(w);
-    Path blob = store.path(w.digest());
-    new ChunkIndex(4096).chunks(w.digest(), blob);
-    store.delete(w.digest());
+    String d = store(bytes);
+    new ChunkIndex(4096).chunks(store, d, bytes.length);
+    Path blob = store.path(d);
+    store.delete(d);
     try (var left = Files.list(blob.getParent())) {
       assertThat(left).isEmpty();
     }
   }
 
-  private Path store(byte[] bytes) throws Exception {
-    Path blob = dir.resolve(digest(bytes).substring(7));
-    Files.write(blob, bytes);
-    return blob;
+  private String store(byte[] bytes) throws Exception {
+    BlobStore.Written w = store.write(new java.io.ByteArrayInputStream(bytes), 1 << 20);
+    store.commit(w);
+    return w.digest();
   }
 
   static byte[] bytes(int n) {

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.edgefleet.controller.artifacts.Artifacts;
-import io.edgefleet.controller.artifacts.BlobStore;
+import io.edgefleet.controller.artifacts.DirectoryBlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.store.Database;
@@ -105,7 +105,7 @@ class ImageMirrorTest {
         db.jdbi(),
         clock,
         new AuditLog(db.jdbi(), clock),
-        new BlobStore(data.resolve("artifacts")),
+        new DirectoryBlobStore(data.resolve("artifacts")),
         max,
         d -> Optional.empty());
   }
@@ -334,7 +334,7 @@ class ImageMirrorTest {
     // Blobs came from the storage host without the registry's credentials.
     assertThat(storageAuthorizations).hasSize(2).containsOnly("null");
 
-    Map<String, byte[]> entries = entries(artifacts.content(m.artifact().digest()));
+    Map<String, byte[]> entries = entries(artifacts.open(m.artifact().digest()));
     assertThat(entries.keySet())
         .containsExactly(
             "blobs/",
@@ -514,9 +514,9 @@ class ImageMirrorTest {
     return ((ControllerException) e).code();
   }
 
-  private static Map<String, byte[]> entries(Path tar) throws IOException {
+  private static Map<String, byte[]> entries(InputStream tar) throws IOException {
     Map<String, byte[]> out = new java.util.LinkedHashMap<>();
-    try (InputStream in = Files.newInputStream(tar);
+    try (InputStream in = tar;
         TarArchiveInputStream t = new TarArchiveInputStream(in)) {
       TarArchiveEntry e;
       while ((e = t.getNextEntry()) != null) {

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.tuple;
 
 import io.edgefleet.controller.artifacts.ArtifactUsers;
 import io.edgefleet.controller.artifacts.Artifacts;
-import io.edgefleet.controller.artifacts.BlobStore;
+import io.edgefleet.controller.artifacts.DirectoryBlobStore;
 import io.edgefleet.controller.audit.AuditLog;
 import io.edgefleet.controller.catalog.Catalog;
 import io.edgefleet.controller.common.ControllerException;
@@ -246,7 +246,7 @@ class PreflightIT {
             db.jdbi(),
             Clock.systemUTC(),
             new AuditLog(db.jdbi(), Clock.systemUTC()),
-            new BlobStore(tmp.resolve("data/artifacts")),
+            new DirectoryBlobStore(tmp.resolve("data/artifacts")),
             1 << 20,
             ArtifactUsers.NONE);
     byte[] archive = "a kiosk image archive".getBytes(StandardCharsets.UTF_8);

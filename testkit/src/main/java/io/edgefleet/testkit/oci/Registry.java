@@ -1,9 +1,8 @@
 package io.edgefleet.testkit.oci;
 
-import java.io.ByteArrayInputStream;
+import io.edgefleet.testkit.LocalTls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -13,34 +12,17 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.SecureRandom;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
-import javax.security.auth.x500.X500Principal;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * A real OCI distribution registry for tests: Debian's {@code docker-registry} ({@code
@@ -117,13 +99,15 @@ public final class Registry implements AutoCloseable {
     config.append("http:\n  addr: 127.0.0.1:").append(port).append('\n');
     SSLContext trust = null;
     if (options.tls) {
-      Path ca = this.dir.resolve("ca.pem");
-      Path cert = this.dir.resolve("registry.pem");
-      Path key = this.dir.resolve("registry.key");
-      trust = issue(ca, cert, key);
-      config.append("  tls:\n    certificate: ").append(cert).append("\n    key: ").append(key);
+      LocalTls tls = LocalTls.issue(this.dir, "registry", "edgefleet test registry CA");
+      trust = tls.trust();
+      config
+          .append("  tls:\n    certificate: ")
+          .append(tls.cert())
+          .append("\n    key: ")
+          .append(tls.key());
       config.append('\n');
-      this.caFile = Optional.of(ca);
+      this.caFile = Optional.of(tls.ca());
     } else {
       this.caFile = Optional.empty();
     }
@@ -396,80 +380,6 @@ public final class Registry implements AutoCloseable {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
-  }
-
-  /** Makes a CA and a certificate for 127.0.0.1 it signs; answers a context trusting the CA. */
-  private static SSLContext issue(Path caPem, Path certPem, Path keyPem) throws IOException {
-    try {
-      KeyPairGenerator gen = KeyPairGenerator.getInstance("EC");
-      gen.initialize(256);
-      KeyPair caKey = gen.generateKeyPair();
-      KeyPair serverKey = gen.generateKeyPair();
-      Instant now = Instant.now();
-      X500Principal caName = new X500Principal("CN=edgefleet test registry CA");
-      X509Certificate ca =
-          new JcaX509CertificateConverter()
-              .getCertificate(
-                  new JcaX509v3CertificateBuilder(
-                          caName,
-                          BigInteger.ONE,
-                          Date.from(now.minusSeconds(60)),
-                          Date.from(now.plus(Duration.ofDays(1))),
-                          caName,
-                          caKey.getPublic())
-                      .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
-                      .build(
-                          new JcaContentSignerBuilder("SHA256withECDSA")
-                              .build(caKey.getPrivate())));
-      X509Certificate server =
-          new JcaX509CertificateConverter()
-              .getCertificate(
-                  new JcaX509v3CertificateBuilder(
-                          caName,
-                          BigInteger.TWO,
-                          Date.from(now.minusSeconds(60)),
-                          Date.from(now.plus(Duration.ofDays(1))),
-                          new X500Principal("CN=127.0.0.1"),
-                          serverKey.getPublic())
-                      .addExtension(
-                          Extension.subjectAlternativeName,
-                          false,
-                          new GeneralNames(
-                              new GeneralName[] {
-                                new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
-                                new GeneralName(GeneralName.dNSName, "localhost")
-                              }))
-                      .build(
-                          new JcaContentSignerBuilder("SHA256withECDSA")
-                              .build(caKey.getPrivate())));
-      Files.writeString(caPem, pem("CERTIFICATE", ca.getEncoded()));
-      Files.writeString(certPem, pem("CERTIFICATE", server.getEncoded()));
-      Files.writeString(keyPem, pem("PRIVATE KEY", serverKey.getPrivate().getEncoded()));
-      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-      store.load(null, null);
-      store.setCertificateEntry(
-          "ca",
-          CertificateFactory.getInstance("X.509")
-              .generateCertificate(new ByteArrayInputStream(ca.getEncoded())));
-      TrustManagerFactory tmf =
-          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(store);
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, tmf.getTrustManagers(), null);
-      return ctx;
-    } catch (GeneralSecurityException | OperatorCreationException e) {
-      throw new IllegalStateException("cannot make the test registry's certificates", e);
-    }
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN "
-        + type
-        + "-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
-        + "\n-----END "
-        + type
-        + "-----\n";
   }
 
   /** Stops the registry (and anything it started) and waits for it to end. */

@@ -5,37 +5,79 @@ import static org.awaitility.Awaitility.await;
 
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.AgentOptions;
+import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.protocol.DeviceApi;
 import io.edgefleet.protocol.Json;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.DeviceHttp;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
+import io.edgefleet.testkit.s3.S3Server;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Artifacts over the real HTTPS API: a push streamed to disk with its digest checked and its size
  * bounded, listed and deleted by an operator; an enrolled device downloads it over mutual TLS and
- * resumes a cut download with {@code Range}.
+ * resumes a cut download with {@code Range}. Once with the artifacts in the data directory, once in
+ * a bucket of a real S3 server over TLS.
  */
 class ArtifactsIT {
   private static final String VERSION = "v1.20.2+k3s1";
 
   @TempDir Path dir;
 
+  /** What the store holds, as the test sees it from outside the controller. */
+  interface Held {
+    /** The digests' hex whose bytes the store holds (side files left out). */
+    List<String> blobs() throws Exception;
+  }
+
   @Test
   void anOperatorPushesABinaryAndADeviceFetchesItInPieces() throws Exception {
     Path data = dir.resolve("controller");
-    try (TestController controller =
-            TestController.start(TestController.config(data).withMaxArtifactBytes(256 * 1024));
+    scenario(
+        TestController.config(data),
+        () -> {
+          try (var files = Files.list(data.resolve("artifacts/sha256"))) {
+            return files
+                .map(f -> f.getFileName().toString())
+                .filter(n -> !n.contains("."))
+                .toList();
+          }
+        });
+  }
+
+  @Test
+  void theSameWithTheArtifactsInAnS3Bucket() throws Exception {
+    Path data = dir.resolve("controller");
+    try (S3Server s3 = S3Server.start(dir.resolve("s3"), "artifacts", true)) {
+      scenario(
+          TestController.config(data).withS3(Optional.of(s3.options("edgefleet"))),
+          () ->
+              s3.keys().stream()
+                  .filter(k -> k.startsWith("edgefleet/sha256/") && !k.contains(".chunks"))
+                  .map(k -> k.substring("edgefleet/sha256/".length()))
+                  .toList());
+      // Nothing stays in the controller's data directory: uploads were staged and put.
+      assertThat(data.resolve("artifacts")).doesNotExist();
+      try (var left = Files.list(data.resolve("artifact-uploads"))) {
+        assertThat(left).isEmpty();
+      }
+    }
+  }
+
+  private void scenario(ControllerConfig config, Held held) throws Exception {
+    try (TestController controller = TestController.start(config.withMaxArtifactBytes(256 * 1024));
         TestAgents agents = new TestAgents(dir)) {
       AdminClient admin = controller.admin();
       byte[] bytes = new byte[200_000];
@@ -55,9 +97,7 @@ class ArtifactsIT {
       assertThat(push(admin, bytes, "K3S!", VERSION, Map.of()).code())
           .isEqualTo("VALIDATION_FAILED");
       assertThat(admin.get("/api/v1/artifacts").body().path("items")).isEmpty();
-      try (var left = Files.list(data.resolve("artifacts/sha256"))) {
-        assertThat(left).isEmpty();
-      }
+      assertThat(held.blobs()).isEmpty();
 
       // The push: stored under its digest, with the '+' of the version intact.
       AdminClient.Answer pushed =
@@ -68,6 +108,7 @@ class ArtifactsIT {
       assertThat(pushed.body().path("size").asLong()).isEqualTo(bytes.length);
       assertThat(admin.get("/api/v1/artifacts").body().path("items")).hasSize(1);
       assertThat(admin.get("/api/v1/artifacts/" + digest).status()).isEqualTo(200);
+      assertThat(held.blobs()).containsExactly(digest.substring(7));
 
       // A device fetches it whole, and resumes from where a cut download stopped.
       String token = controller.token(Map.of("site", "s1"), null, false);
@@ -129,10 +170,19 @@ class ArtifactsIT {
                   .status())
           .isIn(401, 403);
 
-      // Delete: gone from the listing and from disk.
+      // The chunk list a device verifies each piece with.
+      try (DeviceHttp device = new DeviceHttp(controller.url(), options.stateDir())) {
+        DeviceHttp.Bytes chunks =
+            device.getBytes(DeviceApi.ARTIFACTS + digest + DeviceApi.CHUNKS_SUFFIX, Map.of());
+        assertThat(chunks.status()).isEqualTo(200);
+        assertThat(Json.mapper().readTree(chunks.body()).path("size").asLong())
+            .isEqualTo(bytes.length);
+      }
+
+      // Delete: gone from the listing and from the store.
       assertThat(admin.delete("/api/v1/artifacts/" + digest).status()).isEqualTo(204);
       assertThat(admin.get("/api/v1/artifacts/" + digest).status()).isEqualTo(404);
-      assertThat(Files.exists(data.resolve("artifacts/sha256/" + digest.substring(7)))).isFalse();
+      assertThat(held.blobs()).isEmpty();
       assertThat(admin.get("/api/v1/audit?limit=20").body().toString())
           .contains("artifact.push")
           .contains("artifact.delete");
