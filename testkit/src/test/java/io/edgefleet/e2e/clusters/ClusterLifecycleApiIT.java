@@ -265,15 +265,24 @@ class ClusterLifecycleApiIT {
       assertThat(admin.get("/api/v1/audit?limit=200").body().toString())
           .contains("cluster.create")
           .contains("cluster.change");
-      JsonNode clusterEvents = admin.get("/api/v1/events?limit=500").body().path("items");
-      List<String> stateEvents = new ArrayList<>();
-      clusterEvents.forEach(
-          e -> {
-            if (e.path("source").asText().equals("cluster")) {
-              stateEvents.add(e.path("kind").asText() + ": " + e.path("message").asText());
-            }
-          });
-      assertThat(stateEvents).contains("cluster.ready: cluster store1 is READY (was FORMING)");
+      // The state shown comes from the engine's plan, which is committed with its event right
+      // after: wait for the entry.
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                JsonNode clusterEvents = admin.get("/api/v1/events?limit=500").body().path("items");
+                List<String> stateEvents = new ArrayList<>();
+                clusterEvents.forEach(
+                    e -> {
+                      if (e.path("source").asText().equals("cluster")) {
+                        stateEvents.add(
+                            e.path("kind").asText() + ": " + e.path("message").asText());
+                      }
+                    });
+                assertThat(stateEvents)
+                    .contains("cluster.ready: cluster store1 is READY (was FORMING)");
+              });
       assertThat(admin.post("/api/v1/clusters/store1/deactivate", Map.of()).status())
           .isEqualTo(200);
       await()
