@@ -288,7 +288,8 @@ public final class Controller implements AutoCloseable {
       // connection and gets nothing new; one released from quarantine is nudged to fetch what it
       // was held back from.
       this.trust =
-          new Trust(jdbi, clock, config.trust(), store, connections, audit, this::released);
+          new Trust(
+              jdbi, clock, config.trust(), store, connections, audit, this::quarantineChanged);
 
       // What devices tell: their events, their telemetry, and the health model over both, which
       // refines the status of each device; the app status each device reports.
@@ -439,7 +440,12 @@ public final class Controller implements AutoCloseable {
       Signal<String> siteCacheSites = new Signal<>("site-caches");
       this.siteCaches =
           new SiteCaches(
-              jdbi, clock, store, siteCacheDevices, () -> siteCacheSites.accept("site-caches"));
+              jdbi,
+              clock,
+              store,
+              trust.devices()::quarantined,
+              siteCacheDevices,
+              () -> siteCacheSites.accept("site-caches"));
       this.desired =
           new DesiredStateEngine(
               jdbi,
@@ -1219,9 +1225,18 @@ public final class Controller implements AutoCloseable {
     return telemetry;
   }
 
-  /** A device left quarantine: it fetches the desired state it was held back from. */
-  private void released(String deviceId) {
-    connections.send(deviceId, new ControllerMessage.Nudge(desired.generation(deviceId)));
+  /**
+   * A device entered or left quarantine: one that left fetches the desired state it was held back
+   * from; its site's cache is told whom to serve now.
+   */
+  private void quarantineChanged(String deviceId) {
+    if (!trust.devices().quarantined(deviceId)) {
+      connections.send(deviceId, new ControllerMessage.Nudge(desired.generation(deviceId)));
+    }
+    SiteCaches caches = siteCaches;
+    if (caches != null) {
+      caches.memberChanged(deviceId);
+    }
   }
 
   private void tickAttestations() {

@@ -146,12 +146,26 @@ public record DesiredState(
    * @param url where it serves, {@code https://host:port}; null while the cache has not reported
    *     one (a neighbour then fetches from the controller)
    * @param serve whether the document's own device is the cache and should serve
+   * @param neighbours in the cache's own document: the devices it serves (the site's other devices,
+   *     without revoked or quarantined ones); any other certificate is refused at the handshake.
+   *     Null when not told (a neighbour's document, or an older controller: then any device of the
+   *     fleet is served)
    */
   public record SiteCache(
       String site,
       String deviceId,
       @JsonInclude(JsonInclude.Include.NON_NULL) String url,
-      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean serve) {
+      @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean serve,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<String> neighbours) {
+    public SiteCache {
+      neighbours = neighbours == null ? null : List.copyOf(neighbours);
+    }
+
+    /** A section that names no neighbours. */
+    public SiteCache(String site, String deviceId, String url, boolean serve) {
+      this(site, deviceId, url, serve, null);
+    }
+
     /** The tag whose value names a device's site. */
     public static final String SITE_TAG = "site";
 

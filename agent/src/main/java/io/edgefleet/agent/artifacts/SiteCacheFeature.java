@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
@@ -70,6 +71,9 @@ public final class SiteCacheFeature implements AgentFeature {
     this.out = out;
   }
 
+  // The devices this cache serves, as its desired state names them; null: any of the fleet.
+  private volatile Set<String> neighbours;
+
   /** The feature for {@code agent}. */
   public static SiteCacheFeature forAgent(
       Agent agent,
@@ -88,6 +92,12 @@ public final class SiteCacheFeature implements AgentFeature {
         out);
   }
 
+  /** Whether the site cache serves device {@code deviceId} (asked at each handshake). */
+  boolean admitted(String deviceId) {
+    Set<String> told = neighbours;
+    return told == null || told.contains(deviceId);
+  }
+
   /** The server while this device serves its site. */
   public synchronized Optional<SiteCacheServer> server() {
     return Optional.ofNullable(server);
@@ -97,6 +107,9 @@ public final class SiteCacheFeature implements AgentFeature {
   public void applied(DesiredState state) {
     DesiredState.SiteCache site = state.siteCache();
     source.use(site);
+    // Whom to serve: the neighbours the controller names (null from an older controller: any
+    // device of the fleet).
+    neighbours = site == null || site.neighbours() == null ? null : Set.copyOf(site.neighbours());
     if (site != null && site.serve()) {
       serve();
     } else {
@@ -131,7 +144,7 @@ public final class SiteCacheFeature implements AgentFeature {
       server =
           SiteCacheServer.start(
               options.listen().get(),
-              SiteTls.server(identity),
+              SiteTls.server(identity, this::admitted),
               cache,
               new SiteCacheServer.Puller() {
                 @Override

@@ -10,6 +10,7 @@ import java.security.SecureRandom;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import javax.naming.InvalidNameException;
 import javax.naming.ldap.LdapName;
@@ -26,8 +27,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * TLS between the devices of a site: each side presents its own device certificate (issued by the
  * fleet CA for the client role) and accepts only a device certificate of the same CA; a neighbour
  * also accepts only the certificate of the device its desired state names as the cache ({@code
- * CN=<device id>}). Host names are not checked: a site's addresses are LAN addresses no certificate
- * names, and the device id is the identity that matters.
+ * CN=<device id>}), and the cache only those of the neighbours its desired state names. Host names
+ * are not checked: a site's addresses are LAN addresses no certificate names, and the device id is
+ * the identity that matters.
  *
  * <p>The identity is read at each handshake, so a renewed certificate is used from the next
  * connection on.
@@ -37,23 +39,29 @@ final class SiteTls {
 
   private SiteTls() {}
 
-  /** The cache's server context: its device certificate, a device certificate required of peers. */
-  static SSLContext server(Supplier<Optional<IdentityStore.Identity>> identity) {
-    return build(identity, Optional.empty());
+  /**
+   * The cache's server context: its device certificate; a device certificate required of peers, of
+   * a device {@code admitted} accepts (asked at each handshake).
+   */
+  static SSLContext server(
+      Supplier<Optional<IdentityStore.Identity>> identity, Predicate<String> admitted) {
+    return build(identity, Optional.empty(), admitted);
   }
 
   /** A neighbour's client context: its device certificate; the peer must be {@code cacheId}. */
   static SSLContext client(Supplier<Optional<IdentityStore.Identity>> identity, String cacheId) {
-    return build(identity, Optional.of(cacheId));
+    return build(identity, Optional.of(cacheId), id -> true);
   }
 
   private static SSLContext build(
-      Supplier<Optional<IdentityStore.Identity>> identity, Optional<String> peer) {
+      Supplier<Optional<IdentityStore.Identity>> identity,
+      Optional<String> peer,
+      Predicate<String> admitted) {
     try {
       SSLContext ctx = SSLContext.getInstance("TLSv1.3");
       ctx.init(
           new KeyManager[] {new Keys(identity)},
-          new TrustManager[] {new Peers(identity, peer)},
+          new TrustManager[] {new Peers(identity, peer, admitted)},
           new SecureRandom());
       return ctx;
     } catch (GeneralSecurityException e) {
@@ -157,15 +165,32 @@ final class SiteTls {
   /**
    * Accepts a device certificate of the fleet CA (the PKIX checks of a TLS client certificate:
    * chain, validity, key usage, {@code clientAuth}), in both roles; as a client, only {@code
-   * peer}'s.
+   * peer}'s; as a server, only an admitted device's.
    */
   private static final class Peers extends X509ExtendedTrustManager {
     private final Supplier<Optional<IdentityStore.Identity>> identity;
     private final Optional<String> peer;
+    private final Predicate<String> admitted;
 
-    Peers(Supplier<Optional<IdentityStore.Identity>> identity, Optional<String> peer) {
+    Peers(
+        Supplier<Optional<IdentityStore.Identity>> identity,
+        Optional<String> peer,
+        Predicate<String> admitted) {
       this.identity = identity;
       this.peer = peer;
+      this.admitted = admitted;
+    }
+
+    private void neighbour(X509Certificate[] chain) throws CertificateException {
+      device(chain);
+      String got = commonName(chain[0]).orElse("");
+      if (!admitted.test(got)) {
+        throw new CertificateException(
+            "device "
+                + got
+                + " is not served by this site cache: it is not of this site, or it is revoked or"
+                + " quarantined");
+      }
     }
 
     private void device(X509Certificate[] chain) throws CertificateException {
@@ -213,19 +238,19 @@ final class SiteTls {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      device(chain);
+      neighbour(chain);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      device(chain);
+      neighbour(chain);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      device(chain);
+      neighbour(chain);
     }
 
     @Override

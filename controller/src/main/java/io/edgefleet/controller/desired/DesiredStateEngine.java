@@ -274,7 +274,8 @@ public final class DesiredStateEngine implements AutoCloseable {
                 + " "
                 + c.url()
                 + " "
-                + c.serve();
+                + c.serve()
+                + (c.neighbours() == null ? "" : " serves " + String.join(",", c.neighbours()));
     if (all.isEmpty()) {
       return fingerprint;
     }

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,16 +46,18 @@ public final class SiteCaches implements AutoCloseable {
   private final Jdbi jdbi;
   private final Clock clock;
   private final DeviceStore devices;
+  private final Predicate<String> quarantined;
   private final Consumer<String> recompute;
   private final Runnable recomputeAll;
   private final Map<String, String> urls = new ConcurrentHashMap<>();
   private final ExecutorService writer;
   private volatile Index index = new Index(-1, Map.of());
 
-  // Guarded by this: each site's cache when devices last changed.
-  private Map<String, String> notified;
+  // Guarded by this: the sites when devices last changed.
+  private Map<String, Site> notified;
 
   /**
+   * @param quarantined whether a device is in quarantine: its site's cache does not serve it
    * @param recompute asks for one device's desired state to be computed again
    * @param recomputeAll asks for every device's
    */
@@ -62,11 +65,13 @@ public final class SiteCaches implements AutoCloseable {
       Jdbi jdbi,
       Clock clock,
       DeviceStore devices,
+      Predicate<String> quarantined,
       Consumer<String> recompute,
       Runnable recomputeAll) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.devices = devices;
+    this.quarantined = quarantined;
     this.recompute = recompute;
     this.recomputeAll = recomputeAll;
     this.writer =
@@ -81,12 +86,14 @@ public final class SiteCaches implements AutoCloseable {
             h.createQuery("SELECT device_id, url FROM site_cache_urls")
                 .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
                 .forEach(e -> urls.put(e.getKey(), e.getValue())));
-    this.notified = caches(sites());
+    this.notified = sites();
   }
 
   /**
-   * The site-cache section of a device's desired state: its site's cache (itself, to serve), or
-   * null when its site has none or it names no site.
+   * The site-cache section of a device's desired state: its site's cache, or null when its site has
+   * none or it names no site. The cache's own section says to serve, and whom: the site's other
+   * active devices that are not in quarantine (a revoked, retired or quarantined device, or one of
+   * another site, is refused at the handshake).
    */
   public DesiredState.SiteCache sectionFor(String deviceId, Map<String, String> tags) {
     String site = tags.get(DesiredState.SiteCache.SITE_TAG);
@@ -98,7 +105,11 @@ public final class SiteCaches implements AutoCloseable {
       return null;
     }
     boolean self = s.cache().equals(deviceId);
-    return new DesiredState.SiteCache(site, s.cache(), urls.get(s.cache()), self);
+    List<String> neighbours =
+        self
+            ? s.devices().stream().filter(d -> !d.equals(deviceId) && !quarantined.test(d)).toList()
+            : null;
+    return new DesiredState.SiteCache(site, s.cache(), urls.get(s.cache()), self, neighbours);
   }
 
   /**
@@ -199,18 +210,39 @@ public final class SiteCaches implements AutoCloseable {
   }
 
   /**
-   * A device's tags or lifecycle changed: when that changes which device is a site's cache or who
-   * belongs to a site, every device is recomputed.
+   * A device's tags or lifecycle changed: when that changes which device is a site's cache, every
+   * device is recomputed; when it only changes who belongs to a site, the site's cache is (it is
+   * told whom to serve).
    */
   public void devicesChanged() {
-    Map<String, String> now = caches(sites());
-    boolean changed;
+    Map<String, Site> now = sites();
+    Map<String, Site> before;
     synchronized (this) {
-      changed = !now.equals(notified);
+      before = notified;
       notified = now;
     }
-    if (changed) {
+    if (!caches(now).equals(caches(before))) {
       recomputeAll.run();
+      return;
+    }
+    now.forEach(
+        (name, site) -> {
+          Site was = before.get(name);
+          if (site.cache() != null && (was == null || !was.devices().equals(site.devices()))) {
+            recompute.accept(site.cache());
+          }
+        });
+  }
+
+  /**
+   * A device entered or left quarantine: its site's cache is recomputed, to stop or resume serving
+   * it.
+   */
+  public void memberChanged(String deviceId) {
+    for (Site s : sites().values()) {
+      if (s.cache() != null && !s.cache().equals(deviceId) && s.devices().contains(deviceId)) {
+        recompute.accept(s.cache());
+      }
     }
   }
 

@@ -47,7 +47,7 @@ public final class DeviceTrust {
   private final DeviceStore devices;
   private final References references;
   private final Connections connections;
-  private final Consumer<String> released;
+  private final Consumer<String> quarantineChanged;
   private final int missedLimit;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
 
@@ -66,7 +66,8 @@ public final class DeviceTrust {
   }
 
   /**
-   * @param released hears of a device that left quarantine: what was held back may go to it now
+   * @param quarantineChanged hears of a device that entered or left quarantine (one that left may
+   *     now get what was held back; its site cache stops or resumes serving it)
    */
   DeviceTrust(
       Jdbi jdbi,
@@ -76,7 +77,7 @@ public final class DeviceTrust {
       References references,
       Connections connections,
       int missedLimit,
-      Consumer<String> released) {
+      Consumer<String> quarantineChanged) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.store = store;
@@ -84,7 +85,7 @@ public final class DeviceTrust {
     this.references = references;
     this.connections = connections;
     this.missedLimit = missedLimit;
-    this.released = released;
+    this.quarantineChanged = quarantineChanged;
   }
 
   /** Reads every TPM device's trust into memory; call once before the controller serves. */
@@ -247,8 +248,8 @@ public final class DeviceTrust {
   }
 
   /**
-   * Stores a verdict; a change of state is recorded as an event, told to the device, and a device
-   * leaving quarantine is released.
+   * Stores a verdict; a change of state is recorded as an event and told to the device, and a
+   * device entering or leaving quarantine is announced.
    *
    * @param attested whether a quote verified now (its time is stored as the last attestation)
    */
@@ -299,8 +300,9 @@ public final class DeviceTrust {
     if (changed) {
       LOG.info("device {} is {}{}", deviceId, state, why == null ? "" : ": " + why);
       connections.send(deviceId, new ControllerMessage.TrustState(state, why));
-      if (DeviceTrustView.QUARANTINED.equals(before.state())) {
-        released.accept(deviceId);
+      if (DeviceTrustView.QUARANTINED.equals(before.state())
+          != DeviceTrustView.QUARANTINED.equals(state)) {
+        quarantineChanged.accept(deviceId);
       }
     }
   }

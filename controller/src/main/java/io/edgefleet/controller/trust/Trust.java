@@ -26,7 +26,8 @@ public final class Trust implements AutoCloseable {
   private final RenewalProofs renewals;
 
   /**
-   * @param released hears of a device that left quarantine: what was held back may go to it now
+   * @param quarantineChanged hears of a device that entered or left quarantine (one that left may
+   *     now get what was held back; its site cache stops or resumes serving it)
    * @throws UncheckedIOException when the EK certificates of {@code --tpm-ca} cannot be read
    */
   public Trust(
@@ -36,12 +37,19 @@ public final class Trust implements AutoCloseable {
       DeviceStore devices,
       Connections connections,
       AuditLog audit,
-      Consumer<String> released) {
+      Consumer<String> quarantineChanged) {
     TrustStore store = new TrustStore();
     References references = new References(jdbi, store);
     this.deviceTrust =
         new DeviceTrust(
-            jdbi, clock, store, devices, references, connections, options.missedLimit(), released);
+            jdbi,
+            clock,
+            store,
+            devices,
+            references,
+            connections,
+            options.missedLimit(),
+            quarantineChanged);
     deviceTrust.load();
     this.enrollments =
         new TpmEnrollments(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.edgefleet.controller.devices.DeviceRecord;
 import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.devices.TestDevices;
 import io.edgefleet.controller.health.TestClock;
@@ -34,6 +35,7 @@ class SiteCachesTest {
   final TestClock clock = new TestClock(T0);
   final List<String> recomputed = new CopyOnWriteArrayList<>();
   final AtomicInteger all = new AtomicInteger();
+  final java.util.Set<String> quarantined = java.util.concurrent.ConcurrentHashMap.newKeySet();
   SiteCaches caches;
 
   @BeforeEach
@@ -44,7 +46,12 @@ class SiteCachesTest {
     device("dev-d", MEMBER);
     device("dev-x", Map.of("site", "s2"));
     device("dev-y", Map.of());
-    caches = new SiteCaches(db.jdbi(), clock, store, recomputed::add, all::incrementAndGet);
+    caches = caches();
+  }
+
+  SiteCaches caches() {
+    return new SiteCaches(
+        db.jdbi(), clock, store, quarantined::contains, recomputed::add, all::incrementAndGet);
   }
 
   @AfterEach
@@ -56,7 +63,8 @@ class SiteCachesTest {
   @Test
   void theCacheServesItsNeighboursUseItAndOthersHaveNone() {
     assertThat(caches.sectionFor("dev-b", CACHE))
-        .isEqualTo(new DesiredState.SiteCache("s1", "dev-b", null, true));
+        .isEqualTo(
+            new DesiredState.SiteCache("s1", "dev-b", null, true, List.of("dev-c", "dev-d")));
     assertThat(caches.sectionFor("dev-c", MEMBER))
         .isEqualTo(new DesiredState.SiteCache("s1", "dev-b", null, false));
     assertThat(caches.sectionFor("dev-x", Map.of("site", "s2"))).isNull();
@@ -76,7 +84,7 @@ class SiteCachesTest {
     int before = recomputed.size();
     caches.reported("dev-b", "https://10.0.0.5:7443");
     caches.close();
-    caches = new SiteCaches(db.jdbi(), clock, store, recomputed::add, all::incrementAndGet);
+    caches = caches();
     assertThat(recomputed).hasSize(before);
     assertThat(caches.sectionFor("dev-d", MEMBER).url()).isEqualTo("https://10.0.0.5:7443");
   }
@@ -108,6 +116,31 @@ class SiteCachesTest {
     assertThat(caches.sectionFor("dev-c", CACHE))
         .isEqualTo(new DesiredState.SiteCache("s1", "dev-a", null, false));
     assertThat(caches.sectionFor("dev-a", CACHE).serve()).isTrue();
+  }
+
+  @Test
+  void theCacheServesOnlyItsSitesDevicesNotQuarantinedAndIsRecomputedWhenThatChanges() {
+    caches.devicesChanged();
+    quarantined.add("dev-c");
+    caches.memberChanged("dev-c");
+    assertThat(recomputed).containsExactly("dev-b");
+    assertThat(caches.sectionFor("dev-b", CACHE).neighbours()).containsExactly("dev-d");
+    // A member of another site, or of none, moves nobody's cache.
+    caches.memberChanged("dev-x");
+    caches.memberChanged("dev-y");
+    assertThat(recomputed).containsExactly("dev-b");
+
+    // A device joining the site: only the cache is told (it serves one more).
+    device("dev-e", MEMBER);
+    caches.devicesChanged();
+    assertThat(all.get()).isZero();
+    assertThat(recomputed).containsExactly("dev-b", "dev-b");
+    assertThat(caches.sectionFor("dev-b", CACHE).neighbours()).containsExactly("dev-d", "dev-e");
+    // Decommissioned (its certificate revoked): no longer an active device of the site.
+    db.jdbi()
+        .useHandle(h -> store.setLifecycle(h, "dev-d", DeviceRecord.Lifecycle.DECOMMISSIONED, 1));
+    caches.devicesChanged();
+    assertThat(caches.sectionFor("dev-b", CACHE).neighbours()).containsExactly("dev-e");
   }
 
   @Test

@@ -43,7 +43,7 @@ class AttestationsTest {
   SoftTpm tpm;
   DeviceTrust trust;
   Attestations attestations;
-  final List<String> released = new CopyOnWriteArrayList<>();
+  final List<String> quarantineChanged = new CopyOnWriteArrayList<>();
 
   @BeforeEach
   void open() {
@@ -64,7 +64,7 @@ class AttestationsTest {
             new References(jdbi, store),
             new Connections(),
             options.missedLimit(),
-            released::add);
+            quarantineChanged::add);
     trust.load();
     attestations = new Attestations(trust, new Connections(), clock, options);
   }
@@ -150,17 +150,18 @@ class AttestationsTest {
     assertThat(v.state()).isEqualTo(DeviceTrustView.QUARANTINED);
     assertThat(v.reason()).contains("3 attestation challenges in a row unanswered");
     assertThat(trust.quarantined("dev-0")).isTrue();
+    assertThat(quarantineChanged).containsExactly("dev-0");
     assertThat(kinds("dev-0"))
         .containsExactlyInAnyOrder(
             "ATTESTATION_MISSED", "ATTESTATION_MISSED", "ATTESTATION_MISSED", "QUARANTINED");
 
-    // A good quote afterwards ends the quarantine, and the device is released.
+    // A good quote afterwards ends the quarantine, and that is announced too.
     attestations.challenge("dev-0");
     attestations.answer("dev-0", answer("dev-0"));
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> trust.view("dev-0").state().equals(DeviceTrustView.TRUSTED));
-    assertThat(released).containsExactly("dev-0");
+    assertThat(quarantineChanged).containsExactly("dev-0", "dev-0");
   }
 
   @Test

@@ -233,6 +233,46 @@ class SiteCacheIT {
   }
 
   @Test
+  void theCacheServesOnlyTheActiveDevicesOfItsSite() throws Exception {
+    byte[] blob = ArtifactDownloadsIT.blob(MIB + 5, 17);
+    ArtifactRef ref = push(blob, "site-6");
+    Node cache = node("cache", true);
+    Node n1 = node("n1", false);
+    Node elsewhere = node("elsewhere", false, "s2");
+    awaitNeighboursKnowTheCache(cache, n1);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> cache.siteCache().orElseThrow().neighbours().equals(List.of(n1.id())));
+    cache.want(ref);
+    awaitHeld(cache, ref, blob);
+    java.net.URI url = java.net.URI.create(n1.siteCache().orElseThrow().url());
+    String request = "HEAD /blobs/" + ref.digest() + " HTTP/1.1\r\n\r\n";
+
+    assertThat(head(deviceContext(n1), url, request)).startsWith("HTTP/1.1 200");
+    // A device of the fleet, but of another site: refused at the handshake.
+    assertThat(answered(deviceContext(elsewhere), url, request)).isFalse();
+
+    // Decommissioned (its certificate revoked): the cache is told and refuses it from then on.
+    assertThat(admin.post("/api/v1/devices/" + n1.id() + "/decommission", Map.of()).status())
+        .isIn(200, 204);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> cache.siteCache().orElseThrow().neighbours().isEmpty());
+    assertThat(answered(deviceContext(n1), url, request)).isFalse();
+    assertThat(cache.site.server().orElseThrow().stats().bytes()).isZero();
+  }
+
+  /** Whether the site cache answers {@code request} at all over {@code ctx}. */
+  private static boolean answered(javax.net.ssl.SSLContext ctx, java.net.URI url, String request)
+      throws Exception {
+    try {
+      return head(ctx, url, request).startsWith("HTTP/1.1");
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  @Test
   void theCacheAnswersOnlyItsRoutesWithValidDigestsAndBoundedRequests() throws Exception {
     byte[] blob = ArtifactDownloadsIT.blob(MIB + 3, 15);
     ArtifactRef ref = push(blob, "site-5");
@@ -375,11 +415,15 @@ class SiteCacheIT {
   }
 
   private Node node(String name, boolean isCache) {
+    return node(name, isCache, "s1");
+  }
+
+  private Node node(String name, boolean isCache, String site) {
     Map<String, String> tags =
         isCache
             ? Map.of(
-                DesiredState.SiteCache.SITE_TAG, "s1", DesiredState.SiteCache.CACHE_TAG, "true")
-            : Map.of(DesiredState.SiteCache.SITE_TAG, "s1");
+                DesiredState.SiteCache.SITE_TAG, site, DesiredState.SiteCache.CACHE_TAG, "true")
+            : Map.of(DesiredState.SiteCache.SITE_TAG, site);
     String token = controller.token(tags, null, false);
     AgentOptions options =
         agents.options(
