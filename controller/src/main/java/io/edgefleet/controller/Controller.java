@@ -30,6 +30,7 @@ import io.edgefleet.controller.artifacts.s3.S3BlobStore;
 import io.edgefleet.controller.artifacts.s3.S3Exception;
 import io.edgefleet.controller.artifacts.s3.S3Options;
 import io.edgefleet.controller.audit.AuditLog;
+import io.edgefleet.controller.audit.AuditRetention;
 import io.edgefleet.controller.audit.AuditRoutes;
 import io.edgefleet.controller.audit.AuditSinks;
 import io.edgefleet.controller.audit.AuditVerifier;
@@ -221,6 +222,7 @@ public final class Controller implements AutoCloseable {
   private final ArtifactReports artifactReports;
   private final WorkloadResolver workloads;
   private final SiteCaches siteCaches;
+  private final AuditRetention auditRetention;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -261,6 +263,7 @@ public final class Controller implements AutoCloseable {
           ControllerPki.open(
               DataDirectory.subdirectory(dataDir, "pki"), serverNames(config), clock);
       AuditLog audit = new AuditLog(jdbi, clock, Optional.of(pki.signingKeys()), config.audit());
+      this.auditRetention = new AuditRetention(jdbi, clock, audit);
       audit.chainExisting();
       this.audit = audit;
       AuditVerifier auditVerifier = new AuditVerifier(audit);
@@ -1273,6 +1276,11 @@ public final class Controller implements AutoCloseable {
       eventRetention.prune();
     } catch (RuntimeException e) {
       LOG.warn("old events could not be pruned: {}", e.toString());
+    }
+    try {
+      auditRetention.prune();
+    } catch (RuntimeException e) {
+      LOG.warn("old audit entries could not be pruned: {}", e.toString());
     }
   }
 

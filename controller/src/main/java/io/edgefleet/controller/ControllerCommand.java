@@ -263,6 +263,15 @@ public final class ControllerCommand implements Callable<Integer> {
   String auditCheckpointInterval = "10m";
 
   @Option(
+      names = "--audit-retention",
+      paramLabel = "DURATION",
+      description =
+          "Delete audit entries older than this (at least 1d; default: keep every entry). Entries"
+              + " go only up to a signed checkpoint and once every sink (--audit-webhook,"
+              + " --audit-syslog) has taken them; the checkpoint keeps the rest verifiable.")
+  String auditRetention;
+
+  @Option(
       names = "--oidc-issuer",
       paramLabel = "URL",
       description =
@@ -586,6 +595,13 @@ public final class ControllerCommand implements Callable<Integer> {
         audit = audit.withSyslog(AuditOptions.SyslogTarget.parse(auditSyslog));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--audit-syslog: " + e.getMessage());
+      }
+    }
+    if (auditRetention != null) {
+      try {
+        audit = audit.withRetention(Durations.parse(auditRetention));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--audit-retention: " + e.getMessage());
       }
     }
     return audit;

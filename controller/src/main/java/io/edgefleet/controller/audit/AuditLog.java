@@ -336,6 +336,18 @@ public final class AuditLog {
                 .list());
   }
 
+  /**
+   * The last sequence number deleted by the retention ({@link AuditRetention}); 0 when none was.
+   * The checkpoint at it anchors the entries after it.
+   */
+  public long prunedThrough() {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery("SELECT pruned_through FROM audit_chain WHERE id = 1")
+                .mapTo(Long.class)
+                .one());
+  }
+
   /** The newest checkpoint, if any. */
   public Optional<Checkpoint> latestCheckpoint() {
     return latestCheckpoint(Long.MAX_VALUE);

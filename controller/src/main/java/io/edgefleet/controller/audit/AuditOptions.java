@@ -11,12 +11,15 @@ import java.util.Optional;
  * @param checkpointInterval and at least this often while entries are added
  * @param webhook where entries are POSTed as they are committed, if anywhere
  * @param syslog where entries are sent as RFC 5424 syslog messages, if anywhere
+ * @param retention how long entries are kept at least; empty keeps them all. Older entries are
+ *     deleted only up to a signed checkpoint and once every sink has taken them
  */
 public record AuditOptions(
     int checkpointEvery,
     Duration checkpointInterval,
     Optional<URI> webhook,
-    Optional<SyslogTarget> syslog) {
+    Optional<SyslogTarget> syslog,
+    Optional<Duration> retention) {
   public static final int DEFAULT_CHECKPOINT_EVERY = 1000;
   public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofMinutes(10);
 
@@ -37,23 +40,51 @@ public record AuditOptions(
                 "audit webhook " + u + " is not an http:// or https:// URL with a host");
           }
         });
+    retention = retention == null ? Optional.empty() : retention;
+    retention.ifPresent(
+        r -> {
+          if (r.toDays() < 1) {
+            throw new IllegalArgumentException(
+                "an audit retention of " + r + ": give at least 1d, or none to keep every entry");
+          }
+        });
   }
 
   public static AuditOptions defaults() {
     return new AuditOptions(
-        DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL, Optional.empty(), Optional.empty());
+        DEFAULT_CHECKPOINT_EVERY,
+        DEFAULT_CHECKPOINT_INTERVAL,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty());
   }
 
   public AuditOptions withCheckpoints(int every, Duration interval) {
-    return new AuditOptions(every, interval, webhook, syslog);
+    return new AuditOptions(every, interval, webhook, syslog, retention);
   }
 
   public AuditOptions withWebhook(URI url) {
-    return new AuditOptions(checkpointEvery, checkpointInterval, Optional.of(url), syslog);
+    return new AuditOptions(
+        checkpointEvery, checkpointInterval, Optional.of(url), syslog, retention);
   }
 
   public AuditOptions withSyslog(SyslogTarget target) {
-    return new AuditOptions(checkpointEvery, checkpointInterval, webhook, Optional.of(target));
+    return new AuditOptions(
+        checkpointEvery, checkpointInterval, webhook, Optional.of(target), retention);
+  }
+
+  /** Entries are kept at least {@code keep}, then deleted (see {@link AuditRetention}). */
+  public AuditOptions withRetention(Duration keep) {
+    return new AuditOptions(
+        checkpointEvery, checkpointInterval, webhook, syslog, Optional.of(keep));
+  }
+
+  /** The cursor names of the sinks configured: an entry is pruned only once all have it. */
+  public java.util.List<String> sinkNames() {
+    java.util.List<String> names = new java.util.ArrayList<>();
+    webhook.ifPresent(w -> names.add(AuditSinks.WEBHOOK));
+    syslog.ifPresent(s -> names.add(AuditSinks.SYSLOG));
+    return names;
   }
 
   /**

@@ -47,6 +47,12 @@ public final class AuditSinks implements AutoCloseable {
   /** Pages one sink may send in one round before the others get their turn. */
   private static final int PAGES_PER_ROUND = 10;
 
+  /** The cursor name of the webhook sink. */
+  static final String WEBHOOK = "webhook";
+
+  /** The cursor name of the syslog sink. */
+  static final String SYSLOG = "syslog";
+
   /** A receiver of audit entries. */
   public interface Sink {
     /** A stable name: the key of its cursor. */
@@ -195,7 +201,7 @@ public final class AuditSinks implements AutoCloseable {
 
     @Override
     public String name() {
-      return "webhook";
+      return WEBHOOK;
     }
 
     @Override
@@ -244,7 +250,7 @@ public final class AuditSinks implements AutoCloseable {
 
     @Override
     public String name() {
-      return "syslog";
+      return SYSLOG;
     }
 
     @Override

@@ -86,22 +86,27 @@ public final class AuditVerifier {
               + "): give a sequence number from 1 to "
               + Math.max(1, head.seq()));
     }
-    Walk w = new Walk(fromSeq, head, lastCheckpoint);
+    // Entries deleted by the retention are not asked for: the walk starts after them.
+    long pruned = log.prunedThrough();
+    long from = Math.max(fromSeq, pruned + 1);
+    Walk w = new Walk(from, head, lastCheckpoint, pruned);
     Problem p = w.run();
-    return new Result(p == null, fromSeq, w.entries, w.checkpoints, head.seq(), lastCheckpoint, p);
+    return new Result(p == null, from, w.entries, w.checkpoints, head.seq(), lastCheckpoint, p);
   }
 
   private final class Walk {
     final long fromSeq;
     final AuditLog.Head head;
     final long lastCheckpoint;
+    final long pruned;
     long entries;
     long checkpoints;
 
-    Walk(long fromSeq, AuditLog.Head head, long lastCheckpoint) {
+    Walk(long fromSeq, AuditLog.Head head, long lastCheckpoint, long pruned) {
       this.fromSeq = fromSeq;
       this.head = head;
       this.lastCheckpoint = lastCheckpoint;
+      this.pruned = pruned;
     }
 
     Problem run() {
@@ -119,7 +124,27 @@ public final class AuditVerifier {
       long prevSeq = fromSeq - 1;
       String prevHash = AuditChain.GENESIS;
       String prevId = null;
-      if (prevSeq > 0) {
+      if (prevSeq > 0 && prevSeq == pruned) {
+        // The entries up to here were deleted after their retention: the signed checkpoint kept
+        // at this seq vouches for the hash the next entry must follow.
+        Optional<AuditLog.Checkpoint> anchor =
+            log.checkpoints(pruned, pruned, 1).stream().findFirst();
+        if (anchor.isEmpty()) {
+          return new Problem(
+              Kind.DELETED,
+              pruned,
+              null,
+              "checkpoint "
+                  + pruned
+                  + ", which vouches for the entries after those deleted by the retention, is"
+                  + " missing: it was deleted");
+        }
+        Problem p = signature(anchor.get());
+        if (p != null) {
+          return p;
+        }
+        prevHash = anchor.get().hash();
+      } else if (prevSeq > 0) {
         Optional<AuditLog.ChainedEntry> before = log.chainedAt(prevSeq);
         if (before.isEmpty()) {
           return new Problem(
@@ -262,6 +287,29 @@ public final class AuditVerifier {
 
     /** Checks a checkpoint against its signature and the entry at its seq. */
     private Problem checkpoint(AuditLog.Checkpoint c, AuditLog.ChainedEntry e) {
+      Problem unsigned = signature(c);
+      if (unsigned != null) {
+        return unsigned;
+      }
+      checkpoints++;
+      if (c.seq() != e.seq() || !c.hash().equals(e.hash())) {
+        return new Problem(
+            Kind.CHECKPOINT_MISMATCH,
+            c.seq(),
+            e.id(),
+            "checkpoint "
+                + c.seq()
+                + " does not match entry "
+                + e.seq()
+                + " ("
+                + e.id()
+                + "): the entries up to it were rewritten after the checkpoint was signed");
+      }
+      return null;
+    }
+
+    /** Checks a checkpoint's signature by one of the controller's keys. */
+    private Problem signature(AuditLog.Checkpoint c) {
       Optional<PublicKey> key = log.checkpointKey(c.keyId());
       boolean signed =
           key.isPresent()
@@ -281,20 +329,6 @@ public final class AuditVerifier {
                 + (key.isEmpty()
                     ? ": it names key " + c.keyId() + ", which is not one of the controller's"
                     : ": the checkpoint was changed or not signed by key " + c.keyId()));
-      }
-      checkpoints++;
-      if (c.seq() != e.seq() || !c.hash().equals(e.hash())) {
-        return new Problem(
-            Kind.CHECKPOINT_MISMATCH,
-            c.seq(),
-            e.id(),
-            "checkpoint "
-                + c.seq()
-                + " does not match entry "
-                + e.seq()
-                + " ("
-                + e.id()
-                + "): the entries up to it were rewritten after the checkpoint was signed");
       }
       return null;
     }

@@ -110,6 +110,76 @@ abstract class AuditLogContract {
     assertThat(verifier.verify(5).entries()).isEqualTo(6);
   }
 
+  /** A log that keeps entries {@code keep}, checkpointed every 3 entries. */
+  AuditLog keeping(Duration keep, AuditOptions base) {
+    return new AuditLog(
+        db.jdbi(),
+        clock,
+        Optional.of(keys),
+        base.withCheckpoints(3, Duration.ofHours(1)).withRetention(keep));
+  }
+
+  @Test
+  void entriesPastTheRetentionGoUpToACheckpointAndTheRestStillVerifies() {
+    audit = keeping(Duration.ofDays(30), AuditOptions.defaults());
+    verifier = new AuditVerifier(audit);
+    record(8); // seq 1..8, checkpoints at 1, 4, 7
+    clock.advance(Duration.ofDays(40));
+    record(4); // seq 9..12, checkpoint at 10
+    AuditRetention retention = new AuditRetention(db.jdbi(), clock, audit);
+
+    // Entries 1..8 are old; the newest checkpoint among them is 7: 1..7 go, 8 stays.
+    assertThat(retention.prune()).isEqualTo(7);
+    assertThat(audit.prunedThrough()).isEqualTo(7);
+    assertThat(audit.chained(0, 100))
+        .extracting(AuditLog.ChainedEntry::seq)
+        .containsExactly(8L, 9L, 10L, 11L, 12L);
+    AuditVerifier.Result r = verifier.verify();
+    assertThat(r.problem()).isNull();
+    assertThat(r.fromSeq()).isEqualTo(8);
+    assertThat(r.entries()).isEqualTo(5);
+    assertThat(retention.prune()).isZero();
+
+    // What is left is as tamper-evident as before: an edit, and a forged anchor, are found.
+    sql("UPDATE audit_log SET actor = 'mallory' WHERE seq = 9");
+    assertThat(verifier.verify().problem().kind()).isEqualTo(AuditVerifier.Kind.EDITED);
+    sql("UPDATE audit_log SET actor = 'admin' WHERE seq = 9");
+    assertThat(verifier.verify().ok()).isTrue();
+    sql("UPDATE audit_checkpoints SET hash = ? WHERE seq = 7", "0".repeat(64));
+    assertThat(verifier.verify().problem().kind()).isEqualTo(AuditVerifier.Kind.CHECKPOINT_INVALID);
+    sql("DELETE FROM audit_checkpoints WHERE seq = 7");
+    AuditVerifier.Problem missing = verifier.verify().problem();
+    assertThat(missing.kind()).isEqualTo(AuditVerifier.Kind.DELETED);
+    assertThat(missing.message()).contains("checkpoint 7");
+  }
+
+  @Test
+  void entriesASinkHasNotTakenAreKeptPastTheRetention() {
+    audit =
+        keeping(
+            Duration.ofDays(30),
+            AuditOptions.defaults().withWebhook(java.net.URI.create("https://siem.example/in")));
+    verifier = new AuditVerifier(audit);
+    record(8);
+    clock.advance(Duration.ofDays(40));
+    record(1);
+    AuditRetention retention = new AuditRetention(db.jdbi(), clock, audit);
+    assertThat(retention.prune()).isZero();
+
+    sql("INSERT INTO audit_sink_cursors (sink, seq, updated_at) VALUES ('webhook', 5, 0)");
+    // Taken up to 5: the newest checkpoint up to it is 4.
+    assertThat(retention.prune()).isEqualTo(4);
+    assertThat(verifier.verify().ok()).isTrue();
+  }
+
+  @Test
+  void withoutARetentionNothingIsDeleted() {
+    record(5);
+    clock.advance(Duration.ofDays(3650));
+    assertThat(new AuditRetention(db.jdbi(), clock, audit).prune()).isZero();
+    assertThat(ids()).hasSize(5);
+  }
+
   @Test
   void verificationPagesThroughALongChain() {
     audit = log(700, Duration.ofHours(1));
