@@ -381,6 +381,14 @@ public final class ScaleBench {
     connect.put("controllerHeapUsedAfterGcBytes", heap);
     int connected = (int) stats().path("connected").asLong();
     connect.put("connected", connected);
+    // Orphans: device records beyond the simulated devices, as an enrollment retried after a
+    // lost answer would make if it were not idempotent.
+    long records = deviceRecords();
+    connect.put("controllerDeviceRecords", records);
+    connect.put("orphanDeviceRecords", records < 0 ? -1 : Math.max(0, records - devices));
+    log(
+        "connect: %d device records for %d simulated devices (%d orphans)",
+        records, devices, Math.max(0, records - devices));
     if (connected > 0) {
       connect.put("rssPerDeviceBytes", (rss - (long) baseline.get("rssBytes")) / connected);
       connect.put(
@@ -1293,6 +1301,16 @@ public final class ScaleBench {
     try {
       AdminClient.Answer a = admin.get("/api/v1/fleet/summary");
       return a.status() == 200 ? a.body().path("online").asInt() : -1;
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** Every device record the controller holds (pending and retired included); -1 if unknown. */
+  private long deviceRecords() {
+    try {
+      AdminClient.Answer a = admin.get("/api/v1/fleet/summary");
+      return a.status() == 200 ? a.body().path("total").asLong() : -1;
     } catch (RuntimeException e) {
       return -1;
     }

@@ -45,6 +45,15 @@ public final class SimCommand implements Callable<Integer> {
   double agentUpdateFailRate;
 
   @Option(
+      names = "--lose-enrollment-answers",
+      paramLabel = "P",
+      description =
+          "Share of devices (0..1) whose first enrollment answer is lost on the way back: the"
+              + " controller enrolled them, they ask again and must get the same device (default:"
+              + " 0).")
+  double loseEnrollmentAnswers;
+
+  @Option(
       names = "--apply-fail-rate",
       defaultValue = "0",
       description = "probability that applying a new revision FAILS (0..1)")
@@ -173,7 +182,8 @@ public final class SimCommand implements Callable<Integer> {
                 io.edgefleet.protocol.Durations.parse(k3sStart),
                 k3sFailRate,
                 K3sBehaviour.DEFAULT.reportEvery()),
-            agentUpdateFailRate);
+            agentUpdateFailRate,
+            loseEnrollmentAnswers);
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",

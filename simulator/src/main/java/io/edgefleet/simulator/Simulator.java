@@ -79,7 +79,8 @@ public final class Simulator implements AutoCloseable {
       List<String> kubernetesVersions,
       Path tpmCaDir,
       K3sBehaviour k3s,
-      double agentUpdateFailRate) {
+      double agentUpdateFailRate,
+      double loseEnrollmentAnswers) {
     /** What simulated clusters run unless told otherwise. */
     public static final String DEFAULT_KUBERNETES_VERSION = "v1.30.6";
 
@@ -89,6 +90,9 @@ public final class Simulator implements AutoCloseable {
       }
       if (applyFailRate < 0 || applyFailRate > 1) {
         throw new IllegalArgumentException("--apply-fail-rate must be between 0 and 1");
+      }
+      if (loseEnrollmentAnswers < 0 || loseEnrollmentAnswers > 1) {
+        throw new IllegalArgumentException("--lose-enrollment-answers must be between 0 and 1");
       }
       if (agentUpdateFailRate < 0 || agentUpdateFailRate > 1) {
         throw new IllegalArgumentException("--agent-update-fail-rate must be between 0 and 1");
@@ -126,6 +130,14 @@ public final class Simulator implements AutoCloseable {
       return v.equals(NO_KUBERNETES) ? null : v;
     }
 
+    /**
+     * The share of devices (0..1) whose first enrollment answer is lost on the way back, as on a
+     * link that drops: the controller has enrolled them, they never hear it and ask again.
+     */
+    public Options withLostEnrollmentAnswers(double share) {
+      return with(b -> b.loseEnrollmentAnswers = share);
+    }
+
     /** Devices report these Kubernetes versions in turn ({@link #NO_KUBERNETES}: none). */
     public Options withKubernetesVersions(List<String> versions) {
       return with(b -> b.kubernetesVersions = versions);
@@ -150,6 +162,7 @@ public final class Simulator implements AutoCloseable {
           List.of(DEFAULT_KUBERNETES_VERSION),
           null,
           K3sBehaviour.DEFAULT,
+          0,
           0);
     }
 
@@ -215,6 +228,7 @@ public final class Simulator implements AutoCloseable {
       Path tpmCaDir;
       K3sBehaviour k3s;
       double agentUpdateFailRate;
+      double loseEnrollmentAnswers;
 
       Builder(Options o) {
         bootstrapFile = o.bootstrapFile;
@@ -235,6 +249,7 @@ public final class Simulator implements AutoCloseable {
         tpmCaDir = o.tpmCaDir;
         k3s = o.k3s;
         agentUpdateFailRate = o.agentUpdateFailRate;
+        loseEnrollmentAnswers = o.loseEnrollmentAnswers;
       }
 
       Options build() {
@@ -256,7 +271,8 @@ public final class Simulator implements AutoCloseable {
             kubernetesVersions,
             tpmCaDir,
             k3s,
-            agentUpdateFailRate);
+            agentUpdateFailRate,
+            loseEnrollmentAnswers);
       }
     }
   }
@@ -266,6 +282,7 @@ public final class Simulator implements AutoCloseable {
     final AtomicInteger enrolled = new AtomicInteger();
     final AtomicInteger connected = new AtomicInteger();
     final LongAdder enrollments = new LongAdder();
+    final LongAdder lostEnrollmentAnswers = new LongAdder();
     final LongAdder reconnects = new LongAdder();
     final LongAdder disconnects = new LongAdder();
     final LongAdder desiredFetches = new LongAdder();
@@ -611,6 +628,7 @@ public final class Simulator implements AutoCloseable {
     s.put("devices", devices.size());
     s.put("enrolled", stats.enrolled.get());
     s.put("enrollments", stats.enrollments.sum());
+    s.put("lostEnrollmentAnswers", stats.lostEnrollmentAnswers.sum());
     s.put("connected", stats.connected.get());
     s.put("reconnects", stats.reconnects.sum());
     s.put("disconnects", stats.disconnects.sum());
@@ -788,6 +806,11 @@ public final class Simulator implements AutoCloseable {
 
   public long agentUpdatesRolledBack() {
     return stats.agentRollbacks.sum();
+  }
+
+  /** Enrollment answers lost on purpose ({@link Options#withLostEnrollmentAnswers}). */
+  public long lostEnrollmentAnswers() {
+    return stats.lostEnrollmentAnswers.sum();
   }
 
   /** Enrollments this simulator performed (not counting identities loaded from the state). */

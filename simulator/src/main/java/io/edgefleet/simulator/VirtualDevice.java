@@ -77,6 +77,12 @@ final class VirtualDevice {
   private final SimulatedClusterNode k3s;
   private final long bootId = ThreadLocalRandom.current().nextLong();
 
+  // Guarded by this: the key every enrollment attempt uses, made at the first.
+  private KeyPair enrollmentKey;
+
+  // Guarded by this: whether the answer to the next enrollment attempt is lost.
+  private boolean loseNextAnswer;
+
   volatile State state = State.NEW;
   private volatile DeviceKeys.Credential credential;
   volatile String deviceId;
@@ -103,6 +109,9 @@ final class VirtualDevice {
     this.serial = serial;
     this.credential = credential;
     this.deviceId = id;
+    this.loseNextAnswer =
+        credential == null
+            && ThreadLocalRandom.current().nextDouble() < sim.options.loseEnrollmentAnswers();
     this.backoff =
         new Backoff(Timeouts.RETRY_BASE, sim.options.maxBackoff(), ThreadLocalRandom.current());
     this.net = new SimulatedLink(sim, this);
@@ -221,9 +230,16 @@ final class VirtualDevice {
     KeyPair key;
     EnrollmentRequest request;
     try {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-      g.initialize(new ECGenParameterSpec("secp256r1"));
-      key = g.generateKeyPair();
+      // One key for every attempt, as an agent keeps its key on disk before it asks: an attempt
+      // whose answer was lost asks again with the same key and gets the same device.
+      synchronized (this) {
+        if (enrollmentKey == null) {
+          KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+          g.initialize(new ECGenParameterSpec("secp256r1"));
+          enrollmentKey = g.generateKeyPair();
+        }
+        key = enrollmentKey;
+      }
       DeviceFacts facts =
           new DeviceFacts(
               serial,
@@ -275,6 +291,13 @@ final class VirtualDevice {
                 }
                 if (err != null) {
                   failed("enrollment: " + err.getMessage());
+                  return;
+                }
+                if (loseNextAnswer) {
+                  // The controller answered; the link lost the answer on its way back.
+                  loseNextAnswer = false;
+                  sim.stats.lostEnrollmentAnswers.increment();
+                  failed("enrollment: the answer was lost on the way back");
                   return;
                 }
                 enrolled(resp, key, request);

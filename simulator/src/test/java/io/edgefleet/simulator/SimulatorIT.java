@@ -112,6 +112,40 @@ class SimulatorIT {
     }
   }
 
+  /**
+   * Every device's first enrollment answer is lost after the controller committed it: each asks
+   * again with the same key and gets the same device, with a token that enrolls at most 50.
+   */
+  @Test
+  void anEnrollmentWhoseAnswerWasLostIsAskedAgainAndMakesNoSecondDevice() throws Exception {
+    int n = 50;
+    try (TestController controller =
+        TestController.start(TestController.config(dir.resolve("c")))) {
+      Path bootstrap = dir.resolve("bootstrap.json");
+      AdminClient admin = controller.admin();
+      Files.writeString(
+          bootstrap,
+          Json.write(
+              Bootstrap.of(
+                  controller.url(),
+                  controller.caFingerprint(),
+                  controller.token(Map.of("fleet", "sim"), n, false))));
+      Simulator sim =
+          Simulator.start(
+              Simulator.Options.of(bootstrap, n, dir.resolve("sim"))
+                  .withLostEnrollmentAnswers(1.0)
+                  .withMaxBackoff(Duration.ofSeconds(2)),
+              System.out);
+      try {
+        await().atMost(Duration.ofSeconds(60)).until(() -> sim.connected() == n);
+        assertThat(sim.lostEnrollmentAnswers()).isEqualTo(n);
+        assertThat(admin.get("/api/v1/devices?limit=500").body().path("items").size()).isEqualTo(n);
+      } finally {
+        sim.close();
+      }
+    }
+  }
+
   @Test
   void aRotatedSigningKeyReachesTheWholeFleetAndTheOldKeyCanBeRetired() throws Exception {
     int n = 50;

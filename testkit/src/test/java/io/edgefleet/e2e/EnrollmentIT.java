@@ -119,6 +119,36 @@ class EnrollmentIT {
     assertThat(items("/api/v1/onboarding-tokens").getFirst().path("uses").asInt()).isEqualTo(1);
   }
 
+  /**
+   * The controller enrolled the device but its answer never arrived: the agent kept its key (it is
+   * written before the request) and has no certificate. Asking again with the same key gets the
+   * same device, even with a token that enrolls only one.
+   */
+  @Test
+  void anEnrollmentWhoseAnswerWasLostGetsTheSameDeviceWhenAskedAgain() throws Exception {
+    String token = controller.token(Map.of("site", "s"), 1, false);
+    Path bootstrap = agents.bootstrap("t", controller.url(), controller.caFingerprint(), token);
+    Agent first = agents.start(agents.options("a1", bootstrap));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> first.status().state() == Agent.State.CONNECTED);
+    String id = first.status().deviceId().orElseThrow();
+    first.close();
+    Path state = dir.resolve("agents/a1");
+    for (String answer : List.of("identity.json", "device.crt", "ca.crt")) {
+      Files.delete(state.resolve(answer));
+    }
+    assertThat(state.resolve("device.key")).exists();
+
+    Agent second = agents.start(agents.options("a1", bootstrap));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> second.status().state() == Agent.State.CONNECTED);
+    assertThat(second.status().deviceId()).contains(id);
+    assertThat(items("/api/v1/devices")).hasSize(1);
+    assertThat(items("/api/v1/onboarding-tokens").getFirst().path("uses").asInt()).isEqualTo(1);
+  }
+
   @Test
   void pendingDeviceShowsItsCodeAndConnectsOnceApproved() {
     String token = controller.token(Map.of("site", "ship-3"), null, true);
