@@ -111,10 +111,14 @@ public final class Agent implements AutoCloseable {
   private static final Duration RENEWAL_CHECK = Duration.ofHours(12);
   private static final Duration RENEWAL_RETRY = Duration.ofHours(1);
 
+  /** The pause before trying another URL of the controller when one could not be reached. */
+  private static final Duration FAILOVER_DELAY = Duration.ofMillis(200);
+
   private final AgentOptions options;
   private final ScheduledExecutorService scheduler;
   private final Executor httpExecutor;
   private final RandomGenerator random;
+  private final ControllerUrls urls;
   private final Clock clock;
   private final PrintStream out;
   private final TpmAccess tpm;
@@ -203,6 +207,7 @@ public final class Agent implements AutoCloseable {
     this.scheduler = scheduler;
     this.httpExecutor = httpExecutor;
     this.random = random;
+    this.urls = new ControllerUrls(random);
     this.clock = clock;
     this.out = out;
     this.tpm = new TpmAccess(options.tpm());
@@ -619,15 +624,17 @@ public final class Agent implements AutoCloseable {
   private void enroll() {
     state = State.ENROLLING;
     Bootstrap bootstrap = bootstrap();
+    String url = controllerUrl();
     enroller
         .enroll(
             bootstrap,
+            url,
             facts.collect(options.serial(), options.stateDir()),
             options.name().orElse(null))
-        .whenComplete((result, error) -> run(() -> enrolled(bootstrap, result, error), null));
+        .whenComplete((result, error) -> run(() -> enrolled(url, result, error), null));
   }
 
-  private void enrolled(Bootstrap bootstrap, Enroller.Result result, Throwable error) {
+  private void enrolled(String url, Enroller.Result result, Throwable error) {
     if (error != null) {
       Throwable cause = error instanceof CompletionException c ? c.getCause() : error;
       fail(
@@ -638,7 +645,8 @@ public final class Agent implements AutoCloseable {
       case Enroller.Result.Approved a -> {
         a.keys().ifPresent(sync::trust);
         sync.load(a.identity().deviceId());
-        out.printf("enrolled as %s with %s%n", a.identity().deviceId(), bootstrap.baseUrl());
+        urls.worked();
+        out.printf("enrolled as %s with %s%n", a.identity().deviceId(), url);
         adopt(a.identity());
         outages.answered();
         connect();
@@ -663,7 +671,7 @@ public final class Agent implements AutoCloseable {
       case Enroller.Result.Rejected r ->
           refusedFor(State.REJECTED, "an operator rejected this device");
       case Enroller.Result.Refused r -> refused(r.status(), r.body(), "enrollment");
-      case Enroller.Result.Unreachable u -> failed(u.problem());
+      case Enroller.Result.Unreachable u -> unreachable(url, u.problem());
     }
   }
 
@@ -754,17 +762,38 @@ public final class Agent implements AutoCloseable {
     }
   }
 
+  /** The controller URL in use: one of its replicas' (see {@link ControllerUrls}). */
   private String controllerUrl() {
-    // The bootstrap file may have been replaced to point at a moved controller.
+    return urls.current(controllerUrls());
+  }
+
+  private List<String> controllerUrls() {
+    // The bootstrap file may have been replaced to point at a moved controller, or name more of
+    // its replicas.
     try {
       Bootstrap b = bootstrap();
-      if (b.caFingerprint().equals(identity.caFingerprint())) {
-        return b.baseUrl();
+      if (identity == null || b.caFingerprint().equals(identity.caFingerprint())) {
+        return b.urls();
       }
     } catch (AgentException e) {
+      if (identity == null) {
+        throw e;
+      }
       // Keep using the URL we enrolled with.
     }
-    return identity.controllerUrl();
+    return List.of(identity.controllerUrl());
+  }
+
+  /**
+   * The controller at {@code base} could not be reached: another of its URLs is tried at once while
+   * one of this round is left, else the device backs off.
+   */
+  private void unreachable(String base, LinkProblem problem) {
+    if (urls.failed(base)) {
+      retry(problem.message() + "; trying " + controllerUrl(), FAILOVER_DELAY);
+    } else {
+      failed(problem);
+    }
   }
 
   private void connectFailed(ControllerLink l, Throwable err, String base) {
@@ -780,13 +809,14 @@ public final class Agent implements AutoCloseable {
       refused(r.statusCode(), body instanceof String s ? s : "", "connection");
       return;
     }
-    failed(LinkProblem.of(cause, base));
+    unreachable(base, LinkProblem.of(cause, base));
   }
 
   private void connected(ControllerLink l, ControllerMessage.Welcome welcome) {
     if (link != l || closed) {
       return;
     }
+    urls.worked();
     int heartbeatSeconds = welcome.heartbeatSeconds();
     boolean first = state != State.CONNECTED;
     if (first) {

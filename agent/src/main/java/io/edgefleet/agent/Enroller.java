@@ -74,14 +74,16 @@ final class Enroller {
   }
 
   /**
+   * @param base the controller URL to ask, one of the bootstrap file's
    * @param name the device name to ask for; null for the host name
    */
-  CompletableFuture<Result> enroll(Bootstrap bootstrap, DeviceFacts facts, String name) {
+  CompletableFuture<Result> enroll(
+      Bootstrap bootstrap, String base, DeviceFacts facts, String name) {
     KeyPair key = identities.key();
     DeviceFacts reported = facts.withIdentity(DeviceKeys.kind(key.getPrivate()));
     Transfers t =
         transfers.apply(TlsContexts.pinned(new PinnedCaTrustManager(bootstrap.caFingerprint())));
-    String url = bootstrap.baseUrl() + DeviceApi.ENROLLMENTS;
+    String url = base + DeviceApi.ENROLLMENTS;
     TpmPrivateKey tpmKey = key.getPrivate() instanceof TpmPrivateKey k ? k : null;
     CompletableFuture<TpmEnrollment> tpm =
         tpmKey == null
@@ -122,14 +124,14 @@ final class Enroller {
                       "enrollment needs the TPM, which failed: " + e.getMessage(),
                       e);
                 }
-                return new Result.Unreachable(LinkProblem.of(err, bootstrap.baseUrl()));
+                return new Result.Unreachable(LinkProblem.of(err, base));
               }
               if (a.status() != 200) {
                 return new Result.Refused(a.status(), a.text());
               }
               EnrollmentResponse answer = parse(a);
               return switch (answer.status()) {
-                case APPROVED -> approved(answer, bootstrap, key);
+                case APPROVED -> approved(answer, bootstrap, base, key);
                 case PENDING -> new Result.Pending(answer);
                 case REJECTED -> new Result.Rejected();
                 case ACTIVATE ->
@@ -196,8 +198,9 @@ final class Enroller {
     }
   }
 
-  private Result approved(EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {
-    IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, key);
+  private Result approved(
+      EnrollmentResponse answer, Bootstrap bootstrap, String base, KeyPair key) {
+    IdentityStore.Identity id = verifiedIdentity(answer, bootstrap, base, key);
     Optional<TrustedKeys> keys = Optional.empty();
     if (answer.signingKeyPem() != null) {
       try {
@@ -217,7 +220,7 @@ final class Enroller {
   }
 
   private static IdentityStore.Identity verifiedIdentity(
-      EnrollmentResponse answer, Bootstrap bootstrap, KeyPair key) {
+      EnrollmentResponse answer, Bootstrap bootstrap, String base, KeyPair key) {
     Enrollment.Certificates issued;
     try {
       issued = Enrollment.verify(answer, bootstrap.caFingerprint(), key);
@@ -225,12 +228,7 @@ final class Enroller {
       throw failure(e);
     }
     return new IdentityStore.Identity(
-        answer.deviceId(),
-        bootstrap.baseUrl(),
-        bootstrap.caFingerprint(),
-        key,
-        issued.certificate(),
-        issued.ca());
+        answer.deviceId(), base, bootstrap.caFingerprint(), key, issued.certificate(), issued.ca());
   }
 
   private static AgentException failure(Enrollment.Failure e) {

@@ -1407,7 +1407,8 @@ public final class Controller implements AutoCloseable {
         url,
         pki.caFingerprint(),
         (int) config.heartbeat().toSeconds(),
-        database.kind().name().toLowerCase(java.util.Locale.ROOT));
+        database.kind().name().toLowerCase(java.util.Locale.ROOT),
+        config.moreUrls());
   }
 
   private void writeCliConfig(Path dataDir) {

@@ -66,6 +66,15 @@ public final class ControllerCommand implements Callable<Integer> {
   String advertiseUrl;
 
   @Option(
+      names = "--also-advertise-url",
+      paramLabel = "URL",
+      description =
+          "Another URL devices may use for this controller, such as a replica behind another"
+              + " address (repeatable). Bootstrap files name it besides --advertise-url; agents"
+              + " start at a random one and move on when one fails.")
+  List<String> alsoAdvertiseUrls = new ArrayList<>();
+
+  @Option(
       names = "--tls-san",
       paramLabel = "NAME",
       description = "Extra DNS name or IP for the TLS certificate (repeatable).")
@@ -468,6 +477,7 @@ public final class ControllerCommand implements Callable<Integer> {
             System.getenv("EDGEFLEET_DATABASE_USER"),
             System.getenv("EDGEFLEET_DATABASE_PASSWORD"))
         .withAdvertiseUrl(advertiseUrl)
+        .withMoreUrls(alsoAdvertiseUrls)
         .withTlsNames(tlsNames)
         .withHeartbeat(hb)
         .withRolloutTick(tick)

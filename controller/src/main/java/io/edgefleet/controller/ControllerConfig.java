@@ -41,6 +41,8 @@ import java.util.Optional;
  *     {@code <data dir>/agent-release-keys/}
  * @param exportLimits how many devices and bytes one export bundle may hold
  * @param s3 an S3-compatible bucket holding the artifacts; empty keeps them in the data directory
+ * @param moreUrls other https URLs devices may use for this controller (its replicas behind other
+ *     addresses), written into bootstrap files besides the advertised URL
  */
 public record ControllerConfig(
     Path dataDir,
@@ -68,7 +70,8 @@ public record ControllerConfig(
     Optional<OidcOptions> oidc,
     List<Path> agentReleaseKeys,
     ExportLimits exportLimits,
-    Optional<S3Options> s3) {
+    Optional<S3Options> s3,
+    List<String> moreUrls) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -96,6 +99,14 @@ public record ControllerConfig(
     agentReleaseKeys = agentReleaseKeys == null ? List.of() : List.copyOf(agentReleaseKeys);
     exportLimits = exportLimits == null ? ExportLimits.defaults() : exportLimits;
     s3 = s3 == null ? Optional.empty() : s3;
+    moreUrls = moreUrls == null ? List.of() : List.copyOf(moreUrls);
+    for (String u : moreUrls) {
+      java.net.URI uri = java.net.URI.create(u);
+      if (!"https".equals(uri.getScheme()) || uri.getHost() == null) {
+        throw new IllegalArgumentException(
+            "another URL of the controller must be https://host[:port], got " + u);
+      }
+    }
   }
 
   /**
@@ -130,7 +141,8 @@ public record ControllerConfig(
         Optional.empty(),
         List.of(),
         ExportLimits.defaults(),
-        Optional.empty());
+        Optional.empty(),
+        List.of());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -246,6 +258,11 @@ public record ControllerConfig(
     return with(b -> b.agentReleaseKeys = files);
   }
 
+  /** Other URLs devices may use for this controller (its replicas behind other addresses). */
+  public ControllerConfig withMoreUrls(List<String> urls) {
+    return with(b -> b.moreUrls = urls);
+  }
+
   /** Artifacts kept in this S3-compatible bucket; empty keeps them in the data directory. */
   public ControllerConfig withS3(Optional<S3Options> options) {
     return with(b -> b.s3 = options);
@@ -286,6 +303,7 @@ public record ControllerConfig(
     List<Path> agentReleaseKeys;
     ExportLimits exportLimits;
     Optional<S3Options> s3;
+    List<String> moreUrls;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -314,6 +332,7 @@ public record ControllerConfig(
       agentReleaseKeys = c.agentReleaseKeys;
       exportLimits = c.exportLimits;
       s3 = c.s3;
+      moreUrls = c.moreUrls;
     }
 
     ControllerConfig build() {
@@ -343,7 +362,8 @@ public record ControllerConfig(
           oidc,
           agentReleaseKeys,
           exportLimits,
-          s3);
+          s3,
+          moreUrls);
     }
   }
 }

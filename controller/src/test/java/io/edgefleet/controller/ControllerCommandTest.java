@@ -77,6 +77,21 @@ class ControllerCommandTest {
   }
 
   @Test
+  void otherUrlsOfTheControllerAreHttpsAndKeptInOrder() {
+    assertThat(parse().moreUrls()).isEmpty();
+    assertThat(
+            parse(
+                    "--also-advertise-url",
+                    "https://replica-2.example:7443",
+                    "--also-advertise-url",
+                    "https://10.0.0.3:7443")
+                .moreUrls())
+        .containsExactly("https://replica-2.example:7443", "https://10.0.0.3:7443");
+    assertThatThrownBy(() -> parse("--also-advertise-url", "http://replica-2.example:7443"))
+        .hasMessageContaining("https");
+  }
+
+  @Test
   void theEventLogKeeps30DaysAnd5MillionRowsPerTableUnlessTold() {
     assertThat(parse().events()).isEqualTo(EventLimits.defaults());
     assertThat(parse().events().retention()).isEqualTo(Duration.ofDays(30));

@@ -1,6 +1,8 @@
 package io.edgefleet.protocol;
 
 import java.net.URI;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -8,9 +10,20 @@ import java.util.regex.Pattern;
  * Validated on construction so a malformed file fails with a sentence that says what to fix.
  *
  * @param token onboarding token; may be absent when the device enrolls by pre-registered serial
+ * @param controllerUrls other URLs of the same controller (replicas behind other addresses); the
+ *     agent starts at a random one of all and moves on when one fails. Empty when there are none
  */
-public record Bootstrap(int version, String controllerUrl, String caFingerprint, String token) {
+public record Bootstrap(
+    int version,
+    String controllerUrl,
+    String caFingerprint,
+    String token,
+    List<String> controllerUrls) {
   public static final int CURRENT_VERSION = 1;
+
+  /** The most alternative URLs a bootstrap file names. */
+  public static final int MAX_URLS = 32;
+
   private static final Pattern FINGERPRINT = Pattern.compile("sha256:[0-9a-f]{64}");
 
   public Bootstrap {
@@ -25,15 +38,14 @@ public record Bootstrap(int version, String controllerUrl, String caFingerprint,
     if (controllerUrl == null || controllerUrl.isBlank()) {
       throw new IllegalArgumentException("controllerUrl is missing");
     }
-    URI uri;
-    try {
-      uri = URI.create(controllerUrl);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("controllerUrl is not a URL: " + controllerUrl);
-    }
-    if (!"https".equals(uri.getScheme()) || uri.getHost() == null) {
+    checkUrl("controllerUrl", controllerUrl);
+    controllerUrls = controllerUrls == null ? List.of() : List.copyOf(controllerUrls);
+    if (controllerUrls.size() > MAX_URLS) {
       throw new IllegalArgumentException(
-          "controllerUrl must be an https:// URL with a host, got: " + controllerUrl);
+          "controllerUrls names " + controllerUrls.size() + " URLs; at most " + MAX_URLS);
+    }
+    for (String u : controllerUrls) {
+      checkUrl("controllerUrls", u);
     }
     if (caFingerprint == null || !FINGERPRINT.matcher(caFingerprint).matches()) {
       throw new IllegalArgumentException(
@@ -44,14 +56,50 @@ public record Bootstrap(int version, String controllerUrl, String caFingerprint,
     }
   }
 
+  /** A bootstrap file naming one controller URL. */
+  public Bootstrap(int version, String controllerUrl, String caFingerprint, String token) {
+    this(version, controllerUrl, caFingerprint, token, List.of());
+  }
+
   public static Bootstrap of(String controllerUrl, String caFingerprint, String token) {
     return new Bootstrap(CURRENT_VERSION, controllerUrl, caFingerprint, token);
   }
 
+  /** The same file naming {@code more} URLs of the same controller (its replicas) too. */
+  public Bootstrap withMoreUrls(List<String> more) {
+    return new Bootstrap(version, controllerUrl, caFingerprint, token, more);
+  }
+
+  /**
+   * Every URL of the controller, without trailing slashes and repeats: {@link #controllerUrl}
+   * first, then {@link #controllerUrls}. A device may use any; all present the same CA.
+   */
+  public List<String> urls() {
+    LinkedHashSet<String> all = new LinkedHashSet<>();
+    all.add(trimmed(controllerUrl));
+    controllerUrls.forEach(u -> all.add(trimmed(u)));
+    return List.copyOf(all);
+  }
+
+  private static String trimmed(String url) {
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+
+  private static void checkUrl(String field, String url) {
+    URI uri;
+    try {
+      uri = URI.create(url);
+    } catch (IllegalArgumentException | NullPointerException e) {
+      throw new IllegalArgumentException(field + " holds something that is not a URL: " + url);
+    }
+    if (!"https".equals(uri.getScheme()) || uri.getHost() == null) {
+      throw new IllegalArgumentException(
+          field + " must hold https:// URLs with a host, got: " + url);
+    }
+  }
+
   /** The controller URL without a trailing slash. */
   public String baseUrl() {
-    return controllerUrl.endsWith("/")
-        ? controllerUrl.substring(0, controllerUrl.length() - 1)
-        : controllerUrl;
+    return trimmed(controllerUrl);
   }
 }

@@ -5,7 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.testkit.AdminClient;
+import io.edgefleet.testkit.DelayProxy;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
 import java.nio.file.Files;
@@ -147,6 +151,46 @@ class EnrollmentIT {
     assertThat(second.status().deviceId()).contains(id);
     assertThat(items("/api/v1/devices")).hasSize(1);
     assertThat(items("/api/v1/onboarding-tokens").getFirst().path("uses").asInt()).isEqualTo(1);
+  }
+
+  /**
+   * A bootstrap file naming several URLs of the controller (its replicas): the agent uses one that
+   * answers, and when the one it uses goes away it moves to another at once instead of backing off
+   * on it.
+   */
+  @Test
+  void anAgentWithSeveralControllerUrlsUsesOneThatAnswersAndMovesOnWhenItGoes() throws Exception {
+    int dead;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      dead = s.getLocalPort();
+    }
+    try (DelayProxy a = DelayProxy.forUrl(controller.url()).start();
+        DelayProxy b = DelayProxy.forUrl(controller.url()).start()) {
+      Path bootstrap = dir.resolve("bootstrap-replicas.json");
+      SecureFiles.writeSecret(
+          bootstrap,
+          Json.pretty(
+              Bootstrap.of(
+                      "https://127.0.0.1:" + dead,
+                      controller.caFingerprint(),
+                      controller.token(Map.of(), null, false))
+                  .withMoreUrls(List.of(a.url(), b.url()))));
+      // A long backoff: only moving to another URL can reconnect the agent within the waits.
+      Agent agent =
+          agents.start(agents.options("r1", bootstrap).withMaxBackoff(Duration.ofMinutes(5)));
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> agent.status().state() == Agent.State.CONNECTED);
+      DelayProxy inUse = a.open() > 0 ? a : b;
+      DelayProxy other = inUse == a ? b : a;
+      assertThat(other.open()).isZero();
+
+      inUse.cut();
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .until(() -> agent.status().state() == Agent.State.CONNECTED && other.open() > 0);
+      assertThat(items("/api/v1/devices")).hasSize(1);
+    }
   }
 
   @Test

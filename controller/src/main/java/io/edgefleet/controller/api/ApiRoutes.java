@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.edgefleet.protocol.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -24,12 +25,17 @@ public record ApiRoutes(BooleanSupplier healthy, Supplier<Info> info, byte[] ope
     implements Routes {
 
   /** Answer of {@code GET /api/v1/info}. */
+  /**
+   * @param controllerUrls other URLs devices may use for the controller (its replicas); empty when
+   *     there are none
+   */
   public record Info(
       String version,
       String controllerUrl,
       String caFingerprint,
       int heartbeatSeconds,
-      String database) {}
+      String database,
+      List<String> controllerUrls) {}
 
   @Override
   public void register(Router r) {

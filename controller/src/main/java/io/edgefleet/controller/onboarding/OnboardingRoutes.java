@@ -64,7 +64,9 @@ public record OnboardingRoutes(
           }
           onboarding.checkUsable(token);
           ApiRoutes.Info i = info.get();
-          return Reply.ok(Bootstrap.of(i.controllerUrl(), i.caFingerprint(), token.trim()));
+          return Reply.ok(
+              Bootstrap.of(i.controllerUrl(), i.caFingerprint(), token.trim())
+                  .withMoreUrls(i.controllerUrls()));
         });
 
     r.post(
