@@ -3,11 +3,14 @@ package io.edgefleet.controllerdist;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.edgefleet.testkit.AdminClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -99,6 +102,56 @@ class ControllerImageIT {
     String pid = podman(true, "inspect", "--format", "{{.State.Pid}}", name).strip();
     assertThat(Files.readAllLines(Path.of("/proc", pid, "status")))
         .anyMatch(l -> l.matches("Uid:\\s+10001\\s+10001\\s+10001\\s+10001"));
+
+    // Helm runs in the image too (a child JVM from the runtime, Helm's native library through
+    // JNA, both unpacked under the data directory with the root file system read-only): a pushed
+    // chart is rendered before it is stored.
+    String fingerprint =
+        logs.lines()
+            .filter(l -> l.contains("CA fingerprint "))
+            .map(l -> l.substring(l.indexOf("CA fingerprint ") + 15).strip())
+            .findFirst()
+            .orElseThrow();
+    String token = Files.readString(data.resolve("controller/admin-token")).strip();
+    try (AdminClient admin = new AdminClient("https://127.0.0.1:" + port, token, fingerprint)) {
+      AdminClient.Answer pushed =
+          admin.post(
+              "/api/v1/catalog/apps/probe/versions",
+              Map.of("version", "1.0.0", "kind", "chart", "archive", chart()));
+      assertThat(pushed.status()).as(pushed.body().toString()).isEqualTo(201);
+      AdminClient.Answer refused =
+          admin.post(
+              "/api/v1/catalog/apps/probe/versions",
+              Map.of(
+                  "version",
+                  "1.0.1",
+                  "kind",
+                  "chart",
+                  "archive",
+                  chart("{{ fail \"the probe refuses to render\" }}")));
+      assertThat(refused.status()).as(refused.body().toString()).isEqualTo(422);
+      assertThat(refused.code()).isEqualTo("CATALOG_CONTENT_INVALID");
+      assertThat(refused.body().path("message").asText()).contains("the probe refuses to render");
+    }
+  }
+
+  private String chart() throws Exception {
+    return chart("data: {greeting: {{ .Values.greeting | quote }}}");
+  }
+
+  /** A one-template chart as a base64 tar.gz, as {@code edgefleet apps push} sends it. */
+  private String chart(String templateBody) throws Exception {
+    Path root = Files.createDirectories(scratch.resolve("chart-" + System.nanoTime()));
+    Path chart = Files.createDirectories(root.resolve("probe/templates"));
+    Files.writeString(
+        root.resolve("probe/Chart.yaml"), "apiVersion: v2\nname: probe\nversion: 1.0.0\n");
+    Files.writeString(root.resolve("probe/values.yaml"), "greeting: hello\n");
+    Files.writeString(
+        chart.resolve("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: probe}\n" + templateBody + "\n");
+    Path archive = root.resolve("probe.tgz");
+    Made.run(root, "tar", "-czf", archive.toString(), "probe");
+    return Base64.getEncoder().encodeToString(Files.readAllBytes(archive));
   }
 
   /** Runs podman; its output, and when {@code check} a failure unless it succeeded. */
