@@ -123,6 +123,7 @@ import io.edgefleet.controller.sso.SingleSignOn;
 import io.edgefleet.controller.sso.SsoRoutes;
 import io.edgefleet.controller.store.DataDirectory;
 import io.edgefleet.controller.store.Database;
+import io.edgefleet.controller.store.Leadership;
 import io.edgefleet.controller.stream.FleetChanges;
 import io.edgefleet.controller.stream.StreamHub;
 import io.edgefleet.controller.stream.StreamRoutes;
@@ -223,6 +224,7 @@ public final class Controller implements AutoCloseable {
   private final WorkloadResolver workloads;
   private final SiteCaches siteCaches;
   private final AuditRetention auditRetention;
+  private final Leadership leadership;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -252,6 +254,7 @@ public final class Controller implements AutoCloseable {
             config.databaseUrl().orElse(Database.sqliteUrl(dataDir)),
             config.databaseUser().orElse(null),
             config.databasePassword().orElse(null));
+    this.leadership = new Leadership(database, ProcessHandle.current().pid() + "@" + hostName());
     try {
       Jdbi jdbi = database.jdbi();
       // The object graph is complete when this constructor ends: every collaborator is passed in
@@ -993,13 +996,17 @@ public final class Controller implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
               });
+      // Jobs that must run once run on the leader replica (on SQLite: this one, always).
+      leadership.check();
+      scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
       long beat = ControllerLiveness.BEAT.toMillis();
       scheduler.scheduleWithFixedDelay(liveness::beat, beat, beat, TimeUnit.MILLISECONDS);
       // Safety net: everything is recomputed now and then, whatever triggers were missed.
-      scheduler.scheduleWithFixedDelay(desired::requestAll, 0, 5, TimeUnit.MINUTES);
+      scheduler.scheduleWithFixedDelay(
+          leadership.ifLeader(desired::requestAll), 0, 5, TimeUnit.MINUTES);
       // An image mirrored or a blob pushed (or deleted) changes what apps naming it render to.
       scheduler.scheduleWithFixedDelay(
           () -> {
@@ -1011,11 +1018,14 @@ public final class Controller implements AutoCloseable {
           2,
           TimeUnit.SECONDS);
       long tick = config.rolloutTick().toMillis();
-      scheduler.scheduleWithFixedDelay(this::tickRollouts, tick, tick, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(
+          leadership.ifLeader(this::tickRollouts), tick, tick, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(this::tickHealth, tick, tick, TimeUnit.MILLISECONDS);
-      scheduler.scheduleWithFixedDelay(this::pruneTelemetry, 10, 10, TimeUnit.MINUTES);
+      scheduler.scheduleWithFixedDelay(
+          leadership.ifLeader(this::pruneTelemetry), 10, 10, TimeUnit.MINUTES);
       scheduler.scheduleWithFixedDelay(this::tickAttestations, 1, 1, TimeUnit.SECONDS);
-      scheduler.scheduleWithFixedDelay(this::checkpointAudit, 1, 1, TimeUnit.MINUTES);
+      scheduler.scheduleWithFixedDelay(
+          leadership.ifLeader(this::checkpointAudit), 1, 1, TimeUnit.MINUTES);
       scheduler.scheduleWithFixedDelay(tunnels::tick, 5, 5, TimeUnit.SECONDS);
       auditSinks.start();
       gitops.start();
@@ -1037,11 +1047,13 @@ public final class Controller implements AutoCloseable {
                 return t;
               });
       eventScheduler.scheduleWithFixedDelay(this::flushDeviceEvents, 1, 1, TimeUnit.MINUTES);
-      eventScheduler.scheduleWithFixedDelay(this::pruneEvents, 1, 10, TimeUnit.MINUTES);
+      eventScheduler.scheduleWithFixedDelay(
+          leadership.ifLeader(this::pruneEvents), 1, 10, TimeUnit.MINUTES);
       long alertTick = config.alerts().tick().toMillis();
       alertScheduler.scheduleWithFixedDelay(
-          this::tickAlerts, alertTick, alertTick, TimeUnit.MILLISECONDS);
+          leadership.ifLeader(this::tickAlerts), alertTick, alertTick, TimeUnit.MILLISECONDS);
     } catch (RuntimeException e) {
+      leadership.close();
       database.close();
       throw e;
     }
@@ -1393,12 +1405,26 @@ public final class Controller implements AutoCloseable {
     if (kube != null) {
       kube.close();
     }
+    leadership.close();
     connections.closeAll();
     streams.close();
     http.close();
     tunnels.close();
     presence.flush();
     database.close();
+  }
+
+  private static String hostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "localhost";
+    }
+  }
+
+  /** Whether this replica runs the jobs that must run once (always on SQLite). */
+  public boolean leader() {
+    return leadership.leader();
   }
 
   private ApiRoutes.Info info(String url) {

@@ -110,6 +110,15 @@ public final class Database implements AutoCloseable {
     return jdbi;
   }
 
+  /**
+   * A new connection of its own, outside the pool, for a session that must outlive requests (the
+   * leader lock). The caller closes it.
+   */
+  public java.sql.Connection openDedicated() throws java.sql.SQLException {
+    return java.sql.DriverManager.getConnection(
+        dataSource.getJdbcUrl(), dataSource.getUsername(), dataSource.getPassword());
+  }
+
   public Kind kind() {
     return kind;
   }
