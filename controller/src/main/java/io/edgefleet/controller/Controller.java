@@ -75,6 +75,7 @@ import io.edgefleet.controller.events.EventRetention;
 import io.edgefleet.controller.events.EventRoutes;
 import io.edgefleet.controller.gateway.AgentGateway;
 import io.edgefleet.controller.gateway.Connections;
+import io.edgefleet.controller.gateway.ReplicaNudges;
 import io.edgefleet.controller.gitops.GitCatalog;
 import io.edgefleet.controller.gitops.GitOps;
 import io.edgefleet.controller.gitops.GitOpsRoutes;
@@ -225,6 +226,7 @@ public final class Controller implements AutoCloseable {
   private final SiteCaches siteCaches;
   private final AuditRetention auditRetention;
   private final Leadership leadership;
+  private final ReplicaNudges replicaNudges;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -289,6 +291,7 @@ public final class Controller implements AutoCloseable {
       presence.load();
       DeviceStatuses statuses = new DeviceStatuses(clock, presence, config.offlineAfter());
       this.connections = new Connections();
+      this.replicaNudges = new ReplicaNudges(database, connections);
       this.logs = LogSessions.over(connections, LogSessions.Options.defaults());
       // Device trust: TPM identities and attestation. A quarantined device is told so over its
       // connection and gets nothing new; one released from quarantine is nudged to fetch what it
@@ -468,7 +471,8 @@ public final class Controller implements AutoCloseable {
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
-                  connections.send(id, nudge);
+                  // Here, or through the replica that holds the device's connection.
+                  replicaNudges.nudge(id, nudge);
                 }
                 health.desiredChanged(id);
               });
@@ -999,6 +1003,7 @@ public final class Controller implements AutoCloseable {
       // Jobs that must run once run on the leader replica (on SQLite: this one, always).
       leadership.check();
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
+      replicaNudges.start();
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
@@ -1406,6 +1411,7 @@ public final class Controller implements AutoCloseable {
       kube.close();
     }
     leadership.close();
+    replicaNudges.close();
     connections.closeAll();
     streams.close();
     http.close();
