@@ -25,12 +25,27 @@ final class DeviceClients {
   private final List<SSLContext> returningContexts = new ArrayList<>();
   private final AtomicLong serverChainChecks = new AtomicLong();
   private int nextPort = 1024;
+  private int nextDevice;
 
-  DeviceClients(TlsMaterial m) throws Exception {
-    for (TlsMaterial.Device d : m.devices()) {
-      freshContexts.add(context(m, d, 1));
-      returningContexts.add(context(m, d, 4));
+  /** Clients for the first {@code count} devices of {@code m}. */
+  DeviceClients(TlsMaterial m, int count) throws Exception {
+    TrustManager[] tms = m.trustManagers();
+    for (int i = 0; i < tms.length; i++) {
+      if (tms[i] instanceof X509ExtendedTrustManager x) {
+        tms[i] = new Counting(x, serverChainChecks);
+      }
     }
+    for (TlsMaterial.Device d : m.devices().subList(0, Math.min(count, m.devices().size()))) {
+      freshContexts.add(context(m, d, tms, 1));
+      returningContexts.add(context(m, d, tms, 4));
+    }
+  }
+
+  /** The next device in turn, over all of them and across batches. */
+  int nextDevice() {
+    int d = nextDevice;
+    nextDevice = (nextDevice + 1) % freshContexts.size();
+    return d;
   }
 
   int size() {
@@ -61,14 +76,9 @@ final class DeviceClients {
     return e;
   }
 
-  private SSLContext context(TlsMaterial m, TlsMaterial.Device d, int cacheSize) throws Exception {
+  private static SSLContext context(
+      TlsMaterial m, TlsMaterial.Device d, TrustManager[] tms, int cacheSize) throws Exception {
     SSLContext ctx = SSLContext.getInstance("TLSv1.3", "SunJSSE");
-    TrustManager[] tms = m.trustManagers();
-    for (int i = 0; i < tms.length; i++) {
-      if (tms[i] instanceof X509ExtendedTrustManager x) {
-        tms[i] = new Counting(x, serverChainChecks);
-      }
-    }
     ctx.init(m.deviceKeyManagers(d), tms, null);
     ctx.getClientSessionContext().setSessionCacheSize(cacheSize);
     return ctx;

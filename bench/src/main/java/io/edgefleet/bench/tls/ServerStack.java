@@ -35,11 +35,17 @@ sealed interface ServerStack permits ServerStack.Jsse, ServerStack.Netty {
    */
   record Jsse(SSLContext context, boolean conscrypt) implements ServerStack {
     static Jsse create(TlsMaterial m, Optional<Provider> provider) throws Exception {
+      return create(m, provider, Optional.empty());
+    }
+
+    /** With the device chain's signatures checked by {@code sigProvider}, if given. */
+    static Jsse create(TlsMaterial m, Optional<Provider> provider, Optional<String> sigProvider)
+        throws Exception {
       SSLContext ctx =
           provider.isPresent()
               ? SSLContext.getInstance("TLSv1.3", provider.get())
               : SSLContext.getInstance("TLSv1.3", "SunJSSE");
-      ctx.init(m.serverKeyManagers(), m.trustManagers(), null);
+      ctx.init(m.serverKeyManagers(), m.trustManagerFactory(sigProvider).getTrustManagers(), null);
       return new Jsse(ctx, provider.isPresent());
     }
 
@@ -74,11 +80,14 @@ sealed interface ServerStack permits ServerStack.Jsse, ServerStack.Netty {
   record Netty(SslContext context) implements ServerStack {
     static Netty create(TlsMaterial m, Optional<OpenSslSessionTicketKey> ticketKey)
         throws Exception {
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX", "SunJSSE");
-      java.security.KeyStore ts = java.security.KeyStore.getInstance("PKCS12");
-      ts.load(null, null);
-      ts.setCertificateEntry("edgefleet-ca", m.ca());
-      tmf.init(ts);
+      return create(m, ticketKey, Optional.empty());
+    }
+
+    /** With the device chain's signatures checked by {@code sigProvider}, if given. */
+    static Netty create(
+        TlsMaterial m, Optional<OpenSslSessionTicketKey> ticketKey, Optional<String> sigProvider)
+        throws Exception {
+      TrustManagerFactory tmf = m.trustManagerFactory(sigProvider);
       SslContext ctx =
           SslContextBuilder.forServer(m.serverKey(), m.serverCert(), m.ca())
               .sslProvider(SslProvider.OPENSSL_REFCNT)

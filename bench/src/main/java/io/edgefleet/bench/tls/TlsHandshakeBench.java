@@ -70,13 +70,19 @@ public final class TlsHandshakeBench {
     int rounds = Integer.parseInt(a.getOrDefault("rounds", "9"));
     int perRound = Integer.parseInt(a.getOrDefault("per-round", "150"));
     int warmupRounds = Integer.parseInt(a.getOrDefault("warmup-rounds", "3"));
-    int devices = Integer.parseInt(a.getOrDefault("devices", "32"));
+    // More than the 750 certificates the JDK keeps parsed and verified (see DeviceClients).
+    int devices = Integer.parseInt(a.getOrDefault("devices", "1000"));
+    int returningDevices = Math.min(devices, 32);
     // Netty's OpenSSL server context issues tickets only when this is true (the JDK's default).
     System.setProperty("jdk.tls.server.enableSessionTicketExtension", "true");
 
     Path dir = Files.createTempDirectory("tls-bench");
     TlsMaterial m = TlsMaterial.create(dir, devices);
     Provider conscrypt = org.conscrypt.Conscrypt.newProvider();
+    // Registered last, so that only what names it uses it: the "chain checked by Conscrypt"
+    // variants name it as PKIX's signature provider.
+    Security.addProvider(conscrypt);
+    Optional<String> chainByConscrypt = Optional.of(conscrypt.getName());
     boolean netty = OpenSsl.isAvailable();
     if (!netty) {
       System.out.println("netty-tcnative unavailable: " + OpenSsl.unavailabilityCause());
@@ -93,7 +99,9 @@ public final class TlsHandshakeBench {
         "setup",
         "SSLEngine pairs in one thread; JDK TLS 1.3 clients (one key and certificate per device, "
             + devices
-            + " devices); server: ControllerPki's P-256 CA and server certificate, chain"
+            + " devices taken in turn for full handshakes, the first "
+            + returningDevices
+            + " for resumed ones); server: ControllerPki's P-256 CA and server certificate, chain"
             + " [server, CA], want client auth, JDK PKIX trust manager; a connection is the"
             + " handshake plus a 25-byte request and a 12-byte answer");
     results.put("timerOverheadNanos", timerOverhead());
@@ -108,25 +116,47 @@ public final class TlsHandshakeBench {
             Arrays.copyOfRange(shared, 32, 48));
     ServerStack jdk = ServerStack.Jsse.create(m, Optional.empty());
     ServerStack cons = ServerStack.Jsse.create(m, Optional.of(conscrypt));
+    // The full handshakes share one set of clients, so each device comes back only after all
+    // the others, whichever server it met.
+    DeviceClients all = new DeviceClients(m, devices);
     List<Variant> variants = new ArrayList<>();
-    variants.add(new Variant("jdk-full", Kind.FULL, jdk, jdk, new DeviceClients(m)));
-    variants.add(new Variant("jdk-resumed", Kind.RESUMED, jdk, jdk, new DeviceClients(m)));
-    variants.add(new Variant("conscrypt-full", Kind.FULL, cons, cons, new DeviceClients(m)));
-    variants.add(new Variant("conscrypt-resumed", Kind.RESUMED, cons, cons, new DeviceClients(m)));
+    variants.add(new Variant("jdk-full", Kind.FULL, jdk, jdk, all));
+    variants.add(
+        new Variant("jdk-resumed", Kind.RESUMED, jdk, jdk, new DeviceClients(m, returningDevices)));
+    ServerStack jdkChain = ServerStack.Jsse.create(m, Optional.empty(), chainByConscrypt);
+    variants.add(
+        new Variant("jdk-full-chain-check-by-conscrypt", Kind.FULL, jdkChain, jdkChain, all));
+    variants.add(new Variant("conscrypt-full", Kind.FULL, cons, cons, all));
+    ServerStack consChain = ServerStack.Jsse.create(m, Optional.of(conscrypt), chainByConscrypt);
+    variants.add(
+        new Variant(
+            "conscrypt-full-chain-check-by-conscrypt", Kind.FULL, consChain, consChain, all));
+    variants.add(
+        new Variant(
+            "conscrypt-resumed", Kind.RESUMED, cons, cons, new DeviceClients(m, returningDevices)));
     if (netty) {
       ServerStack n1 = ServerStack.Netty.create(m, Optional.of(key));
       ServerStack n2 = ServerStack.Netty.create(m, Optional.of(key));
-      variants.add(new Variant("netty-full", Kind.FULL, n1, n1, new DeviceClients(m)));
-      variants.add(new Variant("netty-resumed", Kind.RESUMED, n1, n1, new DeviceClients(m)));
+      variants.add(new Variant("netty-full", Kind.FULL, n1, n1, all));
+      ServerStack nChain = ServerStack.Netty.create(m, Optional.of(key), chainByConscrypt);
+      variants.add(
+          new Variant("netty-full-chain-check-by-conscrypt", Kind.FULL, nChain, nChain, all));
+      variants.add(
+          new Variant(
+              "netty-resumed", Kind.RESUMED, n1, n1, new DeviceClients(m, returningDevices)));
       variants.add(
           new Variant(
               "netty-resumed-other-replica-shared-key",
               Kind.RESUMED_ON_OTHER_SERVER,
               n1,
               n2,
-              new DeviceClients(m)));
+              new DeviceClients(m, returningDevices)));
     }
 
+    List<CryptoPieces> providers =
+        List.of(new CryptoPieces(Security.getProvider("SunEC")), new CryptoPieces(conscrypt));
+    Map<String, List<Double>> pieceRuns = new LinkedHashMap<>();
+    double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     EnginePair pair = new EnginePair();
     Map<String, Samples> samples = new LinkedHashMap<>();
     for (Variant v : variants) {
@@ -136,6 +166,7 @@ public final class TlsHandshakeBench {
       for (Variant v : variants) {
         batch(v, pair, perRound, new Samples());
       }
+      pieces(providers, new LinkedHashMap<>());
       System.out.printf("warm-up round %d/%d done%n", r + 1, warmupRounds);
     }
     for (int r = 0; r < rounds; r++) {
@@ -144,6 +175,7 @@ public final class TlsHandshakeBench {
         Variant v = variants.get((i + r) % variants.size());
         batch(v, pair, perRound, samples.get(v.name()));
       }
+      pieces(providers, pieceRuns);
       System.out.printf("round %d/%d done%n", r + 1, rounds);
     }
 
@@ -185,7 +217,13 @@ public final class TlsHandshakeBench {
           s.attempts);
     }
     results.put("handshakes", handshakes);
-    results.put("pieces", pieces(conscrypt, rounds));
+    results.put("pieces", piecesTable(providers, pieceRuns));
+    results.put(
+        "loadAverage",
+        loadBefore
+            + " at the start, "
+            + ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()
+            + " at the end");
 
     String json = Json.pretty(results);
     Path out =
@@ -204,7 +242,7 @@ public final class TlsHandshakeBench {
     long processBefore = os.getProcessCpuTime();
     int measured = 0;
     for (int i = 0; i < n; i++) {
-      int device = i % v.clients().size();
+      int device = v.clients().nextDevice();
       SSLEngine client;
       ServerStack stack = v.server();
       switch (v.kind()) {
@@ -317,43 +355,53 @@ public final class TlsHandshakeBench {
   private static String resumedOn(
       TlsMaterial m, EnginePair pair, ServerStack first, Optional<ServerStack> second)
       throws Exception {
-    DeviceClients clients = new DeviceClients(m);
-    int tries = Math.min(20, clients.size());
+    int tries = Math.min(20, m.devices().size());
+    return resumedCount(m, pair, first, second.orElse(first), tries) + " of " + tries + " resumed";
+  }
+
+  /**
+   * How many of {@code tries} devices, each given a ticket by {@code first}, resume with it on
+   * {@code second}.
+   */
+  static int resumedCount(
+      TlsMaterial m, EnginePair pair, ServerStack first, ServerStack second, int tries)
+      throws Exception {
+    DeviceClients clients = new DeviceClients(m, tries);
     int resumed = 0;
     for (int d = 0; d < tries; d++) {
       connect(pair, clients.returning(d), first);
       long checks = clients.serverChainChecks();
-      connect(pair, clients.returning(d), second.orElse(first));
+      connect(pair, clients.returning(d), second);
       if (clients.serverChainChecks() == checks) {
         resumed++;
       }
     }
-    return resumed + " of " + tries + " resumed";
+    return resumed;
   }
 
-  private static OpenSslSessionTicketKey randomKey() {
+  static OpenSslSessionTicketKey randomKey() {
     byte[] b = new byte[48];
     new SecureRandom().nextBytes(b);
     return new OpenSslSessionTicketKey(
         Arrays.copyOfRange(b, 0, 16), Arrays.copyOfRange(b, 16, 32), Arrays.copyOfRange(b, 32, 48));
   }
 
-  /** Median thread CPU per operation of each piece, per provider, interleaved by round. */
-  private static Map<String, Object> pieces(Provider conscrypt, int rounds) throws Exception {
-    List<CryptoPieces> providers =
-        List.of(new CryptoPieces(Security.getProvider("SunEC")), new CryptoPieces(conscrypt));
-    Map<String, List<Double>> runs = new LinkedHashMap<>();
-    int ops = 500;
-    for (int r = -2; r < rounds; r++) { // two rounds of warm-up
-      for (CryptoPieces p : providers) {
-        for (CryptoPieces.Piece piece : CryptoPieces.Piece.values()) {
-          double ns = p.nanosPerOp(piece, ops);
-          if (r >= 0) {
-            runs.computeIfAbsent(p.provider() + " " + piece, k -> new ArrayList<>()).add(ns);
-          }
-        }
+  private static final int PIECE_OPS = 300;
+
+  /** One batch of each piece with each provider. */
+  private static void pieces(List<CryptoPieces> providers, Map<String, List<Double>> runs)
+      throws Exception {
+    for (CryptoPieces p : providers) {
+      for (CryptoPieces.Piece piece : CryptoPieces.Piece.values()) {
+        double ns = p.nanosPerOp(piece, PIECE_OPS);
+        runs.computeIfAbsent(p.provider() + " " + piece, k -> new ArrayList<>()).add(ns);
       }
     }
+  }
+
+  /** Median thread CPU per operation of each piece and provider, over the rounds. */
+  private static Map<String, Object> piecesTable(
+      List<CryptoPieces> providers, Map<String, List<Double>> runs) {
     Map<String, Object> out = new LinkedHashMap<>();
     System.out.println();
     System.out.printf("%-45s %12s%n", "piece (thread CPU per operation)", "median us");
@@ -366,7 +414,7 @@ public final class TlsHandshakeBench {
     for (CryptoPieces p : providers) {
       sink += p.sink();
     }
-    out.put("opsPerRound", ops);
+    out.put("opsPerRound", PIECE_OPS);
     out.put("checksum", sink);
     return out;
   }

@@ -6,11 +6,15 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.X509CertSelector;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import javax.net.ssl.CertPathTrustManagerParameters;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.TrustManager;
@@ -50,21 +54,34 @@ record TlsMaterial(
     return keyManagers(ks);
   }
 
-  KeyManager[] deviceKeyManagers(Device d) throws Exception {
-    KeyStore ks = KeyStore.getInstance("PKCS12");
-    ks.load(null, null);
-    ks.setKeyEntry("device", d.key(), PASSWORD, new X509Certificate[] {d.cert()});
-    return keyManagers(ks);
+  KeyManager[] deviceKeyManagers(Device d) {
+    return new KeyManager[] {new FixedKeyManager(d.key(), new X509Certificate[] {d.cert()})};
   }
 
   /** The JDK's PKIX trust managers over the controller's CA (as Jetty builds them). */
   TrustManager[] trustManagers() throws Exception {
+    return trustManagerFactory(Optional.empty()).getTrustManagers();
+  }
+
+  /**
+   * The JDK's PKIX trust manager factory over the controller's CA; given a provider name, the
+   * certificate signatures are checked with that provider's {@code Signature} (PKIX's {@code
+   * sigProvider}) instead of the first registered one.
+   */
+  TrustManagerFactory trustManagerFactory(Optional<String> sigProvider) throws Exception {
     KeyStore ts = KeyStore.getInstance("PKCS12");
     ts.load(null, null);
     ts.setCertificateEntry("edgefleet-ca", ca);
     TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX", "SunJSSE");
-    tmf.init(ts);
-    return tmf.getTrustManagers();
+    if (sigProvider.isEmpty()) {
+      tmf.init(ts);
+    } else {
+      PKIXBuilderParameters p = new PKIXBuilderParameters(ts, new X509CertSelector());
+      p.setRevocationEnabled(false);
+      p.setSigProvider(sigProvider.get());
+      tmf.init(new CertPathTrustManagerParameters(p));
+    }
+    return tmf;
   }
 
   private static KeyManager[] keyManagers(KeyStore ks) throws Exception {
