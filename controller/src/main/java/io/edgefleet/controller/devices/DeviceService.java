@@ -559,9 +559,10 @@ public final class DeviceService {
   /**
    * The name a new device gets when it asks for {@code wanted}: {@code wanted} itself, or when
    * another device has it the first free of {@code wanted-2}, {@code wanted-3}, …, inside the
-   * caller's transaction.
+   * caller's transaction, which holds the names until it ends (so replicas do not pick the same).
    */
   public String freeName(Handle h, String wanted) {
+    store.lockNames(h);
     String prefix = wanted.substring(0, Math.min(wanted.length(), DeviceNames.MAX_LENGTH - 8));
     Set<String> taken = store.namesStartingWith(h, prefix);
     if (!taken.contains(wanted)) {

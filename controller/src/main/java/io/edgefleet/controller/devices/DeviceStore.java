@@ -38,6 +38,31 @@ public final class DeviceStore {
     }
   }
 
+  /** The advisory lock that serialises the choice of device names across controller replicas. */
+  private static final long NAMES_LOCK = 0x6465766e616d6573L;
+
+  /**
+   * Holds the device names until the caller's transaction ends: on PostgreSQL a transaction-level
+   * advisory lock, so two replicas never pick the same free name; on SQLite the single writer
+   * already does.
+   */
+  public void lockNames(Handle h) {
+    if (postgres(h)) {
+      h.createQuery("SELECT pg_advisory_xact_lock(:key)")
+          .bind("key", NAMES_LOCK)
+          .mapTo(String.class)
+          .findOne();
+    }
+  }
+
+  private static boolean postgres(Handle h) {
+    try {
+      return "PostgreSQL".equals(h.getConnection().getMetaData().getDatabaseProductName());
+    } catch (java.sql.SQLException e) {
+      return false;
+    }
+  }
+
   public void insert(Handle h, DeviceRecord d, long now) {
     lightWritten(h);
     h.createUpdate(

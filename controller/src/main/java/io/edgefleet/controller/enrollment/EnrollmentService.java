@@ -10,6 +10,7 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.controller.onboarding.OnboardingTokens;
 import io.edgefleet.controller.onboarding.Preregistrations;
 import io.edgefleet.controller.pki.ControllerPki;
+import io.edgefleet.controller.store.UniqueViolation;
 import io.edgefleet.controller.trust.TpmEnrollments;
 import io.edgefleet.protocol.DesiredState;
 import io.edgefleet.protocol.DeviceFacts;
@@ -47,6 +48,9 @@ public final class EnrollmentService {
 
   /** New devices per minute from one source address, unless configured otherwise. */
   public static final int DEFAULT_PER_ADDRESS_PER_MINUTE = 60;
+
+  /** Tries of an enrollment that met a concurrent one on a unique name or key. */
+  static final int ENROLL_ATTEMPTS = 5;
 
   /** Source addresses and tokens whose buckets are remembered at most. */
   private static final int LIMITED_KEYS = 100_000;
@@ -198,22 +202,35 @@ public final class EnrollmentService {
       evidence = ((TpmEnrollments.Verified) outcome).evidence();
     }
     TpmEnrollments.Evidence proven = evidence;
-    DeviceRecord device =
-        jdbi.inTransaction(
-            h -> {
-              Optional<DeviceRecord> existing = store.byKeyFingerprint(h, csr.keyFingerprint());
-              if (existing.isPresent()) {
-                return existing.get();
-              }
-              if (proven == null) {
-                limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
-              }
-              DeviceRecord d = enrollNew(h, req, csr, facts, serial, token, remoteAddress);
-              if (proven != null) {
-                tpm.store(h, d.id(), proven);
-              }
-              return d;
-            });
+    boolean[] limited = {false};
+    DeviceRecord device = null;
+    for (int attempt = 1; device == null; attempt++) {
+      try {
+        device =
+            jdbi.inTransaction(
+                h -> {
+                  Optional<DeviceRecord> existing = store.byKeyFingerprint(h, csr.keyFingerprint());
+                  if (existing.isPresent()) {
+                    return existing.get();
+                  }
+                  if (proven == null && !limited[0]) {
+                    limited[0] = true;
+                    limit("address " + remoteAddress, perAddressPerMinute, "from " + remoteAddress);
+                  }
+                  DeviceRecord d = enrollNew(h, req, csr, facts, serial, token, remoteAddress);
+                  if (proven != null) {
+                    tpm.store(h, d.id(), proven);
+                  }
+                  return d;
+                });
+      } catch (RuntimeException e) {
+        // Another controller replica took the chosen name, or enrolled the same key, between
+        // this transaction's checks and its insert: all of it was rolled back; check again.
+        if (attempt >= ENROLL_ATTEMPTS || !UniqueViolation.is(e)) {
+          throw e;
+        }
+      }
+    }
     if (proven != null) {
       tpm.enrolled(device.id());
     }
