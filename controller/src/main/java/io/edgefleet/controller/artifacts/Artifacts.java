@@ -319,10 +319,12 @@ public final class Artifacts {
    * Reads {@code count} bytes of the artifact from offset {@code from}; the caller closes the
    * stream.
    *
-   * @throws ControllerException {@code NOT_FOUND} as {@link #stored}
+   * @throws ControllerException {@code NOT_FOUND} for an unknown digest or bytes missing from the
+   *     store
    */
   public InputStream open(String digest, long from, long count) throws IOException {
-    stored(digest);
+    // Callers asked stored() for the size already: the store is not asked twice per request.
+    get(digest).orElseThrow(() -> ControllerException.notFound("artifact", digest));
     try {
       return blobs.open(digest, from, count);
     } catch (java.nio.file.NoSuchFileException e) {

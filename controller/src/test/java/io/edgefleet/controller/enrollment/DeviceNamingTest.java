@@ -286,7 +286,8 @@ class DeviceNamingTest {
     return devices.get(answer.deviceId());
   }
 
-  private static String csr() {
+  /** A CSR for a fresh P-256 key, as an agent sends it. */
+  static String csr() {
     try {
       KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
       g.initialize(new ECGenParameterSpec("secp256r1"));

@@ -15,10 +15,7 @@ import io.edgefleet.controller.store.Database;
 import io.edgefleet.controller.store.TestPostgres;
 import io.edgefleet.protocol.DeviceFacts;
 import io.edgefleet.protocol.EnrollmentRequest;
-import io.edgefleet.protocol.tls.Pem;
 import java.nio.file.Path;
-import java.security.KeyPairGenerator;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -29,9 +26,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import javax.security.auth.x500.X500Principal;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -128,7 +122,9 @@ class EnrollmentReplicasPostgresIT {
           Callable<String> enroll =
               () ->
                   r.enrollment()
-                      .enroll(new EnrollmentRequest(token, null, csr(), facts(), null), "10.0.0.1")
+                      .enroll(
+                          new EnrollmentRequest(token, null, DeviceNamingTest.csr(), facts(), null),
+                          "10.0.0.1")
                       .deviceId();
           ids.add(pool.submit(enroll));
         }
@@ -154,21 +150,5 @@ class EnrollmentReplicasPostgresIT {
   private static DeviceFacts facts() {
     return new DeviceFacts(
         "vm", null, List.of(), "amd64", 1, 1, 1, "Linux", "6", "t", false, false);
-  }
-
-  private static String csr() {
-    try {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-      g.initialize(new ECGenParameterSpec("secp256r1"));
-      var key = g.generateKeyPair();
-      var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate());
-      return Pem.encode(
-          "CERTIFICATE REQUEST",
-          new JcaPKCS10CertificationRequestBuilder(new X500Principal("CN=t"), key.getPublic())
-              .build(signer)
-              .getEncoded());
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
   }
 }
