@@ -256,7 +256,8 @@ public final class Controller implements AutoCloseable {
             config.databaseUrl().orElse(Database.sqliteUrl(dataDir)),
             config.databaseUser().orElse(null),
             config.databasePassword().orElse(null));
-    this.leadership = new Leadership(database, ProcessHandle.current().pid() + "@" + hostName());
+    String replica = ProcessHandle.current().pid() + "@" + hostName();
+    this.leadership = new Leadership(database, replica);
     try {
       Jdbi jdbi = database.jdbi();
       // The object graph is complete when this constructor ends: every collaborator is passed in
@@ -287,7 +288,8 @@ public final class Controller implements AutoCloseable {
       // Devices as the controller knows them: the inventory, their presence, the status these
       // give, and the live connections of the connected ones (how anything reaches a device).
       DeviceStore store = new DeviceStore();
-      this.presence = new Presence(jdbi, clock);
+      this.presence =
+          new Presence(jdbi, clock, replica, database.kind() == Database.Kind.POSTGRESQL);
       presence.load();
       DeviceStatuses statuses = new DeviceStatuses(clock, presence, config.offlineAfter());
       this.connections = new Connections();
@@ -1005,7 +1007,14 @@ public final class Controller implements AutoCloseable {
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       replicaNudges.start();
       long flush = config.presenceFlush().toMillis();
-      scheduler.scheduleWithFixedDelay(presence::flush, flush, flush, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(
+          () -> {
+            presence.flush();
+            presence.refresh();
+          },
+          flush,
+          flush,
+          TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(gateway::flushLog, 10, 10, TimeUnit.SECONDS);
       long beat = ControllerLiveness.BEAT.toMillis();
       scheduler.scheduleWithFixedDelay(liveness::beat, beat, beat, TimeUnit.MILLISECONDS);
