@@ -289,7 +289,12 @@ public final class Controller implements AutoCloseable {
       // give, and the live connections of the connected ones (how anything reaches a device).
       DeviceStore store = new DeviceStore();
       this.presence =
-          new Presence(jdbi, clock, replica, database.kind() == Database.Kind.POSTGRESQL);
+          new Presence(
+              jdbi,
+              clock,
+              replica,
+              database.kind() == Database.Kind.POSTGRESQL,
+              config.presenceFlush());
       presence.load();
       DeviceStatuses statuses = new DeviceStatuses(clock, presence, config.offlineAfter());
       this.connections = new Connections();

@@ -37,8 +37,12 @@ public final class ControllerProcess implements AutoCloseable {
    * namespaces; pass {@code --advertise-url} and {@code --tls-san} for the address they use).
    */
   public ControllerProcess(Path dataDir, List<String> extraArgs, String listenHost) {
+    this(dataDir, extraArgs, listenHost, freePort());
+  }
+
+  public ControllerProcess(Path dataDir, List<String> extraArgs, String listenHost, int port) {
     this.dataDir = dataDir;
-    this.port = freePort();
+    this.port = port;
     this.extraArgs = List.copyOf(extraArgs);
     this.listenHost = listenHost;
   }

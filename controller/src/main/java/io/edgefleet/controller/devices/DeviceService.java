@@ -697,7 +697,8 @@ public final class DeviceService {
         d.enrolledAt(),
         d.certificateExpiresAt(),
         t.identity(),
-        t);
+        t,
+        presence.holder(d.id()).orElse(null));
   }
 
   /**

@@ -90,7 +90,8 @@ public final class DeviceStatuses {
     if (p.lastSeen().isEmpty()) {
       return DeviceStatus.NEVER_SEEN;
     }
-    boolean fresh = Duration.between(p.lastSeen().get(), now).compareTo(offlineAfter) <= 0;
+    boolean fresh =
+        Duration.between(p.lastSeen().get(), now).compareTo(offlineAfter.plus(p.staleBy())) <= 0;
     return fresh && !droppedAfterSeen(p) ? DeviceStatus.ONLINE : DeviceStatus.OFFLINE;
   }
 

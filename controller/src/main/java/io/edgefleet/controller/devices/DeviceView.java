@@ -7,7 +7,8 @@ import java.util.Map;
 /**
  * A device as the API shows it: stored facts plus status derived from presence and health, with the
  * reason and since when the device has been in that status, and its identity ({@code tpm} or {@code
- * software}) and trust.
+ * software}) and trust. {@code connectedTo} names the controller replica that holds the device's
+ * connection (null when none does): with several replicas, where its sessions go.
  */
 public record DeviceView(
     String id,
@@ -25,7 +26,8 @@ public record DeviceView(
     Instant enrolledAt,
     Instant certificateExpiresAt,
     String identity,
-    DeviceTrustView trust) {
+    DeviceTrustView trust,
+    String connectedTo) {
 
   /** A view of a device with a software key. */
   public DeviceView(
@@ -59,6 +61,7 @@ public record DeviceView(
         enrolledAt,
         certificateExpiresAt,
         DeviceTrustView.SOFTWARE,
-        DeviceTrustView.SOFTWARE_KEY);
+        DeviceTrustView.SOFTWARE_KEY,
+        null);
   }
 }

@@ -40,12 +40,26 @@ public final class Presence {
   private final Clock clock;
   private final String replica;
   private final boolean shared;
+  private final Duration lag;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   private volatile long readThrough = -1;
 
-  /** What is known about one device's link. */
+  /**
+   * What is known about one device's link.
+   *
+   * @param staleBy how much older than the truth {@code lastSeen} may be: zero for a device
+   *     connected here, the flush and read intervals for one another replica holds
+   */
   public record Snapshot(
-      Optional<Instant> lastSeen, boolean connected, Optional<Instant> disconnectedAt) {}
+      Optional<Instant> lastSeen,
+      boolean connected,
+      Optional<Instant> disconnectedAt,
+      Duration staleBy) {
+    public Snapshot(
+        Optional<Instant> lastSeen, boolean connected, Optional<Instant> disconnectedAt) {
+      this(lastSeen, connected, disconnectedAt, Duration.ZERO);
+    }
+  }
 
   private static final class Entry {
     volatile long lastSeen;
@@ -63,18 +77,21 @@ public final class Presence {
 
   /** Presence of a single controller process (the embedded SQLite default). */
   public Presence(Jdbi jdbi, Clock clock) {
-    this(jdbi, clock, "local", false);
+    this(jdbi, clock, "local", false, Duration.ZERO);
   }
 
   /**
    * @param replica this replica's name, written as the holder of the devices connected here
    * @param shared whether other replicas share the database (then {@link #refresh()} reads theirs)
+   * @param interval how often every replica flushes and reads: a last-seen time read from another
+   *     replica may be this much older than the truth, twice over
    */
-  public Presence(Jdbi jdbi, Clock clock, String replica, boolean shared) {
+  public Presence(Jdbi jdbi, Clock clock, String replica, boolean shared, Duration interval) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.replica = replica;
     this.shared = shared;
+    this.lag = interval.multipliedBy(2).plusSeconds(1);
   }
 
   /**
@@ -126,12 +143,14 @@ public final class Presence {
     if (e == null) {
       return new Snapshot(Optional.empty(), false, Optional.empty());
     }
+    boolean elsewhere = !e.connected && e.elsewhere != null;
     return new Snapshot(
         e.lastSeen == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(e.lastSeen)),
-        e.connected || e.elsewhere != null,
+        e.connected || elsewhere,
         e.disconnectedAt == 0
             ? Optional.empty()
-            : Optional.of(Instant.ofEpochMilli(e.disconnectedAt)));
+            : Optional.of(Instant.ofEpochMilli(e.disconnectedAt)),
+        elsewhere ? lag : Duration.ZERO);
   }
 
   /**

@@ -17,6 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * other last heard from them, and news never goes backwards.
  */
 abstract class SharedPresenceContract {
+  static final Duration FLUSH = Duration.ofSeconds(2);
+
   @TempDir Path dir;
   Database db;
   final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
@@ -29,8 +31,8 @@ abstract class SharedPresenceContract {
   @BeforeEach
   void open() {
     db = Database.open(databaseUrl(dir), null, null);
-    a = new Presence(db.jdbi(), clock, "replica-a", true);
-    b = new Presence(db.jdbi(), clock, "replica-b", true);
+    a = new Presence(db.jdbi(), clock, "replica-a", true, FLUSH);
+    b = new Presence(db.jdbi(), clock, "replica-b", true, FLUSH);
     statusesOnA = new DeviceStatuses(clock, a, Duration.ofMinutes(6));
   }
 
@@ -52,6 +54,14 @@ abstract class SharedPresenceContract {
     assertThat(a.snapshot("dev-1").lastSeen()).contains(clock.instant());
     assertThat(a.connectedCount()).as("A holds no connection itself").isZero();
     assertThat(a.flush()).as("what A read is not written back").isZero();
+
+    // What A knows may be one flush and one read behind: not offline for that.
+    clock.advance(Duration.ofMinutes(6).plus(FLUSH));
+    assertThat(statusesOnA.presenceStatus("dev-1")).isEqualTo(DeviceStatus.ONLINE);
+    assertThat(new DeviceStatuses(clock, b, Duration.ofMinutes(6)).presenceStatus("dev-1"))
+        .as("B heard nothing for more than 6 minutes itself")
+        .isEqualTo(DeviceStatus.OFFLINE);
+    clock.advance(Duration.ofMinutes(-6).minus(FLUSH));
 
     // B keeps hearing the device; A follows at its next read.
     clock.advance(Duration.ofMinutes(4));
@@ -81,7 +91,7 @@ abstract class SharedPresenceContract {
     a.disconnected("dev-1");
     a.flush();
     a.refresh();
-    Presence c = new Presence(db.jdbi(), clock, "replica-c", true);
+    Presence c = new Presence(db.jdbi(), clock, "replica-c", true, FLUSH);
     c.load();
     assertThat(c.holder("dev-1")).contains("replica-b");
     assertThat(a.holder("dev-1")).contains("replica-b");

@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.agent.Agent;
 import io.edgefleet.agent.runtime.kubernetes.KubernetesRuntime;
+import io.edgefleet.protocol.Bootstrap;
+import io.edgefleet.protocol.Json;
+import io.edgefleet.protocol.SecureFiles;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.RecordingRuntime;
 import io.edgefleet.testkit.TestAgents;
@@ -39,7 +42,8 @@ final class Fleet implements AutoCloseable {
   private final TestAgents agents;
   private final String url;
   private final String caFingerprint;
-  private final AdminClient admin;
+  private AdminClient admin;
+  private List<String> moreUrls = List.of();
   final Map<String, Device> devices = new LinkedHashMap<>();
 
   /** One agent and what it applied. */
@@ -53,6 +57,14 @@ final class Fleet implements AutoCloseable {
     this.admin = admin;
   }
 
+  void moreUrls(List<String> urls) {
+    moreUrls = List.copyOf(urls);
+  }
+
+  void use(AdminClient other) {
+    admin = other;
+  }
+
   /** Starts agents {@code prefix-00 …} with these tags plus {@code fleet} and {@code ns}. */
   List<Device> start(String prefix, int count, Map<String, String> tags) {
     List<Device> started = new ArrayList<>();
@@ -64,8 +76,12 @@ final class Fleet implements AutoCloseable {
       AdminClient.Answer token =
           admin.post("/api/v1/onboarding-tokens", Map.of("tags", t, "maxUses", 1));
       assertThat(token.status()).as(token.body().toString()).isEqualTo(201);
-      Path bootstrap =
-          agents.bootstrap(name, url, caFingerprint, token.body().path("token").asText());
+      Path bootstrap = dir.resolve("bootstrap-" + name + ".json");
+      SecureFiles.writeSecret(
+          bootstrap,
+          Json.pretty(
+              Bootstrap.of(url, caFingerprint, token.body().path("token").asText())
+                  .withMoreUrls(moreUrls)));
       started.add(launch(name, bootstrap));
     }
     for (Device d : started) {
