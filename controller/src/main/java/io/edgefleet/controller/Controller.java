@@ -1007,7 +1007,10 @@ public final class Controller implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
               });
-      // Jobs that must run once run on the leader replica (on SQLite: this one, always).
+      // Jobs that must run once run on the leader replica (on SQLite: this one, always). A leader
+      // killed between committing a change (a rollout's release) and computing the documents it
+      // changes leaves that computation undone: a new leader computes every document again.
+      leadership.onElected(desired::requestAll);
       leadership.check();
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       replicaNudges.start();

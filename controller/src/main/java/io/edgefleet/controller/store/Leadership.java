@@ -28,6 +28,7 @@ public final class Leadership implements AutoCloseable {
   private final Database db;
   private final String replica;
   private volatile boolean leader;
+  private volatile Runnable onElected = () -> {};
   private Connection session;
 
   /**
@@ -42,6 +43,14 @@ public final class Leadership implements AutoCloseable {
   /** Whether this replica runs the once-only jobs now. */
   public boolean leader() {
     return leader;
+  }
+
+  /**
+   * Runs {@code job} each time this replica takes the lead from another (never on SQLite, where the
+   * one process always leads): work that a killed leader may have left half done is done again.
+   */
+  public void onElected(Runnable job) {
+    this.onElected = job;
   }
 
   /** Runs {@code job} only while this replica leads. */
@@ -81,6 +90,12 @@ public final class Leadership implements AutoCloseable {
           if (rs.next() && rs.getBoolean(1)) {
             leader = true;
             LOG.info("controller {} leads: it runs rollouts, alerts and retention", replica);
+            try {
+              onElected.run();
+            } catch (RuntimeException e) {
+              LOG.warn(
+                  "controller {}: the work on taking the lead failed: {}", replica, e.toString());
+            }
           }
         }
       }

@@ -63,11 +63,20 @@ class LeadershipPostgresIT {
   }
 
   @Test
-  void whenTheLeaderStopsAnotherTakesOver() {
+  void whenTheLeaderStopsAnotherTakesOverAndRedoesWhatTheLeaderMayHaveLeftHalfDone() {
+    AtomicInteger electedOne = new AtomicInteger();
+    AtomicInteger electedTwo = new AtomicInteger();
+    one.onElected(electedOne::incrementAndGet);
+    two.onElected(electedTwo::incrementAndGet);
     one.check();
     two.check();
+    one.check();
+    assertThat(electedOne).as("once, when it took the lead").hasValue(1);
+    assertThat(electedTwo).hasValue(0);
     one.close();
     two.check();
+    two.check();
+    assertThat(electedTwo).hasValue(1);
     assertThat(two.leader()).isTrue();
     assertThat(one.leader()).isFalse();
     // It does not take the lead back while the other holds it.
