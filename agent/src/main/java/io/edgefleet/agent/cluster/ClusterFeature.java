@@ -160,6 +160,10 @@ public final class ClusterFeature implements AgentFeature {
   private String restartJoinedKey;
   private String problem;
   private boolean downloading;
+
+  /** The version of the binary K3s was last started from; null when none is supervised. */
+  private String runningVersion;
+
   private String nodeIp;
   private List<String> removalErrors = List.of();
 
@@ -260,7 +264,7 @@ public final class ClusterFeature implements AgentFeature {
               Wanted w = wanted;
               if (w != null && w.spec() != null) {
                 problem = "unexpected error: " + e;
-                report(build());
+                report(build(w));
               }
               scheduleRetry();
             }
@@ -293,6 +297,7 @@ public final class ClusterFeature implements AgentFeature {
         report(stopped(w));
       } else if (supervisor.active()) {
         supervisor.stop();
+        runningVersion = null;
       }
       return;
     }
@@ -308,17 +313,19 @@ public final class ClusterFeature implements AgentFeature {
               + " of "
               + spec.name());
     }
-    if (!prepareAndStart(spec)) {
-      report(build());
+    // Every report of this pass describes w, the section acted on: a newer document that arrives
+    // meanwhile is acted on (and reported) by the next pass, never claimed before K3s restarted.
+    if (!prepareAndStart(w)) {
+      report(build(w));
       scheduleRetry();
       return;
     }
-    AgentMessage.ClusterNode r = build();
+    AgentMessage.ClusterNode r = build(w);
     if (AgentMessage.ClusterNode.PHASE_RUNNING.equals(r.phase())
         && ClusterSpec.ROLE_SERVER.equals(spec.role())
         && !spec.removals().isEmpty()) {
       removalErrors = Removals.apply(probe, spec.nodeName(), spec.removals());
-      r = build();
+      r = build(w);
     } else if (spec.removals().isEmpty()) {
       removalErrors = List.of();
     }
@@ -326,13 +333,14 @@ public final class ClusterFeature implements AgentFeature {
   }
 
   /** Fetches what is missing, writes the configuration, (re)starts K3s; false on a problem. */
-  private boolean prepareAndStart(ClusterSpec spec) {
+  private boolean prepareAndStart(Wanted w) {
+    ClusterSpec spec = w.spec();
     problem = null;
     Path bin;
     try {
       downloading = !artifacts.present(spec.k3s());
       if (downloading) {
-        report(build());
+        report(build(w));
       }
       bin = artifacts.ensure(spec.k3s());
       artifacts.keepOnly(Set.of(spec.k3s().digest()));
@@ -399,13 +407,14 @@ public final class ClusterFeature implements AgentFeature {
       restartKey = full;
       restartJoinedKey = joinedKey;
       probe.reset();
+      runningVersion = version(spec, bin);
       supervisor.start(
           List.of(bin.toString(), spec.role(), "--config", configFile().toString()),
           dir.resolve("k3s.log"));
       String what =
           (restart ? "restarted" : "started")
               + " K3s "
-              + version(spec, bin)
+              + runningVersion
               + " as "
               + spec.role()
               + " of cluster "
@@ -538,6 +547,7 @@ public final class ClusterFeature implements AgentFeature {
   /** Stops K3s and removes what the agent created for it: its data directory and configuration. */
   private void teardown(String why) {
     supervisor.stop();
+    runningVersion = null;
     joinedThrough = null;
     Marker m = marker;
     String wipeError = null;
@@ -663,9 +673,12 @@ public final class ClusterFeature implements AgentFeature {
         w.generation());
   }
 
-  /** The report of the node as it is now; asks the API server and etcd on a server. */
-  private AgentMessage.ClusterNode build() {
-    Wanted w = wanted;
+  /**
+   * The report of the node as it is now for the section {@code w} the caller acted on; asks the API
+   * server and etcd on a server. Its version is the one of the binary K3s runs from (a section
+   * asking for another one is not in effect until K3s restarted), else the section's.
+   */
+  private AgentMessage.ClusterNode build(Wanted w) {
     ClusterSpec spec = w.spec();
     Supervisor.Snapshot s = supervisor.snapshot();
     String phase;
@@ -739,7 +752,9 @@ public final class ClusterFeature implements AgentFeature {
         spec.nodeName(),
         nodeIp,
         ready,
-        versions.getOrDefault(spec.k3s().digest(), spec.kubernetesVersion()),
+        runningVersion != null
+            ? runningVersion
+            : versions.getOrDefault(spec.k3s().digest(), spec.kubernetesVersion()),
         etcd,
         nodes,
         message == null ? null : bounded(message),

@@ -43,6 +43,8 @@ class ClusterFeatureTest {
   private final List<AgentMessage> sent = new CopyOnWriteArrayList<>();
   private final List<String> events = new CopyOnWriteArrayList<>();
   private final AtomicInteger tokenFetches = new AtomicInteger();
+  private final Map<String, byte[]> binaries = new java.util.concurrent.ConcurrentHashMap<>();
+  private volatile Runnable onLocalAddress = () -> {};
   private KeyPair device;
   private byte[] k3s;
   private ArtifactRef ref;
@@ -76,7 +78,7 @@ class ClusterFeatureTest {
         new ControllerAccess() {
           @Override
           public void download(String digest, Path file, long maxBytes) throws java.io.IOException {
-            Files.write(file, k3s);
+            Files.write(file, binaries.getOrDefault(digest, k3s));
           }
 
           @Override
@@ -98,6 +100,7 @@ class ClusterFeatureTest {
 
           @Override
           public String localAddress() {
+            onLocalAddress.run();
             return "10.9.0.7";
           }
         };
@@ -353,5 +356,102 @@ class ClusterFeatureTest {
                 lastReport().generation() == 8
                     && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_FAILED));
     assertThat(lastReport().message()).contains("waits for a running server");
+  }
+
+  /**
+   * A section asking for another K3s version may arrive while a pass for the previous one is under
+   * way. That pass must not report the new version (nor the new generation) as running: the
+   * controller takes such a report as the node being back on the new version and restarts the next
+   * node while this one has yet to restart, two nodes down at once.
+   */
+  @Test
+  void aNewVersionIsReportedOnlyOnceK3sRestartedWithIt() throws Exception {
+    byte[] v2 =
+        ("#!/bin/sh\n"
+                + "if [ \"$1\" = --version ]; then echo 'k3s version v1.20.3+k3s1 (abcdef)'; exit 0;"
+                + " fi\n"
+                + "echo \"v2 $1 $3\" >> "
+                + started
+                + "\n"
+                + "exec sleep 300\n")
+            .getBytes(StandardCharsets.UTF_8);
+    ArtifactRef ref2 = ArtifactsTest.ref(v2);
+    binaries.put(ref2.digest(), v2);
+    ClusterSpec first = agentSpec(1, Map.of());
+    ClusterSpec second =
+        new ClusterSpec(
+            first.name(),
+            first.role(),
+            first.init(),
+            first.servers(),
+            first.tokenVersion(),
+            first.nodeName(),
+            first.nodeLabels(),
+            first.nodeTaints(),
+            "v1.20.3+k3s1",
+            ref2,
+            first.config(),
+            first.removals());
+    // Every report, with the number of K3s (re)starts the feature had made when it was sent.
+    List<Map.Entry<AgentMessage.ClusterNode, Integer>> seen = new CopyOnWriteArrayList<>();
+    feature.connected(
+        message -> {
+          if (message instanceof AgentMessage.ClusterNode n) {
+            seen.add(Map.entry(n, startEvents()));
+          }
+          return sent.add(message);
+        },
+        null);
+    feature.want(state(5, first));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                lastReport() != null
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_RUNNING));
+    assertThat(starts()).isEqualTo(1);
+
+    // The new section arrives in the middle of a pass that acts on the old one.
+    AtomicInteger armed = new AtomicInteger(1);
+    onLocalAddress =
+        () -> {
+          if (armed.getAndDecrement() == 1) {
+            feature.want(state(6, second));
+          }
+        };
+    feature.request();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                starts() == 2
+                    && lastReport().generation() == 6
+                    && lastReport().phase().equals(AgentMessage.ClusterNode.PHASE_RUNNING));
+    assertThat(armed.get()).isNegative();
+    assertThat(Files.readAllLines(started)).last().asString().startsWith("v2 agent");
+    assertThat(lastReport().kubernetesVersion()).isEqualTo("v1.20.3+k3s1");
+    for (Map.Entry<AgentMessage.ClusterNode, Integer> e : seen) {
+      AgentMessage.ClusterNode n = e.getKey();
+      if (e.getValue() < 2) {
+        assertThat(n.kubernetesVersion())
+            .as("sent before the restart: %s", n)
+            .isEqualTo("v1.20.2+k3s1");
+        assertThat(n.generation() == 6 && n.phase().equals(AgentMessage.ClusterNode.PHASE_RUNNING))
+            .as("sent before the restart: %s", n)
+            .isFalse();
+      }
+    }
+  }
+
+  private int startEvents() {
+    return (int) events.stream().filter(e -> e.startsWith("cluster-node-started")).count();
+  }
+
+  private int starts() {
+    try {
+      return Files.exists(started) ? Files.readAllLines(started).size() : 0;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

@@ -557,6 +557,64 @@ class ClusterPlannerTest {
     assertThat(p.state()).isEqualTo(State.READY);
   }
 
+  /**
+   * The reports a moved server sends, in the order they arrive: its last report from before the
+   * move (the old version, still RUNNING), the download (the old K3s still runs), the restart, and
+   * running on the new version but not ready yet. None of them moves the next node: only a ready
+   * RUNNING report of the new version does.
+   */
+  @Test
+  void theNextNodeMovesOnlyOnceTheMovedOneRunsTheNewVersion() {
+    World w = new World();
+    for (int i = 1; i <= 3; i++) {
+      w.device("" + i);
+    }
+    assertThat(w.converge().state()).isEqualTo(State.READY);
+    w.def = w.definition(3, 3, 0, 2, V2);
+    assertThat(movedTo(w.plan(), V2)).containsExactly("1");
+    record Seen(String phase, String version, boolean ready) {}
+    for (Seen seen :
+        List.of(
+            new Seen("RUNNING", V1, true),
+            new Seen("DOWNLOADING", V1, true),
+            new Seen("STARTING", V2, false),
+            new Seen("RUNNING", V2, false))) {
+      report(w, "1", seen.phase(), seen.version(), seen.ready());
+      assertThat(movedTo(w.plan(), V2)).as("after %s", seen).containsExactly("1");
+    }
+    report(w, "1", "RUNNING", V2, true);
+    assertThat(movedTo(w.plan(), V2)).containsExactly("1", "2");
+  }
+
+  /** A new report of member {@code id}, a second later: its phase, version and readiness. */
+  private static void report(World w, String id, String phase, String version, boolean ready) {
+    AgentMessage.ClusterNode n = w.reports.get(id).node();
+    w.now = w.now.plusSeconds(1);
+    w.reports.put(
+        id,
+        new Report(
+            new AgentMessage.ClusterNode(
+                n.cluster(),
+                n.role(),
+                phase,
+                n.nodeName(),
+                n.address(),
+                ready,
+                version,
+                n.etcd(),
+                n.nodes(),
+                null,
+                n.generation()),
+            w.now));
+  }
+
+  private static List<String> movedTo(Plan p, String version) {
+    return p.members().stream()
+        .filter(m -> version.equals(m.kubernetesVersion()))
+        .map(Member::deviceId)
+        .toList();
+  }
+
   /** The report of a member restarting: its phase and readiness change, nothing else. */
   static void restarting(World w, String id, String phase, String version) {
     AgentMessage.ClusterNode n = w.reports.get(id).node();
