@@ -769,19 +769,24 @@ public final class Agent implements AutoCloseable {
 
   private List<String> controllerUrls() {
     // The bootstrap file may have been replaced to point at a moved controller, or name more of
-    // its replicas.
+    // its replicas; the signed desired state names the controller's URLs as it knows them now.
+    List<String> urls;
     try {
       Bootstrap b = bootstrap();
       if (identity == null || b.caFingerprint().equals(identity.caFingerprint())) {
-        return b.urls();
+        urls = b.urls();
+      } else {
+        urls = List.of(identity.controllerUrl());
       }
     } catch (AgentException e) {
       if (identity == null) {
         throw e;
       }
       // Keep using the URL we enrolled with.
+      urls = List.of(identity.controllerUrl());
     }
-    return List.of(identity.controllerUrl());
+    List<String> announced = sync.current().map(v -> v.state().controllerUrls()).orElse(List.of());
+    return Bootstrap.union(urls, announced);
   }
 
   /**

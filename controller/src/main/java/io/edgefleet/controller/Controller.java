@@ -475,6 +475,7 @@ public final class Controller implements AutoCloseable {
               agentTargets,
               downloadPolicies::sectionFor,
               siteCaches::sectionFor,
+              () -> controllerUrls(advertised.get()),
               gate,
               (id, nudge) -> {
                 if (!trust.devices().quarantined(id)) {
@@ -1448,6 +1449,22 @@ public final class Controller implements AutoCloseable {
   /** Whether this replica runs the jobs that must run once (always on SQLite). */
   public boolean leader() {
     return leadership.leader();
+  }
+
+  /**
+   * Every URL of this controller for the devices' documents when it has several, else none (the
+   * bootstrap file's URL serves): the advertised one first, then the others.
+   */
+  private List<String> controllerUrls(String advertised) {
+    if (config.moreUrls().isEmpty()) {
+      return List.of();
+    }
+    LinkedHashSet<String> all = new LinkedHashSet<>();
+    if (!advertised.isBlank()) {
+      all.add(advertised);
+    }
+    all.addAll(config.moreUrls());
+    return List.copyOf(all);
   }
 
   private ApiRoutes.Info info(String url) {

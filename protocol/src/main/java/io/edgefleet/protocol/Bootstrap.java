@@ -81,6 +81,27 @@ public record Bootstrap(
     return List.copyOf(all);
   }
 
+  /**
+   * {@code first} then the URLs of {@code more} that are https URLs with a host and not already
+   * named (a trailing slash does not make another URL), at most {@link #MAX_URLS} in all.
+   */
+  public static List<String> union(List<String> first, List<String> more) {
+    LinkedHashSet<String> all = new LinkedHashSet<>();
+    first.forEach(u -> all.add(trimmed(u)));
+    for (String u : more) {
+      if (all.size() >= MAX_URLS) {
+        break;
+      }
+      try {
+        checkUrl("controllerUrls", u);
+        all.add(trimmed(u));
+      } catch (IllegalArgumentException e) {
+        // Not a URL a device can use: left out.
+      }
+    }
+    return List.copyOf(all);
+  }
+
   private static String trimmed(String url) {
     return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
   }

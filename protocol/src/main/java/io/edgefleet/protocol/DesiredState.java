@@ -25,6 +25,9 @@ import java.util.List;
  * @param siteCache the device of the same site that serves blobs over the LAN: this device itself
  *     when it is the site's cache ({@link SiteCache#serve()}), else its neighbour to fetch from
  *     first; null (and absent) when the device's site has no cache
+ * @param controllerUrls every URL of the controller (its replicas behind other addresses), for the
+ *     device to spread over and fail over across besides those of its bootstrap file: a replica
+ *     added later reaches devices this way. Empty (and absent) when the controller has one URL
  */
 public record DesiredState(
     String deviceId,
@@ -37,7 +40,8 @@ public record DesiredState(
     @JsonInclude(JsonInclude.Include.NON_NULL) AgentRelease agent,
     @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ArtifactRef> stage,
     @JsonInclude(JsonInclude.Include.NON_NULL) DownloadPolicy downloads,
-    @JsonInclude(JsonInclude.Include.NON_NULL) SiteCache siteCache) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) SiteCache siteCache,
+    @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> controllerUrls) {
   /**
    * The largest generation a controller issues: 2^53 - 1, the largest integer every JSON reader
    * keeps exact. Generations grow by one per change, so no device comes near it in practice; a
@@ -50,6 +54,35 @@ public record DesiredState(
     apps = apps == null ? List.of() : List.copyOf(apps);
     signingKeys = signingKeys == null ? List.of() : List.copyOf(signingKeys);
     secrets = secrets == null ? List.of() : List.copyOf(secrets);
+    controllerUrls = controllerUrls == null ? List.of() : List.copyOf(controllerUrls);
+  }
+
+  /** A document that names no other controller URL. */
+  public DesiredState(
+      String deviceId,
+      long generation,
+      Instant issuedAt,
+      List<DesiredApp> apps,
+      List<SigningKey> signingKeys,
+      List<SecretRef> secrets,
+      ClusterSpec cluster,
+      AgentRelease agent,
+      List<ArtifactRef> stage,
+      DownloadPolicy downloads,
+      SiteCache siteCache) {
+    this(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        stage,
+        downloads,
+        siteCache,
+        List.of());
   }
 
   /** A document that names no site cache. */
@@ -114,7 +147,8 @@ public record DesiredState(
         agent,
         stage,
         downloads,
-        siteCache);
+        siteCache,
+        controllerUrls);
   }
 
   /** This document with {@code siteCache} (null: none). */
@@ -130,7 +164,25 @@ public record DesiredState(
         agent,
         stage,
         downloads,
-        siteCache);
+        siteCache,
+        controllerUrls);
+  }
+
+  /** This document with {@code controllerUrls} (empty: none besides the bootstrap file's). */
+  public DesiredState withControllerUrls(List<String> controllerUrls) {
+    return new DesiredState(
+        deviceId,
+        generation,
+        issuedAt,
+        apps,
+        signingKeys,
+        secrets,
+        cluster,
+        agent,
+        stage,
+        downloads,
+        siteCache,
+        controllerUrls);
   }
 
   /**

@@ -3,6 +3,9 @@ package io.edgefleet.protocol;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BootstrapTest {
@@ -14,6 +17,32 @@ class BootstrapTest {
     Bootstrap back = Json.mapper().readValue(Json.write(b), Bootstrap.class);
     assertThat(back).isEqualTo(b);
     assertThat(back.baseUrl()).isEqualTo("https://ctl.example:7443");
+  }
+
+  @Test
+  void urlsAnnouncedInADocumentJoinTheFilesWithoutRepeatsOrUnusableOnes() {
+    assertThat(
+            Bootstrap.union(
+                List.of("https://a:1", "https://b:1"),
+                List.of("https://b:1/", "http://plain:1", "not a url", "https://c:1")))
+        .containsExactly("https://a:1", "https://b:1", "https://c:1");
+    List<String> many = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      many.add("https://r" + i + ":1");
+    }
+    assertThat(Bootstrap.union(List.of("https://a:1"), many)).hasSize(Bootstrap.MAX_URLS);
+  }
+
+  @Test
+  void aDocumentNamesControllerUrlsOnlyWhenItHasSome() throws Exception {
+    DesiredState plain =
+        new DesiredState("dev-1", 3, Instant.EPOCH, List.of(), List.of(), List.of(), null, null);
+    assertThat(Json.write(plain)).doesNotContain("controllerUrls");
+    DesiredState more = plain.withControllerUrls(List.of("https://a:1", "https://b:1"));
+    DesiredState back = Json.mapper().readValue(Json.write(more), DesiredState.class);
+    assertThat(back.controllerUrls()).containsExactly("https://a:1", "https://b:1");
+    assertThat(Json.mapper().readValue(Json.write(plain), DesiredState.class).controllerUrls())
+        .isEmpty();
   }
 
   @Test

@@ -33,6 +33,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -58,6 +59,7 @@ public final class DesiredStateEngine implements AutoCloseable {
   private final AgentSections agents;
   private final DownloadSections downloads;
   private final SiteCacheSections siteCaches;
+  private final Supplier<List<String>> controllerUrls;
   private final StageArtifacts stageArtifacts = new StageArtifacts();
   private final ExecutorService worker;
   private final Object lock = new Object();
@@ -220,6 +222,43 @@ public final class DesiredStateEngine implements AutoCloseable {
       SiteCacheSections siteCaches,
       ReleaseGate gate,
       BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this(
+        jdbi,
+        clock,
+        devices,
+        bundles,
+        signingKeys,
+        catalog,
+        secrets,
+        clusters,
+        agents,
+        downloads,
+        siteCaches,
+        List::of,
+        gate,
+        nudger);
+  }
+
+  /**
+   * @param controllerUrls every URL of the controller when it has several (replicas behind other
+   *     addresses; the document's {@code controllerUrls}), empty when it has one
+   */
+  public DesiredStateEngine(
+      Jdbi jdbi,
+      Clock clock,
+      DeviceStore devices,
+      BundleStore bundles,
+      SigningKeys signingKeys,
+      AppCatalog catalog,
+      SecretTargets secrets,
+      ClusterSections clusters,
+      AgentSections agents,
+      DownloadSections downloads,
+      SiteCacheSections siteCaches,
+      Supplier<List<String>> controllerUrls,
+      ReleaseGate gate,
+      BiConsumer<String, ControllerMessage.Nudge> nudger) {
+    this.controllerUrls = controllerUrls;
     this.siteCaches = siteCaches;
     this.downloads = downloads;
     this.agents = agents;
@@ -257,12 +296,12 @@ public final class DesiredStateEngine implements AutoCloseable {
   }
 
   /**
-   * A document's fingerprint with its staging, download and site-cache sections: unchanged without
-   * any (documents from before the sections keep theirs), else one digest of all, which fits the
-   * stored column (80 characters).
+   * A document's fingerprint with its staging, download, site-cache and controller-URL sections:
+   * unchanged without any (documents from before the sections keep theirs), else one digest of all,
+   * which fits the stored column (80 characters).
    */
   private static String withSections(
-      String fingerprint, String sections, DesiredState.SiteCache c) {
+      String fingerprint, String sections, DesiredState.SiteCache c, List<String> urls) {
     String all =
         c == null
             ? sections
@@ -276,6 +315,9 @@ public final class DesiredStateEngine implements AutoCloseable {
                 + " "
                 + c.serve()
                 + (c.neighbours() == null ? "" : " serves " + String.join(",", c.neighbours()));
+    if (!urls.isEmpty()) {
+      all += "\ncontroller-urls " + String.join(" ", urls);
+    }
     if (all.isEmpty()) {
       return fingerprint;
     }
@@ -648,11 +690,13 @@ public final class DesiredStateEngine implements AutoCloseable {
             prepared.device().tags(),
             () -> current.map(c -> decode(c.payload()).agent()).orElse(null));
     List<ArtifactRef> stage = StageArtifacts.union(prepared.stages());
+    List<String> urls = controllerUrls.get();
     String fingerprint =
         withSections(
             fingerprint(list, prepared.secrets(), prepared.cluster(), agent),
             StageArtifacts.fingerprint(prepared.stages(), prepared.downloads()),
-            prepared.siteCache());
+            prepared.siteCache(),
+            urls);
     SigningKeys.Plan plan = ring.plan(trusted(h, deviceId, ring));
     long gen = current.map(Current::generation).orElse(0L);
     ControllerMessage.Nudge nudge = null;
@@ -673,6 +717,7 @@ public final class DesiredStateEngine implements AutoCloseable {
               stage,
               prepared.downloads(),
               prepared.siteCache(),
+              urls,
               plan,
               ring);
       nudge = new ControllerMessage.Nudge(gen, doc, inline(desired.values(), previousBundles));
@@ -802,6 +847,7 @@ public final class DesiredStateEngine implements AutoCloseable {
                   old.stage(),
                   old.downloads(),
                   old.siteCache(),
+                  old.controllerUrls(),
                   plan,
                   ring));
         });
@@ -1046,6 +1092,7 @@ public final class DesiredStateEngine implements AutoCloseable {
       List<ArtifactRef> stage,
       DesiredState.DownloadPolicy downloadPolicy,
       DesiredState.SiteCache siteCache,
+      List<String> urls,
       SigningKeys.Plan plan,
       SigningKeys.Ring ring) {
     List<DesiredState.SigningKey> announced = new ArrayList<>();
@@ -1056,7 +1103,8 @@ public final class DesiredStateEngine implements AutoCloseable {
         new DesiredState(
                 deviceId, gen, clock.instant(), list, announced, secretRefs, cluster, agent)
             .withDownloads(stage, downloadPolicy)
-            .withSiteCache(siteCache);
+            .withSiteCache(siteCache)
+            .withControllerUrls(urls);
     byte[] payload = Json.writeBytes(doc);
     String keyId = plan.signer().id();
     SignedDesiredState signed =

@@ -7,18 +7,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.ControllerProcess;
 import io.edgefleet.testkit.Postgres;
+import io.edgefleet.testkit.ReplicaData;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,7 +74,7 @@ class ReplicaRolloutIT {
     }
     replicas.add(unstarted.get(0).start());
     for (int i = 1; i < 3; i++) {
-      copyKeys(data.get(0), data.get(i));
+      ReplicaData.copyKeys(data.get(0), data.get(i));
       replicas.add(unstarted.get(i).start());
     }
     for (ControllerProcess r : replicas) {
@@ -155,23 +153,5 @@ class ReplicaRolloutIT {
               assertThat(holders).as("online devices with a holder in %s", items).hasSize(devices);
             });
     return Map.copyOf(holders);
-  }
-
-  /** The keys and admin token of a replica's data directory, without its SQLite database. */
-  private static void copyKeys(Path from, Path to) throws Exception {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path p : files.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (p.getFileName().toString().startsWith("edgefleet.db")) {
-          continue;
-        }
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (Files.isRegularFile(p)) {
-          Files.createDirectories(target.getParent());
-          Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-        }
-      }
-    }
   }
 }
