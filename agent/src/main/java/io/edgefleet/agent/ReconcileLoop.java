@@ -23,9 +23,12 @@ import java.util.function.Supplier;
  * Keeps the runtime at the desired state in effect: a pass every {@code interval} (self-healing
  * drift, also offline), one at once after a new document, and a closer look every 2 s while an app
  * is still progressing so READY is reported when it happens. Passes run on the worker executor, one
- * at a time, never on the scheduler, so a slow runtime never delays heartbeats or telemetry. Each
- * pass reports what changed: apply results become device events, and the app report goes to the
- * controller when something changed or a report is due.
+ * at a time, never on the scheduler, so a slow runtime never delays heartbeats or telemetry; each
+ * runs the document in effect when it starts. A pass whose document is replaced under it and that
+ * then misses a bundle only the old document used stops without reporting (the newer document runs
+ * next) rather than report that app failed. Each pass reports what changed: apply results become
+ * device events, and the app report goes to the controller when something changed or a report is
+ * due.
  *
  * <p>Thread-safe.
  */
@@ -121,15 +124,22 @@ final class ReconcileLoop {
   }
 
   private void pass() {
-    Optional<Verified> current = desired.get();
-    if (current.isEmpty() || closed) {
-      return;
-    }
-    Verified v = current.get();
     synchronized (passLock) {
+      // Read under the lock: a pass that waited for the one before it runs the newest document,
+      // never one that a newer document replaced while it waited.
+      Optional<Verified> current = desired.get();
+      if (current.isEmpty() || closed) {
+        return;
+      }
+      Verified v = current.get();
       List<AppState> states;
       try {
-        states = reconciler.reconcile(v.state(), bundles::apply);
+        states = reconciler.reconcile(v.state(), digest -> manifests(v, digest));
+      } catch (Superseded e) {
+        // Its results are dropped: the next pass compares what it finds with the last report, so
+        // what this one changed is still reported, once.
+        request();
+        return;
       } catch (RuntimeException e) {
         String error = "reconcile failed: " + e.getMessage();
         sink.problem(error);
@@ -168,6 +178,33 @@ final class ReconcileLoop {
             PROGRESS_CHECK.toMillis(),
             TimeUnit.MILLISECONDS);
       }
+    }
+  }
+
+  /**
+   * A bundle of {@code v}. Taking a newer document removes the bundles that only older ones use, so
+   * a bundle missing while {@code v} is no longer in effect is no failure of its app: the pass is
+   * over a replaced document and stops (the newer document has its own pass). Each bundle is still
+   * read when the pass reaches its app, not all up front: bundles may be large.
+   *
+   * @throws Superseded when the bundle is gone because {@code v} was replaced
+   */
+  private Optional<String> manifests(Verified v, String digest) {
+    Optional<String> manifests = bundles.apply(digest);
+    if (manifests.isEmpty()
+        && desired
+            .get()
+            .map(now -> now.state().generation() != v.state().generation())
+            .orElse(true)) {
+      throw new Superseded();
+    }
+    return manifests;
+  }
+
+  /** A pass met a bundle its document no longer keeps because a newer document was taken. */
+  private static final class Superseded extends RuntimeException {
+    Superseded() {
+      super("the desired state was replaced during the pass", null, false, false);
     }
   }
 

@@ -158,6 +158,7 @@ class ContentRevisionIT {
     List<Event> news = events(db, id, seqBefore);
     assertThat(news).isNotEmpty().allSatisfy(e -> assertThat(e.app()).isEqualTo(web));
     assertThat(news)
+        .as("events %s", news)
         .extracting(Event::kind)
         .containsAnyOf("app-updated", "app-ready")
         .doesNotContain("app-failed", "app-removed");
