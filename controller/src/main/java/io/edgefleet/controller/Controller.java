@@ -257,7 +257,7 @@ public final class Controller implements AutoCloseable {
             config.databaseUser().orElse(null),
             config.databasePassword().orElse(null));
     String replica = ProcessHandle.current().pid() + "@" + hostName();
-    this.leadership = new Leadership(database, replica);
+    Leadership lead = null;
     try {
       Jdbi jdbi = database.jdbi();
       // The object graph is complete when this constructor ends: every collaborator is passed in
@@ -484,6 +484,11 @@ public final class Controller implements AutoCloseable {
                 }
                 health.desiredChanged(id);
               });
+      // Jobs that must run once run on the leader replica (on SQLite: this one, always). A leader
+      // killed between committing a change (a rollout's release) and computing the documents it
+      // changes leaves that computation undone: a new leader computes every document again.
+      lead = new Leadership(database, replica, desired::requestAll);
+      this.leadership = lead;
       siteCacheDevices.subscribe(desired::request);
       siteCacheDevices.seal();
       siteCacheSites.subscribe(site -> desired.requestAll());
@@ -1008,10 +1013,6 @@ public final class Controller implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
               });
-      // Jobs that must run once run on the leader replica (on SQLite: this one, always). A leader
-      // killed between committing a change (a rollout's release) and computing the documents it
-      // changes leaves that computation undone: a new leader computes every document again.
-      leadership.onElected(desired::requestAll);
       leadership.check();
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       replicaNudges.start();
@@ -1076,7 +1077,9 @@ public final class Controller implements AutoCloseable {
       alertScheduler.scheduleWithFixedDelay(
           leadership.ifLeader(this::tickAlerts), alertTick, alertTick, TimeUnit.MILLISECONDS);
     } catch (RuntimeException e) {
-      leadership.close();
+      if (lead != null) {
+        lead.close();
+      }
       database.close();
       throw e;
     }

@@ -28,29 +28,32 @@ public final class Leadership implements AutoCloseable {
   private final Database db;
   private final String replica;
   private volatile boolean leader;
-  private volatile Runnable onElected = () -> {};
+  private final Runnable onElected;
   private Connection session;
 
   /**
    * @param replica how this replica names itself in the log
    */
   public Leadership(Database db, String replica) {
+    this(db, replica, () -> {});
+  }
+
+  /**
+   * @param replica how this replica names itself in the log
+   * @param onElected runs each time this replica takes the lead from another (never on SQLite,
+   *     where the one process always leads): work a killed leader may have left half done is done
+   *     again
+   */
+  public Leadership(Database db, String replica, Runnable onElected) {
     this.db = db;
     this.replica = replica;
+    this.onElected = onElected;
     this.leader = db.kind() == Database.Kind.SQLITE;
   }
 
   /** Whether this replica runs the once-only jobs now. */
   public boolean leader() {
     return leader;
-  }
-
-  /**
-   * Runs {@code job} each time this replica takes the lead from another (never on SQLite, where the
-   * one process always leads): work that a killed leader may have left half done is done again.
-   */
-  public void onElected(Runnable job) {
-    this.onElected = job;
   }
 
   /** Runs {@code job} only while this replica leads. */

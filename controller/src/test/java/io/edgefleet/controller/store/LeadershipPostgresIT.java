@@ -64,10 +64,12 @@ class LeadershipPostgresIT {
 
   @Test
   void whenTheLeaderStopsAnotherTakesOverAndRedoesWhatTheLeaderMayHaveLeftHalfDone() {
+    one.close();
+    two.close();
     AtomicInteger electedOne = new AtomicInteger();
     AtomicInteger electedTwo = new AtomicInteger();
-    one.onElected(electedOne::incrementAndGet);
-    two.onElected(electedTwo::incrementAndGet);
+    one = new Leadership(db1, "one", electedOne::incrementAndGet);
+    two = new Leadership(db2, "two", electedTwo::incrementAndGet);
     one.check();
     two.check();
     one.check();
