@@ -4,6 +4,7 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.protocol.DesiredState;
 import java.net.URI;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,9 +12,11 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.jdbi.v3.core.Jdbi;
@@ -50,7 +53,12 @@ public final class SiteCaches implements AutoCloseable {
   private final Consumer<String> recompute;
   private final Runnable recomputeAll;
   private final Map<String, String> urls = new ConcurrentHashMap<>();
-  private final ExecutorService writer;
+  private final ScheduledExecutorService writer;
+  private final AtomicBoolean reviewQueued = new AtomicBoolean();
+
+  /** How long changes to devices gather before the sites are reviewed once for all of them. */
+  static final Duration REVIEW_DELAY = Duration.ofSeconds(1);
+
   private volatile Index index = new Index(-1, Map.of());
 
   // Guarded by this: the sites when devices last changed.
@@ -75,7 +83,7 @@ public final class SiteCaches implements AutoCloseable {
     this.recompute = recompute;
     this.recomputeAll = recomputeAll;
     this.writer =
-        Executors.newSingleThreadExecutor(
+        Executors.newSingleThreadScheduledExecutor(
             r -> {
               Thread t = new Thread(r, "site-caches");
               t.setDaemon(true);
@@ -210,11 +218,37 @@ public final class SiteCaches implements AutoCloseable {
   }
 
   /**
-   * A device's tags or lifecycle changed: when that changes which device is a site's cache, every
-   * device is recomputed; when it only changes who belongs to a site, the site's cache is (it is
-   * told whom to serve).
+   * A device's tags or lifecycle changed: the sites are reviewed within {@link #REVIEW_DELAY}, once
+   * for all the changes made meanwhile (see {@link #review()}). Returns at once: a review reads
+   * every active device's tags, which an enrollment storm must not pay once per device.
    */
   public void devicesChanged() {
+    if (reviewQueued.compareAndSet(false, true)) {
+      try {
+        writer.schedule(
+            () -> {
+              reviewQueued.set(false);
+              try {
+                review();
+              } catch (RuntimeException e) {
+                LOG.warn("the sites could not be reviewed: {}", e.toString());
+              }
+            },
+            REVIEW_DELAY.toMillis(),
+            TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        // Closing: nothing is served any more.
+        reviewQueued.set(false);
+      }
+    }
+  }
+
+  /**
+   * Reviews the sites now: when the devices' tags or lifecycles changed which device is a site's
+   * cache, every device is recomputed; when they only changed who belongs to a site, the site's
+   * cache is (it is told whom to serve).
+   */
+  void review() {
     Map<String, Site> now = sites();
     Map<String, Site> before;
     synchronized (this) {

@@ -102,16 +102,16 @@ class SiteCachesTest {
 
   @Test
   void aNewCacheTagRecomputesEveryDeviceAndTheFirstTaggedByIdServes() {
-    caches.devicesChanged();
+    caches.review();
     assertThat(all.get()).isZero();
 
     db.jdbi().useHandle(h -> store.setTags(h, "dev-a", CACHE, 1));
     db.jdbi().useHandle(h -> store.setTags(h, "dev-c", CACHE, 1));
-    caches.devicesChanged();
+    caches.review();
     assertThat(all.get()).isZero();
 
     device("dev-a", CACHE);
-    caches.devicesChanged();
+    caches.review();
     assertThat(all.get()).isEqualTo(1);
     assertThat(caches.sectionFor("dev-c", CACHE))
         .isEqualTo(new DesiredState.SiteCache("s1", "dev-a", null, false));
@@ -120,7 +120,7 @@ class SiteCachesTest {
 
   @Test
   void theCacheServesOnlyItsSitesDevicesNotQuarantinedAndIsRecomputedWhenThatChanges() {
-    caches.devicesChanged();
+    caches.review();
     quarantined.add("dev-c");
     caches.memberChanged("dev-c");
     assertThat(recomputed).containsExactly("dev-b");
@@ -132,15 +132,26 @@ class SiteCachesTest {
 
     // A device joining the site: only the cache is told (it serves one more).
     device("dev-e", MEMBER);
-    caches.devicesChanged();
+    caches.review();
     assertThat(all.get()).isZero();
     assertThat(recomputed).containsExactly("dev-b", "dev-b");
     assertThat(caches.sectionFor("dev-b", CACHE).neighbours()).containsExactly("dev-d", "dev-e");
     // Decommissioned (its certificate revoked): no longer an active device of the site.
     db.jdbi()
         .useHandle(h -> store.setLifecycle(h, "dev-d", DeviceRecord.Lifecycle.DECOMMISSIONED, 1));
-    caches.devicesChanged();
+    caches.review();
     assertThat(caches.sectionFor("dev-b", CACHE).neighbours()).containsExactly("dev-e");
+  }
+
+  @Test
+  void changesToDevicesGatherIntoOneReviewOfTheSites() {
+    device("dev-a", CACHE);
+    for (int i = 0; i < 100; i++) {
+      caches.devicesChanged();
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> all.get() > 0);
+    assertThat(all.get()).as("one review for a hundred changes").isEqualTo(1);
+    assertThat(caches.sectionFor("dev-a", CACHE).serve()).isTrue();
   }
 
   @Test
