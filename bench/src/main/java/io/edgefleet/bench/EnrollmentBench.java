@@ -77,16 +77,20 @@ public final class EnrollmentBench {
       AdminClient.Answer token =
           admin.post(
               "/api/v1/onboarding-tokens",
-              Map.of("tags", Map.of("bench", "enroll"), "maxUses", warmup + devices));
+              Map.of(
+                  "tags",
+                  Map.of("bench", "enroll"),
+                  "maxUses",
+                  warmup + devices,
+                  "perMinute",
+                  1_000_000));
       if (token.status() != 201) {
         throw new IllegalStateException("no onboarding token: " + token.body());
       }
       String secret = token.body().path("token").asText();
       SSLContext tls = SSLContext.getInstance("TLS");
       tls.init(
-          null,
-          new TrustManager[] {new PinnedCaTrustManager(controller.caFingerprint())},
-          null);
+          null, new TrustManager[] {new PinnedCaTrustManager(controller.caFingerprint())}, null);
       long pid = controller.handle().pid();
       try (HttpClient http =
               HttpClient.newBuilder()
@@ -179,18 +183,8 @@ public final class EnrollmentBench {
                 String serial = String.format("bench-%06d", i);
                 DeviceFacts facts =
                     new DeviceFacts(
-                        serial,
-                        serial,
-                        List.of(),
-                        "amd64",
-                        2,
-                        4L << 30,
-                        32L << 30,
-                        "linux",
-                        "bench",
-                        "0.1.0",
-                        false,
-                        false);
+                        serial, serial, List.of(), "amd64", 2, 4L << 30, 32L << 30, "linux",
+                        "bench", "0.1.0", false, false);
                 return Enrollment.request("placeholder", facts, key);
               } catch (Exception e) {
                 throw new IllegalStateException(e);
