@@ -1045,10 +1045,13 @@ public final class Controller implements AutoCloseable {
       leadership.check();
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       replicaNudges.start();
-      replicaDirectory.beat();
-      long directoryBeat = ReplicaDirectory.BEAT.toMillis();
-      scheduler.scheduleWithFixedDelay(
-          replicaDirectory::beat, directoryBeat, directoryBeat, TimeUnit.MILLISECONDS);
+      if (database.kind() == Database.Kind.POSTGRESQL) {
+        // On SQLite one process holds every device: no other replica to find.
+        replicaDirectory.beat();
+        long directoryBeat = ReplicaDirectory.BEAT.toMillis();
+        scheduler.scheduleWithFixedDelay(
+            replicaDirectory::beat, directoryBeat, directoryBeat, TimeUnit.MILLISECONDS);
+      }
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(
           () -> {
@@ -1464,7 +1467,9 @@ public final class Controller implements AutoCloseable {
     }
     leadership.close();
     replicaNudges.close();
-    replicaDirectory.leave();
+    if (database.kind() == Database.Kind.POSTGRESQL) {
+      replicaDirectory.leave();
+    }
     sessionRouting.close();
     connections.closeAll();
     streams.close();
