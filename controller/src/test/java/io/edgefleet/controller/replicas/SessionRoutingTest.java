@@ -116,6 +116,33 @@ class SessionRoutingTest {
   }
 
   @Test
+  void aHolderThatCannotBeReachedIsAnsweredUnavailableNamingItAndTheUrlTried() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    String url = "https://127.0.0.1:" + closed;
+    ReplicaDirectory gone =
+        new ReplicaDirectory(db.jdbi(), clock, "3@c", () -> url, Duration.ofSeconds(15));
+    gone.beat();
+    holders.put("d1", "3@c");
+    Router router = new Router();
+    router.get(
+        "/api/v1/devices/{id}/logs", Router.Access.ADMIN, c -> Reply.ok(Map.of("served", "here")));
+    routing.route(router, List.of("/api/v1/devices/{id}/logs"));
+    Router.Handler handler =
+        router.match("GET", "/api/v1/devices/d1/logs").orElseThrow().route().handler();
+
+    assertThatThrownBy(() -> handler.handle(call("d1", Map.of())))
+        .isInstanceOfSatisfying(
+            ControllerException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.getMessage()).contains("3@c").contains(url);
+            });
+  }
+
+  @Test
   void routesWithoutADeviceOrNotRegisteredAreRefused() {
     Router router = new Router();
     assertThatThrownBy(() -> routing.route(router, List.of("/api/v1/devices/{id}/logs")))
