@@ -65,7 +65,11 @@ class HelmChartIT {
     assertThat(container.getArgs())
         .contains(
             "--listen=0.0.0.0:7443", "--tls-san=efc-edgefleet-controller." + namespace + ".svc")
-        .noneMatch(a -> a.startsWith("--database-url") || a.startsWith("--s3-"));
+        .noneMatch(
+            a ->
+                a.startsWith("--database-url")
+                    || a.startsWith("--s3-")
+                    || a.startsWith("--replica-url"));
     assertThat(container.getLivenessProbe().getHttpGet().getScheme()).isEqualTo("HTTPS");
     assertThat(container.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
     assertThat(container.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
@@ -109,9 +113,11 @@ class HelmChartIT {
             "--s3-endpoint=https://minio.storage.svc:9000",
             "--s3-bucket=edgefleet-artifacts",
             "--advertise-url=https://edgefleet.example.com:7443",
-            "--tls-san=edgefleet.example.com");
+            "--tls-san=edgefleet.example.com",
+            "--replica-url=https://$(EDGEFLEET_POD_IP):7443");
     assertThat(container.getEnv().stream().map(EnvVar::getName))
         .containsExactlyInAnyOrder(
+            "EDGEFLEET_POD_IP",
             "EDGEFLEET_DATABASE_USER",
             "EDGEFLEET_DATABASE_PASSWORD",
             "EDGEFLEET_S3_ACCESS_KEY_ID",

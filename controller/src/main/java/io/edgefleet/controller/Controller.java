@@ -47,6 +47,7 @@ import io.edgefleet.controller.clusters.Clusters;
 import io.edgefleet.controller.common.ControllerException;
 import io.edgefleet.controller.common.ControllerVersion;
 import io.edgefleet.controller.common.Signal;
+import io.edgefleet.controller.common.TrustedCas;
 import io.edgefleet.controller.desired.AppArtifactUsers;
 import io.edgefleet.controller.desired.AppCatalog;
 import io.edgefleet.controller.desired.AppStatusService;
@@ -102,6 +103,8 @@ import io.edgefleet.controller.profiles.Profiles;
 import io.edgefleet.controller.registry.ImageMirror;
 import io.edgefleet.controller.registry.MirrorRoutes;
 import io.edgefleet.controller.registry.RegistryConfig;
+import io.edgefleet.controller.replicas.ReplicaDirectory;
+import io.edgefleet.controller.replicas.SessionRouting;
 import io.edgefleet.controller.rollouts.DeploymentApps;
 import io.edgefleet.controller.rollouts.Deployments;
 import io.edgefleet.controller.rollouts.RolloutEngine;
@@ -227,6 +230,8 @@ public final class Controller implements AutoCloseable {
   private final AuditRetention auditRetention;
   private final Leadership leadership;
   private final ReplicaNudges replicaNudges;
+  private final ReplicaDirectory replicaDirectory;
+  private final SessionRouting sessionRouting;
   private final DownloadPolicies downloadPolicies;
   private final AgentReleases agentReleases;
   private final EventRetention eventRetention;
@@ -986,6 +991,35 @@ public final class Controller implements AutoCloseable {
                           deviceSecrets,
                           // A quarantined device gets no secret, whatever else is asked.
                           id -> trust.devices().refusal(id).or(() -> secretPolicy.refusal(id))))));
+      // A session with a device (logs, port-forward, shell, file copy) needs its socket: a
+      // replica that does not hold it sends the request on to the live replica that does.
+      this.replicaDirectory =
+          new ReplicaDirectory(
+              jdbi,
+              clock,
+              replica,
+              () -> config.replicaUrl().orElseGet(advertised::get),
+              ReplicaDirectory.TIMEOUT);
+      this.sessionRouting =
+          new SessionRouting(
+              replicaDirectory,
+              idOrName -> {
+                try {
+                  return Optional.of(devices.get(idOrName).id());
+                } catch (ControllerException unknown) {
+                  return Optional.empty();
+                }
+              },
+              connections::isConnected,
+              presence::holder,
+              replicaTls(dataDir));
+      sessionRouting.route(
+          router,
+          List.of(
+              "/api/v1/devices/{id}/logs",
+              "/api/v1/devices/{id}/port-forward",
+              "/api/v1/devices/{id}/shell",
+              "/api/v1/devices/{id}/files"));
       this.http =
           new HttpApi(
               config.listenHost(),
@@ -1016,6 +1050,13 @@ public final class Controller implements AutoCloseable {
       leadership.check();
       scheduler.scheduleWithFixedDelay(leadership::check, 1, 1, TimeUnit.SECONDS);
       replicaNudges.start();
+      if (database.kind() == Database.Kind.POSTGRESQL) {
+        // On SQLite one process holds every device: no other replica to find.
+        replicaDirectory.beat();
+        long directoryBeat = ReplicaDirectory.BEAT.toMillis();
+        scheduler.scheduleWithFixedDelay(
+            replicaDirectory::beat, directoryBeat, directoryBeat, TimeUnit.MILLISECONDS);
+      }
       long flush = config.presenceFlush().toMillis();
       scheduler.scheduleWithFixedDelay(
           () -> {
@@ -1433,12 +1474,25 @@ public final class Controller implements AutoCloseable {
     }
     leadership.close();
     replicaNudges.close();
+    if (database.kind() == Database.Kind.POSTGRESQL) {
+      replicaDirectory.leave();
+    }
+    sessionRouting.close();
     connections.closeAll();
     streams.close();
     http.close();
     tunnels.close();
     presence.flush();
     database.close();
+  }
+
+  /** Trusts the CA the replicas share, for the connections between them. */
+  private static javax.net.ssl.SSLContext replicaTls(Path dataDir) {
+    try {
+      return TrustedCas.sslContext(dataDir.resolve("pki").resolve("ca.crt"));
+    } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("cannot read the controller's CA certificate", e);
+    }
   }
 
   private static String hostName() {
@@ -1531,6 +1585,10 @@ public final class Controller implements AutoCloseable {
     }
     config
         .advertiseUrl()
+        .map(u -> URI.create(u).getHost())
+        .ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
+    config
+        .replicaUrl()
         .map(u -> URI.create(u).getHost())
         .ifPresent(h -> names.add(h.replaceAll("^\\[|\\]$", "")));
     names.addAll(config.tlsNames());

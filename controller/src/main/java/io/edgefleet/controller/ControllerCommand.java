@@ -75,6 +75,15 @@ public final class ControllerCommand implements Callable<Integer> {
   List<String> alsoAdvertiseUrls = new ArrayList<>();
 
   @Option(
+      names = "--replica-url",
+      paramLabel = "URL",
+      description =
+          "The https URL the other controller replicas reach this one at (such as the pod's own"
+              + " address), to send it an operator's session with a device connected here; its"
+              + " host is added to the TLS certificate (default: --advertise-url).")
+  String replicaUrl;
+
+  @Option(
       names = "--tls-san",
       paramLabel = "NAME",
       description = "Extra DNS name or IP for the TLS certificate (repeatable).")
@@ -478,6 +487,7 @@ public final class ControllerCommand implements Callable<Integer> {
             System.getenv("EDGEFLEET_DATABASE_PASSWORD"))
         .withAdvertiseUrl(advertiseUrl)
         .withMoreUrls(alsoAdvertiseUrls)
+        .withReplicaUrl(Optional.ofNullable(replicaUrl))
         .withTlsNames(tlsNames)
         .withHeartbeat(hb)
         .withRolloutTick(tick)

@@ -43,6 +43,8 @@ import java.util.Optional;
  * @param s3 an S3-compatible bucket holding the artifacts; empty keeps them in the data directory
  * @param moreUrls other https URLs devices may use for this controller (its replicas behind other
  *     addresses), written into bootstrap files besides the advertised URL
+ * @param replicaUrl the https URL the other replicas reach this one at, to forward an operator's
+ *     session with a device whose connection this replica holds; empty means the advertised URL
  */
 public record ControllerConfig(
     Path dataDir,
@@ -71,7 +73,8 @@ public record ControllerConfig(
     List<Path> agentReleaseKeys,
     ExportLimits exportLimits,
     Optional<S3Options> s3,
-    List<String> moreUrls) {
+    List<String> moreUrls,
+    Optional<String> replicaUrl) {
 
   public static final int DEFAULT_PORT = 7443;
 
@@ -107,6 +110,17 @@ public record ControllerConfig(
             "another URL of the controller must be https://host[:port], got " + u);
       }
     }
+    replicaUrl = replicaUrl == null ? Optional.empty() : replicaUrl;
+    replicaUrl.ifPresent(
+        u -> {
+          java.net.URI uri = java.net.URI.create(u);
+          if (!"https".equals(uri.getScheme())
+              || uri.getHost() == null
+              || (uri.getRawPath() != null && !uri.getRawPath().isEmpty())) {
+            throw new IllegalArgumentException(
+                "the replica URL must be https://host[:port] (no path), got " + u);
+          }
+        });
   }
 
   /**
@@ -142,7 +156,8 @@ public record ControllerConfig(
         List.of(),
         ExportLimits.defaults(),
         Optional.empty(),
-        List.of());
+        List.of(),
+        Optional.empty());
   }
 
   public ControllerConfig withListen(String host, int port) {
@@ -263,6 +278,11 @@ public record ControllerConfig(
     return with(b -> b.moreUrls = urls);
   }
 
+  /** The URL the other replicas reach this one at; empty means the advertised URL. */
+  public ControllerConfig withReplicaUrl(Optional<String> url) {
+    return with(b -> b.replicaUrl = url);
+  }
+
   /** Artifacts kept in this S3-compatible bucket; empty keeps them in the data directory. */
   public ControllerConfig withS3(Optional<S3Options> options) {
     return with(b -> b.s3 = options);
@@ -304,6 +324,7 @@ public record ControllerConfig(
     ExportLimits exportLimits;
     Optional<S3Options> s3;
     List<String> moreUrls;
+    Optional<String> replicaUrl;
 
     Copy(ControllerConfig c) {
       dataDir = c.dataDir;
@@ -333,6 +354,7 @@ public record ControllerConfig(
       exportLimits = c.exportLimits;
       s3 = c.s3;
       moreUrls = c.moreUrls;
+      replicaUrl = c.replicaUrl;
     }
 
     ControllerConfig build() {
@@ -363,7 +385,8 @@ public record ControllerConfig(
           agentReleaseKeys,
           exportLimits,
           s3,
-          moreUrls);
+          moreUrls,
+          replicaUrl);
     }
   }
 }

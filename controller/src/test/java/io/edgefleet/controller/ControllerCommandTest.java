@@ -92,6 +92,17 @@ class ControllerCommandTest {
   }
 
   @Test
+  void theReplicaUrlIsAnHttpsOriginAndEmptyMeansTheAdvertisedUrl() {
+    assertThat(parse().replicaUrl()).isEmpty();
+    assertThat(parse("--replica-url", "https://10.1.2.3:7443").replicaUrl())
+        .contains("https://10.1.2.3:7443");
+    assertThatThrownBy(() -> parse("--replica-url", "http://10.1.2.3:7443"))
+        .hasMessageContaining("https://host[:port]");
+    assertThatThrownBy(() -> parse("--replica-url", "https://10.1.2.3:7443/api"))
+        .hasMessageContaining("no path");
+  }
+
+  @Test
   void theEventLogKeeps30DaysAnd5MillionRowsPerTableUnlessTold() {
     assertThat(parse().events()).isEqualTo(EventLimits.defaults());
     assertThat(parse().events().retention()).isEqualTo(Duration.ofDays(30));

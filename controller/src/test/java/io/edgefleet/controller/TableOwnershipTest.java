@@ -86,7 +86,8 @@ class TableOwnershipTest {
           Map.entry("cluster_imports", "clusters"),
           Map.entry("profiles", "profiles"),
           Map.entry("profile_versions", "profiles"),
-          Map.entry("site_cache_urls", "sitecache"));
+          Map.entry("site_cache_urls", "sitecache"),
+          Map.entry("controller_replicas", "replicas"));
 
   private static final Pattern STRING = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"");
   private static final Pattern TABLE =

@@ -129,6 +129,32 @@ public final class Router {
     return this;
   }
 
+  /**
+   * Replaces the handler of the route with this method and template by {@code wrapper}'s, which may
+   * call the one it replaces (e.g. to serve a request elsewhere first).
+   *
+   * @throws IllegalArgumentException if no such route is registered
+   */
+  public Router wrap(
+      String method, String template, java.util.function.UnaryOperator<Handler> wrapper) {
+    for (int i = 0; i < routes.size(); i++) {
+      Route r = routes.get(i);
+      if (r.method().equals(method) && r.template().equals(template)) {
+        routes.set(
+            i,
+            new Route(
+                r.method(),
+                r.template(),
+                r.access(),
+                wrapper.apply(r.handler()),
+                r.maxBody(),
+                r.upload()));
+        return this;
+      }
+    }
+    throw new IllegalArgumentException("no route " + method + " " + template + " to wrap");
+  }
+
   public List<Route> routes() {
     return List.copyOf(routes);
   }
