@@ -281,6 +281,10 @@ public final class ClusterEngine implements AutoCloseable {
 
   private void runAll() {
     List<ClusterStore.Row> rows = jdbi.withHandle(store::all);
+    if (rows.isEmpty()) {
+      // No cluster to plan: every device change would otherwise read the whole fleet.
+      return;
+    }
     List<DeviceRecord> all = jdbi.withHandle(devices::forViews);
     for (ClusterStore.Row row : rows) {
       run(row, all);
