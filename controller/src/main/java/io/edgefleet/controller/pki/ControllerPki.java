@@ -199,9 +199,7 @@ public final class ControllerPki {
           || ec.getParams().getCurve().getField().getFieldSize() != 256) {
         throw new ControllerException(ErrorCode.INVALID_CSR, "the CSR key must be EC P-256");
       }
-      boolean valid =
-          csr.isSignatureValid(
-              new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()));
+      boolean valid = csr.isSignatureValid(verifiers().build(csr.getSubjectPublicKeyInfo()));
       if (!valid) {
         throw new ControllerException(
             ErrorCode.INVALID_CSR, "the CSR signature does not verify with its own key");
@@ -350,8 +348,16 @@ public final class ControllerPki {
   }
 
   private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key) throws Exception {
-    ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").build(key);
+    JcaContentSignerBuilder signers = new JcaContentSignerBuilder("SHA256withECDSA");
+    SignatureProvider.nativeProvider().ifPresent(signers::setProvider);
+    ContentSigner signer = signers.build(key);
     return new JcaX509CertificateConverter().getCertificate(b.build(signer));
+  }
+
+  private static JcaContentVerifierProviderBuilder verifiers() {
+    JcaContentVerifierProviderBuilder verifiers = new JcaContentVerifierProviderBuilder();
+    SignatureProvider.nativeProvider().ifPresent(verifiers::setProvider);
+    return verifiers;
   }
 
   private static BigInteger serial() {

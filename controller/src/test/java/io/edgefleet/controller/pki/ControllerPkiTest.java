@@ -76,6 +76,31 @@ class ControllerPkiTest {
   }
 
   @Test
+  void boringSslSignsAndChecksWhereItLoadsAndTheJdkStaysAtHand() throws Exception {
+    // This platform (Linux x86-64) has Conscrypt's native library: the PKI uses it.
+    assertThat(SignatureProvider.nativeProvider()).isPresent();
+    assertThat(SignatureProvider.load("jdk")).as("EDGEFLEET_CRYPTO=jdk").isEmpty();
+    // Certificates it signs verify with the JDK (as devices and the TLS stack check them).
+    ControllerPki pki = ControllerPki.open(dir, List.of("localhost"), Clock.systemUTC());
+    X509Certificate cert =
+        pki.issueDevice("dev-1", ControllerPki.validateCsr(csr(ecKey())).publicKey());
+    cert.verify(pki.caCertificate().getPublicKey(), "SunEC");
+    // A CSR signed by another key than the one it carries is refused.
+    KeyPair one = ecKey();
+    KeyPair other = ecKey();
+    String forged =
+        Pem.encode(
+            "CERTIFICATE REQUEST",
+            new JcaPKCS10CertificationRequestBuilder(
+                    new X500Principal("CN=device"), one.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withECDSA").build(other.getPrivate()))
+                .getEncoded());
+    assertThatThrownBy(() -> ControllerPki.validateCsr(forged))
+        .isInstanceOf(ControllerException.class)
+        .hasMessageContaining("does not verify");
+  }
+
+  @Test
   void garbageCsrsAreRefusedWithInvalidCsr() throws Exception {
     for (String bad :
         List.of(
