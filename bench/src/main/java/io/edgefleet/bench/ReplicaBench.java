@@ -138,7 +138,11 @@ public final class ReplicaBench {
     } else {
       System.out.println(json);
     }
-    ScaleBench.deleteTree(work);
+    if (b.result.containsKey("error")) {
+      System.out.println("kept the logs for the error in " + work);
+    } else {
+      ScaleBench.deleteTree(work);
+    }
   }
 
   /**
@@ -245,7 +249,14 @@ public final class ReplicaBench {
       ports.add(ScaleBench.freePort());
     }
     for (int i = 0; i < replicaCount; i++) {
-      List<String> args = new ArrayList<>(List.of("--database-url", databaseUrl));
+      // Each replica's kubectl listener on a port of its own (the default is one fixed port).
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  "--database-url",
+                  databaseUrl,
+                  "--kube-port",
+                  Integer.toString(ScaleBench.freePort())));
       for (int j = 0; j < replicaCount; j++) {
         if (j != i) {
           args.addAll(List.of("--also-advertise-url", "https://127.0.0.1:" + ports.get(j)));
@@ -584,17 +595,16 @@ public final class ReplicaBench {
     admin.close();
     admin = newAdmin(adminReplica);
     Double allConnected = null;
-    Double allOnline = null;
     long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
-    while ((allConnected == null || allOnline == null) && System.currentTimeMillis() < deadline) {
-      if (allConnected == null && sum("connected") >= devices) {
+    while (allConnected == null && System.currentTimeMillis() < deadline) {
+      if (sum("connected") >= devices) {
         allConnected = ScaleBench.seconds(killed);
-      }
-      if (allOnline == null && online() >= devices) {
-        allOnline = ScaleBench.seconds(killed);
       }
       Thread.sleep(250);
     }
+    // The summary counts a device online until its offline delay passes, so it says little
+    // during the storm; once all are back, every replica's presence flush shows them online.
+    Double allOnline = untilOnline(killed);
     storm.put("secondsUntilAllConnected", allConnected);
     storm.put("secondsUntilAllOnline", allOnline);
     storm.put("cpuSecondsPerReplica", cpuSeconds(since(cpu0)));
@@ -640,22 +650,33 @@ public final class ReplicaBench {
     long enrollments0 = sum("enrollments");
     List<ReplicaProcess> survivors = replicas.subList(0, replicas.size() - 1);
     Map<ReplicaProcess, Long> cpu0 = cpu();
+    long victimPid = victim.pid();
     long killed = System.nanoTime();
     victim.kill();
     Double allBack = null;
-    Double allOnline = null;
     long deadline = System.currentTimeMillis() + phaseTimeoutMillis;
-    while ((allBack == null || allOnline == null) && System.currentTimeMillis() < deadline) {
+    while (allBack == null && System.currentTimeMillis() < deadline) {
       Map<String, Integer> now = connectedByUrl();
       int onSurvivors = survivors.stream().mapToInt(r -> held(now, r)).sum();
-      if (allBack == null && onSurvivors >= devices) {
+      if (onSurvivors >= devices) {
         allBack = ScaleBench.seconds(killed);
-      }
-      if (allOnline == null && online() >= devices) {
-        allOnline = ScaleBench.seconds(killed);
       }
       Thread.sleep(250);
     }
+    Double allOnline = untilOnline(killed);
+    // The controller's own view: no device still named as held by the killed replica.
+    Double noneOnKilled = null;
+    long named = -1;
+    while (System.currentTimeMillis() < deadline) {
+      named = namedHolder(victimPid + "@");
+      if (named == 0) {
+        noneOnKilled = ScaleBench.seconds(killed);
+        break;
+      }
+      Thread.sleep(1_000);
+    }
+    k.put("secondsUntilNoDeviceNamesTheKilledReplica", noneOnKilled);
+    k.put("devicesNamingTheKilledReplicaAtEnd", named);
     k.put("secondsUntilAllOnOthers", allBack);
     k.put("secondsUntilAllOnline", allOnline);
     Map<ReplicaProcess, Long> cpu = since(cpu0);
@@ -673,6 +694,43 @@ public final class ReplicaBench {
   }
 
   // ---------------------------------------------------------------- observations
+
+  /**
+   * Seconds from {@code start} until the summary shows every device online; null if not in 60 s.
+   */
+  private Double untilOnline(long start) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (System.currentTimeMillis() < deadline) {
+      if (online() >= devices) {
+        return ScaleBench.seconds(start);
+      }
+      Thread.sleep(250);
+    }
+    return null;
+  }
+
+  /**
+   * Devices whose {@code connectedTo} (the replica holding them, {@code pid@host}) starts with
+   * {@code prefix}, read page by page from the admin replica; -1 when the list cannot be read.
+   */
+  private long namedHolder(String prefix) {
+    long n = 0;
+    String after = null;
+    do {
+      AdminClient.Answer a =
+          admin.get("/api/v1/devices?limit=1000" + (after == null ? "" : "&after=" + after));
+      if (a.status() != 200) {
+        return -1;
+      }
+      for (JsonNode d : a.body().path("items")) {
+        if (d.path("connectedTo").asText("").startsWith(prefix)) {
+          n++;
+        }
+      }
+      after = a.body().path("next").isTextual() ? a.body().path("next").asText() : null;
+    } while (after != null);
+    return n;
+  }
 
   private Map<ReplicaProcess, Long> cpu() {
     Map<ReplicaProcess, Long> m = new LinkedHashMap<>();

@@ -81,7 +81,8 @@ final class ReplicaProcess {
         return;
       }
       if (!process.isAlive()) {
-        throw new IllegalStateException("replica " + index + " exited; see " + log);
+        String tail = text.substring(Math.max(0, text.length() - 2_000));
+        throw new IllegalStateException("replica " + index + " exited; see " + log + ":\n" + tail);
       }
       Thread.sleep(50);
     }
