@@ -1093,7 +1093,7 @@ public final class ScaleBench {
     return m;
   }
 
-  private static Double percentile(List<Double> sorted, double p) {
+  static Double percentile(List<Double> sorted, double p) {
     if (sorted.isEmpty()) {
       return null;
     }
@@ -1209,21 +1209,8 @@ public final class ScaleBench {
     sim = pb.start();
   }
 
-  /**
-   * The command {@code ./edgefleet ROLE …} runs, with the distribution the launcher built, but
-   * started directly: the script would rebuild the distribution when a source file changed while
-   * the benchmark runs (e.g. between the kill and the restart of the storm).
-   */
   private List<String> launcher(List<String> jvmOpts, String... args) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.add("--enable-native-access=ALL-UNNAMED");
-    cmd.addAll(jvmOpts);
-    cmd.add("-cp");
-    cmd.add(root.resolve("launcher/target/dist/lib").toString() + "/*");
-    cmd.add("io.edgefleet.launcher.Main");
-    cmd.addAll(List.of(args));
-    return cmd;
+    return Launcher.command(root, jvmOpts, args);
   }
 
   private AdminClient newAdmin() throws IOException {
@@ -1337,7 +1324,7 @@ public final class ScaleBench {
 
   /** Devices that report {@code revision} (or {@code revision+values}) READY. */
   /** The soft limit of open files this process (and its children) may hold. */
-  private static long openFilesLimit() {
+  static long openFilesLimit() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
         if (line.startsWith("Max open files")) {
@@ -1365,7 +1352,7 @@ public final class ScaleBench {
     }
   }
 
-  private static long ready(JsonNode stats, String revision) {
+  static long ready(JsonNode stats, String revision) {
     long n = 0;
     var it = stats.path("appReady").fields();
     while (it.hasNext()) {
@@ -1377,7 +1364,7 @@ public final class ScaleBench {
     return n;
   }
 
-  private static JsonNode checked(AdminClient.Answer a) {
+  static JsonNode checked(AdminClient.Answer a) {
     if (a.status() / 100 != 2) {
       throw new IllegalStateException("the admin API answered " + a.status() + ": " + a.body());
     }
@@ -1420,7 +1407,7 @@ public final class ScaleBench {
     return -1;
   }
 
-  private static String run(String... cmd) throws IOException {
+  static String run(String... cmd) throws IOException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     try {
@@ -1431,7 +1418,7 @@ public final class ScaleBench {
     return out;
   }
 
-  private static Map<String, Object> machine() throws IOException {
+  static Map<String, Object> machine() throws IOException {
     Map<String, Object> m = new LinkedHashMap<>();
     String cpuinfo = Files.readString(Path.of("/proc/cpuinfo"));
     m.put(
@@ -1463,7 +1450,7 @@ public final class ScaleBench {
     return m;
   }
 
-  private static long clockTicks() {
+  static long clockTicks() {
     try {
       return Long.parseLong(run("getconf", "CLK_TCK").trim());
     } catch (IOException | NumberFormatException e) {
@@ -1549,7 +1536,7 @@ public final class ScaleBench {
 
   // ---------------------------------------------------------------- helpers
 
-  private static double seconds(long startNanos) {
+  static double seconds(long startNanos) {
     return Math.round((System.nanoTime() - startNanos) / 1e8) / 10.0;
   }
 
@@ -1557,7 +1544,7 @@ public final class ScaleBench {
     System.out.printf(Locale.ROOT, "[scale] " + format + "%n", args);
   }
 
-  private static int freePort() {
+  static int freePort() {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     } catch (IOException e) {
@@ -1565,7 +1552,7 @@ public final class ScaleBench {
     }
   }
 
-  private static void deleteTree(Path dir) {
+  static void deleteTree(Path dir) {
     try (var walk = Files.walk(dir)) {
       walk.sorted(java.util.Comparator.reverseOrder())
           .forEach(

@@ -187,7 +187,7 @@ public final class SimCommand implements Callable<Integer> {
     Simulator sim = Simulator.start(o, System.out);
     System.out.printf(
         "simulating %d devices (%s link) against %s; state in %s%n",
-        devices, link, sim.bootstrap.baseUrl(), state.toAbsolutePath());
+        devices, link, String.join(", ", sim.bootstrap.urls()), state.toAbsolutePath());
     if (o.attestation()) {
       System.out.printf(
           "devices present a software TPM; their EK certificates chain to %s%n",

@@ -49,11 +49,12 @@ final class SimSocket implements TlsNet.Handler, Wire.FrameSink, ControllerLink.
       sim.scheduler.execute(() -> link.closedBy(1006, "cancelled"));
       return;
     }
+    Endpoint at = net.endpoint();
     conn =
         sim.net.open(
-            sim.remote,
+            at.remote(),
             sim.localAddress(index),
-            sim.host,
+            at.host(),
             index + 1,
             this,
             e -> {
@@ -87,7 +88,7 @@ final class SimSocket implements TlsNet.Handler, Wire.FrameSink, ControllerLink.
     c.send(
         Wire.request(
             "GET",
-            sim.hostHeader,
+            net.endpoint().hostHeader(),
             DeviceApi.CONNECT,
             null,
             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"

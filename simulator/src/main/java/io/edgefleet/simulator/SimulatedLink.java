@@ -33,6 +33,11 @@ final class SimulatedLink {
     this.device = device;
   }
 
+  /** The controller URL the device uses now. */
+  Endpoint endpoint() {
+    return device.endpoint();
+  }
+
   /** Whether the link is down now. */
   boolean isCut() {
     return System.nanoTime() < cutUntil;
@@ -75,10 +80,11 @@ final class SimulatedLink {
   CompletableFuture<Wire.Response> http(
       String method, String path, byte[] body, boolean mutual, String headers) {
     CompletableFuture<Wire.Response> result = new CompletableFuture<>();
+    Endpoint at = endpoint();
     ByteBuffer request =
         Wire.request(
             method,
-            sim.hostHeader,
+            at.hostHeader(),
             path,
             body,
             "Accept-Encoding: gzip\r\nConnection: close\r\n" + headers);
@@ -140,9 +146,9 @@ final class SimulatedLink {
           int index = device.index;
           TlsNet.Conn c =
               sim.net.open(
-                  sim.remote,
+                  at.remote(),
                   sim.localAddress(index),
-                  sim.host,
+                  at.host(),
                   mutual ? index + 1 : -1 - index,
                   h,
                   e -> {

@@ -15,8 +15,6 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -382,9 +380,10 @@ public final class Simulator implements AutoCloseable {
   static final int DOWNLOADS = 64;
 
   final Gate downloads;
-  final InetSocketAddress remote;
-  final String host;
-  final String hostHeader;
+
+  /** Every URL of the controller (its replicas); each device picks one at random. */
+  final List<Endpoint> endpoints;
+
   final Identities identities;
   final SimulatedClusters clusters = new SimulatedClusters();
 
@@ -415,11 +414,7 @@ public final class Simulator implements AutoCloseable {
     this.options = options;
     this.out = out;
     this.bootstrap = BootstrapFile.read(options.bootstrapFile());
-    URI uri = URI.create(bootstrap.baseUrl());
-    this.host = uri.getHost();
-    int port = uri.getPort() < 0 ? 443 : uri.getPort();
-    this.remote = new InetSocketAddress(host, port);
-    this.hostHeader = host + ":" + port;
+    this.endpoints = bootstrap.urls().stream().map(Endpoint::of).toList();
     this.identities = new Identities(options.stateDir());
     try {
       this.tpms = options.attestation() ? SimulatedTpm.Fleet.open(options.tpmCaDir()) : null;
@@ -630,6 +625,18 @@ public final class Simulator implements AutoCloseable {
     s.put("enrollments", stats.enrollments.sum());
     s.put("lostEnrollmentAnswers", stats.lostEnrollmentAnswers.sum());
     s.put("connected", stats.connected.get());
+    Map<String, Integer> byUrl = new TreeMap<>();
+    for (Endpoint e : endpoints) {
+      byUrl.put(e.url(), 0);
+    }
+    for (VirtualDevice d : devices) {
+      Endpoint at = d.connectedTo();
+      if (at != null) {
+        byUrl.merge(at.url(), 1, Integer::sum);
+      }
+    }
+    // Which URL (replica) holds how many connected devices.
+    s.put("connectedByUrl", byUrl);
     s.put("reconnects", stats.reconnects.sum());
     s.put("disconnects", stats.disconnects.sum());
     s.put("desiredFetches", stats.desiredFetches.sum());

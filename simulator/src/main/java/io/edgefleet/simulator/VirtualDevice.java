@@ -70,6 +70,11 @@ final class VirtualDevice {
   final String serial;
   private final Simulator sim;
   private final Backoff backoff;
+  private final EndpointChoice endpoints;
+
+  /** The URL of the controller replica that holds this device's connection; null when none. */
+  private volatile Endpoint connectedTo;
+
   private final SimulatedLink net;
   private final SimulatedApps apps;
   private final SimulatedAgent agent;
@@ -114,6 +119,7 @@ final class VirtualDevice {
             && ThreadLocalRandom.current().nextDouble() < sim.options.loseEnrollmentAnswers();
     this.backoff =
         new Backoff(Timeouts.RETRY_BASE, sim.options.maxBackoff(), ThreadLocalRandom.current());
+    this.endpoints = new EndpointChoice(sim.endpoints, ThreadLocalRandom.current());
     this.net = new SimulatedLink(sim, this);
     this.apps = new SimulatedApps(sim, this, net);
     this.agent = new SimulatedAgent(sim, this, net);
@@ -187,6 +193,16 @@ final class VirtualDevice {
     return link;
   }
 
+  /** The controller URL this device dials now. */
+  Endpoint endpoint() {
+    return endpoints.current();
+  }
+
+  /** The controller URL that holds this device's connection, or null when it is not connected. */
+  Endpoint connectedTo() {
+    return connectedTo;
+  }
+
   boolean stopped() {
     return state == State.STOPPED;
   }
@@ -198,6 +214,7 @@ final class VirtualDevice {
 
   synchronized void stop() {
     state = State.STOPPED;
+    connectedTo = null;
     cancelTelemetry();
     k3s.close();
     if (timer != null) {
@@ -338,6 +355,7 @@ final class VirtualDevice {
           deviceId = answer.deviceId();
           sim.stats.enrolled.incrementAndGet();
           sim.stats.enrollments.increment();
+          endpoints.worked();
           backoff.reset();
           connect();
         } catch (Enrollment.Failure e) {
@@ -491,6 +509,8 @@ final class VirtualDevice {
       }
       everConnected = true;
     }
+    connectedTo = endpoints.current();
+    endpoints.worked();
     backoff.reset();
     cancelTelemetry();
     l.heartbeatEvery(Timeouts.heartbeat(welcome.heartbeatSeconds()));
@@ -527,6 +547,7 @@ final class VirtualDevice {
     }
     link = null;
     socket = null;
+    connectedTo = null;
     cancelTelemetry();
     if (state == State.CONNECTED) {
       sim.stats.connected.decrementAndGet();
@@ -568,7 +589,8 @@ final class VirtualDevice {
     }
     sim.stats.lastError = why;
     state = State.BACKING_OFF;
-    schedule(this::step, backoff.next().toNanos());
+    // Another replica is tried at once; only a whole round of failed URLs backs off.
+    schedule(this::step, endpoints.failed() ? 0 : backoff.next().toNanos());
   }
 
   private void cancelTelemetry() {
