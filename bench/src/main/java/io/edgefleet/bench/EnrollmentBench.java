@@ -102,12 +102,12 @@ public final class EnrollmentBench {
         URI uri = URI.create(controller.url() + DeviceApi.ENROLLMENTS);
         say("warming up: %d enrollments", warmup);
         send(http, clients, concurrency, uri, secret, requests.subList(0, warmup));
-        long cpuBefore = ProcStat.cpuTicks(pid);
+        long cpuBefore = ProcStats.cpuTicks(pid);
         long start = System.nanoTime();
         say("measuring: %d enrollments", devices);
         send(http, clients, concurrency, uri, secret, requests.subList(warmup, warmup + devices));
         double seconds = (System.nanoTime() - start) / 1e9;
-        double cpu = (ProcStat.cpuTicks(pid) - cpuBefore) / (double) ProcStat.TICKS_PER_SECOND;
+        double cpu = (ProcStats.cpuTicks(pid) - cpuBefore) / (double) ProcStats.TICKS_PER_SECOND;
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("date", LocalDate.now().toString());
         results.put("database", postgres ? "postgresql" : "sqlite");
@@ -118,7 +118,7 @@ public final class EnrollmentBench {
         results.put("controllerCpuMillisPerEnrollment", Math.round(cpu * 1e6 / devices) / 1e3);
         results.put("wallSeconds", Math.round(seconds * 10) / 10.0);
         results.put("enrollmentsPerSecond", Math.round(devices / seconds));
-        results.put("controllerRssBytes", ProcStat.rssBytes(pid));
+        results.put("controllerRssBytes", ProcStats.rss(pid));
         results.put("loadavg", Files.readString(Path.of("/proc/loadavg")).trim());
         String json = Json.pretty(results);
         System.out.println(json);

@@ -6,6 +6,9 @@ import java.nio.file.Path;
 
 /** What {@code /proc} says of a process: resident memory and CPU time. Linux only. */
 final class ProcStats {
+  /** Clock ticks per second of {@code /proc/PID/stat}'s times (USER_HZ: 100 on Linux). */
+  static final int TICKS_PER_SECOND = 100;
+
   private ProcStats() {}
 
   /** Resident set size ({@code VmRSS} of {@code /proc/PID/status}) in bytes; -1 when gone. */
