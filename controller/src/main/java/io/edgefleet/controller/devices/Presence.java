@@ -66,6 +66,9 @@ public final class Presence {
     volatile boolean connected;
     volatile long disconnectedAt;
 
+    /** When the connection this entry speaks of was opened (0: unknown). */
+    volatile long connectedAt;
+
     /** The other replica that holds the connection, or null. */
     volatile String elsewhere;
 
@@ -117,9 +120,11 @@ public final class Presence {
 
   public void connected(String deviceId) {
     Entry e = entries.computeIfAbsent(deviceId, k -> new Entry());
+    long now = clock.millis();
     e.connected = true;
     e.elsewhere = null;
-    e.lastSeen = clock.millis();
+    e.connectedAt = Math.max(now, e.connectedAt + 1);
+    e.lastSeen = now;
   }
 
   public void heartbeat(String deviceId) {
@@ -188,14 +193,14 @@ public final class Presence {
    * @return how many rows were written
    */
   public int flush() {
-    record Dirty(String id, long seen, boolean connected, long disconnectedAt) {}
+    record Dirty(String id, long seen, boolean connected, long disconnectedAt, long connectedAt) {}
     List<Dirty> dirty = new ArrayList<>();
     entries.forEach(
         (id, e) -> {
           long seen = e.lastSeen;
           boolean connected = e.connected;
           if (seen != e.flushedSeen || connected != e.flushedConnected) {
-            dirty.add(new Dirty(id, seen, connected, e.disconnectedAt));
+            dirty.add(new Dirty(id, seen, connected, e.disconnectedAt, e.connectedAt));
           }
         });
     if (dirty.isEmpty()) {
@@ -207,20 +212,25 @@ public final class Presence {
           h -> {
             PreparedBatch batch =
                 h.prepareBatch(
-                    "INSERT INTO device_presence"
-                        + " (device_id, last_seen, replica, disconnected_at, written_at)"
-                        + " VALUES (:id, :seen, :replica, :disconnected, :now)"
+                    "INSERT INTO device_presence (device_id, last_seen, replica,"
+                        + " disconnected_at, connected_at, written_at)"
+                        + " VALUES (:id, :seen, :replica, :disconnected, :connectedAt, :now)"
                         + " ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,"
                         + " replica = excluded.replica,"
                         + " disconnected_at = excluded.disconnected_at,"
+                        + " connected_at = excluded.connected_at,"
                         + " written_at = excluded.written_at"
-                        + " WHERE device_presence.last_seen <= excluded.last_seen");
+                        // A newer connection wins; news of the same connection wins when newer.
+                        + " WHERE device_presence.connected_at < excluded.connected_at"
+                        + " OR (device_presence.connected_at = excluded.connected_at"
+                        + " AND device_presence.last_seen <= excluded.last_seen)");
             for (Dirty d : dirty) {
               batch
                   .bind("id", d.id())
                   .bind("seen", d.seen())
                   .bind("replica", d.connected() ? replica : null)
                   .bind("disconnected", d.disconnectedAt() == 0 ? null : d.disconnectedAt())
+                  .bind("connectedAt", d.connectedAt())
                   .bind("now", now)
                   .add();
             }
@@ -253,20 +263,24 @@ public final class Presence {
     }
     long started = clock.millis();
     long since = readThrough < 0 ? Long.MIN_VALUE : readThrough - REREAD.toMillis();
-    record Row(String id, long seen, String holder, long disconnectedAt) {}
+    record Row(String id, long seen, String holder, long disconnectedAt, long connectedAt) {}
     List<Row> rows;
     try {
       rows =
           jdbi.withHandle(
               h ->
                   h.createQuery(
-                          "SELECT device_id, last_seen, replica, disconnected_at"
+                          "SELECT device_id, last_seen, replica, disconnected_at, connected_at"
                               + " FROM device_presence WHERE written_at > :since")
                       .bind("since", since)
                       .map(
                           (rs, ctx) ->
                               new Row(
-                                  rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4)))
+                                  rs.getString(1),
+                                  rs.getLong(2),
+                                  rs.getString(3),
+                                  rs.getLong(4),
+                                  rs.getLong(5)))
                       .list());
     } catch (RuntimeException ex) {
       LOG.warn("reading the other replicas' presence failed; will retry: {}", ex.toString());
@@ -278,13 +292,20 @@ public final class Presence {
       if (e.connected || replica.equals(r.holder())) {
         continue;
       }
-      if (r.seen() < e.lastSeen) {
+      boolean newerConnection = r.connectedAt() > e.connectedAt;
+      if (!newerConnection && (r.connectedAt() < e.connectedAt || r.seen() < e.lastSeen)) {
         continue;
       }
       String before = e.elsewhere;
-      boolean news = r.seen() > e.lastSeen || r.disconnectedAt() > e.disconnectedAt;
-      e.lastSeen = r.seen();
-      e.disconnectedAt = Math.max(e.disconnectedAt, r.disconnectedAt());
+      boolean news =
+          newerConnection || r.seen() > e.lastSeen || r.disconnectedAt() > e.disconnectedAt;
+      e.lastSeen = Math.max(e.lastSeen, r.seen());
+      e.connectedAt = r.connectedAt();
+      // The close of an older connection says nothing of the one open now.
+      e.disconnectedAt =
+          r.holder() != null && newerConnection
+              ? 0
+              : Math.max(e.disconnectedAt, r.disconnectedAt());
       e.elsewhere = r.holder();
       e.flushedSeen = e.lastSeen;
       e.flushedConnected = false;

@@ -100,6 +100,48 @@ abstract class SharedPresenceContract {
   }
 
   @Test
+  void theLateCloseOfAnOlderConnectionNeverHidesTheNewerOne() {
+    a.connected("dev-1");
+    a.flush();
+    clock.advance(Duration.ofSeconds(10));
+    // The device gives up on A and connects to B; B writes it at once.
+    b.connected("dev-1");
+    b.flush();
+    // A, busy, handles a message the device sent on the old socket only now, then closes it: its
+    // last-seen time is newer than B's connect.
+    clock.advance(Duration.ofSeconds(1));
+    a.heartbeat("dev-1");
+    a.disconnected("dev-1");
+    a.flush();
+    Presence c = new Presence(db.jdbi(), clock, "replica-c", true, FLUSH);
+    c.load();
+    assertThat(c.holder("dev-1")).contains("replica-b");
+    assertThat(new DeviceStatuses(clock, c, Duration.ofMinutes(6)).presenceStatus("dev-1"))
+        .isEqualTo(DeviceStatus.ONLINE);
+    // A reads what B wrote and knows where the device is.
+    a.refresh();
+    assertThat(a.holder("dev-1")).contains("replica-b");
+    assertThat(statusesOnA.presenceStatus("dev-1")).isEqualTo(DeviceStatus.ONLINE);
+
+    // Also when A's close reaches the database first: B's newer connection replaces it.
+    clock.advance(Duration.ofSeconds(5));
+    a.connected("dev-2");
+    a.flush();
+    clock.advance(Duration.ofSeconds(5));
+    b.connected("dev-2");
+    clock.advance(Duration.ofSeconds(1));
+    a.heartbeat("dev-2");
+    a.disconnected("dev-2");
+    a.flush();
+    b.flush();
+    Presence d = new Presence(db.jdbi(), clock, "replica-d", true, FLUSH);
+    d.load();
+    assertThat(d.holder("dev-2")).contains("replica-b");
+    assertThat(new DeviceStatuses(clock, d, Duration.ofMinutes(6)).presenceStatus("dev-2"))
+        .isEqualTo(DeviceStatus.ONLINE);
+  }
+
+  @Test
   void aKilledReplicasDevicesTurnOfflineWhenNothingIsHeardFromThemAnyMore() {
     b.connected("dev-1");
     b.flush();
