@@ -4,7 +4,6 @@ import io.edgefleet.controller.devices.DeviceStore;
 import io.edgefleet.protocol.DesiredState;
 import java.net.URI;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -12,10 +11,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -53,11 +51,8 @@ public final class SiteCaches implements AutoCloseable {
   private final Consumer<String> recompute;
   private final Runnable recomputeAll;
   private final Map<String, String> urls = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService writer;
+  private final ExecutorService writer;
   private final AtomicBoolean reviewQueued = new AtomicBoolean();
-
-  /** How long changes to devices gather before the sites are reviewed once for all of them. */
-  static final Duration REVIEW_DELAY = Duration.ofSeconds(1);
 
   private volatile Index index = new Index(-1, Map.of());
 
@@ -83,7 +78,7 @@ public final class SiteCaches implements AutoCloseable {
     this.recompute = recompute;
     this.recomputeAll = recomputeAll;
     this.writer =
-        Executors.newSingleThreadScheduledExecutor(
+        Executors.newSingleThreadExecutor(
             r -> {
               Thread t = new Thread(r, "site-caches");
               t.setDaemon(true);
@@ -218,14 +213,15 @@ public final class SiteCaches implements AutoCloseable {
   }
 
   /**
-   * A device's tags or lifecycle changed: the sites are reviewed within {@link #REVIEW_DELAY}, once
-   * for all the changes made meanwhile (see {@link #review()}). Returns at once: a review reads
-   * every active device's tags, which an enrollment storm must not pay once per device.
+   * A device's tags or lifecycle changed: the sites are reviewed at once on this object's own
+   * thread (see {@link #review()}), and the changes made while a review is queued are covered by
+   * it. Returns at once: a review reads every active device's tags, which the request enrolling or
+   * changing a device must not pay, nor an enrollment storm once per device.
    */
   public void devicesChanged() {
     if (reviewQueued.compareAndSet(false, true)) {
       try {
-        writer.schedule(
+        writer.execute(
             () -> {
               reviewQueued.set(false);
               try {
@@ -233,9 +229,7 @@ public final class SiteCaches implements AutoCloseable {
               } catch (RuntimeException e) {
                 LOG.warn("the sites could not be reviewed: {}", e.toString());
               }
-            },
-            REVIEW_DELAY.toMillis(),
-            TimeUnit.MILLISECONDS);
+            });
       } catch (RejectedExecutionException e) {
         // Closing: nothing is served any more.
         reviewQueued.set(false);
