@@ -7,11 +7,11 @@ import io.edgefleet.protocol.tls.Fingerprints;
 import io.edgefleet.protocol.tls.Pem;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.Postgres;
+import io.edgefleet.testkit.ReplicaData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * The scale benchmark's replicas mode: R controller replicas on one PostgreSQL and S simulator
@@ -269,7 +268,7 @@ public final class ReplicaBench {
     replicas.get(0).start();
     replicas.get(0).awaitServing(180_000);
     for (ReplicaProcess r : replicas.subList(1, replicas.size())) {
-      copyKeys(replicas.get(0).data, r.data);
+      ReplicaData.copyKeys(replicas.get(0).data, r.data);
       r.start();
     }
     for (ReplicaProcess r : replicas) {
@@ -278,24 +277,6 @@ public final class ReplicaBench {
     log("%d replicas serving after %.1f s", replicaCount, ScaleBench.seconds(start));
     adminReplica = replicas.get(0);
     admin = newAdmin(adminReplica);
-  }
-
-  /** The data directory but the SQLite files: CA, signing keys, master key, admin token. */
-  static void copyKeys(Path from, Path to) throws IOException {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path p : files.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (p.getFileName().toString().startsWith("edgefleet.db")) {
-          continue;
-        }
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (Files.isRegularFile(p)) {
-          Files.createDirectories(target.getParent());
-          Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-        }
-      }
-    }
   }
 
   /** The PostgreSQL server's connection limit and what the replicas hold of it. */

@@ -7,14 +7,12 @@ import io.edgefleet.agent.Agent;
 import io.edgefleet.controller.ControllerConfig;
 import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.Postgres;
+import io.edgefleet.testkit.ReplicaData;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.TestController;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,7 +35,7 @@ class ReplicasIT {
     try (TestAgents agents = new TestAgents(dir)) {
       // The second replica shares the first one's keys (CA, signing keys, admin token).
       Path dataB = dir.resolve("b");
-      copy(dataA, dataB);
+      ReplicaData.copyKeys(dataA, dataB);
       try (TestController b =
           TestController.start(TestController.config(dataB).withDatabase(url, null, null))) {
         assertThat(a.controller().leader()).isTrue();
@@ -71,24 +69,6 @@ class ReplicasIT {
     } finally {
       if (aRunning) {
         a.close();
-      }
-    }
-  }
-
-  private static void copy(Path from, Path to) throws Exception {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path p : files.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        String name = p.getFileName().toString();
-        if (name.startsWith("edgefleet.db")) {
-          continue;
-        }
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (Files.isRegularFile(p)) {
-          Files.createDirectories(target.getParent());
-          Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-        }
       }
     }
   }

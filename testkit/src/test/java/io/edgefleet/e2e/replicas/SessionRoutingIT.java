@@ -14,6 +14,7 @@ import io.edgefleet.testkit.AdminClient;
 import io.edgefleet.testkit.ControllerProcess;
 import io.edgefleet.testkit.GitRepo;
 import io.edgefleet.testkit.Postgres;
+import io.edgefleet.testkit.ReplicaData;
 import io.edgefleet.testkit.TestAgents;
 import io.edgefleet.testkit.kube.KubeCluster;
 import java.io.BufferedReader;
@@ -29,9 +30,7 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,7 +41,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -76,7 +74,7 @@ class SessionRoutingIT {
     Path dataA = dir.resolve("a");
     Path dataB = dir.resolve("b");
     a = new ControllerProcess(dataA, List.of("--database-url", url, "--heartbeat", "1s")).start();
-    copyKeys(dataA, dataB);
+    ReplicaData.copyKeys(dataA, dataB);
     // B names the internal URL the other replicas reach it at (localhost: in its certificate).
     b =
         new ControllerProcess(
@@ -338,23 +336,5 @@ class SessionRoutingIT {
 
   static List<JsonNode> list(JsonNode array) {
     return StreamSupport.stream(array.spliterator(), false).toList();
-  }
-
-  /** The keys and admin token of a replica's data directory, without its SQLite database. */
-  private static void copyKeys(Path from, Path to) throws Exception {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path p : files.toList()) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (p.getFileName().toString().startsWith("edgefleet.db")) {
-          continue;
-        }
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else if (Files.isRegularFile(p)) {
-          Files.createDirectories(target.getParent());
-          Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-        }
-      }
-    }
   }
 }
